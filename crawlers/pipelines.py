@@ -1,0 +1,148 @@
+"""Item pipelines: validate -> de-duplicate -> enrich -> index (in batches).
+
+Each pipeline does one thing and is wired by ITEM_PIPELINES; the same classes run for the
+X collector through `crawlers.feed.feed_items`, without Scrapy's engine.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from scrapy import signals
+from scrapy.exceptions import DropItem
+
+from crawlers.state import CrawlState
+from crawlers.wiring import crawler_config, state_connection
+from crisiswatch.deadletter import DeadLetters
+from crisiswatch.mention import Mention, validation_reason
+
+logger = logging.getLogger(__name__)
+
+
+class ValidationPipeline:
+    """Dict items become `Mention`s; a bad item is dead-lettered with its reason and the crawl goes on."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self.dead_letters = DeadLetters(state_connection(crawler))
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ValidationPipeline:
+        return cls(crawler)
+
+    def process_item(self, item: Any) -> Mention:
+        if isinstance(item, Mention):
+            return item
+        try:
+            return Mention.model_validate(dict(item))
+        except ValidationError as exc:
+            reason = validation_reason(exc)
+            source = str(dict(item).get("source", ""))
+            self.dead_letters.add("validation", reason, dict(item), source=source)
+            self.crawler.stats.inc_value("crisiswatch/invalid")
+            self.crawler.stats.inc_value(f"crisiswatch/invalid/{source or 'unknown'}")
+            raise DropItem(f"invalid item from {source or 'unknown source'}: {reason}") from None
+
+
+class DedupPipeline:
+    """The same post reached twice in one crawl (overlapping pages or slices) is passed on once.
+
+    Across crawls the index's upsert by stable id keeps one copy.
+    """
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self.seen: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> DedupPipeline:
+        return cls(crawler)
+
+    def process_item(self, item: Mention) -> Mention:
+        if item.id in self.seen:
+            self.crawler.stats.inc_value("crisiswatch/duplicate")
+            raise DropItem(f"duplicate {item.source} {item.native_id}")
+        self.seen.add(item.id)
+        return item
+
+
+class EnrichPipeline:
+    """Runs the configured enrichment steps (brands, PII, sentiment, complaint, severity, influence)."""
+
+    def __init__(self, crawler: Any) -> None:
+        from monitor.enrich import Enricher
+
+        self.enricher = Enricher.from_config(crawler_config(crawler))
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> EnrichPipeline:
+        return cls(crawler)
+
+    def process_item(self, item: Mention) -> Mention:
+        self.enricher.enrich([item])
+        return item
+
+
+class IndexPipeline:
+    """Writes mentions to the index in batches and advances crawl marks only after a clean finish.
+
+    A mark moves only when the whole crawl of a query finished, so a crawl killed half-way
+    re-reads its pages next time: the index upsert makes that harmless, and nothing is skipped.
+    """
+
+    def __init__(self, crawler: Any) -> None:
+        from index.writer import IndexWriter
+
+        self.crawler = crawler
+        conn = state_connection(crawler)
+        self.state = CrawlState(conn)
+        self.writer = IndexWriter.from_url(crawler.settings.get("CRISISWATCH_INDEX_URL"), conn)
+        self.batch_size = crawler.settings.getint("CRISISWATCH_BATCH_SIZE")
+        self.buffer: list[Mention] = []
+        self.marks_seen: dict[tuple[str, str], datetime] = {}
+        self.run_id: int | None = None
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> IndexPipeline:
+        return cls(crawler)
+
+    def spider_opened(self, spider: Any) -> None:
+        self.run_id = self.state.start_run(getattr(spider, "name", "?"))
+
+    def process_item(self, item: Mention) -> Mention:
+        self.buffer.append(item)
+        key = (item.source, item.query)
+        if key not in self.marks_seen or item.created_at > self.marks_seen[key]:
+            self.marks_seen[key] = item.created_at
+        if len(self.buffer) >= self.batch_size:
+            self.flush()
+        return item
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        batch, self.buffer = self.buffer, []
+        written = self.writer.write(batch)
+        self.crawler.stats.inc_value("crisiswatch/indexed", written)
+
+    def close_spider(self) -> None:
+        self.flush()
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        # runs after every pipeline's close_spider, when Scrapy knows why the crawl ended
+        clean = reason == "finished" and not getattr(spider, "blocked", False)
+        if clean:
+            for (source, query), newest in self.marks_seen.items():
+                self.state.advance_mark(source, query, newest)
+        if self.run_id is not None:
+            self.state.finish_run(
+                self.run_id, reason if not getattr(spider, "blocked", False) else "blocked",
+                int(self.crawler.stats.get_value("crisiswatch/indexed") or 0),
+                int(self.crawler.stats.get_value("response_received_count") or 0),
+            )
+        self.writer.close()

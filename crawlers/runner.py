@@ -1,0 +1,44 @@
+"""Runs spiders in this process with crisiswatch's settings (one Scrapy reactor per process)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+from scrapy.utils.project import get_project_settings
+
+from crisiswatch.config import Config
+
+
+def crawl_settings(config: Config, *, overrides: dict[str, Any] | None = None, progress: bool = False) -> Settings:
+    settings = get_project_settings() if _has_project() else Settings()
+    if not settings.get("BOT_NAME") or settings.get("BOT_NAME") == "scrapybot":
+        settings.setmodule("crawlers.settings", priority="project")
+    settings.set("CRISISWATCH_CONFIG", config, priority="cmdline")
+    settings.set("CRISISWATCH_STATE_DB", str(config.resolve(config.state_db)), priority="cmdline")
+    settings.set("CRISISWATCH_INDEX_URL", config.index.url, priority="cmdline")
+    settings.set("CRISISWATCH_BATCH_SIZE", config.index.batch_size, priority="cmdline")
+    settings.set("CRISISWATCH_PROGRESS", progress, priority="cmdline")
+    for key, value in (overrides or {}).items():
+        settings.set(key, value, priority="cmdline")
+    return settings
+
+
+def _has_project() -> bool:
+    from scrapy.utils.conf import closest_scrapy_cfg
+
+    return bool(closest_scrapy_cfg())
+
+
+def run_crawls(config: Config, jobs: list[tuple[str, dict[str, Any]]], *, overrides: dict[str, Any] | None = None,
+               progress: bool = False) -> dict[str, dict[str, Any]]:
+    """Runs the (spider name, spider arguments) jobs to completion; returns each crawl's stats."""
+    process = CrawlerProcess(crawl_settings(config, overrides=overrides, progress=progress), install_root_handler=True)
+    crawlers = []
+    for name, kwargs in jobs:
+        crawler = process.create_crawler(name)
+        crawlers.append((name, crawler))
+        process.crawl(crawler, **kwargs)
+    process.start()
+    return {name: dict(crawler.stats.get_stats()) for name, crawler in crawlers}

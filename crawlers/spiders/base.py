@@ -1,0 +1,75 @@
+"""What every crisiswatch spider shares: its targets from arguments or config, and incremental stops."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import scrapy
+
+from crawlers.state import CrawlState
+from crawlers.wiring import crawler_config, state_connection
+
+
+class MentionSpider(scrapy.Spider):
+    """Base for spiders that yield Mention-shaped dicts for (brand, query) targets.
+
+    Targets come from `-a query=... -a brand=...` or, by default, from every brand's
+    `sources.<spider name>` list in the config. `self.marks` holds each query's high-water
+    mark so a later crawl stops paging at posts it already has.
+    """
+
+    source: str = ""           # Mention.source of the items
+    expects_json: bool = True  # HTML where JSON was expected means a login or captcha page
+    config_key: str = ""       # key under brands[].sources; defaults to the spider name
+
+    def __init__(self, query: str | None = None, brand: str | None = None, max_pages: str | int | None = None,
+                 since: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.arg_query = query
+        self.arg_brand = brand
+        self.arg_max_pages = int(max_pages) if max_pages else None
+        self.since = datetime.fromisoformat(since) if since else None
+        self.blocked: str | bool = False
+        self.marks: dict[str, datetime | None] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> MentionSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.config = crawler_config(crawler)
+        spider.crawl_state = CrawlState(state_connection(crawler))
+        return spider
+
+    @property
+    def max_pages(self) -> int:
+        return self.arg_max_pages or self.config.source(self.name).max_pages
+
+    def base_url(self, default: str) -> str:
+        return (self.config.source(self.name).base_url or self.settings.get(f"{self.name.upper()}_BASE_URL")
+                or default).rstrip("/")
+
+    def targets(self) -> Iterator[tuple[str, str]]:
+        """(brand key, query) pairs to crawl."""
+        if self.arg_query:
+            yield (self.arg_brand or "", self.arg_query)
+            return
+        key = self.config_key or self.name
+        for brand in self.config.brands:
+            if self.arg_brand and brand.key != self.arg_brand:
+                continue
+            for query in getattr(brand.sources, key):
+                yield brand.key, query
+
+    def mark_for(self, query: str) -> datetime | None:
+        if query not in self.marks:
+            self.marks[query] = self.crawl_state.mark(self.source, query)
+        mark = self.marks[query]
+        if self.since and (mark is None or self.since > mark):
+            return self.since
+        return mark
+
+    def reached_mark(self, query: str, created: list[datetime]) -> bool:
+        """True when a newest-first page is entirely at or before the mark: older pages are known."""
+        mark = self.mark_for(query)
+        return bool(mark and created and max(created) <= mark)

@@ -1,0 +1,116 @@
+"""Persisted crawl state: high-water marks per (source, query) and source health events."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from crisiswatch.db import ensure_schema
+
+DDL = """
+CREATE TABLE IF NOT EXISTS crawl_marks (
+    source TEXT NOT NULL,
+    query TEXT NOT NULL,
+    newest_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (source, query)
+);
+CREATE TABLE IF NOT EXISTS source_health (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    source TEXT NOT NULL,
+    event TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS source_health_source ON source_health(source, id);
+CREATE TABLE IF NOT EXISTS crawl_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    reason TEXT,
+    items INTEGER NOT NULL DEFAULT 0,
+    pages INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+_HOUR = timedelta(hours=1)
+HEALTH_EVENTS = ("source_blocked", "source_unblocked", "layout_changed", "config_error", "crawl_failed")
+
+
+@dataclass(frozen=True)
+class HealthEvent:
+    id: int
+    at: datetime
+    source: str
+    event: str
+    detail: dict
+
+
+class CrawlState:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        ensure_schema(conn, "crawl_state", DDL)
+
+    # high-water marks ----------------------------------------------------------------------------
+    def mark(self, source: str, query: str) -> datetime | None:
+        row = self.conn.execute(
+            "SELECT newest_at FROM crawl_marks WHERE source=? AND query=?", (source, query)
+        ).fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
+
+    def advance_mark(self, source: str, query: str, newest: datetime) -> None:
+        """Marks only move forward, so an older partial crawl can never rewind them."""
+        self.conn.execute(
+            "INSERT INTO crawl_marks(source, query, newest_at, updated_at) VALUES (?,?,?,?)"
+            " ON CONFLICT(source, query) DO UPDATE SET newest_at=MAX(newest_at, excluded.newest_at),"
+            " updated_at=excluded.updated_at",
+            (source, query, newest.astimezone(UTC).isoformat(), datetime.now(UTC).isoformat()),
+        )
+
+    # health -------------------------------------------------------------------------------------
+    def record(self, source: str, event: str, **detail: object) -> None:
+        if event not in HEALTH_EVENTS:
+            raise ValueError(f"unknown health event {event!r}")
+        self.conn.execute(
+            "INSERT INTO source_health(at, source, event, detail) VALUES (?,?,?,?)",
+            (datetime.now(UTC).isoformat(), source, event, json.dumps(detail, ensure_ascii=False, default=str)),
+        )
+
+    def events(self, after_id: int = 0, limit: int = 100) -> list[HealthEvent]:
+        rows = self.conn.execute(
+            "SELECT * FROM source_health WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+        ).fetchall()
+        return [HealthEvent(r["id"], datetime.fromisoformat(r["at"]), r["source"], r["event"],
+                            json.loads(r["detail"])) for r in rows]
+
+    def blocked_since(self, source: str) -> datetime | None:
+        row = self.conn.execute(
+            "SELECT at, event FROM source_health WHERE source=? AND event IN ('source_blocked','source_unblocked')"
+            " ORDER BY id DESC LIMIT 1", (source,)
+        ).fetchone()
+        return datetime.fromisoformat(row["at"]) if row and row["event"] == "source_blocked" else None
+
+    # runs ---------------------------------------------------------------------------------------
+    def start_run(self, source: str) -> int:
+        cur = self.conn.execute("INSERT INTO crawl_runs(source, started_at) VALUES (?,?)",
+                                (source, datetime.now(UTC).isoformat()))
+        return int(cur.lastrowid)
+
+    def finish_run(self, run_id: int, reason: str, items: int, pages: int) -> None:
+        self.conn.execute("UPDATE crawl_runs SET finished_at=?, reason=?, items=?, pages=? WHERE id=?",
+                          (datetime.now(UTC).isoformat(), reason, items, pages, run_id))
+
+    def source_summary(self) -> list[dict]:
+        """Per source: last successful run, items in the last hour of runs, blocked-since."""
+        rows = self.conn.execute(
+            "SELECT source, MAX(CASE WHEN reason='finished' THEN finished_at END) AS last_ok,"
+            " SUM(CASE WHEN finished_at >= ? THEN items ELSE 0 END) AS items_hour, COUNT(*) AS runs"
+            " FROM crawl_runs GROUP BY source ORDER BY source",
+            ((datetime.now(UTC).replace(microsecond=0) - _HOUR).isoformat(),),
+        ).fetchall()
+        return [{"source": r["source"], "last_success": r["last_ok"], "items_last_hour": r["items_hour"] or 0,
+                 "runs": r["runs"], "blocked_since": self.blocked_since(r["source"])} for r in rows]
+

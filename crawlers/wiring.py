@@ -1,0 +1,25 @@
+"""What the Scrapy components share: the config, the state database and the index, per crawler."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from crisiswatch.config import Config, load_config
+from crisiswatch.db import connect
+
+
+def crawler_config(crawler: Any) -> Config:
+    config = crawler.settings.get("CRISISWATCH_CONFIG")
+    if config is None:
+        config = load_config(crawler.settings.get("CRISISWATCH_CONFIG_FILE"))
+    return config
+
+
+def state_connection(crawler: Any) -> sqlite3.Connection:
+    """One connection per crawler, opened on first use and kept on the crawler."""
+    conn = getattr(crawler, "_crisiswatch_state", None)
+    if conn is None:
+        conn = connect(crawler.settings.get("CRISISWATCH_STATE_DB"))
+        crawler._crisiswatch_state = conn
+    return conn

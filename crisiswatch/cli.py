@@ -1,0 +1,51 @@
+"""The `crisiswatch` console script.
+
+Each sub-command lives in its own module under `crisiswatch/commands/` and exposes
+`register(subparsers)`, which adds its parser and sets `func(args) -> int`. The CLI
+discovers them, so adding a command never touches this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from crisiswatch import commands
+from crisiswatch.errors import CrisiswatchError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crisiswatch",
+        description="Brand crisis monitoring: collect, enrich, index, detect, respond.",
+    )
+    parser.add_argument("--config", "-c", help="config file (default: ./crisiswatch.yaml, else the example)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except CrisiswatchError as exc:
+        print(f"crisiswatch: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("crisiswatch: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""`crisiswatch crawl SOURCE`: one crawl of a source with progress on the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from crisiswatch.config import load_config
+from crisiswatch.errors import CrisiswatchError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("crawl", help="crawl one source now (Scrapy spider name, e.g. weibo_search)")
+    p.add_argument("source", help="spider name; `scrapy list` shows them")
+    p.add_argument("--query", help="one query instead of every configured brand's")
+    p.add_argument("--brand", help="only this brand's queries (or the brand the --query belongs to)")
+    p.add_argument("--since", help="ISO time: do not page back past it")
+    p.add_argument("--until", help="ISO time: ignore newer posts (sources that support slicing)")
+    p.add_argument("--max-pages", type=int)
+    p.add_argument("--index-url", help="index backend URL (default: the config's)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from crawlers.runner import run_crawls
+
+    config = load_config(args.config)
+    if args.index_url:
+        config = config.with_overrides(index__url=args.index_url)
+    spider_args = {k: v for k, v in {"query": args.query, "brand": args.brand, "since": args.since,
+                                      "until": args.until, "max_pages": args.max_pages}.items() if v}
+    try:
+        stats = run_crawls(config, [(args.source, spider_args)], progress=sys.stderr.isatty(),
+                           overrides={"LOG_LEVEL": "WARNING", **config.source(args.source).scrapy_overrides()})
+    except KeyError:
+        raise CrisiswatchError(f"no spider named {args.source!r}; run `scrapy list`") from None
+    s = stats[args.source]
+    reason = s.get("finish_reason", "?")
+    print(f"{args.source}: {reason} · {s.get('response_received_count', 0)} pages · "
+          f"{s.get('item_scraped_count', 0)} mentions · {s.get('crisiswatch/invalid', 0)} invalid"
+          + (f" · BLOCKED: {s['crisiswatch/blocked']}" if s.get("crisiswatch/blocked") else ""))
+    return 0 if reason == "finished" else 1

@@ -1,0 +1,22 @@
+"""`crisiswatch demo`: the whole loop on a replayed scenario, on embedded defaults."""
+
+from __future__ import annotations
+
+import argparse
+
+from crisiswatch.config import load_config
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="replay a crisis scenario through crawl, enrich, index, detect and respond")
+    p.add_argument("--scenario", default="logistics_crisis", help="shipped scenario name or a YAML file")
+    p.add_argument("--db", default="crisiswatch-demo.db", help="SQLite file to leave behind (recreated)")
+    p.add_argument("--index-url", help="index backend URL (default: the SQLite file)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from monitor.demo import run_demo
+
+    result = run_demo(load_config(args.config), args.scenario, args.db, args.index_url)
+    return 0 if result.mentions else 1

@@ -1,0 +1,23 @@
+"""`crisiswatch run`: crawl the configured sources on their schedules, detect, respond, alert."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="the long-running monitoring loop over the configured sources")
+    p.add_argument("--tick", type=float, default=30, help="seconds between detection passes")
+    p.add_argument("--once", action="store_true", help="one pass, then exit (for cron)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from crisiswatch.config import find_config, load_config
+    from monitor.loop import run_forever
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    path = find_config(args.config)
+    run_forever(load_config(args.config), str(path) if path else None, tick_seconds=args.tick, once=args.once)
+    return 0

@@ -1,0 +1,46 @@
+"""`crisiswatch status`: sources, backlog, incidents and tickets at a glance."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("status", help="source health, index size, outbox backlog, open incidents and tickets")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from alerts.outbox import Outbox
+    from crawlers.state import CrawlState
+    from crisiswatch.config import load_config
+    from crisiswatch.db import connect
+    from crisiswatch.deadletter import DeadLetters
+    from index import open_backend
+    from monitor.incidents.service import IncidentService
+    from playbooks.tickets.service import TicketService
+
+    config = load_config(args.config)
+    conn = connect(config.resolve(config.state_db))
+    print(f"config: {config.path or '(built-in defaults)'} · index: {config.index.url}")
+    backend = open_backend(config.index.url)
+    print(f"mentions indexed: {backend.count()} · dead letters: {DeadLetters(conn).count()}")
+    print("sources:")
+    rows = CrawlState(conn).source_summary()
+    for row in rows:
+        blocked = f" · BLOCKED since {row['blocked_since']:%Y-%m-%d %H:%M}" if row["blocked_since"] else ""
+        print(f"  {row['source']:<16} last success {row['last_success'] or 'never'} · "
+              f"{row['items_last_hour']} items in the last hour{blocked}")
+    if not rows:
+        print("  (no crawl yet)")
+    print(f"outbox: {Outbox(conn).counts() or 'empty'}")
+    incidents = IncidentService(conn).list(status="open")
+    print(f"open incidents: {len(incidents)}")
+    for incident in incidents[:10]:
+        ack = f"acked by {incident.acked_by}" if incident.acked_by else "NOT acknowledged"
+        print(f"  {incident.label} {incident.brand} {incident.level} · {incident.summary} · {ack}")
+    tickets = TicketService(conn, timezone=config.alerts.timezone).list()
+    print(f"tickets: {len(tickets)}")
+    for ticket in tickets[:10]:
+        print(f"  {ticket.number} {ticket.status} {ticket.severity} {ticket.category} · {ticket.title}")
+    return 0

@@ -1,0 +1,56 @@
+"""The dead-letter table: items that failed a stage are kept with the reason, never dropped silently."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from crisiswatch.db import ensure_schema
+
+DDL = """
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dead_letters_stage ON dead_letters(stage, at);
+"""
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: int
+    at: str
+    stage: str
+    source: str
+    reason: str
+    payload: dict[str, Any]
+
+
+class DeadLetters:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        ensure_schema(conn, "dead_letters", DDL)
+
+    def add(self, stage: str, reason: str, payload: Any, source: str = "") -> None:
+        body = json.dumps(payload, ensure_ascii=False, default=str)
+        self.conn.execute(
+            "INSERT INTO dead_letters(at, stage, source, reason, payload) VALUES (?,?,?,?,?)",
+            (datetime.now(UTC).isoformat(), stage, source, reason, body),
+        )
+
+    def count(self, stage: str | None = None) -> int:
+        if stage:
+            return self.conn.execute("SELECT COUNT(*) FROM dead_letters WHERE stage=?", (stage,)).fetchone()[0]
+        return self.conn.execute("SELECT COUNT(*) FROM dead_letters").fetchone()[0]
+
+    def recent(self, limit: int = 20) -> list[DeadLetter]:
+        rows = self.conn.execute("SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [DeadLetter(r["id"], r["at"], r["stage"], r["source"], r["reason"], json.loads(r["payload"]))
+                for r in rows]

@@ -1,0 +1,108 @@
+"""The `Backend` interface every mention store answers (SQLite, Elasticsearch, OpenSearch).
+
+Detection, the dashboard and reports only call these methods, so they work on any backend.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from crisiswatch.mention import Mention
+
+GROUP_FIELDS = ("brand", "source", "category", "sentiment_band", "severity")
+
+
+@dataclass(frozen=True)
+class MentionFilter:
+    """Which mentions a query covers; None means any. `until` is exclusive."""
+
+    brand: str | None = None
+    source: str | None = None
+    category: str | None = None
+    sentiment_band: str | None = None
+    severity: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+ANY = MentionFilter()  # frozen, so safe as a shared default
+
+
+@dataclass(frozen=True)
+class Bucket:
+    start: datetime
+    key: str
+    count: int
+
+
+@dataclass(frozen=True)
+class AuthorStat:
+    author_id: str
+    name: str
+    followers: int
+    verified: bool
+    mentions: int
+    negative: int
+
+
+@dataclass
+class IndexResult:
+    written: int = 0
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (mention id, reason)
+
+
+class BackendUnavailable(Exception):
+    """The store cannot be reached; callers spool and retry instead of losing data."""
+
+
+class Backend(ABC):
+    name: str = "backend"
+
+    @abstractmethod
+    def upsert(self, mentions: Sequence[Mention]) -> IndexResult:
+        """Insert or replace by mention id: writing the same mention twice stores it once."""
+
+    @abstractmethod
+    def get(self, mention_id: str) -> Mention | None: ...
+
+    @abstractmethod
+    def count(self, flt: MentionFilter = ANY) -> int: ...
+
+    @abstractmethod
+    def counts_over_time(
+        self, flt: MentionFilter, interval_seconds: int, group_by: str | None = None
+    ) -> list[Bucket]:
+        """Mentions per time bucket (aligned to the epoch), optionally split by a GROUP_FIELDS field.
+
+        Ungrouped buckets use key "". Empty buckets are omitted. Sorted by (start, key).
+        """
+
+    @abstractmethod
+    def counts_by(self, flt: MentionFilter, field_name: str, limit: int = 20) -> list[tuple[str, int]]:
+        """Top values of a GROUP_FIELDS field by mention count, ties broken by key."""
+
+    @abstractmethod
+    def top_authors(self, flt: MentionFilter, limit: int = 10) -> list[AuthorStat]:
+        """Authors ranked by followers (reach), then mention count, then id."""
+
+    @abstractmethod
+    def latest(self, flt: MentionFilter, limit: int = 20) -> list[Mention]:
+        """Newest first by created_at, then id."""
+
+    @abstractmethod
+    def search(self, query: str, flt: MentionFilter = ANY, limit: int = 20) -> list[Mention]:
+        """Full-text search (Chinese-aware); newest first."""
+
+    @abstractmethod
+    def scan(self, flt: MentionFilter, batch_size: int = 1000) -> Iterator[Mention]:
+        """Every matching mention in (created_at, id) order, for detection replays and backtests."""
+
+    def ensure_ready(self) -> list[str]:
+        """Create indices/tables idempotently; returns warnings worth showing the operator."""
+        return []
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,195 @@
+"""The embedded default: SQLite in WAL mode with an FTS5 column of jieba-segmented text."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from crisiswatch.db import connect, ensure_schema, transaction
+from crisiswatch.mention import Mention
+from index.base import ANY, GROUP_FIELDS, AuthorStat, Backend, Bucket, IndexResult, MentionFilter
+from index.tokenize import fts_query, segment
+
+DDL = """
+CREATE TABLE IF NOT EXISTS mentions (
+    id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    native_id TEXT NOT NULL,
+    created_ts REAL NOT NULL,
+    author_id TEXT NOT NULL DEFAULT '',
+    author_name TEXT NOT NULL DEFAULT '',
+    followers INTEGER NOT NULL DEFAULT 0,
+    verified INTEGER NOT NULL DEFAULT 0,
+    category TEXT,
+    severity TEXT,
+    sentiment REAL,
+    sentiment_band TEXT NOT NULL DEFAULT 'unknown',
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS mentions_created ON mentions(created_ts);
+CREATE INDEX IF NOT EXISTS mentions_source ON mentions(source, created_ts);
+CREATE INDEX IF NOT EXISTS mentions_band ON mentions(sentiment_band, created_ts);
+CREATE TABLE IF NOT EXISTS mention_brands (
+    mention_id TEXT NOT NULL REFERENCES mentions(id) ON DELETE CASCADE,
+    brand TEXT NOT NULL,
+    created_ts REAL NOT NULL,
+    PRIMARY KEY (mention_id, brand)
+);
+CREATE INDEX IF NOT EXISTS mention_brands_brand ON mention_brands(brand, created_ts);
+CREATE VIRTUAL TABLE IF NOT EXISTS mentions_fts USING fts5(id UNINDEXED, body, tokenize='unicode61');
+"""
+
+_COLUMN_OF = {"source": "m.source", "category": "m.category", "severity": "m.severity",
+              "sentiment_band": "m.sentiment_band", "brand": "b.brand"}
+
+
+def _ts(value: datetime) -> float:
+    return value.timestamp()
+
+
+class SQLiteBackend(Backend):
+    name = "sqlite"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self.conn = connect(self.path)
+        ensure_schema(self.conn, "mentions", DDL)
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLiteBackend:
+        # sqlite:///relative.db and sqlite:////abs/path.db, as in SQLAlchemy
+        return cls(url.split("sqlite:///", 1)[1] if url.startswith("sqlite:///") else url[len("sqlite://"):])
+
+    # -- writing ---------------------------------------------------------------------------------
+    def upsert(self, mentions: Sequence[Mention]) -> IndexResult:
+        rows, brand_rows, fts_rows = [], [], []
+        mentions = list({m.id: m for m in mentions}.values())  # the last copy of a repeated id wins
+        for m in mentions:
+            ts = _ts(m.created_at)
+            rows.append((m.id, m.source, m.native_id, ts, m.author.id, m.author.name, m.author.followers,
+                         int(m.author.verified), m.category, m.severity, m.sentiment, m.sentiment_band,
+                         json.dumps(m.to_record(), ensure_ascii=False)))
+            brand_rows.extend((m.id, b, ts) for b in (m.brands or [""]))
+            fts_rows.append((m.id, segment(f"{m.title} {m.text}")))
+        ids = [(m.id,) for m in mentions]
+        with transaction(self.conn) as c:
+            c.executemany(
+                "INSERT INTO mentions(id, source, native_id, created_ts, author_id, author_name, followers,"
+                " verified, category, severity, sentiment, sentiment_band, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT(id) DO UPDATE SET created_ts=excluded.created_ts, author_id=excluded.author_id,"
+                " author_name=excluded.author_name, followers=excluded.followers, verified=excluded.verified,"
+                " category=excluded.category, severity=excluded.severity, sentiment=excluded.sentiment,"
+                " sentiment_band=excluded.sentiment_band, doc=excluded.doc",
+                rows,
+            )
+            c.executemany("DELETE FROM mention_brands WHERE mention_id=?", ids)
+            c.executemany("INSERT INTO mention_brands(mention_id, brand, created_ts) VALUES (?,?,?)", brand_rows)
+            c.executemany("DELETE FROM mentions_fts WHERE id=?", ids)
+            c.executemany("INSERT INTO mentions_fts(id, body) VALUES (?,?)", fts_rows)
+        return IndexResult(written=len(rows))
+
+    # -- reading ---------------------------------------------------------------------------------
+    def _where(self, flt: MentionFilter, *, need_brand_join: bool = False) -> tuple[str, str, list]:
+        clauses, params = [], []
+        join = ""
+        if flt.brand is not None or need_brand_join:
+            join = " JOIN mention_brands b ON b.mention_id = m.id"
+            if flt.brand is not None:
+                clauses.append("b.brand = ?")
+                params.append(flt.brand)
+        for name in ("source", "category", "sentiment_band", "severity"):
+            value = getattr(flt, name)
+            if value is not None:
+                clauses.append(f"m.{name} = ?")
+                params.append(value)
+        if flt.since is not None:
+            clauses.append("m.created_ts >= ?")
+            params.append(_ts(flt.since))
+        if flt.until is not None:
+            clauses.append("m.created_ts < ?")
+            params.append(_ts(flt.until))
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        return join, where, params
+
+    def get(self, mention_id: str) -> Mention | None:
+        row = self.conn.execute("SELECT doc FROM mentions WHERE id=?", (mention_id,)).fetchone()
+        return Mention.model_validate_json(row["doc"]) if row else None
+
+    def count(self, flt: MentionFilter = ANY) -> int:
+        join, where, params = self._where(flt)
+        distinct = "DISTINCT m.id" if join else "*"
+        return self.conn.execute(f"SELECT COUNT({distinct}) FROM mentions m{join}{where}", params).fetchone()[0]
+
+    def counts_over_time(self, flt: MentionFilter, interval_seconds: int,
+                         group_by: str | None = None) -> list[Bucket]:
+        if group_by is not None and group_by not in GROUP_FIELDS:
+            raise ValueError(f"cannot group by {group_by!r}")
+        join, where, params = self._where(flt, need_brand_join=group_by == "brand")
+        key = f"COALESCE({_COLUMN_OF[group_by]}, '')" if group_by else "''"
+        sql = (f"SELECT CAST(m.created_ts / ? AS INTEGER) * ? AS bucket, {key} AS k, COUNT(*) AS n"
+               f" FROM mentions m{join}{where} GROUP BY bucket, k ORDER BY bucket, k")
+        rows = self.conn.execute(sql, [interval_seconds, interval_seconds, *params]).fetchall()
+        return [Bucket(datetime.fromtimestamp(r["bucket"], UTC), r["k"], r["n"]) for r in rows]
+
+    def counts_by(self, flt: MentionFilter, field_name: str, limit: int = 20) -> list[tuple[str, int]]:
+        if field_name not in GROUP_FIELDS:
+            raise ValueError(f"cannot group by {field_name!r}")
+        join, where, params = self._where(flt, need_brand_join=field_name == "brand")
+        col = _COLUMN_OF[field_name]
+        extra = f"{' AND' if where else ' WHERE'} {col} IS NOT NULL AND {col} != ''"
+        sql = (f"SELECT {col} AS k, COUNT(*) AS n FROM mentions m{join}{where}{extra}"
+               f" GROUP BY k ORDER BY n DESC, k LIMIT ?")
+        return [(r["k"], r["n"]) for r in self.conn.execute(sql, [*params, limit]).fetchall()]
+
+    def top_authors(self, flt: MentionFilter, limit: int = 10) -> list[AuthorStat]:
+        join, where, params = self._where(flt)
+        extra = f"{' AND' if where else ' WHERE'} m.author_id != ''"
+        sql = (f"SELECT m.author_id AS aid, MAX(m.author_name) AS name, MAX(m.followers) AS followers,"
+               f" MAX(m.verified) AS verified, COUNT(DISTINCT m.id) AS n,"
+               f" COUNT(DISTINCT CASE WHEN m.sentiment_band='negative' THEN m.id END) AS neg"
+               f" FROM mentions m{join}{where}{extra} GROUP BY m.author_id"
+               f" ORDER BY followers DESC, n DESC, aid LIMIT ?")
+        return [AuthorStat(r["aid"], r["name"], r["followers"], bool(r["verified"]), r["n"], r["neg"])
+                for r in self.conn.execute(sql, [*params, limit]).fetchall()]
+
+    def _docs(self, sql: str, params: list) -> list[Mention]:
+        return [Mention.model_validate_json(r["doc"]) for r in self.conn.execute(sql, params).fetchall()]
+
+    def latest(self, flt: MentionFilter, limit: int = 20) -> list[Mention]:
+        join, where, params = self._where(flt)
+        sql = (f"SELECT DISTINCT m.doc, m.created_ts, m.id FROM mentions m{join}{where}"
+               f" ORDER BY m.created_ts DESC, m.id DESC LIMIT ?")
+        return self._docs(sql, [*params, limit])
+
+    def search(self, query: str, flt: MentionFilter = ANY, limit: int = 20) -> list[Mention]:
+        match = fts_query(query)
+        if not match:
+            return []
+        join, where, params = self._where(flt)
+        cond = f"{' AND' if where else ' WHERE'} m.id IN (SELECT id FROM mentions_fts WHERE mentions_fts MATCH ?)"
+        sql = (f"SELECT DISTINCT m.doc, m.created_ts, m.id FROM mentions m{join}{where}{cond}"
+               f" ORDER BY m.created_ts DESC, m.id DESC LIMIT ?")
+        try:
+            return self._docs(sql, [*params, match, limit])
+        except sqlite3.OperationalError as exc:  # a query FTS cannot parse is the user's, not a crash
+            raise ValueError(f"cannot search for {query!r}: {exc}") from None
+
+    def scan(self, flt: MentionFilter, batch_size: int = 1000) -> Iterator[Mention]:
+        join, where, params = self._where(flt)
+        last_ts, last_id = float("-inf"), ""
+        while True:
+            cond = f"{' AND' if where else ' WHERE'} (m.created_ts > ? OR (m.created_ts = ? AND m.id > ?))"
+            sql = (f"SELECT DISTINCT m.doc, m.created_ts, m.id FROM mentions m{join}{where}{cond}"
+                   f" ORDER BY m.created_ts, m.id LIMIT ?")
+            rows = self.conn.execute(sql, [*params, last_ts, last_ts, last_id, batch_size]).fetchall()
+            if not rows:
+                return
+            for r in rows:
+                yield Mention.model_validate_json(r["doc"])
+            last_ts, last_id = rows[-1]["created_ts"], rows[-1]["id"]
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,0 +1,26 @@
+"""Chinese-aware tokens for full-text search: jieba's search-mode segmentation, shared by backends."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import jieba
+
+jieba.setLogLevel(logging.WARNING)
+_WORD = re.compile(r"\w", re.UNICODE)
+
+
+def tokens(text: str) -> list[str]:
+    return [t.lower() for t in jieba.cut_for_search(text) if _WORD.search(t)]
+
+
+def segment(text: str) -> str:
+    """Space-joined tokens, the form an FTS5 unicode61 column indexes word by word."""
+    return " ".join(tokens(text))
+
+
+def fts_query(query: str) -> str:
+    """Every token of the query must appear; each is quoted so user text cannot inject FTS syntax."""
+    words = [t for t in jieba.cut(query) if _WORD.search(t)]
+    return " AND ".join('"' + w.lower().replace('"', '""') + '"' for w in words)

@@ -1,0 +1,57 @@
+"""The detector interface: small rule classes fed one time bucket per key, in time order.
+
+Like ElastAlert's RuleType, but rules only decide: they never query, send or mutate config.
+Their state is a plain dict so the run loop can persist it and survive restarts.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+Level = Literal["warning", "critical"]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Counts of one key (e.g. one brand) in one time bucket."""
+
+    start: datetime
+    minutes: int
+    key: str
+    brand: str
+    total: int
+    negative: int
+    dimension: str = "brand"  # what the key splits by: brand, brand/category, brand/source, ...
+
+
+@dataclass
+class Signal:
+    """A rule's verdict that a bucket is abnormal, with the numbers that decided it."""
+
+    rule: str
+    key: str
+    brand: str
+    level: Level
+    at: datetime
+    value: float
+    baseline: float
+    p_value: float
+    summary: str
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+class Rule(ABC):
+    name: ClassVar[str]
+
+    @abstractmethod
+    def observe(self, obs: Observation) -> Signal | None:
+        """Decide on this bucket using only this and earlier buckets (online)."""
+
+    @abstractmethod
+    def state(self) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def restore(self, state: dict[str, Any]) -> None: ...

@@ -1,0 +1,198 @@
+"""Near-duplicate clustering with 64-bit SimHash and a banded index.
+
+Normalisation strips what copies of the same post typically differ in: URLs (short links
+differ per share), @mentions, Weibo repost markers (``转发微博``, ``//@name:`` chains, ``RT @x:``),
+a short comment that a leading repost chain puts before the copied text
+(``转发微博 //@某人: 哈哈 <original>``), punctuation, emoji and whitespace; Latin text is
+lower-cased.
+
+Features are overlapping character 3-grams of the normalised text (jieba would be ~50x
+slower and buys little for copy detection).  Each 3-gram is packed injectively into one
+integer and mixed with the splitmix64 finaliser, so hashes are stable across processes and
+machines (Python's ``hash`` is salted per process and would break ``load``).
+
+The index splits the 64 bits into ``max_distance + 1`` bands; by pigeonhole two hashes within
+``max_distance`` bits agree on at least one band, so only items sharing a band are compared.
+
+Texts shorter than ``SHORT_CHARS`` normalised characters get an exact 64-bit hash of the
+normalised text instead of a SimHash and only join a cluster on exact equality.  Those
+fingerprints are also inserted into the banded index, but a random 64-bit value is within 3
+bits of a given SimHash with probability ~1e-14, so they do not pollute long-text lookups.
+Texts that normalise to nothing (pure emoji, a bare link) always form their own cluster.
+
+A comment glued to the copied text without whitespace (``//@x:哈哈原文``) cannot be separated
+by normalisation; when such a repost finds no cluster, ``assign`` retries with up to
+``GLUED_COMMENT_CHARS`` leading characters dropped and stores the hash of the matching core
+(``items()`` returns what was stored, which may then differ from ``simhash(text)``).
+
+Limitations: clusters are never merged (a new text joins the nearest existing member's
+cluster, ties to the earliest member); longer glued comments are not recovered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+
+import numpy as np
+
+__all__ = ["GLUED_COMMENT_CHARS", "SHORT_CHARS", "NearDupIndex", "normalize", "simhash"]
+
+SHORT_CHARS = 10
+GLUED_COMMENT_CHARS = 12
+
+_URL_RE = re.compile(r"(?:https?://|www\.)[^\s\u4e00-\u9fff]*|\bt\.cn/[A-Za-z0-9]+", re.IGNORECASE)
+# A leading repost chain: optional "转发微博" then one or more "//@name:" markers, each possibly
+# followed by a short whitespace-delimited comment that is not part of the copied text.
+_REPOST_HEAD_RE = re.compile(
+    r"^\s*(?:转发微博|轉發微博|转发|轉發|repost|RT)?\s*"
+    r"(?:(?://|RT\s*)@[^\s:：]{1,30}[:：]\s*(?:[^\s/]{1,12}\s+(?=\S))?)*",
+    re.IGNORECASE,
+)
+_REPOST_TAIL_RE = re.compile(r"//@[^\s:：]{1,30}[:：][^/]{0,30}$")
+_MARKER_RE = re.compile(r"转发微博|轉發微博|//@[^\s:：]{1,30}[:：]|\bRT\s+@\w+[:：]?", re.IGNORECASE)
+_HAS_CHAIN_RE = re.compile(r"//@|转发|轉發|\bRT\s*@", re.IGNORECASE)
+_MENTION_RE = re.compile(r"@[\w\u4e00-\u9fff\-]{1,30}")
+# Keep letters (any script, incl. CJK) and digits; everything else is noise for copy detection.
+_NOISE_RE = re.compile(r"[\W_]+")
+
+
+def normalize(text: str) -> str:
+    text = _URL_RE.sub(" ", text)
+    text = _REPOST_HEAD_RE.sub("", text, count=1)
+    text = _REPOST_TAIL_RE.sub("", text)
+    text = _MARKER_RE.sub(" ", text)
+    text = _MENTION_RE.sub(" ", text)
+    return _NOISE_RE.sub("", text).lower()
+
+
+def _exact_hash(norm: str) -> int:
+    return int.from_bytes(hashlib.blake2b(norm.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+_U = np.uint64
+_S21, _S42, _S30, _S27, _S31 = _U(21), _U(42), _U(30), _U(27), _U(31)
+_C1, _C2 = _U(0xBF58476D1CE4E5B9), _U(0x94D049BB133111EB)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    # splitmix64 finaliser: good avalanche so the 64 output bits behave independently.
+    # Array uint64 multiplication wraps silently (only scalar ops warn), so no errstate,
+    # which alone would cost more than the arithmetic.
+    x = (x ^ (x >> _S30)) * _C1
+    x = (x ^ (x >> _S27)) * _C2
+    return x ^ (x >> _S31)
+
+
+def _simhash_norm(norm: str) -> int:
+    if len(norm) < SHORT_CHARS:
+        return _exact_hash(norm)
+    cps = np.frombuffer(norm.encode("utf-32-le"), dtype="<u4").astype(np.uint64)
+    # Code points fit in 21 bits, so three of them pack into one 63-bit key without collisions.
+    keys = (cps[:-2] << _S42) | (cps[1:-1] << _S21) | cps[2:]
+    hashes = _mix(keys).astype("<u8")
+    bits = np.unpackbits(hashes.view(np.uint8), bitorder="little").reshape(-1, 64)
+    ones = bits.sum(axis=0, dtype=np.int32)
+    packed = np.packbits(2 * ones > len(keys), bitorder="little")
+    return int.from_bytes(packed.tobytes(), "little")
+
+
+def simhash(text: str) -> int:
+    """Unsigned 64-bit SimHash of ``text`` (exact hash for very short texts, see module doc)."""
+    return _simhash_norm(normalize(text))
+
+
+class NearDupIndex:
+    def __init__(self, max_distance: int = 3) -> None:
+        if not 0 <= max_distance < 16:
+            raise ValueError("max_distance must be in [0, 15]")
+        self.max_distance = max_distance
+        nbands = max_distance + 1
+        widths = [64 // nbands + (1 if i < 64 % nbands else 0) for i in range(nbands)]
+        self._bands: list[tuple[int, int]] = []  # (shift, mask)
+        shift = 0
+        for w in widths:
+            self._bands.append((shift, (1 << w) - 1))
+            shift += w
+        # Band tables hold indices into _distinct, not items: a post copied 10,000 times adds
+        # one entry, so viral clusters do not turn every lookup into a long scan.
+        self._tables: list[dict[int, list[int]]] = [{} for _ in self._bands]
+        self._distinct: list[int] = []
+        self._exact: dict[int, str] = {}  # hash -> cluster of the first item with that hash
+        self._items: dict[str, tuple[int, str]] = {}  # key -> (hash, cluster id)
+        self._sizes: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _add(self, key: str, h: int, cluster_id: str) -> None:
+        self._items[key] = (h, cluster_id)
+        self._sizes[cluster_id] = self._sizes.get(cluster_id, 0) + 1
+        if h in self._exact:
+            return
+        self._exact[h] = cluster_id
+        idx = len(self._distinct)
+        self._distinct.append(h)
+        for table, (shift, mask) in zip(self._tables, self._bands, strict=True):
+            table.setdefault((h >> shift) & mask, []).append(idx)
+
+    def _nearest(self, h: int) -> str | None:
+        if h in self._exact:
+            return self._exact[h]
+        best_idx, best_dist = -1, self.max_distance + 1
+        distinct = self._distinct
+        for table, (shift, mask) in zip(self._tables, self._bands, strict=True):
+            for idx in table.get((h >> shift) & mask, ()):
+                dist = (distinct[idx] ^ h).bit_count()
+                # Ties go to the earliest hash so cluster ids are deterministic.
+                if dist < best_dist or (dist == best_dist and idx < best_idx):
+                    best_idx, best_dist = idx, dist
+        return self._exact[distinct[best_idx]] if best_idx >= 0 else None
+
+    def assign(self, key: str, text: str) -> str:
+        """Add ``text`` under ``key`` and return its cluster id (idempotent per key)."""
+        if key in self._items:
+            return self._items[key][1]
+        norm = normalize(text)
+        h = _simhash_norm(norm)
+        if not norm:
+            cluster = key
+        elif len(norm) < SHORT_CHARS:
+            cluster = self._exact.get(h, key)
+        else:
+            found = self._nearest(h)
+            if found is None and _HAS_CHAIN_RE.search(text):
+                found, h = self._nearest_without_glued_comment(norm, h)
+            cluster = found or key
+        self._add(key, h, cluster)
+        return cluster
+
+    def _nearest_without_glued_comment(self, norm: str, h: int) -> tuple[str | None, int]:
+        # A repost comment glued to the copied text ("//@x:哈哈原文") cannot be delimited by
+        # normalisation, so retry with up to GLUED_COMMENT_CHARS leading characters dropped.
+        # Only reposts that found no cluster pay for this, and the stored hash becomes the
+        # hash of the core so later copies of the same repost match directly.
+        for k in range(1, GLUED_COMMENT_CHARS + 1):
+            core = norm[k:]
+            if len(core) < SHORT_CHARS:
+                break
+            core_hash = _simhash_norm(core)
+            found = self._nearest(core_hash)
+            if found is not None:
+                return found, core_hash
+        return None, h
+
+    def items(self) -> Iterable[tuple[str, int, str]]:
+        """``(key, simhash, cluster_id)`` rows to persist; feed them to ``load`` after a restart."""
+        for key, (h, cluster_id) in self._items.items():
+            yield key, h, cluster_id
+
+    def cluster_size(self, cluster_id: str) -> int:
+        return self._sizes.get(cluster_id, 0)
+
+    def load(self, items: Iterable[tuple[str, int, str]]) -> None:
+        """Restore ``(key, simhash, cluster_id)`` rows persisted from earlier ``assign`` calls."""
+        for key, h, cluster_id in items:
+            if key not in self._items:
+                self._add(key, int(h) & 0xFFFFFFFFFFFFFFFF, cluster_id)

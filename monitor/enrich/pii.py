@@ -1,0 +1,176 @@
+"""PII masking for post text before storage and in alerts.
+
+Kinds (keys of ``MaskResult.found``) and how they are masked:
+
+* ``email``     ``alice@qq.com``            -> ``a***@qq.com``
+* ``order_no``  ``订单号：SF1234567890``      -> ``订单号：[订单号]`` (keyword kept, code replaced)
+* ``id_card``   18-character resident ID  -> ``110***********123X``
+* ``bank_card`` 16-19 digits passing Luhn -> ``6222*********1234``
+* ``phone``     mainland mobile 1[3-9]x, spaces/dashes, +86/0086 -> ``138****5678``
+* ``address``   street part after a 市/区/县 (…路12号3栋2单元501室, …小区…) -> ``[地址]``;
+                province/city/district stay visible so alerts keep their geography.
+                Building/unit/room details without a street (``3栋2单元501室``) are masked too.
+
+ID cards: an 18-character string whose region, birth date and length look like an ID is
+masked even when its checksum fails, because a mistyped ID is still nearly identifying.
+The checksum decides only the ambiguous case of an ID-shaped 18-digit number that also
+passes Luhn: checksum valid -> ``id_card``, else -> ``bank_card`` (both get masked anyway).
+Old 15-digit IDs, landlines and 400/800 hotlines are deliberately not masked.
+
+Ordinary numbers survive: digit patterns require digit boundaries and exact shapes, so
+prices (2999元), dates (2025-06-14), times, model names (iPhone 15, SU7), counts (1.2万) and
+long numbers that fail Luhn and do not look like an ID are left alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+__all__ = ["MaskResult", "id_checksum_ok", "luhn_ok", "mask"]
+
+
+@dataclass(frozen=True)
+class MaskResult:
+    text: str
+    found: dict[str, int] = field(default_factory=dict)
+
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+def id_checksum_ok(value: str) -> bool:
+    """GB 11643 checksum of an 18-character resident ID number."""
+    if len(value) != 18 or not value[:17].isdigit():
+        return False
+    total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=True))
+    return _ID_CHECK[total % 11] == value[17].upper()
+
+
+def luhn_ok(digits: str) -> bool:
+    if not digits.isdigit():
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+# Boundaries: no digit/Latin letter glued on either side, so parts of longer codes, model
+# numbers and hashes are not picked up.
+_B = r"(?<![0-9A-Za-z])"
+_E = r"(?![0-9A-Za-z])"
+
+_EMAIL_RE = re.compile(
+    r"(?<![A-Za-z0-9._%+-])([A-Za-z0-9][A-Za-z0-9._%+-]*)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
+)
+_ORDER_RE = re.compile(
+    r"(?P<kw>(?:快递|物流|售后|退款|退货|工单)?(?:订单编号|订单号|运单号|单号|订单|交易号|流水号)"
+    r"|order\s*(?:no\.?|number|id|#)|tracking\s*(?:no\.?|number))"
+    r"(?P<sep>[\s:：#＃]*(?:是|为|為)?[\s:：#＃]*)"
+    # A code needs six digits; a date right after 订单 ("订单2025-06-14下的") is not a code.
+    r"(?P<code>(?!\d{4}-\d{1,2}-\d{1,2}(?![\dA-Za-z]))(?=(?:[A-Za-z-]*\d){6})[A-Za-z0-9][A-Za-z0-9-]{5,39})"
+    + _E,
+    re.IGNORECASE,
+)
+_ID_RE = re.compile(
+    _B + r"[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]" + _E
+)
+_BANK_RE = re.compile(_B + r"(?:\d{16,19}|\d{4}(?:[ -]\d{4}){3}(?:[ -]?\d{1,3})?)" + _E)
+_PHONE_RE = re.compile(
+    r"(?<![0-9A-Za-z+])(?P<cc>(?:\+|00)86[\s-]?|(?<!\d)86-)?"
+    r"(?P<num>1[3-9]\d(?:[\s-]?\d{4}){2})" + _E
+)
+
+_CJK_NO_ADMIN = r"(?:(?![省市区县])[\u4e00-\u9fff])"
+_ADDR_DETAIL = (
+    r"(?:\s*" + _CJK_NO_ADMIN + r"{0,10}?[\dA-Za-z]{1,5}(?:号楼|栋|幢|座))?"
+    r"(?:\s*[\dA-Za-z]{1,3}单元)?(?:\s*[\dA-Za-z]{2,6}(?:室|房|号房))?"
+)
+_NAME_CH = r"(?:" + _CJK_NO_ADMIN + r"|[\dA-Za-z])"
+_STREET = _NAME_CH + r"{1,20}?(?:大道|大街|路|街|巷|弄|胡同)\s*[\dA-Za-z-]{1,6}\s*号(?:院)?" + _ADDR_DETAIL
+_COMPOUND = _CJK_NO_ADMIN + r"{2,15}?(?:小区|花园|家园|公寓|新村|大厦)(?:小区)?" + _ADDR_DETAIL
+# The head (last admin-level character) is kept so "杭州市西湖区" stays readable in alerts.
+_ADDR_RE = re.compile(r"(?P<head>[市区县旗镇])(?P<street>" + _STREET + "|" + _COMPOUND + ")")
+_UNIT_RE = re.compile(
+    _B + r"[\dA-Za-z]{1,5}(?:号楼|栋|幢|座)\s*(?:[\dA-Za-z]{1,3}单元)?\s*[\dA-Za-z]{2,6}(?:室|房|号房)"
+    r"|" + _B + r"\d{1,3}单元\s*\d{2,5}(?:室|房|号房)"
+)
+
+
+def _mask_email(m: re.Match[str]) -> tuple[str, str]:
+    return "email", f"{m.group(1)[0]}***@{m.group(2)}"
+
+
+def _mask_order(m: re.Match[str]) -> tuple[str, str]:
+    return "order_no", f"{m.group('kw')}{m.group('sep')}[订单号]"
+
+
+def _mask_id(m: re.Match[str]) -> tuple[str, str]:
+    value = m.group(0)
+    if not id_checksum_ok(value) and luhn_ok(value):
+        return "bank_card", value[:4] + "*" * (len(value) - 8) + value[-4:]
+    return "id_card", value[:3] + "*" * 11 + value[-4:]
+
+
+def _mask_bank(m: re.Match[str]) -> tuple[str, str] | None:
+    digits = m.group(0).replace(" ", "").replace("-", "")
+    if not 16 <= len(digits) <= 19 or not luhn_ok(digits):
+        return None
+    return "bank_card", digits[:4] + "*" * (len(digits) - 8) + digits[-4:]
+
+
+def _mask_phone(m: re.Match[str]) -> tuple[str, str]:
+    digits = re.sub(r"[\s-]", "", m.group("num"))
+    cc = m.group("cc") or ""
+    return "phone", f"{cc}{digits[:3]}****{digits[7:]}"
+
+
+def _mask_address(m: re.Match[str]) -> tuple[str, str]:
+    return "address", f"{m.group('head')}[地址]"
+
+
+def _mask_unit(m: re.Match[str]) -> tuple[str, str]:
+    return "address", "[地址]"
+
+
+_Masker = Callable[[re.Match[str]], "tuple[str, str] | None"]
+
+# (cheap gate, regex, masker).  Order matters: e-mails may contain digits, order numbers
+# may look like phones or cards, IDs are tried before the generic 16-19 digit card pattern.
+_DIGITS4 = re.compile(r"\d{4}")
+_LATIN_ORDER_HINT = re.compile(r"order|tracking", re.IGNORECASE)
+_ADDR_HINTS = ("号", "小区", "花园", "家园", "公寓", "新村", "大厦")
+_PASSES: tuple[tuple[Callable[[str], bool], re.Pattern[str], _Masker], ...] = (
+    (lambda t: "@" in t, _EMAIL_RE, _mask_email),
+    (lambda t: "单" in t or "号" in t or _LATIN_ORDER_HINT.search(t) is not None, _ORDER_RE, _mask_order),
+    (lambda t: _DIGITS4.search(t) is not None, _ID_RE, _mask_id),
+    (lambda t: _DIGITS4.search(t) is not None, _BANK_RE, _mask_bank),
+    (lambda t: _DIGITS4.search(t) is not None, _PHONE_RE, _mask_phone),
+    (lambda t: any(h in t for h in _ADDR_HINTS), _ADDR_RE, _mask_address),
+    (lambda t: "室" in t or "房" in t, _UNIT_RE, _mask_unit),
+)
+
+
+def mask(text: str) -> MaskResult:
+    """Mask every recognised PII occurrence in ``text``; ``found`` counts them per kind."""
+    found: dict[str, int] = {}
+    for gate, regex, masker in _PASSES:
+        if not gate(text):
+            continue
+
+        def repl(m: re.Match[str], masker: _Masker = masker) -> str:
+            res = masker(m)
+            if res is None:
+                return m.group(0)
+            kind, replacement = res
+            found[kind] = found.get(kind, 0) + 1
+            return replacement
+
+        text = regex.sub(repl, text)
+    return MaskResult(text, found)

@@ -1,0 +1,142 @@
+"""The enrichment steps, each a callable over a batch of mentions, registered by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from crisiswatch.config import Config
+from crisiswatch.mention import SEVERITIES, Mention, severity_rank
+
+
+class EnrichStep(Protocol):
+    name: str
+
+    def __call__(self, mentions: list[Mention]) -> None: ...
+
+
+class PiiStep:
+    """Masks phone, ID, card, order numbers, e-mails and addresses before anything is stored."""
+
+    name = "pii"
+
+    def __init__(self, config: Config) -> None:
+        from monitor.enrich.pii import mask
+
+        self.mask = mask
+        self.keep_raw = config.enrichment.keep_raw_text
+
+    def __call__(self, mentions: list[Mention]) -> None:
+        for m in mentions:
+            result = self.mask(m.text)
+            if result.found:
+                if self.keep_raw:
+                    m.extra["raw_text"] = m.text
+                m.text = result.text
+                m.extra["pii"] = result.found
+            if m.title:
+                m.title = self.mask(m.title).text
+
+
+class BrandStep:
+    """Which configured brands a mention is really about (小米手机 yes, 小米粥 no)."""
+
+    name = "brands"
+
+    def __init__(self, config: Config) -> None:
+        from monitor.enrich.brands import BrandMatcher, BrandRule
+
+        self.matcher = BrandMatcher([
+            BrandRule(brand=b.key, names=tuple(b.names), rules=tuple(b.rules), exclusions=tuple(b.exclusions))
+            for b in config.brands
+        ])
+        self.enabled = bool(config.brands)
+
+    def __call__(self, mentions: list[Mention]) -> None:
+        if not self.enabled:
+            return
+        for m in mentions:
+            matches = self.matcher.match(f"{m.title} {m.text}")
+            # a review or complaint filed against the brand's own product page or company
+            # is about the brand even when its text never names it
+            pinned = m.brands if m.source in ("jd", "tmall", "tousu_sina") else []
+            m.brands = sorted({*pinned, *(x.brand for x in matches)})
+            m.keywords = sorted({k for x in matches for k in x.keywords})
+
+
+class NearDupStep:
+    """Clusters copies of the same post so a story shared a thousand times is one story."""
+
+    name = "neardup"
+
+    def __init__(self, config: Config) -> None:
+        from monitor.enrich.neardup import NearDupIndex
+
+        self.index = NearDupIndex()
+
+    def __call__(self, mentions: list[Mention]) -> None:
+        for m in mentions:
+            m.cluster_id = self.index.assign(m.id, m.text)
+            m.extra["cluster_size"] = self.index.cluster_size(m.cluster_id)
+
+
+class SentimentStep:
+    name = "sentiment"
+
+    def __init__(self, config: Config) -> None:
+        from monitor.enrich.sentiment import anger, load_model
+
+        self.model = load_model(config.enrichment.sentiment_model)
+        self.anger = anger
+
+    def __call__(self, mentions: list[Mention]) -> None:
+        texts = [m.text for m in mentions]
+        for m, score, angry in zip(mentions, self.model.predict(texts), self.anger(texts), strict=True):
+            m.sentiment = float(min(max(score, 0.0), 1.0))
+            m.anger = float(min(max(angry, 0.0), 1.0))
+
+
+class ComplaintStep:
+    """Complaint or not, categories and a grade with readable reasons (the rubric's labels)."""
+
+    name = "complaint"
+
+    def __init__(self, config: Config) -> None:
+        from monitor.enrich.complaint import classify_many
+
+        self.classify_many = classify_many
+
+    def __call__(self, mentions: list[Mention]) -> None:
+        for m, result in zip(mentions, self.classify_many([m.text for m in mentions]), strict=True):
+            m.complaint = result.complaint
+            m.categories = list(result.categories)
+            m.category = result.categories[0] if result.categories else None
+            m.severity = result.severity
+            m.severity_reasons = list(result.reasons)
+
+
+class InfluenceStep:
+    """Reach from followers, verification, engagement and cluster size; very wide reach raises the grade."""
+
+    name = "influence"
+    VIRAL = 80.0  # a post this far-reaching is at least 重要, whatever its words
+
+    def __init__(self, config: Config) -> None:
+        from monitor.enrich.influence import influence
+
+        self.influence = influence
+
+    def __call__(self, mentions: list[Mention]) -> None:
+        for m in mentions:
+            m.influence = self.influence(
+                m.author.followers, m.author.verified, m.engagement.reposts, m.engagement.comments,
+                m.engagement.likes, int(m.extra.get("cluster_size", 1)),
+            )
+            if m.complaint and m.influence >= self.VIRAL and severity_rank(m.severity) < 2:
+                m.severity = SEVERITIES[1]
+                m.severity_reasons.append(f"影响力 {m.influence:.0f}/100（大V或广泛传播）→ 重要")
+
+
+STEPS: dict[str, Callable[[Config], EnrichStep]] = {
+    cls.name: cls for cls in (PiiStep, BrandStep, NearDupStep, SentimentStep, ComplaintStep, InfluenceStep)
+}

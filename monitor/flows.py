@@ -1,0 +1,53 @@
+"""Flows that cross domains: detect -> incidents -> playbooks -> alerts. The run loop calls these."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from alerts.compose import incident_message
+from alerts.dispatch import AlertDispatcher
+from crisiswatch.config import Config
+from index.base import Backend
+from monitor.detection import DetectionService
+from monitor.incidents.models import IncidentChange
+from playbooks.engine import PlaybookEngine, incident_severity
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CycleReport:
+    changes: list[IncidentChange] = field(default_factory=list)
+    playbooks: list[tuple[str, str, list[str]]] = field(default_factory=list)  # (incident, playbook, outcomes)
+    sent: int = 0
+    failed: int = 0
+
+
+def respond(changes: list[IncidentChange], engine: PlaybookEngine, dispatcher: AlertDispatcher,
+            config: Config, report: CycleReport) -> None:
+    """Playbooks for new and escalated incidents; thread notes for escalations and resolutions."""
+    for change in changes:
+        incident = change.incident
+        if change.kind in ("opened", "escalated"):
+            for name, outcomes in engine.handle(change):
+                report.playbooks.append((incident.label, name, outcomes))
+        if change.kind in ("escalated", "resolved"):
+            ticket = engine.tickets.for_incident(incident.id)
+            message = incident_message(config, incident, incident_severity(incident), kind=f"incident_{change.kind}",
+                                       ticket_number=ticket.number if ticket else None)
+            dispatcher.enqueue(f"incident:{incident.id}:{change.kind}:{incident.version}", message)
+
+
+def detect_and_respond(config: Config, backend: Backend, conn: sqlite3.Connection,
+                       dispatcher: AlertDispatcher, until: datetime,
+                       engine: PlaybookEngine | None = None) -> CycleReport:
+    report = CycleReport()
+    detection = DetectionService(config, backend, conn)
+    engine = engine or PlaybookEngine(config, conn, dispatcher)
+    report.changes = detection.advance(until)
+    respond(report.changes, engine, dispatcher, config, report)
+    report.sent, report.failed = dispatcher.deliver_due()
+    return report

@@ -1,0 +1,81 @@
+"""The incident record and its table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+DDL = """
+CREATE TABLE IF NOT EXISTS incidents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    brand TEXT NOT NULL,
+    level TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'open',
+    opened_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    last_fired_at TEXT NOT NULL,
+    resolved_at TEXT,
+    peak_value REAL NOT NULL,
+    baseline REAL NOT NULL,
+    signals INTEGER NOT NULL DEFAULT 1,
+    summary TEXT NOT NULL,
+    facts TEXT NOT NULL DEFAULT '{}',
+    acked_by TEXT,
+    acked_at TEXT,
+    muted_until TEXT,
+    version INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS incidents_open ON incidents(status, key);
+CREATE TABLE IF NOT EXISTS incident_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id INTEGER NOT NULL REFERENCES incidents(id),
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS incident_events_incident ON incident_events(incident_id, id);
+"""
+
+OPEN, RESOLVED = "open", "resolved"
+
+
+@dataclass
+class Incident:
+    id: int
+    key: str
+    rule: str
+    brand: str
+    level: str
+    status: str
+    opened_at: datetime
+    updated_at: datetime
+    last_fired_at: datetime
+    resolved_at: datetime | None
+    peak_value: float
+    baseline: float
+    signals: int
+    summary: str
+    facts: dict[str, Any] = field(default_factory=dict)
+    acked_by: str | None = None
+    acked_at: datetime | None = None
+    muted_until: datetime | None = None
+    version: int = 1
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == OPEN
+
+    @property
+    def label(self) -> str:
+        return f"INC-{self.id}"
+
+
+@dataclass(frozen=True)
+class IncidentChange:
+    """What a signal did: opened a new incident, updated an open one, or resolved one."""
+
+    kind: str  # "opened" | "updated" | "escalated" | "resolved"
+    incident: Incident

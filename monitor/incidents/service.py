@@ -1,0 +1,128 @@
+"""Incident storage and the open / update / resolve decisions (hysteresis and cooldown)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from crisiswatch.db import ensure_schema, transaction
+from monitor.detectors.base import Signal
+from monitor.incidents.models import DDL, OPEN, RESOLVED, Incident, IncidentChange
+
+_LEVEL_RANK = {"warning": 1, "critical": 2}
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _row_to_incident(row: sqlite3.Row) -> Incident:
+    return Incident(
+        id=row["id"], key=row["key"], rule=row["rule"], brand=row["brand"], level=row["level"],
+        status=row["status"], opened_at=_dt(row["opened_at"]), updated_at=_dt(row["updated_at"]),
+        last_fired_at=_dt(row["last_fired_at"]), resolved_at=_dt(row["resolved_at"]),
+        peak_value=row["peak_value"], baseline=row["baseline"], signals=row["signals"],
+        summary=row["summary"], facts=json.loads(row["facts"]), acked_by=row["acked_by"],
+        acked_at=_dt(row["acked_at"]), muted_until=_dt(row["muted_until"]), version=row["version"],
+    )
+
+
+class IncidentService:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        ensure_schema(conn, "incidents", DDL)
+
+    def get(self, incident_id: int) -> Incident | None:
+        row = self.conn.execute("SELECT * FROM incidents WHERE id=?", (incident_id,)).fetchone()
+        return _row_to_incident(row) if row else None
+
+    def open_for(self, key: str, rule: str) -> Incident | None:
+        row = self.conn.execute(
+            "SELECT * FROM incidents WHERE status=? AND key=? AND rule=? ORDER BY id DESC LIMIT 1",
+            (OPEN, key, rule),
+        ).fetchone()
+        return _row_to_incident(row) if row else None
+
+    def list(self, status: str | None = None, brand: str | None = None, limit: int = 100) -> list[Incident]:
+        clauses, params = [], []
+        if status:
+            clauses.append("status=?")
+            params.append(status)
+        if brand:
+            clauses.append("brand=?")
+            params.append(brand)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.conn.execute(f"SELECT * FROM incidents{where} ORDER BY id DESC LIMIT ?", [*params, limit])
+        return [_row_to_incident(r) for r in rows.fetchall()]
+
+    def events(self, incident_id: int) -> list[dict[str, Any]]:
+        rows = self.conn.execute("SELECT * FROM incident_events WHERE incident_id=? ORDER BY id", (incident_id,))
+        return [{"at": r["at"], "kind": r["kind"], "detail": json.loads(r["detail"])} for r in rows.fetchall()]
+
+    def _event(self, incident_id: int, kind: str, **detail: Any) -> None:
+        self.conn.execute(
+            "INSERT INTO incident_events(incident_id, at, kind, detail) VALUES (?,?,?,?)",
+            (incident_id, datetime.now(UTC).isoformat(), kind, json.dumps(detail, ensure_ascii=False, default=str)),
+        )
+
+    def apply(self, signal: Signal) -> IncidentChange:
+        """A signal joins the open incident for its key and rule, or opens a new one."""
+        with transaction(self.conn):
+            current = self.open_for(signal.key, signal.rule)
+            facts = json.dumps(signal.facts, ensure_ascii=False, default=str)
+            at = signal.at.isoformat()
+            if current is None:
+                cur = self.conn.execute(
+                    "INSERT INTO incidents(key, rule, brand, level, opened_at, updated_at, last_fired_at,"
+                    " peak_value, baseline, summary, facts) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (signal.key, signal.rule, signal.brand, signal.level, at, at, at, signal.value,
+                     signal.baseline, signal.summary, facts),
+                )
+                self._event(int(cur.lastrowid), "opened", summary=signal.summary, level=signal.level)
+                return IncidentChange("opened", self.get(int(cur.lastrowid)))
+            escalated = _LEVEL_RANK[signal.level] > _LEVEL_RANK.get(current.level, 0)
+            peak = signal.value > current.peak_value
+            self.conn.execute(
+                "UPDATE incidents SET level=?, updated_at=?, last_fired_at=?, peak_value=MAX(peak_value, ?),"
+                " signals=signals+1, summary=CASE WHEN ? THEN ? ELSE summary END,"
+                " facts=CASE WHEN ? THEN ? ELSE facts END, version=version+1 WHERE id=?",
+                (signal.level if escalated else current.level, at, at, signal.value, peak, signal.summary,
+                 peak, facts, current.id),
+            )
+            kind = "escalated" if escalated else "updated"
+            self._event(current.id, kind, summary=signal.summary, level=signal.level)
+            return IncidentChange(kind, self.get(current.id))
+
+    def resolve_quiet(self, now: datetime, quiet: timedelta) -> list[IncidentChange]:
+        """Resolve open incidents whose signal has been normal for `quiet` (hysteresis)."""
+        changes = []
+        for incident in self.list(status=OPEN, limit=10_000):
+            if now - incident.last_fired_at >= quiet:
+                changes.append(self.resolve(incident.id, at=now, reason=f"normal for {quiet}"))
+        return changes
+
+    def resolve(self, incident_id: int, at: datetime, reason: str, by: str = "crisiswatch") -> IncidentChange:
+        with transaction(self.conn):
+            self.conn.execute(
+                "UPDATE incidents SET status=?, resolved_at=?, updated_at=?, version=version+1 WHERE id=? AND status=?",
+                (RESOLVED, at.isoformat(), at.isoformat(), incident_id, OPEN),
+            )
+            self._event(incident_id, "resolved", reason=reason, by=by)
+        return IncidentChange("resolved", self.get(incident_id))
+
+    def acknowledge(self, incident_id: int, by: str) -> Incident:
+        with transaction(self.conn):
+            self.conn.execute(
+                "UPDATE incidents SET acked_by=?, acked_at=?, version=version+1 WHERE id=? AND acked_by IS NULL",
+                (by, datetime.now(UTC).isoformat(), incident_id),
+            )
+            self._event(incident_id, "acknowledged", by=by)
+        return self.get(incident_id)
+
+    def attach_facts(self, incident_id: int, **facts: Any) -> None:
+        incident = self.get(incident_id)
+        merged = {**incident.facts, **facts}
+        self.conn.execute("UPDATE incidents SET facts=? WHERE id=?",
+                          (json.dumps(merged, ensure_ascii=False, default=str), incident_id))

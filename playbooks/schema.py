@@ -1,0 +1,100 @@
+"""The playbook YAML schema: a trigger and ordered, typed steps; validated before anything runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from crisiswatch.errors import CrisiswatchError
+from crisiswatch.mention import CATEGORIES, SEVERITIES
+
+
+class Trigger(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rule: str | list[str] = "negative_spike"
+    # not `on:` — YAML 1.1 reads a bare `on` key as the boolean true
+    when: list[Literal["opened", "escalated"]] = Field(default_factory=lambda: ["opened"])
+    brands: list[str] = Field(default_factory=list, description="empty = any brand")
+    categories: list[str] = Field(default_factory=list, description="empty = any category")
+    min_severity: str = "一般"
+    min_level: Literal["warning", "critical"] = "warning"
+    keywords: list[str] = Field(default_factory=list, description="any of these in the top posts or terms")
+
+    @field_validator("min_severity")
+    @classmethod
+    def _grade(cls, value: str) -> str:
+        if value not in SEVERITIES:
+            raise ValueError(f"must be one of {', '.join(SEVERITIES)}")
+        return value
+
+    @field_validator("categories")
+    @classmethod
+    def _cats(cls, value: list[str]) -> list[str]:
+        bad = [c for c in value if c not in CATEGORIES]
+        if bad:
+            raise ValueError(f"unknown category {bad[0]!r}")
+        return value
+
+
+class StepSpec(BaseModel):
+    """One step as written; its `type` picks the step class, which validates the rest."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    type: str
+    name: str = ""
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Playbook(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9_\-]+$")
+    title: str = ""
+    description: str = ""
+    trigger: Trigger
+    steps: list[StepSpec] = Field(min_length=1)
+    path: str = ""
+
+
+def load_playbook(path: Path) -> Playbook:
+    from playbooks.steps import STEP_TYPES
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        playbook = Playbook.model_validate({**(raw or {}), "path": str(path)})
+    except yaml.YAMLError as exc:
+        raise CrisiswatchError(f"playbook {path}: not valid YAML ({exc})") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        raise CrisiswatchError(f"playbook {path}: {key}: {err['msg']}") from None
+    for i, spec in enumerate(playbook.steps):
+        step_cls = STEP_TYPES.get(spec.type)
+        if step_cls is None:
+            raise CrisiswatchError(f"playbook {path}: steps.{i}.type: unknown step type {spec.type!r} "
+                                   f"(known: {', '.join(sorted(STEP_TYPES))})")
+        try:
+            step_cls.Options.model_validate(spec.options)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            key = ".".join(str(p) for p in err["loc"])
+            raise CrisiswatchError(f"playbook {path}: steps.{i}.{key}: {err['msg']}") from None
+    return playbook
+
+
+def load_playbooks(directory: Path) -> list[Playbook]:
+    if not directory.is_dir():
+        raise CrisiswatchError(f"playbook folder {directory} does not exist")
+    books = [load_playbook(p) for p in sorted(directory.glob("*.y*ml"))]
+    names = [b.name for b in books]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise CrisiswatchError(f"playbook folder {directory}: two playbooks are named {sorted(dupes)[0]!r}")
+    return books

@@ -1,0 +1,25 @@
+"""`notify`: tell the response team, through the outbox, with the numbers and top posts."""
+
+from __future__ import annotations
+
+from alerts.compose import incident_message
+from playbooks.context import StepContext
+from playbooks.steps.base import Step, StepOptions, StepResult
+
+
+class NotifyOptions(StepOptions):
+    kind: str = "incident_opened"
+
+
+class NotifyStep(Step):
+    type = "notify"
+    Options = NotifyOptions
+
+    def run(self, ctx: StepContext) -> StepResult:
+        message = incident_message(ctx.config, ctx.incident, ctx.severity, kind=self.options.kind,
+                                   ticket_number=ctx.outputs.get("ticket_number"))
+        routes = ctx.dispatcher.routes_for(message)
+        if ctx.dry_run:
+            return StepResult("done", {"would_notify": [f"{c}:{t}" for c, t in routes]})
+        new = ctx.dispatcher.enqueue(f"incident:{ctx.incident.id}:{self.options.kind}:{ctx.playbook}", message)
+        return StepResult("done", {"routes": [f"{c}:{t}" for c, t in routes], "enqueued": new})

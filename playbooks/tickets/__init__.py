@@ -1,0 +1,1 @@
+"""Tickets: tracked complaints with numbers, grades, departments and SLA deadlines."""

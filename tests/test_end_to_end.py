@@ -1,0 +1,71 @@
+"""The whole loop on replayed scenarios, as a user runs it: `crisiswatch demo` in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.slack_api import SlackAPIServer
+
+
+@pytest.fixture
+def slack():
+    server = SlackAPIServer().start()
+    yield server
+    server.stop()
+
+
+def run_demo(tmp_path: Path, slack: SlackAPIServer, scenario: str) -> tuple[subprocess.CompletedProcess, Path]:
+    cfg = tmp_path / "crisiswatch.yaml"
+    cfg.write_text(yaml.safe_dump({"alerts": {
+        "slack": {"base_url": slack.base_url, "channel": "#crisis"},
+        "routes": [{"name": "response", "channel": "slack", "target": "#crisis"}]}}), encoding="utf-8")
+    db = tmp_path / "demo.db"
+    env = {**os.environ, "SLACK_BOT_TOKEN": slack.token}
+    proc = subprocess.run(
+        [sys.executable, "-m", "crisiswatch.cli", "--config", str(cfg), "demo", "--scenario", scenario,
+         "--db", str(db)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240,
+    )
+    return proc, db
+
+
+def test_crisis_scenario_opens_one_ticket_and_sends_one_slack_message(tmp_path, slack):
+    proc, db = run_demo(tmp_path, slack, "logistics_crisis")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    conn = sqlite3.connect(db)
+    tickets = conn.execute("SELECT number, severity FROM tickets").fetchall()
+    assert len(tickets) == 1
+    number = tickets[0][0]
+    assert number.startswith("CW-") and len(number) == len("CW-20250614-0001")
+    assert f"ticket {number} opened" in proc.stdout
+    top = slack.posts(top_level_only=True)
+    assert len(top) == 1, [c.params.get("text") for c in slack.posts()]
+    message = top[0].params
+    assert message["channel"] == "#crisis"
+    blocks = message["blocks"] if isinstance(message["blocks"], list) else __import__("json").loads(message["blocks"])
+    text = str(blocks)
+    assert "极光优选" in text and number in text
+    assert any(b["type"] == "actions" for b in blocks)
+    # every other message of this incident went into its thread
+    assert all(c.params.get("thread_ts") for c in slack.posts() if c is not top[0])
+    # the outbox agrees: nothing pending, nothing failed
+    assert conn.execute("SELECT COUNT(*) FROM outbox WHERE status != 'sent'").fetchone()[0] == 0
+    opened = conn.execute("SELECT opened_at FROM incidents").fetchall()
+    assert len(opened) == 1
+
+
+def test_quiet_scenario_opens_nothing(tmp_path, slack):
+    proc, db = run_demo(tmp_path, slack, "quiet")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0] == 0
+    assert conn.execute("SELECT COUNT(*) FROM incidents").fetchone()[0] == 0
+    assert conn.execute("SELECT COUNT(*) FROM mentions").fetchone()[0] > 500
+    assert slack.posts() == []
+    assert "no incident" in proc.stdout

@@ -1,0 +1,78 @@
+"""The embedded backend's queries (the contract suite for all backends lives in test_backend_contract)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from crisiswatch.mention import Mention
+from index import open_backend
+from index.base import MentionFilter
+
+T0 = datetime(2025, 6, 14, 4, 0, tzinfo=UTC)
+
+
+def mention(n: int, text: str, minutes: int, brand: str = "aurora", sentiment: float = 0.5, followers: int = 10,
+            source: str = "weibo", category: str | None = None) -> Mention:
+    return Mention(source=source, native_id=str(n), text=text, created_at=T0 + timedelta(minutes=minutes),
+                   brands=[brand], sentiment=sentiment, category=category,
+                   author={"id": f"u{n % 3}", "name": f"user{n % 3}", "followers": followers * (n % 3 + 1)})
+
+
+@pytest.fixture
+def backend(tmp_path):
+    b = open_backend(f"sqlite:///{tmp_path / 'idx.db'}")
+    b.upsert([
+        mention(1, "极光优选快递五天没到，客服不理人", 0, sentiment=0.1, category="logistics"),
+        mention(2, "极光优选的空气炸锅很好用", 0, sentiment=0.9),
+        mention(3, "极光优选物流太慢了", 1, sentiment=0.2, category="logistics"),
+        mention(4, "另一个品牌的退款问题", 2, brand="other", sentiment=0.1, source="jd", category="after_sales"),
+    ])
+    yield b
+    b.close()
+
+
+def test_same_mention_twice_is_stored_once(backend):
+    backend.upsert([mention(1, "极光优选快递五天没到，客服不理人（已编辑）", 0, sentiment=0.1)])
+    assert backend.count() == 4
+    assert backend.get(mention(1, "x", 0).id).text.endswith("（已编辑）")
+
+
+def test_counts_over_time_by_brand_and_band(backend):
+    buckets = backend.counts_over_time(MentionFilter(), 60, group_by="brand")
+    assert [(b.start - T0, b.key, b.count) for b in buckets] == [
+        (timedelta(0), "aurora", 2), (timedelta(minutes=1), "aurora", 1), (timedelta(minutes=2), "other", 1)]
+    neg = backend.counts_over_time(MentionFilter(brand="aurora", sentiment_band="negative"), 120)
+    assert [(b.start - T0, b.count) for b in neg] == [(timedelta(0), 2)]
+
+
+def test_counts_by_and_filters(backend):
+    assert backend.counts_by(MentionFilter(), "category") == [("logistics", 2), ("after_sales", 1)]
+    assert backend.counts_by(MentionFilter(), "source") == [("weibo", 3), ("jd", 1)]
+    assert backend.count(MentionFilter(since=T0 + timedelta(minutes=1))) == 2
+    assert backend.count(MentionFilter(until=T0 + timedelta(minutes=1))) == 2
+
+
+def test_top_authors_by_reach(backend):
+    authors = backend.top_authors(MentionFilter(brand="aurora"))
+    assert [a.author_id for a in authors] == ["u2", "u1", "u0"]
+    assert authors[1].negative == 1
+
+
+def test_latest_and_scan_order(backend):
+    assert [m.native_id for m in backend.latest(MentionFilter(), limit=2)] == ["4", "3"]
+    assert [m.native_id for m in backend.scan(MentionFilter(), batch_size=1)] == ["1", "2", "3", "4"]
+
+
+def test_chinese_full_text_search(backend):
+    assert {m.native_id for m in backend.search("快递")} == {"1"}
+    assert {m.native_id for m in backend.search("物流")} == {"3"}
+    assert {m.native_id for m in backend.search("极光优选 退款")} == set()
+    assert [m.native_id for m in backend.search("极光优选", MentionFilter(sentiment_band="positive"))] == ["2"]
+
+
+def test_hostile_search_text_is_only_text(backend):
+    for query in ['"', "NEAR(", "a* OR b", "'; DROP TABLE mentions; --"]:
+        backend.search(query)
+    assert backend.count() == 4

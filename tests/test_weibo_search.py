@@ -1,0 +1,122 @@
+"""The Weibo search spider on saved replies shaped like m.weibo.cn's, including its failure replies."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from scrapy.http import Request, TextResponse
+
+from crawlers.blocks import block_reason
+from crawlers.pipelines import ValidationPipeline
+from crawlers.spiders.weibo_search import WeiboSearchSpider
+from crawlers.state import CrawlState
+from crawlers.wiring import state_connection
+from crisiswatch.deadletter import DeadLetters
+from crisiswatch.mention import Mention
+from tests.conftest import fixture_response
+
+URL = "https://m.weibo.cn/api/container/getIndex?containerid=100103type%3D1%26q%3D极光优选&page_type=searchall&page=1"
+META = {"brand": "aurora", "query": "极光优选", "page": 1}
+
+
+def parse(crawler, fixture: str, meta=META):
+    return list(crawler.spider.parse(fixture_response(fixture, URL, meta=dict(meta))))
+
+
+def test_start_builds_the_real_search_url(crawler_for):
+    crawler = crawler_for(WeiboSearchSpider)
+
+    async def first():
+        async for request in crawler.spider.start():
+            return request
+
+    import asyncio
+
+    request = asyncio.run(first())
+    assert request.url.startswith("https://m.weibo.cn/api/container/getIndex?")
+    assert "containerid=100103type%3D1%26q%3D%E6%9E%81%E5%85%89%E4%BC%98%E9%80%89" in request.url
+    assert "page_type=searchall" in request.url and request.url.endswith("page=1")
+    assert request.meta == {"brand": "aurora", "query": "极光优选", "page": 1}
+
+
+def test_normal_page_yields_every_mblog_and_the_next_page(crawler_for):
+    out = parse(crawler_for(WeiboSearchSpider), "weibo/search_getIndex_ok.json")
+    items = [o for o in out if isinstance(o, dict)]
+    requests = [o for o in out if isinstance(o, Request)]
+    assert [i["native_id"] for i in items] == ["5123456789012345", "5123456789012001", "5123456789011002"]
+    first = Mention.model_validate(items[0])
+    assert first.text.startswith("@极光优选 快递七天还没到") and "[怒]" in first.text and "<" not in first.text
+    assert first.created_at == datetime(2025, 6, 14, 4, 0, tzinfo=UTC)
+    assert first.author.followers == 634_000 and first.author.verified
+    assert first.engagement.comments == 12_000 and first.engagement.reposts == 35
+    assert first.url == "https://weibo.com/1880000001/PqRsTuVwX"
+    assert first.brands == ["aurora"] and first.query == "极光优选"
+    assert Mention.model_validate(items[1]).text == "在极光优选买的空气炸锅到了，包装很用心&好评"
+    assert Mention.model_validate(items[2]).engagement.reposts == 1_000_000
+    assert len(requests) == 1 and requests[0].meta["page"] == 2 and requests[0].url.endswith("page=2")
+
+
+def test_last_page_stops_paging(crawler_for):
+    assert parse(crawler_for(WeiboSearchSpider), "weibo/search_getIndex_empty.json") == []
+
+
+def test_max_pages_stops_paging(crawler_for):
+    out = parse(crawler_for(WeiboSearchSpider, max_pages=1), "weibo/search_getIndex_ok.json")
+    assert not [o for o in out if isinstance(o, Request)]
+
+
+def test_incremental_stop_at_high_water_mark(crawler_for):
+    crawler = crawler_for(WeiboSearchSpider)
+    CrawlState(state_connection(crawler)).advance_mark("weibo", "极光优选", datetime(2025, 6, 14, 4, 0, tzinfo=UTC))
+    out = parse(crawler, "weibo/search_getIndex_ok.json")
+    assert not [o for o in out if isinstance(o, Request)], "page older than the mark must end paging"
+    assert crawler.stats.get_value("crisiswatch/stopped_at_mark") == 1
+
+
+def test_pinned_old_post_does_not_stop_paging(crawler_for):
+    # the pinned post (mblogtype 2) is older, but a newer post on the page is past the mark
+    crawler = crawler_for(WeiboSearchSpider)
+    CrawlState(state_connection(crawler)).advance_mark("weibo", "极光优选", datetime(2025, 6, 14, 3, 59, tzinfo=UTC))
+    out = parse(crawler, "weibo/search_getIndex_ok.json")
+    assert [o for o in out if isinstance(o, Request)]
+
+
+def test_changed_layout_goes_to_dead_letters_and_the_crawl_goes_on(crawler_for):
+    crawler = crawler_for(WeiboSearchSpider)
+    items = [o for o in parse(crawler, "weibo/search_getIndex_layout_changed.json") if isinstance(o, dict)]
+    pipeline = ValidationPipeline.from_crawler(crawler)
+    from scrapy.exceptions import DropItem
+
+    with pytest.raises(DropItem, match="created_at"):
+        pipeline.process_item(items[0])
+    letters = DeadLetters(state_connection(crawler)).recent()
+    assert len(letters) == 1 and letters[0].stage == "validation"
+    assert "text" in letters[0].reason and "created_at" in letters[0].reason
+    assert letters[0].payload["native_id"] == "5123456789019999"
+    assert crawler.stats.get_value("crisiswatch/invalid") == 1
+
+
+def _resp(body: bytes, status: int = 200, headers=None) -> TextResponse:
+    return TextResponse(URL, body=body, status=status, headers=headers, encoding="utf-8", request=Request(URL))
+
+
+@pytest.mark.parametrize(("fixture", "status", "expected"), [
+    ("weibo/captcha_limit.json", 200, "captcha"),
+    ("weibo/login_required.json", 200, "login required"),
+    ("", 432, "432"),
+    ("", 418, "418"),
+    ("", 403, "403"),
+])
+def test_block_replies_are_recognised(fixture, status, expected):
+    response = fixture_response(fixture, URL, status=status)
+    assert expected in block_reason(response, expects_json=True)
+
+
+def test_html_where_json_expected_is_a_block_but_empty_results_are_not():
+    assert "HTML" in block_reason(_resp(b"<html><body>\xe8\xaf\xb7\xe7\x99\xbb\xe5\xbd\x95</body></html>"), True)
+    assert block_reason(fixture_response("weibo/search_getIndex_empty.json", URL), True) is None
+    assert block_reason(fixture_response("weibo/search_getIndex_ok.json", URL), True) is None
+    assert block_reason(_resp(b"", status=500), True) is None  # an error for RetryMiddleware, not a block
+    redirect = _resp(b"", status=302, headers={"Location": "https://passport.weibo.com/sso/signin"})
+    assert "login" in block_reason(redirect, True)
