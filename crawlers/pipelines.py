@@ -75,7 +75,7 @@ class EnrichPipeline:
     def __init__(self, crawler: Any) -> None:
         from monitor.enrich import Enricher
 
-        self.enricher = Enricher.from_config(crawler_config(crawler))
+        self.enricher = Enricher.from_config(crawler_config(crawler), state=state_connection(crawler))
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> EnrichPipeline:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import sqlite3
+from collections.abc import Sequence
 
 from crisiswatch.config import Config
 from crisiswatch.mention import Mention
@@ -16,13 +17,13 @@ class Enricher:
         self.steps = list(steps)
 
     @classmethod
-    def from_config(cls, config: Config, names: Sequence[str] = DEFAULT_STEPS) -> Enricher:
-        factories: list[Callable[[Config], EnrichStep]] = []
-        for name in names:
-            if name not in STEPS:
-                raise ValueError(f"unknown enrichment step {name!r}; known: {', '.join(STEPS)}")
-            factories.append(STEPS[name])
-        return cls([factory(config) for factory in factories])
+    def from_config(cls, config: Config, names: Sequence[str] = DEFAULT_STEPS,
+                    state: sqlite3.Connection | None = None) -> Enricher:
+        """Steps by name; `state` (the state database) lets steps such as near-dups persist."""
+        unknown = [n for n in names if n not in STEPS]
+        if unknown:
+            raise ValueError(f"unknown enrichment step {unknown[0]!r}; known: {', '.join(STEPS)}")
+        return cls([STEPS[name](config, state) for name in names])
 
     def enrich(self, mentions: list[Mention]) -> list[Mention]:
         """Enrich in place (batched: the sentiment model is vectorised) and return the list."""

@@ -188,6 +188,10 @@ class NearDupIndex:
         for key, (h, cluster_id) in self._items.items():
             yield key, h, cluster_id
 
+    def entry(self, key: str) -> tuple[int, str] | None:
+        """``(simhash, cluster_id)`` stored for ``key``, to persist one assignment at a time."""
+        return self._items.get(key)
+
     def cluster_size(self, cluster_id: str) -> int:
         return self._sizes.get(cluster_id, 0)
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from crisiswatch.config import Config
+from crisiswatch.db import ensure_schema
 from crisiswatch.mention import SEVERITIES, Mention, severity_rank
 
 
@@ -20,7 +23,7 @@ class PiiStep:
 
     name = "pii"
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, state: sqlite3.Connection | None = None) -> None:
         from monitor.enrich.pii import mask
 
         self.mask = mask
@@ -43,7 +46,7 @@ class BrandStep:
 
     name = "brands"
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, state: sqlite3.Connection | None = None) -> None:
         from monitor.enrich.brands import BrandMatcher, BrandRule
 
         self.matcher = BrandMatcher([
@@ -65,25 +68,55 @@ class BrandStep:
 
 
 class NearDupStep:
-    """Clusters copies of the same post so a story shared a thousand times is one story."""
+    """Clusters copies of the same post so a story shared a thousand times is one story.
+
+    Assignments persist in the state database, so a copy crawled tomorrow (or by the next
+    crawl process) joins today's cluster; only the recent window is loaded at start.
+    """
 
     name = "neardup"
+    WINDOW = timedelta(days=3)
+    DDL = """
+    CREATE TABLE IF NOT EXISTS neardup (
+        key TEXT PRIMARY KEY,
+        simhash INTEGER NOT NULL,
+        cluster_id TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS neardup_at ON neardup(at);
+    """
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, state: sqlite3.Connection | None = None) -> None:
         from monitor.enrich.neardup import NearDupIndex
 
         self.index = NearDupIndex()
+        self.state = state
+        if state is not None:
+            ensure_schema(state, "neardup", self.DDL)
+            since = (datetime.now(UTC) - self.WINDOW).isoformat()
+            rows = state.execute("SELECT key, simhash, cluster_id FROM neardup WHERE at >= ? ORDER BY at, key",
+                                 (since,))
+            self.index.load((k, h & 0xFFFFFFFFFFFFFFFF, c) for k, h, c in rows)
 
     def __call__(self, mentions: list[Mention]) -> None:
+        rows = []
         for m in mentions:
+            known = self.index.entry(m.id) is not None
             m.cluster_id = self.index.assign(m.id, m.text)
             m.extra["cluster_size"] = self.index.cluster_size(m.cluster_id)
+            if not known:
+                h, cluster = self.index.entry(m.id)
+                signed = h - (1 << 64) if h >= 1 << 63 else h  # SQLite integers are signed 64-bit
+                rows.append((m.id, signed, cluster, datetime.now(UTC).isoformat()))
+        if self.state is not None and rows:
+            self.state.executemany("INSERT OR IGNORE INTO neardup(key, simhash, cluster_id, at) VALUES (?,?,?,?)",
+                                   rows)
 
 
 class SentimentStep:
     name = "sentiment"
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, state: sqlite3.Connection | None = None) -> None:
         from monitor.enrich.sentiment import anger, load_model
 
         self.model = load_model(config.enrichment.sentiment_model)
@@ -101,7 +134,7 @@ class ComplaintStep:
 
     name = "complaint"
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, state: sqlite3.Connection | None = None) -> None:
         from monitor.enrich.complaint import classify_many
 
         self.classify_many = classify_many
@@ -121,7 +154,7 @@ class InfluenceStep:
     name = "influence"
     VIRAL = 80.0  # a post this far-reaching is at least 重要, whatever its words
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, state: sqlite3.Connection | None = None) -> None:
         from monitor.enrich.influence import influence
 
         self.influence = influence
@@ -137,6 +170,6 @@ class InfluenceStep:
                 m.severity_reasons.append(f"影响力 {m.influence:.0f}/100（大V或广泛传播）→ 重要")
 
 
-STEPS: dict[str, Callable[[Config], EnrichStep]] = {
+STEPS: dict[str, Callable[[Config, sqlite3.Connection | None], EnrichStep]] = {
     cls.name: cls for cls in (PiiStep, BrandStep, NearDupStep, SentimentStep, ComplaintStep, InfluenceStep)
 }

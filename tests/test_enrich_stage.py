@@ -1,0 +1,55 @@
+"""The enrichment stage as the pipelines run it: named steps over batches, state that persists."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from crisiswatch.db import connect
+from crisiswatch.mention import Mention
+from monitor.enrich import Enricher
+
+T = datetime(2025, 6, 14, 4, tzinfo=UTC)
+
+
+def m(n: int, text: str, **kw) -> Mention:
+    return Mention(source="weibo", native_id=str(n), text=text, created_at=T, **kw)
+
+
+def test_near_duplicate_clusters_survive_a_new_process(config):
+    original = "极光优选的快递十天没到，客服只会说在核实，核实了十天还是没结果，太离谱了"
+    first = Enricher.from_config(config, ["neardup"], state=connect(config.state_db))
+    a = first.enrich([m(1, original)])[0]
+    # the next crawl is a new process: a new Enricher on the same state database
+    second = Enricher.from_config(config, ["neardup"], state=connect(config.state_db))
+    b, c = second.enrich([m(2, f"转发微博 //@小鹿: {original}"), m(3, "极光优选的空气炸锅很好用，推荐给大家，真的很不错")])
+    assert b.cluster_id == a.cluster_id == a.id
+    assert b.extra["cluster_size"] == 2
+    assert c.cluster_id == c.id
+
+
+def test_pii_is_masked_before_anything_else_sees_it(config):
+    out = Enricher.from_config(config, ["pii"]).enrich([m(1, "快递没到，电话13812345678，订单号 123456789012")])[0]
+    assert "13812345678" not in out.text and "123456789012" not in out.text
+    assert out.extra["pii"]["phone"] == 1 and "raw_text" not in out.extra
+
+
+def test_raw_text_is_kept_only_when_configured(config):
+    keep = config.with_overrides(enrichment__keep_raw_text=True)
+    out = Enricher.from_config(keep, ["pii"]).enrich([m(1, "电话13812345678")])[0]
+    assert out.extra["raw_text"] == "电话13812345678"
+
+
+def test_brand_step_keeps_real_mentions_only(config):
+    out = Enricher.from_config(config, ["brands"]).enrich([
+        m(1, "极光优选的快递又慢了", brands=["aurora"]),
+        m(2, "今晚去漠河看北极光", brands=["aurora"]),  # the search matched 极光, the text is not about us
+    ])
+    assert out[0].brands == ["aurora"] and "极光优选" in out[0].keywords
+    assert out[1].brands == []
+
+
+def test_unknown_step_is_a_clear_error(config):
+    with pytest.raises(ValueError, match="unknown enrichment step 'magic'"):
+        Enricher.from_config(config, ["pii", "magic"])
