@@ -1,0 +1,156 @@
+"""Benchmark the complaint classifier against a ten-minute keyword baseline.
+
+    .venv/bin/python benchmarks/classify.py [--data benchmarks/data/complaints_eval.jsonl] [--data ...]
+
+Without --data it reports the evaluation set and then the development set. Metrics, per data set:
+- complaint detection: precision / recall / F1 of complaint=True over all posts;
+- categories: micro-F1 over (post, category) pairs of the GOLD complaints (a gold complaint predicted as
+  a non-complaint contributes all its gold categories as misses), with per-category precision and recall;
+- severity: exact-match accuracy over gold complaints (a missed complaint counts as wrong);
+- the same three numbers per style (weibo, review, complaint_site, x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from monitor.enrich.complaint import classify  # noqa: E402
+from monitor.enrich.complaint_rules import CATEGORY_KEYS  # noqa: E402
+
+DATA = ROOT / "benchmarks" / "data"
+Prediction = tuple[bool, list[str], str | None]
+
+# ---- the "ten-minute" keyword baseline -------------------------------------------------------------
+BASELINE_WORDS = {
+    "product_quality": ["坏", "质量", "漏", "破", "假货", "异味", "broken", "过期"],
+    "logistics": ["快递", "物流", "没收到", "签收", "delivery", "package"],
+    "after_sales": ["售后", "退货", "换货", "维修", "保修", "return"],
+    "service_attitude": ["客服", "态度", "rude"],
+    "payment_billing": ["扣费", "扣款", "自动续费", "退款", "多扣", "charged"],
+    "fraud_security_privacy": ["诈骗", "骗", "盗", "泄露", "scam"],
+    "price": ["降价", "价保", "杀熟", "涨价", "优惠券"],
+    "false_advertising": ["虚假宣传", "不符", "宣传", "图片"],
+    "other": ["关门", "倒闭", "取消", "闪退", "跑路"],
+}
+BASELINE_COMPLAINT = ["差评", "投诉", "垃圾", "坑", "退钱", "维权"]
+BASELINE_GRADES = [
+    ("重大", ["起火", "爆炸", "律师", "媒体", "热搜", "集体"]),
+    ("紧急", ["冒烟", "过敏", "住院", "泄露", "被骗", "盗刷"]),
+    ("重要", ["12315", "消协", "黑猫", "投诉"]),
+]
+
+
+def baseline(text: str) -> Prediction:
+    low = text.lower()
+    cats = [key for key, words in BASELINE_WORDS.items() if any(w in low for w in words)]
+    if not cats and not any(w in low for w in BASELINE_COMPLAINT):
+        return False, [], None
+    grade = next((g for g, words in BASELINE_GRADES if any(w in low for w in words)), "一般")
+    return True, cats or ["other"], grade
+
+
+def ours(text: str) -> Prediction:
+    r = classify(text)
+    return r.complaint, r.categories, r.severity
+
+
+# ---- metrics ---------------------------------------------------------------------------------------
+def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def score(rows: list[dict], preds: list[Prediction]) -> dict:
+    tp = fp = fn = 0
+    cat = {k: [0, 0, 0] for k in CATEGORY_KEYS}
+    sev_ok = n_gold = 0
+    for row, (pc, pcats, psev) in zip(rows, preds, strict=True):
+        gold = bool(row["complaint"])
+        tp += gold and pc
+        fp += (not gold) and pc
+        fn += gold and not pc
+        if not gold:
+            continue
+        n_gold += 1
+        sev_ok += pc and psev == row["severity"]
+        got = set(pcats) if pc else set()
+        for k in CATEGORY_KEYS:
+            g, p = k in row["categories"], k in got
+            cat[k][0] += g and p
+            cat[k][1] += p and not g
+            cat[k][2] += g and not p
+    ctp, cfp, cfn = (sum(v[i] for v in cat.values()) for i in range(3))
+    return {
+        "complaint": _prf(tp, fp, fn),
+        "category_micro_f1": _prf(ctp, cfp, cfn)[2],
+        "per_category": {k: _prf(*v)[:2] + (v[0] + v[2],) for k, v in cat.items()},
+        "severity": sev_ok / n_gold if n_gold else 0.0,
+    }
+
+
+def report(name: str, rows: list[dict], systems: dict[str, Callable[[str], Prediction]]) -> None:
+    n_c = sum(r["complaint"] for r in rows)
+    print(f"\n=== {name}: {len(rows)} posts ({n_c} complaints, {len(rows) - n_c} non-complaints) ===")
+    results = {}
+    for sys_name, fn in systems.items():
+        t0 = time.perf_counter()
+        preds = [fn(r["text"]) for r in rows]
+        rate = len(rows) / max(time.perf_counter() - t0, 1e-9)
+        results[sys_name] = (score(rows, preds), preds, rate)
+    print(f"{'metric':<34}" + "".join(f"{s:>12}" for s in systems))
+    lines = [
+        ("complaint precision", lambda m: m["complaint"][0]),
+        ("complaint recall", lambda m: m["complaint"][1]),
+        ("complaint F1", lambda m: m["complaint"][2]),
+        ("category micro-F1 (gold complaints)", lambda m: m["category_micro_f1"]),
+        ("severity exact (gold complaints)", lambda m: m["severity"]),
+    ]
+    for label, get in lines:
+        print(f"{label:<34}" + "".join(f"{get(results[s][0]):>12.3f}" for s in systems))
+    print(f"{'throughput (posts/s)':<34}" + "".join(f"{results[s][2]:>12.0f}" for s in systems))
+    print(f"\nper category (P / R, n gold){'':<7}" + "".join(f"{s:>18}" for s in systems))
+    for k in CATEGORY_KEYS:
+        n = results[next(iter(systems))][0]["per_category"][k][2]
+        cells = "".join(
+            f"{results[s][0]['per_category'][k][0]:>9.2f} /{results[s][0]['per_category'][k][1]:>5.2f}  "
+            for s in systems
+        )
+        print(f"{k:<24}{n:>5}     " + cells)
+    print(f"\nper style (complaint F1 / cat F1 / severity){'':<1}" + "".join(f"{s:>22}" for s in systems))
+    for style in sorted({r["style"] for r in rows}):
+        idx = [i for i, r in enumerate(rows) if r["style"] == style]
+        sub = [rows[i] for i in idx]
+        cells = ""
+        for s in systems:
+            m = score(sub, [results[s][1][i] for i in idx])
+            cells += f"   {m['complaint'][2]:.3f} / {m['category_micro_f1']:.3f} / {m['severity']:.3f}"
+        print(f"{style:<16}{len(sub):>5}   " + cells)
+
+
+def load(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", action="append", type=Path, help="JSONL file(s); default: eval then dev")
+    args = parser.parse_args(argv)
+    paths = args.data or [DATA / "complaints_eval.jsonl", DATA / "complaints_dev.jsonl"]
+    systems = {"ours": ours, "keywords": baseline}
+    for path in paths:
+        report(path.name, load(path), systems)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""Complaint understanding: categories, grades with readable reasons, hard non-complaints, amounts, CLI.
+
+Fixtures are written here on purpose (not read from benchmarks/data), so the tests never depend on the
+evaluation set and the evaluation set never shapes the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from monitor.enrich.complaint import ComplaintResult, classify, classify_many
+from monitor.enrich.complaint_rules import extract_amounts, normalise, parse_number
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("新买的吹风机用了三天就不转了，质量太差，差评", "product_quality"),
+        ("快递在中转站一动不动五天了，@风驰快递 还没到", "logistics"),
+        ("申请七天无理由退货，商家说包装拆了不给退，凭什么", "after_sales"),
+        ("客服态度太差了，问两句就不耐烦，直接把我电话挂断", "service_attitude"),
+        ("没开过会员却每个月被自动续费扣款，@悦听App 退钱", "payment_billing"),
+        ("游戏账号被盗了，绑定的卡被刷走了两百", "fraud_security_privacy"),
+        ("刚买三天就降价一百，申请价保被拒，客服说活动商品不保价", "price"),
+        ("详情页写的纯羊毛，实物摸着就是化纤，与描述严重不符", "false_advertising"),
+        ("健身房突然关门跑路了，年卡还有大半年没用", "other"),
+    ],
+)
+def test_clear_complaint_gets_its_category(text: str, category: str) -> None:
+    result = classify(text)
+    assert result.complaint, result.reasons
+    assert category in result.categories, (result.categories, result.reasons)
+    assert result.severity in ("一般", "重要", "紧急", "重大")
+
+
+def test_rude_courier_is_logistics_not_service_attitude() -> None:
+    result = classify("快递员态度恶劣，让他送上楼他骂我事多，东西直接扔楼下")
+    assert result.complaint
+    assert result.categories[0] == "logistics"
+    assert "service_attitude" not in result.categories
+
+
+@pytest.mark.parametrize(
+    ("text", "grade", "cue"),
+    [
+        ("耳机左边没声音了，有点失望", "一般", "一般"),
+        ("洗衣机保修期内坏了，售后推来推去，拖了一个月还没修好", "重要", "久拖未决"),
+        ("买的净水器花了一千八，用一个月就漏水", "重要", "金额 1800 元"),
+        ("屏幕碎了商家不认，我已经打了12315", "重要", "外部投诉渠道"),
+        ("电热水壶烧水时底座冒烟，有焦糊味", "紧急", "安全风险"),
+        ("面霜用了两天脸上红肿过敏", "紧急", "健康伤害"),
+        ("刚注册就接到骚扰电话，对方准确说出我的订单号，信息肯定泄露了", "紧急", "隐私泄露"),
+        ("同一批次的奶粉很多人都喝出问题，宝宝拉肚子，我们准备集体维权", "重大", "批次问题"),
+        ("电动车充电时起火，整个楼道都烧黑了，@某某电动 必须给说法", "重大", "爆炸/起火"),
+        ("维修三次都没修好，已经委托律师准备起诉商家", "重大", "律师/诉讼"),
+    ],
+)
+def test_each_grade_is_reachable_with_a_readable_reason(text: str, grade: str, cue: str) -> None:
+    result = classify(text)
+    assert result.complaint, result.reasons
+    assert result.severity == grade, result.reasons
+    assert any(cue in reason and grade in reason for reason in result.reasons), result.reasons
+
+
+def test_reason_names_the_deciding_word() -> None:
+    result = classify("充电宝放在包里突然冒烟了，吓死我了 @米粒充电")
+    assert result.severity == "紧急"
+    assert "“冒烟” → 安全风险 → 紧急" in result.reasons
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "本以为物流会很慢，结果第二天一早就送到了，好评",  # praise built on complaint vocabulary
+        "原来担心会漏水，用了两个月一点没漏，很满意",
+        "价格炸裂，姐妹们冲！",  # figurative
+        "请问价保在哪里申请？",  # neutral question
+        "【市场监管局通报】抽检发现三批次饮料不合格，已责令下架",  # news
+        "转发本条并关注，抽五位送空气炸锅一台",  # lottery
+        "之前反映的退款问题已经解决了，今天到账了，谢谢客服",  # solved case
+        "看到热搜说某品牌充电宝冒烟了，大家出门注意安全",  # bystander
+        "考试又没考好，心态崩了，好累",  # negative, about no company
+    ],
+)
+def test_hard_non_complaints(text: str) -> None:
+    result = classify(text)
+    assert not result.complaint, result.reasons
+    assert result.categories == []
+    assert result.severity is None
+    assert result.reasons  # even a "no" says why
+
+
+def test_sarcasm_is_still_a_complaint() -> None:
+    assert classify("真是谢谢你们了，等了半个月终于到了，打开是个空盒子，包裹还被拆过").complaint
+
+
+def test_empty_text_is_not_a_complaint() -> None:
+    result = classify("   ")
+    assert result == ComplaintResult(False, [], None, result.reasons)
+
+
+@pytest.mark.parametrize(
+    ("text", "amounts"),
+    [
+        ("花了三千多块买的", [3000.0]),
+        ("被扣了1,288元", [1288.0]),
+        ("¥3,200 each", [3200.0]),
+        ("一共一千二", [1200.0]),
+        ("两千八的表", [2800.0]),
+        ("装修花了1.5万元", [15000.0]),
+        ("二十几万的装修", [200000.0]),
+        ("【涉诉金额】4580元", [4580.0]),
+        ("多付了15块，运费12块", [15.0, 12.0]),
+        ("618买的，用了三天", []),  # a shopping festival, not a price
+        ("等了三天，问了五次", []),  # counts and durations are not money
+    ],
+)
+def test_amount_extraction(text: str, amounts: list[float]) -> None:
+    assert extract_amounts(normalise(text)) == amounts
+
+
+def test_parse_chinese_numerals() -> None:
+    assert [parse_number(t) for t in ("三千", "一千二", "两千八", "六百", "十五", "一万二", "4,500")] == [
+        3000, 1200, 2800, 600, 15, 12000, 4500,
+    ]
+
+
+def test_to_dict_and_classify_many_keep_order() -> None:
+    texts = ["客服态度太差", "", "物流超快，好评"]
+    results = classify_many(texts)
+    assert [r.complaint for r in results] == [True, False, False]
+    d = results[0].to_dict()
+    assert set(d) == {"complaint", "categories", "severity", "reasons"}
+    assert json.loads(json.dumps(d, ensure_ascii=False)) == d
+
+
+def test_fast_enough() -> None:
+    posts = ["快递三天没到，客服也不回，差评", "本以为会慢，结果第二天就到了", "充电宝冒烟了，孩子差点烫伤"] * 400
+    t0 = time.perf_counter()
+    classify_many(posts)
+    assert len(posts) / (time.perf_counter() - t0) > 500  # posts per second, with a wide margin for slow CI
+
+
+# ---- CLI contract ------------------------------------------------------------------------------------
+POSTS = ["电饭煲内胆涂层掉进饭里，吃下去了很担心", "", "请问怎么开发票？", "扣了我两次款，一共398元，至今没退"]
+
+
+def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "crisiswatch.cli", "classify", *args],
+        input=stdin, capture_output=True, text=True, encoding="utf-8", cwd=ROOT, timeout=60,
+    )
+
+
+def _check_lines(stdout: str) -> list[dict]:
+    rows = [json.loads(line) for line in stdout.splitlines()]
+    assert len(rows) == len(POSTS)
+    for row in rows:
+        assert list(row) == ["complaint", "categories", "severity", "reasons"]
+        assert isinstance(row["reasons"], list) and all(isinstance(r, str) for r in row["reasons"])
+        if row["complaint"]:
+            assert row["categories"] and row["severity"] in ("一般", "重要", "紧急", "重大")
+        else:
+            assert row["categories"] == [] and row["severity"] is None
+    assert [r["complaint"] for r in rows] == [True, False, False, True]  # order preserved
+    assert rows[3]["categories"][0] == "payment_billing" and rows[3]["severity"] == "重要"
+    return rows
+
+
+def test_cli_stdin() -> None:
+    proc = _cli(stdin="\n".join(POSTS) + "\n")
+    assert proc.returncode == 0, proc.stderr
+    _check_lines(proc.stdout)
+    assert "\\u" not in proc.stdout  # ensure_ascii=False: Chinese stays readable
+
+
+def test_cli_file(tmp_path: Path) -> None:
+    path = tmp_path / "posts.txt"
+    path.write_text("\n".join(POSTS) + "\n", encoding="utf-8")
+    proc = _cli(str(path))
+    assert proc.returncode == 0, proc.stderr
+    _check_lines(proc.stdout)
+
+
+def test_cli_missing_file_is_one_readable_line(tmp_path: Path) -> None:
+    proc = _cli(str(tmp_path / "nope.txt"))
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert proc.stderr.strip().count("\n") == 0
+    assert proc.stderr.startswith("crisiswatch: ") and "nope.txt" in proc.stderr
