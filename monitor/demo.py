@@ -14,8 +14,8 @@ from crisiswatch.db import connect
 
 DEMO_DB = "crisiswatch-demo.db"
 # politeness is for real sites; the replay server is ours and on loopback
-FAST = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "RANDOMIZE_DOWNLOAD_DELAY": False,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": 4, "LOG_LEVEL": "WARNING", "RETRY_TIMES": 1}
+FAST = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY_JITTER": 0,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 4, "LOG_LEVEL": "ERROR", "RETRY_TIMES": 1}
 
 
 @dataclass
