@@ -126,3 +126,23 @@ def test_short_text_ignores_hashes_that_are_merely_close():
     idx = NearDupIndex()
     idx.load([("near", simhash("太差了") ^ 1, "near")])
     assert idx.assign("short", "太差了") == "short"
+
+
+def test_batch_hashing_equals_one_by_one():
+    from monitor.enrich.neardup import _simhash_norm, normalize, simhash_many
+
+    texts = ["极光优选的快递十天没到，客服只会说在核实", "短", "", "abcdefghijklmnopqrstuvwxyz 0123",
+             "转发微博 //@小鹿: 极光优选的快递十天没到，客服只会说在核实", "极光优选空气炸锅很好用推荐推荐"]
+    norms = [normalize(t) for t in texts]
+    assert simhash_many(norms) == [_simhash_norm(n) for n in norms]
+    assert simhash_many([]) == []
+
+
+def test_assign_many_clusters_like_assign():
+    from monitor.enrich.neardup import NearDupIndex
+
+    texts = [("a", "极光优选的快递十天没到，客服只会说在核实，核实了十天"),
+             ("b", "转发微博 //@小鹿: 极光优选的快递十天没到，客服只会说在核实，核实了十天"),
+             ("c", "完全不同的一条帖子，讲的是空气炸锅好用"), ("a", "重复的键")]
+    one, many = NearDupIndex(), NearDupIndex()
+    assert [one.assign(k, t) for k, t in texts] == many.assign_many(texts) == ["a", "a", "c", "a"]

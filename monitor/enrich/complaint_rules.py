@@ -48,12 +48,12 @@ def _start_index(entries: list) -> tuple[dict[str, list[int]], list[int]]:
     by_char: dict[str, list[int]] = {}
     always: list[int] = []
     for i, (regex, *_rest) in enumerate(entries):
-        starts = first_chars(regex)
+        starts = start_keys(regex)
         if starts is None:
             always.append(i)
             continue
-        for ch in starts:
-            by_char.setdefault(ch, []).append(i)
+        for key in starts:
+            by_char.setdefault(key, []).append(i)
     _START_INDEX[id(entries)] = (len(entries), by_char, always)
     return by_char, always
 
@@ -142,8 +142,10 @@ def find_hits(
     hits = []
     by_char, always = _start_index(entries)
     candidates = set(always)
-    for ch in set(text):
-        found = by_char.get(ch)
+    # keys are one or two characters: a pattern that must start with "快递" is not even tried on a
+    # post that has 快 but not 快递 (single characters like 不/没 start dozens of entries)
+    for key in {*text, *(text[i:i + 2] for i in range(len(text) - 1))}:
+        found = by_char.get(key)
         if found:
             candidates.update(found)
     for i in sorted(candidates):
@@ -235,6 +237,30 @@ def first_chars(pattern: re.Pattern[str]) -> frozenset[str] | None:
         return None
     found = _first_of(list(tree))
     return frozenset(found) if found is not None else None
+
+
+def start_keys(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """Like `first_chars`, but two-character prefixes where a branch starts with two literals."""
+    try:
+        tree = list(_sre_parser.parse(pattern.pattern, pattern.flags))
+    except Exception:  # noqa: BLE001
+        return None
+    if pattern.flags & re.IGNORECASE:
+        return None
+    branches = [tree]
+    if len(tree) == 1 and str(tree[0][0]) == "BRANCH":
+        branches = [list(b) for b in tree[0][1][1]]
+    keys: set[str] = set()
+    for branch in branches:
+        items = [(op, av) for op, av in branch if str(op) not in ("ASSERT", "ASSERT_NOT", "AT")]
+        if len(items) >= 2 and str(items[0][0]) == "LITERAL" and str(items[1][0]) == "LITERAL":
+            keys.add(chr(items[0][1]) + chr(items[1][1]))
+            continue
+        first = _first_of(branch)
+        if first is None:
+            return None
+        keys |= first
+    return frozenset(keys)
 
 
 def _first_of(items: list) -> set[str] | None:

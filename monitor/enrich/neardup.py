@@ -37,7 +37,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["GLUED_COMMENT_CHARS", "SHORT_CHARS", "NearDupIndex", "normalize", "simhash"]
+__all__ = ["GLUED_COMMENT_CHARS", "SHORT_CHARS", "NearDupIndex", "normalize", "simhash", "simhash_many"]
 
 SHORT_CHARS = 10
 GLUED_COMMENT_CHARS = 12
@@ -98,6 +98,40 @@ def _simhash_norm(norm: str) -> int:
     return int.from_bytes(packed.tobytes(), "little")
 
 
+def simhash_many(norms: list[str]) -> list[int]:
+    """`_simhash_norm` for a batch of normalised texts in one vectorised pass (same values).
+
+    Per-call numpy overhead dominates on short posts, so the enrichment step hashes a whole
+    batch at once: all texts' code points are concatenated, 3-grams that would straddle two
+    texts are masked out, and per-text bit counts come from one `reduceat`.
+    """
+    out = [0] * len(norms)
+    long_idx = []
+    for i, norm in enumerate(norms):
+        if len(norm) < SHORT_CHARS:
+            out[i] = _exact_hash(norm)
+        else:
+            long_idx.append(i)
+    if not long_idx:
+        return out
+    lengths = np.array([len(norms[i]) for i in long_idx], dtype=np.int64)
+    cps = np.frombuffer("".join(norms[i] for i in long_idx).encode("utf-32-le"), dtype="<u4").astype(np.uint64)
+    keys = (cps[:-2] << _S42) | (cps[1:-1] << _S21) | cps[2:]
+    keep = np.ones(len(keys), dtype=bool)
+    boundaries = np.cumsum(lengths)[:-1]
+    keep[boundaries - 2] = False
+    keep[boundaries - 1] = False
+    hashes = _mix(keys[keep]).astype("<u8")
+    bits = np.unpackbits(hashes.view(np.uint8), bitorder="little").reshape(-1, 64)
+    counts = lengths - 2
+    offsets = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    ones = np.add.reduceat(bits, offsets, axis=0, dtype=np.int32)
+    packed = np.packbits(2 * ones > counts[:, None], axis=1, bitorder="little")
+    for i, value in zip(long_idx, packed.view("<u8").ravel().tolist(), strict=True):
+        out[i] = int(value)
+    return out
+
+
 def simhash(text: str) -> int:
     """Unsigned 64-bit SimHash of ``text`` (exact hash for very short texts, see module doc)."""
     return _simhash_norm(normalize(text))
@@ -155,7 +189,16 @@ class NearDupIndex:
         if key in self._items:
             return self._items[key][1]
         norm = normalize(text)
-        h = _simhash_norm(norm)
+        return self._assign(key, text, norm, _simhash_norm(norm))
+
+    def assign_many(self, pairs: list[tuple[str, str]]) -> list[str]:
+        """``assign`` for a batch of (key, text), hashing the batch in one vectorised pass."""
+        norms = [normalize(text) for _, text in pairs]
+        hashes = simhash_many(norms)
+        return [self._items[key][1] if key in self._items else self._assign(key, text, norm, h)
+                for (key, text), norm, h in zip(pairs, norms, hashes, strict=True)]
+
+    def _assign(self, key: str, text: str, norm: str, h: int) -> str:
         if not norm:
             cluster = key
         elif len(norm) < SHORT_CHARS:

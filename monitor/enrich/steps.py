@@ -100,11 +100,12 @@ class NearDupStep:
 
     def __call__(self, mentions: list[Mention]) -> None:
         rows = []
-        for m in mentions:
-            known = self.index.entry(m.id) is not None
-            m.cluster_id = self.index.assign(m.id, m.text)
-            m.extra["cluster_size"] = self.index.cluster_size(m.cluster_id)
-            if not known:
+        known = [self.index.entry(m.id) is not None for m in mentions]
+        clusters = self.index.assign_many([(m.id, m.text) for m in mentions])
+        for m, cluster_id, was_known in zip(mentions, clusters, known, strict=True):
+            m.cluster_id = cluster_id
+            m.extra["cluster_size"] = self.index.cluster_size(cluster_id)
+            if not was_known:
                 h, cluster = self.index.entry(m.id)
                 signed = h - (1 << 64) if h >= 1 << 63 else h  # SQLite integers are signed 64-bit
                 rows.append((m.id, signed, cluster, datetime.now(UTC).isoformat()))
