@@ -34,7 +34,7 @@ def _has_project() -> bool:
 def run_crawls(config: Config, jobs: list[tuple[str, dict[str, Any]]], *, overrides: dict[str, Any] | None = None,
                progress: bool = False) -> dict[str, dict[str, Any]]:
     """Runs the (spider name, spider arguments) jobs to completion; returns each crawl's stats."""
-    process = CrawlerProcess(crawl_settings(config, overrides=overrides, progress=progress), install_root_handler=True)
+    process = CrawlerProcess(crawl_settings(config, overrides=overrides, progress=progress))
     crawlers = []
     for name, kwargs in jobs:
         crawler = process.create_crawler(name)

@@ -29,13 +29,13 @@ class DemoResult:
     seconds: float
 
 
-def demo_config(base: Config, scenario_brand: dict, base_url: str, db_path: str, index_url: str | None) -> Config:
+def demo_config(base: Config, scenario_brand: dict, targets: dict[str, list[str]], base_url: str, db_path: str,
+                index_url: str | None) -> Config:
     """The user's alert settings, with the scenario's brand, the replay server and a fresh demo database."""
     brand = Brand(key=scenario_brand["key"], names=scenario_brand["names"],
-                  exclusions=scenario_brand.get("exclusions", []),
-                  sources=BrandSources(weibo_search=[scenario_brand["names"][0]]))
+                  exclusions=scenario_brand.get("exclusions", []), sources=BrandSources(**targets))
     # the real search stops at 50 pages; the replay serves the whole scenario in one crawl
-    sources = {name: SourceSettings(base_url=base_url, max_pages=10_000) for name in ("weibo_search",)}
+    sources = {name: SourceSettings(base_url=base_url, max_pages=10_000) for name in targets}
     data = base.model_dump()
     data.update(brands=[brand.model_dump()], sources={k: v.model_dump() for k, v in sources.items()},
                 state_db=str(Path(db_path).resolve()),
@@ -50,10 +50,11 @@ def _fresh(db_path: str) -> None:
         Path(db_path + suffix).unlink(missing_ok=True)
 
 
-def run_demo(base: Config, scenario_name: str = "logistics_crisis", db_path: str = DEMO_DB,
+def run_demo(base: Config, scenario_name: str = "all_sources", db_path: str = DEMO_DB,
              index_url: str | None = None, out: TextIO = sys.stdout) -> DemoResult:
     from alerts.dispatch import AlertDispatcher, build_channels
     from crawlers.replay import ReplayServer, load_scenario
+    from crawlers.replay.targets import spider_targets
     from crawlers.runner import run_crawls
     from index import open_backend
     from monitor.flows import detect_and_respond
@@ -62,16 +63,17 @@ def run_demo(base: Config, scenario_name: str = "logistics_crisis", db_path: str
     started = time.monotonic()
     scenario = load_scenario(scenario_name)
     _fresh(db_path)
+    targets = spider_targets(scenario)
     with ReplayServer(scenario) as server:
-        config = demo_config(base, scenario.brand, server.base_url, db_path, index_url)
+        config = demo_config(base, scenario.brand, targets, server.base_url, db_path, index_url)
         out.write(f"▶ scenario {scenario.name}: {scenario.description}\n")
         out.write(f"▶ replay server {server.base_url} · {len(scenario.posts)} posts from "
                   f"{scenario.start:%m-%d %H:%M} to {scenario.end:%m-%d %H:%M} UTC\n")
-        stats = run_crawls(config, [("weibo_search", {})], overrides=FAST, progress=out.isatty())
-    crawl = stats["weibo_search"]
-    out.write(f"▶ crawled {crawl.get('response_received_count', 0)} pages: "
-              f"{crawl.get('item_scraped_count', 0)} mentions in, "
-              f"{crawl.get('item_dropped_count', 0)} dropped, {crawl.get('crisiswatch/invalid', 0)} invalid\n")
+        stats = run_crawls(config, [(spider, {}) for spider in targets], overrides=FAST, progress=out.isatty())
+    for spider, crawl in stats.items():
+        out.write(f"▶ {spider}: {crawl.get('response_received_count', 0)} pages, "
+                  f"{crawl.get('item_scraped_count', 0)} mentions in, {crawl.get('item_dropped_count', 0)} dropped, "
+                  f"{crawl.get('crisiswatch/invalid', 0)} invalid\n")
 
     conn = connect(config.state_db)
     backend = open_backend(config.index.url)

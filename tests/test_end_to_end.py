@@ -36,9 +36,12 @@ def run_demo(tmp_path: Path, slack: SlackAPIServer, scenario: str) -> tuple[subp
 
 
 def test_crisis_scenario_opens_one_ticket_and_sends_one_slack_message(tmp_path, slack):
-    proc, db = run_demo(tmp_path, slack, "logistics_crisis")
+    # the default demo scenario: the 物流 crisis seen on Weibo, JD, Tmall, 黑猫投诉 and 聚投诉
+    proc, db = run_demo(tmp_path, slack, "all_sources")
     assert proc.returncode == 0, proc.stderr[-3000:]
     conn = sqlite3.connect(db)
+    sources = {r[0] for r in conn.execute("SELECT DISTINCT source FROM mentions")}
+    assert sources == {"weibo", "jd", "tmall", "tousu_sina", "jutousu"}
     tickets = conn.execute("SELECT number, severity FROM tickets").fetchall()
     assert len(tickets) == 1
     number = tickets[0][0]

@@ -69,6 +69,8 @@ class Scenario:
     start: datetime
     end: datetime
     surge_start: datetime | None = None
+    # per-site ids the posts live under, e.g. {jd: sku, tmall: itemId, tousu_sina: couid}
+    ids: dict[str, str] = field(default_factory=dict)
 
     def visible(self, now: datetime | None = None) -> list[Post]:
         """Posts published by `now` (the replay clock), newest first like the sites list them."""
@@ -146,12 +148,15 @@ def build(raw: dict[str, Any], anchor: datetime | None = None, name: str = "") -
             created_at=start + timedelta(seconds=seconds(event["at"])), pool=event.get("pool", "event"),
             text=_fill(text, vocab, rng, brand_name), author=author, reposts=int(event.get("reposts", 0)),
             comments=int(event.get("comments", 0)), likes=int(event.get("likes", 0)),
+            # optional per-site details, e.g. Weibo's {long: true, pinned: true, comment_texts: [...]}
+            extra=dict(event.get("extra") or {}),
         ))
     posts.sort(key=lambda p: (p.created_at, p.id))
     surge = raw.get("surge_start")
     return Scenario(name=name or raw.get("name", ""), description=raw.get("description", ""), brand=brand,
                     posts=posts, start=start, end=anchor,
-                    surge_start=start + timedelta(seconds=seconds(surge)) if surge else None)
+                    surge_start=start + timedelta(seconds=seconds(surge)) if surge else None,
+                    ids={str(k): str(v) for k, v in (raw.get("ids") or {}).items()})
 
 
 def scenario_path(name_or_path: str) -> Path:

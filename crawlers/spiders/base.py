@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import scrapy
+from scrapy.exceptions import CloseSpider
 
 from crawlers.state import CrawlState
 from crawlers.wiring import crawler_config, state_connection
@@ -73,3 +74,37 @@ class MentionSpider(scrapy.Spider):
         """True when a newest-first page is entirely at or before the mark: older pages are known."""
         mark = self.mark_for(query)
         return bool(mark and created and max(created) <= mark)
+
+    def passed_mark(self, query: str, created: list[datetime]) -> bool:
+        """True once any post of a strictly newest-first list is at or before the mark."""
+        mark = self.mark_for(query)
+        return bool(mark and any(c <= mark for c in created))
+
+    # health events a spider raises itself ------------------------------------------------------
+    def layout_changed(self, reason: str, url: str = "") -> None:
+        """Required fields missing: one `layout_changed` health event per crawl.
+
+        The items themselves still go on, so validation dead-letters each with its reason.
+        """
+        self.crawler.stats.inc_value("crisiswatch/layout_changed")
+        if getattr(self, "_layout_reported", False):
+            return
+        self._layout_reported = True
+        self.crawl_state.record(self.name, "layout_changed", reason=reason, url=url)
+        self.logger.warning("%s: the site's layout changed? %s (%s)", self.name, reason, url)
+
+    def config_error(self, reason: str) -> CloseSpider:
+        """Records a `config_error` health event and returns the CloseSpider to raise from start()."""
+        self.crawl_state.record(self.name, "config_error", reason=reason)
+        self.logger.error("%s: configuration error: %s", self.name, reason)
+        self.crawler.stats.set_value("crisiswatch/config_error", reason)
+        return CloseSpider("config_error")
+
+    def report_block(self, reason: str, url: str) -> CloseSpider:
+        """A block only the spider can see (e.g. a login wall inside an HTML page): as the middleware does."""
+        if not self.blocked:
+            self.blocked = reason
+            self.crawl_state.record(self.name, "source_blocked", reason=reason, url=url)
+            self.crawler.stats.set_value("crisiswatch/blocked", reason)
+            self.logger.error("%s is blocked: %s (%s); pausing this source", self.name, reason, url)
+        return CloseSpider("blocked")

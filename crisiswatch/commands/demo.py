@@ -9,7 +9,7 @@ from crisiswatch.config import load_config
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="replay a crisis scenario through crawl, enrich, index, detect and respond")
-    p.add_argument("--scenario", default="logistics_crisis", help="shipped scenario name or a YAML file")
+    p.add_argument("--scenario", default="all_sources", help="shipped scenario name or a YAML file")
     p.add_argument("--db", default="crisiswatch-demo.db", help="SQLite file to leave behind (recreated)")
     p.add_argument("--index-url", help="index backend URL (default: the SQLite file)")
     p.set_defaults(func=run)
