@@ -1,64 +1,181 @@
-"""Routes alerts to channels through the outbox and delivers what is due."""
+"""Routes alerts to channels through the outbox and delivers what is due.
+
+Low-severity alerts may wait: for the digest (gathered and sent on a schedule) or for the end of
+quiet hours in the team's time zone. Updates to a muted incident are not sent at all.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import sqlite3
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from alerts.channels.base import Channel, DeliveryError
+from alerts.channels.base import Channel, Delivery, DeliveryError
 from alerts.message import AlertMessage
-from alerts.outbox import Outbox
-from crisiswatch.config import Config
+from alerts.outbox import HELD, PENDING, Outbox, OutboxRow
+from crisiswatch.config import Config, Route
 from crisiswatch.mention import severity_rank
 
 logger = logging.getLogger(__name__)
+INCIDENT_KINDS = {"incident_opened", "incident_updated", "incident_escalated", "incident_resolved"}
+ROOT_WAIT = timedelta(minutes=2)
+MUTABLE_KINDS = {"incident_updated", "incident_escalated"}  # a resolution still gets through a mute
 
 
 def build_channels(config: Config) -> dict[str, Channel]:
-    """Slack when its token is in the environment, else the console; more channels plug in here."""
+    """Console always; Slack when its token is in the environment; each other routed channel type."""
     from alerts.channels.console import ConsoleChannel
 
+    alerts = config.alerts
     channels: dict[str, Channel] = {"console": ConsoleChannel()}
-    token = os.environ.get(config.alerts.slack.token_env)
+    token = os.environ.get(alerts.slack.token_env)
     if token:
         from alerts.channels.slack import SlackChannel
 
-        channels["slack"] = SlackChannel(token, base_url=config.alerts.slack.base_url,
-                                         default_target=config.alerts.slack.channel)
+        channels["slack"] = SlackChannel(token, base_url=alerts.slack.base_url, default_target=alerts.slack.channel,
+                                         upload_charts=alerts.slack.upload_charts)
+    routes = [*alerts.routes, *([alerts.operator_route] if alerts.operator_route else [])]
+    secrets = {r.url_env: r.secret_env for r in routes if r.url_env and r.secret_env}
+    kinds = {r.channel for r in routes}
+    if "slack_webhook" in kinds:
+        from alerts.channels.slack_webhook import SlackWebhookChannel
+        channels["slack_webhook"] = SlackWebhookChannel()
+    if "wecom" in kinds:
+        from alerts.channels.wecom import WeComChannel
+        channels["wecom"] = WeComChannel()
+    if "dingtalk" in kinds:
+        from alerts.channels.dingtalk import DingTalkChannel
+        channels["dingtalk"] = DingTalkChannel(secrets)
+    if "feishu" in kinds:
+        from alerts.channels.feishu import FeishuChannel
+        channels["feishu"] = FeishuChannel(secrets)
+    if "email" in kinds:
+        from alerts.channels.email import EmailChannel
+        channels["email"] = EmailChannel(alerts.email)
     return channels
 
 
+def quiet_until(config: Config, now: datetime) -> datetime | None:
+    """The end of the quiet hours `now` falls in (team time zone), or None outside them."""
+    quiet = config.alerts.quiet_hours
+    if quiet is None:
+        return None
+    zone = ZoneInfo(config.alerts.timezone)
+    local = now.astimezone(zone)
+    start, end = (time.fromisoformat(quiet.start), time.fromisoformat(quiet.end))
+    t = local.time()
+    inside = (start <= t < end) if start < end else (t >= start or t < end)
+    if not inside:
+        return None
+    end_day = local.date() + timedelta(days=1) if start > end and t >= start else local.date()
+    return datetime.combine(end_day, end, zone).astimezone(UTC)
+
+
 class AlertDispatcher:
-    def __init__(self, config: Config, conn: sqlite3.Connection, channels: dict[str, Channel]) -> None:
+    def __init__(self, config: Config, conn: sqlite3.Connection, channels: dict[str, Channel],
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.config = config
-        self.outbox = Outbox(conn)
+        self.conn = conn
+        self.outbox = Outbox(conn, clock)
         self.channels = channels
+        self.clock = clock
+
+    def _pair(self, route: Route) -> tuple[str, str]:
+        if route.channel in self.channels:
+            return route.channel, route.address or (self.config.alerts.slack.channel if route.channel == "slack" else "")
+        return "console", route.target or ""
 
     def routes_for(self, message: AlertMessage) -> list[tuple[str, str]]:
-        """(channel, target) pairs for a message, by brand and minimum severity; Slack falls back to console."""
+        """(channel, target) pairs for a message, by brand and minimum severity; unconfigured falls back to console.
+
+        Operator alerts (source health, dead-man, delivery trouble) go only to the operator route.
+        """
+        if message.kind == "operator":
+            route = self.config.alerts.operator_route
+            return [self._pair(route)] if route else [("console", "operator")]
         out = []
         for route in self.config.alerts.routes:
             if route.brands and message.brand not in route.brands:
                 continue
             if severity_rank(message.severity) < severity_rank(route.min_severity):
                 continue
-            channel = route.channel if route.channel in self.channels else "console"
-            target = route.target or (self.config.alerts.slack.channel if channel == "slack" else "")
-            if (channel, target) not in out:
-                out.append((channel, target))
+            pair = self._pair(route)
+            if pair not in out:
+                out.append(pair)
         return out
 
+    def muted(self, message: AlertMessage) -> bool:
+        if message.incident_id is None or message.kind not in MUTABLE_KINDS:
+            return False
+        try:
+            row = self.conn.execute("SELECT muted_until FROM incidents WHERE id=?", (message.incident_id,)).fetchone()
+        except sqlite3.OperationalError:  # no incidents table in this database
+            return False
+        return bool(row and row[0] and datetime.fromisoformat(row[0]) > self.clock())
+
+    def _low(self, message: AlertMessage, ceiling: str) -> bool:
+        return message.kind in INCIDENT_KINDS and severity_rank(message.severity) <= severity_rank(ceiling)
+
     def enqueue(self, key: str, message: AlertMessage) -> int:
-        """Writes one outbox row per route; returns how many were new."""
-        return sum(self.outbox.enqueue(f"{key}|{ch}|{target}", ch, target, message)
+        """Writes one outbox row per route; returns how many were new (0 for a muted incident's update)."""
+        if self.muted(message):
+            logger.info("%s muted: %s not sent", message.incident_id, message.kind)
+            return 0
+        return sum(self.enqueue_to(f"{key}|{ch}|{target}", ch, target, message)
                    for ch, target in self.routes_for(message))
+
+    def enqueue_to(self, key: str, channel: str, target: str, message: AlertMessage) -> bool:
+        """One row for an explicit channel and target (escalation steps, approvals)."""
+        alerts, now = self.config.alerts, self.clock()
+        if alerts.digest.enabled and self._low(message, alerts.digest.max_severity):
+            return self.outbox.enqueue(key, channel, target, message, status=HELD)
+        later = quiet_until(self.config, now) if alerts.quiet_hours and self._low(
+            message, alerts.quiet_hours.max_severity) else None
+        return self.outbox.enqueue(key, channel, target, message, not_before=later)
+
+    def flush_digest(self, force: bool = False) -> int:
+        """Gathers held low-severity alerts into one digest per channel once the oldest has waited
+        `digest.every_minutes` (or at once with force); returns how many digests were enqueued."""
+        held = self.outbox.held()
+        now = self.clock()
+        every = timedelta(minutes=self.config.alerts.digest.every_minutes)
+        if not held or (not force and now - datetime.fromisoformat(held[0].created_at) < every):
+            return 0
+        groups: dict[tuple[str, str], list[OutboxRow]] = {}
+        for row in held:
+            groups.setdefault((row.channel, row.target), []).append(row)
+        made = 0
+        for (channel, target), rows in groups.items():
+            key = f"digest|{channel}|{target}|{rows[0].id}-{rows[-1].id}"
+            items = [{"at": r.created_at, "severity": r.message.severity, "title": r.message.title,
+                      "summary": r.message.summary, "incident_id": r.message.incident_id} for r in rows]
+            gravest = max((r.message.severity for r in rows), key=severity_rank)
+            digest = AlertMessage(kind="digest", title=f"舆情摘要 Digest · {len(rows)} 条低级别提醒",
+                                  severity=gravest, brand=",".join(sorted({r.message.brand for r in rows})),
+                                  summary=f"{len(rows)} alerts", facts={"items": items},
+                                  timezone=self.config.alerts.timezone)
+            later = quiet_until(self.config, now) if self.config.alerts.quiet_hours else None
+            made += self.outbox.enqueue(key, channel, target, digest, not_before=later)
+            self.outbox.mark_digested([r.id for r in rows], key)
+        return made
+
+    def _operator_notice(self, row: OutboxRow, error: str) -> None:
+        """A channel that keeps failing is itself an alert, on the operator route (another channel)."""
+        message = AlertMessage(kind="operator", title=f"告警通道故障 {row.channel} delivery failing",
+                               severity="重要", brand=row.message.brand,
+                               summary=f"{row.attempts + 1} failed attempts to {row.channel} {row.target}: {error}"
+                                       f" — alert: {row.message.title}", timezone=self.config.alerts.timezone)
+        for channel, target in self.routes_for(message):
+            if (channel, target) != (row.channel, row.target):
+                self.outbox.enqueue(f"operator:delivery:{row.id}|{channel}|{target}", channel, target, message)
 
     def deliver_due(self) -> tuple[int, int]:
         """Sends every due row; returns (sent, failed). Never raises for a channel's failure."""
         sent = failed = 0
-        for row in self.outbox.due():
+        for row in self.outbox.due(self.clock()):
             channel = self.channels.get(row.channel)
             if channel is None:
                 self.outbox.mark_failed(row.id, f"channel {row.channel!r} is not configured", None)
@@ -68,8 +185,17 @@ class AlertDispatcher:
                 continue
             thread_key = row.message.thread_key
             thread_id = self.outbox.thread_for(thread_key, row.channel, row.target) if thread_key else None
+            if thread_id is None and self._waits_for_root(row):
+                continue
             try:
-                delivery = channel.send(row.message, row.target, thread_id=thread_id, existing_id=row.external_id)
+                existing = row.external_id
+                if row.in_flight and not existing:  # the last attempt may have landed before dying
+                    existing = channel.find_existing(row.message, row.target, row.key, thread_id)
+                    if existing:
+                        self.outbox.record_external_id(row.id, existing)
+                self.outbox.mark_in_flight(row.id)
+                delivery = channel.send(row.message, row.target, thread_id=thread_id, existing_id=existing,
+                                        key=row.key)
             except DeliveryError as exc:
                 attempts = row.attempts + 1
                 retry = exc.retryable and attempts < self.config.alerts.max_attempts
@@ -77,12 +203,35 @@ class AlertDispatcher:
                 self.outbox.mark_failed(row.id, str(exc), delay if retry else None)
                 logger.warning("alert %s via %s not delivered (attempt %d): %s%s", row.id, row.channel, attempts,
                                exc, "; will retry" if retry else "; giving up")
+                if row.message.kind != "operator" and (attempts == self.config.alerts.operator_after_failures
+                                                       or (not retry and attempts < self.config.alerts.
+                                                           operator_after_failures)):
+                    self._operator_notice(row, str(exc))
                 failed += 1
                 continue
-            if delivery.external_id:
-                self.outbox.record_external_id(row.id, delivery.external_id)
-            if thread_key and delivery.thread_id and thread_id is None:
-                self.outbox.remember_thread(thread_key, row.channel, row.target, delivery.thread_id)
-            self.outbox.mark_sent(row.id, delivery.external_id, delivery.thread_id)
+            self._record(row, delivery, thread_key, thread_id)
+            try:
+                channel.after_delivery(row.message, row.target, delivery)
+            except Exception:  # extras must never undo a delivered alert
+                logger.exception("after-delivery step for alert %s failed", row.id)
             sent += 1
         return sent, failed
+
+    def _waits_for_root(self, row: OutboxRow) -> bool:
+        """An escalation note for the response channel enqueued before the incident's own message
+        waits a little for it, so the channel still gets one top-level message per incident."""
+        if row.message.kind != "escalation" or not row.message.thread_key:
+            return False
+        if (row.channel, row.target) not in self.routes_for(row.message):
+            return False
+        return self.clock() - datetime.fromisoformat(row.created_at) < ROOT_WAIT
+
+    def _record(self, row: OutboxRow, delivery: Delivery, thread_key: str | None, thread_id: str | None) -> None:
+        if delivery.external_id:
+            self.outbox.record_external_id(row.id, delivery.external_id)
+        if thread_key and delivery.thread_id and thread_id is None:
+            self.outbox.remember_thread(thread_key, row.channel, row.target, delivery.thread_id)
+        self.outbox.mark_sent(row.id, delivery.external_id, delivery.thread_id)
+
+
+__all__ = ["AlertDispatcher", "PENDING", "build_channels", "quiet_until"]

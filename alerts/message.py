@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 _SPECIAL = re.compile(r"<(!channel|!here|!everyone|!subteam\^[^>]*|@[UW][A-Z0-9]+|#C[A-Z0-9]+)[^>]*>", re.I)
+MENTION = re.compile(r"<(!subteam\^[A-Z0-9]+(\|[^<>]*)?|@[UW][A-Z0-9]+|!here|!channel)>")
 _BARE = re.compile(r"(?<![\w])@(channel|here|everyone)\b", re.I)
 
 
@@ -34,6 +37,13 @@ class AlertMessage:
     facts: dict[str, Any] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)
     thread_key: str | None = None   # messages with the same key go into one thread
+    mentions: list[str] = field(default_factory=list)  # from config only (escalation), never from posts
+    timezone: str = "Asia/Shanghai"  # the team's zone: every time shown is in it
+
+    def __post_init__(self) -> None:
+        bad = [m for m in self.mentions if not MENTION.fullmatch(m)]
+        if bad:
+            raise ValueError(f"not a Slack mention: {bad[0]!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -41,3 +51,27 @@ class AlertMessage:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AlertMessage:
         return cls(**data)
+
+    def local_time(self, value: str | datetime | None, fmt: str = "%m-%d %H:%M") -> str:
+        """An ISO time (UTC) as the team reads it, e.g. `06-14 21:05 (Asia/Shanghai)` without the zone."""
+        if not value:
+            return ""
+        at = datetime.fromisoformat(value) if isinstance(value, str) else value
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        return at.astimezone(ZoneInfo(self.timezone)).strftime(fmt)
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()#~|!])")
+_AT_ALL = re.compile(r"@(all|everyone|here|channel|所有人)", re.I)
+
+
+def neutral_markdown(text: str) -> str:
+    """User text for the robots' markdown (WeCom, DingTalk, Feishu): shown as written, never acting.
+
+    Angle brackets become full-width (no <font>, <at>, <@id> tags), markdown characters get a
+    backslash, and @all-style words are broken with a word joiner so no one is pinged.
+    """
+    text = text.replace("<", "\uff1c").replace(">", "\uff1e")
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return _AT_ALL.sub(lambda m: "@\u2060" + m.group(1), text)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -28,6 +29,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     external_id TEXT,
     thread_id TEXT,
     thread_key TEXT,
+    in_flight INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
     sent_at TEXT
 );
@@ -41,6 +43,7 @@ CREATE TABLE IF NOT EXISTS alert_threads (
 );
 """
 PENDING, SENT, FAILED = "pending", "sent", "failed"
+HELD, DIGESTED = "held", "digested"  # low-severity rows waiting for the digest, and those it covered
 
 
 @dataclass
@@ -54,32 +57,54 @@ class OutboxRow:
     attempts: int
     external_id: str | None
     last_error: str | None
+    in_flight: bool = False
+    created_at: str = ""
 
 
 def _row(r: sqlite3.Row) -> OutboxRow:
     return OutboxRow(r["id"], r["idempotency_key"], r["channel"], r["target"],
                      AlertMessage.from_dict(json.loads(r["message"])), r["status"], r["attempts"],
-                     r["external_id"], r["last_error"])
+                     r["external_id"], r["last_error"], bool(r["in_flight"]), r["created_at"])
 
 
 class Outbox:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.conn = conn
+        self.clock = clock
         ensure_schema(conn, "outbox", DDL)
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(outbox)")}
+        if "in_flight" not in columns:  # databases from before crash-safe sends
+            conn.execute("ALTER TABLE outbox ADD COLUMN in_flight INTEGER NOT NULL DEFAULT 0")
 
-    def enqueue(self, key: str, channel: str, target: str, message: AlertMessage) -> bool:
+    def enqueue(self, key: str, channel: str, target: str, message: AlertMessage, *,
+                not_before: datetime | None = None, status: str = PENDING) -> bool:
         """False when this key was already enqueued (the alert exists; nothing is duplicated)."""
-        now = datetime.now(UTC).isoformat()
+        now = self.clock()
         cur = self.conn.execute(
-            "INSERT OR IGNORE INTO outbox(idempotency_key, channel, target, message, thread_key,"
-            " next_attempt_at, created_at) VALUES (?,?,?,?,?,?,?)",
+            "INSERT OR IGNORE INTO outbox(idempotency_key, channel, target, message, thread_key, status,"
+            " next_attempt_at, created_at) VALUES (?,?,?,?,?,?,?,?)",
             (key, channel, target, json.dumps(message.to_dict(), ensure_ascii=False, default=str),
-             message.thread_key, now, now),
+             message.thread_key, status, max(now, not_before or now).isoformat(), now.isoformat()),
         )
         return cur.rowcount == 1
 
+    def mark_in_flight(self, row_id: int) -> None:
+        """Set before a send and cleared only by success: the next attempt then looks for what landed."""
+        self.conn.execute("UPDATE outbox SET in_flight=1 WHERE id=?", (row_id,))
+
+    def held(self) -> list[OutboxRow]:
+        return [_row(r) for r in self.conn.execute("SELECT * FROM outbox WHERE status=? ORDER BY id", (HELD,))]
+
+    def mark_digested(self, row_ids: list[int], digest_key: str) -> None:
+        self.conn.executemany("UPDATE outbox SET status=?, last_error=? WHERE id=? AND status=?",
+                              [(DIGESTED, f"in {digest_key}", i, HELD) for i in row_ids])
+
+    def by_key(self, key: str) -> OutboxRow | None:
+        row = self.conn.execute("SELECT * FROM outbox WHERE idempotency_key=?", (key,)).fetchone()
+        return _row(row) if row else None
+
     def due(self, now: datetime | None = None, limit: int = 100) -> list[OutboxRow]:
-        now = now or datetime.now(UTC)
+        now = now or self.clock()
         rows = self.conn.execute(
             "SELECT * FROM outbox WHERE status=? AND next_attempt_at <= ? ORDER BY id LIMIT ?",
             (PENDING, now.isoformat(), limit),
@@ -88,9 +113,9 @@ class Outbox:
 
     def mark_sent(self, row_id: int, external_id: str | None, thread_id: str | None = None) -> None:
         self.conn.execute(
-            "UPDATE outbox SET status=?, sent_at=?, external_id=COALESCE(?, external_id),"
+            "UPDATE outbox SET status=?, sent_at=?, external_id=COALESCE(?, external_id), in_flight=0,"
             " thread_id=COALESCE(?, thread_id), attempts=attempts+1, last_error=NULL WHERE id=?",
-            (SENT, datetime.now(UTC).isoformat(), external_id, thread_id, row_id),
+            (SENT, self.clock().isoformat(), external_id, thread_id, row_id),
         )
 
     def record_external_id(self, row_id: int, external_id: str) -> None:
@@ -104,7 +129,7 @@ class Outbox:
             return
         self.conn.execute(
             "UPDATE outbox SET attempts=attempts+1, last_error=?, next_attempt_at=? WHERE id=?",
-            (error[:500], (datetime.now(UTC) + retry_in).isoformat(), row_id),
+            (error[:500], (self.clock() + retry_in).isoformat(), row_id),
         )
 
     def waits_for_thread(self, row: OutboxRow) -> bool:

@@ -1,70 +1,179 @@
-"""Alert messages as Slack Block Kit and plain text. Every piece of user text is escaped."""
+"""Alert messages as Slack Block Kit and plain text. Every piece of user text is masked and escaped."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from alerts.message import AlertMessage, escape_mrkdwn
+from monitor.enrich.pii import mask
 
 SEVERITY_EMOJI = {"一般": ":large_blue_circle:", "重要": ":large_yellow_circle:", "紧急": ":large_orange_circle:",
                   "重大": ":red_circle:", "resolved": ":white_check_mark:"}
+INCIDENT_ACTIONS = (("ack", "Acknowledge 确认", "primary"), ("convert", "Convert to complaint 转工单", None),
+                    ("escalate", "Escalate 升级", "danger"), ("mute_1h", "Mute 1 h 静音", None))
+
+
+def safe(text: Any, limit: int | None = None) -> str:
+    """Post text as it may appear in an alert: PII masked, cut, Slack controls escaped, one line."""
+    value = mask(str(text or "")).text
+    if limit and len(value) > limit:
+        value = value[:limit] + "…"
+    return escape_mrkdwn(value).replace("\n", " ")
 
 
 def slack_fallback_text(message: AlertMessage) -> str:
-    """The notification text (shown in pop-ups and to screen readers)."""
-    return f"[{message.severity}] {escape_mrkdwn(message.title)}"
+    """The notification text (shown in pop-ups and to screen readers); mentions ring from here too."""
+    pings = " ".join(message.mentions)
+    return f"{pings + ' ' if pings else ''}[{message.severity}] {escape_mrkdwn(message.title)}"
 
 
-def _post_line(post: dict[str, Any]) -> str:
-    who = escape_mrkdwn(str(post.get("author", "")))
+def _post_line(post: dict[str, Any], message: AlertMessage) -> str:
+    who = safe(post.get("author", ""), 40)
     badge = " ✔" if post.get("verified") else ""
     followers = int(post.get("followers") or 0)
-    text = escape_mrkdwn(str(post.get("text", ""))[:200]).replace("\n", " ")
-    return f"• *{who}*{badge} ({followers:,} 粉丝): {text}"
+    when = message.local_time(post.get("created_at"), "%H:%M")
+    link = str(post.get("url") or "")
+    ref = f" <{link}|原帖>" if link.startswith("https://") and "|" not in link and ">" not in link else ""
+    return f"• `{when}` *{who}*{badge} ({followers:,} 粉丝): {safe(post.get('text', ''), 200)}{ref}"
 
 
-def slack_blocks(message: AlertMessage) -> list[dict[str, Any]]:
-    emoji = SEVERITY_EMOJI.get("resolved" if message.kind == "incident_resolved" else message.severity, "")
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": f"{message.severity} · {message.title}"[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn",
-                                     "text": f"{emoji} *{escape_mrkdwn(message.brand)}* — "
-                                             f"{escape_mrkdwn(message.summary)}"}},
-    ]
+def _buttons(prefix: str, value: str, actions: tuple) -> dict[str, Any]:
+    elements = []
+    for action_id, label, style in actions:
+        button = {"type": "button", "action_id": action_id, "value": value,
+                  "text": {"type": "plain_text", "text": label}}
+        if style:
+            button["style"] = style
+        elements.append(button)
+    return {"type": "actions", "block_id": f"{prefix}:{value}", "elements": elements}
+
+
+def _state_line(message: AlertMessage) -> str:
     facts = message.facts
-    fields = []
+    if message.kind == "incident_resolved" or facts.get("status") == "resolved":
+        return ":white_check_mark: 已恢复 resolved"
+    if facts.get("acked_by"):
+        return f":eyes: 已确认 acknowledged by {escape_mrkdwn(str(facts['acked_by']))}"
+    return ":rotating_light: 待确认 unacknowledged"
+
+
+def _incident_fields(message: AlertMessage) -> list[dict[str, str]]:
+    facts, fields = message.facts, []
+    if "peak" in facts:
+        fields.append({"type": "mrkdwn", "text": f"*峰值 / 基线*\n{facts['peak']:.0f} vs {facts['baseline']:.1f}"
+                                                 " 条负面/桶"})
+    if facts.get("opened_at"):
+        fields.append({"type": "mrkdwn", "text": f"*开始 ({message.timezone})*\n"
+                                                 f"{message.local_time(facts['opened_at'])}"})
     if facts.get("sentiment_mix"):
         mix = ", ".join(f"{k} {v}" for k, v in facts["sentiment_mix"].items())
         fields.append({"type": "mrkdwn", "text": f"*情感分布*\n{escape_mrkdwn(mix)}"})
     if facts.get("top_terms"):
-        fields.append({"type": "mrkdwn", "text": "*热词*\n" + escape_mrkdwn("、".join(facts["top_terms"][:6]))})
+        fields.append({"type": "mrkdwn", "text": "*热词*\n" + safe("、".join(facts["top_terms"][:6]))})
     if facts.get("sources"):
         fields.append({"type": "mrkdwn", "text": "*来源*\n" + escape_mrkdwn(
             ", ".join(f"{k} {v}" for k, v in facts["sources"].items()))})
     if message.ticket_number:
         fields.append({"type": "mrkdwn", "text": f"*工单*\n{escape_mrkdwn(message.ticket_number)}"})
+    return fields
+
+
+def _links(message: AlertMessage) -> dict[str, Any] | None:
+    links = [f"<{url}|{escape_mrkdwn(name)}>" for name, url in message.links.items()
+             if url.startswith("http") and "|" not in url and ">" not in url]
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(links)}]} if links else None
+
+
+def slack_blocks(message: AlertMessage) -> list[dict[str, Any]]:
+    renderer = RENDERERS.get(message.kind, _incident_blocks)
+    return renderer(message)
+
+
+def _incident_blocks(message: AlertMessage) -> list[dict[str, Any]]:
+    emoji = SEVERITY_EMOJI.get("resolved" if message.kind == "incident_resolved" else message.severity, "")
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"{message.severity} · {message.title}"[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn",
+                                     "text": f"{emoji} *{escape_mrkdwn(message.brand)}* — "
+                                             f"{safe(message.summary)}\n{_state_line(message)}"}},
+    ]
+    fields = _incident_fields(message)
     if fields:
         blocks.append({"type": "section", "fields": fields[:10]})
+    facts = message.facts
     if facts.get("sparkline"):
+        data = facts.get("series") or {}
+        span = f"{len(data.get('counts', [])) * data.get('interval_seconds', 0) / 3600:g} h" if data else ""
         blocks.append({"type": "context", "elements": [
-            {"type": "mrkdwn", "text": f"最近趋势 `{escape_mrkdwn(facts['sparkline'])}`"}]})
+            {"type": "mrkdwn", "text": f"负面趋势 {span} `{escape_mrkdwn(facts['sparkline'])}`"
+                                       f" (末桶 {(data.get('negative') or [0])[-1]}, 基线 {data.get('baseline', 0)})"}]})
     posts = facts.get("top_posts") or []
     if posts:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn",
-                                                   "text": "*代表性帖子*\n" + "\n".join(map(_post_line, posts[:3]))}})
-    links = [f"<{url}|{escape_mrkdwn(name)}>" for name, url in message.links.items() if url.startswith("http")]
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "*代表性帖子*\n" + "\n".join(
+            _post_line(p, message) for p in posts[:3])[:2900]}})
+    links = _links(message)
     if links:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(links)}]})
-    if message.incident_id is not None and message.kind != "incident_resolved":
-        value = str(message.incident_id)
-        blocks.append({"type": "actions", "block_id": f"incident:{value}", "elements": [
-            {"type": "button", "action_id": "ack", "style": "primary", "value": value,
-             "text": {"type": "plain_text", "text": "Acknowledge 确认"}},
-            {"type": "button", "action_id": "convert", "value": value,
-             "text": {"type": "plain_text", "text": "Convert to complaint 转工单"}},
-            {"type": "button", "action_id": "escalate", "style": "danger", "value": value,
-             "text": {"type": "plain_text", "text": "Escalate 升级"}},
-            {"type": "button", "action_id": "mute_1h", "value": value,
-             "text": {"type": "plain_text", "text": "Mute 1 h 静音"}},
-        ]})
+        blocks.append(links)
+    if message.incident_id is not None and message.kind != "incident_resolved" and facts.get("status") != "resolved":
+        blocks.append(_buttons("incident", str(message.incident_id), INCIDENT_ACTIONS))
     return blocks
+
+
+def _note_blocks(message: AlertMessage) -> list[dict[str, Any]]:
+    """Escalation steps, operator alerts: a title, a line, the mentions from config that must ring."""
+    text = f"*{escape_mrkdwn(message.title)}*\n{escape_mrkdwn(message.summary)}"
+    if message.mentions:
+        text = " ".join(message.mentions) + " " + text
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}]
+    links = _links(message)
+    if links:
+        blocks.append(links)
+    if message.kind == "escalation" and message.incident_id is not None:
+        blocks.append(_buttons("incident", str(message.incident_id), INCIDENT_ACTIONS[:1]))
+    return blocks
+
+
+def _digest_blocks(message: AlertMessage) -> list[dict[str, Any]]:
+    lines = [f"• `{message.local_time(item.get('at'))}` [{escape_mrkdwn(item.get('severity', ''))}] "
+             f"{safe(item.get('title', ''), 120)} — {safe(item.get('summary', ''), 160)}"
+             for item in message.facts.get("items", [])]
+    return [{"type": "header", "text": {"type": "plain_text", "text": message.title[:150]}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": ("\n".join(lines) or "—")[:2900]}}]
+
+
+def _approval_blocks(message: AlertMessage) -> list[dict[str, Any]]:
+    facts = message.facts
+    approvers = " ".join(f"<@{a}>" if a[:1] in "UW" and a.isalnum() else escape_mrkdwn(a)
+                         for a in facts.get("approvers", []))
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": message.title[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": safe(message.summary)[:2900]}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"审批人 approvers: {approvers} · 截止 "
+                                                                    f"{message.local_time(facts.get('expires_at'))}"}]},
+    ]
+    if facts.get("status", "pending") == "pending":
+        blocks.append(_buttons("approval", str(facts["approval_id"]),
+                               (("approve", "Approve 批准", "primary"), ("reject", "Reject 驳回", "danger"))))
+    else:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape_mrkdwn(
+            f"{facts['status']} · {facts.get('decided_by') or ''}")}]})
+    return blocks
+
+
+RENDERERS = {"escalation": _note_blocks, "operator": _note_blocks, "digest": _digest_blocks,
+             "approval": _approval_blocks}
+
+
+def plain_lines(message: AlertMessage) -> list[str]:
+    """The same content for channels without Block Kit; callers neutralise each line for their format."""
+    facts = message.facts
+    lines = [f"[{message.severity}] {message.title}", message.summary]
+    if "peak" in facts:
+        lines.append(f"峰值 {facts['peak']:.0f} vs 基线 {facts['baseline']:.1f}")
+    if facts.get("sparkline"):
+        lines.append(f"负面趋势 {facts['sparkline']}")
+    for post in (facts.get("top_posts") or [])[:3]:
+        lines.append(f"· {post.get('author', '')}: {mask(str(post.get('text', ''))).text[:120]}")
+    for item in facts.get("items", []):
+        lines.append(f"· [{item.get('severity', '')}] {item.get('title', '')}")
+    return lines

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from crisiswatch.errors import ConfigError
 from crisiswatch.mention import SEVERITIES
@@ -87,8 +89,81 @@ class NegativeSpikeSettings(_Strict):
     resolve_after_minutes: int = Field(default=30, ge=1)
 
 
+class VolumeSpikeSettings(_Strict):
+    """All mentions per bucket vs a baseline that knows hour-of-day and day-of-week (negative binomial tail).
+
+    Stricter than negative_spike by default: a volume surge can be good news (a sale, a launch)."""
+
+    enabled: bool = True
+    dimensions: list[Literal["brand", "category", "source"]] = Field(
+        default_factory=lambda: ["brand", "category", "source"], description="split volume by brand, brand x ...")
+    baseline_halflife_minutes: float = Field(default=1440, gt=0, description="longer than a day, or the level "
+                                             "would chase the daily rhythm instead of the hour factors learning it")
+    season_halflife_days: float = Field(default=3, gt=0, description="memory of the hour-of-day/weekday shape")
+    prior_rate_per_minute: float = Field(default=1.0, gt=0, description="per brand; split keys get a share")
+    dispersion: float = Field(default=10.0, gt=0, description="negative-binomial size: lower = burstier")
+    min_count: int = Field(default=10, ge=1)
+    p_value: float = Field(default=1e-6, gt=0, lt=1)
+    critical_p_value: float = Field(default=1e-10, gt=0, lt=1)
+
+
+class NegativeShareSettings(_Strict):
+    """The share of negative posts over a sliding window vs its baseline share (binomial tail)."""
+
+    enabled: bool = True
+    window_minutes: int = Field(default=15, ge=1)
+    baseline_halflife_minutes: float = Field(default=720, gt=0)
+    prior_share: float = Field(default=0.15, gt=0, lt=1)
+    prior_weight: float = Field(default=50, gt=0, description="posts' worth of confidence in the prior share")
+    min_total: int = Field(default=20, ge=1)
+    min_negative: int = Field(default=8, ge=1)
+    p_value: float = Field(default=1e-5, gt=0, lt=1)
+    critical_p_value: float = Field(default=1e-9, gt=0, lt=1)
+
+
+class EmergingTermsSettings(_Strict):
+    """Per brand: the share of posts using a term over a sliding window vs that term's baseline share.
+
+    A share, not a count, so a term that just follows the brand's volume (its name) never fires."""
+
+    enabled: bool = True
+    window_minutes: int = Field(default=30, ge=1)
+    baseline_halflife_minutes: float = Field(default=1440, gt=0)
+    prior_share: float = Field(default=0.01, gt=0, lt=1, description="a term never seen: in 1 % of posts")
+    prior_posts: float = Field(default=20, gt=0, description="posts' worth of confidence in the prior share")
+    min_count: int = Field(default=6, ge=2, description="posts using the term in the window")
+    warmup_posts: int = Field(default=200, ge=0, description="a brand's vocabulary is learned before judged")
+    min_length: int = Field(default=2, ge=1, description="shorter tokens are not terms")
+    p_value: float = Field(default=1e-6, gt=0, lt=1)
+    critical_p_value: float = Field(default=1e-12, gt=0, lt=1)
+    stop_terms: list[str] = Field(default_factory=list, description="extra terms never reported")
+    max_terms: int = Field(default=5000, ge=10, description="baselines kept per brand (rarest dropped)")
+
+
+class FlatlineSettings(_Strict):
+    """A source that goes silent against its usual volume: usually a broken crawler (operator, not PR)."""
+
+    enabled: bool = True
+    window_minutes: int = Field(default=60, ge=1)
+    baseline_halflife_minutes: float = Field(default=1440, gt=0)
+    min_expected: float = Field(default=20, gt=0, description="only sources this busy per window can flatline")
+    silence_ratio: float = Field(default=0.2, ge=0, lt=1, description="fires at most this share of expected posts")
+    p_value: float = Field(default=1e-6, gt=0, lt=1)
+    critical_p_value: float = Field(default=1e-12, gt=0, lt=1)
+
+
 class DetectionSettings(_Strict):
     negative_spike: NegativeSpikeSettings = Field(default_factory=NegativeSpikeSettings)
+    volume_spike: VolumeSpikeSettings = Field(default_factory=VolumeSpikeSettings)
+    negative_share: NegativeShareSettings = Field(default_factory=NegativeShareSettings)
+    emerging_terms: EmergingTermsSettings = Field(default_factory=EmergingTermsSettings)
+    flatline: FlatlineSettings = Field(default_factory=FlatlineSettings)
+    primary_rule: str = Field(
+        default="negative_spike", description="its incidents carry the response playbooks; never joins another")
+    join_window_minutes: int = Field(
+        default=120, ge=0, description="other rules' signals join a brand's open incident that fired this recently")
+    cooldown_minutes: int = Field(
+        default=60, ge=0, description="a key firing again this soon after its resolve reopens the same incident")
 
 
 class SlackSettings(_Strict):
@@ -96,12 +171,19 @@ class SlackSettings(_Strict):
     signing_secret_env: str = "SLACK_SIGNING_SECRET"
     base_url: str | None = None
     channel: str = "#crisis-response"
+    upload_charts: bool = Field(default=False, description="upload a PNG chart into the incident thread")
+
+
+CHANNEL_TYPES = ("slack", "console", "slack_webhook", "wecom", "dingtalk", "feishu", "email")
+WEBHOOK_CHANNELS = ("slack_webhook", "wecom", "dingtalk", "feishu")
 
 
 class Route(_Strict):
     name: str
-    channel: Literal["slack", "console"] = "slack"
-    target: str | None = None
+    channel: Literal["slack", "console", "slack_webhook", "wecom", "dingtalk", "feishu", "email"] = "slack"
+    target: str | None = Field(default=None, description="Slack channel, or e-mail recipients (comma-separated)")
+    url_env: str | None = Field(default=None, description="env var holding a webhook URL (it carries a token)")
+    secret_env: str | None = Field(default=None, description="env var holding a DingTalk/Feishu signing secret")
     brands: list[str] = Field(default_factory=list, description="empty = every brand")
     min_severity: str = "一般"
 
@@ -112,17 +194,161 @@ class Route(_Strict):
             raise ValueError(f"must be one of {', '.join(SEVERITIES)}")
         return value
 
+    @model_validator(mode="after")
+    def _needs_url(self) -> Route:
+        if self.channel in WEBHOOK_CHANNELS and not self.url_env:
+            raise ValueError(f"channel {self.channel} needs url_env (the env var holding the webhook URL)")
+        if self.channel == "email" and not self.target:
+            raise ValueError("channel email needs target (recipient addresses)")
+        return self
+
+    @property
+    def address(self) -> str:
+        """What the outbox stores as the target: a channel name, recipients, or a URL's env var name."""
+        return self.url_env if self.channel in WEBHOOK_CHANNELS else (self.target or "")
+
+
+class EscalationStep(_Strict):
+    after_minutes: float = Field(default=0, ge=0, description="delay after the previous step")
+    notify: str = Field(description="'#channel', 'channel:target' or a mention such as <!subteam^S123>")
+    label: str = ""
+
+
+class EscalationPolicy(_Strict):
+    steps: list[EscalationStep] = Field(min_length=1)
+    repeat: int = Field(default=0, ge=0, description="times to run the whole chain again while unacknowledged")
+    stale_ack_minutes: float | None = Field(default=None, gt=0,
+                                            description="an ack without resolution re-notifies after this")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _list_form(cls, value: Any) -> Any:
+        return {"steps": value} if isinstance(value, list) else value
+
+
+class EmailSettings(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, ge=1, le=65535)
+    sender: str = "crisiswatch@localhost"
+    username_env: str | None = None
+    password_env: str | None = None
+    starttls: bool = False
+    ssl: bool = False
+    timeout: float = Field(default=10, gt=0)
+
+
+class DigestSettings(_Strict):
+    enabled: bool = False
+    max_severity: str = Field(default="一般", description="alerts at or below this grade wait for the digest")
+    every_minutes: int = Field(default=60, ge=1)
+
+    _grade = field_validator("max_severity")(Route._grade.__func__)
+
+
+class QuietHours(_Strict):
+    start: str = Field(default="22:00", pattern=r"^\d{2}:\d{2}$")
+    end: str = Field(default="08:00", pattern=r"^\d{2}:\d{2}$")
+    max_severity: str = Field(default="一般", description="alerts at or below this grade wait until the end")
+
+    _grade = field_validator("max_severity")(Route._grade.__func__)
+
 
 class AlertSettings(_Strict):
     timezone: str = "Asia/Shanghai"
     dashboard_url: str = "http://127.0.0.1:8470"
     slack: SlackSettings = Field(default_factory=SlackSettings)
     routes: list[Route] = Field(default_factory=lambda: [Route(name="response", channel="slack")])
+    operator_route: Route | None = Field(default=None, description="source health, dead-man and delivery failures")
     max_attempts: int = Field(default=8, ge=1)
+    operator_after_failures: int = Field(default=3, ge=1, description="failed sends before the operator hears")
+    deadman_minutes: int = Field(default=15, ge=1)
+    chart_hours: int = Field(default=6, ge=1, le=72)
+    email: EmailSettings = Field(default_factory=EmailSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
+    quiet_hours: QuietHours | None = None
+    escalation_policies: dict[str, EscalationPolicy] = Field(default_factory=dict)
 
 
 class PlaybookSettings(_Strict):
     dir: str | None = Field(default=None, description="default: the playbooks shipped with crisiswatch")
+
+
+_DURATION = re.compile(r"^(?:\d+(?:\.\d+)?[dhm])+$")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([dhm])")
+
+
+def parse_duration(text: str) -> timedelta:
+    """'4h', '90m', '1d12h' -> timedelta; the unit keeps SLA tables readable."""
+    value = str(text).replace(" ", "")
+    if not _DURATION.match(value):
+        raise ValueError(f"bad duration {text!r} (use e.g. 30m, 4h, 3d, 1h30m)")
+    unit = {"d": 86400, "h": 3600, "m": 60}
+    return timedelta(seconds=sum(float(n) * unit[u] for n, u in _DURATION_PART.findall(value)))
+
+
+class SlaLimits(_Strict):
+    """Time limits for one grade: acknowledge, first response, feedback, completion (durations)."""
+
+    ack: str
+    response: str
+    feedback: str
+    resolve: str
+
+    @field_validator("ack", "response", "feedback", "resolve")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+class BusinessHours(_Strict):
+    """SLA clocks for these grades only run inside working hours (team time zone)."""
+
+    start: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field(default="18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    days: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5], description="ISO weekdays, 1 = Monday")
+    grades: list[str] = Field(default_factory=lambda: ["一般", "重要"], description="urgent grades run 24x7")
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: list[int]) -> list[int]:
+        if not value or any(d < 1 or d > 7 for d in value):
+            raise ValueError("days must be ISO weekdays 1..7 (1 = Monday)")
+        return value
+
+
+DEFAULT_ROUTING: dict[str, list[str]] = {
+    "product_quality": ["调查"], "logistics": ["客服"], "after_sales": ["客服"], "service_attitude": ["客服"],
+    "payment_billing": ["技术"], "fraud_security_privacy": ["法律", "技术"], "price": ["客服"],
+    "false_advertising": ["法律"], "other": ["客服"],
+}
+
+
+class TicketSettings(_Strict):
+    """Complaint tickets: SLA per grade, business hours, routing, joining and repeat windows."""
+
+    timezone: str | None = Field(default=None, description="default: alerts.timezone")
+    sla: dict[str, SlaLimits] = Field(default_factory=dict, description="per-grade overrides of DEFAULT_SLA")
+    business_hours: BusinessHours | None = None
+    remind_at: float = Field(default=0.8, gt=0, lt=1, description="remind when this share of a limit has passed")
+    escalate_to: str = "管理层"
+    join_window_minutes: int = Field(default=60, ge=0)
+    repeat_window_days: int = Field(default=30, ge=0)
+    routing: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_ROUTING))
+    major_adds: str = Field(default="管理层", description="重大 tickets also go to this department")
+
+    @field_validator("sla")
+    @classmethod
+    def _grades(cls, value: dict[str, SlaLimits]) -> dict[str, SlaLimits]:
+        bad = [g for g in value if g not in SEVERITIES]
+        if bad:
+            raise ValueError(f"unknown grade {bad[0]!r} (grades: {', '.join(SEVERITIES)})")
+        return value
+
+    @field_validator("routing")
+    @classmethod
+    def _routing(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {**DEFAULT_ROUTING, **value}
 
 
 class Config(_Strict):
@@ -135,6 +361,7 @@ class Config(_Strict):
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     playbooks: PlaybookSettings = Field(default_factory=PlaybookSettings)
+    tickets: TicketSettings = Field(default_factory=TicketSettings)
 
     def brand(self, key: str) -> Brand | None:
         return next((b for b in self.brands if b.key == key), None)

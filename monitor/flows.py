@@ -27,7 +27,7 @@ class CycleReport:
 
 
 def respond(changes: list[IncidentChange], engine: PlaybookEngine, dispatcher: AlertDispatcher,
-            config: Config, report: CycleReport) -> None:
+            config: Config, report: CycleReport, backend: Backend | None = None) -> None:
     """Playbooks for new and escalated incidents; thread notes for escalations and resolutions."""
     for change in changes:
         incident = change.incident
@@ -37,7 +37,7 @@ def respond(changes: list[IncidentChange], engine: PlaybookEngine, dispatcher: A
         if change.kind in ("escalated", "resolved"):
             ticket = engine.tickets.for_incident(incident.id)
             message = incident_message(config, incident, incident_severity(incident), kind=f"incident_{change.kind}",
-                                       ticket_number=ticket.number if ticket else None)
+                                       ticket_number=ticket.number if ticket else None, backend=backend)
             dispatcher.enqueue(f"incident:{incident.id}:{change.kind}:{incident.version}", message)
 
 
@@ -48,6 +48,6 @@ def detect_and_respond(config: Config, backend: Backend, conn: sqlite3.Connectio
     detection = DetectionService(config, backend, conn)
     engine = engine or PlaybookEngine(config, conn, dispatcher)
     report.changes = detection.advance(until)
-    respond(report.changes, engine, dispatcher, config, report)
+    respond(report.changes, engine, dispatcher, config, report, backend)
     report.sent, report.failed = dispatcher.deliver_due()
     return report

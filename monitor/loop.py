@@ -64,6 +64,7 @@ class Scheduler:
 
 
 def run_forever(config: Config, config_path: str | None, tick_seconds: float = 30, once: bool = False) -> None:
+    from alerts.cycle import alert_cycle
     from alerts.dispatch import AlertDispatcher, build_channels
     from crisiswatch.db import connect
     from index import open_backend
@@ -79,6 +80,8 @@ def run_forever(config: Config, config_path: str | None, tick_seconds: float = 3
         report = detect_and_respond(config, backend, conn, dispatcher, until=datetime.now(UTC))
         for change in report.changes:
             logger.info("%s %s: %s", change.incident.label, change.kind, change.incident.summary)
+        # heartbeat, escalation steps, approvals, digest, operator health alerts, delivery
+        alert_cycle(config, conn, dispatcher)
         if once:
             return
         time.sleep(tick_seconds)

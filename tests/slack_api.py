@@ -2,6 +2,9 @@
 
 slack-sdk's WebClient is pointed at it with `base_url`, so tests exercise the real client:
 its JSON encoding, retry handlers (429 + Retry-After, 5xx, connection errors) and parsing.
+Methods: chat.postMessage (with metadata), chat.update, chat.postEphemeral, conversations.history
+and .replies (GET, with metadata), auth.test, and the v2 file upload: files.getUploadURLExternal,
+a POST of the bytes to the returned upload URL, files.completeUploadExternal.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ class SlackAPIServer:
     calls: list[Call] = field(default_factory=list)
     faults: list[tuple[str, int, dict[str, str], float]] = field(default_factory=list)  # method, status, headers, delay
     _ts: int = 0
+    messages: list[dict[str, Any]] = field(default_factory=list)  # what a channel would show, in order
+    uploads: dict[str, dict[str, Any]] = field(default_factory=dict)  # file id -> name, bytes, shares
 
     def __post_init__(self) -> None:
         server = self
@@ -37,6 +42,9 @@ class SlackAPIServer:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:  # noqa: N802
+                server._handle(self)
+
+            def do_GET(self) -> None:  # noqa: N802
                 server._handle(self)
 
             def log_message(self, *args: Any) -> None:
@@ -60,6 +68,10 @@ class SlackAPIServer:
     def fail_next(self, method: str, status: int, headers: dict[str, str] | None = None, delay: float = 0) -> None:
         self.faults.append((method, status, headers or {}, delay))
 
+    def files(self) -> list[dict[str, Any]]:
+        """Uploads that were completed (shared), in order."""
+        return [f for f in self.uploads.values() if f.get("completed")]
+
     def posts(self, top_level_only: bool = False) -> list[Call]:
         out = [c for c in self.calls if c.method == "chat.postMessage"]
         return [c for c in out if not c.params.get("thread_ts")] if top_level_only else out
@@ -75,14 +87,18 @@ class SlackAPIServer:
         handler.wfile.write(body)
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
-        method = handler.path.rsplit("/", 1)[-1].split("?")[0]
+        path, _, query = handler.path.partition("?")
+        method = path.rsplit("/", 1)[-1]
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
+        if path.startswith("/upload/"):
+            self._receive_upload(handler, path.rsplit("/", 1)[-1], raw)
+            return
         ctype = handler.headers.get("Content-Type", "")
         if "json" in ctype:
             params = json.loads(raw or b"{}")
         else:
-            params = {k: v[-1] for k, v in parse_qs(raw.decode()).items()}
+            params = {k: v[-1] for k, v in parse_qs(raw.decode() or query).items()}
         with self._lock:
             fault = next((f for f in self.faults if f[0] == method), None)
             if fault:
@@ -106,11 +122,73 @@ class SlackAPIServer:
             if not params.get("channel"):
                 self._reply(handler, 200, {"ok": False, "error": "channel_not_found"}, {})
                 return
-            self._reply(handler, 200, {"ok": True, "channel": "C0CRISIS", "ts": ts,
+            metadata = params.get("metadata")
+            if isinstance(metadata, str):
+                metadata = json.loads(metadata)
+            with self._lock:
+                self.messages.append({"channel": self.channel_id(params["channel"]), "ts": ts,
+                                      "thread_ts": params.get("thread_ts"), "text": params.get("text"),
+                                      "blocks": params.get("blocks"), "metadata": metadata})
+            self._reply(handler, 200, {"ok": True, "channel": self.channel_id(params["channel"]), "ts": ts,
                                        "message": {"text": params.get("text"), "ts": ts}}, {})
         elif method == "chat.update":
-            self._reply(handler, 200, {"ok": True, "channel": "C0CRISIS", "ts": params.get("ts")}, {})
+            with self._lock:
+                found = next((m for m in self.messages if m["ts"] == params.get("ts")), None)
+                if found:
+                    found.update(text=params.get("text"), blocks=params.get("blocks"))
+            self._reply(handler, 200, {"ok": True, "channel": self.channel_id(params.get("channel", "")),
+                                       "ts": params.get("ts")}, {})
+        elif method == "chat.postEphemeral":
+            self._reply(handler, 200, {"ok": True, "message_ts": ts}, {})
+        elif method in ("conversations.history", "conversations.replies"):
+            channel = self.channel_id(params.get("channel", ""))
+            with self._lock:
+                found = [m for m in self.messages if m["channel"] == channel and (
+                    not m["thread_ts"] if method == "conversations.history"
+                    else m["ts"] == params.get("ts") or m["thread_ts"] == params.get("ts"))]
+            keep = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+            self._reply(handler, 200, {"ok": True, "messages": [
+                {"ts": m["ts"], "text": m["text"], **({"metadata": m["metadata"]} if keep and m["metadata"] else {})}
+                for m in reversed(found)]}, {})
+        elif method == "files.getUploadURLExternal":
+            file_id = f"F{self._ts:06d}"
+            with self._lock:
+                self.uploads[file_id] = {"filename": params.get("filename"), "length": int(params.get("length", 0))}
+            host, port = self.httpd.server_address
+            self._reply(handler, 200, {"ok": True, "file_id": file_id,
+                                       "upload_url": f"http://{host}:{port}/upload/{file_id}"}, {})
+        elif method == "files.completeUploadExternal":
+            files = params.get("files")
+            files = json.loads(files) if isinstance(files, str) else files or []
+            for f in files:
+                upload = self.uploads.get(f.get("id"))
+                if upload is None or "content" not in upload:
+                    self._reply(handler, 200, {"ok": False, "error": "file_not_found"}, {})
+                    return
+                upload.update(completed=True, title=f.get("title"), channel=params.get("channel_id"),
+                              thread_ts=params.get("thread_ts"), initial_comment=params.get("initial_comment"))
+            self._reply(handler, 200, {"ok": True, "files": [{"id": f["id"]} for f in files]}, {})
         elif method == "auth.test":
             self._reply(handler, 200, {"ok": True, "user_id": "U0BOT", "team_id": "T0TEAM"}, {})
         else:
             self._reply(handler, 200, {"ok": False, "error": "unknown_method"}, {})
+
+    @staticmethod
+    def channel_id(channel: str) -> str:
+        """Names and ids both work here, as one id per name (Slack's real API wants ids)."""
+        return channel if channel.startswith("C") else "C" + "".join(ch for ch in channel.upper() if ch.isalnum())
+
+    def _receive_upload(self, handler: BaseHTTPRequestHandler, file_id: str, raw: bytes) -> None:
+        upload = self.uploads.get(file_id)
+        if upload is None:
+            handler.send_response(404)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
+        upload["content"] = raw
+        body = b"OK - " + str(len(raw)).encode()
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/plain")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)

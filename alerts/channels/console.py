@@ -16,10 +16,13 @@ class ConsoleChannel(Channel):
         self.stream = stream or sys.stdout
 
     def send(self, message: AlertMessage, target: str, *, thread_id: str | None = None,
-             existing_id: str | None = None) -> Delivery:
+             existing_id: str | None = None, key: str | None = None) -> Delivery:
         indent = "    ↳ " if thread_id else ""
-        self.stream.write(f"{indent}[ALERT {message.severity}] {message.title}\n")
+        pings = "".join(f"{m} " for m in message.mentions)
+        self.stream.write(f"{indent}{pings}[ALERT {message.severity}] {message.title}\n")
         self.stream.write(f"{indent}  {message.summary}\n")
+        if message.facts.get("sparkline"):
+            self.stream.write(f"{indent}  负面趋势 {message.facts['sparkline']}\n")
         for post in message.facts.get("top_posts", [])[:3]:
             self.stream.write(f"{indent}  · @{post.get('author', '')}: {post.get('text', '')[:80]}\n")
         self.stream.flush()

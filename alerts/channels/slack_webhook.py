@@ -1,0 +1,27 @@
+"""Slack incoming webhook: Block Kit without a bot token; no threads, no updates."""
+
+from __future__ import annotations
+
+from alerts.channels.base import Channel, Delivery, DeliveryError, env_value, post_json
+from alerts.message import AlertMessage
+from alerts.render import slack_blocks, slack_fallback_text
+
+
+class SlackWebhookChannel(Channel):
+    """The target is the name of the env var holding the webhook URL (the URL is the secret)."""
+
+    name = "slack_webhook"
+
+    def __init__(self, timeout: float = 10) -> None:
+        self.timeout = timeout
+
+    def send(self, message: AlertMessage, target: str, *, thread_id: str | None = None,
+             existing_id: str | None = None, key: str | None = None) -> Delivery:
+        url = env_value(target, "Slack webhook")
+        # buttons need an app to answer them; a webhook has none
+        blocks = [b for b in slack_blocks(message) if b["type"] != "actions"]
+        reply = post_json(url, {"text": slack_fallback_text(message), "blocks": blocks,
+                                "unfurl_links": False}, self.timeout, "Slack webhook")
+        if reply.get("raw", "ok") != "ok":
+            raise DeliveryError(f"Slack webhook refused: {reply['raw'][:80]}", retryable=False)
+        return Delivery()

@@ -1,0 +1,40 @@
+"""企业微信 group robot webhook, msgtype markdown; user text neutralised for its markdown."""
+
+from __future__ import annotations
+
+from alerts.channels.base import Channel, Delivery, DeliveryError, env_value, post_json
+from alerts.message import AlertMessage, neutral_markdown
+from alerts.render import plain_lines
+
+SEVERITY_COLOR = {"一般": "comment", "重要": "info", "紧急": "warning", "重大": "warning"}
+# errcodes that will not go away by retrying: bad key, bad payload, robot removed
+PERMANENT = {93000, 40008, 40058, 300003, 93004}
+
+
+def markdown_body(message: AlertMessage, bold_title: str = "**{}**") -> str:
+    first, *rest = plain_lines(message)
+    lines = [bold_title.format(neutral_markdown(first))] + [neutral_markdown(line) for line in rest]
+    lines += [f"[{neutral_markdown(name)}]({url})" for name, url in message.links.items()
+              if url.startswith("http") and ")" not in url]
+    return "\n".join(lines)
+
+
+class WeComChannel(Channel):
+    name = "wecom"
+
+    def __init__(self, timeout: float = 10) -> None:
+        self.timeout = timeout
+
+    def send(self, message: AlertMessage, target: str, *, thread_id: str | None = None,
+             existing_id: str | None = None, key: str | None = None) -> Delivery:
+        url = env_value(target, "WeCom robot")
+        color = SEVERITY_COLOR.get(message.severity, "comment")
+        content = markdown_body(message, f'<font color="{color}">**{{}}**</font>')
+        reply = post_json(url, {"msgtype": "markdown", "markdown": {"content": content[:4000]}},
+                          self.timeout, "WeCom robot")
+        code = int(reply.get("errcode", 0) or 0)
+        if code:
+            # 45009: the robot's 20-messages-a-minute limit
+            raise DeliveryError(f"WeCom robot errcode {code}: {reply.get('errmsg', '')}",
+                                retryable=code not in PERMANENT, retry_after=60 if code == 45009 else None)
+        return Delivery()

@@ -1,0 +1,268 @@
+"""Escalation chains after PagerDuty: tiers with their own delays, stopped by an acknowledgement.
+
+A chain is (incident, policy). Step i goes out `after_minutes` after step i-1; after the last tier
+the chain repeats `repeat` times; an acknowledgement stops it; an acknowledgement that goes stale
+(incident still open after `stale_ack_minutes`) starts it again. Chains live in SQLite, so a
+restarted loop resumes them, and the policy and every step are written to the audit log.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from alerts.dispatch import AlertDispatcher
+from alerts.message import MENTION, AlertMessage
+from crisiswatch.audit import AuditLog
+from crisiswatch.config import CHANNEL_TYPES, Config, EscalationPolicy, EscalationStep
+from crisiswatch.db import ensure_schema, transaction
+from crisiswatch.errors import CrisiswatchError
+from monitor.incidents.models import Incident
+from monitor.incidents.service import IncidentService
+
+DDL = """
+CREATE TABLE IF NOT EXISTS escalation_chains (
+    incident_id INTEGER NOT NULL,
+    policy TEXT NOT NULL,
+    status TEXT NOT NULL,
+    step INTEGER NOT NULL DEFAULT 0,
+    loop INTEGER NOT NULL DEFAULT 0,
+    round INTEGER NOT NULL DEFAULT 0,
+    next_at TEXT,
+    started_at TEXT NOT NULL,
+    acked_by TEXT,
+    acked_at TEXT,
+    PRIMARY KEY (incident_id, policy)
+);
+CREATE INDEX IF NOT EXISTS escalation_due ON escalation_chains(status, next_at);
+"""
+ACTIVE, EXHAUSTED, ACKED, CLOSED = "active", "exhausted", "acknowledged", "closed"
+
+
+@dataclass(frozen=True)
+class Destination:
+    channel: str | None   # None: the incident's thread on the response routes
+    target: str
+    mentions: list[str]
+
+
+def parse_notify(config: Config, notify: str) -> Destination:
+    """'<!subteam^S1>' · '#mgmt' · 'slack:#mgmt' · 'email:a@b' · 'route:legal' — mentions may be combined."""
+    mentions = [t for t in notify.split() if MENTION.fullmatch(t)]
+    rest = [t for t in notify.split() if t not in mentions]
+    if not rest:
+        return Destination(None, "", mentions)
+    where = " ".join(rest)
+    if where.startswith("route:"):
+        route = next((r for r in [*config.alerts.routes, config.alerts.operator_route]
+                      if r and r.name == where[6:]), None)
+        if route is None:
+            raise CrisiswatchError(f"escalation step names unknown route {where[6:]!r}")
+        return Destination(route.channel, route.address, mentions)
+    channel, sep, target = where.partition(":")
+    if sep and channel in CHANNEL_TYPES:
+        return Destination(channel, target, mentions)
+    if where.startswith("#") or where.startswith("C"):
+        return Destination("slack", where, mentions)
+    raise CrisiswatchError(f"escalation step cannot notify {notify!r}: use a mention, #channel or channel:target")
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class EscalationService:
+    def __init__(self, config: Config, conn: sqlite3.Connection, dispatcher: AlertDispatcher,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.config = config
+        self.conn = conn
+        self.dispatcher = dispatcher
+        self.clock = clock
+        self.incidents = IncidentService(conn)
+        self.audit = AuditLog(conn)
+        ensure_schema(conn, "escalation_chains", DDL)
+
+    def policy(self, name: str) -> EscalationPolicy:
+        policy = self.config.alerts.escalation_policies.get(name)
+        if policy is None:
+            known = ", ".join(self.config.alerts.escalation_policies) or "none configured"
+            raise CrisiswatchError(f"unknown escalation policy {name!r} (alerts.escalation_policies: {known})")
+        return policy
+
+    # commands ----------------------------------------------------------------------------------
+    def start(self, incident_id: int, policy: str, *, actor: str = "crisiswatch") -> None:
+        """Begins the chain; a second start for the same incident and policy changes nothing."""
+        chosen = self.policy(policy)
+        for step in chosen.steps:
+            parse_notify(self.config, step.notify)  # a bad step fails now, not at 3 a.m.
+        if self.incidents.get(incident_id) is None:
+            raise CrisiswatchError(f"no incident {incident_id}")
+        now = self.clock()
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO escalation_chains(incident_id, policy, status, next_at, started_at)"
+            " VALUES (?,?,?,?,?)",
+            (incident_id, policy, ACTIVE, (now + timedelta(minutes=chosen.steps[0].after_minutes)).isoformat(),
+             now.isoformat()),
+        )
+        if cur.rowcount:
+            self.audit.record(actor, "escalation.start", f"INC-{incident_id}", policy=policy,
+                              steps=[s.model_dump() for s in chosen.steps], repeat=chosen.repeat,
+                              stale_ack_minutes=chosen.stale_ack_minutes)
+
+    def acknowledge(self, incident_id: int, by: str) -> bool:
+        """Stops every chain of the incident and acknowledges the incident; False if nothing changed."""
+        now = self.clock()
+        incident = self.incidents.get(incident_id)
+        if incident is None:
+            return False
+        cur = self.conn.execute(
+            "UPDATE escalation_chains SET status=?, acked_by=?, acked_at=?, next_at=NULL"
+            " WHERE incident_id=? AND status IN (?,?)", (ACKED, by, now.isoformat(), incident_id, ACTIVE, EXHAUSTED))
+        first = incident.acked_by is None
+        if first:
+            self.incidents.acknowledge(incident_id, by)
+        changed = bool(cur.rowcount) or first
+        if changed:
+            self.audit.record(by, "escalation.acknowledge", f"INC-{incident_id}", chains=cur.rowcount)
+            self._note(self.incidents.get(incident_id), f"已确认 acknowledged by {by}", f"ack:{now.isoformat()}")
+        return changed
+
+    def escalate_now(self, incident_id: int, by: str) -> None:
+        """Sends the next tier of every chain now (starting the first policy if none runs)."""
+        rows = self._chains(incident_id)
+        if not rows:
+            if not self.config.alerts.escalation_policies:
+                raise CrisiswatchError("no escalation policy configured (alerts.escalation_policies)")
+            name = "default" if "default" in self.config.alerts.escalation_policies else \
+                next(iter(self.config.alerts.escalation_policies))
+            self.start(incident_id, name, actor=by)
+            rows = self._chains(incident_id)
+        self.audit.record(by, "escalation.escalate_now", f"INC-{incident_id}", policies=[r["policy"] for r in rows])
+        now = self.clock()
+        for row in rows:
+            steps = self.policy(row["policy"]).steps
+            step = row["step"] if row["status"] == ACTIVE else min(row["step"], len(steps) - 1)
+            if row["status"] == ACTIVE and row["step"] == 0 and len(steps) > 1:
+                self._send(row, 0)  # the first tier had not gone out yet; "escalate" means past it
+                step = 1
+            self.conn.execute("UPDATE escalation_chains SET status=?, step=?, next_at=? WHERE incident_id=? AND policy=?",
+                              (ACTIVE, step, now.isoformat(), incident_id, row["policy"]))
+        self.tick(only=incident_id)
+
+    # the clock ---------------------------------------------------------------------------------
+    def tick(self, only: int | None = None) -> list[str]:
+        """Sends the steps that are due and re-opens stale acknowledgements; returns what it did."""
+        now, done = self.clock(), []
+        for row in self._all(only):
+            incident = self.incidents.get(row["incident_id"])
+            if incident is None or not incident.is_open:
+                with transaction(self.conn):
+                    self.conn.execute("UPDATE escalation_chains SET status=?, next_at=NULL WHERE incident_id=?"
+                                      " AND policy=?", (CLOSED, row["incident_id"], row["policy"]))
+                self.audit.record("crisiswatch", "escalation.closed", f"INC-{row['incident_id']}",
+                                  policy=row["policy"])
+                done.append(f"INC-{row['incident_id']} {row['policy']}: closed (incident resolved)")
+                continue
+            policy = self.policy(row["policy"])
+            if row["status"] == ACKED:
+                stale = policy.stale_ack_minutes
+                if stale and now - _dt(row["acked_at"]) >= timedelta(minutes=stale):
+                    self.conn.execute(
+                        "UPDATE escalation_chains SET status=?, step=0, loop=0, round=round+1, next_at=?"
+                        " WHERE incident_id=? AND policy=? AND status=?",
+                        (ACTIVE, now.isoformat(), row["incident_id"], row["policy"], ACKED))
+                    self.audit.record("crisiswatch", "escalation.ack_stale", incident.label, policy=row["policy"],
+                                      acked_by=row["acked_by"], minutes=stale)
+                    done.append(f"{incident.label} {row['policy']}: acknowledgement by {row['acked_by']} went stale")
+                    row = self._chains(row["incident_id"], row["policy"])[0]
+                else:
+                    continue
+            while row["status"] == ACTIVE and row["next_at"] and _dt(row["next_at"]) <= now:
+                done.append(self._advance(row, policy, incident, now))
+                row = self._chains(row["incident_id"], row["policy"])[0]
+        return done
+
+    def _advance(self, row: sqlite3.Row, policy: EscalationPolicy, incident: Incident, now: datetime) -> str:
+        index, steps = row["step"], policy.steps
+        sent = self._send(row, index)
+        nxt, loop, status, next_at = index + 1, row["loop"], ACTIVE, None
+        if nxt < len(steps):
+            next_at = now + timedelta(minutes=steps[nxt].after_minutes)
+        elif loop < policy.repeat:
+            nxt, loop = 0, loop + 1
+            next_at = now + timedelta(minutes=steps[0].after_minutes or steps[-1].after_minutes or 1)
+        else:
+            status = EXHAUSTED
+        with transaction(self.conn):
+            self.conn.execute(
+                "UPDATE escalation_chains SET step=?, loop=?, status=?, next_at=? WHERE incident_id=? AND policy=?"
+                " AND status=?",
+                (nxt, loop, status, next_at.isoformat() if next_at else None, row["incident_id"], row["policy"],
+                 ACTIVE))
+        return sent
+
+    def _send(self, row: sqlite3.Row, index: int) -> str:
+        step: EscalationStep = self.policy(row["policy"]).steps[index]
+        incident = self.incidents.get(row["incident_id"])
+        dest = parse_notify(self.config, step.notify)
+        from playbooks.engine import incident_severity
+
+        tier = step.label or f"tier {index + 1}"
+        message = AlertMessage(
+            kind="escalation", title=f"{incident.label} 升级 escalation · {tier}", severity=incident_severity(incident),
+            brand=incident.brand, summary=f"未确认 not acknowledged · {incident.summary}", incident_id=incident.id,
+            links={"事件 Incident": f"{self.config.alerts.dashboard_url.rstrip('/')}/incidents/{incident.id}"},
+            thread_key=f"incident:{incident.id}", mentions=dest.mentions, timezone=self.config.alerts.timezone)
+        key = f"escalation:{incident.id}:{row['policy']}:{row['round']}:{row['loop']}:{index}"
+        if dest.channel is None:
+            pairs = [p for p in self.dispatcher.routes_for(message) if p[0] == "slack"] or \
+                self.dispatcher.routes_for(message)[:1]
+        else:
+            pairs = [(dest.channel if dest.channel in self.dispatcher.channels else "console", dest.target)]
+        new = sum(self.dispatcher.enqueue_to(f"{key}|{ch}|{t}", ch, t, message) for ch, t in pairs)
+        where = ", ".join(f"{ch}:{t}" for ch, t in pairs)
+        self.audit.record("crisiswatch", "escalation.notify", incident.label, policy=row["policy"], step=index,
+                          tier=tier, to=where, mentions=dest.mentions, enqueued=new, round=row["round"],
+                          loop=row["loop"])
+        return f"{incident.label} {row['policy']}: step {index + 1} ({tier}) -> {where}"
+
+    def _note(self, incident: Incident, text: str, suffix: str) -> None:
+        """A line in the incident thread; the Slack channel refreshes the top message with it."""
+        from alerts.compose import incident_message
+        from playbooks.engine import incident_severity
+
+        message = incident_message(self.config, incident, incident_severity(incident), kind="incident_updated",
+                                   chart=False)
+        message.summary = f"{text} · {incident.summary}"
+        self.dispatcher.enqueue(f"incident:{incident.id}:{suffix}", message)
+
+    # reading -----------------------------------------------------------------------------------
+    def _chains(self, incident_id: int, policy: str | None = None) -> list[sqlite3.Row]:
+        if policy:
+            return self.conn.execute("SELECT * FROM escalation_chains WHERE incident_id=? AND policy=?",
+                                     (incident_id, policy)).fetchall()
+        return self.conn.execute("SELECT * FROM escalation_chains WHERE incident_id=? ORDER BY policy",
+                                 (incident_id,)).fetchall()
+
+    def _all(self, only: int | None) -> list[sqlite3.Row]:
+        sql = "SELECT * FROM escalation_chains WHERE status IN (?,?,?)"
+        params: list[Any] = [ACTIVE, EXHAUSTED, ACKED]
+        if only is not None:
+            sql += " AND incident_id=?"
+            params.append(only)
+        return self.conn.execute(sql + " ORDER BY incident_id, policy", params).fetchall()
+
+    def status(self, incident_id: int) -> dict:
+        incident = self.incidents.get(incident_id)
+        chains = []
+        for row in self._chains(incident_id):
+            policy = self.config.alerts.escalation_policies.get(row["policy"])
+            chains.append({"policy": row["policy"], "status": row["status"], "next_step": row["step"],
+                           "loop": row["loop"], "round": row["round"], "next_at": row["next_at"],
+                           "started_at": row["started_at"], "acked_by": row["acked_by"], "acked_at": row["acked_at"],
+                           "steps": [s.model_dump() for s in policy.steps] if policy else []})
+        return {"incident_id": incident_id, "incident_status": incident.status if incident else None,
+                "acked_by": incident.acked_by if incident else None, "chains": chains}

@@ -1,0 +1,281 @@
+"""Slack interactivity: button payloads at /actions and the /crisiswatch slash command at /commands.
+
+Mounted under /slack (the dashboard does it; `crisiswatch slack serve` does it standalone). Every
+request is verified (X-Slack-Signature with the signing secret, timestamps older than five minutes
+refused, a body seen before refused) and answered at once; the work runs after the answer, within
+Slack's three seconds, and reports back with an ephemeral message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+from slack_sdk.signature import SignatureVerifier
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+
+from crisiswatch.config import Config
+from crisiswatch.db import connect, ensure_schema
+from crisiswatch.errors import CrisiswatchError
+
+logger = logging.getLogger(__name__)
+MAX_AGE = 60 * 5
+SEEN_DDL = """
+CREATE TABLE IF NOT EXISTS slack_seen_requests (
+    signature TEXT PRIMARY KEY,
+    at REAL NOT NULL
+);
+"""
+
+
+class _Clock:
+    def __init__(self, now: Callable[[], float]) -> None:
+        self.now_fn = now
+
+    def now(self) -> float:
+        return self.now_fn()
+
+
+def parse_incident(text: str) -> int:
+    value = text.strip().upper().removeprefix("INC-").removeprefix("#")
+    if not value.isdigit():
+        raise CrisiswatchError(f"not an incident: {text.strip()!r} (use INC-12 or 12)")
+    return int(value)
+
+
+def _database_of(conn: sqlite3.Connection) -> str:
+    """The file behind a host's connection (the dashboard may serve another database than the config's);
+    the app opens its own connection to it, so its transactions never interleave with the host's."""
+    return conn.execute("PRAGMA database_list").fetchone()["file"] or ":memory:"
+
+
+class SlackInteractions:
+    """The work behind the endpoints; one lock serialises use of the shared SQLite connection."""
+
+    def __init__(self, config: Config, conn: sqlite3.Connection | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.conn = connect(_database_of(conn) if conn is not None else config.resolve(config.state_db))
+        self.clock = clock
+        self.lock = threading.RLock()
+        ensure_schema(self.conn, "slack_seen_requests", SEEN_DDL)
+        self._slack = None
+
+    def signing_secret(self) -> str:
+        secret = os.environ.get(self.config.alerts.slack.signing_secret_env, "")
+        if not secret:
+            raise CrisiswatchError(f"Slack signing secret: set {self.config.alerts.slack.signing_secret_env}")
+        return secret
+
+    # verification ------------------------------------------------------------------------------
+    def verify(self, body: bytes, headers: Any) -> str | None:
+        """None when the request is Slack's and new; else why it is refused."""
+        timestamp = headers.get("x-slack-request-timestamp", "")
+        signature = headers.get("x-slack-signature", "")
+        if not timestamp.isdigit() or abs(self.clock() - int(timestamp)) > MAX_AGE:
+            return "stale or missing timestamp"
+        verifier = SignatureVerifier(self.signing_secret(), clock=_Clock(self.clock))
+        if not verifier.is_valid(body, timestamp, signature):
+            return "bad signature"
+        with self.lock:
+            self.conn.execute("DELETE FROM slack_seen_requests WHERE at < ?", (self.clock() - 2 * MAX_AGE,))
+            cur = self.conn.execute("INSERT OR IGNORE INTO slack_seen_requests(signature, at) VALUES (?,?)",
+                                    (signature, self.clock()))
+        return None if cur.rowcount else "replayed request"
+
+    # services ----------------------------------------------------------------------------------
+    def services(self) -> tuple[Any, Any, Any]:
+        from alerts.dispatch import AlertDispatcher, build_channels
+        from alerts.escalation import EscalationService
+        from monitor.incidents.service import IncidentService
+
+        dispatcher = AlertDispatcher(self.config, self.conn, build_channels(self.config))
+        return dispatcher, EscalationService(self.config, self.conn, dispatcher), IncidentService(self.conn)
+
+    def slack(self) -> Any:
+        if self._slack is None:
+            from alerts.channels.slack import SlackChannel
+
+            token = os.environ.get(self.config.alerts.slack.token_env)
+            self._slack = SlackChannel(token, base_url=self.config.alerts.slack.base_url) if token else None
+        return self._slack
+
+    def tell(self, channel: str, user: str, text: str) -> None:
+        slack = self.slack()
+        if slack is None or not channel:
+            logger.info("to %s: %s", user, text)
+            return
+        try:
+            slack.post_ephemeral(channel, user, text)
+        except Exception as exc:  # the action is done; only the receipt is lost
+            logger.warning("ephemeral reply to %s failed: %s", user, exc)
+
+    # actions -----------------------------------------------------------------------------------
+    def act(self, action_id: str, value: str, user: str, aliases: tuple[str, ...]) -> str:
+        """Runs a button's action; returns the line shown to the user."""
+        from alerts.approvals import ApprovalRefused, ApprovalService
+        from crisiswatch.audit import AuditLog
+
+        with self.lock:
+            dispatcher, escalation, incidents = self.services()
+            try:
+                if action_id in ("approve", "reject"):
+                    approvals = ApprovalService(self.config, self.conn, dispatcher)
+                    try:
+                        decided = approvals.decide(int(value), user, action_id == "approve", aliases=aliases)
+                    except ApprovalRefused as exc:
+                        return f"不能操作 refused: {exc}"
+                    reply = f"审批 {decided.subject}: {decided.status}"
+                else:
+                    incident_id = int(value)
+                    if incidents.get(incident_id) is None:
+                        return f"no incident {incident_id}"
+                    reply = self._incident_action(action_id, incident_id, user, escalation, incidents)
+                    AuditLog(self.conn).record(f"slack:{user}", f"slack.{action_id}", f"INC-{incident_id}")
+            finally:
+                dispatcher.deliver_due()
+        return reply
+
+    def _incident_action(self, action_id: str, incident_id: int, user: str, escalation: Any, incidents: Any) -> str:
+        label = f"INC-{incident_id}"
+        if action_id == "ack":
+            changed = escalation.acknowledge(incident_id, by=user)
+            return f"{label} 已确认 acknowledged" if changed else f"{label} was already acknowledged"
+        if action_id == "escalate":
+            escalation.escalate_now(incident_id, by=user)
+            return f"{label} 已升级 escalated to the next tier"
+        if action_id == "mute_1h":
+            until = datetime.now(UTC) + timedelta(hours=1)
+            self.conn.execute("UPDATE incidents SET muted_until=? WHERE id=?", (until.isoformat(), incident_id))
+            return f"{label} 静音 muted until {until:%H:%M} UTC (thread updates suppressed)"
+        if action_id == "convert":
+            return self.open_ticket(incident_id, user)
+        return f"unknown action {action_id!r}"
+
+    def open_ticket(self, incident_id: int, user: str) -> str:
+        from monitor.incidents.service import IncidentService
+        from playbooks.engine import incident_severity
+        from playbooks.tickets.service import TicketService
+
+        tickets = TicketService(self.conn, timezone=self.config.alerts.timezone)
+        existing = tickets.for_incident(incident_id)
+        if existing:
+            return f"INC-{incident_id} already has ticket {existing.number}"
+        incident = IncidentService(self.conn).get(incident_id)
+        brand = self.config.brand(incident.brand)
+        posts = incident.facts.get("top_posts", [])
+        ticket = tickets.open(
+            title=f"{brand.display_name if brand else incident.brand} {incident.summary}"[:120],
+            severity=incident_severity(incident), category=next(iter(incident.facts.get("categories", {})), "other"),
+            brand=incident.brand, channel="slack", incident_id=incident_id,
+            evidence=[{"url": p.get("url", ""), "text": p.get("text", "")[:280]} for p in posts[:5]],
+            mention_ids=[p["id"] for p in posts if p.get("id")], actor=f"slack:{user}")
+        return f"INC-{incident_id} 转工单 ticket {ticket.number} opened"
+
+    def command(self, text: str) -> tuple[str, Callable[[], str] | None]:
+        """The immediate answer and, for slow sub-commands, the work to do after it."""
+        verb, _, rest = text.strip().partition(" ")
+        if verb in ("", "help"):
+            return "用法 usage: /crisiswatch status | ack INCIDENT | ticket INCIDENT", None
+        if verb == "status":
+            from monitor.incidents.service import IncidentService
+
+            with self.lock:
+                open_ = IncidentService(self.conn).list(status="open", limit=20)
+            if not open_:
+                return "没有进行中的事件 no open incidents", None
+            lines = [f"• {i.label} {i.brand} {i.level}{' · acked by ' + i.acked_by if i.acked_by else ''}: "
+                     f"{i.summary}" for i in open_]
+            return "进行中的事件 open incidents:\n" + "\n".join(lines), None
+        if verb in ("ack", "ticket"):
+            incident_id = parse_incident(rest)
+            action = "ack" if verb == "ack" else "convert"
+            return f"处理中 working on INC-{incident_id} …", lambda user="": self.act(action, str(incident_id), user, ())
+        return f"unknown sub-command {verb!r}: use status, ack or ticket", None
+
+
+def slack_routes(config: Config, conn: sqlite3.Connection | None = None, *,
+                 clock: Callable[[], float] = time.time) -> list[Route]:
+    """Routes for mounting under /slack: POST /actions and POST /commands."""
+    interactions = SlackInteractions(config, conn, clock)
+
+    async def verified(request: Request) -> tuple[bytes, Response | None]:
+        body = await request.body()
+        try:
+            problem = await run_in_threadpool(interactions.verify, body, request.headers)
+        except CrisiswatchError as exc:
+            return body, PlainTextResponse(str(exc), status_code=503)
+        if problem:
+            logger.warning("Slack request refused: %s", problem)
+            return body, PlainTextResponse(problem, status_code=401)
+        return body, None
+
+    async def actions(request: Request) -> Response:
+        body, refused = await verified(request)
+        if refused:
+            return refused
+        try:
+            payload = json.loads(parse_qs(body.decode())["payload"][0])
+            action = payload["actions"][0]
+            user = payload["user"]
+        except (KeyError, IndexError, ValueError) as exc:
+            return PlainTextResponse(f"bad payload: {exc.__class__.__name__}", status_code=400)
+        channel = (payload.get("channel") or {}).get("id", "")
+        aliases = tuple(a for a in (user.get("username"), user.get("name")) if a)
+
+        def work() -> None:
+            try:
+                reply = interactions.act(action["action_id"], str(action.get("value", "")), user["id"], aliases)
+            except (CrisiswatchError, ValueError) as exc:
+                reply = f"crisiswatch: {exc}"
+            interactions.tell(channel, user["id"], reply)
+
+        return Response(status_code=200, background=BackgroundTask(run_in_threadpool, work))
+
+    async def commands(request: Request) -> Response:
+        body, refused = await verified(request)
+        if refused:
+            return refused
+        form = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
+        try:
+            answer, later = await run_in_threadpool(interactions.command, form.get("text", ""))
+        except CrisiswatchError as exc:
+            return JSONResponse({"response_type": "ephemeral", "text": f"crisiswatch: {exc}"})
+        task = None
+        if later is not None:
+            user, channel = form.get("user_id", ""), form.get("channel_id", "")
+
+            def work() -> None:
+                try:
+                    reply = later(user)
+                except (CrisiswatchError, ValueError) as exc:
+                    reply = f"crisiswatch: {exc}"
+                interactions.tell(channel, user, reply)
+
+            task = BackgroundTask(run_in_threadpool, work)
+        return JSONResponse({"response_type": "ephemeral", "text": answer}, background=task)
+
+    return [Route("/actions", actions, methods=["POST"]), Route("/commands", commands, methods=["POST"])]
+
+
+def create_app(config: Config, conn: sqlite3.Connection | None = None, *,
+               clock: Callable[[], float] = time.time) -> Starlette:
+    """The standalone app (`crisiswatch slack serve`): the routes under /slack, and /healthz."""
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    return Starlette(routes=[Mount("/slack", routes=slack_routes(config, conn, clock=clock)),
+                             Route("/healthz", healthz)])

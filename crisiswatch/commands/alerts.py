@@ -1,0 +1,50 @@
+"""`crisiswatch alerts ...`: deliver the outbox, run escalations and digests, check the dead-man."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("alerts", help="alert delivery, escalation ticks, digest, dead-man check")
+    actions = p.add_subparsers(dest="alerts_command", metavar="ACTION")
+    for name, helptext in (("deliver", "send every due alert in the outbox (resumes after a crash)"),
+                           ("tick", "escalation steps, expiries, digest, operator health alerts, then deliver"),
+                           ("deadman-check", "alert the operator route when the run loop has been silent too long"),
+                           ("outbox", "outbox rows by status")):
+        action = actions.add_parser(name, help=helptext)
+        action.set_defaults(func=run, action=name)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def run(args: argparse.Namespace) -> int:
+    from alerts.approvals import ApprovalService
+    from alerts.dispatch import AlertDispatcher, build_channels
+    from alerts.escalation import EscalationService
+    from alerts.operator import OperatorAlerts
+    from crisiswatch.config import load_config
+    from crisiswatch.db import connect
+
+    config = load_config(args.config)
+    conn = connect(config.resolve(config.state_db))
+    dispatcher = AlertDispatcher(config, conn, build_channels(config))
+    operator = OperatorAlerts(config, conn, dispatcher)
+    code = 0
+    if args.action == "outbox":
+        for status, count in sorted(dispatcher.outbox.counts().items()):
+            print(f"{status}: {count}")
+        return 0
+    if args.action == "tick":
+        for line in EscalationService(config, conn, dispatcher).tick():
+            print(line)
+        ApprovalService(config, conn, dispatcher).expire_due()
+        dispatcher.flush_digest()
+        operator.check_health()
+        operator.check_flatlines()
+    if args.action == "deadman-check":
+        problem = operator.deadman_check()
+        print(f"dead-man: {problem}" if problem else "dead-man: loop is alive")
+        code = 1 if problem else 0
+    sent, failed = dispatcher.deliver_due()
+    print(f"alerts: {sent} sent, {failed} failed")
+    return code

@@ -1,0 +1,80 @@
+"""Kill the delivering process with sends pending, restart it: every alert arrives exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+import yaml
+
+from alerts.dispatch import AlertDispatcher
+from alerts.message import AlertMessage
+from crisiswatch.db import connect
+from tests.conftest import REPO, config_dict
+from tests.slack_api import SlackAPIServer
+
+
+@pytest.fixture
+def slack():
+    server = SlackAPIServer().start()
+    yield server
+    server.stop()
+
+
+def alert(n: int, kind: str = "incident_opened") -> AlertMessage:
+    return AlertMessage(kind=kind, title=f"极光优选 负面声量异常 (INC-{n})", severity="重要", brand="aurora",
+                        summary=f"alert {n} {kind}", incident_id=n, thread_key=f"incident:{n}")
+
+
+def deliver(cfg, slack) -> subprocess.Popen:
+    env = {**os.environ, "SLACK_BOT_TOKEN": slack.token, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([sys.executable, "-m", "crisiswatch.cli", "--config", str(cfg), "alerts", "deliver"],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_sigkill_mid_delivery_then_restart_delivers_each_alert_once(tmp_path, slack):
+    data = config_dict(tmp_path)
+    data["alerts"] = {"slack": {"base_url": slack.base_url, "channel": "#crisis"},
+                      "routes": [{"name": "response", "channel": "slack", "target": "#crisis"}]}
+    cfg = tmp_path / "crisiswatch.yaml"
+    cfg.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    from crisiswatch.config import load_config
+
+    config = load_config(str(cfg))
+    d = AlertDispatcher(config, connect(config.state_db), {"slack": None})
+    for n in range(1, 7):
+        d.enqueue(f"incident:{n}:opened", alert(n))
+        d.enqueue(f"incident:{n}:resolved", alert(n, "incident_resolved"))
+    for _ in range(40):  # every post is slow, so the kill lands mid-way
+        slack.fail_next("chat.postMessage", 0, delay=0.15)
+
+    first = deliver(cfg, slack)
+    assert _wait(lambda: len(slack.calls) >= 4, 20), first.stderr.read() if first.poll() is not None else ""
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    pending = d.outbox.counts().get("pending", 0)
+    assert pending > 0, "the kill came too late to test anything"
+
+    second = deliver(cfg, slack)
+    out, err = second.communicate(timeout=60)
+    assert second.returncode == 0, err[-2000:]
+    keys = Counter((m["metadata"] or {}).get("event_payload", {}).get("key") for m in slack.messages)
+    expected = {f"incident:{n}:{k}|slack|#crisis" for n in range(1, 7) for k in ("opened", "resolved")}
+    assert set(keys) == expected and set(keys.values()) == {1}, keys
+    top = [m for m in slack.messages if not m["thread_ts"]]
+    assert len(top) == 6 and all(m["thread_ts"] in {t["ts"] for t in top} for m in slack.messages if m["thread_ts"])
+    assert d.outbox.counts() == {"sent": 12}
+
+
+def _wait(predicate, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False

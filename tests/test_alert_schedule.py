@@ -1,0 +1,148 @@
+"""Low-severity alerts wait for the digest or the end of quiet hours (team time zone); operator
+alerts for blocked sources and flatlines go once to their own route; the dead-man check."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import yaml
+
+from alerts.channels.console import ConsoleChannel
+from alerts.dispatch import AlertDispatcher, quiet_until
+from alerts.message import AlertMessage
+from alerts.operator import OperatorAlerts
+from crawlers.state import CrawlState
+from crisiswatch.db import connect
+from tests.conftest import REPO, config_dict
+from tests.test_alert_helpers import Clock, make_config, open_incident
+
+# 2025-06-14 23:30 in Shanghai
+NIGHT = datetime(2025, 6, 14, 15, 30, tzinfo=UTC)
+
+
+def low(n: int, severity: str = "一般") -> AlertMessage:
+    return AlertMessage(kind="incident_opened", title=f"极光优选 小波动 (INC-{n})", severity=severity, brand="aurora",
+                        summary=f"<!here> 4 vs 1.2 #{n}", incident_id=n, thread_key=f"incident:{n}")
+
+
+def console_dispatcher(config, clock) -> tuple[AlertDispatcher, io.StringIO]:
+    out = io.StringIO()
+    return AlertDispatcher(config, connect(config.state_db), {"console": ConsoleChannel(out)}, clock=clock), out
+
+
+def test_quiet_hours_hold_low_severity_until_morning_in_the_team_zone(tmp_path):
+    config = make_config(tmp_path, routes=[{"name": "r", "channel": "console", "target": "#c"}],
+                         quiet_hours={"start": "22:00", "end": "08:00", "max_severity": "一般"})
+    assert quiet_until(config, NIGHT) == datetime(2025, 6, 15, 0, 0, tzinfo=UTC)  # 08:00 Shanghai
+    assert quiet_until(config, datetime(2025, 6, 14, 3, 0, tzinfo=UTC)) is None   # 11:00 Shanghai
+    clock = Clock(NIGHT)
+    d, out = console_dispatcher(config, clock)
+    d.enqueue("low", low(1))
+    d.enqueue("grave", low(2, "紧急"))
+    assert d.deliver_due() == (1, 0) and "INC-2" in out.getvalue() and "INC-1" not in out.getvalue()
+    clock.advance(hours=8, minutes=29)
+    assert d.deliver_due() == (0, 0)
+    clock.advance(minutes=1)
+    assert d.deliver_due() == (1, 0) and "INC-1" in out.getvalue()
+
+
+def test_digest_gathers_low_alerts_into_one_message_on_schedule(tmp_path):
+    config = make_config(tmp_path, routes=[{"name": "r", "channel": "console", "target": "#c"}],
+                         digest={"enabled": True, "max_severity": "重要", "every_minutes": 60})
+    clock = Clock(datetime(2025, 6, 14, 2, 0, tzinfo=UTC))
+    d, out = console_dispatcher(config, clock)
+    for n in range(1, 4):
+        d.enqueue(f"a{n}", low(n, "重要" if n == 3 else "一般"))
+        clock.advance(minutes=10)
+    d.enqueue("grave", low(9, "重大"))
+    assert d.deliver_due() == (1, 0)
+    assert d.flush_digest() == 0            # the oldest has waited 30 minutes, not 60
+    clock.advance(minutes=30)
+    assert d.flush_digest() == 1 and d.flush_digest() == 0
+    assert d.deliver_due() == (1, 0)
+    digest = [r for r in d.outbox.all() if r.message.kind == "digest"][0]
+    assert len(digest.message.facts["items"]) == 3 and digest.message.severity == "重要"
+    assert d.outbox.counts() == {"digested": 3, "sent": 2}
+
+
+def test_digest_renders_times_in_the_team_zone_and_escapes():
+    from alerts.render import slack_blocks
+
+    message = AlertMessage(kind="digest", title="舆情摘要", severity="一般", brand="aurora", summary="",
+                           facts={"items": [{"at": "2025-06-14T02:05:00+00:00", "severity": "一般",
+                                             "title": "<!channel> x", "summary": "s"}]})
+    blob = str(slack_blocks(message))
+    assert "06-14 10:05" in blob and "<!channel>" not in blob
+
+
+def test_blocked_sources_and_flatlines_alert_the_operator_once(tmp_path):
+    config = make_config(tmp_path, operator_route={"name": "ops", "channel": "console", "target": "#ops"})
+    d, out = console_dispatcher(config, Clock(datetime.now(UTC)))
+    state = CrawlState(d.conn)
+    state.record("weibo_search", "source_blocked", reason="captcha 432")
+    state.record("weibo_search", "crawl_failed", error="x")
+    ops = OperatorAlerts(config, d.conn, d)
+    assert ops.check_health() == 1 and ops.check_health() == 0
+    state.record("jd_reviews", "source_blocked", reason="login")
+    assert OperatorAlerts(config, d.conn, d).check_health() == 1   # a restart resumes at the cursor
+    open_incident(d.conn, rule="flatline")
+    open_incident(d.conn, brand="aurora", rule="negative_spike")
+    assert ops.check_flatlines() == 1 and ops.check_flatlines() == 0
+    assert {r.target for r in d.outbox.all()} == {"#ops"}
+    d.deliver_due()
+    assert "captcha 432" in out.getvalue() and "flatline" in out.getvalue()
+
+
+def test_deadman_alerts_once_per_silence(tmp_path):
+    config = make_config(tmp_path, deadman_minutes=10,
+                         operator_route={"name": "ops", "channel": "console", "target": "#ops"})
+    clock = Clock(datetime(2025, 6, 14, 2, 0, tzinfo=UTC))
+    d, _ = console_dispatcher(config, clock)
+    ops = OperatorAlerts(config, d.conn, d, clock=clock)
+    ops.beat()
+    clock.advance(minutes=9)
+    assert ops.deadman_check() is None
+    clock.advance(minutes=2)
+    assert "11 min" in ops.deadman_check()
+    ops.deadman_check()
+    assert len(d.outbox.all()) == 1 and d.outbox.all()[0].message.severity == "紧急"
+
+
+def test_deadman_check_command_exits_1_when_silent(tmp_path):
+    data = config_dict(tmp_path)
+    data["alerts"]["operator_route"] = {"name": "ops", "channel": "console", "target": "#ops"}
+    cfg = tmp_path / "crisiswatch.yaml"
+    cfg.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    conn = connect(data["state_db"])
+    from crisiswatch.config import load_config
+
+    config = load_config(str(cfg))
+    OperatorAlerts(config, conn, AlertDispatcher(config, conn, {}),
+                   clock=lambda: datetime.now(UTC) - timedelta(hours=1)).beat()
+    proc = subprocess.run([sys.executable, "-m", "crisiswatch.cli", "--config", str(cfg), "alerts", "deadman-check"],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "has not run for 60 min" in proc.stdout
+    assert "监控循环停止" in proc.stdout   # the console operator route printed it
+
+
+def test_alert_cycle_beats_escalates_and_reports_health(tmp_path):
+    from alerts.cycle import alert_cycle
+
+    config = make_config(tmp_path, routes=[{"name": "r", "channel": "console", "target": "#c"}],
+                         operator_route={"name": "ops", "channel": "console", "target": "#ops"},
+                         escalation_policies={"default": [{"after_minutes": 0, "notify": "<!subteam^S1>"}]})
+    clock = Clock(datetime(2025, 6, 14, 2, 0, tzinfo=UTC))
+    d, out = console_dispatcher(config, clock)
+    from alerts.escalation import EscalationService
+
+    EscalationService(config, d.conn, d, clock=clock).start(open_incident(d.conn).id, "default")
+    CrawlState(d.conn).record("weibo_search", "source_blocked", reason="432")
+    report = alert_cycle(config, d.conn, d)
+    # the page waits (up to 2 min) for the incident's own message, to thread under it
+    assert len(report.escalations) == 1 and report.operator_alerts == 1 and report.sent == 1
+    assert OperatorAlerts(config, d.conn, d).last_beat() == clock()
+    clock.advance(minutes=2)
+    assert alert_cycle(config, d.conn, d).sent == 1 and "<!subteam^S1>" in out.getvalue()
