@@ -10,8 +10,8 @@ CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 _REL = re.compile(r"^(\d+)\s*(秒|分钟|小时|天)前$")
 _TODAY = re.compile(r"^(今天|昨天)\s*(\d{1,2}):(\d{2})$")
-_MONTH_DAY = re.compile(r"^(\d{1,2})[月-](\d{1,2})日?(?:\s+(\d{1,2}):(\d{2}))?$")
-_FULL_CN = re.compile(r"^(\d{4})[年-](\d{1,2})[月-](\d{1,2})日?(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+_MONTH_DAY = re.compile(r"^(\d{1,2})[月-](\d{1,2})日?(?:\s*(\d{1,2}):(\d{2}))?$")
+_FULL_CN = re.compile(r"^(\d{4})[年-](\d{1,2})[月-](\d{1,2})日?(?:\s*(\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
 _COUNT = re.compile(r"^([\d.]+)\s*(万|亿|w|k)?\+?$", re.I)
 _UNITS = {"万": 10_000, "w": 10_000, "亿": 100_000_000, "k": 1_000}
 

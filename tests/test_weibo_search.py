@@ -21,7 +21,15 @@ META = {"brand": "aurora", "query": "极光优选", "page": 1}
 
 
 def parse(crawler, fixture: str, meta=META):
-    return list(crawler.spider.parse(fixture_response(fixture, URL, meta=dict(meta))))
+    """The page's items (long posts expanded from a saved extend reply) and its page requests."""
+    out = []
+    for o in crawler.spider.parse(fixture_response(fixture, URL, meta=dict(meta))):
+        if isinstance(o, Request) and "/statuses/extend" in o.url:
+            out.extend(crawler.spider.parse_long_text(
+                fixture_response("weibo/statuses_extend_ok.json", o.url, meta=o.meta)))
+        else:
+            out.append(o)
+    return out
 
 
 def test_start_builds_the_real_search_url(crawler_for):
@@ -47,6 +55,7 @@ def test_normal_page_yields_every_mblog_and_the_next_page(crawler_for):
     assert [i["native_id"] for i in items] == ["5123456789012345", "5123456789012001", "5123456789011002"]
     first = Mention.model_validate(items[0])
     assert first.text.startswith("@极光优选 快递七天还没到") and "[怒]" in first.text and "<" not in first.text
+    assert first.text.endswith("第三次催单了。") and first.extra["long_text"]  # the extend reply's full text
     assert first.created_at == datetime(2025, 6, 14, 4, 0, tzinfo=UTC)
     assert first.author.followers == 634_000 and first.author.verified
     assert first.engagement.comments == 12_000 and first.engagement.reposts == 35

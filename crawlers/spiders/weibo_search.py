@@ -1,37 +1,55 @@
-"""Weibo keyword search on m.weibo.cn's JSON API (container 100103, newest first)."""
+"""Weibo keyword search: m.weibo.cn's JSON API (container 100103, newest first) or, with
+`-a mode=html`, s.weibo.com's HTML search cut into time slices past its 50-page cap."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import scrapy
+from parsel import Selector
 
+from crawlers import weibo_html
+from crawlers.normalize import CHINA
 from crawlers.spiders.base import MentionSpider
-from crawlers.weibo import mblog_cards, mblog_item
+from crawlers.weibo import WEIBO_SETTINGS, LongTextMixin, mblog_cards, mblog_item
+from crawlers.weibo_html import PAGE_CAP, Slice
+
+MINUTE = timedelta(minutes=1)
 
 
-class WeiboSearchSpider(MentionSpider):
+class WeiboSearchSpider(LongTextMixin, MentionSpider):
     name = "weibo_search"
     source = "weibo"
-    custom_settings = {
-        # weibo-crawler's experience: 8-15 s between requests, one at a time, or 418/432 follow
-        "DOWNLOAD_DELAY": 10,
-        "RANDOMIZE_DOWNLOAD_DELAY": True,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
-        "AUTOTHROTTLE_ENABLED": True,
-        # a login redirect must stay visible to block detection instead of being followed
-        "REDIRECT_ENABLED": False,
-    }
+    custom_settings = dict(WEIBO_SETTINGS)
+    # the HTML search's first crawl of a keyword looks this far back (later crawls start at the mark)
+    html_lookback = timedelta(days=7)
 
+    def __init__(self, mode: str = "json", until: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.mode = mode
+        self.since = _aware(self.since)
+        self.until = _aware(datetime.fromisoformat(until)) if until else None
+        if mode == "html":
+            self.expects_json = False
+
+    # m.weibo.cn JSON --------------------------------------------------------------------------------
     def search_url(self, query: str, page: int) -> str:
         params = {"containerid": f"100103type=1&q={query}", "page_type": "searchall", "page": page}
         return f"{self.base_url('https://m.weibo.cn')}/api/container/getIndex?{urlencode(params)}"
 
     async def start(self) -> AsyncIterator[Any]:
+        if self.mode not in ("json", "html"):
+            raise self.config_error(f"weibo_search mode must be json or html, not {self.mode!r}")
         for brand, query in self.targets():
-            yield self.page_request(brand, query, 1)
+            if self.mode == "html":
+                since = self.mark_for(query) or (datetime.now(UTC) - self.html_lookback)
+                until = self.until or datetime.now(UTC)
+                yield self.slice_request(brand, query, Slice.covering(since, until), 1)
+            else:
+                yield self.page_request(brand, query, 1)
 
     def page_request(self, brand: str, query: str, page: int) -> scrapy.Request:
         return scrapy.Request(
@@ -52,9 +70,65 @@ class WeiboSearchSpider(MentionSpider):
         # pinned posts (mblogtype 2) sit on top regardless of age: keep them out of the stop rule
         created = [i["created_at"] for i, m in zip(items, mblogs, strict=True)
                    if m.get("mblogtype") != 2 and not isinstance(i.get("created_at"), str | type(None))]
-        yield from items
+        for item, mblog in zip(items, mblogs, strict=True):
+            yield from self.with_long_text(item, mblog)
         if self.reached_mark(meta["query"], created):
             self.crawler.stats.inc_value("crisiswatch/stopped_at_mark")
             return
         if meta["page"] < self.max_pages and mblogs:
             yield self.page_request(meta["brand"], meta["query"], meta["page"] + 1)
+
+    # s.weibo.com HTML -------------------------------------------------------------------------------
+    def html_url(self, query: str, piece: Slice, page: int) -> str:
+        params = {"q": query, "typeall": 1, "suball": 1, "timescope": piece.timescope, "Refer": "g", "page": page}
+        return f"{self.base_url('https://s.weibo.com')}/weibo?{urlencode(params)}"
+
+    def slice_request(self, brand: str, query: str, piece: Slice, page: int, url: str | None = None) -> scrapy.Request:
+        return scrapy.Request(
+            url or self.html_url(query, piece, page), callback=self.parse_html,
+            meta={"brand": brand, "query": query, "page": page, "timescope": piece.timescope},
+            headers={"Referer": "https://s.weibo.com/"},
+        )
+
+    def parse_html(self, response: Any) -> Iterator[Any]:
+        meta = response.meta
+        piece = Slice.parse(meta["timescope"])
+        sel = Selector(text=response.text)
+        found = weibo_html.cards(sel)
+        if not found:
+            if weibo_html.no_result(sel):
+                return
+            # neither results nor the no-result card: a login/captcha wall, or a redesigned page
+            if reason := weibo_html.wall_reason(response.text):
+                raise self.report_block(reason, response.url)
+            self.layout_changed("s.weibo.com page without result cards or the no-result card", response.url)
+            return
+        next_href = weibo_html.next_page_href(sel)
+        capped = (meta["page"] == 1 and weibo_html.page_link_count(sel) >= weibo_html.CAP_LINKS) or (
+            meta["page"] >= PAGE_CAP and next_href)
+        if capped and (pieces := piece.split()):
+            # this range holds more than the site will list: read it again in smaller ranges
+            self.crawler.stats.inc_value("crisiswatch/slices_split")
+            for sub in reversed(pieces):  # newest first, like the site
+                yield self.slice_request(meta["brand"], meta["query"], sub, 1)
+            return
+        if capped:
+            self.crawler.stats.inc_value("crisiswatch/slice_capped")  # one hour beyond 50 pages
+        now = datetime.now(UTC)
+        items = [weibo_html.card_item(card, query=meta["query"], brand=meta["brand"], now=now)
+                 for card in found]
+        yield from items
+        # the page prints minutes ("5分钟前", "今天12:30"): a post read again may parse up to a minute
+        # later than the first time, which must not make a known page look new
+        created = [i["created_at"] - MINUTE for i in items if isinstance(i.get("created_at"), datetime)]
+        if self.reached_mark(meta["query"], created):
+            self.crawler.stats.inc_value("crisiswatch/stopped_at_mark")
+            return
+        if next_href and items and meta["page"] < min(self.max_pages, PAGE_CAP):
+            yield self.slice_request(meta["brand"], meta["query"], piece, meta["page"] + 1,
+                                     url=response.urljoin(next_href))
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """--since/--until without a zone are China time, like everything the sites show."""
+    return value.replace(tzinfo=CHINA) if value is not None and value.tzinfo is None else value

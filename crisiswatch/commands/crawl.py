@@ -17,6 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--since", help="ISO time: do not page back past it")
     p.add_argument("--until", help="ISO time: ignore newer posts (sources that support slicing)")
     p.add_argument("--max-pages", type=int)
+    p.add_argument("-a", dest="spider_args", action="append", default=[], metavar="NAME=VALUE",
+                   help="spider argument, as with `scrapy crawl -a` (e.g. -a mode=html for weibo_search)")
     p.add_argument("--index-url", help="index backend URL (default: the config's)")
     p.set_defaults(func=run)
 
@@ -29,6 +31,11 @@ def run(args: argparse.Namespace) -> int:
         config = config.with_overrides(index__url=args.index_url)
     spider_args = {k: v for k, v in {"query": args.query, "brand": args.brand, "since": args.since,
                                       "until": args.until, "max_pages": args.max_pages}.items() if v}
+    for pair in args.spider_args:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise CrisiswatchError(f"bad spider argument {pair!r}: use -a NAME=VALUE")
+        spider_args[name] = value
     try:
         stats = run_crawls(config, [(args.source, spider_args)], progress=sys.stderr.isatty(),
                            overrides={"LOG_LEVEL": "WARNING", **config.source(args.source).scrapy_overrides()})

@@ -1,5 +1,5 @@
 """Site handlers: `handle(server, path, query, layout_changed) -> Reply | None`."""
 
-from crawlers.replay.sites import weibo
+from crawlers.replay.sites import jd, jutousu, tmall, tousu, weibo
 
-SITE_HANDLERS = [weibo.handle]
+SITE_HANDLERS = [weibo.handle, jd.handle, tmall.handle, tousu.handle, jutousu.handle]

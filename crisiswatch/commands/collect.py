@@ -1,0 +1,64 @@
+"""`crisiswatch collect x`: sources read through an API client rather than crawled (X via tweepy)."""
+
+from __future__ import annotations
+
+import argparse
+
+from crisiswatch.config import Config, load_config
+from crisiswatch.errors import CrisiswatchError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("collect", help="collect from an API source now (x: recent search or the filtered stream)")
+    p.add_argument("source", choices=["x"], help="API source")
+    p.add_argument("--query", help="one query instead of every configured brand's sources.x")
+    p.add_argument("--brand", help="only this brand's queries (or the brand the --query belongs to)")
+    p.add_argument("--stream", action="store_true", help="follow the filtered stream (rules from the config)")
+    p.add_argument("--max", type=int, dest="max_tweets", help="stop after this many tweets (per query)")
+    p.add_argument("--index-url", help="index backend URL (default: the config's)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from crawlers.x import collector
+
+    config = load_config(args.config)
+    if args.index_url:
+        config = config.with_overrides(index__url=args.index_url)
+    token = collector.bearer_token(config)  # a missing token stops here, before any request
+    if args.stream:
+        return _stream(config, token, args)
+    jobs = collector.targets(config, args.query, args.brand)
+    if not jobs:
+        raise CrisiswatchError("no X queries: give --query or set brands[].sources.x in the config")
+    client = collector.make_client(config)
+    for brand, query in jobs:
+        r = collector.search(client, config, query, brand=brand, max_tweets=args.max_tweets)
+        print(f"x: {query!r} · {r.pages} pages · {r.tweets} tweets · {r.indexed} indexed"
+              f" · since_id {r.since_id or '-'} -> {r.newest_id or r.since_id or '-'}")
+    return 0
+
+
+def _stream(config: Config, token: str, args: argparse.Namespace) -> int:
+    from crawlers.feed import PipelineFeed
+    from crawlers.x.stream import MentionStream, configured_rules
+
+    rules = configured_rules(config, args.brand)
+    if args.query:
+        import tweepy
+
+        rules = [tweepy.StreamRule(value=args.query, tag=args.brand or None)]
+    if not rules:
+        raise CrisiswatchError("no X stream rules: give --query or set brands[].sources.x in the config")
+    with PipelineFeed(config, "x") as feed:
+        stream = MentionStream(token, feed, max_tweets=args.max_tweets)
+        added, deleted = stream.sync_rules(rules)
+        print(f"x stream: {len(rules)} rules ({added} added, {deleted} removed); Ctrl-C stops")
+        try:
+            stream.run()
+        except KeyboardInterrupt:
+            stream.disconnect()
+        finally:
+            stream.write()
+        print(f"x stream: {stream.received} tweets · {feed.stats.get('item_scraped_count', 0)} indexed")
+    return 0

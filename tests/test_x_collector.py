@@ -1,0 +1,183 @@
+"""The X collector through tweepy against X's real API URLs (served by `responses`): recent search
+pages, the since_id high-water mark, a 429 wait, the filtered stream with rules and keep-alives,
+and the same pipelines (validation, dead letters, index) as the crawlers."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+import responses
+import tweepy
+from responses import matchers
+
+from crawlers.feed import PipelineFeed
+from crawlers.x import collector
+from crawlers.x.stream import MentionStream, configured_rules
+from crisiswatch.cli import main
+from crisiswatch.config import parse_config
+from crisiswatch.db import connect
+from crisiswatch.deadletter import DeadLetters
+from tests.conftest import FIXTURES, config_dict
+
+RECENT = "https://api.twitter.com/2/tweets/search/recent"
+STREAM = "https://api.twitter.com/2/tweets/search/stream"
+RULES = "https://api.twitter.com/2/tweets/search/stream/rules"
+QUERY = "(BrandX OR @brandx) -is:retweet"
+FIELDS = {"tweet.fields": ",".join(collector.TWEET_FIELDS), "user.fields": ",".join(collector.USER_FIELDS),
+          "expansions": "author_id"}
+
+
+def body(name: str) -> str:
+    return (FIXTURES / "x" / name).read_text(encoding="utf-8")
+
+
+def brands() -> list[dict]:
+    return [{"key": "brandx", "names": ["BrandX"], "sources": {"x": [QUERY]}},
+            {"key": "aurora", "names": ["极光优选"], "sources": {"x": ["极光优选 lang:zh"]}}]
+
+
+@pytest.fixture
+def config(tmp_path):
+    return parse_config(config_dict(tmp_path, brands=brands()), str(tmp_path / "crisiswatch.yaml"))
+
+
+@pytest.fixture
+def client():
+    return tweepy.Client("test-bearer", wait_on_rate_limit=True, return_type=dict)
+
+
+def db_rows(config, sql: str, params: tuple = ()) -> list[tuple]:
+    conn = sqlite3.connect(config.state_db)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def page(name: str, **params: str) -> dict:
+    return {"body": body(name), "content_type": "application/json",
+            "match": [matchers.query_param_matcher({"query": QUERY, "max_results": "100", **FIELDS, **params})]}
+
+
+@responses.activate
+def test_recent_search_pages_then_resumes_from_since_id(config, client):
+    responses.get(RECENT, **page("search_recent_p1.json"))
+    responses.get(RECENT, **page("search_recent_p2.json", next_token="b26v89c19zqg8o3fpzbn1e0ffhxjiofzw6po136rvbnul"))
+    result = collector.search(client, config, QUERY, brand="brandx")
+    assert (result.pages, result.tweets, result.indexed) == (2, 4, 3)
+    assert result.since_id is None and result.newest_id == "1934000000000000012"
+    assert responses.calls[0].request.headers["Authorization"] == "Bearer test-bearer"
+    # the tweet without text or time is dead-lettered with its reason; the others are indexed
+    (letter,) = DeadLetters(connect(config.state_db)).recent()
+    assert letter.payload["native_id"] == "1934000000000000004" and "text" in letter.reason
+    doc = json.loads(db_rows(config, "SELECT doc FROM mentions WHERE native_id='1934000000000000012'")[0][0])
+    assert doc["source"] == "x" and doc["brands"] == ["brandx"] and doc["query"] == QUERY
+    assert doc["author"] == {"id": "7001", "name": "Dana Reviews", "followers": 48200, "verified": True}
+    assert doc["engagement"] == {"reposts": 45, "comments": 17, "likes": 230}
+    assert doc["url"] == "https://x.com/danareviews/status/1934000000000000012"
+    assert doc["created_at"].startswith("2025-06-14T04:00:00") and doc["extra"]["hashtags"] == ["BrandX"]
+    assert collector.SinceIds(connect(config.state_db)).get(QUERY) == "1934000000000000012"
+
+    responses.get(RECENT, **page("search_recent_new.json", since_id="1934000000000000012"))
+    again = collector.search(client, config, QUERY, brand="brandx")
+    assert again.since_id == "1934000000000000012" and again.newest_id == "1934000000000000020"
+    assert "since_id=1934000000000000012" in responses.calls[-1].request.url
+    assert db_rows(config, "SELECT COUNT(*) FROM mentions WHERE source='x'") == [(4,)]
+
+    responses.get(RECENT, **page("search_recent_empty.json", since_id="1934000000000000020"))
+    assert collector.search(client, config, QUERY).tweets == 0
+    assert collector.SinceIds(connect(config.state_db)).get(QUERY) == "1934000000000000020"
+
+
+@responses.activate
+def test_rate_limit_waits_until_the_reset_time(config, client, monkeypatch):
+    waits: list[float] = []
+    monkeypatch.setattr(tweepy.client.time, "sleep", waits.append)
+    reset = int(time.time()) + 42
+    responses.get(RECENT, body=body("rate_limited.json"), status=429, content_type="application/json",
+                  headers={"x-rate-limit-limit": "450", "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)})
+    responses.get(RECENT, **page("search_recent_p2.json"))
+    result = collector.search(client, config, QUERY)
+    assert len(waits) == 1 and 41 <= waits[0] <= 43
+    assert result.tweets == 2 and len(responses.calls) == 2
+
+
+@responses.activate
+def test_a_failed_run_does_not_move_since_id(config, client):
+    responses.get(RECENT, **page("search_recent_p1.json"))
+    responses.get(RECENT, status=503, json={"title": "Service Unavailable"})
+    with pytest.raises(tweepy.TwitterServerError):
+        collector.search(client, config, QUERY)
+    assert collector.SinceIds(connect(config.state_db)).get(QUERY) is None
+    # what was read is kept (the index upsert makes the re-read harmless)
+    assert db_rows(config, "SELECT COUNT(*) FROM mentions") == [(2,)]
+
+
+@responses.activate
+def test_filtered_stream_syncs_rules_and_indexes_matches(config):
+    responses.get(RULES, body=body("rules_get.json"), content_type="application/json")
+    responses.post(RULES, body=body("rules_deleted.json"), content_type="application/json",
+                   match=[matchers.json_params_matcher({"delete": {"ids": ["1800000000000000002"]}})])
+    responses.post(RULES, body=body("rules_added.json"), content_type="application/json",
+                   match=[matchers.json_params_matcher({"add": [{"value": "极光优选 lang:zh", "tag": "aurora"}]})])
+    responses.get(STREAM, body=(FIXTURES / "x" / "stream_lines.ndjson").read_bytes(),
+                  content_type="application/json")
+    with PipelineFeed(config, "x") as feed:
+        stream = MentionStream("test-bearer", feed, max_tweets=3)
+        assert stream.sync_rules(configured_rules(config)) == (1, 1)
+        stream.run()
+    assert (stream.received, stream.keep_alives) == (3, 3)
+    stream_call = next(c for c in responses.calls if c.request.url.split("?")[0] == STREAM)
+    assert "expansions=author_id" in stream_call.request.url
+    docs = [json.loads(d) for (d,) in db_rows(config, "SELECT doc FROM mentions ORDER BY native_id")]
+    assert [d["native_id"] for d in docs] == ["1934000000000000031", "1934000000000000032"]
+    assert docs[0]["brands"] == ["aurora"] and docs[1]["brands"] == ["aurora", "brandx"]
+    assert docs[0]["author"]["name"] == "小林" and docs[1]["extra"]["rules"] == ["1800000000000000001",
+                                                                                "1800000000000000003"]
+    assert DeadLetters(connect(config.state_db)).recent()[0].payload["native_id"] == "1934000000000000033"
+
+
+def test_stream_lines_fed_to_on_data_directly(config):
+    lines = (FIXTURES / "x" / "stream_lines.ndjson").read_bytes().split(b"\r\n")
+    with PipelineFeed(config, "x") as feed:
+        stream = MentionStream("test-bearer", feed, batch_size=100)
+        for line in lines[:3]:  # one tweet, then two keep-alives
+            stream.on_data(line) if line else stream.on_keep_alive()
+        # the keep-alive wrote the buffered tweet without waiting for a full batch
+        assert feed.stats.get("crisiswatch/indexed") == 1 and stream.buffer == []
+        stream.on_data(lines[3])
+        assert len(stream.buffer) == 1
+        stream.on_disconnect()  # tweepy calls it when the stream ends: nothing stays in memory
+        assert stream.buffer == []
+    assert db_rows(config, "SELECT COUNT(*) FROM mentions") == [(2,)]
+
+
+def _write_config(tmp_path: Path) -> Path:
+    import yaml
+
+    cfg = tmp_path / "crisiswatch.yaml"
+    cfg.write_text(yaml.safe_dump(config_dict(tmp_path, brands=brands()), allow_unicode=True), encoding="utf-8")
+    return cfg
+
+
+def test_cli_without_a_token_is_a_one_line_config_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("X_BEARER_TOKEN", raising=False)
+    assert main(["--config", str(_write_config(tmp_path)), "collect", "x"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "X_BEARER_TOKEN" in err and "sources.x.token_env" in err
+
+
+@responses.activate
+def test_cli_collects_every_configured_query(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("X_BEARER_TOKEN", "cli-bearer")
+    responses.get(RECENT, **page("search_recent_p2.json"))
+    responses.get(RECENT, body=body("search_recent_empty.json"), content_type="application/json",
+                  match=[matchers.query_param_matcher({"query": "极光优选 lang:zh"}, strict_match=False)])
+    assert main(["--config", str(_write_config(tmp_path)), "collect", "x", "--max", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "1 pages · 2 tweets · 1 indexed" in out and "since_id - -> 1934000000000000005" in out
+    assert all(c.request.headers["Authorization"] == "Bearer cli-bearer" for c in responses.calls)
