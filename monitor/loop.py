@@ -7,6 +7,7 @@ not take the loop down); detection, playbooks and alert delivery run in this pro
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -22,9 +23,16 @@ BLOCK_BACKOFF = (timedelta(minutes=15), timedelta(hours=6))
 
 
 def configured_spiders(config: Config) -> list[str]:
-    """Spiders with at least one brand target and not disabled."""
-    return [name for name in SPIDER_FOR_SOURCE_KEY
-            if config.source(name).enabled and any(getattr(b.sources, name) for b in config.brands)]
+    """Sources with at least one brand target and not disabled; X only when its token is set."""
+    names = [name for name in (*SPIDER_FOR_SOURCE_KEY, "x")
+             if config.source(name).enabled and any(getattr(b.sources, name) for b in config.brands)]
+    token_env = config.source("x").token_env or "X_BEARER_TOKEN"
+    return [n for n in names if n != "x" or os.environ.get(token_env)]
+
+
+def collect_command(source: str) -> list[str]:
+    """X is collected through tweepy, not Scrapy, but runs the same pipelines."""
+    return ["collect", "x"] if source == "x" else ["crawl", source]
 
 
 def blocked_backoff(blocks_in_a_row: int) -> timedelta:
@@ -49,7 +57,7 @@ class Scheduler:
         cmd = [sys.executable, "-m", "crisiswatch.cli"]
         if self.config_path:
             cmd += ["--config", self.config_path]
-        cmd += ["crawl", spider]
+        cmd += collect_command(spider)
         logger.info("crawling %s", spider)
         code = subprocess.call(cmd)
         if code == 0:

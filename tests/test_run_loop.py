@@ -1,0 +1,37 @@
+"""The run loop's scheduling: which sources run, and backing off a blocked source."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from crisiswatch.config import parse_config
+from monitor.loop import Scheduler, blocked_backoff, collect_command, configured_spiders
+
+
+def test_only_sources_with_targets_run_and_x_needs_its_token(tmp_path, monkeypatch):
+    config = parse_config({"brands": [{"key": "a", "names": ["极光"], "sources": {
+        "weibo_search": ["极光"], "jd_reviews": ["100012"], "x": ["极光 -is:retweet"]}}],
+        "sources": {"jd_reviews": {"enabled": False}}})
+    monkeypatch.delenv("X_BEARER_TOKEN", raising=False)
+    assert configured_spiders(config) == ["weibo_search"]
+    monkeypatch.setenv("X_BEARER_TOKEN", "t")
+    assert configured_spiders(config) == ["weibo_search", "x"]
+    assert collect_command("x") == ["collect", "x"] and collect_command("jutousu") == ["crawl", "jutousu"]
+
+
+def test_a_failing_source_backs_off_exponentially(monkeypatch):
+    now = [datetime(2025, 6, 14, tzinfo=UTC)]
+    config = parse_config({"brands": [{"key": "a", "names": ["极光"], "sources": {"weibo_search": ["极光"]}}],
+                           "sources": {"weibo_search": {"schedule_minutes": 10}}})
+    scheduler = Scheduler(config, None, now=lambda: now[0])
+    codes = iter([1, 1, 0])
+    monkeypatch.setattr("monitor.loop.subprocess.call", lambda cmd: next(codes))
+    assert scheduler.due() == ["weibo_search"]
+    scheduler.crawl("weibo_search")
+    assert scheduler.next_run["weibo_search"] - now[0] == timedelta(minutes=15)
+    assert scheduler.due() == []
+    scheduler.crawl("weibo_search")
+    assert scheduler.next_run["weibo_search"] - now[0] == timedelta(minutes=30)
+    scheduler.crawl("weibo_search")  # recovered: back to its schedule
+    assert scheduler.next_run["weibo_search"] - now[0] == timedelta(minutes=10)
+    assert blocked_backoff(20) == timedelta(hours=6)
