@@ -16,7 +16,8 @@ def run(args: argparse.Namespace) -> int:
     from crisiswatch.config import load_config
     from crisiswatch.db import connect
     from crisiswatch.deadletter import DeadLetters
-    from index import open_backend
+    from index import BackendUnavailable, open_backend
+    from index.spool import backlog
     from monitor.incidents.service import IncidentService
     from playbooks.tickets.service import TicketService
 
@@ -24,7 +25,13 @@ def run(args: argparse.Namespace) -> int:
     conn = connect(config.resolve(config.state_db))
     print(f"config: {config.path or '(built-in defaults)'} · index: {config.index.url}")
     backend = open_backend(config.index.url)
-    print(f"mentions indexed: {backend.count()} · dead letters: {DeadLetters(conn).count()}")
+    try:
+        indexed = str(backend.count())
+    except BackendUnavailable as exc:
+        indexed = f"unknown (index unreachable: {exc})"
+    print(f"mentions indexed: {indexed} · dead letters: {DeadLetters(conn).count()}")
+    for target, batches, waiting, oldest in backlog(conn):
+        print(f"index spool: {waiting} mentions in {batches} batches waiting for {target} since {oldest[:16]}")
     print("sources:")
     rows = CrawlState(conn).source_summary()
     for row in rows:

@@ -1,0 +1,435 @@
+"""Elasticsearch and OpenSearch backends: the same queries and bodies, two official clients.
+
+Mentions are written through the alias `crisiswatch-mentions` to time-based indices that roll
+over (ILM on Elasticsearch, ISM on OpenSearch). Bulk writes retry 429/5xx with bounded backoff
+and report each rejected document with the server's reason; an unreachable cluster raises
+`BackendUnavailable`, so the `IndexWriter` spools the batch instead of losing it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from crisiswatch.errors import CrisiswatchError
+from crisiswatch.mention import Mention
+from index import es_bodies as bodies
+from index.base import (
+    ANY,
+    GROUP_FIELDS,
+    AuthorStat,
+    Backend,
+    BackendUnavailable,
+    Bucket,
+    IndexResult,
+    MentionFilter,
+)
+
+logger = logging.getLogger(__name__)
+RETRY_STATUS = {429, 500, 502, 503, 504}
+
+
+class ClusterUnavailable(BackendUnavailable, CrisiswatchError):
+    """Unreachable after the retries: the writer spools; a command prints one line instead of a traceback."""
+
+
+class _Retryable(Exception):
+    """A 429/5xx reply: worth another try after a pause."""
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text.split(" caused by:", 1)[0][:160]
+
+
+def _reason(error: Any) -> str:
+    if isinstance(error, dict):
+        return f"{error.get('type', 'error')}: {error.get('reason', '')}"
+    return str(error)
+
+
+class SearchBackend(Backend):
+    """Everything but the client: subclasses say how to send a request and classify its errors."""
+
+    lifecycle_kind = ""
+
+    def __init__(self, client: Any, *, alias: str = bodies.ALIAS, shards: int = 1, replicas: int = 1,
+                 rollover_size: str = "30gb", rollover_age: str = "7d", delete_after: str | None = None,
+                 retries: int = 3, backoff: float = 0.5, host: str = "") -> None:
+        self.client = client
+        self.host = host
+        self.alias = alias
+        self.shards, self.replicas = shards, replicas
+        self.rollover_size, self.rollover_age, self.delete_after = rollover_size, rollover_age, delete_after
+        self.retries, self.backoff = retries, backoff
+        self._dirty = False
+
+    # -- construction ----------------------------------------------------------------------------
+    @classmethod
+    def from_url(cls, url: str) -> SearchBackend:
+        """`elasticsearch://host:9200`, `opensearch://host:9200?tls=true`, `https://host:9200?shards=3`.
+
+        Credentials come from the environment: ES_API_KEY, or ES_USERNAME and ES_PASSWORD
+        (rename them with `?api_key_env=`, `?username_env=`, `?password_env=`).
+        """
+        parts = urlsplit(url)
+        opts = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        tls = parts.scheme == "https" or opts.pop("tls", "false").lower() in ("1", "true", "yes")
+        host = f"{'https' if tls else 'http'}://{parts.hostname or '127.0.0.1'}:{parts.port or 9200}"
+        auth: dict[str, Any] = {}
+        api_key = os.environ.get(opts.pop("api_key_env", "ES_API_KEY"))
+        user = os.environ.get(opts.pop("username_env", "ES_USERNAME"))
+        password = os.environ.get(opts.pop("password_env", "ES_PASSWORD"), "")
+        if api_key:
+            auth["api_key"] = api_key
+        elif user:
+            auth["basic_auth"] = (user, password)
+        verify = opts.pop("verify_certs", "true").lower() not in ("0", "false", "no")
+        kwargs: dict[str, Any] = {}
+        try:
+            for name in ("shards", "replicas", "retries"):
+                if name in opts:
+                    kwargs[name] = int(opts.pop(name))
+            if "backoff" in opts:
+                kwargs["backoff"] = float(opts.pop("backoff"))
+        except ValueError as exc:
+            raise CrisiswatchError(f"bad index URL option in {parts.scheme}://{parts.netloc}: {exc}") from None
+        for name in ("alias", "rollover_size", "rollover_age", "delete_after"):
+            if name in opts:
+                kwargs[name] = opts.pop(name)
+        if opts:
+            raise CrisiswatchError(f"unknown index URL option(s): {', '.join(sorted(opts))}")
+        return cls(cls.make_client(host, auth, verify), host=host, **kwargs)
+
+    @staticmethod
+    def make_client(host: str, auth: dict[str, Any], verify: bool) -> Any:
+        raise NotImplementedError
+
+    # -- what differs between the clients --------------------------------------------------------
+    def _call(self, fn: Any, **kwargs: Any) -> Any:
+        """One client call; connection problems become BackendUnavailable, 429/5xx `_Retryable`."""
+        raise NotImplementedError
+
+    def _bulk_request(self, operations: list[dict[str, Any]]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _raw(self, method: str, path: str, body: Any = None, params: dict | None = None) -> Any:
+        raise NotImplementedError
+
+    def _lifecycle(self) -> tuple[str, Any, dict[str, Any]]:
+        """(path, body, index settings) of the rollover policy for this distribution."""
+        raise NotImplementedError
+
+    def _status(self, exc: Exception) -> int | None:
+        raise NotImplementedError
+
+    def _host(self) -> str:
+        return self.host or "the configured address"
+
+    # -- setup -----------------------------------------------------------------------------------
+    def ensure_ready(self) -> list[str]:
+        warnings: list[str] = []
+        plugins = self._plugins()
+        analyzer = bodies.chinese_analyzer(plugins)
+        if analyzer is None:
+            warnings.append("no Chinese analyzer on the cluster (install analysis-smartcn or analysis-ik): "
+                            "`text` uses the standard analyzer; crisiswatch search still uses jieba tokens")
+        lifecycle = self._ensure_lifecycle(warnings)
+        self._call(self.client.indices.put_index_template, name=self.alias, body=bodies.index_template(
+            self.alias, shards=self.shards, replicas=self.replicas, text_analyzer=analyzer, lifecycle=lifecycle))
+        if not self._call(self.client.indices.exists_alias, name=self.alias):
+            if self._call(self.client.indices.exists, index=self.alias):
+                raise CrisiswatchError(f"{self.alias} is an index, not an alias: reindex it behind the alias "
+                                       f"{self.alias} (indices {self.alias}-NNNNNN)")
+            name, body = bodies.first_index(self.alias)
+            try:
+                self._call(self.client.indices.create, index=name, body=body)
+            except CrisiswatchError as exc:  # another worker created it first
+                if "already_exists" not in str(exc):
+                    raise
+        return warnings
+
+    def _plugins(self) -> set[str]:
+        try:
+            rows = self._raw("GET", "/_cat/plugins", params={"format": "json"}) or []
+        except BackendUnavailable:
+            raise
+        except (CrisiswatchError, _Retryable):
+            return set()
+        return {row.get("component", "") for row in rows if isinstance(row, dict)}
+
+    def _ensure_lifecycle(self, warnings: list[str]) -> dict[str, Any]:
+        """The only place that talks to ILM/ISM; a cluster without it still works, without rollover."""
+        path, body, settings = self._lifecycle()
+        try:
+            self._raw("PUT", path, body)
+        except BackendUnavailable:
+            raise
+        except CrisiswatchError as exc:
+            if "version_conflict" in str(exc) or "already exists" in str(exc):
+                return settings  # ISM refuses to overwrite a policy without seq_no; the existing one stays
+            logger.debug("lifecycle policy refused: %s", exc)
+            warnings.append(f"no {self.lifecycle_kind} on the cluster: {self.alias} will not roll over "
+                            f"(one index grows; see docs/elasticsearch.md)")
+            return {}
+        return settings
+
+    # -- writing ---------------------------------------------------------------------------------
+    def upsert(self, mentions: Sequence[Mention]) -> IndexResult:
+        return self.write_docs({m.id: bodies.to_doc(m) for m in mentions})  # the last copy of an id wins
+
+    def write_docs(self, docs: dict[str, dict[str, Any]]) -> IndexResult:
+        """The bulk path for documents already built by `es_bodies.to_doc`, keyed by mention id."""
+        if not docs:
+            return IndexResult()
+        homes = self._homes(list(docs))
+        pending = list(docs)
+        result = IndexResult()
+        for attempt in range(self.retries + 1):
+            operations: list[dict[str, Any]] = []
+            for mid in pending:
+                operations += [{"index": {"_index": homes.get(mid, self.alias), "_id": mid}}, docs[mid]]
+            reply = self._with_retry(self._bulk_request, operations)
+            retry = []
+            for mid, item in zip(pending, reply["items"], strict=True):
+                outcome = next(iter(item.values()))
+                status = outcome.get("status", 500)
+                if status < 300:
+                    result.written += 1
+                elif status in RETRY_STATUS:
+                    retry.append(mid)
+                else:
+                    result.rejected.append((mid, _reason(outcome.get("error"))))
+            self._dirty = True
+            if not retry:
+                return result
+            pending = retry
+            if attempt < self.retries:
+                time.sleep(self.backoff * 2 ** attempt)
+        raise ClusterUnavailable(f"{len(pending)} documents still refused (429/5xx) after {self.retries} retries")
+
+    def _homes(self, ids: list[str]) -> dict[str, str]:
+        """Ids already stored in an older (rolled-over) index are rewritten there, never duplicated."""
+        reply = self._with_retry(lambda: self._call(self.client.search, index=self.alias, body={
+            "size": len(ids), "_source": False, "query": {"ids": {"values": ids}}}))
+        homes = {hit["_id"]: hit["_index"] for hit in reply["hits"]["hits"]}
+        if not homes:
+            return {}
+        write_index = self._with_retry(self._write_index)
+        return {mid: index for mid, index in homes.items() if index != write_index}
+
+    def _write_index(self) -> str | None:
+        aliases = self._call(self.client.indices.get_alias, name=self.alias)
+        for index, entry in aliases.items():
+            if entry.get("aliases", {}).get(self.alias, {}).get("is_write_index", len(aliases) == 1):
+                return index
+        return None
+
+    def _with_retry(self, fn: Any, *args: Any) -> Any:
+        for attempt in range(self.retries + 1):
+            try:
+                return fn(*args)
+            except (_Retryable, BackendUnavailable) as exc:
+                if attempt == self.retries:
+                    raise ClusterUnavailable(str(exc)) from None
+                time.sleep(self.backoff * 2 ** attempt)
+        raise AssertionError("unreachable")
+
+    # -- reading ---------------------------------------------------------------------------------
+    def _fresh(self) -> None:
+        if self._dirty:  # read-your-writes inside one process without forcing a refresh per bulk
+            self._with_retry(lambda: self._call(self.client.indices.refresh, index=self.alias))
+            self._dirty = False
+
+    def _search(self, body: dict[str, Any]) -> dict[str, Any]:
+        self._fresh()
+        return self._with_retry(lambda: self._call(self.client.search, index=self.alias, body=body))
+
+    def _hits(self, body: dict[str, Any]) -> list[Mention]:
+        return [bodies.from_doc(h["_source"]) for h in self._search(body)["hits"]["hits"]]
+
+    def _composite(self, flt: MentionFilter, sources: list[dict], aggs: dict | None = None,
+                   *extra: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        after = None
+        while True:
+            reply = self._search({"size": 0, "query": bodies.query(flt, *extra),
+                                  "aggs": {"c": bodies.composite(sources, after, aggs)}})
+            agg = reply["aggregations"]["c"]
+            yield from agg["buckets"]
+            after = agg.get("after_key")
+            if not agg["buckets"] or after is None:
+                return
+
+    def get(self, mention_id: str) -> Mention | None:
+        hits = self._hits({"size": 1, "query": {"ids": {"values": [mention_id]}}})
+        return hits[0] if hits else None
+
+    def count(self, flt: MentionFilter = ANY) -> int:
+        self._fresh()
+        body = {"query": bodies.query(flt)}
+        return int(self._with_retry(lambda: self._call(self.client.count, index=self.alias, body=body))["count"])
+
+    def counts_over_time(self, flt: MentionFilter, interval_seconds: int,
+                         group_by: str | None = None) -> list[Bucket]:
+        if group_by is not None and group_by not in GROUP_FIELDS:
+            raise ValueError(f"cannot group by {group_by!r}")
+        totals: dict[tuple[int, str], int] = {}
+        for b in self._composite(flt, bodies.time_sources(interval_seconds, group_by)):
+            key = (int(b["key"]["t"]), b["key"].get("k") or "")  # missing and "" are one group, as in SQLite
+            if group_by == "brand" and flt.brand is not None and key[1] != flt.brand:
+                continue  # a filtered brand groups under that brand only, not its co-mentioned ones
+            totals[key] = totals.get(key, 0) + b["doc_count"]
+        return [Bucket(datetime.fromtimestamp(ms / 1000, UTC), k, n) for (ms, k), n in sorted(totals.items())]
+
+    def counts_by(self, flt: MentionFilter, field_name: str, limit: int = 20) -> list[tuple[str, int]]:
+        if field_name not in GROUP_FIELDS:
+            raise ValueError(f"cannot group by {field_name!r}")
+        # composite pages are exact on any number of shards, unlike a terms aggregation's top-N
+        sources = [{"k": {"terms": {"field": bodies.field_of(field_name)}}}]
+        rows = [(b["key"]["k"], b["doc_count"]) for b in self._composite(flt, sources) if b["key"]["k"]
+                and (field_name != "brand" or flt.brand in (None, b["key"]["k"]))]
+        return sorted(rows, key=lambda r: (-r[1], r[0]))[:limit]
+
+    def top_authors(self, flt: MentionFilter, limit: int = 10) -> list[AuthorStat]:
+        sources = [{"a": {"terms": {"field": "author.id"}}}]
+        stats = []
+        for b in self._composite(flt, sources, bodies.AUTHOR_AGGS):
+            aid = b["key"]["a"]
+            if not aid:
+                continue
+            names = b["name"]["buckets"]
+            stats.append(AuthorStat(aid, names[0]["key"] if names else "", int(b["followers"]["value"] or 0),
+                                    bool(b["verified"]["value"]), b["doc_count"], b["negative"]["doc_count"]))
+        return sorted(stats, key=lambda a: (-a.followers, -a.mentions, a.author_id))[:limit]
+
+    def latest(self, flt: MentionFilter, limit: int = 20) -> list[Mention]:
+        return self._hits({"size": limit, "query": bodies.query(flt), "sort": bodies.NEWEST_FIRST})
+
+    def search(self, query: str, flt: MentionFilter = ANY, limit: int = 20) -> list[Mention]:
+        clause = bodies.search_clause(query)
+        if clause is None:
+            return []
+        return self._hits({"size": limit, "query": bodies.query(flt, clause), "sort": bodies.NEWEST_FIRST})
+
+    def scan(self, flt: MentionFilter, batch_size: int = 1000) -> Iterator[Mention]:
+        after = None
+        while True:
+            body: dict[str, Any] = {"size": batch_size, "query": bodies.query(flt), "sort": bodies.OLDEST_FIRST}
+            if after is not None:
+                body["search_after"] = after
+            hits = self._search(body)["hits"]["hits"]
+            for hit in hits:
+                yield bodies.from_doc(hit["_source"])
+            if len(hits) < batch_size:
+                return
+            after = hits[-1]["sort"]
+
+    def close(self) -> None:
+        try:
+            self._fresh()  # the next process reads what this one wrote
+        except (BackendUnavailable, CrisiswatchError, _Retryable):
+            pass
+        self.client.close()
+
+
+class ElasticsearchBackend(SearchBackend):
+    """The official `elasticsearch` client (8.x and 9.x); rollover by an ILM policy."""
+
+    name = "elasticsearch"
+    lifecycle_kind = "ILM"
+
+    @staticmethod
+    def make_client(host: str, auth: dict[str, Any], verify: bool) -> Any:
+        from elasticsearch import Elasticsearch
+
+        return Elasticsearch(host, max_retries=0, retry_on_timeout=False, request_timeout=30,
+                             verify_certs=verify, **auth)
+
+    def _status(self, exc: Exception) -> int | None:
+        status = getattr(exc, "status_code", None)
+        meta = getattr(exc, "meta", None)
+        return status if isinstance(status, int) else getattr(meta, "status", None)
+
+    def _call(self, fn: Any, **kwargs: Any) -> Any:
+        import elastic_transport
+        from elasticsearch import ApiError
+
+        try:
+            reply = fn(**kwargs)
+        except (elastic_transport.ConnectionError, elastic_transport.ConnectionTimeout) as exc:
+            raise ClusterUnavailable(f"{self.name} unreachable at {self._host()}: {_short(exc)}") from None
+        except ApiError as exc:
+            status = self._status(exc)
+            if status in RETRY_STATUS:
+                raise _Retryable(f"HTTP {status}") from None
+            raise CrisiswatchError(f"{self.name}: HTTP {status} {exc.message}: {str(exc.body)[:200]}") from None
+        return reply.body if hasattr(reply, "body") else reply
+
+    def _bulk_request(self, operations: list[dict[str, Any]]) -> dict[str, Any]:
+        return self._call(self.client.bulk, operations=operations)
+
+    def _raw(self, method: str, path: str, body: Any = None, params: dict | None = None) -> Any:
+        headers = {"accept": "application/json"}
+        if body is not None:
+            headers["content-type"] = "application/json"
+        return self._call(self.client.perform_request, method=method, path=path, headers=headers, body=body,
+                          params=params)
+
+    def _lifecycle(self) -> tuple[str, Any, dict[str, Any]]:
+        policy = f"{self.alias}-policy"
+        return (f"/_ilm/policy/{policy}", bodies.ilm_policy(self.rollover_size, self.rollover_age,
+                                                            self.delete_after),
+                {"index.lifecycle.name": policy, "index.lifecycle.rollover_alias": self.alias})
+
+
+class OpenSearchBackend(SearchBackend):
+    """`opensearch-py`; rollover by an ISM policy."""
+
+    name = "opensearch"
+    lifecycle_kind = "ISM"
+
+    @staticmethod
+    def make_client(host: str, auth: dict[str, Any], verify: bool) -> Any:
+        from opensearchpy import OpenSearch
+
+        if "api_key" in auth:
+            return OpenSearch(hosts=[host], headers={"Authorization": f"ApiKey {auth['api_key']}"},
+                              max_retries=0, timeout=30, verify_certs=verify)
+        return OpenSearch(hosts=[host], http_auth=auth.get("basic_auth"), max_retries=0, timeout=30,
+                          verify_certs=verify)
+
+    def _status(self, exc: Exception) -> int | None:
+        status = getattr(exc, "status_code", None)
+        return status if isinstance(status, int) else None
+
+    def _call(self, fn: Any, **kwargs: Any) -> Any:
+        from opensearchpy.exceptions import ConnectionError as OSConnectionError
+        from opensearchpy.exceptions import TransportError
+
+        try:
+            return fn(**kwargs)
+        except OSConnectionError as exc:  # ConnectionTimeout is a subclass
+            raise ClusterUnavailable(f"{self.name} unreachable at {self._host()}: {_short(exc)}") from None
+        except TransportError as exc:
+            status = self._status(exc)
+            if status in RETRY_STATUS:
+                raise _Retryable(f"HTTP {status}") from None
+            raise CrisiswatchError(f"{self.name}: HTTP {status} {exc.error}: {str(exc.info)[:200]}") from None
+
+    def _bulk_request(self, operations: list[dict[str, Any]]) -> dict[str, Any]:
+        return self._call(self.client.bulk, body=operations)
+
+    def _raw(self, method: str, path: str, body: Any = None, params: dict | None = None) -> Any:
+        return self._call(self.client.transport.perform_request, method=method, url=path, body=body,
+                          params=params)
+
+    def _lifecycle(self) -> tuple[str, Any, dict[str, Any]]:
+        policy = f"{self.alias}-policy"
+        return (f"/_plugins/_ism/policies/{policy}", bodies.ism_policy(
+            self.alias, self.rollover_size, self.rollover_age, self.delete_after),
+            {"plugins.index_state_management.rollover_alias": self.alias})
