@@ -28,10 +28,12 @@ class AuditLog:
         self.conn = conn
         ensure_schema(conn, "audit_log", DDL)
 
-    def record(self, actor: str, action: str, subject: str, outcome: str = "ok", **detail: Any) -> None:
+    def record(self, actor: str, action: str, subject: str, outcome: str = "ok", *, at: datetime | None = None,
+               **detail: Any) -> None:
+        """One line of the trail; `at` lets a replay or a test clock stamp its own time."""
         self.conn.execute(
             "INSERT INTO audit_log(at, actor, action, subject, outcome, detail) VALUES (?,?,?,?,?,?)",
-            (datetime.now(UTC).isoformat(), actor, action, subject, outcome,
+            ((at or datetime.now(UTC)).isoformat(), actor, action, subject, outcome,
              json.dumps(detail, ensure_ascii=False, default=str)),
         )
 

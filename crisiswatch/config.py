@@ -316,7 +316,16 @@ class BusinessHours(_Strict):
             raise ValueError("days must be ISO weekdays 1..7 (1 = Monday)")
         return value
 
+    @field_validator("grades")
+    @classmethod
+    def _grades(cls, value: list[str]) -> list[str]:
+        bad = [g for g in value if g not in SEVERITIES]
+        if bad:
+            raise ValueError(f"unknown grade {bad[0]!r} (grades: {', '.join(SEVERITIES)})")
+        return value
 
+
+TICKET_DEPARTMENTS = ("客服", "调查", "技术", "法律", "管理层")
 DEFAULT_ROUTING: dict[str, list[str]] = {
     "product_quality": ["调查"], "logistics": ["客服"], "after_sales": ["客服"], "service_attitude": ["客服"],
     "payment_billing": ["技术"], "fraud_security_privacy": ["法律", "技术"], "price": ["客服"],
@@ -348,7 +357,21 @@ class TicketSettings(_Strict):
     @field_validator("routing")
     @classmethod
     def _routing(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for category, departments in value.items():
+            if category not in DEFAULT_ROUTING:
+                raise ValueError(f"unknown category {category!r} (categories: {', '.join(DEFAULT_ROUTING)})")
+            bad = [d for d in departments if d not in TICKET_DEPARTMENTS] if departments else ["(none)"]
+            if bad:
+                raise ValueError(f"routing.{category}: unknown department {bad[0]!r} "
+                                 f"(departments: {', '.join(TICKET_DEPARTMENTS)})")
         return {**DEFAULT_ROUTING, **value}
+
+    @field_validator("escalate_to", "major_adds")
+    @classmethod
+    def _department(cls, value: str) -> str:
+        if value not in TICKET_DEPARTMENTS:
+            raise ValueError(f"unknown department {value!r} (departments: {', '.join(TICKET_DEPARTMENTS)})")
+        return value
 
 
 class Config(_Strict):

@@ -77,17 +77,22 @@ def run_forever(config: Config, config_path: str | None, tick_seconds: float = 3
     from crisiswatch.db import connect
     from index import open_backend
     from monitor.flows import detect_and_respond
+    from playbooks.cycle import playbook_cycle
+    from playbooks.engine import PlaybookEngine
 
     conn = connect(config.resolve(config.state_db))
     backend = open_backend(config.index.url)
     dispatcher = AlertDispatcher(config, conn, build_channels(config))
     scheduler = Scheduler(config, config_path)
+    engine = PlaybookEngine(config, conn, dispatcher)
     while True:
         for spider in scheduler.due():
             scheduler.crawl(spider)
-        report = detect_and_respond(config, backend, conn, dispatcher, until=datetime.now(UTC))
+        report = detect_and_respond(config, backend, conn, dispatcher, until=datetime.now(UTC), engine=engine)
         for change in report.changes:
             logger.info("%s %s: %s", change.incident.label, change.kind, change.incident.summary)
+        # waiting playbook steps resume; SLA reminders and breaches become alerts
+        playbook_cycle(config, conn, dispatcher, engine)
         # heartbeat, escalation steps, approvals, digest, operator health alerts, delivery
         alert_cycle(config, conn, dispatcher)
         if once:

@@ -1,7 +1,9 @@
 """Runs the playbooks whose trigger matches an incident change, each step at most once.
 
-A step's completion is recorded in `playbook_runs` before the next starts, so a restart
-resumes where it stopped and never opens a second ticket or sends a second alert.
+A step's outcome is recorded in `playbook_runs` before the next starts, so a restart resumes
+where it stopped and never opens a second ticket or sends a second alert. A step that waits
+(for a duration, an approval, a condition) is recorded as `waiting` with its own state; `tick`
+runs it again later and the playbook carries on once it is done.
 """
 
 from __future__ import annotations
@@ -9,8 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from alerts.dispatch import AlertDispatcher
 from crisiswatch.audit import AuditLog
@@ -18,9 +22,11 @@ from crisiswatch.config import Config
 from crisiswatch.db import ensure_schema
 from crisiswatch.mention import severity_rank
 from monitor.incidents.models import Incident, IncidentChange
+from monitor.incidents.service import IncidentService
 from playbooks.context import StepContext
 from playbooks.schema import Playbook, load_playbooks
 from playbooks.steps import STEP_TYPES
+from playbooks.tickets.mirror import mirror_for
 from playbooks.tickets.service import TicketService
 
 logger = logging.getLogger(__name__)
@@ -36,9 +42,11 @@ CREATE TABLE IF NOT EXISTS playbook_runs (
     at TEXT NOT NULL,
     PRIMARY KEY (incident_id, playbook, step)
 );
+CREATE INDEX IF NOT EXISTS playbook_runs_waiting ON playbook_runs(outcome);
 """
 SHIPPED_PLAYBOOKS = Path(__file__).parent / "library"
 _LEVEL_GRADE = {"warning": "重要", "critical": "紧急"}
+WAITING = "waiting"
 
 
 def playbook_dir(config: Config) -> Path:
@@ -54,8 +62,15 @@ def incident_severity(incident: Incident) -> str:
     return grade
 
 
+def category_share(facts: dict[str, Any], categories: list[str]) -> float:
+    counts = facts.get("categories", {})
+    total = sum(counts.values())
+    return sum(counts.get(c, 0) for c in categories) / total if total else 0.0
+
+
 def matches(playbook: Playbook, change: IncidentChange, severity: str) -> bool:
     t, incident = playbook.trigger, change.incident
+    facts = incident.facts
     rules = [t.rule] if isinstance(t.rule, str) else t.rule
     if change.kind not in t.when or incident.rule not in rules:
         return False
@@ -65,11 +80,18 @@ def matches(playbook: Playbook, change: IncidentChange, severity: str) -> bool:
         return False
     if t.min_level == "critical" and incident.level != "critical":
         return False
-    if t.categories and not set(t.categories) & set(incident.facts.get("categories", {})):
+    if t.categories and category_share(facts, t.categories) < max(t.min_category_share, 1e-9):
+        return False
+    posts = facts.get("top_posts", [])
+    if t.min_mentions and facts.get("mentions", 0) < t.min_mentions:
+        return False
+    if t.min_followers and max([p.get("followers", 0) for p in [*posts, *facts.get("top_authors", [])]] or [0]) \
+            < t.min_followers:
+        return False
+    if t.min_cluster_size and max([p.get("cluster_size", 1) for p in posts] or [0]) < t.min_cluster_size:
         return False
     if t.keywords:
-        facts = incident.facts
-        haystack = " ".join([*(p.get("text", "") for p in facts.get("top_posts", [])), *facts.get("top_terms", [])])
+        haystack = " ".join([*(p.get("text", "") for p in posts), *facts.get("top_terms", [])])
         if not any(k in haystack for k in t.keywords):
             return False
     return True
@@ -77,21 +99,26 @@ def matches(playbook: Playbook, change: IncidentChange, severity: str) -> bool:
 
 class PlaybookEngine:
     def __init__(self, config: Config, conn: sqlite3.Connection, dispatcher: AlertDispatcher,
-                 playbooks: list[Playbook] | None = None) -> None:
+                 playbooks: list[Playbook] | None = None, clock: Callable[[], datetime] | None = None) -> None:
         self.config = config
         self.conn = conn
         ensure_schema(conn, "playbook_runs", DDL)
-        self.playbooks = playbooks if playbooks is not None else load_playbooks(playbook_dir(config))
-        self.tickets = TicketService(conn, timezone=config.alerts.timezone)
+        books = playbooks if playbooks is not None else load_playbooks(playbook_dir(config))
+        self.playbooks = sorted(books, key=lambda b: (b.order, b.name))
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.tickets = TicketService.from_config(config, conn, clock=self.clock,
+                                                 mirror=mirror_for(config.index.url, conn))
+        self.incidents = IncidentService(conn)
         self.dispatcher = dispatcher
         self.audit = AuditLog(conn)
+        self.trace: list[dict[str, Any]] = []  # every step run by this engine, with its detail (for dry runs)
 
     def _done(self, incident_id: int, playbook: str) -> dict[int, dict]:
         rows = self.conn.execute(
             "SELECT step, outcome, detail FROM playbook_runs WHERE incident_id=? AND playbook=?",
             (incident_id, playbook),
         ).fetchall()
-        return {r["step"]: {"outcome": r["outcome"], **json.loads(r["detail"])} for r in rows}
+        return {r["step"]: {"outcome": r["outcome"], "detail": json.loads(r["detail"])} for r in rows}
 
     def handle(self, change: IncidentChange, dry_run: bool = False) -> list[tuple[str, list[str]]]:
         """Runs every matching playbook; returns (playbook, step outcomes) for the operator."""
@@ -102,36 +129,66 @@ class PlaybookEngine:
                 ran.append((playbook.name, self.run(playbook, change.incident, severity, dry_run)))
         return ran
 
+    def tick(self, now: datetime | None = None) -> list[tuple[str, str, list[str]]]:
+        """Resumes every waiting playbook; returns (incident, playbook, outcomes) for those it ran."""
+        if now is not None:
+            self.clock = lambda: now
+            self.tickets.now = self.clock
+        rows = self.conn.execute(
+            "SELECT DISTINCT incident_id, playbook FROM playbook_runs WHERE outcome=? ORDER BY incident_id",
+            (WAITING,)).fetchall()
+        by_name = {b.name: b for b in self.playbooks}
+        ran = []
+        for row in rows:
+            playbook, incident = by_name.get(row["playbook"]), self.incidents.get(row["incident_id"])
+            if playbook is None or incident is None:
+                continue  # a playbook removed from the folder no longer runs
+            ran.append((incident.label, playbook.name, self.run(playbook, incident, incident_severity(incident))))
+        return ran
+
     def run(self, playbook: Playbook, incident: Incident, severity: str, dry_run: bool = False) -> list[str]:
+        now = self.clock()
         ctx = StepContext(config=self.config, playbook=playbook.name, incident=incident, severity=severity,
-                          tickets=self.tickets, dispatcher=self.dispatcher, audit=self.audit, dry_run=dry_run)
+                          tickets=self.tickets, dispatcher=self.dispatcher, audit=self.audit, dry_run=dry_run,
+                          now=now, conn=self.conn)
         done = {} if dry_run else self._done(incident.id, playbook.name)
         outcomes = []
         for index, spec in enumerate(playbook.steps):
-            if index in done:
-                if "ticket" in done[index]:
-                    ctx.outputs["ticket_number"] = done[index]["ticket"]
-                outcomes.append(f"{spec.type}: {done[index]['outcome']} (earlier)")
+            earlier = done.get(index)
+            if earlier and "ticket" in earlier["detail"]:
+                ctx.outputs["ticket_number"] = earlier["detail"]["ticket"]
+            if earlier and earlier["outcome"] != WAITING:
+                outcomes.append(f"{spec.type}: {earlier['outcome']} (earlier)")
                 continue
+            ctx.state = dict(earlier["detail"]) if earlier else {}
             step = STEP_TYPES[spec.type](spec.options)
             try:
                 result = step.run(ctx)
             except Exception as exc:  # one broken step must not stop the loop; it is audited and retried
                 logger.exception("playbook %s step %d (%s) failed", playbook.name, index, spec.type)
-                self.audit.record(f"playbook:{playbook.name}", spec.type, incident.label, "failed", error=str(exc))
+                self.audit.record(ctx.actor, spec.type, incident.label, "failed", at=now, error=str(exc))
+                self.trace.append({"incident": incident.label, "playbook": playbook.name, "step": index,
+                                   "type": spec.type, "outcome": "failed", "detail": {"error": str(exc)}})
                 outcomes.append(f"{spec.type}: failed ({exc})")
                 break
+            if "ticket" in result.detail:
+                ctx.outputs["ticket_number"] = result.detail["ticket"]
             outcomes.append(f"{spec.type}: {result.outcome}")
+            self.trace.append({"incident": incident.label, "playbook": playbook.name, "step": index,
+                               "type": spec.type, "outcome": result.outcome, "detail": result.detail})
             if dry_run:
-                continue
+                continue  # a dry run shows every step, including those after a wait
             self.conn.execute(
                 "INSERT OR REPLACE INTO playbook_runs(incident_id, playbook, step, type, outcome, detail, at)"
                 " VALUES (?,?,?,?,?,?,?)",
                 (incident.id, playbook.name, index, spec.type, result.outcome,
-                 json.dumps(result.detail, ensure_ascii=False, default=str), datetime.now(UTC).isoformat()),
+                 json.dumps(result.detail, ensure_ascii=False, default=str), now.isoformat()),
             )
-            self.audit.record(f"playbook:{playbook.name}", spec.type, incident.label, result.outcome, **result.detail)
-            if result.outcome == "waiting":
+            still_waiting = earlier is not None and result.outcome == WAITING
+            if not still_waiting:  # a wait re-checked on every tick is audited when it starts and ends
+                self.audit.record(ctx.actor, spec.type, incident.label, result.outcome, at=now,
+                                  **{k: v for k, v in result.detail.items() if k != "at"})
+            if result.outcome == WAITING:
                 break
         return outcomes
 

@@ -22,7 +22,12 @@ class Trigger(BaseModel):
     categories: list[str] = Field(default_factory=list, description="empty = any category")
     min_severity: str = "一般"
     min_level: Literal["warning", "critical"] = "warning"
+    min_category_share: float = Field(default=0.3, ge=0, le=1,
+                                      description="the listed categories' share of the negative posts")
     keywords: list[str] = Field(default_factory=list, description="any of these in the top posts or terms")
+    min_mentions: int = Field(default=0, ge=0, description="posts in the incident's window")
+    min_followers: int = Field(default=0, ge=0, description="the widest-reaching author behind it")
+    min_cluster_size: int = Field(default=0, ge=0, description="copies of its most shared post")
 
     @field_validator("min_severity")
     @classmethod
@@ -58,6 +63,7 @@ class Playbook(BaseModel):
     name: str = Field(pattern=r"^[a-z0-9_\-]+$")
     title: str = ""
     description: str = ""
+    order: int = Field(default=100, description="matching playbooks run in this order (then by name)")
     trigger: Trigger
     steps: list[StepSpec] = Field(min_length=1)
     path: str = ""
@@ -68,7 +74,11 @@ def load_playbook(path: Path) -> Playbook:
 
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if raw is not None and not isinstance(raw, dict):
+            raise CrisiswatchError(f"playbook {path}: top level must be a mapping with name, trigger and steps")
         playbook = Playbook.model_validate({**(raw or {}), "path": str(path)})
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CrisiswatchError(f"playbook {path}: cannot read ({exc})") from None
     except yaml.YAMLError as exc:
         raise CrisiswatchError(f"playbook {path}: not valid YAML ({exc})") from None
     except ValidationError as exc:
@@ -92,9 +102,18 @@ def load_playbook(path: Path) -> Playbook:
 def load_playbooks(directory: Path) -> list[Playbook]:
     if not directory.is_dir():
         raise CrisiswatchError(f"playbook folder {directory} does not exist")
-    books = [load_playbook(p) for p in sorted(directory.glob("*.y*ml"))]
+    books = sorted((load_playbook(p) for p in sorted(directory.glob("*.y*ml"))), key=lambda b: (b.order, b.name))
     names = [b.name for b in books]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
         raise CrisiswatchError(f"playbook folder {directory}: two playbooks are named {sorted(dupes)[0]!r}")
     return books
+
+
+def load_path(path: Path) -> list[Playbook]:
+    """A playbook file or a folder of them (what `crisiswatch playbook validate` checks)."""
+    if path.is_dir():
+        return load_playbooks(path)
+    if not path.exists():
+        raise CrisiswatchError(f"no playbook file or folder {path}")
+    return [load_playbook(path)]

@@ -64,26 +64,31 @@ def test_engine_runs_each_step_once_and_audits(config):
     dispatcher = AlertDispatcher(config, conn, {"console": ConsoleChannel(out)})
     engine = PlaybookEngine(config, conn, dispatcher)
     change = make_incident(conn)
-    first = engine.handle(change)
-    assert first == [("negative_spike", ["open_ticket: done", "notify: done"])]
-    again = PlaybookEngine(config, conn, dispatcher).handle(change)  # a restart re-handles the same change
-    assert again == [("negative_spike", ["open_ticket: done (earlier)", "notify: done (earlier)"])]
+    first = dict(engine.handle(change))
+    assert first["negative_spike"] == ["open_ticket: done", "notify: done"]
+    # the logistics playbook joins the same ticket and waits to escalate if nobody takes the case
+    assert first["logistics_surge"] == ["open_ticket: skipped", "assign: done", "task: done", "notify: done",
+                                        "escalate_if: waiting"]
+    again = dict(PlaybookEngine(config, conn, dispatcher).handle(change))  # a restart re-handles the same change
+    assert again["negative_spike"] == ["open_ticket: done (earlier)", "notify: done (earlier)"]
+    assert again["logistics_surge"][-1] == "escalate_if: waiting"
     tickets = TicketService(conn).list()
     assert len(tickets) == 1
     ticket = tickets[0]
     assert ticket.category == "logistics" and ticket.severity == "重要" and ticket.mention_ids == ["m1"]
     assert ticket.ack_due < ticket.response_due < ticket.feedback_due < ticket.resolve_due
-    assert dispatcher.deliver_due() == (1, 0)
+    assert dispatcher.deliver_due() == (2, 0)  # the alert, and the logistics note in its thread
     assert ticket.number in out.getvalue() or "INC-1" in out.getvalue()
-    actions = [e["action"] for e in AuditLog(conn).entries(subject="INC-1")]
+    actions = [e["action"] for e in AuditLog(conn).entries(subject="INC-1") if e["actor"] == "playbook:negative_spike"]
     assert actions == ["open_ticket", "notify"]
 
 
 def test_dry_run_changes_nothing(config):
     conn = connect(config.state_db)
     dispatcher = AlertDispatcher(config, conn, {"console": ConsoleChannel(io.StringIO())})
-    result = PlaybookEngine(config, conn, dispatcher).handle(make_incident(conn), dry_run=True)
-    assert result == [("negative_spike", ["open_ticket: done", "notify: done"])]
+    result = dict(PlaybookEngine(config, conn, dispatcher).handle(make_incident(conn), dry_run=True))
+    assert result["negative_spike"] == ["open_ticket: done", "notify: done"]
+    assert result["logistics_surge"][-2:] == ["escalate_if: waiting", "close_when: waiting"]
     assert TicketService(conn).list() == [] and dispatcher.outbox.all() == []
 
 

@@ -1,4 +1,8 @@
-"""`notify`: tell the response team, through the outbox, with the numbers and top posts."""
+"""`notify`: tell the response team, through the outbox, with the numbers and top posts.
+
+Every message about an incident shares its thread, so several playbooks on one incident make
+one top-level alert and replies under it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from playbooks.steps.base import Step, StepOptions, StepResult
 
 class NotifyOptions(StepOptions):
     kind: str = "incident_opened"
+    title: str | None = None  # e.g. "{brand_name} 产品安全预案启动"
+    text: str | None = None  # e.g. "调查牵头，管理层与法务介入（工单 {ticket}）"
 
 
 class NotifyStep(Step):
@@ -18,6 +24,10 @@ class NotifyStep(Step):
     def run(self, ctx: StepContext) -> StepResult:
         message = incident_message(ctx.config, ctx.incident, ctx.severity, kind=self.options.kind,
                                    ticket_number=ctx.outputs.get("ticket_number"))
+        if self.options.title:
+            message.title = f"{self.options.title.format(**ctx.variables())} ({ctx.incident.label})"
+        if self.options.text:
+            message.summary = self.options.text.format(**ctx.variables())
         routes = ctx.dispatcher.routes_for(message)
         if ctx.dry_run:
             return StepResult("done", {"would_notify": [f"{c}:{t}" for c, t in routes]})

@@ -1,4 +1,8 @@
-"""`open_ticket`: one tracked complaint per incident, numbered, graded, with SLA deadlines."""
+"""`open_ticket`: one tracked complaint per incident, numbered, graded, with SLA deadlines.
+
+An incident that fires again, or another incident for the same brand and category within the
+join window, joins the existing ticket instead of opening a second one.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ from playbooks.tickets.models import DEPARTMENTS
 
 class OpenTicketOptions(StepOptions):
     title: str = "{brand_name} 负面舆情：{summary}"
-    department: str = Field(default="客服", pattern="|".join(DEPARTMENTS))
+    department: str | None = Field(default=None, pattern="|".join(DEPARTMENTS),
+                                   description="default: the routing table's department for the category")
     category: str | None = Field(default=None, description="default: the incident's main category")
 
 
@@ -21,26 +26,32 @@ class OpenTicketStep(Step):
     Options = OpenTicketOptions
 
     def run(self, ctx: StepContext) -> StepResult:
-        existing = ctx.tickets.for_incident(ctx.incident.id)
-        if existing is not None:  # an incident that re-triggers joins its ticket
-            ctx.outputs["ticket_number"] = existing.number
-            return StepResult("skipped", {"ticket": existing.number, "reason": "incident already has a ticket"})
         variables = ctx.variables()
         category = self.options.category or variables["category"]
         if category not in CATEGORIES:
             category = "other"
         facts = ctx.incident.facts
-        evidence = [{"url": p.get("url", ""), "text": p.get("text", ""), "author": p.get("author", ""),
-                     "created_at": p.get("created_at", "")} for p in facts.get("top_posts", [])]
+        posts = facts.get("top_posts", [])
+        mention_ids = [p["id"] for p in posts if p.get("id")]
+        existing = ctx.tickets.joinable_for_incident(ctx.incident.id, ctx.incident.brand, category, ctx.now)
+        if existing is not None:  # an incident that re-triggers joins its ticket
+            if not ctx.dry_run and existing.incident_id != ctx.incident.id:
+                ctx.tickets.join_incident(existing.id, ctx.incident.id, mention_ids, actor=ctx.actor, now=ctx.now)
+            return StepResult("skipped", {"ticket": existing.number, "reason": "joined the existing ticket"})
         if ctx.dry_run:
-            return StepResult("done", {"would_open": True, "severity": ctx.severity, "category": category})
+            return StepResult("done", {"would_open": True, "severity": ctx.severity, "category": category,
+                                       "departments": ctx.tickets.departments_for(category, ctx.severity)})
+        evidence = [{"mention_id": p.get("id", ""), "url": p.get("url", ""), "text": p.get("text", ""),
+                     "author": p.get("author", ""), "source": p.get("source", ""),
+                     "created_at": p.get("created_at", "")} for p in posts]
         ticket = ctx.tickets.open(
             title=self.options.title.format(**variables)[:200], severity=ctx.severity, category=category,
-            brand=ctx.incident.brand, department=self.options.department, channel="public_opinion",
+            brand=ctx.incident.brand, department=self.options.department,
+            channel=posts[0].get("source", "") if posts else "",
             incident_id=ctx.incident.id, source_url=evidence[0]["url"] if evidence else "",
             author_handle=evidence[0]["author"] if evidence else "", evidence=evidence,
-            mention_ids=[p["id"] for p in facts.get("top_posts", []) if p.get("id")], actor=f"playbook:{ctx.playbook}",
+            mention_ids=mention_ids, actor=ctx.actor, now=ctx.now,
         )
         ctx.outputs["ticket_number"] = ticket.number
         return StepResult("done", {"ticket": ticket.number, "severity": ticket.severity,
-                                   "resolve_due": ticket.resolve_due.isoformat()})
+                                   "departments": ticket.departments, "resolve_due": ticket.resolve_due.isoformat()})

@@ -1,40 +1,141 @@
-"""Opening and reading tickets; numbering is CW-YYYYMMDD-NNNN per day in the team's time zone."""
+"""Complaint tickets: open or convert, join, link repeats, walk the lifecycle, watch the SLA.
+
+Numbering is CW-YYYYMMDD-NNNN per day in the team's time zone. Every change is one UPDATE
+guarded by the version the caller read (optimistic locking), so two agents never lose an
+update: the second gets a `TicketConflict` and reloads.
+"""
 
 from __future__ import annotations
 
+import builtins
 import json
+import logging
 import sqlite3
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from crisiswatch.config import Config, TicketSettings
 from crisiswatch.db import ensure_schema, transaction
-from playbooks.tickets.models import DDL, DEFAULT_SLA, STATUSES, SlaTerms, Ticket
+from crisiswatch.mention import CATEGORIES, SEVERITIES, Mention
+from playbooks.tickets import linking
+from playbooks.tickets.mirror import NullMirror, TicketMirror
+from playbooks.tickets.models import (
+    CLOSED,
+    DDL,
+    DEPARTMENTS,
+    STATUSES,
+    TIMERS,
+    TRANSITIONS,
+    SlaTerms,
+    Ticket,
+    TicketConflict,
+    TicketError,
+)
+from playbooks.tickets.sla import SlaClock, sla_table
+
+logger = logging.getLogger(__name__)
+_STAMPS = ("created_at", "updated_at", "ack_due", "response_due", "feedback_due", "resolve_due", "acked_at",
+           "first_reply_at", "resolved_at", "followed_up_at", "closed_at")
+_MILESTONE = {"accept": "acked_at", "resolve": "resolved_at", "followup": "followed_up_at", "close": "closed_at"}
 
 
-def _dt(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
-def _ticket(row: sqlite3.Row, mention_ids: list[str]) -> Ticket:
-    return Ticket(
-        id=row["id"], number=row["number"], title=row["title"], status=row["status"], brand=row["brand"],
-        category=row["category"], severity=row["severity"], department=row["department"],
-        channel=row["channel"], incident_id=row["incident_id"], source_url=row["source_url"],
-        author_handle=row["author_handle"], evidence=json.loads(row["evidence"]),
-        created_at=_dt(row["created_at"]), updated_at=_dt(row["updated_at"]), ack_due=_dt(row["ack_due"]),
-        response_due=_dt(row["response_due"]), feedback_due=_dt(row["feedback_due"]),
-        resolve_due=_dt(row["resolve_due"]), version=row["version"], mention_ids=mention_ids,
-    )
+def _ticket(row: sqlite3.Row, mention_ids: list[str], related: list[dict[str, Any]]) -> Ticket:
+    data = dict(row)
+    for key in _STAMPS:
+        data[key] = datetime.fromisoformat(data[key]) if data[key] else None
+    for key in ("evidence", "tasks", "departments"):
+        data[key] = json.loads(data[key])
+    return Ticket(**data, mention_ids=mention_ids, related=related)
 
 
 class TicketService:
     def __init__(self, conn: sqlite3.Connection, timezone: str = "Asia/Shanghai",
-                 sla: dict[str, SlaTerms] | None = None) -> None:
+                 sla: dict[str, SlaTerms] | None = None, *, settings: TicketSettings | None = None,
+                 mirror: TicketMirror | None = None, clock: Callable[[], datetime] | None = None) -> None:
         self.conn = conn
-        self.tz = ZoneInfo(timezone)
-        self.sla = sla or DEFAULT_SLA
+        self.settings = settings or TicketSettings()
+        self.tz = ZoneInfo(self.settings.timezone or timezone)
+        self.sla = sla or sla_table(self.settings)
+        self.clock = SlaClock(self.sla, self.tz, self.settings.business_hours)
+        self.mirror = mirror or NullMirror()
+        self.now = clock or (lambda: datetime.now(UTC))
         ensure_schema(conn, "tickets", DDL)
+
+    @classmethod
+    def from_config(cls, config: Config, conn: sqlite3.Connection, *, mirror: TicketMirror | None = None,
+                    clock: Callable[[], datetime] | None = None) -> TicketService:
+        return cls(conn, timezone=config.alerts.timezone, settings=config.tickets, mirror=mirror, clock=clock)
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    def get(self, ticket_id: int | str) -> Ticket | None:
+        if isinstance(ticket_id, str) and not ticket_id.isdigit():
+            return self.by_number(ticket_id)
+        row = self.conn.execute("SELECT * FROM tickets WHERE id=?", (int(ticket_id),)).fetchone()
+        if row is None:
+            return None
+        mentions = [r[0] for r in self.conn.execute(
+            "SELECT mention_id FROM ticket_mentions WHERE ticket_id=? ORDER BY mention_id", (row["id"],))]
+        related = [
+            {"number": r["number"], "reason": r["reason"], "direction": r["direction"]}
+            for r in self.conn.execute(
+                "SELECT t.number, l.reason, 'earlier' AS direction FROM ticket_links l"
+                " JOIN tickets t ON t.id = l.related_id WHERE l.ticket_id=?"
+                " UNION ALL SELECT t.number, l.reason, 'later' FROM ticket_links l"
+                " JOIN tickets t ON t.id = l.ticket_id WHERE l.related_id=? ORDER BY 1", (row["id"], row["id"]))
+        ]
+        return _ticket(row, mentions, related)
+
+    def by_number(self, number: str) -> Ticket | None:
+        row = self.conn.execute("SELECT id FROM tickets WHERE number=?", (number,)).fetchone()
+        return self.get(row[0]) if row else None
+
+    def require(self, ticket_id: int | str) -> Ticket:
+        ticket = self.get(ticket_id)
+        if ticket is None:
+            raise TicketError(f"no ticket {ticket_id}")
+        return ticket
+
+    def for_incident(self, incident_id: int) -> Ticket | None:
+        row = self.conn.execute("SELECT id FROM tickets WHERE incident_id=? ORDER BY id LIMIT 1",
+                                (incident_id,)).fetchone()
+        return self.get(row[0]) if row else None
+
+    def list(self, status: str | None = None, severity: str | None = None, category: str | None = None,
+             brand: str | None = None, breached: bool | None = None, limit: int = 100,
+             department: str | None = None, since: datetime | None = None,
+             until: datetime | None = None) -> builtins.list[Ticket]:
+        clauses, params = [], []
+        for column, value in (("status", status), ("severity", severity), ("category", category),
+                              ("brand", brand)):
+            if value:
+                clauses.append(f"{column}=?")
+                params.append(value)
+        if department:
+            clauses.append("(department=? OR departments LIKE ?)")
+            params += [department, f'%"{department}"%']
+        if breached is not None:
+            clauses.append("breaches > 0" if breached else "breaches = 0")
+        if since:
+            clauses.append("created_at >= ?")
+            params.append(since.astimezone(UTC).isoformat())
+        if until:
+            clauses.append("created_at < ?")
+            params.append(until.astimezone(UTC).isoformat())
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.conn.execute(f"SELECT id FROM tickets{where} ORDER BY id DESC LIMIT ?", [*params, limit])
+        return [self.get(r[0]) for r in rows.fetchall()]
+
+    def timeline(self, ticket_id: int | str) -> builtins.list[dict[str, Any]]:
+        ticket = self.require(ticket_id)
+        rows = self.conn.execute("SELECT at, actor, kind, detail FROM ticket_events WHERE ticket_id=? ORDER BY id",
+                                 (ticket.id,))
+        return [{"at": r["at"], "actor": r["actor"], "kind": r["kind"], "detail": json.loads(r["detail"])}
+                for r in rows.fetchall()]
+
+    # ---- opening -------------------------------------------------------------------------------
 
     def _next_number(self, now: datetime) -> str:
         day = now.astimezone(self.tz).strftime("%Y%m%d")
@@ -45,54 +146,279 @@ class TicketService:
         last = self.conn.execute("SELECT last FROM ticket_sequence WHERE day=?", (day,)).fetchone()[0]
         return f"CW-{day}-{last:04d}"
 
+    def record_event(self, ticket_id: int, now: datetime, actor: str, kind: str, **detail: Any) -> dict[str, Any]:
+        body = json.dumps(detail, ensure_ascii=False, default=str)
+        self.conn.execute("INSERT INTO ticket_events(ticket_id, at, actor, kind, detail) VALUES (?,?,?,?,?)",
+                          (ticket_id, now.isoformat(), actor, kind, body))
+        return {"at": now.isoformat(), "actor": actor, "kind": kind, "detail": detail}
+
+    def departments_for(self, category: str, severity: str) -> builtins.list[str]:
+        """The routing table: a category's departments, and 管理层 on top for 重大."""
+        out = list(self.settings.routing.get(category) or self.settings.routing.get("other") or ["客服"])
+        if severity == SEVERITIES[-1] and self.settings.major_adds not in out:
+            out.append(self.settings.major_adds)
+        return out
+
     def open(self, *, title: str, severity: str, category: str = "other", brand: str = "",
-             department: str = "客服", channel: str = "", incident_id: int | None = None,
-             source_url: str = "", author_handle: str = "", evidence: list[dict[str, Any]] | None = None,
-             mention_ids: list[str] | None = None, actor: str = "crisiswatch",
-             now: datetime | None = None) -> Ticket:
-        now = now or datetime.now(UTC)
-        terms = self.sla[severity]
+             department: str | None = None, channel: str = "", incident_id: int | None = None,
+             source_url: str = "", author_handle: str = "", evidence: builtins.list[dict[str, Any]] | None = None,
+             mention_ids: builtins.list[str] | None = None, actor: str = "crisiswatch",
+             now: datetime | None = None, author_id: str = "", order_no: str = "",
+             clusters: dict[str, str] | None = None, sources: dict[str, str] | None = None) -> Ticket:
+        now = now or self.now()
+        if severity not in SEVERITIES:
+            raise TicketError(f"unknown grade {severity!r} (grades: {', '.join(SEVERITIES)})")
+        if category not in CATEGORIES:
+            raise TicketError(f"unknown category {category!r}")
+        departments = self.departments_for(category, severity)
+        if department:
+            _check_department(department)
+            departments = [department, *(d for d in departments if d != department)]
+        due = self.clock.deadlines(severity, now)
         with transaction(self.conn):
             number = self._next_number(now)
             cur = self.conn.execute(
-                "INSERT INTO tickets(number, title, status, brand, category, severity, department, channel,"
-                " incident_id, source_url, author_handle, evidence, created_at, updated_at, ack_due,"
-                " response_due, feedback_due, resolve_due) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (number, title, STATUSES[0], brand, category, severity, department, channel, incident_id,
-                 source_url, author_handle, json.dumps(evidence or [], ensure_ascii=False), now.isoformat(),
-                 now.isoformat(), (now + terms.ack).isoformat(), (now + terms.response).isoformat(),
-                 (now + terms.feedback).isoformat(), (now + terms.resolve).isoformat()),
+                "INSERT INTO tickets(number, title, status, brand, category, severity, department, departments,"
+                " channel, incident_id, source_url, author_handle, author_id, order_no, evidence, created_at,"
+                " updated_at, ack_due, response_due, feedback_due, resolve_due)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (number, title[:200], STATUSES[0], brand, category, severity, departments[0],
+                 json.dumps(departments, ensure_ascii=False), channel, incident_id, source_url, author_handle,
+                 author_id, order_no, json.dumps(evidence or [], ensure_ascii=False), now.isoformat(),
+                 now.isoformat(), *(due[t].isoformat() for t in TIMERS)),
             )
             ticket_id = int(cur.lastrowid)
-            self.conn.executemany("INSERT OR IGNORE INTO ticket_mentions(ticket_id, mention_id) VALUES (?,?)",
-                                  [(ticket_id, m) for m in mention_ids or []])
-            self.conn.execute(
-                "INSERT INTO ticket_events(ticket_id, at, actor, kind, detail) VALUES (?,?,?,?,?)",
-                (ticket_id, now.isoformat(), actor, "created",
-                 json.dumps({"severity": severity, "category": category}, ensure_ascii=False)),
-            )
-        return self.get(ticket_id)
+            self._add_mentions(ticket_id, mention_ids or [], clusters or {}, sources or {})
+            self.record_event(ticket_id, now, actor, "created", severity=severity, category=category,
+                        departments=departments, mentions=len(mention_ids or []))
+            linking.link_repeats(self, ticket_id, now, actor)
+        ticket = self.require(ticket_id)
+        self.mirror_change("created", ticket)
+        return ticket
 
-    def get(self, ticket_id: int) -> Ticket | None:
-        row = self.conn.execute("SELECT * FROM tickets WHERE id=?", (ticket_id,)).fetchone()
-        if row is None:
-            return None
-        mentions = [r[0] for r in self.conn.execute(
-            "SELECT mention_id FROM ticket_mentions WHERE ticket_id=? ORDER BY mention_id", (ticket_id,))]
-        return _ticket(row, mentions)
+    def _add_mentions(self, ticket_id: int, mention_ids: builtins.list[str], clusters: dict[str, str],
+                      sources: dict[str, str]) -> int:
+        rows = [(ticket_id, m, clusters.get(m, ""), sources.get(m, "")) for m in mention_ids]
+        before = self.conn.total_changes
+        self.conn.executemany("INSERT OR IGNORE INTO ticket_mentions(ticket_id, mention_id, cluster_id, source)"
+                              " VALUES (?,?,?,?)", rows)
+        return self.conn.total_changes - before
 
-    def by_number(self, number: str) -> Ticket | None:
-        row = self.conn.execute("SELECT id FROM tickets WHERE number=?", (number,)).fetchone()
+    def _joinable(self, mentions: builtins.list[Mention]) -> Ticket | None:
+        """An unclosed ticket that already holds one of these posts or their near-duplicate cluster."""
+        ids = [m.id for m in mentions]
+        clusters = [m.cluster_id for m in mentions if m.cluster_id]
+        marks = ",".join("?" * len(ids))
+        row = self.conn.execute(
+            f"SELECT t.id FROM ticket_mentions tm JOIN tickets t ON t.id = tm.ticket_id"
+            f" WHERE tm.mention_id IN ({marks}) ORDER BY t.status = ?, t.id LIMIT 1", [*ids, CLOSED]).fetchone()
+        if row is None and clusters:
+            marks = ",".join("?" * len(clusters))
+            row = self.conn.execute(
+                f"SELECT t.id FROM ticket_mentions tm JOIN tickets t ON t.id = tm.ticket_id"
+                f" WHERE tm.cluster_id IN ({marks}) AND t.status != ? ORDER BY t.id LIMIT 1",
+                [*clusters, CLOSED]).fetchone()
         return self.get(row[0]) if row else None
 
-    def for_incident(self, incident_id: int) -> Ticket | None:
-        row = self.conn.execute("SELECT id FROM tickets WHERE incident_id=? ORDER BY id LIMIT 1",
-                                (incident_id,)).fetchone()
+    def convert(self, mentions: builtins.list[Mention], *, actor: str, category: str | None = None,
+                severity: str | None = None, department: str | None = None, now: datetime | None = None,
+                order_no: str | None = None) -> Ticket:
+        """A public post (or its near-duplicate cluster) becomes a tracked complaint, or joins one."""
+        if not mentions:
+            raise TicketError("nothing to convert: no posts given")
+        now = now or self.now()
+        existing = self._joinable(mentions)
+        if existing is not None:
+            return self.join(existing.id, mentions, actor=actor, now=now)
+        first = mentions[0]
+        title = first.text.replace("\n", " ")[:60]
+        return self.open(
+            title=title, severity=severity or linking.gravest(mentions),
+            category=category or linking.main_category(mentions), brand=first.brands[0] if first.brands else "",
+            department=department, channel=first.source, source_url=first.url, author_handle=first.author.name,
+            author_id=f"{first.source}:{first.author.id}" if first.author.id else "",
+            order_no=order_no if order_no is not None else linking.order_number(first),
+            evidence=[linking.evidence(m, now) for m in mentions], mention_ids=[m.id for m in mentions],
+            clusters={m.id: m.cluster_id or "" for m in mentions}, sources={m.id: m.source for m in mentions},
+            actor=actor, now=now,
+        )
+
+    def join(self, ticket_id: int, mentions: builtins.list[Mention], *, actor: str,
+             now: datetime | None = None) -> Ticket:
+        """More posts for a complaint already tracked: kept as evidence, no second ticket."""
+        now = now or self.now()
+        with transaction(self.conn):
+            ticket = self.require(ticket_id)
+            added = self._add_mentions(ticket.id, [m.id for m in mentions], {m.id: m.cluster_id or "" for m in mentions},
+                                       {m.id: m.source for m in mentions})
+            if not added:
+                return ticket
+            have = {e.get("mention_id") for e in ticket.evidence}
+            evidence = ticket.evidence + [linking.evidence(m, now) for m in mentions if m.id not in have][:50]
+            self.conn.execute("UPDATE tickets SET evidence=?, updated_at=?, version=version+1 WHERE id=?",
+                              (json.dumps(evidence, ensure_ascii=False), now.isoformat(), ticket.id))
+            event = self.record_event(ticket.id, now, actor, "joined", mentions=added)
+        ticket = self.require(ticket.id)
+        self.mirror_change("updated", ticket, event)
+        return ticket
+
+    def join_incident(self, ticket_id: int, incident_id: int, mention_ids: builtins.list[str], *, actor: str,
+                      now: datetime | None = None) -> Ticket:
+        now = now or self.now()
+        with transaction(self.conn):
+            added = self._add_mentions(ticket_id, mention_ids, {}, {})
+            self.record_event(ticket_id, now, actor, "joined", incident=incident_id, mentions=added)
+        return self.require(ticket_id)
+
+    def joinable_for_incident(self, incident_id: int, brand: str, category: str,
+                              now: datetime | None = None) -> Ticket | None:
+        """The incident's own ticket, or an unclosed one for the same brand and category opened within the window."""
+        own = self.for_incident(incident_id)
+        if own is not None:
+            return own
+        since = ((now or self.now()) - timedelta(minutes=self.settings.join_window_minutes)).isoformat()
+        row = self.conn.execute(
+            "SELECT id FROM tickets WHERE brand=? AND category=? AND incident_id IS NOT NULL AND status != ?"
+            " AND created_at >= ? ORDER BY id LIMIT 1", (brand, category, CLOSED, since)).fetchone()
         return self.get(row[0]) if row else None
 
-    def list(self, status: str | None = None, limit: int = 100) -> list[Ticket]:
-        if status:
-            rows = self.conn.execute("SELECT id FROM tickets WHERE status=? ORDER BY id DESC LIMIT ?", (status, limit))
-        else:
-            rows = self.conn.execute("SELECT id FROM tickets ORDER BY id DESC LIMIT ?", (limit,))
-        return [self.get(r[0]) for r in rows.fetchall()]
+    # ---- changing (optimistic locking) ---------------------------------------------------------
+
+    def _change(self, ticket_id: int | str, expected_version: int, actor: str, kind: str,
+                sets: dict[str, Any], now: datetime | None = None, check: Callable[[Ticket], None] | None = None,
+                **detail: Any) -> Ticket:
+        now = now or self.now()
+        with transaction(self.conn):
+            ticket = self.require(ticket_id)
+            if ticket.version != expected_version:
+                raise TicketConflict(
+                    f"ticket {ticket.number} was changed by someone else (now version {ticket.version}, "
+                    f"you had {expected_version}); reload it and try again")
+            if check:
+                check(ticket)
+            values = {k: (v(ticket) if callable(v) else v) for k, v in sets.items()}
+            values = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
+            assignments = "".join(f"{k}=?, " for k in values)
+            cur = self.conn.execute(
+                f"UPDATE tickets SET {assignments}updated_at=?, version=version+1 WHERE id=? AND version=?",
+                [*values.values(), now.isoformat(), ticket.id, expected_version])
+            if cur.rowcount != 1:
+                raise TicketConflict(f"ticket {ticket.number} was changed by someone else; reload it and try again")
+            event = self.record_event(ticket.id, now, actor, kind, **detail)
+        updated = self.require(ticket.id)
+        self.mirror_change("updated", updated, event)
+        return updated
+
+    def transition(self, ticket_id: int | str, action: str, *, actor: str, expected_version: int,
+                   note: str | None = None, satisfaction: int | None = None, comment: str | None = None,
+                   now: datetime | None = None) -> Ticket:
+        if action not in TRANSITIONS:
+            raise TicketError(f"unknown action {action!r} (actions: {', '.join(TRANSITIONS)})")
+        allowed, target = TRANSITIONS[action]
+        now = now or self.now()
+        if action == "followup" and (satisfaction is None or not 1 <= int(satisfaction) <= 5):
+            raise TicketError("a follow-up (回访) needs a satisfaction score from 1 to 5")
+
+        def check(ticket: Ticket) -> None:
+            if ticket.status not in allowed:
+                raise TicketError(f"ticket {ticket.number} is {ticket.status}: cannot {action} "
+                                  f"(only from {'/'.join(allowed)})")
+
+        sets: dict[str, Any] = {"status": target}
+        if action in _MILESTONE:
+            sets[_MILESTONE[action]] = now
+        if action == "reply":
+            sets["replies"] = lambda t: t.replies + 1
+            sets["first_reply_at"] = lambda t: t.first_reply_at or now
+        if action == "followup":
+            sets.update(satisfaction=int(satisfaction), satisfaction_comment=comment or "")
+        if action == "reopen":
+            sets.update(reopened=lambda t: t.reopened + 1, resolved_at=None, followed_up_at=None, closed_at=None,
+                        satisfaction=None, satisfaction_comment="")
+        detail: dict[str, Any] = {"to": target}
+        if note:
+            detail["note"] = note
+        if action == "followup":
+            detail.update(satisfaction=int(satisfaction), comment=comment or "")
+        return self._change(ticket_id, expected_version, actor, action, sets, now, check, **detail)
+
+    def add_note(self, ticket_id: int | str, text: str, *, actor: str, expected_version: int,
+                 now: datetime | None = None) -> Ticket:
+        if not text.strip():
+            raise TicketError("a note needs some text")
+        return self._change(ticket_id, expected_version, actor, "note", {}, now, text=text)
+
+    def assign(self, ticket_id: int | str, department: str, *, actor: str, expected_version: int,
+               now: datetime | None = None) -> Ticket:
+        _check_department(department)
+        return self._change(ticket_id, expected_version, actor, "assigned", {
+            "department": department,
+            "departments": lambda t: json.dumps([department, *(d for d in t.departments if d != department)],
+                                                ensure_ascii=False),
+        }, now, department=department)
+
+    def add_departments(self, ticket_id: int | str, departments: builtins.list[str], *, actor: str,
+                        expected_version: int, now: datetime | None = None) -> Ticket:
+        """More departments on the case (e.g. 技术 for a privacy leak); the lead department stays."""
+        for d in departments:
+            _check_department(d)
+        return self._change(ticket_id, expected_version, actor, "departments_added", {
+            "departments": lambda t: json.dumps(list(dict.fromkeys([*t.departments, *departments])),
+                                                ensure_ascii=False),
+        }, now, departments=departments)
+
+    def set_deadlines(self, ticket_id: int | str, deadlines: dict[str, datetime], *, actor: str,
+                      expected_version: int, now: datetime | None = None) -> Ticket:
+        bad = [t for t in deadlines if t not in TIMERS]
+        if bad:
+            raise TicketError(f"unknown timer {bad[0]!r} (timers: {', '.join(TIMERS)})")
+        return self._change(ticket_id, expected_version, actor, "deadlines",
+                            {f"{t}_due": at for t, at in deadlines.items()}, now,
+                            **{t: at.isoformat() for t, at in deadlines.items()})
+
+    def add_tasks(self, ticket_id: int | str, items: builtins.list[str], *, actor: str, expected_version: int,
+                  now: datetime | None = None) -> Ticket:
+        def merged(t: Ticket) -> str:
+            have = {task["text"] for task in t.tasks}
+            tasks = t.tasks + [{"text": i, "done": False, "by": None, "at": None} for i in items if i not in have]
+            return json.dumps(tasks, ensure_ascii=False)
+
+        return self._change(ticket_id, expected_version, actor, "tasks_added", {"tasks": merged}, now, items=items)
+
+    def complete_task(self, ticket_id: int | str, index: int, *, actor: str, expected_version: int,
+                      now: datetime | None = None) -> Ticket:
+        now = now or self.now()
+
+        def check(t: Ticket) -> None:
+            if not 0 <= index < len(t.tasks):
+                raise TicketError(f"ticket {t.number} has no task {index + 1} (it has {len(t.tasks)})")
+
+        def done(t: Ticket) -> str:
+            tasks = [dict(task) for task in t.tasks]
+            tasks[index].update(done=True, by=actor, at=now.isoformat())
+            return json.dumps(tasks, ensure_ascii=False)
+
+        return self._change(ticket_id, expected_version, actor, "task_done", {"tasks": done}, now, check,
+                            task=index + 1)
+
+    # ---- SLA -----------------------------------------------------------------------------------
+
+    def check_sla(self, now: datetime | None = None) -> dict[str, builtins.list[dict[str, Any]]]:
+        """Reminders for timers nearly due and breaches for timers past due, each once (see sla_watch)."""
+        from playbooks.tickets.sla_watch import check_sla
+
+        return check_sla(self, now or self.now())
+
+    def mirror_change(self, what: str, ticket: Ticket, event: dict[str, Any] | None = None) -> None:
+        try:
+            if what == "created":
+                self.mirror.created(ticket)
+            else:
+                self.mirror.updated(ticket, event or {})
+        except Exception as exc:  # noqa: BLE001 - SQLite holds the truth; a mirror failure is only logged
+            logger.warning("ticket %s not mirrored: %s", ticket.number, exc)
+
+
+def _check_department(department: str) -> None:
+    if department not in DEPARTMENTS:
+        raise TicketError(f"unknown department {department!r} (departments: {', '.join(DEPARTMENTS)})")

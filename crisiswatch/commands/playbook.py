@@ -1,0 +1,124 @@
+"""`crisiswatch playbook validate [FILE|DIR]` and `crisiswatch playbook dry-run P --since T`.
+
+The dry run replays stored mentions through detection on an in-memory state database, so
+nothing real changes: no incident, ticket, alert or checkpoint is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from crisiswatch.errors import CrisiswatchError
+
+_RELATIVE = re.compile(r"^(\d+)([mhd])$")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("playbook", help="validate playbooks, or dry-run one against stored history")
+    ps = p.add_subparsers(dest="playbook_command", metavar="ACTION", required=True)
+    v = ps.add_parser("validate", help="check playbook files (default: the configured folder)")
+    v.add_argument("path", nargs="?", help="a playbook file or folder")
+    d = ps.add_parser("dry-run", help="which stored incidents would trigger a playbook, and what each step would do")
+    d.add_argument("playbook", help="a playbook name from the configured folder, or a file")
+    d.add_argument("--since", required=True, help="ISO time or a span back from now (24h, 7d)")
+    d.add_argument("--until", help="ISO time or a span back from now (default: now)")
+    d.add_argument("--warmup", default="6h", help="history before --since that sets the baselines (default 6h)")
+    p.set_defaults(func=run)
+
+
+def parse_when(text: str, now: datetime) -> datetime:
+    match = _RELATIVE.match(text.strip())
+    if match:
+        unit = {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+        return now - timedelta(**{unit: int(match.group(1))})
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise CrisiswatchError(f"bad time {text!r}: use ISO 8601 (2025-06-14T08:00+08:00) or a span (24h, 7d)") \
+            from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def run(args: argparse.Namespace) -> int:
+    from crisiswatch.config import load_config
+    from playbooks.engine import playbook_dir
+    from playbooks.schema import load_path
+
+    config = load_config(args.config)
+    if args.playbook_command == "validate":
+        path = Path(args.path) if args.path else playbook_dir(config)
+        books = load_path(path)
+        for book in books:
+            print(f"ok  {book.name:<24} {len(book.steps)} steps · {book.path}")
+        print(f"{len(books)} playbook(s) valid")
+        return 0
+    return dry_run(config, args)
+
+
+def _find(config, name: str):  # noqa: ANN001, ANN202
+    from playbooks.engine import playbook_dir
+    from playbooks.schema import load_playbook, load_playbooks
+
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml"):
+        return load_playbook(path)
+    books = {b.name: b for b in load_playbooks(playbook_dir(config))}
+    if name not in books:
+        raise CrisiswatchError(f"no playbook {name!r} (known: {', '.join(sorted(books))})")
+    return books[name]
+
+
+def dry_run(config, args: argparse.Namespace) -> int:  # noqa: ANN001
+    from alerts.channels.console import ConsoleChannel
+    from alerts.dispatch import AlertDispatcher
+    from crisiswatch.config import parse_duration
+    from crisiswatch.db import connect
+    from index import open_backend
+    from monitor.detection import DetectionService
+    from playbooks.engine import PlaybookEngine, incident_severity, matches
+
+    playbook = _find(config, args.playbook)
+    now = datetime.now(UTC)
+    since = parse_when(args.since, now)
+    until = parse_when(args.until, now) if args.until else now
+    if since >= until:
+        raise CrisiswatchError("--since must be before --until")
+    try:
+        warmup = parse_duration(args.warmup)
+    except ValueError as exc:
+        raise CrisiswatchError(f"--warmup: {exc}") from None
+    conn = connect(":memory:")  # a scratch state DB: the real incidents, tickets and outbox stay untouched
+    backend = open_backend(config.index.url)
+    try:
+        detection = DetectionService(config, backend, conn)
+        detection.start_at(since - warmup)  # a fresh state: baselines warm up before --since
+        changes = detection.advance(until)
+    finally:
+        backend.close()
+    dispatcher = AlertDispatcher(config, conn, {"console": ConsoleChannel(io.StringIO())})
+    print(f"dry run of {playbook.name} on stored mentions {since:%Y-%m-%d %H:%M} → {until:%Y-%m-%d %H:%M} UTC")
+    triggered = 0
+    for change in changes:
+        incident = change.incident
+        if change.kind not in ("opened", "escalated") or incident.opened_at < since:
+            continue
+        engine = PlaybookEngine(config, conn, dispatcher, playbooks=[playbook], clock=lambda i=incident: i.opened_at)
+        severity = incident_severity(incident)
+        head = (f"{incident.label} {incident.brand} {change.kind} {incident.opened_at:%m-%d %H:%M} UTC · {severity}"
+                f" · {incident.summary}")
+        if not matches(playbook, change, severity):
+            print(f"- {head}: does not trigger {playbook.name}")
+            continue
+        triggered += 1
+        print(f"+ {head}: triggers {playbook.name}")
+        engine.handle(change, dry_run=True)
+        for item in engine.trace:
+            detail = json.dumps(item["detail"], ensure_ascii=False, default=str)
+            print(f"    {item['step'] + 1}. {item['type']}: {item['outcome']} {detail}")
+    print(f"{triggered} incident(s) would trigger {playbook.name}; nothing was changed")
+    return 0

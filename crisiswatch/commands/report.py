@@ -1,0 +1,46 @@
+"""`crisiswatch report --period week|month [--format md|html|csv] [--out FILE]`: the complaint analysis."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+
+from crisiswatch.errors import CrisiswatchError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="complaint analysis for the last week or month (md, html or csv)")
+    p.add_argument("--period", choices=("week", "month"), default="week")
+    p.add_argument("--format", choices=("md", "html", "csv"), default="md")
+    p.add_argument("--out", help="write to this file (default: stdout)")
+    p.add_argument("--until", help="end of the period, ISO 8601 (default: now)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from crisiswatch.config import load_config
+    from crisiswatch.db import connect
+    from playbooks.tickets.report import build_report, render
+    from playbooks.tickets.service import TicketService
+
+    config = load_config(args.config)
+    until = None
+    if args.until:
+        try:
+            until = datetime.fromisoformat(args.until)
+        except ValueError:
+            raise CrisiswatchError(f"--until: bad time {args.until!r} (use ISO 8601)") from None
+        until = until if until.tzinfo else until.replace(tzinfo=UTC)
+    tickets = TicketService.from_config(config, connect(config.resolve(config.state_db)))
+    text = render(build_report(tickets, args.period, until), args.format)
+    if not args.out:
+        sys.stdout.write(text)
+        return 0
+    try:
+        with open(args.out, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+    except OSError as exc:
+        raise CrisiswatchError(f"cannot write {args.out}: {exc}") from None
+    print(f"report written to {args.out}")
+    return 0

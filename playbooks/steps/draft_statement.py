@@ -1,0 +1,87 @@
+"""`draft_statement`: a holding statement drafted from a template, published only once approved.
+
+The draft is stored (table `statements`) with when it was ready relative to the incident's start,
+and flagged when it missed the golden window. An approval is requested from the named approvers
+(`alerts.approvals`); the step waits, and publishes or drops the draft when they decide.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pydantic import Field
+
+from crisiswatch.mention import CATEGORY_LABELS
+from playbooks.context import StepContext
+from playbooks.statements import StatementStore, render
+from playbooks.steps.base import Step, StepOptions, StepResult, duration_field, span
+
+# how long a brand has for its first public word, by grade (e.g. 4 h for a 重大 product-safety crisis)
+GOLDEN_WINDOW = {"重大": "4h", "紧急": "12h", "重要": "24h", "一般": "48h"}
+
+
+class DraftStatementOptions(StepOptions):
+    template: str = "holding_statement"
+    approvers: list[str] = Field(min_length=1)
+    golden_window: str | None = Field(default=None, description="default: by grade (重大 4h, 紧急 12h, ...)")
+    timeout_minutes: int = Field(default=120, ge=1)
+    next_update: str = "24小时"
+
+    _durations = duration_field("golden_window")
+
+
+def approvals(ctx: StepContext) -> Any:
+    from alerts.approvals import ApprovalService  # lazily: only playbooks that publish need approvals
+
+    return ApprovalService(ctx.config, ctx.conn, ctx.dispatcher, clock=lambda: ctx.now)
+
+
+class DraftStatementStep(Step):
+    type = "draft_statement"
+    Options = DraftStatementOptions
+
+    def variables(self, ctx: StepContext) -> dict[str, Any]:
+        facts = ctx.incident.facts
+        terms = ctx.terms(3)
+        local = ctx.now.astimezone(ctx.tickets.tz)
+        return {**ctx.variables(), "topic": "、".join(terms) or CATEGORY_LABELS.get(ctx.category, "相关"),
+                "terms": terms, "mentions": facts.get("mentions", 0), "next_update": self.options.next_update,
+                "date": f"{local.year}年{local.month}月{local.day}日", "incident_start": ctx.incident.opened_at}
+
+    def run(self, ctx: StepContext) -> StepResult:
+        o = self.options
+        window = span(o.golden_window or GOLDEN_WINDOW.get(ctx.severity, "24h"))
+        start = ctx.incident.opened_at
+        if ctx.dry_run:
+            text = render(o.template, self.variables(ctx))
+            return StepResult("waiting", {"would_draft": text[:200], "approvers": o.approvers,
+                                          "golden_window_minutes": int(window / timedelta(minutes=1))})
+        store = StatementStore(ctx.conn)
+        statement = store.for_incident(ctx.incident.id, ctx.playbook)
+        if statement is None:
+            statement = store.draft(
+                incident_id=ctx.incident.id, playbook=ctx.playbook, ticket_number=ctx.outputs.get("ticket_number", ""),
+                template=o.template, text=render(o.template, self.variables(ctx)), approvers=o.approvers,
+                incident_start=start, ready_at=ctx.now, window_minutes=int(window / timedelta(minutes=1)))
+        detail = {"statement": statement.id, "ready_after_minutes": round((statement.ready_at - start)
+                                                                          / timedelta(minutes=1)),
+                  "golden_window_minutes": statement.window_minutes, "missed_window": statement.missed_window}
+        try:
+            service = approvals(ctx)
+        except ImportError:  # the draft is kept and the golden window recorded; approval is asked on a later tick
+            return StepResult("waiting", {**detail, "approval": None, "reason": "alerts.approvals unavailable"})
+        if statement.approval_id is None:
+            approval_id = service.request(f"statement:{ctx.incident.label}:{ctx.playbook}", o.approvers,
+                                          statement.text, o.timeout_minutes, severity=ctx.severity,
+                                          brand=ctx.incident.brand)
+            store.set_approval(statement.id, str(approval_id))
+            return StepResult("waiting", {**detail, "approval": approval_id, "approvers": o.approvers})
+        service.expire_due()
+        approval = service.get(int(statement.approval_id))
+        if approval is None or approval.status == "pending":
+            return StepResult("waiting", {**detail, "approval": statement.approval_id})
+        status = "published" if approval.status == "approved" else approval.status
+        store.decide(statement.id, status, approval.decided_by, ctx.now)
+        return StepResult("done", {**detail, "approval": statement.approval_id, "statement_status": status,
+                                   "decided_by": approval.decided_by})

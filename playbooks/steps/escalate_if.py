@@ -1,0 +1,62 @@
+"""`escalate_if`: after a delay, if the incident is still not acknowledged (or not resolved), bring in the next tier."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from alerts.compose import incident_message
+from playbooks.context import StepContext
+from playbooks.steps.base import Step, StepOptions, StepResult, duration_field, span, with_ticket
+from playbooks.tickets.models import DEPARTMENTS, NEW, RESOLVED, STATUSES
+
+
+class EscalateIfOptions(StepOptions):
+    after: str
+    unless: Literal["acknowledged", "resolved"] = "acknowledged"
+    to: str = Field(default="管理层", pattern="|".join(DEPARTMENTS))
+    page: str | None = Field(default=None, description="also escalate this paging policy now")
+
+    _durations = duration_field("after")
+
+
+def handled(ctx: StepContext, condition: str) -> bool:
+    ticket = ctx.ticket()
+    if condition == "acknowledged":
+        return ctx.incident.acked_by is not None or (ticket is not None and ticket.status != NEW)
+    if ticket is not None:
+        return STATUSES.index(ticket.status) >= STATUSES.index(RESOLVED)
+    return not ctx.incident.is_open
+
+
+class EscalateIfStep(Step):
+    type = "escalate_if"
+    Options = EscalateIfOptions
+
+    def run(self, ctx: StepContext) -> StepResult:
+        o = self.options
+        if ctx.dry_run:
+            return StepResult("waiting", {"would_escalate_to": o.to, "if_not": o.unless, "after": o.after})
+        due = datetime.fromisoformat(ctx.state["due"]) if "due" in ctx.state else ctx.now + span(o.after)
+        if ctx.now < due:
+            return StepResult("waiting", {"due": due.isoformat(), "if_not": o.unless})
+        if handled(ctx, o.unless):
+            return StepResult("skipped", {"reason": f"{o.unless} in time", "due": due.isoformat()})
+        ticket = with_ticket(ctx, lambda t: ctx.tickets.add_departments(t.id, [o.to], actor=ctx.actor,
+                                                                       expected_version=t.version, now=ctx.now))
+        message = incident_message(ctx.config, ctx.incident, ctx.severity, kind="incident_escalated",
+                                   ticket_number=ticket.number)
+        message.summary = f"{o.after} 内未{'受理' if o.unless == 'acknowledged' else '解决'}，已升级至{o.to}"
+        ctx.dispatcher.enqueue(f"incident:{ctx.incident.id}:escalate_if:{ctx.playbook}:{o.to}", message)
+        detail = {"ticket": ticket.number, "escalated_to": o.to, "because_not": o.unless}
+        if o.page:
+            from alerts.escalation import EscalationService
+
+            EscalationService(ctx.config, ctx.conn, ctx.dispatcher).escalate_now(ctx.incident.id, by=ctx.actor)
+            detail["paged"] = o.page
+        return StepResult("done", detail)
+
+
+__all__ = ["EscalateIfStep", "handled"]

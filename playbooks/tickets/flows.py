@@ -1,0 +1,52 @@
+"""Flows that cross domains for tickets: posts from the index become complaints; SLA sweeps alert."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+
+from alerts.dispatch import AlertDispatcher
+from alerts.message import AlertMessage
+from crisiswatch.config import Config
+from index.base import Backend, MentionFilter
+from playbooks.tickets.models import Ticket, TicketError
+from playbooks.tickets.service import TicketService
+
+CLUSTER_SPAN = timedelta(days=7)  # copies of a post are looked for this far around it
+SLA_KINDS = {"reminders": "ticket_sla_reminder", "breaches": "ticket_sla_breach"}
+
+
+def convert_from_index(tickets: TicketService, backend: Backend, mention_id: str, *, actor: str,
+                       cluster: bool = False, category: str | None = None, severity: str | None = None,
+                       department: str | None = None) -> Ticket:
+    """`ticket convert MENTION_ID [--cluster]`: the post, or every copy in its near-duplicate cluster."""
+    mention = backend.get(mention_id)
+    if mention is None:
+        raise TicketError(f"no mention {mention_id!r} in the index")
+    mentions = [mention]
+    if cluster and mention.cluster_id:
+        flt = MentionFilter(brand=mention.brands[0] if mention.brands else None,
+                            since=mention.created_at - CLUSTER_SPAN, until=mention.created_at + CLUSTER_SPAN)
+        mentions += [m for m in backend.scan(flt, batch_size=500)
+                     if m.cluster_id == mention.cluster_id and m.id != mention.id][:500]
+    return tickets.convert(mentions, actor=actor, category=category, severity=severity, department=department)
+
+
+def sla_sweep(config: Config, conn: sqlite3.Connection, dispatcher: AlertDispatcher,
+              tickets: TicketService | None = None) -> dict[str, list[dict]]:
+    """The run loop's SLA check: reminders and breaches become alerts to the response routes."""
+    tickets = tickets or TicketService.from_config(config, conn)
+    found = tickets.check_sla()
+    for kind, items in found.items():
+        for item in items:
+            ticket = tickets.by_number(item["ticket"])
+            verb = "即将超时" if kind == "reminders" else f"已超时，升级至{item.get('escalated_to', '')}"
+            message = AlertMessage(
+                kind=SLA_KINDS[kind], title=f"工单 {item['ticket']} {item['label']}{verb}",
+                severity=item["severity"], brand=ticket.brand if ticket else "",
+                summary=f"{item['label']}时限 {item['due']} · 部门 {item['department']}",
+                incident_id=ticket.incident_id if ticket else None, ticket_number=item["ticket"],
+                thread_key=f"incident:{ticket.incident_id}" if ticket and ticket.incident_id else None,
+            )
+            dispatcher.enqueue(f"ticket:{item['ticket']}:sla:{item['timer']}:{kind}:{item['due']}", message)
+    return found

@@ -1,0 +1,85 @@
+"""What makes posts one complaint, and complaints repeats: evidence, order numbers, topics."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from crisiswatch.mention import Mention, severity_rank
+from index.tokenize import tokens
+
+if TYPE_CHECKING:
+    from playbooks.tickets.service import TicketService
+
+# the raw text (kept only with enrichment.keep_raw_text) still has the code; public text has [订单号]
+_ORDER = re.compile(r"(?:订单编号|订单号|运单号|单号|订单)\s*[:：#]?\s*([A-Za-z]{0,4}\d{6,24})")
+_STOP = set("的 了 是 我 你 他 她 它 们 在 和 就 都 也 还 又 很 吗 呢 吧 啊 这 那 有 没 不 一个 什么 怎么 已经 现在 "
+            "今天 真的 而且 但是 因为 所以 可以 一下 这个 那个 你们 我们 他们".split())
+TOPIC_SIMILARITY = 0.5
+
+
+def order_number(mention: Mention) -> str:
+    for text in (str(mention.extra.get("raw_text") or ""), mention.text):
+        found = _ORDER.search(text)
+        if found:
+            return found.group(1)
+    return ""
+
+
+def evidence(mention: Mention, now: datetime | None = None) -> dict[str, Any]:
+    """A snapshot of the post as it was when converted: posts get edited or deleted."""
+    return {
+        "mention_id": mention.id, "url": mention.url, "source": mention.source, "text": mention.text,
+        "author": mention.author.name, "author_id": mention.author.id, "followers": mention.author.followers,
+        "created_at": mention.created_at.isoformat(), "cluster_id": mention.cluster_id or "",
+        "captured_at": (now or datetime.now(UTC)).isoformat(),
+    }
+
+
+def main_category(mentions: list[Mention]) -> str:
+    counts = Counter(m.category for m in mentions if m.category)
+    return counts.most_common(1)[0][0] if counts else "other"
+
+
+def gravest(mentions: list[Mention]) -> str:
+    grades = [m.severity for m in mentions if m.severity]
+    return max(grades, key=severity_rank) if grades else "一般"
+
+
+def topic_terms(text: str) -> set[str]:
+    return {t for t in tokens(text) if len(t) > 1 and t not in _STOP and not t.isdigit()}
+
+
+def similar_topic(a: str, b: str) -> bool:
+    """Token Jaccard of two complaint texts; the same grievance retold shares most of its words."""
+    x, y = topic_terms(a), topic_terms(b)
+    if not x or not y:
+        return False
+    return len(x & y) / len(x | y) >= TOPIC_SIMILARITY
+
+
+def link_repeats(tickets: TicketService, ticket_id: int, now: datetime, actor: str) -> None:
+    """Same author, same order number or the same grievance retold within the window: a repeat."""
+    new = tickets.conn.execute("SELECT * FROM tickets WHERE id=?", (ticket_id,)).fetchone()
+    since = (now - timedelta(days=tickets.settings.repeat_window_days)).isoformat()
+    text = " ".join(e.get("text", "") for e in json.loads(new["evidence"]))
+    candidates = tickets.conn.execute(
+        "SELECT id, number, author_id, order_no, category, evidence FROM tickets"
+        " WHERE id != ? AND brand=? AND created_at >= ? ORDER BY id DESC LIMIT 500",
+        (ticket_id, new["brand"], since)).fetchall()
+    for old in candidates:
+        if new["author_id"] and old["author_id"] == new["author_id"]:
+            reason = "same_author"
+        elif new["order_no"] and old["order_no"] == new["order_no"]:
+            reason = "same_order"
+        elif old["category"] == new["category"] and text and similar_topic(
+                text, " ".join(e.get("text", "") for e in json.loads(old["evidence"]))):
+            reason = "same_topic"
+        else:
+            continue
+        tickets.conn.execute("INSERT OR IGNORE INTO ticket_links(ticket_id, related_id, reason) VALUES (?,?,?)",
+                          (ticket_id, old["id"], reason))
+        tickets.record_event(ticket_id, now, actor, "linked", related=old["number"], reason=reason)

@@ -1,0 +1,209 @@
+"""The periodic complaint analysis from the manuals: volume, channels, categories, speed, quality.
+
+Metrics over the tickets opened in the period: total, share per channel, category distribution,
+mean handling time (opened -> resolved), first-contact resolution (resolved with a single reply
+and never reopened), satisfaction from 回访, repeat-complaint rate, SLA breach rate, and the top
+problems with example posts. Rendered as Markdown, CSV or HTML with charts.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from crisiswatch.errors import CrisiswatchError
+from crisiswatch.mention import CATEGORY_LABELS
+from playbooks.tickets.service import TicketService
+
+PERIODS = {"week": timedelta(days=7), "month": timedelta(days=30)}
+FORMATS = ("md", "html", "csv")
+
+
+@dataclass
+class Report:
+    period: str
+    since: datetime
+    until: datetime
+    total: int = 0
+    channels: dict[str, int] = field(default_factory=dict)
+    categories: dict[str, int] = field(default_factory=dict)
+    severities: dict[str, int] = field(default_factory=dict)
+    statuses: dict[str, int] = field(default_factory=dict)
+    resolved: int = 0
+    mean_handling_hours: float | None = None
+    first_contact_resolution: float | None = None
+    satisfaction_mean: float | None = None
+    satisfaction_count: int = 0
+    satisfaction: dict[int, int] = field(default_factory=dict)
+    repeat_rate: float | None = None
+    sla_breach_rate: float | None = None
+    top_problems: list[dict[str, Any]] = field(default_factory=list)
+
+    def metrics(self) -> list[tuple[str, str, Any]]:
+        """(key, label, value) rows: the summary table in every format."""
+        return [
+            ("total", "投诉总量 Total complaints", self.total),
+            ("resolved", "已解决 Resolved", self.resolved),
+            ("mean_handling_hours", "平均处理时长(小时) Mean handling time (h)", _num(self.mean_handling_hours)),
+            ("first_contact_resolution", "一次解决率 First-contact resolution", _pct(self.first_contact_resolution)),
+            ("satisfaction_mean", "满意度(1-5) Satisfaction", _num(self.satisfaction_mean)),
+            ("satisfaction_count", "回访数 Follow-ups", self.satisfaction_count),
+            ("repeat_rate", "重复投诉率 Repeat-complaint rate", _pct(self.repeat_rate)),
+            ("sla_breach_rate", "超时率 SLA breach rate", _pct(self.sla_breach_rate)),
+        ]
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def _source(ticket: Any) -> str:
+    sources = Counter(e.get("source") for e in ticket.evidence if e.get("source"))
+    return sources.most_common(1)[0][0] if sources else (ticket.channel or "unknown")
+
+
+def build_report(tickets: TicketService, period: str = "week", until: datetime | None = None,
+                 top: int = 5) -> Report:
+    if period not in PERIODS:
+        raise CrisiswatchError(f"unknown period {period!r} (periods: {', '.join(PERIODS)})")
+    until = until or datetime.now(UTC)
+    since = until - PERIODS[period]
+    found = tickets.list(since=since, until=until, limit=1_000_000)
+    report = Report(period=period, since=since, until=until, total=len(found))
+    if not found:
+        return report
+    report.channels = dict(Counter(_source(t) for t in found).most_common())
+    report.categories = dict(Counter(t.category for t in found).most_common())
+    report.severities = dict(Counter(t.severity for t in found).most_common())
+    report.statuses = dict(Counter(t.status for t in found).most_common())
+    resolved = [t for t in found if t.resolved_at is not None]
+    report.resolved = len(resolved)
+    if resolved:
+        hours = [(t.resolved_at - t.created_at).total_seconds() / 3600 for t in resolved]
+        report.mean_handling_hours = sum(hours) / len(hours)
+        report.first_contact_resolution = sum(1 for t in resolved if t.replies == 1 and not t.reopened) / len(resolved)
+    scored = [t.satisfaction for t in found if t.satisfaction]
+    report.satisfaction_count = len(scored)
+    if scored:
+        report.satisfaction_mean = sum(scored) / len(scored)
+        report.satisfaction = dict(sorted(Counter(scored).items()))
+    report.repeat_rate = sum(1 for t in found if any(r["direction"] == "earlier" for r in t.related)) / len(found)
+    report.sla_breach_rate = sum(1 for t in found if t.breaches) / len(found)
+    by_category: dict[str, list[Any]] = {}
+    for t in found:
+        by_category.setdefault(t.category, []).append(t)
+    for category, group in sorted(by_category.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:top]:
+        examples = [e for t in sorted(group, key=lambda t: t.id) for e in t.evidence[:1]][:2]
+        report.top_problems.append({
+            "category": category, "label": CATEGORY_LABELS.get(category, category), "count": len(group),
+            "severe": sum(1 for t in group if t.severity in ("紧急", "重大")),
+            "examples": [{"text": str(e.get("text", ""))[:140], "url": e.get("url", ""),
+                          "author": e.get("author", "")} for e in examples],
+        })
+    return report
+
+
+def render(report: Report, fmt: str) -> str:
+    if fmt == "md":
+        return _markdown(report)
+    if fmt == "csv":
+        return _csv(report)
+    if fmt == "html":
+        from playbooks.tickets.report_html import render_html
+
+        return render_html(report)
+    raise CrisiswatchError(f"unknown format {fmt!r} (formats: {', '.join(FORMATS)})")
+
+
+def _share(counts: dict[Any, int], total: int) -> list[tuple[Any, int, str]]:
+    return [(k, v, _pct(v / total) if total else "-") for k, v in counts.items()]
+
+
+def _md_cell(value: Any) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _markdown(r: Report) -> str:
+    lines = [f"# 投诉分析报告 Complaint report ({r.period})", "",
+             f"{r.since:%Y-%m-%d %H:%M} → {r.until:%Y-%m-%d %H:%M} UTC", "", "| 指标 Metric | 值 Value |", "|---|---|"]
+    lines += [f"| {label} | {value} |" for _, label, value in r.metrics()]
+    for title, counts in (("渠道占比 Share per channel", r.channels), ("类别分布 Categories", r.categories),
+                          ("等级 Grades", r.severities), ("满意度分布 Satisfaction scores", r.satisfaction)):
+        lines += ["", f"## {title}", "", "| | 数量 Count | 占比 Share |", "|---|---|---|"]
+        total = sum(counts.values())
+        lines += [f"| {_md_cell(CATEGORY_LABELS.get(k, k) if isinstance(k, str) else k)} | {v} | {s} |"
+                  for k, v, s in _share(counts, total)] or ["| - | 0 | - |"]
+    lines += ["", "## 主要问题 Top problems", ""]
+    for i, p in enumerate(r.top_problems, 1):
+        lines.append(f"{i}. **{p['label']}** ({p['category']}): {p['count']} 件, 其中紧急/重大 {p['severe']} 件")
+        for e in p["examples"]:
+            lines.append(f"   - “{_md_cell(e['text'])}” — {_md_cell(e['author'])} {e['url']}".rstrip())
+    if not r.top_problems:
+        lines.append("(no complaints in this period)")
+    return "\n".join(lines) + "\n"
+
+
+def _csv(r: Report) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["section", "key", "value", "share"])
+    w.writerow(["period", r.period, f"{r.since.isoformat()}/{r.until.isoformat()}", ""])
+    for key, _, value in r.metrics():
+        w.writerow(["metric", key, value, ""])
+    for section, counts in (("channel", r.channels), ("category", r.categories), ("severity", r.severities),
+                            ("satisfaction", r.satisfaction)):
+        for k, v, share in _share(counts, sum(counts.values())):
+            w.writerow([section, k, v, share])
+    for p in r.top_problems:
+        example = p["examples"][0] if p["examples"] else {}
+        w.writerow(["top_problem", p["category"], p["count"], example.get("text", "")])
+    return buf.getvalue()
+
+
+def chart_png(counts: dict[Any, int], title: str, labels: dict[Any, str] | None = None) -> str | None:
+    """A bar chart as a data URI (matplotlib, Agg); None when matplotlib is missing or nothing to draw."""
+    if not counts:
+        return None
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib import font_manager
+        from matplotlib import pyplot as plt
+    except ImportError:
+        return None
+    cjk = _cjk_font(font_manager)
+    names = [str((labels or {}).get(k, k)) if cjk else str(k) for k in counts]
+    fig, ax = plt.subplots(figsize=(6, 2.6), dpi=100)
+    ax.barh(names[::-1], list(counts.values())[::-1], color="#c0392b")
+    ax.set_title(title if cjk else title.split(" ", 1)[-1], fontproperties=cjk)
+    for label in ax.get_yticklabels():
+        if cjk:
+            label.set_fontproperties(cjk)
+    fig.tight_layout()
+    out = io.BytesIO()
+    fig.savefig(out, format="png")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def _cjk_font(font_manager: Any) -> Any:
+    """A font with Chinese glyphs if the system has one (fc-list :lang=zh), else None (English labels)."""
+    for f in font_manager.fontManager.ttflist:
+        if "CJK" in f.name or f.name in ("WenQuanYi Zen Hei", "SimHei", "Microsoft YaHei", "PingFang SC"):
+            return font_manager.FontProperties(fname=f.fname)
+    return None
+
+
+def escape(value: Any) -> str:
+    return html.escape(str(value), quote=True)

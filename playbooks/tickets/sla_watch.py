@@ -1,0 +1,66 @@
+"""SLA watch: reminders when most of a limit has passed, breaches when it has, each reported once.
+
+A breach escalates the ticket one tier (its escalation level rises and the escalation department
+joins the case) and is counted on the ticket; the marks table keeps both from repeating.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from crisiswatch.db import transaction
+from playbooks.tickets.models import CLOSED, TIMER_LABELS, TIMERS
+
+if TYPE_CHECKING:
+    from playbooks.tickets.service import TicketService
+
+
+def check_sla(tickets: TicketService, now: datetime) -> dict[str, list[dict[str, Any]]]:
+    """Reminders for timers nearly due and breaches for timers past due, each reported once.
+
+    A breach escalates the ticket one tier (its escalation level rises and the escalation
+    department joins the case) and is counted on the ticket.
+    """
+    out: dict[str, list[dict[str, Any]]] = {"reminders": [], "breaches": []}
+    rows = tickets.conn.execute("SELECT id FROM tickets WHERE status != ? ORDER BY id", (CLOSED,)).fetchall()
+    for row in rows:
+        ticket = tickets.require(row[0])
+        for timer in TIMERS:
+            if ticket.met_at(timer) is not None:
+                continue
+            due = ticket.due(timer)
+            remind = ticket.created_at + (due - ticket.created_at) * tickets.settings.remind_at
+            kind = "breach" if now >= due else "reminder" if now >= remind else None
+            if kind is None or not _mark(tickets, ticket.id, timer, kind, due, now):
+                continue
+            item = {"ticket": ticket.number, "timer": timer, "label": TIMER_LABELS[timer],
+                    "due": due.isoformat(), "severity": ticket.severity, "department": ticket.department}
+            if kind == "breach":
+                item["escalated_to"] = tickets.settings.escalate_to
+                _breach(tickets, ticket.id, timer, due, now)
+                out["breaches"].append(item)
+            else:
+                with transaction(tickets.conn):
+                    tickets.record_event(ticket.id, now, "sla", "sla_reminder", timer=timer, due=due.isoformat())
+                out["reminders"].append(item)
+    return out
+
+def _mark(tickets: TicketService, ticket_id: int, timer: str, kind: str, due: datetime, now: datetime) -> bool:
+    cur = tickets.conn.execute("INSERT OR IGNORE INTO ticket_sla_marks(ticket_id, timer, kind, due, at)"
+                            " VALUES (?,?,?,?,?)", (ticket_id, timer, kind, due.isoformat(), now.isoformat()))
+    return cur.rowcount == 1
+
+def _breach(tickets: TicketService, ticket_id: int, timer: str, due: datetime, now: datetime) -> None:
+    tier = tickets.settings.escalate_to
+    with transaction(tickets.conn):
+        row = tickets.conn.execute("SELECT departments FROM tickets WHERE id=?", (ticket_id,)).fetchone()
+        departments = list(dict.fromkeys([*json.loads(row[0]), tier]))
+        tickets.conn.execute(
+            "UPDATE tickets SET breaches=breaches+1, escalation_level=escalation_level+1, departments=?,"
+            " updated_at=?, version=version+1 WHERE id=?",
+            (json.dumps(departments, ensure_ascii=False), now.isoformat(), ticket_id))
+        event = tickets.record_event(ticket_id, now, "sla", "sla_breached", timer=timer, due=due.isoformat(),
+                            escalated_to=tier)
+    tickets.mirror_change("updated", tickets.require(ticket_id), event)

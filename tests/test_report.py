@@ -1,0 +1,106 @@
+"""The weekly complaint report on tickets created here: every metric, in md, csv and html."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import yaml
+
+from crisiswatch.db import connect
+from crisiswatch.mention import Author, Mention
+from playbooks.tickets.report import build_report, render
+from playbooks.tickets.service import TicketService
+from tests.conftest import config_dict
+
+END = datetime(2025, 6, 20, 0, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def post(n: int, text: str, category: str, source: str = "weibo", author: str | None = None,
+         severity: str = "一般", name: str = "") -> Mention:
+    return Mention(source=source, native_id=str(n), url=f"https://example.com/{n}", text=text, category=category,
+                   author=Author(id=author or f"a{n}", name=name or f"用户{n}"), created_at=END - timedelta(days=3),
+                   brands=["aurora"], severity=severity)
+
+
+def walk(tickets: TicketService, t, clock: Clock, *actions: str, score: int | None = None):
+    for action in actions:
+        clock.now += timedelta(hours=2)
+        t = tickets.transition(t.id, action, actor="agent", expected_version=t.version,
+                               satisfaction=score if action == "followup" else None)
+    return t
+
+
+@pytest.fixture
+def filled(tmp_path):
+    clock = Clock(END - timedelta(days=3))
+    tickets = TicketService(connect(tmp_path / "cw.db"), clock=clock)
+    a = tickets.convert([post(1, "极光优选快递十天没到", "logistics", name="<script>alert(1)</script>")], actor="x")
+    walk(tickets, a, clock, "accept", "start", "reply", "resolve", "followup", score=5)       # 8 h, one reply
+    b = tickets.convert([post(2, "客服挂我电话", "service_attitude", source="jd")], actor="x")
+    walk(tickets, b, clock, "accept", "start", "reply", "reply", "resolve", "followup", score=2)  # two replies
+    c = tickets.convert([post(3, "又是快递没到", "logistics", author="a1")], actor="x")  # repeat
+    clock.now = END - timedelta(days=3) + timedelta(days=2)
+    tickets.check_sla()  # c was never acknowledged: breached
+    clock.now = END - timedelta(days=30)  # outside the week
+    tickets.convert([post(4, "上个月的投诉", "price")], actor="x")
+    return tickets, c
+
+
+def test_weekly_report_has_every_metric(filled):
+    tickets, repeat = filled
+    r = build_report(tickets, "week", until=END)
+    assert r.total == 3 and r.resolved == 2
+    assert r.channels == {"weibo": 2, "jd": 1}
+    assert r.categories == {"logistics": 2, "service_attitude": 1}
+    assert r.mean_handling_hours == pytest.approx((8 + 10) / 2)
+    assert r.first_contact_resolution == pytest.approx(0.5)
+    assert r.satisfaction_mean == pytest.approx(3.5) and r.satisfaction == {2: 1, 5: 1}
+    assert r.repeat_rate == pytest.approx(1 / 3) and r.sla_breach_rate == pytest.approx(1 / 3)
+    assert r.top_problems[0]["category"] == "logistics" and r.top_problems[0]["count"] == 2
+    assert "快递十天没到" in r.top_problems[0]["examples"][0]["text"]
+    assert build_report(tickets, "month", until=END).total == 4
+
+
+def test_report_renders_as_markdown_csv_and_html(filled):
+    tickets, _ = filled
+    r = build_report(tickets, "week", until=END)
+    md = render(r, "md")
+    for label in ("投诉总量", "渠道占比", "类别分布", "平均处理时长", "一次解决率", "满意度", "重复投诉率", "超时率",
+                  "主要问题"):
+        assert label in md
+    assert "| 一次解决率 First-contact resolution | 50.0% |" in md and "| 超时率 SLA breach rate | 33.3% |" in md
+    rows = list(csv.DictReader(io.StringIO(render(r, "csv"))))
+    metrics = {row["key"]: row["value"] for row in rows if row["section"] == "metric"}
+    assert metrics == {"total": "3", "resolved": "2", "mean_handling_hours": "9.00",
+                       "first_contact_resolution": "50.0%", "satisfaction_mean": "3.50", "satisfaction_count": "2",
+                       "repeat_rate": "33.3%", "sla_breach_rate": "33.3%"}
+    assert {row["key"]: row["share"] for row in rows if row["section"] == "channel"} == {"weibo": "66.7%",
+                                                                                        "jd": "33.3%"}
+    page = render(r, "html")
+    assert page.count('src="data:image/png;base64,') == 4  # channels, categories, grades, satisfaction
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+    assert "重复投诉率" in page and "https://example.com/1" in page
+
+
+def test_report_command_writes_a_file(tmp_path, capsys, filled):
+    from crisiswatch.cli import main
+
+    cfg = tmp_path / "crisiswatch.yaml"
+    cfg.write_text(yaml.safe_dump(config_dict(tmp_path), allow_unicode=True), encoding="utf-8")
+    out = tmp_path / "week.html"
+    assert main(["--config", str(cfg), "report", "--period", "week", "--format", "html", "--out", str(out),
+                 "--until", END.isoformat()]) == 0
+    assert out.read_text(encoding="utf-8").startswith("<!doctype html>")
+    assert main(["--config", str(cfg), "report", "--until", "yesterday"]) == 1
+    assert capsys.readouterr().err.strip() == "crisiswatch: --until: bad time 'yesterday' (use ISO 8601)"

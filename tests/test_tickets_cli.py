@@ -1,0 +1,68 @@
+"""Support staff's CLI: a public post converted and walked through the whole lifecycle, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+
+from crisiswatch.mention import Author, Mention
+from index import open_backend
+from tests.conftest import config_dict
+
+
+def cli(cfg: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "crisiswatch.cli", "--config", str(cfg), "ticket", "--as", "agent:lin",
+                           *args], capture_output=True, text=True, timeout=60, cwd=cfg.parent)
+
+
+def test_a_post_walks_the_whole_lifecycle_from_the_cli(tmp_path):
+    data = config_dict(tmp_path)
+    cfg = tmp_path / "crisiswatch.yaml"
+    cfg.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    now = datetime.now(UTC)
+    posts = [Mention(source="weibo", native_id=f"p{i}", url=f"https://weibo.com/7/p{i}", text=text,
+                     author=Author(id=f"u{i}", name=name, followers=50), created_at=now - timedelta(minutes=10 - i),
+                     brands=["aurora"], category="logistics", severity="重要", cluster_id="c1", sentiment=0.1)
+             for i, (name, text) in enumerate([("小鹿", "极光优选显示已签收，可我根本没收到包裹！"),
+                                                ("阿杰", "转发：极光优选显示已签收，可我根本没收到包裹！")])]
+    backend = open_backend(data["index"]["url"])
+    backend.upsert(posts)
+    backend.close()
+
+    converted = cli(cfg, "convert", posts[0].id, "--cluster")
+    assert converted.returncode == 0, converted.stderr
+    number = converted.stdout.split()[1]
+    assert "opened · 重要 · logistics · 客服 · 2 posts" in converted.stdout
+    again = cli(cfg, "convert", posts[1].id)
+    assert f"ticket {number} joined" in again.stdout  # same cluster, same complaint
+
+    illegal = cli(cfg, "close", number)
+    assert illegal.returncode == 1 and illegal.stdout == ""
+    assert illegal.stderr.strip() == f"crisiswatch: ticket {number} is 新建: cannot close (only from 已解决/已回访)"
+
+    for args in (("assign", number, "调查"), ("reply", number, "您好，已为您核查物流并联系快递站点"),
+                 ("resolve", number), ("followup", number, "--score", "4", "--comment", "处理得挺快"),
+                 ("close", number)):
+        step = cli(cfg, *args)
+        assert step.returncode == 0, step.stderr
+    shown = cli(cfg, "--json", "show", number)
+    ticket = json.loads(shown.stdout)
+    assert ticket["status"] == "已关闭" and ticket["department"] == "调查" and ticket["satisfaction"] == 4
+    assert ticket["author_handle"] == "小鹿" and ticket["source_url"] == posts[0].url
+    assert ticket["evidence"][0]["text"] == posts[0].text
+    kinds = [e["kind"] for e in ticket["timeline"]]
+    assert kinds == ["created", "assigned", "accept", "start", "reply", "resolve", "followup", "close"]
+    assert {e["actor"] for e in ticket["timeline"][1:]} == {"agent:lin"}
+    assert cli(cfg, "reopen", number).returncode == 0
+    listed = cli(cfg, "list", "--status", "处理中")
+    assert number in listed.stdout
+
+    bad = cli(cfg, "followup", "CW-19990101-0001", "--score", "3")
+    assert bad.returncode == 1 and bad.stderr.strip() == "crisiswatch: no ticket CW-19990101-0001"
+    missing = cli(cfg, "convert", "nope")
+    assert missing.returncode == 1 and missing.stderr.strip() == "crisiswatch: no mention 'nope' in the index"
