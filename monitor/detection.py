@@ -1,21 +1,25 @@
 """Feeds complete time buckets from the index to the detector rules, persisting their state.
 
-The checkpoint and each rule's baseline live in SQLite, so a restart neither forgets a surge
-nor re-alerts it: buckets already decided are never decided again.
+The checkpoint, each rule's baseline and the keys seen so far live in SQLite, so a restart neither
+forgets a surge nor re-alerts it: buckets already decided are never decided again. Counts come
+from `Backend.counts_over_time` only (one query per dimension for the whole range, not per bucket);
+terms come from one `scan` of the range, and only when a rule asks for them.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections import defaultdict
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from crisiswatch.config import Config
 from crisiswatch.db import ensure_schema
 from index.base import Backend, MentionFilter
-from monitor.detectors.base import Observation, Rule
-from monitor.detectors.negative_spike import NegativeSpikeRule
+from index.tokenize import tokens
+from monitor.detectors import build_rules
+from monitor.detectors.base import Observation, Rule, Signal
 from monitor.explain import explain
 from monitor.incidents.models import IncidentChange
 from monitor.incidents.service import IncidentService
@@ -28,11 +32,25 @@ CREATE TABLE IF NOT EXISTS detector_state (
 );
 """
 MAX_LOOKBACK = timedelta(days=7)
+EXPLAIN_MINUTES = 30  # the explanation looks at the posts of the last half hour before the bucket
 
 
 def floor_time(value: datetime, minutes: int) -> datetime:
     step = minutes * 60
     return datetime.fromtimestamp(int(value.timestamp()) // step * step, UTC)
+
+
+@dataclass
+class _Counts:
+    """Per bucket start: key -> (total, negative), and brand key -> term -> posts."""
+
+    by_key: dict[datetime, dict[str, list[int]]] = field(default_factory=lambda: defaultdict(dict))
+    terms: dict[datetime, dict[str, Counter]] = field(default_factory=lambda: defaultdict(dict))
+
+    def add(self, start: datetime, key: str, total: int = 0, negative: int = 0) -> None:
+        pair = self.by_key[start].setdefault(key, [0, 0])
+        pair[0] += total
+        pair[1] += negative
 
 
 class DetectionService:
@@ -42,10 +60,18 @@ class DetectionService:
         self.conn = conn
         ensure_schema(conn, "detector_state", DDL)
         self.incidents = IncidentService(conn)
-        self.bucket_minutes = config.detection.negative_spike.bucket_minutes
-        self.rules: list[Rule] = [NegativeSpikeRule(config.detection.negative_spike)]
+        settings = config.detection
+        self.bucket_minutes = settings.negative_spike.bucket_minutes
+        self.join_window = timedelta(minutes=settings.join_window_minutes)
+        self.cooldown = timedelta(minutes=settings.cooldown_minutes)
+        self.rules: list[Rule] = build_rules(settings)
         for rule in self.rules:
             rule.restore(self._load(f"rule:{rule.name}") or {})
+        self.names = {b.key: tuple(b.names) for b in config.brands}
+        self.dimensions = {d for rule in self.rules for d in rule.dimensions}
+        self.needs_terms = any(rule.needs_terms for rule in self.rules)
+        # every key ever seen per dimension, so a quiet key is still observed (and can flatline)
+        self.known: dict[str, set[str]] = {k: set(v) for k, v in (self._load("keys") or {}).items()}
 
     def _load(self, name: str) -> dict | None:
         row = self.conn.execute("SELECT state FROM detector_state WHERE name=?", (name,)).fetchone()
@@ -55,7 +81,7 @@ class DetectionService:
         self.conn.execute(
             "INSERT INTO detector_state(name, state, updated_at) VALUES (?,?,?)"
             " ON CONFLICT(name) DO UPDATE SET state=excluded.state, updated_at=excluded.updated_at",
-            (name, json.dumps(state), datetime.now(UTC).isoformat()),
+            (name, json.dumps(state, ensure_ascii=False), datetime.now(UTC).isoformat()),
         )
 
     @property
@@ -63,11 +89,54 @@ class DetectionService:
         state = self._load("checkpoint")
         return datetime.fromisoformat(state["until"]) if state else None
 
+    def start_at(self, when: datetime) -> None:
+        """Decide buckets from `when` on (a backtest's warm-up start); only for a fresh state."""
+        if self.checkpoint is not None:
+            raise ValueError("detection already has a checkpoint; start_at is for a fresh state")
+        self._save("checkpoint", {"until": floor_time(when, self.bucket_minutes).isoformat()})
+
     def _start(self, until: datetime) -> datetime | None:
         if self.checkpoint is not None:
             return self.checkpoint
         first = next(self.backend.scan(MentionFilter(since=until - MAX_LOOKBACK, until=until), batch_size=1), None)
         return floor_time(first.created_at, self.bucket_minutes) if first else None
+
+    def _brands(self, start: datetime, until: datetime) -> list[str]:
+        if self.config.brands:
+            return [b.key for b in self.config.brands]
+        buckets = self.backend.counts_over_time(MentionFilter(since=start, until=until), 86400 * 7, "brand")
+        return sorted({b.key for b in buckets if b.key})
+
+    def _gather(self, start: datetime, until: datetime, brands: list[str]) -> _Counts:
+        counts = _Counts()
+        seconds = self.bucket_minutes * 60
+
+        def grouped(flt: MentionFilter, group_by: str, key, negative: bool = False) -> None:
+            for b in self.backend.counts_over_time(flt, seconds, group_by=group_by):
+                if b.key:
+                    counts.add(b.start, key(b.key), 0 if negative else b.count, b.count if negative else 0)
+
+        for neg in (False, True):
+            band = "negative" if neg else None
+            grouped(MentionFilter(since=start, until=until, sentiment_band=band), "brand", lambda k: f"brand={k}", neg)
+            for brand in brands:
+                for dim in ("category", "source"):
+                    if f"brand/{dim}" in self.dimensions:
+                        flt = MentionFilter(brand=brand, since=start, until=until, sentiment_band=band)
+                        grouped(flt, dim, lambda k, b=brand, d=dim: f"brand={b}|{d}={k}", neg)
+            if "source" in self.dimensions and not neg:
+                grouped(MentionFilter(since=start, until=until), "source", lambda k: f"source={k}")
+        if self.needs_terms:
+            wanted = set(brands)
+            for m in self.backend.scan(MentionFilter(since=start, until=until)):
+                bucket = floor_time(m.created_at, self.bucket_minutes)
+                words = set(tokens(m.text))
+                for brand in wanted.intersection(m.brands):
+                    counts.terms[bucket].setdefault(brand, Counter()).update(words)
+        for pairs in counts.by_key.values():
+            for key in pairs:
+                self.known.setdefault(_dimension(key), set()).add(key)
+        return counts
 
     def advance(self, until: datetime) -> list[IncidentChange]:
         """Decide every complete bucket from the checkpoint up to `until`; returns incident changes."""
@@ -76,35 +145,61 @@ class DetectionService:
         if start is None or start >= until:
             return []
         step = timedelta(minutes=self.bucket_minutes)
-        flt = MentionFilter(since=start, until=until)
-        totals: dict[datetime, dict[str, int]] = defaultdict(dict)
-        negatives: dict[datetime, dict[str, int]] = defaultdict(dict)
-        for b in self.backend.counts_over_time(flt, self.bucket_minutes * 60, group_by="brand"):
-            totals[b.start][b.key] = b.count
-        neg_flt = MentionFilter(since=start, until=until, sentiment_band="negative")
-        for b in self.backend.counts_over_time(neg_flt, self.bucket_minutes * 60, group_by="brand"):
-            negatives[b.start][b.key] = b.count
-        brands = [b.key for b in self.config.brands] or sorted({k for d in totals.values() for k in d if k})
+        brands = self._brands(start, until)
+        for brand in brands:
+            self.known.setdefault("brand", set()).add(f"brand={brand}")
+        counts = self._gather(start, until, brands)
         quiet = timedelta(minutes=self.config.detection.negative_spike.resolve_after_minutes)
+        allowed = {f"brand={b}" for b in brands}
+        keys = sorted((dim, key) for dim in self.dimensions for key in self.known.get(dim, ())
+                      if dim == "source" or key.split("|", 1)[0] in allowed)
 
         changes: list[IncidentChange] = []
         t = start
         while t < until:
-            for brand in brands:
-                obs = Observation(start=t, minutes=self.bucket_minutes, key=f"brand={brand}", brand=brand,
-                                  total=totals[t].get(brand, 0), negative=negatives[t].get(brand, 0))
+            here = counts.by_key.get(t, {})
+            terms = counts.terms.get(t, {})
+            for dim, key in keys:
+                brand = key.split("|", 1)[0].removeprefix("brand=") if key.startswith("brand=") else ""
+                total, negative = here.get(key, (0, 0))
+                obs = Observation(start=t, minutes=self.bucket_minutes, key=key, brand=brand, total=total,
+                                  negative=negative, dimension=dim,
+                                  terms=terms.get(brand, {}) if dim == "brand" else None)
                 for rule in self.rules:
-                    signal = rule.observe(obs)
-                    if signal is not None:
-                        change = self.incidents.apply(signal)
-                        if change.kind in ("opened", "escalated"):
-                            self.incidents.attach_facts(change.incident.id, **explain(
-                                self.backend, brand, since=t - timedelta(minutes=30), until=t + step))
-                            change = IncidentChange(change.kind, self.incidents.get(change.incident.id))
-                        changes.append(change)
+                    if dim in rule.dimensions:
+                        for signal in rule.observe_all(obs):
+                            changes.append(self._apply(signal, t + step))
             t += step
             changes.extend(self.incidents.resolve_quiet(t, quiet))
         for rule in self.rules:
             self._save(f"rule:{rule.name}", rule.state())
+        self._save("keys", {k: sorted(v) for k, v in self.known.items()})
         self._save("checkpoint", {"until": until.isoformat()})
         return changes
+
+    def _apply(self, signal: Signal, bucket_end: datetime) -> IncidentChange:
+        change = self.incidents.apply(signal, self.join_window, self.cooldown,
+                                      primary=signal.rule == self.config.detection.primary_rule)
+        if change.kind in ("opened", "escalated") and change.incident.brand:
+            # joined signals describe themselves in facts["related"]; the explanation is the host's
+            host = change.incident
+            focus = signal.facts if (host.rule, host.key) == (signal.rule, signal.key) else {}
+            self.incidents.attach_facts(host.id, **explain(
+                self.backend, host.brand, since=bucket_end - timedelta(minutes=EXPLAIN_MINUTES), until=bucket_end,
+                category=_part(host.key, "category"), source=_part(host.key, "source"),
+                term=focus.get("term"), names=self.names.get(host.brand, ())))
+            change = IncidentChange(change.kind, self.incidents.get(host.id))
+        return change
+
+
+def _dimension(key: str) -> str:
+    """brand=a -> brand; brand=a|category=b -> brand/category; source=x -> source."""
+    return "/".join(part.split("=", 1)[0] for part in key.split("|"))
+
+
+def _part(key: str, name: str) -> str | None:
+    for part in key.split("|"):
+        k, _, v = part.partition("=")
+        if k == name:
+            return v
+    return None

@@ -1,4 +1,8 @@
-"""Why an incident fired, in facts a person can check: top posts, terms, sources, authors, sentiment mix."""
+"""Why an incident fired, in facts a person can check: top posts, terms, sources, authors, sentiment mix.
+
+Narrowed to what fired: a category or source split explains that category's or source's posts; an
+emerging term explains the posts that use the term (and how they spread across sources).
+"""
 
 from __future__ import annotations
 
@@ -8,28 +12,36 @@ from typing import Any
 
 from index.base import Backend, MentionFilter
 from index.tokenize import tokens
+from monitor.detectors.emerging_terms import STOP_TERMS
 
-_STOP = set("的 了 是 我 你 他 她 它 们 在 和 就 都 也 还 又 很 吗 呢 吧 啊 这 那 有 没 不 一个 什么 怎么 自己 已经 现在 今天 真的 而且 但是 因为 所以 可以 一下 这个 那个 http https com cn".split())
+_STOP = STOP_TERMS  # the dashboard imports this name
 
 
-def explain(backend: Backend, brand: str, since: datetime, until: datetime, top: int = 3) -> dict[str, Any]:
-    window = MentionFilter(brand=brand, since=since, until=until)
+def explain(backend: Backend, brand: str, since: datetime, until: datetime, top: int = 3,
+            category: str | None = None, source: str | None = None, term: str | None = None,
+            names: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """Facts about the posts of `brand` in [since, until); `names` (the brand's names) are not top terms."""
+    window = MentionFilter(brand=brand, since=since, until=until, category=category, source=source)
     posts = backend.latest(window, limit=500)
-    negative = [m for m in posts if m.sentiment_band == "negative"]
-    ranked = sorted(negative, key=lambda m: (-(m.influence or 0), -m.author.followers, m.id))
-    terms = Counter(t for m in negative for t in set(tokens(m.text)) if len(t) > 1 and t not in _STOP)
-    for name in brand.split():
-        terms.pop(name.lower(), None)
-    return {
+    if term:
+        posts = [m for m in posts if term in tokens(m.text)]
+    # a term surge is about every post using the term, whatever its tone; otherwise the negative ones
+    focus = posts if term else [m for m in posts if m.sentiment_band == "negative"]
+    ranked = sorted(focus, key=lambda m: (-(m.influence or 0), -m.author.followers, m.id))
+    terms = Counter(t for m in focus for t in set(tokens(m.text)) if len(t) > 1 and t not in STOP_TERMS)
+    for name in (brand, *names):
+        for word in {name.lower(), *tokens(name)}:
+            terms.pop(word, None)
+    facts: dict[str, Any] = {
         "window": {"since": since.isoformat(), "until": until.isoformat()},
         "mentions": len(posts),
         "sentiment_mix": dict(Counter(m.sentiment_band for m in posts)),
-        "categories": dict(Counter(m.category for m in negative if m.category).most_common(5)),
-        "sources": dict(Counter(m.source for m in negative).most_common(5)),
+        "categories": dict(Counter(m.category for m in focus if m.category).most_common(5)),
+        "sources": dict(Counter(m.source for m in focus).most_common(5)),
         "top_terms": [t for t, _ in terms.most_common(8)],
         "top_authors": [
             {"name": m.author.name, "followers": m.author.followers, "verified": m.author.verified}
-            for m in sorted({m.author.id: m for m in negative}.values(),
+            for m in sorted({m.author.id: m for m in focus}.values(),
                             key=lambda m: (-m.author.followers, m.author.id))[:top]
         ],
         "top_posts": [
@@ -39,3 +51,7 @@ def explain(backend: Backend, brand: str, since: datetime, until: datetime, top:
             for m in ranked[:top]
         ],
     }
+    scope = {k: v for k, v in (("category", category), ("source", source), ("term", term)) if v}
+    if scope:
+        facts["scope"] = scope
+    return facts

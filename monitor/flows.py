@@ -31,6 +31,8 @@ def respond(changes: list[IncidentChange], engine: PlaybookEngine, dispatcher: A
     """Playbooks for new and escalated incidents; thread notes for escalations and resolutions."""
     for change in changes:
         incident = change.incident
+        if not incident.brand:  # flatline and other source-health incidents go to the operator route
+            continue
         if change.kind in ("opened", "escalated"):
             for name, outcomes in engine.handle(change):
                 report.playbooks.append((incident.label, name, outcomes))

@@ -79,7 +79,7 @@ def test_streaming_update_matches_score_series(detector: str, spiky) -> None:
 
 def test_spike_scores_high_at_its_onset(spiky) -> None:
     ts, vs, onset = spiky
-    scores = score_series(ts, vs)
+    scores = score_series(ts, vs, "novelty")
     quiet = max(scores[2 * DAY : onset - DAY])
     peak = max(range(len(scores)), key=scores.__getitem__)
     assert onset <= peak <= onset + 2, "the highest score belongs at the start of the burst"
@@ -94,7 +94,7 @@ def test_a_second_similar_burst_is_not_novel(spiky) -> None:
     again = onset + DAY
     for k in range(12):
         vs[again + k] += 15 * 20.0 * (0.8**k) * 0.9
-    scores = score_series(ts, vs)
+    scores = score_series(ts, vs, "novelty")
     assert scores[onset] > ALERT_THRESHOLD["novelty"]
     assert max(scores[again : again + 12]) < ALERT_THRESHOLD["novelty"]
 
@@ -102,14 +102,15 @@ def test_a_second_similar_burst_is_not_novel(spiky) -> None:
 @pytest.mark.parametrize("seed", [11, 12, 13])
 def test_no_alerts_on_noise(seed: int) -> None:
     ts, vs = seasonal_counts(14, seed=seed)
-    scores = score_series(ts, vs)
-    assert max(scores) < ALERT_THRESHOLD["novelty"]
+    for name in ("novelty", "surge"):
+        assert max(score_series(ts, vs, name)) < ALERT_THRESHOLD[name], name
 
 
 def test_flat_series_never_scores() -> None:
     ts = [START + i * STEP for i in range(3 * DAY)]
-    assert set(score_series(ts, [7.0] * len(ts))) == {0.0}
-    assert set(score_series(ts, [0.0] * len(ts))) == {0.0}
+    for name in ("novelty", "surge"):
+        assert set(score_series(ts, [7.0] * len(ts), name)) == {0.0}
+        assert set(score_series(ts, [0.0] * len(ts), name)) == {0.0}
 
 
 def test_warmup_and_irregular_time() -> None:

@@ -63,7 +63,8 @@ def test_surge_is_one_incident_that_resolves_and_survives_restart(config, tmp_pa
     for minute in range(200, 260):
         posts(backend, minute, negative=0)
     changes = service.advance(T0 + timedelta(minutes=260))
-    assert [c.kind for c in changes] == ["resolved"]
+    # windowed rules (negative share) may still update it while the surge is in their window
+    assert [c.kind for c in changes if c.kind != "updated"] == ["resolved"]
     assert IncidentService(conn).list()[0].status == "resolved"
 
 

@@ -7,6 +7,7 @@ Their state is a plain dict so the run loop can persist it and survive restarts.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal
@@ -24,7 +25,8 @@ class Observation:
     brand: str
     total: int
     negative: int
-    dimension: str = "brand"  # what the key splits by: brand, brand/category, brand/source, ...
+    dimension: str = "brand"  # what the key splits by: brand, brand/category, brand/source, source
+    terms: Mapping[str, int] | None = None  # posts using each term (only for rules that ask for terms)
 
 
 @dataclass
@@ -45,10 +47,18 @@ class Signal:
 
 class Rule(ABC):
     name: ClassVar[str]
+    # Which observations the rule is fed (the service only gathers what some enabled rule needs).
+    dimensions: ClassVar[tuple[str, ...]] = ("brand",)
+    needs_terms: ClassVar[bool] = False
 
     @abstractmethod
     def observe(self, obs: Observation) -> Signal | None:
         """Decide on this bucket using only this and earlier buckets (online)."""
+
+    def observe_all(self, obs: Observation) -> list[Signal]:
+        """Every signal for this bucket; rules that can fire on several sub-keys at once override it."""
+        signal = self.observe(obs)
+        return [signal] if signal is not None else []
 
     @abstractmethod
     def state(self) -> dict[str, Any]: ...

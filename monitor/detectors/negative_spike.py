@@ -11,24 +11,9 @@ from typing import Any
 
 from crisiswatch.config import NegativeSpikeSettings
 from monitor.detectors.base import Observation, Rule, Signal
+from monitor.detectors.stats import poisson_sf
 
-
-def poisson_sf(k: int, lam: float) -> float:
-    """P(X >= k) for X ~ Poisson(lam), summed in log space so tiny tails stay accurate."""
-    if k <= 0:
-        return 1.0
-    if lam <= 0:
-        return 0.0
-    # P(X >= k) = 1 - sum_{i<k} pmf(i); for small tails sum upward from k instead
-    log_pmf = -lam + k * math.log(lam) - math.lgamma(k + 1)
-    total, term, i = 0.0, math.exp(log_pmf), k
-    while term > 1e-300 and i < k + 1000:
-        total += term
-        i += 1
-        term *= lam / i
-        if term < total * 1e-12:
-            break
-    return min(total, 1.0)
+__all__ = ["NegativeSpikeRule", "poisson_sf"]
 
 
 class NegativeSpikeRule(Rule):
@@ -77,5 +62,3 @@ class NegativeSpikeRule(Rule):
         self.rates = {k: float(v) for k, v in state.get("rates", {}).items()}
         self.weights = {k: float(v) for k, v in state.get("weights", {}).items()}
 
-
-RULES = {NegativeSpikeRule.name: NegativeSpikeRule}

@@ -18,6 +18,15 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def _kept(facts: dict[str, Any]) -> dict[str, Any]:
+    """Facts that outlive a new peak: the explanation and the joined signals."""
+    return {k: v for k, v in facts.items() if k not in _SIGNAL_FACTS}
+
+
+_SIGNAL_FACTS = frozenset({"negative", "total", "expected", "ratio", "p_value", "minutes", "share",
+                           "baseline_share", "term", "posts_with_term", "dimension", "split", "source", "seen"})
+
+
 def _row_to_incident(row: sqlite3.Row) -> Incident:
     return Incident(
         id=row["id"], key=row["key"], rule=row["rule"], brand=row["brand"], level=row["level"],
@@ -67,33 +76,113 @@ class IncidentService:
             (incident_id, datetime.now(UTC).isoformat(), kind, json.dumps(detail, ensure_ascii=False, default=str)),
         )
 
-    def apply(self, signal: Signal) -> IncidentChange:
-        """A signal joins the open incident for its key and rule, or opens a new one."""
+    def joinable_for(self, brand: str, at: datetime, window: timedelta) -> Incident | None:
+        """The brand's open incident that fired within `window` before `at` (the one to join), if any.
+
+        Measured from its last signal, not its opening, so a long crisis stays one incident."""
+        row = self.conn.execute(
+            "SELECT * FROM incidents WHERE status=? AND brand=? AND last_fired_at>=? ORDER BY id LIMIT 1",
+            (OPEN, brand, (at - window).isoformat()),
+        ).fetchone()
+        return _row_to_incident(row) if row else None
+
+    def recently_resolved(self, key: str, rule: str, at: datetime, cooldown: timedelta) -> Incident | None:
+        row = self.conn.execute(
+            "SELECT * FROM incidents WHERE status=? AND key=? AND rule=? AND resolved_at>=?"
+            " ORDER BY id DESC LIMIT 1",
+            (RESOLVED, key, rule, (at - cooldown).isoformat()),
+        ).fetchone()
+        return _row_to_incident(row) if row else None
+
+    def apply(self, signal: Signal, join_window: timedelta | None = None,
+              cooldown: timedelta | None = None, primary: bool = False) -> IncidentChange:
+        """A signal updates the open incident for its key and rule; else joins its brand's recent open
+        incident (one crisis, one incident, like Dispatch's dedup); else reopens its key's incident
+        resolved within `cooldown`; else opens a new one.
+
+        A `primary` signal (the rule whose incidents carry the response playbooks) never joins another
+        rule's incident: it opens its own and absorbs that one, so the response still starts."""
         with transaction(self.conn):
             current = self.open_for(signal.key, signal.rule)
+            if current is not None:
+                return self._update(current, signal)
+            absorbed = None
+            if join_window is not None and signal.brand:
+                host = self.joinable_for(signal.brand, signal.at, join_window)
+                if host is not None and not (primary and host.rule != signal.rule):
+                    return self._join(host, signal)
+                absorbed = host
+            if cooldown is not None:
+                previous = self.recently_resolved(signal.key, signal.rule, signal.at, cooldown)
+                if previous is not None:
+                    self.conn.execute(
+                        "UPDATE incidents SET status=?, resolved_at=NULL, version=version+1 WHERE id=?",
+                        (OPEN, previous.id))
+                    self._event(previous.id, "reopened", summary=signal.summary, level=signal.level)
+                    return self._update(self.get(previous.id), signal)
             facts = json.dumps(signal.facts, ensure_ascii=False, default=str)
             at = signal.at.isoformat()
-            if current is None:
-                cur = self.conn.execute(
-                    "INSERT INTO incidents(key, rule, brand, level, opened_at, updated_at, last_fired_at,"
-                    " peak_value, baseline, summary, facts) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (signal.key, signal.rule, signal.brand, signal.level, at, at, at, signal.value,
-                     signal.baseline, signal.summary, facts),
-                )
-                self._event(int(cur.lastrowid), "opened", summary=signal.summary, level=signal.level)
-                return IncidentChange("opened", self.get(int(cur.lastrowid)))
-            escalated = _LEVEL_RANK[signal.level] > _LEVEL_RANK.get(current.level, 0)
-            peak = signal.value > current.peak_value
-            self.conn.execute(
-                "UPDATE incidents SET level=?, updated_at=?, last_fired_at=?, peak_value=MAX(peak_value, ?),"
-                " signals=signals+1, summary=CASE WHEN ? THEN ? ELSE summary END,"
-                " facts=CASE WHEN ? THEN ? ELSE facts END, version=version+1 WHERE id=?",
-                (signal.level if escalated else current.level, at, at, signal.value, peak, signal.summary,
-                 peak, facts, current.id),
+            cur = self.conn.execute(
+                "INSERT INTO incidents(key, rule, brand, level, opened_at, updated_at, last_fired_at,"
+                " peak_value, baseline, summary, facts) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (signal.key, signal.rule, signal.brand, signal.level, at, at, at, signal.value,
+                 signal.baseline, signal.summary, facts),
             )
-            kind = "escalated" if escalated else "updated"
-            self._event(current.id, kind, summary=signal.summary, level=signal.level)
-            return IncidentChange(kind, self.get(current.id))
+            new_id = int(cur.lastrowid)
+            self._event(new_id, "opened", summary=signal.summary, level=signal.level)
+            if absorbed is not None:
+                self._absorb(new_id, absorbed, signal.at)
+            return IncidentChange("opened", self.get(new_id))
+
+    def _absorb(self, into: int, other: Incident, at: datetime) -> None:
+        """Close `other` quietly (no change is reported, so nothing is sent) and keep its signals."""
+        self.conn.execute(
+            "UPDATE incidents SET status=?, resolved_at=?, updated_at=?, version=version+1 WHERE id=?",
+            (RESOLVED, at.isoformat(), at.isoformat(), other.id))
+        self._event(other.id, "merged", into=into)
+        mine = {"rule": other.rule, "key": other.key, "level": other.level, "at": other.opened_at.isoformat(),
+                "summary": other.summary, "facts": {k: v for k, v in other.facts.items() if k in _SIGNAL_FACTS}}
+        related = [mine, *other.facts.get("related", [])]
+        host = self.get(into)
+        self.conn.execute("UPDATE incidents SET facts=? WHERE id=?", (
+            json.dumps({**host.facts, "related": related}, ensure_ascii=False, default=str), into))
+        self._event(into, "absorbed", incident=other.id, rule=other.rule, key=other.key)
+
+    def _update(self, current: Incident, signal: Signal) -> IncidentChange:
+        escalated = _LEVEL_RANK[signal.level] > _LEVEL_RANK.get(current.level, 0)
+        peak = signal.value > current.peak_value
+        facts = json.dumps({**signal.facts, **_kept(current.facts)}, ensure_ascii=False, default=str)
+        at = signal.at.isoformat()
+        self.conn.execute(
+            "UPDATE incidents SET level=?, updated_at=?, last_fired_at=?, peak_value=MAX(peak_value, ?),"
+            " signals=signals+1, summary=CASE WHEN ? THEN ? ELSE summary END,"
+            " facts=CASE WHEN ? THEN ? ELSE facts END, version=version+1 WHERE id=?",
+            (signal.level if escalated else current.level, at, at, signal.value, peak, signal.summary,
+             peak, facts, current.id),
+        )
+        kind = "escalated" if escalated else "updated"
+        self._event(current.id, kind, summary=signal.summary, level=signal.level)
+        return IncidentChange(kind, self.get(current.id))
+
+    def _join(self, host: Incident, signal: Signal) -> IncidentChange:
+        """Attach another rule's signal: it keeps the host alive and may escalate it; its numbers go to
+        facts["related"] (latest per rule and key) since they are in other units than the host's peak."""
+        escalated = _LEVEL_RANK[signal.level] > _LEVEL_RANK.get(host.level, 0)
+        related = {f"{r['rule']} {r['key']}": r for r in host.facts.get("related", [])}
+        related[f"{signal.rule} {signal.key}"] = {
+            "rule": signal.rule, "key": signal.key, "level": signal.level, "at": signal.at.isoformat(),
+            "summary": signal.summary, "facts": signal.facts}
+        facts = {**host.facts, "related": list(related.values())}
+        at = signal.at.isoformat()
+        self.conn.execute(
+            "UPDATE incidents SET level=?, updated_at=?, last_fired_at=?, signals=signals+1, facts=?,"
+            " version=version+1 WHERE id=?",
+            (signal.level if escalated else host.level, at, at,
+             json.dumps(facts, ensure_ascii=False, default=str), host.id),
+        )
+        self._event(host.id, "joined", rule=signal.rule, key=signal.key, summary=signal.summary,
+                    level=signal.level)
+        return IncidentChange("escalated" if escalated else "updated", self.get(host.id))
 
     def resolve_quiet(self, now: datetime, quiet: timedelta) -> list[IncidentChange]:
         """Resolve open incidents whose signal has been normal for `quiet` (hysteresis)."""

@@ -1,0 +1,64 @@
+"""The share of negative posts over a sliding window vs the brand's baseline share (binomial tail).
+
+Catches a turn in tone when volume does not move: 30 % negative against a usual 10 % is news even
+at an ordinary volume. The baseline is a decayed ratio of negative to all posts with a prior, fed
+only by buckets that did not fire.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from crisiswatch.config import NegativeShareSettings
+from monitor.detectors.base import Observation, Rule, Signal
+from monitor.detectors.stats import binom_sf
+
+
+class NegativeShareRule(Rule):
+    name = "negative_share"
+
+    def __init__(self, settings: NegativeShareSettings) -> None:
+        self.settings = settings
+        self.windows: dict[str, deque[tuple[int, int]]] = {}
+        self.sums: dict[str, tuple[float, float]] = {}  # decayed (negative, total) posts
+
+    def share(self, key: str) -> float:
+        s = self.settings
+        neg, tot = self.sums.get(key, (0.0, 0.0))
+        return (neg + s.prior_share * s.prior_weight) / (tot + s.prior_weight)
+
+    def observe(self, obs: Observation) -> Signal | None:
+        s = self.settings
+        size = max(1, s.window_minutes // obs.minutes)
+        window = self.windows.get(obs.key)
+        if window is None or window.maxlen != size:  # new key, or restored from state
+            window = self.windows[obs.key] = deque(window or (), maxlen=size)
+        window.append((obs.total, obs.negative))
+        n = sum(t for t, _ in window)
+        k = sum(g for _, g in window)
+        base = self.share(obs.key)
+        p = binom_sf(k, n, base) if n else 1.0
+        if n < s.min_total or k < s.min_negative or p >= s.p_value:
+            decay = 0.5 ** (obs.minutes / s.baseline_halflife_minutes)
+            neg, tot = self.sums.get(obs.key, (0.0, 0.0))
+            self.sums[obs.key] = (neg * decay + obs.negative, tot * decay + obs.total)
+            return None
+        minutes = len(window) * obs.minutes
+        return Signal(
+            rule=self.name, key=obs.key, brand=obs.brand,
+            level="critical" if p < s.critical_p_value else "warning", at=obs.start,
+            value=k / n, baseline=base, p_value=p,
+            summary=(f"{k} of {n} mentions negative in {minutes} min ({k / n:.0%}) vs a usual {base:.0%}"
+                     f" (p={p:.1e})"),
+            facts={"negative": k, "total": n, "share": round(k / n, 3), "baseline_share": round(base, 3),
+                   "p_value": p, "minutes": minutes},
+        )
+
+    def state(self) -> dict[str, Any]:
+        return {"windows": {k: list(v) for k, v in self.windows.items()},
+                "sums": {k: list(v) for k, v in self.sums.items()}}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.windows = {k: deque(tuple(x) for x in v) for k, v in state.get("windows", {}).items()}
+        self.sums = {k: (float(v[0]), float(v[1])) for k, v in state.get("sums", {}).items()}
