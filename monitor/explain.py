@@ -28,6 +28,7 @@ def explain(backend: Backend, brand: str, since: datetime, until: datetime, top:
     # a term surge is about every post using the term, whatever its tone; otherwise the negative ones
     focus = posts if term else [m for m in posts if m.sentiment_band == "negative"]
     ranked = sorted(focus, key=lambda m: (-(m.influence or 0), -m.author.followers, m.id))
+    copies = Counter(m.cluster_id or m.id for m in posts)
     terms = Counter(t for m in focus for t in set(tokens(m.text)) if len(t) > 1 and t not in STOP_TERMS)
     for name in (brand, *names):
         for word in {name.lower(), *tokens(name)}:
@@ -44,10 +45,13 @@ def explain(backend: Backend, brand: str, since: datetime, until: datetime, top:
             for m in sorted({m.author.id: m for m in focus}.values(),
                             key=lambda m: (-m.author.followers, m.author.id))[:top]
         ],
+        "max_cluster_size": max(copies.values(), default=0),
         "top_posts": [
             {"id": m.id, "url": m.url, "text": m.text[:280], "author": m.author.name,
              "followers": m.author.followers, "verified": m.author.verified, "source": m.source,
-             "created_at": m.created_at.isoformat(), "severity": m.severity, "category": m.category}
+             "created_at": m.created_at.isoformat(), "severity": m.severity, "category": m.category,
+             # copies of this story in the window (or known when it was enriched, if more)
+             "cluster_size": max(copies[m.cluster_id or m.id], int(m.extra.get("cluster_size", 1)))}
             for m in ranked[:top]
         ],
     }

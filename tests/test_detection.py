@@ -78,3 +78,18 @@ def test_baseline_is_not_taught_by_the_surge(config):
     for m in range(60, 90):
         assert rule.observe(Observation(T0 + timedelta(minutes=m), 1, "k", "b", 20, 20)) is not None
     assert rule.baseline("k") == before
+
+
+def test_explanation_counts_copies_of_the_same_story(config):
+    from monitor.explain import explain
+
+    backend = open_backend(config.index.url)
+    backend.upsert([
+        Mention(source="weibo", native_id=f"copy{i}", text="极光优选的快递十天没到，客服只会说在核实", brands=["aurora"],
+                created_at=T0 + timedelta(seconds=i), sentiment=0.05, cluster_id="story1",
+                author={"id": f"u{i}", "name": f"n{i}", "followers": 10 + i})
+        for i in range(7)
+    ])
+    facts = explain(backend, "aurora", since=T0, until=T0 + timedelta(minutes=5))
+    assert facts["max_cluster_size"] == 7
+    assert all(p["cluster_size"] == 7 for p in facts["top_posts"])
