@@ -1,6 +1,6 @@
 """Benchmark the complaint classifier against a ten-minute keyword baseline.
 
-    .venv/bin/python benchmarks/classify.py [--data benchmarks/data/complaints_eval.jsonl] [--data ...]
+    .venv/bin/python benchmarks/classify.py [--data benchmarks/data/complaints_eval.jsonl] [--data ...] [--cpu]
 
 Without --data it reports the evaluation set and then the development set. Metrics, per data set:
 - complaint detection: precision / recall / F1 of complaint=True over all posts;
@@ -8,6 +8,7 @@ Without --data it reports the evaluation set and then the development set. Metri
   a non-complaint contributes all its gold categories as misses), with per-category precision and recall;
 - severity: exact-match accuracy over gold complaints (a missed complaint counts as wrong);
 - the same three numbers per style (weibo, review, complaint_site, x).
+With --cpu it only reports the median CPU time per post (time.process_time) over the data's texts.
 """
 
 from __future__ import annotations
@@ -141,11 +142,31 @@ def load(path: Path) -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
+def cpu_per_post(texts: list[str], posts: int = 4000, runs: int = 7) -> tuple[float, list[float]]:
+    """Median CPU time (time.process_time, so other load on a shared machine counts less) per post, in µs."""
+    batch = (texts * (posts // max(len(texts), 1) + 1))[:posts]
+    classify(batch[0])  # compile the lexicon outside the timing
+    samples = []
+    for _ in range(runs):
+        t0 = time.process_time()
+        for text in batch:
+            classify(text)
+        samples.append((time.process_time() - t0) / len(batch) * 1e6)
+    return sorted(samples)[len(samples) // 2], samples
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", action="append", type=Path, help="JSONL file(s); default: eval then dev")
+    parser.add_argument("--cpu", action="store_true", help="only measure CPU µs per post over the data's texts")
     args = parser.parse_args(argv)
     paths = args.data or [DATA / "complaints_eval.jsonl", DATA / "complaints_dev.jsonl"]
+    if args.cpu:
+        texts = [row["text"] for path in paths for row in load(path)]
+        median, samples = cpu_per_post(texts)
+        print(f"CPU per post: median {median:.1f} µs over 7 runs of 4000 posts "
+              f"({' '.join(f'{x:.0f}' for x in samples)}); {1e6 / median:.0f} posts/s on one core")
+        return 0
     systems = {"ours": ours, "keywords": baseline}
     for path in paths:
         report(path.name, load(path), systems)

@@ -8,8 +8,15 @@ can tune the words in `complaint_lexicon.yaml` without retraining anything. The 
    dropped, which is what makes "本以为…结果第二天就到了" praise.
 2. Decide complaint or not from evidence minus praise, with extra doubt for questions, news,
    marketing, bystanders and solved cases unless the author speaks of their own loss.
-3. Categories: the strongest category plus a close second; rubric boundaries (rude courier = logistics).
+   The remedy the author asks for ("想退货", the 【投诉要求】 field) votes for no category.
+3. Categories: the strongest category plus a close second, after the rubric boundaries in BOUNDARY_RULES
+   (rude courier = logistics; a breakdown at a venue or public service = other; a fee or changed amount
+   at checkout = billing).
 4. Grade: the strongest of the grade cues (safety, privacy, fraud, batch, media...) and the money amount.
+
+Speed: the lexicon is matched by `complaint_matcher.Matcher` (plain words with str.find, each alternative
+keyed on a rare character), cues are found in one pass, and a post without a single complaint word stops
+after the lexicon pass.
 """
 
 from __future__ import annotations
@@ -31,16 +38,27 @@ from monitor.enrich.complaint_rules import (
     load_lexicon,
     normalise,
     strip_mentions,
+    text_keys,
 )
 
 THRESHOLD = 1.2  # evidence - praise needed to call a post a complaint
 SECOND_CATEGORY = 0.75  # a second category must reach this share of the first one's score
 MIN_CATEGORY = 1.2  # ...and this absolute score
-IMPORTANT_AMOUNT = 100.0
-CONTRAST_BOOST = 1.5  # weight of words after the last 但/结果/but  # yuan: "hundreds to a few thousand" is 重要, tens of yuan stays 一般
+IMPORTANT_AMOUNT = 100.0  # yuan: "hundreds to a few thousand" is 重要, tens of yuan stays 一般
+CONTRAST_BOOST = 1.5  # weight of words after the last 但/结果/but
+GRADE_EVIDENCE_CAP = 1.5  # grade cues ("拉肚子", "12315") add 0.5 each to the complaint evidence, up to this
+NEUTRAL_WEIGHT = 1.0  # below this a lexicon word is context ("续费", "揽件"), not a problem: negating it is no praise
 
 _DEMAND_FIELD = re.compile(r"【投诉要求】[^【]*")
 _COURIER_WORDS = ("快递员", "快递小哥", "骑手", "配送员", "送货员", "外卖小哥", "courier", "driver")
+
+
+# Cues that a post is something other than a complaint: (cue name in the lexicon, reason label, doubt).
+DOUBT_CUES = (
+    ("marketing", "营销/抽奖口吻", 3.0), ("news", "新闻/通报口吻", 2.5), ("bystander", "旁观/转述他人", 2.5),
+    ("solved", "已解决", 3.0), ("unaffected", "作者本人未受影响", 3.0), ("ask", "咨询/提问", 2.0),
+    ("question", "问句", 1.0), ("figurative", "比喻/夸张说法", 1.0),
+)
 
 
 @dataclass(frozen=True)
@@ -58,30 +76,27 @@ def _q(word: str) -> str:
     return f"“{word}”"
 
 
-def _cue(lex: Lexicon, name: str, text: str) -> str | None:
-    regex = lex.cues.get(name)
-    m = regex.search(text) if regex else None
-    return m.group(0) if m else None
-
-
-def _collect(lex: Lexicon, text: str) -> tuple[list[Hit], list[Hit], list[str]]:
-    """Evidence hits that count, praise hits (incl. negated complaint words), and notes on dropped words."""
-    starts = clause_starts(text)
-    expectation = lex.cues.get("expectation")
+def _collect(
+    lex: Lexicon, text: str, starts: list[int], keys: set[str], expecting: bool = True
+) -> tuple[list[Hit], list[Hit], list[str]]:
+    """Evidence hits that count, praise hits (incl. negated complaint words), and notes on dropped words.
+    `expecting`: whether the post has an expectation word at all (else no clause needs checking)."""
+    expectation = lex.cues.get("expectation") if expecting else None
     counted: list[Hit] = []
     praise: list[Hit] = []
     notes: list[str] = []
     contrast = lex.cues.get("contrast")
-    pivot = max((m.end() for m in contrast.finditer(text)), default=-1) if contrast else -1
+    pivot = -1
+    if contrast is not None and lex.cue("contrast", text, keys) is not None:
+        pivot = max(m.end() for m in contrast.finditer(text))
     seen: set[int] = set()
-    for hit in find_hits(text, lex.evidence):
+    for hit in find_hits(text, lex.evidence, lex.evidence_matcher, keys):
+        if hit.entry in seen:
+            continue
         if pivot >= 0 and hit.start >= pivot:
             # "物流慢了一天但能理解" / "本以为很快，结果等了一周": the part after the turn is the verdict.
             hit = Hit(hit.start, hit.text, hit.end, hit.kind, hit.weight * CONTRAST_BOOST, hit.label, hit.entry)
-        if hit.entry in seen:
-            continue
         cstart = clause_start_of(starts, hit.start)
-        before = text[cstart:hit.start]
         negated = is_negated(text, hit.start, cstart, hit.end)
         if hit.kind == "praise":
             if negated:  # "不满意", "不推荐" are complaints
@@ -89,33 +104,89 @@ def _collect(lex: Lexicon, text: str) -> tuple[list[Hit], list[Hit], list[str]]:
             else:
                 praise.append(hit)
         elif negated:
-            # "没有异味" is mild praise; English "no reply" / "still no technician" is not, so skip ASCII.
-            if not hit.text.isascii():
+            # "没有异味" is mild praise; "没揽件" / "不续费" negate a neutral word, and English "no reply" /
+            # "still no technician" is not praise either.
+            if not hit.text.isascii() and hit.weight >= NEUTRAL_WEIGHT:
                 praise.append(Hit(hit.start, hit.text, hit.end, "praise", 0.4 * hit.weight, "否定的问题词"))
             notes.append(f"{_q(hit.text)} 被否定，不计")
-        elif expectation is not None and expectation.search(before):
-            notes.append(f"{_q(hit.text)} 在预期句中（{_q(expectation.search(before).group(0))}），不计")
+        elif expectation is not None and (m := expectation.search(text, cstart, hit.start)) is not None:
+            notes.append(f"{_q(hit.text)} 在预期句中（{_q(m.group(0))}），不计")
         else:
             counted.append(hit)
             seen.add(hit.entry)
     return counted, praise, notes
 
 
-def _category_scores(counted: list[Hit], text: str) -> tuple[dict[str, float], dict[str, list[str]]]:
+@dataclass
+class _Post:
+    """A normalised post and what is computed once about it for the lexicon, cue and boundary steps."""
+
+    text: str
+    keys: set[str]
+    cue_text: str  # brand handles blanked out (a "@客服小助手" is no cue)
+    cue_keys: set[str]
+    cues: dict[str, str]  # cue name -> its leftmost match in cue_text
+
+
+def _move(scores: dict[str, float], words: dict[str, list[str]], source: str, target: str) -> None:
+    scores[target] = scores.get(target, 0.0) + scores.pop(source)
+    words[target] = words.get(target, []) + words.pop(source, [])
+
+
+def _courier_is_logistics(lex: Lexicon, post: _Post, scores: dict, words: dict) -> str | None:
+    """Rubric: a rude courier is a logistics problem, not customer-service attitude."""
+    if "service_attitude" in scores and "logistics" in scores and "客服" not in post.text:
+        courier = next((w for w in _COURIER_WORDS if w in post.text), None)
+        if courier is not None:
+            _move(scores, words, "service_attitude", "logistics")
+            return f"{_q(courier)} → 快递员的问题算物流"
+    return None
+
+
+def _venue_is_other(lex: Lexicon, post: _Post, scores: dict, words: dict) -> str | None:
+    """A broken barrier gate, cinema seat or metro train is a venue or service problem (other), not a product
+    the author bought, unless the post is about the author's own purchase ("新买的", "到手")."""
+    if scores.get("product_quality", 0.0) <= 0 or scores["product_quality"] < scores.get("other", 0.0) * 0.5:
+        return None
+    if "logistics" in scores:  # broken in transit stays with the courier
+        return None
+    # the full text: the venue is often the handle itself ("@星光影院 的3D眼镜坏了")
+    venue = lex.cue("venue", post.text, post.keys)
+    if venue is None or lex.cue("own_product", post.text, post.keys) is not None:
+        return None
+    _move(scores, words, "product_quality", "other")
+    return f"{_q(venue)} → 场所/设施/公共服务的故障算其他"
+
+
+def _checkout_is_billing(lex: Lexicon, post: _Post, scores: dict, words: dict) -> str | None:
+    """Rubric: a fee or a changed amount at checkout is billing, not a price dispute."""
+    price = scores.get("price", 0.0)
+    if price <= 0 or price < max(scores.values()):
+        return None
+    checkout = post.cues.get("checkout")
+    if checkout is None:
+        return None
+    _move(scores, words, "price", "payment_billing")
+    return f"{_q(checkout)} → 结算时的金额/收费问题算支付计费"
+
+
+# Rubric boundaries, applied in order after the lexicon scores; each returns a reason when it applied.
+BOUNDARY_RULES = (_courier_is_logistics, _venue_is_other, _checkout_is_billing)
+
+
+def _category_scores(
+    lex: Lexicon, counted: list[Hit], post: _Post
+) -> tuple[dict[str, float], dict[str, list[str]], list[str]]:
     scores: dict[str, float] = {}
     words: dict[str, list[str]] = {}
     for hit in counted:
         if hit.kind in CATEGORY_KEYS:
             scores[hit.kind] = scores.get(hit.kind, 0.0) + hit.weight
-            words.setdefault(hit.kind, [])
-            if hit.text not in words[hit.kind]:
-                words[hit.kind].append(hit.text)
-    # Rubric: a rude courier is a logistics problem, not customer-service attitude.
-    if "service_attitude" in scores and "logistics" in scores and "客服" not in text:
-        if any(w in text for w in _COURIER_WORDS):
-            scores["logistics"] += scores.pop("service_attitude")
-            words["logistics"] += words.pop("service_attitude")
-    return scores, words
+            shown = words.setdefault(hit.kind, [])
+            if hit.text not in shown:
+                shown.append(hit.text)
+    applied = [r for rule in BOUNDARY_RULES if scores and (r := rule(lex, post, scores, words)) is not None]
+    return scores, words, applied
 
 
 def _choose_categories(scores: dict[str, float]) -> list[str]:
@@ -130,16 +201,16 @@ def _choose_categories(scores: dict[str, float]) -> list[str]:
     return chosen
 
 
-def _severity_hits(lex: Lexicon, text: str) -> list[Hit]:
+def _severity_hits(lex: Lexicon, text: str, starts: list[int], keys: set[str], expecting: bool = True) -> list[Hit]:
     """Grade cues that are really stated (not negated, not merely feared in an expectation clause)."""
-    starts = clause_starts(text)
-    expectation = lex.cues.get("expectation")
+    expectation = lex.cues.get("expectation") if expecting else None
     kept = []
-    for hit in find_hits(text, lex.severity):
+    for hit in find_hits(text, lex.severity, lex.severity_matcher, keys):
         cstart = clause_start_of(starts, hit.start)
-        if is_negated(text, hit.start, cstart, hit.end):
+        # "约了三次都没来": a following 都没 negates a problem word, not a count or a delay (重要 cues)
+        if is_negated(text, hit.start, cstart, None if hit.weight == 1.0 else hit.end):
             continue
-        if expectation is not None and expectation.search(text[cstart:hit.start]):
+        if expectation is not None and expectation.search(text, cstart, hit.start):
             continue
         kept.append(hit)
     return kept
@@ -174,46 +245,62 @@ def classify(text: str, lexicon_path: str | None = None) -> ComplaintResult:
     norm = normalise(text).strip()
     if not norm:
         return ComplaintResult(False, [], None, ["空文本"])
+    keys = text_keys(norm)
+    cue_text = strip_mentions(norm) if "@" in norm else norm
+    # blanking handles or fields adds only spaces, so the post's keys plus " " still cover the new text
+    cue_keys = keys | {" "} if cue_text is not norm else keys
+    site = lex.cue("complaint_site", cue_text, cue_keys)
     # On complaint sites the 【投诉要求】 field says what the author wants (退货, 更换, 退款), not what went
-    # wrong, so it must not vote for a category.
-    counted, praise, notes = _collect(lex, _DEMAND_FIELD.sub(" ", norm))
-    scores, words = _category_scores(counted, norm)
-    sev_hits = _severity_hits(lex, norm)
-    # Harm, loss and escalation words are complaint evidence too ("全家拉肚子"), a little each.
-    evidence = (
-        sum(scores.values())
-        + sum(h.weight for h in counted if h.kind == "generic")
-        + min(1.5, 0.5 * len({h.text for h in sev_hits}))
-    )
+    # wrong, and so does "想退货" / "已申请退款" in a post: neither may vote for a category.
+    scored = _DEMAND_FIELD.sub(" ", norm) if "【" in norm else norm
+    remedy = lex.cue("remedy", scored, keys)
+    if remedy is not None:
+        scored = lex.cues["remedy"].sub(" ", scored)
+    expecting = lex.cue("expectation", cue_text, cue_keys) is not None
+    starts = clause_starts(norm)
+    if scored is not norm:
+        counted, praise, notes = _collect(lex, scored, clause_starts(scored), keys | {" "}, expecting)
+    else:
+        counted, praise, notes = _collect(lex, norm, starts, keys, expecting)
+    if remedy is not None:
+        notes.append(f"{_q(remedy)} 是诉求，不计类别")
+    if not counted and site is None:
+        # no complaint word at all: nothing below could make this a complaint (most posts about a brand)
+        why = [f"{_q(h.text)} → 夸奖/满意" for h in praise[:3]] + notes[:2]
+        return ComplaintResult(False, [], None, why + ["没有投诉用词 → 非投诉"])
+    post = _Post(norm, keys, cue_text, cue_keys, lex.cues_in(cue_text, cue_keys))
+    scores, words, boundary = _category_scores(lex, counted, post)
+    generic = sum(h.weight for h in counted if h.kind == "generic")
     praise_score = sum(h.weight for h in praise)
-    cue_text = strip_mentions(norm)
-    first_person = _cue(lex, "first_person", cue_text) is not None
-    site = _cue(lex, "complaint_site", cue_text)
+    first_person = "first_person" in post.cues
+    strongest = max((h.weight for h in counted), default=0.0)
     reasons: list[str] = []
     doubt = 0.0
-    for name, label, weight in (
-        ("marketing", "营销/抽奖口吻", 3.0), ("news", "新闻/通报口吻", 2.5), ("bystander", "旁观/转述他人", 2.5),
-        ("solved", "已解决", 3.0), ("unaffected", "作者本人未受影响", 3.0), ("ask", "咨询/提问", 2.0),
-        ("question", "问句", 1.0),
-        ("figurative", "比喻/夸张说法", 1.0),
-    ):
-        cue = _cue(lex, name, cue_text)
-        if cue is not None:
-            # The author's own loss outweighs a news-like or bystander-like phrase, so halve the doubt then;
-            # without any first-person cue, news and warnings about others are very unlikely complaints.
-            if name in ("news", "bystander"):
-                weight *= 0.5 if first_person else 1.5
-            elif name == "ask" and any(h.kind == "generic" for h in counted):
-                weight *= 0.5  # "请问你们到底管不管？" asks, but angrily
-            elif name == "question" and (first_person or max((h.weight for h in counted), default=0) >= 1.5):
-                weight *= 0.5  # a rhetorical question around a clear problem word is still a complaint
-            doubt += weight
-            reasons.append(f"{_q(cue)} → {label}")
-    score = evidence - praise_score - doubt
-    generic = sum(h.weight for h in counted if h.kind == "generic")
+    for name, label, weight in DOUBT_CUES:
+        cue = post.cues.get(name)
+        if cue is None:
+            continue
+        # The author's own loss outweighs a news-like or bystander-like phrase, so halve the doubt then;
+        # without any first-person cue, news and warnings about others are very unlikely complaints.
+        if name in ("news", "bystander"):
+            weight *= 0.5 if first_person else 1.5
+        elif name == "ask" and generic > 0:
+            weight *= 0.5  # "请问你们到底管不管？" asks, but angrily
+        elif name == "question" and (first_person or strongest >= 1.5):
+            weight *= 0.5  # a rhetorical question around a clear problem word is still a complaint
+        doubt += weight
+        reasons.append(f"{_q(cue)} → {label}")
     # Without any category word, only a strong complaint phrase ("差评", "给个说法") makes a complaint, so that
     # "气死我了" about a cat or an exam stays out.
     targeted = max(scores.values(), default=0.0) >= 0.6 or generic >= 2.4
+    evidence = sum(scores.values()) + generic
+    sev_hits: list[Hit] = []
+    if site or (targeted and evidence + GRADE_EVIDENCE_CAP - praise_score - doubt >= THRESHOLD):
+        # grade cues are only needed when they can still make the post a complaint, or to grade it
+        sev_hits = _severity_hits(lex, norm, starts, keys, expecting)
+        # Harm, loss and escalation words are complaint evidence too ("全家拉肚子"), a little each.
+        evidence += min(GRADE_EVIDENCE_CAP, 0.5 * len({h.text for h in sev_hits}))
+    score = evidence - praise_score - doubt
     is_complaint = bool(site) or (score >= THRESHOLD and targeted)
     if not is_complaint:
         why = [f"{_q(h.text)} → 夸奖/满意" for h in praise[:3]] + reasons + notes[:2]
@@ -228,7 +315,7 @@ def classify(text: str, lexicon_path: str | None = None) -> ComplaintResult:
     if site:
         cat_reasons.insert(0, f"{_q(site)} → 投诉平台格式")
     grade, grade_reasons = _grade(sev_hits, categories, extract_amounts(norm))
-    return ComplaintResult(True, categories, grade, cat_reasons + grade_reasons)
+    return ComplaintResult(True, categories, grade, cat_reasons + boundary + grade_reasons)
 
 
 def classify_many(texts: Sequence[str], lexicon_path: str | None = None) -> list[ComplaintResult]:

@@ -7,13 +7,16 @@ import (or at `load_lexicon(path)`), because the classifier must handle thousand
 from __future__ import annotations
 
 import re
-import re._parser as _sre_parser
 import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
+
+from monitor.enrich.complaint_matcher import Matcher, probe_keys
 
 LEXICON_PATH = Path(__file__).with_name("complaint_lexicon.yaml")
 GRADES = ("一般", "重要", "紧急", "重大")
@@ -37,30 +40,14 @@ _MENTION = re.compile(r"@[\w\-\u4e00-\u9fff]+")
 _CLAUSE_BREAK = re.compile(r"[，,。！!？?；;\n…~～]+|\.(?:\s|$)")
 
 
-_START_INDEX: dict[int, tuple[int, dict[str, list[int]], list[int]]] = {}
+Entry = tuple[re.Pattern[str], str, float, str]
 
 
-def _start_index(entries: list) -> tuple[dict[str, list[int]], list[int]]:
-    """char -> entries that can start with it, plus entries that must always run (built once per list)."""
-    cached = _START_INDEX.get(id(entries))
-    if cached is not None and cached[0] == len(entries):
-        return cached[1], cached[2]
-    by_char: dict[str, list[int]] = {}
-    always: list[int] = []
-    for i, (regex, *_rest) in enumerate(entries):
-        starts = start_keys(regex)
-        if starts is None:
-            always.append(i)
-            continue
-        for key in starts:
-            by_char.setdefault(key, []).append(i)
-    _START_INDEX[id(entries)] = (len(entries), by_char, always)
-    return by_char, always
+text_keys = probe_keys  # what the matchers are probed with; compute once per text and pass it along
 
 
-@dataclass(frozen=True)
-class Hit:
-    """One lexicon match: where, what text, and which entry produced it."""
+class Hit(NamedTuple):
+    """One lexicon match: where, what text, and which entry produced it (a tuple: thousands are made per second)."""
 
     start: int
     text: str
@@ -76,9 +63,32 @@ class Lexicon:
     """The compiled lexicon. Each entry is (regex, kind, weight, label)."""
 
     category_labels: dict[str, str]
-    evidence: list[tuple[re.Pattern[str], str, float, str]] = field(default_factory=list)
-    severity: list[tuple[re.Pattern[str], str, float, str]] = field(default_factory=list)
+    evidence: list[Entry] = field(default_factory=list)
+    severity: list[Entry] = field(default_factory=list)
     cues: dict[str, re.Pattern[str]] = field(default_factory=dict)
+    evidence_matcher: Matcher | None = None
+    severity_matcher: Matcher | None = None
+    cue_matchers: dict[str, Matcher] = field(default_factory=dict)
+    all_cues: Matcher | None = None
+
+    def index(self) -> None:
+        """Build the matchers (after the entries are final)."""
+        self.evidence_matcher = Matcher([e[0].pattern for e in self.evidence])
+        self.severity_matcher = Matcher([e[0].pattern for e in self.severity])
+        self.cue_matchers = {name: Matcher([regex.pattern]) for name, regex in self.cues.items()}
+        self.all_cues = Matcher([regex.pattern for regex in self.cues.values()])
+
+    def cue(self, name: str, text: str, chars: set[str]) -> str | None:
+        """The leftmost match of cue `name` in `text` (`chars`: its `text_keys`), or None."""
+        matcher = self.cue_matchers.get(name)
+        return matcher.first(text, chars) if matcher is not None else None
+
+    def cues_in(self, text: str, chars: set[str]) -> dict[str, str]:
+        """Every cue that occurs in `text`, with its leftmost match: one pass instead of one per cue."""
+        if self.all_cues is None:
+            return {}
+        names = list(self.cues)
+        return {names[i]: found for i, found in self.all_cues.first_each(text, chars).items()}
 
 
 def normalise(text: str) -> str:
@@ -105,6 +115,7 @@ def load_lexicon(path: str | None = None) -> Lexicon:
         for pattern, reason in entries.items():
             lex.severity.append((re.compile(pattern), grade, float(GRADES.index(grade)), str(reason)))
     lex.cues = {name: re.compile(pattern) for name, pattern in raw.get("cues", {}).items()}
+    lex.index()
     return lex
 
 
@@ -114,17 +125,16 @@ def clause_starts(text: str) -> list[int]:
 
 
 def clause_start_of(starts: list[int], pos: int) -> int:
-    best = 0
-    for s in starts:
-        if s > pos:
-            break
-        best = s
-    return best
+    return starts[bisect_right(starts, pos) - 1]
+
+
+# Every negation above contains one of these; most words have none before them, so two searches are saved.
+_NEGATION_CHARS = re.compile(r"[没不无未毫从并一完绝]|n[o']|\bzero|\bwithout")
 
 
 def is_negated(text: str, start: int, clause_start: int, end: int | None = None) -> bool:
     before = text[max(clause_start, start - 10):start]
-    if _NEGATION.search(before) or _NEGATED_PHRASE.search(before):
+    if _NEGATION_CHARS.search(before) and (_NEGATION.search(before) or _NEGATED_PHRASE.search(before)):
         return True
     return end is not None and bool(_POST_NEGATION.match(text, end))
 
@@ -134,25 +144,13 @@ def strip_mentions(text: str) -> str:
     return _MENTION.sub(" @ ", text)
 
 
-def find_hits(
-    text: str, entries: list[tuple[re.Pattern[str], str, float, str]]
-) -> list[Hit]:
-    """All matches of all entries. An entry counts once per post (its first usable match is decided by the
-    caller), so repeating a word ("快递……快递……") does not inflate the evidence."""
+def find_hits(text: str, entries: list[Entry], matcher: Matcher, chars: set[str] | None = None) -> list[Hit]:
+    """All matches of all entries (`chars`: its `text_keys`). An entry counts once per post (its first
+    usable match is decided by the caller), so repeating a word ("快递……快递……") does not inflate the evidence."""
     hits = []
-    by_char, always = _start_index(entries)
-    candidates = set(always)
-    # keys are one or two characters: a pattern that must start with "快递" is not even tried on a
-    # post that has 快 but not 快递 (single characters like 不/没 start dozens of entries)
-    for key in {*text, *(text[i:i + 2] for i in range(len(text) - 1))}:
-        found = by_char.get(key)
-        if found:
-            candidates.update(found)
-    for i in sorted(candidates):
-        regex, kind, weight, label = entries[i]
-        for m in regex.finditer(text):
-            if m.group(0):
-                hits.append(Hit(m.start(), m.group(0), m.end(), kind, weight, label, id(regex)))
+    for entry, start, _order, end, found in matcher.find_all(text, chars):
+        _regex, kind, weight, label = entries[entry]
+        hits.append(Hit(start, found, end, kind, weight, label, entry))
     return hits
 
 
@@ -203,8 +201,14 @@ def parse_number(token: str) -> float:
     return float(total + section)
 
 
+# Every amount the patterns read has a digit, a currency sign or unit, or a 十/百/千/万 numeral.
+_AMOUNT_HINT = re.compile(r"[\d¥$元块十百千万亿]|rmb|yuan")
+
+
 def extract_amounts(text: str) -> list[float]:
     """Money amounts in yuan mentioned in a normalised post, in order of appearance, de-duplicated."""
+    if _AMOUNT_HINT.search(text) is None:
+        return []
     found: dict[int, float] = {}
     taken: list[tuple[int, int]] = []  # spans already read, so "二十几万" is not also read as "几万"
     for regex in _AMOUNT_PATTERNS:
@@ -221,89 +225,3 @@ def extract_amounts(text: str) -> list[float]:
                 found[start] = value
                 taken.append((start, end))
     return [found[k] for k in sorted(found)]
-
-
-# ---- a prefilter: skip regexes whose first character cannot occur in the text -----------------
-# ~150 lexicon regexes per post made classification cost ~250 µs; most cannot start anywhere in a
-# given post, and the set of characters a pattern can start with is known from its syntax tree.
-
-def first_chars(pattern: re.Pattern[str]) -> frozenset[str] | None:
-    """Characters any match must start with, or None when that cannot be bounded cheaply."""
-    try:
-        tree = _sre_parser.parse(pattern.pattern, pattern.flags)
-    except Exception:  # noqa: BLE001 - an unusual pattern just loses the prefilter
-        return None
-    if pattern.flags & re.IGNORECASE:
-        return None
-    found = _first_of(list(tree))
-    return frozenset(found) if found is not None else None
-
-
-def start_keys(pattern: re.Pattern[str]) -> frozenset[str] | None:
-    """Like `first_chars`, but two-character prefixes where a branch starts with two literals."""
-    try:
-        tree = list(_sre_parser.parse(pattern.pattern, pattern.flags))
-    except Exception:  # noqa: BLE001
-        return None
-    if pattern.flags & re.IGNORECASE:
-        return None
-    branches = [tree]
-    if len(tree) == 1 and str(tree[0][0]) == "BRANCH":
-        branches = [list(b) for b in tree[0][1][1]]
-    keys: set[str] = set()
-    for branch in branches:
-        items = [(op, av) for op, av in branch if str(op) not in ("ASSERT", "ASSERT_NOT", "AT")]
-        if len(items) >= 2 and str(items[0][0]) == "LITERAL" and str(items[1][0]) == "LITERAL":
-            keys.add(chr(items[0][1]) + chr(items[1][1]))
-            continue
-        first = _first_of(branch)
-        if first is None:
-            return None
-        keys |= first
-    return frozenset(keys)
-
-
-def _first_of(items: list) -> set[str] | None:
-    out: set[str] = set()
-    for index, (op, av) in enumerate(items):
-        name = str(op)
-        if name in ("ASSERT", "ASSERT_NOT", "AT"):
-            continue  # zero-width: the match starts at the next item
-        if name == "LITERAL":
-            return out | {chr(av)}
-        if name == "IN":
-            chars = _class_chars(av)
-            return None if chars is None else out | chars
-        if name == "BRANCH":
-            parts = [_first_of(list(branch)) for branch in av[1]]
-            if any(p is None for p in parts):
-                return None
-            return out.union(*parts)
-        if name == "SUBPATTERN":
-            inner = _first_of(list(av[-1]))
-            return None if inner is None else out | inner
-        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            low, _high, item = av
-            inner = _first_of(list(item))
-            if inner is None:
-                return None
-            if low >= 1:
-                return out | inner
-            out |= inner  # optional: the match may also start with what follows
-            rest = _first_of(items[index + 1:])
-            return None if rest is None else out | rest
-        return None
-    return None  # everything was optional: the pattern may match the empty string
-
-
-def _class_chars(av: list) -> set[str] | None:
-    chars: set[str] = set()
-    for op, value in av:
-        name = str(op)
-        if name == "LITERAL":
-            chars.add(chr(value))
-        elif name == "RANGE" and value[1] - value[0] <= 256:
-            chars.update(chr(c) for c in range(value[0], value[1] + 1))
-        else:
-            return None
-    return chars
