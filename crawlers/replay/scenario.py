@@ -18,21 +18,17 @@ from typing import Any
 
 import yaml
 
+from crisiswatch.config.base import parse_duration
 from crisiswatch.errors import CrisiswatchError
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
-_UNIT = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
 def seconds(text: str | int | float) -> float:
-    """'24h40m' -> 88800.0"""
+    """'24h40m' -> 88800.0 (plain numbers are seconds)."""
     if isinstance(text, int | float):
         return float(text)
-    parts = _DURATION.findall(str(text))
-    if not parts or "".join(n + u for n, u in parts) != str(text).replace(" ", ""):
-        raise ValueError(f"bad duration {text!r} (use e.g. 24h, 90m, 1h30m)")
-    return sum(float(n) * _UNIT[u] for n, u in parts)
+    return parse_duration(text).total_seconds()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,111 @@
+"""One YAML file configures crisiswatch; a bad file stops at start with the file, key and problem.
+
+The sections live in their own modules (sources, detection, alerts, tickets); everything is
+importable from `crisiswatch.config` as before.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError
+
+from crisiswatch.config.alerts import *  # noqa: F403
+from crisiswatch.config.alerts import AlertSettings
+from crisiswatch.config.base import StrictModel, parse_duration  # noqa: F401 (re-exported)
+from crisiswatch.config.detection import *  # noqa: F403
+from crisiswatch.config.detection import DetectionSettings
+from crisiswatch.config.sources import *  # noqa: F403
+from crisiswatch.config.sources import Brand, EnrichmentSettings, IndexSettings, SourceSettings
+from crisiswatch.config.tickets import *  # noqa: F403
+from crisiswatch.config.tickets import PlaybookSettings, TicketSettings
+from crisiswatch.errors import ConfigError
+
+DEFAULT_FILES = ("crisiswatch.yaml", "crisiswatch.example.yaml")
+
+
+class Config(StrictModel):
+    path: str = ""
+    state_db: str = "crisiswatch.db"
+    brands: list[Brand] = Field(default_factory=list)
+    sources: dict[str, SourceSettings] = Field(default_factory=dict)
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    enrichment: EnrichmentSettings = Field(default_factory=EnrichmentSettings)
+    detection: DetectionSettings = Field(default_factory=DetectionSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    playbooks: PlaybookSettings = Field(default_factory=PlaybookSettings)
+    tickets: TicketSettings = Field(default_factory=TicketSettings)
+
+    def brand(self, key: str) -> Brand | None:
+        return next((b for b in self.brands if b.key == key), None)
+
+    def source(self, name: str) -> SourceSettings:
+        return self.sources.get(name, SourceSettings())
+
+    def resolve(self, relative: str) -> Path:
+        """Paths in the file are relative to the file, as users expect."""
+        p = Path(relative)
+        if p.is_absolute() or not self.path:
+            return p
+        return Path(self.path).parent / p
+
+    def with_overrides(self, **changes: Any) -> Config:
+        data = self.model_dump()
+        for dotted, value in changes.items():
+            node = data
+            *parents, leaf = dotted.split("__")
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = value
+        return Config.model_validate(data)
+
+
+def find_config(explicit: str | None = None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("CRISISWATCH_CONFIG")
+    if env:
+        return Path(env)
+    for name in DEFAULT_FILES:
+        if Path(name).exists():
+            return Path(name)
+    return None
+
+
+def load_config(explicit: str | None = None) -> Config:
+    path = find_config(explicit)
+    if path is None:
+        return Config()
+    if not path.exists():
+        raise ConfigError(str(path), "", "file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else ""
+        raise ConfigError(str(path), where, f"not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(str(path), "", "top level must be a mapping")
+    return parse_config(raw, str(path))
+
+
+def parse_config(raw: dict[str, Any], path: str = "<config>") -> Config:
+    try:
+        config = Config.model_validate({**raw, "path": path})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise ConfigError(path, key, f"{err['msg']}{more}") from None
+    keys = [b.key for b in config.brands]
+    dupes = {k for k in keys if keys.count(k) > 1}
+    if dupes:
+        raise ConfigError(path, "brands", f"duplicate brand key {sorted(dupes)[0]!r}")
+    for i, route in enumerate(config.alerts.routes):
+        unknown = [b for b in route.brands if b not in keys]
+        if unknown:
+            raise ConfigError(path, f"alerts.routes.{i}.brands", f"unknown brand {unknown[0]!r}")
+    return config

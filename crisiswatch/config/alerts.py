@@ -1,0 +1,115 @@
+"""Alert routes, channels, escalation policies, digest and quiet hours."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from crisiswatch.config.base import StrictModel
+from crisiswatch.mention import SEVERITIES
+
+
+class SlackSettings(StrictModel):
+    token_env: str = "SLACK_BOT_TOKEN"
+    signing_secret_env: str = "SLACK_SIGNING_SECRET"
+    base_url: str | None = None
+    channel: str = "#crisis-response"
+    upload_charts: bool = Field(default=False, description="upload a PNG chart into the incident thread")
+
+
+CHANNEL_TYPES = ("slack", "console", "slack_webhook", "wecom", "dingtalk", "feishu", "email")
+
+
+WEBHOOK_CHANNELS = ("slack_webhook", "wecom", "dingtalk", "feishu")
+
+
+class Route(StrictModel):
+    name: str
+    channel: Literal["slack", "console", "slack_webhook", "wecom", "dingtalk", "feishu", "email"] = "slack"
+    target: str | None = Field(default=None, description="Slack channel, or e-mail recipients (comma-separated)")
+    url_env: str | None = Field(default=None, description="env var holding a webhook URL (it carries a token)")
+    secret_env: str | None = Field(default=None, description="env var holding a DingTalk/Feishu signing secret")
+    brands: list[str] = Field(default_factory=list, description="empty = every brand")
+    min_severity: str = "一般"
+
+    @field_validator("min_severity")
+    @classmethod
+    def _grade(cls, value: str) -> str:
+        if value not in SEVERITIES:
+            raise ValueError(f"must be one of {', '.join(SEVERITIES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _needs_url(self) -> Route:
+        if self.channel in WEBHOOK_CHANNELS and not self.url_env:
+            raise ValueError(f"channel {self.channel} needs url_env (the env var holding the webhook URL)")
+        if self.channel == "email" and not self.target:
+            raise ValueError("channel email needs target (recipient addresses)")
+        return self
+
+    @property
+    def address(self) -> str:
+        """What the outbox stores as the target: a channel name, recipients, or a URL's env var name."""
+        return self.url_env if self.channel in WEBHOOK_CHANNELS else (self.target or "")
+
+
+class EscalationStep(StrictModel):
+    after_minutes: float = Field(default=0, ge=0, description="delay after the previous step")
+    notify: str = Field(description="'#channel', 'channel:target' or a mention such as <!subteam^S123>")
+    label: str = ""
+
+
+class EscalationPolicy(StrictModel):
+    steps: list[EscalationStep] = Field(min_length=1)
+    repeat: int = Field(default=0, ge=0, description="times to run the whole chain again while unacknowledged")
+    stale_ack_minutes: float | None = Field(default=None, gt=0,
+                                            description="an ack without resolution re-notifies after this")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _list_form(cls, value: Any) -> Any:
+        return {"steps": value} if isinstance(value, list) else value
+
+
+class EmailSettings(StrictModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, ge=1, le=65535)
+    sender: str = "crisiswatch@localhost"
+    username_env: str | None = None
+    password_env: str | None = None
+    starttls: bool = False
+    ssl: bool = False
+    timeout: float = Field(default=10, gt=0)
+
+
+class DigestSettings(StrictModel):
+    enabled: bool = False
+    max_severity: str = Field(default="一般", description="alerts at or below this grade wait for the digest")
+    every_minutes: int = Field(default=60, ge=1)
+
+    _grade = field_validator("max_severity")(Route._grade.__func__)
+
+
+class QuietHours(StrictModel):
+    start: str = Field(default="22:00", pattern=r"^\d{2}:\d{2}$")
+    end: str = Field(default="08:00", pattern=r"^\d{2}:\d{2}$")
+    max_severity: str = Field(default="一般", description="alerts at or below this grade wait until the end")
+
+    _grade = field_validator("max_severity")(Route._grade.__func__)
+
+
+class AlertSettings(StrictModel):
+    timezone: str = "Asia/Shanghai"
+    dashboard_url: str = "http://127.0.0.1:8470"
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    routes: list[Route] = Field(default_factory=lambda: [Route(name="response", channel="slack")])
+    operator_route: Route | None = Field(default=None, description="source health, dead-man and delivery failures")
+    max_attempts: int = Field(default=8, ge=1)
+    operator_after_failures: int = Field(default=3, ge=1, description="failed sends before the operator hears")
+    deadman_minutes: int = Field(default=15, ge=1)
+    chart_hours: int = Field(default=6, ge=1, le=72)
+    email: EmailSettings = Field(default_factory=EmailSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
+    quiet_hours: QuietHours | None = None
+    escalation_policies: dict[str, EscalationPolicy] = Field(default_factory=dict)

@@ -1,0 +1,65 @@
+"""Brands, the sources crawled for them, the index and enrichment settings."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from crisiswatch.config.base import StrictModel
+
+
+class BrandSources(StrictModel):
+    """Per-brand crawl targets: search queries, product ids, company ids, accounts."""
+
+    weibo_search: list[str] = Field(default_factory=list, description="search keywords")
+    weibo_timeline: list[str] = Field(default_factory=list, description="official account uids")
+    weibo_comments: list[str] = Field(default_factory=list, description="post ids to follow")
+    jd_reviews: list[str] = Field(default_factory=list, description="JD sku / productId")
+    tmall_reviews: list[str] = Field(default_factory=list, description="Tmall itemId[:sellerId]")
+    tousu_sina: list[str] = Field(default_factory=list, description="黑猫 couid or keyword")
+    jutousu: list[str] = Field(default_factory=list, description="聚投诉 keywords")
+    x: list[str] = Field(default_factory=list, description="X recent-search queries")
+
+
+class Brand(StrictModel):
+    key: str = Field(pattern=r"^[a-z0-9_\-]+$")
+    names: list[str] = Field(min_length=1)
+    rules: list[str] = Field(default_factory=list)
+    exclusions: list[str] = Field(default_factory=list)
+    sources: BrandSources = Field(default_factory=BrandSources)
+
+    @property
+    def display_name(self) -> str:
+        return self.names[0]
+
+
+class SourceSettings(StrictModel):
+    """Site-wide crawl settings; credentials are named by environment variable, never stored."""
+
+    enabled: bool = True
+    base_url: str | None = None
+    cookie_env: str | None = None
+    token_env: str | None = None
+    proxy: str | None = None
+    schedule_minutes: int = Field(default=15, ge=1)
+    max_pages: int = Field(default=50, ge=1)
+    download_delay: float | None = Field(default=None, ge=0, description="seconds; overrides the spider's")
+    concurrency: int | None = Field(default=None, ge=1)
+
+    def scrapy_overrides(self) -> dict[str, object]:
+        out: dict[str, object] = {}
+        if self.download_delay is not None:
+            out.update(DOWNLOAD_DELAY=self.download_delay, AUTOTHROTTLE_ENABLED=self.download_delay > 0)
+        if self.concurrency is not None:
+            out["CONCURRENT_REQUESTS_PER_DOMAIN"] = self.concurrency
+        return out
+
+
+class IndexSettings(StrictModel):
+    url: str = "sqlite:///crisiswatch.db"
+    batch_size: int = Field(default=200, ge=1, le=10_000)
+
+
+class EnrichmentSettings(StrictModel):
+    sentiment_model: str = "crisiswatch"
+    negative_below: float = Field(default=0.4, ge=0, le=1)
+    keep_raw_text: bool = False

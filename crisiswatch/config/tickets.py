@@ -1,0 +1,102 @@
+"""Playbook folder and complaint tickets: SLA per grade, business hours, routing."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from crisiswatch.config.base import StrictModel, parse_duration
+from crisiswatch.mention import SEVERITIES
+
+
+class PlaybookSettings(StrictModel):
+    dir: str | None = Field(default=None, description="default: the playbooks shipped with crisiswatch")
+
+
+class SlaLimits(StrictModel):
+    """Time limits for one grade: acknowledge, first response, feedback, completion (durations)."""
+
+    ack: str
+    response: str
+    feedback: str
+    resolve: str
+
+    @field_validator("ack", "response", "feedback", "resolve")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+class BusinessHours(StrictModel):
+    """SLA clocks for these grades only run inside working hours (team time zone)."""
+
+    start: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field(default="18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    days: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5], description="ISO weekdays, 1 = Monday")
+    grades: list[str] = Field(default_factory=lambda: ["一般", "重要"], description="urgent grades run 24x7")
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: list[int]) -> list[int]:
+        if not value or any(d < 1 or d > 7 for d in value):
+            raise ValueError("days must be ISO weekdays 1..7 (1 = Monday)")
+        return value
+
+    @field_validator("grades")
+    @classmethod
+    def _grades(cls, value: list[str]) -> list[str]:
+        bad = [g for g in value if g not in SEVERITIES]
+        if bad:
+            raise ValueError(f"unknown grade {bad[0]!r} (grades: {', '.join(SEVERITIES)})")
+        return value
+
+
+TICKET_DEPARTMENTS = ("客服", "调查", "技术", "法律", "管理层")
+
+
+DEFAULT_ROUTING: dict[str, list[str]] = {
+    "product_quality": ["调查"], "logistics": ["客服"], "after_sales": ["客服"], "service_attitude": ["客服"],
+    "payment_billing": ["技术"], "fraud_security_privacy": ["法律", "技术"], "price": ["客服"],
+    "false_advertising": ["法律"], "other": ["客服"],
+}
+
+
+class TicketSettings(StrictModel):
+    """Complaint tickets: SLA per grade, business hours, routing, joining and repeat windows."""
+
+    timezone: str | None = Field(default=None, description="default: alerts.timezone")
+    sla: dict[str, SlaLimits] = Field(default_factory=dict, description="per-grade overrides of DEFAULT_SLA")
+    business_hours: BusinessHours | None = None
+    remind_at: float = Field(default=0.8, gt=0, lt=1, description="remind when this share of a limit has passed")
+    escalate_to: str = "管理层"
+    join_window_minutes: int = Field(default=60, ge=0)
+    repeat_window_days: int = Field(default=30, ge=0)
+    routing: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_ROUTING))
+    major_adds: str = Field(default="管理层", description="重大 tickets also go to this department")
+
+    @field_validator("sla")
+    @classmethod
+    def _grades(cls, value: dict[str, SlaLimits]) -> dict[str, SlaLimits]:
+        bad = [g for g in value if g not in SEVERITIES]
+        if bad:
+            raise ValueError(f"unknown grade {bad[0]!r} (grades: {', '.join(SEVERITIES)})")
+        return value
+
+    @field_validator("routing")
+    @classmethod
+    def _routing(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for category, departments in value.items():
+            if category not in DEFAULT_ROUTING:
+                raise ValueError(f"unknown category {category!r} (categories: {', '.join(DEFAULT_ROUTING)})")
+            bad = [d for d in departments if d not in TICKET_DEPARTMENTS] if departments else ["(none)"]
+            if bad:
+                raise ValueError(f"routing.{category}: unknown department {bad[0]!r} "
+                                 f"(departments: {', '.join(TICKET_DEPARTMENTS)})")
+        return {**DEFAULT_ROUTING, **value}
+
+    @field_validator("escalate_to", "major_adds")
+    @classmethod
+    def _department(cls, value: str) -> str:
+        if value not in TICKET_DEPARTMENTS:
+            raise ValueError(f"unknown department {value!r} (departments: {', '.join(TICKET_DEPARTMENTS)})")
+        return value
