@@ -70,6 +70,18 @@ WEIBO_SETTINGS: dict[str, Any] = {
 }
 
 
+def page_items(mblogs: list[dict], meta: dict[str, Any]) -> tuple[list[dict[str, Any]], list[datetime]]:
+    """Items of one page and the creation times that count for the incremental stop.
+
+    Pinned posts (mblogtype 2) sit on top regardless of age, and a time that failed to parse is
+    left for validation to reject: neither may end paging.
+    """
+    items = [mblog_item(m, query=meta["query"], brand=meta["brand"]) for m in mblogs]
+    created = [i["created_at"] for i, m in zip(items, mblogs, strict=True)
+               if m.get("mblogtype") != 2 and isinstance(i.get("created_at"), datetime)]
+    return items, created
+
+
 class LongTextMixin:
     """Expands posts flagged `isLongText` through `/statuses/extend` before they are yielded.
 

@@ -14,7 +14,7 @@ from parsel import Selector
 from crawlers import weibo_html
 from crawlers.normalize import CHINA
 from crawlers.spiders.base import MentionSpider
-from crawlers.weibo import WEIBO_SETTINGS, LongTextMixin, mblog_cards, mblog_item
+from crawlers.weibo import WEIBO_SETTINGS, LongTextMixin, mblog_cards, page_items
 from crawlers.weibo_html import PAGE_CAP, Slice
 
 MINUTE = timedelta(minutes=1)
@@ -66,10 +66,7 @@ class WeiboSearchSpider(LongTextMixin, MentionSpider):
         mblogs = mblog_cards(data)
         if not mblogs and not (data.get("data") or {}).get("cards"):
             return
-        items = [mblog_item(m, query=meta["query"], brand=meta["brand"]) for m in mblogs]
-        # pinned posts (mblogtype 2) sit on top regardless of age: keep them out of the stop rule
-        created = [i["created_at"] for i, m in zip(items, mblogs, strict=True)
-                   if m.get("mblogtype") != 2 and not isinstance(i.get("created_at"), str | type(None))]
+        items, created = page_items(mblogs, meta)
         for item, mblog in zip(items, mblogs, strict=True):
             yield from self.with_long_text(item, mblog)
         if self.reached_mark(meta["query"], created):

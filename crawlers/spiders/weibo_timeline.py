@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import scrapy
 
 from crawlers.spiders.base import MentionSpider
-from crawlers.weibo import WEIBO_SETTINGS, LongTextMixin, mblog_cards, mblog_item
+from crawlers.weibo import WEIBO_SETTINGS, LongTextMixin, mblog_cards, page_items
 
 
 class WeiboTimelineSpider(LongTextMixin, MentionSpider):
@@ -50,9 +50,7 @@ class WeiboTimelineSpider(LongTextMixin, MentionSpider):
         mblogs = mblog_cards(data)
         if not mblogs:
             return
-        items = [mblog_item(m, query=meta["query"], brand=meta["brand"]) for m in mblogs]
-        created = [i["created_at"] for i, m in zip(items, mblogs, strict=True)
-                   if m.get("mblogtype") != 2 and not isinstance(i.get("created_at"), str | type(None))]
+        items, created = page_items(mblogs, meta)
         for item, mblog in zip(items, mblogs, strict=True):
             yield from self.with_long_text(item, mblog)
         # an account's own list is strictly newest first (after the pinned posts): the first known
