@@ -3,18 +3,29 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The dashboard's browser assets: ECharts from npm, copied into the package's static folder.
+FRONTEND := monitor/dashboard/frontend
+ASSETS := monitor/dashboard/static/vendor/echarts.min.js
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+$(ASSETS): $(FRONTEND)/package.json $(FRONTEND)/package-lock.json $(FRONTEND)/build.js
+	cd $(FRONTEND) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+	touch $(ASSETS)
+
+# The dashboard tests drive Debian's Chromium (never a downloaded build); CJK fonts make its screenshots legible.
+browser:
+	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk)
+
+demo: $(STAMP) $(ASSETS)
 	$(BIN)/crisiswatch demo
 
-test: $(STAMP)
+test: $(STAMP) $(ASSETS) browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 SOURCES = (
     "weibo", "weibo_comment", "jd", "tmall", "tousu_sina", "jutousu", "x",
@@ -24,6 +24,7 @@ CATEGORY_LABELS = {
     "false_advertising": "虚假宣传", "other": "其他",
 }
 SEVERITIES = ("一般", "重要", "紧急", "重大")
+STORED = {"stored": True}  # validation context for mentions read back from storage
 
 _TAG = re.compile(r"<[^>]+>")
 _IMG_ALT = re.compile(r"""<img[^>]*?\balt=["']?([^"'>\s]+)["']?[^>]*>""", re.I)
@@ -106,8 +107,19 @@ class Mention(BaseModel):
 
     @field_validator("text", "title")
     @classmethod
-    def _plain_text(cls, value: str) -> str:
+    def _plain_text(cls, value: str, info: ValidationInfo) -> str:
+        # Site HTML is stripped once, on the way in. A stored mention's text is already plain: a
+        # post that literally says "<script>" or "&amp;" must come back from the index unchanged.
+        if info.context and info.context.get("stored"):
+            return value
         return strip_html(value) if "<" in value or "&" in value else value.strip()
+
+    @classmethod
+    def from_stored(cls, data: str | bytes | dict[str, Any]) -> Mention:
+        """A mention read back from an index or spool (already validated and plain)."""
+        if isinstance(data, dict):
+            return cls.model_validate(data, context=STORED)
+        return cls.model_validate_json(data, context=STORED)
 
     @field_validator("created_at", "collected_at")
     @classmethod

@@ -57,7 +57,7 @@ def to_doc(mention: Mention) -> dict[str, Any]:
 
 
 def from_doc(source: dict[str, Any]) -> Mention:
-    return Mention.model_validate(source)  # derived fields are ignored by the model
+    return Mention.from_stored(source)  # derived fields are ignored by the model
 
 
 # -- index template and lifecycle -------------------------------------------------------------

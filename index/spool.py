@@ -48,7 +48,7 @@ class Spool:
             if row is None:
                 return
             last = row["seq"]
-            yield last, [Mention.model_validate(r) for r in json.loads(row["payload"])]
+            yield last, [Mention.from_stored(r) for r in json.loads(row["payload"])]
 
     def remove(self, seq: int) -> None:
         self.conn.execute("DELETE FROM index_spool WHERE seq=?", (seq,))

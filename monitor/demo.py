@@ -97,5 +97,7 @@ def run_demo(base: Config, scenario_name: str = "all_sources", db_path: str = DE
         out.write("▶ no incident: nothing abnormal in this scenario\n")
     elapsed = time.monotonic() - started
     out.write(f"▶ done in {elapsed:.0f} s · {mentions} mentions indexed · inspect {Path(db_path).resolve()}\n")
+    serve = f"crisiswatch serve --db {db_path}" + (f" --index-url {index_url}" if index_url else "")
+    out.write(f"▶ dashboard: {serve} --demo-login   (then open http://127.0.0.1:8470)\n")
     backend.close()
     return DemoResult(mentions, opened, tickets, report.sent, report.failed, str(db_path), elapsed)

@@ -76,3 +76,14 @@ def test_hostile_search_text_is_only_text(backend):
     for query in ['"', "NEAR(", "a* OR b", "'; DROP TABLE mentions; --"]:
         backend.search(query)
     assert backend.count() == 4
+
+
+def test_text_that_looks_like_html_survives_the_round_trip(tmp_path):
+    # spiders' HTML is stripped once on the way in; what a person literally wrote stays as written
+    b = open_backend(f"sqlite:///{tmp_path / 'rt.db'}")
+    m = Mention(source="weibo", native_id="x", text="<b>快递</b> 没到 &amp; 客服说 &lt;script&gt;", created_at=T0)
+    assert m.text == "快递 没到 & 客服说 <script>"
+    b.upsert([m])
+    assert b.get(m.id).text == "快递 没到 & 客服说 <script>"
+    b.upsert([b.get(m.id)])  # and again: nothing is eaten on a second trip
+    assert b.get(m.id).text == m.text

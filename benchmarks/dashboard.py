@@ -1,0 +1,174 @@
+"""Dashboard query speed on SQLite with a million mentions: p50/p95 of every query a view runs.
+
+    .venv/bin/python benchmarks/dashboard.py [--rows 1000000] [--db PATH] [--reuse]
+
+Rows go straight into the SQLite backend's tables with executemany in big transactions (the
+backend's own upsert validates and segments every post, which is right for crawls and too slow
+to load a million rows for a benchmark). Texts come from a small pool of templates, each
+segmented once. Target: p95 <= 200 ms for each query.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from crisiswatch.db import connect, transaction  # noqa: E402
+from crisiswatch.mention import CATEGORIES, SEVERITIES, SOURCES, Mention, sentiment_band  # noqa: E402
+from index.base import MentionFilter  # noqa: E402
+from index.sqlite import SQLiteBackend  # noqa: E402
+from index.tokenize import segment  # noqa: E402
+from monitor.dashboard.filters import View  # noqa: E402
+from monitor.dashboard.service import DashboardService  # noqa: E402
+from monitor.incidents.service import IncidentService  # noqa: E402
+from playbooks.tickets.service import TicketService  # noqa: E402
+
+TARGET_MS = 200.0
+BRANDS = {"aurora": "极光优选", "beichen": "北辰家电", "qinghe": "青禾生鲜"}
+TEMPLATES = [
+    "{b}的快递{d}天了还没到，客服一直说在催", "{b}显示已签收但我根本没收到{p}", "{b}的{p}质量太差，用两天就坏",
+    "{b}退款拖了半个月还没到账", "{b}客服态度很差，直接挂电话", "在{b}买的{p}到了，包装很用心，好评",
+    "{b}的{p}性价比很高，推荐", "{b}今天有活动，{p}便宜了不少", "请问{b}的{p}什么时候补货",
+    "{b}的会员日是哪天？想囤点{p}", "{b}的{p}和宣传的完全不一样，虚假宣传", "{b}价格比别家贵了不少",
+]
+PRODUCTS = ["空气炸锅", "电饭煲", "蓝牙耳机", "羽绒服", "保温杯", "猫粮", "洗衣液", "台灯"]
+
+
+def load(path: Path, rows: int, days: int = 30, chunk: int = 50_000, seed: int = 1) -> float:
+    """Fill the backend's tables with `rows` synthetic mentions over `days`; returns seconds taken."""
+    rng = random.Random(seed)
+    SQLiteBackend(path).close()  # the schema, exactly as the backend creates it
+    conn = connect(path)
+    conn.execute("PRAGMA synchronous=OFF")
+    pool = []
+    for i in range(400):
+        brand = list(BRANDS)[i % len(BRANDS)]
+        text = TEMPLATES[i % len(TEMPLATES)].format(b=BRANDS[brand], d=rng.randint(3, 12), p=rng.choice(PRODUCTS))
+        pool.append((brand, text, segment(text)))
+    end = datetime.now(UTC).timestamp()
+    span = days * 86400
+    started = time.perf_counter()
+    template = Mention(source="weibo", native_id="x", text="x", created_at=datetime.now(UTC)).to_record()
+    for first in range(0, rows, chunk):
+        m_rows, b_rows, f_rows = [], [], []
+        for n in range(first, min(rows, first + chunk)):
+            brand, text, body = pool[rng.randrange(len(pool))]
+            ts = end - span * rng.random()
+            source = rng.choice(SOURCES)
+            sentiment = rng.random()
+            band = sentiment_band(sentiment)
+            category = rng.choice(CATEGORIES) if band == "negative" else None
+            severity = rng.choice(SEVERITIES) if category else None
+            author = rng.randrange(80_000)
+            followers = int(rng.paretovariate(1.2) * 50)
+            mid = f"bench{n:08d}"
+            record = dict(template, id=mid, source=source, native_id=str(n), text=text,
+                          created_at=datetime.fromtimestamp(ts, UTC).isoformat(), brands=[brand],
+                          author={"id": f"a{author}", "name": f"作者{author}", "followers": followers,
+                                  "verified": followers > 100_000},
+                          sentiment=round(sentiment, 3), category=category, severity=severity)
+            m_rows.append((mid, source, str(n), ts, f"a{author}", f"作者{author}", followers,
+                           int(followers > 100_000), category, severity, sentiment, band,
+                           json.dumps(record, ensure_ascii=False)))
+            b_rows.append((mid, brand, ts))
+            f_rows.append((mid, body))
+        with transaction(conn):
+            conn.executemany("INSERT INTO mentions(id, source, native_id, created_ts, author_id, author_name,"
+                             " followers, verified, category, severity, sentiment, sentiment_band, doc)"
+                             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", m_rows)
+            conn.executemany("INSERT INTO mention_brands(mention_id, brand, created_ts) VALUES (?,?,?)", b_rows)
+            conn.executemany("INSERT INTO mentions_fts(id, body) VALUES (?,?)", f_rows)
+        print(f"\r  loaded {min(rows, first + chunk):,} / {rows:,}", end="", file=sys.stderr, flush=True)
+    conn.execute("ANALYZE")
+    conn.close()
+    print(file=sys.stderr)
+    return time.perf_counter() - started
+
+
+def measure(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
+    fn()  # warm the page cache once; a dashboard runs the same queries every few seconds
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+
+
+def queries(service: DashboardService, view: View) -> dict[str, Callable[[], object]]:
+    b = service.backend
+    flt = view.mention_filter()
+    neg = view.mention_filter(sentiment_band="negative")
+    return {
+        "count": lambda: b.count(flt),
+        "counts_over_time by brand": lambda: b.counts_over_time(flt, view.interval_seconds, group_by="brand"),
+        "counts_over_time negative": lambda: b.counts_over_time(neg, view.interval_seconds),
+        "counts_by sentiment_band": lambda: b.counts_by(flt, "sentiment_band", 10),
+        "counts_by category": lambda: b.counts_by(flt, "category", 10),
+        "counts_by source": lambda: b.counts_by(flt, "source", 10),
+        "top_authors": lambda: b.top_authors(flt, 10),
+        "latest negative (12)": lambda: b.latest(neg, 12),
+        "trending terms (400 posts)": lambda: service.trending_terms(flt),
+        "search 签收": lambda: b.search("签收", flt, 50),
+        "fingerprint (SSE tick)": lambda: service.fingerprint(view),
+        "whole overview": lambda: service.overview(view),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--db", help="SQLite file (default: a temporary one)")
+    parser.add_argument("--reuse", action="store_true", help="use --db as it is instead of loading it")
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args()
+    tmp = None
+    if args.db:
+        path = Path(args.db)
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="cw-bench-")
+        path = Path(tmp.name) / "dashboard.db"
+    if not args.reuse:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        seconds = load(path, args.rows)
+        print(f"loaded {args.rows:,} mentions in {seconds:.0f} s ({args.rows / seconds:,.0f}/s) into {path}")
+    backend = SQLiteBackend(path)
+    conn = connect(path)
+    service = DashboardService(backend, IncidentService(conn), TicketService(conn),
+                               {k: [v] for k, v in BRANDS.items()})
+    print(f"mentions: {backend.count(MentionFilter()):,}")
+    views = {"24h, all brands": View(), "24h, aurora": View(brand="aurora"),
+             "7d, weibo+logistics": View(source="weibo", category="logistics", range="7d"),
+             "30d, all brands": View(range="30d")}
+    worst = 0.0
+    print(f"\n{'view':<22} {'query':<28} {'p50 ms':>8} {'p95 ms':>8}")
+    for label, view in views.items():
+        for name, fn in queries(service, view).items():
+            p50, p95 = measure(fn, args.repeats)
+            if name != "whole overview":
+                worst = max(worst, p95)
+            flag = "" if p95 <= TARGET_MS or name == "whole overview" else "  > target"
+            print(f"{label:<22} {name:<28} {p50:8.1f} {p95:8.1f}{flag}")
+    print(f"\nslowest single query p95: {worst:.1f} ms (target {TARGET_MS:.0f} ms): "
+          f"{'OK' if worst <= TARGET_MS else 'MISSED'}")
+    backend.close()
+    conn.close()
+    if tmp:
+        tmp.cleanup()
+    return 0 if worst <= TARGET_MS else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

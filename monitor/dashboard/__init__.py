@@ -1,0 +1,1 @@
+"""The live dashboard for PR teams and the support console (`crisiswatch serve`)."""

@@ -1,0 +1,1 @@
+"""Route tables: session (login/logout), dashboard (page, JSON, server-sent events), console (mentions, tickets)."""

@@ -1,0 +1,88 @@
+"""The live dashboard: the page, its JSON and the server-sent event stream that keeps it current."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from crisiswatch.mention import CATEGORIES, SOURCES
+from monitor.dashboard.app import guard, lang_of, render
+from monitor.dashboard.filters import RANGES, parse_view
+from monitor.dashboard.i18n import Translator
+
+HEARTBEAT_SECONDS = 15.0
+
+
+def _script_json(value: object) -> str:
+    """JSON safe inside a <script type="application/json"> element: no '<' can close it."""
+    return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
+
+
+def _view(request: Request):
+    """The view in the URL; brands are checked against the config's (any brand goes when it names none)."""
+    res = request.app.state.resources
+    configured = [b.key for b in res.config.brands]
+    view, errors = parse_view(dict(request.query_params), configured)
+    return view, errors, configured
+
+
+@guard("viewer")
+async def page(request: Request) -> Response:
+    view, errors, brands = _view(request)
+    if not brands:
+        found = await run_in_threadpool(lambda: request.app.state.resources.dashboard().brands(view))
+        brands = sorted({*found, *([view.brand] if view.brand else [])})
+    t = Translator(lang_of(request))
+    return render(request, "dashboard.html", view=view, errors=errors, brands=brands, ranges=list(RANGES),
+                  sources=SOURCES, categories=CATEGORIES, labels=_script_json(t.labels()))
+
+
+@guard("viewer", api=True)
+async def overview(request: Request) -> Response:
+    view, errors, _ = _view(request)
+    if errors:
+        return JSONResponse({"error": f"invalid filter: {', '.join(errors)}"}, status_code=400)
+    data = await run_in_threadpool(lambda: request.app.state.resources.dashboard().overview(view))
+    return JSONResponse(data)
+
+
+@guard("viewer", api=True)
+async def stream(request: Request) -> Response:
+    """`overview` events: one at once, then one whenever the data behind the view changes."""
+    res = request.app.state.resources
+    view, errors, _ = _view(request)
+    if errors:
+        return JSONResponse({"error": f"invalid filter: {', '.join(errors)}"}, status_code=400)
+
+    async def events():
+        last, beat = None, time.monotonic()
+        yield "retry: 3000\n\n"
+        while True:
+            if await request.is_disconnected():
+                return
+            service = await run_in_threadpool(res.dashboard)
+            mark = await run_in_threadpool(service.fingerprint, view)
+            if mark != last:
+                data = await run_in_threadpool(res.overview, view, mark)
+                last, beat = mark, time.monotonic()
+                yield f"event: overview\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+            elif time.monotonic() - beat > HEARTBEAT_SECONDS:
+                beat = time.monotonic()
+                yield ": keep-alive\n\n"
+            await asyncio.sleep(res.poll_seconds)
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+routes = [
+    Route("/", page),
+    Route("/api/overview", overview),
+    Route("/api/stream", stream),
+]

@@ -1,0 +1,163 @@
+"""What the dashboard shows, computed only through `Backend` queries and the incident/ticket services.
+
+The same code answers for SQLite and Elasticsearch; routes call these methods and nothing lower.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import jieba
+
+from crisiswatch.mention import Mention
+from index.base import Backend, MentionFilter
+from index.tokenize import tokens
+from monitor.dashboard.filters import View
+from monitor.explain import _STOP
+from monitor.incidents.service import IncidentService
+from playbooks.tickets.service import TicketService
+
+_WORD = re.compile(r"\w")
+TERM_SAMPLE = 400  # the newest posts of the view feed the trending terms
+CLOSED_STATUSES = ("已解决", "已回访", "已关闭")
+
+
+def mention_card(m: Mention) -> dict[str, Any]:
+    """The fields the browser shows for a post; text stays plain text (the page sets textContent)."""
+    return {
+        "id": m.id, "source": m.source, "url": m.url, "text": m.text[:400], "title": m.title[:200],
+        "author": m.author.name, "followers": m.author.followers, "verified": m.author.verified,
+        "created_at": m.created_at.isoformat(), "sentiment": m.sentiment, "band": m.sentiment_band,
+        "category": m.category, "severity": m.severity, "brands": m.brands,
+        "engagement": m.engagement.model_dump(),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def ticket_breached(ticket: Any, now: datetime) -> bool:
+    """An open ticket past a deadline whose milestone it has not reached."""
+    if ticket.status in CLOSED_STATUSES:
+        return False
+    met_at = getattr(ticket, "met_at", None)
+    for timer in ("ack", "response", "feedback", "resolve"):
+        reached = met_at(timer) if met_at else None
+        if reached is None and getattr(ticket, f"{timer}_due") <= now:
+            return True
+    return False
+
+
+class DashboardService:
+    def __init__(self, backend: Backend, incidents: IncidentService, tickets: TicketService,
+                 brand_names: dict[str, list[str]] | None = None) -> None:
+        self.backend = backend
+        self.incidents = incidents
+        self.tickets = tickets
+        self.brand_names = brand_names or {}
+        # brand names and their pieces are not news on a brand's own dashboard
+        self.stop = set(_STOP) | {t for names in self.brand_names.values() for name in names
+                                  for t in [name.lower(), *tokens(name)]}
+
+    def brands(self, view: View) -> list[str]:
+        """Brands with mentions in the view's window, for when the config names none."""
+        flt = replace(view.mention_filter(), brand=None)
+        return [k for k, _ in self.backend.counts_by(flt, "brand", limit=50)]
+
+    def fingerprint(self, view: View, now: datetime | None = None) -> tuple:
+        """Cheap to compute; changes whenever anything the overview shows may have changed."""
+        flt = view.mention_filter(now)
+        newest = self.backend.latest(flt, limit=1)
+        incidents = tuple((i.id, i.version) for i in self.incidents.list(status="open", limit=50))
+        tickets = tuple((t.id, t.version) for t in self.tickets.list(limit=50))
+        # the minute: SLA breaches and the window's edge move with the clock even when no data does
+        minute = int((now or datetime.now(UTC)).timestamp() // 60)
+        return (self.backend.count(flt), newest[0].id if newest else "", incidents, tickets, minute)
+
+    def overview(self, view: View, now: datetime | None = None) -> dict[str, Any]:
+        now = now or datetime.now(UTC)
+        flt = view.mention_filter(now)
+        negative = view.mention_filter(now, sentiment_band="negative")
+        sentiment = self.backend.counts_by(flt, "sentiment_band", limit=10)
+        total = sum(n for _, n in sentiment)
+        bands = dict(sentiment)
+        return {
+            "generated_at": now.isoformat(),
+            "brand_names": {key: names[0] for key, names in self.brand_names.items() if names},
+            "view": {"brand": view.brand, "source": view.source, "category": view.category, "range": view.range},
+            "window": {"since": flt.since.isoformat(), "until": flt.until.isoformat(),
+                       "interval": view.interval_seconds},
+            "total": total,
+            "negative": bands.get("negative", 0),
+            "timeline": self.timeline(view, flt, negative),
+            "sentiment": sentiment,
+            "categories": self.backend.counts_by(flt, "category", limit=10),
+            "sources": self.backend.counts_by(flt, "source", limit=10),
+            "authors": [a.__dict__ for a in self.backend.top_authors(flt, limit=10)],
+            "terms": self.trending_terms(flt),
+            "latest_negative": [mention_card(m) for m in self.backend.latest(negative, limit=12)],
+            "incidents": self.open_incidents(view, now),
+            "breached_tickets": sum(1 for t in self.tickets.list(limit=500) if ticket_breached(t, now)),
+        }
+
+    def timeline(self, view: View, flt: MentionFilter, negative: MentionFilter) -> dict[str, Any]:
+        step = view.interval_seconds
+        start = int(flt.since.timestamp()) // step * step
+        slots = list(range(start, int(flt.until.timestamp()), step))
+        index = {ts: i for i, ts in enumerate(slots)}
+        series: dict[str, list[int]] = {}
+        for bucket in self.backend.counts_over_time(flt, step, group_by="brand"):
+            i = index.get(int(bucket.start.timestamp()))
+            if i is not None:
+                series.setdefault(bucket.key or "—", [0] * len(slots))[i] += bucket.count
+        neg = [0] * len(slots)
+        for bucket in self.backend.counts_over_time(negative, step):
+            i = index.get(int(bucket.start.timestamp()))
+            if i is not None:
+                neg[i] += bucket.count
+        markers = [
+            {"label": i.label, "brand": i.brand, "level": i.level, "at": i.opened_at.isoformat(),
+             "summary": i.summary, "status": i.status}
+            for i in self.incidents.list(brand=view.brand, limit=200)
+            if flt.since <= i.opened_at < flt.until
+        ]
+        return {"slots": [datetime.fromtimestamp(ts, UTC).isoformat() for ts in slots],
+                "series": [{"brand": k, "data": v} for k, v in sorted(series.items())],
+                "negative": neg, "incidents": markers}
+
+    def trending_terms(self, flt: MentionFilter, top: int = 15) -> list[tuple[str, int]]:
+        """Words most posts of the view use, counted once per post.
+
+        Brand names and stop words are left out, and so is any word nearly every post has: that is
+        the tracked query itself (e.g. the brand's name when the config does not list it), not news.
+        """
+        counts: Counter[str] = Counter()
+        posts = 0
+        for m in self.backend.latest(flt, limit=TERM_SAMPLE):
+            posts += 1
+            # precise segmentation: search mode's overlapping pieces (羽绒/羽绒服) would each count
+            counts.update(t for t in {w.lower() for w in jieba.cut(m.text) if _WORD.search(w)}
+                          if len(t) > 1 and t not in self.stop)
+        ubiquitous = 0.8 * posts if posts >= 20 else posts + 1
+        return [(t, n) for t, n in counts.most_common(top + 10) if n < ubiquitous][:top]
+
+    def open_incidents(self, view: View, now: datetime) -> list[dict[str, Any]]:
+        out = []
+        for incident in self.incidents.list(status="open", brand=view.brand, limit=20):
+            ticket = self.tickets.for_incident(incident.id)
+            out.append({
+                "id": incident.id, "label": incident.label, "brand": incident.brand, "level": incident.level,
+                "summary": incident.summary, "opened_at": incident.opened_at.isoformat(),
+                "acked_by": incident.acked_by, "signals": incident.signals,
+                "ticket": None if ticket is None else {
+                    "number": ticket.number, "status": ticket.status, "severity": ticket.severity,
+                    "ack_due": _iso(ticket.ack_due), "resolve_due": _iso(ticket.resolve_due),
+                    "acknowledged": ticket.status != "新建", "breached": ticket_breached(ticket, now),
+                },
+            })
+        return out

@@ -1,0 +1,242 @@
+"""The dashboard over real HTTP (uvicorn on loopback): login, roles, CSRF, filters, live events, tickets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+import requests
+
+from crisiswatch.mention import sentiment_band
+from index import open_backend
+from index.base import MentionFilter
+from monitor.dashboard.auth import UserStore, hash_password, verify_password
+from monitor.dashboard.filters import View
+from tests.browser.dashboard_site import (
+    build_site,
+    csrf_of,
+    demo_mentions,
+    fresh_mention,
+    login,
+    serve,
+)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    return build_site(tmp_path_factory.mktemp("dash"))
+
+
+@pytest.fixture(scope="module")
+def base(site):
+    with serve(site) as url:
+        yield url
+
+
+def test_password_hash_round_trip_and_salted():
+    encoded = hash_password("s3cret-pass", iterations=1000)
+    assert encoded.startswith("pbkdf2_sha256$1000$")
+    assert verify_password("s3cret-pass", encoded)
+    assert not verify_password("s3cret-pasS", encoded)
+    assert hash_password("s3cret-pass", iterations=1000) != encoded
+    assert not verify_password("x", "garbage")
+
+
+def test_users_from_environment_and_file(tmp_path, monkeypatch):
+    path = tmp_path / "users.txt"
+    store = UserStore.load(path)
+    store.add("ada", "agent", "agent-pass-1")
+    monkeypatch.setenv("CRISISWATCH_USERS", f"viv:viewer:{hash_password('v-pass-12', iterations=1000)}")
+    loaded = UserStore.load(path)
+    assert loaded.authenticate("ada", "agent-pass-1").role == "agent"
+    assert loaded.authenticate("viv", "v-pass-12").role == "viewer"
+    assert loaded.authenticate("ada", "wrong") is None and loaded.authenticate("nobody", "x") is None
+    monkeypatch.setenv("CRISISWATCH_USERS", "eve:root:abc")
+    with pytest.raises(Exception, match="unknown role 'root'"):
+        UserStore.load(path)
+
+
+def test_add_user_command_stores_a_hash_not_the_password(tmp_path):
+    users = tmp_path / "users.txt"
+    run = subprocess.run(
+        [sys.executable, "-m", "crisiswatch.cli", "serve", "--db", str(tmp_path / "x.db"), "--users-file",
+         str(users), "--add-user", "lin", "--role", "agent", "--password-stdin"],
+        input="lin-password-9\n", capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    stored = users.read_text()
+    assert stored.startswith("lin:agent:pbkdf2_sha256$") and "lin-password-9" not in stored
+    assert UserStore.load(users).authenticate("lin", "lin-password-9") is not None
+
+
+def test_anonymous_is_sent_to_login_and_apis_refuse(base):
+    page = requests.get(f"{base}/tickets?status=新建", allow_redirects=False, timeout=10)
+    assert page.status_code == 303 and page.headers["location"].startswith("/login?next=/tickets")
+    assert requests.get(f"{base}/api/overview", timeout=10).status_code == 401
+    assert requests.get(f"{base}/api/stream", timeout=10).status_code == 401
+    assert requests.get(f"{base}/mentions", allow_redirects=False, timeout=10).status_code == 303
+
+
+def test_security_headers_on_every_page(base):
+    reply = requests.get(f"{base}/login", timeout=10)
+    csp = reply.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+    assert reply.headers["x-frame-options"] == "DENY"
+    cookie = reply.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+
+
+def test_wrong_password_and_login_without_csrf_are_refused(base):
+    s = requests.Session()
+    token = csrf_of(s.get(f"{base}/login", timeout=10).text)
+    bad = s.post(f"{base}/login", data={"username": "ada", "password": "nope", "csrf": token}, timeout=10)
+    assert bad.status_code == 401 and "用户名或密码错误" in bad.text
+    forged = requests.post(f"{base}/login", data={"username": "ada", "password": "agent-pass-1"},
+                           allow_redirects=False, timeout=10)
+    assert forged.status_code == 403
+
+
+def test_open_redirect_after_login_is_refused(base):
+    s = requests.Session()
+    token = csrf_of(s.get(f"{base}/login", timeout=10).text)
+    reply = s.post(f"{base}/login", data={"username": "ada", "password": "agent-pass-1", "csrf": token,
+                                          "next": "//evil.example/"}, allow_redirects=False, timeout=10)
+    assert reply.headers["location"] == "/"
+
+
+def test_overview_matches_the_index(site, base):
+    s = login(base, "viv")
+    data = s.get(f"{base}/api/overview?brand=aurora&range=24h", timeout=20).json()
+    backend = open_backend(site.config.index.url)
+    window = View(brand="aurora").mention_filter()
+    posts = list(backend.scan(window))
+    backend.close()
+    expected = Counter(sentiment_band(m.sentiment) for m in posts)
+    assert data["total"] == sum(expected.values()) > 0
+    assert data["negative"] == expected["negative"]
+    assert sum(sum(s["data"]) for s in data["timeline"]["series"]) == data["total"]
+    assert [s["brand"] for s in data["timeline"]["series"]] == ["aurora"]
+    assert [i["label"] for i in data["timeline"]["incidents"]] == [f"INC-{site.incident_id}"]
+    assert data["incidents"][0]["ticket"]["number"] == site.ticket_number
+    assert all(p["band"] == "negative" and "aurora" in p["brands"] for p in data["latest_negative"])
+    terms = dict(data["terms"])
+    assert terms and not {"极光优选", "极光", "优选"} & set(terms)  # the brand's own name is not news
+    top, count = data["terms"][0]
+    assert count == sum(top in m.text.lower() for m in posts)
+
+
+def test_filters_narrow_and_bad_filters_are_named(base):
+    s = login(base, "viv")
+    everything = s.get(f"{base}/api/overview", timeout=20).json()
+    jd = s.get(f"{base}/api/overview?source=jd", timeout=20).json()
+    assert 0 < jd["total"] < everything["total"] and [k for k, _ in jd["sources"]] == ["jd"]
+    bad = s.get(f"{base}/api/overview?source=myspace", timeout=20)
+    assert bad.status_code == 400 and "source=myspace" in bad.json()["error"]
+    page = s.get(f"{base}/?source=myspace&range=7d", timeout=20)
+    assert page.status_code == 200 and "source=myspace" in page.text
+
+
+def test_english_interface_on_request(base):
+    s = login(base, "viv")
+    assert "舆情看板" in s.get(f"{base}/", timeout=20).text
+    assert "Dashboard" in s.get(f"{base}/?lang=en", timeout=20).text
+    assert "Tickets" in s.get(f"{base}/tickets", timeout=20).text  # remembered in the session
+
+
+def test_stream_sends_an_overview_then_a_new_one_when_a_mention_arrives(site, base):
+    s = login(base, "viv")
+    with s.get(f"{base}/api/stream?brand=aurora", stream=True, timeout=20) as reply:
+        assert reply.headers["content-type"].startswith("text/event-stream")
+        events = _events(reply.iter_lines(decode_unicode=True))
+        first = next(events)
+        site.index([fresh_mention(site.now + timedelta(seconds=1), 1)])
+        # an event may also come when the clock turns a minute; the next one with a change is the post
+        second = next(e for e, _ in zip(events, range(5), strict=False) if e["total"] != first["total"])
+    assert second["total"] == first["total"] + 1
+    assert second["latest_negative"][0]["author"] == "新用户1"
+
+
+def _events(lines):
+    for line in lines:
+        if line.startswith("data: "):
+            yield json.loads(line[6:])
+
+
+def test_viewer_cannot_convert_and_post_without_csrf_is_refused(site, base):
+    mention_id = demo_mentions(site.now)[-1].id
+    viewer = login(base, "viv")
+    page = viewer.get(f"{base}/mentions/{mention_id}", timeout=10)
+    assert page.status_code == 200 and "convert-form" not in page.text
+    refused = viewer.post(f"{base}/mentions/{mention_id}/convert", data={"csrf": csrf_of(page.text)},
+                          allow_redirects=False, timeout=10)
+    assert refused.status_code == 403
+    agent = login(base, "ada")
+    no_token = agent.post(f"{base}/mentions/{mention_id}/convert", data={"severity": "重要"},
+                          allow_redirects=False, timeout=10)
+    assert no_token.status_code == 403
+    assert "ticket" not in (no_token.headers.get("location") or "")
+
+
+def test_convert_prefills_from_enrichment_and_opens_a_ticket(site, base):
+    post = next(m for m in demo_mentions(site.now) if m.category == "payment_billing")
+    agent = login(base, "ada")
+    page = agent.get(f"{base}/mentions/{post.id}", timeout=10).text
+    assert 'value="payment_billing" selected' in page and f'value="{post.severity}" selected' in page
+    reply = agent.post(f"{base}/mentions/{post.id}/convert",
+                       data={"csrf": csrf_of(page), "category": "payment_billing", "severity": "紧急",
+                             "department": "客服"}, allow_redirects=False, timeout=10)
+    assert reply.status_code == 303 and reply.headers["location"].startswith("/tickets/CW-")
+    ticket_page = agent.get(f"{base}{reply.headers['location']}", timeout=10).text
+    assert "紧急" in ticket_page and post.text in ticket_page and "ada" in ticket_page
+
+
+def test_ticket_lifecycle_and_a_clear_version_conflict(site, base):
+    agent = login(base, "ada")
+    url = f"{base}/tickets/{site.ticket_number}"
+    page = agent.get(url, timeout=10).text
+    token, version = csrf_of(page), _version(page)
+    accepted = agent.post(f"{url}/action", data={"csrf": token, "version": version, "action": "accept",
+                                                 "note": "已联系物流"}, allow_redirects=False, timeout=10)
+    assert accepted.status_code == 303
+    stale = agent.post(f"{url}/action", data={"csrf": token, "version": version, "action": "start"}, timeout=10)
+    assert stale.status_code == 409
+    assert f"你看到的是第 {version} 版，当前是第 {version + 1} 版" in stale.text
+    fresh = agent.get(url, timeout=10).text
+    assert "已受理" in fresh and "已联系物流" in fresh
+    illegal = agent.post(f"{url}/action", data={"csrf": token, "version": _version(fresh), "action": "close"},
+                         timeout=10)
+    assert illegal.status_code == 400 and "cannot close" in illegal.text
+    listed = agent.get(f"{base}/tickets?status=已受理", timeout=10).text
+    assert site.ticket_number in listed
+    assert site.ticket_number not in agent.get(f"{base}/tickets?status=新建&severity=紧急", timeout=10).text
+
+
+def _version(html: str) -> int:
+    marker = 'name="version" value="'
+    start = html.index(marker) + len(marker)
+    return int(html[start:html.index('"', start)])
+
+
+def test_search_is_chinese_full_text(site, base):
+    s = login(base, "viv")
+    page = s.get(f"{base}/mentions", params={"q": "虚假签收", "range": "24h"}, timeout=10).text
+    backend = open_backend(site.config.index.url)
+    expected = backend.search("虚假签收", MentionFilter(), limit=50)
+    backend.close()
+    assert expected and page.count('class="row-link"') == min(len(expected), 50)
+    assert "退款拖了半个月" not in page
+
+
+def test_demo_login_is_refused_off_loopback(tmp_path):
+    run = subprocess.run(
+        [sys.executable, "-m", "crisiswatch.cli", "serve", "--db", str(tmp_path / "x.db"), "--demo-login",
+         "--host", "0.0.0.0"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1 and "--demo-login is for local use" in run.stderr
+
+
+def test_slack_endpoints_are_mounted_and_verify_signatures(base):
+    reply = requests.post(f"{base}/slack/actions", data={"payload": "{}"}, timeout=10)
+    assert reply.status_code in (401, 503)  # refused by signature checking, not missing (404) or CSRF (403)
