@@ -48,16 +48,16 @@ NEGATIVE = [
 PRODUCTS = ["空气炸锅", "电饭煲", "蓝牙耳机", "羽绒服", "保温杯"]
 BRANDS = {"aurora": "极光优选", "beichen": "北辰家电"}
 
-# The Mention model strips real tags and unescapes entities each time it validates (on the way in and
-# again when a backend reads a post back), so the payloads are entity-encoded twice: what the dashboard
-# reads from the index is then literal markup, exactly what a page must never interpret.
+# The Mention model strips real tags and unescapes entities once, on the way in (as crawled HTML needs),
+# so the payloads are entity-encoded once: what the dashboard reads from the index is then literal
+# markup, exactly what a page must never interpret.
 HOSTILE_TEXTS = [
-    "&amp;lt;script&amp;gt;window.__pwned = 'script'&amp;lt;/script&amp;gt;极光优选快递丢了",
-    "&amp;lt;img src=x onerror=\"window.__pwned='img'\"&amp;gt;极光优选退款不到账",
-    "&amp;lt;a href=\"javascript:window.__pwned='link'\"&amp;gt;点我&amp;lt;/a&amp;gt; 极光优选客服不理人",
-    "&amp;lt;div onmouseover=\"window.__pwned='hover'\" style=\"position:fixed;inset:0\"&amp;gt;极光优选虚假签收&amp;lt;/div&amp;gt;",
-    "\"&amp;gt;&amp;lt;svg onload=\"window.__pwned='svg'\"&amp;gt; 极光优选的包裹被扔在门口",
-    "{{7*7}}&amp;lt;/textarea&amp;gt;&amp;lt;/script&amp;gt;&amp;lt;script&amp;gt;window.__pwned='break-out'&amp;lt;/script&amp;gt; 极光优选物流太慢",
+    "&lt;script&gt;window.__pwned = 'script'&lt;/script&gt;极光优选快递丢了",
+    "&lt;img src=x onerror=\"window.__pwned='img'\"&gt;极光优选退款不到账",
+    "&lt;a href=\"javascript:window.__pwned='link'\"&gt;点我&lt;/a&gt; 极光优选客服不理人",
+    "&lt;div onmouseover=\"window.__pwned='hover'\" style=\"position:fixed;inset:0\"&gt;极光优选虚假签收&lt;/div&gt;",
+    "\"&gt;&lt;svg onload=\"window.__pwned='svg'\"&gt; 极光优选的包裹被扔在门口",
+    "{{7*7}}&lt;/textarea&gt;&lt;/script&gt;&lt;script&gt;window.__pwned='break-out'&lt;/script&gt; 极光优选物流太慢",
 ]
 HOSTILE_NAME = '<img src=x onerror="window.__pwned=\'author\'">'
 
