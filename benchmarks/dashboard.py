@@ -87,7 +87,8 @@ def load(path: Path, rows: int, days: int = 30, chunk: int = 50_000, seed: int =
                              " followers, verified, category, severity, sentiment, sentiment_band, doc)"
                              " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", m_rows)
             conn.executemany("INSERT INTO mention_brands(mention_id, brand, created_ts) VALUES (?,?,?)", b_rows)
-            conn.executemany("INSERT INTO mentions_fts(id, body) VALUES (?,?)", f_rows)
+            conn.executemany("INSERT INTO mention_text(rowid, body) SELECT rowid, ? FROM mentions WHERE id=?",
+                             [(body, mid) for mid, body in f_rows])
         print(f"\r  loaded {min(rows, first + chunk):,} / {rows:,}", end="", file=sys.stderr, flush=True)
     conn.execute("ANALYZE")
     conn.close()

@@ -106,7 +106,8 @@ def sqlite_pair(items: list[Mention], batch: int, repeats: int) -> None:
                               " followers, verified, category, severity, sentiment, sentiment_band, doc)"
                               " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
                 c.executemany("INSERT INTO mention_brands(mention_id, brand, created_ts) VALUES (?,?,?)", brands)
-                c.executemany("INSERT INTO mentions_fts(id, body) VALUES (?,?)", fts)
+                c.executemany("INSERT INTO mention_text(rowid, body) SELECT rowid, ? FROM mentions WHERE id=?",
+                              [(body, mid) for mid, body in fts])
         conn.close()
 
     def ours_write(path: str) -> None:

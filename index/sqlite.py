@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS mention_brands (
     PRIMARY KEY (mention_id, brand)
 );
 CREATE INDEX IF NOT EXISTS mention_brands_brand ON mention_brands(brand, created_ts);
-CREATE VIRTUAL TABLE IF NOT EXISTS mentions_fts USING fts5(id UNINDEXED, body, tokenize='unicode61');
+-- keyed by the mentions row's rowid: replacing a mention's text is then a rowid lookup, not a scan
+CREATE VIRTUAL TABLE IF NOT EXISTS mention_text USING fts5(body, tokenize='unicode61');
 """
 
 _COLUMN_OF = {"source": "m.source", "category": "m.category", "severity": "m.severity",
@@ -89,7 +90,7 @@ class SQLiteBackend(Backend):
                          int(m.author.verified), m.category, m.severity, m.sentiment, m.sentiment_band,
                          json.dumps(m.to_record(), ensure_ascii=False)))
             brand_rows.extend((m.id, b, ts) for b in (m.brands or [""]))
-            fts_rows.append((m.id, segment(f"{m.title} {m.text}")))
+            fts_rows.append(segment(f"{m.title} {m.text}"))
         ids = [(m.id,) for m in mentions]
         with transaction(self.conn) as c:
             c.executemany(
@@ -103,8 +104,9 @@ class SQLiteBackend(Backend):
             )
             c.executemany("DELETE FROM mention_brands WHERE mention_id=?", ids)
             c.executemany("INSERT INTO mention_brands(mention_id, brand, created_ts) VALUES (?,?,?)", brand_rows)
-            c.executemany("DELETE FROM mentions_fts WHERE id=?", ids)
-            c.executemany("INSERT INTO mentions_fts(id, body) VALUES (?,?)", fts_rows)
+            rowids = [c.execute("SELECT rowid FROM mentions WHERE id=?", i).fetchone()[0] for i in ids]
+            c.executemany("DELETE FROM mention_text WHERE rowid=?", [(r,) for r in rowids])
+            c.executemany("INSERT INTO mention_text(rowid, body) VALUES (?,?)", zip(rowids, fts_rows, strict=True))
         return IndexResult(written=len(rows))
 
     # -- reading ---------------------------------------------------------------------------------
@@ -232,7 +234,7 @@ class SQLiteBackend(Backend):
         if not match:
             return []
         join, where, params = self._where(flt, newest_first=True)
-        cond = f"{' AND' if where else ' WHERE'} m.id IN (SELECT id FROM mentions_fts WHERE mentions_fts MATCH ?)"
+        cond = f"{' AND' if where else ' WHERE'} m.rowid IN (SELECT rowid FROM mention_text WHERE mention_text MATCH ?)"
         sql = (f"SELECT DISTINCT m.doc, m.created_ts, m.id FROM mentions m{join}{where}{cond}"
                f" ORDER BY m.created_ts DESC, m.id DESC LIMIT ?")
         try:

@@ -87,3 +87,11 @@ def test_text_that_looks_like_html_survives_the_round_trip(tmp_path):
     assert b.get(m.id).text == "快递 没到 & 客服说 <script>"
     b.upsert([b.get(m.id)])  # and again: nothing is eaten on a second trip
     assert b.get(m.id).text == m.text
+
+
+def test_search_follows_a_mention_whose_text_changed(backend):
+    changed = mention(1, "极光优选的退款终于到账了", 0, sentiment=0.9)
+    backend.upsert([changed])
+    assert "1" not in {m.native_id for m in backend.search("快递")}
+    assert [m.native_id for m in backend.search("退款")] == ["1"]
+    assert backend.count() == 4
