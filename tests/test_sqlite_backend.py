@@ -93,5 +93,5 @@ def test_search_follows_a_mention_whose_text_changed(backend):
     changed = mention(1, "极光优选的退款终于到账了", 0, sentiment=0.9)
     backend.upsert([changed])
     assert "1" not in {m.native_id for m in backend.search("快递")}
-    assert [m.native_id for m in backend.search("退款")] == ["1"]
+    assert [m.native_id for m in backend.search("退款 到账")] == ["1"]
     assert backend.count() == 4
