@@ -39,6 +39,7 @@ CREATE INDEX IF NOT EXISTS mentions_cover ON mentions(created_ts, sentiment_band
     author_id, followers, verified, author_name, id);
 CREATE INDEX IF NOT EXISTS mentions_id_cover ON mentions(id, created_ts, sentiment_band, source, category,
     severity, author_id, followers, verified, author_name);
+CREATE INDEX IF NOT EXISTS mentions_followers ON mentions(followers, created_ts);
 CREATE TABLE IF NOT EXISTS mention_brands (
     mention_id TEXT NOT NULL REFERENCES mentions(id) ON DELETE CASCADE,
     brand TEXT NOT NULL,
@@ -208,8 +209,14 @@ class SQLiteBackend(Backend):
         return [(r["k"], r["n"]) for r in self.conn.execute(sql, [*params, limit]).fetchall()]
 
     def top_authors(self, flt: MentionFilter, limit: int = 10) -> list[AuthorStat]:
+        candidates = self._reach_candidates(flt, limit)
         join, where, params = self._where(flt)
         extra = f"{' AND' if where else ' WHERE'} m.author_id != ''"
+        if candidates is not None:
+            if not candidates:
+                return []
+            extra += f" AND m.author_id IN ({','.join('?' * len(candidates))})"
+            params = [*params, *candidates]
         # one row per mention even with a brand filter ((mention_id, brand) is unique), so plain counts
         # give the distinct counts without two sorts of the whole window
         sql = (f"SELECT m.author_id AS aid, MAX(m.author_name) AS name, MAX(m.followers) AS followers,"
@@ -219,6 +226,29 @@ class SQLiteBackend(Backend):
                f" ORDER BY followers DESC, n DESC, aid LIMIT ?")
         return [AuthorStat(r["aid"], r["name"], r["followers"], bool(r["verified"]), r["n"], r["neg"])
                 for r in self.conn.execute(sql, [*params, limit]).fetchall()]
+
+    def _reach_candidates(self, flt: MentionFilter, limit: int, budget: int = 20_000) -> list[str] | None:
+        """Authors who can rank in the top `limit` by reach, found by walking mentions from the most
+        followed down; None when the walk would not pay off (then every author in the window is ranked).
+
+        Ranking is followers first, so only authors at or above the limit-th author's followers can
+        make the list: over a long window this reads a few rows instead of grouping a million.
+        """
+        join, where, params = self._where(flt)
+        extra = f"{' AND' if where else ' WHERE'} m.author_id != ''"
+        sql = (f"SELECT m.author_id, m.followers FROM mentions m INDEXED BY mentions_followers{join}{where}{extra}"
+               f" ORDER BY m.followers DESC")
+        seen: dict[str, int] = {}
+        threshold = None
+        for scanned, (author, followers) in enumerate(self.conn.execute(sql, params)):
+            if threshold is not None and followers < threshold:
+                return list(seen)
+            if scanned >= budget:
+                return None  # a short window far from the most followed rows: grouping it is cheaper
+            seen.setdefault(author, followers)
+            if threshold is None and len(seen) >= limit:
+                threshold = followers
+        return list(seen)
 
     def _docs(self, sql: str, params: list) -> list[Mention]:
         return [Mention.from_stored(r["doc"]) for r in self.conn.execute(sql, params).fetchall()]

@@ -95,3 +95,23 @@ def test_search_follows_a_mention_whose_text_changed(backend):
     assert "1" not in {m.native_id for m in backend.search("快递")}
     assert [m.native_id for m in backend.search("退款 到账")] == ["1"]
     assert backend.count() == 4
+
+
+def test_top_authors_walk_matches_ranking_every_author(tmp_path):
+    """The reach walk (most followed first) must give exactly the full ranking, ties included."""
+    import random
+
+    rng = random.Random(3)
+    b = open_backend(f"sqlite:///{tmp_path / 'authors.db'}")
+    b.upsert([Mention(source="weibo", native_id=str(i), text="极光优选 帖子", created_at=T0 + timedelta(minutes=i),
+                      brands=[rng.choice(["aurora", "other"])], sentiment=rng.choice([0.1, 0.9]),
+                      author={"id": f"a{(a := rng.randrange(40))}", "name": f"n{a}",
+                              "followers": rng.choice([10, 10, 500, 500, 9000])})
+              for i in range(600)])
+    for flt in (MentionFilter(), MentionFilter(brand="aurora"),
+                MentionFilter(since=T0 + timedelta(minutes=100), until=T0 + timedelta(minutes=300))):
+        walk = b.top_authors(flt, limit=7)
+        assert b._reach_candidates(flt, 7) is not None  # the walk path really ran
+        everyone = b.top_authors(flt, limit=1000)[:7]     # ranking every author: the reference
+        assert walk == everyone
+    assert b._reach_candidates(MentionFilter(), 7, budget=1) is None
