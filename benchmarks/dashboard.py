@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from crisiswatch.db import connect, transaction  # noqa: E402
 from crisiswatch.mention import CATEGORIES, SEVERITIES, SOURCES, Mention, sentiment_band  # noqa: E402
 from index.base import MentionFilter  # noqa: E402
-from index.sqlite import SQLiteBackend  # noqa: E402
+from index.sqlite import TEXT_KEY_BITS, SQLiteBackend  # noqa: E402
 from index.tokenize import segment  # noqa: E402
 from monitor.dashboard.filters import View  # noqa: E402
 from monitor.dashboard.service import DashboardService  # noqa: E402
@@ -59,6 +59,7 @@ def load(path: Path, rows: int, days: int = 30, chunk: int = 50_000, seed: int =
     span = days * 86400
     started = time.perf_counter()
     template = Mention(source="weibo", native_id="x", text="x", created_at=datetime.now(UTC)).to_record()
+    seq: dict[int, int] = {}  # full-text keys per second, as the backend allocates them
     for first in range(0, rows, chunk):
         m_rows, b_rows, f_rows = [], [], []
         for n in range(first, min(rows, first + chunk)):
@@ -81,14 +82,18 @@ def load(path: Path, rows: int, days: int = 30, chunk: int = 50_000, seed: int =
                            int(followers > 100_000), category, severity, sentiment, band,
                            json.dumps(record, ensure_ascii=False)))
             b_rows.append((mid, brand, ts))
-            f_rows.append((mid, body))
+            second = int(ts)
+            seq[second] = seq.get(second, -1) + 1
+            f_rows.append(((second << TEXT_KEY_BITS) | seq[second], mid, second, body))
         with transaction(conn):
             conn.executemany("INSERT INTO mentions(id, source, native_id, created_ts, author_id, author_name,"
                              " followers, verified, category, severity, sentiment, sentiment_band, doc)"
                              " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", m_rows)
             conn.executemany("INSERT INTO mention_brands(mention_id, brand, created_ts) VALUES (?,?,?)", b_rows)
-            conn.executemany("INSERT INTO mention_text(rowid, body) SELECT rowid, ? FROM mentions WHERE id=?",
-                             [(body, mid) for mid, body in f_rows])
+            conn.executemany("INSERT INTO mention_text_key(key, mention_id, second) VALUES (?,?,?)",
+                             [(key, mid, second) for key, mid, second, _ in f_rows])
+            conn.executemany("INSERT INTO mention_text(rowid, body) VALUES (?,?)",
+                             [(key, body) for key, _, _, body in f_rows])
         print(f"\r  loaded {min(rows, first + chunk):,} / {rows:,}", end="", file=sys.stderr, flush=True)
     conn.execute("ANALYZE")
     conn.close()

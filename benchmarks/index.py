@@ -28,7 +28,7 @@ from crisiswatch.db import connect, ensure_schema, transaction  # noqa: E402
 from crisiswatch.mention import Mention  # noqa: E402
 from index import es_bodies  # noqa: E402
 from index.elastic import ElasticsearchBackend, OpenSearchBackend  # noqa: E402
-from index.sqlite import DDL, SQLiteBackend  # noqa: E402
+from index.sqlite import DDL, TEXT_KEY_BITS, SQLiteBackend  # noqa: E402
 from index.tokenize import segment  # noqa: E402
 
 TARGET = 0.8
@@ -92,6 +92,8 @@ def sqlite_pair(items: list[Mention], batch: int, repeats: int) -> None:
     def raw_write(path: str) -> None:
         conn = connect(path)
         ensure_schema(conn, "mentions", DDL)
+        by_id = {m.id: m for m in items}
+        seq: dict[int, int] = {}
         for chunk in batches(items, batch):
             rows, brands, fts = [], [], []
             for m in chunk:
@@ -106,8 +108,15 @@ def sqlite_pair(items: list[Mention], batch: int, repeats: int) -> None:
                               " followers, verified, category, severity, sentiment, sentiment_band, doc)"
                               " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
                 c.executemany("INSERT INTO mention_brands(mention_id, brand, created_ts) VALUES (?,?,?)", brands)
-                c.executemany("INSERT INTO mention_text(rowid, body) SELECT rowid, ? FROM mentions WHERE id=?",
-                              [(body, mid) for mid, body in fts])
+                # the same full-text keys the backend allocates (second << bits | sequence)
+                keyed = []
+                for mid, body in fts:
+                    second = int(by_id[mid].created_at.timestamp())
+                    seq[second] = seq.get(second, -1) + 1
+                    keyed.append(((second << TEXT_KEY_BITS) | seq[second], mid, second, body))
+                c.executemany("INSERT INTO mention_text_key(key, mention_id, second) VALUES (?,?,?)",
+                              [(k, mid, sec) for k, mid, sec, _ in keyed])
+                c.executemany("INSERT INTO mention_text(rowid, body) VALUES (?,?)", [(k, b) for k, _, _, b in keyed])
         conn.close()
 
     def ours_write(path: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -47,15 +48,28 @@ CREATE TABLE IF NOT EXISTS mention_brands (
     PRIMARY KEY (mention_id, brand)
 );
 CREATE INDEX IF NOT EXISTS mention_brands_brand ON mention_brands(brand, created_ts);
--- keyed by the mentions row's rowid: replacing a mention's text is then a rowid lookup, not a scan
+-- Full text keyed by a time-ordered key (second << 20 | sequence): FTS5 walks its matches newest
+-- first and stops at the limit, instead of materialising every match of a common word.
 CREATE VIRTUAL TABLE IF NOT EXISTS mention_text USING fts5(body, tokenize='unicode61');
+CREATE TABLE IF NOT EXISTS mention_text_key (
+    key INTEGER PRIMARY KEY,
+    mention_id TEXT NOT NULL UNIQUE,
+    second INTEGER NOT NULL
+);
 """
 
 _COLUMN_OF = {"source": "m.source", "category": "m.category", "severity": "m.severity",
               "sentiment_band": "m.sentiment_band", "brand": "b.brand"}
 
 
+TEXT_KEY_BITS = 20   # mentions per second the full-text key can tell apart
+SEARCH_CHUNK = 500
 _MAX_RANGE_BUCKETS = 5000  # beyond this many buckets one sorted GROUP BY is cheaper than range counts
+
+
+def _desc(text: str) -> tuple[int, ...]:
+    """Sort key that orders strings descending inside an ascending sort."""
+    return tuple(-ord(ch) for ch in text) + (1,)
 
 
 def _ts(value: datetime) -> float:
@@ -105,10 +119,27 @@ class SQLiteBackend(Backend):
             )
             c.executemany("DELETE FROM mention_brands WHERE mention_id=?", ids)
             c.executemany("INSERT INTO mention_brands(mention_id, brand, created_ts) VALUES (?,?,?)", brand_rows)
-            rowids = [c.execute("SELECT rowid FROM mentions WHERE id=?", i).fetchone()[0] for i in ids]
-            c.executemany("DELETE FROM mention_text WHERE rowid=?", [(r,) for r in rowids])
-            c.executemany("INSERT INTO mention_text(rowid, body) VALUES (?,?)", zip(rowids, fts_rows, strict=True))
+            keys = [self._text_key(c, m.id, _ts(m.created_at)) for m in mentions]
+            c.executemany("DELETE FROM mention_text WHERE rowid=?", [(k,) for k in keys])
+            c.executemany("INSERT INTO mention_text(rowid, body) VALUES (?,?)", zip(keys, fts_rows, strict=True))
         return IndexResult(written=len(rows))
+
+    @staticmethod
+    def _text_key(c: sqlite3.Connection, mention_id: str, ts: float) -> int:
+        """The mention's full-text key: kept while its second is unchanged, else a new one in its second."""
+        second = math.floor(ts)
+        row = c.execute("SELECT key, second FROM mention_text_key WHERE mention_id=?", (mention_id,)).fetchone()
+        if row is not None:
+            if row["second"] == second:
+                return row["key"]
+            c.execute("DELETE FROM mention_text WHERE rowid=?", (row["key"],))
+            c.execute("DELETE FROM mention_text_key WHERE key=?", (row["key"],))
+        base = second << TEXT_KEY_BITS
+        last = c.execute("SELECT MAX(key) FROM mention_text_key WHERE key >= ? AND key < ?",
+                         (base, base + (1 << TEXT_KEY_BITS))).fetchone()[0]
+        key = base if last is None else last + 1
+        c.execute("INSERT INTO mention_text_key(key, mention_id, second) VALUES (?,?,?)", (key, mention_id, second))
+        return key
 
     # -- reading ---------------------------------------------------------------------------------
     def _where(self, flt: MentionFilter, *, need_brand_join: bool = False,
@@ -264,13 +295,37 @@ class SQLiteBackend(Backend):
         if not match:
             return []
         join, where, params = self._where(flt, newest_first=True)
-        cond = f"{' AND' if where else ' WHERE'} m.rowid IN (SELECT rowid FROM mention_text WHERE mention_text MATCH ?)"
-        sql = (f"SELECT DISTINCT m.doc, m.created_ts, m.id FROM mentions m{join}{where}{cond}"
-               f" ORDER BY m.created_ts DESC, m.id DESC LIMIT ?")
+        bounds, bound_params = [], []
+        if flt.since is not None:
+            bounds.append("rowid >= ?")
+            bound_params.append(math.floor(_ts(flt.since)) << TEXT_KEY_BITS)
+        upper = (math.floor(_ts(flt.until)) + 1) << TEXT_KEY_BITS if flt.until is not None else None
+        found: list[sqlite3.Row] = []
         try:
-            return self._docs(sql, [*params, match, limit])
+            while True:
+                # matches newest first, a chunk at a time; the mentions' own filters apply to each chunk
+                keys_sql = ("SELECT rowid FROM mention_text WHERE mention_text MATCH ?"
+                            + "".join(f" AND {b}" for b in bounds) + (" AND rowid < ?" if upper is not None else "")
+                            + " ORDER BY rowid DESC LIMIT ?")
+                keys = [r[0] for r in self.conn.execute(
+                    keys_sql, [match, *bound_params, *([upper] if upper is not None else []), SEARCH_CHUNK])]
+                if not keys:
+                    break
+                cond = f"{' AND' if where else ' WHERE'} k.key IN ({','.join('?' * len(keys))})"
+                sql = (f"SELECT DISTINCT m.doc, m.created_ts, m.id FROM mention_text_key k"
+                       f" JOIN mentions m ON m.id = k.mention_id{join}{where}{cond}")
+                found.extend(self.conn.execute(sql, [*params, *keys]).fetchall())
+                found.sort(key=lambda r: (-r["created_ts"], _desc(r["id"])))
+                # later chunks hold only older seconds: once the limit-th hit is newer than this chunk's
+                # oldest second, nothing further can rank above it
+                if len(found) >= limit and math.floor(found[limit - 1]["created_ts"]) > keys[-1] >> TEXT_KEY_BITS:
+                    break
+                if len(keys) < SEARCH_CHUNK:
+                    break
+                upper = keys[-1]
         except sqlite3.OperationalError as exc:  # a query FTS cannot parse is the user's, not a crash
             raise ValueError(f"cannot search for {query!r}: {exc}") from None
+        return [Mention.from_stored(r["doc"]) for r in found[:limit]]
 
     def scan(self, flt: MentionFilter, batch_size: int = 1000) -> Iterator[Mention]:
         join, where, params = self._where(flt, newest_first=True)

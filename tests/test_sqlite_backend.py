@@ -115,3 +115,38 @@ def test_top_authors_walk_matches_ranking_every_author(tmp_path):
         everyone = b.top_authors(flt, limit=1000)[:7]     # ranking every author: the reference
         assert walk == everyone
     assert b._reach_candidates(MentionFilter(), 7, budget=1) is None
+
+
+def test_search_walks_matches_newest_first_across_chunks(tmp_path, monkeypatch):
+    import random
+
+    import index.sqlite as sqlite_backend
+
+    monkeypatch.setattr(sqlite_backend, "SEARCH_CHUNK", 3)  # force many chunks
+    rng = random.Random(5)
+    b = open_backend(f"sqlite:///{tmp_path / 'search.db'}")
+    posts = [Mention(source="weibo", native_id=str(i), created_at=T0 + timedelta(seconds=rng.randrange(40)),
+                     text=rng.choice(["极光优选快递没到", "极光优选很好用", "快递员态度差"]),
+                     brands=[rng.choice(["aurora", "other"])], sentiment=rng.choice([0.1, 0.9]))
+             for i in range(80)]
+    b.upsert(posts)
+    for flt in (MentionFilter(), MentionFilter(brand="aurora", sentiment_band="negative"),
+                MentionFilter(since=T0 + timedelta(seconds=10), until=T0 + timedelta(seconds=25))):
+        expected = sorted((m for m in posts if "快递" in m.text
+                           and (flt.brand is None or flt.brand in m.brands)
+                           and (flt.sentiment_band is None or m.sentiment_band == flt.sentiment_band)
+                           and (flt.since is None or m.created_at >= flt.since)
+                           and (flt.until is None or m.created_at < flt.until)),
+                          key=lambda m: (m.created_at, m.id), reverse=True)[:7]
+        assert [m.id for m in b.search("快递", flt, limit=7)] == [m.id for m in expected]
+
+
+def test_a_mention_that_moves_in_time_is_found_at_its_new_time(tmp_path):
+    b = open_backend(f"sqlite:///{tmp_path / 'move.db'}")
+    m = Mention(source="weibo", native_id="1", text="极光优选快递没到", created_at=T0)
+    b.upsert([m])
+    moved = m.model_copy(update={"created_at": T0 + timedelta(hours=2)})
+    b.upsert([moved])
+    assert [x.created_at for x in b.search("快递")] == [T0 + timedelta(hours=2)]
+    assert b.search("快递", MentionFilter(until=T0 + timedelta(hours=1))) == []
+    assert b.conn.execute("SELECT COUNT(*) FROM mention_text").fetchone()[0] == 1
