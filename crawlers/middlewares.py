@@ -6,7 +6,7 @@ import logging
 import os
 from typing import Any
 
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.exceptions import IgnoreRequest
 
 from crawlers.blocks import block_reason
 from crawlers.state import CrawlState
@@ -39,10 +39,9 @@ class ProxyMiddleware:
     """Sends a source's requests through its configured proxy (e.g. a rotating proxy pool's gateway)."""
 
     def __init__(self, crawler: Any) -> None:
+        # a no-op without a configured proxy (NotConfigured would print a warning on every crawl)
         self.crawler = crawler
         self.config = crawler_config(crawler)
-        if not any(s.proxy for s in self.config.sources.values()):
-            raise NotConfigured("no proxy configured")
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ProxyMiddleware:
