@@ -48,7 +48,7 @@ def detect_and_respond(config: Config, backend: Backend, conn: sqlite3.Connectio
                        engine: PlaybookEngine | None = None) -> CycleReport:
     report = CycleReport()
     detection = DetectionService(config, backend, conn)
-    engine = engine or PlaybookEngine(config, conn, dispatcher)
+    engine = engine or PlaybookEngine(config, conn, dispatcher, backend=backend)
     report.changes = detection.advance(until)
     respond(report.changes, engine, dispatcher, config, report, backend)
     report.sent, report.failed = dispatcher.deliver_due()

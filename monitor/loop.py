@@ -84,7 +84,7 @@ def run_forever(config: Config, config_path: str | None, tick_seconds: float = 3
     backend = open_backend(config.index.url)
     dispatcher = AlertDispatcher(config, conn, build_channels(config))
     scheduler = Scheduler(config, config_path)
-    engine = PlaybookEngine(config, conn, dispatcher)
+    engine = PlaybookEngine(config, conn, dispatcher, backend=backend)
     while True:
         for spider in scheduler.due():
             scheduler.crawl(spider)

@@ -11,6 +11,7 @@ from alerts.dispatch import AlertDispatcher
 from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config
 from crisiswatch.mention import CATEGORY_LABELS
+from index.base import Backend
 from monitor.incidents.models import Incident
 from playbooks.tickets.models import Ticket
 from playbooks.tickets.service import TicketService
@@ -30,6 +31,7 @@ class StepContext:
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     state: dict[str, Any] = field(default_factory=dict)  # a waiting step's own record from its last run
     conn: sqlite3.Connection | None = None
+    backend: Backend | None = None  # the open index, for charts in messages (None: opened per message)
 
     @property
     def actor(self) -> str:

@@ -21,6 +21,7 @@ from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config
 from crisiswatch.db import ensure_schema
 from crisiswatch.mention import severity_rank
+from index.base import Backend
 from monitor.incidents.models import Incident, IncidentChange
 from monitor.incidents.service import IncidentService
 from playbooks.context import StepContext
@@ -99,7 +100,8 @@ def matches(playbook: Playbook, change: IncidentChange, severity: str) -> bool:
 
 class PlaybookEngine:
     def __init__(self, config: Config, conn: sqlite3.Connection, dispatcher: AlertDispatcher,
-                 playbooks: list[Playbook] | None = None, clock: Callable[[], datetime] | None = None) -> None:
+                 playbooks: list[Playbook] | None = None, clock: Callable[[], datetime] | None = None,
+                 backend: Backend | None = None) -> None:
         self.config = config
         self.conn = conn
         ensure_schema(conn, "playbook_runs", DDL)
@@ -110,6 +112,7 @@ class PlaybookEngine:
                                                  mirror=mirror_for(config.index.url, conn))
         self.incidents = IncidentService(conn)
         self.dispatcher = dispatcher
+        self.backend = backend
         self.audit = AuditLog(conn)
         self.trace: list[dict[str, Any]] = []  # every step run by this engine, with its detail (for dry runs)
 
@@ -150,7 +153,7 @@ class PlaybookEngine:
         now = self.clock()
         ctx = StepContext(config=self.config, playbook=playbook.name, incident=incident, severity=severity,
                           tickets=self.tickets, dispatcher=self.dispatcher, audit=self.audit, dry_run=dry_run,
-                          now=now, conn=self.conn)
+                          now=now, conn=self.conn, backend=self.backend)
         done = {} if dry_run else self._done(incident.id, playbook.name)
         outcomes = []
         for index, spec in enumerate(playbook.steps):

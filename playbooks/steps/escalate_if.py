@@ -47,7 +47,7 @@ class EscalateIfStep(Step):
         ticket = with_ticket(ctx, lambda t: ctx.tickets.add_departments(t.id, [o.to], actor=ctx.actor,
                                                                        expected_version=t.version, now=ctx.now))
         message = incident_message(ctx.config, ctx.incident, ctx.severity, kind="incident_escalated",
-                                   ticket_number=ticket.number)
+                                   ticket_number=ticket.number, backend=ctx.backend)
         message.summary = f"{o.after} 内未{'受理' if o.unless == 'acknowledged' else '解决'}，已升级至{o.to}"
         ctx.dispatcher.enqueue(f"incident:{ctx.incident.id}:escalate_if:{ctx.playbook}:{o.to}", message)
         detail = {"ticket": ticket.number, "escalated_to": o.to, "because_not": o.unless}

@@ -23,7 +23,7 @@ class NotifyStep(Step):
 
     def run(self, ctx: StepContext) -> StepResult:
         message = incident_message(ctx.config, ctx.incident, ctx.severity, kind=self.options.kind,
-                                   ticket_number=ctx.outputs.get("ticket_number"))
+                                   ticket_number=ctx.outputs.get("ticket_number"), backend=ctx.backend)
         if self.options.title:
             message.title = f"{self.options.title.format(**ctx.variables())} ({ctx.incident.label})"
         if self.options.text:
