@@ -6,7 +6,6 @@ at the high-water mark instead of re-reading old pages.
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ import yaml
 
 from crawlers.replay import ReplayServer
 from crawlers.replay.scenario import scenario_path
+from tests.replay_crawl import rows
 
 SPIDERS = ("jd_reviews", "tmall_reviews", "tousu_sina", "jutousu")
 # the ids crawlers/replay/scenarios/all_sources.yaml serves its posts under
@@ -51,21 +51,13 @@ def crawl(cfg: Path, server: ReplayServer, spider: str) -> Crawl:
     return Crawl(proc.returncode, proc.stdout, proc.stderr, server.requests[before:])
 
 
-def _rows(db: Path, sql: str, params: tuple = ()) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
 def stored(db: Path, source: str) -> tuple[int, int]:
     """(rows, distinct native ids) of a source in the index."""
-    return _rows(db, "SELECT COUNT(*), COUNT(DISTINCT native_id) FROM mentions WHERE source=?", (source,))[0]
+    return rows(db, "SELECT COUNT(*), COUNT(DISTINCT native_id) FROM mentions WHERE source=?", (source,))[0]
 
 
 def health(db: Path, source: str) -> list[str]:
-    return [r[0] for r in _rows(db, "SELECT event FROM source_health WHERE source=? ORDER BY id", (source,))]
+    return [r[0] for r in rows(db, "SELECT event FROM source_health WHERE source=? ORDER BY id", (source,))]
 
 
 def small_scenario(tmp_path: Path) -> Path:
