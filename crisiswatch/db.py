@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from crisiswatch.errors import CrisiswatchError
+
 _schemas_done: set[tuple[str, str]] = set()
 _lock = threading.Lock()
 
@@ -30,13 +32,59 @@ def connect(path: str | Path, *, check_same_thread: bool = False) -> sqlite3.Con
 
 
 def ensure_schema(conn: sqlite3.Connection, name: str, ddl: str) -> None:
-    """Run a module's CREATE ... IF NOT EXISTS script once per database file and process."""
+    """Run a module's CREATE ... IF NOT EXISTS script once per database file and process.
+
+    Tables that already exist gain the columns the DDL added since they were created, so a state
+    database from an older release keeps working after an upgrade (see `add_missing_columns`).
+    """
     db = conn.execute("PRAGMA database_list").fetchone()["file"] or f":memory:{id(conn)}"
     with _lock:
         if (db, name) in _schemas_done:
             return
+        add_missing_columns(conn, ddl)
         conn.executescript(ddl)
         _schemas_done.add((db, name))
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM pragma_table_info(?)", (table,)).fetchall()
+
+
+def add_missing_columns(conn: sqlite3.Connection, ddl: str) -> list[str]:
+    """ALTER TABLE ... ADD COLUMN for every column the DDL declares that an existing table lacks.
+
+    The DDL is first run on a scratch in-memory database, so SQLite itself parses it; a column it
+    cannot add in place (a key, or NOT NULL without a default) stops with one line naming it, rather
+    than failing later on a query. Returns "table.column" for each column added.
+    """
+    scratch = sqlite3.connect(":memory:")
+    try:
+        scratch.row_factory = sqlite3.Row
+        scratch.executescript(ddl)
+        tables = [r["name"] for r in scratch.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        added = []
+        for table in tables:
+            have = {r["name"] for r in _columns(conn, table)}
+            if not have:  # a new table: the DDL creates it
+                continue
+            for col in _columns(scratch, table):
+                if col["name"] in have:
+                    continue
+                if col["pk"] or (col["notnull"] and col["dflt_value"] is None):
+                    raise CrisiswatchError(
+                        f"state database: table {table} lacks column {col['name']}, which cannot be added "
+                        "in place; move the old database aside and start again"
+                    )
+                decl = f'"{col["name"]}" {col["type"]}'
+                if col["notnull"]:
+                    decl += " NOT NULL"
+                if col["dflt_value"] is not None:
+                    decl += f" DEFAULT {col['dflt_value']}"
+                conn.execute(f'ALTER TABLE "{table}" ADD COLUMN {decl}')
+                added.append(f"{table}.{col['name']}")
+        return added
+    finally:
+        scratch.close()
 
 
 @contextmanager
