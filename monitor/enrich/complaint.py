@@ -1,7 +1,8 @@
 """Complaint understanding: is a post a complaint, about what, how serious, and why we think so.
 
-Rule-based on purpose: every decision comes with readable reasons a complaint desk can check, and a user
-can tune the words in `complaint_lexicon.yaml` without retraining anything. The steps:
+Rules first, on purpose: every decision comes with readable reasons a complaint desk can check, and a user
+can tune the words in `complaint_lexicon.yaml` without retraining anything. A small learned model (step 3
+and 5) covers what nobody wrote into the lexicon, and the reasons say when it decided. The steps:
 
 1. Match the weighted lexicon (categories, complaint words, praise) clause by clause. A negated word
    ("没有异味") counts as mild praise instead; a word in an expectation clause ("本以为会很慢") is
@@ -9,14 +10,17 @@ can tune the words in `complaint_lexicon.yaml` without retraining anything. The 
 2. Decide complaint or not from evidence minus praise, with extra doubt for questions, news,
    marketing, bystanders and solved cases unless the author speaks of their own loss.
    The remedy the author asks for ("想退货", the 【投诉要求】 field) votes for no category.
-3. Categories: the strongest category plus a close second, after the rubric boundaries in BOUNDARY_RULES
-   (rude courier = logistics; a breakdown at a venue or public service = other; a fee or changed amount
-   at checkout = billing).
+3. Categories: lexicon scores after the rubric boundaries in BOUNDARY_RULES (rude courier = logistics; a
+   breakdown at a venue or public service = other; a fee or changed amount at checkout = billing), plus
+   MODEL_WEIGHT x the learned model's probability (`complaint_model`, trained on the dev sets); then the
+   strongest category and a close second.
 4. Grade: the strongest of the grade cues (safety, privacy, fraud, batch, media...) and the money amount.
+5. A post rejected only for lack of words (no praise, no doubt cue) is a complaint after all when the
+   model's detector is at least DETECTOR_THRESHOLD sure; the reasons say so.
 
 Speed: the lexicon is matched by `complaint_matcher.Matcher` (plain words with str.find, each alternative
-keyed on a rare character), cues are found in one pass, and a post without a single complaint word stops
-after the lexicon pass.
+keyed on a rare character), cues are found in one pass, a post without a single complaint word stops
+after the lexicon pass, and the learned model scores a whole batch in one vectorised pass.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
+from monitor.enrich.complaint_model import load_complaint_model
 from monitor.enrich.complaint_rules import (
     CATEGORY_KEYS,
     GRADES,
@@ -37,6 +44,7 @@ from monitor.enrich.complaint_rules import (
     is_negated,
     load_lexicon,
     normalise,
+    quoted_spans,
     strip_mentions,
     text_keys,
 )
@@ -44,9 +52,13 @@ from monitor.enrich.complaint_rules import (
 THRESHOLD = 1.2  # evidence - praise needed to call a post a complaint
 SECOND_CATEGORY = 0.75  # a second category must reach this share of the first one's score
 MIN_CATEGORY = 1.2  # ...and this absolute score
+CATEGORY_FLOOR = 0.6  # below this even the best category is a guess: the complaint goes to "other"
 IMPORTANT_AMOUNT = 100.0  # yuan: "hundreds to a few thousand" is 重要, tens of yuan stays 一般
 CONTRAST_BOOST = 1.5  # weight of words after the last 但/结果/but
 GRADE_EVIDENCE_CAP = 1.5  # grade cues ("拉肚子", "12315") add 0.5 each to the complaint evidence, up to this
+MODEL_WEIGHT = 3.0  # the learned model's category probability counts like this many lexicon points (see complaint_model)
+DETECTOR_THRESHOLD = 0.85  # the learned detector overrules "no complaint words" only when this sure
+MODEL_FLOOR = 0.15  # ...and is ignored below this, so nine faint guesses add no noise to the reasons
 NEUTRAL_WEIGHT = 1.0  # below this a lexicon word is context ("续费", "揽件"), not a problem: negating it is no praise
 
 _DEMAND_FIELD = re.compile(r"【投诉要求】[^【]*")
@@ -90,6 +102,7 @@ def _collect(
     if contrast is not None and lex.cue("contrast", text, keys) is not None:
         pivot = max(m.end() for m in contrast.finditer(text))
     seen: set[int] = set()
+    quoted: list[tuple[int, int]] | None = None
     for hit in find_hits(text, lex.evidence, lex.evidence_matcher, keys):
         if hit.entry in seen:
             continue
@@ -99,8 +112,12 @@ def _collect(
         cstart = clause_start_of(starts, hit.start)
         negated = is_negated(text, hit.start, cstart, hit.end)
         if hit.kind == "praise":
+            if quoted is None:
+                quoted = quoted_spans(text)
             if negated:  # "不满意", "不推荐" are complaints
                 counted.append(Hit(hit.start, hit.text, hit.end, "generic", 1.2, "否定夸奖"))
+            elif any(s <= hit.start and hit.end <= e for s, e in quoted):
+                notes.append(f"{_q(hit.text)} 在引号里（转述对方的话），不算夸奖")
             else:
                 praise.append(hit)
         elif negated:
@@ -164,7 +181,7 @@ def _checkout_is_billing(lex: Lexicon, post: _Post, scores: dict, words: dict) -
     if price <= 0 or price < max(scores.values()):
         return None
     checkout = post.cues.get("checkout")
-    if checkout is None:
+    if checkout is None or "coupon_refused" in post.cues:  # a coupon refused at checkout is coupon bait: price
         return None
     _move(scores, words, "price", "payment_billing")
     return f"{_q(checkout)} → 结算时的金额/收费问题算支付计费"
@@ -191,7 +208,7 @@ def _category_scores(
 
 def _choose_categories(scores: dict[str, float]) -> list[str]:
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], CATEGORY_KEYS.index(kv[0])))
-    if not ranked or ranked[0][1] < 0.6:
+    if not ranked or ranked[0][1] < CATEGORY_FLOOR:
         return ["other"]
     chosen = [ranked[0][0]]
     if len(ranked) > 1:
@@ -239,17 +256,41 @@ def _grade(sev_hits: list[Hit], categories: list[str], amounts: list[float]) -> 
     return GRADES[level], reasons
 
 
-def classify(text: str, lexicon_path: str | None = None) -> ComplaintResult:
-    """Classify one post. `lexicon_path` overrides the bundled `complaint_lexicon.yaml`."""
-    lex = load_lexicon(lexicon_path)
+@dataclass
+class _Complaint:
+    """A post the lexicon has called a complaint; categories wait for the model's batch pass."""
+
+    index: int
+    text: str
+    scores: dict[str, float]
+    words: dict[str, list[str]]
+    boundary: list[str]
+    site: str | None
+    grade_hits: list[Hit]
+
+
+@dataclass
+class _Rejected:
+    """A non-complaint; `open_to_model` when nothing spoke against a complaint (no praise, no doubt cue) and
+    the lexicon merely lacked the words, so the learned detector may still call it one."""
+
+    result: ComplaintResult
+    open_to_model: bool
+
+
+def _analyse(index: int, text: str, lex: Lexicon, vouched: float | None = None) -> _Rejected | _Complaint:
+    """Everything but the categories: a finished result for a non-complaint, else what is left to decide.
+    `vouched`: the detector's probability that this is a complaint, when it overrules missing words."""
     norm = normalise(text).strip()
     if not norm:
-        return ComplaintResult(False, [], None, ["空文本"])
+        return _Rejected(ComplaintResult(False, [], None, ["空文本"]), False)
     keys = text_keys(norm)
     cue_text = strip_mentions(norm) if "@" in norm else norm
     # blanking handles or fields adds only spaces, so the post's keys plus " " still cover the new text
     cue_keys = keys | {" "} if cue_text is not norm else keys
     site = lex.cue("complaint_site", cue_text, cue_keys)
+    if site is not None and lex.cue("solved", cue_text, cue_keys) is not None:
+        site = None  # "问题已解决，撤销投诉": the site format stops forcing a complaint; the doubt cues decide
     # On complaint sites the 【投诉要求】 field says what the author wants (退货, 更换, 退款), not what went
     # wrong, and so does "想退货" / "已申请退款" in a post: neither may vote for a category.
     scored = _DEMAND_FIELD.sub(" ", norm) if "【" in norm else norm
@@ -264,10 +305,11 @@ def classify(text: str, lexicon_path: str | None = None) -> ComplaintResult:
         counted, praise, notes = _collect(lex, norm, starts, keys, expecting)
     if remedy is not None:
         notes.append(f"{_q(remedy)} 是诉求，不计类别")
-    if not counted and site is None:
-        # no complaint word at all: nothing below could make this a complaint (most posts about a brand)
+    if not counted and site is None and vouched is None:
+        # no complaint word at all: only the detector could still make this a complaint (most posts about a
+        # brand end here, so the cue pass below is skipped for them)
         why = [f"{_q(h.text)} → 夸奖/满意" for h in praise[:3]] + notes[:2]
-        return ComplaintResult(False, [], None, why + ["没有投诉用词 → 非投诉"])
+        return _Rejected(ComplaintResult(False, [], None, why + ["没有投诉用词 → 非投诉"]), not praise)
     post = _Post(norm, keys, cue_text, cue_keys, lex.cues_in(cue_text, cue_keys))
     scores, words, boundary = _category_scores(lex, counted, post)
     generic = sum(h.weight for h in counted if h.kind == "generic")
@@ -301,22 +343,75 @@ def classify(text: str, lexicon_path: str | None = None) -> ComplaintResult:
         # Harm, loss and escalation words are complaint evidence too ("全家拉肚子"), a little each.
         evidence += min(GRADE_EVIDENCE_CAP, 0.5 * len({h.text for h in sev_hits}))
     score = evidence - praise_score - doubt
-    is_complaint = bool(site) or (score >= THRESHOLD and targeted)
-    if not is_complaint:
+    clean = praise_score == 0 and doubt == 0
+    if vouched is not None and clean and not site and not (score >= THRESHOLD and targeted):
+        sev_hits = sev_hits or _severity_hits(lex, norm, starts, keys, expecting)
+        boundary = [*boundary, f"文本模型 {vouched:.2f} → 投诉（用词不足，模型判断）"]
+    elif not (site or (score >= THRESHOLD and targeted)):
         why = [f"{_q(h.text)} → 夸奖/满意" for h in praise[:3]] + reasons + notes[:2]
         why.append(f"投诉证据 {evidence:.1f} − 夸奖 {praise_score:.1f} − 疑点 {doubt:.1f} 不足 → 非投诉")
-        return ComplaintResult(False, [], None, why)
+        return _Rejected(ComplaintResult(False, [], None, why), clean)
+    return _Complaint(index, norm, scores, words, boundary, site, sev_hits)
+
+
+def _blend(scores: dict[str, float], words: dict[str, list[str]], probs: np.ndarray | None, keys: Sequence[str]
+           ) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """Lexicon scores plus MODEL_WEIGHT x the model's probabilities; a category the model carried (more
+    than its words did) says so in its reasons."""
+    if probs is None:
+        return scores, words
+    blended, shown = dict(scores), {k: list(v) for k, v in words.items()}
+    for key, p in zip(keys, probs.tolist(), strict=True):
+        extra = MODEL_WEIGHT * p
+        if extra < MODEL_FLOOR:
+            continue
+        blended[key] = blended.get(key, 0.0) + extra
+        if extra >= scores.get(key, 0.0):
+            shown.setdefault(key, []).append(f"文本模型 {p:.2f}")
+    return blended, shown
+
+
+def _finish(post: _Complaint, lex: Lexicon, probs: np.ndarray | None, keys: Sequence[str]) -> ComplaintResult:
+    scores, words = _blend(post.scores, post.words, probs, keys)
     categories = _choose_categories(scores)
     cat_reasons = []
     for key in categories:
         label = lex.category_labels.get(key, key)
-        shown = "、".join(_q(w) for w in words.get(key, [])[:3]) or "无明确类别词"
+        said = words.get(key, []) if scores.get(key, 0.0) >= CATEGORY_FLOOR else []  # else "other" by default
+        shown = "、".join(w if w.startswith("文本模型") else _q(w) for w in said[:3]) or "无明确类别词"
         cat_reasons.append(f"{shown} → {label}")
-    if site:
-        cat_reasons.insert(0, f"{_q(site)} → 投诉平台格式")
-    grade, grade_reasons = _grade(sev_hits, categories, extract_amounts(norm))
-    return ComplaintResult(True, categories, grade, cat_reasons + boundary + grade_reasons)
+    if post.site:
+        cat_reasons.insert(0, f"{_q(post.site)} → 投诉平台格式")
+    grade, grade_reasons = _grade(post.grade_hits, categories, extract_amounts(post.text))
+    return ComplaintResult(True, categories, grade, cat_reasons + post.boundary + grade_reasons)
 
 
-def classify_many(texts: Sequence[str], lexicon_path: str | None = None) -> list[ComplaintResult]:
-    return [classify(t, lexicon_path) for t in texts]
+def classify_many(texts: Sequence[str], lexicon_path: str | None = None, model_path: str | None = None,
+                  use_model: bool = True) -> list[ComplaintResult]:
+    """Classify posts; the category model scores all complaints of the batch in one vectorised pass.
+    `lexicon_path` / `model_path` override the bundled lexicon and model; `use_model=False` leaves the
+    categories to the lexicon alone."""
+    lex = load_lexicon(lexicon_path)
+    analysed: list[_Rejected | _Complaint] = [_analyse(i, t, lex) for i, t in enumerate(texts)]
+    model = load_complaint_model(model_path) if use_model else None
+    if model is not None:
+        # The detector may overrule a rejection that only lacked words (never one with praise or doubt).
+        open_ids = [i for i, a in enumerate(analysed) if isinstance(a, _Rejected) and a.open_to_model]
+        for i, p in zip(open_ids, model.complaint_probability([texts[i] for i in open_ids]).tolist(), strict=True):
+            if p >= DETECTOR_THRESHOLD:
+                analysed[i] = _analyse(i, texts[i], lex, vouched=p)
+    pending = [a for a in analysed if isinstance(a, _Complaint)]
+    # the model reads the text as it was trained on it (featurise normalises on its own)
+    probs = model.probabilities([texts[p.index] for p in pending]) if model is not None and pending else None
+    keys = model.keys if model is not None else ()
+    row_of = {id(a): row for row, a in enumerate(pending)}
+    return [
+        a.result if isinstance(a, _Rejected)
+        else _finish(a, lex, probs[row_of[id(a)]] if probs is not None else None, keys)
+        for a in analysed
+    ]
+
+
+def classify(text: str, lexicon_path: str | None = None) -> ComplaintResult:
+    """Classify one post. `lexicon_path` overrides the bundled `complaint_lexicon.yaml`."""
+    return classify_many([text], lexicon_path)[0]

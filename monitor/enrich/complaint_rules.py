@@ -139,6 +139,16 @@ def is_negated(text: str, start: int, clause_start: int, end: int | None = None)
     return end is not None and bool(_POST_NEGATION.match(text, end))
 
 
+_QUOTED = re.compile(r'[“「『"]([^“”「」『』"]{1,40})[”」』"]')
+
+
+def quoted_spans(text: str) -> list[tuple[int, int]]:
+    """Spans inside quotation marks: "师傅都说“正常现象”" quotes the company, it is not the author's praise."""
+    if not any(q in text for q in '“「『"'):
+        return []
+    return [m.span(1) for m in _QUOTED.finditer(text)]
+
+
 def strip_mentions(text: str) -> str:
     """Brand handles like @饿了吗 must not look like a question or a keyword to the cue detectors."""
     return _MENTION.sub(" @ ", text)
@@ -164,13 +174,16 @@ _SALE_DAYS = {618.0, 1111.0, 1212.0, 315.0, 520.0}
 _AMOUNT_PATTERNS = [
     re.compile(r"[¥$]\s*" + _NUM + r"\s*(万|千|k)?"),
     re.compile(_NUM + r"\s*(万|千|k)?\s*(?:多|余|来)?\s*(万|千)?\s*(?:元|块|rmb|yuan|刀|块钱)"),
+    re.compile(r"(?:一笔|两笔|共|加起来|被刷了?|刷了|少了)\s*" + _NUM + r"\s*(万|千)?"),
     re.compile(
         r"(?:花了|损失了?|价值|值|扣了我?|付了|充了|充值了?|交了|赔|退还|多扣了?|骗了我?|被骗了?|转了|涨到|降了|"
         r"降价|贵了|补贴|返现|押金|定金|学费|会员费|房费|涉诉金额】|一共|共计|年费|费用|低|高出|总共|总计|收费|要收|收了|多了|扣|扣我|损失好)\s*" + _NUM + r"\s*(万|千)?"
     ),
     re.compile(_NUM + r"\s*(万|千)?\s*(?:多|余)?\s*(?:买的|买了|的东西|的装修|的表|的电视|的床垫)"),
     # "一千多的羽绒服", "……，一千多", "损失好几百": a bare number with 百/千/万 in a money-ish position
-    re.compile(r"([一二两三四五六七八九几]+[百千万][一二两三四五六七八九]?)\s*(?:多|余)?\s*(?=的|呢|就|块|[，。！!]|$)"),
+    re.compile(r"([一二两三四五六七八九几]+[百千万][一二两三四五六七八九]?)\s*(?:多|余)?\s*(?=的|呢|就|块|没了|[，。！!]|$)"),
+    # "二十多万的车", "三十几万": tens of 万 with 多/几 between the number and its unit
+    re.compile(r"([一二两三四五六七八九]?十[一二三四五六七八九]?)\s*(?:多|几)\s*(万|千)(?=的|块|元|没了|[，。！!]|$)"),
 ]
 
 

@@ -1,0 +1,29 @@
+"""`crisiswatch train-complaint`: retrain the complaint category model (needs scikit-learn)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+
+from crisiswatch.errors import CrisiswatchError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train-complaint",
+        help="retrain monitor/enrich/models/complaint_model.npz from the labelled development sets",
+    )
+    p.add_argument("--data", action="append", default=None,
+                   help="labelled JSONL, repeatable (default benchmarks/data/complaints_dev*.jsonl)")
+    p.add_argument("--out", default=None, help="output file (default monitor/enrich/models/complaint_model.npz)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    # scikit-learn is only in the `train` extra and is imported lazily by the trainer, so check first.
+    if importlib.util.find_spec("sklearn") is None:
+        raise CrisiswatchError("training needs scikit-learn: pip install 'crisiswatch[train]'")
+    from monitor.enrich.train_complaint import main
+
+    argv = [arg for path in args.data or [] for arg in ("--data", path)]
+    return main(argv + (["--out", args.out] if args.out else []))

@@ -1,0 +1,120 @@
+"""The learned second opinion beside the lexicon: category probabilities, the complaint detector, and the
+guards that keep it from overruling what the text says (praise, questions, news). Texts written here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from crisiswatch.errors import CrisiswatchError
+from monitor.enrich.complaint import classify, classify_many
+from monitor.enrich.complaint_model import load_complaint_model
+from monitor.enrich.complaint_rules import CATEGORY_KEYS
+from monitor.enrich.train_complaint import decontaminate, default_sets, read_posts
+
+# Written for this test, in plain words the lexicon mostly knows too; the model must agree on its own.
+PLAIN = {
+    "product_quality": "刚买的电水壶用了两次底座就漏水了，质量太差",
+    "logistics": "快递在中转站放了一个星期都没动，物流信息也不更新",
+    "after_sales": "空调坏了报修，售后拖了半个月都没派人上门维修",
+    "service_attitude": "打客服电话问个问题，对方很不耐烦，说完就挂了",
+    "payment_billing": "没开通过会员，每个月却被自动扣费三十",
+    "fraud_security_privacy": "账号被盗了，绑定的银行卡被人转走两千",
+    "price": "昨天刚买今天就降价两百，申请价保被拒",
+    "false_advertising": "详情页写的纯棉，收到一看全是化纤，与描述不符",
+    "other": "用了三年的健身房突然关门了，年卡还剩大半年",
+}
+
+
+def test_the_committed_model_loads_and_knows_every_category() -> None:
+    model = load_complaint_model()
+    assert model is not None, "monitor/enrich/models/complaint_model.npz is missing"
+    assert model.keys == CATEGORY_KEYS
+    probs = model.probabilities(list(PLAIN.values()))
+    assert probs.shape == (len(PLAIN), len(CATEGORY_KEYS))
+    assert ((probs >= 0) & (probs <= 1)).all()
+    top = [CATEGORY_KEYS[i] for i in probs.argmax(axis=1)]
+    assert top == list(PLAIN), dict(zip(PLAIN, top, strict=True))
+    detector = model.complaint_probability([*PLAIN.values(), "今天阳光很好，和朋友去公园野餐了"])
+    assert (detector[:-1] > 0.5).all() and detector[-1] < 0.5
+
+
+# Complaints that name no problem word the lexicon knows: only the detector can find them.
+WORDLESS = [
+    "门店的店长当着一群人的面说我买不起就别看",
+    "给我推的理财说保本，现在亏了三成",
+]
+
+
+@pytest.mark.parametrize("text", WORDLESS)
+def test_the_detector_finds_complaints_without_complaint_words(text: str) -> None:
+    (alone,) = classify_many([text], use_model=False)
+    assert not alone.complaint
+    (result,) = classify_many([text])
+    assert result.complaint and result.categories and result.severity, result.reasons
+    assert any("文本模型" in r and "投诉" in r for r in result.reasons), result.reasons
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "请问这款空气炸锅有黑色的吗？",  # a question
+        "新买的耳机音质很棒，推荐给大家",  # praise
+        "听说某品牌充电宝冒烟了，大家注意安全",  # a bystander
+        "【通报】市场监管局约谈三家外卖平台，要求整改",  # news
+        "晚上吃了火锅，好满足",  # no company, no problem
+    ],
+)
+def test_the_model_never_overrules_what_the_text_says(text: str) -> None:
+    assert not classify(text).complaint, classify(text).reasons
+
+
+def test_the_model_blend_keeps_the_lexicon_words_in_the_reasons() -> None:
+    result = classify("快递三天没到，物流一直不更新")
+    assert result.categories == ["logistics"]
+    assert "“快递”" in result.reasons[0] and result.reasons[0].endswith("→ 物流")
+
+
+def test_batch_and_single_classification_agree() -> None:
+    texts = [*PLAIN.values(), *WORDLESS, "", "物流超快，好评"]
+    assert classify_many(texts) == [classify(t) for t in texts]
+
+
+def test_quoted_praise_is_the_company_talking() -> None:
+    result = classify("冰箱冷藏室结冰，报修两次，来的师傅都说“正常现象”就走了")
+    assert result.complaint and "after_sales" in result.categories, result.reasons
+    # the quote is reported, not counted: the reasons of a non-complaint show it was set aside
+    other = classify("店员说这款“性价比很高”，还没决定买不买")
+    assert not other.complaint
+    assert any("在引号里" in r for r in other.reasons) and not any("夸奖/满意" in r for r in other.reasons)
+
+
+def test_a_complaint_site_post_marked_solved_is_not_a_complaint() -> None:
+    text = "【投诉对象】某某家电【投诉问题】空调不制冷【投诉要求】维修 更新：师傅已上门修好，问题已解决，撤销投诉。"
+    assert not classify(text).complaint
+    assert classify(text.split("更新")[0]).complaint  # the same post before the update still is one
+
+
+def test_coupon_refused_at_checkout_is_price_but_a_wrong_total_is_billing() -> None:
+    assert classify("领的满100减30券，结算时提示不适用此商品，翻遍全店都用不了").categories == ["price"]
+    assert classify("明明用了满减，结算金额还是原价").categories == ["payment_billing"]
+
+
+def test_training_refuses_the_evaluation_set_and_defaults_to_the_dev_sets(tmp_path: Path) -> None:
+    evaluation = tmp_path / "complaints_eval.jsonl"
+    evaluation.write_text(json.dumps({"text": "x", "complaint": False, "categories": [], "severity": None}) + "\n")
+    with pytest.raises(CrisiswatchError, match="evaluation set is never trained on"):
+        read_posts([evaluation])
+    names = [p.name for p in default_sets()]
+    assert names and all(n.startswith("complaints_dev") for n in names)
+
+
+def test_training_leaves_out_near_twins_of_evaluation_posts(tmp_path: Path) -> None:
+    evaluation = tmp_path / "complaints_eval.jsonl"
+    evaluation.write_text(json.dumps({"text": "航班起飞前两小时被取消了，改签要等到明天中午以后"}) + "\n", encoding="utf-8")
+    twin = {"text": "我的航班起飞前两小时被取消了，改签要等到明天中午以后才有", "complaint": True}
+    other = {"text": "航班取消了，客服电话一直打不通", "complaint": True}
+    assert decontaminate([twin, other], evaluation) == [other]
+    assert decontaminate([twin, other], tmp_path / "absent.jsonl") == [twin, other]
