@@ -181,3 +181,52 @@ def test_cli_collects_every_configured_query(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "1 pages · 2 tweets · 1 indexed" in out and "since_id - -> 1934000000000000005" in out
     assert all(c.request.headers["Authorization"] == "Bearer cli-bearer" for c in responses.calls)
+
+
+@responses.activate
+def test_a_capped_run_leaves_a_backlog_that_the_next_runs_read_first(config, client):
+    # run 1, capped at 3: page 1 (2 tweets) and one tweet of page 2; one tweet stays unread
+    responses.get(RECENT, **page("search_recent_p1.json"))
+    responses.get(RECENT, **page("search_recent_p2.json", next_token="b26v89c19zqg8o3fpzbn1e0ffhxjiofzw6po136rvbnul"))
+    first = collector.search(client, config, QUERY, max_tweets=3)
+    assert first.tweets == 3 and first.backlog and first.newest_id is None
+    ids = collector.SinceIds(connect(config.state_db))
+    assert ids.get(QUERY) is None
+    assert ids.backlog(QUERY) == collector.Backlog("1934000000000000005", "1934000000000000012")
+
+    # run 2 asks only for what is older than the oldest tweet read, gets the rest, and only then moves since_id
+    responses.get(RECENT, body=json.dumps({
+        "data": [json.loads(body("search_recent_p2.json"))["data"][1]],
+        "includes": json.loads(body("search_recent_p2.json"))["includes"],
+        "meta": {"result_count": 1}}), content_type="application/json",
+        match=[matchers.query_param_matcher({"query": QUERY, "max_results": "100", **FIELDS,
+                                             "until_id": "1934000000000000005"})])
+    second = collector.search(client, config, QUERY, max_tweets=3)
+    assert second.tweets == 1 and not second.backlog
+    assert ids.get(QUERY) == "1934000000000000012" and ids.backlog(QUERY) is None
+    # every tweet of both pages was read exactly once (the one without text is dead-lettered, as before)
+    assert db_rows(config, "SELECT COUNT(*) FROM mentions WHERE source='x'") == [(3,)]
+    assert len(DeadLetters(connect(config.state_db)).recent()) == 1
+
+    # run 3 is an ordinary incremental run again
+    responses.get(RECENT, **page("search_recent_new.json", since_id="1934000000000000012"))
+    third = collector.search(client, config, QUERY, max_tweets=3)
+    assert third.tweets == 1 and not third.backlog and ids.get(QUERY) == "1934000000000000020"
+
+
+@responses.activate
+def test_a_cap_that_happens_to_fit_the_last_page_leaves_no_backlog(config, client):
+    responses.get(RECENT, **page("search_recent_p2.json"))
+    result = collector.search(client, config, QUERY, max_tweets=2)
+    assert result.tweets == 2 and not result.backlog and result.newest_id == "1934000000000000005"
+    assert collector.SinceIds(connect(config.state_db)).backlog(QUERY) is None
+
+
+def test_an_old_since_table_gains_the_backlog_columns(config):
+    conn = connect(config.state_db)
+    conn.execute("CREATE TABLE x_since (query TEXT PRIMARY KEY, since_id TEXT NOT NULL, updated_at TEXT NOT NULL)")
+    conn.execute("INSERT INTO x_since VALUES (?, '1934000000000000012', '2026-01-01T00:00:00+00:00')", (QUERY,))
+    ids = collector.SinceIds(conn)
+    assert ids.get(QUERY) == "1934000000000000012" and ids.backlog(QUERY) is None
+    ids.defer(QUERY, collector.Backlog("1934000000000000030", "1934000000000000040"))
+    assert ids.get(QUERY) == "1934000000000000012" and ids.backlog(QUERY).newest_id == "1934000000000000040"

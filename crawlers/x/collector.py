@@ -1,4 +1,9 @@
-"""X recent search: every page since the last run's newest tweet, through the crawl pipelines."""
+"""X recent search: every page since the last run's newest tweet, through the crawl pipelines.
+
+A run cut short by `--max` leaves a backlog (the tweets between the stored since_id and the oldest one it
+read); the next runs read the backlog first, with until_id, and only then move since_id, so a cap on one
+run never skips tweets.
+"""
 
 from __future__ import annotations
 
@@ -23,8 +28,10 @@ DEFAULT_TOKEN_ENV = "X_BEARER_TOKEN"
 DDL = """
 CREATE TABLE IF NOT EXISTS x_since (
     query TEXT PRIMARY KEY,
-    since_id TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    since_id TEXT NOT NULL,  -- '' before the first complete run
+    updated_at TEXT NOT NULL,
+    backlog_until TEXT,  -- unread: tweets older than this (and newer than since_id)
+    backlog_newest TEXT  -- where since_id goes once the backlog is read
 );
 """
 
@@ -38,8 +45,15 @@ def bearer_token(config: Config) -> str:
     return token
 
 
+@dataclass(frozen=True)
+class Backlog:
+    until_id: str  # the oldest tweet read so far: everything older (and newer than since_id) is unread
+    newest_id: str  # the newest tweet read: since_id once the backlog is done
+
+
 class SinceIds:
-    """Per query, the newest tweet id already indexed (X's own high-water mark: ids grow with time)."""
+    """Per query, the newest tweet id already indexed (X's own high-water mark: ids grow with time), and
+    the backlog a capped run left behind."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -47,16 +61,31 @@ class SinceIds:
 
     def get(self, query: str) -> str | None:
         row = self.conn.execute("SELECT since_id FROM x_since WHERE query=?", (query,)).fetchone()
-        return row[0] if row else None
+        return row[0] or None if row else None
+
+    def backlog(self, query: str) -> Backlog | None:
+        row = self.conn.execute("SELECT backlog_until, backlog_newest FROM x_since WHERE query=?",
+                                (query,)).fetchone()
+        return Backlog(row[0], row[1]) if row and row[0] else None
+
+    def _write(self, query: str, since_id: str | None, backlog: Backlog | None) -> None:
+        self.conn.execute(
+            "INSERT INTO x_since(query, since_id, updated_at, backlog_until, backlog_newest) VALUES (?,?,?,?,?)"
+            " ON CONFLICT(query) DO UPDATE SET since_id=excluded.since_id, updated_at=excluded.updated_at,"
+            " backlog_until=excluded.backlog_until, backlog_newest=excluded.backlog_newest",
+            (query, since_id or "", datetime.now(UTC).isoformat(),
+             backlog.until_id if backlog else None, backlog.newest_id if backlog else None))
 
     def advance(self, query: str, newest: str) -> None:
+        """Everything up to `newest` is read: since_id moves there and any backlog is done."""
         current = self.get(query)
         if current is not None and int(current) >= int(newest):
             return  # only forward, so an older partial run can never rewind it
-        self.conn.execute(
-            "INSERT INTO x_since(query, since_id, updated_at) VALUES (?,?,?)"
-            " ON CONFLICT(query) DO UPDATE SET since_id=excluded.since_id, updated_at=excluded.updated_at",
-            (query, newest, datetime.now(UTC).isoformat()))
+        self._write(query, newest, None)
+
+    def defer(self, query: str, backlog: Backlog) -> None:
+        """A capped run: since_id stays, the unread part is remembered."""
+        self._write(query, self.get(query), backlog)
 
 
 @dataclass
@@ -67,40 +96,58 @@ class SearchResult:
     indexed: int = 0
     since_id: str | None = None
     newest_id: str | None = None
+    backlog: bool = False  # capped by --max: older unread tweets wait for the next run
 
 
 def search(client: tweepy.Client, config: Config, query: str, *, brand: str = "", max_tweets: int | None = None,
            page_size: int = 100) -> SearchResult:
-    """Pages through recent search newer than the stored since_id; moves it only after the write."""
+    """Pages through recent search newer than the stored since_id (the backlog first, if a capped run left
+    one); moves since_id only after the write, and only past tweets really read."""
     feed = PipelineFeed(config, "x")
     since = SinceIds(_state(feed))
     result = SearchResult(query=query, since_id=since.get(query))
+    backlog = since.backlog(query)
     newest: int | None = None
+    oldest: int | None = None
+    capped = False
+    window = {"until_id": backlog.until_id} if backlog else {}
     paginator = tweepy.Paginator(
         client.search_recent_tweets, query, since_id=result.since_id, max_results=page_size,
-        tweet_fields=TWEET_FIELDS, user_fields=USER_FIELDS, expansions=EXPANSIONS)
+        tweet_fields=TWEET_FIELDS, user_fields=USER_FIELDS, expansions=EXPANSIONS, **window)
     try:
         for response in paginator:
             result.pages += 1
             tweets, includes = _parts(response)
             users = users_by_id(includes)
             if max_tweets is not None:
-                tweets = tweets[: max(max_tweets - result.tweets, 0)]
+                room = max(max_tweets - result.tweets, 0)
+                capped = len(tweets) > room or (len(tweets) == room and _has_next(response))
+                tweets = tweets[:room]
             result.tweets += len(tweets)
             feed.feed(tweet_item(t, users, query=query, brands=[brand] if brand else []) for t in tweets)
-            for t in tweets:
-                newest = max(newest or 0, int(raw(t).get("id") or 0))
-            if max_tweets is not None and result.tweets >= max_tweets:
+            ids = [int(raw(t).get("id") or 0) for t in tweets]
+            if ids:
+                newest, oldest = max(newest or 0, *ids), min(oldest or ids[0], *ids)
+            if capped:
                 break
     except BaseException:
         feed.close("failed")
         raise
     feed.close("finished")
     result.indexed = int(feed.stats.get("crisiswatch/indexed") or 0)
-    if newest:
-        since.advance(query, str(newest))
-        result.newest_id = str(newest)
+    newest_read = backlog.newest_id if backlog else (str(newest) if newest else None)
+    if capped and oldest:
+        since.defer(query, Backlog(until_id=str(oldest), newest_id=newest_read or str(newest)))
+        result.backlog = True
+    elif newest_read:
+        since.advance(query, newest_read)
+        result.newest_id = newest_read
     return result
+
+
+def _has_next(response: Any) -> bool:
+    meta = response.get("meta") if isinstance(response, dict) else getattr(response, "meta", None)
+    return bool((meta or {}).get("next_token"))
 
 
 def _parts(response: Any) -> tuple[list, dict]:

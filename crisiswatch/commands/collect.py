@@ -34,8 +34,10 @@ def run(args: argparse.Namespace) -> int:
     client = collector.make_client(config)
     for brand, query in jobs:
         r = collector.search(client, config, query, brand=brand, max_tweets=args.max_tweets)
+        moved = ("kept (capped by --max: the older unread tweets come first next run)" if r.backlog
+                 else f"-> {r.newest_id or r.since_id or '-'}")
         print(f"x: {query!r} · {r.pages} pages · {r.tweets} tweets · {r.indexed} indexed"
-              f" · since_id {r.since_id or '-'} -> {r.newest_id or r.since_id or '-'}")
+              f" · since_id {r.since_id or '-'} {moved}")
     return 0
 
 
