@@ -28,23 +28,32 @@ def scenario(anchor: datetime, events: list[dict[str, Any]], crowd_rate: float =
     }, anchor=anchor, name="replay_crawl")
 
 
-def write_config(tmp_path: Path, spider: str, base_url: str, sources: dict[str, list[str]],
-                 max_pages: int = 1000) -> Path:
+def write_config(tmp_path: Path, spider: str | dict[str, str], base_url: str = "",
+                 sources: dict[str, list[str]] | None = None, max_pages: int = 1000,
+                 names: tuple[str, ...] = ("极光优选",)) -> Path:
+    """A config for one brand crawled over the replay server: `spider` and `base_url`, or a mapping of
+    several spiders to their base URLs."""
+    spiders = spider if isinstance(spider, dict) else {spider: base_url}
     db = tmp_path / "cw.db"
     cfg = tmp_path / "crisiswatch.yaml"
     cfg.write_text(yaml.safe_dump({
         "state_db": str(db),
         "index": {"url": f"sqlite:///{db}", "batch_size": 50},
-        "brands": [{"key": "aurora", "names": ["极光优选"], "sources": sources}],
-        "sources": {spider: {"base_url": base_url, "download_delay": 0, "max_pages": max_pages}},
+        "brands": [{"key": "aurora", "names": list(names), "sources": sources or {}}],
+        "sources": {name: {"base_url": url, "download_delay": 0, "max_pages": max_pages}
+                    for name, url in spiders.items()},
         "enrichment": {"sentiment_model": "crisiswatch"},
     }, allow_unicode=True), encoding="utf-8")
     return cfg
 
 
-def crawl(cfg: Path, spider: str, *args: str, timeout: float = 120, ok: bool = True) -> str:
-    proc = subprocess.run([sys.executable, "-m", "crisiswatch.cli", "--config", str(cfg), "crawl", spider, *args],
+def run_crawl(cfg: Path, spider: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "crisiswatch.cli", "--config", str(cfg), "crawl", spider, *args],
                           capture_output=True, text=True, timeout=timeout)
+
+
+def crawl(cfg: Path, spider: str, *args: str, timeout: float = 120, ok: bool = True) -> str:
+    proc = run_crawl(cfg, spider, *args, timeout=timeout)
     assert (proc.returncode == 0) == ok, proc.stdout + proc.stderr[-3000:]
     return proc.stdout
 

@@ -6,8 +6,6 @@ at the high-water mark instead of re-reading old pages.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import yaml
 
 from crawlers.replay import ReplayServer
 from crawlers.replay.scenario import scenario_path
+from tests import replay_crawl
 from tests.replay_crawl import rows
 
 SPIDERS = ("jd_reviews", "tmall_reviews", "tousu_sina", "jutousu")
@@ -24,16 +23,8 @@ TARGETS = {"jd_reviews": ["100012043978"], "tmall_reviews": ["652310918452:22000
 
 
 def write_config(tmp_path: Path, server: ReplayServer, base_url: str | None = None) -> Path:
-    db = tmp_path / "cw.db"
-    cfg = tmp_path / "crisiswatch.yaml"
-    cfg.write_text(yaml.safe_dump({
-        "state_db": str(db),
-        "index": {"url": f"sqlite:///{db}", "batch_size": 50},
-        "brands": [{"key": "aurora", "names": ["极光优选", "极光"], "sources": TARGETS}],
-        "sources": {name: {"base_url": base_url or server.base_url, "download_delay": 0} for name in SPIDERS},
-        "enrichment": {"sentiment_model": "crisiswatch"},
-    }, allow_unicode=True), encoding="utf-8")
-    return cfg
+    return replay_crawl.write_config(tmp_path, {name: base_url or server.base_url for name in SPIDERS},
+                                     sources=TARGETS, names=("极光优选", "极光"))
 
 
 @dataclass
@@ -46,8 +37,7 @@ class Crawl:
 
 def crawl(cfg: Path, server: ReplayServer, spider: str) -> Crawl:
     before = len(server.requests)
-    proc = subprocess.run([sys.executable, "-m", "crisiswatch.cli", "--config", str(cfg), "crawl", spider],
-                          capture_output=True, text=True, timeout=120)
+    proc = replay_crawl.run_crawl(cfg, spider)
     return Crawl(proc.returncode, proc.stdout, proc.stderr, server.requests[before:])
 
 
