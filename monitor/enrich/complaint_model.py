@@ -20,13 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.enrich.textfeatures import featurise, linear_scores
+from monitor.enrich.textfeatures import featurise, linear_scores, sigmoid
 
 MODEL_PATH = Path(__file__).parent / "models" / "complaint_model.npz"
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
 
 
 class ComplaintModel:
@@ -46,12 +42,12 @@ class ComplaintModel:
         """(len(texts), len(self.keys)) category probabilities; one vectorised pass for the whole batch."""
         if not texts:
             return np.zeros((0, len(self.keys)))
-        return _sigmoid(self._scores(texts)[:, : len(self.keys)])
+        return sigmoid(self._scores(texts)[:, : len(self.keys)])
 
     def complaint_probability(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros(0)
-        return _sigmoid(self._scores(texts)[:, len(self.keys)])
+        return sigmoid(self._scores(texts)[:, len(self.keys)])
 
 
 @functools.cache

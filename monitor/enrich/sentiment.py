@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from monitor.enrich.textfeatures import featurise, linear_scores
+from monitor.enrich.textfeatures import featurise, linear_scores, sigmoid
 
 MODEL_PATH = Path(__file__).parent / "models" / "sentiment.npz"
 # Bounds peak memory (a few hundred bytes per character) while staying far past the size
@@ -27,10 +27,6 @@ class SentimentModel(Protocol):
     name: str
 
     def predict(self, texts: Sequence[str]) -> list[float]: ...
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
 
 
 class CrisiswatchSentiment:
@@ -59,12 +55,12 @@ class CrisiswatchSentiment:
     def _sentiment(self, texts: Sequence[str]) -> np.ndarray:
         s = linear_scores(featurise(texts, self.bits, self.orders), self.weights) + self.biases
         general, weibo, gate = s[:, 0], s[:, 1], s[:, 2]
-        return _sigmoid(general + _sigmoid(gate) * weibo)
+        return sigmoid(general + sigmoid(gate) * weibo)
 
     def _anger(self, texts: Sequence[str]) -> np.ndarray:
         batch = featurise(texts, self.bits, self.orders)
         batch = batch._replace(bucket=batch.bucket >> (self.bits - self.anger_bits))
-        return _sigmoid(linear_scores(batch, self.anger_weights)[:, 0] + self.anger_bias)
+        return sigmoid(linear_scores(batch, self.anger_weights)[:, 0] + self.anger_bias)
 
     def predict(self, texts: Sequence[str]) -> list[float]:
         return self._batched(texts, self._sentiment)

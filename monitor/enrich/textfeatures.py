@@ -78,6 +78,11 @@ def featurise(texts: Sequence[str], bits: int, orders: Sequence[int] = (1, 2, 3)
     return Batch(doc.astype(np.int64), bucket, length, n_docs)
 
 
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """The logistic function, clipped so very confident scores do not overflow exp()."""
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
+
+
 def linear_scores(batch: Batch, weights: np.ndarray) -> np.ndarray:
     """Per document and per weight column: sum of its n-grams' weights over sqrt(n-gram count).
 
