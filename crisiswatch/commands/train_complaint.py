@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 
-from crisiswatch.errors import CrisiswatchError
+from crisiswatch.commands.train_sentiment import require_training_extra
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,9 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # scikit-learn is only in the `train` extra and is imported lazily by the trainer, so check first.
-    if importlib.util.find_spec("sklearn") is None:
-        raise CrisiswatchError("training needs scikit-learn: pip install 'crisiswatch[train]'")
+    require_training_extra()
     from monitor.enrich.train_complaint import main
 
     argv = [arg for path in args.data or [] for arg in ("--data", path)]

@@ -17,10 +17,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    # scikit-learn is only in the `train` extra and is imported lazily by the trainer, so check first.
+def require_training_extra() -> None:
+    """scikit-learn is only in the `train` extra and is imported lazily by the trainers, so check first."""
     if importlib.util.find_spec("sklearn") is None:
         raise CrisiswatchError("training needs scikit-learn: pip install 'crisiswatch[train]'")
+
+
+def run(args: argparse.Namespace) -> int:
+    require_training_extra()
     from monitor.enrich.train_sentiment import main
 
     argv = [*(["--data", args.data] if args.data else []), *(["--out", args.out] if args.out else [])]
