@@ -61,3 +61,13 @@ def fixture_response(path: str, url: str, meta: dict | None = None, status: int 
 
 def load_fixture(path: str) -> Any:
     return json.loads((FIXTURES / path).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def slack():
+    """A loopback Slack Web API for slack-sdk's `base_url`, stopped after the test."""
+    from tests.slack_api import SlackAPIServer
+
+    server = SlackAPIServer().start()
+    yield server
+    server.stop()

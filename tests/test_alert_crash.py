@@ -9,21 +9,12 @@ import sys
 import time
 from collections import Counter
 
-import pytest
 import yaml
 
 from alerts.dispatch import AlertDispatcher
 from alerts.message import AlertMessage
 from crisiswatch.db import connect
 from tests.conftest import REPO, config_dict
-from tests.slack_api import SlackAPIServer
-
-
-@pytest.fixture
-def slack():
-    server = SlackAPIServer().start()
-    yield server
-    server.stop()
 
 
 def alert(n: int, kind: str = "incident_opened") -> AlertMessage:

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import io
 
-import pytest
-
 from alerts.channels.console import ConsoleChannel
 from alerts.channels.slack import SlackChannel
 from alerts.dispatch import AlertDispatcher
 from alerts.message import AlertMessage, escape_mrkdwn
 from crisiswatch.db import connect
-from tests.slack_api import SlackAPIServer
-
-
-@pytest.fixture
-def slack():
-    server = SlackAPIServer().start()
-    yield server
-    server.stop()
 
 
 def message(n: int = 1, kind: str = "incident_opened", text: str = "极光优选快递五天没到") -> AlertMessage:

@@ -11,7 +11,6 @@ from alerts.escalation import EscalationService
 from crisiswatch.audit import AuditLog
 from crisiswatch.errors import CrisiswatchError
 from monitor.incidents.service import IncidentService
-from tests.slack_api import SlackAPIServer
 from tests.test_alert_helpers import T0, Clock, make_config, open_incident, slack_dispatcher
 
 POLICY = {"default": {
@@ -20,13 +19,6 @@ POLICY = {"default": {
               {"after_minutes": 20, "notify": "slack:#mgmt <!subteam^S0MGMT>", "label": "管理层"},
               {"after_minutes": 30, "notify": "slack:#legal", "label": "法务"}],
     "stale_ack_minutes": 60}}
-
-
-@pytest.fixture
-def slack():
-    server = SlackAPIServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

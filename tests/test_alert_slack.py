@@ -9,21 +9,11 @@ import time
 import zlib
 from datetime import timedelta
 
-import pytest
-
 from alerts.compose import incident_message
 from crisiswatch.mention import Mention
 from index.sqlite import SQLiteBackend
 from monitor.incidents.service import IncidentService
-from tests.slack_api import SlackAPIServer
 from tests.test_alert_helpers import T0, Clock, make_config, open_incident, slack_dispatcher
-
-
-@pytest.fixture
-def slack():
-    server = SlackAPIServer().start()
-    yield server
-    server.stop()
 
 
 def blocks_of(call) -> list[dict]:

@@ -21,19 +21,11 @@ from alerts.slack_app import create_app
 from crisiswatch.db import connect
 from monitor.incidents.service import IncidentService
 from playbooks.tickets.service import TicketService
-from tests.slack_api import SlackAPIServer
 from tests.test_alert_helpers import make_config, open_incident, slack_dispatcher
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 POLICY = {"default": [{"after_minutes": 0, "notify": "#crisis"},
                       {"after_minutes": 10, "notify": "<!subteam^S0ONCALL>"}]}
-
-
-@pytest.fixture
-def slack():
-    server = SlackAPIServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

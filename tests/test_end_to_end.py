@@ -8,17 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.slack_api import SlackAPIServer
-
-
-@pytest.fixture
-def slack():
-    server = SlackAPIServer().start()
-    yield server
-    server.stop()
 
 
 def run_demo(tmp_path: Path, slack: SlackAPIServer, scenario: str) -> tuple[subprocess.CompletedProcess, Path]:
