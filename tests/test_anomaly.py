@@ -13,21 +13,12 @@ from pathlib import Path
 import pytest
 
 from monitor.detectors.anomaly import ALERT_THRESHOLD, DETECTORS, make_scorer, score_series
+from tests.conftest import poisson
 
 ROOT = Path(__file__).resolve().parents[1]
 START = datetime(2025, 3, 1)
 STEP = timedelta(minutes=5)
 DAY = 288  # rows per day at 5 minutes
-
-
-def poisson(rng: random.Random, lam: float) -> int:
-    # Knuth's method is exact and fast enough for the small rates used here.
-    limit, k, p = math.exp(-lam), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1
 
 
 def seasonal_counts(days: int, seed: int = 1, base: float = 20.0) -> tuple[list[datetime], list[float]]:

@@ -21,18 +21,10 @@ from monitor.detectors.flatline import FlatlineRule
 from monitor.detectors.negative_share import NegativeShareRule
 from monitor.detectors.stats import binom_sf, nbinom_sf, poisson_cdf, poisson_sf
 from monitor.detectors.volume_spike import VolumeSpikeRule
+from tests.conftest import poisson
 
 T0 = datetime(2025, 6, 2, 0, 0, tzinfo=UTC)  # a Monday
 MIN = timedelta(minutes=1)
-
-
-def poisson(rng: random.Random, lam: float) -> int:
-    limit, k, p = math.exp(-lam), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1
 
 
 def daily_rate(t: datetime, day: float = 12.0, night: float = 2.0) -> float:
