@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from crisiswatch.errors import CrisiswatchError
@@ -118,3 +119,24 @@ def test_training_leaves_out_near_twins_of_evaluation_posts(tmp_path: Path) -> N
     other = {"text": "航班取消了，客服电话一直打不通", "complaint": True}
     assert decontaminate([twin, other], evaluation) == [other]
     assert decontaminate([twin, other], tmp_path / "absent.jsonl") == [twin, other]
+
+
+def test_even_a_certain_detector_cannot_overrule_praise_questions_or_bystanders(tmp_path: Path) -> None:
+    # a model file whose detector says "complaint" to everything (zero weights, a large bias), so only the
+    # guard in classify_many stands between it and the posts below
+    real = load_complaint_model()
+    assert real is not None
+    path = tmp_path / "always.npz"
+    np.savez(path, weights=np.zeros((1 << real.bits, len(CATEGORY_KEYS) + 1), dtype=np.int8),
+             scales=np.ones(len(CATEGORY_KEYS) + 1, dtype=np.float32),
+             biases=np.array([0.0] * len(CATEGORY_KEYS) + [20.0], dtype=np.float32),
+             keys=np.array(CATEGORY_KEYS), bits=real.bits, orders=np.array(real.orders))
+    guarded = [
+        "请问这款空气炸锅有黑色的吗？",  # a question
+        "新买的耳机音质很棒，推荐给大家",  # praise
+        "听说某品牌充电宝冒烟了，大家注意安全",  # a bystander
+    ]
+    assert not any(r.complaint for r in classify_many(guarded, model_path=str(path)))
+    # ...while a post that merely lacks complaint words is the detector's to call
+    (wordless,) = classify_many(["晚上吃了火锅"], model_path=str(path))
+    assert wordless.complaint and any("文本模型 1.00" in r for r in wordless.reasons)
