@@ -14,6 +14,7 @@ import sys
 
 from crisiswatch import commands
 from crisiswatch.errors import CrisiswatchError
+from crisiswatch.indexurl import redact_url
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Brand crisis monitoring: collect, enrich, index, detect, respond.",
     )
     parser.add_argument("--config", "-c", help="config file (default: ./crisiswatch.yaml, else the example)")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
@@ -45,6 +47,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("crisiswatch: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        # Bad input is caught where it is read and said in one line; what reaches here is a bug or
+        # an environment problem, still said in one line unless --debug asks for the traceback.
+        if args.debug:
+            raise
+        print(f"crisiswatch: unexpected error: {type(exc).__name__}: {redact_url(str(exc))[:300]} "
+              "(run again with --debug for the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

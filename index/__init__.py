@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 
+from crisiswatch.errors import CrisiswatchError
+from crisiswatch.indexurl import IndexURLError, parse_index_url
 from index.base import Backend, BackendUnavailable, Bucket, IndexResult, MentionFilter
 
 BACKEND_SCHEMES = {
@@ -16,14 +18,11 @@ BACKEND_SCHEMES = {
 
 
 def open_backend(url: str) -> Backend:
-    from crisiswatch.errors import CrisiswatchError
-
-    scheme = url.split("://", 1)[0] if "://" in url else ""
-    target = BACKEND_SCHEMES.get(scheme)
-    if target is None:
-        known = ", ".join(f"{s}://" for s in BACKEND_SCHEMES)
-        raise CrisiswatchError(f"unknown index URL {url!r}: use one of {known}")
-    module_name, class_name = target.split(":")
+    try:
+        scheme = parse_index_url(url).scheme
+    except IndexURLError as exc:
+        raise CrisiswatchError(str(exc)) from None
+    module_name, class_name = BACKEND_SCHEMES[scheme].split(":")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

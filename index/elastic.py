@@ -14,9 +14,9 @@ import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from crisiswatch.errors import CrisiswatchError
+from crisiswatch.indexurl import parse_index_url
 from crisiswatch.mention import Mention
 from index import es_bodies as bodies
 from index.base import (
@@ -77,34 +77,18 @@ class SearchBackend(Backend):
         Credentials come from the environment: ES_API_KEY, or ES_USERNAME and ES_PASSWORD
         (rename them with `?api_key_env=`, `?username_env=`, `?password_env=`).
         """
-        parts = urlsplit(url)
-        opts = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        tls = parts.scheme == "https" or opts.pop("tls", "false").lower() in ("1", "true", "yes")
-        host = f"{'https' if tls else 'http'}://{parts.hostname or '127.0.0.1'}:{parts.port or 9200}"
+        parsed = parse_index_url(url)  # checked when the config was loaded; checked again for direct callers
+        opts = dict(parsed.options)
         auth: dict[str, Any] = {}
-        api_key = os.environ.get(opts.pop("api_key_env", "ES_API_KEY"))
-        user = os.environ.get(opts.pop("username_env", "ES_USERNAME"))
-        password = os.environ.get(opts.pop("password_env", "ES_PASSWORD"), "")
+        api_key = os.environ.get(str(opts.pop("api_key_env", "ES_API_KEY")))
+        user = os.environ.get(str(opts.pop("username_env", "ES_USERNAME")))
+        password = os.environ.get(str(opts.pop("password_env", "ES_PASSWORD")), "")
         if api_key:
             auth["api_key"] = api_key
         elif user:
             auth["basic_auth"] = (user, password)
-        verify = opts.pop("verify_certs", "true").lower() not in ("0", "false", "no")
-        kwargs: dict[str, Any] = {}
-        try:
-            for name in ("shards", "replicas", "retries"):
-                if name in opts:
-                    kwargs[name] = int(opts.pop(name))
-            if "backoff" in opts:
-                kwargs["backoff"] = float(opts.pop("backoff"))
-        except ValueError as exc:
-            raise CrisiswatchError(f"bad index URL option in {parts.scheme}://{parts.netloc}: {exc}") from None
-        for name in ("alias", "rollover_size", "rollover_age", "delete_after"):
-            if name in opts:
-                kwargs[name] = opts.pop(name)
-        if opts:
-            raise CrisiswatchError(f"unknown index URL option(s): {', '.join(sorted(opts))}")
-        return cls(cls.make_client(host, auth, verify), host=host, **kwargs)
+        verify = bool(opts.pop("verify_certs", True))
+        return cls(cls.make_client(parsed.base, auth, verify), host=parsed.base, **opts)  # type: ignore[arg-type]
 
     @staticmethod
     def make_client(host: str, auth: dict[str, Any], verify: bool) -> Any:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from crisiswatch.db import connect, ensure_schema, transaction
+from crisiswatch.indexurl import parse_index_url
 from crisiswatch.mention import Mention
 from index.base import ANY, GROUP_FIELDS, AuthorStat, Backend, Bucket, IndexResult, MentionFilter
 from index.tokenize import fts_query, segment
@@ -97,7 +98,7 @@ class SQLiteBackend(Backend):
     @classmethod
     def from_url(cls, url: str) -> SQLiteBackend:
         # sqlite:///relative.db and sqlite:////abs/path.db, as in SQLAlchemy
-        return cls(url.split("sqlite:///", 1)[1] if url.startswith("sqlite:///") else url[len("sqlite://"):])
+        return cls(parse_index_url(url).path)
 
     # -- writing ---------------------------------------------------------------------------------
     def upsert(self, mentions: Sequence[Mention]) -> IndexResult:

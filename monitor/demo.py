@@ -11,6 +11,7 @@ from typing import TextIO
 
 from crisiswatch.config import Brand, BrandSources, Config, SourceSettings
 from crisiswatch.db import connect
+from crisiswatch.indexurl import redact_url
 
 DEMO_DB = "crisiswatch-demo.db"
 # politeness is for real sites; the replay server is ours and on loopback
@@ -97,7 +98,7 @@ def run_demo(base: Config, scenario_name: str = "all_sources", db_path: str = DE
         out.write("▶ no incident: nothing abnormal in this scenario\n")
     elapsed = time.monotonic() - started
     out.write(f"▶ done in {elapsed:.0f} s · {mentions} mentions indexed · inspect {Path(db_path).resolve()}\n")
-    serve = f"crisiswatch serve --db {db_path}" + (f" --index-url {index_url}" if index_url else "")
+    serve = f"crisiswatch serve --db {db_path}" + (f" --index-url {redact_url(index_url)}" if index_url else "")
     out.write(f"▶ dashboard: {serve} --demo-login   (then open http://127.0.0.1:8470)\n")
     backend.close()
     return DemoResult(mentions, opened, tickets, report.sent, report.failed, str(db_path), elapsed)

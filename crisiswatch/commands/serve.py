@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from crisiswatch.errors import CrisiswatchError
+from crisiswatch.indexurl import redact_url
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -79,6 +80,6 @@ def run(args: argparse.Namespace) -> int:
 
     app = create_app(config, users, secret_key(lambda msg: print(msg, file=sys.stderr)),
                      index_url=index_url, state_db=state_db)
-    print(f"dashboard on http://{args.host}:{args.port} · index {index_url}")
+    print(f"dashboard on http://{args.host}:{args.port} · index {redact_url(index_url)}")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

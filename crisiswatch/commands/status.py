@@ -16,6 +16,7 @@ def run(args: argparse.Namespace) -> int:
     from crisiswatch.config import load_config
     from crisiswatch.db import connect
     from crisiswatch.deadletter import DeadLetters
+    from crisiswatch.indexurl import redact_url
     from index import BackendUnavailable, open_backend
     from index.spool import backlog
     from monitor.incidents.service import IncidentService
@@ -23,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     conn = connect(config.resolve(config.state_db))
-    print(f"config: {config.path or '(built-in defaults)'} · index: {config.index.url}")
+    print(f"config: {config.path or '(built-in defaults)'} · index: {redact_url(config.index.url)}")
     backend = open_backend(config.index.url)
     try:
         indexed = str(backend.count())

@@ -22,7 +22,7 @@ from crisiswatch.config.sources import *  # noqa: F403
 from crisiswatch.config.sources import Brand, EnrichmentSettings, IndexSettings, SourceSettings
 from crisiswatch.config.tickets import *  # noqa: F403
 from crisiswatch.config.tickets import PlaybookSettings, TicketSettings
-from crisiswatch.errors import ConfigError
+from crisiswatch.errors import ConfigError, CrisiswatchError
 
 DEFAULT_FILES = ("crisiswatch.yaml", "crisiswatch.example.yaml")
 
@@ -53,6 +53,7 @@ class Config(StrictModel):
         return Path(self.path).parent / p
 
     def with_overrides(self, **changes: Any) -> Config:
+        """A copy with `section__key=value` changes (from command-line options), checked like the file."""
         data = self.model_dump()
         for dotted, value in changes.items():
             node = data
@@ -60,7 +61,20 @@ class Config(StrictModel):
             for part in parents:
                 node = node.setdefault(part, {})
             node[leaf] = value
-        return Config.model_validate(data)
+        try:
+            return Config.model_validate(data)
+        except ValidationError as exc:
+            key, problem = _first_error(exc)
+            raise CrisiswatchError(f"bad {key} given on the command line: {problem}") from None
+
+
+def _first_error(exc: ValidationError) -> tuple[str, str]:
+    """(dotted key, message) of the first problem; pydantic's "Value error, " prefix dropped."""
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"])
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return key, f"{msg}{more}"
 
 
 def find_config(explicit: str | None = None) -> Path | None:
@@ -82,7 +96,15 @@ def load_config(explicit: str | None = None) -> Config:
     if not path.exists():
         raise ConfigError(str(path), "", "file not found")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise ConfigError(str(path), f"line {line}", f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+                          "save the file as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(str(path), "", f"cannot read it ({exc.strerror})") from None
+    try:
+        raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else ""
@@ -96,10 +118,8 @@ def parse_config(raw: dict[str, Any], path: str = "<config>") -> Config:
     try:
         config = Config.model_validate({**raw, "path": path})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"])
-        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise ConfigError(path, key, f"{err['msg']}{more}") from None
+        key, problem = _first_error(exc)
+        raise ConfigError(path, key, problem) from None
     keys = [b.key for b in config.brands]
     dupes = {k for k in keys if keys.count(k) > 1}
     if dupes:

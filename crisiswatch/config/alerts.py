@@ -6,14 +6,14 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from crisiswatch.config.base import StrictModel
+from crisiswatch.config.base import CLOCK_TIME, HttpURL, StrictModel, TimeZoneName
 from crisiswatch.mention import SEVERITIES
 
 
 class SlackSettings(StrictModel):
     token_env: str = "SLACK_BOT_TOKEN"
     signing_secret_env: str = "SLACK_SIGNING_SECRET"
-    base_url: str | None = None
+    base_url: HttpURL | None = None
     channel: str = "#crisis-response"
     upload_charts: bool = Field(default=False, description="upload a PNG chart into the incident thread")
 
@@ -92,16 +92,16 @@ class DigestSettings(StrictModel):
 
 
 class QuietHours(StrictModel):
-    start: str = Field(default="22:00", pattern=r"^\d{2}:\d{2}$")
-    end: str = Field(default="08:00", pattern=r"^\d{2}:\d{2}$")
+    start: str = Field(default="22:00", pattern=CLOCK_TIME)
+    end: str = Field(default="08:00", pattern=CLOCK_TIME)
     max_severity: str = Field(default="一般", description="alerts at or below this grade wait until the end")
 
     _grade = field_validator("max_severity")(Route._grade.__func__)
 
 
 class AlertSettings(StrictModel):
-    timezone: str = "Asia/Shanghai"
-    dashboard_url: str = "http://127.0.0.1:8470"
+    timezone: TimeZoneName = "Asia/Shanghai"
+    dashboard_url: HttpURL = "http://127.0.0.1:8470"
     slack: SlackSettings = Field(default_factory=SlackSettings)
     routes: list[Route] = Field(default_factory=lambda: [Route(name="response", channel="slack")])
     operator_route: Route | None = Field(default=None, description="source health, dead-man and delivery failures")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from crisiswatch.config.base import StrictModel
+from crisiswatch.config.base import HttpURL, ProxyURL, StrictModel
+from crisiswatch.indexurl import parse_index_url
 
 
 class BrandSources(StrictModel):
@@ -36,10 +37,10 @@ class SourceSettings(StrictModel):
     """Site-wide crawl settings; credentials are named by environment variable, never stored."""
 
     enabled: bool = True
-    base_url: str | None = None
+    base_url: HttpURL | None = None
     cookie_env: str | None = None
     token_env: str | None = None
-    proxy: str | None = None
+    proxy: ProxyURL | None = Field(default=None, description="may name env vars: http://$PROXY_USER:$PROXY_PASS@gw:8000")
     schedule_minutes: int = Field(default=15, ge=1)
     max_pages: int = Field(default=50, ge=1)
     download_delay: float | None = Field(default=None, ge=0, description="seconds; overrides the spider's")
@@ -57,6 +58,12 @@ class SourceSettings(StrictModel):
 class IndexSettings(StrictModel):
     url: str = "sqlite:///crisiswatch.db"
     batch_size: int = Field(default=200, ge=1, le=10_000)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parse_index_url(value)  # IndexURLError is a ValueError: one line naming index.url
+        return value
 
 
 class EnrichmentSettings(StrictModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from crisiswatch.config.base import StrictModel, parse_duration
+from crisiswatch.config.base import StrictModel, TimeZoneName, parse_duration
 from crisiswatch.mention import SEVERITIES
 
 
@@ -64,7 +64,7 @@ DEFAULT_ROUTING: dict[str, list[str]] = {
 class TicketSettings(StrictModel):
     """Complaint tickets: SLA per grade, business hours, routing, joining and repeat windows."""
 
-    timezone: str | None = Field(default=None, description="default: alerts.timezone")
+    timezone: TimeZoneName | None = Field(default=None, description="default: alerts.timezone")
     sla: dict[str, SlaLimits] = Field(default_factory=dict, description="per-grade overrides of DEFAULT_SLA")
     business_hours: BusinessHours | None = None
     remind_at: float = Field(default=0.8, gt=0, lt=1, description="remind when this share of a limit has passed")

@@ -1,0 +1,110 @@
+"""Bad input people really make gets one line naming it, never a traceback, and loses nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from crisiswatch.cli import main
+from crisiswatch.config import load_config, parse_config
+from crisiswatch.errors import ConfigError
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "crisiswatch.cli", *args], capture_output=True, text=True,
+                          timeout=120, cwd=cwd)
+
+
+def one_line(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def test_a_config_that_is_not_utf8_is_one_line(tmp_path):
+    path = tmp_path / "crisiswatch.yaml"
+    path.write_bytes("brands:\n  - key: aurora\n    names: [极光优选]\n".encode("gbk"))
+    with pytest.raises(ConfigError, match=r"line 3: not UTF-8 text .*save the file as UTF-8"):
+        load_config(str(path))
+    assert "not UTF-8" in one_line(cli("--config", str(path), "status", cwd=tmp_path))
+
+
+@pytest.mark.parametrize(("raw", "key"), [
+    ({"alerts": {"timezone": "Mars/Olympus"}}, "alerts.timezone"),
+    ({"tickets": {"timezone": "Asia/Shanghia"}}, "tickets.timezone"),
+    ({"alerts": {"quiet_hours": {"start": "25:99"}}}, "alerts.quiet_hours.start"),
+    ({"alerts": {"dashboard_url": "127.0.0.1:8470"}}, "alerts.dashboard_url"),
+    ({"alerts": {"slack": {"base_url": "http://[::1"}}}, "alerts.slack.base_url"),
+    ({"sources": {"weibo_search": {"base_url": "http://h:port"}}}, "sources.weibo_search.base_url"),
+    ({"sources": {"weibo_search": {"proxy": "gw.example:8000"}}}, "sources.weibo_search.proxy"),
+])
+def test_values_that_only_fail_later_are_refused_at_load(raw, key):
+    with pytest.raises(ConfigError, match=rf"bad config <config>: {key}: "):
+        parse_config(raw)
+
+
+def test_a_bad_time_zone_no_longer_kills_status(tmp_path):
+    path = tmp_path / "crisiswatch.yaml"
+    path.write_text(yaml.safe_dump({"state_db": str(tmp_path / "s.db"), "alerts": {"timezone": "Mars/Olympus"}}))
+    assert "alerts.timezone: unknown time zone 'Mars/Olympus'" in one_line(cli("--config", str(path), "status"))
+
+
+def test_a_proxy_naming_env_vars_is_checked_when_the_crawl_expands_it():
+    config = parse_config({"sources": {"weibo_search": {"proxy": "http://$PROXY_USER:$PROXY_PASS@gw:8000"}}})
+    assert config.source("weibo_search").proxy.startswith("http://$PROXY_USER")
+
+
+@pytest.mark.parametrize(("url", "problem"), [
+    ("foo://h", "unknown scheme"),
+    ("elasticsearch://h:notaport", "bad index URL"),
+    ("elasticsearch://[::1", "bad index URL"),
+    ("elasticsearch://127.0.0.1:9200?shards=abc", "shards='abc'.*must be a whole number"),
+    ("sqlite://", "names no database file"),
+    ("sqlite:///", "names no database file"),
+    ("sqlite:///:memory:", "names no database file"),
+])
+def test_a_bad_index_url_stops_the_crawl_in_one_line(tmp_path, url, problem):
+    config = tmp_path / "crisiswatch.yaml"
+    config.write_text(yaml.safe_dump({"state_db": str(tmp_path / "s.db")}))
+    line = one_line(cli("--config", str(config), "crawl", "weibo_search", "--index-url", url))
+    assert "index.url given on the command line" in line
+    assert __import__("re").search(problem, line), line
+    # and from the file, before anything is crawled or any mark moves
+    config.write_text(yaml.safe_dump({"state_db": str(tmp_path / "s.db"), "index": {"url": url}}))
+    with pytest.raises(ConfigError, match=problem):
+        load_config(str(config))
+    assert not (tmp_path / "s.db").exists()
+
+
+def test_credentials_in_the_index_url_are_refused_and_never_shown(tmp_path, capsys):
+    url = "elasticsearch://elastic:s3cret-pass@127.0.0.1:9200"
+    config = tmp_path / "crisiswatch.yaml"
+    config.write_text(yaml.safe_dump({"state_db": str(tmp_path / "s.db"), "index": {"url": url}}))
+    assert main(["--config", str(config), "status"]) == 1
+    err = capsys.readouterr().err
+    assert "ES_USERNAME and ES_PASSWORD" in err and "s3cret" not in err and "***@127.0.0.1" in err
+    config.write_text(yaml.safe_dump({"state_db": str(tmp_path / "s.db")}))
+    for command in (["crawl", "weibo_search"], ["collect", "x"]):
+        assert main(["--config", str(config), *command, "--index-url", url]) == 1
+        err = capsys.readouterr().err
+        assert "carries credentials" in err and "s3cret" not in err
+
+
+def test_an_unexpected_error_is_one_line_unless_debug(monkeypatch, capsys):
+    import crisiswatch.commands.status as status
+
+    def broken(args):
+        raise RuntimeError("disk on fire at elasticsearch://u:pw@h:9200")
+
+    monkeypatch.setattr(status, "run", broken)
+    assert main(["status"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "RuntimeError: disk on fire" in err and "pw@" not in err and "--debug" in err
+    with pytest.raises(RuntimeError):
+        main(["--debug", "status"])
