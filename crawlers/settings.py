@@ -22,6 +22,8 @@ RETRY_TIMES = 3
 COOKIES_ENABLED = False  # cookies are sent as a raw header from config, as the sites expect
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
+# log lines name an item (source, native id), never print its unmasked text
+LOG_FORMATTER = "crawlers.logformatter.MaskedItemLogFormatter"
 USER_AGENT = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"

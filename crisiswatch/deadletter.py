@@ -1,4 +1,8 @@
-"""The dead-letter table: items that failed a stage are kept with the reason, never dropped silently."""
+"""The dead-letter table: items that failed a stage are kept with the reason, never dropped silently.
+
+Payloads are PII-masked before they are written: an item that failed validation never reached the
+enrichment step that masks stored text, and a dead letter is for finding out what went wrong.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from crisiswatch.db import ensure_schema
+from crisiswatch.pii import mask, mask_values
 
 DDL = """
 CREATE TABLE IF NOT EXISTS dead_letters (
@@ -21,6 +26,11 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 CREATE INDEX IF NOT EXISTS dead_letters_stage ON dead_letters(stage, at);
 """
+
+
+def _storable(text: str) -> str:
+    """A lone surrogate (broken emoji in a reply) cannot be encoded; the letter is written anyway."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -39,10 +49,12 @@ class DeadLetters:
         ensure_schema(conn, "dead_letters", DDL)
 
     def add(self, stage: str, reason: str, payload: Any, source: str = "") -> None:
-        body = json.dumps(payload, ensure_ascii=False, default=str)
+        # default=str first, so values such as datetimes are strings by the time they are masked
+        plain = json.loads(json.dumps(payload, ensure_ascii=False, default=str))
+        body = _storable(json.dumps(mask_values(plain), ensure_ascii=False))
         self.conn.execute(
             "INSERT INTO dead_letters(at, stage, source, reason, payload) VALUES (?,?,?,?,?)",
-            (datetime.now(UTC).isoformat(), stage, source, reason, body),
+            (datetime.now(UTC).isoformat(), stage, source, _storable(mask(reason).text), body),
         )
 
     def count(self, stage: str | None = None) -> int:

@@ -49,7 +49,8 @@ def mblog(post: Any, brand_name: str, layout_changed: bool = False) -> dict[str,
     if long:
         text = f"{post.text[:LONG_CUT]} ...<a href=\"/status/{post.id}\">全文</a>"
     body: dict[str, Any] = {
-        "created_at": weibo_time(post.created_at),
+        # a scenario may give the raw time text, e.g. a malformed one that validation must dead-letter
+        "created_at": post.extra.get("created_at") or weibo_time(post.created_at),
         "id": post.id, "idstr": post.id, "mid": post.id, "bid": bid(post.id),
         "text": text, "textLength": len(post.text) * 2, "source": "iPhone客户端",
         "reposts_count": _count(post.reposts), "comments_count": _count(post.comments),

@@ -1,4 +1,4 @@
-"""PII masking for post text before storage and in alerts.
+"""PII masking for post text before storage, in alerts and in dead letters.
 
 Kinds (keys of ``MaskResult.found``) and how they are masked:
 
@@ -27,8 +27,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["MaskResult", "id_checksum_ok", "luhn_ok", "mask"]
+__all__ = ["MaskResult", "id_checksum_ok", "luhn_ok", "mask", "mask_values"]
 
 
 @dataclass(frozen=True)
@@ -174,3 +175,22 @@ def mask(text: str) -> MaskResult:
 
         text = regex.sub(repl, text)
     return MaskResult(text, found)
+
+
+# Fields that identify a post rather than say something: a tweet id is 19 digits and may pass Luhn,
+# yet masking it would make the dead letter impossible to trace back to its post.
+IDENTIFIER_KEYS = frozenset({"id", "native_id", "source", "url", "query", "created_at", "fetched_at",
+                             "parent_id", "root_id", "conversation_id", "mid", "uid"})
+
+
+def mask_values(value: Any, keep: frozenset[str] = IDENTIFIER_KEYS) -> Any:
+    """A copy of a JSON-like value with every free-text string masked (identifier fields in `keep`
+    stay as they are). Dead letters keep what went wrong and which post it was, not whose data."""
+    if isinstance(value, str):
+        return mask(value).text
+    if isinstance(value, dict):
+        return {k: v if k in keep and isinstance(v, str | int) else mask_values(v, keep)
+                for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [mask_values(v, keep) for v in value]
+    return value
