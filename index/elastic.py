@@ -47,6 +47,16 @@ def _short(exc: Exception) -> str:
     return text.split(" caused by:", 1)[0][:160]
 
 
+def _contains(stored: Any, wanted: Any) -> bool:
+    """Whether a policy read back holds every value we would write (the server adds ids and times)."""
+    if isinstance(wanted, dict):
+        return isinstance(stored, dict) and all(_contains(stored.get(k), v) for k, v in wanted.items())
+    if isinstance(wanted, list):
+        return (isinstance(stored, list) and len(stored) == len(wanted)
+                and all(_contains(s, w) for s, w in zip(stored, wanted, strict=True)))
+    return stored == wanted
+
+
 def _reason(error: Any) -> str:
     if isinstance(error, dict):
         return f"{error.get('type', 'error')}: {error.get('reason', '')}"
@@ -156,12 +166,37 @@ class SearchBackend(Backend):
             raise
         except CrisiswatchError as exc:
             if "version_conflict" in str(exc) or "already exists" in str(exc):
-                return settings  # ISM refuses to overwrite a policy without seq_no; the existing one stays
+                # ISM refuses to overwrite a policy without its seq_no: keeping the old one would mean a
+                # changed rollover_age or delete_after never applies
+                self._update_policy(path, body, warnings)
+                return settings
             logger.debug("lifecycle policy refused: %s", exc)
             warnings.append(f"no {self.lifecycle_kind} on the cluster: {self.alias} will not roll over "
                             f"(one index grows; see docs/elasticsearch.md)")
             return {}
         return settings
+
+    def _update_policy(self, path: str, body: dict[str, Any], warnings: list[str]) -> None:
+        """Replace an existing ISM policy that differs from ours (optimistic concurrency by seq_no), then
+        move the managed indices onto the new version, which ISM does not do by itself."""
+        for _ in range(2):  # a second read if another worker changed it between our read and write
+            current = self._raw("GET", path) or {}
+            if _contains(current.get("policy") or {}, body["policy"]):
+                return
+            try:
+                self._raw("PUT", path, body, params={"if_seq_no": current.get("_seq_no"),
+                                                     "if_primary_term": current.get("_primary_term")})
+            except CrisiswatchError as exc:
+                if "version_conflict" in str(exc):
+                    continue
+                raise
+            policy_id = path.rsplit("/", 1)[-1]
+            self._raw("POST", f"/_plugins/_ism/change_policy/{self.alias}-*", {"policy_id": policy_id})
+            logger.info("%s policy %s updated to the configured rollover and retention", self.lifecycle_kind,
+                        policy_id)
+            return
+        warnings.append(f"{self.lifecycle_kind} policy {path.rsplit('/', 1)[-1]} kept changing while it was "
+                        "being updated; run the set-up again")
 
     # -- writing ---------------------------------------------------------------------------------
     def upsert(self, mentions: Sequence[Mention]) -> IndexResult:

@@ -19,6 +19,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+from tests.ism_emulation import IsmPolicies
+
 _VND = re.compile(r"application/vnd\.elasticsearch\+(json|x-ndjson)(\s*;\s*compatible-with=\d+)?")
 _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 
@@ -37,6 +39,7 @@ class EsCompatProxy:
         self._faults: list[dict] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
+        self.ism: IsmPolicies | None = None  # set to answer OpenSearch's ISM API, which osmem-server lacks
 
     @property
     def url(self) -> str:
@@ -83,6 +86,16 @@ class EsCompatProxy:
                 body = self.rfile.read(length) if length else None
                 proxy.requests.append((self.command, self.path))
                 proxy.bodies.append((self.command, self.path, body or b""))
+                emulated = proxy.ism.handle(self.command, self.path, body) if proxy.ism else None
+                if emulated is not None:
+                    status, answer = emulated
+                    payload = json.dumps(answer).encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
                 fault = proxy._take_fault(self.path)
                 if fault and fault["kind"] == "reply":
                     payload = json.dumps({"error": {"type": "es_rejected_execution_exception",

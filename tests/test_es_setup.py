@@ -12,6 +12,7 @@ from crisiswatch.mention import Mention
 from index import es_bodies, open_backend
 from index.base import MentionFilter
 from tests.es_compat_proxy import EsCompatProxy
+from tests.ism_emulation import IsmPolicies
 
 
 @pytest.fixture(params=["elasticsearch", "opensearch"])
@@ -103,3 +104,25 @@ def test_a_rolled_over_mention_is_updated_in_place_not_duplicated(setup):
     assert {h["_id"]: h["_index"] for h in hits} == {post.id: f"{es_bodies.ALIAS}-000001",
                                                       fresh.id: f"{es_bodies.ALIAS}-000002"}
     assert [m.id for m in backend.scan(MentionFilter())] == [post.id, fresh.id]
+
+
+def test_a_changed_ism_policy_replaces_the_stored_one(osmem_clone):
+    proxy = EsCompatProxy(osmem_clone.url).start()
+    proxy.ism = IsmPolicies()
+    policy_id = f"{es_bodies.ALIAS}-policy"
+    proxy.ism.seed(policy_id, es_bodies.ism_policy(es_bodies.ALIAS, "30gb", "7d", None)["policy"])
+    try:
+        backend = open_backend(f"opensearch://127.0.0.1:{proxy.port}?rollover_age=1d&delete_after=90d")
+        assert not any("ISM" in w for w in backend.ensure_ready())
+        stored = proxy.ism.policies[policy_id]["policy"]
+        assert stored["states"][0]["actions"] == [{"rollover": {"min_primary_shard_size": "30gb",
+                                                                "min_index_age": "1d"}}]
+        assert stored["states"][1]["name"] == "delete"
+        assert proxy.ism.changed == [(f"{es_bodies.ALIAS}-*", policy_id)]  # managed indices moved onto it
+        # an unchanged policy is left alone: no new version, no second change_policy
+        version = proxy.ism.policies[policy_id]["_seq_no"]
+        backend.ensure_ready()
+        assert proxy.ism.policies[policy_id]["_seq_no"] == version and len(proxy.ism.changed) == 1
+        backend.close()
+    finally:
+        proxy.stop()
