@@ -42,8 +42,12 @@ def test_objects_parse_and_point_at_the_data_view_by_id():
             for index_ref in (state["params"].get("index_pattern"), *[a.get("index_pattern") for a in
                                                                        state["params"].get("annotations", [])]):
                 assert index_ref in (None, {"id": kibana.DATA_VIEW_ID})
+        # Kibana 8.8+ runs only the migrations newer than these on import
+        assert obj["coreMigrationVersion"] == "8.8.0"
+        assert obj["typeMigrationVersion"] == kibana.TYPE_MIGRATION_VERSIONS[obj["type"]]
     board = by_id[kibana.DASHBOARD_ID]
     panels = json.loads(board["attributes"]["panelsJSON"])
+    assert all(p["version"] == kibana.PANEL_VERSION for p in panels)
     assert {p["panelRefName"] for p in panels} == {r["name"] for r in board["references"]}
     assert len(panels) == 6
 
