@@ -7,11 +7,12 @@ STAMP := $(VENV)/.installed
 FRONTEND := monitor/dashboard/frontend
 ASSETS := monitor/dashboard/static/vendor/echarts.min.js
 
-.PHONY: demo test lint bench clean browser
+.PHONY: demo test lint bench clean browser constraints
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every package (`make constraints` refreshes it), so installs on different days match.
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 $(ASSETS): $(FRONTEND)/package.json $(FRONTEND)/package-lock.json $(FRONTEND)/build.js
@@ -33,12 +34,20 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[train]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[train]'
 	$(BIN)/python benchmarks/sentiment.py
 	$(BIN)/python benchmarks/classify.py
 	$(BIN)/python benchmarks/enrich.py
 	$(BIN)/python benchmarks/nab_score.py
 	$(BIN)/python benchmarks/detect.py
+
+# Re-resolve every dependency in a scratch venv and pin what it got (after changing pyproject.toml).
+constraints:
+	rm -rf .venv-pin && $(PYTHON) -m venv .venv-pin
+	.venv-pin/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test,train]'
+	(echo "# pip constraints: every package crisiswatch installs, pinned; refresh with make constraints"; \
+	 .venv-pin/bin/python -m pip freeze --exclude-editable | sort -f) > constraints.txt
+	rm -rf .venv-pin
 
 clean:
 	rm -rf $(VENV) crisiswatch-demo.db* .pytest_cache

@@ -213,3 +213,30 @@ def test_webhook_route_without_url_env_is_a_config_error(tmp_path):
 
     with pytest.raises(ConfigError, match="url_env"):
         make_config(tmp_path, routes=[{"name": "x", "channel": "wecom"}])
+
+
+def test_a_webhook_that_drops_the_connection_after_reading_is_not_posted_twice(monkeypatch):
+    """The request left: only the outbox may try again (with its backoff), never the HTTP client."""
+    seen = []
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+
+    def hang_up() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            seen.append(conn.recv(65536))
+            conn.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    monkeypatch.setenv("WECOM_URL", f"http://127.0.0.1:{listener.getsockname()[1]}/send?key=SECRETKEY")
+    try:
+        with pytest.raises(DeliveryError, match="unreachable") as err:
+            WeComChannel(timeout=5).send(message(), "WECOM_URL")
+    finally:
+        listener.close()
+    assert err.value.retryable and "SECRETKEY" not in str(err.value)
+    assert len(seen) == 1

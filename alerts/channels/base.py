@@ -4,13 +4,32 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
 from alerts.message import AlertMessage
+
+CONNECT_TIMEOUT = 5.0
+
+
+def http_session() -> requests.Session:
+    """The one HTTP client of the webhook channels. It retries only failures to connect, where the
+    request never left (a POST retried after it was sent could post the alert twice); everything else
+    is the outbox's to retry, with its backoff and attempt count."""
+    session = requests.Session()
+    retry = Retry(total=2, connect=2, read=0, status=0, other=0, redirect=0, backoff_factor=0.5,
+                  allowed_methods=None, raise_on_status=False)
+    session.mount("https://", HTTPAdapter(max_retries=retry))
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    return session
+
+
+_SESSION = http_session()
 
 
 @dataclass(frozen=True)
@@ -53,23 +72,23 @@ def env_value(name: str | None, what: str) -> str:
     return value
 
 
-def post_json(url: str, payload: dict[str, Any], timeout: float = 10, what: str = "webhook") -> dict[str, Any]:
+def post_json(url: str, payload: dict[str, Any], timeout: float = 10, what: str = "webhook",
+              headers: dict[str, str] | None = None) -> dict[str, Any]:
     """POST JSON; 429/5xx/network problems are retryable, other HTTP errors are not. The URL never
     appears in errors (robot webhook URLs carry their access token)."""
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json; charset=utf-8"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (configured URL)
-            raw = response.read()
-    except urllib.error.HTTPError as exc:
-        retry_after = exc.headers.get("Retry-After") if exc.headers else None
-        raise DeliveryError(f"{what} answered HTTP {exc.code}", retryable=exc.code == 429 or exc.code >= 500,
-                            retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None
-                            ) from None
-    except (OSError, ValueError) as exc:
+        response = _SESSION.post(url, data=body, timeout=(min(CONNECT_TIMEOUT, timeout), timeout),
+                                 headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})},
+                                 allow_redirects=False)
+    except (requests.RequestException, ValueError) as exc:
         raise DeliveryError(f"{what} unreachable: {exc.__class__.__name__}") from None
+    if response.status_code >= 300:
+        retry_after = response.headers.get("Retry-After")
+        raise DeliveryError(f"{what} answered HTTP {response.status_code}",
+                            retryable=response.status_code == 429 or response.status_code >= 500,
+                            retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None)
     try:
-        return json.loads(raw or b"{}")
+        return json.loads(response.content or b"{}")
     except ValueError:
-        return {"raw": raw.decode("utf-8", "replace")}
+        return {"raw": response.content.decode("utf-8", "replace")}
