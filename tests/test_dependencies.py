@@ -21,7 +21,8 @@ def project() -> dict:
 
 
 def name_of(requirement: str) -> str:
-    return re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0].strip().lower()
+    """The distribution name, normalised as PEP 503 does (slack_sdk and slack-sdk are one package)."""
+    return re.sub(r"[-_.]+", "-", re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0].strip().lower())
 
 
 def test_every_runtime_dependency_is_imported_somewhere():
