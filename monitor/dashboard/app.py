@@ -22,12 +22,14 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config
 from crisiswatch.db import connect
 from index import open_backend
 from index.base import Backend
 from monitor.dashboard.auth import UserStore, csrf_ok, csrf_token
 from monitor.dashboard.i18n import Translator, pick_lang
+from monitor.dashboard.sessions import LoginThrottle, Session, SessionStore
 
 logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -81,6 +83,15 @@ class Resources:
         if getattr(self._local, "conn", None) is None:
             self._local.conn = connect(self.state_db)
         return self._local.conn
+
+    def sessions(self) -> SessionStore:
+        return SessionStore(self.conn())
+
+    def throttle(self) -> LoginThrottle:
+        return LoginThrottle(self.conn())
+
+    def audit(self) -> AuditLog:
+        return AuditLog(self.conn())
 
     def dashboard(self):
         from monitor.dashboard.service import DashboardService
@@ -158,9 +169,20 @@ async def form_data(request: Request) -> dict[str, str]:
     return dict(parse_qsl(body, keep_blank_values=True))
 
 
+def live_session(request: Request) -> Session | None:
+    """The server-side session behind the cookie, if it is still live (see `SessionStore.check`)."""
+    res: Resources = request.app.state.resources
+
+    def password_hash_of(name: str) -> str | None:
+        user = res.users.get(name)
+        return user.password_hash if user else None
+
+    return res.sessions().check(request.session.get("sid"), password_hash_of)
+
+
 def current_user(request: Request):
-    name = request.session.get("user")
-    return request.app.state.resources.users.get(name) if name else None
+    session = live_session(request)
+    return request.app.state.resources.users.get(session.username) if session else None
 
 
 Handler = Callable[..., Awaitable[Response]]

@@ -105,6 +105,26 @@ TEXT: dict[str, dict[str, str]] = {
     "r30d": {"zh": "近30天", "en": "Last 30 days"},
     "filter": {"zh": "筛选", "en": "Filter"},
     "share_hint": {"zh": "筛选条件保存在网址中，可直接分享", "en": "Filters live in the URL: share it"},
+    # sessions and accounts
+    "login_throttled": {"zh": "登录失败次数过多，请 {minutes} 分钟后再试",
+                        "en": "Too many failed logins: try again in {minutes} min"},
+    "account": {"zh": "账号", "en": "Account"},
+    "change_password": {"zh": "修改密码", "en": "Change password"},
+    "current_password": {"zh": "当前密码", "en": "Current password"},
+    "new_password": {"zh": "新密码", "en": "New password"},
+    "confirm_password": {"zh": "再次输入新密码", "en": "New password again"},
+    "password_ends_sessions": {"zh": "修改密码后，该账号在其他设备上的登录会立即失效。",
+                               "en": "A new password ends this account's sessions everywhere else at once."},
+    "wrong_current_password": {"zh": "当前密码不正确", "en": "The current password is wrong"},
+    "bad_new_password": {"zh": "新密码至少 {n} 位，且两次输入须一致", "en": "The new password needs {n}+ characters,"
+                                                                     " typed the same twice"},
+    "password_changed": {"zh": "密码已修改，已结束 {n} 个登录会话", "en": "Password changed; {n} sessions ended"},
+    "live_sessions": {"zh": "当前登录会话", "en": "Live sessions"},
+    "signed_in": {"zh": "登录时间", "en": "Signed in"},
+    "last_seen": {"zh": "最近活动", "en": "Last seen"},
+    "address": {"zh": "地址", "en": "Address"},
+    "revoke": {"zh": "注销此会话", "en": "Revoke"},
+    "revoke_all": {"zh": "注销该用户全部会话", "en": "Revoke all of this user"},
 }
 
 SOURCE_LABELS = {

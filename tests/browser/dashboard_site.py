@@ -121,6 +121,7 @@ class Site:
     now: datetime
     incident_id: int
     ticket_number: str
+    users_file: Path | None = None  # a users file makes passwords changeable from the dashboard
 
     def index(self, mentions: list[Mention]) -> None:
         backend = open_backend(self.config.index.url)
@@ -130,7 +131,7 @@ class Site:
             backend.close()
 
 
-def build_site(tmp_path: Path, *, hostile: bool = False) -> Site:
+def build_site(tmp_path: Path, *, hostile: bool = False, users_file: bool = False) -> Site:
     db = tmp_path / "dash.db"
     config = site_config(db)
     now = datetime.now(UTC)
@@ -146,11 +147,17 @@ def build_site(tmp_path: Path, *, hostile: bool = False) -> Site:
         title="极光优选 负面声量激增：快递、签收", severity="紧急", category="logistics", brand="aurora",
         incident_id=opened.incident.id, actor="playbook:negative_spike")
     conn.close()
-    return Site(config, db, now, opened.incident.id, ticket.number)
+    path = None
+    if users_file:
+        path = tmp_path / "dashboard-users.txt"
+        path.write_text("".join(f"{u.name}:{u.role}:{u.password_hash}\n" for u in users().users.values()))
+    return Site(config, db, now, opened.incident.id, ticket.number, path)
 
 
-def users() -> UserStore:
+def users(path: Path | None = None) -> UserStore:
     # few iterations: the tests log in often, and the hash format is the production one
+    if path is not None:
+        return UserStore.load(path)
     return UserStore({n: User(n, ROLES[n], hash_password(p, iterations=1000)) for n, p in PASSWORDS.items()})
 
 
@@ -163,7 +170,7 @@ def free_port() -> int:
 @contextmanager
 def serve(site: Site, poll_seconds: float = 0.3) -> Iterator[str]:
     """The real app under uvicorn on loopback; yields its base URL."""
-    app = create_app(site.config, users(), "test-secret-" + "x" * 20, poll_seconds=poll_seconds)
+    app = create_app(site.config, users(site.users_file), "test-secret-" + "x" * 20, poll_seconds=poll_seconds)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
                                            lifespan="off", timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, daemon=True)

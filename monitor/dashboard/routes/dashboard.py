@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from crisiswatch.mention import CATEGORIES, SOURCES
-from monitor.dashboard.app import guard, lang_of, render
+from monitor.dashboard.app import guard, lang_of, live_session, render
 from monitor.dashboard.filters import RANGES, parse_view
 from monitor.dashboard.i18n import Translator
 
@@ -66,6 +66,8 @@ async def stream(request: Request) -> Response:
         while True:
             if await request.is_disconnected():
                 return
+            if await run_in_threadpool(live_session, request) is None:
+                return  # logged out, revoked or timed out: the open stream ends with the session
             service = await run_in_threadpool(res.dashboard)
             mark = await run_in_threadpool(service.fingerprint, view)
             if mark != last:
