@@ -23,13 +23,16 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from crisiswatch.audit import AuditLog
+from crisiswatch.brand_names import BrandNames
 from crisiswatch.config import Config
 from crisiswatch.db import connect
 from index import open_backend
 from index.base import Backend
 from monitor.dashboard.auth import UserStore, csrf_ok, csrf_token
 from monitor.dashboard.i18n import Translator, pick_lang
+from monitor.dashboard.incident_page import IncidentPageService
 from monitor.dashboard.sessions import LoginThrottle, Session, SessionStore
+from playbooks.statements import StatementStore
 
 logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -97,7 +100,13 @@ class Resources:
         from monitor.dashboard.service import DashboardService
 
         names = {b.key: list(b.names) for b in self.config.brands}
-        return DashboardService(self.backend(), self.incidents(), self.tickets(), names)
+        return DashboardService(self.backend(), self.incidents(), self.tickets(), names,
+                                BrandNames(self.conn()).all())
+
+    def incident_page(self) -> IncidentPageService:
+        dashboard = self.dashboard()
+        return IncidentPageService(self.backend(), self.incidents(), self.tickets(), StatementStore(self.conn()),
+                                   self.audit(), dashboard.display_name, dashboard.stop)
 
     def console(self):
         from monitor.dashboard.console import ConsoleService
@@ -236,14 +245,14 @@ def slack_mount(config: Config, resources: Resources) -> list[Mount]:
 
 def create_app(config: Config, users: UserStore, secret: str, *, index_url: str | None = None,
                state_db: str | None = None, poll_seconds: float = 2.0, https_only: bool = False) -> Starlette:
-    from monitor.dashboard.routes import console, dashboard, session
+    from monitor.dashboard.routes import console, dashboard, incidents, session
 
     if not VENDOR_JS.exists():
         logger.warning("%s is missing: run `make demo` or `npm ci && npm run build` in %s",
                        VENDOR_JS, HERE / "frontend")
     resources = Resources(config, users, index_url or config.index.url,
                           state_db or str(config.resolve(config.state_db)), poll_seconds)
-    routes = [*session.routes, *dashboard.routes, *console.routes,
+    routes = [*session.routes, *dashboard.routes, *incidents.routes, *console.routes,
               *slack_mount(config, resources),
               Mount("/static", app=StaticFiles(directory=STATIC), name="static")]
     app = Starlette(routes=routes, middleware=[
