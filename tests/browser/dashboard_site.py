@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import requests
 import uvicorn
@@ -125,6 +126,8 @@ class Site:
     incident_id: int
     ticket_number: str
     users_file: Path | None = None  # a users file makes passwords changeable from the dashboard
+    incident_opened_local: str = ""  # as the pages show it (Asia/Shanghai)
+    widest_negative: Mention | None = None  # the incident window's negative post with the most followers
 
     def index(self, mentions: list[Mention]) -> None:
         backend = open_backend(self.config.index.url)
@@ -168,7 +171,11 @@ def build_site(tmp_path: Path, *, hostile: bool = False, users_file: bool = Fals
     if users_file:
         path = tmp_path / "dashboard-users.txt"
         path.write_text("".join(f"{u.name}:{u.role}:{u.password_hash}\n" for u in users().users.values()))
-    return Site(config, db, now, opened.incident.id, ticket.number, path)
+    window = [m for m in demo_mentions(now) + (hostile_mentions(now) if hostile else [])
+              if "aurora" in m.brands and m.sentiment_band == "negative" and m.created_at >= now - timedelta(minutes=70)]
+    widest = max(window, key=lambda m: (m.author.followers, m.created_at, m.id))
+    local = incident.opened_at.astimezone(ZoneInfo(config.alerts.timezone)).strftime("%Y-%m-%d %H:%M")
+    return Site(config, db, now, incident.id, ticket.number, path, local, widest)
 
 
 def users(path: Path | None = None) -> UserStore:
