@@ -93,6 +93,10 @@ class Backend(ABC):
         """Newest first by created_at, then id."""
 
     @abstractmethod
+    def by_reach(self, flt: MentionFilter, limit: int = 10, offset: int = 0) -> list[Mention]:
+        """The widest-reaching posts first: author's followers, then newest, then id (pages by offset)."""
+
+    @abstractmethod
     def search(self, query: str, flt: MentionFilter = ANY, limit: int = 20) -> list[Mention]:
         """Full-text search (Chinese-aware); newest first."""
 

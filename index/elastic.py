@@ -329,6 +329,9 @@ class SearchBackend(Backend):
     def latest(self, flt: MentionFilter, limit: int = 20) -> list[Mention]:
         return self._hits({"size": limit, "query": bodies.query(flt), "sort": bodies.NEWEST_FIRST})
 
+    def by_reach(self, flt: MentionFilter, limit: int = 10, offset: int = 0) -> list[Mention]:
+        return self._hits({"from": offset, "size": limit, "query": bodies.query(flt), "sort": bodies.WIDEST_FIRST})
+
     def search(self, query: str, flt: MentionFilter = ANY, limit: int = 20) -> list[Mention]:
         clause = bodies.search_clause(query)
         if clause is None:

@@ -173,6 +173,7 @@ AUTHOR_AGGS = {
 }
 
 NEWEST_FIRST = [{"created_at": "desc"}, {"id": "desc"}]
+WIDEST_FIRST = [{"author.followers": "desc"}, {"created_at": "desc"}, {"id": "desc"}]
 OLDEST_FIRST = [{"created_at": "asc"}, {"id": "asc"}]
 
 

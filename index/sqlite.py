@@ -13,6 +13,7 @@ from pathlib import Path
 from crisiswatch.db import connect, ensure_schema, transaction
 from crisiswatch.indexurl import parse_index_url
 from crisiswatch.mention import Mention
+from index import sqlite_counts
 from index.base import ANY, GROUP_FIELDS, AuthorStat, Backend, Bucket, IndexResult, MentionFilter
 from index.tokenize import fts_query, segment
 
@@ -69,7 +70,8 @@ _COLUMN_OF = {"source": "m.source", "category": "m.category", "severity": "m.sev
 
 TEXT_KEY_BITS = 20   # mentions per second the full-text key can tell apart
 SEARCH_CHUNK = 500
-_MAX_RANGE_BUCKETS = 5000  # beyond this many buckets one sorted GROUP BY is cheaper than range counts
+_MAX_RANGE_BUCKETS = 5000
+REACH_WALK = 20_000  # rows the followers index may be walked for a page of posts by reach  # beyond this many buckets one sorted GROUP BY is cheaper than range counts
 
 
 def _desc(text: str) -> tuple[int, ...]:
@@ -94,6 +96,8 @@ class SQLiteBackend(Backend):
         self.path = str(path)
         self.conn = connect(self.path)
         ensure_schema(self.conn, "mentions", DDL)
+        ensure_schema(self.conn, "mention_counts", sqlite_counts.DDL)
+        sqlite_counts.ensure_built(self.conn)
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteBackend:
@@ -112,7 +116,10 @@ class SQLiteBackend(Backend):
             brand_rows.extend((m.id, b, ts) for b in (m.brands or [""]))
             fts_rows.append(segment(f"{m.title} {m.text}"))
         ids = [(m.id,) for m in mentions]
+        entering = [(_ts(m.created_at), m.brands, m.source, m.category, m.sentiment_band) for m in mentions]
         with transaction(self.conn) as c:
+            leaving = sqlite_counts.stored_rows(c, [m.id for m in mentions])
+            sqlite_counts.apply(c, sqlite_counts.delta(leaving, entering))
             c.executemany(
                 "INSERT INTO mentions(id, source, native_id, created_ts, author_id, author_name, followers,"
                 " verified, category, severity, sentiment, sentiment_band, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -177,6 +184,9 @@ class SQLiteBackend(Backend):
         return Mention.from_stored(row["doc"]) if row else None
 
     def count(self, flt: MentionFilter = ANY) -> int:
+        step = sqlite_counts.step_for(flt)
+        if step is not None:
+            return sqlite_counts.count(self.conn, flt, step)
         join, where, params = self._where(flt)
         distinct = "DISTINCT m.id" if join else "*"
         return self.conn.execute(f"SELECT COUNT({distinct}) FROM mentions m{join}{where}", params).fetchone()[0]
@@ -185,6 +195,9 @@ class SQLiteBackend(Backend):
                          group_by: str | None = None) -> list[Bucket]:
         if group_by is not None and group_by not in GROUP_FIELDS:
             raise ValueError(f"cannot group by {group_by!r}")
+        rolled = sqlite_counts.step_for(flt, interval_seconds) if sqlite_counts.usable(group_by) else None
+        if rolled is not None:
+            return sqlite_counts.counts_over_time(self.conn, flt, interval_seconds, rolled, group_by)
         step = interval_seconds
         if flt.since is not None and flt.until is not None:
             first = int(_ts(flt.since) // step * step)
@@ -237,6 +250,9 @@ class SQLiteBackend(Backend):
     def counts_by(self, flt: MentionFilter, field_name: str, limit: int = 20) -> list[tuple[str, int]]:
         if field_name not in GROUP_FIELDS:
             raise ValueError(f"cannot group by {field_name!r}")
+        step = sqlite_counts.step_for(flt) if sqlite_counts.usable(field_name) else None
+        if step is not None:
+            return sqlite_counts.counts_by(self.conn, flt, field_name, step, limit)
         join, where, params = self._where(flt, need_brand_join=field_name == "brand")
         col = _COLUMN_OF[field_name]
         extra = f"{' AND' if where else ' WHERE'} {col} IS NOT NULL AND {col} != ''"
@@ -290,10 +306,31 @@ class SQLiteBackend(Backend):
         return [Mention.from_stored(r["doc"]) for r in self.conn.execute(sql, params).fetchall()]
 
     def latest(self, flt: MentionFilter, limit: int = 20) -> list[Mention]:
+        # no DISTINCT: the brand join matches one row per mention (one brand, (mention, brand) unique),
+        # and de-duplicating whole documents made a 400-post read sort every document
         join, where, params = self._where(flt, newest_first=True)
-        sql = (f"SELECT DISTINCT m.doc, m.created_ts, m.id FROM mentions m{join}{where}"
+        sql = (f"SELECT m.doc FROM mentions m{join}{where}"
                f" ORDER BY m.created_ts DESC, m.id DESC LIMIT ?")
         return self._docs(sql, [*params, limit])
+
+    def by_reach(self, flt: MentionFilter, limit: int = 10, offset: int = 0) -> list[Mention]:
+        """Ids first, documents for the page only. A window holding a good share of all mentions walks the
+        followers index down and stops at the page; a narrow one sorts its own rows from a covering index."""
+        join, where, params = self._where(flt, newest_first=True)
+        everything = self.conn.execute("SELECT MAX(rowid) FROM mentions").fetchone()[0] or 0
+        matching = self.count(flt)
+        if not matching:
+            return []
+        walk = (offset + limit) * everything / matching <= REACH_WALK
+        index = "mentions_followers" if walk else "mentions_cover"
+        sql = (f"SELECT m.id FROM mentions m INDEXED BY {index}{join}{where}"
+               f" ORDER BY m.followers DESC, m.created_ts DESC, m.id DESC LIMIT ? OFFSET ?")
+        ids = [r[0] for r in self.conn.execute(sql, [*params, limit, offset])]
+        if not ids:
+            return []
+        docs = {r[0]: r[1] for r in self.conn.execute(
+            f"SELECT id, doc FROM mentions WHERE id IN ({','.join('?' * len(ids))})", ids)}
+        return [Mention.from_stored(docs[i]) for i in ids]
 
     def search(self, query: str, flt: MentionFilter = ANY, limit: int = 20) -> list[Mention]:
         match = fts_query(query)

@@ -144,6 +144,14 @@ def test_latest_newest_first_ties_by_id(backend):
     assert [m.native_id for m in backend.latest(MentionFilter(brand="other"))] == ["4"]
 
 
+def test_by_reach_widest_first_in_pages(backend):
+    widest = [m.id for m in sorted(DATA, key=lambda m: (m.author.followers, m.created_at, m.id), reverse=True)]
+    assert [m.id for m in backend.by_reach(MentionFilter(), limit=4)] == widest[:4]
+    assert [m.id for m in backend.by_reach(MentionFilter(), limit=4, offset=4)] == widest[4:]
+    assert [m.native_id for m in backend.by_reach(MentionFilter(brand="aurora", sentiment_band="negative"))] == [
+        "3", "1", "5"]
+
+
 def test_chinese_search(backend):
     assert [m.native_id for m in backend.search("快递")] == ["3", "1"]
     assert [m.native_id for m in backend.search("物流 快递员")] == ["3"]

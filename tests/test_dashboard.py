@@ -121,7 +121,19 @@ def test_overview_matches_the_index(site, base):
     assert [s["brand"] for s in data["timeline"]["series"]] == ["aurora"]
     assert [i["label"] for i in data["timeline"]["incidents"]] == [f"INC-{site.incident_id}"]
     assert data["incidents"][0]["ticket"]["number"] == site.ticket_number
-    assert all(p["band"] == "negative" and "aurora" in p["brands"] for p in data["latest_negative"])
+    negatives = [m for m in posts if m.sentiment_band == "negative"]
+    widest = sorted(negatives, key=lambda m: (m.author.followers, m.created_at, m.id), reverse=True)
+    assert [p["id"] for p in data["negative_posts"]] == [m.id for m in widest[:10]]  # by reach, a page of 10
+    more = s.get(f"{base}/api/negatives?brand=aurora&offset=10", timeout=20).json()["posts"]
+    assert [p["id"] for p in more] == [m.id for m in widest[10:20]]
+    earlier = View(brand="aurora").mention_filter()
+    backend = open_backend(site.config.index.url)
+    before = backend.count(MentionFilter(brand="aurora", since=earlier.since - timedelta(hours=24),
+                                         until=earlier.since))
+    backend.close()
+    assert data["previous"]["total"] == before
+    assert data["incidents"][0]["why"]["zh"].startswith("1 分钟内负面帖 24 条")
+    assert "p=" not in data["incidents"][0]["why"]["zh"]
     terms = dict(data["terms"])
     assert terms and not {"极光优选", "极光", "优选"} & set(terms)  # the brand's own name is not news
     top, count = data["terms"][0]
@@ -156,7 +168,7 @@ def test_stream_sends_an_overview_then_a_new_one_when_a_mention_arrives(site, ba
         # an event may also come when the clock turns a minute; the next one with a change is the post
         second = next(e for e, _ in zip(events, range(5), strict=False) if e["total"] != first["total"])
     assert second["total"] == first["total"] + 1
-    assert second["latest_negative"][0]["author"] == "新用户1"
+    assert second["negative"] == first["negative"] + 1
 
 
 def _events(lines):

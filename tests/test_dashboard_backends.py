@@ -60,3 +60,79 @@ def test_sqlite_range_counts_equal_the_plain_group_by(tmp_path, monkeypatch):
     backend.close()
     assert any(len(buckets) > 3 for buckets in fast)
     assert fast == plain
+
+
+def test_sqlite_stored_counts_equal_counting_the_mentions(tmp_path, monkeypatch):
+    """The pre-aggregated counts answer every aligned window like the mentions do, after replacements too."""
+    import index.sqlite_counts as counts
+    from index.base import MentionFilter
+
+    backend = open_backend(f"sqlite:///{tmp_path / 'index.db'}")
+    data = demo_mentions(NOW, count=400, seed=3)
+    backend.upsert(data)
+    moved = data[:60]  # re-crawled: new time, brands, tone and category; the old counts must leave
+    for n, m in enumerate(moved):
+        m.created_at -= timedelta(hours=n % 7, minutes=n)
+        m.brands = [["beichen"], ["aurora", "beichen"], []][n % 3]
+        m.sentiment = 0.9 if n % 2 else 0.05
+        m.category = None if n % 2 else "price"
+    backend.upsert(moved + moved[:5])  # a repeated id in one batch counts once
+    since, until = NOW - timedelta(days=1, hours=2), NOW + timedelta(hours=6)
+    since = since.replace(minute=0, second=0, microsecond=0)
+    until = until.replace(hour=until.hour // 6 * 6, minute=0, second=0, microsecond=0)
+    filters = [MentionFilter(since=since, until=until), MentionFilter(brand="aurora", since=since, until=until),
+               MentionFilter(brand="", since=since, until=until),
+               MentionFilter(source="weibo", sentiment_band="negative", since=since, until=until),
+               MentionFilter(brand="beichen", category="price", since=since, until=until),
+               MentionFilter(severity="紧急", since=since, until=until)]
+    asked = [(f, step, group) for f in filters for step in (900, 3600, 6 * 3600)
+             for group in (None, "brand", "category", "sentiment_band", "severity")]
+
+    def answers():
+        return ([backend.counts_over_time(f, step, group) for f, step, group in asked],
+                [backend.counts_by(f, field, 20) for f in filters for field in ("brand", "source", "category",
+                                                                                 "sentiment_band")],
+                [backend.count(f) for f in filters])
+
+    assert counts.step_for(filters[0]) == 3600 and counts.step_for(filters[0], 900) == 900
+    stored = answers()
+    monkeypatch.setattr(counts, "STEPS", ())  # every question goes to the mentions
+    counted = answers()
+    backend.close()
+    assert len(data) - 10 < stored[2][0] <= len(data) and stored[1][0][0][1] > 0
+    assert stored == counted
+
+
+def test_sqlite_counts_are_built_for_a_database_from_before_them(tmp_path):
+    from index.base import MentionFilter
+
+    path = tmp_path / "index.db"
+    backend = open_backend(f"sqlite:///{path}")
+    backend.upsert(demo_mentions(NOW, count=120, seed=9))
+    backend.conn.execute("DELETE FROM mention_counts")
+    backend.conn.execute("DELETE FROM mention_counts_built")  # as an older release left it
+    backend.close()
+    reopened = open_backend(f"sqlite:///{path}")
+    day = MentionFilter(since=NOW.replace(hour=0, minute=0) - timedelta(days=1), until=NOW.replace(hour=12, minute=0))
+    assert reopened.count(day) == reopened.conn.execute("SELECT COUNT(*) FROM mentions").fetchone()[0] == 120
+    reopened.close()
+
+
+def test_sqlite_by_reach_walks_or_sorts_with_the_same_answer(tmp_path, monkeypatch):
+    import index.sqlite as sqlite_module
+    from index.base import MentionFilter
+
+    backend = open_backend(f"sqlite:///{tmp_path / 'index.db'}")
+    backend.upsert(demo_mentions(NOW, count=300, seed=4))
+    filters = [MentionFilter(sentiment_band="negative", since=NOW - timedelta(hours=3), until=NOW),
+               MentionFilter(brand="aurora", since=NOW - timedelta(hours=20), until=NOW),
+               MentionFilter(source="jd", sentiment_band="negative")]
+    pages = [(f, offset) for f in filters for offset in (0, 10, 40)]
+
+    def answers(walk: int) -> list[list[str]]:
+        monkeypatch.setattr(sqlite_module, "REACH_WALK", walk)
+        return [[m.id for m in backend.by_reach(f, 10, offset)] for f, offset in pages]
+
+    walked, sorted_ = answers(10**9), answers(0)
+    backend.close()
+    assert walked == sorted_ and sum(map(len, walked)) > 30

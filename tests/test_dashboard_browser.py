@@ -5,6 +5,7 @@ Chromium is Debian's package (`make test` installs it); without it these tests f
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -42,9 +43,22 @@ def _series_total(page, chart_id: str) -> float:
         if (!chart) return -1;
         let total = 0;
         for (const s of chart.getOption().series)
-            for (const d of s.data) total += Array.isArray(d) ? d[1] : (typeof d === 'object' ? d.value : d);
+            for (const d of s.data) {
+                if (d === null) continue;
+                const v = Array.isArray(d) ? d[1] : (typeof d === 'object' ? d.value : d);
+                total += (Array.isArray(v) ? v[1] : v) || 0;
+            }
         return total;
     }""", chart_id)
+
+
+def _wait(page, expression: str, seconds: float = 5) -> None:
+    """Poll an expression from outside the page: the strict CSP (no eval) refuses wait_for_function's polling."""
+    deadline = time.monotonic() + seconds
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {seconds} s: {expression}")
+        page.wait_for_timeout(100)
 
 
 def test_anonymous_browser_lands_on_login(base):
@@ -70,7 +84,11 @@ def test_dashboard_renders_charts_from_the_index(base):
             assert _series_total(page, chart_id) > 0, chart_id
         assert _series_total(page, "chart-sentiment") == api["total"]
         assert page.locator("#authors tr").count() == len(api["authors"]) > 0
-        assert page.locator("#negatives li").count() == len(api["latest_negative"]) > 0
+        assert page.locator("#negatives li").count() == len(api["negative_posts"]) > 0
+        assert page.inner_text("#negatives-count") == f"共 {api['negative']} 条"
+        page.click("#negatives-more")  # the next page by reach, below the first
+        _wait(page, f"document.querySelectorAll('#negatives li').length > {len(api['negative_posts'])}")
+        assert page.locator("#kpi-total-vs").inner_text().startswith("较上期")
         assert page.locator("#incidents .incident").count() == 1
         assert page.locator("#incidents .countdown").inner_text()  # the SLA clock ticks client-side
         page.wait_for_timeout(300)  # let ECharts finish its first frame before the picture
@@ -85,9 +103,7 @@ def test_live_update_arrives_without_reload(site, base):
         before = int(page.inner_text("#kpi-total").replace(",", ""))
         page.evaluate("window.__sameDocument = true")
         site.index([fresh_mention(site.now + timedelta(seconds=5), 7, "极光优选的仓库又把我的快递弄丢了")])
-        page.locator("#negatives li", has_text="极光优选的仓库又把我的快递弄丢了").wait_for(timeout=15_000)
-        assert int(page.inner_text("#kpi-total").replace(",", "")) == before + 1
-        assert "极光优选的仓库又把我的快递弄丢了" in page.inner_text("#negatives")
+        _wait(page, f"document.getElementById('kpi-total').textContent.replace(/,/g, '') == {before + 1}", 15)
         assert page.evaluate("window.__sameDocument") is True  # the page never navigated
 
 
@@ -166,3 +182,69 @@ def test_hostile_posts_are_shown_as_text_and_nothing_runs(tmp_path):
         page.goto(f"{base}/tickets")
         page.wait_for_timeout(300)
         assert pwned == [] and dialogs == []
+
+
+def test_pr_lead_opens_the_incident_page_from_the_overview(site, base):
+    """Brand display name, since when, the golden-window countdown, the top post by reach, the action timeline."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    with chromium_page() as page:
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        browser_login(page, base, "viv")
+        page.wait_for_selector("body[data-updates='1']", timeout=15_000)
+        card = page.locator("#incidents .incident")
+        assert "1 分钟内负面帖 24 条" in card.inner_text() and "p=" not in card.inner_text()
+        card.locator("a.incident-link").click()
+        page.wait_for_url(f"{base}/incidents/{site.incident_id}")
+        assert page.inner_text("#inc-brand") == "极光优选"
+        assert page.inner_text("#inc-since") == site.incident_opened_local
+        assert page.inner_text("#inc-ack").startswith("lin")
+        golden = page.inner_text("#inc-golden")
+        assert golden.startswith("剩余 11:")  # 12 h from the start, 40 min gone
+        _wait(page, f"document.getElementById('inc-golden').textContent !== {golden!r}")
+        top = page.locator("#top-posts article").first
+        assert top.locator("a.author").get_attribute("href") == f"/mentions/{site.widest_negative.id}"
+        assert site.widest_negative.text in top.inner_text()
+        timeline = page.inner_text("#inc-timeline")
+        for line in ("事件开启", "已发送告警", "开立工单", "添加任务 2 项", "lin 确认了事件", "声明草稿已起草"):
+            assert line in timeline, line
+        assert "tasks_added" not in page.inner_text("main")
+        assert page.evaluate("window.__incidentChart.getOption().series[0].data.length") > 10
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(ARTIFACTS / "incident.png"), full_page=True)
+        hanzi = {ch for ch in page.inner_text("body") if "\u4e00" <= ch <= "\u9fff"}
+        assert hanzi and all(_gb2312(ch) for ch in hanzi)  # one script: simplified Chinese
+        assert errors == []
+
+
+def _gb2312(ch: str) -> bool:
+    try:
+        ch.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def test_a_cookie_replayed_after_logout_is_refused_in_the_browser(site, base):
+    with chromium_page() as page:
+        browser_login(page, base, "ada", "/mentions")
+        stolen = page.context.cookies()
+        page.locator("form[action='/logout'] button").click()
+        page.wait_for_url(f"{base}/login")
+        page.context.add_cookies(stolen)  # the cookie copied before logout, put back
+        page.goto(f"{base}/tickets")
+        assert page.url.startswith(f"{base}/login?next=")
+        assert page.evaluate("fetch('/api/overview').then(r => r.status)") == 401
+
+
+def test_the_tenth_wrong_password_is_throttled_in_the_browser(tmp_path):
+    site = build_site(tmp_path)
+    with serve(site) as base, chromium_page() as page:
+        for _ in range(10):
+            page.goto(f"{base}/login")
+            page.fill("input[name=username]", "root")
+            page.fill("input[name=password]", "not-the-password")
+            with page.expect_navigation() as reply:
+                page.click("button[type=submit]")
+        assert reply.value.status == 429
+        assert "登录失败次数过多，请 15 分钟后再试" in page.inner_text(".alert")

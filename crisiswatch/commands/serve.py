@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         if not _is_loopback(args.host):
             raise CrisiswatchError("--demo-login is for local use: serve on 127.0.0.1 or localhost")
         password = secrets.token_urlsafe(12)
-        users.users["demo"] = User("demo", "admin", hash_password(password))
+        users.users["demo"] = users.fixed["demo"] = User("demo", "admin", hash_password(password))
         print(f"demo login (this run only): user demo · password {password}")
     if not users.users:
         raise CrisiswatchError(f"no dashboard users: add one with `crisiswatch serve --add-user NAME --role agent`,"

@@ -22,12 +22,17 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from crisiswatch.audit import AuditLog
+from crisiswatch.brand_names import BrandNames
 from crisiswatch.config import Config
 from crisiswatch.db import connect
 from index import open_backend
 from index.base import Backend
 from monitor.dashboard.auth import UserStore, csrf_ok, csrf_token
 from monitor.dashboard.i18n import Translator, pick_lang
+from monitor.dashboard.incident_page import IncidentPageService
+from monitor.dashboard.sessions import LoginThrottle, Session, SessionStore
+from playbooks.statements import StatementStore
 
 logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -82,11 +87,26 @@ class Resources:
             self._local.conn = connect(self.state_db)
         return self._local.conn
 
+    def sessions(self) -> SessionStore:
+        return SessionStore(self.conn())
+
+    def throttle(self) -> LoginThrottle:
+        return LoginThrottle(self.conn())
+
+    def audit(self) -> AuditLog:
+        return AuditLog(self.conn())
+
     def dashboard(self):
         from monitor.dashboard.service import DashboardService
 
         names = {b.key: list(b.names) for b in self.config.brands}
-        return DashboardService(self.backend(), self.incidents(), self.tickets(), names)
+        return DashboardService(self.backend(), self.incidents(), self.tickets(), names,
+                                BrandNames(self.conn()).all())
+
+    def incident_page(self) -> IncidentPageService:
+        dashboard = self.dashboard()
+        return IncidentPageService(self.backend(), self.incidents(), self.tickets(), StatementStore(self.conn()),
+                                   self.audit(), dashboard.display_name, dashboard.stop)
 
     def console(self):
         from monitor.dashboard.console import ConsoleService
@@ -158,9 +178,20 @@ async def form_data(request: Request) -> dict[str, str]:
     return dict(parse_qsl(body, keep_blank_values=True))
 
 
+def live_session(request: Request) -> Session | None:
+    """The server-side session behind the cookie, if it is still live (see `SessionStore.check`)."""
+    res: Resources = request.app.state.resources
+
+    def password_hash_of(name: str) -> str | None:
+        user = res.users.get(name)
+        return user.password_hash if user else None
+
+    return res.sessions().check(request.session.get("sid"), password_hash_of)
+
+
 def current_user(request: Request):
-    name = request.session.get("user")
-    return request.app.state.resources.users.get(name) if name else None
+    session = live_session(request)
+    return request.app.state.resources.users.get(session.username) if session else None
 
 
 Handler = Callable[..., Awaitable[Response]]
@@ -214,14 +245,14 @@ def slack_mount(config: Config, resources: Resources) -> list[Mount]:
 
 def create_app(config: Config, users: UserStore, secret: str, *, index_url: str | None = None,
                state_db: str | None = None, poll_seconds: float = 2.0, https_only: bool = False) -> Starlette:
-    from monitor.dashboard.routes import console, dashboard, session
+    from monitor.dashboard.routes import console, dashboard, incidents, session
 
     if not VENDOR_JS.exists():
         logger.warning("%s is missing: run `make demo` or `npm ci && npm run build` in %s",
                        VENDOR_JS, HERE / "frontend")
     resources = Resources(config, users, index_url or config.index.url,
                           state_db or str(config.resolve(config.state_db)), poll_seconds)
-    routes = [*session.routes, *dashboard.routes, *console.routes,
+    routes = [*session.routes, *dashboard.routes, *incidents.routes, *console.routes,
               *slack_mount(config, resources),
               Mount("/static", app=StaticFiles(directory=STATIC), name="static")]
     app = Starlette(routes=routes, middleware=[

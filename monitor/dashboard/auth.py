@@ -63,29 +63,56 @@ def _parse_user(line: str, where: str) -> User:
     return User(name, role, encoded)
 
 
-class UserStore:
-    """Users from the environment and a file; the environment wins for a name in both."""
+def _file_users(path: Path | None) -> dict[str, User]:
+    users: dict[str, User] = {}
+    if path is not None and path.exists():
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip() and not line.lstrip().startswith("#"):
+                user = _parse_user(line, f"{path}:{n}")
+                users[user.name] = user
+    return users
 
-    def __init__(self, users: dict[str, User] | None = None, path: Path | None = None) -> None:
+
+def _mtime(path: Path | None) -> float | None:
+    try:
+        return path.stat().st_mtime_ns if path is not None else None
+    except FileNotFoundError:
+        return None
+
+
+class UserStore:
+    """Users from the environment and a file; the environment wins for a name in both.
+
+    The file is read again when it changes, so a password set with `serve --add-user` while the
+    server runs takes effect (and ends the sessions opened with the old one) at once.
+    """
+
+    def __init__(self, users: dict[str, User] | None = None, path: Path | None = None,
+                 fixed: dict[str, User] | None = None) -> None:
         self.path = path
         self.users: dict[str, User] = dict(users or {})
+        self.fixed = dict(fixed or {})  # from the environment: not changeable from the dashboard
+        self._seen = _mtime(path)
 
     @classmethod
     def load(cls, default_file: Path | None = None) -> UserStore:
         file_name = os.environ.get(USERS_FILE_ENV)
         path = Path(file_name) if file_name else default_file
-        users: dict[str, User] = {}
-        if path is not None and path.exists():
-            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-                if line.strip() and not line.lstrip().startswith("#"):
-                    user = _parse_user(line, f"{path}:{n}")
-                    users[user.name] = user
+        fixed = {}
         for entry in filter(None, (e.strip() for e in os.environ.get(USERS_ENV, "").split(","))):
             user = _parse_user(entry, USERS_ENV)
-            users[user.name] = user
-        return cls(users, path)
+            fixed[user.name] = user
+        return cls({**_file_users(path), **fixed}, path, fixed)
+
+    def refresh(self) -> None:
+        """Re-read the users file if it changed since it was read (one stat call otherwise)."""
+        seen = _mtime(self.path)
+        if seen != self._seen:
+            self._seen = seen
+            self.users = {**_file_users(self.path), **self.fixed}
 
     def get(self, name: str) -> User | None:
+        self.refresh()
         return self.users.get(name)
 
     def authenticate(self, name: str, password: str) -> User | None:
@@ -102,6 +129,8 @@ class UserStore:
             raise CrisiswatchError(f"bad user name {name!r}: no ':' or ','")
         if self.path is None:
             raise CrisiswatchError("no users file configured")
+        if name in self.fixed:
+            raise CrisiswatchError(f"user {name!r} comes from {USERS_ENV}: change it there")
         user = User(name, role, hash_password(password))
         self.users[name] = user
         kept = []
@@ -111,6 +140,7 @@ class UserStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text("\n".join([*kept, f"{name}:{role}:{user.password_hash}"]) + "\n", encoding="utf-8")
         os.chmod(self.path, 0o600)
+        self._seen = _mtime(self.path)
         return user
 
 

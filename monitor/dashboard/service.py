@@ -9,6 +9,7 @@ import re
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import jieba
@@ -17,13 +18,24 @@ from crisiswatch.mention import Mention
 from index.base import Backend, MentionFilter
 from index.tokenize import tokens
 from monitor.dashboard.filters import View
+from monitor.dashboard.i18n import LANGS, Translator
+from monitor.dashboard.narrative import describe
 from monitor.explain import _STOP
 from monitor.incidents.service import IncidentService
 from playbooks.tickets.service import TicketService
 
 _WORD = re.compile(r"\w")
 TERM_SAMPLE = 400  # the newest posts of the view feed the trending terms
+PAGE = 10  # posts per page in the overview's lists
 CLOSED_STATUSES = ("已解决", "已回访", "已关闭")
+
+
+@lru_cache(maxsize=50_000)
+def post_words(text: str) -> frozenset[str]:
+    """A post's distinct words, lower-cased. Cached: every live update of a view re-reads mostly the same
+    posts, and segmenting them again was most of the overview's time."""
+    # precise segmentation: search mode's overlapping pieces (羽绒/羽绒服) would each count
+    return frozenset(w.lower() for w in jieba.cut(text) if _WORD.search(w))
 
 
 def mention_card(m: Mention) -> dict[str, Any]:
@@ -31,7 +43,8 @@ def mention_card(m: Mention) -> dict[str, Any]:
     return {
         "id": m.id, "source": m.source, "url": m.url, "text": m.text[:400], "title": m.title[:200],
         "author": m.author.name, "followers": m.author.followers, "verified": m.author.verified,
-        "created_at": m.created_at.isoformat(), "sentiment": m.sentiment, "band": m.sentiment_band,
+        "author_id": m.author.id, "created_at": m.created_at.isoformat(), "sentiment": m.sentiment,
+        "band": m.sentiment_band,
         "category": m.category, "severity": m.severity, "brands": m.brands,
         "engagement": m.engagement.model_dump(),
     }
@@ -55,11 +68,12 @@ def ticket_breached(ticket: Any, now: datetime) -> bool:
 
 class DashboardService:
     def __init__(self, backend: Backend, incidents: IncidentService, tickets: TicketService,
-                 brand_names: dict[str, list[str]] | None = None) -> None:
+                 brand_names: dict[str, list[str]] | None = None, stored_names: dict[str, str] | None = None) -> None:
         self.backend = backend
         self.incidents = incidents
         self.tickets = tickets
-        self.brand_names = brand_names or {}
+        # the config's names first; names stored with the data cover brands it does not list
+        self.brand_names = {**{k: [v] for k, v in (stored_names or {}).items()}, **(brand_names or {})}
         # brand names and their pieces are not news on a brand's own dashboard
         self.stop = set(_STOP) | {t for names in self.brand_names.values() for name in names
                                   for t in [name.lower(), *tokens(name)]}
@@ -79,6 +93,10 @@ class DashboardService:
         minute = int((now or datetime.now(UTC)).timestamp() // 60)
         return (self.backend.count(flt), newest[0].id if newest else "", incidents, tickets, minute)
 
+    def display_name(self, brand: str) -> str:
+        names = self.brand_names.get(brand)
+        return names[0] if names else brand
+
     def overview(self, view: View, now: datetime | None = None) -> dict[str, Any]:
         now = now or datetime.now(UTC)
         flt = view.mention_filter(now)
@@ -86,6 +104,9 @@ class DashboardService:
         sentiment = self.backend.counts_by(flt, "sentiment_band", limit=10)
         total = sum(n for _, n in sentiment)
         bands = dict(sentiment)
+        # the window before, as long and on the same bucket edges (so it is counted as cheaply)
+        span = flt.until - flt.since
+        before = replace(flt, since=flt.since - span, until=flt.since)
         return {
             "generated_at": now.isoformat(),
             "brand_names": {key: names[0] for key, names in self.brand_names.items() if names},
@@ -94,18 +115,26 @@ class DashboardService:
                        "interval": view.interval_seconds},
             "total": total,
             "negative": bands.get("negative", 0),
-            "timeline": self.timeline(view, flt, negative),
+            "previous": {"total": self.backend.count(before),
+                         "negative": self.backend.count(replace(before, sentiment_band="negative"))},
+            "timeline": self.timeline(view, flt, negative, now),
             "sentiment": sentiment,
             "categories": self.backend.counts_by(flt, "category", limit=10),
             "sources": self.backend.counts_by(flt, "source", limit=10),
             "authors": [a.__dict__ for a in self.backend.top_authors(flt, limit=10)],
             "terms": self.trending_terms(flt),
-            "latest_negative": [mention_card(m) for m in self.backend.latest(negative, limit=12)],
+            "negative_posts": self.negative_posts(view, now),
             "incidents": self.open_incidents(view, now),
             "breached_tickets": sum(1 for t in self.tickets.list(limit=500) if ticket_breached(t, now)),
         }
 
-    def timeline(self, view: View, flt: MentionFilter, negative: MentionFilter) -> dict[str, Any]:
+    def negative_posts(self, view: View, now: datetime | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """A page of the view's negative posts, widest reach first."""
+        negative = view.mention_filter(now, sentiment_band="negative")
+        return [mention_card(m) for m in self.backend.by_reach(negative, limit=PAGE, offset=offset)]
+
+    def timeline(self, view: View, flt: MentionFilter, negative: MentionFilter,
+                 now: datetime | None = None) -> dict[str, Any]:
         step = view.interval_seconds
         start = int(flt.since.timestamp()) // step * step
         slots = list(range(start, int(flt.until.timestamp()), step))
@@ -121,14 +150,17 @@ class DashboardService:
             if i is not None:
                 neg[i] += bucket.count
         markers = [
-            {"label": i.label, "brand": i.brand, "level": i.level, "at": i.opened_at.isoformat(),
-             "summary": i.summary, "status": i.status}
+            {"id": i.id, "label": i.label, "brand": i.brand, "level": i.level, "at": i.opened_at.isoformat(),
+             "status": i.status}
             for i in self.incidents.list(brand=view.brand, limit=200)
             if flt.since <= i.opened_at < flt.until
         ]
+        # the newest bucket is still filling: the page draws it as partial, not as a drop
+        clock = (now or datetime.now(UTC)).timestamp()
+        partial = next((i for i, ts in enumerate(slots) if ts <= clock < ts + step), None)
         return {"slots": [datetime.fromtimestamp(ts, UTC).isoformat() for ts in slots],
                 "series": [{"brand": k, "data": v} for k, v in sorted(series.items())],
-                "negative": neg, "incidents": markers}
+                "negative": neg, "incidents": markers, "partial": partial, "interval": step}
 
     def trending_terms(self, flt: MentionFilter, top: int = 15) -> list[tuple[str, int]]:
         """Words most posts of the view use, counted once per post.
@@ -140,9 +172,7 @@ class DashboardService:
         posts = 0
         for m in self.backend.latest(flt, limit=TERM_SAMPLE):
             posts += 1
-            # precise segmentation: search mode's overlapping pieces (羽绒/羽绒服) would each count
-            counts.update(t for t in {w.lower() for w in jieba.cut(m.text) if _WORD.search(w)}
-                          if len(t) > 1 and t not in self.stop)
+            counts.update(t for t in post_words(m.text) if len(t) > 1 and t not in self.stop)
         ubiquitous = 0.8 * posts if posts >= 20 else posts + 1
         return [(t, n) for t, n in counts.most_common(top + 10) if n < ubiquitous][:top]
 
@@ -152,7 +182,8 @@ class DashboardService:
             ticket = self.tickets.for_incident(incident.id)
             out.append({
                 "id": incident.id, "label": incident.label, "brand": incident.brand, "level": incident.level,
-                "summary": incident.summary, "opened_at": incident.opened_at.isoformat(),
+                "why": {lang: describe(incident, Translator(lang))[0] for lang in LANGS},
+                "opened_at": incident.opened_at.isoformat(),
                 "acked_by": incident.acked_by, "signals": incident.signals,
                 "ticket": None if ticket is None else {
                     "number": ticket.number, "status": ticket.status, "severity": ticket.severity,

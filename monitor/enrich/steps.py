@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from crisiswatch.brand_names import BrandNames
 from crisiswatch.config import Config
 from crisiswatch.db import ensure_schema
 from crisiswatch.mention import SEVERITIES, Mention, severity_rank
@@ -54,6 +55,8 @@ class BrandStep:
             for b in config.brands
         ])
         self.enabled = bool(config.brands)
+        if state is not None and config.brands:  # so the dashboard can name brands without the config
+            BrandNames(state).remember({b.key: b.display_name for b in config.brands})
 
     def __call__(self, mentions: list[Mention]) -> None:
         if not self.enabled:

@@ -16,10 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import requests
 import uvicorn
 
+from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config, parse_config
 from crisiswatch.db import connect
 from crisiswatch.mention import Mention
@@ -28,6 +30,7 @@ from monitor.dashboard.app import create_app
 from monitor.dashboard.auth import User, UserStore, hash_password
 from monitor.detectors.base import Signal
 from monitor.incidents.service import IncidentService
+from playbooks.statements import StatementStore
 from playbooks.tickets.service import TicketService
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -47,6 +50,7 @@ NEGATIVE = [
 ]
 PRODUCTS = ["空气炸锅", "电饭煲", "蓝牙耳机", "羽绒服", "保温杯"]
 BRANDS = {"aurora": "极光优选", "beichen": "北辰家电"}
+TASKS = ["核查订单与物流记录", "联系发帖用户致歉并跟进"]
 
 # The Mention model strips real tags and unescapes entities once, on the way in (as crawled HTML needs),
 # so the payloads are entity-encoded once: what the dashboard reads from the index is then literal
@@ -121,6 +125,9 @@ class Site:
     now: datetime
     incident_id: int
     ticket_number: str
+    users_file: Path | None = None  # a users file makes passwords changeable from the dashboard
+    incident_opened_local: str = ""  # as the pages show it (Asia/Shanghai)
+    widest_negative: Mention | None = None  # the incident window's negative post with the most followers
 
     def index(self, mentions: list[Mention]) -> None:
         backend = open_backend(self.config.index.url)
@@ -130,7 +137,7 @@ class Site:
             backend.close()
 
 
-def build_site(tmp_path: Path, *, hostile: bool = False) -> Site:
+def build_site(tmp_path: Path, *, hostile: bool = False, users_file: bool = False) -> Site:
     db = tmp_path / "dash.db"
     config = site_config(db)
     now = datetime.now(UTC)
@@ -139,18 +146,42 @@ def build_site(tmp_path: Path, *, hostile: bool = False) -> Site:
     backend.close()
     conn = connect(db)
     incidents = IncidentService(conn)
+    # as the detector writes it: an English summary for logs, the numbers in facts
     opened = incidents.apply(Signal(
         rule="negative_spike", key="aurora", brand="aurora", level="critical", at=now - timedelta(minutes=40),
-        value=24, baseline=0.4, p_value=1e-9, summary="极光优选负面声量激增：1 分钟 24 条（基线 0.4）"))
-    ticket = TicketService.from_config(config, conn).open(
+        value=24, baseline=0.4, p_value=1e-9, summary="24 negative mentions in 1 min vs 0.40 expected (60x, p=1.0e-09)",
+        facts={"negative": 24, "total": 30, "expected": 0.4, "ratio": 60.0, "p_value": 1e-9, "minutes": 1}))
+    incident = opened.incident
+    tickets = TicketService.from_config(config, conn)
+    ticket = tickets.open(
         title="极光优选 负面声量激增：快递、签收", severity="紧急", category="logistics", brand="aurora",
-        incident_id=opened.incident.id, actor="playbook:negative_spike")
+        incident_id=incident.id, actor="playbook:negative_spike", now=now - timedelta(minutes=39))
+    # what the playbooks do, through the services they use
+    AuditLog(conn).record("playbook:negative_spike", "notify", incident.label, "done", at=now - timedelta(minutes=39))
+    ticket = tickets.add_tasks(ticket.id, TASKS, actor="playbook:logistics_surge", expected_version=ticket.version,
+                               now=now - timedelta(minutes=38))
+    tickets.complete_task(ticket.id, 0, actor="ada", expected_version=ticket.version, now=now - timedelta(minutes=20))
+    incidents.acknowledge(incident.id, "lin")
+    StatementStore(conn).draft(incident_id=incident.id, playbook="negative_spike", ticket_number=ticket.number,
+                               template="holding_statement", text="关于近期物流延误的说明", approvers=["pr-lead"],
+                               incident_start=incident.opened_at, ready_at=now - timedelta(minutes=30),
+                               window_minutes=12 * 60)
     conn.close()
-    return Site(config, db, now, opened.incident.id, ticket.number)
+    path = None
+    if users_file:
+        path = tmp_path / "dashboard-users.txt"
+        path.write_text("".join(f"{u.name}:{u.role}:{u.password_hash}\n" for u in users().users.values()))
+    window = [m for m in demo_mentions(now) + (hostile_mentions(now) if hostile else [])
+              if "aurora" in m.brands and m.sentiment_band == "negative" and m.created_at >= now - timedelta(minutes=70)]
+    widest = max(window, key=lambda m: (m.author.followers, m.created_at, m.id))
+    local = incident.opened_at.astimezone(ZoneInfo(config.alerts.timezone)).strftime("%Y-%m-%d %H:%M")
+    return Site(config, db, now, incident.id, ticket.number, path, local, widest)
 
 
-def users() -> UserStore:
+def users(path: Path | None = None) -> UserStore:
     # few iterations: the tests log in often, and the hash format is the production one
+    if path is not None:
+        return UserStore.load(path)
     return UserStore({n: User(n, ROLES[n], hash_password(p, iterations=1000)) for n, p in PASSWORDS.items()})
 
 
@@ -163,7 +194,7 @@ def free_port() -> int:
 @contextmanager
 def serve(site: Site, poll_seconds: float = 0.3) -> Iterator[str]:
     """The real app under uvicorn on loopback; yields its base URL."""
-    app = create_app(site.config, users(), "test-secret-" + "x" * 20, poll_seconds=poll_seconds)
+    app = create_app(site.config, users(site.users_file), "test-secret-" + "x" * 20, poll_seconds=poll_seconds)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
                                            lifespan="off", timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, daemon=True)

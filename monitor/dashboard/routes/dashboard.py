@@ -12,14 +12,14 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from crisiswatch.mention import CATEGORIES, SOURCES
-from monitor.dashboard.app import guard, lang_of, render
+from monitor.dashboard.app import guard, lang_of, live_session, render
 from monitor.dashboard.filters import RANGES, parse_view
 from monitor.dashboard.i18n import Translator
 
 HEARTBEAT_SECONDS = 15.0
 
 
-def _script_json(value: object) -> str:
+def script_json(value: object) -> str:
     """JSON safe inside a <script type="application/json"> element: no '<' can close it."""
     return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
 
@@ -40,7 +40,7 @@ async def page(request: Request) -> Response:
         brands = sorted({*found, *([view.brand] if view.brand else [])})
     t = Translator(lang_of(request))
     return render(request, "dashboard.html", view=view, errors=errors, brands=brands, ranges=list(RANGES),
-                  sources=SOURCES, categories=CATEGORIES, labels=_script_json(t.labels()))
+                  sources=SOURCES, categories=CATEGORIES, labels=script_json(t.labels()))
 
 
 @guard("viewer", api=True)
@@ -50,6 +50,21 @@ async def overview(request: Request) -> Response:
         return JSONResponse({"error": f"invalid filter: {', '.join(errors)}"}, status_code=400)
     data = await run_in_threadpool(lambda: request.app.state.resources.dashboard().overview(view))
     return JSONResponse(data)
+
+
+@guard("viewer", api=True)
+async def negatives(request: Request) -> Response:
+    """The next page of the view's negative posts by reach (`offset` posts already shown)."""
+    view, errors, _ = _view(request)
+    try:
+        offset = max(0, min(int(request.query_params.get("offset", "0")), 10_000))
+    except ValueError:
+        errors = [*errors, "offset"]
+    if errors:
+        return JSONResponse({"error": f"invalid filter: {', '.join(errors)}"}, status_code=400)
+    service = request.app.state.resources.dashboard()
+    posts = await run_in_threadpool(lambda: service.negative_posts(view, offset=offset))
+    return JSONResponse({"offset": offset, "posts": posts})
 
 
 @guard("viewer", api=True)
@@ -66,6 +81,8 @@ async def stream(request: Request) -> Response:
         while True:
             if await request.is_disconnected():
                 return
+            if await run_in_threadpool(live_session, request) is None:
+                return  # logged out, revoked or timed out: the open stream ends with the session
             service = await run_in_threadpool(res.dashboard)
             mark = await run_in_threadpool(service.fingerprint, view)
             if mark != last:
@@ -85,4 +102,5 @@ routes = [
     Route("/", page),
     Route("/api/overview", overview),
     Route("/api/stream", stream),
+    Route("/api/negatives", negatives),
 ]

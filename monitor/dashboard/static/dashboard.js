@@ -54,14 +54,27 @@
 
   function drawTimeline(tl) {
     const slots = tl.slots.map((s) => Date.parse(s));
-    const series = tl.series.map((s, i) => ({
-      name: brandName(s.brand), type: "line", smooth: 0.25, showSymbol: false, areaStyle: { opacity: 0.08 },
-      lineStyle: { width: 2 }, color: PALETTE[i % PALETTE.length],
-      data: s.data.map((n, j) => [slots[j], n]),
-    }));
+    const partial = tl.partial;  // the newest bucket, still filling: drawn dashed and faint, not as a drop
+    const series = [];
+    tl.series.forEach((s, i) => {
+      const color = PALETTE[i % PALETTE.length];
+      series.push({
+        name: brandName(s.brand), type: "line", smooth: 0.25, showSymbol: false, areaStyle: { opacity: 0.08 },
+        lineStyle: { width: 2 }, color,
+        data: s.data.map((n, j) => [slots[j], j === partial ? null : n]),
+      });
+      if (partial !== null && partial > 0) {
+        series.push({
+          name: brandName(s.brand), type: "line", showSymbol: true, symbol: "emptyCircle", color,
+          lineStyle: { width: 2, type: "dashed", opacity: 0.6 }, tooltip: { show: false },
+          data: [[slots[partial - 1], s.data[partial - 1]], [slots[partial], s.data[partial]]],
+        });
+      }
+    });
     series.push({
       name: T("negative"), type: "bar", barMaxWidth: 8, color: "#e0483e", itemStyle: { opacity: 0.75 },
-      data: tl.negative.map((n, j) => [slots[j], n]),
+      data: tl.negative.map((n, j) => (j === partial
+        ? { value: [slots[j], n], itemStyle: { opacity: 0.3 } } : [slots[j], n])),
       markLine: {
         symbol: ["none", "none"], silent: false,
         lineStyle: { color: "#b42318", type: "dashed", width: 1.5 },
@@ -69,6 +82,11 @@
         data: tl.incidents.map((inc) => ({ name: `${inc.label} ${T(inc.level)}`, xAxis: Date.parse(inc.at) })),
       },
     });
+    if (partial !== null) {
+      series[series.length - 1].markArea = { silent: true, itemStyle: { color: "rgba(154,165,177,0.12)" },
+        label: { show: true, formatter: T("partial_bucket"), color: "#6b7785", position: "insideTop" },
+        data: [[{ xAxis: slots[partial] }, { xAxis: slots[partial] + (tl.interval || 0) * 1000 }]] };
+    }
     chart("chart-timeline").setOption({
       textStyle: baseText, animation: false,
       grid: { left: 44, right: 60, top: 48, bottom: 30 },
@@ -108,11 +126,28 @@
     }, { notMerge: true });
   }
 
-  function fillAuthors(authors) {
+  function empty(node, text, cols) {
+    const row = cols ? el("tr") : el("li", "muted empty", text);
+    if (cols) {
+      const cell = el("td", "muted empty", text);
+      cell.colSpan = cols;
+      row.appendChild(cell);
+    }
+    node.replaceChildren(row);
+  }
+
+  function fillAuthors(authors, d) {
     const tbody = document.getElementById("authors");
+    if (!authors.length) {
+      empty(tbody, d.view.source && d.total ? T("no_authors_source") : T("no_authors"), 4);
+      return;
+    }
     tbody.replaceChildren(...authors.map((a) => {
       const tr = el("tr");
-      const name = el("td", "name", a.name || a.author_id);
+      const name = el("td", "name");
+      const link = el("a", null, a.name || a.author_id);
+      link.href = "/mentions?" + new URLSearchParams({ q: a.name || a.author_id, ...viewParams(d) });
+      name.appendChild(link);
       if (a.verified) name.appendChild(el("span", "v", "V"));
       tr.append(name, el("td", "num", a.followers.toLocaleString(locale)), el("td", "num", a.mentions),
         el("td", "num neg", a.negative));
@@ -120,20 +155,65 @@
     }));
   }
 
-  function fillNegatives(posts) {
+  function viewParams(d) {
+    const out = {};
+    for (const [k, v] of Object.entries(d.view)) if (v && !(k === "range" && v === "24h")) out[k] = v;
+    return out;
+  }
+
+  function postItem(p) {
+    const li = el("li", "post-item");
+    const a = el("a");
+    a.href = "/mentions/" + encodeURIComponent(p.id);
+    const head = el("div", "meta");
+    head.append(el("b", null, p.author || "—"), el("span", "muted",
+      ` · ${p.followers.toLocaleString(locale)} ${T("followers")} · ${L.sources[p.source] || p.source}` +
+      ` · ${fmtTime.format(new Date(p.created_at))}`));
+    if (p.severity) head.appendChild(el("span", "sev sev-" + p.severity, p.severity));
+    a.append(head, el("p", "text", p.text));
+    const e = p.engagement || {};
+    if (e.reposts || e.comments || e.likes) {
+      a.appendChild(el("div", "muted small", `${T("reposts")} ${e.reposts} · ${T("comments")} ${e.comments}` +
+        ` · ${T("likes")} ${e.likes}`));
+    }
+    li.appendChild(a);
+    return li;
+  }
+
+  function fillNegatives(posts, d) {
     const list = document.getElementById("negatives");
-    list.replaceChildren(...posts.map((p) => {
-      const li = el("li", "post-item");
-      const a = el("a");
-      a.href = "/mentions/" + encodeURIComponent(p.id);
-      const head = el("div", "meta");
-      head.append(el("b", null, p.author || "—"), el("span", "muted",
-        ` · ${L.sources[p.source] || p.source} · ${fmtTime.format(new Date(p.created_at))}`));
-      if (p.severity) head.appendChild(el("span", "sev sev-" + p.severity, p.severity));
-      a.append(head, el("p", "text", p.text));
-      li.appendChild(a);
-      return li;
-    }));
+    document.getElementById("negatives-count").textContent = T("of_total").replace("{n}", d.negative.toLocaleString(locale));
+    state.negatives = posts.length;
+    if (!posts.length) {
+      empty(list, T("no_negative"));
+    } else {
+      list.replaceChildren(...posts.map(postItem));
+    }
+    document.getElementById("negatives-more").hidden = posts.length >= d.negative;
+  }
+
+  // more negative posts, the next page by reach in the view the page shows now
+  document.getElementById("negatives-more").addEventListener("click", async () => {
+    if (!state.data) return;
+    const params = new URLSearchParams({ ...viewParams(state.data), offset: String(state.negatives) });
+    const reply = await fetch("/api/negatives?" + params, { headers: { accept: "application/json" } });
+    if (!reply.ok) return;
+    const page = await reply.json();
+    const list = document.getElementById("negatives");
+    for (const p of page.posts) list.appendChild(postItem(p));
+    state.negatives += page.posts.length;
+    document.getElementById("negatives-more").hidden = !page.posts.length || state.negatives >= state.data.negative;
+  });
+
+  function compare(id, now, before) {
+    const node = document.getElementById(id);
+    if (!before) {
+      node.textContent = `${T("vs_previous")} –`;
+      return;
+    }
+    const change = (100 * (now - before)) / before;
+    node.textContent = `${T("vs_previous")} ${change >= 0 ? "+" : ""}${change.toFixed(0)}%`;
+    node.className = "vs " + (change > 0 ? "up" : change < 0 ? "down" : "");
   }
 
   function countdown(due) {
@@ -153,8 +233,11 @@
     list.replaceChildren(...incidents.map((inc) => {
       const li = el("li", "incident level-" + inc.level);
       const head = el("div", "meta");
-      head.append(el("b", null, inc.label), el("span", "tag", T(inc.level)), el("span", "muted", brandName(inc.brand)));
-      li.append(head, el("p", "text", inc.summary));
+      const open = el("a", "incident-link", `${brandName(inc.brand)} · ${inc.label}`);
+      open.href = "/incidents/" + encodeURIComponent(inc.id);
+      head.append(open, el("span", "tag", T(inc.level)),
+        el("span", "muted", `${T("opened_at")} ${fmtTime.format(new Date(inc.opened_at))}`));
+      li.append(head, el("p", "text", inc.why[body.dataset.lang === "en" ? "en" : "zh"]));
       const foot = el("div", "sla");
       if (inc.ticket) {
         const link = el("a", null, inc.ticket.number);
@@ -189,13 +272,16 @@
     document.getElementById("kpi-share").textContent = d.total ? `${(100 * d.negative / d.total).toFixed(1)}%` : "–";
     document.getElementById("kpi-incidents").textContent = d.incidents.length;
     document.getElementById("kpi-breached").textContent = d.breached_tickets;
+    compare("kpi-total-vs", d.total, d.previous.total);
+    compare("kpi-negative-vs", d.negative, d.previous.negative);
     drawTimeline(d.timeline);
     drawPie("chart-sentiment", d.sentiment, T("sentiment"), (k) => BAND_COLORS[k] || "#ccc", (k) => T(k));
     drawBars("chart-categories", d.categories, T("categories"), "#e38b12", (k) => L.categories[k] || k);
     drawPie("chart-sources", d.sources, T("sources"), (k, i) => PALETTE[i % PALETTE.length], (k) => L.sources[k] || k);
     drawBars("chart-terms", d.terms, T("terms"), "#2f6fde", (k) => k);
-    fillAuthors(d.authors);
-    fillNegatives(d.latest_negative);
+    document.getElementById("terms-empty").hidden = d.terms.length > 0;
+    fillAuthors(d.authors, d);
+    fillNegatives(d.negative_posts, d);
     fillIncidents(d.incidents);
     state.updates += 1;
     body.dataset.updates = String(state.updates);

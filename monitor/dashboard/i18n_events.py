@@ -1,0 +1,113 @@
+"""What happened, in words: the incident page's timeline entries and the incident explanation sentences.
+
+Timeline kinds are internal keys ("ticket.tasks_added", "step.page.done"); the page only ever shows
+these texts, filled from the event's details. A kind without a text is shown as a generic action.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playbooks.tickets.models import TIMER_LABELS
+
+EVENTS: dict[str, tuple[str, str]] = {
+    "incident.opened": ("事件开启，级别：{level}", "Incident opened, level {level}"),
+    "incident.updated": ("信号持续", "Signal continued"),
+    "incident.escalated": ("事件升级为{level}", "Incident escalated to {level}"),
+    "incident.joined": ("相关信号并入本事件", "A related signal joined"),
+    "incident.absorbed": ("并入 INC-{incident}", "Absorbed INC-{incident}"),
+    "incident.merged": ("已并入 INC-{into}", "Merged into INC-{into}"),
+    "incident.acknowledged": ("{by} 确认了事件", "{by} acknowledged the incident"),
+    "incident.resolved": ("事件恢复正常", "Incident back to normal"),
+    "incident.reopened": ("事件重新开启", "Incident reopened"),
+    "step.notify.done": ("已发送告警", "Alert sent"),
+    "step.notify.skipped": ("告警未发送（未配置接收方）", "Alert skipped (no route)"),
+    "step.page.done": ("已启动升级呼叫", "Paging started"),
+    "step.page.skipped": ("未配置升级策略，未呼叫", "No escalation policy: nobody paged"),
+    "step.draft_statement.waiting": ("声明草稿已提交审批：{approvers}", "Statement draft sent for approval: {approvers}"),
+    "step.draft_statement.done": ("声明审批结束", "Statement approval finished"),
+    "step.escalate_if.done": ("未及时确认，已升级", "Not acknowledged in time: escalated"),
+    "step.escalate_if.skipped": ("已及时确认，无需升级", "Acknowledged in time: no escalation"),
+    "step.escalate_if.waiting": ("等待确认，超时将升级", "Waiting for acknowledgement before escalating"),
+    "step.close_when.done": ("工单已随事件关闭", "Ticket closed with the incident"),
+    "step.close_when.waiting": ("待事件恢复、工单办结后关闭", "To close once the incident and ticket are done"),
+    "escalation.start": ("开始逐级通知", "Escalation chain started"),
+    "escalation.notify": ("逐级通知：第 {step} 级", "Escalation: level {step} notified"),
+    "escalation.acknowledge": ("{actor} 确认，逐级通知停止", "{actor} acknowledged: escalation stopped"),
+    "escalation.escalate_now": ("{actor} 要求立即升级", "{actor} escalated at once"),
+    "escalation.closed": ("逐级通知结束", "Escalation chain closed"),
+    "escalation.ack_stale": ("确认已过期，重新通知", "Acknowledgement went stale: notifying again"),
+    "ticket.created": ("开立工单 {ticket}（{severity}）", "Ticket {ticket} opened ({severity})"),
+    "ticket.accept": ("工单已受理", "Ticket accepted"),
+    "ticket.start": ("开始处理工单", "Work on the ticket started"),
+    "ticket.reply": ("已回复客户", "Customer answered"),
+    "ticket.resolve": ("工单已解决", "Ticket resolved"),
+    "ticket.followup": ("已回访", "Followed up"),
+    "ticket.close": ("工单已关闭", "Ticket closed"),
+    "ticket.reopen": ("工单重新打开", "Ticket reopened"),
+    "ticket.note": ("备注：{text}", "Note: {text}"),
+    "ticket.assigned": ("指派给{department}", "Assigned to {department}"),
+    "ticket.departments_added": ("增加协办部门：{departments}", "Departments added: {departments}"),
+    "ticket.tasks_added": ("添加任务 {count} 项", "{count} tasks added"),
+    "ticket.task_done": ("完成任务：{task}", "Task done: {task}"),
+    "ticket.deadlines": ("调整了 SLA 时限", "SLA deadlines changed"),
+    "ticket.joined": ("新增关联帖子 {mentions} 条", "{mentions} more posts joined"),
+    "ticket.linked": ("关联到重复投诉 {related}", "Linked to repeat complaint {related}"),
+    "ticket.sla_reminder": ("SLA 提醒：{timer}即将到期", "SLA reminder: {timer} due soon"),
+    "ticket.sla_breached": ("SLA 超时：{timer}，已升级至{escalated_to}", "SLA breached: {timer}, escalated to "
+                            "{escalated_to}"),
+    "statement.drafted": ("声明草稿已起草", "Statement drafted"),
+    "statement.published": ("声明已发布", "Statement published"),
+    "statement.rejected": ("声明被驳回", "Statement rejected"),
+    "statement.expired": ("声明审批超时", "Statement approval expired"),
+    "approval.request": ("请求审批声明：{approvers}", "Approval asked of {approvers}"),
+    "approval.approved": ("{actor} 批准了声明", "{actor} approved the statement"),
+    "approval.rejected": ("{actor} 驳回了声明", "{actor} rejected the statement"),
+    "approval.refused": ("{actor} 无权审批，已拒绝", "{actor} may not approve: refused"),
+    "approval.expired": ("声明审批超时", "Statement approval expired"),
+    "slack": ("{actor} 在 Slack 上操作", "{actor} acted in Slack"),
+    "other": ("其他处理记录", "Other action"),
+}
+LEVELS = {"warning": ("预警", "warning"), "critical": ("严重", "critical")}
+STATEMENT_STATUS = {"none": ("尚未起草", "not drafted"), "draft": ("待审批", "awaiting approval"),
+                    "approved": ("已批准，待发布", "approved, to publish"), "published": ("已发布", "published"),
+                    "rejected": ("已驳回", "rejected"), "expired": ("审批超时", "approval expired")}
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return "—"
+
+
+def _value(value: Any, lang: str) -> str:
+    if isinstance(value, list | tuple):
+        return "、".join(_value(v, lang) for v in value) if lang == "zh" else ", ".join(_value(v, lang) for v in value)
+    return str(value)
+
+
+def event_text(kind: str, actor: str, detail: dict[str, Any], lang: str, task_names: list[str] = ()) -> str:
+    """One timeline line, from facts only (lists joined, levels, timers and tasks named)."""
+    key = "slack" if kind.startswith("slack.") else kind
+    entry = EVENTS.get(key, EVENTS["other"])
+    i = 0 if lang == "zh" else 1
+    values = _Blank({k: _value(v, lang) for k, v in detail.items()})
+    values["actor"] = actor.removeprefix("slack:") or "—"
+    if "level" in detail:
+        values["level"] = LEVELS.get(detail["level"], (detail["level"],) * 2)[i]
+    if "timer" in detail:
+        values["timer"] = TIMER_LABELS.get(detail["timer"], detail["timer"]) if lang == "zh" else detail["timer"]
+    if kind == "ticket.tasks_added":
+        values["count"] = str(len(detail.get("items", [])))
+    if kind == "ticket.task_done" and isinstance(detail.get("task"), int) and 0 < detail["task"] <= len(task_names):
+        values["task"] = task_names[detail["task"] - 1]
+    if kind.startswith("approval.") and "approvers" in detail:
+        values["approvers"] = _value(detail["approvers"], lang)
+    return entry[i].format_map(values)
+
+
+def level_text(level: str, lang: str) -> str:
+    return LEVELS.get(level, (level, level))[0 if lang == "zh" else 1]
+
+
+def statement_status(status: str, lang: str) -> str:
+    return STATEMENT_STATUS.get(status, (status, status))[0 if lang == "zh" else 1]

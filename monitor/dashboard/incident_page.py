@@ -1,0 +1,168 @@
+"""The incident page's facts: the header a PR lead reads in five seconds, the curve, what is spreading and
+what is being done. Read only through the services that own them (incidents, tickets, statements, audit)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from crisiswatch.audit import AuditLog
+from index.base import Backend, MentionFilter
+from monitor.dashboard.service import mention_card, post_words
+from monitor.incidents.models import Incident
+from monitor.incidents.service import IncidentService
+from playbooks.engine import incident_severity
+from playbooks.statements import Statement, StatementStore
+from playbooks.steps.base import span
+from playbooks.steps.draft_statement import GOLDEN_WINDOW
+from playbooks.tickets.models import Ticket
+from playbooks.tickets.service import TicketService
+
+BEFORE = timedelta(hours=6)  # the curve starts this long before the incident, to show the usual level
+CURVE_BUCKETS = 120
+POSTS_SAMPLE = 500  # the incident window's newest posts feed clusters, terms and sources when facts lack them
+# step outcomes of the playbooks that say something the ticket's own events do not
+AUDITED_STEPS = ("notify", "page", "draft_statement", "escalate_if", "close_when")
+
+
+@dataclass(frozen=True)
+class GoldenWindow:
+    """Time to the first public statement: from the incident's start, by grade unless a draft says otherwise."""
+
+    due: datetime
+    minutes: int
+    published_at: datetime | None
+    status: str  # none | draft | published | rejected | expired | ...
+
+
+def golden_window(incident: Incident, grade: str, statements: list[Statement]) -> GoldenWindow:
+    published = [s for s in statements if s.status == "published"]
+    if statements:
+        first = min(statements, key=lambda s: s.window_minutes)
+        minutes = first.window_minutes
+        status = "published" if published else statements[0].status
+    else:
+        minutes = int(span(GOLDEN_WINDOW.get(grade, "24h")) / timedelta(minutes=1))
+        status = "none"
+    return GoldenWindow(incident.opened_at + timedelta(minutes=minutes), minutes,
+                        min((s.decided_at for s in published if s.decided_at), default=None), status)
+
+
+def _step_for(span_seconds: float) -> int:
+    for step in (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 86400):
+        if span_seconds / step <= CURVE_BUCKETS:
+            return step
+    return 86400
+
+
+class IncidentPageService:
+    def __init__(self, backend: Backend, incidents: IncidentService, tickets: TicketService,
+                 statements: StatementStore, audit: AuditLog, display_name: Callable[[str], str],
+                 stop: set[str] | frozenset[str] = frozenset()) -> None:
+        self.backend = backend
+        self.incidents = incidents
+        self.tickets = tickets
+        self.statements = statements
+        self.audit = audit
+        self.display_name = display_name
+        self.stop = stop  # the brand's own names and stop words are not what is spreading
+
+    def page(self, incident_id: int, now: datetime | None = None) -> dict[str, Any] | None:
+        incident = self.incidents.get(incident_id)
+        if incident is None:
+            return None
+        now = now or datetime.now(UTC)
+        grade = incident_severity(incident)
+        ticket = self.tickets.for_incident(incident.id)
+        statements = self.statements.all(incident.id)
+        end = incident.resolved_at or now
+        window = MentionFilter(brand=incident.brand, since=incident.opened_at - timedelta(minutes=30), until=end)
+        return {
+            "incident": incident, "brand_name": self.display_name(incident.brand), "grade": grade,
+            "ticket": ticket, "golden": golden_window(incident, grade, statements), "statements": statements,
+            "curve": self.curve(incident, now), "spreading": self.spreading(incident, window),
+            "tasks": ticket.tasks if ticket else [], "timeline": self.timeline(incident, ticket, statements),
+        }
+
+    def curve(self, incident: Incident, now: datetime) -> dict[str, Any]:
+        """Volume and negative share around the incident, with its window and its baseline (per bucket)."""
+        end = max(now, incident.opened_at + timedelta(hours=1))
+        since = incident.opened_at - BEFORE
+        step = _step_for((end - since).total_seconds())
+        first = int(since.timestamp()) // step * step
+        slots = list(range(first, int(end.timestamp()) + step, step))
+        flt = MentionFilter(brand=incident.brand, since=datetime.fromtimestamp(first, UTC),
+                            until=datetime.fromtimestamp(slots[-1] + step, UTC))
+        index = {ts: i for i, ts in enumerate(slots)}
+        total, negative = [0] * len(slots), [0] * len(slots)
+        for series, band in ((total, None), (negative, "negative")):
+            query = MentionFilter(**{**flt.__dict__, "sentiment_band": band})
+            for bucket in self.backend.counts_over_time(query, step):
+                i = index.get(int(bucket.start.timestamp()))
+                if i is not None:
+                    series[i] += bucket.count
+        minutes = incident.facts.get("minutes") or 1
+        baseline = incident.baseline * step / (int(minutes) * 60) if incident.rule in (
+            "negative_spike", "volume_spike") else None
+        clock = now.timestamp()
+        return {"slots": [datetime.fromtimestamp(ts, UTC).isoformat() for ts in slots], "interval": step,
+                "total": total, "negative": negative,
+                "share": [round(n / t, 3) if t else None for n, t in zip(negative, total, strict=True)],
+                "baseline": None if baseline is None else round(baseline, 2),
+                "baseline_kind": incident.rule, "opened_at": incident.opened_at.isoformat(),
+                "until": (incident.resolved_at or now).isoformat(),
+                "partial": next((i for i, ts in enumerate(slots) if ts <= clock < ts + step), None)}
+
+    def spreading(self, incident: Incident, window: MentionFilter) -> dict[str, Any]:
+        """The widest-reaching posts in full, the largest near-duplicate clusters, terms and sources."""
+        negative = MentionFilter(**{**window.__dict__, "sentiment_band": "negative"})
+        top = self.backend.by_reach(negative, limit=5) or self.backend.by_reach(window, limit=5)
+        posts = self.backend.latest(window, limit=POSTS_SAMPLE)
+        clusters: dict[str, list] = {}
+        for m in posts:
+            clusters.setdefault(m.cluster_id or m.id, []).append(m)
+        largest = sorted((c for c in clusters.values() if len(c) > 1), key=lambda c: (-len(c), c[0].id))[:3]
+        facts = incident.facts
+        focus = [m for m in posts if m.sentiment_band == "negative"] or posts
+        terms = facts.get("top_terms") or [w for w, _ in Counter(
+            w for m in focus for w in post_words(m.text) if len(w) > 1 and w not in self.stop).most_common(8)]
+        sources = facts.get("sources") or dict(Counter(m.source for m in focus).most_common(5))
+        return {
+            "top_posts": [{**mention_card(m), "text": m.text} for m in top],
+            "clusters": [{"size": len(c), "sample": mention_card(max(c, key=lambda m: m.author.followers)),
+                          "sources": sorted({m.source for m in c})} for c in largest],
+            "terms": list(terms)[:8], "sources": sources, "categories": facts.get("categories") or {},
+            "mentions": len(posts),
+        }
+
+    def timeline(self, incident: Incident, ticket: Ticket | None, statements: list[Statement]) -> list[dict]:
+        """Everything done about the incident, oldest first: kind is a key the page translates, never shown raw."""
+        events: list[dict[str, Any]] = []
+        for e in self.incidents.events(incident.id):
+            # the opening is stamped when it was stored; the incident itself says when it began
+            at = incident.opened_at.isoformat() if e["kind"] == "opened" else e["at"]
+            events.append({"at": at, "kind": f"incident.{e['kind']}", "actor": e["detail"].get("by", ""),
+                           "detail": e["detail"]})
+        for entry in self.audit.entries(incident.label, limit=500):
+            action = entry["action"]
+            if action in AUDITED_STEPS or action.startswith(("escalation.", "slack.")):
+                events.append({"at": entry["at"], "kind": f"step.{action}.{entry['outcome']}"
+                               if action in AUDITED_STEPS else action, "actor": entry["actor"],
+                               "detail": entry["detail"]})
+        if ticket is not None:
+            for e in self.tickets.timeline(ticket.id):
+                events.append({"at": e["at"], "kind": f"ticket.{e['kind']}", "actor": e["actor"],
+                               "detail": {**e["detail"], "ticket": ticket.number}})
+        for s in statements:
+            events.append({"at": s.ready_at.isoformat(), "kind": "statement.drafted", "actor": f"playbook:{s.playbook}",
+                           "detail": {"approvers": s.approvers}})
+            for approval in self.audit.entries(f"statement:{incident.label}:{s.playbook}", limit=50):
+                events.append({"at": approval["at"], "kind": approval["action"], "actor": approval["actor"],
+                               "detail": approval["detail"]})
+            if s.decided_at is not None:
+                events.append({"at": s.decided_at.isoformat(), "kind": f"statement.{s.status}",
+                               "actor": s.decided_by or "", "detail": {}})
+        return sorted(events, key=lambda e: datetime.fromisoformat(e["at"]))

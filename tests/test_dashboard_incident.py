@@ -1,0 +1,110 @@
+"""The incident page over real HTTP: facts in the interface's language, brand names kept with the data."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from crisiswatch.config import parse_config
+from crisiswatch.db import connect
+from crisiswatch.mention import Mention
+from index import open_backend
+from index.base import MentionFilter
+from monitor.dashboard.i18n import TEXT
+from monitor.dashboard.i18n_events import EVENTS
+from monitor.enrich.steps import BrandStep
+from tests.browser.dashboard_site import TASKS, build_site, login, serve, site_config
+
+# names the code uses inside; none may reach the page
+INTERNAL = ("tasks_added", "departments_added", "task_done", "negative_spike", "incident.", "ticket.", "step.",
+            "['", "p=", "negative mentions", "expected", "None")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    return build_site(tmp_path_factory.mktemp("incident"))
+
+
+@pytest.fixture(scope="module")
+def base(site):
+    with serve(site) as url:
+        yield url
+
+
+def _text(html: str) -> str:
+    main = html[html.index("<main"):html.index("</main>")]
+    main = re.sub(r"<script.*?</script>", " ", main, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", main))
+
+
+def _window_posts(site) -> list[Mention]:
+    backend = open_backend(site.config.index.url)
+    try:
+        return list(backend.scan(MentionFilter(brand="aurora")))
+    finally:
+        backend.close()
+
+
+def test_incident_page_reads_in_chinese_from_facts(site, base):
+    html = login(base, "viv").get(f"{base}/incidents/{site.incident_id}", timeout=20).text
+    text = _text(html)
+    assert "极光优选" in text and f"INC-{site.incident_id}" in text and "紧急" in text
+    assert "1 分钟内负面帖 24 条，平时同样时长约 0.4 条（60 倍）；偶然出现这种情况的概率不到百万分之一" in text
+    assert "lin" in text and "待审批" in text  # acknowledged by whom; the statement's state
+    for line in ("已发送告警", "开立工单", "添加任务 2 项", f"完成任务：{TASKS[0]}", "lin 确认了事件", "声明草稿已起草",
+                 "事件开启，级别：严重"):
+        assert line in text, line
+    assert TASKS[1] in text and "待办" in text and "已完成" in text
+    assert not [word for word in INTERNAL if word in text]
+
+
+def test_the_top_post_is_the_widest_reaching_with_its_full_text(site, base):
+    html = login(base, "viv").get(f"{base}/incidents/{site.incident_id}", timeout=20).text
+    negative = [m for m in _window_posts(site) if m.sentiment_band == "negative"
+                and m.created_at >= site.now - timedelta(minutes=70)]
+    widest = max(negative, key=lambda m: (m.author.followers, m.created_at, m.id))
+    first = html[html.index('id="top-posts"'):]
+    first = first[:first.index("</article>")]
+    assert f'href="/mentions/{widest.id}"' in first and widest.text in first
+
+
+def test_unknown_incident_is_not_found(base):
+    s = login(base, "viv")
+    assert s.get(f"{base}/incidents/999999", timeout=10).status_code == 404
+    assert s.get(f"{base}/incidents/abc", timeout=10).status_code == 404
+
+
+def test_brand_display_names_are_kept_with_the_data(tmp_path):
+    """`serve --db` without the brand config still shows 极光优选: enrichment stored the name with the data."""
+    site = build_site(tmp_path)
+    conn = connect(site.db)
+    BrandStep(site.config, conn)  # what every crawl with the config does when it starts enriching
+    conn.close()
+    site.config = parse_config({"state_db": str(site.db), "index": {"url": f"sqlite:///{site.db}"}},
+                               str(tmp_path / "crisiswatch.yaml"))
+    assert site.config.brands == [] and site_config(site.db).brands
+    with serve(site) as base:
+        s = login(base, "viv")
+        overview = s.get(f"{base}/api/overview", timeout=20).json()
+        page = s.get(f"{base}/incidents/{site.incident_id}", timeout=20).text
+    assert overview["brand_names"]["aurora"] == "极光优选"
+    assert '<span id="inc-brand">极光优选</span>' in page
+
+
+def test_one_script_throughout():
+    """Simplified Chinese only: every Chinese character of the interface is in GB 2312 (no 輿, 處, 時...)."""
+    texts = [v["zh"] for v in TEXT.values()] + [zh for zh, _ in EVENTS.values()]
+    hanzi = {ch for text in texts for ch in text if "\u4e00" <= ch <= "\u9fff"}
+    traditional = sorted(ch for ch in hanzi if not _in_gb2312(ch))
+    assert hanzi and traditional == []
+    assert not _in_gb2312("輿") and _in_gb2312("舆")  # the check itself tells the scripts apart
+
+
+def _in_gb2312(ch: str) -> bool:
+    try:
+        ch.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
