@@ -82,7 +82,7 @@ def run_forever(config: Config, config_path: str | None, tick_seconds: float = 3
 
     conn = connect(config.resolve(config.state_db))
     backend = open_backend(config.index.url)
-    dispatcher = AlertDispatcher(config, conn, build_channels(config))
+    dispatcher = AlertDispatcher(config, conn, build_channels(config, conn))
     scheduler = Scheduler(config, config_path)
     engine = PlaybookEngine(config, conn, dispatcher, backend=backend)
     while True:

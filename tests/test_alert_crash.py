@@ -1,4 +1,8 @@
-"""Kill the delivering process with sends pending, restart it: every alert arrives exactly once."""
+"""Kill the delivering process with sends pending, restart it: every alert arrives exactly once.
+
+The config names the channel (`#crisis`); like real Slack, the loopback API refuses names in
+conversations.history, so the restart finds what the killed process posted only through the id
+resolved before (conversations.list) and kept in the state database."""
 
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ def deliver(cfg, slack) -> subprocess.Popen:
 
 def test_sigkill_mid_delivery_then_restart_delivers_each_alert_once(tmp_path, slack):
     data = config_dict(tmp_path)
-    data["alerts"] = {"slack": {"base_url": slack.base_url, "channel": "#crisis"},
+    data["alerts"] = {"slack": {"base_url": slack.base_url, "channel": "#crisis"}, "outbox_lease_seconds": 1,
                       "routes": [{"name": "response", "channel": "slack", "target": "#crisis"}]}
     cfg = tmp_path / "crisiswatch.yaml"
     cfg.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
@@ -50,6 +54,9 @@ def test_sigkill_mid_delivery_then_restart_delivers_each_alert_once(tmp_path, sl
     first.wait(10)
     pending = d.outbox.counts().get("pending", 0)
     assert pending > 0, "the kill came too late to test anything"
+    in_flight = [r for r in d.outbox.all() if r.in_flight and r.status == "pending"]
+    assert in_flight, "the kill must land between a post and its bookkeeping"
+    time.sleep(1.1)  # the killed deliverer's lease on its row runs out
 
     second = deliver(cfg, slack)
     out, err = second.communicate(timeout=60)
@@ -60,6 +67,10 @@ def test_sigkill_mid_delivery_then_restart_delivers_each_alert_once(tmp_path, sl
     top = [m for m in slack.messages if not m["thread_ts"]]
     assert len(top) == 6 and all(m["thread_ts"] in {t["ts"] for t in top} for m in slack.messages if m["thread_ts"])
     assert d.outbox.counts() == {"sent": 12}
+    listed = [c for c in slack.calls if c.method == "conversations.list"]
+    assert len(listed) == 1, "the restart reads the channel id from the state database"
+    lookups = [c for c in slack.calls if c.method == "conversations.history"]
+    assert lookups and all(c.params["channel"] == "CCRISIS" for c in lookups)
 
 
 def _wait(predicate, seconds: float) -> bool:

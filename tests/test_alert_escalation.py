@@ -57,7 +57,7 @@ def test_tiers_go_out_on_their_delays_into_the_thread_and_other_channels(world, 
     esc.tick()
     d.deliver_due()
     mgmt = slack.posts()[-1].params
-    assert mgmt["channel"] == "#mgmt" and "<!subteam^S0MGMT>" in mgmt["text"] and "thread_ts" not in mgmt
+    assert mgmt["channel"] == "CMGMT" and "<!subteam^S0MGMT>" in mgmt["text"] and "thread_ts" not in mgmt
     assert esc.status(incident.id)["chains"][0]["next_step"] == 3
     actions = [e["action"] for e in AuditLog(d.conn).entries(incident.label)]
     assert actions[:1] == ["escalation.start"] and actions.count("escalation.notify") == 3

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     conn = connect(config.resolve(config.state_db))
-    dispatcher = AlertDispatcher(config, conn, build_channels(config))
+    dispatcher = AlertDispatcher(config, conn, build_channels(config, conn))
     operator = OperatorAlerts(config, conn, dispatcher)
     code = 0
     if args.action == "outbox":

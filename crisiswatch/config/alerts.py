@@ -113,3 +113,5 @@ class AlertSettings(StrictModel):
     digest: DigestSettings = Field(default_factory=DigestSettings)
     quiet_hours: QuietHours | None = None
     escalation_policies: dict[str, EscalationPolicy] = Field(default_factory=dict)
+    outbox_lease_seconds: float = Field(default=120, gt=0, description="how long a deliverer holds a claimed alert;"
+                                        " longer than one send with its lookup (Slack timeout x 2)")
