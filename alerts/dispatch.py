@@ -94,11 +94,14 @@ class AlertDispatcher:
     def routes_for(self, message: AlertMessage) -> list[tuple[str, str]]:
         """(channel, target) pairs for a message, by brand and minimum severity; unconfigured falls back to console.
 
-        Operator alerts (source health, dead-man, delivery trouble) go only to the operator route.
+        Operator alerts (source health, dead-man, outages, delivery trouble) go only to the operator
+        route; without one, to every crisis route, so a dead loop is never only a console line.
         """
         if message.kind == "operator":
             route = self.config.alerts.operator_route
-            return [self._pair(route)] if route else [("console", "operator")]
+            if route:
+                return [self._pair(route)]
+            return list(dict.fromkeys(self._pair(r) for r in self.config.alerts.routes)) or [("console", "operator")]
         out = []
         for route in self.config.alerts.routes:
             if route.brands and message.brand not in route.brands:

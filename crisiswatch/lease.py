@@ -47,6 +47,21 @@ def new_holder(role: str = "") -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{role + ':' if role else ''}{uuid.uuid4().hex[:8]}"
 
 
+def _dead_here(holder: str) -> bool:
+    """A holder named host:pid:… on this host whose process is gone."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
 @dataclass(frozen=True)
 class LeaseInfo:
     name: str
@@ -61,13 +76,23 @@ class Leases:
         ensure_schema(conn, "leases", DDL)
 
     def acquire(self, name: str, holder: str, ttl: timedelta) -> bool:
-        """True when `holder` now holds `name` until now + ttl (free, expired, or already its own)."""
+        """True when `holder` now holds `name` until now + ttl (free, expired, already its own, or
+        held by a process of this host that no longer exists: a killed loop restarted at once)."""
         now = self.clock()
         cur = self.conn.execute(
             "INSERT INTO leases(name, holder, acquired_at, expires_at) VALUES (?,?,?,?)"
             " ON CONFLICT(name) DO UPDATE SET holder=excluded.holder, acquired_at=excluded.acquired_at,"
             " expires_at=excluded.expires_at WHERE leases.holder=excluded.holder OR leases.expires_at <= ?",
             (name, holder, now.isoformat(), (now + ttl).isoformat(), now.isoformat()))
+        if cur.rowcount == 1:
+            return True
+        current = self.get(name)
+        if current is None or not _dead_here(current.holder):
+            return False
+        cur = self.conn.execute("UPDATE leases SET holder=?, acquired_at=?, expires_at=? WHERE name=? AND holder=?",
+                                (holder, now.isoformat(), (now + ttl).isoformat(), name, current.holder))
+        if cur.rowcount:
+            logger.warning("lease %s: took over from %s, which is no longer running", name, current.holder)
         return cur.rowcount == 1
 
     def renew(self, name: str, holder: str, ttl: timedelta) -> bool:
