@@ -208,6 +208,7 @@ class EscalationService:
         step: EscalationStep = self.policy(row["policy"]).steps[index]
         incident = self.incidents.get(row["incident_id"])
         dest = parse_notify(self.config, step.notify)
+        mentions = self._mentions(row, dest)
         from playbooks.engine import incident_severity
 
         tier = step.label or f"tier {index + 1}"
@@ -215,7 +216,7 @@ class EscalationService:
             kind="escalation", title=f"{incident.label} 升级 escalation · {tier}", severity=incident_severity(incident),
             brand=incident.brand, summary=f"未确认 not acknowledged · {incident.summary}", incident_id=incident.id,
             links={"事件 Incident": f"{self.config.alerts.dashboard_url.rstrip('/')}/incidents/{incident.id}"},
-            thread_key=f"incident:{incident.id}", mentions=dest.mentions, timezone=self.config.alerts.timezone)
+            thread_key=f"incident:{incident.id}", mentions=mentions, timezone=self.config.alerts.timezone)
         key = f"escalation:{incident.id}:{row['policy']}:{row['round']}:{row['loop']}:{index}"
         if dest.channel is None:
             pairs = [p for p in self.dispatcher.routes_for(message) if p[0] == "slack"] or \
@@ -225,9 +226,22 @@ class EscalationService:
         new = sum(self.dispatcher.enqueue_to(f"{key}|{ch}|{t}", ch, t, message) for ch, t in pairs)
         where = ", ".join(f"{ch}:{t}" for ch, t in pairs)
         self.audit.record("crisiswatch", "escalation.notify", incident.label, policy=row["policy"], step=index,
-                          tier=tier, to=where, mentions=dest.mentions, enqueued=new, round=row["round"],
+                          tier=tier, to=where, mentions=mentions, enqueued=new, round=row["round"],
                           loop=row["loop"])
         return f"{incident.label} {row['policy']}: step {index + 1} ({tier}) -> {where}"
+
+    def _mentions(self, row: sqlite3.Row, dest: Destination) -> list[str]:
+        """A step's own mentions; after a stale acknowledgement (round > 0) also whoever acknowledged
+        and, if that still names nobody, the policy's first mention: a re-page must ring someone."""
+        mentions = list(dest.mentions)
+        if row["round"] > 0:
+            acker = f"<@{row['acked_by']}>" if row["acked_by"] else ""
+            if MENTION.fullmatch(acker) and acker not in mentions:
+                mentions.append(acker)
+            if not mentions:
+                steps = self.policy(row["policy"]).steps
+                mentions = next((m for s in steps if (m := parse_notify(self.config, s.notify).mentions)), [])
+        return mentions
 
     def _note(self, incident: Incident, text: str, suffix: str) -> None:
         """A line in the incident thread; the Slack channel refreshes the top message with it."""

@@ -96,8 +96,10 @@ def test_permanent_error_is_not_retried(config, slack):
     d.channels["slack"].default_target = ""
     assert d.deliver_due()[1] == 1
     slack_row, operator_row = d.outbox.all()
-    assert slack_row.status == "failed" and slack.messages == []
-    assert operator_row.channel == "console" and "channel_not_found" in operator_row.message.summary
+    assert slack_row.status == "failed"
+    # no operator route: the notice goes to the crisis route (#crisis), not to the failing target
+    assert (operator_row.channel, operator_row.target) == ("slack", "#crisis")
+    assert "channel_not_found" in operator_row.message.summary
 
 
 def test_without_a_slack_token_alerts_go_to_the_console(config):
