@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.dispatch import AlertDispatcher
 from alerts.message import AlertMessage
+from crawlers.state import CrawlState
 from crisiswatch.config import Config
 from crisiswatch.db import ensure_schema
 
@@ -74,8 +75,6 @@ class OperatorAlerts:
 
     def check_health(self) -> int:
         """Source health events since the last check -> operator alerts; returns how many were sent."""
-        from crawlers.state import CrawlState
-
         state, sent = CrawlState(self.conn), 0
         while True:
             events = state.events(self._cursor("source_health"), limit=200)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from alerts.message import AlertMessage, escape_mrkdwn, inert_mrkdwn
-from monitor.enrich.pii import mask
+from crisiswatch.pii import mask
 
 SEVERITY_EMOJI = {"一般": ":large_blue_circle:", "重要": ":large_yellow_circle:", "紧急": ":large_orange_circle:",
                   "重大": ":red_circle:", "resolved": ":white_check_mark:"}

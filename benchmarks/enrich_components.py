@@ -14,10 +14,10 @@ import statistics
 import time
 from collections.abc import Callable
 
+from crisiswatch.pii import mask
 from monitor.enrich.brands import BrandMatcher, BrandRule
 from monitor.enrich.influence import influence
 from monitor.enrich.neardup import NearDupIndex, simhash
-from monitor.enrich.pii import mask
 
 BRANDS = [
     BrandRule("xiaomi", ("小米", "Xiaomi", "MI", "雷军"), ('"小米 汽车" OR (SU7 AND NOT 模型)',), ("小米粥", "小米椒")),

@@ -39,6 +39,7 @@ from index.writer import IndexWriter, spool_target
 from monitor.flows import detect_and_respond
 from playbooks.cycle import playbook_cycle
 from playbooks.engine import PlaybookEngine
+from playbooks.paging import IncidentPaging
 
 logger = logging.getLogger(__name__)
 SPIDER_FOR_SOURCE_KEY = ("weibo_search", "weibo_timeline", "weibo_comments", "jd_reviews", "tmall_reviews",
@@ -167,6 +168,7 @@ class RunLoop:
         self.scheduler = Scheduler(config, config_path, now=clock, health=self.health)
         self.index = IndexLink(config.index.url, conn, clock)
         self.engine: PlaybookEngine | None = None
+        self.paging = IncidentPaging(config, conn)
 
     def _engine(self) -> PlaybookEngine:
         if self.engine is None:
@@ -183,7 +185,7 @@ class RunLoop:
         self._guard(report, "playbooks", lambda: playbook_cycle(self.config, self.conn, self.dispatcher,
                                                                 self._engine(), now=self.clock()))
         # heartbeat, escalation steps, approvals, digest, operator health alerts, delivery
-        self._guard(report, "alerts", lambda: alert_cycle(self.config, self.conn, self.dispatcher))
+        self._guard(report, "alerts", lambda: alert_cycle(self.config, self.conn, self.dispatcher, self.paging))
         return report
 
     def _detect(self, report: PassReport) -> None:

@@ -49,7 +49,14 @@ def test_sigkill_mid_delivery_then_restart_delivers_each_alert_once(tmp_path, sl
         slack.fail_next("chat.postMessage", 0, delay=0.15)
 
     first = deliver(cfg, slack)
-    assert _wait(lambda: len(slack.calls) >= 4, 20), first.stderr.read() if first.poll() is not None else ""
+    conn = connect(config.state_db)
+
+    def mid_send() -> bool:  # some posts done, and one on its way: sent to Slack, not yet stored there
+        stored = {(m["metadata"] or {}).get("event_payload", {}).get("key") for m in list(slack.messages)}
+        flying = {r[0] for r in conn.execute("SELECT idempotency_key FROM outbox WHERE in_flight=1 AND status='pending'")}
+        return len(stored) >= 3 and bool(flying - stored)
+
+    assert _wait(mid_send, 20), first.stderr.read() if first.poll() is not None else ""
     first.send_signal(signal.SIGKILL)
     first.wait(10)
     pending = d.outbox.counts().get("pending", 0)
@@ -69,7 +76,7 @@ def test_sigkill_mid_delivery_then_restart_delivers_each_alert_once(tmp_path, sl
     assert d.outbox.counts() == {"sent": 12}
     listed = [c for c in slack.calls if c.method == "conversations.list"]
     assert len(listed) == 1, "the restart reads the channel id from the state database"
-    lookups = [c for c in slack.calls if c.method == "conversations.history"]
+    lookups = [c for c in slack.calls if c.method in ("conversations.history", "conversations.replies")]
     assert lookups and all(c.params["channel"] == "CCRISIS" for c in lookups)
 
 

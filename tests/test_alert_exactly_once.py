@@ -14,11 +14,11 @@ from collections import Counter
 
 import yaml
 
-from alerts.compose import incident_message
 from alerts.dispatch import AlertDispatcher
 from alerts.message import AlertMessage
 from crisiswatch.config import load_config
 from crisiswatch.db import connect
+from playbooks.compose import incident_message
 from tests.conftest import REPO, config_dict
 from tests.test_alert_helpers import make_config, open_incident, slack_dispatcher
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from alerts.compose import incident_message
-from alerts.escalation import EscalationService
 from alerts.message import neutral_markdown
+from playbooks.compose import incident_message
+from playbooks.paging import escalation_service
 from tests.test_alert_helpers import T0, Clock, make_config, open_incident, slack_dispatcher
 
 HOSTILE = "<!channel> *x* _y_ ~z~ `code` https://evil.example"
@@ -64,7 +64,7 @@ def test_a_stale_acknowledgement_re_pages_tier_one_with_a_mention(tmp_path, slac
     clock = Clock(T0)
     d = slack_dispatcher(config, slack, clock=clock)
     incident = open_incident(d.conn)
-    esc = EscalationService(config, d.conn, d, clock=clock)
+    esc = escalation_service(config, d.conn, d, clock=clock)
     esc.start(incident.id, "default")
     esc.tick()
     esc.acknowledge(incident.id, by="U0ALICE")

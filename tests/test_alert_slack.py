@@ -9,10 +9,10 @@ import time
 import zlib
 from datetime import timedelta
 
-from alerts.compose import incident_message
 from crisiswatch.mention import Mention
 from index.sqlite import SQLiteBackend
 from monitor.incidents.service import IncidentService
+from playbooks.compose import incident_message
 from tests.test_alert_helpers import T0, Clock, make_config, open_incident, slack_dispatcher
 
 

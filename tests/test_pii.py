@@ -1,6 +1,6 @@
 import pytest
 
-from monitor.enrich.pii import id_checksum_ok, luhn_ok, mask
+from crisiswatch.pii import id_checksum_ok, luhn_ok, mask
 
 _W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 

@@ -11,7 +11,6 @@ from alerts.channels.console import ConsoleChannel
 from alerts.channels.slack import SlackChannel
 from alerts.channels.slack_ids import SlackChannelIds
 from alerts.dispatch import AlertDispatcher
-from alerts.escalation import EscalationService
 from crisiswatch.config import parse_config
 from crisiswatch.db import connect
 from crisiswatch.mention import Mention
@@ -19,6 +18,7 @@ from index import open_backend
 from index.base import MentionFilter
 from index.writer import IndexWriter
 from monitor.loop import RunLoop
+from playbooks.paging import escalation_service
 from tests.conftest import config_dict
 from tests.es_compat_proxy import EsCompatProxy
 from tests.test_alert_helpers import Clock, open_incident
@@ -57,7 +57,7 @@ def test_ten_minutes_of_index_outage(tmp_path, osmem_clone, slack):
 
     # a crisis already under way: its escalation must go on through the outage
     incident = open_incident(conn, brand="beacon", at=clock())  # another brand
-    EscalationService(config, conn, dispatcher, clock=clock).start(incident.id, "default")
+    escalation_service(config, conn, dispatcher, clock=clock).start(incident.id, "default")
     clock.advance(minutes=1)
     loop.pass_once()
     clock.advance(minutes=2)  # 14:02: the cluster goes away, while a crawl brings 206 mentions

@@ -20,10 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from alerts.approvals import ApprovalService
     from alerts.dispatch import AlertDispatcher, build_channels
-    from alerts.escalation import EscalationService
     from alerts.operator import OperatorAlerts
     from crisiswatch.config import load_config
     from crisiswatch.db import connect
+    from playbooks.paging import escalation_service
 
     config = load_config(args.config)
     conn = connect(config.resolve(config.state_db))
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{status}: {count}")
         return 0
     if args.action == "tick":
-        for line in EscalationService(config, conn, dispatcher).tick():
+        for line in escalation_service(config, conn, dispatcher).tick():
             print(line)
         ApprovalService(config, conn, dispatcher).expire_due()
         dispatcher.flush_digest()

@@ -24,7 +24,7 @@ class PiiStep:
     name = "pii"
 
     def __init__(self, config: Config, state: sqlite3.Connection | None = None) -> None:
-        from monitor.enrich.pii import mask
+        from crisiswatch.pii import mask
 
         self.mask = mask
         self.keep_raw = config.enrichment.keep_raw_text

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import Field
 
+from alerts.approvals import ApprovalService
 from crisiswatch.mention import CATEGORY_LABELS
 from playbooks.context import StepContext
 from playbooks.statements import StatementStore, render
@@ -32,8 +33,6 @@ class DraftStatementOptions(StepOptions):
 
 
 def approvals(ctx: StepContext) -> Any:
-    from alerts.approvals import ApprovalService  # lazily: only playbooks that publish need approvals
-
     return ApprovalService(ctx.config, ctx.conn, ctx.dispatcher, clock=lambda: ctx.now)
 
 
