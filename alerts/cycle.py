@@ -6,7 +6,10 @@ import logging
 import sqlite3
 from dataclasses import dataclass, field
 
+from alerts.approvals import ApprovalService
 from alerts.dispatch import AlertDispatcher
+from alerts.escalation import EscalationService, Incidents
+from alerts.operator import OperatorAlerts
 from crisiswatch.config import Config
 
 logger = logging.getLogger(__name__)
@@ -23,21 +26,18 @@ class AlertCycle:
     failed: int = 0
 
 
-def alert_cycle(config: Config, conn: sqlite3.Connection, dispatcher: AlertDispatcher,
+def alert_cycle(config: Config, conn: sqlite3.Connection, dispatcher: AlertDispatcher, incidents: Incidents,
                 deliver: bool = True) -> AlertCycle:
     """Heartbeat, escalation steps, approval expiry, digest, operator health alerts, then delivery.
 
+    `incidents` is the port escalation chains page through (playbooks.paging.IncidentPaging).
     Each part is guarded: one failing (say, a bad policy) must not stop the others or the loop.
     """
-    from alerts.approvals import ApprovalService
-    from alerts.escalation import EscalationService
-    from alerts.operator import OperatorAlerts
-
     report = AlertCycle()
     operator = OperatorAlerts(config, conn, dispatcher, clock=dispatcher.clock)
     operator.beat()
     steps = (
-        ("escalations", lambda: EscalationService(config, conn, dispatcher, clock=dispatcher.clock).tick()),
+        ("escalations", lambda: EscalationService(config, conn, dispatcher, incidents, clock=dispatcher.clock).tick()),
         ("expired_approvals", lambda: ApprovalService(config, conn, dispatcher, clock=dispatcher.clock).expire_due()),
         ("digests", dispatcher.flush_digest),
         ("operator_alerts", lambda: operator.check_health() + operator.check_flatlines()),

@@ -14,9 +14,18 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from alerts.channels.base import Channel, Delivery, DeliveryError
+from alerts.channels.console import ConsoleChannel
+from alerts.channels.dingtalk import DingTalkChannel
+from alerts.channels.email import EmailChannel
+from alerts.channels.feishu import FeishuChannel
+from alerts.channels.slack import SlackChannel
+from alerts.channels.slack_ids import SlackChannelIds
+from alerts.channels.slack_webhook import SlackWebhookChannel
+from alerts.channels.wecom import WeComChannel
 from alerts.message import AlertMessage
 from alerts.outbox import HELD, PENDING, Outbox, OutboxRow
 from crisiswatch.config import Config, Route
+from crisiswatch.lease import new_holder
 from crisiswatch.mention import severity_rank
 
 logger = logging.getLogger(__name__)
@@ -25,35 +34,28 @@ ROOT_WAIT = timedelta(minutes=2)
 MUTABLE_KINDS = {"incident_updated", "incident_escalated"}  # a resolution still gets through a mute
 
 
-def build_channels(config: Config) -> dict[str, Channel]:
-    """Console always; Slack when its token is in the environment; each other routed channel type."""
-    from alerts.channels.console import ConsoleChannel
+def build_channels(config: Config, conn: sqlite3.Connection | None = None) -> dict[str, Channel]:
+    """Console always; Slack when its token is in the environment; each other routed channel type.
 
+    With the state database Slack keeps the channel ids it resolved there (lookups after a restart)."""
     alerts = config.alerts
     channels: dict[str, Channel] = {"console": ConsoleChannel()}
     token = os.environ.get(alerts.slack.token_env)
     if token:
-        from alerts.channels.slack import SlackChannel
-
         channels["slack"] = SlackChannel(token, base_url=alerts.slack.base_url, default_target=alerts.slack.channel,
-                                         upload_charts=alerts.slack.upload_charts)
+                                         upload_charts=alerts.slack.upload_charts, ids=SlackChannelIds(conn))
     routes = [*alerts.routes, *([alerts.operator_route] if alerts.operator_route else [])]
     secrets = {r.url_env: r.secret_env for r in routes if r.url_env and r.secret_env}
     kinds = {r.channel for r in routes}
     if "slack_webhook" in kinds:
-        from alerts.channels.slack_webhook import SlackWebhookChannel
         channels["slack_webhook"] = SlackWebhookChannel()
     if "wecom" in kinds:
-        from alerts.channels.wecom import WeComChannel
         channels["wecom"] = WeComChannel()
     if "dingtalk" in kinds:
-        from alerts.channels.dingtalk import DingTalkChannel
         channels["dingtalk"] = DingTalkChannel(secrets)
     if "feishu" in kinds:
-        from alerts.channels.feishu import FeishuChannel
         channels["feishu"] = FeishuChannel(secrets)
     if "email" in kinds:
-        from alerts.channels.email import EmailChannel
         channels["email"] = EmailChannel(alerts.email)
     return channels
 
@@ -82,6 +84,7 @@ class AlertDispatcher:
         self.outbox = Outbox(conn, clock)
         self.channels = channels
         self.clock = clock
+        self.holder = new_holder("deliver")  # this dispatcher's name on the outbox rows it claims
 
     def _pair(self, route: Route) -> tuple[str, str]:
         if route.channel in self.channels:
@@ -91,11 +94,14 @@ class AlertDispatcher:
     def routes_for(self, message: AlertMessage) -> list[tuple[str, str]]:
         """(channel, target) pairs for a message, by brand and minimum severity; unconfigured falls back to console.
 
-        Operator alerts (source health, dead-man, delivery trouble) go only to the operator route.
+        Operator alerts (source health, dead-man, outages, delivery trouble) go only to the operator
+        route; without one, to every crisis route, so a dead loop is never only a console line.
         """
         if message.kind == "operator":
             route = self.config.alerts.operator_route
-            return [self._pair(route)] if route else [("console", "operator")]
+            if route:
+                return [self._pair(route)]
+            return list(dict.fromkeys(self._pair(r) for r in self.config.alerts.routes)) or [("console", "operator")]
         out = []
         for route in self.config.alerts.routes:
             if route.brands and message.brand not in route.brands:
@@ -173,49 +179,59 @@ class AlertDispatcher:
                 self.outbox.enqueue(f"operator:delivery:{row.id}|{channel}|{target}", channel, target, message)
 
     def deliver_due(self) -> tuple[int, int]:
-        """Sends every due row; returns (sent, failed). Never raises for a channel's failure."""
+        """Sends every due row this deliverer can claim; returns (sent, failed). Never raises for a
+        channel's failure. Rows claimed by another deliverer (a second process) are left to it."""
         sent = failed = 0
-        for row in self.outbox.due(self.clock()):
-            channel = self.channels.get(row.channel)
-            if channel is None:
-                self.outbox.mark_failed(row.id, f"channel {row.channel!r} is not configured", None)
-                failed += 1
-                continue
-            if self.outbox.waits_for_thread(row):
-                continue
-            thread_key = row.message.thread_key
-            thread_id = self.outbox.thread_for(thread_key, row.channel, row.target) if thread_key else None
-            if thread_id is None and self._waits_for_root(row):
-                continue
-            try:
-                existing = row.external_id
-                if row.in_flight and not existing:  # the last attempt may have landed before dying
-                    existing = channel.find_existing(row.message, row.target, row.key, thread_id)
-                    if existing:
-                        self.outbox.record_external_id(row.id, existing)
-                self.outbox.mark_in_flight(row.id)
-                delivery = channel.send(row.message, row.target, thread_id=thread_id, existing_id=existing,
-                                        key=row.key)
-            except DeliveryError as exc:
-                attempts = row.attempts + 1
-                retry = exc.retryable and attempts < self.config.alerts.max_attempts
-                delay = timedelta(seconds=exc.retry_after or min(2 ** attempts, 300))
-                self.outbox.mark_failed(row.id, str(exc), delay if retry else None)
-                logger.warning("alert %s via %s not delivered (attempt %d): %s%s", row.id, row.channel, attempts,
-                               exc, "; will retry" if retry else "; giving up")
-                if row.message.kind != "operator" and (attempts == self.config.alerts.operator_after_failures
-                                                       or (not retry and attempts < self.config.alerts.
-                                                           operator_after_failures)):
-                    self._operator_notice(row, str(exc))
-                failed += 1
-                continue
-            self._record(row, delivery, thread_key, thread_id)
-            try:
-                channel.after_delivery(row.message, row.target, delivery)
-            except Exception:  # extras must never undo a delivered alert
-                logger.exception("after-delivery step for alert %s failed", row.id)
-            sent += 1
+        ttl = timedelta(seconds=self.config.alerts.outbox_lease_seconds)
+        after = 0
+        while (row := self.outbox.claim(self.holder, ttl, after)) is not None:
+            after = row.id
+            outcome = self._deliver(row, ttl)
+            sent += outcome == "sent"
+            failed += outcome == "failed"
         return sent, failed
+
+    def _deliver(self, row: OutboxRow, ttl: timedelta) -> str:
+        """One claimed row: sent, failed, or released (it waits for its thread's first message)."""
+        channel = self.channels.get(row.channel)
+        if channel is None:
+            self.outbox.mark_failed(row.id, f"channel {row.channel!r} is not configured", None)
+            return "failed"
+        thread_key = row.message.thread_key
+        thread_id = self.outbox.thread_for(thread_key, row.channel, row.target) if thread_key else None
+        if self.outbox.waits_for_thread(row) or (thread_id is None and self._waits_for_root(row)):
+            self.outbox.release(row.id, self.holder)
+            return "waiting"
+        try:
+            existing = row.external_id
+            if row.in_flight and not existing:  # the last attempt may have landed before it failed or died
+                existing = channel.find_existing(row.message, row.target, row.key, thread_id,
+                                                 since=datetime.fromisoformat(row.created_at))
+                if existing:
+                    self.outbox.record_external_id(row.id, existing)
+                if not self.outbox.renew(row.id, self.holder, ttl):  # the lookup outlasted the lease
+                    logger.warning("alert %s: lease lost during lookup; left to its new holder", row.id)
+                    return "waiting"
+            self.outbox.mark_in_flight(row.id)
+            delivery = channel.send(row.message, row.target, thread_id=thread_id, existing_id=existing, key=row.key)
+        except DeliveryError as exc:
+            attempts = row.attempts + 1
+            retry = exc.retryable and attempts < self.config.alerts.max_attempts
+            delay = timedelta(seconds=exc.retry_after or min(2 ** attempts, 300))
+            self.outbox.mark_failed(row.id, str(exc), delay if retry else None)
+            logger.warning("alert %s via %s not delivered (attempt %d): %s%s", row.id, row.channel, attempts,
+                           exc, "; will retry" if retry else "; giving up")
+            if row.message.kind != "operator" and (attempts == self.config.alerts.operator_after_failures
+                                                   or (not retry and attempts < self.config.alerts.
+                                                       operator_after_failures)):
+                self._operator_notice(row, str(exc))
+            return "failed"
+        self._record(row, delivery, thread_key, thread_id)
+        try:
+            channel.after_delivery(row.message, row.target, delivery)
+        except Exception:  # extras must never undo a delivered alert
+            logger.exception("after-delivery step for alert %s failed", row.id)
+        return "sent"
 
     def _waits_for_root(self, row: OutboxRow) -> bool:
         """An escalation note for the response channel enqueued before the incident's own message

@@ -4,6 +4,9 @@ A chain is (incident, policy). Step i goes out `after_minutes` after step i-1; a
 the chain repeats `repeat` times; an acknowledgement stops it; an acknowledgement that goes stale
 (incident still open after `stale_ack_minutes`) starts it again. Chains live in SQLite, so a
 restarted loop resumes them, and the policy and every step are written to the audit log.
+
+Alerts know nothing of how incidents are kept: the service pages about whatever an `Incidents`
+port hands it (monitor's incidents, through `playbooks.paging`, which builds this service).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from alerts.dispatch import AlertDispatcher
 from alerts.message import MENTION, AlertMessage
@@ -20,8 +23,6 @@ from crisiswatch.audit import AuditLog
 from crisiswatch.config import CHANNEL_TYPES, Config, EscalationPolicy, EscalationStep
 from crisiswatch.db import ensure_schema, transaction
 from crisiswatch.errors import CrisiswatchError
-from monitor.incidents.models import Incident
-from monitor.incidents.service import IncidentService
 
 DDL = """
 CREATE TABLE IF NOT EXISTS escalation_chains (
@@ -40,6 +41,39 @@ CREATE TABLE IF NOT EXISTS escalation_chains (
 CREATE INDEX IF NOT EXISTS escalation_due ON escalation_chains(status, next_at);
 """
 ACTIVE, EXHAUSTED, ACKED, CLOSED = "active", "exhausted", "acknowledged", "closed"
+
+
+class Pageable(Protocol):
+    """What a chain needs to know of the thing it pages about."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def brand(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def is_open(self) -> bool: ...
+    @property
+    def acked_by(self) -> str | None: ...
+    @property
+    def severity(self) -> str: ...
+
+
+class Incidents(Protocol):
+    """The port to wherever incidents live (implemented above alerts, in playbooks.paging)."""
+
+    def get(self, incident_id: int) -> Pageable | None: ...
+
+    def acknowledge(self, incident_id: int, by: str) -> object: ...
+
+    def note(self, incident: Pageable, text: str) -> AlertMessage:
+        """The thread update that carries `text` (the Slack channel refreshes the top message with it)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -75,13 +109,13 @@ def _dt(value: str | None) -> datetime | None:
 
 
 class EscalationService:
-    def __init__(self, config: Config, conn: sqlite3.Connection, dispatcher: AlertDispatcher,
+    def __init__(self, config: Config, conn: sqlite3.Connection, dispatcher: AlertDispatcher, incidents: Incidents,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.config = config
         self.conn = conn
         self.dispatcher = dispatcher
         self.clock = clock
-        self.incidents = IncidentService(conn)
+        self.incidents = incidents
         self.audit = AuditLog(conn)
         ensure_schema(conn, "escalation_chains", DDL)
 
@@ -185,7 +219,7 @@ class EscalationService:
                 row = self._chains(row["incident_id"], row["policy"])[0]
         return done
 
-    def _advance(self, row: sqlite3.Row, policy: EscalationPolicy, incident: Incident, now: datetime) -> str:
+    def _advance(self, row: sqlite3.Row, policy: EscalationPolicy, incident: Pageable, now: datetime) -> str:
         index, steps = row["step"], policy.steps
         sent = self._send(row, index)
         nxt, loop, status, next_at = index + 1, row["loop"], ACTIVE, None
@@ -208,14 +242,13 @@ class EscalationService:
         step: EscalationStep = self.policy(row["policy"]).steps[index]
         incident = self.incidents.get(row["incident_id"])
         dest = parse_notify(self.config, step.notify)
-        from playbooks.engine import incident_severity
-
+        mentions = self._mentions(row, dest)
         tier = step.label or f"tier {index + 1}"
         message = AlertMessage(
-            kind="escalation", title=f"{incident.label} 升级 escalation · {tier}", severity=incident_severity(incident),
+            kind="escalation", title=f"{incident.label} 升级 escalation · {tier}", severity=incident.severity,
             brand=incident.brand, summary=f"未确认 not acknowledged · {incident.summary}", incident_id=incident.id,
             links={"事件 Incident": f"{self.config.alerts.dashboard_url.rstrip('/')}/incidents/{incident.id}"},
-            thread_key=f"incident:{incident.id}", mentions=dest.mentions, timezone=self.config.alerts.timezone)
+            thread_key=f"incident:{incident.id}", mentions=mentions, timezone=self.config.alerts.timezone)
         key = f"escalation:{incident.id}:{row['policy']}:{row['round']}:{row['loop']}:{index}"
         if dest.channel is None:
             pairs = [p for p in self.dispatcher.routes_for(message) if p[0] == "slack"] or \
@@ -225,19 +258,26 @@ class EscalationService:
         new = sum(self.dispatcher.enqueue_to(f"{key}|{ch}|{t}", ch, t, message) for ch, t in pairs)
         where = ", ".join(f"{ch}:{t}" for ch, t in pairs)
         self.audit.record("crisiswatch", "escalation.notify", incident.label, policy=row["policy"], step=index,
-                          tier=tier, to=where, mentions=dest.mentions, enqueued=new, round=row["round"],
+                          tier=tier, to=where, mentions=mentions, enqueued=new, round=row["round"],
                           loop=row["loop"])
         return f"{incident.label} {row['policy']}: step {index + 1} ({tier}) -> {where}"
 
-    def _note(self, incident: Incident, text: str, suffix: str) -> None:
-        """A line in the incident thread; the Slack channel refreshes the top message with it."""
-        from alerts.compose import incident_message
-        from playbooks.engine import incident_severity
+    def _mentions(self, row: sqlite3.Row, dest: Destination) -> list[str]:
+        """A step's own mentions; after a stale acknowledgement (round > 0) also whoever acknowledged
+        and, if that still names nobody, the policy's first mention: a re-page must ring someone."""
+        mentions = list(dest.mentions)
+        if row["round"] > 0:
+            acker = f"<@{row['acked_by']}>" if row["acked_by"] else ""
+            if MENTION.fullmatch(acker) and acker not in mentions:
+                mentions.append(acker)
+            if not mentions:
+                steps = self.policy(row["policy"]).steps
+                mentions = next((m for s in steps if (m := parse_notify(self.config, s.notify).mentions)), [])
+        return mentions
 
-        message = incident_message(self.config, incident, incident_severity(incident), kind="incident_updated",
-                                   chart=False)
-        message.summary = f"{text} · {incident.summary}"
-        self.dispatcher.enqueue(f"incident:{incident.id}:{suffix}", message)
+    def _note(self, incident: Pageable, text: str, suffix: str) -> None:
+        """A line in the incident thread; the Slack channel refreshes the top message with it."""
+        self.dispatcher.enqueue(f"incident:{incident.id}:{suffix}", self.incidents.note(incident, text))
 
     # reading -----------------------------------------------------------------------------------
     def _chains(self, incident_id: int, policy: str | None = None) -> list[sqlite3.Row]:

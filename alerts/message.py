@@ -13,6 +13,25 @@ MENTION = re.compile(r"<(!subteam\^[A-Z0-9]+(\|[^<>]*)?|@[UW][A-Z0-9]+|!here|!ch
 _BARE = re.compile(r"(?<![\w])@(channel|here|everyone)\b", re.I)
 
 
+_FORMATTING = str.maketrans({"*": "\uff0a", "_": "\uff3f", "~": "\uff5e", "`": "\uff40"})
+_SCHEME = re.compile(r"(?i)\b(https?|ftp|file|mailto|slack)(:)(//)?")
+
+
+def defang(text: str) -> str:
+    """`https://evil.example` -> `https[:]//evil.example`: still readable, never a link anywhere."""
+    return _SCHEME.sub(lambda m: f"{m.group(1)}[:]{m.group(3) or ''}", text)
+
+
+def inert_mrkdwn(text: str) -> str:
+    """Post text for Slack mrkdwn: no mention, link or formatting can come out of it.
+
+    Slack has no backslash escape for * _ ~ `: they become their full-width forms (as Chinese text
+    often writes them anyway), < > & are escaped, URLs defanged. Blocks carrying it are also sent
+    with `verbatim: true`, so Slack auto-links nothing.
+    """
+    return defang(escape_mrkdwn(text)).translate(_FORMATTING)
+
+
 def escape_mrkdwn(text: str) -> str:
     """Slack's three control characters escaped, so `<!channel>` or `<http://x|y>` can't ping or link.
 
@@ -72,6 +91,6 @@ def neutral_markdown(text: str) -> str:
     Angle brackets become full-width (no <font>, <at>, <@id> tags), markdown characters get a
     backslash, and @all-style words are broken with a word joiner so no one is pinged.
     """
-    text = text.replace("<", "\uff1c").replace(">", "\uff1e")
+    text = defang(text.replace("<", "\uff1c").replace(">", "\uff1e"))
     text = _MD_SPECIAL.sub(r"\\\1", text)
     return _AT_ALL.sub(lambda m: "@\u2060" + m.group(1), text)

@@ -1,8 +1,15 @@
-"""Alerts for the operator, not the response team: sources blocked, flatlines, a dead loop.
+"""Alerts for the operator, not the response team: sources blocked, flatlines, a dead loop,
+a dependency down.
 
 Each health event and flatline incident is sent once: the last id seen is persisted. The run loop
-records a heartbeat every pass; `deadman_check` (run from cron or the loop) raises an operator
-alert when it is older than `alerts.deadman_minutes`, once per silence.
+records a heartbeat every pass; `deadman_check` runs outside the loop (a systemd timer or cron
+calls `crisiswatch alerts deadman-check`, see deploy/) and raises an operator alert when the
+heartbeat is older than `alerts.deadman_minutes`, or when there has never been one that long
+after the first check (a fresh install whose loop never started), once per silence.
+
+`DependencyHealth` turns "the index (a crawler, …) is down" into one operator alert once it has
+been down for `alerts.dependency_grace_minutes`, and one resolution when it answers again.
+Operator alerts go to `alerts.operator_route`, or to the crisis routes when none is set.
 """
 
 from __future__ import annotations
@@ -10,9 +17,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from alerts.dispatch import AlertDispatcher
 from alerts.message import AlertMessage
+from crawlers.state import CrawlState
 from crisiswatch.config import Config
 from crisiswatch.db import ensure_schema
 
@@ -24,6 +33,16 @@ CREATE TABLE IF NOT EXISTS alert_cursors (
 CREATE TABLE IF NOT EXISTS heartbeats (
     name TEXT PRIMARY KEY,
     at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deadman_watch (
+    name TEXT PRIMARY KEY,
+    first_checked_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dependency_health (
+    name TEXT PRIMARY KEY,
+    down_since TEXT NOT NULL,
+    last_error TEXT NOT NULL DEFAULT '',
+    alerted_at TEXT
 );
 """
 OPERATOR_EVENTS = {"source_blocked": "数据源被封禁 source blocked", "layout_changed": "页面结构变化 layout changed",
@@ -56,8 +75,6 @@ class OperatorAlerts:
 
     def check_health(self) -> int:
         """Source health events since the last check -> operator alerts; returns how many were sent."""
-        from crawlers.state import CrawlState
-
         state, sent = CrawlState(self.conn), 0
         while True:
             events = state.events(self._cursor("source_health"), limit=200)
@@ -99,15 +116,79 @@ class OperatorAlerts:
         return datetime.fromisoformat(row[0]) if row else None
 
     def deadman_check(self, name: str = "loop") -> str | None:
-        """Alerts (once per silence) when the loop has not beaten for deadman_minutes; returns the problem."""
-        last = self.last_beat(name)
+        """Alerts (once per silence) when the loop has not beaten for deadman_minutes, or has never
+        beaten that long after the first check; returns the problem, None when the loop is alive."""
+        now = self.clock()
         limit = timedelta(minutes=self.config.alerts.deadman_minutes)
+        last = self.last_beat(name)
         if last is None:
-            return f"no heartbeat from {name} yet"
-        silent = self.clock() - last
+            self.conn.execute("INSERT OR IGNORE INTO deadman_watch(name, first_checked_at) VALUES (?,?)",
+                              (name, now.isoformat()))
+            first = datetime.fromisoformat(self.conn.execute(
+                "SELECT first_checked_at FROM deadman_watch WHERE name=?", (name,)).fetchone()[0])
+            waited = now - first
+            problem = (f"{name} has never run: no heartbeat in the {waited.total_seconds() / 60:.0f} min since the"
+                       f" first dead-man check at {_local(self.config, first)} (limit {limit.total_seconds() / 60:.0f})")
+            if waited >= limit:
+                self._send(f"deadman:{name}:never:{first.isoformat()}", f"监控循环未启动 crisiswatch {name} never"
+                           " started", problem, severity="紧急")
+                return problem
+            return f"no heartbeat from {name} yet (alerting after {limit.total_seconds() / 60:.0f} min)"
+        silent = now - last
         if silent < limit:
             return None
-        problem = f"{name} has not run for {silent.total_seconds() / 60:.0f} min (limit {limit.total_seconds() / 60:.0f})"
+        problem = (f"{name} has not run for {silent.total_seconds() / 60:.0f} min (last heartbeat"
+                   f" {_local(self.config, last)}, limit {limit.total_seconds() / 60:.0f})")
         self._send(f"deadman:{name}:{last.isoformat()}", f"监控循环停止 crisiswatch {name} is silent", problem,
                    severity="紧急")
         return problem
+
+
+def _local(config: Config, at: datetime) -> str:
+    return at.astimezone(ZoneInfo(config.alerts.timezone)).strftime("%H:%M")
+
+
+class DependencyHealth:
+    """Down/up reports for what the loop depends on, one operator alert per outage past the grace."""
+
+    def __init__(self, config: Config, conn: sqlite3.Connection, dispatcher: AlertDispatcher,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.config = config
+        self.conn = conn
+        self.operator = OperatorAlerts(config, conn, dispatcher, clock)
+        self.clock = clock
+
+    def local(self, at: datetime) -> str:
+        """14:02 in the team's time zone."""
+        return _local(self.config, at)
+
+    def down(self, name: str, error: str, describe: Callable[[datetime], str]) -> bool:
+        """Records a failure; True when this call raised the operator alert (once per outage)."""
+        now = self.clock()
+        self.conn.execute("INSERT INTO dependency_health(name, down_since, last_error) VALUES (?,?,?)"
+                          " ON CONFLICT(name) DO UPDATE SET last_error=excluded.last_error",
+                          (name, now.isoformat(), error[:500]))
+        row = self.conn.execute("SELECT down_since, alerted_at FROM dependency_health WHERE name=?", (name,)).fetchone()
+        since = datetime.fromisoformat(row["down_since"])
+        grace = timedelta(minutes=self.config.alerts.dependency_grace_minutes)
+        if row["alerted_at"] or now - since < grace:
+            return False
+        claimed = self.conn.execute("UPDATE dependency_health SET alerted_at=? WHERE name=? AND alerted_at IS NULL",
+                                    (now.isoformat(), name)).rowcount
+        if claimed:
+            self.operator._send(f"dependency:{name}:{since.isoformat()}", f"依赖故障 {name} down", describe(since),
+                                severity="紧急")
+        return bool(claimed)
+
+    def up(self, name: str) -> bool:
+        """Clears an outage; True when it had been alerted and this call sent the resolution."""
+        row = self.conn.execute("DELETE FROM dependency_health WHERE name=? RETURNING down_since, alerted_at",
+                                (name,)).fetchall()
+        if not row or not row[0]["alerted_at"]:
+            return False
+        since = datetime.fromisoformat(row[0]["down_since"])
+        minutes = (self.clock() - since).total_seconds() / 60
+        self.operator._send(f"dependency:{name}:{since.isoformat()}:resolved", f"依赖恢复 {name} back",
+                            f"{name} answers again (down since {self.local(since)}, {minutes:.0f} min)",
+                            severity="一般")
+        return True

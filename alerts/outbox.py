@@ -1,7 +1,14 @@
 """The outbox: one row per alert x channel, written before any send, marked sent only after.
 
 A crash between send and mark re-sends on restart; channels that can (Slack) use the stored
-message ts to update instead of posting twice, and the idempotency key stops double enqueues.
+message ts, or look the alert up by its key, to update instead of posting twice, and the
+idempotency key stops double enqueues. Channels that cannot look anything up (webhooks, e-mail)
+are at-least-once after a crash.
+
+Any number of deliverers may share one outbox: a row is claimed with a lease (holder, expiry)
+before it is sent, so only one of them sends it; the lease is released when the row is settled,
+or runs out if its holder died. The claim is one UPDATE ... RETURNING over the oldest due row
+(on PostgreSQL: the same over `SELECT ... FOR UPDATE SKIP LOCKED`).
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     thread_id TEXT,
     thread_key TEXT,
     in_flight INTEGER NOT NULL DEFAULT 0,
+    lease_holder TEXT,
+    lease_until TEXT,
     created_at TEXT NOT NULL,
     sent_at TEXT
 );
@@ -71,10 +80,7 @@ class Outbox:
     def __init__(self, conn: sqlite3.Connection, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.conn = conn
         self.clock = clock
-        ensure_schema(conn, "outbox", DDL)
-        columns = {r[1] for r in conn.execute("PRAGMA table_info(outbox)")}
-        if "in_flight" not in columns:  # databases from before crash-safe sends
-            conn.execute("ALTER TABLE outbox ADD COLUMN in_flight INTEGER NOT NULL DEFAULT 0")
+        ensure_schema(conn, "outbox", DDL)  # older databases gain in_flight and the lease columns
 
     def enqueue(self, key: str, channel: str, target: str, message: AlertMessage, *,
                 not_before: datetime | None = None, status: str = PENDING) -> bool:
@@ -91,6 +97,29 @@ class Outbox:
     def mark_in_flight(self, row_id: int) -> None:
         """Set before a send and cleared only by success: the next attempt then looks for what landed."""
         self.conn.execute("UPDATE outbox SET in_flight=1 WHERE id=?", (row_id,))
+
+    # leases ------------------------------------------------------------------------------------
+    def claim(self, holder: str, ttl: timedelta, after_id: int = 0) -> OutboxRow | None:
+        """The oldest due row past `after_id` that nobody holds, now leased to `holder` until now + ttl."""
+        now = self.clock().isoformat()
+        row = self.conn.execute(
+            "UPDATE outbox SET lease_holder=?, lease_until=? WHERE id = (SELECT id FROM outbox"
+            " WHERE status=? AND next_attempt_at <= ? AND id > ? AND (lease_until IS NULL OR lease_until <= ?)"
+            " ORDER BY id LIMIT 1) RETURNING *",
+            (holder, (self.clock() + ttl).isoformat(), PENDING, now, after_id, now)).fetchall()
+        return _row(row[0]) if row else None  # fetchall: the statement (and its write lock) must finish
+
+    def renew(self, row_id: int, holder: str, ttl: timedelta) -> bool:
+        """Extends our lease before a slow step; False when it ran out and another deliverer took the row."""
+        now = self.clock()
+        cur = self.conn.execute("UPDATE outbox SET lease_until=? WHERE id=? AND lease_holder=? AND lease_until > ?",
+                                ((now + ttl).isoformat(), row_id, holder, now.isoformat()))
+        return cur.rowcount == 1
+
+    def release(self, row_id: int, holder: str) -> None:
+        """Gives a claimed row back untouched (it must wait for another row first)."""
+        self.conn.execute("UPDATE outbox SET lease_holder=NULL, lease_until=NULL WHERE id=? AND lease_holder=?",
+                          (row_id, holder))
 
     def held(self) -> list[OutboxRow]:
         return [_row(r) for r in self.conn.execute("SELECT * FROM outbox WHERE status=? ORDER BY id", (HELD,))]
@@ -114,7 +143,8 @@ class Outbox:
     def mark_sent(self, row_id: int, external_id: str | None, thread_id: str | None = None) -> None:
         self.conn.execute(
             "UPDATE outbox SET status=?, sent_at=?, external_id=COALESCE(?, external_id), in_flight=0,"
-            " thread_id=COALESCE(?, thread_id), attempts=attempts+1, last_error=NULL WHERE id=?",
+            " thread_id=COALESCE(?, thread_id), attempts=attempts+1, last_error=NULL, lease_holder=NULL,"
+            " lease_until=NULL WHERE id=?",
             (SENT, self.clock().isoformat(), external_id, thread_id, row_id),
         )
 
@@ -124,11 +154,12 @@ class Outbox:
 
     def mark_failed(self, row_id: int, error: str, retry_in: timedelta | None) -> None:
         if retry_in is None:
-            self.conn.execute("UPDATE outbox SET status=?, attempts=attempts+1, last_error=? WHERE id=?",
-                              (FAILED, error[:500], row_id))
+            self.conn.execute("UPDATE outbox SET status=?, attempts=attempts+1, last_error=?, lease_holder=NULL,"
+                              " lease_until=NULL WHERE id=?", (FAILED, error[:500], row_id))
             return
         self.conn.execute(
-            "UPDATE outbox SET attempts=attempts+1, last_error=?, next_attempt_at=? WHERE id=?",
+            "UPDATE outbox SET attempts=attempts+1, last_error=?, next_attempt_at=?, lease_holder=NULL,"
+            " lease_until=NULL WHERE id=?",
             (error[:500], (self.clock() + retry_in).isoformat(), row_id),
         )
 

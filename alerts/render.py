@@ -1,10 +1,16 @@
-"""Alert messages as Slack Block Kit and plain text. Every piece of user text is masked and escaped."""
+"""Alert messages as Slack Block Kit and plain text. Every piece of user text is masked and made inert.
+
+Post text (and anything derived from it: authors, terms, summaries) goes through `safe`: PII
+masked, mentions and links escaped, formatting characters neutralised, URLs defanged; and every
+mrkdwn text object is sent with `verbatim: true`, so Slack auto-links and auto-mentions nothing.
+Mentions that must ring come only from config (escalation steps), never from posts.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from alerts.message import AlertMessage, escape_mrkdwn
+from alerts.message import AlertMessage, escape_mrkdwn, inert_mrkdwn
 from crisiswatch.pii import mask
 
 SEVERITY_EMOJI = {"一般": ":large_blue_circle:", "重要": ":large_yellow_circle:", "紧急": ":large_orange_circle:",
@@ -14,11 +20,11 @@ INCIDENT_ACTIONS = (("ack", "Acknowledge 确认", "primary"), ("convert", "Conve
 
 
 def safe(text: Any, limit: int | None = None) -> str:
-    """Post text as it may appear in an alert: PII masked, cut, Slack controls escaped, one line."""
+    """Post text as it may appear in an alert: PII masked, cut, inert in mrkdwn, one line."""
     value = mask(str(text or "")).text
     if limit and len(value) > limit:
         value = value[:limit] + "…"
-    return escape_mrkdwn(value).replace("\n", " ")
+    return inert_mrkdwn(value).replace("\n", " ")
 
 
 def slack_fallback_text(message: AlertMessage) -> str:
@@ -86,7 +92,20 @@ def _links(message: AlertMessage) -> dict[str, Any] | None:
 
 def slack_blocks(message: AlertMessage) -> list[dict[str, Any]]:
     renderer = RENDERERS.get(message.kind, _incident_blocks)
-    return renderer(message)
+    return _verbatim(renderer(message))
+
+
+def _verbatim(node: Any) -> Any:
+    """`verbatim: true` on every mrkdwn text object: our own <url|label> links still work, nothing
+    in the text is turned into a link, channel or mention by Slack."""
+    if isinstance(node, list):
+        return [_verbatim(n) for n in node]
+    if isinstance(node, dict):
+        out = {k: _verbatim(v) for k, v in node.items()}
+        if out.get("type") == "mrkdwn":
+            out["verbatim"] = True
+        return out
+    return node
 
 
 def _incident_blocks(message: AlertMessage) -> list[dict[str, Any]]:
@@ -121,7 +140,7 @@ def _incident_blocks(message: AlertMessage) -> list[dict[str, Any]]:
 
 def _note_blocks(message: AlertMessage) -> list[dict[str, Any]]:
     """Escalation steps, operator alerts: a title, a line, the mentions from config that must ring."""
-    text = f"*{escape_mrkdwn(message.title)}*\n{escape_mrkdwn(message.summary)}"
+    text = f"*{escape_mrkdwn(message.title)}*\n{safe(message.summary)}"
     if message.mentions:
         text = " ".join(message.mentions) + " " + text
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}]

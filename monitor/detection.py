@@ -9,6 +9,7 @@ terms come from one `scan` of the range, and only when a rule asks for them.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from crisiswatch.config import Config
 from crisiswatch.db import ensure_schema
+from crisiswatch.lease import Leases, new_holder
 from index.base import Backend, MentionFilter
 from index.tokenize import tokens
 from monitor.detectors import build_rules
@@ -24,6 +26,7 @@ from monitor.explain import explain
 from monitor.incidents.models import IncidentChange
 from monitor.incidents.service import IncidentService
 
+logger = logging.getLogger(__name__)
 DDL = """
 CREATE TABLE IF NOT EXISTS detector_state (
     name TEXT PRIMARY KEY,
@@ -32,6 +35,8 @@ CREATE TABLE IF NOT EXISTS detector_state (
 );
 """
 MAX_LOOKBACK = timedelta(days=7)
+DETECTION_LEASE = "detection"
+DETECTION_LEASE_TTL = timedelta(minutes=15)  # longer than any pass; a crashed holder frees it after this
 EXPLAIN_MINUTES = 30  # the explanation looks at the posts of the last half hour before the bucket
 
 
@@ -60,6 +65,7 @@ class DetectionService:
         self.conn = conn
         ensure_schema(conn, "detector_state", DDL)
         self.incidents = IncidentService(conn)
+        self.holder = new_holder("detect")
         settings = config.detection
         self.bucket_minutes = settings.negative_spike.bucket_minutes
         self.join_window = timedelta(minutes=settings.join_window_minutes)
@@ -139,7 +145,27 @@ class DetectionService:
         return counts
 
     def advance(self, until: datetime) -> list[IncidentChange]:
-        """Decide every complete bucket from the checkpoint up to `until`; returns incident changes."""
+        """Decide every complete bucket from the checkpoint up to `until`; returns incident changes.
+
+        Safe from two processes: the `detection` lease lets one decide at a time (the other returns
+        nothing: those buckets are being decided), and the rules' state, the keys and the checkpoint
+        are read again under the lease, so nothing decided elsewhere is decided twice."""
+        leases = Leases(self.conn)
+        if not leases.acquire(DETECTION_LEASE, self.holder, DETECTION_LEASE_TTL):
+            logger.info("another process is deciding buckets; skipping this pass")
+            return []
+        try:
+            self._reload()
+            return self._advance(until)
+        finally:
+            leases.release(DETECTION_LEASE, self.holder)
+
+    def _reload(self) -> None:
+        for rule in self.rules:
+            rule.restore(self._load(f"rule:{rule.name}") or {})
+        self.known = {k: set(v) for k, v in (self._load("keys") or {}).items()}
+
+    def _advance(self, until: datetime) -> list[IncidentChange]:
         until = floor_time(until, self.bucket_minutes)
         start = self._start(until)
         if start is None or start >= until:

@@ -7,12 +7,12 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from alerts.compose import incident_message
 from alerts.dispatch import AlertDispatcher
 from crisiswatch.config import Config
 from index.base import Backend
 from monitor.detection import DetectionService
 from monitor.incidents.models import IncidentChange
+from playbooks.compose import incident_message
 from playbooks.engine import PlaybookEngine, incident_severity
 
 logger = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from crisiswatch.config import Config
 from crisiswatch.db import ensure_schema
 from crisiswatch.mention import severity_rank
 from index.base import Backend
-from monitor.incidents.models import Incident, IncidentChange
+from monitor.incidents.models import Incident, IncidentChange, incident_severity
 from monitor.incidents.service import IncidentService
 from playbooks.context import StepContext
 from playbooks.schema import Playbook, load_playbooks
@@ -46,21 +46,11 @@ CREATE TABLE IF NOT EXISTS playbook_runs (
 CREATE INDEX IF NOT EXISTS playbook_runs_waiting ON playbook_runs(outcome);
 """
 SHIPPED_PLAYBOOKS = Path(__file__).parent / "library"
-_LEVEL_GRADE = {"warning": "重要", "critical": "紧急"}
 WAITING = "waiting"
 
 
 def playbook_dir(config: Config) -> Path:
     return config.resolve(config.playbooks.dir) if config.playbooks.dir else SHIPPED_PLAYBOOKS
-
-
-def incident_severity(incident: Incident) -> str:
-    """The grade of an incident: its level's grade, raised to the gravest post behind it."""
-    grade = _LEVEL_GRADE.get(incident.level, "一般")
-    for post in incident.facts.get("top_posts", []):
-        if severity_rank(post.get("severity")) > severity_rank(grade):
-            grade = post["severity"]
-    return grade
 
 
 def category_share(facts: dict[str, Any], categories: list[str]) -> float:

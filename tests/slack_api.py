@@ -2,9 +2,15 @@
 
 slack-sdk's WebClient is pointed at it with `base_url`, so tests exercise the real client:
 its JSON encoding, retry handlers (429 + Retry-After, 5xx, connection errors) and parsing.
-Methods: chat.postMessage (with metadata), chat.update, chat.postEphemeral, conversations.history
-and .replies (GET, with metadata), auth.test, and the v2 file upload: files.getUploadURLExternal,
-a POST of the bytes to the returned upload URL, files.completeUploadExternal.
+Methods: chat.postMessage (with metadata), chat.update, chat.postEphemeral, conversations.list,
+conversations.history and .replies (with metadata), auth.test, and the v2 file upload:
+files.getUploadURLExternal, a POST of the bytes to the returned upload URL, files.completeUploadExternal.
+
+Like Slack: chat.postMessage takes a channel name or id and answers with the id; conversations.history,
+.replies and chat.update take ids only and answer `channel_not_found` to a name; metadata is returned
+only with `include_all_metadata`; lists are paged (`limit`, `cursor`, `response_metadata.next_cursor`).
+Faults: `fail_next(method, status, delay=…)` answers an error (or answers late) before doing anything;
+with `after_store=True` the message is stored first, as when a proxy or Slack fails after the write.
 """
 
 from __future__ import annotations
@@ -29,14 +35,17 @@ class Call:
 class SlackAPIServer:
     token: str = "xoxb-test-token"
     calls: list[Call] = field(default_factory=list)
-    faults: list[tuple[str, int, dict[str, str], float]] = field(default_factory=list)  # method, status, headers, delay
+    faults: list[tuple[str, int, dict[str, str], float, bool]] = field(default_factory=list)
     _ts: int = 0
+    channels: dict[str, str] = field(default_factory=dict)  # name -> id, as conversations.list shows them
+    page_size: int = 100  # Slack returns fewer than `limit` when it likes; paging must follow the cursor
     messages: list[dict[str, Any]] = field(default_factory=list)  # what a channel would show, in order
     uploads: dict[str, dict[str, Any]] = field(default_factory=dict)  # file id -> name, bytes, shares
 
     def __post_init__(self) -> None:
         server = self
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self.add_channels("general", "crisis", "crisis-response", "mgmt", "ops")  # the workspace as it is
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -65,8 +74,13 @@ class SlackAPIServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def fail_next(self, method: str, status: int, headers: dict[str, str] | None = None, delay: float = 0) -> None:
-        self.faults.append((method, status, headers or {}, delay))
+    def fail_next(self, method: str, status: int, headers: dict[str, str] | None = None, delay: float = 0,
+                  after_store: bool = False) -> None:
+        self.faults.append((method, status, headers or {}, delay, after_store))
+
+    def add_channels(self, *names: str) -> None:
+        for name in names:
+            self.channel_id(name)
 
     def files(self) -> list[dict[str, Any]]:
         """Uploads that were completed (shared), in order."""
@@ -103,21 +117,35 @@ class SlackAPIServer:
             fault = next((f for f in self.faults if f[0] == method), None)
             if fault:
                 self.faults.remove(fault)
+        if fault and fault[4]:  # do the work, then fail (or answer too late)
+            _, status, headers, delay, _ = fault
+            done = _Capture()
+            self._serve(handler, method, params, done)
+            time.sleep(delay)
+            if status:
+                self._reply(handler, status, {"ok": False, "error": "fatal_error"}, headers)
+            else:
+                done.replay(handler)
+            return
         if fault:
-            _, status, headers, delay = fault
+            _, status, headers, delay, _ = fault
             if delay:
                 time.sleep(delay)
             if status:
                 self._reply(handler, status, {"ok": False, "error": "ratelimited" if status == 429 else "fatal_error"},
                             headers)
                 return
-        if handler.headers.get("Authorization") != f"Bearer {self.token}":
+        self._serve(handler, method, params, handler)
+
+    def _serve(self, request: BaseHTTPRequestHandler, method: str, params: dict[str, Any], handler: Any) -> None:
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
             self._reply(handler, 200, {"ok": False, "error": "invalid_auth"}, {})
             return
         with self._lock:
-            self.calls.append(Call(method, params, dict(handler.headers)))
-            self._ts += 1
-            ts = f"{1_700_000_000 + self._ts}.{self._ts:06d}"
+            self.calls.append(Call(method, params, dict(request.headers)))
+            self._ts += 1  # ts: the wall clock, strictly increasing, as Slack's are
+            self._last = max(getattr(self, "_last", 0.0) + 0.000001, time.time())
+            ts = f"{self._last:.6f}"
         if method == "chat.postMessage":
             if not params.get("channel"):
                 self._reply(handler, 200, {"ok": False, "error": "channel_not_found"}, {})
@@ -131,6 +159,9 @@ class SlackAPIServer:
                                       "blocks": params.get("blocks"), "metadata": metadata})
             self._reply(handler, 200, {"ok": True, "channel": self.channel_id(params["channel"]), "ts": ts,
                                        "message": {"text": params.get("text"), "ts": ts}}, {})
+        elif method in ("chat.update", "conversations.history", "conversations.replies") and \
+                not self.is_id(params.get("channel", "")):
+            self._reply(handler, 200, {"ok": False, "error": "channel_not_found"}, {})
         elif method == "chat.update":
             with self._lock:
                 found = next((m for m in self.messages if m["ts"] == params.get("ts")), None)
@@ -141,15 +172,25 @@ class SlackAPIServer:
         elif method == "chat.postEphemeral":
             self._reply(handler, 200, {"ok": True, "message_ts": ts}, {})
         elif method in ("conversations.history", "conversations.replies"):
-            channel = self.channel_id(params.get("channel", ""))
+            channel = params["channel"]
+            oldest = float(params.get("oldest") or 0)
             with self._lock:
-                found = [m for m in self.messages if m["channel"] == channel and (
+                found = [m for m in self.messages if m["channel"] == channel and float(m["ts"]) > oldest and (
                     not m["thread_ts"] if method == "conversations.history"
                     else m["ts"] == params.get("ts") or m["thread_ts"] == params.get("ts"))]
+            if method == "conversations.history":
+                found.reverse()  # newest first; replies come oldest first
             keep = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
-            self._reply(handler, 200, {"ok": True, "messages": [
-                {"ts": m["ts"], "text": m["text"], **({"metadata": m["metadata"]} if keep and m["metadata"] else {})}
-                for m in reversed(found)]}, {})
+            page, cursor = self._page(found, params)
+            self._reply(handler, 200, {"ok": True, "has_more": bool(cursor), "response_metadata": {"next_cursor": cursor},
+                                       "messages": [{"ts": m["ts"], "text": m["text"], **(
+                                           {"metadata": m["metadata"]} if keep and m["metadata"] else {})}
+                                           for m in page]}, {})
+        elif method == "conversations.list":
+            with self._lock:
+                listed = [{"id": i, "name": n, "is_channel": True} for n, i in sorted(self.channels.items())]
+            page, cursor = self._page(listed, params)
+            self._reply(handler, 200, {"ok": True, "channels": page, "response_metadata": {"next_cursor": cursor}}, {})
         elif method == "files.getUploadURLExternal":
             file_id = f"F{self._ts:06d}"
             with self._lock:
@@ -173,10 +214,24 @@ class SlackAPIServer:
         else:
             self._reply(handler, 200, {"ok": False, "error": "unknown_method"}, {})
 
+    def _page(self, items: list, params: dict[str, Any]) -> tuple[list, str]:
+        """One page from the cursor on: at most `limit`, and at most `page_size` whatever was asked."""
+        start = int(params.get("cursor") or 0)
+        size = min(int(params.get("limit") or 100), self.page_size)
+        end = start + size
+        return items[start:end], (str(end) if end < len(items) else "")
+
     @staticmethod
-    def channel_id(channel: str) -> str:
-        """Names and ids both work here, as one id per name (Slack's real API wants ids)."""
-        return channel if channel.startswith("C") else "C" + "".join(ch for ch in channel.upper() if ch.isalnum())
+    def is_id(channel: str) -> bool:
+        return bool(channel) and channel[0] in "CGD" and channel[1:].isalnum() and channel.isupper()
+
+    def channel_id(self, channel: str) -> str:
+        """The id of a channel given by id or name (a name seen first creates the channel)."""
+        if self.is_id(channel):
+            return channel
+        name = channel.removeprefix("#")
+        with self._lock:
+            return self.channels.setdefault(name, "C" + "".join(ch for ch in name.upper() if ch.isalnum()))
 
     def _receive_upload(self, handler: BaseHTTPRequestHandler, file_id: str, raw: bytes) -> None:
         upload = self.uploads.get(file_id)
@@ -192,3 +247,28 @@ class SlackAPIServer:
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
         handler.wfile.write(body)
+
+
+
+class _Capture:
+    """Records a reply instead of sending it, to send it late (or never, when a fault replaces it)."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, tuple]] = []
+        self.wfile = self
+
+    def send_response(self, *args: Any) -> None:
+        self.steps.append(("send_response", args))
+
+    def send_header(self, *args: Any) -> None:
+        self.steps.append(("send_header", args))
+
+    def end_headers(self) -> None:
+        self.steps.append(("end_headers", ()))
+
+    def write(self, data: bytes) -> None:
+        self.steps.append(("write", (data,)))
+
+    def replay(self, handler: BaseHTTPRequestHandler) -> None:
+        for name, args in self.steps:
+            (handler.wfile.write if name == "write" else getattr(handler, name))(*args)

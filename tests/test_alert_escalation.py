@@ -7,10 +7,10 @@ import json
 import pytest
 
 from alerts.approvals import ApprovalRefused, ApprovalService
-from alerts.escalation import EscalationService
 from crisiswatch.audit import AuditLog
 from crisiswatch.errors import CrisiswatchError
 from monitor.incidents.service import IncidentService
+from playbooks.paging import escalation_service
 from tests.test_alert_helpers import T0, Clock, make_config, open_incident, slack_dispatcher
 
 POLICY = {"default": {
@@ -28,10 +28,10 @@ def world(tmp_path, slack):
     d = slack_dispatcher(config, slack, clock=clock)
     incident = open_incident(d.conn)
     # the incident's own top-level message, as the notify step sends it
-    from alerts.compose import incident_message
+    from playbooks.compose import incident_message
 
     d.enqueue(f"incident:{incident.id}:opened", incident_message(config, incident, "重要", chart=False))
-    return config, clock, d, incident, EscalationService(config, d.conn, d, clock=clock)
+    return config, clock, d, incident, escalation_service(config, d.conn, d, clock=clock)
 
 
 def texts(slack) -> list[str]:
@@ -57,7 +57,7 @@ def test_tiers_go_out_on_their_delays_into_the_thread_and_other_channels(world, 
     esc.tick()
     d.deliver_due()
     mgmt = slack.posts()[-1].params
-    assert mgmt["channel"] == "#mgmt" and "<!subteam^S0MGMT>" in mgmt["text"] and "thread_ts" not in mgmt
+    assert mgmt["channel"] == "CMGMT" and "<!subteam^S0MGMT>" in mgmt["text"] and "thread_ts" not in mgmt
     assert esc.status(incident.id)["chains"][0]["next_step"] == 3
     actions = [e["action"] for e in AuditLog(d.conn).entries(incident.label)]
     assert actions[:1] == ["escalation.start"] and actions.count("escalation.notify") == 3
@@ -105,7 +105,7 @@ def test_restart_resumes_the_chain_from_sqlite(world, slack):
     config, clock, d, incident, esc = world
     esc.start(incident.id, "default")
     esc.tick()
-    again = EscalationService(config, d.conn, d, clock=clock)   # a new process, same database
+    again = escalation_service(config, d.conn, d, clock=clock)   # a new process, same database
     clock.advance(minutes=10)
     assert "值班" in again.tick()[0]
 

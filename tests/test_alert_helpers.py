@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from alerts.channels.console import ConsoleChannel
 from alerts.channels.slack import SlackChannel
+from alerts.channels.slack_ids import SlackChannelIds
 from alerts.dispatch import AlertDispatcher
 from crisiswatch.config import parse_config
 from crisiswatch.db import connect
@@ -36,7 +37,7 @@ def make_config(tmp_path, **alerts):
 
 def slack_dispatcher(config, slack, clock=None, **channel_kwargs) -> AlertDispatcher:
     conn = connect(config.state_db)
-    channels = {"slack": SlackChannel(slack.token, base_url=slack.base_url, **channel_kwargs),
+    channels = {"slack": SlackChannel(slack.token, base_url=slack.base_url, ids=SlackChannelIds(conn), **channel_kwargs),
                 "console": ConsoleChannel(io.StringIO())}
     return AlertDispatcher(config, conn, channels, **({"clock": clock} if clock else {}))
 

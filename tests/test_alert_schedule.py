@@ -130,19 +130,20 @@ def test_deadman_check_command_exits_1_when_silent(tmp_path):
 
 def test_alert_cycle_beats_escalates_and_reports_health(tmp_path):
     from alerts.cycle import alert_cycle
+    from playbooks.paging import IncidentPaging
 
     config = make_config(tmp_path, routes=[{"name": "r", "channel": "console", "target": "#c"}],
                          operator_route={"name": "ops", "channel": "console", "target": "#ops"},
                          escalation_policies={"default": [{"after_minutes": 0, "notify": "<!subteam^S1>"}]})
     clock = Clock(datetime(2025, 6, 14, 2, 0, tzinfo=UTC))
     d, out = console_dispatcher(config, clock)
-    from alerts.escalation import EscalationService
+    from playbooks.paging import escalation_service
 
-    EscalationService(config, d.conn, d, clock=clock).start(open_incident(d.conn).id, "default")
+    escalation_service(config, d.conn, d, clock=clock).start(open_incident(d.conn).id, "default")
     CrawlState(d.conn).record("weibo_search", "source_blocked", reason="432")
-    report = alert_cycle(config, d.conn, d)
+    report = alert_cycle(config, d.conn, d, IncidentPaging(config, d.conn))
     # the page waits (up to 2 min) for the incident's own message, to thread under it
     assert len(report.escalations) == 1 and report.operator_alerts == 1 and report.sent == 1
     assert OperatorAlerts(config, d.conn, d).last_beat() == clock()
     clock.advance(minutes=2)
-    assert alert_cycle(config, d.conn, d).sent == 1 and "<!subteam^S1>" in out.getvalue()
+    assert alert_cycle(config, d.conn, d, IncidentPaging(config, d.conn)).sent == 1 and "<!subteam^S1>" in out.getvalue()

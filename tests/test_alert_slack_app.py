@@ -17,9 +17,9 @@ import pytest
 import uvicorn
 
 from alerts.approvals import ApprovalService
-from alerts.slack_app import create_app
 from crisiswatch.db import connect
 from monitor.incidents.service import IncidentService
+from monitor.slack_app import create_app
 from playbooks.tickets.service import TicketService
 from tests.test_alert_helpers import make_config, open_incident, slack_dispatcher
 
@@ -103,15 +103,15 @@ def test_signature_checks(app):
 def test_ack_button_stops_escalation_and_answers_fast(app, slack):
     config, conn, base = app
     incident = open_incident(conn)
-    from alerts.escalation import EscalationService
+    from playbooks.paging import escalation_service
 
     d = slack_dispatcher(config, slack)
-    EscalationService(config, conn, d).start(incident.id, "default")
+    escalation_service(config, conn, d).start(incident.id, "default")
     status, _, seconds = post(f"{base}/actions", button("ack", str(incident.id)), signed(button("ack", str(incident.id))))
     assert status == 200 and seconds < 3
     assert wait_for(lambda: any("acknowledged" in t for t in ephemerals(slack)))
     assert IncidentService(conn).get(incident.id).acked_by == "U0ALICE"
-    assert EscalationService(config, conn, d).status(incident.id)["chains"][0]["status"] == "acknowledged"
+    assert escalation_service(config, conn, d).status(incident.id)["chains"][0]["status"] == "acknowledged"
 
 
 def test_convert_mute_and_slash_ticket(app, slack):

@@ -42,7 +42,7 @@ def test_crisis_scenario_opens_one_ticket_and_sends_one_slack_message(tmp_path, 
     top = slack.posts(top_level_only=True)
     assert len(top) == 1, [c.params.get("text") for c in slack.posts()]
     message = top[0].params
-    assert message["channel"] == "#crisis"
+    assert message["channel"] == "CCRISIS"  # #crisis, resolved to its id
     blocks = message["blocks"] if isinstance(message["blocks"], list) else __import__("json").loads(message["blocks"])
     text = str(blocks)
     assert "极光优选" in text and number in text

@@ -63,7 +63,7 @@ def engine_for(tmp_path, clock, playbooks=None, **extra):
 
 def test_product_safety_runs_its_steps_and_resumes_on_tick(tmp_path):
     from alerts.approvals import ApprovalService
-    from alerts.escalation import EscalationService
+    from playbooks.paging import escalation_service
 
     clock = Clock(T0 + timedelta(minutes=20))
     engine, conn = engine_for(tmp_path, clock)
@@ -79,10 +79,12 @@ def test_product_safety_runs_its_steps_and_resumes_on_tick(tmp_path):
     assert set(ticket.departments) >= {"调查", "管理层", "法律"}
     assert ticket.ack_due - ticket.created_at == timedelta(minutes=30)
     assert [t["text"] for t in ticket.tasks][0] == "暂停销售并下架涉事批次"
-    chains = EscalationService(engine.config, conn, engine.dispatcher).status(change.incident.id)["chains"]
+    chains = escalation_service(engine.config, conn, engine.dispatcher).status(change.incident.id)["chains"]
     assert [c["policy"] for c in chains] == ["crisis_team"]
     statement = StatementStore(conn).all()[0]
-    assert statement.status == "draft" and "极光优选" in statement.text and "冒烟" in statement.text
+    # curated facts (brand, category) only: the posts' words ("冒烟") never reach a public statement
+    assert statement.status == "draft" and "极光优选" in statement.text and "产品质量" in statement.text
+    assert not any(term in statement.text for term in ("充电宝", "冒烟", "批次号"))
     assert statement.ready_at - statement.incident_start == timedelta(minutes=20) and not statement.missed_window
 
     clock.now += timedelta(minutes=30)

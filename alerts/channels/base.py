@@ -6,6 +6,7 @@ import json
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -55,8 +56,11 @@ class Channel(ABC):
         """Deliver, or raise DeliveryError. `existing_id` means a previous attempt already posted;
         `key` is the outbox idempotency key, for channels that can tag what they post with it."""
 
-    def find_existing(self, message: AlertMessage, target: str, key: str, thread_id: str | None) -> str | None:
-        """After a crash mid-send: the id of what an earlier attempt posted with this key, if it landed."""
+    def find_existing(self, message: AlertMessage, target: str, key: str, thread_id: str | None,
+                      since: datetime | None = None) -> str | None:
+        """After a failed or crashed send whose outcome is unknown: the id of what an earlier attempt
+        posted with this key (enqueued at `since`), if it landed. None: nothing found, or this channel
+        cannot look (webhooks, e-mail: at-least-once after a crash)."""
         return None
 
     def after_delivery(self, message: AlertMessage, target: str, delivery: Delivery) -> None:

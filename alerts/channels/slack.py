@@ -1,12 +1,16 @@
 """Slack through slack-sdk: Block Kit messages, incident threads, retries that never double-post.
 
-Every post carries the outbox key in its message metadata, so after a crash or a timeout the
-next attempt finds what already landed (conversations.history / replies) instead of posting again.
+chat.postMessage is never retried blindly: its client retries only 429 (Slack did not take the
+message). A 5xx, a timeout or a dropped connection leaves the outcome unknown; the outbox row
+stays in flight and the next attempt looks the alert up by its own key, carried in the message
+metadata, with conversations.history / replies (by channel id, resolved from the configured name)
+before posting again. Reads and chat.update are idempotent and keep slack-sdk's retry handlers.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from slack_sdk import WebClient
@@ -18,6 +22,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from alerts.channels.base import Channel, Delivery, DeliveryError
+from alerts.channels.slack_ids import SlackChannelIds, channel_name, is_channel_id
 from alerts.chart import png_bars
 from alerts.message import AlertMessage
 from alerts.render import slack_blocks, slack_fallback_text
@@ -28,6 +33,8 @@ PERMANENT_ERRORS = {"channel_not_found", "not_in_channel", "invalid_auth", "acco
 METADATA_EVENT = "crisiswatch_alert"
 # a second "opened" note in a thread (another playbook's notify) is news, not a change of state
 STATE_KINDS = {"incident_updated", "incident_escalated", "incident_resolved", "approval"}
+LOOKBACK_SECONDS = 300   # a lookup reads history from a little before the alert was enqueued
+MAX_PAGES = 50           # bounds a lookup or a channel listing (200 a page)
 
 
 def _delivery_error(exc: SlackApiError) -> DeliveryError:
@@ -38,36 +45,70 @@ def _delivery_error(exc: SlackApiError) -> DeliveryError:
                          retry_after=float(retry_after) if retry_after else None)
 
 
+def _struggling(exc: SlackApiError) -> bool:
+    status = exc.response.status_code if exc.response is not None else 0
+    return status == 429 or status >= 500
+
+
 class SlackChannel(Channel):
     name = "slack"
 
     def __init__(self, token: str, base_url: str | None = None, default_target: str = "#crisis-response",
-                 timeout: int = 10, max_retries: int = 2, upload_charts: bool = False) -> None:
+                 timeout: int = 10, max_retries: int = 2, upload_charts: bool = False,
+                 ids: SlackChannelIds | None = None) -> None:
         kwargs: dict[str, Any] = {"token": token, "timeout": timeout}
         if base_url:
             kwargs["base_url"] = base_url.rstrip("/") + "/"
-        self.client = WebClient(**kwargs)
-        # RateLimitErrorRetryHandler is not on by default; it honours Retry-After
-        self.client.retry_handlers.extend([
+        # reads and updates: safe to repeat, so 429 (Retry-After), 5xx and dropped connections retry
+        self.client = WebClient(**kwargs, retry_handlers=[
             RateLimitErrorRetryHandler(max_retry_count=max_retries),
             ServerErrorRetryHandler(max_retry_count=max_retries),
-        ])
-        if not any(isinstance(h, ConnectionErrorRetryHandler) for h in self.client.retry_handlers):
-            self.client.retry_handlers.append(ConnectionErrorRetryHandler(max_retry_count=max_retries))
+            ConnectionErrorRetryHandler(max_retry_count=max_retries)])
+        # posts: only a 429 proves Slack did not take the message; anything else is looked up first
+        self.poster = WebClient(**kwargs, retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=max_retries)])
         self.default_target = default_target
         self.upload_charts = upload_charts
-        self.channel_ids: dict[str, str] = {}  # "#crisis" -> "C0123": files and updates want the id
+        self.ids = ids or SlackChannelIds()
 
-    def _channel(self, target: str) -> str:
+    # channel ids -------------------------------------------------------------------------------
+    def resolve(self, target: str) -> str:
+        """The channel id for a configured target (an id passes through; a name is looked up once)."""
         name = target or self.default_target
-        return self.channel_ids.get(name, name)
+        if is_channel_id(name):
+            return name
+        found = self.ids.get(name)
+        if found is None:
+            self._list_channels()
+            found = self.ids.get(name)
+        return found or name  # not listed (no channels:read scope?): post by name, learn the id from the reply
 
+    def _list_channels(self) -> None:
+        cursor, pairs = None, {}
+        try:
+            for _ in range(MAX_PAGES):
+                resp = self.client.conversations_list(types="public_channel,private_channel", exclude_archived=True,
+                                                      limit=200, cursor=cursor)
+                pairs.update({c["name"]: c["id"] for c in resp.get("channels", []) if c.get("name")})
+                cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    break
+        except SlackApiError as exc:
+            if _struggling(exc):
+                raise _delivery_error(exc) from None
+            logger.warning("cannot list Slack channels (%s): give channel ids (C…) as targets or grant channels:read",
+                           exc.response.get("error") if exc.response is not None else exc)
+        except OSError as exc:
+            raise DeliveryError(f"Slack unreachable: {exc.__class__.__name__}: {exc}") from None
+        finally:
+            self.ids.put(pairs)
+
+    # sending -----------------------------------------------------------------------------------
     def send(self, message: AlertMessage, target: str, *, thread_id: str | None = None,
              existing_id: str | None = None, key: str | None = None) -> Delivery:
-        channel = self._channel(target)
         text, blocks = slack_fallback_text(message), slack_blocks(message)
         try:
-            if existing_id:  # an earlier attempt posted but crashed before recording success
+            channel = self.resolve(target)
+            if existing_id:  # an earlier attempt posted but failed or died before recording success
                 self.client.chat_update(channel=channel, ts=existing_id, text=text, blocks=blocks)
                 return Delivery(external_id=existing_id, thread_id=thread_id or existing_id, posted=False)
             kwargs: dict[str, Any] = {"channel": channel, "text": text, "blocks": blocks,
@@ -76,45 +117,58 @@ class SlackChannel(Channel):
                 kwargs["thread_ts"] = thread_id
             if key:
                 kwargs["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"key": key}}
-            resp = self.client.chat_postMessage(**kwargs)
+            resp = self.poster.chat_postMessage(**kwargs)
         except SlackApiError as exc:
             raise _delivery_error(exc) from None
         except OSError as exc:  # connection refused, timeouts: Slack (or the network) is down
             raise DeliveryError(f"Slack unreachable: {exc.__class__.__name__}: {exc}") from None
-        if resp.get("channel"):
-            self.channel_ids[target or self.default_target] = resp["channel"]
+        if resp.get("channel") and not is_channel_id(channel):
+            self.ids.put({channel_name(target or self.default_target): resp["channel"]})
         ts = resp.get("ts")
         return Delivery(external_id=ts, thread_id=thread_id or ts)
 
-    def find_existing(self, message: AlertMessage, target: str, key: str, thread_id: str | None) -> str | None:
-        channel = self._channel(target)
+    def find_existing(self, message: AlertMessage, target: str, key: str, thread_id: str | None,
+                      since: datetime | None = None) -> str | None:
+        """The ts of a message carrying this outbox key, read page by page from a little before `since`."""
+        channel = self.resolve(target)
+        if not is_channel_id(channel):
+            logger.warning("cannot look for an earlier post in %s without its id; posting (a duplicate is possible)",
+                           channel)
+            return None
+        args: dict[str, Any] = {"channel": channel, "limit": 200, "include_all_metadata": True}
+        if since is not None:
+            args["oldest"] = f"{since.timestamp() - LOOKBACK_SECONDS:.6f}"
+        cursor = None
         try:
-            if thread_id:
-                resp = self.client.conversations_replies(channel=channel, ts=thread_id, limit=200,
-                                                         include_all_metadata=True)
-            else:
-                resp = self.client.conversations_history(channel=channel, limit=200, include_all_metadata=True)
+            for _ in range(MAX_PAGES):
+                if thread_id:
+                    resp = self.client.conversations_replies(ts=thread_id, cursor=cursor, **args)
+                else:
+                    resp = self.client.conversations_history(cursor=cursor, **args)
+                for msg in resp.get("messages", []):
+                    meta = msg.get("metadata") or {}
+                    if meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get("key") == key:
+                        return msg.get("ts")
+                cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    return None
         except SlackApiError as exc:
-            status = exc.response.status_code if exc.response is not None else 0
-            if status == 429 or status >= 500:  # Slack is struggling: try the whole send later
+            if _struggling(exc):  # Slack is struggling: try the whole send later
                 raise _delivery_error(exc) from None
-            # e.g. a #name where Slack wants an id, or no history scope: posting again risks a
-            # duplicate, giving up would lose the alert; a duplicate is the lesser harm
-            logger.warning("cannot look for an earlier post (%s); posting: use channel ids (C…) as targets",
+            # no history scope, say: posting again risks a duplicate, giving up would lose the
+            # alert; a duplicate is the lesser harm
+            logger.warning("cannot look for an earlier post (%s); posting",
                            exc.response.get("error") if exc.response is not None else exc)
             return None
         except OSError as exc:
             raise DeliveryError(f"Slack unreachable: {exc.__class__.__name__}: {exc}") from None
-        for msg in resp.get("messages", []):
-            meta = msg.get("metadata") or {}
-            if meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get("key") == key:
-                return msg.get("ts")
+        logger.warning("alert %s not found in %d pages of %s; posting", key, MAX_PAGES, channel)
         return None
 
     def after_delivery(self, message: AlertMessage, target: str, delivery: Delivery) -> None:
         """A thread reply refreshes the top message to the incident's current state; a new incident
         gets its chart uploaded into its thread. Failures here are logged, never re-send the alert."""
-        channel = self._channel(target)
+        channel = self.resolve(target)
         is_reply = delivery.thread_id and delivery.thread_id != delivery.external_id
         try:
             if is_reply and message.kind in STATE_KINDS:

@@ -20,14 +20,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from alerts.approvals import ApprovalService
     from alerts.dispatch import AlertDispatcher, build_channels
-    from alerts.escalation import EscalationService
     from alerts.operator import OperatorAlerts
     from crisiswatch.config import load_config
     from crisiswatch.db import connect
+    from playbooks.paging import escalation_service
 
     config = load_config(args.config)
     conn = connect(config.resolve(config.state_db))
-    dispatcher = AlertDispatcher(config, conn, build_channels(config))
+    dispatcher = AlertDispatcher(config, conn, build_channels(config, conn))
     operator = OperatorAlerts(config, conn, dispatcher)
     code = 0
     if args.action == "outbox":
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{status}: {count}")
         return 0
     if args.action == "tick":
-        for line in EscalationService(config, conn, dispatcher).tick():
+        for line in escalation_service(config, conn, dispatcher).tick():
             print(line)
         ApprovalService(config, conn, dispatcher).expire_due()
         dispatcher.flush_digest()

@@ -1,4 +1,7 @@
-"""`crisiswatch run`: crawl the configured sources on their schedules, detect, respond, alert."""
+"""`crisiswatch run`: crawl the configured sources on their schedules, detect, respond, alert.
+
+One loop per state database: a second `run` says so in one line and stands by (docs/operations.md).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,8 @@ import logging
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="the long-running monitoring loop over the configured sources")
     p.add_argument("--tick", type=float, default=30, help="seconds between detection passes")
-    p.add_argument("--once", action="store_true", help="one pass, then exit (for cron)")
+    p.add_argument("--once", action="store_true",
+                   help="one pass, then exit (for cron); refuses while another loop holds the state database")
     p.set_defaults(func=run)
 
 

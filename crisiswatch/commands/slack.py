@@ -24,9 +24,9 @@ def run(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from alerts.slack_app import create_app
     from crisiswatch.config import load_config
     from crisiswatch.errors import CrisiswatchError
+    from monitor.slack_app import create_app
 
     config = load_config(args.config)
     if not os.environ.get(config.alerts.slack.signing_secret_env):

@@ -104,7 +104,8 @@ class AlertSettings(StrictModel):
     dashboard_url: HttpURL = "http://127.0.0.1:8470"
     slack: SlackSettings = Field(default_factory=SlackSettings)
     routes: list[Route] = Field(default_factory=lambda: [Route(name="response", channel="slack")])
-    operator_route: Route | None = Field(default=None, description="source health, dead-man and delivery failures")
+    operator_route: Route | None = Field(default=None, description="source health, dead-man, outages and delivery"
+                                         " failures; unset: the crisis routes")
     max_attempts: int = Field(default=8, ge=1)
     operator_after_failures: int = Field(default=3, ge=1, description="failed sends before the operator hears")
     deadman_minutes: int = Field(default=15, ge=1)
@@ -113,3 +114,7 @@ class AlertSettings(StrictModel):
     digest: DigestSettings = Field(default_factory=DigestSettings)
     quiet_hours: QuietHours | None = None
     escalation_policies: dict[str, EscalationPolicy] = Field(default_factory=dict)
+    outbox_lease_seconds: float = Field(default=120, gt=0, description="how long a deliverer holds a claimed alert;"
+                                        " longer than one send with its lookup (Slack timeout x 2)")
+    dependency_grace_minutes: float = Field(default=3, ge=0, description="an index/crawler/channel down this long"
+                                            " raises one operator alert")

@@ -231,7 +231,7 @@ def guard(role: str = "viewer", *, api: bool = False) -> Callable[[Handler], Han
 def slack_mount(config: Config, resources: Resources) -> list[Mount]:
     """The Slack interactivity endpoints under /slack, when the Slack app module is present."""
     try:
-        from alerts import slack_app  # type: ignore[attr-defined]
+        from monitor import slack_app  # type: ignore[attr-defined]
     except ImportError:
         return []
     if hasattr(slack_app, "slack_routes"):
@@ -239,7 +239,7 @@ def slack_mount(config: Config, resources: Resources) -> list[Mount]:
         return [Mount("/slack", routes=slack_app.slack_routes(config, connect(resources.state_db)))]
     if hasattr(slack_app, "app"):
         return [Mount("/slack", app=slack_app.app)]
-    logger.warning("alerts.slack_app has neither slack_routes() nor app; /slack is not mounted")
+    logger.warning("monitor.slack_app has neither slack_routes() nor app; /slack is not mounted")
     return []
 
 

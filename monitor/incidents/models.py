@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from crisiswatch.mention import severity_rank
+
 DDL = """
 CREATE TABLE IF NOT EXISTS incidents (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -40,6 +42,7 @@ CREATE INDEX IF NOT EXISTS incident_events_incident ON incident_events(incident_
 """
 
 OPEN, RESOLVED = "open", "resolved"
+_LEVEL_GRADE = {"warning": "重要", "critical": "紧急"}
 
 
 @dataclass
@@ -71,6 +74,20 @@ class Incident:
     @property
     def label(self) -> str:
         return f"INC-{self.id}"
+
+    @property
+    def severity(self) -> str:
+        """The grade of the incident: its level's grade, raised to the gravest post behind it."""
+        return incident_severity(self)
+
+
+def incident_severity(incident: Incident) -> str:
+    """The grade of an incident: its level's grade, raised to the gravest post behind it."""
+    grade = _LEVEL_GRADE.get(incident.level, "一般")
+    for post in incident.facts.get("top_posts", []):
+        if severity_rank(post.get("severity")) > severity_rank(grade):
+            grade = post["severity"]
+    return grade
 
 
 @dataclass(frozen=True)

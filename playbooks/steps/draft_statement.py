@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import Field
 
+from alerts.approvals import ApprovalService
 from crisiswatch.mention import CATEGORY_LABELS
 from playbooks.context import StepContext
 from playbooks.statements import StatementStore, render
@@ -32,9 +33,10 @@ class DraftStatementOptions(StepOptions):
 
 
 def approvals(ctx: StepContext) -> Any:
-    from alerts.approvals import ApprovalService  # lazily: only playbooks that publish need approvals
-
     return ApprovalService(ctx.config, ctx.conn, ctx.dispatcher, clock=lambda: ctx.now)
+
+
+RAW_VARIABLES = ("top_terms", "summary")  # words from posts (terms; a detector's summary may quote one)
 
 
 class DraftStatementStep(Step):
@@ -42,11 +44,13 @@ class DraftStatementStep(Step):
     Options = DraftStatementOptions
 
     def variables(self, ctx: StepContext) -> dict[str, Any]:
+        """Curated facts only (brand, category, counts, times): a public statement never carries words
+        taken from posts, which anyone, an attacker too, can choose."""
         facts = ctx.incident.facts
-        terms = ctx.terms(3)
         local = ctx.now.astimezone(ctx.tickets.tz)
-        return {**ctx.variables(), "topic": "、".join(terms) or CATEGORY_LABELS.get(ctx.category, "相关"),
-                "terms": terms, "mentions": facts.get("mentions", 0), "next_update": self.options.next_update,
+        curated = {k: v for k, v in ctx.variables().items() if k not in RAW_VARIABLES}
+        return {**curated, "topic": CATEGORY_LABELS.get(ctx.category, "相关"),
+                "mentions": facts.get("mentions", 0), "next_update": self.options.next_update,
                 "date": f"{local.year}年{local.month}月{local.day}日", "incident_start": ctx.incident.opened_at}
 
     def run(self, ctx: StepContext) -> StepResult:

@@ -7,8 +7,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from alerts.compose import incident_message
+from playbooks.compose import incident_message
 from playbooks.context import StepContext
+from playbooks.paging import escalation_service
 from playbooks.steps.base import Step, StepOptions, StepResult, duration_field, span, with_ticket
 from playbooks.tickets.models import DEPARTMENTS, NEW, RESOLVED, STATUSES
 
@@ -52,9 +53,7 @@ class EscalateIfStep(Step):
         ctx.dispatcher.enqueue(f"incident:{ctx.incident.id}:escalate_if:{ctx.playbook}:{o.to}", message)
         detail = {"ticket": ticket.number, "escalated_to": o.to, "because_not": o.unless}
         if o.page:
-            from alerts.escalation import EscalationService
-
-            EscalationService(ctx.config, ctx.conn, ctx.dispatcher).escalate_now(ctx.incident.id, by=ctx.actor)
+            escalation_service(ctx.config, ctx.conn, ctx.dispatcher).escalate_now(ctx.incident.id, by=ctx.actor)
             detail["paged"] = o.page
         return StepResult("done", detail)
 

@@ -6,7 +6,7 @@ one top-level alert and replies under it.
 
 from __future__ import annotations
 
-from alerts.compose import incident_message
+from playbooks.compose import incident_message
 from playbooks.context import StepContext
 from playbooks.steps.base import Step, StepOptions, StepResult
 

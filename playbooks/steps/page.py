@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from playbooks.context import StepContext
+from playbooks.paging import escalation_service
 from playbooks.steps.base import Step, StepOptions, StepResult
 
 
@@ -22,10 +23,7 @@ class PageStep(Step):
                                           "reason": "not in alerts.escalation_policies"})
         if ctx.dry_run:
             return StepResult("done", {"would_page": self.options.policy})
-        # imported here: the escalation module is optional for playbooks that never page
-        from alerts.escalation import EscalationService
-
-        service = EscalationService(ctx.config, ctx.conn, ctx.dispatcher, clock=lambda: ctx.now)
+        service = escalation_service(ctx.config, ctx.conn, ctx.dispatcher, clock=lambda: ctx.now)
         started = service.start(ctx.incident.id, self.options.policy, actor=ctx.actor)
         return StepResult("done", {"policy": self.options.policy, "started": _plain(started)})
 

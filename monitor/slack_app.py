@@ -1,5 +1,8 @@
 """Slack interactivity: button payloads at /actions and the /crisiswatch slash command at /commands.
 
+It acts on incidents, tickets, escalations and approvals, so it sits above alerts (which it uses
+to answer and to deliver), beside the dashboard that mounts it.
+
 Mounted under /slack (the dashboard does it; `crisiswatch slack serve` does it standalone). Every
 request is verified (X-Slack-Signature with the signing secret, timestamps older than five minutes
 refused, a body seen before refused) and answered at once; the work runs after the answer, within
@@ -27,9 +30,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
+from alerts.approvals import ApprovalRefused, ApprovalService
+from alerts.channels.slack import SlackChannel
+from alerts.channels.slack_ids import SlackChannelIds
+from alerts.dispatch import AlertDispatcher, build_channels
+from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config
 from crisiswatch.db import connect, ensure_schema
 from crisiswatch.errors import CrisiswatchError
+from monitor.incidents.service import IncidentService
+from playbooks.paging import escalation_service
+from playbooks.tickets.service import TicketService
 
 logger = logging.getLogger(__name__)
 MAX_AGE = 60 * 5
@@ -98,19 +109,14 @@ class SlackInteractions:
 
     # services ----------------------------------------------------------------------------------
     def services(self) -> tuple[Any, Any, Any]:
-        from alerts.dispatch import AlertDispatcher, build_channels
-        from alerts.escalation import EscalationService
-        from monitor.incidents.service import IncidentService
-
-        dispatcher = AlertDispatcher(self.config, self.conn, build_channels(self.config))
-        return dispatcher, EscalationService(self.config, self.conn, dispatcher), IncidentService(self.conn)
+        dispatcher = AlertDispatcher(self.config, self.conn, build_channels(self.config, self.conn))
+        return dispatcher, escalation_service(self.config, self.conn, dispatcher), IncidentService(self.conn)
 
     def slack(self) -> Any:
         if self._slack is None:
-            from alerts.channels.slack import SlackChannel
-
             token = os.environ.get(self.config.alerts.slack.token_env)
-            self._slack = SlackChannel(token, base_url=self.config.alerts.slack.base_url) if token else None
+            self._slack = SlackChannel(token, base_url=self.config.alerts.slack.base_url,
+                                       ids=SlackChannelIds(self.conn)) if token else None
         return self._slack
 
     def tell(self, channel: str, user: str, text: str) -> None:
@@ -126,9 +132,6 @@ class SlackInteractions:
     # actions -----------------------------------------------------------------------------------
     def act(self, action_id: str, value: str, user: str, aliases: tuple[str, ...]) -> str:
         """Runs a button's action; returns the line shown to the user."""
-        from alerts.approvals import ApprovalRefused, ApprovalService
-        from crisiswatch.audit import AuditLog
-
         with self.lock:
             dispatcher, escalation, incidents = self.services()
             try:
@@ -166,10 +169,6 @@ class SlackInteractions:
         return f"unknown action {action_id!r}"
 
     def open_ticket(self, incident_id: int, user: str) -> str:
-        from monitor.incidents.service import IncidentService
-        from playbooks.engine import incident_severity
-        from playbooks.tickets.service import TicketService
-
         tickets = TicketService(self.conn, timezone=self.config.alerts.timezone)
         existing = tickets.for_incident(incident_id)
         if existing:
@@ -179,7 +178,7 @@ class SlackInteractions:
         posts = incident.facts.get("top_posts", [])
         ticket = tickets.open(
             title=f"{brand.display_name if brand else incident.brand} {incident.summary}"[:120],
-            severity=incident_severity(incident), category=next(iter(incident.facts.get("categories", {})), "other"),
+            severity=incident.severity, category=next(iter(incident.facts.get("categories", {})), "other"),
             brand=incident.brand, channel="slack", incident_id=incident_id,
             evidence=[{"url": p.get("url", ""), "text": p.get("text", "")[:280]} for p in posts[:5]],
             mention_ids=[p["id"] for p in posts if p.get("id")], actor=f"slack:{user}")
@@ -191,8 +190,6 @@ class SlackInteractions:
         if verb in ("", "help"):
             return "用法 usage: /crisiswatch status | ack INCIDENT | ticket INCIDENT", None
         if verb == "status":
-            from monitor.incidents.service import IncidentService
-
             with self.lock:
                 open_ = IncidentService(self.conn).list(status="open", limit=20)
             if not open_:

@@ -9,6 +9,7 @@ from typing import Any
 from alerts.chart import series, sparkline
 from alerts.message import AlertMessage
 from crisiswatch.config import Config
+from index import open_backend
 from index.base import Backend
 from monitor.incidents.models import Incident
 
@@ -30,8 +31,6 @@ def chart_facts(config: Config, incident: Incident, backend: Backend | None) -> 
     own = backend is None
     try:
         if own:
-            from index import open_backend
-
             backend = open_backend(config.index.url)
         bucket = timedelta(minutes=config.detection.negative_spike.bucket_minutes)
         # signals are stamped with their bucket's start; the chart ends after that bucket
