@@ -77,7 +77,7 @@ def test_product_safety_runs_its_steps_and_resumes_on_tick(tmp_path):
     assert len(engine.tickets.list()) == 1
     assert ticket.severity == "重大" and ticket.department == "调查"
     assert set(ticket.departments) >= {"调查", "管理层", "法律"}
-    assert ticket.ack_due - ticket.created_at == timedelta(minutes=30)
+    assert ticket.ack_due - ticket.created_at == timedelta(minutes=15)  # 重大: around the clock
     assert [t["text"] for t in ticket.tasks][0] == "暂停销售并下架涉事批次"
     chains = EscalationService(engine.config, conn, engine.dispatcher).status(change.incident.id)["chains"]
     assert [c["policy"] for c in chains] == ["crisis_team"]
@@ -100,7 +100,8 @@ def test_product_safety_runs_its_steps_and_resumes_on_tick(tmp_path):
     IncidentService(conn).resolve(change.incident.id, at=clock.now, reason="quiet")
     t = engine.tickets.get(ticket.id)
     for action in ("accept", "start", "reply", "resolve"):
-        t = engine.tickets.transition(t.id, action, actor="agent:lin", expected_version=t.version)
+        t = engine.tickets.transition(t.id, action, actor="agent:lin", expected_version=t.version,
+                                      note="已召回该批次并为您全额退款" if action == "reply" else None)
     assert engine.tick()[0][2][-1] == "close_when: waiting"  # not followed up yet
     engine.tickets.transition(t.id, "followup", actor="agent:lin", expected_version=t.version, satisfaction=5)
     assert engine.tick()[0][2][-1] == "close_when: done"

@@ -37,6 +37,7 @@ def walk(tickets: TicketService, t, clock: Clock, *actions: str, score: int | No
     for action in actions:
         clock.now += timedelta(hours=2)
         t = tickets.transition(t.id, action, actor="agent", expected_version=t.version,
+                               note="已核查并为您补发" if action == "reply" else None, via="在线客服" if action == "reply" else None,
                                satisfaction=score if action == "followup" else None)
     return t
 

@@ -44,7 +44,8 @@ def sla_sweep(config: Config, conn: sqlite3.Connection, dispatcher: AlertDispatc
             message = AlertMessage(
                 kind=SLA_KINDS[kind], title=f"工单 {item['ticket']} {item['label']}{verb}",
                 severity=item["severity"], brand=ticket.brand if ticket else "",
-                summary=f"{item['label']}时限 {item['due']} · 部门 {item['department']}",
+                summary=f"{item['label']}时限 {item['due_local']} · 部门 {item['department']}"
+                        + (f" · 负责人 {item['owner']}" if item.get('owner') else ""),
                 incident_id=ticket.incident_id if ticket else None, ticket_number=item["ticket"],
                 thread_key=f"incident:{ticket.incident_id}" if ticket and ticket.incident_id else None,
             )
