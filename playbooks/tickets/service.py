@@ -425,6 +425,8 @@ class TicketService:
         """Move the 办结 deadline later, with a named approver, up to the cap (30 working days)."""
         if not approved_by.strip():
             raise TicketError("an extension needs the name of who approved it (--approved-by)")
+        if approved_by.strip() in (actor, actor.split(":")[-1]):
+            raise TicketError("an extension is approved by someone other than the agent asking for it")
 
         def check(t: Ticket) -> None:
             if not t.is_open and t.status != "已解决":
