@@ -16,6 +16,7 @@ from monitor.detectors.base import Signal
 from monitor.incidents.models import IncidentChange
 from monitor.incidents.service import IncidentService
 from playbooks.engine import PlaybookEngine
+from playbooks.publishing import StatementDesk
 from playbooks.schema import Playbook
 from playbooks.statements import StatementStore
 from tests.conftest import config_dict
@@ -92,6 +93,11 @@ def test_product_safety_runs_its_steps_and_resumes_on_tick(tmp_path):
     approvals = ApprovalService(engine.config, conn, engine.dispatcher, clock=clock)
     approvals.decide(int(statement.approval_id), "pr-lead", True)
     clock.now += timedelta(minutes=5)
+    # approved is not out: the golden window runs until the statement is published
+    assert engine.tick()[0][2][-1] == "draft_statement: waiting"
+    assert StatementStore(conn).all()[0].status == "approved"
+    published = StatementDesk(engine.config, conn, clock=clock).publish(statement.id, "pr-lead")
+    assert published.published_at == clock.now and not published.missed_window  # 55 min after the start
     assert engine.tick()[0][2][-2:] == ["draft_statement: done", "escalate_if: waiting"]
     assert StatementStore(conn).all()[0].status == "published"
 
