@@ -127,12 +127,17 @@ def sections(text: str) -> dict[str, str]:
             for i, m in enumerate(found)}
 
 
+def normalise(text: str) -> str:
+    """One kind of line break (a browser textarea sends CRLF)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def check_reply(text: str, channel: str, draft: str | None = None) -> str:
     """The reply as it may be sent, or TicketError saying what is missing."""
-    body = (text or "").strip()
+    body = normalise(text or "").strip()
     if not body:
         raise TicketError("an empty reply is refused: say what was found and what will be done")
-    if draft is not None and body == draft.strip():
+    if draft is not None and body == normalise(draft).strip():  # a browser's textarea sends CRLF
         raise TicketError("the reply is the unedited template: fill in what was found and what will be done")
     if BLANK in body:
         parts = sections(body)

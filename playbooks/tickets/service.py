@@ -37,7 +37,7 @@ from playbooks.tickets.models import (
     TicketConflict,
     TicketError,
 )
-from playbooks.tickets.replies import ReplyTemplates, check_reply, ticket_facts
+from playbooks.tickets.replies import ReplyTemplates, check_reply, normalise, ticket_facts
 from playbooks.tickets.sla import SlaClock
 
 logger = logging.getLogger(__name__)
@@ -377,6 +377,8 @@ class TicketService:
             raise TicketError("a follow-up (回访) needs a satisfaction score from 1 to 5")
         if via is not None and via not in REPLY_VIA:
             raise TicketError(f"unknown reply channel {via!r} (channels: {', '.join(REPLY_VIA)})")
+        if action == "reply":
+            note = normalise(note or "").strip()
 
         def check(ticket: Ticket) -> None:
             if ticket.status not in allowed:
