@@ -11,16 +11,9 @@ from crisiswatch.config import TicketSettings, WorkCalendarSettings
 from crisiswatch.db import connect
 from playbooks.tickets.models import TicketError
 from playbooks.tickets.service import TicketService
+from tests.test_tickets import Clock
 
 SH = ZoneInfo("Asia/Shanghai")
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def at(*args: int) -> datetime:
