@@ -110,7 +110,8 @@ def test_a_call_centre_export_keeps_good_rows_and_names_bad_lines(tmp_path):
 def test_agents_confirm_or_correct_the_suggestion(tmp_path):
     cfg = desk(tmp_path)
     number = ok(cli(cfg, "new", "--channel", "email", "--customer", "吴先生", "--contact", "wu@example.com",
-                    "--summary", "客服在电话里骂人")).strip()
+                    "--summary", "客服在电话里骂人，我的手机13712345678一直被挂断")).strip()
+    assert "13712345678" not in ok(cli(cfg, "list"))  # what the customer dictated is masked in the title
     ok(cli(cfg, "classify", number, "--category", "service_attitude", "--severity", "重要"))
     ticket = json.loads(ok(cli(cfg, "--json", "show", number)))
     assert (ticket["category"], ticket["severity"]) == ("service_attitude", "重要")

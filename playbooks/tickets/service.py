@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from crisiswatch.config import Config, TicketSettings
 from crisiswatch.db import ensure_schema, transaction
 from crisiswatch.mention import CATEGORIES, SEVERITIES, Mention
+from monitor.enrich.pii import mask as mask_pii
 from playbooks.tickets import linking, sla_watch
 from playbooks.tickets.mirror import NullMirror, TicketMirror
 from playbooks.tickets.models import (
@@ -187,7 +188,8 @@ class TicketService:
         for name, value in (("customer", customer), ("contact", contact), ("summary", summary)):
             if not value.strip():
                 raise TicketError(f"a complaint needs the {name}")
-        title = summary.strip().replace("\n", " ")[:60]
+        # the title is what lists, alerts and the Kibana case show: no phone number the customer dictated in it
+        title = mask_pii(summary.strip().replace("\n", " ")).text[:60]
         return self.open(title=title, severity=severity, category=category, brand=brand, channel=channel,
                          actor=actor, now=now, order_no=order_no.strip(), customer=customer.strip(),
                          contact=contact.strip(), summary=summary.strip(), expectation=expectation.strip(),
