@@ -148,3 +148,13 @@ def test_trend_hours_backlog_agents_and_complaint_rate(tmp_path):
     md = render(r, "md")
     for label in ("投诉率", "趋势", "集中时段", "未结积压", "客服绩效", "| 林 | 2 | 50.0% |"):
         assert label in md
+
+
+def test_report_command_prints_one_csv_row_per_ticket(tmp_path, capsys, filled):
+    from crisiswatch.cli import main
+
+    tickets, _ = filled
+    assert main(["--db", str(tmp_path / "cw.db"), "report", "--format", "csv", "--until", END.isoformat()]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert sorted(r["number"] for r in rows) == sorted(
+        t.number for t in tickets.list(since=END - timedelta(days=7), until=END))
