@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
+from pathlib import Path
 
 from crisiswatch import commands
+from crisiswatch.config import DB_ENV
 from crisiswatch.errors import CrisiswatchError
 from crisiswatch.indexurl import redact_url
 
@@ -23,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Brand crisis monitoring: collect, enrich, index, detect, respond.",
     )
     parser.add_argument("--config", "-c", help="config file (default: ./crisiswatch.yaml, else the example)")
+    parser.add_argument("--db", dest="state_db", metavar="FILE",
+                        help=f"the state database (and the SQLite index) every command uses (or ${DB_ENV})")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
@@ -39,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    # --db travels as the environment variable, so every command's config and every process a command
+    # starts (each crawl runs in its own) find the same database; restored after the command
+    before = os.environ.get(DB_ENV)
+    if args.state_db:
+        os.environ[DB_ENV] = str(Path(args.state_db).resolve())
     try:
         return int(args.func(args) or 0)
     except CrisiswatchError as exc:
@@ -55,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"crisiswatch: unexpected error: {type(exc).__name__}: {redact_url(str(exc))[:300]} "
               "(run again with --debug for the traceback)", file=sys.stderr)
         return 1
+    finally:
+        if before is None:
+            os.environ.pop(DB_ENV, None)
+        else:
+            os.environ[DB_ENV] = before
 
 
 if __name__ == "__main__":

@@ -37,7 +37,11 @@ def ensure_schema(conn: sqlite3.Connection, name: str, ddl: str) -> None:
     Tables that already exist gain the columns the DDL added since they were created, so a state
     database from an older release keeps working after an upgrade (see `add_missing_columns`).
     """
-    db = conn.execute("PRAGMA database_list").fetchone()["file"] or f":memory:{id(conn)}"
+    db = conn.execute("PRAGMA database_list").fetchone()["file"]
+    if not db:  # in memory: a closed connection's id() comes back for the next one, so nothing is remembered
+        add_missing_columns(conn, ddl)
+        conn.executescript(ddl)
+        return
     with _lock:
         if (db, name) in _schemas_done:
             return

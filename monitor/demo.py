@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from dataclasses import dataclass
@@ -44,6 +45,20 @@ def demo_config(base: Config, scenario_brand: dict, targets: dict[str, list[str]
     data["alerts"]["routes"] = [r for r in data["alerts"]["routes"] if not r["brands"]] or [
         {"name": "response", "channel": "slack"}]
     return Config.model_validate(data)
+
+
+def next_commands(db_path: str, index_url: str | None, ticket: str | None) -> str:
+    """What to run next to look at what the demo left, exactly as typed."""
+    db = shlex.quote(str(db_path))
+    lines = ["▶ look at what it left:"]
+    if ticket:
+        lines += [f"    crisiswatch --db {db} ticket list", f"    crisiswatch --db {db} ticket show {ticket}"]
+    lines += [f"    crisiswatch --db {db} status", f"    crisiswatch --db {db} report --period week",
+              f"    crisiswatch --db {db} mentions search 快递",
+              f"    crisiswatch --db {db} serve --demo-login" + (f" --index-url {shlex.quote(redact_url(index_url))}"
+                                                                 if index_url else "")
+              + "   (then open http://127.0.0.1:8470)"]
+    return "\n".join(lines) + "\n"
 
 
 def _fresh(db_path: str) -> None:
@@ -89,16 +104,16 @@ def run_demo(base: Config, scenario_name: str = "all_sources", db_path: str = DE
         out.write(f"▶ incident {incident.label} opened at {incident.opened_at:%H:%M} UTC{lag}: {incident.summary}\n")
     for label, playbook, outcomes in report.playbooks:
         out.write(f"▶ playbook {playbook} on {label}: {'; '.join(outcomes)}\n")
-    tickets = TicketService(conn, timezone=config.alerts.timezone).list()
+    ticket_service = TicketService.from_config(config, conn)
+    tickets = ticket_service.list()
     for ticket in tickets:
         out.write(f"▶ ticket {ticket.number} opened · {ticket.severity} · {ticket.category} · {ticket.department}"
-                  f" · resolve by {ticket.resolve_due:%Y-%m-%d %H:%M} UTC\n")
+                  f" · resolve by {ticket_service.local(ticket.resolve_due)} ({ticket_service.tz.key})\n")
     out.write(f"▶ alerts: {report.sent} sent, {report.failed} failed\n")
     if not opened:
         out.write("▶ no incident: nothing abnormal in this scenario\n")
     elapsed = time.monotonic() - started
     out.write(f"▶ done in {elapsed:.0f} s · {mentions} mentions indexed · inspect {Path(db_path).resolve()}\n")
-    serve = f"crisiswatch serve --db {db_path}" + (f" --index-url {redact_url(index_url)}" if index_url else "")
-    out.write(f"▶ dashboard: {serve} --demo-login   (then open http://127.0.0.1:8470)\n")
+    out.write(next_commands(db_path, index_url, tickets[0].number if tickets else None))
     backend.close()
     return DemoResult(mentions, opened, tickets, report.sent, report.failed, str(db_path), elapsed)

@@ -27,6 +27,8 @@ from monitor.incidents.service import IncidentService
 from playbooks.context import StepContext
 from playbooks.schema import Playbook, load_playbooks
 from playbooks.steps import STEP_TYPES
+from playbooks.steps.notify import page_operator
+from playbooks.steps.open_ticket import OpenTicketStep
 from playbooks.tickets.mirror import mirror_for
 from playbooks.tickets.service import TicketService
 
@@ -163,6 +165,8 @@ class PlaybookEngine:
                 self.trace.append({"incident": incident.label, "playbook": playbook.name, "step": index,
                                    "type": spec.type, "outcome": "failed", "detail": {"error": str(exc)}})
                 outcomes.append(f"{spec.type}: failed ({exc})")
+                if not dry_run:
+                    outcomes += self._fail_safe(ctx, playbook, index, spec.type, exc)
                 break
             if "ticket" in result.detail:
                 ctx.outputs["ticket_number"] = result.detail["ticket"]
@@ -184,6 +188,27 @@ class PlaybookEngine:
             if result.outcome == WAITING:
                 break
         return outcomes
+
+    def _fail_safe(self, ctx: StepContext, playbook: Playbook, index: int, step_type: str,
+                   exc: Exception) -> list[str]:
+        """A step that fails live still leaves the incident a ticket, and the operator is paged with why."""
+        out = []
+        try:
+            if ctx.ticket() is None:
+                result = OpenTicketStep({}).run(ctx)  # the default title cannot fail on a variable
+                out.append(f"open_ticket (fail-safe): {result.outcome}")
+                self.audit.record(ctx.actor, "open_ticket", ctx.incident.label, result.outcome, at=ctx.now,
+                                  fail_safe=True, **{k: v for k, v in result.detail.items() if k != "at"})
+        except Exception:  # the page below still goes out
+            logger.exception("playbook %s: the fail-safe ticket for %s could not be opened", playbook.name,
+                             ctx.incident.label)
+        reason = (f"playbook {playbook.name} step {index + 1} ({step_type}) failed on {ctx.incident.label}: {exc}"
+                  f" · ticket {ctx.outputs.get('ticket_number') or ctx.incident.label + ' has none'}"
+                  f" · file {playbook.path or playbook.name}")
+        page_operator(ctx, f"playbook_failed:{ctx.incident.id}:{playbook.name}:{index}",
+                      f"预案步骤失败 playbook step failed: {playbook.name}", reason)
+        out.append("operator paged")
+        return out
 
 
 __all__ = ["PlaybookEngine", "incident_severity", "matches"]

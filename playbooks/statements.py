@@ -1,14 +1,16 @@
 """Holding statements: drafted from a template with the incident's facts, published only when approved.
 
-The golden window (黄金时间) is the time a brand has to say something after a crisis starts; each
-draft records how long after the incident's start it was ready and whether it missed the window.
+The golden window (黄金时间) is the time a brand has to say something after a crisis starts: it runs
+until the statement is published (`crisiswatch statement publish`, or the console), not until a draft
+exists. Statements are public text: they never carry an internal id (ticket or incident number).
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +37,13 @@ CREATE TABLE IF NOT EXISTS statements (
     missed_window INTEGER NOT NULL DEFAULT 0,
     decided_by TEXT,
     decided_at TEXT,
+    published_by TEXT,
+    published_at TEXT,
     UNIQUE (incident_id, playbook)
 );
 """
+INTERNAL = ("ticket", "incident")  # variables a public statement may not use
+_INTERNAL_ID = re.compile(r"\bCW-\d{8}-\d{4}\b|\bINC-\d+\b")
 TEMPLATES = Path(__file__).parent / "templates"
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
@@ -50,7 +56,7 @@ class Statement:
     ticket_number: str
     template: str
     text: str
-    status: str  # draft -> published | rejected | expired
+    status: str  # draft -> approved -> published; draft -> rejected | expired
     approvers: str
     approval_id: str | None
     incident_start: datetime
@@ -59,21 +65,52 @@ class Statement:
     missed_window: bool
     decided_by: str | None
     decided_at: datetime | None
+    published_by: str | None = None
+    published_at: datetime | None = None
+
+    @property
+    def window_ends(self) -> datetime:
+        return self.incident_start + timedelta(minutes=self.window_minutes)
+
+    def late(self, now: datetime) -> bool:
+        """Past the golden window without a published statement (or published after it)."""
+        return (self.published_at or now) > self.window_ends
+
+
+def template_names() -> list[str]:
+    return sorted(p.stem for p in TEMPLATES.glob("*.j2"))
 
 
 def render(template: str, variables: dict[str, Any]) -> str:
-    """A shipped template by name (templates/<name>.j2) or inline Jinja text, in a sandbox."""
-    path = TEMPLATES / f"{template}.j2"
-    source = path.read_text(encoding="utf-8") if "{" not in template and path.exists() else template
+    """A shipped template by name (templates/<name>.j2) or inline Jinja text, in a sandbox.
+
+    An unknown name, an unknown variable, or an internal id in the text is an error: a statement
+    never goes out as a template's name or with a blank where a fact should be.
+    """
+    if "{" in template:
+        source = template
+    else:
+        path = TEMPLATES / f"{template}.j2"
+        if not path.exists():
+            raise CrisiswatchError(f"unknown statement template {template!r} "
+                                   f"(shipped: {', '.join(template_names())}; or inline Jinja text)")
+        source = path.read_text(encoding="utf-8")
+    public = {k: v for k, v in variables.items() if k not in INTERNAL}
     try:
-        return _ENV.from_string(source).render(**variables).strip()
+        text = _ENV.from_string(source).render(**public).strip()
     except TemplateError as exc:
-        raise CrisiswatchError(f"statement template {template[:40]!r}: {exc}") from None
+        why = " (statements are public: no ticket or incident ids)" if any(
+            f"'{k}'" in str(exc) for k in INTERNAL) else ""
+        raise CrisiswatchError(f"statement template {template[:40]!r}: {exc}{why}") from None
+    if _INTERNAL_ID.search(text):
+        raise CrisiswatchError(f"statement template {template[:40]!r}: the text carries an internal id "
+                               f"({_INTERNAL_ID.search(text).group(0)}); statements are public")
+    return text
 
 
 def _row(r: sqlite3.Row) -> Statement:
     data = dict(r)
-    for key in ("incident_start", "ready_at", "decided_at"):
+    for key in ("incident_start", "ready_at", "decided_at", "published_at"):
         data[key] = datetime.fromisoformat(data[key]) if data[key] else None
     data["missed_window"] = bool(data["missed_window"])
     return Statement(**data)
@@ -86,7 +123,7 @@ class StatementStore:
 
     def draft(self, *, incident_id: int, playbook: str, ticket_number: str, template: str, text: str,
               approvers: list[str], incident_start: datetime, ready_at: datetime, window_minutes: int) -> Statement:
-        missed = (ready_at - incident_start).total_seconds() > window_minutes * 60
+        missed = (ready_at - incident_start).total_seconds() > window_minutes * 60  # late already as a draft
         self.conn.execute(
             "INSERT OR IGNORE INTO statements(incident_id, playbook, ticket_number, template, text, approvers,"
             " incident_start, ready_at, window_minutes, missed_window) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -109,6 +146,26 @@ class StatementStore:
     def set_approval(self, statement_id: int, approval_id: str) -> None:
         self.conn.execute("UPDATE statements SET approval_id=? WHERE id=?", (approval_id, statement_id))
 
+    def get(self, statement_id: int) -> Statement | None:
+        row = self.conn.execute("SELECT * FROM statements WHERE id=?", (statement_id,)).fetchone()
+        return _row(row) if row else None
+
     def decide(self, statement_id: int, status: str, by: str | None, at: datetime) -> None:
         self.conn.execute("UPDATE statements SET status=?, decided_by=?, decided_at=? WHERE id=? AND status='draft'",
                           (status, by, at.isoformat(), statement_id))
+
+    def publish(self, statement_id: int, by: str, at: datetime) -> Statement:
+        """Records the publication; the golden window is judged by it. Only an approved statement goes out."""
+        statement = self.get(statement_id)
+        if statement is None:
+            raise CrisiswatchError(f"no statement {statement_id}")
+        if statement.status != "approved":
+            raise CrisiswatchError(f"statement {statement_id} is {statement.status}: only an approved statement "
+                                   "can be published")
+        missed = at > statement.window_ends
+        cur = self.conn.execute(
+            "UPDATE statements SET status='published', published_by=?, published_at=?, missed_window=?"
+            " WHERE id=? AND status='approved'", (by, at.isoformat(), int(missed), statement_id))
+        if cur.rowcount != 1:
+            raise CrisiswatchError(f"statement {statement_id} changed meanwhile; look again")
+        return self.get(statement_id)

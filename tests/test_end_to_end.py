@@ -53,6 +53,18 @@ def test_crisis_scenario_opens_one_ticket_and_sends_one_slack_message(tmp_path, 
     assert conn.execute("SELECT COUNT(*) FROM outbox WHERE status != 'sent'").fetchone()[0] == 0
     opened = conn.execute("SELECT opened_at FROM incidents").fetchall()
     assert len(opened) == 1
+    # the demo says how to look at what it left, and those commands find its database
+    assert f"crisiswatch --db {db} ticket list" in proc.stdout
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    listed = subprocess.run([sys.executable, "-m", "crisiswatch.cli", "--db", str(db), "ticket", "list"],
+                            cwd=elsewhere, capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert number in listed.stdout and list(elsewhere.iterdir()) == []  # no empty crisiswatch.db beside it
+    env = {**os.environ, "CRISISWATCH_DB": str(db)}
+    status = subprocess.run([sys.executable, "-m", "crisiswatch.cli", "status"], cwd=elsewhere, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert number in status.stdout
 
 
 def test_quiet_scenario_opens_nothing(tmp_path, slack):

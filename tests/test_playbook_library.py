@@ -91,12 +91,12 @@ def test_product_safety_is_major_and_drafts_within_the_golden_window(demos):
     t = ticket(conn)
     assert t["severity"] == "重大" and t["department"] == "调查"
     assert set(json.loads(t["departments"])) >= {"调查", "管理层", "法律"}
-    assert datetime.fromisoformat(t["ack_due"]) - datetime.fromisoformat(t["created_at"]) == timedelta(minutes=30)
+    assert datetime.fromisoformat(t["ack_due"]) - datetime.fromisoformat(t["created_at"]) == timedelta(minutes=15)
     assert "暂停销售并下架涉事批次" in [x["text"] for x in json.loads(t["tasks"])]
     s = conn.execute("SELECT * FROM statements").fetchone()
     assert s["status"] == "draft" and s["window_minutes"] == 240 and s["missed_window"] == 0
     assert datetime.fromisoformat(s["ready_at"]) - datetime.fromisoformat(s["incident_start"]) < timedelta(hours=4)
-    assert "极光优选" in s["text"] and "暂停销售" in s["text"] and t["number"] in s["text"]
+    assert "极光优选" in s["text"] and "暂停销售" in s["text"] and t["number"] not in s["text"]  # public text: no internal ids
     approval = conn.execute("SELECT * FROM approvals WHERE id=?", (int(s["approval_id"]),)).fetchone()
     assert approval["status"] == "pending" and json.loads(approval["approvers"]) == ["pr-lead", "legal-counsel"]
     assert ran(conn)["product_safety"]["draft_statement"] == "waiting"  # nothing is published before approval
@@ -107,7 +107,7 @@ def test_data_leak_goes_to_legal_and_tech_with_urgent_limits(demos):
     conn = state(db)
     t = ticket(conn)
     assert t["category"] == "fraud_security_privacy" and json.loads(t["departments"])[:2] == ["法律", "技术"]
-    assert datetime.fromisoformat(t["ack_due"]) - datetime.fromisoformat(t["created_at"]) == timedelta(hours=1)
+    assert datetime.fromisoformat(t["ack_due"]) - datetime.fromisoformat(t["created_at"]) == timedelta(minutes=30)
     s = conn.execute("SELECT * FROM statements").fetchone()
     assert "信息安全" in s["text"] and s["window_minutes"] == 720 and s["missed_window"] == 0
 

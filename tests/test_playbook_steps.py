@@ -16,6 +16,7 @@ from monitor.detectors.base import Signal
 from monitor.incidents.models import IncidentChange
 from monitor.incidents.service import IncidentService
 from playbooks.engine import PlaybookEngine
+from playbooks.publishing import StatementDesk
 from playbooks.schema import Playbook
 from playbooks.statements import StatementStore
 from tests.conftest import config_dict
@@ -77,7 +78,7 @@ def test_product_safety_runs_its_steps_and_resumes_on_tick(tmp_path):
     assert len(engine.tickets.list()) == 1
     assert ticket.severity == "重大" and ticket.department == "调查"
     assert set(ticket.departments) >= {"调查", "管理层", "法律"}
-    assert ticket.ack_due - ticket.created_at == timedelta(minutes=30)
+    assert ticket.ack_due - ticket.created_at == timedelta(minutes=15)  # 重大: around the clock
     assert [t["text"] for t in ticket.tasks][0] == "暂停销售并下架涉事批次"
     chains = escalation_service(engine.config, conn, engine.dispatcher).status(change.incident.id)["chains"]
     assert [c["policy"] for c in chains] == ["crisis_team"]
@@ -94,6 +95,11 @@ def test_product_safety_runs_its_steps_and_resumes_on_tick(tmp_path):
     approvals = ApprovalService(engine.config, conn, engine.dispatcher, clock=clock)
     approvals.decide(int(statement.approval_id), "pr-lead", True)
     clock.now += timedelta(minutes=5)
+    # approved is not out: the golden window runs until the statement is published
+    assert engine.tick()[0][2][-1] == "draft_statement: waiting"
+    assert StatementStore(conn).all()[0].status == "approved"
+    published = StatementDesk(engine.config, conn, clock=clock).publish(statement.id, "pr-lead")
+    assert published.published_at == clock.now and not published.missed_window  # 55 min after the start
     assert engine.tick()[0][2][-2:] == ["draft_statement: done", "escalate_if: waiting"]
     assert StatementStore(conn).all()[0].status == "published"
 
@@ -102,7 +108,8 @@ def test_product_safety_runs_its_steps_and_resumes_on_tick(tmp_path):
     IncidentService(conn).resolve(change.incident.id, at=clock.now, reason="quiet")
     t = engine.tickets.get(ticket.id)
     for action in ("accept", "start", "reply", "resolve"):
-        t = engine.tickets.transition(t.id, action, actor="agent:lin", expected_version=t.version)
+        t = engine.tickets.transition(t.id, action, actor="agent:lin", expected_version=t.version,
+                                      note="已召回该批次并为您全额退款" if action == "reply" else None)
     assert engine.tick()[0][2][-1] == "close_when: waiting"  # not followed up yet
     engine.tickets.transition(t.id, "followup", actor="agent:lin", expected_version=t.version, satisfaction=5)
     assert engine.tick()[0][2][-1] == "close_when: done"

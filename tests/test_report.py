@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import yaml
 
+from crisiswatch.config import TicketSettings
 from crisiswatch.db import connect
 from crisiswatch.mention import Author, Mention
 from playbooks.tickets.report import build_report, render
@@ -37,6 +38,7 @@ def walk(tickets: TicketService, t, clock: Clock, *actions: str, score: int | No
     for action in actions:
         clock.now += timedelta(hours=2)
         t = tickets.transition(t.id, action, actor="agent", expected_version=t.version,
+                               note="已核查并为您补发" if action == "reply" else None, via="在线客服" if action == "reply" else None,
                                satisfaction=score if action == "followup" else None)
     return t
 
@@ -61,7 +63,7 @@ def test_weekly_report_has_every_metric(filled):
     tickets, repeat = filled
     r = build_report(tickets, "week", until=END)
     assert r.total == 3 and r.resolved == 2
-    assert r.channels == {"weibo": 2, "jd": 1}
+    assert r.channels == {"social": 2, "third_party": 1}  # Weibo is social media, JD a third-party platform
     assert r.categories == {"logistics": 2, "service_attitude": 1}
     assert r.mean_handling_hours == pytest.approx((8 + 10) / 2)
     assert r.first_contact_resolution == pytest.approx(0.5)
@@ -80,15 +82,16 @@ def test_report_renders_as_markdown_csv_and_html(filled):
                   "主要问题"):
         assert label in md
     assert "| 一次解决率 First-contact resolution | 50.0% |" in md and "| 超时率 SLA breach rate | 33.3% |" in md
-    rows = list(csv.DictReader(io.StringIO(render(r, "csv"))))
+    rows = list(csv.DictReader(io.StringIO(render(r, "summary-csv"))))
     metrics = {row["key"]: row["value"] for row in rows if row["section"] == "metric"}
-    assert metrics == {"total": "3", "resolved": "2", "mean_handling_hours": "9.00",
+    assert metrics == {"total": "3", "complaint_rate": "-", "resolved": "2", "mean_handling_hours": "9.00",
                        "first_contact_resolution": "50.0%", "satisfaction_mean": "3.50", "satisfaction_count": "2",
                        "repeat_rate": "33.3%", "sla_breach_rate": "33.3%"}
-    assert {row["key"]: row["share"] for row in rows if row["section"] == "channel"} == {"weibo": "66.7%",
-                                                                                        "jd": "33.3%"}
+    assert {row["key"]: row["share"] for row in rows if row["section"] == "channel"} == {"social": "66.7%",
+                                                                                        "third_party": "33.3%"}
     page = render(r, "html")
-    assert page.count('src="data:image/png;base64,') == 4  # channels, categories, grades, satisfaction
+    # channels, categories, grades, satisfaction, daily trend, hours, backlog
+    assert page.count('src="data:image/png;base64,') == 7
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
     assert "重复投诉率" in page and "https://example.com/1" in page
 
@@ -104,3 +107,54 @@ def test_report_command_writes_a_file(tmp_path, capsys, filled):
     assert out.read_text(encoding="utf-8").startswith("<!doctype html>")
     assert main(["--config", str(cfg), "report", "--until", "yesterday"]) == 1
     assert capsys.readouterr().err.strip() == "crisiswatch: --until: bad time 'yesterday' (use ISO 8601)"
+
+
+def test_csv_lists_each_ticket_of_the_period(filled):
+    tickets, repeat = filled
+    rows = list(csv.DictReader(io.StringIO(render(build_report(tickets, "week", until=END), "csv"))))
+    inside = sorted(t.number for t in tickets.list(since=END - timedelta(days=7), until=END))
+    assert sorted(r["number"] for r in rows) == inside and len(rows) == 3
+    assert list(rows[0]) == ["number", "channel", "category", "grade", "owner", "department", "status", "opened",
+                             "first_response", "resolved", "breached", "satisfaction"]
+    first = next(r for r in rows if r["category"] == "service_attitude")
+    # 08:00 UTC three days before the end is 11:00 in Shanghai: every time is in the team's zone
+    assert first["channel"] == "third_party" and first["opened"].startswith("2025-06-17 1")
+    assert first["satisfaction"] == "2" and first["resolved"]
+    assert next(r for r in rows if r["number"] == repeat.number)["breached"] == "1"
+
+
+def test_trend_hours_backlog_agents_and_complaint_rate(tmp_path):
+    clock = Clock(datetime(2025, 6, 16, 2, 0, tzinfo=UTC))  # Monday 10:00 in Shanghai
+    tickets = TicketService(connect(tmp_path / "cw.db"), clock=clock,
+                            settings=TicketSettings(staff={"林": "客服", "周": "调查"}))
+    made = []
+    for day, hour, owner in [(0, 2, "林"), (0, 2, "林"), (1, 6, "周"), (3, 2, "")]:
+        clock.now = datetime(2025, 6, 16, hour, 0, tzinfo=UTC) + timedelta(days=day)
+        made.append(tickets.intake(channel="phone", customer="顾客", contact="13800000000", summary=f"快递没到{day}",
+                                   category="logistics", severity="一般", owner=owner, actor="x"))
+    walk(tickets, made[0], clock, "accept", "start", "reply", "resolve", "followup", score=4)
+    t = walk(tickets, made[1], clock, "accept", "start", "reply", "resolve", "followup", score=2)
+    walk(tickets, t, clock, "reopen")  # reopened: its 回访 score of 2 still counts
+    r = build_report(tickets, "week", until=datetime(2025, 6, 20, 16, 0, tzinfo=UTC), orders=2000)
+    assert r.total == 4 and r.complaint_rate == pytest.approx(4 / 2000)
+    assert r.satisfaction_mean == pytest.approx(3.0) and r.satisfaction_count == 2
+    assert r.daily["2025-06-16"]["opened"] == 2 and r.daily["2025-06-17"]["opened"] == 1
+    assert r.daily["2025-06-19"] == {"opened": 1, "resolved": 1}  # the reopened one counts as resolved no more
+    assert r.busiest_hours[0] == (10, 3)  # 10:00 Shanghai
+    assert r.backlog == {"<1天": 0, "1-3天": 1, "3-7天": 2, "7-15天": 0, ">15天": 0}
+    lin = next(a for a in r.agents if a["owner"] == "林")
+    assert (lin["tickets"], lin["resolved"], lin["satisfaction"]) == (2, 1, 3.0)
+    assert lin["resolution_rate"] == pytest.approx(0.5)
+    md = render(r, "md")
+    for label in ("投诉率", "趋势", "集中时段", "未结积压", "客服绩效", "| 林 | 2 | 50.0% |"):
+        assert label in md
+
+
+def test_report_command_prints_one_csv_row_per_ticket(tmp_path, capsys, filled):
+    from crisiswatch.cli import main
+
+    tickets, _ = filled
+    assert main(["--db", str(tmp_path / "cw.db"), "report", "--format", "csv", "--until", END.isoformat()]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert sorted(r["number"] for r in rows) == sorted(
+        t.number for t in tickets.list(since=END - timedelta(days=7), until=END))

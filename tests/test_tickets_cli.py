@@ -66,3 +66,20 @@ def test_a_post_walks_the_whole_lifecycle_from_the_cli(tmp_path):
     assert bad.returncode == 1 and bad.stderr.strip() == "crisiswatch: no ticket CW-19990101-0001"
     missing = cli(cfg, "convert", "nope")
     assert missing.returncode == 1 and missing.stderr.strip() == "crisiswatch: no mention 'nope' in the index"
+
+
+def test_mentions_search_finds_the_id_to_convert(tmp_path):
+    data = config_dict(tmp_path)
+    now = datetime.now(UTC)
+    posts = [Mention(source="weibo", native_id=f"s{i}", url=f"https://weibo.com/7/s{i}", text=text,
+                     author=Author(id=f"u{i}", name="小鹿", followers=5), created_at=now - timedelta(hours=hours),
+                     brands=["aurora"], category="logistics", severity="一般", sentiment=0.1)
+             for i, (text, hours) in enumerate([("极光优选的快递丢了", 1), ("极光优选的快递三天前就丢了", 72),
+                                                ("极光优选的耳机很好用", 1)])]
+    backend = open_backend(data["index"]["url"])
+    backend.upsert(posts)
+    backend.close()
+    run = subprocess.run([sys.executable, "-m", "crisiswatch.cli", "--db", data["state_db"], "mentions", "search",
+                          "快递", "--since", "24h"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split()[0] == posts[0].id and posts[1].id not in run.stdout and posts[2].id not in run.stdout

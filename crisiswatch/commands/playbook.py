@@ -10,6 +10,7 @@ import argparse
 import io
 import json
 import re
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -46,16 +47,28 @@ def parse_when(text: str, now: datetime) -> datetime:
 
 def run(args: argparse.Namespace) -> int:
     from crisiswatch.config import load_config
+    from playbooks.checks import check_playbook, synthetic_reply_facts
     from playbooks.engine import playbook_dir
     from playbooks.schema import load_path
+    from playbooks.tickets.replies import ReplyTemplates
 
     config = load_config(args.config)
     if args.playbook_command == "validate":
         path = Path(args.path) if args.path else playbook_dir(config)
         books = load_path(path)
+        problems = []
         for book in books:
-            print(f"ok  {book.name:<24} {len(book.steps)} steps · {book.path}")
-        print(f"{len(books)} playbook(s) valid")
+            found = check_playbook(book, config)
+            problems += found
+            print(f"{'BAD' if found else 'ok '} {book.name:<24} {len(book.steps)} steps · {book.path}")
+        folder = config.tickets.reply_templates
+        replies = ReplyTemplates(config.resolve(folder) if folder else None)
+        problems += replies.check_all(synthetic_reply_facts(config))
+        for line in problems:
+            print(f"crisiswatch: {line}", file=sys.stderr)
+        if problems:
+            return 1
+        print(f"{len(books)} playbook(s) valid; reply templates in {replies.folder} render")
         return 0
     return dry_run(config, args)
 
@@ -80,9 +93,13 @@ def dry_run(config, args: argparse.Namespace) -> int:  # noqa: ANN001
     from crisiswatch.db import connect
     from index import open_backend
     from monitor.detection import DetectionService
+    from playbooks.checks import check_playbook
     from playbooks.engine import PlaybookEngine, incident_severity, matches
 
     playbook = _find(config, args.playbook)
+    problems = check_playbook(playbook, config)
+    if problems:  # a dry run that would hide a broken template is no rehearsal
+        raise CrisiswatchError("; ".join(problems))
     now = datetime.now(UTC)
     since = parse_when(args.since, now)
     until = parse_when(args.until, now) if args.until else now

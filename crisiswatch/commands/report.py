@@ -1,10 +1,10 @@
-"""`crisiswatch report --period week|month [--format md|html|csv] [--out FILE]`: the complaint analysis."""
+"""`crisiswatch report --period week|month [--format md|html|csv|summary-csv] [--orders N] [--out FILE]`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 
 from crisiswatch.errors import CrisiswatchError
 
@@ -12,7 +12,9 @@ from crisiswatch.errors import CrisiswatchError
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="complaint analysis for the last week or month (md, html or csv)")
     p.add_argument("--period", choices=("week", "month"), default="week")
-    p.add_argument("--format", choices=("md", "html", "csv"), default="md")
+    p.add_argument("--format", choices=("md", "html", "csv", "summary-csv"), default="md",
+                   help="csv: one row per ticket; summary-csv: the metrics, trend, hours, backlog and agents")
+    p.add_argument("--orders", type=int, help="orders in the period, for 投诉率 (complaints per order)")
     p.add_argument("--out", help="write to this file (default: stdout)")
     p.add_argument("--until", help="end of the period, ISO 8601 (default: now)")
     p.set_defaults(func=run)
@@ -21,19 +23,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from crisiswatch.config import load_config
     from crisiswatch.db import connect
+    from playbooks.tickets.flows import sweep_on_read
     from playbooks.tickets.report import build_report, render
     from playbooks.tickets.service import TicketService
 
     config = load_config(args.config)
+    conn = connect(config.resolve(config.state_db))
+    tickets = TicketService.from_config(config, conn)
     until = None
     if args.until:
         try:
             until = datetime.fromisoformat(args.until)
         except ValueError:
             raise CrisiswatchError(f"--until: bad time {args.until!r} (use ISO 8601)") from None
-        until = until if until.tzinfo else until.replace(tzinfo=UTC)
-    tickets = TicketService.from_config(config, connect(config.resolve(config.state_db)))
-    text = render(build_report(tickets, args.period, until), args.format)
+        until = until if until.tzinfo else until.replace(tzinfo=tickets.tz)  # the team's zone, as shown
+    sweep_on_read(config, tickets, conn)  # breaches up to now are counted before they are reported
+    text = render(build_report(tickets, args.period, until, orders=args.orders), args.format)
     if not args.out:
         sys.stdout.write(text)
         return 0

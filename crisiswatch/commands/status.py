@@ -20,6 +20,7 @@ def run(args: argparse.Namespace) -> int:
     from index import BackendUnavailable, open_backend
     from index.spool import backlog
     from monitor.incidents.service import IncidentService
+    from playbooks.tickets.flows import sweep_on_read
     from playbooks.tickets.service import TicketService
 
     config = load_config(args.config)
@@ -47,8 +48,12 @@ def run(args: argparse.Namespace) -> int:
     for incident in incidents[:10]:
         ack = f"acked by {incident.acked_by}" if incident.acked_by else "NOT acknowledged"
         print(f"  {incident.label} {incident.brand} {incident.level} · {incident.summary} · {ack}")
-    tickets = TicketService(conn, timezone=config.alerts.timezone).list()
-    print(f"tickets: {len(tickets)}")
+    service = TicketService.from_config(config, conn)
+    breaches = sweep_on_read(config, service, conn)["breaches"]
+    tickets = service.list(open_only=True, limit=1_000_000)
+    print(f"open tickets: {len(tickets)} · new SLA breaches: {len(breaches)} · state {config.resolve(config.state_db)}")
     for ticket in tickets[:10]:
-        print(f"  {ticket.number} {ticket.status} {ticket.severity} {ticket.category} · {ticket.title}")
+        owner = f"{ticket.department}/{ticket.owner}" if ticket.owner else ticket.department
+        print(f"  {ticket.number} {ticket.status} {ticket.severity} {ticket.category} · {owner} · 办结 "
+              f"{service.local(ticket.resolve_due)} · {ticket.title}")
     return 0

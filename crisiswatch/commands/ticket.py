@@ -1,7 +1,9 @@
 """`crisiswatch ticket ...`: complaint tickets for support staff, from the command line.
 
 Every change is made at the version just read, so a ticket changed meanwhile by someone else
-is refused with a conflict instead of being overwritten.
+is refused with a conflict instead of being overwritten. Reading tickets checks the SLA first, so
+a breach is counted (and its alert queued) whoever looks, not only the run loop. Times are shown in
+the team's time zone; the customer's contact only in full where the agent needs it (`show`).
 """
 
 from __future__ import annotations
@@ -9,15 +11,22 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import sys
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from crisiswatch.config import INTAKE_CHANNELS, REPLY_CHANNELS
+from crisiswatch.errors import CrisiswatchError
 from crisiswatch.mention import CATEGORIES, CATEGORY_LABELS, SEVERITIES
 
-ACTIONS = ("accept", "start", "reply", "resolve", "followup", "close", "reopen")
+# The services are imported inside the functions: the CLI imports every command module at start-up, and
+# the ticket stack (jieba, the classifier, holidays) would slow down every other command.
+ACTIONS = ("accept", "start", "resolve", "followup", "close", "reopen")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ticket", help="list, show, convert and work complaint tickets")
+    p = sub.add_parser("ticket", help="take, list, show, convert and work complaint tickets")
     p.add_argument("--as", dest="actor", help="who is acting (default: your login name)")
     p.add_argument("--json", action="store_true", help="machine-readable output for list and show")
     ts = p.add_subparsers(dest="ticket_command", metavar="ACTION", required=True)
@@ -27,30 +36,58 @@ def register(sub: argparse._SubParsersAction) -> None:
     lst.add_argument("--category", choices=CATEGORIES)
     lst.add_argument("--brand")
     lst.add_argument("--breached", action="store_true", help="only tickets that breached an SLA limit")
+    lst.add_argument("--mine", action="store_true", help="my queue: open tickets I own (see --as)")
+    lst.add_argument("--owner", help="open tickets this person owns")
     lst.add_argument("--limit", type=int, default=50)
     ts.add_parser("show", help="one ticket with its timeline").add_argument("number")
+    new = ts.add_parser("new", help="take a complaint by phone, e-mail, chat, app, social media or a third party")
+    new.add_argument("--channel", required=True, choices=INTAKE_CHANNELS)
+    new.add_argument("--customer", required=True, help="the customer's name")
+    new.add_argument("--contact", required=True, help="phone number or e-mail address")
+    new.add_argument("--summary", required=True, help="what happened, in the customer's words")
+    new.add_argument("--expectation", default="", help="what the customer asks for (诉求)")
+    new.add_argument("--category", choices=CATEGORIES, help="default: the classifier's suggestion")
+    new.add_argument("--severity", choices=SEVERITIES, help="default: the classifier's suggestion")
+    new.add_argument("--order", default="", help="order number")
+    new.add_argument("--brand", default="", help="brand key (default: the only configured brand)")
+    new.add_argument("--owner", default="", help="a person from tickets.staff")
+    imp = ts.add_parser("import", help="complaints from a call-centre CSV export (bad rows reported by line)")
+    imp.add_argument("file")
+    imp.add_argument("--brand", default="")
+    cls = ts.add_parser("classify", help="confirm or correct the category and grade")
+    cls.add_argument("number")
+    cls.add_argument("--category", choices=CATEGORIES)
+    cls.add_argument("--severity", choices=SEVERITIES)
     conv = ts.add_parser("convert", help="turn a post (or its near-duplicate cluster) into a complaint")
     conv.add_argument("mention_id")
     conv.add_argument("--cluster", action="store_true", help="take every copy of the post")
     conv.add_argument("--category", choices=CATEGORIES)
     conv.add_argument("--severity", choices=SEVERITIES)
     conv.add_argument("--department")
-    asg = ts.add_parser("assign", help="route to a department (客服 调查 技术 法律 管理层)")
+    asg = ts.add_parser("assign", help="to a department (客服 调查 技术 法律 管理层) or a person from tickets.staff")
     asg.add_argument("number")
-    asg.add_argument("department")
+    asg.add_argument("to", metavar="DEPARTMENT_OR_PERSON")
     note = ts.add_parser("note", help="add an internal note")
     note.add_argument("number")
     note.add_argument("text")
     task = ts.add_parser("done", help="tick off checklist item N (1-based)")
     task.add_argument("number")
     task.add_argument("item", type=int)
+    draft = ts.add_parser("draft", help="the reply template for this ticket, filled in, to edit and send")
+    draft.add_argument("number")
+    reply = ts.add_parser("reply", help="what was said to the customer (the seven parts for 书面)")
+    reply.add_argument("number")
+    reply.add_argument("text", nargs="?", help="the reply (or --file)")
+    reply.add_argument("--file", help="read the reply from this file (e.g. an edited `ticket draft`)")
+    reply.add_argument("--via", choices=REPLY_CHANNELS, help="书面, 电话 or 在线客服 (default: by intake channel)")
+    ext = ts.add_parser("extend", help="move the 办结 deadline, with approval, up to the cap")
+    ext.add_argument("number")
+    ext.add_argument("--until", required=True, help="new deadline, ISO 8601 (team time zone if none given)")
+    ext.add_argument("--approved-by", required=True)
     for action in ACTIONS:
         a = ts.add_parser(action, help=f"{action} the ticket")
         a.add_argument("number")
-        if action == "reply":
-            a.add_argument("text", help="what was said to the customer")
-        else:
-            a.add_argument("--note")
+        a.add_argument("--note")
         if action == "followup":
             a.add_argument("--score", type=int, required=True, help="satisfaction 1-5")
             a.add_argument("--comment", default="")
@@ -68,20 +105,34 @@ def _open(args: argparse.Namespace) -> tuple[Any, Any]:
     return TicketService.from_config(config, conn, mirror=mirror_for(config.index.url, conn)), config
 
 
-def _line(t) -> str:  # noqa: ANN001 - a Ticket
+def _line(tickets, t) -> str:  # noqa: ANN001 - a Ticket
     flags = f" · 超时{t.breaches}次" if t.breaches else ""
-    return (f"{t.number}  {t.status:<4} {t.severity} {CATEGORY_LABELS.get(t.category, t.category)} · {t.department}"
-            f" · {t.brand or '-'} · {t.title[:40]}{flags}")
+    owner = f"{t.department}/{t.owner}" if t.owner else t.department
+    return (f"{t.number}  {t.status:<4} {t.severity} {CATEGORY_LABELS.get(t.category, t.category)} · {owner}"
+            f" · {t.intake} · {t.brand or '-'} · 办结 {tickets.local(t.resolve_due)} · {t.title[:40]}{flags}")
 
 
 def _show(tickets, t) -> None:  # noqa: ANN001
-    print(_line(t))
-    print(f"  source: {t.channel} {t.source_url} · author: {t.author_handle or '-'} · departments: "
-          f"{'、'.join(t.departments)} · version {t.version}")
-    print(f"  due: 受理 {t.ack_due:%m-%d %H:%M} · 响应 {t.response_due:%m-%d %H:%M} · 反馈 {t.feedback_due:%m-%d %H:%M}"
-          f" · 办结 {t.resolve_due:%m-%d %H:%M} (UTC)")
-    if t.satisfaction:
-        print(f"  satisfaction: {t.satisfaction}/5 {t.satisfaction_comment}")
+    local = tickets.local
+    print(_line(tickets, t))
+    if t.customer or t.contact:
+        print(f"  customer: {t.customer} · {t.contact} · via {t.intake}" + (f" · order {t.order_no}" if t.order_no
+                                                                            else ""))
+    if t.summary:
+        print(f"  summary: {t.summary}")
+    if t.expectation:
+        print(f"  expectation (诉求): {t.expectation}")
+    if t.source_url:
+        print(f"  source: {t.channel} {t.source_url} · author: {t.author_handle or '-'}")
+    print(f"  owner: {t.owner or '-'} · departments: {'、'.join(t.departments)} · version {t.version}")
+    followup = f" · 回访 {local(t.followup_due)}" if t.followup_due else ""
+    extended = f" (extended, approved by {t.extension_approved_by})" if t.extension_approved_by else ""
+    print(f"  due ({tickets.tz.key}): 受理 {local(t.ack_due)} · 响应 {local(t.response_due)} · 反馈 "
+          f"{local(t.feedback_due)} · 办结 {local(t.resolve_due)}{extended}{followup}")
+    if t.reply_channel:
+        print(f"  replied via {t.reply_channel} ({t.replies}×)")
+    for past in t.satisfaction_history:
+        print(f"  回访: {past['score']}/5 {past.get('comment', '')} ({local(datetime.fromisoformat(past['at']))})")
     for rel in t.related:
         print(f"  related: {rel['number']} ({rel['reason']}, {rel['direction']})")
     for i, task in enumerate(t.tasks, 1):
@@ -90,7 +141,30 @@ def _show(tickets, t) -> None:  # noqa: ANN001
         print(f"  evidence: {e.get('author', '')}: {str(e.get('text', ''))[:80]} {e.get('url', '')}")
     for event in tickets.timeline(t.id):
         detail = json.dumps(event["detail"], ensure_ascii=False)
-        print(f"  {event['at'][:19]}  {event['actor']:<20} {event['kind']:<14} {detail}")
+        print(f"  {local(datetime.fromisoformat(event['at']))}  {event['actor']:<20} {event['kind']:<14} {detail}")
+
+
+def _sweep(tickets, config) -> None:  # noqa: ANN001
+    """Whoever reads tickets checks the SLA first; each new breach is counted, queued as an alert and said."""
+    from crisiswatch.db import connect
+    from playbooks.tickets.flows import sweep_on_read
+
+    found = sweep_on_read(config, tickets, connect(config.resolve(config.state_db)))
+    for item in found["breaches"]:
+        print(f"crisiswatch: SLA breached: {item['ticket']} {item['label']} was due {item['due_local']}",
+              file=sys.stderr)
+
+
+def _until(text: str, tz) -> datetime:  # noqa: ANN001
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise CrisiswatchError(f"--until: bad time {text!r} (use ISO 8601, e.g. 2026-07-10T18:00)") from None
+    return value if value.tzinfo else value.replace(tzinfo=tz)
+
+
+def _me(args: argparse.Namespace) -> str:
+    return args.actor or getpass.getuser()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,15 +174,22 @@ def run(args: argparse.Namespace) -> int:
     actor = args.actor or f"cli:{getpass.getuser()}"
     command = args.ticket_command
     if command == "list":
+        _sweep(tickets, config)
+        owner = _me(args) if args.mine else args.owner
         found = tickets.list(status=args.status, severity=args.severity, category=args.category, brand=args.brand,
-                             breached=True if args.breached else None, limit=args.limit)
+                             breached=True if args.breached else None, limit=args.limit, owner=owner,
+                             open_only=bool(owner) and not args.status)
         if args.json:
-            print(json.dumps([t.to_dict() for t in found], ensure_ascii=False, default=str))
+            print(json.dumps([t.to_dict(contact=False) for t in found], ensure_ascii=False, default=str))
         for t in [] if args.json else found:
-            print(_line(t))
+            print(_line(tickets, t))
         if not found and not args.json:
-            print("no tickets")
+            print(f"no tickets{' owned by ' + owner if owner else ''} in {config.resolve(config.state_db)}")
         return 0
+    if command == "new":
+        return _new(args, tickets, config, actor)
+    if command == "import":
+        return _import(args, tickets, config, actor)
     if command == "convert":
         from index import open_backend
         from playbooks.tickets.flows import convert_from_index
@@ -128,24 +209,84 @@ def run(args: argparse.Namespace) -> int:
     if t is None:
         raise TicketError(f"no ticket {args.number}")
     if command == "show":
+        _sweep(tickets, config)
+        t = tickets.require(t.id)
         if args.json:
             print(json.dumps({**t.to_dict(), "timeline": tickets.timeline(t.id)}, ensure_ascii=False, default=str))
         else:
             _show(tickets, t)
         return 0
+    if command == "draft":
+        sys.stdout.write(tickets.draft_reply(t))
+        return 0
     if command == "assign":
-        t = tickets.assign(t.id, args.department, actor=actor, expected_version=t.version)
+        t = tickets.assign(t.id, args.to, actor=actor, expected_version=t.version)
+    elif command == "classify":
+        if not (args.category or args.severity):
+            raise TicketError("say what to set: --category and/or --severity")
+        t = tickets.classify(t.id, actor=actor, expected_version=t.version, category=args.category,
+                             severity=args.severity)
     elif command == "note":
         t = tickets.add_note(t.id, args.text, actor=actor, expected_version=t.version)
     elif command == "done":
         t = tickets.complete_task(t.id, args.item - 1, actor=actor, expected_version=t.version)
+    elif command == "extend":
+        t = tickets.extend(t.id, _until(args.until, tickets.tz), approved_by=args.approved_by, actor=actor,
+                           expected_version=t.version)
+    elif command == "reply":
+        t = _reply(args, tickets, t, actor)
     else:
-        if command == "reply":  # replying to a new case means it was accepted and taken up
-            for step, status in (("accept", "新建"), ("start", "已受理")):
-                if t.status == status:
-                    t = tickets.transition(t.id, step, actor=actor, expected_version=t.version)
-        t = tickets.transition(t.id, command, actor=actor, expected_version=t.version,
-                               note=args.text if command == "reply" else args.note,
+        t = tickets.transition(t.id, command, actor=actor, expected_version=t.version, note=args.note,
                                satisfaction=getattr(args, "score", None), comment=getattr(args, "comment", None))
-    print(_line(t))
+    print(_line(tickets, t))
     return 0
+
+
+def _reply(args: argparse.Namespace, tickets, t, actor: str):  # noqa: ANN001, ANN202
+    if args.file:
+        try:
+            text = Path(args.file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CrisiswatchError(f"cannot read {args.file}: {exc}") from None
+    elif args.text is not None:
+        text = args.text
+    else:
+        raise CrisiswatchError("say what was said: ticket reply N TEXT, or --file FILE (start from `ticket draft N`)")
+    # replying to a new case means it was accepted and taken up; checked first so nothing moves on a bad reply
+    from playbooks.tickets.models import DEFAULT_REPLY_VIA
+    from playbooks.tickets.replies import check_reply
+
+    check_reply(text, args.via or DEFAULT_REPLY_VIA[t.intake], tickets.draft_reply(t))
+    for step, status in (("accept", "新建"), ("start", "已受理")):
+        if t.status == status:
+            t = tickets.transition(t.id, step, actor=actor, expected_version=t.version)
+    return tickets.transition(t.id, "reply", actor=actor, expected_version=t.version, note=text, via=args.via)
+
+
+def _new(args: argparse.Namespace, tickets, config, actor: str) -> int:  # noqa: ANN001
+    from playbooks.tickets.intake import take
+
+    brand = args.brand or (config.brands[0].key if len(config.brands) == 1 else "")
+    t, suggestion = take(tickets, channel=args.channel, customer=args.customer, contact=args.contact,
+                         summary=args.summary, expectation=args.expectation, category=args.category,
+                         severity=args.severity, order_no=args.order, brand=brand, owner=args.owner, actor=actor)
+    print(t.number)
+    if suggestion and not (args.category and args.severity):
+        why = "；".join(suggestion.reasons[:3])
+        print(f"  category {t.category} · grade {t.severity}: suggested by the classifier ({why}); confirm or "
+              f"correct with `crisiswatch ticket classify {t.number} --category C --severity S`", file=sys.stderr)
+    return 0
+
+
+def _import(args: argparse.Namespace, tickets, config, actor: str) -> int:  # noqa: ANN001
+    from playbooks.tickets.intake import import_csv
+
+    brand = args.brand or (config.brands[0].key if len(config.brands) == 1 else "")
+    result = import_csv(tickets, Path(args.file), actor=actor, brand=brand)
+    for t in result.opened:
+        print(f"{t.number}  {t.intake} · {t.category} · {t.severity} · {t.title[:40]}")
+    for line, why in result.rejected:
+        print(f"crisiswatch: {args.file}:{line}: {why}", file=sys.stderr)
+    print(f"{len(result.opened)} imported, {len(result.rejected)} rejected", file=sys.stderr)
+    return 1 if result.rejected else 0
+

@@ -25,6 +25,7 @@ from crisiswatch.config.tickets import PlaybookSettings, TicketSettings
 from crisiswatch.errors import ConfigError, CrisiswatchError
 
 DEFAULT_FILES = ("crisiswatch.yaml", "crisiswatch.example.yaml")
+DB_ENV = "CRISISWATCH_DB"  # set by `crisiswatch --db FILE`
 
 
 class Config(StrictModel):
@@ -89,7 +90,23 @@ def find_config(explicit: str | None = None) -> Path | None:
     return None
 
 
+def with_state_db(config: Config, db: str) -> Config:
+    """The state database in `db`, and the index too when the index is SQLite (the demo keeps both in one)."""
+    path = str(Path(db).resolve())
+    changes: dict[str, Any] = {"state_db": path}
+    if config.index.url.startswith("sqlite:"):
+        changes["index__url"] = f"sqlite:///{path}"
+    return config.with_overrides(**changes)
+
+
 def load_config(explicit: str | None = None) -> Config:
+    """The config file, with the state database of `--db` / $CRISISWATCH_DB when one is given."""
+    config = _load_file(explicit)
+    db = os.environ.get(DB_ENV)
+    return with_state_db(config, db) if db else config
+
+
+def _load_file(explicit: str | None) -> Config:
     path = find_config(explicit)
     if path is None:
         return Config()

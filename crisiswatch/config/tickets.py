@@ -1,6 +1,9 @@
-"""Playbook folder and complaint tickets: SLA per grade, business hours, routing."""
+"""Playbook folder and complaint tickets: SLA per grade, working days and hours, routing, staff."""
 
 from __future__ import annotations
+
+import re
+from datetime import date, timedelta
 
 from pydantic import Field, field_validator
 
@@ -12,8 +15,23 @@ class PlaybookSettings(StrictModel):
     dir: str | None = Field(default=None, description="default: the playbooks shipped with crisiswatch")
 
 
+_WORKING_DAYS = re.compile(r"^(\d+)wd$")
+
+
+def parse_sla_span(text: str) -> tuple[int, timedelta]:
+    """'15wd' -> (15 working days, 0); '4h' -> (0, 4 h). Working days follow the team's work calendar."""
+    value = str(text).replace(" ", "")
+    days = _WORKING_DAYS.match(value)
+    if days:
+        return int(days.group(1)), timedelta(0)
+    try:
+        return 0, parse_duration(value)
+    except ValueError:
+        raise ValueError(f"bad SLA limit {text!r} (use working days such as 2wd, or 30m, 4h, 1h30m)") from None
+
+
 class SlaLimits(StrictModel):
-    """Time limits for one grade: acknowledge, first response, feedback, completion (durations)."""
+    """Time limits for one grade: acknowledge, first response, feedback, completion (`2wd`, `4h`, ...)."""
 
     ack: str
     response: str
@@ -23,7 +41,7 @@ class SlaLimits(StrictModel):
     @field_validator("ack", "response", "feedback", "resolve")
     @classmethod
     def _duration(cls, value: str) -> str:
-        parse_duration(value)
+        parse_sla_span(value)
         return value
 
 
@@ -61,12 +79,31 @@ DEFAULT_ROUTING: dict[str, list[str]] = {
 }
 
 
+INTAKE_CHANNELS = ("phone", "email", "chat", "app", "social", "third_party")
+REPLY_CHANNELS = ("书面", "电话", "在线客服")
+
+
+class WorkCalendarSettings(StrictModel):
+    """Which days are working days: a country's public holidays and make-up working days (调休), plus yours."""
+
+    country: str | None = Field(default="CN", description="`holidays` country code; null: weekdays only")
+    extra_holidays: list[date] = Field(default_factory=list, description="days off the library does not know yet")
+    extra_workdays: list[date] = Field(default_factory=list, description="make-up working days it does not know yet")
+
+
 class TicketSettings(StrictModel):
-    """Complaint tickets: SLA per grade, business hours, routing, joining and repeat windows."""
+    """Complaint tickets: SLA per grade, working days and hours, routing, staff, joining and repeat windows."""
 
     timezone: TimeZoneName | None = Field(default=None, description="default: alerts.timezone")
     sla: dict[str, SlaLimits] = Field(default_factory=dict, description="per-grade overrides of DEFAULT_SLA")
-    business_hours: BusinessHours | None = None
+    business_hours: BusinessHours | None = Field(default_factory=BusinessHours,
+                                                 description="null: every grade's hours run around the clock")
+    calendar: WorkCalendarSettings = Field(default_factory=WorkCalendarSettings)
+    followup_within: str = Field(default="3wd", description="回访 due this long after resolution")
+    extension_cap: str = Field(default="30wd", description="办结 may be extended, with approval, up to this")
+    staff: dict[str, str] = Field(default_factory=dict, description="person -> department (owners, my queue)")
+    reply_templates: str | None = Field(default=None, description="folder of reply templates (default: shipped)")
+    service_contact: str = Field(default="官方客服热线", description="how customers reach you, quoted in replies")
     remind_at: float = Field(default=0.8, gt=0, lt=1, description="remind when this share of a limit has passed")
     escalate_to: str = "管理层"
     join_window_minutes: int = Field(default=60, ge=0)
@@ -93,6 +130,23 @@ class TicketSettings(StrictModel):
                 raise ValueError(f"routing.{category}: unknown department {bad[0]!r} "
                                  f"(departments: {', '.join(TICKET_DEPARTMENTS)})")
         return {**DEFAULT_ROUTING, **value}
+
+    @field_validator("followup_within", "extension_cap")
+    @classmethod
+    def _span(cls, value: str) -> str:
+        parse_sla_span(value)
+        return value
+
+    @field_validator("staff")
+    @classmethod
+    def _staff(cls, value: dict[str, str]) -> dict[str, str]:
+        for person, department in value.items():
+            if department not in TICKET_DEPARTMENTS:
+                raise ValueError(f"{person}: unknown department {department!r} "
+                                 f"(departments: {', '.join(TICKET_DEPARTMENTS)})")
+            if person in TICKET_DEPARTMENTS:
+                raise ValueError(f"{person!r} is a department name, not a person")
+        return value
 
     @field_validator("escalate_to", "major_adds")
     @classmethod

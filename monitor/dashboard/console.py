@@ -1,18 +1,24 @@
-"""The support console's operations: find mentions, prefill and convert a complaint, drive tickets.
+"""The support console's operations: find mentions, take and convert complaints, drive tickets, statements.
 
-Ticket rules (lifecycle, SLA, optimistic locking) live in `playbooks.tickets`; this only adapts them
-to what the console pages ask.
+Ticket rules (lifecycle, SLA, replies, optimistic locking) live in `playbooks.tickets`, statement
+approval and publication in `playbooks.publishing`; this only adapts them to what the pages ask.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from crisiswatch.config import Config
 from crisiswatch.mention import SEVERITIES, Mention
 from index.base import Backend, MentionFilter
-from playbooks.tickets.models import DEPARTMENTS, Ticket, TicketError
+from playbooks.publishing import StatementDesk
+from playbooks.statements import Statement
+from playbooks.tickets.flows import sweep_on_read
+from playbooks.tickets.intake import Suggestion, suggest, take
+from playbooks.tickets.models import DEFAULT_REPLY_VIA, DEPARTMENTS, Ticket, TicketError
+from playbooks.tickets.replies import check_reply
 from playbooks.tickets.service import TicketService
 
 DEFAULT_DEPARTMENT = "客服"  # when the routing table names none
@@ -64,9 +70,56 @@ class ConsoleService:
     # -- tickets ---------------------------------------------------------------------------------
     def list_tickets(self, *, status: str | None = None, severity: str | None = None,
                      category: str | None = None, brand: str | None = None, breached: bool | None = None,
-                     limit: int = 200) -> list[Ticket]:
+                     owner: str | None = None, limit: int = 200) -> list[Ticket]:
+        self.sweep()
         return self.tickets.list(status=status, severity=severity, category=category, brand=brand,
-                                 breached=breached, limit=limit)
+                                 breached=breached, owner=owner, open_only=bool(owner) and not status, limit=limit)
+
+    def sweep(self) -> None:
+        """Breaches are counted whoever looks (the alerts queue for the run loop to send)."""
+        sweep_on_read(self.config, self.tickets, self.tickets.conn)
+
+    @property
+    def staff(self) -> dict[str, str]:
+        return dict(self.config.tickets.staff)
+
+    def suggest(self, summary: str, expectation: str) -> Suggestion:
+        return suggest([f"{summary} {expectation}".strip()])[0]
+
+    def intake(self, form: dict[str, str], *, actor: str) -> Ticket:
+        """The intake form, once the agent has confirmed (or changed) the suggested category and grade."""
+        brand = form.get("brand") or (self.config.brands[0].key if len(self.config.brands) == 1 else "")
+        ticket, _ = take(self.tickets, channel=form.get("channel", ""), customer=form.get("customer", ""),
+                         contact=form.get("contact", ""), summary=form.get("summary", ""),
+                         expectation=form.get("expectation", ""), category=form.get("category") or None,
+                         severity=form.get("severity") or None, order_no=form.get("order", ""), brand=brand,
+                         owner=form.get("owner", ""), actor=actor)
+        return ticket
+
+    def draft_reply(self, ticket: Ticket) -> str:
+        return self.tickets.draft_reply(ticket)
+
+    def reply(self, ticket: Ticket, text: str, via: str | None, *, actor: str, expected_version: int) -> Ticket:
+        """Replying to a new case accepts and starts it first, but only once the reply itself is acceptable."""
+        check_reply(text, via or DEFAULT_REPLY_VIA[ticket.intake], self.tickets.draft_reply(ticket))
+        for step, status in (("accept", "新建"), ("start", "已受理")):
+            if ticket.status == status:
+                ticket = self.tickets.transition(ticket.id, step, actor=actor, expected_version=expected_version)
+                expected_version = ticket.version
+        return self.tickets.transition(ticket.id, "reply", actor=actor, expected_version=expected_version,
+                                       note=text, via=via)
+
+    def extend(self, ticket: Ticket, until: datetime, approved_by: str, *, actor: str,
+               expected_version: int) -> Ticket:
+        return self.tickets.extend(ticket.id, until, approved_by=approved_by, actor=actor,
+                                   expected_version=expected_version)
+
+    # -- statements ------------------------------------------------------------------------------
+    def statements(self) -> StatementDesk:
+        return StatementDesk(self.config, self.tickets.conn)
+
+    def statement_list(self) -> list[Statement]:
+        return self.statements().list()
 
     def ticket(self, number: str) -> Ticket | None:
         return self.tickets.by_number(number)
@@ -82,5 +135,6 @@ class ConsoleService:
     def note(self, ticket: Ticket, text: str, *, actor: str, expected_version: int) -> Ticket:
         return self.tickets.add_note(ticket.id, text, actor=actor, expected_version=expected_version)
 
-    def assign(self, ticket: Ticket, department: str, *, actor: str, expected_version: int) -> Ticket:
-        return self.tickets.assign(ticket.id, department, actor=actor, expected_version=expected_version)
+    def assign(self, ticket: Ticket, to: str, *, actor: str, expected_version: int) -> Ticket:
+        """To a department, or to a person from the staff list."""
+        return self.tickets.assign(ticket.id, to, actor=actor, expected_version=expected_version)

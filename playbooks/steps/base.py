@@ -40,15 +40,50 @@ class StepResult:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+class TemplateProblem(ValueError):
+    """A step template names a variable that does not exist, or is not a valid template."""
+
+
+def fill(template: str, variables: dict[str, Any]) -> str:
+    """`{name}` placeholders filled from the incident's variables; an unknown name is an error, not a blank."""
+    try:
+        return template.format_map(variables)
+    except KeyError as exc:
+        raise TemplateProblem(f"unknown variable {{{exc.args[0]}}} (variables: "
+                              f"{', '.join('{' + k + '}' for k in variables)})") from None
+    except (IndexError, ValueError, AttributeError) as exc:
+        raise TemplateProblem(f"bad template {template[:40]!r}: {exc}") from None
+
+
 class Step(ABC):
     type: ClassVar[str]
     Options: ClassVar[type[StepOptions]] = StepOptions
+    templates: ClassVar[tuple[str, ...]] = ()  # options holding `{name}` templates (a string or a list of them)
 
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = self.Options.model_validate(options)
 
     @abstractmethod
     def run(self, ctx: StepContext) -> StepResult: ...
+
+    def check(self, ctx: StepContext) -> list[tuple[str, str]]:
+        """Render every template against a synthetic incident: (option key, problem) for each that fails.
+
+        Run by `playbook validate` and `dry-run`, so a misspelt variable fails there and not in a crisis.
+        """
+        problems = []
+        variables = ctx.variables()
+        for name in self.templates:
+            value = getattr(self.options, name)
+            texts = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+            for i, text in texts:
+                if text is None:
+                    continue
+                try:
+                    fill(text, variables)
+                except TemplateProblem as exc:
+                    problems.append((name if i is None else f"{name}.{i}", str(exc)))
+        return problems
 
 
 def with_ticket(ctx: StepContext, change: Callable[[Ticket], Ticket], attempts: int = 3) -> Ticket:

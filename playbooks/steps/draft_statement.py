@@ -1,8 +1,9 @@
 """`draft_statement`: a holding statement drafted from a template, published only once approved.
 
-The draft is stored (table `statements`) with when it was ready relative to the incident's start,
-and flagged when it missed the golden window. An approval is requested from the named approvers
-(`alerts.approvals`); the step waits, and publishes or drops the draft when they decide.
+The draft is stored (table `statements`). An approval is requested from the named approvers
+(`alerts.approvals`: Slack buttons, `crisiswatch statement approve`, or the console); the step waits
+for their decision and then for the publication (`crisiswatch statement publish`, or the console):
+the golden window runs until the statement is out, not until a draft exists.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from pydantic import Field
 
 from alerts.approvals import ApprovalService
+from crisiswatch.errors import CrisiswatchError
 from crisiswatch.mention import CATEGORY_LABELS
 from playbooks.context import StepContext
 from playbooks.statements import StatementStore, render
@@ -53,6 +55,13 @@ class DraftStatementStep(Step):
                 "mentions": facts.get("mentions", 0), "next_update": self.options.next_update,
                 "date": f"{local.year}年{local.month}月{local.day}日", "incident_start": ctx.incident.opened_at}
 
+    def check(self, ctx: StepContext) -> list[tuple[str, str]]:
+        try:
+            render(self.options.template, self.variables(ctx))
+        except CrisiswatchError as exc:
+            return [("template", str(exc))]
+        return []
+
     def run(self, ctx: StepContext) -> StepResult:
         o = self.options
         window = span(o.golden_window or GOLDEN_WINDOW.get(ctx.severity, "24h"))
@@ -70,7 +79,7 @@ class DraftStatementStep(Step):
                 incident_start=start, ready_at=ctx.now, window_minutes=int(window / timedelta(minutes=1)))
         detail = {"statement": statement.id, "ready_after_minutes": round((statement.ready_at - start)
                                                                           / timedelta(minutes=1)),
-                  "golden_window_minutes": statement.window_minutes, "missed_window": statement.missed_window}
+                  "golden_window_minutes": statement.window_minutes, "missed_window": statement.late(ctx.now)}
         try:
             service = approvals(ctx)
         except ImportError:  # the draft is kept and the golden window recorded; approval is asked on a later tick
@@ -85,7 +94,11 @@ class DraftStatementStep(Step):
         approval = service.get(int(statement.approval_id))
         if approval is None or approval.status == "pending":
             return StepResult("waiting", {**detail, "approval": statement.approval_id})
-        status = "published" if approval.status == "approved" else approval.status
-        store.decide(statement.id, status, approval.decided_by, ctx.now)
-        return StepResult("done", {**detail, "approval": statement.approval_id, "statement_status": status,
-                                   "decided_by": approval.decided_by})
+        store.decide(statement.id, approval.status, approval.decided_by, ctx.now)  # approved/rejected/expired
+        statement = store.get(statement.id)
+        if statement.status == "approved":
+            return StepResult("waiting", {**detail, "approval": statement.approval_id, "statement_status": "approved",
+                                          "reason": f"approved: publish with `crisiswatch statement publish "
+                                                    f"{statement.id}` or in the console"})
+        return StepResult("done", {**detail, "approval": statement.approval_id, "statement_status": statement.status,
+                                   "decided_by": approval.decided_by, "published_by": statement.published_by})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from playbooks.compose import incident_message
 from playbooks.context import StepContext
-from playbooks.steps.base import Step, StepOptions, StepResult
+from playbooks.steps.base import Step, StepOptions, StepResult, fill
 
 
 class NotifyOptions(StepOptions):
@@ -20,16 +20,27 @@ class NotifyOptions(StepOptions):
 class NotifyStep(Step):
     type = "notify"
     Options = NotifyOptions
+    templates = ("title", "text")
 
     def run(self, ctx: StepContext) -> StepResult:
         message = incident_message(ctx.config, ctx.incident, ctx.severity, kind=self.options.kind,
                                    ticket_number=ctx.outputs.get("ticket_number"), backend=ctx.backend)
         if self.options.title:
-            message.title = f"{self.options.title.format(**ctx.variables())} ({ctx.incident.label})"
+            message.title = f"{fill(self.options.title, ctx.variables())} ({ctx.incident.label})"
         if self.options.text:
-            message.summary = self.options.text.format(**ctx.variables())
+            message.summary = fill(self.options.text, ctx.variables())
         routes = ctx.dispatcher.routes_for(message)
         if ctx.dry_run:
             return StepResult("done", {"would_notify": [f"{c}:{t}" for c, t in routes]})
         new = ctx.dispatcher.enqueue(f"incident:{ctx.incident.id}:{self.options.kind}:{ctx.playbook}", message)
         return StepResult("done", {"routes": [f"{c}:{t}" for c, t in routes], "enqueued": new})
+
+
+def page_operator(ctx: StepContext, key: str, title: str, reason: str) -> int:
+    """Tell the operator (not the response team) what broke in a playbook and why; once per `key`."""
+    message = incident_message(ctx.config, ctx.incident, ctx.severity, kind="operator",
+                               ticket_number=ctx.outputs.get("ticket_number"), chart=False)
+    message.title = f"{title} ({ctx.incident.label})"
+    message.summary = reason
+    message.thread_key = None  # the operator's channel, not the incident's thread
+    return ctx.dispatcher.enqueue(key, message)

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from crisiswatch.mention import CATEGORIES
 from playbooks.context import StepContext
-from playbooks.steps.base import Step, StepOptions, StepResult
+from playbooks.steps.base import Step, StepOptions, StepResult, fill
 from playbooks.tickets.models import DEPARTMENTS
 
 
@@ -24,6 +24,7 @@ class OpenTicketOptions(StepOptions):
 class OpenTicketStep(Step):
     type = "open_ticket"
     Options = OpenTicketOptions
+    templates = ("title",)
 
     def run(self, ctx: StepContext) -> StepResult:
         variables = ctx.variables()
@@ -45,7 +46,7 @@ class OpenTicketStep(Step):
                      "author": p.get("author", ""), "source": p.get("source", ""),
                      "created_at": p.get("created_at", "")} for p in posts]
         ticket = ctx.tickets.open(
-            title=self.options.title.format(**variables)[:200], severity=ctx.severity, category=category,
+            title=fill(self.options.title, variables)[:200], severity=ctx.severity, category=category,
             brand=ctx.incident.brand, department=self.options.department,
             channel=posts[0].get("source", "") if posts else "",
             incident_id=ctx.incident.id, source_url=evidence[0]["url"] if evidence else "",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from playbooks.context import StepContext
-from playbooks.steps.base import Step, StepOptions, StepResult, with_ticket
+from playbooks.steps.base import Step, StepOptions, StepResult, fill, with_ticket
 
 
 class TaskOptions(StepOptions):
@@ -15,9 +15,10 @@ class TaskOptions(StepOptions):
 class TaskStep(Step):
     type = "task"
     Options = TaskOptions
+    templates = ("items",)
 
     def run(self, ctx: StepContext) -> StepResult:
-        items = [i.format(**ctx.variables()) for i in self.options.items]
+        items = [fill(i, ctx.variables()) for i in self.options.items]
         if ctx.dry_run:
             return StepResult("done", {"would_add_tasks": items})
         ticket = with_ticket(ctx, lambda t: ctx.tickets.add_tasks(t.id, items, actor=ctx.actor,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import timedelta
 
-from alerts.dispatch import AlertDispatcher
+from alerts.dispatch import AlertDispatcher, build_channels
 from alerts.message import AlertMessage
 from crisiswatch.config import Config
 from index.base import Backend, MentionFilter
@@ -44,9 +44,18 @@ def sla_sweep(config: Config, conn: sqlite3.Connection, dispatcher: AlertDispatc
             message = AlertMessage(
                 kind=SLA_KINDS[kind], title=f"工单 {item['ticket']} {item['label']}{verb}",
                 severity=item["severity"], brand=ticket.brand if ticket else "",
-                summary=f"{item['label']}时限 {item['due']} · 部门 {item['department']}",
+                summary=f"{item['label']}时限 {item['due_local']} · 部门 {item['department']}"
+                        + (f" · 负责人 {item['owner']}" if item.get('owner') else ""),
                 incident_id=ticket.incident_id if ticket else None, ticket_number=item["ticket"],
                 thread_key=f"incident:{ticket.incident_id}" if ticket and ticket.incident_id else None,
             )
             dispatcher.enqueue(f"ticket:{item['ticket']}:sla:{item['timer']}:{kind}:{item['due']}", message)
     return found
+
+
+def sweep_on_read(config: Config, tickets: TicketService, conn: sqlite3.Connection) -> dict[str, list[dict]]:
+    """Breaches are counted whenever someone reads tickets (CLI, console, report), not only by the run loop.
+
+    The alerts go to the outbox with the run loop's routes; `crisiswatch run` or `alerts deliver` sends them.
+    """
+    return sla_sweep(config, conn, AlertDispatcher(config, conn, build_channels(config)), tickets)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from crisiswatch.config import TICKET_DEPARTMENTS
+from crisiswatch.config import INTAKE_CHANNELS, REPLY_CHANNELS, TICKET_DEPARTMENTS
 from crisiswatch.errors import CrisiswatchError
 
 DDL = """
@@ -45,11 +45,22 @@ CREATE TABLE IF NOT EXISTS tickets (
     satisfaction_comment TEXT NOT NULL DEFAULT '',
     breaches INTEGER NOT NULL DEFAULT 0,
     escalation_level INTEGER NOT NULL DEFAULT 0,
-    version INTEGER NOT NULL DEFAULT 1
+    version INTEGER NOT NULL DEFAULT 1,
+    customer TEXT NOT NULL DEFAULT '',
+    contact TEXT NOT NULL DEFAULT '',
+    summary TEXT NOT NULL DEFAULT '',
+    expectation TEXT NOT NULL DEFAULT '',
+    owner TEXT NOT NULL DEFAULT '',
+    reply_channel TEXT NOT NULL DEFAULT '',
+    sla_start TEXT,
+    followup_due TEXT,
+    extension_approved_by TEXT NOT NULL DEFAULT '',
+    satisfaction_history TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS tickets_incident ON tickets(incident_id);
 CREATE INDEX IF NOT EXISTS tickets_status ON tickets(status, created_at);
 CREATE INDEX IF NOT EXISTS tickets_author ON tickets(author_id, created_at);
+CREATE INDEX IF NOT EXISTS tickets_owner ON tickets(owner, status);
 CREATE TABLE IF NOT EXISTS ticket_mentions (
     ticket_id INTEGER NOT NULL REFERENCES tickets(id),
     mention_id TEXT NOT NULL,
@@ -91,6 +102,16 @@ CREATE TABLE IF NOT EXISTS ticket_sla_marks (
 STATUSES = ("新建", "已受理", "处理中", "已回复", "已解决", "已回访", "已关闭")
 NEW, ACCEPTED, IN_PROGRESS, REPLIED, RESOLVED, FOLLOWED_UP, CLOSED = STATUSES
 DEPARTMENTS = TICKET_DEPARTMENTS
+INTAKE = INTAKE_CHANNELS
+REPLY_VIA = REPLY_CHANNELS
+INTAKE_LABELS = {"phone": "电话", "email": "邮件", "chat": "在线客服", "app": "应用内反馈", "social": "社交媒体",
+                 "third_party": "第三方平台"}
+# where a crawled post came from, as an intake channel: social media or a third-party site
+SOURCE_INTAKE = {"weibo": "social", "weibo_comments": "social", "x": "social", "jd": "third_party",
+                 "tmall": "third_party", "tousu_sina": "third_party", "jutousu": "third_party"}
+# how a reply usually goes back, by intake channel (the agent may choose another)
+DEFAULT_REPLY_VIA = {"phone": "电话", "email": "书面", "chat": "在线客服", "app": "在线客服", "social": "在线客服",
+                     "third_party": "书面"}
 
 # action -> (statuses it may start from, status it leads to)
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -106,9 +127,10 @@ ACTIONS = tuple(TRANSITIONS)
 OPEN_STATUSES = (NEW, ACCEPTED, IN_PROGRESS, REPLIED)
 
 # Which timer each milestone stops: acknowledgement, first response (first reply), feedback of the
-# result (resolved) and completion (followed up or closed).
+# result (resolved) and completion (followed up or closed); 回访 runs once the ticket is resolved.
 TIMERS = ("ack", "response", "feedback", "resolve")
-TIMER_LABELS = {"ack": "受理", "response": "首次响应", "feedback": "结果反馈", "resolve": "办结"}
+WATCHED_TIMERS = (*TIMERS, "followup")
+TIMER_LABELS = {"ack": "受理", "response": "首次响应", "feedback": "结果反馈", "resolve": "办结", "followup": "回访"}
 
 
 class TicketError(CrisiswatchError):
@@ -121,20 +143,23 @@ class TicketConflict(TicketError):
 
 @dataclass(frozen=True)
 class SlaTerms:
-    """Time limits for one grade: acknowledge, first response, feedback to the customer, completion."""
+    """Limits for one grade (`2wd` working days, `4h`): acknowledge, first response (the investigation
+    and plan), feedback of the result after the plan, completion."""
 
-    ack: timedelta
-    response: timedelta
-    feedback: timedelta
-    resolve: timedelta
+    ack: str
+    response: str
+    feedback: str
+    resolve: str
 
 
-# Defaults after the manuals: the graver the grade, the shorter every limit.
+# The manual (§4.1) for the ordinary complaint: respond within 1 hour, first investigation within 2
+# working days, the result within 3 working days of the plan, done within 15 working days (extendable
+# with approval to 30). Graver grades get shorter limits; 紧急 and 重大 hours run around the clock.
 DEFAULT_SLA: dict[str, SlaTerms] = {
-    "一般": SlaTerms(timedelta(hours=24), timedelta(hours=48), timedelta(days=3), timedelta(days=7)),
-    "重要": SlaTerms(timedelta(hours=4), timedelta(hours=12), timedelta(hours=24), timedelta(days=3)),
-    "紧急": SlaTerms(timedelta(hours=1), timedelta(hours=2), timedelta(hours=12), timedelta(hours=24)),
-    "重大": SlaTerms(timedelta(minutes=30), timedelta(hours=1), timedelta(hours=4), timedelta(hours=12)),
+    "一般": SlaTerms("1h", "2wd", "3wd", "15wd"),
+    "重要": SlaTerms("1h", "1wd", "2wd", "10wd"),
+    "紧急": SlaTerms("30m", "4h", "1wd", "5wd"),
+    "重大": SlaTerms("15m", "1h", "4h", "3wd"),
 }
 
 
@@ -177,16 +202,49 @@ class Ticket:
     breaches: int = 0
     escalation_level: int = 0
     related: list[dict[str, Any]] = field(default_factory=list)
+    customer: str = ""
+    contact: str = ""
+    summary: str = ""
+    expectation: str = ""
+    owner: str = ""
+    reply_channel: str = ""
+    sla_start: datetime | None = None
+    followup_due: datetime | None = None
+    extension_approved_by: str = ""
+    satisfaction_history: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
-    def due(self, timer: str) -> datetime:
+    @property
+    def intake(self) -> str:
+        """The intake channel: phone, email, ... or, for a crawled post, social or third_party."""
+        return self.channel if self.channel in INTAKE else SOURCE_INTAKE.get(self.channel, "social")
+
+    @property
+    def contact_masked(self) -> str:
+        return mask_contact(self.contact)
+
+    @property
+    def started_at(self) -> datetime:
+        """When the SLA clocks last started: opening, or the latest reopening."""
+        return self.sla_start or self.created_at
+
+    @property
+    def score(self) -> int | None:
+        """The latest 回访 score, kept through a reopening until a new 回访 replaces it."""
+        if self.satisfaction:
+            return self.satisfaction
+        return self.satisfaction_history[-1]["score"] if self.satisfaction_history else None
+
+    def due(self, timer: str) -> datetime | None:
         return getattr(self, f"{timer}_due")
 
     def met_at(self, timer: str) -> datetime | None:
         """When the milestone that stops `timer` was reached, or None while it runs."""
+        if timer == "followup":
+            return self.followed_up_at or self.closed_at
         if timer == "ack":
             return self.acked_at
         if timer == "response":
@@ -195,6 +253,24 @@ class Ticket:
             return self.resolved_at
         return self.followed_up_at or self.closed_at
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, contact: bool = True) -> dict[str, Any]:
+        """Every field; the customer's contact in full only when the reader needs it to reach them."""
         out = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in self.__dict__.items()}
+        out["intake"] = self.intake
+        if not contact:
+            out["contact"] = self.contact_masked
         return out
+
+
+def mask_contact(contact: str) -> str:
+    """A phone number or e-mail address as lists and logs may show it: 138****5678, l***@example.com."""
+    value = contact.strip()
+    if not value:
+        return ""
+    if "@" in value:
+        name, _, domain = value.partition("@")
+        return f"{name[:1]}***@{domain}"
+    digits = [c for c in value if c.isdigit()]
+    if len(digits) >= 7:
+        return "".join(digits[:3]) + "****" + "".join(digits[-4:])
+    return value[:1] + "***"

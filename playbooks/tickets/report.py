@@ -1,9 +1,12 @@
 """The periodic complaint analysis from the manuals: volume, channels, categories, speed, quality.
 
-Metrics over the tickets opened in the period: total, share per channel, category distribution,
-mean handling time (opened -> resolved), first-contact resolution (resolved with a single reply
-and never reopened), satisfaction from 回访, repeat-complaint rate, SLA breach rate, and the top
-problems with example posts. Rendered as Markdown, CSV or HTML with charts.
+Metrics over the tickets opened in the period: total, 投诉率 (per order, when the order count is
+given), share per intake channel, category distribution, mean handling time (opened -> resolved),
+first-contact resolution (resolved with a single reply and never reopened), satisfaction from 回访
+(a score given before a reopening still counts), repeat-complaint rate, SLA breach rate, the daily
+trend, the busiest hours, the open backlog by age, per-agent KPIs (处理时效, 满意度, 解决率) and the
+top problems with example posts. Days and hours are the team's time zone. Rendered as Markdown, HTML
+with charts, a per-ticket CSV, or the summary as CSV.
 """
 
 from __future__ import annotations
@@ -16,13 +19,17 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from crisiswatch.errors import CrisiswatchError
 from crisiswatch.mention import CATEGORY_LABELS
 from playbooks.tickets.service import TicketService
 
 PERIODS = {"week": timedelta(days=7), "month": timedelta(days=30)}
-FORMATS = ("md", "html", "csv")
+FORMATS = ("md", "html", "csv", "summary-csv")
+TICKET_COLUMNS = ("number", "channel", "category", "grade", "owner", "department", "status", "opened",
+                  "first_response", "resolved", "breached", "satisfaction")
+BACKLOG_AGES = ((1, "<1天"), (3, "1-3天"), (7, "3-7天"), (15, "7-15天"), (None, ">15天"))
 
 
 @dataclass
@@ -44,11 +51,24 @@ class Report:
     repeat_rate: float | None = None
     sla_breach_rate: float | None = None
     top_problems: list[dict[str, Any]] = field(default_factory=list)
+    timezone: str = "UTC"
+    orders: int | None = None
+    complaint_rate: float | None = None
+    daily: dict[str, dict[str, int]] = field(default_factory=dict)  # local day -> opened, resolved
+    hours: dict[int, int] = field(default_factory=dict)  # local hour of day -> tickets opened
+    backlog: dict[str, int] = field(default_factory=dict)  # age band -> open tickets at the end of the period
+    agents: list[dict[str, Any]] = field(default_factory=list)
+    tickets: list[dict[str, Any]] = field(default_factory=list)  # one row per ticket (TICKET_COLUMNS)
+
+    @property
+    def busiest_hours(self) -> list[tuple[int, int]]:
+        return sorted(self.hours.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
 
     def metrics(self) -> list[tuple[str, str, Any]]:
         """(key, label, value) rows: the summary table in every format."""
         return [
             ("total", "投诉总量 Total complaints", self.total),
+            ("complaint_rate", "投诉率 Complaints per order", _pct(self.complaint_rate, 3)),
             ("resolved", "已解决 Resolved", self.resolved),
             ("mean_handling_hours", "平均处理时长(小时) Mean handling time (h)", _num(self.mean_handling_hours)),
             ("first_contact_resolution", "一次解决率 First-contact resolution", _pct(self.first_contact_resolution)),
@@ -63,26 +83,82 @@ def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.1f}%"
+def _pct(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value * 100:.{digits}f}%"
 
 
-def _source(ticket: Any) -> str:
-    sources = Counter(e.get("source") for e in ticket.evidence if e.get("source"))
-    return sources.most_common(1)[0][0] if sources else (ticket.channel or "unknown")
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _local(when: datetime | None, tz: ZoneInfo) -> str:
+    return when.astimezone(tz).strftime("%Y-%m-%d %H:%M") if when else ""
+
+
+def _ticket_row(t: Any, tz: ZoneInfo) -> dict[str, Any]:
+    return {"number": t.number, "channel": t.intake, "category": t.category, "grade": t.severity,
+            "owner": t.owner, "department": t.department, "status": t.status, "opened": _local(t.created_at, tz),
+            "first_response": _local(t.first_reply_at, tz), "resolved": _local(t.resolved_at, tz),
+            "breached": t.breaches, "satisfaction": t.score or ""}
+
+
+def _agents(found: list[Any]) -> list[dict[str, Any]]:
+    """Per owner: tickets, 解决率, mean 处理时效 (opened -> resolved, hours), 满意度, breaches."""
+    by_owner: dict[str, list[Any]] = {}
+    for t in found:
+        by_owner.setdefault(t.owner or "(unassigned)", []).append(t)
+    out = []
+    for owner, group in sorted(by_owner.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        resolved = [t for t in group if t.resolved_at]
+        hours = _mean([(t.resolved_at - t.created_at).total_seconds() / 3600 for t in resolved])
+        scores = [t.score for t in group if t.score]
+        out.append({"owner": owner, "tickets": len(group), "resolved": len(resolved),
+                    "resolution_rate": len(resolved) / len(group), "mean_handling_hours": hours,
+                    "satisfaction": _mean(scores), "breached": sum(1 for t in group if t.breaches)})
+    return out
+
+
+def _backlog(tickets: TicketService, until: datetime) -> dict[str, int]:
+    """Tickets still open at the end of the period, by how long they have been open."""
+    counts = {label: 0 for _, label in BACKLOG_AGES}
+    for t in tickets.list(until=until, open_only=True, limit=1_000_000):
+        if not t.is_open:
+            continue
+        age = (until - t.created_at) / timedelta(days=1)
+        label = next(label for limit, label in BACKLOG_AGES if limit is None or age < limit)
+        counts[label] += 1
+    return counts
 
 
 def build_report(tickets: TicketService, period: str = "week", until: datetime | None = None,
-                 top: int = 5) -> Report:
+                 top: int = 5, orders: int | None = None) -> Report:
     if period not in PERIODS:
         raise CrisiswatchError(f"unknown period {period!r} (periods: {', '.join(PERIODS)})")
+    if orders is not None and orders <= 0:
+        raise CrisiswatchError("--orders: the number of orders in the period must be positive")
+    tz = tickets.tz
     until = until or datetime.now(UTC)
     since = until - PERIODS[period]
     found = tickets.list(since=since, until=until, limit=1_000_000)
-    report = Report(period=period, since=since, until=until, total=len(found))
+    report = Report(period=period, since=since, until=until, total=len(found), timezone=tz.key, orders=orders)
+    report.backlog = _backlog(tickets, until)
+    if orders:
+        report.complaint_rate = len(found) / orders
+    day = since.astimezone(tz).date()
+    while day <= until.astimezone(tz).date():
+        report.daily[day.isoformat()] = {"opened": 0, "resolved": 0}
+        day += timedelta(days=1)
     if not found:
         return report
-    report.channels = dict(Counter(_source(t) for t in found).most_common())
+    found.sort(key=lambda t: t.created_at)
+    report.tickets = [_ticket_row(t, tz) for t in found]
+    for t in found:
+        report.daily.setdefault(_day(t.created_at, tz), {"opened": 0, "resolved": 0})["opened"] += 1
+        if t.resolved_at and t.resolved_at < until:
+            report.daily.setdefault(_day(t.resolved_at, tz), {"opened": 0, "resolved": 0})["resolved"] += 1
+    report.hours = dict(sorted(Counter(t.created_at.astimezone(tz).hour for t in found).items()))
+    report.agents = _agents(found)
+    report.channels = dict(Counter(t.intake for t in found).most_common())
     report.categories = dict(Counter(t.category for t in found).most_common())
     report.severities = dict(Counter(t.severity for t in found).most_common())
     report.statuses = dict(Counter(t.status for t in found).most_common())
@@ -92,7 +168,7 @@ def build_report(tickets: TicketService, period: str = "week", until: datetime |
         hours = [(t.resolved_at - t.created_at).total_seconds() / 3600 for t in resolved]
         report.mean_handling_hours = sum(hours) / len(hours)
         report.first_contact_resolution = sum(1 for t in resolved if t.replies == 1 and not t.reopened) / len(resolved)
-    scored = [t.satisfaction for t in found if t.satisfaction]
+    scored = [t.score for t in found if t.score]
     report.satisfaction_count = len(scored)
     if scored:
         report.satisfaction_mean = sum(scored) / len(scored)
@@ -113,10 +189,16 @@ def build_report(tickets: TicketService, period: str = "week", until: datetime |
     return report
 
 
+def _day(when: datetime, tz: ZoneInfo) -> str:
+    return when.astimezone(tz).date().isoformat()
+
+
 def render(report: Report, fmt: str) -> str:
     if fmt == "md":
         return _markdown(report)
     if fmt == "csv":
+        return ticket_csv(report)
+    if fmt == "summary-csv":
         return _csv(report)
     if fmt == "html":
         from playbooks.tickets.report_html import render_html
@@ -134,8 +216,10 @@ def _md_cell(value: Any) -> str:
 
 
 def _markdown(r: Report) -> str:
+    tz = ZoneInfo(r.timezone)
     lines = [f"# 投诉分析报告 Complaint report ({r.period})", "",
-             f"{r.since:%Y-%m-%d %H:%M} → {r.until:%Y-%m-%d %H:%M} UTC", "", "| 指标 Metric | 值 Value |", "|---|---|"]
+             f"{_local(r.since, tz)} → {_local(r.until, tz)} ({r.timezone})", "", "| 指标 Metric | 值 Value |",
+             "|---|---|"]
     lines += [f"| {label} | {value} |" for _, label, value in r.metrics()]
     for title, counts in (("渠道占比 Share per channel", r.channels), ("类别分布 Categories", r.categories),
                           ("等级 Grades", r.severities), ("满意度分布 Satisfaction scores", r.satisfaction)):
@@ -143,6 +227,17 @@ def _markdown(r: Report) -> str:
         total = sum(counts.values())
         lines += [f"| {_md_cell(CATEGORY_LABELS.get(k, k) if isinstance(k, str) else k)} | {v} | {s} |"
                   for k, v, s in _share(counts, total)] or ["| - | 0 | - |"]
+    lines += ["", "## 趋势 Daily trend", "", "| 日期 Day | 新增 Opened | 解决 Resolved |", "|---|---|---|"]
+    lines += [f"| {d} | {v['opened']} | {v['resolved']} |" for d, v in r.daily.items()]
+    lines += ["", "## 集中时段 Busiest hours", ""]
+    lines += [f"- {h:02d}:00-{h:02d}:59: {n} 件" for h, n in r.busiest_hours] or ["- -"]
+    lines += ["", "## 未结积压 Open backlog by age", "", "| 已开 Open for | 数量 Count |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in r.backlog.items()]
+    lines += ["", "## 客服绩效 Per-agent KPIs", "",
+              "| 负责人 Owner | 工单 Tickets | 解决率 Resolved | 处理时效(小时) Handling (h) | 满意度 Satisfaction | 超时 Breached |",
+              "|---|---|---|---|---|---|"]
+    lines += [f"| {_md_cell(a['owner'])} | {a['tickets']} | {_pct(a['resolution_rate'])} | "
+              f"{_num(a['mean_handling_hours'])} | {_num(a['satisfaction'])} | {a['breached']} |" for a in r.agents]
     lines += ["", "## 主要问题 Top problems", ""]
     for i, p in enumerate(r.top_problems, 1):
         lines.append(f"{i}. **{p['label']}** ({p['category']}): {p['count']} 件, 其中紧急/重大 {p['severe']} 件")
@@ -157,16 +252,34 @@ def _csv(r: Report) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["section", "key", "value", "share"])
-    w.writerow(["period", r.period, f"{r.since.isoformat()}/{r.until.isoformat()}", ""])
+    w.writerow(["period", r.period, f"{r.since.isoformat()}/{r.until.isoformat()}", r.timezone])
     for key, _, value in r.metrics():
         w.writerow(["metric", key, value, ""])
     for section, counts in (("channel", r.channels), ("category", r.categories), ("severity", r.severities),
                             ("satisfaction", r.satisfaction)):
         for k, v, share in _share(counts, sum(counts.values())):
             w.writerow([section, k, v, share])
+    for day, v in r.daily.items():
+        w.writerow(["trend", day, v["opened"], v["resolved"]])
+    for hour, n in r.hours.items():
+        w.writerow(["hour", f"{hour:02d}", n, ""])
+    for band, n in r.backlog.items():
+        w.writerow(["backlog", band, n, ""])
+    for a in r.agents:
+        w.writerow(["agent", a["owner"], a["tickets"], f"{_pct(a['resolution_rate'])} resolved · "
+                    f"{_num(a['mean_handling_hours'])} h · satisfaction {_num(a['satisfaction'])}"])
     for p in r.top_problems:
         example = p["examples"][0] if p["examples"] else {}
         w.writerow(["top_problem", p["category"], p["count"], example.get("text", "")])
+    return buf.getvalue()
+
+
+def ticket_csv(r: Report) -> str:
+    """One row per ticket opened in the period, for a spreadsheet (times in the team's zone)."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=TICKET_COLUMNS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(r.tickets)
     return buf.getvalue()
 
 

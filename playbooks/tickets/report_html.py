@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from crisiswatch.mention import CATEGORY_LABELS
-from playbooks.tickets.report import Report, _pct, chart_png, escape
+from playbooks.tickets.report import Report, _local, _num, _pct, chart_png, escape
 
 STYLE = ("body{font-family:'Noto Sans CJK SC','PingFang SC',sans-serif;max-width:960px;margin:2em auto;color:#222}"
          "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:4px 10px;"
@@ -29,15 +30,24 @@ def _counts(title: str, counts: dict[Any, int], labels: dict[Any, str] | None = 
 
 
 def render_html(r: Report) -> str:
+    tz = ZoneInfo(r.timezone)
     parts = [f"<!doctype html><html lang=\"zh\"><head><meta charset=\"utf-8\"><title>投诉分析报告 {escape(r.period)}"
              f"</title><style>{STYLE}</style></head><body>",
              f"<h1>投诉分析报告 Complaint report ({escape(r.period)})</h1>",
-             f"<p>{r.since:%Y-%m-%d %H:%M} → {r.until:%Y-%m-%d %H:%M} UTC</p>",
+             f"<p>{_local(r.since, tz)} → {_local(r.until, tz)} ({escape(r.timezone)})</p>",
              _table([(label, value) for _, label, value in r.metrics()], ("指标 Metric", "值 Value"))]
     parts.append(_counts("渠道占比 Share per channel", r.channels))
     parts.append(_counts("类别分布 Categories", r.categories, CATEGORY_LABELS))
     parts.append(_counts("等级 Grades", r.severities))
     parts.append(_counts("满意度分布 Satisfaction scores", r.satisfaction))
+    parts.append(_counts("趋势 Daily opened", {d: v["opened"] for d, v in r.daily.items()}))
+    parts.append(_counts("集中时段 Opened by hour", {f"{h:02d}:00": n for h, n in r.hours.items()}))
+    parts.append(_counts("未结积压 Open backlog by age", r.backlog))
+    parts.append("<h2>客服绩效 Per-agent KPIs</h2>" + _table(
+        [(a["owner"], a["tickets"], _pct(a["resolution_rate"]), _num(a["mean_handling_hours"]),
+          _num(a["satisfaction"]), a["breached"]) for a in r.agents],
+        ("负责人 Owner", "工单 Tickets", "解决率 Resolved", "处理时效(小时) Handling (h)", "满意度 Satisfaction",
+         "超时 Breached")))
     parts.append("<h2>主要问题 Top problems</h2><ol>")
     for p in r.top_problems:
         parts.append(f"<li><b>{escape(p['label'])}</b> ({escape(p['category'])}): {p['count']} 件，"

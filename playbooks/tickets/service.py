@@ -13,18 +13,23 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from crisiswatch.config import Config, TicketSettings
 from crisiswatch.db import ensure_schema, transaction
 from crisiswatch.mention import CATEGORIES, SEVERITIES, Mention
-from playbooks.tickets import linking
+from crisiswatch.pii import mask as mask_pii
+from playbooks.tickets import linking, sla_watch
 from playbooks.tickets.mirror import NullMirror, TicketMirror
 from playbooks.tickets.models import (
     CLOSED,
     DDL,
+    DEFAULT_REPLY_VIA,
     DEPARTMENTS,
+    INTAKE,
+    REPLY_VIA,
     STATUSES,
     TIMERS,
     TRANSITIONS,
@@ -33,11 +38,12 @@ from playbooks.tickets.models import (
     TicketConflict,
     TicketError,
 )
-from playbooks.tickets.sla import SlaClock, sla_table
+from playbooks.tickets.replies import ReplyTemplates, check_reply, normalise, ticket_facts
+from playbooks.tickets.sla import SlaClock
 
 logger = logging.getLogger(__name__)
 _STAMPS = ("created_at", "updated_at", "ack_due", "response_due", "feedback_due", "resolve_due", "acked_at",
-           "first_reply_at", "resolved_at", "followed_up_at", "closed_at")
+           "first_reply_at", "resolved_at", "followed_up_at", "closed_at", "sla_start", "followup_due")
 _MILESTONE = {"accept": "acked_at", "resolve": "resolved_at", "followup": "followed_up_at", "close": "closed_at"}
 
 
@@ -45,7 +51,7 @@ def _ticket(row: sqlite3.Row, mention_ids: list[str], related: list[dict[str, An
     data = dict(row)
     for key in _STAMPS:
         data[key] = datetime.fromisoformat(data[key]) if data[key] else None
-    for key in ("evidence", "tasks", "departments"):
+    for key in ("evidence", "tasks", "departments", "satisfaction_history"):
         data[key] = json.loads(data[key])
     return Ticket(**data, mention_ids=mention_ids, related=related)
 
@@ -57,8 +63,9 @@ class TicketService:
         self.conn = conn
         self.settings = settings or TicketSettings()
         self.tz = ZoneInfo(self.settings.timezone or timezone)
-        self.sla = sla or sla_table(self.settings)
-        self.clock = SlaClock(self.sla, self.tz, self.settings.business_hours)
+        self.clock = SlaClock.from_settings(self.settings, self.tz, sla)
+        self.sla = self.clock.table
+        self._replies: ReplyTemplates | None = None
         self.mirror = mirror or NullMirror()
         self.now = clock or (lambda: datetime.now(UTC))
         ensure_schema(conn, "tickets", DDL)
@@ -106,10 +113,11 @@ class TicketService:
     def list(self, status: str | None = None, severity: str | None = None, category: str | None = None,
              brand: str | None = None, breached: bool | None = None, limit: int = 100,
              department: str | None = None, since: datetime | None = None,
-             until: datetime | None = None) -> builtins.list[Ticket]:
+             until: datetime | None = None, owner: str | None = None,
+             open_only: bool = False) -> builtins.list[Ticket]:
         clauses, params = [], []
         for column, value in (("status", status), ("severity", severity), ("category", category),
-                              ("brand", brand)):
+                              ("brand", brand), ("owner", owner)):
             if value:
                 clauses.append(f"{column}=?")
                 params.append(value)
@@ -118,6 +126,9 @@ class TicketService:
             params += [department, f'%"{department}"%']
         if breached is not None:
             clauses.append("breaches > 0" if breached else "breaches = 0")
+        if open_only:
+            clauses.append("status != ?")
+            params.append(CLOSED)
         if since:
             clauses.append("created_at >= ?")
             params.append(since.astimezone(UTC).isoformat())
@@ -159,18 +170,47 @@ class TicketService:
             out.append(self.settings.major_adds)
         return out
 
+    def department_of(self, person: str) -> str:
+        """A person's department from the staff list (`tickets.staff`)."""
+        department = self.settings.staff.get(person)
+        if department is None:
+            known = "、".join(self.settings.staff) or "none: list people under tickets.staff"
+            raise TicketError(f"unknown department or person {person!r} (departments: {', '.join(DEPARTMENTS)};"
+                              f" staff: {known})")
+        return department
+
+    def intake(self, *, channel: str, customer: str, contact: str, summary: str, actor: str,
+               category: str, severity: str, expectation: str = "", order_no: str = "", brand: str = "",
+               owner: str = "", suggested: dict[str, Any] | None = None, now: datetime | None = None) -> Ticket:
+        """A complaint taken by phone, e-mail, chat, in the app, on social media or a third-party site."""
+        if channel not in INTAKE:
+            raise TicketError(f"unknown channel {channel!r} (channels: {', '.join(INTAKE)})")
+        for name, value in (("customer", customer), ("contact", contact), ("summary", summary)):
+            if not value.strip():
+                raise TicketError(f"a complaint needs the {name}")
+        # the title is what lists, alerts and the Kibana case show: no phone number the customer dictated in it
+        title = mask_pii(summary.strip().replace("\n", " ")).text[:60]
+        return self.open(title=title, severity=severity, category=category, brand=brand, channel=channel,
+                         actor=actor, now=now, order_no=order_no.strip(), customer=customer.strip(),
+                         contact=contact.strip(), summary=summary.strip(), expectation=expectation.strip(),
+                         owner=owner, suggested=suggested)
+
     def open(self, *, title: str, severity: str, category: str = "other", brand: str = "",
              department: str | None = None, channel: str = "", incident_id: int | None = None,
              source_url: str = "", author_handle: str = "", evidence: builtins.list[dict[str, Any]] | None = None,
              mention_ids: builtins.list[str] | None = None, actor: str = "crisiswatch",
              now: datetime | None = None, author_id: str = "", order_no: str = "",
-             clusters: dict[str, str] | None = None, sources: dict[str, str] | None = None) -> Ticket:
+             clusters: dict[str, str] | None = None, sources: dict[str, str] | None = None,
+             customer: str = "", contact: str = "", summary: str = "", expectation: str = "",
+             owner: str = "", suggested: dict[str, Any] | None = None) -> Ticket:
         now = now or self.now()
         if severity not in SEVERITIES:
             raise TicketError(f"unknown grade {severity!r} (grades: {', '.join(SEVERITIES)})")
         if category not in CATEGORIES:
             raise TicketError(f"unknown category {category!r}")
         departments = self.departments_for(category, severity)
+        if owner:
+            department = self.department_of(owner)
         if department:
             _check_department(department)
             departments = [department, *(d for d in departments if d != department)]
@@ -180,17 +220,23 @@ class TicketService:
             cur = self.conn.execute(
                 "INSERT INTO tickets(number, title, status, brand, category, severity, department, departments,"
                 " channel, incident_id, source_url, author_handle, author_id, order_no, evidence, created_at,"
-                " updated_at, ack_due, response_due, feedback_due, resolve_due)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " updated_at, ack_due, response_due, feedback_due, resolve_due, sla_start, customer, contact,"
+                " summary, expectation, owner)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (number, title[:200], STATUSES[0], brand, category, severity, departments[0],
                  json.dumps(departments, ensure_ascii=False), channel, incident_id, source_url, author_handle,
                  author_id, order_no, json.dumps(evidence or [], ensure_ascii=False), now.isoformat(),
-                 now.isoformat(), *(due[t].isoformat() for t in TIMERS)),
+                 now.isoformat(), *(due[t].isoformat() for t in TIMERS), now.isoformat(), customer, contact,
+                 summary, expectation, owner),
             )
             ticket_id = int(cur.lastrowid)
             self._add_mentions(ticket_id, mention_ids or [], clusters or {}, sources or {})
+            # the contact is personal data: it stays on the ticket and out of the event log
+            extra = {"channel": channel, "owner": owner} if channel in INTAKE else {}
+            if suggested:
+                extra["suggested"] = suggested
             self.record_event(ticket_id, now, actor, "created", severity=severity, category=category,
-                        departments=departments, mentions=len(mention_ids or []))
+                              departments=departments, mentions=len(mention_ids or []), **extra)
             linking.link_repeats(self, ticket_id, now, actor)
         ticket = self.require(ticket_id)
         self.mirror_change("created", ticket)
@@ -309,20 +355,40 @@ class TicketService:
         self.mirror_change("updated", updated, event)
         return updated
 
+    @property
+    def replies(self) -> ReplyTemplates:
+        if self._replies is None:
+            folder = self.settings.reply_templates
+            self._replies = ReplyTemplates(Path(folder) if folder else None)
+        return self._replies
+
+    def draft_reply(self, ticket: Ticket) -> str:
+        """The reply template for the ticket's category, filled with its facts, for the agent to edit."""
+        facts = ticket_facts(ticket, self.tz, self.settings.service_contact, self.settings.followup_within)
+        return self.replies.render(ticket.category, facts)
+
     def transition(self, ticket_id: int | str, action: str, *, actor: str, expected_version: int,
                    note: str | None = None, satisfaction: int | None = None, comment: str | None = None,
-                   now: datetime | None = None) -> Ticket:
+                   now: datetime | None = None, via: str | None = None) -> Ticket:
+        """One step of the lifecycle. A reply (`note`, sent `via` 书面/电话/在线客服) must say something."""
         if action not in TRANSITIONS:
             raise TicketError(f"unknown action {action!r} (actions: {', '.join(TRANSITIONS)})")
         allowed, target = TRANSITIONS[action]
         now = now or self.now()
         if action == "followup" and (satisfaction is None or not 1 <= int(satisfaction) <= 5):
             raise TicketError("a follow-up (回访) needs a satisfaction score from 1 to 5")
+        if via is not None and via not in REPLY_VIA:
+            raise TicketError(f"unknown reply channel {via!r} (channels: {', '.join(REPLY_VIA)})")
+        if action == "reply":
+            note = normalise(note or "").strip()
 
         def check(ticket: Ticket) -> None:
             if ticket.status not in allowed:
                 raise TicketError(f"ticket {ticket.number} is {ticket.status}: cannot {action} "
                                   f"(only from {'/'.join(allowed)})")
+            if action == "reply":
+                channel = via or DEFAULT_REPLY_VIA[ticket.intake]
+                check_reply(note or "", channel, self.draft_reply(ticket))
 
         sets: dict[str, Any] = {"status": target}
         if action in _MILESTONE:
@@ -330,17 +396,77 @@ class TicketService:
         if action == "reply":
             sets["replies"] = lambda t: t.replies + 1
             sets["first_reply_at"] = lambda t: t.first_reply_at or now
+            sets["reply_channel"] = lambda t: via or DEFAULT_REPLY_VIA[t.intake]
+            # the first reply carries the plan: the result is due within the feedback limit of it
+            sets["feedback_due"] = lambda t: t.feedback_due if t.first_reply_at else \
+                self.clock.feedback_after_plan(t.severity, now, t.resolve_due)
+        if action == "resolve":
+            sets["followup_due"] = lambda t: self.clock.add(now, self.settings.followup_within, t.severity)
         if action == "followup":
             sets.update(satisfaction=int(satisfaction), satisfaction_comment=comment or "")
+            sets["satisfaction_history"] = lambda t: json.dumps(
+                [*t.satisfaction_history, {"score": int(satisfaction), "comment": comment or "", "at": now.isoformat(),
+                                           "by": actor}], ensure_ascii=False)
         if action == "reopen":
+            # fresh clocks from the reopening; the earlier 回访 score stays in satisfaction_history
             sets.update(reopened=lambda t: t.reopened + 1, resolved_at=None, followed_up_at=None, closed_at=None,
-                        satisfaction=None, satisfaction_comment="")
+                        satisfaction=None, satisfaction_comment="", followup_due=None, sla_start=now,
+                        extension_approved_by="")
+            sets["feedback_due"] = lambda t: self.clock.deadlines(t.severity, now)["feedback"]
+            sets["resolve_due"] = lambda t: self.clock.deadlines(t.severity, now)["resolve"]
         detail: dict[str, Any] = {"to": target}
         if note:
-            detail["note"] = note
+            detail["note" if action != "reply" else "text"] = note
+        if action == "reply":
+            detail["via"] = via or "default"
         if action == "followup":
             detail.update(satisfaction=int(satisfaction), comment=comment or "")
-        return self._change(ticket_id, expected_version, actor, action, sets, now, check, **detail)
+        ticket = self._change(ticket_id, expected_version, actor, action, sets, now, check, **detail)
+        return ticket
+
+    def extend(self, ticket_id: int | str, until: datetime, *, approved_by: str, actor: str,
+               expected_version: int, now: datetime | None = None) -> Ticket:
+        """Move the 办结 deadline later, with a named approver, up to the cap (30 working days)."""
+        if not approved_by.strip():
+            raise TicketError("an extension needs the name of who approved it (--approved-by)")
+        if approved_by.strip() in (actor, actor.split(":")[-1]):
+            raise TicketError("an extension is approved by someone other than the agent asking for it")
+
+        def check(t: Ticket) -> None:
+            if not t.is_open and t.status != "已解决":
+                raise TicketError(f"ticket {t.number} is {t.status}: nothing to extend")
+            if until <= t.resolve_due:
+                raise TicketError(f"ticket {t.number} is already due {self.local(t.resolve_due)}: "
+                                  "an extension must be later")
+            cap = self.clock.add(t.started_at, self.settings.extension_cap, t.severity)
+            if until > cap:
+                raise TicketError(f"ticket {t.number} can be extended to {self.local(cap)} at the latest "
+                                  f"({self.settings.extension_cap} from {self.local(t.started_at)})")
+
+        return self._change(ticket_id, expected_version, actor, "extended",
+                            {"resolve_due": until, "extension_approved_by": approved_by.strip()}, now, check,
+                            until=until.isoformat(), approved_by=approved_by.strip())
+
+    def classify(self, ticket_id: int | str, *, actor: str, expected_version: int, category: str | None = None,
+                 severity: str | None = None, now: datetime | None = None) -> Ticket:
+        """The agent confirms or corrects the category and grade (a new grade sets its deadlines)."""
+        if category is not None and category not in CATEGORIES:
+            raise TicketError(f"unknown category {category!r}")
+        if severity is not None and severity not in SEVERITIES:
+            raise TicketError(f"unknown grade {severity!r} (grades: {', '.join(SEVERITIES)})")
+        sets: dict[str, Any] = {}
+        if category:
+            sets["category"] = category
+        if severity:
+            sets["severity"] = severity
+            for timer in TIMERS:
+                sets[f"{timer}_due"] = lambda t, timer=timer: self.clock.deadlines(severity, t.started_at)[timer]
+        return self._change(ticket_id, expected_version, actor, "classified", sets, now,
+                            category=category, severity=severity)
+
+    def local(self, when: datetime | None) -> str:
+        """A time as staff read it: in the team's time zone."""
+        return when.astimezone(self.tz).strftime("%Y-%m-%d %H:%M") if when else "-"
 
     def add_note(self, ticket_id: int | str, text: str, *, actor: str, expected_version: int,
                  now: datetime | None = None) -> Ticket:
@@ -348,14 +474,19 @@ class TicketService:
             raise TicketError("a note needs some text")
         return self._change(ticket_id, expected_version, actor, "note", {}, now, text=text)
 
-    def assign(self, ticket_id: int | str, department: str, *, actor: str, expected_version: int,
+    def assign(self, ticket_id: int | str, to: str, *, actor: str, expected_version: int,
                now: datetime | None = None) -> Ticket:
-        _check_department(department)
+        """To a department, or to a person (who brings their department); the previous owner is recorded."""
+        person = "" if to in DEPARTMENTS else to
+        department = self.department_of(person) if person else to
+        ticket = self.require(ticket_id)
+        owner = person or (ticket.owner if self.settings.staff.get(ticket.owner) == department else "")
         return self._change(ticket_id, expected_version, actor, "assigned", {
-            "department": department,
+            "department": department, "owner": owner,
             "departments": lambda t: json.dumps([department, *(d for d in t.departments if d != department)],
                                                 ensure_ascii=False),
-        }, now, department=department)
+        }, now, department=department, owner=owner, previous_owner=ticket.owner,
+            previous_department=ticket.department)
 
     def add_departments(self, ticket_id: int | str, departments: builtins.list[str], *, actor: str,
                         expected_version: int, now: datetime | None = None) -> Ticket:
@@ -405,9 +536,7 @@ class TicketService:
 
     def check_sla(self, now: datetime | None = None) -> dict[str, builtins.list[dict[str, Any]]]:
         """Reminders for timers nearly due and breaches for timers past due, each once (see sla_watch)."""
-        from playbooks.tickets.sla_watch import check_sla
-
-        return check_sla(self, now or self.now())
+        return sla_watch.check_sla(self, now or self.now())
 
     def mirror_change(self, what: str, ticket: Ticket, event: dict[str, Any] | None = None) -> None:
         try:

@@ -1,18 +1,31 @@
-"""SLA deadlines per grade, optionally counted in business hours in the team's time zone."""
+"""SLA deadlines per grade, counted in working days and hours of the team's calendar and time zone.
+
+A limit is written in working days (`15wd`, the manuals' unit) or in hours and minutes (`1h`, `30m`).
+Working days follow the team's work calendar: weekdays, minus public holidays, plus the make-up
+working days (调休) that China moves onto weekends. One working day is one full span of business
+hours, so "2 working days" from Monday 10:00 ends on Wednesday 10:00, and from a Saturday it ends
+at the close of Tuesday. Hours count working time for the grades on business hours, and clock time
+for the urgent grades that run around the clock.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from crisiswatch.config import BusinessHours, TicketSettings, parse_duration
+import holidays
+
+from crisiswatch.config import BusinessHours, TicketSettings, WorkCalendarSettings, parse_sla_span
 from playbooks.tickets.models import DEFAULT_SLA, TIMERS, SlaTerms
+
+DEFAULT_HOURS = BusinessHours()
 
 
 def sla_table(settings: TicketSettings) -> dict[str, SlaTerms]:
     table = dict(DEFAULT_SLA)
     for grade, limits in settings.sla.items():
-        table[grade] = SlaTerms(*(parse_duration(getattr(limits, t)) for t in TIMERS))
+        table[grade] = SlaTerms(*(getattr(limits, t) for t in TIMERS))
     return table
 
 
@@ -21,42 +34,111 @@ def _hhmm(text: str) -> time:
     return time(int(hours), int(minutes))
 
 
-class SlaClock:
-    def __init__(self, table: dict[str, SlaTerms], tz: ZoneInfo, hours: BusinessHours | None = None) -> None:
-        self.table = table
+@lru_cache(maxsize=8)
+def _country_holidays(country: str) -> holidays.HolidayBase:
+    # years are filled in on first look-up of a date; one object per country serves every ticket
+    return holidays.country_holidays(country)
+
+
+class WorkCalendar:
+    """Working days and hours in one time zone."""
+
+    def __init__(self, tz: ZoneInfo, hours: BusinessHours | None = None,
+                 calendar: WorkCalendarSettings | None = None) -> None:
         self.tz = tz
-        self.hours = hours
+        self.hours = hours or DEFAULT_HOURS
+        settings = calendar or WorkCalendarSettings()
+        self.public = _country_holidays(settings.country) if settings.country else None
+        self.extra_holidays = set(settings.extra_holidays)
+        self.extra_workdays = set(settings.extra_workdays)
+        self.open_at, self.close_at = _hhmm(self.hours.start), _hhmm(self.hours.end)
+        self.day_length = datetime.combine(date.min, self.close_at) - datetime.combine(date.min, self.open_at)
+        if self.day_length <= timedelta(0):
+            raise ValueError("business hours: end must be after start")
 
-    def counts_business_hours(self, severity: str) -> bool:
-        return self.hours is not None and severity in self.hours.grades
+    def is_workday(self, day: date) -> bool:
+        if day in self.extra_workdays:
+            return True
+        if day in self.extra_holidays:
+            return False
+        if self.public is not None:
+            if day in self.public:  # looking a day up fills in its year, make-up working days included
+                return False
+            if day in self.public.weekend_workdays:
+                return True
+        return day.isoweekday() in self.hours.days
 
-    def add(self, start: datetime, span: timedelta, severity: str) -> datetime:
-        """`start + span`, where only working time counts for grades on business hours."""
-        if not self.counts_business_hours(severity):
-            return start + span
-        assert self.hours is not None
-        open_at, close_at = _hhmm(self.hours.start), _hhmm(self.hours.end)
+    def holiday_name(self, day: date) -> str | None:
+        return self.public.get(day) if self.public is not None else None
+
+    def add_working_time(self, start: datetime, span: timedelta) -> datetime:
+        """`start + span`, where only the business hours of working days count."""
         local = start.astimezone(self.tz)
         left = span
-        # walk day by day: at most a few hundred iterations even for a 30-day limit
-        for _ in range(3660):
+        for _ in range(3660):  # day by day: at most a few hundred steps even for a 30-working-day limit
             day = local.date()
-            day_open = datetime.combine(day, open_at, self.tz)
-            day_close = datetime.combine(day, close_at, self.tz)
-            if local.isoweekday() in self.hours.days and local < day_close:
+            day_open = datetime.combine(day, self.open_at, self.tz)
+            day_close = datetime.combine(day, self.close_at, self.tz)
+            if self.is_workday(day) and local < day_close:
                 begin = max(local, day_open)
                 room = day_close - begin
                 if left <= room:
                     return (begin + left).astimezone(start.tzinfo)
                 left -= room
-            local = datetime.combine(day + timedelta(days=1), open_at, self.tz)
-        raise ValueError("business hours leave no working time")
+            local = datetime.combine(day + timedelta(days=1), self.open_at, self.tz)
+        raise ValueError("the work calendar leaves no working time")
+
+    def working_time_between(self, start: datetime, end: datetime) -> timedelta:
+        """How much working time lies between two instants (for handling time in working hours)."""
+        if end <= start:
+            return timedelta(0)
+        total, local, stop = timedelta(0), start.astimezone(self.tz), end.astimezone(self.tz)
+        while local < stop:
+            day = local.date()
+            day_open = datetime.combine(day, self.open_at, self.tz)
+            day_close = datetime.combine(day, self.close_at, self.tz)
+            if self.is_workday(day):
+                begin, finish = max(local, day_open), min(stop, day_close)
+                if finish > begin:
+                    total += finish - begin
+            local = datetime.combine(day + timedelta(days=1), time(0), self.tz)
+        return total
+
+
+class SlaClock:
+    def __init__(self, table: dict[str, SlaTerms], calendar: WorkCalendar, business_grades: list[str]) -> None:
+        self.table = table
+        self.calendar = calendar
+        self.tz = calendar.tz
+        self.business_grades = set(business_grades)
+
+    @classmethod
+    def from_settings(cls, settings: TicketSettings, tz: ZoneInfo,
+                      table: dict[str, SlaTerms] | None = None) -> SlaClock:
+        calendar = WorkCalendar(tz, settings.business_hours, settings.calendar)
+        grades = settings.business_hours.grades if settings.business_hours is not None else []
+        return cls(table or sla_table(settings), calendar, grades)
+
+    def counts_business_hours(self, severity: str) -> bool:
+        return severity in self.business_grades
+
+    def add(self, start: datetime, limit: str | timedelta, severity: str) -> datetime:
+        """`start` plus a limit: working days on the work calendar; hours in working time or clock time."""
+        days, span = (0, limit) if isinstance(limit, timedelta) else parse_sla_span(limit)
+        end = self.calendar.add_working_time(start, self.calendar.day_length * days) if days else start
+        if not span:
+            return end
+        if self.counts_business_hours(severity):
+            return self.calendar.add_working_time(end, span)
+        return end + span
 
     def deadlines(self, severity: str, start: datetime) -> dict[str, datetime]:
+        """The four deadlines of a grade from `start`; the result is due `feedback` after the response."""
         terms = self.table[severity]
-        return {timer: self.add(start, getattr(terms, timer), severity) for timer in TIMERS}
+        out = {timer: self.add(start, getattr(terms, timer), severity) for timer in ("ack", "response", "resolve")}
+        out["feedback"] = min(self.add(out["response"], terms.feedback, severity), out["resolve"])
+        return {timer: out[timer] for timer in TIMERS}
 
-    def remind_at(self, severity: str, start: datetime, timer: str, share: float) -> datetime:
-        """When `share` of the timer's limit has passed (in the same clock as the deadline)."""
-        span = getattr(self.table[severity], timer)
-        return self.add(start, span * share, severity)
+    def feedback_after_plan(self, severity: str, planned_at: datetime, resolve_due: datetime) -> datetime:
+        """The manual: the result within N working days of telling the customer the plan (the first reply)."""
+        return min(self.add(planned_at, self.table[severity].feedback, severity), resolve_due)

@@ -7,11 +7,11 @@ joins the case) and is counted on the ticket; the marks table keeps both from re
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from crisiswatch.db import transaction
-from playbooks.tickets.models import CLOSED, TIMER_LABELS, TIMERS
+from playbooks.tickets.models import CLOSED, TIMER_LABELS, WATCHED_TIMERS
 
 if TYPE_CHECKING:
     from playbooks.tickets.service import TicketService
@@ -27,16 +27,18 @@ def check_sla(tickets: TicketService, now: datetime) -> dict[str, list[dict[str,
     rows = tickets.conn.execute("SELECT id FROM tickets WHERE status != ? ORDER BY id", (CLOSED,)).fetchall()
     for row in rows:
         ticket = tickets.require(row[0])
-        for timer in TIMERS:
-            if ticket.met_at(timer) is not None:
-                continue
+        for timer in WATCHED_TIMERS:
             due = ticket.due(timer)
-            remind = ticket.created_at + (due - ticket.created_at) * tickets.settings.remind_at
+            if due is None or ticket.met_at(timer) is not None:
+                continue
+            start = ticket.resolved_at if timer == "followup" and ticket.resolved_at else ticket.started_at
+            remind = start + max(due - start, timedelta(0)) * tickets.settings.remind_at
             kind = "breach" if now >= due else "reminder" if now >= remind else None
             if kind is None or not _mark(tickets, ticket.id, timer, kind, due, now):
                 continue
             item = {"ticket": ticket.number, "timer": timer, "label": TIMER_LABELS[timer],
-                    "due": due.isoformat(), "severity": ticket.severity, "department": ticket.department}
+                    "due": due.isoformat(), "due_local": tickets.local(due), "severity": ticket.severity,
+                    "department": ticket.department, "owner": ticket.owner}
             if kind == "breach":
                 item["escalated_to"] = tickets.settings.escalate_to
                 _breach(tickets, ticket.id, timer, due, now)

@@ -1,20 +1,33 @@
-"""The support console: browse and search mentions, convert one to a complaint, work the tickets."""
+"""The support console: search mentions, take and convert complaints, work the tickets, publish statements."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from crisiswatch.config import INTAKE_CHANNELS, REPLY_CHANNELS
+from crisiswatch.errors import CrisiswatchError
 from crisiswatch.mention import CATEGORIES, SEVERITIES, SOURCES
 from monitor.dashboard.app import guard, lang_of, render
 from monitor.dashboard.filters import RANGES, parse_view
 from monitor.dashboard.i18n import Translator
-from monitor.dashboard.service import ticket_breached
-from playbooks.tickets.models import ACTIONS, DEPARTMENTS, STATUSES, TRANSITIONS, TicketConflict, TicketError
+from playbooks.tickets.models import (
+    ACTIONS,
+    DEFAULT_REPLY_VIA,
+    DEPARTMENTS,
+    STATUSES,
+    TRANSITIONS,
+    TicketConflict,
+    TicketError,
+)
+
+# the lifecycle buttons; a reply has its own form (its text and channel)
+BUTTONS = tuple(a for a in ACTIONS if a != "reply")
 
 
 def _console(request: Request):
@@ -74,28 +87,64 @@ async def tickets(request: Request) -> Response:
     q = request.query_params
     pick = lambda name, allowed: q.get(name) if q.get(name) in allowed else None  # noqa: E731
     breached = {"1": True, "0": False}.get(q.get("breached", ""))
+    mine = q.get("mine") == "1"
     filters = {"status": pick("status", STATUSES), "severity": pick("severity", SEVERITIES),
                "category": pick("category", CATEGORIES), "brand": (q.get("brand") or None),
-               "breached": breached}
+               "breached": breached, "owner": _actor(request) if mine else (q.get("owner") or None)}
     found = await run_in_threadpool(lambda: _console(request).list_tickets(**filters))
-    now = datetime.now(UTC)
-    return render(request, "tickets.html", tickets=found, filters=filters, now=now,
-                  breached={t.id: t.breaches > 0 or ticket_breached(t, now) for t in found}, statuses=STATUSES,
-                  severities=SEVERITIES, categories=CATEGORIES)
+    return render(request, "tickets.html", tickets=found, filters=filters, mine=mine, now=datetime.now(UTC),
+                  statuses=STATUSES, severities=SEVERITIES, categories=CATEGORIES)
 
 
-async def _ticket_page(request: Request, status_code: int = 200, error: str | None = None) -> Response:
+def _intake_page(request: Request, form: dict[str, str], status_code: int = 200, suggestion=None,
+                 error: str | None = None) -> Response:
     console = _console(request)
+    return render(request, "ticket_new.html", status_code, form=form, suggestion=suggestion, error=error,
+                  channels=INTAKE_CHANNELS, categories=CATEGORIES, severities=SEVERITIES, staff=console.staff)
+
+
+@guard("agent")
+async def new_ticket(request: Request) -> Response:
+    return _intake_page(request, {"channel": request.query_params.get("channel", "email")})
+
+
+@guard("agent")
+async def take_ticket(request: Request) -> Response:
+    """First post: the classifier suggests category and grade; the agent confirms (or changes) them."""
+    console = _console(request)
+    form = dict(request.state.form)
+    if form.get("confirm") != "1":
+        suggestion = await run_in_threadpool(console.suggest, form.get("summary", ""), form.get("expectation", ""))
+        form["category"] = form.get("category") or suggestion.category
+        form["severity"] = form.get("severity") or suggestion.severity
+        return _intake_page(request, form, suggestion=suggestion)
+    try:
+        ticket = await run_in_threadpool(lambda: console.intake(form, actor=_actor(request)))
+    except TicketError as exc:
+        t = Translator(lang_of(request))
+        return _intake_page(request, form, 400, error=t("action_failed", reason=str(exc)))
+    return RedirectResponse(f"/tickets/{ticket.number}", status_code=303)
+
+
+async def _ticket_page(request: Request, status_code: int = 200, error: str | None = None,
+                       reply_text: str | None = None) -> Response:
+    console = _console(request)
+    await run_in_threadpool(console.sweep)
     ticket = await run_in_threadpool(console.ticket, request.path_params["number"])
     if ticket is None:
         return render(request, "error.html", 404, message=Translator(lang_of(request))("not_found"))
     events = await run_in_threadpool(console.timeline, ticket)
     linked = [m for m in (await run_in_threadpool(lambda: [console.mention(i) for i in ticket.mention_ids])) if m]
-    allowed = [a for a in ACTIONS if ticket.status in TRANSITIONS[a][0]]
-    now = datetime.now(UTC)
+    allowed = [a for a in BUTTONS if ticket.status in TRANSITIONS[a][0]]
+    can_reply = ticket.status in ("新建", "已受理", *TRANSITIONS["reply"][0])
+    draft = reply_text if reply_text is not None else (
+        await run_in_threadpool(console.draft_reply, ticket) if can_reply else "")
     return render(request, "ticket.html", status_code, ticket=ticket, events=events, linked=linked,
-                  actions=allowed, error=error, now=now, departments=DEPARTMENTS,
-                  breached=ticket.breaches > 0 or ticket_breached(ticket, now))
+                  actions=allowed, error=error, now=datetime.now(UTC), departments=DEPARTMENTS, staff=console.staff,
+                  breached=ticket.breaches > 0, can_reply=can_reply, draft=draft, reply_channels=REPLY_CHANNELS,
+                  default_via=DEFAULT_REPLY_VIA[ticket.intake],
+                  # the customer's contact in full only for those who work the ticket
+                  contact=ticket.contact if request.state.user.can("agent") else ticket.contact_masked)
 
 
 @guard("viewer")
@@ -129,7 +178,8 @@ async def _ticket_change(request: Request, change) -> Response:
         return await _ticket_page(request, 409, t("version_conflict", seen=form.get("version", "?"),
                                                   now=current.version))
     except (TicketError, ValueError) as exc:
-        return await _ticket_page(request, 400, t("action_failed", reason=str(exc)))
+        # a refused reply comes back as written, so nothing the agent typed is lost
+        return await _ticket_page(request, 400, t("action_failed", reason=str(exc)), reply_text=form.get("text"))
     return RedirectResponse(f"/tickets/{number}", status_code=303)
 
 
@@ -160,12 +210,62 @@ async def note(request: Request) -> Response:
 @guard("agent")
 async def assign(request: Request) -> Response:
     def change(console, ticket, form, version):
-        department = form.get("department", "")
-        if department not in DEPARTMENTS:
-            raise TicketError(f"unknown department {department!r}")
-        return console.assign(ticket, department, actor=_actor(request), expected_version=version)
+        to = form.get("owner") or form.get("department", "")
+        return console.assign(ticket, to, actor=_actor(request), expected_version=version)
 
     return await _ticket_change(request, change)
+
+
+@guard("agent")
+async def reply(request: Request) -> Response:
+    def change(console, ticket, form, version):
+        via = form.get("via") or None
+        if via is not None and via not in REPLY_CHANNELS:
+            raise TicketError(f"unknown reply channel {via!r}")
+        return console.reply(ticket, form.get("text", ""), via, actor=_actor(request), expected_version=version)
+
+    return await _ticket_change(request, change)
+
+
+@guard("agent")
+async def extend(request: Request) -> Response:
+    def change(console, ticket, form, version):
+        zone = ZoneInfo(console.tickets.tz.key)
+        try:
+            until = datetime.fromisoformat(form.get("until", "")).replace(tzinfo=zone)  # datetime-local: team zone
+        except ValueError:
+            raise TicketError("the new deadline is not a date and time") from None
+        return console.extend(ticket, until, form.get("approved_by", ""), actor=_actor(request),
+                              expected_version=version)
+
+    return await _ticket_change(request, change)
+
+
+@guard("viewer")
+async def statements(request: Request) -> Response:
+    found = await run_in_threadpool(lambda: _console(request).statement_list())
+    return render(request, "statements.html", statements=found, now=datetime.now(UTC),
+                  error=request.query_params.get("error"))
+
+
+@guard("agent")
+async def statement_action(request: Request) -> Response:
+    """Approve or reject (named approvers only, as in Slack), or publish an approved statement."""
+    desk = _console(request).statements()
+    action, statement_id = request.state.form.get("action", ""), int(request.path_params["statement_id"])
+    try:
+        if action == "publish":
+            await run_in_threadpool(desk.publish, statement_id, _actor(request))
+        elif action in ("approve", "reject"):
+            await run_in_threadpool(desk.decide, statement_id, _actor(request), action == "approve")
+        else:
+            raise CrisiswatchError(f"unknown action {action!r}")
+    except CrisiswatchError as exc:
+        t = Translator(lang_of(request))
+        found = await run_in_threadpool(desk.list)
+        return render(request, "statements.html", 400, statements=found, now=datetime.now(UTC),
+                      error=t("action_failed", reason=str(exc)))
+    return RedirectResponse("/statements", status_code=303)
 
 
 routes = [
@@ -173,7 +273,13 @@ routes = [
     Route("/mentions/{mention_id}", mention),
     Route("/mentions/{mention_id}/convert", convert, methods=["POST"]),
     Route("/tickets", tickets),
+    Route("/tickets/new", new_ticket),
+    Route("/tickets/new", take_ticket, methods=["POST"]),
     Route("/tickets/{number}", ticket),
+    Route("/tickets/{number}/reply", reply, methods=["POST"]),
+    Route("/tickets/{number}/extend", extend, methods=["POST"]),
+    Route("/statements", statements),
+    Route("/statements/{statement_id:int}", statement_action, methods=["POST"]),
     Route("/tickets/{number}/action", act, methods=["POST"]),
     Route("/tickets/{number}/note", note, methods=["POST"]),
     Route("/tickets/{number}/assign", assign, methods=["POST"]),

@@ -1,0 +1,112 @@
+"""Complaints that did not come from a crawled post: a call, an e-mail, a chat, in-app feedback, a
+call-centre export. The classifier suggests category and grade; the agent confirms or corrects them.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crisiswatch.errors import CrisiswatchError
+from crisiswatch.mention import CATEGORIES, SEVERITIES
+from monitor.enrich.complaint import classify_many
+from playbooks.tickets.models import INTAKE, Ticket, TicketError
+from playbooks.tickets.service import TicketService
+
+CSV_COLUMNS = ("channel", "customer", "contact", "summary", "expectation", "category", "severity", "order",
+               "brand", "owner")
+REQUIRED = ("channel", "customer", "contact", "summary")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?[\d\s-]{7,20}$")
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    category: str
+    severity: str
+    reasons: list[str]
+
+    def as_detail(self) -> dict[str, Any]:
+        return {"category": self.category, "severity": self.severity, "reasons": self.reasons[:5]}
+
+
+def suggest(texts: list[str]) -> list[Suggestion]:
+    """The classifier's category and grade for each complaint text (other / 一般 when it sees none)."""
+    out = []
+    for result in classify_many(texts):
+        category = result.categories[0] if result.complaint and result.categories else "other"
+        out.append(Suggestion(category, result.severity or SEVERITIES[0], list(result.reasons)))
+    return out
+
+
+def check_contact(contact: str) -> str:
+    value = contact.strip()
+    if not (_EMAIL.match(value) or _PHONE.match(value)):
+        raise TicketError("contact must be a phone number or an e-mail address")
+    return value
+
+
+def take(tickets: TicketService, *, channel: str, customer: str, contact: str, summary: str, actor: str,
+         expectation: str = "", category: str | None = None, severity: str | None = None, order_no: str = "",
+         brand: str = "", owner: str = "", suggestion: Suggestion | None = None) -> tuple[Ticket, Suggestion | None]:
+    """One complaint in; category and grade the agent did not give come from the classifier (and say so)."""
+    if category is not None and category not in CATEGORIES:
+        raise TicketError(f"unknown category {category!r} (categories: {', '.join(CATEGORIES)})")
+    if severity is not None and severity not in SEVERITIES:
+        raise TicketError(f"unknown grade {severity!r} (grades: {', '.join(SEVERITIES)})")
+    check_contact(contact)
+    if (category is None or severity is None) and suggestion is None:
+        suggestion = suggest([f"{summary} {expectation}".strip()])[0]
+    ticket = tickets.intake(
+        channel=channel, customer=customer, contact=contact, summary=summary, expectation=expectation,
+        category=category or suggestion.category, severity=severity or suggestion.severity, order_no=order_no,
+        brand=brand, owner=owner, actor=actor,
+        suggested=suggestion.as_detail() if suggestion and (category is None or severity is None) else None)
+    return ticket, suggestion
+
+
+@dataclass
+class ImportResult:
+    opened: list[Ticket] = field(default_factory=list)
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (line in the file, why)
+
+
+def import_csv(tickets: TicketService, path: Path, *, actor: str, brand: str = "") -> ImportResult:
+    """A call-centre export, one complaint a row; a bad row is reported by its line and the rest kept."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CrisiswatchError(f"cannot read {path}: {exc}") from None
+    reader = csv.DictReader(text.splitlines())
+    missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+    if missing:
+        raise CrisiswatchError(f"{path}: the header lacks {', '.join(missing)} "
+                               f"(columns: {', '.join(CSV_COLUMNS)})")
+    rows = [(reader.line_num, row) for row in reader]
+    need = [i for i, (_, row) in enumerate(rows) if not (row.get("category") and row.get("severity"))]
+    suggestions = dict(zip(need, suggest([f"{rows[i][1].get('summary') or ''} {rows[i][1].get('expectation') or ''}"
+                                           for i in need]), strict=True)) if need else {}
+    result = ImportResult()
+    for i, (line, row) in enumerate(rows):
+        values = {k: (row.get(k) or "").strip() for k in CSV_COLUMNS}
+        try:
+            if None in row:
+                raise TicketError("more fields than the header has columns")
+            blank = [c for c in REQUIRED if not values[c]]
+            if blank:
+                raise TicketError(f"{blank[0]} is empty")
+            if values["channel"] not in INTAKE:
+                raise TicketError(f"unknown channel {values['channel']!r} (channels: {', '.join(INTAKE)})")
+            ticket, _ = take(tickets, channel=values["channel"], customer=values["customer"],
+                             contact=values["contact"], summary=values["summary"], expectation=values["expectation"],
+                             category=values["category"] or None, severity=values["severity"] or None,
+                             order_no=values["order"], brand=values["brand"] or brand, owner=values["owner"],
+                             actor=actor, suggestion=suggestions.get(i))
+        except TicketError as exc:
+            result.rejected.append((line, str(exc)))
+            continue
+        result.opened.append(ticket)
+    return result

@@ -1,0 +1,120 @@
+"""The complaint desk from the CLI: a phone complaint taken, owned, answered with the template, followed up, closed."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import config_dict
+
+STAFF = {"林": "客服", "周": "调查"}
+
+
+def desk(tmp_path: Path) -> Path:
+    cfg = tmp_path / "crisiswatch.yaml"
+    cfg.write_text(yaml.safe_dump(config_dict(tmp_path, tickets={"staff": STAFF}), allow_unicode=True),
+                   encoding="utf-8")
+    return cfg
+
+
+def cli(cfg: Path, *args: str, who: str = "林") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "crisiswatch.cli", "--config", str(cfg), "ticket", "--as", who, *args],
+                          capture_output=True, text=True, timeout=60, cwd=cfg.parent)
+
+
+def ok(run: subprocess.CompletedProcess) -> str:
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
+def fill_blanks(draft: str) -> str:
+    answers = iter(["包裹在站点滞留，已找到并当日派送", "补发同款商品并补偿20元优惠券，明日送达", "已要求该站点每日清点滞留件"])
+    return re.sub(r"【请填写：[^】]*】", lambda _: next(answers), draft)
+
+
+def test_a_phone_complaint_walks_to_closed_from_the_cli(tmp_path):
+    cfg = desk(tmp_path)
+    taken = cli(cfg, "new", "--channel", "phone", "--customer", "王女士", "--contact", "13812345678",
+                "--summary", "快递五天没到，物流一直不更新", "--expectation", "尽快送达，否则退款", "--order", "88812345678")
+    number = ok(taken).strip()
+    assert re.fullmatch(r"CW-\d{8}-0001", number)
+    assert "suggested by the classifier" in taken.stderr and "logistics" in taken.stderr
+
+    refused = cli(cfg, "reply", number, "")
+    assert refused.returncode == 1 and "empty reply is refused" in refused.stderr
+    assert json.loads(ok(cli(cfg, "--json", "show", number)))["status"] == "新建"  # nothing moved
+
+    ok(cli(cfg, "assign", number, "林", who="组长"))
+    assert number in ok(cli(cfg, "list", "--mine"))
+    assert number not in ok(cli(cfg, "list", "--mine", who="周"))
+    listed = json.loads(ok(cli(cfg, "--json", "list", "--owner", "林")))
+    assert listed[0]["contact"] == "138****5678"  # lists never carry the full number
+
+    draft = ok(cli(cfg, "draft", number))
+    for part in ("投诉概述", "处理过程", "处理结果", "后续改进", "满意度调查", "联系方式", "歉意与感谢"):
+        assert f"【{part}】" in draft
+    assert "王女士" in draft and number in draft and "尽快送达" in draft and "13812345678" not in draft
+    (tmp_path / "draft.txt").write_text(draft, encoding="utf-8")
+    blank = cli(cfg, "reply", number, "--file", str(tmp_path / "draft.txt"), "--via", "书面")
+    assert blank.returncode == 1 and "unedited template" in blank.stderr
+    (tmp_path / "reply.txt").write_text(fill_blanks(draft), encoding="utf-8")
+    ok(cli(cfg, "reply", number, "--file", str(tmp_path / "reply.txt"), "--via", "书面"))
+
+    for args in (("resolve", number), ("followup", number, "--score", "5", "--comment", "很满意"), ("close", number)):
+        ok(cli(cfg, *args))
+    ticket = json.loads(ok(cli(cfg, "--json", "show", number)))
+    assert ticket["status"] == "已关闭" and ticket["owner"] == "林" and ticket["department"] == "客服"
+    assert ticket["channel"] == "phone" and ticket["reply_channel"] == "书面" and ticket["satisfaction"] == 5
+    reply = next(e for e in ticket["timeline"] if e["kind"] == "reply")
+    assert "补发同款商品" in reply["detail"]["text"] and reply["detail"]["via"] == "书面"
+    assigned = next(e for e in ticket["timeline"] if e["kind"] == "assigned")
+    assert assigned["actor"] == "组长" and assigned["detail"]["owner"] == "林"
+    assert all("13812345678" not in json.dumps(e) for e in ticket["timeline"])  # the contact is never logged
+    kinds = [e["kind"] for e in ticket["timeline"]]
+    assert kinds == ["created", "assigned", "accept", "start", "reply", "resolve", "followup", "close"]
+
+    ok(cli(cfg, "assign", number, "周"))
+    moved = json.loads(ok(cli(cfg, "--json", "show", number)))
+    last = moved["timeline"][-1]["detail"]
+    assert (moved["owner"], moved["department"], last["previous_owner"]) == ("周", "调查", "林")
+
+
+def test_a_call_centre_export_keeps_good_rows_and_names_bad_lines(tmp_path):
+    cfg = desk(tmp_path)
+    export = tmp_path / "calls.csv"
+    export.write_text(
+        "channel,customer,contact,summary,expectation,category,severity,order\n"
+        "phone,李先生,13900001111,充电宝充电时冒烟，孩子的手被烫伤了,退货退款,,,\n"
+        "fax,赵女士,13900002222,退款没到账,,,,\n"
+        "email,钱先生,qian@example.com,退款十天没到账,尽快退款,payment_billing,重要,\n"
+        "chat,孙女士,not-a-contact,客服态度差,,,,\n"
+        "app,周先生,13900003333,,,,,\n", encoding="utf-8")
+    run = cli(cfg, "import", str(export))
+    assert run.returncode == 1  # something was left out: said, not silent
+    lines = run.stderr.splitlines()
+    assert f"crisiswatch: {export}:3: unknown channel 'fax' (channels: phone, email, chat, app, social, third_party)" \
+        in lines
+    assert f"crisiswatch: {export}:5: contact must be a phone number or an e-mail address" in lines
+    assert f"crisiswatch: {export}:6: summary is empty" in lines
+    assert "2 imported, 3 rejected" in lines
+    rows = json.loads(ok(cli(cfg, "--json", "list")))
+    assert sorted((r["channel"], r["category"], r["severity"]) for r in rows) == [
+        ("email", "payment_billing", "重要"), ("phone", "product_quality", "紧急")]
+
+
+def test_agents_confirm_or_correct_the_suggestion(tmp_path):
+    cfg = desk(tmp_path)
+    number = ok(cli(cfg, "new", "--channel", "email", "--customer", "吴先生", "--contact", "wu@example.com",
+                    "--summary", "客服在电话里骂人，我的手机13712345678一直被挂断")).strip()
+    assert "13712345678" not in ok(cli(cfg, "list"))  # what the customer dictated is masked in the title
+    ok(cli(cfg, "classify", number, "--category", "service_attitude", "--severity", "重要"))
+    ticket = json.loads(ok(cli(cfg, "--json", "show", number)))
+    assert (ticket["category"], ticket["severity"]) == ("service_attitude", "重要")
+    assert ticket["timeline"][-1]["kind"] == "classified"
+    unknown = cli(cfg, "assign", number, "张三")
+    assert unknown.returncode == 1 and "unknown department or person '张三'" in unknown.stderr

@@ -1,0 +1,115 @@
+"""SLA clocks in working days: Chinese public holidays and make-up working days, reopening, extension, 回访."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from crisiswatch.config import TicketSettings, WorkCalendarSettings
+from crisiswatch.db import connect
+from playbooks.tickets.models import TicketError
+from playbooks.tickets.service import TicketService
+from tests.test_tickets import Clock
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+def at(*args: int) -> datetime:
+    return datetime(*args, tzinfo=SH)
+
+
+def phone(tickets: TicketService, severity: str = "一般", **kw):
+    return tickets.intake(channel="phone", customer="王女士", contact="13812345678", summary="快递五天没到",
+                          category="logistics", severity=severity, actor="agent:lin", **kw)
+
+
+def service(tmp_path, now: datetime, **settings) -> tuple[TicketService, Clock]:
+    clock = Clock(now.astimezone(UTC))
+    return TicketService(connect(tmp_path / "t.db"), settings=TicketSettings(**settings), clock=clock), clock
+
+
+def test_deadlines_skip_the_national_day_holiday(tmp_path):
+    # Wednesday 30 Sep 2026 10:00; 1-7 October are public holidays
+    tickets, _ = service(tmp_path, at(2026, 9, 30, 10, 0))
+    t = phone(tickets)
+    assert t.ack_due == at(2026, 9, 30, 11, 0)
+    # 2 working days = 18 working hours: 30 Sep 10-18 (8 h), 8 Oct 9-18 (9 h), 9 Oct 9-10 (1 h)
+    assert t.response_due == at(2026, 10, 9, 10, 0)
+    plain, _ = service(tmp_path / "plain", at(2026, 9, 30, 10, 0), calendar=WorkCalendarSettings(country=None))
+    assert phone(plain).response_due == at(2026, 10, 2, 10, 0)  # weekdays only: the holiday would be worked
+
+
+def test_a_make_up_working_day_counts(tmp_path):
+    # Friday 9 Oct 2026 10:00; Saturday 10 Oct is a make-up working day (调休) for the National Day holiday
+    tickets, _ = service(tmp_path, at(2026, 10, 9, 10, 0))
+    t = phone(tickets)
+    # Fri 10-18 (8 h), Sat 9-18 (9 h), Mon 9-10 (1 h)
+    assert t.response_due == at(2026, 10, 12, 10, 0)
+    assert tickets.clock.calendar.is_workday(at(2026, 10, 10, 0, 0).date())
+    assert not tickets.clock.calendar.is_workday(at(2026, 10, 11, 0, 0).date())
+
+
+def test_days_the_library_does_not_know_yet_come_from_the_config(tmp_path):
+    extra = WorkCalendarSettings(extra_holidays=[at(2027, 2, 11, 0, 0).date()],
+                                 extra_workdays=[at(2027, 2, 20, 0, 0).date()])
+    tickets, _ = service(tmp_path, at(2027, 2, 10, 17, 0), calendar=extra)
+    cal = tickets.clock.calendar
+    assert not cal.is_workday(at(2027, 2, 11, 0, 0).date()) and cal.is_workday(at(2027, 2, 20, 0, 0).date())
+
+
+def test_reopening_after_an_on_time_closure_breaches_nothing(tmp_path):
+    tickets, clock = service(tmp_path, at(2026, 6, 1, 10, 0))  # Monday
+    t = phone(tickets)
+    steps = [("accept", {}), ("start", {}), ("reply", {"note": "已电话告知补发安排", "via": "电话"}),
+             ("resolve", {}), ("followup", {"satisfaction": 4}), ("close", {})]
+    for action, extra in steps:
+        clock.now += timedelta(minutes=20)
+        t = tickets.transition(t.id, action, actor="agent:lin", expected_version=t.version, **extra)
+    assert tickets.check_sla()["breaches"] == []
+    clock.now = at(2026, 6, 24, 10, 0).astimezone(UTC)  # after the first 15-working-day limit (23 June)
+    t = tickets.transition(t.id, "reopen", actor="agent:lin", expected_version=t.version, note="用户再次来电")
+    assert t.resolve_due > clock.now and t.started_at == clock.now
+    assert tickets.check_sla()["breaches"] == []
+    t = tickets.get(t.id)
+    assert (t.breaches, t.escalation_level, "管理层" in t.departments) == (0, 0, False)
+    assert t.satisfaction is None and t.score == 4 and t.satisfaction_history[0]["score"] == 4
+    clock.now = t.resolve_due + timedelta(minutes=1)  # the fresh limit still binds
+    assert [b["timer"] for b in tickets.check_sla()["breaches"]] == ["feedback", "resolve"]
+
+
+def test_followup_is_due_three_working_days_after_resolution(tmp_path):
+    tickets, clock = service(tmp_path, at(2026, 6, 1, 10, 0))
+    t = phone(tickets)
+    for action, extra in [("accept", {}), ("start", {}), ("reply", {"note": "已补发", "via": "电话"}), ("resolve", {})]:
+        t = tickets.transition(t.id, action, actor="agent:lin", expected_version=t.version, **extra)
+    assert t.followup_due == at(2026, 6, 4, 10, 0)  # Mon 10:00 + 3 working days
+    clock.now = t.followup_due.astimezone(UTC) + timedelta(minutes=1)
+    assert [b["timer"] for b in tickets.check_sla()["breaches"]] == ["followup"]
+
+
+def test_the_first_reply_sets_the_result_deadline(tmp_path):
+    tickets, clock = service(tmp_path, at(2026, 6, 1, 10, 0))
+    t = phone(tickets)
+    assert t.feedback_due == at(2026, 6, 8, 10, 0)  # 2 + 3 working days
+    for action, extra in [("accept", {}), ("start", {})]:
+        t = tickets.transition(t.id, action, actor="agent:lin", expected_version=t.version, **extra)
+    clock.now = at(2026, 6, 2, 10, 0).astimezone(UTC)
+    t = tickets.transition(t.id, "reply", actor="agent:lin", expected_version=t.version, note="已查明，明日补发",
+                           via="电话")
+    assert t.feedback_due == at(2026, 6, 5, 10, 0)  # 3 working days after the plan was given
+
+
+def test_extension_needs_an_approver_and_stops_at_thirty_working_days(tmp_path):
+    tickets, _ = service(tmp_path, at(2026, 6, 1, 10, 0))
+    t = phone(tickets)
+    assert t.resolve_due == at(2026, 6, 23, 10, 0)  # 15 working days, not counting the Dragon Boat holiday (19 June)
+    with pytest.raises(TicketError, match="approved by someone other"):
+        tickets.extend(t.id, at(2026, 7, 1, 18, 0), approved_by="lin", actor="agent:lin", expected_version=t.version)
+    with pytest.raises(TicketError, match="extended to 2026-07-14 10:00 at the latest"):
+        tickets.extend(t.id, at(2026, 7, 20, 18, 0), approved_by="王经理", actor="agent:lin",
+                       expected_version=t.version)
+    t = tickets.extend(t.id, at(2026, 7, 10, 18, 0), approved_by="王经理", actor="agent:lin", expected_version=t.version)
+    assert t.resolve_due == at(2026, 7, 10, 18, 0) and t.extension_approved_by == "王经理"
+    assert tickets.timeline(t.id)[-1]["detail"]["approved_by"] == "王经理"
