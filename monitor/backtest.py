@@ -12,12 +12,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from alerts.dispatch import AlertDispatcher
 from crisiswatch.config import Config
 from crisiswatch.db import connect
 from crisiswatch.errors import CrisiswatchError
 from index.base import Backend
 from monitor.detection import DetectionService
 from monitor.incidents.models import Incident
+from playbooks.engine import PlaybookEngine, playbook_dir
+from playbooks.schema import load_playbooks
 
 
 @dataclass
@@ -30,10 +33,6 @@ class BacktestIncident:
 def backtest(config: Config, backend: Backend, since: datetime, until: datetime,
              warmup: timedelta = timedelta(hours=24), playbook: str | None = None) -> list[BacktestIncident]:
     """Incidents that would have been opened between `since` and `until`, in order, with their playbooks."""
-    from alerts.dispatch import AlertDispatcher
-    from playbooks.engine import PlaybookEngine, playbook_dir
-    from playbooks.schema import load_playbooks
-
     if until <= since:
         raise CrisiswatchError(f"backtest: --until {until.isoformat()} must be after --since {since.isoformat()}")
     books = load_playbooks(playbook_dir(config))

@@ -10,9 +10,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
+from alerts.dispatch import AlertDispatcher, build_channels
+from crawlers.replay import ReplayServer, load_scenario
+from crawlers.replay.targets import spider_targets
+from crawlers.runner import run_crawls
 from crisiswatch.config import Brand, BrandSources, Config, SourceSettings
 from crisiswatch.db import connect
 from crisiswatch.indexurl import redact_url
+from index import open_backend
+from monitor.flows import detect_and_respond
+from playbooks.tickets.service import TicketService
 
 DEMO_DB = "crisiswatch-demo.db"
 # politeness is for real sites; the replay server is ours and on loopback
@@ -68,14 +75,6 @@ def _fresh(db_path: str) -> None:
 
 def run_demo(base: Config, scenario_name: str = "all_sources", db_path: str = DEMO_DB,
              index_url: str | None = None, out: TextIO = sys.stdout) -> DemoResult:
-    from alerts.dispatch import AlertDispatcher, build_channels
-    from crawlers.replay import ReplayServer, load_scenario
-    from crawlers.replay.targets import spider_targets
-    from crawlers.runner import run_crawls
-    from index import open_backend
-    from monitor.flows import detect_and_respond
-    from playbooks.tickets.service import TicketService
-
     started = time.monotonic()
     scenario = load_scenario(scenario_name)
     _fresh(db_path)

@@ -13,9 +13,9 @@ from starlette.routing import Route
 from crisiswatch.config import INTAKE_CHANNELS, REPLY_CHANNELS
 from crisiswatch.errors import CrisiswatchError
 from crisiswatch.mention import CATEGORIES, SEVERITIES, SOURCES
-from monitor.dashboard.app import guard, lang_of, render
 from monitor.dashboard.filters import RANGES, parse_view
 from monitor.dashboard.i18n import Translator
+from monitor.dashboard.web import guard, lang_of, render
 from playbooks.tickets.models import (
     ACTIONS,
     DEFAULT_REPLY_VIA,

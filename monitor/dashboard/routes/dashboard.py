@@ -12,9 +12,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from crisiswatch.mention import CATEGORIES, SOURCES
-from monitor.dashboard.app import guard, lang_of, live_session, render
 from monitor.dashboard.filters import RANGES, parse_view
 from monitor.dashboard.i18n import Translator
+from monitor.dashboard.web import guard, lang_of, live_session, render
 
 HEARTBEAT_SECONDS = 15.0
 

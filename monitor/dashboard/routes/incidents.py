@@ -9,11 +9,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from monitor.dashboard.app import guard, lang_of, render
 from monitor.dashboard.i18n import Translator
 from monitor.dashboard.i18n_events import event_text, level_text, statement_status
 from monitor.dashboard.narrative import describe, duration
 from monitor.dashboard.routes.dashboard import script_json
+from monitor.dashboard.web import guard, lang_of, render
 
 
 @guard("viewer")

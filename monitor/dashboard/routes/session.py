@@ -9,9 +9,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from crisiswatch.errors import CrisiswatchError
-from monitor.dashboard.app import current_user, form_data, guard, lang_of, render
 from monitor.dashboard.auth import csrf_ok
 from monitor.dashboard.i18n import Translator
+from monitor.dashboard.web import current_user, form_data, guard, lang_of, render
 
 MIN_PASSWORD = 8  # as `serve --add-user`
 
