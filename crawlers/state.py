@@ -37,7 +37,16 @@ CREATE TABLE IF NOT EXISTS crawl_runs (
 """
 
 _HOUR = timedelta(hours=1)
-HEALTH_EVENTS = ("source_blocked", "source_unblocked", "layout_changed", "config_error", "crawl_failed")
+# A crawl mark never moves past the crawl's own start plus this: sites' clocks drift a little, a
+# post dated days ahead is a broken clock that must not hide the posts published before it.
+MARK_SKEW = timedelta(minutes=10)
+# Kinds of source health events (table source_health). Each has `reason` in its detail, a line an
+# operator can act on. cookie_expired: one cookie of a source's pool stopped working and was put
+# aside (detail: cookie = its label, e.g. "weibo_search cookie 2", and status 432 / ok:-100 ...);
+# crawl_failed: a crawl ended with pages it could not read (every request failed, an unreadable
+# reply, an error in parsing); see crawlers/extensions.py.
+HEALTH_EVENTS = ("source_blocked", "source_unblocked", "layout_changed", "config_error", "crawl_failed",
+                 "cookie_expired")
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from crisiswatch.mention import Mention
 from tests.conftest import config_dict, fixture_response
 
 UID = "2000000001"
-URL = f"https://m.weibo.cn/api/container/getIndex?type=uid&value={UID}&containerid=107603{UID}&page=1"
+URL = f"https://m.weibo.cn/api/container/getIndex?type=uid&value={UID}&containerid=230413{UID}&page=1"
 META = {"brand": "aurora", "query": UID, "page": 1, "since_id": None}
 
 
@@ -150,7 +150,7 @@ def test_incremental_crawl_over_the_replay_server_reads_no_old_pages(tmp_path):
         cfg = write_config(tmp_path, "weibo_timeline", server.base_url, {"weibo_timeline": [UID]})
 
         def timeline_requests(since: int) -> list[str]:
-            return [r for r in server.requests[since:] if "containerid=107603" in r]
+            return [r for r in server.requests[since:] if "containerid=230413" in r]
 
         crawl(cfg, "weibo_timeline")
         assert len(timeline_requests(0)) == 3  # 27 posts, 10 a page, paged by since_id

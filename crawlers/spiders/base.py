@@ -9,6 +9,9 @@ from typing import Any
 import scrapy
 from scrapy.exceptions import CloseSpider
 
+from crawlers.blocks import CAPTCHA, Block
+from crawlers.health import record_block
+from crawlers.jsonp import response_json
 from crawlers.state import CrawlState
 from crawlers.wiring import crawler_config, state_connection
 
@@ -34,6 +37,9 @@ class MentionSpider(scrapy.Spider):
         self.since = datetime.fromisoformat(since) if since else None
         self.blocked: str | bool = False
         self.marks: dict[str, datetime | None] = {}
+        # (query, reason, url) of list pages whose posts this crawl could not read: their queries'
+        # marks stay where they are, and the crawl ends failed (see crawlers.extensions.CrawlOutcome)
+        self.lost_pages: list[tuple[str, str, str]] = []
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> MentionSpider:
@@ -80,6 +86,33 @@ class MentionSpider(scrapy.Spider):
         mark = self.mark_for(query)
         return bool(mark and any(c <= mark for c in created))
 
+    # replies and pages ------------------------------------------------------------------------
+    def reply_object(self, response: Any) -> dict | None:
+        """The reply as a JSON object (JSON or JSONP, any charset), or None after reporting it.
+
+        A reply that is not JSON, or JSON of another type (an array, a string), is an unreadable
+        page: its posts are lost to this crawl, so it is reported, never passed over.
+        """
+        try:
+            data = response_json(response)
+        except ValueError:
+            self.unreadable(response, "reply is not JSON")
+            return None
+        if not isinstance(data, dict):
+            self.unreadable(response, f"reply is a JSON {type(data).__name__} where an object was expected")
+            return None
+        return data
+
+    def unreadable(self, response: Any, reason: str) -> None:
+        """A list page whose posts cannot be read: a layout change, and a lost page."""
+        self.layout_changed(reason, response.url)
+        self.page_lost(response.meta, reason, response.url)
+
+    def page_lost(self, meta: dict, reason: str, url: str) -> None:
+        """A list page this crawl did not read (unreadable, failed download, error in its callback)."""
+        self.lost_pages.append((str(meta.get("query", "")), reason, url))
+        self.crawler.stats.inc_value("crisiswatch/pages_lost")
+
     # health events a spider raises itself ------------------------------------------------------
     def layout_changed(self, reason: str, url: str = "") -> None:
         """Required fields missing: one `layout_changed` health event per crawl.
@@ -100,11 +133,7 @@ class MentionSpider(scrapy.Spider):
         self.crawler.stats.set_value("crisiswatch/config_error", reason)
         return CloseSpider("config_error")
 
-    def report_block(self, reason: str, url: str) -> CloseSpider:
+    def report_block(self, reason: str, url: str, kind: str = CAPTCHA) -> CloseSpider:
         """A block only the spider can see (e.g. a login wall inside an HTML page): as the middleware does."""
-        if not self.blocked:
-            self.blocked = reason
-            self.crawl_state.record(self.name, "source_blocked", reason=reason, url=url)
-            self.crawler.stats.set_value("crisiswatch/blocked", reason)
-            self.logger.error("%s is blocked: %s (%s); pausing this source", self.name, reason, url)
+        record_block(self.crawler, Block(reason, kind), url)
         return CloseSpider("blocked")

@@ -9,7 +9,6 @@ from urllib.parse import urlencode, urlsplit
 
 import scrapy
 
-from crawlers.jsonp import response_json
 from crawlers.normalize import parse_count, parse_time
 from crawlers.spiders.base import MentionSpider
 
@@ -64,10 +63,12 @@ class JdReviewsSpider(MentionSpider):
 
     def parse(self, response: Any) -> Iterator[Any]:
         meta = response.meta
-        data = response_json(response)
-        comments = data.get("comments") if isinstance(data, dict) else None
+        data = self.reply_object(response)
+        if data is None:
+            return
+        comments = data.get("comments")
         if not isinstance(comments, list):
-            self.layout_changed("reply has no comments[] list", response.url)
+            self.unreadable(response, "reply has no comments[] list")
             return
         summary = data.get("productCommentSummary") or {}
         if meta["page"] == 0 and summary:

@@ -48,10 +48,12 @@ class JutousuSpider(MentionSpider):
 
     def parse(self, response: Any) -> Iterator[Any]:
         meta = response.meta
-        data = response.json()
-        posts = data.get("postList") if isinstance(data, dict) else None
+        data = self.reply_object(response)
+        if data is None:
+            return
+        posts = data.get("postList")
         if not isinstance(posts, list):
-            self.layout_changed("reply has no postList[]", response.url)
+            self.unreadable(response, "reply has no postList[]")
             return
         items = [post_item(p, query=meta["query"], brand=meta["brand"]) for p in posts]
         if any(not i["native_id"] or not i["text"] or "created_at" not in i for i in items):

@@ -65,15 +65,18 @@ class TousuSinaSpider(MentionSpider):
 
     def parse(self, response: Any) -> Iterator[Any]:
         meta = response.meta
-        result = (response.json() or {}).get("result") or {}
+        reply = self.reply_object(response)
+        if reply is None:
+            return
+        result = reply.get("result") if isinstance(reply.get("result"), dict) else {}
         status = result.get("status") or {}
         if str(status.get("code", 0)) != "0":
-            self.layout_changed(f"site refused the list: {status.get('msg') or status}", response.url)
+            self.unreadable(response, f"site refused the list: {status.get('msg') or status}")
             return
         data = result.get("data") or {}
         entries = data.get("complaints", data.get("lists"))
         if not isinstance(entries, list):
-            self.layout_changed("reply has no result.data.complaints[] or lists[]", response.url)
+            self.unreadable(response, "reply has no result.data.complaints[] or lists[]")
             return
         items = [complaint_item(e, query=meta["query"], brand=meta["brand"]) for e in entries]
         if any(not i["native_id"] or not i["text"] or "created_at" not in i for i in items):
