@@ -2,7 +2,9 @@
 s.weibo.com's HTML search with time slices, `a.next`, the 50-page cap and the no-result card.
 
 Scenario events may carry `extra`: `long: true` (the list shows a cut text, `/statuses/extend`
-the whole), `pinned: true` (mblogtype 2 on top of the account's timeline), `comment_texts: [...]`.
+the whole), `pinned: true` (mblogtype 2 on top of the account's timeline), `comment_texts: [...]`,
+`retweet: {id, text, author, hours_before}` (a repost of that original), `dated_ahead_hours: N`
+(the post shows a time N hours after it was published, as a wrong device clock makes it).
 """
 
 from __future__ import annotations
@@ -114,7 +116,8 @@ def mblog(post: Any, brand_name: str, layout_changed: bool = False) -> dict[str,
     pics = _pics(post.id)
     body: dict[str, Any] = {
         "visible": {"type": 0, "list_id": 0},
-        "created_at": weibo_time(post.created_at),
+        # a post whose author's device clock is wrong (`extra.dated_ahead_hours`) shows a future time
+        "created_at": weibo_time(post.created_at + timedelta(hours=float(post.extra.get("dated_ahead_hours", 0)))),
         "id": post.id, "idstr": post.id, "mid": post.id, "bid": bid(post.id),
         "can_edit": False, "show_additional_indication": 0,
         "text": text, "textLength": len(post.text) * 2, "source": pick(post.id, SOURCES_APPS, "app"),
