@@ -147,7 +147,7 @@ class BlockDetectionMiddleware:
             report_block(self.crawler, Block(needs, LOGIN), request.url, status="needs-cookie", http_status=status)
             return None
         if line := pool.expire(session, block.reason):
-            self.state.record(pool.source, "cookie_expired", reason=line, cookie=session.label, status=status)
+            self.state.record(pool.source, "cookie_expired", reason=line, cookie=session.label, http_status=status)
             self.crawler.stats.inc_value("crisiswatch/cookies_expired")
             logger.warning("%s; going on with the other cookies", line)
         if pool.live:
