@@ -79,21 +79,31 @@ class CrawlOutcome:
         return cls(crawler)
 
     def spider_error(self, failure: Any, response: Any, spider: Any) -> None:
-        if hasattr(spider, "page_lost"):
-            meta = dict(response.meta)
-            meta.setdefault("query", (meta.get("item") or {}).get("query", ""))
-            spider.page_lost(meta, f"{failure.type.__name__} while reading the reply: "
-                                   f"{str(failure.value)[:120]}", response.url)
+        meta = dict(response.meta)
+        meta.setdefault("query", (meta.get("item") or {}).get("query", ""))
+        why = f"{failure.type.__name__} while reading the reply: {str(failure.value)[:120]}"
+        if getattr(spider, "probe", False):
+            spider.probe_outcome(str(meta["query"]), "layout-changed", why)
+        elif hasattr(spider, "page_lost"):
+            spider.page_lost(meta, why, response.url)
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         lost = getattr(spider, "lost_pages", None)
-        if not lost or getattr(spider, "blocked", False):
+        if not lost or getattr(spider, "blocked", False) or getattr(spider, "probe", False):
             return
         line = outcome_line(lost, int(self.crawler.stats.get_value("crisiswatch/list_pages") or 0))
         self.crawler.stats.set_value("crisiswatch/failed", line)
         CrawlState(state_connection(self.crawler)).record(
-            spider.name, "crawl_failed", reason=line, pages_lost=len(lost), url=lost[0][2])
+            spider.name, "crawl_failed", reason=line, pages_lost=len(lost), url=lost[0][2].split("?", 1)[0],
+            status=lost_status([reason for _, reason, _ in lost]))
         logger.error("%s: %s", spider.name, line)
+
+
+def lost_status(reasons: list[str]) -> str:
+    """unreachable when no answer came (HTTP errors, download errors), else layout-changed."""
+    transport = all(r.startswith("HTTP ") or (r.split(":", 1)[0].isidentifier() and "reading the reply" not in r)
+                    for r in reasons)
+    return "unreachable" if transport else "layout-changed"
 
 
 def outcome_line(lost: list[tuple[str, str, str]], list_pages: int) -> str:

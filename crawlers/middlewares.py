@@ -70,7 +70,7 @@ class CredentialsMiddleware:
             session = pool.next()
         if session is None:
             # every configured cookie has expired (now or in an earlier crawl): nothing to send
-            report_block(self.crawler, Block(pool.exhausted_line(), LOGIN), request.url, status="cookie-expired")
+            report_block(self.crawler, Block(pool.exhausted_line(), LOGIN), request, status="cookie-expired")
             raise IgnoreRequest(pool.exhausted_line())
         request.meta["session"] = session.label
         if session.cookies:
@@ -134,7 +134,7 @@ class BlockDetectionMiddleware:
             if retry is not None:
                 return retry
         else:
-            report_block(self.crawler, block, request.url, http_status=response.status)
+            report_block(self.crawler, block, request, http_status=response.status)
         raise IgnoreRequest(f"{getattr(spider, 'name', 'unknown')} blocked: {block.reason}")
 
     def _session_expired(self, request: Any, block: Block, status: int) -> Any:
@@ -144,7 +144,7 @@ class BlockDetectionMiddleware:
         if pool is None or session is None or session.anonymous:
             name = getattr(self.crawler.spider, "name", "<source>")
             needs = f"{block.reason}: needs a login cookie (set sources.{name}.cookie_env or cookie_files)"
-            report_block(self.crawler, Block(needs, LOGIN), request.url, status="needs-cookie", http_status=status)
+            report_block(self.crawler, Block(needs, LOGIN), request, status="needs-cookie", http_status=status)
             return None
         if line := pool.expire(session, block.reason):
             self.state.record(pool.source, "cookie_expired", reason=line, cookie=session.label, http_status=status)
@@ -156,14 +156,14 @@ class BlockDetectionMiddleware:
             for header in (b"Cookie", b"X-XSRF-TOKEN"):
                 retry.headers.pop(header, None)
             return retry
-        report_block(self.crawler, Block(pool.exhausted_line(), LOGIN), request.url, status="cookie-expired",
+        report_block(self.crawler, Block(pool.exhausted_line(), LOGIN), request, status="cookie-expired",
                      http_status=status)
         return None
 
 
-def report_block(crawler: Any, block: Block, url: str, status: str = "blocked", http_status: int = 0) -> None:
+def report_block(crawler: Any, block: Block, request: Any, status: str = "blocked", http_status: int = 0) -> None:
     """Blocks the crawler's source once (crawlers/health.py) and closes the crawl."""
-    if record_block(crawler, block, url, status, http_status):
+    if record_block(crawler, block, request.url, status, http_status, query=str(request.meta.get("query", ""))):
         _close_soon(crawler)
 
 
@@ -190,10 +190,14 @@ class LostPageMiddleware:
 
     def _lost(self, request: Any, reason: str) -> None:
         spider = self.crawler.spider
-        if hasattr(spider, "page_lost") and not getattr(spider, "blocked", False):
+        if getattr(spider, "probe", False):
+            spider.probe_outcome(str(request.meta.get("query", "")), "unreachable", reason)
+        elif hasattr(spider, "page_lost") and not getattr(spider, "blocked", False):
             spider.page_lost(request.meta, reason, request.url)
 
     def process_response(self, request: Any, response: Any) -> Any:
+        if "page" in request.meta and response.status < 300 and hasattr(self.crawler.spider, "probe_replied"):
+            self.crawler.spider.probe_replied.add(str(request.meta.get("query", "")))
         if is_list_page(request):
             self.crawler.stats.inc_value("crisiswatch/list_pages")
             if response.status >= 300 and response.status not in request.meta.get("handle_httpstatus_list", ()):

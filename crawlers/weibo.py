@@ -84,7 +84,7 @@ def retweeted_original(mblog: dict) -> dict | None:
 # one at a time, or 418/432 follow); a login redirect must stay visible to block detection
 WEIBO_SETTINGS: dict[str, Any] = {
     "DOWNLOAD_DELAY": 10,
-    "RANDOMIZE_DOWNLOAD_DELAY": True,
+    "DOWNLOAD_DELAY_JITTER": 0.5,  # ±50% around the delay
     "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
     "AUTOTHROTTLE_ENABLED": True,
     "REDIRECT_ENABLED": False,
@@ -128,7 +128,7 @@ class LongTextMixin:
 
     def with_long_text(self, item: dict[str, Any], mblog: dict) -> Iterator[Any]:
         native_id = item.get("native_id")
-        if not mblog.get("isLongText") or not native_id:
+        if not mblog.get("isLongText") or not native_id or getattr(self, "probe", False):
             yield item
             return
         url = f"{self.base_url('https://m.weibo.cn')}/statuses/extend?id={native_id}"

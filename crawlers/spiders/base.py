@@ -29,7 +29,7 @@ class MentionSpider(scrapy.Spider):
     config_key: str = ""       # key under brands[].sources; defaults to the spider name
 
     def __init__(self, query: str | None = None, brand: str | None = None, max_pages: str | int | None = None,
-                 since: str | None = None, **kwargs: Any) -> None:
+                 since: str | None = None, probe: str | bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.arg_query = query
         self.arg_brand = brand
@@ -40,6 +40,11 @@ class MentionSpider(scrapy.Spider):
         # (query, reason, url) of list pages whose posts this crawl could not read: their queries'
         # marks stay where they are, and the crawl ends failed (see crawlers.extensions.CrawlOutcome)
         self.lost_pages: list[tuple[str, str, str]] = []
+        # `crisiswatch sources check` runs each spider as a probe: first pages only, no long texts or
+        # detail pages, no health events but what it finds per target (crawlers/probe.py)
+        self.probe = str(probe).lower() in ("1", "true", "yes")
+        self.probe_results: dict[str, tuple[str, str]] = {}
+        self.probe_replied: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> MentionSpider:
@@ -50,7 +55,13 @@ class MentionSpider(scrapy.Spider):
 
     @property
     def max_pages(self) -> int:
+        if self.probe:
+            return 1
         return self.arg_max_pages or self.config.source(self.name).max_pages
+
+    def probe_outcome(self, query: str, status: str, reason: str) -> None:
+        """What a probe found for one target; the first finding stands."""
+        self.probe_results.setdefault(query, (status, reason))
 
     def base_url(self, default: str) -> str:
         return (self.config.source(self.name).base_url or self.settings.get(f"{self.name.upper()}_BASE_URL")
@@ -105,6 +116,9 @@ class MentionSpider(scrapy.Spider):
 
     def unreadable(self, response: Any, reason: str) -> None:
         """A list page whose posts cannot be read: a layout change, and a lost page."""
+        if self.probe:
+            self.probe_outcome(str(response.meta.get("query", "")), "layout-changed", reason)
+            return
         self.layout_changed(reason, response.url)
         self.page_lost(response.meta, reason, response.url)
 
@@ -120,7 +134,7 @@ class MentionSpider(scrapy.Spider):
         The items themselves still go on, so validation dead-letters each with its reason.
         """
         self.crawler.stats.inc_value("crisiswatch/layout_changed")
-        if getattr(self, "_layout_reported", False):
+        if getattr(self, "_layout_reported", False) or self.probe:
             return
         self._layout_reported = True
         self.crawl_state.record(self.name, "layout_changed", reason=reason, url=url)
@@ -128,7 +142,8 @@ class MentionSpider(scrapy.Spider):
 
     def config_error(self, reason: str) -> CloseSpider:
         """Records a `config_error` health event and returns the CloseSpider to raise from start()."""
-        self.crawl_state.record(self.name, "config_error", reason=reason)
+        if not self.probe:
+            self.crawl_state.record(self.name, "config_error", reason=reason)
         self.logger.error("%s: configuration error: %s", self.name, reason)
         self.crawler.stats.set_value("crisiswatch/config_error", reason)
         return CloseSpider("config_error")

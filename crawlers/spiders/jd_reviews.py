@@ -19,7 +19,7 @@ ITEM = "https://item.jd.com"
 SIGNED_HOSTS = ("api.m.jd.com",)
 REVIEW_SETTINGS: dict[str, Any] = {
     "DOWNLOAD_DELAY": 5,
-    "RANDOMIZE_DOWNLOAD_DELAY": True,
+    "DOWNLOAD_DELAY_JITTER": 0.5,  # ±50% around the delay
     "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
     "AUTOTHROTTLE_ENABLED": True,
     "REDIRECT_ENABLED": False,  # a passport.jd.com / login redirect must reach block detection

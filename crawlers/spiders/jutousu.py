@@ -61,7 +61,7 @@ class JutousuSpider(MentionSpider):
         mark = self.mark_for(meta["query"])
         for item in items:
             created = item.get("created_at")
-            if not (self.details and item["native_id"] and isinstance(created, datetime)
+            if not (self.details and not self.probe and item["native_id"] and isinstance(created, datetime)
                     and item["text"].rstrip().endswith(_CUT)):
                 yield item
             elif mark is None or created > mark:

@@ -24,7 +24,7 @@ TOUSU = "https://tousu.sina.com.cn"
 PAGE_SIZE = 10
 COMPLAINT_SETTINGS: dict[str, Any] = {
     "DOWNLOAD_DELAY": 4,
-    "RANDOMIZE_DOWNLOAD_DELAY": True,
+    "DOWNLOAD_DELAY_JITTER": 0.5,  # ±50% around the delay
     "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
     "AUTOTHROTTLE_ENABLED": True,
     "REDIRECT_ENABLED": False,
@@ -84,7 +84,7 @@ class TousuSinaSpider(MentionSpider):
         created = [i["created_at"] for i in items if isinstance(i.get("created_at"), datetime)]
         mark = self.mark_for(meta["query"])
         for item in self._about_brand(items, meta):
-            if not self.details or not item["native_id"] or not isinstance(item.get("created_at"), datetime):
+            if not self.details or self.probe or not item["native_id"] or not isinstance(item.get("created_at"), datetime):
                 yield item
             elif mark is None or item["created_at"] > mark:
                 yield self.detail_request(item)
