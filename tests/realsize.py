@@ -90,7 +90,7 @@ def tmall_rates(n: int = 20) -> tuple[bytes, list[Post]]:
 
 def tmall_mtop(n: int = 20) -> tuple[bytes, list[Post]]:
     every = posts(80, source="tmall")
-    payload = tmall.mtop_reply(tmall.mtop_module(every[:n], has_next=True))
+    payload = tmall.mtop_reply(tmall.mtop_module(every[:n], has_next=True, day_dates=True))
     return f"mtopjsonp3({json.dumps(payload, ensure_ascii=False)})".encode(), every[:n]
 
 

@@ -8,6 +8,7 @@ the site's (see tests/realsize.py), minified and pretty-printed, and every post 
 from __future__ import annotations
 
 import json
+from datetime import time
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from scrapy.responsetypes import responsetypes
 
 from crawlers.blocks import LOGIN, block_of
 from crawlers.middlewares import BlockDetectionMiddleware
+from crawlers.normalize import CHINA
 from crawlers.pipelines import ValidationPipeline
 from crawlers.spiders.jd_reviews import JdReviewsSpider
 from crawlers.spiders.jutousu import JutousuSpider
@@ -130,6 +132,9 @@ def test_tmall_mtop_page_of_real_size_yields_every_review(crawler_for):
     response.request.callback = crawler.spider.parse_mtop
     mentions = crawl_path(crawler, response)
     check_every_post(mentions, posts, "tmall")
+    # the list dates reviews by day ("今天", "3天前"): the start of that day, said to be a day
+    assert all(m.extra["date_precision"] == "day" for m in mentions)
+    assert {m.created_at.astimezone(CHINA).time() for m in mentions} == {time(0, 0)}
 
 
 def test_complaint_pages_yield_every_complaint(crawler_for):

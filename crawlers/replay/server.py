@@ -102,6 +102,7 @@ class ReplayServer:
         self.request_headers: list[dict[str, str]] = []
         self.logins: dict[str, LoginRequirement] = {}
         self.mtop_tokens: set[str] = set()
+        self.mtop_day_dates = False  # True: Tmall's mtop list dates reviews by day, as public samples show
         # which timeline containers m.weibo.cn answers (drop "230413" to play the pre-2022 site)
         self.weibo_timeline_containers = {"230413", "107603"}
         self.handlers = SITE_HANDLERS

@@ -11,15 +11,16 @@ meets the slider captcha (the rgv587 punish reply).
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 import scrapy
 
 from crawlers import mtop
-from crawlers.normalize import parse_count, parse_time
+from crawlers.normalize import CHINA, parse_count, parse_time
 from crawlers.spiders.base import MentionSpider
 from crawlers.spiders.jd_reviews import REVIEW_SETTINGS
 from crawlers.wiring import session_pool
@@ -29,6 +30,7 @@ MTOP = "https://h5api.m.tmall.com"
 MTOP_API = "mtop.alibaba.review.list.for.new.pc.detail"
 MTOP_PAGE_SIZE = 20
 TOKEN_TRIES = 2  # a fresh `_m_h5_tk` is asked for at most this often per page
+_CLOCK = re.compile(r"\d{1,2}:\d{2}")
 # Taobao's rate APIs grade a review good (1), neutral (0) or bad (-1); Tmall shows no stars
 RATE_TYPE_STARS = {"1": 5.0, "0": 3.0, "-1": 1.0}
 
@@ -147,11 +149,18 @@ class TmallReviewsSpider(MentionSpider):
 
 
 def _with_time(item: dict[str, Any], value: Any) -> dict[str, Any]:
+    """created_at from the list's date; a date without a time of day ("3天前", "2个月前", "2025年6月14日")
+    is the start of that day, China time, flagged `extra.date_precision = "day"`."""
     if value:
         try:
-            item["created_at"] = parse_time(value)
+            created = parse_time(value)
         except ValueError:
             item["created_at"] = value  # validation dead-letters it with the reason
+            return item
+        if not _CLOCK.search(str(value)) and not str(value).strip().isdigit():
+            created = created.astimezone(CHINA).replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+            item["extra"]["date_precision"] = "day"
+        item["created_at"] = created
     return item
 
 

@@ -70,8 +70,13 @@ def rate_page(posts: list[Any], chunk: list[Any], page: int, size: int, layout_c
     }}
 
 
-def review_vo(post: Any, layout_changed: bool = False) -> dict[str, Any]:
-    """A review as the mtop API sends it (reviewVOList entries)."""
+def review_vo(post: Any, layout_changed: bool = False, day_dates: bool = False) -> dict[str, Any]:
+    """A review as the mtop API sends it (reviewVOList entries).
+
+    Public samples date reviews by day ("3天前", "2个月前"): `day_dates` sends that; otherwise the
+    review's time (the demo's scenarios are minute by minute, and a day-dated batch would read as a
+    spike at midnight).
+    """
     pics = [f"//img.alicdn.com/imgextra/i{n % 4 + 1}/O1CN01{token(f'mt{post.id}{n}', 22, B62)}_!!0-rate.jpg"
             for n in range(pick(post.id, [0, 1, 2, 3], "mpics"))]
     body: dict[str, Any] = {
@@ -82,7 +87,8 @@ def review_vo(post: Any, layout_changed: bool = False) -> dict[str, Any]:
         "id": post.id,
         "interactionVO": {"alreadyLike": "false", "commentCount": str(post.comments), "likeCount": str(post.likes),
                           "opinionCount": "0", "readCount": str(post.likes * 9 + 57), "reviewId": post.id},
-        "reply": "", "reviewDate": relative_day(post.created_at), "reviewPicPathList": pics,
+        "reply": "", "reviewDate": relative_day(post.created_at) if day_dates else china_time(post.created_at),
+        "reviewPicPathList": pics,
         "reviewWordContent": post.text,
         "skuText": {"颜色分类": pick(post.id, ["白色", "黑色", "灰色"], "c"), "规格": pick(post.id, ["标准装", "家庭装"], "s")},
         "userNick": masked(post.author.name), "videoVOList": [],
@@ -93,8 +99,9 @@ def review_vo(post: Any, layout_changed: bool = False) -> dict[str, Any]:
     return body
 
 
-def mtop_module(chunk: list[Any], has_next: bool, layout_changed: bool = False) -> dict[str, Any]:
-    return {"module": {"reviewVOList": [review_vo(p, layout_changed) for p in chunk],
+def mtop_module(chunk: list[Any], has_next: bool, layout_changed: bool = False,
+                day_dates: bool = False) -> dict[str, Any]:
+    return {"module": {"reviewVOList": [review_vo(p, layout_changed, day_dates) for p in chunk],
                        "hasNext": "true" if has_next else "false", "reviewCount": str(len(chunk)),
                        "filterInfo": {"orderType": "feedbackdate"}}}
 
@@ -135,7 +142,7 @@ def _mtop(server: Any, query: dict[str, str], cookies: dict[str, str], layout_ch
     chunk = page_of(posts, page, size)
     if not chunk:  # past the last page the gateway answers without a module
         return answer(mtop_reply({}))
-    return answer(mtop_reply(mtop_module(chunk, page * size < len(posts), layout_changed)))
+    return answer(mtop_reply(mtop_module(chunk, page * size < len(posts), layout_changed, server.mtop_day_dates)))
 
 
 def handle(server: Any, path: str, query: dict[str, str], layout_changed: bool = False,
