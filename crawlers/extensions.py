@@ -18,6 +18,11 @@ from crawlers.wiring import state_connection
 logger = logging.getLogger(__name__)
 
 
+def require_state_db(crawler: Any) -> None:
+    if not crawler.settings.get("CRISISWATCH_STATE_DB"):
+        raise NotConfigured("no state database")
+
+
 class CrawlProgress:
     """Shows pages, items and drops on one terminal line while a crawl runs; records recoveries."""
 
@@ -30,8 +35,7 @@ class CrawlProgress:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> CrawlProgress:
-        if not crawler.settings.get("CRISISWATCH_STATE_DB"):
-            raise NotConfigured("no state database")
+        require_state_db(crawler)
         return cls(crawler, crawler.settings.getbool("CRISISWATCH_PROGRESS"))
 
     def _line(self, final: bool = False) -> None:
@@ -74,8 +78,7 @@ class CrawlOutcome:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> CrawlOutcome:
-        if not crawler.settings.get("CRISISWATCH_STATE_DB"):
-            raise NotConfigured("no state database")
+        require_state_db(crawler)
         return cls(crawler)
 
     def spider_error(self, failure: Any, response: Any, spider: Any) -> None:

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 import scrapy
 
 from crawlers import mtop
+from crawlers.items import review_dict
 from crawlers.normalize import CHINA, parse_count, parse_time
 from crawlers.spiders.base import MentionSpider
 from crawlers.spiders.jd_reviews import REVIEW_SETTINGS
@@ -52,6 +53,15 @@ class TmallReviewsSpider(MentionSpider):
             raise self.config_error(f"unknown api {self.api!r} (use api=mtop, or api=rate for rate.tmall.com)")
         for brand, target in self.targets():
             yield self.mtop_request(brand, target, 1) if self.api == "mtop" else self.page_request(brand, target, 1)
+
+    def page_items(self, response: Any, entries: list, to_item: Any, missing: str) -> list[dict[str, Any]]:
+        """The page's reviews as items; one layout_changed event when some lack required fields."""
+        meta = response.meta
+        item_id = meta["query"].partition(":")[0]
+        items = [to_item(e, item_id=item_id, query=meta["query"], brand=meta["brand"]) for e in entries]
+        if any(not i["native_id"] or not i["text"] or "created_at" not in i for i in items):
+            self.layout_changed(missing, response.url)
+        return items
 
     # the mtop review API ------------------------------------------------------------------------
     def mtop_request(self, brand: str, target: str, page: int, tries: int = 0, session: str = "") -> scrapy.Request:
@@ -96,10 +106,8 @@ class TmallReviewsSpider(MentionSpider):
         if not isinstance(reviews, list):
             self.unreadable(response, "reply has no data.module.reviewVOList[]")
             return
-        item_id = meta["query"].partition(":")[0]
-        items = [review_item(r, item_id=item_id, query=meta["query"], brand=meta["brand"]) for r in reviews]
-        if any(not i["native_id"] or not i["text"] or "created_at" not in i for i in items):
-            self.layout_changed("reviewVOList entries lack id, reviewWordContent or reviewDate", response.url)
+        items = self.page_items(response, reviews, review_item, "reviewVOList entries lack id, reviewWordContent "
+                                                                  "or reviewDate")
         yield from items
         # dates here are days ("3天前", "2个月前"): only a review from before the mark's day proves
         # the rest known, reviews of the mark's own day are read again
@@ -133,10 +141,7 @@ class TmallReviewsSpider(MentionSpider):
         if not isinstance(rates, list):
             self.unreadable(response, "reply has no rateDetail.rateList[]")
             return
-        item_id = meta["query"].partition(":")[0]
-        items = [rate_item(r, item_id=item_id, query=meta["query"], brand=meta["brand"]) for r in rates]
-        if any(not i["native_id"] or not i["text"] or "created_at" not in i for i in items):
-            self.layout_changed("rateList entries lack id, rateContent or rateDate", response.url)
+        items = self.page_items(response, rates, rate_item, "rateList entries lack id, rateContent or rateDate")
         yield from items
         created = [i["created_at"] for i in items if isinstance(i.get("created_at"), datetime)]
         if self.passed_mark(meta["query"], created):
@@ -179,18 +184,11 @@ def review_item(review: dict, *, item_id: str, query: str, brand: str) -> dict[s
         extra["append_comment"] = append_text
     if review.get("reviewPicPathList"):
         extra["pictures"] = len(review["reviewPicPathList"])
-    item: dict[str, Any] = {
-        "source": "tmall",
-        "native_id": str(review.get("id") or ""),
-        "url": f"https://detail.tmall.com/item.htm?id={item_id}",
-        "text": f"{content}\n追评：{append_text}" if content and append_text else content,
-        "author": {"name": review.get("userNick") or ""},
-        "engagement": {"comments": parse_count((interaction or {}).get("commentCount")),
-                       "likes": parse_count((interaction or {}).get("likeCount"))},
-        "query": query,
-        "brands": [brand] if brand else [],
-        "extra": extra,
-    }
+    item = review_dict(source="tmall", native_id=review.get("id"), url=f"https://detail.tmall.com/item.htm?id={item_id}",
+                       content=content, follow_up=append_text, author=review.get("userNick") or "", query=query,
+                       brand=brand, extra=extra,
+                       engagement={"comments": parse_count((interaction or {}).get("commentCount")),
+                                   "likes": parse_count((interaction or {}).get("likeCount"))})
     return _with_time(item, review.get("reviewDate"))
 
 
@@ -207,16 +205,9 @@ def rate_item(rate: dict, *, item_id: str, query: str, brand: str) -> dict[str, 
         extra["append_comment"] = append_text
     if rate.get("pics"):
         extra["pictures"] = len(rate["pics"])
-    item: dict[str, Any] = {
-        "source": "tmall",
-        "native_id": str(rate.get("id") or ""),
-        "url": f"https://detail.tmall.com/item.htm?id={item_id}",
-        "text": f"{content}\n追评：{append_text}" if content and append_text else content,
-        "author": {"name": rate.get("displayUserNick") or ""},
-        "query": query,
-        "brands": [brand] if brand else [],
-        "extra": extra,
-    }
+    item = review_dict(source="tmall", native_id=rate.get("id"), url=f"https://detail.tmall.com/item.htm?id={item_id}",
+                       content=content, follow_up=append_text, author=rate.get("displayUserNick") or "", query=query,
+                       brand=brand, extra=extra)
     if (stars := RATE_TYPE_STARS.get(str(rate.get("rateType", "")))) is not None:
         item["rating"] = stars
     return _with_time(item, rate.get("rateDate"))
