@@ -13,7 +13,7 @@ from scrapy.utils.defer import deferred_from_coro
 
 from crawlers.blocks import LOGIN, Block, block_of
 from crawlers.health import record_block
-from crawlers.sessions import SessionPool
+from crawlers.sessions import SessionPool, unset_cookie_envs
 from crawlers.state import CrawlState
 from crawlers.wiring import crawler_config, session_pool, state_connection
 from crisiswatch.errors import CrisiswatchError
@@ -118,6 +118,7 @@ class BlockDetectionMiddleware:
 
     def __init__(self, crawler: Any) -> None:
         self.crawler = crawler
+        self.config = crawler_config(crawler)
         self.state = CrawlState(state_connection(crawler))
 
     @classmethod
@@ -143,7 +144,10 @@ class BlockDetectionMiddleware:
         session = pool.get(request.meta.get("session", "")) if pool is not None else None
         if pool is None or session is None or session.anonymous:
             name = getattr(self.crawler.spider, "name", "<source>")
-            needs = f"{block.reason}: needs a login cookie (set sources.{name}.cookie_env or cookie_files)"
+            unset = unset_cookie_envs(self.config.source(name))
+            where = (f"{', '.join(unset)} not set in the environment" if unset
+                     else f"set sources.{name}.cookie_env or cookie_files")
+            needs = f"{block.reason}: needs a login cookie ({where})"
             report_block(self.crawler, Block(needs, LOGIN), request, status="needs-cookie", http_status=status)
             return None
         if line := pool.expire(session, block.reason):

@@ -125,13 +125,18 @@ def _fingerprint(cookies: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(sorted(cookies.items())).encode()).hexdigest()[:24]
 
 
+def unset_cookie_envs(settings: Any) -> list[str]:
+    """The cookie variables the config names that hold no cookie in this environment."""
+    return [e for e in [settings.cookie_env, *settings.cookie_envs]
+            if e and not parse_cookie_header(os.environ.get(e, ""))]
+
+
 def configured_sessions(source: str, settings: Any, domains: tuple[str, ...], base: Path) -> list[Session]:
-    """The source's sessions from its config; CrisiswatchError names a missing or unreadable one."""
+    """The source's sessions from its config; CrisiswatchError names a missing or unreadable file."""
     sessions: list[Session] = []
     envs = [e for e in [settings.cookie_env, *settings.cookie_envs] if e]
     for env in envs:
-        value = os.environ.get(env, "")
-        cookies = parse_cookie_header(value)
+        cookies = parse_cookie_header(os.environ.get(env, ""))
         if cookies:
             sessions.append(Session(f"{source} cookie {len(sessions) + 1}", f"env {env}", cookies,
                                     _fingerprint(cookies)))

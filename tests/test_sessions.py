@@ -150,3 +150,14 @@ def test_an_unreadable_cookie_file_is_a_configuration_error(tmp_path):
     assert "config_error" in out
     (detail,) = rows(tmp_path / "cw.db", "SELECT detail FROM source_health WHERE event='config_error'")[0]
     assert "missing.txt" in json.loads(detail)["reason"]
+
+
+def test_a_named_cookie_variable_left_empty_is_what_the_block_names(tmp_path, monkeypatch):
+    monkeypatch.delenv("WEIBO_COOKIE", raising=False)
+    with posts_server() as server:
+        server.require_login("weibo", "SUB", "aaa")
+        cfg = with_cookies(write_config(tmp_path, "weibo_search", server.base_url, {"weibo_search": [QUERY]}),
+                           "weibo_search", cookie_env="WEIBO_COOKIE")
+        out = crawl(cfg, "weibo_search", ok=False)
+    assert "BLOCKED: HTTP 432 (Weibo: no valid login cookie): needs a login cookie " \
+           "(WEIBO_COOKIE not set in the environment)" in out
