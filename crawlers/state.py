@@ -25,6 +25,15 @@ CREATE TABLE IF NOT EXISTS source_health (
     detail TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS source_health_source ON source_health(source, id);
+CREATE TABLE IF NOT EXISTS source_checks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    source TEXT NOT NULL,
+    target TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS source_checks_source ON source_checks(source, id);
 CREATE TABLE IF NOT EXISTS crawl_runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     source TEXT NOT NULL,
@@ -37,7 +46,16 @@ CREATE TABLE IF NOT EXISTS crawl_runs (
 """
 
 _HOUR = timedelta(hours=1)
-HEALTH_EVENTS = ("source_blocked", "source_unblocked", "layout_changed", "config_error", "crawl_failed")
+# A crawl mark never moves past the crawl's own start plus this: sites' clocks drift a little, a
+# post dated days ahead is a broken clock that must not hide the posts published before it.
+MARK_SKEW = timedelta(minutes=10)
+# Kinds of source health events (table source_health). Each has `reason` in its detail, a line an
+# operator can act on. cookie_expired: one cookie of a source's pool stopped working and was put
+# aside (detail: cookie = its label, e.g. "weibo_search cookie 2", and status 432 / ok:-100 ...);
+# crawl_failed: a crawl ended with pages it could not read (every request failed, an unreadable
+# reply, an error in parsing); see crawlers/extensions.py.
+HEALTH_EVENTS = ("source_blocked", "source_unblocked", "layout_changed", "config_error", "crawl_failed",
+                 "cookie_expired")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from alerts.outbox import Outbox
+    from crawlers.health import source_health
     from crawlers.state import CrawlState
     from crisiswatch.config import load_config
     from crisiswatch.db import connect
@@ -40,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
         blocked = f" · BLOCKED since {row['blocked_since']:%Y-%m-%d %H:%M}" if row["blocked_since"] else ""
         print(f"  {row['source']:<16} last success {row['last_success'] or 'never'} · "
               f"{row['items_last_hour']} items in the last hour{blocked}")
+    for health in source_health(conn):  # the last `sources check` or crawl, whichever is newer
+        print(f"  {health.source:<16} health {health.status}: {health.reason} ({health.via} {health.at:%Y-%m-%d %H:%M})")
     if not rows:
         print("  (no crawl yet)")
     print(f"outbox: {Outbox(conn).counts() or 'empty'}")
