@@ -45,7 +45,7 @@ class SurgeSettings:
 
     sides: str = "both"  # "both": rises, falls and turbulence are news; "up": only rises (spike, shift, season)
     history_days: float = 28.0  # history behind each statistic's calibration
-    samples: int = 1024  # calibration samples kept (spread evenly over history_days)
+    samples: int = 512  # calibration samples kept (spread evenly over history_days: one per ~80 min)
     block_minutes: float = 15.0  # resolution of the day-long baseline and of the time-of-day profile
     baseline_hours: float = 24.0
     level_hours: float = 1.0  # EWMA of the level and of the absolute change
@@ -69,6 +69,7 @@ class Reading:
     baseline: float  # what the statistic compares it with, in the series' units
     since: float  # epoch seconds when the episode began (S first reached floor)
     at: float  # epoch seconds of the row
+    once_in_hours: float  # how rare: a peak like this comes about once in this many hours here
 
     @property
     def ratio(self) -> float:
@@ -233,8 +234,15 @@ class SurgeScorer:
         else:  # swing: mean absolute change per row (log scale) now vs its usual size
             usual = self._peaks[i].sorted
             value, baseline = self._swing, usual[len(usual) // 2]
-        self.last = Reading(name, side, S, p, value, baseline, self._since, t)
+        self.last = Reading(name, side, S, p, value, baseline, self._since, t,
+                            min(10.0**S, 1e12) * self._sample_every / 3600.0)
         return S / (S + 1.0)
+
+    @property
+    def warm(self) -> bool:
+        """Past the quiet start, with every statistic calibrated: its scores now mean what they say."""
+        return (self._first is not None and self._last - self._first >= self.s.quiet_hours * 3600.0
+                and len(self._peaks[0]) >= self.s.min_samples)
 
     # ------------------------------------------------------------------ persistence (for the rules)
 
@@ -266,3 +274,38 @@ class SurgeScorer:
         n = len(ordered)
         self._seasonal = (ordered[n // 2] if n % 2 else 0.5 * (ordered[n // 2 - 1] + ordered[n // 2])) if n else math.nan
         self._dt = -1.0
+
+
+class SurgeByKey:
+    """One `SurgeScorer` per key (brand, brand x category, ...) for the live rules, with their state."""
+
+    def __init__(self, settings: SurgeSettings) -> None:
+        self.settings = settings
+        self.scorers: dict[str, SurgeScorer] = {}
+
+    def update(self, key: str, at: datetime, value: float) -> tuple[float, SurgeScorer]:
+        scorer = self.scorers.get(key)
+        if scorer is None:
+            scorer = self.scorers[key] = SurgeScorer(self.settings)
+        return scorer.update(at, value), scorer
+
+    def state(self) -> dict[str, Any]:
+        return {k: v.state() for k, v in self.scorers.items()}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.scorers = {}
+        for key, value in state.items():
+            scorer = self.scorers[key] = SurgeScorer(self.settings)
+            scorer.restore(value)
+
+
+def describe(reading: Reading, unit: str) -> str:
+    """One line a person reads: what, how far from usual, since when, how rare."""
+    since = datetime.fromtimestamp(reading.since, UTC).strftime("%H:%M")
+    what = {"spike": f"{reading.value:.0f} {unit} vs a usual {reading.baseline:.1f} today",
+            "shift": f"the last hour at {reading.value:.1f} {unit} vs a usual {reading.baseline:.1f} today",
+            "season": f"the last hour at {reading.value:.1f} {unit} vs {reading.baseline:.1f} at this time of day",
+            "swing": f"swings {reading.value / max(reading.baseline, 1e-9):.1f}x their usual size"}[reading.statistic]
+    days = reading.once_in_hours / 24.0
+    rare = f"about once in {days:,.0f} days" if days >= 2 else f"about once in {reading.once_in_hours:,.0f} hours"
+    return f"{what}, {reading.direction} since {since} UTC; {rare} for this series"
