@@ -73,17 +73,24 @@ class TailCalibration:
         q01, q99 = s[n // 100], s[min(n - 1, (99 * n) // 100)]
         # The fitted tail may not call a value already seen rarer than it was (the extremes are
         # about 1 in n): that keeps sparse spikes, beyond the 99th percentile, from scoring as
-        # unheard of every time. A flat history still needs a scale: a millionth of its level.
-        floor = 1e-6 * (abs(s[n // 2]) + 1e-3)
+        # unheard of every time. A tail with no spread at all (counts that never exceeded their
+        # 90th percentile) says only "higher than everything seen": 1 in n + 1, no extrapolation.
         seen = math.log(max(n / 10.0, 1.5))
-        self._hi = (q90, max((q99 - q90) / _LN10, (s[-1] - q90) / seen, floor))
-        self._lo = (q10, max((q10 - q01) / _LN10, (q10 - s[0]) / seen, floor))
+        hi = max((q99 - q90) / _LN10, (s[-1] - q90) / seen)
+        lo = max((q10 - q01) / _LN10, (q10 - s[0]) / seen)
+        self._hi = (q90, hi if hi > 0.0 else math.inf)
+        self._lo = (q10, lo if lo > 0.0 else math.inf)
+
+    def _beyond(self, excess: float, scale: float) -> float:
+        if scale == math.inf:
+            return 0.1 if excess == 0.0 else 1.0 / (len(self.sorted) + 1)
+        return 0.1 * math.exp(-excess / scale) if excess < 600.0 * scale else 0.0
 
     def upper(self, x: float) -> float:
         """P(a past value >= x), with the fitted tail past the 90th percentile."""
         q90, scale = self._hi
         if x >= q90:
-            return 0.1 * math.exp((q90 - x) / scale) if x - q90 < 600.0 * scale else 0.0
+            return self._beyond(x - q90, scale)
         s = self.sorted
         return (len(s) - bisect_left(s, x) + 1) / (len(s) + 1)
 
@@ -91,7 +98,7 @@ class TailCalibration:
         """P(a past value <= x), with the fitted tail below the 10th percentile."""
         q10, scale = self._lo
         if x <= q10:
-            return 0.1 * math.exp((x - q10) / scale) if q10 - x < 600.0 * scale else 0.0
+            return self._beyond(q10 - x, scale)
         s = self.sorted
         return (bisect_right(s, x) + 1) / (len(s) + 1)
 
