@@ -158,3 +158,19 @@ def test_cli_output_of_a_truncated_file_is_a_prefix(detector: str, tmp_path) -> 
         outputs.append(out.read_text().splitlines())
     full, short = outputs
     assert len(short) == 3 * DAY + 12 and full[: len(short)] == short
+
+
+def test_calibration_tails_are_ranks_then_an_exponential_and_never_infinite() -> None:
+    from monitor.detectors.calibration import TailCalibration
+
+    cal = TailCalibration(100)
+    for v in range(100):
+        cal.push(float(v))
+    assert cal.upper(50.0) == pytest.approx(51 / 101)  # the empirical rank inside the body
+    assert cal.upper(200.0) < cal.upper(120.0) < cal.upper(99.0) <= 0.1  # ordered past the record
+    assert cal.upper(99.0) >= 1 / 101 - 1e-12, "a value already seen is no rarer than it was"
+    assert cal.lower(-50.0) < cal.lower(0.0)
+    flat = TailCalibration(50)
+    for _ in range(50):
+        flat.push(0.0)  # a count that never moved: no spread to extrapolate from
+    assert flat.upper(0.0) == 0.1 and flat.upper(5.0) == pytest.approx(1 / 51)
