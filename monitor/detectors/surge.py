@@ -43,7 +43,8 @@ STATISTICS = ("spike", "shift", "season", "swing")
 class SurgeSettings:
     """Durations in hours or days, so a series sampled every minute or every hour behaves the same."""
 
-    sides: str = "both"  # "both": rises, falls and turbulence are news; "up": only rises (spike, shift, season)
+    sides: str = "up"  # "up": only rises are news (spike, shift, season: mention volume); "both": also
+    # falls and turbulence (measurements that can fail either way: the "change" detector)
     history_days: float = 28.0  # history behind each statistic's calibration
     samples: int = 512  # calibration samples kept (spread evenly over history_days: one per ~80 min)
     block_minutes: float = 15.0  # resolution of the day-long baseline and of the time-of-day profile
