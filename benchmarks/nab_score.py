@@ -27,6 +27,15 @@ Evaluation protocol (fixed before the detector was tuned; change the detector, n
 - Published scores (NAB's result files and final_results.json) had their thresholds optimised on the
   very series they are scored on (in-sample by this protocol's standard); they are printed as
   published.
+- Caveat: the protocol was fixed first, but the detector's design (its statistics, calibration and
+  onset rule; about forty variants) was developed while looking at these held-out figures. Only the
+  realTweets series kept back by the checkers are free of that.
+
+The candidates are the two faces of one detector: "surge" (rises only: the default of
+`crisiswatch detect` and the detector behind the live rules) and "change" (rises, falls and
+turbulence). "HELD OUT, each candidate alone" answers "how does surge do on a realTweets series it
+has not seen" (LOSO); the per-fold choice answers "how does choosing among them do on a family it
+has not seen" (LOFO overall).
 
 Usage: benchmarks/nab_score.py [--nab ../shared/data/nab] [--chart FILE]
 """

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right, insort
 from collections import deque
-from typing import Any
 
 _LN10 = math.log(10.0)
 
@@ -121,6 +120,3 @@ def compact(values: list[float]) -> list[float]:
     """Values rounded for persistence: six significant digits are plenty for ranks and medians."""
     return [float(f"{v:.6g}") for v in values]
 
-
-def state_of(*parts: Any) -> list:
-    return [compact(p.state()) for p in parts]

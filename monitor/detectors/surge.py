@@ -1,18 +1,21 @@
 """The "surge" series detector: how rare is this row for this series, reported at the onset of each episode.
 
-Four simple statistics of y = log(1 + value) (a ratio scale for counts), each a question a person
-asks of a mention series:
+Simple statistics of y = log(1 + value) (a ratio scale for counts), each a question a person asks of
+a mention series:
 - spike: this row against the median of the last day (`baseline_hours`);
 - shift: the last hour's level (EWMA) against that median: a sustained rise or fall;
 - season: the last hour's level against the same time of day over the last week (`season_days`):
   busy for a Tuesday 03:00, even if ordinary for an afternoon;
-- swing: the last hour's mean absolute change against its usual size: turbulence, or a flat line.
+- swing (only with sides="both", the "change" detector): the last hour's mean absolute change
+  against its usual size: turbulence, or a flat line.
 
 Each statistic is turned into a tail probability by its own history (`TailCalibration`: the rank
 among samples of the last `history_days`, an exponential tail past the 90th percentile), so the
-units are the same for a brand with 5 mentions an hour and one with 5,000. The row's evidence is the
+units are the same for a brand with 5 mentions an hour and one with 5,000. The calibration keeps the
+peak (and trough) of each statistic over each sampling interval (`history_days` / `samples`, about
+80 minutes), so "rare" means rarer than nearly all recent intervals' peaks. The row's evidence is the
 smallest probability over the statistics and sides, times their number (Bonferroni), and its
-surprise S = -log10 of that: S = 4 means "this rare once in 10,000 rows".
+surprise S = -log10 of that: S = 2 means a peak like this comes once in about 100 intervals.
 
 Onsets, not rows: NAB (and an on-call team) counts the first alert of an episode and charges every
 other one. An episode starts when S reaches `floor` and ends after `rest_hours` below it; within an
