@@ -177,10 +177,11 @@ class SurgeScorer:
                 lo[i] = x
         if t >= self._next_sample:
             self._next_sample = t + self._sample_every
-            for i in range(4):
+            for i in range(self._n_stats):  # only what is tested: "up" keeps no troughs and no swing
                 if hi[i] > -math.inf:
                     peaks[i].push(hi[i])
-                    troughs[i].push(lo[i])
+                    if both:
+                        troughs[i].push(lo[i])
                 hi[i], lo[i] = -math.inf, math.inf
         if not tests:
             return 0.0
