@@ -105,9 +105,9 @@ def test_login_walls_say_which_cookie_is_missing_or_expired_and_status_shows_it(
     # the expired cookie was retired, with one health event for the operator
     events = rows(tmp_path / "cw.db", "SELECT source, event FROM source_health")
     assert events == [("weibo_timeline", "cookie_expired")]
-    assert "weibo_search     health needs-cookie: 极光优选: HTTP 432" in status.stdout, status.stdout
-    assert "weibo_timeline   health cookie-expired" in status.stdout
-    assert "weibo_comments   health ok" in status.stdout
+    assert "weibo_search     needs-cookie: 极光优选: HTTP 432" in status.stdout, status.stdout
+    assert "weibo_timeline   cookie-expired" in status.stdout
+    assert "weibo_comments   ok: " in status.stdout
 
 
 def test_one_source_only(tmp_path):
