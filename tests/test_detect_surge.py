@@ -231,3 +231,9 @@ def test_auto_reads_counts_as_surge_and_measurements_as_change() -> None:
     assert measured.kind == "measurement" and scores == score_series(ts, latency, "change")
     fall = [i for i, s in enumerate(scores) if s >= ALERT_THRESHOLD["auto"] and i >= outage]
     assert fall and fall[0] <= outage + 1 and measured.last.direction == "down"
+
+
+def test_an_episode_needs_at_least_a_one_in_ten_surprise() -> None:
+    """Below S = 1 the scorer does not rank rows exactly (that is what keeps it fast), so it refuses a lower floor."""
+    with pytest.raises(ValueError, match="floor"):
+        SurgeSettings(floor=0.5)

@@ -60,11 +60,15 @@ class SurgeSettings:
     level_hours: float = 1.0  # EWMA of the level and of the absolute change
     slow_hours: float = 6.0  # EWMA of the slow level
     season_days: int = 7
-    floor: float = 1.0  # S at which an episode starts
+    floor: float = 1.0  # S at which an episode starts (>= 1: the scorer skips exact ranks below 1 in 10)
     rest_hours: float = 3.0  # an episode ends after this long below floor
     ladder: float = 1.5  # within an episode, a new report needs S this many times the last one
     quiet_hours: float = 24.0
     min_samples: int = 24
+
+    def __post_init__(self) -> None:
+        if self.floor < 1.0:
+            raise ValueError(f"floor must be >= 1 (S of a 1-in-10 interval), got {self.floor}")
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,7 @@ class SurgeScorer:
         self._troughs = [TailCalibration(s.samples) for _ in STATISTICS]
         self._hi = [-math.inf] * len(STATISTICS)
         self._lo = [math.inf] * len(STATISTICS)
+        self._ready = [False] * len(STATISTICS)  # has min_samples of calibration
         self._sample_every = s.history_days * 86400.0 / s.samples
         self._first: float | None = None
         self._last = 0.0
@@ -167,24 +172,28 @@ class SurgeScorer:
         # level is sampled from the first baseline on, like the others, so that all are tested together
         stats = (y - base, level - base, level - seasonal, self._swing, self._slow - base,
                  level if base == base else math.nan)
-        need = self.s.min_samples
         both = len(self._sides) == 2
-        peaks, troughs, hi, lo = self._peaks, self._troughs, self._hi, self._lo
+        peaks, troughs, hi, lo, ready = self._peaks, self._troughs, self._hi, self._lo, self._ready
         best_p, best_i, best_side, tests = 1.0, -1, "up", 0
         for i in self._tested:
             x = stats[i]
             if x != x:  # nan: no baseline yet
                 continue
-            if len(peaks[i]) >= need:
-                q = peaks[i].upper(x)
+            if ready[i]:
+                # Inside the body of a calibration (below its q90, above its q10) the tail probability
+                # is above 0.1, so the row's S stays below floor (>= 1) whatever it is: only the tails
+                # need their exact probability (most rows have none, which keeps the detector fast).
                 tests += 1
-                if q < best_p:
-                    best_p, best_i, best_side = q, i, "up"
-                if both:
-                    q = troughs[i].lower(x)
-                    tests += 1
+                if x >= peaks[i].q90:
+                    q = peaks[i].upper(x)
                     if q < best_p:
-                        best_p, best_i, best_side = q, i, "down"
+                        best_p, best_i, best_side = q, i, "up"
+                if both:
+                    tests += 1
+                    if x <= troughs[i].q10:
+                        q = troughs[i].lower(x)
+                        if q < best_p:
+                            best_p, best_i, best_side = q, i, "down"
             if x > hi[i]:
                 hi[i] = x
             if x < lo[i]:
@@ -196,6 +205,7 @@ class SurgeScorer:
                     peaks[i].push(hi[i])
                     if both:
                         troughs[i].push(lo[i])
+                    ready[i] = len(peaks[i]) >= self.s.min_samples
                 hi[i], lo[i] = -math.inf, math.inf
         if not tests:
             return 0.0
@@ -299,6 +309,7 @@ class SurgeScorer:
         for calibrations, saved in ((self._peaks, state["peaks"]), (self._troughs, state["troughs"])):
             for c, values in zip(calibrations, saved[:k], strict=False):
                 c.restore(values)
+        self._ready = [len(c) >= self.s.min_samples for c in self._peaks]
         hi, lo = (list(map(float, v)) for v in state["open"])
         self._hi = hi + [-math.inf] * (k - len(hi))
         self._lo = lo + [math.inf] * (k - len(lo))
