@@ -80,6 +80,12 @@ R2-6's +0.4 is within what one more or one fewer detected window moves (~1.9 per
 it was kept by the rule written above, not by judgement after the fact. As shipped (the level is
 sampled from the first baseline on, like the other statistics, so a flat series never reports):
 overall 65.2, surge alone on realTweets LOSO 88.8.
+- Added after the above had run (same rules, same deciding number and guard):
+  R2-9 measurements on both scales: "change" (and so "auto" on measurements) tests its statistics
+  on log1p and on the raw values, Bonferroni over both (R2-1 showed families that need one and
+  families that need the other; a fall of 35 -> 5 is huge in log1p, a rise of 35 -> 100 in raw).
+  R2-10 a seasonal spike: the row against the median of the same time of day over the last week,
+  beside the row against the day's median (a spike at night that is ordinary by afternoon).
 
 The candidates are three faces of one detector: "surge" (rises only: the default of
 `crisiswatch detect` and the detector behind the live rules), "change" (rises, falls and
