@@ -7,13 +7,15 @@ the same scores. `score_series` runs a fresh scorer over a whole series.
 Detectors (see `DETECTORS`):
 - "surge" (the default, `monitor/detectors/surge.py`): how rare a rise is for this series (spike,
   sustained shift, slow drift, time-of-day and level statistics, each calibrated by its own
-  history), reported once at the onset of each episode. Mention volume: only rises are news (a silent source is the flatline
-  rule's business). The same detector powers the volume, negative-share and emerging-terms rules.
+  history), reported once at the onset of each episode. Mention volume: only rises are news (a
+  silent source is the flatline rule's business). The same detector powers the volume,
+  negative-share and emerging-terms rules.
 - "change": the same detector for measurements that can fail either way: rises, falls and
-  turbulence (a swing statistic). Both have NAB scores chosen and measured without the series
-  scored (leave one family out, leave one series out) in `benchmarks/nab_score.py`.
+  turbulence (a swing statistic).
 - "auto": the series' first day decides (`monitor/detectors/auto.py`): non-negative integers at
   least as dispersed as Poisson counts are read by "surge", anything else by "change".
+  All three have NAB scores chosen and measured without the series scored (leave one family out,
+  leave one series out) in `benchmarks/nab_score.py`.
 - "gaussian": NAB's windowed-Gaussian baseline: the two-sided normal tail of the value under the mean
   and deviation of the last 6400 values, refreshed every 100 rows.
 """
