@@ -98,12 +98,12 @@ def train(paths: list[Path], out: Path = MODEL_PATH, real: list[dict] | None = N
         weights[:, k], biases[k] = model.coef_.ravel(), model.intercept_[0]
     detector = LogisticRegression(C=C, max_iter=3000).fit(x_all, is_complaint.astype(int))
     weights[:, n], biases[n] = detector.coef_.ravel(), detector.intercept_[0]
-    columns, scales = zip(*(quantise(weights[:, k]) for k in range(n + 1)), strict=True)
+    quantised, scales = quantise(weights)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
         out,
-        weights=np.stack(columns, axis=1),
-        scales=np.array(scales, dtype=np.float32),
+        weights=quantised,
+        scales=scales,
         biases=biases.astype(np.float32),
         keys=np.array(CATEGORY_KEYS),
         bits=BITS,

@@ -27,6 +27,7 @@ import numpy as np
 from crisiswatch.errors import CrisiswatchError
 from monitor.enrich.english import DENSE, EnglishSentiment, featurise_en
 from monitor.enrich.textfeatures import Batch, idf, to_csr
+from monitor.enrich.train_sentiment import quantise
 
 DEFAULT_DATA = "../shared/data/sentiment_en/tweeteval_dev.csv"
 DEFAULT_OUT = str(Path(__file__).parent / "models")
@@ -68,13 +69,6 @@ def _tfidf_block(batch: Batch, bits: int):
 
     weights = idf(batch, bits, MIN_DF)
     return to_csr(batch, bits, weights**2) @ diags(weights), weights
-
-
-def quantise(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """int8 per column with one float scale per column."""
-    scale = np.abs(w).max(axis=0) / 127.0
-    scale[scale == 0] = 1.0
-    return np.round(w / scale).astype(np.int8), scale.astype(np.float32)
 
 
 def train(data: Path, out: Path) -> Path:
