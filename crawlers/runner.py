@@ -16,7 +16,7 @@ def crawl_settings(config: Config, *, overrides: dict[str, Any] | None = None, p
     if not settings.get("BOT_NAME") or settings.get("BOT_NAME") == "scrapybot":
         settings.setmodule("crawlers.settings", priority="project")
     settings.set("CRISISWATCH_CONFIG", config, priority="cmdline")
-    settings.set("CRISISWATCH_STATE_DB", str(config.resolve(config.state_db)), priority="cmdline")
+    settings.set("CRISISWATCH_STATE_DB", str(config.state_store), priority="cmdline")
     settings.set("CRISISWATCH_INDEX_URL", config.index.url, priority="cmdline")
     settings.set("CRISISWATCH_BATCH_SIZE", config.index.batch_size, priority="cmdline")
     settings.set("CRISISWATCH_PROGRESS", progress, priority="cmdline")

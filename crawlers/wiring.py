@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from crisiswatch.config import Config, load_config
-from crisiswatch.db import connect
+from crisiswatch.db import StateConnection, connect
 
 
 def crawler_config(crawler: Any) -> Config:
@@ -16,7 +15,7 @@ def crawler_config(crawler: Any) -> Config:
     return config
 
 
-def state_connection(crawler: Any) -> sqlite3.Connection:
+def state_connection(crawler: Any) -> StateConnection:
     """One connection per crawler, opened on first use and kept on the crawler."""
     conn = getattr(crawler, "_crisiswatch_state", None)
     if conn is None:

@@ -245,7 +245,7 @@ def take_run_lease(database: str, holder: str, ttl: timedelta, wait: bool,
 
 
 def run_forever(config: Config, config_path: str | None, tick_seconds: float = 30, once: bool = False) -> None:
-    database = str(config.resolve(config.state_db))
+    database = str(config.state_store)
     ttl = run_lease_ttl(tick_seconds)
     keeper = take_run_lease(database, new_holder("run"), ttl, wait=not once)
     conn = connect(database)

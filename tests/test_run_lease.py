@@ -33,9 +33,9 @@ def surge(backend, start: datetime, quiet_minutes: int = 180, surge_minutes: int
                                 else 0.95) for i in range(negative + 1)])
 
 
-def test_leases_take_free_or_expired_and_refuse_held(tmp_path):
+def test_leases_take_free_or_expired_and_refuse_held(state_url):
     now = [T0]
-    leases = Leases(connect(tmp_path / "s.db"), clock=lambda: now[0])
+    leases = Leases(connect(state_url), clock=lambda: now[0])
     ttl = timedelta(seconds=60)
     assert leases.acquire("x", "a", ttl) and leases.acquire("x", "a", ttl)
     assert not leases.acquire("x", "b", ttl) and not leases.renew("x", "b", ttl)
@@ -66,7 +66,7 @@ def test_two_detectors_at_once_decide_each_bucket_once(config):
 
     def detect() -> None:
         backend = MeetingBackend.from_url(config.index.url)
-        results.append(DetectionService(config, backend, connect(config.state_db)).advance(T0 + timedelta(minutes=200)))
+        results.append(DetectionService(config, backend, connect(config.state_store)).advance(T0 + timedelta(minutes=200)))
 
     threads = [threading.Thread(target=detect) for _ in range(2)]
     for t in threads:
@@ -74,7 +74,7 @@ def test_two_detectors_at_once_decide_each_bucket_once(config):
     for t in threads:
         t.join(20)
     assert sorted(len(r) > 0 for r in results) == [False, True]
-    conn = connect(config.state_db)
+    conn = connect(config.state_store)
     assert len(IncidentService(conn).list()) == 1
     events = conn.execute("SELECT COUNT(*) FROM incident_events").fetchone()[0]
     assert events == sum(len(r) for r in results)

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from playbooks.tickets.service import TicketService
 
     config = load_config(args.config)
-    conn = connect(config.resolve(config.state_db))
+    conn = connect(config.state_store)
     print(f"config: {config.path or '(built-in defaults)'} · index: {redact_url(config.index.url)}")
     backend = open_backend(config.index.url)
     try:
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     service = TicketService.from_config(config, conn)
     breaches = sweep_on_read(config, service, conn)["breaches"]
     tickets = service.list(open_only=True, limit=1_000_000)
-    print(f"open tickets: {len(tickets)} · new SLA breaches: {len(breaches)} · state {config.resolve(config.state_db)}")
+    print(f"open tickets: {len(tickets)} · new SLA breaches: {len(breaches)} · state {redact_url(config.state_store)}")
     for ticket in tickets[:10]:
         owner = f"{ticket.department}/{ticket.owner}" if ticket.owner else ticket.department
         print(f"  {ticket.number} {ticket.status} {ticket.severity} {ticket.category} · {owner} · 办结 "
