@@ -78,13 +78,14 @@ def quiet_until(config: Config, now: datetime) -> datetime | None:
 
 class AlertDispatcher:
     def __init__(self, config: Config, conn: StateConnection, channels: dict[str, Channel],
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), holder: str | None = None) -> None:
         self.config = config
         self.conn = conn
         self.outbox = Outbox(conn, clock)
         self.channels = channels
         self.clock = clock
-        self.holder = new_holder("deliver")  # this dispatcher's name on the outbox rows it claims
+        # this dispatcher's name on the outbox rows it claims (a run worker's id, so `status` shows them)
+        self.holder = holder or new_holder("deliver")
 
     def _pair(self, route: Route) -> tuple[str, str]:
         if route.channel in self.channels:

@@ -86,3 +86,15 @@ class CrawlState:
                  "runs": r["runs"], "blocked_since": self.blocked_since(r["source"])} for r in rows]
 
 
+    # the shared schedule: every crawl worker reads and writes the same rows ----------------------
+    def next_crawl(self, spider: str) -> tuple[datetime | None, int]:
+        """(not before, failures in a row) for a spider; (None, 0) when it was never scheduled."""
+        row = self.conn.execute("SELECT next_at, failures FROM crawl_schedule WHERE spider=?", (spider,)).fetchone()
+        return (datetime.fromisoformat(row[0]), row[1]) if row else (None, 0)
+
+    def schedule(self, spider: str, next_at: datetime, failures: int, by: str, code: int) -> None:
+        self.conn.execute(
+            "INSERT INTO crawl_schedule(spider, next_at, failures, last_by, last_code) VALUES (?,?,?,?,?)"
+            " ON CONFLICT(spider) DO UPDATE SET next_at=excluded.next_at, failures=excluded.failures,"
+            " last_by=excluded.last_by, last_code=excluded.last_code",
+            (spider, next_at.astimezone(UTC).isoformat(), failures, by, code))

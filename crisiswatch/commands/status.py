@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if not rows:
         print("  (no crawl yet)")
     print(f"outbox: {Outbox(conn).counts() or 'empty'}")
+    print_workers(conn)
     incidents = IncidentService(conn).list(status="open")
     print(f"open incidents: {len(incidents)}")
     for incident in incidents[:10]:
@@ -57,3 +58,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {ticket.number} {ticket.status} {ticket.severity} {ticket.category} · {owner} · 办结 "
               f"{service.local(ticket.resolve_due)} · {ticket.title}")
     return 0
+
+
+def print_workers(conn) -> None:
+    """The live `run` workers (beat within 30 s), what each is doing and the leases and alerts it holds."""
+    from datetime import UTC, datetime
+
+    from crisiswatch.workers import Workers
+
+    now = datetime.now(UTC)
+    live = Workers(conn).live(now)
+    print(f"workers: {len(live)} live")
+    for w in live:
+        holds = ", ".join(w.holds) or "nothing"
+        claimed = f" · {w.outbox_rows} alert(s) being sent" if w.outbox_rows else ""
+        print(f"  {w.id} [{w.role}] {w.doing} · beat {int((now - w.beat_at).total_seconds())} s ago · up since "
+              f"{w.started_at:%Y-%m-%d %H:%M} UTC · holds {holds}{claimed}")
