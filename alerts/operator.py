@@ -25,7 +25,10 @@ from crisiswatch.config import Config
 from crisiswatch.db import StateConnection
 
 OPERATOR_EVENTS = {"source_blocked": "数据源被封禁 source blocked", "layout_changed": "页面结构变化 layout changed",
-                   "config_error": "数据源配置错误 source config error"}
+                   "config_error": "数据源配置错误 source config error",
+                   # one event per expired cookie (the crawl quarantines it and goes on with the others);
+                   # failed crawls page through the dependency check, once per outage, not per crawl
+                   "cookie_expired": "登录凭证过期 cookie expired"}
 FLATLINE_RULES = ("flatline",)
 
 

@@ -1,76 +1,136 @@
-"""Recognising the ways sites refuse a crawler: captcha, login wall, throttling codes, punish pages."""
+"""Recognising the ways sites refuse a crawler: login walls, captchas, throttling codes, punish pages.
+
+A block is only ever a positive sign the site gave: a status code the sites use for refusals, a
+redirect to a login or captcha page, a login or captcha page itself, Weibo's `ok:-100`, Tmall's
+`rgv587_flag` punish reply, an mtop `FAIL_SYS_USER_VALIDATE`, or JD's bare `{}`. The whole body
+is read (a real Weibo search page is 40-160 KB): a reply that cannot be read is never called a
+block, it is left to the spider, which reports it as an unreadable page.
+
+Each block has a kind. `login` means the site wants a valid login cookie: with a cookie sent, that
+cookie has expired; without one, the source needs one. The other kinds (captcha, throttled,
+forbidden, punished) are anti-bot refusals that a new cookie does not cure.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
-BLOCK_STATUS = {403: "HTTP 403 forbidden", 418: "HTTP 418 (Weibo throttling)", 432: "HTTP 432 (Weibo: no valid login cookie)"}
-LOGIN_HOSTS = ("passport.weibo.com", "passport.jd.com", "login.taobao.com", "login.tmall.com", "/login")
-BODY_MARKERS = (
-    ("rgv587_flag", "Tmall punish page (rgv587)"),
-    ("_____tmd_____/punish", "Tmall punish page"),
-    ("passport.jd.com", "JD login page"),  # before 验证码: JD's login form asks for one too
-    ("验证码", "captcha page (验证码)"),
-    ("登录聚投诉", "聚投诉 login wall"),
-    ("passport.weibo.com", "Weibo login redirect"),
+from crawlers.jsonp import response_text
+
+LOGIN, CAPTCHA, THROTTLED, FORBIDDEN, PUNISHED = "login", "captcha", "throttled", "forbidden", "punished"
+
+
+@dataclass(frozen=True)
+class Block:
+    reason: str
+    kind: str
+
+    @property
+    def wants_login(self) -> bool:
+        return self.kind == LOGIN
+
+
+BLOCK_STATUS = {
+    403: Block("HTTP 403 forbidden", FORBIDDEN),
+    418: Block("HTTP 418 (Weibo throttling)", THROTTLED),
+    432: Block("HTTP 432 (Weibo: no valid login cookie)", LOGIN),
+}
+LOGIN_HOSTS = ("passport.weibo.com", "passport.weibo.cn", "passport.jd.com", "login.taobao.com",
+               "login.tmall.com", "/login", "/signin")
+CAPTCHA_PATHS = ("captcha", "/punish", "_____tmd_____", "verify", "risk_handler")
+# Markers of a login or captcha page: searched in its <title> and in the whole page when an HTML
+# page came where JSON was expected. Order matters: JD's login form asks for a 验证码 too.
+PAGE_MARKERS = (
+    ("rgv587_flag", Block("Tmall punish page (rgv587)", PUNISHED)),
+    ("_____tmd_____/punish", Block("Tmall punish page", PUNISHED)),
+    ("passport.jd.com", Block("JD login page", LOGIN)),
+    ("登录聚投诉", Block("聚投诉 login wall", LOGIN)),
+    ("Sina Visitor System", Block("Weibo visitor check page", CAPTCHA)),
+    ("passport.weibo.com", Block("Weibo login page", LOGIN)),
+    ("passport.weibo.cn", Block("Weibo login page", LOGIN)),
+    ("login.taobao.com", Block("Taobao login page", LOGIN)),
+    ("验证码", Block("captcha page (验证码)", CAPTCHA)),
+    ("安全验证", Block("captcha page (安全验证)", CAPTCHA)),
+    ("请登录", Block("login page (请登录)", LOGIN)),
 )
 # HTML pages that JSON-API spiders also fetch (complaint detail pages). Their bodies are users'
 # own words, and a complaint about an SMS 验证码 is common: only the page <title> is checked.
 # s.weibo.com's search results are posts too (the spider recognises its login/captcha pages itself).
 HTML_PAGES = ("/complaint/view/", "/tousu/show/id/", "/weibo?q=")
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
+_MTOP_LOGIN = ("FAIL_SYS_SESSION_EXPIRED", "FAIL_SYS_LOGIN")
+_MTOP_PUNISH = ("FAIL_SYS_USER_VALIDATE", "RGV587_ERROR")
 
 
-def block_reason(response: Any, expects_json: bool) -> str | None:
-    """Why this response is a block, or None when it is a real answer (possibly empty)."""
+def block_of(response: Any, expects_json: bool) -> Block | None:
+    """The block this response is, or None when it is a real answer (possibly empty or unreadable)."""
     status = response.status
     if status in BLOCK_STATUS:
         return BLOCK_STATUS[status]
     if 300 <= status < 400:
         location = response.headers.get(b"Location", b"").decode("latin-1")
-        if any(h in location for h in LOGIN_HOSTS) or "captcha" in location:
-            return f"redirect to login or captcha ({location[:80]})"
+        if any(h in location for h in LOGIN_HOSTS):
+            return Block(f"redirect to a login page ({_short(location)})", LOGIN)
+        if any(p in location.lower() for p in CAPTCHA_PATHS):
+            return Block(f"redirect to a captcha page ({_short(location)})", CAPTCHA)
         return None
     if status >= 400:
         return None  # 404/5xx are errors for RetryMiddleware, not blocks
-    body = response.body[:20_000]
-    try:
-        text = body.decode(getattr(response, "encoding", None) or "utf-8", errors="replace")
-    except LookupError:
-        text = body.decode("utf-8", errors="replace")
-    stripped = text.lstrip()
+    text = response_text(response)
     if any(page in getattr(response, "url", "") for page in HTML_PAGES):
         title = _TITLE.search(text)
-        return _marker_reason(title.group(1)) if title else None
-    if expects_json:
-        payload = _json_payload(stripped)
-        if payload is None:
-            if stripped.startswith("<"):
-                return _marker_reason(text) or "HTML page where JSON was expected (login or captcha page)"
-            return None if not stripped else "unreadable reply where JSON was expected"
-        if isinstance(payload, dict):
-            if payload.get("ok") in (-100, "-100"):
-                url = str(payload.get("url", ""))
-                return "Weibo login required (ok:-100)" if "passport" in url else "Weibo captcha (ok:-100)"
-            if "rgv587_flag" in payload:
-                return "Tmall punish page (rgv587)"
-            if not payload:  # JD answers a missing or expired cookie with a bare {}
-                return "empty JSON object {} (data withheld: cookie missing or expired)"
-        return None
-    return _marker_reason(text)
+        return _page_block(title.group(1)) if title else None
+    stripped = text.lstrip().lstrip("\ufeff")
+    if not expects_json:
+        return _page_block(text)
+    if stripped.startswith("<"):
+        # an HTML page where JSON was expected is a block only when it says so (title or markers)
+        title = _TITLE.search(stripped)
+        block = (_page_block(title.group(1)) if title else None) or _page_block(stripped)
+        return Block(f"HTML {block.reason} where JSON was expected", block.kind) if block else None
+    payload = json_payload(stripped)
+    return _json_block(payload) if isinstance(payload, dict) else None
 
 
-def _marker_reason(text: str) -> str | None:
-    for marker, reason in BODY_MARKERS:
-        if marker in text:
-            return reason
+def block_reason(response: Any, expects_json: bool) -> str | None:
+    """Why this response is a block, or None when it is a real answer."""
+    block = block_of(response, expects_json)
+    return block.reason if block else None
+
+
+def _json_block(payload: dict) -> Block | None:
+    if not payload:  # JD answers a missing or expired cookie with a bare {}
+        return Block("empty JSON object {} (data withheld: login cookie missing or expired)", LOGIN)
+    if payload.get("ok") in (-100, "-100"):
+        url = str(payload.get("url", ""))
+        if any(h in url for h in LOGIN_HOSTS):
+            return Block("Weibo login required (ok:-100)", LOGIN)
+        return Block("Weibo captcha (ok:-100)", CAPTCHA)
+    if "rgv587_flag" in payload:
+        return Block("Tmall punish page (rgv587)", PUNISHED)
+    ret = " ".join(str(r) for r in payload.get("ret") or []) if isinstance(payload.get("ret"), list) else ""
+    if any(code in ret for code in _MTOP_LOGIN):
+        return Block(f"mtop login session expired ({ret[:60]})", LOGIN)
+    if any(code in ret for code in _MTOP_PUNISH):
+        return Block(f"mtop anti-bot check ({ret[:60]})", PUNISHED)
     return None
 
 
-def _json_payload(text: str) -> Any:
-    """JSON or JSONP (`callback({...});`) body, or None."""
+def _page_block(text: str) -> Block | None:
+    return next((block for marker, block in PAGE_MARKERS if marker in text), None)
+
+
+def _short(url: str) -> str:
+    """Where a redirect points, without its query (which may carry tokens)."""
+    return url.split("?", 1)[0][:80]
+
+
+def json_payload(text: str) -> Any:
+    """JSON or JSONP (`callback({...});`) text as a value, or None when it is neither."""
+    text = text.strip()
     if not text:
         return None
     if text[0] in "{[":
@@ -79,7 +139,7 @@ def _json_payload(text: str) -> Any:
         except ValueError:
             return None
     start, end = text.find("("), text.rfind(")")
-    if 0 < start < end and text[:start].replace("_", "").replace(".", "").isalnum():
+    if 0 < start < end and text[:start].strip().replace("_", "").replace(".", "").replace("$", "").isalnum():
         try:
             return json.loads(text[start + 1:end])
         except ValueError:

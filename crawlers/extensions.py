@@ -1,9 +1,12 @@
-"""Crawl extensions: a one-line progress display and the source's health after a clean run."""
+"""Crawl extensions: a one-line progress display, the source's health after a clean run, and the
+crawl's outcome when pages were lost."""
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
+from collections import Counter
 from typing import Any
 
 from scrapy import signals
@@ -11,6 +14,13 @@ from scrapy.exceptions import NotConfigured
 
 from crawlers.state import CrawlState
 from crawlers.wiring import state_connection
+
+logger = logging.getLogger(__name__)
+
+
+def require_state_db(crawler: Any) -> None:
+    if not crawler.settings.get("CRISISWATCH_STATE_DB"):
+        raise NotConfigured("no state database")
 
 
 class CrawlProgress:
@@ -25,8 +35,7 @@ class CrawlProgress:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> CrawlProgress:
-        if not crawler.settings.get("CRISISWATCH_STATE_DB"):
-            raise NotConfigured("no state database")
+        require_state_db(crawler)
         return cls(crawler, crawler.settings.getbool("CRISISWATCH_PROGRESS"))
 
     def _line(self, final: bool = False) -> None:
@@ -51,3 +60,59 @@ class CrawlProgress:
             state = CrawlState(state_connection(self.crawler))
             if state.blocked_since(spider.name):
                 state.record(spider.name, "source_unblocked")
+
+
+class CrawlOutcome:
+    """A crawl that lost pages ends failed: one `crawl_failed` health event and a one-line reason.
+
+    Pages are lost when their download failed for good (`crawlers.middlewares.LostPageMiddleware`),
+    when the reply was unreadable (`MentionSpider.unreadable`), or when their callback raised. The
+    reason lands in the stat `crisiswatch/failed`, which `crisiswatch crawl` prints and turns into
+    a non-zero exit; the lost queries keep their crawl marks (`IndexPipeline`).
+    """
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        crawler.signals.connect(self.spider_error, signal=signals.spider_error)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> CrawlOutcome:
+        require_state_db(crawler)
+        return cls(crawler)
+
+    def spider_error(self, failure: Any, response: Any, spider: Any) -> None:
+        meta = dict(response.meta)
+        meta.setdefault("query", (meta.get("item") or {}).get("query", ""))
+        why = f"{failure.type.__name__} while reading the reply: {str(failure.value)[:120]}"
+        if getattr(spider, "probe", False):
+            spider.probe_outcome(str(meta["query"]), "layout-changed", why)
+        elif hasattr(spider, "page_lost"):
+            spider.page_lost(meta, why, response.url)
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        lost = getattr(spider, "lost_pages", None)
+        if not lost or getattr(spider, "blocked", False) or getattr(spider, "probe", False):
+            return
+        line = outcome_line(lost, int(self.crawler.stats.get_value("crisiswatch/list_pages") or 0))
+        self.crawler.stats.set_value("crisiswatch/failed", line)
+        CrawlState(state_connection(self.crawler)).record(
+            spider.name, "crawl_failed", reason=line, pages_lost=len(lost), url=lost[0][2].split("?", 1)[0],
+            status=lost_status([reason for _, reason, _ in lost]))
+        logger.error("%s: %s", spider.name, line)
+
+
+def lost_status(reasons: list[str]) -> str:
+    """unreachable when no answer came (HTTP errors, download errors), else layout-changed."""
+    transport = all(r.startswith("HTTP ") or (r.split(":", 1)[0].isidentifier() and "reading the reply" not in r)
+                    for r in reasons)
+    return "unreachable" if transport else "layout-changed"
+
+
+def outcome_line(lost: list[tuple[str, str, str]], list_pages: int) -> str:
+    """'every request failed (4 x HTTP 500)' or '2 of 9 pages lost (HTTP 500 x2)'."""
+    reasons = Counter(reason for _, reason, _ in lost)
+    summary = ", ".join(f"{reason} x{n}" if n > 1 else reason for reason, n in reasons.most_common(3))
+    if list_pages and len(lost) < list_pages:
+        return f"{len(lost)} of {list_pages} pages lost ({summary})"
+    return f"every request failed ({summary})" if len(lost) > 1 else f"the only page was lost ({summary})"

@@ -29,10 +29,16 @@ def response_text(response: Any) -> str:
 
 
 def loads_jsonp(text: str) -> Any:
-    """`callback({...});` or plain JSON; ValueError when it is neither."""
-    text = text.strip().lstrip("\ufeff")
-    if text[:1] in ("{", "["):
+    """`callback({...});` or plain JSON; ValueError when it is neither.
+
+    rate.tmall.com called without a callback answers the object's members without their braces
+    (`"rateDetail":{...}`): they are read as the object they are.
+    """
+    text = text.strip().lstrip("\ufeff").strip()
+    if text[:1] in ("{", "[") or not text:
         return json.loads(text)
+    if text.startswith('"'):
+        return json.loads("{" + text + "}")
     start, end = text.find("("), text.rfind(")")
     if start <= 0 or end <= start:
         raise ValueError(f"not JSON or JSONP: {text[:60]!r}")

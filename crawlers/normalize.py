@@ -8,8 +8,9 @@ from email.utils import parsedate_to_datetime
 
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 
-_REL = re.compile(r"^(\d+)\s*(秒|分钟|小时|天)前$")
+_REL = re.compile(r"^(\d+)\s*(秒|分钟|小时|天|周|个月)前$")
 _TODAY = re.compile(r"^(今天|昨天)\s*(\d{1,2}):(\d{2})$")
+_DAY_ONLY = ("今天", "昨天", "前天")
 _MONTH_DAY = re.compile(r"^(\d{1,2})[月-](\d{1,2})日?(?:\s*(\d{1,2}):(\d{2}))?$")
 _FULL_CN = re.compile(r"^(\d{4})[年-](\d{1,2})[月-](\d{1,2})日?(?:\s*(\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
 _COUNT = re.compile(r"^([\d.]+)\s*(万|亿|w|k)?\+?$", re.I)
@@ -32,8 +33,13 @@ def parse_time(value: str | int | float, now: datetime | None = None) -> datetim
     if text in ("刚刚", "刚才"):
         return now.astimezone(UTC)
     if m := _REL.match(text):
-        unit = {"秒": "seconds", "分钟": "minutes", "小时": "hours", "天": "days"}[m.group(2)]
-        return (now - timedelta(**{unit: int(m.group(1))})).astimezone(UTC)
+        # "N个月前" (Tmall's review list) is as coarse as the site: 30 days a month
+        unit, factor = {"秒": ("seconds", 1), "分钟": ("minutes", 1), "小时": ("hours", 1), "天": ("days", 1),
+                        "周": ("days", 7), "个月": ("days", 30)}[m.group(2)]
+        return (now - timedelta(**{unit: int(m.group(1)) * factor})).astimezone(UTC)
+    if text in _DAY_ONLY:  # a day without a time: that day's midnight, China time
+        day = now - timedelta(days=_DAY_ONLY.index(text))
+        return day.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
     if m := _TODAY.match(text):
         day = now - timedelta(days=1 if m.group(1) == "昨天" else 0)
         return day.replace(hour=int(m.group(2)), minute=int(m.group(3)), second=0,

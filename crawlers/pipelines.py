@@ -7,14 +7,15 @@ X collector through `crawlers.feed.feed_items`, without Scrapy's engine.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 from scrapy import signals
 from scrapy.exceptions import DropItem
 
-from crawlers.state import CrawlState
+from crawlers.sanitize import sanitize_item, truncate
+from crawlers.state import MARK_SKEW, CrawlState
 from crawlers.wiring import crawler_config, state_connection
 from crisiswatch.deadletter import DeadLetters
 from crisiswatch.mention import Mention, validation_reason
@@ -23,7 +24,11 @@ logger = logging.getLogger(__name__)
 
 
 class ValidationPipeline:
-    """Dict items become `Mention`s; a bad item is dead-lettered with its reason and the crawl goes on."""
+    """Dict items become `Mention`s; a bad item is dead-lettered with its reason and the crawl goes on.
+
+    Before validation every string is made valid Unicode, and after it an oversized mention is cut
+    to the limits in `crawlers.sanitize` and flagged: neither is a reason to lose the post.
+    """
 
     def __init__(self, crawler: Any) -> None:
         self.crawler = crawler
@@ -35,9 +40,12 @@ class ValidationPipeline:
 
     def process_item(self, item: Any) -> Mention:
         if isinstance(item, Mention):
-            return item
+            return self._within_limits(item)
+        item, sanitized = sanitize_item(dict(item))
+        if sanitized:
+            self.crawler.stats.inc_value("crisiswatch/sanitized")
         try:
-            return Mention.model_validate(dict(item))
+            return self._within_limits(Mention.model_validate(item))
         except ValidationError as exc:
             reason = validation_reason(exc)
             source = str(dict(item).get("source", ""))
@@ -45,6 +53,13 @@ class ValidationPipeline:
             self.crawler.stats.inc_value("crisiswatch/invalid")
             self.crawler.stats.inc_value(f"crisiswatch/invalid/{source or 'unknown'}")
             raise DropItem(f"invalid item from {source or 'unknown source'}: {reason}") from None
+
+    def _within_limits(self, mention: Mention) -> Mention:
+        if cut := truncate(mention):
+            self.crawler.stats.inc_value("crisiswatch/truncated")
+            logger.warning("%s %s cut to size: %s", mention.source, mention.native_id,
+                           ", ".join(f"{k} had {n} characters" for k, n in cut.items()))
+        return mention
 
 
 class DedupPipeline:
@@ -91,6 +106,8 @@ class IndexPipeline:
 
     A mark moves only when the whole crawl of a query finished, so a crawl killed half-way
     re-reads its pages next time: the index upsert makes that harmless, and nothing is skipped.
+    A query with a lost page (unreadable, failed download) keeps its mark, and no mark moves past
+    the crawl's own clock plus MARK_SKEW: a post dated in the future must not hide later ones.
     """
 
     def __init__(self, crawler: Any) -> None:
@@ -104,6 +121,7 @@ class IndexPipeline:
         self.buffer: list[Mention] = []
         self.marks_seen: dict[tuple[str, str], datetime] = {}
         self.run_id: int | None = None
+        self.opened_at = datetime.now(UTC)
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
@@ -112,6 +130,7 @@ class IndexPipeline:
         return cls(crawler)
 
     def spider_opened(self, spider: Any) -> None:
+        self.opened_at = datetime.now(UTC)
         self.run_id = self.state.start_run(getattr(spider, "name", "?"))
 
     def process_item(self, item: Mention) -> Mention:
@@ -135,13 +154,16 @@ class IndexPipeline:
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         # runs after every pipeline's close_spider, when Scrapy knows why the crawl ended
-        clean = reason == "finished" and not getattr(spider, "blocked", False)
-        if clean:
+        blocked = getattr(spider, "blocked", False)
+        lost = {query for query, _, _ in getattr(spider, "lost_pages", ())}
+        if reason == "finished" and not blocked:
+            ceiling = self.opened_at + MARK_SKEW
             for (source, query), newest in self.marks_seen.items():
-                self.state.advance_mark(source, query, newest)
+                if query not in lost:
+                    self.state.advance_mark(source, query, min(newest, ceiling))
         if self.run_id is not None:
             self.state.finish_run(
-                self.run_id, reason if not getattr(spider, "blocked", False) else "blocked",
+                self.run_id, "blocked" if blocked else ("failed" if lost and reason == "finished" else reason),
                 int(self.crawler.stats.get_value("crisiswatch/indexed") or 0),
                 int(self.crawler.stats.get_value("response_received_count") or 0),
             )

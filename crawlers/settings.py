@@ -34,6 +34,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawlers.middlewares.ProxyMiddleware": 545,
     # after RetryMiddleware (550) in the response direction, so a block is seen before a retry
     "crawlers.middlewares.BlockDetectionMiddleware": 560,
+    # below RetryMiddleware (550): sees what is left once retries gave up
+    "crawlers.middlewares.LostPageMiddleware": 500,
 }
 ITEM_PIPELINES = {
     "crawlers.pipelines.ValidationPipeline": 100,
@@ -43,6 +45,7 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "crawlers.extensions.CrawlProgress": 500,
+    "crawlers.extensions.CrawlOutcome": 510,
 }
 
 # crisiswatch wiring (set by `crisiswatch crawl` from the config file)

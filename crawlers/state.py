@@ -9,7 +9,16 @@ from datetime import UTC, datetime, timedelta
 from crisiswatch.db import StateConnection, insert_id
 
 _HOUR = timedelta(hours=1)
-HEALTH_EVENTS = ("source_blocked", "source_unblocked", "layout_changed", "config_error", "crawl_failed")
+# A crawl mark never moves past the crawl's own start plus this: sites' clocks drift a little, a
+# post dated days ahead is a broken clock that must not hide the posts published before it.
+MARK_SKEW = timedelta(minutes=10)
+# Kinds of source health events (table source_health). Each has `reason` in its detail, a line an
+# operator can act on. cookie_expired: one cookie of a source's pool stopped working and was put
+# aside (detail: cookie = its label, e.g. "weibo_search cookie 2", and status 432 / ok:-100 ...);
+# crawl_failed: a crawl ended with pages it could not read (every request failed, an unreadable
+# reply, an error in parsing); see crawlers/extensions.py.
+HEALTH_EVENTS = ("source_blocked", "source_unblocked", "layout_changed", "config_error", "crawl_failed",
+                 "cookie_expired")
 
 
 @dataclass(frozen=True)
@@ -84,7 +93,6 @@ class CrawlState:
         ).fetchall()
         return [{"source": r["source"], "last_success": r["last_ok"], "items_last_hour": r["items_hour"] or 0,
                  "runs": r["runs"], "blocked_since": self.blocked_since(r["source"])} for r in rows]
-
 
     # the shared schedule: every crawl worker reads and writes the same rows ----------------------
     def next_crawl(self, spider: str) -> tuple[datetime | None, int]:

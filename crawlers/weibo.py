@@ -8,17 +8,24 @@ from typing import Any
 
 import scrapy
 
+from crawlers.jsonp import response_json
 from crawlers.normalize import parse_count, parse_time
+from crisiswatch.mention import mention_id, strip_html
+
+RETWEET_TEXT = 500  # characters of the original kept with a repost (the original is indexed whole)
 
 
 def mblog_cards(data: dict) -> list[dict]:
     """mblogs from a getIndex reply: card_type 9 cards, also inside card_group (type 11) cards."""
     out = []
-    for card in (data.get("data") or {}).get("cards") or []:
+    body = data.get("data") if isinstance(data.get("data"), dict) else data  # before 2018: no "data"
+    for card in body.get("cards") or []:
+        if not isinstance(card, dict):
+            continue
         if card.get("card_type") == 9 and card.get("mblog"):
             out.append(card["mblog"])
         for sub in card.get("card_group") or []:
-            if sub.get("card_type") == 9 and sub.get("mblog"):
+            if isinstance(sub, dict) and sub.get("card_type") == 9 and sub.get("mblog"):
                 out.append(sub["mblog"])
     return out
 
@@ -54,16 +61,30 @@ def mblog_item(mblog: dict, *, query: str = "", brand: str = "", now: datetime |
             item["created_at"] = parse_time(mblog["created_at"], now)
         except ValueError:
             item["created_at"] = mblog["created_at"]  # validation rejects it with the reason
-    if retweeted := mblog.get("retweeted_status"):
-        item["extra"]["retweet_of"] = str(retweeted.get("id", ""))
+    if isinstance(retweeted := mblog.get("retweeted_status"), dict) and (retweeted.get("id") or retweeted.get("mid")):
+        original = str(retweeted.get("id") or retweeted.get("mid"))
+        ruser = retweeted.get("user") or {}  # null when the original was deleted
+        item["parent_id"] = mention_id(source, original)
+        item["extra"]["retweet_of"] = {
+            "id": original, "author": {"id": str(ruser.get("id", "")), "name": ruser.get("screen_name", "")},
+            "text": strip_html(str(retweeted.get("text") or ""))[:RETWEET_TEXT],
+        }
     return item
+
+
+def retweeted_original(mblog: dict) -> dict | None:
+    """The post a repost spreads, when the reply still carries it (a deleted original has no user)."""
+    original = mblog.get("retweeted_status")
+    if isinstance(original, dict) and (original.get("id") or original.get("mid")) and original.get("user"):
+        return original
+    return None
 
 
 # politeness every Weibo spider shares (weibo-crawler's experience: 8-15 s between requests,
 # one at a time, or 418/432 follow); a login redirect must stay visible to block detection
 WEIBO_SETTINGS: dict[str, Any] = {
     "DOWNLOAD_DELAY": 10,
-    "RANDOMIZE_DOWNLOAD_DELAY": True,
+    "DOWNLOAD_DELAY_JITTER": 0.5,  # ±50% around the delay
     "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
     "AUTOTHROTTLE_ENABLED": True,
     "REDIRECT_ENABLED": False,
@@ -91,9 +112,23 @@ class LongTextMixin:
     """
 
     # mixed into a MentionSpider, which provides base_url() and crawler
+    def post_items(self, item: dict[str, Any], mblog: dict, meta: dict[str, Any]) -> Iterator[Any]:
+        """A post and, for a repost, the original it spreads as a mention of its own.
+
+        The repost keeps the reposter's words, `parent_id` = the original's mention id and a short
+        `extra.retweet_of` (id, author, text); the original is indexed in full, so every repost of
+        one post points at one indexed mention and the spread of that post is visible.
+        """
+        yield from self.with_long_text(item, mblog)
+        if original := retweeted_original(mblog):
+            copy = mblog_item(original, query=meta["query"], brand=meta["brand"])
+            copy["extra"]["via_repost"] = item.get("native_id", "")
+            self.crawler.stats.inc_value("crisiswatch/retweeted_originals")
+            yield from self.with_long_text(copy, original)
+
     def with_long_text(self, item: dict[str, Any], mblog: dict) -> Iterator[Any]:
         native_id = item.get("native_id")
-        if not mblog.get("isLongText") or not native_id:
+        if not mblog.get("isLongText") or not native_id or getattr(self, "probe", False):
             yield item
             return
         url = f"{self.base_url('https://m.weibo.cn')}/statuses/extend?id={native_id}"
@@ -105,7 +140,7 @@ class LongTextMixin:
     def parse_long_text(self, response: Any) -> Iterator[dict[str, Any]]:
         item = response.meta["item"]
         try:
-            data = response.json()
+            data = response_json(response)
         except ValueError:
             data = {}
         payload = data.get("data") if isinstance(data, dict) and data.get("ok") in (1, "1") else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from crawlers.sessions import SITE_DOMAINS, SessionPool, configured_sessions
 from crisiswatch.config import Config, load_config
 from crisiswatch.db import StateConnection, connect
 
@@ -22,3 +23,17 @@ def state_connection(crawler: Any) -> StateConnection:
         conn = connect(crawler.settings.get("CRISISWATCH_STATE_DB"))
         crawler._crisiswatch_state = conn
     return conn
+
+
+def session_pool(crawler: Any) -> SessionPool:
+    """The crawler's spider's pool of login sessions, built once from the config (crawlers/sessions.py)."""
+    pool = getattr(crawler, "_crisiswatch_sessions", None)
+    if pool is None:
+        spider = crawler.spider
+        config = crawler_config(crawler)
+        name = getattr(spider, "name", "")
+        sessions = configured_sessions(name, config.source(name), SITE_DOMAINS.get(getattr(spider, "source", ""), ()),
+                                       config.resolve("."))
+        pool = SessionPool(name, sessions, state_connection(crawler))
+        crawler._crisiswatch_sessions = pool
+    return pool

@@ -26,7 +26,8 @@ CATEGORY_LABELS = {
 SEVERITIES = ("一般", "重要", "紧急", "重大")
 STORED = {"stored": True}  # validation context for mentions read back from storage
 
-_TAG = re.compile(r"<[^>]+>")
+# a tag starts with a letter (or is a comment): "<不确定耐不耐用>" in a review is the writer's own words
+_TAG = re.compile(r"<(?:/?[A-Za-z][^>]*|!--.*?--|![A-Za-z][^>]*)>", re.S)
 _IMG_ALT = re.compile(r"""<img[^>]*?\balt=["']?([^"'>\s]+)["']?[^>]*>""", re.I)
 _BR = re.compile(r"<br\s*/?>", re.I)
 _SPACE = re.compile(r"[ \t\r\f\v]+")

@@ -35,9 +35,9 @@ class Crawl:
     requests: list[str]
 
 
-def crawl(cfg: Path, server: ReplayServer, spider: str) -> Crawl:
+def crawl(cfg: Path, server: ReplayServer, spider: str, *args: str) -> Crawl:
     before = len(server.requests)
-    proc = replay_crawl.run_crawl(cfg, spider)
+    proc = replay_crawl.run_crawl(cfg, spider, *args)
     return Crawl(proc.returncode, proc.stdout, proc.stderr, server.requests[before:])
 
 

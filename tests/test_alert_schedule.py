@@ -88,12 +88,15 @@ def test_blocked_sources_and_flatlines_alert_the_operator_once(tmp_path):
     assert ops.check_health() == 1 and ops.check_health() == 0
     state.record("jd_reviews", "source_blocked", reason="login")
     assert OperatorAlerts(config, d.conn, d).check_health() == 1   # a restart resumes at the cursor
+    state.record("weibo_timeline", "cookie_expired", reason="weibo_timeline cookie 2 expired at 14:02 UTC")
+    assert ops.check_health() == 1
     open_incident(d.conn, rule="flatline")
     open_incident(d.conn, brand="aurora", rule="negative_spike")
     assert ops.check_flatlines() == 1 and ops.check_flatlines() == 0
     assert {r.target for r in d.outbox.all()} == {"#ops"}
     d.deliver_due()
     assert "captcha 432" in out.getvalue() and "flatline" in out.getvalue()
+    assert "cookie 2 expired at 14:02" in out.getvalue()
 
 
 def test_deadman_alerts_once_per_silence(tmp_path):

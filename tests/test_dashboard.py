@@ -252,3 +252,21 @@ def test_demo_login_is_refused_off_loopback(tmp_path):
 def test_slack_endpoints_are_mounted_and_verify_signatures(base):
     reply = requests.post(f"{base}/slack/actions", data={"payload": "{}"}, timeout=10)
     assert reply.status_code in (401, 503)  # refused by signature checking, not missing (404) or CSRF (403)
+
+
+def test_overview_shows_each_sources_health_as_status_does(site, base):
+    from crawlers.health import source_health
+    from crawlers.state import CrawlState
+    from crisiswatch.db import connect
+
+    s = login(base, "viv")
+    assert "尚无抓取或检查记录" in s.get(f"{base}/", timeout=20).text  # nothing crawled yet: says why
+    state = CrawlState(connect(site.db))
+    run = state.start_run("weibo_search")
+    state.record("weibo_search", "source_blocked", reason="captcha (ok:-100)", status="blocked")
+    state.finish_run(run, "blocked", 0, 1)
+    state.finish_run(state.start_run("jd_reviews"), "finished", 37, 2)
+    page = s.get(f"{base}/", timeout=20).text
+    for health in source_health(connect(site.db)):  # the lines `crisiswatch status` prints
+        assert health.source in page and health.reason in page
+    assert "被封禁" in page and "captcha (ok:-100)" in page and "37 mentions" in page and "正常" in page

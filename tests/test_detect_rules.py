@@ -207,3 +207,43 @@ def test_flatline_ignores_quiet_and_new_sources() -> None:
         n = 0 if i > 28 * 60 else poisson(rng, 0.1)  # too quiet for silence to mean anything
         assert rule.observe(Observation(t, 1, "source=jutousu", "", n, 0, dimension="source")) is None
         assert rule.observe(Observation(t, 1, "source=x", "", 0, 0, dimension="source")) is None
+
+
+# ------------------------------------------------------------------ the surge detector behind the rules
+
+
+def test_warm_volume_key_fires_once_at_the_onset_with_the_detectors_explanation() -> None:
+    """After a day the surge detector decides: one signal at the start of a ten-minute surge (the count
+    tail alone fired on every one of its buckets), explained as level vs baseline, since when, how rare."""
+    rule = VolumeSpikeRule(VolumeSpikeSettings(dimensions=["brand"]))
+    onset = T0 + timedelta(days=2, hours=3)  # night: about 2 a minute
+    surge = {onset + k * MIN: 40 for k in range(10)}
+    fired = _volume_run(rule, 3, seed=12, surge=surge)
+    assert [f.at for f in fired] == [onset]
+    facts = fired[0].facts["surge"]
+    assert facts["statistic"] in {"spike", "season"} and facts["direction"] == "up"
+    assert facts["value"] > 5 * facts["baseline"] and facts["once_in_hours"] > 24  # vs the day's median
+    assert "since" in fired[0].summary and "once in" in fired[0].summary
+
+
+def test_cold_volume_key_decides_by_its_count_tail() -> None:
+    """A key first seen an hour ago has no history to be rare against: the tail alone fires, unexplained."""
+    rule = VolumeSpikeRule(VolumeSpikeSettings(dimensions=["brand"]))
+    for i in range(60):
+        assert rule.observe(Observation(T0 + i * MIN, 1, "brand=new", "new", 1, 0)) is None
+    signal = rule.observe(Observation(T0 + 60 * MIN, 1, "brand=new", "new", 80, 0))
+    assert signal is not None and "surge" not in signal.facts
+
+
+def test_warm_negative_share_is_explained_by_the_detector() -> None:
+    rng = random.Random(13)
+    rule = NegativeShareRule(NegativeShareSettings())
+    fired = []
+    for i in range(46 * 60):  # warm after about 32 hours (24 calibration samples)
+        total = poisson(rng, 8.0)
+        negative = sum(rng.random() < (0.1 if i < 40 * 60 else 0.45) for _ in range(total))
+        sig = rule.observe(Observation(T0 + i * MIN, 1, "brand=aurora", "aurora", total, negative))
+        if sig:
+            fired.append(sig)
+    assert fired and fired[0].at >= T0 + timedelta(hours=40)
+    assert fired[0].facts["surge"]["direction"] == "up" and len(fired) < 10, "onsets, not every bucket"

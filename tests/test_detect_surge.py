@@ -1,12 +1,15 @@
-"""The default "surge" series scorer: onsets of rare surges, once each, calibrated per series."""
+"""The default "surge" series detector: rare rows for this series, reported once per episode, explained."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import random
 from datetime import timedelta
 
 import pytest
 
+from crisiswatch.commands.detect import run
 from monitor.detectors.anomaly import ALERT_THRESHOLD, DEFAULT, DETECTORS, score_series
 from monitor.detectors.surge import SurgeScorer, SurgeSettings
 from tests.test_anomaly import DAY, START, STEP, poisson, seasonal_counts
@@ -14,58 +17,119 @@ from tests.test_anomaly import DAY, START, STEP, poisson, seasonal_counts
 THRESHOLD = ALERT_THRESHOLD["surge"]
 
 
-def _alerts(scores: list[float]) -> list[int]:
-    return [i for i, s in enumerate(scores) if s >= THRESHOLD]
+def _alerts(scores: list[float], after: int = 3 * DAY) -> list[int]:
+    return [i for i, s in enumerate(scores) if s >= THRESHOLD and i >= after]
+
+
+def _surprise(score: float) -> float:
+    return score / (1.0 - score)  # the score is S / (S + 1)
 
 
 def test_surge_is_the_default() -> None:
     assert DEFAULT == "surge"
 
 
-def test_spike_fires_once_at_its_onset() -> None:
+def test_crisis_is_reported_at_its_onset_above_every_noise_report() -> None:
     ts, vs = seasonal_counts(16, seed=5)
     onset = 15 * DAY + 40
     for k in range(24):  # a crisis: 10x the usual volume, fading over two hours
         vs[onset + k] += 200.0 * (0.9**k)
-    alerts = [a for a in _alerts(score_series(ts, vs, "surge")) if a >= 3 * DAY]  # past the first days
-    assert alerts and onset <= alerts[0] <= onset + 2
-    assert len(alerts) == 1, "the rest of the same burst is not a new alert"
+    scores = score_series(ts, vs, "surge")
+    crisis = [a for a in _alerts(scores) if a >= onset]
+    assert crisis and crisis[0] == onset, "reported on its first row"
+    noise = max(scores[3 * DAY : onset])
+    assert scores[onset] > noise, "rarer than anything in two weeks of ordinary noise"
+    assert _surprise(scores[onset]) > 2 * _surprise(noise)
+    # the fading tail of the same episode is not reported again
+    assert all(s == 0.0 for s in scores[onset + 1 : onset + 24])
 
 
-def test_slow_level_shift_fires_within_hours() -> None:
+def test_reports_are_onsets_not_rows() -> None:
+    """Ordinary Poisson noise: a few small reports a day, a report right after another only when its
+    surprise grew by the ladder factor, nothing in the first day."""
+    ts, vs = seasonal_counts(14, seed=11)
+    scores = score_series(ts, vs, "surge")
+    assert all(s == 0.0 for s in scores[:DAY])  # quiet_hours
+    reported = [i for i, s in enumerate(scores) if s > 0.0]
+    assert len(reported) < 3 * 13, "a few episodes a day, not rows"
+    for a, b in zip(reported, reported[1:], strict=False):
+        if b - a < 12:  # the same episode: reported again only because it grew
+            assert _surprise(scores[b]) > SurgeSettings().ladder * _surprise(scores[a])
+    assert max(_surprise(s) for s in scores) < 4.0, "noise is never rarer than 1 in 10,000"
+
+
+def test_slow_level_shift_is_reported_within_hours() -> None:
     ts, vs = seasonal_counts(16, seed=6, base=10.0)
     rng = random.Random(6)
     onset = 15 * DAY
     for i in range(onset, len(vs)):  # volume steps up 6x and stays there: no single spike
         vs[i] = float(poisson(rng, 60.0))
-    alerts = [a for a in _alerts(score_series(ts, vs, "surge")) if a >= 3 * DAY]  # past the first days
-    assert alerts and onset <= alerts[0] <= onset + 4 * 12
+    scores = score_series(ts, vs, "surge")
+    after = [a for a in _alerts(scores) if a >= onset]
+    assert after and after[0] <= onset + 12
+    assert _surprise(max(scores[onset:])) > 2 * _surprise(max(scores[3 * DAY : onset]))
 
 
-def test_bursty_series_needs_a_bigger_surge() -> None:
-    """Daily spikes of 5x are routine for this series, so a new one is no alert; a 40x one is."""
-    ts, vs = seasonal_counts(16, seed=8)
-    for day in range(16):
-        for k in range(6):
-            vs[day * DAY + 150 + k] += 100.0
-    routine = 15 * DAY + 150
-    big = 15 * DAY + 230
-    vs[big] += 800.0
-    alerts = _alerts(score_series(ts, vs, "surge"))
-    assert routine not in alerts
-    assert big in alerts
+def test_busy_for_the_time_of_day_is_news() -> None:
+    """20 a bucket is an ordinary afternoon but unheard of at night: the season statistic sees it."""
+    ts, vs = seasonal_counts(16, seed=8, base=20.0)
+    night = 15 * DAY + 18 * 12  # 18:00 is the trough of the rhythm (about 6 a bucket)
+    assert max(vs[night - 6 : night]) < 15
+    for k in range(36):  # three hours at the afternoon level, at night
+        vs[night + k] = float(poisson(random.Random(k), 34.0))
+    scorer = SurgeScorer()
+    scores = [scorer.update(t, v) for t, v in zip(ts, vs, strict=True)]
+    crisis = [a for a in _alerts(scores) if a >= night]
+    assert crisis and crisis[0] <= night + 6
+    assert max(vs[night : night + 36]) < max(vs[: night - 6]), "nothing the series has not seen by day"
 
 
-def test_truncating_input_never_changes_earlier_scores() -> None:
-    ts, vs = seasonal_counts(10, seed=9)
-    vs[9 * DAY] += 500.0
-    full = score_series(ts, vs, "surge")
-    for cut in (3, DAY + 7, 9 * DAY + 1):
-        assert score_series(ts[:cut], vs[:cut], "surge") == full[:cut]
+def test_drops_are_reported_as_falls_and_only_when_asked() -> None:
+    ts, vs = seasonal_counts(16, seed=9, base=30.0)
+    outage = 15 * DAY + 100
+    vs[outage : outage + 24] = [0.0] * 24
+    both = SurgeScorer(SurgeSettings(sides="both"))
+    scores = [both.update(t, v) for t, v in zip(ts, vs, strict=True)]
+    assert [a for a in _alerts(scores) if a >= outage][0] <= outage + 1
+    assert both.last is not None and both.last.direction == "down"
+    up = score_series(ts, vs, "surge", SurgeSettings(sides="up"))
+    assert not [a for a in _alerts(up) if outage <= a < outage + 24]
+
+
+def test_reading_explains_the_report_in_the_series_units() -> None:
+    ts, vs = seasonal_counts(16, seed=5)
+    onset = 15 * DAY + 40
+    vs[onset] += 400.0
+    scorer = SurgeScorer()
+    for t, v in zip(ts[: onset + 1], vs[: onset + 1], strict=True):
+        score = scorer.update(t, v)
+    reading = scorer.last
+    assert score >= THRESHOLD and reading is not None
+    assert reading.statistic == "spike" and reading.direction == "up"
+    assert reading.value == pytest.approx(vs[onset])
+    assert 5.0 < reading.baseline < 40.0, "the day's median, in mentions per bucket"
+    assert reading.ratio > 10.0
+    assert reading.since <= reading.at == ts[onset].timestamp()
+    assert reading.p_value == pytest.approx(10 ** -reading.surprise)
+
+
+def test_state_round_trip_continues_exactly() -> None:
+    ts, vs = seasonal_counts(9, seed=4)
+    vs[8 * DAY + 30] += 300.0
+    whole = score_series(ts, vs, "surge")
+    cut = 8 * DAY
+    first = SurgeScorer()
+    for t, v in zip(ts[:cut], vs[:cut], strict=True):
+        first.update(t, v)
+    resumed = SurgeScorer()
+    resumed.restore(json.loads(json.dumps(first.state())))
+    rest = [resumed.update(t, v) for t, v in zip(ts[cut:], vs[cut:], strict=True)]
+    assert rest == pytest.approx(whole[cut:], abs=1e-4)
+    assert _alerts(rest, after=0) == [a - cut for a in _alerts(whole) if a >= cut]
 
 
 def test_settings_are_in_hours_so_sampling_rate_does_not_matter() -> None:
-    """The same rhythm sampled every minute: a 10x surge still fires near its onset."""
+    """The same kind of series sampled every minute: a 10x surge is still reported at its onset."""
     rng = random.Random(4)
     ts, vs = [], []
     n = 16 * 1440
@@ -75,20 +139,14 @@ def test_settings_are_in_hours_so_sampling_rate_does_not_matter() -> None:
     onset = 15 * 1440 + 600
     for k in range(60):
         vs[onset + k] += 40.0
-    scorer = SurgeScorer(SurgeSettings())
-    scores = [scorer.update(t, v) for t, v in zip(ts, vs, strict=True)]
-    alerts = [a for a in _alerts(scores) if a >= 3 * 1440]
-    assert alerts and onset <= alerts[0] <= onset + 10
+    scores = score_series(ts, vs, "surge")
+    assert [a for a in _alerts(scores, after=3 * 1440) if a >= onset][0] == onset
     assert STEP == timedelta(minutes=5)  # the shared fixtures are 5-minute series
 
 
 @pytest.mark.parametrize("detector", sorted(DETECTORS))
 def test_cli_output_of_a_truncated_file_is_a_prefix(detector: str, tmp_path) -> None:
     """`crisiswatch detect` on the first rows of a file scores them exactly as on the whole file."""
-    import argparse
-
-    from crisiswatch.commands.detect import run
-
     ts, vs = seasonal_counts(4, seed=12)
     vs[3 * DAY + 10] += 400.0
     lines = [f"{t:%Y-%m-%d %H:%M:%S},{int(v)}" for t, v in zip(ts, vs, strict=True)]
@@ -100,3 +158,19 @@ def test_cli_output_of_a_truncated_file_is_a_prefix(detector: str, tmp_path) -> 
         outputs.append(out.read_text().splitlines())
     full, short = outputs
     assert len(short) == 3 * DAY + 12 and full[: len(short)] == short
+
+
+def test_calibration_tails_are_ranks_then_an_exponential_and_never_infinite() -> None:
+    from monitor.detectors.calibration import TailCalibration
+
+    cal = TailCalibration(100)
+    for v in range(100):
+        cal.push(float(v))
+    assert cal.upper(50.0) == pytest.approx(51 / 101)  # the empirical rank inside the body
+    assert cal.upper(200.0) < cal.upper(120.0) < cal.upper(99.0) <= 0.1  # ordered past the record
+    assert cal.upper(99.0) >= 1 / 101 - 1e-12, "a value already seen is no rarer than it was"
+    assert cal.lower(-50.0) < cal.lower(0.0)
+    flat = TailCalibration(50)
+    for _ in range(50):
+        flat.push(0.0)  # a count that never moved: no spread to extrapolate from
+    assert flat.upper(0.0) == 0.1 and flat.upper(5.0) == pytest.approx(1 / 51)

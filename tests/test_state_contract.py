@@ -20,6 +20,9 @@ from alerts.channels.slack_ids import SlackChannelIds
 from alerts.dispatch import AlertDispatcher
 from alerts.message import AlertMessage
 from alerts.outbox import Outbox
+from crawlers.health import source_health
+from crawlers.probe import CheckResult, record_checks
+from crawlers.sessions import Session, SessionPool
 from crawlers.state import CrawlState
 from crawlers.x.collector import Backlog, SinceIds
 from crisiswatch.audit import AuditLog
@@ -167,3 +170,17 @@ def test_a_statement_is_drafted_once_and_an_approval_is_decided_once(state_url, 
     assert approvals.decide(first, "lin", True).status == "approved"
     with pytest.raises(Exception, match="already approved"):
         approvals.decide(first, "lin", False)
+
+
+def test_source_checks_and_quarantined_cookies_are_kept(state_url):
+    conn = connect(state_url)
+    record_checks(conn, [CheckResult("weibo_search", "极光", "ok", ""),
+                         CheckResult("weibo_search", "极光优选", "blocked", "captcha page")])
+    [health] = source_health(conn)
+    assert (health.source, health.status, health.via) == ("weibo_search", "blocked", "check")
+    cookies = [Session(f"weibo_search cookie {n}", "env", {"SUB": str(n)}, fingerprint=f"fp{n}") for n in (1, 2)]
+    pool = SessionPool("weibo_search", cookies, conn)
+    assert pool.expire(cookies[0], "432") and pool.expire(cookies[0], "432") is None
+    again = SessionPool("weibo_search", [Session(c.label, c.origin, dict(c.cookies), c.fingerprint) for c in cookies],
+                        connect(state_url))
+    assert [s.label for s in again.live] == ["weibo_search cookie 2"]

@@ -1,4 +1,5 @@
-"""The Tmall review spider on saved list_detail_rate replies, the punish reply, and over the replay server."""
+"""The Tmall review spider: the mtop review API (signed, token round trip) and the older list_detail_rate
+replies, the punish reply, and both over the replay server."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def parse(crawler, fixture: str, page: int = 1) -> list:
 
 
 def test_start_builds_the_rate_url_from_item_and_seller(crawler_for):
-    spider = crawler_for(TmallReviewsSpider, query=TARGET, brand="aurora").spider
+    spider = crawler_for(TmallReviewsSpider, query=TARGET, brand="aurora", api="rate").spider
 
     async def first():
         async for request in spider.start():
@@ -100,10 +101,41 @@ def test_second_crawl_over_the_replay_server_reads_only_the_newest_page(tmp_path
     expected = sum(1 for p in scenario.posts if p.source == "tmall")
     with ReplayServer(scenario) as server:
         cfg = write_config(tmp_path, server)
-        first = crawl(cfg, server, "tmall_reviews")
+        first = crawl(cfg, server, "tmall_reviews", "-a", "api=rate")
         assert first.returncode == 0, first.stderr[-2000:]
         assert stored(tmp_path / "cw.db", "tmall") == (expected, expected), first.stdout + first.stderr[-1500:]
         assert len(first.requests) == -(-expected // 10)
-        second = crawl(cfg, server, "tmall_reviews")
+        second = crawl(cfg, server, "tmall_reviews", "-a", "api=rate")
         assert second.returncode == 0, second.stderr[-2000:]
         assert len(second.requests) == 1 and "currentPage=1&" in second.requests[0]
+
+
+def test_mtop_crawl_signs_with_the_token_the_gateway_hands_out(tmp_path):
+    scenario = load_scenario(str(small_scenario(tmp_path)))
+    expected = sum(1 for p in scenario.posts if p.source == "tmall")
+    with ReplayServer(scenario) as server:
+        cfg = write_config(tmp_path, server)
+        first = crawl(cfg, server, "tmall_reviews")
+        assert first.returncode == 0, first.stdout + first.stderr[-2000:]
+        assert stored(tmp_path / "cw.db", "tmall") == (expected, expected), first.stdout + first.stderr[-1500:]
+        # the first call has no _m_h5_tk: the gateway sets one, the spider signs again with it
+        assert all("/h5/mtop.alibaba.review.list.for.new.pc.detail/1.0/" in r for r in first.requests)
+        assert len(first.requests) == 1 + -(-expected // 20)
+        sent = server.request_headers[-len(first.requests):]
+        assert "_m_h5_tk=" not in sent[0].get("Cookie", "") and "_m_h5_tk=" in sent[1].get("Cookie", "")
+        second = crawl(cfg, server, "tmall_reviews")
+        assert second.returncode == 0, second.stdout + second.stderr[-2000:]
+        assert len(second.requests) <= len(first.requests)
+        assert stored(tmp_path / "cw.db", "tmall") == (expected, expected)
+
+
+def test_mtop_without_a_login_session_says_it_needs_a_cookie(tmp_path):
+    scenario = load_scenario(str(small_scenario(tmp_path)))
+    with ReplayServer(scenario) as server:
+        server.require_login("tmall", "cookie2", "valid-session")
+        cfg = write_config(tmp_path, server)
+        out = crawl(cfg, server, "tmall_reviews")
+    assert out.returncode == 1
+    assert "BLOCKED: mtop login session expired (FAIL_SYS_SESSION_EXPIRED" in out.stdout
+    assert "needs a login cookie (set sources.tmall_reviews.cookie_env or cookie_files)" in out.stdout
+    assert stored(tmp_path / "cw.db", "tmall") == (0, 0)

@@ -22,7 +22,7 @@ from crisiswatch.mention import Mention
 from tests.conftest import config_dict, fixture_response
 
 UID = "2000000001"
-URL = f"https://m.weibo.cn/api/container/getIndex?type=uid&value={UID}&containerid=107603{UID}&page=1"
+URL = f"https://m.weibo.cn/api/container/getIndex?type=uid&value={UID}&containerid=230413{UID}&page=1"
 META = {"brand": "aurora", "query": UID, "page": 1, "since_id": None}
 
 
@@ -150,7 +150,7 @@ def test_incremental_crawl_over_the_replay_server_reads_no_old_pages(tmp_path):
         cfg = write_config(tmp_path, "weibo_timeline", server.base_url, {"weibo_timeline": [UID]})
 
         def timeline_requests(since: int) -> list[str]:
-            return [r for r in server.requests[since:] if "containerid=107603" in r]
+            return [r for r in server.requests[since:] if "containerid=230413" in r]
 
         crawl(cfg, "weibo_timeline")
         assert len(timeline_requests(0)) == 3  # 27 posts, 10 a page, paged by since_id
@@ -186,3 +186,36 @@ def test_changed_layout_then_a_432_over_the_replay_server(tmp_path):
     assert rows(db, "SELECT stage, COUNT(*) FROM dead_letters GROUP BY stage") == [("validation", 10)]
     assert rows(db, "SELECT source, event FROM source_health") == [("weibo_timeline", "source_blocked")]
     assert rows(db, "SELECT COUNT(*) FROM crawl_marks") == [(0,)]
+
+
+def test_the_old_container_is_read_when_the_current_one_lists_nothing(tmp_path):
+    from crawlers.replay import ReplayServer
+    from tests.replay_crawl import crawl, hourly, rows, scenario, write_config
+
+    with ReplayServer(scenario(datetime.now(UTC), hourly(2, 12))) as server:
+        server.weibo_timeline_containers = {"107603"}  # the site before 2022
+        cfg = write_config(tmp_path, "weibo_timeline", server.base_url, {"weibo_timeline": [UID]})
+        crawl(cfg, "weibo_timeline")
+        containers = [r.split("containerid=")[1][:6] for r in server.requests if "containerid=" in r]
+    assert containers == ["230413", "107603", "107603"]
+    assert rows(tmp_path / "cw.db", "SELECT COUNT(*) FROM mentions WHERE author_id=?", (UID,)) == [(12,)]
+
+
+def test_a_repost_keeps_the_original_it_spreads(tmp_path):
+    from crawlers.replay import ReplayServer
+    from tests.replay_crawl import OFFICIAL, crawl, rows, scenario, write_config
+
+    original = {"id": "4811111111111111", "text": "极光优选仓库爆仓，我的订单十天没动", "hours_before": 5,
+                "author": {"id": 1_700_000_009, "name": "维权的小王", "followers": 88_000}, "reposts": 1200}
+    events = [{"at": f"{10 + i}h", "author": OFFICIAL, "text": "转发微博", "extra": {"retweet": original}}
+              for i in range(3)]
+    with ReplayServer(scenario(datetime.now(UTC), events)) as server:
+        cfg = write_config(tmp_path, "weibo_timeline", server.base_url, {"weibo_timeline": [UID]})
+        crawl(cfg, "weibo_timeline")
+    db = tmp_path / "cw.db"
+    (orig_id, text, author) = rows(db, "SELECT id, json_extract(doc, '$.text'), json_extract(doc, '$.author.name')"
+                                       " FROM mentions WHERE native_id='4811111111111111'")[0]
+    assert text == "极光优选仓库爆仓，我的订单十天没动" and author == "维权的小王"
+    reposts = rows(db, "SELECT json_extract(doc, '$.parent_id'), json_extract(doc, '$.extra.retweet_of.text')"
+                       " FROM mentions WHERE author_id=?", (UID,))
+    assert len(reposts) == 3 and all(r == (orig_id, "极光优选仓库爆仓，我的订单十天没动") for r in reposts)

@@ -3,14 +3,23 @@
 Site handlers (one module per site under `sites/`) turn the scenario's posts into that
 site's JSON or HTML. Faults (captcha, 432, 418, 500, a changed layout) can be injected for
 given paths, so tests exercise the spiders' real failure handling over real HTTP.
+
+Sessions as the sites keep them: `require_login(site, cookie, *values)` makes a site answer only
+requests carrying one of those cookie values, and everything else with that site's login wall
+(m.weibo.cn: 432 without a cookie, `ok:-100` to passport with a stale one; JD: `{}`; Tmall mtop:
+`FAIL_SYS_SESSION_EXPIRED`; rate.tmall.com: a redirect to login.taobao.com). `expire(site, value)`
+ends one account's session, as the site does after some minutes or hours. m.weibo.cn sets an
+`XSRF-TOKEN` cookie on a session's first reply; the mtop gateway hands out `_m_h5_tk`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -24,6 +33,7 @@ class Reply:
     body: bytes = b""
     content_type: str = "application/json; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
+    cookies: list[str] = field(default_factory=list)  # Set-Cookie lines
 
     @classmethod
     def json(cls, payload: Any, status: int = 200) -> Reply:
@@ -51,7 +61,32 @@ FAULT_REPLIES = {
     "html": lambda: Reply(200, "<html><head><title>请登录</title></head><body>验证码</body></html>".encode(),
                           "text/html; charset=utf-8"),
     "empty": lambda: Reply.json({"ok": 0, "msg": "这里还没有内容", "data": {"cards": []}}),
+    "jd_empty": lambda: Reply(200, b"{}", "text/html;charset=GBK"),
+    "array": lambda: Reply.json([{"ok": 1}]),
 }
+# which site a path belongs to, for sessions (m.weibo.cn JSON, JD club, Tmall)
+SITE_PATHS = {"weibo": ("/api/container/getIndex", "/statuses/extend", "/comments/hotflow", "/api/comments/show"),
+              "jd": ("/comment/",), "tmall": ("/h5/mtop.", "/list_detail_rate.htm")}
+
+
+def login_wall(site: str, path: str, had_cookie: bool) -> Reply:
+    """What each site answers a request without a valid login session."""
+    if site == "weibo":
+        if not had_cookie:
+            return Reply(432, b"", "text/html; charset=utf-8")
+        return Reply.json({"ok": -100, "url": "https://passport.weibo.com/sso/signin?entry=wapsso&source=wapssowb"})
+    if site == "jd":
+        return Reply(200, b"{}", "text/html;charset=GBK")
+    if path.startswith("/h5/mtop."):
+        return Reply.json({"api": path.split("/")[2], "data": {}, "ret": ["FAIL_SYS_SESSION_EXPIRED::Session过期"],
+                           "v": "1.0"})
+    return Reply(302, b"", "text/html", headers={"Location": "https://login.taobao.com/member/login.jhtml"})
+
+
+@dataclass
+class LoginRequirement:
+    cookie: str
+    valid: set[str]
 
 
 class ReplayServer:
@@ -64,6 +99,12 @@ class ReplayServer:
         self.page_size = page_size
         self.faults: list[Fault] = []
         self.requests: list[str] = []
+        self.request_headers: list[dict[str, str]] = []
+        self.logins: dict[str, LoginRequirement] = {}
+        self.mtop_tokens: set[str] = set()
+        self.mtop_day_dates = False  # True: Tmall's mtop list dates reviews by day, as public samples show
+        # which timeline containers m.weibo.cn answers (drop "230413" to play the pre-2022 site)
+        self.weibo_timeline_containers = {"230413", "107603"}
         self.handlers = SITE_HANDLERS
         self._lock = threading.Lock()
         server = self
@@ -103,6 +144,14 @@ class ReplayServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def require_login(self, site: str, cookie: str, *values: str) -> None:
+        """`site` (weibo, jd, tmall) answers only requests whose `cookie` holds one of `values`."""
+        self.logins[site] = LoginRequirement(cookie, set(values))
+
+    def expire(self, site: str, value: str) -> None:
+        """One account's session ends: its cookie now meets the login wall."""
+        self.logins[site].valid.discard(value)
+
     def inject(self, match: str, reply: str, times: int = 1) -> None:
         if reply not in FAULT_REPLIES and reply != "layout":
             raise ValueError(f"unknown fault {reply!r}")
@@ -119,26 +168,50 @@ class ReplayServer:
                     return fault
         return None
 
+    def _site(self, path: str) -> str:
+        return next((site for site, prefixes in SITE_PATHS.items() if path.startswith(prefixes)), "")
+
+    def _session_reply(self, site: str, path: str, cookies: dict[str, str]) -> Reply | None:
+        need = self.logins.get(site)
+        if need is None or cookies.get(need.cookie) in need.valid:
+            return None
+        return login_wall(site, path, bool(cookies))
+
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
         target = handler.path
+        jar = SimpleCookie()
+        try:
+            jar.load(handler.headers.get("Cookie", ""))
+        except Exception:  # noqa: BLE001 (a malformed header is a request without cookies)
+            jar = SimpleCookie()
+        cookies = {k: m.value for k, m in jar.items()}
         with self._lock:
             self.requests.append(target)
+            self.request_headers.append({k: v for k, v in handler.headers.items()})
         parts = urlsplit(target)
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        fault = self._fault_for(target)
-        reply = None
-        if fault is not None and fault.reply != "layout":
+        site = self._site(parts.path)
+        reply = self._session_reply(site, parts.path, cookies)
+        fault = self._fault_for(target) if reply is None else None
+        if reply is None and fault is not None and fault.reply != "layout":
             reply = FAULT_REPLIES[fault.reply]()
-        else:
+        elif reply is None:
             for handle in self.handlers:
-                reply = handle(self, parts.path, query, layout_changed=fault is not None)
+                reply = handle(self, parts.path, query, layout_changed=fault is not None, cookies=cookies)
                 if reply is not None:
                     break
         reply = reply or Reply(404, b'{"error":"not found"}')
+        if site == "weibo" and "XSRF-TOKEN" not in cookies and reply.status == 200:
+            # m.weibo.cn starts a session's XSRF token on its first answer
+            xsrf = hashlib.sha1(target.encode()).hexdigest()[:6]
+            reply.cookies.append(f"XSRF-TOKEN={xsrf}; expires=Sat, 01-Jan-2050 00:00:00 GMT; Max-Age=1200; "
+                                 "path=/; domain=.weibo.cn; SameSite=Lax")
         handler.send_response(reply.status)
         handler.send_header("Content-Type", reply.content_type)
         handler.send_header("Content-Length", str(len(reply.body)))
         for key, value in reply.headers.items():
             handler.send_header(key, value)
+        for line in reply.cookies:
+            handler.send_header("Set-Cookie", line)
         handler.end_headers()
         handler.wfile.write(reply.body)

@@ -9,6 +9,9 @@ from typing import Any
 import scrapy
 from scrapy.exceptions import CloseSpider
 
+from crawlers.blocks import CAPTCHA, Block
+from crawlers.health import record_block
+from crawlers.jsonp import response_json
 from crawlers.state import CrawlState
 from crawlers.wiring import crawler_config, state_connection
 
@@ -26,7 +29,7 @@ class MentionSpider(scrapy.Spider):
     config_key: str = ""       # key under brands[].sources; defaults to the spider name
 
     def __init__(self, query: str | None = None, brand: str | None = None, max_pages: str | int | None = None,
-                 since: str | None = None, **kwargs: Any) -> None:
+                 since: str | None = None, probe: str | bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.arg_query = query
         self.arg_brand = brand
@@ -34,6 +37,14 @@ class MentionSpider(scrapy.Spider):
         self.since = datetime.fromisoformat(since) if since else None
         self.blocked: str | bool = False
         self.marks: dict[str, datetime | None] = {}
+        # (query, reason, url) of list pages whose posts this crawl could not read: their queries'
+        # marks stay where they are, and the crawl ends failed (see crawlers.extensions.CrawlOutcome)
+        self.lost_pages: list[tuple[str, str, str]] = []
+        # `crisiswatch sources check` runs each spider as a probe: first pages only, no long texts or
+        # detail pages, no health events but what it finds per target (crawlers/probe.py)
+        self.probe = str(probe).lower() in ("1", "true", "yes")
+        self.probe_results: dict[str, tuple[str, str]] = {}
+        self.probe_replied: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> MentionSpider:
@@ -44,7 +55,13 @@ class MentionSpider(scrapy.Spider):
 
     @property
     def max_pages(self) -> int:
+        if self.probe:
+            return 1
         return self.arg_max_pages or self.config.source(self.name).max_pages
+
+    def probe_outcome(self, query: str, status: str, reason: str) -> None:
+        """What a probe found for one target; the first finding stands."""
+        self.probe_results.setdefault(query, (status, reason))
 
     def base_url(self, default: str) -> str:
         return (self.config.source(self.name).base_url or self.settings.get(f"{self.name.upper()}_BASE_URL")
@@ -80,6 +97,36 @@ class MentionSpider(scrapy.Spider):
         mark = self.mark_for(query)
         return bool(mark and any(c <= mark for c in created))
 
+    # replies and pages ------------------------------------------------------------------------
+    def reply_object(self, response: Any) -> dict | None:
+        """The reply as a JSON object (JSON or JSONP, any charset), or None after reporting it.
+
+        A reply that is not JSON, or JSON of another type (an array, a string), is an unreadable
+        page: its posts are lost to this crawl, so it is reported, never passed over.
+        """
+        try:
+            data = response_json(response)
+        except ValueError:
+            self.unreadable(response, "reply is not JSON")
+            return None
+        if not isinstance(data, dict):
+            self.unreadable(response, f"reply is a JSON {type(data).__name__} where an object was expected")
+            return None
+        return data
+
+    def unreadable(self, response: Any, reason: str) -> None:
+        """A list page whose posts cannot be read: a layout change, and a lost page."""
+        if self.probe:
+            self.probe_outcome(str(response.meta.get("query", "")), "layout-changed", reason)
+            return
+        self.layout_changed(reason, response.url)
+        self.page_lost(response.meta, reason, response.url)
+
+    def page_lost(self, meta: dict, reason: str, url: str) -> None:
+        """A list page this crawl did not read (unreadable, failed download, error in its callback)."""
+        self.lost_pages.append((str(meta.get("query", "")), reason, url))
+        self.crawler.stats.inc_value("crisiswatch/pages_lost")
+
     # health events a spider raises itself ------------------------------------------------------
     def layout_changed(self, reason: str, url: str = "") -> None:
         """Required fields missing: one `layout_changed` health event per crawl.
@@ -87,7 +134,7 @@ class MentionSpider(scrapy.Spider):
         The items themselves still go on, so validation dead-letters each with its reason.
         """
         self.crawler.stats.inc_value("crisiswatch/layout_changed")
-        if getattr(self, "_layout_reported", False):
+        if getattr(self, "_layout_reported", False) or self.probe:
             return
         self._layout_reported = True
         self.crawl_state.record(self.name, "layout_changed", reason=reason, url=url)
@@ -95,16 +142,13 @@ class MentionSpider(scrapy.Spider):
 
     def config_error(self, reason: str) -> CloseSpider:
         """Records a `config_error` health event and returns the CloseSpider to raise from start()."""
-        self.crawl_state.record(self.name, "config_error", reason=reason)
+        if not self.probe:
+            self.crawl_state.record(self.name, "config_error", reason=reason)
         self.logger.error("%s: configuration error: %s", self.name, reason)
         self.crawler.stats.set_value("crisiswatch/config_error", reason)
         return CloseSpider("config_error")
 
-    def report_block(self, reason: str, url: str) -> CloseSpider:
+    def report_block(self, reason: str, url: str, kind: str = CAPTCHA) -> CloseSpider:
         """A block only the spider can see (e.g. a login wall inside an HTML page): as the middleware does."""
-        if not self.blocked:
-            self.blocked = reason
-            self.crawl_state.record(self.name, "source_blocked", reason=reason, url=url)
-            self.crawler.stats.set_value("crisiswatch/blocked", reason)
-            self.logger.error("%s is blocked: %s (%s); pausing this source", self.name, reason, url)
+        record_block(self.crawler, Block(reason, kind), url)
         return CloseSpider("blocked")

@@ -9,7 +9,7 @@ from urllib.parse import urlencode, urlsplit
 
 import scrapy
 
-from crawlers.jsonp import response_json
+from crawlers.items import review_dict
 from crawlers.normalize import parse_count, parse_time
 from crawlers.spiders.base import MentionSpider
 
@@ -20,7 +20,7 @@ ITEM = "https://item.jd.com"
 SIGNED_HOSTS = ("api.m.jd.com",)
 REVIEW_SETTINGS: dict[str, Any] = {
     "DOWNLOAD_DELAY": 5,
-    "RANDOMIZE_DOWNLOAD_DELAY": True,
+    "DOWNLOAD_DELAY_JITTER": 0.5,  # ±50% around the delay
     "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
     "AUTOTHROTTLE_ENABLED": True,
     "REDIRECT_ENABLED": False,  # a passport.jd.com / login redirect must reach block detection
@@ -64,10 +64,12 @@ class JdReviewsSpider(MentionSpider):
 
     def parse(self, response: Any) -> Iterator[Any]:
         meta = response.meta
-        data = response_json(response)
-        comments = data.get("comments") if isinstance(data, dict) else None
+        data = self.reply_object(response)
+        if data is None:
+            return
+        comments = data.get("comments")
         if not isinstance(comments, list):
-            self.layout_changed("reply has no comments[] list", response.url)
+            self.unreadable(response, "reply has no comments[] list")
             return
         summary = data.get("productCommentSummary") or {}
         if meta["page"] == 0 and summary:
@@ -101,19 +103,11 @@ def review_item(comment: dict, *, sku: str, brand: str) -> dict[str, Any]:
         extra["replies"] = replies
     if after:
         extra["after_comment"] = after
-    item: dict[str, Any] = {
-        "source": "jd",
-        "native_id": str(comment.get("id") or ""),
-        "url": f"https://item.jd.com/{sku}.html#comment",
-        # a follow-up review (追评) is often where the complaint is: keep it searchable with the review
-        "text": f"{content}\n追评：{after}" if content and after else content,
-        "author": {"name": comment.get("nickname") or ""},
-        "engagement": {"comments": parse_count(comment.get("replyCount")),
-                       "likes": parse_count(comment.get("usefulVoteCount"))},
-        "query": sku,
-        "brands": [brand] if brand else [],
-        "extra": extra,
-    }
+    item = review_dict(source="jd", native_id=comment.get("id"), url=f"https://item.jd.com/{sku}.html#comment",
+                       content=content, follow_up=after, author=comment.get("nickname") or "", query=sku,
+                       brand=brand, extra=extra,
+                       engagement={"comments": parse_count(comment.get("replyCount")),
+                                   "likes": parse_count(comment.get("usefulVoteCount"))})
     if isinstance(comment.get("score"), int | float | str) and str(comment.get("score")).isdigit():
         item["rating"] = float(comment["score"])
     if comment.get("creationTime"):

@@ -48,10 +48,12 @@ class JutousuSpider(MentionSpider):
 
     def parse(self, response: Any) -> Iterator[Any]:
         meta = response.meta
-        data = response.json()
-        posts = data.get("postList") if isinstance(data, dict) else None
+        data = self.reply_object(response)
+        if data is None:
+            return
+        posts = data.get("postList")
         if not isinstance(posts, list):
-            self.layout_changed("reply has no postList[]", response.url)
+            self.unreadable(response, "reply has no postList[]")
             return
         items = [post_item(p, query=meta["query"], brand=meta["brand"]) for p in posts]
         if any(not i["native_id"] or not i["text"] or "created_at" not in i for i in items):
@@ -59,7 +61,7 @@ class JutousuSpider(MentionSpider):
         mark = self.mark_for(meta["query"])
         for item in items:
             created = item.get("created_at")
-            if not (self.details and item["native_id"] and isinstance(created, datetime)
+            if not (self.details and not self.probe and item["native_id"] and isinstance(created, datetime)
                     and item["text"].rstrip().endswith(_CUT)):
                 yield item
             elif mark is None or created > mark:

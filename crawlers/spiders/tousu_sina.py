@@ -24,7 +24,7 @@ TOUSU = "https://tousu.sina.com.cn"
 PAGE_SIZE = 10
 COMPLAINT_SETTINGS: dict[str, Any] = {
     "DOWNLOAD_DELAY": 4,
-    "RANDOMIZE_DOWNLOAD_DELAY": True,
+    "DOWNLOAD_DELAY_JITTER": 0.5,  # ±50% around the delay
     "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
     "AUTOTHROTTLE_ENABLED": True,
     "REDIRECT_ENABLED": False,
@@ -65,15 +65,18 @@ class TousuSinaSpider(MentionSpider):
 
     def parse(self, response: Any) -> Iterator[Any]:
         meta = response.meta
-        result = (response.json() or {}).get("result") or {}
+        reply = self.reply_object(response)
+        if reply is None:
+            return
+        result = reply.get("result") if isinstance(reply.get("result"), dict) else {}
         status = result.get("status") or {}
         if str(status.get("code", 0)) != "0":
-            self.layout_changed(f"site refused the list: {status.get('msg') or status}", response.url)
+            self.unreadable(response, f"site refused the list: {status.get('msg') or status}")
             return
         data = result.get("data") or {}
         entries = data.get("complaints", data.get("lists"))
         if not isinstance(entries, list):
-            self.layout_changed("reply has no result.data.complaints[] or lists[]", response.url)
+            self.unreadable(response, "reply has no result.data.complaints[] or lists[]")
             return
         items = [complaint_item(e, query=meta["query"], brand=meta["brand"]) for e in entries]
         if any(not i["native_id"] or not i["text"] or "created_at" not in i for i in items):
@@ -81,7 +84,7 @@ class TousuSinaSpider(MentionSpider):
         created = [i["created_at"] for i in items if isinstance(i.get("created_at"), datetime)]
         mark = self.mark_for(meta["query"])
         for item in self._about_brand(items, meta):
-            if not self.details or not item["native_id"] or not isinstance(item.get("created_at"), datetime):
+            if not self.details or self.probe or not item["native_id"] or not isinstance(item.get("created_at"), datetime):
                 yield item
             elif mark is None or item["created_at"] > mark:
                 yield self.detail_request(item)

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 import scrapy
 
+from crawlers.jsonp import response_json
 from crawlers.normalize import parse_count, parse_time
 from crawlers.spiders.base import MentionSpider
 from crawlers.weibo import WEIBO_SETTINGS
@@ -76,8 +77,10 @@ class WeiboCommentsSpider(MentionSpider):
                 "X-Requested-With": "XMLHttpRequest"}
 
     def hotflow_request(self, brand: str, mid: str, max_id: Any, page: int) -> scrapy.Request:
+        # a first page that fails is read from comments/show instead: not lost
         return scrapy.Request(self.hotflow_url(mid, max_id), callback=self.parse, errback=self.hotflow_failed,
-                              headers=self._headers(mid), meta={"brand": brand, "query": mid, "page": page})
+                              headers=self._headers(mid),
+                              meta={"brand": brand, "query": mid, "page": page, "recoverable": page == 1})
 
     def show_request(self, brand: str, mid: str, page: int) -> scrapy.Request:
         return scrapy.Request(self.show_url(mid, page), callback=self.parse_show, headers=self._headers(mid),
@@ -86,13 +89,15 @@ class WeiboCommentsSpider(MentionSpider):
     def parse(self, response: Any) -> Iterator[Any]:
         meta = response.meta
         try:
-            data = response.json()
+            data = response_json(response)
         except ValueError:
             data = None
         if not isinstance(data, dict) or data.get("ok") not in (1, "1"):
             if meta["page"] == 1:  # hotflow refuses this post: the older endpoint may still answer
                 self.crawler.stats.inc_value("crisiswatch/hotflow_fallback")
                 yield self.show_request(meta["brand"], meta["query"], 1)
+            elif not isinstance(data, dict):
+                self.unreadable(response, "hotflow reply is not a JSON object")
             return
         body = data.get("data") or {}
         items, created = self._page(meta, body.get("data") or [], nested=True)
@@ -112,11 +117,8 @@ class WeiboCommentsSpider(MentionSpider):
 
     def parse_show(self, response: Any) -> Iterator[Any]:
         meta = response.meta
-        try:
-            data = response.json()
-        except ValueError:
-            return
-        if not isinstance(data, dict) or data.get("ok") not in (1, "1"):
+        data = self.reply_object(response)
+        if data is None or data.get("ok") not in (1, "1"):  # {"ok":0,"msg":"还没有人评论哦"}: the end
             return
         body = data.get("data") or {}
         comments = list(body.get("data") or [])

@@ -60,15 +60,17 @@ class WeiboSearchSpider(LongTextMixin, MentionSpider):
 
     def parse(self, response: Any) -> Iterator[Any]:
         meta = response.meta
-        data = response.json()
+        data = self.reply_object(response)
+        if data is None:
+            return
         if data.get("ok") in (0, "0"):  # {"ok":0,"msg":"这里还没有内容"}: past the last page
             return
         mblogs = mblog_cards(data)
-        if not mblogs and not (data.get("data") or {}).get("cards"):
+        if not mblogs:  # a page without posts (only user or topic cards): past the results
             return
         items, created = page_items(mblogs, meta)
         for item, mblog in zip(items, mblogs, strict=True):
-            yield from self.with_long_text(item, mblog)
+            yield from self.post_items(item, mblog, meta)
         if self.reached_mark(meta["query"], created):
             self.crawler.stats.inc_value("crisiswatch/stopped_at_mark")
             return
@@ -98,7 +100,7 @@ class WeiboSearchSpider(LongTextMixin, MentionSpider):
             # neither results nor the no-result card: a login/captcha wall, or a redesigned page
             if reason := weibo_html.wall_reason(response.text):
                 raise self.report_block(reason, response.url)
-            self.layout_changed("s.weibo.com page without result cards or the no-result card", response.url)
+            self.unreadable(response, "s.weibo.com page without result cards or the no-result card")
             return
         next_href = weibo_html.next_page_href(sel)
         capped = (meta["page"] == 1 and weibo_html.page_link_count(sel) >= weibo_html.CAP_LINKS) or (

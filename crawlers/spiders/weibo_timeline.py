@@ -1,4 +1,8 @@
-"""A brand account's own posts on m.weibo.cn (container 107603{uid}, newest first after the pinned ones)."""
+"""A brand account's own posts on m.weibo.cn, newest first after the pinned ones.
+
+The profile's post list is container `230413{uid}` (public crawlers moved to it in 2022); when it
+answers nothing on its first page, the pre-2022 container `107603{uid}` is read instead.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ import scrapy
 
 from crawlers.spiders.base import MentionSpider
 from crawlers.weibo import WEIBO_SETTINGS, LongTextMixin, mblog_cards, page_items
+
+CURRENT, FALLBACK = "230413", "107603"
 
 
 class WeiboTimelineSpider(LongTextMixin, MentionSpider):
@@ -23,8 +29,8 @@ class WeiboTimelineSpider(LongTextMixin, MentionSpider):
     source = "weibo"
     custom_settings = dict(WEIBO_SETTINGS)
 
-    def timeline_url(self, uid: str, page: int, since_id: str | None = None) -> str:
-        params: dict[str, Any] = {"type": "uid", "value": uid, "containerid": f"107603{uid}"}
+    def timeline_url(self, uid: str, page: int, since_id: str | None = None, container: str = CURRENT) -> str:
+        params: dict[str, Any] = {"type": "uid", "value": uid, "containerid": f"{container}{uid}"}
         if since_id:
             params["since_id"] = since_id
         else:
@@ -35,24 +41,30 @@ class WeiboTimelineSpider(LongTextMixin, MentionSpider):
         for brand, uid in self.targets():
             yield self.page_request(brand, uid.strip(), 1)
 
-    def page_request(self, brand: str, uid: str, page: int, since_id: str | None = None) -> scrapy.Request:
+    def page_request(self, brand: str, uid: str, page: int, since_id: str | None = None,
+                     container: str = CURRENT) -> scrapy.Request:
         return scrapy.Request(
-            self.timeline_url(uid, page, since_id), callback=self.parse,
-            meta={"brand": brand, "query": uid, "page": page, "since_id": since_id},
-            headers={"Referer": f"https://m.weibo.cn/u/{uid}", "Accept": "application/json"},
+            self.timeline_url(uid, page, since_id, container), callback=self.parse,
+            meta={"brand": brand, "query": uid, "page": page, "since_id": since_id, "container": container},
+            headers={"Referer": f"https://m.weibo.cn/u/{uid}", "Accept": "application/json",
+                     "X-Requested-With": "XMLHttpRequest", "MWeibo-Pwa": "1"},
         )
 
     def parse(self, response: Any) -> Iterator[Any]:
         meta = response.meta
-        data = response.json()
-        if not isinstance(data, dict) or data.get("ok") not in (1, "1"):  # {"ok":0}: past the last page
+        data = self.reply_object(response)
+        if data is None:
             return
-        mblogs = mblog_cards(data)
-        if not mblogs:
+        mblogs = mblog_cards(data) if data.get("ok") in (1, "1") else []
+        if not mblogs:  # {"ok":0}: past the last page, or an account the current container does not list
+            container = meta.get("container", CURRENT)
+            if meta["page"] == 1 and container == CURRENT:
+                self.crawler.stats.inc_value("crisiswatch/timeline_fallback")
+                yield self.page_request(meta["brand"], meta["query"], 1, container=FALLBACK)
             return
         items, created = page_items(mblogs, meta)
         for item, mblog in zip(items, mblogs, strict=True):
-            yield from self.with_long_text(item, mblog)
+            yield from self.post_items(item, mblog, meta)
         # an account's own list is strictly newest first (after the pinned posts): the first known
         # post means everything after it is known too
         if self.passed_mark(meta["query"], created):
@@ -64,4 +76,4 @@ class WeiboTimelineSpider(LongTextMixin, MentionSpider):
         if not since_id and meta.get("since_id"):
             return  # paging by since_id, and the last page carries none
         yield self.page_request(meta["brand"], meta["query"], meta["page"] + 1,
-                                str(since_id) if since_id else None)
+                                str(since_id) if since_id else None, meta.get("container", CURRENT))

@@ -43,7 +43,10 @@ def run(args: argparse.Namespace) -> int:
         raise CrisiswatchError(f"no spider named {args.source!r}; run `scrapy list`") from None
     s = stats[args.source]
     reason = s.get("finish_reason", "?")
-    print(f"{args.source}: {reason} · {s.get('response_received_count', 0)} pages · "
+    failed = s.get("crisiswatch/failed")
+    print(f"{args.source}: {'failed' if failed and reason == 'finished' else reason} · "
+          f"{s.get('response_received_count', 0)} pages · "
           f"{s.get('item_scraped_count', 0)} mentions · {s.get('crisiswatch/invalid', 0)} invalid"
-          + (f" · BLOCKED: {s['crisiswatch/blocked']}" if s.get("crisiswatch/blocked") else ""))
-    return 0 if reason == "finished" else 1
+          + (f" · BLOCKED: {s['crisiswatch/blocked']}" if s.get("crisiswatch/blocked") else "")
+          + (f" · FAILED: {failed}" if failed else ""))
+    return 0 if reason == "finished" and not failed else 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -12,6 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from alerts.outbox import Outbox
+    from crawlers.health import source_health
     from crawlers.state import CrawlState
     from crisiswatch.config import load_config
     from crisiswatch.db import connect
@@ -34,13 +37,26 @@ def run(args: argparse.Namespace) -> int:
     print(f"mentions indexed: {indexed} · dead letters: {DeadLetters(conn).count()}")
     for target, batches, waiting, oldest in backlog(conn):
         print(f"index spool: {waiting} mentions in {batches} batches waiting for {target} since {oldest[:16]}")
-    print("sources:")
-    rows = CrawlState(conn).source_summary()
-    for row in rows:
-        blocked = f" · BLOCKED since {row['blocked_since']:%Y-%m-%d %H:%M}" if row["blocked_since"] else ""
-        print(f"  {row['source']:<16} last success {row['last_success'] or 'never'} · "
-              f"{row['items_last_hour']} items in the last hour{blocked}")
-    if not rows:
+    zone = ZoneInfo(config.alerts.timezone)
+
+    def local(value: datetime | str | None) -> str:
+        if not value:
+            return "never"
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return f"{moment.astimezone(zone):%m-%d %H:%M}"
+
+    print(f"sources (times in {config.alerts.timezone}):")
+    summary = {row["source"]: row for row in CrawlState(conn).source_summary()}
+    health = {h.source: h for h in source_health(conn)}  # the last `sources check` or crawl, whichever is newer
+    for name in sorted(summary.keys() | health.keys()):
+        row, h = summary.get(name), health.get(name)
+        parts = [f"{h.status}: {h.reason} ({h.via} {local(h.at)})" if h else "not checked"]
+        if row:
+            parts.append(f"last success {local(row['last_success'])} · {row['items_last_hour']} items in the last hour")
+            if row["blocked_since"]:
+                parts.append(f"BLOCKED since {local(row['blocked_since'])}")
+        print(f"  {name:<16} " + " · ".join(parts))
+    if not summary and not health:
         print("  (no crawl yet)")
     print(f"outbox: {Outbox(conn).counts() or 'empty'}")
     print_workers(conn)

@@ -19,7 +19,19 @@ class NegativeSpikeSettings(StrictModel):
     resolve_after_minutes: int = Field(default=30, ge=1)
 
 
-class VolumeSpikeSettings(StrictModel):
+class SurgeGate(StrictModel):
+    """The surge detector (`monitor/detectors/surge.py`, the one `benchmarks/nab_score.py` measures) on a
+    rule's series, per key. Until a key has `quiet_hours` and a calibrated history (about a day), the
+    rule decides by its own count tail alone; afterwards the surge detector decides when (the onset of
+    an episode rare for this key) and the count tail only has to be beyond noise (`noise_p_value`)."""
+
+    alert_surprise: float = Field(default=1.56, gt=0, description="S = -log10 p at which the detector "
+                                  "alerts: NAB's choice on the 53 shared series (1.50-1.86 held out)")
+    critical_surprise: float = Field(default=4.0, gt=0, description="S of a critical signal")
+    noise_p_value: float = Field(default=1e-3, gt=0, lt=1, description="count tail a warm key must still beat")
+
+
+class VolumeSpikeSettings(SurgeGate):
     """All mentions per bucket vs a baseline that knows hour-of-day and day-of-week (negative binomial tail).
 
     Stricter than negative_spike by default: a volume surge can be good news (a sale, a launch)."""
@@ -37,7 +49,7 @@ class VolumeSpikeSettings(StrictModel):
     critical_p_value: float = Field(default=1e-10, gt=0, lt=1)
 
 
-class NegativeShareSettings(StrictModel):
+class NegativeShareSettings(SurgeGate):
     """The share of negative posts over a sliding window vs its baseline share (binomial tail)."""
 
     enabled: bool = True
@@ -51,7 +63,7 @@ class NegativeShareSettings(StrictModel):
     critical_p_value: float = Field(default=1e-9, gt=0, lt=1)
 
 
-class EmergingTermsSettings(StrictModel):
+class EmergingTermsSettings(SurgeGate):
     """Per brand: the share of posts using a term over a sliding window vs that term's baseline share.
 
     A share, not a count, so a term that just follows the brand's volume (its name) never fires."""

@@ -39,6 +39,9 @@ class SourceSettings(StrictModel):
     enabled: bool = True
     base_url: HttpURL | None = None
     cookie_env: str | None = None
+    # more accounts for the pool: env variables, and browser exports (cookies.txt or JSON; see crawlers/sessions.py)
+    cookie_envs: list[str] = Field(default_factory=list)
+    cookie_files: list[str] = Field(default_factory=list)
     token_env: str | None = None
     proxy: ProxyURL | None = Field(default=None, description="may name env vars: http://$PROXY_USER:$PROXY_PASS@gw:8000")
     schedule_minutes: int = Field(default=15, ge=1)

@@ -185,6 +185,21 @@ TEXT: dict[str, dict[str, str]] = {
     "revoke_all": {"zh": "注销该用户全部会话", "en": "Revoke all of this user"},
 }
 
+# per-source health, as `crisiswatch sources check` and `crisiswatch status` name it
+TEXT.update({
+    "source_health": {"zh": "数据源状态", "en": "Source health"},
+    "reason": {"zh": "原因", "en": "Reason"},
+    "checked_at": {"zh": "时间", "en": "At"},
+    "no_health": {"zh": "尚无抓取或检查记录：运行 crisiswatch sources check", "en": "No crawl or check yet: run crisiswatch sources check"},
+    "health_ok": {"zh": "正常", "en": "ok"},
+    "health_needs_cookie": {"zh": "需要登录凭证", "en": "needs a cookie"},
+    "health_cookie_expired": {"zh": "登录凭证过期", "en": "cookie expired"},
+    "health_blocked": {"zh": "被封禁", "en": "blocked"},
+    "health_gated": {"zh": "需要签名", "en": "gated"},
+    "health_layout_changed": {"zh": "页面结构变化", "en": "layout changed"},
+    "health_unreachable": {"zh": "无法访问", "en": "unreachable"},
+})
+
 # the complaint desk's pages (intake, owners, replies, deadlines, statements)
 TEXT.update({
     "new_ticket": {"zh": "登记投诉", "en": "New complaint"},

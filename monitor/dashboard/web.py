@@ -20,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from crawlers.health import SourceHealth, source_health
 from crisiswatch.audit import AuditLog
 from crisiswatch.brand_names import BrandNames
 from crisiswatch.config import Config
@@ -74,6 +75,10 @@ class Resources:
         if getattr(self._local, "conn", None) is None:
             self._local.conn = connect(self.state_db)
         return self._local.conn
+
+    def source_health(self) -> list[SourceHealth]:
+        """Each crawled or checked source's health, the same lines `crisiswatch status` prints."""
+        return source_health(self.conn(), sorted(self.config.sources))
 
     def sessions(self) -> SessionStore:
         return SessionStore(self.conn())

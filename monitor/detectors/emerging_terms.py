@@ -6,6 +6,10 @@ while 物流 going from 2 % to 40 % of posts does. Baselines are decayed counts 
 never seen before starts at `prior_share`; `min_count` posts must use it, so one post never fires;
 and nothing fires before the brand's usual vocabulary is learned (`warmup_posts`).
 Each term is its own incident key (brand=...|term=...), so the playbooks and explanation see it.
+Once a brand has a day of history, the surge detector on its series of "the most surprising term of
+the bucket" (-log10 of that term's binomial p) decides when (`gate.py`): terms fire at the onset of a
+bucket whose best term is rare even for this brand's usual churn of words, and a term already
+signalled keeps its incident alive while it stays significant.
 """
 
 from __future__ import annotations
@@ -14,8 +18,11 @@ from collections import deque
 from typing import Any
 
 from crisiswatch.config import EmergingTermsSettings
-from monitor.detectors.base import Observation, Rule, Signal
+from monitor.detectors.base import Level, Observation, Rule, Signal
+from monitor.detectors.calibration import surprise
+from monitor.detectors.gate import SurgeGateByKey, surge_facts
 from monitor.detectors.stats import binom_sf
+from monitor.detectors.surge import Reading, describe
 
 # Function words and web noise: frequent everywhere, never news.
 STOP_TERMS = frozenset(
@@ -44,6 +51,7 @@ class EmergingTermsRule(Rule):
         self.ref: dict[str, int] = {}  # per brand: reference minute (epoch) of the inflation
         self.scale: dict[str, float] = {}
         self.signalled: dict[str, tuple[int, str]] = {}  # incident key -> (minute, level) of the last signal
+        self.surge = SurgeGateByKey(settings, sides="up")
 
     def _rescale(self, key: str, minute: int) -> float:
         ref = self.ref.setdefault(key, minute)
@@ -81,16 +89,24 @@ class EmergingTermsRule(Rule):
         signals: list[Signal] = []
         fired: set[str] = set()
         warm = self.posts.get(obs.key, 0.0) / scale >= s.warmup_posts
+        scored = []
         for term in counts if warm else ():
             k = sum(c.get(term, 0) for _, c in window)
-            if k < s.min_count:
-                continue
-            base = self.share(obs.key, term)
-            p = binom_sf(k, n, base)
-            if p >= s.p_value:
+            if k >= s.min_count:
+                base = self.share(obs.key, term)
+                scored.append((term, k, base, binom_sf(k, n, base)))
+        best = min((p for *_, p in scored), default=1.0)
+        verdict = self.surge.decide(obs.key, obs.start, surprise(best), best, s.p_value, s.critical_p_value)
+        for term, k, base, p in scored:
+            onset = verdict.fired and p < (s.noise_p_value if verdict.warm else s.p_value)
+            ongoing = f"{obs.key}|term={term}" in self.signalled and p < s.p_value
+            if not (onset or ongoing):
                 continue
             fired.add(term)
-            signal = self._signal(obs, term, k, n, base, p, len(window) * obs.minutes)
+            level: Level = verdict.level if onset and verdict.warm else (
+                "critical" if p < s.critical_p_value else "warning")
+            signal = self._signal(obs, term, k, n, base, p, len(window) * obs.minutes, level,
+                                  verdict.reading if onset else None)
             minute = int(obs.start.timestamp()) // 60
             last = self.signalled.get(signal.key)
             if last is None or minute - last[0] >= RESIGNAL_MINUTES or (signal.level, last[1]) == ("critical", "warning"):
@@ -111,23 +127,23 @@ class EmergingTermsRule(Rule):
             self.signalled = {k: v for k, v in self.signalled.items() if minute - v[0] < 1440}
         return sorted(signals, key=lambda sig: sig.p_value)
 
-    def _signal(self, obs: Observation, term: str, k: int, n: int, base: float, p: float, minutes: int) -> Signal:
-        s = self.settings
+    def _signal(self, obs: Observation, term: str, k: int, n: int, base: float, p: float, minutes: int,
+                level: Level, reading: Reading | None) -> Signal:
+        summary = f"「{term}」 in {k} of {n} mentions in {minutes} min ({k / n:.0%}) vs a usual {base:.1%} (p={p:.1e})"
+        if reading is not None:
+            summary += "; the brand's most surprising term: " + describe(reading, "(-log10 p)")
         return Signal(
-            rule=self.name, key=f"{obs.key}|term={term}", brand=obs.brand,
-            level="critical" if p < s.critical_p_value else "warning", at=obs.start,
-            value=float(k), baseline=base * n, p_value=p,
-            summary=(f"「{term}」 in {k} of {n} mentions in {minutes} min ({k / n:.0%}) vs a usual {base:.1%}"
-                     f" (p={p:.1e})"),
+            rule=self.name, key=f"{obs.key}|term={term}", brand=obs.brand, level=level, at=obs.start,
+            value=float(k), baseline=base * n, p_value=p, summary=summary,
             facts={"term": term, "posts_with_term": k, "total": n, "share": round(k / n, 3),
-                   "baseline_share": round(base, 4), "p_value": p, "minutes": minutes},
+                   "baseline_share": round(base, 4), "p_value": p, "minutes": minutes, **surge_facts(reading)},
         )
 
     def state(self) -> dict[str, Any]:
         return {"windows": {k: [[t, c] for t, c in v] for k, v in self.windows.items()},
                 "posts": dict(self.posts), "terms": {k: dict(v) for k, v in self.terms.items()},
                 "ref": dict(self.ref), "scale": dict(self.scale),
-                "signalled": {k: list(v) for k, v in self.signalled.items()}}
+                "signalled": {k: list(v) for k, v in self.signalled.items()}, "surge": self.surge.state()}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.windows = {k: deque((int(t), {str(a): int(b) for a, b in c.items()}) for t, c in v)
@@ -137,3 +153,4 @@ class EmergingTermsRule(Rule):
         self.ref = {k: int(v) for k, v in state.get("ref", {}).items()}
         self.scale = {k: float(v) for k, v in state.get("scale", {}).items()}
         self.signalled = {k: (int(v[0]), str(v[1])) for k, v in state.get("signalled", {}).items()}
+        self.surge.restore(state.get("surge", {}))

@@ -2,7 +2,8 @@
 
 Catches a turn in tone when volume does not move: 30 % negative against a usual 10 % is news even
 at an ordinary volume. The baseline is a decayed ratio of negative to all posts with a prior, fed
-only by buckets that did not fire.
+only by buckets that did not fire. Once a key has a day of history, the surge detector on the
+window's share (in percent) decides when (`gate.py`); the binomial tail only has to beat noise.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from typing import Any
 
 from crisiswatch.config import NegativeShareSettings
 from monitor.detectors.base import Observation, Rule, Signal
+from monitor.detectors.gate import SurgeGateByKey, surge_facts
 from monitor.detectors.stats import binom_sf
+from monitor.detectors.surge import describe
 
 
 class NegativeShareRule(Rule):
@@ -22,6 +25,7 @@ class NegativeShareRule(Rule):
         self.settings = settings
         self.windows: dict[str, deque[tuple[int, int]]] = {}
         self.sums: dict[str, tuple[float, float]] = {}  # decayed (negative, total) posts
+        self.surge = SurgeGateByKey(settings, sides="up")
 
     def share(self, key: str) -> float:
         s = self.settings
@@ -39,26 +43,29 @@ class NegativeShareRule(Rule):
         k = sum(g for _, g in window)
         base = self.share(obs.key)
         p = binom_sf(k, n, base) if n else 1.0
-        if n < s.min_total or k < s.min_negative or p >= s.p_value:
+        verdict = self.surge.decide(obs.key, obs.start, 100.0 * k / n if n else 0.0, p, s.p_value,
+                                    s.critical_p_value)
+        if n < s.min_total or k < s.min_negative or not verdict.fired:
             decay = 0.5 ** (obs.minutes / s.baseline_halflife_minutes)
             neg, tot = self.sums.get(obs.key, (0.0, 0.0))
             self.sums[obs.key] = (neg * decay + obs.negative, tot * decay + obs.total)
             return None
         minutes = len(window) * obs.minutes
+        summary = f"{k} of {n} mentions negative in {minutes} min ({k / n:.0%}) vs a usual {base:.0%} (p={p:.1e})"
+        if verdict.reading is not None:
+            summary += "; " + describe(verdict.reading, "% negative")
         return Signal(
-            rule=self.name, key=obs.key, brand=obs.brand,
-            level="critical" if p < s.critical_p_value else "warning", at=obs.start,
-            value=k / n, baseline=base, p_value=p,
-            summary=(f"{k} of {n} mentions negative in {minutes} min ({k / n:.0%}) vs a usual {base:.0%}"
-                     f" (p={p:.1e})"),
+            rule=self.name, key=obs.key, brand=obs.brand, level=verdict.level, at=obs.start,
+            value=k / n, baseline=base, p_value=p, summary=summary,
             facts={"negative": k, "total": n, "share": round(k / n, 3), "baseline_share": round(base, 3),
-                   "p_value": p, "minutes": minutes},
+                   "p_value": p, "minutes": minutes, **surge_facts(verdict.reading)},
         )
 
     def state(self) -> dict[str, Any]:
         return {"windows": {k: list(v) for k, v in self.windows.items()},
-                "sums": {k: list(v) for k, v in self.sums.items()}}
+                "sums": {k: list(v) for k, v in self.sums.items()}, "surge": self.surge.state()}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.windows = {k: deque(tuple(x) for x in v) for k, v in state.get("windows", {}).items()}
         self.sums = {k: (float(v[0]), float(v[1])) for k, v in state.get("sums", {}).items()}
+        self.surge.restore(state.get("surge", {}))

@@ -1,189 +1,316 @@
-"""The "surge" series scorer: how unusual is this surge for this series, emitted only at its onset.
+"""The "surge" series detector: how rare is this row for this series, reported at the onset of each episode.
 
-NAB (and a PR team) wants one alert at the start of each surge that matters for *this* brand: a
-brand whose mentions spike every day needs a far bigger spike to be news than a quiet one. So:
+Simple statistics of y = log(1 + value) (a ratio scale for counts), each a question a person asks of
+a mention series:
+- spike: this row against the median of the last day (`baseline_hours`);
+- shift: the last hour's level (EWMA) against that median: a sustained rise or fall;
+- season: the last hour's level against the same time of day over the last week (`season_days`):
+  busy for a Tuesday 03:00, even if ordinary for an afternoon;
+- swing (only with sides="both", the "change" detector): the last hour's mean absolute change
+  against its usual size: turbulence, or a flat line.
 
-1. Level: the median of the hourly means of log1p(count) over the last week (robust to the very
-   surges it must detect).
-2. Excess at several time scales (5 min, 1 h, 4 h: EWMAs of log1p(count)) minus the level, in
-   units of that scale's own spread (median |excess| of hourly samples over the last week), z.
-   The short scale catches spikes; the long ones catch slow rises and level shifts.
-3. Rarity: each scale keeps the peak z of every hour for two weeks; a row's score is the empirical
-   CDF of its z among those peaks (hours of missing history count as quiet ones), so 0.995 means
-   "bigger than all but one or two hourly peaks in two weeks". This calibrates one threshold
-   across series of very different volume and burstiness.
-4. Onset only (NAB counts the first detection per window and charges every false one): a scale
-   re-fires only when z exceeds `rearm_ratio` x its last firing z (that memory fading over
-   `rearm_hours`), and the output as a whole is emitted only when its surprise -log(1 - score)
-   beats the last emitted one by `gate_ratio` (fading over `gate_hours`); otherwise it is 0.
+Each statistic is turned into a tail probability by its own history (`TailCalibration`: the rank
+among samples of the last `history_days`, an exponential tail past the 90th percentile), so the
+units are the same for a brand with 5 mentions an hour and one with 5,000. The calibration keeps the
+peak (and trough) of each statistic over each sampling interval (`history_days` / `samples`, about
+80 minutes), so "rare" means rarer than nearly all recent intervals' peaks. The row's evidence is the
+smallest probability over the statistics and sides, times their number (Bonferroni), and its
+surprise S = -log10 of that: S = 2 means a peak like this comes once in about 100 intervals.
 
-Nothing is emitted in the first `quiet_hours` (three days): until then "rare" has too little
-history to mean anything. All of it is online and causal: the score of a row depends on that row
-and earlier ones only.
+Onsets, not rows: NAB (and an on-call team) counts the first alert of an episode and charges every
+other one. An episode starts when S reaches `floor` and ends after `rest_hours` below it; within an
+episode a row is reported only when its S beats the episode's last report by `ladder` (so a surge
+that keeps growing is reported again as it grows, and a plateau is not). Every other row scores 0.
+The score is S / (S + 1): 0.75 for S = 3, 0.8 for S = 4. Nothing is reported in the first
+`quiet_hours`, and a statistic is used only once it has `min_samples` of history.
+
+All of it is causal and online: a row's score depends on that row and earlier ones only.
+`last` explains the latest report in numbers a person reads (which statistic, level against
+baseline, since when, how rare).
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, insort
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
+
+from monitor.detectors.calibration import RollingMedian, TailCalibration, compact, surprise
+
+STATISTICS = ("spike", "shift", "season", "swing")
 
 
 @dataclass(frozen=True)
 class SurgeSettings:
-    """Durations in hours, so any sampling interval behaves the same."""
+    """Durations in hours or days, so a series sampled every minute or every hour behaves the same."""
 
-    scales_hours: tuple[float, ...] = (5 / 60, 1.0, 4.0)
-    baseline_hours: int = 168  # hourly means behind the median level
-    spread_hours: int = 168  # hourly |excess| samples behind each scale's spread
-    history_hours: int = 336  # hourly peaks behind the rarity score
-    floor: float = 2.5  # z below this (spreads above the level) never fires
-    rearm_ratio: float = 3.0
-    rearm_hours: float = 6.0
-    gate_ratio: float = 1.3
-    gate_hours: float = 72.0
-    warmup_hours: float = 24.0  # before this, nothing is learned into the rarity history
-    quiet_hours: float = 72.0  # before this, nothing is emitted (three days to learn what is rare)
-    min_spread: float = 0.05  # log1p units; keeps near-empty series from dividing by ~0
-
-
-class _RollingMedian:
-    """Median of the last `size` values, kept sorted as they arrive (no re-sort each hour)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._fifo: deque[float] = deque()
-        self._sorted: list[float] = []
-
-    def push(self, value: float) -> float:
-        self._fifo.append(value)
-        insort(self._sorted, value)
-        if len(self._fifo) > self.size:
-            del self._sorted[bisect_left(self._sorted, self._fifo.popleft())]
-        s = self._sorted
-        mid = len(s) // 2
-        return s[mid] if len(s) % 2 else 0.5 * (s[mid - 1] + s[mid])
+    sides: str = "up"  # "up": only rises are news (spike, shift, season: mention volume); "both": also
+    # falls and turbulence (measurements that can fail either way: the "change" detector)
+    history_days: float = 28.0  # history behind each statistic's calibration
+    samples: int = 512  # calibration samples kept (spread evenly over history_days: one per ~80 min)
+    block_minutes: float = 15.0  # resolution of the day-long baseline and of the time-of-day profile
+    baseline_hours: float = 24.0
+    level_hours: float = 1.0  # EWMA of the level and of the absolute change
+    season_days: int = 7
+    floor: float = 1.0  # S at which an episode starts
+    rest_hours: float = 3.0  # an episode ends after this long below floor
+    ladder: float = 1.5  # within an episode, a new report needs S this many times the last one
+    quiet_hours: float = 24.0
+    min_samples: int = 24
 
 
-class _Rarity:
-    """Empirical CDF of recent hourly peaks, interpolated between neighbours for a smooth score."""
+@dataclass(frozen=True)
+class Reading:
+    """Why the latest row was reported, in the series' own units."""
 
-    def __init__(self, size: int, floor: float) -> None:
-        self.size, self.floor = size, floor
-        self._fifo: deque[float] = deque()
-        self._sorted: list[float] = []
+    statistic: str  # spike | shift | season | swing
+    direction: str  # up | down
+    surprise: float  # -log10 p after the Bonferroni factor
+    p_value: float
+    value: float  # the row (spike) or the last hour's level (others), in the series' units
+    baseline: float  # what the statistic compares it with, in the series' units
+    since: float  # epoch seconds when the episode began (S first reached floor)
+    at: float  # epoch seconds of the row
+    once_in_hours: float  # how rare: a peak like this comes about once in this many hours here
 
-    def push(self, peak: float) -> None:
-        self._fifo.append(peak)
-        insort(self._sorted, peak)
-        if len(self._fifo) > self.size:
-            old = self._fifo.popleft()
-            del self._sorted[bisect_left(self._sorted, old)]
+    @property
+    def ratio(self) -> float:
+        return (self.value + 1.0) / (self.baseline + 1.0)
 
-    def score(self, z: float) -> float:
-        s = self._sorted
-        n = len(s)
-        pad = self.size - n if n < self.size else 0  # missing history counts as quiet hours
-        j = bisect_left(s, z)
-        lo = s[j - 1] if j > 0 else self.floor
-        if j < n:
-            hi = s[j]
-            frac = (z - lo) / (hi - lo) if hi > lo else 0.0
-        else:
-            frac = 1.0 - lo / z if z > lo else 0.0
-        return (j + pad + frac) / (n + pad + 1)
+
+def _to_seconds(timestamp: datetime) -> float:
+    return (timestamp if timestamp.tzinfo else timestamp.replace(tzinfo=UTC)).timestamp()
+
+
+def _unlog(y: float) -> float:
+    return math.copysign(math.expm1(abs(y)), y)
 
 
 class SurgeScorer:
-    """Online onset score of a count series; see the module docstring."""
+    """Online onset score of one series; see the module docstring."""
 
     def __init__(self, settings: SurgeSettings | None = None) -> None:
         self.s = s = settings or SurgeSettings()
-        k = len(s.scales_hours)
-        self._last: datetime | None = None
-        self._hour_start: datetime | None = None
-        self._age = 0.0
-        self._hour_sum = 0.0
-        self._hour_n = 0
-        self._hour_means = _RollingMedian(s.baseline_hours)
+        self._sides = ("up", "down") if s.sides == "both" else ("up",)
+        self._n_stats = 4 if s.sides == "both" else 3  # swing (turbulence) has no direction
+        self._block_s = s.block_minutes * 60.0
+        self._blocks_per_day = max(1, round(86400.0 / self._block_s))
+        self._baseline = RollingMedian(max(1, round(s.baseline_hours * 3600.0 / self._block_s)))
+        self._season: dict[int, deque[float]] = {}
+        # Per statistic: the peaks (for the upper tail) and troughs (lower) of each sampling interval.
+        self._peaks = [TailCalibration(s.samples) for _ in STATISTICS]
+        self._troughs = [TailCalibration(s.samples) for _ in STATISTICS]
+        self._hi = [-math.inf] * len(STATISTICS)
+        self._lo = [math.inf] * len(STATISTICS)
+        self._sample_every = s.history_days * 86400.0 / s.samples
+        self._first: float | None = None
+        self._last = 0.0
+        self._y = 0.0
         self._level = 0.0
-        self._ewma = [0.0] * k
-        self._devs = [_RollingMedian(s.spread_hours) for _ in range(k)]
-        self._spread = [0.5] * k
-        self._peak = [0.0] * k
-        self._rarity = [_Rarity(s.history_hours, s.floor) for _ in range(k)]
-        self._armed_at = [0.0] * k  # last firing z per scale, fading
-        self._gate = 0.0  # surprise of the last emitted score, fading
+        self._swing = 0.0
+        self._block = 0
+        self._block_sum = 0.0
+        self._block_n = 0
+        self._base = math.nan  # median of the last day's block means
+        self._seasonal = math.nan  # median of this block's time of day over the last week
+        self._next_sample = 0.0
         self._dt = -1.0
-        self._alpha = [1.0] * k
-        self._rearm_decay = self._gate_decay = 1.0
+        self._alpha = 1.0
+        self._episode = 0.0  # S of the episode's last report (0: no episode)
+        self._since = 0.0
+        self._below_since: float | None = None
+        self.last: Reading | None = None
 
-    def _rates(self, dt: float) -> None:
-        h = dt / 3600.0
-        s = self.s
-        self._alpha = [1.0 if sc <= h else -math.expm1(-h / sc) for sc in s.scales_hours]
-        self._rearm_decay = math.exp(-h / s.rearm_hours)
-        self._gate_decay = math.exp(-h / s.gate_hours)
-        self._dt = dt
-
-    def _close_hour(self, timestamp: datetime, warm: bool) -> None:
-        s = self.s
-        self._level = level = self._hour_means.push(self._hour_sum / self._hour_n)
-        for i, devs in enumerate(self._devs):
-            spread = devs.push(abs(self._ewma[i] - level))
-            self._spread[i] = spread if spread > s.min_spread else s.min_spread
-            if warm:
-                self._rarity[i].push(self._peak[i])
-            self._peak[i] = 0.0
-        self._hour_sum, self._hour_n, self._hour_start = 0.0, 0, timestamp
+    # ------------------------------------------------------------------ streaming
 
     def update(self, timestamp: datetime, value: float) -> float:
-        x = math.log1p(value) if value > 0.0 else 0.0
-        if self._last is None:
-            self._last = self._hour_start = timestamp
-            self._level = x
-            self._ewma = [x] * len(self._ewma)
-            self._hour_sum, self._hour_n = x, 1
+        return self.update_seconds(_to_seconds(timestamp), value)
+
+    def update_seconds(self, t: float, value: float) -> float:
+        y = math.log1p(value) if value >= 0.0 else -math.log1p(-value)
+        if self._first is None:
+            self._start(t, y)
             return 0.0
-        dt = (timestamp - self._last).total_seconds()
+        dt = t - self._last
         if dt < 0.0:
             dt = 0.0  # out-of-order rows: score them, but do not let time run backwards
-        self._last = timestamp
-        self._age += dt
         if dt != self._dt:
-            self._rates(dt)
-        s = self.s
-        warm = self._age >= s.warmup_hours * 3600.0
-        if (timestamp - self._hour_start).total_seconds() >= 3600.0:
-            self._close_hour(timestamp, warm)
-        self._hour_sum += x
-        self._hour_n += 1
+            h = dt / 3600.0
+            self._alpha = 1.0 if h >= self.s.level_hours else -math.expm1(-h / self.s.level_hours)
+            self._dt = dt
+        self._last = t
+        block = int(t // self._block_s)
+        if block != self._block:
+            self._close_block(block)
+        a = self._alpha
+        self._level += a * (y - self._level)
+        self._swing += a * (abs(y - self._y) - self._swing)
+        self._y = y
+        self._block_sum += y
+        self._block_n += 1
 
-        level, floor, ratio, decay = self._level, s.floor, s.rearm_ratio, self._rearm_decay
-        ewma, alpha, spread, peak, armed = self._ewma, self._alpha, self._spread, self._peak, self._armed_at
-        score = 0.0
-        for i in range(len(ewma)):
-            m = ewma[i] + alpha[i] * (x - ewma[i])
-            ewma[i] = m
-            z = (m - level) / spread[i]
-            if z > peak[i]:
-                peak[i] = z
-            last = armed[i] * decay
-            if z > floor and z > last * ratio:
-                armed[i] = z
-                if warm:
-                    r = self._rarity[i].score(z)
-                    if r > score:
-                        score = r
-            else:
-                armed[i] = last
-        gate = self._gate * self._gate_decay
-        if score > 0.0:
-            surprise = -math.log(1.0 - score) if score < 1.0 else 30.0
-            if surprise > gate * s.gate_ratio:
-                self._gate = surprise
-                return score if self._age >= s.quiet_hours * 3600.0 else 0.0
-        self._gate = gate
-        return 0.0
+        base, seasonal = self._base, self._seasonal
+        stats = (y - base, self._level - base, self._level - seasonal, self._swing)
+        need = self.s.min_samples
+        both = len(self._sides) == 2
+        peaks, troughs, hi, lo = self._peaks, self._troughs, self._hi, self._lo
+        best_p, best_i, best_side, tests = 1.0, -1, "up", 0
+        for i in range(self._n_stats):
+            x = stats[i]
+            if x != x:  # nan: no baseline yet
+                continue
+            if len(peaks[i]) >= need:
+                q = peaks[i].upper(x)
+                tests += 1
+                if q < best_p:
+                    best_p, best_i, best_side = q, i, "up"
+                if both:
+                    q = troughs[i].lower(x)
+                    tests += 1
+                    if q < best_p:
+                        best_p, best_i, best_side = q, i, "down"
+            if x > hi[i]:
+                hi[i] = x
+            if x < lo[i]:
+                lo[i] = x
+        if t >= self._next_sample:
+            self._next_sample = t + self._sample_every
+            for i in range(self._n_stats):  # only what is tested: "up" keeps no troughs and no swing
+                if hi[i] > -math.inf:
+                    peaks[i].push(hi[i])
+                    if both:
+                        troughs[i].push(lo[i])
+                hi[i], lo[i] = -math.inf, math.inf
+        if not tests:
+            return 0.0
+        p = min(1.0, best_p * tests)
+        return self._report(t, p, best_i, best_side, stats)
+
+    def _start(self, t: float, y: float) -> None:
+        self._first = self._last = t
+        self._y = self._level = y
+        self._block = int(t // self._block_s)
+        self._block_sum, self._block_n = y, 1
+        self._next_sample = t
+
+    def _close_block(self, block: int) -> None:
+        if self._block_n:
+            mean = self._block_sum / self._block_n
+            self._baseline.push(mean)
+            self._base = self._baseline.median()
+            slot = self._block % self._blocks_per_day
+            days = self._season.get(slot)
+            if days is None:
+                days = self._season[slot] = deque(maxlen=self.s.season_days)
+            days.append(self._level)
+        self._block, self._block_sum, self._block_n = block, 0.0, 0
+        days = self._season.get(block % self._blocks_per_day)
+        if days:
+            ordered = sorted(days)
+            n = len(ordered)
+            self._seasonal = ordered[n // 2] if n % 2 else 0.5 * (ordered[n // 2 - 1] + ordered[n // 2])
+        else:
+            self._seasonal = math.nan
+
+    def _report(self, t: float, p: float, i: int, side: str, stats: tuple) -> float:
+        s = self.s
+        S = surprise(p)
+        if S < s.floor:
+            if self._below_since is None:
+                self._below_since = t
+            elif t - self._below_since >= s.rest_hours * 3600.0:
+                self._episode = 0.0
+            return 0.0
+        self._below_since = None
+        if self._episode == 0.0:
+            self._since = t
+        if S <= s.ladder * self._episode or t - self._first < s.quiet_hours * 3600.0:
+            return 0.0
+        self._episode = S
+        name = STATISTICS[i]
+        if name == "spike":
+            value, baseline = _unlog(self._y), _unlog(self._base)
+        elif name == "season":
+            value, baseline = _unlog(self._level), _unlog(self._seasonal)
+        elif name == "shift":
+            value, baseline = _unlog(self._level), _unlog(self._base)
+        else:  # swing: mean absolute change per row (log scale) now vs its usual size
+            usual = self._peaks[i].sorted
+            value, baseline = self._swing, usual[len(usual) // 2]
+        self.last = Reading(name, side, S, p, value, baseline, self._since, t,
+                            min(10.0**S, 1e12) * self._sample_every / 3600.0)
+        return S / (S + 1.0)
+
+    @property
+    def warm(self) -> bool:
+        """Past the quiet start, with every statistic calibrated: its scores now mean what they say."""
+        return (self._first is not None and self._last - self._first >= self.s.quiet_hours * 3600.0
+                and len(self._peaks[0]) >= self.s.min_samples)
+
+    # ------------------------------------------------------------------ persistence (for the rules)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "scalars": [self._first, self._last, self._y, self._level, self._swing, self._block, self._block_sum,
+                        self._block_n, self._next_sample, self._episode, self._since, self._below_since],
+            "baseline": compact(self._baseline.state()),
+            "season": {str(k): compact(list(v)) for k, v in self._season.items()},
+            "peaks": [compact(c.state()) for c in self._peaks],
+            "troughs": [compact(c.state()) for c in self._troughs],
+            "open": [compact(self._hi), compact(self._lo)],
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        if not state:
+            return
+        (self._first, self._last, self._y, self._level, self._swing, block, self._block_sum, block_n,
+         self._next_sample, self._episode, self._since, self._below_since) = state["scalars"]
+        self._block, self._block_n = int(block), int(block_n)
+        self._baseline.restore(state["baseline"])
+        self._base = self._baseline.median() if self._baseline.sorted else math.nan
+        self._season = {int(k): deque(v, maxlen=self.s.season_days) for k, v in state["season"].items()}
+        for c, values in zip(self._peaks + self._troughs, state["peaks"] + state["troughs"], strict=True):
+            c.restore(values)
+        self._hi, self._lo = [list(map(float, v)) for v in state["open"]]
+        days = self._season.get(self._block % self._blocks_per_day)
+        ordered = sorted(days) if days else []
+        n = len(ordered)
+        self._seasonal = (ordered[n // 2] if n % 2 else 0.5 * (ordered[n // 2 - 1] + ordered[n // 2])) if n else math.nan
+        self._dt = -1.0
+
+
+class SurgeByKey:
+    """One `SurgeScorer` per key (brand, brand x category, ...) for the live rules, with their state."""
+
+    def __init__(self, settings: SurgeSettings) -> None:
+        self.settings = settings
+        self.scorers: dict[str, SurgeScorer] = {}
+
+    def update(self, key: str, at: datetime, value: float) -> tuple[float, SurgeScorer]:
+        scorer = self.scorers.get(key)
+        if scorer is None:
+            scorer = self.scorers[key] = SurgeScorer(self.settings)
+        return scorer.update(at, value), scorer
+
+    def state(self) -> dict[str, Any]:
+        return {k: v.state() for k, v in self.scorers.items()}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.scorers = {}
+        for key, value in state.items():
+            scorer = self.scorers[key] = SurgeScorer(self.settings)
+            scorer.restore(value)
+
+
+def describe(reading: Reading, unit: str) -> str:
+    """One line a person reads: what, how far from usual, since when, how rare."""
+    since = datetime.fromtimestamp(reading.since, UTC).strftime("%H:%M")
+    what = {"spike": f"{reading.value:.0f} {unit} vs a usual {reading.baseline:.1f} today",
+            "shift": f"the last hour at {reading.value:.1f} {unit} vs a usual {reading.baseline:.1f} today",
+            "season": f"the last hour at {reading.value:.1f} {unit} vs {reading.baseline:.1f} at this time of day",
+            "swing": f"swings {reading.value / max(reading.baseline, 1e-9):.1f}x their usual size"}[reading.statistic]
+    days = reading.once_in_hours / 24.0
+    rare = f"about once in {days:,.0f} days" if days >= 2 else f"about once in {reading.once_in_hours:,.0f} hours"
+    return f"{what}, {reading.direction} since {since} UTC; {rare} for this series"

@@ -1,4 +1,4 @@
-"""Site handlers: `handle(server, path, query, layout_changed) -> Reply | None`."""
+"""Site handlers: `handle(server, path, query, layout_changed, cookies) -> Reply | None`."""
 
 from crawlers.replay.sites import jd, jutousu, tmall, tousu, weibo
 

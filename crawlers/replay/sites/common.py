@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import html
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from crawlers.normalize import CHINA
@@ -25,6 +26,18 @@ def masked(name: str) -> str:
 
 def china_time(dt: Any) -> str:
     return dt.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def relative_day(dt: Any, now: Any = None) -> str:
+    """How Tmall's mtop list dates a review: 今天, N天前, N个月前, or a date once it is a year old."""
+    age = ((now or datetime.now(UTC)) - dt).days
+    if age < 1:
+        return "今天"
+    if age < 30:
+        return f"{age}天前"
+    if age < 365:
+        return f"{age // 30}个月前"
+    return dt.astimezone(CHINA).strftime("%Y年%m月%d日")
 
 
 def page_of(items: list[T], page: int, size: int) -> list[T]:
@@ -52,3 +65,16 @@ def title_of(text: str, limit: int = 24) -> str:
 
 def escape(text: str) -> str:
     return html.escape(text, quote=True)
+
+
+def token(seed: str, length: int = 32, alphabet: str = "0123456789abcdef") -> str:
+    """A stable pseudo-random token (image ids, guids, signatures in URLs) derived from `seed`."""
+    out, counter = "", 0
+    while len(out) < length:
+        digest = hashlib.sha256(f"{seed}:{counter}".encode()).digest()
+        out += "".join(alphabet[b % len(alphabet)] for b in digest)
+        counter += 1
+    return out[:length]
+
+
+B62 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"

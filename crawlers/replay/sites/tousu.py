@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from crawlers.replay.sites.common import escape, int_arg, page_count, page_of, pick, title_of
+from crawlers.replay.sites.common import escape, int_arg, page_count, page_of, pick, title_of, token
 from crawlers.tousu_signature import signature
 
 LISTS = ("/api/company/received_complaints", "/api/index/feed", "/api/index/s")
@@ -24,7 +24,12 @@ def _main(post: Any, company: str, layout_changed: bool = False) -> dict[str, An
         "summary": post.text, "cotitle": company, "cost": str(pick(post.id, [0, 59, 129, 299, 899], "cost")),
         "status": pick(post.id, STATUSES, "status"), "issue": "物流问题" if "快递" in post.text else "其他",
         "timestamp": str(int(post.created_at.timestamp())), "url": f"//tousu.sina.com.cn/complaint/view/{post.id}/",
-        "upvote_amount": post.likes, "comment_amount": post.comments,
+        "upvote_amount": post.likes, "comment_amount": post.comments, "share_amount": post.reposts,
+        "view_amount": post.likes * 7 + 40, "uid": str(post.author.id), "coid": "6384912431",
+        "cotitle_url": "//tousu.sina.com.cn/company/view/?couid=6384912431", "evaluate_u": None,
+        "attaches": [], "pics": [f"https://n.sinaimg.cn/tousu/{token('tp' + post.id + str(n), 16)}.jpg"
+                                 for n in range(pick(post.id, [0, 1, 3], "tpics"))],
+        "stage": pick(post.id, [1, 2, 3], "stage"), "is_hot": 0,
     }
     if layout_changed:
         main["content"] = main.pop("summary")
@@ -54,13 +59,21 @@ def _list(server: Any, path: str, query: dict[str, str], layout_changed: bool) -
         posts = [p for p in posts if keyword and (keyword in p.text or keyword in company)]
     size = int_arg(query, "page_size", server.page_size)
     page = max(int_arg(query, "page", 1), 1)
-    amount = page_count(len(posts), size)
-    entries = [{"main": _main(p, company, layout_changed), "author": {"title": p.author.name, "wb_profile": ""}}
-               for p in page_of(posts, page, size)]
+    key = "complaints" if path.endswith("received_complaints") else "lists"
+    return Reply.json(list_reply(page_of(posts, page, size), company, page, size, len(posts), key, layout_changed))
+
+
+def list_reply(chunk: list[Any], company: str, page: int, size: int, total: int, key: str,
+               layout_changed: bool = False) -> dict[str, Any]:
+    amount = page_count(total, size)
+    entries = [{"main": _main(p, company, layout_changed),
+                "author": {"title": p.author.name, "wb_profile": "",
+                           "avatar": f"https://tvax1.sinaimg.cn/default/images/default_avatar_{pick(p.id, ['male', 'female'], 'g')}_180.gif"}}
+               for p in chunk]
     data: dict[str, Any] = {"pager": {"current": page, "next": min(page + 1, max(amount, 1)),
-                                      "page_amount": amount, "page_size": size, "item_count": len(posts)}}
-    data["complaints" if path.endswith("received_complaints") else "lists"] = entries
-    return Reply.json({"result": {"status": {"code": 0, "msg": "操作成功"}, "timestamp": page, "data": data}})
+                                      "page_amount": amount, "page_size": size, "item_count": total}}
+    data[key] = entries
+    return {"result": {"status": {"code": 0, "msg": "操作成功"}, "timestamp": page, "data": data}}
 
 
 def _view(server: Any, sn: str) -> Any:
@@ -89,7 +102,8 @@ def _view(server: Any, sn: str) -> Any:
     return Reply(200, page.encode("utf-8"), "text/html; charset=utf-8")
 
 
-def handle(server: Any, path: str, query: dict[str, str], layout_changed: bool = False) -> Any:
+def handle(server: Any, path: str, query: dict[str, str], layout_changed: bool = False,
+           cookies: dict[str, str] | None = None) -> Any:
     if path in LISTS:
         return _list(server, path, query, layout_changed)
     if m := _VIEW.match(path):

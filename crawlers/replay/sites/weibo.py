@@ -2,7 +2,9 @@
 s.weibo.com's HTML search with time slices, `a.next`, the 50-page cap and the no-result card.
 
 Scenario events may carry `extra`: `long: true` (the list shows a cut text, `/statuses/extend`
-the whole), `pinned: true` (mblogtype 2 on top of the account's timeline), `comment_texts: [...]`.
+the whole), `pinned: true` (mblogtype 2 on top of the account's timeline), `comment_texts: [...]`,
+`retweet: {id, text, author, hours_before}` (a repost of that original), `dated_ahead_hours: N`
+(the post shows a time N hours after it was published, as a wrong device clock makes it).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from crawlers.normalize import CHINA
+from crawlers.replay.sites.common import B62, escape, pick, token
 
 _B62 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 LONG_CUT = 100  # characters the list shows of a long post before "...全文"
@@ -43,37 +46,145 @@ def is_long(post: Any) -> bool:
     return bool(post.extra.get("long")) or len(post.text) > 140
 
 
+def user_json(author: Any) -> dict[str, Any]:
+    """The user object m.weibo.cn sends with every post, with the badges and images that make it large."""
+    uid = str(author.id)
+    avatar = token(f"avatar:{uid}", 32)
+    return {
+        "id": int(uid), "screen_name": author.name,
+        "profile_image_url": f"https://tvax{int(uid) % 4 + 1}.sinaimg.cn/crop.0.0.996.996.180/{avatar}.jpg"
+                             f"?KID=imgbed,tva&Expires={1_700_000_000 + int(uid) % 99_999}&ssig={token(uid, 10, B62)}",
+        "profile_url": f"https://m.weibo.cn/u/{uid}?uid={uid}&luicode=10000011&lfid=100103type%3D1",
+        "statuses_count": pick(uid, [48, 312, 1_008, 4_520, 12_876], "statuses"),
+        "verified": author.verified, "verified_type": 0 if author.verified else -1,
+        **({"verified_type_ext": 1, "verified_reason": f"{author.name}官方微博"} if author.verified else {}),
+        "close_blue_v": False, "description": pick(uid, ["热爱生活，认真购物。", "记录日常，偶尔吐槽。",
+                                                         "一个普通的上班族", ""], "desc"),
+        "gender": pick(uid, ["f", "m"], "gender"), "mbtype": pick(uid, [0, 2, 12], "mbtype"),
+        "urank": pick(uid, [4, 9, 21, 36, 43], "urank"), "mbrank": pick(uid, [0, 1, 3, 6], "mbrank"),
+        "follow_me": False, "following": False,
+        "followers_count": _count(author.followers), "follow_count": pick(uid, [67, 240, 283, 512], "follow"),
+        "cover_image_phone": "https://tva1.sinaimg.cn/crop.0.0.640.640.640/549d0121tw1egm1kjly3jj20hs0hsq4f.jpg",
+        "avatar_hd": f"https://wx1.sinaimg.cn/orj480/{avatar}.jpg", "like": False, "like_me": False,
+        "badge": {k: 1 for k in pick(uid, [("user_name_certificate",),
+                                            ("bind_taobao", "unread_pool", "unread_pool_ext", "user_name_certificate"),
+                                            ("vip_activity2", "national_day_2018", "wbzy_2018", "hongbaofei_2019",
+                                             "user_name_certificate", "wusi_2019", "earth_2019")], "badge")},
+    }
+
+
+def _pics(post_id: str) -> list[dict[str, Any]]:
+    count = pick(post_id, [0, 0, 0, 1, 3, 4, 9], "pics")
+    out = []
+    for i in range(count):
+        pid = token(f"pic:{post_id}:{i}", 32)
+        out.append({"pid": pid, "url": f"https://wx3.sinaimg.cn/orj360/{pid}.jpg", "size": "orj360",
+                    "geo": {"width": 360, "height": 480, "croped": False},
+                    "large": {"size": "large", "url": f"https://wx3.sinaimg.cn/large/{pid}.jpg",
+                              "geo": {"width": "1080", "height": "1440", "croped": False}}})
+    return out
+
+
+def _page_info(post: Any) -> dict[str, Any] | None:
+    if pick(post.id, [0, 0, 0, 1], "video") == 0:
+        return None
+    fid = token(f"fid:{post.id}", 16, "0123456789")
+    sig = token(f"sig:{post.id}", 10, B62)
+    return {"page_pic": {"url": f"https://wx4.sinaimg.cn/orj480/{token('cover' + post.id, 32)}.jpg"},
+            "page_url": f"https://m.weibo.cn/p/index?containerid=230444{fid}&url_type=39&object_type=video&pos=1",
+            "page_title": f"{post.author.name}的微博视频", "content1": f"{post.author.name}的微博视频",
+            "content2": post.text[:40], "type": "video",
+            "media_info": {"video_orientation": "vertical", "name": f"{post.author.name}的微博视频",
+                           "duration": pick(post.id, [9, 14, 37, 58], "dur"),
+                           "stream_url": f"https://f.video.weibocdn.com/{token('ld' + post.id, 28, B62)}.mp4"
+                                         f"?label=mp4_ld&template=360x640.24.0&Expires=1700000000&ssig={sig}",
+                           "stream_url_hd": f"https://f.video.weibocdn.com/{token('hd' + post.id, 28, B62)}.mp4"
+                                            f"?label=mp4_hd&template=540x960.24.0&Expires=1700000000&ssig={sig}",
+                           "h5_url": f"https://video.weibo.com/show?fid=1034:{fid}"},
+            "play_count": f"{pick(post.id, [3, 12, 86], 'plays')}万次播放"}
+
+
 def mblog(post: Any, brand_name: str, layout_changed: bool = False) -> dict[str, Any]:
-    text = post.text.replace(f"@{brand_name}", f"<a href='/n/{brand_name}'>@{brand_name}</a>")
+    """An mblog as m.weibo.cn sends it: the fields crisiswatch reads among the many it does not."""
+    text = escape(post.text).replace(f"@{brand_name}", f"<a href='/n/{brand_name}'>@{brand_name}</a>")
+    text += "".join(f'<span class="url-icon"><img alt={e} src="//h5.sinaimg.cn/m/emoticon/icon/default/'
+                    f'd_{token(e + post.id, 8)}.png" style="width:1em; height:1em;" /></span>'
+                    for e in pick(post.id, [(), ("[怒]",), ("[哈哈]", "[赞]"), ()], "emoji"))
     long = is_long(post)
     if long:
-        text = f"{post.text[:LONG_CUT]} ...<a href=\"/status/{post.id}\">全文</a>"
+        text = f"{escape(post.text[:LONG_CUT])} ...<a href=\"/status/{post.id}\">全文</a>"
+    pics = _pics(post.id)
     body: dict[str, Any] = {
-        # a scenario may give the raw time text, e.g. a malformed one that validation must dead-letter
-        "created_at": post.extra.get("created_at") or weibo_time(post.created_at),
+        "visible": {"type": 0, "list_id": 0},
+        # a scenario may give the raw time text (a malformed one that validation must dead-letter), or
+        # date a post ahead of its publication (`extra.dated_ahead_hours`: its author's clock is wrong)
+        "created_at": post.extra.get("created_at")
+        or weibo_time(post.created_at + timedelta(hours=float(post.extra.get("dated_ahead_hours", 0)))),
         "id": post.id, "idstr": post.id, "mid": post.id, "bid": bid(post.id),
-        "text": text, "textLength": len(post.text) * 2, "source": "iPhone客户端",
+        "can_edit": False, "show_additional_indication": 0,
+        "text": text, "textLength": len(post.text) * 2, "source": pick(post.id, SOURCES_APPS, "app"),
+        "favorited": False, "pic_ids": [p["pid"] for p in pics], "pic_types": ",".join("0" for _ in pics),
+        "is_paid": False, "mblog_vip_type": 0,
+        "user": user_json(post.author),
         "reposts_count": _count(post.reposts), "comments_count": _count(post.comments),
-        "attitudes_count": _count(post.likes), "isLongText": long,
-        "mblogtype": 2 if post.extra.get("pinned") else 0,
-        "region_name": "发布于 上海",
-        "user": {
-            "id": int(post.author.id), "screen_name": post.author.name,
-            "followers_count": _count(post.author.followers), "verified": post.author.verified,
-            "verified_type": 0 if post.author.verified else -1,
-        },
+        "reprint_cmt_count": 0, "attitudes_count": _count(post.likes), "pending_approval_count": 0,
+        "isLongText": long, "reward_exhibition_type": 0, "hide_flag": 0,
+        "mblogtype": 2 if post.extra.get("pinned") else 0, "more_info_type": 0,
+        "number_display_strategy": {"apply_scenario_flag": 3, "display_text_min_number": 1000000,
+                                    "display_text": "100万+"},
+        "content_auth": 0, "comment_manage_info": {"comment_permission_type": -1, "approval_comment_type": 0},
+        "pic_num": len(pics), "region_name": f"发布于 {pick(post.id, REGIONS, 'region')}",
+        "mlevel": 0, "edit_config": {"edited": False}, "mblog_menu_new_style": 0, "show_attitude_bar": 0,
+        "weibo_position": 1, "cardid": pick(post.id, ["star_212", "star_118", ""], "cardid"),
     }
+    if pics:
+        body.update(pics=pics, thumbnail_pic=pics[0]["url"].replace("orj360", "thumbnail"),
+                    bmiddle_pic=pics[0]["url"].replace("orj360", "bmiddle"),
+                    original_pic=pics[0]["large"]["url"], picStatus=",".join(f"{i}:1" for i in range(len(pics))))
+    if page_info := _page_info(post):
+        body["page_info"] = page_info
+    if retweet := post.extra.get("retweet"):
+        body["retweeted_status"] = retweeted(retweet, post)
+        body["raw_text"] = post.text
     if layout_changed:  # a redesign that renames fields: the spider must dead-letter, not crash
         body["created_time"] = body.pop("created_at")
         body["content"] = body.pop("text")
     return body
 
 
-def handle(server: Any, path: str, query: dict[str, str], layout_changed: bool = False) -> Any:
+def retweeted(original: dict[str, Any], post: Any) -> dict[str, Any]:
+    """The original a repost spreads (scenario `extra.retweet`: id, text, author, hours_before)."""
+    from crawlers.replay.scenario import Author
+
+    a = original.get("author") or {}
+    author = Author(id=str(a.get("id", 1_800_000_001)), name=a.get("name", "原博主"),
+                    followers=int(a.get("followers", 1000)), verified=bool(a.get("verified", False)))
+    native_id = str(original.get("id") or int(post.id) - 7_777)
+    at = post.created_at - timedelta(hours=float(original.get("hours_before", 2)))
+    return {"created_at": weibo_time(at), "id": native_id, "idstr": native_id, "mid": native_id,
+            "bid": bid(native_id), "text": escape(original.get("text", "")), "source": "微博 weibo.com",
+            "user": user_json(author), "reposts_count": _count(int(original.get("reposts", 0))),
+            "comments_count": _count(int(original.get("comments", 0))),
+            "attitudes_count": _count(int(original.get("likes", 0))), "isLongText": False, "mblogtype": 0,
+            "visible": {"type": 0, "list_id": 0}, "pic_ids": [], "pic_types": ""}
+
+
+SOURCES_APPS = ("iPhone客户端", "HUAWEI Mate 60 Pro", "微博 weibo.com", "Redmi K70", "微博轻享版")
+REGIONS = ("上海", "北京", "广东", "浙江", "四川", "江苏")
+
+
+TIMELINE_CONTAINERS = ("230413", "107603")  # the account's posts: current and pre-2022 container
+
+
+def handle(server: Any, path: str, query: dict[str, str], layout_changed: bool = False,
+           cookies: dict[str, str] | None = None) -> Any:
     if path == "/api/container/getIndex":
         container = query.get("containerid", "")
-        if container.startswith("107603"):
-            return timeline(server, container[6:], query, layout_changed)
+        prefix = container[:6]
+        if prefix in TIMELINE_CONTAINERS and container[6:].split("_", 1)[0].isdigit():
+            if prefix not in server.weibo_timeline_containers:
+                return _json({"ok": 0, "msg": "这里还没有内容", "data": {"cards": []}})
+            return timeline(server, prefix, container[6:].split("_", 1)[0], query, layout_changed)
         if container.startswith("100103"):
             return search(server, container, query, layout_changed)
         return _json({"ok": 0, "msg": "这里还没有内容"})
@@ -100,6 +211,31 @@ def _empty() -> Any:
     return _json({"ok": 0, "msg": "这里还没有内容", "data": {"cards": []}})
 
 
+def _people_card(posts: list[Any], keyword: str) -> dict[str, Any]:
+    """The "相关用户" block m.weibo.cn puts among search results: users, no posts."""
+    users = [{"card_type": 10, "user": user_json(p.author), "desc1": f"粉丝：{p.author.followers}",
+              "desc2": "", "scheme": f"https://m.weibo.cn/u/{p.author.id}"} for p in posts[:3]]
+    return {"card_type": 11, "title": f"{keyword}相关用户", "show_type": 1, "card_group": users}
+
+
+def search_page(posts: list[Any], brand_name: str, keyword: str, page: int, total: int,
+                layout_changed: bool = False) -> dict[str, Any]:
+    """One page of m.weibo.cn's search: bare cards, card_group blocks and a people block among them."""
+    cards = [{"card_type": 9, "itemid": f"seqid:{p.id}", "scheme": f"https://m.weibo.cn/status/{bid(p.id)}",
+              "mblog": mblog(p, brand_name, layout_changed), "show_type": 1} for p in posts]
+    grouped: list[dict[str, Any]] = [cards[0]] if cards else []
+    for start in range(1, len(cards), 4):  # the real search mixes bare cards with card_group blocks
+        grouped.append({"card_type": 11, "show_type": 1, "card_group": cards[start:start + 4]})
+    if page == 1 and posts:
+        grouped.insert(1, _people_card(posts, keyword))
+    return {"ok": 1, "data": {
+        "cardlistInfo": {"containerid": f"100103type=1&q={keyword}", "v_p": "42", "show_style": 1,
+                         "page_type": "searchall", "page": page + 1, "total": total,
+                         "title_top": keyword, "can_shared": 1},
+        "cards": grouped, "showAppTips": 0, "scheme": f"sinaweibo://searchall?q={keyword}",
+    }}
+
+
 def search(server: Any, container: str, query: dict[str, str], layout_changed: bool) -> Any:
     keyword = container.split("&q=", 1)[-1] if "&q=" in container else query.get("q", "")
     page = max(int(query.get("page", "1") or 1), 1)
@@ -109,17 +245,10 @@ def search(server: Any, container: str, query: dict[str, str], layout_changed: b
     if not chunk:
         return _empty()
     brand_name = server.scenario.brand["names"][0]
-    cards = [{"card_type": 9, "itemid": f"seqid:{p.id}", "mblog": mblog(p, brand_name, layout_changed)}
-             for p in chunk]
-    # the real search mixes bare cards with card_group (type 11) blocks
-    grouped = [cards[0]] + ([{"card_type": 11, "card_group": cards[1:]}] if len(cards) > 1 else [])
-    return _json({"ok": 1, "data": {
-        "cardlistInfo": {"containerid": container, "v_p": "42", "page": page + 1, "total": len(posts)},
-        "cards": grouped,
-    }})
+    return _json(search_page(chunk, brand_name, keyword, page, len(posts), layout_changed))
 
 
-def timeline(server: Any, uid: str, query: dict[str, str], layout_changed: bool) -> Any:
+def timeline(server: Any, prefix: str, uid: str, query: dict[str, str], layout_changed: bool) -> Any:
     """An account's posts: pinned first, then newest first; pages by `since_id` or `page`."""
     own = [p for p in server.posts("weibo") if p.author.id == uid]
     ordered = [p for p in own if p.extra.get("pinned")] + [p for p in own if not p.extra.get("pinned")]
@@ -132,13 +261,22 @@ def timeline(server: Any, uid: str, query: dict[str, str], layout_changed: bool)
     chunk = ordered[offset: offset + size]
     if not chunk:
         return _empty()
-    brand_name = server.scenario.brand["names"][0]
-    info: dict[str, Any] = {"containerid": f"107603{uid}", "v_p": 42, "show_style": 1, "total": len(ordered)}
-    if offset + size < len(ordered):
-        info["since_id"] = int(chunk[-1].id)
-    return _json({"ok": 1, "data": {"cardlistInfo": info, "cards": [
-        {"card_type": 9, "itemid": f"107603{uid}_-_{p.id}", "mblog": mblog(p, brand_name, layout_changed)}
-        for p in chunk]}})
+    return _json(timeline_page(chunk, server.scenario.brand["names"][0], prefix, uid, len(ordered),
+                               more=offset + size < len(ordered), layout_changed=layout_changed))
+
+
+def timeline_page(posts: list[Any], brand_name: str, prefix: str, uid: str, total: int, more: bool,
+                  layout_changed: bool = False) -> dict[str, Any]:
+    info: dict[str, Any] = {"containerid": f"{prefix}{uid}", "v_p": 42, "show_style": 1, "total": total,
+                            "autoLoadMoreIndex": 6}
+    if more:
+        info["since_id"] = int(posts[-1].id)
+    cards = [{"card_type": 9, "itemid": f"{prefix}{uid}_-_{p.id}",
+              "scheme": f"https://m.weibo.cn/status/{bid(p.id)}?mblogid={bid(p.id)}&luicode=10000011",
+              "mblog": mblog(p, brand_name, layout_changed), "show_type": 0} for p in posts]
+    if prefix == "230413":  # the current profile tab wraps some posts in card_group blocks
+        cards = cards[:1] + ([{"card_type": 11, "card_group": cards[1:3]}] if len(cards) > 1 else []) + cards[3:]
+    return {"ok": 1, "data": {"cardlistInfo": info, "cards": cards, "scheme": ""}}
 
 
 def _post(server: Any, native_id: str) -> Any:

@@ -39,8 +39,9 @@ async def page(request: Request) -> Response:
         found = await run_in_threadpool(lambda: request.app.state.resources.dashboard().brands(view))
         brands = sorted({*found, *([view.brand] if view.brand else [])})
     t = Translator(lang_of(request))
+    health = await run_in_threadpool(request.app.state.resources.source_health)
     return render(request, "dashboard.html", view=view, errors=errors, brands=brands, ranges=list(RANGES),
-                  sources=SOURCES, categories=CATEGORIES, labels=script_json(t.labels()))
+                  sources=SOURCES, categories=CATEGORIES, labels=script_json(t.labels()), health=health)
 
 
 @guard("viewer", api=True)
