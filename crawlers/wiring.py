@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from crawlers.sessions import SITE_DOMAINS, SessionPool, configured_sessions
@@ -35,5 +36,10 @@ def session_pool(crawler: Any) -> SessionPool:
         sessions = configured_sessions(name, config.source(name), SITE_DOMAINS.get(getattr(spider, "source", ""), ()),
                                        config.resolve("."))
         pool = SessionPool(name, sessions, state_connection(crawler))
+        if crawler.settings.get("CRISISWATCH_FRONTIER"):  # hosts share the crawl, never one account
+            elsewhere = pool.lease(crawler.settings.get("CRISISWATCH_HOLDER"),
+                                   timedelta(seconds=config.crawl.cookie_lease_seconds))
+            if elsewhere:
+                crawler.stats.set_value("crisiswatch/cookies_elsewhere", ", ".join(elsewhere))
         crawler._crisiswatch_sessions = pool
     return pool

@@ -35,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from alerts.cycle import alert_cycle
 from alerts.dispatch import AlertDispatcher, build_channels
 from alerts.operator import DependencyHealth
+from crawlers.frontier import SharedCrawl
 from crawlers.state import CrawlState
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection, connect
@@ -116,13 +117,27 @@ class Scheduler:
         finally:
             keeper.stop()
 
-    def _crawl(self, spider: str) -> int:
+    def joinable(self) -> list[str]:
+        """With a shared frontier: sources whose crawl another host started and is still running."""
+        if not self.config.crawl.frontier:
+            return []
+        return [s for s in configured_spiders(self.config) if s != "x"
+                and SharedCrawl.from_url(self.config.crawl.frontier, s).current()]
+
+    def join(self, spider: str) -> int:
+        """Takes part in the shared crawl of `spider` until it is done (no lease, the schedule untouched)."""
+        logger.info("joining the shared crawl of %s", spider)
+        return subprocess.call([*self._command(spider), "--join"])
+
+    def _command(self, spider: str) -> list[str]:
         cmd = [sys.executable, "-m", "crisiswatch.cli"]
         if self.config_path:
             cmd += ["--config", self.config_path]
-        cmd += collect_command(spider)
+        return cmd + collect_command(spider)
+
+    def _crawl(self, spider: str) -> int:
         logger.info("crawling %s", spider)
-        code = subprocess.call(cmd)
+        code = subprocess.call(self._command(spider))
         failures = 0 if code == 0 else self.state.next_crawl(spider)[1] + 1
         if code == 0:
             wait = timedelta(minutes=self.config.source(spider).schedule_minutes)
@@ -220,6 +235,9 @@ class RunLoop:
             for spider in self.scheduler.due():
                 self._doing(f"crawl {spider}")
                 self._guard(report, f"crawl {spider}", lambda s=spider: self.scheduler.crawl(s))
+            for spider in self.scheduler.joinable():  # another host's crawl, shared through Redis
+                self._doing(f"crawl {spider} (joined)")
+                self._guard(report, f"crawl {spider}", lambda s=spider: self.scheduler.join(s))
         if "detect" in self.stages:
             self._doing("detect")
             self._detect_cycle(report)
