@@ -18,6 +18,7 @@ from crisiswatch.config import Brand, BrandSources, Config, SourceSettings
 from crisiswatch.db import connect, sqlite_path
 from crisiswatch.errors import CrisiswatchError
 from crisiswatch.indexurl import redact_url
+from crisiswatch.store.url import without_password
 from index import open_backend
 from monitor.flows import detect_and_respond
 from playbooks.tickets.service import TicketService
@@ -59,7 +60,7 @@ def next_commands(db_path: str, index_url: str | None, ticket: str | None, state
     """What to run next to look at what the demo left, exactly as typed."""
     db = shlex.quote(str(db_path))
     if state_url:  # the state in PostgreSQL, the mentions still in the demo's SQLite file
-        db += f" --state-url {shlex.quote(redact_url(state_url))}"
+        db += f" --state-url {shlex.quote(without_password(state_url))}"
     lines = ["▶ look at what it left:"]
     if ticket:
         lines += [f"    crisiswatch --db {db} ticket list", f"    crisiswatch --db {db} ticket show {ticket}"]

@@ -4,6 +4,7 @@ Apart from the drivers, so reading the config does not load them."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from crisiswatch.errors import CrisiswatchError
@@ -32,3 +33,8 @@ def sqlite_path(target: str | Path) -> str | None:
 
 def dialect_of(target: str | Path) -> str:
     return SQLITE if sqlite_path(target) is not None else POSTGRESQL
+
+
+def without_password(url: str) -> str:
+    """A state URL as it may be shown: the user stays (the command still runs), a password never does."""
+    return re.sub(r"(?<=//)([^:/@?#]+):[^@/?#]*@", r"\1:***@", str(url))
