@@ -14,15 +14,12 @@ import yaml
 
 from crawlers.frontier import SharedCrawl
 from crawlers.replay import ReplayServer
-from crawlers.replay.scenario import Scenario, build
 from crawlers.sessions import Session, SessionPool
 from crawlers.state import CrawlState
 from crisiswatch.db import connect
 from crisiswatch.store.throwaway import ThrowawayRedis
 from tests.conftest import REPO
-from tests.replay_crawl import rows
-
-TOPICS = ("快递", "客服", "台灯", "耳机")
+from tests.replay_crawl import TOPICS, four_topics, rows
 
 
 @pytest.fixture(scope="module")
@@ -30,18 +27,6 @@ def redis_server():
     server = ThrowawayRedis().start()
     yield server
     server.stop()
-
-
-def four_topics(anchor: datetime, rate: float = 16) -> Scenario:
-    """Posts about four things, one search query each, so a crawl has four chains of pages to split."""
-    return build({
-        "seed": 5, "duration": "20h", "crowd": 40,
-        "brand": {"key": "aurora", "names": ["极光优选"]},
-        "pools": {t: [f"{{brand}}的{t}{{n}}号问题"] for t in TOPICS},
-        "vocab": {"n": [str(i) for i in range(40)], "nick": ["小鹿", "晴天"]},
-        "phases": [{"start": "0h", "end": "20h", "rate_per_hour": rate, "mix": {t: 1 for t in TOPICS}}],
-        "events": [],
-    }, anchor=anchor, name="four_topics")
 
 
 def write_config(tmp_path: Path, base_url: str, frontier: str, state_url: str, delay: float = 0.25) -> Path:

@@ -80,8 +80,10 @@ def test_two_detectors_at_once_decide_each_bucket_once(config):
     assert events == sum(len(r) for r in results)
 
 
-def test_a_second_run_stands_by_and_history_is_written_once(tmp_path, slack):
-    data = config_dict(tmp_path)
+def surge_to_slack(tmp_path, slack, **extra) -> tuple[dict, list[str], dict[str, str]]:
+    """A config file alerting the loopback Slack over an index with a surge that ended now: (config data,
+    the `run` command line, its environment)."""
+    data = config_dict(tmp_path, **extra)
     data["brands"][0]["sources"] = {}
     data["alerts"] = {"slack": {"base_url": slack.base_url, "channel": "#crisis"},
                       "routes": [{"name": "response", "channel": "slack", "target": "#crisis"}]}
@@ -89,7 +91,11 @@ def test_a_second_run_stands_by_and_history_is_written_once(tmp_path, slack):
     cfg.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     surge(open_backend(data["index"]["url"]), datetime.now(UTC) - timedelta(minutes=200))
     env = {**os.environ, "SLACK_BOT_TOKEN": slack.token, "PYTHONPATH": str(REPO)}
-    run = [sys.executable, "-m", "crisiswatch.cli", "--config", str(cfg), "run", "--tick", "0.2"]
+    return data, [sys.executable, "-m", "crisiswatch.cli", "--config", str(cfg), "run", "--tick", "0.2"], env
+
+
+def test_a_second_run_stands_by_and_history_is_written_once(tmp_path, slack):
+    data, run, env = surge_to_slack(tmp_path, slack)
     loops = [subprocess.Popen(run, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
     deadline = time.monotonic() + 60

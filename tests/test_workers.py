@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -16,9 +14,8 @@ from crisiswatch.cli import main
 from crisiswatch.db import connect
 from crisiswatch.lease import Leases
 from crisiswatch.workers import Heartbeat, Workers
-from index import open_backend
 from tests.conftest import REPO, config_dict
-from tests.test_run_lease import surge
+from tests.test_run_lease import surge_to_slack
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -46,16 +43,8 @@ def test_a_worker_beats_says_what_it_does_and_what_it_holds(state_url, tmp_path,
 
 
 def test_detect_and_deliver_workers_side_by_side_double_nothing(state_url, tmp_path, slack):
-    data = config_dict(tmp_path, state={"url": state_url})
-    data["brands"][0]["sources"] = {}
-    data["alerts"] = {"slack": {"base_url": slack.base_url, "channel": "#crisis"},
-                      "routes": [{"name": "response", "channel": "slack", "target": "#crisis"}]}
-    cfg = tmp_path / "crisiswatch.yaml"
-    cfg.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    surge(open_backend(data["index"]["url"]), datetime.now(UTC) - timedelta(minutes=200))
-    env = {**os.environ, "SLACK_BOT_TOKEN": slack.token, "PYTHONPATH": str(REPO)}
-    run = [sys.executable, "-m", "crisiswatch.cli", "--config", str(cfg), "run", "--tick", "0.2", "--role"]
-    workers = [subprocess.Popen([*run, role], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    _, run, env = surge_to_slack(tmp_path, slack, state={"url": state_url})
+    workers = [subprocess.Popen([*run, "--role", role], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True) for role in ("detect", "detect", "deliver", "deliver")]
     conn = connect(state_url)
     deadline = time.monotonic() + 60
