@@ -6,7 +6,7 @@ Evaluation protocol (fixed before the detector was tuned; change the detector, n
 - Data: the 53 NAB series of ../shared/data/nab in seven families. Five more realTweets series exist;
   the checkers keep them back and nothing here looks for them.
 - Everything a detector may have chosen on labelled data is a *candidate*: a named entry of
-  `CANDIDATES` (a handful of settings, declared in this file), plus the alert threshold of each
+  `CANDIDATES` (a handful of detectors, declared in this file), plus the alert threshold of each
   NAB profile. Nothing else is tuned on NAB.
 - SELECT(train): every candidate scores every training series (a fresh, causal detector per series);
   NAB's optimiser picks its standard-profile threshold on those series together; the candidate with
@@ -31,11 +31,82 @@ Evaluation protocol (fixed before the detector was tuned; change the detector, n
   onset rule; about forty variants) was developed while looking at these held-out figures. Only the
   realTweets series kept back by the checkers are free of that.
 
-The candidates are the two faces of one detector: "surge" (rises only: the default of
-`crisiswatch detect` and the detector behind the live rules) and "change" (rises, falls and
-turbulence). "HELD OUT, each candidate alone" answers "how does surge do on a realTweets series it
-has not seen" (LOSO); the per-fold choice answers "how does choosing among them do on a family it
-has not seen" (LOFO overall).
+Second round (written before any of it was run; each change is measured once, in this order, and
+kept only if it raises the deciding number without lowering the guard):
+- Deciding number: overall NAB standard, leave one family out (held out). Guard: realTweets LOSO
+  standard of whatever is the default of `crisiswatch detect` stays >= 81.7 (surge's first-round figure).
+- Before it: the second round saw the first round's held-out table and per-series plots of the
+  values, windows and detections of the 53 series (values and NAB windows; nothing of the five kept back).
+- R2-1 scale by the nature of the series: counts (non-negative integers over the first day) keep
+  log1p (a ratio scale); a continuous metric is compared on its own scale (raw differences: the
+  rank calibration makes them unit-free, where log1p is linear for values << 1 and a ratio for
+  values >> 1, so the unit of the metric changed the detector). Applies to "change".
+- R2-2 "auto": decided per series from its first day: counts with Poisson-like or wider dispersion
+  (variance of first differences >= 2 x mean) are mention-like volumes, scored by "surge" (rises
+  only); anything else by "change". A third candidate beside surge and change.
+- R2-3 a slow level statistic (6-hour level against the day's median) beside spike, shift, season,
+  swing: drifts over hours (temperatures, resource exhaustion) that the 1-hour level reads as noise.
+- R2-4 a learned combination: instead of the equal Bonferroni over statistics and sides, one offset
+  per statistic and side (a grid of -0.5 .. +1.0 in S) chosen inside SELECT by coordinate ascent of
+  the training series' NAB standard score; every held-out series is scored with offsets fitted
+  without it (the same LOFO / LOSO folds).
+- R2-5 calibration that does not learn from what it reported: the peaks of sampling intervals in
+  which an episode was reported stay out of the calibration (as the rules' baselines never learn
+  from buckets that fired), so a second anomaly of the same kind is still rare.
+- Added after R2-1..R2-5 had run (same rules): R2-6 a "level" statistic: the last hour's level
+  itself against its own history (the highest or lowest level in weeks, whatever the time of day),
+  beside the ones kept.
+- Added after R2-6 had run: R2-7 the row's evidence calibrated by the series itself instead of by
+  Bonferroni: the smallest p over statistics and sides, as a surprise S0, is ranked against the
+  peaks of S0 over past sampling intervals (the same `TailCalibration`), so a series whose
+  statistics are often jointly extreme (heavy tails, drift) needs rarer evidence to report.
+- Added after R2-7 had run: R2-8 a shorter warm-up: nothing reported in the first 12 hours (was 24)
+  and a statistic used once it has 12 calibration samples (was 24, about 32 hours): a series met
+  today can report tomorrow morning.
+
+Second round, results (held out, NAB standard; each measured once, in this order; the first line
+is the first round's detector measured in the same run):
+  change                                   overall LOFO  decision   realTweets LOSO (surge alone)
+  first round (surge/change per fold)          60.6         -          81.7
+  R2-1 raw scale for measurements              60.2       dropped      (KC 54.1->43.9, AWS 57.8->64.0)
+  R2-2 "auto" candidate                        61.4       kept         81.7 (per-fold choice: 87.7)
+  R2-3 slow statistic                          64.8       kept         81.7
+  R2-4 learned offsets per statistic           56.4       dropped      (in-sample 69.5: it overfits)
+  R2-5 no calibration from reported intervals  56.8       dropped
+  R2-6 level statistic                         65.2       kept         89.1
+  R2-7 evidence calibrated by the series       36.2       dropped
+  R2-8 shorter warm-up                         64.9       dropped
+R2-6's +0.4 is within what one more or one fewer detected window moves (~1.9 per window over 99);
+it was kept by the rule written above, not by judgement after the fact. As shipped (the level is
+sampled from the first baseline on, like the other statistics, so a flat series never reports):
+overall 65.2, surge alone on realTweets LOSO 88.8.
+- Added after the above had run (same rules, same deciding number and guard):
+  R2-9 measurements on both scales: "change" (and so "auto" on measurements) tests its statistics
+  on log1p and on the raw values, Bonferroni over both (R2-1 showed families that need one and
+  families that need the other; a fall of 35 -> 5 is huge in log1p, a rise of 35 -> 100 in raw).
+  R2-10 a seasonal spike: the row against the median of the same time of day over the last week,
+  beside the row against the day's median (a spike at night that is ordinary by afternoon).
+  Results: R2-9 56.1 overall (KC 32.2, AdExchange 65.2): dropped. R2-10 62.3 (AdExchange 65.4,
+  Traffic 39.1): dropped. Shipped: R2-2, R2-3, R2-6 (65.2 overall LOFO, 88.8 surge on realTweets LOSO).
+- Added after R2-10 had run (same rules): R2-11 Simes instead of Bonferroni to combine the
+  statistics: p = min over k of m p_(k) / k (p_(k) the k-th smallest of m), valid for positively
+  dependent tests, equal to Bonferroni when one statistic is extreme and stronger when several
+  agree (a real shift moves shift, slow, level and season together; noise mostly moves one).
+  Result: 63.3 overall (in-sample 66.9; AWS 65.4 but AdExchange 66.4, Traffic 33.1): dropped.
+- Where the rest of the gap to Numenta's 70.1 lies (measured on the shipped detector, so in-sample
+  by nature): one threshold for all families. With each family's own NAB-optimised threshold the
+  same scores give about 70.9 overall (Traffic 67.5 instead of 46.2 held out: several of its
+  labelled anomalies are no rarer than excursions the series showed in its first days, so they
+  score S ~ 1.1 where the other families' choice is 1.39; KnownCause 59.3, AWS 64.7), and
+  with each series' own threshold 77.8. Learning per-statistic weights (R2-4) reached 69.5
+  in-sample but 56.4 held out: what separates the families is not visible to a causal, label-free
+  detector on the series so far.
+
+The candidates are three faces of one detector: "surge" (rises only: the default of
+`crisiswatch detect` and the detector behind the live rules), "change" (rises, falls and
+turbulence) and "auto" (the series' first day picks one of the two). "HELD OUT, each candidate
+alone" answers "how does surge do on a realTweets series it has not seen" (LOSO); the per-fold
+choice answers "how does choosing among them do on a family it has not seen" (LOFO overall).
 
 Usage: benchmarks/nab_score.py [--nab ../shared/data/nab] [--chart FILE]
 """
@@ -65,16 +136,17 @@ from nab import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from monitor.detectors.anomaly import score_series  # noqa: E402
-from monitor.detectors.surge import SurgeSettings  # noqa: E402
 
 PUBLISHED_TWEETS = {  # NAB's own scorer on the five shared realTweets series (../shared/README.md)
     "ARTime": 88.1, "earthgecko_skyline": 77.8, "contextOSE": 76.0, "numenta": 67.4, "twitterADVec": 66.0,
     "windowedGaussian": 64.8,
 }
 # The candidates SELECT chooses among (see the protocol above): few, and each a principled variant.
-CANDIDATES: dict[str, dict] = {
-    "surge": {"sides": "up"},  # the default: mention volume, rises only
-    "change": {"sides": "both"},  # rises, falls and turbulence
+# Each is a detector of monitor.detectors.anomaly at its defaults.
+CANDIDATES: dict[str, str] = {
+    "surge": "rises only (the default: mention volume)",
+    "change": "rises, falls and turbulence",
+    "auto": "the first day decides: counts -> surge, a measurement -> change",
 }
 
 
@@ -218,9 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     reproduce_published(nab)
     corpus = load_corpus(nab)
     print(f"\n{len(corpus.series)} series, {corpus.n_windows()} windows; candidates: "
-          + "; ".join(f"{k} {v}" for k, v in CANDIDATES.items()))
-    surge = {name: score_corpus(corpus, lambda ts, vs, st=st: score_series(ts, vs, "surge", SurgeSettings(**st)),
-                                f"surge/{name}") for name, st in CANDIDATES.items()}
+          + "; ".join(f"{k} ({v})" for k, v in CANDIDATES.items()))
+    surge = {name: score_corpus(corpus, lambda ts, vs, name=name: score_series(ts, vs, name), name)
+             for name in CANDIDATES}
     gaussian = {"gaussian": score_corpus(corpus, lambda ts, vs: score_series(ts, vs, "gaussian"), "gaussian")}
     print("\nHELD OUT, each candidate alone (standard profile; its thresholds chosen without the series scored)")
     held = [r.label.split(" (")[0] + (" LOSO" if "LOSO" in r.label else "") for r in protocol_rows(corpus, gaussian)["held-out"]]
@@ -231,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {'  NAB thr.':<12}{'':>14}" + "".join(f"{_standard(corpus, r):>14}" for r in rows["nab-threshold"])
               + "   (threshold by NAB's optimiser on the family itself)")
     results = {}
-    for det, scored in (("surge/change, chosen per fold", surge), ("gaussian (NAB's windowed Gaussian)", gaussian)):
+    for det, scored in (("surge/change/auto, chosen per fold", surge), ("gaussian (NAB's windowed Gaussian)", gaussian)):
         rows = protocol_rows(corpus, scored)
         results[det] = rows
         print(f"\n{det}: HELD OUT (settings and thresholds chosen without the series scored)")
@@ -247,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     print("Published realTweets (the 5 shared series, NAB's optimiser on them): "
           + ", ".join(f"{k} {v}" for k, v in PUBLISHED_TWEETS.items()))
     if args.chart:
-        chart(corpus, results["surge/change, chosen per fold"], args.chart)
+        chart(corpus, results["surge/change/auto, chosen per fold"], args.chart)
     return 0
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from crisiswatch.commands.detect import run
 from monitor.detectors.anomaly import ALERT_THRESHOLD, DEFAULT, DETECTORS, score_series
-from monitor.detectors.surge import SurgeScorer, SurgeSettings
+from monitor.detectors.auto import AutoScorer, looks_like_counts
+from monitor.detectors.surge import STATISTICS, Reading, SurgeScorer, SurgeSettings, describe
 from tests.test_anomaly import DAY, START, STEP, poisson, seasonal_counts
 
 THRESHOLD = ALERT_THRESHOLD["surge"]
@@ -174,3 +175,65 @@ def test_calibration_tails_are_ranks_then_an_exponential_and_never_infinite() ->
     for _ in range(50):
         flat.push(0.0)  # a count that never moved: no spread to extrapolate from
     assert flat.upper(0.0) == 0.1 and flat.upper(5.0) == pytest.approx(1 / 51)
+
+
+def test_every_statistic_is_explained_in_one_line() -> None:
+    since = START.timestamp()
+    for statistic in STATISTICS:
+        for direction in ("up", "down"):
+            line = describe(Reading(statistic, direction, 2.5, 10**-2.5, 48.0, 12.0, since, since + 3600, 90.0),
+                            "mentions")
+            assert "for this series" in line and direction in line
+            if statistic != "swing":  # swing speaks in multiples of its usual size
+                assert "48.0" in line or "48 " in line
+
+
+def test_a_state_saved_before_slow_and_level_carries_on_and_calibrates_them_afresh() -> None:
+    """A live key persisted by the first round (four statistics) keeps its history and learns the new two."""
+    ts, vs = seasonal_counts(9, seed=4)
+    cut = 8 * DAY
+    first = SurgeScorer()
+    for t, v in zip(ts[:cut], vs[:cut], strict=True):
+        first.update(t, v)
+    state = json.loads(json.dumps(first.state()))
+    state["scalars"] = state["scalars"][:12]  # the first round's shape: no slow level
+    for name in ("peaks", "troughs"):
+        state[name] = state[name][:4]  # spike, shift, season, swing
+    state["open"] = [v[:4] for v in state["open"]]
+    resumed = SurgeScorer()
+    resumed.restore(state)
+    scores = [resumed.update(t, v) for t, v in zip(ts[cut:], vs[cut:], strict=True)]
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert resumed.state()["peaks"][0][: len(state["peaks"][0])] == state["peaks"][0], "spike history kept"
+    assert 0 < len(resumed.state()["peaks"][STATISTICS.index("level")]) < len(state["peaks"][0])
+
+
+def test_counts_are_told_from_measurements_by_their_first_day() -> None:
+    rng = random.Random(1)
+    assert looks_like_counts([float(poisson(rng, 20.0)) for _ in range(DAY)])  # mentions per bucket
+    assert looks_like_counts([float(poisson(rng, 0.3)) for _ in range(DAY)])  # a quiet brand
+    assert not looks_like_counts([35.0 + rng.gauss(0.0, 2.0) for _ in range(DAY)])  # a CPU percentage
+    assert not looks_like_counts([float(60 + rng.randint(-2, 2)) for _ in range(DAY)])  # a speed: steadier than counts
+    assert not looks_like_counts([3.0, -1.0, 0.0] * 96)
+    assert not looks_like_counts([0.0] * DAY) and not looks_like_counts([5.0])
+
+
+def test_auto_reads_counts_as_surge_and_measurements_as_change() -> None:
+    ts, vs = seasonal_counts(16, seed=9, base=30.0)
+    outage = 15 * DAY + 100
+    vs[outage : outage + 24] = [0.0] * 24
+    counts = AutoScorer()
+    scores = [counts.update(t, v) for t, v in zip(ts, vs, strict=True)]
+    assert counts.kind == "counts" and scores == score_series(ts, vs, "surge")
+    latency = [50.0 + v / 3.0 for v in vs]  # the same shape as a measurement: its falls are news too
+    measured = AutoScorer()
+    scores = [measured.update(t, v) for t, v in zip(ts, latency, strict=True)]
+    assert measured.kind == "measurement" and scores == score_series(ts, latency, "change")
+    fall = [i for i, s in enumerate(scores) if s >= ALERT_THRESHOLD["auto"] and i >= outage]
+    assert fall and fall[0] <= outage + 1 and measured.last.direction == "down"
+
+
+def test_an_episode_needs_at_least_a_one_in_ten_surprise() -> None:
+    """Below S = 1 the scorer does not rank rows exactly (that is what keeps it fast), so it refuses a lower floor."""
+    with pytest.raises(ValueError, match="floor"):
+        SurgeSettings(floor=0.5)

@@ -54,6 +54,9 @@ class TailCalibration:
         self.sorted: list[float] = []
         self._hi = (math.inf, 1.0)  # (90th percentile, exponential scale) of the upper tail
         self._lo = (-math.inf, 1.0)
+        # Where the tails begin: a value below q90 has upper() > 0.1, one above q10 has lower() > 0.1.
+        self.q90 = math.inf
+        self.q10 = -math.inf
 
     def __len__(self) -> int:
         return len(self.fifo)
@@ -79,6 +82,7 @@ class TailCalibration:
         lo = max((q10 - q01) / _LN10, (q10 - s[0]) / seen)
         self._hi = (q90, hi if hi > 0.0 else math.inf)
         self._lo = (q10, lo if lo > 0.0 else math.inf)
+        self.q90, self.q10 = q90, q10
 
     def _beyond(self, excess: float, scale: float) -> float:
         if scale == math.inf:

@@ -6,6 +6,10 @@ a mention series:
 - shift: the last hour's level (EWMA) against that median: a sustained rise or fall;
 - season: the last hour's level against the same time of day over the last week (`season_days`):
   busy for a Tuesday 03:00, even if ordinary for an afternoon;
+- slow: the last six hours' level (`slow_hours`) against that median: a drift over hours (a
+  slowly filling disk, a warming machine, a story that builds all afternoon) that the hour reads as noise;
+- level: the last hour's level itself, whatever the time of day: the busiest (or, with sides="both",
+  the quietest) hour in weeks;
 - swing (only with sides="both", the "change" detector): the last hour's mean absolute change
   against its usual size: turbulence, or a flat line.
 
@@ -39,7 +43,8 @@ from typing import Any
 
 from monitor.detectors.calibration import RollingMedian, TailCalibration, compact, surprise
 
-STATISTICS = ("spike", "shift", "season", "swing")
+STATISTICS = ("spike", "shift", "season", "swing", "slow", "level")
+SWING = STATISTICS.index("swing")  # the one statistic without a direction
 
 
 @dataclass(frozen=True)
@@ -53,19 +58,24 @@ class SurgeSettings:
     block_minutes: float = 15.0  # resolution of the day-long baseline and of the time-of-day profile
     baseline_hours: float = 24.0
     level_hours: float = 1.0  # EWMA of the level and of the absolute change
+    slow_hours: float = 6.0  # EWMA of the slow level
     season_days: int = 7
-    floor: float = 1.0  # S at which an episode starts
+    floor: float = 1.0  # S at which an episode starts (>= 1: the scorer skips exact ranks below 1 in 10)
     rest_hours: float = 3.0  # an episode ends after this long below floor
     ladder: float = 1.5  # within an episode, a new report needs S this many times the last one
     quiet_hours: float = 24.0
     min_samples: int = 24
+
+    def __post_init__(self) -> None:
+        if self.floor < 1.0:
+            raise ValueError(f"floor must be >= 1 (S of a 1-in-10 interval), got {self.floor}")
 
 
 @dataclass(frozen=True)
 class Reading:
     """Why the latest row was reported, in the series' own units."""
 
-    statistic: str  # spike | shift | season | swing
+    statistic: str  # spike | shift | season | swing | slow | level
     direction: str  # up | down
     surprise: float  # -log10 p after the Bonferroni factor
     p_value: float
@@ -80,7 +90,7 @@ class Reading:
         return (self.value + 1.0) / (self.baseline + 1.0)
 
 
-def _to_seconds(timestamp: datetime) -> float:
+def epoch_seconds(timestamp: datetime) -> float:
     return (timestamp if timestamp.tzinfo else timestamp.replace(tzinfo=UTC)).timestamp()
 
 
@@ -94,7 +104,8 @@ class SurgeScorer:
     def __init__(self, settings: SurgeSettings | None = None) -> None:
         self.s = s = settings or SurgeSettings()
         self._sides = ("up", "down") if s.sides == "both" else ("up",)
-        self._n_stats = 4 if s.sides == "both" else 3  # swing (turbulence) has no direction
+        # the statistics tested: "up" leaves out swing (turbulence has no direction)
+        self._tested = tuple(i for i in range(len(STATISTICS)) if s.sides == "both" or i != SWING)
         self._block_s = s.block_minutes * 60.0
         self._blocks_per_day = max(1, round(86400.0 / self._block_s))
         self._baseline = RollingMedian(max(1, round(s.baseline_hours * 3600.0 / self._block_s)))
@@ -104,12 +115,14 @@ class SurgeScorer:
         self._troughs = [TailCalibration(s.samples) for _ in STATISTICS]
         self._hi = [-math.inf] * len(STATISTICS)
         self._lo = [math.inf] * len(STATISTICS)
+        self._ready = [False] * len(STATISTICS)  # has min_samples of calibration
         self._sample_every = s.history_days * 86400.0 / s.samples
         self._first: float | None = None
         self._last = 0.0
         self._y = 0.0
         self._level = 0.0
         self._swing = 0.0
+        self._slow = 0.0
         self._block = 0
         self._block_sum = 0.0
         self._block_n = 0
@@ -118,6 +131,7 @@ class SurgeScorer:
         self._next_sample = 0.0
         self._dt = -1.0
         self._alpha = 1.0
+        self._alpha_slow = 1.0
         self._episode = 0.0  # S of the episode's last report (0: no episode)
         self._since = 0.0
         self._below_since: float | None = None
@@ -126,7 +140,7 @@ class SurgeScorer:
     # ------------------------------------------------------------------ streaming
 
     def update(self, timestamp: datetime, value: float) -> float:
-        return self.update_seconds(_to_seconds(timestamp), value)
+        return self.update_seconds(epoch_seconds(timestamp), value)
 
     def update_seconds(self, t: float, value: float) -> float:
         y = math.log1p(value) if value >= 0.0 else -math.log1p(-value)
@@ -139,6 +153,7 @@ class SurgeScorer:
         if dt != self._dt:
             h = dt / 3600.0
             self._alpha = 1.0 if h >= self.s.level_hours else -math.expm1(-h / self.s.level_hours)
+            self._alpha_slow = 1.0 if h >= self.s.slow_hours else -math.expm1(-h / self.s.slow_hours)
             self._dt = dt
         self._last = t
         block = int(t // self._block_s)
@@ -146,42 +161,51 @@ class SurgeScorer:
             self._close_block(block)
         a = self._alpha
         self._level += a * (y - self._level)
+        self._slow += self._alpha_slow * (y - self._slow)
         self._swing += a * (abs(y - self._y) - self._swing)
         self._y = y
         self._block_sum += y
         self._block_n += 1
 
         base, seasonal = self._base, self._seasonal
-        stats = (y - base, self._level - base, self._level - seasonal, self._swing)
-        need = self.s.min_samples
+        level = self._level
+        # level is sampled from the first baseline on, like the others, so that all are tested together
+        stats = (y - base, level - base, level - seasonal, self._swing, self._slow - base,
+                 level if base == base else math.nan)
         both = len(self._sides) == 2
-        peaks, troughs, hi, lo = self._peaks, self._troughs, self._hi, self._lo
+        peaks, troughs, hi, lo, ready = self._peaks, self._troughs, self._hi, self._lo, self._ready
         best_p, best_i, best_side, tests = 1.0, -1, "up", 0
-        for i in range(self._n_stats):
+        for i in self._tested:
             x = stats[i]
             if x != x:  # nan: no baseline yet
                 continue
-            if len(peaks[i]) >= need:
-                q = peaks[i].upper(x)
+            if ready[i]:
+                # Inside the body of a calibration (below its q90, above its q10) the tail probability
+                # is above 0.1, so the row's S stays below floor (>= 1) whatever it is: only the tails
+                # need their exact probability (most rows have none, which keeps the detector fast).
                 tests += 1
-                if q < best_p:
-                    best_p, best_i, best_side = q, i, "up"
-                if both:
-                    q = troughs[i].lower(x)
-                    tests += 1
+                if x >= peaks[i].q90:
+                    q = peaks[i].upper(x)
                     if q < best_p:
-                        best_p, best_i, best_side = q, i, "down"
+                        best_p, best_i, best_side = q, i, "up"
+                if both:
+                    tests += 1
+                    if x <= troughs[i].q10:
+                        q = troughs[i].lower(x)
+                        if q < best_p:
+                            best_p, best_i, best_side = q, i, "down"
             if x > hi[i]:
                 hi[i] = x
             if x < lo[i]:
                 lo[i] = x
         if t >= self._next_sample:
             self._next_sample = t + self._sample_every
-            for i in range(self._n_stats):  # only what is tested: "up" keeps no troughs and no swing
+            for i in self._tested:  # only what is tested: "up" keeps no troughs and no swing
                 if hi[i] > -math.inf:
                     peaks[i].push(hi[i])
                     if both:
                         troughs[i].push(lo[i])
+                    ready[i] = len(peaks[i]) >= self.s.min_samples
                 hi[i], lo[i] = -math.inf, math.inf
         if not tests:
             return 0.0
@@ -190,7 +214,7 @@ class SurgeScorer:
 
     def _start(self, t: float, y: float) -> None:
         self._first = self._last = t
-        self._y = self._level = y
+        self._y = self._level = self._slow = y
         self._block = int(t // self._block_s)
         self._block_sum, self._block_n = y, 1
         self._next_sample = t
@@ -236,6 +260,11 @@ class SurgeScorer:
             value, baseline = _unlog(self._level), _unlog(self._seasonal)
         elif name == "shift":
             value, baseline = _unlog(self._level), _unlog(self._base)
+        elif name == "slow":
+            value, baseline = _unlog(self._slow), _unlog(self._base)
+        elif name == "level":  # against the usual peak (or trough) of the level over a sampling interval
+            usual = (self._peaks if side == "up" else self._troughs)[i].sorted
+            value, baseline = _unlog(self._level), _unlog(usual[len(usual) // 2])
         else:  # swing: mean absolute change per row (log scale) now vs its usual size
             usual = self._peaks[i].sorted
             value, baseline = self._swing, usual[len(usual) // 2]
@@ -254,7 +283,8 @@ class SurgeScorer:
     def state(self) -> dict[str, Any]:
         return {
             "scalars": [self._first, self._last, self._y, self._level, self._swing, self._block, self._block_sum,
-                        self._block_n, self._next_sample, self._episode, self._since, self._below_since],
+                        self._block_n, self._next_sample, self._episode, self._since, self._below_since,
+                        self._slow],
             "baseline": compact(self._baseline.state()),
             "season": {str(k): compact(list(v)) for k, v in self._season.items()},
             "peaks": [compact(c.state()) for c in self._peaks],
@@ -265,15 +295,24 @@ class SurgeScorer:
     def restore(self, state: dict[str, Any]) -> None:
         if not state:
             return
+        scalars = state["scalars"]
         (self._first, self._last, self._y, self._level, self._swing, block, self._block_sum, block_n,
-         self._next_sample, self._episode, self._since, self._below_since) = state["scalars"]
+         self._next_sample, self._episode, self._since, self._below_since) = scalars[:12]
+        # A state saved before the slow and level statistics: they start from the current level, with
+        # empty calibrations (they are tested once they have min_samples, as on a new key).
+        self._slow = scalars[12] if len(scalars) > 12 else self._level
         self._block, self._block_n = int(block), int(block_n)
         self._baseline.restore(state["baseline"])
         self._base = self._baseline.median() if self._baseline.sorted else math.nan
         self._season = {int(k): deque(v, maxlen=self.s.season_days) for k, v in state["season"].items()}
-        for c, values in zip(self._peaks + self._troughs, state["peaks"] + state["troughs"], strict=True):
-            c.restore(values)
-        self._hi, self._lo = [list(map(float, v)) for v in state["open"]]
+        k = len(STATISTICS)
+        for calibrations, saved in ((self._peaks, state["peaks"]), (self._troughs, state["troughs"])):
+            for c, values in zip(calibrations, saved[:k], strict=False):
+                c.restore(values)
+        self._ready = [len(c) >= self.s.min_samples for c in self._peaks]
+        hi, lo = (list(map(float, v)) for v in state["open"])
+        self._hi = hi + [-math.inf] * (k - len(hi))
+        self._lo = lo + [math.inf] * (k - len(lo))
         days = self._season.get(self._block % self._blocks_per_day)
         ordered = sorted(days) if days else []
         n = len(ordered)
@@ -310,6 +349,9 @@ def describe(reading: Reading, unit: str) -> str:
     what = {"spike": f"{reading.value:.0f} {unit} vs a usual {reading.baseline:.1f} today",
             "shift": f"the last hour at {reading.value:.1f} {unit} vs a usual {reading.baseline:.1f} today",
             "season": f"the last hour at {reading.value:.1f} {unit} vs {reading.baseline:.1f} at this time of day",
+            "slow": f"the last six hours at {reading.value:.1f} {unit} vs a usual {reading.baseline:.1f} today",
+            "level": f"the last hour at {reading.value:.1f} {unit} vs a usual hourly "
+                     f"{'peak' if reading.direction == 'up' else 'low'} of {reading.baseline:.1f} in recent weeks",
             "swing": f"swings {reading.value / max(reading.baseline, 1e-9):.1f}x their usual size"}[reading.statistic]
     days = reading.once_in_hours / 24.0
     rare = f"about once in {days:,.0f} days" if days >= 2 else f"about once in {reading.once_in_hours:,.0f} hours"
