@@ -94,7 +94,9 @@ class Heartbeat:
     def start(self) -> Heartbeat:
         conn = connect(self.database)
         try:
-            Workers(conn).register(self.id, self.role)
+            workers = Workers(conn)
+            workers.forget_gone()  # `run --once` from cron registers every time: keep a week of them
+            workers.register(self.id, self.role)
         finally:
             conn.close()
         self._thread = threading.Thread(target=self._beat, name=f"heartbeat:{self.id}", daemon=True)
