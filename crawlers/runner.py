@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
@@ -10,7 +11,7 @@ from scrapy.utils.project import get_project_settings
 
 from crawlers.frontier import frontier_settings
 from crisiswatch.config import Config
-from crisiswatch.lease import new_holder
+from crisiswatch.lease import HOLDER_ENV, new_holder
 
 
 def crawl_settings(config: Config, *, overrides: dict[str, Any] | None = None, progress: bool = False,
@@ -24,7 +25,8 @@ def crawl_settings(config: Config, *, overrides: dict[str, Any] | None = None, p
     settings.set("CRISISWATCH_BATCH_SIZE", config.index.batch_size, priority="cmdline")
     settings.set("CRISISWATCH_PROGRESS", progress, priority="cmdline")
     if config.crawl.frontier:  # one crawl shared by every crawler host through Redis
-        for key, value in frontier_settings(config.crawl.frontier, holder or new_holder("crawl"), join).items():
+        holder = holder or os.environ.get(HOLDER_ENV) or new_holder("crawl")
+        for key, value in frontier_settings(config.crawl.frontier, holder, join).items():
             settings.set(key, value, priority="cmdline")
     for key, value in (overrides or {}).items():
         settings.set(key, value, priority="cmdline")

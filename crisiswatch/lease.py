@@ -27,6 +27,8 @@ from crisiswatch.db import DatabaseError, StateConnection, connect
 
 logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+# set by a run worker for the crawls it starts, so their leases (cookies on a shared crawl) carry its name
+HOLDER_ENV = "CRISISWATCH_WORKER"
 
 
 def _utc_now() -> datetime:

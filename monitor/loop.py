@@ -40,7 +40,7 @@ from crawlers.state import CrawlState
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection, connect
 from crisiswatch.errors import CrisiswatchError
-from crisiswatch.lease import LeaseKeeper, Leases, new_holder
+from crisiswatch.lease import HOLDER_ENV, LeaseKeeper, Leases, new_holder
 from crisiswatch.workers import Heartbeat
 from index import open_backend
 from index.base import Backend, BackendUnavailable
@@ -127,7 +127,7 @@ class Scheduler:
     def join(self, spider: str) -> int:
         """Takes part in the shared crawl of `spider` until it is done (no lease, the schedule untouched)."""
         logger.info("joining the shared crawl of %s", spider)
-        return subprocess.call([*self._command(spider), "--join"])
+        return subprocess.call([*self._command(spider), "--join"], env=self._env())
 
     def _command(self, spider: str) -> list[str]:
         cmd = [sys.executable, "-m", "crisiswatch.cli"]
@@ -135,9 +135,12 @@ class Scheduler:
             cmd += ["--config", self.config_path]
         return cmd + collect_command(spider)
 
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, HOLDER_ENV: self.holder}  # the crawl's leases carry this worker's name
+
     def _crawl(self, spider: str) -> int:
         logger.info("crawling %s", spider)
-        code = subprocess.call(self._command(spider))
+        code = subprocess.call(self._command(spider), env=self._env())
         failures = 0 if code == 0 else self.state.next_crawl(spider)[1] + 1
         if code == 0:
             wait = timedelta(minutes=self.config.source(spider).schedule_minutes)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from crisiswatch.config import parse_config
 from crisiswatch.db import connect
+from crisiswatch.lease import HOLDER_ENV
 from monitor.loop import Scheduler, blocked_backoff, collect_command, configured_spiders
 
 
@@ -26,7 +27,8 @@ def test_a_failing_source_backs_off_exponentially(monkeypatch, tmp_path):
                            "sources": {"weibo_search": {"schedule_minutes": 10}}})
     scheduler = Scheduler(config, None, connect(tmp_path / "s.db"), now=lambda: now[0])
     codes = iter([1, 1, 0])
-    monkeypatch.setattr("monitor.loop.subprocess.call", lambda cmd: next(codes))
+    workers = []  # whose name each crawl's leases carry
+    monkeypatch.setattr("monitor.loop.subprocess.call", lambda cmd, env: workers.append(env[HOLDER_ENV]) or next(codes))
     assert scheduler.due() == ["weibo_search"]
     scheduler.crawl("weibo_search")
     assert scheduler.next_at("weibo_search") - now[0] == timedelta(minutes=15)
@@ -37,4 +39,5 @@ def test_a_failing_source_backs_off_exponentially(monkeypatch, tmp_path):
     now[0] = scheduler.next_at("weibo_search")
     scheduler.crawl("weibo_search")  # recovered: back to its schedule
     assert scheduler.next_at("weibo_search") - now[0] == timedelta(minutes=10)
+    assert workers == [scheduler.holder] * 3
     assert blocked_backoff(20) == timedelta(hours=6)
