@@ -1,12 +1,14 @@
 """Benchmark the complaint classifier against a ten-minute keyword baseline.
 
-    .venv/bin/python benchmarks/classify.py [--data benchmarks/data/complaints_eval.jsonl] [--data ...] [--cpu]
+    .venv/bin/python benchmarks/classify.py [--labels benchmarks/data/complaint_labels_real.jsonl]
+                                            [--texts ../shared/data/sentiment] [--data FILE ...] [--cpu]
                                             [--model PATH]
 
-Without --data it reports the evaluation set and then the development sets. Three systems: ours (lexicon +
-category model), the lexicon alone (what the model adds), and the keyword baseline. On a development set
-the committed model was trained on, "ours" is optimistic: pass --model with one trained without that set
-(`crisiswatch train-complaint --data ... --out PATH`) to see held-out numbers. Metrics, per data set:
+The headline is the held-out split of the real posts labelled by the rubric (`split: heldout` in the
+labels file, fixed by the lead before any tuning; texts joined from the shared folder, never committed).
+With --data it reports those JSONL files instead: the authored development sets are training data, so
+numbers on them are in-sample. Three systems: ours (lexicon + category model), the lexicon alone (what
+the model adds), and the keyword baseline. Metrics, per data set:
 - complaint detection: precision / recall / F1 of complaint=True over all posts;
 - categories: micro-F1 over (post, category) pairs of the GOLD complaints (a gold complaint predicted as
   a non-complaint contributes all its gold categories as misses), with per-category precision and recall;
@@ -29,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from monitor.enrich.complaint import classify, classify_many  # noqa: E402
 from monitor.enrich.complaint_rules import CATEGORY_KEYS  # noqa: E402
+from monitor.enrich.train_complaint import DEFAULT_TEXTS, HELD_OUT, REAL_LABELS, read_real_labels  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data"
 Prediction = tuple[bool, list[str], str | None]
@@ -167,20 +170,30 @@ def cpu_per_post(texts: list[str], posts: int = 4000, runs: int = 7) -> tuple[fl
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", action="append", type=Path, help="JSONL file(s); default: eval then dev")
+    parser.add_argument("--data", action="append", type=Path,
+                        help="JSONL file(s) instead of the real held-out posts (in-sample for the dev sets)")
+    parser.add_argument("--labels", type=Path, default=REAL_LABELS, help="labels of real posts, keyed by id")
+    parser.add_argument("--texts", type=Path, default=Path(DEFAULT_TEXTS), help="folder of their CSVs")
     parser.add_argument("--cpu", action="store_true", help="only measure CPU µs per post over the data's texts")
     parser.add_argument("--model", help="category model file (default: the committed one)")
     args = parser.parse_args(argv)
-    paths = args.data or [DATA / "complaints_eval.jsonl", *sorted(DATA.glob("complaints_dev*.jsonl"))]
+    if args.data:
+        sets = {path.name: load(path) for path in args.data}
+    elif args.labels.is_file():
+        sets = {f"real posts, {HELD_OUT} split": read_real_labels(args.labels, args.texts, HELD_OUT)}
+    else:
+        print(f"{args.labels}: no labelled real posts yet; pass --data FILE for an authored set (in-sample)",
+              file=sys.stderr)
+        return 1
     if args.cpu:
-        texts = [row["text"] for path in paths for row in load(path)]
+        texts = [row["text"] for rows in sets.values() for row in rows]
         median, samples = cpu_per_post(texts)
         print(f"CPU per post: median {median:.1f} µs over 7 runs of 4000 posts "
               f"({' '.join(f'{x:.0f}' for x in samples)}); {1e6 / median:.0f} posts/s on one core")
         return 0
     systems = {"ours": ours(args.model), "lexicon": ours(use_model=False), "keywords": baseline}
-    for path in paths:
-        report(path.name, load(path), systems)
+    for name, rows in sets.items():
+        report(name, rows, systems)
     return 0
 
 

@@ -3,8 +3,9 @@
     python benchmarks/enrich.py [--n 50000] [--repeats 3]
 
 Mentions come from the shipped replay scenarios (Weibo-style posts with brand names, copies,
-complaints and praise). Ours runs every step (PII, brands, near-dups, sentiment, complaint,
-influence) in batches of 1,000; the baseline runs snownlp's sentiment alone, one post at a time,
+complaints and praise), with one in ten replaced by an X post in English and one in fifty by one in
+another language, so language identification and the English model are on the measured path. Ours
+runs every step (PII, brands, near-dups, language, sentiment, complaint, influence) in batches of 1,000; the baseline runs snownlp's sentiment alone, one post at a time,
 on a sample (it is ~100x slower), and is reported per second. Medians and ratios, not one time.
 """
 
@@ -24,6 +25,19 @@ from crisiswatch.config import parse_config  # noqa: E402
 from crisiswatch.mention import Mention  # noqa: E402
 from monitor.enrich import Enricher  # noqa: E402
 
+# X posts written for this benchmark (templates, so copies are not all identical)
+ENGLISH = [
+    "My {p} from Aurora arrived broken and support has ignored me for a week. Never again.",
+    "Honestly the new Aurora {p} is fantastic, best money I've spent this year",
+    "Does anyone know if Aurora ships the {p} to Canada?",
+    "@AuroraHelp I was charged twice for my {p} order, please refund the second payment",
+    "Aurora's {p} keeps overheating after three days of use, is this a known defect?",
+    "Just saw the Aurora {p} ad on the subway lol",
+]
+OTHER = ["Mi {p} de Aurora llegó roto y nadie responde", "Le {p} d'Aurora est arrivé cassé, service client muet",
+         "Auroraの{p}、届いたら壊れていました"]
+PRODUCTS = ["blender", "air fryer", "phone", "headphones", "vacuum"]
+
 
 def mentions(n: int) -> list[Mention]:
     posts = load_scenario("logistics_crisis").posts + load_scenario("quiet").posts
@@ -32,7 +46,12 @@ def mentions(n: int) -> list[Mention]:
     for i in range(n):
         p = posts[i % len(posts)]
         text = p.text if i < len(posts) else f"{p.text}{rng.choice(['', '！', ' 转发微博', '#极光优选#', '?'])}"
-        out.append(Mention(source="weibo", native_id=f"b{i}", text=text, created_at=p.created_at,
+        source = "weibo"
+        if i % 10 == 5:
+            text, source = rng.choice(ENGLISH).format(p=rng.choice(PRODUCTS)), "x"
+        elif i % 50 == 7:
+            text, source = rng.choice(OTHER).format(p=rng.choice(PRODUCTS)), "x"
+        out.append(Mention(source=source, native_id=f"b{i}", text=text, created_at=p.created_at,
                            brands=["aurora"], author={"id": p.author.id, "name": p.author.name,
                                                       "followers": p.author.followers},
                            engagement={"reposts": p.reposts, "comments": p.comments, "likes": p.likes}))
@@ -45,8 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--snownlp-sample", type=int, default=1_000)
     args = ap.parse_args(argv)
-    config = parse_config({"brands": [{"key": "aurora", "names": ["极光优选", "极光"]}]})
+    config = parse_config({"brands": [{"key": "aurora", "names": ["极光优选", "极光", "Aurora"]}]})
     data = mentions(args.n)
+    # models load once per process (lingua's language models take seconds): not part of the rate
+    Enricher.from_config(config).enrich([m.model_copy(deep=True) for m in data[:1000]])
 
     ours = []
     for _ in range(args.repeats):
@@ -70,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     o, b = statistics.median(ours), statistics.median(base)
     print(f"enrichment throughput, {args.n:,} mentions, median of {args.repeats}")
     print(f"{'pipeline':<34}{'mentions/s':>12}{'vs snownlp':>12}")
-    print(f"{'crisiswatch (all 6 steps)':<34}{o:>12,.0f}{o / b:>11.1f}x")
+    print(f"{'crisiswatch (all 7 steps)':<34}{o:>12,.0f}{o / b:>11.1f}x")
     print(f"{'snownlp sentiment only':<34}{b:>12,.0f}{1:>11.1f}x   (on {len(sample):,} posts)")
     print(f"target >= 5,000 mentions/s: {'met' if o >= 5000 else 'NOT met'}")
     return 0

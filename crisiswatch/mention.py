@@ -88,6 +88,7 @@ class Mention(BaseModel):
     brands: list[str] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
     # enrichment
+    lang: str | None = None  # ISO 639-1 code of the text's language ("und": nothing to tell); None: not yet identified
     sentiment: float | None = Field(default=None, ge=0, le=1)
     anger: float | None = Field(default=None, ge=0, le=1)
     complaint: bool | None = None

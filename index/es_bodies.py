@@ -79,7 +79,7 @@ def mappings(text_analyzer: tuple[str, str] | None = None) -> dict[str, Any]:
             "created_at": {"type": "date"}, "collected_at": {"type": "date"},
             "engagement": {"properties": {"reposts": count, "comments": count, "likes": count}},
             "rating": score, "parent_id": keyword, "query": keyword, "brands": keyword, "keywords": keyword,
-            "sentiment": score, "anger": score, "complaint": {"type": "boolean"}, "category": keyword,
+            "lang": keyword, "sentiment": score, "anger": score, "complaint": {"type": "boolean"}, "category": keyword,
             "categories": keyword, "severity": keyword, "severity_reasons": keyword, "influence": score,
             "cluster_id": keyword, "extra": {"type": "object", "enabled": False},
             "brand_keys": keyword, "sentiment_band": keyword, "search_tokens": keyword,

@@ -13,7 +13,7 @@ from crisiswatch.errors import CrisiswatchError
 from monitor.enrich.complaint import classify, classify_many
 from monitor.enrich.complaint_model import load_complaint_model
 from monitor.enrich.complaint_rules import CATEGORY_KEYS
-from monitor.enrich.train_complaint import decontaminate, default_sets, read_posts
+from monitor.enrich.train_complaint import default_sets, read_posts, read_real_labels
 
 # Written for this test, in plain words the lexicon mostly knows too; the model must agree on its own.
 PLAIN = {
@@ -103,22 +103,39 @@ def test_coupon_refused_at_checkout_is_price_but_a_wrong_total_is_billing() -> N
     assert classify("明明用了满减，结算金额还是原价").categories == ["payment_billing"]
 
 
-def test_training_refuses_the_evaluation_set_and_defaults_to_the_dev_sets(tmp_path: Path) -> None:
-    evaluation = tmp_path / "complaints_eval.jsonl"
-    evaluation.write_text(json.dumps({"text": "x", "complaint": False, "categories": [], "severity": None}) + "\n")
-    with pytest.raises(CrisiswatchError, match="evaluation set is never trained on"):
-        read_posts([evaluation])
+def test_training_defaults_to_the_authored_sets() -> None:
     names = [p.name for p in default_sets()]
     assert names and all(n.startswith("complaints_dev") for n in names)
+    assert len(read_posts(default_sets())) > 1500
 
 
-def test_training_leaves_out_near_twins_of_evaluation_posts(tmp_path: Path) -> None:
-    evaluation = tmp_path / "complaints_eval.jsonl"
-    evaluation.write_text(json.dumps({"text": "航班起飞前两小时被取消了，改签要等到明天中午以后"}) + "\n", encoding="utf-8")
-    twin = {"text": "我的航班起飞前两小时被取消了，改签要等到明天中午以后才有", "complaint": True}
-    other = {"text": "航班取消了，客服电话一直打不通", "complaint": True}
-    assert decontaminate([twin, other], evaluation) == [other]
-    assert decontaminate([twin, other], tmp_path / "absent.jsonl") == [twin, other]
+def _label(id_: str, split: str, complaint: bool = True, **kw) -> str:
+    return json.dumps({"id": id_, "complaint": complaint, "categories": kw.get("categories", ["logistics"]),
+                       "severity": kw.get("severity", "一般"), "split": split}, ensure_ascii=False)
+
+
+def test_real_labels_are_joined_with_their_texts_by_set_and_row(tmp_path: Path) -> None:
+    (tmp_path / "waimai.csv").write_text("label,review\n0,送了两个小时饭都凉了\n1, 好吃，还会再点 \n0,汤洒了一袋子\n",
+                                         encoding="utf-8")
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("\n".join([
+        _label("waimai:0", "train"), _label("waimai:1", "train", complaint=False, categories=[], severity=None),
+        _label("waimai:2", "heldout", categories=["product_quality"]),
+    ]) + "\n", encoding="utf-8")
+    train = read_real_labels(labels, tmp_path, "train")
+    assert [(r["text"], r["complaint"], r["categories"]) for r in train] == [
+        ("送了两个小时饭都凉了", True, ["logistics"]), ("好吃，还会再点", False, [])]
+    held = read_real_labels(labels, tmp_path, "heldout")  # the split is the lead's, never mixed
+    assert [r["id"] for r in held] == ["waimai:2"] and held[0]["text"] == "汤洒了一袋子"
+
+
+def test_a_label_without_a_text_is_an_error_not_a_smaller_set(tmp_path: Path) -> None:
+    (tmp_path / "waimai.csv").write_text("label,review\n0,送了两个小时饭都凉了\n", encoding="utf-8")
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("\n".join([_label("waimai:0", "train"), _label("waimai:7", "train"),
+                                 _label("weibo:0", "train")]) + "\n", encoding="utf-8")
+    with pytest.raises(CrisiswatchError, match="2 label\\(s\\) have no text.*waimai:7"):
+        read_real_labels(labels, tmp_path, "train")
 
 
 def test_even_a_certain_detector_cannot_overrule_praise_questions_or_bystanders(tmp_path: Path) -> None:

@@ -53,3 +53,24 @@ def test_brand_step_keeps_real_mentions_only(config):
 def test_unknown_step_is_a_clear_error(config):
     with pytest.raises(ValueError, match="unknown enrichment step 'magic'"):
         Enricher.from_config(config, ["pii", "magic"])
+
+
+def test_every_mention_is_scored_in_its_own_language(config):
+    out = Enricher.from_config(config).enrich([
+        Mention(source="x", native_id="1", text="极光优选的快递十天没到，客服也不理人，太差了", created_at=T),
+        Mention(source="x", native_id="2", text="Absolutely love my new Aurora blender, best purchase this year!",
+                created_at=T),
+        Mention(source="x", native_id="3", text="Le colis est arrivé cassé et personne ne répond au service client",
+                created_at=T),
+    ])
+    zh, en, fr = out
+    assert (zh.lang, en.lang, fr.lang) == ("zh", "en", "fr")
+    assert zh.sentiment_band == "negative" and zh.anger is not None
+    assert en.sentiment_band == "positive" and en.anger is None  # the anger model only read Chinese
+    assert fr.sentiment is None and fr.anger is None and fr.sentiment_band == "unknown"  # no French model
+
+
+def test_a_stored_mention_without_a_language_still_loads():
+    stored = m(1, "快递没到").to_record()
+    del stored["lang"]
+    assert Mention.from_stored(stored).lang is None

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from crisiswatch.mention import sentiment_band
 from monitor.enrich import sentiment
+from monitor.enrich.english import EnglishSentiment
 from monitor.enrich.sentiment import anger, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,3 +131,67 @@ def test_cli_reports_user_errors_in_one_line(tmp_path: Path) -> None:
     assert missing.stderr.strip().count("\n") == 0 and "nope.txt" in missing.stderr
     unknown = _cli("--model", "bert", stdin="好\n")
     assert unknown.returncode == 1 and "snownlp" in unknown.stderr
+
+
+EN_POSITIVE = ["Absolutely love my new blender, best purchase this year!",
+               "Great support team, they fixed my order in five minutes. Thank you!"]
+EN_NEGATIVE = ["Worst delivery ever. Two weeks late and nobody answers, I'm furious",
+               "The charger broke after three days, total waste of money"]
+EN_NEUTRAL = ["The store opens at 9am on Saturday", "Is the new model coming out in May?"]
+
+
+def test_english_posts_get_three_classes() -> None:
+    scored = sentiment.score_by_language([*EN_POSITIVE, *EN_NEGATIVE, *EN_NEUTRAL])
+    assert [s.lang for s in scored] == ["en"] * 6
+    assert [s.label for s in scored] == ["positive"] * 2 + ["negative"] * 2 + ["neutral"] * 2
+    for s in scored:  # the stored score always falls in the band of the label
+        assert sentiment_band(s.score) == s.label and 0.0 <= s.positive <= 1.0
+
+
+class _Recorder:
+    """A Chinese model that remembers what it was asked to read."""
+
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def predict(self, texts):
+        self.seen += texts
+        return [0.9] * len(texts)
+
+
+def test_no_text_is_scored_by_a_model_of_another_language() -> None:
+    chinese = _Recorder()
+    texts = [POSITIVE[0], EN_NEGATIVE[0], "Le colis est arrivé cassé, je suis furieux", "", NEGATIVE[0]]
+    scored = sentiment.score_by_language(texts, chinese=chinese)
+    assert chinese.seen == [POSITIVE[0], NEGATIVE[0]]
+    assert [s.lang for s in scored] == ["zh", "en", "fr", "und", "zh"]
+    assert scored[1].label == "negative"
+    assert scored[2].label is None and scored[2].positive is None and scored[2].score is None
+    assert scored[3] == ("und", "neutral", 0.5, 0.5)  # blank: no opinion, as before
+
+
+def test_english_batch_equals_one_by_one() -> None:
+    model = EnglishSentiment()
+    texts = [*EN_POSITIVE, "", *EN_NEGATIVE, "a\x00b", *EN_NEUTRAL]
+    batch = model.probabilities(texts)
+    single = [model.probabilities([t])[0] for t in texts]
+    np.testing.assert_allclose(batch, np.array(single), atol=1e-9)
+    assert batch[2].tolist() == [0.0, 1.0, 0.0]
+    assert model.probabilities([]).shape == (0, 3)
+
+
+def test_cli_json_names_the_language_label_and_probability(tmp_path: Path) -> None:
+    path = tmp_path / "posts.txt"
+    lines = [NEGATIVE[0], EN_POSITIVE[0], "Le colis est arrivé cassé, je suis furieux", "", POSITIVE[0]]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = _cli("--json", str(path))
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["lang"] for r in rows] == ["zh", "en", "fr", "und", "zh"]
+    assert [r["label"] for r in rows] == ["negative", "positive", None, "neutral", "positive"]
+    assert rows[2]["positive"] is None and rows[3]["positive"] == 0.5
+    assert all(set(r) == {"lang", "label", "positive"} for r in rows)
+    plain = _cli(str(path)).stdout.split()
+    assert plain[2] == "nan" and float(plain[0]) == pytest.approx(rows[0]["positive"], abs=1e-6)

@@ -1,8 +1,13 @@
-"""`crisiswatch sentiment [--model NAME] [FILE]`: one P(positive) per input line."""
+"""`crisiswatch sentiment [--model NAME] [--json] [FILE]`: one P(positive) per input line.
+
+Each line is scored by the model of its own language (Chinese, English); a line in any other
+language has no score: `nan` in the plain output, `"label": null, "positive": null` with --json.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Iterator
 from itertools import islice
@@ -16,9 +21,12 @@ BATCH = 20_000  # large enough for full vectorised speed, small enough to stream
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "sentiment",
-        help="score Chinese text, one document per line: prints P(positive) per line (blank -> 0.5)",
+        help="score Chinese or English text, one document per line: prints P(positive) per line (blank -> 0.5)",
     )
-    p.add_argument("--model", default="crisiswatch", help="crisiswatch (default) or snownlp (old baseline)")
+    p.add_argument("--model", default="crisiswatch",
+                   help="Chinese model: crisiswatch (default) or snownlp (old baseline)")
+    p.add_argument("--json", action="store_true",
+                   help='one {"lang", "label", "positive"} object per line instead of a bare probability')
     p.add_argument("file", nargs="?", help="UTF-8 text, one document per line (default: stdin)")
     p.set_defaults(func=run)
 
@@ -29,8 +37,17 @@ def _batches(stream: TextIO) -> Iterator[list[str]]:
         yield batch
 
 
-def _score(stream: TextIO, model_name: str) -> None:
-    from monitor.enrich.sentiment import load_model  # keeps `crisiswatch --help` fast
+def _plain(positive: float | None) -> str:
+    return "nan\n" if positive is None else f"{positive:.6f}\n"
+
+
+def _json(lang: str, label: str | None, positive: float | None) -> str:
+    p = None if positive is None else round(positive, 6)
+    return json.dumps({"lang": lang, "label": label, "positive": p}, ensure_ascii=False) + "\n"
+
+
+def _score(stream: TextIO, model_name: str, as_json: bool) -> None:
+    from monitor.enrich.sentiment import load_model, score_by_language  # keeps `crisiswatch --help` fast
 
     try:
         model = load_model(model_name)
@@ -38,7 +55,11 @@ def _score(stream: TextIO, model_name: str) -> None:
         raise CrisiswatchError(str(exc)) from None
     out = sys.stdout
     for batch in _batches(stream):
-        out.write("".join(f"{p:.6f}\n" for p in model.predict(batch)))
+        scored = score_by_language(batch, chinese=model)
+        if as_json:
+            out.write("".join(_json(s.lang, s.label, s.positive) for s in scored))
+        else:
+            out.write("".join(_plain(s.positive) for s in scored))
     out.flush()
 
 
@@ -46,10 +67,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.file is None:
             stdin = open(sys.stdin.fileno(), encoding="utf-8", errors="replace", closefd=False)
-            _score(stdin, args.model)
+            _score(stdin, args.model, args.json)
         else:
             with open(args.file, encoding="utf-8", errors="replace") as fh:
-                _score(fh, args.model)
+                _score(fh, args.model, args.json)
     except FileNotFoundError:
         raise CrisiswatchError(f"{args.file}: no such file") from None
     except IsADirectoryError:

@@ -1,4 +1,4 @@
-"""`crisiswatch train-sentiment`: retrain the sentiment and anger models (needs scikit-learn)."""
+"""`crisiswatch train-sentiment`: retrain the Chinese sentiment + anger and the English sentiment models."""
 
 from __future__ import annotations
 
@@ -10,9 +10,13 @@ from crisiswatch.errors import CrisiswatchError
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "train-sentiment", help="retrain monitor/enrich/models/sentiment.npz from the labelled CSVs"
+        "train-sentiment",
+        help="retrain monitor/enrich/models/sentiment.npz and sentiment_en.npz from the labelled CSVs",
     )
     p.add_argument("--data", default=None, help="labelled CSV folder (default ../shared/data/sentiment)")
+    p.add_argument("--en-data", default=None,
+                   help="English tweets CSV (default ../shared/data/sentiment_en/tweeteval_dev.csv)")
+    p.add_argument("--only", choices=("zh", "en"), help="train one language's model only")
     p.add_argument("--out", default=None, help="output folder (default monitor/enrich/models/)")
     p.set_defaults(func=run)
 
@@ -25,7 +29,11 @@ def require_training_extra() -> None:
 
 def run(args: argparse.Namespace) -> int:
     require_training_extra()
-    from monitor.enrich.train_sentiment import main
+    from monitor.enrich import train_sentiment, train_sentiment_en  # scikit-learn is imported by these
 
-    argv = [*(["--data", args.data] if args.data else []), *(["--out", args.out] if args.out else [])]
-    return main(argv)
+    out = ["--out", args.out] if args.out else []
+    if args.only != "en":
+        train_sentiment.main([*(["--data", args.data] if args.data else []), *out])
+    if args.only != "zh":
+        train_sentiment_en.main([*(["--data", args.en_data] if args.en_data else []), *out])
+    return 0

@@ -63,6 +63,7 @@ TEXT: dict[str, dict[str, str]] = {
     "text": {"zh": "内容", "en": "Text"},
     "engagement": {"zh": "互动", "en": "Engagement"},
     "reasons": {"zh": "定级依据", "en": "Why this grade"},
+    "language": {"zh": "语言", "en": "Language"},
     "number": {"zh": "编号", "en": "Number"},
     "title": {"zh": "标题", "en": "Title"},
     "sla": {"zh": "SLA", "en": "SLA"},

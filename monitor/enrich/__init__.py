@@ -9,7 +9,7 @@ from crisiswatch.db import StateConnection
 from crisiswatch.mention import Mention
 from monitor.enrich.steps import STEPS, EnrichStep
 
-DEFAULT_STEPS = ("pii", "brands", "neardup", "sentiment", "complaint", "influence")
+DEFAULT_STEPS = ("pii", "brands", "neardup", "language", "sentiment", "complaint", "influence")
 
 
 class Enricher:

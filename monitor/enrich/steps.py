@@ -107,20 +107,45 @@ class NearDupStep:
                                    rows)
 
 
+class LanguageStep:
+    """The language each mention is written in, so every later step reads it in its own language."""
+
+    name = "language"
+
+    def __init__(self, config: Config, state: StateConnection | None = None) -> None:
+        from monitor.enrich.language import detect_languages
+
+        self.detect = detect_languages
+
+    def __call__(self, mentions: list[Mention]) -> None:
+        for m, lang in zip(mentions, self.detect([m.text for m in mentions]), strict=True):
+            m.lang = lang
+
+
 class SentimentStep:
+    """Sentiment by the model of each mention's language; other languages stay unscored (None)."""
+
     name = "sentiment"
 
     def __init__(self, config: Config, state: StateConnection | None = None) -> None:
-        from monitor.enrich.sentiment import anger, load_model
+        from monitor.enrich.language import detect_languages
+        from monitor.enrich.sentiment import anger, load_model, score_by_language
 
         self.model = load_model(config.enrichment.sentiment_model)
         self.anger = anger
+        self.detect = detect_languages
+        self.score = score_by_language
 
     def __call__(self, mentions: list[Mention]) -> None:
-        texts = [m.text for m in mentions]
-        for m, score, angry in zip(mentions, self.model.predict(texts), self.anger(texts), strict=True):
-            m.sentiment = float(min(max(score, 0.0), 1.0))
-            m.anger = float(min(max(angry, 0.0), 1.0))
+        missing = [m for m in mentions if m.lang is None]  # a step list without "language"
+        for m, lang in zip(missing, self.detect([m.text for m in missing]), strict=True):
+            m.lang = lang
+        scored = self.score([m.text for m in mentions], [m.lang or "" for m in mentions], self.model)
+        chinese = [i for i, m in enumerate(mentions) if m.lang == "zh"]  # the anger model read only Weibo
+        angers = dict(zip(chinese, self.anger([mentions[i].text for i in chinese]), strict=True))
+        for i, (m, result) in enumerate(zip(mentions, scored, strict=True)):
+            m.sentiment = None if result.score is None else float(min(max(result.score, 0.0), 1.0))
+            m.anger = float(min(max(angers[i], 0.0), 1.0)) if i in angers else None
 
 
 class ComplaintStep:
@@ -165,5 +190,6 @@ class InfluenceStep:
 
 
 STEPS: dict[str, Callable[[Config, StateConnection | None], EnrichStep]] = {
-    cls.name: cls for cls in (PiiStep, BrandStep, NearDupStep, SentimentStep, ComplaintStep, InfluenceStep)
+    cls.name: cls for cls in (PiiStep, BrandStep, NearDupStep, LanguageStep, SentimentStep, ComplaintStep,
+                               InfluenceStep)
 }

@@ -55,6 +55,15 @@ def featurise(texts: Sequence[str], bits: int, orders: Sequence[int] = (1, 2, 3)
     if joined.count(SEP) != max(n_docs - 1, 0):  # would shift every later document's features
         raise ValueError("normalisation changed the document separators")
     cp = np.frombuffer(joined.encode("utf-32-le", errors="replace"), dtype=np.uint32).astype(np.uint64)
+    return hash_ngrams(cp, n_docs, bits, orders)
+
+
+def hash_ngrams(symbols: np.ndarray, n_docs: int, bits: int, orders: Sequence[int]) -> Batch:
+    """Hashed n-grams of a uint64 symbol stream in which 0 separates documents.
+
+    Symbols are codepoints for character n-grams, or token ids (never 0) for word n-grams.
+    """
+    cp = symbols
     is_sep = cp == 0
     # sep_before[i] = separators in cp[:i]; an n-gram at i spanning n is clean iff no
     # separator falls inside it, and its document is the number of separators before it.
@@ -63,7 +72,7 @@ def featurise(texts: Sequence[str], bits: int, orders: Sequence[int] = (1, 2, 3)
     state = np.full(cp.shape, _FNV_OFFSET, dtype=np.uint64)
     shift = np.uint64(64 - bits)
     for n in range(1, max(orders) + 1):
-        # FNV-1a over the n codepoints, extended one order at a time from the previous state.
+        # FNV-1a over the n symbols, extended one order at a time from the previous state.
         state = (state[: cp.size - n + 1] ^ cp[n - 1 :]) * _FNV_PRIME
         if n not in orders:
             continue
@@ -83,23 +92,44 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
 
 
-def linear_scores(batch: Batch, weights: np.ndarray) -> np.ndarray:
-    """Per document and per weight column: sum of its n-grams' weights over sqrt(n-gram count).
+def doc_norms(batch: Batch, sq_weight: np.ndarray | None = None) -> np.ndarray:
+    """Each document's L2 norm: sqrt(n-gram count), or sqrt(sum of sq_weight[bucket]) (IDF squared)."""
+    if sq_weight is None:
+        return np.sqrt(np.maximum(batch.length, 1.0))
+    sq = np.bincount(batch.doc, weights=sq_weight[batch.bucket], minlength=batch.n_docs)
+    return np.sqrt(np.maximum(sq, 1e-12))
+
+
+def linear_scores(batch: Batch, weights: np.ndarray, sq_weight: np.ndarray | None = None) -> np.ndarray:
+    """Per document and per weight column: sum of its n-grams' weights over the document's norm.
 
     `weights` is (buckets, k); the result is (documents, k). Dividing by sqrt(count) is the L2
     norm of the count vector when n-grams rarely repeat, which keeps long hotel reviews and
-    short Weibo posts on one scale. Rows laid out per bucket make the gather one contiguous read.
+    short Weibo posts on one scale; with `sq_weight` (IDF squared per bucket, the IDF itself
+    folded into `weights`) it is the norm of the TF-IDF vector. Rows laid out per bucket make
+    the gather one contiguous read.
     """
     gathered = weights[batch.bucket].astype(np.float64)
     out = np.empty((batch.n_docs, weights.shape[1]))
     for k in range(weights.shape[1]):
         out[:, k] = np.bincount(batch.doc, weights=gathered[:, k], minlength=batch.n_docs)
-    return out / np.sqrt(np.maximum(batch.length, 1.0))[:, None]
+    return out / doc_norms(batch, sq_weight)[:, None]
 
 
-def to_csr(batch: Batch, bits: int):  # training only: scipy is not an inference dependency
-    """The same features as a sparse matrix, so a model fitted on it scores identically here."""
+def to_csr(batch: Batch, bits: int, sq_weight: np.ndarray | None = None):  # training only: scipy is not an inference dependency
+    """The same features as a sparse matrix, so a model fitted on it scores identically here.
+
+    With `sq_weight` the values are count / TF-IDF norm: multiply the columns by the IDF to get
+    the TF-IDF vector, and fold the IDF back into the fitted weights.
+    """
     from scipy.sparse import csr_matrix
 
-    values = 1.0 / np.sqrt(np.maximum(batch.length, 1.0))[batch.doc]
+    values = 1.0 / doc_norms(batch, sq_weight)[batch.doc]
     return csr_matrix((values, (batch.doc, batch.bucket)), shape=(batch.n_docs, 1 << bits))
+
+
+def idf(batch: Batch, bits: int, min_df: int = 1) -> np.ndarray:  # training only
+    """Smoothed IDF per bucket, as scikit-learn's TfidfVectorizer computes it; 0 (dropped) below min_df."""
+    pairs = np.unique(batch.doc * (1 << bits) + batch.bucket)
+    df = np.bincount(pairs % (1 << bits), minlength=1 << bits)
+    return np.where(df >= min_df, np.log((1 + batch.n_docs) / (1 + df)) + 1.0, 0.0)

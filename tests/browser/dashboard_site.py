@@ -101,7 +101,7 @@ def demo_mentions(now: datetime, count: int = 240, seed: int = 7) -> list[Mentio
                     "verified": author % 11 == 0},
             engagement={"reposts": rng.randrange(50), "comments": rng.randrange(30), "likes": rng.randrange(200)},
             brands=[brand], sentiment=round(sentiment, 3), category=category, severity=severity,
-            complaint=kind == "neg"))
+            complaint=kind == "neg", lang="zh"))
     return out
 
 
