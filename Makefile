@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 FRONTEND := monitor/dashboard/frontend
 ASSETS := monitor/dashboard/static/vendor/echarts.min.js
 
-.PHONY: demo test lint bench clean browser constraints
+.PHONY: demo test lint bench clean browser servers constraints
 
 # constraints.txt pins every package (`make constraints` refreshes it), so installs on different days match.
 $(STAMP): pyproject.toml constraints.txt
@@ -23,10 +23,15 @@ $(ASSETS): $(FRONTEND)/package.json $(FRONTEND)/package-lock.json $(FRONTEND)/bu
 browser:
 	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk)
 
+# The state-store and crawl-frontier tests start throwaway PostgreSQL and Redis servers from Debian's packages.
+servers:
+	(ls /usr/lib/postgresql/*/bin/initdb && command -v redis-server) >/dev/null 2>&1 || \
+	  (apt-get update -qq && apt-get install -y -qq postgresql redis-server)
+
 demo: $(STAMP) $(ASSETS)
 	$(BIN)/crisiswatch demo
 
-test: $(STAMP) $(ASSETS) browser
+test: $(STAMP) $(ASSETS) browser servers
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

@@ -7,7 +7,6 @@ Used by the playbooks' `draft_statement` step: it requests, then waits for `get(
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,22 +15,9 @@ from alerts.dispatch import AlertDispatcher
 from alerts.message import AlertMessage
 from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config
-from crisiswatch.db import ensure_schema, transaction
+from crisiswatch.db import Row, StateConnection, insert_id, transaction
 from crisiswatch.errors import CrisiswatchError
 
-DDL = """
-CREATE TABLE IF NOT EXISTS approvals (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    subject TEXT NOT NULL,
-    approvers TEXT NOT NULL,
-    text TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending',
-    requested_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL,
-    decided_by TEXT,
-    decided_at TEXT
-);
-"""
 PENDING, APPROVED, REJECTED, EXPIRED = "pending", "approved", "rejected", "expired"
 
 
@@ -52,21 +38,20 @@ class Approval:
     decided_at: datetime | None
 
 
-def _approval(r: sqlite3.Row) -> Approval:
+def _approval(r: Row) -> Approval:
     return Approval(r["id"], r["subject"], json.loads(r["approvers"]), r["text"], r["status"],
                     datetime.fromisoformat(r["requested_at"]), datetime.fromisoformat(r["expires_at"]),
                     r["decided_by"], datetime.fromisoformat(r["decided_at"]) if r["decided_at"] else None)
 
 
 class ApprovalService:
-    def __init__(self, config: Config, conn: sqlite3.Connection, dispatcher: AlertDispatcher,
+    def __init__(self, config: Config, conn: StateConnection, dispatcher: AlertDispatcher,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.config = config
         self.conn = conn
         self.dispatcher = dispatcher
         self.clock = clock
         self.audit = AuditLog(conn)
-        ensure_schema(conn, "approvals", DDL)
 
     def request(self, subject: str, approvers: list[str], text: str, timeout_minutes: float,
                 *, severity: str = "重要", brand: str = "") -> int:
@@ -74,11 +59,10 @@ class ApprovalService:
         if not approvers:
             raise CrisiswatchError("an approval needs at least one approver")
         now = self.clock()
-        cur = self.conn.execute(
-            "INSERT INTO approvals(subject, approvers, text, requested_at, expires_at) VALUES (?,?,?,?,?)",
+        approval_id = insert_id(
+            self.conn, "INSERT INTO approvals(subject, approvers, text, requested_at, expires_at) VALUES (?,?,?,?,?)",
             (subject, json.dumps(approvers, ensure_ascii=False), text, now.isoformat(),
              (now + timedelta(minutes=timeout_minutes)).isoformat()))
-        approval_id = int(cur.lastrowid)
         self.audit.record("crisiswatch", "approval.request", subject, approval_id=approval_id, approvers=approvers,
                           timeout_minutes=timeout_minutes)
         self._post(self.get(approval_id), "request", severity, brand)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from dataclasses import dataclass, field
 
 from alerts.approvals import ApprovalService
@@ -11,6 +10,7 @@ from alerts.dispatch import AlertDispatcher
 from alerts.escalation import EscalationService, Incidents
 from alerts.operator import OperatorAlerts
 from crisiswatch.config import Config
+from crisiswatch.db import StateConnection
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ class AlertCycle:
     failed: int = 0
 
 
-def alert_cycle(config: Config, conn: sqlite3.Connection, dispatcher: AlertDispatcher, incidents: Incidents,
+def alert_cycle(config: Config, conn: StateConnection, dispatcher: AlertDispatcher, incidents: Incidents,
                 deliver: bool = True) -> AlertCycle:
     """Heartbeat, escalation steps, approval expiry, digest, operator health alerts, then delivery.
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -25,6 +24,7 @@ from alerts.channels.wecom import WeComChannel
 from alerts.message import AlertMessage
 from alerts.outbox import HELD, PENDING, Outbox, OutboxRow
 from crisiswatch.config import Config, Route
+from crisiswatch.db import StateConnection
 from crisiswatch.lease import new_holder
 from crisiswatch.mention import severity_rank
 
@@ -34,7 +34,7 @@ ROOT_WAIT = timedelta(minutes=2)
 MUTABLE_KINDS = {"incident_updated", "incident_escalated"}  # a resolution still gets through a mute
 
 
-def build_channels(config: Config, conn: sqlite3.Connection | None = None) -> dict[str, Channel]:
+def build_channels(config: Config, conn: StateConnection | None = None) -> dict[str, Channel]:
     """Console always; Slack when its token is in the environment; each other routed channel type.
 
     With the state database Slack keeps the channel ids it resolved there (lookups after a restart)."""
@@ -77,14 +77,15 @@ def quiet_until(config: Config, now: datetime) -> datetime | None:
 
 
 class AlertDispatcher:
-    def __init__(self, config: Config, conn: sqlite3.Connection, channels: dict[str, Channel],
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, config: Config, conn: StateConnection, channels: dict[str, Channel],
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), holder: str | None = None) -> None:
         self.config = config
         self.conn = conn
         self.outbox = Outbox(conn, clock)
         self.channels = channels
         self.clock = clock
-        self.holder = new_holder("deliver")  # this dispatcher's name on the outbox rows it claims
+        # this dispatcher's name on the outbox rows it claims (a run worker's id, so `status` shows them)
+        self.holder = holder or new_holder("deliver")
 
     def _pair(self, route: Route) -> tuple[str, str]:
         if route.channel in self.channels:
@@ -116,10 +117,7 @@ class AlertDispatcher:
     def muted(self, message: AlertMessage) -> bool:
         if message.incident_id is None or message.kind not in MUTABLE_KINDS:
             return False
-        try:
-            row = self.conn.execute("SELECT muted_until FROM incidents WHERE id=?", (message.incident_id,)).fetchone()
-        except sqlite3.OperationalError:  # no incidents table in this database
-            return False
+        row = self.conn.execute("SELECT muted_until FROM incidents WHERE id=?", (message.incident_id,)).fetchone()
         return bool(row and row[0] and datetime.fromisoformat(row[0]) > self.clock())
 
     def _low(self, message: AlertMessage, ceiling: str) -> bool:

@@ -11,7 +11,6 @@ port hands it (monitor's incidents, through `playbooks.paging`, which builds thi
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,25 +20,9 @@ from alerts.dispatch import AlertDispatcher
 from alerts.message import MENTION, AlertMessage
 from crisiswatch.audit import AuditLog
 from crisiswatch.config import CHANNEL_TYPES, Config, EscalationPolicy, EscalationStep
-from crisiswatch.db import ensure_schema, transaction
+from crisiswatch.db import Row, StateConnection, transaction
 from crisiswatch.errors import CrisiswatchError
 
-DDL = """
-CREATE TABLE IF NOT EXISTS escalation_chains (
-    incident_id INTEGER NOT NULL,
-    policy TEXT NOT NULL,
-    status TEXT NOT NULL,
-    step INTEGER NOT NULL DEFAULT 0,
-    loop INTEGER NOT NULL DEFAULT 0,
-    round INTEGER NOT NULL DEFAULT 0,
-    next_at TEXT,
-    started_at TEXT NOT NULL,
-    acked_by TEXT,
-    acked_at TEXT,
-    PRIMARY KEY (incident_id, policy)
-);
-CREATE INDEX IF NOT EXISTS escalation_due ON escalation_chains(status, next_at);
-"""
 ACTIVE, EXHAUSTED, ACKED, CLOSED = "active", "exhausted", "acknowledged", "closed"
 
 
@@ -109,7 +92,7 @@ def _dt(value: str | None) -> datetime | None:
 
 
 class EscalationService:
-    def __init__(self, config: Config, conn: sqlite3.Connection, dispatcher: AlertDispatcher, incidents: Incidents,
+    def __init__(self, config: Config, conn: StateConnection, dispatcher: AlertDispatcher, incidents: Incidents,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.config = config
         self.conn = conn
@@ -117,7 +100,6 @@ class EscalationService:
         self.clock = clock
         self.incidents = incidents
         self.audit = AuditLog(conn)
-        ensure_schema(conn, "escalation_chains", DDL)
 
     def policy(self, name: str) -> EscalationPolicy:
         policy = self.config.alerts.escalation_policies.get(name)
@@ -136,8 +118,8 @@ class EscalationService:
             raise CrisiswatchError(f"no incident {incident_id}")
         now = self.clock()
         cur = self.conn.execute(
-            "INSERT OR IGNORE INTO escalation_chains(incident_id, policy, status, next_at, started_at)"
-            " VALUES (?,?,?,?,?)",
+            "INSERT INTO escalation_chains(incident_id, policy, status, next_at, started_at)"
+            " VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING",
             (incident_id, policy, ACTIVE, (now + timedelta(minutes=chosen.steps[0].after_minutes)).isoformat(),
              now.isoformat()),
         )
@@ -219,7 +201,7 @@ class EscalationService:
                 row = self._chains(row["incident_id"], row["policy"])[0]
         return done
 
-    def _advance(self, row: sqlite3.Row, policy: EscalationPolicy, incident: Pageable, now: datetime) -> str:
+    def _advance(self, row: Row, policy: EscalationPolicy, incident: Pageable, now: datetime) -> str:
         index, steps = row["step"], policy.steps
         sent = self._send(row, index)
         nxt, loop, status, next_at = index + 1, row["loop"], ACTIVE, None
@@ -238,7 +220,7 @@ class EscalationService:
                  ACTIVE))
         return sent
 
-    def _send(self, row: sqlite3.Row, index: int) -> str:
+    def _send(self, row: Row, index: int) -> str:
         step: EscalationStep = self.policy(row["policy"]).steps[index]
         incident = self.incidents.get(row["incident_id"])
         dest = parse_notify(self.config, step.notify)
@@ -262,7 +244,7 @@ class EscalationService:
                           loop=row["loop"])
         return f"{incident.label} {row['policy']}: step {index + 1} ({tier}) -> {where}"
 
-    def _mentions(self, row: sqlite3.Row, dest: Destination) -> list[str]:
+    def _mentions(self, row: Row, dest: Destination) -> list[str]:
         """A step's own mentions; after a stale acknowledgement (round > 0) also whoever acknowledged
         and, if that still names nobody, the policy's first mention: a re-page must ring someone."""
         mentions = list(dest.mentions)
@@ -280,14 +262,14 @@ class EscalationService:
         self.dispatcher.enqueue(f"incident:{incident.id}:{suffix}", self.incidents.note(incident, text))
 
     # reading -----------------------------------------------------------------------------------
-    def _chains(self, incident_id: int, policy: str | None = None) -> list[sqlite3.Row]:
+    def _chains(self, incident_id: int, policy: str | None = None) -> list[Row]:
         if policy:
             return self.conn.execute("SELECT * FROM escalation_chains WHERE incident_id=? AND policy=?",
                                      (incident_id, policy)).fetchall()
         return self.conn.execute("SELECT * FROM escalation_chains WHERE incident_id=? ORDER BY policy",
                                  (incident_id,)).fetchall()
 
-    def _all(self, only: int | None) -> list[sqlite3.Row]:
+    def _all(self, only: int | None) -> list[Row]:
         sql = "SELECT * FROM escalation_chains WHERE status IN (?,?,?)"
         params: list[Any] = [ACTIVE, EXHAUSTED, ACKED]
         if only is not None:

@@ -14,7 +14,6 @@ Operator alerts go to `alerts.operator_route`, or to the crisis routes when none
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -23,28 +22,8 @@ from alerts.dispatch import AlertDispatcher
 from alerts.message import AlertMessage
 from crawlers.state import CrawlState
 from crisiswatch.config import Config
-from crisiswatch.db import ensure_schema
+from crisiswatch.db import StateConnection
 
-DDL = """
-CREATE TABLE IF NOT EXISTS alert_cursors (
-    name TEXT PRIMARY KEY,
-    last_id INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS heartbeats (
-    name TEXT PRIMARY KEY,
-    at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS deadman_watch (
-    name TEXT PRIMARY KEY,
-    first_checked_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS dependency_health (
-    name TEXT PRIMARY KEY,
-    down_since TEXT NOT NULL,
-    last_error TEXT NOT NULL DEFAULT '',
-    alerted_at TEXT
-);
-"""
 OPERATOR_EVENTS = {"source_blocked": "数据源被封禁 source blocked", "layout_changed": "页面结构变化 layout changed",
                    "config_error": "数据源配置错误 source config error",
                    # one event per expired cookie (the crawl quarantines it and goes on with the others);
@@ -54,13 +33,12 @@ FLATLINE_RULES = ("flatline",)
 
 
 class OperatorAlerts:
-    def __init__(self, config: Config, conn: sqlite3.Connection, dispatcher: AlertDispatcher,
+    def __init__(self, config: Config, conn: StateConnection, dispatcher: AlertDispatcher,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.config = config
         self.conn = conn
         self.dispatcher = dispatcher
         self.clock = clock
-        ensure_schema(conn, "alert_operator", DDL)
 
     def _cursor(self, name: str) -> int:
         row = self.conn.execute("SELECT last_id FROM alert_cursors WHERE name=?", (name,)).fetchone()
@@ -68,7 +46,8 @@ class OperatorAlerts:
 
     def _advance(self, name: str, last_id: int) -> None:
         self.conn.execute("INSERT INTO alert_cursors(name, last_id) VALUES (?,?) ON CONFLICT(name)"
-                          " DO UPDATE SET last_id=MAX(last_id, excluded.last_id)", (name, last_id))
+                          " DO UPDATE SET last_id=CASE WHEN excluded.last_id > alert_cursors.last_id"
+                          " THEN excluded.last_id ELSE alert_cursors.last_id END", (name, last_id))
 
     def _send(self, key: str, title: str, summary: str, severity: str = "重要", brand: str = "") -> int:
         message = AlertMessage(kind="operator", title=title, severity=severity, brand=brand, summary=summary,
@@ -95,13 +74,10 @@ class OperatorAlerts:
 
     def check_flatlines(self) -> int:
         """Incidents from flatline rules (a source or brand went silent) are the operator's, not PR's."""
-        try:
-            rows = self.conn.execute(
-                f"SELECT id, rule, brand, summary FROM incidents WHERE id > ? AND rule IN"
-                f" ({','.join('?' * len(FLATLINE_RULES))}) ORDER BY id",
-                (self._cursor("flatline"), *FLATLINE_RULES)).fetchall()
-        except sqlite3.OperationalError:  # no incidents table yet
-            return 0
+        rows = self.conn.execute(
+            f"SELECT id, rule, brand, summary FROM incidents WHERE id > ? AND rule IN"
+            f" ({','.join('?' * len(FLATLINE_RULES))}) ORDER BY id",
+            (self._cursor("flatline"), *FLATLINE_RULES)).fetchall()
         sent = 0
         for row in rows:
             sent += self._send(f"flatline:{row['id']}", f"数据断流 flatline: {row['brand']} (INC-{row['id']})",
@@ -125,7 +101,8 @@ class OperatorAlerts:
         limit = timedelta(minutes=self.config.alerts.deadman_minutes)
         last = self.last_beat(name)
         if last is None:
-            self.conn.execute("INSERT OR IGNORE INTO deadman_watch(name, first_checked_at) VALUES (?,?)",
+            self.conn.execute("INSERT INTO deadman_watch(name, first_checked_at) VALUES (?,?)"
+                              " ON CONFLICT DO NOTHING",
                               (name, now.isoformat()))
             first = datetime.fromisoformat(self.conn.execute(
                 "SELECT first_checked_at FROM deadman_watch WHERE name=?", (name,)).fetchone()[0])
@@ -154,7 +131,7 @@ def _local(config: Config, at: datetime) -> str:
 class DependencyHealth:
     """Down/up reports for what the loop depends on, one operator alert per outage past the grace."""
 
-    def __init__(self, config: Config, conn: sqlite3.Connection, dispatcher: AlertDispatcher,
+    def __init__(self, config: Config, conn: StateConnection, dispatcher: AlertDispatcher,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.config = config
         self.conn = conn

@@ -8,49 +8,19 @@ are at-least-once after a crash.
 Any number of deliverers may share one outbox: a row is claimed with a lease (holder, expiry)
 before it is sent, so only one of them sends it; the lease is released when the row is settled,
 or runs out if its holder died. The claim is one UPDATE ... RETURNING over the oldest due row
-(on PostgreSQL: the same over `SELECT ... FOR UPDATE SKIP LOCKED`).
+(on PostgreSQL over `SELECT ... FOR UPDATE SKIP LOCKED`).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from alerts.message import AlertMessage
-from crisiswatch.db import ensure_schema
+from crisiswatch.db import POSTGRESQL, Row, StateConnection
 
-DDL = """
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    idempotency_key TEXT NOT NULL UNIQUE,
-    channel TEXT NOT NULL,
-    target TEXT NOT NULL DEFAULT '',
-    message TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at TEXT NOT NULL,
-    last_error TEXT,
-    external_id TEXT,
-    thread_id TEXT,
-    thread_key TEXT,
-    in_flight INTEGER NOT NULL DEFAULT 0,
-    lease_holder TEXT,
-    lease_until TEXT,
-    created_at TEXT NOT NULL,
-    sent_at TEXT
-);
-CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(status, next_attempt_at);
-CREATE TABLE IF NOT EXISTS alert_threads (
-    thread_key TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    target TEXT NOT NULL,
-    thread_id TEXT NOT NULL,
-    PRIMARY KEY (thread_key, channel, target)
-);
-"""
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 HELD, DIGESTED = "held", "digested"  # low-severity rows waiting for the digest, and those it covered
 
@@ -70,25 +40,24 @@ class OutboxRow:
     created_at: str = ""
 
 
-def _row(r: sqlite3.Row) -> OutboxRow:
+def _row(r: Row) -> OutboxRow:
     return OutboxRow(r["id"], r["idempotency_key"], r["channel"], r["target"],
                      AlertMessage.from_dict(json.loads(r["message"])), r["status"], r["attempts"],
                      r["external_id"], r["last_error"], bool(r["in_flight"]), r["created_at"])
 
 
 class Outbox:
-    def __init__(self, conn: sqlite3.Connection, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, conn: StateConnection, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.conn = conn
         self.clock = clock
-        ensure_schema(conn, "outbox", DDL)  # older databases gain in_flight and the lease columns
 
     def enqueue(self, key: str, channel: str, target: str, message: AlertMessage, *,
                 not_before: datetime | None = None, status: str = PENDING) -> bool:
         """False when this key was already enqueued (the alert exists; nothing is duplicated)."""
         now = self.clock()
         cur = self.conn.execute(
-            "INSERT OR IGNORE INTO outbox(idempotency_key, channel, target, message, thread_key, status,"
-            " next_attempt_at, created_at) VALUES (?,?,?,?,?,?,?,?)",
+            "INSERT INTO outbox(idempotency_key, channel, target, message, thread_key, status,"
+            " next_attempt_at, created_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
             (key, channel, target, json.dumps(message.to_dict(), ensure_ascii=False, default=str),
              message.thread_key, status, max(now, not_before or now).isoformat(), now.isoformat()),
         )
@@ -100,13 +69,20 @@ class Outbox:
 
     # leases ------------------------------------------------------------------------------------
     def claim(self, holder: str, ttl: timedelta, after_id: int = 0) -> OutboxRow | None:
-        """The oldest due row past `after_id` that nobody holds, now leased to `holder` until now + ttl."""
+        """The oldest due row past `after_id` that nobody holds, now leased to `holder` until now + ttl.
+
+        SQLite runs the statement alone (one writer at a time). On PostgreSQL the inner SELECT locks
+        the row it picks and skips rows another deliverer is claiming at that moment (FOR UPDATE SKIP
+        LOCKED), and the outer WHERE checks the lease again on the row as locked, so two deliverers
+        never both win one row and neither waits for the other."""
         now = self.clock().isoformat()
+        free = "status=? AND next_attempt_at <= ? AND id > ? AND (lease_until IS NULL OR lease_until <= ?)"
+        skip = " FOR UPDATE SKIP LOCKED" if self.conn.dialect == POSTGRESQL else ""
         row = self.conn.execute(
-            "UPDATE outbox SET lease_holder=?, lease_until=? WHERE id = (SELECT id FROM outbox"
-            " WHERE status=? AND next_attempt_at <= ? AND id > ? AND (lease_until IS NULL OR lease_until <= ?)"
-            " ORDER BY id LIMIT 1) RETURNING *",
-            (holder, (self.clock() + ttl).isoformat(), PENDING, now, after_id, now)).fetchall()
+            f"UPDATE outbox SET lease_holder=?, lease_until=? WHERE id = (SELECT id FROM outbox WHERE {free}"
+            f" ORDER BY id LIMIT 1{skip}) AND {free} RETURNING *",
+            (holder, (self.clock() + ttl).isoformat(), PENDING, now, after_id, now, PENDING, now, after_id, now),
+        ).fetchall()
         return _row(row[0]) if row else None  # fetchall: the statement (and its write lock) must finish
 
     def renew(self, row_id: int, holder: str, ttl: timedelta) -> bool:
@@ -182,7 +158,8 @@ class Outbox:
 
     def remember_thread(self, thread_key: str, channel: str, target: str, thread_id: str) -> None:
         self.conn.execute(
-            "INSERT OR IGNORE INTO alert_threads(thread_key, channel, target, thread_id) VALUES (?,?,?,?)",
+            "INSERT INTO alert_threads(thread_key, channel, target, thread_id) VALUES (?,?,?,?)"
+            " ON CONFLICT DO NOTHING",
             (thread_key, channel, target, thread_id),
         )
 

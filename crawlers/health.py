@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 from crawlers.blocks import Block
 from crawlers.state import CrawlState
 from crawlers.wiring import state_connection
+from crisiswatch.db import StateConnection
 
 logger = logging.getLogger(__name__)
 
@@ -53,13 +53,12 @@ class SourceHealth:
     via: str          # "check" (crisiswatch sources check) or "crawl" (the last crawl)
 
 
-def source_health(conn: sqlite3.Connection, sources: list[str] | None = None) -> list[SourceHealth]:
+def source_health(conn: StateConnection, sources: list[str] | None = None) -> list[SourceHealth]:
     """Each source's health from whichever is newer: its last `sources check` or its last crawl.
 
     The function the dashboard and `crisiswatch status` share; sources never checked nor crawled
     are left out.
     """
-    CrawlState(conn)  # the tables exist
     names = set(sources or ()) | {r[0] for r in conn.execute(
         "SELECT source FROM crawl_runs UNION SELECT source FROM source_checks")}
     out = []
@@ -70,7 +69,7 @@ def source_health(conn: sqlite3.Connection, sources: list[str] | None = None) ->
     return out
 
 
-def _from_check(conn: sqlite3.Connection, source: str) -> SourceHealth | None:
+def _from_check(conn: StateConnection, source: str) -> SourceHealth | None:
     rows = conn.execute("SELECT at, target, status, reason FROM source_checks WHERE source=? AND at="
                         "(SELECT MAX(at) FROM source_checks WHERE source=?)", (source, source)).fetchall()
     if not rows:
@@ -82,7 +81,7 @@ def _from_check(conn: sqlite3.Connection, source: str) -> SourceHealth | None:
     return SourceHealth(source, worst["status"], reason, datetime.fromisoformat(worst["at"]), "check")
 
 
-def _from_crawl(conn: sqlite3.Connection, source: str) -> SourceHealth | None:
+def _from_crawl(conn: StateConnection, source: str) -> SourceHealth | None:
     run = conn.execute("SELECT started_at, finished_at, reason, items FROM crawl_runs WHERE source=? AND"
                        " finished_at IS NOT NULL ORDER BY id DESC LIMIT 1", (source,)).fetchone()
     if run is None:

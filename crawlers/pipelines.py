@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from scrapy import signals
 from scrapy.exceptions import DropItem
 
+from crawlers.frontier import shared_crawl
 from crawlers.sanitize import sanitize_item, truncate
 from crawlers.state import MARK_SKEW, CrawlState
 from crawlers.wiring import crawler_config, state_connection
@@ -156,11 +157,24 @@ class IndexPipeline:
         # runs after every pipeline's close_spider, when Scrapy knows why the crawl ended
         blocked = getattr(spider, "blocked", False)
         lost = {query for query, _, _ in getattr(spider, "lost_pages", ())}
-        if reason == "finished" and not blocked:
-            ceiling = self.opened_at + MARK_SKEW
-            for (source, query), newest in self.marks_seen.items():
-                if query not in lost:
-                    self.state.advance_mark(source, query, min(newest, ceiling))
+        ceiling = self.opened_at + MARK_SKEW
+        seen = {key: min(newest, ceiling) for key, newest in self.marks_seen.items()}
+        clean, keep = reason == "finished" and not blocked, lost  # queries whose marks stay
+        shared = shared_crawl(self.crawler)
+        if shared is not None:  # a crawl over several hosts: its last host moves the marks for all
+            shared.contribute(seen, lost, None if clean else ("blocked" if blocked else reason))
+            if shared.leave():
+                seen, lost_anywhere, unclean = shared.outcome()
+                shared.close()
+                clean, keep = not unclean, lost_anywhere
+                if unclean:
+                    logger.warning("shared crawl of %s ended unclean on %s: marks stay", spider.name, "; ".join(unclean))
+            else:
+                seen = {}
+        if clean:
+            for (source, query), newest in seen.items():
+                if query not in keep:
+                    self.state.advance_mark(source, query, newest)
         if self.run_id is not None:
             self.state.finish_run(
                 self.run_id, "blocked" if blocked else ("failed" if lost and reason == "finished" else reason),

@@ -19,7 +19,6 @@ finds them.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,8 +27,8 @@ from pydantic import ValidationError
 
 from crawlers.runner import run_crawls
 from crawlers.sanitize import sanitize_item
-from crawlers.state import CrawlState
 from crisiswatch.config import Config
+from crisiswatch.db import StateConnection
 from crisiswatch.mention import Mention, validation_reason
 
 PROBE_SETTINGS = {"ITEM_PIPELINES": {"crawlers.probe.ProbePipeline": 100}, "RETRY_TIMES": 1,
@@ -93,7 +92,7 @@ def config_status(reason: str) -> str:
     return "needs-cookie" if "cookie" in reason else "gated"
 
 
-def check_sources(config: Config, conn: sqlite3.Connection, sources: list[str]) -> list[CheckResult]:
+def check_sources(config: Config, conn: StateConnection, sources: list[str]) -> list[CheckResult]:
     """Probes every target of `sources` (spider names) and records the results."""
     jobs = [(name, {"probe": "1"}) for name in sources]
     # one request per target: a second between them is polite enough (or what the config says, if less)
@@ -110,8 +109,7 @@ def check_sources(config: Config, conn: sqlite3.Connection, sources: list[str]) 
     return results
 
 
-def record_checks(conn: sqlite3.Connection, results: list[CheckResult]) -> None:
-    CrawlState(conn)  # creates the tables
+def record_checks(conn: StateConnection, results: list[CheckResult]) -> None:
     at = datetime.now(UTC).isoformat()
     conn.executemany("INSERT INTO source_checks(at, source, target, status, reason) VALUES (?,?,?,?,?)",
                      [(at, r.source, r.target, r.status, r.reason) for r in results])

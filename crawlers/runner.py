@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 
+from crawlers.frontier import frontier_settings
 from crisiswatch.config import Config
+from crisiswatch.lease import HOLDER_ENV, new_holder
 
 
-def crawl_settings(config: Config, *, overrides: dict[str, Any] | None = None, progress: bool = False) -> Settings:
+def crawl_settings(config: Config, *, overrides: dict[str, Any] | None = None, progress: bool = False,
+                   join: bool = False, holder: str = "") -> Settings:
     settings = get_project_settings() if _has_project() else Settings()
     if not settings.get("BOT_NAME") or settings.get("BOT_NAME") == "scrapybot":
         settings.setmodule("crawlers.settings", priority="project")
     settings.set("CRISISWATCH_CONFIG", config, priority="cmdline")
-    settings.set("CRISISWATCH_STATE_DB", str(config.resolve(config.state_db)), priority="cmdline")
+    settings.set("CRISISWATCH_STATE_DB", str(config.state_store), priority="cmdline")
     settings.set("CRISISWATCH_INDEX_URL", config.index.url, priority="cmdline")
     settings.set("CRISISWATCH_BATCH_SIZE", config.index.batch_size, priority="cmdline")
     settings.set("CRISISWATCH_PROGRESS", progress, priority="cmdline")
+    if config.crawl.frontier:  # one crawl shared by every crawler host through Redis
+        holder = holder or os.environ.get(HOLDER_ENV) or new_holder("crawl")
+        for key, value in frontier_settings(config.crawl.frontier, holder, join).items():
+            settings.set(key, value, priority="cmdline")
     for key, value in (overrides or {}).items():
         settings.set(key, value, priority="cmdline")
     return settings
@@ -32,9 +40,10 @@ def _has_project() -> bool:
 
 
 def run_crawls(config: Config, jobs: list[tuple[str, dict[str, Any]]], *, overrides: dict[str, Any] | None = None,
-               progress: bool = False) -> dict[str, dict[str, Any]]:
-    """Runs the (spider name, spider arguments) jobs to completion; returns each crawl's stats."""
-    process = CrawlerProcess(crawl_settings(config, overrides=overrides, progress=progress))
+               progress: bool = False, join: bool = False) -> dict[str, dict[str, Any]]:
+    """Runs the (spider name, spider arguments) jobs to completion; returns each crawl's stats. With a
+    shared frontier, `join` takes part in the crawl another host started instead of starting one."""
+    process = CrawlerProcess(crawl_settings(config, overrides=overrides, progress=progress, join=join))
     crawlers = []
     for name, kwargs in jobs:
         crawler = process.create_crawler(name)

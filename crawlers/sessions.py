@@ -24,26 +24,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from crisiswatch.db import ensure_schema
+from crisiswatch.db import StateConnection
 from crisiswatch.errors import CrisiswatchError
+from crisiswatch.lease import Leases
 
-DDL = """
-CREATE TABLE IF NOT EXISTS session_quarantine (
-    source TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    label TEXT NOT NULL,
-    at TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    PRIMARY KEY (source, fingerprint)
-);
-"""
 # the hosts whose cookies each site reads (a browser export holds every site's cookies)
 SITE_DOMAINS = {
     "weibo": ("weibo.cn", "weibo.com", "sina.com.cn"),
@@ -62,6 +52,7 @@ class Session:
     cookies: dict[str, str]
     fingerprint: str = ""
     expired: bool = False
+    elsewhere: bool = False  # on a shared crawl: leased by another host, not ours to use
     refreshed: set[str] = field(default_factory=set)
 
     @property
@@ -157,11 +148,12 @@ def configured_sessions(source: str, settings: Any, domains: tuple[str, ...], ba
 class SessionPool:
     """One source's sessions, taken in turn; expired ones are retired for good."""
 
-    def __init__(self, source: str, sessions: list[Session], conn: sqlite3.Connection | None = None) -> None:
+    def __init__(self, source: str, sessions: list[Session], conn: StateConnection | None = None) -> None:
         self.source = source
         self.conn = conn
-        if conn is not None:
-            ensure_schema(conn, "sessions", DDL)
+        self.holder: str | None = None  # set by lease(): this host's name on the cookies it leased
+        self.ttl = timedelta(0)
+        self.renewed = 0.0
         self.sessions = sessions or [Session(f"{source} anonymous", "none", {})]
         self.configured = bool(sessions)
         quarantined = self._quarantined()
@@ -177,10 +169,43 @@ class SessionPool:
 
     @property
     def live(self) -> list[Session]:
-        return [s for s in self.sessions if not s.expired]
+        return [s for s in self.sessions if not s.expired and not s.elsewhere]
+
+    # one account, one host: on a shared crawl each host uses only the cookies it leased ----------
+    def lease(self, holder: str, ttl: timedelta) -> list[str]:
+        """Takes the `cookie:<source>:<fingerprint>` lease of each configured session; those another host
+        holds are left alone for this crawl. Returns their labels."""
+        self.holder, self.ttl, self.renewed = holder, ttl, time.monotonic()
+        leases = Leases(self.conn)
+        for s in self.sessions:
+            if not s.anonymous and not s.expired:
+                s.elsewhere = not leases.acquire(self._lease_name(s), holder, ttl)
+        return [s.label for s in self.sessions if s.elsewhere]
+
+    def _lease_name(self, session: Session) -> str:
+        return f"cookie:{self.source}:{session.fingerprint}"
+
+    def _renew(self) -> None:
+        """Every third of the ttl while cookies are in use; a lease lost meanwhile puts its cookie aside."""
+        if self.holder is None or time.monotonic() - self.renewed < self.ttl.total_seconds() / 3:
+            return
+        self.renewed = time.monotonic()
+        leases = Leases(self.conn)
+        for s in self.live:
+            if not s.anonymous and not leases.renew(self._lease_name(s), self.holder, self.ttl):
+                s.elsewhere = True
+
+    def release(self) -> None:
+        if self.holder is None:
+            return
+        leases = Leases(self.conn)
+        for s in self.sessions:
+            if not s.anonymous and not s.elsewhere:
+                leases.release(self._lease_name(s), self.holder)
 
     def next(self) -> Session | None:
         """The next live session in turn; None when every configured cookie has expired."""
+        self._renew()
         live = self.live
         if not live:
             return None
@@ -212,11 +237,13 @@ class SessionPool:
         at = datetime.now(UTC)
         line = f"{session.label} expired at {at:%H:%M} UTC ({reason}; from {session.origin})"
         if self.conn is not None:
-            self.conn.execute("INSERT OR IGNORE INTO session_quarantine(source, fingerprint, label, at, reason)"
-                              " VALUES (?,?,?,?,?)", (self.source, session.fingerprint, session.label,
+            self.conn.execute("INSERT INTO session_quarantine(source, fingerprint, label, at, reason)"
+                              " VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING", (self.source, session.fingerprint, session.label,
                                                       at.isoformat(), reason))
         return line
 
     def exhausted_line(self) -> str:
         labels = ", ".join(s.label.rsplit(" ", 2)[-2] + " " + s.label.rsplit(" ", 1)[-1] for s in self.sessions)
+        if any(s.elsewhere for s in self.sessions):
+            return f"every configured cookie of {self.source} is expired or in use by another crawler host ({labels})"
         return f"every configured cookie of {self.source} has expired ({labels}): export fresh ones"

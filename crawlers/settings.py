@@ -44,9 +44,12 @@ ITEM_PIPELINES = {
     "crawlers.pipelines.IndexPipeline": 800,
 }
 EXTENSIONS = {
+    # off unless crawl.frontier names a Redis: then several hosts share one crawl (crawlers/frontier.py)
+    "crawlers.frontier.FrontierExtension": 100,
     "crawlers.extensions.CrawlProgress": 500,
     "crawlers.extensions.CrawlOutcome": 510,
 }
+SPIDER_MIDDLEWARES = {"crawlers.frontier.FrontierStartMiddleware": 10}
 
 # crisiswatch wiring (set by `crisiswatch crawl` from the config file)
 CRISISWATCH_CONFIG_FILE = None

@@ -3,47 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from crisiswatch.db import ensure_schema
-
-DDL = """
-CREATE TABLE IF NOT EXISTS crawl_marks (
-    source TEXT NOT NULL,
-    query TEXT NOT NULL,
-    newest_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    PRIMARY KEY (source, query)
-);
-CREATE TABLE IF NOT EXISTS source_health (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    source TEXT NOT NULL,
-    event TEXT NOT NULL,
-    detail TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS source_health_source ON source_health(source, id);
-CREATE TABLE IF NOT EXISTS source_checks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    source TEXT NOT NULL,
-    target TEXT NOT NULL,
-    status TEXT NOT NULL,
-    reason TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS source_checks_source ON source_checks(source, id);
-CREATE TABLE IF NOT EXISTS crawl_runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    source TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    reason TEXT,
-    items INTEGER NOT NULL DEFAULT 0,
-    pages INTEGER NOT NULL DEFAULT 0
-);
-"""
+from crisiswatch.db import StateConnection, insert_id
 
 _HOUR = timedelta(hours=1)
 # A crawl mark never moves past the crawl's own start plus this: sites' clocks drift a little, a
@@ -68,9 +31,8 @@ class HealthEvent:
 
 
 class CrawlState:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: StateConnection) -> None:
         self.conn = conn
-        ensure_schema(conn, "crawl_state", DDL)
 
     # high-water marks ----------------------------------------------------------------------------
     def mark(self, source: str, query: str) -> datetime | None:
@@ -83,7 +45,8 @@ class CrawlState:
         """Marks only move forward, so an older partial crawl can never rewind them."""
         self.conn.execute(
             "INSERT INTO crawl_marks(source, query, newest_at, updated_at) VALUES (?,?,?,?)"
-            " ON CONFLICT(source, query) DO UPDATE SET newest_at=MAX(newest_at, excluded.newest_at),"
+            " ON CONFLICT(source, query) DO UPDATE SET newest_at=CASE WHEN excluded.newest_at > crawl_marks.newest_at"
+            " THEN excluded.newest_at ELSE crawl_marks.newest_at END,"
             " updated_at=excluded.updated_at",
             (source, query, newest.astimezone(UTC).isoformat(), datetime.now(UTC).isoformat()),
         )
@@ -113,9 +76,8 @@ class CrawlState:
 
     # runs ---------------------------------------------------------------------------------------
     def start_run(self, source: str) -> int:
-        cur = self.conn.execute("INSERT INTO crawl_runs(source, started_at) VALUES (?,?)",
-                                (source, datetime.now(UTC).isoformat()))
-        return int(cur.lastrowid)
+        return insert_id(self.conn, "INSERT INTO crawl_runs(source, started_at) VALUES (?,?)",
+                         (source, datetime.now(UTC).isoformat()))
 
     def finish_run(self, run_id: int, reason: str, items: int, pages: int) -> None:
         self.conn.execute("UPDATE crawl_runs SET finished_at=?, reason=?, items=?, pages=? WHERE id=?",
@@ -132,3 +94,15 @@ class CrawlState:
         return [{"source": r["source"], "last_success": r["last_ok"], "items_last_hour": r["items_hour"] or 0,
                  "runs": r["runs"], "blocked_since": self.blocked_since(r["source"])} for r in rows]
 
+    # the shared schedule: every crawl worker reads and writes the same rows ----------------------
+    def next_crawl(self, spider: str) -> tuple[datetime | None, int]:
+        """(not before, failures in a row) for a spider; (None, 0) when it was never scheduled."""
+        row = self.conn.execute("SELECT next_at, failures FROM crawl_schedule WHERE spider=?", (spider,)).fetchone()
+        return (datetime.fromisoformat(row[0]), row[1]) if row else (None, 0)
+
+    def schedule(self, spider: str, next_at: datetime, failures: int, by: str, code: int) -> None:
+        self.conn.execute(
+            "INSERT INTO crawl_schedule(spider, next_at, failures, last_by, last_code) VALUES (?,?,?,?,?)"
+            " ON CONFLICT(spider) DO UPDATE SET next_at=excluded.next_at, failures=excluded.failures,"
+            " last_by=excluded.last_by, last_code=excluded.last_code",
+            (spider, next_at.astimezone(UTC).isoformat(), failures, by, code))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
+from datetime import timedelta
 from typing import Any
 
 from crawlers.sessions import SITE_DOMAINS, SessionPool, configured_sessions
 from crisiswatch.config import Config, load_config
-from crisiswatch.db import connect
+from crisiswatch.db import StateConnection, connect
 
 
 def crawler_config(crawler: Any) -> Config:
@@ -17,7 +17,7 @@ def crawler_config(crawler: Any) -> Config:
     return config
 
 
-def state_connection(crawler: Any) -> sqlite3.Connection:
+def state_connection(crawler: Any) -> StateConnection:
     """One connection per crawler, opened on first use and kept on the crawler."""
     conn = getattr(crawler, "_crisiswatch_state", None)
     if conn is None:
@@ -36,5 +36,10 @@ def session_pool(crawler: Any) -> SessionPool:
         sessions = configured_sessions(name, config.source(name), SITE_DOMAINS.get(getattr(spider, "source", ""), ()),
                                        config.resolve("."))
         pool = SessionPool(name, sessions, state_connection(crawler))
+        if crawler.settings.get("CRISISWATCH_FRONTIER"):  # hosts share the crawl, never one account
+            elsewhere = pool.lease(crawler.settings.get("CRISISWATCH_HOLDER"),
+                                   timedelta(seconds=config.crawl.cookie_lease_seconds))
+            if elsewhere:
+                crawler.stats.set_value("crisiswatch/cookies_elsewhere", ", ".join(elsewhere))
         crawler._crisiswatch_sessions = pool
     return pool

@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
-from crisiswatch.db import ensure_schema
-
-DDL = """
-CREATE TABLE IF NOT EXISTS audit_log (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    action TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    detail TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS audit_subject ON audit_log(subject, id);
-"""
+from crisiswatch.db import StateConnection
 
 
 class AuditLog:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: StateConnection) -> None:
         self.conn = conn
-        ensure_schema(conn, "audit_log", DDL)
 
     def record(self, actor: str, action: str, subject: str, outcome: str = "ok", *, at: datetime | None = None,
                **detail: Any) -> None:

@@ -3,25 +3,15 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from crisiswatch.db import ensure_schema
-
-DDL = """
-CREATE TABLE IF NOT EXISTS brand_names (
-    key TEXT PRIMARY KEY,
-    display_name TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-"""
+from crisiswatch.db import StateConnection
 
 
 class BrandNames:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: StateConnection) -> None:
         self.conn = conn
-        ensure_schema(conn, "brand_names", DDL)
 
     def remember(self, names: Mapping[str, str]) -> None:
         """Store each brand's display name (the newest config wins)."""
@@ -29,7 +19,7 @@ class BrandNames:
         self.conn.executemany(
             "INSERT INTO brand_names(key, display_name, updated_at) VALUES (?,?,?) ON CONFLICT(key) DO UPDATE"
             " SET display_name=excluded.display_name, updated_at=excluded.updated_at"
-            " WHERE display_name != excluded.display_name",
+            " WHERE brand_names.display_name != excluded.display_name",
             [(key, name, now) for key, name in names.items()])
 
     def all(self) -> dict[str, str]:

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from crisiswatch import commands
-from crisiswatch.config import DB_ENV
+from crisiswatch.config import DB_ENV, STATE_URL_ENV
 from crisiswatch.errors import CrisiswatchError
 from crisiswatch.indexurl import redact_url
 
@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", "-c", help="config file (default: ./crisiswatch.yaml, else the example)")
     parser.add_argument("--db", dest="state_db", metavar="FILE",
                         help=f"the state database (and the SQLite index) every command uses (or ${DB_ENV})")
+    parser.add_argument("--state-url", metavar="URL",
+                        help=f"the state store: sqlite:///FILE or postgresql://USER@HOST/DB (or ${STATE_URL_ENV})")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
@@ -46,9 +48,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # --db travels as the environment variable, so every command's config and every process a command
     # starts (each crawl runs in its own) find the same database; restored after the command
-    before = os.environ.get(DB_ENV)
+    before = {name: os.environ.get(name) for name in (DB_ENV, STATE_URL_ENV)}
     if args.state_db:
         os.environ[DB_ENV] = str(Path(args.state_db).resolve())
+    if args.state_url:
+        os.environ[STATE_URL_ENV] = args.state_url
     try:
         return int(args.func(args) or 0)
     except CrisiswatchError as exc:
@@ -66,10 +70,11 @@ def main(argv: list[str] | None = None) -> int:
               "(run again with --debug for the traceback)", file=sys.stderr)
         return 1
     finally:
-        if before is None:
-            os.environ.pop(DB_ENV, None)
-        else:
-            os.environ[DB_ENV] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 if __name__ == "__main__":

@@ -1,41 +1,53 @@
-"""SQLite connections for local state (outbox, tickets, incidents, dead letters, crawl marks).
+"""Connections to the state store (outbox, tickets, incidents, dead letters, crawl marks...).
 
-Every module that keeps state owns its DDL and calls `ensure_schema`; WAL mode lets the
-crawler, the run loop and the dashboard share one file.
+`connect` takes a path or URL: a file or `sqlite:///FILE` (the default store, WAL mode so the
+crawler, the run loop and the dashboard share one file) or `postgresql://…` (several hosts). The
+schema is one set of numbered migrations applied on connect (crisiswatch/store/migrate.py); the
+modules write portable SQL and use `transaction` for read-then-write work.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from crisiswatch.errors import CrisiswatchError
+from crisiswatch.store.connect import open_store
+from crisiswatch.store.core import (  # noqa: F401 (re-exported: the modules' one import)
+    POSTGRESQL,
+    SQLITE,
+    DatabaseError,
+    IntegrityError,
+    OperationalError,
+    Row,
+    StateConnection,
+    insert_id,
+    lock_key,
+    transaction,
+)
+from crisiswatch.store.sqlite import add_missing_columns, open_sqlite
+from crisiswatch.store.url import dialect_of, sqlite_path  # noqa: F401 (re-exported)
 
 _schemas_done: set[tuple[str, str]] = set()
 _lock = threading.Lock()
 
 
-def connect(path: str | Path, *, check_same_thread: bool = False) -> sqlite3.Connection:
-    path = str(path)
-    if path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=check_same_thread)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=30000")
-    conn.execute("PRAGMA foreign_keys=ON")
-    return conn
+def connect(target: str | Path, *, check_same_thread: bool = False) -> StateConnection:
+    """The state store at `target` (path or URL), its schema up to date."""
+    return open_store(target, check_same_thread=check_same_thread)
+
+
+def connect_sqlite(path: str | Path) -> sqlite3.Connection:
+    """A plain SQLite file without the state schema (the SQLite mention index keeps its own tables)."""
+    return open_sqlite(path)
 
 
 def ensure_schema(conn: sqlite3.Connection, name: str, ddl: str) -> None:
-    """Run a module's CREATE ... IF NOT EXISTS script once per database file and process.
+    """Run a CREATE ... IF NOT EXISTS script once per SQLite file and process (the mention index's tables;
+    state tables come from the migrations instead).
 
-    Tables that already exist gain the columns the DDL added since they were created, so a state
-    database from an older release keeps working after an upgrade (see `add_missing_columns`).
+    Tables that already exist gain the columns the DDL added since they were created, so a database
+    from an older release keeps working after an upgrade (see `add_missing_columns`).
     """
     db = conn.execute("PRAGMA database_list").fetchone()["file"]
     if not db:  # in memory: a closed connection's id() comes back for the next one, so nothing is remembered
@@ -48,56 +60,3 @@ def ensure_schema(conn: sqlite3.Connection, name: str, ddl: str) -> None:
         add_missing_columns(conn, ddl)
         conn.executescript(ddl)
         _schemas_done.add((db, name))
-
-
-def _columns(conn: sqlite3.Connection, table: str) -> list[sqlite3.Row]:
-    return conn.execute("SELECT * FROM pragma_table_info(?)", (table,)).fetchall()
-
-
-def add_missing_columns(conn: sqlite3.Connection, ddl: str) -> list[str]:
-    """ALTER TABLE ... ADD COLUMN for every column the DDL declares that an existing table lacks.
-
-    The DDL is first run on a scratch in-memory database, so SQLite itself parses it; a column it
-    cannot add in place (a key, or NOT NULL without a default) stops with one line naming it, rather
-    than failing later on a query. Returns "table.column" for each column added.
-    """
-    scratch = sqlite3.connect(":memory:")
-    try:
-        scratch.row_factory = sqlite3.Row
-        scratch.executescript(ddl)
-        tables = [r["name"] for r in scratch.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        added = []
-        for table in tables:
-            have = {r["name"] for r in _columns(conn, table)}
-            if not have:  # a new table: the DDL creates it
-                continue
-            for col in _columns(scratch, table):
-                if col["name"] in have:
-                    continue
-                if col["pk"] or (col["notnull"] and col["dflt_value"] is None):
-                    raise CrisiswatchError(
-                        f"state database: table {table} lacks column {col['name']}, which cannot be added "
-                        "in place; move the old database aside and start again"
-                    )
-                decl = f'"{col["name"]}" {col["type"]}'
-                if col["notnull"]:
-                    decl += " NOT NULL"
-                if col["dflt_value"] is not None:
-                    decl += f" DEFAULT {col['dflt_value']}"
-                conn.execute(f'ALTER TABLE "{table}" ADD COLUMN {decl}')
-                added.append(f"{table}.{col['name']}")
-        return added
-    finally:
-        scratch.close()
-
-
-@contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on error (connections run in autocommit mode)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")

@@ -7,25 +7,12 @@ enrichment step that masks stored text, and a dead letter is for finding out wha
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from crisiswatch.db import ensure_schema
+from crisiswatch.db import StateConnection
 from crisiswatch.pii import mask, mask_values
-
-DDL = """
-CREATE TABLE IF NOT EXISTS dead_letters (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    stage TEXT NOT NULL,
-    source TEXT NOT NULL DEFAULT '',
-    reason TEXT NOT NULL,
-    payload TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS dead_letters_stage ON dead_letters(stage, at);
-"""
 
 
 def _storable(text: str) -> str:
@@ -44,9 +31,8 @@ class DeadLetter:
 
 
 class DeadLetters:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: StateConnection) -> None:
         self.conn = conn
-        ensure_schema(conn, "dead_letters", DDL)
 
     def add(self, stage: str, reason: str, payload: Any, source: str = "") -> None:
         # default=str first, so values such as datetimes are strings by the time they are masked

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import sqlite3
 import threading
 import uuid
 from collections.abc import Callable
@@ -24,18 +23,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from crisiswatch.db import connect, ensure_schema
+from crisiswatch.db import DatabaseError, StateConnection, connect
 
 logger = logging.getLogger(__name__)
-DDL = """
-CREATE TABLE IF NOT EXISTS leases (
-    name TEXT PRIMARY KEY,
-    holder TEXT NOT NULL,
-    acquired_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL
-);
-"""
 Clock = Callable[[], datetime]
+# set by a run worker for the crawls it starts, so their leases (cookies on a shared crawl) carry its name
+HOLDER_ENV = "CRISISWATCH_WORKER"
 
 
 def _utc_now() -> datetime:
@@ -70,10 +63,9 @@ class LeaseInfo:
 
 
 class Leases:
-    def __init__(self, conn: sqlite3.Connection, clock: Clock = _utc_now) -> None:
+    def __init__(self, conn: StateConnection, clock: Clock = _utc_now) -> None:
         self.conn = conn
         self.clock = clock
-        ensure_schema(conn, "leases", DDL)
 
     def acquire(self, name: str, holder: str, ttl: timedelta) -> bool:
         """True when `holder` now holds `name` until now + ttl (free, expired, already its own, or
@@ -135,7 +127,7 @@ class LeaseKeeper:
             while not self._stop.wait(self.ttl.total_seconds() / 3):
                 try:
                     ok = leases.renew(self.name, self.holder, self.ttl)
-                except sqlite3.Error as exc:  # a busy database: try again next round, the ttl has slack
+                except DatabaseError as exc:  # a busy database: try again next round, the ttl has slack
                     logger.warning("lease %s: renewal failed (%s)", self.name, exc)
                     continue
                 if not ok:

@@ -9,30 +9,17 @@ between re-sends the batch, which the upsert by stable id makes harmless.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
-from crisiswatch.db import ensure_schema
+from crisiswatch.db import StateConnection
 from crisiswatch.mention import Mention
-
-DDL = """
-CREATE TABLE IF NOT EXISTS index_spool (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    target TEXT NOT NULL,
-    at TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    payload TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS index_spool_target ON index_spool(target, seq);
-"""
 
 
 class Spool:
-    def __init__(self, conn: sqlite3.Connection, target: str) -> None:
+    def __init__(self, conn: StateConnection, target: str) -> None:
         self.conn = conn
         self.target = target
-        ensure_schema(conn, "index_spool", DDL)
 
     def append(self, mentions: Sequence[Mention]) -> None:
         payload = json.dumps([m.to_record() for m in mentions], ensure_ascii=False)
@@ -60,9 +47,8 @@ class Spool:
         return int(row[0])
 
 
-def backlog(conn: sqlite3.Connection) -> list[tuple[str, int, int, str]]:
+def backlog(conn: StateConnection) -> list[tuple[str, int, int, str]]:
     """(target, batches, mentions, oldest) per index target, for `crisiswatch status`."""
-    ensure_schema(conn, "index_spool", DDL)
     rows = conn.execute("SELECT target, COUNT(*) AS batches, SUM(size) AS n, MIN(at) AS oldest FROM index_spool"
                         " GROUP BY target ORDER BY target").fetchall()
     return [(r["target"], r["batches"], r["n"], r["oldest"]) for r in rows]

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from crisiswatch.db import connect, ensure_schema, transaction
+from crisiswatch.db import connect_sqlite, ensure_schema, transaction
 from crisiswatch.indexurl import parse_index_url
 from crisiswatch.mention import Mention
 from index import sqlite_counts
@@ -94,7 +94,7 @@ class SQLiteBackend(Backend):
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self.conn = connect(self.path)
+        self.conn = connect_sqlite(self.path)
         ensure_schema(self.conn, "mentions", DDL)
         ensure_schema(self.conn, "mention_counts", sqlite_counts.DDL)
         sqlite_counts.ensure_built(self.conn)

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 import time
 from collections.abc import Sequence
 
-from crisiswatch.db import transaction
+from crisiswatch.db import StateConnection, transaction
 from crisiswatch.deadletter import DeadLetters
 from crisiswatch.mention import Mention
 from index import open_backend
@@ -27,7 +26,7 @@ def spool_target(url: str) -> str:
 
 
 class IndexWriter:
-    def __init__(self, backend: Backend, state: sqlite3.Connection, target: str | None = None,
+    def __init__(self, backend: Backend, state: StateConnection, target: str | None = None,
                  retry_after: float = 15.0) -> None:
         self.backend = backend
         self.state = state
@@ -39,7 +38,7 @@ class IndexWriter:
         self._ensure_ready()
 
     @classmethod
-    def from_url(cls, url: str, state: sqlite3.Connection, **kwargs: float) -> IndexWriter:
+    def from_url(cls, url: str, state: StateConnection, **kwargs: float) -> IndexWriter:
         return cls(open_backend(url), state, spool_target(url), **kwargs)
 
     def _ensure_ready(self) -> bool:

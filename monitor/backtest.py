@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from alerts.dispatch import AlertDispatcher
-from crisiswatch.config import Config
+from crisiswatch.config import Config, StateSettings
 from crisiswatch.db import connect
 from crisiswatch.errors import CrisiswatchError
 from index.base import Backend
@@ -42,7 +42,7 @@ def backtest(config: Config, backend: Backend, since: datetime, until: datetime,
             raise CrisiswatchError(f"backtest: no playbook named {playbook!r} in {playbook_dir(config)}")
     with tempfile.TemporaryDirectory(prefix="crisiswatch-backtest-") as tmp:
         state = Path(tmp) / "state.db"
-        scratch = config.model_copy(update={"state_db": str(state)})
+        scratch = config.model_copy(update={"state_db": str(state), "state": StateSettings()})
         conn = connect(state)
         try:
             detection = DetectionService(scratch, backend, conn)

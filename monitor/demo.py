@@ -15,8 +15,10 @@ from crawlers.replay import ReplayServer, load_scenario
 from crawlers.replay.targets import spider_targets
 from crawlers.runner import run_crawls
 from crisiswatch.config import Brand, BrandSources, Config, SourceSettings
-from crisiswatch.db import connect
+from crisiswatch.db import connect, sqlite_path
+from crisiswatch.errors import CrisiswatchError
 from crisiswatch.indexurl import redact_url
+from crisiswatch.store.url import without_password
 from index import open_backend
 from monitor.flows import detect_and_respond
 from playbooks.tickets.service import TicketService
@@ -54,9 +56,11 @@ def demo_config(base: Config, scenario_brand: dict, targets: dict[str, list[str]
     return Config.model_validate(data)
 
 
-def next_commands(db_path: str, index_url: str | None, ticket: str | None) -> str:
+def next_commands(db_path: str, index_url: str | None, ticket: str | None, state_url: str = "") -> str:
     """What to run next to look at what the demo left, exactly as typed."""
     db = shlex.quote(str(db_path))
+    if state_url:  # the state in PostgreSQL, the mentions still in the demo's SQLite file
+        db += f" --state-url {shlex.quote(without_password(state_url))}"
     lines = ["▶ look at what it left:"]
     if ticket:
         lines += [f"    crisiswatch --db {db} ticket list", f"    crisiswatch --db {db} ticket show {ticket}"]
@@ -73,6 +77,20 @@ def _fresh(db_path: str) -> None:
         Path(db_path + suffix).unlink(missing_ok=True)
 
 
+def _require_empty_store(config: Config) -> None:
+    """The demo starts from nothing; a SQLite file it recreates, a PostgreSQL store it never wipes."""
+    if sqlite_path(config.state_store) is not None:
+        return
+    conn = connect(config.state_store)
+    try:
+        used = conn.execute("SELECT (SELECT COUNT(*) FROM incidents) + (SELECT COUNT(*) FROM tickets)").fetchone()[0]
+    finally:
+        conn.close()
+    if used:
+        raise CrisiswatchError(f"the demo needs an empty state store; {redact_url(config.state_store)} already holds "
+                               "incidents or tickets: give it a new database (createdb crisiswatch_demo)")
+
+
 def run_demo(base: Config, scenario_name: str = "all_sources", db_path: str = DEMO_DB,
              index_url: str | None = None, out: TextIO = sys.stdout) -> DemoResult:
     started = time.monotonic()
@@ -81,6 +99,7 @@ def run_demo(base: Config, scenario_name: str = "all_sources", db_path: str = DE
     targets = spider_targets(scenario)
     with ReplayServer(scenario) as server:
         config = demo_config(base, scenario.brand, targets, server.base_url, db_path, index_url)
+        _require_empty_store(config)
         out.write(f"▶ scenario {scenario.name}: {scenario.description}\n")
         out.write(f"▶ replay server {server.base_url} · {len(scenario.posts)} posts from "
                   f"{scenario.start:%m-%d %H:%M} to {scenario.end:%m-%d %H:%M} UTC\n")
@@ -90,7 +109,7 @@ def run_demo(base: Config, scenario_name: str = "all_sources", db_path: str = DE
                   f"{crawl.get('item_scraped_count', 0)} mentions in, {crawl.get('item_dropped_count', 0)} dropped, "
                   f"{crawl.get('crisiswatch/invalid', 0)} invalid\n")
 
-    conn = connect(config.state_db)
+    conn = connect(config.state_store)
     backend = open_backend(config.index.url)
     dispatcher = AlertDispatcher(config, conn, build_channels(config))
     report = detect_and_respond(config, backend, conn, dispatcher, until=scenario.end + timedelta(minutes=1))
@@ -113,6 +132,6 @@ def run_demo(base: Config, scenario_name: str = "all_sources", db_path: str = DE
         out.write("▶ no incident: nothing abnormal in this scenario\n")
     elapsed = time.monotonic() - started
     out.write(f"▶ done in {elapsed:.0f} s · {mentions} mentions indexed · inspect {Path(db_path).resolve()}\n")
-    out.write(next_commands(db_path, index_url, tickets[0].number if tickets else None))
+    out.write(next_commands(db_path, index_url, tickets[0].number if tickets else None, config.state.url))
     backend.close()
     return DemoResult(mentions, opened, tickets, report.sent, report.failed, str(db_path), elapsed)

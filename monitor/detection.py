@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from crisiswatch.config import Config
-from crisiswatch.db import ensure_schema
+from crisiswatch.db import StateConnection
 from crisiswatch.lease import Leases, new_holder
 from index.base import Backend, MentionFilter
 from index.tokenize import tokens
@@ -27,13 +26,6 @@ from monitor.incidents.models import IncidentChange
 from monitor.incidents.service import IncidentService
 
 logger = logging.getLogger(__name__)
-DDL = """
-CREATE TABLE IF NOT EXISTS detector_state (
-    name TEXT PRIMARY KEY,
-    state TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-"""
 MAX_LOOKBACK = timedelta(days=7)
 DETECTION_LEASE = "detection"
 DETECTION_LEASE_TTL = timedelta(minutes=15)  # longer than any pass; a crashed holder frees it after this
@@ -59,11 +51,10 @@ class _Counts:
 
 
 class DetectionService:
-    def __init__(self, config: Config, backend: Backend, conn: sqlite3.Connection) -> None:
+    def __init__(self, config: Config, backend: Backend, conn: StateConnection) -> None:
         self.config = config
         self.backend = backend
         self.conn = conn
-        ensure_schema(conn, "detector_state", DDL)
         self.incidents = IncidentService(conn)
         self.holder = new_holder("detect")
         settings = config.detection

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from alerts.dispatch import AlertDispatcher
 from crisiswatch.config import Config
+from crisiswatch.db import StateConnection
 from index.base import Backend
 from monitor.detection import DetectionService
 from monitor.incidents.models import IncidentChange
@@ -43,13 +43,14 @@ def respond(changes: list[IncidentChange], engine: PlaybookEngine, dispatcher: A
             dispatcher.enqueue(f"incident:{incident.id}:{change.kind}:{incident.version}", message)
 
 
-def detect_and_respond(config: Config, backend: Backend, conn: sqlite3.Connection,
+def detect_and_respond(config: Config, backend: Backend, conn: StateConnection,
                        dispatcher: AlertDispatcher, until: datetime,
-                       engine: PlaybookEngine | None = None) -> CycleReport:
+                       engine: PlaybookEngine | None = None, deliver: bool = True) -> CycleReport:
     report = CycleReport()
     detection = DetectionService(config, backend, conn)
     engine = engine or PlaybookEngine(config, conn, dispatcher, backend=backend)
     report.changes = detection.advance(until)
     respond(report.changes, engine, dispatcher, config, report, backend)
-    report.sent, report.failed = dispatcher.deliver_due()
+    if deliver:  # the run loop delivers in its own stage, possibly in other processes
+        report.sent, report.failed = dispatcher.deliver_due()
     return report

@@ -9,9 +9,16 @@ playbook timers and delivery go on; a dependency down past `alerts.dependency_gr
 raises one operator alert ("index unreachable since 14:02, 206 mentions spooled"), resolved when
 it answers again; the spool is drained before detection resumes, so late buckets see every mention.
 
-One run loop per state database: `run` takes the `run-loop` lease (crisiswatch.lease) and a
-thread renews it while the process lives. A second `run` says so in one line and waits as a
+One full loop per state database: `run` (role `all`) takes the `run-loop` lease (crisiswatch.lease)
+and a thread renews it while the process lives. A second `run` says so in one line and waits as a
 standby, taking over when the first one's lease runs out; `run --once` (cron) refuses instead.
+
+Past one machine the loop splits into roles that any number of processes may take
+(`run --role crawl|detect|deliver`, docs/scaling.md): crawl workers share one schedule in the
+state store and each source is crawled under its `crawl:<spider>` lease; the detect cycle
+(detection, playbooks, SLA timers, escalations, approvals, digest, operator alerts) runs under the
+`detect-cycle` lease, one worker at a time, the others taking over when it stops; deliverers
+claim outbox rows one by one. Every worker beats in the `workers` table (crisiswatch.workers).
 """
 
 from __future__ import annotations
@@ -28,10 +35,13 @@ from datetime import UTC, datetime, timedelta
 from alerts.cycle import alert_cycle
 from alerts.dispatch import AlertDispatcher, build_channels
 from alerts.operator import DependencyHealth
+from crawlers.frontier import SharedCrawl
+from crawlers.state import CrawlState
 from crisiswatch.config import Config
-from crisiswatch.db import connect
+from crisiswatch.db import StateConnection, connect
 from crisiswatch.errors import CrisiswatchError
-from crisiswatch.lease import LeaseKeeper, Leases, new_holder
+from crisiswatch.lease import HOLDER_ENV, LeaseKeeper, Leases, new_holder
+from crisiswatch.workers import Heartbeat
 from index import open_backend
 from index.base import Backend, BackendUnavailable
 from index.spool import Spool
@@ -47,6 +57,9 @@ SPIDER_FOR_SOURCE_KEY = ("weibo_search", "weibo_timeline", "weibo_comments", "jd
 BLOCK_BACKOFF = (timedelta(minutes=15), timedelta(hours=6))
 INDEX_BACKOFF = (timedelta(seconds=30), timedelta(minutes=5))
 RUN_LEASE = "run-loop"
+DETECT_CYCLE_LEASE = "detect-cycle"
+ROLE_STAGES = {"crawl": ("crawl",), "detect": ("detect",), "deliver": ("deliver",),
+               "all": ("crawl", "detect", "deliver")}
 
 
 def configured_spiders(config: Config) -> list[str]:
@@ -68,40 +81,78 @@ def blocked_backoff(blocks_in_a_row: int) -> timedelta:
 
 
 class Scheduler:
-    def __init__(self, config: Config, config_path: str | None,
+    """When each source is crawled next, shared by every crawl worker through the state store.
+
+    A due crawl runs under the `crawl:<spider>` lease (renewed by a thread while it runs) and is
+    checked again once the lease is held, so two workers never crawl one source in one interval."""
+
+    def __init__(self, config: Config, config_path: str | None, conn: StateConnection,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 health: DependencyHealth | None = None) -> None:
+                 health: DependencyHealth | None = None, holder: str | None = None) -> None:
         self.config = config
         self.config_path = config_path
+        self.state = CrawlState(conn)
+        self.leases = Leases(conn)
         self.now = now
         self.health = health
-        self.next_run: dict[str, datetime] = {}
-        self.blocks: dict[str, int] = {}
+        self.holder = holder or new_holder("crawl")
+
+    def next_at(self, spider: str) -> datetime | None:
+        return self.state.next_crawl(spider)[0]
 
     def due(self) -> list[str]:
         now = self.now()
-        return [s for s in configured_spiders(self.config) if self.next_run.get(s, now) <= now]
+        return [s for s in configured_spiders(self.config) if (self.next_at(s) or now) <= now]
 
-    def crawl(self, spider: str) -> int:
+    def crawl(self, spider: str) -> int | None:
+        """The crawl's exit code; None when another worker holds the source or has just crawled it."""
+        name, ttl = f"crawl:{spider}", timedelta(minutes=10)
+        if not self.leases.acquire(name, self.holder, ttl):
+            return None
+        keeper = LeaseKeeper(self.state.conn.url, name, self.holder, ttl).start()
+        try:
+            if (self.next_at(spider) or self.now()) > self.now():  # crawled by another worker meanwhile
+                return None
+            return self._crawl(spider)
+        finally:
+            keeper.stop()
+
+    def joinable(self) -> list[str]:
+        """With a shared frontier: sources whose crawl another host started and is still running."""
+        if not self.config.crawl.frontier:
+            return []
+        return [s for s in configured_spiders(self.config) if s != "x"
+                and SharedCrawl.from_url(self.config.crawl.frontier, s).current()]
+
+    def join(self, spider: str) -> int:
+        """Takes part in the shared crawl of `spider` until it is done (no lease, the schedule untouched)."""
+        logger.info("joining the shared crawl of %s", spider)
+        return subprocess.call([*self._command(spider), "--join"], env=self._env())
+
+    def _command(self, spider: str) -> list[str]:
         cmd = [sys.executable, "-m", "crisiswatch.cli"]
         if self.config_path:
             cmd += ["--config", self.config_path]
-        cmd += collect_command(spider)
+        return cmd + collect_command(spider)
+
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, HOLDER_ENV: self.holder}  # the crawl's leases carry this worker's name
+
+    def _crawl(self, spider: str) -> int:
         logger.info("crawling %s", spider)
-        code = subprocess.call(cmd)
+        code = subprocess.call(self._command(spider), env=self._env())
+        failures = 0 if code == 0 else self.state.next_crawl(spider)[1] + 1
         if code == 0:
-            self.blocks[spider] = 0
             wait = timedelta(minutes=self.config.source(spider).schedule_minutes)
         else:  # blocked or failed: back off instead of hammering the site
-            self.blocks[spider] = self.blocks.get(spider, 0) + 1
-            wait = blocked_backoff(self.blocks[spider])
+            wait = blocked_backoff(failures)
             logger.warning("%s crawl ended with code %d; next try in %s", spider, code, wait)
-        self.next_run[spider] = self.now() + wait
+        retry = self.now() + wait
+        self.state.schedule(spider, retry, failures, self.holder, code)
         if self.health is not None:
             if code == 0:
                 self.health.up(f"crawler {spider}")
             else:
-                failures, retry = self.blocks[spider], self.next_run[spider]
                 self.health.down(f"crawler {spider}", f"exit code {code}", lambda since: (
                     f"{spider} crawls failing since {self.health.local(since)} ({failures} in a row),"
                     f" next try {self.health.local(retry)}"))
@@ -153,19 +204,24 @@ class PassReport:
     detected: bool = False
     changes: int = 0
     failed_stages: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # stages another worker held this pass
 
 
 class RunLoop:
     """One pass: crawls that are due, detection (if the index answers), playbook timers, alerts."""
 
     def __init__(self, config: Config, config_path: str | None, conn, dispatcher: AlertDispatcher, *,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), role: str = "all",
+                 worker: Heartbeat | None = None) -> None:
         self.config = config
         self.conn = conn
         self.dispatcher = dispatcher
         self.clock = clock
+        self.stages = ROLE_STAGES[role]
+        self.worker = worker
+        self.holder = worker.id if worker else new_holder(role)
         self.health = DependencyHealth(config, conn, dispatcher, clock=clock)
-        self.scheduler = Scheduler(config, config_path, now=clock, health=self.health)
+        self.scheduler = Scheduler(config, config_path, conn, now=clock, health=self.health, holder=self.holder)
         self.index = IndexLink(config.index.url, conn, clock)
         self.engine: PlaybookEngine | None = None
         self.paging = IncidentPaging(config, conn)
@@ -176,23 +232,52 @@ class RunLoop:
         return self.engine
 
     def pass_once(self) -> PassReport:
+        """The stages of this worker's role: crawls that are due, the detect cycle, delivery."""
         report = PassReport()
-        for spider in self.scheduler.due():
-            self._guard(report, f"crawl {spider}", lambda s=spider: self.scheduler.crawl(s))
-        if self.index.due():
-            self._detect(report)
-        # waiting playbook steps resume; SLA reminders and breaches become alerts
-        self._guard(report, "playbooks", lambda: playbook_cycle(self.config, self.conn, self.dispatcher,
-                                                                self._engine(), now=self.clock()))
-        # heartbeat, escalation steps, approvals, digest, operator health alerts, delivery
-        self._guard(report, "alerts", lambda: alert_cycle(self.config, self.conn, self.dispatcher, self.paging))
+        if "crawl" in self.stages:
+            for spider in self.scheduler.due():
+                self._doing(f"crawl {spider}")
+                self._guard(report, f"crawl {spider}", lambda s=spider: self.scheduler.crawl(s))
+            for spider in self.scheduler.joinable():  # another host's crawl, shared through Redis
+                self._doing(f"crawl {spider} (joined)")
+                self._guard(report, f"crawl {spider}", lambda s=spider: self.scheduler.join(s))
+        if "detect" in self.stages:
+            self._doing("detect")
+            self._detect_cycle(report)
+        if "deliver" in self.stages:
+            self._doing("deliver")
+            self._guard(report, "delivery", self.dispatcher.deliver_due)
+        self._doing("idle")
         return report
+
+    def _doing(self, what: str) -> None:
+        if self.worker is not None:
+            self.worker.doing = what
+
+    def _detect_cycle(self, report: PassReport) -> None:
+        """Detection, playbooks and alert housekeeping, by one worker at a time (the others skip)."""
+        ttl = timedelta(minutes=5)
+        if not Leases(self.conn).acquire(DETECT_CYCLE_LEASE, self.holder, ttl):
+            report.skipped.append("detect")
+            return
+        keeper = LeaseKeeper(self.conn.url, DETECT_CYCLE_LEASE, self.holder, ttl).start()
+        try:
+            if self.index.due():
+                self._detect(report)
+            # waiting playbook steps resume; SLA reminders and breaches become alerts
+            self._guard(report, "playbooks", lambda: playbook_cycle(self.config, self.conn, self.dispatcher,
+                                                                    self._engine(), now=self.clock()))
+            # heartbeat, escalation steps, approvals, digest, operator health alerts (delivery is its own stage)
+            self._guard(report, "alerts", lambda: alert_cycle(self.config, self.conn, self.dispatcher, self.paging,
+                                                              deliver=False))
+        finally:
+            keeper.stop()
 
     def _detect(self, report: PassReport) -> None:
         try:
             backend = self.index.ready()
             result = detect_and_respond(self.config, backend, self.conn, self.dispatcher, until=self.clock(),
-                                        engine=self._engine())
+                                        engine=self._engine(), deliver=False)
         except (BackendUnavailable, OSError) as exc:
             wait = self.index.failed()
             report.failed_stages.append("index")
@@ -244,21 +329,27 @@ def take_run_lease(database: str, holder: str, ttl: timedelta, wait: bool,
     return LeaseKeeper(database, RUN_LEASE, holder, ttl).start()
 
 
-def run_forever(config: Config, config_path: str | None, tick_seconds: float = 30, once: bool = False) -> None:
-    database = str(config.resolve(config.state_db))
-    ttl = run_lease_ttl(tick_seconds)
-    keeper = take_run_lease(database, new_holder("run"), ttl, wait=not once)
+def run_forever(config: Config, config_path: str | None, tick_seconds: float = 30, once: bool = False,
+                role: str = "all") -> None:
+    """Passes of `role` until stopped. Role `all` is the one-machine loop (one per database, the
+    `run-loop` lease); the other roles run side by side in any number."""
+    database = str(config.state_store)
+    worker = Heartbeat(database, role)
+    keeper = take_run_lease(database, worker.id, run_lease_ttl(tick_seconds), wait=not once) if role == "all" else None
+    worker.start()
     conn = connect(database)
-    dispatcher = AlertDispatcher(config, conn, build_channels(config, conn))
-    loop = RunLoop(config, config_path, conn, dispatcher)
+    dispatcher = AlertDispatcher(config, conn, build_channels(config, conn), holder=worker.id)
+    loop = RunLoop(config, config_path, conn, dispatcher, role=role, worker=worker)
     try:
-        while not keeper.lost.is_set():
+        while keeper is None or not keeper.lost.is_set():
             loop.pass_once()
             if once:
                 return
             time.sleep(tick_seconds)
         raise CrisiswatchError("the run-loop lease was lost (this process stalled and another took over); stopping")
     finally:
-        keeper.stop(release=not keeper.lost.is_set())
+        if keeper is not None:
+            keeper.stop(release=not keeper.lost.is_set())
+        worker.stop()
         loop.index.close()
         conn.close()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -36,7 +35,7 @@ from alerts.channels.slack_ids import SlackChannelIds
 from alerts.dispatch import AlertDispatcher, build_channels
 from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config
-from crisiswatch.db import connect, ensure_schema
+from crisiswatch.db import StateConnection, connect
 from crisiswatch.errors import CrisiswatchError
 from monitor.incidents.service import IncidentService
 from playbooks.paging import escalation_service
@@ -44,12 +43,6 @@ from playbooks.tickets.service import TicketService
 
 logger = logging.getLogger(__name__)
 MAX_AGE = 60 * 5
-SEEN_DDL = """
-CREATE TABLE IF NOT EXISTS slack_seen_requests (
-    signature TEXT PRIMARY KEY,
-    at REAL NOT NULL
-);
-"""
 
 
 class _Clock:
@@ -67,22 +60,21 @@ def parse_incident(text: str) -> int:
     return int(value)
 
 
-def _database_of(conn: sqlite3.Connection) -> str:
-    """The file behind a host's connection (the dashboard may serve another database than the config's);
+def _database_of(conn: StateConnection) -> str:
+    """The store behind a host's connection (the dashboard may serve another database than the config's);
     the app opens its own connection to it, so its transactions never interleave with the host's."""
-    return conn.execute("PRAGMA database_list").fetchone()["file"] or ":memory:"
+    return ":memory:" if conn.url.endswith(":memory:") else conn.url
 
 
 class SlackInteractions:
     """The work behind the endpoints; one lock serialises use of the shared SQLite connection."""
 
-    def __init__(self, config: Config, conn: sqlite3.Connection | None = None,
+    def __init__(self, config: Config, conn: StateConnection | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.config = config
-        self.conn = connect(_database_of(conn) if conn is not None else config.resolve(config.state_db))
+        self.conn = connect(_database_of(conn) if conn is not None else config.state_store)
         self.clock = clock
         self.lock = threading.RLock()
-        ensure_schema(self.conn, "slack_seen_requests", SEEN_DDL)
         self._slack = None
 
     def signing_secret(self) -> str:
@@ -103,7 +95,8 @@ class SlackInteractions:
             return "bad signature"
         with self.lock:
             self.conn.execute("DELETE FROM slack_seen_requests WHERE at < ?", (self.clock() - 2 * MAX_AGE,))
-            cur = self.conn.execute("INSERT OR IGNORE INTO slack_seen_requests(signature, at) VALUES (?,?)",
+            cur = self.conn.execute("INSERT INTO slack_seen_requests(signature, at) VALUES (?,?)"
+                                    " ON CONFLICT DO NOTHING",
                                     (signature, self.clock()))
         return None if cur.rowcount else "replayed request"
 
@@ -204,7 +197,7 @@ class SlackInteractions:
         return f"unknown sub-command {verb!r}: use status, ack or ticket", None
 
 
-def slack_routes(config: Config, conn: sqlite3.Connection | None = None, *,
+def slack_routes(config: Config, conn: StateConnection | None = None, *,
                  clock: Callable[[], float] = time.time) -> list[Route]:
     """Routes for mounting under /slack: POST /actions and POST /commands."""
     interactions = SlackInteractions(config, conn, clock)
@@ -268,7 +261,7 @@ def slack_routes(config: Config, conn: sqlite3.Connection | None = None, *,
     return [Route("/actions", actions, methods=["POST"]), Route("/commands", commands, methods=["POST"])]
 
 
-def create_app(config: Config, conn: sqlite3.Connection | None = None, *,
+def create_app(config: Config, conn: StateConnection | None = None, *,
                clock: Callable[[], float] = time.time) -> Starlette:
     """The standalone app (`crisiswatch slack serve`): the routes under /slack, and /healthz."""
     async def healthz(request: Request) -> Response:

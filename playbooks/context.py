@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from alerts.dispatch import AlertDispatcher
 from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config
+from crisiswatch.db import StateConnection
 from crisiswatch.mention import CATEGORY_LABELS
 from index.base import Backend
 from monitor.incidents.models import Incident
@@ -30,7 +30,7 @@ class StepContext:
     outputs: dict[str, Any] = field(default_factory=dict)  # what earlier steps produced (ticket number, ...)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     state: dict[str, Any] = field(default_factory=dict)  # a waiting step's own record from its last run
-    conn: sqlite3.Connection | None = None
+    conn: StateConnection | None = None
     backend: Backend | None = None  # the open index, for charts in messages (None: opened per message)
 
     @property

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from alerts.dispatch import AlertDispatcher
 from crisiswatch.config import Config
+from crisiswatch.db import StateConnection
 from playbooks.engine import PlaybookEngine
 from playbooks.tickets.flows import sla_sweep
 
@@ -22,7 +22,7 @@ class PlaybookCycle:
     breaches: list[dict] = field(default_factory=list)
 
 
-def playbook_cycle(config: Config, conn: sqlite3.Connection, dispatcher: AlertDispatcher,
+def playbook_cycle(config: Config, conn: StateConnection, dispatcher: AlertDispatcher,
                    engine: PlaybookEngine | None = None, now: datetime | None = None) -> PlaybookCycle:
     """Resume waiting playbooks, then remind and escalate on ticket SLA timers (alerts go to the outbox).
 

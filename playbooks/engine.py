@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 from alerts.dispatch import AlertDispatcher
 from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config
-from crisiswatch.db import ensure_schema
+from crisiswatch.db import StateConnection
 from crisiswatch.mention import severity_rank
 from index.base import Backend
 from monitor.incidents.models import Incident, IncidentChange, incident_severity
@@ -34,19 +33,6 @@ from playbooks.tickets.service import TicketService
 
 logger = logging.getLogger(__name__)
 
-DDL = """
-CREATE TABLE IF NOT EXISTS playbook_runs (
-    incident_id INTEGER NOT NULL,
-    playbook TEXT NOT NULL,
-    step INTEGER NOT NULL,
-    type TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    detail TEXT NOT NULL DEFAULT '{}',
-    at TEXT NOT NULL,
-    PRIMARY KEY (incident_id, playbook, step)
-);
-CREATE INDEX IF NOT EXISTS playbook_runs_waiting ON playbook_runs(outcome);
-"""
 SHIPPED_PLAYBOOKS = Path(__file__).parent / "library"
 WAITING = "waiting"
 
@@ -91,12 +77,11 @@ def matches(playbook: Playbook, change: IncidentChange, severity: str) -> bool:
 
 
 class PlaybookEngine:
-    def __init__(self, config: Config, conn: sqlite3.Connection, dispatcher: AlertDispatcher,
+    def __init__(self, config: Config, conn: StateConnection, dispatcher: AlertDispatcher,
                  playbooks: list[Playbook] | None = None, clock: Callable[[], datetime] | None = None,
                  backend: Backend | None = None) -> None:
         self.config = config
         self.conn = conn
-        ensure_schema(conn, "playbook_runs", DDL)
         books = playbooks if playbooks is not None else load_playbooks(playbook_dir(config))
         self.playbooks = sorted(books, key=lambda b: (b.order, b.name))
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -176,8 +161,9 @@ class PlaybookEngine:
             if dry_run:
                 continue  # a dry run shows every step, including those after a wait
             self.conn.execute(
-                "INSERT OR REPLACE INTO playbook_runs(incident_id, playbook, step, type, outcome, detail, at)"
-                " VALUES (?,?,?,?,?,?,?)",
+                "INSERT INTO playbook_runs(incident_id, playbook, step, type, outcome, detail, at)"
+                " VALUES (?,?,?,?,?,?,?) ON CONFLICT(incident_id, playbook, step) DO UPDATE SET"
+                " type=excluded.type, outcome=excluded.outcome, detail=excluded.detail, at=excluded.at",
                 (incident.id, playbook.name, index, spec.type, result.outcome,
                  json.dumps(result.detail, ensure_ascii=False, default=str), now.isoformat()),
             )

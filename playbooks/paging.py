@@ -7,7 +7,6 @@ builds it for the playbooks' steps, the run loop's alert cycle, the CLI and the 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -15,6 +14,7 @@ from alerts.dispatch import AlertDispatcher
 from alerts.escalation import EscalationService
 from alerts.message import AlertMessage
 from crisiswatch.config import Config
+from crisiswatch.db import StateConnection
 from monitor.incidents.models import Incident
 from monitor.incidents.service import IncidentService
 from playbooks.compose import incident_message
@@ -23,7 +23,7 @@ from playbooks.compose import incident_message
 class IncidentPaging:
     """monitor's incidents as alerts.escalation.Incidents."""
 
-    def __init__(self, config: Config, conn: sqlite3.Connection) -> None:
+    def __init__(self, config: Config, conn: StateConnection) -> None:
         self.config = config
         self.service = IncidentService(conn)
 
@@ -39,6 +39,6 @@ class IncidentPaging:
         return message
 
 
-def escalation_service(config: Config, conn: sqlite3.Connection, dispatcher: AlertDispatcher,
+def escalation_service(config: Config, conn: StateConnection, dispatcher: AlertDispatcher,
                        clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> EscalationService:
     return EscalationService(config, conn, dispatcher, IncidentPaging(config, conn), clock=clock)

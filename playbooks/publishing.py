@@ -7,7 +7,6 @@ Publishing records who put the statement out and when; the golden window is judg
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -15,12 +14,13 @@ from alerts.approvals import ApprovalService
 from alerts.dispatch import AlertDispatcher, build_channels
 from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config
+from crisiswatch.db import StateConnection
 from crisiswatch.errors import CrisiswatchError
 from playbooks.statements import Statement, StatementStore
 
 
 class StatementDesk:
-    def __init__(self, config: Config, conn: sqlite3.Connection, *,
+    def __init__(self, config: Config, conn: StateConnection, *,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.store = StatementStore(conn)
         self.clock = clock

@@ -8,7 +8,6 @@ exists. Statements are public text: they never carry an internal id (ticket or i
 from __future__ import annotations
 
 import re
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,31 +16,9 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from crisiswatch.db import ensure_schema
+from crisiswatch.db import Row, StateConnection
 from crisiswatch.errors import CrisiswatchError
 
-DDL = """
-CREATE TABLE IF NOT EXISTS statements (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    incident_id INTEGER NOT NULL,
-    playbook TEXT NOT NULL,
-    ticket_number TEXT NOT NULL DEFAULT '',
-    template TEXT NOT NULL,
-    text TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'draft',
-    approvers TEXT NOT NULL DEFAULT '',
-    approval_id TEXT,
-    incident_start TEXT NOT NULL,
-    ready_at TEXT NOT NULL,
-    window_minutes INTEGER NOT NULL,
-    missed_window INTEGER NOT NULL DEFAULT 0,
-    decided_by TEXT,
-    decided_at TEXT,
-    published_by TEXT,
-    published_at TEXT,
-    UNIQUE (incident_id, playbook)
-);
-"""
 INTERNAL = ("ticket", "incident")  # variables a public statement may not use
 _INTERNAL_ID = re.compile(r"\bCW-\d{8}-\d{4}\b|\bINC-\d+\b")
 TEMPLATES = Path(__file__).parent / "templates"
@@ -108,7 +85,7 @@ def render(template: str, variables: dict[str, Any]) -> str:
     return text
 
 
-def _row(r: sqlite3.Row) -> Statement:
+def _row(r: Row) -> Statement:
     data = dict(r)
     for key in ("incident_start", "ready_at", "decided_at", "published_at"):
         data[key] = datetime.fromisoformat(data[key]) if data[key] else None
@@ -117,16 +94,16 @@ def _row(r: sqlite3.Row) -> Statement:
 
 
 class StatementStore:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: StateConnection) -> None:
         self.conn = conn
-        ensure_schema(conn, "statements", DDL)
 
     def draft(self, *, incident_id: int, playbook: str, ticket_number: str, template: str, text: str,
               approvers: list[str], incident_start: datetime, ready_at: datetime, window_minutes: int) -> Statement:
         missed = (ready_at - incident_start).total_seconds() > window_minutes * 60  # late already as a draft
         self.conn.execute(
-            "INSERT OR IGNORE INTO statements(incident_id, playbook, ticket_number, template, text, approvers,"
-            " incident_start, ready_at, window_minutes, missed_window) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO statements(incident_id, playbook, ticket_number, template, text, approvers,"
+            " incident_start, ready_at, window_minutes, missed_window) VALUES (?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT DO NOTHING",
             (incident_id, playbook, ticket_number, template[:200], text, ",".join(approvers),
              incident_start.isoformat(), ready_at.isoformat(), window_minutes, int(missed)))
         return self.for_incident(incident_id, playbook)

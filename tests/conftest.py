@@ -83,3 +83,6 @@ def poisson(rng: random.Random, lam: float) -> int:
         if p <= limit:
             return k
         k += 1
+
+
+pytest_plugins = ["tests.stores"]  # postgres_server, state_url (SQLite and PostgreSQL), store_config

@@ -13,6 +13,7 @@ import yaml
 
 from crawlers.replay.scenario import Scenario, build
 
+TOPICS = ("快递", "客服", "台灯", "耳机")
 OFFICIAL = {"id": 2000000001, "name": "极光优选官方", "followers": 1286000, "verified": True}
 
 
@@ -83,3 +84,15 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
+
+
+def four_topics(anchor: datetime, rate: float = 16) -> Scenario:
+    """Posts about four things, one search query each, so a crawl has four chains of pages to split."""
+    return build({
+        "seed": 5, "duration": "20h", "crowd": 40,
+        "brand": {"key": "aurora", "names": ["极光优选"]},
+        "pools": {t: [f"{{brand}}的{t}{{n}}号问题"] for t in TOPICS},
+        "vocab": {"n": [str(i) for i in range(40)], "nick": ["小鹿", "晴天"]},
+        "phases": [{"start": "0h", "end": "20h", "rate_per_hour": rate, "mix": {t: 1 for t in TOPICS}}],
+        "events": [],
+    }, anchor=anchor, name="four_topics")

@@ -202,7 +202,7 @@ def test_routes_pick_channels_by_brand_and_severity(tmp_path, monkeypatch, recei
         {"name": "response", "channel": "console", "target": "#crisis"},
         {"name": "mgmt", "channel": "dingtalk", "url_env": "DING_URL", "min_severity": "紧急"},
         {"name": "other-brand", "channel": "wecom", "url_env": "W", "brands": ["aurora"], "min_severity": "重大"}])
-    d = AlertDispatcher(config, connect(config.state_db), build_channels(config))
+    d = AlertDispatcher(config, connect(config.state_store), build_channels(config))
     assert d.routes_for(message()) == [("console", "#crisis"), ("dingtalk", "DING_URL")]
     assert d.enqueue("a", message()) == 2
     assert d.deliver_due() == (2, 0) and len(server.requests) == 1

@@ -41,7 +41,7 @@ def test_sigkill_mid_delivery_then_restart_delivers_each_alert_once(tmp_path, sl
     from crisiswatch.config import load_config
 
     config = load_config(str(cfg))
-    d = AlertDispatcher(config, connect(config.state_db), {"slack": None})
+    d = AlertDispatcher(config, connect(config.state_store), {"slack": None})
     for n in range(1, 7):
         d.enqueue(f"incident:{n}:opened", alert(n))
         d.enqueue(f"incident:{n}:resolved", alert(n, "incident_resolved"))
@@ -49,7 +49,7 @@ def test_sigkill_mid_delivery_then_restart_delivers_each_alert_once(tmp_path, sl
         slack.fail_next("chat.postMessage", 0, delay=0.15)
 
     first = deliver(cfg, slack)
-    conn = connect(config.state_db)
+    conn = connect(config.state_store)
 
     def mid_send() -> bool:  # some posts done, and one on its way: sent to Slack, not yet stored there
         stored = {(m["metadata"] or {}).get("event_payload", {}).get("key") for m in list(slack.messages)}

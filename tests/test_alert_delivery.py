@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from alerts.channels.console import ConsoleChannel
 from alerts.channels.slack import SlackChannel
 from alerts.dispatch import AlertDispatcher
 from alerts.message import AlertMessage, escape_mrkdwn
 from crisiswatch.db import connect
+
+
+@pytest.fixture
+def config(store_config):
+    """This module's tests run on each state store (SQLite, PostgreSQL)."""
+    return store_config
 
 
 def message(n: int = 1, kind: str = "incident_opened", text: str = "极光优选快递五天没到") -> AlertMessage:
@@ -19,7 +27,7 @@ def message(n: int = 1, kind: str = "incident_opened", text: str = "极光优选
 
 
 def dispatcher(config, slack, **channel_kwargs):
-    conn = connect(config.state_db)
+    conn = connect(config.state_store)
     channels = {"slack": SlackChannel(slack.token, base_url=slack.base_url, **channel_kwargs),
                 "console": ConsoleChannel(io.StringIO())}
     return AlertDispatcher(config, conn, channels)
@@ -107,5 +115,5 @@ def test_without_a_slack_token_alerts_go_to_the_console(config):
 
     channels = build_channels(config)
     assert "slack" not in channels
-    d = AlertDispatcher(config, connect(config.state_db), channels)
+    d = AlertDispatcher(config, connect(config.state_store), channels)
     assert [channel for channel, _ in d.routes_for(message())] == ["console"]

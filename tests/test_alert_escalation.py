@@ -22,8 +22,8 @@ POLICY = {"default": {
 
 
 @pytest.fixture
-def world(tmp_path, slack):
-    config = make_config(tmp_path, escalation_policies=POLICY)
+def world(tmp_path, slack, state_url):
+    config = make_config(tmp_path, state_url, escalation_policies=POLICY)
     clock = Clock(T0)
     d = slack_dispatcher(config, slack, clock=clock)
     incident = open_incident(d.conn)

@@ -87,7 +87,7 @@ def test_three_deliverers_on_one_outbox_send_each_alert_once(tmp_path, slack):
     cfg = tmp_path / "crisiswatch.yaml"
     cfg.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     config = load_config(str(cfg))
-    d = AlertDispatcher(config, connect(config.state_db), {"slack": None})
+    d = AlertDispatcher(config, connect(config.state_store), {"slack": None})
     for n in range(1, 31):  # thirty incidents, each with its own thread
         d.enqueue(f"incident:{n}:opened", AlertMessage(
             kind="incident_opened", title=f"INC-{n}", severity="重要", brand="aurora", summary=f"alert {n}",

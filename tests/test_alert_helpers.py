@@ -29,14 +29,14 @@ class Clock:
         self.at += timedelta(**delta)
 
 
-def make_config(tmp_path, **alerts):
-    data = config_dict(tmp_path)
+def make_config(tmp_path, state_url: str = "", **alerts):
+    data = config_dict(tmp_path, **({"state": {"url": state_url}} if state_url else {}))
     data["alerts"] = {**data["alerts"], **alerts}
     return parse_config(data, str(tmp_path / "crisiswatch.yaml"))
 
 
 def slack_dispatcher(config, slack, clock=None, **channel_kwargs) -> AlertDispatcher:
-    conn = connect(config.state_db)
+    conn = connect(config.state_store)
     channels = {"slack": SlackChannel(slack.token, base_url=slack.base_url, ids=SlackChannelIds(conn), **channel_kwargs),
                 "console": ConsoleChannel(io.StringIO())}
     return AlertDispatcher(config, conn, channels, **({"clock": clock} if clock else {}))

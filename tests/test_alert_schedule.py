@@ -30,7 +30,7 @@ def low(n: int, severity: str = "一般") -> AlertMessage:
 
 def console_dispatcher(config, clock) -> tuple[AlertDispatcher, io.StringIO]:
     out = io.StringIO()
-    return AlertDispatcher(config, connect(config.state_db), {"console": ConsoleChannel(out)}, clock=clock), out
+    return AlertDispatcher(config, connect(config.state_store), {"console": ConsoleChannel(out)}, clock=clock), out
 
 
 def test_quiet_hours_hold_low_severity_until_morning_in_the_team_zone(tmp_path):

@@ -34,7 +34,7 @@ def app(tmp_path, slack, monkeypatch):
     monkeypatch.setenv("SLACK_BOT_TOKEN", slack.token)
     config = make_config(tmp_path, slack={"base_url": slack.base_url, "channel": "#crisis"},
                          escalation_policies=POLICY)
-    conn = connect(config.state_db)
+    conn = connect(config.state_store)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -126,8 +126,8 @@ def test_the_tenth_wrong_password_in_a_minute_is_throttled(tmp_path):
     assert [e["outcome"] for e in _audit(site, "login") if e["actor"] == "viv"] == ["ok"]
 
 
-def test_idle_and_absolute_timeouts(tmp_path):
-    conn = connect(tmp_path / "state.db")
+def test_idle_and_absolute_timeouts(state_url):
+    conn = connect(state_url)
     store = SessionStore(conn, idle=timedelta(minutes=30), absolute=timedelta(hours=12))
     known = {"ada": "hash-1"}.get
     token = store.open("ada", "hash-1", now=T0)
@@ -145,8 +145,8 @@ def test_idle_and_absolute_timeouts(tmp_path):
     assert {r[0]: r[1] for r in why} == {"idle timeout": 1, "absolute timeout": 1, "password changed": 1}
 
 
-def test_throttle_forgets_failures_outside_its_window(tmp_path):
-    throttle = LoginThrottle(connect(tmp_path / "state.db"), per_account=3, per_address=5,
+def test_throttle_forgets_failures_outside_its_window(state_url):
+    throttle = LoginThrottle(connect(state_url), per_account=3, per_address=5,
                              window=timedelta(minutes=15))
     for minute in range(3):
         throttle.failed("ada", "10.0.0.1", now=T0 + timedelta(minutes=minute))

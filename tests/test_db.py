@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from crisiswatch.db import connect, ensure_schema
 from crisiswatch.errors import CrisiswatchError
+from crisiswatch.store.migrate import latest
 from playbooks.tickets.service import TicketService
 
 
@@ -56,8 +59,11 @@ INSERT INTO ticket_sequence VALUES ('20260101', 1);
 
 
 def test_a_ticket_database_from_the_first_release_opens_and_walks_on(tmp_path):
+    old = sqlite3.connect(tmp_path / "state.db")  # written before versioned migrations: no schema_version
+    old.executescript(FIRST_RELEASE_TICKETS)
+    old.close()
     conn = connect(tmp_path / "state.db")
-    conn.executescript(FIRST_RELEASE_TICKETS)
+    assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == latest()
     tickets = TicketService(conn)
     old = tickets.by_number("CW-20260101-0001")
     assert old is not None and old.mention_ids == ["weibo:1"] and old.departments == []

@@ -4,6 +4,7 @@ signals join it), cooldown, state that survives restarts exactly, flatlines, and
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -55,7 +56,7 @@ def test_one_crisis_is_one_incident_that_other_rules_join(setup) -> None:
     history(backend, 300)
     for m in range(300, 320):  # a logistics surge: volume, tone and a new term at once
         write(backend, m, 15, negative=12, text="极光优选 快递 丢件 没人管", tag="s")
-    conn = connect(config.state_db)
+    conn = connect(config.state_store)
     changes = DetectionService(config, backend, conn).advance(T0 + timedelta(minutes=330))
     opened = [c.incident for c in changes if c.kind == "opened"]
     assert len(opened) == 1 and opened[0].rule == "negative_spike"
@@ -74,7 +75,7 @@ def test_restarts_decide_exactly_like_one_run(setup, tmp_path) -> None:
         write(backend, m, 12, negative=10, text="极光优选 爆炸 起火 吓人", tag="a")
     for m in range(330, 340):
         write(backend, m, 10, negative=9, tag="b")
-    whole = DetectionService(config, backend, connect(config.state_db)).advance(T0 + timedelta(minutes=400))
+    whole = DetectionService(config, backend, connect(config.state_store)).advance(T0 + timedelta(minutes=400))
 
     other = parse_config(config_dict(tmp_path / "b"), str(tmp_path / "b.yaml"))
     other = other.model_copy(update={"state_db": str(tmp_path / "restarts.db")})
@@ -132,7 +133,7 @@ def test_a_silent_source_raises_an_operator_flatline(setup) -> None:
             write(backend, m, 1, negative=0)
         if m % 10 == 0:
             write(backend, m, 1, source="tousu_sina", tag="t")  # another source keeps flowing
-    changes = DetectionService(config, backend, connect(config.state_db)).advance(T0 + timedelta(minutes=1500))
+    changes = DetectionService(config, backend, connect(config.state_store)).advance(T0 + timedelta(minutes=1500))
     flat = [c.incident for c in changes if c.kind == "opened" and c.incident.rule == "flatline"]
     assert [i.key for i in flat] == ["source=weibo"] and flat[0].brand == ""
     assert flat[0].opened_at >= T0 + timedelta(minutes=1440)
@@ -154,7 +155,7 @@ def test_backtest_lists_incidents_and_writes_nothing(setup, tmp_path) -> None:
     assert len(found) == 1 and found[0].incident.opened_at == T0 + timedelta(minutes=240)
     assert found[0].playbooks and found[0].playbooks[0][0] == "negative_spike"
     assert _digest(state) == before
-    conn = connect(state)
+    conn = sqlite3.connect(state)  # as the backtest left it (connect would bring the state schema)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert not tables & {"incidents", "outbox", "tickets", "playbook_runs", "detector_state"}
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from crisiswatch.db import connect
 from crisiswatch.mention import Mention
 from index import open_backend
@@ -12,6 +14,12 @@ from monitor.detectors.negative_spike import NegativeSpikeRule, poisson_sf
 from monitor.incidents.service import IncidentService
 
 T0 = datetime(2025, 6, 14, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def config(store_config):
+    """This module's tests run on each state store (SQLite, PostgreSQL)."""
+    return store_config
 
 
 def posts(backend, minute: int, negative: int, positive: int = 1, start: int = 0) -> None:
@@ -44,7 +52,7 @@ def test_surge_is_one_incident_that_resolves_and_survives_restart(config, tmp_pa
         posts(backend, minute, negative=1 if minute % 10 == 0 else 0)
     for minute in range(180, 200):  # the surge
         posts(backend, minute, negative=12)
-    conn = connect(config.state_db)
+    conn = connect(config.state_store)
     service = DetectionService(config, backend, conn)
     changes = service.advance(T0 + timedelta(minutes=190))
     opened = [c for c in changes if c.kind == "opened"]
@@ -54,7 +62,7 @@ def test_surge_is_one_incident_that_resolves_and_survives_restart(config, tmp_pa
     assert facts["sentiment_mix"]["negative"] >= 12 and facts["top_posts"]
 
     # a restart: new service objects, same database; the surge goes on and is not re-opened
-    service = DetectionService(config, backend, connect(config.state_db))
+    service = DetectionService(config, backend, connect(config.state_store))
     changes = service.advance(T0 + timedelta(minutes=200))
     assert not [c for c in changes if c.kind == "opened"]
     assert len(IncidentService(conn).list()) == 1

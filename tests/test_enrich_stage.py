@@ -19,10 +19,10 @@ def m(n: int, text: str, **kw) -> Mention:
 
 def test_near_duplicate_clusters_survive_a_new_process(config):
     original = "极光优选的快递十天没到，客服只会说在核实，核实了十天还是没结果，太离谱了"
-    first = Enricher.from_config(config, ["neardup"], state=connect(config.state_db))
+    first = Enricher.from_config(config, ["neardup"], state=connect(config.state_store))
     a = first.enrich([m(1, original)])[0]
     # the next crawl is a new process: a new Enricher on the same state database
-    second = Enricher.from_config(config, ["neardup"], state=connect(config.state_db))
+    second = Enricher.from_config(config, ["neardup"], state=connect(config.state_store))
     b, c = second.enrich([m(2, f"转发微博 //@小鹿: {original}"), m(3, "极光优选的空气炸锅很好用，推荐给大家，真的很不错")])
     assert b.cluster_id == a.cluster_id == a.id
     assert b.extra["cluster_size"] == 2

@@ -119,7 +119,7 @@ def test_viral_service_attitude_brings_in_management(demos):
     assert t["category"] == "service_attitude" and json.loads(t["departments"])[:2] == ["客服", "管理层"]
     assert "客服主管致电当事用户道歉并解决诉求" in [x["text"] for x in json.loads(t["tasks"])]
     assert ran(conn)["viral_service_attitude"]["escalate_if"] == "waiting"
-    assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name='statements'").fetchone()  # no statement step
+    assert not conn.execute("SELECT 1 FROM statements").fetchone()  # no statement step
 
 
 def test_price_dispute_checks_prices_with_legal_and_drafts_a_statement(demos):

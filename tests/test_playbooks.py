@@ -22,6 +22,12 @@ from playbooks.tickets.service import TicketService
 T0 = datetime(2025, 6, 14, 4, 0, tzinfo=UTC)
 
 
+@pytest.fixture
+def config(store_config):
+    """This module's tests run on each state store (SQLite, PostgreSQL)."""
+    return store_config
+
+
 def write(tmp_path, body: str):
     path = tmp_path / "p.yaml"
     path.write_text(body, encoding="utf-8")
@@ -59,7 +65,7 @@ def make_incident(conn, level: str = "warning"):
 
 
 def test_engine_runs_each_step_once_and_audits(config):
-    conn = connect(config.state_db)
+    conn = connect(config.state_store)
     out = io.StringIO()
     dispatcher = AlertDispatcher(config, conn, {"console": ConsoleChannel(out)})
     engine = PlaybookEngine(config, conn, dispatcher)
@@ -84,7 +90,7 @@ def test_engine_runs_each_step_once_and_audits(config):
 
 
 def test_dry_run_changes_nothing(config):
-    conn = connect(config.state_db)
+    conn = connect(config.state_store)
     dispatcher = AlertDispatcher(config, conn, {"console": ConsoleChannel(io.StringIO())})
     result = dict(PlaybookEngine(config, conn, dispatcher).handle(make_incident(conn), dry_run=True))
     assert result["negative_spike"] == ["open_ticket: done", "notify: done"]
@@ -93,7 +99,7 @@ def test_dry_run_changes_nothing(config):
 
 
 def test_ticket_numbers_count_per_day_in_team_time(config):
-    conn = connect(config.state_db)
+    conn = connect(config.state_store)
     tickets = TicketService(conn, timezone="Asia/Shanghai")
     late = datetime(2025, 6, 14, 15, 59, tzinfo=UTC)   # 23:59 in Shanghai
     a = tickets.open(title="a", severity="一般", now=late)
@@ -104,7 +110,7 @@ def test_ticket_numbers_count_per_day_in_team_time(config):
 
 
 def test_incident_severity_takes_the_gravest_post(config):
-    conn = connect(config.state_db)
+    conn = connect(config.state_store)
     change = make_incident(conn, level="warning")
     assert incident_severity(change.incident) == "重要"
     IncidentService(conn).attach_facts(change.incident.id, top_posts=[{"severity": "重大"}])

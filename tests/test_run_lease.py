@@ -33,9 +33,9 @@ def surge(backend, start: datetime, quiet_minutes: int = 180, surge_minutes: int
                                 else 0.95) for i in range(negative + 1)])
 
 
-def test_leases_take_free_or_expired_and_refuse_held(tmp_path):
+def test_leases_take_free_or_expired_and_refuse_held(state_url):
     now = [T0]
-    leases = Leases(connect(tmp_path / "s.db"), clock=lambda: now[0])
+    leases = Leases(connect(state_url), clock=lambda: now[0])
     ttl = timedelta(seconds=60)
     assert leases.acquire("x", "a", ttl) and leases.acquire("x", "a", ttl)
     assert not leases.acquire("x", "b", ttl) and not leases.renew("x", "b", ttl)
@@ -66,7 +66,7 @@ def test_two_detectors_at_once_decide_each_bucket_once(config):
 
     def detect() -> None:
         backend = MeetingBackend.from_url(config.index.url)
-        results.append(DetectionService(config, backend, connect(config.state_db)).advance(T0 + timedelta(minutes=200)))
+        results.append(DetectionService(config, backend, connect(config.state_store)).advance(T0 + timedelta(minutes=200)))
 
     threads = [threading.Thread(target=detect) for _ in range(2)]
     for t in threads:
@@ -74,14 +74,16 @@ def test_two_detectors_at_once_decide_each_bucket_once(config):
     for t in threads:
         t.join(20)
     assert sorted(len(r) > 0 for r in results) == [False, True]
-    conn = connect(config.state_db)
+    conn = connect(config.state_store)
     assert len(IncidentService(conn).list()) == 1
     events = conn.execute("SELECT COUNT(*) FROM incident_events").fetchone()[0]
     assert events == sum(len(r) for r in results)
 
 
-def test_a_second_run_stands_by_and_history_is_written_once(tmp_path, slack):
-    data = config_dict(tmp_path)
+def surge_to_slack(tmp_path, slack, **extra) -> tuple[dict, list[str], dict[str, str]]:
+    """A config file alerting the loopback Slack over an index with a surge that ended now: (config data,
+    the `run` command line, its environment)."""
+    data = config_dict(tmp_path, **extra)
     data["brands"][0]["sources"] = {}
     data["alerts"] = {"slack": {"base_url": slack.base_url, "channel": "#crisis"},
                       "routes": [{"name": "response", "channel": "slack", "target": "#crisis"}]}
@@ -89,7 +91,11 @@ def test_a_second_run_stands_by_and_history_is_written_once(tmp_path, slack):
     cfg.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     surge(open_backend(data["index"]["url"]), datetime.now(UTC) - timedelta(minutes=200))
     env = {**os.environ, "SLACK_BOT_TOKEN": slack.token, "PYTHONPATH": str(REPO)}
-    run = [sys.executable, "-m", "crisiswatch.cli", "--config", str(cfg), "run", "--tick", "0.2"]
+    return data, [sys.executable, "-m", "crisiswatch.cli", "--config", str(cfg), "run", "--tick", "0.2"], env
+
+
+def test_a_second_run_stands_by_and_history_is_written_once(tmp_path, slack):
+    data, run, env = surge_to_slack(tmp_path, slack)
     loops = [subprocess.Popen(run, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
     deadline = time.monotonic() + 60

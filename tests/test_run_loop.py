@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from crisiswatch.config import parse_config
+from crisiswatch.db import connect
+from crisiswatch.lease import HOLDER_ENV
 from monitor.loop import Scheduler, blocked_backoff, collect_command, configured_spiders
 
 
@@ -19,19 +21,23 @@ def test_only_sources_with_targets_run_and_x_needs_its_token(tmp_path, monkeypat
     assert collect_command("x") == ["collect", "x"] and collect_command("jutousu") == ["crawl", "jutousu"]
 
 
-def test_a_failing_source_backs_off_exponentially(monkeypatch):
+def test_a_failing_source_backs_off_exponentially(monkeypatch, tmp_path):
     now = [datetime(2025, 6, 14, tzinfo=UTC)]
     config = parse_config({"brands": [{"key": "a", "names": ["极光"], "sources": {"weibo_search": ["极光"]}}],
                            "sources": {"weibo_search": {"schedule_minutes": 10}}})
-    scheduler = Scheduler(config, None, now=lambda: now[0])
+    scheduler = Scheduler(config, None, connect(tmp_path / "s.db"), now=lambda: now[0])
     codes = iter([1, 1, 0])
-    monkeypatch.setattr("monitor.loop.subprocess.call", lambda cmd: next(codes))
+    workers = []  # whose name each crawl's leases carry
+    monkeypatch.setattr("monitor.loop.subprocess.call", lambda cmd, env: workers.append(env[HOLDER_ENV]) or next(codes))
     assert scheduler.due() == ["weibo_search"]
     scheduler.crawl("weibo_search")
-    assert scheduler.next_run["weibo_search"] - now[0] == timedelta(minutes=15)
-    assert scheduler.due() == []
+    assert scheduler.next_at("weibo_search") - now[0] == timedelta(minutes=15)
+    assert scheduler.due() == [] and scheduler.crawl("weibo_search") is None  # not due: nobody crawls it
+    now[0] = scheduler.next_at("weibo_search")
     scheduler.crawl("weibo_search")
-    assert scheduler.next_run["weibo_search"] - now[0] == timedelta(minutes=30)
+    assert scheduler.next_at("weibo_search") - now[0] == timedelta(minutes=30)
+    now[0] = scheduler.next_at("weibo_search")
     scheduler.crawl("weibo_search")  # recovered: back to its schedule
-    assert scheduler.next_run["weibo_search"] - now[0] == timedelta(minutes=10)
+    assert scheduler.next_at("weibo_search") - now[0] == timedelta(minutes=10)
+    assert workers == [scheduler.holder] * 3
     assert blocked_backoff(20) == timedelta(hours=6)

@@ -43,7 +43,7 @@ def test_ten_minutes_of_index_outage(tmp_path, osmem_clone, slack):
                                                           {"after_minutes": 6, "notify": "#mgmt", "label": "管理层"}]}}
     config = parse_config(data, str(tmp_path / "crisiswatch.yaml"))
     clock = Clock(T - timedelta(minutes=1))
-    conn = connect(config.state_db)
+    conn = connect(config.state_store)
     dispatcher = AlertDispatcher(config, conn, {"slack": SlackChannel(slack.token, base_url=slack.base_url,
                                                                       ids=SlackChannelIds(conn)),
                                                 "console": ConsoleChannel(io.StringIO())}, clock=clock)

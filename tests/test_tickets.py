@@ -36,8 +36,8 @@ def clock():
 
 
 @pytest.fixture
-def tickets(tmp_path, clock):
-    return TicketService(connect(tmp_path / "t.db"), clock=clock)
+def tickets(state_url, clock):
+    return TicketService(connect(state_url), clock=clock)
 
 
 def test_convert_snapshots_the_post_and_routes_by_category(tickets):
@@ -77,9 +77,9 @@ def test_whole_lifecycle_and_illegal_transitions(tickets, clock):
         tickets.transition(t.id, "archive", actor="x", expected_version=t.version)
 
 
-def test_two_agents_never_lose_an_update(tickets, tmp_path, clock):
+def test_two_agents_never_lose_an_update(tickets, state_url, clock):
     t = tickets.convert([post("1", "快递丢了")], actor="agent:lin")
-    other_desk = TicketService(connect(tmp_path / "t.db"), clock=clock)  # a second agent, own connection
+    other_desk = TicketService(connect(state_url), clock=clock)  # a second agent, own connection
     lin_view, wu_view = tickets.get(t.id), other_desk.get(t.id)
     tickets.add_note(t.id, "已联系物流", actor="agent:lin", expected_version=lin_view.version)
     with pytest.raises(TicketConflict, match=r"changed by someone else \(now version 2, you had 1\)"):
@@ -136,10 +136,10 @@ def test_sla_reminds_then_breaches_and_escalates_once(tickets, clock):
     assert [r["timer"] for r in tickets.check_sla()["reminders"]] == ["response"]  # ack is met now
 
 
-def test_business_hours_pause_the_clock_for_ordinary_grades(tmp_path):
+def test_business_hours_pause_the_clock_for_ordinary_grades(state_url):
     hours = BusinessHours(start="09:00", end="18:00", days=[1, 2, 3, 4, 5], grades=["一般"])
     clock = Clock(datetime(2025, 6, 13, 9, 0, tzinfo=UTC))  # Friday 17:00 in Shanghai
-    tickets = TicketService(connect(tmp_path / "t.db"), settings=TicketSettings(business_hours=hours), clock=clock)
+    tickets = TicketService(connect(state_url), settings=TicketSettings(business_hours=hours), clock=clock)
     ordinary = tickets.convert([post("1", "小问题")], actor="x")
     # 1 working hour: Fri 17-18; 2 working days (18 h): Fri 17-18, Mon 9-18, Tue 9-17 -> Tue 17:00 Shanghai
     assert ordinary.ack_due == datetime(2025, 6, 13, 10, 0, tzinfo=UTC)
@@ -150,17 +150,17 @@ def test_business_hours_pause_the_clock_for_ordinary_grades(tmp_path):
         BusinessHours(days=[0])
 
 
-def test_configured_sla_and_routing_override_the_defaults(tmp_path):
+def test_configured_sla_and_routing_override_the_defaults(state_url):
     settings = TicketSettings(sla={"一般": {"ack": "2h", "response": "4h", "feedback": "1d", "resolve": "2d"}},
                               routing={"logistics": ["调查"]})
-    tickets = TicketService(connect(tmp_path / "t.db"), settings=settings, clock=Clock(T0))
+    tickets = TicketService(connect(state_url), settings=settings, clock=Clock(T0))
     t = tickets.convert([post("1", "快递丢了")], actor="x")
     assert t.ack_due == T0 + timedelta(hours=2) and t.department == "调查"
     with pytest.raises(TicketError, match="unknown department or person '市场部'"):
         tickets.assign(t.id, "市场部", actor="x", expected_version=t.version)
 
 
-def test_mirror_hears_every_create_and_update(tmp_path):
+def test_mirror_hears_every_create_and_update(state_url):
     class Recorder:
         def __init__(self) -> None:
             self.calls: list[tuple[str, str]] = []
@@ -172,7 +172,7 @@ def test_mirror_hears_every_create_and_update(tmp_path):
             self.calls.append((event["kind"], ticket.status))
 
     mirror = Recorder()
-    tickets = TicketService(connect(tmp_path / "t.db"), mirror=mirror, clock=Clock(T0))
+    tickets = TicketService(connect(state_url), mirror=mirror, clock=Clock(T0))
     t = tickets.convert([post("1", "快递丢了")], actor="x")
     tickets.transition(t.id, "accept", actor="x", expected_version=t.version)
     assert mirror.calls == [("created", "新建"), ("accept", "已受理")]

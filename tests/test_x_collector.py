@@ -51,7 +51,7 @@ def client():
 
 
 def db_rows(config, sql: str, params: tuple = ()) -> list[tuple]:
-    conn = sqlite3.connect(config.state_db)
+    conn = sqlite3.connect(config.state_store)
     try:
         return conn.execute(sql, params).fetchall()
     finally:
@@ -72,7 +72,7 @@ def test_recent_search_pages_then_resumes_from_since_id(config, client):
     assert result.since_id is None and result.newest_id == "1934000000000000012"
     assert responses.calls[0].request.headers["Authorization"] == "Bearer test-bearer"
     # the tweet without text or time is dead-lettered with its reason; the others are indexed
-    (letter,) = DeadLetters(connect(config.state_db)).recent()
+    (letter,) = DeadLetters(connect(config.state_store)).recent()
     assert letter.payload["native_id"] == "1934000000000000004" and "text" in letter.reason
     doc = json.loads(db_rows(config, "SELECT doc FROM mentions WHERE native_id='1934000000000000012'")[0][0])
     assert doc["source"] == "x" and doc["brands"] == ["brandx"] and doc["query"] == QUERY
@@ -80,7 +80,7 @@ def test_recent_search_pages_then_resumes_from_since_id(config, client):
     assert doc["engagement"] == {"reposts": 45, "comments": 17, "likes": 230}
     assert doc["url"] == "https://x.com/danareviews/status/1934000000000000012"
     assert doc["created_at"].startswith("2025-06-14T04:00:00") and doc["extra"]["hashtags"] == ["BrandX"]
-    assert collector.SinceIds(connect(config.state_db)).get(QUERY) == "1934000000000000012"
+    assert collector.SinceIds(connect(config.state_store)).get(QUERY) == "1934000000000000012"
 
     responses.get(RECENT, **page("search_recent_new.json", since_id="1934000000000000012"))
     again = collector.search(client, config, QUERY, brand="brandx")
@@ -90,7 +90,7 @@ def test_recent_search_pages_then_resumes_from_since_id(config, client):
 
     responses.get(RECENT, **page("search_recent_empty.json", since_id="1934000000000000020"))
     assert collector.search(client, config, QUERY).tweets == 0
-    assert collector.SinceIds(connect(config.state_db)).get(QUERY) == "1934000000000000020"
+    assert collector.SinceIds(connect(config.state_store)).get(QUERY) == "1934000000000000020"
 
 
 @responses.activate
@@ -112,7 +112,7 @@ def test_a_failed_run_does_not_move_since_id(config, client):
     responses.get(RECENT, status=503, json={"title": "Service Unavailable"})
     with pytest.raises(tweepy.TwitterServerError):
         collector.search(client, config, QUERY)
-    assert collector.SinceIds(connect(config.state_db)).get(QUERY) is None
+    assert collector.SinceIds(connect(config.state_store)).get(QUERY) is None
     # what was read is kept (the index upsert makes the re-read harmless)
     assert db_rows(config, "SELECT COUNT(*) FROM mentions") == [(2,)]
 
@@ -138,7 +138,7 @@ def test_filtered_stream_syncs_rules_and_indexes_matches(config):
     assert docs[0]["brands"] == ["aurora"] and docs[1]["brands"] == ["aurora", "brandx"]
     assert docs[0]["author"]["name"] == "小林" and docs[1]["extra"]["rules"] == ["1800000000000000001",
                                                                                 "1800000000000000003"]
-    assert DeadLetters(connect(config.state_db)).recent()[0].payload["native_id"] == "1934000000000000033"
+    assert DeadLetters(connect(config.state_store)).recent()[0].payload["native_id"] == "1934000000000000033"
 
 
 def test_stream_lines_fed_to_on_data_directly(config):
@@ -190,7 +190,7 @@ def test_a_capped_run_leaves_a_backlog_that_the_next_runs_read_first(config, cli
     responses.get(RECENT, **page("search_recent_p2.json", next_token="b26v89c19zqg8o3fpzbn1e0ffhxjiofzw6po136rvbnul"))
     first = collector.search(client, config, QUERY, max_tweets=3)
     assert first.tweets == 3 and first.backlog and first.newest_id is None
-    ids = collector.SinceIds(connect(config.state_db))
+    ids = collector.SinceIds(connect(config.state_store))
     assert ids.get(QUERY) is None
     assert ids.backlog(QUERY) == collector.Backlog("1934000000000000005", "1934000000000000012")
 
@@ -206,7 +206,7 @@ def test_a_capped_run_leaves_a_backlog_that_the_next_runs_read_first(config, cli
     assert ids.get(QUERY) == "1934000000000000012" and ids.backlog(QUERY) is None
     # every tweet of both pages was read exactly once (the one without text is dead-lettered, as before)
     assert db_rows(config, "SELECT COUNT(*) FROM mentions WHERE source='x'") == [(3,)]
-    assert len(DeadLetters(connect(config.state_db)).recent()) == 1
+    assert len(DeadLetters(connect(config.state_store)).recent()) == 1
 
     # run 3 is an ordinary incremental run again
     responses.get(RECENT, **page("search_recent_new.json", since_id="1934000000000000012"))
@@ -219,14 +219,16 @@ def test_a_cap_that_happens_to_fit_the_last_page_leaves_no_backlog(config, clien
     responses.get(RECENT, **page("search_recent_p2.json"))
     result = collector.search(client, config, QUERY, max_tweets=2)
     assert result.tweets == 2 and not result.backlog and result.newest_id == "1934000000000000005"
-    assert collector.SinceIds(connect(config.state_db)).backlog(QUERY) is None
+    assert collector.SinceIds(connect(config.state_store)).backlog(QUERY) is None
 
 
 def test_an_old_since_table_gains_the_backlog_columns(config):
-    conn = connect(config.state_db)
-    conn.execute("CREATE TABLE x_since (query TEXT PRIMARY KEY, since_id TEXT NOT NULL, updated_at TEXT NOT NULL)")
-    conn.execute("INSERT INTO x_since VALUES (?, '1934000000000000012', '2026-01-01T00:00:00+00:00')", (QUERY,))
-    ids = collector.SinceIds(conn)
+    old = sqlite3.connect(config.state_store)  # a file from before versioned migrations
+    old.execute("CREATE TABLE x_since (query TEXT PRIMARY KEY, since_id TEXT NOT NULL, updated_at TEXT NOT NULL)")
+    old.execute("INSERT INTO x_since VALUES (?, '1934000000000000012', '2026-01-01T00:00:00+00:00')", (QUERY,))
+    old.commit()
+    old.close()
+    ids = collector.SinceIds(connect(config.state_store))
     assert ids.get(QUERY) == "1934000000000000012" and ids.backlog(QUERY) is None
     ids.defer(QUERY, collector.Backlog("1934000000000000030", "1934000000000000040"))
     assert ids.get(QUERY) == "1934000000000000012" and ids.backlog(QUERY).newest_id == "1934000000000000040"

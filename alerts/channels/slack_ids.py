@@ -9,18 +9,10 @@ earlier one posted before it died.
 from __future__ import annotations
 
 import re
-import sqlite3
 from datetime import UTC, datetime
 
-from crisiswatch.db import ensure_schema
+from crisiswatch.db import StateConnection
 
-DDL = """
-CREATE TABLE IF NOT EXISTS slack_channels (
-    name TEXT PRIMARY KEY,
-    id TEXT NOT NULL,
-    seen_at TEXT NOT NULL
-);
-"""
 CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,}")
 
 
@@ -36,11 +28,9 @@ def channel_name(target: str) -> str:
 class SlackChannelIds:
     """Name -> id; in memory only when no state database is given (one-off tools)."""
 
-    def __init__(self, conn: sqlite3.Connection | None = None) -> None:
+    def __init__(self, conn: StateConnection | None = None) -> None:
         self.conn = conn
         self.memory: dict[str, str] = {}
-        if conn is not None:
-            ensure_schema(conn, "slack_channels", DDL)
 
     def get(self, name: str) -> str | None:
         name = channel_name(name)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,21 +18,12 @@ import tweepy
 from crawlers.feed import PipelineFeed
 from crawlers.x.tweets import EXPANSIONS, TWEET_FIELDS, USER_FIELDS, raw, tweet_item, users_by_id
 from crisiswatch.config import Config
-from crisiswatch.db import ensure_schema
+from crisiswatch.db import StateConnection
 from crisiswatch.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 DEFAULT_TOKEN_ENV = "X_BEARER_TOKEN"
 
-DDL = """
-CREATE TABLE IF NOT EXISTS x_since (
-    query TEXT PRIMARY KEY,
-    since_id TEXT NOT NULL,  -- '' before the first complete run
-    updated_at TEXT NOT NULL,
-    backlog_until TEXT,  -- unread: tweets older than this (and newer than since_id)
-    backlog_newest TEXT  -- where since_id goes once the backlog is read
-);
-"""
 
 
 def bearer_token(config: Config) -> str:
@@ -55,9 +45,8 @@ class SinceIds:
     """Per query, the newest tweet id already indexed (X's own high-water mark: ids grow with time), and
     the backlog a capped run left behind."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: StateConnection) -> None:
         self.conn = conn
-        ensure_schema(conn, "x_since", DDL)
 
     def get(self, query: str) -> str | None:
         row = self.conn.execute("SELECT since_id FROM x_since WHERE query=?", (query,)).fetchone()
@@ -157,7 +146,7 @@ def _parts(response: Any) -> tuple[list, dict]:
     return list(response.data or []), response.includes or {}
 
 
-def _state(feed: PipelineFeed) -> sqlite3.Connection:
+def _state(feed: PipelineFeed) -> StateConnection:
     from crawlers.wiring import state_connection
 
     return state_connection(feed.crawler)

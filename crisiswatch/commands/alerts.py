@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from playbooks.paging import escalation_service
 
     config = load_config(args.config)
-    conn = connect(config.resolve(config.state_db))
+    conn = connect(config.state_store)
     dispatcher = AlertDispatcher(config, conn, build_channels(config, conn))
     operator = OperatorAlerts(config, conn, dispatcher)
     code = 0

@@ -20,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-a", dest="spider_args", action="append", default=[], metavar="NAME=VALUE",
                    help="spider argument, as with `scrapy crawl -a` (e.g. -a mode=html for weibo_search)")
     p.add_argument("--index-url", help="index backend URL (default: the config's)")
+    p.add_argument("--join", action="store_true",
+                   help="with crawl.frontier: take part in this source's shared crawl under way (docs/scaling.md)")
     p.set_defaults(func=run)
 
 
@@ -37,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
             raise CrisiswatchError(f"bad spider argument {pair!r}: use -a NAME=VALUE")
         spider_args[name] = value
     try:
-        stats = run_crawls(config, [(args.source, spider_args)], progress=sys.stderr.isatty(),
+        stats = run_crawls(config, [(args.source, spider_args)], progress=sys.stderr.isatty(), join=args.join,
                            overrides={"LOG_LEVEL": "WARNING", **config.source(args.source).scrapy_overrides()})
     except KeyError:
         raise CrisiswatchError(f"no spider named {args.source!r}; run `scrapy list`") from None

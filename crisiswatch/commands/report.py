@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from playbooks.tickets.service import TicketService
 
     config = load_config(args.config)
-    conn = connect(config.resolve(config.state_db))
+    conn = connect(config.state_store)
     tickets = TicketService.from_config(config, conn)
     until = None
     if args.until:

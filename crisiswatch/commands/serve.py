@@ -10,6 +10,7 @@ import secrets
 import sys
 from pathlib import Path
 
+from crisiswatch.db import sqlite_path
 from crisiswatch.errors import CrisiswatchError
 from crisiswatch.indexurl import redact_url
 
@@ -45,9 +46,9 @@ def run(args: argparse.Namespace) -> int:
     from monitor.dashboard.auth import User, UserStore, hash_password, secret_key
 
     config = load_config(args.config)
-    state_db = str(Path(args.db).resolve()) if args.db else str(config.resolve(config.state_db))
+    state_db = str(Path(args.db).resolve()) if args.db else str(config.state_store)
     index_url = args.index_url or (f"sqlite:///{state_db}" if args.db else config.index.url)
-    default_users = Path(args.users_file) if args.users_file else Path(state_db).parent / "dashboard-users.txt"
+    default_users = Path(args.users_file) if args.users_file else (Path(state_db).parent if sqlite_path(state_db) else config.resolve(".")) / "dashboard-users.txt"
     if args.users_file:
         os.environ["CRISISWATCH_USERS_FILE"] = args.users_file
     users = UserStore.load(default_users)

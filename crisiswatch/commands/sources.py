@@ -38,7 +38,7 @@ def run_check(args: argparse.Namespace) -> int:
         configured = [args.source]
     if not configured:
         raise CrisiswatchError("no source has a target: add some under brands[].sources")
-    conn = connect(config.resolve(config.state_db))
+    conn = connect(config.state_store)
     spiders = [name for name in configured if name != "x"]
     results = check_sources(config, conn, spiders) if spiders else []
     if "x" in configured:  # through tweepy, as the X collector reads it

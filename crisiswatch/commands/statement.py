@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from playbooks.publishing import StatementDesk
 
     config = load_config(args.config)
-    desk = StatementDesk(config, connect(config.resolve(config.state_db)))
+    desk = StatementDesk(config, connect(config.state_store))
     tz = ZoneInfo(config.tickets.timezone or config.alerts.timezone)
     who = args.actor or getpass.getuser()
     command = args.statement_command

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from playbooks.tickets.service import TicketService
 
     config = load_config(args.config)
-    conn = connect(config.resolve(config.state_db))
+    conn = connect(config.state_store)
     print(f"config: {config.path or '(built-in defaults)'} · index: {redact_url(config.index.url)}")
     backend = open_backend(config.index.url)
     try:
@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     if not summary and not health:
         print("  (no crawl yet)")
     print(f"outbox: {Outbox(conn).counts() or 'empty'}")
+    print_workers(conn)
     incidents = IncidentService(conn).list(status="open")
     print(f"open incidents: {len(incidents)}")
     for incident in incidents[:10]:
@@ -67,9 +68,25 @@ def run(args: argparse.Namespace) -> int:
     service = TicketService.from_config(config, conn)
     breaches = sweep_on_read(config, service, conn)["breaches"]
     tickets = service.list(open_only=True, limit=1_000_000)
-    print(f"open tickets: {len(tickets)} · new SLA breaches: {len(breaches)} · state {config.resolve(config.state_db)}")
+    print(f"open tickets: {len(tickets)} · new SLA breaches: {len(breaches)} · state {redact_url(config.state_store)}")
     for ticket in tickets[:10]:
         owner = f"{ticket.department}/{ticket.owner}" if ticket.owner else ticket.department
         print(f"  {ticket.number} {ticket.status} {ticket.severity} {ticket.category} · {owner} · 办结 "
               f"{service.local(ticket.resolve_due)} · {ticket.title}")
     return 0
+
+
+def print_workers(conn) -> None:
+    """The live `run` workers (beat within 30 s), what each is doing and the leases and alerts it holds."""
+    from datetime import UTC, datetime
+
+    from crisiswatch.workers import Workers
+
+    now = datetime.now(UTC)
+    live = Workers(conn).live(now)
+    print(f"workers: {len(live)} live")
+    for w in live:
+        holds = ", ".join(w.holds) or "nothing"
+        claimed = f" · {w.outbox_rows} alert(s) being sent" if w.outbox_rows else ""
+        print(f"  {w.id} [{w.role}] {w.doing} · beat {int((now - w.beat_at).total_seconds())} s ago · up since "
+              f"{w.started_at:%Y-%m-%d %H:%M} UTC · holds {holds}{claimed}")

@@ -101,7 +101,7 @@ def _open(args: argparse.Namespace) -> tuple[Any, Any]:
     from playbooks.tickets.service import TicketService
 
     config = load_config(args.config)
-    conn = connect(config.resolve(config.state_db))
+    conn = connect(config.state_store)
     return TicketService.from_config(config, conn, mirror=mirror_for(config.index.url, conn)), config
 
 
@@ -149,7 +149,7 @@ def _sweep(tickets, config) -> None:  # noqa: ANN001
     from crisiswatch.db import connect
     from playbooks.tickets.flows import sweep_on_read
 
-    found = sweep_on_read(config, tickets, connect(config.resolve(config.state_db)))
+    found = sweep_on_read(config, tickets, connect(config.state_store))
     for item in found["breaches"]:
         print(f"crisiswatch: SLA breached: {item['ticket']} {item['label']} was due {item['due_local']}",
               file=sys.stderr)
@@ -184,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
         for t in [] if args.json else found:
             print(_line(tickets, t))
         if not found and not args.json:
-            print(f"no tickets{' owned by ' + owner if owner else ''} in {config.resolve(config.state_db)}")
+            print(f"no tickets{' owned by ' + owner if owner else ''} in {config.state_store}")
         return 0
     if command == "new":
         return _new(args, tickets, config, actor)

@@ -18,14 +18,18 @@ from crisiswatch.config.alerts import AlertSettings
 from crisiswatch.config.base import StrictModel, parse_duration  # noqa: F401 (re-exported)
 from crisiswatch.config.detection import *  # noqa: F403
 from crisiswatch.config.detection import DetectionSettings
+from crisiswatch.config.scale import *  # noqa: F403
+from crisiswatch.config.scale import CrawlSettings, StateSettings
 from crisiswatch.config.sources import *  # noqa: F403
 from crisiswatch.config.sources import Brand, EnrichmentSettings, IndexSettings, SourceSettings
 from crisiswatch.config.tickets import *  # noqa: F403
 from crisiswatch.config.tickets import PlaybookSettings, TicketSettings
 from crisiswatch.errors import ConfigError, CrisiswatchError
+from crisiswatch.store.url import sqlite_path
 
 DEFAULT_FILES = ("crisiswatch.yaml", "crisiswatch.example.yaml")
 DB_ENV = "CRISISWATCH_DB"  # set by `crisiswatch --db FILE`
+STATE_URL_ENV = "CRISISWATCH_STATE_URL"  # set by `crisiswatch --state-url URL`
 
 
 class Config(StrictModel):
@@ -39,6 +43,8 @@ class Config(StrictModel):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     playbooks: PlaybookSettings = Field(default_factory=PlaybookSettings)
     tickets: TicketSettings = Field(default_factory=TicketSettings)
+    state: StateSettings = Field(default_factory=StateSettings)
+    crawl: CrawlSettings = Field(default_factory=CrawlSettings)
 
     def brand(self, key: str) -> Brand | None:
         return next((b for b in self.brands if b.key == key), None)
@@ -52,6 +58,15 @@ class Config(StrictModel):
         if p.is_absolute() or not self.path:
             return p
         return Path(self.path).parent / p
+
+    @property
+    def state_store(self) -> str:
+        """Where state lives, for `crisiswatch.db.connect`: state.url when set (a SQLite file in it
+        relative to this file), else the SQLite file `state_db`."""
+        if not self.state.url:
+            return str(self.resolve(self.state_db))
+        path = sqlite_path(self.state.url)
+        return self.state.url if path is None else str(self.resolve(path))
 
     def with_overrides(self, **changes: Any) -> Config:
         """A copy with `section__key=value` changes (from command-line options), checked like the file."""
@@ -93,7 +108,7 @@ def find_config(explicit: str | None = None) -> Path | None:
 def with_state_db(config: Config, db: str) -> Config:
     """The state database in `db`, and the index too when the index is SQLite (the demo keeps both in one)."""
     path = str(Path(db).resolve())
-    changes: dict[str, Any] = {"state_db": path}
+    changes: dict[str, Any] = {"state_db": path, "state__url": ""}
     if config.index.url.startswith("sqlite:"):
         changes["index__url"] = f"sqlite:///{path}"
     return config.with_overrides(**changes)
@@ -103,7 +118,9 @@ def load_config(explicit: str | None = None) -> Config:
     """The config file, with the state database of `--db` / $CRISISWATCH_DB when one is given."""
     config = _load_file(explicit)
     db = os.environ.get(DB_ENV)
-    return with_state_db(config, db) if db else config
+    config = with_state_db(config, db) if db else config
+    url = os.environ.get(STATE_URL_ENV)
+    return config.with_overrides(state__url=url) if url else config
 
 
 def _load_file(explicit: str | None) -> Config:

@@ -66,7 +66,7 @@ def create_app(config: Config, users: UserStore, secret: str, *, index_url: str 
         logger.warning("%s is missing: run `make demo` or `npm ci && npm run build` in %s",
                        VENDOR_JS, HERE / "frontend")
     resources = Resources(config, users, index_url or config.index.url,
-                          state_db or str(config.resolve(config.state_db)), poll_seconds)
+                          state_db or str(config.state_store), poll_seconds)
     routes = [*session.routes, *dashboard.routes, *incidents.routes, *console.routes,
               *slack_mount(config, resources),
               Mount("/static", app=StaticFiles(directory=STATIC), name="static")]

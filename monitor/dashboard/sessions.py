@@ -10,35 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from crisiswatch.db import ensure_schema
-
-DDL = """
-CREATE TABLE IF NOT EXISTS dashboard_sessions (
-    id TEXT PRIMARY KEY,
-    username TEXT NOT NULL,
-    credential TEXT NOT NULL,
-    address TEXT NOT NULL DEFAULT '',
-    agent TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL,
-    last_seen_at TEXT NOT NULL,
-    ended_at TEXT,
-    ended_why TEXT
-);
-CREATE INDEX IF NOT EXISTS dashboard_sessions_user ON dashboard_sessions(username, ended_at);
-CREATE TABLE IF NOT EXISTS login_failures (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    username TEXT NOT NULL,
-    address TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS login_failures_user ON login_failures(username, at);
-CREATE INDEX IF NOT EXISTS login_failures_address ON login_failures(address, at);
-"""
+from crisiswatch.db import Row, StateConnection
 
 IDLE = timedelta(minutes=30)
 ABSOLUTE = timedelta(hours=12)
@@ -71,7 +47,7 @@ class Session:
         return self.id[:12]
 
 
-def _session(row: sqlite3.Row) -> Session:
+def _session(row: Row) -> Session:
     data = dict(row)
     for key in ("created_at", "last_seen_at", "ended_at"):
         data[key] = datetime.fromisoformat(data[key]) if data[key] else None
@@ -79,11 +55,10 @@ def _session(row: sqlite3.Row) -> Session:
 
 
 class SessionStore:
-    def __init__(self, conn: sqlite3.Connection, *, idle: timedelta = IDLE, absolute: timedelta = ABSOLUTE) -> None:
+    def __init__(self, conn: StateConnection, *, idle: timedelta = IDLE, absolute: timedelta = ABSOLUTE) -> None:
         self.conn = conn
         self.idle = idle
         self.absolute = absolute
-        ensure_schema(conn, "dashboard_sessions", DDL)
 
     def open(self, user: str, password_hash: str, *, address: str = "", agent: str = "",
              now: datetime | None = None) -> str:
@@ -176,13 +151,12 @@ class LoginThrottle:
     address trying many accounts. A success clears the account's failures.
     """
 
-    def __init__(self, conn: sqlite3.Connection, *, per_account: int = 5, per_address: int = 20,
+    def __init__(self, conn: StateConnection, *, per_account: int = 5, per_address: int = 20,
                  window: timedelta = timedelta(minutes=15)) -> None:
         self.conn = conn
         self.per_account = per_account
         self.per_address = per_address
         self.window = window
-        ensure_schema(conn, "dashboard_sessions", DDL)
 
     def blocked(self, user: str, address: str, now: datetime | None = None) -> Throttled | None:
         now = now or datetime.now(UTC)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 
 from crisiswatch.config import Config
+from crisiswatch.db import StateConnection
 from crisiswatch.mention import Mention
 from monitor.enrich.steps import STEPS, EnrichStep
 
@@ -18,7 +18,7 @@ class Enricher:
 
     @classmethod
     def from_config(cls, config: Config, names: Sequence[str] = DEFAULT_STEPS,
-                    state: sqlite3.Connection | None = None) -> Enricher:
+                    state: StateConnection | None = None) -> Enricher:
         """Steps by name; `state` (the state database) lets steps such as near-dups persist."""
         unknown = [n for n in names if n not in STEPS]
         if unknown:

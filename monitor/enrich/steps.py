@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from crisiswatch.brand_names import BrandNames
 from crisiswatch.config import Config
-from crisiswatch.db import ensure_schema
+from crisiswatch.db import StateConnection
 from crisiswatch.mention import SEVERITIES, Mention, severity_rank
 
 
@@ -24,7 +23,7 @@ class PiiStep:
 
     name = "pii"
 
-    def __init__(self, config: Config, state: sqlite3.Connection | None = None) -> None:
+    def __init__(self, config: Config, state: StateConnection | None = None) -> None:
         from crisiswatch.pii import mask
 
         self.mask = mask
@@ -47,7 +46,7 @@ class BrandStep:
 
     name = "brands"
 
-    def __init__(self, config: Config, state: sqlite3.Connection | None = None) -> None:
+    def __init__(self, config: Config, state: StateConnection | None = None) -> None:
         from monitor.enrich.brands import BrandMatcher, BrandRule
 
         self.matcher = BrandMatcher([
@@ -79,23 +78,13 @@ class NearDupStep:
 
     name = "neardup"
     WINDOW = timedelta(days=3)
-    DDL = """
-    CREATE TABLE IF NOT EXISTS neardup (
-        key TEXT PRIMARY KEY,
-        simhash INTEGER NOT NULL,
-        cluster_id TEXT NOT NULL,
-        at TEXT NOT NULL
-    );
-    CREATE INDEX IF NOT EXISTS neardup_at ON neardup(at);
-    """
 
-    def __init__(self, config: Config, state: sqlite3.Connection | None = None) -> None:
+    def __init__(self, config: Config, state: StateConnection | None = None) -> None:
         from monitor.enrich.neardup import NearDupIndex
 
         self.index = NearDupIndex()
         self.state = state
         if state is not None:
-            ensure_schema(state, "neardup", self.DDL)
             since = (datetime.now(UTC) - self.WINDOW).isoformat()
             rows = state.execute("SELECT key, simhash, cluster_id FROM neardup WHERE at >= ? ORDER BY at, key",
                                  (since,))
@@ -113,7 +102,8 @@ class NearDupStep:
                 signed = h - (1 << 64) if h >= 1 << 63 else h  # SQLite integers are signed 64-bit
                 rows.append((m.id, signed, cluster, datetime.now(UTC).isoformat()))
         if self.state is not None and rows:
-            self.state.executemany("INSERT OR IGNORE INTO neardup(key, simhash, cluster_id, at) VALUES (?,?,?,?)",
+            self.state.executemany("INSERT INTO neardup(key, simhash, cluster_id, at) VALUES (?,?,?,?)"
+                                   " ON CONFLICT DO NOTHING",
                                    rows)
 
 
@@ -122,7 +112,7 @@ class LanguageStep:
 
     name = "language"
 
-    def __init__(self, config: Config, state: sqlite3.Connection | None = None) -> None:
+    def __init__(self, config: Config, state: StateConnection | None = None) -> None:
         from monitor.enrich.language import detect_languages
 
         self.detect = detect_languages
@@ -137,7 +127,7 @@ class SentimentStep:
 
     name = "sentiment"
 
-    def __init__(self, config: Config, state: sqlite3.Connection | None = None) -> None:
+    def __init__(self, config: Config, state: StateConnection | None = None) -> None:
         from monitor.enrich.language import detect_languages
         from monitor.enrich.sentiment import anger, load_model, score_by_language
 
@@ -163,7 +153,7 @@ class ComplaintStep:
 
     name = "complaint"
 
-    def __init__(self, config: Config, state: sqlite3.Connection | None = None) -> None:
+    def __init__(self, config: Config, state: StateConnection | None = None) -> None:
         from monitor.enrich.complaint import classify_many
 
         self.classify_many = classify_many
@@ -183,7 +173,7 @@ class InfluenceStep:
     name = "influence"
     VIRAL = 80.0  # a post this far-reaching is at least 重要, whatever its words
 
-    def __init__(self, config: Config, state: sqlite3.Connection | None = None) -> None:
+    def __init__(self, config: Config, state: StateConnection | None = None) -> None:
         from monitor.enrich.influence import influence
 
         self.influence = influence
@@ -199,7 +189,7 @@ class InfluenceStep:
                 m.severity_reasons.append(f"影响力 {m.influence:.0f}/100（大V或广泛传播）→ 重要")
 
 
-STEPS: dict[str, Callable[[Config, sqlite3.Connection | None], EnrichStep]] = {
+STEPS: dict[str, Callable[[Config, StateConnection | None], EnrichStep]] = {
     cls.name: cls for cls in (PiiStep, BrandStep, NearDupStep, LanguageStep, SentimentStep, ComplaintStep,
                                InfluenceStep)
 }

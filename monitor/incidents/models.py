@@ -8,39 +8,6 @@ from typing import Any
 
 from crisiswatch.mention import severity_rank
 
-DDL = """
-CREATE TABLE IF NOT EXISTS incidents (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    key TEXT NOT NULL,
-    rule TEXT NOT NULL,
-    brand TEXT NOT NULL,
-    level TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'open',
-    opened_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    last_fired_at TEXT NOT NULL,
-    resolved_at TEXT,
-    peak_value REAL NOT NULL,
-    baseline REAL NOT NULL,
-    signals INTEGER NOT NULL DEFAULT 1,
-    summary TEXT NOT NULL,
-    facts TEXT NOT NULL DEFAULT '{}',
-    acked_by TEXT,
-    acked_at TEXT,
-    muted_until TEXT,
-    version INTEGER NOT NULL DEFAULT 1
-);
-CREATE INDEX IF NOT EXISTS incidents_open ON incidents(status, key);
-CREATE TABLE IF NOT EXISTS incident_events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    incident_id INTEGER NOT NULL REFERENCES incidents(id),
-    at TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    detail TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS incident_events_incident ON incident_events(incident_id, id);
-"""
-
 OPEN, RESOLVED = "open", "resolved"
 _LEVEL_GRADE = {"warning": "重要", "critical": "紧急"}
 

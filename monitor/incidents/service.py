@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from crisiswatch.db import ensure_schema, transaction
+from crisiswatch.db import Row, StateConnection, insert_id, transaction
 from monitor.detectors.base import Signal
-from monitor.incidents.models import DDL, OPEN, RESOLVED, Incident, IncidentChange
+from monitor.incidents.models import OPEN, RESOLVED, Incident, IncidentChange
 
 _LEVEL_RANK = {"warning": 1, "critical": 2}
 
@@ -27,7 +26,7 @@ _SIGNAL_FACTS = frozenset({"negative", "total", "expected", "ratio", "p_value", 
                            "baseline_share", "term", "posts_with_term", "dimension", "split", "source", "seen"})
 
 
-def _row_to_incident(row: sqlite3.Row) -> Incident:
+def _row_to_incident(row: Row) -> Incident:
     return Incident(
         id=row["id"], key=row["key"], rule=row["rule"], brand=row["brand"], level=row["level"],
         status=row["status"], opened_at=_dt(row["opened_at"]), updated_at=_dt(row["updated_at"]),
@@ -39,9 +38,8 @@ def _row_to_incident(row: sqlite3.Row) -> Incident:
 
 
 class IncidentService:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: StateConnection) -> None:
         self.conn = conn
-        ensure_schema(conn, "incidents", DDL)
 
     def get(self, incident_id: int) -> Incident | None:
         row = self.conn.execute("SELECT * FROM incidents WHERE id=?", (incident_id,)).fetchone()
@@ -122,13 +120,12 @@ class IncidentService:
                     return self._update(self.get(previous.id), signal)
             facts = json.dumps(signal.facts, ensure_ascii=False, default=str)
             at = signal.at.isoformat()
-            cur = self.conn.execute(
-                "INSERT INTO incidents(key, rule, brand, level, opened_at, updated_at, last_fired_at,"
+            new_id = insert_id(
+                self.conn, "INSERT INTO incidents(key, rule, brand, level, opened_at, updated_at, last_fired_at,"
                 " peak_value, baseline, summary, facts) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (signal.key, signal.rule, signal.brand, signal.level, at, at, at, signal.value,
                  signal.baseline, signal.summary, facts),
             )
-            new_id = int(cur.lastrowid)
             self._event(new_id, "opened", summary=signal.summary, level=signal.level)
             if absorbed is not None:
                 self._absorb(new_id, absorbed, signal.at)
@@ -154,11 +151,12 @@ class IncidentService:
         facts = json.dumps({**signal.facts, **_kept(current.facts)}, ensure_ascii=False, default=str)
         at = signal.at.isoformat()
         self.conn.execute(
-            "UPDATE incidents SET level=?, updated_at=?, last_fired_at=?, peak_value=MAX(peak_value, ?),"
-            " signals=signals+1, summary=CASE WHEN ? THEN ? ELSE summary END,"
-            " facts=CASE WHEN ? THEN ? ELSE facts END, version=version+1 WHERE id=?",
-            (signal.level if escalated else current.level, at, at, signal.value, peak, signal.summary,
-             peak, facts, current.id),
+            "UPDATE incidents SET level=?, updated_at=?, last_fired_at=?,"
+            " peak_value=CASE WHEN ? > peak_value THEN ? ELSE peak_value END, signals=signals+1,"
+            " summary=CASE WHEN ?=1 THEN ? ELSE summary END, facts=CASE WHEN ?=1 THEN ? ELSE facts END,"
+            " version=version+1 WHERE id=?",
+            (signal.level if escalated else current.level, at, at, signal.value, signal.value, int(peak),
+             signal.summary, int(peak), facts, current.id),
         )
         kind = "escalated" if escalated else "updated"
         self._event(current.id, kind, summary=signal.summary, level=signal.level)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 
 from alerts.dispatch import AlertDispatcher, build_channels
 from alerts.message import AlertMessage
 from crisiswatch.config import Config
+from crisiswatch.db import StateConnection
 from index.base import Backend, MentionFilter
 from playbooks.tickets.models import Ticket, TicketError
 from playbooks.tickets.service import TicketService
@@ -32,7 +32,7 @@ def convert_from_index(tickets: TicketService, backend: Backend, mention_id: str
     return tickets.convert(mentions, actor=actor, category=category, severity=severity, department=department)
 
 
-def sla_sweep(config: Config, conn: sqlite3.Connection, dispatcher: AlertDispatcher,
+def sla_sweep(config: Config, conn: StateConnection, dispatcher: AlertDispatcher,
               tickets: TicketService | None = None) -> dict[str, list[dict]]:
     """The run loop's SLA check: reminders and breaches become alerts to the response routes."""
     tickets = tickets or TicketService.from_config(config, conn)
@@ -53,7 +53,7 @@ def sla_sweep(config: Config, conn: sqlite3.Connection, dispatcher: AlertDispatc
     return found
 
 
-def sweep_on_read(config: Config, tickets: TicketService, conn: sqlite3.Connection) -> dict[str, list[dict]]:
+def sweep_on_read(config: Config, tickets: TicketService, conn: StateConnection) -> dict[str, list[dict]]:
     """Breaches are counted whenever someone reads tickets (CLI, console, report), not only by the run loop.
 
     The alerts go to the outbox with the run loop's routes; `crisiswatch run` or `alerts deliver` sends them.

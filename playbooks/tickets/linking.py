@@ -80,6 +80,7 @@ def link_repeats(tickets: TicketService, ticket_id: int, now: datetime, actor: s
             reason = "same_topic"
         else:
             continue
-        tickets.conn.execute("INSERT OR IGNORE INTO ticket_links(ticket_id, related_id, reason) VALUES (?,?,?)",
+        tickets.conn.execute("INSERT INTO ticket_links(ticket_id, related_id, reason) VALUES (?,?,?)"
+                             " ON CONFLICT DO NOTHING",
                           (ticket_id, old["id"], reason))
         tickets.record_event(ticket_id, now, actor, "linked", related=old["number"], reason=reason)

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 from typing import Any, Protocol
 
-from crisiswatch.db import ensure_schema
+from crisiswatch.db import StateConnection
 from playbooks.tickets.models import Ticket
 
 logger = logging.getLogger(__name__)
@@ -36,21 +35,15 @@ class NullMirror:
 class KibanaCaseMirror:
     """One Kibana case per ticket (index/kibana_cases.py); the case id and version are kept in SQLite."""
 
-    DDL = """
-    CREATE TABLE IF NOT EXISTS ticket_mirror (
-        ticket_id INTEGER NOT NULL, system TEXT NOT NULL, ref_id TEXT NOT NULL, ref_version TEXT NOT NULL,
-        PRIMARY KEY (ticket_id, system)
-    );
-    """
 
-    def __init__(self, cases: Any, conn: sqlite3.Connection) -> None:
+    def __init__(self, cases: Any, conn: StateConnection) -> None:
         self.cases = cases
         self.conn = conn
-        ensure_schema(conn, "ticket_mirror", self.DDL)
 
     def _save(self, ticket: Ticket, ref: Any) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO ticket_mirror(ticket_id, system, ref_id, ref_version)"
-                          " VALUES (?, 'kibana', ?, ?)", (ticket.id, ref.id, ref.version))
+        self.conn.execute("INSERT INTO ticket_mirror(ticket_id, system, ref_id, ref_version)"
+                          " VALUES (?, 'kibana', ?, ?) ON CONFLICT(ticket_id, system) DO UPDATE SET"
+                          " ref_id=excluded.ref_id, ref_version=excluded.ref_version", (ticket.id, ref.id, ref.version))
 
     def created(self, ticket: Ticket) -> None:
         self._save(ticket, self.cases.create(ticket))
@@ -66,7 +59,7 @@ class KibanaCaseMirror:
         self._save(ticket, self.cases.update(CaseRef(row[0], row[1]), ticket))
 
 
-def mirror_for(index_url: str, conn: sqlite3.Connection | None = None) -> TicketMirror:
+def mirror_for(index_url: str, conn: StateConnection | None = None) -> TicketMirror:
     """Kibana Cases when the index is Elasticsearch/OpenSearch and KIBANA_URL is set, else nothing."""
     if conn is None or not index_url.startswith(("elasticsearch", "opensearch", "es", "http")):
         return NullMirror()

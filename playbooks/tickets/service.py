@@ -10,7 +10,6 @@ from __future__ import annotations
 import builtins
 import json
 import logging
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,14 +17,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from crisiswatch.config import Config, TicketSettings
-from crisiswatch.db import ensure_schema, transaction
+from crisiswatch.db import Row, StateConnection, insert_id, transaction
 from crisiswatch.mention import CATEGORIES, SEVERITIES, Mention
 from crisiswatch.pii import mask as mask_pii
 from playbooks.tickets import linking, sla_watch
 from playbooks.tickets.mirror import NullMirror, TicketMirror
 from playbooks.tickets.models import (
     CLOSED,
-    DDL,
     DEFAULT_REPLY_VIA,
     DEPARTMENTS,
     INTAKE,
@@ -47,7 +45,7 @@ _STAMPS = ("created_at", "updated_at", "ack_due", "response_due", "feedback_due"
 _MILESTONE = {"accept": "acked_at", "resolve": "resolved_at", "followup": "followed_up_at", "close": "closed_at"}
 
 
-def _ticket(row: sqlite3.Row, mention_ids: list[str], related: list[dict[str, Any]]) -> Ticket:
+def _ticket(row: Row, mention_ids: list[str], related: list[dict[str, Any]]) -> Ticket:
     data = dict(row)
     for key in _STAMPS:
         data[key] = datetime.fromisoformat(data[key]) if data[key] else None
@@ -57,7 +55,7 @@ def _ticket(row: sqlite3.Row, mention_ids: list[str], related: list[dict[str, An
 
 
 class TicketService:
-    def __init__(self, conn: sqlite3.Connection, timezone: str = "Asia/Shanghai",
+    def __init__(self, conn: StateConnection, timezone: str = "Asia/Shanghai",
                  sla: dict[str, SlaTerms] | None = None, *, settings: TicketSettings | None = None,
                  mirror: TicketMirror | None = None, clock: Callable[[], datetime] | None = None) -> None:
         self.conn = conn
@@ -68,10 +66,9 @@ class TicketService:
         self._replies: ReplyTemplates | None = None
         self.mirror = mirror or NullMirror()
         self.now = clock or (lambda: datetime.now(UTC))
-        ensure_schema(conn, "tickets", DDL)
 
     @classmethod
-    def from_config(cls, config: Config, conn: sqlite3.Connection, *, mirror: TicketMirror | None = None,
+    def from_config(cls, config: Config, conn: StateConnection, *, mirror: TicketMirror | None = None,
                     clock: Callable[[], datetime] | None = None) -> TicketService:
         return cls(conn, timezone=config.alerts.timezone, settings=config.tickets, mirror=mirror, clock=clock)
 
@@ -151,7 +148,7 @@ class TicketService:
     def _next_number(self, now: datetime) -> str:
         day = now.astimezone(self.tz).strftime("%Y%m%d")
         self.conn.execute(
-            "INSERT INTO ticket_sequence(day, last) VALUES (?, 1) ON CONFLICT(day) DO UPDATE SET last=last+1",
+            "INSERT INTO ticket_sequence(day, last) VALUES (?, 1) ON CONFLICT(day) DO UPDATE SET last=ticket_sequence.last+1",
             (day,),
         )
         last = self.conn.execute("SELECT last FROM ticket_sequence WHERE day=?", (day,)).fetchone()[0]
@@ -217,8 +214,8 @@ class TicketService:
         due = self.clock.deadlines(severity, now)
         with transaction(self.conn):
             number = self._next_number(now)
-            cur = self.conn.execute(
-                "INSERT INTO tickets(number, title, status, brand, category, severity, department, departments,"
+            ticket_id = insert_id(
+                self.conn, "INSERT INTO tickets(number, title, status, brand, category, severity, department, departments,"
                 " channel, incident_id, source_url, author_handle, author_id, order_no, evidence, created_at,"
                 " updated_at, ack_due, response_due, feedback_due, resolve_due, sla_start, customer, contact,"
                 " summary, expectation, owner)"
@@ -229,7 +226,6 @@ class TicketService:
                  now.isoformat(), *(due[t].isoformat() for t in TIMERS), now.isoformat(), customer, contact,
                  summary, expectation, owner),
             )
-            ticket_id = int(cur.lastrowid)
             self._add_mentions(ticket_id, mention_ids or [], clusters or {}, sources or {})
             # the contact is personal data: it stays on the ticket and out of the event log
             extra = {"channel": channel, "owner": owner} if channel in INTAKE else {}
@@ -245,10 +241,8 @@ class TicketService:
     def _add_mentions(self, ticket_id: int, mention_ids: builtins.list[str], clusters: dict[str, str],
                       sources: dict[str, str]) -> int:
         rows = [(ticket_id, m, clusters.get(m, ""), sources.get(m, "")) for m in mention_ids]
-        before = self.conn.total_changes
-        self.conn.executemany("INSERT OR IGNORE INTO ticket_mentions(ticket_id, mention_id, cluster_id, source)"
-                              " VALUES (?,?,?,?)", rows)
-        return self.conn.total_changes - before
+        return sum(self.conn.execute("INSERT INTO ticket_mentions(ticket_id, mention_id, cluster_id, source)"
+                                     " VALUES (?,?,?,?) ON CONFLICT DO NOTHING", row).rowcount for row in rows)
 
     def _joinable(self, mentions: builtins.list[Mention]) -> Ticket | None:
         """An unclosed ticket that already holds one of these posts or their near-duplicate cluster."""
@@ -293,7 +287,7 @@ class TicketService:
              now: datetime | None = None) -> Ticket:
         """More posts for a complaint already tracked: kept as evidence, no second ticket."""
         now = now or self.now()
-        with transaction(self.conn):
+        with transaction(self.conn, lock=f"ticket:{ticket_id}"):
             ticket = self.require(ticket_id)
             added = self._add_mentions(ticket.id, [m.id for m in mentions], {m.id: m.cluster_id or "" for m in mentions},
                                        {m.id: m.source for m in mentions})
@@ -311,7 +305,7 @@ class TicketService:
     def join_incident(self, ticket_id: int, incident_id: int, mention_ids: builtins.list[str], *, actor: str,
                       now: datetime | None = None) -> Ticket:
         now = now or self.now()
-        with transaction(self.conn):
+        with transaction(self.conn, lock=f"ticket:{ticket_id}"):
             added = self._add_mentions(ticket_id, mention_ids, {}, {})
             self.record_event(ticket_id, now, actor, "joined", incident=incident_id, mentions=added)
         return self.require(ticket_id)
@@ -334,7 +328,9 @@ class TicketService:
                 sets: dict[str, Any], now: datetime | None = None, check: Callable[[Ticket], None] | None = None,
                 **detail: Any) -> Ticket:
         now = now or self.now()
-        with transaction(self.conn):
+        # one ticket's edits take turns on PostgreSQL (other tickets' go on); the version check below
+        # is the optimistic lock that tells an agent someone else changed it first
+        with transaction(self.conn, lock=f"ticket:{ticket_id}"):
             ticket = self.require(ticket_id)
             if ticket.version != expected_version:
                 raise TicketConflict(

@@ -50,8 +50,8 @@ def check_sla(tickets: TicketService, now: datetime) -> dict[str, list[dict[str,
     return out
 
 def _mark(tickets: TicketService, ticket_id: int, timer: str, kind: str, due: datetime, now: datetime) -> bool:
-    cur = tickets.conn.execute("INSERT OR IGNORE INTO ticket_sla_marks(ticket_id, timer, kind, due, at)"
-                            " VALUES (?,?,?,?,?)", (ticket_id, timer, kind, due.isoformat(), now.isoformat()))
+    cur = tickets.conn.execute("INSERT INTO ticket_sla_marks(ticket_id, timer, kind, due, at)"
+                            " VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING", (ticket_id, timer, kind, due.isoformat(), now.isoformat()))
     return cur.rowcount == 1
 
 def _breach(tickets: TicketService, ticket_id: int, timer: str, due: datetime, now: datetime) -> None:

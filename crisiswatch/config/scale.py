@@ -1,0 +1,38 @@
+"""Settings for running past one machine: where state lives, and the shared crawl frontier."""
+
+from __future__ import annotations
+
+from pydantic import field_validator
+
+from crisiswatch.config.base import StrictModel
+from crisiswatch.indexurl import redact_url
+
+__all__ = ["StateSettings", "CrawlSettings"]
+
+
+class StateSettings(StrictModel):
+    # sqlite:///FILE or postgresql://USER@HOST:5432/DBNAME (password from $PGPASSWORD or ~/.pgpass);
+    # empty: the SQLite file `state_db`
+    url: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _known_store(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite://", "postgresql://", "postgres://")):
+            raise ValueError(f"{redact_url(value)!r} is not a state store: use sqlite:///FILE or "
+                             "postgresql://USER@HOST/DBNAME")
+        return value
+
+
+class CrawlSettings(StrictModel):
+    # redis://HOST:6379/0: crawler hosts share one scheduler queue and duplicate filter; empty: each crawl alone
+    frontier: str = ""
+    # how long a crawler host holds a pool cookie before another host may use it (renewed while crawling)
+    cookie_lease_seconds: int = 900
+
+    @field_validator("frontier")
+    @classmethod
+    def _redis(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"{redact_url(value)!r} is not a Redis URL: use redis://HOST:6379/0")
+        return value
