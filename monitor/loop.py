@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -307,8 +309,41 @@ def run_lease_ttl(tick_seconds: float) -> timedelta:
     return timedelta(seconds=max(60.0, 3 * tick_seconds))
 
 
+class Shutdown:
+    """SIGINT and SIGTERM (Ctrl-C, systemd's stop) end the loop between passes, never inside one.
+
+    An interrupt raised in the middle of a pass could land between taking a lease and the `finally`
+    that gives it back, or inside a database call; the first signal only asks the loop to stop after
+    the pass and release what it holds, a second one interrupts at once.
+    """
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> Shutdown:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._ask)
+        return self
+
+    def _ask(self, signum: int, frame: object) -> None:
+        if self.requested.is_set():
+            raise KeyboardInterrupt
+        logger.info("%s: stopping after this pass (again to stop at once)", signal.Signals(signum).name)
+        self.requested.set()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`; True when a stop was asked for."""
+        return self.requested.wait(seconds)
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
 def take_run_lease(database: str, holder: str, ttl: timedelta, wait: bool,
-                   sleep: Callable[[float], None] = time.sleep) -> LeaseKeeper:
+                   sleep: Callable[[float], object] = time.sleep) -> LeaseKeeper | None:
     """The `run-loop` lease, renewed by a thread; a second loop says so once, then waits or refuses."""
     conn = connect(database)
     try:
@@ -323,7 +358,8 @@ def take_run_lease(database: str, holder: str, ttl: timedelta, wait: bool,
             if not told:
                 print(f"crisiswatch run: {line}; standing by to take over", file=sys.stderr, flush=True)
                 told = True
-            sleep(ttl.total_seconds() / 3)
+            if sleep(ttl.total_seconds() / 3):  # a Shutdown's wait: asked to stop while standing by
+                return None
     finally:
         conn.close()
     return LeaseKeeper(database, RUN_LEASE, holder, ttl).start()
@@ -334,22 +370,29 @@ def run_forever(config: Config, config_path: str | None, tick_seconds: float = 3
     """Passes of `role` until stopped. Role `all` is the one-machine loop (one per database, the
     `run-loop` lease); the other roles run side by side in any number."""
     database = str(config.state_store)
-    worker = Heartbeat(database, role)
-    keeper = take_run_lease(database, worker.id, run_lease_ttl(tick_seconds), wait=not once) if role == "all" else None
-    worker.start()
-    conn = connect(database)
-    dispatcher = AlertDispatcher(config, conn, build_channels(config, conn), holder=worker.id)
-    loop = RunLoop(config, config_path, conn, dispatcher, role=role, worker=worker)
-    try:
-        while keeper is None or not keeper.lost.is_set():
-            loop.pass_once()
-            if once:
+    with Shutdown() as shutdown:
+        worker = Heartbeat(database, role)
+        keeper = None
+        if role == "all":
+            keeper = take_run_lease(database, worker.id, run_lease_ttl(tick_seconds), wait=not once,
+                                    sleep=shutdown.wait)
+            if keeper is None:
                 return
-            time.sleep(tick_seconds)
-        raise CrisiswatchError("the run-loop lease was lost (this process stalled and another took over); stopping")
-    finally:
-        if keeper is not None:
-            keeper.stop(release=not keeper.lost.is_set())
-        worker.stop()
-        loop.index.close()
-        conn.close()
+        worker.start()
+        conn = connect(database)
+        dispatcher = AlertDispatcher(config, conn, build_channels(config, conn), holder=worker.id)
+        loop = RunLoop(config, config_path, conn, dispatcher, role=role, worker=worker)
+        try:
+            while not shutdown.requested.is_set():
+                if keeper is not None and keeper.lost.is_set():
+                    raise CrisiswatchError("the run-loop lease was lost (this process stalled and another took "
+                                           "over); stopping")
+                loop.pass_once()
+                if once or shutdown.wait(tick_seconds):
+                    return
+        finally:
+            if keeper is not None:
+                keeper.stop(release=not keeper.lost.is_set())
+            worker.stop()
+            loop.index.close()
+            conn.close()

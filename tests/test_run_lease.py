@@ -114,3 +114,17 @@ def test_a_second_run_stands_by_and_history_is_written_once(tmp_path, slack):
     keys = Counter((m["metadata"] or {}).get("event_payload", {}).get("key") for m in slack.messages)
     assert set(keys.values()) == {1}, keys
     assert Leases(conn).get("run-loop") is None  # released on the way out
+
+
+def test_sigterm_stops_the_loop_after_its_pass_and_gives_the_lease_back(tmp_path, slack):
+    """What systemd's stop sends: the loop finishes its pass, releases the run-loop lease and exits 0."""
+    data, run, env = surge_to_slack(tmp_path, slack)
+    loop = subprocess.Popen(run, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not slack.messages and time.monotonic() < deadline:
+        time.sleep(0.1)
+    loop.send_signal(signal.SIGTERM)
+    _, err = loop.communicate(timeout=30)
+    assert loop.returncode == 0, err[-800:]
+    assert "SIGTERM: stopping after this pass" in err
+    assert Leases(connect(data["state_db"])).get("run-loop") is None
