@@ -11,7 +11,8 @@ import pytest
 
 from crisiswatch.errors import CrisiswatchError
 from monitor.enrich.complaint import classify, classify_many
-from monitor.enrich.complaint_model import load_complaint_model
+from monitor.enrich.complaint_evidence import FEATURE_NAMES
+from monitor.enrich.complaint_model import COLUMNS, SENTIMENT_FEATURES, load_complaint_model, save_model
 from monitor.enrich.complaint_rules import CATEGORY_KEYS
 from monitor.enrich.train_complaint import default_sets, read_posts, read_real_labels
 
@@ -143,11 +144,9 @@ def test_even_a_certain_detector_cannot_overrule_praise_questions_or_bystanders(
     # guard in classify_many stands between it and the posts below
     real = load_complaint_model()
     assert real is not None
-    path = tmp_path / "always.npz"
-    np.savez(path, weights=np.zeros((1 << real.bits, len(CATEGORY_KEYS) + 1), dtype=np.int8),
-             scales=np.ones(len(CATEGORY_KEYS) + 1, dtype=np.float32),
-             biases=np.array([0.0] * len(CATEGORY_KEYS) + [20.0], dtype=np.float32),
-             keys=np.array(CATEGORY_KEYS), bits=real.bits, orders=np.array(real.orders))
+    path = save_model(tmp_path / "always.npz", np.zeros((1 << real.bits, COLUMNS)),
+                      np.zeros((len(FEATURE_NAMES) + len(SENTIMENT_FEATURES), COLUMNS)),
+                      np.array([20.0] + [0.0] * (COLUMNS - 1)), real.bits, real.orders)
     guarded = [
         "请问这款空气炸锅有黑色的吗？",  # a question
         "新买的耳机音质很棒，推荐给大家",  # praise

@@ -1,7 +1,11 @@
-"""Train the complaint category model: `crisiswatch train-complaint` (needs the `train` extra).
+"""Train the complaint model: `crisiswatch train-complaint` (needs the `train` extra).
 
-One logistic regression per category (one-vs-rest, since a complaint may carry two) over hashed
-character 1-3-grams, fitted on the gold complaints, plus one for complaint or not, fitted on all posts.
+Features: hashed character 1-3-grams plus the lexicon's evidence (`complaint_evidence.evidence_features`).
+Models (logistic regression, see `complaint_model`): complaint or not, fitted on all posts; one per
+category (one-vs-rest, since a complaint may carry two) and a multinomial grade, fitted on the gold
+complaints. C, the decision thresholds and the weight of real posts were chosen by cross-validation inside
+the training rows: five folds of the real training split (the authored sets always trained on) and each
+authored set left out in turn; the real held-out split was not looked at.
 
 Training data:
 - real posts labelled by the rubric (two annotators, adjudicated): `benchmarks/data/complaint_labels_real.jsonl`,
@@ -19,19 +23,27 @@ import argparse
 import csv
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from crisiswatch.errors import CrisiswatchError
-from monitor.enrich.complaint_model import MODEL_PATH
-from monitor.enrich.complaint_rules import CATEGORY_KEYS
+from monitor.enrich.complaint_evidence import read_evidence
+from monitor.enrich.complaint_model import COLUMNS, MODEL_PATH, dense_features, save_model
+from monitor.enrich.complaint_rules import CATEGORY_KEYS, GRADES, load_lexicon
 from monitor.enrich.textfeatures import featurise, to_csr
-from monitor.enrich.train_sentiment import quantise
+from monitor.enrich.train_sentiment import SENTIMENT_SETS, read_set
 
 BITS = 16
 ORDERS = (1, 2, 3)
-C = 16.0
+C = 32.0  # chosen by cross-validation inside the training rows (real folds and left-out authored sets)
+C_GRADE = 16.0
+C_SENTIMENT = 4.0
+REAL_WEIGHT = 1.0  # a real post counts like this many authored ones
+THRESHOLD = 0.35  # P(complaint) from which a post is one (cross-validated like C)
+SECOND = 0.5  # P(category) a second category needs
+DENSE_SCALE = 1.0  # the lexicon features' scale beside the hashed n-grams (whose rows have unit norm)
 DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "data"
 REAL_LABELS = DATA / "complaint_labels_real.jsonl"
 DEFAULT_TEXTS = "../shared/data/sentiment"
@@ -82,36 +94,81 @@ def read_real_labels(labels: Path, texts: Path, split: str) -> list[dict]:
     return out
 
 
-def train(paths: list[Path], out: Path = MODEL_PATH, real: list[dict] | None = None) -> Path:
+def _labelled(labels: Path, texts: Path) -> tuple[set[str], set[str]]:
+    """Ids and texts of every post labelled for complaints, whatever its split."""
+    with open(labels, encoding="utf-8") as fh:
+        ids = {json.loads(line)["id"] for line in fh if line.strip()}
+    posts = read_real_labels(labels, texts, "train") + read_real_labels(labels, texts, HELD_OUT)
+    return ids, {r["text"] for r in posts}
+
+
+def fit_sentiment(texts: Path, labels: Path | None, bits: int = BITS, orders: Sequence[int] = ORDERS
+                  ) -> tuple[np.ndarray, float]:
+    """The model's sentiment score: logistic regression on the hashed n-grams of the shared sentiment sets,
+    leaving out every post labelled for complaints (by id and by text), so no held-out post is seen."""
     from sklearn.linear_model import LogisticRegression
 
-    posts = read_posts(paths) + (real or [])
+    ids, seen = _labelled(labels, texts) if labels is not None and labels.is_file() else (set(), set())
+    docs, y = [], []
+    for name in SENTIMENT_SETS:
+        for row, (text, label) in enumerate(read_set(texts, name)):
+            text = text.strip()
+            if text and f"{name}:{row}" not in ids and text not in seen:
+                docs.append(text)
+                y.append(int(label))
+    model = LogisticRegression(C=C_SENTIMENT, max_iter=3000).fit(to_csr(featurise(docs, bits, orders), bits), y)
+    print(f"sentiment score: {len(docs)} posts of {', '.join(SENTIMENT_SETS)} "
+          f"(labelled posts left out)", file=sys.stderr)
+    return model.coef_.ravel(), float(model.intercept_[0])
 
-    x_all = to_csr(featurise([r["text"] for r in posts], BITS, ORDERS), BITS)
+
+def _features(posts: list[dict], sentiment: tuple[np.ndarray, float], bits: int, orders: Sequence[int]):
+    from scipy.sparse import csr_matrix, hstack
+
+    lex = load_lexicon()
+    texts = [r["text"] for r in posts]
+    hashed = to_csr(featurise(texts, bits, orders), bits)
+    dense = dense_features([read_evidence(t, lex) for t in texts], hashed @ sentiment[0] + sentiment[1])
+    return hstack([hashed, csr_matrix(dense * DENSE_SCALE)]).tocsr()
+
+
+def fit(posts: list[dict], out: Path, sentiment: tuple[np.ndarray, float], c: float = C,
+        real_weight: float = REAL_WEIGHT, bits: int = BITS, orders: Sequence[int] = ORDERS) -> Path:
+    """Fit detector, categories and grade on `posts` (dicts with text, complaint, categories, severity; real
+    posts, those with an id, weigh `real_weight`) beside the `sentiment` score and write the model `out`."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = _features(posts, sentiment, bits, orders)
+    weight = np.array([real_weight if r.get("id") else 1.0 for r in posts])
     is_complaint = np.array([bool(r["complaint"]) for r in posts])
-    x, rows = x_all[is_complaint], [r for r in posts if r["complaint"]]
-    n = len(CATEGORY_KEYS)
-    weights, biases = np.zeros((1 << BITS, n + 1)), np.zeros(n + 1)
+    x_c, w_c = x[is_complaint], weight[is_complaint]
+    complaints = [r for r in posts if r["complaint"]]
+    n_cat = len(CATEGORY_KEYS)
+    coef, biases = np.zeros((x.shape[1], COLUMNS)), np.zeros(COLUMNS)
+
+    def binary(column: int, x_, y, w) -> None:
+        model = LogisticRegression(C=c, solver="liblinear", max_iter=3000).fit(x_, y, sample_weight=w)
+        coef[:, column], biases[column] = model.coef_.ravel(), model.intercept_[0]
+
+    binary(0, x, is_complaint.astype(int), weight)
     for k, key in enumerate(CATEGORY_KEYS):
-        y = np.array([key in r["categories"] for r in rows], dtype=int)
-        model = LogisticRegression(C=C, max_iter=3000).fit(x, y)
-        weights[:, k], biases[k] = model.coef_.ravel(), model.intercept_[0]
-    detector = LogisticRegression(C=C, max_iter=3000).fit(x_all, is_complaint.astype(int))
-    weights[:, n], biases[n] = detector.coef_.ravel(), detector.intercept_[0]
-    quantised, scales = quantise(weights)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(
-        out,
-        weights=quantised,
-        scales=scales,
-        biases=biases.astype(np.float32),
-        keys=np.array(CATEGORY_KEYS),
-        bits=BITS,
-        orders=np.array(ORDERS),
-    )
-    print(f"trained on {len(posts)} posts ({len(rows)} complaints; {len(real or [])} real) from {len(paths)} "
-          f"authored file(s); wrote {out} "
-          f"({out.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)
+        binary(1 + k, x_c, np.array([key in r["categories"] for r in complaints], dtype=int), w_c)
+    grade = np.array([GRADES.index(r["severity"]) for r in complaints])
+    model = LogisticRegression(C=C_GRADE, max_iter=5000).fit(x_c, grade, sample_weight=w_c)
+    biases[1 + n_cat :] = -30.0  # a grade nobody was given keeps a very low logit
+    for row, g in enumerate(model.classes_):
+        coef[:, 1 + n_cat + g], biases[1 + n_cat + g] = model.coef_[row], model.intercept_[row]
+    hashed, dense = coef[: 1 << bits], coef[1 << bits :] * DENSE_SCALE
+    return save_model(out, hashed, dense, biases, bits, orders, sentiment, THRESHOLD, SECOND)
+
+
+def train(paths: list[Path], texts: Path, labels: Path | None, out: Path = MODEL_PATH,
+          real: list[dict] | None = None) -> Path:
+    posts = read_posts(paths) + (real or [])
+    fit(posts, out, fit_sentiment(texts, labels))
+    n_c = sum(bool(r["complaint"]) for r in posts)
+    print(f"trained on {len(posts)} posts ({n_c} complaints; {len(real or [])} real) from {len(paths)} "
+          f"authored file(s); wrote {out} ({out.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)
     return out
 
 
@@ -129,12 +186,16 @@ def main(argv: list[str] | None = None) -> int:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing or not paths:
         raise CrisiswatchError(f"no labelled data: {', '.join(missing) or DATA}")
+    missing_sets = [n for n in SENTIMENT_SETS if not (args.texts / f"{n}.csv").is_file()]
+    if missing_sets:
+        raise CrisiswatchError(f"{args.texts}: missing {', '.join(n + '.csv' for n in missing_sets)} "
+                               "(the sentiment score is trained on them)")
     real = None
     if args.labels.is_file():
         real = read_real_labels(args.labels, args.texts, "train")
     else:
         print(f"no real-post labels at {args.labels}: training on the authored sets only", file=sys.stderr)
-    train(paths, args.out, real)
+    train(paths, args.texts, args.labels if real is not None else None, args.out, real)
     return 0
 
 

@@ -1,0 +1,310 @@
+"""What the complaint lexicon reads in a post: the evidence both deciders (`complaint.py`) start from.
+
+One pass per post collects every readable fact: complaint words per category (after the rubric's boundary
+rules), generic complaint words, praise, quoted praise, the cues that make a post something else than a
+complaint (question, news, bystander, solved...), grade cues and money amounts. The lexicon decider turns
+them into a verdict with fixed weights; the learned decider reads them as features (`evidence_features`)
+beside the text's n-grams, and both explain themselves with the words found here.
+
+How the words are read:
+- A negated word ("没有异味") counts as mild praise instead; a word in an expectation clause ("本以为会很慢")
+  is dropped, which is what makes "本以为…结果第二天就到了" praise. Words after the last 但/结果/but weigh more.
+- Praise inside quotation marks is the company talking ("师傅都说“正常现象”"), not the author's praise.
+- The remedy the author asks for ("想退货", the 【投诉要求】 field) votes for no category.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from monitor.enrich.complaint_rules import (
+    CATEGORY_KEYS,
+    GRADES,
+    Hit,
+    Lexicon,
+    clause_start_of,
+    clause_starts,
+    extract_amounts,
+    find_hits,
+    is_negated,
+    normalise,
+    quoted_spans,
+    strip_mentions,
+    text_keys,
+)
+
+CONTRAST_BOOST = 1.5  # weight of words after the last 但/结果/but
+NEUTRAL_WEIGHT = 1.0  # below this a lexicon word is context ("续费", "揽件"), not a problem: negating it is no praise
+GRADE_EVIDENCE_CAP = 1.5  # grade cues ("拉肚子", "12315") add 0.5 each to the complaint evidence, up to this
+
+_DEMAND_FIELD = re.compile(r"【投诉要求】[^【]*")
+_COURIER_WORDS = ("快递员", "快递小哥", "骑手", "配送员", "送货员", "外卖小哥", "courier", "driver")
+
+# Cues that a post is something other than a complaint: (cue name in the lexicon, reason label, doubt).
+DOUBT_CUES = (
+    ("marketing", "营销/抽奖口吻", 3.0), ("news", "新闻/通报口吻", 2.5), ("bystander", "旁观/转述他人", 2.5),
+    ("solved", "已解决", 3.0), ("unaffected", "作者本人未受影响", 3.0), ("ask", "咨询/提问", 2.0),
+    ("question", "问句", 1.0), ("figurative", "比喻/夸张说法", 1.0),
+)
+
+
+def quote(word: str) -> str:
+    return f"“{word}”"
+
+
+@dataclass
+class Evidence:
+    """Everything the lexicon found in one post."""
+
+    text: str  # normalised
+    counted: list[Hit] = field(default_factory=list)  # complaint words that count (categories and generic)
+    praise: list[Hit] = field(default_factory=list)  # praise, incl. negated problem words ("没有异味")
+    notes: list[str] = field(default_factory=list)  # words set aside, and why
+    quoted_praise: int = 0  # praise words inside quotation marks (the company's words, not the author's)
+    site: str | None = None  # the complaint-site format (【投诉对象】...), unless the case is marked solved
+    remedy: str | None = None
+    cues: dict[str, str] = field(default_factory=dict)  # cue name -> its leftmost match (handles blanked out)
+    scores: dict[str, float] = field(default_factory=dict)  # category -> lexicon score after boundary rules
+    words: dict[str, list[str]] = field(default_factory=dict)  # category -> the words that scored it
+    boundary: list[str] = field(default_factory=list)  # rubric boundary rules that moved a score, as reasons
+    generic: float = 0.0
+    praise_score: float = 0.0
+    doubt: float = 0.0
+    doubt_reasons: list[str] = field(default_factory=list)
+    grade_hits: list[Hit] = field(default_factory=list)
+    amounts: list[float] = field(default_factory=list)
+
+    @property
+    def first_person(self) -> bool:
+        return "first_person" in self.cues
+
+    @property
+    def evidence(self) -> float:
+        """Category and generic words plus a little for each grade cue ("全家拉肚子" is evidence too)."""
+        grade_words = min(GRADE_EVIDENCE_CAP, 0.5 * len({h.text for h in self.grade_hits}))
+        return sum(self.scores.values()) + self.generic + grade_words
+
+    @property
+    def targeted(self) -> bool:
+        """Without a category word only a strong complaint phrase ("差评", "给个说法") targets a company, so
+        that "气死我了" about a cat or an exam stays out."""
+        return max(self.scores.values(), default=0.0) >= 0.6 or self.generic >= 2.4
+
+    @property
+    def clean(self) -> bool:
+        """Nothing speaks against a complaint: no praise (quoted or not) and no doubt cue."""
+        return self.praise_score == 0 and self.doubt == 0 and self.quoted_praise == 0
+
+
+def _collect(lex: Lexicon, ev: Evidence, text: str, starts: list[int], keys: set[str], expecting: bool) -> None:
+    """Fill counted, praise, quoted_praise and notes from the evidence words of `text`."""
+    expectation = lex.cues.get("expectation") if expecting else None
+    contrast = lex.cues.get("contrast")
+    pivot = -1
+    if contrast is not None and lex.cue("contrast", text, keys) is not None:
+        pivot = max(m.end() for m in contrast.finditer(text))
+    seen: set[int] = set()
+    quoted: list[tuple[int, int]] | None = None
+    for hit in find_hits(text, lex.evidence, lex.evidence_matcher, keys):
+        if hit.entry in seen:
+            continue
+        if pivot >= 0 and hit.start >= pivot:
+            # "物流慢了一天但能理解" / "本以为很快，结果等了一周": the part after the turn is the verdict.
+            hit = hit._replace(weight=hit.weight * CONTRAST_BOOST)
+        cstart = clause_start_of(starts, hit.start)
+        negated = is_negated(text, hit.start, cstart, hit.end)
+        if hit.kind == "praise":
+            if quoted is None:
+                quoted = quoted_spans(text)
+            if negated:  # "不满意", "不推荐" are complaints
+                ev.counted.append(Hit(hit.start, hit.text, hit.end, "generic", 1.2, "否定夸奖"))
+            elif any(s <= hit.start and hit.end <= e for s, e in quoted):
+                ev.quoted_praise += 1
+                ev.notes.append(f"{quote(hit.text)} 在引号里（转述对方的话），不算夸奖")
+            else:
+                ev.praise.append(hit)
+        elif negated:
+            # "没有异味" is mild praise; "没揽件" / "不续费" negate a neutral word, and English "no reply" /
+            # "still no technician" is not praise either.
+            if not hit.text.isascii() and hit.weight >= NEUTRAL_WEIGHT:
+                ev.praise.append(Hit(hit.start, hit.text, hit.end, "praise", 0.4 * hit.weight, "否定的问题词"))
+            ev.notes.append(f"{quote(hit.text)} 被否定，不计")
+        elif expectation is not None and (m := expectation.search(text, cstart, hit.start)) is not None:
+            ev.notes.append(f"{quote(hit.text)} 在预期句中（{quote(m.group(0))}），不计")
+        else:
+            ev.counted.append(hit)
+            seen.add(hit.entry)
+
+
+def _move(ev: Evidence, source: str, target: str) -> None:
+    ev.scores[target] = ev.scores.get(target, 0.0) + ev.scores.pop(source)
+    ev.words[target] = ev.words.get(target, []) + ev.words.pop(source, [])
+
+
+def _courier_is_logistics(lex: Lexicon, ev: Evidence, keys: set[str]) -> str | None:
+    """Rubric: a rude courier is a logistics problem, not customer-service attitude."""
+    if "service_attitude" in ev.scores and "logistics" in ev.scores and "客服" not in ev.text:
+        courier = next((w for w in _COURIER_WORDS if w in ev.text), None)
+        if courier is not None:
+            _move(ev, "service_attitude", "logistics")
+            return f"{quote(courier)} → 快递员的问题算物流"
+    return None
+
+
+def _venue_is_other(lex: Lexicon, ev: Evidence, keys: set[str]) -> str | None:
+    """A broken barrier gate, cinema seat or metro train is a venue or service problem (other), not a product
+    the author bought, unless the post is about the author's own purchase ("新买的", "到手")."""
+    quality = ev.scores.get("product_quality", 0.0)
+    if quality <= 0 or quality < ev.scores.get("other", 0.0) * 0.5:
+        return None
+    if "logistics" in ev.scores:  # broken in transit stays with the courier
+        return None
+    # the full text: the venue is often the handle itself ("@星光影院 的3D眼镜坏了")
+    venue = lex.cue("venue", ev.text, keys)
+    if venue is None or lex.cue("own_product", ev.text, keys) is not None:
+        return None
+    _move(ev, "product_quality", "other")
+    return f"{quote(venue)} → 场所/设施/公共服务的故障算其他"
+
+
+def _checkout_is_billing(lex: Lexicon, ev: Evidence, keys: set[str]) -> str | None:
+    """Rubric: a fee or a changed amount at checkout is billing, not a price dispute."""
+    price = ev.scores.get("price", 0.0)
+    if price <= 0 or price < max(ev.scores.values()):
+        return None
+    checkout = ev.cues.get("checkout")
+    if checkout is None or "coupon_refused" in ev.cues:  # a coupon refused at checkout is coupon bait: price
+        return None
+    _move(ev, "price", "payment_billing")
+    return f"{quote(checkout)} → 结算时的金额/收费问题算支付计费"
+
+
+# Rubric boundaries, applied in order after the lexicon scores; each returns a reason when it applied.
+BOUNDARY_RULES = (_courier_is_logistics, _venue_is_other, _checkout_is_billing)
+
+
+def _grade_hits(lex: Lexicon, text: str, starts: list[int], keys: set[str], expecting: bool) -> list[Hit]:
+    """Grade cues that are really stated (not negated, not merely feared in an expectation clause)."""
+    expectation = lex.cues.get("expectation") if expecting else None
+    kept = []
+    for hit in find_hits(text, lex.severity, lex.severity_matcher, keys):
+        cstart = clause_start_of(starts, hit.start)
+        # "约了三次都没来": a following 都没 negates a problem word, not a count or a delay (重要 cues)
+        if is_negated(text, hit.start, cstart, None if hit.weight == 1.0 else hit.end):
+            continue
+        if expectation is not None and expectation.search(text, cstart, hit.start):
+            continue
+        kept.append(hit)
+    return kept
+
+
+def _doubt(ev: Evidence) -> None:
+    strongest = max((h.weight for h in ev.counted), default=0.0)
+    for name, label, weight in DOUBT_CUES:
+        cue = ev.cues.get(name)
+        if cue is None:
+            continue
+        # The author's own loss outweighs a news-like or bystander-like phrase, so halve the doubt then;
+        # without any first-person cue, news and warnings about others are very unlikely complaints.
+        if name in ("news", "bystander"):
+            weight *= 0.5 if ev.first_person else 1.5
+        elif name == "ask" and ev.generic > 0:
+            weight *= 0.5  # "请问你们到底管不管？" asks, but angrily
+        elif name == "question" and (ev.first_person or strongest >= 1.5):
+            weight *= 0.5  # a rhetorical question around a clear problem word is still a complaint
+        ev.doubt += weight
+        ev.doubt_reasons.append(f"{quote(cue)} → {label}")
+
+
+def read_evidence(text: str, lex: Lexicon) -> Evidence:
+    """Everything the lexicon finds in one post (an empty post gives an empty Evidence)."""
+    norm = normalise(text).strip()
+    ev = Evidence(norm)
+    if not norm:
+        return ev
+    keys = text_keys(norm)
+    cue_text = strip_mentions(norm) if "@" in norm else norm
+    # blanking handles or fields adds only spaces, so the post's keys plus " " still cover the new text
+    cue_keys = keys | {" "} if cue_text is not norm else keys
+    ev.cues = lex.cues_in(cue_text, cue_keys)
+    ev.site = ev.cues.get("complaint_site")
+    if ev.site is not None and "solved" in ev.cues:
+        ev.site = None  # "问题已解决，撤销投诉": the site format stops forcing a complaint; the doubt cues decide
+    # On complaint sites the 【投诉要求】 field says what the author wants (退货, 更换, 退款), not what went
+    # wrong, and so does "想退货" / "已申请退款" in a post: neither may vote for a category.
+    scored = _DEMAND_FIELD.sub(" ", norm) if "【" in norm else norm
+    ev.remedy = lex.cue("remedy", scored, keys)
+    if ev.remedy is not None:
+        scored = lex.cues["remedy"].sub(" ", scored)
+    expecting = "expectation" in ev.cues
+    starts = clause_starts(norm)
+    if scored is not norm:
+        _collect(lex, ev, scored, clause_starts(scored), keys | {" "}, expecting)
+    else:
+        _collect(lex, ev, norm, starts, keys, expecting)
+    if ev.remedy is not None:
+        ev.notes.append(f"{quote(ev.remedy)} 是诉求，不计类别")
+    for hit in ev.counted:
+        if hit.kind in CATEGORY_KEYS:
+            ev.scores[hit.kind] = ev.scores.get(hit.kind, 0.0) + hit.weight
+            shown = ev.words.setdefault(hit.kind, [])
+            if hit.text not in shown:
+                shown.append(hit.text)
+        elif hit.kind == "generic":
+            ev.generic += hit.weight
+    if ev.scores:
+        ev.boundary = [r for rule in BOUNDARY_RULES if ev.scores and (r := rule(lex, ev, keys)) is not None]
+    ev.praise_score = sum(h.weight for h in ev.praise)
+    _doubt(ev)
+    ev.grade_hits = _grade_hits(lex, norm, starts, keys, expecting)
+    ev.amounts = extract_amounts(norm)
+    return ev
+
+
+# ---- features for the learned decider ----------------------------------------------------------------
+_CUE_FEATURES = ("first_person", "expectation", "contrast", "ask", "question", "news", "marketing", "bystander",
+                 "unaffected", "solved", "complaint_site", "venue", "own_product", "coupon_refused", "checkout",
+                 "figurative")  # the remedy is "remedy_said": read without the 【投诉要求】 field
+FEATURE_NAMES = (
+    *(f"score:{k}" for k in CATEGORY_KEYS), "generic", "praise", "quoted_praise", "negated_problem", "doubt",
+    "lexicon_margin", "lexicon_verdict", "targeted", "site", "remedy_said",
+    *(f"cue:{c}" for c in _CUE_FEATURES), *(f"grade_cue:{g}" for g in GRADES[1:]), "grade_cues",
+    "amount_log", "amount_100", "amount_1000", "boundary", "length_log", "ascii_share",
+)
+
+
+def lexicon_margin(ev: Evidence) -> float:
+    """The lexicon's verdict as a number: evidence minus praise minus doubt (>= THRESHOLD is a complaint)."""
+    return ev.evidence - ev.praise_score - ev.doubt
+
+
+def _feature_row(ev: Evidence, threshold: float) -> tuple[float, ...]:
+    scores, cues = ev.scores, ev.cues
+    margin = lexicon_margin(ev)
+    grades = {int(h.weight) for h in ev.grade_hits}
+    top = max(ev.amounts, default=0.0)
+    return (
+        *[math.log1p(scores[k]) if k in scores else 0.0 for k in CATEGORY_KEYS],
+        math.log1p(ev.generic), math.log1p(ev.praise_score), min(ev.quoted_praise, 2),
+        float(any(h.label == "否定的问题词" for h in ev.praise)), math.log1p(ev.doubt),
+        max(-3.0, min(3.0, margin)) / 3.0, float(ev.site is not None or (ev.targeted and margin >= threshold)),
+        float(ev.targeted), float(ev.site is not None), float(ev.remedy is not None),
+        *[1.0 if c in cues else 0.0 for c in _CUE_FEATURES],
+        *[1.0 if g in grades else 0.0 for g in range(1, len(GRADES))], min(len(grades), 3) / 3.0,
+        math.log10(1.0 + top) / 4.0, float(top >= 100), float(top >= 1000), float(bool(ev.boundary)),
+        math.log1p(len(ev.text)) / 6.0, len(ev.text.encode("ascii", "ignore")) / len(ev.text),
+    )
+
+
+_EMPTY_ROW = (0.0,) * len(FEATURE_NAMES)
+
+
+def evidence_features(evs: list[Evidence], threshold: float) -> np.ndarray:
+    """(len(evs), len(FEATURE_NAMES)) dense features, the same for training and inference.
+    `threshold`: the lexicon decider's margin, so "lexicon_verdict" says what the lexicon alone would say."""
+    rows = [_feature_row(ev, threshold) if ev.text else _EMPTY_ROW for ev in evs]
+    return np.array(rows, dtype=np.float64).reshape(len(evs), len(FEATURE_NAMES))
