@@ -48,7 +48,8 @@ PAGE_MARKERS = (
     ("_____tmd_____/punish", Block("Tmall punish page", PUNISHED)),
     ("passport.jd.com", Block("JD login page", LOGIN)),
     ("登录聚投诉", Block("聚投诉 login wall", LOGIN)),
-    ("Sina Visitor System", Block("Weibo visitor check page", CAPTCHA)),
+    # Weibo's visitor check is served to requests without a valid SUB login cookie (s.weibo.com)
+    ("Sina Visitor System", Block("Weibo visitor check page (no valid login cookie)", LOGIN)),
     ("passport.weibo.com", Block("Weibo login page", LOGIN)),
     ("passport.weibo.cn", Block("Weibo login page", LOGIN)),
     ("login.taobao.com", Block("Taobao login page", LOGIN)),
@@ -58,8 +59,11 @@ PAGE_MARKERS = (
 )
 # HTML pages that JSON-API spiders also fetch (complaint detail pages). Their bodies are users'
 # own words, and a complaint about an SMS 验证码 is common: only the page <title> is checked.
-# s.weibo.com's search results are posts too (the spider recognises its login/captcha pages itself).
-HTML_PAGES = ("/complaint/view/", "/tousu/show/id/", "/weibo?q=")
+# s.weibo.com's search results are posts too: its body is read only when it holds no result card and
+# no no-result card (a wall page served under a neutral title), see `search_wall`.
+_SEARCH_PAGE = "/weibo?q="
+_SEARCH_CARDS = ("card-wrap", "card-no-result")
+HTML_PAGES = ("/complaint/view/", "/tousu/show/id/", _SEARCH_PAGE)
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
 _MTOP_LOGIN = ("FAIL_SYS_SESSION_EXPIRED", "FAIL_SYS_LOGIN")
 _MTOP_PUNISH = ("FAIL_SYS_USER_VALIDATE", "RGV587_ERROR")
@@ -80,9 +84,11 @@ def block_of(response: Any, expects_json: bool) -> Block | None:
     if status >= 400:
         return None  # 404/5xx are errors for RetryMiddleware, not blocks
     text = response_text(response)
-    if any(page in getattr(response, "url", "") for page in HTML_PAGES):
+    url = getattr(response, "url", "")
+    if any(page in url for page in HTML_PAGES):
         title = _TITLE.search(text)
-        return _page_block(title.group(1)) if title else None
+        block = _page_block(title.group(1)) if title else None
+        return block or (search_wall(text) if _SEARCH_PAGE in url else None)
     stripped = text.lstrip().lstrip("\ufeff")
     if not expects_json:
         return _page_block(text)
@@ -117,6 +123,14 @@ def _json_block(payload: dict) -> Block | None:
     if any(code in ret for code in _MTOP_PUNISH):
         return Block(f"mtop anti-bot check ({ret[:60]})", PUNISHED)
     return None
+
+
+def search_wall(text: str) -> Block | None:
+    """An s.weibo.com search page that is a login or captcha wall: no result card, no no-result card,
+    and a wall's marker. Pages with cards are posts, whatever their words say."""
+    if any(card in text for card in _SEARCH_CARDS):
+        return None
+    return _page_block(text)
 
 
 def _page_block(text: str) -> Block | None:

@@ -89,15 +89,6 @@ def no_result(sel: Selector) -> bool:
     return bool(sel.xpath('//div[contains(@class, "card-no-result")]'))
 
 
-# what a page without any card (result or no-result) shows when it is a login or captcha wall
-WALL_MARKERS = (("Sina Visitor System", "Weibo visitor check"), ("验证码", "captcha page (验证码)"),
-                ("passport.weibo.com", "Weibo login page"), ("请登录", "Weibo login page"))
-
-
-def wall_reason(text: str) -> str | None:
-    return next((reason for marker, reason in WALL_MARKERS if marker in text), None)
-
-
 def cards(sel: Selector) -> list[Selector]:
     return sel.xpath('//div[contains(concat(" ", normalize-space(@class), " "), " card-wrap ")][@mid]')
 

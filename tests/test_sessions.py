@@ -92,6 +92,26 @@ def test_cookies_rotate_and_an_expired_one_is_retired_once(tmp_path, monkeypatch
     assert rows(db, "SELECT reason FROM crawl_runs ORDER BY id") == [("finished",)] * 3
 
 
+def test_s_weibo_visitor_wall_with_a_cookie_retires_it_and_the_next_reads_the_search(tmp_path, monkeypatch):
+    # s.weibo.com answers an expired SUB with its visitor check at 200 under its own title, not with a
+    # redirect: that is an expired cookie too, not a captcha that stops the source
+    monkeypatch.setenv("WB_A", "SUB=aaa")
+    monkeypatch.setenv("WB_B", "SUB=bbb")
+    db = tmp_path / "cw.db"
+    with posts_server() as server:
+        server.require_login("weibo", "SUB", "bbb")
+        cfg = with_cookies(write_config(tmp_path, "weibo_search", server.base_url, {"weibo_search": [QUERY]}),
+                           "weibo_search", cookie_env="WB_A", cookie_envs=["WB_B"])
+        out = crawl(cfg, "weibo_search", "-a", "mode=html")
+        sent = [c.split(";")[0] for c in cookies_sent(server)]
+        expected = len([p for p in server.posts("weibo") if QUERY in p.text])
+    assert out.startswith("weibo_search: finished") and sent[0] == "SUB=aaa" and set(sent[1:]) == {"SUB=bbb"}
+    events = rows(db, "SELECT event, detail FROM source_health ORDER BY id")
+    assert [e for e, _ in events] == ["cookie_expired"]
+    assert "Weibo visitor check page" in json.loads(events[0][1])["reason"]
+    assert expected >= 25 and rows(db, "SELECT COUNT(*) FROM mentions") == [(expected,)]
+
+
 def test_every_cookie_expired_blocks_the_source_and_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("WB_A", "SUB=aaa")
     with posts_server() as server:

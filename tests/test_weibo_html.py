@@ -195,6 +195,21 @@ def test_block_replies_for_the_html_search(status, headers, expected):
     assert expected in block_reason(response, expects_json=False)
 
 
+def test_a_login_wall_under_a_neutral_title_is_a_login_block():
+    from scrapy.http import HtmlResponse
+
+    from crawlers.blocks import LOGIN, block_of
+
+    wall = ('<html><head><title>微博搜索</title></head><body><div class="m-error">请登录后查看更多内容'
+            '<a href="https://passport.weibo.com/sso/signin">登录</a></div></body></html>')
+    block = block_of(HtmlResponse(URL, body=wall.encode(), encoding="utf-8"), expects_json=False)
+    assert block is not None and block.kind == LOGIN
+    # the same words on a page that holds the no-result card are that card's, not a wall
+    empty = (FIXTURES / "weibo/s_weibo_search_noresult.html").read_text(encoding="utf-8")
+    assert block_of(HtmlResponse(URL, body=empty.replace("</body>", "请登录</body>").encode(), encoding="utf-8"),
+                    expects_json=False) is None
+
+
 def test_a_post_that_mentions_a_captcha_is_not_a_block():
     html = (FIXTURES / "weibo/s_weibo_search.html").read_text(encoding="utf-8")
     html = html.replace("客服今天终于接通了", "的验证码一直收不到")

@@ -64,13 +64,21 @@ FAULT_REPLIES = {
     "jd_empty": lambda: Reply(200, b"{}", "text/html;charset=GBK"),
     "array": lambda: Reply.json([{"ok": 1}]),
 }
-# which site a path belongs to, for sessions (m.weibo.cn JSON, JD club, Tmall)
-SITE_PATHS = {"weibo": ("/api/container/getIndex", "/statuses/extend", "/comments/hotflow", "/api/comments/show"),
+# which site a path belongs to, for sessions (m.weibo.cn JSON, s.weibo.com search, JD club, Tmall)
+SITE_PATHS = {"weibo": ("/api/container/getIndex", "/statuses/extend", "/comments/hotflow", "/api/comments/show",
+                        "/weibo"),
               "jd": ("/comment/",), "tmall": ("/h5/mtop.", "/list_detail_rate.htm")}
+
+
+VISITOR_PAGE = ('<!DOCTYPE html><html><head><meta charset="utf-8"><title>Sina Visitor System</title></head><body>'
+                '<div id="message">正在验证您的浏览器</div>'
+                '<script src="https://passport.weibo.com/js/visitor/mini.js"></script></body></html>').encode()
 
 
 def login_wall(site: str, path: str, had_cookie: bool) -> Reply:
     """What each site answers a request without a valid login session."""
+    if site == "weibo" and path == "/weibo":  # s.weibo.com: the visitor check, under its own title
+        return Reply(200, VISITOR_PAGE, "text/html; charset=utf-8")
     if site == "weibo":
         if not had_cookie:
             return Reply(432, b"", "text/html; charset=utf-8")

@@ -12,6 +12,7 @@ import scrapy
 from parsel import Selector
 
 from crawlers import weibo_html
+from crawlers.blocks import search_wall
 from crawlers.normalize import CHINA
 from crawlers.spiders.base import MentionSpider
 from crawlers.weibo import WEIBO_SETTINGS, LongTextMixin, mblog_cards, page_items
@@ -97,9 +98,10 @@ class WeiboSearchSpider(LongTextMixin, MentionSpider):
         if not found:
             if weibo_html.no_result(sel):
                 return
-            # neither results nor the no-result card: a login/captcha wall, or a redesigned page
-            if reason := weibo_html.wall_reason(response.text):
-                raise self.report_block(reason, response.url)
+            # neither results nor the no-result card: a login/captcha wall (which BlockDetectionMiddleware
+            # meets first in a crawl, retiring an expired cookie), or a redesigned page
+            if block := search_wall(response.text):
+                raise self.report_block(block.reason, response.url, block.kind)
             self.unreadable(response, "s.weibo.com page without result cards or the no-result card")
             return
         next_href = weibo_html.next_page_href(sel)
