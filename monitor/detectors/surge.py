@@ -73,6 +73,7 @@ class SurgeSettings:
     rate_prior_days: float = 2.0
     rate_weight: float = 1.0
     refractory_rows: int = 0  # after a report, this many of the series' own rows report nothing
+    measurement_persist_rows: int = 1  # sides="both": an episode reports from its n-th row at S >= floor
 
     def __post_init__(self) -> None:
         if self.floor < 1.0:
@@ -146,6 +147,8 @@ class SurgeScorer:
         self._below_since: float | None = None
         self._episodes: deque[float] = deque()  # start times of the last rate_days' episodes
         self._rows_since_report = 1 << 30
+        self._run = 0  # consecutive rows at S >= floor
+        self._persist = s.measurement_persist_rows if s.sides == "both" else 1
         self.last: Reading | None = None
 
     # ------------------------------------------------------------------ streaming
@@ -254,6 +257,7 @@ class SurgeScorer:
         s = self.s
         S = surprise(p)
         if S < s.floor:
+            self._run = 0
             if self._below_since is None:
                 self._below_since = t
             elif t - self._below_since >= s.rest_hours * 3600.0:
@@ -262,7 +266,10 @@ class SurgeScorer:
         self._below_since = None
         if self._episode == 0.0:
             self._since = t
+        self._run += 1
         if S <= s.ladder * self._episode or t - self._first < s.quiet_hours * 3600.0:
+            return 0.0
+        if self._episode == 0.0 and self._run < self._persist:
             return 0.0
         bar = 0.0
         if s.rate_days > 0.0:
