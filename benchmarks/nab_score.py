@@ -129,6 +129,8 @@ Third round, results (held out, NAB standard; the shipped detector measured in t
   shipped (second round)                       65.2         -          88.8
   R3-1 bar from the episode rate               57.2       dropped      84.6   (in-sample 62.5; KnownCause 42.6, Traffic 37.6)
   R3-2 half of R3-1's bar                      58.8       dropped      85.7   (in-sample 64.8)
+  R3-3 refractory 36 rows                      51.7       dropped      77.0   (in-sample 58.1; KnownCause 25.6)
+  R3-4 persistence for measurements            46.5       dropped      88.8   (in-sample 59.9; Traffic 14.5)
 
 The candidates are three faces of one detector: "surge" (rises only: the default of
 `crisiswatch detect` and the detector behind the live rules), "change" (rises, falls and
