@@ -65,15 +65,6 @@ class SurgeSettings:
     ladder: float = 1.5  # within an episode, a new report needs S this many times the last one
     quiet_hours: float = 24.0
     min_samples: int = 24
-    # The series' own alert bar (third round; 0 = off): S is lowered by rate_weight x log10 of how much
-    # more often than rate_prior (episodes a day) this series started episodes over the last rate_days
-    # (a Gamma prior worth rate_prior_days), so each series pages at about the same rate.
-    rate_days: float = 0.0
-    rate_prior: float = 0.5
-    rate_prior_days: float = 2.0
-    rate_weight: float = 1.0
-    refractory_rows: int = 0  # after a report, this many of the series' own rows report nothing
-    measurement_persist_rows: int = 1  # sides="both": an episode reports from its n-th row at S >= floor
 
     def __post_init__(self) -> None:
         if self.floor < 1.0:
@@ -93,7 +84,6 @@ class Reading:
     since: float  # epoch seconds when the episode began (S first reached floor)
     at: float  # epoch seconds of the row
     once_in_hours: float  # how rare: a peak like this comes about once in this many hours here
-    bar: float = 0.0  # how much the series' own episode rate raised its bar (S units; rate_days)
 
     @property
     def ratio(self) -> float:
@@ -145,10 +135,6 @@ class SurgeScorer:
         self._episode = 0.0  # S of the episode's last report (0: no episode)
         self._since = 0.0
         self._below_since: float | None = None
-        self._episodes: deque[float] = deque()  # start times of the last rate_days' episodes
-        self._rows_since_report = 1 << 30
-        self._run = 0  # consecutive rows at S >= floor
-        self._persist = s.measurement_persist_rows if s.sides == "both" else 1
         self.last: Reading | None = None
 
     # ------------------------------------------------------------------ streaming
@@ -157,7 +143,6 @@ class SurgeScorer:
         return self.update_seconds(epoch_seconds(timestamp), value)
 
     def update_seconds(self, t: float, value: float) -> float:
-        self._rows_since_report += 1
         y = math.log1p(value) if value >= 0.0 else -math.log1p(-value)
         if self._first is None:
             self._start(t, y)
@@ -257,7 +242,6 @@ class SurgeScorer:
         s = self.s
         S = surprise(p)
         if S < s.floor:
-            self._run = 0
             if self._below_since is None:
                 self._below_since = t
             elif t - self._below_since >= s.rest_hours * 3600.0:
@@ -266,18 +250,9 @@ class SurgeScorer:
         self._below_since = None
         if self._episode == 0.0:
             self._since = t
-        self._run += 1
         if S <= s.ladder * self._episode or t - self._first < s.quiet_hours * 3600.0:
             return 0.0
-        if self._episode == 0.0 and self._run < self._persist:
-            return 0.0
-        bar = 0.0
-        if s.rate_days > 0.0:
-            bar = self._rate_bar(t, self._episode == 0.0)
         self._episode = S
-        if self._rows_since_report < s.refractory_rows:
-            return 0.0
-        self._rows_since_report = 0
         name = STATISTICS[i]
         if name == "spike":
             value, baseline = _unlog(self._y), _unlog(self._base)
@@ -293,23 +268,9 @@ class SurgeScorer:
         else:  # swing: mean absolute change per row (log scale) now vs its usual size
             usual = self._peaks[i].sorted
             value, baseline = self._swing, usual[len(usual) // 2]
-        self.last = Reading(name, side, S - bar, p, value, baseline, self._since, t,
-                            min(10.0**S, 1e12) * self._sample_every / 3600.0, bar)
-        S -= bar
-        return S / (S + 1.0) if S > 0.0 else 0.0
-
-    def _rate_bar(self, t: float, new_episode: bool) -> float:
-        """log10 of this series' episode rate over the last rate_days against rate_prior (Gamma-shrunk)."""
-        s = self.s
-        window = s.rate_days * 86400.0
-        episodes = self._episodes
-        while episodes and episodes[0] <= t - window:
-            episodes.popleft()
-        days = min(s.rate_days, (t - self._first - s.quiet_hours * 3600.0) / 86400.0)
-        rate = (len(episodes) + s.rate_prior * s.rate_prior_days) / (max(days, 0.0) + s.rate_prior_days)
-        if new_episode:
-            episodes.append(t)
-        return s.rate_weight * math.log10(rate / s.rate_prior)
+        self.last = Reading(name, side, S, p, value, baseline, self._since, t,
+                            min(10.0**S, 1e12) * self._sample_every / 3600.0)
+        return S / (S + 1.0)
 
     @property
     def warm(self) -> bool:
