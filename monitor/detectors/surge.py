@@ -65,7 +65,6 @@ class SurgeSettings:
     ladder: float = 1.5  # within an episode, a new report needs S this many times the last one
     quiet_hours: float = 24.0
     min_samples: int = 24
-    recent_bar: bool = False  # R3-5 of benchmarks/nab_score.py
 
     def __post_init__(self) -> None:
         if self.floor < 1.0:
@@ -137,7 +136,6 @@ class SurgeScorer:
         self._since = 0.0
         self._below_since: float | None = None
         self.last: Reading | None = None
-        self._recent: deque[float] = deque()
 
     # ------------------------------------------------------------------ streaming
 
@@ -255,13 +253,6 @@ class SurgeScorer:
         if S <= s.ladder * self._episode or t - self._first < s.quiet_hours * 3600.0:
             return 0.0
         self._episode = S
-        raw = S
-        if s.recent_bar:
-            recent = self._recent
-            while recent and recent[0] <= t - 86400.0:
-                recent.popleft()
-            S -= math.log10(1 + len(recent))
-            recent.append(t)
         name = STATISTICS[i]
         if name == "spike":
             value, baseline = _unlog(self._y), _unlog(self._base)
@@ -278,7 +269,7 @@ class SurgeScorer:
             usual = self._peaks[i].sorted
             value, baseline = self._swing, usual[len(usual) // 2]
         self.last = Reading(name, side, S, p, value, baseline, self._since, t,
-                            min(10.0**raw, 1e12) * self._sample_every / 3600.0)
+                            min(10.0**S, 1e12) * self._sample_every / 3600.0)
         return S / (S + 1.0)
 
     @property
