@@ -142,7 +142,7 @@ threshold (AWS 64.7 -> 66.1, AdExchange 74.1 -> 76.0, Traffic 67.5 -> 69.5) but 
 best thresholds further apart, so a threshold chosen without a family fits it worse (KnownCause
 56.1 -> 42.6; not checked row by row: perhaps episodes before its failures raise the bar); R3-2 the same,
 halved. R3-3: the ladder's repeat reports within hours carry detections (KnownCause 56.1 -> 25.6):
-a first report before a window is often followed by the one inside it. R3-4: probably NAB's
+presumably a first report before a window is followed by one inside it. R3-4: probably NAB's
 labelled anomalies include lone rows (Traffic 46.2 -> 14.5; not checked row by row). R3-5: as R3-3, repeats carry detections.
 The code of the variants is in the commits "NAB benchmark: R3-3 and R3-4 results" (`--variant
 R3-n` of this script there) and "R3-5 ... written down before it is run" (`--r3-5`); it was
