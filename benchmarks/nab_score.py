@@ -102,6 +102,52 @@ overall 65.2, surge alone on realTweets LOSO 88.8.
   in-sample but 56.4 held out: what separates the families is not visible to a causal, label-free
   detector on the series so far.
 
+Third round (written before any of it was run; same rules, deciding number and guard; each variant
+is measured once with `--variant`, the shipped detector measured in the same session beside it):
+the gap above is one bar for all series, so each series sets its own, causally and without labels.
+- Before it: the third round saw the tables above and, label-free, the number of reports per day
+  of each of the 53 series at S >= 1, 1.39, 2, 3 (about 0.1 to 1.6 a day at S >= 1).
+- R3-1 an alert budget by the series' episode rate: if a series starts episodes (S >= floor) at
+  rate r a day, and the tail above floor has the shape the calibration gives it, the S it must
+  reach to page at a fixed rate is S + log10(r) + constant. So every report's S is lowered by
+  log10(r / 0.5), r the episodes started over the last 7 days (the current one not counted),
+  shrunk by a Gamma prior of 0.5 a day worth 2 days (0.5 a day: the middle of the counts above;
+  the constant only moves what NAB's optimiser picks). A noisy series needs rarer evidence; a
+  quiet one (realTraffic's travel times) pages on less. The ladder and episodes stay on raw S.
+- R3-2 the same with half the weight (S lowered by 0.5 log10(r / 0.5)): the rate of 3-7 episodes
+  a week is a noisy estimate, and NAB's labelled anomalies are themselves episodes that raise it.
+- R3-3 a refractory period in the series' own rows: after a report, the next 36 rows (3 hours of
+  5-minute rows, a day and a half of hourly ones) report nothing, ladder included; on top of
+  R3-1 or R3-2 if one was kept (neither was: on the shipped detector).
+- Added after R3-2 had run (same rules): R3-4 persistence for measurements: with sides="both"
+  ("change", and "auto" on a measurement) an episode is reported only from its second consecutive
+  row at S >= floor (a lone row of a latency or CPU series is the commonest false alarm; a real
+  change lasts, and NAB's windows are a hundred rows wide, so one row late costs little). Counts
+  ("surge") unchanged.
+- Added after R3-4 had run (same rules): R3-5 a bar that rises with the alerts of the last day:
+  every report's S is lowered by log10(1 + n), n the reports (onsets and ladder) this series made
+  in the 24 hours before it (one report in the last day: S must be 0.3 higher;
+  three: 0.6). Expected to lose (R3-3), measured to complete the brief's list.
+Third round, results (held out, NAB standard; the shipped detector measured in the same session):
+  change                                   overall LOFO  decision   realTweets LOSO (surge alone)
+  shipped (second round)                       65.2         -          88.8
+  R3-1 bar from the episode rate               57.2       dropped      84.6   (in-sample 62.5; KnownCause 42.6, Traffic 37.6)
+  R3-2 half of R3-1's bar                      58.8       dropped      85.7   (in-sample 64.8)
+  R3-3 refractory 36 rows                      51.7       dropped      77.0   (in-sample 58.1; KnownCause 25.6)
+  R3-4 persistence for measurements            46.5       dropped      88.8   (in-sample 59.9; Traffic 14.5)
+  R3-5 bar rising with the last day's alerts   60.9       dropped      80.8   (in-sample 63.7; Traffic 31.7)
+Nothing of the third round shipped; the detector is the second round's. Why each failed, read from
+the tables of those runs: R3-1's bar did raise the score some families reach at their own NAB
+threshold (AWS 64.7 -> 66.1, AdExchange 74.1 -> 76.0, Traffic 67.5 -> 69.5) but moved the families'
+best thresholds further apart, so a threshold chosen without a family fits it worse (KnownCause
+56.1 -> 42.6; not checked row by row: perhaps episodes before its failures raise the bar); R3-2 the same,
+halved. R3-3: the ladder's repeat reports within hours carry detections (KnownCause 56.1 -> 25.6):
+presumably a first report before a window is followed by one inside it. R3-4: probably NAB's
+labelled anomalies include lone rows (Traffic 46.2 -> 14.5; not checked row by row). R3-5: as R3-3, repeats carry detections.
+The code of the variants is in the commits "NAB benchmark: R3-3 and R3-4 results" (`--variant
+R3-n` of this script there) and "R3-5 ... written down before it is run" (`--r3-5`); it was
+removed after, as the dropped changes of the second round were.
+
 The candidates are three faces of one detector: "surge" (rises only: the default of
 `crisiswatch detect` and the detector behind the live rules), "change" (rises, falls and
 turbulence) and "auto" (the series' first day picks one of the two). "HELD OUT, each candidate
@@ -148,7 +194,6 @@ CANDIDATES: dict[str, str] = {
     "change": "rises, falls and turbulence",
     "auto": "the first day decides: counts -> surge, a measurement -> change",
 }
-
 
 @dataclass
 class Choice:
