@@ -20,6 +20,7 @@ from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.conf import build_component_list
 from scrapy.utils.misc import build_from_crawler, load_object
 
+from crawlers.runner import crawl_settings
 from crisiswatch.config import Config
 
 logger = logging.getLogger(__name__)
@@ -45,8 +46,6 @@ class FeedCrawler:
 
 class PipelineFeed:
     def __init__(self, config: Config, source: str, *, settings: Settings | None = None) -> None:
-        from crawlers.runner import crawl_settings
-
         self.settings = settings or crawl_settings(config)
         self.spider = FeedSource(source)
         self.crawler = FeedCrawler(self.settings, self.spider)

@@ -1,7 +1,8 @@
 """Item pipelines: validate -> de-duplicate -> enrich -> index (in batches).
 
 Each pipeline does one thing and is wired by ITEM_PIPELINES; the same classes run for the
-X collector through `crawlers.feed.feed_items`, without Scrapy's engine.
+X collector through `crawlers.feed.feed_items`, without Scrapy's engine. Enrichment is monitor's
+(monitor/enrich/pipeline.py): the settings name it, the crawlers never import it.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from scrapy.exceptions import DropItem
 from crawlers.frontier import shared_crawl
 from crawlers.sanitize import sanitize_item, truncate
 from crawlers.state import MARK_SKEW, CrawlState
-from crawlers.wiring import crawler_config, state_connection
+from crawlers.wiring import state_connection
 from crisiswatch.deadletter import DeadLetters
 from crisiswatch.mention import Mention, validation_reason
+from index.writer import IndexWriter
 
 logger = logging.getLogger(__name__)
 
@@ -85,23 +87,6 @@ class DedupPipeline:
         return item
 
 
-class EnrichPipeline:
-    """Runs the configured enrichment steps (brands, PII, sentiment, complaint, severity, influence)."""
-
-    def __init__(self, crawler: Any) -> None:
-        from monitor.enrich import Enricher
-
-        self.enricher = Enricher.from_config(crawler_config(crawler), state=state_connection(crawler))
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> EnrichPipeline:
-        return cls(crawler)
-
-    def process_item(self, item: Mention) -> Mention:
-        self.enricher.enrich([item])
-        return item
-
-
 class IndexPipeline:
     """Writes mentions to the index in batches and advances crawl marks only after a clean finish.
 
@@ -112,8 +97,6 @@ class IndexPipeline:
     """
 
     def __init__(self, crawler: Any) -> None:
-        from index.writer import IndexWriter
-
         self.crawler = crawler
         conn = state_connection(crawler)
         self.state = CrawlState(conn)

@@ -7,6 +7,7 @@ from typing import Any
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
+from scrapy.utils.conf import closest_scrapy_cfg
 from scrapy.utils.project import get_project_settings
 
 from crawlers.frontier import frontier_settings
@@ -34,8 +35,6 @@ def crawl_settings(config: Config, *, overrides: dict[str, Any] | None = None, p
 
 
 def _has_project() -> bool:
-    from scrapy.utils.conf import closest_scrapy_cfg
-
     return bool(closest_scrapy_cfg())
 
 

@@ -40,7 +40,7 @@ DOWNLOADER_MIDDLEWARES = {
 ITEM_PIPELINES = {
     "crawlers.pipelines.ValidationPipeline": 100,
     "crawlers.pipelines.DedupPipeline": 200,
-    "crawlers.pipelines.EnrichPipeline": 300,
+    "monitor.enrich.pipeline.EnrichPipeline": 300,  # monitor's, composed here by name (crawlers never import it)
     "crawlers.pipelines.IndexPipeline": 800,
 }
 EXTENSIONS = {

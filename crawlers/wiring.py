@@ -1,4 +1,5 @@
-"""What the Scrapy components share: the config, the state database and the index, per crawler."""
+"""What the Scrapy components share per crawler: the config and the state database (kept in the
+kernel, crisiswatch/components.py, as monitor's enrichment pipeline needs them too) and the login sessions."""
 
 from __future__ import annotations
 
@@ -6,24 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 from crawlers.sessions import SITE_DOMAINS, SessionPool, configured_sessions
-from crisiswatch.config import Config, load_config
-from crisiswatch.db import StateConnection, connect
+from crisiswatch.components import crawler_config, state_connection
 
-
-def crawler_config(crawler: Any) -> Config:
-    config = crawler.settings.get("CRISISWATCH_CONFIG")
-    if config is None:
-        config = load_config(crawler.settings.get("CRISISWATCH_CONFIG_FILE"))
-    return config
-
-
-def state_connection(crawler: Any) -> StateConnection:
-    """One connection per crawler, opened on first use and kept on the crawler."""
-    conn = getattr(crawler, "_crisiswatch_state", None)
-    if conn is None:
-        conn = connect(crawler.settings.get("CRISISWATCH_STATE_DB"))
-        crawler._crisiswatch_state = conn
-    return conn
+__all__ = ["crawler_config", "session_pool", "state_connection"]
 
 
 def session_pool(crawler: Any) -> SessionPool:

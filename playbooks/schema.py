@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from crisiswatch.errors import CrisiswatchError
 from crisiswatch.mention import CATEGORIES, SEVERITIES
+from playbooks.steps import STEP_TYPES
 
 
 class Trigger(BaseModel):
@@ -70,8 +71,6 @@ class Playbook(BaseModel):
 
 
 def load_playbook(path: Path) -> Playbook:
-    from playbooks.steps import STEP_TYPES
-
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         if raw is not None and not isinstance(raw, dict):

@@ -92,10 +92,8 @@ def ticket(**changes):
 
 
 def test_cases_create_then_update_with_version():
-    from crisiswatch.commands.kibana import kibana_client
-
     with FakeKibana() as fake:
-        client = kibana_client(fake.url)
+        client = kibana.kibana_client(fake.url)
         cases = KibanaCases(client, space="brand-team")
         ref = cases.create(ticket())
         created = fake.cases[ref.id]

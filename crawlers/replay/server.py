@@ -15,29 +15,17 @@ ends one account's session, as the site does after some minutes or hours. m.weib
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from crawlers.replay.reply import Reply
 from crawlers.replay.scenario import Scenario
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    body: bytes = b""
-    content_type: str = "application/json; charset=utf-8"
-    headers: dict[str, str] = field(default_factory=dict)
-    cookies: list[str] = field(default_factory=list)  # Set-Cookie lines
-
-    @classmethod
-    def json(cls, payload: Any, status: int = 200) -> Reply:
-        return cls(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"))
+from crawlers.replay.sites import SITE_HANDLERS
 
 
 @dataclass
@@ -100,8 +88,6 @@ class LoginRequirement:
 class ReplayServer:
     def __init__(self, scenario: Scenario, host: str = "127.0.0.1", port: int = 0,
                  clock: Any = None, page_size: int = 10) -> None:
-        from crawlers.replay.sites import SITE_HANDLERS
-
         self.scenario = scenario
         self.clock = clock or (lambda: datetime.now(UTC))
         self.page_size = page_size

@@ -16,6 +16,7 @@ from typing import Any
 import tweepy
 
 from crawlers.feed import PipelineFeed
+from crawlers.wiring import state_connection
 from crawlers.x.tweets import EXPANSIONS, TWEET_FIELDS, USER_FIELDS, raw, tweet_item, users_by_id
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection
@@ -147,8 +148,6 @@ def _parts(response: Any) -> tuple[list, dict]:
 
 
 def _state(feed: PipelineFeed) -> StateConnection:
-    from crawlers.wiring import state_connection
-
     return state_connection(feed.crawler)
 
 

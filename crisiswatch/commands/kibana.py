@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
 
 from crisiswatch.errors import CrisiswatchError
 
@@ -27,19 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def kibana_client(url: str) -> Any:
-    from kibana import Kibana
-
-    auth: dict[str, Any] = {}
-    if os.environ.get("KIBANA_API_KEY"):
-        auth["api_key"] = os.environ["KIBANA_API_KEY"]
-    elif os.environ.get("KIBANA_USERNAME"):
-        auth["basic_auth"] = (os.environ["KIBANA_USERNAME"], os.environ.get("KIBANA_PASSWORD", ""))
-    return Kibana(url, max_retries=1, request_timeout=30, **auth)
-
-
 def run(args: argparse.Namespace) -> int:
-    from index.kibana import DASHBOARD_ID, install, saved_objects, to_ndjson
+    from index.kibana import DASHBOARD_ID, install, kibana_client, saved_objects, to_ndjson
 
     objects = saved_objects()
     if args.action == "export":

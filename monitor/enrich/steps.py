@@ -10,6 +10,13 @@ from crisiswatch.brand_names import BrandNames
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection
 from crisiswatch.mention import SEVERITIES, Mention, severity_rank
+from crisiswatch.pii import mask
+from monitor.enrich.brands import BrandMatcher, BrandRule
+from monitor.enrich.complaint import classify_many
+from monitor.enrich.influence import influence
+from monitor.enrich.language import detect_languages
+from monitor.enrich.neardup import NearDupIndex
+from monitor.enrich.sentiment import anger, load_model, score_by_language
 
 
 class EnrichStep(Protocol):
@@ -24,8 +31,6 @@ class PiiStep:
     name = "pii"
 
     def __init__(self, config: Config, state: StateConnection | None = None) -> None:
-        from crisiswatch.pii import mask
-
         self.mask = mask
         self.keep_raw = config.enrichment.keep_raw_text
 
@@ -47,8 +52,6 @@ class BrandStep:
     name = "brands"
 
     def __init__(self, config: Config, state: StateConnection | None = None) -> None:
-        from monitor.enrich.brands import BrandMatcher, BrandRule
-
         self.matcher = BrandMatcher([
             BrandRule(brand=b.key, names=tuple(b.names), rules=tuple(b.rules), exclusions=tuple(b.exclusions))
             for b in config.brands
@@ -80,8 +83,6 @@ class NearDupStep:
     WINDOW = timedelta(days=3)
 
     def __init__(self, config: Config, state: StateConnection | None = None) -> None:
-        from monitor.enrich.neardup import NearDupIndex
-
         self.index = NearDupIndex()
         self.state = state
         if state is not None:
@@ -113,8 +114,6 @@ class LanguageStep:
     name = "language"
 
     def __init__(self, config: Config, state: StateConnection | None = None) -> None:
-        from monitor.enrich.language import detect_languages
-
         self.detect = detect_languages
 
     def __call__(self, mentions: list[Mention]) -> None:
@@ -128,9 +127,6 @@ class SentimentStep:
     name = "sentiment"
 
     def __init__(self, config: Config, state: StateConnection | None = None) -> None:
-        from monitor.enrich.language import detect_languages
-        from monitor.enrich.sentiment import anger, load_model, score_by_language
-
         self.model = load_model(config.enrichment.sentiment_model)
         self.anger = anger
         self.detect = detect_languages
@@ -154,8 +150,6 @@ class ComplaintStep:
     name = "complaint"
 
     def __init__(self, config: Config, state: StateConnection | None = None) -> None:
-        from monitor.enrich.complaint import classify_many
-
         self.classify_many = classify_many
 
     def __call__(self, mentions: list[Mention]) -> None:
@@ -174,8 +168,6 @@ class InfluenceStep:
     VIRAL = 80.0  # a post this far-reaching is at least 重要, whatever its words
 
     def __init__(self, config: Config, state: StateConnection | None = None) -> None:
-        from monitor.enrich.influence import influence
-
         self.influence = influence
 
     def __call__(self, mentions: list[Mention]) -> None:

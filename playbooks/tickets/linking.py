@@ -6,13 +6,11 @@ import json
 import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from crisiswatch.mention import Mention, severity_rank
 from index.tokenize import tokens
-
-if TYPE_CHECKING:
-    from playbooks.tickets.service import TicketService
+from playbooks.tickets.ledger import TicketLedger
 
 # the raw text (kept only with enrichment.keep_raw_text) still has the code; public text has [订单号]
 _ORDER = re.compile(r"(?:订单编号|订单号|运单号|单号|订单)\s*[:：#]?\s*([A-Za-z]{0,4}\d{6,24})")
@@ -61,7 +59,7 @@ def similar_topic(a: str, b: str) -> bool:
     return len(x & y) / len(x | y) >= TOPIC_SIMILARITY
 
 
-def link_repeats(tickets: TicketService, ticket_id: int, now: datetime, actor: str) -> None:
+def link_repeats(tickets: TicketLedger, ticket_id: int, now: datetime, actor: str) -> None:
     """Same author, same order number or the same grievance retold within the window: a repeat."""
     new = tickets.conn.execute("SELECT * FROM tickets WHERE id=?", (ticket_id,)).fetchone()
     since = (now - timedelta(days=tickets.settings.repeat_window_days)).isoformat()

@@ -11,6 +11,8 @@ import os
 from typing import Any, Protocol
 
 from crisiswatch.db import StateConnection
+from index.kibana import kibana_client
+from index.kibana_cases import CaseRef, KibanaCases
 from playbooks.tickets.models import Ticket
 
 logger = logging.getLogger(__name__)
@@ -49,8 +51,6 @@ class KibanaCaseMirror:
         self._save(ticket, self.cases.create(ticket))
 
     def updated(self, ticket: Ticket, event: dict[str, Any]) -> None:
-        from index.kibana_cases import CaseRef
-
         row = self.conn.execute("SELECT ref_id, ref_version FROM ticket_mirror WHERE ticket_id=? AND system='kibana'",
                                 (ticket.id,)).fetchone()
         if row is None:  # opened before the mirror was configured
@@ -67,9 +67,6 @@ def mirror_for(index_url: str, conn: StateConnection | None = None) -> TicketMir
     if not url:
         return NullMirror()
     try:
-        from crisiswatch.commands.kibana import kibana_client
-        from index.kibana_cases import KibanaCases
-
         return KibanaCaseMirror(KibanaCases(kibana_client(url), space=os.environ.get("KIBANA_SPACE")), conn)
     except Exception as exc:  # noqa: BLE001 - a mirror that cannot start must not stop ticketing
         logger.warning("Kibana Cases mirror not started: %s", exc)

@@ -6,7 +6,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from crisiswatch.mention import CATEGORY_LABELS
-from playbooks.tickets.report import Report, _local, _num, _pct, chart_png, escape
+from playbooks.tickets.report_parts import Report, _local, _num, _pct, chart_png, escape
 
 STYLE = ("body{font-family:'Noto Sans CJK SC','PingFang SC',sans-serif;max-width:960px;margin:2em auto;color:#222}"
          "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:4px 10px;"

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from crisiswatch.db import transaction
+from playbooks.tickets.ledger import TicketLedger
 from playbooks.tickets.models import CLOSED, TIMER_LABELS, WATCHED_TIMERS
 
-if TYPE_CHECKING:
-    from playbooks.tickets.service import TicketService
 
-
-def check_sla(tickets: TicketService, now: datetime) -> dict[str, list[dict[str, Any]]]:
+def check_sla(tickets: TicketLedger, now: datetime) -> dict[str, list[dict[str, Any]]]:
     """Reminders for timers nearly due and breaches for timers past due, each reported once.
 
     A breach escalates the ticket one tier (its escalation level rises and the escalation
@@ -49,12 +47,12 @@ def check_sla(tickets: TicketService, now: datetime) -> dict[str, list[dict[str,
                 out["reminders"].append(item)
     return out
 
-def _mark(tickets: TicketService, ticket_id: int, timer: str, kind: str, due: datetime, now: datetime) -> bool:
+def _mark(tickets: TicketLedger, ticket_id: int, timer: str, kind: str, due: datetime, now: datetime) -> bool:
     cur = tickets.conn.execute("INSERT INTO ticket_sla_marks(ticket_id, timer, kind, due, at)"
                             " VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING", (ticket_id, timer, kind, due.isoformat(), now.isoformat()))
     return cur.rowcount == 1
 
-def _breach(tickets: TicketService, ticket_id: int, timer: str, due: datetime, now: datetime) -> None:
+def _breach(tickets: TicketLedger, ticket_id: int, timer: str, due: datetime, now: datetime) -> None:
     tier = tickets.settings.escalate_to
     with transaction(tickets.conn):
         row = tickets.conn.execute("SELECT departments FROM tickets WHERE id=?", (ticket_id,)).fetchone()

@@ -6,6 +6,7 @@ import hashlib
 import json
 from typing import Any
 
+from crawlers.replay.reply import Reply
 from crawlers.replay.sites.common import china_time, int_arg, masked, page_count, pick, token
 
 PATH = "/comment/productPageComments.action"
@@ -83,8 +84,6 @@ def jsonp_gbk(payload: dict[str, Any], callback: str = "fetchJSON_comment98") ->
 
 def handle(server: Any, path: str, query: dict[str, str], layout_changed: bool = False,
            cookies: dict[str, str] | None = None) -> Any:
-    from crawlers.replay.server import Reply
-
     if path != PATH:
         return None
     sku = query.get("productId", "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from crawlers.replay.reply import Reply
 from crawlers.replay.sites.common import escape, int_arg, page_of, pick, title_of, token
 
 SEARCH = "/front/api/search/searchPostList.do"
@@ -29,8 +30,6 @@ def post_json(post: Any, layout_changed: bool = False) -> dict[str, Any]:
 
 def handle(server: Any, path: str, query: dict[str, str], layout_changed: bool = False,
            cookies: dict[str, str] | None = None) -> Any:
-    from crawlers.replay.server import Reply
-
     if path == SEARCH:
         keyword = query.get("title", "")
         posts = [p for p in server.posts("jutousu") if keyword and keyword in p.text]

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from crawlers import mtop
+from crawlers.replay.reply import Reply
 from crawlers.replay.sites.common import (
     B62,
     china_time,
@@ -111,8 +112,6 @@ def mtop_reply(data: dict[str, Any], ret: str = "SUCCESS::调用成功") -> dict
 
 
 def _mtop(server: Any, query: dict[str, str], cookies: dict[str, str], layout_changed: bool) -> Any:
-    from crawlers.replay.server import Reply
-
     callback = query.get("callback")
 
     def answer(payload: dict[str, Any], set_cookies: tuple[str, ...] = ()) -> Any:
@@ -147,8 +146,6 @@ def _mtop(server: Any, query: dict[str, str], cookies: dict[str, str], layout_ch
 
 def handle(server: Any, path: str, query: dict[str, str], layout_changed: bool = False,
            cookies: dict[str, str] | None = None) -> Any:
-    from crawlers.replay.server import Reply
-
     if path == MTOP_PATH:
         return _mtop(server, query, cookies or {}, layout_changed)
     if path != PATH:

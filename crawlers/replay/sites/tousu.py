@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from crawlers.replay.reply import Reply
 from crawlers.replay.sites.common import escape, int_arg, page_count, page_of, pick, title_of, token
 from crawlers.tousu_signature import signature
 
@@ -38,14 +39,10 @@ def _main(post: Any, company: str, layout_changed: bool = False) -> dict[str, An
 
 
 def _refused(msg: str) -> Any:
-    from crawlers.replay.server import Reply
-
     return Reply.json({"result": {"status": {"code": -1, "msg": msg}, "data": {}}})
 
 
 def _list(server: Any, path: str, query: dict[str, str], layout_changed: bool) -> Any:
-    from crawlers.replay.server import Reply
-
     signed = {k: v for k, v in query.items() if k not in ("ts", "rs", "signature", "callback", "_")}
     if query.get("signature") != signature(query.get("ts", ""), query.get("rs", ""), *signed.values()):
         return _refused("签名错误")
@@ -77,8 +74,6 @@ def list_reply(chunk: list[Any], company: str, page: int, size: int, total: int,
 
 
 def _view(server: Any, sn: str) -> Any:
-    from crawlers.replay.server import Reply
-
     post = next((p for p in server.posts("tousu_sina") if p.id == sn), None)
     if post is None:
         return Reply(404, "<html><body>投诉不存在</body></html>".encode(), "text/html; charset=utf-8")

@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from crawlers.normalize import CHINA
+from crawlers.replay.reply import Reply
+from crawlers.replay.scenario import Author
 from crawlers.replay.sites.common import B62, escape, pick, token
 
 _B62 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -154,8 +156,6 @@ def mblog(post: Any, brand_name: str, layout_changed: bool = False) -> dict[str,
 
 def retweeted(original: dict[str, Any], post: Any) -> dict[str, Any]:
     """The original a repost spreads (scenario `extra.retweet`: id, text, author, hours_before)."""
-    from crawlers.replay.scenario import Author
-
     a = original.get("author") or {}
     author = Author(id=str(a.get("id", 1_800_000_001)), name=a.get("name", "原博主"),
                     followers=int(a.get("followers", 1000)), verified=bool(a.get("verified", False)))
@@ -194,16 +194,10 @@ def handle(server: Any, path: str, query: dict[str, str], layout_changed: bool =
         return hotflow(server, query.get("id") or query.get("mid", ""), query.get("max_id"), layout_changed)
     if path == "/api/comments/show":
         return comments_show(server, query.get("id", ""), int(query.get("page", "1") or 1), layout_changed)
-    if path == "/weibo":
-        from crawlers.replay.sites.weibo_html import html_search  # s.weibo.com's half of this site
-
-        return html_search(server, query, layout_changed)
-    return None
+    return None  # s.weibo.com's half of this site (path /weibo) answers in weibo_html
 
 
 def _json(payload: Any) -> Any:
-    from crawlers.replay.server import Reply
-
     return Reply.json(payload)
 
 

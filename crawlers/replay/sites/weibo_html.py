@@ -1,4 +1,4 @@
-"""s.weibo.com's HTML search results, served by the Weibo site handler.
+"""s.weibo.com's HTML search results: the site handler for path /weibo (m.weibo.cn's JSON is in weibo.py).
 
 Cards as the site renders them (card-wrap with mid, avatar verification svg, p.txt and the
 hidden full text for long posts, div.from with time and app, action counts), a page list in
@@ -14,15 +14,19 @@ from typing import Any
 from urllib.parse import urlencode
 
 from crawlers.normalize import CHINA
+from crawlers.replay.reply import Reply
 from crawlers.replay.sites.weibo import LONG_CUT, PAGE_CAP, bid, is_long
 from crawlers.weibo_html import Slice
 
 _SVG = {True: '<svg id="woo_svg_vblue" class="woo-svg"><use xlink:href="#woo_svg_vblue"></use></svg>', False: ""}
 
 
-def html_search(server: Any, query: dict[str, str], layout_changed: bool = False) -> Any:
-    from crawlers.replay.server import Reply
+def handle(server: Any, path: str, query: dict[str, str], layout_changed: bool = False,
+           cookies: dict[str, str] | None = None) -> Reply | None:
+    return html_search(server, query, layout_changed) if path == "/weibo" else None
 
+
+def html_search(server: Any, query: dict[str, str], layout_changed: bool = False) -> Any:
     keyword = query.get("q", "")
     page = max(int(query.get("page", "1") or 1), 1)
     posts = [p for p in server.posts("weibo") if keyword and keyword in p.text]
