@@ -106,6 +106,7 @@ def fit_sentiment(texts: Path, labels: Path | None, bits: int = BITS, orders: Se
                   ) -> tuple[np.ndarray, float]:
     """The model's sentiment score: logistic regression on the hashed n-grams of the shared sentiment sets,
     leaving out every post labelled for complaints (by id and by text), so no held-out post is seen."""
+    # lazy: the train extra; tests and inference import this module without it
     from sklearn.linear_model import LogisticRegression
 
     ids, seen = _labelled(labels, texts) if labels is not None and labels.is_file() else (set(), set())
@@ -123,6 +124,7 @@ def fit_sentiment(texts: Path, labels: Path | None, bits: int = BITS, orders: Se
 
 
 def _features(posts: list[dict], sentiment: tuple[np.ndarray, float], bits: int, orders: Sequence[int]):
+    # lazy: the train extra; tests and inference import this module without it
     from scipy.sparse import csr_matrix, hstack
 
     lex = load_lexicon()
@@ -136,6 +138,7 @@ def fit(posts: list[dict], out: Path, sentiment: tuple[np.ndarray, float], c: fl
         real_weight: float = REAL_WEIGHT, bits: int = BITS, orders: Sequence[int] = ORDERS) -> Path:
     """Fit detector, categories and grade on `posts` (dicts with text, complaint, categories, severity; real
     posts, those with an id, weigh `real_weight`) beside the `sentiment` score and write the model `out`."""
+    # lazy: the train extra; tests and inference import this module without it
     from sklearn.linear_model import LogisticRegression
 
     x = _features(posts, sentiment, bits, orders)
