@@ -12,7 +12,8 @@ Training data:
   one `{"id": "<set>:<row>", "complaint", "categories", "severity", "split"}` per line, where row is the
   0-based data row of `<set>.csv` in the shared sentiment folder. Only the labels are committed; the texts
   are joined from that folder at training time. Rows with split "heldout" are never trained on (they are
-  what `benchmarks/classify.py` reports);
+  what `benchmarks/classify.py` reports). Later rounds (all training rows) were labelled with the rubric and
+  the conventions written for the cases it leaves open (`benchmarks/data/complaint_label_conventions.md`);
 - the authored sets `benchmarks/data/complaints_dev*.jsonl` (complaints_dev5 was the evaluation set until
   real labelled posts replaced it: it shared phrases with the lexicon, so it measured nothing).
 """
