@@ -15,8 +15,10 @@ How the words are read:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -100,16 +102,18 @@ class Evidence:
         return self.praise_score == 0 and self.doubt == 0 and self.quoted_praise == 0
 
 
-def _collect(lex: Lexicon, ev: Evidence, text: str, starts: list[int], keys: set[str], expecting: bool) -> None:
-    """Fill counted, praise, quoted_praise and notes from the evidence words of `text`."""
+def _collect(lex: Lexicon, ev: Evidence, text: str, starts: list[int], hits: list[Hit], contrasted: bool,
+             expecting: bool) -> None:
+    """Fill counted, praise, quoted_praise and notes from the evidence words `hits` of `text`
+    (`contrasted`: the contrast cue occurs in it)."""
     expectation = lex.cues.get("expectation") if expecting else None
     contrast = lex.cues.get("contrast")
     pivot = -1
-    if contrast is not None and lex.cue("contrast", text, keys) is not None:
+    if contrast is not None and contrasted:
         pivot = max(m.end() for m in contrast.finditer(text))
     seen: set[int] = set()
     quoted: list[tuple[int, int]] | None = None
-    for hit in find_hits(text, lex.evidence, lex.evidence_matcher, keys):
+    for hit in hits:
         if hit.entry in seen:
             continue
         if pivot >= 0 and hit.start >= pivot:
@@ -145,7 +149,10 @@ def _move(ev: Evidence, source: str, target: str) -> None:
     ev.words[target] = ev.words.get(target, []) + ev.words.pop(source, [])
 
 
-def _courier_is_logistics(lex: Lexicon, ev: Evidence, keys: set[str]) -> str | None:
+CueOf = Callable[[str], "str | None"]  # a cue's leftmost match in the post's normalised text
+
+
+def _courier_is_logistics(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
     """Rubric: a rude courier is a logistics problem, not customer-service attitude."""
     if "service_attitude" in ev.scores and "logistics" in ev.scores and "客服" not in ev.text:
         courier = next((w for w in _COURIER_WORDS if w in ev.text), None)
@@ -155,7 +162,7 @@ def _courier_is_logistics(lex: Lexicon, ev: Evidence, keys: set[str]) -> str | N
     return None
 
 
-def _venue_is_other(lex: Lexicon, ev: Evidence, keys: set[str]) -> str | None:
+def _venue_is_other(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
     """A broken barrier gate, cinema seat or metro train is a venue or service problem (other), not a product
     the author bought, unless the post is about the author's own purchase ("新买的", "到手")."""
     quality = ev.scores.get("product_quality", 0.0)
@@ -164,14 +171,14 @@ def _venue_is_other(lex: Lexicon, ev: Evidence, keys: set[str]) -> str | None:
     if "logistics" in ev.scores:  # broken in transit stays with the courier
         return None
     # the full text: the venue is often the handle itself ("@星光影院 的3D眼镜坏了")
-    venue = lex.cue("venue", ev.text, keys)
-    if venue is None or lex.cue("own_product", ev.text, keys) is not None:
+    venue = cue("venue")
+    if venue is None or cue("own_product") is not None:
         return None
     _move(ev, "product_quality", "other")
     return f"{quote(venue)} → 场所/设施/公共服务的故障算其他"
 
 
-def _checkout_is_billing(lex: Lexicon, ev: Evidence, keys: set[str]) -> str | None:
+def _checkout_is_billing(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
     """Rubric: a fee or a changed amount at checkout is billing, not a price dispute."""
     price = ev.scores.get("price", 0.0)
     if price <= 0 or price < max(ev.scores.values()):
@@ -187,11 +194,11 @@ def _checkout_is_billing(lex: Lexicon, ev: Evidence, keys: set[str]) -> str | No
 BOUNDARY_RULES = (_courier_is_logistics, _venue_is_other, _checkout_is_billing)
 
 
-def _grade_hits(lex: Lexicon, text: str, starts: list[int], keys: set[str], expecting: bool) -> list[Hit]:
-    """Grade cues that are really stated (not negated, not merely feared in an expectation clause)."""
+def _grade_hits(lex: Lexicon, text: str, starts: list[int], hits: list[Hit], expecting: bool) -> list[Hit]:
+    """The grade cues `hits` that are really stated (not negated, not merely feared in an expectation clause)."""
     expectation = lex.cues.get("expectation") if expecting else None
     kept = []
-    for hit in find_hits(text, lex.severity, lex.severity_matcher, keys):
+    for hit in hits:
         cstart = clause_start_of(starts, hit.start)
         # "约了三次都没来": a following 都没 negates a problem word, not a count or a delay (重要 cues)
         if is_negated(text, hit.start, cstart, None if hit.weight == 1.0 else hit.end):
@@ -228,24 +235,32 @@ def read_evidence(text: str, lex: Lexicon) -> Evidence:
         return ev
     keys = text_keys(norm)
     cue_text = strip_mentions(norm) if "@" in norm else norm
-    # blanking handles or fields adds only spaces, so the post's keys plus " " still cover the new text
-    cue_keys = keys | {" "} if cue_text is not norm else keys
-    ev.cues = lex.cues_in(cue_text, cue_keys)
+    # One pass reads the evidence words, grade cues and cues of the normalised post; cues are read without
+    # the handles, so where there are any they take a pass of their own, and so do the evidence words where
+    # fields or the remedy are blanked out below. Blanking adds only spaces, so the post's keys plus " " still
+    # cover the new text.
+    evidence_hits, grade_hits, norm_cues = lex.read(norm, keys, with_cues=cue_text is norm)
+    if cue_text is norm:
+        ev.cues, cue_of = norm_cues, norm_cues.get
+    else:
+        ev.cues, cue_of = lex.cues_in(cue_text, keys | {" "}), functools.partial(lex.cue, text=norm, chars=keys)
     ev.site = ev.cues.get("complaint_site")
     if ev.site is not None and "solved" in ev.cues:
         ev.site = None  # "问题已解决，撤销投诉": the site format stops forcing a complaint; the doubt cues decide
     # On complaint sites the 【投诉要求】 field says what the author wants (退货, 更换, 退款), not what went
     # wrong, and so does "想退货" / "已申请退款" in a post: neither may vote for a category.
     scored = _DEMAND_FIELD.sub(" ", norm) if "【" in norm else norm
-    ev.remedy = lex.cue("remedy", scored, keys)
+    ev.remedy = cue_of("remedy") if scored is norm else lex.cue("remedy", scored, keys)
     if ev.remedy is not None:
         scored = lex.cues["remedy"].sub(" ", scored)
     expecting = "expectation" in ev.cues
     starts = clause_starts(norm)
     if scored is not norm:
-        _collect(lex, ev, scored, clause_starts(scored), keys | {" "}, expecting)
+        blanked = keys | {" "}
+        _collect(lex, ev, scored, clause_starts(scored), find_hits(scored, lex.evidence, lex.evidence_matcher, blanked),
+                 lex.cue("contrast", scored, blanked) is not None, expecting)
     else:
-        _collect(lex, ev, norm, starts, keys, expecting)
+        _collect(lex, ev, norm, starts, evidence_hits, cue_of("contrast") is not None, expecting)
     if ev.remedy is not None:
         ev.notes.append(f"{quote(ev.remedy)} 是诉求，不计类别")
     for hit in ev.counted:
@@ -257,10 +272,10 @@ def read_evidence(text: str, lex: Lexicon) -> Evidence:
         elif hit.kind == "generic":
             ev.generic += hit.weight
     if ev.scores:
-        ev.boundary = [r for rule in BOUNDARY_RULES if ev.scores and (r := rule(lex, ev, keys)) is not None]
+        ev.boundary = [r for rule in BOUNDARY_RULES if ev.scores and (r := rule(lex, ev, cue_of)) is not None]
     ev.praise_score = sum(h.weight for h in ev.praise)
     _doubt(ev)
-    ev.grade_hits = _grade_hits(lex, norm, starts, keys, expecting)
+    ev.grade_hits = _grade_hits(lex, norm, starts, grade_hits, expecting)
     ev.amounts = extract_amounts(norm)
     return ev
 

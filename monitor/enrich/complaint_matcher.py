@@ -130,6 +130,7 @@ class Matcher:
                         by_key.setdefault(k, set()).add(index)
                     if not keys:
                         always.add(index)
+        self._entries = len(patterns)
         self._alts = tuple(alts)
         self._gates = gates
         self._by_key = {k: frozenset(v) for k, v in by_key.items()}
@@ -170,38 +171,45 @@ class Matcher:
         regexes.update(self._always, *[by_key[k] for k in self._keys & chars])
         return hits, regexes
 
-    def find_all(self, text: str, chars: set[str] | frozenset[str] | None = None) -> list[Found]:
-        """All matches as (entry, start, order, end, text), sorted: by entry, then position, then the order
-        of the alternatives (tuples, not objects: this runs for every post).
-        `chars` is probe_keys(text), when the caller already has it."""
-        hits, regexes = self._scan(text, probe_keys(text) if chars is None else chars)
-        found: list[Found] = [(entry, start, order, end, word)
-                              for start, end, word, where in hits for entry, order in where]
-        alts = self._alts
-        for i in regexes:
-            alt = alts[i]
-            for m in alt.regex.finditer(text):
-                start, end = m.span()
-                if end > start:
-                    found.append((alt.entry, start, alt.order, end, m.group(0)))
-        found.sort()
-        return found
-
-    def first_each(self, text: str, chars: set[str] | frozenset[str]) -> dict[int, str]:
-        """The leftmost match of every pattern that matches (ties: the first listed alternative)."""
+    def read(self, text: str, chars: set[str] | frozenset[str], first_from: int,
+             stop: int | None = None) -> tuple[list[Found], dict[int, str]]:
+        """One pass for patterns read two ways: entries below `first_from` as `find_all` reads them, those
+        from `first_from` on (and below `stop`) as `first_each` does. The lexicon keeps its evidence, grade
+        and cue patterns in one matcher, so a post is scanned once for all three."""
         hits, regexes = self._scan(text, chars)
+        stop = self._entries if stop is None else stop
+        found: list[Found] = []
         best: dict[int, tuple[int, int, str]] = {}
-        for start, _end, word, where in hits:
+        for start, end, word, where in hits:
             for entry, order in where:
-                if entry not in best or (start, order) < best[entry][:2]:
+                if entry < first_from:
+                    found.append((entry, start, order, end, word))
+                elif entry < stop and (entry not in best or (start, order) < best[entry][:2]):
                     best[entry] = (start, order, word)
         alts = self._alts
         for i in regexes:
             alt = alts[i]
-            m = alt.regex.search(text)
-            if m is not None and (alt.entry not in best or (m.start(), alt.order) < best[alt.entry][:2]):
-                best[alt.entry] = (m.start(), alt.order, m.group(0))
-        return {entry: hit[2] for entry, hit in best.items()}
+            if alt.entry < first_from:
+                for m in alt.regex.finditer(text):
+                    start, end = m.span()
+                    if end > start:
+                        found.append((alt.entry, start, alt.order, end, m.group(0)))
+            elif alt.entry < stop:
+                m = alt.regex.search(text)
+                if m is not None and (alt.entry not in best or (m.start(), alt.order) < best[alt.entry][:2]):
+                    best[alt.entry] = (m.start(), alt.order, m.group(0))
+        found.sort()
+        return found, {entry: hit[2] for entry, hit in best.items()}
+
+    def find_all(self, text: str, chars: set[str] | frozenset[str] | None = None) -> list[Found]:
+        """All matches as (entry, start, order, end, text), sorted: by entry, then position, then the order
+        of the alternatives (tuples, not objects: this runs for every post).
+        `chars` is probe_keys(text), when the caller already has it."""
+        return self.read(text, probe_keys(text) if chars is None else chars, self._entries)[0]
+
+    def first_each(self, text: str, chars: set[str] | frozenset[str]) -> dict[int, str]:
+        """The leftmost match of every pattern that matches (ties: the first listed alternative)."""
+        return self.read(text, chars, 0)[1]
 
     def first(self, text: str, chars: set[str] | frozenset[str]) -> str | None:
         """The leftmost match of any pattern (ties: the first listed alternative), or None."""
@@ -340,9 +348,15 @@ def required_strings(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
 
 
 def _string_cost(strings: set[str]) -> float:
-    """What a filter costs per post: an `in` test per string, plus a regex run (10 tests) as often as it
-    lets a post through: a frequent single character nearly always, a rare one seldom, a longer string rarely."""
-    passes = sum(1.0 if s in _COMMON else 0.1 if len(s) == 1 else 0.02 for s in strings)
+    """What a filter costs per post: an `in` test per string, plus a regex run (~10 tests) as often as it
+    lets a post through. A frequent character is in nearly every post, a rare one in few, and each further
+    character of a string makes it rarer still (a rough guess: it only has to rank the candidates)."""
+    passes = 0.0
+    for string in strings:
+        share = 0.3 ** (len(string) - 1)
+        for char in string:
+            share *= 0.9 if char in _COMMON else 0.1
+        passes += share
     return len(strings) + 10 * passes
 
 
