@@ -297,29 +297,61 @@ def lexicon_margin(ev: Evidence) -> float:
     return ev.evidence - ev.praise_score - ev.doubt
 
 
-def _feature_row(ev: Evidence, threshold: float) -> tuple[float, ...]:
-    scores, cues = ev.scores, ev.cues
-    margin = lexicon_margin(ev)
-    grades = {int(h.weight) for h in ev.grade_hits}
-    top = max(ev.amounts, default=0.0)
-    return (
-        *[math.log1p(scores[k]) if k in scores else 0.0 for k in CATEGORY_KEYS],
-        math.log1p(ev.generic), math.log1p(ev.praise_score), min(ev.quoted_praise, 2),
-        float(any(h.label == "否定的问题词" for h in ev.praise)), math.log1p(ev.doubt),
-        max(-3.0, min(3.0, margin)) / 3.0, float(ev.site is not None or (ev.targeted and margin >= threshold)),
-        float(ev.targeted), float(ev.site is not None), float(ev.remedy is not None),
-        *[1.0 if c in cues else 0.0 for c in _CUE_FEATURES],
-        *[1.0 if g in grades else 0.0 for g in range(1, len(GRADES))], min(len(grades), 3) / 3.0,
-        math.log10(1.0 + top) / 4.0, float(top >= 100), float(top >= 1000), float(bool(ev.boundary)),
-        math.log1p(len(ev.text)) / 6.0, len(ev.text.encode("ascii", "ignore")) / len(ev.text),
-    )
-
-
-_EMPTY_ROW = (0.0,) * len(FEATURE_NAMES)
+_COLUMN = {name: i for i, name in enumerate(FEATURE_NAMES)}
+_FLAG_COLUMN = {**{k: _COLUMN[f"score:{k}"] for k in CATEGORY_KEYS}, **{c: _COLUMN[f"cue:{c}"] for c in _CUE_FEATURES},
+                **{g: _COLUMN[f"grade_cue:{GRADES[g]}"] for g in range(1, len(GRADES))}}
+# per post, in this order: the columns of the values that evidence_features gathers in one list each
+_SCALARS = ("generic", "praise", "quoted_praise", "negated_problem", "doubt", "lexicon_margin", "lexicon_verdict",
+            "targeted", "site", "remedy_said", "grade_cues", "amount_log", "boundary", "length_log", "ascii_share")
 
 
 def evidence_features(evs: list[Evidence], threshold: float) -> np.ndarray:
     """(len(evs), len(FEATURE_NAMES)) dense features, the same for training and inference.
-    `threshold`: the lexicon decider's margin, so "lexicon_verdict" says what the lexicon alone would say."""
-    rows = [_feature_row(ev, threshold) if ev.text else _EMPTY_ROW for ev in evs]
-    return np.array(rows, dtype=np.float64).reshape(len(evs), len(FEATURE_NAMES))
+    `threshold`: the lexicon decider's margin, so "lexicon_verdict" says what the lexicon alone would say.
+
+    Built column by column for the batch, not row by row: per post only the numbers are read. Logarithms go
+    through `math`, element by element, because numpy's may differ in the last bit and the committed model
+    was trained on these exact values."""
+    out = np.zeros((len(evs), len(FEATURE_NAMES)))
+    posts: list[int] = []  # the rows of non-empty posts (an empty post is a row of zeros)
+    values: list[tuple] = []  # their _SCALARS
+    at_rows: list[int] = []  # (row, column, value) of category scores and cue and grade flags
+    at_columns: list[int] = []
+    at_values: list[float] = []
+    log1p, flag = math.log1p, _FLAG_COLUMN
+    for row, ev in enumerate(evs):
+        text = ev.text
+        if not text:
+            continue
+        for key, score in ev.scores.items():
+            at_rows.append(row), at_columns.append(flag[key]), at_values.append(log1p(score))
+        for name in ev.cues:
+            if name in flag:
+                at_rows.append(row), at_columns.append(flag[name]), at_values.append(1.0)
+        grades = {int(h.weight) for h in ev.grade_hits}
+        for grade in grades:
+            if grade:
+                at_rows.append(row), at_columns.append(flag[grade]), at_values.append(1.0)
+        margin, targeted, site = lexicon_margin(ev), ev.targeted, ev.site is not None
+        top = max(ev.amounts, default=0.0)
+        posts.append(row)
+        values.append((
+            log1p(ev.generic), log1p(ev.praise_score), min(ev.quoted_praise, 2),
+            any(h.label == "否定的问题词" for h in ev.praise), log1p(ev.doubt), max(-3.0, min(3.0, margin)),
+            site or (targeted and margin >= threshold), targeted, site, ev.remedy is not None, min(len(grades), 3),
+            top, bool(ev.boundary), len(text), len(text.encode("ascii", "ignore")) / len(text),
+        ))
+    out[at_rows, at_columns] = at_values
+    if posts:
+        table = np.array(values, dtype=np.float64)
+        table[:, _SCALARS.index("lexicon_margin")] /= 3.0
+        table[:, _SCALARS.index("grade_cues")] /= 3.0
+        tops = table[:, _SCALARS.index("amount_log")].tolist()
+        table[:, _SCALARS.index("amount_log")] = [math.log10(1.0 + top) / 4.0 for top in tops]
+        lengths = table[:, _SCALARS.index("length_log")].tolist()
+        table[:, _SCALARS.index("length_log")] = [log1p(n) / 6.0 for n in lengths]
+        out[np.ix_(posts, [_COLUMN[name] for name in _SCALARS])] = table
+        tops_array = np.array(tops)
+        out[posts, _COLUMN["amount_100"]] = tops_array >= 100
+        out[posts, _COLUMN["amount_1000"]] = tops_array >= 1000
+    return out
