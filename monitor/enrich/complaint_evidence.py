@@ -60,7 +60,8 @@ def quote(word: str) -> str:
 
 @dataclass
 class Evidence:
-    """Everything the lexicon found in one post."""
+    """Everything the lexicon found in one post; complete when `read_evidence` returns it (the deciders and the
+    features read `evidence` and `targeted` several times, so each is worked out once)."""
 
     text: str  # normalised
     counted: list[Hit] = field(default_factory=list)  # complaint words that count (categories and generic)
@@ -84,13 +85,13 @@ class Evidence:
     def first_person(self) -> bool:
         return "first_person" in self.cues
 
-    @property
+    @functools.cached_property
     def evidence(self) -> float:
         """Category and generic words plus a little for each grade cue ("全家拉肚子" is evidence too)."""
         grade_words = min(GRADE_EVIDENCE_CAP, 0.5 * len({h.text for h in self.grade_hits}))
         return sum(self.scores.values()) + self.generic + grade_words
 
-    @property
+    @functools.cached_property
     def targeted(self) -> bool:
         """Without a category word only a strong complaint phrase ("差评", "给个说法") targets a company, so
         that "气死我了" about a cat or an exam stays out."""
