@@ -249,7 +249,13 @@ def _by_model(ev: Evidence, lex: Lexicon, model: ComplaintModel, row: _Row) -> C
 def classify_many(texts: Sequence[str], lexicon_path: str | None = None, model_path: str | None = None,
                   use_model: bool = True) -> list[ComplaintResult]:
     """Classify posts; the model scores the whole batch in one vectorised pass. `lexicon_path` /
-    `model_path` override the bundled lexicon and model; `use_model=False` lets the lexicon decide alone."""
+    `model_path` override the bundled lexicon and model; `use_model=False` lets the lexicon decide alone.
+    A text that occurs more than once in the batch (reposts, copy-paste campaigns) is read once; each copy
+    gets a result of its own."""
+    unique = list(dict.fromkeys(texts))
+    if len(unique) < len(texts):
+        results = dict(zip(unique, classify_many(unique, lexicon_path, model_path, use_model), strict=True))
+        return [_copy(results[t]) for t in texts]
     lex = load_lexicon(lexicon_path)
     evidence = [read_evidence(t, lex) for t in texts]
     model = load_complaint_model(model_path) if use_model else None
@@ -257,6 +263,10 @@ def classify_many(texts: Sequence[str], lexicon_path: str | None = None, model_p
         return [_by_lexicon(ev, lex) for ev in evidence]
     rows = _rows(model.scores(texts, evidence))
     return [_by_model(ev, lex, model, row) for ev, row in zip(evidence, rows, strict=True)]
+
+
+def _copy(result: ComplaintResult) -> ComplaintResult:
+    return ComplaintResult(result.complaint, list(result.categories), result.severity, list(result.reasons))
 
 
 def classify(text: str, lexicon_path: str | None = None) -> ComplaintResult:
