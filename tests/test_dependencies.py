@@ -12,7 +12,7 @@ PACKAGES = ("crisiswatch", "crawlers", "monitor", "alerts", "playbooks", "index"
 IMPORT_NAMES = {"slack-sdk": "slack_sdk", "pyyaml": "yaml", "opensearch-py": "opensearchpy",
                 "kibana-py": "kibana", "scikit-learn": "sklearn", "osmem-server": "osmem_server",
                 "pytest-timeout": "pytest_timeout", "lingua-language-detector": "lingua",
-                "vadersentiment": "vaderSentiment", "pyahocorasick": "ahocorasick"}
+                "vadersentiment": "vaderSentiment"}
 # needed by a dependency's optional feature we use, imported there, not here
 INDIRECT = {"itsdangerous": "starlette.middleware.sessions.SessionMiddleware signs cookies with it"}
 

@@ -236,15 +236,13 @@ def read_evidence(text: str, lex: Lexicon) -> Evidence:
         return ev
     keys = text_keys(norm)
     cue_text = strip_mentions(norm) if "@" in norm else norm
-    # One pass reads the evidence words, grade cues and cues of the normalised post; cues are read without
-    # the handles, so where there are any they take a pass of their own, and so do the evidence words where
-    # fields or the remedy are blanked out below. Blanking adds only spaces, so the post's keys plus " " still
-    # cover the new text.
-    evidence_hits, grade_hits, norm_cues = lex.read(norm, keys, with_cues=cue_text is norm)
-    if cue_text is norm:
-        ev.cues, cue_of = norm_cues, norm_cues.get
-    else:
-        ev.cues, cue_of = lex.cues_in(cue_text, keys | {" "}), functools.partial(lex.cue, text=norm, chars=keys)
+    # One pass reads the evidence words, grade cues and cues of the normalised post. The cues that decide
+    # (ev.cues) are read without the handles, so where there are any they take a pass of their own, and so do
+    # the evidence words where fields or the remedy are blanked out below. Blanking adds only spaces, so the
+    # post's keys plus " " still cover the new text.
+    evidence_hits, grade_hits, norm_cues = lex.read(norm, keys)
+    ev.cues = norm_cues if cue_text is norm else lex.cues_in(cue_text, keys | {" "})
+    cue_of = norm_cues.get
     ev.site = ev.cues.get("complaint_site")
     if ev.site is not None and "solved" in ev.cues:
         ev.site = None  # "问题已解决，撤销投诉": the site format stops forcing a complaint; the doubt cues decide

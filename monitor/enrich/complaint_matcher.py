@@ -4,18 +4,20 @@ A lexicon entry is an alternation of words ('漏水|渗水|漏油'). Python's `r
 position, so one 30-word entry costs as much as 30 searches, and ~200 entries per post made classification
 cost well over 100 µs. Instead, each entry is split into its top-level alternatives once, at load time:
 
-- a plain word (most of them) is found with `str.find`, which runs in C;
+- the plain words (most of them) go into one Aho-Corasick automaton (`ahocorasick_rs`, a DFA), which finds
+  every occurrence of all of them in one pass over the post, in native code;
 - a real regex alternative ('退款.{0,8}(没到|未到)', '(?<!系统)坏了') is compiled on its own.
 
 Every alternative is keyed on the rarest character all its matches contain (a frequent one like 不 would
-filter nothing), so a post only tries the alternatives whose key characters it contains: `probe_keys(post) &
-keys` is one C-level intersection. English words are made of frequent letters, so they are keyed on their
-first three letters instead and found where a word of the post starts with them ("refund" in "refunded").
+filter nothing). English words are made of frequent letters, so they are keyed on their first three letters
+instead, and count only where a word of the post starts with them ("refund" in "refunded"): a word found by
+the automaton counts only when the post offers its key, which is what the key index decided when words were
+still searched one by one.
 
-A key character lets through every post that has it ("极光优选" offers 优 to '用不了(券|优惠)'), and running a
-regex costs ten `in` tests, so a regex alternative also lists the strings one of which each of its matches
-contains (`required_strings`: '(加|收|扣)了…' needs 加了, 收了 or 扣了) and runs only where one occurs. That is
-a necessary condition of a match, so it changes no result.
+A regex alternative also lists the strings one of which each of its matches contains (`required_strings`:
+'(加|收|扣)了…' needs 加了, 收了 or 扣了); the automaton looks for them too, and the regex runs only where one
+occurs, which is far rarer than its key character ("极光优选" offers 优 to '用不了(券|优惠)'). That is a necessary
+condition of a match, so it changes no result. A regex without such strings runs where its key occurs.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import re
 import re._parser as _sre_parser
 from typing import NamedTuple
 
-import ahocorasick
+import ahocorasick_rs
 
 # Characters frequent in posts: keying on them filters nothing. Cost 10 each; any other character costs 1.
 _COMMON = frozenset(
@@ -136,15 +138,15 @@ class Matcher:
         self._by_key = {k: frozenset(v) for k, v in by_key.items()}
         self._keys = frozenset(by_key)
         self._always = frozenset(always)
-        self._automaton: ahocorasick.Automaton | None = None
-        if words or needed:
-            self._automaton = ahocorasick.Automaton()
-            for string in words.keys() | needed.keys():
-                key, where = words.get(string, ("", []))
-                # plain tuples, read in the hot loop: (word, size, key, overlaps itself, alternatives, regexes)
-                self._automaton.add_word(string, (string, len(string), key, _overlaps_itself(string),
-                                                  tuple(where), frozenset(needed.get(string, ()))))
-            self._automaton.make_automaton()
+        strings = sorted(words.keys() | needed.keys())
+        # per string, plain tuples read in the hot loop: (word, key, overlaps itself, alternatives, regexes)
+        self._strings: list[tuple[str, str, bool, tuple[tuple[int, int], ...], frozenset[int]]] = []
+        for string in strings:
+            key, where = words.get(string, ("", []))
+            self._strings.append((string, key, _overlaps_itself(string), tuple(where), frozenset(needed.get(string, ()))))
+        # a DFA: a few µs per post where a trie walk took ~10 (every character tried at a root of ~1,000 children)
+        self._automaton = ahocorasick_rs.AhoCorasick(strings, implementation=ahocorasick_rs.Implementation.DFA) \
+            if strings else None
 
     def _scan(self, text: str, chars: set[str] | frozenset[str]) -> tuple[list[tuple], set[int]]:
         """One pass of the automaton: (start, end, word, alternatives) of every counting word occurrence, by
@@ -154,37 +156,37 @@ class Matcher:
         regexes: set[int] = set()
         if self._automaton is not None:
             after: dict[str, int] = {}
-            for last, (word, size, key, overlaps, where, needers) in self._automaton.iter(text):
+            strings = self._strings
+            for index, start, end in self._automaton.find_matches_as_indexes(text, overlapping=True):
+                word, key, overlaps, where, needers = strings[index]
                 if needers:
                     regexes |= needers
                 if not where or key not in chars:
                     continue
-                start = last + 1 - size
                 if overlaps:
                     if start < after.get(word, 0):
                         continue
-                    after[word] = last + 1
-                hits.append((start, last + 1, word, where))
+                    after[word] = end
+                hits.append((start, end, word, where))
         if regexes and self._gates:
             regexes = {i for i in regexes if i not in self._gates or not self._gates[i].isdisjoint(chars)}
         by_key = self._by_key
         regexes.update(self._always, *[by_key[k] for k in self._keys & chars])
         return hits, regexes
 
-    def read(self, text: str, chars: set[str] | frozenset[str], first_from: int,
-             stop: int | None = None) -> tuple[list[Found], dict[int, str]]:
-        """One pass for patterns read two ways: entries below `first_from` as `find_all` reads them, those
-        from `first_from` on (and below `stop`) as `first_each` does. The lexicon keeps its evidence, grade
-        and cue patterns in one matcher, so a post is scanned once for all three."""
+    def read(self, text: str, chars: set[str] | frozenset[str],
+             first_from: int) -> tuple[list[Found], dict[int, str]]:
+        """One pass for patterns read two ways: entries below `first_from` as `find_all` reads them, the others
+        as `first_each` does. The lexicon keeps its evidence, grade and cue patterns in one matcher, so a post
+        is scanned once for all three."""
         hits, regexes = self._scan(text, chars)
-        stop = self._entries if stop is None else stop
         found: list[Found] = []
         best: dict[int, tuple[int, int, str]] = {}
         for start, end, word, where in hits:
             for entry, order in where:
                 if entry < first_from:
                     found.append((entry, start, order, end, word))
-                elif entry < stop and (entry not in best or (start, order) < best[entry][:2]):
+                elif entry not in best or (start, order) < best[entry][:2]:
                     best[entry] = (start, order, word)
         alts = self._alts
         for i in regexes:
@@ -194,7 +196,7 @@ class Matcher:
                     start, end = m.span()
                     if end > start:
                         found.append((alt.entry, start, alt.order, end, m.group(0)))
-            elif alt.entry < stop:
+            else:
                 m = alt.regex.search(text)
                 if m is not None and (alt.entry not in best or (m.start(), alt.order) < best[alt.entry][:2]):
                     best[alt.entry] = (m.start(), alt.order, m.group(0))

@@ -86,12 +86,12 @@ class Lexicon:
         matcher = self.cue_matchers.get(name)
         return matcher.first(text, chars) if matcher is not None else None
 
-    def read(self, text: str, chars: set[str], with_cues: bool) -> tuple[list[Hit], list[Hit], dict[str, str]]:
-        """The evidence words, the grade cues and (`with_cues`, else {}) the cues of `text` in one pass: what
-        `find_hits` with each matcher and `cues_in` give, read together."""
+    def read(self, text: str, chars: set[str]) -> tuple[list[Hit], list[Hit], dict[str, str]]:
+        """The evidence words, the grade cues and the cues of `text` in one pass: what `find_hits` with each
+        matcher and `cues_in` give, read together."""
         assert self.everything is not None
         evidence, graded = len(self.evidence), len(self.evidence) + len(self.severity)
-        found, first = self.everything.read(text, chars, graded, None if with_cues else graded)
+        found, first = self.everything.read(text, chars, graded)
         split = bisect_left(found, (evidence,))
         names = list(self.cues)
         return (to_hits(found[:split], self.evidence), to_hits(found[split:], self.severity, evidence),
