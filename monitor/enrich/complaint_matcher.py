@@ -40,12 +40,9 @@ _PREFIX = 3  # letters of an English word a key is made of
 
 
 def probe_keys(text: str) -> set[str]:
-    """What a post offers the key index: its characters and the first letters of its English words."""
-    keys = set(text)
-    words = _WORD.findall(text)
-    if words:
-        keys.update([w[:_PREFIX] for w in words])
-    return keys
+    """What a post offers the word keys: the first letters of its English words. (The key characters of
+    Chinese words need no probing: a word contains its key, and the automaton sees the word itself.)"""
+    return {w[:_PREFIX] for w in _WORD.findall(text)}
 
 
 def _word_key(word: str) -> set[str]:
@@ -108,35 +105,30 @@ class Matcher:
         needed: dict[str, set[int]] = {}  # string -> the regexes that need it
         alts: list[_Alt] = []
         gates: dict[int, frozenset[str]] = {}  # regex -> the lead-word keys it only runs with
-        by_key: dict[str, set[int]] = {}  # key -> regexes without required strings
-        always: set[int] = set()  # ... and those of them without a key either: they run on every post
+        always: set[int] = set()  # regexes without any string they need: they run on every post (gates apply)
         for entry, pattern in enumerate(patterns):
             re.compile(pattern)  # a broken pattern fails here, naming itself
             for order, branch in enumerate(split_alternatives(pattern)):
                 word = literal_text(branch)
                 if word is not None:
                     (key,) = _word_key(word)
-                    words.setdefault(word, (key, []))[1].append((entry, order))
+                    gate = key if len(key) == _PREFIX else ""  # a key character is in the word: no gate
+                    words.setdefault(word, (gate, []))[1].append((entry, order))
                     continue
                 index, regex = len(alts), re.compile(branch)
                 alts.append(_Alt(entry, order, regex))
                 lead = _regex_word_key(regex)
                 if lead:  # not a necessary condition but the pattern's meaning: 'lost …' where a word starts
                     gates[index] = frozenset(lead)
-                strings = required_strings(regex)
+                # the key characters (or letters) are a weaker necessary condition, where there is no better
+                strings = required_strings(regex) or (None if lead else key_chars(regex))
                 for string in strings or ():
                     needed.setdefault(string, set()).add(index)
-                if strings is None:
-                    keys = lead or key_chars(regex)
-                    for k in keys or ():
-                        by_key.setdefault(k, set()).add(index)
-                    if not keys:
-                        always.add(index)
+                if not strings:
+                    always.add(index)
         self._entries = len(patterns)
         self._alts = tuple(alts)
         self._gates = gates
-        self._by_key = {k: frozenset(v) for k, v in by_key.items()}
-        self._keys = frozenset(by_key)
         self._always = frozenset(always)
         strings = sorted(words.keys() | needed.keys())
         # per string, plain tuples read in the hot loop: (word, key, overlaps itself, alternatives, regexes)
@@ -151,7 +143,8 @@ class Matcher:
     def _scan(self, text: str, chars: set[str] | frozenset[str]) -> tuple[list[tuple], set[int]]:
         """One pass of the automaton: (start, end, word, alternatives) of every counting word occurrence, by
         end position, and the regexes worth running. A word that overlaps itself ("哈哈" in "哈哈哈") is read
-        as successive str.find calls read it: each occurrence after the previous one."""
+        as successive str.find calls read it: each occurrence after the previous one. `chars`: the post's
+        `probe_keys`, for the gates on English words."""
         hits: list[tuple] = []
         regexes: set[int] = set()
         if self._automaton is not None:
@@ -161,17 +154,16 @@ class Matcher:
                 word, key, overlaps, where, needers = strings[index]
                 if needers:
                     regexes |= needers
-                if not where or key not in chars:
+                if not where or (key and key not in chars):
                     continue
                 if overlaps:
                     if start < after.get(word, 0):
                         continue
                     after[word] = end
                 hits.append((start, end, word, where))
+        regexes |= self._always
         if regexes and self._gates:
             regexes = {i for i in regexes if i not in self._gates or not self._gates[i].isdisjoint(chars)}
-        by_key = self._by_key
-        regexes.update(self._always, *[by_key[k] for k in self._keys & chars])
         return hits, regexes
 
     def read(self, text: str, chars: set[str] | frozenset[str],
@@ -223,6 +215,26 @@ class Matcher:
             if m is not None:
                 found.append((m.start(), alt.entry, alt.order, m.group(0)))
         return min(found)[3] if found else None
+
+
+class Prefilter:
+    """Which of a few regexes can match a text: those one of whose `required_strings` occurs (found in one
+    pass of an automaton) and those without any."""
+
+    def __init__(self, patterns: list[re.Pattern[str]]) -> None:
+        needs = [required_strings(p) for p in patterns]
+        self._always = frozenset(i for i, need in enumerate(needs) if not need)
+        strings = sorted({s for need in needs for s in need or ()})
+        self._users = [frozenset(i for i, need in enumerate(needs) if need and s in need) for s in strings]
+        self._automaton = ahocorasick_rs.AhoCorasick(strings, implementation=ahocorasick_rs.Implementation.DFA) \
+            if strings else None
+
+    def candidates(self, text: str) -> set[int]:
+        found = set(self._always)
+        if self._automaton is not None:
+            for index, _start, _end in self._automaton.find_matches_as_indexes(text, overlapping=True):
+                found |= self._users[index]
+        return found
 
 
 def split_alternatives(pattern: str) -> list[str]:

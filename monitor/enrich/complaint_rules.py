@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import yaml
 
-from monitor.enrich.complaint_matcher import Found, Matcher, probe_keys
+from monitor.enrich.complaint_matcher import Found, Matcher, Prefilter, probe_keys
 
 LEXICON_PATH = Path(__file__).with_name("complaint_lexicon.yaml")
 GRADES = ("一般", "重要", "紧急", "重大")
@@ -235,6 +235,8 @@ def parse_number(token: str) -> float:
 
 # Every amount the patterns read has a digit, a currency sign or unit, or a 十/百/千/万 numeral.
 _AMOUNT_HINT = re.compile(r"[\d¥$元块十百千万亿]|rmb|yuan")
+# ...and each pattern its own words (元 or 块, 花了 or 损失...): it runs only on posts that have one
+_AMOUNT_FILTER = Prefilter(_AMOUNT_PATTERNS)
 
 
 def extract_amounts(text: str) -> list[float]:
@@ -243,7 +245,10 @@ def extract_amounts(text: str) -> list[float]:
         return []
     found: dict[int, float] = {}
     taken: list[tuple[int, int]] = []  # spans already read, so "二十几万" is not also read as "几万"
-    for regex in _AMOUNT_PATTERNS:
+    candidates = _AMOUNT_FILTER.candidates(text)
+    for k, regex in enumerate(_AMOUNT_PATTERNS):
+        if k not in candidates:
+            continue
         for m in regex.finditer(text):
             start, end = m.span(1)
             if any(start < e and s < end for s, e in taken):
