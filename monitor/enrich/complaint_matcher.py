@@ -8,20 +8,21 @@ cost well over 100 µs. Instead, each entry is split into its top-level alternat
   every occurrence of all of them in one pass over the post, in native code;
 - a real regex alternative ('退款.{0,8}(没到|未到)', '(?<!系统)坏了') is compiled on its own.
 
-Every alternative is keyed on the rarest character all its matches contain (a frequent one like 不 would
-filter nothing). English words are made of frequent letters, so they are keyed on their first three letters
-instead, and count only where a word of the post starts with them ("refund" in "refunded"): a word found by
-the automaton counts only when the post offers its key, which is what the key index decided when words were
-still searched one by one.
+English words are made of frequent letters, so they are keyed on their first three letters and count only
+in posts where a word starts with them ("refund" in "refunded"): `probe_keys(post)` gives those first
+letters, and a word the automaton finds counts only when the post offers its key. (A Chinese word
+is keyed on a character it contains, so it needs no such check.)
 
-A regex alternative also lists the strings one of which each of its matches contains (`required_strings`:
-'(加|收|扣)了…' needs 加了, 收了 or 扣了); the automaton looks for them too, and the regex runs only where one
-occurs, which is far rarer than its key character ("极光优选" offers 优 to '用不了(券|优惠)'). That is a necessary
-condition of a match, so it changes no result. A regex without such strings runs where its key occurs.
+A regex alternative lists the strings one of which each of its matches contains (`required_strings`:
+'(加|收|扣)了…' needs 加了, 收了 or 扣了, else the rarest characters it needs, `key_chars`); the automaton
+looks for them too, and the regex runs only where one occurs. That is a necessary condition of a match, so it
+changes no result; only an English regex keyed on the words it starts with ('lost (my )?package') also needs
+the post to offer one of those keys, as a word would.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import re._parser as _sre_parser
 from typing import NamedTuple
@@ -101,7 +102,7 @@ class Matcher:
     """Finds the matches of a list of patterns in a text, trying only alternatives that can occur there."""
 
     def __init__(self, patterns: list[str]) -> None:
-        words: dict[str, tuple[str, list[tuple[int, int]]]] = {}  # word -> (its key, [(entry, order)])
+        words: dict[str, tuple[str, list[tuple[int, int]]]] = {}  # word -> (its gate, [(entry, order)])
         needed: dict[str, set[int]] = {}  # string -> the regexes that need it
         alts: list[_Alt] = []
         gates: dict[int, frozenset[str]] = {}  # regex -> the lead-word keys it only runs with
@@ -131,11 +132,11 @@ class Matcher:
         self._gates = gates
         self._always = frozenset(always)
         strings = sorted(words.keys() | needed.keys())
-        # per string, plain tuples read in the hot loop: (word, key, overlaps itself, alternatives, regexes)
+        # per string, plain tuples read in the hot loop: (word, gate, overlaps itself, alternatives, regexes)
         self._strings: list[tuple[str, str, bool, tuple[tuple[int, int], ...], frozenset[int]]] = []
         for string in strings:
-            key, where = words.get(string, ("", []))
-            self._strings.append((string, key, _overlaps_itself(string), tuple(where), frozenset(needed.get(string, ()))))
+            gate, where = words.get(string, ("", []))
+            self._strings.append((string, gate, _overlaps_itself(string), tuple(where), frozenset(needed.get(string, ()))))
         # a DFA: a few µs per post where a trie walk took ~10 (every character tried at a root of ~1,000 children)
         self._automaton = ahocorasick_rs.AhoCorasick(strings, implementation=ahocorasick_rs.Implementation.DFA) \
             if strings else None
@@ -151,10 +152,10 @@ class Matcher:
             after: dict[str, int] = {}
             strings = self._strings
             for index, start, end in self._automaton.find_matches_as_indexes(text, overlapping=True):
-                word, key, overlaps, where, needers = strings[index]
+                word, gate, overlaps, where, needers = strings[index]
                 if needers:
                     regexes |= needers
-                if not where or (key and key not in chars):
+                if not where or (gate and gate not in chars):
                     continue
                 if overlaps:
                     if start < after.get(word, 0):
@@ -263,6 +264,7 @@ def split_alternatives(pattern: str) -> list[str]:
     return parts
 
 
+@functools.cache  # the lexicon's matchers share most of their alternatives
 def literal_text(branch: str) -> str | None:
     """The plain text a regex alternative stands for, or None when it uses any regex feature."""
     if not branch:
@@ -351,10 +353,15 @@ _MAX_EXPANSIONS = 16  # a run of items spelling more strings than this is not wo
 def required_strings(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
     """Strings one of which every match of `pattern` contains ('(加|收|扣)了[^，]{0,6}钱' -> 加了, 收了, 扣了),
     the rarest such set found, or None when there is none (case-insensitive patterns have none)."""
-    if pattern.flags & re.IGNORECASE:
+    return _required_strings_of(pattern.pattern, pattern.flags)
+
+
+@functools.cache  # the lexicon's matchers share most of their patterns
+def _required_strings_of(pattern: str, flags: int) -> tuple[str, ...] | None:
+    if flags & re.IGNORECASE:
         return None
     try:
-        tree = list(_sre_parser.parse(pattern.pattern, pattern.flags))
+        tree = list(_sre_parser.parse(pattern, flags))
     except re.error:
         return None
     found = _required_strings(tree)
