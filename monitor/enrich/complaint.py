@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -150,9 +151,9 @@ def _lexicon_grade(ev: Evidence, categories: list[str]) -> tuple[str, list[str]]
     return GRADES[level], reasons if level else [_ORDINARY]
 
 
-def _model_grade(ev: Evidence, categories: list[str], probs: np.ndarray) -> tuple[str, list[str]]:
-    """The learned grade, raised to the categorical floor; the cues are the reasons when they agree."""
-    learned = int(np.argmax(probs))
+def _model_grade(ev: Evidence, categories: list[str], probs: list[float], learned: int) -> tuple[str, list[str]]:
+    """The learned grade (`learned`, the likeliest of `probs`), raised to the categorical floor; the cues are
+    the reasons when they agree."""
     cue_level, floor, cue_reasons = _cue_grade(ev, categories)
     level = max(learned, floor)
     if level > 0 and level == cue_level:
@@ -175,11 +176,11 @@ def _lexicon_categories(scores: dict[str, float]) -> list[str]:
     return chosen
 
 
-def _model_categories(probs: np.ndarray, keys: Sequence[str], second: float) -> list[str]:
-    order = np.argsort(-probs, kind="stable")
-    chosen = [keys[order[0]]]
-    if probs[order[1]] >= second:
-        chosen.append(keys[order[1]])
+def _model_categories(probs: list[float], ranked: list[int], keys: Sequence[str], second: float) -> list[str]:
+    """The likeliest category (`ranked`: the two likeliest), and the next one when it is likely enough."""
+    chosen = [keys[ranked[0]]]
+    if probs[ranked[1]] >= second:
+        chosen.append(keys[ranked[1]])
     return chosen
 
 
@@ -211,19 +212,35 @@ def _by_lexicon(ev: Evidence, lex: Lexicon) -> ComplaintResult:
     return ComplaintResult(True, categories, grade, _category_reasons(ev, lex, categories, {}) + grade_reasons)
 
 
-def _by_model(ev: Evidence, lex: Lexicon, model: ComplaintModel, scores: Scores, row: int) -> ComplaintResult:
+class _Row(NamedTuple):
+    """The model's scores of one post as Python numbers (converted for the whole batch at once)."""
+
+    complaint: float
+    categories: list[float]
+    ranked: list[int]  # the two likeliest categories
+    grades: list[float]
+    grade: int  # the likeliest grade
+
+
+def _rows(scores: Scores) -> list[_Row]:
+    ranked = np.argsort(-scores.categories, axis=1, kind="stable")[:, :2]
+    return [_Row(*row) for row in zip(scores.complaint.tolist(), scores.categories.tolist(), ranked.tolist(),
+                                      scores.grades.tolist(), np.argmax(scores.grades, axis=1).tolist(), strict=True)]
+
+
+def _by_model(ev: Evidence, lex: Lexicon, model: ComplaintModel, row: _Row) -> ComplaintResult:
     if not ev.text:
         return _no(["空文本"])
-    p = float(scores.complaint[row])
+    p = row.complaint
     if (why := rubric_guard(ev)) is not None:
         return _no(_praise_reasons(ev) + [why] + ev.notes[:2] + ["按标注规则 → 非投诉"])
     if p < model.threshold:
         said = _praise_reasons(ev) + ev.doubt_reasons + ev.notes[:2]
         return _no(said + [f"文本模型 {p:.2f} → 非投诉"])
-    probs = scores.categories[row]
-    categories = _model_categories(probs, model.keys, model.second)
-    grade, grade_reasons = _model_grade(ev, categories, scores.grades[row])
-    reasons = _category_reasons(ev, lex, categories, dict(zip(model.keys, probs.tolist(), strict=True)))
+    probs = row.categories
+    categories = _model_categories(probs, row.ranked, model.keys, model.second)
+    grade, grade_reasons = _model_grade(ev, categories, row.grades, row.grade)
+    reasons = _category_reasons(ev, lex, categories, dict(zip(model.keys, probs, strict=True)))
     if not lexicon_verdict(ev):
         reasons.append(f"文本模型 {p:.2f} → 投诉（词表证据不足，模型判断）")
     return ComplaintResult(True, categories, grade, reasons + grade_reasons)
@@ -232,14 +249,24 @@ def _by_model(ev: Evidence, lex: Lexicon, model: ComplaintModel, scores: Scores,
 def classify_many(texts: Sequence[str], lexicon_path: str | None = None, model_path: str | None = None,
                   use_model: bool = True) -> list[ComplaintResult]:
     """Classify posts; the model scores the whole batch in one vectorised pass. `lexicon_path` /
-    `model_path` override the bundled lexicon and model; `use_model=False` lets the lexicon decide alone."""
+    `model_path` override the bundled lexicon and model; `use_model=False` lets the lexicon decide alone.
+    A text that occurs more than once in the batch (reposts, copy-paste campaigns) is read once; each copy
+    gets a result of its own."""
+    unique = list(dict.fromkeys(texts))
+    if len(unique) < len(texts):
+        results = dict(zip(unique, classify_many(unique, lexicon_path, model_path, use_model), strict=True))
+        return [_copy(results[t]) for t in texts]
     lex = load_lexicon(lexicon_path)
     evidence = [read_evidence(t, lex) for t in texts]
     model = load_complaint_model(model_path) if use_model else None
     if model is None:
         return [_by_lexicon(ev, lex) for ev in evidence]
-    scores = model.scores(texts, evidence)
-    return [_by_model(ev, lex, model, scores, i) for i, ev in enumerate(evidence)]
+    rows = _rows(model.scores(texts, evidence))
+    return [_by_model(ev, lex, model, row) for ev, row in zip(evidence, rows, strict=True)]
+
+
+def _copy(result: ComplaintResult) -> ComplaintResult:
+    return ComplaintResult(result.complaint, list(result.categories), result.severity, list(result.reasons))
 
 
 def classify(text: str, lexicon_path: str | None = None) -> ComplaintResult:

@@ -15,8 +15,10 @@ How the words are read:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,7 +60,8 @@ def quote(word: str) -> str:
 
 @dataclass
 class Evidence:
-    """Everything the lexicon found in one post."""
+    """Everything the lexicon found in one post; complete when `read_evidence` returns it (the deciders and the
+    features read `evidence` and `targeted` several times, so each is worked out once)."""
 
     text: str  # normalised
     counted: list[Hit] = field(default_factory=list)  # complaint words that count (categories and generic)
@@ -82,13 +85,13 @@ class Evidence:
     def first_person(self) -> bool:
         return "first_person" in self.cues
 
-    @property
+    @functools.cached_property
     def evidence(self) -> float:
         """Category and generic words plus a little for each grade cue ("全家拉肚子" is evidence too)."""
         grade_words = min(GRADE_EVIDENCE_CAP, 0.5 * len({h.text for h in self.grade_hits}))
         return sum(self.scores.values()) + self.generic + grade_words
 
-    @property
+    @functools.cached_property
     def targeted(self) -> bool:
         """Without a category word only a strong complaint phrase ("差评", "给个说法") targets a company, so
         that "气死我了" about a cat or an exam stays out."""
@@ -100,16 +103,18 @@ class Evidence:
         return self.praise_score == 0 and self.doubt == 0 and self.quoted_praise == 0
 
 
-def _collect(lex: Lexicon, ev: Evidence, text: str, starts: list[int], keys: set[str], expecting: bool) -> None:
-    """Fill counted, praise, quoted_praise and notes from the evidence words of `text`."""
+def _collect(lex: Lexicon, ev: Evidence, text: str, starts: list[int], hits: list[Hit], contrasted: bool,
+             expecting: bool) -> None:
+    """Fill counted, praise, quoted_praise and notes from the evidence words `hits` of `text`
+    (`contrasted`: the contrast cue occurs in it)."""
     expectation = lex.cues.get("expectation") if expecting else None
     contrast = lex.cues.get("contrast")
     pivot = -1
-    if contrast is not None and lex.cue("contrast", text, keys) is not None:
+    if contrast is not None and contrasted:
         pivot = max(m.end() for m in contrast.finditer(text))
     seen: set[int] = set()
     quoted: list[tuple[int, int]] | None = None
-    for hit in find_hits(text, lex.evidence, lex.evidence_matcher, keys):
+    for hit in hits:
         if hit.entry in seen:
             continue
         if pivot >= 0 and hit.start >= pivot:
@@ -145,7 +150,10 @@ def _move(ev: Evidence, source: str, target: str) -> None:
     ev.words[target] = ev.words.get(target, []) + ev.words.pop(source, [])
 
 
-def _courier_is_logistics(lex: Lexicon, ev: Evidence, keys: set[str]) -> str | None:
+CueOf = Callable[[str], "str | None"]  # a cue's leftmost match in the post's normalised text
+
+
+def _courier_is_logistics(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
     """Rubric: a rude courier is a logistics problem, not customer-service attitude."""
     if "service_attitude" in ev.scores and "logistics" in ev.scores and "客服" not in ev.text:
         courier = next((w for w in _COURIER_WORDS if w in ev.text), None)
@@ -155,7 +163,7 @@ def _courier_is_logistics(lex: Lexicon, ev: Evidence, keys: set[str]) -> str | N
     return None
 
 
-def _venue_is_other(lex: Lexicon, ev: Evidence, keys: set[str]) -> str | None:
+def _venue_is_other(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
     """A broken barrier gate, cinema seat or metro train is a venue or service problem (other), not a product
     the author bought, unless the post is about the author's own purchase ("新买的", "到手")."""
     quality = ev.scores.get("product_quality", 0.0)
@@ -164,14 +172,14 @@ def _venue_is_other(lex: Lexicon, ev: Evidence, keys: set[str]) -> str | None:
     if "logistics" in ev.scores:  # broken in transit stays with the courier
         return None
     # the full text: the venue is often the handle itself ("@星光影院 的3D眼镜坏了")
-    venue = lex.cue("venue", ev.text, keys)
-    if venue is None or lex.cue("own_product", ev.text, keys) is not None:
+    venue = cue("venue")
+    if venue is None or cue("own_product") is not None:
         return None
     _move(ev, "product_quality", "other")
     return f"{quote(venue)} → 场所/设施/公共服务的故障算其他"
 
 
-def _checkout_is_billing(lex: Lexicon, ev: Evidence, keys: set[str]) -> str | None:
+def _checkout_is_billing(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
     """Rubric: a fee or a changed amount at checkout is billing, not a price dispute."""
     price = ev.scores.get("price", 0.0)
     if price <= 0 or price < max(ev.scores.values()):
@@ -187,11 +195,11 @@ def _checkout_is_billing(lex: Lexicon, ev: Evidence, keys: set[str]) -> str | No
 BOUNDARY_RULES = (_courier_is_logistics, _venue_is_other, _checkout_is_billing)
 
 
-def _grade_hits(lex: Lexicon, text: str, starts: list[int], keys: set[str], expecting: bool) -> list[Hit]:
-    """Grade cues that are really stated (not negated, not merely feared in an expectation clause)."""
+def _grade_hits(lex: Lexicon, text: str, starts: list[int], hits: list[Hit], expecting: bool) -> list[Hit]:
+    """The grade cues `hits` that are really stated (not negated, not merely feared in an expectation clause)."""
     expectation = lex.cues.get("expectation") if expecting else None
     kept = []
-    for hit in find_hits(text, lex.severity, lex.severity_matcher, keys):
+    for hit in hits:
         cstart = clause_start_of(starts, hit.start)
         # "约了三次都没来": a following 都没 negates a problem word, not a count or a delay (重要 cues)
         if is_negated(text, hit.start, cstart, None if hit.weight == 1.0 else hit.end):
@@ -228,24 +236,30 @@ def read_evidence(text: str, lex: Lexicon) -> Evidence:
         return ev
     keys = text_keys(norm)
     cue_text = strip_mentions(norm) if "@" in norm else norm
-    # blanking handles or fields adds only spaces, so the post's keys plus " " still cover the new text
-    cue_keys = keys | {" "} if cue_text is not norm else keys
-    ev.cues = lex.cues_in(cue_text, cue_keys)
+    # One pass reads the evidence words, grade cues and cues of the normalised post. The cues that decide
+    # (ev.cues) are read without the handles, so where there are any they take a pass of their own, and so do
+    # the evidence words where fields or the remedy are blanked out below. Blanking adds only spaces, so the
+    # post's keys plus " " still cover the new text.
+    evidence_hits, grade_hits, norm_cues = lex.read(norm, keys)
+    ev.cues = norm_cues if cue_text is norm else lex.cues_in(cue_text, keys | {" "})
+    cue_of = norm_cues.get
     ev.site = ev.cues.get("complaint_site")
     if ev.site is not None and "solved" in ev.cues:
         ev.site = None  # "问题已解决，撤销投诉": the site format stops forcing a complaint; the doubt cues decide
     # On complaint sites the 【投诉要求】 field says what the author wants (退货, 更换, 退款), not what went
     # wrong, and so does "想退货" / "已申请退款" in a post: neither may vote for a category.
     scored = _DEMAND_FIELD.sub(" ", norm) if "【" in norm else norm
-    ev.remedy = lex.cue("remedy", scored, keys)
+    ev.remedy = cue_of("remedy") if scored is norm else lex.cue("remedy", scored, keys)
     if ev.remedy is not None:
         scored = lex.cues["remedy"].sub(" ", scored)
     expecting = "expectation" in ev.cues
     starts = clause_starts(norm)
     if scored is not norm:
-        _collect(lex, ev, scored, clause_starts(scored), keys | {" "}, expecting)
+        blanked = keys | {" "}
+        _collect(lex, ev, scored, clause_starts(scored), find_hits(scored, lex.evidence, lex.evidence_matcher, blanked),
+                 lex.cue("contrast", scored, blanked) is not None, expecting)
     else:
-        _collect(lex, ev, norm, starts, keys, expecting)
+        _collect(lex, ev, norm, starts, evidence_hits, cue_of("contrast") is not None, expecting)
     if ev.remedy is not None:
         ev.notes.append(f"{quote(ev.remedy)} 是诉求，不计类别")
     for hit in ev.counted:
@@ -257,10 +271,10 @@ def read_evidence(text: str, lex: Lexicon) -> Evidence:
         elif hit.kind == "generic":
             ev.generic += hit.weight
     if ev.scores:
-        ev.boundary = [r for rule in BOUNDARY_RULES if ev.scores and (r := rule(lex, ev, keys)) is not None]
+        ev.boundary = [r for rule in BOUNDARY_RULES if ev.scores and (r := rule(lex, ev, cue_of)) is not None]
     ev.praise_score = sum(h.weight for h in ev.praise)
     _doubt(ev)
-    ev.grade_hits = _grade_hits(lex, norm, starts, keys, expecting)
+    ev.grade_hits = _grade_hits(lex, norm, starts, grade_hits, expecting)
     ev.amounts = extract_amounts(norm)
     return ev
 
@@ -282,29 +296,61 @@ def lexicon_margin(ev: Evidence) -> float:
     return ev.evidence - ev.praise_score - ev.doubt
 
 
-def _feature_row(ev: Evidence, threshold: float) -> tuple[float, ...]:
-    scores, cues = ev.scores, ev.cues
-    margin = lexicon_margin(ev)
-    grades = {int(h.weight) for h in ev.grade_hits}
-    top = max(ev.amounts, default=0.0)
-    return (
-        *[math.log1p(scores[k]) if k in scores else 0.0 for k in CATEGORY_KEYS],
-        math.log1p(ev.generic), math.log1p(ev.praise_score), min(ev.quoted_praise, 2),
-        float(any(h.label == "否定的问题词" for h in ev.praise)), math.log1p(ev.doubt),
-        max(-3.0, min(3.0, margin)) / 3.0, float(ev.site is not None or (ev.targeted and margin >= threshold)),
-        float(ev.targeted), float(ev.site is not None), float(ev.remedy is not None),
-        *[1.0 if c in cues else 0.0 for c in _CUE_FEATURES],
-        *[1.0 if g in grades else 0.0 for g in range(1, len(GRADES))], min(len(grades), 3) / 3.0,
-        math.log10(1.0 + top) / 4.0, float(top >= 100), float(top >= 1000), float(bool(ev.boundary)),
-        math.log1p(len(ev.text)) / 6.0, len(ev.text.encode("ascii", "ignore")) / len(ev.text),
-    )
-
-
-_EMPTY_ROW = (0.0,) * len(FEATURE_NAMES)
+_COLUMN = {name: i for i, name in enumerate(FEATURE_NAMES)}
+_FLAG_COLUMN = {**{k: _COLUMN[f"score:{k}"] for k in CATEGORY_KEYS}, **{c: _COLUMN[f"cue:{c}"] for c in _CUE_FEATURES},
+                **{g: _COLUMN[f"grade_cue:{GRADES[g]}"] for g in range(1, len(GRADES))}}
+# per post, in this order: the columns of the values that evidence_features gathers in one list each
+_SCALARS = ("generic", "praise", "quoted_praise", "negated_problem", "doubt", "lexicon_margin", "lexicon_verdict",
+            "targeted", "site", "remedy_said", "grade_cues", "amount_log", "boundary", "length_log", "ascii_share")
 
 
 def evidence_features(evs: list[Evidence], threshold: float) -> np.ndarray:
     """(len(evs), len(FEATURE_NAMES)) dense features, the same for training and inference.
-    `threshold`: the lexicon decider's margin, so "lexicon_verdict" says what the lexicon alone would say."""
-    rows = [_feature_row(ev, threshold) if ev.text else _EMPTY_ROW for ev in evs]
-    return np.array(rows, dtype=np.float64).reshape(len(evs), len(FEATURE_NAMES))
+    `threshold`: the lexicon decider's margin, so "lexicon_verdict" says what the lexicon alone would say.
+
+    Built column by column for the batch, not row by row: per post only the numbers are read. Logarithms go
+    through `math`, element by element, because numpy's may differ in the last bit and the committed model
+    was trained on these exact values."""
+    out = np.zeros((len(evs), len(FEATURE_NAMES)))
+    posts: list[int] = []  # the rows of non-empty posts (an empty post is a row of zeros)
+    values: list[tuple] = []  # their _SCALARS
+    at_rows: list[int] = []  # (row, column, value) of category scores and cue and grade flags
+    at_columns: list[int] = []
+    at_values: list[float] = []
+    log1p, flag = math.log1p, _FLAG_COLUMN
+    for row, ev in enumerate(evs):
+        text = ev.text
+        if not text:
+            continue
+        for key, score in ev.scores.items():
+            at_rows.append(row), at_columns.append(flag[key]), at_values.append(log1p(score))
+        for name in ev.cues:
+            if name in flag:
+                at_rows.append(row), at_columns.append(flag[name]), at_values.append(1.0)
+        grades = {int(h.weight) for h in ev.grade_hits}
+        for grade in grades:
+            if grade:
+                at_rows.append(row), at_columns.append(flag[grade]), at_values.append(1.0)
+        margin, targeted, site = lexicon_margin(ev), ev.targeted, ev.site is not None
+        top = max(ev.amounts, default=0.0)
+        posts.append(row)
+        values.append((
+            log1p(ev.generic), log1p(ev.praise_score), min(ev.quoted_praise, 2),
+            any(h.label == "否定的问题词" for h in ev.praise), log1p(ev.doubt), max(-3.0, min(3.0, margin)),
+            site or (targeted and margin >= threshold), targeted, site, ev.remedy is not None, min(len(grades), 3),
+            top, bool(ev.boundary), len(text), len(text.encode("ascii", "ignore")) / len(text),
+        ))
+    out[at_rows, at_columns] = at_values
+    if posts:
+        table = np.array(values, dtype=np.float64)
+        table[:, _SCALARS.index("lexicon_margin")] /= 3.0
+        table[:, _SCALARS.index("grade_cues")] /= 3.0
+        tops = table[:, _SCALARS.index("amount_log")].tolist()
+        table[:, _SCALARS.index("amount_log")] = [math.log10(1.0 + top) / 4.0 for top in tops]
+        lengths = table[:, _SCALARS.index("length_log")].tolist()
+        table[:, _SCALARS.index("length_log")] = [log1p(n) / 6.0 for n in lengths]
+        out[np.ix_(posts, [_COLUMN[name] for name in _SCALARS])] = table
+        tops_array = np.array(tops)
+        out[posts, _COLUMN["amount_100"]] = tops_array >= 100
+        out[posts, _COLUMN["amount_1000"]] = tops_array >= 1000
+    return out

@@ -4,20 +4,30 @@ A lexicon entry is an alternation of words ('漏水|渗水|漏油'). Python's `r
 position, so one 30-word entry costs as much as 30 searches, and ~200 entries per post made classification
 cost well over 100 µs. Instead, each entry is split into its top-level alternatives once, at load time:
 
-- a plain word (most of them) is found with `str.find`, which runs in C;
+- the plain words (most of them) go into one Aho-Corasick automaton (`ahocorasick_rs`, a DFA), which finds
+  every occurrence of all of them in one pass over the post, in native code;
 - a real regex alternative ('退款.{0,8}(没到|未到)', '(?<!系统)坏了') is compiled on its own.
 
-Every alternative is keyed on the rarest character all its matches contain (a frequent one like 不 would
-filter nothing), so a post only tries the alternatives whose key characters it contains: `probe_keys(post) &
-keys` is one C-level intersection. English words are made of frequent letters, so they are keyed on their
-first three letters instead and found where a word of the post starts with them ("refund" in "refunded").
+English words are made of frequent letters, so they are keyed on their first three letters and count only
+in posts where a word starts with them ("refund" in "refunded"): `probe_keys(post)` gives those first
+letters, and a word the automaton finds counts only when the post offers its key. (A Chinese word
+is keyed on a character it contains, so it needs no such check.)
+
+A regex alternative lists the strings one of which each of its matches contains (`required_strings`:
+'(加|收|扣)了…' needs 加了, 收了 or 扣了, else the rarest characters it needs, `key_chars`); the automaton
+looks for them too, and the regex runs only where one occurs. That is a necessary condition of a match, so it
+changes no result; only an English regex keyed on the words it starts with ('lost (my )?package') also needs
+the post to offer one of those keys, as a word would.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import re._parser as _sre_parser
 from typing import NamedTuple
+
+import ahocorasick_rs
 
 # Characters frequent in posts: keying on them filters nothing. Cost 10 each; any other character costs 1.
 _COMMON = frozenset(
@@ -31,12 +41,9 @@ _PREFIX = 3  # letters of an English word a key is made of
 
 
 def probe_keys(text: str) -> set[str]:
-    """What a post offers the key index: its characters and the first letters of its English words."""
-    keys = set(text)
-    words = _WORD.findall(text)
-    if words:
-        keys.update([w[:_PREFIX] for w in words])
-    return keys
+    """What a post offers the word keys: the first letters of its English words. (The key characters of
+    Chinese words need no probing: a word contains its key, and the automaton sees the word itself.)"""
+    return {w[:_PREFIX] for w in _WORD.findall(text)}
 
 
 def _word_key(word: str) -> set[str]:
@@ -84,121 +91,151 @@ Found = tuple[int, int, int, int, str]  # entry (which pattern), start, order of
 
 
 class _Alt(NamedTuple):
+    """A regex alternative."""
+
     entry: int
     order: int  # position of the alternative inside its entry: the first listed wins at equal start
-    word: str | None  # a plain word, found with str.find ...
-    regex: re.Pattern[str] | None  # ... or a regex alternative
+    regex: re.Pattern[str]
 
 
 class Matcher:
     """Finds the matches of a list of patterns in a text, trying only alternatives that can occur there."""
 
     def __init__(self, patterns: list[str]) -> None:
+        words: dict[str, tuple[str, list[tuple[int, int]]]] = {}  # word -> (its gate, [(entry, order)])
+        needed: dict[str, set[int]] = {}  # string -> the regexes that need it
         alts: list[_Alt] = []
-        by_key: dict[str, set[int]] = {}
-        always: set[int] = set()
+        gates: dict[int, frozenset[str]] = {}  # regex -> the lead-word keys it only runs with
+        always: set[int] = set()  # regexes without any string they need: they run on every post (gates apply)
         for entry, pattern in enumerate(patterns):
             re.compile(pattern)  # a broken pattern fails here, naming itself
             for order, branch in enumerate(split_alternatives(pattern)):
                 word = literal_text(branch)
-                alt = _Alt(entry, order, word, None if word is not None else re.compile(branch))
                 if word is not None:
-                    keys: set[str] | frozenset[str] | None = _word_key(word)
-                else:
-                    keys = _regex_word_key(alt.regex) or key_chars(alt.regex)
-                index = len(alts)
-                alts.append(alt)
-                if not keys:
+                    (key,) = _word_key(word)
+                    gate = key if len(key) == _PREFIX else ""  # a key character is in the word: no gate
+                    words.setdefault(word, (gate, []))[1].append((entry, order))
+                    continue
+                index, regex = len(alts), re.compile(branch)
+                alts.append(_Alt(entry, order, regex))
+                lead = _regex_word_key(regex)
+                if lead:  # not a necessary condition but the pattern's meaning: 'lost …' where a word starts
+                    gates[index] = frozenset(lead)
+                # the key characters (or letters) are a weaker necessary condition, where there is no better
+                strings = required_strings(regex) or (None if lead else key_chars(regex))
+                for string in strings or ():
+                    needed.setdefault(string, set()).add(index)
+                if not strings:
                     always.add(index)
-                for key in keys or ():
-                    by_key.setdefault(key, set()).add(index)
+        self._entries = len(patterns)
         self._alts = tuple(alts)
-        # the hot loop reads plain tuples: (word, entry, order, len(word)) for words, (regex, entry, order) else
-        self._plan = tuple(
-            (a.word, a.entry, a.order, len(a.word)) if a.word is not None else (a.regex, a.entry, a.order)
-            for a in alts
-        )
-        self._by_key = {k: frozenset(v) for k, v in by_key.items()}
-        self._keys = frozenset(by_key)
+        self._gates = gates
         self._always = frozenset(always)
-        # A word has exactly one key, so find_all walks words key by key with no de-duplication; regexes may
-        # have several keys and are collected as a set.
-        words: dict[str, list[tuple[str, int, int, int]]] = {}
-        regexes: dict[str, set[int]] = {}
-        for key, ids in by_key.items():
-            for i in sorted(ids):
-                if alts[i].word is not None:
-                    words.setdefault(key, []).append(self._plan[i])  # type: ignore[arg-type]
-                else:
-                    regexes.setdefault(key, set()).add(i)
-        self._words = {k: tuple(v) for k, v in words.items()}
-        self._word_keys = frozenset(words)
-        self._regexes = {k: frozenset(v) for k, v in regexes.items()}
-        self._regex_keys = frozenset(regexes)
-        self._always_regexes = frozenset(i for i in always if alts[i].word is None)
+        strings = sorted(words.keys() | needed.keys())
+        # per string, plain tuples read in the hot loop: (word, gate, overlaps itself, alternatives, regexes)
+        self._strings: list[tuple[str, str, bool, tuple[tuple[int, int], ...], frozenset[int]]] = []
+        for string in strings:
+            gate, where = words.get(string, ("", []))
+            self._strings.append((string, gate, _overlaps_itself(string), tuple(where), frozenset(needed.get(string, ()))))
+        # a DFA: a few µs per post where a trie walk took ~10 (every character tried at a root of ~1,000 children)
+        self._automaton = ahocorasick_rs.AhoCorasick(strings, implementation=ahocorasick_rs.Implementation.DFA) \
+            if strings else None
 
-    def _candidate_ids(self, chars: set[str] | frozenset[str]) -> frozenset[int]:
-        by_key = self._by_key
-        return self._always.union(*[by_key[k] for k in self._keys & chars])
+    def _scan(self, text: str, chars: set[str] | frozenset[str]) -> tuple[list[tuple], set[int]]:
+        """One pass of the automaton: (start, end, word, alternatives) of every counting word occurrence, by
+        end position, and the regexes worth running. A word that overlaps itself ("哈哈" in "哈哈哈") is read
+        as successive str.find calls read it: each occurrence after the previous one. `chars`: the post's
+        `probe_keys`, for the gates on English words."""
+        hits: list[tuple] = []
+        regexes: set[int] = set()
+        if self._automaton is not None:
+            after: dict[str, int] = {}
+            strings = self._strings
+            for index, start, end in self._automaton.find_matches_as_indexes(text, overlapping=True):
+                word, gate, overlaps, where, needers = strings[index]
+                if needers:
+                    regexes |= needers
+                if not where or (gate and gate not in chars):
+                    continue
+                if overlaps:
+                    if start < after.get(word, 0):
+                        continue
+                    after[word] = end
+                hits.append((start, end, word, where))
+        regexes |= self._always
+        if regexes and self._gates:
+            regexes = {i for i in regexes if i not in self._gates or not self._gates[i].isdisjoint(chars)}
+        return hits, regexes
 
-    def _candidates(self, chars: set[str] | frozenset[str]) -> list[_Alt]:
+    def read(self, text: str, chars: set[str] | frozenset[str],
+             first_from: int) -> tuple[list[Found], dict[int, str]]:
+        """One pass for patterns read two ways: entries below `first_from` as `find_all` reads them, the others
+        as `first_each` does. The lexicon keeps its evidence, grade and cue patterns in one matcher, so a post
+        is scanned once for all three."""
+        hits, regexes = self._scan(text, chars)
+        found: list[Found] = []
+        best: dict[int, tuple[int, int, str]] = {}
+        for start, end, word, where in hits:
+            for entry, order in where:
+                if entry < first_from:
+                    found.append((entry, start, order, end, word))
+                elif entry not in best or (start, order) < best[entry][:2]:
+                    best[entry] = (start, order, word)
         alts = self._alts
-        return [alts[i] for i in self._candidate_ids(chars)]
+        for i in regexes:
+            alt = alts[i]
+            if alt.entry < first_from:
+                for m in alt.regex.finditer(text):
+                    start, end = m.span()
+                    if end > start:
+                        found.append((alt.entry, start, alt.order, end, m.group(0)))
+            else:
+                m = alt.regex.search(text)
+                if m is not None and (alt.entry not in best or (m.start(), alt.order) < best[alt.entry][:2]):
+                    best[alt.entry] = (m.start(), alt.order, m.group(0))
+        found.sort()
+        return found, {entry: hit[2] for entry, hit in best.items()}
 
     def find_all(self, text: str, chars: set[str] | frozenset[str] | None = None) -> list[Found]:
         """All matches as (entry, start, order, end, text), sorted: by entry, then position, then the order
         of the alternatives (tuples, not objects: this runs for every post).
         `chars` is probe_keys(text), when the caller already has it."""
-        found: list[Found] = []
-        append, find = found.append, text.find
-        chars = probe_keys(text) if chars is None else chars
-        words = self._words
-        for key in self._word_keys & chars:
-            for word, entry, order, size in words[key]:
-                j = find(word)
-                while j >= 0:
-                    append((entry, j, order, j + size, word))
-                    j = find(word, j + size)
-        regexes, alts = self._regexes, self._alts
-        for i in self._always_regexes.union(*[regexes[k] for k in self._regex_keys & chars]):
-            alt = alts[i]
-            for m in alt.regex.finditer(text):  # type: ignore[union-attr]
-                start, end = m.span()
-                if end > start:
-                    append((alt.entry, start, alt.order, end, m.group(0)))
-        found.sort()
-        return found
+        return self.read(text, probe_keys(text) if chars is None else chars, self._entries)[0]
 
     def first_each(self, text: str, chars: set[str] | frozenset[str]) -> dict[int, str]:
         """The leftmost match of every pattern that matches (ties: the first listed alternative)."""
-        best: dict[int, tuple[int, int, str]] = {}
-        find, words = text.find, self._words
-        for key in self._word_keys & chars:
-            for word, entry, order, _size in words[key]:
-                i = find(word)
-                if i >= 0 and (entry not in best or (i, order) < best[entry][:2]):
-                    best[entry] = (i, order, word)
-        regexes, alts = self._regexes, self._alts
-        for j in self._always_regexes.union(*[regexes[k] for k in self._regex_keys & chars]):
-            alt = alts[j]
-            m = alt.regex.search(text)  # type: ignore[union-attr]
-            if m is not None and (alt.entry not in best or (m.start(), alt.order) < best[alt.entry][:2]):
-                best[alt.entry] = (m.start(), alt.order, m.group(0))
-        return {entry: hit[2] for entry, hit in best.items()}
+        return self.read(text, chars, 0)[1]
 
     def first(self, text: str, chars: set[str] | frozenset[str]) -> str | None:
         """The leftmost match of any pattern (ties: the first listed alternative), or None."""
-        best: tuple[int, int, int, str] | None = None
-        for alt in self._candidates(chars):
-            if alt.word is not None:
-                i = text.find(alt.word)
-                hit = (i, alt.entry, alt.order, alt.word) if i >= 0 else None
-            else:
-                m = alt.regex.search(text)
-                hit = (m.start(), alt.entry, alt.order, m.group(0)) if m else None
-            if hit is not None and (best is None or hit < best):
-                best = hit
-        return best[3] if best else None
+        hits, regexes = self._scan(text, chars)
+        found = [(start, entry, order, word) for start, _end, word, where in hits for entry, order in where]
+        for i in regexes:
+            alt = self._alts[i]
+            m = alt.regex.search(text)
+            if m is not None:
+                found.append((m.start(), alt.entry, alt.order, m.group(0)))
+        return min(found)[3] if found else None
+
+
+class Prefilter:
+    """Which of a few regexes can match a text: those one of whose `required_strings` occurs (found in one
+    pass of an automaton) and those without any."""
+
+    def __init__(self, patterns: list[re.Pattern[str]]) -> None:
+        needs = [required_strings(p) for p in patterns]
+        self._always = frozenset(i for i, need in enumerate(needs) if not need)
+        strings = sorted({s for need in needs for s in need or ()})
+        self._users = [frozenset(i for i, need in enumerate(needs) if need and s in need) for s in strings]
+        self._automaton = ahocorasick_rs.AhoCorasick(strings, implementation=ahocorasick_rs.Implementation.DFA) \
+            if strings else None
+
+    def candidates(self, text: str) -> set[int]:
+        found = set(self._always)
+        if self._automaton is not None:
+            for index, _start, _end in self._automaton.find_matches_as_indexes(text, overlapping=True):
+                found |= self._users[index]
+        return found
 
 
 def split_alternatives(pattern: str) -> list[str]:
@@ -227,6 +264,7 @@ def split_alternatives(pattern: str) -> list[str]:
     return parts
 
 
+@functools.cache  # the lexicon's matchers share most of their alternatives
 def literal_text(branch: str) -> str | None:
     """The plain text a regex alternative stands for, or None when it uses any regex feature."""
     if not branch:
@@ -306,3 +344,115 @@ def _class_chars(av: list) -> set[str] | None:
         else:
             return None
     return chars
+
+
+# ---- strings a regex cannot match without ---------------------------------------------------------
+_MAX_EXPANSIONS = 16  # a run of items spelling more strings than this is not worth listing
+
+
+def required_strings(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
+    """Strings one of which every match of `pattern` contains ('(加|收|扣)了[^，]{0,6}钱' -> 加了, 收了, 扣了),
+    the rarest such set found, or None when there is none (case-insensitive patterns have none)."""
+    return _required_strings_of(pattern.pattern, pattern.flags)
+
+
+@functools.cache  # the lexicon's matchers share most of their patterns
+def _required_strings_of(pattern: str, flags: int) -> tuple[str, ...] | None:
+    if flags & re.IGNORECASE:
+        return None
+    try:
+        tree = list(_sre_parser.parse(pattern, flags))
+    except re.error:
+        return None
+    found = _required_strings(tree)
+    return tuple(sorted(found, key=len, reverse=True)) if found else None
+
+
+def _string_cost(strings: set[str]) -> float:
+    """What a filter costs per post: an `in` test per string, plus a regex run (~10 tests) as often as it
+    lets a post through. A frequent character is in nearly every post, a rare one in few, and each further
+    character of a string makes it rarer still (a rough guess: it only has to rank the candidates)."""
+    passes = 0.0
+    for string in strings:
+        share = 0.3 ** (len(string) - 1)
+        for char in string:
+            share *= 0.9 if char in _COMMON else 0.1
+        passes += share
+    return len(strings) + 10 * passes
+
+
+def _minimal(strings: set[str]) -> set[str]:
+    """Drop the strings that contain another one: '吗' already covers '吗？'."""
+    return {s for s in strings if not any(t != s and t in s for t in strings)}
+
+
+def _required_strings(items: list) -> set[str] | None:
+    """The cheapest set of strings one of which every match of this sequence contains. Candidates: every
+    run of consecutive items that spell only a few strings (all their concatenations), and every branch or
+    repeated group whose parts all have such a set."""
+    best: set[str] | None = None
+
+    def consider(candidate: set[str] | None) -> None:
+        nonlocal best
+        if candidate and "" not in candidate:
+            candidate = _minimal(candidate)
+            if best is None or _string_cost(candidate) < _string_cost(best):
+                best = candidate
+
+    spelled = [_spellings(str(op), av) for op, av in items]
+    for i in range(len(items)):
+        run: set[str] = {""}
+        for part in spelled[i:]:
+            if part is None or len(run) * len(part) > _MAX_EXPANSIONS:
+                break
+            run = {a + b for a in run for b in part}
+            consider(run)
+    for op, av in items:
+        name = str(op)
+        if name == "BRANCH":
+            parts = [_required_strings(list(branch)) for branch in av[1]]
+            consider(None if any(not p for p in parts) else set().union(*parts))  # type: ignore[arg-type]
+        elif name == "SUBPATTERN":
+            consider(_required_strings(list(av[-1])))
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and av[0] >= 1:
+            consider(_required_strings(list(av[2])))
+    return best
+
+
+def _spellings(name: str, av) -> set[str] | None:
+    """Every string this one item can match, when they are few (zero-width items match ""), or None."""
+    if name == "LITERAL":
+        return {chr(av)}
+    if name in _ZERO_WIDTH:
+        return {""}
+    if name == "IN":
+        chars = _class_chars(av)
+        return chars if chars is not None and len(chars) <= _MAX_EXPANSIONS else None
+    if name == "SUBPATTERN":
+        return _sequence_spellings(list(av[-1]))
+    if name == "BRANCH":
+        spelled: set[str] = set()
+        for branch in av[1]:
+            part = _sequence_spellings(list(branch))
+            if part is None or len(spelled | part) > _MAX_EXPANSIONS:
+                return None
+            spelled |= part
+        return spelled
+    if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and av[0] == 0 and av[1] == 1:
+        inner = _sequence_spellings(list(av[2]))
+        return None if inner is None else inner | {""}
+    return None
+
+
+def _sequence_spellings(items: list) -> set[str] | None:
+    spelled: set[str] = {""}
+    for op, av in items:
+        part = _spellings(str(op), av)
+        if part is None or len(spelled) * len(part) > _MAX_EXPANSIONS:
+            return None
+        spelled = {a + b for a in spelled for b in part}
+    return spelled
+
+
+def _overlaps_itself(word: str) -> bool:
+    return any(word[:k] == word[-k:] for k in range(1, len(word)))
