@@ -53,7 +53,7 @@ def _word_key(word: str) -> set[str]:
     return {min(word, key=lambda c: c in _COMMON)}  # the rarest character
 
 
-def _regex_word_key(pattern: re.Pattern[str]) -> set[str] | None:
+def regex_lead_words(pattern: re.Pattern[str]) -> set[str] | None:
     """An English regex alternative ('lost (my )?package', '(nobody|no one) picks up') is keyed on the
     leading letters of the words it can start with."""
     try:
@@ -118,7 +118,7 @@ class Matcher:
                     continue
                 index, regex = len(alts), re.compile(branch)
                 alts.append(_Alt(entry, order, regex))
-                lead = _regex_word_key(regex)
+                lead = regex_lead_words(regex)
                 if lead:  # not a necessary condition but the pattern's meaning: 'lost …' where a word starts
                     gates[index] = frozenset(lead)
                 # the key characters (or letters) are a weaker necessary condition, where there is no better
