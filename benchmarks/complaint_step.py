@@ -4,7 +4,7 @@
         [--texts ../shared/data/sentiment/*.csv]
 
 The baseline is the complaint modules (monitor/enrich/complaint*.py) as they were at `--baseline`, loaded
-from git beside the current ones (`load_baseline`, also used by tests/test_complaint_speedup.py); both
+from git beside the current ones (`load_baseline`); both
 read the same lexicon and model file. Texts: the mix of benchmarks/enrich.py (replay posts, English and
 other-language X posts), or the first column of text of the given CSV files. Batches of 1,000 as the
 enrichment stage runs them; medians of interleaved repeats, and the ratio. It also checks that both
