@@ -223,11 +223,13 @@ def test_time_sliced_crawl_over_the_replay_server(tmp_path):
     from tests.replay_crawl import crawl, rows, scenario, write_config
 
     anchor = datetime.now(UTC).replace(microsecond=0)
-    # ~150 posts at 2 cards a page (the site shows 10): 75 pages for the whole range, about 50 for
-    # a full day, two or three for an hour, so the crawl must split by day and then by hour
-    sc = scenario(anchor, [], crowd_rate=5)
+    # ~300 posts at 2 cards a page (the site shows 10) over 30 hours: ~150 pages for the whole range,
+    # and whatever the time of day the 30 hours fall across two or three China days, one of which holds
+    # at least 15 hours, ~75 pages: over the 50-page cap, so the crawl must split by day and then by
+    # hour (at 5 posts an hour a 15/15 split stayed under the cap and the test failed around noon)
+    sc = scenario(anchor, [], crowd_rate=10)
     expected = len([p for p in sc.posts if "极光优选" in p.text])
-    assert expected > 100
+    assert expected > 250
     db = tmp_path / "cw.db"
     with ReplayServer(sc, page_size=2) as server:
         cfg = write_config(tmp_path, "weibo_search", server.base_url, {"weibo_search": ["极光优选"]})
