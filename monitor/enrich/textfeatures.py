@@ -32,7 +32,7 @@ _DIGITS = re.compile(r"\d+")
 class Batch(NamedTuple):
     """Sparse rows: n-gram occurrence k belongs to document doc[k] and hashes to bucket[k]."""
 
-    doc: np.ndarray  # int64, non-decreasing
+    doc: np.ndarray  # int64, non-decreasing within each n-gram order
     bucket: np.ndarray  # int64 in [0, 2**bits)
     length: np.ndarray  # float64, n-gram occurrences per document (0 for empty ones)
     n_docs: int
@@ -107,12 +107,18 @@ def linear_scores(batch: Batch, weights: np.ndarray, sq_weight: np.ndarray | Non
     norm of the count vector when n-grams rarely repeat, which keeps long hotel reviews and
     short Weibo posts on one scale; with `sq_weight` (IDF squared per bucket, the IDF itself
     folded into `weights`) it is the norm of the TF-IDF vector. Rows laid out per bucket make
-    the gather one contiguous read.
+    the gather one contiguous read. The n-grams come order by order, so they are grouped by document
+    first (a stable sort: each document's sum runs in the same order whatever else is in the batch);
+    then one reduceat sums every column at once, in float64, about twice as fast as a bincount per
+    column over a float64 copy of the gathered rows.
     """
-    gathered = weights[batch.bucket].astype(np.float64)
-    out = np.empty((batch.n_docs, weights.shape[1]))
-    for k in range(weights.shape[1]):
-        out[:, k] = np.bincount(batch.doc, weights=gathered[:, k], minlength=batch.n_docs)
+    order = np.argsort(batch.doc, kind="stable")
+    counts = batch.length.astype(np.int64)
+    out = np.zeros((batch.n_docs, weights.shape[1]))
+    present = counts > 0
+    if present.any():
+        starts = (np.cumsum(counts) - counts)[present]
+        out[present] = np.add.reduceat(weights[batch.bucket[order]], starts, axis=0, dtype=np.float64)
     return out / doc_norms(batch, sq_weight)[:, None]
 
 
