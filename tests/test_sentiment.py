@@ -195,3 +195,22 @@ def test_cli_json_names_the_language_label_and_probability(tmp_path: Path) -> No
     assert all(set(r) == {"lang", "label", "positive"} for r in rows)
     plain = _cli(str(path)).stdout.split()
     assert plain[2] == "nan" and float(plain[0]) == pytest.approx(rows[0]["positive"], abs=1e-6)
+
+
+def test_the_mixture_folds_into_one_column_per_domain_that_scores_like_its_members() -> None:
+    # What training ships (one weight column per kind of text) must score every document exactly
+    # as the unfolded mixture of members does, or the stacking weights fitted on member scores lie.
+    from monitor.enrich.train_sentiment import fold_mixture
+
+    rng = np.random.default_rng(7)
+    members, domains, buckets, docs = 5, 4, 64, 9
+    weights = rng.normal(size=(members, domains, buckets))
+    weights[0] = weights[0, :1]  # a general member: the same model for every domain
+    biases, mix = rng.normal(size=(members, domains)), rng.normal(size=(domains, members + 1))
+    x = rng.poisson(0.3, size=(docs, buckets)).astype(float)
+    columns, folded_bias = fold_mixture(mix, weights, biases)
+    assert columns.shape == (buckets, domains) and folded_bias.shape == (domains,)
+    for d in range(domains):
+        member_logits = x @ weights[:, d].T + biases[:, d]  # (docs, members)
+        expected = member_logits @ mix[d, :-1] + mix[d, -1]
+        np.testing.assert_allclose(x @ columns[:, d] + folded_bias[d], expected, rtol=1e-10, atol=1e-10)
