@@ -49,10 +49,6 @@ MAY_IMPORT = {
     "apps": {"playbooks", "monitor", "alerts", "crawlers", "index", "kernel"},
     "cli": {"apps", "playbooks", "monitor", "alerts", "crawlers", "index", "kernel"},
 }
-# Files other sessions were changing when this rule was enforced: their lazy imports (scikit-learn,
-# scipy, snownlp, vaderSentiment) lack the `# lazy:` comment. Each entry goes once the comment is there.
-PENDING = {"monitor/enrich/sentiment.py", "monitor/enrich/textfeatures.py",
-           "monitor/enrich/train_sentiment.py", "monitor/enrich/train_sentiment_en.py"}
 
 
 def layer(module: str) -> str | None:
@@ -149,13 +145,8 @@ def test_imports_point_one_way():
 
 def test_no_import_hides_in_a_function():
     hidden = hidden_imports()
-    found = [line for rel, lines in sorted(hidden.items()) if rel not in PENDING for line in lines]
+    found = [line for _rel, lines in sorted(hidden.items()) for line in lines]
     assert not found, "imports at the module top, or a `# lazy:` comment saying why:\n" + "\n".join(found)
-
-
-def test_pending_files_still_need_their_exemption():
-    """Once a pending file's lazy imports carry their comment, it leaves PENDING (the rule then holds it)."""
-    assert sorted(PENDING - set(hidden_imports())) == []
 
 
 def test_the_checks_see_violations(tmp_path):

@@ -83,7 +83,8 @@ class SnowNLPSentiment:
     name = "snownlp"
 
     def predict(self, texts: Sequence[str]) -> list[float]:
-        from snownlp import SnowNLP  # imported late: loading it takes about a second
+        # lazy: loading snownlp takes about a second, and only the baseline model uses it
+        from snownlp import SnowNLP
 
         return [float(SnowNLP(t).sentiments) if t.strip() else 0.5 for t in texts]
 

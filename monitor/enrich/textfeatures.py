@@ -128,6 +128,7 @@ def to_csr(batch: Batch, bits: int, sq_weight: np.ndarray | None = None):  # tra
     With `sq_weight` the values are count / TF-IDF norm: multiply the columns by the IDF to get
     the TF-IDF vector, and fold the IDF back into the fitted weights.
     """
+    # lazy: training only; scipy is not an inference dependency
     from scipy.sparse import csr_matrix
 
     values = 1.0 / doc_norms(batch, sq_weight)[batch.doc]

@@ -97,6 +97,7 @@ class _Linear(NamedTuple):
 
 
 def _fit(x, y: np.ndarray, c: float, nb: bool) -> _Linear:
+    # lazy: the train extra; tests and inference import this module without it
     from scipy.sparse import diags
     from sklearn.linear_model import LogisticRegression
 
@@ -108,6 +109,7 @@ def _fit(x, y: np.ndarray, c: float, nb: bool) -> _Linear:
 def _base_models(x, y: np.ndarray, domain: np.ndarray, members: tuple[Member, ...] = MEMBERS):
     """Per member, one linear model per domain (the same one for every domain unless it is an
     expert), and the domain classifier."""
+    # lazy: the train extra; tests and inference import this module without it
     from sklearn.linear_model import LogisticRegression
 
     n = len(SENTIMENT_SETS)
@@ -155,6 +157,7 @@ def quantise(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def train(data: Path, out: Path) -> Path:
+    # lazy: the train extra; tests and inference import this module without it
     from scipy.sparse import diags
     from sklearn.linear_model import LogisticRegression
 

@@ -54,6 +54,7 @@ def read_tweets(path: Path) -> tuple[list[tuple[str, int]], list[tuple[str, int]
 
 
 def vader_lexicon() -> dict[str, float]:
+    # lazy: the train extra; tests and inference import this module without it
     from vaderSentiment import vaderSentiment  # train extra only
 
     path = Path(vaderSentiment.__file__).with_name("vader_lexicon.txt")
@@ -65,6 +66,7 @@ def vader_lexicon() -> dict[str, float]:
 
 
 def _tfidf_block(batch: Batch, bits: int):
+    # lazy: the train extra; tests and inference import this module without it
     from scipy.sparse import diags
 
     weights = idf(batch, bits, MIN_DF)
@@ -72,6 +74,7 @@ def _tfidf_block(batch: Batch, bits: int):
 
 
 def train(data: Path, out: Path) -> Path:
+    # lazy: the train extra; tests and inference import this module without it
     from scipy.sparse import csr_matrix, diags, hstack
     from sklearn.linear_model import LogisticRegression
 
