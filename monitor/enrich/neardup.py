@@ -216,11 +216,9 @@ class NearDupIndex:
         # normalisation, so retry with up to GLUED_COMMENT_CHARS leading characters dropped.
         # Only reposts that found no cluster pay for this, and the stored hash becomes the
         # hash of the core so later copies of the same repost match directly.
-        for k in range(1, GLUED_COMMENT_CHARS + 1):
-            core = norm[k:]
-            if len(core) < SHORT_CHARS:
-                break
-            core_hash = _simhash_norm(core)
+        # Most such reposts match at no cut, so every cut is hashed in one vectorised pass.
+        cores = [norm[k:] for k in range(1, GLUED_COMMENT_CHARS + 1) if len(norm) - k >= SHORT_CHARS]
+        for core_hash in simhash_many(cores):
             found = self._nearest(core_hash)
             if found is not None:
                 return found, core_hash
