@@ -126,9 +126,10 @@ def score(rows: list[dict], preds: list[Prediction]) -> dict:
 
 def run(rows: list[dict], systems: dict[str, Callable[[list[str]], list[Prediction]]]
         ) -> dict[str, tuple[list[Prediction], float]]:
-    """Each system's predictions for the rows and its throughput (posts/s)."""
+    """Each system's predictions for the rows and its throughput (posts/s), models already loaded."""
     out = {}
     for sys_name, fn in systems.items():
+        fn([r["text"] for r in rows[:2]])  # loading the lexicon and the model once is not part of the rate
         t0 = time.perf_counter()
         preds = fn([r["text"] for r in rows])
         out[sys_name] = (preds, len(rows) / max(time.perf_counter() - t0, 1e-9))
