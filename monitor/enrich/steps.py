@@ -31,19 +31,18 @@ class PiiStep:
     name = "pii"
 
     def __init__(self, config: Config, state: StateConnection | None = None) -> None:
-        self.mask = mask
         self.keep_raw = config.enrichment.keep_raw_text
 
     def __call__(self, mentions: list[Mention]) -> None:
         for m in mentions:
-            result = self.mask(m.text)
+            result = mask(m.text)
             if result.found:
                 if self.keep_raw:
                     m.extra["raw_text"] = m.text
                 m.text = result.text
                 m.extra["pii"] = result.found
             if m.title:
-                m.title = self.mask(m.title).text
+                m.title = mask(m.title).text
 
 
 class BrandStep:
@@ -113,11 +112,11 @@ class LanguageStep:
 
     name = "language"
 
-    def __init__(self, config: Config, state: StateConnection | None = None) -> None:
-        self.detect = detect_languages
+    def __init__(self, config: Config | None = None, state: StateConnection | None = None) -> None:
+        pass
 
     def __call__(self, mentions: list[Mention]) -> None:
-        for m, lang in zip(mentions, self.detect([m.text for m in mentions]), strict=True):
+        for m, lang in zip(mentions, detect_languages([m.text for m in mentions]), strict=True):
             m.lang = lang
 
 
@@ -128,17 +127,12 @@ class SentimentStep:
 
     def __init__(self, config: Config, state: StateConnection | None = None) -> None:
         self.model = load_model(config.enrichment.sentiment_model)
-        self.anger = anger
-        self.detect = detect_languages
-        self.score = score_by_language
 
     def __call__(self, mentions: list[Mention]) -> None:
-        missing = [m for m in mentions if m.lang is None]  # a step list without "language"
-        for m, lang in zip(missing, self.detect([m.text for m in missing]), strict=True):
-            m.lang = lang
-        scored = self.score([m.text for m in mentions], [m.lang or "" for m in mentions], self.model)
+        LanguageStep()([m for m in mentions if m.lang is None])  # a step list without "language"
+        scored = score_by_language([m.text for m in mentions], [m.lang or "" for m in mentions], self.model)
         chinese = [i for i, m in enumerate(mentions) if m.lang == "zh"]  # the anger model read only Weibo
-        angers = dict(zip(chinese, self.anger([mentions[i].text for i in chinese]), strict=True))
+        angers = dict(zip(chinese, anger([mentions[i].text for i in chinese]), strict=True))
         for i, (m, result) in enumerate(zip(mentions, scored, strict=True)):
             m.sentiment = None if result.score is None else float(min(max(result.score, 0.0), 1.0))
             m.anger = float(min(max(angers[i], 0.0), 1.0)) if i in angers else None
@@ -150,10 +144,10 @@ class ComplaintStep:
     name = "complaint"
 
     def __init__(self, config: Config, state: StateConnection | None = None) -> None:
-        self.classify_many = classify_many
+        pass
 
     def __call__(self, mentions: list[Mention]) -> None:
-        for m, result in zip(mentions, self.classify_many([m.text for m in mentions]), strict=True):
+        for m, result in zip(mentions, classify_many([m.text for m in mentions]), strict=True):
             m.complaint = result.complaint
             m.categories = list(result.categories)
             m.category = result.categories[0] if result.categories else None
@@ -168,11 +162,11 @@ class InfluenceStep:
     VIRAL = 80.0  # a post this far-reaching is at least 重要, whatever its words
 
     def __init__(self, config: Config, state: StateConnection | None = None) -> None:
-        self.influence = influence
+        pass
 
     def __call__(self, mentions: list[Mention]) -> None:
         for m in mentions:
-            m.influence = self.influence(
+            m.influence = influence(
                 m.author.followers, m.author.verified, m.engagement.reposts, m.engagement.comments,
                 m.engagement.likes, int(m.extra.get("cluster_size", 1)),
             )
