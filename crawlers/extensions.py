@@ -14,6 +14,7 @@ from scrapy.exceptions import NotConfigured
 
 from crawlers.state import CrawlState
 from crawlers.wiring import state_connection
+from crisiswatch.deadletter import DeadLetters
 
 logger = logging.getLogger(__name__)
 
@@ -63,17 +64,19 @@ class CrawlProgress:
 
 
 class CrawlOutcome:
-    """A crawl that lost pages ends failed: one `crawl_failed` health event and a one-line reason.
+    """A crawl that lost pages or posts ends failed: one `crawl_failed` health event and a one-line reason.
 
     Pages are lost when their download failed for good (`crawlers.middlewares.LostPageMiddleware`),
-    when the reply was unreadable (`MentionSpider.unreadable`), or when their callback raised. The
-    reason lands in the stat `crisiswatch/failed`, which `crisiswatch crawl` prints and turns into
-    a non-zero exit; the lost queries keep their crawl marks (`IndexPipeline`).
+    when the reply was unreadable (`MentionSpider.unreadable`), or when their callback raised; posts
+    when a pipeline raised on them (they go to the dead letters, masked). The reason lands in the stat
+    `crisiswatch/failed`, which `crisiswatch crawl` prints and turns into a non-zero exit; the lost
+    queries keep their crawl marks (`IndexPipeline`).
     """
 
     def __init__(self, crawler: Any) -> None:
         self.crawler = crawler
         crawler.signals.connect(self.spider_error, signal=signals.spider_error)
+        crawler.signals.connect(self.item_error, signal=signals.item_error)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod
@@ -90,15 +93,26 @@ class CrawlOutcome:
         elif hasattr(spider, "page_lost"):
             spider.page_lost(meta, why, response.url)
 
+    def item_error(self, item: Any, response: Any, spider: Any, failure: Any) -> None:
+        why = f"{failure.type.__name__} while processing a post: {str(failure.value)[:120]}"
+        payload = item.model_dump(mode="json") if hasattr(item, "model_dump") else dict(item)
+        DeadLetters(state_connection(self.crawler)).add("pipeline", why, payload, source=spider.name)
+        if hasattr(spider, "post_lost"):
+            spider.post_lost(str(payload.get("query", "")), why, getattr(response, "url", ""))
+
     def spider_closed(self, spider: Any, reason: str) -> None:
-        lost = getattr(spider, "lost_pages", None)
-        if not lost or getattr(spider, "blocked", False) or getattr(spider, "probe", False):
+        pages, posts = getattr(spider, "lost_pages", []), getattr(spider, "lost_posts", [])
+        if not (pages or posts) or getattr(spider, "blocked", False) or getattr(spider, "probe", False):
             return
-        line = outcome_line(lost, int(self.crawler.stats.get_value("crisiswatch/list_pages") or 0))
+        lines = [outcome_line(pages, int(self.crawler.stats.get_value("crisiswatch/list_pages") or 0))] if pages else []
+        if posts:
+            lines.append(lost_posts_line(posts, int(self.crawler.stats.get_value("item_scraped_count") or 0)))
+        line = "; ".join(lines)
         self.crawler.stats.set_value("crisiswatch/failed", line)
+        lost = pages + posts
         CrawlState(state_connection(self.crawler)).record(
-            spider.name, "crawl_failed", reason=line, pages_lost=len(lost), url=lost[0][2].split("?", 1)[0],
-            status=lost_status([reason for _, reason, _ in lost]))
+            spider.name, "crawl_failed", reason=line, pages_lost=len(pages), posts_lost=len(posts),
+            url=lost[0][2].split("?", 1)[0], status=lost_status([reason for _, reason, _ in lost]))
         logger.error("%s: %s", spider.name, line)
 
 
@@ -109,10 +123,19 @@ def lost_status(reasons: list[str]) -> str:
     return "unreachable" if transport else "layout-changed"
 
 
+def _reasons(lost: list[tuple[str, str, str]]) -> str:
+    reasons = Counter(reason for _, reason, _ in lost)
+    return ", ".join(f"{reason} x{n}" if n > 1 else reason for reason, n in reasons.most_common(3))
+
+
+def lost_posts_line(lost: list[tuple[str, str, str]], indexed: int) -> str:
+    """'3 of 28 posts lost in the pipeline (ValueError while processing a post: … x3), dead-lettered'."""
+    return f"{len(lost)} of {len(lost) + indexed} posts lost in the pipeline ({_reasons(lost)}), dead-lettered"
+
+
 def outcome_line(lost: list[tuple[str, str, str]], list_pages: int) -> str:
     """'every request failed (4 x HTTP 500)' or '2 of 9 pages lost (HTTP 500 x2)'."""
-    reasons = Counter(reason for _, reason, _ in lost)
-    summary = ", ".join(f"{reason} x{n}" if n > 1 else reason for reason, n in reasons.most_common(3))
+    summary = _reasons(lost)
     if list_pages and len(lost) < list_pages:
         return f"{len(lost)} of {list_pages} pages lost ({summary})"
     return f"every request failed ({summary})" if len(lost) > 1 else f"the only page was lost ({summary})"

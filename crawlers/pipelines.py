@@ -139,7 +139,7 @@ class IndexPipeline:
     def spider_closed(self, spider: Any, reason: str) -> None:
         # runs after every pipeline's close_spider, when Scrapy knows why the crawl ended
         blocked = getattr(spider, "blocked", False)
-        lost = {query for query, _, _ in getattr(spider, "lost_pages", ())}
+        lost = getattr(spider, "lost_queries", set())
         ceiling = self.opened_at + MARK_SKEW
         seen = {key: min(newest, ceiling) for key, newest in self.marks_seen.items()}
         clean, keep = reason == "finished" and not blocked, lost  # queries whose marks stay

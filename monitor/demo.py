@@ -107,7 +107,8 @@ def run_demo(base: Config, scenario_name: str = "all_sources", db_path: str = DE
     for spider, crawl in stats.items():
         out.write(f"▶ {spider}: {crawl.get('response_received_count', 0)} pages, "
                   f"{crawl.get('item_scraped_count', 0)} mentions in, {crawl.get('item_dropped_count', 0)} dropped, "
-                  f"{crawl.get('crisiswatch/invalid', 0)} invalid\n")
+                  f"{crawl.get('crisiswatch/invalid', 0)} invalid"
+                  + (f" · FAILED: {crawl['crisiswatch/failed']}" if crawl.get("crisiswatch/failed") else "") + "\n")
 
     conn = connect(config.state_store)
     backend = open_backend(config.index.url)

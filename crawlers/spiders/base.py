@@ -40,6 +40,8 @@ class MentionSpider(scrapy.Spider):
         # (query, reason, url) of list pages whose posts this crawl could not read: their queries'
         # marks stay where they are, and the crawl ends failed (see crawlers.extensions.CrawlOutcome)
         self.lost_pages: list[tuple[str, str, str]] = []
+        # (query, reason, url) of posts read but lost to a pipeline that raised on them: the same
+        self.lost_posts: list[tuple[str, str, str]] = []
         # `crisiswatch sources check` runs each spider as a probe: first pages only, no long texts or
         # detail pages, no health events but what it finds per target (crawlers/probe.py)
         self.probe = str(probe).lower() in ("1", "true", "yes")
@@ -126,6 +128,16 @@ class MentionSpider(scrapy.Spider):
         """A list page this crawl did not read (unreadable, failed download, error in its callback)."""
         self.lost_pages.append((str(meta.get("query", "")), reason, url))
         self.crawler.stats.inc_value("crisiswatch/pages_lost")
+
+    def post_lost(self, query: str, reason: str, url: str) -> None:
+        """A post a pipeline raised on (it is dead-lettered by crawlers.extensions.CrawlOutcome)."""
+        self.lost_posts.append((query, reason, url))
+        self.crawler.stats.inc_value("crisiswatch/posts_lost")
+
+    @property
+    def lost_queries(self) -> set[str]:
+        """Queries this crawl did not read in full: their crawl marks stay where they are."""
+        return {query for query, _, _ in self.lost_pages + self.lost_posts}
 
     # health events a spider raises itself ------------------------------------------------------
     def layout_changed(self, reason: str, url: str = "") -> None:
