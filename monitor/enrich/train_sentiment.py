@@ -67,27 +67,36 @@ def split(rows: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tupl
     return train, test
 
 
-def _nb_ratio(x, y: np.ndarray) -> np.ndarray:
+def _nb_ratio(x, y: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     present = (x > 0).astype(np.float64)
-    pos = np.asarray(present[y == 1].sum(0)).ravel() + 1.0
-    neg = np.asarray(present[y == 0].sum(0)).ravel() + 1.0
+    pos = np.asarray(present[y == 1].sum(0)).ravel() + alpha
+    neg = np.asarray(present[y == 0].sum(0)).ravel() + alpha
     return np.log((pos / pos.sum()) / (neg / neg.sum()))
 
 
-class Member(NamedTuple):
-    """One base model of the mixture: trained on all sets or one expert per set, NB-LR or LR, its C."""
+GENERAL, EXPERT, ADAPT = "general", "expert", "adapt"
 
-    per_domain: bool
+
+class Member(NamedTuple):
+    """One base model of the mixture: its kind, NB-LR or LR, its C and NB smoothing alpha.
+
+    general: one model on all four sets; expert: one model per set, on that set alone; adapt:
+    one model on all sets whose features are each n-gram once shared and once per set
+    (Daume 2007), so a set's column is the shared weights plus its own, fitted jointly.
+    """
+
+    kind: str
     nb: bool
     c: float
+    alpha: float = 1.0
 
 
 MEMBERS = (
-    Member(per_domain=False, nb=True, c=C_NB), Member(per_domain=False, nb=False, c=C_LR),
-    Member(per_domain=True, nb=True, c=C_NB),
+    Member(GENERAL, nb=True, c=C_NB), Member(GENERAL, nb=False, c=C_LR),
+    Member(EXPERT, nb=True, c=C_NB),
     # Plain-LR experts at two strengths: in 4-fold cross-validation inside the training rows they
     # lifted online shopping and delivery by 0.1-0.2 point over the three members above.
-    Member(per_domain=True, nb=False, c=8.0), Member(per_domain=True, nb=False, c=32.0),
+    Member(EXPERT, nb=False, c=8.0), Member(EXPERT, nb=False, c=32.0),
 )
 
 
@@ -96,38 +105,71 @@ class _Linear(NamedTuple):
     bias: float
 
 
-def _fit(x, y: np.ndarray, c: float, nb: bool) -> _Linear:
+def _fit(x, y: np.ndarray, c: float, ratio: np.ndarray | None = None) -> _Linear:
     # lazy: the train extra; tests and inference import this module without it
     from scipy.sparse import diags
     from sklearn.linear_model import LogisticRegression
 
-    ratio = _nb_ratio(x, y) if nb else np.ones(x.shape[1])
+    ratio = np.ones(x.shape[1]) if ratio is None else ratio
     model = LogisticRegression(C=c, max_iter=3000).fit(x @ diags(ratio), y)
     return _Linear(model.coef_.ravel() * ratio, float(model.intercept_[0]))
 
 
-def _base_models(x, y: np.ndarray, domain: np.ndarray, members: tuple[Member, ...] = MEMBERS):
-    """Per member, one linear model per domain (the same one for every domain unless it is an
-    expert), and the domain classifier."""
+def _fit_adapted(x, y: np.ndarray, domain: np.ndarray, m: Member) -> list[_Linear]:
+    """Feature augmentation: [x, x if set 0, ..., x if set 3, one-hot set]; per set, the shared
+    weights plus its own block, and the intercept plus its indicator's weight."""
+    # lazy: the train extra; tests and inference import this module without it
+    from scipy.sparse import csr_matrix, diags, hstack
+
+    n, b = len(SENTIMENT_SETS), x.shape[1]
+    masks = [diags((domain == d).astype(np.float64)) for d in range(n)]
+    onehot = csr_matrix(np.eye(n)[domain])
+    ratio = None
+    if m.nb:
+        ratio = np.concatenate([_nb_ratio(x, y, m.alpha)]
+                               + [_nb_ratio(x[domain == d], y[domain == d], m.alpha) for d in range(n)]
+                               + [np.ones(n)])
+    fitted = _fit(hstack([x] + [mask @ x for mask in masks] + [onehot]).tocsr(), y, m.c, ratio)
+    w = fitted.weights
+    return [_Linear(w[:b] + w[(d + 1) * b:(d + 2) * b], fitted.bias + w[(n + 1) * b + d]) for d in range(n)]
+
+
+def fit_member(m: Member, x, y: np.ndarray, domain: np.ndarray) -> list[_Linear]:
+    """One linear model per domain (the same one for every domain for a general member)."""
+    n = len(SENTIMENT_SETS)
+    if m.kind == ADAPT:
+        return _fit_adapted(x, y, domain, m)
+    if m.kind == EXPERT:
+        return [_fit(x[domain == d], y[domain == d], m.c,
+                     _nb_ratio(x[domain == d], y[domain == d], m.alpha) if m.nb else None) for d in range(n)]
+    return [_fit(x, y, m.c, _nb_ratio(x, y, m.alpha) if m.nb else None)] * n
+
+
+def fit_router(x, domain: np.ndarray):
+    """The domain classifier: P(kind of text | x)."""
     # lazy: the train extra; tests and inference import this module without it
     from sklearn.linear_model import LogisticRegression
 
-    n = len(SENTIMENT_SETS)
-    linear = []
-    for m in members:
-        if m.per_domain:
-            linear.append([_fit(x[domain == d], y[domain == d], m.c, m.nb) for d in range(n)])
+    return LogisticRegression(C=C_DOMAIN, max_iter=3000).fit(x, domain)
+
+
+def member_scores(linear: list[_Linear], x) -> np.ndarray:
+    """(documents, domains): the member's logit under each domain's model."""
+    return np.stack([x @ e.weights + e.bias for e in linear], axis=1)
+
+
+def out_of_fold(x, y: np.ndarray, domain: np.ndarray, fold: np.ndarray, m: Member | None) -> np.ndarray:
+    """(documents, domains): each document scored by member `m` (or, for None, the router's
+    P(domain)) fitted on the other folds, so no score comes from a model that saw its row."""
+    out = np.zeros((len(y), len(SENTIMENT_SETS)))
+    for f in np.unique(fold):
+        fit, held = fold != f, fold == f
+        if m is None:
+            out[held] = fit_router(x[fit], domain[fit]).predict_proba(x[held])
         else:
-            linear.append([_fit(x, y, m.c, m.nb)] * n)
-    router = LogisticRegression(C=C_DOMAIN, max_iter=3000).fit(x, domain)
-    return linear, router
-
-
-def _scores(models, x) -> tuple[np.ndarray, np.ndarray]:
-    """(documents, domains, members) logits, and (documents, domains) P(domain)."""
-    linear, router = models
-    s = np.stack([np.stack([x @ e.weights + e.bias for e in per_d], axis=1) for per_d in linear], axis=2)
-    return s, router.predict_proba(x)
+            out[held] = member_scores(fit_member(m, x[fit], y[fit], domain[fit]), x[held])
+        print(f"  {m or 'router'}: fold {f + 1}/{len(np.unique(fold))} done", file=sys.stderr, flush=True)
+    return out
 
 
 def _meta_features(scores: np.ndarray, p_domain: np.ndarray) -> np.ndarray:
@@ -135,6 +177,47 @@ def _meta_features(scores: np.ndarray, p_domain: np.ndarray) -> np.ndarray:
     g = p_domain[:, :, None]
     cols = np.concatenate([g * scores, g], axis=2)  # (documents, domains, members + 1)
     return cols.reshape(len(cols), -1)
+
+
+def fit_mix(scores: np.ndarray, p_domain: np.ndarray, y: np.ndarray, c: float = C_META) -> np.ndarray:
+    """The stacking weights, (domains, members + 1): per domain one weight per member, then an
+    intercept. `scores` is (documents, domains, members) of out-of-fold logits."""
+    # lazy: the train extra; tests and inference import this module without it
+    from sklearn.linear_model import LogisticRegression
+
+    meta = LogisticRegression(C=c, max_iter=3000, fit_intercept=False).fit(_meta_features(scores, p_domain), y)
+    return meta.coef_.reshape(p_domain.shape[1], scores.shape[2] + 1)
+
+
+def mixed_logit(mix: np.ndarray, scores: np.ndarray, p_domain: np.ndarray) -> np.ndarray:
+    """The mixture's sentiment logit per document, as the folded columns compute it."""
+    return _meta_features(scores, p_domain) @ mix.ravel()
+
+
+def training_rows(data: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The non-held-out rows of the four sets: texts, labels (1 positive) and set index."""
+    texts, labels, domains = [], [], []
+    for d, name in enumerate(SENTIMENT_SETS):
+        train_rows, _ = split(read_set(data, name))
+        texts += [t for t, _ in train_rows]
+        labels += [int(lab) for _, lab in train_rows]
+        domains += [d] * len(train_rows)
+    return texts, np.array(labels), np.array(domains)
+
+
+def tfidf(texts: list[str], bits: int = BITS, orders: tuple[int, ...] = ORDERS):
+    """The training matrix (hashed n-gram TF-IDF, rows L2-normalised) and the IDF per bucket."""
+    # lazy: the train extra; tests and inference import this module without it
+    from scipy.sparse import diags
+
+    batch = featurise(texts, bits, orders)
+    idf_w = idf(batch, bits)
+    return (to_csr(batch, bits, idf_w**2) @ diags(idf_w)).tocsr(), idf_w
+
+
+def folds(texts: list[str]) -> np.ndarray:
+    """The fold of each training row (a salted text hash, so duplicates share a fold)."""
+    return np.array([_hash_mod("fold", t, FOLDS) for t in texts])
 
 
 def fold_mixture(mix: np.ndarray, weights: np.ndarray, biases: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -156,34 +239,19 @@ def quantise(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.round(w / scale).astype(np.int8), scale.astype(np.float32)
 
 
-def train(data: Path, out: Path) -> Path:
+def train(data: Path, out: Path, members: tuple[Member, ...] = MEMBERS) -> Path:
     # lazy: the train extra; tests and inference import this module without it
-    from scipy.sparse import diags
     from sklearn.linear_model import LogisticRegression
 
-    texts, labels, domains = [], [], []
-    for d, name in enumerate(SENTIMENT_SETS):
-        train_rows, _ = split(read_set(data, name))
-        texts += [t for t, _ in train_rows]
-        labels += [int(lab) for _, lab in train_rows]
-        domains += [d] * len(train_rows)
-    y, domain = np.array(labels), np.array(domains)
-    batch = featurise(texts, BITS, ORDERS)
-    idf_w = idf(batch, BITS)
-    x = (to_csr(batch, BITS, idf_w**2) @ diags(idf_w)).tocsr()
+    texts, y, domain = training_rows(data)
+    x, idf_w = tfidf(texts)
     print(f"training on {x.shape[0]} documents, {1 << BITS} buckets", file=sys.stderr)
 
-    fold = np.array([_hash_mod("fold", t, FOLDS) for t in texts])
-    n = len(SENTIMENT_SETS)
-    oof_scores, oof_domain = np.zeros((len(y), n, len(MEMBERS))), np.zeros((len(y), n))
-    for f in range(FOLDS):
-        fit = fold != f
-        oof_scores[~fit], oof_domain[~fit] = _scores(_base_models(x[fit], y[fit], domain[fit]), x[~fit])
-        print(f"fold {f + 1}/{FOLDS} done", file=sys.stderr)
-    meta = LogisticRegression(C=C_META, max_iter=3000, fit_intercept=False).fit(
-        _meta_features(oof_scores, oof_domain), y)
-    mix = meta.coef_.reshape(n, len(MEMBERS) + 1)  # per domain: one weight per member, then an intercept
-    linear, router = _base_models(x, y, domain)
+    fold = folds(texts)
+    oof_scores = np.stack([out_of_fold(x, y, domain, fold, m) for m in members], axis=2)
+    mix = fit_mix(oof_scores, out_of_fold(x, y, domain, fold, None), y)
+    linear = [fit_member(m, x, y, domain) for m in members]
+    router = fit_router(x, domain)
     columns, biases = fold_mixture(
         mix, np.array([[e.weights for e in per_d] for per_d in linear]),
         np.array([[e.bias for e in per_d] for per_d in linear]))
@@ -216,7 +284,7 @@ def train(data: Path, out: Path) -> Path:
         anger_bits=ANGER_BITS,
         orders=np.array(ORDERS),
     )
-    print(f"mixing weights (per domain: {', '.join(map(str, MEMBERS))}, intercept):\n{np.round(mix, 3)}", file=sys.stderr)
+    print(f"mixing weights (per domain: {', '.join(map(str, members))}, intercept):\n{np.round(mix, 3)}", file=sys.stderr)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)
     return path
 
