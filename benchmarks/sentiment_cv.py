@@ -40,17 +40,6 @@ from monitor.enrich import train_sentiment as ts  # noqa: E402
 DEFAULT_CACHE = "/tmp/crisiswatch-sentiment-cv"
 
 
-def parse_member(spec: str) -> ts.Member:
-    kind, model, c, *alpha = spec.split(":")
-    if kind not in (ts.GENERAL, ts.EXPERT, ts.ADAPT) or model not in ("nb", "lr"):
-        raise argparse.ArgumentTypeError(f"bad member {spec!r}: KIND(general|expert|adapt):MODEL(nb|lr):C[:ALPHA]")
-    return ts.Member(kind, model == "nb", float(c), float(alpha[0]) if alpha else 1.0)
-
-
-def member_spec(m: ts.Member) -> str:
-    return f"{m.kind}:{'nb' if m.nb else 'lr'}:{m.c:g}" + (f":{m.alpha:g}" if m.nb and m.alpha != 1.0 else "")
-
-
 class Cache:
     def __init__(self, root: Path, tag: str) -> None:
         self.root = root / tag
@@ -95,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=ts.DEFAULT_DATA)
     ap.add_argument("--cache", default=DEFAULT_CACHE, help="out-of-fold scores per member (not in the repo)")
-    ap.add_argument("--members", nargs="+", type=parse_member, default=list(ts.MEMBERS))
+    ap.add_argument("--members", nargs="+", type=ts.Member.parse, default=list(ts.MEMBERS))
     ap.add_argument("--meta-c", nargs="+", type=float, default=[ts.C_META])
     ap.add_argument("--bits", type=int, default=ts.BITS)
     ap.add_argument("--orders", nargs="+", type=int, default=list(ts.ORDERS))
@@ -130,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only == "baseline":
         return 0
 
-    cache = Cache(root, f"ours-n{len(y)}-b{args.bits}-o{''.join(map(str, args.orders))}")
+    cache = ts.ScoreCache(root, texts, y, args.bits, tuple(args.orders))
     xs: list = []
 
     def x():
@@ -138,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             xs.append(ts.tfidf(texts, args.bits, tuple(args.orders))[0])
         return xs[0]
 
-    scores = np.stack([cache.get(member_spec(m), lambda m=m: ts.out_of_fold(x(), y, domain, fold, m))
+    scores = np.stack([cache.get(str(m), lambda m=m: ts.out_of_fold(x(), y, domain, fold, m))
                        for m in args.members], axis=2)
     if args.only == "ours" and args.members_only:
         return 0
@@ -156,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bits {args.bits}, orders {args.orders}")
     print("baseline CV accuracy per set by C: " + "; ".join(
         f"C={c:g} " + " ".join(f"{a:.4f}" for a in acc) for c, acc in base_acc.items()) + f"; pooled best C={best_c:g}")
-    specs = [member_spec(m) for m in args.members]
+    specs = [str(m) for m in args.members]
 
     def margins(chosen: list[int], c_meta: float) -> tuple[np.ndarray, list[str]]:
         ours_ok = cv_correct(scores[:, :, chosen], p_domain, y, fold, c_meta)

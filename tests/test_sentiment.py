@@ -214,3 +214,19 @@ def test_the_mixture_folds_into_one_column_per_domain_that_scores_like_its_membe
         member_logits = x @ weights[:, d].T + biases[:, d]  # (docs, members)
         expected = member_logits @ mix[d, :-1] + mix[d, -1]
         np.testing.assert_allclose(x @ columns[:, d] + folded_bias[d], expected, rtol=1e-10, atol=1e-10)
+
+
+def test_an_adapted_member_splits_into_per_set_models_that_score_like_it() -> None:
+    # An 'adapt' member is fitted on [x, x if set 0, ..., x if set 3, one-hot set]; what it ships is
+    # one column per set, which must give every row of that set the augmented model's score.
+    from monitor.enrich.train_sentiment import _Linear, split_adapted
+
+    rng = np.random.default_rng(11)
+    sets, buckets, docs = 4, 32, 12
+    fitted = _Linear(rng.normal(size=(sets + 1) * buckets + sets), float(rng.normal()))
+    x, domain = rng.poisson(0.4, size=(docs, buckets)).astype(float), rng.integers(0, sets, size=docs)
+    augmented = np.hstack([x] + [x * (domain == d)[:, None] for d in range(sets)] + [np.eye(sets)[domain]])
+    per_set = split_adapted(fitted, sets)
+    assert len(per_set) == sets and all(m.weights.shape == (buckets,) for m in per_set)
+    split_scores = [x[i] @ per_set[domain[i]].weights + per_set[domain[i]].bias for i in range(docs)]
+    np.testing.assert_allclose(split_scores, augmented @ fitted.weights + fitted.bias, rtol=1e-10, atol=1e-10)

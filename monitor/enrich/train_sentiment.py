@@ -29,6 +29,7 @@ import argparse
 import csv
 import hashlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -90,6 +91,17 @@ class Member(NamedTuple):
     c: float
     alpha: float = 1.0
 
+    def __str__(self) -> str:
+        return f"{self.kind}:{'nb' if self.nb else 'lr'}:{self.c:g}" + (f":{self.alpha:g}" if self.alpha != 1.0 else "")
+
+    @classmethod
+    def parse(cls, spec: str) -> Member:
+        """KIND:MODEL:C[:ALPHA], e.g. expert:nb:4 or adapt:lr:16 (the form str() gives)."""
+        kind, model, c, *alpha = spec.split(":")
+        if kind not in (GENERAL, EXPERT, ADAPT) or model not in ("nb", "lr") or len(alpha) > 1:
+            raise ValueError(f"bad member {spec!r}: KIND (general|expert|adapt):MODEL (nb|lr):C[:ALPHA]")
+        return cls(kind, model == "nb", float(c), float(alpha[0]) if alpha else 1.0)
+
 
 MEMBERS = (
     Member(GENERAL, nb=True, c=C_NB), Member(GENERAL, nb=False, c=C_LR),
@@ -121,7 +133,7 @@ def _fit_adapted(x, y: np.ndarray, domain: np.ndarray, m: Member) -> list[_Linea
     # lazy: the train extra; tests and inference import this module without it
     from scipy.sparse import csr_matrix, diags, hstack
 
-    n, b = len(SENTIMENT_SETS), x.shape[1]
+    n = len(SENTIMENT_SETS)
     masks = [diags((domain == d).astype(np.float64)) for d in range(n)]
     onehot = csr_matrix(np.eye(n)[domain])
     ratio = None
@@ -129,8 +141,13 @@ def _fit_adapted(x, y: np.ndarray, domain: np.ndarray, m: Member) -> list[_Linea
         ratio = np.concatenate([_nb_ratio(x, y, m.alpha)]
                                + [_nb_ratio(x[domain == d], y[domain == d], m.alpha) for d in range(n)]
                                + [np.ones(n)])
-    fitted = _fit(hstack([x] + [mask @ x for mask in masks] + [onehot]).tocsr(), y, m.c, ratio)
-    w = fitted.weights
+    return split_adapted(_fit(hstack([x] + [mask @ x for mask in masks] + [onehot]).tocsr(), y, m.c, ratio), n)
+
+
+def split_adapted(fitted: _Linear, n: int) -> list[_Linear]:
+    """Per set d, the one linear model on plain features that scores a set-d row as the model on
+    augmented features [x, x if set 0, ..., x if set n-1, one-hot set] does."""
+    w, b = fitted.weights, (len(fitted.weights) - n) // (n + 1)
     return [_Linear(w[:b] + w[(d + 1) * b:(d + 2) * b], fitted.bias + w[(n + 1) * b + d]) for d in range(n)]
 
 
@@ -170,6 +187,27 @@ def out_of_fold(x, y: np.ndarray, domain: np.ndarray, fold: np.ndarray, m: Membe
             out[held] = member_scores(fit_member(m, x[fit], y[fit], domain[fit]), x[held])
         print(f"  {m or 'router'}: fold {f + 1}/{len(np.unique(fold))} done", file=sys.stderr, flush=True)
     return out
+
+
+class ScoreCache:
+    """Out-of-fold scores kept on disk (outside the repository) under a folder named by what they
+    depend on: the training rows, hash bits and n-gram orders. Fitting is deterministic, so a
+    member's scores computed by `benchmarks/sentiment_cv.py` are the ones `train` would compute."""
+
+    def __init__(self, root: Path | None, texts: list[str], y: np.ndarray, bits: int, orders: tuple[int, ...]) -> None:
+        digest = hashlib.sha1("\x00".join(texts).encode("utf-8") + y.astype(np.int8).tobytes()).hexdigest()[:12]
+        self.root = root / f"rows-{digest}-b{bits}-o{''.join(map(str, orders))}" if root else None
+
+    def get(self, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        path = self.root / (key.replace(":", "_") + ".npy") if self.root else None
+        if path and path.is_file():
+            print(f"  {key}: out-of-fold scores from {path}", file=sys.stderr)
+            return np.load(path)
+        value = compute()
+        if path:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.save(path, value)
+        return value
 
 
 def _meta_features(scores: np.ndarray, p_domain: np.ndarray) -> np.ndarray:
@@ -239,7 +277,7 @@ def quantise(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.round(w / scale).astype(np.int8), scale.astype(np.float32)
 
 
-def train(data: Path, out: Path, members: tuple[Member, ...] = MEMBERS) -> Path:
+def train(data: Path, out: Path, members: tuple[Member, ...] = MEMBERS, cache: Path | None = None) -> Path:
     # lazy: the train extra; tests and inference import this module without it
     from sklearn.linear_model import LogisticRegression
 
@@ -247,9 +285,9 @@ def train(data: Path, out: Path, members: tuple[Member, ...] = MEMBERS) -> Path:
     x, idf_w = tfidf(texts)
     print(f"training on {x.shape[0]} documents, {1 << BITS} buckets", file=sys.stderr)
 
-    fold = folds(texts)
-    oof_scores = np.stack([out_of_fold(x, y, domain, fold, m) for m in members], axis=2)
-    mix = fit_mix(oof_scores, out_of_fold(x, y, domain, fold, None), y)
+    fold, scores = folds(texts), ScoreCache(cache, texts, y, BITS, ORDERS)
+    oof_scores = np.stack([scores.get(str(m), lambda m=m: out_of_fold(x, y, domain, fold, m)) for m in members], axis=2)
+    mix = fit_mix(oof_scores, scores.get("router", lambda: out_of_fold(x, y, domain, fold, None)), y)
     linear = [fit_member(m, x, y, domain) for m in members]
     router = fit_router(x, domain)
     columns, biases = fold_mixture(
@@ -293,12 +331,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="train_sentiment", description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=DEFAULT_DATA, help=f"labelled CSV folder (default {DEFAULT_DATA})")
     parser.add_argument("--out", default=DEFAULT_OUT, help="where to write sentiment.npz")
+    parser.add_argument("--cache", type=Path,
+                        help="a folder of out-of-fold scores to reuse and fill (as benchmarks/sentiment_cv.py does)")
     args = parser.parse_args(argv)
     data = Path(args.data)
     missing = [n for n in (*SENTIMENT_SETS, "smp2020_emotion") if not (data / f"{n}.csv").is_file()]
     if missing:
         raise CrisiswatchError(f"{data}: missing {', '.join(m + '.csv' for m in missing)}")
-    train(data, Path(args.out))
+    train(data, Path(args.out), cache=args.cache)
     return 0
 
 
