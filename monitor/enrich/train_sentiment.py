@@ -29,6 +29,7 @@ import argparse
 import csv
 import hashlib
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -189,21 +190,28 @@ def out_of_fold(x, y: np.ndarray, domain: np.ndarray, fold: np.ndarray, m: Membe
     return out
 
 
+def feature_tag(bits: int, orders: tuple[int, ...]) -> str:
+    return f"b{bits}-o{''.join(map(str, orders))}"
+
+
 class ScoreCache:
     """Out-of-fold scores kept on disk (outside the repository) under a folder named by what they
-    depend on: the training rows, hash bits and n-gram orders. Fitting is deterministic, so a
-    member's scores computed by `benchmarks/sentiment_cv.py` are the ones `train` would compute."""
+    depend on: the training rows and labels, and `features` (e.g. `feature_tag`). Fitting is
+    deterministic, so a member's scores computed by `benchmarks/sentiment_cv.py` are the ones
+    `train` would compute."""
 
-    def __init__(self, root: Path | None, texts: list[str], y: np.ndarray, bits: int, orders: tuple[int, ...]) -> None:
+    def __init__(self, root: Path | None, texts: list[str], y: np.ndarray, features: str) -> None:
         digest = hashlib.sha1("\x00".join(texts).encode("utf-8") + y.astype(np.int8).tobytes()).hexdigest()[:12]
-        self.root = root / f"rows-{digest}-b{bits}-o{''.join(map(str, orders))}" if root else None
+        self.root = root / f"rows-{digest}-{features}" if root else None
 
     def get(self, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
         path = self.root / (key.replace(":", "_") + ".npy") if self.root else None
         if path and path.is_file():
             print(f"  {key}: out-of-fold scores from {path}", file=sys.stderr)
             return np.load(path)
+        started = time.perf_counter()
         value = compute()
+        print(f"  {key}: {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
         if path:
             path.parent.mkdir(parents=True, exist_ok=True)
             np.save(path, value)
@@ -285,7 +293,7 @@ def train(data: Path, out: Path, members: tuple[Member, ...] = MEMBERS, cache: P
     x, idf_w = tfidf(texts)
     print(f"training on {x.shape[0]} documents, {1 << BITS} buckets", file=sys.stderr)
 
-    fold, scores = folds(texts), ScoreCache(cache, texts, y, BITS, ORDERS)
+    fold, scores = folds(texts), ScoreCache(cache, texts, y, feature_tag(BITS, ORDERS))
     oof_scores = np.stack([scores.get(str(m), lambda m=m: out_of_fold(x, y, domain, fold, m)) for m in members], axis=2)
     mix = fit_mix(oof_scores, scores.get("router", lambda: out_of_fold(x, y, domain, fold, None)), y)
     linear = [fit_member(m, x, y, domain) for m in members]
