@@ -3,7 +3,7 @@
     python benchmarks/sentiment_cv.py [--data ../shared/data/sentiment] [--cache DIR]
                                       [--members general:nb:4 expert:lr:8 adapt:nb:4:0.5 ...]
                                       [--meta-c 0.1 ...] [--bits 20] [--orders 1 2 3]
-                                      [--baseline-c 4 8 16] [--only ours|baseline]
+                                      [--baseline-c 4 8 16] [--only ours|baseline] [--nested] [--select]
 
 The training rows (`train_sentiment.training_rows`: every row not held out) are cut into the
 trainer's own 4 folds (`train_sentiment.folds`). Per fold, our model and the fair baseline are
@@ -12,6 +12,9 @@ fitted on the other three and scored on it, and accuracies are compared per set:
 - ours: each member's out-of-fold logits (exactly what `train()` stacks on) and the router's
   out-of-fold P(domain); the stacking weights for fold f are fitted on the out-of-fold scores of
   the other three folds only, so fold f's labels reach neither the members nor the mixing weights.
+  With --nested the stacking weights are fitted on scores of members trained on two folds and
+  applied to members trained on three, as `train()` fits them on 3/4-data members and ships
+  all-data ones (the plain mode cannot see a mixture that leans on the members' scale).
 - the baseline: TF-IDF char 1-3-grams (sublinear tf, min_df 2) + logistic regression, as in
   `benchmarks/sentiment.py`, fitted on the same three folds. Its C is the grid value with the best
   pooled cross-validated accuracy, i.e. chosen in hindsight on the scored folds, which can only
@@ -53,14 +56,32 @@ def per_set_accuracy(correct: np.ndarray, domain: np.ndarray) -> np.ndarray:
     return np.array([correct[domain == d].mean() for d in range(len(ts.SENTIMENT_SETS))])
 
 
-def cv_correct(scores: np.ndarray, p_domain: np.ndarray, y: np.ndarray, fold: np.ndarray, c_meta: float) -> np.ndarray:
-    """Per row, whether the mixture is right when its stacking weights come from the other folds."""
+def cv_correct(scores: np.ndarray, p_domain: np.ndarray, y: np.ndarray, fold: np.ndarray, c_meta: float,
+               nested: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Per row, whether the mixture is right when its stacking weights come from the other folds.
+
+    Plain: the weights for fold f are fitted on the other folds' out-of-fold scores, which come
+    from members fitted on 3/4 of the rows, like the members that score fold f. Nested: they are
+    fitted on scores from members fitted on 2/4 (inner folds of the other three), then applied to
+    the 3/4 members, as `train` fits them on 3/4 members and ships all-data ones.
+    """
     logit = np.zeros(len(y))
     for f in np.unique(fold):
         held = fold == f
-        mix = ts.fit_mix(scores[~held], p_domain[~held], y[~held], c_meta)
+        meta_scores, meta_domain = (scores, p_domain) if nested is None else (nested[0][f], nested[1][f])
+        mix = ts.fit_mix(meta_scores[~held], meta_domain[~held], y[~held], c_meta)
         logit[held] = ts.mixed_logit(mix, scores[held], p_domain[held])
     return (logit >= 0) == y
+
+
+def inner_out_of_fold(x, y: np.ndarray, domain: np.ndarray, fold: np.ndarray, m: ts.Member | None) -> np.ndarray:
+    """(outer folds, documents, domains): per outer fold f, the rows outside f scored by members
+    fitted on the two other folds outside f (zeros for the rows of f)."""
+    out = np.zeros((len(np.unique(fold)), len(y), len(ts.SENTIMENT_SETS)))
+    for f in np.unique(fold):
+        rest = fold != f
+        out[f, rest] = ts.out_of_fold(x[rest], y[rest], domain[rest], fold[rest], m)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--select", action="store_true",
                     help="greedy forward selection among --members by the worst set's CV margin")
     ap.add_argument("--router-from", help="a cache folder whose router.npy to reuse (exploration only)")
+    ap.add_argument("--nested", action="store_true",
+                    help="fit the stacking weights on inner-fold scores, as train() deploys them (slower)")
     ap.add_argument("--members-only", action="store_true", help="with --only ours: cache the members, not the router")
     args = ap.parse_args(argv)
 
@@ -110,12 +133,18 @@ def main(argv: list[str] | None = None) -> int:
 
     scores = np.stack([cache.get(str(m), lambda m=m: ts.out_of_fold(x(), y, domain, fold, m))
                        for m in args.members], axis=2)
+    nested = None
+    if args.nested:
+        nested = (np.stack([cache.get(f"nested-{m}", lambda m=m: inner_out_of_fold(x(), y, domain, fold, m))
+                            for m in args.members], axis=3), None)
     if args.only == "ours" and args.members_only:
         return 0
     if args.router_from:  # exploring features: P(domain) hardly depends on them, and it costs the most
         p_domain = np.load(Path(args.router_from) / "router.npy")
     else:
         p_domain = cache.get("router", lambda: ts.out_of_fold(x(), y, domain, fold, None))
+    if nested is not None:
+        nested = (nested[0], cache.get("nested-router", lambda: inner_out_of_fold(x(), y, domain, fold, None)))
     if args.only == "ours":
         return 0
 
@@ -129,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     specs = [str(m) for m in args.members]
 
     def margins(chosen: list[int], c_meta: float) -> tuple[np.ndarray, list[str]]:
-        ours_ok = cv_correct(scores[:, :, chosen], p_domain, y, fold, c_meta)
+        ours_ok = cv_correct(scores[:, :, chosen], p_domain, y, fold, c_meta,
+                             None if nested is None else (nested[0][..., chosen], nested[1]))
         out, cells = [], []
         for d in range(len(names)):
             a, b = ours_ok[domain == d].mean(), base_ok[domain == d].mean()
