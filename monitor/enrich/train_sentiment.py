@@ -189,13 +189,13 @@ def out_of_fold(x, y: np.ndarray, domain: np.ndarray, fold: np.ndarray, m: Membe
     """(documents, domains): each document scored by member `m` (or, for None, the router's
     P(domain)) fitted on the other folds, so no score comes from a model that saw its row."""
     out = np.zeros((len(y), len(SENTIMENT_SETS)))
-    for f in np.unique(fold):
+    for i, f in enumerate(np.unique(fold)):
         fit, held = fold != f, fold == f
         if m is None:
             out[held] = fit_router(x[fit], domain[fit]).predict_proba(x[held])
         else:
             out[held] = member_scores(fit_member(m, x[fit], y[fit], domain[fit]), x[held])
-        print(f"  {m or 'router'}: fold {f + 1}/{len(np.unique(fold))} done", file=sys.stderr, flush=True)
+        print(f"  {m or 'router'}: fold {i + 1}/{len(np.unique(fold))} done", file=sys.stderr, flush=True)
     return out
 
 
