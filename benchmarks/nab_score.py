@@ -171,6 +171,15 @@ whose best thresholds differ, where one more level statistic did not.
   others (peaks per sampling interval, min_samples, floor, ladder, quiet_hours unchanged). A report
   is explained as the row against the value the context predicted (the expected level), since
   when, how rare. 8 levels are CAD's 3 bits; 6 rows and Witten-Bell are textbook choices, not tuned.
+- Amended before any run on NAB, after the model's first synthetic tests (a square wave with
+  noise, a daily curve that goes flat, a sawtooth that runs backwards): the row's surprise
+  -log2 P was dominated by noise jittering into a level its context never saw (each order multiplies
+  in its escape probability: 20 to 30 bits for a three-sigma blip, against 15 for a skipped beat),
+  so it reported rare levels, which the level statistics do already. Now "context" is the distance
+  |y - expected y| of the row from the level the model expects (the mean of its levels under the
+  prediction, on the y scale) and "pattern" that distance's EWMA over level_hours; a row beyond
+  the range seen is at the end level (the two extra symbols made every new extreme of noise a
+  20-bit surprise). Everything else as written above.
 - R4-1 a "context" candidate: the two sequence statistics alone (no level statistics), a fourth
   candidate beside surge, change and auto, which SELECT may choose per fold. The default of
   `crisiswatch detect` (surge) is untouched, so the guard holds by construction (printed anyway).
