@@ -201,6 +201,10 @@ whose best thresholds differ, where one more level statistic did not.
   touches, with its thresholds re-derived by the in-sample choice as before, unit tests, and the
   throughput target (>= 100,000 points/s per detector, benchmarks/detect.py); a dropped one leaves
   the code, its record stays here.
+Fourth round, results (held out, NAB standard; the shipped detector measured in the same run):
+  change                                   overall LOFO  decision   realTweets LOSO (surge alone)
+  shipped (second round)                       65.2         -          88.8
+  R4-1 "context" candidate                     65.2       dropped      88.8   (never chosen; context alone 44.5 overall LOFO, 57.6 realTweets LOSO)
 
 The candidates are three faces of one detector: "surge" (rises only: the default of
 `crisiswatch detect` and the detector behind the live rules), "change" (rises, falls and
