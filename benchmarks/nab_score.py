@@ -205,6 +205,7 @@ Fourth round, results (held out, NAB standard; the shipped detector measured in 
   change                                   overall LOFO  decision   realTweets LOSO (surge alone)
   shipped (second round)                       65.2         -          88.8
   R4-1 "context" candidate                     65.2       dropped      88.8   (never chosen; context alone 44.5 overall LOFO, 57.6 realTweets LOSO)
+  R4-2 sequence statistics in all three        61.9       dropped      86.6   (in-sample 66.4; auto alone 63.6; the artWithAnomaly fold chose surge: 59.0)
 
 The candidates are three faces of one detector: "surge" (rises only: the default of
 `crisiswatch detect` and the detector behind the live rules), "change" (rises, falls and
