@@ -229,7 +229,7 @@ turbulence) and "auto" (the series' first day picks one of the two). "HELD OUT, 
 alone" answers "how does surge do on a realTweets series it has not seen" (LOSO); the per-fold
 choice answers "how does choosing among them do on a family it has not seen" (LOFO overall).
 
-Usage: benchmarks/nab_score.py [--nab ../shared/data/nab] [--chart FILE] [--variant R4-n]
+Usage: benchmarks/nab_score.py [--nab ../shared/data/nab] [--chart FILE]
 """
 
 from __future__ import annotations
@@ -256,9 +256,7 @@ from nab import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from monitor.detectors.anomaly import SeriesScorer, make_scorer, score_series  # noqa: E402
-from monitor.detectors.auto import AutoScorer  # noqa: E402
-from monitor.detectors.surge import SurgeScorer, SurgeSettings  # noqa: E402
+from monitor.detectors.anomaly import score_series  # noqa: E402
 
 PUBLISHED_TWEETS = {  # NAB's own scorer on the five shared realTweets series (../shared/README.md)
     "ARTime": 88.1, "earthgecko_skyline": 77.8, "contextOSE": 76.0, "numenta": 67.4, "twitterADVec": 66.0,
@@ -270,18 +268,6 @@ CANDIDATES: dict[str, str] = {
     "surge": "rises only (the default: mention volume)",
     "change": "rises, falls and turbulence",
     "auto": "the first day decides: counts -> surge, a measurement -> change",
-}
-Factory = Callable[[], SeriesScorer]
-SHIPPED: dict[str, Factory] = {name: lambda name=name: make_scorer(name) for name in CANDIDATES}
-_ALSO = SurgeSettings(sequence="also")
-_CHANGE_ALSO = SurgeSettings(sides="both", sequence="also")
-# Fourth-round variants (see the docstring): the candidates SELECT chooses among in each.
-VARIANTS: dict[str, dict[str, Factory]] = {
-    "R4-1": {**SHIPPED, "context": lambda: make_scorer("context")},
-    "R4-2": {"surge": lambda: SurgeScorer(_ALSO), "change": lambda: SurgeScorer(_CHANGE_ALSO),
-             "auto": lambda: AutoScorer(_ALSO)},
-    "R4-3": {"surge": SHIPPED["surge"], "change": lambda: SurgeScorer(_CHANGE_ALSO),
-             "auto": lambda: AutoScorer(measurement=_CHANGE_ALSO)},
 }
 
 @dataclass
@@ -407,13 +393,6 @@ def reproduce_published(nab: Path) -> None:
               f"{(f'{diff:.1g}' if full else 'n/a (old fmt)'):>17}")
 
 
-def run_factory(factory: Factory) -> Callable[[list, list], list[float]]:
-    def run(timestamps: list, values: list) -> list[float]:
-        update = factory().update
-        return [update(t, v) for t, v in zip(timestamps, values, strict=True)]
-    return run
-
-
 def score_corpus(corpus: Corpus, run: Callable[[list, list], list[float]], label: str) -> list[np.ndarray]:
     t0 = time.perf_counter()
     out = [np.asarray(run(s.timestamps, s.values), dtype=float) for s in corpus.series]
@@ -426,8 +405,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--nab", default=str(Path(__file__).resolve().parents[1] / "../shared/data/nab"))
     parser.add_argument("--chart", help="write a PNG of held-out vs in-sample scores per family")
-    parser.add_argument("--variant", choices=VARIANTS,
-                        help="a fourth-round variant, measured beside the shipped candidates (see the docstring)")
     args = parser.parse_args(argv)
     nab = Path(args.nab)
     reproduce_published(nab)
@@ -436,27 +413,17 @@ def main(argv: list[str] | None = None) -> int:
           + "; ".join(f"{k} ({v})" for k, v in CANDIDATES.items()))
     surge = {name: score_corpus(corpus, lambda ts, vs, name=name: score_series(ts, vs, name), name)
              for name in CANDIDATES}
-    variant: dict[str, list[np.ndarray]] = {}
-    if args.variant:
-        variant = {name: score_corpus(corpus, run_factory(factory), f"{args.variant} {name}")
-                   for name, factory in VARIANTS[args.variant].items()}
     gaussian = {"gaussian": score_corpus(corpus, lambda ts, vs: score_series(ts, vs, "gaussian"), "gaussian")}
     print("\nHELD OUT, each candidate alone (standard profile; its thresholds chosen without the series scored)")
     held = [r.label.split(" (")[0] + (" LOSO" if "LOSO" in r.label else "") for r in protocol_rows(corpus, gaussian)["held-out"]]
     print(f"  {'candidate':<12}" + "".join(f"{h.replace('real', '').replace('artificial', 'art')[:13]:>14}" for h in held))
-    alone = [(name, scores) for name, scores in surge.items()]
-    alone += [(f"{args.variant} {name}", scores) for name, scores in variant.items()]
-    for name, scores in alone:
-        rows = protocol_rows(corpus, {name: scores})
+    for name in CANDIDATES:
+        rows = protocol_rows(corpus, {name: surge[name]})
         print(f"  {name:<12}" + "".join(f"{_standard(corpus, r):>14}" for r in rows["held-out"]))
         print(f"  {'  NAB thr.':<12}{'':>14}" + "".join(f"{_standard(corpus, r):>14}" for r in rows["nab-threshold"])
               + "   (threshold by NAB's optimiser on the family itself)")
     results = {}
-    shipped_label = "surge/change/auto, chosen per fold"
-    compared = [(shipped_label, surge)]
-    if args.variant:
-        compared.append((f"{args.variant}: {', '.join(variant)}, chosen per fold", variant))
-    for det, scored in (*compared, ("gaussian (NAB's windowed Gaussian)", gaussian)):
+    for det, scored in (("surge/change/auto, chosen per fold", surge), ("gaussian (NAB's windowed Gaussian)", gaussian)):
         rows = protocol_rows(corpus, scored)
         results[det] = rows
         print(f"\n{det}: HELD OUT (settings and thresholds chosen without the series scored)")
@@ -465,13 +432,6 @@ def main(argv: list[str] | None = None) -> int:
         _print_rows(corpus, rows["nab-threshold"])
         print(f"{det}: in-sample (chosen on all 53 and scored on them: NOT a result)")
         _print_rows(corpus, rows["in-sample"])
-    if args.variant:
-        print(f"\n{args.variant} against the shipped candidates, same run (held out, NAB standard):")
-        for det, scored in compared:
-            overall = results[det]["held-out"][-1]
-            guard = protocol_rows(corpus, {"surge": scored["surge"]})["held-out"][0]
-            print(f"  {det:<55} overall LOFO {_standard(corpus, overall):>6}   "
-                  f"surge alone, realTweets LOSO {_standard(corpus, guard):>6}")
     final = json.loads((nab / "final_results.json").read_text())
     print("\nPublished overall NAB scores (all 58 series, thresholds optimised in-sample): "
           + ", ".join(f"{k} {v['standard']:.1f}/{v['reward_low_FP_rate']:.1f}/{v['reward_low_FN_rate']:.1f}"
@@ -479,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     print("Published realTweets (the 5 shared series, NAB's optimiser on them): "
           + ", ".join(f"{k} {v}" for k, v in PUBLISHED_TWEETS.items()))
     if args.chart:
-        chart(corpus, results[shipped_label], args.chart)
+        chart(corpus, results["surge/change/auto, chosen per fold"], args.chart)
     return 0
 
 

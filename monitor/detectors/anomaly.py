@@ -16,8 +16,6 @@ Detectors (see `DETECTORS`):
   least as dispersed as Poisson counts are read by "surge", anything else by "change".
   All three have NAB scores chosen and measured without the series scored (leave one family out,
   leave one series out) in `benchmarks/nab_score.py`.
-- "context": the sequence statistics alone (`monitor/detectors/context.py`): how surprising a row
-  is given the rows just before it, reported like "surge" (calibrated, at onsets).
 - "gaussian": NAB's windowed-Gaussian baseline: the two-sided normal tail of the value under the mean
   and deviation of the last 6400 values, refreshed every 100 rows.
 """
@@ -83,7 +81,6 @@ DETECTORS: dict[str, Callable[[], SeriesScorer]] = {
     "surge": SurgeScorer,
     "change": lambda settings=None: SurgeScorer(settings or SurgeSettings(sides="both")),
     "auto": AutoScorer,
-    "context": lambda settings=None: SurgeScorer(settings or SurgeSettings(sequence="only")),
     "gaussian": WindowedGaussianScorer,
 }
 DEFAULT = "surge"

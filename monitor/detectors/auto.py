@@ -35,11 +35,10 @@ def looks_like_counts(values: list[float]) -> bool:
 class AutoScorer:
     """`SurgeScorer` with sides="up" for counts, sides="both" for measurements; see the module docstring."""
 
-    def __init__(self, settings: SurgeSettings | None = None, measurement: SurgeSettings | None = None) -> None:
-        """`measurement` replaces the settings of the measurement reading (default: `settings`, both sides)."""
+    def __init__(self, settings: SurgeSettings | None = None) -> None:
         settings = settings or SurgeSettings()
         self._candidates = {"counts": SurgeScorer(replace(settings, sides="up")),
-                            "measurement": SurgeScorer(measurement or replace(settings, sides="both"))}
+                            "measurement": SurgeScorer(replace(settings, sides="both"))}
         self._day = settings.quiet_hours * 3600.0
         self._first: float | None = None
         self._values: list[float] = []

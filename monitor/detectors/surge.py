@@ -12,9 +12,6 @@ a mention series:
   the quietest) hour in weeks;
 - swing (only with sides="both", the "change" detector): the last hour's mean absolute change
   against its usual size: turbulence, or a flat line.
-- context and pattern (with `sequence` "also" or "only"): how far the row is from the level the rows
-  just before it predict (`monitor/detectors/context.py`), and that distance over the last hour: the
-  series left the sequence it usually makes. Upper side only (further off than usual).
 
 Each statistic is turned into a tail probability by its own history (`TailCalibration`: the rank
 among samples of the last `history_days`, an exponential tail past the 90th percentile), so the
@@ -45,11 +42,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from monitor.detectors.calibration import RollingMedian, TailCalibration, compact, surprise
-from monitor.detectors.context import SequenceModel
 
-STATISTICS = ("spike", "shift", "season", "swing", "slow", "level", "context", "pattern")
-SWING = STATISTICS.index("swing")  # the one level statistic without a direction
-SEQUENCE = STATISTICS.index("context")  # from here on: the sequence statistics (upper side only)
+STATISTICS = ("spike", "shift", "season", "swing", "slow", "level")
+SWING = STATISTICS.index("swing")  # the one statistic without a direction
 
 
 @dataclass(frozen=True)
@@ -70,21 +65,18 @@ class SurgeSettings:
     ladder: float = 1.5  # within an episode, a new report needs S this many times the last one
     quiet_hours: float = 24.0
     min_samples: int = 24
-    sequence: str = "off"  # the sequence statistics: "off", "also" (beside the level ones), "only"
 
     def __post_init__(self) -> None:
         if self.floor < 1.0:
             raise ValueError(f"floor must be >= 1 (S of a 1-in-10 interval), got {self.floor}")
-        if self.sequence not in ("off", "also", "only"):
-            raise ValueError(f"sequence must be off, also or only, got {self.sequence!r}")
 
 
 @dataclass(frozen=True)
 class Reading:
     """Why the latest row was reported, in the series' own units."""
 
-    statistic: str  # spike | shift | season | swing | slow | level | context | pattern
-    direction: str  # up | down (context, pattern: the row above or below what its sequence predicted)
+    statistic: str  # spike | shift | season | swing | slow | level
+    direction: str  # up | down
     surprise: float  # -log10 p after the Bonferroni factor
     p_value: float
     value: float  # the row (spike) or the last hour's level (others), in the series' units
@@ -113,10 +105,7 @@ class SurgeScorer:
         self.s = s = settings or SurgeSettings()
         self._sides = ("up", "down") if s.sides == "both" else ("up",)
         # the statistics tested: "up" leaves out swing (turbulence has no direction)
-        levels = tuple(i for i in range(SEQUENCE) if s.sides == "both" or i != SWING)
-        sequence = tuple(range(SEQUENCE, len(STATISTICS)))
-        self._tested = {"off": levels, "also": levels + sequence, "only": sequence}[s.sequence]
-        self._model = SequenceModel() if s.sequence != "off" else None
+        self._tested = tuple(i for i in range(len(STATISTICS)) if s.sides == "both" or i != SWING)
         self._block_s = s.block_minutes * 60.0
         self._blocks_per_day = max(1, round(86400.0 / self._block_s))
         self._baseline = RollingMedian(max(1, round(s.baseline_hours * 3600.0 / self._block_s)))
@@ -134,9 +123,6 @@ class SurgeScorer:
         self._level = 0.0
         self._swing = 0.0
         self._slow = 0.0
-        self._predicted = math.nan  # the level the sequence model predicted for the current row
-        self._miss = 0.0  # how far the current row is from it
-        self._pattern = 0.0  # EWMA of the miss
         self._block = 0
         self._block_sum = 0.0
         self._block_n = 0
@@ -178,22 +164,14 @@ class SurgeScorer:
         self._slow += self._alpha_slow * (y - self._slow)
         self._swing += a * (abs(y - self._y) - self._swing)
         self._y = y
-        model = self._model
-        if model is not None:
-            self._predicted = predicted = model.update(y)
-            self._miss = miss = abs(y - predicted)
-            self._pattern += a * (miss - self._pattern)
         self._block_sum += y
         self._block_n += 1
 
         base, seasonal = self._base, self._seasonal
         level = self._level
-        # level and the sequence statistics are sampled from the first baseline on, like the others,
-        # so that all are tested together
-        has_base = base == base
+        # level is sampled from the first baseline on, like the others, so that all are tested together
         stats = (y - base, level - base, level - seasonal, self._swing, self._slow - base,
-                 level if has_base else math.nan, self._miss if has_base else math.nan,
-                 self._pattern if has_base else math.nan)
+                 level if base == base else math.nan)
         both = len(self._sides) == 2
         peaks, troughs, hi, lo, ready = self._peaks, self._troughs, self._hi, self._lo, self._ready
         best_p, best_i, best_side, tests = 1.0, -1, "up", 0
@@ -210,7 +188,7 @@ class SurgeScorer:
                     q = peaks[i].upper(x)
                     if q < best_p:
                         best_p, best_i, best_side = q, i, "up"
-                if both and i < SEQUENCE:
+                if both:
                     tests += 1
                     if x <= troughs[i].q10:
                         q = troughs[i].lower(x)
@@ -225,7 +203,7 @@ class SurgeScorer:
             for i in self._tested:  # only what is tested: "up" keeps no troughs and no swing
                 if hi[i] > -math.inf:
                     peaks[i].push(hi[i])
-                    if both and i < SEQUENCE:
+                    if both:
                         troughs[i].push(lo[i])
                     ready[i] = len(peaks[i]) >= self.s.min_samples
                 hi[i], lo[i] = -math.inf, math.inf
@@ -237,8 +215,6 @@ class SurgeScorer:
     def _start(self, t: float, y: float) -> None:
         self._first = self._last = t
         self._y = self._level = self._slow = y
-        if self._model is not None:
-            self._model.update(y)
         self._block = int(t // self._block_s)
         self._block_sum, self._block_n = y, 1
         self._next_sample = t
@@ -289,9 +265,6 @@ class SurgeScorer:
         elif name == "level":  # against the usual peak (or trough) of the level over a sampling interval
             usual = (self._peaks if side == "up" else self._troughs)[i].sorted
             value, baseline = _unlog(self._level), _unlog(usual[len(usual) // 2])
-        elif i >= SEQUENCE:  # context, pattern: the row against what its sequence predicted
-            value, baseline = _unlog(self._y), _unlog(self._predicted)
-            side = "up" if self._y >= self._predicted else "down"
         else:  # swing: mean absolute change per row (log scale) now vs its usual size
             usual = self._peaks[i].sorted
             value, baseline = self._swing, usual[len(usual) // 2]
@@ -308,8 +281,6 @@ class SurgeScorer:
     # ------------------------------------------------------------------ persistence (for the rules)
 
     def state(self) -> dict[str, Any]:
-        if self._model is not None:  # not needed by the live rules, which keep sequence off
-            raise NotImplementedError("the sequence statistics are not persisted")
         return {
             "scalars": [self._first, self._last, self._y, self._level, self._swing, self._block, self._block_sum,
                         self._block_n, self._next_sample, self._episode, self._since, self._below_since,
@@ -322,8 +293,6 @@ class SurgeScorer:
         }
 
     def restore(self, state: dict[str, Any]) -> None:
-        if self._model is not None:
-            raise NotImplementedError("the sequence statistics are not persisted")
         if not state:
             return
         scalars = state["scalars"]
@@ -383,10 +352,7 @@ def describe(reading: Reading, unit: str) -> str:
             "slow": f"the last six hours at {reading.value:.1f} {unit} vs a usual {reading.baseline:.1f} today",
             "level": f"the last hour at {reading.value:.1f} {unit} vs a usual hourly "
                      f"{'peak' if reading.direction == 'up' else 'low'} of {reading.baseline:.1f} in recent weeks",
-            "swing": f"swings {reading.value / max(reading.baseline, 1e-9):.1f}x their usual size",
-            "context": f"{reading.value:.1f} {unit} where the rows before predicted about {reading.baseline:.1f}",
-            "pattern": f"the last hour off its usual sequence: {reading.value:.1f} {unit} where it predicted "
-                       f"about {reading.baseline:.1f}"}[reading.statistic]
+            "swing": f"swings {reading.value / max(reading.baseline, 1e-9):.1f}x their usual size"}[reading.statistic]
     days = reading.once_in_hours / 24.0
     rare = f"about once in {days:,.0f} days" if days >= 2 else f"about once in {reading.once_in_hours:,.0f} hours"
     return f"{what}, {reading.direction} since {since} UTC; {rare} for this series"
