@@ -312,7 +312,7 @@ turbulence) and "auto" (the series' first day picks one of the two). "HELD OUT, 
 alone" answers "how does surge do on a realTweets series it has not seen" (LOSO); the per-fold
 choice answers "how does choosing among them do on a family it has not seen" (LOFO overall).
 
-Usage: benchmarks/nab_score.py [--nab ../shared/data/nab] [--chart FILE] [--variant R5-n]
+Usage: benchmarks/nab_score.py [--nab ../shared/data/nab] [--chart FILE]
 """
 
 from __future__ import annotations
@@ -323,7 +323,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -340,7 +340,6 @@ from nab import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from monitor.detectors.anomaly import score_series  # noqa: E402
-from monitor.detectors.auto import first_day_kind  # noqa: E402
 
 PUBLISHED_TWEETS = {  # NAB's own scorer on the five shared realTweets series (../shared/README.md)
     "ARTime": 88.1, "earthgecko_skyline": 77.8, "contextOSE": 76.0, "numenta": 67.4, "twitterADVec": 66.0,
@@ -357,104 +356,25 @@ CANDIDATES: dict[str, str] = {
 @dataclass
 class Choice:
     candidate: str
-    thresholds: dict[str, float]  # per profile: the one threshold for every series
-    by_kind: dict[str, dict[str, float]] = field(default_factory=dict)  # kind -> profile -> threshold (R5)
-
-    def threshold(self, kind: str | None, profile: str) -> float:
-        return self.by_kind.get(kind, self.thresholds)[profile]
+    thresholds: dict[str, float]  # per profile
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    """How SELECT sets the alert thresholds: one for all series (shipped), or per kind (fifth round)."""
+def select(corpus: Corpus, scored: dict[str, list[np.ndarray]], train: list[int]) -> Choice:
+    """SELECT(train) of the protocol: best candidate by normalised standard score, then thresholds."""
+    n_windows = corpus.n_windows(train)
 
-    variant: str = ""  # "": one threshold; "R5-1": one per kind; "R5-2": per kind where inner LOFO says so
-    kinds: tuple[str | None, ...] = ()  # each series' kind, from its first day (label-free)
-
-    def kind(self, i: int) -> str | None:
-        return self.kinds[i] if self.variant else None
-
-
-ONE = Thresholds()
-
-
-class Selection:
-    """SELECT of the protocol over one corpus and its candidates' scores, for one way of thresholding."""
-
-    def __init__(self, corpus: Corpus, scored: dict[str, list[np.ndarray]], how: Thresholds = ONE) -> None:
-        self.corpus, self.scored, self.how = corpus, scored, how
-        self.log: list[str] = []  # per SELECT: the thresholds per kind (and R5-2's decisions), for the record
-
-    def fit(self, name: str, profile: str, idx: list[int]) -> tuple[float, float]:
-        """(normalised score, threshold) by NAB's optimiser on these series together."""
-        corpus = self.corpus
-        series = [(corpus.sweeps(profile)[i], self.scored[name][i]) for i in idx]
-        score, threshold, *_ = optimise(series, corpus.profiles[profile], corpus.n_windows(idx))
+    def fit(name: str, profile: str) -> tuple[float, float]:
+        series = [(corpus.sweeps(profile)[i], scored[name][i]) for i in train]
+        score, threshold, *_ = optimise(series, corpus.profiles[profile], n_windows)
         return score, threshold
 
-    def per_kind(self, name: str, profile: str, idx: list[int]) -> dict[str, float]:
-        """NAB's optimiser on the series of each kind apart; a kind without a window among them is left out."""
-        out = {}
-        for kind in sorted({self.how.kind(i) for i in idx} - {None}):
-            mine = [i for i in idx if self.how.kind(i) == kind]
-            if self.corpus.n_windows(mine):
-                out[kind] = self.fit(name, profile, mine)[1]
-        return out
-
-    def raw(self, name: str, choice: Choice, idx: list[int], profile: str = "standard") -> float:
-        corpus = self.corpus
-        return sum(raw_at_threshold(corpus.sweeps(profile)[i], self.scored[name][i], corpus.profiles[profile],
-                                    choice.threshold(self.how.kind(i), profile)) for i in idx)
-
-    def carries(self, name: str, train: list[int]) -> set[str]:
-        """R5-2: the kinds whose own threshold beats the single one on training families left out in turn."""
-        family = [self.corpus.series[i].family for i in train]
-        gain: dict[str, float] = {}
-        for held_family in sorted(set(family)):
-            inner = [i for i, f in zip(train, family, strict=True) if f != held_family]
-            held = [i for i, f in zip(train, family, strict=True) if f == held_family]
-            single = Choice(name, {"standard": self.fit(name, "standard", inner)[1]})
-            split = Choice(name, single.thresholds,
-                           {k: {"standard": t} for k, t in self.per_kind(name, "standard", inner).items()})
-            for i in held:
-                kind = self.how.kind(i)
-                gain[kind] = gain.get(kind, 0.0) + self.raw(name, split, [i]) - self.raw(name, single, [i])
-        return {k for k, g in gain.items() if k is not None and g > 0.0}
-
-    def choose(self, name: str, train: list[int], profiles: tuple[str, ...]) -> Choice:
-        single = {p: self.fit(name, p, train)[1] for p in profiles}
-        if not self.how.variant:
-            return Choice(name, single)
-        kinds = {p: self.per_kind(name, p, train) for p in profiles}
-        keep = set(kinds["standard"])
-        if self.how.variant == "R5-2":
-            keep &= self.carries(name, train)
-        return Choice(name, single, {k: {p: kinds[p].get(k, single[p]) for p in profiles} for k in keep})
-
-    def select(self, train: list[int]) -> Choice:
-        """SELECT(train): best candidate by normalised standard score, then its thresholds for every profile."""
-        if not self.how.variant:  # the shipped protocol, exactly as before the fifth round
-            best = max(self.scored, key=lambda name: self.fit(name, "standard", train)[0])  # max keeps the first
-            return self.choose(best, train, PROFILES)
-        n_windows, cost = self.corpus.n_windows(train), self.corpus.profiles["standard"]
-        options = {name: self.choose(name, train, ("standard",)) for name in self.scored}
-        best = max(options, key=lambda name: normalised(self.raw(name, options[name], train), n_windows, cost))
-        choice = self.choose(best, train, PROFILES)
-        bars = "; ".join(f"{k} S {_s(t['standard']):.2f}" for k, t in sorted(choice.by_kind.items()))
-        self.log.append(f"{best}: single S {_s(choice.thresholds['standard']):.2f}"
-                        + (f"; own threshold for {bars}" if bars else "; no kind keeps its own threshold"))
-        return choice
+    best = max(scored, key=lambda name: fit(name, "standard")[0])  # max keeps the first of equals
+    return Choice(best, {p: fit(best, p)[1] for p in PROFILES})
 
 
-def _s(score: float) -> float:
-    """The surprise S of a score S / (S + 1)."""
-    return score / (1.0 - score) if score < 1.0 else float("inf")
-
-
-def raw_scores(corpus: Corpus, scored: dict[str, list[np.ndarray]], i: int, choice: Choice,
-               kind: str | None = None) -> dict[str, float]:
+def raw_scores(corpus: Corpus, scored: dict[str, list[np.ndarray]], i: int, choice: Choice) -> dict[str, float]:
     anomaly = scored[choice.candidate][i]
-    return {p: raw_at_threshold(corpus.sweeps(p)[i], anomaly, corpus.profiles[p], choice.threshold(kind, p))
+    return {p: raw_at_threshold(corpus.sweeps(p)[i], anomaly, corpus.profiles[p], choice.thresholds[p])
             for p in PROFILES}
 
 
@@ -467,46 +387,38 @@ class Row:
     chosen: str
 
 
-def _row(corpus: Corpus, scored, label: str, picks: dict[int, Choice], how: Thresholds = ONE) -> Row:
+def _row(corpus: Corpus, scored, label: str, picks: dict[int, Choice]) -> Row:
     raw = {p: 0.0 for p in PROFILES}
     fps = 0
     for i, choice in picks.items():
-        for p, r in raw_scores(corpus, scored, i, choice, how.kind(i)).items():
+        for p, r in raw_scores(corpus, scored, i, choice).items():
             raw[p] += r
         sweep = corpus.sweeps("standard")[i]
-        hit = np.asarray(scored[choice.candidate][i]) >= choice.threshold(how.kind(i), "standard")
+        hit = np.asarray(scored[choice.candidate][i]) >= choice.thresholds["standard"]
         fps += int((hit & (sweep.window == -1)).sum())
     chosen = sorted({c.candidate for c in picks.values()})
     return Row(label, list(picks), raw, fps, ",".join(chosen))
 
 
-def protocol_rows(corpus: Corpus, scored: dict[str, list[np.ndarray]], how: Thresholds = ONE,
-                  log: list[str] | None = None) -> dict[str, list[Row]]:
-    """The protocol's rows; `log` (if given) receives each SELECT's thresholds per kind (fifth round)."""
+def protocol_rows(corpus: Corpus, scored: dict[str, list[np.ndarray]]) -> dict[str, list[Row]]:
     everything = corpus.indices()
     present = {s.family for s in corpus.series}
     families = [f for f in FAMILIES if f in present] + sorted(present - set(FAMILIES))
-    selection = Selection(corpus, scored, how)
     lofo: dict[int, Choice] = {}
     for fam in families:
         held = set(corpus.indices(fam))
-        choice = selection.select([i for i in everything if i not in held])
+        choice = select(corpus, scored, [i for i in everything if i not in held])
         lofo.update({i: choice for i in held})
-        _note(selection, log, f"without {fam}")
     tweets = corpus.indices("realTweets")
-    loso = {}
-    for i in tweets:
-        loso[i] = selection.select([j for j in everything if j != i])
-        _note(selection, log, f"without {corpus.series[i].name}")
-    insample = selection.select(everything)
-    _note(selection, log, "all 53 (in-sample)")
+    loso = {i: select(corpus, scored, [j for j in everything if j != i]) for i in tweets}
+    insample = select(corpus, scored, everything)
     rows = {
-        "held-out": [_row(corpus, scored, "realTweets (LOSO)", loso, how)]
-        + [_row(corpus, scored, f"{fam} (LOFO)", {i: lofo[i] for i in corpus.indices(fam)}, how) for fam in families]
-        + [_row(corpus, scored, "overall (LOFO)", lofo, how)],
+        "held-out": [_row(corpus, scored, "realTweets (LOSO)", loso)]
+        + [_row(corpus, scored, f"{fam} (LOFO)", {i: lofo[i] for i in corpus.indices(fam)}) for fam in families]
+        + [_row(corpus, scored, "overall (LOFO)", lofo)],
         "nab-threshold": [],
-        "in-sample": [_row(corpus, scored, fam, {i: insample for i in corpus.indices(fam)}, how) for fam in families]
-        + [_row(corpus, scored, "overall", {i: insample for i in everything}, how)],
+        "in-sample": [_row(corpus, scored, fam, {i: insample for i in corpus.indices(fam)}) for fam in families]
+        + [_row(corpus, scored, "overall", {i: insample for i in everything})],
     }
     for fam in families:  # LOFO candidate, threshold optimised by NAB on the family itself
         idx = corpus.indices(fam)
@@ -517,12 +429,6 @@ def protocol_rows(corpus: Corpus, scored: dict[str, list[np.ndarray]], how: Thre
             nab_choice.thresholds[p] = float(table.thresholds[table.best()])
         rows["nab-threshold"].append(_row(corpus, scored, f"{fam} (LOFO pick)", {i: nab_choice for i in idx}))
     return rows
-
-
-def _note(selection: Selection, log: list[str] | None, fold: str) -> None:
-    if log is not None and selection.log:
-        log.append(f"  {fold:<38}{selection.log[-1]}")
-    selection.log.clear()
 
 
 def _print_rows(corpus: Corpus, rows: list[Row]) -> None:
@@ -582,39 +488,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--nab", default=str(Path(__file__).resolve().parents[1] / "../shared/data/nab"))
     parser.add_argument("--chart", help="write a PNG of held-out vs in-sample scores per family")
-    parser.add_argument("--variant", choices=("R5-1", "R5-2"),
-                        help="a fifth-round way of thresholding, measured beside the shipped one (see the docstring)")
     args = parser.parse_args(argv)
     nab = Path(args.nab)
     reproduce_published(nab)
     corpus = load_corpus(nab)
     print(f"\n{len(corpus.series)} series, {corpus.n_windows()} windows; candidates: "
           + "; ".join(f"{k} ({v})" for k, v in CANDIDATES.items()))
-    ways = [("", ONE)]
-    if args.variant:
-        kinds = tuple(first_day_kind(s.timestamps, s.values) for s in corpus.series)
-        ways.append((f"{args.variant} ", Thresholds(args.variant, kinds)))
-        print(f"{args.variant}: thresholds per kind of series (from its first day): "
-              + ", ".join(f"{k} {kinds.count(k)}" for k in sorted(set(kinds), key=str)))
     surge = {name: score_corpus(corpus, lambda ts, vs, name=name: score_series(ts, vs, name), name)
              for name in CANDIDATES}
     gaussian = {"gaussian": score_corpus(corpus, lambda ts, vs: score_series(ts, vs, "gaussian"), "gaussian")}
     print("\nHELD OUT, each candidate alone (standard profile; its thresholds chosen without the series scored)")
     held = [r.label.split(" (")[0] + (" LOSO" if "LOSO" in r.label else "") for r in protocol_rows(corpus, gaussian)["held-out"]]
     print(f"  {'candidate':<12}" + "".join(f"{h.replace('real', '').replace('artificial', 'art')[:13]:>14}" for h in held))
-    for prefix, how in ways:
-        for name in CANDIDATES:
-            rows = protocol_rows(corpus, {name: surge[name]}, how)
-            print(f"  {prefix + name:<12}" + "".join(f"{_standard(corpus, r):>14}" for r in rows["held-out"]))
-            print(f"  {'  NAB thr.':<12}{'':>14}" + "".join(f"{_standard(corpus, r):>14}" for r in rows["nab-threshold"])
-                  + "   (threshold by NAB's optimiser on the family itself)")
+    for name in CANDIDATES:
+        rows = protocol_rows(corpus, {name: surge[name]})
+        print(f"  {name:<12}" + "".join(f"{_standard(corpus, r):>14}" for r in rows["held-out"]))
+        print(f"  {'  NAB thr.':<12}{'':>14}" + "".join(f"{_standard(corpus, r):>14}" for r in rows["nab-threshold"])
+              + "   (threshold by NAB's optimiser on the family itself)")
     results = {}
-    shipped_label = "surge/change/auto, chosen per fold"
-    compared = [(f"{prefix}{shipped_label}", surge, how) for prefix, how in ways]
-    logs: dict[str, list[str]] = {}
-    for det, scored, how in (*compared, ("gaussian (NAB's windowed Gaussian)", gaussian, ONE)):
-        logs[det] = []
-        rows = protocol_rows(corpus, scored, how, logs[det])
+    for det, scored in (("surge/change/auto, chosen per fold", surge), ("gaussian (NAB's windowed Gaussian)", gaussian)):
+        rows = protocol_rows(corpus, scored)
         results[det] = rows
         print(f"\n{det}: HELD OUT (settings and thresholds chosen without the series scored)")
         _print_rows(corpus, rows["held-out"])
@@ -622,16 +515,6 @@ def main(argv: list[str] | None = None) -> int:
         _print_rows(corpus, rows["nab-threshold"])
         print(f"{det}: in-sample (chosen on all 53 and scored on them: NOT a result)")
         _print_rows(corpus, rows["in-sample"])
-    if args.variant:
-        det = compared[-1][0]
-        print(f"\n{det}: the standard threshold chosen in each SELECT (as S)")
-        print("\n".join(logs[det]))
-        print(f"\n{args.variant} against the shipped thresholds, same run (held out, NAB standard):")
-        for det, scored, how in compared:
-            overall = results[det]["held-out"][-1]
-            guard = protocol_rows(corpus, {"surge": scored["surge"]}, how)["held-out"][0]
-            print(f"  {det:<45} overall LOFO {_standard(corpus, overall):>6}   "
-                  f"surge alone, realTweets LOSO {_standard(corpus, guard):>6}")
     final = json.loads((nab / "final_results.json").read_text())
     print("\nPublished overall NAB scores (all 58 series, thresholds optimised in-sample): "
           + ", ".join(f"{k} {v['standard']:.1f}/{v['reward_low_FP_rate']:.1f}/{v['reward_low_FN_rate']:.1f}"
@@ -639,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
     print("Published realTweets (the 5 shared series, NAB's optimiser on them): "
           + ", ".join(f"{k} {v}" for k, v in PUBLISHED_TWEETS.items()))
     if args.chart:
-        chart(corpus, results[shipped_label], args.chart)
+        chart(corpus, results["surge/change/auto, chosen per fold"], args.chart)
     return 0
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from crisiswatch.commands.detect import run
 from monitor.detectors.anomaly import ALERT_THRESHOLD, DEFAULT, DETECTORS, score_series
-from monitor.detectors.auto import AutoScorer, first_day_kind, looks_like_counts
+from monitor.detectors.auto import AutoScorer, looks_like_counts
 from monitor.detectors.surge import STATISTICS, Reading, SurgeScorer, SurgeSettings, describe
 from tests.test_anomaly import DAY, START, STEP, poisson, seasonal_counts
 
@@ -231,20 +231,6 @@ def test_auto_reads_counts_as_surge_and_measurements_as_change() -> None:
     assert measured.kind == "measurement" and scores == score_series(ts, latency, "change")
     fall = [i for i, s in enumerate(scores) if s >= ALERT_THRESHOLD["auto"] and i >= outage]
     assert fall and fall[0] <= outage + 1 and measured.last.direction == "down"
-
-
-def test_the_kind_is_decided_by_the_first_day_alone_as_auto_decides_it() -> None:
-    ts, vs = seasonal_counts(3, seed=4)
-    later = vs[:DAY] + [50.0 + 0.1 * i for i in range(2 * DAY)]  # a different second and third day
-    assert first_day_kind(ts, vs) == first_day_kind(ts, later) == "counts"
-    latency = [50.0 + v / 3.0 for v in vs]
-    assert first_day_kind(ts, latency) == "measurement"
-    assert first_day_kind(ts[:DAY], vs[:DAY]) is None  # the day is not over: nothing decided yet
-    for values in (vs, latency):
-        auto = AutoScorer()
-        for t, v in zip(ts, values, strict=True):
-            auto.update(t, v)
-        assert auto.kind == first_day_kind(ts, values)
 
 
 def test_an_episode_needs_at_least_a_one_in_ten_surprise() -> None:

@@ -14,7 +14,6 @@ detector chosen, run from the first row. Causal: the decision uses the first day
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -33,40 +32,6 @@ def looks_like_counts(values: list[float]) -> bool:
     return mean > 0.0 and d_var >= 2.0 * mean
 
 
-class FirstDayKind:
-    """A series' kind ("counts" or "measurement"), decided row by row from its first `hours`: None until then.
-
-    The first row at least `hours` after the first one ends the day; the decision is made then, once,
-    on the rows before it (label-free and causal: later rows never change it)."""
-
-    def __init__(self, hours: float = SurgeSettings().quiet_hours) -> None:
-        self._day = hours * 3600.0
-        self._first: float | None = None
-        self._values: list[float] = []
-        self.kind: str | None = None
-
-    def update(self, t: float, value: float) -> str | None:
-        if self.kind is None:
-            if self._first is None:
-                self._first = t
-            if t - self._first >= self._day:
-                self.kind = "counts" if looks_like_counts(self._values) else "measurement"
-                self._values = []
-            else:
-                self._values.append(value)
-        return self.kind
-
-
-def first_day_kind(timestamps: Sequence[datetime], values: Sequence[float],
-                   hours: float = SurgeSettings().quiet_hours) -> str | None:
-    """The kind "auto" gives this series (None if it is shorter than a day)."""
-    day = FirstDayKind(hours)
-    for t, v in zip(timestamps, values, strict=True):
-        if day.update(epoch_seconds(t), v) is not None:
-            return day.kind
-    return None
-
-
 class AutoScorer:
     """`SurgeScorer` with sides="up" for counts, sides="both" for measurements; see the module docstring."""
 
@@ -74,22 +39,25 @@ class AutoScorer:
         settings = settings or SurgeSettings()
         self._candidates = {"counts": SurgeScorer(replace(settings, sides="up")),
                             "measurement": SurgeScorer(replace(settings, sides="both"))}
-        self._day = FirstDayKind(settings.quiet_hours)
+        self._day = settings.quiet_hours * 3600.0
+        self._first: float | None = None
+        self._values: list[float] = []
         self.chosen: SurgeScorer | None = None
-
-    @property
-    def kind(self) -> str | None:
-        """counts | measurement, once decided."""
-        return self._day.kind
+        self.kind: str | None = None  # counts | measurement, once decided
 
     def update(self, timestamp: datetime, value: float) -> float:
         if self.chosen is not None:
             return self.chosen.update(timestamp, value)
-        kind = self._day.update(epoch_seconds(timestamp), value)
-        if kind is not None:  # the first day is over: decided once, on its rows
-            self.chosen = self._candidates.pop(kind)
+        t = epoch_seconds(timestamp)
+        if self._first is None:
+            self._first = t
+        if t - self._first >= self._day:  # the first day is over: decide once, on its rows
+            self.kind = "counts" if looks_like_counts(self._values) else "measurement"
+            self.chosen = self._candidates.pop(self.kind)
             self._candidates.clear()
+            self._values = []
             return self.chosen.update(timestamp, value)
+        self._values.append(value)
         for scorer in self._candidates.values():
             scorer.update(timestamp, value)  # 0.0 from both: nothing is reported in the quiet first day
         return 0.0
