@@ -67,7 +67,8 @@ def split(rows: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tupl
     return train, test
 
 
-def _nb_ratio(x, y: np.ndarray) -> np.ndarray:
+def nb_ratio(x, y: np.ndarray) -> np.ndarray:
+    """Naive-Bayes log-count ratios of the features' presence (Wang & Manning 2012), smoothed by one."""
     present = (x > 0).astype(np.float64)
     pos = np.asarray(present[y == 1].sum(0)).ravel() + 1.0
     neg = np.asarray(present[y == 0].sum(0)).ravel() + 1.0
@@ -101,7 +102,7 @@ def _fit(x, y: np.ndarray, c: float, nb: bool) -> _Linear:
     from scipy.sparse import diags
     from sklearn.linear_model import LogisticRegression
 
-    ratio = _nb_ratio(x, y) if nb else np.ones(x.shape[1])
+    ratio = nb_ratio(x, y) if nb else np.ones(x.shape[1])
     model = LogisticRegression(C=c, max_iter=3000).fit(x @ diags(ratio), y)
     return _Linear(model.coef_.ravel() * ratio, float(model.intercept_[0]))
 
