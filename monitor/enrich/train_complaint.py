@@ -14,7 +14,7 @@ Training data:
   are joined from that folder at training time. Rows with split "heldout" are never trained on (they are
   what `benchmarks/classify.py` reports). Later rounds (all training rows) were labelled with the rubric and
   the conventions written for the cases it leaves open (`benchmarks/data/complaint_label_conventions.md`).
-  Rounds 4 and 5 (the last 5,000 rows) were drawn actively, not at random: posts the model of the time put
+  Rounds 4 to 6 (the last 8,000 rows) were drawn actively, not at random: posts the model of the time put
   in a weak category (after-sales, billing, price, false advertising, other, service, fraud) or was unsure
   about, plus random ones (`"sample": "active"`). They train only: cross-validation scores the randomly
   drawn rows, whose mix is the one the product meets;
