@@ -1,23 +1,25 @@
 """Train the complaint model: `crisiswatch train-complaint` (needs the `train` extra).
 
 Features: hashed character 1-3-grams plus the lexicon's evidence (`complaint_evidence.evidence_features`).
-Models (logistic regression, see `complaint_model`): complaint or not, fitted on all posts; one per
-category (one-vs-rest, since a complaint may carry two; NB-LR, the features scaled by their naive-Bayes
-log-count ratio for that category) and a multinomial grade, fitted on the gold complaints. C, the decision thresholds and the weight of real posts were chosen by cross-validation inside
-the training rows: five folds of the real training split (the authored sets always trained on) and each
-authored set left out in turn; the real held-out split was not looked at.
+Models (logistic regression, see `complaint_model`): complaint or not, fitted on all posts; one per category
+(one-vs-rest, since a complaint may carry two; NB-LR, the features scaled by their naive-Bayes log-count
+ratio for that category) and a multinomial grade, fitted on the gold complaints. C, the decision thresholds
+and the weight of real posts were chosen by cross-validation inside the training rows: five folds of the
+randomly drawn real training rows (the authored sets always trained on) and each authored set left out in turn; the real
+held-out split was not looked at.
 
 Training data:
-- real posts labelled by the rubric (two annotators, adjudicated): `benchmarks/data/complaint_labels_real.jsonl`,
-  one `{"id": "<set>:<row>", "complaint", "categories", "severity", "split"[, "sample"]}` per line, where row is the
-  0-based data row of `<set>.csv` in the shared sentiment folder. Only the labels are committed; the texts
-  are joined from that folder at training time. Rows with split "heldout" are never trained on (they are
-  what `benchmarks/classify.py` reports). Later rounds (all training rows) were labelled with the rubric and
-  the conventions written for the cases it leaves open (`benchmarks/data/complaint_label_conventions.md`).
-  Rounds 4 to 6 (the last 8,000 rows) were drawn actively, not at random: posts the model of the time put
-  in a weak category (after-sales, billing, price, false advertising, other, service, fraud) or was unsure
-  about, plus random ones (`"sample": "active"`). They train only: cross-validation scores the randomly
-  drawn rows, whose mix is the one the product meets;
+- real posts labelled by the rubric (two annotators, adjudicated):
+  `benchmarks/data/complaint_labels_real.jsonl`, one `{"id": "<set>:<row>", "complaint", "categories",
+  "severity", "split"[, "sample"]}` per line, where row is the 0-based data row of `<set>.csv` in the shared
+  sentiment folder. Only the labels are committed; the texts are joined from that folder at training time.
+  Rows with split "heldout" are never trained on (they are what `benchmarks/classify.py` reports). Later
+  rounds (all training rows) were labelled with the rubric and the conventions written for the cases it
+  leaves open (`benchmarks/data/complaint_label_conventions.md`). Rounds 4 to 6 (the last 8,000 rows) were
+  drawn actively, not at random: posts the model of the time put in a weak category (after-sales, billing,
+  price, false advertising, other, service, fraud) or was unsure about, plus random ones (`"sample":
+  "active"`). They train only: cross-validation scores the randomly drawn rows, whose mix is the one the
+  product meets;
 - the authored sets `benchmarks/data/complaints_dev*.jsonl` (complaints_dev5 was the evaluation set until
   real labelled posts replaced it: it shared phrases with the lexicon, so it measured nothing).
 """
