@@ -130,6 +130,17 @@ def test_real_labels_are_joined_with_their_texts_by_set_and_row(tmp_path: Path) 
     assert [r["id"] for r in held] == ["waimai:2"] and held[0]["text"] == "汤洒了一袋子"
 
 
+def test_rows_drawn_actively_are_marked_so_cross_validation_scores_only_the_random_draw(tmp_path: Path) -> None:
+    (tmp_path / "waimai.csv").write_text("label,review\n0,送了两个小时饭都凉了\n0,汤洒了一袋子\n", encoding="utf-8")
+    active = json.loads(_label("waimai:1", "train"))
+    active["sample"] = "active"
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(_label("waimai:0", "train") + "\n" + json.dumps(active, ensure_ascii=False) + "\n",
+                      encoding="utf-8")
+    assert [(r["id"], r["active"]) for r in read_real_labels(labels, tmp_path, "train")] == [
+        ("waimai:0", False), ("waimai:1", True)]
+
+
 def test_a_label_without_a_text_is_an_error_not_a_smaller_set(tmp_path: Path) -> None:
     (tmp_path / "waimai.csv").write_text("label,review\n0,送了两个小时饭都凉了\n", encoding="utf-8")
     labels = tmp_path / "labels.jsonl"

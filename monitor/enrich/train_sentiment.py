@@ -73,7 +73,8 @@ def split(rows: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tupl
     return train, test
 
 
-def _nb_ratio(x, y: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+def nb_ratio(x, y: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """Naive-Bayes log-count ratios of the features' presence (Wang & Manning 2012), smoothed by alpha."""
     present = (x > 0).astype(np.float64)
     pos = np.asarray(present[y == 1].sum(0)).ravel() + alpha
     neg = np.asarray(present[y == 0].sum(0)).ravel() + alpha
@@ -148,8 +149,8 @@ def _fit_adapted(x, y: np.ndarray, domain: np.ndarray, m: Member) -> list[_Linea
     onehot = csr_matrix(np.eye(n)[domain])
     ratio = None
     if m.nb:
-        ratio = np.concatenate([_nb_ratio(x, y, m.alpha)]
-                               + [_nb_ratio(x[domain == d], y[domain == d], m.alpha) for d in range(n)]
+        ratio = np.concatenate([nb_ratio(x, y, m.alpha)]
+                               + [nb_ratio(x[domain == d], y[domain == d], m.alpha) for d in range(n)]
                                + [np.ones(n)])
     return split_adapted(_fit(hstack([x] + [mask @ x for mask in masks] + [onehot]).tocsr(), y, m.c, ratio), n)
 
@@ -168,8 +169,8 @@ def fit_member(m: Member, x, y: np.ndarray, domain: np.ndarray) -> list[_Linear]
         return _fit_adapted(x, y, domain, m)
     if m.kind == EXPERT:
         return [_fit(x[domain == d], y[domain == d], m.c,
-                     _nb_ratio(x[domain == d], y[domain == d], m.alpha) if m.nb else None) for d in range(n)]
-    return [_fit(x, y, m.c, _nb_ratio(x, y, m.alpha) if m.nb else None)] * n
+                     nb_ratio(x[domain == d], y[domain == d], m.alpha) if m.nb else None) for d in range(n)]
+    return [_fit(x, y, m.c, nb_ratio(x, y, m.alpha) if m.nb else None)] * n
 
 
 def fit_router(x, domain: np.ndarray):
