@@ -16,14 +16,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from scipy.sparse import diags
-from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from monitor.enrich import train_complaint as tc  # noqa: E402
 from monitor.enrich.complaint_rules import CATEGORY_KEYS  # noqa: E402
-from monitor.enrich.train_sentiment import nb_ratio  # noqa: E402
+from monitor.enrich.textfeatures import sigmoid  # noqa: E402
 
 C_GRID = (16.0, 32.0, 64.0)
 SECOND_GRID = (0.3, 0.4, 0.5, 0.6)
@@ -68,10 +66,8 @@ def main(argv: list[str] | None = None) -> int:
                 train, test = complaint & (fold != f), complaint & (fold == f)
                 for k in range(len(CATEGORY_KEYS)):
                     if gold[train, k].any():
-                        y = gold[train, k].astype(int)
-                        scale = diags(nb_ratio(x[train], y) if nb else np.ones(x.shape[1]))
-                        model = LogisticRegression(C=c, solver="liblinear", max_iter=3000).fit(x[train] @ scale, y)
-                        probs[test, k] = model.predict_proba(x[test] @ scale)[:, 1]
+                        weights, bias = tc.fit_binary(x[train], gold[train, k].astype(int), c, nb=nb)
+                        probs[test, k] = sigmoid(x[test] @ weights + bias)
             cells = "  ".join(f"second {s}: {micro_f1(chosen(probs[scored], s), gold[scored]):.4f}" for s in SECOND_GRID)
             print(f"{'NB-LR' if nb else 'LR':5} C {c:>5}  {cells}", flush=True)
     return 0

@@ -142,13 +142,26 @@ def _features(posts: list[dict], sentiment: tuple[np.ndarray, float], bits: int,
     return hstack([hashed, csr_matrix(dense * DENSE_SCALE)]).tocsr()
 
 
+def fit_binary(x, y: np.ndarray, c: float, weight: np.ndarray | None = None, nb: bool = False
+               ) -> tuple[np.ndarray, float]:
+    """One logistic regression (liblinear): its weights on `x`'s columns and its bias. With `nb`, NB-LR
+    (Wang & Manning 2012): the features scaled by their naive-Bayes log-count ratio for this label; the
+    ratio folds back into the weights, so inference reads the same features as without it."""
+    # lazy: the train extra; tests and inference import this module without it
+    from scipy.sparse import diags
+    from sklearn.linear_model import LogisticRegression
+
+    ratio = nb_ratio(x, y) if nb else np.ones(x.shape[1])
+    model = LogisticRegression(C=c, solver="liblinear", max_iter=3000).fit(x @ diags(ratio), y, sample_weight=weight)
+    return model.coef_.ravel() * ratio, float(model.intercept_[0])
+
+
 def fit(posts: list[dict], out: Path, sentiment: tuple[np.ndarray, float], c: float = C,
         real_weight: float = REAL_WEIGHT, bits: int = BITS, orders: Sequence[int] = ORDERS,
         category_nb: bool = CATEGORY_NB) -> Path:
     """Fit detector, categories and grade on `posts` (dicts with text, complaint, categories, severity; real
     posts, those with an id, weigh `real_weight`) beside the `sentiment` score and write the model `out`."""
     # lazy: the train extra; tests and inference import this module without it
-    from scipy.sparse import diags
     from sklearn.linear_model import LogisticRegression
 
     x = _features(posts, sentiment, bits, orders)
@@ -160,11 +173,7 @@ def fit(posts: list[dict], out: Path, sentiment: tuple[np.ndarray, float], c: fl
     coef, biases = np.zeros((x.shape[1], COLUMNS)), np.zeros(COLUMNS)
 
     def binary(column: int, x_, y, w, nb: bool = False) -> None:
-        # NB-LR (Wang & Manning 2012): the features scaled by their naive-Bayes log-count ratio for this
-        # label; the ratio folds back into the weights, so inference reads the same features as before.
-        ratio = nb_ratio(x_, y) if nb else np.ones(x_.shape[1])
-        model = LogisticRegression(C=c, solver="liblinear", max_iter=3000).fit(x_ @ diags(ratio), y, sample_weight=w)
-        coef[:, column], biases[column] = model.coef_.ravel() * ratio, model.intercept_[0]
+        coef[:, column], biases[column] = fit_binary(x_, y, c, w, nb)
 
     binary(0, x, is_complaint.astype(int), weight)  # NB scaling here lost precision in CV (F1 0.908 -> 0.901)
     for k, key in enumerate(CATEGORY_KEYS):
