@@ -35,3 +35,18 @@ def test_a_post_scores_the_same_in_any_batch():
     for batch in (TEXTS, TEXTS[::-1], TEXTS * 3):
         row = batch.index(TEXTS[0])
         assert np.array_equal(linear_scores(featurise(batch, bits), weights)[row], alone)
+
+
+def test_a_batch_read_again_gets_the_features_of_its_own_texts_at_any_size():
+    # the last batch's n-grams are kept for the next step that reads it: a table of another size must
+    # get its own buckets, and a batch that differs in one text must never get the kept features
+    wide = featurise(TEXTS, 20)
+    narrow = featurise(list(TEXTS), 12)
+    assert np.array_equal(narrow.bucket, wide.bucket >> 8) and np.array_equal(narrow.doc, wide.doc)
+    changed = TEXTS[:4] + ["充电宝冒烟了，同一批次很多人都中招！"] + TEXTS[5:]
+    again = featurise(changed, 12)
+    fresh = featurise(changed[:4], 12), featurise(changed[4:], 12)
+    first = again.doc < 4
+    assert np.array_equal(np.sort(again.bucket[first]), np.sort(fresh[0].bucket))
+    assert np.array_equal(np.sort(again.bucket[~first]), np.sort(fresh[1].bucket))
+    assert again.bucket.size == narrow.bucket.size + 1 * 3  # one more character: one more n-gram per order

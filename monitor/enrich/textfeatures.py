@@ -46,7 +46,43 @@ def normalise(joined: str) -> str:
     return _DIGITS.sub("0", joined)
 
 
+class _Hashed(NamedTuple):
+    """A batch's n-grams before they are cut to a table size: document and full 64-bit mixed hash."""
+
+    doc: np.ndarray
+    mixed: np.ndarray  # uint64; the top `bits` bits are the bucket
+    length: np.ndarray
+    n_docs: int
+
+    def batch(self, bits: int) -> Batch:
+        return Batch(self.doc, (self.mixed >> np.uint64(64 - bits)).astype(np.int64), self.length, self.n_docs)
+
+
+# The enrichment steps read one batch several times (sentiment, anger, then the complaint model on the
+# same Chinese posts, with the English model's few posts in between): the n-grams of the last few
+# batches are kept, so the NFKC pass and the hashing, a tenth of the stage's time, run once per batch.
+# A key holds the texts themselves, so a new batch can never be served stale features; the tuple of
+# entries is replaced in one assignment, so threads see the old or the new one. Training sets (tens of
+# thousands of posts, hundreds of MB of n-grams) are not kept.
+_recent: tuple[tuple[tuple, _Hashed], ...] = ()
+_KEEP = 4  # batches
+_KEEP_AT_MOST = 10_000  # documents
+
+
 def featurise(texts: Sequence[str], bits: int, orders: Sequence[int] = (1, 2, 3)) -> Batch:
+    global _recent
+    key = (tuple(texts), tuple(orders))
+    recent = _recent
+    for kept, hashed in recent:
+        if kept == key:
+            return hashed.batch(bits)
+    hashed = _hash_texts(texts, orders)
+    if len(texts) <= _KEEP_AT_MOST:
+        _recent = ((key, hashed), *recent[: _KEEP - 1])
+    return hashed.batch(bits)
+
+
+def _hash_texts(texts: Sequence[str], orders: Sequence[int]) -> _Hashed:
     n_docs = len(texts)
     joined = SEP.join(texts)
     if joined.count(SEP) != max(n_docs - 1, 0):  # a text contains the separator itself
@@ -55,7 +91,7 @@ def featurise(texts: Sequence[str], bits: int, orders: Sequence[int] = (1, 2, 3)
     if joined.count(SEP) != max(n_docs - 1, 0):  # would shift every later document's features
         raise ValueError("normalisation changed the document separators")
     cp = np.frombuffer(joined.encode("utf-32-le", errors="replace"), dtype=np.uint32).astype(np.uint64)
-    return hash_ngrams(cp, n_docs, bits, orders)
+    return _mixed_ngrams(cp, n_docs, orders)
 
 
 def hash_ngrams(symbols: np.ndarray, n_docs: int, bits: int, orders: Sequence[int]) -> Batch:
@@ -63,14 +99,16 @@ def hash_ngrams(symbols: np.ndarray, n_docs: int, bits: int, orders: Sequence[in
 
     Symbols are codepoints for character n-grams, or token ids (never 0) for word n-grams.
     """
-    cp = symbols
+    return _mixed_ngrams(symbols, n_docs, orders).batch(bits)
+
+
+def _mixed_ngrams(cp: np.ndarray, n_docs: int, orders: Sequence[int]) -> _Hashed:
     is_sep = cp == 0
     # sep_before[i] = separators in cp[:i]; an n-gram at i spanning n is clean iff no
     # separator falls inside it, and its document is the number of separators before it.
     sep_before = np.concatenate(([0], np.cumsum(is_sep)))
-    docs, buckets = [], []
+    docs, mixed = [], []
     state = np.full(cp.shape, _FNV_OFFSET, dtype=np.uint64)
-    shift = np.uint64(64 - bits)
     for n in range(1, max(orders) + 1):
         # FNV-1a over the n symbols, extended one order at a time from the previous state.
         state = (state[: cp.size - n + 1] ^ cp[n - 1 :]) * _FNV_PRIME
@@ -78,13 +116,12 @@ def hash_ngrams(symbols: np.ndarray, n_docs: int, bits: int, orders: Sequence[in
             continue
         start = np.arange(state.size)
         clean = sep_before[start + n] == sep_before[start]
-        idx = start[clean]
-        docs.append(sep_before[idx])
-        buckets.append(((state[clean] * _MIX) >> shift).astype(np.int64))
+        docs.append(sep_before[start[clean]])
+        mixed.append(state[clean] * _MIX)
     doc = np.concatenate(docs) if docs else np.zeros(0, np.int64)
-    bucket = np.concatenate(buckets) if buckets else np.zeros(0, np.int64)
+    mix = np.concatenate(mixed) if mixed else np.zeros(0, np.uint64)
     length = np.bincount(doc, minlength=n_docs).astype(np.float64)
-    return Batch(doc.astype(np.int64), bucket, length, n_docs)
+    return _Hashed(doc.astype(np.int64), mix, length, n_docs)
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
