@@ -250,7 +250,7 @@ def test_to_dict_and_classify_many_keep_order() -> None:
 
 
 # ---- CLI contract ------------------------------------------------------------------------------------
-POSTS = ["电饭煲内胆涂层掉进饭里，吃下去了很担心", "", "请问怎么开发票？", "扣了我两次款，一共398元，至今没退"]
+POSTS = ["电饭煲内胆涂层掉进饭里，吃下去了很担心", "", "请问这款空气炸锅有黑色的吗？", "扣了我两次款，一共398元，至今没退"]
 
 
 def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

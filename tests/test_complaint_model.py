@@ -1,5 +1,5 @@
 """The learned second opinion beside the lexicon: category probabilities, the complaint detector, and the
-guards that keep it from overruling what the text says (praise, questions, news). Texts written here."""
+rubric guards (praise, questions, news) it weighs as features. Texts written here."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import pytest
 
 from crisiswatch.errors import CrisiswatchError
 from monitor.enrich.complaint import classify, classify_many
-from monitor.enrich.complaint_evidence import FEATURE_NAMES
-from monitor.enrich.complaint_model import COLUMNS, SENTIMENT_FEATURES, load_complaint_model, save_model
-from monitor.enrich.complaint_rules import CATEGORY_KEYS
+from monitor.enrich.complaint_evidence import read_evidence
+from monitor.enrich.complaint_guards import GUARD_FEATURES, guard_flags
+from monitor.enrich.complaint_model import COLUMNS, DENSE_NAMES, load_complaint_model, save_model
+from monitor.enrich.complaint_rules import CATEGORY_KEYS, load_lexicon
 from monitor.enrich.train_complaint import default_sets, read_posts, read_real_labels
 
 # Written for this test, in plain words the lexicon mostly knows too; the model must agree on its own.
@@ -150,20 +151,41 @@ def test_a_label_without_a_text_is_an_error_not_a_smaller_set(tmp_path: Path) ->
         read_real_labels(labels, tmp_path, "train")
 
 
-def test_even_a_certain_detector_cannot_overrule_praise_questions_or_bystanders(tmp_path: Path) -> None:
-    # a model file whose detector says "complaint" to everything (zero weights, a large bias), so only the
-    # guard in classify_many stands between it and the posts below
+GUARDED = {
+    "neutral_question": "请问这款空气炸锅有黑色的吗？",
+    "pure_praise": "新买的耳机音质很棒，推荐给大家",
+    "not_about_the_author": "听说某品牌充电宝冒烟了，大家注意安全",
+}
+
+
+def test_the_rubric_guards_are_features_the_detector_weighs(tmp_path: Path) -> None:
+    # a model file whose detector reads nothing but the guards: a large bias ("complaint") that each guard
+    # that holds takes back, so the wiring from guard to feature column to verdict is all that decides
+    real = load_complaint_model()
+    assert real is not None
+    dense = np.zeros((len(DENSE_NAMES), COLUMNS))
+    for name in GUARD_FEATURES:
+        dense[DENSE_NAMES.index(name), 0] = -40.0
+    path = save_model(tmp_path / "guards.npz", np.zeros((1 << real.bits, COLUMNS)), dense,
+                      np.array([20.0] + [0.0] * (COLUMNS - 1)), real.bits, real.orders)
+    results = classify_many(list(GUARDED.values()), model_path=str(path))
+    assert not any(r.complaint for r in results)
+    for guard, text in GUARDED.items():
+        flags = dict(zip(GUARD_FEATURES, guard_flags(read_evidence(text, load_lexicon())), strict=True))
+        assert flags[f"guard:{guard}"], (text, flags)
+        assert sum(flags.values()) == 1  # each text stands for one guard: the others are not what held
+    # ...while a post no guard holds for is the detector's to call
+    (wordless,) = classify_many(["晚上吃了火锅"], model_path=str(path))
+    assert wordless.complaint and any("文本模型 1.00" in r for r in wordless.reasons)
+
+
+def test_a_guard_the_detector_outweighs_is_still_shown(tmp_path: Path) -> None:
+    # the same detector without the guard weights says "complaint" to everything: the reasons show the
+    # rubric's doubt next to the verdict, so a support agent sees why it is a close call
     real = load_complaint_model()
     assert real is not None
     path = save_model(tmp_path / "always.npz", np.zeros((1 << real.bits, COLUMNS)),
-                      np.zeros((len(FEATURE_NAMES) + len(SENTIMENT_FEATURES), COLUMNS)),
+                      np.zeros((len(DENSE_NAMES), COLUMNS)),
                       np.array([20.0] + [0.0] * (COLUMNS - 1)), real.bits, real.orders)
-    guarded = [
-        "请问这款空气炸锅有黑色的吗？",  # a question
-        "新买的耳机音质很棒，推荐给大家",  # praise
-        "听说某品牌充电宝冒烟了，大家注意安全",  # a bystander
-    ]
-    assert not any(r.complaint for r in classify_many(guarded, model_path=str(path)))
-    # ...while a post that merely lacks complaint words is the detector's to call
-    (wordless,) = classify_many(["晚上吃了火锅"], model_path=str(path))
-    assert wordless.complaint and any("文本模型 1.00" in r for r in wordless.reasons)
+    for result in classify_many(list(GUARDED.values()), model_path=str(path)):
+        assert result.complaint and any("但文本模型 1.00 → 投诉" in r for r in result.reasons), result.reasons

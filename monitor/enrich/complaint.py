@@ -10,34 +10,26 @@ money amounts. Two deciders turn them into a verdict:
   sets, so it also knows the wording nobody wrote into the lexicon ("用了几天就坏", "味道怪").
 - the lexicon decider (no model file, or `use_model=False`) weighs the same facts with fixed weights.
 
-Where the rubric is categorical the learned decider does not get the last word (RUBRIC_GUARDS): lotteries
-and marketing, solved cases, an author who says they are unaffected, news or bystander posts without the
-author's own experience, pure praise and neutral questions are no complaints, unless the lexicon itself
-finds a clear complaint; and the categorical grade cues set a floor (紧急: health and safety, privacy
+The rubric's categorical non-complaints (`complaint_guards`: marketing, solved cases, bystanders, pure
+praise, neutral questions) are features the learned decider weighs, not orders: the lexicon misreads
+some complaints as praise. The categorical grade cues set a floor (紧急: health and safety, privacy
 leaks, money lost to fraud; 重大: batches, media, lawsuits, going viral). The reasons name the lexicon's
 words wherever there are any, and "文本模型 p" where the model decided without them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 import numpy as np
 
-from monitor.enrich.complaint_evidence import (
-    DOUBT_CUES,
-    NEUTRAL_WEIGHT,
-    Evidence,
-    lexicon_margin,
-    quote,
-    read_evidence,
-)
+from monitor.enrich.complaint_evidence import Evidence, quote, read_evidence
+from monitor.enrich.complaint_guards import lexicon_verdict, rubric_guard
 from monitor.enrich.complaint_model import ComplaintModel, Scores, load_complaint_model
 from monitor.enrich.complaint_rules import CATEGORY_KEYS, GRADES, Lexicon, load_lexicon
 
-THRESHOLD = 1.2  # lexicon decider: evidence - praise - doubt needed to call a post a complaint
 SECOND_CATEGORY = 0.75  # lexicon decider: a second category must reach this share of the first one's score
 MIN_CATEGORY = 1.2  # ...and this absolute score
 CATEGORY_FLOOR = 0.6  # below this even the best category is a guess: the complaint goes to "other"
@@ -61,60 +53,8 @@ def _no(reasons: list[str]) -> ComplaintResult:
     return ComplaintResult(False, [], None, reasons)
 
 
-def lexicon_verdict(ev: Evidence) -> bool:
-    """The lexicon's own verdict: the complaint-site format, or enough targeted evidence."""
-    return ev.site is not None or (ev.targeted and lexicon_margin(ev) >= THRESHOLD)
-
-
 def _praise_reasons(ev: Evidence) -> list[str]:
     return [f"{quote(h.text)} → 夸奖/满意" for h in ev.praise[:3]]
-
-
-# ---- rubric guards: categorical non-complaints the model may not overrule --------------------------
-_DOUBT_LABELS = {name: label for name, label, _ in DOUBT_CUES}
-
-
-def _not_about_the_author(ev: Evidence) -> str | None:
-    for name in ("marketing", "solved", "unaffected"):
-        if name in ev.cues:
-            return f"{quote(ev.cues[name])} → {_DOUBT_LABELS[name]}"
-    if not ev.first_person:  # news or a bystander's warning without the author's own experience
-        for name in ("news", "bystander"):
-            if name in ev.cues:
-                return f"{quote(ev.cues[name])} → 新闻/旁观，作者本人未受影响"
-    return None
-
-
-def _pure_praise(ev: Evidence) -> str | None:
-    if ev.praise and not ev.counted:
-        return "只有夸奖，没有投诉用词"
-    return None
-
-
-def _quoted_praise(ev: Evidence) -> str | None:
-    """"店员说这款“性价比很高”": the company's words reported, and no problem word of the author's own."""
-    if ev.quoted_praise and not ev.praise and not any(h.weight >= NEUTRAL_WEIGHT for h in ev.counted):
-        return "只有转述的夸奖（引号里），没有投诉用词"
-    return None
-
-
-def _neutral_question(ev: Evidence) -> str | None:
-    """"请问快递到哪了？": a question with no problem word (context words like 快递 or 价格 are none)."""
-    if "ask" in ev.cues and "question" in ev.cues and not any(h.weight >= NEUTRAL_WEIGHT for h in ev.counted):
-        return f"{quote(ev.cues['ask'])} → 中性提问，没有投诉用词"
-    return None
-
-
-RUBRIC_GUARDS: tuple[Callable[[Evidence], str | None], ...] = (
-    _not_about_the_author, _pure_praise, _quoted_praise, _neutral_question)
-
-
-def rubric_guard(ev: Evidence) -> str | None:
-    """Why the rubric says this is no complaint whatever the model thinks, or None. The lexicon's clear
-    verdict ("听说…我家的也冒烟了，必须给说法") outranks the guards."""
-    if lexicon_verdict(ev):
-        return None
-    return next((why for guard in RUBRIC_GUARDS if (why := guard(ev)) is not None), None)
 
 
 # ---- grades ------------------------------------------------------------------------------------------
@@ -220,28 +160,31 @@ class _Row(NamedTuple):
     ranked: list[int]  # the two likeliest categories
     grades: list[float]
     grade: int  # the likeliest grade
+    guarded: bool  # a rubric guard holds
 
 
 def _rows(scores: Scores) -> list[_Row]:
     ranked = np.argsort(-scores.categories, axis=1, kind="stable")[:, :2]
     return [_Row(*row) for row in zip(scores.complaint.tolist(), scores.categories.tolist(), ranked.tolist(),
-                                      scores.grades.tolist(), np.argmax(scores.grades, axis=1).tolist(), strict=True)]
+                                      scores.grades.tolist(), np.argmax(scores.grades, axis=1).tolist(),
+                                      scores.guarded.tolist(), strict=True)]
 
 
 def _by_model(ev: Evidence, lex: Lexicon, model: ComplaintModel, row: _Row) -> ComplaintResult:
     if not ev.text:
         return _no(["空文本"])
     p = row.complaint
-    if (why := rubric_guard(ev)) is not None:
-        return _no(_praise_reasons(ev) + [why] + ev.notes[:2] + ["按标注规则 → 非投诉"])
+    why = rubric_guard(ev) if row.guarded else None
     if p < model.threshold:
-        said = _praise_reasons(ev) + ev.doubt_reasons + ev.notes[:2]
+        said = _praise_reasons(ev) + ([why] if why else ev.doubt_reasons) + ev.notes[:2]
         return _no(said + [f"文本模型 {p:.2f} → 非投诉"])
     probs = row.categories
     categories = _model_categories(probs, row.ranked, model.keys, model.second)
     grade, grade_reasons = _model_grade(ev, categories, row.grades, row.grade)
     reasons = _category_reasons(ev, lex, categories, dict(zip(model.keys, probs, strict=True)))
-    if not lexicon_verdict(ev):
+    if why is not None:
+        reasons.append(f"{why}，但文本模型 {p:.2f} → 投诉")
+    elif not lexicon_verdict(ev):
         reasons.append(f"文本模型 {p:.2f} → 投诉（词表证据不足，模型判断）")
     return ComplaintResult(True, categories, grade, reasons + grade_reasons)
 

@@ -5,7 +5,9 @@ Three linear models read the same features (trained by `crisiswatch train-compla
   ("用了几天就坏", "味道怪", "同一家酒店我手机上899，朋友的账号679"), and
 - the lexicon's evidence as dense features (`complaint_evidence.evidence_features`): category scores after
   the rubric boundaries, praise, quoted praise, doubt cues, grade cues, amounts, and the lexicon's own
-  verdict, so the readable words carry their weight and the model learns how much.
+  verdict, so the readable words carry their weight and the model learns how much; and the rubric guards
+  that hold (`complaint_guards`: praise only, a neutral question, a bystander...), weighed like the rest
+  rather than obeyed, since the lexicon misreads some complaints as praise or neutral questions.
 - a sentiment score of the text from a small model of its own (one more hashed column), trained on the
   shared sentiment sets minus every post labelled for complaints, so no held-out post is seen by it:
   real reviews and Weibo posts are complaints mostly when they are negative.
@@ -24,11 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from monitor.enrich.complaint_evidence import FEATURE_NAMES, Evidence, evidence_features, read_evidence
+from monitor.enrich.complaint_guards import GUARD_FEATURES, THRESHOLD, guard_flags
 from monitor.enrich.complaint_rules import CATEGORY_KEYS, GRADES, load_lexicon
 from monitor.enrich.textfeatures import featurise, linear_scores, sigmoid
 
 MODEL_PATH = Path(__file__).parent / "models" / "complaint_model.npz"
-LEXICON_THRESHOLD = 1.2  # the lexicon decider's margin (complaint.THRESHOLD), a feature of the model
 SENTIMENT_FEATURES = ("sentiment_logit", "sentiment_positive")
 COLUMNS = 1 + len(CATEGORY_KEYS) + len(GRADES)
 
@@ -38,9 +40,16 @@ def sentiment_features(logit: np.ndarray) -> np.ndarray:
     return np.stack([np.clip(logit, -6.0, 6.0) / 6.0, sigmoid(logit)], axis=1)
 
 
+DENSE_NAMES = FEATURE_NAMES + GUARD_FEATURES + SENTIMENT_FEATURES
+_GUARD_COLUMNS = slice(len(FEATURE_NAMES), len(FEATURE_NAMES) + len(GUARD_FEATURES))
+
+
 def dense_features(evidence: Sequence[Evidence], sentiment_logit: np.ndarray) -> np.ndarray:
-    """What the model reads beside the n-grams: the lexicon's evidence and the sentiment score."""
-    return np.hstack([evidence_features(list(evidence), LEXICON_THRESHOLD), sentiment_features(sentiment_logit)])
+    """What the model reads beside the n-grams: the lexicon's evidence (with its verdict at the lexicon
+    decider's margin), the rubric guards that hold, and the sentiment score."""
+    evidence = list(evidence)
+    guards = np.array([guard_flags(ev) for ev in evidence], dtype=np.float64).reshape(len(evidence), -1)
+    return np.hstack([evidence_features(evidence, THRESHOLD), guards, sentiment_features(sentiment_logit)])
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,7 @@ class Scores:
     complaint: np.ndarray  # (n,)
     categories: np.ndarray  # (n, len(keys))
     grades: np.ndarray  # (n, len(grades)), rows sum to 1
+    guarded: np.ndarray  # (n,) bool: a rubric guard holds (the reasons then say which)
 
 
 class ComplaintModel:
@@ -58,7 +68,7 @@ class ComplaintModel:
             self.keys = tuple(str(k) for k in z["keys"])
             self.grades = tuple(str(g) for g in z["grades"])
             names = tuple(str(n) for n in z["feature_names"])
-            if names != FEATURE_NAMES + SENTIMENT_FEATURES:
+            if names != DENSE_NAMES:
                 raise ValueError(f"{path}: trained on other lexicon features; retrain with `crisiswatch train-complaint`")
             self.bits = int(z["bits"])
             self.orders = tuple(int(o) for o in z["orders"])
@@ -73,13 +83,16 @@ class ComplaintModel:
         """One vectorised pass for the whole batch; `evidence[i]` is what the lexicon read in `texts[i]`."""
         n = len(texts)
         if n == 0:
-            return Scores(np.zeros(0), np.zeros((0, len(self.keys))), np.zeros((0, len(self.grades))))
+            return Scores(np.zeros(0), np.zeros((0, len(self.keys))), np.zeros((0, len(self.grades))),
+                          np.zeros(0, dtype=bool))
         hashed = linear_scores(featurise(texts, self.bits, self.orders), self.hashed)
         dense = dense_features(evidence, hashed[:, -1] + self.sentiment_bias)
         z = hashed[:, :-1] + dense @ self.dense + self.biases
         k = len(self.keys)
         grade = np.exp(z[:, 1 + k :] - z[:, 1 + k :].max(axis=1, keepdims=True))
-        return Scores(sigmoid(z[:, 0]), sigmoid(z[:, 1 : 1 + k]), grade / grade.sum(axis=1, keepdims=True))
+        guards = dense[:, _GUARD_COLUMNS]
+        return Scores(sigmoid(z[:, 0]), sigmoid(z[:, 1 : 1 + k]), grade / grade.sum(axis=1, keepdims=True),
+                      guards.any(axis=1))
 
     def _read(self, texts: Sequence[str]) -> Scores:
         lex = load_lexicon()
@@ -99,7 +112,7 @@ def save_model(path: Path, hashed: np.ndarray, dense: np.ndarray, biases: np.nda
     """Write a model file: `hashed` (2**bits, COLUMNS), `dense` (dense features, COLUMNS), `biases`
     (COLUMNS,) for the detector, one column per category key and one per grade; `sentiment` the n-gram
     weights and bias of the sentiment score (None: a constant neutral score)."""
-    names = FEATURE_NAMES + SENTIMENT_FEATURES
+    names = DENSE_NAMES
     if hashed.shape != (1 << bits, COLUMNS) or dense.shape != (len(names), COLUMNS):
         raise ValueError(f"weights of shape {hashed.shape} / {dense.shape} do not fit {COLUMNS} columns")
     weights, bias = sentiment if sentiment is not None else (np.zeros(1 << bits), 0.0)
