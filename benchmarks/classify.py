@@ -40,7 +40,7 @@ from monitor.enrich.train_complaint import (  # noqa: E402
     REAL_LABELS,
     default_sets,
     fit,
-    fit_sentiment,
+    fit_reader,
     read_posts,
     read_real_labels,
 )
@@ -177,14 +177,14 @@ def leave_one_set_out(labels: Path, texts: Path) -> None:
     was written while reading these sets, so its column, and the lexicon features inside ours, are
     in-sample here: the real held-out split is the honest number.)"""
     real = read_real_labels(labels, texts, "train")
-    sentiment = fit_sentiment(texts, labels)  # leaves out every labelled post, so it serves every fold
+    reader = fit_reader(texts, labels)  # leaves out every labelled post, so it serves every fold
     sets = default_sets()
     pooled_rows: list[dict] = []
     pooled: dict[str, tuple[list[Prediction], float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for left in sets:
             t0 = time.perf_counter()
-            model = fit(read_posts([p for p in sets if p != left]) + real, Path(tmp) / f"{left.stem}.npz", sentiment)
+            model = fit(read_posts([p for p in sets if p != left]) + real, Path(tmp) / f"{left.stem}.npz", reader)
             print(f"\n[{left.name}] trained without it in {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
             rows = load(left)
             predicted = run(rows, {"ours": ours(str(model)), "lexicon": ours(use_model=False), "keywords": baseline})

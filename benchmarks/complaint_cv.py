@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--labels", type=Path, default=tc.REAL_LABELS)
     args = ap.parse_args(argv)
     posts = tc.read_posts(tc.default_sets()) + tc.read_real_labels(args.labels, args.texts, "train")
-    x = tc._features(posts, tc.fit_sentiment(args.texts, args.labels), tc.BITS, tc.ORDERS)
+    x = tc._features(posts, tc.fit_reader(args.texts, args.labels), tc.BITS, tc.ORDERS)
     is_real = np.array([bool(r.get("id")) for r in posts])
     complaint = np.array([bool(r["complaint"]) for r in posts])
     gold = np.array([[k in r["categories"] for k in CATEGORY_KEYS] for r in posts])

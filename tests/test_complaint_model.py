@@ -13,8 +13,16 @@ from crisiswatch.errors import CrisiswatchError
 from monitor.enrich.complaint import classify, classify_many
 from monitor.enrich.complaint_evidence import read_evidence
 from monitor.enrich.complaint_guards import GUARD_FEATURES, guard_flags
-from monitor.enrich.complaint_model import COLUMNS, DENSE_NAMES, load_complaint_model, save_model
+from monitor.enrich.complaint_model import (
+    COLUMNS,
+    DENSE_NAMES,
+    TEXT_KINDS,
+    load_complaint_model,
+    reader_features,
+    save_model,
+)
 from monitor.enrich.complaint_rules import CATEGORY_KEYS, load_lexicon
+from monitor.enrich.textfeatures import featurise, linear_scores
 from monitor.enrich.train_complaint import default_sets, read_posts, read_real_labels
 
 # Written for this test, in plain words the lexicon mostly knows too; the model must agree on its own.
@@ -189,3 +197,19 @@ def test_a_guard_the_detector_outweighs_is_still_shown(tmp_path: Path) -> None:
                       np.array([20.0] + [0.0] * (COLUMNS - 1)), real.bits, real.orders)
     for result in classify_many(list(GUARDED.values()), model_path=str(path)):
         assert result.complaint and any("但文本模型 1.00 → 投诉" in r for r in result.reasons), result.reasons
+
+
+def test_the_model_reads_which_kind_of_text_a_post_is() -> None:
+    # the model's own reader (trained on the shared sentiment sets) gives the kind of text as features, so a
+    # Weibo post's outburst weighs differently from a review's; texts written here
+    model = load_complaint_model()
+    assert model is not None
+    texts = {"weibo": "//@小明: 今天加班到十点，地铁上人挤人，累死了，转发微博",
+             "waimai": "送餐太慢了，米饭都凉了，菜也洒了一半",
+             "chnsenticorp_hotel": "酒店前台办理入住很慢，房间隔音差，早餐种类少",
+             "online_shopping": "手机收到了，屏幕有划痕，电池也不耐用，退货"}
+    logits = linear_scores(featurise(list(texts.values()), model.bits, model.orders), model.hashed)
+    features = reader_features(logits[:, COLUMNS:] + model.reader_bias)
+    kinds = features[:, -len(TEXT_KINDS):]
+    assert np.allclose(kinds.sum(axis=1), 1.0)
+    assert [TEXT_KINDS[i] for i in kinds.argmax(axis=1)] == list(texts)

@@ -8,9 +8,10 @@ Three linear models read the same features (trained by `crisiswatch train-compla
   verdict, so the readable words carry their weight and the model learns how much; and the rubric guards
   that hold (`complaint_guards`: praise only, a neutral question, a bystander...), weighed like the rest
   rather than obeyed, since the lexicon misreads some complaints as praise or neutral questions.
-- a sentiment score of the text from a small model of its own (one more hashed column), trained on the
-  shared sentiment sets minus every post labelled for complaints, so no held-out post is seen by it:
-  real reviews and Weibo posts are complaints mostly when they are negative.
+- a sentiment score and the kind of text (online shop review, food delivery, hotel, Weibo post) from small
+  models of its own (five more hashed columns), trained on the shared sentiment sets minus every post
+  labelled for complaints, so no held-out post is seen by them: real reviews and Weibo posts are
+  complaints mostly when they are negative, and a Weibo post far more rarely than a review.
 Column 0 is the detector (logistic), the next len(keys) columns one-vs-rest category logits (fitted on
 complaints only), the last len(grades) columns a multinomial grade model (complaints only). The decision
 thresholds chosen in training travel with the weights.
@@ -32,24 +33,31 @@ from monitor.enrich.textfeatures import featurise, linear_scores, sigmoid
 
 MODEL_PATH = Path(__file__).parent / "models" / "complaint_model.npz"
 SENTIMENT_FEATURES = ("sentiment_logit", "sentiment_positive")
+TEXT_KINDS = ("online_shopping", "waimai", "chnsenticorp_hotel", "weibo")  # the shared sets the kinds come from
+KIND_FEATURES = tuple(f"kind:{k}" for k in TEXT_KINDS)
+READER_COLUMNS = 1 + len(TEXT_KINDS)  # the sentiment logit, then one logit per kind of text
 COLUMNS = 1 + len(CATEGORY_KEYS) + len(GRADES)
 
 
-def sentiment_features(logit: np.ndarray) -> np.ndarray:
-    """(n, 2): the sentiment logit, clipped and scaled to [-1, 1], and P(positive)."""
-    return np.stack([np.clip(logit, -6.0, 6.0) / 6.0, sigmoid(logit)], axis=1)
+def reader_features(logits: np.ndarray) -> np.ndarray:
+    """(n, 2 + kinds) from the reader's (n, READER_COLUMNS) logits: the sentiment logit, clipped and scaled
+    to [-1, 1], P(positive), and P(kind of text)."""
+    sentiment, kinds = logits[:, 0], logits[:, 1:]
+    kind = np.exp(kinds - kinds.max(axis=1, keepdims=True))
+    return np.hstack([np.stack([np.clip(sentiment, -6.0, 6.0) / 6.0, sigmoid(sentiment)], axis=1),
+                      kind / kind.sum(axis=1, keepdims=True)])
 
 
-DENSE_NAMES = FEATURE_NAMES + GUARD_FEATURES + SENTIMENT_FEATURES
+DENSE_NAMES = FEATURE_NAMES + GUARD_FEATURES + SENTIMENT_FEATURES + KIND_FEATURES
 _GUARD_COLUMNS = slice(len(FEATURE_NAMES), len(FEATURE_NAMES) + len(GUARD_FEATURES))
 
 
-def dense_features(evidence: Sequence[Evidence], sentiment_logit: np.ndarray) -> np.ndarray:
+def dense_features(evidence: Sequence[Evidence], reader_logits: np.ndarray) -> np.ndarray:
     """What the model reads beside the n-grams: the lexicon's evidence (with its verdict at the lexicon
-    decider's margin), the rubric guards that hold, and the sentiment score."""
+    decider's margin), the rubric guards that hold, the sentiment score and the kind of text."""
     evidence = list(evidence)
     guards = np.array([guard_flags(ev) for ev in evidence], dtype=np.float64).reshape(len(evidence), -1)
-    return np.hstack([evidence_features(evidence, THRESHOLD), guards, sentiment_features(sentiment_logit)])
+    return np.hstack([evidence_features(evidence, THRESHOLD), guards, reader_features(reader_logits)])
 
 
 @dataclass(frozen=True)
@@ -72,10 +80,11 @@ class ComplaintModel:
                 raise ValueError(f"{path}: trained on other lexicon features; retrain with `crisiswatch train-complaint`")
             self.bits = int(z["bits"])
             self.orders = tuple(int(o) for o in z["orders"])
-            self.hashed = z["hashed"].astype(np.float32)  # (2**bits, columns + 1): the last one is sentiment
+            # (2**bits, columns + READER_COLUMNS): the reader's sentiment and kind logits come last
+            self.hashed = z["hashed"].astype(np.float32)
             self.dense = z["dense"].astype(np.float64)  # (dense features, columns)
             self.biases = z["biases"].astype(np.float64)
-            self.sentiment_bias = float(z["sentiment_bias"])
+            self.reader_bias = z["reader_bias"].astype(np.float64)
             self.threshold = float(z["threshold"])  # P(complaint) at or above which a post is one
             self.second = float(z["second"])  # P(category) a second category needs
 
@@ -86,8 +95,8 @@ class ComplaintModel:
             return Scores(np.zeros(0), np.zeros((0, len(self.keys))), np.zeros((0, len(self.grades))),
                           np.zeros(0, dtype=bool))
         hashed = linear_scores(featurise(texts, self.bits, self.orders), self.hashed)
-        dense = dense_features(evidence, hashed[:, -1] + self.sentiment_bias)
-        z = hashed[:, :-1] + dense @ self.dense + self.biases
+        dense = dense_features(evidence, hashed[:, COLUMNS:] + self.reader_bias)
+        z = hashed[:, :COLUMNS] + dense @ self.dense + self.biases
         k = len(self.keys)
         grade = np.exp(z[:, 1 + k :] - z[:, 1 + k :].max(axis=1, keepdims=True))
         guards = dense[:, _GUARD_COLUMNS]
@@ -107,19 +116,21 @@ class ComplaintModel:
 
 
 def save_model(path: Path, hashed: np.ndarray, dense: np.ndarray, biases: np.ndarray, bits: int,
-               orders: Sequence[int], sentiment: tuple[np.ndarray, float] | None = None,
+               orders: Sequence[int], reader: tuple[np.ndarray, np.ndarray] | None = None,
                threshold: float = 0.5, second: float = 0.5) -> Path:
     """Write a model file: `hashed` (2**bits, COLUMNS), `dense` (dense features, COLUMNS), `biases`
-    (COLUMNS,) for the detector, one column per category key and one per grade; `sentiment` the n-gram
-    weights and bias of the sentiment score (None: a constant neutral score)."""
+    (COLUMNS,) for the detector, one column per category key and one per grade; `reader` the n-gram
+    weights (2**bits, READER_COLUMNS) and biases of the sentiment and kind scores (None: constant, neutral
+    and every kind alike)."""
     names = DENSE_NAMES
     if hashed.shape != (1 << bits, COLUMNS) or dense.shape != (len(names), COLUMNS):
         raise ValueError(f"weights of shape {hashed.shape} / {dense.shape} do not fit {COLUMNS} columns")
-    weights, bias = sentiment if sentiment is not None else (np.zeros(1 << bits), 0.0)
+    weights, bias = reader if reader is not None else (np.zeros((1 << bits, READER_COLUMNS)), np.zeros(READER_COLUMNS))
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
-        path, hashed=np.hstack([hashed, weights[:, None]]).astype(np.float16), dense=dense.astype(np.float32),
-        biases=np.asarray(biases, dtype=np.float32), sentiment_bias=np.float32(bias), keys=np.array(CATEGORY_KEYS),
+        path, hashed=np.hstack([hashed, weights]).astype(np.float16), dense=dense.astype(np.float32),
+        biases=np.asarray(biases, dtype=np.float32), reader_bias=np.asarray(bias, dtype=np.float32),
+        keys=np.array(CATEGORY_KEYS),
         grades=np.array(GRADES), feature_names=np.array(names), bits=bits, orders=np.array(orders),
         threshold=np.float32(threshold), second=np.float32(second),
     )

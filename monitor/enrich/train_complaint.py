@@ -37,7 +37,7 @@ import numpy as np
 
 from crisiswatch.errors import CrisiswatchError
 from monitor.enrich.complaint_evidence import read_evidence
-from monitor.enrich.complaint_model import COLUMNS, MODEL_PATH, dense_features, save_model
+from monitor.enrich.complaint_model import COLUMNS, MODEL_PATH, TEXT_KINDS, dense_features, save_model
 from monitor.enrich.complaint_rules import CATEGORY_KEYS, GRADES, load_lexicon
 from monitor.enrich.textfeatures import featurise, to_csr
 from monitor.enrich.train_sentiment import SENTIMENT_SETS, nb_ratio, read_set
@@ -47,6 +47,7 @@ ORDERS = (1, 2, 3)
 C = 32.0  # chosen by cross-validation inside the training rows (real folds and left-out authored sets)
 C_GRADE = 16.0
 C_SENTIMENT = 4.0
+C_KIND = 4.0
 REAL_WEIGHT = 1.0  # a real post counts like this many authored ones
 THRESHOLD = 0.35  # P(complaint) from which a post is one (cross-validated like C)
 SECOND = 0.3  # P(category) a second category needs (benchmarks/complaint_cv.py: 0.3 best at every C)
@@ -110,35 +111,41 @@ def _labelled(labels: Path, texts: Path) -> tuple[set[str], set[str]]:
     return ids, {r["text"] for r in posts}
 
 
-def fit_sentiment(texts: Path, labels: Path | None, bits: int = BITS, orders: Sequence[int] = ORDERS
-                  ) -> tuple[np.ndarray, float]:
-    """The model's sentiment score: logistic regression on the hashed n-grams of the shared sentiment sets,
-    leaving out every post labelled for complaints (by id and by text), so no held-out post is seen."""
+def fit_reader(texts: Path, labels: Path | None, bits: int = BITS, orders: Sequence[int] = ORDERS
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The model's reader of sentiment and kind of text: a logistic regression (positive or not) and a
+    multinomial one (which of the shared sentiment sets) on their hashed n-grams, leaving out every post
+    labelled for complaints (by id and by text), so no held-out post is seen. Weights (2**bits, 1 + kinds)
+    and biases."""
     # lazy: the train extra; tests and inference import this module without it
     from sklearn.linear_model import LogisticRegression
 
     ids, seen = _labelled(labels, texts) if labels is not None and labels.is_file() else (set(), set())
-    docs, y = [], []
+    docs, y, kind = [], [], []
     for name in SENTIMENT_SETS:
         for row, (text, label) in enumerate(read_set(texts, name)):
             text = text.strip()
             if text and f"{name}:{row}" not in ids and text not in seen:
                 docs.append(text)
                 y.append(int(label))
-    model = LogisticRegression(C=C_SENTIMENT, max_iter=3000).fit(to_csr(featurise(docs, bits, orders), bits), y)
-    print(f"sentiment score: {len(docs)} posts of {', '.join(SENTIMENT_SETS)} "
+                kind.append(TEXT_KINDS.index(name))
+    x = to_csr(featurise(docs, bits, orders), bits)
+    sentiment = LogisticRegression(C=C_SENTIMENT, max_iter=3000).fit(x, y)
+    kinds = LogisticRegression(C=C_KIND, max_iter=3000).fit(x, kind)
+    print(f"sentiment and kind of text: {len(docs)} posts of {', '.join(SENTIMENT_SETS)} "
           f"(labelled posts left out)", file=sys.stderr)
-    return model.coef_.ravel(), float(model.intercept_[0])
+    weights = np.hstack([sentiment.coef_.T, kinds.coef_.T])
+    return weights, np.concatenate([sentiment.intercept_, kinds.intercept_])
 
 
-def _features(posts: list[dict], sentiment: tuple[np.ndarray, float], bits: int, orders: Sequence[int]):
+def _features(posts: list[dict], reader: tuple[np.ndarray, np.ndarray], bits: int, orders: Sequence[int]):
     # lazy: the train extra; tests and inference import this module without it
     from scipy.sparse import csr_matrix, hstack
 
     lex = load_lexicon()
     texts = [r["text"] for r in posts]
     hashed = to_csr(featurise(texts, bits, orders), bits)
-    dense = dense_features([read_evidence(t, lex) for t in texts], hashed @ sentiment[0] + sentiment[1])
+    dense = dense_features([read_evidence(t, lex) for t in texts], hashed @ reader[0] + reader[1])
     return hstack([hashed, csr_matrix(dense * DENSE_SCALE)]).tocsr()
 
 
@@ -156,15 +163,15 @@ def fit_binary(x, y: np.ndarray, c: float, weight: np.ndarray | None = None, nb:
     return model.coef_.ravel() * ratio, float(model.intercept_[0])
 
 
-def fit(posts: list[dict], out: Path, sentiment: tuple[np.ndarray, float], c: float = C,
+def fit(posts: list[dict], out: Path, reader: tuple[np.ndarray, np.ndarray], c: float = C,
         real_weight: float = REAL_WEIGHT, bits: int = BITS, orders: Sequence[int] = ORDERS,
         category_nb: bool = CATEGORY_NB) -> Path:
     """Fit detector, categories and grade on `posts` (dicts with text, complaint, categories, severity; real
-    posts, those with an id, weigh `real_weight`) beside the `sentiment` score and write the model `out`."""
+    posts, those with an id, weigh `real_weight`) beside the `reader`'s sentiment and kind scores and write the model `out`."""
     # lazy: the train extra; tests and inference import this module without it
     from sklearn.linear_model import LogisticRegression
 
-    x = _features(posts, sentiment, bits, orders)
+    x = _features(posts, reader, bits, orders)
     weight = np.array([real_weight if r.get("id") else 1.0 for r in posts])
     is_complaint = np.array([bool(r["complaint"]) for r in posts])
     x_c, w_c = x[is_complaint], weight[is_complaint]
@@ -184,13 +191,13 @@ def fit(posts: list[dict], out: Path, sentiment: tuple[np.ndarray, float], c: fl
     for row, g in enumerate(model.classes_):
         coef[:, 1 + n_cat + g], biases[1 + n_cat + g] = model.coef_[row], model.intercept_[row]
     hashed, dense = coef[: 1 << bits], coef[1 << bits :] * DENSE_SCALE
-    return save_model(out, hashed, dense, biases, bits, orders, sentiment, THRESHOLD, SECOND)
+    return save_model(out, hashed, dense, biases, bits, orders, reader, THRESHOLD, SECOND)
 
 
 def train(paths: list[Path], texts: Path, labels: Path | None, out: Path = MODEL_PATH,
           real: list[dict] | None = None) -> Path:
     posts = read_posts(paths) + (real or [])
-    fit(posts, out, fit_sentiment(texts, labels))
+    fit(posts, out, fit_reader(texts, labels))
     n_c = sum(bool(r["complaint"]) for r in posts)
     print(f"trained on {len(posts)} posts ({n_c} complaints; {len(real or [])} real) from {len(paths)} "
           f"authored file(s); wrote {out} ({out.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)
