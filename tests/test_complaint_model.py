@@ -207,7 +207,8 @@ def test_the_model_reads_which_kind_of_text_a_post_is() -> None:
     texts = {"weibo": "//@小明: 今天加班到十点，地铁上人挤人，累死了，转发微博",
              "waimai": "送餐太慢了，米饭都凉了，菜也洒了一半",
              "chnsenticorp_hotel": "酒店前台办理入住很慢，房间隔音差，早餐种类少",
-             "online_shopping": "手机收到了，屏幕有划痕，电池也不耐用，退货"}
+             "online_shopping": "手机收到了，屏幕有划痕，电池也不耐用，退货",
+             "smp2020_emotion": "今天又被老板骂了一顿，心里好委屈，回家路上一直在哭"}
     logits = linear_scores(featurise(list(texts.values()), model.bits, model.orders), model.hashed)
     features = reader_features(logits[:, COLUMNS:] + model.reader_bias)
     kinds = features[:, -len(TEXT_KINDS):]

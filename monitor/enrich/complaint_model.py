@@ -8,10 +8,11 @@ Three linear models read the same features (trained by `crisiswatch train-compla
   verdict, so the readable words carry their weight and the model learns how much; and the rubric guards
   that hold (`complaint_guards`: praise only, a neutral question, a bystander...), weighed like the rest
   rather than obeyed, since the lexicon misreads some complaints as praise or neutral questions.
-- a sentiment score and the kind of text (online shop review, food delivery, hotel, Weibo post) from small
-  models of its own (five more hashed columns), trained on the shared sentiment sets minus every post
-  labelled for complaints, so no held-out post is seen by them: real reviews and Weibo posts are
-  complaints mostly when they are negative, and a Weibo post far more rarely than a review.
+- a sentiment score and the kind of text (online shop review, food delivery, hotel, Weibo post, personal
+  Weibo post) from small models of its own (six more hashed columns), trained on the shared sentiment and
+  emotion sets minus every post labelled for complaints, so no held-out post is seen by them: real reviews
+  and Weibo posts are complaints mostly when they are negative, and a Weibo post far more rarely than a
+  review (a diary-like outburst about a colleague is no complaint about a company).
 Column 0 is the detector (logistic), the next len(keys) columns one-vs-rest category logits (fitted on
 complaints only), the last len(grades) columns a multinomial grade model (complaints only). The decision
 thresholds chosen in training travel with the weights.
@@ -33,7 +34,8 @@ from monitor.enrich.textfeatures import featurise, linear_scores, sigmoid
 
 MODEL_PATH = Path(__file__).parent / "models" / "complaint_model.npz"
 SENTIMENT_FEATURES = ("sentiment_logit", "sentiment_positive")
-TEXT_KINDS = ("online_shopping", "waimai", "chnsenticorp_hotel", "weibo")  # the shared sets the kinds come from
+# the shared sets the kinds come from: reviews, Weibo posts, and personal Weibo posts (an emotion set)
+TEXT_KINDS = ("online_shopping", "waimai", "chnsenticorp_hotel", "weibo", "smp2020_emotion")
 KIND_FEATURES = tuple(f"kind:{k}" for k in TEXT_KINDS)
 READER_COLUMNS = 1 + len(TEXT_KINDS)  # the sentiment logit, then one logit per kind of text
 COLUMNS = 1 + len(CATEGORY_KEYS) + len(GRADES)

@@ -122,17 +122,17 @@ def fit_reader(texts: Path, labels: Path | None, bits: int = BITS, orders: Seque
 
     ids, seen = _labelled(labels, texts) if labels is not None and labels.is_file() else (set(), set())
     docs, y, kind = [], [], []
-    for name in SENTIMENT_SETS:
+    for name in TEXT_KINDS:  # the sentiment sets, then personal Weibo posts (an emotion set: no polarity)
         for row, (text, label) in enumerate(read_set(texts, name)):
             text = text.strip()
             if text and f"{name}:{row}" not in ids and text not in seen:
                 docs.append(text)
-                y.append(int(label))
+                y.append(int(label) if name in SENTIMENT_SETS else -1)
                 kind.append(TEXT_KINDS.index(name))
-    x = to_csr(featurise(docs, bits, orders), bits)
-    sentiment = LogisticRegression(C=C_SENTIMENT, max_iter=3000).fit(x, y)
+    x, y = to_csr(featurise(docs, bits, orders), bits), np.array(y)
+    sentiment = LogisticRegression(C=C_SENTIMENT, max_iter=3000).fit(x[y >= 0], y[y >= 0])
     kinds = LogisticRegression(C=C_KIND, max_iter=3000).fit(x, kind)
-    print(f"sentiment and kind of text: {len(docs)} posts of {', '.join(SENTIMENT_SETS)} "
+    print(f"sentiment and kind of text: {len(docs)} posts of {', '.join(TEXT_KINDS)} "
           f"(labelled posts left out)", file=sys.stderr)
     weights = np.hstack([sentiment.coef_.T, kinds.coef_.T])
     return weights, np.concatenate([sentiment.intercept_, kinds.intercept_])
