@@ -114,7 +114,7 @@ def _labelled(labels: Path, texts: Path) -> tuple[set[str], set[str]]:
 def fit_reader(texts: Path, labels: Path | None, bits: int = BITS, orders: Sequence[int] = ORDERS
                ) -> tuple[np.ndarray, np.ndarray]:
     """The model's reader of sentiment and kind of text: a logistic regression (positive or not) and a
-    multinomial one (which of the shared sentiment sets) on their hashed n-grams, leaving out every post
+    multinomial one (which of the shared sentiment and emotion sets) on their hashed n-grams, leaving out every post
     labelled for complaints (by id and by text), so no held-out post is seen. Weights (2**bits, 1 + kinds)
     and biases."""
     # lazy: the train extra; tests and inference import this module without it
@@ -218,10 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing or not paths:
         raise CrisiswatchError(f"no labelled data: {', '.join(missing) or DATA}")
-    missing_sets = [n for n in SENTIMENT_SETS if not (args.texts / f"{n}.csv").is_file()]
+    missing_sets = [n for n in TEXT_KINDS if not (args.texts / f"{n}.csv").is_file()]
     if missing_sets:
         raise CrisiswatchError(f"{args.texts}: missing {', '.join(n + '.csv' for n in missing_sets)} "
-                               "(the sentiment score is trained on them)")
+                               "(the model's sentiment and kind-of-text reader is trained on them)")
     real = None
     if args.labels.is_file():
         real = read_real_labels(args.labels, args.texts, "train")
