@@ -15,7 +15,7 @@ import re
 import numpy as np
 import pytest
 
-from monitor.enrich import complaint, complaint_evidence, complaint_guards
+from monitor.enrich import complaint, complaint_evidence
 from monitor.enrich.complaint_matcher import (
     literal_text,
     regex_lead_words,
@@ -150,7 +150,7 @@ def test_copies_in_a_batch_get_the_answer_of_the_text_alone(posts):
 def test_features_are_the_rows_of_each_post_alone(posts):
     lex = load_lexicon()
     evidence = [complaint_evidence.read_evidence(t, lex) for t in posts[:600]]
-    batch = complaint_evidence.evidence_features(evidence, complaint_guards.THRESHOLD)
-    rows = np.vstack([complaint_evidence.evidence_features([ev], complaint_guards.THRESHOLD) for ev in evidence])
+    batch = complaint_evidence.evidence_features(evidence, complaint_evidence.LEXICON_THRESHOLD)
+    rows = np.vstack([complaint_evidence.evidence_features([ev], complaint_evidence.LEXICON_THRESHOLD) for ev in evidence])
     assert np.array_equal(batch, rows)
     assert (batch != 0).any(axis=0).sum() >= 0.9 * batch.shape[1]  # nearly every feature is taken by some post

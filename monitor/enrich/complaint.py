@@ -25,8 +25,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from monitor.enrich.complaint_evidence import Evidence, quote, read_evidence
-from monitor.enrich.complaint_guards import lexicon_verdict, rubric_guard
+from monitor.enrich.complaint_evidence import Evidence, lexicon_verdict, quote, read_evidence
+from monitor.enrich.complaint_guards import rubric_guard
 from monitor.enrich.complaint_model import ComplaintModel, Scores, load_complaint_model
 from monitor.enrich.complaint_rules import CATEGORY_KEYS, GRADES, Lexicon, load_lexicon
 

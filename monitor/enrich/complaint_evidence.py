@@ -41,6 +41,7 @@ from monitor.enrich.complaint_rules import (
 
 CONTRAST_BOOST = 1.5  # weight of words after the last 但/结果/but
 NEUTRAL_WEIGHT = 1.0  # below this a lexicon word is context ("续费", "揽件"), not a problem: negating it is no praise
+LEXICON_THRESHOLD = 1.2  # the lexicon decider's margin: evidence - praise - doubt needed to call a post a complaint
 GRADE_EVIDENCE_CAP = 1.5  # grade cues ("拉肚子", "12315") add 0.5 each to the complaint evidence, up to this
 
 _DEMAND_FIELD = re.compile(r"【投诉要求】[^【]*")
@@ -292,8 +293,13 @@ FEATURE_NAMES = (
 
 
 def lexicon_margin(ev: Evidence) -> float:
-    """The lexicon's verdict as a number: evidence minus praise minus doubt (>= THRESHOLD is a complaint)."""
+    """The lexicon's verdict as a number: evidence minus praise minus doubt (>= LEXICON_THRESHOLD is a complaint)."""
     return ev.evidence - ev.praise_score - ev.doubt
+
+
+def lexicon_verdict(ev: Evidence, threshold: float = LEXICON_THRESHOLD) -> bool:
+    """The lexicon's own verdict: the complaint-site format, or enough targeted evidence."""
+    return ev.site is not None or (ev.targeted and lexicon_margin(ev) >= threshold)
 
 
 _COLUMN = {name: i for i, name in enumerate(FEATURE_NAMES)}
@@ -337,7 +343,7 @@ def evidence_features(evs: list[Evidence], threshold: float) -> np.ndarray:
         values.append((
             log1p(ev.generic), log1p(ev.praise_score), min(ev.quoted_praise, 2),
             any(h.label == "否定的问题词" for h in ev.praise), log1p(ev.doubt), max(-3.0, min(3.0, margin)),
-            site or (targeted and margin >= threshold), targeted, site, ev.remedy is not None, min(len(grades), 3),
+            lexicon_verdict(ev, threshold), targeted, site, ev.remedy is not None, min(len(grades), 3),
             top, bool(ev.boundary), len(text), len(text.encode("ascii", "ignore")) / len(text),
         ))
     out[at_rows, at_columns] = at_values

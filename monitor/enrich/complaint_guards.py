@@ -13,15 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from monitor.enrich.complaint_evidence import DOUBT_CUES, NEUTRAL_WEIGHT, Evidence, lexicon_margin, quote
+from monitor.enrich.complaint_evidence import DOUBT_CUES, NEUTRAL_WEIGHT, Evidence, lexicon_verdict, quote
 
-THRESHOLD = 1.2  # the lexicon decider's margin: evidence - praise - doubt needed to call a post a complaint
 _DOUBT_LABELS = {name: label for name, label, _ in DOUBT_CUES}
-
-
-def lexicon_verdict(ev: Evidence, threshold: float = THRESHOLD) -> bool:
-    """The lexicon's own verdict: the complaint-site format, or enough targeted evidence."""
-    return ev.site is not None or (ev.targeted and lexicon_margin(ev) >= threshold)
 
 
 def not_about_the_author(ev: Evidence) -> str | None:

@@ -27,8 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.enrich.complaint_evidence import FEATURE_NAMES, Evidence, evidence_features, read_evidence
-from monitor.enrich.complaint_guards import GUARD_FEATURES, THRESHOLD, guard_flags
+from monitor.enrich.complaint_evidence import (
+    FEATURE_NAMES,
+    LEXICON_THRESHOLD,
+    Evidence,
+    evidence_features,
+    read_evidence,
+)
+from monitor.enrich.complaint_guards import GUARD_FEATURES, guard_flags
 from monitor.enrich.complaint_rules import CATEGORY_KEYS, GRADES, load_lexicon
 from monitor.enrich.textfeatures import featurise, linear_scores, sigmoid
 
@@ -59,7 +65,7 @@ def dense_features(evidence: Sequence[Evidence], reader_logits: np.ndarray) -> n
     decider's margin), the rubric guards that hold, the sentiment score and the kind of text."""
     evidence = list(evidence)
     guards = np.array([guard_flags(ev) for ev in evidence], dtype=np.float64).reshape(len(evidence), -1)
-    return np.hstack([evidence_features(evidence, THRESHOLD), guards, reader_features(reader_logits)])
+    return np.hstack([evidence_features(evidence, LEXICON_THRESHOLD), guards, reader_features(reader_logits)])
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ Models (logistic regression, see `complaint_model`): complaint or not, fitted on
 (one-vs-rest, since a complaint may carry two; NB-LR, the features scaled by their naive-Bayes log-count
 ratio for that category) and a multinomial grade, fitted on the gold complaints. C, the decision thresholds
 and the weight of real posts were chosen by cross-validation inside the training rows: five folds of the
-randomly drawn real training rows (the authored sets always trained on) and each authored set left out in turn; the real
-held-out split was not looked at.
+randomly drawn real training rows (the authored sets always trained on) and each authored set left out in
+turn; the real held-out split was not looked at.
 
 Training data:
 - real posts labelled by the rubric (two annotators, adjudicated):
@@ -114,21 +114,21 @@ def _labelled(labels: Path, texts: Path) -> tuple[set[str], set[str]]:
 def fit_reader(texts: Path, labels: Path | None, bits: int = BITS, orders: Sequence[int] = ORDERS
                ) -> tuple[np.ndarray, np.ndarray]:
     """The model's reader of sentiment and kind of text: a logistic regression (positive or not) and a
-    multinomial one (which of the shared sentiment and emotion sets) on their hashed n-grams, leaving out every post
-    labelled for complaints (by id and by text), so no held-out post is seen. Weights (2**bits, 1 + kinds)
-    and biases."""
+    multinomial one (which of the shared sentiment and emotion sets) on their hashed n-grams, leaving out
+    every post labelled for complaints (by id and by text), so no held-out post is seen. Weights
+    (2**bits, 1 + kinds) and biases."""
     # lazy: the train extra; tests and inference import this module without it
     from sklearn.linear_model import LogisticRegression
 
     ids, seen = _labelled(labels, texts) if labels is not None and labels.is_file() else (set(), set())
     docs, y, kind = [], [], []
-    for name in TEXT_KINDS:  # the sentiment sets, then personal Weibo posts (an emotion set: no polarity)
+    for k, name in enumerate(TEXT_KINDS):  # the sentiment sets, then personal Weibo posts (an emotion set: no polarity)
         for row, (text, label) in enumerate(read_set(texts, name)):
             text = text.strip()
             if text and f"{name}:{row}" not in ids and text not in seen:
                 docs.append(text)
                 y.append(int(label) if name in SENTIMENT_SETS else -1)
-                kind.append(TEXT_KINDS.index(name))
+                kind.append(k)
     x, y = to_csr(featurise(docs, bits, orders), bits), np.array(y)
     sentiment = LogisticRegression(C=C_SENTIMENT, max_iter=3000).fit(x[y >= 0], y[y >= 0])
     kinds = LogisticRegression(C=C_KIND, max_iter=3000).fit(x, kind)
