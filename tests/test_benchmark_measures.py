@@ -1,8 +1,9 @@
-"""The measuring tools of the complaint benchmarks: the held-out interval and the category error budget."""
+"""The measuring tools of the benchmarks: held-out intervals (complaints, sentiment) and the category error budget."""
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -28,6 +29,16 @@ def classify():
 @pytest.fixture(scope="module")
 def complaint_cv():
     return _load("complaint_cv")
+
+
+@pytest.fixture(scope="module")
+def sentiment():
+    saved = dict(os.environ)  # the benchmark pins BLAS threads for itself; the test process keeps its own
+    try:
+        return _load("sentiment")
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def _rows(n: int) -> list[dict]:
@@ -70,3 +81,15 @@ def test_error_budget_counts_runner_up_decisions(complaint_cv) -> None:
     assert b["if_runner_up_right"] == pytest.approx(12 / 13)
     # top category always right: row 3's top becomes 0 -> tp 5, fp 1, fn 1
     assert b["if_top_right"] == pytest.approx(10 / 12)
+
+
+def test_paired_interval_of_an_accuracy_difference(sentiment) -> None:
+    labels = [i % 2 for i in range(1000)]
+    right = [0.9 if y else 0.1 for y in labels]
+    # the other model misses every tenth row: ours is 10 points better, and the interval says about that
+    other = [(0.1 if y else 0.9) if i % 10 == 0 else p for i, (p, y) in enumerate(zip(right, labels, strict=True))]
+    lo, hi = sentiment.paired_interval(right, other, labels)
+    assert 0.07 < lo < 0.1 < hi < 0.13
+    assert sentiment.paired_interval(right, right, labels) == (0.0, 0.0)
+    lo, hi = sentiment.paired_interval(other, right, labels)
+    assert -0.13 < lo < -0.1 < hi < -0.07
