@@ -46,6 +46,7 @@ def test_an_email_complaint_walks_to_closed_in_the_console(base):
         click(page, "#suggest")
         assert "payment_billing" == page.input_value("select[name=category]")  # the classifier's suggestion
         assert "系统建议" in page.inner_text("#suggestion")
+        assert "其次可能" in page.inner_text("#suggestion-alternative")  # the next likeliest category beside it
         page.select_option("select[name=severity]", "重要")  # the agent corrects the grade
         page.select_option("select[name=owner]", "ada")
         click(page, "#confirm-intake")

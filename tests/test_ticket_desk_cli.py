@@ -10,6 +10,9 @@ from pathlib import Path
 
 import yaml
 
+from monitor.enrich.complaint import classify_many
+from monitor.enrich.complaint_model import load_complaint_model
+from playbooks.tickets.intake import suggest
 from tests.conftest import config_dict
 
 STAFF = {"林": "客服", "周": "调查"}
@@ -44,6 +47,7 @@ def test_a_phone_complaint_walks_to_closed_from_the_cli(tmp_path):
     number = ok(taken).strip()
     assert re.fullmatch(r"CW-\d{8}-0001", number)
     assert "suggested by the classifier" in taken.stderr and "logistics" in taken.stderr
+    assert re.search(r"category logistics, else perhaps [a-z_]+ ·", taken.stderr)  # the next likeliest beside it
 
     refused = cli(cfg, "reply", number, "")
     assert refused.returncode == 1 and "empty reply is refused" in refused.stderr
@@ -118,3 +122,17 @@ def test_agents_confirm_or_correct_the_suggestion(tmp_path):
     assert ticket["timeline"][-1]["kind"] == "classified"
     unknown = cli(cfg, "assign", number, "张三")
     assert unknown.returncode == 1 and "unknown department or person '张三'" in unknown.stderr
+
+
+def test_the_suggestion_ranks_the_model_categories_even_where_the_detector_doubts():
+    texts = ["快递五天没到，物流一直不更新", "请问怎么申请价保"]
+    model = load_complaint_model()
+    order = model.probabilities(texts).argsort(axis=1)[:, ::-1]
+    first, doubted = suggest(texts)
+    assert (first.category, first.alternative) == tuple(model.keys[k] for k in order[0][:2])
+    assert first.as_detail()["alternative"] == first.alternative
+    # the detector reads a neutral question; taken at the desk it is a complaint, so the model's likeliest
+    # category is suggested instead of "other"
+    assert not classify_many(texts[1:])[0].complaint
+    assert (doubted.category, doubted.alternative) == tuple(model.keys[k] for k in order[1][:2])
+    assert doubted.category == "price" and doubted.severity == "一般"

@@ -273,7 +273,8 @@ def _new(args: argparse.Namespace, tickets, config, actor: str) -> int:  # noqa:
     print(t.number)
     if suggestion and not (args.category and args.severity):
         why = "；".join(suggestion.reasons[:3])
-        print(f"  category {t.category} · grade {t.severity}: suggested by the classifier ({why}); confirm or "
+        alternative = f", else perhaps {suggestion.alternative}" if suggestion.alternative else ""
+        print(f"  category {t.category}{alternative} · grade {t.severity}: suggested by the classifier ({why}); confirm or "
               f"correct with `crisiswatch ticket classify {t.number} --category C --severity S`", file=sys.stderr)
     return 0
 

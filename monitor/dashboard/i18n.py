@@ -217,6 +217,7 @@ TEXT.update({
     "order_no": {"zh": "订单号", "en": "Order number"},
     "suggest": {"zh": "识别类别与等级", "en": "Suggest category and grade"},
     "suggested": {"zh": "系统建议", "en": "Suggested"},
+    "alternative": {"zh": "其次可能", "en": "else perhaps"},
     "confirm_intake": {"zh": "确认并登记", "en": "Confirm and open"},
     "owner": {"zh": "负责人", "en": "Owner"},
     "response_due": {"zh": "首次响应时限", "en": "First response due"},
