@@ -75,6 +75,7 @@ def test_error_budget_counts_runner_up_decisions(complaint_cv) -> None:
     b = complaint_cv.error_budget(probs, gold, 0.3)
     assert (b["runner_up_added_right"], b["runner_up_added_wrong"], b["runner_up_missed"]) == (1, 1, 2)
     assert b["top_right"] == 0.75
+    assert b["top_two_right"] == 1.0 and b["runner_up_right_where_top_wrong"] == 1.0  # row 3: gold 0 is second
     # as chosen: tp 4 (rows 0, 0, 1, 2), fp 2, fn 2
     assert b["micro_f1"] == pytest.approx(8 / 12)
     # runner-up always right: row 1 drops its wrong runner-up, row 2 and row 3 gain theirs -> tp 6, fp 1, fn 0

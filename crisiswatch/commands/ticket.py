@@ -274,8 +274,9 @@ def _new(args: argparse.Namespace, tickets, config, actor: str) -> int:  # noqa:
     if suggestion and not (args.category and args.severity):
         why = "；".join(suggestion.reasons[:3])
         alternative = f", else perhaps {suggestion.alternative}" if suggestion.alternative else ""
-        print(f"  category {t.category}{alternative} · grade {t.severity}: suggested by the classifier ({why}); confirm or "
-              f"correct with `crisiswatch ticket classify {t.number} --category C --severity S`", file=sys.stderr)
+        print(f"  category {t.category}{alternative} · grade {t.severity}: suggested by the classifier ({why}); "
+              f"confirm or correct with `crisiswatch ticket classify {t.number} --category C --severity S`",
+              file=sys.stderr)
     return 0
 
 

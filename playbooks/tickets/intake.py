@@ -29,9 +29,8 @@ class Suggestion:
     category: str
     severity: str
     reasons: list[str]
-    # The next likeliest category. Where the model's first choice is not the annotators', their category
-    # is this one about seven times in ten (`benchmarks/complaint_cv.py`: the first two hold one of theirs
-    # for 96 % of complaints, the first alone for 87 %), so the agent sees it beside the first.
+    # The next likeliest category: the model's first two hold one of the annotators' categories for 96 % of
+    # complaints, the first alone for 87 % (`benchmarks/complaint_cv.py`), so the agent sees it beside the first.
     alternative: str | None = None
 
     def as_detail(self) -> dict[str, Any]:
