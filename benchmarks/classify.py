@@ -6,6 +6,9 @@
 
 The headline is the held-out split of the real posts labelled by the rubric (`split: heldout` in the
 labels file, fixed by the lead before any tuning; texts joined from the shared folder, never committed).
+Beside it, English tweets labelled by the same rubric (`complaint_labels_en.jsonl`: TweetEval tweets that name
+a company, brand or product, chosen by those names alone, two annotators and an adjudication; never trained
+on; texts joined from the shared English folder), when both files are there.
 With --data it reports those JSONL files instead: the authored development sets are training data, so
 numbers on them are in-sample. With --leave-one-out it also trains a model without each authored set in
 turn and scores that set (the authored style, unseen by the model; the lexicon was written reading them).
@@ -49,6 +52,8 @@ from monitor.enrich.train_complaint import (  # noqa: E402
 )
 
 DATA = ROOT / "benchmarks" / "data"
+EN_LABELS = DATA / "complaint_labels_en.jsonl"
+DEFAULT_EN_TEXTS = "../shared/data/sentiment_en"
 Prediction = tuple[bool, list[str], str | None]
 
 # ---- the "ten-minute" keyword baseline -------------------------------------------------------------
@@ -238,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="JSONL file(s) instead of the real held-out posts (in-sample for the dev sets)")
     parser.add_argument("--labels", type=Path, default=REAL_LABELS, help="labels of real posts, keyed by id")
     parser.add_argument("--texts", type=Path, default=Path(DEFAULT_TEXTS), help="folder of their CSVs")
+    parser.add_argument("--en-texts", type=Path, default=Path(DEFAULT_EN_TEXTS),
+                        help=f"folder of the English tweets' CSV (default {DEFAULT_EN_TEXTS})")
     parser.add_argument("--cpu", action="store_true", help="only measure CPU µs per post over the data's texts")
     parser.add_argument("--model", help="model file (default: the committed one)")
     parser.add_argument("--leave-one-out", action="store_true",
@@ -247,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         sets = {path.name: load(path) for path in args.data}
     elif args.labels.is_file():
         sets = {f"real posts, {HELD_OUT} split": read_real_labels(args.labels, args.texts, HELD_OUT)}
+        if EN_LABELS.is_file() and args.en_texts.is_dir():
+            sets["English tweets, held out"] = read_real_labels(EN_LABELS, args.en_texts, HELD_OUT)
     else:
         print(f"{args.labels}: no labelled real posts yet; pass --data FILE for an authored set (in-sample)",
               file=sys.stderr)

@@ -296,3 +296,18 @@ def test_cli_missing_file_is_one_readable_line(tmp_path: Path) -> None:
     assert proc.stdout == ""
     assert proc.stderr.strip().count("\n") == 0
     assert proc.stderr.startswith("crisiswatch: ") and "nope.txt" in proc.stderr
+
+
+def test_english_posts_without_the_lexicons_verdict_need_the_english_models_negative() -> None:
+    launch = "The Apple Watch may just change the way we travel."  # the n-gram model says 0.5: read in Chinese
+    broken = "Worst phone I ever owned, it died after two days"  # the lexicon's English words call it one
+    first, second, chinese = classify_many([launch, broken, "快递五天没到，物流一直不更新"])
+    assert not first.complaint and "英文情感模型读为正面" in first.reasons[-1]
+    assert second.complaint and "product_quality" in second.categories
+    assert chinese.complaint and chinese.categories == ["logistics"]
+    # the language given wins over detection: read as Chinese, the learned detector decides alone
+    assert classify_many([launch], languages=["zh"])[0].complaint
+    assert not classify_many([launch], languages=["en"])[0].complaint
+    # the pipeline's own sentiment band is used when it has one, read here when it has none
+    assert classify_many([launch], languages=["en"], sentiments=["negative"])[0].complaint
+    assert not classify_many([launch], languages=["en"], sentiments=["unknown"])[0].complaint

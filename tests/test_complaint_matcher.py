@@ -17,6 +17,7 @@ import pytest
 
 from monitor.enrich import complaint, complaint_evidence
 from monitor.enrich.complaint_matcher import (
+    english_word_at,
     literal_text,
     regex_lead_words,
     required_strings,
@@ -79,7 +80,8 @@ def posts() -> list[str]:
 class ReferenceMatcher:
     """What a Matcher means, read the slow way: every alternative of every entry tried on its own (plain words
     with str.find, each occurrence after the previous one; regex alternatives with finditer, empty matches
-    dropped), English words and regexes only where a word of the post starts with their first letters."""
+    dropped), English words and regexes only where a word of the post starts with their first letters, and
+    English words only as words of the post (`english_word_at`)."""
 
     def __init__(self, patterns: list[str]) -> None:
         self.alternatives = []
@@ -103,11 +105,13 @@ class ReferenceMatcher:
             if word is not None:
                 j = text.find(word)
                 while j >= 0:
-                    found.append((entry, j, order, j + len(word), word))
+                    if gate is None or english_word_at(text, j, j + len(word)):
+                        found.append((entry, j, order, j + len(word), word))
                     j = text.find(word, j + len(word))
             else:
                 found += [(entry, m.start(), order, m.end(), m.group(0))
-                          for m in regex.finditer(text) if m.end() > m.start()]
+                          for m in regex.finditer(text) if m.end() > m.start()
+                          and (gate is None or english_word_at(text, m.start(), m.end()))]
         return sorted(found)
 
     def first_each(self, text: str) -> dict[int, str]:
@@ -154,3 +158,15 @@ def test_features_are_the_rows_of_each_post_alone(posts):
     rows = np.vstack([complaint_evidence.evidence_features([ev], complaint_evidence.LEXICON_THRESHOLD) for ev in evidence])
     assert np.array_equal(batch, rows)
     assert (batch != 0).any(axis=0).sum() >= 0.9 * batch.shape[1]  # nearly every feature is taken by some post
+
+
+def test_english_words_count_as_words_of_the_post_not_inside_others():
+    for text, word, counts in (("refunded today", "refund", True), ("they stopped it", "stop", True),
+                               ("charges", "charge", True), ("my family feels it", "fee", False),
+                               ("coffee fee", "fee", False), ("a new apple tv", "new app", False),
+                               ("the new app crashes", "new app", True), ("iphone坏了", "iphone", True)):
+        start = text.find(word)
+        assert english_word_at(text, start, start + len(word)) is counts, (text, word)
+    lex = load_lexicon()
+    for text in ("my family feels the need to tag me", "tomorrow apple will introduce a new apple tv"):
+        assert lex.evidence_matcher.find_all(text, text_keys(text)) == [], text

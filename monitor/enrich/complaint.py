@@ -14,7 +14,9 @@ The rubric's categorical non-complaints (`complaint_guards`: marketing, solved c
 praise, neutral questions) are features the learned decider weighs, not orders: the lexicon misreads
 some complaints as praise. The categorical grade cues set a floor (紧急: health and safety, privacy
 leaks, money lost to fraud; 重大: batches, media, lawsuits, going viral). The reasons name the lexicon's
-words wherever there are any, and "文本模型 p" where the model decided without them.
+words wherever there are any, and "文本模型 p" where the model decided without them. The model's n-grams
+were learned from Chinese posts, so an English post it calls a complaint without the lexicon's verdict
+must also read as negative to the English sentiment model (`_read_in_english`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from monitor.enrich.complaint_evidence import Evidence, lexicon_verdict, quote, 
 from monitor.enrich.complaint_guards import rubric_guard
 from monitor.enrich.complaint_model import ComplaintModel, Scores, load_complaint_model
 from monitor.enrich.complaint_rules import CATEGORY_KEYS, GRADES, Lexicon, load_lexicon
+from monitor.enrich.language import detect_languages
+from monitor.enrich.sentiment import score_by_language
 
 SECOND_CATEGORY = 0.75  # lexicon decider: a second category must reach this share of the first one's score
 MIN_CATEGORY = 1.2  # ...and this absolute score
@@ -190,22 +194,61 @@ def _by_model(ev: Evidence, lex: Lexicon, model: ComplaintModel, row: _Row) -> C
 
 
 def classify_many(texts: Sequence[str], lexicon_path: str | None = None, model_path: str | None = None,
-                  use_model: bool = True) -> list[ComplaintResult]:
+                  use_model: bool = True, languages: Sequence[str] | None = None,
+                  sentiments: Sequence[str] | None = None) -> list[ComplaintResult]:
     """Classify posts; the model scores the whole batch in one vectorised pass. `lexicon_path` /
     `model_path` override the bundled lexicon and model; `use_model=False` lets the lexicon decide alone.
+    `languages` are the posts' language codes and `sentiments` their sentiment bands (negative / neutral /
+    positive, by the model of their language) when the pipeline already has them; else they are worked out
+    for the posts that need them.
     A text that occurs more than once in the batch (reposts, copy-paste campaigns) is read once; each copy
     gets a result of its own."""
     unique = list(dict.fromkeys(texts))
     if len(unique) < len(texts):
-        results = dict(zip(unique, classify_many(unique, lexicon_path, model_path, use_model), strict=True))
+        lang_of = dict(zip(texts, languages, strict=True)) if languages is not None else None
+        band_of = dict(zip(texts, sentiments, strict=True)) if sentiments is not None else None
+        results = dict(zip(unique, classify_many(unique, lexicon_path, model_path, use_model,
+                                                 [lang_of[t] for t in unique] if lang_of else None,
+                                                 [band_of[t] for t in unique] if band_of else None), strict=True))
         return [_copy(results[t]) for t in texts]
     lex = load_lexicon(lexicon_path)
     evidence = [read_evidence(t, lex) for t in texts]
     model = load_complaint_model(model_path) if use_model else None
     if model is None:
-        return [_by_lexicon(ev, lex) for ev in evidence]
-    rows = _rows(model.scores(texts, evidence))
-    return [_by_model(ev, lex, model, row) for ev, row in zip(evidence, rows, strict=True)]
+        results = [_by_lexicon(ev, lex) for ev in evidence]
+    else:
+        rows = _rows(model.scores(texts, evidence))
+        results = [_by_model(ev, lex, model, row) for ev, row in zip(evidence, rows, strict=True)]
+    return _read_in_english(texts, evidence, results, languages, sentiments)
+
+
+def _read_in_english(texts: Sequence[str], evidence: list[Evidence], results: list[ComplaintResult],
+                     languages: Sequence[str] | None, sentiments: Sequence[str] | None) -> list[ComplaintResult]:
+    """An English post the lexicon does not call a complaint needs the English sentiment model's "negative".
+
+    The learned detector's n-grams come from Chinese posts; on English text they mean little: on 518
+    held-out English tweets that name a brand, it called 32 % of the non-complaints complaints (launches,
+    news, jokes), most of them without the lexicon's evidence. The readers of English are the lexicon's
+    English words and the English sentiment model, so where the lexicon has no verdict the detector's
+    "complaint" stands only if the English model reads dissatisfaction (the reasons say when it does not)."""
+    candidates = [i for i, r in enumerate(results) if r.complaint and not lexicon_verdict(evidence[i])]
+    if not candidates:
+        return results
+    langs = ([languages[i] for i in candidates] if languages is not None
+             else detect_languages([texts[i] for i in candidates]))
+    english = [i for i, lang in zip(candidates, langs, strict=True) if lang == "en"]
+    bands = {i: sentiments[i] for i in english if sentiments is not None and sentiments[i] in _BANDS}
+    unscored = [i for i in english if i not in bands]  # no sentiment step ran before: read them here
+    for i, scored in zip(unscored, score_by_language([texts[i] for i in unscored], ["en"] * len(unscored)), strict=True):
+        bands[i] = scored.label or "neutral"
+    for i, band in bands.items():
+        if band != "negative":
+            results[i] = _no([*results[i].reasons[:3], f"英文情感模型读为{_EN_LABELS.get(band, band)}，未见不满 → 非投诉"])
+    return results
+
+
+_EN_LABELS = {"neutral": "中性", "positive": "正面"}
+_BANDS = ("negative", "neutral", "positive")
 
 
 def _copy(result: ComplaintResult) -> ComplaintResult:

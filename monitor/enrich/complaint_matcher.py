@@ -9,9 +9,11 @@ cost well over 100 µs. Instead, each entry is split into its top-level alternat
 - a real regex alternative ('退款.{0,8}(没到|未到)', '(?<!系统)坏了') is compiled on its own.
 
 English words are made of frequent letters, so they are keyed on their first three letters and count only
-in posts where a word starts with them ("refund" in "refunded"): `probe_keys(post)` gives those first
-letters, and a word the automaton finds counts only when the post offers its key. (A Chinese word
-is keyed on a character it contains, so it needs no such check.)
+in posts where a word starts with them: `probe_keys(post)` gives those first letters, and a word the
+automaton finds counts only when the post offers its key. (A Chinese word is keyed on a character it
+contains, so it needs no such check.) An English word, or a match of an English regex, also counts only
+as words of the post, whole or inflected (`english_word_at`: "refund" in "refunded", "stop" in "stopped"),
+not inside another word ("fee" in "feels" or "coffee", "new app" in "new apple").
 
 A regex alternative lists the strings one of which each of its matches contains (`required_strings`:
 '(加|收|扣)了…' needs 加了, 收了 or 扣了, else the rarest characters it needs, `key_chars`); the automaton
@@ -44,6 +46,21 @@ def probe_keys(text: str) -> set[str]:
     """What a post offers the word keys: the first letters of its English words. (The key characters of
     Chinese words need no probing: a word contains its key, and the automaton sees the word itself.)"""
     return {w[:_PREFIX] for w in _WORD.findall(text)}
+
+
+_INFLECTIONS = frozenset(("", "s", "es", "d", "ed", "ing", "er", "ers", "ly"))
+
+
+def english_word_at(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] (an English word or phrase of the lexicon) begins a word of `text` and the word
+    goes on by at most an inflection, the last letter doubled before one ("stopped") included."""
+    if start > 0 and text[start - 1].isascii() and text[start - 1].isalpha():
+        return False
+    stop = end
+    while stop < len(text) and text[stop].isascii() and text[stop].isalpha():
+        stop += 1
+    rest = text[end:stop]
+    return rest in _INFLECTIONS or (len(rest) > 1 and rest[0] == text[end - 1] and rest[1:] in _INFLECTIONS)
 
 
 def _word_key(word: str) -> set[str]:
@@ -161,6 +178,8 @@ class Matcher:
                     if start < after.get(word, 0):
                         continue
                     after[word] = end
+                if gate and not english_word_at(text, start, end):
+                    continue
                 hits.append((start, end, word, where))
         regexes |= self._always
         if regexes and self._gates:
@@ -181,16 +200,17 @@ class Matcher:
                     found.append((entry, start, order, end, word))
                 elif entry not in best or (start, order) < best[entry][:2]:
                     best[entry] = (start, order, word)
-        alts = self._alts
+        alts, english = self._alts, self._gates
         for i in regexes:
             alt = alts[i]
             if alt.entry < first_from:
                 for m in alt.regex.finditer(text):
                     start, end = m.span()
-                    if end > start:
+                    if end > start and (i not in english or english_word_at(text, start, end)):
                         found.append((alt.entry, start, alt.order, end, m.group(0)))
             else:
-                m = alt.regex.search(text)
+                m = alt.regex.search(text) if i not in english else next(
+                    (m for m in alt.regex.finditer(text) if english_word_at(text, m.start(), m.end())), None)
                 if m is not None and (alt.entry not in best or (m.start(), alt.order) < best[alt.entry][:2]):
                     best[alt.entry] = (m.start(), alt.order, m.group(0))
         found.sort()

@@ -147,7 +147,12 @@ class ComplaintStep:
         pass
 
     def __call__(self, mentions: list[Mention]) -> None:
-        for m, result in zip(mentions, classify_many([m.text for m in mentions]), strict=True):
+        # what the language and sentiment steps found, when they ran: an English post is read in English
+        langs = [m.lang for m in mentions if m.lang is not None]
+        known = langs if len(langs) == len(mentions) else None
+        bands = [m.sentiment_band for m in mentions] if known is not None else None
+        for m, result in zip(mentions, classify_many([m.text for m in mentions], languages=known, sentiments=bands),
+                             strict=True):
             m.complaint = result.complaint
             m.categories = list(result.categories)
             m.category = result.categories[0] if result.categories else None

@@ -96,7 +96,8 @@ def read_real_labels(labels: Path, texts: Path, split: str) -> list[dict]:
                 by_set[name] = []
             else:
                 with open(path, encoding="utf-8", newline="") as fh:
-                    by_set[name] = [(row_["review"] or "").strip() for row_ in csv.DictReader(fh)]
+                    # the shared sentiment sets call the post "review", the tweet sets "text"
+                    by_set[name] = [(row_.get("review") or row_.get("text") or "").strip() for row_ in csv.DictReader(fh)]
         rows_of_set = by_set[name]
         if not row.isdigit() or int(row) >= len(rows_of_set):
             missing.append(r["id"])
