@@ -164,7 +164,9 @@ def test_english_words_count_as_words_of_the_post_not_inside_others():
     for text, word, counts in (("refunded today", "refund", True), ("they stopped it", "stop", True),
                                ("charges", "charge", True), ("my family feels it", "fee", False),
                                ("coffee fee", "fee", False), ("a new apple tv", "new app", False),
-                               ("the new app crashes", "new app", True), ("iphone坏了", "iphone", True)):
+                               ("the new app crashes", "new app", True), ("iphone坏了", "iphone", True),
+                               ("they overcharge", "overcharg", True), ("a bad injury", "injur", True),
+                               ("fraudulent seller", "fraud", True), ("it arrived broken", "broke", True)):
         start = text.find(word)
         assert english_word_at(text, start, start + len(word)) is counts, (text, word)
     lex = load_lexicon()

@@ -48,12 +48,16 @@ def probe_keys(text: str) -> set[str]:
     return {w[:_PREFIX] for w in _WORD.findall(text)}
 
 
-_INFLECTIONS = frozenset(("", "s", "es", "d", "ed", "ing", "er", "ers", "ly"))
+# What may follow an English word or stem of the lexicon inside one word of the post: inflections, and the
+# endings the lexicon's stems are written for ("overcharg" -> overcharge, "injur" -> injury, "impersonat" ->
+# impersonation, "fraud" -> fraudulent). Not any letters: "fee" must not match "feels", nor "app" "apple".
+_INFLECTIONS = frozenset(("", "s", "es", "e", "d", "ed", "ing", "er", "ers", "or", "ors", "ly", "y", "ies", "ied",
+                          "n", "en", "ion", "ions", "ation", "ations", "ment", "ments", "ity", "able", "ulent"))
 
 
 def english_word_at(text: str, start: int, end: int) -> bool:
-    """Whether text[start:end] (an English word or phrase of the lexicon) begins a word of `text` and the word
-    goes on by at most an inflection, the last letter doubled before one ("stopped") included."""
+    """Whether text[start:end] (an English word, stem or phrase of the lexicon) begins a word of `text` and the
+    word goes on by at most one of `_INFLECTIONS`, the last letter doubled before one ("stopped") included."""
     if start > 0 and text[start - 1].isascii() and text[start - 1].isalpha():
         return False
     stop = end
