@@ -155,7 +155,9 @@ def bootstrap(rows: list[dict], preds: list[Prediction], draws: int = 1000, seed
         for key, value in zip(samples, (m["complaint"][2], m["category_micro_f1"], m["severity"]), strict=True):
             samples[key].append(value)
     lo, hi = int(0.025 * draws), int(0.975 * draws) - 1
-    return {key: (sorted(v)[lo], sorted(v)[hi]) for key, v in samples.items()}
+    for v in samples.values():
+        v.sort()
+    return {key: (v[lo], v[hi]) for key, v in samples.items()}
 
 
 def report(name: str, rows: list[dict], predicted: dict[str, tuple[list[Prediction], float]]) -> None:
