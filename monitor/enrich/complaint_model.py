@@ -8,6 +8,8 @@ Three linear models read the same features (trained by `crisiswatch train-compla
   verdict, so the readable words carry their weight and the model learns how much; and the rubric guards
   that hold (`complaint_guards`: praise only, a neutral question, a bystander...), weighed like the rest
   rather than obeyed, since the lexicon misreads some complaints as praise or neutral questions.
+- the post's mean bigram vector (`bigram_vectors`, learned without labels from the shared sets), read by
+  the category columns only: a bigram few labelled complaints use means what its neighbours mean.
 - a sentiment score and the kind of text (online shop review, food delivery, hotel, Weibo post, personal
   Weibo post) from small models of its own (six more hashed columns), trained on the shared sentiment and
   emotion sets minus every post labelled for complaints, so no held-out post is seen by them: real reviews
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from monitor.enrich.bigram_vectors import BigramVectors, empty, post_vectors
 from monitor.enrich.complaint_evidence import (
     FEATURE_NAMES,
     LEXICON_THRESHOLD,
@@ -57,6 +60,11 @@ def reader_features(logits: np.ndarray) -> np.ndarray:
 
 
 DENSE_NAMES = FEATURE_NAMES + GUARD_FEATURES + SENTIMENT_FEATURES + KIND_FEATURES
+
+
+def vector_names(dim: int) -> tuple[str, ...]:
+    """The names of the mean bigram vector's components, the dense features after DENSE_NAMES."""
+    return tuple(f"bigram_vector:{i}" for i in range(dim))
 _GUARD_COLUMNS = slice(len(FEATURE_NAMES), len(FEATURE_NAMES) + len(GUARD_FEATURES))
 
 
@@ -84,7 +92,9 @@ class ComplaintModel:
             self.keys = tuple(str(k) for k in z["keys"])
             self.grades = tuple(str(g) for g in z["grades"])
             names = tuple(str(n) for n in z["feature_names"])
-            if names != DENSE_NAMES:
+            self.bigrams = (BigramVectors(z["bigram_keys"].astype(np.uint64), z["bigram_vectors"].astype(np.int8),
+                                          float(z["bigram_scale"])) if "bigram_keys" in z else empty(0))
+            if names != DENSE_NAMES + vector_names(self.bigrams.dim):
                 raise ValueError(f"{path}: trained on other lexicon features; retrain with `crisiswatch train-complaint`")
             self.bits = int(z["bits"])
             self.orders = tuple(int(o) for o in z["orders"])
@@ -104,6 +114,8 @@ class ComplaintModel:
                           np.zeros(0, dtype=bool))
         hashed = linear_scores(featurise(texts, self.bits, self.orders), self.hashed)
         dense = dense_features(evidence, hashed[:, COLUMNS:] + self.reader_bias)
+        if self.bigrams.dim:
+            dense = np.hstack([dense, post_vectors(texts, self.bigrams)])
         z = hashed[:, :COLUMNS] + dense @ self.dense + self.biases
         k = len(self.keys)
         grade = np.exp(z[:, 1 + k :] - z[:, 1 + k :].max(axis=1, keepdims=True))
@@ -125,12 +137,14 @@ class ComplaintModel:
 
 def save_model(path: Path, hashed: np.ndarray, dense: np.ndarray, biases: np.ndarray, bits: int,
                orders: Sequence[int], reader: tuple[np.ndarray, np.ndarray] | None = None,
-               threshold: float = 0.5, second: float = 0.5) -> Path:
+               threshold: float = 0.5, second: float = 0.5, bigrams: BigramVectors | None = None) -> Path:
     """Write a model file: `hashed` (2**bits, COLUMNS), `dense` (dense features, COLUMNS), `biases`
     (COLUMNS,) for the detector, one column per category key and one per grade; `reader` the n-gram
     weights (2**bits, READER_COLUMNS) and biases of the sentiment and kind scores (None: constant, neutral
-    and every kind alike)."""
-    names = DENSE_NAMES
+    and every kind alike); `bigrams` the bigram vectors whose post means follow DENSE_NAMES in `dense`
+    (None: no such features)."""
+    bigrams = bigrams if bigrams is not None else empty(0)
+    names = DENSE_NAMES + vector_names(bigrams.dim)
     if hashed.shape != (1 << bits, COLUMNS) or dense.shape != (len(names), COLUMNS):
         raise ValueError(f"weights of shape {hashed.shape} / {dense.shape} do not fit {COLUMNS} columns")
     weights, bias = reader if reader is not None else (np.zeros((1 << bits, READER_COLUMNS)), np.zeros(READER_COLUMNS))
@@ -141,6 +155,7 @@ def save_model(path: Path, hashed: np.ndarray, dense: np.ndarray, biases: np.nda
         keys=np.array(CATEGORY_KEYS),
         grades=np.array(GRADES), feature_names=np.array(names), bits=bits, orders=np.array(orders),
         threshold=np.float32(threshold), second=np.float32(second),
+        bigram_keys=bigrams.keys, bigram_vectors=bigrams.vectors, bigram_scale=np.float64(bigrams.scale),
     )
     return path
 

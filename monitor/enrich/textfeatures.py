@@ -53,6 +53,7 @@ class _Hashed(NamedTuple):
     mixed: np.ndarray  # uint64; the top `bits` bits are the bucket
     length: np.ndarray
     n_docs: int
+    spans: dict[int, tuple[int, int]]  # order -> its slice of doc and mixed (orders come one after another)
 
     def batch(self, bits: int) -> Batch:
         return Batch(self.doc, (self.mixed >> np.uint64(64 - bits)).astype(np.int64), self.length, self.n_docs)
@@ -70,19 +71,40 @@ _KEEP_AT_MOST = 10_000  # documents
 
 
 def featurise(texts: Sequence[str], bits: int, orders: Sequence[int] = (1, 2, 3)) -> Batch:
+    return _hashed(texts, orders).batch(bits)
+
+
+def ngram_keys(texts: Sequence[str], order: int) -> tuple[np.ndarray, np.ndarray]:
+    """The n-grams of one order as (document, 64-bit key), in the order they occur: keys for a table
+    of seen n-grams (`bigram_vectors`), the same n-grams `featurise` hashes into buckets. Taken from the
+    batch `featurise` read last when its orders include this one."""
+    texts = tuple(texts)
+    hashed = next((h for (kept, orders), h in _recent if kept == texts and order in orders), None)
+    if hashed is None:
+        hashed = _hashed(texts, (order,))
+    start, end = hashed.spans[order]
+    return hashed.doc[start:end], hashed.mixed[start:end]
+
+
+def _hashed(texts: Sequence[str], orders: Sequence[int]) -> _Hashed:
     global _recent
     key = (tuple(texts), tuple(orders))
     recent = _recent
     for kept, hashed in recent:
         if kept == key:
-            return hashed.batch(bits)
+            return hashed
     hashed = _hash_texts(texts, orders)
     if len(texts) <= _KEEP_AT_MOST:
         _recent = ((key, hashed), *recent[: _KEEP - 1])
-    return hashed.batch(bits)
+    return hashed
 
 
 def _hash_texts(texts: Sequence[str], orders: Sequence[int]) -> _Hashed:
+    return _mixed_ngrams(codepoints(texts), len(texts), orders)
+
+
+def codepoints(texts: Sequence[str]) -> np.ndarray:
+    """The normalised texts as one uint64 stream of code points, 0 between documents."""
     n_docs = len(texts)
     joined = SEP.join(texts)
     if joined.count(SEP) != max(n_docs - 1, 0):  # a text contains the separator itself
@@ -90,8 +112,7 @@ def _hash_texts(texts: Sequence[str], orders: Sequence[int]) -> _Hashed:
     joined = normalise(joined)
     if joined.count(SEP) != max(n_docs - 1, 0):  # would shift every later document's features
         raise ValueError("normalisation changed the document separators")
-    cp = np.frombuffer(joined.encode("utf-32-le", errors="replace"), dtype=np.uint32).astype(np.uint64)
-    return _mixed_ngrams(cp, n_docs, orders)
+    return np.frombuffer(joined.encode("utf-32-le", errors="replace"), dtype=np.uint32).astype(np.uint64)
 
 
 def hash_ngrams(symbols: np.ndarray, n_docs: int, bits: int, orders: Sequence[int]) -> Batch:
@@ -107,7 +128,7 @@ def _mixed_ngrams(cp: np.ndarray, n_docs: int, orders: Sequence[int]) -> _Hashed
     # sep_before[i] = separators in cp[:i]; an n-gram at i spanning n is clean iff no
     # separator falls inside it, and its document is the number of separators before it.
     sep_before = np.concatenate(([0], np.cumsum(is_sep)))
-    docs, mixed = [], []
+    docs, mixed, spans, at = [], [], {}, 0
     state = np.full(cp.shape, _FNV_OFFSET, dtype=np.uint64)
     for n in range(1, max(orders) + 1):
         # FNV-1a over the n symbols, extended one order at a time from the previous state.
@@ -118,10 +139,11 @@ def _mixed_ngrams(cp: np.ndarray, n_docs: int, orders: Sequence[int]) -> _Hashed
         clean = sep_before[start + n] == sep_before[start]
         docs.append(sep_before[start[clean]])
         mixed.append(state[clean] * _MIX)
+        spans[n], at = (at, at + docs[-1].size), at + docs[-1].size
     doc = np.concatenate(docs) if docs else np.zeros(0, np.int64)
     mix = np.concatenate(mixed) if mixed else np.zeros(0, np.uint64)
     length = np.bincount(doc, minlength=n_docs).astype(np.float64)
-    return _Hashed(doc.astype(np.int64), mix, length, n_docs)
+    return _Hashed(doc.astype(np.int64), mix, length, n_docs, spans)
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
