@@ -12,12 +12,15 @@ from monitor.enrich.complaint import classify_many
 from monitor.enrich.complaint_model import (
     COLUMNS,
     DENSE_NAMES,
+    READER_COLUMNS,
+    ComplaintModel,
     load_complaint_model,
     save_model,
     vector_names,
 )
 from monitor.enrich.complaint_rules import CATEGORY_KEYS
 from monitor.enrich.textfeatures import _hashed, featurise, ngram_keys
+from monitor.enrich.train_complaint import fit
 
 
 def _key(bigram: str) -> np.uint64:
@@ -121,3 +124,29 @@ def test_the_category_columns_read_the_mean_bigram_vector(tmp_path: Path) -> Non
     assert parcel.categories == ["logistics"], parcel
     # the names in the file say which dense rows are the vector's, and the committed model's match
     assert len(vector_names(table.dim)) == table.dim
+
+
+def test_the_detector_and_the_categories_learn_from_the_vectors_and_the_grade_does_not(tmp_path: Path) -> None:
+    # training on a few written posts with a small table: the vector rows of the model file carry weights
+    # in the detector's and the categories' columns, none in the grade's (in cross-validation the grade
+    # did not gain from them)
+    written = {"logistics": "快递太慢了五天才送到，差评", "product_quality": "衣柜里全是霉味，退货",
+               "after_sales": "售后拖了半个月没人上门", "service_attitude": "客服态度很差说完就挂",
+               "payment_billing": "没开会员却被自动扣费", "fraud_security_privacy": "账号被盗银行卡被转走",
+               "price": "刚买就降价两百不给价保", "false_advertising": "写的纯棉收到是化纤",
+               "other": "健身房突然关门年卡作废"}
+    complaints = [{"text": t, "complaint": True, "categories": [k], "severity": ("一般", "重要", "紧急")[i % 3]}
+                  for i, (k, t) in enumerate(written.items())]
+    others = [{"text": t, "complaint": False, "categories": [], "severity": None}
+              for t in ("今天天气不错", "周末去爬山了", "这本书很好看", "晚上吃火锅")]
+    table = learn(_CORPUS, dim=8, min_count=5)
+    bits = 12
+    path = fit(complaints * 3 + others * 3, tmp_path / "m.npz", (np.zeros((1 << bits, READER_COLUMNS)),
+               np.zeros(READER_COLUMNS)), bits=bits, bigrams=table)
+    model = ComplaintModel(path)
+    assert model.bigrams.dim == 8 and np.array_equal(model.bigrams.keys, table.keys)
+    rows = model.dense[len(DENSE_NAMES):]
+    n_cat = len(CATEGORY_KEYS)
+    assert np.abs(rows[:, 0]).max() > 0  # the detector
+    assert np.abs(rows[:, 1 + CATEGORY_KEYS.index("logistics")]).max() > 0
+    assert np.abs(rows[:, 1 + n_cat:]).max() == 0  # the grade

@@ -12,7 +12,7 @@ the normalised text (the n-grams `textfeatures` hashes, keyed by the same 64-bit
 a character with it; other bigrams, punctuation among them, are skipped); positive pointwise mutual
 information with the context distribution smoothed by the power 0.75, factorised by a truncated SVD
 (Levy, Goldberg & Dagan 2015: on par with word2vec at this corpus size, and deterministic). Rows are
-unit-length and stored as int8 with one scale. The category models read the mean
+unit-length and stored as int8 with one scale. The detector and the category models read the mean
 vector; the choices above were made by cross-validation (`benchmarks/complaint_cv.py`).
 """
 

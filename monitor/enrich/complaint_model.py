@@ -9,7 +9,7 @@ Three linear models read the same features (trained by `crisiswatch train-compla
   that hold (`complaint_guards`: praise only, a neutral question, a bystander...), weighed like the rest
   rather than obeyed, since the lexicon misreads some complaints as praise or neutral questions.
 - the post's mean bigram vector (`bigram_vectors`, learned without labels from the shared sets), read by
-  the category columns only: a bigram few labelled complaints use means what its neighbours mean.
+  the detector and the category columns: a bigram few labelled posts use means what its neighbours mean.
 - a sentiment score and the kind of text (online shop review, food delivery, hotel, Weibo post, personal
   Weibo post) from small models of its own (six more hashed columns), trained on the shared sentiment and
   emotion sets minus every post labelled for complaints, so no held-out post is seen by them: real reviews
