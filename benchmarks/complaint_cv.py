@@ -22,12 +22,13 @@ category, a separate model of "two separate problems" gating the runner-up, a so
 the post's negative clauses as a second block (+0.1), the rows drawn actively weighted 2 (flat).
 
 Stop 28: the first change that moved it. The post's mean bigram vector (`bigram_vectors`: PPMI-SVD vectors
-learned from the shared sets' texts without labels, the held-out posts left out) as 64 more features of
-the category models: 0.8155 -> 0.8227 in the same folds (4 of 5 folds up; top category right on 86.9 ->
-87.9 %). Tried in the same folds before that setting was fixed: 100 dimensions of bigrams seen 5 times
-0.8225; the vectors scaled by 2 0.8228; bigrams of any characters, punctuation included, 0.820-0.822; clusters of
-the vectors (500) as a bag instead of their mean 0.816; the mean without unit length 0.819. Tried after (same folds, dropped): the elementwise max and min over
-the post's bigram vectors beside the mean, 0.819-0.820. `--no-vectors` gives the model before.
+learned from the shared sets' texts without labels, the held-out posts left out) as 64 more features of the
+category models: 0.8155 -> 0.8227 in the same folds (4 of 5 folds up; top category right on 86.9 -> 87.9 %).
+Tried in the same folds before that setting was fixed: 100 dimensions of bigrams seen 5 times 0.8225; the
+vectors scaled by 2 0.8228; bigrams of any characters, punctuation included, 0.820-0.822; clusters of the
+vectors (500) as a bag instead of their mean 0.816; the mean without unit length 0.819. Tried after (same
+folds, dropped): the elementwise max and min over the post's bigram vectors beside the mean, 0.819-0.820.
+`--no-vectors` gives the model before.
 """
 
 from __future__ import annotations
