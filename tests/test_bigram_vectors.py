@@ -3,6 +3,7 @@ Texts written here."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from monitor.enrich.complaint_model import (
     COLUMNS,
     DENSE_NAMES,
     READER_COLUMNS,
+    TEXT_KINDS,
     ComplaintModel,
     load_complaint_model,
     save_model,
@@ -20,7 +22,7 @@ from monitor.enrich.complaint_model import (
 )
 from monitor.enrich.complaint_rules import CATEGORY_KEYS
 from monitor.enrich.textfeatures import _hashed, featurise, ngram_keys
-from monitor.enrich.train_complaint import fit
+from monitor.enrich.train_complaint import fit, fit_bigram_vectors
 
 
 def _key(bigram: str) -> np.uint64:
@@ -79,10 +81,8 @@ def test_a_post_vector_is_the_unit_mean_of_the_bigrams_the_table_knows() -> None
             mean = known.sum(axis=0)
             assert np.allclose(row, mean / np.linalg.norm(mean)), text
     assert not out[2].any() and not out[3].any()  # nothing the table knows, and an empty post
-    # a post's vector does not depend on the batch it comes in, and rows leaves posts out
+    # a post's vector does not depend on the batch it comes in
     assert np.array_equal(post_vectors(texts[4:], table)[0], out[4])
-    masked = post_vectors(texts, table, rows=np.array([False, True, False, False, False]))
-    assert np.array_equal(masked[1], out[1]) and not masked[[0, 4]].any()
 
 
 def test_looking_up_keys_agrees_with_a_binary_search_where_prefixes_are_shared() -> None:
@@ -150,3 +150,21 @@ def test_the_detector_and_the_categories_learn_from_the_vectors_and_the_grade_do
     assert np.abs(rows[:, 0]).max() > 0  # the detector
     assert np.abs(rows[:, 1 + CATEGORY_KEYS.index("logistics")]).max() > 0
     assert np.abs(rows[:, 1 + n_cat:]).max() == 0  # the grade
+
+
+def test_the_vectors_never_see_a_held_out_post(tmp_path: Path) -> None:
+    # the held-out post's words ("鳄鱼皮靴") occur nowhere else; its copy in another set is left out by its text
+    held_out = "这双鳄鱼皮靴鳄鱼皮靴鳄鱼皮靴开胶了"
+    for name in TEXT_KINDS:
+        rows = [held_out] if name in ("online_shopping", "weibo") else []
+        rows += _CORPUS[:40]
+        (tmp_path / f"{name}.csv").write_text("label,review\n" + "".join(f"0,{t}\n" for t in rows), encoding="utf-8")
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(json.dumps({"id": "online_shopping:0", "complaint": True, "categories": ["product_quality"],
+                                  "severity": "一般", "split": "heldout"}) + "\n", encoding="utf-8")
+    seen = fit_bigram_vectors(tmp_path, labels, dim=4, min_count=2)
+    unseen = np.array([_key(b) for b in ("鳄鱼", "皮靴", "开胶")])
+    assert (seen.rows_of(unseen) == -1).all()
+    assert (seen.rows_of(np.array([_key("霉味")])) >= 0).all()
+    # without the labels nothing is left out, so the same words are in the table: the test can tell
+    assert (fit_bigram_vectors(tmp_path, None, dim=4, min_count=2).rows_of(unseen) >= 0).all()

@@ -63,14 +63,11 @@ class BigramVectors:
         return np.append(np.searchsorted(self.keys, prefixes), self.keys.size)
 
 
-def post_vectors(texts: Sequence[str], table: BigramVectors, rows: np.ndarray | None = None) -> np.ndarray:
+def post_vectors(texts: Sequence[str], table: BigramVectors) -> np.ndarray:
     """(len(texts), dim): each post's mean bigram vector over the bigrams the table knows, at unit
-    length (so long and short posts are on one scale); zeros for a post with none, and for the posts
-    `rows` (a bool mask, default all) leaves out."""
+    length (so long and short posts are on one scale); zeros for a post with none."""
     doc, key = ngram_keys(texts, 2)
     out = np.zeros((len(texts), table.dim))
-    if rows is not None:
-        doc, key = doc[rows[doc]], key[rows[doc]]
     if key.size == 0 or table.keys.size == 0:
         return out
     at = table.rows_of(key)

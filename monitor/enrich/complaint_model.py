@@ -60,12 +60,12 @@ def reader_features(logits: np.ndarray) -> np.ndarray:
 
 
 DENSE_NAMES = FEATURE_NAMES + GUARD_FEATURES + SENTIMENT_FEATURES + KIND_FEATURES
+_GUARD_COLUMNS = slice(len(FEATURE_NAMES), len(FEATURE_NAMES) + len(GUARD_FEATURES))
 
 
 def vector_names(dim: int) -> tuple[str, ...]:
     """The names of the mean bigram vector's components, the dense features after DENSE_NAMES."""
     return tuple(f"bigram_vector:{i}" for i in range(dim))
-_GUARD_COLUMNS = slice(len(FEATURE_NAMES), len(FEATURE_NAMES) + len(GUARD_FEATURES))
 
 
 def dense_features(evidence: Sequence[Evidence], reader_logits: np.ndarray) -> np.ndarray:
