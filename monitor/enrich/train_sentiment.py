@@ -121,6 +121,9 @@ MEMBERS = (
 # +0.57 nested for these five), yet on the held-out quarter online shopping fell from +0.49 to
 # +0.33 point. Nested CV does not reproduce the drop, so it is likely the held-out quarter's noise
 # (about 0.2 point on 9,000 rows) plus the optimism of picking 4 of 13 members on the same folds.
+# Also not adopted (stop 28): a sixth member, per-set LR on the post's mean bigram vector (`bigram_vectors`,
+# learned from the training rows without labels), which lifted the complaint categories: CV margins
+# online shopping +0.59 -> +0.59, delivery +1.19 -> +1.12, hotel +0.90 -> +0.77, Weibo +2.25 -> +2.41.
 
 
 class _Linear(NamedTuple):
