@@ -3,8 +3,8 @@
 The category model's n-gram weights know the bigrams of the complaints it was trained on, each for
 itself: a bigram rare among the labelled posts ("霉味", a musty smell) carries little weight even
 where a near one ("异味", an odd smell) carries much. Vectors learned from where bigrams occur in tens
-of thousands of unlabelled reviews and posts put such bigrams near each other ("异味": 霉味, 气味,
-一股), so the post's mean vector lets what the labelled posts taught about one reach its neighbours.
+of thousands of unlabelled reviews and posts put such bigrams near each other ("异味": 霉味, 怪味,
+潮湿), so the post's mean vector lets what the labelled posts taught about one reach its neighbours.
 
 How they are learned (`learn`, training only): the bigrams of two Chinese characters or two letters of
 the normalised text (the n-grams `textfeatures` hashes, keyed by the same 64-bit hash) seen at least
