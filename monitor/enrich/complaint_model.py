@@ -1,6 +1,7 @@
 """The learned complaint decider: complaint or not, which categories, which grade.
 
-Three linear models read the same features (trained by `crisiswatch train-complaint`, numpy only here):
+Three linear models read these features (trained by `crisiswatch train-complaint`, numpy only here; the grade
+reads all but the bigram vectors):
 - hashed character n-grams of the text (`textfeatures`), so wording nobody wrote into the lexicon counts
   ("用了几天就坏", "味道怪", "同一家酒店我手机上899，朋友的账号679"), and
 - the lexicon's evidence as dense features (`complaint_evidence.evidence_features`): category scores after
