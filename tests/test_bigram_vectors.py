@@ -1,5 +1,5 @@
-"""Bigram vectors learned without labels, a post's mean vector, and the category columns that read it.
-Texts written here."""
+"""Bigram vectors learned without labels, a post's mean vector, and the detector and category columns that
+read it. Texts written here."""
 
 from __future__ import annotations
 
@@ -41,10 +41,10 @@ def _vector(table: BigramVectors, bigram: str) -> np.ndarray:
 # a smell and a delivery stand in the same place.
 _SMELLS = ("异味", "霉味")
 _DELIVERIES = ("快递", "物流")
-_CORPUS = [f"房间里有一股{w}很难闻窗户打不开" for w in _SMELLS] * 40 + [
+_CORPUS = [f"房间里有一股{w}，很难闻窗户打不开" for w in _SMELLS] * 40 + [
     f"衣柜里全是{w}洗了三遍还在" for w in _SMELLS] * 40 + [
     f"这次{w}太慢了五天才送到家" for w in _DELIVERIES] * 40 + [
-    f"下单以后{w}一直不更新信息" for w in _DELIVERIES] * 40
+    f"下单以后{w}一直不更新信息" for w in _DELIVERIES] * 40 + ["晚上吃火锅"] * 3
 
 
 def test_bigrams_met_in_the_same_contexts_get_near_vectors() -> None:
@@ -53,10 +53,11 @@ def test_bigrams_met_in_the_same_contexts_get_near_vectors() -> None:
     assert smell @ mould > 0.8
     assert parcel @ shipping > 0.8
     assert smell @ parcel < 0.5 and mould @ shipping < 0.5
-    # a bigram of punctuation, or one seen fewer than min_count times, is not a word and gets no row
-    assert table.rows_of(np.array([_key("，我"), _key("难闻")]))[0] == -1
-    assert (table.rows_of(np.array([_key(w) for w in _SMELLS])) >= 0).all()
+    # a bigram with punctuation in it is no word and gets no row, however often it occurs (80 times here)
+    assert list(table.rows_of(np.array([_key("，很"), _key("味，"), _key("很难")])) >= 0) == [False, False, True]
+    # nor does a bigram seen fewer than min_count times (3 here), which a lower min_count would keep
     assert table.rows_of(np.array([_key("火锅")]))[0] == -1
+    assert learn(_CORPUS, dim=8, min_count=3).rows_of(np.array([_key("火锅")]))[0] >= 0
     # one scale brings the int8 rows back to unit length
     assert np.allclose(np.linalg.norm(table.vectors * table.scale, axis=1), 1.0, atol=0.02)
 
