@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from monitor.enrich.textfeatures import codepoints, ngram_keys
+from monitor.enrich.textfeatures import codepoint_ngram_keys, codepoints, ngram_keys
 
 _PREFIX_BITS = 20  # keys are well-mixed hashes: their top 20 bits spread 32,000 keys over a million prefixes
 
@@ -132,9 +132,7 @@ def _is_word_char(cp: np.ndarray) -> np.ndarray:
 
 def _word_bigrams(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(document, key, is a word bigram) for every bigram `ngram_keys` gives, in the same order."""
-    doc, key = ngram_keys(texts, 2)
     cp = codepoints(texts)
-    at = np.flatnonzero((cp[:-1] != 0) & (cp[1:] != 0))  # where the bigrams `ngram_keys` kept start
-    if at.size != key.size:
-        raise ValueError("bigram stream and code points disagree")
+    doc, key = codepoint_ngram_keys(cp, len(texts), 2)
+    at = np.flatnonzero((cp[:-1] != 0) & (cp[1:] != 0))  # where those bigrams start: none spans two texts
     return doc, key, _is_word_char(cp[at]) & _is_word_char(cp[at + 1])

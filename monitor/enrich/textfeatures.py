@@ -86,6 +86,12 @@ def ngram_keys(texts: Sequence[str], order: int) -> tuple[np.ndarray, np.ndarray
     return hashed.doc[start:end], hashed.mixed[start:end]
 
 
+def codepoint_ngram_keys(cp: np.ndarray, n_docs: int, order: int) -> tuple[np.ndarray, np.ndarray]:
+    """`ngram_keys` of a `codepoints` stream of `n_docs` documents, not kept for later batches."""
+    hashed = _mixed_ngrams(cp, n_docs, (order,))
+    return hashed.doc, hashed.mixed
+
+
 def _hashed(texts: Sequence[str], orders: Sequence[int]) -> _Hashed:
     global _recent
     key = (tuple(texts), tuple(orders))

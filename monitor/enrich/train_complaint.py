@@ -41,7 +41,7 @@ import argparse
 import csv
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -119,25 +119,31 @@ def read_real_labels(labels: Path, texts: Path, split: str) -> list[dict]:
     return out
 
 
-def _labelled(labels: Path, texts: Path) -> tuple[set[str], set[str]]:
-    """Ids and texts of every post labelled for complaints, whatever its split."""
+def _labelled(labels: Path | None, texts: Path, splits: tuple[str, ...] = ("train", HELD_OUT)
+              ) -> tuple[set[str], set[str]]:
+    """Ids and texts of the posts labelled for complaints in `splits` (none without a labels file)."""
+    if labels is None or not labels.is_file():
+        return set(), set()
     with open(labels, encoding="utf-8") as fh:
-        ids = {json.loads(line)["id"] for line in fh if line.strip()}
-    posts = read_real_labels(labels, texts, "train") + read_real_labels(labels, texts, HELD_OUT)
-    return ids, {r["text"] for r in posts}
+        ids = {r["id"] for r in map(json.loads, filter(str.strip, fh)) if r.get("split") in splits}
+    return ids, {r["text"] for split in splits for r in read_real_labels(labels, texts, split)}
+
+
+def _shared_rows(texts: Path, ids: set[str], seen: set[str]) -> Iterator[tuple[int, str, str]]:
+    """(kind, text, label) of each row of the sets TEXT_KINDS names, stripped, but blank rows and those whose
+    id is in `ids` or whose text is in `seen`."""
+    for k, name in enumerate(TEXT_KINDS):  # the sentiment sets, then personal Weibo posts (an emotion set: no polarity)
+        for row, (text, label) in enumerate(read_set(texts, name)):
+            text = text.strip()
+            if text and f"{name}:{row}" not in ids and text not in seen:
+                yield k, text, label
 
 
 def fit_bigram_vectors(texts: Path, labels: Path | None, dim: int = BIGRAM_DIM,
                        min_count: int = BIGRAM_MIN_COUNT) -> BigramVectors:
     """Bigram vectors learned from every text of the shared sets the reader reads, without their labels,
     leaving out the held-out posts (by id and by text), so nothing held out is seen."""
-    held_ids, held = set(), set()
-    if labels is not None and labels.is_file():
-        with open(labels, encoding="utf-8") as fh:
-            held_ids = {r["id"] for r in map(json.loads, filter(str.strip, fh)) if r.get("split") == HELD_OUT}
-        held = {r["text"] for r in read_real_labels(labels, texts, HELD_OUT)}
-    docs = [text.strip() for name in TEXT_KINDS for row, (text, _) in enumerate(read_set(texts, name))
-            if text.strip() and f"{name}:{row}" not in held_ids and text.strip() not in held]
+    docs = [text for _, text, _ in _shared_rows(texts, *_labelled(labels, texts, (HELD_OUT,)))]
     vectors = learn(docs, dim, min_count)
     print(f"bigram vectors: {vectors.keys.size:,} bigrams of {len(docs):,} texts ({', '.join(TEXT_KINDS)}; "
           "held-out posts left out)", file=sys.stderr)
@@ -153,15 +159,11 @@ def fit_reader(texts: Path, labels: Path | None, bits: int = BITS, orders: Seque
     # lazy: the train extra; tests and inference import this module without it
     from sklearn.linear_model import LogisticRegression
 
-    ids, seen = _labelled(labels, texts) if labels is not None and labels.is_file() else (set(), set())
     docs, y, kind = [], [], []
-    for k, name in enumerate(TEXT_KINDS):  # the sentiment sets, then personal Weibo posts (an emotion set: no polarity)
-        for row, (text, label) in enumerate(read_set(texts, name)):
-            text = text.strip()
-            if text and f"{name}:{row}" not in ids and text not in seen:
-                docs.append(text)
-                y.append(int(label) if name in SENTIMENT_SETS else -1)
-                kind.append(k)
+    for k, text, label in _shared_rows(texts, *_labelled(labels, texts)):
+        docs.append(text)
+        y.append(int(label) if TEXT_KINDS[k] in SENTIMENT_SETS else -1)
+        kind.append(k)
     x, y = to_csr(featurise(docs, bits, orders), bits), np.array(y)
     sentiment = LogisticRegression(C=C_SENTIMENT, max_iter=3000).fit(x[y >= 0], y[y >= 0])
     kinds = LogisticRegression(C=C_KIND, max_iter=3000).fit(x, kind)
