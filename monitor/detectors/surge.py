@@ -65,7 +65,6 @@ class SurgeSettings:
     ladder: float = 1.5  # within an episode, a new report needs S this many times the last one
     quiet_hours: float = 24.0
     min_samples: int = 24
-    calibrate_after_hours: float = 0.0  # intervals that end this early in a series are not calibrated on
 
     def __post_init__(self) -> None:
         if self.floor < 1.0:
@@ -201,9 +200,8 @@ class SurgeScorer:
                 lo[i] = x
         if t >= self._next_sample:
             self._next_sample = t + self._sample_every
-            calibrate = t - self._first >= self.s.calibrate_after_hours * 3600.0
             for i in self._tested:  # only what is tested: "up" keeps no troughs and no swing
-                if hi[i] > -math.inf and calibrate:
+                if hi[i] > -math.inf:
                     peaks[i].push(hi[i])
                     if both:
                         troughs[i].push(lo[i])
