@@ -35,7 +35,8 @@ Stop 29, tried in the same folds and not adopted: a convolutional network over t
 bigram vectors (the table above as its embedding, fine-tuned; filters of widths 1 to 3, 128 of each, max
 over the post; eight epochs; torch, outside the product): 0.807 alone, 0.826 averaged with the shipped
 model's probabilities (+0.4 point), for a network's inference in the stage (about 3 million multiply-adds
-a post).
+a post). Category weights per kind of text (the n-grams repeated once per kind, scaled by the reader's
+P(kind), so a hotel's "噪音" may mean other where a product's means quality): 0.8225 (hotels 0.786 -> 0.787).
 """
 
 from __future__ import annotations
