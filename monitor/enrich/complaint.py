@@ -237,8 +237,8 @@ def _read_in_english(texts: Sequence[str], evidence: list[Evidence], results: li
     7,585 shared tweets that name no brand, labelled by the rubric (45 complaints). In its own 5-fold CV:
     complaint F1 0.870, category micro-F1 0.684. On the held-out brand tweets it called almost nothing a
     complaint: F1 0.000, and 0.056 with the translations rewritten as tweets (a second look, its rule written
-    before it), against this check's 0.386. It learned the reviews' domain, where the held-out complaints are
-    about TV networks, apps and prices: an English model needs real English complaints to learn from."""
+    before it), against this check's 0.386. Its complaints were translated reviews of parcels, meals and hotel
+    rooms, and the held-out ones are brand tweets: an English model needs real English complaints to learn from."""
     candidates = [i for i, r in enumerate(results) if r.complaint and not lexicon_verdict(evidence[i])]
     if not candidates:
         return results
