@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -79,9 +79,7 @@ def ngram_keys(texts: Sequence[str], order: int) -> tuple[np.ndarray, np.ndarray
     of seen n-grams (`bigram_vectors`), the same n-grams `featurise` hashes into buckets. Taken from the
     batch `featurise` read last when its orders include this one."""
     texts = tuple(texts)
-    hashed = next((h for (kept, orders), h in _recent if kept == texts and order in orders), None)
-    if hashed is None:
-        hashed = _hashed(texts, (order,))
+    hashed = _kept(texts, lambda orders: order in orders) or _hashed(texts, (order,))
     start, end = hashed.spans[order]
     return hashed.doc[start:end], hashed.mixed[start:end]
 
@@ -92,16 +90,20 @@ def codepoint_ngram_keys(cp: np.ndarray, n_docs: int, order: int) -> tuple[np.nd
     return hashed.doc, hashed.mixed
 
 
+def _kept(texts: tuple[str, ...], wanted: Callable[[tuple[int, ...]], bool]) -> _Hashed | None:
+    """The kept batch of these texts whose orders are `wanted`, if any."""
+    return next((h for (kept, orders), h in _recent if kept == texts and wanted(orders)), None)
+
+
 def _hashed(texts: Sequence[str], orders: Sequence[int]) -> _Hashed:
     global _recent
-    key = (tuple(texts), tuple(orders))
-    recent = _recent
-    for kept, hashed in recent:
-        if kept == key:
-            return hashed
+    texts, orders = tuple(texts), tuple(orders)
+    hashed = _kept(texts, lambda kept: kept == orders)
+    if hashed is not None:
+        return hashed
     hashed = _hash_texts(texts, orders)
     if len(texts) <= _KEEP_AT_MOST:
-        _recent = ((key, hashed), *recent[: _KEEP - 1])
+        _recent = (((texts, orders), hashed), *_recent[: _KEEP - 1])
     return hashed
 
 
