@@ -52,8 +52,7 @@ class BigramVectors:
         rows = np.where(self.keys[at] == key, at, -1)
         if many.any():  # a prefix several keys share: search among all
             some = np.flatnonzero(many)
-            found = np.minimum(np.searchsorted(self.keys, key[some]), self.keys.size - 1)
-            rows[some] = np.where(self.keys[found] == key[some], found, -1)
+            rows[some] = _search(self.keys, key[some])
         return rows
 
     @functools.cached_property
@@ -61,6 +60,12 @@ class BigramVectors:
         """Where the keys of each top-bits prefix start in `keys` (one more entry: the end)."""
         prefixes = np.arange(1 << _PREFIX_BITS, dtype=np.uint64) << np.uint64(64 - _PREFIX_BITS)
         return np.append(np.searchsorted(self.keys, prefixes), self.keys.size)
+
+
+def _search(keys: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Each key's index in the sorted, non-empty `keys`, -1 where it is not there (binary search)."""
+    at = np.minimum(np.searchsorted(keys, key), keys.size - 1)
+    return np.where(keys[at] == key, at, -1)
 
 
 def post_vectors(texts: Sequence[str], table: BigramVectors) -> np.ndarray:
@@ -101,8 +106,7 @@ def learn(texts: Sequence[str], dim: int, min_count: int = 10, window: int = 4,
     cooc = csr_matrix((n, n))
     for doc, key, word in streams:
         doc, key = doc[word], key[word]  # distances count word bigrams only: context reaches across punctuation
-        at = np.minimum(np.searchsorted(keys, key), max(n - 1, 0))
-        ids = np.where(keys[at] == key, at, -1)
+        ids = _search(keys, key) if n else np.full(key.shape, -1)
         rows, cols = [], []
         for d in range(2, window + 1):
             a, b = ids[:-d], ids[d:]
