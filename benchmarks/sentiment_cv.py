@@ -53,7 +53,8 @@ def baseline_oof(y: np.ndarray, fold: np.ndarray, c: float, x) -> np.ndarray:
 
 
 def per_set_accuracy(correct: np.ndarray, domain: np.ndarray) -> np.ndarray:
-    return np.array([correct[domain == d].mean() for d in range(len(ts.SENTIMENT_SETS))])
+    sets = ts.SET_OF_DOMAIN[domain]
+    return np.array([correct[sets == s].mean() for s in range(len(ts.SENTIMENT_SETS))])
 
 
 def cv_correct(scores: np.ndarray, p_domain: np.ndarray, y: np.ndarray, fold: np.ndarray, c_meta: float,
@@ -77,7 +78,7 @@ def cv_correct(scores: np.ndarray, p_domain: np.ndarray, y: np.ndarray, fold: np
 def inner_out_of_fold(x, y: np.ndarray, domain: np.ndarray, fold: np.ndarray, m: ts.Member | None) -> np.ndarray:
     """(outer folds, documents, domains): per outer fold f, the rows outside f scored by members
     fitted on the two other folds outside f (zeros for the rows of f)."""
-    out = np.zeros((len(np.unique(fold)), len(y), len(ts.SENTIMENT_SETS)))
+    out = np.zeros((len(np.unique(fold)), len(y), len(ts.DOMAINS)))
     for f in np.unique(fold):
         rest = fold != f
         out[f, rest] = ts.out_of_fold(x[rest], y[rest], domain[rest], fold[rest], m)
@@ -163,9 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         ours_ok = cv_correct(scores[:, :, chosen], p_domain, y, fold, c_meta,
                              None if nested is None else (nested[0][..., chosen], nested[1]))
         out, cells = [], []
+        sets = ts.SET_OF_DOMAIN[domain]
         for d in range(len(names)):
-            a, b = ours_ok[domain == d].mean(), base_ok[domain == d].mean()
-            per_fold = [100 * (ours_ok[(domain == d) & (fold == f)].mean() - base_ok[(domain == d) & (fold == f)].mean())
+            a, b = ours_ok[sets == d].mean(), base_ok[sets == d].mean()
+            per_fold = [100 * (ours_ok[(sets == d) & (fold == f)].mean() - base_ok[(sets == d) & (fold == f)].mean())
                         for f in np.unique(fold)]
             out.append(100 * (a - b))
             cells.append(f"{a:.4f} {b:.4f} {100 * (a - b):+.2f} ({min(per_fold):+.2f})")

@@ -28,6 +28,19 @@ def test_batched_scores_equal_each_post_scored_by_hand():
     assert not scores[1].any() and scores[0].any()  # the empty post scores zero, the others do not
 
 
+def test_int8_weights_are_summed_exactly_like_their_float_values():
+    # the sentiment model gathers its quantised rows as int8 and sums them in int32: the sums must be
+    # those of the same integers in float64, even for a post of thousands of n-grams at the int8 extremes
+    bits = 10
+    weights = np.random.default_rng(5).integers(-127, 128, size=(1 << bits, 26)).astype(np.int8)
+    weights[:4] = 127
+    texts = TEXTS + ["好" * 5000]
+    scores = linear_scores(featurise(texts, bits), weights)
+    expected = np.vstack([by_hand(t, weights, bits) for t in texts])
+    assert np.array_equal(scores, expected)
+    assert np.abs(scores).max() > 0
+
+
 def test_a_post_scores_the_same_in_any_batch():
     bits = 10
     weights = np.random.default_rng(4).normal(size=(1 << bits, 3)).astype(np.float32)
