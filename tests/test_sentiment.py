@@ -43,7 +43,7 @@ def model() -> sentiment.SentimentModel:
 def test_model_loads_from_the_repository(model: sentiment.SentimentModel) -> None:
     assert sentiment.MODEL_PATH.is_file()
     assert sentiment.MODEL_PATH.resolve().is_relative_to(ROOT)
-    assert sentiment.MODEL_PATH.stat().st_size < 5_000_000
+    assert sentiment.MODEL_PATH.stat().st_size < 8_000_000  # 26 int8 columns of 2**20 rows, compressed: 6 MB
     assert model.name == "crisiswatch"
     assert load_model() is model  # cached: the artefact is read once per process
 
@@ -230,3 +230,35 @@ def test_an_adapted_member_splits_into_per_set_models_that_score_like_it() -> No
     assert len(per_set) == sets and all(m.weights.shape == (buckets,) for m in per_set)
     split_scores = [x[i] @ per_set[domain[i]].weights + per_set[domain[i]].bias for i in range(docs)]
     np.testing.assert_allclose(split_scores, augmented @ fitted.weights + fitted.bias, rtol=1e-10, atol=1e-10)
+
+
+def test_online_shopping_rows_are_read_by_kind_of_product_and_an_unknown_kind_is_refused(tmp_path: Path) -> None:
+    # the mixture's kinds of text split the online shopping set by its `cat` column; the other sets are one
+    # kind each; a category the model has no column for must stop training, not be put in another's.
+    # (The texts are ones the held-out hash keeps for training; "很甜很新鲜" is held out.)
+    from crisiswatch.errors import CrisiswatchError
+    from monitor.enrich.train_sentiment import DOMAINS, SENTIMENT_SETS, SET_OF_DOMAIN, training_rows
+
+    rows = {"online_shopping": "cat,label,review\n水果,1,水果很甜\n计算机,0,开机太慢\n书籍,1,纸张不错\n水果,1,很甜很新鲜\n",
+            "waimai": "label,review\n0,送得太慢\n1,好吃\n", "chnsenticorp_hotel": "label,review\n1,房间很干净\n",
+            "weibo": "label,review\n0,好累啊\n"}
+    for name, text in rows.items():
+        (tmp_path / f"{name}.csv").write_text(text, encoding="utf-8")
+    texts, labels, domains = training_rows(tmp_path)
+    assert dict(zip(texts, (DOMAINS[d] for d in domains), strict=True)) == {
+        "水果很甜": "online_shopping:水果", "开机太慢": "online_shopping:计算机", "纸张不错": "online_shopping:书籍",
+        "送得太慢": "waimai", "好吃": "waimai", "房间很干净": "chnsenticorp_hotel", "好累啊": "weibo"}
+    assert labels.tolist() == [1, 0, 1, 0, 1, 1, 0]
+    assert [SENTIMENT_SETS[s] for s in SET_OF_DOMAIN[domains]] == [DOMAINS[d].split(":")[0] for d in domains]
+    (tmp_path / "online_shopping.csv").write_text("cat,label,review\n水果,1,很甜\n汽车,0,油耗高\n", encoding="utf-8")
+    with pytest.raises(CrisiswatchError, match="汽车"):
+        training_rows(tmp_path)
+
+
+def test_the_committed_model_reads_each_kind_of_text() -> None:
+    # one sentiment column and one kind-of-text logit per domain: a model trained on fewer kinds would
+    # silently mix the products' experts with the wrong rows
+    from monitor.enrich.train_sentiment import DOMAINS
+
+    model = sentiment.CrisiswatchSentiment()
+    assert model.weights.dtype == np.int8 and model.weights.shape[1] == 2 * len(DOMAINS) == 26
