@@ -33,8 +33,9 @@ def test_int8_weights_are_summed_exactly_like_their_float_values():
     # those of the same integers in float64, even for a post of thousands of n-grams at the int8 extremes
     bits = 10
     weights = np.random.default_rng(5).integers(-127, 128, size=(1 << bits, 26)).astype(np.int8)
-    weights[:4] = 127
-    texts = TEXTS + ["好" * 5000]
+    texts = TEXTS + ["好" * 5000]  # about 15,000 n-grams, whose rows are set to the extremes
+    long_post = featurise(texts[-1:], bits).bucket
+    weights[long_post, :13], weights[long_post, 13:] = 127, -127
     scores = linear_scores(featurise(texts, bits), weights)
     expected = np.vstack([by_hand(t, weights, bits) for t in texts])
     assert np.array_equal(scores, expected)
