@@ -159,12 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     print("baseline CV accuracy per set by C: " + "; ".join(
         f"C={c:g} " + " ".join(f"{a:.4f}" for a in acc) for c, acc in base_acc.items()) + f"; pooled best C={best_c:g}")
     specs = [str(m) for m in args.members]
+    sets = ts.SET_OF_DOMAIN[domain]
 
     def margins(chosen: list[int], c_meta: float) -> tuple[np.ndarray, list[str]]:
         ours_ok = cv_correct(scores[:, :, chosen], p_domain, y, fold, c_meta,
                              None if nested is None else (nested[0][..., chosen], nested[1]))
         out, cells = [], []
-        sets = ts.SET_OF_DOMAIN[domain]
         for d in range(len(names)):
             a, b = ours_ok[sets == d].mean(), base_ok[sets == d].mean()
             per_fold = [100 * (ours_ok[(sets == d) & (fold == f)].mean() - base_ok[(sets == d) & (fold == f)].mean())

@@ -50,7 +50,7 @@ SENTIMENT_SETS = ("online_shopping", "waimai", "chnsenticorp_hotel", "weibo")
 # shirt, "甜" of fruit, "慢" of a computer): each is a domain of its own, so the kinds of text are 13.
 ONLINE_SHOPPING_CATS = ("书籍", "平板", "手机", "水果", "洗发水", "热水器", "蒙牛", "衣服", "计算机", "酒店")
 DOMAINS = tuple(f"online_shopping:{c}" for c in ONLINE_SHOPPING_CATS) + SENTIMENT_SETS[1:]
-SET_OF_DOMAIN = np.array([0] * len(ONLINE_SHOPPING_CATS) + list(range(1, len(SENTIMENT_SETS))))
+SET_OF_DOMAIN = np.array([SENTIMENT_SETS.index(d.split(":")[0]) for d in DOMAINS])  # index into SENTIMENT_SETS
 HELD_OUT_SALT = "crisiswatch-sentiment-2024"
 BITS = 20
 ANGER_BITS = 16  # 1,600 training posts cannot use more buckets than this
@@ -74,10 +74,11 @@ def read_set(data: Path, name: str) -> list[tuple[str, str]]:
         return [(row["review"] or "", row["label"]) for row in csv.DictReader(fh)]
 
 
-def read_domains(data: Path, name: str) -> list[int]:
-    """The domain (index into DOMAINS) of each row of sentiment set `name`, in read_set's order."""
+def read_domains(data: Path, name: str, rows: int) -> list[int]:
+    """The domain (index into DOMAINS) of each of the `rows` rows of sentiment set `name`, in read_set's
+    order: a set is one domain, except online shopping, whose `cat` column is read for it."""
     if name != SENTIMENT_SETS[0]:
-        return [DOMAINS.index(name)] * len(read_set(data, name))
+        return [DOMAINS.index(name)] * rows
     with open(data / f"{name}.csv", encoding="utf-8", newline="") as fh:
         cats = [row.get("cat") or "" for row in csv.DictReader(fh)]
     unknown = sorted(set(cats) - set(ONLINE_SHOPPING_CATS))
@@ -292,7 +293,8 @@ def training_rows(data: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     SET_OF_DOMAIN gives the set)."""
     texts, labels, domains = [], [], []
     for name in SENTIMENT_SETS:
-        for (text, label), domain in zip(read_set(data, name), read_domains(data, name), strict=True):
+        rows = read_set(data, name)
+        for (text, label), domain in zip(rows, read_domains(data, name, len(rows)), strict=True):
             if not is_held_out(text):
                 texts.append(text)
                 labels.append(int(label))
