@@ -43,8 +43,9 @@ from typing import Any
 
 from monitor.detectors.calibration import RollingMedian, TailCalibration, compact, surprise
 
-STATISTICS = ("spike", "shift", "season", "swing", "slow", "level")
+STATISTICS = ("spike", "shift", "season", "swing", "slow", "level", "gauss")
 SWING = STATISTICS.index("swing")  # the one statistic without a direction
+GAUSS = STATISTICS.index("gauss")
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class SurgeSettings:
     ladder: float = 1.5  # within an episode, a new report needs S this many times the last one
     quiet_hours: float = 24.0
     min_samples: int = 24
+    gauss: str = ""  # seventh round of benchmarks/nab_score.py: "" off, "calibrated" (R7-1), "raw" (R7-2)
 
     def __post_init__(self) -> None:
         if self.floor < 1.0:
@@ -105,7 +107,13 @@ class SurgeScorer:
         self.s = s = settings or SurgeSettings()
         self._sides = ("up", "down") if s.sides == "both" else ("up",)
         # the statistics tested: "up" leaves out swing (turbulence has no direction)
-        self._tested = tuple(i for i in range(len(STATISTICS)) if s.sides == "both" or i != SWING)
+        self._tested = tuple(i for i in range(len(STATISTICS)) if (s.sides == "both" or i != SWING)
+                             and (i != GAUSS or (s.sides == "both" and s.gauss == "calibrated")))
+        self._gauss_raw = s.sides == "both" and s.gauss == "raw"
+        self._weeks: deque[tuple[float, int, float, float]] = deque()  # (block start, n, sum, sum sq)
+        self._w_n, self._w_sum, self._w_sq, self._w_shift = 0, 0.0, 0.0, 0.0
+        self._block_sq = 0.0
+        self._g_mean, self._g_sd = math.nan, math.nan
         self._block_s = s.block_minutes * 60.0
         self._blocks_per_day = max(1, round(86400.0 / self._block_s))
         self._baseline = RollingMedian(max(1, round(s.baseline_hours * 3600.0 / self._block_s)))
@@ -166,12 +174,14 @@ class SurgeScorer:
         self._y = y
         self._block_sum += y
         self._block_n += 1
+        self._block_sq += (y - self._w_shift) ** 2
+        gz = (y - self._g_mean) / self._g_sd if self._g_sd > 0.0 else math.nan
 
         base, seasonal = self._base, self._seasonal
         level = self._level
         # level is sampled from the first baseline on, like the others, so that all are tested together
         stats = (y - base, level - base, level - seasonal, self._swing, self._slow - base,
-                 level if base == base else math.nan)
+                 level if base == base else math.nan, gz)
         both = len(self._sides) == 2
         peaks, troughs, hi, lo, ready = self._peaks, self._troughs, self._hi, self._lo, self._ready
         best_p, best_i, best_side, tests = 1.0, -1, "up", 0
@@ -207,6 +217,11 @@ class SurgeScorer:
                         troughs[i].push(lo[i])
                     ready[i] = len(peaks[i]) >= self.s.min_samples
                 hi[i], lo[i] = -math.inf, math.inf
+        if self._gauss_raw and gz == gz:
+            tests += 1
+            q = math.erfc(abs(gz) / math.sqrt(2.0))
+            if q < best_p:
+                best_p, best_i, best_side = q, GAUSS, "up" if gz > 0 else "down"
         if not tests:
             return 0.0
         p = min(1.0, best_p * tests)
@@ -217,6 +232,7 @@ class SurgeScorer:
         self._y = self._level = self._slow = y
         self._block = int(t // self._block_s)
         self._block_sum, self._block_n = y, 1
+        self._w_shift, self._block_sq = y, 0.0
         self._next_sample = t
 
     def _close_block(self, block: int) -> None:
@@ -229,7 +245,9 @@ class SurgeScorer:
             if days is None:
                 days = self._season[slot] = deque(maxlen=self.s.season_days)
             days.append(self._level)
-        self._block, self._block_sum, self._block_n = block, 0.0, 0
+            if self.s.gauss:
+                self._push_week()
+        self._block, self._block_sum, self._block_n, self._block_sq = block, 0.0, 0, 0.0
         days = self._season.get(block % self._blocks_per_day)
         if days:
             ordered = sorted(days)
@@ -237,6 +255,26 @@ class SurgeScorer:
             self._seasonal = ordered[n // 2] if n % 2 else 0.5 * (ordered[n // 2 - 1] + ordered[n // 2])
         else:
             self._seasonal = math.nan
+
+    def _push_week(self) -> None:
+        """The closed block joins the sums of the last history_days of rows (the gauss statistic)."""
+        start = self._block * self._block_s
+        n, total, sq = self._block_n, self._block_sum - self._block_n * self._w_shift, self._block_sq
+        self._weeks.append((start, n, total, sq))
+        self._w_n += n
+        self._w_sum += total
+        self._w_sq += sq
+        horizon = start - self.s.history_days * 86400.0
+        while self._weeks and self._weeks[0][0] < horizon:
+            _, n0, t0, q0 = self._weeks.popleft()
+            self._w_n -= n0
+            self._w_sum -= t0
+            self._w_sq -= q0
+        if start + self._block_s - self._first >= 86400.0 and self._w_n > 1:
+            m = self._w_sum / self._w_n
+            var = self._w_sq / self._w_n - m * m
+            self._g_mean = m + self._w_shift
+            self._g_sd = math.sqrt(var) if var > 1e-12 else math.nan
 
     def _report(self, t: float, p: float, i: int, side: str, stats: tuple) -> float:
         s = self.s
@@ -260,6 +298,8 @@ class SurgeScorer:
             value, baseline = _unlog(self._level), _unlog(self._seasonal)
         elif name == "shift":
             value, baseline = _unlog(self._level), _unlog(self._base)
+        elif name == "gauss":
+            value, baseline = _unlog(self._y), _unlog(self._g_mean)
         elif name == "slow":
             value, baseline = _unlog(self._slow), _unlog(self._base)
         elif name == "level":  # against the usual peak (or trough) of the level over a sampling interval
