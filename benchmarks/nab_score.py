@@ -424,7 +424,6 @@ from nab import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from monitor.detectors.anomaly import score_series  # noqa: E402
-from monitor.detectors.surge import SurgeSettings  # noqa: E402
 
 PUBLISHED_TWEETS = {  # NAB's own scorer on the five shared realTweets series (../shared/README.md)
     "ARTime": 88.1, "earthgecko_skyline": 77.8, "contextOSE": 76.0, "numenta": 67.4, "twitterADVec": 66.0,
@@ -573,19 +572,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--nab", default=str(Path(__file__).resolve().parents[1] / "../shared/data/nab"))
     parser.add_argument("--chart", help="write a PNG of held-out vs in-sample scores per family")
-    parser.add_argument("--variant", choices=("R7-1", "R7-2"), help="the seventh round's variants (see above)")
     args = parser.parse_args(argv)
-    gauss = {"R7-1": "calibrated", "R7-2": "raw"}.get(args.variant or "", "")
+
     nab = Path(args.nab)
     reproduce_published(nab)
     corpus = load_corpus(nab)
     print(f"\n{len(corpus.series)} series, {corpus.n_windows()} windows; candidates: "
           + "; ".join(f"{k} ({v})" for k, v in CANDIDATES.items()))
-    settings = {"surge": None, "change": SurgeSettings(sides="both", gauss=gauss) if gauss else None,
-                "auto": SurgeSettings(gauss=gauss) if gauss else None}
-    if gauss:
-        print(f"variant {args.variant}: gauss={gauss} in change and auto")
-    surge = {name: score_corpus(corpus, lambda ts, vs, name=name: score_series(ts, vs, name, settings[name]), name)
+    surge = {name: score_corpus(corpus, lambda ts, vs, name=name: score_series(ts, vs, name), name)
              for name in CANDIDATES}
     gaussian = {"gaussian": score_corpus(corpus, lambda ts, vs: score_series(ts, vs, "gaussian"), "gaussian")}
     print("\nHELD OUT, each candidate alone (standard profile; its thresholds chosen without the series scored)")

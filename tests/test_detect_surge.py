@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 from datetime import timedelta
 
@@ -12,6 +13,7 @@ import pytest
 from crisiswatch.commands.detect import run
 from monitor.detectors.anomaly import ALERT_THRESHOLD, DEFAULT, DETECTORS, score_series
 from monitor.detectors.auto import AutoScorer, looks_like_counts
+from monitor.detectors.calibration import WindowMoments
 from monitor.detectors.surge import STATISTICS, Reading, SurgeScorer, SurgeSettings, describe
 from tests.test_anomaly import DAY, START, STEP, poisson, seasonal_counts
 
@@ -114,19 +116,63 @@ def test_reading_explains_the_report_in_the_series_units() -> None:
     assert reading.p_value == pytest.approx(10 ** -reading.surprise)
 
 
-def test_state_round_trip_continues_exactly() -> None:
+@pytest.mark.parametrize("sides", ["up", "both"])
+def test_state_round_trip_continues_exactly(sides: str) -> None:
+    """A key saved and restored (a restart of the loop) scores the rest of its series as if it never stopped;
+    with sides="both" that includes the weeks of rows behind the gauss statistic."""
     ts, vs = seasonal_counts(9, seed=4)
     vs[8 * DAY + 30] += 300.0
-    whole = score_series(ts, vs, "surge")
-    cut = 8 * DAY
-    first = SurgeScorer()
+    settings = SurgeSettings(sides=sides)
+    whole = score_series(ts, vs, "surge", settings)
+    cut = 8 * DAY + 7  # mid-block: the open block's rows are part of the state too
+    first = SurgeScorer(settings)
     for t, v in zip(ts[:cut], vs[:cut], strict=True):
         first.update(t, v)
-    resumed = SurgeScorer()
+    resumed = SurgeScorer(settings)
     resumed.restore(json.loads(json.dumps(first.state())))
     rest = [resumed.update(t, v) for t, v in zip(ts[cut:], vs[cut:], strict=True)]
     assert rest == pytest.approx(whole[cut:], abs=1e-4)
     assert _alerts(rest, after=0) == [a - cut for a in _alerts(whole) if a >= cut]
+
+
+def test_window_moments_are_those_of_the_rows_of_the_last_weeks() -> None:
+    """The gauss statistic's mean and deviation: exact over whole blocks, old blocks leave, nothing before a day."""
+    rng = random.Random(3)
+    block = 900.0
+    moments = WindowMoments(span=2 * 86400.0, warmup=86400.0)
+    rows: list[tuple[float, float]] = []  # (block start, value)
+    for b in range(4 * 96):  # four days of 15-minute blocks, 1 to 5 rows each, at a level far from 0
+        start = b * block
+        for _ in range(rng.randint(1, 5)):
+            value = 1e4 + rng.gauss(0.0, 2.0) + (30.0 if b > 300 else 0.0)
+            moments.add(value)
+            rows.append((start, value))
+        moments.close(start, start + block)
+        if start + block < 86400.0:
+            assert math.isnan(moments.mean) and math.isnan(moments.sd), "less than a day of rows says nothing"
+    kept = [v for t, v in rows if t >= 383 * block - 2 * 86400.0]
+    mean = sum(kept) / len(kept)
+    assert moments.mean == pytest.approx(mean, abs=1e-6)
+    assert moments.sd == pytest.approx(math.sqrt(sum((v - mean) ** 2 for v in kept) / len(kept)), rel=1e-6)
+    assert len(kept) < len(rows), "the first two days have left the window"
+    restored = WindowMoments(span=2 * 86400.0, warmup=86400.0)
+    restored.restore(json.loads(json.dumps(moments.state(), allow_nan=False)))
+    assert (restored.mean, restored.sd) == (moments.mean, moments.sd)
+
+
+def test_a_wild_row_of_a_measurement_is_read_against_weeks_of_rows() -> None:
+    rng = random.Random(7)
+    ts = [START + i * STEP for i in range(10 * DAY)]
+    vs = [50.0 + rng.gauss(0.0, 3.0) for _ in ts]
+    wild = 8 * DAY
+    vs[wild] = 90.0
+    scorer = SurgeScorer(SurgeSettings(sides="both"))
+    scores = [scorer.update(t, v) for t, v in zip(ts[: wild + 1], vs[: wild + 1], strict=True)]
+    reading = scorer.last
+    assert scores[wild] >= ALERT_THRESHOLD["change"] and reading is not None and reading.at == ts[wild].timestamp()
+    assert reading.statistic == "gauss" and reading.direction == "up"
+    assert reading.value == pytest.approx(90.0) and 48.0 < reading.baseline < 52.0
+    assert f"90.0 ms vs a mean of {reading.baseline:.1f} over recent weeks" in describe(reading, "ms")
 
 
 def test_settings_are_in_hours_so_sampling_rate_does_not_matter() -> None:

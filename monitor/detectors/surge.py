@@ -11,7 +11,10 @@ a mention series:
 - level: the last hour's level itself, whatever the time of day: the busiest (or, with sides="both",
   the quietest) hour in weeks;
 - swing (only with sides="both", the "change" detector): the last hour's mean absolute change
-  against its usual size: turbulence, or a flat line.
+  against its usual size: turbulence, or a flat line;
+- gauss (only with sides="both"): the row as a z-score against the mean and deviation of the rows
+  of the last `history_days`: how far it is from what weeks of this measurement look like, where
+  spike and shift compare with the last day, which a fault that lasts a day has already moved.
 
 Each statistic is turned into a tail probability by its own history (`TailCalibration`: the rank
 among samples of the last `history_days`, an exponential tail past the 90th percentile), so the
@@ -41,11 +44,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.detectors.calibration import RollingMedian, TailCalibration, compact, surprise
+from monitor.detectors.calibration import RollingMedian, TailCalibration, WindowMoments, compact, surprise
 
 STATISTICS = ("spike", "shift", "season", "swing", "slow", "level", "gauss")
 SWING = STATISTICS.index("swing")  # the one statistic without a direction
 GAUSS = STATISTICS.index("gauss")
+ONLY_BOTH = (SWING, GAUSS)  # tested by "change" only: surge's questions of mention volume are the others
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,6 @@ class SurgeSettings:
     ladder: float = 1.5  # within an episode, a new report needs S this many times the last one
     quiet_hours: float = 24.0
     min_samples: int = 24
-    gauss: str = ""  # seventh round of benchmarks/nab_score.py: "" off, "calibrated" (R7-1), "raw" (R7-2)
 
     def __post_init__(self) -> None:
         if self.floor < 1.0:
@@ -77,7 +80,7 @@ class SurgeSettings:
 class Reading:
     """Why the latest row was reported, in the series' own units."""
 
-    statistic: str  # spike | shift | season | swing | slow | level
+    statistic: str  # one of STATISTICS
     direction: str  # up | down
     surprise: float  # -log10 p after the Bonferroni factor
     p_value: float
@@ -107,13 +110,9 @@ class SurgeScorer:
         self.s = s = settings or SurgeSettings()
         self._sides = ("up", "down") if s.sides == "both" else ("up",)
         # the statistics tested: "up" leaves out swing (turbulence has no direction)
-        self._tested = tuple(i for i in range(len(STATISTICS)) if (s.sides == "both" or i != SWING)
-                             and (i != GAUSS or (s.sides == "both" and s.gauss == "calibrated")))
-        self._gauss_raw = s.sides == "both" and s.gauss == "raw"
-        self._weeks: deque[tuple[float, int, float, float]] = deque()  # (block start, n, sum, sum sq)
-        self._w_n, self._w_sum, self._w_sq, self._w_shift = 0, 0.0, 0.0, 0.0
-        self._block_sq = 0.0
-        self._g_mean, self._g_sd = math.nan, math.nan
+        self._tested = tuple(i for i in range(len(STATISTICS)) if s.sides == "both" or i not in ONLY_BOTH)
+        # the rows of the last history_days, for gauss (kept only where it is tested)
+        self._weeks = WindowMoments(s.history_days * 86400.0, 86400.0) if s.sides == "both" else None
         self._block_s = s.block_minutes * 60.0
         self._blocks_per_day = max(1, round(86400.0 / self._block_s))
         self._baseline = RollingMedian(max(1, round(s.baseline_hours * 3600.0 / self._block_s)))
@@ -174,14 +173,18 @@ class SurgeScorer:
         self._y = y
         self._block_sum += y
         self._block_n += 1
-        self._block_sq += (y - self._w_shift) ** 2
-        gz = (y - self._g_mean) / self._g_sd if self._g_sd > 0.0 else math.nan
+        weeks = self._weeks
+        if weeks is None:
+            gauss = math.nan
+        else:
+            weeks.add(y)
+            gauss = (y - weeks.mean) / weeks.sd if weeks.sd > 0.0 else math.nan
 
         base, seasonal = self._base, self._seasonal
         level = self._level
         # level is sampled from the first baseline on, like the others, so that all are tested together
         stats = (y - base, level - base, level - seasonal, self._swing, self._slow - base,
-                 level if base == base else math.nan, gz)
+                 level if base == base else math.nan, gauss)
         both = len(self._sides) == 2
         peaks, troughs, hi, lo, ready = self._peaks, self._troughs, self._hi, self._lo, self._ready
         best_p, best_i, best_side, tests = 1.0, -1, "up", 0
@@ -217,11 +220,6 @@ class SurgeScorer:
                         troughs[i].push(lo[i])
                     ready[i] = len(peaks[i]) >= self.s.min_samples
                 hi[i], lo[i] = -math.inf, math.inf
-        if self._gauss_raw and gz == gz:
-            tests += 1
-            q = math.erfc(abs(gz) / math.sqrt(2.0))
-            if q < best_p:
-                best_p, best_i, best_side = q, GAUSS, "up" if gz > 0 else "down"
         if not tests:
             return 0.0
         p = min(1.0, best_p * tests)
@@ -232,7 +230,8 @@ class SurgeScorer:
         self._y = self._level = self._slow = y
         self._block = int(t // self._block_s)
         self._block_sum, self._block_n = y, 1
-        self._w_shift, self._block_sq = y, 0.0
+        if self._weeks is not None:
+            self._weeks.add(y)
         self._next_sample = t
 
     def _close_block(self, block: int) -> None:
@@ -245,9 +244,9 @@ class SurgeScorer:
             if days is None:
                 days = self._season[slot] = deque(maxlen=self.s.season_days)
             days.append(self._level)
-            if self.s.gauss:
-                self._push_week()
-        self._block, self._block_sum, self._block_n, self._block_sq = block, 0.0, 0, 0.0
+        if self._weeks is not None:
+            self._weeks.close(self._block * self._block_s, (self._block + 1) * self._block_s)
+        self._block, self._block_sum, self._block_n = block, 0.0, 0
         days = self._season.get(block % self._blocks_per_day)
         if days:
             ordered = sorted(days)
@@ -255,26 +254,6 @@ class SurgeScorer:
             self._seasonal = ordered[n // 2] if n % 2 else 0.5 * (ordered[n // 2 - 1] + ordered[n // 2])
         else:
             self._seasonal = math.nan
-
-    def _push_week(self) -> None:
-        """The closed block joins the sums of the last history_days of rows (the gauss statistic)."""
-        start = self._block * self._block_s
-        n, total, sq = self._block_n, self._block_sum - self._block_n * self._w_shift, self._block_sq
-        self._weeks.append((start, n, total, sq))
-        self._w_n += n
-        self._w_sum += total
-        self._w_sq += sq
-        horizon = start - self.s.history_days * 86400.0
-        while self._weeks and self._weeks[0][0] < horizon:
-            _, n0, t0, q0 = self._weeks.popleft()
-            self._w_n -= n0
-            self._w_sum -= t0
-            self._w_sq -= q0
-        if start + self._block_s - self._first >= 86400.0 and self._w_n > 1:
-            m = self._w_sum / self._w_n
-            var = self._w_sq / self._w_n - m * m
-            self._g_mean = m + self._w_shift
-            self._g_sd = math.sqrt(var) if var > 1e-12 else math.nan
 
     def _report(self, t: float, p: float, i: int, side: str, stats: tuple) -> float:
         s = self.s
@@ -299,7 +278,7 @@ class SurgeScorer:
         elif name == "shift":
             value, baseline = _unlog(self._level), _unlog(self._base)
         elif name == "gauss":
-            value, baseline = _unlog(self._y), _unlog(self._g_mean)
+            value, baseline = _unlog(self._y), _unlog(self._weeks.mean)
         elif name == "slow":
             value, baseline = _unlog(self._slow), _unlog(self._base)
         elif name == "level":  # against the usual peak (or trough) of the level over a sampling interval
@@ -330,6 +309,8 @@ class SurgeScorer:
             "peaks": [compact(c.state()) for c in self._peaks],
             "troughs": [compact(c.state()) for c in self._troughs],
             "open": [compact(self._hi), compact(self._lo)],
+            # sums, not values: rounding them would cancel the variance away
+            **({"weeks": self._weeks.state()} if self._weeks is not None else {}),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -350,6 +331,8 @@ class SurgeScorer:
             for c, values in zip(calibrations, saved[:k], strict=False):
                 c.restore(values)
         self._ready = [len(c) >= self.s.min_samples for c in self._peaks]
+        if self._weeks is not None and "weeks" in state:  # else gauss starts afresh, a day from now
+            self._weeks.restore(state["weeks"])
         hi, lo = (list(map(float, v)) for v in state["open"])
         self._hi = hi + [-math.inf] * (k - len(hi))
         self._lo = lo + [math.inf] * (k - len(lo))
@@ -392,6 +375,7 @@ def describe(reading: Reading, unit: str) -> str:
             "slow": f"the last six hours at {reading.value:.1f} {unit} vs a usual {reading.baseline:.1f} today",
             "level": f"the last hour at {reading.value:.1f} {unit} vs a usual hourly "
                      f"{'peak' if reading.direction == 'up' else 'low'} of {reading.baseline:.1f} in recent weeks",
+            "gauss": f"{reading.value:.1f} {unit} vs a mean of {reading.baseline:.1f} over recent weeks",
             "swing": f"swings {reading.value / max(reading.baseline, 1e-9):.1f}x their usual size"}[reading.statistic]
     days = reading.once_in_hours / 24.0
     rare = f"about once in {days:,.0f} days" if days >= 2 else f"about once in {reading.once_in_hours:,.0f} hours"
