@@ -70,6 +70,7 @@ class SurgeSettings:
     ladder: float = 1.5  # within an episode, a new report needs S this many times the last one
     quiet_hours: float = 24.0
     min_samples: int = 24
+    gauss_counts: bool = False  # the eighth round's R8-1 (benchmarks/nab_score.py): gauss with sides="up" too
 
     def __post_init__(self) -> None:
         if self.floor < 1.0:
@@ -110,9 +111,11 @@ class SurgeScorer:
         self.s = s = settings or SurgeSettings()
         self._sides = ("up", "down") if s.sides == "both" else ("up",)
         # the statistics tested: "up" leaves out swing (turbulence has no direction)
-        self._tested = tuple(i for i in range(len(STATISTICS)) if s.sides == "both" or i not in ONLY_BOTH)
+        self._tested = tuple(i for i in range(len(STATISTICS)) if s.sides == "both" or i not in ONLY_BOTH
+                             or (i == GAUSS and s.gauss_counts))
         # the rows of the last history_days, for gauss (kept only where it is tested)
-        self._weeks = WindowMoments(s.history_days * 86400.0, 86400.0) if s.sides == "both" else None
+        self._weeks = (WindowMoments(s.history_days * 86400.0, 86400.0) if s.sides == "both" or s.gauss_counts
+                       else None)
         self._block_s = s.block_minutes * 60.0
         self._blocks_per_day = max(1, round(86400.0 / self._block_s))
         self._baseline = RollingMedian(max(1, round(s.baseline_hours * 3600.0 / self._block_s)))
