@@ -180,6 +180,55 @@ class WindowMoments:
         self._squares = math.fsum(b[3] for b in self.blocks)
 
 
+class DecayingMoments:
+    """Mean and standard deviation of all rows so far, each weighted exp(-age / tau), in four numbers.
+
+    Weighted sums normalised by the sum of the weights, so a short history is its plain mean (the first
+    row does not pull the first day towards itself); values are summed less the first one seen, so a
+    large, steady level does not cancel the variance away. `mean` and `sd` stay nan until `warmup`
+    seconds of rows are in."""
+
+    def __init__(self, tau: float, warmup: float) -> None:
+        self.tau, self.warmup = tau, warmup
+        self._shift: float | None = None
+        self._first = self._last = 0.0
+        self._w = self._s1 = self._s2 = 0.0
+        self._dt, self._decay = -1.0, 1.0
+
+    def add(self, t: float, value: float) -> None:
+        if self._shift is None:
+            self._shift, self._first, self._last = value, t, t
+        dt = max(0.0, t - self._last)
+        if dt != self._dt:
+            self._dt, self._decay = dt, math.exp(-dt / self.tau)
+        decay, d = self._decay, value - self._shift
+        self._w = self._w * decay + 1.0
+        self._s1 = self._s1 * decay + d
+        self._s2 = self._s2 * decay + d * d
+        self._last = max(t, self._last)
+
+    @property
+    def mean(self) -> float:
+        if self._shift is None or self._last - self._first < self.warmup:
+            return math.nan
+        return self._s1 / self._w + self._shift
+
+    @property
+    def sd(self) -> float:
+        if self._shift is None or self._last - self._first < self.warmup:
+            return math.nan
+        m = self._s1 / self._w
+        var = self._s2 / self._w - m * m
+        return math.sqrt(var) if var > 1e-12 else math.nan
+
+    def state(self) -> list:
+        return [self._shift, self._first, self._last, self._w, self._s1, self._s2]
+
+    def restore(self, state: list) -> None:
+        self._shift, self._first, self._last, self._w, self._s1, self._s2 = state
+        self._dt = -1.0
+
+
 def surprise(p: float) -> float:
     """-log10 p, capped at 30 (p below 1e-30 says no more than that)."""
     return -math.log10(p) if p > 1e-30 else 30.0

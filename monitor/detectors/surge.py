@@ -44,7 +44,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.detectors.calibration import RollingMedian, TailCalibration, WindowMoments, compact, surprise
+from monitor.detectors.calibration import (
+    DecayingMoments,
+    RollingMedian,
+    TailCalibration,
+    WindowMoments,
+    compact,
+    surprise,
+)
 
 STATISTICS = ("spike", "shift", "season", "swing", "slow", "level", "gauss")
 SWING = STATISTICS.index("swing")  # the one statistic without a direction
@@ -71,6 +78,7 @@ class SurgeSettings:
     quiet_hours: float = 24.0
     min_samples: int = 24
     gauss_counts: bool = False  # the eighth round's R8-1 (benchmarks/nab_score.py): gauss with sides="up" too
+    gauss_decay: bool = False  # R8-2: gauss from exponentially weighted sums
 
     def __post_init__(self) -> None:
         if self.floor < 1.0:
@@ -114,8 +122,9 @@ class SurgeScorer:
         self._tested = tuple(i for i in range(len(STATISTICS)) if s.sides == "both" or i not in ONLY_BOTH
                              or (i == GAUSS and s.gauss_counts))
         # the rows of the last history_days, for gauss (kept only where it is tested)
-        self._weeks = (WindowMoments(s.history_days * 86400.0, 86400.0) if s.sides == "both" or s.gauss_counts
-                       else None)
+        self._weeks = ((DecayingMoments(s.history_days * 43200.0, 86400.0) if s.gauss_decay
+                        else WindowMoments(s.history_days * 86400.0, 86400.0))
+                       if s.sides == "both" or s.gauss_counts else None)
         self._block_s = s.block_minutes * 60.0
         self._blocks_per_day = max(1, round(86400.0 / self._block_s))
         self._baseline = RollingMedian(max(1, round(s.baseline_hours * 3600.0 / self._block_s)))
@@ -179,6 +188,10 @@ class SurgeScorer:
         weeks = self._weeks
         if weeks is None:
             gauss = math.nan
+        elif self.s.gauss_decay:
+            sd = weeks.sd
+            gauss = (y - weeks.mean) / sd if sd > 0.0 else math.nan
+            weeks.add(t, y)
         else:
             weeks.add(y)
             gauss = (y - weeks.mean) / weeks.sd if weeks.sd > 0.0 else math.nan
@@ -233,7 +246,9 @@ class SurgeScorer:
         self._y = self._level = self._slow = y
         self._block = int(t // self._block_s)
         self._block_sum, self._block_n = y, 1
-        if self._weeks is not None:
+        if self.s.gauss_decay and self._weeks is not None:
+            self._weeks.add(t, y)
+        elif self._weeks is not None:
             self._weeks.add(y)
         self._next_sample = t
 
@@ -247,7 +262,7 @@ class SurgeScorer:
             if days is None:
                 days = self._season[slot] = deque(maxlen=self.s.season_days)
             days.append(self._level)
-        if self._weeks is not None:
+        if self._weeks is not None and not self.s.gauss_decay:
             self._weeks.close(self._block * self._block_s, (self._block + 1) * self._block_s)
         self._block, self._block_sum, self._block_n = block, 0.0, 0
         days = self._season.get(block % self._blocks_per_day)
