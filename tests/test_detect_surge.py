@@ -13,7 +13,7 @@ import pytest
 from crisiswatch.commands.detect import run
 from monitor.detectors.anomaly import ALERT_THRESHOLD, DEFAULT, DETECTORS, score_series
 from monitor.detectors.auto import AutoScorer, looks_like_counts
-from monitor.detectors.calibration import WindowMoments
+from monitor.detectors.calibration import DecayingMoments
 from monitor.detectors.surge import STATISTICS, Reading, SurgeScorer, SurgeSettings, describe
 from tests.test_anomaly import DAY, START, STEP, poisson, seasonal_counts
 
@@ -118,8 +118,8 @@ def test_reading_explains_the_report_in_the_series_units() -> None:
 
 @pytest.mark.parametrize("sides", ["up", "both"])
 def test_state_round_trip_continues_exactly(sides: str) -> None:
-    """A key saved and restored (a restart of the loop) scores the rest of its series as if it never stopped;
-    with sides="both" that includes the weeks of rows behind the gauss statistic."""
+    """A key saved and restored (a restart of the loop) scores the rest of its series as if it never stopped,
+    the weeks of rows behind the gauss statistic included."""
     ts, vs = seasonal_counts(9, seed=4)
     vs[8 * DAY + 30] += 300.0
     settings = SurgeSettings(sides=sides)
@@ -135,28 +135,28 @@ def test_state_round_trip_continues_exactly(sides: str) -> None:
     assert _alerts(rest, after=0) == [a - cut for a in _alerts(whole) if a >= cut]
 
 
-def test_window_moments_are_those_of_the_rows_of_the_last_weeks() -> None:
-    """The gauss statistic's mean and deviation: exact over whole blocks, old blocks leave, nothing before a day."""
+def test_decaying_moments_weigh_each_row_by_its_age_and_say_nothing_before_a_day() -> None:
+    """The gauss statistic's mean and deviation: every earlier row weighted exp(-age / tau), normalised."""
     rng = random.Random(3)
-    block = 900.0
-    moments = WindowMoments(span=2 * 86400.0, warmup=86400.0)
-    rows: list[tuple[float, float]] = []  # (block start, value)
-    for b in range(4 * 96):  # four days of 15-minute blocks, 1 to 5 rows each, at a level far from 0
-        start = b * block
-        for _ in range(rng.randint(1, 5)):
-            value = 1e4 + rng.gauss(0.0, 2.0) + (30.0 if b > 300 else 0.0)
-            moments.add(value)
-            rows.append((start, value))
-        moments.close(start, start + block)
-        if start + block < 86400.0:
+    tau = 14 * 86400.0
+    moments = DecayingMoments(tau, warmup=86400.0)
+    rows: list[tuple[float, float]] = []
+    t = 0.0
+    while t < 20 * 86400.0:  # irregular sampling, a level far from 0 that moves half-way
+        value = 1e4 + rng.gauss(0.0, 2.0) + (30.0 if t > 10 * 86400.0 else 0.0)
+        moments.add(t, value)
+        rows.append((t, value))
+        if t < 86400.0:
             assert math.isnan(moments.mean) and math.isnan(moments.sd), "less than a day of rows says nothing"
-    kept = [v for t, v in rows if t >= 383 * block - 2 * 86400.0]
-    mean = sum(kept) / len(kept)
+        t += rng.choice((60.0, 300.0, 3600.0))
+    weights = [math.exp(-(rows[-1][0] - at) / tau) for at, _ in rows]
+    mean = sum(w * v for w, (_, v) in zip(weights, rows, strict=True)) / sum(weights)
+    var = sum(w * (v - mean) ** 2 for w, (_, v) in zip(weights, rows, strict=True)) / sum(weights)
     assert moments.mean == pytest.approx(mean, abs=1e-6)
-    assert moments.sd == pytest.approx(math.sqrt(sum((v - mean) ** 2 for v in kept) / len(kept)), rel=1e-6)
-    assert len(kept) < len(rows), "the first two days have left the window"
-    restored = WindowMoments(span=2 * 86400.0, warmup=86400.0)
-    restored.restore(json.loads(json.dumps(moments.state(), allow_nan=False)))
+    assert moments.sd == pytest.approx(math.sqrt(var), rel=1e-6)
+    assert 1e4 < moments.mean < 1e4 + 30.0, "old rows still count, less than new ones"
+    restored = DecayingMoments(tau, warmup=86400.0)
+    restored.restore(json.loads(json.dumps(moments.state())))
     assert (restored.mean, restored.sd) == (moments.mean, moments.sd)
 
 
@@ -172,7 +172,11 @@ def test_a_wild_row_of_a_measurement_is_read_against_weeks_of_rows() -> None:
     assert scores[wild] >= ALERT_THRESHOLD["change"] and reading is not None and reading.at == ts[wild].timestamp()
     assert reading.statistic == "gauss" and reading.direction == "up"
     assert reading.value == pytest.approx(90.0) and 48.0 < reading.baseline < 52.0
-    assert f"90.0 ms vs a mean of {reading.baseline:.1f} over recent weeks" in describe(reading, "ms")
+    line = describe(reading, "ms")
+    assert f"90.0 ms vs a mean of {reading.baseline:.1f} over recent weeks" in line
+    # S ~ 18 is far past what eight days of calibration can vouch for: no "once in billions of days"
+    assert reading.surprise > 10 and "about once in" not in line
+    assert "rarer than anything in the last 7 days for this series" in line
 
 
 def test_settings_are_in_hours_so_sampling_rate_does_not_matter() -> None:

@@ -25,8 +25,8 @@ class SurgeGate(StrictModel):
     rule decides by its own count tail alone; afterwards the surge detector decides when (the onset of
     an episode rare for this key) and the count tail only has to be beyond noise (`noise_p_value`)."""
 
-    alert_surprise: float = Field(default=1.56, gt=0, description="S = -log10 p at which the detector "
-                                  "alerts: NAB's choice on the 53 shared series (1.56-1.61 held out)")
+    alert_surprise: float = Field(default=1.57, gt=0, description="S = -log10 p at which the detector "
+                                  "alerts: NAB's choice on the 53 shared series (1.57-1.59 held out)")
     critical_surprise: float = Field(default=4.0, gt=0, description="S of a critical signal")
     noise_p_value: float = Field(default=1e-3, gt=0, lt=1, description="count tail a warm key must still beat")
 

@@ -115,71 +115,6 @@ class TailCalibration:
             self._fit()
 
 
-class WindowMoments:
-    """Mean and standard deviation of the rows of the last `span` seconds, kept as sums over blocks.
-
-    Rows are added as they come; `close` moves the open block's sums into the window, and blocks that
-    began more than `span` before the newest one leave it, so the window is exact over whole blocks
-    and costs O(1) a row whatever its length. Values are summed less the first one seen, so a large,
-    steady level does not cancel the variance away. `mean` and `sd` stay nan until the blocks closed
-    so far reach back `warmup` seconds (a day of rows says what weeks of them look like; an hour does not)."""
-
-    def __init__(self, span: float, warmup: float) -> None:
-        self.span, self.warmup = span, warmup
-        self.blocks: deque[tuple[float, int, float, float]] = deque()  # (start, rows, sum, sum of squares)
-        self._shift: float | None = None
-        self._origin: float | None = None  # start of the first block closed
-        self._open = [0, 0.0, 0.0]
-        self._n, self._sum, self._squares = 0, 0.0, 0.0
-        self.mean = self.sd = math.nan
-
-    def add(self, value: float) -> None:
-        if self._shift is None:
-            self._shift = value
-        d = value - self._shift
-        o = self._open
-        o[0] += 1
-        o[1] += d
-        o[2] += d * d
-
-    def close(self, start: float, end: float) -> None:
-        """The open block, which began at `start` and ends at `end`, joins the window."""
-        n, total, squares = self._open
-        self._open = [0, 0.0, 0.0]
-        if not n:
-            return
-        if self._origin is None:
-            self._origin = start
-        self.blocks.append((start, n, total, squares))
-        self._n += n
-        self._sum += total
-        self._squares += squares
-        horizon = start - self.span
-        while self.blocks[0][0] < horizon:
-            _, n0, total0, squares0 = self.blocks.popleft()
-            self._n -= n0
-            self._sum -= total0
-            self._squares -= squares0
-        if end - self._origin >= self.warmup and self._n > 1:
-            m = self._sum / self._n
-            var = self._squares / self._n - m * m
-            self.mean = m + self._shift
-            self.sd = math.sqrt(var) if var > 1e-12 else math.nan
-
-    def state(self) -> list:
-        moments = [None if v != v else v for v in (self.mean, self.sd)]  # JSON has no nan
-        return [self._shift, self._origin, list(self._open), [list(b) for b in self.blocks], *moments]
-
-    def restore(self, state: list) -> None:
-        self._shift, self._origin, opened, blocks, mean, sd = state
-        self.mean, self.sd = (math.nan if v is None else float(v) for v in (mean, sd))
-        self._open = [int(opened[0]), float(opened[1]), float(opened[2])]
-        self.blocks = deque((float(b[0]), int(b[1]), float(b[2]), float(b[3])) for b in blocks)
-        self._n = sum(b[1] for b in self.blocks)
-        self._sum = math.fsum(b[2] for b in self.blocks)
-        self._squares = math.fsum(b[3] for b in self.blocks)
-
-
 class DecayingMoments:
     """Mean and standard deviation of all rows so far, each weighted exp(-age / tau), in four numbers.
 
@@ -220,6 +155,15 @@ class DecayingMoments:
         m = self._s1 / self._w
         var = self._s2 / self._w - m * m
         return math.sqrt(var) if var > 1e-12 else math.nan
+
+    def z(self, value: float) -> float:
+        """How many deviations `value` lies from the mean (nan before `warmup`, or with no spread)."""
+        if self._shift is None or self._last - self._first < self.warmup:
+            return math.nan
+        w = self._w
+        m = self._s1 / w
+        var = self._s2 / w - m * m
+        return (value - self._shift - m) / math.sqrt(var) if var > 1e-12 else math.nan
 
     def state(self) -> list:
         return [self._shift, self._first, self._last, self._w, self._s1, self._s2]

@@ -12,9 +12,10 @@ a mention series:
   the quietest) hour in weeks;
 - swing (only with sides="both", the "change" detector): the last hour's mean absolute change
   against its usual size: turbulence, or a flat line;
-- gauss (only with sides="both"): the row as a z-score against the mean and deviation of the rows
-  of the last `history_days`: how far it is from what weeks of this measurement look like, where
-  spike and shift compare with the last day, which a fault that lasts a day has already moved.
+- gauss: the row as a z-score against the mean and deviation of the rows of recent weeks (each
+  weighted by its age, a time constant of half `history_days`): how far it is from what weeks of
+  this series look like, where spike and shift compare with the last day, which a fault or a story
+  that lasts a day has already moved (with sides="up", only its upper side).
 
 Each statistic is turned into a tail probability by its own history (`TailCalibration`: the rank
 among samples of the last `history_days`, an exponential tail past the 90th percentile), so the
@@ -44,19 +45,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.detectors.calibration import (
-    DecayingMoments,
-    RollingMedian,
-    TailCalibration,
-    WindowMoments,
-    compact,
-    surprise,
-)
+from monitor.detectors.calibration import DecayingMoments, RollingMedian, TailCalibration, compact, surprise
 
 STATISTICS = ("spike", "shift", "season", "swing", "slow", "level", "gauss")
 SWING = STATISTICS.index("swing")  # the one statistic without a direction
-GAUSS = STATISTICS.index("gauss")
-ONLY_BOTH = (SWING, GAUSS)  # tested by "change" only: surge's questions of mention volume are the others
 
 
 @dataclass(frozen=True)
@@ -77,8 +69,6 @@ class SurgeSettings:
     ladder: float = 1.5  # within an episode, a new report needs S this many times the last one
     quiet_hours: float = 24.0
     min_samples: int = 24
-    gauss_counts: bool = False  # the eighth round's R8-1 (benchmarks/nab_score.py): gauss with sides="up" too
-    gauss_decay: bool = False  # R8-2: gauss from exponentially weighted sums
 
     def __post_init__(self) -> None:
         if self.floor < 1.0:
@@ -98,6 +88,7 @@ class Reading:
     since: float  # epoch seconds when the episode began (S first reached floor)
     at: float  # epoch seconds of the row
     once_in_hours: float  # how rare: a peak like this comes about once in this many hours here
+    history_hours: float = math.inf  # how much history the statistic's calibration holds
 
     @property
     def ratio(self) -> float:
@@ -119,12 +110,9 @@ class SurgeScorer:
         self.s = s = settings or SurgeSettings()
         self._sides = ("up", "down") if s.sides == "both" else ("up",)
         # the statistics tested: "up" leaves out swing (turbulence has no direction)
-        self._tested = tuple(i for i in range(len(STATISTICS)) if s.sides == "both" or i not in ONLY_BOTH
-                             or (i == GAUSS and s.gauss_counts))
-        # the rows of the last history_days, for gauss (kept only where it is tested)
-        self._weeks = ((DecayingMoments(s.history_days * 43200.0, 86400.0) if s.gauss_decay
-                        else WindowMoments(s.history_days * 86400.0, 86400.0))
-                       if s.sides == "both" or s.gauss_counts else None)
+        self._tested = tuple(i for i in range(len(STATISTICS)) if s.sides == "both" or i != SWING)
+        # gauss's weeks of rows: weighted by exp(-age / (history_days / 2)), the mean age of a history_days window
+        self._weeks = DecayingMoments(s.history_days * 43200.0, 86400.0)
         self._block_s = s.block_minutes * 60.0
         self._blocks_per_day = max(1, round(86400.0 / self._block_s))
         self._baseline = RollingMedian(max(1, round(s.baseline_hours * 3600.0 / self._block_s)))
@@ -185,16 +173,8 @@ class SurgeScorer:
         self._y = y
         self._block_sum += y
         self._block_n += 1
-        weeks = self._weeks
-        if weeks is None:
-            gauss = math.nan
-        elif self.s.gauss_decay:
-            sd = weeks.sd
-            gauss = (y - weeks.mean) / sd if sd > 0.0 else math.nan
-            weeks.add(t, y)
-        else:
-            weeks.add(y)
-            gauss = (y - weeks.mean) / weeks.sd if weeks.sd > 0.0 else math.nan
+        gauss = self._weeks.z(y)  # against the rows before this one
+        self._weeks.add(t, y)
 
         base, seasonal = self._base, self._seasonal
         level = self._level
@@ -246,10 +226,7 @@ class SurgeScorer:
         self._y = self._level = self._slow = y
         self._block = int(t // self._block_s)
         self._block_sum, self._block_n = y, 1
-        if self.s.gauss_decay and self._weeks is not None:
-            self._weeks.add(t, y)
-        elif self._weeks is not None:
-            self._weeks.add(y)
+        self._weeks.add(t, y)
         self._next_sample = t
 
     def _close_block(self, block: int) -> None:
@@ -262,8 +239,6 @@ class SurgeScorer:
             if days is None:
                 days = self._season[slot] = deque(maxlen=self.s.season_days)
             days.append(self._level)
-        if self._weeks is not None and not self.s.gauss_decay:
-            self._weeks.close(self._block * self._block_s, (self._block + 1) * self._block_s)
         self._block, self._block_sum, self._block_n = block, 0.0, 0
         days = self._season.get(block % self._blocks_per_day)
         if days:
@@ -306,7 +281,8 @@ class SurgeScorer:
             usual = self._peaks[i].sorted
             value, baseline = self._swing, usual[len(usual) // 2]
         self.last = Reading(name, side, S, p, value, baseline, self._since, t,
-                            min(10.0**S, 1e12) * self._sample_every / 3600.0)
+                            min(10.0**S, 1e12) * self._sample_every / 3600.0,
+                            len(self._peaks[i]) * self._sample_every / 3600.0)
         return S / (S + 1.0)
 
     @property
@@ -327,8 +303,7 @@ class SurgeScorer:
             "peaks": [compact(c.state()) for c in self._peaks],
             "troughs": [compact(c.state()) for c in self._troughs],
             "open": [compact(self._hi), compact(self._lo)],
-            # sums, not values: rounding them would cancel the variance away
-            **({"weeks": self._weeks.state()} if self._weeks is not None else {}),
+            "weeks": self._weeks.state(),  # sums: rounding them would cancel the variance away
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -349,7 +324,7 @@ class SurgeScorer:
             for c, values in zip(calibrations, saved[:k], strict=False):
                 c.restore(values)
         self._ready = [len(c) >= self.s.min_samples for c in self._peaks]
-        if self._weeks is not None and "weeks" in state:  # else gauss starts afresh, a day from now
+        if "weeks" in state:  # a state saved before gauss: it is tested a day from now, as on a new key
             self._weeks.restore(state["weeks"])
         hi, lo = (list(map(float, v)) for v in state["open"])
         self._hi = hi + [-math.inf] * (k - len(hi))
@@ -384,6 +359,9 @@ class SurgeByKey:
             scorer.restore(value)
 
 
+_EXTRAPOLATES = 10.0  # "once in N hours" is said up to ten times the history it is measured on
+
+
 def describe(reading: Reading, unit: str) -> str:
     """One line a person reads: what, how far from usual, since when, how rare."""
     since = datetime.fromtimestamp(reading.since, UTC).strftime("%H:%M")
@@ -396,5 +374,11 @@ def describe(reading: Reading, unit: str) -> str:
             "gauss": f"{reading.value:.1f} {unit} vs a mean of {reading.baseline:.1f} over recent weeks",
             "swing": f"swings {reading.value / max(reading.baseline, 1e-9):.1f}x their usual size"}[reading.statistic]
     days = reading.once_in_hours / 24.0
-    rare = f"about once in {days:,.0f} days" if days >= 2 else f"about once in {reading.once_in_hours:,.0f} hours"
+    if reading.once_in_hours > _EXTRAPOLATES * reading.history_hours:
+        # the calibration's fitted tail ranks such rows, but "once in 50 billion days" is not a fact to page with
+        rare = f"rarer than anything in the last {reading.history_hours / 24.0:,.0f} days"
+    elif days >= 2:
+        rare = f"about once in {days:,.0f} days"
+    else:
+        rare = f"about once in {reading.once_in_hours:,.0f} hours"
     return f"{what}, {reading.direction} since {since} UTC; {rare} for this series"
