@@ -144,26 +144,26 @@ class DecayingMoments:
 
     @property
     def mean(self) -> float:
-        if self._shift is None or self._last - self._first < self.warmup:
-            return math.nan
-        return self._s1 / self._w + self._shift
+        return self._s1 / self._w + self._shift if self._warm() else math.nan
 
     @property
     def sd(self) -> float:
-        if self._shift is None or self._last - self._first < self.warmup:
-            return math.nan
-        m = self._s1 / self._w
-        var = self._s2 / self._w - m * m
+        var = self._var() if self._warm() else 0.0
         return math.sqrt(var) if var > 1e-12 else math.nan
 
     def z(self, value: float) -> float:
         """How many deviations `value` lies from the mean (nan before `warmup`, or with no spread)."""
-        if self._shift is None or self._last - self._first < self.warmup:
+        if not self._warm():
             return math.nan
-        w = self._w
-        m = self._s1 / w
-        var = self._s2 / w - m * m
-        return (value - self._shift - m) / math.sqrt(var) if var > 1e-12 else math.nan
+        var = self._var()
+        return (value - self._shift - self._s1 / self._w) / math.sqrt(var) if var > 1e-12 else math.nan
+
+    def _warm(self) -> bool:
+        return self._shift is not None and self._last - self._first >= self.warmup
+
+    def _var(self) -> float:
+        m = self._s1 / self._w
+        return self._s2 / self._w - m * m
 
     def state(self) -> list:
         return [self._shift, self._first, self._last, self._w, self._s1, self._s2]
