@@ -27,13 +27,16 @@ class RaiseOnMarkedPosts:
 
 
 def crawl_with_the_bug(cfg: Path) -> subprocess.CompletedProcess[str]:
-    """The crawl command's path (crawlers.runner.run_crawls), with the buggy pipeline before the index."""
+    """The crawl command's path (crawlers.runner.run_crawls with the source's settings, as `crisiswatch crawl`
+    passes them: the config's download delay of 0, not Weibo's 10 s a page), with the buggy pipeline before
+    the index."""
     script = (
         "import sys; from crisiswatch.config import load_config; from crawlers.runner import run_crawls;"
         "from crawlers.settings import ITEM_PIPELINES;"
         "pipes = {**ITEM_PIPELINES, 'tests.test_pipeline_errors.RaiseOnMarkedPosts': 350};"
-        "s = run_crawls(load_config(sys.argv[1]), [('weibo_search', {})],"
-        " overrides={'ITEM_PIPELINES': pipes, 'LOG_LEVEL': 'ERROR'})['weibo_search'];"
+        "config = load_config(sys.argv[1]);"
+        "s = run_crawls(config, [('weibo_search', {})], overrides={**config.source('weibo_search').scrapy_overrides(),"
+        " 'ITEM_PIPELINES': pipes, 'LOG_LEVEL': 'ERROR'})['weibo_search'];"
         "print(s.get('crisiswatch/failed') or ''); print(s.get('item_scraped_count', 0))"
     )
     return subprocess.run([sys.executable, "-c", script, str(cfg)], cwd=REPO, capture_output=True, text=True,
