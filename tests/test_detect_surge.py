@@ -238,9 +238,10 @@ def test_every_statistic_is_explained_in_one_line() -> None:
                 assert "48.0" in line or "48 " in line
 
 
-def test_a_state_saved_before_slow_and_level_carries_on_and_calibrates_them_afresh() -> None:
-    """A live key persisted by the first round (four statistics) keeps its history and learns the new two."""
-    ts, vs = seasonal_counts(9, seed=4)
+def test_a_state_saved_before_slow_level_and_gauss_carries_on_and_calibrates_them_afresh() -> None:
+    """A live key persisted by the first round (four statistics, no weeks of rows) keeps its history and
+    learns the new three; gauss waits for a day of rows after the restart, as on a new key."""
+    ts, vs = seasonal_counts(11, seed=4)
     cut = 8 * DAY
     first = SurgeScorer()
     for t, v in zip(ts[:cut], vs[:cut], strict=True):
@@ -250,12 +251,19 @@ def test_a_state_saved_before_slow_and_level_carries_on_and_calibrates_them_afre
     for name in ("peaks", "troughs"):
         state[name] = state[name][:4]  # spike, shift, season, swing
     state["open"] = [v[:4] for v in state["open"]]
+    del state["weeks"]
     resumed = SurgeScorer()
     resumed.restore(state)
-    scores = [resumed.update(t, v) for t, v in zip(ts[cut:], vs[cut:], strict=True)]
+    gauss = STATISTICS.index("gauss")
+    scores = []
+    for i, (t, v) in enumerate(zip(ts[cut:], vs[cut:], strict=True)):
+        scores.append(resumed.update(t, v))
+        if i == DAY - 2:
+            assert resumed.state()["peaks"][gauss] == [], "no z-score before a day of rows"
     assert all(0.0 <= s <= 1.0 for s in scores)
     assert resumed.state()["peaks"][0][: len(state["peaks"][0])] == state["peaks"][0], "spike history kept"
-    assert 0 < len(resumed.state()["peaks"][STATISTICS.index("level")]) < len(state["peaks"][0])
+    peaks = resumed.state()["peaks"]
+    assert 0 < len(peaks[gauss]) < len(peaks[STATISTICS.index("level")]) < len(state["peaks"][0])
 
 
 def test_counts_are_told_from_measurements_by_their_first_day() -> None:
