@@ -173,7 +173,7 @@ def test_a_wild_row_of_a_measurement_is_read_against_weeks_of_rows() -> None:
     assert reading.statistic == "gauss" and reading.direction == "up"
     assert reading.value == pytest.approx(90.0) and 48.0 < reading.baseline < 52.0
     line = describe(reading, "ms")
-    assert f"90.0 ms vs a mean of {reading.baseline:.1f} over recent weeks" in line
+    assert f"90.0 ms vs a typical {reading.baseline:.1f} over recent weeks" in line
     # S ~ 18 is far past what eight days of calibration can vouch for: no "once in billions of days"
     assert reading.surprise > 10 and "about once in" not in line
     assert "rarer than anything in the last 7 days for this series" in line

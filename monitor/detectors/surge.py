@@ -270,7 +270,7 @@ class SurgeScorer:
             value, baseline = _unlog(self._level), _unlog(self._seasonal)
         elif name == "shift":
             value, baseline = _unlog(self._level), _unlog(self._base)
-        elif name == "gauss":
+        elif name == "gauss":  # the weeks' mean on the log scale: a typical row (a geometric mean), in units
             value, baseline = _unlog(self._y), _unlog(self._weeks.mean)
         elif name == "slow":
             value, baseline = _unlog(self._slow), _unlog(self._base)
@@ -371,7 +371,7 @@ def describe(reading: Reading, unit: str) -> str:
             "slow": f"the last six hours at {reading.value:.1f} {unit} vs a usual {reading.baseline:.1f} today",
             "level": f"the last hour at {reading.value:.1f} {unit} vs a usual hourly "
                      f"{'peak' if reading.direction == 'up' else 'low'} of {reading.baseline:.1f} in recent weeks",
-            "gauss": f"{reading.value:.1f} {unit} vs a mean of {reading.baseline:.1f} over recent weeks",
+            "gauss": f"{reading.value:.1f} {unit} vs a typical {reading.baseline:.1f} over recent weeks",
             "swing": f"swings {reading.value / max(reading.baseline, 1e-9):.1f}x their usual size"}[reading.statistic]
     days = reading.once_in_hours / 24.0
     if reading.once_in_hours > _EXTRAPOLATES * reading.history_hours:
