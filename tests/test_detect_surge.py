@@ -142,22 +142,56 @@ def test_decaying_moments_weigh_each_row_by_its_age_and_say_nothing_before_a_day
     moments = DecayingMoments(tau, warmup=86400.0)
     rows: list[tuple[float, float]] = []
     t = 0.0
-    while t < 20 * 86400.0:  # irregular sampling, a level far from 0 that moves half-way
-        value = 1e4 + rng.gauss(0.0, 2.0) + (30.0 if t > 10 * 86400.0 else 0.0)
+    while t < 20 * 86400.0:  # irregular sampling, at a level (1e7) where unshifted sums would lose the variance
+        value = 1e7 + rng.gauss(0.0, 2.0) + (30.0 if t > 10 * 86400.0 else 0.0)
         moments.add(t, value)
         rows.append((t, value))
         if t < 86400.0:
             assert math.isnan(moments.mean) and math.isnan(moments.sd), "less than a day of rows says nothing"
         t += rng.choice((60.0, 300.0, 3600.0))
-    weights = [math.exp(-(rows[-1][0] - at) / tau) for at, _ in rows]
+    last = rows[-1][0]
+    for late in (last, last - 7200.0):  # a second row at the same time, then one out of order: both count as now
+        moments.add(late, 1e7 + 40.0)
+        rows.append((last, 1e7 + 40.0))
+    weights = [math.exp(-(last - at) / tau) for at, _ in rows]
     mean = sum(w * v for w, (_, v) in zip(weights, rows, strict=True)) / sum(weights)
     var = sum(w * (v - mean) ** 2 for w, (_, v) in zip(weights, rows, strict=True)) / sum(weights)
     assert moments.mean == pytest.approx(mean, abs=1e-6)
     assert moments.sd == pytest.approx(math.sqrt(var), rel=1e-6)
-    assert 1e4 < moments.mean < 1e4 + 30.0, "old rows still count, less than new ones"
+    assert 1e7 < moments.mean < 1e7 + 30.0, "old rows still count, less than new ones"
+    z, typical = moments.standardise(1e7 + 40.0)
+    assert typical == moments.mean and z == pytest.approx((40.0 - (mean - 1e7)) / math.sqrt(var), rel=1e-6)
+    steady = DecayingMoments(tau, warmup=86400.0)
+    for k in range(2 * DAY):
+        steady.add(k * 300.0, 5.0)
+    assert math.isnan(steady.standardise(5.01)[0]), "no spread: no z"
+    assert steady.standardise(5.01, min_sd=0.01) == (pytest.approx(1.0), 5.0), "unless the deviation has a floor"
     restored = DecayingMoments(tau, warmup=86400.0)
     restored.restore(json.loads(json.dumps(moments.state())))
     assert (restored.mean, restored.sd) == (moments.mean, moments.sd)
+
+
+@pytest.mark.parametrize("sides", ["up", "both"])
+def test_a_series_that_never_moved_does_not_page_for_a_one_percent_step(sides: str) -> None:
+    """gauss's deviation has a floor and its z a resolution: a steady 100 with a 101 on day 2 and day 9 is no
+    crisis (without them the second 101 scored S = 30, "critical", and the unchanged rows between opened
+    an episode of their own)."""
+    scorer = SurgeScorer(SurgeSettings(sides=sides))
+    scores = [scorer.update(START + i * STEP, 101.0 if i in (2 * DAY, 9 * DAY) else 100.0) for i in range(12 * DAY)]
+    reports = [(i, round(_surprise(s), 2)) for i, s in enumerate(scores) if s > 0.0]
+    assert all(i in (2 * DAY, 9 * DAY) for i, _ in reports), reports
+    assert max(scores) < ALERT_THRESHOLD["change" if sides == "both" else "surge"], reports
+    assert all(_surprise(scorer.update(START + (12 * DAY + k) * STEP, 100.0)) == 0.0 for k in range(DAY))
+
+
+def test_a_lone_mention_in_a_quiet_stream_is_not_unheard_of() -> None:
+    """About one mention in three days: the first after a long silence is rare, but not S = 30."""
+    for seed in range(6):
+        rng = random.Random(seed)
+        scorer = SurgeScorer()
+        scores = [scorer.update(START + i * STEP, 1.0 if rng.random() < 1 / (3 * DAY) else 0.0)
+                  for i in range(40 * DAY)]
+        assert max(_surprise(s) for s in scores) < 3.0, seed
 
 
 def test_a_wild_row_of_a_measurement_is_read_against_weeks_of_rows() -> None:
@@ -225,6 +259,17 @@ def test_calibration_tails_are_ranks_then_an_exponential_and_never_infinite() ->
     for _ in range(50):
         flat.push(0.0)  # a count that never moved: no spread to extrapolate from
     assert flat.upper(0.0) == 0.1 and flat.upper(5.0) == pytest.approx(1 / 51)
+
+
+def test_how_rare_is_said_within_what_the_history_can_vouch_for() -> None:
+    def rare(once_in_hours: float, history_hours: float) -> str:
+        return describe(Reading("spike", "up", 3.0, 1e-3, 48.0, 12.0, 0.0, 3600.0, once_in_hours, history_hours),
+                        "mentions").split("; ")[1]
+
+    assert rare(2500.0, 672.0) == "about once in 104 days for this series"  # four times the history: said
+    assert rare(7000.0, 672.0) == "rarer than anything in the last 28 days for this series"  # over ten times
+    assert rare(500.0, 36.0) == "rarer than anything in the last 36 hours for this series"
+    assert rare(5.0, math.inf) == rare(5.0, 0.0) == "about once in 5 hours for this series"  # no history known
 
 
 def test_every_statistic_is_explained_in_one_line() -> None:

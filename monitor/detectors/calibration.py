@@ -9,6 +9,9 @@ digits both come out in the same units, which is what lets one threshold serve e
 `RollingMedian` is the robust level under the statistics: the median of the last `size` values.
 Both keep their values sorted as they arrive (insort, O(log n) search), and both serialise to
 plain lists so the rules can persist them.
+
+`DecayingMoments` is what weeks of a series look like in a few numbers: the mean and deviation of
+every row so far, weighted by age (the surge detector's gauss statistic).
 """
 
 from __future__ import annotations
@@ -116,7 +119,7 @@ class TailCalibration:
 
 
 class DecayingMoments:
-    """Mean and standard deviation of all rows so far, each weighted exp(-age / tau), in four numbers.
+    """Mean and standard deviation of all rows so far, each weighted exp(-age / tau), from three sums.
 
     Weighted sums normalised by the sum of the weights, so a short history is its plain mean (the first
     row does not pull the first day towards itself); values are summed less the first one seen, so a
@@ -151,12 +154,14 @@ class DecayingMoments:
         var = self._var() if self._warm() else 0.0
         return math.sqrt(var) if var > 1e-12 else math.nan
 
-    def z(self, value: float) -> float:
-        """How many deviations `value` lies from the mean (nan before `warmup`, or with no spread)."""
+    def standardise(self, value: float, min_sd: float = 0.0) -> tuple[float, float]:
+        """(how many deviations `value` lies from the mean, the mean); nan before `warmup`, and with no
+        spread unless `min_sd` gives the deviation a floor."""
         if not self._warm():
-            return math.nan
-        var = self._var()
-        return (value - self._shift - self._s1 / self._w) / math.sqrt(var) if var > 1e-12 else math.nan
+            return math.nan, math.nan
+        m = self._s1 / self._w
+        sd = max(math.sqrt(max(self._s2 / self._w - m * m, 0.0)), min_sd)
+        return ((value - self._shift - m) / sd if sd > 1e-6 else math.nan), m + self._shift
 
     def _warm(self) -> bool:
         return self._shift is not None and self._last - self._first >= self.warmup

@@ -15,7 +15,9 @@ a mention series:
 - gauss: the row as a z-score against the mean and deviation of the rows of recent weeks (each
   weighted by its age, a time constant of half `history_days`): how far it is from what weeks of
   this series look like, where spike and shift compare with the last day, which a fault or a story
-  that lasts a day has already moved (with sides="up", only its upper side).
+  that lasts a day has already moved (with sides="up", only its upper side). Read to a tenth of a
+  deviation, and the deviation is at least 1 % (`GAUSS_MIN_SD`), so a series that hardly ever
+  moves does not make its first small step a crisis.
 
 Each statistic is turned into a tail probability by its own history (`TailCalibration`: the rank
 among samples of the last `history_days`, an exponential tail past the 90th percentile), so the
@@ -49,6 +51,9 @@ from monitor.detectors.calibration import DecayingMoments, RollingMedian, TailCa
 
 STATISTICS = ("spike", "shift", "season", "swing", "slow", "level", "gauss")
 SWING = STATISTICS.index("swing")  # the one statistic without a direction
+# gauss's deviation is at least 1 % (on the log scale): a series that never moved does not page at S = 30
+# for its first 1 % step (a floor far below the spread of any series with noise, counts or measurements)
+GAUSS_MIN_SD = 0.01
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,7 @@ class Reading:
     direction: str  # up | down
     surprise: float  # -log10 p after the Bonferroni factor
     p_value: float
-    value: float  # the row (spike) or the last hour's level (others), in the series' units
+    value: float  # the row (spike, gauss) or the last hour's level (others), in the series' units
     baseline: float  # what the statistic compares it with, in the series' units
     since: float  # epoch seconds when the episode began (S first reached floor)
     at: float  # epoch seconds of the row
@@ -113,6 +118,7 @@ class SurgeScorer:
         self._tested = tuple(i for i in range(len(STATISTICS)) if s.sides == "both" or i != SWING)
         # gauss's weeks of rows: weighted by exp(-age / (history_days / 2)), the mean age of a history_days window
         self._weeks = DecayingMoments(s.history_days * 43200.0, 86400.0)
+        self._typical = math.nan  # gauss's baseline for the latest row (the weighted mean before it)
         self._block_s = s.block_minutes * 60.0
         self._blocks_per_day = max(1, round(86400.0 / self._block_s))
         self._baseline = RollingMedian(max(1, round(s.baseline_hours * 3600.0 / self._block_s)))
@@ -173,7 +179,11 @@ class SurgeScorer:
         self._y = y
         self._block_sum += y
         self._block_n += 1
-        gauss = self._weeks.z(y)  # against the rows before this one
+        # against the rows before this one, read to a tenth of a deviation: a z that creeps by hundredths (the
+        # weighted deviation of a steady series shrinking after one blip) ties with itself instead of looking
+        # like a spread to the calibration, whose fitted tail would then call the next blip unheard of
+        z, self._typical = self._weeks.standardise(y, GAUSS_MIN_SD)
+        gauss = round(z, 1)
         self._weeks.add(t, y)
 
         base, seasonal = self._base, self._seasonal
@@ -271,7 +281,7 @@ class SurgeScorer:
         elif name == "shift":
             value, baseline = _unlog(self._level), _unlog(self._base)
         elif name == "gauss":  # the weeks' mean on the log scale: a typical row (a geometric mean), in units
-            value, baseline = _unlog(self._y), _unlog(self._weeks.mean)
+            value, baseline = _unlog(self._y), _unlog(self._typical)
         elif name == "slow":
             value, baseline = _unlog(self._slow), _unlog(self._base)
         elif name == "level":  # against the usual peak (or trough) of the level over a sampling interval
@@ -282,7 +292,7 @@ class SurgeScorer:
             value, baseline = self._swing, usual[len(usual) // 2]
         self.last = Reading(name, side, S, p, value, baseline, self._since, t,
                             min(10.0**S, 1e12) * self._sample_every / 3600.0,
-                            len(self._peaks[i]) * self._sample_every / 3600.0)
+                            len((self._peaks if side == "up" else self._troughs)[i]) * self._sample_every / 3600.0)
         return S / (S + 1.0)
 
     @property
@@ -324,7 +334,8 @@ class SurgeScorer:
             for c, values in zip(calibrations, saved[:k], strict=False):
                 c.restore(values)
         self._ready = [len(c) >= self.s.min_samples for c in self._peaks]
-        if "weeks" in state:  # a state saved before gauss: it is tested a day from now, as on a new key
+        self._weeks = DecayingMoments(self._weeks.tau, self._weeks.warmup)
+        if "weeks" in state:  # else a state saved before gauss: it is tested a day from now, as on a new key
             self._weeks.restore(state["weeks"])
         hi, lo = (list(map(float, v)) for v in state["open"])
         self._hi = hi + [-math.inf] * (k - len(hi))
@@ -374,9 +385,11 @@ def describe(reading: Reading, unit: str) -> str:
             "gauss": f"{reading.value:.1f} {unit} vs a typical {reading.baseline:.1f} over recent weeks",
             "swing": f"swings {reading.value / max(reading.baseline, 1e-9):.1f}x their usual size"}[reading.statistic]
     days = reading.once_in_hours / 24.0
-    if reading.once_in_hours > _EXTRAPOLATES * reading.history_hours:
+    history = reading.history_hours
+    if 0.0 < history < math.inf and reading.once_in_hours > _EXTRAPOLATES * history:
         # the calibration's fitted tail ranks such rows, but "once in 50 billion days" is not a fact to page with
-        rare = f"rarer than anything in the last {reading.history_hours / 24.0:,.0f} days"
+        span = f"{history / 24.0:,.0f} days" if history >= 48.0 else f"{history:,.0f} hours"
+        rare = f"rarer than anything in the last {span}"
     elif days >= 2:
         rare = f"about once in {days:,.0f} days"
     else:
