@@ -160,7 +160,7 @@ class DecayingMoments:
         if not self._warm():
             return math.nan, math.nan
         m = self._s1 / self._w
-        sd = max(math.sqrt(max(self._s2 / self._w - m * m, 0.0)), min_sd)
+        sd = max(math.sqrt(max(self._var(), 0.0)), min_sd)
         return ((value - self._shift - m) / sd if sd > 1e-6 else math.nan), m + self._shift
 
     def _warm(self) -> bool:
