@@ -71,7 +71,8 @@ from nab import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from monitor.detectors.anomaly import score_series  # noqa: E402
+from monitor.detectors.anomaly import ALERT_THRESHOLD, score_series  # noqa: E402
+from monitor.detectors.surge import SurgeSettings  # noqa: E402
 
 PUBLISHED_TWEETS = {  # NAB's own scorer on the five shared realTweets series (../shared/README.md)
     "ARTime": 88.1, "earthgecko_skyline": 77.8, "contextOSE": 76.0, "numenta": 67.4, "twitterADVec": 66.0,
@@ -216,18 +217,77 @@ def score_corpus(corpus: Corpus, run: Callable[[list, list], list[float]], label
     return out
 
 
+THINNING = (0.5, 0.25, 0.125)  # the share of mentions kept
+THINNING_SEEDS = (0, 1, 2, 3, 4)
+
+
+def fewer_mentions(corpus: Corpus, scored: list[np.ndarray], run: Callable[[list, list], list[float]]) -> None:
+    """The realTweets series with fewer mentions: the same events, each mention kept with probability p.
+
+    A stress of scale, not a fifth of the protocol: every brand on call is not Apple, and the kept-back
+    realTweets series are quieter than some of the shared ones. Each series is scored at the threshold
+    chosen without it (LOSO, this candidate alone, on the unthinned series), so nothing is tuned on the
+    thinned copies. Binomial thinning keeps counts Poisson-like, as fewer readers of the same stories would.
+    """
+    tweets = corpus.indices("realTweets")
+    if not tweets:
+        return
+    everything = corpus.indices()
+    cost = corpus.profiles["standard"]
+    name = "surge"
+    thresholds = {i: select(corpus, {name: scored}, [j for j in everything if j != i]).thresholds["standard"]
+                  for i in tweets}
+    print(f"\nFEWER MENTIONS ({name}; realTweets thinned binomially, seeds {THINNING_SEEDS}; thresholds LOSO on the"
+          " unthinned series)")
+    print(f"  {'kept':<8}{'all 5':>8}{'min':>7}" + "".join(f"{corpus.series[i].name.split('_')[-1]:>8}" for i in tweets)
+          + "   (mean over seeds; min: the worst seed, all 5)")
+    rows = [(1.0, (0,))] + [(p, THINNING_SEEDS) for p in THINNING]
+    means = []
+    for p, seeds in rows:
+        per_series = {i: [] for i in tweets}
+        totals = []
+        for seed in seeds:
+            raw_total = 0.0
+            for k, i in enumerate(tweets):
+                s = corpus.series[i]
+                if p < 1.0:
+                    rng = np.random.default_rng([seed, k, round(1.0 / p)])
+                    values = rng.binomial(np.asarray(s.values, dtype=np.int64), p).astype(float).tolist()
+                    anomaly = np.asarray(run(s.timestamps, values), dtype=float)
+                else:
+                    anomaly = scored[i]
+                raw = raw_at_threshold(corpus.sweeps("standard")[i], anomaly, cost, thresholds[i])
+                raw_total += raw
+                per_series[i].append(normalised(raw, len(s.spans), cost))
+            totals.append(normalised(raw_total, corpus.n_windows(tweets), cost))
+        means.append(float(np.mean(totals)))
+        print(f"  {p:<8g}{means[-1]:>8.1f}{min(totals):>7.1f}"
+              + "".join(f"{np.mean(per_series[i]):>8.1f}" for i in tweets))
+    print(f"  mean over the thinned rows: {np.mean(means[1:]):.1f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--nab", default=str(Path(__file__).resolve().parents[1] / "../shared/data/nab"))
     parser.add_argument("--chart", help="write a PNG of held-out vs in-sample scores per family")
+    parser.add_argument("--variant", choices=("R9-1",), help="the ninth round's variant (docs/detection-rounds.md)")
     args = parser.parse_args(argv)
+    settings: dict[str, SurgeSettings | None] = {name: None for name in CANDIDATES}
+    if args.variant == "R9-1":
+        def alert(name: str) -> float:
+            return ALERT_THRESHOLD[name] / (1.0 - ALERT_THRESHOLD[name])
+        settings = {"surge": SurgeSettings(alert=alert("surge")),
+                    "change": SurgeSettings(sides="both", alert=alert("change")),
+                    "auto": SurgeSettings(alert=alert("auto"))}
+        print("variant R9-1: only reports that page raise the ladder's bar (alert S: "
+              + ", ".join(f"{k} {v.alert:.3f}" for k, v in settings.items()) + ")")
 
     nab = Path(args.nab)
     reproduce_published(nab)
     corpus = load_corpus(nab)
     print(f"\n{len(corpus.series)} series, {corpus.n_windows()} windows; candidates: "
           + "; ".join(f"{k} ({v})" for k, v in CANDIDATES.items()))
-    surge = {name: score_corpus(corpus, lambda ts, vs, name=name: score_series(ts, vs, name), name)
+    surge = {name: score_corpus(corpus, lambda ts, vs, name=name: score_series(ts, vs, name, settings[name]), name)
              for name in CANDIDATES}
     gaussian = {"gaussian": score_corpus(corpus, lambda ts, vs: score_series(ts, vs, "gaussian"), "gaussian")}
     print("\nHELD OUT, each candidate alone (standard profile; its thresholds chosen without the series scored)")
@@ -238,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:<12}" + "".join(f"{_standard(corpus, r):>14}" for r in rows["held-out"]))
         print(f"  {'  NAB thr.':<12}{'':>14}" + "".join(f"{_standard(corpus, r):>14}" for r in rows["nab-threshold"])
               + "   (threshold by NAB's optimiser on the family itself)")
+    fewer_mentions(corpus, surge["surge"], lambda ts, vs: score_series(ts, vs, "surge", settings["surge"]))
     results = {}
     for det, scored in (("surge/change/auto, chosen per fold", surge), ("gaussian (NAB's windowed Gaussian)", gaussian)):
         rows = protocol_rows(corpus, scored)
