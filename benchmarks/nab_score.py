@@ -32,8 +32,8 @@ Evaluation protocol (fixed before the detector was tuned; change the detector, n
   realTweets series kept back by the checkers are free of that.
 
 Rounds: every change to the detector since the first round was written down before it was run, with
-the rule that keeps or drops it, and measured once under this protocol; the log of all eight rounds, in
-order and with their results, is docs/detection-rounds.md (write a ninth there before running it). The
+the rule that keeps or drops it, and measured once under this protocol; the log of all nine rounds, in
+order and with their results, is docs/detection-rounds.md (write a tenth there before running it). The
 detector shipped is the second round's, with the seventh and eighth rounds' gauss statistic (and the
 fix recorded after the eighth): overall LOFO 65.8, realTweets LOSO 89.1 for the per-fold choice and
 89.8 for surge alone.
@@ -43,6 +43,9 @@ The candidates are three faces of one detector: "surge" (rises only: the default
 turbulence) and "auto" (the series' first day picks one of the two). "HELD OUT, each candidate
 alone" answers "how does surge do on a realTweets series it has not seen" (LOSO); the per-fold
 choice answers "how does choosing among them do on a family it has not seen" (LOFO overall).
+"FEWER MENTIONS" is a stress test beside the protocol (`fewer_mentions`): the realTweets series thinned
+to a half, a quarter and an eighth of their mentions, scored at surge's LOSO thresholds. The shipped
+detector: 89.8 unthinned, 83.2 on average thinned (worst seed 75.1), each loss a window missed.
 
 Usage: benchmarks/nab_score.py [--nab ../shared/data/nab] [--chart FILE]
 """
@@ -71,8 +74,7 @@ from nab import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from monitor.detectors.anomaly import ALERT_THRESHOLD, score_series  # noqa: E402
-from monitor.detectors.surge import SurgeSettings  # noqa: E402
+from monitor.detectors.anomaly import score_series  # noqa: E402
 
 PUBLISHED_TWEETS = {  # NAB's own scorer on the five shared realTweets series (../shared/README.md)
     "ARTime": 88.1, "earthgecko_skyline": 77.8, "contextOSE": 76.0, "numenta": 67.4, "twitterADVec": 66.0,
@@ -221,73 +223,80 @@ THINNING = (0.5, 0.25, 0.125)  # the share of mentions kept
 THINNING_SEEDS = (0, 1, 2, 3, 4)
 
 
-def fewer_mentions(corpus: Corpus, scored: list[np.ndarray], run: Callable[[list, list], list[float]]) -> None:
+def thinned(values: list[float], p: float, seed: int, k: int) -> list[float]:
+    """Each of `values`' mentions kept with probability p; the same (seed, series k, p) gives the same copy."""
+    rng = np.random.default_rng([seed, k, round(1.0 / p)])
+    return rng.binomial(np.asarray(values, dtype=np.int64), p).astype(float).tolist()
+
+
+@dataclass
+class FewerRow:
+    kept: float  # p
+    mean: float  # over seeds, of the score of the five series together
+    worst: float  # the worst seed's
+    per_series: dict[int, float]  # mean over seeds, per series
+
+
+def fewer_mentions(corpus: Corpus, scored: list[np.ndarray], run: Callable[[list, list], list[float]],
+                   name: str = "surge") -> list[FewerRow]:
     """The realTweets series with fewer mentions: the same events, each mention kept with probability p.
 
-    A stress of scale, not a fifth of the protocol: every brand on call is not Apple, and the kept-back
-    realTweets series are quieter than some of the shared ones. Each series is scored at the threshold
-    chosen without it (LOSO, this candidate alone, on the unthinned series), so nothing is tuned on the
-    thinned copies. Binomial thinning keeps counts Poisson-like, as fewer readers of the same stories would.
+    A stress test of scale beside the protocol, not part of it: not every brand on call is Apple, and the
+    windows a detector catches only just (its S a hair above the threshold) are the ones a quieter copy
+    of the same story loses. Each series is scored at the threshold chosen without it (LOSO, this
+    candidate alone, on the unthinned series), so nothing is tuned on the thinned copies. Binomial thinning
+    keeps counts Poisson-like, as fewer readers of the same stories would. The spread over seeds is wide
+    (one window more or less moves a series by about 30 points), so read the mean and the worst seed.
     """
     tweets = corpus.indices("realTweets")
-    if not tweets:
-        return
     everything = corpus.indices()
     cost = corpus.profiles["standard"]
-    name = "surge"
     thresholds = {i: select(corpus, {name: scored}, [j for j in everything if j != i]).thresholds["standard"]
                   for i in tweets}
-    print(f"\nFEWER MENTIONS ({name}; realTweets thinned binomially, seeds {THINNING_SEEDS}; thresholds LOSO on the"
-          " unthinned series)")
-    print(f"  {'kept':<8}{'all 5':>8}{'min':>7}" + "".join(f"{corpus.series[i].name.split('_')[-1]:>8}" for i in tweets)
-          + "   (mean over seeds; min: the worst seed, all 5)")
-    rows = [(1.0, (0,))] + [(p, THINNING_SEEDS) for p in THINNING]
-    means = []
-    for p, seeds in rows:
-        per_series = {i: [] for i in tweets}
+    out = []
+    for p, seeds in [(1.0, (0,))] + [(p, THINNING_SEEDS) for p in THINNING]:
+        per_series: dict[int, list[float]] = {i: [] for i in tweets}
         totals = []
         for seed in seeds:
             raw_total = 0.0
             for k, i in enumerate(tweets):
                 s = corpus.series[i]
-                if p < 1.0:
-                    rng = np.random.default_rng([seed, k, round(1.0 / p)])
-                    values = rng.binomial(np.asarray(s.values, dtype=np.int64), p).astype(float).tolist()
-                    anomaly = np.asarray(run(s.timestamps, values), dtype=float)
-                else:
-                    anomaly = scored[i]
+                anomaly = (scored[i] if p == 1.0
+                           else np.asarray(run(s.timestamps, thinned(s.values, p, seed, k)), dtype=float))
                 raw = raw_at_threshold(corpus.sweeps("standard")[i], anomaly, cost, thresholds[i])
                 raw_total += raw
                 per_series[i].append(normalised(raw, len(s.spans), cost))
             totals.append(normalised(raw_total, corpus.n_windows(tweets), cost))
-        means.append(float(np.mean(totals)))
-        print(f"  {p:<8g}{means[-1]:>8.1f}{min(totals):>7.1f}"
-              + "".join(f"{np.mean(per_series[i]):>8.1f}" for i in tweets))
-    print(f"  mean over the thinned rows: {np.mean(means[1:]):.1f}")
+        out.append(FewerRow(p, float(np.mean(totals)), min(totals),
+                            {i: float(np.mean(v)) for i, v in per_series.items()}))
+    return out
+
+
+def _print_fewer(corpus: Corpus, rows: list[FewerRow], name: str = "surge") -> None:
+    if not rows:
+        return
+    tweets = list(rows[0].per_series)
+    print(f"\nFEWER MENTIONS ({name}; realTweets thinned binomially, seeds {THINNING_SEEDS}; thresholds LOSO on the"
+          " unthinned series)")
+    print(f"  {'kept':<8}{'all 5':>8}{'worst':>7}" + "".join(f"{corpus.series[i].name.split('_')[-1]:>8}" for i in tweets)
+          + "   (mean over seeds; worst: the worst seed's, all 5)")
+    for r in rows:
+        print(f"  {r.kept:<8g}{r.mean:>8.1f}{r.worst:>7.1f}" + "".join(f"{r.per_series[i]:>8.1f}" for i in tweets))
+    print(f"  mean over the thinned rows: {np.mean([r.mean for r in rows if r.kept < 1.0]):.1f}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--nab", default=str(Path(__file__).resolve().parents[1] / "../shared/data/nab"))
     parser.add_argument("--chart", help="write a PNG of held-out vs in-sample scores per family")
-    parser.add_argument("--variant", choices=("R9-1",), help="the ninth round's variant (docs/detection-rounds.md)")
     args = parser.parse_args(argv)
-    settings: dict[str, SurgeSettings | None] = {name: None for name in CANDIDATES}
-    if args.variant == "R9-1":
-        def alert(name: str) -> float:
-            return ALERT_THRESHOLD[name] / (1.0 - ALERT_THRESHOLD[name])
-        settings = {"surge": SurgeSettings(alert=alert("surge")),
-                    "change": SurgeSettings(sides="both", alert=alert("change")),
-                    "auto": SurgeSettings(alert=alert("auto"))}
-        print("variant R9-1: only reports that page raise the ladder's bar (alert S: "
-              + ", ".join(f"{k} {v.alert:.3f}" for k, v in settings.items()) + ")")
 
     nab = Path(args.nab)
     reproduce_published(nab)
     corpus = load_corpus(nab)
     print(f"\n{len(corpus.series)} series, {corpus.n_windows()} windows; candidates: "
           + "; ".join(f"{k} ({v})" for k, v in CANDIDATES.items()))
-    surge = {name: score_corpus(corpus, lambda ts, vs, name=name: score_series(ts, vs, name, settings[name]), name)
+    surge = {name: score_corpus(corpus, lambda ts, vs, name=name: score_series(ts, vs, name), name)
              for name in CANDIDATES}
     gaussian = {"gaussian": score_corpus(corpus, lambda ts, vs: score_series(ts, vs, "gaussian"), "gaussian")}
     print("\nHELD OUT, each candidate alone (standard profile; its thresholds chosen without the series scored)")
@@ -298,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:<12}" + "".join(f"{_standard(corpus, r):>14}" for r in rows["held-out"]))
         print(f"  {'  NAB thr.':<12}{'':>14}" + "".join(f"{_standard(corpus, r):>14}" for r in rows["nab-threshold"])
               + "   (threshold by NAB's optimiser on the family itself)")
-    fewer_mentions(corpus, surge["surge"], lambda ts, vs: score_series(ts, vs, "surge", settings["surge"]))
+    if corpus.indices("realTweets"):
+        _print_fewer(corpus, fewer_mentions(corpus, surge["surge"], lambda ts, vs: score_series(ts, vs, "surge")))
     results = {}
     for det, scored in (("surge/change/auto, chosen per fold", surge), ("gaussian (NAB's windowed Gaussian)", gaussian)):
         rows = protocol_rows(corpus, scored)

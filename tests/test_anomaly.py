@@ -242,3 +242,36 @@ def test_held_out_choice_never_sees_the_family_it_scores(nab, protocol) -> None:
     assert nab.normalised(fam_a.raw["standard"], 2, COST) < 50.0  # and it pays for that honestly
     fam_b = next(r for r in rows["held-out"] if r.label.startswith("famB"))
     assert fam_b.chosen == "second"  # chosen with famA in the training families
+
+
+def test_thinning_keeps_each_mention_with_probability_p(protocol) -> None:
+    values = [40.0] * 2000
+    copy = protocol.thinned(values, 0.25, seed=0, k=3)
+    assert all(v.is_integer() and 0.0 <= v <= 40.0 for v in copy)
+    assert sum(copy) / len(copy) == pytest.approx(10.0, abs=0.3)  # binomial(40, 1/4): mean 10, sd 0.06 over 2000
+    assert copy == protocol.thinned(values, 0.25, seed=0, k=3)  # the same copy every run
+    assert copy != protocol.thinned(values, 0.25, seed=1, k=3)
+
+
+def test_fewer_mentions_scores_the_thinned_copies(nab, protocol) -> None:
+    """The unthinned row is the scored series at its LOSO threshold; the thinned rows are what the detector
+    makes of the thinned copies (here: a detector that finds the window only while the row at its start
+    keeps all its mentions), never the unthinned scores again."""
+    series = [nab.Series(f"{fam}/s{k}.csv", [START + i * STEP for i in range(40)], [8.0] * 40, [(20, 23)])
+              for fam in ("realTweets", "famB") for k in range(2)]
+    corpus = nab.Corpus(series, {p: dict(COST) for p in nab.PROFILES})
+    hit = [0.0] * 40
+    hit[20] = 0.9
+    seen = []
+
+    def run(timestamps, values):
+        seen.append(values)
+        return hit if values[20] == 8.0 else [0.0] * 40
+
+    rows = protocol.fewer_mentions(corpus, [list(hit) for _ in series], run)
+    assert [r.kept for r in rows] == [1.0, *protocol.THINNING]
+    assert rows[0].mean == pytest.approx(100.0)
+    assert len(seen) == len(protocol.THINNING) * len(protocol.THINNING_SEEDS) * 2  # the two realTweets series
+    assert all(max(v) <= 8.0 for v in seen) and any(v[20] < 8.0 for v in seen)
+    for r in rows[1:]:  # a copy scores 100 when its row 20 kept all 8 mentions, else misses the window (0)
+        assert r.worst <= r.mean < 100.0

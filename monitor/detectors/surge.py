@@ -72,9 +72,6 @@ class SurgeSettings:
     floor: float = 1.0  # S at which an episode starts (>= 1: the scorer skips exact ranks below 1 in 10)
     rest_hours: float = 3.0  # an episode ends after this long below floor
     ladder: float = 1.5  # within an episode, a new report needs S this many times the last one
-    # S at which a report pages. Only reports that page raise the ladder's bar for those that would page: one
-    # just below it does not mute the episode until S is 1.5 times that (0: every report raises the bar)
-    alert: float = 0.0
     quiet_hours: float = 24.0
     min_samples: int = 24
 
@@ -148,9 +145,7 @@ class SurgeScorer:
         self._dt = -1.0
         self._alpha = 1.0
         self._alpha_slow = 1.0
-        self._episode = 0.0  # S of the episode's last report at or above alert (0: none)
-        self._quiet = 0.0  # S of the episode's last report below alert, or of one withdrawn (0: none)
-        self._before = 0.0  # the bar before the latest report that paged (what `withdraw` puts back)
+        self._episode = 0.0  # S of the episode's last report (0: no episode)
         self._since = 0.0
         self._below_since: float | None = None
         self.last: Reading | None = None
@@ -270,19 +265,14 @@ class SurgeScorer:
             if self._below_since is None:
                 self._below_since = t
             elif t - self._below_since >= s.rest_hours * 3600.0:
-                self._episode = self._quiet = 0.0
+                self._episode = 0.0
             return 0.0
         self._below_since = None
-        if self._episode == 0.0 and self._quiet == 0.0:
+        if self._episode == 0.0:
             self._since = t
-        pages = S >= s.alert
-        bar = s.ladder * (self._episode if pages else max(self._episode, self._quiet))
-        if S <= bar or t - self._first < s.quiet_hours * 3600.0:
+        if S <= s.ladder * self._episode or t - self._first < s.quiet_hours * 3600.0:
             return 0.0
-        if pages:
-            self._before, self._episode = self._episode, S
-        else:
-            self._quiet = S
+        self._episode = S
         name = STATISTICS[i]
         if name == "spike":
             value, baseline = _unlog(self._y), _unlog(self._base)
@@ -305,13 +295,6 @@ class SurgeScorer:
                             len((self._peaks if side == "up" else self._troughs)[i]) * self._sample_every / 3600.0)
         return S / (S + 1.0)
 
-    def withdraw(self) -> None:
-        """The latest report did not page after all (a rule's own test said no): it counts as one below
-        `alert`, so it keeps the episode open without raising the bar for the next report that would page."""
-        if self.last is not None and self._episode > 0.0 and self._episode == self.last.surprise:
-            self._quiet = max(self._quiet, self._episode)
-            self._episode = self._before
-
     @property
     def warm(self) -> bool:
         """Past the quiet start, with every statistic calibrated: its scores now mean what they say."""
@@ -324,7 +307,7 @@ class SurgeScorer:
         return {
             "scalars": [self._first, self._last, self._y, self._level, self._swing, self._block, self._block_sum,
                         self._block_n, self._next_sample, self._episode, self._since, self._below_since,
-                        self._slow, self._quiet],
+                        self._slow],
             "baseline": compact(self._baseline.state()),
             "season": {str(k): compact(list(v)) for k, v in self._season.items()},
             "peaks": [compact(c.state()) for c in self._peaks],
@@ -342,7 +325,6 @@ class SurgeScorer:
         # A state saved before the slow and level statistics: they start from the current level, with
         # empty calibrations (they are tested once they have min_samples, as on a new key).
         self._slow = scalars[12] if len(scalars) > 12 else self._level
-        self._quiet = scalars[13] if len(scalars) > 13 else 0.0  # saved before the alert level: no report below it
         self._block, self._block_n = int(block), int(block_n)
         self._baseline.restore(state["baseline"])
         self._base = self._baseline.median() if self._baseline.sorted else math.nan
