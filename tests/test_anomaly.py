@@ -275,3 +275,4 @@ def test_fewer_mentions_scores_the_thinned_copies(nab, protocol) -> None:
     assert all(max(v) <= 8.0 for v in seen) and any(v[20] < 8.0 for v in seen)
     for r in rows[1:]:  # a copy scores 100 when its row 20 kept all 8 mentions, else misses the window (0)
         assert r.worst <= r.mean < 100.0
+        assert r.nab_worst <= r.nab_mean < 100.0  # NAB's optimiser cannot find a window the scores miss
