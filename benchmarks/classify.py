@@ -5,7 +5,9 @@
                                             [--model PATH] [--leave-one-out]
 
 The headline is the held-out split of the real posts labelled by the rubric (`split: heldout` in the
-labels file, fixed by the lead before any tuning; texts joined from the shared folder, never committed).
+labels file, fixed by the lead before any tuning; texts joined from the shared folder, never committed),
+scored against our adjudicated labels and, where the posts have a second and third reading (stop 32),
+against the majority of the three readings too.
 Beside it, English tweets labelled by the same rubric (`complaint_labels_en.jsonl`: TweetEval tweets that name
 a company, brand or product, chosen by those names alone, two annotators and an adjudication; never trained
 on; texts joined from the shared English folder), when both files are there.
@@ -256,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
         sets = {path.name: load(path) for path in args.data}
     elif args.labels.is_file():
         sets = {f"real posts, {HELD_OUT} split": read_real_labels(args.labels, args.texts, HELD_OUT)}
+        voted = read_real_labels(args.labels, args.texts, HELD_OUT, votes=True)
+        if any(a != b for a, b in zip(voted, sets[f"real posts, {HELD_OUT} split"], strict=True)):
+            sets[f"real posts, {HELD_OUT} split, three-vote labels"] = voted
         if EN_LABELS.is_file() and args.en_texts.is_dir():
             sets["English tweets, held out"] = read_real_labels(EN_LABELS, args.en_texts, HELD_OUT)
     else:

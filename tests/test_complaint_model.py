@@ -23,7 +23,13 @@ from monitor.enrich.complaint_model import (
 )
 from monitor.enrich.complaint_rules import CATEGORY_KEYS, load_lexicon
 from monitor.enrich.textfeatures import featurise, linear_scores
-from monitor.enrich.train_complaint import default_sets, read_posts, read_real_labels
+from monitor.enrich.train_complaint import (
+    default_sets,
+    majority_reading,
+    read_posts,
+    read_real_labels,
+    training_categories,
+)
 
 # Written for this test, in plain words the lexicon mostly knows too; the model must agree on its own.
 PLAIN = {
@@ -148,6 +154,36 @@ def test_rows_drawn_actively_are_marked_so_cross_validation_scores_only_the_rand
                       encoding="utf-8")
     assert [(r["id"], r["active"]) for r in read_real_labels(labels, tmp_path, "train")] == [
         ("waimai:0", False), ("waimai:1", True)]
+
+
+def test_category_models_learn_what_both_readings_give() -> None:
+    ours = {"complaint": True, "categories": ["product_quality", "logistics"], "severity": "一般"}
+    assert training_categories(ours) == ["product_quality", "logistics"]  # one reading: its categories
+    fresh = {"complaint": True, "categories": ["logistics"], "severity": "一般"}
+    assert training_categories({**ours, "fresh": fresh}) == ["logistics"]  # the second one added drops
+    other = {"complaint": True, "categories": ["price"], "severity": "一般"}
+    assert training_categories({**ours, "fresh": other}) is None  # nothing in common: no category taught
+    assert training_categories({**ours, "fresh": {"complaint": False, "categories": []}}) == ours["categories"]
+
+
+def test_held_out_votes_are_the_majority_of_three_readings(tmp_path: Path) -> None:
+    (tmp_path / "waimai.csv").write_text("label,review\n0,送了两个小时饭都凉了\n0,汤洒了一袋子\n", encoding="utf-8")
+    voted = json.loads(_label("waimai:0", "heldout", categories=["logistics", "product_quality"]))
+    voted["fresh"] = {"complaint": True, "categories": ["logistics"], "severity": "重要"}
+    voted["third"] = {"complaint": True, "categories": ["logistics", "service_attitude"], "severity": "重要"}
+    two = json.loads(_label("waimai:1", "heldout", categories=["logistics"]))
+    two["fresh"] = {"complaint": False, "categories": [], "severity": None}  # no third reading: ours stands
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(json.dumps(voted, ensure_ascii=False) + "\n" + json.dumps(two, ensure_ascii=False) + "\n",
+                      encoding="utf-8")
+    ours = read_real_labels(labels, tmp_path, "heldout")
+    assert [(r["categories"], r["severity"]) for r in ours] == [(["logistics", "product_quality"], "一般"),
+                                                                 (["logistics"], "一般")]
+    held = read_real_labels(labels, tmp_path, "heldout", votes=True)
+    assert [(r["complaint"], r["categories"], r["severity"]) for r in held] == [
+        (True, ["logistics"], "重要"), (True, ["logistics"], "一般")]
+    assert majority_reading({**voted, "complaint": False, "fresh": {**voted["fresh"], "complaint": False}}) == {
+        "complaint": False, "categories": [], "severity": None}
 
 
 def test_a_label_without_a_text_is_an_error_not_a_smaller_set(tmp_path: Path) -> None:
