@@ -180,8 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     x = tc._features(posts, tc.fit_reader(args.texts, args.labels, args.bits, orders), args.bits, orders,
                      None if args.no_vectors else tc.fit_bigram_vectors(args.texts, args.labels))
     is_real = np.array([bool(r.get("id")) for r in posts])
-    # a complaint whose two readings share no category teaches and scores no category (training_categories)
-    complaint = np.array([bool(r["complaint"]) and r.get("teaches_categories", True) for r in posts])
+    complaint = np.array([bool(r["complaint"]) for r in posts])
     gold = np.array([[k in r["categories"] for k in CATEGORY_KEYS] for r in posts])
     # rows drawn actively (from the model's weak spots) always train: the folds score the random draw
     drawn = is_real & ~np.array([bool(r.get("active")) for r in posts])

@@ -28,7 +28,6 @@ from monitor.enrich.train_complaint import (
     majority_reading,
     read_posts,
     read_real_labels,
-    training_categories,
 )
 
 # Written for this test, in plain words the lexicon mostly knows too; the model must agree on its own.
@@ -154,16 +153,6 @@ def test_rows_drawn_actively_are_marked_so_cross_validation_scores_only_the_rand
                       encoding="utf-8")
     assert [(r["id"], r["active"]) for r in read_real_labels(labels, tmp_path, "train")] == [
         ("waimai:0", False), ("waimai:1", True)]
-
-
-def test_category_models_learn_what_both_readings_give() -> None:
-    ours = {"complaint": True, "categories": ["product_quality", "logistics"], "severity": "一般"}
-    assert training_categories(ours) == ["product_quality", "logistics"]  # one reading: its categories
-    fresh = {"complaint": True, "categories": ["logistics"], "severity": "一般"}
-    assert training_categories({**ours, "fresh": fresh}) == ["logistics"]  # the second one added drops
-    other = {"complaint": True, "categories": ["price"], "severity": "一般"}
-    assert training_categories({**ours, "fresh": other}) is None  # nothing in common: no category taught
-    assert training_categories({**ours, "fresh": {"complaint": False, "categories": []}}) == ours["categories"]
 
 
 def test_held_out_votes_are_the_majority_of_three_readings(tmp_path: Path) -> None:
