@@ -127,11 +127,19 @@ def read_real_labels(labels: Path, texts: Path, split: str, votes: bool = False)
         if votes:
             r = {**r, **majority_reading(r)}
         out.append({"text": rows_of_set[int(row)], "complaint": bool(r["complaint"]),
-                    "categories": list(r.get("categories") or []), "severity": r.get("severity"),
+                    "categories": training_categories(r) if split != HELD_OUT else list(r.get("categories") or []),
+                    "severity": r.get("severity"),
                     "style": name, "id": r["id"], "active": r.get("sample") == "active"})
     if missing:
         raise CrisiswatchError(f"{labels}: {len(missing)} label(s) have no text in {texts} (first: {missing[0]})")
     return out
+
+
+def training_categories(label: dict) -> list[str]:
+    """The categories a training post teaches: with three readings, the majority's (`majority_reading`)
+    where the majority calls it a complaint; otherwise ours. Complaint flags and grades stay ours."""
+    voted = majority_reading(label)
+    return list(voted["categories"] if voted["complaint"] and label.get("third") else label.get("categories") or [])
 
 
 def majority_reading(label: dict) -> dict:
