@@ -28,7 +28,6 @@ from monitor.enrich.train_complaint import (
     majority_reading,
     read_posts,
     read_real_labels,
-    training_categories,
 )
 
 # Written for this test, in plain words the lexicon mostly knows too; the model must agree on its own.
@@ -154,19 +153,6 @@ def test_rows_drawn_actively_are_marked_so_cross_validation_scores_only_the_rand
                       encoding="utf-8")
     assert [(r["id"], r["active"]) for r in read_real_labels(labels, tmp_path, "train")] == [
         ("waimai:0", False), ("waimai:1", True)]
-
-
-def test_training_posts_teach_the_majority_categories_of_three_readings() -> None:
-    ours = {"complaint": True, "categories": ["product_quality", "logistics"], "severity": "一般"}
-    assert training_categories(ours) == ours["categories"]  # one reading
-    fresh = {"complaint": True, "categories": ["logistics"], "severity": "一般"}
-    assert training_categories({**ours, "fresh": fresh}) == ours["categories"]  # two: ours stands
-    third = {"complaint": True, "categories": ["logistics", "price"], "severity": "重要"}
-    assert training_categories({**ours, "fresh": fresh, "third": third}) == ["logistics"]
-    both = {"complaint": True, "categories": ["product_quality", "logistics"], "severity": "一般"}
-    assert training_categories({**ours, "fresh": fresh, "third": both}) == ["product_quality", "logistics"]
-    no = {"complaint": False, "categories": [], "severity": None}  # the majority says "not a complaint": ours
-    assert training_categories({**ours, "fresh": no, "third": no}) == ours["categories"]
 
 
 def test_held_out_votes_are_the_majority_of_three_readings(tmp_path: Path) -> None:
