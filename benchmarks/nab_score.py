@@ -299,7 +299,7 @@ def _print_fewer(corpus: Corpus, rows: list[FewerRow], name: str = "surge") -> N
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--nab", default=str(Path(__file__).resolve().parents[1] / "../shared/data/nab"))
-    parser.add_argument("--chart", help="write a PNG of held-out vs in-sample scores per family")
+    parser.add_argument("--chart", help="write a PNG of held-out vs in-sample scores per family, and of fewer mentions")
     args = parser.parse_args(argv)
 
     nab = Path(args.nab)
@@ -318,8 +318,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:<12}" + "".join(f"{_standard(corpus, r):>14}" for r in rows["held-out"]))
         print(f"  {'  NAB thr.':<12}{'':>14}" + "".join(f"{_standard(corpus, r):>14}" for r in rows["nab-threshold"])
               + "   (threshold by NAB's optimiser on the family itself)")
+    fewer: list[FewerRow] = []
     if corpus.indices("realTweets"):
-        _print_fewer(corpus, fewer_mentions(corpus, surge["surge"], lambda ts, vs: score_series(ts, vs, "surge")))
+        fewer = fewer_mentions(corpus, surge["surge"], lambda ts, vs: score_series(ts, vs, "surge"))
+        _print_fewer(corpus, fewer)
     results = {}
     for det, scored in (("surge/change/auto, chosen per fold", surge), ("gaussian (NAB's windowed Gaussian)", gaussian)):
         rows = protocol_rows(corpus, scored)
@@ -337,11 +339,11 @@ def main(argv: list[str] | None = None) -> int:
     print("Published realTweets (the 5 shared series, NAB's optimiser on them): "
           + ", ".join(f"{k} {v}" for k, v in PUBLISHED_TWEETS.items()))
     if args.chart:
-        chart(corpus, results["surge/change/auto, chosen per fold"], args.chart)
+        chart(corpus, results["surge/change/auto, chosen per fold"], fewer, args.chart)
     return 0
 
 
-def chart(corpus: Corpus, rows: dict[str, list[Row]], path: str) -> None:
+def chart(corpus: Corpus, rows: dict[str, list[Row]], fewer: list[FewerRow], path: str) -> None:
     import matplotlib  # lazy: only for --chart (matplotlib's import costs a second)
 
     matplotlib.use("Agg")
@@ -353,7 +355,7 @@ def chart(corpus: Corpus, rows: dict[str, list[Row]], path: str) -> None:
     held = [r for r in rows["held-out"] if corpus.n_windows(r.series)]
     labels = [r.label.split(" (")[0] for r in held]
     inside = {r.label: standard(r) for r in rows["in-sample"]}
-    fig, ax = plt.subplots(figsize=(10, 4))
+    fig, (ax, side) = plt.subplots(1, 2, figsize=(14, 4), gridspec_kw={"width_ratios": [3, 1]})
     x = np.arange(len(held))
     ax.bar(x - 0.2, [standard(r) for r in held], 0.4, label="held out (LOSO / LOFO)")
     ax.bar(x + 0.2, [inside.get(lab, inside.get("overall", np.nan)) for lab in labels], 0.4,
@@ -363,6 +365,20 @@ def chart(corpus: Corpus, rows: dict[str, list[Row]], path: str) -> None:
     ax.axhline(70.1, color="k", lw=0.8, ls="--", label="Numenta HTM, published overall (58 series)")
     ax.set_ylabel("NAB standard")
     ax.legend(fontsize=7)
+    if fewer:  # realTweets with fewer mentions: mean over seeds, the worst seed as a tick below
+        kept = np.arange(len(fewer))
+        for offset, (mean, worst, label) in zip((-0.2, 0.2), (("mean", "worst", "LOSO threshold"),
+                                                              ("nab_mean", "nab_worst", "NAB's optimiser on them")),
+                                                strict=True):
+            side.bar(kept + offset, [getattr(r, mean) for r in fewer], 0.4, label=label)
+            side.plot(kept + offset, [getattr(r, worst) for r in fewer], "k_", ms=12)
+        side.set_xticks(kept, [f"{r.kept:g}" for r in fewer])
+        side.set_xlabel("share of mentions kept")
+        side.set_title("realTweets, fewer mentions (surge; tick: worst seed)", fontsize=8)
+        side.set_ylim(0, 100)
+        side.legend(fontsize=7, loc="lower left")
+    else:
+        side.set_axis_off()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
