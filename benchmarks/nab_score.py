@@ -249,7 +249,7 @@ def fewer_mentions(corpus: Corpus, scored: list[np.ndarray], run: Callable[[list
     of the same story loses. Each series is scored at the threshold chosen without it (LOSO, this
     candidate alone, on the unthinned series), so nothing is tuned on the thinned copies. Binomial thinning
     keeps counts Poisson-like, as fewer readers of the same stories would. The spread over seeds is wide
-    (one window more or less moves a series by about 30 points), so read the mean and the worst seed.
+    (one window more or less moves a series of two to four windows by 25 to 50 points), so read the mean and the worst seed.
     """
     tweets = corpus.indices("realTweets")
     everything = corpus.indices()
@@ -290,9 +290,9 @@ def _print_fewer(corpus: Corpus, rows: list[FewerRow], name: str = "surge") -> N
     for r in rows:
         print(f"  {r.kept:<8g}{r.mean:>8.1f}{r.worst:>7.1f}" + "".join(f"{r.per_series[i]:>8.1f}" for i in tweets)
               + f"{r.nab_mean:>10.1f}{r.nab_worst:>7.1f}")
-    thinned = [r for r in rows if r.kept < 1.0]
-    print(f"  mean over the thinned rows: {np.mean([r.mean for r in thinned]):.1f} (NAB thr.: "
-          f"{np.mean([r.nab_mean for r in thinned]):.1f}; the threshold picked by NAB's optimiser on the five thinned"
+    quieter = [r for r in rows if r.kept < 1.0]
+    print(f"  mean over the thinned rows: {np.mean([r.mean for r in quieter]):.1f} (NAB thr.: "
+          f"{np.mean([r.nab_mean for r in quieter]):.1f}; the threshold picked by NAB's optimiser on the five thinned"
           " copies themselves, as NAB's scorer and the independent check of the kept-back series pick it)")
 
 
