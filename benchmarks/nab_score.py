@@ -45,7 +45,7 @@ alone" answers "how does surge do on a realTweets series it has not seen" (LOSO)
 choice answers "how does choosing among them do on a family it has not seen" (LOFO overall).
 "FEWER MENTIONS" is a stress test beside the protocol (`fewer_mentions`): the realTweets series thinned
 to a half, a quarter and an eighth of their mentions, scored at surge's LOSO thresholds. The shipped
-detector: 89.8 unthinned, 83.2 on average thinned (worst seed 75.1), each loss a window missed; with the
+detector: 89.8 unthinned, 83.2 on average thinned (worst seed 75.1), the large losses windows missed; with the
 threshold NAB's optimiser picks on the five thinned copies (as NAB's scorer does), 90.4 and 88.0 (worst 81.3).
 
 Usage: benchmarks/nab_score.py [--nab ../shared/data/nab] [--chart FILE]
