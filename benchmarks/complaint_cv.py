@@ -68,7 +68,10 @@ holds the categories back. Self-training (the fold's category models label 13,26
 reviews of the three review sets; those whose top category is sure enough train beside the real posts, two
 settings run side by side: P >= 0.9 at weight 0.3 and P >= 0.8 at weight 1, 9,500 to 10,900 posts a fold):
 per fold -1.0, +0.3, -0.6 and -1.1, +0.1, -0.7 against the shipped model in the first three folds, stopped
-there: the model's own guesses teach it its own confusions.
+there: the model's own guesses teach it its own confusions. Nearest neighbours (the category votes of the 10
+or 30 most similar training complaints by cosine of the hashed n-grams, weighted by similarity squared)
+averaged with the model's probabilities: alone 0.68-0.71, blended at weight 0.1 to 0.5 0.798-0.824, against
+0.8227: nothing a linear model over the same n-grams had not already learned.
 Stop 32, the labels themselves. An annotator who saw only the rubric, the conventions and the texts
 labelled the 622 held-out posts afresh; against our adjudicated labels: complaint F1 0.981, category
 micro-F1 0.875, severity exact 0.937 (the checkers report 1.000 / 0.957 / 0.987 between their two
