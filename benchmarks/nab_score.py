@@ -264,13 +264,13 @@ def fewer_mentions(corpus: Corpus, scored: list[np.ndarray], run: Callable[[list
             raw_total = 0.0
             copies = []
             for k, i in enumerate(tweets):
-                s = corpus.series[i]
+                s, sweep = corpus.series[i], corpus.sweeps("standard")[i]
                 anomaly = (scored[i] if p == 1.0
                            else np.asarray(run(s.timestamps, thinned(s.values, p, seed, k)), dtype=float))
-                raw = raw_at_threshold(corpus.sweeps("standard")[i], anomaly, cost, thresholds[i])
+                raw = raw_at_threshold(sweep, anomaly, cost, thresholds[i])
                 raw_total += raw
                 per_series[i].append(normalised(raw, len(s.spans), cost))
-                copies.append((corpus.sweeps("standard")[i], anomaly))
+                copies.append((sweep, anomaly))
             totals.append(normalised(raw_total, corpus.n_windows(tweets), cost))
             optimised.append(optimise(copies, cost, corpus.n_windows(tweets))[0])
         out.append(FewerRow(p, float(np.mean(totals)), min(totals),

@@ -274,6 +274,7 @@ class SurgeScorer:
             return 0.0
         self._episode = S
         name = STATISTICS[i]
+        calibration = (self._peaks if side == "up" else self._troughs)[i]  # the reported side's history
         if name == "spike":
             value, baseline = _unlog(self._y), _unlog(self._base)
         elif name == "season":
@@ -285,14 +286,14 @@ class SurgeScorer:
         elif name == "slow":
             value, baseline = _unlog(self._slow), _unlog(self._base)
         elif name == "level":  # against the usual peak (or trough) of the level over a sampling interval
-            usual = (self._peaks if side == "up" else self._troughs)[i].sorted
+            usual = calibration.sorted
             value, baseline = _unlog(self._level), _unlog(usual[len(usual) // 2])
         else:  # swing: mean absolute change per row (log scale) now vs its usual size
             usual = self._peaks[i].sorted
             value, baseline = self._swing, usual[len(usual) // 2]
         self.last = Reading(name, side, S, p, value, baseline, self._since, t,
                             min(10.0**S, 1e12) * self._sample_every / 3600.0,
-                            len((self._peaks if side == "up" else self._troughs)[i]) * self._sample_every / 3600.0)
+                            len(calibration) * self._sample_every / 3600.0)
         return S / (S + 1.0)
 
     @property
