@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/classify.py [--labels benchmarks/data/complaint_labels_real.jsonl]
                                             [--texts ../shared/data/sentiment] [--data FILE ...] [--cpu]
-                                            [--model PATH] [--leave-one-out]
+                                            [--model PATH] [--also-model PATH] [--leave-one-out]
 
 The headline is the held-out split of the real posts labelled by the rubric (`split: heldout` in the
 labels file, fixed by the lead before any tuning; texts joined from the shared folder, never committed),
@@ -10,7 +10,11 @@ scored against our adjudicated labels and, where the posts have a second and thi
 against the majority of the three readings too.
 Beside it, English tweets labelled by the same rubric (`complaint_labels_en.jsonl`: TweetEval tweets that name
 a company, brand or product, chosen by those names alone, two annotators and an adjudication; never trained
-on; texts joined from the shared English folder), when both files are there.
+on; texts joined from the shared English folder), when both files are there; and the held-out split of the
+real English posts (`complaint_labels_en_real.jsonl`: sentences of customer reviews and tweets of every kind
+that VADER's authors rated, from its source package on PyPI, written out by `benchmarks/english_posts.py`;
+two readings and a third where they differ), when they are written. --also-model reports a second model
+file beside the committed one, in the same run.
 With --data it reports those JSONL files instead: the authored development sets are training data, so
 numbers on them are in-sample. With --leave-one-out it also trains a model without each authored set in
 turn and scores that set (the authored style, unseen by the model; the lexicon was written reading them).
@@ -43,7 +47,9 @@ sys.path.insert(0, str(ROOT))
 from monitor.enrich.complaint import classify, classify_many  # noqa: E402
 from monitor.enrich.complaint_rules import CATEGORY_KEYS  # noqa: E402
 from monitor.enrich.train_complaint import (  # noqa: E402
+    DEFAULT_EN_POSTS,
     DEFAULT_TEXTS,
+    EN_REAL_LABELS,
     HELD_OUT,
     REAL_LABELS,
     default_sets,
@@ -249,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--texts", type=Path, default=Path(DEFAULT_TEXTS), help="folder of their CSVs")
     parser.add_argument("--en-texts", type=Path, default=Path(DEFAULT_EN_TEXTS),
                         help=f"folder of the English tweets' CSV (default {DEFAULT_EN_TEXTS})")
+    parser.add_argument("--en-posts", type=Path, default=Path(DEFAULT_EN_POSTS),
+                        help=f"folder of the real English posts' CSVs (default {DEFAULT_EN_POSTS}; "
+                             "benchmarks/english_posts.py writes it)")
+    parser.add_argument("--also-model", help="a second model file, reported beside the committed one")
     parser.add_argument("--cpu", action="store_true", help="only measure CPU µs per post over the data's texts")
     parser.add_argument("--model", help="model file (default: the committed one)")
     parser.add_argument("--leave-one-out", action="store_true",
@@ -263,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
             sets[f"real posts, {HELD_OUT} split, three-vote labels"] = voted
         if EN_LABELS.is_file() and args.en_texts.is_dir():
             sets["English tweets, held out"] = read_real_labels(EN_LABELS, args.en_texts, HELD_OUT)
+        if EN_REAL_LABELS.is_file() and args.en_posts.is_dir():
+            sets["English review sentences and tweets, held out"] = read_real_labels(
+                EN_REAL_LABELS, args.en_posts, HELD_OUT)
     else:
         print(f"{args.labels}: no labelled real posts yet; pass --data FILE for an authored set (in-sample)",
               file=sys.stderr)
@@ -274,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
               f"({' '.join(f'{x:.0f}' for x in samples)}); {1e6 / median:.0f} posts/s on one core")
         return 0
     systems = {"ours": ours(args.model), "lexicon": ours(use_model=False), "keywords": baseline}
+    if args.also_model:
+        systems = {"ours": systems["ours"], "also": ours(args.also_model), **systems}
     for name, rows in sets.items():
         report(name, rows, run(rows, systems))
     if args.leave_one_out:

@@ -84,6 +84,9 @@ BIGRAM_DIM, BIGRAM_MIN_COUNT = 64, 10
 DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "data"
 REAL_LABELS = DATA / "complaint_labels_real.jsonl"
 DEFAULT_TEXTS = "../shared/data/sentiment"
+# real English posts (review sentences and tweets VADER's authors rated), texts written by benchmarks/english_posts.py
+EN_REAL_LABELS = DATA / "complaint_labels_en_real.jsonl"
+DEFAULT_EN_POSTS = ".cache/english_posts"
 HELD_OUT = "heldout"
 
 
@@ -103,12 +106,16 @@ def read_real_labels(labels: Path, texts: Path, split: str, votes: bool = False)
     """The labelled real posts of one split, each joined with its text from `texts`/<set>.csv: our
     adjudicated labels, or with `votes` the majority of the readings each has (`majority_reading`).
 
-    A label whose set file or row is missing is an error naming how many and the first one: a
-    silently shorter training or evaluation set would change every number without saying so.
+    A label whose set file or row is missing, or a post with no label yet (`"complaint": null`), is an
+    error naming how many and the first one: a silently shorter training or evaluation set, or unread posts
+    counted as non-complaints, would change every number without saying so.
     """
     with open(labels, encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh if line.strip()]
     wanted = [r for r in rows if r.get("split") == split]
+    unread = [r["id"] for r in wanted if r.get("complaint") is None]
+    if unread:  # a post not yet labelled is no non-complaint
+        raise CrisiswatchError(f"{labels}: {len(unread)} post(s) of the {split} split have no label yet (first: {unread[0]})")
     by_set: dict[str, list[str]] = {}
     out, missing = [], []
     for r in wanted:
@@ -290,6 +297,10 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"labels of real posts, keyed by id (default {REAL_LABELS}; skipped when absent)")
     parser.add_argument("--texts", type=Path, default=Path(DEFAULT_TEXTS),
                         help=f"folder of the labelled posts' CSVs (default {DEFAULT_TEXTS})")
+    parser.add_argument("--en-labels", type=Path, default=EN_REAL_LABELS,
+                        help=f"labels of real English posts (default {EN_REAL_LABELS}; skipped when absent)")
+    parser.add_argument("--en-posts", type=Path, default=Path(DEFAULT_EN_POSTS),
+                        help=f"folder of their CSVs (default {DEFAULT_EN_POSTS}, written by benchmarks/english_posts.py)")
     parser.add_argument("--out", type=Path, default=MODEL_PATH, help=f"output file (default {MODEL_PATH})")
     args = parser.parse_args(argv)
     paths = args.data or default_sets()
@@ -305,6 +316,11 @@ def main(argv: list[str] | None = None) -> int:
         real = read_real_labels(args.labels, args.texts, "train")
     else:
         print(f"no real-post labels at {args.labels}: training on the authored sets only", file=sys.stderr)
+    if args.en_labels.is_file():
+        if not args.en_posts.is_dir():
+            raise CrisiswatchError(f"{args.en_posts}: no English posts for {args.en_labels}; "
+                                   "write them with benchmarks/english_posts.py")
+        real = (real or []) + read_real_labels(args.en_labels, args.en_posts, "train")
     train(paths, args.texts, args.labels if real is not None else None, args.out, real)
     return 0
 
