@@ -219,6 +219,8 @@ def classify_many(texts: Sequence[str], lexicon_path: str | None = None, model_p
     else:
         rows = _rows(model.scores(texts, evidence))
         results = [_by_model(ev, lex, model, row) for ev, row in zip(evidence, rows, strict=True)]
+        if not model.english_gate:
+            return results
     return _read_in_english(texts, evidence, results, languages, sentiments)
 
 

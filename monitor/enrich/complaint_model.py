@@ -106,6 +106,9 @@ class ComplaintModel:
             self.reader_bias = z["reader_bias"].astype(np.float64)
             self.threshold = float(z["threshold"])  # P(complaint) at or above which a post is one
             self.second = float(z["second"])  # P(category) a second category needs
+            # whether an English post it calls a complaint must also read negative to the English sentiment
+            # model (`complaint._read_in_english`): a model that learned from real English posts needs no gate
+            self.english_gate = bool(z["english_gate"]) if "english_gate" in z else True
 
     def scores(self, texts: Sequence[str], evidence: Sequence[Evidence]) -> Scores:
         """One vectorised pass for the whole batch; `evidence[i]` is what the lexicon read in `texts[i]`."""
@@ -138,12 +141,14 @@ class ComplaintModel:
 
 def save_model(path: Path, hashed: np.ndarray, dense: np.ndarray, biases: np.ndarray, bits: int,
                orders: Sequence[int], reader: tuple[np.ndarray, np.ndarray] | None = None,
-               threshold: float = 0.5, second: float = 0.5, bigrams: BigramVectors | None = None) -> Path:
+               threshold: float = 0.5, second: float = 0.5, bigrams: BigramVectors | None = None,
+               english_gate: bool = True) -> Path:
     """Write a model file: `hashed` (2**bits, COLUMNS), `dense` (dense features, COLUMNS), `biases`
     (COLUMNS,) for the detector, one column per category key and one per grade; `reader` the n-gram
     weights (2**bits, READER_COLUMNS) and biases of the sentiment and kind scores (None: constant, neutral
     and every kind alike); `bigrams` the bigram vectors whose post means follow DENSE_NAMES in `dense`
-    (None: no such features)."""
+    (None: no such features); `english_gate` whether English posts it calls complaints still need the English
+    sentiment model's "negative"."""
     bigrams = bigrams if bigrams is not None else empty(0)
     names = DENSE_NAMES + vector_names(bigrams.dim)
     if hashed.shape != (1 << bits, COLUMNS) or dense.shape != (len(names), COLUMNS):
@@ -155,7 +160,7 @@ def save_model(path: Path, hashed: np.ndarray, dense: np.ndarray, biases: np.nda
         biases=np.asarray(biases, dtype=np.float32), reader_bias=np.asarray(bias, dtype=np.float32),
         keys=np.array(CATEGORY_KEYS),
         grades=np.array(GRADES), feature_names=np.array(names), bits=bits, orders=np.array(orders),
-        threshold=np.float32(threshold), second=np.float32(second),
+        threshold=np.float32(threshold), second=np.float32(second), english_gate=np.bool_(english_gate),
         bigram_keys=bigrams.keys, bigram_vectors=bigrams.vectors, bigram_scale=np.float64(bigrams.scale),
     )
     return path

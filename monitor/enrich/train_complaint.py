@@ -64,8 +64,10 @@ from monitor.enrich.bigram_vectors import BigramVectors, learn, post_vectors
 from monitor.enrich.complaint_evidence import read_evidence
 from monitor.enrich.complaint_model import COLUMNS, MODEL_PATH, TEXT_KINDS, dense_features, save_model
 from monitor.enrich.complaint_rules import CATEGORY_KEYS, GRADES, load_lexicon
+from monitor.enrich.english import EnglishSentiment
 from monitor.enrich.textfeatures import featurise, to_csr
 from monitor.enrich.train_sentiment import SENTIMENT_SETS, nb_ratio, read_set
+from monitor.enrich.train_sentiment_en import read_tweets
 
 BITS = 16
 ORDERS = (1, 2, 3)
@@ -87,6 +89,7 @@ DEFAULT_TEXTS = "../shared/data/sentiment"
 # real English posts (review sentences and tweets VADER's authors rated), texts written by benchmarks/english_posts.py
 EN_REAL_LABELS = DATA / "complaint_labels_en_real.jsonl"
 DEFAULT_EN_POSTS = ".cache/english_posts"
+ENGLISH_SETS = ("vader_amazon", "vader_tweets")  # the sets of real English posts
 HELD_OUT = "heldout"
 
 
@@ -214,6 +217,27 @@ def fit_reader(texts: Path, labels: Path | None, bits: int = BITS, orders: Seque
     return weights, np.concatenate([sentiment.intercept_, kinds.intercept_])
 
 
+def fit_english_reader(tweets: Path, labels: Path | None = None, bits: int = BITS,
+                       orders: Sequence[int] = ORDERS) -> tuple[np.ndarray, np.ndarray]:
+    """The English model's reader: a logistic regression of positive against negative on the English
+    sentiment model's training tweets (`train_sentiment_en.read_tweets`, its held-out tweets left out, and
+    every tweet labelled for complaints in `labels` too), on the same hashed n-grams as the model. The
+    kind-of-text columns stay zero: the kinds are the Chinese sets'."""
+    # lazy: the train extra; tests and inference import this module without it
+    from sklearn.linear_model import LogisticRegression
+
+    left_out = _labelled(labels, tweets.parent)[1] if labels is not None else set()
+    rows = [(t, y) for t, y in read_tweets(tweets)[0] if t.strip() not in left_out]
+    positive, negative = EnglishSentiment.LABELS.index("positive"), EnglishSentiment.LABELS.index("negative")
+    rows = [(t, int(y == positive)) for t, y in rows if y in (positive, negative)]
+    x = to_csr(featurise([t for t, _ in rows], bits, orders), bits)
+    sentiment = LogisticRegression(C=C_SENTIMENT, max_iter=3000).fit(x, [y for _, y in rows])
+    print(f"English reader: {len(rows)} positive or negative tweets (labelled tweets left out)", file=sys.stderr)
+    weights = np.zeros((1 << bits, 1 + len(TEXT_KINDS)))
+    weights[:, 0] = sentiment.coef_.ravel()
+    return weights, np.concatenate([sentiment.intercept_, np.zeros(len(TEXT_KINDS))])
+
+
 def _features(posts: list[dict], reader: tuple[np.ndarray, np.ndarray], bits: int, orders: Sequence[int],
               bigrams: BigramVectors | None = None):
     """The n-grams and dense features, then the mean bigram vectors (when `bigrams` is given)."""
@@ -276,7 +300,10 @@ def fit(posts: list[dict], out: Path, reader: tuple[np.ndarray, np.ndarray], c: 
         coef[:n_x, 1 + n_cat + g], biases[1 + n_cat + g] = model.coef_[row], model.intercept_[row]
     dense = coef[1 << bits :]
     dense[: n_x - (1 << bits)] *= DENSE_SCALE  # the vectors were not scaled
-    return save_model(out, coef[: 1 << bits], dense, biases, bits, orders, reader, THRESHOLD, SECOND, bigrams)
+    # English posts need the English sentiment model's "negative" unless the model learned from real ones
+    english_gate = not any((r.get("style") or "").startswith(ENGLISH_SETS) for r in posts)
+    return save_model(out, coef[: 1 << bits], dense, biases, bits, orders, reader, THRESHOLD, SECOND, bigrams,
+                      english_gate)
 
 
 def train(paths: list[Path], texts: Path, labels: Path | None, out: Path = MODEL_PATH,
