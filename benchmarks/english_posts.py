@@ -47,6 +47,27 @@ The gate halves recall on review sentences (0.510 -> 0.263: "worked for two week
 sentiment model), so by the plan's rule it goes: a model trained with real English posts records
 `english_gate` false. A model of English posts alone was tried beside the plan's in the same folds and
 is not clearly better (+0.015 F1, -0.02 category), so the held-out look measures the plan's joint model.
+
+The held-out look (`benchmarks/classify.py --also-model`, shipped -> joint, one run):
+
+| held-out set | complaint F1 | category micro-F1 | grade exact |
+|---|---|---|---|
+| English review sentences and tweets (1,712; 279 complaints) | 0.234 -> **0.552** | 0.227 -> 0.646 | 0.190 -> 0.523 |
+| of them review sentences (872) / tweets (840) | 0.327 -> 0.594 / 0.053 -> 0.120 | | |
+| Chinese real posts (622) | 0.916 -> 0.916 | 0.811 -> **0.805** | 0.899 -> **0.893** |
+| brand tweets (518; not a condition) | 0.388 -> 0.216 | 0.500 -> 0.471 | 0.680 -> 0.320 |
+
+Not adopted: the Chinese categories and grades each fell by 0.006, beyond the 0.005 the rule allows. One
+model for both languages moves the Chinese weights too.
+
+A second look, written before it was run: a model of its own for English posts leaves the Chinese model
+untouched. English posts alone, character 2-5-grams (the best English complaint F1 in the folds above, 0.491),
+its reader `fit_english_reader`, no gate; posts the language detector calls English go to it, the rest to
+the shipped model, whose file does not change. Adopted if, on the English held-out posts, complaint F1 rises
+by at least 0.05 over the shipped path and category micro-F1 does not fall; the Chinese held-out figures
+stay identical (any change means a Chinese post went the English way); and on the brand tweets, the English
+posts the product meets most (X), complaint F1 falls by no more than 0.12, the half-width of the shipped
+path's 95 % interval there (this guard comes from the first look, and makes adoption harder, not easier).
 """
 
 from __future__ import annotations
