@@ -37,8 +37,6 @@ from monitor.enrich.language import detect_languages  # noqa: E402
 
 FOLDS = 5
 NO_GATE = "und"  # a language code the gate does not read: the model's verdict stands
-DEFAULT_TWEETS = "../shared/data/sentiment_en/tweeteval_dev.csv"
-EN_BRAND_LABELS = tc.DATA / "complaint_labels_en.jsonl"
 
 
 def fold_of(post_id: str, units: dict[str, str]) -> int:
@@ -62,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--labels", type=Path, default=tc.REAL_LABELS)
     ap.add_argument("--en-labels", type=Path, default=tc.EN_REAL_LABELS)
     ap.add_argument("--en-posts", type=Path, default=Path(tc.DEFAULT_EN_POSTS))
-    ap.add_argument("--tweets", type=Path, default=Path(DEFAULT_TWEETS))
+    ap.add_argument("--tweets", type=Path, default=Path(tc.DEFAULT_TWEETS))
     ap.add_argument("--only", help="comma-separated ways to run (joint, english 1-3, english 2-5)")
     args = ap.parse_args(argv)
     authored = tc.read_posts(tc.default_sets())
@@ -79,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         readers["joint"] = (tc.fit_reader(args.texts, args.labels), tc.fit_bigram_vectors(args.texts, args.labels))
     for way, orders in ways.items():
         if way != "joint":
-            readers[way] = (tc.fit_english_reader(args.tweets, EN_BRAND_LABELS, orders=orders), None)
+            readers[way] = (tc.fit_english_reader(args.tweets, tc.EN_BRAND_LABELS, orders=orders), None)
     gold: list[dict] = []
     preds: dict[str, list] = {f"{w}{g}": [] for w in ways for g in ("", ", no gate")}
     with tempfile.TemporaryDirectory() as tmp:

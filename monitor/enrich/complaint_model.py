@@ -43,6 +43,8 @@ from monitor.enrich.complaint_rules import CATEGORY_KEYS, GRADES, load_lexicon
 from monitor.enrich.textfeatures import featurise, linear_scores, sigmoid
 
 MODEL_PATH = Path(__file__).parent / "models" / "complaint_model.npz"
+# English posts' model: the same kind, learned from real English posts (`train_complaint.train_english`)
+EN_MODEL_PATH = Path(__file__).parent / "models" / "complaint_model_en.npz"
 SENTIMENT_FEATURES = ("sentiment_logit", "sentiment_positive")
 # the shared sets the kinds come from: reviews, Weibo posts, and personal Weibo posts (an emotion set)
 TEXT_KINDS = ("online_shopping", "waimai", "chnsenticorp_hotel", "weibo", "smp2020_emotion")
@@ -171,3 +173,8 @@ def load_complaint_model(path: str | None = None) -> ComplaintModel | None:
     """The committed model, or None when the file is absent (the lexicon then decides alone)."""
     target = Path(path) if path else MODEL_PATH
     return ComplaintModel(target) if target.is_file() else None
+
+
+def load_english_complaint_model(path: str | None = None) -> ComplaintModel | None:
+    """The committed model of English posts, or None when there is none (the main model reads them)."""
+    return load_complaint_model(path or str(EN_MODEL_PATH))

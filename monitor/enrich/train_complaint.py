@@ -62,11 +62,20 @@ import numpy as np
 from crisiswatch.errors import CrisiswatchError
 from monitor.enrich.bigram_vectors import BigramVectors, learn, post_vectors
 from monitor.enrich.complaint_evidence import read_evidence
-from monitor.enrich.complaint_model import COLUMNS, MODEL_PATH, TEXT_KINDS, dense_features, save_model
+from monitor.enrich.complaint_model import (
+    COLUMNS,
+    EN_MODEL_PATH,
+    MODEL_PATH,
+    TEXT_KINDS,
+    dense_features,
+    save_model,
+)
 from monitor.enrich.complaint_rules import CATEGORY_KEYS, GRADES, load_lexicon
 from monitor.enrich.english import EnglishSentiment
+from monitor.enrich.language import detect_languages
 from monitor.enrich.textfeatures import featurise, to_csr
 from monitor.enrich.train_sentiment import SENTIMENT_SETS, nb_ratio, read_set
+from monitor.enrich.train_sentiment_en import DEFAULT_DATA as DEFAULT_TWEETS
 from monitor.enrich.train_sentiment_en import read_tweets
 
 BITS = 16
@@ -90,6 +99,8 @@ DEFAULT_TEXTS = "../shared/data/sentiment"
 EN_REAL_LABELS = DATA / "complaint_labels_en_real.jsonl"
 DEFAULT_EN_POSTS = ".cache/english_posts"
 ENGLISH_SETS = ("vader_amazon", "vader_tweets")  # the sets of real English posts
+EN_BRAND_LABELS = DATA / "complaint_labels_en.jsonl"  # held-out brand tweets: the English reader leaves them out
+EN_ORDERS = (2, 3, 4, 5)
 HELD_OUT = "heldout"
 
 
@@ -316,6 +327,21 @@ def train(paths: list[Path], texts: Path, labels: Path | None, out: Path = MODEL
     return out
 
 
+def train_english(paths: list[Path], real: list[dict], tweets: Path, out: Path = EN_MODEL_PATH) -> Path:
+    """The model of English posts: the authored sets' English posts and the real English `real` ones, on
+    character 2-5-grams (words and their endings), its reader the sentiment of English tweets, no bigram
+    vectors, no gate (`benchmarks/english_complaint_cv.py`)."""
+    authored = read_posts(paths)
+    authored = [r for r, lang in zip(authored, detect_languages([r["text"] for r in authored]), strict=True)
+                if lang == "en"]
+    posts = authored + real
+    fit(posts, out, fit_english_reader(tweets, EN_BRAND_LABELS, orders=EN_ORDERS), orders=EN_ORDERS)
+    n_c = sum(bool(r["complaint"]) for r in posts)
+    print(f"English model: {len(posts)} posts ({n_c} complaints; {len(real)} real); wrote {out} "
+          f"({out.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="train_complaint", description=__doc__.splitlines()[0])
     parser.add_argument("--data", action="append", type=Path,
@@ -328,7 +354,12 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"labels of real English posts (default {EN_REAL_LABELS}; skipped when absent)")
     parser.add_argument("--en-posts", type=Path, default=Path(DEFAULT_EN_POSTS),
                         help=f"folder of their CSVs (default {DEFAULT_EN_POSTS}, written by benchmarks/english_posts.py)")
+    parser.add_argument("--tweets", type=Path, default=Path(DEFAULT_TWEETS),
+                        help=f"the English sentiment tweets the English model's reader learns (default {DEFAULT_TWEETS})")
     parser.add_argument("--out", type=Path, default=MODEL_PATH, help=f"output file (default {MODEL_PATH})")
+    parser.add_argument("--en-out", type=Path, default=EN_MODEL_PATH,
+                        help=f"output file of the English posts' model (default {EN_MODEL_PATH})")
+    parser.add_argument("--no-english", action="store_true", help="train the main model only")
     args = parser.parse_args(argv)
     paths = args.data or default_sets()
     missing = [str(p) for p in paths if not p.is_file()]
@@ -343,12 +374,15 @@ def main(argv: list[str] | None = None) -> int:
         real = read_real_labels(args.labels, args.texts, "train")
     else:
         print(f"no real-post labels at {args.labels}: training on the authored sets only", file=sys.stderr)
-    if args.en_labels.is_file():
-        if not args.en_posts.is_dir():
-            raise CrisiswatchError(f"{args.en_posts}: no English posts for {args.en_labels}; "
-                                   "write them with benchmarks/english_posts.py")
-        real = (real or []) + read_real_labels(args.en_labels, args.en_posts, "train")
+    english = None
+    if not args.no_english:
+        if not args.en_posts.is_dir() or not args.tweets.is_file():
+            raise CrisiswatchError(f"no English posts in {args.en_posts} (write them with benchmarks/english_posts.py) "
+                                   f"or no tweets at {args.tweets}; --no-english trains the main model only")
+        english = read_real_labels(args.en_labels, args.en_posts, "train")
     train(paths, args.texts, args.labels if real is not None else None, args.out, real)
+    if english is not None:
+        train_english(paths, english, args.tweets, args.en_out)
     return 0
 
 
