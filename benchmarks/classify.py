@@ -2,8 +2,7 @@
 
     .venv/bin/python benchmarks/classify.py [--labels benchmarks/data/complaint_labels_real.jsonl]
                                             [--texts ../shared/data/sentiment] [--data FILE ...] [--cpu]
-                                            [--model PATH] [--also-model PATH] [--also-en-model PATH]
-                                            [--leave-one-out]
+                                            [--model PATH] [--also-model PATH] [--leave-one-out]
 
 The headline is the held-out split of the real posts labelled by the rubric (`split: heldout` in the
 labels file, fixed by the lead before any tuning; texts joined from the shared folder, never committed),
@@ -14,8 +13,8 @@ a company, brand or product, chosen by those names alone, two annotators and an 
 on; texts joined from the shared English folder), when both files are there; and the held-out split of the
 real English posts (`complaint_labels_en_real.jsonl`: sentences of customer reviews and tweets of every kind
 that VADER's authors rated, from its source package on PyPI, written out by `benchmarks/english_posts.py`;
-two readings and a third where they differ), when they are written. --also-model (a main model) and
---also-en-model (a model of English posts) report a second system beside the committed one, in the same run.
+two readings and a third where they differ), when they are written. --also-model reports a second model
+file beside the committed one, in the same run.
 With --data it reports those JSONL files instead: the authored development sets are training data, so
 numbers on them are in-sample. With --leave-one-out it also trains a model without each authored set in
 turn and scores that set (the authored style, unseen by the model; the lexicon was written reading them).
@@ -45,12 +44,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.english_posts import DEFAULT_OUT as DEFAULT_EN_POSTS  # noqa: E402
+from benchmarks.english_posts import LABELS as EN_REAL_LABELS  # noqa: E402
 from monitor.enrich.complaint import classify, classify_many  # noqa: E402
 from monitor.enrich.complaint_rules import CATEGORY_KEYS  # noqa: E402
 from monitor.enrich.train_complaint import (  # noqa: E402
-    DEFAULT_EN_POSTS,
     DEFAULT_TEXTS,
-    EN_REAL_LABELS,
     HELD_OUT,
     REAL_LABELS,
     default_sets,
@@ -98,11 +97,10 @@ def baseline(texts: list[str]) -> list[Prediction]:
     return [_keyword(t) for t in texts]
 
 
-def ours(model_path: str | None = None, use_model: bool = True, en_model_path: str | None = None
-         ) -> Callable[[list[str]], list[Prediction]]:
+def ours(model_path: str | None = None, use_model: bool = True) -> Callable[[list[str]], list[Prediction]]:
     def run(texts: list[str]) -> list[Prediction]:
         return [(r.complaint, r.categories, r.severity)
-                for r in classify_many(texts, model_path=model_path, use_model=use_model, en_model_path=en_model_path)]
+                for r in classify_many(texts, model_path=model_path, use_model=use_model)]
 
     return run
 
@@ -261,7 +259,6 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"folder of the real English posts' CSVs (default {DEFAULT_EN_POSTS}; "
                              "benchmarks/english_posts.py writes it)")
     parser.add_argument("--also-model", help="a second model file, reported beside the committed one")
-    parser.add_argument("--also-en-model", help="a model file of English posts, reported beside the committed ones")
     parser.add_argument("--cpu", action="store_true", help="only measure CPU µs per post over the data's texts")
     parser.add_argument("--model", help="model file (default: the committed one)")
     parser.add_argument("--leave-one-out", action="store_true",
@@ -290,8 +287,8 @@ def main(argv: list[str] | None = None) -> int:
               f"({' '.join(f'{x:.0f}' for x in samples)}); {1e6 / median:.0f} posts/s on one core")
         return 0
     systems = {"ours": ours(args.model), "lexicon": ours(use_model=False), "keywords": baseline}
-    if args.also_model or args.also_en_model:
-        systems = {"ours": systems["ours"], "also": ours(args.also_model, en_model_path=args.also_en_model), **systems}
+    if args.also_model:
+        systems = {"ours": systems["ours"], "also": ours(args.also_model), **systems}
     for name, rows in sets.items():
         report(name, rows, run(rows, systems))
     if args.leave_one_out:

@@ -83,6 +83,8 @@ import tempfile
 import zlib
 from pathlib import Path
 
+LABELS = Path(__file__).resolve().parent / "data" / "complaint_labels_en_real.jsonl"
+DEFAULT_OUT = ".cache/english_posts"
 VERSION = "3.3.2"
 INNER = "additional_resources/hutto_ICWSM_2014.tar.gz"
 SETS = {"vader_amazon": "amazonReviewSnippets_GroundTruth.txt", "vader_tweets": "tweets_GroundTruth.txt"}
@@ -138,7 +140,7 @@ def write_csvs(rated: dict[str, list[tuple[str, str]]], out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path(".cache/english_posts"))
+    ap.add_argument("--out", type=Path, default=Path(DEFAULT_OUT))
     ap.add_argument("--sdist", type=Path, help="a vaderSentiment source tarball already downloaded")
     ap.add_argument("--split-file", type=Path, help="write every post's id and split as JSONL")
     args = ap.parse_args(argv)

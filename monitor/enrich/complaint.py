@@ -29,12 +29,7 @@ import numpy as np
 
 from monitor.enrich.complaint_evidence import Evidence, lexicon_verdict, quote, read_evidence
 from monitor.enrich.complaint_guards import rubric_guard
-from monitor.enrich.complaint_model import (
-    ComplaintModel,
-    Scores,
-    load_complaint_model,
-    load_english_complaint_model,
-)
+from monitor.enrich.complaint_model import ComplaintModel, Scores, load_complaint_model
 from monitor.enrich.complaint_rules import CATEGORY_KEYS, GRADES, Lexicon, load_lexicon
 from monitor.enrich.language import detect_languages
 from monitor.enrich.sentiment import score_by_language
@@ -200,11 +195,9 @@ def _by_model(ev: Evidence, lex: Lexicon, model: ComplaintModel, row: _Row) -> C
 
 def classify_many(texts: Sequence[str], lexicon_path: str | None = None, model_path: str | None = None,
                   use_model: bool = True, languages: Sequence[str] | None = None,
-                  sentiments: Sequence[str] | None = None, en_model_path: str | None = None) -> list[ComplaintResult]:
+                  sentiments: Sequence[str] | None = None) -> list[ComplaintResult]:
     """Classify posts; the model scores the whole batch in one vectorised pass. `lexicon_path` /
-    `model_path` / `en_model_path` override the bundled lexicon, model and model of English posts;
-    `use_model=False` lets the lexicon decide alone. Where a model of English posts is there, the posts
-    the language detector calls English are its, the rest the main model's.
+    `model_path` override the bundled lexicon and model; `use_model=False` lets the lexicon decide alone.
     `languages` are the posts' language codes and `sentiments` their sentiment bands (negative / neutral /
     positive, by the model of their language) when the pipeline already has them; else they are worked out
     for the posts that need them.
@@ -216,33 +209,17 @@ def classify_many(texts: Sequence[str], lexicon_path: str | None = None, model_p
         band_of = dict(zip(texts, sentiments, strict=True)) if sentiments is not None else None
         results = dict(zip(unique, classify_many(unique, lexicon_path, model_path, use_model,
                                                  [lang_of[t] for t in unique] if lang_of else None,
-                                                 [band_of[t] for t in unique] if band_of else None,
-                                                 en_model_path), strict=True))
+                                                 [band_of[t] for t in unique] if band_of else None), strict=True))
         return [_copy(results[t]) for t in texts]
     lex = load_lexicon(lexicon_path)
     evidence = [read_evidence(t, lex) for t in texts]
     model = load_complaint_model(model_path) if use_model else None
     if model is None:
-        return _read_in_english(texts, evidence, [_by_lexicon(ev, lex) for ev in evidence], languages, sentiments)
-    english_model = load_english_complaint_model(en_model_path)
-    if english_model is None:
-        results = _decide(model, texts, evidence, lex)
-        return _read_in_english(texts, evidence, results, languages, sentiments) if model.english_gate else results
-    langs = list(languages) if languages is not None else detect_languages(texts)
-    results: list[ComplaintResult | None] = [None] * len(texts)
-    for chosen, which in ((english_model, [i for i, lang in enumerate(langs) if lang == "en"]),
-                          (model, [i for i, lang in enumerate(langs) if lang != "en"])):
-        if which:
-            for i, result in zip(which, _decide(chosen, [texts[i] for i in which], [evidence[i] for i in which], lex),
-                                 strict=True):
-                results[i] = result
-    return results
-
-
-def _decide(model: ComplaintModel, texts: Sequence[str], evidence: list[Evidence], lex: Lexicon
-            ) -> list[ComplaintResult]:
-    rows = _rows(model.scores(texts, evidence))
-    return [_by_model(ev, lex, model, row) for ev, row in zip(evidence, rows, strict=True)]
+        results = [_by_lexicon(ev, lex) for ev in evidence]
+    else:
+        rows = _rows(model.scores(texts, evidence))
+        results = [_by_model(ev, lex, model, row) for ev, row in zip(evidence, rows, strict=True)]
+    return _read_in_english(texts, evidence, results, languages, sentiments)
 
 
 def _read_in_english(texts: Sequence[str], evidence: list[Evidence], results: list[ComplaintResult],

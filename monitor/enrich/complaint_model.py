@@ -43,8 +43,6 @@ from monitor.enrich.complaint_rules import CATEGORY_KEYS, GRADES, load_lexicon
 from monitor.enrich.textfeatures import featurise, linear_scores, sigmoid
 
 MODEL_PATH = Path(__file__).parent / "models" / "complaint_model.npz"
-# English posts' model: the same kind, learned from real English posts (`train_complaint.train_english`)
-EN_MODEL_PATH = Path(__file__).parent / "models" / "complaint_model_en.npz"
 SENTIMENT_FEATURES = ("sentiment_logit", "sentiment_positive")
 # the shared sets the kinds come from: reviews, Weibo posts, and personal Weibo posts (an emotion set)
 TEXT_KINDS = ("online_shopping", "waimai", "chnsenticorp_hotel", "weibo", "smp2020_emotion")
@@ -108,9 +106,6 @@ class ComplaintModel:
             self.reader_bias = z["reader_bias"].astype(np.float64)
             self.threshold = float(z["threshold"])  # P(complaint) at or above which a post is one
             self.second = float(z["second"])  # P(category) a second category needs
-            # whether an English post it calls a complaint must also read negative to the English sentiment
-            # model (`complaint._read_in_english`): a model that learned from real English posts needs no gate
-            self.english_gate = bool(z["english_gate"]) if "english_gate" in z else True
 
     def scores(self, texts: Sequence[str], evidence: Sequence[Evidence]) -> Scores:
         """One vectorised pass for the whole batch; `evidence[i]` is what the lexicon read in `texts[i]`."""
@@ -143,14 +138,12 @@ class ComplaintModel:
 
 def save_model(path: Path, hashed: np.ndarray, dense: np.ndarray, biases: np.ndarray, bits: int,
                orders: Sequence[int], reader: tuple[np.ndarray, np.ndarray] | None = None,
-               threshold: float = 0.5, second: float = 0.5, bigrams: BigramVectors | None = None,
-               english_gate: bool = True) -> Path:
+               threshold: float = 0.5, second: float = 0.5, bigrams: BigramVectors | None = None) -> Path:
     """Write a model file: `hashed` (2**bits, COLUMNS), `dense` (dense features, COLUMNS), `biases`
     (COLUMNS,) for the detector, one column per category key and one per grade; `reader` the n-gram
     weights (2**bits, READER_COLUMNS) and biases of the sentiment and kind scores (None: constant, neutral
     and every kind alike); `bigrams` the bigram vectors whose post means follow DENSE_NAMES in `dense`
-    (None: no such features); `english_gate` whether English posts it calls complaints still need the English
-    sentiment model's "negative"."""
+    (None: no such features)."""
     bigrams = bigrams if bigrams is not None else empty(0)
     names = DENSE_NAMES + vector_names(bigrams.dim)
     if hashed.shape != (1 << bits, COLUMNS) or dense.shape != (len(names), COLUMNS):
@@ -162,7 +155,7 @@ def save_model(path: Path, hashed: np.ndarray, dense: np.ndarray, biases: np.nda
         biases=np.asarray(biases, dtype=np.float32), reader_bias=np.asarray(bias, dtype=np.float32),
         keys=np.array(CATEGORY_KEYS),
         grades=np.array(GRADES), feature_names=np.array(names), bits=bits, orders=np.array(orders),
-        threshold=np.float32(threshold), second=np.float32(second), english_gate=np.bool_(english_gate),
+        threshold=np.float32(threshold), second=np.float32(second),
         bigram_keys=bigrams.keys, bigram_vectors=bigrams.vectors, bigram_scale=np.float64(bigrams.scale),
     )
     return path
@@ -173,8 +166,3 @@ def load_complaint_model(path: str | None = None) -> ComplaintModel | None:
     """The committed model, or None when the file is absent (the lexicon then decides alone)."""
     target = Path(path) if path else MODEL_PATH
     return ComplaintModel(target) if target.is_file() else None
-
-
-def load_english_complaint_model(path: str | None = None) -> ComplaintModel | None:
-    """The committed model of English posts, or None when there is none (the main model reads them)."""
-    return load_complaint_model(path or str(EN_MODEL_PATH))

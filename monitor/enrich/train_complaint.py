@@ -62,21 +62,10 @@ import numpy as np
 from crisiswatch.errors import CrisiswatchError
 from monitor.enrich.bigram_vectors import BigramVectors, learn, post_vectors
 from monitor.enrich.complaint_evidence import read_evidence
-from monitor.enrich.complaint_model import (
-    COLUMNS,
-    EN_MODEL_PATH,
-    MODEL_PATH,
-    TEXT_KINDS,
-    dense_features,
-    save_model,
-)
+from monitor.enrich.complaint_model import COLUMNS, MODEL_PATH, TEXT_KINDS, dense_features, save_model
 from monitor.enrich.complaint_rules import CATEGORY_KEYS, GRADES, load_lexicon
-from monitor.enrich.english import EnglishSentiment
-from monitor.enrich.language import detect_languages
 from monitor.enrich.textfeatures import featurise, to_csr
 from monitor.enrich.train_sentiment import SENTIMENT_SETS, nb_ratio, read_set
-from monitor.enrich.train_sentiment_en import DEFAULT_DATA as DEFAULT_TWEETS
-from monitor.enrich.train_sentiment_en import read_tweets
 
 BITS = 16
 ORDERS = (1, 2, 3)
@@ -95,12 +84,6 @@ BIGRAM_DIM, BIGRAM_MIN_COUNT = 64, 10
 DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "data"
 REAL_LABELS = DATA / "complaint_labels_real.jsonl"
 DEFAULT_TEXTS = "../shared/data/sentiment"
-# real English posts (review sentences and tweets VADER's authors rated), texts written by benchmarks/english_posts.py
-EN_REAL_LABELS = DATA / "complaint_labels_en_real.jsonl"
-DEFAULT_EN_POSTS = ".cache/english_posts"
-ENGLISH_SETS = ("vader_amazon", "vader_tweets")  # the sets of real English posts
-EN_BRAND_LABELS = DATA / "complaint_labels_en.jsonl"  # held-out brand tweets: the English reader leaves them out
-EN_ORDERS = (2, 3, 4, 5)
 HELD_OUT = "heldout"
 
 
@@ -228,27 +211,6 @@ def fit_reader(texts: Path, labels: Path | None, bits: int = BITS, orders: Seque
     return weights, np.concatenate([sentiment.intercept_, kinds.intercept_])
 
 
-def fit_english_reader(tweets: Path, labels: Path | None = None, bits: int = BITS,
-                       orders: Sequence[int] = ORDERS) -> tuple[np.ndarray, np.ndarray]:
-    """The English model's reader: a logistic regression of positive against negative on the English
-    sentiment model's training tweets (`train_sentiment_en.read_tweets`, its held-out tweets left out, and
-    every tweet labelled for complaints in `labels` too), on the same hashed n-grams as the model. The
-    kind-of-text columns stay zero: the kinds are the Chinese sets'."""
-    # lazy: the train extra; tests and inference import this module without it
-    from sklearn.linear_model import LogisticRegression
-
-    left_out = _labelled(labels, tweets.parent)[1] if labels is not None else set()
-    rows = [(t, y) for t, y in read_tweets(tweets)[0] if t.strip() not in left_out]
-    positive, negative = EnglishSentiment.LABELS.index("positive"), EnglishSentiment.LABELS.index("negative")
-    rows = [(t, int(y == positive)) for t, y in rows if y in (positive, negative)]
-    x = to_csr(featurise([t for t, _ in rows], bits, orders), bits)
-    sentiment = LogisticRegression(C=C_SENTIMENT, max_iter=3000).fit(x, [y for _, y in rows])
-    print(f"English reader: {len(rows)} positive or negative tweets (labelled tweets left out)", file=sys.stderr)
-    weights = np.zeros((1 << bits, 1 + len(TEXT_KINDS)))
-    weights[:, 0] = sentiment.coef_.ravel()
-    return weights, np.concatenate([sentiment.intercept_, np.zeros(len(TEXT_KINDS))])
-
-
 def _features(posts: list[dict], reader: tuple[np.ndarray, np.ndarray], bits: int, orders: Sequence[int],
               bigrams: BigramVectors | None = None):
     """The n-grams and dense features, then the mean bigram vectors (when `bigrams` is given)."""
@@ -311,10 +273,7 @@ def fit(posts: list[dict], out: Path, reader: tuple[np.ndarray, np.ndarray], c: 
         coef[:n_x, 1 + n_cat + g], biases[1 + n_cat + g] = model.coef_[row], model.intercept_[row]
     dense = coef[1 << bits :]
     dense[: n_x - (1 << bits)] *= DENSE_SCALE  # the vectors were not scaled
-    # English posts need the English sentiment model's "negative" unless the model learned from real ones
-    english_gate = not any((r.get("style") or "").startswith(ENGLISH_SETS) for r in posts)
-    return save_model(out, coef[: 1 << bits], dense, biases, bits, orders, reader, THRESHOLD, SECOND, bigrams,
-                      english_gate)
+    return save_model(out, coef[: 1 << bits], dense, biases, bits, orders, reader, THRESHOLD, SECOND, bigrams)
 
 
 def train(paths: list[Path], texts: Path, labels: Path | None, out: Path = MODEL_PATH,
@@ -327,21 +286,6 @@ def train(paths: list[Path], texts: Path, labels: Path | None, out: Path = MODEL
     return out
 
 
-def train_english(paths: list[Path], real: list[dict], tweets: Path, out: Path = EN_MODEL_PATH) -> Path:
-    """The model of English posts: the authored sets' English posts and the real English `real` ones, on
-    character 2-5-grams (words and their endings), its reader the sentiment of English tweets, no bigram
-    vectors, no gate (`benchmarks/english_complaint_cv.py`)."""
-    authored = read_posts(paths)
-    authored = [r for r, lang in zip(authored, detect_languages([r["text"] for r in authored]), strict=True)
-                if lang == "en"]
-    posts = authored + real
-    fit(posts, out, fit_english_reader(tweets, EN_BRAND_LABELS, orders=EN_ORDERS), orders=EN_ORDERS)
-    n_c = sum(bool(r["complaint"]) for r in posts)
-    print(f"English model: {len(posts)} posts ({n_c} complaints; {len(real)} real); wrote {out} "
-          f"({out.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="train_complaint", description=__doc__.splitlines()[0])
     parser.add_argument("--data", action="append", type=Path,
@@ -350,16 +294,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"labels of real posts, keyed by id (default {REAL_LABELS}; skipped when absent)")
     parser.add_argument("--texts", type=Path, default=Path(DEFAULT_TEXTS),
                         help=f"folder of the labelled posts' CSVs (default {DEFAULT_TEXTS})")
-    parser.add_argument("--en-labels", type=Path, default=EN_REAL_LABELS,
-                        help=f"labels of real English posts (default {EN_REAL_LABELS}; skipped when absent)")
-    parser.add_argument("--en-posts", type=Path, default=Path(DEFAULT_EN_POSTS),
-                        help=f"folder of their CSVs (default {DEFAULT_EN_POSTS}, written by benchmarks/english_posts.py)")
-    parser.add_argument("--tweets", type=Path, default=Path(DEFAULT_TWEETS),
-                        help=f"the English sentiment tweets the English model's reader learns (default {DEFAULT_TWEETS})")
     parser.add_argument("--out", type=Path, default=MODEL_PATH, help=f"output file (default {MODEL_PATH})")
-    parser.add_argument("--en-out", type=Path, default=EN_MODEL_PATH,
-                        help=f"output file of the English posts' model (default {EN_MODEL_PATH})")
-    parser.add_argument("--no-english", action="store_true", help="train the main model only")
     args = parser.parse_args(argv)
     paths = args.data or default_sets()
     missing = [str(p) for p in paths if not p.is_file()]
@@ -374,15 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         real = read_real_labels(args.labels, args.texts, "train")
     else:
         print(f"no real-post labels at {args.labels}: training on the authored sets only", file=sys.stderr)
-    english = None
-    if not args.no_english:
-        if not args.en_posts.is_dir() or not args.tweets.is_file():
-            raise CrisiswatchError(f"no English posts in {args.en_posts} (write them with benchmarks/english_posts.py) "
-                                   f"or no tweets at {args.tweets}; --no-english trains the main model only")
-        english = read_real_labels(args.en_labels, args.en_posts, "train")
     train(paths, args.texts, args.labels if real is not None else None, args.out, real)
-    if english is not None:
-        train_english(paths, english, args.tweets, args.en_out)
     return 0
 
 
