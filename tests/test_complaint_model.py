@@ -145,14 +145,16 @@ def test_real_labels_are_joined_with_their_texts_by_set_and_row(tmp_path: Path) 
 
 
 def test_rows_drawn_actively_are_marked_so_cross_validation_scores_only_the_random_draw(tmp_path: Path) -> None:
-    (tmp_path / "waimai.csv").write_text("label,review\n0,送了两个小时饭都凉了\n0,汤洒了一袋子\n", encoding="utf-8")
+    (tmp_path / "waimai.csv").write_text("label,review\n0,送了两个小时饭都凉了\n0,汤洒了一袋子\n0,饭是凉的\n",
+                                         encoding="utf-8")
     active = json.loads(_label("waimai:1", "train"))
     active["sample"] = "active"
+    round8 = {**json.loads(_label("waimai:2", "train")), "sample": "round8"}  # a draw of its own: trains only
     labels = tmp_path / "labels.jsonl"
-    labels.write_text(_label("waimai:0", "train") + "\n" + json.dumps(active, ensure_ascii=False) + "\n",
-                      encoding="utf-8")
+    labels.write_text("\n".join([_label("waimai:0", "train"), json.dumps(active, ensure_ascii=False),
+                                 json.dumps(round8, ensure_ascii=False)]) + "\n", encoding="utf-8")
     assert [(r["id"], r["active"]) for r in read_real_labels(labels, tmp_path, "train")] == [
-        ("waimai:0", False), ("waimai:1", True)]
+        ("waimai:0", False), ("waimai:1", True), ("waimai:2", True)]
 
 
 def test_held_out_votes_are_the_majority_of_three_readings(tmp_path: Path) -> None:
