@@ -12,10 +12,10 @@ models trained without the fold:
   English posts and the other folds'), character 1-3-grams or 2-5-grams (words and their endings), its
   reader the sentiment of the English sentiment model's training tweets (`fit_english_reader`), no
   bigram vectors.
-The numbers and the two held-out looks they led to are in `benchmarks/english_posts.py`.
 The fold's posts are classified by each, with languages detected, once with the English gate
 (`complaint._read_in_english`) and once without. It prints complaint precision, recall, F1, category
-micro-F1 and grade exact per set. Needs the `train` extra.
+micro-F1 and grade exact per set. Needs the `train` extra. The numbers, and the two held-out looks they
+led to, are in `benchmarks/english_posts.py`.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 from benchmarks.classify import score  # noqa: E402
 from benchmarks.english_posts import DEFAULT_OUT, LABELS, unit_of  # noqa: E402
@@ -52,8 +53,6 @@ def fit_english_reader(tweets: Path, labels: Path, orders: tuple[int, ...]) -> t
     """The English models' reader: a logistic regression of positive against negative on the English
     sentiment model's training tweets (its held-out ones left out, and every tweet labelled for complaints
     in `labels`), on the model's hashed n-grams. The kind-of-text columns stay zero (the kinds are Chinese)."""
-    from sklearn.linear_model import LogisticRegression  # the train extra
-
     left_out = {r["text"] for split in ("train", tc.HELD_OUT) for r in tc.read_real_labels(labels, tweets.parent, split)}
     positive, negative = EnglishSentiment.LABELS.index("positive"), EnglishSentiment.LABELS.index("negative")
     rows = [(t, int(y == positive)) for t, y in read_tweets(tweets)[0]
