@@ -74,8 +74,6 @@ class SurgeSettings:
     ladder: float = 1.5  # within an episode, a new report needs S this many times the last one
     quiet_hours: float = 24.0
     min_samples: int = 24
-    young_voice: bool = False  # the eleventh round's R11-1 (docs/detection-rounds.md): S of a young calibration
-    # scaled by log10(samples + 1) / log10(n + 1), so "past everything seen" weighs the same at any age
 
     def __post_init__(self) -> None:
         if self.floor < 1.0:
@@ -262,11 +260,7 @@ class SurgeScorer:
 
     def _report(self, t: float, p: float, i: int, side: str, stats: tuple) -> float:
         s = self.s
-        S = rarity = surprise(p)
-        if s.young_voice and S > 0.0:
-            n = len((self._peaks if side == "up" else self._troughs)[i])
-            if n < s.samples:
-                S *= math.log10(s.samples + 1.0) / math.log10(n + 1.0)
+        S = surprise(p)
         if S < s.floor:
             if self._below_since is None:
                 self._below_since = t
@@ -298,7 +292,7 @@ class SurgeScorer:
             usual = self._peaks[i].sorted
             value, baseline = self._swing, usual[len(usual) // 2]
         self.last = Reading(name, side, S, p, value, baseline, self._since, t,
-                            min(10.0**rarity, 1e12) * self._sample_every / 3600.0,
+                            min(10.0**S, 1e12) * self._sample_every / 3600.0,
                             len(calibration) * self._sample_every / 3600.0)
         return S / (S + 1.0)
 
