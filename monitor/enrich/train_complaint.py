@@ -123,6 +123,8 @@ DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "data"
 REAL_LABELS = DATA / "complaint_labels_real.jsonl"
 DEFAULT_TEXTS = "../shared/data/sentiment"
 HELD_OUT = "heldout"
+HELD_OUT_2 = "heldout2"  # the second held-out draw (stop 34, `benchmarks/draw_heldout.py`)
+HELD_OUT_SPLITS = (HELD_OUT, HELD_OUT_2)
 
 
 def default_sets() -> list[Path]:
@@ -197,7 +199,7 @@ def majority_reading(label: dict) -> dict:
     return {"complaint": True, "categories": categories, "severity": severity}
 
 
-def _labelled(labels: Path | None, texts: Path, splits: tuple[str, ...] = ("train", HELD_OUT)
+def _labelled(labels: Path | None, texts: Path, splits: tuple[str, ...] = ("train", *HELD_OUT_SPLITS)
               ) -> tuple[set[str], set[str]]:
     """Ids and texts of the posts labelled for complaints in `splits` (none without a labels file)."""
     if labels is None or not labels.is_file():
@@ -221,7 +223,7 @@ def fit_bigram_vectors(texts: Path, labels: Path | None, dim: int = BIGRAM_DIM,
                        min_count: int = BIGRAM_MIN_COUNT) -> BigramVectors:
     """Bigram vectors learned from every text of the shared sets the reader reads, without their labels,
     leaving out the held-out posts (by id and by text), so nothing held out is seen."""
-    docs = [text for _, text, _ in _shared_rows(texts, *_labelled(labels, texts, (HELD_OUT,)))]
+    docs = [text for _, text, _ in _shared_rows(texts, *_labelled(labels, texts, HELD_OUT_SPLITS))]
     vectors = learn(docs, dim, min_count)
     print(f"bigram vectors: {vectors.keys.size:,} bigrams of {len(docs):,} texts ({', '.join(TEXT_KINDS)}; "
           "held-out posts left out)", file=sys.stderr)
