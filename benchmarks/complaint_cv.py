@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/complaint_cv.py [--texts ../shared/data/sentiment] [--labels FILE]
 
 Five folds over the randomly drawn real training rows (the authored sets and the rows drawn actively
-always train); the `heldout` split is never read. For each C of the one-vs-rest category models, with and
+always train); the held-out splits (`heldout`, `heldout2`) are never read. For each C of the one-vs-rest category models, with and
 without naive-Bayes scaling of the features (NB-LR), and each threshold a second category needs, it prints
 category micro-F1 over the gold complaints of the left-out folds (the detector is not involved, so the
 number isolates the category decision). Then, for the shipped setting, where its errors lie: how often

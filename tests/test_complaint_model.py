@@ -25,6 +25,7 @@ from monitor.enrich.complaint_rules import CATEGORY_KEYS, load_lexicon
 from monitor.enrich.textfeatures import featurise, linear_scores
 from monitor.enrich.train_complaint import (
     default_sets,
+    fit_reader,
     majority_reading,
     read_posts,
     read_real_labels,
@@ -155,6 +156,26 @@ def test_rows_drawn_actively_are_marked_so_cross_validation_scores_only_the_rand
                                  json.dumps(round8, ensure_ascii=False)]) + "\n", encoding="utf-8")
     assert [(r["id"], r["active"]) for r in read_real_labels(labels, tmp_path, "train")] == [
         ("waimai:0", False), ("waimai:1", True), ("waimai:2", True)]
+
+
+@pytest.mark.parametrize("split", ["heldout", "heldout2"])  # the first held-out draw and the second
+def test_the_reader_never_sees_a_held_out_post(tmp_path: Path, split: str) -> None:
+    # the reader learns sentiment and kind of text from the shared sets, with their sentiment labels: a held-out
+    # post it read would come to the complaint model with its label half known
+    held_out = "鳄鱼皮靴开胶"  # its n-grams occur nowhere else; its copy in another set is left out by its text
+    filler = ["送了两个小时饭都凉了", "好吃，还会再点", "房间很干净", "物流很快", "今天天气不错", "客服态度很好"]
+    for k, name in enumerate(TEXT_KINDS):
+        rows = ([held_out] if name in ("online_shopping", "weibo") else []) + filler[k:] + filler[:k]
+        (tmp_path / f"{name}.csv").write_text("label,review\n" + "".join(f"{i % 2},{t}\n" for i, t in enumerate(rows)),
+                                              encoding="utf-8")
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(_label("online_shopping:0", split, categories=["product_quality"]) + "\n", encoding="utf-8")
+    buckets = featurise(["鳄鱼皮靴"], 16, (3,)).bucket  # its trigrams' buckets
+    weights, _ = fit_reader(tmp_path, labels, bits=16, orders=(3,))
+    assert np.abs(weights[buckets]).max() == 0
+    # without the labels the post is read, so the same buckets carry weight: the test can tell
+    weights, _ = fit_reader(tmp_path, None, bits=16, orders=(3,))
+    assert np.abs(weights[buckets]).max() > 0
 
 
 def test_held_out_votes_are_the_majority_of_three_readings(tmp_path: Path) -> None:

@@ -18,8 +18,9 @@ Training data:
   `benchmarks/data/complaint_labels_real.jsonl`, one `{"id": "<set>:<row>", "complaint", "categories",
   "severity", "split"[, "sample"]}` per line, where row is the 0-based data row of `<set>.csv` in the shared
   sentiment folder. Only the labels are committed; the texts are joined from that folder at training time.
-  Rows with split "heldout" are never trained on (they are what `benchmarks/classify.py` reports). Later
-  rounds (all training rows) were labelled with the rubric and the conventions written for the cases it
+  Rows with split "heldout" are never trained on (they are what `benchmarks/classify.py` reports), nor are
+  those of the second held-out draw, "heldout2" (stop 34, `benchmarks/draw_heldout.py`); the reader and the
+  bigram vectors leave both out too. Later rounds (all training rows) were labelled with the rubric and the conventions written for the cases it
   leaves open (`benchmarks/data/complaint_label_conventions.md`). Rounds 4 to 6 (the last 8,000 rows) were
   drawn actively, not at random: posts the model of the time put in a weak category (after-sales, billing,
   price, false advertising, other, service, fraud) or was unsure about, plus random ones (`"sample":
