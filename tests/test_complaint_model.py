@@ -101,7 +101,10 @@ def test_batch_and_single_classification_agree() -> None:
 
 def test_quoted_praise_is_the_company_talking() -> None:
     result = classify("冰箱冷藏室结冰，报修两次，来的师傅都说“正常现象”就走了")
-    assert result.complaint and "after_sales" in result.categories, result.reasons
+    # the repairman's "normal" is his, not the customer's: no praise is read and the post stays a complaint.
+    # (Its categories are the model's: product_quality, with after_sales the runner-up at P 0.27 against the
+    # second category's bar of 0.3 since stop 34's retraining, 0.34 before; the desk shows the runner-up.)
+    assert result.complaint and not any("夸奖/满意" in r for r in result.reasons), result.reasons
     # the quote is reported, not counted: the reasons of a non-complaint show it was set aside
     other = classify("店员说这款“性价比很高”，还没决定买不买")
     assert not other.complaint
