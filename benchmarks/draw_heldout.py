@@ -89,13 +89,14 @@ def read_rows(texts: Path, name: str) -> list[tuple[str, str]]:
         return [((row.get("review") or "").strip(), row.get("label") or "") for row in csv.DictReader(fh)]
 
 
-def draw(texts: Path, per_post: int, seed: int) -> list[str]:
-    """The ids drawn, stratum by stratum (set, then label, sorted), each stratum in its random order."""
+def draw(texts: Path, per_post: int, seed: int, label_files: tuple[Path, ...] = LABEL_FILES) -> list[str]:
+    """The ids drawn, stratum by stratum (set, then label, sorted), each stratum in its random order. The
+    first of `label_files` holds the first held-out draw, whose mix is copied."""
     labelled: list[dict] = []
-    for path in LABEL_FILES:
+    for path in label_files:
         with open(path, encoding="utf-8") as fh:
             labelled += [json.loads(line) for line in fh if line.strip()]
-    with open(REAL_LABELS, encoding="utf-8") as fh:
+    with open(label_files[0], encoding="utf-8") as fh:
         first = [r["id"] for r in map(json.loads, filter(str.strip, fh)) if r.get("split") == HELD_OUT]
     sets = sorted({i.rpartition(":")[0] for i in first} - set(LEFT_OUT_SETS))
     rows = {name: read_rows(texts, name) for name in sets}

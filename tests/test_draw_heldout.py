@@ -1,0 +1,50 @@
+"""The second held-out draw: the first draw's mix, from posts nobody labelled, no text twice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.draw_heldout import draw
+
+
+def _write(path: Path, header: str, rows: list[str]) -> None:
+    path.write_text(header + "\n" + "".join(r + "\n" for r in rows), encoding="utf-8")
+
+
+def _labels(path: Path, rows: list[tuple[str, str]]) -> Path:
+    path.write_text("".join(json.dumps({"id": i, "complaint": False, "categories": [], "severity": None,
+                                        "split": split}) + "\n" for i, split in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def texts(tmp_path: Path) -> Path:
+    shop = ["held out", "trained on", "in round 8", "", "trained on", "纸箱破了", "屏幕坏了", "纸箱破了", "好评"]
+    _write(tmp_path / "online_shopping.csv", "cat,label,review",
+           [f"书籍,{1 if t == '好评' else 0},{t}" for t in shop])
+    _write(tmp_path / "weibo.csv", "label,review", ["1,held out too", "1,晒太阳", "1,看电影", "0,好烦"])
+    _write(tmp_path / "smp2020_emotion.csv", "label,review", ["angry,personal", "angry,another"])
+    return tmp_path
+
+
+def test_the_draw_copies_the_first_mix_from_posts_nobody_labelled(texts: Path, tmp_path: Path) -> None:
+    first = _labels(tmp_path / "real.jsonl", [("online_shopping:0", "heldout"), ("weibo:0", "heldout"),
+                                              ("smp2020_emotion:0", "heldout"), ("online_shopping:1", "train")])
+    round8 = _labels(tmp_path / "round8.jsonl", [("online_shopping:2", "train")])
+    drawn = draw(texts, 2, 34, (first, round8))
+    shop = sorted(i for i in drawn if i.startswith("online_shopping:"))
+    # two per held-out post of its stratum (shop reviews labelled 0): not a labelled row (1, 2), not blank (3),
+    # not a labelled post's text (4), and one of the two copies of "纸箱破了" (5, 7); never the other label (8)
+    assert shop in (["online_shopping:5", "online_shopping:6"], ["online_shopping:6", "online_shopping:7"])
+    assert sorted(i for i in drawn if i.startswith("weibo:")) == ["weibo:1", "weibo:2"]  # "好烦" is label 0
+    assert not any(i.startswith("smp2020_emotion:") for i in drawn)  # every personal post is labelled already
+    assert drawn == draw(texts, 2, 34, (first, round8))  # seeded: the draw can be checked by anyone
+
+
+def test_a_stratum_too_small_for_the_draw_stops_it(texts: Path, tmp_path: Path) -> None:
+    first = _labels(tmp_path / "real.jsonl", [("weibo:0", "heldout")])
+    with pytest.raises(SystemExit, match="weibo label 1: only 2 posts"):
+        draw(texts, 3, 34, (first,))
