@@ -74,8 +74,8 @@ class SurgeSettings:
     ladder: float = 1.5  # within an episode, a new report needs S this many times the last one
     quiet_hours: float = 24.0
     min_samples: int = 24
-    resume: bool = False  # R12-1 (docs/detection-rounds.md): after a gap of level_hours, the EWMA statistics
-    # wait level_hours of rows before they are tested or sampled
+    resume: bool = False  # R12-2 (docs/detection-rounds.md): after a gap (level_hours and three usual
+    # intervals), the EWMA statistics wait level_hours of rows before they are tested or sampled
 
     def __post_init__(self) -> None:
         if self.floor < 1.0:
@@ -150,7 +150,8 @@ class SurgeScorer:
         self._episode = 0.0  # S of the episode's last report (0: no episode)
         self._since = 0.0
         self._below_since: float | None = None
-        self._resumed = -math.inf  # epoch seconds of the first row after the latest gap of level_hours
+        self._resumed = -math.inf  # epoch seconds of the first row after the latest gap
+        self._intervals = RollingMedian(64)  # the series' usual interval between rows
         self.last: Reading | None = None
 
     # ------------------------------------------------------------------ streaming
@@ -166,8 +167,11 @@ class SurgeScorer:
         dt = t - self._last
         if dt < 0.0:
             dt = 0.0  # out-of-order rows: score them, but do not let time run backwards
-        if self.s.resume and dt >= self.s.level_hours * 3600.0:
-            self._resumed = t
+        if self.s.resume and dt > 0.0:
+            usual = self._intervals.median() if self._intervals.fifo else 0.0
+            if dt >= self.s.level_hours * 3600.0 and dt >= 3.0 * usual:
+                self._resumed = t
+            self._intervals.push(dt)
         if dt != self._dt:
             h = dt / 3600.0
             self._alpha = 1.0 if h >= self.s.level_hours else -math.expm1(-h / self.s.level_hours)
