@@ -74,8 +74,6 @@ class SurgeSettings:
     ladder: float = 1.5  # within an episode, a new report needs S this many times the last one
     quiet_hours: float = 24.0
     min_samples: int = 24
-    resume: bool = False  # R12-2 (docs/detection-rounds.md): after a gap (level_hours and three usual
-    # intervals), the EWMA statistics wait level_hours of rows before they are tested or sampled
 
     def __post_init__(self) -> None:
         if self.floor < 1.0:
@@ -150,8 +148,6 @@ class SurgeScorer:
         self._episode = 0.0  # S of the episode's last report (0: no episode)
         self._since = 0.0
         self._below_since: float | None = None
-        self._resumed = -math.inf  # epoch seconds of the first row after the latest gap
-        self._intervals = RollingMedian(64)  # the series' usual interval between rows
         self.last: Reading | None = None
 
     # ------------------------------------------------------------------ streaming
@@ -167,11 +163,6 @@ class SurgeScorer:
         dt = t - self._last
         if dt < 0.0:
             dt = 0.0  # out-of-order rows: score them, but do not let time run backwards
-        if self.s.resume and dt > 0.0:
-            usual = self._intervals.median() if self._intervals.fifo else 0.0
-            if dt >= self.s.level_hours * 3600.0 and dt >= 3.0 * usual:
-                self._resumed = t
-            self._intervals.push(dt)
         if dt != self._dt:
             h = dt / 3600.0
             self._alpha = 1.0 if h >= self.s.level_hours else -math.expm1(-h / self.s.level_hours)
@@ -200,8 +191,6 @@ class SurgeScorer:
         # level is sampled from the first baseline on, like the others, so that all are tested together
         stats = (y - base, level - base, level - seasonal, self._swing, self._slow - base,
                  level if base == base else math.nan, gauss)
-        if t - self._resumed < self.s.level_hours * 3600.0:  # the EWMAs hold less than an hour of rows
-            stats = (stats[0], math.nan, math.nan, math.nan, math.nan, math.nan, gauss)
         both = len(self._sides) == 2
         peaks, troughs, hi, lo, ready = self._peaks, self._troughs, self._hi, self._lo, self._ready
         best_p, best_i, best_side, tests = 1.0, -1, "up", 0
