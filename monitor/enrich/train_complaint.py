@@ -99,6 +99,21 @@ Cross-validation with them, in the same folds, is reported whatever it says; the
 shipped model beside the one trained with round 9 in the same run: adopted if on the second held-out draw
 category micro-F1 rises by at least 0.005 and complaint F1 and severity exact each fall by no more than
 0.005; the first draw is reported beside it, not a condition.
+What came of it: the two readings agree on the flag for 3,466 of 3,497 posts (99.1 %), on categories at
+0.962 and on grades at 0.989 where both call the post a complaint; 202 got a third reading; 2,348
+complaints (379 with two categories). In the folds, category micro-F1 0.8239 -> 0.8284. The one held-out
+look, shipped -> trained with round 9:
+  second draw:                 complaint F1 0.933 -> 0.941, category 0.841 -> 0.849, severity 0.900 -> 0.906
+  first draw, our labels:      0.919 -> 0.918, 0.809 -> 0.801, 0.896 -> 0.893
+  first draw, three-vote:      0.920 -> 0.923, 0.828 -> 0.820, 0.908 -> 0.908
+The rule's numbers said adopt; the rubric's boundary tests said no, and they decide, as they did for the
+first model trained on real posts: the model calls "请问这款空气炸锅有黑色的吗？" a complaint (P 0.43, over
+the neutral-question guard), and puts product_quality before other for a cinema whose air conditioning
+failed. Round 9 is two thirds complaints, many of them mild, and the detector learned to call more posts
+complaints. The held-out evidence is mixed besides: the categories rose on the second draw, whose labels
+come from the same kind of annotator as round 9's, and fell by 0.008 on the first draw under both its
+labels. Not adopted; the labels stay in `complaint_labels_round9.jsonl`, not trained on, like rounds 7 and
+8's. A next look at them wants a held-out draw no decision has seen: the second has now decided three.
 """
 
 from __future__ import annotations
