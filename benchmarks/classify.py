@@ -7,9 +7,9 @@
 The headline is the held-out split of the real posts labelled by the rubric (`split: heldout` in the
 labels file, fixed by the lead before any tuning; texts joined from the shared folder, never committed),
 scored against our adjudicated labels and, where the posts have a second and third reading (stop 32),
-against the majority of the three readings too. Then the second held-out draw (`split: heldout2`, stop 34,
+against the majority of the three readings too. Then the second and third held-out draws (`split: heldout2`, `heldout3`, stop 34,
 `benchmarks/draw_heldout.py`: twice the first draw's size in its mix, drawn before labelling; labels the
-majority of two readings and a third where they differ), and both draws pooled on majority labels.
+majority of two readings and a third where they differ), and every draw pooled on majority labels.
 Beside it, English tweets labelled by the same rubric (`complaint_labels_en.jsonl`: TweetEval tweets that name
 a company, brand or product, chosen by those names alone, two annotators and an adjudication; never trained
 on; texts joined from the shared English folder), when both files are there; and the held-out split of the
@@ -54,6 +54,7 @@ from monitor.enrich.train_complaint import (  # noqa: E402
     DEFAULT_TEXTS,
     HELD_OUT,
     HELD_OUT_2,
+    HELD_OUT_3,
     REAL_LABELS,
     default_sets,
     fit,
@@ -274,10 +275,14 @@ def main(argv: list[str] | None = None) -> int:
         voted = read_real_labels(args.labels, args.texts, HELD_OUT, votes=True)
         if any(a != b for a, b in zip(voted, sets[f"real posts, {HELD_OUT} split"], strict=True)):
             sets[f"real posts, {HELD_OUT} split, three-vote labels"] = voted
-        second = read_real_labels(args.labels, args.texts, HELD_OUT_2)  # its labels are the readings' majority
-        if second:
-            sets[f"real posts, {HELD_OUT_2} split (second draw)"] = second
-            sets[f"real posts, both held-out splits, majority of readings ({len(voted) + len(second)})"] = voted + second
+        pooled = list(voted)
+        for split, nth in ((HELD_OUT_2, "second"), (HELD_OUT_3, "third")):
+            drawn = read_real_labels(args.labels, args.texts, split)  # labels: the majority of its readings
+            if drawn:
+                sets[f"real posts, {split} split ({nth} draw)"] = drawn
+                pooled += drawn
+        if len(pooled) > len(voted):
+            sets[f"real posts, every held-out split, majority of readings ({len(pooled)})"] = pooled
         if EN_LABELS.is_file() and args.en_texts.is_dir():
             sets["English tweets, held out"] = read_real_labels(EN_LABELS, args.en_texts, HELD_OUT)
         if EN_REAL_LABELS.is_file() and args.en_posts.is_dir():

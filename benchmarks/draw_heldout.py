@@ -72,6 +72,26 @@ posts was labelled:
   look on the second draw, so only the third draw speaks for it. Adopted if the tests pass and, on the third
   draw, category micro-F1 rises by at least 0.005 and complaint F1 and severity exact each fall by no more
   than 0.005; the first and second draws are reported beside it, not conditions.
+
+What came of it:
+- labels: the readings agree on the flag for 958 of 966 posts (99.2 %), on categories at 0.975 and on grades at
+  0.994 where both call the post a complaint; 30 got a third reading; 519 complaints;
+- the retrained model passes the tests and ships. Held out, beside the model before (whose reader had read the
+  third draw, so its third-draw figures are no held-out ones):
+    first draw, our labels:       complaint F1 0.919 -> 0.920, category 0.809 -> 0.807, severity 0.896 -> 0.899
+    second draw:                  0.933 -> 0.933, 0.841 -> 0.839, 0.900 -> 0.900
+    third draw (966 posts):       0.929 [0.912-0.944], category 0.866 [0.844-0.887], severity 0.919 [0.895-0.941]
+    every draw, majority labels:  0.929 [0.919-0.939], 0.845 [0.830-0.859], 0.909 [0.894-0.924] (2,676 posts)
+  The third draw has no hotel complaints (none left to draw), and hotels are the style whose categories the
+  model reads worst (0.72 on the first two draws), so its 0.866 flatters; the pooled 0.845 is the fairer figure;
+- R9b, on the third draw: complaint F1 0.929 -> 0.926, category 0.866 -> 0.874, severity 0.919 -> 0.919, which
+  the rule's numbers accept; but the model fails a rubric boundary test (a cinema whose air conditioning failed
+  mid-film: product_quality before other), so by the rule it is not adopted. Beside it: second draw category
+  0.839 -> 0.847, first draw 0.807 -> 0.800 (three-vote 0.825 -> 0.818). Round 9 moves the categories towards
+  the annotators who labelled it and the second and third draws, and away from our labels of the first: the
+  hotel convention ("broken equipment is product_quality") against the lexicon's "a venue's breakdown is
+  other" is one such place. Settling that boundary (conventions and test together, before any look) is the
+  next step for round 9's labels, which stay untrained.
 """
 
 from __future__ import annotations

@@ -114,6 +114,8 @@ complaints. The held-out evidence is mixed besides: the categories rose on the s
 come from the same kind of annotator as round 9's, and fell by 0.008 on the first draw under both its
 labels. Not adopted; the labels stay in `complaint_labels_round9.jsonl`, not trained on, like rounds 7 and
 8's. A next look at them wants a held-out draw no decision has seen: the second has now decided three.
+A third held-out draw was made for that (`benchmarks/draw_heldout.py`): round 9 training the categories and
+grade only (R9b) raised its categories 0.866 -> 0.874 but failed the venue boundary test; not adopted either.
 """
 
 from __future__ import annotations
