@@ -48,3 +48,8 @@ def test_a_stratum_too_small_for_the_draw_stops_it(texts: Path, tmp_path: Path) 
     first = _labels(tmp_path / "real.jsonl", [("weibo:0", "heldout")])
     with pytest.raises(SystemExit, match="weibo label 1: only 2 posts"):
         draw(texts, 3, 34, (first,))
+
+
+def test_a_partial_draw_takes_what_a_short_stratum_has(texts: Path, tmp_path: Path) -> None:
+    first = _labels(tmp_path / "real.jsonl", [("weibo:0", "heldout")])
+    assert sorted(draw(texts, 3, 34, (first,), partial=True)) == ["weibo:1", "weibo:2"]
