@@ -1,6 +1,7 @@
-"""Draw a second held-out set of real posts for the complaint labels, before any of them is labelled.
+"""Draw a further held-out set of real posts for the complaint labels, before any of them is labelled.
 
     .venv/bin/python benchmarks/draw_heldout.py [--texts ../shared/data/sentiment] [--per-post 2] [--seed 34]
+                                                [--split heldout2|heldout3] [--partial]
 
 Why (stop 34): the 622 held-out posts of `complaint_labels_real.jsonl` have decided a dozen changes, one
 look each, and their 95 % interval is about six points wide (complaint F1 0.894-0.936): they cannot say
@@ -115,6 +116,7 @@ from monitor.enrich.train_complaint import (  # noqa: E402
     REAL_LABELS,
 )
 
+# every labels file there is (the second draw came before round 9: to reproduce it, leave `_round9` out)
 LABEL_FILES = (REAL_LABELS, *(REAL_LABELS.with_name(f"complaint_labels_round{n}.jsonl") for n in (7, 8, 9)))
 LEFT_OUT_SETS = ("smp2020_emotion",)  # every personal Weibo post is labelled already
 
