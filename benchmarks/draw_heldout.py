@@ -116,7 +116,7 @@ from monitor.enrich.train_complaint import (  # noqa: E402
     REAL_LABELS,
 )
 
-# every labels file there is (to reproduce the second draw, leave out `_round9` and the held-out rows drawn since)
+# every labels file there is (to reproduce the second draw, leave out `_round9` and the heldout2 and heldout3 rows)
 LABEL_FILES = (REAL_LABELS, *(REAL_LABELS.with_name(f"complaint_labels_round{n}.jsonl") for n in (7, 8, 9)))
 LEFT_OUT_SETS = ("smp2020_emotion",)  # every personal Weibo post is labelled already
 
