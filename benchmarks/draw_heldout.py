@@ -99,7 +99,6 @@ What came of it:
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import random
 import sys
@@ -116,16 +115,11 @@ from monitor.enrich.train_complaint import (  # noqa: E402
     HELD_OUT_3,
     REAL_LABELS,
 )
+from monitor.enrich.train_sentiment import read_set  # noqa: E402
 
 # every labels file there is (to reproduce the second draw, leave out `_round9` and the heldout2 and heldout3 rows)
 LABEL_FILES = (REAL_LABELS, *(REAL_LABELS.with_name(f"complaint_labels_round{n}.jsonl") for n in (7, 8, 9)))
 LEFT_OUT_SETS = ("smp2020_emotion",)  # every personal Weibo post is labelled already
-
-
-def read_rows(texts: Path, name: str) -> list[tuple[str, str]]:
-    """(text, sentiment label) of every row of a shared set, in order."""
-    with open(texts / f"{name}.csv", encoding="utf-8", newline="") as fh:
-        return [((row.get("review") or "").strip(), row.get("label") or "") for row in csv.DictReader(fh)]
 
 
 def draw(texts: Path, per_post: int, seed: int, label_files: tuple[Path, ...] = LABEL_FILES,
@@ -140,7 +134,7 @@ def draw(texts: Path, per_post: int, seed: int, label_files: tuple[Path, ...] = 
     with open(label_files[0], encoding="utf-8") as fh:
         first = [r["id"] for r in map(json.loads, filter(str.strip, fh)) if r.get("split") == HELD_OUT]
     sets = sorted({i.rpartition(":")[0] for i in first} - set(LEFT_OUT_SETS))
-    rows = {name: read_rows(texts, name) for name in sets}
+    rows = {name: [(text.strip(), label) for text, label in read_set(texts, name)] for name in sets}
     ids = {r["id"] for r in labelled}
     seen = set()
     for r in labelled:  # the texts of labelled posts, whatever set they are in
