@@ -55,6 +55,7 @@ from monitor.enrich.train_complaint import (  # noqa: E402
     HELD_OUT,
     HELD_OUT_2,
     HELD_OUT_3,
+    HELD_OUT_4,
     REAL_LABELS,
     default_sets,
     fit,
@@ -276,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         if any(a != b for a, b in zip(voted, sets[f"real posts, {HELD_OUT} split"], strict=True)):
             sets[f"real posts, {HELD_OUT} split, three-vote labels"] = voted
         pooled = list(voted)
-        for split, nth in ((HELD_OUT_2, "second"), (HELD_OUT_3, "third")):
+        for split, nth in ((HELD_OUT_2, "second"), (HELD_OUT_3, "third"), (HELD_OUT_4, "fourth")):
             drawn = read_real_labels(args.labels, args.texts, split)  # labels: the majority of its readings
             if drawn:
                 sets[f"real posts, {split} split ({nth} draw)"] = drawn

@@ -19,7 +19,7 @@ Training data:
   "severity", "split"[, "sample"]}` per line, where row is the 0-based data row of `<set>.csv` in the shared
   sentiment folder. Only the labels are committed; the texts are joined from that folder at training time.
   Rows with split "heldout" are never trained on (they are what `benchmarks/classify.py` reports), nor are
-  those of the later held-out draws, "heldout2" and "heldout3" (stop 34, `benchmarks/draw_heldout.py`); the
+  those of the later held-out draws, "heldout2" to "heldout4" (stops 34 and 35, `benchmarks/draw_heldout.py`); the
   reader and the bigram vectors leave them all out too. Later rounds (all training rows) were labelled with
   the rubric and the conventions written for the cases it
   leaves open (`benchmarks/data/complaint_label_conventions.md`). Rounds 4 to 6 (the last 8,000 rows) were
@@ -161,7 +161,8 @@ DEFAULT_TEXTS = "../shared/data/sentiment"
 HELD_OUT = "heldout"
 HELD_OUT_2 = "heldout2"  # the second held-out draw (stop 34, `benchmarks/draw_heldout.py`)
 HELD_OUT_3 = "heldout3"  # the third (stop 34, after round 9's look)
-HELD_OUT_SPLITS = (HELD_OUT, HELD_OUT_2, HELD_OUT_3)
+HELD_OUT_4 = "heldout4"  # the fourth (stop 35, after R9b's look on the third)
+HELD_OUT_SPLITS = (HELD_OUT, HELD_OUT_2, HELD_OUT_3, HELD_OUT_4)
 
 
 def default_sets() -> list[Path]:
