@@ -48,23 +48,36 @@ def test_rude_courier_is_logistics_not_service_attitude() -> None:
     assert "service_attitude" not in result.categories
 
 
+# The venue boundary as three annotators who saw only the rubric read it (benchmarks/data/venue_readings.jsonl,
+# the main problem first): a service stopped or disrupted is other, like a cancelled flight; broken equipment
+# the customer uses at a venue is product_quality, as the conventions have it for a hotel's.
 @pytest.mark.parametrize(
-    ("text", "venue"),
+    ("text", "outage"),
     [
-        ("写字楼的闸机坏了一整天，刷卡进不去，保安只让排队登记", "闸机"),
-        ("@银河影城 5号厅空调坏了，放映到一半热得坐不住", "影城"),
-        ("早上轻轨又故障停了半小时，车厢闷得不行", "故障停"),  # outage words are `other` on their own
-        ("the gym's treadmills are broken again and the showers have no hot water", "gym"),
+        ("写字楼的闸机坏了一整天，刷卡进不去，保安只让排队登记", "闸机"),  # other 3 of 3
+        ("早上轻轨又故障停了半小时，车厢闷得不行", "故障停"),  # other 3 of 3; outage words are `other` on their own
     ],
 )
-def test_venue_and_service_breakdowns_are_other(text: str, venue: str) -> None:
+def test_service_outages_are_other(text: str, outage: str) -> None:
     result = classify(text)
     assert result.complaint, result.reasons
     assert result.categories[0] == "other", result.reasons
-    # a second category may be product_quality: the labelled posts count a hotel's broken equipment as
-    # product quality (benchmarks/data/complaint_label_conventions.md), so a venue's breakage reads both ways
     assert result.categories[1:] in ([], ["product_quality"]), result.reasons
-    assert any(venue in reason for reason in result.reasons), result.reasons
+    assert any(outage in reason for reason in result.reasons), result.reasons
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@银河影城 5号厅空调坏了，放映到一半热得坐不住",  # product_quality 2 of 3 (one reader: other)
+        "the gym's treadmills are broken again and the showers have no hot water",  # product_quality 2 of 3
+    ],
+)
+def test_broken_equipment_at_a_venue_is_product_quality(text: str) -> None:
+    result = classify(text)
+    assert result.complaint, result.reasons
+    assert result.categories[0] == "product_quality", result.reasons
+    assert result.categories[1:] in ([], ["other"]), result.reasons
 
 
 def test_own_purchase_at_a_venue_stays_product_quality() -> None:

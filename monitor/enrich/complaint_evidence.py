@@ -164,20 +164,20 @@ def _courier_is_logistics(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
     return None
 
 
-def _venue_is_other(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
-    """A broken barrier gate, cinema seat or metro train is a venue or service problem (other), not a product
-    the author bought, unless the post is about the author's own purchase ("新买的", "到手")."""
+def _outage_is_other(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
+    """A metro that stopped, an entry gate or a queuing system that failed is a service disrupted (other, like a
+    cancelled flight), not a faulty product, unless the post is about the author's own purchase ("新买的"). A
+    venue's broken equipment (air conditioning, seats, machines) stays product_quality, as a hotel's does."""
     quality = ev.scores.get("product_quality", 0.0)
     if quality <= 0 or quality < ev.scores.get("other", 0.0) * 0.5:
         return None
     if "logistics" in ev.scores:  # broken in transit stays with the courier
         return None
-    # the full text: the venue is often the handle itself ("@星光影院 的3D眼镜坏了")
-    venue = cue("venue")
-    if venue is None or cue("own_product") is not None:
+    outage = cue("service_outage")
+    if outage is None or cue("own_product") is not None:
         return None
     _move(ev, "product_quality", "other")
-    return f"{quote(venue)} → 场所/设施/公共服务的故障算其他"
+    return f"{quote(outage)} → 服务中断/通行故障算其他"
 
 
 def _checkout_is_billing(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
@@ -193,7 +193,7 @@ def _checkout_is_billing(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
 
 
 # Rubric boundaries, applied in order after the lexicon scores; each returns a reason when it applied.
-BOUNDARY_RULES = (_courier_is_logistics, _venue_is_other, _checkout_is_billing)
+BOUNDARY_RULES = (_courier_is_logistics, _outage_is_other, _checkout_is_billing)
 
 
 def _grade_hits(lex: Lexicon, text: str, starts: list[int], hits: list[Hit], expecting: bool) -> list[Hit]:
