@@ -31,7 +31,7 @@ from monitor.enrich.complaint_evidence import Evidence, lexicon_verdict, quote, 
 from monitor.enrich.complaint_guards import rubric_guard
 from monitor.enrich.complaint_model import ComplaintModel, Scores, load_complaint_model
 from monitor.enrich.complaint_rules import CATEGORY_KEYS, GRADES, Lexicon, load_lexicon
-from monitor.enrich.language import detect_languages
+from monitor.enrich.language import UNDETERMINED, detect_languages
 from monitor.enrich.sentiment import score_by_language
 
 SECOND_CATEGORY = 0.75  # lexicon decider: a second category must reach this share of the first one's score
@@ -174,7 +174,9 @@ def _rows(scores: Scores) -> list[_Row]:
                                       scores.guarded.tolist(), strict=True)]
 
 
-def _by_model(ev: Evidence, lex: Lexicon, model: ComplaintModel, row: _Row) -> ComplaintResult:
+def _by_model(ev: Evidence, lex: Lexicon, model: ComplaintModel, row: _Row, english: bool = False) -> ComplaintResult:
+    """The learned decision. In an `english` post the categories are the lexicon's where it names one: the
+    model's n-grams are Chinese, and on English text they mean little (see `_read_in_english`)."""
     if not ev.text:
         return _no(["空文本"])
     p = row.complaint
@@ -183,7 +185,10 @@ def _by_model(ev: Evidence, lex: Lexicon, model: ComplaintModel, row: _Row) -> C
         said = _praise_reasons(ev) + ([why] if why else ev.doubt_reasons) + ev.notes[:2]
         return _no(said + [f"文本模型 {p:.2f} → 非投诉"])
     probs = row.categories
-    categories = _model_categories(probs, row.ranked, model.keys, model.second)
+    if english and max(ev.scores.values(), default=0.0) >= CATEGORY_FLOOR:
+        categories = _lexicon_categories(ev.scores)
+    else:
+        categories = _model_categories(probs, row.ranked, model.keys, model.second)
     grade, grade_reasons = _model_grade(ev, categories, row.grades, row.grade)
     reasons = _category_reasons(ev, lex, categories, dict(zip(model.keys, probs, strict=True)))
     if why is not None:
@@ -218,8 +223,22 @@ def classify_many(texts: Sequence[str], lexicon_path: str | None = None, model_p
         results = [_by_lexicon(ev, lex) for ev in evidence]
     else:
         rows = _rows(model.scores(texts, evidence))
-        results = [_by_model(ev, lex, model, row) for ev, row in zip(evidence, rows, strict=True)]
+        flagged = [i for i, row in enumerate(rows) if row.complaint >= model.threshold]
+        languages = _languages_of(texts, flagged, languages)
+        results = [_by_model(ev, lex, model, row, languages[i] == "en")
+                   for i, (ev, row) in enumerate(zip(evidence, rows, strict=True))]
     return _read_in_english(texts, evidence, results, languages, sentiments)
+
+
+def _languages_of(texts: Sequence[str], wanted: list[int], languages: Sequence[str] | None) -> list[str]:
+    """The posts' languages: `languages` when the pipeline has them, else detected for the posts in `wanted`
+    alone (the rest undetermined: nothing reads them)."""
+    if languages is not None:
+        return list(languages)
+    out = [UNDETERMINED] * len(texts)
+    for i, lang in zip(wanted, detect_languages([texts[i] for i in wanted]), strict=True):
+        out[i] = lang
+    return out
 
 
 def _read_in_english(texts: Sequence[str], evidence: list[Evidence], results: list[ComplaintResult],

@@ -167,17 +167,25 @@ def _courier_is_logistics(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
 def _outage_is_other(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
     """A metro that stopped, an entry gate or a queuing system that failed is a service disrupted (other, like a
     cancelled flight), not a faulty product, unless the post is about the author's own purchase ("新买的"). A
-    venue's broken equipment (air conditioning, seats, machines) stays product_quality, as a hotel's does."""
-    quality = ev.scores.get("product_quality", 0.0)
-    if quality <= 0 or quality < ev.scores.get("other", 0.0) * 0.5:
-        return None
+    venue's broken equipment (air conditioning, seats, machines) stays product_quality, as a hotel's does. The
+    queue or the wait an outage causes ("只让排队登记") is the outage too, not the staff's attitude."""
     if "logistics" in ev.scores:  # broken in transit stays with the courier
         return None
     outage = cue("service_outage")
     if outage is None or cue("own_product") is not None:
         return None
-    _move(ev, "product_quality", "other")
-    return f"{quote(outage)} → 服务中断/通行故障算其他"
+    quality = ev.scores.get("product_quality", 0.0)
+    moved = quality > 0 and quality >= ev.scores.get("other", 0.0) * 0.5
+    if moved:
+        _move(ev, "product_quality", "other")
+    waited = ev.words.get("service_attitude", [])
+    if waited and all(_WAITING.fullmatch(w) for w in waited):
+        _move(ev, "service_attitude", "other")
+        moved = True
+    return f"{quote(outage)} → 服务中断/通行故障算其他" if moved else None
+
+
+_WAITING = re.compile(r"排队|等了.{0,4}(小时|分钟)")  # service_attitude's waiting words
 
 
 def _checkout_is_billing(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
