@@ -127,6 +127,32 @@ before any of its posts was labelled:
   detector), on top of the shipped model above. Adopted if the tests pass and, on the fourth draw, category micro-F1 rises by at least 0.005 and
   complaint F1 and severity exact each fall by no more than 0.005; the other draws are reported beside it, not
   conditions.
+
+What came of it (stop 35):
+- venue readings (`benchmarks/data/venue_readings.jsonl`): other for the light rail and the office gates (3 of
+  3), product_quality for the cinema's air conditioning and the gym's treadmills (2 of 3; the third reader put
+  every venue's breakage under other). The test and the conventions say so;
+- labels: the readings agree on the flag for 959 of 966 posts (99.3 %), on categories at 0.971 and on grades
+  at 0.981 where both call the post a complaint; 38 got a third reading; 522 complaints;
+- authored sets: the readings agree on 123 of the 139 venue and outage complaints; 53 changed categories (33
+  other -> product_quality);
+- the shipped model (fourth draw left out of its reader and bigram vectors, the settled venue boundary, the
+  wait of an outage, English categories by the lexicon) passes the tests and ships. Held out:
+    fourth draw (966 posts):       complaint F1 0.930 [0.915-0.946], category 0.871 [0.850-0.893], severity
+                                   0.891 [0.864-0.918]
+    every draw, majority labels:   0.928 [0.920-0.937], 0.852 [0.841-0.863], 0.905 [0.891-0.918] (3,642 posts)
+    the same, each set's complaints weighted to the first draw's mix:  category 0.831
+  Two of the four draws have no negative hotel reviews, so hotels hold 11 % of the pooled complaints against
+  21 % in the first draw's mix, and hotels are where the categories are read worst (0.72 pooled): the pooled
+  0.852 flatters, and 0.831 is the figure at the mix the draws were meant to have. For the record, the model
+  retrained with the fourth draw left out and nothing else: fourth draw 0.931 / 0.874 / 0.889 (so the venue
+  and English changes move the Chinese draws by nothing beyond noise); the model before, whose reader had read
+  the fourth draw with its sentiment labels, 0.938 / 0.882 / 0.900 there (no held-out figures);
+- R9b on top of it, on the fourth draw: complaint F1 0.9302 -> 0.9301, category 0.8710 -> 0.8754 (+0.0044),
+  severity 0.891 -> 0.897; the tests pass. The rule wants +0.005: not adopted. Beside it: first draw 0.812 ->
+  0.799 (three-vote 0.823 -> 0.817), second 0.841 -> 0.849, third 0.867 -> 0.875. Round 9's labels stay
+  untrained: on three draws its categories rose by 0.004 to 0.008, on the first draw they fell by 0.006 to
+  0.013, every time.
 """
 
 from __future__ import annotations

@@ -71,6 +71,7 @@ def test_service_outages_are_other(text: str, outage: str) -> None:
     [
         "@银河影城 5号厅空调坏了，放映到一半热得坐不住",  # product_quality 2 of 3 (one reader: other)
         "the gym's treadmills are broken again and the showers have no hot water",  # product_quality 2 of 3
+        "健身房的跑步机坏了三台，一个月了还没修，年卡白办了",  # product_quality 2 of 3
     ],
 )
 def test_broken_equipment_at_a_venue_is_product_quality(text: str) -> None:
