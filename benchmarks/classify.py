@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--leave-one-out", action="store_true",
                         help="also train without each authored set in turn and score it (needs the train extra)")
     args = parser.parse_args(argv)
-    first_mix: Counter | None = None  # the first draw's gold complaints per set, to read the pooled draws at
+    first_mix: Counter | None = None  # the first draw's gold complaints per set: the mix the pooled draws are read at
     if args.data:
         sets = {path.name: load(path) for path in args.data}
     elif args.labels.is_file():

@@ -164,6 +164,9 @@ def _courier_is_logistics(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
     return None
 
 
+_WAITING = re.compile(r"排队|等了.{0,4}(小时|分钟)")  # service_attitude's waiting words
+
+
 def _outage_is_other(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
     """A metro that stopped, an entry gate or a queuing system that failed is a service disrupted (other, like a
     cancelled flight), not a faulty product, unless the post is about the author's own purchase ("新买的"). A
@@ -183,9 +186,6 @@ def _outage_is_other(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
         _move(ev, "service_attitude", "other")
         moved = True
     return f"{quote(outage)} → 服务中断/通行故障算其他" if moved else None
-
-
-_WAITING = re.compile(r"排队|等了.{0,4}(小时|分钟)")  # service_attitude's waiting words
 
 
 def _checkout_is_billing(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
