@@ -188,6 +188,18 @@ def _outage_is_other(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
     return f"{quote(outage)} → 服务中断/通行故障算其他" if moved else None
 
 
+def _noise_is_other(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
+    """Rubric: noise is `other`. In a hotel the product_quality words that are only noise ("噪音大") move there;
+    a post that also names a defect keeps it (a door that will not shut lets the corridor in)."""
+    noisy = ev.words.get("product_quality", [])
+    if not noisy or cue("lodging") is None or cue("own_product") is not None:
+        return None
+    if not all(lex.cues["noise"].search(w) for w in noisy):
+        return None
+    _move(ev, "product_quality", "other")
+    return f"{quote(cue('noise') or noisy[0])} → 住宿中的噪音算其他"
+
+
 def _checkout_is_billing(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
     """Rubric: a fee or a changed amount at checkout is billing, not a price dispute."""
     price = ev.scores.get("price", 0.0)
@@ -201,7 +213,7 @@ def _checkout_is_billing(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
 
 
 # Rubric boundaries, applied in order after the lexicon scores; each returns a reason when it applied.
-BOUNDARY_RULES = (_courier_is_logistics, _outage_is_other, _checkout_is_billing)
+BOUNDARY_RULES = (_courier_is_logistics, _outage_is_other, _noise_is_other, _checkout_is_billing)
 
 
 def _grade_hits(lex: Lexicon, text: str, starts: list[int], hits: list[Hit], expecting: bool) -> list[Hit]:
