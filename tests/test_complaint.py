@@ -81,6 +81,24 @@ def test_broken_equipment_at_a_venue_is_product_quality(text: str) -> None:
     assert result.categories[1:] in ([], ["other"]), result.reasons
 
 
+# Noise is `other` in the rubric; three annotators who saw only the rubric put a hotel's noise there whatever
+# its source, and a defective fixture that lets the noise in under product_quality
+# (benchmarks/data/noise_readings.jsonl): so does the classifier, and a product's own noise stays a defect.
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        ("酒店隔音太差，隔壁说话听得一清二楚", "other"),  # other 3 of 3
+        ("住的这家酒店临街，大货车整夜轰鸣，窗户关上也没用", "other"),  # other 3 of 3 (the probe's post, the hotel named)
+        ("房间的门关不严，走廊的声音全传进来", "product_quality"),  # product_quality first 3 of 3
+        ("新买的风扇噪音很大，开最低档都吵", "product_quality"),  # the author's own product
+    ],
+)
+def test_noise_where_the_author_stays_is_other_and_a_defect_is_quality(text: str, first: str) -> None:
+    result = classify(text)
+    assert result.complaint, result.reasons
+    assert result.categories[0] == first, result.reasons
+
+
 def test_own_purchase_at_a_venue_stays_product_quality() -> None:
     result = classify("在商场新买的电饭煲用了两天就坏了")
     assert result.categories[0] == "product_quality", result.reasons
