@@ -191,10 +191,10 @@ def _outage_is_other(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
 def _noise_is_other(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
     """Rubric: noise is `other`. In a hotel the product_quality words that are only noise ("噪音大") move there;
     a post that also names a defect keeps it (a door that will not shut lets the corridor in)."""
-    noisy = ev.words.get("product_quality", [])
-    if not noisy or cue("lodging") is None or cue("own_product") is not None:
+    noisy, noise = ev.words.get("product_quality", []), lex.cues.get("noise")
+    if not noisy or noise is None or cue("lodging") is None or cue("own_product") is not None:
         return None
-    if not all(lex.cues["noise"].search(w) for w in noisy):
+    if not all(noise.search(w) for w in noisy):
         return None
     _move(ev, "product_quality", "other")
     return f"{quote(cue('noise') or noisy[0])} → 住宿中的噪音算其他"
