@@ -56,9 +56,7 @@ from monitor.enrich.complaint_rules import CATEGORY_KEYS  # noqa: E402
 from monitor.enrich.train_complaint import (  # noqa: E402
     DEFAULT_TEXTS,
     HELD_OUT,
-    HELD_OUT_2,
-    HELD_OUT_3,
-    HELD_OUT_4,
+    HELD_OUT_SPLITS,
     REAL_LABELS,
     default_sets,
     fit,
@@ -142,6 +140,7 @@ def score(rows: list[dict], preds: list[Prediction]) -> dict:
     ctp, cfp, cfn = (sum(v[i] for v in cat.values()) for i in range(3))
     return {
         "complaint": _prf(tp, fp, fn),
+        "category_counts": (ctp, cfp, cfn),
         "category_micro_f1": _prf(ctp, cfp, cfn)[2],
         "per_category": {k: _prf(*v)[:2] + (v[0] + v[2],) for k, v in cat.items()},
         "severity": sev_ok / n_gold if n_gold else 0.0,
@@ -180,20 +179,18 @@ def category_f1_at_mix(rows: list[dict], preds: list[Prediction], mix: Counter) 
     """Category micro-F1 with each set's (post, category) counts weighted so that the sets hold the shares of
     gold complaints that `mix` has: draws whose mixes differ (the third and fourth have no negative hotel
     reviews left to draw) are read at the mix they were meant to have."""
-    counts: dict[str, list[int]] = {}
+    by_set: dict[str, tuple[list[dict], list[Prediction]]] = {}
     for row, pred in zip(rows, preds, strict=True):
         if row["complaint"]:
-            tally = counts.setdefault(row["style"], [0, 0, 0, 0])
-            got, gold = set(pred[1]) if pred[0] else set(), set(row["categories"])
-            tally[0] += len(gold & got)
-            tally[1] += len(got - gold)
-            tally[2] += len(gold - got)
-            tally[3] += 1
-    total, wanted = sum(t[3] for t in counts.values()), sum(mix[k] for k in counts)
+            kept = by_set.setdefault(row["style"], ([], []))
+            kept[0].append(row)
+            kept[1].append(pred)
+    total, wanted = sum(len(r) for r, _ in by_set.values()), sum(mix[k] for k in by_set)
     tp = fp = fn = 0.0
-    for style, (t_p, f_p, f_n, n) in counts.items():
-        weight = (mix[style] / wanted) / (n / total)
-        tp, fp, fn = tp + weight * t_p, fp + weight * f_p, fn + weight * f_n
+    for style, (set_rows, set_preds) in by_set.items():
+        weight = (mix[style] / wanted) / (len(set_rows) / total)
+        c_tp, c_fp, c_fn = score(set_rows, set_preds)["category_counts"]
+        tp, fp, fn = tp + weight * c_tp, fp + weight * c_fp, fn + weight * c_fn
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
@@ -298,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="also train without each authored set in turn and score it (needs the train extra)")
     args = parser.parse_args(argv)
     first_mix: Counter | None = None  # the first draw's gold complaints per set: the mix the pooled draws are read at
+    pooled_name = None
     if args.data:
         sets = {path.name: load(path) for path in args.data}
     elif args.labels.is_file():
@@ -306,13 +304,14 @@ def main(argv: list[str] | None = None) -> int:
         if any(a != b for a, b in zip(voted, sets[f"real posts, {HELD_OUT} split"], strict=True)):
             sets[f"real posts, {HELD_OUT} split, three-vote labels"] = voted
         pooled = list(voted)
-        for split, nth in ((HELD_OUT_2, "second"), (HELD_OUT_3, "third"), (HELD_OUT_4, "fourth")):
+        for split, nth in zip(HELD_OUT_SPLITS[1:], ("second", "third", "fourth"), strict=True):
             drawn = read_real_labels(args.labels, args.texts, split)  # labels: the majority of its readings
             if drawn:
                 sets[f"real posts, {split} split ({nth} draw)"] = drawn
                 pooled += drawn
         if len(pooled) > len(voted):
-            sets[f"real posts, every held-out split, majority of readings ({len(pooled)})"] = pooled
+            pooled_name = f"real posts, every held-out split, majority of readings ({len(pooled)})"
+            sets[pooled_name] = pooled
             first_mix = Counter(r["style"] for r in voted if r["complaint"])
         if EN_LABELS.is_file() and args.en_texts.is_dir():
             sets["English tweets, held out"] = read_real_labels(EN_LABELS, args.en_texts, HELD_OUT)
@@ -333,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.also_model:
         systems = {"ours": systems["ours"], "also": ours(args.also_model), **systems}
     for name, rows in sets.items():
-        report(name, rows, run(rows, systems), first_mix if name.startswith("real posts, every") else None)
+        report(name, rows, run(rows, systems), first_mix if name == pooled_name else None)
     if args.leave_one_out:
         leave_one_set_out(args.labels, args.texts)
     return 0

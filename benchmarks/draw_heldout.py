@@ -42,9 +42,7 @@ sys.path.insert(0, str(ROOT))
 from monitor.enrich.train_complaint import (  # noqa: E402
     DEFAULT_TEXTS,
     HELD_OUT,
-    HELD_OUT_2,
-    HELD_OUT_3,
-    HELD_OUT_4,
+    HELD_OUT_SPLITS,
     REAL_LABELS,
 )
 from monitor.enrich.train_sentiment import read_set  # noqa: E402
@@ -102,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--texts", type=Path, default=Path(DEFAULT_TEXTS))
     parser.add_argument("--per-post", type=int, default=2)
     parser.add_argument("--seed", type=int, default=34)
-    parser.add_argument("--split", choices=(HELD_OUT_2, HELD_OUT_3, HELD_OUT_4), default=HELD_OUT_2)
+    parser.add_argument("--split", choices=HELD_OUT_SPLITS[1:], default=HELD_OUT_SPLITS[1])
     parser.add_argument("--partial", action="store_true", help="take what a short stratum has")
     args = parser.parse_args(argv)
     with open(REAL_LABELS, encoding="utf-8") as fh:
