@@ -164,9 +164,6 @@ def _courier_is_logistics(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
     return None
 
 
-_WAITING = re.compile(r"排队|等了.{0,4}(小时|分钟)")  # service_attitude's waiting words
-
-
 def _outage_is_other(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
     """A metro that stopped, an entry gate or a queuing system that failed is a service disrupted (other, like a
     cancelled flight), not a faulty product, unless the post is about the author's own purchase ("新买的"). A
@@ -181,8 +178,8 @@ def _outage_is_other(lex: Lexicon, ev: Evidence, cue: CueOf) -> str | None:
     moved = quality > 0 and quality >= ev.scores.get("other", 0.0) * 0.5
     if moved:
         _move(ev, "product_quality", "other")
-    waited = ev.words.get("service_attitude", [])
-    if waited and all(_WAITING.fullmatch(w) for w in waited):
+    waited, waiting = ev.words.get("service_attitude", []), lex.cues.get("waiting")
+    if waited and waiting is not None and all(waiting.fullmatch(w) for w in waited):
         _move(ev, "service_attitude", "other")
         moved = True
     return f"{quote(outage)} → 服务中断/通行故障算其他" if moved else None
