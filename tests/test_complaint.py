@@ -101,6 +101,14 @@ def test_noise_where_the_author_stays_is_other_and_a_defect_is_quality(text: str
     assert result.categories[0] == first, result.reasons
 
 
+def test_the_lexicon_reads_the_wait_an_outage_causes_as_the_outage_and_rude_staff_as_staff() -> None:
+    lex = load_lexicon()
+    queued = read_evidence("写字楼的闸机坏了一整天，刷卡进不去，保安只让排队登记", lex)
+    assert "service_attitude" not in queued.scores and queued.scores["other"] > 0, queued.scores
+    rude = read_evidence("地铁故障停了半小时，工作人员态度恶劣", lex)
+    assert rude.scores.get("service_attitude", 0) > 0, rude.scores
+
+
 def test_the_lexicon_reads_noise_at_a_hotel_as_other_and_a_products_noise_as_a_defect() -> None:
     lex = load_lexicon()
     hotel = read_evidence("这家酒店空调外机就在窗外，噪音大得像拖拉机", lex)
