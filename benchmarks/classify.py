@@ -11,7 +11,10 @@ against the majority of the three readings too. Then the later held-out draws (`
 `heldout4`, stops 34 and 35, `benchmarks/draw_heldout.py`: twice the first draw's size in its mix, drawn before
 labelling; labels the majority of two readings and a third where they differ), and every draw pooled on
 majority labels, its categories also read at the first draw's mix of sets (`category_f1_at_mix`: the third and
-fourth draws have no negative hotel reviews, where most hotel complaints are).
+fourth draws have no negative hotel reviews, where most hotel complaints are). Then the same four draws
+labelled by annotators who read the rubric alone, as the checkers' annotators do (`rubric_readings.jsonl`,
+stop 36: two readings of every post, a third where they differ; the majority), the first two draws and the
+last two apart and pooled.
 Beside it, English tweets labelled by the same rubric (`complaint_labels_en.jsonl`: TweetEval tweets that name
 a company, brand or product, chosen by those names alone, two annotators and an adjudication; never trained
 on; texts joined from the shared English folder), when both files are there; and the held-out split of the
@@ -61,12 +64,14 @@ from monitor.enrich.train_complaint import (  # noqa: E402
     default_sets,
     fit,
     fit_reader,
+    majority_reading,
     read_posts,
     read_real_labels,
 )
 
 DATA = ROOT / "benchmarks" / "data"
 EN_LABELS = DATA / "complaint_labels_en.jsonl"
+RUBRIC_READINGS = DATA / "rubric_readings.jsonl"  # the held-out draws read by the rubric alone (stop 36)
 DEFAULT_EN_TEXTS = "../shared/data/sentiment_en"
 Prediction = tuple[bool, list[str], str | None]
 
@@ -194,6 +199,24 @@ def category_f1_at_mix(rows: list[dict], preds: list[Prediction], mix: Counter) 
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
+def by_the_rubric(rows: list[dict], readings: Path) -> list[dict]:
+    """`rows` (held-out posts with their text and set) with the labels of annotators who read the rubric alone,
+    as the checkers' annotators do: the two readings where they agree, else the majority of three
+    (`majority_reading`'s rule). A row with no readings is an error: a shorter set would change every number."""
+    with readings.open(encoding="utf-8") as fh:
+        read = {r["id"]: r["readings"] for r in map(json.loads, filter(str.strip, fh))}
+    unread = [r["id"] for r in rows if r["id"] not in read]
+    if unread:
+        raise SystemExit(f"{readings}: {len(unread)} held-out post(s) have no rubric readings (first: {unread[0]})")
+    out = []
+    for row in rows:
+        first, *more = read[row["id"]]
+        voted = majority_reading({**first, **dict(zip(("fresh", "third"), more, strict=False))})
+        out.append({**row, "complaint": bool(voted["complaint"]), "categories": list(voted["categories"] or []),
+                    "severity": voted["severity"]})
+    return out
+
+
 def report(name: str, rows: list[dict], predicted: dict[str, tuple[list[Prediction], float]],
            mix: Counter | None = None) -> None:
     systems = list(predicted)
@@ -295,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also train without each authored set in turn and score it (needs the train extra)")
     args = parser.parse_args(argv)
     first_mix: Counter | None = None  # the first draw's gold complaints per set: the mix the pooled draws are read at
-    pooled_name = None
+    pooled_name = pooled_rubric = None
+    rubric_mix: Counter | None = None
     if args.data:
         sets = {path.name: load(path) for path in args.data}
     elif args.labels.is_file():
@@ -304,15 +328,24 @@ def main(argv: list[str] | None = None) -> int:
         if any(a != b for a, b in zip(voted, sets[f"real posts, {HELD_OUT} split"], strict=True)):
             sets[f"real posts, {HELD_OUT} split, three-vote labels"] = voted
         pooled = list(voted)
+        draws = [sets[f"real posts, {HELD_OUT} split"]]
         for split, nth in zip(HELD_OUT_SPLITS[1:], ("second", "third", "fourth"), strict=True):
             drawn = read_real_labels(args.labels, args.texts, split)  # labels: the majority of its readings
             if drawn:
                 sets[f"real posts, {split} split ({nth} draw)"] = drawn
                 pooled += drawn
+                draws.append(drawn)
         if len(pooled) > len(voted):
             pooled_name = f"real posts, every held-out split, majority of readings ({len(pooled)})"
             sets[pooled_name] = pooled
             first_mix = Counter(r["style"] for r in voted if r["complaint"])
+        if RUBRIC_READINGS.is_file() and len(draws) == 4:
+            # the first two draws chose stop 36's runner-up threshold; the last two judged it
+            sets["by the rubric alone, first and second draws"] = by_the_rubric(draws[0] + draws[1], RUBRIC_READINGS)
+            sets["by the rubric alone, third and fourth draws"] = by_the_rubric(draws[2] + draws[3], RUBRIC_READINGS)
+            pooled_rubric = f"by the rubric alone, every held-out split ({len(pooled)})"
+            sets[pooled_rubric] = by_the_rubric([row for drawn in draws for row in drawn], RUBRIC_READINGS)
+            rubric_mix = Counter(r["style"] for r in sets[pooled_rubric][:len(draws[0])] if r["complaint"])
         if EN_LABELS.is_file() and args.en_texts.is_dir():
             sets["English tweets, held out"] = read_real_labels(EN_LABELS, args.en_texts, HELD_OUT)
         if EN_REAL_LABELS.is_file() and args.en_posts.is_dir():
@@ -331,8 +364,11 @@ def main(argv: list[str] | None = None) -> int:
     systems = {"ours": ours(args.model), "lexicon": ours(use_model=False), "keywords": baseline}
     if args.also_model:
         systems = {"ours": systems["ours"], "also": ours(args.also_model), **systems}
+    mixes = {pooled_name: first_mix}
+    if RUBRIC_READINGS.is_file() and first_mix is not None and pooled_rubric:
+        mixes[pooled_rubric] = rubric_mix
     for name, rows in sets.items():
-        report(name, rows, run(rows, systems), first_mix if name == pooled_name else None)
+        report(name, rows, run(rows, systems), mixes.get(name))
     if args.leave_one_out:
         leave_one_set_out(args.labels, args.texts)
     return 0
