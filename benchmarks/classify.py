@@ -8,8 +8,9 @@ The headline is the held-out split of the real posts labelled by the rubric (`sp
 labels file, fixed by the lead before any tuning; texts joined from the shared folder, never committed),
 scored against our adjudicated labels and, where the posts have a second and third reading (stop 32),
 against the majority of the three readings too. Then the later held-out draws (`split: heldout2`, `heldout3`,
-`heldout4`, stops 34 and 35, `benchmarks/draw_heldout.py`: twice the first draw's size in its mix, drawn before
-labelling; labels the majority of two readings and a third where they differ), and every draw pooled on
+`heldout4`, `heldout5`, stops 34 to 36, `benchmarks/draw_heldout.py`: twice the first draw's size in its mix,
+drawn before labelling; labels the majority of two readings and a third where they differ, the fifth's by the
+rubric alone), and every draw pooled on
 majority labels, its categories also read at the first draw's mix of sets (`category_f1_at_mix`: the third and
 fourth draws have no negative hotel reviews, where most hotel complaints are). Then the same four draws
 labelled by annotators who read the rubric alone, as the checkers' annotators do (`rubric_readings.jsonl`,
@@ -329,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
             sets[f"real posts, {HELD_OUT} split, three-vote labels"] = voted
         pooled = list(voted)
         draws = [sets[f"real posts, {HELD_OUT} split"]]
-        for split, nth in zip(HELD_OUT_SPLITS[1:], ("second", "third", "fourth"), strict=True):
+        for split, nth in zip(HELD_OUT_SPLITS[1:], ("second", "third", "fourth", "fifth"), strict=True):
             drawn = read_real_labels(args.labels, args.texts, split)  # labels: the majority of its readings
             if drawn:
                 sets[f"real posts, {split} split ({nth} draw)"] = drawn
@@ -339,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
             pooled_name = f"real posts, every held-out split, majority of readings ({len(pooled)})"
             sets[pooled_name] = pooled
             first_mix = Counter(r["style"] for r in voted if r["complaint"])
-        if RUBRIC_READINGS.is_file() and len(draws) == 4:
+        if RUBRIC_READINGS.is_file() and len(draws) >= 4:  # the fifth draw's own labels are the rubric's
             # the first two draws chose stop 36's runner-up threshold; the last two judged it
             sets["by the rubric alone, first and second draws"] = by_the_rubric(draws[0] + draws[1], RUBRIC_READINGS)
             sets["by the rubric alone, third and fourth draws"] = by_the_rubric(draws[2] + draws[3], RUBRIC_READINGS)
