@@ -12,10 +12,10 @@ against the majority of the three readings too. Then the later held-out draws (`
 drawn before labelling; labels the majority of two readings and a third where they differ, the fifth's by the
 rubric alone), and every draw pooled on
 majority labels, its categories also read at the first draw's mix of sets (`category_f1_at_mix`: the third and
-fourth draws have no negative hotel reviews, where most hotel complaints are). Then the same four draws
+fourth draws have no negative hotel reviews, where most hotel complaints are). Then the first four draws
 labelled by annotators who read the rubric alone, as the checkers' annotators do (`rubric_readings.jsonl`,
-stop 36: two readings of every post, a third where they differ; the majority), the first two draws and the
-last two apart and pooled.
+stop 36: two readings of every post, a third where they differ; the majority), the first two and the third and
+fourth apart, and every draw pooled (the fifth draw's own labels are such readings).
 Beside it, English tweets labelled by the same rubric (`complaint_labels_en.jsonl`: TweetEval tweets that name
 a company, brand or product, chosen by those names alone, two annotators and an adjudication; never trained
 on; texts joined from the shared English folder), when both files are there; and the held-out split of the
