@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
             sets[pooled_name] = pooled
             first_mix = Counter(r["style"] for r in voted if r["complaint"])
         if RUBRIC_READINGS.is_file() and len(draws) >= 4:  # the fifth draw's own labels are the rubric's
-            # the first two draws chose stop 36's runner-up threshold; the last two judged it
+            # the third and fourth draws judged stop 36's rubric training; the first two are reported beside them
             sets["by the rubric alone, first and second draws"] = by_the_rubric(draws[0] + draws[1], RUBRIC_READINGS)
             sets["by the rubric alone, third and fourth draws"] = by_the_rubric(draws[2] + draws[3], RUBRIC_READINGS)
             pooled_rubric = f"by the rubric alone, every held-out split ({len(pooled)})"
@@ -365,9 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     systems = {"ours": ours(args.model), "lexicon": ours(use_model=False), "keywords": baseline}
     if args.also_model:
         systems = {"ours": systems["ours"], "also": ours(args.also_model), **systems}
-    mixes = {pooled_name: first_mix}
-    if RUBRIC_READINGS.is_file() and first_mix is not None and pooled_rubric:
-        mixes[pooled_rubric] = rubric_mix
+    mixes = {pooled_name: first_mix, pooled_rubric: rubric_mix}
     for name, rows in sets.items():
         report(name, rows, run(rows, systems), mixes.get(name))
     if args.leave_one_out:
