@@ -341,12 +341,14 @@ def main(argv: list[str] | None = None) -> int:
             sets[pooled_name] = pooled
             first_mix = Counter(r["style"] for r in voted if r["complaint"])
         if RUBRIC_READINGS.is_file() and len(draws) >= 4:  # the fifth draw's own labels are the rubric's
+            rubric = by_the_rubric([row for drawn in draws for row in drawn], RUBRIC_READINGS)
+            first, second, fourth = (sum(len(d) for d in draws[:n]) for n in (1, 2, 4))  # where each draw ends
             # the third and fourth draws judged stop 36's rubric training; the first two are reported beside them
-            sets["by the rubric alone, first and second draws"] = by_the_rubric(draws[0] + draws[1], RUBRIC_READINGS)
-            sets["by the rubric alone, third and fourth draws"] = by_the_rubric(draws[2] + draws[3], RUBRIC_READINGS)
+            sets["by the rubric alone, first and second draws"] = rubric[:second]
+            sets["by the rubric alone, third and fourth draws"] = rubric[second:fourth]
             pooled_rubric = f"by the rubric alone, every held-out split ({len(pooled)})"
-            sets[pooled_rubric] = by_the_rubric([row for drawn in draws for row in drawn], RUBRIC_READINGS)
-            rubric_mix = Counter(r["style"] for r in sets[pooled_rubric][:len(draws[0])] if r["complaint"])
+            sets[pooled_rubric] = rubric
+            rubric_mix = Counter(r["style"] for r in rubric[:first] if r["complaint"])
         if EN_LABELS.is_file() and args.en_texts.is_dir():
             sets["English tweets, held out"] = read_real_labels(EN_LABELS, args.en_texts, HELD_OUT)
         if EN_REAL_LABELS.is_file() and args.en_posts.is_dir():
