@@ -8,9 +8,9 @@ The headline is the held-out split of the real posts labelled by the rubric (`sp
 labels file, fixed by the lead before any tuning; texts joined from the shared folder, never committed),
 scored against our adjudicated labels and, where the posts have a second and third reading (stop 32),
 against the majority of the three readings too. Then the later held-out draws (`split: heldout2`, `heldout3`,
-`heldout4`, `heldout5`, stops 34 to 36, `benchmarks/draw_heldout.py`: twice the first draw's size in its mix,
+`heldout4`, `heldout5`, `heldout6`, stops 34 to 37, `benchmarks/draw_heldout.py`: twice the first draw's size in its mix,
 drawn before labelling; labels the majority of two readings and a third where they differ, the fifth's by the
-rubric alone), and every draw pooled on
+rubric alone, as the sixth's), and every draw pooled on
 majority labels, its categories also read at the first draw's mix of sets (`category_f1_at_mix`: the third and
 fourth draws have no negative hotel reviews, where most hotel complaints are). Then the first four draws
 labelled by annotators who read the rubric alone, as the checkers' annotators do (`rubric_readings.jsonl`,
@@ -330,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
             sets[f"real posts, {HELD_OUT} split, three-vote labels"] = voted
         pooled = list(voted)
         draws = [sets[f"real posts, {HELD_OUT} split"]]
-        for split, nth in zip(HELD_OUT_SPLITS[1:], ("second", "third", "fourth", "fifth"), strict=True):
+        for split, nth in zip(HELD_OUT_SPLITS[1:], ("second", "third", "fourth", "fifth", "sixth"), strict=True):
             drawn = read_real_labels(args.labels, args.texts, split)  # labels: the majority of its readings
             if drawn:
                 sets[f"real posts, {split} split ({nth} draw)"] = drawn

@@ -1,7 +1,7 @@
 """Draw a further held-out set of real posts for the complaint labels, before any of them is labelled.
 
     .venv/bin/python benchmarks/draw_heldout.py [--texts ../shared/data/sentiment] [--per-post 2] [--seed 34]
-                                                [--split heldout2|...|heldout5] [--partial]
+                                                [--split heldout2|...|heldout6] [--partial]
 
 Why (stop 34): the 622 held-out posts of `complaint_labels_real.jsonl` have decided a dozen changes, one
 look each, and their 95 % interval is about six points wide (complaint F1 0.894-0.936): they cannot say
