@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -315,11 +316,18 @@ class Shutdown:
     An interrupt raised in the middle of a pass could land between taking a lease and the `finally`
     that gives it back, or inside a database call; the first signal only asks the loop to stop after
     the pass and release what it holds, a second one interrupts at once.
+
+    The handler runs in the main thread between any two bytecodes, so it takes no lock the main thread
+    may hold: a `threading.Event` set from it deadlocked when the signal landed inside `Event.wait`,
+    which holds the event's own lock (a deliver worker, waiting most of its time, once logged the stop
+    and never exited). It sets a flag and writes a byte to a pipe that `wait` selects on.
     """
 
     def __init__(self) -> None:
-        self.requested = threading.Event()
+        self.asked = False
         self._previous: dict[int, object] = {}
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_write, False)
 
     def __enter__(self) -> Shutdown:
         if threading.current_thread() is threading.main_thread():
@@ -328,18 +336,26 @@ class Shutdown:
         return self
 
     def _ask(self, signum: int, frame: object) -> None:
-        if self.requested.is_set():
+        if self.asked:
             raise KeyboardInterrupt
+        self.asked = True
+        try:
+            os.write(self._wake_write, b"\0")
+        except BlockingIOError:  # the pipe is full of earlier wake-ups: `wait` wakes anyway
+            pass
         logger.info("%s: stopping after this pass (again to stop at once)", signal.Signals(signum).name)
-        self.requested.set()
 
     def wait(self, seconds: float) -> bool:
-        """Sleep up to `seconds`; True when a stop was asked for."""
-        return self.requested.wait(seconds)
+        """Sleep up to `seconds`; True when a stop was asked for (at once if it is asked meanwhile)."""
+        if not self.asked:
+            select.select([self._wake_read], [], [], max(seconds, 0.0))
+        return self.asked
 
     def __exit__(self, *exc: object) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+        os.close(self._wake_read)
+        os.close(self._wake_write)
 
 
 def take_run_lease(database: str, holder: str, ttl: timedelta, wait: bool,
@@ -383,7 +399,7 @@ def run_forever(config: Config, config_path: str | None, tick_seconds: float = 3
         dispatcher = AlertDispatcher(config, conn, build_channels(config, conn), holder=worker.id)
         loop = RunLoop(config, config_path, conn, dispatcher, role=role, worker=worker)
         try:
-            while not shutdown.requested.is_set():
+            while not shutdown.asked:
                 if keeper is not None and keeper.lost.is_set():
                     raise CrisiswatchError("the run-loop lease was lost (this process stalled and another took "
                                            "over); stopping")

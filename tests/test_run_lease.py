@@ -128,3 +128,50 @@ def test_sigterm_stops_the_loop_after_its_pass_and_gives_the_lease_back(tmp_path
     assert loop.returncode == 0, err[-800:]
     assert "SIGTERM: stopping after this pass" in err
     assert Leases(connect(data["state_db"])).get("run-loop") is None
+
+
+# A signal handler runs in the main thread between any two of its bytecodes, whatever locks it holds then. The
+# script asks for the stop at the n-th traced line of `Shutdown.wait`, inside whatever wait calls, for every n
+# until one falls past the wait's last line: each time the wait must end within a second of the stop and say
+# a stop was asked.
+# (A `threading.Event` set from the handler hangs at the line where `Event.wait` holds the event's lock.)
+STOP_INSIDE_A_WAIT = r"""
+import signal, sys, time
+from monitor.loop import Shutdown
+
+for n in range(1, 100):
+    shutdown, seen, asked_at = Shutdown(), 0, None
+
+    def trace(frame, event, arg):
+        global seen, asked_at
+        if event == "line":
+            seen += 1
+            if seen == n:
+                asked_at = time.monotonic()
+                shutdown._ask(signal.SIGINT, None)
+        return trace
+
+    started = time.monotonic()
+    sys.settrace(trace)
+    try:
+        woke = shutdown.wait(3.0)
+    finally:
+        sys.settrace(None)
+    ended = time.monotonic()
+    shutdown.__exit__()
+    if asked_at is None:  # the wait ended before its n-th line: every line has been tried
+        assert not woke and ended - started >= 2.9, (n, woke, ended - started)
+        print("lines", n - 1)
+        break
+    assert woke and ended - asked_at < 1.0, (n, woke, ended - asked_at)
+"""
+
+
+def test_a_stop_asked_for_at_any_line_of_a_wait_ends_the_wait_at_once():
+    try:
+        done = subprocess.run([sys.executable, "-c", STOP_INSIDE_A_WAIT], cwd=REPO, capture_output=True, text=True,
+                              timeout=30)
+    except subprocess.TimeoutExpired as hung:
+        raise AssertionError(f"the stop deadlocked the wait: no answer in {hung.timeout} s") from None
+    assert done.returncode == 0, done.stderr[-800:]
+    assert done.stdout.startswith("lines "), done.stdout
