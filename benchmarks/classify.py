@@ -15,7 +15,8 @@ majority labels, its categories also read at the first draw's mix of sets (`cate
 fourth draws have no negative hotel reviews, where most hotel complaints are). Then the first four draws
 labelled by annotators who read the rubric alone, as the checkers' annotators do (`rubric_readings.jsonl`,
 stop 36: two readings of every post, a third where they differ; the majority), the first two and the third and
-fourth apart, and every draw pooled (the fifth draw's own labels are such readings).
+fourth apart, the fifth and sixth apart (their own labels are such readings, and no decision that ships was
+taken on them: the clean pair), and every draw pooled.
 Beside it, English tweets labelled by the same rubric (`complaint_labels_en.jsonl`: TweetEval tweets that name
 a company, brand or product, chosen by those names alone, two annotators and an adjudication; never trained
 on; texts joined from the shared English folder), when both files are there; and the held-out split of the
@@ -346,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
             # the third and fourth draws judged stop 36's rubric training; the first two are reported beside them
             sets["by the rubric alone, first and second draws"] = rubric[:second]
             sets["by the rubric alone, third and fourth draws"] = rubric[second:fourth]
+            if len(draws) >= 6:  # stop 37's clean pair: the fifth judged B2 (not adopted), the sixth nothing
+                sets["by the rubric alone, fifth and sixth draws"] = rubric[fourth:sum(len(d) for d in draws[:6])]
             pooled_rubric = f"by the rubric alone, every held-out split ({len(pooled)})"
             sets[pooled_rubric] = rubric
             rubric_mix = Counter(r["style"] for r in rubric[:first] if r["complaint"])

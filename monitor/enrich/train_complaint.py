@@ -151,8 +151,7 @@ def read_real_labels(labels: Path, texts: Path, split: str, votes: bool = False)
                     "categories": list(r.get("categories") or []), "severity": r.get("severity"),
                     # drawn some other way than the random draw over all sets (actively, or round 8's Weibo
                     # posts): such rows train only, so cross-validation keeps scoring the random draw
-                    "style": name, "id": r["id"], "active": r.get("sample") is not None,
-                    "detector": r.get("trains") != "categories"})
+                    "style": name, "id": r["id"], "active": r.get("sample") is not None})
     if missing:
         raise CrisiswatchError(f"{labels}: {len(missing)} label(s) have no text in {texts} (first: {missing[0]})")
     return out
@@ -281,10 +280,7 @@ def fit(posts: list[dict], out: Path, reader: tuple[np.ndarray, np.ndarray], c: 
     def binary(column: int, x_, y, w, nb: bool = False) -> None:
         coef[: x_.shape[1], column], biases[column] = fit_binary(x_, y, c, w, nb)
 
-    # NB scaling lost the detector precision in CV (F1 0.908 -> 0.901); rows marked `"detector": False` (a round
-    # that trains the categories and the grade only) stay out of it
-    detector = np.array([r.get("detector", True) for r in posts], dtype=bool)
-    binary(0, x_all[detector], is_complaint[detector].astype(int), weight[detector])
+    binary(0, x_all, is_complaint.astype(int), weight)  # NB scaling here lost precision in CV (F1 0.908 -> 0.901)
     for k, key in enumerate(CATEGORY_KEYS):
         binary(1 + k, x_all[is_complaint], np.array([key in r["categories"] for r in complaints], dtype=int), w_c,
                category_nb)
