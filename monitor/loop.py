@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -317,19 +316,22 @@ class Shutdown:
     that gives it back, or inside a database call; the first signal only asks the loop to stop after
     the pass and release what it holds, a second one interrupts at once.
 
-    The handler runs in the main thread between any two bytecodes, so it takes no lock the main thread
-    may hold: a `threading.Event` set from it deadlocked when the signal landed inside `Event.wait`,
-    which holds the event's own lock (a deliver worker, waiting most of its time, once logged the stop
-    and never exited). It sets a flag and writes a byte to a pipe that `wait` selects on.
+    The handler runs in the main thread between any two bytecodes, whatever locks it holds then, so it
+    takes none: it sets a flag and writes the signal's number to a pipe. A thread reads the pipe, logs
+    the stop and wakes `wait`. (A `threading.Event` set by the handler itself deadlocked when the signal
+    landed inside `Event.wait`, which holds the event's lock: a deliver worker logged its SIGINT and
+    never exited. Logging from the handler can meet the same fate in the stream's lock.)
     """
 
     def __init__(self) -> None:
         self.asked = False
+        self._woken = threading.Event()  # set by the watcher thread, never by the handler
         self._previous: dict[int, object] = {}
         self._wake_read, self._wake_write = os.pipe()
-        os.set_blocking(self._wake_write, False)
+        self._watcher = threading.Thread(target=self._watch, name="shutdown-watcher", daemon=True)
 
     def __enter__(self) -> Shutdown:
+        self._watcher.start()
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._previous[sig] = signal.signal(sig, self._ask)
@@ -339,21 +341,24 @@ class Shutdown:
         if self.asked:
             raise KeyboardInterrupt
         self.asked = True
-        try:
-            os.write(self._wake_write, b"\0")
-        except BlockingIOError:  # the pipe is full of earlier wake-ups: `wait` wakes anyway
-            pass
-        logger.info("%s: stopping after this pass (again to stop at once)", signal.Signals(signum).name)
+        os.write(self._wake_write, bytes([signum]))  # one byte, once: the pipe never fills
+
+    def _watch(self) -> None:
+        while (got := os.read(self._wake_read, 1)) not in (b"", b"\0"):  # b"\0": the context is left
+            logger.info("%s: stopping after this pass (again to stop at once)", signal.Signals(got[0]).name)
+            self._woken.set()
 
     def wait(self, seconds: float) -> bool:
         """Sleep up to `seconds`; True when a stop was asked for (at once if it is asked meanwhile)."""
         if not self.asked:
-            select.select([self._wake_read], [], [], max(seconds, 0.0))
+            self._woken.wait(seconds)
         return self.asked
 
     def __exit__(self, *exc: object) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+        os.write(self._wake_write, b"\0")
+        self._watcher.join(timeout=5)  # it logs a stop still in the pipe before it ends
         os.close(self._wake_read)
         os.close(self._wake_write)
 
