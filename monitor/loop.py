@@ -327,10 +327,10 @@ class Shutdown:
         self.asked = False
         self._woken = threading.Event()  # set by the watcher thread, never by the handler
         self._previous: dict[int, object] = {}
-        self._wake_read, self._wake_write = os.pipe()
-        self._watcher = threading.Thread(target=self._watch, name="shutdown-watcher", daemon=True)
 
     def __enter__(self) -> Shutdown:
+        self._wake_read, self._wake_write = os.pipe()
+        self._watcher = threading.Thread(target=self._watch, name="shutdown-watcher", daemon=True)
         self._watcher.start()
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
