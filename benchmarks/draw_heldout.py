@@ -1,7 +1,8 @@
 """Draw a further held-out set of real posts for the complaint labels, before any of them is labelled.
 
     .venv/bin/python benchmarks/draw_heldout.py [--texts ../shared/data/sentiment] [--per-post 2] [--seed 34]
-                                                [--split heldout2|...|heldout6] [--partial]
+                                                [--split heldout2|...|heldout7] [--partial]
+                                                [--domain online_shopping:酒店 --count 270 --label 0]
 
 Why (stop 34): the 622 held-out posts of `complaint_labels_real.jsonl` have decided a dozen changes, one
 look each, and their 95 % interval is about six points wide (complaint F1 0.894-0.936): they cannot say
@@ -45,7 +46,7 @@ from monitor.enrich.train_complaint import (  # noqa: E402
     HELD_OUT_SPLITS,
     REAL_LABELS,
 )
-from monitor.enrich.train_sentiment import read_set  # noqa: E402
+from monitor.enrich.train_sentiment import DOMAINS, read_domains, read_set  # noqa: E402
 
 # every labels file there is (to reproduce the second draw, leave out `_round9` and the heldout2 and heldout3 rows)
 LABEL_FILES = (REAL_LABELS, *(REAL_LABELS.with_name(f"complaint_labels_round{n}.jsonl") for n in (7, 8, 9)))
@@ -95,6 +96,35 @@ def draw(texts: Path, per_post: int, seed: int, label_files: tuple[Path, ...] = 
     return out
 
 
+def draw_domain(texts: Path, domain: str, label: str, count: int, seed: int,
+                label_files: tuple[Path, ...] = LABEL_FILES) -> list[str]:
+    """`count` posts of one domain (`online_shopping:酒店`, the online shops' hotel reviews) and sentiment label,
+    picked at random (seeded) among the rows no labels file names whose text is neither blank nor the text of
+    a labelled post (in any set: half of those hotel reviews are also in ChnSentiCorp's)."""
+    name = domain.split(":")[0]
+    labelled: set[str] = set()
+    for path in label_files:
+        with open(path, encoding="utf-8") as fh:
+            labelled |= {json.loads(line)["id"] for line in fh if line.strip()}
+    sets = {i.rpartition(":")[0] for i in labelled} | {name}
+    rows = {n: [text.strip() for text, _ in read_set(texts, n)] for n in sets}
+    seen = {rows[n][int(row)] for n, _, row in (i.rpartition(":") for i in labelled) if n in rows}
+    domains = read_domains(texts, name, len(rows[name]))
+    wanted = DOMAINS.index(domain)
+    pool = [i for i, (text, lab) in enumerate(read_set(texts, name)) if domains[i] == wanted and lab == label
+            and text.strip() and f"{name}:{i}" not in labelled and text.strip() not in seen]
+    random.Random(seed).shuffle(pool)
+    out, taken = [], set()
+    for i in pool:
+        if rows[name][i] not in taken:  # a text twice in the pool is drawn once
+            taken.add(rows[name][i])
+            out.append(f"{name}:{i}")
+        if len(out) == count:
+            break
+    print(f"{domain} label {label}: {len(out)} of {len(pool)} unlabelled ({count} wanted)", file=sys.stderr)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=Path, default=Path(DEFAULT_TEXTS))
@@ -102,11 +132,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=34)
     parser.add_argument("--split", choices=HELD_OUT_SPLITS[1:], default=HELD_OUT_SPLITS[1])
     parser.add_argument("--partial", action="store_true", help="take what a short stratum has")
+    parser.add_argument("--domain", choices=DOMAINS, help="draw from this domain alone (with --count and --label)")
+    parser.add_argument("--count", type=int, default=270)
+    parser.add_argument("--label", default="0", help="the set's sentiment label to draw (with --domain)")
     args = parser.parse_args(argv)
     with open(REAL_LABELS, encoding="utf-8") as fh:
         if any(r.get("split") == args.split for r in map(json.loads, filter(str.strip, fh))):
             raise SystemExit(f"{REAL_LABELS} holds a {args.split} split already: a draw is made once")
-    drawn = draw(args.texts, args.per_post, args.seed, partial=args.partial)
+    drawn = (draw_domain(args.texts, args.domain, args.label, args.count, args.seed) if args.domain
+             else draw(args.texts, args.per_post, args.seed, partial=args.partial))
     with open(REAL_LABELS, "a", encoding="utf-8") as fh:
         for i in drawn:
             fh.write(json.dumps({"id": i, "complaint": None, "categories": None, "severity": None,
