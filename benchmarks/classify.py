@@ -16,7 +16,10 @@ fourth draws have no negative hotel reviews, where most hotel complaints are). T
 labelled by annotators who read the rubric alone, as the checkers' annotators do (`rubric_readings.jsonl`,
 stop 36: two readings of every post, a third where they differ; the majority), the first two and the third and
 fourth apart, the fifth and sixth apart (their own labels are such readings, and no decision that ships was
-taken on them: the clean pair), and every draw pooled.
+taken on them: the clean pair), and every draw pooled. Then the seventh draw (`heldout7`, stop 37: negative
+hotel reviews alone, from the online shops' 酒店 category, read by the rubric alone), and the fifth to seventh
+together, the seventh's reviews standing for the hotel set at the first draw's mix (the pair holds few hotel
+complaints); the seventh stays out of the pooled sets, whose mix it would change.
 Beside it, English tweets labelled by the same rubric (`complaint_labels_en.jsonl`: TweetEval tweets that name
 a company, brand or product, chosen by those names alone, two annotators and an adjudication; never trained
 on; texts joined from the shared English folder), when both files are there; and the held-out split of the

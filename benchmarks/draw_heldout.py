@@ -17,6 +17,10 @@ blank nor the text of a labelled post nor of a post already drawn. The personal 
 (smp2020_emotion) are left out: every one of them is labelled already (round 8 drew the rest), so the
 second draw covers reviews (online shops, food delivery, hotels) and Weibo posts.
 
+With --domain, one domain alone (stop 37: `online_shopping:酒店`, the online shops' hotel reviews, once no
+negative review of ChnSentiCorp's was left): --count posts of its sentiment --label, by the same rules (not
+labelled, not blank, no labelled post's text in any set, no text twice).
+
 Appended to `benchmarks/data/complaint_labels_real.jsonl` as `{"id", "complaint": null, "categories": null,
 "severity": null, "split": "heldout2"}` in draw order; the labels fill in later (two readings, a
 third where they differ, the label the majority: `train_complaint.majority_reading`'s rule). A post that

@@ -1,4 +1,4 @@
-"""The second held-out draw: the first draw's mix, from posts nobody labelled, no text twice."""
+"""Further held-out draws: the first draw's mix, or one domain, from posts nobody labelled, no text twice."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.draw_heldout import draw
+from benchmarks.draw_heldout import draw, draw_domain
 
 
 def _write(path: Path, header: str, rows: list[str]) -> None:
@@ -53,3 +53,17 @@ def test_a_stratum_too_small_for_the_draw_stops_it(texts: Path, tmp_path: Path) 
 def test_a_partial_draw_takes_what_a_short_stratum_has(texts: Path, tmp_path: Path) -> None:
     first = _labels(tmp_path / "real.jsonl", [("weibo:0", "heldout")])
     assert sorted(draw(texts, 3, 34, (first,), partial=True)) == ["weibo:1", "weibo:2"]
+
+
+def test_a_draw_from_one_domain_takes_its_unlabelled_posts_whose_text_no_labelled_post_has(tmp_path: Path) -> None:
+    rows = [("酒店", 0, "隔音差"), ("酒店", 0, "早餐难吃"), ("酒店", 0, ""), ("酒店", 0, "前台冷淡"), ("酒店", 0, "前台冷淡"),
+            ("酒店", 1, "很好"), ("书籍", 0, "缺页"), ("酒店", 0, "房间有霉味"), ("酒店", 0, "浴室漏水")]
+    _write(tmp_path / "online_shopping.csv", "cat,label,review", [f"{c},{lab},{t}" for c, lab, t in rows])
+    _write(tmp_path / "chnsenticorp_hotel.csv", "label,review", ["0,房间有霉味"])  # the same review, in the other set
+    labels = _labels(tmp_path / "real.jsonl", [("online_shopping:0", "heldout"), ("chnsenticorp_hotel:0", "train")])
+    drawn = draw_domain(tmp_path, "online_shopping:酒店", "0", 10, 39, (labels,))
+    # not labelled (0), not blank (2), one of the two "前台冷淡" (3, 4), never praise (5), another category (6) or a
+    # text a labelled post of another set has (7)
+    assert sorted(drawn) in (["online_shopping:1", "online_shopping:3", "online_shopping:8"],
+                             ["online_shopping:1", "online_shopping:4", "online_shopping:8"])
+    assert draw_domain(tmp_path, "online_shopping:酒店", "0", 2, 39, (labels,)) == drawn[:2]  # seeded, and stops at count
