@@ -348,12 +348,12 @@ def main(argv: list[str] | None = None) -> int:
             first_mix = Counter(r["style"] for r in voted if r["complaint"])
         if RUBRIC_READINGS.is_file() and len(draws) >= 4:  # the fifth draw's own labels are the rubric's
             rubric = by_the_rubric([row for drawn in draws for row in drawn], RUBRIC_READINGS)
-            first, second, fourth = (sum(len(d) for d in draws[:n]) for n in (1, 2, 4))  # where each draw ends
+            first, second, fourth, sixth = (sum(len(d) for d in draws[:n]) for n in (1, 2, 4, 6))  # where draws end
             # the third and fourth draws judged stop 36's rubric training; the first two are reported beside them
             sets["by the rubric alone, first and second draws"] = rubric[:second]
             sets["by the rubric alone, third and fourth draws"] = rubric[second:fourth]
             if len(draws) >= 6:  # stop 37's clean pair: the fifth judged B2 (not adopted), the sixth nothing
-                sets["by the rubric alone, fifth and sixth draws"] = clean = rubric[fourth:sum(len(d) for d in draws[:6])]
+                sets["by the rubric alone, fifth and sixth draws"] = clean = rubric[fourth:sixth]
                 hotels = read_real_labels(args.labels, args.texts, HELD_OUT_7)  # its own labels: the rubric's
                 if hotels:
                     sets[f"real posts, {HELD_OUT_7} split (seventh draw: the online shops' negative hotel reviews)"] = hotels

@@ -57,25 +57,45 @@ LABEL_FILES = (REAL_LABELS, *(REAL_LABELS.with_name(f"complaint_labels_round{n}.
 LEFT_OUT_SETS = ("smp2020_emotion",)  # every personal Weibo post is labelled already
 
 
+def _labelled_ids(label_files: tuple[Path, ...]) -> set[str]:
+    ids: set[str] = set()
+    for path in label_files:
+        with open(path, encoding="utf-8") as fh:
+            ids |= {json.loads(line)["id"] for line in fh if line.strip()}
+    return ids
+
+
+def _texts_of(ids: set[str], rows: dict[str, list[tuple[str, str]]]) -> set[str]:
+    """The texts of the posts `ids` names, in the sets of `rows` (a labelled post's text, whatever its set)."""
+    return {rows[name][int(row)][0] for name, _, row in (i.rpartition(":") for i in ids) if name in rows}
+
+
+def _take(name: str, pool: list[int], rows: list[tuple[str, str]], seen: set[str], count: int) -> list[str]:
+    """Ids of `pool`'s rows in its order, up to `count`, skipping a text in `seen` (a labelled post's, or one
+    drawn already: each text drawn goes into `seen`)."""
+    out: list[str] = []
+    for i in pool:
+        text = rows[i][0]
+        if text in seen:
+            continue
+        seen.add(text)
+        out.append(f"{name}:{i}")
+        if len(out) == count:
+            break
+    return out
+
+
 def draw(texts: Path, per_post: int, seed: int, label_files: tuple[Path, ...] = LABEL_FILES,
          partial: bool = False) -> list[str]:
     """The ids drawn, stratum by stratum (set, then label, sorted), each stratum in its random order. The
     first of `label_files` holds the first held-out draw, whose mix is copied. A stratum with fewer posts
     left than wanted stops the draw, or with `partial` gives what it has (said on stderr)."""
-    labelled: list[dict] = []
-    for path in label_files:
-        with open(path, encoding="utf-8") as fh:
-            labelled += [json.loads(line) for line in fh if line.strip()]
+    ids = _labelled_ids(label_files)
     with open(label_files[0], encoding="utf-8") as fh:
         first = [r["id"] for r in map(json.loads, filter(str.strip, fh)) if r.get("split") == HELD_OUT]
     sets = sorted({i.rpartition(":")[0] for i in first} - set(LEFT_OUT_SETS))
     rows = {name: [(text.strip(), label) for text, label in read_set(texts, name)] for name in sets}
-    ids = {r["id"] for r in labelled}
-    seen = set()
-    for r in labelled:  # the texts of labelled posts, whatever set they are in
-        name, _, row = r["id"].rpartition(":")
-        if name in rows:
-            seen.add(rows[name][int(row)][0])
+    seen = _texts_of(ids, rows)
     strata = Counter((name, rows[name][int(row)][1]) for name, _, row in (i.rpartition(":") for i in first)
                      if name in rows)
     rng = random.Random(seed)
@@ -84,19 +104,12 @@ def draw(texts: Path, per_post: int, seed: int, label_files: tuple[Path, ...] = 
         pool = [i for i, (text, lab) in enumerate(rows[name]) if lab == label and text
                 and f"{name}:{i}" not in ids]
         rng.shuffle(pool)
-        taken = 0
-        for i in pool:
-            text = rows[name][i][0]
-            if text in seen:
-                continue
-            seen.add(text)
-            out.append(f"{name}:{i}")
-            taken += 1
-            if taken == per_post * count:
-                break
-        if taken < per_post * count and not partial:
-            raise SystemExit(f"{name} label {label}: only {taken} posts to draw, {per_post * count} wanted")
-        print(f"{name} label {label}: {taken} of {len(pool)} unlabelled ({per_post * count} wanted)", file=sys.stderr)
+        taken = _take(name, pool, rows[name], seen, per_post * count)
+        if len(taken) < per_post * count and not partial:
+            raise SystemExit(f"{name} label {label}: only {len(taken)} posts to draw, {per_post * count} wanted")
+        print(f"{name} label {label}: {len(taken)} of {len(pool)} unlabelled ({per_post * count} wanted)",
+              file=sys.stderr)
+        out += taken
     return out
 
 
@@ -106,25 +119,16 @@ def draw_domain(texts: Path, domain: str, label: str, count: int, seed: int,
     picked at random (seeded) among the rows no labels file names whose text is neither blank nor the text of
     a labelled post (in any set: half of those hotel reviews are also in ChnSentiCorp's)."""
     name = domain.split(":")[0]
-    labelled: set[str] = set()
-    for path in label_files:
-        with open(path, encoding="utf-8") as fh:
-            labelled |= {json.loads(line)["id"] for line in fh if line.strip()}
-    sets = {i.rpartition(":")[0] for i in labelled} | {name}
-    rows = {n: [text.strip() for text, _ in read_set(texts, n)] for n in sets}
-    seen = {rows[n][int(row)] for n, _, row in (i.rpartition(":") for i in labelled) if n in rows}
+    ids = _labelled_ids(label_files)
+    sets = {i.rpartition(":")[0] for i in ids} | {name}
+    rows = {n: [(text.strip(), lab) for text, lab in read_set(texts, n)] for n in sets}
+    seen = _texts_of(ids, rows)
     domains = read_domains(texts, name, len(rows[name]))
     wanted = DOMAINS.index(domain)
-    pool = [i for i, (text, lab) in enumerate(read_set(texts, name)) if domains[i] == wanted and lab == label
-            and text.strip() and f"{name}:{i}" not in labelled and text.strip() not in seen]
+    pool = [i for i, (text, lab) in enumerate(rows[name]) if domains[i] == wanted and lab == label
+            and text and f"{name}:{i}" not in ids and text not in seen]  # before the shuffle, as drawn in stop 37
     random.Random(seed).shuffle(pool)
-    out, taken = [], set()
-    for i in pool:
-        if rows[name][i] not in taken:  # a text twice in the pool is drawn once
-            taken.add(rows[name][i])
-            out.append(f"{name}:{i}")
-        if len(out) == count:
-            break
+    out = _take(name, pool, rows[name], seen, count)
     print(f"{domain} label {label}: {len(out)} of {len(pool)} unlabelled ({count} wanted)", file=sys.stderr)
     return out
 
