@@ -32,8 +32,8 @@ Evaluation protocol (fixed before the detector was tuned; change the detector, n
   realTweets series kept back by the checkers are free of that.
 
 Rounds: every change to the detector since the first round was written down before it was run, with
-the rule that keeps or drops it, and measured once under this protocol; the log of all twelve rounds, in
-order and with their results, is docs/detection-rounds.md (write a thirteenth there before running it). The
+the rule that keeps or drops it, and measured once under this protocol; the log of all thirteen rounds, in
+order and with their results, is docs/detection-rounds.md (write a fourteenth there before running it). The
 detector shipped is the second round's, with the seventh and eighth rounds' gauss statistic (and the
 fix recorded after the eighth): overall LOFO 65.8, realTweets LOSO 89.1 for the per-fold choice and
 89.8 for surge alone.
@@ -75,8 +75,6 @@ from nab import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import nab_weights  # noqa: E402
-
 from monitor.detectors.anomaly import score_series  # noqa: E402
 
 PUBLISHED_TWEETS = {  # NAB's own scorer on the five shared realTweets series (../shared/README.md)
@@ -243,8 +241,7 @@ class FewerRow:
 
 
 def fewer_mentions(corpus: Corpus, scored: list[np.ndarray], run: Callable[[list, list], list[float]],
-                   name: str = "surge", thresholds: dict[int, float] | None = None,
-                   runs: dict[int, Callable[[list, list], list[float]]] | None = None) -> list[FewerRow]:
+                   name: str = "surge") -> list[FewerRow]:
     """The realTweets series with fewer mentions: the same events, each mention kept with probability p.
 
     A stress test of scale beside the protocol, not part of it: not every brand on call is Apple, and the
@@ -253,15 +250,12 @@ def fewer_mentions(corpus: Corpus, scored: list[np.ndarray], run: Callable[[list
     candidate alone, on the unthinned series), so nothing is tuned on the thinned copies. Binomial thinning
     keeps counts Poisson-like, as fewer readers of the same stories would. The spread over seeds is wide
     (one window more or less moves a series of two to four windows by 25 to 50 points), so read the mean and the worst seed.
-    `thresholds` and `runs` give a series its own threshold and detector, where those were learned without it.
     """
     tweets = corpus.indices("realTweets")
     everything = corpus.indices()
     cost = corpus.profiles["standard"]
-    if thresholds is None:
-        thresholds = {i: select(corpus, {name: scored}, [j for j in everything if j != i]).thresholds["standard"]
-                      for i in tweets}
-    runs = runs or {i: run for i in tweets}
+    thresholds = {i: select(corpus, {name: scored}, [j for j in everything if j != i]).thresholds["standard"]
+                  for i in tweets}
     out = []
     for p, seeds in [(1.0, (0,))] + [(p, THINNING_SEEDS) for p in THINNING]:
         per_series: dict[int, list[float]] = {i: [] for i in tweets}
@@ -272,7 +266,7 @@ def fewer_mentions(corpus: Corpus, scored: list[np.ndarray], run: Callable[[list
             for k, i in enumerate(tweets):
                 s, sweep = corpus.series[i], corpus.sweeps("standard")[i]
                 anomaly = (scored[i] if p == 1.0
-                           else np.asarray(runs[i](s.timestamps, thinned(s.values, p, seed, k)), dtype=float))
+                           else np.asarray(run(s.timestamps, thinned(s.values, p, seed, k)), dtype=float))
                 raw = raw_at_threshold(sweep, anomaly, cost, thresholds[i])
                 raw_total += raw
                 per_series[i].append(normalised(raw, len(s.spans), cost))
@@ -302,76 +296,10 @@ def _print_fewer(corpus: Corpus, rows: list[FewerRow], name: str = "surge") -> N
           " copies themselves, as NAB's scorer and the independent check of the kept-back series pick it)")
 
 
-def learned_weights_round(corpus: Corpus) -> None:
-    """R13-1 (docs/detection-rounds.md): weights learned inside each fold, then the protocol's held-out rows."""
-    t0 = time.perf_counter()
-    evidence = {name: [nab_weights.record(s.timestamps, s.values, name) for s in corpus.series]
-                for name in ("auto", "surge")}
-    print(f"  evidence recorded in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    everything = corpus.indices()
-
-    def fold(train: list[int], label: str) -> np.ndarray:
-        t1 = time.perf_counter()
-        w = nab_weights.learn(corpus, evidence["auto"], train)
-        print(f"  weights learned without {label} in {time.perf_counter() - t1:.0f} s: {np.round(w, 2).tolist()}",
-              file=sys.stderr, flush=True)
-        return w
-
-    def replayed(name: str, w: np.ndarray) -> list[np.ndarray]:
-        return [nab_weights.replay(ev, w) for ev in evidence[name]]
-
-    w_all = fold(everything, "nothing (in-sample)")
-    for name in ("auto", "surge"):  # the replay is the detector, or nothing below is
-        real = score_corpus(corpus, lambda ts, vs, name=name: score_series(ts, vs, name, nab_weights.as_settings(w_all)),
-                            f"{name} with the in-sample weights")
-        if any(not np.array_equal(a, b) for a, b in zip(real, replayed(name, w_all), strict=True)):
-            raise SystemExit(f"the replay of {name} differs from the detector: no figure of this round stands")
-    print("\nvariant R13-1: weights learned per fold; the replay of the evidence equals the detector's scores")
-    present = {s.family for s in corpus.series}
-    families = [f for f in FAMILIES if f in present]
-    lofo: dict[int, Choice] = {}
-    lofo_scores: list[np.ndarray] = [np.zeros(0)] * len(corpus.series)
-    for fam in families:
-        held = corpus.indices(fam)
-        train = [i for i in everything if i not in held]
-        scored = replayed("auto", fold(train, fam))
-        lofo.update({i: select(corpus, {"auto": scored}, train) for i in held})
-        for i in held:
-            lofo_scores[i] = scored[i]
-    tweets = corpus.indices("realTweets")
-    loso_auto: dict[int, Choice] = {}
-    loso_surge: dict[int, Choice] = {}
-    auto_scores, surge_scores = list(lofo_scores), list(lofo_scores)
-    runs, thresholds = {}, {}
-    for i in tweets:
-        train = [j for j in everything if j != i]
-        w = fold(train, corpus.series[i].name)
-        a, s = replayed("auto", w), replayed("surge", w)
-        loso_auto[i], loso_surge[i] = select(corpus, {"auto": a}, train), select(corpus, {"surge": s}, train)
-        auto_scores[i], surge_scores[i] = a[i], s[i]
-        thresholds[i] = loso_surge[i].thresholds["standard"]
-        runs[i] = lambda ts, vs, w=w: score_series(ts, vs, "surge", nab_weights.as_settings(w))
-    insample = select(corpus, {"auto": replayed("auto", w_all)}, everything)
-    rows = [_row(corpus, {"surge": surge_scores}, "realTweets (LOSO), surge", loso_surge),
-            _row(corpus, {"auto": auto_scores}, "realTweets (LOSO)", loso_auto)]
-    rows += [_row(corpus, {"auto": lofo_scores}, f"{fam} (LOFO)", {i: lofo[i] for i in corpus.indices(fam)})
-             for fam in families]
-    rows.append(_row(corpus, {"auto": lofo_scores}, "overall (LOFO)", lofo))
-    print("R13-1, auto with weights learned per fold: HELD OUT (weights, settings and thresholds chosen without the"
-          " series scored)")
-    _print_rows(corpus, rows)
-    print("R13-1: in-sample (weights and threshold chosen on all 53 and scored on them: NOT a result)")
-    _print_rows(corpus, [_row(corpus, {"auto": replayed("auto", w_all)}, "overall", dict.fromkeys(everything, insample))])
-    print(f"  in-sample weights: {np.round(w_all, 2).tolist()}; thresholds S "
-          + ", ".join(f"{p} {t / (1.0 - t):.3f}" for p, t in insample.thresholds.items()))
-    _print_fewer(corpus, fewer_mentions(corpus, surge_scores, runs[tweets[0]], thresholds=thresholds, runs=runs))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--nab", default=str(Path(__file__).resolve().parents[1] / "../shared/data/nab"))
     parser.add_argument("--chart", help="write a PNG of held-out vs in-sample scores per family, and of fewer mentions")
-    parser.add_argument("--variant", choices=("R13-1",), help="the thirteenth round's variant (docs/detection-rounds.md)")
     args = parser.parse_args(argv)
 
     nab = Path(args.nab)
@@ -381,9 +309,6 @@ def main(argv: list[str] | None = None) -> int:
           + "; ".join(f"{k} ({v})" for k, v in CANDIDATES.items()))
     surge = {name: score_corpus(corpus, lambda ts, vs, name=name: score_series(ts, vs, name), name)
              for name in CANDIDATES}
-    if args.variant == "R13-1":
-        learned_weights_round(corpus)
-        return 0
     gaussian = {"gaussian": score_corpus(corpus, lambda ts, vs: score_series(ts, vs, "gaussian"), "gaussian")}
     print("\nHELD OUT, each candidate alone (standard profile; its thresholds chosen without the series scored)")
     held = [r.label.split(" (")[0] + (" LOSO" if "LOSO" in r.label else "") for r in protocol_rows(corpus, gaussian)["held-out"]]

@@ -74,15 +74,10 @@ class SurgeSettings:
     ladder: float = 1.5  # within an episode, a new report needs S this many times the last one
     quiet_hours: float = 24.0
     min_samples: int = 24
-    # What a page from each statistic has been worth: its S is multiplied by its weight before the max over
-    # statistics (the up sides in STATISTICS order, then the down sides); empty: every statistic counts the same
-    weights: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.floor < 1.0:
             raise ValueError(f"floor must be >= 1 (S of a 1-in-10 interval), got {self.floor}")
-        if self.weights and len(self.weights) != 2 * len(STATISTICS):
-            raise ValueError(f"weights: one per statistic and side ({2 * len(STATISTICS)}), got {len(self.weights)}")
 
 
 @dataclass(frozen=True)
@@ -91,7 +86,7 @@ class Reading:
 
     statistic: str  # one of STATISTICS
     direction: str  # up | down
-    surprise: float  # -log10 p after the Bonferroni factor (times the statistic's weight, if weighted)
+    surprise: float  # -log10 p after the Bonferroni factor
     p_value: float
     value: float  # the row (spike, gauss) or the last hour's level (others), in the series' units
     baseline: float  # what the statistic compares it with, in the series' units
@@ -198,8 +193,7 @@ class SurgeScorer:
                  level if base == base else math.nan, gauss)
         both = len(self._sides) == 2
         peaks, troughs, hi, lo, ready = self._peaks, self._troughs, self._hi, self._lo, self._ready
-        tails: list[tuple[float, int, str]] = []  # (tail probability, statistic, side) of each statistic in a tail
-        tests = 0
+        best_p, best_i, best_side, tests = 1.0, -1, "up", 0
         for i in self._tested:
             x = stats[i]
             if x != x:  # nan: no baseline yet
@@ -210,11 +204,15 @@ class SurgeScorer:
                 # need their exact probability (most rows have none, which keeps the detector fast).
                 tests += 1
                 if x >= peaks[i].q90:
-                    tails.append((peaks[i].upper(x), i, "up"))
+                    q = peaks[i].upper(x)
+                    if q < best_p:
+                        best_p, best_i, best_side = q, i, "up"
                 if both:
                     tests += 1
                     if x <= troughs[i].q10:
-                        tails.append((troughs[i].lower(x), i, "down"))
+                        q = troughs[i].lower(x)
+                        if q < best_p:
+                            best_p, best_i, best_side = q, i, "down"
             if x > hi[i]:
                 hi[i] = x
             if x < lo[i]:
@@ -230,23 +228,8 @@ class SurgeScorer:
                 hi[i], lo[i] = -math.inf, math.inf
         if not tests:
             return 0.0
-        return self._report(t, *self._strongest(tests, tails), stats)
-
-    def _strongest(self, tests: int, tails: list[tuple[float, int, str]]) -> tuple[float, float, int, str]:
-        """(S, p, statistic, side) of the row's strongest evidence: the smallest tail probability times the
-        number of tests (Bonferroni), or with `weights` the largest weighted S."""
-        weights = self.s.weights
-        if not weights:
-            q, i, side = min(tails, key=lambda tail: tail[0]) if tails else (1.0, -1, "up")
-            p = min(1.0, q * tests)
-            return surprise(p), p, i, side
-        best = (0.0, 1.0, -1, "up")
-        for q, i, side in tails:
-            p = min(1.0, q * tests)
-            S = surprise(p) * weights[i if side == "up" else len(STATISTICS) + i]
-            if S > best[0]:
-                best = (S, p, i, side)
-        return best
+        p = min(1.0, best_p * tests)
+        return self._report(t, p, best_i, best_side, stats)
 
     def _start(self, t: float, y: float) -> None:
         self._first = self._last = t
@@ -275,8 +258,9 @@ class SurgeScorer:
         else:
             self._seasonal = math.nan
 
-    def _report(self, t: float, S: float, p: float, i: int, side: str, stats: tuple) -> float:
+    def _report(self, t: float, p: float, i: int, side: str, stats: tuple) -> float:
         s = self.s
+        S = surprise(p)
         if S < s.floor:
             if self._below_since is None:
                 self._below_since = t
@@ -307,8 +291,8 @@ class SurgeScorer:
         else:  # swing: mean absolute change per row (log scale) now vs its usual size
             usual = self._peaks[i].sorted
             value, baseline = self._swing, usual[len(usual) // 2]
-        self.last = Reading(name, side, S, p, value, baseline, self._since, t,  # how rare: p, not a weighted S
-                            min(10.0 ** surprise(p), 1e12) * self._sample_every / 3600.0,
+        self.last = Reading(name, side, S, p, value, baseline, self._since, t,
+                            min(10.0**S, 1e12) * self._sample_every / 3600.0,
                             len(calibration) * self._sample_every / 3600.0)
         return S / (S + 1.0)
 
