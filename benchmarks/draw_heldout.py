@@ -1,7 +1,7 @@
 """Draw a further held-out set of real posts for the complaint labels, before any of them is labelled.
 
     .venv/bin/python benchmarks/draw_heldout.py [--texts ../shared/data/sentiment] [--per-post 2] [--seed 34]
-                                                [--split heldout2|...|heldout7] [--partial]
+                                                [--split heldout2|...|heldout8] [--partial]
                                                 [--domain online_shopping:酒店 --count 270 --label 0]
 
 Why (stop 34): the 622 held-out posts of `complaint_labels_real.jsonl` have decided a dozen changes, one

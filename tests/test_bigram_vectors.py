@@ -154,7 +154,7 @@ def test_the_detector_and_the_categories_learn_from_the_vectors_and_the_grade_do
     assert np.abs(rows[:, 1 + n_cat:]).max() == 0  # the grade
 
 
-@pytest.mark.parametrize("split", ["heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7"])  # each held-out draw
+@pytest.mark.parametrize("split", ["heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8"])  # each held-out draw
 def test_the_vectors_never_see_a_held_out_post(tmp_path: Path, split: str) -> None:
     # the held-out post's words ("鳄鱼皮靴") occur nowhere else; its copy in another set is left out by its text
     held_out = "这双鳄鱼皮靴鳄鱼皮靴鳄鱼皮靴开胶了"

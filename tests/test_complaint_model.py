@@ -161,7 +161,7 @@ def test_rows_drawn_actively_are_marked_so_cross_validation_scores_only_the_rand
         ("waimai:0", False), ("waimai:1", True), ("waimai:2", True)]
 
 
-@pytest.mark.parametrize("split", ["heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7"])  # each held-out draw
+@pytest.mark.parametrize("split", ["heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8"])  # each held-out draw
 def test_the_reader_never_sees_a_held_out_post(tmp_path: Path, split: str) -> None:
     # the reader learns sentiment and kind of text from the shared sets, with their sentiment labels: a held-out
     # post it read would come to the complaint model with its label half known

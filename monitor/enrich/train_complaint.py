@@ -19,7 +19,7 @@ Training data:
   "severity", "split"[, "sample"]}` per line, where row is the 0-based data row of `<set>.csv` in the shared
   sentiment folder. Only the labels are committed; the texts are joined from that folder at training time.
   Rows with split "heldout" are never trained on (they are what `benchmarks/classify.py` reports), nor are
-  those of the later held-out draws, "heldout2" to "heldout7" (stops 34 to 37, `benchmarks/draw_heldout.py`); the
+  those of the later held-out draws, "heldout2" to "heldout8" (stops 34 to 38, `benchmarks/draw_heldout.py`); the
   reader and the bigram vectors leave them all out too. The hotel complaints that name noise, training and
   held out, were read again in stop 35 by the rubric, which puts noise under other: 103 of 182 took the
   readings' categories (`docs/complaint-rounds.md`). Later rounds (all training rows) were labelled with
@@ -101,7 +101,8 @@ HELD_OUT_4 = "heldout4"  # the fourth (stop 35, after R9b's look on the third)
 HELD_OUT_5 = "heldout5"  # the fifth (stop 36, read by the rubric alone, after the rubric training's look)
 HELD_OUT_6 = "heldout6"  # the sixth (stop 37, read by the rubric alone, before the fifth's first decision)
 HELD_OUT_7 = "heldout7"  # the seventh (stop 37): negative hotel reviews alone, the online shops' 酒店 category
-HELD_OUT_SPLITS = (HELD_OUT, HELD_OUT_2, HELD_OUT_3, HELD_OUT_4, HELD_OUT_5, HELD_OUT_6, HELD_OUT_7)
+HELD_OUT_8 = "heldout8"  # the eighth (stop 38, the usual mix, read by the rubric alone)
+HELD_OUT_SPLITS = (HELD_OUT, HELD_OUT_2, HELD_OUT_3, HELD_OUT_4, HELD_OUT_5, HELD_OUT_6, HELD_OUT_7, HELD_OUT_8)
 
 
 def default_sets() -> list[Path]:
