@@ -8,17 +8,17 @@ The headline is the held-out split of the real posts labelled by the rubric (`sp
 labels file, fixed by the lead before any tuning; texts joined from the shared folder, never committed),
 scored against our adjudicated labels and, where the posts have a second and third reading (stop 32),
 against the majority of the three readings too. Then the later held-out draws (`split: heldout2`, `heldout3`,
-`heldout4`, `heldout5`, `heldout6`, stops 34 to 37, `benchmarks/draw_heldout.py`: twice the first draw's size in its mix,
-drawn before labelling; labels the majority of two readings and a third where they differ, the fifth's by the
-rubric alone, as the sixth's), and every draw pooled on
+`heldout4`, `heldout5`, `heldout6`, `heldout8`, stops 34 to 38, `benchmarks/draw_heldout.py`: twice the first draw's size
+in its mix, drawn before labelling; labels the majority of two readings and a third where they differ, the fifth's by
+the rubric alone, as the sixth's and the eighth's), and every draw pooled on
 majority labels, its categories also read at the first draw's mix of sets (`category_f1_at_mix`: the third and
 fourth draws have no negative hotel reviews, where most hotel complaints are). Then the first four draws
 labelled by annotators who read the rubric alone, as the checkers' annotators do (`rubric_readings.jsonl`,
 stop 36: two readings of every post, a third where they differ; the majority), the first two and the third and
-fourth apart, the fifth and sixth apart (their own labels are such readings, and no decision that ships was
-taken on them: the clean pair), and every draw pooled. Then the seventh draw (`heldout7`, stop 37: negative
-hotel reviews alone, from the online shops' 酒店 category, read by the rubric alone), and the fifth to seventh
-together, the seventh's reviews standing for the hotel set at the first draw's mix (the pair holds few hotel
+fourth apart, the fifth, sixth and eighth apart (their own labels are such readings, and no decision that ships
+was taken on them: the clean draws), and every draw pooled. Then the seventh draw (`heldout7`, stop 37: negative
+hotel reviews alone, from the online shops' 酒店 category, read by the rubric alone), and the fifth to eighth
+together, the seventh's reviews standing for the hotel set at the first draw's mix (the others hold few hotel
 complaints); the seventh stays out of the pooled sets, whose mix it would change.
 Beside it, English tweets labelled by the same rubric (`complaint_labels_en.jsonl`: TweetEval tweets that name
 a company, brand or product, chosen by those names alone, two annotators and an adjudication; never trained
@@ -336,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         pooled = list(voted)
         draws = [sets[f"real posts, {HELD_OUT} split"]]
         in_the_first_mix = [split for split in HELD_OUT_SPLITS[1:] if split != HELD_OUT_7]  # the seventh: hotels
-        for split, nth in zip(in_the_first_mix, ("second", "third", "fourth", "fifth", "sixth"), strict=True):
+        for split, nth in zip(in_the_first_mix, ("second", "third", "fourth", "fifth", "sixth", "eighth"), strict=True):
             drawn = read_real_labels(args.labels, args.texts, split)  # labels: the majority of its readings
             if drawn:
                 sets[f"real posts, {split} split ({nth} draw)"] = drawn
@@ -348,18 +348,19 @@ def main(argv: list[str] | None = None) -> int:
             first_mix = Counter(r["style"] for r in voted if r["complaint"])
         if RUBRIC_READINGS.is_file() and len(draws) >= 4:  # the fifth draw's own labels are the rubric's
             rubric = by_the_rubric([row for drawn in draws for row in drawn], RUBRIC_READINGS)
-            first, second, fourth, sixth = (sum(len(d) for d in draws[:n]) for n in (1, 2, 4, 6))  # where draws end
+            first, second, fourth = (sum(len(d) for d in draws[:n]) for n in (1, 2, 4))  # where draws end
             # the third and fourth draws judged stop 36's rubric training; the first two are reported beside them
             sets["by the rubric alone, first and second draws"] = rubric[:second]
             sets["by the rubric alone, third and fourth draws"] = rubric[second:fourth]
-            if len(draws) >= 6:  # stop 37's clean pair: the fifth judged B2 (not adopted), the sixth nothing
-                sets["by the rubric alone, fifth and sixth draws"] = clean = rubric[fourth:sixth]
+            if len(draws) >= 6:  # the clean draws: the fifth judged B2 (not adopted), the sixth and eighth nothing
+                later = "fifth and sixth" if len(draws) == 6 else "fifth, sixth and eighth"
+                sets[f"by the rubric alone, {later} draws"] = clean = rubric[fourth:]
                 hotels = read_real_labels(args.labels, args.texts, HELD_OUT_7)  # its own labels: the rubric's
                 if hotels:
                     sets[f"real posts, {HELD_OUT_7} split (seventh draw: the online shops' negative hotel reviews)"] = hotels
                     # the same source as ChnSentiCorp's (half their texts are in it): they stand for the hotel set
                     clean_hotels = clean + [{**r, "style": "chnsenticorp_hotel"} for r in hotels]
-                    clean_name = "by the rubric alone, fifth to seventh draws"
+                    clean_name = f"by the rubric alone, fifth to {'seventh' if len(draws) == 6 else 'eighth'} draws"
                     sets[clean_name] = clean_hotels
             pooled_rubric = f"by the rubric alone, every held-out split ({len(pooled)})"
             sets[pooled_rubric] = rubric
