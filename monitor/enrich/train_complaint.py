@@ -86,9 +86,6 @@ C_KIND = 4.0
 REAL_WEIGHT = 1.0  # a real post counts like this many authored ones
 THRESHOLD = 0.35  # P(complaint) from which a post is one (cross-validated like C)
 SECOND = 0.3  # P(category) a second category needs (benchmarks/complaint_cv.py: 0.3 and 0.4 within 0.001)
-# rows drawn to teach the complaint-or-not boundary alone (round 10, stop 38: positive reviews that turn on a
-# criticism); their complaints, mild ones at the line, are left out of the category and grade models
-DETECTOR_ONLY = frozenset({"positive"})
 CATEGORY_NB = True  # NB-scaled features for the categories: category micro-F1 0.776 -> 0.785 in end-to-end CV
 DENSE_SCALE = 1.0  # the lexicon features' scale beside the hashed n-grams (whose rows have unit norm)
 # bigram vectors: 64 dimensions of the bigrams seen 10 times (32,000 bigrams, 2 MB): in CV as good as 100 of
@@ -156,7 +153,7 @@ def read_real_labels(labels: Path, texts: Path, split: str, votes: bool = False)
                     "categories": list(r.get("categories") or []), "severity": r.get("severity"),
                     # drawn some other way than the random draw over all sets (actively, or round 8's Weibo
                     # posts): such rows train only, so cross-validation keeps scoring the random draw
-                    "style": name, "id": r["id"], "active": r.get("sample") is not None, "sample": r.get("sample")})
+                    "style": name, "id": r["id"], "active": r.get("sample") is not None})
     if missing:
         raise CrisiswatchError(f"{labels}: {len(missing)} label(s) have no text in {texts} (first: {missing[0]})")
     return out
@@ -277,10 +274,8 @@ def fit(posts: list[dict], out: Path, reader: tuple[np.ndarray, np.ndarray], c: 
     x = x_all[:, : x_all.shape[1] - (bigrams.dim if bigrams is not None else 0)]  # what the grade reads
     weight = np.array([real_weight if r.get("id") else 1.0 for r in posts])
     is_complaint = np.array([bool(r["complaint"]) for r in posts])
-    # the categories and the grade learn from the complaints of every row but those drawn for the detector alone
-    teaches = is_complaint & np.array([r.get("sample") not in DETECTOR_ONLY for r in posts])
-    x_c, w_c = x[teaches], weight[teaches]
-    complaints = [r for r, t in zip(posts, teaches, strict=True) if t]
+    x_c, w_c = x[is_complaint], weight[is_complaint]
+    complaints = [r for r in posts if r["complaint"]]
     n_cat, n_x = len(CATEGORY_KEYS), x.shape[1]
     coef, biases = np.zeros((x_all.shape[1], COLUMNS)), np.zeros(COLUMNS)
 
@@ -289,7 +284,7 @@ def fit(posts: list[dict], out: Path, reader: tuple[np.ndarray, np.ndarray], c: 
 
     binary(0, x_all, is_complaint.astype(int), weight)  # NB scaling here lost precision in CV (F1 0.908 -> 0.901)
     for k, key in enumerate(CATEGORY_KEYS):
-        binary(1 + k, x_all[teaches], np.array([key in r["categories"] for r in complaints], dtype=int), w_c,
+        binary(1 + k, x_all[is_complaint], np.array([key in r["categories"] for r in complaints], dtype=int), w_c,
                category_nb)
     grade = np.array([GRADES.index(r["severity"]) for r in complaints])
     model = LogisticRegression(C=C_GRADE, max_iter=5000).fit(x_c, grade, sample_weight=w_c)
