@@ -12,7 +12,7 @@ the held-out numbers stand on.
 
 How: the same mix as the first held-out draw, twice its size. Per shared set and sentiment label (the
 sets' own column), `--per-post` posts for each held-out post of the first draw, picked at random (seeded)
-among the rows no labels file names (`complaint_labels_real`, `_round7`, `_round8`) whose text is neither
+among the rows no labels file names (`complaint_labels_real`, `_round7` to `_round10`) whose text is neither
 blank nor the text of a labelled post nor of a post already drawn. The personal Weibo posts
 (smp2020_emotion) are left out: every one of them is labelled already (round 8 drew the rest), so the
 second draw covers reviews (online shops, food delivery, hotels) and Weibo posts.
@@ -52,8 +52,9 @@ from monitor.enrich.train_complaint import (  # noqa: E402
 )
 from monitor.enrich.train_sentiment import DOMAINS, read_domains, read_set  # noqa: E402
 
-# every labels file there is (to reproduce the second draw, leave out `_round9` and the heldout2 and heldout3 rows)
-LABEL_FILES = (REAL_LABELS, *(REAL_LABELS.with_name(f"complaint_labels_round{n}.jsonl") for n in (7, 8, 9)))
+# every labels file there is (to reproduce the second draw, leave out `_round9` and the heldout2 and heldout3 rows;
+# to reproduce the fifth to eighth, leave out `_round10`, read after them)
+LABEL_FILES = (REAL_LABELS, *(REAL_LABELS.with_name(f"complaint_labels_round{n}.jsonl") for n in (7, 8, 9, 10)))
 LEFT_OUT_SETS = ("smp2020_emotion",)  # every personal Weibo post is labelled already
 
 
