@@ -101,6 +101,10 @@ BASELINE_GRADES = [
 ]
 
 
+# the held-out draws by their place in HELD_OUT_SPLITS
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
+
+
 def _keyword(text: str) -> Prediction:
     low = text.lower()
     cats = [key for key, words in BASELINE_WORDS.items() if any(w in low for w in words)]
@@ -334,14 +338,16 @@ def main(argv: list[str] | None = None) -> int:
         if any(a != b for a, b in zip(voted, sets[f"real posts, {HELD_OUT} split"], strict=True)):
             sets[f"real posts, {HELD_OUT} split, three-vote labels"] = voted
         pooled = list(voted)
-        draws = [sets[f"real posts, {HELD_OUT} split"]]
+        draws, nths = [sets[f"real posts, {HELD_OUT} split"]], ["first"]
         in_the_first_mix = [split for split in HELD_OUT_SPLITS[1:] if split != HELD_OUT_7]  # the seventh: hotels
-        for split, nth in zip(in_the_first_mix, ("second", "third", "fourth", "fifth", "sixth", "eighth"), strict=True):
+        for split in in_the_first_mix:
+            nth = ORDINALS[HELD_OUT_SPLITS.index(split)]
             drawn = read_real_labels(args.labels, args.texts, split)  # labels: the majority of its readings
             if drawn:
                 sets[f"real posts, {split} split ({nth} draw)"] = drawn
                 pooled += drawn
                 draws.append(drawn)
+                nths.append(nth)
         if len(pooled) > len(voted):
             pooled_name = f"real posts, every held-out split, majority of readings ({len(pooled)})"
             sets[pooled_name] = pooled
@@ -352,15 +358,16 @@ def main(argv: list[str] | None = None) -> int:
             # the third and fourth draws judged stop 36's rubric training; the first two are reported beside them
             sets["by the rubric alone, first and second draws"] = rubric[:second]
             sets["by the rubric alone, third and fourth draws"] = rubric[second:fourth]
-            if len(draws) >= 6:  # the clean draws: the fifth judged B2 (not adopted), the sixth and eighth nothing
-                later = "fifth and sixth" if len(draws) == 6 else "fifth, sixth and eighth"
-                sets[f"by the rubric alone, {later} draws"] = clean = rubric[fourth:]
+            if len(draws) >= 6:  # the clean draws: none decided what ships (the fifth judged B2, B3 and B3', the
+                # eighth B3', none adopted; the sixth nothing)
+                later = nths[4:]
+                sets[f"by the rubric alone, {', '.join(later[:-1])} and {later[-1]} draws"] = clean = rubric[fourth:]
                 hotels = read_real_labels(args.labels, args.texts, HELD_OUT_7)  # its own labels: the rubric's
                 if hotels:
                     sets[f"real posts, {HELD_OUT_7} split (seventh draw: the online shops' negative hotel reviews)"] = hotels
                     # the same source as ChnSentiCorp's (half their texts are in it): they stand for the hotel set
                     clean_hotels = clean + [{**r, "style": "chnsenticorp_hotel"} for r in hotels]
-                    clean_name = f"by the rubric alone, fifth to {'seventh' if len(draws) == 6 else 'eighth'} draws"
+                    clean_name = f"by the rubric alone, fifth to {max([*later, 'seventh'], key=ORDINALS.index)} draws"
                     sets[clean_name] = clean_hotels
             pooled_rubric = f"by the rubric alone, every held-out split ({len(pooled)})"
             sets[pooled_rubric] = rubric
