@@ -54,8 +54,11 @@ Training data:
   and outage complaints were read again in stop 35 by the venue boundary three rubric-only readers settled
   (`docs/complaint-rounds.md`): 53 of 139 took the readings' categories, most other -> product_quality.
 
-What was tried for the detector and the labels and not adopted, round by round (rounds 7 to 9, the
-detector's false alarms, R9b), with each look's figures: `docs/complaint-rounds.md`.
+What was tried for the detector and the labels and not adopted, round by round (rounds 7 to 10, the
+detector's false alarms, R9b), with each look's figures: `docs/complaint-rounds.md`. Round 10 (stop 38,
+`benchmarks/data/complaint_labels_round10.jsonl`: 1,496 positive reviews that turn on a criticism, read by the
+rubric alone) is labelled and not trained on: it taught the detector the line of mixed reviews, and the recall
+that cost took categories with it.
 """
 
 from __future__ import annotations
