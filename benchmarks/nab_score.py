@@ -76,7 +76,6 @@ from nab import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from monitor.detectors.anomaly import score_series  # noqa: E402
-from monitor.detectors.surge import SurgeSettings  # noqa: E402
 
 PUBLISHED_TWEETS = {  # NAB's own scorer on the five shared realTweets series (../shared/README.md)
     "ARTime": 88.1, "earthgecko_skyline": 77.8, "contextOSE": 76.0, "numenta": 67.4, "twitterADVec": 66.0,
@@ -301,20 +300,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--nab", default=str(Path(__file__).resolve().parents[1] / "../shared/data/nab"))
     parser.add_argument("--chart", help="write a PNG of held-out vs in-sample scores per family, and of fewer mentions")
-    parser.add_argument("--variant", choices=("R14-1",), help="the fourteenth round's variant (docs/detection-rounds.md)")
     args = parser.parse_args(argv)
-    settings: dict[str, SurgeSettings | None] = {name: None for name in CANDIDATES}
-    if args.variant == "R14-1":
-        settings = {"surge": SurgeSettings(pattern=True), "change": SurgeSettings(sides="both", pattern=True),
-                    "auto": SurgeSettings(pattern=True)}
-        print("variant R14-1: a pattern statistic for measurements (the last four rows' shape)")
 
     nab = Path(args.nab)
     reproduce_published(nab)
     corpus = load_corpus(nab)
     print(f"\n{len(corpus.series)} series, {corpus.n_windows()} windows; candidates: "
           + "; ".join(f"{k} ({v})" for k, v in CANDIDATES.items()))
-    surge = {name: score_corpus(corpus, lambda ts, vs, name=name: score_series(ts, vs, name, settings[name]), name)
+    surge = {name: score_corpus(corpus, lambda ts, vs, name=name: score_series(ts, vs, name), name)
              for name in CANDIDATES}
     gaussian = {"gaussian": score_corpus(corpus, lambda ts, vs: score_series(ts, vs, "gaussian"), "gaussian")}
     print("\nHELD OUT, each candidate alone (standard profile; its thresholds chosen without the series scored)")
@@ -327,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
               + "   (threshold by NAB's optimiser on the family itself)")
     fewer: list[FewerRow] = []
     if corpus.indices("realTweets"):
-        fewer = fewer_mentions(corpus, surge["surge"], lambda ts, vs: score_series(ts, vs, "surge", settings["surge"]))
+        fewer = fewer_mentions(corpus, surge["surge"], lambda ts, vs: score_series(ts, vs, "surge"))
         _print_fewer(corpus, fewer)
     results = {}
     for det, scored in (("surge/change/auto, chosen per fold", surge), ("gaussian (NAB's windowed Gaussian)", gaussian)):

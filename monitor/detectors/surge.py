@@ -49,10 +49,8 @@ from typing import Any
 
 from monitor.detectors.calibration import DecayingMoments, RollingMedian, TailCalibration, compact, surprise
 
-STATISTICS = ("spike", "shift", "season", "swing", "slow", "level", "gauss", "pattern")
+STATISTICS = ("spike", "shift", "season", "swing", "slow", "level", "gauss")
 SWING = STATISTICS.index("swing")  # the one statistic without a direction
-PATTERN = STATISTICS.index("pattern")  # R14-1 (docs/detection-rounds.md): one side only
-PATTERN_ROWS, PATTERN_SYMBOLS = 4, 7
 # gauss's deviation is at least 1 % (on the log scale): a series that never moved does not page at S = 30
 # for its first 1 % step (a floor far below the spread of any series with noise, counts or measurements)
 GAUSS_MIN_SD = 0.01
@@ -76,7 +74,6 @@ class SurgeSettings:
     ladder: float = 1.5  # within an episode, a new report needs S this many times the last one
     quiet_hours: float = 24.0
     min_samples: int = 24
-    pattern: bool = False  # R14-1 (docs/detection-rounds.md): the rarity of the last four rows' shape, with sides="both"
 
     def __post_init__(self) -> None:
         if self.floor < 1.0:
@@ -118,13 +115,7 @@ class SurgeScorer:
         self.s = s = settings or SurgeSettings()
         self._sides = ("up", "down") if s.sides == "both" else ("up",)
         # the statistics tested: "up" leaves out swing (turbulence has no direction)
-        self._tested = tuple(i for i in range(len(STATISTICS))
-                             if (s.sides == "both" or i != SWING) and (i != PATTERN or (s.pattern and s.sides == "both")))
-        self._context, self._context_rows = 0, 0
-        self._contexts: dict[int, float] = {}
-        self._contexts_total = 0.0
-        self._halve_at = 0.0
-        self._pattern_seen = (0.0, 0.0)
+        self._tested = tuple(i for i in range(len(STATISTICS)) if s.sides == "both" or i != SWING)
         # gauss's weeks of rows: weighted by exp(-age / (history_days / 2)), the mean age of a history_days window
         self._weeks = DecayingMoments(s.history_days * 43200.0, 86400.0)
         self._typical = math.nan  # gauss's baseline for the latest row (the weighted mean before it)
@@ -194,13 +185,12 @@ class SurgeScorer:
         z, self._typical = self._weeks.standardise(y, GAUSS_MIN_SD)
         gauss = round(z, 1)
         self._weeks.add(t, y)
-        pattern = self._pattern(t, z) if PATTERN in self._tested else math.nan
 
         base, seasonal = self._base, self._seasonal
         level = self._level
         # level is sampled from the first baseline on, like the others, so that all are tested together
         stats = (y - base, level - base, level - seasonal, self._swing, self._slow - base,
-                 level if base == base else math.nan, gauss, pattern)
+                 level if base == base else math.nan, gauss)
         both = len(self._sides) == 2
         peaks, troughs, hi, lo, ready = self._peaks, self._troughs, self._hi, self._lo, self._ready
         best_p, best_i, best_side, tests = 1.0, -1, "up", 0
@@ -217,7 +207,7 @@ class SurgeScorer:
                     q = peaks[i].upper(x)
                     if q < best_p:
                         best_p, best_i, best_side = q, i, "up"
-                if both and i != PATTERN:
+                if both:
                     tests += 1
                     if x <= troughs[i].q10:
                         q = troughs[i].lower(x)
@@ -240,27 +230,6 @@ class SurgeScorer:
             return 0.0
         p = min(1.0, best_p * tests)
         return self._report(t, p, best_i, best_side, stats)
-
-    def _pattern(self, t: float, z: float) -> float:
-        """How rarely the last PATTERN_ROWS rows' shape (z binned to PATTERN_SYMBOLS) came before: log10((N+1)/(c+1))."""
-        if z != z:
-            return math.nan
-        if t >= self._halve_at:  # old shapes fade: every count halves each history_days
-            if self._halve_at:
-                self._contexts = {k: v / 2.0 for k, v in self._contexts.items()}
-                self._contexts_total /= 2.0
-            self._halve_at = t + self.s.history_days * 86400.0
-        half = PATTERN_SYMBOLS // 2
-        symbol = half + int(round(max(-half, min(half, z))))
-        self._context = (self._context * PATTERN_SYMBOLS + symbol) % PATTERN_SYMBOLS**PATTERN_ROWS
-        self._context_rows += 1
-        if self._context_rows < PATTERN_ROWS:
-            return math.nan
-        seen = self._contexts.get(self._context, 0.0)
-        self._pattern_seen = (seen, self._contexts_total)
-        self._contexts[self._context] = seen + 1.0
-        self._contexts_total += 1.0
-        return math.log10((self._pattern_seen[1] + 1.0) / (seen + 1.0))
 
     def _start(self, t: float, y: float) -> None:
         self._first = self._last = t
@@ -319,8 +288,6 @@ class SurgeScorer:
         elif name == "level":  # against the usual peak (or trough) of the level over a sampling interval
             usual = calibration.sorted
             value, baseline = _unlog(self._level), _unlog(usual[len(usual) // 2])
-        elif name == "pattern":  # R14-1: how often the shape came before, out of all shapes counted
-            value, baseline = self._pattern_seen
         else:  # swing: mean absolute change per row (log scale) now vs its usual size
             usual = self._peaks[i].sorted
             value, baseline = self._swing, usual[len(usual) // 2]
@@ -417,7 +384,6 @@ def describe(reading: Reading, unit: str) -> str:
             "level": f"the last hour at {reading.value:.1f} {unit} vs a usual hourly "
                      f"{'peak' if reading.direction == 'up' else 'low'} of {reading.baseline:.1f} in recent weeks",
             "gauss": f"{reading.value:.1f} {unit} vs a typical {reading.baseline:.1f} over recent weeks",
-            "pattern": f"the last four rows made a shape met {reading.value:.0f} times in {reading.baseline:.0f}",
             "swing": f"swings {reading.value / max(reading.baseline, 1e-9):.1f}x their usual size"}[reading.statistic]
     days = reading.once_in_hours / 24.0
     history = reading.history_hours
