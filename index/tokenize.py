@@ -9,10 +9,22 @@ import jieba
 
 jieba.setLogLevel(logging.WARNING)
 _WORD = re.compile(r"\w", re.UNICODE)
+# Weibo's emoticons ([哈哈], [允悲], [doge]) stay in a post's text, where they tell its tone, but they are no
+# topic: a sarcastic [哈哈] under every complaint would otherwise lead the hot words and surge as a new term.
+EMOTICON = re.compile(r"\[[\u4e00-\u9fffA-Za-z]{1,8}\]")
 
 
 def tokens(text: str) -> list[str]:
     return [t.lower() for t in jieba.cut_for_search(text) if _WORD.search(t)]
+
+
+def without_emoticons(text: str) -> str:
+    return EMOTICON.sub(" ", text)
+
+
+def topic_tokens(text: str) -> list[str]:
+    """The tokens a post's topic is read from (hot words, emerging terms, repeat complaints): no emoticons."""
+    return tokens(without_emoticons(text))
 
 
 def segment(text: str) -> str:

@@ -18,7 +18,7 @@ from crisiswatch.config import Config
 from crisiswatch.db import StateConnection
 from crisiswatch.lease import Leases, new_holder
 from index.base import Backend, MentionFilter
-from index.tokenize import tokens
+from index.tokenize import topic_tokens
 from monitor.detectors import build_rules
 from monitor.detectors.base import Observation, Rule, Signal
 from monitor.explain import explain
@@ -127,7 +127,7 @@ class DetectionService:
             wanted = set(brands)
             for m in self.backend.scan(MentionFilter(since=start, until=until)):
                 bucket = floor_time(m.created_at, self.bucket_minutes)
-                words = set(tokens(m.text))
+                words = set(topic_tokens(m.text))
                 for brand in wanted.intersection(m.brands):
                     counts.terms[bucket].setdefault(brand, Counter()).update(words)
         for pairs in counts.by_key.values():

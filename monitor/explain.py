@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from index.base import Backend, MentionFilter
-from index.tokenize import tokens
+from index.tokenize import tokens, topic_tokens
 from monitor.detectors.emerging_terms import STOP_TERMS
 
 _STOP = STOP_TERMS  # the dashboard imports this name
@@ -24,12 +24,12 @@ def explain(backend: Backend, brand: str, since: datetime, until: datetime, top:
     window = MentionFilter(brand=brand, since=since, until=until, category=category, source=source)
     posts = backend.latest(window, limit=500)
     if term:
-        posts = [m for m in posts if term in tokens(m.text)]
+        posts = [m for m in posts if term in topic_tokens(m.text)]
     # a term surge is about every post using the term, whatever its tone; otherwise the negative ones
     focus = posts if term else [m for m in posts if m.sentiment_band == "negative"]
     ranked = sorted(focus, key=lambda m: (-(m.influence or 0), -m.author.followers, m.id))
     copies = Counter(m.cluster_id or m.id for m in posts)
-    terms = Counter(t for m in focus for t in set(tokens(m.text)) if len(t) > 1 and t not in STOP_TERMS)
+    terms = Counter(t for m in focus for t in set(topic_tokens(m.text)) if len(t) > 1 and t not in STOP_TERMS)
     for name in (brand, *names):
         for word in {name.lower(), *tokens(name)}:
             terms.pop(word, None)

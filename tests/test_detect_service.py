@@ -175,3 +175,17 @@ def test_backtest_cli_prints_what_would_fire_and_rejects_bad_times(setup, tmp_pa
     bad = subprocess.run([*cmd, "--since", "soon", "--until", "2025-06-14T04:00"],
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1 and "--since" in bad.stderr
+
+
+def test_weibo_emoticons_are_no_terms(setup) -> None:
+    """A sarcastic [哈哈] under every post of a surge is tone, not topic: no term surge, no top term."""
+    config, backend = setup
+    history(backend, 300)
+    for m in range(300, 320):
+        write(backend, m, 15, negative=12, text="极光优选 快递 丢件 没人管[哈哈][允悲][doge]", tag="s")
+    conn = connect(config.state_store)
+    changes = DetectionService(config, backend, conn).advance(T0 + timedelta(minutes=330))
+    incident = IncidentService(conn).get(next(c.incident for c in changes if c.kind == "opened").id)
+    terms = {r["facts"]["term"] for r in incident.facts["related"] if r["rule"] == "emerging_terms"}
+    assert "丢件" in terms and not {"哈哈", "允悲", "doge"} & terms
+    assert "快递" in incident.facts["top_terms"] and not {"哈哈", "允悲", "doge"} & set(incident.facts["top_terms"])

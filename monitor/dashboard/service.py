@@ -16,7 +16,7 @@ import jieba
 
 from crisiswatch.mention import Mention
 from index.base import Backend, MentionFilter
-from index.tokenize import tokens
+from index.tokenize import tokens, without_emoticons
 from monitor.dashboard.filters import View
 from monitor.dashboard.i18n import LANGS, Translator
 from monitor.dashboard.narrative import describe
@@ -35,7 +35,7 @@ def post_words(text: str) -> frozenset[str]:
     """A post's distinct words, lower-cased. Cached: every live update of a view re-reads mostly the same
     posts, and segmenting them again was most of the overview's time."""
     # precise segmentation: search mode's overlapping pieces (羽绒/羽绒服) would each count
-    return frozenset(w.lower() for w in jieba.cut(text) if _WORD.search(w))
+    return frozenset(w.lower() for w in jieba.cut(without_emoticons(text)) if _WORD.search(w))
 
 
 def mention_card(m: Mention) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crisiswatch.mention import Mention, severity_rank
-from index.tokenize import tokens
+from index.tokenize import topic_tokens
 from playbooks.tickets.ledger import TicketLedger
 
 # the raw text (kept only with enrichment.keep_raw_text) still has the code; public text has [订单号]
@@ -48,7 +48,7 @@ def gravest(mentions: list[Mention]) -> str:
 
 
 def topic_terms(text: str) -> set[str]:
-    return {t for t in tokens(text) if len(t) > 1 and t not in _STOP and not t.isdigit()}
+    return {t for t in topic_tokens(text) if len(t) > 1 and t not in _STOP and not t.isdigit()}
 
 
 def similar_topic(a: str, b: str) -> bool:
