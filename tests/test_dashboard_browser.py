@@ -134,7 +134,10 @@ def test_agent_converts_a_post_into_a_ticket(base):
         page.click("#convert")
         page.wait_for_url(f"{base}/tickets/CW-*")
         assert "新建" in page.inner_text("h1")
-        assert "创建" in page.inner_text("#timeline")  # the event, in the interface language
+        opened = page.inner_text("#timeline")  # the event in words, in the interface language, no stored fields
+        assert "开立工单 CW-" in opened and "created" not in opened and "severity:" not in opened
+        facts = page.inner_text("dl.facts")
+        assert "极光优选" in facts and "aurora" not in facts and "version" not in facts  # names a person reads
         page.click("button[data-action=accept]")
         page.wait_for_load_state("load")
         assert "已受理" in page.inner_text("h1")

@@ -17,6 +17,8 @@ TEXT: dict[str, dict[str, str]] = {
     "password": {"zh": "密码", "en": "Password"},
     "login_failed": {"zh": "用户名或密码错误", "en": "Wrong user name or password"},
     "brand": {"zh": "品牌", "en": "Brand"},
+    "version": {"zh": "修订号", "en": "Revision"},
+    "repeated": {"zh": "（共 {n} 次，至 {until}）", "en": "({n} times, until {until})"},
     "source": {"zh": "来源", "en": "Source"},
     "category": {"zh": "类别", "en": "Category"},
     "severity": {"zh": "等级", "en": "Severity"},

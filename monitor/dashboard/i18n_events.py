@@ -6,8 +6,11 @@ these texts, filled from the event's details. A kind without a text is shown as 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from crisiswatch.mention import CATEGORY_LABELS
+from monitor.dashboard.i18n import CATEGORY_EN
 from playbooks.tickets.models import TIMER_LABELS
 
 EVENTS: dict[str, tuple[str, str]] = {
@@ -51,6 +54,9 @@ EVENTS: dict[str, tuple[str, str]] = {
     "ticket.tasks_added": ("添加任务 {count} 项", "{count} tasks added"),
     "ticket.task_done": ("完成任务：{task}", "Task done: {task}"),
     "ticket.deadlines": ("调整了 SLA 时限", "SLA deadlines changed"),
+    "ticket.extended": ("办结时限延至 {until}（{approved_by} 批准）", "Resolution due moved to {until} (approved by "
+                        "{approved_by})"),
+    "ticket.classified": ("确认分类与级别：{what}", "Category and grade confirmed: {what}"),
     "ticket.joined": ("新增关联帖子 {mentions} 条", "{mentions} more posts joined"),
     "ticket.linked": ("关联到重复投诉 {related}", "Linked to repeat complaint {related}"),
     "ticket.sla_reminder": ("SLA 提醒：{timer}即将到期", "SLA reminder: {timer} due soon"),
@@ -68,6 +74,8 @@ EVENTS: dict[str, tuple[str, str]] = {
     "slack": ("{actor} 在 Slack 上操作", "{actor} acted in Slack"),
     "other": ("其他处理记录", "Other action"),
 }
+SIGNAL_KINDS = ("incident.updated", "incident.joined")  # the detectors' own repeats, not anyone's action
+SIGNALS = ("信号持续，相关信号并入", "Signal continued, related signals joined")
 LEVELS = {"warning": ("预警", "warning"), "critical": ("严重", "critical")}
 STATEMENT_STATUS = {"none": ("尚未起草", "not drafted"), "draft": ("待审批", "awaiting approval"),
                     "approved": ("已批准，待发布", "approved, to publish"), "published": ("已发布", "published"),
@@ -79,23 +87,39 @@ class _Blank(dict):
         return "—"
 
 
+# what a person wrote or said with an event, shown under its line on the ticket page
+SAID = {"note": ("备注", "Note"), "text": ("答复", "Reply"), "via": ("答复方式", "Via"),
+        "satisfaction": ("满意度", "Satisfaction"), "comment": ("客户意见", "Comment"), "reason": ("原因", "Reason")}
+TIMES = ("until", "due")  # detail values that are instants, shown in the team's time zone
+
+
 def _value(value: Any, lang: str) -> str:
+    if value is None or value == "":
+        return "—"
     if isinstance(value, list | tuple):
         return "、".join(_value(v, lang) for v in value) if lang == "zh" else ", ".join(_value(v, lang) for v in value)
     return str(value)
 
 
-def event_text(kind: str, actor: str, detail: dict[str, Any], lang: str, task_names: list[str] = ()) -> str:
-    """One timeline line, from facts only (lists joined, levels, timers and tasks named)."""
+def event_text(kind: str, actor: str, detail: dict[str, Any], lang: str, task_names: Sequence[str] = (),
+               local: Callable[[str], str] | None = None) -> str:
+    """One timeline line, from facts only (lists joined, levels, timers, categories and tasks named; instants in
+    the team's time zone with `local`)."""
     key = "slack" if kind.startswith("slack.") else kind
     entry = EVENTS.get(key, EVENTS["other"])
     i = 0 if lang == "zh" else 1
     values = _Blank({k: _value(v, lang) for k, v in detail.items()})
+    if local is not None:
+        values.update({k: local(detail[k]) for k in TIMES if isinstance(detail.get(k), str)})
+    if detail.get("category"):
+        values["category"] = (CATEGORY_LABELS if lang == "zh" else CATEGORY_EN).get(detail["category"], detail["category"])
     values["actor"] = actor.removeprefix("slack:") or "—"
     if "level" in detail:
         values["level"] = LEVELS.get(detail["level"], (detail["level"],) * 2)[i]
     if "timer" in detail:
         values["timer"] = TIMER_LABELS.get(detail["timer"], detail["timer"]) if lang == "zh" else detail["timer"]
+    if kind == "ticket.classified":  # what the agent set: the category, the grade or both
+        values["what"] = " · ".join(values[k] for k in ("category", "severity") if detail.get(k))
     if kind == "ticket.tasks_added":
         values["count"] = str(len(detail.get("items", [])))
     if kind == "ticket.task_done" and isinstance(detail.get("task"), int) and 0 < detail["task"] <= len(task_names):
@@ -111,3 +135,35 @@ def level_text(level: str, lang: str) -> str:
 
 def statement_status(status: str, lang: str) -> str:
     return STATEMENT_STATUS.get(status, (status, status))[0 if lang == "zh" else 1]
+
+
+def ticket_timeline(events: list[dict[str, Any]], number: str, lang: str, local: Callable[[str], str],
+                    task_names: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The ticket page's record: each event in words, and under it what a person wrote or said with it (a note, the
+    reply and its channel, the 回访 score and comment), never the stored fields themselves."""
+    i = 0 if lang == "zh" else 1
+    out = []
+    for e in events:
+        kind, detail = f"ticket.{e['kind']}", e["detail"] if isinstance(e["detail"], dict) else {}
+        said = [(label[i], _value(detail[k], lang)) for k, label in SAID.items()
+                if detail.get(k) not in (None, "", "default") and not (k == "text" and kind == "ticket.note")]
+        out.append({"at": e["at"], "actor": e["actor"], "said": said,
+                    "text": event_text(kind, e["actor"], {**detail, "ticket": number}, lang, task_names, local)})
+    return out
+
+
+def collapse_repeats(lines: list[dict[str, Any]], lang: str = "zh") -> list[dict[str, Any]]:
+    """A run of the same line by the same actor, or of a signal that kept firing and others that joined it, as one
+    line with how many times and until when: the record of a long incident stays a record of what was done."""
+    out: list[dict[str, Any]] = []
+    for line in lines:
+        key = "signals" if line.get("kind") in SIGNAL_KINDS else (line["text"], line["actor"])
+        last = out[-1] if out else None
+        if last is not None and last["key"] == key:
+            last["count"] += 1
+            last["last"] = line["at"]
+            if line["text"] != last["text"]:  # both kinds in the run
+                last["text"] = SIGNALS[0 if lang == "zh" else 1]
+        else:
+            out.append({**line, "key": key, "count": 1, "last": line["at"]})
+    return out

@@ -119,15 +119,24 @@ def lang_of(request: Request) -> str:
     return pick_lang(request.session.get("lang"))
 
 
+def local_time(value: datetime | str | None, zone: ZoneInfo) -> str:
+    """An instant as staff read it: in the team's time zone, to the minute ("" for none)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def team_zone(request: Request) -> ZoneInfo:
+    return ZoneInfo(request.app.state.resources.config.alerts.timezone)
+
+
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     t = Translator(lang_of(request))
     res: Resources = request.app.state.resources
-    zone = ZoneInfo(res.config.alerts.timezone)
+    zone = team_zone(request)
 
     def local(value: datetime | str | None) -> str:
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
+        return local_time(value, zone)
 
     def lang_url(lang: str) -> str:
         return str(request.url.include_query_params(lang=lang))

@@ -15,7 +15,8 @@ from crisiswatch.errors import CrisiswatchError
 from crisiswatch.mention import CATEGORIES, SEVERITIES, SOURCES
 from monitor.dashboard.filters import RANGES, parse_view
 from monitor.dashboard.i18n import Translator
-from monitor.dashboard.web import guard, lang_of, render
+from monitor.dashboard.i18n_events import ticket_timeline
+from monitor.dashboard.web import guard, lang_of, local_time, render, team_zone
 from playbooks.tickets.models import (
     ACTIONS,
     DEFAULT_REPLY_VIA,
@@ -133,7 +134,9 @@ async def _ticket_page(request: Request, status_code: int = 200, error: str | No
     ticket = await run_in_threadpool(console.ticket, request.path_params["number"])
     if ticket is None:
         return render(request, "error.html", 404, message=Translator(lang_of(request))("not_found"))
-    events = await run_in_threadpool(console.timeline, ticket)
+    zone, lang = team_zone(request), lang_of(request)
+    events = ticket_timeline(await run_in_threadpool(console.timeline, ticket), ticket.number, lang,
+                             lambda at: local_time(at, zone), [task.get("text", "") for task in ticket.tasks])
     linked = [m for m in (await run_in_threadpool(lambda: [console.mention(i) for i in ticket.mention_ids])) if m]
     allowed = [a for a in BUTTONS if ticket.status in TRANSITIONS[a][0]]
     can_reply = ticket.status in ("新建", "已受理", *TRANSITIONS["reply"][0])
@@ -143,6 +146,7 @@ async def _ticket_page(request: Request, status_code: int = 200, error: str | No
                   actions=allowed, error=error, now=datetime.now(UTC), departments=DEPARTMENTS, staff=console.staff,
                   breached=ticket.breaches > 0, can_reply=can_reply, draft=draft, reply_channels=REPLY_CHANNELS,
                   default_via=DEFAULT_REPLY_VIA[ticket.intake],
+                  brand_name=request.app.state.resources.dashboard().display_name(ticket.brand),
                   # the customer's contact in full only for those who work the ticket
                   contact=ticket.contact if request.state.user.can("agent") else ticket.contact_masked)
 

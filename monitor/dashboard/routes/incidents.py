@@ -10,10 +10,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from monitor.dashboard.i18n import Translator
-from monitor.dashboard.i18n_events import event_text, level_text, statement_status
+from monitor.dashboard.i18n_events import collapse_repeats, event_text, level_text, statement_status
 from monitor.dashboard.narrative import describe, duration
 from monitor.dashboard.routes.dashboard import script_json
-from monitor.dashboard.web import guard, lang_of, render
+from monitor.dashboard.web import guard, lang_of, local_time, render, team_zone
 
 
 @guard("viewer")
@@ -30,8 +30,10 @@ async def incident(request: Request) -> Response:
         return render(request, "error.html", 404, message=t("not_found"))
     inc = data["incident"]
     task_names = [task["text"] for task in data["tasks"]]
-    data["timeline"] = [{**e, "text": event_text(e["kind"], e["actor"], e["detail"], t.lang, task_names)}
-                        for e in data["timeline"]]
+    zone = team_zone(request)
+    data["timeline"] = collapse_repeats([{**e, "text": event_text(e["kind"], e["actor"], e["detail"], t.lang, task_names,
+                                                                  lambda at: local_time(at, zone))}
+                                         for e in data["timeline"]], t.lang)
     chart = {**data["curve"], "brand_name": data["brand_name"], "label": inc.label}
     return render(request, "incident.html", **data, now=now, why=describe(inc, t),
                   level=level_text(inc.level, t.lang), statement_state=statement_status(data["golden"].status, t.lang),
