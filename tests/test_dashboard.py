@@ -197,7 +197,7 @@ def test_convert_prefills_from_enrichment_and_opens_a_ticket(site, base):
     agent = login(base, "ada")
     page = agent.get(f"{base}/mentions/{post.id}", timeout=10).text
     assert 'value="payment_billing" selected' in page and f'value="{post.severity}" selected' in page
-    assert "<dd>zh</dd>" in page  # the language the enrichment identified
+    assert '<dd id="mention-lang">中文</dd>' in page  # the language the enrichment identified, by name
     reply = agent.post(f"{base}/mentions/{post.id}/convert",
                        data={"csrf": csrf_of(page), "category": "payment_billing", "severity": "紧急",
                              "department": "客服"}, allow_redirects=False, timeout=10)

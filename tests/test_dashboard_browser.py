@@ -130,6 +130,7 @@ def test_agent_converts_a_post_into_a_ticket(base):
         page.click("form.filters button[type=submit]")
         page.locator("a.row-link").first.click()
         assert page.input_value("select[name=category]") == "payment_billing"  # prefilled from enrichment
+        assert "极光优选" in page.inner_text("#mention-brands") and page.inner_text("#mention-lang") == "中文"
         assert page.input_value("select[name=department]")
         page.click("#convert")
         page.wait_for_url(f"{base}/tickets/CW-*")

@@ -264,6 +264,10 @@ def pick_lang(value: str | None) -> str:
     return value if value in LANGS else "zh"
 
 
+LANGUAGE_NAMES = {"zh": ("中文", "Chinese"), "en": ("英文", "English"), "ja": ("日文", "Japanese"),
+                  "ko": ("韩文", "Korean"), "und": ("无法判断", "Undetermined")}
+
+
 class Translator:
     def __init__(self, lang: str) -> None:
         self.lang = pick_lang(lang)
@@ -275,6 +279,11 @@ class Translator:
 
     def source(self, key: str) -> str:
         return SOURCE_LABELS[self.lang].get(key, key)
+
+    def language(self, code: str | None) -> str:
+        """A post's language by name (the code itself for a language without one here)."""
+        names = LANGUAGE_NAMES.get(code or "")
+        return names[0 if self.lang == "zh" else 1] if names else (code or "")
 
     def category(self, key: str | None) -> str:
         if not key:

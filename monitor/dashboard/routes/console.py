@@ -64,8 +64,10 @@ async def mention(request: Request) -> Response:
         return render(request, "error.html", 404, message=Translator(lang_of(request))("not_found"))
     defaults = console.convert_defaults(found)
     linked = await run_in_threadpool(console.tickets_for_mention, found.id)
+    display_name = request.app.state.resources.dashboard().display_name
     return render(request, "mention.html", m=found, defaults=defaults, linked=linked, categories=CATEGORIES,
-                  severities=SEVERITIES, departments=DEPARTMENTS, error=None)
+                  severities=SEVERITIES, departments=DEPARTMENTS, error=None,
+                  brand_names=[display_name(b) for b in found.brands])
 
 
 @guard("agent")
