@@ -271,3 +271,9 @@ def test_overview_shows_each_sources_health_as_status_does(site, base):
     for health in source_health(connect(site.db)):  # the lines `crisiswatch status` prints
         assert health.source in page and health.reason in page
     assert "被封禁" in page and "captcha (ok:-100)" in page and "37 mentions" in page and "正常" in page
+
+
+def test_statements_page_says_what_it_is_for(base):
+    page = login(base, "viv").get(f"{base}/statements", timeout=20).text
+    assert "预案起草的对外声明" in page  # a heading, and an empty list that says what would be there
+    assert 'id="no-statements"' in page or 'class="card statement"' in page

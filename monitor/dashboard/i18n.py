@@ -234,6 +234,10 @@ TEXT.update({
     "extended": {"zh": "延期", "en": "Extended"},
     "classified": {"zh": "确认类别", "en": "Classified"},
     "statements": {"zh": "声明", "en": "Statements"},
+    "statements_about": {"zh": "预案起草的对外声明：审批后在黄金时间内发布", "en": "drafted by playbooks: approve, then publish "
+                         "within the golden window"},
+    "no_statements": {"zh": "暂无声明。危机预案起草声明后，会在这里等待审批和发布。",
+                      "en": "No statement yet. When a playbook drafts one, it waits here for approval and publishing."},
     "statement_draft": {"zh": "草稿", "en": "Draft"}, "statement_approved": {"zh": "已批准", "en": "Approved"},
     "statement_published": {"zh": "已发布", "en": "Published"}, "statement_rejected": {"zh": "已驳回", "en": "Rejected"},
     "statement_expired": {"zh": "已过期", "en": "Expired"},
