@@ -277,3 +277,20 @@ def test_statements_page_says_what_it_is_for(base):
     page = login(base, "viv").get(f"{base}/statements", timeout=20).text
     assert "预案起草的对外声明" in page  # a heading, and an empty list that says what would be there
     assert 'id="no-statements"' in page or 'class="card statement"' in page
+
+
+def test_the_mentions_list_says_it_shows_the_newest_and_gives_more(site, base):
+    s = login(base, "viv")
+    backend = open_backend(site.config.index.url)
+    total = backend.count(View(range="24h").mention_filter())
+    backend.close()
+    assert total > 100
+    page = s.get(f"{base}/mentions", params={"range": "24h"}, timeout=10).text
+    assert page.count('class="row-link"') == 50 and "最新 50 条" in page
+    more = page[page.index('id="list-more"') - 200:page.index('id="list-more"')]
+    link = more[more.index('href="') + 6:more.index('"', more.index('href="') + 6)].replace("&amp;", "&")
+    assert "limit=100" in link and "range=24h" in link
+    again = s.get(link if link.startswith("http") else f"{base}{link}", timeout=10).text
+    assert again.count('class="row-link"') == 100
+    last = s.get(f"{base}/mentions", params={"range": "24h", "limit": "800"}, timeout=10).text
+    assert last.count('class="row-link"') == min(total, 800) and 'id="list-more"' not in last

@@ -31,6 +31,9 @@ from playbooks.tickets.models import (
 BUTTONS = tuple(a for a in ACTIONS if a != "reply")
 
 
+LIST_PAGE, MAX_LIST = 50, 800  # posts the mentions list shows at first, and at most
+
+
 def _console(request: Request):
     return request.app.state.resources.console()
 
@@ -48,12 +51,18 @@ async def mentions(request: Request) -> Response:
     band = request.query_params.get("band") or None
     band = band if band in ("negative", "neutral", "positive") else None
     flt = view.mention_filter(sentiment_band=band)
+    # a page of the newest matches, and a link to twice as many while there may be more (up to MAX_LIST)
+    limit = request.query_params.get("limit", "")
+    limit = min(max(int(limit), LIST_PAGE), MAX_LIST) if limit.isdigit() else LIST_PAGE
     try:
-        found = await run_in_threadpool(lambda: _console(request).find(query, flt))
+        found = await run_in_threadpool(lambda: _console(request).find(query, flt, limit))
     except ValueError as exc:
         found, errors = [], [*errors, str(exc)]
+    more = str(request.url.include_query_params(limit=min(2 * limit, MAX_LIST))) if (
+        len(found) == limit < MAX_LIST) else ""
     return render(request, "mentions.html", view=view, errors=errors, query=query, band=band, found=found,
-                  brands=brands, ranges=list(RANGES), sources=SOURCES, categories=CATEGORIES)
+                  brands=brands, ranges=list(RANGES), sources=SOURCES, categories=CATEGORIES, limit=limit,
+                  more=more, capped=len(found) == MAX_LIST)
 
 
 @guard("viewer")
