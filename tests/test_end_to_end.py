@@ -65,6 +65,7 @@ def test_crisis_scenario_opens_one_ticket_and_sends_one_slack_message(tmp_path, 
     status = subprocess.run([sys.executable, "-m", "crisiswatch.cli", "status"], cwd=elsewhere, env=env,
                             capture_output=True, text=True, timeout=60)
     assert number in status.stdout
+    assert "outbox: 2 sent" in status.stdout  # counts in words, not a Python dict
 
 
 def test_quiet_scenario_opens_nothing(tmp_path, slack):

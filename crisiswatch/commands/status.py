@@ -7,6 +7,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 
+OUTBOX_ORDER = ("pending", "held", "failed", "sent", "digested")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="source health, index size, outbox backlog, open incidents and tickets")
     p.set_defaults(func=run)
@@ -58,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {name:<16} " + " · ".join(parts))
     if not summary and not health:
         print("  (no crawl yet)")
-    print(f"outbox: {Outbox(conn).counts() or 'empty'}")
+    counts = Outbox(conn).counts()  # what waits first: a backlog, alerts held back, failures, then those sent
+    shown = sorted(counts.items(), key=lambda kv: (OUTBOX_ORDER.index(kv[0]) if kv[0] in OUTBOX_ORDER else 9, kv[0]))
+    print("outbox: " + (" · ".join(f"{n} {status}" for status, n in shown) or "empty"))
     print_workers(conn)
     incidents = IncidentService(conn).list(status="open")
     print(f"open incidents: {len(incidents)}")
