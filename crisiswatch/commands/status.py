@@ -6,7 +6,6 @@ import argparse
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-
 OUTBOX_ORDER = ("pending", "held", "failed", "sent", "digested")
 
 
