@@ -11,7 +11,8 @@ jieba.setLogLevel(logging.WARNING)
 _WORD = re.compile(r"\w", re.UNICODE)
 # Weibo's emoticons ([哈哈], [允悲], [doge]) stay in a post's text, where they tell its tone, but they are no
 # topic: a sarcastic [哈哈] under every complaint would otherwise lead the hot words and surge as a new term.
-EMOTICON = re.compile(r"\[[\u4e00-\u9fffA-Za-z]{1,8}\]")
+# Its placeholders ([图片], [组图共9张], [网页链接]) are no topic either.
+EMOTICON = re.compile(r"\[[\u4e00-\u9fffA-Za-z0-9]{1,8}\]")
 
 
 def tokens(text: str) -> list[str]:

@@ -14,6 +14,7 @@ def test_emoticons_leave_the_topic_but_not_the_text() -> None:
     assert not {"怒", "哈哈", "doge"} & words and {"快递", "客服", "官方"} <= words
     assert not {"哈哈", "doge"} & post_words(text) and "快递" in post_words(text)  # the dashboard's hot words
     assert set(topic_tokens("[iPhone 15] 屏幕碎了")) >= {"iphone", "15", "屏幕"}  # a bracket with a space is text
+    assert set(topic_tokens("屏幕碎了[组图共9张][网页链接]")) == set(topic_tokens("屏幕碎了"))  # Weibo's placeholders
 
 
 def test_shared_emoticons_do_not_make_two_complaints_one_grievance() -> None:
