@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 
+from crisiswatch.db import connect
 from crisiswatch.mention import sentiment_band
 from index import open_backend
 from index.base import MentionFilter
 from monitor.dashboard.auth import UserStore, hash_password, verify_password
 from monitor.dashboard.filters import View
+from monitor.incidents.service import IncidentService
 from tests.browser.dashboard_site import (
     build_site,
     csrf_of,
@@ -294,3 +297,28 @@ def test_the_mentions_list_says_it_shows_the_newest_and_gives_more(site, base):
     assert again.count('class="row-link"') == 100
     last = s.get(f"{base}/mentions", params={"range": "24h", "limit": "800"}, timeout=10).text
     assert last.count('class="row-link"') == min(total, 800) and 'id="list-more"' not in last
+
+
+def test_incident_page_counts_the_incidents_negative_posts_by_source_and_category(site, base):
+    """What is spreading is counted over the incident so far, each table headed, and agrees with the index."""
+    incidents = IncidentService(connect(site.db))
+    before = incidents.get(site.incident_id)
+    opened = before.opened_at
+    # what the detector attaches at the onset: a few minutes of posts, which the page is not to pass off as the whole
+    incidents.attach_facts(site.incident_id, sources={"weibo": 1}, categories={"other": 1})
+    try:
+        page = login(base, "viv").get(f"{base}/incidents/{site.incident_id}", timeout=20).text
+    finally:
+        incidents.conn.execute("UPDATE incidents SET facts=? WHERE id=?", (json.dumps(before.facts), site.incident_id))
+    window = {"brand": "aurora", "since": opened - timedelta(minutes=30), "until": datetime.now(UTC),
+              "sentiment_band": "negative"}
+    backend = open_backend(site.config.index.url)
+    negatives = backend.count(MentionFilter(**window))
+    assert 0 < negatives <= 500  # the page counts the newest 500
+    for dim, rows in (("source", re.findall(r'data-source="([^"]+)"><td>[^<]*</td><td class="num">(\d+)<', page)),
+                      ("category", re.findall(r'data-category="([^"]+)"><td>[^<]*</td><td class="num">(\d+)<', page))):
+        assert rows, dim
+        for key, n in rows:
+            assert int(n) == backend.count(MentionFilter(**window, **{dim: key})), (dim, key)
+    backend.close()
+    assert f"最新 {negatives} 条" in page and "<th>来源</th>" in page and "<th>类别</th>" in page

@@ -23,7 +23,7 @@ from playbooks.tickets.service import TicketService
 
 BEFORE = timedelta(hours=6)  # the curve starts this long before the incident, to show the usual level
 CURVE_BUCKETS = 120
-POSTS_SAMPLE = 500  # the incident window's newest posts feed clusters, terms and sources when facts lack them
+POSTS_SAMPLE = 500  # the incident window's newest posts: clusters, sources and categories (terms when facts lack them)
 # step outcomes of the playbooks that say something the ticket's own events do not
 AUDITED_STEPS = ("notify", "page", "draft_statement", "escalate_if", "close_when")
 
@@ -129,13 +129,18 @@ class IncidentPageService:
         focus = [m for m in posts if m.sentiment_band == "negative"] or posts
         terms = facts.get("top_terms") or [w for w, _ in Counter(
             w for m in focus for w in post_words(m.text) if len(w) > 1 and w not in self.stop).most_common(8)]
-        sources = facts.get("sources") or dict(Counter(m.source for m in focus).most_common(5))
+        # where the negative posts come from and what they are about, over the incident so far (the newest
+        # POSTS_SAMPLE); the onset's counts (facts, a few minutes of posts) only when the window has none
+        negative = [m for m in posts if m.sentiment_band == "negative"]
+        sources = dict(Counter(m.source for m in negative).most_common(5)) or facts.get("sources") or {}
+        categories = (dict(Counter(m.category for m in negative if m.category).most_common(5))
+                      or facts.get("categories") or {})
         return {
             "top_posts": [{**mention_card(m), "text": m.text} for m in top],
             "clusters": [{"size": len(c), "sample": mention_card(max(c, key=lambda m: m.author.followers)),
                           "sources": sorted({m.source for m in c})} for c in largest],
-            "terms": list(terms)[:8], "sources": sources, "categories": facts.get("categories") or {},
-            "mentions": len(posts),
+            "terms": list(terms)[:8], "sources": sources, "categories": categories,
+            "mentions": len(posts), "negative": len(negative),
         }
 
     def timeline(self, incident: Incident, ticket: Ticket | None, statements: list[Statement]) -> list[dict]:
