@@ -49,7 +49,7 @@ class AlertMessage:
     kind: str                 # incident_opened, incident_updated, incident_resolved, ticket_opened, health
     title: str
     severity: str
-    brand: str
+    brand: str                # the brand's key (routes and links use it)
     summary: str
     incident_id: int | None = None
     ticket_number: str | None = None
@@ -58,6 +58,7 @@ class AlertMessage:
     thread_key: str | None = None   # messages with the same key go into one thread
     mentions: list[str] = field(default_factory=list)  # from config only (escalation), never from posts
     timezone: str = "Asia/Shanghai"  # the team's zone: every time shown is in it
+    brand_name: str = ""      # the brand as people call it (the key where there is none)
 
     def __post_init__(self) -> None:
         bad = [m for m in self.mentions if not MENTION.fullmatch(m)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from alerts.message import AlertMessage, escape_mrkdwn, inert_mrkdwn
+from crisiswatch.mention import SENTIMENT_LABELS, SOURCE_LABELS
 from crisiswatch.pii import mask
 
 SEVERITY_EMOJI = {"一般": ":large_blue_circle:", "重要": ":large_yellow_circle:", "紧急": ":large_orange_circle:",
@@ -72,13 +73,13 @@ def _incident_fields(message: AlertMessage) -> list[dict[str, str]]:
         fields.append({"type": "mrkdwn", "text": f"*开始 ({message.timezone})*\n"
                                                  f"{message.local_time(facts['opened_at'])}"})
     if facts.get("sentiment_mix"):
-        mix = ", ".join(f"{k} {v}" for k, v in facts["sentiment_mix"].items())
+        mix = "、".join(f"{SENTIMENT_LABELS.get(k, k)} {v}" for k, v in facts["sentiment_mix"].items())
         fields.append({"type": "mrkdwn", "text": f"*情感分布*\n{escape_mrkdwn(mix)}"})
     if facts.get("top_terms"):
         fields.append({"type": "mrkdwn", "text": "*热词*\n" + safe("、".join(facts["top_terms"][:6]))})
     if facts.get("sources"):
         fields.append({"type": "mrkdwn", "text": "*来源*\n" + escape_mrkdwn(
-            ", ".join(f"{k} {v}" for k, v in facts["sources"].items()))})
+            "、".join(f"{SOURCE_LABELS['zh'].get(k, k)} {v}" for k, v in facts["sources"].items()))})
     if message.ticket_number:
         fields.append({"type": "mrkdwn", "text": f"*工单*\n{escape_mrkdwn(message.ticket_number)}"})
     return fields
@@ -113,7 +114,7 @@ def _incident_blocks(message: AlertMessage) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": f"{message.severity} · {message.title}"[:150]}},
         {"type": "section", "text": {"type": "mrkdwn",
-                                     "text": f"{emoji} *{escape_mrkdwn(message.brand)}* — "
+                                     "text": f"{emoji} *{escape_mrkdwn(message.brand_name or message.brand)}* — "
                                              f"{safe(message.summary)}\n{_state_line(message)}"}},
     ]
     fields = _incident_fields(message)

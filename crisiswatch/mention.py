@@ -23,6 +23,13 @@ CATEGORY_LABELS = {
     "fraud_security_privacy": "欺诈/账号安全/隐私泄露", "price": "价格争议",
     "false_advertising": "虚假宣传", "other": "其他",
 }
+SOURCE_LABELS = {  # what people call each source, per interface language
+    "zh": {"weibo": "微博", "weibo_comment": "微博评论", "jd": "京东", "tmall": "天猫",
+           "tousu_sina": "黑猫投诉", "jutousu": "聚投诉", "x": "X"},
+    "en": {"weibo": "Weibo", "weibo_comment": "Weibo comments", "jd": "JD", "tmall": "Tmall",
+           "tousu_sina": "Heimao", "jutousu": "Jutousu", "x": "X"},
+}
+SENTIMENT_LABELS = {"negative": "负面", "neutral": "中性", "positive": "正面"}
 SEVERITIES = ("一般", "重要", "紧急", "重大")
 STORED = {"stored": True}  # validation context for mentions read back from storage
 

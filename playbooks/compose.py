@@ -65,4 +65,5 @@ def incident_message(config: Config, incident: Incident, severity: str, kind: st
         kind=kind, title=f"{brand_name} {KIND_TITLES.get(kind, kind)} ({incident.label})", severity=severity,
         brand=incident.brand, summary=summary, incident_id=incident.id, ticket_number=ticket_number,
         facts=facts, links=links, thread_key=f"incident:{incident.id}", timezone=config.alerts.timezone,
+        brand_name=brand_name,
     )

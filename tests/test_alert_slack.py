@@ -44,7 +44,9 @@ def test_incident_message_has_numbers_chart_posts_links_and_buttons(tmp_path, sl
     incident = open_incident(d.conn, at=T0, posts=[
         {"text": "<!channel> 快递没到 电话13812345678", "author": "<@U999>", "followers": 5,
          "created_at": T0.isoformat(), "url": "https://weibo.com/1/A"}])
-    message = incident_message(config, incident, "重要")
+    incidents = IncidentService(d.conn)
+    incidents.attach_facts(incident.id, sources={"weibo": 7, "tousu_sina": 2}, sentiment_mix={"negative": 8, "neutral": 1})
+    message = incident_message(config, incidents.get(incident.id), "重要")
     series = message.facts["series"]
     assert series["negative"][-1] == 8 and sum(series["counts"]) == 2 * 20 + 3 + 4 + 9
     d.enqueue("a", message)
@@ -52,6 +54,9 @@ def test_incident_message_has_numbers_chart_posts_links_and_buttons(tmp_path, sl
     [post] = slack.posts()
     blob = json.dumps(blocks_of(post), ensure_ascii=False)
     assert "9 vs 0.3" in blob                     # numbers against the baseline
+    # the brand, its sources and the tone as people say them, not the keys the system stores
+    assert "*极光优选*" in blob and "微博 7、黑猫投诉 2" in blob and "负面 8、中性 1" in blob
+    assert "tousu_sina" not in blob and "*aurora*" not in blob
     assert message.facts["sparkline"][-1] == "█" and message.facts["sparkline"] in blob
     assert "12:00" in blob                        # 04:00 UTC shown in Asia/Shanghai
     assert "<!channel>" not in blob and "<@U999>" not in blob and "13812345678" not in blob

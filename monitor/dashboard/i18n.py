@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crisiswatch.mention import CATEGORY_LABELS
+from crisiswatch.mention import CATEGORY_LABELS, SOURCE_LABELS
 
 LANGS = ("zh", "en")
 
@@ -252,13 +252,6 @@ TEXT.update({
     "approve": {"zh": "批准", "en": "Approve"}, "reject": {"zh": "驳回", "en": "Reject"},
     "publish": {"zh": "发布", "en": "Publish"},
 })
-
-SOURCE_LABELS = {
-    "zh": {"weibo": "微博", "weibo_comment": "微博评论", "jd": "京东", "tmall": "天猫",
-           "tousu_sina": "黑猫投诉", "jutousu": "聚投诉", "x": "X"},
-    "en": {"weibo": "Weibo", "weibo_comment": "Weibo comments", "jd": "JD", "tmall": "Tmall",
-           "tousu_sina": "Heimao", "jutousu": "Jutousu", "x": "X"},
-}
 
 CATEGORY_EN = {
     "product_quality": "Product quality", "logistics": "Logistics", "after_sales": "After-sales / returns",
