@@ -237,4 +237,6 @@ def test_the_loop_cycle_resumes_playbooks_and_alerts_on_sla_breaches(tmp_path):
     assert [(b["ticket"], b["timer"]) for b in report.breaches] == [(number, "ack")]
     kinds = [r.message.kind for r in engine.dispatcher.outbox.all()]
     assert kinds.count("ticket_sla_breach") == 1
+    [breach] = [r.message for r in engine.dispatcher.outbox.all() if r.message.kind == "ticket_sla_breach"]
+    assert breach.brand_name == "极光优选" and breach.links["工单 Ticket"].endswith(f"/tickets/{number}")
     assert playbook_cycle(engine.config, conn, engine.dispatcher, engine=engine).breaches == []
