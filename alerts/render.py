@@ -161,10 +161,17 @@ def _digest_blocks(message: AlertMessage) -> list[dict[str, Any]]:
             {"type": "section", "text": {"type": "mrkdwn", "text": ("\n".join(lines) or "—")[:2900]}}]
 
 
+APPROVAL_STATUS = {"approved": "已批准 approved", "rejected": "已驳回 rejected", "expired": "已过期 expired"}
+
+
+def _person(who: str) -> str:
+    """A Slack user id as Slack shows it (their name); anyone else as plain text."""
+    return f"<@{who}>" if who[:1] in "UW" and who.isalnum() else escape_mrkdwn(who)
+
+
 def _approval_blocks(message: AlertMessage) -> list[dict[str, Any]]:
     facts = message.facts
-    approvers = " ".join(f"<@{a}>" if a[:1] in "UW" and a.isalnum() else escape_mrkdwn(a)
-                         for a in facts.get("approvers", []))
+    approvers = " ".join(_person(a) for a in facts.get("approvers", []))
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": message.title[:150]}},
         {"type": "section", "text": {"type": "mrkdwn", "text": safe(message.summary)[:2900]}},
@@ -175,8 +182,9 @@ def _approval_blocks(message: AlertMessage) -> list[dict[str, Any]]:
         blocks.append(_buttons("approval", str(facts["approval_id"]),
                                (("approve", "Approve 批准", "primary"), ("reject", "Reject 驳回", "danger"))))
     else:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape_mrkdwn(
-            f"{facts['status']} · {facts.get('decided_by') or ''}")}]})
+        status = APPROVAL_STATUS.get(facts["status"], escape_mrkdwn(str(facts["status"])))
+        by = f" · {_person(str(facts['decided_by']))}" if facts.get("decided_by") else ""
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": status + by}]})
     return blocks
 
 

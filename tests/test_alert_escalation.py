@@ -142,3 +142,5 @@ def test_approvals_only_by_named_approvers_and_expire(world, slack):
     d.deliver_due()
     root = next(m for m in slack.messages if "声明草稿 INC-1" in m["text"])
     assert '"approve"' not in json.dumps(root["blocks"])   # buttons gone once decided
+    decided_blob = json.dumps(root["blocks"], ensure_ascii=False)
+    assert "已批准 approved · <@U0LEGAL>" in decided_blob  # who decided, as Slack names them
