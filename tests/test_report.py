@@ -94,6 +94,8 @@ def test_report_renders_as_markdown_csv_and_html(filled):
     assert page.count('src="data:image/png;base64,') == 7
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
     assert "重复投诉率" in page and "https://example.com/1" in page
+    assert "<td>社交媒体</td>" in page and "<td>social</td>" not in page  # channels by name, as categories are
+    assert "| 社交媒体 | 2 | 66.7% |" in md
 
 
 def test_report_command_writes_a_file(tmp_path, capsys, filled):
@@ -158,3 +160,14 @@ def test_report_command_prints_one_csv_row_per_ticket(tmp_path, capsys, filled):
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert sorted(r["number"] for r in rows) == sorted(
         t.number for t in tickets.list(since=END - timedelta(days=7), until=END))
+
+
+def test_a_section_with_nothing_in_it_says_so_and_draws_no_chart(tmp_path):
+    clock = Clock(datetime(2025, 6, 16, 2, 0, tzinfo=UTC))
+    tickets = TicketService(connect(tmp_path / "cw.db"), clock=clock)
+    tickets.intake(channel="email", customer="顾客", contact="a@example.com", summary="快递没到", category="logistics",
+                   severity="一般", actor="x")  # no 回访 yet: no satisfaction scores
+    page = render(build_report(tickets, "week", until=datetime(2025, 6, 20, 16, 0, tzinfo=UTC)), "html")
+    satisfaction = page[page.index("满意度分布"):page.index("趋势 Daily")]
+    assert "暂无 none" in satisfaction and "data:image/png" not in satisfaction
+    assert "<td>邮件</td>" in page

@@ -80,6 +80,8 @@ DEFAULT_ROUTING: dict[str, list[str]] = {
 
 
 INTAKE_CHANNELS = ("phone", "email", "chat", "app", "social", "third_party")
+INTAKE_CHANNEL_LABELS = {"phone": "电话", "email": "邮件", "chat": "在线客服", "app": "应用内反馈", "social": "社交媒体",
+                         "third_party": "第三方平台"}
 REPLY_CHANNELS = ("书面", "电话", "在线客服")
 
 

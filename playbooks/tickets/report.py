@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from crisiswatch.config import INTAKE_CHANNEL_LABELS
 from crisiswatch.errors import CrisiswatchError
 from crisiswatch.mention import CATEGORY_LABELS
 from playbooks.tickets.report_html import render_html
@@ -163,7 +164,8 @@ def _markdown(r: Report) -> str:
                           ("等级 Grades", r.severities), ("满意度分布 Satisfaction scores", r.satisfaction)):
         lines += ["", f"## {title}", "", "| | 数量 Count | 占比 Share |", "|---|---|---|"]
         total = sum(counts.values())
-        lines += [f"| {_md_cell(CATEGORY_LABELS.get(k, k) if isinstance(k, str) else k)} | {v} | {s} |"
+        names = {**CATEGORY_LABELS, **INTAKE_CHANNEL_LABELS}  # the keys' names where people have one
+        lines += [f"| {_md_cell(names.get(k, k) if isinstance(k, str) else k)} | {v} | {s} |"
                   for k, v, s in _share(counts, total)] or ["| - | 0 | - |"]
     lines += ["", "## 趋势 Daily trend", "", "| 日期 Day | 新增 Opened | 解决 Resolved |", "|---|---|---|"]
     lines += [f"| {d} | {v['opened']} | {v['resolved']} |" for d, v in r.daily.items()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from crisiswatch.config import INTAKE_CHANNEL_LABELS
 from crisiswatch.mention import CATEGORY_LABELS
 from playbooks.tickets.report_parts import Report, _local, _num, _pct, chart_png, escape
 
@@ -21,10 +22,11 @@ def _table(rows: list[tuple[Any, ...]], head: tuple[str, ...]) -> str:
     return "".join(out)
 
 
-def _counts(title: str, counts: dict[Any, int], labels: dict[Any, str] | None = None) -> str:
+def _counts(title: str, counts: dict[Any, int], labels: dict[Any, str] | None = None, over_time: bool = False) -> str:
     total = sum(counts.values())
     rows = [((labels or {}).get(k, k), v, _pct(v / total) if total else "-") for k, v in counts.items()]
-    chart = chart_png(counts, title, labels)
+    rows = rows or [("暂无 none", 0, "-")]
+    chart = chart_png(counts, title, labels, over_time) if total else None
     img = f'<img alt="{escape(title)}" src="{chart}">' if chart else ""
     return f"<h2>{escape(title)}</h2>{img}{_table(rows, ('', '数量 Count', '占比 Share'))}"
 
@@ -36,12 +38,12 @@ def render_html(r: Report) -> str:
              f"<h1>投诉分析报告 Complaint report ({escape(r.period)})</h1>",
              f"<p>{_local(r.since, tz)} → {_local(r.until, tz)} ({escape(r.timezone)})</p>",
              _table([(label, value) for _, label, value in r.metrics()], ("指标 Metric", "值 Value"))]
-    parts.append(_counts("渠道占比 Share per channel", r.channels))
+    parts.append(_counts("渠道占比 Share per channel", r.channels, INTAKE_CHANNEL_LABELS))
     parts.append(_counts("类别分布 Categories", r.categories, CATEGORY_LABELS))
     parts.append(_counts("等级 Grades", r.severities))
     parts.append(_counts("满意度分布 Satisfaction scores", r.satisfaction))
-    parts.append(_counts("趋势 Daily opened", {d: v["opened"] for d, v in r.daily.items()}))
-    parts.append(_counts("集中时段 Opened by hour", {f"{h:02d}:00": n for h, n in r.hours.items()}))
+    parts.append(_counts("趋势 Daily opened", {d[5:]: v["opened"] for d, v in r.daily.items()}, over_time=True))
+    parts.append(_counts("集中时段 Opened by hour", {f"{h:02d}:00": n for h, n in r.hours.items()}, over_time=True))
     parts.append(_counts("未结积压 Open backlog by age", r.backlog))
     parts.append("<h2>客服绩效 Per-agent KPIs</h2>" + _table(
         [(a["owner"], a["tickets"], _pct(a["resolution_rate"]), _num(a["mean_handling_hours"]),

@@ -71,8 +71,10 @@ def _local(when: datetime | None, tz: ZoneInfo) -> str:
     return when.astimezone(tz).strftime("%Y-%m-%d %H:%M") if when else ""
 
 
-def chart_png(counts: dict[Any, int], title: str, labels: dict[Any, str] | None = None) -> str | None:
-    """A bar chart as a data URI (matplotlib, Agg); None when matplotlib is missing or nothing to draw."""
+def chart_png(counts: dict[Any, int], title: str, labels: dict[Any, str] | None = None,
+              over_time: bool = False) -> str | None:
+    """A bar chart of counts as a data URI (matplotlib, Agg): across for kinds, upright for days and hours
+    (`over_time`); None when matplotlib is missing or nothing to draw."""
     if not counts:
         return None
     try:
@@ -85,10 +87,20 @@ def chart_png(counts: dict[Any, int], title: str, labels: dict[Any, str] | None 
         return None
     cjk = _cjk_font(font_manager)
     names = [str((labels or {}).get(k, k)) if cjk else str(k) for k in counts]
+    from matplotlib.ticker import MaxNLocator
+
     fig, ax = plt.subplots(figsize=(6, 2.6), dpi=100)
-    ax.barh(names[::-1], list(counts.values())[::-1], color="#c0392b")
+    if over_time:  # time runs left to right
+        ax.bar(names, list(counts.values()), color="#c0392b")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # tickets are whole
+        ax.tick_params(axis="x", labelrotation=45 if len(names) > 8 else 0, labelsize=8)
+        ticks = ax.get_xticklabels()
+    else:
+        ax.barh(names[::-1], list(counts.values())[::-1], color="#c0392b")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ticks = ax.get_yticklabels()
     ax.set_title(title if cjk else title.split(" ", 1)[-1], fontproperties=cjk)
-    for label in ax.get_yticklabels():
+    for label in ticks:
         if cjk:
             label.set_fontproperties(cjk)
     fig.tight_layout()
