@@ -364,3 +364,12 @@ def test_english_posts_without_the_lexicons_verdict_need_the_english_models_nega
     # the pipeline's own sentiment band is used when it has one, read here when it has none
     assert classify_many([launch], languages=["en"], sentiments=["negative"])[0].complaint
     assert not classify_many([launch], languages=["en"], sentiments=["unknown"])[0].complaint
+
+
+def test_english_media_exposure_is_going_to_the_media_not_the_word() -> None:
+    """重大 for exposure by the media (the rubric); "Media Player" or "social media" is no such thing."""
+    player, press = classify_many([
+        "Acme's update broke my Windows Media Player and the app keeps crashing, useless",
+        "Acme refused my refund for the broken TV three times, so I contacted the media"])
+    assert player.complaint and player.severity != "重大"
+    assert press.complaint and press.severity == "重大" and any("媒体曝光" in r for r in press.reasons)
