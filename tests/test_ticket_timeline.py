@@ -58,8 +58,17 @@ def test_every_event_in_words_with_what_was_said(worked) -> None:
     assert said["满意度"] == "4" and said["客户意见"] == "处理还算及时"
     assert "备注：客户要求上午联系" in texts and "备注" not in said  # a note is its own line, not repeated
     shown = " ".join(texts + [v for line in lines for _, v in line["said"]])
-    for raw in ("[", "_added", "owner", "None", "T01:00", "other action", "其他处理记录"):
+    for raw in ("[", "_added", "owner", "None", "T01:00", "other action", "其他处理记录", "same_"):
         assert raw not in shown, raw
+
+
+def test_a_repeat_complaint_says_why_it_is_one(state_url) -> None:
+    tickets = TicketService(connect(state_url), clock=Clock(T0))
+    first = tickets.convert([post("1", "极光优选快递十天没到，物流一直不更新", author="u1")], actor="x")
+    second = tickets.convert([post("2", "还是没到，投诉了也没人管", author="u1")], actor="x")
+    lines = ticket_timeline(tickets.timeline(second.id), second.number, "zh", lambda at: local_time(at, ZONE))
+    assert f"关联到重复投诉 {first.number}（同一作者）" in [line["text"] for line in lines]
+    assert not any("same_author" in v for line in lines for _, v in line["said"])
 
 
 def test_english_interface_reads_english(worked) -> None:

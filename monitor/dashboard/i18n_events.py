@@ -58,7 +58,7 @@ EVENTS: dict[str, tuple[str, str]] = {
                         "{approved_by})"),
     "ticket.classified": ("确认分类与级别：{what}", "Category and grade confirmed: {what}"),
     "ticket.joined": ("新增关联帖子 {mentions} 条", "{mentions} more posts joined"),
-    "ticket.linked": ("关联到重复投诉 {related}", "Linked to repeat complaint {related}"),
+    "ticket.linked": ("关联到重复投诉 {related}（{reason}）", "Linked to repeat complaint {related} ({reason})"),
     "ticket.sla_reminder": ("SLA 提醒：{timer}即将到期", "SLA reminder: {timer} due soon"),
     "ticket.sla_breached": ("SLA 超时：{timer}，已升级至{escalated_to}", "SLA breached: {timer}, escalated to "
                             "{escalated_to}"),
@@ -89,7 +89,9 @@ class _Blank(dict):
 
 # what a person wrote or said with an event, shown under its line on the ticket page
 SAID = {"note": ("备注", "Note"), "text": ("答复", "Reply"), "via": ("答复方式", "Via"),
-        "satisfaction": ("满意度", "Satisfaction"), "comment": ("客户意见", "Comment"), "reason": ("原因", "Reason")}
+        "satisfaction": ("满意度", "Satisfaction"), "comment": ("客户意见", "Comment")}
+REPEAT_REASONS = {"same_author": ("同一作者", "same author"), "same_order": ("同一订单号", "same order number"),
+                  "same_topic": ("同一问题", "same grievance")}
 TIMES = ("until", "due")  # detail values that are instants, shown in the team's time zone
 
 
@@ -120,6 +122,8 @@ def event_text(kind: str, actor: str, detail: dict[str, Any], lang: str, task_na
         values["timer"] = TIMER_LABELS.get(detail["timer"], detail["timer"]) if lang == "zh" else detail["timer"]
     if kind == "ticket.classified":  # what the agent set: the category, the grade or both
         values["what"] = " · ".join(values[k] for k in ("category", "severity") if detail.get(k))
+    if kind == "ticket.linked" and detail.get("reason") in REPEAT_REASONS:
+        values["reason"] = REPEAT_REASONS[detail["reason"]][i]
     if kind == "ticket.tasks_added":
         values["count"] = str(len(detail.get("items", [])))
     if kind == "ticket.task_done" and isinstance(detail.get("task"), int) and 0 < detail["task"] <= len(task_names):

@@ -73,10 +73,10 @@ async def mention(request: Request) -> Response:
         return render(request, "error.html", 404, message=Translator(lang_of(request))("not_found"))
     defaults = console.convert_defaults(found)
     linked = await run_in_threadpool(console.tickets_for_mention, found.id)
-    display_name = request.app.state.resources.dashboard().display_name
+    dashboard = await run_in_threadpool(request.app.state.resources.dashboard)
     return render(request, "mention.html", m=found, defaults=defaults, linked=linked, categories=CATEGORIES,
                   severities=SEVERITIES, departments=DEPARTMENTS, error=None,
-                  brand_names=[display_name(b) for b in found.brands])
+                  brand_names=[dashboard.display_name(b) for b in found.brands])
 
 
 @guard("agent")
@@ -146,6 +146,7 @@ async def _ticket_page(request: Request, status_code: int = 200, error: str | No
     if ticket is None:
         return render(request, "error.html", 404, message=Translator(lang_of(request))("not_found"))
     zone, lang = team_zone(request), lang_of(request)
+    dashboard = await run_in_threadpool(request.app.state.resources.dashboard)
     events = ticket_timeline(await run_in_threadpool(console.timeline, ticket), ticket.number, lang,
                              lambda at: local_time(at, zone), [task.get("text", "") for task in ticket.tasks])
     linked = [m for m in (await run_in_threadpool(lambda: [console.mention(i) for i in ticket.mention_ids])) if m]
@@ -157,7 +158,7 @@ async def _ticket_page(request: Request, status_code: int = 200, error: str | No
                   actions=allowed, error=error, now=datetime.now(UTC), departments=DEPARTMENTS, staff=console.staff,
                   breached=ticket.breaches > 0, can_reply=can_reply, draft=draft, reply_channels=REPLY_CHANNELS,
                   default_via=DEFAULT_REPLY_VIA[ticket.intake],
-                  brand_name=request.app.state.resources.dashboard().display_name(ticket.brand),
+                  brand_name=dashboard.display_name(ticket.brand),
                   # the customer's contact in full only for those who work the ticket
                   contact=ticket.contact if request.state.user.can("agent") else ticket.contact_masked)
 
