@@ -6,8 +6,6 @@ import argparse
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-OUTBOX_ORDER = ("pending", "held", "failed", "sent", "digested")
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="source health, index size, outbox backlog, open incidents and tickets")
@@ -15,7 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from alerts.outbox import Outbox
+    from alerts.outbox import DIGESTED, FAILED, HELD, PENDING, SENT, Outbox
     from crawlers.health import source_health
     from crawlers.state import CrawlState
     from crisiswatch.config import load_config
@@ -61,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     if not summary and not health:
         print("  (no crawl yet)")
     counts = Outbox(conn).counts()  # what waits first: a backlog, alerts held back, failures, then those sent
-    shown = sorted(counts.items(), key=lambda kv: (OUTBOX_ORDER.index(kv[0]) if kv[0] in OUTBOX_ORDER else 9, kv[0]))
+    order = (PENDING, HELD, FAILED, SENT, DIGESTED)
+    shown = sorted(counts.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0]))
     print("outbox: " + (" · ".join(f"{n} {status}" for status, n in shown) or "empty"))
     print_workers(conn)
     incidents = IncidentService(conn).list(status="open")

@@ -118,20 +118,20 @@ class IncidentPageService:
 
     def spreading(self, incident: Incident, window: MentionFilter) -> dict[str, Any]:
         """The widest-reaching posts in full, the largest near-duplicate clusters, terms and sources."""
-        negative = MentionFilter(**{**window.__dict__, "sentiment_band": "negative"})
-        top = self.backend.by_reach(negative, limit=5) or self.backend.by_reach(window, limit=5)
+        negative_only = MentionFilter(**{**window.__dict__, "sentiment_band": "negative"})
+        top = self.backend.by_reach(negative_only, limit=5) or self.backend.by_reach(window, limit=5)
         posts = self.backend.latest(window, limit=POSTS_SAMPLE)
         clusters: dict[str, list] = {}
         for m in posts:
             clusters.setdefault(m.cluster_id or m.id, []).append(m)
         largest = sorted((c for c in clusters.values() if len(c) > 1), key=lambda c: (-len(c), c[0].id))[:3]
         facts = incident.facts
-        focus = [m for m in posts if m.sentiment_band == "negative"] or posts
+        negative = [m for m in posts if m.sentiment_band == "negative"]
+        focus = negative or posts
         terms = facts.get("top_terms") or [w for w, _ in Counter(
             w for m in focus for w in post_words(m.text) if len(w) > 1 and w not in self.stop).most_common(8)]
         # where the negative posts come from and what they are about, over the incident so far (the newest
         # POSTS_SAMPLE); the onset's counts (facts, a few minutes of posts) only when the window has none
-        negative = [m for m in posts if m.sentiment_band == "negative"]
         sources = dict(Counter(m.source for m in negative).most_common(5)) or facts.get("sources") or {}
         categories = (dict(Counter(m.category for m in negative if m.category).most_common(5))
                       or facts.get("categories") or {})

@@ -160,11 +160,11 @@ def _markdown(r: Report) -> str:
              f"{_local(r.since, tz)} → {_local(r.until, tz)} ({r.timezone})", "", "| 指标 Metric | 值 Value |",
              "|---|---|"]
     lines += [f"| {label} | {value} |" for _, label, value in r.metrics()]
+    names = {**CATEGORY_LABELS, **INTAKE_CHANNEL_LABELS}  # the keys' names where people have one
     for title, counts in (("渠道占比 Share per channel", r.channels), ("类别分布 Categories", r.categories),
                           ("等级 Grades", r.severities), ("满意度分布 Satisfaction scores", r.satisfaction)):
         lines += ["", f"## {title}", "", "| | 数量 Count | 占比 Share |", "|---|---|---|"]
         total = sum(counts.values())
-        names = {**CATEGORY_LABELS, **INTAKE_CHANNEL_LABELS}  # the keys' names where people have one
         lines += [f"| {_md_cell(names.get(k, k) if isinstance(k, str) else k)} | {v} | {s} |"
                   for k, v, s in _share(counts, total)] or ["| - | 0 | - |"]
     lines += ["", "## 趋势 Daily trend", "", "| 日期 Day | 新增 Opened | 解决 Resolved |", "|---|---|---|"]

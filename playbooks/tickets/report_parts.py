@@ -83,12 +83,11 @@ def chart_png(counts: dict[Any, int], title: str, labels: dict[Any, str] | None 
         matplotlib.use("Agg")
         from matplotlib import font_manager
         from matplotlib import pyplot as plt
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         return None
     cjk = _cjk_font(font_manager)
     names = [str((labels or {}).get(k, k)) if cjk else str(k) for k in counts]
-    from matplotlib.ticker import MaxNLocator
-
     fig, ax = plt.subplots(figsize=(6, 2.6), dpi=100)
     if over_time:  # time runs left to right
         ax.bar(names, list(counts.values()), color="#c0392b")
