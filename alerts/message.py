@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
+
+from crisiswatch.localtime import local_time
 
 _SPECIAL = re.compile(r"<(!channel|!here|!everyone|!subteam\^[^>]*|@[UW][A-Z0-9]+|#C[A-Z0-9]+)[^>]*>", re.I)
 MENTION = re.compile(r"<(!subteam\^[A-Z0-9]+(\|[^<>]*)?|@[UW][A-Z0-9]+|!here|!channel)>")
@@ -74,12 +75,7 @@ class AlertMessage:
 
     def local_time(self, value: str | datetime | None, fmt: str = "%m-%d %H:%M") -> str:
         """An ISO time (UTC) as the team reads it, e.g. `06-14 21:05 (Asia/Shanghai)` without the zone."""
-        if not value:
-            return ""
-        at = datetime.fromisoformat(value) if isinstance(value, str) else value
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=UTC)
-        return at.astimezone(ZoneInfo(self.timezone)).strftime(fmt)
+        return local_time(value, self.timezone, fmt)
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]()#~|!])")

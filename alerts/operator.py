@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from alerts.dispatch import AlertDispatcher
 from alerts.message import AlertMessage
 from crawlers.state import CrawlState
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection
+from crisiswatch.localtime import local_time
 
 OPERATOR_EVENTS = {"source_blocked": "数据源被封禁 source blocked", "layout_changed": "页面结构变化 layout changed",
                    "config_error": "数据源配置错误 source config error",
@@ -125,7 +125,7 @@ class OperatorAlerts:
 
 
 def _local(config: Config, at: datetime) -> str:
-    return at.astimezone(ZoneInfo(config.alerts.timezone)).strftime("%H:%M")
+    return local_time(at, config.alerts.timezone, "%H:%M")
 
 
 class DependencyHealth:

@@ -6,6 +6,7 @@ injects replies. After every scenario each mention is in the index exactly once.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -144,3 +145,5 @@ def test_status_shows_the_spool_backlog(cluster, state, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "mentions indexed: unknown (index unreachable" in out
     assert f"index spool: 15 mentions in 2 batches waiting for {url}" in out
+    # since when, in the team's zone as every other time of `status` (it was the stored UTC string, cut)
+    assert re.search(r"waiting for \S+ since \d\d-\d\d \d\d:\d\d \(Asia/Shanghai\)", out), out

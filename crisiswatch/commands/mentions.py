@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 
 from crisiswatch.errors import CrisiswatchError
+from crisiswatch.localtime import local_time
 from crisiswatch.mention import CATEGORIES, SOURCES
 
 
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
                               "sentiment": m.sentiment, "url": m.url, "text": m.text}, ensure_ascii=False))
             continue
         text = m.text.replace("\n", " ")[:70]
-        print(f"{m.id}  {m.created_at.astimezone(tz):%m-%d %H:%M} {m.source:<10} {m.category or '-':<16} "
+        print(f"{m.id}  {local_time(m.created_at, tz, '%m-%d %H:%M')} {m.source:<10} {m.category or '-':<16} "
               f"{m.author.name[:12]}: {text}")
     if not found and not args.json:
         print(f"no mentions match {args.query!r} in {config.index.url}")

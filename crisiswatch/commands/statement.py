@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import getpass
 
+from crisiswatch.localtime import local_time
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("statement", help="list, approve, reject and publish holding statements")
@@ -21,10 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _line(s, tz) -> str:  # noqa: ANN001 - a Statement
-    deadline = s.window_ends.astimezone(tz).strftime("%m-%d %H:%M")
+    deadline = local_time(s.window_ends, tz, "%m-%d %H:%M")
     out = f"#{s.id}  {s.status:<9} INC-{s.incident_id} · {s.playbook} · golden window to {deadline}"
     if s.published_at:
-        out += f" · published {s.published_at.astimezone(tz):%m-%d %H:%M} by {s.published_by}"
+        out += f" · published {local_time(s.published_at, tz, '%m-%d %H:%M')} by {s.published_by}"
     return out + (" · MISSED the window" if s.missed_window else "")
 
 

@@ -6,6 +6,8 @@ import argparse
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from crisiswatch.localtime import local_time
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="source health, index size, outbox backlog, open incidents and tickets")
@@ -35,15 +37,14 @@ def run(args: argparse.Namespace) -> int:
     except BackendUnavailable as exc:
         indexed = f"unknown (index unreachable: {exc})"
     print(f"mentions indexed: {indexed} · dead letters: {DeadLetters(conn).count()}")
-    for target, batches, waiting, oldest in backlog(conn):
-        print(f"index spool: {waiting} mentions in {batches} batches waiting for {target} since {oldest[:16]}")
     zone = ZoneInfo(config.alerts.timezone)
 
     def local(value: datetime | str | None) -> str:
-        if not value:
-            return "never"
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-        return f"{moment.astimezone(zone):%m-%d %H:%M}"
+        return local_time(value, zone, "%m-%d %H:%M", empty="never")
+
+    for target, batches, waiting, oldest in backlog(conn):
+        print(f"index spool: {waiting} mentions in {batches} batches waiting for {target} since {local(oldest)}"
+              f" ({config.alerts.timezone})")
 
     print(f"sources (times in {config.alerts.timezone}):")
     summary = {row["source"]: row for row in CrawlState(conn).source_summary()}

@@ -25,6 +25,7 @@ from crisiswatch.audit import AuditLog
 from crisiswatch.brand_names import BrandNames
 from crisiswatch.config import Config
 from crisiswatch.db import connect
+from crisiswatch.localtime import local_time
 from index import open_backend
 from index.base import Backend
 from monitor.dashboard.auth import UserStore, csrf_ok, csrf_token
@@ -117,13 +118,6 @@ def lang_of(request: Request) -> str:
     if asked:
         request.session["lang"] = pick_lang(asked)
     return pick_lang(request.session.get("lang"))
-
-
-def local_time(value: datetime | str | None, zone: ZoneInfo) -> str:
-    """An instant as staff read it: in the team's time zone, to the minute ("" for none)."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
 def team_zone(request: Request) -> ZoneInfo:

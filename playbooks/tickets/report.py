@@ -20,9 +20,10 @@ from zoneinfo import ZoneInfo
 
 from crisiswatch.config import INTAKE_CHANNEL_LABELS
 from crisiswatch.errors import CrisiswatchError
+from crisiswatch.localtime import local_time
 from crisiswatch.mention import CATEGORY_LABELS
 from playbooks.tickets.report_html import render_html
-from playbooks.tickets.report_parts import Report, _local, _num, _pct
+from playbooks.tickets.report_parts import Report, _num, _pct
 from playbooks.tickets.service import TicketService
 
 PERIODS = {"week": timedelta(days=7), "month": timedelta(days=30)}
@@ -38,8 +39,8 @@ def _mean(values: list[float]) -> float | None:
 
 def _ticket_row(t: Any, tz: ZoneInfo) -> dict[str, Any]:
     return {"number": t.number, "channel": t.intake, "category": t.category, "grade": t.severity,
-            "owner": t.owner, "department": t.department, "status": t.status, "opened": _local(t.created_at, tz),
-            "first_response": _local(t.first_reply_at, tz), "resolved": _local(t.resolved_at, tz),
+            "owner": t.owner, "department": t.department, "status": t.status, "opened": local_time(t.created_at, tz),
+            "first_response": local_time(t.first_reply_at, tz), "resolved": local_time(t.resolved_at, tz),
             "breached": t.breaches, "satisfaction": t.score or ""}
 
 
@@ -157,7 +158,7 @@ def _md_cell(value: Any) -> str:
 def _markdown(r: Report) -> str:
     tz = ZoneInfo(r.timezone)
     lines = [f"# 投诉分析报告 Complaint report ({r.period})", "",
-             f"{_local(r.since, tz)} → {_local(r.until, tz)} ({r.timezone})", "", "| 指标 Metric | 值 Value |",
+             f"{local_time(r.since, tz)} → {local_time(r.until, tz)} ({r.timezone})", "", "| 指标 Metric | 值 Value |",
              "|---|---|"]
     lines += [f"| {label} | {value} |" for _, label, value in r.metrics()]
     names = {**CATEGORY_LABELS, **INTAKE_CHANNEL_LABELS}  # the keys' names where people have one

@@ -6,8 +6,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from crisiswatch.config import INTAKE_CHANNEL_LABELS
+from crisiswatch.localtime import local_time
 from crisiswatch.mention import CATEGORY_LABELS
-from playbooks.tickets.report_parts import Report, _local, _num, _pct, chart_png, escape
+from playbooks.tickets.report_parts import Report, _num, _pct, chart_png, escape
 
 STYLE = ("body{font-family:'Noto Sans CJK SC','PingFang SC',sans-serif;max-width:960px;margin:2em auto;color:#222}"
          "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:4px 10px;"
@@ -36,7 +37,7 @@ def render_html(r: Report) -> str:
     parts = [f"<!doctype html><html lang=\"zh\"><head><meta charset=\"utf-8\"><title>投诉分析报告 {escape(r.period)}"
              f"</title><style>{STYLE}</style></head><body>",
              f"<h1>投诉分析报告 Complaint report ({escape(r.period)})</h1>",
-             f"<p>{_local(r.since, tz)} → {_local(r.until, tz)} ({escape(r.timezone)})</p>",
+             f"<p>{local_time(r.since, tz)} → {local_time(r.until, tz)} ({escape(r.timezone)})</p>",
              _table([(label, value) for _, label, value in r.metrics()], ("指标 Metric", "值 Value"))]
     parts.append(_counts("渠道占比 Share per channel", r.channels, INTAKE_CHANNEL_LABELS))
     parts.append(_counts("类别分布 Categories", r.categories, CATEGORY_LABELS))

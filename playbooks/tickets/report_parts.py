@@ -9,7 +9,6 @@ import io
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 
 @dataclass
@@ -65,10 +64,6 @@ def _num(value: float | None) -> str:
 
 def _pct(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value * 100:.{digits}f}%"
-
-
-def _local(when: datetime | None, tz: ZoneInfo) -> str:
-    return when.astimezone(tz).strftime("%Y-%m-%d %H:%M") if when else ""
 
 
 def chart_png(counts: dict[Any, int], title: str, labels: dict[Any, str] | None = None,

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from crisiswatch.config import Config, TicketSettings
 from crisiswatch.db import Row, StateConnection, insert_id, transaction
+from crisiswatch.localtime import local_time
 from crisiswatch.mention import CATEGORIES, SEVERITIES, Mention
 from crisiswatch.pii import mask as mask_pii
 from playbooks.tickets import linking, sla_watch
@@ -462,7 +463,7 @@ class TicketService:
 
     def local(self, when: datetime | None) -> str:
         """A time as staff read it: in the team's time zone."""
-        return when.astimezone(self.tz).strftime("%Y-%m-%d %H:%M") if when else "-"
+        return local_time(when, self.tz, empty="-")
 
     def add_note(self, ticket_id: int | str, text: str, *, actor: str, expected_version: int,
                  now: datetime | None = None) -> Ticket:

@@ -12,11 +12,12 @@ from starlette.routing import Route
 
 from crisiswatch.config import INTAKE_CHANNELS, REPLY_CHANNELS
 from crisiswatch.errors import CrisiswatchError
+from crisiswatch.localtime import local_time
 from crisiswatch.mention import CATEGORIES, SEVERITIES, SOURCES
 from monitor.dashboard.filters import RANGES, parse_view
 from monitor.dashboard.i18n import Translator
 from monitor.dashboard.i18n_events import ticket_timeline
-from monitor.dashboard.web import guard, lang_of, local_time, render, team_zone
+from monitor.dashboard.web import guard, lang_of, render, team_zone
 from playbooks.tickets.models import (
     ACTIONS,
     DEFAULT_REPLY_VIA,

@@ -9,11 +9,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from crisiswatch.localtime import local_time
 from monitor.dashboard.i18n import Translator
 from monitor.dashboard.i18n_events import collapse_repeats, event_text, level_text, statement_status
 from monitor.dashboard.narrative import describe, duration
 from monitor.dashboard.routes.dashboard import script_json
-from monitor.dashboard.web import guard, lang_of, local_time, render, team_zone
+from monitor.dashboard.web import guard, lang_of, render, team_zone
 
 
 @guard("viewer")
