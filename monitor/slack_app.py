@@ -167,10 +167,9 @@ class SlackInteractions:
         if existing:
             return f"INC-{incident_id} already has ticket {existing.number}"
         incident = IncidentService(self.conn).get(incident_id)
-        brand = self.config.brand(incident.brand)
         posts = incident.facts.get("top_posts", [])
         ticket = tickets.open(
-            title=f"{brand.display_name if brand else incident.brand} {incident.summary}"[:120],
+            title=f"{self.config.brand_name(incident.brand)} {incident.summary}"[:120],
             severity=incident.severity, category=next(iter(incident.facts.get("categories", {})), "other"),
             brand=incident.brand, channel="slack", incident_id=incident_id,
             evidence=[{"url": p.get("url", ""), "text": p.get("text", "")[:280]} for p in posts[:5]],

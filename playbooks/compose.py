@@ -49,8 +49,7 @@ def chart_facts(config: Config, incident: Incident, backend: Backend | None) -> 
 def incident_message(config: Config, incident: Incident, severity: str, kind: str = "incident_opened",
                      ticket_number: str | None = None, backend: Backend | None = None,
                      chart: bool = True) -> AlertMessage:
-    brand = config.brand(incident.brand)
-    brand_name = brand.display_name if brand else incident.brand
+    brand_name = config.brand_name(incident.brand)
     base = config.alerts.dashboard_url.rstrip("/")
     links = {"仪表盘 Dashboard": f"{base}/?brand={incident.brand}", "事件 Incident": f"{base}/incidents/{incident.id}"}
     if ticket_number:

@@ -39,8 +39,7 @@ class StepContext:
 
     @property
     def brand_name(self) -> str:
-        brand = self.config.brand(self.incident.brand)
-        return brand.display_name if brand else self.incident.brand
+        return self.config.brand_name(self.incident.brand)
 
     @property
     def category(self) -> str:

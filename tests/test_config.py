@@ -14,6 +14,12 @@ def test_example_config_is_valid():
     assert config.brands[0].sources.weibo_search == ["极光优选"]
 
 
+def test_a_brand_is_named_as_people_call_it_or_by_its_key():
+    config = load_config(str(REPO / "crisiswatch.example.yaml"))
+    assert config.brand_name("aurora") == "极光优选"
+    assert config.brand_name("gone") == "gone"  # an incident of a brand since removed from the config
+
+
 @pytest.mark.parametrize(("body", "key", "problem"), [
     ("brands:\n  - key: Bad Key\n    names: [x]\n", "brands.0.key", "pattern"),
     ("brands:\n  - key: a\n    names: []\n", "brands.0.names", "at least 1"),

@@ -49,6 +49,11 @@ class Config(StrictModel):
     def brand(self, key: str) -> Brand | None:
         return next((b for b in self.brands if b.key == key), None)
 
+    def brand_name(self, key: str) -> str:
+        """The brand as people call it (极光优选), or its key where the config names no such brand."""
+        brand = self.brand(key)
+        return brand.display_name if brand else key
+
     def source(self, name: str) -> SourceSettings:
         return self.sources.get(name, SourceSettings())
 

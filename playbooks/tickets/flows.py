@@ -41,7 +41,6 @@ def sla_sweep(config: Config, conn: StateConnection, dispatcher: AlertDispatcher
     for kind, items in found.items():
         for item in items:
             ticket = tickets.by_number(item["ticket"])
-            brand = config.brand(ticket.brand) if ticket else None
             verb = "即将超时" if kind == "reminders" else f"已超时，升级至{item.get('escalated_to', '')}"
             message = AlertMessage(
                 kind=SLA_KINDS[kind], title=f"工单 {item['ticket']} {item['label']}{verb}",
@@ -51,7 +50,7 @@ def sla_sweep(config: Config, conn: StateConnection, dispatcher: AlertDispatcher
                 incident_id=ticket.incident_id if ticket else None, ticket_number=item["ticket"],
                 thread_key=f"incident:{ticket.incident_id}" if ticket and ticket.incident_id else None,
                 links={"工单 Ticket": f"{base}/tickets/{item['ticket']}"}, timezone=config.alerts.timezone,
-                brand_name=brand.display_name if brand else "",
+                brand_name=config.brand_name(ticket.brand) if ticket else "",
             )
             dispatcher.enqueue(f"ticket:{item['ticket']}:sla:{item['timer']}:{kind}:{item['due']}", message)
     return found
