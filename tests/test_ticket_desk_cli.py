@@ -136,3 +136,14 @@ def test_the_suggestion_ranks_the_model_categories_even_where_the_detector_doubt
     assert not classify_many(texts[1:])[0].complaint
     assert (doubted.category, doubted.alternative) == tuple(model.keys[k] for k in order[1][:2])
     assert doubted.category == "price" and doubted.severity == "一般"
+
+
+def test_a_repeat_complaint_says_why_it_is_linked_in_words(tmp_path):
+    cfg = desk(tmp_path)
+    first = ok(cli(cfg, "new", "--channel", "phone", "--customer", "王女士", "--contact", "13812345678",
+                   "--summary", "快递五天没到", "--order", "88812345678")).strip()
+    again = ok(cli(cfg, "new", "--channel", "email", "--customer", "王女士", "--contact", "wang@example.com",
+                   "--summary", "还是没有收到包裹，再次投诉", "--order", "88812345678")).strip()
+    shown = ok(cli(cfg, "show", again))
+    assert re.search(rf"related: {first} \(同一订单号, ", shown), shown  # the stored key was `same_order`
+    assert "linked" not in shown.replace("related:", "")

@@ -58,6 +58,14 @@ def test_a_post_walks_the_whole_lifecycle_from_the_cli(tmp_path):
     kinds = [e["kind"] for e in ticket["timeline"]]
     assert kinds == ["created", "assigned", "accept", "start", "reply", "resolve", "followup", "close"]
     assert {e["actor"] for e in ticket["timeline"][1:]} == {"agent:lin"}
+    # the plain record reads as the ticket page does: events in words, what was said under them, no stored fields
+    plain = cli(cfg, "show", number)
+    assert plain.returncode == 0, plain.stderr
+    record = plain.stdout.splitlines()
+    assert not any("{" in line for line in record), plain.stdout
+    replied = next(i for i, line in enumerate(record) if line.endswith("agent:lin            已回复客户"))
+    assert record[replied + 1].strip() == "答复：您好，已为您核查物流并联系快递站点"
+    assert "满意度：4" in plain.stdout and "客户意见：处理得挺快" in plain.stdout
     assert cli(cfg, "reopen", number).returncode == 0
     listed = cli(cfg, "list", "--status", "处理中")
     assert number in listed.stdout

@@ -113,6 +113,8 @@ def _line(tickets, t) -> str:  # noqa: ANN001 - a Ticket
 
 
 def _show(tickets, t) -> None:  # noqa: ANN001
+    from monitor.dashboard.i18n_events import REPEAT_REASONS, ticket_timeline
+
     local = tickets.local
     print(_line(tickets, t))
     if t.customer or t.contact:
@@ -132,16 +134,20 @@ def _show(tickets, t) -> None:  # noqa: ANN001
     if t.reply_channel:
         print(f"  replied via {t.reply_channel} ({t.replies}×)")
     for past in t.satisfaction_history:
-        print(f"  回访: {past['score']}/5 {past.get('comment', '')} ({local(datetime.fromisoformat(past['at']))})")
+        print(f"  回访: {past['score']}/5 {past.get('comment', '')} ({local(past['at'])})")
     for rel in t.related:
-        print(f"  related: {rel['number']} ({rel['reason']}, {rel['direction']})")
+        reason = REPEAT_REASONS.get(rel["reason"], (rel["reason"],))[0]
+        print(f"  related: {rel['number']} ({reason}, {rel['direction']})")
     for i, task in enumerate(t.tasks, 1):
         print(f"  [{'x' if task['done'] else ' '}] {i}. {task['text']}")
     for e in t.evidence[:5]:
         print(f"  evidence: {e.get('author', '')}: {str(e.get('text', ''))[:80]} {e.get('url', '')}")
-    for event in tickets.timeline(t.id):
-        detail = json.dumps(event["detail"], ensure_ascii=False)
-        print(f"  {local(datetime.fromisoformat(event['at']))}  {event['actor']:<20} {event['kind']:<14} {detail}")
+    # the record as the ticket page words it (`--json show` keeps the stored fields for scripts)
+    tasks = [task.get("text", "") for task in t.tasks]
+    for line in ticket_timeline(tickets.timeline(t.id), t.number, "zh", local, tasks):
+        print(f"  {local(line['at'])}  {line['actor']:<20} {line['text']}")
+        for label, said in line["said"]:
+            print(f"      {label}：{said}")
 
 
 def _sweep(tickets, config) -> None:  # noqa: ANN001

@@ -461,7 +461,7 @@ class TicketService:
         return self._change(ticket_id, expected_version, actor, "classified", sets, now,
                             category=category, severity=severity)
 
-    def local(self, when: datetime | None) -> str:
+    def local(self, when: datetime | str | None) -> str:
         """A time as staff read it: in the team's time zone."""
         return local_time(when, self.tz, empty="-")
 
