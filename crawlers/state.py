@@ -83,6 +83,13 @@ class CrawlState:
         self.conn.execute("UPDATE crawl_runs SET finished_at=?, reason=?, items=?, pages=? WHERE id=?",
                           (datetime.now(UTC).isoformat(), reason, items, pages, run_id))
 
+    def collected_until(self, source: str) -> datetime | None:
+        """When the source's last clean crawl began: every post it had published before then is in the index
+        (a crawl reads newest first from its start down to the marks, and a lost page keeps its query's mark)."""
+        row = self.conn.execute("SELECT MAX(started_at) FROM crawl_runs WHERE source=? AND reason='finished'",
+                                (source,)).fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
     def source_summary(self) -> list[dict]:
         """Per source: last successful run, items in the last hour of runs, blocked-since."""
         rows = self.conn.execute(

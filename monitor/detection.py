@@ -24,6 +24,7 @@ from monitor.detectors.base import Observation, Rule, Signal
 from monitor.explain import explain
 from monitor.incidents.models import IncidentChange
 from monitor.incidents.service import IncidentService
+from monitor.late_arrivals import LateArrivals
 
 logger = logging.getLogger(__name__)
 MAX_LOOKBACK = timedelta(days=7)
@@ -71,8 +72,7 @@ class DetectionService:
         self.known: dict[str, set[str]] = {k: set(v) for k, v in (self._load("keys") or {}).items()}
 
     def _load(self, name: str) -> dict | None:
-        row = self.conn.execute("SELECT state FROM detector_state WHERE name=?", (name,)).fetchone()
-        return json.loads(row[0]) if row else None
+        return detector_state(self.conn, name)
 
     def _save(self, name: str, state: dict) -> None:
         self.conn.execute(
@@ -161,6 +161,11 @@ class DetectionService:
         start = self._start(until)
         if start is None or start >= until:
             return []
+        late = LateArrivals(self.backend, lambda: self._load("late"), lambda s: self._save("late", s),
+                            self.config.detection.max_wait_minutes)
+        if self.checkpoint is not None:
+            late.check(start)
+        decided = late.counts(start, until)  # before the detectors read them: a post arriving meanwhile is late
         step = timedelta(minutes=self.bucket_minutes)
         brands = self._brands(start, until)
         for brand in brands:
@@ -191,6 +196,7 @@ class DetectionService:
         for rule in self.rules:
             self._save(f"rule:{rule.name}", rule.state())
         self._save("keys", {k: sorted(v) for k, v in self.known.items()})
+        late.remember(decided, until)
         self._save("checkpoint", {"until": until.isoformat()})
         return changes
 
@@ -207,6 +213,12 @@ class DetectionService:
                 term=focus.get("term"), names=self.names.get(host.brand, ())))
             change = IncidentChange(change.kind, self.incidents.get(host.id))
         return change
+
+
+def detector_state(conn: StateConnection, name: str) -> dict | None:
+    """One saved part of detection: `checkpoint`, `keys`, `late`, `rule:<name>`."""
+    row = conn.execute("SELECT state FROM detector_state WHERE name=?", (name,)).fetchone()
+    return json.loads(row[0]) if row else None
 
 
 def _dimension(key: str) -> str:

@@ -9,6 +9,14 @@ playbook timers and delivery go on; a dependency down past `alerts.dependency_gr
 raises one operator alert ("index unreachable since 14:02, 206 mentions spooled"), resolved when
 it answers again; the spool is drained before detection resumes, so late buckets see every mention.
 
+Detection decides a minute once its posts are in: a crawl brings the posts its source published since
+the last one, so a minute is complete when every configured source has begun a clean crawl after it
+(`Scheduler.collected_until`). Deciding minutes as the clock passes them, as the loop once did, left out of
+the counts every post a crawl brought for minutes already passed: with crawls every 15 minutes and a pass
+every 30 seconds, the detectors saw the last minute before each crawl, one post in fourteen. A source that
+has not crawled cleanly for `detection.max_wait_minutes` holds nothing back; what it brings later is
+stored and shown, and said as late (`monitor.late_arrivals`).
+
 One full loop per state database: `run` (role `all`) takes the `run-loop` lease (crisiswatch.lease)
 and a thread renews it while the process lives. A second `run` says so in one line and waits as a
 standby, taking over when the first one's lease runs out; `run --once` (cron) refuses instead.
@@ -101,6 +109,14 @@ class Scheduler:
 
     def next_at(self, spider: str) -> datetime | None:
         return self.state.next_crawl(spider)[0]
+
+    def collected_until(self) -> datetime:
+        """The time up to which every configured source's posts are in the index, never later than now and
+        never earlier than `detection.max_wait_minutes` ago (a blocked source must not stop detection)."""
+        now = self.now()
+        floor = now - timedelta(minutes=self.config.detection.max_wait_minutes)
+        started = [self.state.collected_until(s) for s in configured_spiders(self.config)]
+        return min([now, *(max(s or floor, floor) for s in started)])
 
     def due(self) -> list[str]:
         now = self.now()
@@ -278,7 +294,8 @@ class RunLoop:
     def _detect(self, report: PassReport) -> None:
         try:
             backend = self.index.ready()
-            result = detect_and_respond(self.config, backend, self.conn, self.dispatcher, until=self.clock(),
+            result = detect_and_respond(self.config, backend, self.conn, self.dispatcher,
+                                        until=self.scheduler.collected_until(),
                                         engine=self._engine(), deliver=False)
         except (BackendUnavailable, OSError) as exc:
             wait = self.index.failed()

@@ -24,7 +24,9 @@ def run(args: argparse.Namespace) -> int:
     from crisiswatch.indexurl import redact_url
     from index import BackendUnavailable, open_backend
     from index.spool import backlog
+    from monitor.detection import detector_state
     from monitor.incidents.service import IncidentService
+    from monitor.late_arrivals import late_summary
     from playbooks.tickets.flows import sweep_on_read
     from playbooks.tickets.service import TicketService
 
@@ -46,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"index spool: {waiting} mentions in {batches} batches waiting for {target} since {local(oldest)}"
               f" ({config.alerts.timezone})")
 
+    decided = detector_state(conn, "checkpoint")
+    print(f"detection: decided up to {local(decided['until'] if decided else None)} · "
+          + late_summary(detector_state(conn, "late"), local))
     print(f"sources (times in {config.alerts.timezone}):")
     summary = {row["source"]: row for row in CrawlState(conn).source_summary()}
     health = {h.source: h for h in source_health(conn)}  # the last `sources check` or crawl, whichever is newer

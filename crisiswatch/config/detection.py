@@ -106,3 +106,7 @@ class DetectionSettings(StrictModel):
         default=120, ge=0, description="other rules' signals join a brand's open incident that fired this recently")
     cooldown_minutes: int = Field(
         default=60, ge=0, description="a key firing again this soon after its resolve reopens the same incident")
+    max_wait_minutes: int = Field(
+        default=20, ge=0, description="the run loop decides a minute once every source has been crawled past it, or "
+        "this long after it, whichever is first; a post collected later is stored and shown, not counted, and the "
+        "log and `status` say how many")

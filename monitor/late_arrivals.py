@@ -1,0 +1,96 @@
+"""Posts that reach the index after detection decided their minutes: stored and shown, not counted, and said.
+
+Detection decides each minute once (its detectors' state only moves forward), when every source has been
+crawled past it or `detection.max_wait_minutes` after it. A post collected later still (a source blocked for
+an hour, a site that publishes complaints after review) is in the index, the dashboard and the reports, but
+no detector saw it. Each pass compares the hourly counts of the last day of decided minutes, per source,
+with what was there when they were decided; the difference is logged in one line and kept for
+`crisiswatch status`, so an operator sees which source arrives late and can give it more time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from index.base import Backend, MentionFilter
+
+logger = logging.getLogger(__name__)
+WINDOW = timedelta(days=1)  # how far back a late post is noticed
+HOUR = 3600
+
+Hours = dict[str, dict[str, int]]  # hour start (ISO) -> source -> posts
+
+
+def _hour(at: datetime) -> datetime:
+    return datetime.fromtimestamp(int(at.timestamp()) // HOUR * HOUR, UTC)
+
+
+class LateArrivals:
+    """What detection had decided, by hour and source, and what has arrived there since."""
+
+    def __init__(self, backend: Backend, load: Callable[[], dict | None], save: Callable[[dict], None],
+                 max_wait_minutes: int, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.backend = backend
+        self.load = load
+        self.save = save
+        self.max_wait_minutes = max_wait_minutes
+        self.clock = clock
+
+    def counts(self, since: datetime, until: datetime) -> Hours:
+        out: Hours = {}
+        for b in self.backend.counts_over_time(MentionFilter(since=since, until=until), HOUR, group_by="source"):
+            out.setdefault(b.start.isoformat(), {})[b.key or "?"] = b.count
+        return out
+
+    def check(self, decided_until: datetime) -> Counter:
+        """Posts by source that arrived in the last day of decided minutes since they were decided; logs them."""
+        state = self.load() or {}
+        now = self.counts(_hour(decided_until - WINDOW), decided_until)
+        late: Counter = Counter()
+        hours = []
+        if "hours" in state:  # the first pass after an upgrade has nothing to compare with
+            for hour, sources in now.items():
+                before = state["hours"].get(hour, {})
+                for source, n in sources.items():
+                    if n > before.get(source, 0):
+                        late[source] += n - before.get(source, 0)
+                        hours.append(hour)
+        if late:
+            total = sum(late.values())
+            first = datetime.fromisoformat(min(hours))
+            logger.warning(
+                "%d post(s) reached the index after detection had decided their minutes (%s; created from %s UTC):"
+                " stored and shown, not counted by the detectors (detection.max_wait_minutes is %d)",
+                total, ", ".join(f"{s} {n}" for s, n in late.most_common()), f"{first:%m-%d %H}:00",
+                self.max_wait_minutes)
+            by_source = Counter(state.get("by_source", {}))
+            by_source.update(late)
+            state.update(total=state.get("total", 0) + total, by_source=dict(by_source),
+                         last_at=self.clock().isoformat(), last=total)
+        if late or state.get("hours") != now:
+            self.save({**state, "hours": now})
+        return late
+
+    def remember(self, decided: Hours, until: datetime) -> None:
+        """Adds the minutes just decided (counted before the detectors read them, so a post arriving while they
+        read is reported late rather than absorbed) and forgets what falls out of the window."""
+        state = self.load() or {}
+        hours = {h: dict(s) for h, s in state.get("hours", {}).items()}
+        for hour, sources in decided.items():
+            into = hours.setdefault(hour, {})
+            for source, n in sources.items():
+                into[source] = into.get(source, 0) + n
+        oldest = _hour(until - WINDOW).isoformat()
+        self.save({**state, "hours": {h: s for h, s in hours.items() if h >= oldest}})
+
+
+def late_summary(state: dict | None, local: Callable[[str], str]) -> str:
+    """`status`'s words: how many posts came too late for detection, from which sources, the last when."""
+    if not state or not state.get("total"):
+        return "no post arrived after its minutes were decided"
+    sources = ", ".join(f"{s} {n}" for s, n in Counter(state.get("by_source", {})).most_common())
+    return (f"{state['total']} post(s) arrived after their minutes were decided ({sources}), not counted by the"
+            f" detectors; the last {state['last']} at {local(state['last_at'])}")
