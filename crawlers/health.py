@@ -89,6 +89,9 @@ def _from_crawl(conn: StateConnection, source: str) -> SourceHealth | None:
     at = datetime.fromisoformat(run["finished_at"])
     if run["reason"] == "finished":
         return SourceHealth(source, "ok", f"{run['items']} mentions", at, "crawl")
+    if run["reason"] == "capped":
+        return SourceHealth(source, "ok", f"{run['items']} mentions, more new than max_pages pages hold: the next"
+                            " crawl reads on", at, "crawl")
     event_kind = {"blocked": "source_blocked", "failed": "crawl_failed", "config_error": "config_error"}.get(
         run["reason"])
     event = conn.execute("SELECT detail FROM source_health WHERE source=? AND event=? AND at>=?"

@@ -159,8 +159,11 @@ class IndexPipeline:
                 if query not in keep:
                     self.state.advance_mark(source, query, newest)
         if self.run_id is not None:
+            failed = getattr(spider, "lost_pages", []) or getattr(spider, "lost_posts", [])
+            if reason == "finished" and not blocked and (failed or lost):
+                reason = "failed" if failed else "capped"  # capped: read as deep as max_pages allows, marks kept
             self.state.finish_run(
-                self.run_id, "blocked" if blocked else ("failed" if lost and reason == "finished" else reason),
+                self.run_id, "blocked" if blocked else reason,
                 int(self.crawler.stats.get_value("crisiswatch/indexed") or 0),
                 int(self.crawler.stats.get_value("response_received_count") or 0),
             )

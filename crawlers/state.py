@@ -93,7 +93,7 @@ class CrawlState:
     def source_summary(self) -> list[dict]:
         """Per source: last successful run, items in the last hour of runs, blocked-since."""
         rows = self.conn.execute(
-            "SELECT source, MAX(CASE WHEN reason='finished' THEN finished_at END) AS last_ok,"
+            "SELECT source, MAX(CASE WHEN reason IN ('finished','capped') THEN finished_at END) AS last_ok,"
             " SUM(CASE WHEN finished_at >= ? THEN items ELSE 0 END) AS items_hour, COUNT(*) AS runs"
             " FROM crawl_runs GROUP BY source ORDER BY source",
             ((datetime.now(UTC).replace(microsecond=0) - _HOUR).isoformat(),),

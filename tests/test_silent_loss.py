@@ -16,7 +16,7 @@ from crawlers.replay import ReplayServer
 from crawlers.sanitize import MAX_TEXT
 from crawlers.spiders.weibo_search import WeiboSearchSpider
 from tests import realsize
-from tests.replay_crawl import Clock, crawl, rows, scenario, write_config
+from tests.replay_crawl import Clock, crawl, rows, run_crawl, scenario, write_config
 from tests.test_realsize import crawl_path, downloaded
 
 QUERY = "极光优选"
@@ -46,6 +46,25 @@ def test_a_post_dated_30_days_ahead_does_not_hide_the_posts_after_it(tmp_path):
         crawl(cfg, "weibo_search")
     texts = stored_texts(db).values()
     assert sum("后来的第" in t for t in texts) == 25, "every post published after the wrong clock is read"
+
+
+def test_a_pile_on_deeper_than_max_pages_is_read_on_by_the_next_crawl_not_skipped(tmp_path):
+    anchor = datetime.now(UTC).replace(microsecond=0)  # the scenario ends now: the pile-on is 6 to 3 hours old
+    pile_on = [{"at": f"{24 + i * 0.05:.2f}h", "author": {"id": 1_900_000_100 + i, "name": f"网友{i}", "followers": 5},
+                "text": f"极光优选又出事了第{i}条"} for i in range(60)]
+    clock = Clock(anchor - timedelta(hours=7))  # the pile-on is not out yet
+    db = tmp_path / "cw.db"
+    with ReplayServer(scenario(anchor, pile_on, crowd_rate=1), clock=clock) as server:
+        cfg = write_config(tmp_path, "weibo_search", server.base_url, {"weibo_search": [QUERY]})
+        crawl(cfg, "weibo_search")  # the first crawl: everything so far, and the mark
+        clock.advance(hours=7)
+        capped = run_crawl(cfg, "weibo_search", "--max-pages", "2")  # the pile-on holds more than two pages
+        assert capped.returncode == 0, capped.stderr[-2000:]
+        assert f"{QUERY!r} has more new posts than 2 pages hold" in capped.stderr
+        assert rows(db, "SELECT reason FROM crawl_runs ORDER BY id DESC LIMIT 1") == [("capped",)]
+        assert sum("又出事了" in t for t in stored_texts(db).values()) < 60
+        crawl(cfg, "weibo_search")  # the next crawl reads on down to the mark the capped one kept
+    assert sum("又出事了" in t for t in stored_texts(db).values()) == 60, "the posts past page 2 were skipped"
 
 
 def test_a_lone_surrogate_is_replaced_and_the_post_stored(crawler_for, config):

@@ -42,6 +42,8 @@ class MentionSpider(scrapy.Spider):
         self.lost_pages: list[tuple[str, str, str]] = []
         # (query, reason, url) of posts read but lost to a pipeline that raised on them: the same
         self.lost_posts: list[tuple[str, str, str]] = []
+        # queries with more new posts than `max_pages` pages hold: their marks stay too (`within_max_pages`)
+        self.capped: set[str] = set()
         # `crisiswatch sources check` runs each spider as a probe: first pages only, no long texts or
         # detail pages, no health events but what it finds per target (crawlers/probe.py)
         self.probe = str(probe).lower() in ("1", "true", "yes")
@@ -134,10 +136,26 @@ class MentionSpider(scrapy.Spider):
         self.lost_posts.append((query, reason, url))
         self.crawler.stats.inc_value("crisiswatch/posts_lost")
 
+    def within_max_pages(self, query: str, pages_read: int, url: str) -> bool:
+        """Whether a query with more pages may read the next one, after `pages_read` of them.
+
+        At `max_pages` a query whose mark lies further back leaves new posts unread (a pile-on faster than the
+        schedule): counted, said once per query, and its mark stays, so the next crawl reads on toward it
+        instead of skipping what lies between. A first crawl, with no mark yet, reads as deep as it may by
+        design; it is counted, and its mark moves."""
+        if pages_read < self.max_pages:
+            return True
+        self.crawler.stats.inc_value("crisiswatch/pages_capped")
+        if self.mark_for(query) is not None and query not in self.capped:
+            self.capped.add(query)
+            self.logger.warning("%s: %r has more new posts than %d pages hold (the last read: %s); its mark stays,"
+                                " the next crawl reads on toward it", self.name, query, self.max_pages, url)
+        return False
+
     @property
     def lost_queries(self) -> set[str]:
         """Queries this crawl did not read in full: their crawl marks stay where they are."""
-        return {query for query, _, _ in self.lost_pages + self.lost_posts}
+        return {query for query, _, _ in self.lost_pages + self.lost_posts} | self.capped
 
     # health events a spider raises itself ------------------------------------------------------
     def layout_changed(self, reason: str, url: str = "") -> None:

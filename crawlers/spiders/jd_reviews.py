@@ -84,7 +84,8 @@ class JdReviewsSpider(MentionSpider):
             self.crawler.stats.inc_value("crisiswatch/stopped_at_mark")
             return
         next_page = meta["page"] + 1
-        if comments and next_page < int(data.get("maxPage") or 0) and next_page < self.max_pages:
+        if (comments and next_page < int(data.get("maxPage") or 0)
+                and self.within_max_pages(meta["query"], next_page, response.url)):
             yield self.page_request(meta["brand"], meta["query"], next_page)
 
 

@@ -71,7 +71,7 @@ class JutousuSpider(MentionSpider):
         if self.passed_mark(meta["query"], created_list):
             self.crawler.stats.inc_value("crisiswatch/stopped_at_mark")
             return
-        if len(posts) >= PAGE_SIZE and meta["page"] < self.max_pages:
+        if len(posts) >= PAGE_SIZE and self.within_max_pages(meta["query"], meta["page"], response.url):
             yield self.page_request(meta["brand"], meta["query"], meta["page"] + 1)
 
     def detail_request(self, item: dict[str, Any]) -> scrapy.Request:

@@ -117,7 +117,7 @@ class TmallReviewsSpider(MentionSpider):
             self.crawler.stats.inc_value("crisiswatch/stopped_at_mark")
             return
         more = str(module.get("hasNext", "")).lower() == "true" or len(reviews) >= MTOP_PAGE_SIZE
-        if reviews and more and meta["page"] < self.max_pages:
+        if reviews and more and self.within_max_pages(meta["query"], meta["page"], response.url):
             yield self.mtop_request(meta["brand"], meta["query"], meta["page"] + 1, session=meta.get("session", ""))
 
     # rate.tmall.com -----------------------------------------------------------------------------
@@ -149,7 +149,7 @@ class TmallReviewsSpider(MentionSpider):
             return
         paginator = detail.get("paginator") or {}
         last_page = int(paginator.get("lastPage") or 0)
-        if rates and meta["page"] < last_page and meta["page"] < self.max_pages:
+        if rates and meta["page"] < last_page and self.within_max_pages(meta["query"], meta["page"], response.url):
             yield self.page_request(meta["brand"], meta["query"], meta["page"] + 1)
 
 

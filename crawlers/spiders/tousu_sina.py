@@ -94,7 +94,8 @@ class TousuSinaSpider(MentionSpider):
             return
         pager = data.get("pager") or {}
         current = int(pager.get("current") or meta["page"])
-        if entries and current < int(pager.get("page_amount") or 0) and meta["page"] < self.max_pages:
+        if (entries and current < int(pager.get("page_amount") or 0)
+                and self.within_max_pages(meta["query"], meta["page"], response.url)):
             # every URL is new (fresh ts/rs), so the dupefilter cannot stop a pager that stands still
             yield self.page_request(meta["brand"], meta["query"], max(int(pager.get("next") or 0), current + 1))
 

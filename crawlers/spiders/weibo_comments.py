@@ -105,7 +105,7 @@ class WeiboCommentsSpider(MentionSpider):
         if self._stop(meta, created):
             return
         max_id = body.get("max_id")
-        if max_id in (0, "0", None) or meta["page"] >= self.max_pages:
+        if max_id in (0, "0", None) or not self.within_max_pages(meta["query"], meta["page"], response.url):
             return
         yield self.hotflow_request(meta["brand"], meta["query"], max_id, meta["page"] + 1)
 
@@ -131,7 +131,7 @@ class WeiboCommentsSpider(MentionSpider):
         if self._stop(meta, created):
             return
         last = parse_count(body.get("max"))
-        if (not last or meta["page"] < last) and meta["page"] < self.max_pages:
+        if (not last or meta["page"] < last) and self.within_max_pages(meta["query"], meta["page"], response.url):
             yield self.show_request(meta["brand"], meta["query"], meta["page"] + 1)
 
     def _page(self, meta: dict, comments: list[dict], nested: bool) -> tuple[list[dict], list[datetime]]:

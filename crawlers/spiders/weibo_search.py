@@ -75,7 +75,7 @@ class WeiboSearchSpider(LongTextMixin, MentionSpider):
         if self.reached_mark(meta["query"], created):
             self.crawler.stats.inc_value("crisiswatch/stopped_at_mark")
             return
-        if meta["page"] < self.max_pages and mblogs:
+        if mblogs and self.within_max_pages(meta["query"], meta["page"], response.url):
             yield self.page_request(meta["brand"], meta["query"], meta["page"] + 1)
 
     # s.weibo.com HTML -------------------------------------------------------------------------------
@@ -125,7 +125,8 @@ class WeiboSearchSpider(LongTextMixin, MentionSpider):
         if self.reached_mark(meta["query"], created):
             self.crawler.stats.inc_value("crisiswatch/stopped_at_mark")
             return
-        if next_href and items and meta["page"] < min(self.max_pages, PAGE_CAP):
+        if next_href and items and meta["page"] < PAGE_CAP and self.within_max_pages(meta["query"], meta["page"],
+                                                                                      response.url):
             yield self.slice_request(meta["brand"], meta["query"], piece, meta["page"] + 1,
                                      url=response.urljoin(next_href))
 

@@ -70,10 +70,10 @@ class WeiboTimelineSpider(LongTextMixin, MentionSpider):
         if self.passed_mark(meta["query"], created):
             self.crawler.stats.inc_value("crisiswatch/stopped_at_mark")
             return
-        if meta["page"] >= self.max_pages:
-            return
         since_id = ((data.get("data") or {}).get("cardlistInfo") or {}).get("since_id")
         if not since_id and meta.get("since_id"):
             return  # paging by since_id, and the last page carries none
+        if not self.within_max_pages(meta["query"], meta["page"], response.url):
+            return
         yield self.page_request(meta["brand"], meta["query"], meta["page"] + 1,
                                 str(since_id) if since_id else None, meta.get("container", CURRENT))
