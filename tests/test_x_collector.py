@@ -156,6 +156,36 @@ def test_stream_lines_fed_to_on_data_directly(config):
     assert db_rows(config, "SELECT COUNT(*) FROM mentions") == [(2,)]
 
 
+@responses.activate
+def test_a_pipeline_raising_on_one_tweet_loses_that_tweet_alone_and_says_so(tmp_path, monkeypatch, capsys):
+    from monitor.enrich.pipeline import EnrichPipeline
+
+    enrich = EnrichPipeline.process_item
+
+    def flaky(self, item):  # a bug met by one tweet's text
+        if "快递又延迟了" in item.text:
+            raise RuntimeError("enrichment bug")
+        return enrich(self, item)
+
+    monkeypatch.setattr(EnrichPipeline, "process_item", flaky)
+    monkeypatch.setenv("X_BEARER_TOKEN", "cli-bearer")
+    responses.get(RULES, body=body("rules_get.json"), content_type="application/json")
+    responses.post(RULES, body=body("rules_deleted.json"), content_type="application/json")
+    responses.post(RULES, body=body("rules_added.json"), content_type="application/json")
+    responses.get(STREAM, body=(FIXTURES / "x" / "stream_lines.ndjson").read_bytes(), content_type="application/json")
+    cfg = _write_config(tmp_path)
+    # the three tweets come in one batch: before, the first one's exception left the feed, tweepy's thread
+    # swallowed it, the stream stopped with the second unwritten and the command said nothing, exit 0
+    assert main(["--config", str(cfg), "collect", "x", "--stream", "--max", "3"]) == 1
+    err = capsys.readouterr().err
+    assert "x stream: 1 of 2 posts lost in the pipeline (RuntimeError while processing a post: enrichment bug)" in err
+    config = parse_config(config_dict(tmp_path, brands=brands()), str(cfg))
+    assert db_rows(config, "SELECT native_id FROM mentions") == [("1934000000000000032",)]
+    letters = {d.payload["native_id"]: d.reason for d in DeadLetters(connect(config.state_store)).recent()}
+    assert letters["1934000000000000031"].startswith("RuntimeError while processing a post")
+    assert db_rows(config, "SELECT reason FROM crawl_runs") == [("failed",)]
+
+
 def _write_config(tmp_path: Path) -> Path:
     import yaml
 

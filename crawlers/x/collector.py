@@ -87,6 +87,7 @@ class SearchResult:
     since_id: str | None = None
     newest_id: str | None = None
     backlog: bool = False  # capped by --max: older unread tweets wait for the next run
+    lost: int = 0  # tweets a pipeline raised on: dead-lettered, and since_id stays for the next run to read again
 
 
 def search(client: tweepy.Client, config: Config, query: str, *, brand: str = "", max_tweets: int | None = None,
@@ -125,8 +126,11 @@ def search(client: tweepy.Client, config: Config, query: str, *, brand: str = ""
         raise
     feed.close("finished")
     result.indexed = int(feed.stats.get("crisiswatch/indexed") or 0)
+    result.lost = len(feed.spider.lost_posts)
     newest_read = backlog.newest_id if backlog else (str(newest) if newest else None)
-    if capped and oldest:
+    if result.lost:  # as a crawl keeps the mark of a query with lost posts
+        pass
+    elif capped and oldest:
         since.defer(query, Backlog(until_id=str(oldest), newest_id=newest_read or str(newest)))
         result.backlog = True
     elif newest_read:

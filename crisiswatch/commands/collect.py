@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from crisiswatch.config import Config, load_config
 from crisiswatch.errors import CrisiswatchError
@@ -32,13 +33,16 @@ def run(args: argparse.Namespace) -> int:
     if not jobs:
         raise CrisiswatchError("no X queries: give --query or set brands[].sources.x in the config")
     client = collector.make_client(config)
+    lost = 0
     for brand, query in jobs:
         r = collector.search(client, config, query, brand=brand, max_tweets=args.max_tweets)
         moved = ("kept (capped by --max: the older unread tweets come first next run)" if r.backlog
+                 else f"kept ({r.lost} tweets lost to a pipeline, in the dead letters)" if r.lost
                  else f"-> {r.newest_id or r.since_id or '-'}")
         print(f"x: {query!r} · {r.pages} pages · {r.tweets} tweets · {r.indexed} indexed"
               f" · since_id {r.since_id or '-'} {moved}")
-    return 0
+        lost += r.lost
+    return 1 if lost else 0
 
 
 def _stream(config: Config, token: str, args: argparse.Namespace) -> int:
@@ -63,4 +67,8 @@ def _stream(config: Config, token: str, args: argparse.Namespace) -> int:
         finally:
             stream.write()
         print(f"x stream: {stream.received} tweets · {feed.stats.get('item_scraped_count', 0)} indexed")
+    failed = feed.stats.get("crisiswatch/failed")  # set as the feed closed: posts a pipeline raised on
+    if failed:
+        print(f"x stream: {failed}", file=sys.stderr)
+        return 1
     return 0
