@@ -8,6 +8,7 @@ Mentions that must ring come only from config (escalation steps), never from pos
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from alerts.message import AlertMessage, escape_mrkdwn, inert_mrkdwn
@@ -26,6 +27,50 @@ def safe(text: Any, limit: int | None = None) -> str:
     if limit and len(value) > limit:
         value = value[:limit] + "…"
     return inert_mrkdwn(value).replace("\n", " ")
+
+
+SECTION = 2900  # a Slack section's text holds 3000 characters
+MAX_SECTIONS = 45  # a message holds 50 blocks: the header, the sections, one that says what is left
+
+
+def utf8_size(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def more_line(left: int) -> str:
+    return f"…另有 {left} 行未显示 ({left} more lines not shown)"
+
+
+def fit_lines(lines: Sequence[str], limit: int, size: Callable[[str], int] = len, tail: Sequence[str] = ()) -> str:
+    """Whole lines, then `tail` (links), within `limit` as `size` measures it (characters; WeCom counts UTF-8
+    bytes). Lines that do not fit are said in a last line, never cut in the middle or dropped without a word."""
+    budget = limit - sum(size(t) + 1 for t in tail)
+    kept: list[str] = []
+    used = 0
+    for n, line in enumerate(lines):
+        need = size(line) + (1 if kept else 0)
+        reserve = size(more_line(len(lines) - n)) + 1 if n + 1 < len(lines) else 0
+        if used + need + reserve > budget:
+            kept.append(more_line(len(lines) - n))
+            break
+        kept.append(line)
+        used += need
+    return "\n".join([*kept, *tail])
+
+
+def sections(lines: Sequence[str]) -> list[str]:
+    """Lines as the texts of as many Slack sections as they need, whole lines each; past MAX_SECTIONS one
+    more section counts the lines left."""
+    out: list[str] = []
+    for n, line in enumerate(lines):
+        if out and len(out[-1]) + 1 + len(line) <= SECTION:
+            out[-1] += "\n" + line
+        elif len(out) < MAX_SECTIONS:
+            out.append(line[:SECTION])
+        else:
+            out.append(more_line(len(lines) - n))
+            break
+    return out
 
 
 def slack_fallback_text(message: AlertMessage) -> str:
@@ -158,7 +203,7 @@ def _digest_blocks(message: AlertMessage) -> list[dict[str, Any]]:
              f"{safe(item.get('title', ''), 120)} — {safe(item.get('summary', ''), 160)}"
              for item in message.facts.get("items", [])]
     return [{"type": "header", "text": {"type": "plain_text", "text": message.title[:150]}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": ("\n".join(lines) or "—")[:2900]}}]
+            *({"type": "section", "text": {"type": "mrkdwn", "text": text}} for text in sections(lines or ["—"]))]
 
 
 APPROVAL_STATUS = {"approved": "已批准 approved", "rejected": "已驳回 rejected", "expired": "已过期 expired"}

@@ -78,6 +78,40 @@ def test_digest_renders_times_in_the_team_zone_and_escapes():
     assert "06-14 10:05" in blob and "<!channel>" not in blob
 
 
+def digest_of(count: int) -> AlertMessage:
+    items = [{"at": "2025-06-14T02:05:00+00:00", "severity": "一般", "title": f"第{n}条 极光优选物流投诉集中出现",
+              "summary": "负面声量高于基线 " + "快递延迟、客服不回复、" * 6} for n in range(count)]
+    return AlertMessage(kind="digest", title="舆情摘要", severity="一般", brand="aurora", summary="",
+                        facts={"items": items}, links={"仪表盘 Dashboard": "https://cw.example/?brand=aurora"})
+
+
+def test_a_long_digest_shows_every_item_whole_or_says_how_many_it_leaves_out():
+    from alerts.render import slack_blocks
+
+    # the digest is its items' only delivery (they are marked digested): before, its one section was cut at
+    # 2,900 characters, mid-line, and 22 of 40 items never reached Slack, without a word
+    blocks = slack_blocks(digest_of(40))
+    texts = [b["text"]["text"] for b in blocks if b["type"] == "section"]
+    assert len(texts) > 1 and all(len(t) <= 3000 for t in texts)
+    assert sum(f"第{n}条 " in "\n".join(texts) for n in range(40)) == 40
+    assert not any("more lines not shown" in t for t in texts)
+    huge = [b["text"]["text"] for b in slack_blocks(digest_of(2000)) if b["type"] == "section"]
+    assert len(huge) <= 49 and all(len(t) <= 3000 for t in huge)
+    shown = sum(t.count("第") for t in huge)
+    assert huge[-1] == f"…另有 {2000 - shown} 行未显示 ({2000 - shown} more lines not shown)"
+
+
+def test_a_wecom_digest_fits_the_robots_4096_bytes_with_its_link_and_the_count_left():
+    from alerts.channels.wecom import markdown_body
+
+    content = markdown_body(digest_of(200))  # Chinese: 3 bytes a character; 4,000 characters were 12,000 bytes
+    assert len(content.encode("utf-8")) <= 4096
+    lines = content.split("\n")
+    assert lines[-1] == "[仪表盘 Dashboard](https://cw.example/?brand=aurora)"
+    shown = sum(line.startswith("· \\[一般\\] 第") for line in lines)
+    assert 0 < shown < 200 and lines[-2] == f"…另有 {200 - shown} 行未显示 ({200 - shown} more lines not shown)"
+
+
 def test_blocked_sources_and_flatlines_alert_the_operator_once(tmp_path):
     config = make_config(tmp_path, operator_route={"name": "ops", "channel": "console", "target": "#ops"})
     d, out = console_dispatcher(config, Clock(datetime.now(UTC)))

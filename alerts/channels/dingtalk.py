@@ -45,7 +45,7 @@ class DingTalkChannel(Channel):
             secret = os.environ.get(secret_env) or env_value(secret_env, "DingTalk signing secret")
             url = signed_url(url, secret)
         payload = {"msgtype": "markdown", "at": {"isAtAll": False, "atMobiles": [], "atUserIds": []},
-                   "markdown": {"title": message.title[:60], "text": markdown_body(message, "### {}")[:5000]}}
+                   "markdown": {"title": message.title[:60], "text": markdown_body(message, "### {}", 5000, len)}}
         reply = post_json(url, payload, self.timeout, "DingTalk robot")
         code = int(reply.get("errcode", 0) or 0)
         if code:

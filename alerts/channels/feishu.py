@@ -14,7 +14,7 @@ import time
 
 from alerts.channels.base import Channel, Delivery, DeliveryError, env_value, post_json
 from alerts.message import AlertMessage, neutral_markdown
-from alerts.render import plain_lines
+from alerts.render import fit_lines, plain_lines
 
 TEMPLATE = {"一般": "blue", "重要": "yellow", "紧急": "orange", "重大": "red"}
 
@@ -35,12 +35,12 @@ class FeishuChannel(Channel):
              existing_id: str | None = None, key: str | None = None) -> Delivery:
         url = env_value(target, "Feishu bot")
         _, *rest = plain_lines(message)
-        body = "\n".join(neutral_markdown(line) for line in rest)
+        body = fit_lines([neutral_markdown(line) for line in rest], 4000)
         links = [f"[{neutral_markdown(n)}]({u})" for n, u in message.links.items()
                  if u.startswith("http") and ")" not in u]
         card = {"header": {"title": {"tag": "plain_text", "content": f"[{message.severity}] {message.title}"[:100]},
                            "template": TEMPLATE.get(message.severity, "blue")},
-                "elements": [{"tag": "div", "text": {"tag": "lark_md", "content": body[:4000]}}]
+                "elements": [{"tag": "div", "text": {"tag": "lark_md", "content": body}}]
                 + ([{"tag": "div", "text": {"tag": "lark_md", "content": " · ".join(links)}}] if links else [])}
         payload: dict = {"msg_type": "interactive", "card": card}
         secret_env = self.secret_envs.get(target)

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from alerts.channels.base import Channel, Delivery, DeliveryError, env_value, post_json
 from alerts.message import AlertMessage, neutral_markdown
-from alerts.render import plain_lines
+from alerts.render import fit_lines, plain_lines, utf8_size
 
 SEVERITY_COLOR = {"一般": "comment", "重要": "info", "紧急": "warning", "重大": "warning"}
 # errcodes that will not go away by retrying: bad key, bad payload, robot removed
 PERMANENT = {93000, 40008, 40058, 300003, 93004}
 
 
-def markdown_body(message: AlertMessage, bold_title: str = "**{}**") -> str:
+CONTENT_BYTES = 4096  # the robot's limit on markdown.content, in UTF-8 bytes (a Chinese character is 3)
+
+
+def markdown_body(message: AlertMessage, bold_title: str = "**{}**", limit: int = CONTENT_BYTES,
+                  size: Callable[[str], int] = utf8_size) -> str:
+    """Title, lines and links within the robot's `limit`: whole lines, the links kept, what is left said."""
     first, *rest = plain_lines(message)
     lines = [bold_title.format(neutral_markdown(first))] + [neutral_markdown(line) for line in rest]
-    lines += [f"[{neutral_markdown(name)}]({url})" for name, url in message.links.items()
-              if url.startswith("http") and ")" not in url]
-    return "\n".join(lines)
+    links = [f"[{neutral_markdown(name)}]({url})" for name, url in message.links.items()
+             if url.startswith("http") and ")" not in url]
+    return fit_lines(lines, limit, size, tail=links)
 
 
 class WeComChannel(Channel):
@@ -30,7 +37,7 @@ class WeComChannel(Channel):
         url = env_value(target, "WeCom robot")
         color = SEVERITY_COLOR.get(message.severity, "comment")
         content = markdown_body(message, f'<font color="{color}">**{{}}**</font>')
-        reply = post_json(url, {"msgtype": "markdown", "markdown": {"content": content[:4000]}},
+        reply = post_json(url, {"msgtype": "markdown", "markdown": {"content": content}},
                           self.timeout, "WeCom robot")
         code = int(reply.get("errcode", 0) or 0)
         if code:
