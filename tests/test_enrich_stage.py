@@ -50,6 +50,13 @@ def test_brand_step_keeps_real_mentions_only(config):
     assert out[1].brands == []
 
 
+def test_a_comment_under_a_followed_post_stays_the_brands_though_it_never_names_it(config):
+    comment = Mention(source="weibo_comment", native_id="c1", text="垃圾，再也不买了", created_at=T, brands=["aurora"])
+    post = m(2, "垃圾，再也不买了", brands=["aurora"])  # the same words found by a search are not about us
+    out = Enricher.from_config(config, ["brands"]).enrich([comment, post])
+    assert out[0].brands == ["aurora"] and out[1].brands == []
+
+
 def test_unknown_step_is_a_clear_error(config):
     with pytest.raises(ValueError, match="unknown enrichment step 'magic'"):
         Enricher.from_config(config, ["pii", "magic"])

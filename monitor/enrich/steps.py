@@ -45,6 +45,11 @@ class PiiStep:
                 m.title = mask(m.title).text
 
 
+# Sources whose posts the spider already ties to a brand by where it read them, not by their words. A
+# followed account's own timeline is not among them: it may be a critic's, whose other posts are not ours.
+PINNED_SOURCES = ("jd", "tmall", "tousu_sina", "weibo_comment")
+
+
 class BrandStep:
     """Which configured brands a mention is really about (小米手机 yes, 小米粥 no)."""
 
@@ -64,9 +69,9 @@ class BrandStep:
             return
         for m in mentions:
             matches = self.matcher.match(f"{m.title} {m.text}")
-            # a review or complaint filed against the brand's own product page or company
-            # is about the brand even when its text never names it
-            pinned = m.brands if m.source in ("jd", "tmall", "tousu_sina") else []
+            # a review or complaint filed against the brand's own product page or company, or a comment
+            # under a post the brand follows ("再也不买了"), is about the brand even when its text never names it
+            pinned = m.brands if m.source in PINNED_SOURCES else []
             m.brands = sorted({*pinned, *(x.brand for x in matches)})
             m.keywords = sorted({k for x in matches for k in x.keywords})
 
