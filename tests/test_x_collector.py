@@ -186,6 +186,18 @@ def test_a_pipeline_raising_on_one_tweet_loses_that_tweet_alone_and_says_so(tmp_
     assert db_rows(config, "SELECT reason FROM crawl_runs") == [("failed",)]
 
 
+def test_a_post_longer_than_280_characters_is_stored_whole():
+    from crawlers.x.tweets import tweet_item
+
+    whole = "BrandX support has ignored my refund request for three weeks. " * 8  # 504 characters
+    tweet = {"id": "1934000000000000099", "text": whole[:277] + "…", "author_id": "7001", "lang": "en",
+             "created_at": "2025-06-14T04:05:00.000Z",
+             "note_tweet": {"text": whole, "entities": {"hashtags": [{"start": 0, "end": 7, "tag": "BrandX"}]}}}
+    item = tweet_item(tweet, {"7001": {"id": "7001", "username": "kim", "name": "Kim"}})
+    assert item["text"] == whole and item["extra"]["long_post"] and item["extra"]["hashtags"] == ["BrandX"]
+    assert "note_tweet" in collector.TWEET_FIELDS  # asked for: the API sends it only when asked
+
+
 def _write_config(tmp_path: Path) -> Path:
     import yaml
 

@@ -6,8 +6,9 @@ from typing import Any
 
 from crawlers.normalize import parse_time
 
+# note_tweet: a post longer than 280 characters comes with `text` cut short and its whole text there
 TWEET_FIELDS = ["created_at", "author_id", "lang", "public_metrics", "conversation_id", "referenced_tweets",
-                "entities"]
+                "entities", "note_tweet"]
 USER_FIELDS = ["username", "name", "verified", "public_metrics"]
 EXPANSIONS = ["author_id"]
 
@@ -29,6 +30,8 @@ def tweet_item(tweet: Any, users: dict[str, dict], *, query: str = "", brands: l
     user = users.get(author_id, {})
     metrics = t.get("public_metrics") or {}
     username = user.get("username") or ""
+    note = t.get("note_tweet") or {}  # a long post: its whole text and entities
+    entities = note.get("entities") or t.get("entities") or {}
     item: dict[str, Any] = {
         "source": "x",
         "native_id": str(t.get("id") or ""),
@@ -44,12 +47,12 @@ def tweet_item(tweet: Any, users: dict[str, dict], *, query: str = "", brands: l
         "extra": {k: v for k, v in {
             "username": username, "lang": t.get("lang"), "conversation_id": t.get("conversation_id"),
             "referenced": [{"type": r.get("type"), "id": r.get("id")} for r in t.get("referenced_tweets") or []],
-            "hashtags": [h.get("tag") for h in (t.get("entities") or {}).get("hashtags", [])],
-            "rules": rules or [],
+            "hashtags": [h.get("tag") for h in entities.get("hashtags", [])],
+            "rules": rules or [], "long_post": bool(note.get("text")),
         }.items() if v},
     }
-    if "text" in t:
-        item["text"] = t["text"]
+    if note.get("text") or "text" in t:
+        item["text"] = note.get("text") or t["text"]
     if t.get("created_at"):
         try:
             item["created_at"] = parse_time(t["created_at"])
