@@ -111,6 +111,20 @@ def test_a_call_centre_export_keeps_good_rows_and_names_bad_lines(tmp_path):
         ("email", "payment_billing", "重要"), ("phone", "product_quality", "紧急")]
 
 
+def test_an_export_column_nobody_reads_is_named_not_dropped_in_silence(tmp_path):
+    cfg = desk(tmp_path)
+    export = tmp_path / "calls.csv"
+    export.write_text("channel,customer,contact,summary,order_no,备注\n"
+                      "phone,李先生,13900001111,快递五天没到,88812345678,已致歉\n", encoding="utf-8")
+    run = cli(cfg, "import", str(export))
+    assert run.returncode == 1  # the row is in, its order number is not: said, not silent
+    lines = run.stderr.splitlines()
+    assert f"crisiswatch: {export}: column 'order_no' is not read (did you mean 'order'?); columns read: channel," \
+           " customer, contact, summary, expectation, category, severity, order, brand, owner" in lines
+    assert any(line.startswith(f"crisiswatch: {export}: column '备注' is not read; columns read:") for line in lines)
+    assert "1 imported, 0 rejected" in lines
+
+
 def test_agents_confirm_or_correct_the_suggestion(tmp_path):
     cfg = desk(tmp_path)
     number = ok(cli(cfg, "new", "--channel", "email", "--customer", "吴先生", "--contact", "wu@example.com",

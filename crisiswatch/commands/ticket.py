@@ -287,14 +287,18 @@ def _new(args: argparse.Namespace, tickets, config, actor: str) -> int:  # noqa:
 
 
 def _import(args: argparse.Namespace, tickets, config, actor: str) -> int:  # noqa: ANN001
-    from playbooks.tickets.intake import import_csv
+    from playbooks.tickets.intake import CSV_COLUMNS, import_csv
 
     brand = args.brand or (config.brands[0].key if len(config.brands) == 1 else "")
     result = import_csv(tickets, Path(args.file), actor=actor, brand=brand)
     for t in result.opened:
         print(f"{t.number}  {t.intake} · {t.category} · {t.severity} · {t.title[:40]}")
+    for column, meant in result.unread:
+        hint = f" (did you mean {meant!r}?)" if meant else ""
+        print(f"crisiswatch: {args.file}: column {column!r} is not read{hint}; columns read: "
+              f"{', '.join(CSV_COLUMNS)}", file=sys.stderr)
     for line, why in result.rejected:
         print(f"crisiswatch: {args.file}:{line}: {why}", file=sys.stderr)
     print(f"{len(result.opened)} imported, {len(result.rejected)} rejected", file=sys.stderr)
-    return 1 if result.rejected else 0
+    return 1 if result.rejected or result.unread else 0
 

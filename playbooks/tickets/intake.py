@@ -5,6 +5,7 @@ call-centre export. The classifier suggests category and grade; the agent confir
 from __future__ import annotations
 
 import csv
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,9 @@ def take(tickets: TicketService, *, channel: str, customer: str, contact: str, s
 class ImportResult:
     opened: list[Ticket] = field(default_factory=list)
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (line in the file, why)
+    # header columns nobody reads, each with the column it may have meant: a misspelt `order_no` would
+    # otherwise import every row without its order number
+    unread: list[tuple[str, str | None]] = field(default_factory=list)
 
 
 def import_csv(tickets: TicketService, path: Path, *, actor: str, brand: str = "") -> ImportResult:
@@ -104,10 +108,11 @@ def import_csv(tickets: TicketService, path: Path, *, actor: str, brand: str = "
         raise CrisiswatchError(f"{path}: the header lacks {', '.join(missing)} "
                                f"(columns: {', '.join(CSV_COLUMNS)})")
     rows = [(reader.line_num, row) for row in reader]
+    result = ImportResult(unread=[(c, next(iter(difflib.get_close_matches(c, CSV_COLUMNS, n=1, cutoff=0.6)), None))
+                                  for c in reader.fieldnames or [] if c not in CSV_COLUMNS])
     need = [i for i, (_, row) in enumerate(rows) if not (row.get("category") and row.get("severity"))]
     suggestions = dict(zip(need, suggest([f"{rows[i][1].get('summary') or ''} {rows[i][1].get('expectation') or ''}"
                                            for i in need]), strict=True)) if need else {}
-    result = ImportResult()
     for i, (line, row) in enumerate(rows):
         values = {k: (row.get(k) or "").strip() for k in CSV_COLUMNS}
         try:
