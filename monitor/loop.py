@@ -76,8 +76,19 @@ def configured_spiders(config: Config) -> list[str]:
     """Sources with at least one brand target and not disabled; X only when its token is set."""
     names = [name for name in (*SPIDER_FOR_SOURCE_KEY, "x")
              if config.source(name).enabled and any(getattr(b.sources, name) for b in config.brands)]
-    token_env = config.source("x").token_env or "X_BEARER_TOKEN"
-    return [n for n in names if n != "x" or os.environ.get(token_env)]
+    return [n for n in names if n != "x" or os.environ.get(x_token_env(config))]
+
+
+def x_token_env(config: Config) -> str:
+    return config.source("x").token_env or "X_BEARER_TOKEN"
+
+
+def uncollected(config: Config) -> list[str]:
+    """Why configured targets will not be collected: today only X queries without the token."""
+    if config.source("x").enabled and any(b.sources.x for b in config.brands) and "x" not in configured_spiders(config):
+        return [f"X queries are configured (brands[].sources.x) but ${x_token_env(config)} is not set: X is not"
+                " collected"]
+    return []
 
 
 def collect_command(source: str) -> list[str]:
@@ -243,6 +254,9 @@ class RunLoop:
         self.index = IndexLink(config.index.url, conn, clock)
         self.engine: PlaybookEngine | None = None
         self.paging = IncidentPaging(config, conn)
+        if "crawl" in self.stages:
+            for reason in uncollected(config):
+                logger.warning(reason)
 
     def _engine(self) -> PlaybookEngine:
         if self.engine is None:

@@ -21,6 +21,24 @@ def test_only_sources_with_targets_run_and_x_needs_its_token(tmp_path, monkeypat
     assert collect_command("x") == ["collect", "x"] and collect_command("jutousu") == ["crawl", "jutousu"]
 
 
+def test_x_queries_without_the_token_are_said_at_start_not_skipped_in_silence(tmp_path, monkeypatch, caplog):
+    import io
+    import logging
+
+    from alerts.channels.console import ConsoleChannel
+    from alerts.dispatch import AlertDispatcher
+    from monitor.loop import RunLoop
+
+    config = parse_config({"state_db": str(tmp_path / "s.db"), "index": {"url": f"sqlite:///{tmp_path / 's.db'}"},
+                           "brands": [{"key": "a", "names": ["极光"], "sources": {"x": ["极光 -is:retweet"]}}]})
+    monkeypatch.delenv("X_BEARER_TOKEN", raising=False)
+    conn = connect(config.state_store)
+    with caplog.at_level(logging.WARNING, logger="monitor.loop"):
+        RunLoop(config, None, conn, AlertDispatcher(config, conn, {"console": ConsoleChannel(io.StringIO())}))
+    assert [r.getMessage() for r in caplog.records] == [
+        "X queries are configured (brands[].sources.x) but $X_BEARER_TOKEN is not set: X is not collected"]
+
+
 def test_a_failing_source_backs_off_exponentially(monkeypatch, tmp_path):
     now = [datetime(2025, 6, 14, tzinfo=UTC)]
     config = parse_config({"brands": [{"key": "a", "names": ["极光"], "sources": {"weibo_search": ["极光"]}}],
