@@ -131,6 +131,12 @@ def test_cli_reports_user_errors_in_one_line(tmp_path: Path) -> None:
     assert missing.stderr.strip().count("\n") == 0 and "nope.txt" in missing.stderr
     unknown = _cli("--model", "bert", stdin="好\n")
     assert unknown.returncode == 1 and "snownlp" in unknown.stderr
+    gbk = tmp_path / "gbk.txt"  # a Windows export: before, every line was scored as replacement noise, exit 0
+    gbk.write_bytes("快递太慢了\n客服态度很好\n".encode("gbk"))
+    wrong = _cli("--json", str(gbk))
+    assert wrong.returncode == 1 and wrong.stdout == ""
+    assert wrong.stderr.strip() == f"crisiswatch: sentiment: {gbk} is not UTF-8 text (invalid start byte); scoring" \
+                                   " stopped there"
 
 
 EN_POSITIVE = ["Absolutely love my new blender, best purchase this year!",

@@ -66,11 +66,15 @@ def _score(stream: TextIO, model_name: str, as_json: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         if args.file is None:
-            stdin = open(sys.stdin.fileno(), encoding="utf-8", errors="replace", closefd=False)
+            stdin = open(sys.stdin.fileno(), encoding="utf-8", closefd=False)
             _score(stdin, args.model, args.json)
         else:
-            with open(args.file, encoding="utf-8", errors="replace") as fh:
+            with open(args.file, encoding="utf-8") as fh:
                 _score(fh, args.model, args.json)
+    except UnicodeDecodeError as exc:  # GBK read as UTF-8 with replacement scored every line as noise, exit 0
+        sys.stdout.flush()
+        raise CrisiswatchError(f"sentiment: {args.file or 'stdin'} is not UTF-8 text ({exc.reason}); scoring"
+                               " stopped there") from None
     except FileNotFoundError:
         raise CrisiswatchError(f"{args.file}: no such file") from None
     except IsADirectoryError:
