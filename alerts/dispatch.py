@@ -128,8 +128,12 @@ class AlertDispatcher:
         if self.muted(message):
             logger.info("%s muted: %s not sent", message.incident_id, message.kind)
             return 0
-        return sum(self.enqueue_to(f"{key}|{ch}|{target}", ch, target, message)
-                   for ch, target in self.routes_for(message))
+        routes = self.routes_for(message)
+        if not routes and not any(not r.brands or message.brand in r.brands for r in self.config.alerts.routes):
+            # below every route's min_severity is the routes' choice; no route for the brand at all is a gap
+            logger.warning("%s alert %r for brand %r is not sent: no route in alerts.routes covers the brand",
+                           message.severity, message.title, message.brand)
+        return sum(self.enqueue_to(f"{key}|{ch}|{target}", ch, target, message) for ch, target in routes)
 
     def enqueue_to(self, key: str, channel: str, target: str, message: AlertMessage) -> bool:
         """One row for an explicit channel and target (escalation steps, approvals)."""

@@ -208,6 +208,21 @@ def test_routes_pick_channels_by_brand_and_severity(tmp_path, monkeypatch, recei
     assert d.deliver_due() == (2, 0) and len(server.requests) == 1
 
 
+def test_an_alert_for_a_brand_no_route_covers_is_said_not_dropped_in_silence(tmp_path, caplog):
+    import logging
+    from dataclasses import replace
+
+    config = make_config(tmp_path, routes=[
+        {"name": "aurora-pr", "channel": "console", "target": "#aurora", "brands": ["aurora"]},
+        {"name": "aurora-mgmt", "channel": "console", "target": "#mgmt", "brands": ["aurora"], "min_severity": "重大"}])
+    d = AlertDispatcher(config, connect(config.state_store), build_channels(config))
+    with caplog.at_level(logging.INFO, logger="alerts.dispatch"):
+        assert d.enqueue("b", replace(message(), brand="beacon", severity="重大")) == 0
+        assert d.enqueue("a", replace(message(), severity="一般")) == 1  # below mgmt's bar: the routes' choice
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(said) == 1 and "for brand 'beacon' is not sent: no route in alerts.routes covers the brand" in said[0]
+
+
 def test_webhook_route_without_url_env_is_a_config_error(tmp_path):
     from crisiswatch.errors import ConfigError
 
