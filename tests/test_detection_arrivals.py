@@ -130,3 +130,4 @@ def test_posts_that_arrive_after_their_minutes_were_decided_are_said_once(tmp_pa
     out = capsys.readouterr().out
     assert "detection: decided up to 06-14 14:12 · 8 post(s) arrived after their minutes were decided" \
            " (jutousu 5, weibo 3), not counted by the detectors" in out, out
+

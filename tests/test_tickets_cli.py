@@ -38,8 +38,9 @@ def test_a_post_walks_the_whole_lifecycle_from_the_cli(tmp_path):
     assert converted.returncode == 0, converted.stderr
     number = converted.stdout.split()[1]
     assert "opened · 重要 · logistics · 客服 · 2 posts" in converted.stdout
-    again = cli(cfg, "convert", posts[1].id)
+    again = cli(cfg, "convert", posts[1].id, "--category", "price")
     assert f"ticket {number} joined" in again.stdout  # same cluster, same complaint
+    assert f"--category price not applied: {number} was already open for this complaint" in again.stderr
 
     illegal = cli(cfg, "close", number)
     assert illegal.returncode == 1 and illegal.stdout == ""
@@ -88,6 +89,8 @@ def test_mentions_search_finds_the_id_to_convert(tmp_path):
     backend.upsert(posts)
     backend.close()
     run = subprocess.run([sys.executable, "-m", "crisiswatch.cli", "--db", data["state_db"], "mentions", "search",
-                          "快递", "--since", "24h"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+                          "快递", "--since", "24h", "--limit", "900"], capture_output=True, text=True, timeout=60,
+                         cwd=tmp_path)
     assert run.returncode == 0, run.stderr
+    assert run.stderr.strip() == "crisiswatch: --limit 900: at most 500 are shown; narrow the range or the query"
     assert run.stdout.split()[0] == posts[0].id and posts[1].id not in run.stdout and posts[2].id not in run.stdout

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import UTC, datetime
 
 from crisiswatch.errors import CrisiswatchError
 from crisiswatch.localtime import local_time
 from crisiswatch.mention import CATEGORIES, SOURCES
+
+MAX_LIMIT = 500  # one page of search results; past it, a narrower query is the better tool
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,7 +46,10 @@ def run(args: argparse.Namespace) -> int:
     tz = ZoneInfo(config.tickets.timezone or config.alerts.timezone)
     backend = open_backend(config.index.url)
     try:
-        found = backend.search(args.query.strip()[:200], flt, max(1, min(args.limit, 500)))
+        if args.limit > MAX_LIMIT:
+            print(f"crisiswatch: --limit {args.limit}: at most {MAX_LIMIT} are shown; narrow the range or the query",
+                  file=sys.stderr)
+        found = backend.search(args.query.strip()[:200], flt, max(1, min(args.limit, MAX_LIMIT)))
     except ValueError as exc:
         raise CrisiswatchError(f"bad query {args.query!r}: {exc}") from None
     finally:

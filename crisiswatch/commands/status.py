@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     shown = sorted(counts.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0]))
     print("outbox: " + (" · ".join(f"{n} {status}" for status, n in shown) or "empty"))
     print_workers(conn)
-    incidents = IncidentService(conn).list(status="open")
+    incidents = IncidentService(conn).list(status="open", limit=1_000_000)
     print(f"open incidents: {len(incidents)}")
     for incident in incidents[:10]:
         ack = f"acked by {incident.acked_by}" if incident.acked_by else "NOT acknowledged"

@@ -210,6 +210,11 @@ def run(args: argparse.Namespace) -> int:
         verb = "opened" if t.id > newest else "joined"
         print(f"ticket {t.number} {verb} · {t.severity} · {t.category} · {t.department} · "
               f"{len(t.mention_ids)} posts")
+        asked = [f"--{name} {value}" for name, value in (("category", args.category), ("severity", args.severity),
+                                                          ("department", args.department)) if value]
+        if verb == "joined" and asked:  # the open ticket keeps what its owner set
+            print(f"crisiswatch: {' '.join(asked)} not applied: {t.number} was already open for this complaint;"
+                  f" use `ticket classify` or `ticket assign` on it", file=sys.stderr)
         return 0
     t = tickets.by_number(args.number)
     if t is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from alerts.dispatch import AlertDispatcher, build_channels
@@ -12,7 +13,9 @@ from index.base import Backend, MentionFilter
 from playbooks.tickets.models import Ticket, TicketError
 from playbooks.tickets.service import TicketService
 
+logger = logging.getLogger(__name__)
 CLUSTER_SPAN = timedelta(days=7)  # copies of a post are looked for this far around it
+MAX_COPIES = 500  # evidence a converted cluster brings; the ticket's record stays readable
 SLA_KINDS = {"reminders": "ticket_sla_reminder", "breaches": "ticket_sla_breach"}
 
 
@@ -27,8 +30,12 @@ def convert_from_index(tickets: TicketService, backend: Backend, mention_id: str
     if cluster and mention.cluster_id:
         flt = MentionFilter(brand=mention.brands[0] if mention.brands else None,
                             since=mention.created_at - CLUSTER_SPAN, until=mention.created_at + CLUSTER_SPAN)
-        mentions += [m for m in backend.scan(flt, batch_size=500)
-                     if m.cluster_id == mention.cluster_id and m.id != mention.id][:500]
+        copies = [m for m in backend.scan(flt, batch_size=500)
+                  if m.cluster_id == mention.cluster_id and m.id != mention.id]
+        if len(copies) > MAX_COPIES:
+            logger.warning("the cluster holds %d copies of the post; the ticket takes the first %d as evidence",
+                           len(copies), MAX_COPIES)
+        mentions += copies[:MAX_COPIES]
     return tickets.convert(mentions, actor=actor, category=category, severity=severity, department=department)
 
 
