@@ -12,7 +12,8 @@ from datetime import datetime
 
 from crisiswatch.mention import Mention
 
-GROUP_FIELDS = ("brand", "source", "category", "sentiment_band", "severity")
+# cluster_id: how many copies a story has in a window, counted by the index rather than read post by post
+GROUP_FIELDS = ("brand", "source", "category", "sentiment_band", "severity", "cluster_id")
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class MentionFilter:
     category: str | None = None
     sentiment_band: str | None = None
     severity: str | None = None
+    cluster_id: str | None = None  # the copies of one story (its first post's id)
     since: datetime | None = None
     until: datetime | None = None
 

@@ -24,7 +24,7 @@ _PART = re.compile(r"[^\W_]+", re.UNICODE)
 # the cluster plugin -> (index analyzer, search analyzer) for `text`
 CHINESE_ANALYZERS = {"analysis-smartcn": ("smartcn", "smartcn"), "analysis-ik": ("ik_max_word", "ik_smart")}
 _FIELD = {"brand": "brand_keys", "source": "source", "category": "category",
-          "sentiment_band": "sentiment_band", "severity": "severity"}
+          "sentiment_band": "sentiment_band", "severity": "severity", "cluster_id": "cluster_id"}
 COMPOSITE_PAGE = 1000
 
 

@@ -65,7 +65,8 @@ CREATE TABLE IF NOT EXISTS mention_text_key (
 """
 
 _COLUMN_OF = {"source": "m.source", "category": "m.category", "severity": "m.severity",
-              "sentiment_band": "m.sentiment_band", "brand": "b.brand"}
+              "sentiment_band": "m.sentiment_band", "brand": "b.brand",
+              "cluster_id": "json_extract(m.doc, '$.cluster_id')"}  # no column: read in the window's rows
 
 
 TEXT_KEY_BITS = 20   # mentions per second the full-text key can tell apart
@@ -168,6 +169,9 @@ class SQLiteBackend(Backend):
             if value is not None:
                 clauses.append(f"m.{name} = ?")
                 params.append(value)
+        if flt.cluster_id is not None:
+            clauses.append(f"{_COLUMN_OF['cluster_id']} = ?")
+            params.append(flt.cluster_id)
         # lists in time order walk the mentions' time index and stop at the limit; aggregates range over brands
         time_col = "m.created_ts" if newest_first else _time_column(flt)
         if flt.since is not None:

@@ -108,7 +108,7 @@ def ensure_built(conn: sqlite3.Connection, *, force: bool = False) -> None:
 
 def step_for(flt: MentionFilter, interval: int | None = None) -> int | None:
     """The coarsest stored step that answers `flt` exactly, or None (then ask the mentions)."""
-    if flt.since is None or flt.until is None or flt.severity is not None:
+    if flt.since is None or flt.until is None or flt.severity is not None or flt.cluster_id is not None:
         return None
     if "" in (flt.brand, flt.source, flt.category, flt.sentiment_band):
         return None

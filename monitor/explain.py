@@ -2,11 +2,20 @@
 
 Narrowed to what fired: a category or source split explains that category's or source's posts; an
 emerging term explains the posts that use the term (and how they spread across sources).
+
+The counts (mentions, sentiment mix, categories, sources, the largest story's copies) are the index's
+own, over the whole window:
+a crisis is exactly when a window holds more posts than anyone reads, and counted over the newest 500
+they said "500 mentions, all neutral" of 2,000 whose angry first 1,500 had been pushed out. What must be
+read post by post (terms, authors, top posts) comes from the newest SAMPLE posts, and says so
+(`sampled`) when the window holds more. A term's posts are found by reading, so its counts are the
+sample's too.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +24,7 @@ from index.tokenize import tokens, topic_tokens
 from monitor.detectors.emerging_terms import STOP_TERMS
 
 _STOP = STOP_TERMS  # the dashboard imports this name
+SAMPLE = 500  # posts read one by one for terms, authors, top posts and copies
 
 
 def explain(backend: Backend, brand: str, since: datetime, until: datetime, top: int = 3,
@@ -22,7 +32,8 @@ def explain(backend: Backend, brand: str, since: datetime, until: datetime, top:
             names: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """Facts about the posts of `brand` in [since, until); `names` (the brand's names) are not top terms."""
     window = MentionFilter(brand=brand, since=since, until=until, category=category, source=source)
-    posts = backend.latest(window, limit=500)
+    posts = backend.latest(window, limit=SAMPLE)
+    sampled = len(posts) == SAMPLE
     if term:
         posts = [m for m in posts if term in topic_tokens(m.text)]
     # a term surge is about every post using the term, whatever its tone; otherwise the negative ones
@@ -33,19 +44,31 @@ def explain(backend: Backend, brand: str, since: datetime, until: datetime, top:
     for name in (brand, *names):
         for word in {name.lower(), *tokens(name)}:
             terms.pop(word, None)
+    if term:  # found by reading: the sample's counts
+        mentions, mix = len(posts), dict(Counter(m.sentiment_band for m in posts))
+        categories = dict(Counter(m.category for m in focus if m.category).most_common(5))
+        sources = dict(Counter(m.source for m in focus).most_common(5))
+    else:
+        negative = replace(window, sentiment_band="negative")
+        mentions, mix = backend.count(window), dict(backend.counts_by(window, "sentiment_band", limit=10))
+        categories = dict(backend.counts_by(negative, "category", limit=5))
+        sources = dict(backend.counts_by(negative, "source", limit=5))
+    # copies of the most copied story: counted by the index over the window (a term's, in the sample)
+    counted = [] if term else backend.counts_by(window, "cluster_id", limit=1)
+    largest = max([*copies.values(), *(n for _, n in counted)], default=0)
     facts: dict[str, Any] = {
         "window": {"since": since.isoformat(), "until": until.isoformat()},
-        "mentions": len(posts),
-        "sentiment_mix": dict(Counter(m.sentiment_band for m in posts)),
-        "categories": dict(Counter(m.category for m in focus if m.category).most_common(5)),
-        "sources": dict(Counter(m.source for m in focus).most_common(5)),
+        "mentions": mentions,
+        "sentiment_mix": mix,
+        "categories": categories,
+        "sources": sources,
         "top_terms": [t for t, _ in terms.most_common(8)],
         "top_authors": [
             {"name": m.author.name, "followers": m.author.followers, "verified": m.author.verified}
             for m in sorted({m.author.id: m for m in focus}.values(),
                             key=lambda m: (-m.author.followers, m.author.id))[:top]
         ],
-        "max_cluster_size": max(copies.values(), default=0),
+        "max_cluster_size": largest,
         "top_posts": [
             {"id": m.id, "url": m.url, "text": m.text[:280], "author": m.author.name,
              "followers": m.author.followers, "verified": m.author.verified, "source": m.source,
@@ -58,4 +81,6 @@ def explain(backend: Backend, brand: str, since: datetime, until: datetime, top:
     scope = {k: v for k, v in (("category", category), ("source", source), ("term", term)) if v}
     if scope:
         facts["scope"] = scope
+    if sampled:  # terms, authors and top posts were read from the newest SAMPLE posts of more
+        facts["sampled"] = SAMPLE
     return facts

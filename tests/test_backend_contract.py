@@ -117,6 +117,7 @@ def test_counts_by_orders_by_count_then_key(backend):
     assert backend.counts_by(MentionFilter(), "sentiment_band", limit=2) == [("negative", 4), ("neutral", 1)]
     assert backend.counts_by(MentionFilter(source="jd"), "severity") == []
     assert backend.counts_by(MentionFilter(), "severity") == [("重要", 1)]
+    assert backend.counts_by(MentionFilter(), "cluster_id") == []  # none of these posts was clustered
 
 
 def test_filters(backend):
@@ -180,7 +181,8 @@ def random_mentions(count: int, seed: int) -> list[Mention]:
             n, "".join(rng.sample(words, 3)) + f" 第{n}条", rng.randint(0, 6 * 3600), brands=brands,
             sentiment=rng.choice([None, rng.random()]), author=f"u{rng.randint(0, 40)}",
             followers=rng.choice([0, 10, 100, 5000]), source=rng.choice(["weibo", "jd", "tousu_sina"]),
-            category=rng.choice([None, *CATEGORIES[:4]]), severity=rng.choice([None, *SEVERITIES])))
+            category=rng.choice([None, *CATEGORIES[:4]]), severity=rng.choice([None, *SEVERITIES]),
+            cluster_id=rng.choice([None, "story-a", "story-b", f"own-{n}"])))
     return out
 
 
@@ -192,11 +194,12 @@ def test_same_answers_as_sqlite_on_random_data(make_backend, tmp_path):
         b.upsert(data[:250])
         b.upsert(data[200:])  # overlapping batches: the overlap is stored once
     window = MentionFilter(since=T0 + timedelta(hours=1), until=T0 + timedelta(hours=4))
-    for flt in (MentionFilter(), MentionFilter(brand="aurora"), window, MentionFilter(sentiment_band="negative")):
+    for flt in (MentionFilter(), MentionFilter(brand="aurora"), window, MentionFilter(sentiment_band="negative"),
+                MentionFilter(cluster_id="story-a", since=window.since, until=window.until)):
         assert subject.count(flt) == reference.count(flt)
         for group in (None, "brand", "source", "category", "severity"):
             assert subject.counts_over_time(flt, 900, group) == reference.counts_over_time(flt, 900, group)
-        for group in ("brand", "source", "category", "sentiment_band", "severity"):
+        for group in ("brand", "source", "category", "sentiment_band", "severity", "cluster_id"):
             assert subject.counts_by(flt, group, limit=3) == reference.counts_by(flt, group, limit=3)
         assert subject.top_authors(flt, 8) == reference.top_authors(flt, 8)
         assert [m.id for m in subject.latest(flt, 30)] == [m.id for m in reference.latest(flt, 30)]

@@ -159,8 +159,8 @@ TEXT: dict[str, dict[str, str]] = {
     "negative_by_reach": {"zh": "负面帖（按影响力排序）", "en": "Negative posts by reach"},
     "of_total": {"zh": "共 {n} 条", "en": "{n} in all"},
     "more": {"zh": "加载更多", "en": "More"},
-    "spreading_negative": {"zh": "事件期间的负面帖（最新 {n} 条）来自哪里、说什么", "en": "Where the incident's negative posts "
-                           "come from and what they are about (the newest {n})"},
+    "spreading_negative": {"zh": "事件期间的 {n} 条负面帖来自哪里、说什么", "en": "Where the incident's {n} negative posts "
+                           "come from and what they are about"},
     "list_newest": {"zh": "最新 {n} 条，按时间倒序", "en": "The newest {n}, newest first"},
     "list_capped": {"zh": "更早的帖子请缩小时间范围或加关键词", "en": "for older posts, narrow the time range or add words"},
     "no_authors_source": {"zh": "该来源不提供作者信息", "en": "This source gives no authors"},

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,7 +23,7 @@ from playbooks.tickets.service import TicketService
 
 BEFORE = timedelta(hours=6)  # the curve starts this long before the incident, to show the usual level
 CURVE_BUCKETS = 120
-POSTS_SAMPLE = 500  # the incident window's newest posts: clusters, sources and categories (terms when facts lack them)
+POSTS_SAMPLE = 500  # the incident window's newest posts, read one by one for terms (when facts lack them)
 # step outcomes of the playbooks that say something the ticket's own events do not
 AUDITED_STEPS = ("notify", "page", "draft_statement", "escalate_if", "close_when")
 
@@ -120,27 +120,27 @@ class IncidentPageService:
         """The widest-reaching posts in full, the largest near-duplicate clusters, terms and sources."""
         negative_only = MentionFilter(**{**window.__dict__, "sentiment_band": "negative"})
         top = self.backend.by_reach(negative_only, limit=5) or self.backend.by_reach(window, limit=5)
-        posts = self.backend.latest(window, limit=POSTS_SAMPLE)
-        clusters: dict[str, list] = {}
-        for m in posts:
-            clusters.setdefault(m.cluster_id or m.id, []).append(m)
-        largest = sorted((c for c in clusters.values() if len(c) > 1), key=lambda c: (-len(c), c[0].id))[:3]
+        posts = self.backend.latest(window, limit=POSTS_SAMPLE)  # read one by one for terms
+        clusters = []
+        for cluster_id, size in self.backend.counts_by(window, "cluster_id", limit=3):  # counted over the window
+            copies = replace(window, cluster_id=cluster_id)
+            widest = self.backend.by_reach(copies, limit=1)
+            if size > 1 and widest:
+                clusters.append({"size": size, "sample": mention_card(widest[0]),
+                                 "sources": sorted(s for s, _ in self.backend.counts_by(copies, "source"))})
         facts = incident.facts
         negative = [m for m in posts if m.sentiment_band == "negative"]
         focus = negative or posts
         terms = facts.get("top_terms") or [w for w, _ in Counter(
             w for m in focus for w in post_words(m.text) if len(w) > 1 and w not in self.stop).most_common(8)]
-        # where the negative posts come from and what they are about, over the incident so far (the newest
-        # POSTS_SAMPLE); the onset's counts (facts, a few minutes of posts) only when the window has none
-        sources = dict(Counter(m.source for m in negative).most_common(5)) or facts.get("sources") or {}
-        categories = (dict(Counter(m.category for m in negative if m.category).most_common(5))
-                      or facts.get("categories") or {})
+        # where the negative posts come from and what they are about, counted over the incident so far; the
+        # onset's counts (facts, a few minutes of posts) only when the window has none
+        sources = dict(self.backend.counts_by(negative_only, "source", limit=5)) or facts.get("sources") or {}
+        categories = dict(self.backend.counts_by(negative_only, "category", limit=5)) or facts.get("categories") or {}
         return {
             "top_posts": [{**mention_card(m), "text": m.text} for m in top],
-            "clusters": [{"size": len(c), "sample": mention_card(max(c, key=lambda m: m.author.followers)),
-                          "sources": sorted({m.source for m in c})} for c in largest],
-            "terms": list(terms)[:8], "sources": sources, "categories": categories,
-            "mentions": len(posts), "negative": len(negative),
+            "clusters": clusters, "terms": list(terms)[:8], "sources": sources, "categories": categories,
+            "mentions": self.backend.count(window), "negative": self.backend.count(negative_only),
         }
 
     def timeline(self, incident: Incident, ticket: Ticket | None, statements: list[Statement]) -> list[dict]:
