@@ -43,6 +43,7 @@ from playbooks.tickets.service import TicketService
 
 logger = logging.getLogger(__name__)
 MAX_AGE = 60 * 5
+STATUS_SHOWN = 20  # open incidents listed by `/crisiswatch status` (the heading counts them all)
 
 
 class _Clock:
@@ -183,12 +184,14 @@ class SlackInteractions:
             return "用法 usage: /crisiswatch status | ack INCIDENT | ticket INCIDENT", None
         if verb == "status":
             with self.lock:
-                open_ = IncidentService(self.conn).list(status="open", limit=20)
+                incidents = IncidentService(self.conn)
+                open_, total = incidents.list(status="open", limit=STATUS_SHOWN), incidents.count(status="open")
             if not open_:
                 return "没有进行中的事件 no open incidents", None
             lines = [f"• {i.label} {i.brand} {i.level}{' · acked by ' + i.acked_by if i.acked_by else ''}: "
                      f"{i.summary}" for i in open_]
-            return "进行中的事件 open incidents:\n" + "\n".join(lines), None
+            shown = f"，最新 {len(open_)} 起 the newest {len(open_)}" if total > len(open_) else ""
+            return f"进行中的事件 {total} 起 open incidents: {total}{shown}\n" + "\n".join(lines), None
         if verb in ("ack", "ticket"):
             incident_id = parse_incident(rest)
             action = "ack" if verb == "ack" else "convert"

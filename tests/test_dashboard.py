@@ -314,11 +314,11 @@ def test_incident_page_counts_the_incidents_negative_posts_by_source_and_categor
               "sentiment_band": "negative"}
     backend = open_backend(site.config.index.url)
     negatives = backend.count(MentionFilter(**window))
-    assert 0 < negatives <= 500  # the page counts the newest 500
+    assert negatives > 0  # counted by the index over the whole window, however many
     for dim, rows in (("source", re.findall(r'data-source="([^"]+)"><td>[^<]*</td><td class="num">(\d+)<', page)),
                       ("category", re.findall(r'data-category="([^"]+)"><td>[^<]*</td><td class="num">(\d+)<', page))):
         assert rows, dim
         for key, n in rows:
             assert int(n) == backend.count(MentionFilter(**window, **{dim: key})), (dim, key)
     backend.close()
-    assert f"最新 {negatives} 条" in page and "<th>来源</th>" in page and "<th>类别</th>" in page
+    assert f"事件期间的 {negatives} 条负面帖" in page and "<th>来源</th>" in page and "<th>类别</th>" in page

@@ -182,9 +182,11 @@ def run(args: argparse.Namespace) -> int:
     if command == "list":
         _sweep(tickets, config)
         owner = _me(args) if args.mine else args.owner
-        found = tickets.list(status=args.status, severity=args.severity, category=args.category, brand=args.brand,
-                             breached=True if args.breached else None, limit=args.limit, owner=owner,
-                             open_only=bool(owner) and not args.status)
+        query = {"status": args.status, "severity": args.severity, "category": args.category, "brand": args.brand,
+                 "breached": True if args.breached else None, "owner": owner, "open_only": bool(owner) and not args.status}
+        found = tickets.list(limit=args.limit, **query)
+        if len(found) == args.limit and (total := tickets.count(**query)) > len(found):
+            print(f"crisiswatch: the newest {len(found)} of {total} tickets; --limit N shows more", file=sys.stderr)
         if args.json:
             print(json.dumps([t.to_dict(contact=False) for t in found], ensure_ascii=False, default=str))
         for t in [] if args.json else found:

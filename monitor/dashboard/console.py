@@ -47,7 +47,7 @@ class ConsoleService:
         return self.backend.get(mention_id)
 
     def tickets_for_mention(self, mention_id: str) -> list[Ticket]:
-        return [t for t in self.tickets.list(limit=500) if mention_id in t.mention_ids]
+        return self.tickets.holding(mention_id)
 
     def convert_defaults(self, mention: Mention) -> ConvertDefaults:
         category = mention.category or "other"
@@ -74,6 +74,11 @@ class ConsoleService:
         self.sweep()
         return self.tickets.list(status=status, severity=severity, category=category, brand=brand,
                                  breached=breached, owner=owner, open_only=bool(owner) and not status, limit=limit)
+
+    def count_tickets(self, *, status: str | None = None, severity: str | None = None, category: str | None = None,
+                      brand: str | None = None, breached: bool | None = None, owner: str | None = None) -> int:
+        return self.tickets.count(status=status, severity=severity, category=category, brand=brand,
+                                  breached=breached, owner=owner, open_only=bool(owner) and not status)
 
     def sweep(self) -> None:
         """Breaches are counted whoever looks (the alerts queue for the run loop to send)."""

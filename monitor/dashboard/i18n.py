@@ -162,6 +162,9 @@ TEXT: dict[str, dict[str, str]] = {
     "spreading_negative": {"zh": "事件期间的 {n} 条负面帖来自哪里、说什么", "en": "Where the incident's {n} negative posts "
                            "come from and what they are about"},
     "list_newest": {"zh": "最新 {n} 条，按时间倒序", "en": "The newest {n}, newest first"},
+    "tickets_newest": {"zh": "显示最新 {n} 张，共 {total} 张；请用筛选缩小范围", "en": "The newest {n} of {total}; narrow the "
+                       "filters to see the others"},
+    "incidents_newest": {"zh": "以上为最新 {n} 起，共 {total} 起未结事件", "en": "The newest {n} of {total} open incidents"},
     "list_capped": {"zh": "更早的帖子请缩小时间范围或加关键词", "en": "for older posts, narrow the time range or add words"},
     "no_authors_source": {"zh": "该来源不提供作者信息", "en": "This source gives no authors"},
     "no_authors": {"zh": "该时段没有可识别作者的帖子", "en": "No post with a known author in this window"},

@@ -27,7 +27,7 @@ from playbooks.tickets.service import TicketService
 _WORD = re.compile(r"\w")
 TERM_SAMPLE = 400  # the newest posts of the view feed the trending terms
 PAGE = 10  # posts per page in the overview's lists
-CLOSED_STATUSES = ("已解决", "已回访", "已关闭")
+OPEN_SHOWN = 20  # open incidents listed on the overview (the KPI counts them all)
 
 
 @lru_cache(maxsize=50_000)
@@ -52,18 +52,6 @@ def mention_card(m: Mention) -> dict[str, Any]:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
-
-
-def ticket_breached(ticket: Any, now: datetime) -> bool:
-    """An open ticket past a deadline whose milestone it has not reached."""
-    if ticket.status in CLOSED_STATUSES:
-        return False
-    met_at = getattr(ticket, "met_at", None)
-    for timer in ("ack", "response", "feedback", "resolve"):
-        reached = met_at(timer) if met_at else None
-        if reached is None and getattr(ticket, f"{timer}_due") <= now:
-            return True
-    return False
 
 
 class DashboardService:
@@ -124,8 +112,9 @@ class DashboardService:
             "authors": [a.__dict__ for a in self.backend.top_authors(flt, limit=10)],
             "terms": self.trending_terms(flt),
             "negative_posts": self.negative_posts(view, now),
-            "incidents": self.open_incidents(view, now),
-            "breached_tickets": sum(1 for t in self.tickets.list(limit=500) if ticket_breached(t, now)),
+            "incidents": self.open_incidents(view, now),  # the newest OPEN_SHOWN
+            "open_incidents_total": self.incidents.count(status="open", brand=view.brand),
+            "breached_tickets": self.tickets.count_overdue(now, brand=view.brand),
         }
 
     def negative_posts(self, view: View, now: datetime | None = None, offset: int = 0) -> list[dict[str, Any]]:
@@ -178,7 +167,7 @@ class DashboardService:
 
     def open_incidents(self, view: View, now: datetime) -> list[dict[str, Any]]:
         out = []
-        for incident in self.incidents.list(status="open", brand=view.brand, limit=20):
+        for incident in self.incidents.list(status="open", brand=view.brand, limit=OPEN_SHOWN):
             ticket = self.tickets.for_incident(incident.id)
             out.append({
                 "id": incident.id, "label": incident.label, "brand": incident.brand, "level": incident.level,
@@ -188,7 +177,7 @@ class DashboardService:
                 "ticket": None if ticket is None else {
                     "number": ticket.number, "status": ticket.status, "severity": ticket.severity,
                     "ack_due": _iso(ticket.ack_due), "resolve_due": _iso(ticket.resolve_due),
-                    "acknowledged": ticket.status != "新建", "breached": ticket_breached(ticket, now),
+                    "acknowledged": ticket.status != "新建", "breached": ticket.overdue(now),
                 },
             })
         return out

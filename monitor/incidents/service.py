@@ -53,16 +53,13 @@ class IncidentService:
         return _row_to_incident(row) if row else None
 
     def list(self, status: str | None = None, brand: str | None = None, limit: int = 100) -> list[Incident]:
-        clauses, params = [], []
-        if status:
-            clauses.append("status=?")
-            params.append(status)
-        if brand:
-            clauses.append("brand=?")
-            params.append(brand)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, params = _where(status, brand)
         rows = self.conn.execute(f"SELECT * FROM incidents{where} ORDER BY id DESC LIMIT ?", [*params, limit])
         return [_row_to_incident(r) for r in rows.fetchall()]
+
+    def count(self, status: str | None = None, brand: str | None = None) -> int:
+        where, params = _where(status, brand)
+        return self.conn.execute(f"SELECT COUNT(*) FROM incidents{where}", params).fetchone()[0]
 
     def events(self, incident_id: int) -> list[dict[str, Any]]:
         rows = self.conn.execute("SELECT * FROM incident_events WHERE incident_id=? ORDER BY id", (incident_id,))
@@ -213,3 +210,12 @@ class IncidentService:
         merged = {**incident.facts, **facts}
         self.conn.execute("UPDATE incidents SET facts=? WHERE id=?",
                           (json.dumps(merged, ensure_ascii=False, default=str), incident_id))
+
+
+def _where(status: str | None, brand: str | None) -> tuple[str, list[str]]:
+    clauses, params = [], []
+    for column, value in (("status", status), ("brand", brand)):
+        if value:
+            clauses.append(f"{column}=?")
+            params.append(value)
+    return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), params

@@ -151,6 +151,13 @@ class Ticket:
     def due(self, timer: str) -> datetime | None:
         return getattr(self, f"{timer}_due")
 
+    def overdue(self, now: datetime) -> bool:
+        """Still being worked and past a deadline whose milestone it has not reached."""
+        if self.status in (RESOLVED, FOLLOWED_UP, CLOSED):
+            return False
+        return any(self.met_at(timer) is None and getattr(self, f"{timer}_due") <= now
+                   for timer in ("ack", "response", "feedback", "resolve"))
+
     def met_at(self, timer: str) -> datetime | None:
         """When the milestone that stops `timer` was reached, or None while it runs."""
         if timer == "followup":

@@ -27,8 +27,10 @@ from playbooks.tickets.models import (
     CLOSED,
     DEFAULT_REPLY_VIA,
     DEPARTMENTS,
+    FOLLOWED_UP,
     INTAKE,
     REPLY_VIA,
+    RESOLVED,
     STATUSES,
     TIMERS,
     TRANSITIONS,
@@ -113,6 +115,24 @@ class TicketService:
              department: str | None = None, since: datetime | None = None,
              until: datetime | None = None, owner: str | None = None,
              open_only: bool = False) -> builtins.list[Ticket]:
+        """The newest `limit` tickets that match; `count` with the same filters says how many there are."""
+        where, params = self._filter(status, severity, category, brand, breached, department, since, until, owner,
+                                     open_only)
+        rows = self.conn.execute(f"SELECT id FROM tickets{where} ORDER BY id DESC LIMIT ?", [*params, limit])
+        return [self.get(r[0]) for r in rows.fetchall()]
+
+    def count(self, status: str | None = None, severity: str | None = None, category: str | None = None,
+              brand: str | None = None, breached: bool | None = None, department: str | None = None,
+              since: datetime | None = None, until: datetime | None = None, owner: str | None = None,
+              open_only: bool = False) -> int:
+        where, params = self._filter(status, severity, category, brand, breached, department, since, until, owner,
+                                     open_only)
+        return self.conn.execute(f"SELECT COUNT(*) FROM tickets{where}", params).fetchone()[0]
+
+    @staticmethod
+    def _filter(status: str | None, severity: str | None, category: str | None, brand: str | None,
+                breached: bool | None, department: str | None, since: datetime | None, until: datetime | None,
+                owner: str | None, open_only: bool) -> tuple[str, builtins.list[Any]]:
         clauses, params = [], []
         for column, value in (("status", status), ("severity", severity), ("category", category),
                               ("brand", brand), ("owner", owner)):
@@ -133,9 +153,21 @@ class TicketService:
         if until:
             clauses.append("created_at < ?")
             params.append(until.astimezone(UTC).isoformat())
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self.conn.execute(f"SELECT id FROM tickets{where} ORDER BY id DESC LIMIT ?", [*params, limit])
-        return [self.get(r[0]) for r in rows.fetchall()]
+        return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), params
+
+    def holding(self, mention_id: str) -> builtins.list[Ticket]:
+        """The tickets a post was converted into or joined, newest first, however old."""
+        rows = self.conn.execute("SELECT DISTINCT ticket_id FROM ticket_mentions WHERE mention_id=? ORDER BY ticket_id"
+                                 " DESC", (mention_id,))
+        return [t for t in (self.get(r[0]) for r in rows.fetchall()) if t is not None]
+
+    def count_overdue(self, now: datetime, brand: str | None = None) -> int:
+        """How many tickets still being worked are past a deadline whose milestone they have not reached: all of
+        them, read in one query (the oldest open tickets are the likeliest to be late)."""
+        sql, params = "SELECT * FROM tickets WHERE status NOT IN (?,?,?)", [RESOLVED, FOLLOWED_UP, CLOSED]
+        if brand:
+            sql, params = sql + " AND brand=?", [*params, brand]
+        return sum(1 for row in self.conn.execute(sql, params) if _ticket(row, [], []).overdue(now))
 
     def timeline(self, ticket_id: int | str) -> builtins.list[dict[str, Any]]:
         ticket = self.require(ticket_id)

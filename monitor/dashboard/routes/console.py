@@ -104,9 +104,10 @@ async def tickets(request: Request) -> Response:
     filters = {"status": pick("status", STATUSES), "severity": pick("severity", SEVERITIES),
                "category": pick("category", CATEGORIES), "brand": (q.get("brand") or None),
                "breached": breached, "owner": _actor(request) if mine else (q.get("owner") or None)}
-    found = await run_in_threadpool(lambda: _console(request).list_tickets(**filters))
-    return render(request, "tickets.html", tickets=found, filters=filters, mine=mine, now=datetime.now(UTC),
-                  statuses=STATUSES, severities=SEVERITIES, categories=CATEGORIES)
+    console = _console(request)
+    found, total = await run_in_threadpool(lambda: (console.list_tickets(**filters), console.count_tickets(**filters)))
+    return render(request, "tickets.html", tickets=found, total=total, filters=filters, mine=mine,
+                  now=datetime.now(UTC), statuses=STATUSES, severities=SEVERITIES, categories=CATEGORIES)
 
 
 def _intake_page(request: Request, form: dict[str, str], status_code: int = 200, suggestion=None,

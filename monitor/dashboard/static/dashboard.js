@@ -224,7 +224,7 @@
     return ms >= 0 ? { text, late: false } : { text: `${T("overdue")} ${text}`, late: true };
   }
 
-  function fillIncidents(incidents) {
+  function fillIncidents(incidents, total) {
     const list = document.getElementById("incidents");
     if (!incidents.length) {
       list.replaceChildren(el("li", "muted", T("no_incidents")));
@@ -253,6 +253,9 @@
       li.appendChild(foot);
       return li;
     }));
+    if (total > incidents.length) {
+      list.appendChild(el("li", "muted", T("incidents_newest").replace("{n}", incidents.length).replace("{total}", total)));
+    }
     tick();
   }
 
@@ -270,7 +273,7 @@
     document.getElementById("kpi-total").textContent = d.total.toLocaleString(locale);
     document.getElementById("kpi-negative").textContent = d.negative.toLocaleString(locale);
     document.getElementById("kpi-share").textContent = d.total ? `${(100 * d.negative / d.total).toFixed(1)}%` : "–";
-    document.getElementById("kpi-incidents").textContent = d.incidents.length;
+    document.getElementById("kpi-incidents").textContent = d.open_incidents_total;
     document.getElementById("kpi-breached").textContent = d.breached_tickets;
     compare("kpi-total-vs", d.total, d.previous.total);
     compare("kpi-negative-vs", d.negative, d.previous.negative);
@@ -282,7 +285,7 @@
     document.getElementById("terms-empty").hidden = d.terms.length > 0;
     fillAuthors(d.authors, d);
     fillNegatives(d.negative_posts, d);
-    fillIncidents(d.incidents);
+    fillIncidents(d.incidents, d.open_incidents_total);
     state.updates += 1;
     body.dataset.updates = String(state.updates);
     const shown = new URLSearchParams();
