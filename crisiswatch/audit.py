@@ -22,8 +22,11 @@ class AuditLog:
              json.dumps(detail, ensure_ascii=False, default=str)),
         )
 
-    def entries(self, subject: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        if subject:
+    def entries(self, subject: str | None = None, limit: int | None = 200) -> list[dict[str, Any]]:
+        """A subject's record, oldest first, up to `limit` (None: all of it); without a subject, the newest rows."""
+        if subject and limit is None:
+            rows = self.conn.execute("SELECT * FROM audit_log WHERE subject=? ORDER BY id", (subject,))
+        elif subject:
             rows = self.conn.execute("SELECT * FROM audit_log WHERE subject=? ORDER BY id LIMIT ?", (subject, limit))
         else:
             rows = self.conn.execute("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,))

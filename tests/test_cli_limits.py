@@ -12,13 +12,13 @@ from crisiswatch.config import parse_config
 from crisiswatch.db import connect
 from crisiswatch.mention import Author, Mention
 from index import open_backend
-from playbooks.tickets.flows import MAX_COPIES, convert_from_index
-from playbooks.tickets.service import TicketService
 from monitor.dashboard.console import ConsoleService
 from monitor.dashboard.filters import View
 from monitor.dashboard.service import DashboardService
 from monitor.incidents.service import IncidentService
 from monitor.slack_app import SlackInteractions
+from playbooks.tickets.flows import MAX_COPIES, convert_from_index
+from playbooks.tickets.service import TicketService
 from tests.conftest import config_dict
 from tests.test_alert_helpers import open_incident
 
@@ -102,3 +102,20 @@ def test_lists_that_stop_say_how_many_there_are(config, tmp_path, capsys):
     answer, _ = SlackInteractions(config, tickets.conn).command("status")
     assert answer.startswith("进行中的事件 25 起 open incidents: 25，最新 20 起 the newest 20\n")
     assert answer.count("\n• ") == 20
+
+
+def test_an_incidents_record_keeps_its_newest_actions_however_long(config):
+    from crisiswatch.audit import AuditLog
+    from monitor.dashboard.incident_page import IncidentPageService
+    from playbooks.statements import StatementStore
+
+    conn = connect(config.state_store)
+    incident = open_incident(conn, at=NOW - timedelta(hours=9))
+    audit = AuditLog(conn)
+    for n in range(520):  # a night of re-pages nobody answered
+        audit.record("playbook:default", "escalation.notify", incident.label, at=NOW - timedelta(hours=9) + timedelta(minutes=n))
+    audit.record("slack:U1", "escalation.stop", incident.label, at=NOW)
+    page = IncidentPageService(open_backend(config.index.url), IncidentService(conn),
+                               TicketService.from_config(config, conn), StatementStore(conn), audit, lambda b: b)
+    kinds = [e["kind"] for e in page.timeline(incident, None, [])]
+    assert kinds.count("escalation.notify") == 520 and kinds[-1] == "escalation.stop"  # it read the oldest 500

@@ -151,7 +151,7 @@ class IncidentPageService:
             at = incident.opened_at.isoformat() if e["kind"] == "opened" else e["at"]
             events.append({"at": at, "kind": f"incident.{e['kind']}", "actor": e["detail"].get("by", ""),
                            "detail": e["detail"]})
-        for entry in self.audit.entries(incident.label, limit=500):
+        for entry in self.audit.entries(incident.label, limit=None):  # all of it: its repeats are collapsed below
             action = entry["action"]
             if action in AUDITED_STEPS or action.startswith(("escalation.", "slack.")):
                 events.append({"at": entry["at"], "kind": f"step.{action}.{entry['outcome']}"
