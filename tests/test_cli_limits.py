@@ -119,3 +119,13 @@ def test_an_incidents_record_keeps_its_newest_actions_however_long(config):
                                TicketService.from_config(config, conn), StatementStore(conn), audit, lambda b: b)
     kinds = [e["kind"] for e in page.timeline(incident, None, [])]
     assert kinds.count("escalation.notify") == 520 and kinds[-1] == "escalation.stop"  # it read the oldest 500
+
+
+def test_the_timeline_marks_every_incident_of_its_range(config):
+    conn = connect(config.state_store)
+    for n in range(210):  # more incidents in a day than the newest 200 it read
+        open_incident(conn, brand=f"b{n}", at=NOW - timedelta(minutes=5 * n + 1))
+    dashboard = DashboardService(open_backend(config.index.url), IncidentService(conn),
+                                 TicketService.from_config(config, conn))
+    markers = dashboard.overview(View(), now=NOW)["timeline"]["incidents"]
+    assert len(markers) == 210

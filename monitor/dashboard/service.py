@@ -141,8 +141,7 @@ class DashboardService:
         markers = [
             {"id": i.id, "label": i.label, "brand": i.brand, "level": i.level, "at": i.opened_at.isoformat(),
              "status": i.status}
-            for i in self.incidents.list(brand=view.brand, limit=200)
-            if flt.since <= i.opened_at < flt.until
+            for i in self.incidents.opened_between(flt.since, flt.until, brand=view.brand)
         ]
         # the newest bucket is still filling: the page draws it as partial, not as a drop
         clock = (now or datetime.now(UTC)).timestamp()

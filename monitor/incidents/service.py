@@ -57,6 +57,14 @@ class IncidentService:
         rows = self.conn.execute(f"SELECT * FROM incidents{where} ORDER BY id DESC LIMIT ?", [*params, limit])
         return [_row_to_incident(r) for r in rows.fetchall()]
 
+    def opened_between(self, since: datetime, until: datetime, brand: str | None = None) -> list[Incident]:
+        """Every incident that opened in [since, until), oldest first (the dashboard's timeline marks them)."""
+        where, params = _where(None, brand)
+        where += (" AND" if where else " WHERE") + " opened_at >= ? AND opened_at < ?"
+        rows = self.conn.execute(f"SELECT * FROM incidents{where} ORDER BY opened_at, id",
+                                 [*params, since.astimezone(UTC).isoformat(), until.astimezone(UTC).isoformat()])
+        return [_row_to_incident(r) for r in rows.fetchall()]
+
     def count(self, status: str | None = None, brand: str | None = None) -> int:
         where, params = _where(status, brand)
         return self.conn.execute(f"SELECT COUNT(*) FROM incidents{where}", params).fetchone()[0]
