@@ -64,7 +64,7 @@ def next_commands(db_path: str, index_url: str | None, ticket: str | None, state
     lines = ["▶ look at what it left:"]
     if ticket:
         lines += [f"    crisiswatch --db {db} ticket list", f"    crisiswatch --db {db} ticket show {ticket}"]
-    lines += [f"    crisiswatch --db {db} status", f"    crisiswatch --db {db} report --period week",
+    lines += [f"    crisiswatch --db {db} status", f"    crisiswatch --db {db} report --period 7d",
               f"    crisiswatch --db {db} mentions search 快递",
               f"    crisiswatch --db {db} serve --demo-login" + (f" --index-url {shlex.quote(redact_url(index_url))}"
                                                                  if index_url else "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -12,7 +13,7 @@ import yaml
 from crisiswatch.config import TicketSettings
 from crisiswatch.db import connect
 from crisiswatch.mention import Author, Mention
-from playbooks.tickets.report import build_report, render
+from playbooks.tickets.report import build_report, period_bounds, render
 from playbooks.tickets.service import TicketService
 from tests.conftest import config_dict
 
@@ -61,7 +62,7 @@ def filled(tmp_path):
 
 def test_weekly_report_has_every_metric(filled):
     tickets, repeat = filled
-    r = build_report(tickets, "week", until=END)
+    r = build_report(tickets, "7d", until=END)
     assert r.total == 3 and r.resolved == 2
     assert r.channels == {"social": 2, "third_party": 1}  # Weibo is social media, JD a third-party platform
     assert r.categories == {"logistics": 2, "service_attitude": 1}
@@ -71,12 +72,12 @@ def test_weekly_report_has_every_metric(filled):
     assert r.repeat_rate == pytest.approx(1 / 3) and r.sla_breach_rate == pytest.approx(1 / 3)
     assert r.top_problems[0]["category"] == "logistics" and r.top_problems[0]["count"] == 2
     assert "快递十天没到" in r.top_problems[0]["examples"][0]["text"]
-    assert build_report(tickets, "month", until=END).total == 4
+    assert build_report(tickets, "30d", until=END).total == 4
 
 
 def test_report_renders_as_markdown_csv_and_html(filled):
     tickets, _ = filled
-    r = build_report(tickets, "week", until=END)
+    r = build_report(tickets, "7d", until=END)
     md = render(r, "md")
     for label in ("投诉总量", "渠道占比", "类别分布", "平均处理时长", "一次解决率", "满意度", "重复投诉率", "超时率",
                   "主要问题"):
@@ -104,7 +105,7 @@ def test_report_command_writes_a_file(tmp_path, capsys, filled):
     cfg = tmp_path / "crisiswatch.yaml"
     cfg.write_text(yaml.safe_dump(config_dict(tmp_path), allow_unicode=True), encoding="utf-8")
     out = tmp_path / "week.html"
-    assert main(["--config", str(cfg), "report", "--period", "week", "--format", "html", "--out", str(out),
+    assert main(["--config", str(cfg), "report", "--period", "7d", "--format", "html", "--out", str(out),
                  "--until", END.isoformat()]) == 0
     assert out.read_text(encoding="utf-8").startswith("<!doctype html>")
     assert main(["--config", str(cfg), "report", "--until", "yesterday"]) == 1
@@ -113,7 +114,7 @@ def test_report_command_writes_a_file(tmp_path, capsys, filled):
 
 def test_csv_lists_each_ticket_of_the_period(filled):
     tickets, repeat = filled
-    rows = list(csv.DictReader(io.StringIO(render(build_report(tickets, "week", until=END), "csv"))))
+    rows = list(csv.DictReader(io.StringIO(render(build_report(tickets, "7d", until=END), "csv"))))
     inside = sorted(t.number for t in tickets.list(since=END - timedelta(days=7), until=END))
     assert sorted(r["number"] for r in rows) == inside and len(rows) == 3
     assert list(rows[0]) == ["number", "channel", "category", "grade", "owner", "department", "status", "opened",
@@ -137,7 +138,7 @@ def test_trend_hours_backlog_agents_and_complaint_rate(tmp_path):
     walk(tickets, made[0], clock, "accept", "start", "reply", "resolve", "followup", score=4)
     t = walk(tickets, made[1], clock, "accept", "start", "reply", "resolve", "followup", score=2)
     walk(tickets, t, clock, "reopen")  # reopened: its 回访 score of 2 still counts
-    r = build_report(tickets, "week", until=datetime(2025, 6, 20, 16, 0, tzinfo=UTC), orders=2000)
+    r = build_report(tickets, "7d", until=datetime(2025, 6, 20, 16, 0, tzinfo=UTC), orders=2000)
     assert r.total == 4 and r.complaint_rate == pytest.approx(4 / 2000)
     assert r.satisfaction_mean == pytest.approx(3.0) and r.satisfaction_count == 2
     assert r.daily["2025-06-16"]["opened"] == 2 and r.daily["2025-06-17"]["opened"] == 1
@@ -156,7 +157,7 @@ def test_report_command_prints_one_csv_row_per_ticket(tmp_path, capsys, filled):
     from crisiswatch.cli import main
 
     tickets, _ = filled
-    assert main(["--db", str(tmp_path / "cw.db"), "report", "--format", "csv", "--until", END.isoformat()]) == 0
+    assert main(["--db", str(tmp_path / "cw.db"), "report", "--period", "7d", "--format", "csv", "--until", END.isoformat()]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert sorted(r["number"] for r in rows) == sorted(
         t.number for t in tickets.list(since=END - timedelta(days=7), until=END))
@@ -167,7 +168,41 @@ def test_a_section_with_nothing_in_it_says_so_and_draws_no_chart(tmp_path):
     tickets = TicketService(connect(tmp_path / "cw.db"), clock=clock)
     tickets.intake(channel="email", customer="顾客", contact="a@example.com", summary="快递没到", category="logistics",
                    severity="一般", actor="x")  # no 回访 yet: no satisfaction scores
-    page = render(build_report(tickets, "week", until=datetime(2025, 6, 20, 16, 0, tzinfo=UTC)), "html")
+    page = render(build_report(tickets, "7d", until=datetime(2025, 6, 20, 16, 0, tzinfo=UTC)), "html")
     satisfaction = page[page.index("满意度分布"):page.index("趋势 Daily")]
     assert "暂无 none" in satisfaction and "data:image/png" not in satisfaction
     assert "<td>邮件</td>" in page
+
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def test_week_and_month_are_the_last_complete_calendar_ones_in_the_team_zone():
+    def bounds(period, *until):
+        since, end = period_bounds(period, datetime(*until, tzinfo=SHANGHAI), SHANGHAI)
+        return since.strftime("%Y-%m-%d %H:%M"), end.strftime("%Y-%m-%d %H:%M")
+
+    # a month report was the 30 days before --until: "February" began on 30 January
+    assert bounds("month", 2025, 3, 1) == ("2025-02-01 00:00", "2025-03-01 00:00")
+    assert bounds("month", 2025, 2, 15, 10) == ("2025-01-01 00:00", "2025-02-01 00:00")
+    assert bounds("month", 2025, 1, 1, 0, 5) == ("2024-12-01 00:00", "2025-01-01 00:00")
+    assert bounds("week", 2025, 6, 18, 9) == ("2025-06-09 00:00", "2025-06-16 00:00")  # a Wednesday: last week
+    assert bounds("week", 2025, 6, 16) == ("2025-06-09 00:00", "2025-06-16 00:00")  # Monday midnight: the week ended
+    assert bounds("7d", 2025, 6, 18, 9) == ("2025-06-11 09:00", "2025-06-18 09:00")
+
+
+def test_a_january_report_holds_january_as_it_was(tmp_path):
+    clock = Clock(datetime(2025, 1, 1, 10, 0, tzinfo=SHANGHAI))
+    tickets = TicketService(connect(tmp_path / "cw.db"), clock=clock)
+    first = tickets.intake(channel="phone", customer="顾客", contact="13800000000", summary="元旦的快递没到",
+                           category="logistics", severity="一般", actor="x")
+    clock.now = datetime(2025, 1, 31, 20, 0, tzinfo=SHANGHAI)
+    tickets.intake(channel="phone", customer="顾客", contact="13800000001", summary="月底的快递没到",
+                   category="logistics", severity="一般", actor="x")
+    january = build_report(tickets, "month", until=datetime(2025, 2, 10, tzinfo=SHANGHAI))
+    assert january.total == 2  # the 1 January one was outside "the last 30 days"
+    assert list(january.daily) == [f"2025-01-{d:02d}" for d in range(1, 32)]  # and no 1 February
+    assert sum(january.backlog.values()) == 2
+    clock.now = datetime(2025, 2, 12, 9, 0, tzinfo=SHANGHAI)  # closed after the month: January stays as it was
+    walk(tickets, first, clock, "accept", "start", "reply", "resolve")
+    assert build_report(tickets, "month", until=datetime(2025, 2, 20, tzinfo=SHANGHAI)).backlog == january.backlog

@@ -1,4 +1,4 @@
-"""`crisiswatch report --period week|month [--format md|html|csv|summary-csv] [--orders N] [--out FILE]`."""
+"""`crisiswatch report --period week|month|7d|30d [--format md|html|csv|summary-csv] [--orders N] [--out FILE]`."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ from crisiswatch.errors import CrisiswatchError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="complaint analysis for the last week or month (md, html or csv)")
-    p.add_argument("--period", choices=("week", "month"), default="week")
+    p = sub.add_parser("report", help="complaint analysis of a week or a month (md, html or csv)")
+    p.add_argument("--period", choices=("week", "month", "7d", "30d"), default="week",
+                   help="week, month: the last complete calendar one (Monday to Sunday, 1st to last day) in the "
+                        "team's zone by --until; 7d, 30d: the days up to --until, today included")
     p.add_argument("--format", choices=("md", "html", "csv", "summary-csv"), default="md",
                    help="csv: one row per ticket; summary-csv: the metrics, trend, hours, backlog and agents")
     p.add_argument("--orders", type=int, help="orders in the period, for 投诉率 (complaints per order)")
     p.add_argument("--out", help="write to this file (default: stdout)")
-    p.add_argument("--until", help="end of the period, ISO 8601 (default: now)")
+    p.add_argument("--until", help="ISO 8601 (default: now): 7d and 30d end here, week and month by here")
     p.set_defaults(func=run)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,7 +26,9 @@ from playbooks.tickets.report_html import render_html
 from playbooks.tickets.report_parts import Report, _num, _pct
 from playbooks.tickets.service import TicketService
 
-PERIODS = {"week": timedelta(days=7), "month": timedelta(days=30)}
+# week and month are calendar ones in the team's zone, the last complete one by `until` (周报, 月报: Monday to
+# Sunday, the 1st to the last day); 7d and 30d end at `until` itself (what happened lately, today included)
+PERIODS = ("week", "month", "7d", "30d")
 FORMATS = ("md", "html", "csv", "summary-csv")
 TICKET_COLUMNS = ("number", "channel", "category", "grade", "owner", "department", "status", "opened",
                   "first_response", "resolved", "breached", "satisfaction")
@@ -60,11 +62,29 @@ def _agents(found: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
+def period_bounds(period: str, until: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """[since, until) of a report: a rolling window ending at `until`, or the last complete calendar week or
+    month in `tz` that ends at or before it."""
+    if period in ("7d", "30d"):
+        return until - timedelta(days=int(period[:-1])), until
+    local = until.astimezone(tz)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "week":
+        end = midnight - timedelta(days=midnight.weekday())  # the Monday that starts the week holding `until`
+        start = end - timedelta(days=7)
+    else:
+        end = midnight.replace(day=1)
+        start = (end - timedelta(days=1)).replace(day=1)
+    # rebuilt from dates: the zone's offset may differ at either end
+    return (datetime.combine(start.date(), time(), tz), datetime.combine(end.date(), time(), tz))
+
+
 def _backlog(tickets: TicketService, until: datetime) -> dict[str, int]:
-    """Tickets still open at the end of the period, by how long they have been open."""
+    """Tickets open at the end of the period, by how long they had been: as they were then, so a past
+    period's report reads the same after its tickets are closed."""
     counts = {label: 0 for _, label in BACKLOG_AGES}
-    for t in tickets.list(until=until, open_only=True, limit=1_000_000):
-        if not t.is_open:
+    for t in tickets.list(until=until, limit=1_000_000):
+        if t.resolved_at is not None and t.resolved_at < until:
             continue
         age = (until - t.created_at) / timedelta(days=1)
         label = next(label for limit, label in BACKLOG_AGES if limit is None or age < limit)
@@ -79,15 +99,14 @@ def build_report(tickets: TicketService, period: str = "week", until: datetime |
     if orders is not None and orders <= 0:
         raise CrisiswatchError("--orders: the number of orders in the period must be positive")
     tz = tickets.tz
-    until = until or datetime.now(UTC)
-    since = until - PERIODS[period]
+    since, until = period_bounds(period, until or datetime.now(UTC), tz)
     found = tickets.list(since=since, until=until, limit=1_000_000)
     report = Report(period=period, since=since, until=until, total=len(found), timezone=tz.key, orders=orders)
     report.backlog = _backlog(tickets, until)
     if orders:
         report.complaint_rate = len(found) / orders
-    day = since.astimezone(tz).date()
-    while day <= until.astimezone(tz).date():
+    day, last = since.astimezone(tz).date(), (until - timedelta(microseconds=1)).astimezone(tz).date()
+    while day <= last:  # `until` is the first instant after the period
         report.daily[day.isoformat()] = {"opened": 0, "resolved": 0}
         day += timedelta(days=1)
     if not found:

@@ -48,6 +48,11 @@ _STAMPS = ("created_at", "updated_at", "ack_due", "response_due", "feedback_due"
 _MILESTONE = {"accept": "acked_at", "resolve": "resolved_at", "followup": "followed_up_at", "close": "closed_at"}
 
 
+def _utc(when: datetime) -> datetime:
+    """Times are stored in UTC: the queries compare them as text, and "20:00+08:00" sorts after "16:00+00:00"."""
+    return when.astimezone(UTC)
+
+
 def _ticket(row: Row, mention_ids: list[str], related: list[dict[str, Any]]) -> Ticket:
     data = dict(row)
     for key in _STAMPS:
@@ -233,7 +238,7 @@ class TicketService:
              clusters: dict[str, str] | None = None, sources: dict[str, str] | None = None,
              customer: str = "", contact: str = "", summary: str = "", expectation: str = "",
              owner: str = "", suggested: dict[str, Any] | None = None) -> Ticket:
-        now = now or self.now()
+        now = _utc(now or self.now())
         if severity not in SEVERITIES:
             raise TicketError(f"unknown grade {severity!r} (grades: {', '.join(SEVERITIES)})")
         if category not in CATEGORIES:
@@ -299,7 +304,7 @@ class TicketService:
         """A public post (or its near-duplicate cluster) becomes a tracked complaint, or joins one."""
         if not mentions:
             raise TicketError("nothing to convert: no posts given")
-        now = now or self.now()
+        now = _utc(now or self.now())
         existing = self._joinable(mentions)
         if existing is not None:
             return self.join(existing.id, mentions, actor=actor, now=now)
@@ -319,7 +324,7 @@ class TicketService:
     def join(self, ticket_id: int, mentions: builtins.list[Mention], *, actor: str,
              now: datetime | None = None) -> Ticket:
         """More posts for a complaint already tracked: kept as evidence, no second ticket."""
-        now = now or self.now()
+        now = _utc(now or self.now())
         with transaction(self.conn, lock=f"ticket:{ticket_id}"):
             ticket = self.require(ticket_id)
             added = self._add_mentions(ticket.id, [m.id for m in mentions], {m.id: m.cluster_id or "" for m in mentions},
@@ -337,7 +342,7 @@ class TicketService:
 
     def join_incident(self, ticket_id: int, incident_id: int, mention_ids: builtins.list[str], *, actor: str,
                       now: datetime | None = None) -> Ticket:
-        now = now or self.now()
+        now = _utc(now or self.now())
         with transaction(self.conn, lock=f"ticket:{ticket_id}"):
             added = self._add_mentions(ticket_id, mention_ids, {}, {})
             self.record_event(ticket_id, now, actor, "joined", incident=incident_id, mentions=added)
@@ -349,7 +354,7 @@ class TicketService:
         own = self.for_incident(incident_id)
         if own is not None:
             return own
-        since = ((now or self.now()) - timedelta(minutes=self.settings.join_window_minutes)).isoformat()
+        since = (_utc(now or self.now()) - timedelta(minutes=self.settings.join_window_minutes)).isoformat()
         row = self.conn.execute(
             "SELECT id FROM tickets WHERE brand=? AND category=? AND incident_id IS NOT NULL AND status != ?"
             " AND created_at >= ? ORDER BY id LIMIT 1", (brand, category, CLOSED, since)).fetchone()
@@ -360,7 +365,7 @@ class TicketService:
     def _change(self, ticket_id: int | str, expected_version: int, actor: str, kind: str,
                 sets: dict[str, Any], now: datetime | None = None, check: Callable[[Ticket], None] | None = None,
                 **detail: Any) -> Ticket:
-        now = now or self.now()
+        now = _utc(now or self.now())
         # one ticket's edits take turns on PostgreSQL (other tickets' go on); the version check below
         # is the optimistic lock that tells an agent someone else changed it first
         with transaction(self.conn, lock=f"ticket:{ticket_id}"):
@@ -372,7 +377,7 @@ class TicketService:
             if check:
                 check(ticket)
             values = {k: (v(ticket) if callable(v) else v) for k, v in sets.items()}
-            values = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
+            values = {k: _utc(v).isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
             assignments = "".join(f"{k}=?, " for k in values)
             cur = self.conn.execute(
                 f"UPDATE tickets SET {assignments}updated_at=?, version=version+1 WHERE id=? AND version=?",
@@ -403,7 +408,7 @@ class TicketService:
         if action not in TRANSITIONS:
             raise TicketError(f"unknown action {action!r} (actions: {', '.join(TRANSITIONS)})")
         allowed, target = TRANSITIONS[action]
-        now = now or self.now()
+        now = _utc(now or self.now())
         if action == "followup" and (satisfaction is None or not 1 <= int(satisfaction) <= 5):
             raise TicketError("a follow-up (回访) needs a satisfaction score from 1 to 5")
         if via is not None and via not in REPLY_VIA:
@@ -547,7 +552,7 @@ class TicketService:
 
     def complete_task(self, ticket_id: int | str, index: int, *, actor: str, expected_version: int,
                       now: datetime | None = None) -> Ticket:
-        now = now or self.now()
+        now = _utc(now or self.now())
 
         def check(t: Ticket) -> None:
             if not 0 <= index < len(t.tasks):
@@ -565,7 +570,7 @@ class TicketService:
 
     def check_sla(self, now: datetime | None = None) -> dict[str, builtins.list[dict[str, Any]]]:
         """Reminders for timers nearly due and breaches for timers past due, each once (see sla_watch)."""
-        return sla_watch.check_sla(self, now or self.now())
+        return sla_watch.check_sla(self, _utc(now or self.now()))
 
     def mirror_change(self, what: str, ticket: Ticket, event: dict[str, Any] | None = None) -> None:
         try:
