@@ -8,6 +8,12 @@ from email.utils import parsedate_to_datetime
 
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 
+
+def china_time(value: datetime | None) -> datetime | None:
+    """A time given without a zone (--since 2025-01-05) is China time, like everything the sites show."""
+    return value.replace(tzinfo=CHINA) if value is not None and value.tzinfo is None else value
+
+
 _REL = re.compile(r"^(\d+)\s*(秒|分钟|小时|天|周|个月)前$")
 _TODAY = re.compile(r"^(今天|昨天)\s*(\d{1,2}):(\d{2})$")
 _DAY_ONLY = ("今天", "昨天", "前天")

@@ -157,3 +157,13 @@ def test_blocked_changed_and_misconfigured_crawls_raise_health_events(tmp_path):
         assert len(misconfigured.requests) == 0
     assert health(tmp_path / "cw.db", "jd_reviews") == [
         "source_blocked", "layout_changed", "source_unblocked", "config_error"]
+
+
+def test_a_since_without_a_zone_is_china_time_for_every_spider(crawler_for):
+    from crawlers.spiders.tousu_sina import TousuSinaSpider
+
+    for spider_cls in (JdReviewsSpider, TousuSinaSpider):
+        spider = crawler_for(spider_cls, since="2025-01-05").spider  # a plain date, as people type it
+        assert spider.mark_for("q") == datetime(2025, 1, 4, 16, 0, tzinfo=UTC)  # midnight in China
+        # it raised "can't compare offset-naive and offset-aware datetimes" on the first page
+        assert spider.passed_mark("q", [datetime(2025, 1, 4, 2, 0, tzinfo=UTC)])

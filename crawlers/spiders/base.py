@@ -12,6 +12,7 @@ from scrapy.exceptions import CloseSpider
 from crawlers.blocks import CAPTCHA, Block
 from crawlers.health import record_block
 from crawlers.jsonp import response_json
+from crawlers.normalize import china_time
 from crawlers.state import CrawlState
 from crawlers.wiring import crawler_config, state_connection
 
@@ -34,7 +35,8 @@ class MentionSpider(scrapy.Spider):
         self.arg_query = query
         self.arg_brand = brand
         self.arg_max_pages = int(max_pages) if max_pages else None
-        self.since = datetime.fromisoformat(since) if since else None
+        # without a zone, China time: a naive --since could not be compared with the posts' times
+        self.since = china_time(datetime.fromisoformat(since)) if since else None
         self.blocked: str | bool = False
         self.marks: dict[str, datetime | None] = {}
         # (query, reason, url) of list pages whose posts this crawl could not read: their queries'

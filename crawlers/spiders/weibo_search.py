@@ -13,7 +13,7 @@ from parsel import Selector
 
 from crawlers import weibo_html
 from crawlers.blocks import search_wall
-from crawlers.normalize import CHINA
+from crawlers.normalize import china_time
 from crawlers.spiders.base import MentionSpider
 from crawlers.weibo import WEIBO_SETTINGS, LongTextMixin, mblog_cards, page_items
 from crawlers.weibo_html import PAGE_CAP, Slice
@@ -31,8 +31,7 @@ class WeiboSearchSpider(LongTextMixin, MentionSpider):
     def __init__(self, mode: str = "json", until: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.mode = mode
-        self.since = _aware(self.since)
-        self.until = _aware(datetime.fromisoformat(until)) if until else None
+        self.until = china_time(datetime.fromisoformat(until)) if until else None
         if mode == "html":
             self.expects_json = False
 
@@ -130,7 +129,3 @@ class WeiboSearchSpider(LongTextMixin, MentionSpider):
             yield self.slice_request(meta["brand"], meta["query"], piece, meta["page"] + 1,
                                      url=response.urljoin(next_href))
 
-
-def _aware(value: datetime | None) -> datetime | None:
-    """--since/--until without a zone are China time, like everything the sites show."""
-    return value.replace(tzinfo=CHINA) if value is not None and value.tzinfo is None else value
