@@ -113,3 +113,16 @@ def test_extension_needs_an_approver_and_stops_at_thirty_working_days(tmp_path):
     t = tickets.extend(t.id, at(2026, 7, 10, 18, 0), approved_by="王经理", actor="agent:lin", expected_version=t.version)
     assert t.resolve_due == at(2026, 7, 10, 18, 0) and t.extension_approved_by == "王经理"
     assert tickets.timeline(t.id)[-1]["detail"]["approved_by"] == "王经理"
+
+
+def test_a_reminder_comes_when_most_of_the_working_time_is_gone_not_the_clock_time(tmp_path):
+    # Monday 3 March 2025 10:00: the first response of an 一般 ticket is due in 2 working days, Wednesday 10:00
+    tickets, clock = service(tmp_path, at(2025, 3, 3, 10, 0))
+    t = phone(tickets)
+    t = tickets.transition(t.id, "accept", actor="agent:lin", expected_version=t.version)
+    assert t.response_due == at(2025, 3, 5, 10, 0)
+    clock.now = at(2025, 3, 4, 15, 0).astimezone(UTC)  # 14 of its 18 working hours gone: not yet
+    assert [r["timer"] for r in tickets.check_sla()["reminders"]] == []
+    # 80 % is 14.4 working hours, Tuesday 15:24; by the clock it came at Wednesday 00:30, one working hour left
+    clock.now = at(2025, 3, 4, 15, 30).astimezone(UTC)
+    assert [r["timer"] for r in tickets.check_sla()["reminders"]] == ["response"]

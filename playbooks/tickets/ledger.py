@@ -12,11 +12,13 @@ from typing import Any, Protocol
 from crisiswatch.config import TicketSettings
 from crisiswatch.db import StateConnection
 from playbooks.tickets.models import Ticket
+from playbooks.tickets.sla import SlaClock
 
 
 class TicketLedger(Protocol):
     conn: StateConnection
     settings: TicketSettings
+    clock: SlaClock
 
     def require(self, ticket_id: int | str) -> Ticket: ...
 

@@ -132,6 +132,15 @@ class SlaClock:
             return self.calendar.add_working_time(end, span)
         return end + span
 
+    def reminder(self, severity: str, limit: str | timedelta, start: datetime, due: datetime, share: float) -> datetime:
+        """When `share` of the way from `start` to `due` has passed, measured as the limit is: working time for
+        working days and for a business-hours grade (80 % of "2wd" from Monday 10:00 is Tuesday 15:24, not
+        Wednesday 00:30), clock time for a round-the-clock grade's hours."""
+        days, _ = (0, limit) if isinstance(limit, timedelta) else parse_sla_span(limit)
+        if days or self.counts_business_hours(severity):
+            return self.calendar.add_working_time(start, self.calendar.working_time_between(start, due) * share)
+        return start + max(due - start, timedelta(0)) * share
+
     def deadlines(self, severity: str, start: datetime) -> dict[str, datetime]:
         """The four deadlines of a grade from `start`; the result is due `feedback` after the response."""
         terms = self.table[severity]

@@ -7,7 +7,7 @@ joins the case) and is counted on the ticket; the marks table keeps both from re
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from crisiswatch.db import transaction
@@ -30,7 +30,9 @@ def check_sla(tickets: TicketLedger, now: datetime) -> dict[str, list[dict[str, 
             if due is None or ticket.met_at(timer) is not None:
                 continue
             start = ticket.resolved_at if timer == "followup" and ticket.resolved_at else ticket.started_at
-            remind = start + max(due - start, timedelta(0)) * tickets.settings.remind_at
+            limit = (tickets.settings.followup_within if timer == "followup"
+                     else getattr(tickets.clock.table[ticket.severity], timer))
+            remind = tickets.clock.reminder(ticket.severity, limit, start, due, tickets.settings.remind_at)
             kind = "breach" if now >= due else "reminder" if now >= remind else None
             if kind is None or not _mark(tickets, ticket.id, timer, kind, due, now):
                 continue
