@@ -126,3 +126,22 @@ def test_a_reminder_comes_when_most_of_the_working_time_is_gone_not_the_clock_ti
     # 80 % is 14.4 working hours, Tuesday 15:24; by the clock it came at Wednesday 00:30, one working hour left
     clock.now = at(2025, 3, 4, 15, 30).astimezone(UTC)
     assert [r["timer"] for r in tickets.check_sla()["reminders"]] == ["response"]
+
+
+def test_a_deadline_in_a_year_without_an_official_schedule_is_said_to_be_estimated(tmp_path, caplog):
+    import logging
+
+    # late December: a 15-working-day limit runs into a year whose 调休 the State Council has not published
+    tickets, _ = service(tmp_path, at(2030, 12, 20, 10, 0))
+    with caplog.at_level(logging.WARNING, logger="playbooks.tickets.sla"):
+        phone(tickets)
+        phone(tickets)
+    said = [r.getMessage() for r in caplog.records]
+    assert said == [f"the CN holiday calendar has no official schedule for {year} yet: working days there are "
+                    "estimated; add it to tickets.calendar (extra_holidays, extra_workdays) once it is published"
+                    for year in (2030, 2031)]  # once a year, not once a ticket
+    assert tickets.clock.calendar.estimated_years == {2030, 2031}
+    known, _ = service(tmp_path / "known", at(2026, 3, 2, 10, 0))  # a published year says nothing
+    caplog.clear()
+    phone(known)
+    assert not caplog.records

@@ -10,6 +10,7 @@ for the urgent grades that run around the clock.
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -19,6 +20,7 @@ import holidays
 from crisiswatch.config import BusinessHours, TicketSettings, WorkCalendarSettings, parse_sla_span
 from playbooks.tickets.models import DEFAULT_SLA, TIMERS, SlaTerms
 
+logger = logging.getLogger(__name__)
 DEFAULT_HOURS = BusinessHours()
 
 
@@ -40,6 +42,17 @@ def _country_holidays(country: str) -> holidays.HolidayBase:
     return holidays.country_holidays(country)
 
 
+@lru_cache(maxsize=8)
+def _first_estimated_year(country: str) -> int | None:
+    """The first year after the last one whose make-up working days the library knows (None: a country
+    without them, where a guessed year looks like a known one)."""
+    calendar = _country_holidays(country)
+    for year in range(date.today().year - 1, date.today().year + 10):
+        _ = date(year, 1, 1) in calendar  # fills the year in, make-up days included
+    made_up = {d.year for d in calendar.weekend_workdays}
+    return max(made_up) + 1 if made_up else None
+
+
 class WorkCalendar:
     """Working days and hours in one time zone."""
 
@@ -52,11 +65,15 @@ class WorkCalendar:
         self.extra_holidays = set(settings.extra_holidays)
         self.extra_workdays = set(settings.extra_workdays)
         self.open_at, self.close_at = _hhmm(self.hours.start), _hhmm(self.hours.end)
+        self.years_checked: set[int] = set()
+        self.estimated_years: set[int] = set()
         self.day_length = datetime.combine(date.min, self.close_at) - datetime.combine(date.min, self.open_at)
         if self.day_length <= timedelta(0):
             raise ValueError("business hours: end must be after start")
 
     def is_workday(self, day: date) -> bool:
+        if day.year not in self.years_checked:
+            self._check_year(day.year)
         if day in self.extra_workdays:
             return True
         if day in self.extra_holidays:
@@ -67,6 +84,19 @@ class WorkCalendar:
             if day in self.public.weekend_workdays:
                 return True
         return day.isoweekday() in self.hours.days
+
+    def _check_year(self, year: int) -> None:
+        """China publishes each year's holidays and make-up working days (调休) late in the year before; the
+        library guesses a year it has no schedule for, without them. A deadline there is said to be a guess."""
+        self.years_checked.add(year)
+        if self.public is None or any(d.year == year for d in self.extra_workdays):
+            return
+        first = _first_estimated_year(self.public.country)
+        if first is not None and year >= first:
+            self.estimated_years.add(year)
+            logger.warning("the %s holiday calendar has no official schedule for %d yet: working days there are "
+                           "estimated; add it to tickets.calendar (extra_holidays, extra_workdays) once it is "
+                           "published", self.public.country, year)
 
     def holiday_name(self, day: date) -> str | None:
         return self.public.get(day) if self.public is not None else None
