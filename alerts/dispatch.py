@@ -34,6 +34,10 @@ ROOT_WAIT = timedelta(minutes=2)
 MUTABLE_KINDS = {"incident_updated", "incident_escalated"}  # a resolution still gets through a mute
 
 
+UNCONFIGURED_RETRY = timedelta(minutes=5)
+UNCONFIGURED_HINT = {"slack": "its bot token is not in the environment", "email": "no SMTP settings"}
+
+
 def build_channels(config: Config, conn: StateConnection | None = None) -> dict[str, Channel]:
     """Console always; Slack when its token is in the environment; each other routed channel type.
 
@@ -197,7 +201,11 @@ class AlertDispatcher:
         """One claimed row: sent, failed, or released (it waits for its thread's first message)."""
         channel = self.channels.get(row.channel)
         if channel is None:
-            self.outbox.mark_failed(row.id, f"channel {row.channel!r} is not configured", None)
+            # queued by a process that had the channel (its token), delivered by one that has not: the alert
+            # waits for a deliverer that can send it, where it was failed for good and lost without a word
+            why = f"channel {row.channel!r} is not configured in this process ({UNCONFIGURED_HINT.get(row.channel, '')})"
+            logger.warning("alert %s waits: %s", row.key, why)
+            self.outbox.mark_failed(row.id, why, UNCONFIGURED_RETRY)
             return "failed"
         thread_key = row.message.thread_key
         thread_id = self.outbox.thread_for(thread_key, row.channel, row.target) if thread_key else None

@@ -167,5 +167,11 @@ class Outbox:
         rows = self.conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall()
         return {r[0]: r[1] for r in rows}
 
+    def troubled(self, limit: int = 20) -> list[OutboxRow]:
+        """Rows that failed for good or wait after a failed attempt, newest first."""
+        return [_row(r) for r in self.conn.execute(
+            "SELECT * FROM outbox WHERE status=? OR (status=? AND last_error IS NOT NULL AND last_error != '')"
+            " ORDER BY id DESC LIMIT ?", (FAILED, PENDING, limit)).fetchall()]
+
     def all(self) -> list[OutboxRow]:
         return [_row(r) for r in self.conn.execute("SELECT * FROM outbox ORDER BY id").fetchall()]

@@ -255,3 +255,52 @@ def test_a_webhook_that_drops_the_connection_after_reading_is_not_posted_twice(m
         listener.close()
     assert err.value.retryable and "SECRETKEY" not in str(err.value)
     assert len(seen) == 1
+
+
+def test_an_alert_for_a_channel_this_process_lacks_waits_for_one_that_has_it(tmp_path, caplog):
+    import io
+    import logging
+    from datetime import UTC, datetime
+
+    from alerts.channels.console import ConsoleChannel
+    from alerts.outbox import PENDING, SENT
+    from tests.test_alert_helpers import Clock
+
+    clock = Clock(datetime.now(UTC))
+    config = make_config(tmp_path, routes=[{"name": "response", "channel": "slack", "target": "#crisis"}])
+    conn = connect(config.state_store)
+    slack_out = io.StringIO()
+    with_token = AlertDispatcher(config, conn, {"slack": ConsoleChannel(slack_out), "console": ConsoleChannel(io.StringIO())},
+                                 clock=clock)
+    assert with_token.enqueue("k", message()) == 1  # the run loop, with SLACK_BOT_TOKEN
+    without = AlertDispatcher(config, conn, {"console": ConsoleChannel(io.StringIO())}, clock=clock)  # cron, without
+    with caplog.at_level(logging.WARNING, logger="alerts.dispatch"):
+        assert without.deliver_due() == (0, 1)
+    row = without.outbox.all()[0]
+    # it was failed for good: the escalation it carried never reached Slack, and nothing said so
+    assert row.status == PENDING and "'slack' is not configured in this process" in row.last_error
+    assert without.outbox.troubled()[0].key == row.key and "waits" in caplog.text
+    clock.advance(minutes=6)
+    assert with_token.deliver_due() == (1, 0) and with_token.outbox.all()[0].status == SENT and slack_out.getvalue()
+
+
+def test_alerts_deliver_exits_1_and_outbox_says_why(tmp_path, monkeypatch, capsys):
+    import io
+
+    import yaml
+
+    from alerts.channels.console import ConsoleChannel
+    from crisiswatch.cli import main
+    from tests.conftest import config_dict
+
+    data = config_dict(tmp_path)
+    cfg = tmp_path / "crisiswatch.yaml"
+    cfg.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    config = make_config(tmp_path)
+    AlertDispatcher(config, connect(config.state_store), {"slack": ConsoleChannel(io.StringIO())}).enqueue("k", message())
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    assert main(["--config", str(cfg), "alerts", "deliver"]) == 1
+    assert "alerts: 0 sent, 1 failed (`crisiswatch alerts outbox` says why)" in capsys.readouterr().out
+    assert main(["--config", str(cfg), "alerts", "outbox"]) == 0
+    out = capsys.readouterr().out
+    assert "pending: 1" in out and "channel 'slack' is not configured in this process" in out

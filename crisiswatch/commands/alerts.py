@@ -33,6 +33,9 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "outbox":
         for status, count in sorted(dispatcher.outbox.counts().items()):
             print(f"{status}: {count}")
+        for row in dispatcher.outbox.troubled():  # what is stuck, and why
+            print(f"  {row.status} · {row.channel} {row.target} · {row.message.title[:60]} · {row.attempts} attempts"
+                  f" · {row.last_error}")
         return 0
     if args.action == "tick":
         for line in escalation_service(config, conn, dispatcher).tick():
@@ -46,5 +49,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"dead-man: {problem}" if problem else "dead-man: loop is alive")
         code = 1 if problem else 0
     sent, failed = dispatcher.deliver_due()
-    print(f"alerts: {sent} sent, {failed} failed")
-    return code
+    print(f"alerts: {sent} sent, {failed} failed" + (" (`crisiswatch alerts outbox` says why)" if failed else ""))
+    return code or (1 if failed else 0)
