@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import sqlite3
 import sys
 import time
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from alerts.dispatch import AlertDispatcher, build_channels
 from crawlers.replay import ReplayServer, load_scenario
 from crawlers.replay.targets import spider_targets
 from crawlers.runner import run_crawls
+from crisiswatch.audit import AuditLog
 from crisiswatch.config import Brand, BrandSources, Config, SourceSettings
 from crisiswatch.db import connect, sqlite_path
 from crisiswatch.errors import CrisiswatchError
@@ -72,9 +74,36 @@ def next_commands(db_path: str, index_url: str | None, ticket: str | None, state
     return "\n".join(lines) + "\n"
 
 
+DEMO_MARK = "demo.created"  # the audit line a demo leaves in the database it makes
+
+
 def _fresh(db_path: str) -> None:
+    """Removes an earlier demo's database; a file that holds anyone's real work it refuses to touch."""
+    # the demo's own file name says whose it is (and what demos made before the mark existed)
+    if Path(db_path).exists() and Path(db_path).name != Path(DEMO_DB).name and not _disposable(db_path):
+        raise CrisiswatchError(f"{db_path} holds tickets, incidents or mentions no demo made; the demo recreates its "
+                               "database, so give it another file: crisiswatch --db crisiswatch-demo.db demo")
     for suffix in ("", "-wal", "-shm"):
         Path(db_path + suffix).unlink(missing_ok=True)
+
+
+def _disposable(db_path: str) -> bool:
+    """A demo's own database, or one with nothing in it (read without changing the file)."""
+    try:
+        conn = sqlite3.connect(f"file:{Path(db_path).resolve()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "audit_log" in tables and conn.execute("SELECT 1 FROM audit_log WHERE action=? LIMIT 1",
+                                                  (DEMO_MARK,)).fetchone():
+            return True
+        return not any(conn.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone()  # noqa: S608 - names from the schema
+                       for t in ("tickets", "incidents", "mentions") if t in tables)
+    except sqlite3.Error:  # not a SQLite file at all: someone's, not ours
+        return False
+    finally:
+        conn.close()
 
 
 def _require_empty_store(config: Config) -> None:
@@ -96,6 +125,9 @@ def run_demo(base: Config, scenario_name: str = "all_sources", db_path: str = DE
     started = time.monotonic()
     scenario = load_scenario(scenario_name)
     _fresh(db_path)
+    mark = connect(str(Path(db_path).resolve()))  # first, so a demo stopped halfway is still known as one
+    AuditLog(mark).record("crisiswatch demo", DEMO_MARK, str(Path(db_path).resolve()), scenario=scenario.name)
+    mark.close()
     targets = spider_targets(scenario)
     with ReplayServer(scenario) as server:
         config = demo_config(base, scenario.brand, targets, server.base_url, db_path, index_url)
