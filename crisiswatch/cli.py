@@ -40,6 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+READERS = {"status", "report", "mentions", "ticket list", "ticket show"}  # commands that only look
+
+
+def _reads_a_missing_database(args: argparse.Namespace) -> str | None:
+    """The database a reading command was pointed at, when there is none there: a typo, not an empty queue."""
+    name = f"{args.command} {getattr(args, 'ticket_command', '')}".strip()
+    path = os.environ.get(DB_ENV)
+    if name not in READERS or not path or Path(path).exists():
+        return None
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -54,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.state_url:
         os.environ[STATE_URL_ENV] = args.state_url
     try:
+        if missing := _reads_a_missing_database(args):
+            raise CrisiswatchError(f"no database at {missing} (check --db or ${DB_ENV}; `crisiswatch run` or "
+                                   "`crisiswatch demo` make one)")
         return int(args.func(args) or 0)
     except CrisiswatchError as exc:
         print(f"crisiswatch: {exc}", file=sys.stderr)
@@ -61,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("crisiswatch: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `| head` has read enough: nothing is wrong, and nothing more can be written
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:
         # Bad input is caught where it is read and said in one line; what reaches here is a bug or
         # an environment problem, still said in one line unless --debug asks for the traceback.

@@ -39,7 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     lst.add_argument("--mine", action="store_true", help="my queue: open tickets I own (see --as)")
     lst.add_argument("--owner", help="open tickets this person owns")
     lst.add_argument("--limit", type=int, default=50)
-    ts.add_parser("show", help="one ticket with its timeline").add_argument("number")
+    show = ts.add_parser("show", help="one ticket with its timeline")
+    show.add_argument("number")
+    for action in (lst, show):  # after the action too (`ticket list --json`); SUPPRESS keeps `ticket --json list`
+        action.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
     new = ts.add_parser("new", help="take a complaint by phone, e-mail, chat, app, social media or a third party")
     new.add_argument("--channel", required=True, choices=INTAKE_CHANNELS)
     new.add_argument("--customer", required=True, help="the customer's name")

@@ -1,0 +1,38 @@
+"""An operator's slips meet one clear line, not a quiet wrong answer."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import yaml
+
+from crisiswatch.cli import main
+from crisiswatch.db import connect
+from playbooks.tickets.service import TicketService
+from tests.conftest import config_dict
+
+
+def test_a_mistyped_database_is_said_not_shown_as_an_empty_queue(tmp_path, capsys):
+    typo = tmp_path / "nowhere" / "prod.db"
+    for command in (["ticket", "list"], ["status"], ["report", "--period", "7d"], ["mentions", "search", "快递"]):
+        assert main(["--db", str(typo), *command]) == 1, command
+        assert capsys.readouterr().err.startswith(f"crisiswatch: no database at {typo} (check --db")
+    assert not typo.parent.exists()  # it made the folder and an empty database, then said "no tickets"
+
+
+def test_json_after_the_action_and_a_closed_pipe(tmp_path):
+    db = tmp_path / "cw.db"
+    tickets = TicketService(connect(db))
+    for n in range(300):
+        tickets.open(title=f"快递没到 第{n}单", severity="一般", actor="agent")
+    listed = subprocess.run([sys.executable, "-m", "crisiswatch.cli", "--db", str(db), "ticket", "list", "--json"],
+                            capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0 and len(json.loads(listed.stdout)) == 50, listed.stderr
+    cfg = tmp_path / "crisiswatch.yaml"
+    cfg.write_text(yaml.safe_dump(config_dict(tmp_path), allow_unicode=True), encoding="utf-8")
+    # some 300 KB, more than a pipe holds: `head` closes it while the command still writes
+    piped = subprocess.run(f"{sys.executable} -m crisiswatch.cli --db {db} ticket --json list --limit 300 | head -c 100",
+                           shell=True, capture_output=True, timeout=60)
+    assert len(piped.stdout) == 100 and piped.stderr == b"", piped.stderr.decode()
