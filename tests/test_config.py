@@ -57,3 +57,15 @@ def test_cli_prints_one_line_for_a_bad_config(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("crisiswatch: bad config")
+
+
+def test_a_relative_sqlite_index_lies_beside_the_config_file_as_the_state_does(tmp_path, monkeypatch):
+    (tmp_path / "etc").mkdir()
+    cfg = tmp_path / "etc" / "crisiswatch.yaml"
+    cfg.write_text("state_db: state.db\nindex:\n  url: sqlite:///index.db\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # run from elsewhere, as a unit with WorkingDirectory= or a person by hand does
+    config = load_config(str(cfg))
+    assert config.state_store == str(tmp_path / "etc" / "state.db")
+    assert config.index.url == f"sqlite:///{tmp_path / 'etc' / 'index.db'}"  # it was ./index.db of the cwd
+    cfg.write_text("index:\n  url: sqlite:////var/lib/cw/index.db\n", encoding="utf-8")
+    assert load_config(str(cfg)).index.url == "sqlite:////var/lib/cw/index.db"  # absolute: as written

@@ -119,9 +119,20 @@ def with_state_db(config: Config, db: str) -> Config:
     return config.with_overrides(**changes)
 
 
+def _anchored_index(config: Config) -> Config:
+    """A SQLite index named by a relative path lies beside the config file, as `state_db` does: read from the
+    directory a command ran in, `crisiswatch -c ../crisiswatch.yaml` searched (and made) another, empty index."""
+    url = config.index.url
+    path = sqlite_path(url) if url.startswith("sqlite:") else None
+    if not config.path or path is None or Path(path).is_absolute():
+        return config
+    query = url.partition("?")[2]
+    return config.with_overrides(index__url=f"sqlite:///{config.resolve(path).resolve()}" + (f"?{query}" if query else ""))
+
+
 def load_config(explicit: str | None = None) -> Config:
     """The config file, with the state database of `--db` / $CRISISWATCH_DB when one is given."""
-    config = _load_file(explicit)
+    config = _anchored_index(_load_file(explicit))
     db = os.environ.get(DB_ENV)
     config = with_state_db(config, db) if db else config
     url = os.environ.get(STATE_URL_ENV)
