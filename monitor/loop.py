@@ -109,8 +109,10 @@ class Scheduler:
 
     def __init__(self, config: Config, config_path: str | None, conn: StateConnection,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 health: DependencyHealth | None = None, holder: str | None = None) -> None:
+                 health: DependencyHealth | None = None, holder: str | None = None,
+                 stopping: Callable[[], bool] = lambda: False) -> None:
         self.config = config
+        self.stopping = stopping
         self.config_path = config_path
         self.state = CrawlState(conn)
         self.leases = Leases(conn)
@@ -128,6 +130,16 @@ class Scheduler:
         floor = now - timedelta(minutes=self.config.detection.max_wait_minutes)
         started = [self.state.collected_until(s) for s in configured_spiders(self.config)]
         return min([now, *(max(s or floor, floor) for s in started)])
+
+    def backing_off(self) -> list[str]:
+        """Sources not crawled now because they failed, each with until when, as an operator reads it."""
+        now, out = self.now(), []
+        for spider in configured_spiders(self.config):
+            next_at, failures = self.state.next_crawl(spider)
+            if failures and next_at and next_at > now:
+                out.append(f"{spider} is backing off after {failures} failed crawl(s): next try at "
+                           f"{next_at:%H:%M} UTC")
+        return out
 
     def due(self) -> list[str]:
         now = self.now()
@@ -170,6 +182,10 @@ class Scheduler:
     def _crawl(self, spider: str) -> int:
         logger.info("crawling %s", spider)
         code = subprocess.call(self._command(spider), env=self._env())
+        if code != 0 and self.stopping():  # the operator's Ctrl-C reached the crawl too: not the source's fault
+            logger.info("%s crawl stopped with the loop; it runs again next time", spider)
+            self.state.schedule(spider, self.now(), self.state.next_crawl(spider)[1], self.holder, code)
+            return code
         failures = 0 if code == 0 else self.state.next_crawl(spider)[1] + 1
         if code == 0:
             wait = timedelta(minutes=self.config.source(spider).schedule_minutes)
@@ -241,7 +257,7 @@ class RunLoop:
 
     def __init__(self, config: Config, config_path: str | None, conn, dispatcher: AlertDispatcher, *,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC), role: str = "all",
-                 worker: Heartbeat | None = None) -> None:
+                 worker: Heartbeat | None = None, stopping: Callable[[], bool] = lambda: False) -> None:
         self.config = config
         self.conn = conn
         self.dispatcher = dispatcher
@@ -250,7 +266,9 @@ class RunLoop:
         self.worker = worker
         self.holder = worker.id if worker else new_holder(role)
         self.health = DependencyHealth(config, conn, dispatcher, clock=clock)
-        self.scheduler = Scheduler(config, config_path, conn, now=clock, health=self.health, holder=self.holder)
+        self.stopping = stopping
+        self.scheduler = Scheduler(config, config_path, conn, now=clock, health=self.health, holder=self.holder,
+                                   stopping=stopping)
         self.index = IndexLink(config.index.url, conn, clock)
         self.engine: PlaybookEngine | None = None
         self.paging = IncidentPaging(config, conn)
@@ -268,8 +286,11 @@ class RunLoop:
         report = PassReport()
         if "crawl" in self.stages:
             for spider in self.scheduler.due():
+                if self.stopping():  # asked to stop: the crawls not begun wait for the next run
+                    logger.info("stopping: %s is left for the next run", spider)
+                    break
                 self._doing(f"crawl {spider}")
-                self._guard(report, f"crawl {spider}", lambda s=spider: self.scheduler.crawl(s))
+                self._guard(report, f"crawl {spider}", lambda s=spider: self._crawl(report, s))
             for spider in self.scheduler.joinable():  # another host's crawl, shared through Redis
                 self._doing(f"crawl {spider} (joined)")
                 self._guard(report, f"crawl {spider}", lambda s=spider: self.scheduler.join(s))
@@ -281,6 +302,11 @@ class RunLoop:
             self._guard(report, "delivery", self.dispatcher.deliver_due)
         self._doing("idle")
         return report
+
+    def _crawl(self, report: PassReport, spider: str) -> None:
+        code = self.scheduler.crawl(spider)
+        if code not in (0, None) and not self.stopping():
+            report.failed_stages.append(f"crawl {spider}")
 
     def _doing(self, what: str) -> None:
         if self.worker is not None:
@@ -418,9 +444,10 @@ def take_run_lease(database: str, holder: str, ttl: timedelta, wait: bool,
 
 
 def run_forever(config: Config, config_path: str | None, tick_seconds: float = 30, once: bool = False,
-                role: str = "all") -> None:
-    """Passes of `role` until stopped. Role `all` is the one-machine loop (one per database, the
-    `run-loop` lease); the other roles run side by side in any number."""
+                role: str = "all") -> PassReport | None:
+    """Passes of `role` until stopped; the last pass's report (None when the loop never ran). Role `all` is
+    the one-machine loop (one per database, the `run-loop` lease); the other roles run side by side in any
+    number."""
     database = str(config.state_store)
     with Shutdown() as shutdown:
         worker = Heartbeat(database, role)
@@ -429,19 +456,25 @@ def run_forever(config: Config, config_path: str | None, tick_seconds: float = 3
             keeper = take_run_lease(database, worker.id, run_lease_ttl(tick_seconds), wait=not once,
                                     sleep=shutdown.wait)
             if keeper is None:
-                return
+                return None
         worker.start()
         conn = connect(database)
         dispatcher = AlertDispatcher(config, conn, build_channels(config, conn), holder=worker.id)
-        loop = RunLoop(config, config_path, conn, dispatcher, role=role, worker=worker)
+        loop = RunLoop(config, config_path, conn, dispatcher, role=role, worker=worker,
+                       stopping=lambda: shutdown.asked)
+        report = None
         try:
             while not shutdown.asked:
                 if keeper is not None and keeper.lost.is_set():
                     raise CrisiswatchError("the run-loop lease was lost (this process stalled and another took "
                                            "over); stopping")
-                loop.pass_once()
+                report = loop.pass_once()
+                if once:
+                    for line in loop.scheduler.backing_off():  # not crawled this time, and until when
+                        logger.warning(line)
                 if once or shutdown.wait(tick_seconds):
-                    return
+                    return report
+            return report
         finally:
             if keeper is not None:
                 keeper.stop(release=not keeper.lost.is_set())

@@ -59,3 +59,57 @@ def test_a_failing_source_backs_off_exponentially(monkeypatch, tmp_path):
     assert scheduler.next_at("weibo_search") - now[0] == timedelta(minutes=10)
     assert workers == [scheduler.holder] * 3
     assert blocked_backoff(20) == timedelta(hours=6)
+
+
+def test_run_needs_a_config_file_and_once_says_a_failed_crawl_by_its_exit(tmp_path, monkeypatch, caplog):
+    import logging
+
+    import yaml
+
+    from crisiswatch.cli import main
+    from tests.conftest import config_dict
+
+    monkeypatch.chdir(tmp_path)  # an empty directory: the built-in defaults watch no brand
+    assert main(["run", "--once"]) == 1
+    cfg = tmp_path / "crisiswatch.yaml"
+    cfg.write_text(yaml.safe_dump(config_dict(tmp_path), allow_unicode=True), encoding="utf-8")
+    monkeypatch.setattr("monitor.loop.subprocess.call", lambda cmd, env: 1)  # weibo_search's crawl fails
+    with caplog.at_level(logging.WARNING, logger="monitor.loop"):
+        assert main(["--config", str(cfg), "run", "--once"]) == 1  # cron saw 0 after a failed crawl
+    assert any(r.getMessage().startswith("weibo_search is backing off after 1 failed crawl(s): next try at")
+               for r in caplog.records)
+    monkeypatch.setattr("monitor.loop.subprocess.call", lambda cmd, env: 0)
+    conn = connect(tmp_path / "cw.db")
+    conn.execute("UPDATE crawl_schedule SET next_at=?", (datetime.now(UTC).isoformat(),))
+    assert main(["--config", str(cfg), "run", "--once"]) == 0
+
+
+def test_a_stop_asked_for_starts_no_crawl_and_blames_no_source(tmp_path, monkeypatch):
+    config = parse_config({"brands": [{"key": "a", "names": ["极光"], "sources": {"weibo_search": ["极光"],
+                                                                                "jd_reviews": ["100012"]}}]})
+    asked = [False]
+    crawled = []
+
+    def crawl(cmd, env):  # Ctrl-C reaches the crawl's process group too: it ends non-zero
+        crawled.append(cmd[-1])
+        asked[0] = True
+        return 2
+
+    monkeypatch.setattr("monitor.loop.subprocess.call", crawl)
+    now = datetime(2025, 6, 14, tzinfo=UTC)
+    scheduler = Scheduler(config, None, connect(tmp_path / "s.db"), now=lambda: now, stopping=lambda: asked[0])
+    assert scheduler.crawl("weibo_search") == 2
+    # it was counted as the source's failure and backed off 15 minutes
+    assert scheduler.state.next_crawl("weibo_search") == (now, 0)
+    assert scheduler.backing_off() == []
+    import io
+
+    from alerts.channels.console import ConsoleChannel
+    from alerts.dispatch import AlertDispatcher
+    from monitor.loop import RunLoop
+
+    crawled.clear()
+    conn = connect(tmp_path / "s.db")
+    loop = RunLoop(config, None, conn, AlertDispatcher(config, conn, {"console": ConsoleChannel(io.StringIO())}),
+                   role="crawl", clock=lambda: now, stopping=lambda: True)
+    assert loop.pass_once().failed_stages == [] and crawled == []  # jd_reviews was begun after the Ctrl-C

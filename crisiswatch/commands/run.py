@@ -23,10 +23,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from crisiswatch.config import find_config, load_config
-    from monitor.loop import run_forever
+    from crisiswatch.errors import CrisiswatchError
+    from monitor.loop import configured_spiders, run_forever
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     path = find_config(args.config)
-    run_forever(load_config(args.config), str(path) if path else None, tick_seconds=args.tick, once=args.once,
-                role=args.role)
-    return 0
+    if path is None:  # the built-in defaults watch no brand: a loop on them would look healthy and see nothing
+        raise CrisiswatchError("no config file (./crisiswatch.yaml, or --config FILE, or $CRISISWATCH_CONFIG): "
+                               "the loop does not run on the built-in defaults, which watch no brand")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = load_config(args.config)
+    if args.role in ("all", "crawl") and not configured_spiders(config):
+        logging.getLogger("monitor.loop").warning(
+            "%s names no source to crawl (brands[].sources): this loop detects and responds on what others index",
+            path)
+    report = run_forever(config, str(path), tick_seconds=args.tick, once=args.once, role=args.role)
+    # cron reads the exit status: a pass with a failed crawl or stage is not a success
+    return 1 if args.once and report is not None and report.failed_stages else 0
