@@ -64,6 +64,13 @@ def build_channels(config: Config, conn: StateConnection | None = None) -> dict[
     return channels
 
 
+def unavailable_routes(config: Config, channels: dict[str, Channel]) -> list[str]:
+    """Routes whose channel this process cannot send on, each said as what happens to its alerts instead."""
+    routes = [*config.alerts.routes, *([config.alerts.operator_route] if config.alerts.operator_route else [])]
+    return [f"route {r.name!r} is {r.channel} but ${config.alerts.slack.token_env} is not set: its new alerts print "
+            "to this process's console" for r in routes if r.channel == "slack" and "slack" not in channels]
+
+
 def quiet_until(config: Config, now: datetime) -> datetime | None:
     """The end of the quiet hours `now` falls in (team time zone), or None outside them."""
     quiet = config.alerts.quiet_hours

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from alerts.cycle import alert_cycle
-from alerts.dispatch import AlertDispatcher, build_channels
+from alerts.dispatch import AlertDispatcher, build_channels, unavailable_routes
 from alerts.operator import DependencyHealth
 from crawlers.frontier import SharedCrawl
 from crawlers.state import CrawlState
@@ -275,6 +275,8 @@ class RunLoop:
         if "crawl" in self.stages:
             for reason in uncollected(config):
                 logger.warning(reason)
+        for reason in unavailable_routes(config, dispatcher.channels):  # an on-call team reads Slack, not a log
+            logger.warning(reason)
 
     def _engine(self) -> PlaybookEngine:
         if self.engine is None:

@@ -35,8 +35,15 @@ def test_x_queries_without_the_token_are_said_at_start_not_skipped_in_silence(tm
     conn = connect(config.state_store)
     with caplog.at_level(logging.WARNING, logger="monitor.loop"):
         RunLoop(config, None, conn, AlertDispatcher(config, conn, {"console": ConsoleChannel(io.StringIO())}))
-    assert [r.getMessage() for r in caplog.records] == [
-        "X queries are configured (brands[].sources.x) but $X_BEARER_TOKEN is not set: X is not collected"]
+    assert "X queries are configured (brands[].sources.x) but $X_BEARER_TOKEN is not set: X is not collected" in [
+        r.getMessage() for r in caplog.records]
+    slack_routed = parse_config({**config.model_dump(), "alerts": {"routes": [
+        {"name": "response", "channel": "slack", "target": "#crisis"}]}})
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="monitor.loop"):  # an on-call team reads Slack, not this log
+        RunLoop(slack_routed, None, conn, AlertDispatcher(slack_routed, conn, {"console": ConsoleChannel(io.StringIO())}))
+    assert "route 'response' is slack but $SLACK_BOT_TOKEN is not set: its new alerts print to this process's " \
+           "console" in [r.getMessage() for r in caplog.records]
 
 
 def test_a_failing_source_backs_off_exponentially(monkeypatch, tmp_path):
