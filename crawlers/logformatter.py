@@ -8,9 +8,13 @@ which post it was — source and native id — and never what it said.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from scrapy.exceptions import CannotResolveHostError
 from scrapy.logformatter import LogFormatter, LogFormatterResult
+from twisted.internet import error as net
+from twisted.web._newclient import ResponseNeverReceived
 
 from crisiswatch.pii import mask
 
@@ -42,3 +46,25 @@ class MaskedItemLogFormatter(LogFormatter):
         result = super().item_error(item, exception, response, spider)
         result["args"]["item"] = describe(item)
         return result
+
+
+# the network said no: the page is lost and counted (`crisiswatch/pages_lost`, the crawl's FAILED line), and a
+# traceback through Twisted's internals tells an operator nothing the one line does not
+NETWORK_ERRORS = (CannotResolveHostError, net.DNSLookupError, net.ConnectError, net.TimeoutError,
+                  net.ConnectionLost, ResponseNeverReceived)
+
+
+class NetworkErrorsInOneLine(logging.Filter):
+    """Scrapy's "Error downloading <url>" for a network failure, as one line with its reason."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, NETWORK_ERRORS) and str(record.msg).startswith("Error downloading"):
+            record.msg, record.exc_info, record.exc_text = f"{record.msg}: {exc}", None, None
+        return True
+
+
+def quiet_network_tracebacks() -> None:
+    scraper = logging.getLogger("scrapy.core.scraper")
+    if not any(isinstance(f, NetworkErrorsInOneLine) for f in scraper.filters):
+        scraper.addFilter(NetworkErrorsInOneLine())
