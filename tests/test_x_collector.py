@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 import responses
 import tweepy
 from responses import matchers
@@ -274,3 +275,23 @@ def test_an_old_since_table_gains_the_backlog_columns(config):
     assert ids.get(QUERY) == "1934000000000000012" and ids.backlog(QUERY) is None
     ids.defer(QUERY, collector.Backlog("1934000000000000030", "1934000000000000040"))
     assert ids.get(QUERY) == "1934000000000000012" and ids.backlog(QUERY).newest_id == "1934000000000000040"
+
+
+@responses.activate
+def test_an_unreachable_api_is_said_with_its_reason_and_kept_for_status(config, client):
+    import urllib3
+
+    from crawlers.health import source_health
+    from crisiswatch.errors import CrisiswatchError
+
+    resolve = urllib3.exceptions.NameResolutionError(  # as urllib3 raises it when DNS has no answer
+        "api.twitter.com", urllib3.connection.HTTPSConnection("api.twitter.com", 443),
+        OSError("[Errno -2] Name or service not known"))
+    responses.get(RECENT, body=requests.ConnectionError(urllib3.exceptions.MaxRetryError(None, RECENT, resolve)))
+    with pytest.raises(CrisiswatchError) as raised:
+        collector.search(client, config, QUERY)
+    # it was an "unexpected error" cut at 300 characters, before the cause
+    assert str(raised.value).startswith("X API unreachable: Failed to resolve 'api.twitter.com'")
+    health = {h.source: h for h in source_health(connect(config.state_store))}["x"]
+    assert health.status == "unreachable" and health.reason == str(raised.value)
+    assert collector.SinceIds(connect(config.state_store)).get(QUERY) is None

@@ -13,14 +13,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import requests
 import tweepy
 
 from crawlers.feed import PipelineFeed
+from crawlers.state import CrawlState
 from crawlers.wiring import state_connection
 from crawlers.x.tweets import EXPANSIONS, TWEET_FIELDS, USER_FIELDS, raw, tweet_item, users_by_id
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection
-from crisiswatch.errors import ConfigError
+from crisiswatch.errors import ConfigError, CrisiswatchError
 
 logger = logging.getLogger(__name__)
 DEFAULT_TOKEN_ENV = "X_BEARER_TOKEN"
@@ -121,6 +123,11 @@ def search(client: tweepy.Client, config: Config, query: str, *, brand: str = ""
                 newest, oldest = max(newest or 0, *ids), min(oldest or ids[0], *ids)
             if capped:
                 break
+    except requests.RequestException as exc:  # no answer at all: said as such, and kept for `status`
+        why = f"X API unreachable: {unreachable_reason(exc)}"
+        CrawlState(_state(feed)).record("x", "crawl_failed", reason=why, status="unreachable")
+        feed.close("failed")
+        raise CrisiswatchError(why) from None
     except BaseException:
         feed.close("failed")
         raise
@@ -166,3 +173,11 @@ def make_client(config: Config, **kwargs: Any) -> tweepy.Client:
     """Raw JSON pages (return_type=dict): tweepy's Tweet model raises on a tweet without `text`,
     which would lose the whole page; as dicts, such a tweet is dead-lettered on its own."""
     return tweepy.Client(bearer_token(config), wait_on_rate_limit=True, return_type=dict, **kwargs)
+
+
+def unreachable_reason(exc: requests.RequestException) -> str:
+    """What stopped the request, without urllib3's pool and connection reprs around it: "Failed to resolve
+    'api.twitter.com' ([Errno -2] Name or service not known)" (the whole message was cut before it)."""
+    inner = exc.args[0] if exc.args else exc
+    text = str(getattr(inner, "reason", None) or inner)
+    return text.split("): ", 1)[1] if text.startswith(("HTTPSConnection", "HTTPConnection")) and "): " in text else text
