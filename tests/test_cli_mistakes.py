@@ -36,3 +36,16 @@ def test_json_after_the_action_and_a_closed_pipe(tmp_path):
     piped = subprocess.run(f"{sys.executable} -m crisiswatch.cli --db {db} ticket --json list --limit 300 | head -c 100",
                            shell=True, capture_output=True, timeout=60)
     assert len(piped.stdout) == 100 and piped.stderr == b"", piped.stderr.decode()
+
+
+def test_an_unknown_brand_or_spider_is_named_with_the_known_ones(tmp_path, capsys):
+    cfg = tmp_path / "crisiswatch.yaml"
+    cfg.write_text(yaml.safe_dump(config_dict(tmp_path), allow_unicode=True), encoding="utf-8")
+    assert main(["--config", str(cfg), "ticket", "new", "--channel", "phone", "--customer", "王女士", "--contact",
+                 "13812345678", "--summary", "快递五天没到", "--brand", "auroa"]) == 1  # stored as brand 'auroa'
+    assert capsys.readouterr().err.strip() == "crisiswatch: --brand: unknown brand 'auroa' (brands: aurora)"
+    assert main(["--config", str(cfg), "crawl", "weibo_serach"]) == 1  # it said "run `scrapy list`"
+    assert "no spider named 'weibo_serach' (spiders: jd_reviews, jutousu, tmall_reviews, tousu_sina, " \
+           "weibo_comments, weibo_search, weibo_timeline)" in capsys.readouterr().err
+    assert main(["--config", str(cfg), "status"]) == 0
+    assert "detection: nothing decided yet · " in capsys.readouterr().out  # "decided up to never"

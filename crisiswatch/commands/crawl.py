@@ -11,7 +11,8 @@ from crisiswatch.errors import CrisiswatchError
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("crawl", help="crawl one source now (Scrapy spider name, e.g. weibo_search)")
-    p.add_argument("source", help="spider name; `scrapy list` shows them")
+    p.add_argument("source", help="spider name: weibo_search, weibo_timeline, weibo_comments, jd_reviews, "
+                                  "tmall_reviews, tousu_sina or jutousu")
     p.add_argument("--query", help="one query instead of every configured brand's")
     p.add_argument("--brand", help="only this brand's queries (or the brand the --query belongs to)")
     p.add_argument("--since", help="ISO time: do not page back past it")
@@ -41,8 +42,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         stats = run_crawls(config, [(args.source, spider_args)], progress=sys.stderr.isatty(), join=args.join,
                            overrides={"LOG_LEVEL": "WARNING", **config.source(args.source).scrapy_overrides()})
-    except KeyError:
-        raise CrisiswatchError(f"no spider named {args.source!r}; run `scrapy list`") from None
+    except KeyError:  # the spiders by name: `scrapy list` works only from the repository
+        from scrapy.spiderloader import get_spider_loader
+
+        from crawlers.runner import crawl_settings
+
+        names = ", ".join(sorted(get_spider_loader(crawl_settings(config)).list()))
+        raise CrisiswatchError(f"no spider named {args.source!r} (spiders: {names})") from None
     s = stats[args.source]
     reason = s.get("finish_reason", "?")
     failed = s.get("crisiswatch/failed")

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
               f" ({config.alerts.timezone})")
 
     decided = detector_state(conn, "checkpoint")
-    print(f"detection: decided up to {local(decided['until'] if decided else None)} · "
+    print(f"detection: {'decided up to ' + local(decided['until']) if decided else 'nothing decided yet'} · "
           + late_summary(detector_state(conn, "late"), local))
     print(f"sources (times in {config.alerts.timezone}):")
     summary = {row["source"]: row for row in CrawlState(conn).source_summary()}

@@ -279,10 +279,18 @@ def _reply(args: argparse.Namespace, tickets, t, actor: str):  # noqa: ANN001, A
     return tickets.transition(t.id, "reply", actor=actor, expected_version=t.version, note=text, via=args.via)
 
 
+def _brand(args: argparse.Namespace, config) -> str:  # noqa: ANN001
+    """--brand, which must be a configured brand's key when the config names brands; else the only one."""
+    if args.brand and config.brands and config.brand(args.brand) is None:
+        raise CrisiswatchError(f"--brand: unknown brand {args.brand!r} (brands: "
+                               f"{', '.join(b.key for b in config.brands)})")
+    return args.brand or (config.brands[0].key if len(config.brands) == 1 else "")
+
+
 def _new(args: argparse.Namespace, tickets, config, actor: str) -> int:  # noqa: ANN001
     from playbooks.tickets.intake import take
 
-    brand = args.brand or (config.brands[0].key if len(config.brands) == 1 else "")
+    brand = _brand(args, config)
     t, suggestion = take(tickets, channel=args.channel, customer=args.customer, contact=args.contact,
                          summary=args.summary, expectation=args.expectation, category=args.category,
                          severity=args.severity, order_no=args.order, brand=brand, owner=args.owner, actor=actor)
@@ -299,7 +307,7 @@ def _new(args: argparse.Namespace, tickets, config, actor: str) -> int:  # noqa:
 def _import(args: argparse.Namespace, tickets, config, actor: str) -> int:  # noqa: ANN001
     from playbooks.tickets.intake import CSV_COLUMNS, import_csv
 
-    brand = args.brand or (config.brands[0].key if len(config.brands) == 1 else "")
+    brand = _brand(args, config)
     result = import_csv(tickets, Path(args.file), actor=actor, brand=brand)
     for t in result.opened:
         print(f"{t.number}  {t.intake} · {t.category} · {t.severity} · {t.title[:40]}")
