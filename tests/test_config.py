@@ -25,7 +25,10 @@ def test_a_brand_is_named_as_people_call_it_or_by_its_key():
     ("brands:\n  - key: a\n    names: []\n", "brands.0.names", "at least 1"),
     ("index:\n  batch_size: 0\n", "index.batch_size", "greater than or equal to 1"),
     ("alerts:\n  routes:\n    - name: r\n      min_severity: 很严重\n", "alerts.routes.0.min_severity", "一般"),
-    ("detection:\n  negative_spike:\n    p_vaule: 0.01\n", "detection.negative_spike.p_vaule", "Extra inputs"),
+    # pydantic said "Extra inputs are not permitted"
+    ("detection:\n  negative_spike:\n    p_vaule: 0.01\n", "detection.negative_spike.p_vaule",
+     "unknown key (did you mean 'p_value'?)"),
+    ("index:\n  batch_size: 0\n  urll: x\n", "index.batch_size", "(and 1 more: index.urll)"),
     ("alerts:\n  routes:\n    - name: r\n      brands: [nobody]\n", "alerts.routes.0.brands", "unknown brand"),
     ("brands:\n  - {key: a, names: [x]}\n  - {key: a, names: [y]}\n", "brands", "duplicate"),
 ])

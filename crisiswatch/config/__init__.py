@@ -6,12 +6,13 @@ importable from `crisiswatch.config` as before.
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from crisiswatch.config.alerts import *  # noqa: F403
 from crisiswatch.config.alerts import AlertSettings
@@ -90,12 +91,32 @@ class Config(StrictModel):
 
 
 def _first_error(exc: ValidationError) -> tuple[str, str]:
-    """(dotted key, message) of the first problem; pydantic's "Value error, " prefix dropped."""
-    err = exc.errors()[0]
+    """(dotted key, message) of the first problem, in words: pydantic's "Value error, " prefix dropped, an
+    unknown key said as one with the key it may have meant, and the other problems' keys named."""
+    errors = exc.errors()
+    err = errors[0]
     key = ".".join(str(p) for p in err["loc"])
     msg = str(err["msg"]).removeprefix("Value error, ")
-    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    if err["type"] == "extra_forbidden":  # "Extra inputs are not permitted"
+        meant = difflib.get_close_matches(str(err["loc"][-1]), sorted(_KNOWN_KEYS), n=1, cutoff=0.75)
+        msg = "unknown key" + (f" (did you mean {meant[0]!r}?)" if meant else "")
+    others = [".".join(str(p) for p in e["loc"]) for e in errors[1:]]
+    more = f" (and {len(others)} more: {', '.join(others[:3])}{', …' if len(others) > 3 else ''})" if others else ""
     return key, f"{msg}{more}"
+
+
+def _field_names(model: type[BaseModel], seen: set[type]) -> set[str]:
+    """Every key a config file may hold, at any depth (the hint for a misspelt one)."""
+    if model in seen:
+        return set()
+    seen.add(model)
+    names = set(model.model_fields)
+    for field in model.model_fields.values():
+        for inner in (field.annotation, *get_args(field.annotation),
+                      *(a for arg in get_args(field.annotation) for a in get_args(arg))):
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                names |= _field_names(inner, seen)
+    return names
 
 
 def find_config(explicit: str | None = None) -> Path | None:
@@ -179,3 +200,6 @@ def parse_config(raw: dict[str, Any], path: str = "<config>") -> Config:
         if unknown:
             raise ConfigError(path, f"alerts.routes.{i}.brands", f"unknown brand {unknown[0]!r}")
     return config
+
+
+_KNOWN_KEYS = _field_names(Config, set())
