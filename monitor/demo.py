@@ -6,6 +6,7 @@ import shlex
 import sqlite3
 import sys
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -15,7 +16,6 @@ from alerts.dispatch import AlertDispatcher, build_channels
 from crawlers.replay import ReplayServer, load_scenario
 from crawlers.replay.targets import spider_targets
 from crawlers.runner import run_crawls
-from crisiswatch.audit import AuditLog
 from crisiswatch.config import Brand, BrandSources, Config, SourceSettings
 from crisiswatch.db import connect, sqlite_path
 from crisiswatch.errors import CrisiswatchError
@@ -74,7 +74,7 @@ def next_commands(db_path: str, index_url: str | None, ticket: str | None, state
     return "\n".join(lines) + "\n"
 
 
-DEMO_MARK = "demo.created"  # the audit line a demo leaves in the database it makes
+DEMO_MARK = "crisiswatch_demo"  # a table a demo leaves in the file it makes (only its own, whatever holds the state)
 
 
 def _fresh(db_path: str) -> None:
@@ -87,6 +87,12 @@ def _fresh(db_path: str) -> None:
         Path(db_path + suffix).unlink(missing_ok=True)
 
 
+def _mark(db_path: str, scenario: str) -> None:
+    with closing(sqlite3.connect(db_path)) as conn, conn:
+        conn.execute(f"CREATE TABLE {DEMO_MARK} (scenario TEXT NOT NULL, created_at TEXT NOT NULL)")
+        conn.execute(f"INSERT INTO {DEMO_MARK} VALUES (?, datetime('now'))", (scenario,))  # noqa: S608
+
+
 def _disposable(db_path: str) -> bool:
     """A demo's own database, or one with nothing in it (read without changing the file)."""
     try:
@@ -95,8 +101,7 @@ def _disposable(db_path: str) -> bool:
         return False
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "audit_log" in tables and conn.execute("SELECT 1 FROM audit_log WHERE action=? LIMIT 1",
-                                                  (DEMO_MARK,)).fetchone():
+        if DEMO_MARK in tables:
             return True
         return not any(conn.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone()  # noqa: S608 - names from the schema
                        for t in ("tickets", "incidents", "mentions") if t in tables)
@@ -125,9 +130,7 @@ def run_demo(base: Config, scenario_name: str = "all_sources", db_path: str = DE
     started = time.monotonic()
     scenario = load_scenario(scenario_name)
     _fresh(db_path)
-    mark = connect(str(Path(db_path).resolve()))  # first, so a demo stopped halfway is still known as one
-    AuditLog(mark).record("crisiswatch demo", DEMO_MARK, str(Path(db_path).resolve()), scenario=scenario.name)
-    mark.close()
+    _mark(db_path, scenario.name)  # first, so a demo stopped halfway is still known as one
     targets = spider_targets(scenario)
     with ReplayServer(scenario) as server:
         config = demo_config(base, scenario.brand, targets, server.base_url, db_path, index_url)

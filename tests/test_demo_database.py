@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from crisiswatch.audit import AuditLog
 from crisiswatch.cli import main
 from crisiswatch.db import connect
 from crisiswatch.errors import CrisiswatchError
-from monitor.demo import DEMO_MARK, _fresh
+from monitor.demo import _fresh, _mark
 from playbooks.tickets.service import TicketService
 
 
@@ -23,8 +22,8 @@ def test_the_demo_refuses_a_database_with_real_work_in_it(tmp_path, capsys):
 
 def test_an_earlier_demos_database_and_an_empty_one_are_recreated(tmp_path):
     demo = tmp_path / "demo.db"
+    _mark(str(demo), "all_sources")
     conn = connect(demo)
-    AuditLog(conn).record("crisiswatch demo", DEMO_MARK, str(demo))
     TicketService(conn).open(title="演示工单", severity="一般", actor="playbook")
     conn.close()
     _fresh(str(demo))
