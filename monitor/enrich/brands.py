@@ -27,7 +27,8 @@ brand for the whole text whenever it is true.  A rule only produces a match thro
 keyword that is present (``NOT 华为`` alone never matches); ``BrandMatch.keywords`` lists the
 present names and positive rule keywords in order of first occurrence.
 
-Full-width Latin (``ＭＩ``) is not folded; normalise with NFKC upstream if that matters.
+Full-width Latin (``ＭＩ``) is not folded; normalise with NFKC upstream if that matters. Traditional
+characters are (``monitor.enrich.hanzi``): a post from Taiwan that writes 極光優選 is about 极光优选.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from monitor.enrich.hanzi import simplified
 
 __all__ = ["BrandMatch", "BrandMatcher", "BrandRule"]
 
@@ -227,7 +230,7 @@ class BrandMatcher:
         self._build_scanner()
 
     def _intern(self, parts: Sequence[str]) -> int:
-        key = tuple(p.lower() for p in parts)
+        key = tuple(simplified(p).lower() for p in parts)  # a name written in Traditional matches either way
         if key not in self._atom_ids:
             self._atom_ids[key] = len(self._atom_text)
             self._atom_text.append(" ".join(parts))
@@ -310,7 +313,7 @@ class BrandMatcher:
         return found
 
     def match(self, text: str) -> list[BrandMatch]:
-        occ = self._occurrences(text)
+        occ = self._occurrences(simplified(text))  # 極光優選 is 极光优选: one character for one, positions kept
         if not occ:
             return []
         raw_present = occ.keys()

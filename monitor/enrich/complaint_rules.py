@@ -17,6 +17,7 @@ from typing import NamedTuple
 import yaml
 
 from monitor.enrich.complaint_matcher import Found, Matcher, Prefilter, probe_keys
+from monitor.enrich.hanzi import simplified
 
 LEXICON_PATH = Path(__file__).with_name("complaint_lexicon.yaml")
 GRADES = ("一般", "重要", "紧急", "重大")
@@ -106,8 +107,9 @@ class Lexicon:
 
 
 def normalise(text: str) -> str:
-    """NFKC folds full-width letters/digits/punctuation; lower-casing makes English terms case-free."""
-    return unicodedata.normalize("NFKC", text or "").lower()
+    """NFKC folds full-width letters/digits/punctuation; lower-casing makes English terms case-free; Traditional
+    characters read as the Simplified ones the lexicon is written in (燒焦 is 烧焦)."""
+    return simplified(unicodedata.normalize("NFKC", text or "")).lower()
 
 
 @lru_cache(maxsize=4)

@@ -16,6 +16,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from monitor.enrich.hanzi import simplified
+
 SEP = "\x00"
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
@@ -40,8 +42,9 @@ class Batch(NamedTuple):
 
 def normalise(joined: str) -> str:
     # NFKC folds full-width Latin/digits/punctuation onto their ASCII forms so `！` and `!`
-    # share features; lower-casing and digit folding do the same for case and numbers.
-    joined = unicodedata.normalize("NFKC", joined).lower()
+    # share features; lower-casing and digit folding do the same for case and numbers, and
+    # Traditional characters read as the Simplified ones every model and the lexicon learned.
+    joined = simplified(unicodedata.normalize("NFKC", joined)).lower()
     joined = _NOISE.sub("@", joined)
     return _DIGITS.sub("0", joined)
 
