@@ -20,7 +20,7 @@ from crisiswatch.lease import Leases, new_holder
 from index.base import Backend, MentionFilter
 from index.tokenize import topic_tokens
 from monitor.detectors import build_rules
-from monitor.detectors.base import Observation, Rule, Signal
+from monitor.detectors.base import Observation, Rule, Signal, floor_time
 from monitor.explain import explain
 from monitor.incidents.models import IncidentChange
 from monitor.incidents.service import IncidentService
@@ -31,11 +31,6 @@ MAX_LOOKBACK = timedelta(days=7)
 DETECTION_LEASE = "detection"
 DETECTION_LEASE_TTL = timedelta(minutes=15)  # longer than any pass; a crashed holder frees it after this
 EXPLAIN_MINUTES = 30  # the explanation looks at the posts of the last half hour before the bucket
-
-
-def floor_time(value: datetime, minutes: int) -> datetime:
-    step = minutes * 60
-    return datetime.fromtimestamp(int(value.timestamp()) // step * step, UTC)
 
 
 @dataclass

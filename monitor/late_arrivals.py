@@ -16,16 +16,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from index.base import Backend, MentionFilter
+from monitor.detectors.base import floor_time
 
 logger = logging.getLogger(__name__)
 WINDOW = timedelta(days=1)  # how far back a late post is noticed
-HOUR = 3600
+HOUR_MINUTES = 60  # late posts are counted by the hour
 
 Hours = dict[str, dict[str, int]]  # hour start (ISO) -> source -> posts
-
-
-def _hour(at: datetime) -> datetime:
-    return datetime.fromtimestamp(int(at.timestamp()) // HOUR * HOUR, UTC)
 
 
 class LateArrivals:
@@ -41,14 +38,14 @@ class LateArrivals:
 
     def counts(self, since: datetime, until: datetime) -> Hours:
         out: Hours = {}
-        for b in self.backend.counts_over_time(MentionFilter(since=since, until=until), HOUR, group_by="source"):
+        for b in self.backend.counts_over_time(MentionFilter(since=since, until=until), HOUR_MINUTES * 60, group_by="source"):
             out.setdefault(b.start.isoformat(), {})[b.key or "?"] = b.count
         return out
 
     def check(self, decided_until: datetime) -> Counter:
         """Posts by source that arrived in the last day of decided minutes since they were decided; logs them."""
         state = self.load() or {}
-        now = self.counts(_hour(decided_until - WINDOW), decided_until)
+        now = self.counts(floor_time(decided_until - WINDOW, HOUR_MINUTES), decided_until)
         late: Counter = Counter()
         hours = []
         if "hours" in state:  # the first pass after an upgrade has nothing to compare with
@@ -83,7 +80,7 @@ class LateArrivals:
             into = hours.setdefault(hour, {})
             for source, n in sources.items():
                 into[source] = into.get(source, 0) + n
-        oldest = _hour(until - WINDOW).isoformat()
+        oldest = floor_time(until - WINDOW, HOUR_MINUTES).isoformat()
         self.save({**state, "hours": {h: s for h, s in hours.items() if h >= oldest}})
 
 

@@ -9,10 +9,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 Level = Literal["warning", "critical"]
+
+
+def floor_time(value: datetime, minutes: int) -> datetime:
+    """The start of the `minutes`-long bucket (aligned to the epoch) that holds `value`."""
+    step = minutes * 60
+    return datetime.fromtimestamp(int(value.timestamp()) // step * step, UTC)
 
 
 @dataclass(frozen=True)
