@@ -69,16 +69,15 @@ def run(args: argparse.Namespace) -> int:
     shown = sorted(counts.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0]))
     print("outbox: " + (" · ".join(f"{n} {status}" for status, n in shown) or "empty"))
     print_workers(conn)
-    incidents = IncidentService(conn).list(status="open", limit=1_000_000)
-    print(f"open incidents: {len(incidents)}")
-    for incident in incidents[:10]:
+    incidents = IncidentService(conn)
+    print(f"open incidents: {incidents.count(status='open')}")
+    for incident in incidents.list(status="open", limit=10):
         ack = f"acked by {incident.acked_by}" if incident.acked_by else "NOT acknowledged"
         print(f"  {incident.label} {incident.brand} {incident.level} · {incident.summary} · {ack}")
     service = TicketService.from_config(config, conn)
     breaches = sweep_on_read(config, service, conn)["breaches"]
-    tickets = service.list(open_only=True, limit=1_000_000)
-    print(f"open tickets: {len(tickets)} · new SLA breaches: {len(breaches)} · state {redact_url(config.state_store)}")
-    for ticket in tickets[:10]:
+    print(f"open tickets: {service.count(open_only=True)} · new SLA breaches: {len(breaches)} · state {redact_url(config.state_store)}")
+    for ticket in service.list(open_only=True, limit=10):
         owner = f"{ticket.department}/{ticket.owner}" if ticket.owner else ticket.department
         print(f"  {ticket.number} {ticket.status} {ticket.severity} {ticket.category} · {owner} · 办结 "
               f"{service.local(ticket.resolve_due)} · {ticket.title}")
