@@ -135,9 +135,9 @@ def search(client: tweepy.Client, config: Config, query: str, *, brand: str = ""
     result.indexed = int(feed.stats.get("crisiswatch/indexed") or 0)
     result.lost = len(feed.spider.lost_posts)
     newest_read = backlog.newest_id if backlog else (str(newest) if newest else None)
-    if result.lost:  # as a crawl keeps the mark of a query with lost posts
-        pass
-    elif capped and oldest:
+    if result.lost:  # since_id stays, as a crawl keeps the mark of a query with lost posts
+        return result
+    if capped and oldest:
         since.defer(query, Backlog(until_id=str(oldest), newest_id=newest_read or str(newest)))
         result.backlog = True
     elif newest_read:
