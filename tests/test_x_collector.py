@@ -199,6 +199,27 @@ def test_a_post_longer_than_280_characters_is_stored_whole():
     assert "note_tweet" in collector.TWEET_FIELDS  # asked for: the API sends it only when asked
 
 
+@responses.activate
+def test_a_search_that_lost_a_tweet_to_a_pipeline_keeps_its_since_id(config, client, monkeypatch):
+    from monitor.enrich.pipeline import EnrichPipeline
+
+    enrich = EnrichPipeline.process_item
+
+    def flaky(self, item):
+        if item.native_id == "1934000000000000012":
+            raise RuntimeError("enrichment bug")
+        return enrich(self, item)
+
+    monkeypatch.setattr(EnrichPipeline, "process_item", flaky)
+    responses.get(RECENT, **page("search_recent_p1.json"))
+    responses.get(RECENT, **page("search_recent_p2.json", next_token="b26v89c19zqg8o3fpzbn1e0ffhxjiofzw6po136rvbnul"))
+    result = collector.search(client, config, QUERY, brand="brandx")
+    # the other tweets are read and indexed; the next run reads the lost one again (it moved to ...012)
+    assert (result.lost, result.indexed, result.newest_id) == (1, 2, None)
+    assert collector.SinceIds(connect(config.state_store)).get(QUERY) is None
+    assert db_rows(config, "SELECT reason FROM crawl_runs") == [("failed",)]
+
+
 def _write_config(tmp_path: Path) -> Path:
     import yaml
 
