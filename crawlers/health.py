@@ -41,7 +41,9 @@ def record_block(crawler: Any, block: Block, url: str, status: str = "blocked", 
 
 
 # from best to worst: a source's health is its worst target's
-STATUSES = ("ok", "needs-cookie", "cookie-expired", "blocked", "gated", "layout-changed", "unreachable")
+# (X reads a bearer token, not a cookie: its two credential states have their own names)
+STATUSES = ("ok", "needs-cookie", "needs-token", "cookie-expired", "token-refused", "blocked", "gated", "layout-changed",
+            "unreachable")
 
 
 @dataclass(frozen=True)

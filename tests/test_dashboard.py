@@ -276,6 +276,14 @@ def test_overview_shows_each_sources_health_as_status_does(site, base):
     assert "被封禁" in page and "captcha (ok:-100)" in page and "37 mentions" in page and "正常" in page
 
 
+def test_every_source_health_status_has_a_label_in_both_languages():
+    from crawlers.health import STATUSES
+    from monitor.dashboard.i18n import TEXT
+
+    missing = [s for s in STATUSES if set(TEXT.get("health_" + s.replace("-", "_"), {})) != {"zh", "en"}]
+    assert not missing, missing
+
+
 def test_statements_page_says_what_it_is_for(base):
     page = login(base, "viv").get(f"{base}/statements", timeout=20).text
     assert "预案起草的对外声明" in page  # a heading, and an empty list that says what would be there

@@ -45,7 +45,7 @@ def test_every_query_ok_when_x_answers_with_valid_tweets(cfg, capsys):
 
 
 @pytest.mark.parametrize(("status", "expected"), [
-    (401, "cookie-expired X refused the bearer token"), (403, "gated HTTP 403"),
+    (401, "token-refused X refused the bearer token"), (403, "gated HTTP 403"),
     (429, "blocked rate limited"), (503, "unreachable X answered HTTP 503")])
 @responses.activate
 def test_each_refusal_has_its_status(cfg, capsys, status, expected):
@@ -67,5 +67,5 @@ def test_a_changed_reply_or_invalid_tweets_are_layout_changes(cfg, capsys):
 def test_no_token_names_the_variable(cfg, capsys, monkeypatch):
     monkeypatch.delenv("X_BEARER_TOKEN")
     code, found = check(cfg, capsys)
-    assert code == 1 and all("needs-cookie no bearer token" in line and "X_BEARER_TOKEN" in line
+    assert code == 1 and all("needs-token no bearer token" in line and "X_BEARER_TOKEN" in line
                              for line in found.values())

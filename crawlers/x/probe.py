@@ -1,8 +1,8 @@
 """`crisiswatch sources check x`: one recent-search request per configured query, read as the collector
 reads it, with the same statuses the spiders' probes use (crawlers/probe.py).
 
-    needs-cookie    no bearer token in the environment variable the config names
-    cookie-expired  X refused the token (401)
+    needs-token     no bearer token in the environment variable the config names
+    token-refused   X refused the token (401)
     gated           the app's access level does not include recent search (403)
     blocked         rate limited (429)
     layout-changed  the reply was not the v2 shape, or its tweets fail validation
@@ -33,7 +33,7 @@ def probe_x(config: Config, client: tweepy.Client | None = None) -> list[CheckRe
     try:
         token = bearer_token(config)
     except ConfigError as exc:
-        return [CheckResult("x", q, "needs-cookie", f"no bearer token: {exc.problem}") for q in queries]
+        return [CheckResult("x", q, "needs-token", f"no bearer token: {exc.problem}") for q in queries]
     client = client or tweepy.Client(token, wait_on_rate_limit=False, return_type=dict)
     return [CheckResult("x", query, *_probe(client, query)) for query in queries]
 
@@ -43,7 +43,7 @@ def _probe(client: tweepy.Client, query: str) -> tuple[str, str]:
         reply: Any = client.search_recent_tweets(query, max_results=PROBE_SIZE, tweet_fields=TWEET_FIELDS,
                                                  user_fields=USER_FIELDS, expansions=EXPANSIONS)
     except tweepy.Unauthorized:
-        return "cookie-expired", "X refused the bearer token (HTTP 401): create a new one"
+        return "token-refused", "X refused the bearer token (HTTP 401): create a new one"
     except tweepy.Forbidden:
         return "gated", "HTTP 403: the app's access level does not include recent search"
     except tweepy.TooManyRequests:

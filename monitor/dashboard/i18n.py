@@ -204,6 +204,8 @@ TEXT.update({
     "health_ok": {"zh": "正常", "en": "ok"},
     "health_needs_cookie": {"zh": "需要登录凭证", "en": "needs a cookie"},
     "health_cookie_expired": {"zh": "登录凭证过期", "en": "cookie expired"},
+    "health_needs_token": {"zh": "需要访问令牌", "en": "needs a token"},
+    "health_token_refused": {"zh": "访问令牌被拒绝", "en": "token refused"},
     "health_blocked": {"zh": "被封禁", "en": "blocked"},
     "health_gated": {"zh": "需要签名", "en": "gated"},
     "health_layout_changed": {"zh": "页面结构变化", "en": "layout changed"},
