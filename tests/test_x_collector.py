@@ -22,6 +22,7 @@ from crisiswatch.cli import main
 from crisiswatch.config import parse_config
 from crisiswatch.db import connect
 from crisiswatch.deadletter import DeadLetters
+from crisiswatch.errors import CrisiswatchError
 from tests.conftest import FIXTURES, config_dict
 
 RECENT = "https://api.twitter.com/2/tweets/search/recent"
@@ -111,7 +112,7 @@ def test_rate_limit_waits_until_the_reset_time(config, client, monkeypatch):
 def test_a_failed_run_does_not_move_since_id(config, client):
     responses.get(RECENT, **page("search_recent_p1.json"))
     responses.get(RECENT, status=503, json={"title": "Service Unavailable"})
-    with pytest.raises(tweepy.TwitterServerError):
+    with pytest.raises(CrisiswatchError, match="X API unreachable: X answered HTTP 503"):
         collector.search(client, config, QUERY)
     assert collector.SinceIds(connect(config.state_store)).get(QUERY) is None
     # what was read is kept (the index upsert makes the re-read harmless)
@@ -303,7 +304,6 @@ def test_an_unreachable_api_is_said_with_its_reason_and_kept_for_status(config, 
     import urllib3
 
     from crawlers.health import source_health
-    from crisiswatch.errors import CrisiswatchError
 
     resolve = urllib3.exceptions.NameResolutionError(  # as urllib3 raises it when DNS has no answer
         "api.twitter.com", urllib3.connection.HTTPSConnection("api.twitter.com", 443),
@@ -316,3 +316,16 @@ def test_an_unreachable_api_is_said_with_its_reason_and_kept_for_status(config, 
     health = {h.source: h for h in source_health(connect(config.state_store))}["x"]
     assert health.status == "unreachable" and health.reason == str(raised.value)
     assert collector.SinceIds(connect(config.state_store)).get(QUERY) is None
+
+
+@responses.activate
+def test_a_refused_token_is_said_in_one_line_and_kept_for_status(config, client, capsys):
+    from crawlers.health import source_health
+
+    responses.get(RECENT, status=401, json={"title": "Unauthorized", "type": "about:blank", "status": 401,
+                                            "detail": "Unauthorized"})
+    with pytest.raises(CrisiswatchError) as raised:  # was tweepy's Unauthorized, an unexpected error
+        collector.search(client, config, QUERY)
+    assert str(raised.value) == "X: X refused the bearer token (HTTP 401): create a new one"
+    health = {h.source: h for h in source_health(connect(config.state_store))}["x"]
+    assert health.status == "token-refused" and health.reason == str(raised.value)

@@ -123,9 +123,10 @@ def search(client: tweepy.Client, config: Config, query: str, *, brand: str = ""
                 newest, oldest = max(newest or 0, *ids), min(oldest or ids[0], *ids)
             if capped:
                 break
-    except requests.RequestException as exc:  # no answer at all: said as such, and kept for `status`
-        why = f"X API unreachable: {unreachable_reason(exc)}"
-        CrawlState(_state(feed)).record("x", "crawl_failed", reason=why, status="unreachable")
+    except (requests.RequestException, tweepy.HTTPException) as exc:  # said in one line, and kept for `status`
+        status, reason = refusal(exc)
+        why = f"X API unreachable: {reason}" if status == "unreachable" else f"X: {reason}"
+        CrawlState(_state(feed)).record("x", "crawl_failed", reason=why, status=status)
         feed.close("failed")
         raise CrisiswatchError(why) from None
     except BaseException:
@@ -173,6 +174,19 @@ def make_client(config: Config, **kwargs: Any) -> tweepy.Client:
     """Raw JSON pages (return_type=dict): tweepy's Tweet model raises on a tweet without `text`,
     which would lose the whole page; as dicts, such a tweet is dead-lettered on its own."""
     return tweepy.Client(bearer_token(config), wait_on_rate_limit=True, return_type=dict, **kwargs)
+
+
+def refusal(exc: requests.RequestException | tweepy.HTTPException) -> tuple[str, str]:
+    """(health status, reason) of a request X refused or never answered, as `sources check` names them."""
+    if isinstance(exc, tweepy.Unauthorized):
+        return "token-refused", "X refused the bearer token (HTTP 401): create a new one"
+    if isinstance(exc, tweepy.Forbidden):
+        return "gated", "HTTP 403: the app's access level does not include recent search"
+    if isinstance(exc, tweepy.TooManyRequests):
+        return "blocked", "rate limited (HTTP 429)"
+    if isinstance(exc, tweepy.HTTPException):
+        return "unreachable", f"X answered HTTP {exc.response.status_code}"
+    return "unreachable", unreachable_reason(exc)
 
 
 def unreachable_reason(exc: requests.RequestException) -> str:

@@ -18,7 +18,7 @@ import tweepy
 from pydantic import ValidationError
 
 from crawlers.probe import CheckResult
-from crawlers.x.collector import bearer_token, targets
+from crawlers.x.collector import bearer_token, refusal, targets
 from crawlers.x.tweets import EXPANSIONS, TWEET_FIELDS, USER_FIELDS, tweet_item, users_by_id
 from crisiswatch.config import Config
 from crisiswatch.errors import ConfigError
@@ -42,16 +42,8 @@ def _probe(client: tweepy.Client, query: str) -> tuple[str, str]:
     try:
         reply: Any = client.search_recent_tweets(query, max_results=PROBE_SIZE, tweet_fields=TWEET_FIELDS,
                                                  user_fields=USER_FIELDS, expansions=EXPANSIONS)
-    except tweepy.Unauthorized:
-        return "token-refused", "X refused the bearer token (HTTP 401): create a new one"
-    except tweepy.Forbidden:
-        return "gated", "HTTP 403: the app's access level does not include recent search"
-    except tweepy.TooManyRequests:
-        return "blocked", "rate limited (HTTP 429)"
-    except tweepy.TwitterServerError as exc:
-        return "unreachable", f"X answered HTTP {exc.response.status_code}"
     except (tweepy.HTTPException, requests.RequestException) as exc:
-        return "unreachable", f"{type(exc).__name__}"
+        return refusal(exc)
     if not isinstance(reply, dict) or not isinstance(reply.get("data", []), list):
         return "layout-changed", "the reply is not X API v2's {data: [...]} shape"
     users = users_by_id(reply.get("includes"))
