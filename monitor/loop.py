@@ -51,6 +51,7 @@ from crisiswatch.config import Config
 from crisiswatch.db import StateConnection, connect
 from crisiswatch.errors import CrisiswatchError
 from crisiswatch.lease import HOLDER_ENV, LeaseKeeper, Leases, new_holder
+from crisiswatch.localtime import local_time
 from crisiswatch.workers import Heartbeat
 from index import open_backend
 from index.base import Backend, BackendUnavailable
@@ -422,9 +423,10 @@ class Shutdown:
         os.close(self._wake_write)
 
 
-def take_run_lease(database: str, holder: str, ttl: timedelta, wait: bool,
+def take_run_lease(database: str, holder: str, ttl: timedelta, wait: bool, zone: str = "UTC",
                    sleep: Callable[[float], object] = time.sleep) -> LeaseKeeper | None:
-    """The `run-loop` lease, renewed by a thread; a second loop says so once, then waits or refuses."""
+    """The `run-loop` lease, renewed by a thread; a second loop says so once (the other's expiry in the
+    team's `zone`, as `status` shows times), then waits or refuses."""
     conn = connect(database)
     try:
         leases = Leases(conn)
@@ -432,7 +434,7 @@ def take_run_lease(database: str, holder: str, ttl: timedelta, wait: bool,
         while not leases.acquire(RUN_LEASE, holder, ttl):
             other = leases.get(RUN_LEASE)
             line = (f"another run loop ({other.holder if other else '?'}) holds {database} until "
-                    f"{other.expires_at:%H:%M:%S} UTC" if other else f"another run loop holds {database}")
+                    f"{local_time(other.expires_at, zone, '%H:%M:%S %Z')}" if other else f"another run loop holds {database}")
             if not wait:
                 raise CrisiswatchError(f"{line}; not starting a second one")
             if not told:
@@ -456,7 +458,7 @@ def run_forever(config: Config, config_path: str | None, tick_seconds: float = 3
         keeper = None
         if role == "all":
             keeper = take_run_lease(database, worker.id, run_lease_ttl(tick_seconds), wait=not once,
-                                    sleep=shutdown.wait)
+                                    zone=config.alerts.timezone, sleep=shutdown.wait)
             if keeper is None:
                 return None
         worker.start()

@@ -10,7 +10,9 @@ import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import pytest
 import yaml
 
 from crisiswatch.db import connect
@@ -175,3 +177,17 @@ def test_a_stop_asked_for_at_any_line_of_a_wait_ends_the_wait_at_once():
         raise AssertionError(f"the stop deadlocked the wait: no answer in {hung.timeout} s") from None
     assert done.returncode == 0, done.stderr[-800:]
     assert done.stdout.startswith("lines "), done.stdout
+
+
+def test_a_second_loop_names_the_others_expiry_in_the_teams_zone(tmp_path):
+    from crisiswatch.errors import CrisiswatchError
+    from monitor.loop import RUN_LEASE, take_run_lease
+
+    database = str(tmp_path / "state.db")
+    Leases(connect(database)).acquire(RUN_LEASE, "first", timedelta(minutes=2))
+    expires = Leases(connect(database)).get(RUN_LEASE).expires_at
+    with pytest.raises(CrisiswatchError) as refused:
+        take_run_lease(database, "second", timedelta(minutes=2), wait=False, zone="Asia/Shanghai")
+    # `status` reads times in the team's zone; this line said UTC
+    shanghai = expires.astimezone(ZoneInfo("Asia/Shanghai"))
+    assert f"until {shanghai:%H:%M:%S} CST; not starting a second one" in str(refused.value)
