@@ -68,7 +68,7 @@ class OperatorAlerts:
                     reason = event.detail.get("reason") or event.detail.get("error") or ""
                     sent += self._send(f"health:{event.id}", f"{title}: {event.source}",
                                        f"{event.source} {event.event} {reason} at "
-                                       f"{event.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC".strip())
+                                       f"{_local(self.config, event.at, '%Y-%m-%d %H:%M %Z')}".strip())
                 # the cursor moves per event, so a crash re-sends nothing and skips nothing
                 self._advance("source_health", event.id)
 
@@ -124,8 +124,8 @@ class OperatorAlerts:
         return problem
 
 
-def _local(config: Config, at: datetime) -> str:
-    return local_time(at, config.alerts.timezone, "%H:%M")
+def _local(config: Config, at: datetime, fmt: str = "%H:%M") -> str:
+    return local_time(at, config.alerts.timezone, fmt)
 
 
 class DependencyHealth:

@@ -139,7 +139,7 @@ class Scheduler:
             next_at, failures = self.state.next_crawl(spider)
             if failures and next_at and next_at > now:
                 out.append(f"{spider} is backing off after {failures} failed crawl(s): next try at "
-                           f"{next_at:%H:%M} UTC")
+                           f"{local_time(next_at, self.config.alerts.timezone, '%H:%M %Z')}")
         return out
 
     def due(self) -> list[str]:

@@ -37,6 +37,7 @@ from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection, connect
 from crisiswatch.errors import CrisiswatchError
+from crisiswatch.localtime import local_time
 from monitor.incidents.service import IncidentService
 from playbooks.paging import escalation_service
 from playbooks.tickets.service import TicketService
@@ -157,7 +158,7 @@ class SlackInteractions:
         if action_id == "mute_1h":
             until = datetime.now(UTC) + timedelta(hours=1)
             self.conn.execute("UPDATE incidents SET muted_until=? WHERE id=?", (until.isoformat(), incident_id))
-            return f"{label} 静音 muted until {until:%H:%M} UTC (thread updates suppressed)"
+            return f"{label} 静音 muted until {local_time(until, self.config.alerts.timezone, '%H:%M %Z')} (thread updates suppressed)"
         if action_id == "convert":
             return self.open_ticket(incident_id, user)
         return f"unknown action {action_id!r}"

@@ -16,6 +16,7 @@ from alerts.message import AlertMessage
 from alerts.operator import OperatorAlerts
 from crawlers.state import CrawlState
 from crisiswatch.db import connect
+from crisiswatch.localtime import local_time
 from tests.conftest import REPO, config_dict
 from tests.test_alert_helpers import Clock, make_config, open_incident
 
@@ -120,6 +121,9 @@ def test_blocked_sources_and_flatlines_alert_the_operator_once(tmp_path):
     state.record("weibo_search", "crawl_failed", error="x")
     ops = OperatorAlerts(config, d.conn, d)
     assert ops.check_health() == 1 and ops.check_health() == 0
+    [event] = [e for e in state.events() if e.event == "source_blocked"]
+    [alert] = d.outbox.all()  # when, in the team's zone as every line people read (it said UTC)
+    assert alert.message.summary.endswith(f"at {local_time(event.at, config.alerts.timezone, '%Y-%m-%d %H:%M %Z')}")
     state.record("jd_reviews", "source_blocked", reason="login")
     assert OperatorAlerts(config, d.conn, d).check_health() == 1   # a restart resumes at the cursor
     state.record("weibo_timeline", "cookie_expired", reason="weibo_timeline cookie 2 expired at 14:02 UTC")

@@ -18,6 +18,7 @@ import uvicorn
 
 from alerts.approvals import ApprovalService
 from crisiswatch.db import connect
+from crisiswatch.localtime import local_time
 from monitor.incidents.service import IncidentService
 from monitor.slack_app import create_app
 from playbooks.tickets.service import TicketService
@@ -128,6 +129,8 @@ def test_convert_mute_and_slash_ticket(app, slack):
     body = button("mute_1h", str(incident.id))
     post(f"{base}/actions", body, signed(body))
     assert wait_for(lambda: IncidentService(conn).get(incident.id).muted_until is not None)
+    until = local_time(IncidentService(conn).get(incident.id).muted_until, config.alerts.timezone, "%H:%M %Z")
+    assert wait_for(lambda: any(f"muted until {until}" in t for t in ephemerals(slack)))  # it said UTC
 
 
 def test_approval_click_by_someone_else_is_refused_ephemerally(app, slack):

@@ -109,6 +109,9 @@ def test_a_stop_asked_for_starts_no_crawl_and_blames_no_source(tmp_path, monkeyp
     # it was counted as the source's failure and backed off 15 minutes
     assert scheduler.state.next_crawl("weibo_search") == (now, 0)
     assert scheduler.backing_off() == []
+    scheduler.stopping = lambda: False
+    assert scheduler.crawl("jd_reviews") == 2  # a failure of the source's own: it backs off, said in the team's zone
+    assert scheduler.backing_off() == ["jd_reviews is backing off after 1 failed crawl(s): next try at 08:15 CST"]
     import io
 
     from alerts.channels.console import ConsoleChannel

@@ -11,8 +11,10 @@ from datetime import UTC, datetime, timedelta
 import yaml
 
 from crisiswatch.cli import main
+from crisiswatch.config import parse_config
 from crisiswatch.db import connect
 from crisiswatch.lease import Leases
+from crisiswatch.localtime import local_time
 from crisiswatch.workers import Heartbeat, Workers
 from tests.conftest import REPO, config_dict
 from tests.test_run_lease import surge_to_slack
@@ -37,6 +39,8 @@ def test_a_worker_beats_says_what_it_does_and_what_it_holds(state_url, tmp_path,
         assert main(["--config", str(cfg), "status"]) == 0
         out = capsys.readouterr().out
         assert "workers: 1 live" in out and f"{worker.id} [detect] detect" in out and "holds detect-cycle" in out
+        zone = parse_config(yaml.safe_load(cfg.read_text(encoding="utf-8"))).alerts.timezone
+        assert f"up since {local_time(info.started_at, zone, '%m-%d %H:%M')} · holds" in out  # as status reads times
     finally:
         worker.stop()
     assert Workers(connect(state_url)).live() == []

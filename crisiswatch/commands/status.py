@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     order = (PENDING, HELD, FAILED, SENT, DIGESTED)
     shown = sorted(counts.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0]))
     print("outbox: " + (" · ".join(f"{n} {status}" for status, n in shown) or "empty"))
-    print_workers(conn)
+    print_workers(conn, local)
     incidents = IncidentService(conn)
     print(f"open incidents: {incidents.count(status='open')}")
     for incident in incidents.list(status="open", limit=10):
@@ -84,9 +85,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_workers(conn) -> None:
-    """The live `run` workers (beat within 30 s), what each is doing and the leases and alerts it holds."""
-    from datetime import UTC, datetime
+def print_workers(conn, local: Callable[[datetime], str]) -> None:
+    """The live `run` workers (beat within 30 s), what each is doing and the leases and alerts it holds;
+    `local` reads a time as the rest of `status` does."""
+    from datetime import UTC
 
     from crisiswatch.workers import Workers
 
@@ -97,4 +99,4 @@ def print_workers(conn) -> None:
         holds = ", ".join(w.holds) or "nothing"
         claimed = f" · {w.outbox_rows} alert(s) being sent" if w.outbox_rows else ""
         print(f"  {w.id} [{w.role}] {w.doing} · beat {int((now - w.beat_at).total_seconds())} s ago · up since "
-              f"{w.started_at:%Y-%m-%d %H:%M} UTC · holds {holds}{claimed}")
+              f"{local(w.started_at)} · holds {holds}{claimed}")
