@@ -330,3 +330,14 @@ def test_incident_page_counts_the_incidents_negative_posts_by_source_and_categor
             assert int(n) == backend.count(MentionFilter(**window, **{dim: key})), (dim, key)
     backend.close()
     assert f"事件期间的 {negatives} 条负面帖" in page and "<th>来源</th>" in page and "<th>类别</th>" in page
+
+
+def test_the_tickets_page_says_it_shows_the_newest_of_how_many(site, base):
+    from playbooks.tickets.service import TicketService
+
+    tickets = TicketService.from_config(site.config, connect(site.db))
+    for n in range(203):  # a brand of their own, so the page's other tests see the same lists
+        tickets.open(title=f"积压投诉{n}", severity="一般", brand="backlog", actor="ada")
+    page = login(base, "ada").get(f"{base}/tickets?brand=backlog", timeout=20).text
+    assert page.count("积压投诉") == 200 and "显示最新 200 张，共 203 张" in page
+    assert "tickets-capped" not in login(base, "ada").get(f"{base}/tickets?brand=backlog&severity=紧急", timeout=20).text
