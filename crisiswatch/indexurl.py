@@ -81,8 +81,10 @@ class IndexURL:
 
 
 def redact_url(url: str) -> str:
-    """The URL with any `user:password@` replaced, for every place a URL is shown."""
-    return re.sub(r"(?<=//)[^@/?#]*@", "***@", str(url))
+    """The URL with any `user:password@` and `password=` parameter replaced, for every place a URL is shown
+    (libpq reads a password from either)."""
+    shown = re.sub(r"(?<=//)[^@/?#]*@", "***@", str(url))
+    return re.sub(r"(?i)(?<=[?&])(password=)[^&#]*", r"\1***", shown)
 
 
 def parse_index_url(url: str) -> IndexURL:

@@ -96,6 +96,17 @@ def test_credentials_in_the_index_url_are_refused_and_never_shown(tmp_path, caps
         assert "carries credentials" in err and "s3cret" not in err
 
 
+@pytest.mark.parametrize("url", ["postgresql://cw:s3cret-pass@127.0.0.1:1/cw",
+                                 "postgresql://cw@127.0.0.1:1/cw?sslmode=disable&password=s3cret-pass"])
+def test_a_password_in_the_state_url_is_refused_and_never_shown(tmp_path, capsys, url):
+    config = tmp_path / "crisiswatch.yaml"
+    config.write_text(yaml.safe_dump({"state": {"url": url}}))
+    assert main(["--config", str(config), "status"]) == 1  # it was used, and printed in the connection error
+    assert main(["--state-url", url, "state", "version"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("holds a password") == 2 and "PGPASSWORD" in err and "s3cret" not in err
+
+
 def test_an_unexpected_error_is_one_line_unless_debug(monkeypatch, capsys):
     import crisiswatch.commands.status as status
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import field_validator
 
 from crisiswatch.config.base import StrictModel
@@ -21,7 +23,16 @@ class StateSettings(StrictModel):
         if value and not value.startswith(("sqlite://", "postgresql://", "postgres://")):
             raise ValueError(f"{redact_url(value)!r} is not a state store: use sqlite:///FILE or "
                              "postgresql://USER@HOST/DBNAME")
+        if value.startswith("postgres") and redact_url(value) != _without_user(value):
+            # the URL is shown in errors, logs and status: a password in it would travel with them
+            raise ValueError(f"{redact_url(value)!r} holds a password: leave it out of the URL and set "
+                             "PGPASSWORD or ~/.pgpass")
         return value
+
+
+def _without_user(url: str) -> str:
+    """The URL as `redact_url` shows it when it holds no password: a bare `user@` is masked too."""
+    return re.sub(r"(?<=//)[^@/?#:]*@", "***@", url)
 
 
 class CrawlSettings(StrictModel):
