@@ -120,7 +120,7 @@ def test_an_export_column_nobody_reads_is_named_not_dropped_in_silence(tmp_path)
     assert run.returncode == 1  # the row is in, its order number is not: said, not silent
     lines = run.stderr.splitlines()
     assert f"crisiswatch: {export}: column 'order_no' is not read (did you mean 'order'?); columns read: channel," \
-           " customer, contact, summary, expectation, category, severity, order, brand, owner" in lines
+           " customer, contact, summary, expectation, category, severity, order, brand, owner, received_at" in lines
     assert any(line.startswith(f"crisiswatch: {export}: column '备注' is not read; columns read:") for line in lines)
     assert "1 imported, 0 rejected" in lines
 
@@ -161,3 +161,26 @@ def test_a_repeat_complaint_says_why_it_is_linked_in_words(tmp_path):
     shown = ok(cli(cfg, "show", again))
     assert re.search(rf"related: {first} \(同一订单号, ", shown), shown  # the stored key was `same_order`
     assert "linked" not in shown.replace("related:", "")
+
+
+def test_an_export_keeps_line_breaks_checks_brands_and_starts_the_clocks_when_the_customer_called(tmp_path):
+    cfg = desk(tmp_path)
+    brand = yaml.safe_load(cfg.read_text(encoding="utf-8"))["brands"][0]["key"]
+    export = tmp_path / "calls.csv"
+    export.write_bytes((
+        "channel,customer,contact,summary,brand,received_at\n"
+        'phone,李先生,13900001111,"冰箱送来就是坏的，\n要求换货",,2026-06-01 09:30\n'
+        "phone,王女士,13900002222,网页上复制的投诉\u2028第二段也在,,\n"
+        "phone,赵女士,13900003333,退款没到账,no_such_brand,\n"
+        "phone,钱先生,13900004444,快递丢了,,yesterday\n"
+        f"phone,孙女士,13900005555,安装师傅迟到,{brand},\n").encode("utf-8"))
+    run = cli(cfg, "import", str(export))
+    lines = run.stderr.splitlines()
+    # the U+2028 cut a row in two and the rows after it were named by lines the file does not have
+    assert f"crisiswatch: {export}:5: unknown brand 'no_such_brand' (brands: {brand})" in lines
+    assert f"crisiswatch: {export}:6: received_at 'yesterday' is not a time (use 2026-06-01 09:30 or ISO 8601)" \
+        in lines
+    assert "3 imported, 2 rejected" in lines
+    rows = {r["customer"]: r for r in json.loads(ok(cli(cfg, "--json", "list")))}
+    assert rows["李先生"]["summary"] == "冰箱送来就是坏的，\n要求换货" and rows["王女士"]["summary"].endswith("第二段也在")
+    assert rows["李先生"]["created_at"].startswith("2026-06-01T01:30")  # 09:30 in Shanghai, stored in UTC

@@ -308,7 +308,7 @@ def _import(args: argparse.Namespace, tickets, config, actor: str) -> int:  # no
     from playbooks.tickets.intake import CSV_COLUMNS, import_csv
 
     brand = _brand(args, config)
-    result = import_csv(tickets, Path(args.file), actor=actor, brand=brand)
+    result = import_csv(tickets, Path(args.file), actor=actor, brand=brand, brands=[b.key for b in config.brands])
     for t in result.opened:
         print(f"{t.number}  {t.intake} · {t.category} · {t.severity} · {t.title[:40]}")
     for column, meant in result.unread:

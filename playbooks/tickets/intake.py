@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import csv
 import difflib
+import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +21,10 @@ from monitor.enrich.complaint_model import load_complaint_model
 from playbooks.tickets.models import INTAKE, Ticket, TicketError
 from playbooks.tickets.service import TicketService
 
+# received_at: when the customer complained (ISO 8601; without an offset, in the team's zone), where the SLA
+# clocks and the report periods start; empty: the import's own time
 CSV_COLUMNS = ("channel", "customer", "contact", "summary", "expectation", "category", "severity", "order",
-               "brand", "owner")
+               "brand", "owner", "received_at")
 REQUIRED = ("channel", "customer", "contact", "summary")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[\d\s-]{7,20}$")
@@ -70,8 +75,10 @@ def check_contact(contact: str) -> str:
 
 def take(tickets: TicketService, *, channel: str, customer: str, contact: str, summary: str, actor: str,
          expectation: str = "", category: str | None = None, severity: str | None = None, order_no: str = "",
-         brand: str = "", owner: str = "", suggestion: Suggestion | None = None) -> tuple[Ticket, Suggestion | None]:
-    """One complaint in; category and grade the agent did not give come from the classifier (and say so)."""
+         brand: str = "", owner: str = "", suggestion: Suggestion | None = None,
+         received_at: datetime | None = None) -> tuple[Ticket, Suggestion | None]:
+    """One complaint in; category and grade the agent did not give come from the classifier (and say so).
+    `received_at`: when the customer complained, if before now (the SLA clocks start there)."""
     if category is not None and category not in CATEGORIES:
         raise TicketError(f"unknown category {category!r} (categories: {', '.join(CATEGORIES)})")
     if severity is not None and severity not in SEVERITIES:
@@ -82,7 +89,7 @@ def take(tickets: TicketService, *, channel: str, customer: str, contact: str, s
     ticket = tickets.intake(
         channel=channel, customer=customer, contact=contact, summary=summary, expectation=expectation,
         category=category or suggestion.category, severity=severity or suggestion.severity, order_no=order_no,
-        brand=brand, owner=owner, actor=actor,
+        brand=brand, owner=owner, actor=actor, now=received_at,
         suggested=suggestion.as_detail() if suggestion and (category is None or severity is None) else None)
     return ticket, suggestion
 
@@ -96,18 +103,38 @@ class ImportResult:
     unread: list[tuple[str, str | None]] = field(default_factory=list)
 
 
-def import_csv(tickets: TicketService, path: Path, *, actor: str, brand: str = "") -> ImportResult:
-    """A call-centre export, one complaint a row; a bad row is reported by its line and the rest kept."""
+def received_at(value: str, tickets: TicketService) -> datetime | None:
+    """A row's received_at: ISO 8601, read in the team's zone without an offset; never in the future."""
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise TicketError(f"received_at {value!r} is not a time (use 2026-06-01 09:30 or ISO 8601)") from None
+    when = when if when.tzinfo else when.replace(tzinfo=tickets.tz)
+    if when > tickets.now():
+        raise TicketError(f"received_at {value!r} is in the future")
+    return when
+
+
+def import_csv(tickets: TicketService, path: Path, *, actor: str, brand: str = "",
+               brands: Sequence[str] = ()) -> ImportResult:
+    """A call-centre export, one complaint a row; a bad row is reported by the line it starts on and the rest
+    kept. `brands`: the configured brand keys a row's brand must be one of (any, when empty)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise CrisiswatchError(f"cannot read {path}: {exc}") from None
-    reader = csv.DictReader(text.splitlines())
+    # newline="": a quoted summary keeps its line breaks, and a U+2028 copied from the web is text, not a row end
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
     if missing:
         raise CrisiswatchError(f"{path}: the header lacks {', '.join(missing)} "
                                f"(columns: {', '.join(CSV_COLUMNS)})")
-    rows = [(reader.line_num, row) for row in reader]
+    rows, start = [], reader.line_num + 1
+    for row in reader:
+        rows.append((start, row))
+        start = reader.line_num + 1
     result = ImportResult(unread=[(c, next(iter(difflib.get_close_matches(c, CSV_COLUMNS, n=1, cutoff=0.6)), None))
                                   for c in reader.fieldnames or [] if c not in CSV_COLUMNS])
     need = [i for i, (_, row) in enumerate(rows) if not (row.get("category") and row.get("severity"))]
@@ -123,11 +150,14 @@ def import_csv(tickets: TicketService, path: Path, *, actor: str, brand: str = "
                 raise TicketError(f"{blank[0]} is empty")
             if values["channel"] not in INTAKE:
                 raise TicketError(f"unknown channel {values['channel']!r} (channels: {', '.join(INTAKE)})")
+            if brands and values["brand"] and values["brand"] not in brands:
+                raise TicketError(f"unknown brand {values['brand']!r} (brands: {', '.join(brands)})")
             ticket, _ = take(tickets, channel=values["channel"], customer=values["customer"],
                              contact=values["contact"], summary=values["summary"], expectation=values["expectation"],
                              category=values["category"] or None, severity=values["severity"] or None,
                              order_no=values["order"], brand=values["brand"] or brand, owner=values["owner"],
-                             actor=actor, suggestion=suggestions.get(i))
+                             actor=actor, suggestion=suggestions.get(i),
+                             received_at=received_at(values["received_at"], tickets))
         except TicketError as exc:
             result.rejected.append((line, str(exc)))
             continue
