@@ -173,7 +173,7 @@ def test_an_export_keeps_line_breaks_checks_brands_and_starts_the_clocks_when_th
         "phone,王女士,13900002222,网页上复制的投诉\u2028第二段也在,,\n"
         "phone,赵女士,13900003333,退款没到账,no_such_brand,\n"
         "phone,钱先生,13900004444,快递丢了,,yesterday\n"
-        f"phone,孙女士,13900005555,安装师傅迟到,{brand},\n").encode("utf-8"))
+        f"phone,孙女士,13900005555,安装师傅迟到,{brand},\n").encode())
     run = cli(cfg, "import", str(export))
     lines = run.stderr.splitlines()
     # the U+2028 cut a row in two and the rows after it were named by lines the file does not have
