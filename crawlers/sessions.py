@@ -49,7 +49,7 @@ SITE_DOMAINS = {
 class Session:
     label: str         # "weibo_search cookie 2": what logs and health events name (never the value)
     origin: str        # "env WEIBO_COOKIE" or "file weibo.txt"
-    cookies: dict[str, str]
+    cookies: dict[str, str] = field(repr=False)  # values never in a log or a traceback
     fingerprint: str = ""
     expired: bool = False
     elsewhere: bool = False  # on a shared crawl: leased by another host, not ours to use
@@ -95,14 +95,16 @@ def parse_cookie_file(text: str, domains: tuple[str, ...] = (), now: float | Non
             if _domain_ok(str(c.get("domain", "")), domains):
                 out[str(c["name"])] = str(c.get("value", ""))
         return out
-    for line in stripped.splitlines():
+    for number, line in enumerate(text.lstrip("\ufeff").splitlines(), 1):
         if line.startswith("#HttpOnly_"):
             line = line[len("#HttpOnly_"):]
         elif not line.strip() or line.startswith("#"):
             continue
         parts = line.rstrip("\r\n").split("\t")
         if len(parts) < 6:
-            raise ValueError(f"not a cookies.txt line (7 tab-separated fields): {line[:40]!r}")
+            # the line itself is not shown: it holds the cookie's value
+            raise ValueError(f"line {number} is not a cookies.txt line: {len(parts)} tab-separated field(s) where "
+                             "7 are needed (saved with spaces instead of tabs?)")
         domain, _, _, _, expiry, name = parts[:6]
         value = parts[6] if len(parts) > 6 else ""
         if expiry.strip() not in ("", "0") and float(expiry) < now:

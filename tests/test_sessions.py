@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from crawlers.replay import ReplayServer
-from crawlers.sessions import parse_cookie_file, parse_cookie_header
+from crawlers.sessions import Session, parse_cookie_file, parse_cookie_header
 from tests.replay_crawl import crawl, rows, scenario, write_config
 
 QUERY = "极光优选"
@@ -170,6 +170,17 @@ def test_an_unreadable_cookie_file_is_a_configuration_error(tmp_path):
     assert "config_error" in out
     (detail,) = rows(tmp_path / "cw.db", "SELECT detail FROM source_health WHERE event='config_error'")[0]
     assert "missing.txt" in json.loads(detail)["reason"]
+
+
+def test_a_cookie_file_saved_with_spaces_is_named_by_line_never_by_its_value(tmp_path):
+    value = "_2A25LsecrSECRETVALUE0123456789"
+    text = f"# Netscape HTTP Cookie File\n\n.weibo.com TRUE / FALSE 0 SUB {value}\n"
+    with pytest.raises(ValueError) as raised:
+        parse_cookie_file(text, (".weibo.com",))
+    # the message went to the log and the state store with the line's first 40 characters
+    assert str(raised.value) == ("line 3 is not a cookies.txt line: 1 tab-separated field(s) where 7 are needed "
+                                 "(saved with spaces instead of tabs?)")
+    assert "_2A25" not in repr(Session("weibo_search cookie 1", "file c.txt", {"SUB": value}, "f"))
 
 
 def test_a_named_cookie_variable_left_empty_is_what_the_block_names(tmp_path, monkeypatch):
