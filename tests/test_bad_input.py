@@ -107,6 +107,15 @@ def test_a_password_in_the_state_url_is_refused_and_never_shown(tmp_path, capsys
     assert err.count("holds a password") == 2 and "PGPASSWORD" in err and "s3cret" not in err
 
 
+@pytest.mark.parametrize("args", [["--since", "yesterday"], ["--until", "2025-13-01"], ["-a", "since=last week"]])
+def test_a_bad_crawl_time_is_one_line_before_any_request(tmp_path, args):
+    config = tmp_path / "crisiswatch.yaml"
+    config.write_text(yaml.safe_dump({"state_db": str(tmp_path / "s.db")}))
+    # it was "unexpected error: RuntimeError: Crawler.stats is not set yet" and two Twisted tracebacks
+    assert "is not a time: use ISO 8601" in one_line(cli("--config", str(config), "crawl", "weibo_search", *args,
+                                                         cwd=tmp_path))
+
+
 def test_an_unexpected_error_is_one_line_unless_debug(monkeypatch, capsys):
     import crisiswatch.commands.status as status
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime
 
 from crisiswatch.config import load_config
 from crisiswatch.errors import CrisiswatchError
@@ -26,6 +27,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _check_time(name: str, value: str) -> None:
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise CrisiswatchError(f"--{name} {value!r} is not a time: use ISO 8601 (2025-06-14 or 2025-06-14T08:00, "
+                               "China time unless it says otherwise)") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from crawlers.runner import run_crawls
 
@@ -39,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
         if not sep or not name:
             raise CrisiswatchError(f"bad spider argument {pair!r}: use -a NAME=VALUE")
         spider_args[name] = value
+    for name in ("since", "until"):  # checked here: inside Scrapy a bad one was two tracebacks
+        if spider_args.get(name):
+            _check_time(name, str(spider_args[name]))
     try:
         stats = run_crawls(config, [(args.source, spider_args)], progress=sys.stderr.isatty(), join=args.join,
                            overrides={"LOG_LEVEL": "WARNING", **config.source(args.source).scrapy_overrides()})
