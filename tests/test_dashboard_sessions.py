@@ -145,6 +145,16 @@ def test_idle_and_absolute_timeouts(state_url):
     assert {r[0]: r[1] for r in why} == {"idle timeout": 1, "absolute timeout": 1, "password changed": 1}
 
 
+def test_an_open_live_stream_does_not_keep_a_forgotten_tab_logged_in(state_url):
+    store = SessionStore(connect(state_url), idle=timedelta(minutes=30), absolute=timedelta(hours=12))
+    known = {"ada": "hash-1"}.get
+    token = store.open("ada", "hash-1", now=T0)
+    for seconds in range(15, 29 * 60, 15):  # the stream checks the session every few seconds on its own
+        assert store.check(token, known, now=T0 + timedelta(seconds=seconds), activity=False) is not None
+    # those checks kept the session alive for the absolute 12 hours; nobody has touched it for 30 minutes
+    assert store.check(token, known, now=T0 + timedelta(minutes=30), activity=False) is None
+
+
 def test_throttle_forgets_failures_outside_its_window(state_url):
     throttle = LoginThrottle(connect(state_url), per_account=3, per_address=5,
                              window=timedelta(minutes=15))

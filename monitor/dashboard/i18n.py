@@ -46,6 +46,8 @@ TEXT: dict[str, dict[str, str]] = {
     "posts": {"zh": "帖子", "en": "Posts"},
     "live": {"zh": "实时", "en": "Live"},
     "offline": {"zh": "连接中断，重连中…", "en": "Disconnected, retrying…"},
+    # the stream ends with the session (an idle tab times out): the browser gives up, and says why it may have
+    "stream_closed": {"zh": "连接已结束：登录可能已过期，请刷新页面", "en": "Disconnected: your session may have ended; reload the page"},
     "updated": {"zh": "更新于", "en": "Updated"},
     "no_incidents": {"zh": "暂无进行中事件", "en": "No open incident"},
     "ack_due": {"zh": "受理时限", "en": "Acknowledge by"},

@@ -77,11 +77,13 @@ class SessionStore:
         return _session(row) if row else None
 
     def check(self, token: str | None, password_hash_of: Callable[[str], str | None],
-              now: datetime | None = None) -> Session | None:
+              now: datetime | None = None, activity: bool = True) -> Session | None:
         """The live session behind a cookie's token, or None: ended, timed out, or its password changed.
 
         `password_hash_of(name)` is the user's current hash (None: no such user any more). A session
-        found past a timeout or with an old password is ended here, with the reason.
+        found past a timeout or with an old password is ended here, with the reason. `activity=False`
+        for what the page does on its own (the live stream): it checks the session without keeping it
+        alive, so a tab left open still times out after `idle` (as Kibana's background requests do).
         """
         if not token:
             return None
@@ -102,7 +104,7 @@ class SessionStore:
         if why:
             self._end("id=?", [session.id], why, now)
             return None
-        if now - session.last_seen_at >= TOUCH_EVERY:
+        if activity and now - session.last_seen_at >= TOUCH_EVERY:
             self.conn.execute("UPDATE dashboard_sessions SET last_seen_at=? WHERE id=? AND ended_at IS NULL",
                               (now.isoformat(), session.id))
         return session

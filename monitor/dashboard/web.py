@@ -147,15 +147,16 @@ async def form_data(request: Request) -> dict[str, str]:
     return dict(parse_qsl(body, keep_blank_values=True))
 
 
-def live_session(request: Request) -> Session | None:
-    """The server-side session behind the cookie, if it is still live (see `SessionStore.check`)."""
+def live_session(request: Request, activity: bool = True) -> Session | None:
+    """The server-side session behind the cookie, if it is still live (see `SessionStore.check`);
+    `activity=False` for requests the page makes on its own, which do not keep it alive."""
     res: Resources = request.app.state.resources
 
     def password_hash_of(name: str) -> str | None:
         user = res.users.get(name)
         return user.password_hash if user else None
 
-    return res.sessions().check(request.session.get("sid"), password_hash_of)
+    return res.sessions().check(request.session.get("sid"), password_hash_of, activity=activity)
 
 
 def current_user(request: Request):

@@ -82,7 +82,7 @@ async def stream(request: Request) -> Response:
         while True:
             if await request.is_disconnected():
                 return
-            if await run_in_threadpool(live_session, request) is None:
+            if await run_in_threadpool(live_session, request, False) is None:
                 return  # logged out, revoked or timed out: the open stream ends with the session
             service = await run_in_threadpool(res.dashboard)
             mark = await run_in_threadpool(service.fingerprint, view)

@@ -314,7 +314,8 @@
     const params = query();
     state.source = new EventSource("/api/stream" + (params.toString() ? "?" + params : ""));
     state.source.addEventListener("overview", (ev) => render(JSON.parse(ev.data)));
-    state.source.onerror = () => live("off", T("offline"));
+    state.source.onerror = () =>
+      live("off", T(state.source.readyState === EventSource.CLOSED ? "stream_closed" : "offline"));
   }
   form.addEventListener("change", () => {
     const params = query();
