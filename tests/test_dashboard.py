@@ -63,6 +63,19 @@ def test_users_from_environment_and_file(tmp_path, monkeypatch):
         UserStore.load(path)
 
 
+def test_a_password_changed_by_another_process_counts_at_the_next_login(tmp_path):
+    import os
+
+    path = tmp_path / "users.txt"
+    UserStore.load(path).add("ada", "agent", "old-pass-123")
+    running = UserStore.load(path)  # the dashboard's copy
+    UserStore.load(path).add("ada", "agent", "new-pass-456")  # `serve --add-user` after a leak
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))  # a coarse clock
+    # the running dashboard let the leaked password in and refused the new one
+    assert running.authenticate("ada", "old-pass-123") is None
+    assert running.authenticate("ada", "new-pass-456").role == "agent"
+
+
 def test_add_user_command_stores_a_hash_not_the_password(tmp_path):
     users = tmp_path / "users.txt"
     run = subprocess.run(

@@ -116,6 +116,7 @@ class UserStore:
         return self.users.get(name)
 
     def authenticate(self, name: str, password: str) -> User | None:
+        self.refresh()  # a password changed by `serve --add-user` in another process counts at once
         user = self.users.get(name)
         # hash even for unknown names so timing does not tell which names exist
         ok = verify_password(password, user.password_hash if user else _DUMMY_HASH)
