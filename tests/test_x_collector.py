@@ -418,3 +418,18 @@ def test_a_backlog_older_than_x_reads_is_given_up_and_the_read_goes_on_from_its_
     assert result.newest_id == "1934000000000000020" and not result.backlog
     assert ids.get(QUERY) == "1934000000000000020" and ids.backlog(QUERY) is None
     assert f"the backlog's until_id {OLD} is 204 days 7 hours old" in caplog.records[0].getMessage()
+
+
+@responses.activate
+def test_a_query_x_fails_on_is_said_in_one_line_and_the_next_query_is_still_collected(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("X_BEARER_TOKEN", "cli-bearer")
+    responses.get(RECENT, status=503, json={"title": "Service Unavailable"},
+                  match=[matchers.query_param_matcher({"query": QUERY}, strict_match=False)])
+    responses.get(RECENT, body=body("search_recent_new.json"), content_type="application/json",
+                  match=[matchers.query_param_matcher({"query": "极光优选 lang:zh"}, strict_match=False)])
+    # before: the first query's error ended the command, and the second was never asked
+    assert main(["--config", str(_write_config(tmp_path)), "collect", "x"]) == 1  # the loop backs off a failed crawl
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [f"x: {QUERY!r} failed: X API unreachable: X answered HTTP 503"]
+    assert [params_of(c.request)["query"] for c in responses.calls] == [QUERY, "极光优选 lang:zh"]
+    assert "x: '极光优选 lang:zh' · 1 pages · 1 tweets · 1 indexed · since_id - -> 1934000000000000020" in out
