@@ -433,3 +433,25 @@ def test_a_query_x_fails_on_is_said_in_one_line_and_the_next_query_is_still_coll
     assert err.splitlines() == [f"x: {QUERY!r} failed: X API unreachable: X answered HTTP 503"]
     assert [params_of(c.request)["query"] for c in responses.calls] == [QUERY, "极光优选 lang:zh"]
     assert "x: '极光优选 lang:zh' · 1 pages · 1 tweets · 1 indexed · since_id - -> 1934000000000000020" in out
+
+
+@responses.activate
+def test_a_request_x_refuses_as_invalid_is_one_line_with_xs_reason(tmp_path, monkeypatch, capsys):
+    from crawlers.health import source_health
+
+    monkeypatch.setenv("X_BEARER_TOKEN", "cli-bearer")
+    bad = "(BrandX OR"
+    responses.get(RECENT, status=400, json={  # as X answers a query it cannot parse
+        "errors": [{"parameters": {"query": [bad]},
+                    "message": "There were errors processing your request: missing EOF at ')' (at position 10)"}],
+        "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
+        "type": "https://api.twitter.com/2/problems/invalid-request"})
+    cfg = _write_config(tmp_path)
+    assert main(["--config", str(cfg), "collect", "x", "--query", bad]) == 1
+    why = ("X: X refused the request as invalid (HTTP 400): There were errors processing your request:"
+           " missing EOF at ')' (at position 10)")
+    # before: "X API unreachable: X answered HTTP 400", without X's reason (earlier: tweepy's BadRequest)
+    assert capsys.readouterr().err.splitlines() == [f"x: {bad!r} failed: {why}"]
+    config = parse_config(config_dict(tmp_path, brands=brands()), str(cfg))
+    health = {h.source: h for h in source_health(connect(config.state_store))}["x"]
+    assert (health.status, health.reason) == ("invalid-request", why)

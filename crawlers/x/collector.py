@@ -251,9 +251,25 @@ def refusal(exc: requests.RequestException | tweepy.HTTPException) -> tuple[str,
         return "gated", "HTTP 403: the app's access level does not include recent search"
     if isinstance(exc, tweepy.TooManyRequests):
         return "blocked", "rate limited (HTTP 429)"
+    if isinstance(exc, tweepy.BadRequest):
+        return "invalid-request", f"X refused the request as invalid (HTTP 400): {api_reason(exc)}"
     if isinstance(exc, tweepy.HTTPException):
         return "unreachable", f"X answered HTTP {exc.response.status_code}"
     return "unreachable", unreachable_reason(exc)
+
+
+def api_reason(exc: tweepy.HTTPException) -> str:
+    """What X's reply says was wrong: its errors' messages (else its detail, else its title), one line."""
+    messages = [str(m) for m in exc.api_messages if m]
+    if not messages:
+        try:
+            reply = exc.response.json()
+        except ValueError:
+            reply = {}
+        messages = [str(reply.get("title") or exc.response.reason or "no reason given")] if isinstance(
+            reply, dict) else [str(exc.response.reason)]
+    text = " ".join("; ".join(dict.fromkeys(messages)).split())
+    return text if len(text) <= 300 else text[:299] + "…"
 
 
 def unreachable_reason(exc: requests.RequestException) -> str:
