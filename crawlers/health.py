@@ -42,8 +42,8 @@ def record_block(crawler: Any, block: Block, url: str, status: str = "blocked", 
 
 # from best to worst: a source's health is its worst target's
 # (X reads a bearer token, not a cookie: its two credential states have their own names)
-STATUSES = ("ok", "needs-cookie", "needs-token", "cookie-expired", "token-refused", "blocked", "gated", "layout-changed",
-            "unreachable")
+STATUSES = ("ok", "needs-cookie", "needs-token", "cookie-expired", "token-refused", "blocked", "gated",
+            "invalid-request", "layout-changed", "unreachable")
 
 
 @dataclass(frozen=True)

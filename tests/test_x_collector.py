@@ -5,9 +5,12 @@ and the same pipelines (validation, dead letters, index) as the crawlers."""
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -40,6 +43,16 @@ def body(name: str) -> str:
 def brands() -> list[dict]:
     return [{"key": "brandx", "names": ["BrandX"], "sources": {"x": [QUERY]}},
             {"key": "aurora", "names": ["极光优选"], "sources": {"x": ["极光优选 lang:zh"]}}]
+
+
+FIXTURES_NOW = datetime(2025, 6, 15, tzinfo=UTC)  # the fixtures' tweets are of 2025-06-14
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch):
+    """The collector's clock at the fixtures' time, so their ids are inside X's 7-day window."""
+    monkeypatch.setattr(collector, "now", lambda: FIXTURES_NOW, raising=False)
+    return FIXTURES_NOW
 
 
 @pytest.fixture
@@ -329,3 +342,116 @@ def test_a_refused_token_is_said_in_one_line_and_kept_for_status(config, client,
     assert str(raised.value) == "X: X refused the bearer token (HTTP 401): create a new one"
     health = {h.source: h for h in source_health(connect(config.state_store))}["x"]
     assert health.status == "token-refused" and health.reason == str(raised.value)
+
+
+OLD = "1860000000000000000"  # a tweet of 2024-11-22: months before the fixtures' clock
+
+
+def created(tweet_id: str) -> datetime:
+    return datetime.fromtimestamp(((int(tweet_id) >> 22) + 1288834974657) / 1000, UTC)
+
+
+def asked(call) -> dict[str, str]:
+    return params_of(call.request)
+
+
+def params_of(request) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
+
+
+def x_recent(now: datetime, reply: str):
+    """Recent search as X answers it: 400 invalid-request for a since_id, until_id or start_time older
+    than its 7-day window, else `reply`."""
+    def answer(request):
+        params, edge = params_of(request), now - timedelta(days=7)
+        for name in ("since_id", "until_id"):
+            if name in params and created(params[name]) <= edge:
+                return 400, {}, json.dumps({
+                    "errors": [{"parameters": {name: [params[name]]}, "message": (
+                        f"Invalid '{name}':'{params[name]}'. '{name}' must be a tweet id created after"
+                        f" {edge:%Y-%m-%dT%H:%M}Z.")}],
+                    "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
+                    "type": "https://api.twitter.com/2/problems/invalid-request"})
+        if "start_time" in params and datetime.fromisoformat(params["start_time"].replace("Z", "+00:00")) < edge:
+            return 400, {}, json.dumps({"errors": [{"message": "Invalid 'start_time'"}], "title": "Invalid Request"})
+        return 200, {}, reply
+    return answer
+
+
+@responses.activate
+def test_a_since_id_older_than_x_reads_is_replaced_by_the_windows_start_and_moves_after(config, client, clock,
+                                                                                        caplog):
+    ids = collector.SinceIds(connect(config.state_store))
+    ids.advance(QUERY, OLD)  # a quiet query: no tweet since
+    responses.add_callback(responses.GET, RECENT, callback=x_recent(clock, body("search_recent_p2.json")),
+                           content_type="application/json")
+    with caplog.at_level(logging.INFO, logger="crawlers.x.collector"):
+        # before: X answered 400 on every run, and since_id never moved
+        result = collector.search(client, config, QUERY, brand="brandx")
+    first = asked(responses.calls[0])
+    assert "since_id" not in first and first["start_time"] == "2025-06-08T00:20:00Z"  # 7 days back, less 20 minutes
+    assert result.tweets == 2 and result.newest_id == "1934000000000000005"
+    assert ids.get(QUERY) == "1934000000000000005"
+    (line,) = [r for r in caplog.records if r.name == "crawlers.x.collector"]
+    assert line.levelno == logging.WARNING
+    assert f"since_id {OLD} is 204 days 7 hours old, older than X's 7-day recent-search window" in line.getMessage()
+    assert "could not be read" in line.getMessage()
+
+    caplog.clear()
+    collector.search(client, config, QUERY, brand="brandx")  # the next run is an ordinary one again
+    assert asked(responses.calls[1])["since_id"] == "1934000000000000005"
+    assert "start_time" not in asked(responses.calls[1]) and not caplog.records
+
+
+@responses.activate
+def test_a_backlog_older_than_x_reads_is_given_up_and_the_read_goes_on_from_its_newest(config, client, clock,
+                                                                                       caplog):
+    ids = collector.SinceIds(connect(config.state_store))
+    ids.advance(QUERY, "1850000000000000000")
+    ids.defer(QUERY, collector.Backlog(OLD, "1934000000000000005"))  # a capped run, then a week and more without
+    responses.add_callback(responses.GET, RECENT, callback=x_recent(clock, body("search_recent_new.json")),
+                           content_type="application/json")
+    with caplog.at_level(logging.WARNING, logger="crawlers.x.collector"):
+        result = collector.search(client, config, QUERY)
+    sent = asked(responses.calls[0])
+    assert sent["since_id"] == "1934000000000000005" and "until_id" not in sent and "start_time" not in sent
+    assert result.newest_id == "1934000000000000020" and not result.backlog
+    assert ids.get(QUERY) == "1934000000000000020" and ids.backlog(QUERY) is None
+    assert f"the backlog's until_id {OLD} is 204 days 7 hours old" in caplog.records[0].getMessage()
+
+
+@responses.activate
+def test_a_query_x_fails_on_is_said_in_one_line_and_the_next_query_is_still_collected(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("X_BEARER_TOKEN", "cli-bearer")
+    responses.get(RECENT, status=503, json={"title": "Service Unavailable"},
+                  match=[matchers.query_param_matcher({"query": QUERY}, strict_match=False)])
+    responses.get(RECENT, body=body("search_recent_new.json"), content_type="application/json",
+                  match=[matchers.query_param_matcher({"query": "极光优选 lang:zh"}, strict_match=False)])
+    # before: the first query's error ended the command, and the second was never asked
+    assert main(["--config", str(_write_config(tmp_path)), "collect", "x"]) == 1  # the loop backs off a failed crawl
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [f"x: {QUERY!r} failed: X API unreachable: X answered HTTP 503"]
+    assert [params_of(c.request)["query"] for c in responses.calls] == [QUERY, "极光优选 lang:zh"]
+    assert "x: '极光优选 lang:zh' · 1 pages · 1 tweets · 1 indexed · since_id - -> 1934000000000000020" in out
+
+
+@responses.activate
+def test_a_request_x_refuses_as_invalid_is_one_line_with_xs_reason(tmp_path, monkeypatch, capsys):
+    from crawlers.health import source_health
+
+    monkeypatch.setenv("X_BEARER_TOKEN", "cli-bearer")
+    bad = "(BrandX OR"
+    responses.get(RECENT, status=400, json={  # as X answers a query it cannot parse
+        "errors": [{"parameters": {"query": [bad]},
+                    "message": "There were errors processing your request: missing EOF at ')' (at position 10)"}],
+        "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
+        "type": "https://api.twitter.com/2/problems/invalid-request"})
+    cfg = _write_config(tmp_path)
+    assert main(["--config", str(cfg), "collect", "x", "--query", bad]) == 1
+    why = ("X: X refused the request as invalid (HTTP 400): There were errors processing your request:"
+           " missing EOF at ')' (at position 10)")
+    # before: "X API unreachable: X answered HTTP 400", without X's reason (earlier: tweepy's BadRequest)
+    assert capsys.readouterr().err.splitlines() == [f"x: {bad!r} failed: {why}"]
+    config = parse_config(config_dict(tmp_path, brands=brands()), str(cfg))
+    health = {h.source: h for h in source_health(connect(config.state_store))}["x"]
+    assert (health.status, health.reason) == ("invalid-request", why)

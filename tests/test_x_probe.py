@@ -45,6 +45,7 @@ def test_every_query_ok_when_x_answers_with_valid_tweets(cfg, capsys):
 
 
 @pytest.mark.parametrize(("status", "expected"), [
+    (400, "invalid-request X refused the request as invalid (HTTP 400): x"),
     (401, "token-refused X refused the bearer token"), (403, "gated HTTP 403"),
     (429, "blocked rate limited"), (503, "unreachable X answered HTTP 503")])
 @responses.activate

@@ -3,6 +3,10 @@
 A run cut short by `--max` leaves a backlog (the tweets between the stored since_id and the oldest one it
 read); the next runs read the backlog first, with until_id, and only then move since_id, so a cap on one
 run never skips tweets.
+
+Recent search reads only the last 7 days, and refuses (HTTP 400) a since_id or until_id older than that: the
+mark of a quiet query, or of every query after a week without runs, ages into it. Such a mark is not sent;
+the search starts at the window's start instead, and says which tweets could not be read.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -23,10 +27,27 @@ from crawlers.x.tweets import EXPANSIONS, TWEET_FIELDS, USER_FIELDS, raw, tweet_
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection
 from crisiswatch.errors import ConfigError, CrisiswatchError
+from crisiswatch.localtime import local_time
 
 logger = logging.getLogger(__name__)
 DEFAULT_TOKEN_ENV = "X_BEARER_TOKEN"
 
+SNOWFLAKE_EPOCH_MS = 1288834974657  # a tweet id's creation time: (id >> 22) ms after this instant
+RECENT_WINDOW = timedelta(days=7)  # how far back recent search reads, and the oldest id it accepts
+# a mark older than this is not sent: X would refuse it by the time it checks, or on a later page
+STALE_MARK = RECENT_WINDOW - timedelta(hours=1)
+# start_time this far inside the window, so the last page, after a rate-limit wait (15 minutes at most),
+# still asks for a time X reads
+START_MARGIN = timedelta(minutes=20)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def tweet_time(tweet_id: str | int) -> datetime:
+    """When a tweet was created, from its id (a snowflake)."""
+    return datetime.fromtimestamp(((int(tweet_id) >> 22) + SNOWFLAKE_EPOCH_MS) / 1000, UTC)
 
 
 def bearer_token(config: Config) -> str:
@@ -103,9 +124,15 @@ def search(client: tweepy.Client, config: Config, query: str, *, brand: str = ""
     newest: int | None = None
     oldest: int | None = None
     capped = False
-    window = {"until_id": backlog.until_id} if backlog else {}
+    try:
+        window, read_to = _window(config, query, result.since_id, backlog)
+    except BaseException:
+        feed.close("failed")
+        raise
+    if backlog and "until_id" not in window:
+        backlog = None  # it is past reading: what comes after it is read as an ordinary run reads
     paginator = tweepy.Paginator(
-        client.search_recent_tweets, query, since_id=result.since_id, max_results=page_size,
+        client.search_recent_tweets, query, max_results=page_size,
         tweet_fields=TWEET_FIELDS, user_fields=USER_FIELDS, expansions=EXPANSIONS, **window)
     try:
         for response in paginator:
@@ -135,7 +162,7 @@ def search(client: tweepy.Client, config: Config, query: str, *, brand: str = ""
     feed.close("finished")
     result.indexed = int(feed.stats.get("crisiswatch/indexed") or 0)
     result.lost = len(feed.spider.lost_posts)
-    newest_read = backlog.newest_id if backlog else (str(newest) if newest else None)
+    newest_read = backlog.newest_id if backlog else (str(newest) if newest else read_to)
     if result.lost:  # since_id stays, as a crawl keeps the mark of a query with lost posts
         return result
     if capped and oldest:
@@ -145,6 +172,46 @@ def search(client: tweepy.Client, config: Config, query: str, *, brand: str = ""
         since.advance(query, newest_read)
         result.newest_id = newest_read
     return result
+
+
+def _window(config: Config, query: str, since_id: str | None,
+            backlog: Backlog | None) -> tuple[dict[str, str], str | None]:
+    """The search's bounds (since_id, until_id or start_time), none older than X's recent-search window,
+    and the mark to move to when the search reads nothing newer (a given-up backlog's newest tweet)."""
+    at = now()
+    stale = at - STALE_MARK
+    start = at - RECENT_WINDOW + START_MARGIN
+    dropped: list[str] = []  # the marks not sent, as the log line names them
+    read_to = None
+    lost = False  # unread tweets were older than the window
+    if backlog and tweet_time(backlog.until_id) < stale:
+        # every tweet the backlog waits for is older than its until_id: none can be read any more
+        dropped.append(f"the backlog's until_id {backlog.until_id} is {_age(at - tweet_time(backlog.until_id))} old")
+        since_id, read_to, backlog, lost = backlog.newest_id, backlog.newest_id, None, True
+    window: dict[str, str] = {"until_id": backlog.until_id} if backlog else {}
+    if since_id and tweet_time(since_id) < stale:
+        dropped.append(f"since_id {since_id} is {_age(at - tweet_time(since_id))} old")
+        lost = lost or tweet_time(since_id) < start
+        window["start_time"] = start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    elif since_id:
+        window["since_id"] = since_id
+    if dropped:
+        begin = local_time(start, config.alerts.timezone, "%Y-%m-%d %H:%M %Z")
+        then = f"from {begin}" if "start_time" in window else f"on from since_id {since_id}"
+        if lost:
+            logger.warning("x: %r: %s, older than X's 7-day recent-search window (X refuses it): unread tweets"
+                           " from before %s could not be read; reading %s", query, " and ".join(dropped),
+                           begin, then)
+        else:
+            logger.info("x: %r: %s, at the edge of X's 7-day recent-search window (too old to send); reading %s",
+                        query, " and ".join(dropped), then)
+    return window, read_to
+
+
+def _age(age: timedelta) -> str:
+    days, hours = age.days, age.seconds // 3600
+    return " ".join(f"{n} {unit}{'s' if n != 1 else ''}" for n, unit in ((days, "day"), (hours, "hour"))
+                    if n) or "under an hour"
 
 
 def _has_next(response: Any) -> bool:
@@ -184,9 +251,25 @@ def refusal(exc: requests.RequestException | tweepy.HTTPException) -> tuple[str,
         return "gated", "HTTP 403: the app's access level does not include recent search"
     if isinstance(exc, tweepy.TooManyRequests):
         return "blocked", "rate limited (HTTP 429)"
+    if isinstance(exc, tweepy.BadRequest):
+        return "invalid-request", f"X refused the request as invalid (HTTP 400): {api_reason(exc)}"
     if isinstance(exc, tweepy.HTTPException):
         return "unreachable", f"X answered HTTP {exc.response.status_code}"
     return "unreachable", unreachable_reason(exc)
+
+
+def api_reason(exc: tweepy.HTTPException) -> str:
+    """What X's reply says was wrong: its errors' messages (else its detail, else its title), one line."""
+    messages = [str(m) for m in exc.api_messages if m]
+    if not messages:
+        try:
+            reply = exc.response.json()
+        except ValueError:
+            reply = {}
+        messages = [str(reply.get("title") or exc.response.reason or "no reason given")] if isinstance(
+            reply, dict) else [str(exc.response.reason)]
+    text = " ".join("; ".join(dict.fromkeys(messages)).split())
+    return text if len(text) <= 300 else text[:299] + "…"
 
 
 def unreachable_reason(exc: requests.RequestException) -> str:

@@ -5,6 +5,7 @@ reads it, with the same statuses the spiders' probes use (crawlers/probe.py).
     token-refused   X refused the token (401)
     gated           the app's access level does not include recent search (403)
     blocked         rate limited (429)
+    invalid-request X refused the request as invalid (400): the query, most often; X's reason says
     layout-changed  the reply was not the v2 shape, or its tweets fail validation
     unreachable     no answer, or a server error
 """

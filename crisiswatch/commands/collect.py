@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from crisiswatch.config import Config, load_config
-from crisiswatch.errors import CrisiswatchError
+from crisiswatch.errors import ConfigError, CrisiswatchError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,16 +33,23 @@ def run(args: argparse.Namespace) -> int:
     if not jobs:
         raise CrisiswatchError("no X queries: give --query or set brands[].sources.x in the config")
     client = collector.make_client(config)
-    lost = 0
+    lost = failed = 0
     for brand, query in jobs:
-        r = collector.search(client, config, query, brand=brand, max_tweets=args.max_tweets)
+        try:
+            r = collector.search(client, config, query, brand=brand, max_tweets=args.max_tweets)
+        except ConfigError:
+            raise  # the same for every query: said once
+        except CrisiswatchError as exc:  # this query alone: its health is recorded, the next one is read
+            print(f"x: {query!r} failed: {exc}", file=sys.stderr)
+            failed += 1
+            continue
         moved = ("kept (capped by --max: the older unread tweets come first next run)" if r.backlog
                  else f"kept ({r.lost} tweets lost to a pipeline, in the dead letters)" if r.lost
                  else f"-> {r.newest_id or r.since_id or '-'}")
         print(f"x: {query!r} · {r.pages} pages · {r.tweets} tweets · {r.indexed} indexed"
               f" · since_id {r.since_id or '-'} {moved}")
         lost += r.lost
-    return 1 if lost else 0
+    return 1 if lost or failed else 0
 
 
 def _stream(config: Config, token: str, args: argparse.Namespace) -> int:

@@ -210,6 +210,7 @@ TEXT.update({
     "health_token_refused": {"zh": "访问令牌被拒绝", "en": "token refused"},
     "health_blocked": {"zh": "被封禁", "en": "blocked"},
     "health_gated": {"zh": "需要签名", "en": "gated"},
+    "health_invalid_request": {"zh": "请求无效", "en": "invalid request"},
     "health_layout_changed": {"zh": "页面结构变化", "en": "layout changed"},
     "health_unreachable": {"zh": "无法访问", "en": "unreachable"},
 })
