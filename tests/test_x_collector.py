@@ -433,6 +433,13 @@ def test_a_query_x_fails_on_is_said_in_one_line_and_the_next_query_is_still_coll
     assert err.splitlines() == [f"x: {QUERY!r} failed: X API unreachable: X answered HTTP 503"]
     assert [params_of(c.request)["query"] for c in responses.calls] == [QUERY, "极光优选 lang:zh"]
     assert "x: '极光优选 lang:zh' · 1 pages · 1 tweets · 1 indexed · since_id - -> 1934000000000000020" in out
+    from crawlers.health import source_health
+
+    # the second query's clean run came last; status must still say that one query fails
+    config = parse_config(config_dict(tmp_path, brands=brands()), str(tmp_path / "crisiswatch.yaml"))
+    health = {h.source: h for h in source_health(connect(config.state_store))}["x"]
+    assert (health.status, health.reason) == (
+        "unreachable", "1 of 2 X queries failed: X API unreachable: X answered HTTP 503")
 
 
 @responses.activate

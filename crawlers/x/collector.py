@@ -21,11 +21,12 @@ import requests
 import tweepy
 
 from crawlers.feed import PipelineFeed
+from crawlers.health import STATUSES
 from crawlers.state import CrawlState
 from crawlers.wiring import state_connection
 from crawlers.x.tweets import EXPANSIONS, TWEET_FIELDS, USER_FIELDS, raw, tweet_item, users_by_id
 from crisiswatch.config import Config
-from crisiswatch.db import StateConnection
+from crisiswatch.db import StateConnection, connect
 from crisiswatch.errors import ConfigError, CrisiswatchError
 from crisiswatch.localtime import local_time
 
@@ -48,6 +49,25 @@ def now() -> datetime:
 def tweet_time(tweet_id: str | int) -> datetime:
     """When a tweet was created, from its id (a snowflake)."""
     return datetime.fromtimestamp(((int(tweet_id) >> 22) + SNOWFLAKE_EPOCH_MS) / 1000, UTC)
+
+
+class SearchFailed(CrisiswatchError):
+    """A query's search X refused or never answered; its health `status` is recorded already."""
+
+    def __init__(self, message: str, status: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def record_failed_queries(config: Config, failed: list[SearchFailed], queries: int) -> None:
+    """One failed run of the whole X collection, after the queries that did not fail: a later query's clean run
+    must not make `status` read ok while another query fails every time."""
+    worst = max(failed, key=lambda f: STATUSES.index(f.status) if f.status in STATUSES else len(STATUSES))
+    state = CrawlState(connect(config.state_store))
+    run = state.start_run("x")
+    state.record("x", "crawl_failed", status=worst.status,
+                 reason=f"{len(failed)} of {queries} X queries failed: {worst}")
+    state.finish_run(run, "failed", 0, 0)
 
 
 def bearer_token(config: Config) -> str:
@@ -155,7 +175,7 @@ def search(client: tweepy.Client, config: Config, query: str, *, brand: str = ""
         why = f"X API unreachable: {reason}" if status == "unreachable" else f"X: {reason}"
         CrawlState(_state(feed)).record("x", "crawl_failed", reason=why, status=status)
         feed.close("failed")
-        raise CrisiswatchError(why) from None
+        raise SearchFailed(why, status) from None
     except BaseException:
         feed.close("failed")
         raise

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from crisiswatch.config import Config, load_config
-from crisiswatch.errors import ConfigError, CrisiswatchError
+from crisiswatch.errors import CrisiswatchError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,15 +33,13 @@ def run(args: argparse.Namespace) -> int:
     if not jobs:
         raise CrisiswatchError("no X queries: give --query or set brands[].sources.x in the config")
     client = collector.make_client(config)
-    lost = failed = 0
+    lost, failed = 0, []
     for brand, query in jobs:
         try:
             r = collector.search(client, config, query, brand=brand, max_tweets=args.max_tweets)
-        except ConfigError:
-            raise  # the same for every query: said once
-        except CrisiswatchError as exc:  # this query alone: its health is recorded, the next one is read
+        except collector.SearchFailed as exc:  # this query alone: its health is recorded, the next one is read
             print(f"x: {query!r} failed: {exc}", file=sys.stderr)
-            failed += 1
+            failed.append(exc)
             continue
         moved = ("kept (capped by --max: the older unread tweets come first next run)" if r.backlog
                  else f"kept ({r.lost} tweets lost to a pipeline, in the dead letters)" if r.lost
@@ -49,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"x: {query!r} · {r.pages} pages · {r.tweets} tweets · {r.indexed} indexed"
               f" · since_id {r.since_id or '-'} {moved}")
         lost += r.lost
+    if failed:
+        collector.record_failed_queries(config, failed, len(jobs))
     return 1 if lost or failed else 0
 
 
