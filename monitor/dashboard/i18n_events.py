@@ -63,7 +63,9 @@ EVENTS: dict[str, tuple[str, str]] = {
     "ticket.sla_breached": ("SLA 超时：{timer}，已升级至{escalated_to}", "SLA breached: {timer}, escalated to "
                             "{escalated_to}"),
     "statement.drafted": ("声明草稿已起草", "Statement drafted"),
-    "statement.published": ("声明已发布", "Statement published"),
+    "statement.published": ("{actor} 发布了声明", "{actor} published the statement"),
+    "statement.published_late": ("{actor} 发布了声明，已超出黄金时间", "{actor} published the statement, after the golden "
+                                 "window"),
     "statement.rejected": ("声明被驳回", "Statement rejected"),
     "statement.expired": ("声明审批超时", "Statement approval expired"),
     "approval.request": ("请求审批声明：{approvers}", "Approval asked of {approvers}"),
