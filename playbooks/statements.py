@@ -46,6 +46,10 @@ class Statement:
     published_at: datetime | None = None
 
     @property
+    def approver_list(self) -> list[str]:
+        return [a for a in self.approvers.split(",") if a]
+
+    @property
     def window_ends(self) -> datetime:
         return self.incident_start + timedelta(minutes=self.window_minutes)
 

@@ -256,6 +256,10 @@ TEXT.update({
     "published": {"zh": "发布于", "en": "Published"},
     "approve": {"zh": "批准", "en": "Approve"}, "reject": {"zh": "驳回", "en": "Reject"},
     "publish": {"zh": "发布", "en": "Publish"},
+    "publish_refused": {"zh": "{user} 不是这份声明的审批人，不能发布：只有审批人（{approvers}）或管理员可以发布。",
+                        "en": "{user} is not an approver of this statement and may not publish it: only its approvers "
+                              "({approvers}) or an admin can."},
+    "publish_only_approvers": {"zh": "批准后由审批人或管理员发布", "en": "Approved: its approvers or an admin publish it"},
 })
 
 CATEGORY_EN = {

@@ -18,6 +18,7 @@ from monitor.dashboard.filters import RANGES, parse_view
 from monitor.dashboard.i18n import Translator
 from monitor.dashboard.i18n_events import ticket_timeline
 from monitor.dashboard.web import guard, lang_of, render, team_zone
+from playbooks.publishing import PublishRefused
 from playbooks.tickets.models import (
     ACTIONS,
     DEFAULT_REPLY_VIA,
@@ -268,16 +269,23 @@ async def statements(request: Request) -> Response:
 
 @guard("agent")
 async def statement_action(request: Request) -> Response:
-    """Approve or reject (named approvers only, as in Slack), or publish an approved statement."""
+    """Approve or reject (named approvers only, as in Slack), or publish an approved statement (its approvers, or
+    an admin)."""
     desk = _console(request).statements()
     action, statement_id = request.state.form.get("action", ""), int(request.path_params["statement_id"])
+    admin = request.state.user.can("admin")
     try:
         if action == "publish":
-            await run_in_threadpool(desk.publish, statement_id, _actor(request))
+            await run_in_threadpool(lambda: desk.publish(statement_id, _actor(request), admin=admin))
         elif action in ("approve", "reject"):
             await run_in_threadpool(desk.decide, statement_id, _actor(request), action == "approve")
         else:
             raise CrisiswatchError(f"unknown action {action!r}")
+    except PublishRefused as exc:
+        t = Translator(lang_of(request))
+        found = await run_in_threadpool(desk.list)
+        return render(request, "statements.html", 403, statements=found, now=datetime.now(UTC),
+                      error=t("publish_refused", user=exc.user, approvers="、".join(exc.approvers)))
     except CrisiswatchError as exc:
         t = Translator(lang_of(request))
         found = await run_in_threadpool(desk.list)
