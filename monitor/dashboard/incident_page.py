@@ -184,4 +184,8 @@ class IncidentPageService:
             elif s.decided_at is not None and s.status in ("rejected", "expired"):
                 events.append({"at": s.decided_at.isoformat(), "kind": f"statement.{s.status}",
                                "actor": s.decided_by or "", "detail": {}})
+            for earlier in self.statements.history(s.id):  # the rounds before a revision, with their decisions
+                if earlier.decided_at is not None:
+                    events.append({"at": earlier.decided_at.isoformat(), "kind": f"statement.{earlier.status}",
+                                   "actor": earlier.decided_by or "", "detail": {"version": earlier.version}})
         return sorted(events, key=lambda e: datetime.fromisoformat(e["at"]))
