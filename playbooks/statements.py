@@ -3,6 +3,11 @@
 The golden window (黄金时间) is the time a brand has to say something after a crisis starts: it runs
 until the statement is published (`crisiswatch statement publish`, or the console), not until a draft
 exists. Statements are public text: they never carry an internal id (ticket or incident number).
+
+A rejected or expired statement is revised (a person's text, taken as written: never rendered as a
+template, so a placeholder stays the characters it is and no post's words can be pulled in) or sent as
+it was, and put to the same approvers again. It keeps its id and its window; `version` counts the
+rounds, and each earlier round is kept in `statement_versions` with its text and decision.
 """
 
 from __future__ import annotations
@@ -44,6 +49,11 @@ class Statement:
     decided_at: datetime | None
     published_by: str | None = None
     published_at: datetime | None = None
+    version: int = 1  # 1 as drafted; one more each time it is revised or put to the approvers again
+
+    @property
+    def approver_list(self) -> list[str]:
+        return [a for a in self.approvers.split(",") if a]
 
     @property
     def window_ends(self) -> datetime:
@@ -52,6 +62,44 @@ class Statement:
     def late(self, now: datetime) -> bool:
         """Past the golden window without a published statement (or published after it)."""
         return (self.published_at or now) > self.window_ends
+
+
+REVISABLE = ("rejected", "expired")  # what a decision left without a way out, but a new round
+MAX_TEXT = 4000  # characters: a holding statement is a few paragraphs (Slack shows about 2,900 of a request)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class StatementVersion:
+    """An earlier round of a statement: the text put to the approvers, and what became of it."""
+
+    statement_id: int
+    version: int
+    text: str
+    status: str
+    approval_id: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    replaced_by: str
+    replaced_at: datetime
+    change: str  # revised | resubmitted
+
+
+def check_text(text: str) -> str:
+    """A person's text for a statement, as it will be put to the approvers and published.
+
+    Taken as written (never rendered: `{{ brand }}` or `{top_terms}` stay those characters, and Slack markup
+    is made inert where the request is posted); refused when empty, too long, or carrying an internal id.
+    """
+    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
+    if not text:
+        raise CrisiswatchError("the statement text is empty")
+    if len(text) > MAX_TEXT:
+        raise CrisiswatchError(f"the statement text is {len(text)} characters long; keep it under {MAX_TEXT}")
+    found = _INTERNAL_ID.search(text)
+    if found:
+        raise CrisiswatchError(f"the statement text carries an internal id ({found.group(0)}); statements are public")
+    return text
 
 
 def template_names() -> list[str]:
@@ -130,6 +178,40 @@ class StatementStore:
     def decide(self, statement_id: int, status: str, by: str | None, at: datetime) -> None:
         self.conn.execute("UPDATE statements SET status=?, decided_by=?, decided_at=? WHERE id=? AND status='draft'",
                           (status, by, at.isoformat(), statement_id))
+
+    def history(self, statement_id: int) -> list[StatementVersion]:
+        """The earlier rounds of a statement, oldest first."""
+        rows = self.conn.execute("SELECT * FROM statement_versions WHERE statement_id=? ORDER BY version",
+                                 (statement_id,)).fetchall()
+        out = []
+        for r in rows:
+            data = dict(r)
+            for key in ("decided_at", "replaced_at"):
+                data[key] = datetime.fromisoformat(data[key]) if data[key] else None
+            out.append(StatementVersion(**data))
+        return out
+
+    def new_round(self, statement: Statement, text: str, by: str, at: datetime) -> Statement:
+        """Keeps the decided round in the history and makes the statement a draft again (new text or the same),
+        without an approval yet: the caller asks for one in the same transaction.
+
+        Refused unless the statement is still as `statement` says (rejected or expired, that version)."""
+        if statement.status not in REVISABLE:
+            raise CrisiswatchError(f"statement {statement.id} is {statement.status}: only a rejected or expired "
+                                   "statement is revised or put to its approvers again")
+        cur = self.conn.execute(
+            "UPDATE statements SET text=?, status='draft', approval_id=NULL, decided_by=NULL, decided_at=NULL,"
+            " version=? WHERE id=? AND version=? AND status=?",
+            (text, statement.version + 1, statement.id, statement.version, statement.status))
+        if cur.rowcount != 1:
+            raise CrisiswatchError(f"statement {statement.id} changed meanwhile; look again")
+        self.conn.execute(
+            "INSERT INTO statement_versions(statement_id, version, text, status, approval_id, decided_by, decided_at,"
+            " replaced_by, replaced_at, change) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (statement.id, statement.version, statement.text, statement.status, statement.approval_id,
+             statement.decided_by, statement.decided_at.isoformat() if statement.decided_at else None, by,
+             at.isoformat(), "resubmitted" if text == statement.text else "revised"))
+        return self.get(statement.id)
 
     def publish(self, statement_id: int, by: str, at: datetime) -> Statement:
         """Records the publication; the golden window is judged by it. Only an approved statement goes out."""

@@ -9,12 +9,16 @@ import pytest
 
 from crisiswatch.config import parse_config
 from crisiswatch.db import connect
+from crisiswatch.localtime import local_time
 from crisiswatch.mention import Mention
 from index import open_backend
 from index.base import MentionFilter
 from monitor.dashboard.i18n import TEXT
 from monitor.dashboard.i18n_events import EVENTS
+from monitor.dashboard.incident_page import golden_window
 from monitor.enrich.steps import BrandStep
+from monitor.incidents.service import IncidentService
+from playbooks.statements import StatementStore
 from tests.browser.dashboard_site import TASKS, build_site, login, serve, site_config
 
 # names the code uses inside; none may reach the page
@@ -68,6 +72,53 @@ def test_the_top_post_is_the_widest_reaching_with_its_full_text(site, base):
     first = html[html.index('id="top-posts"'):]
     first = first[:first.index("</article>")]
     assert f'href="/mentions/{widest.id}"' in first and widest.text in first
+
+
+def _golden(html: str) -> str:
+    """The golden-window box of the header: its <b> element and the small print after it."""
+    head = html[html.rindex("<b", 0, html.index('id="inc-golden"')):]
+    return head[:head.index("</small>")]
+
+
+def test_a_statement_approved_in_time_but_published_late_shows_its_publication_and_the_missed_window(tmp_path):
+    """The golden window is judged by when the statement went out, not when it was approved."""
+    site = build_site(tmp_path)
+    conn = connect(site.db)
+    opened = IncidentService(conn).get(site.incident_id).opened_at
+    approved, published = opened + timedelta(minutes=10), opened + timedelta(minutes=30)
+    # a 20-minute window: approved inside it, published ten minutes after it closed
+    conn.execute("UPDATE statements SET window_minutes=20, status='published', decided_by='pr-lead', decided_at=?,"
+                 " published_by='pr-lead', published_at=?", (approved.isoformat(), published.isoformat()))
+    statements = StatementStore(conn).all(site.incident_id)
+    golden = golden_window(IncidentService(conn).get(site.incident_id), "紧急", statements)
+    assert golden.published_at == published and golden.missed
+    conn.close()
+    with serve(site) as base:
+        html = login(base, "viv").get(f"{base}/incidents/{site.incident_id}", timeout=20).text
+    shown = _golden(html)
+    zone = site.config.alerts.timezone
+    assert local_time(published, zone) in shown and local_time(approved, zone) not in shown
+    assert 'class="bad"' in shown and "超出黄金时间" in shown
+    assert "pr-lead 发布了声明，已超出黄金时间" in _text(html)
+
+
+def test_a_statement_published_in_time_is_on_time_and_nothing_published_after_the_window_is_overdue(tmp_path):
+    site = build_site(tmp_path)
+    conn = connect(site.db)
+    opened = IncidentService(conn).get(site.incident_id).opened_at
+    conn.execute("UPDATE statements SET window_minutes=20")  # closed 20 minutes ago, nothing published
+    conn.close()
+    with serve(site) as base:
+        s = login(base, "viv")
+        overdue = _golden(s.get(f"{base}/incidents/{site.incident_id}", timeout=20).text)
+        conn = connect(site.db)
+        conn.execute("UPDATE statements SET status='published', decided_at=?, published_by='pr-lead', published_at=?",
+                     ((opened + timedelta(minutes=5)).isoformat(), (opened + timedelta(minutes=15)).isoformat()))
+        conn.close()
+        on_time = _golden(s.get(f"{base}/incidents/{site.incident_id}", timeout=20).text)
+    assert 'class="countdown late"' in overdue and "已超时" in overdue
+    assert 'class="ok"' in on_time and "超出黄金时间" not in on_time
+    assert local_time(opened + timedelta(minutes=15), site.config.alerts.timezone) in on_time
 
 
 def test_unknown_incident_is_not_found(base):

@@ -33,6 +33,7 @@ from crisiswatch.mention import Mention
 from crisiswatch.store.migrate import latest
 from index.spool import Spool, backlog
 from monitor.enrich.steps import NearDupStep
+from playbooks.publishing import StatementDesk
 from playbooks.statements import StatementStore
 from tests.stores import new_database
 
@@ -170,6 +171,23 @@ def test_a_statement_is_drafted_once_and_an_approval_is_decided_once(state_url, 
     assert approvals.decide(first, "lin", True).status == "approved"
     with pytest.raises(Exception, match="already approved"):
         approvals.decide(first, "lin", False)
+
+
+def test_a_rejected_statement_gets_a_new_round_and_keeps_the_old_one(state_url, store_config):
+    conn = connect(state_url)
+    statements = StatementStore(conn)
+    draft = statements.draft(incident_id=1, playbook="p", ticket_number="CW-1", template="t", text="致歉",
+                             approvers=["lin"], incident_start=T0, ready_at=T0, window_minutes=60)
+    desk = StatementDesk(store_config, conn, clock=lambda: T0 + timedelta(minutes=5))
+    statements.set_approval(draft.id, str(desk.approvals.request("statement:INC-1:p", ["lin"], draft.text, 30)))
+    desk.decide(draft.id, "lin", False)
+    revised = desk.revise(draft.id, "ada", "致歉（修改稿）")
+    assert (revised.status, revised.version, revised.text) == ("draft", 2, "致歉（修改稿）")
+    [old] = statements.history(draft.id)
+    assert (old.version, old.text, old.status, old.decided_by, old.change) == (1, "致歉", "rejected", "lin", "revised")
+    assert desk.approvals.get(int(revised.approval_id)).status == "pending"
+    with pytest.raises(Exception, match="waiting for its approvers"):  # one round at a time
+        desk.resubmit(draft.id, "ada")
 
 
 def test_source_checks_and_quarantined_cookies_are_kept(state_url):

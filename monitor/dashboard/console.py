@@ -14,7 +14,7 @@ from crisiswatch.config import Config
 from crisiswatch.mention import SEVERITIES, Mention
 from index.base import Backend, MentionFilter
 from playbooks.publishing import StatementDesk
-from playbooks.statements import Statement
+from playbooks.statements import Statement, StatementVersion
 from playbooks.tickets.flows import sweep_on_read
 from playbooks.tickets.intake import Suggestion, suggest, take
 from playbooks.tickets.models import DEFAULT_REPLY_VIA, DEPARTMENTS, Ticket, TicketError
@@ -125,6 +125,12 @@ class ConsoleService:
 
     def statement_list(self) -> list[Statement]:
         return self.statements().list()
+
+    def statement_page(self) -> tuple[list[Statement], dict[int, list[StatementVersion]]]:
+        """The statements, newest first, and the earlier rounds of those revised or put to approvers again."""
+        desk = self.statements()
+        found = desk.list()
+        return found, {s.id: list(reversed(desk.history(s.id))) for s in found if s.version > 1}
 
     def ticket(self, number: str) -> Ticket | None:
         return self.tickets.by_number(number)

@@ -259,6 +259,23 @@ TEXT.update({
     "published": {"zh": "发布于", "en": "Published"},
     "approve": {"zh": "批准", "en": "Approve"}, "reject": {"zh": "驳回", "en": "Reject"},
     "publish": {"zh": "发布", "en": "Publish"},
+    "publish_refused": {"zh": "{user} 不是这份声明的审批人，不能发布：只有审批人（{approvers}）或管理员可以发布。",
+                        "en": "{user} is not an approver of this statement and may not publish it: only its approvers "
+                              "({approvers}) or an admin can."},
+    "revise_hint_rejected": {"zh": "{by} 驳回了这份声明，尚未发布。可修改文本后重新提交，或原文重新提交：审批人（{approvers}）会收到新的审批请求。",
+                             "en": "Rejected by {by}, nothing published yet. Revise the text or send it again as it is: "
+                                   "the approvers ({approvers}) get a new request."},
+    "revise_hint_expired": {"zh": "审批请求超时无人处理，尚未发布。可修改文本后重新提交，或原文重新提交：审批人（{approvers}）会收到新的审批请求。",
+                            "en": "The approval request expired unanswered, nothing published yet. Revise the text or send "
+                                  "it again as it is: the approvers ({approvers}) get a new request."},
+    "revise_text": {"zh": "声明文本（按原样发布，不作为模板）", "en": "Statement text (published as written, not a template)"},
+    "revise": {"zh": "提交修改稿审批", "en": "Send the revised text for approval"},
+    "resubmit": {"zh": "原文重新提交审批", "en": "Ask again, unchanged"},
+    "earlier_versions": {"zh": "历史版本（{n}）", "en": "Earlier versions ({n})"},
+    "version_n": {"zh": "第 {n} 版", "en": "version {n}"},
+    "version_revised": {"zh": "{by} 于 {at} 修改", "en": "revised by {by} at {at}"},
+    "version_resubmitted": {"zh": "{by} 于 {at} 重新提交", "en": "sent again by {by} at {at}"},
+    "publish_only_approvers": {"zh": "批准后由审批人或管理员发布", "en": "Approved: its approvers or an admin publish it"},
 })
 
 CATEGORY_EN = {

@@ -28,7 +28,8 @@ EVENTS: dict[str, tuple[str, str]] = {
     "step.page.done": ("已启动升级呼叫", "Paging started"),
     "step.page.skipped": ("未配置升级策略，未呼叫", "No escalation policy: nobody paged"),
     "step.draft_statement.waiting": ("声明草稿已提交审批：{approvers}", "Statement draft sent for approval: {approvers}"),
-    "step.draft_statement.done": ("声明审批结束", "Statement approval finished"),
+    "step.draft_statement.done": ("声明已发布，预案步骤完成", "Statement published: step done"),
+    "step.draft_statement.skipped": ("事件已结束，未发布声明", "Incident closed without a published statement"),
     "step.escalate_if.done": ("未及时确认，已升级", "Not acknowledged in time: escalated"),
     "step.escalate_if.skipped": ("已及时确认，无需升级", "Acknowledged in time: no escalation"),
     "step.escalate_if.waiting": ("等待确认，超时将升级", "Waiting for acknowledgement before escalating"),
@@ -63,9 +64,15 @@ EVENTS: dict[str, tuple[str, str]] = {
     "ticket.sla_breached": ("SLA 超时：{timer}，已升级至{escalated_to}", "SLA breached: {timer}, escalated to "
                             "{escalated_to}"),
     "statement.drafted": ("声明草稿已起草", "Statement drafted"),
-    "statement.published": ("声明已发布", "Statement published"),
+    "statement.published": ("{actor} 发布了声明", "{actor} published the statement"),
+    "statement.published_late": ("{actor} 发布了声明，已超出黄金时间", "{actor} published the statement, after the golden "
+                                 "window"),
     "statement.rejected": ("声明被驳回", "Statement rejected"),
     "statement.expired": ("声明审批超时", "Statement approval expired"),
+    "statement.revised": ("{actor} 修改了声明（第 {version} 版），重新提交审批", "{actor} revised the statement (version "
+                          "{version}) and asked the approvers again"),
+    "statement.resubmitted": ("{actor} 将声明原文重新提交审批（第 {version} 版）", "{actor} asked the approvers again, "
+                              "text unchanged (version {version})"),
     "approval.request": ("请求审批声明：{approvers}", "Approval asked of {approvers}"),
     "approval.approved": ("{actor} 批准了声明", "{actor} approved the statement"),
     "approval.rejected": ("{actor} 驳回了声明", "{actor} rejected the statement"),
@@ -79,7 +86,8 @@ SIGNALS = ("信号持续，相关信号并入", "Signal continued, related signa
 LEVELS = {"warning": ("预警", "warning"), "critical": ("严重", "critical")}
 STATEMENT_STATUS = {"none": ("尚未起草", "not drafted"), "draft": ("待审批", "awaiting approval"),
                     "approved": ("已批准，待发布", "approved, to publish"), "published": ("已发布", "published"),
-                    "rejected": ("已驳回", "rejected"), "expired": ("审批超时", "approval expired")}
+                    "rejected": ("已驳回，待修改后重新提交", "rejected: to revise and resubmit"),
+                    "expired": ("审批超时，待重新提交", "approval expired: to resubmit")}
 
 
 class _Blank(dict):

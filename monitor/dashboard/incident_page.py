@@ -34,8 +34,17 @@ class GoldenWindow:
 
     due: datetime
     minutes: int
-    published_at: datetime | None
+    published_at: datetime | None  # when the first statement went out (not when it was approved)
     status: str  # none | draft | published | rejected | expired | ...
+
+    @property
+    def missed(self) -> bool:
+        """Published, but after the window had closed."""
+        return self.published_at is not None and self.published_at > self.due
+
+    def overdue(self, now: datetime) -> bool:
+        """Nothing published and the window already closed."""
+        return self.published_at is None and now > self.due
 
 
 def golden_window(incident: Incident, grade: str, statements: list[Statement]) -> GoldenWindow:
@@ -48,7 +57,7 @@ def golden_window(incident: Incident, grade: str, statements: list[Statement]) -
         minutes = int(span(GOLDEN_WINDOW.get(grade, "24h")) / timedelta(minutes=1))
         status = "none"
     return GoldenWindow(incident.opened_at + timedelta(minutes=minutes), minutes,
-                        min((s.decided_at for s in published if s.decided_at), default=None), status)
+                        min((s.published_at for s in published if s.published_at), default=None), status)
 
 
 def _step_for(span_seconds: float) -> int:
@@ -167,7 +176,16 @@ class IncidentPageService:
             for approval in self.audit.entries(f"statement:{incident.label}:{s.playbook}", limit=50):
                 events.append({"at": approval["at"], "kind": approval["action"], "actor": approval["actor"],
                                "detail": approval["detail"]})
-            if s.decided_at is not None:
+            if s.published_at is not None:  # when it went out, by whom (its approval is in the audit above)
+                late = s.published_at > s.window_ends
+                events.append({"at": s.published_at.isoformat(),
+                               "kind": "statement.published_late" if late else "statement.published",
+                               "actor": s.published_by or "", "detail": {}})
+            elif s.decided_at is not None and s.status in ("rejected", "expired"):
                 events.append({"at": s.decided_at.isoformat(), "kind": f"statement.{s.status}",
                                "actor": s.decided_by or "", "detail": {}})
+            for earlier in self.statements.history(s.id):  # the rounds before a revision, with their decisions
+                if earlier.decided_at is not None:
+                    events.append({"at": earlier.decided_at.isoformat(), "kind": f"statement.{earlier.status}",
+                                   "actor": earlier.decided_by or "", "detail": {"version": earlier.version}})
         return sorted(events, key=lambda e: datetime.fromisoformat(e["at"]))

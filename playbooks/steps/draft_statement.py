@@ -4,6 +4,11 @@ The draft is stored (table `statements`). An approval is requested from the name
 (`alerts.approvals`: Slack buttons, `crisiswatch statement approve`, or the console); the step waits
 for their decision and then for the publication (`crisiswatch statement publish`, or the console):
 the golden window runs until the statement is out, not until a draft exists.
+
+A rejection or an expired request does not end the wait: the statement is revised or put to the
+approvers again (`crisiswatch statement revise|resubmit`, or the console), and the step's status says
+so. The step is done when a statement is published, and ends (skipped) when the incident closes
+without one.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from alerts.approvals import ApprovalService
 from crisiswatch.errors import CrisiswatchError
 from crisiswatch.mention import CATEGORY_LABELS
 from playbooks.context import StepContext
-from playbooks.statements import StatementStore, render
+from playbooks.publishing import next_round
+from playbooks.statements import REVISABLE, StatementStore, render
 from playbooks.steps.base import Step, StepOptions, StepResult, duration_field, span
 
 # how long a brand has for its first public word, by grade (e.g. 4 h for a 重大 product-safety crisis)
@@ -77,28 +83,44 @@ class DraftStatementStep(Step):
                 incident_id=ctx.incident.id, playbook=ctx.playbook, ticket_number=ctx.outputs.get("ticket_number", ""),
                 template=o.template, text=render(o.template, self.variables(ctx)), approvers=o.approvers,
                 incident_start=start, ready_at=ctx.now, window_minutes=int(window / timedelta(minutes=1)))
-        detail = {"statement": statement.id, "ready_after_minutes": round((statement.ready_at - start)
-                                                                          / timedelta(minutes=1)),
+        detail = {"statement": statement.id, "version": statement.version,
+                  "ready_after_minutes": round((statement.ready_at - start) / timedelta(minutes=1)),
                   "golden_window_minutes": statement.window_minutes, "missed_window": statement.late(ctx.now)}
+        if statement.status == "published":  # from the CLI or the console, whatever became of its requests
+            return StepResult("done", {**detail, "statement_status": "published", "approval": statement.approval_id,
+                                       "decided_by": statement.decided_by, "published_by": statement.published_by})
+        if not ctx.incident.is_open:
+            return StepResult("skipped", {**detail, "statement_status": statement.status,
+                                          "reason": f"the incident closed without a published statement "
+                                                    f"(statement {statement.id} is {statement.status})"})
         try:
             service = approvals(ctx)
         except ImportError:  # the draft is kept and the golden window recorded; approval is asked on a later tick
             return StepResult("waiting", {**detail, "approval": None, "reason": "alerts.approvals unavailable"})
-        if statement.approval_id is None:
+        if statement.approval_id is None and statement.status == "draft":
             approval_id = service.request(f"statement:{ctx.incident.label}:{ctx.playbook}", o.approvers,
                                           statement.text, o.timeout_minutes, severity=ctx.severity,
                                           brand=ctx.incident.brand)
             store.set_approval(statement.id, str(approval_id))
             return StepResult("waiting", {**detail, "approval": approval_id, "approvers": o.approvers})
-        service.expire_due()
-        approval = service.get(int(statement.approval_id))
-        if approval is None or approval.status == "pending":
-            return StepResult("waiting", {**detail, "approval": statement.approval_id})
-        store.decide(statement.id, approval.status, approval.decided_by, ctx.now)  # approved/rejected/expired
-        statement = store.get(statement.id)
+        if statement.status == "draft":
+            service.expire_due()
+            approval = service.get(int(statement.approval_id))
+            if approval is None or approval.status == "pending":
+                return StepResult("waiting", {**detail, "approval": statement.approval_id,
+                                              "statement_status": "draft",
+                                              "reason": "waiting for the approvers: " + ", ".join(
+                                                  statement.approver_list)})
+            store.decide(statement.id, approval.status, approval.decided_by, ctx.now)  # approved/rejected/expired
+            statement = store.get(statement.id)
         if statement.status == "approved":
             return StepResult("waiting", {**detail, "approval": statement.approval_id, "statement_status": "approved",
                                           "reason": f"approved: publish with `crisiswatch statement publish "
                                                     f"{statement.id}` or in the console"})
-        return StepResult("done", {**detail, "approval": statement.approval_id, "statement_status": statement.status,
-                                   "decided_by": approval.decided_by, "published_by": statement.published_by})
+        if statement.status in REVISABLE:  # no statement out yet: the wait goes on until one is
+            why = (f"rejected by {statement.decided_by}" if statement.status == "rejected"
+                   else "the approval request expired unanswered")
+            return StepResult("waiting", {**detail, "approval": statement.approval_id,
+                                          "statement_status": statement.status, "decided_by": statement.decided_by,
+                                          "reason": f"{why}: nothing is published yet; {next_round(statement)}"})
+        return StepResult("done", {**detail, "statement_status": statement.status})  # published meanwhile

@@ -18,6 +18,7 @@ from monitor.dashboard.filters import RANGES, parse_view
 from monitor.dashboard.i18n import Translator
 from monitor.dashboard.i18n_events import ticket_timeline
 from monitor.dashboard.web import guard, lang_of, render, team_zone
+from playbooks.publishing import PublishRefused
 from playbooks.tickets.models import (
     ACTIONS,
     DEFAULT_REPLY_VIA,
@@ -259,31 +260,47 @@ async def extend(request: Request) -> Response:
     return await _ticket_change(request, change)
 
 
+async def _statements_page(request: Request, status_code: int = 200, error: str | None = None,
+                           typed: dict[int, str] | None = None) -> Response:
+    found, history = await run_in_threadpool(lambda: _console(request).statement_page())
+    return render(request, "statements.html", status_code, statements=found, history=history, now=datetime.now(UTC),
+                  error=error if error is not None else request.query_params.get("error"), typed=typed or {})
+
+
 @guard("viewer")
 async def statements(request: Request) -> Response:
-    found = await run_in_threadpool(lambda: _console(request).statement_list())
-    return render(request, "statements.html", statements=found, now=datetime.now(UTC),
-                  error=request.query_params.get("error"))
+    return await _statements_page(request)
 
 
 @guard("agent")
 async def statement_action(request: Request) -> Response:
-    """Approve or reject (named approvers only, as in Slack), or publish an approved statement."""
+    """Approve or reject (named approvers only, as in Slack), publish an approved statement (its approvers, or an
+    admin), or give a rejected or expired statement a new round: revised (a new text) or resubmitted (the same)."""
     desk = _console(request).statements()
-    action, statement_id = request.state.form.get("action", ""), int(request.path_params["statement_id"])
+    form = request.state.form
+    action, statement_id = form.get("action", ""), int(request.path_params["statement_id"])
+    admin = request.state.user.can("admin")
     try:
         if action == "publish":
-            await run_in_threadpool(desk.publish, statement_id, _actor(request))
+            await run_in_threadpool(lambda: desk.publish(statement_id, _actor(request), admin=admin))
         elif action in ("approve", "reject"):
             await run_in_threadpool(desk.decide, statement_id, _actor(request), action == "approve")
+        elif action == "revise":
+            await run_in_threadpool(desk.revise, statement_id, _actor(request), form.get("text", ""))
+        elif action == "resubmit":
+            await run_in_threadpool(desk.resubmit, statement_id, _actor(request))
         else:
             raise CrisiswatchError(f"unknown action {action!r}")
+    except PublishRefused as exc:
+        t = Translator(lang_of(request))
+        return await _statements_page(request, 403, t("publish_refused", user=exc.user,
+                                                      approvers="、".join(exc.approvers)))
     except CrisiswatchError as exc:
         t = Translator(lang_of(request))
-        found = await run_in_threadpool(desk.list)
-        return render(request, "statements.html", 400, statements=found, now=datetime.now(UTC),
-                      error=t("action_failed", reason=str(exc)))
-    return RedirectResponse("/statements", status_code=303)
+        # a refused revision comes back as written, so nothing typed is lost
+        typed = {statement_id: form["text"]} if action == "revise" and "text" in form else None
+        return await _statements_page(request, 400, t("action_failed", reason=str(exc)), typed)
+    return RedirectResponse(f"/statements#statement-{statement_id}", status_code=303)
 
 
 routes = [
