@@ -140,6 +140,20 @@ class ConsoleService:
     def note(self, ticket: Ticket, text: str, *, actor: str, expected_version: int) -> Ticket:
         return self.tickets.add_note(ticket.id, text, actor=actor, expected_version=expected_version)
 
-    def assign(self, ticket: Ticket, to: str, *, actor: str, expected_version: int) -> Ticket:
-        """To a department, or to a person from the staff list."""
-        return self.tickets.assign(ticket.id, to, actor=actor, expected_version=expected_version)
+    def assign(self, ticket: Ticket, *, department: str, owner: str, actor: str, expected_version: int) -> Ticket:
+        """The assign form: a department, and optionally a person from the staff list who works in it.
+
+        No owner: the ticket goes to the department (its owner stays only if they work there). An owner from
+        another department is refused rather than silently winning over the department chosen beside them."""
+        department, owner = department.strip(), owner.strip()
+        if not department and not owner:
+            raise TicketError("choose a department or a person to assign the ticket to")
+        if department and department not in DEPARTMENTS:
+            raise TicketError(f"unknown department {department!r} (departments: {', '.join(DEPARTMENTS)})")
+        if not owner:
+            return self.tickets.assign(ticket.id, department, actor=actor, expected_version=expected_version)
+        works_in = self.tickets.department_of(owner)  # refuses a name that is not on the staff list
+        if department and works_in != department:
+            raise TicketError(f"{owner} works in {works_in}, not {department}: choose a person from {department},"
+                              f" or no person to give the ticket to {department} alone")
+        return self.tickets.assign(ticket.id, owner, actor=actor, expected_version=expected_version)

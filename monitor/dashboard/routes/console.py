@@ -228,8 +228,8 @@ async def note(request: Request) -> Response:
 @guard("agent")
 async def assign(request: Request) -> Response:
     def change(console, ticket, form, version):
-        to = form.get("owner") or form.get("department", "")
-        return console.assign(ticket, to, actor=_actor(request), expected_version=version)
+        return console.assign(ticket, department=form.get("department", ""), owner=form.get("owner", ""),
+                              actor=_actor(request), expected_version=version)
 
     return await _ticket_change(request, change)
 
