@@ -82,3 +82,27 @@ def test_a_new_department_for_an_owned_ticket_is_applied_or_refused_in_a_sentenc
     unknown = agent.post(f"{url}/assign", data={"csrf": csrf_of(page), "version": version_of(page),
                                                 "owner": "nobody", "department": "调查"}, timeout=10)
     assert unknown.status_code == 400 and "unknown department or person" in unknown.text
+
+
+LEAKY_SUMMARY = "快递五天没到，打我手机13912345678或者发邮件到wang.nv@example.com都行"
+LEAKY_EXPECTATION = "今天之内回电13912345678"
+
+
+def test_a_viewer_sees_the_phone_and_email_in_the_customers_words_masked_as_the_contact(site, base):
+    ticket = take(site, summary=LEAKY_SUMMARY, expectation=LEAKY_EXPECTATION)
+    tickets = desk(site)
+    for action in ("accept", "start"):
+        ticket = tickets.transition(ticket.id, action, actor="ada", expected_version=ticket.version)
+    tickets.transition(ticket.id, "reply", actor="ada", expected_version=ticket.version, via="电话",
+                       note="已按您留的13912345678回电，包裹明日送达")
+    url = f"{base}/tickets/{ticket.number}"
+
+    viewer = login(base, "viv").get(url, timeout=10).text
+    for raw in ("13912345678", "wang.nv@example.com"):
+        assert raw not in viewer, raw
+    assert "打我手机139****5678或者发邮件到w***@example.com都行" in viewer  # the same masking as the contact
+    assert "今天之内回电139****5678" in viewer
+    assert "已按您留的139****5678回电" in viewer  # the reply in the timeline repeats it
+
+    agent = login(base, "ada").get(url, timeout=10).text  # those who work the ticket see it as said
+    assert LEAKY_SUMMARY in agent and LEAKY_EXPECTATION in agent and "已按您留的13912345678回电" in agent

@@ -161,3 +161,18 @@ def test_a_repeat_complaint_says_why_it_is_linked_in_words(tmp_path):
     shown = ok(cli(cfg, "show", again))
     assert re.search(rf"related: {first} \(同一订单号, ", shown), shown  # the stored key was `same_order`
     assert "linked" not in shown.replace("related:", "")
+
+
+def test_a_phone_or_email_the_customer_gave_in_their_words_is_masked_in_lists(tmp_path):
+    cfg = desk(tmp_path)
+    summary, expectation = "快递没到，打我手机13912345678或者发wang.nv@example.com", "回电13912345678"
+    number = ok(cli(cfg, "new", "--channel", "phone", "--customer", "王女士", "--contact", "13812345678",
+                    "--summary", summary, "--expectation", expectation, "--category", "logistics",
+                    "--severity", "一般")).strip()
+    listed = ok(cli(cfg, "--json", "list"))
+    assert "13912345678" not in listed and "wang.nv@example.com" not in listed
+    (row,) = json.loads(listed)
+    assert row["summary"] == "快递没到，打我手机139****5678或者发w***@example.com"
+    assert (row["expectation"], row["contact"]) == ("回电139****5678", "138****5678")
+    shown = json.loads(ok(cli(cfg, "--json", "show", number)))  # the agent's own view, as for the contact
+    assert (shown["summary"], shown["expectation"], shown["contact"]) == (summary, expectation, "13812345678")

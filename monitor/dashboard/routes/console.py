@@ -14,6 +14,7 @@ from crisiswatch.config import INTAKE_CHANNELS, REPLY_CHANNELS
 from crisiswatch.errors import CrisiswatchError
 from crisiswatch.localtime import local_time
 from crisiswatch.mention import CATEGORIES, SEVERITIES, SOURCES
+from crisiswatch.pii import mask as mask_pii
 from monitor.dashboard.filters import RANGES, parse_view
 from monitor.dashboard.i18n import Translator
 from monitor.dashboard.i18n_events import ticket_timeline
@@ -151,6 +152,10 @@ async def _ticket_page(request: Request, status_code: int = 200, error: str | No
     dashboard = await run_in_threadpool(request.app.state.resources.dashboard)
     events = ticket_timeline(await run_in_threadpool(console.timeline, ticket), ticket.number, lang,
                              lambda at: local_time(at, zone), [task.get("text", "") for task in ticket.tasks])
+    agent = request.state.user.can("agent")
+    if not agent:  # a reply or note may repeat the phone number or e-mail the customer gave
+        events = [{**e, "text": mask_pii(e["text"]).text, "said": [(k, mask_pii(v).text) for k, v in e["said"]]}
+                  for e in events]
     linked = [m for m in (await run_in_threadpool(lambda: [console.mention(i) for i in ticket.mention_ids])) if m]
     allowed = [a for a in BUTTONS if ticket.status in TRANSITIONS[a][0]]
     can_reply = ticket.status in ("新建", "已受理", *TRANSITIONS["reply"][0])
@@ -161,8 +166,11 @@ async def _ticket_page(request: Request, status_code: int = 200, error: str | No
                   breached=ticket.breaches > 0, can_reply=can_reply, draft=draft, reply_channels=REPLY_CHANNELS,
                   default_via=DEFAULT_REPLY_VIA[ticket.intake],
                   brand_name=dashboard.display_name(ticket.brand),
-                  # the customer's contact in full only for those who work the ticket
-                  contact=ticket.contact if request.state.user.can("agent") else ticket.contact_masked)
+                  # the customer's contact, and their words that may repeat it, in full only for those who work
+                  # the ticket
+                  contact=ticket.contact if agent else ticket.contact_masked,
+                  summary=ticket.summary if agent else ticket.summary_masked,
+                  expectation=ticket.expectation if agent else ticket.expectation_masked)
 
 
 @guard("viewer")
