@@ -106,3 +106,80 @@ def test_a_viewer_sees_the_phone_and_email_in_the_customers_words_masked_as_the_
 
     agent = login(base, "ada").get(url, timeout=10).text  # those who work the ticket see it as said
     assert LEAKY_SUMMARY in agent and LEAKY_EXPECTATION in agent and "已按您留的13912345678回电" in agent
+
+
+def post_form(session, url: str, form_id: str, **fields):
+    """Post a form of the ticket page as it is rendered (csrf and version included), with `fields` changed."""
+    page = session.get(url, timeout=10).text
+    return session.post(f"{url}/{form_id}", data={"csrf": csrf_of(page), "version": version_of(page), **fields},
+                        allow_redirects=False, timeout=10)
+
+
+def test_an_agent_corrects_category_and_grade_in_the_console_as_ticket_classify_does(site, base):
+    ticket = take(site, summary="充电宝充电时冒烟", category="other", severity="一般")
+    url = f"{base}/tickets/{ticket.number}"
+    agent = login(base, "ada")
+    form = form_of(agent.get(url, timeout=10).text, "classify-form")
+    assert '<option value="other" selected>' in form and "<option selected>一般</option>" in form
+
+    done = post_form(agent, url, "classify", category="product_quality", severity="紧急")
+    assert done.status_code == 303
+    t = desk(site).by_number(ticket.number)
+    assert (t.category, t.severity) == ("product_quality", "紧急")
+    assert t.resolve_due < ticket.resolve_due  # the graver grade's deadlines, as the CLI sets them
+    last = desk(site).timeline(t.id)[-1]
+    assert (last["kind"], last["actor"], last["detail"]) == (
+        "classified", "ada", {"category": "product_quality", "severity": "紧急"})
+    assert "确认分类与级别" in agent.get(url, timeout=10).text
+
+    # only what changed is set: the same grade again does not move its deadlines
+    regraded = post_form(agent, url, "classify", category="product_quality", severity="紧急")
+    assert regraded.status_code == 400 and "nothing to change" in regraded.text
+    only_category = post_form(agent, url, "classify", category="logistics", severity="紧急")
+    assert only_category.status_code == 303
+    after = desk(site).by_number(ticket.number)
+    assert desk(site).timeline(t.id)[-1]["detail"] == {"category": "logistics", "severity": None}
+    assert after.resolve_due == t.resolve_due
+
+    page = agent.get(url, timeout=10).text
+    stale = agent.post(f"{url}/classify", data={"csrf": csrf_of(page), "version": version_of(page) - 1,
+                                                "category": "price", "severity": "一般"}, timeout=10)
+    assert stale.status_code == 409 and desk(site).by_number(ticket.number).category == "logistics"
+    forged = agent.post(f"{url}/classify", data={"version": version_of(page), "category": "price"},
+                        allow_redirects=False, timeout=10)
+    assert forged.status_code == 403
+    bad = post_form(agent, url, "classify", category="nonsense", severity="一般")
+    assert bad.status_code == 400 and "unknown category" in bad.text
+
+
+def test_an_agent_ticks_off_the_checklist_and_a_viewer_reads_it(site, base):
+    tickets = desk(site)
+    ticket = take(site, summary="快递显示签收但我没收到")
+    ticket = tickets.add_tasks(ticket.id, ["核查物流签收记录", "回电客户说明处理结果"], actor="playbook:logistics",
+                               expected_version=ticket.version)
+    url = f"{base}/tickets/{ticket.number}"
+    agent = login(base, "ada")
+    page = agent.get(url, timeout=10).text
+    assert "核查物流签收记录" in page and page.count('aria-checked="false"') == 2 and page.count('name="item"') == 2
+
+    ticked = post_form(agent, url, "tasks", item="2")
+    assert ticked.status_code == 303
+    t = desk(site).by_number(ticket.number)
+    assert [task["done"] for task in t.tasks] == [False, True] and t.tasks[1]["by"] == "ada"
+    page = agent.get(url, timeout=10).text
+    assert "完成任务：回电客户说明处理结果" in page  # the timeline names the task
+    assert page.count('aria-checked="true"') == 1 and page.count('name="item"') == 1  # one box left to tick
+
+    again = post_form(agent, url, "tasks", item="2")
+    assert again.status_code == 400 and "task 2 of" in again.text and "already done (by ada)" in again.text
+    missing = post_form(agent, url, "tasks", item="3")
+    assert missing.status_code == 400 and "has no task 3 (it has 2)" in missing.text
+
+    viewer = login(base, "viv")
+    seen = viewer.get(url, timeout=10).text
+    assert "核查物流签收记录" in seen and 'aria-checked="true"' in seen and 'aria-checked="false"' in seen
+    assert 'name="item"' not in seen and "classify-form" not in seen  # read-only
+    refused = viewer.post(f"{url}/tasks", data={"csrf": csrf_of(seen), "version": t.version + 1, "item": "1"},
+                          allow_redirects=False, timeout=10)
+    assert refused.status_code == 403
+    assert not desk(site).by_number(ticket.number).tasks[0]["done"]

@@ -140,6 +140,23 @@ class ConsoleService:
     def note(self, ticket: Ticket, text: str, *, actor: str, expected_version: int) -> Ticket:
         return self.tickets.add_note(ticket.id, text, actor=actor, expected_version=expected_version)
 
+    def classify(self, ticket: Ticket, *, category: str, severity: str, actor: str, expected_version: int) -> Ticket:
+        """The classify form, which shows both fields: only what the agent changed is set (as `ticket classify
+        --category/--severity`), so an unchanged grade does not set its deadlines again."""
+        category = category if category and category != ticket.category else None
+        severity = severity if severity and severity != ticket.severity else None
+        if category is None and severity is None:
+            raise TicketError(f"nothing to change: {ticket.number} is already {ticket.category} and {ticket.severity}")
+        return self.tickets.classify(ticket.id, actor=actor, expected_version=expected_version, category=category,
+                                     severity=severity)
+
+    def complete_task(self, ticket: Ticket, item: int, *, actor: str, expected_version: int) -> Ticket:
+        """Tick off checklist item `item` (1-based, as `ticket done N ITEM`)."""
+        task = ticket.tasks[item - 1] if 0 < item <= len(ticket.tasks) else None
+        if task is not None and task.get("done"):
+            raise TicketError(f"task {item} of {ticket.number} is already done (by {task.get('by') or '-'})")
+        return self.tickets.complete_task(ticket.id, item - 1, actor=actor, expected_version=expected_version)
+
     def assign(self, ticket: Ticket, *, department: str, owner: str, actor: str, expected_version: int) -> Ticket:
         """The assign form: a department, and optionally a person from the staff list who works in it.
 

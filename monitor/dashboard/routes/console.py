@@ -163,6 +163,7 @@ async def _ticket_page(request: Request, status_code: int = 200, error: str | No
         await run_in_threadpool(console.draft_reply, ticket) if can_reply else "")
     return render(request, "ticket.html", status_code, ticket=ticket, events=events, linked=linked,
                   actions=allowed, error=error, now=datetime.now(UTC), departments=DEPARTMENTS, staff=console.staff,
+                  categories=CATEGORIES, severities=SEVERITIES,
                   breached=ticket.breaches > 0, can_reply=can_reply, draft=draft, reply_channels=REPLY_CHANNELS,
                   default_via=DEFAULT_REPLY_VIA[ticket.intake],
                   brand_name=dashboard.display_name(ticket.brand),
@@ -243,6 +244,26 @@ async def assign(request: Request) -> Response:
 
 
 @guard("agent")
+async def classify(request: Request) -> Response:
+    def change(console, ticket, form, version):
+        return console.classify(ticket, category=form.get("category", ""), severity=form.get("severity", ""),
+                                actor=_actor(request), expected_version=version)
+
+    return await _ticket_change(request, change)
+
+
+@guard("agent")
+async def complete_task(request: Request) -> Response:
+    def change(console, ticket, form, version):
+        item = form.get("item", "")
+        if not item.isdigit():
+            raise TicketError(f"no checklist item {item!r}")
+        return console.complete_task(ticket, int(item), actor=_actor(request), expected_version=version)
+
+    return await _ticket_change(request, change)
+
+
+@guard("agent")
 async def reply(request: Request) -> Response:
     def change(console, ticket, form, version):
         via = form.get("via") or None
@@ -309,4 +330,6 @@ routes = [
     Route("/tickets/{number}/action", act, methods=["POST"]),
     Route("/tickets/{number}/note", note, methods=["POST"]),
     Route("/tickets/{number}/assign", assign, methods=["POST"]),
+    Route("/tickets/{number}/classify", classify, methods=["POST"]),
+    Route("/tickets/{number}/tasks", complete_task, methods=["POST"]),
 ]
