@@ -96,6 +96,15 @@ def test_a_viewer_sees_the_contact_masked_and_no_forms(site, base):
         assert page.locator("#reply-form").count() == 0
 
 
+def test_an_agent_ticks_off_a_checklist_item_in_the_console(site, base):
+    with chromium_page() as page:
+        browser_login(page, base, "ada", f"/tickets/{site.ticket_number}")
+        assert page.get_attribute("#checklist li[data-task='1'] .tick", "aria-checked") == "true"  # done earlier
+        click(page, "#checklist li[data-task='2'] button.tick")
+        assert page.get_attribute("#checklist li[data-task='2'] .tick", "aria-checked") == "true"
+        assert "完成任务：联系发帖用户致歉并跟进" in page.inner_text("#timeline")
+
+
 def test_statements_are_approved_and_published_in_the_console(site, base):
     from datetime import UTC, datetime, timedelta
 

@@ -112,3 +112,25 @@ def test_cases_create_then_update_with_version():
         else:
             raise AssertionError("a stale version must not overwrite the case")
         client.close()
+
+
+def test_a_case_carries_no_phone_or_email_the_customer_gave(tmp_path):
+    from crisiswatch.db import connect
+    from playbooks.tickets.mirror import KibanaCaseMirror
+    from playbooks.tickets.service import TicketService
+
+    with FakeKibana() as fake:
+        client = kibana.kibana_client(fake.url)
+        conn = connect(tmp_path / "state.db")
+        tickets = TicketService(conn, mirror=KibanaCaseMirror(KibanaCases(client), conn))
+        t = tickets.intake(channel="phone", customer="王女士", contact="13812345678", category="logistics",
+                           severity="一般", summary="快递没到，打我手机13912345678或者发wang.nv@example.com",
+                           expectation="回电13912345678", actor="ada")
+        tickets.classify(t.id, actor="ada", expected_version=t.version, severity="重要")
+        bodies = [r["body"] for r in fake.requests if r["path"].startswith("/api/cases")]
+        sent = "\n".join(b.decode("utf-8") if isinstance(b, bytes) else json.dumps(b, ensure_ascii=False)
+                         for b in bodies)
+        assert len(bodies) == 2 and "139****5678" in sent  # created, then updated, with the masked words
+        for raw in ("13912345678", "wang.nv@example.com", "13812345678"):
+            assert raw not in sent
+        client.close()

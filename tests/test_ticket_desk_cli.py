@@ -184,3 +184,41 @@ def test_an_export_keeps_line_breaks_checks_brands_and_starts_the_clocks_when_th
     rows = {r["customer"]: r for r in json.loads(ok(cli(cfg, "--json", "list")))}
     assert rows["李先生"]["summary"] == "冰箱送来就是坏的，\n要求换货" and rows["王女士"]["summary"].endswith("第二段也在")
     assert rows["李先生"]["created_at"].startswith("2026-06-01T01:30")  # 09:30 in Shanghai, stored in UTC
+
+
+def test_a_phone_or_email_the_customer_gave_in_their_words_is_masked_in_lists(tmp_path):
+    cfg = desk(tmp_path)
+    summary, expectation = "快递没到，打我手机13912345678或者发wang.nv@example.com", "回电13912345678"
+    number = ok(cli(cfg, "new", "--channel", "phone", "--customer", "王女士", "--contact", "13812345678",
+                    "--summary", summary, "--expectation", expectation, "--category", "logistics",
+                    "--severity", "一般")).strip()
+    listed = ok(cli(cfg, "--json", "list"))
+    assert "13912345678" not in listed and "wang.nv@example.com" not in listed
+    (row,) = json.loads(listed)
+    assert row["summary"] == "快递没到，打我手机139****5678或者发w***@example.com"
+    assert (row["expectation"], row["contact"]) == ("回电139****5678", "138****5678")
+    shown = json.loads(ok(cli(cfg, "--json", "show", number)))  # the agent's own view, as for the contact
+    assert (shown["summary"], shown["expectation"], shown["contact"]) == (summary, expectation, "13812345678")
+
+
+def test_the_same_export_imported_twice_links_each_repeat_and_the_report_counts_them(tmp_path):
+    cfg = desk(tmp_path)
+    export = tmp_path / "calls.csv"
+    export.write_text("channel,customer,contact,summary,expectation,category,severity\n"
+                      "phone,李先生,139-0000-1111,充电宝充电时冒烟，孩子的手被烫伤了,退货退款,product_quality,紧急\n"
+                      "email,钱先生,Qian@Example.com,退款十天没到账,尽快退款,payment_billing,重要\n", encoding="utf-8")
+    first = [line.split()[0] for line in ok(cli(cfg, "import", str(export))).splitlines()]
+    # the same callers again, by another channel and with the number written another way
+    export.write_text("channel,customer,contact,summary,expectation,category,severity\n"
+                      "chat,李先生,+86 13900001111,充电宝充电时冒烟，孩子的手被烫伤了,退货退款,product_quality,紧急\n"
+                      "phone,钱先生,qian@example.com,退款十天没到账,尽快退款,payment_billing,重要\n", encoding="utf-8")
+    again = [line.split()[0] for line in ok(cli(cfg, "import", str(export))).splitlines()]
+    assert len(first) == len(again) == 2
+    for earlier, later in zip(first, again, strict=True):
+        shown = ok(cli(cfg, "show", later))
+        assert f"related: {earlier} (同一联系方式, earlier)" in shown, shown
+        assert shown.count("related:") == 1  # not the other caller's ticket
+    assert "related:" not in ok(cli(cfg, "show", first[0])).replace(f"related: {again[0]}", "")
+    report = subprocess.run([sys.executable, "-m", "crisiswatch.cli", "--config", str(cfg), "report", "--period", "7d"],
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert "重复投诉率 Repeat-complaint rate | 50.0%" in ok(report)

@@ -119,6 +119,30 @@ def test_repeat_complaints_are_linked(tickets, clock):
     assert late.related == []  # outside the 30-day window
 
 
+def test_complaints_taken_at_the_desk_are_linked_by_contact_customer_or_summary(tickets, clock):
+    def take(customer, contact, summary, category="logistics"):
+        return tickets.intake(channel="phone", customer=customer, contact=contact, summary=summary,
+                              category=category, severity="一般", actor="x")
+
+    def reasons(t):
+        return {(r["number"], r["reason"]) for r in t.related if r["direction"] == "earlier"}
+
+    a = take("王女士", "138 1234 5678", "极光优选快递十天没到，物流一直不更新")
+    clock.now += timedelta(days=2)
+    # the same phone written with the country code, another grievance in another category: the same caller
+    b = take("王", "+86-138-1234-5678", "退款申请通过了钱还没到账", "payment_billing")
+    assert reasons(b) == {(a.number, "same_contact")}
+    # a namesake with another number and another grievance is not a repeat; the same grievance is
+    assert reasons(take("王女士", "13900001111", "耳机用了两天就坏了", "product_quality")) == set()
+    c = take("王女士", "wang@example.com", "极光优选快递十天没到，物流一直不更新，再次投诉", "other")
+    assert reasons(c) == {(a.number, "same_customer")}
+    # another customer telling the same story in the same category: the summary is compared, as posts are
+    d = take("李先生", "13700002222", "极光优选快递十天没到，物流信息一直不更新")
+    assert (a.number, "same_topic") in reasons(d)
+    clock.now += timedelta(days=40)
+    assert take("王女士", "13812345678", "极光优选快递十天没到").related == []  # outside the 30-day window
+
+
 def test_sla_reminds_then_breaches_and_escalates_once(tickets, clock):
     t = tickets.convert([post("1", "快递丢了", severity="重要")], actor="x")  # ack 1h, Friday 09:00
     clock.now = T0 + timedelta(minutes=50)  # 80% of the 1 h limit has passed

@@ -146,6 +146,37 @@ class ConsoleService:
     def note(self, ticket: Ticket, text: str, *, actor: str, expected_version: int) -> Ticket:
         return self.tickets.add_note(ticket.id, text, actor=actor, expected_version=expected_version)
 
-    def assign(self, ticket: Ticket, to: str, *, actor: str, expected_version: int) -> Ticket:
-        """To a department, or to a person from the staff list."""
-        return self.tickets.assign(ticket.id, to, actor=actor, expected_version=expected_version)
+    def classify(self, ticket: Ticket, *, category: str, severity: str, actor: str, expected_version: int) -> Ticket:
+        """The classify form, which shows both fields: only what the agent changed is set (as `ticket classify
+        --category/--severity`), so an unchanged grade does not set its deadlines again."""
+        category = category if category and category != ticket.category else None
+        severity = severity if severity and severity != ticket.severity else None
+        if category is None and severity is None:
+            raise TicketError(f"nothing to change: {ticket.number} is already {ticket.category} and {ticket.severity}")
+        return self.tickets.classify(ticket.id, actor=actor, expected_version=expected_version, category=category,
+                                     severity=severity)
+
+    def complete_task(self, ticket: Ticket, item: int, *, actor: str, expected_version: int) -> Ticket:
+        """Tick off checklist item `item` (1-based, as `ticket done N ITEM`)."""
+        task = ticket.tasks[item - 1] if 0 < item <= len(ticket.tasks) else None
+        if task is not None and task.get("done"):
+            raise TicketError(f"task {item} of {ticket.number} is already done (by {task.get('by') or '-'})")
+        return self.tickets.complete_task(ticket.id, item - 1, actor=actor, expected_version=expected_version)
+
+    def assign(self, ticket: Ticket, *, department: str, owner: str, actor: str, expected_version: int) -> Ticket:
+        """The assign form: a department, and optionally a person from the staff list who works in it.
+
+        No owner: the ticket goes to the department (its owner stays only if they work there). An owner from
+        another department is refused rather than silently winning over the department chosen beside them."""
+        department, owner = department.strip(), owner.strip()
+        if not department and not owner:
+            raise TicketError("choose a department or a person to assign the ticket to")
+        if department and department not in DEPARTMENTS:
+            raise TicketError(f"unknown department {department!r} (departments: {', '.join(DEPARTMENTS)})")
+        if not owner:
+            return self.tickets.assign(ticket.id, department, actor=actor, expected_version=expected_version)
+        works_in = self.tickets.department_of(owner)  # refuses a name that is not on the staff list
+        if department and works_in != department:
+            raise TicketError(f"{owner} works in {works_in}, not {department}: choose a person from {department},"
+                              f" or no person to give the ticket to {department} alone")
+        return self.tickets.assign(ticket.id, owner, actor=actor, expected_version=expected_version)

@@ -245,6 +245,9 @@ TEXT.update({
     "extend": {"zh": "申请延期", "en": "Extend"},
     "extended": {"zh": "延期", "en": "Extended"},
     "classified": {"zh": "确认类别", "en": "Classified"},
+    "classify": {"zh": "更正类别与级别", "en": "Correct category and grade"},
+    "checklist": {"zh": "处理清单", "en": "Checklist"},
+    "tick_task": {"zh": "勾选为已完成", "en": "Tick off"},
     "statements": {"zh": "声明", "en": "Statements"},
     "statements_about": {"zh": "预案起草的对外声明：审批后在黄金时间内发布", "en": "drafted by playbooks: approve, then publish "
                          "within the golden window"},

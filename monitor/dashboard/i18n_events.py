@@ -99,6 +99,8 @@ class _Blank(dict):
 SAID = {"note": ("备注", "Note"), "text": ("答复", "Reply"), "via": ("答复方式", "Via"),
         "satisfaction": ("满意度", "Satisfaction"), "comment": ("客户意见", "Comment")}
 REPEAT_REASONS = {"same_author": ("同一作者", "same author"), "same_order": ("同一订单号", "same order number"),
+                  "same_contact": ("同一联系方式", "same phone or e-mail"),
+                  "same_customer": ("同一客户同一问题", "same customer, same grievance"),
                   "same_topic": ("同一问题", "same grievance")}
 TIMES = ("until", "due")  # detail values that are instants, shown in the team's time zone
 

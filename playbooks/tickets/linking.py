@@ -59,13 +59,34 @@ def similar_topic(a: str, b: str) -> bool:
     return len(x & y) / len(x | y) >= TOPIC_SIMILARITY
 
 
+def contact_key(contact: str) -> str:
+    """A contact as it identifies a customer: an e-mail in lower case, a phone number as its digits without
+    the country code (`+86 138-1234-5678` and `13812345678` are one customer). Never the masked form, which
+    many customers share."""
+    value = contact.strip().lower()
+    if "@" in value:
+        return value
+    digits = re.sub(r"\D", "", value)
+    for prefix in ("0086", "86"):
+        if digits.startswith(prefix) and len(digits) - len(prefix) == 11:
+            return digits[len(prefix):]
+    return digits
+
+
+def _topic_text(row: Any) -> str:
+    """What the complaint says: the posts it holds, or the customer's summary for one taken at the desk."""
+    return " ".join(e.get("text", "") for e in json.loads(row["evidence"])) or row["summary"] or ""
+
+
 def link_repeats(tickets: TicketLedger, ticket_id: int, now: datetime, actor: str) -> None:
-    """Same author, same order number or the same grievance retold within the window: a repeat."""
+    """Same author, order number or contact, the same customer retelling the same grievance, or the same
+    grievance retold in the same category, within the window: a repeat."""
     new = tickets.conn.execute("SELECT * FROM tickets WHERE id=?", (ticket_id,)).fetchone()
     since = (now - timedelta(days=tickets.settings.repeat_window_days)).isoformat()
-    text = " ".join(e.get("text", "") for e in json.loads(new["evidence"]))
+    text, contact = _topic_text(new), contact_key(new["contact"] or "")
+    customer = (new["customer"] or "").strip()
     candidates = tickets.conn.execute(
-        "SELECT id, number, author_id, order_no, category, evidence FROM tickets"
+        "SELECT id, number, author_id, order_no, category, evidence, contact, customer, summary FROM tickets"
         " WHERE id != ? AND brand=? AND created_at >= ? ORDER BY id DESC LIMIT 500",
         (ticket_id, new["brand"], since)).fetchall()
     for old in candidates:
@@ -73,8 +94,12 @@ def link_repeats(tickets: TicketLedger, ticket_id: int, now: datetime, actor: st
             reason = "same_author"
         elif new["order_no"] and old["order_no"] == new["order_no"]:
             reason = "same_order"
-        elif old["category"] == new["category"] and text and similar_topic(
-                text, " ".join(e.get("text", "") for e in json.loads(old["evidence"]))):
+        elif contact and contact_key(old["contact"] or "") == contact:
+            reason = "same_contact"
+        # a name such as 王女士 is shared by many customers: with what they said, not alone
+        elif customer and (old["customer"] or "").strip() == customer and similar_topic(text, _topic_text(old)):
+            reason = "same_customer"
+        elif old["category"] == new["category"] and text and similar_topic(text, _topic_text(old)):
             reason = "same_topic"
         else:
             continue

@@ -8,6 +8,7 @@ from typing import Any
 
 from crisiswatch.config import INTAKE_CHANNELS, REPLY_CHANNELS, TICKET_DEPARTMENTS
 from crisiswatch.errors import CrisiswatchError
+from crisiswatch.pii import mask as mask_pii
 
 STATUSES = ("新建", "已受理", "处理中", "已回复", "已解决", "已回访", "已关闭")
 NEW, ACCEPTED, IN_PROGRESS, REPLIED, RESOLVED, FOLLOWED_UP, CLOSED = STATUSES
@@ -170,12 +171,22 @@ class Ticket:
             return self.resolved_at
         return self.followed_up_at or self.closed_at
 
+    @property
+    def summary_masked(self) -> str:
+        """The customer's words with any phone, e-mail, ID or address they gave masked, as the contact is."""
+        return mask_pii(self.summary).text
+
+    @property
+    def expectation_masked(self) -> str:
+        return mask_pii(self.expectation).text
+
     def to_dict(self, *, contact: bool = True) -> dict[str, Any]:
-        """Every field; the customer's contact in full only when the reader needs it to reach them."""
+        """Every field; the customer's contact (and what they said, which may repeat it) in full only when the
+        reader needs it to reach them."""
         out = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in self.__dict__.items()}
         out["intake"] = self.intake
         if not contact:
-            out["contact"] = self.contact_masked
+            out.update(contact=self.contact_masked, summary=self.summary_masked, expectation=self.expectation_masked)
         return out
 
 

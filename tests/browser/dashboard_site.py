@@ -72,7 +72,7 @@ def site_config(db: Path) -> Config:
         "index": {"url": f"sqlite:///{db}"},
         "brands": [{"key": k, "names": [n]} for k, n in BRANDS.items()],
         "alerts": {"routes": [{"name": "console", "channel": "console"}]},
-        "tickets": {"staff": {"ada": "客服", "root": "管理层"}},
+        "tickets": {"staff": {"ada": "客服", "root": "管理层", "zhou": "调查"}},
     }, str(db.parent / "crisiswatch.yaml"))
 
 

@@ -14,6 +14,7 @@ from crisiswatch.config import INTAKE_CHANNELS, REPLY_CHANNELS
 from crisiswatch.errors import CrisiswatchError
 from crisiswatch.localtime import local_time
 from crisiswatch.mention import CATEGORIES, SEVERITIES, SOURCES
+from crisiswatch.pii import mask as mask_pii
 from monitor.dashboard.filters import RANGES, parse_view
 from monitor.dashboard.i18n import Translator
 from monitor.dashboard.i18n_events import ticket_timeline
@@ -152,6 +153,10 @@ async def _ticket_page(request: Request, status_code: int = 200, error: str | No
     dashboard = await run_in_threadpool(request.app.state.resources.dashboard)
     events = ticket_timeline(await run_in_threadpool(console.timeline, ticket), ticket.number, lang,
                              lambda at: local_time(at, zone), [task.get("text", "") for task in ticket.tasks])
+    agent = request.state.user.can("agent")
+    if not agent:  # a reply or note may repeat the phone number or e-mail the customer gave
+        events = [{**e, "text": mask_pii(e["text"]).text, "said": [(k, mask_pii(v).text) for k, v in e["said"]]}
+                  for e in events]
     linked = [m for m in (await run_in_threadpool(lambda: [console.mention(i) for i in ticket.mention_ids])) if m]
     allowed = [a for a in BUTTONS if ticket.status in TRANSITIONS[a][0]]
     can_reply = ticket.status in ("新建", "已受理", *TRANSITIONS["reply"][0])
@@ -159,11 +164,15 @@ async def _ticket_page(request: Request, status_code: int = 200, error: str | No
         await run_in_threadpool(console.draft_reply, ticket) if can_reply else "")
     return render(request, "ticket.html", status_code, ticket=ticket, events=events, linked=linked,
                   actions=allowed, error=error, now=datetime.now(UTC), departments=DEPARTMENTS, staff=console.staff,
+                  categories=CATEGORIES, severities=SEVERITIES,
                   breached=ticket.breaches > 0, can_reply=can_reply, draft=draft, reply_channels=REPLY_CHANNELS,
                   default_via=DEFAULT_REPLY_VIA[ticket.intake],
                   brand_name=dashboard.display_name(ticket.brand),
-                  # the customer's contact in full only for those who work the ticket
-                  contact=ticket.contact if request.state.user.can("agent") else ticket.contact_masked)
+                  # the customer's contact, and their words that may repeat it, in full only for those who work
+                  # the ticket
+                  contact=ticket.contact if agent else ticket.contact_masked,
+                  summary=ticket.summary if agent else ticket.summary_masked,
+                  expectation=ticket.expectation if agent else ticket.expectation_masked)
 
 
 @guard("viewer")
@@ -229,8 +238,28 @@ async def note(request: Request) -> Response:
 @guard("agent")
 async def assign(request: Request) -> Response:
     def change(console, ticket, form, version):
-        to = form.get("owner") or form.get("department", "")
-        return console.assign(ticket, to, actor=_actor(request), expected_version=version)
+        return console.assign(ticket, department=form.get("department", ""), owner=form.get("owner", ""),
+                              actor=_actor(request), expected_version=version)
+
+    return await _ticket_change(request, change)
+
+
+@guard("agent")
+async def classify(request: Request) -> Response:
+    def change(console, ticket, form, version):
+        return console.classify(ticket, category=form.get("category", ""), severity=form.get("severity", ""),
+                                actor=_actor(request), expected_version=version)
+
+    return await _ticket_change(request, change)
+
+
+@guard("agent")
+async def complete_task(request: Request) -> Response:
+    def change(console, ticket, form, version):
+        item = form.get("item", "")
+        if not item.isdigit():
+            raise TicketError(f"no checklist item {item!r}")
+        return console.complete_task(ticket, int(item), actor=_actor(request), expected_version=version)
 
     return await _ticket_change(request, change)
 
@@ -318,4 +347,6 @@ routes = [
     Route("/tickets/{number}/action", act, methods=["POST"]),
     Route("/tickets/{number}/note", note, methods=["POST"]),
     Route("/tickets/{number}/assign", assign, methods=["POST"]),
+    Route("/tickets/{number}/classify", classify, methods=["POST"]),
+    Route("/tickets/{number}/tasks", complete_task, methods=["POST"]),
 ]
