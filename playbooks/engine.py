@@ -3,7 +3,9 @@
 A step's outcome is recorded in `playbook_runs` before the next starts, so a restart resumes
 where it stopped and never opens a second ticket or sends a second alert. A step that waits
 (for a duration, an approval, a condition) is recorded as `waiting` with its own state; `tick`
-runs it again later and the playbook carries on once it is done.
+runs it again later and the playbook carries on once it is done. A step whose wait has a life of
+its own (`holds_playbook = False`: a statement's approvals and publication) waits beside the
+steps after it instead, so an escalation never waits for a statement.
 """
 
 from __future__ import annotations
@@ -171,7 +173,7 @@ class PlaybookEngine:
             if not still_waiting:  # a wait re-checked on every tick is audited when it starts and ends
                 self.audit.record(ctx.actor, spec.type, incident.label, result.outcome, at=now,
                                   **{k: v for k, v in result.detail.items() if k != "at"})
-            if result.outcome == WAITING:
+            if result.outcome == WAITING and step.holds_playbook:
                 break
         return outcomes
 

@@ -73,7 +73,8 @@ def test_product_safety_runs_its_steps_and_resumes_on_tick(tmp_path):
     ran = dict(engine.handle(change))
     assert ran["negative_spike"] == ["open_ticket: done", "notify: done"]
     assert ran["product_safety"] == ["open_ticket: skipped", "sla: done", "assign: done", "page: done",
-                                     "task: done", "notify: done", "draft_statement: waiting"]
+                                     "task: done", "notify: done", "draft_statement: waiting",
+                                     "escalate_if: waiting"]  # the statement's wait holds up no escalation
     assert "logistics_surge" not in ran and "data_leak" not in ran
     ticket = engine.tickets.list()[0]
     assert len(engine.tickets.list()) == 1
@@ -92,12 +93,12 @@ def test_product_safety_runs_its_steps_and_resumes_on_tick(tmp_path):
     clock.now += timedelta(minutes=30)
     assert engine.tick() == [("INC-1", "product_safety", [
         "open_ticket: skipped (earlier)", "sla: done (earlier)", "assign: done (earlier)", "page: done (earlier)",
-        "task: done (earlier)", "notify: done (earlier)", "draft_statement: waiting"])]
+        "task: done (earlier)", "notify: done (earlier)", "draft_statement: waiting", "escalate_if: waiting"])]
     approvals = ApprovalService(engine.config, conn, engine.dispatcher, clock=clock)
     approvals.decide(int(statement.approval_id), "pr-lead", True)
     clock.now += timedelta(minutes=5)
     # approved is not out: the golden window runs until the statement is published
-    assert engine.tick()[0][2][-1] == "draft_statement: waiting"
+    assert engine.tick()[0][2][-2:] == ["draft_statement: waiting", "escalate_if: waiting"]
     assert StatementStore(conn).all()[0].status == "approved"
     published = StatementDesk(engine.config, conn, clock=clock).publish(statement.id, "pr-lead")
     assert published.published_at == clock.now and not published.missed_window  # 55 min after the start

@@ -59,6 +59,9 @@ class Step(ABC):
     type: ClassVar[str]
     Options: ClassVar[type[StepOptions]] = StepOptions
     templates: ClassVar[tuple[str, ...]] = ()  # options holding `{name}` templates (a string or a list of them)
+    # while it waits, the steps after it wait too; False for a wait with a life of its own (a statement's
+    # approvals and publication), which must not hold up an escalation or a close behind it
+    holds_playbook: ClassVar[bool] = True
 
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = self.Options.model_validate(options)

@@ -50,6 +50,8 @@ RAW_VARIABLES = ("top_terms", "summary")  # words from posts (terms; a detector'
 class DraftStatementStep(Step):
     type = "draft_statement"
     Options = DraftStatementOptions
+    # approvers may take hours, reject, or never answer; the escalation behind this step must not wait for them
+    holds_playbook = False
 
     def variables(self, ctx: StepContext) -> dict[str, Any]:
         """Curated facts only (brand, category, counts, times): a public statement never carries words
