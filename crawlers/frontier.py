@@ -10,12 +10,24 @@ member is still busy (that one may add pages), and leaves once every member is i
 hands what it saw (newest post per query, lost pages, a block, an unclean end) to the crawl; the
 last host to leave advances the crawl marks from all of it at once, and only if no host lost a
 page of that query, was blocked or ended otherwise: marks move only when the shared crawl finished.
+
+A host may die mid-crawl (kill -9, a lost machine) without leaving. Each member keeps a heartbeat key
+(`alive:<member>`, a short TTL renewed by a thread while it crawls), and every request it takes from
+the queue stays in its in-flight hash (`inflight:<member>`) until the request's callback is done. Any
+host that waits for the others (and the next seeder) drops members whose heartbeat is gone from the
+member set and the open count, and puts their in-flight requests back into the queue, past the
+duplicate filter: the crawl finishes without them, and no page they had taken is lost. Posts a dead
+host had read but not yet written to the index are lost with it, so its crawl counts as unclean and
+the marks stay: the next crawl reads those minutes again. A crawl all of whose members are gone is
+abandoned by the next seeder, which starts afresh from the marks.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -31,19 +43,74 @@ from scrapy_redis.scheduler import Scheduler as RedisScheduler
 logger = logging.getLogger(__name__)
 PREFIX = "crisiswatch:frontier"
 CRAWL_TTL = 6 * 3600  # keys of a crawl whose hosts all died go away by themselves
+HEARTBEAT_SECONDS = 30.0  # a member silent this long is gone: its requests go back into the queue
+TOKEN = "crisiswatch_frontier_token"  # request.meta: which in-flight entry the request is
+
+# pops the best request into the member's in-flight hash, in one step: a host killed between the two
+# loses nothing (the entry holds the score, so it goes back where it was)
+_POP = r"""
+local got = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #got == 0 then return false end
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, 0)
+local token = redis.sha1hex(got[1])
+redis.call('HSET', KEYS[2], token, got[2] .. '\n' .. got[1])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+return got[1]
+"""
+
+# drops a member whose heartbeat is gone, once whoever notices first: its in-flight requests go back
+# into the queue (no duplicate filter on the way), it leaves the member, idle and open counts, and the
+# crawl is unclean (what it had read but not yet written is lost with it: marks must stay)
+_REAP = r"""
+if redis.call('EXISTS', KEYS[5]) == 1 then return -1 end
+if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return -1 end
+redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('DECR', KEYS[3])
+redis.call('SADD', KEYS[7], ARGV[1] .. ': stopped beating without leaving (killed or cut off)')
+redis.call('EXPIRE', KEYS[7], ARGV[2])
+local entries = redis.call('HVALS', KEYS[4])
+for _, entry in ipairs(entries) do
+  local cut = string.find(entry, '\n', 1, true)
+  redis.call('ZADD', KEYS[6], tonumber(string.sub(entry, 1, cut - 1)), string.sub(entry, cut + 1))
+end
+redis.call('DEL', KEYS[4])
+return #entries
+"""
+
+# the member leaves: what it had taken and not finished (a crawl ended by a block) goes back into the
+# queue for the others; the last one (open count at zero) closes the crawl; a member already dropped as
+# gone is counted no more
+_LEAVE = r"""
+local entries = redis.call('HVALS', KEYS[5])
+for _, entry in ipairs(entries) do
+  local cut = string.find(entry, '\n', 1, true)
+  redis.call('ZADD', KEYS[6], tonumber(string.sub(entry, 1, cut - 1)), string.sub(entry, cut + 1))
+end
+redis.call('DEL', KEYS[4], KEYS[5])
+if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('SREM', KEYS[3], ARGV[1])
+if redis.call('DECR', KEYS[2]) <= 0 then return 1 end
+return 0
+"""
 
 
 class SharedCrawl:
     """One spider's shared crawl in Redis: which crawl is on, who takes part, what each saw."""
 
-    def __init__(self, client: redis.Redis, spider: str, member: str) -> None:
+    def __init__(self, client: redis.Redis, spider: str, member: str, heartbeat: float = HEARTBEAT_SECONDS) -> None:
         self.r, self.spider, self.member = client, spider, member
+        self.heartbeat = heartbeat
         self.crawl_id: str | None = None
         self.seeder = False
+        self._beating: threading.Event | None = None
+        self._pop = client.register_script(_POP)
+        self._reap = client.register_script(_REAP)
+        self._leave = client.register_script(_LEAVE)
 
     @classmethod
-    def from_url(cls, url: str, spider: str, member: str | None = None) -> SharedCrawl:
-        return cls(redis.Redis.from_url(url), spider, member or uuid.uuid4().hex[:12])
+    def from_url(cls, url: str, spider: str, member: str | None = None,
+                 heartbeat: float = HEARTBEAT_SECONDS) -> SharedCrawl:
+        return cls(redis.Redis.from_url(url), spider, member or uuid.uuid4().hex[:12], heartbeat)
 
     def _current_key(self) -> str:
         return f"{PREFIX}:{self.spider}:current"
@@ -57,19 +124,90 @@ class SharedCrawl:
 
     def begin(self, join: bool) -> None:
         """Starts the spider's shared crawl, or joins the one under way (always, with `join`). A host
-        that finds none to join gets an empty crawl of its own and leaves at once."""
+        that finds none to join, or one whose members are all gone, gets an empty crawl of its own and
+        leaves at once. A seeder that finds a crawl whose members are all gone abandons it (its marks
+        never moved: this crawl reads again what it had) and starts a new one."""
         new = uuid.uuid4().hex[:12]
+        stale = self.current()
+        if stale is not None and not self._live_members(stale):
+            if not join:
+                logger.warning("shared crawl %s of %s: every member is gone (none beats); abandoned, a new crawl"
+                               " starts from the marks", stale, self.spider)
+                self._close(stale)
+            stale = None
         if not join and self.r.set(self._current_key(), new, nx=True, ex=CRAWL_TTL):
             self.crawl_id, self.seeder = new, True
         else:
-            self.crawl_id = self.current() or new
+            self.crawl_id = (self.current() or new) if stale is not None or not join else new
         pipe = self.r.pipeline()
+        pipe.set(self.key(f"alive:{self.member}"), "1", px=int(self.heartbeat * 1000))
         pipe.sadd(self.key("members"), self.member)
         pipe.incr(self.key("open"))
         for name in ("members", "open"):
             pipe.expire(self.key(name), CRAWL_TTL)
         pipe.execute()
-        return True
+        self._start_beating()
+
+    def _live_members(self, crawl_id: str) -> list[str]:
+        members = [m.decode() for m in self.r.smembers(f"{PREFIX}:{self.spider}:{crawl_id}:members")]
+        return [m for m in members if self.r.exists(f"{PREFIX}:{self.spider}:{crawl_id}:alive:{m}")]
+
+    # heartbeat and the members that lost theirs ------------------------------------------------------
+    def _start_beating(self) -> None:
+        self.stop_beating()
+        stop = self._beating = threading.Event()
+        key, ttl_ms = self.key(f"alive:{self.member}"), int(self.heartbeat * 1000)
+
+        def beat() -> None:
+            while not stop.wait(self.heartbeat / 3):
+                try:
+                    self.r.set(key, "1", px=ttl_ms)
+                except redis.RedisError as exc:  # Redis away: the next beat tries again
+                    logger.warning("shared crawl %s: heartbeat failed (%s)", self.crawl_id, exc)
+
+        threading.Thread(target=beat, name=f"frontier-heartbeat:{self.member}", daemon=True).start()
+
+    def stop_beating(self) -> None:
+        if self._beating is not None:
+            self._beating.set()
+            self._beating = None
+
+    def reap(self) -> int:
+        """Drops the members whose heartbeat is gone; returns how many of their requests went back."""
+        requeued = 0
+        for raw in self.r.smembers(self.key("members")):
+            member = raw.decode()
+            if member == self.member:
+                continue
+            keys = [self.key(n) for n in ("members", "idle", "open", f"inflight:{member}", f"alive:{member}",
+                                          "requests", "unclean")]
+            n = int(self._reap(keys=keys, args=[member, CRAWL_TTL]))
+            if n < 0:
+                continue
+            requeued += n
+            logger.warning("shared crawl %s of %s: member %s stopped beating (killed or cut off); dropped, %d "
+                           "request(s) it had taken put back into the queue, the crawl's marks stay",
+                           self.crawl_id, self.spider, member, n)
+        return requeued
+
+    # requests a member has taken ---------------------------------------------------------------------
+    def take(self) -> tuple[bytes, str] | None:
+        """The best queued request (encoded) and its in-flight token; it stays in flight until `done`."""
+        raw = self._pop(keys=[self.key("requests"), self.key(f"inflight:{self.member}")], args=[CRAWL_TTL])
+        if raw is None:
+            return None
+        return raw, hashlib.sha1(raw).hexdigest()  # noqa: S324 (Redis's sha1hex names the entry, no security)
+
+    def done(self, token: str | None) -> None:
+        if token:
+            self.r.hdel(self.key(f"inflight:{self.member}"), token)
+
+    def settled(self) -> None:
+        """Nothing of this host is in flight any more (Scrapy found it idle): its in-flight hash is empty."""
+        self.r.delete(self.key(f"inflight:{self.member}"))
+
+    def in_flight(self, member: str | None = None) -> int:
+        return int(self.r.hlen(self.key(f"inflight:{member or self.member}")))
 
     # idleness ---------------------------------------------------------------------------------
     def pending(self) -> int:
@@ -79,7 +217,9 @@ class SharedCrawl:
         self.r.srem(self.key("idle"), self.member)
 
     def idle(self) -> bool:
-        """Marks this host idle; True when every member is idle and the queue is empty (done)."""
+        """Marks this host idle; True when every live member is idle and the queue is empty (done). Members
+        gone without leaving are dropped first, their requests queued again."""
+        self.reap()
         pipe = self.r.pipeline()
         pipe.sadd(self.key("idle"), self.member)
         pipe.expire(self.key("idle"), CRAWL_TTL)
@@ -101,8 +241,13 @@ class SharedCrawl:
         pipe.execute()
 
     def leave(self) -> bool:
-        """True for the last host to leave: it closes the crawl."""
-        return int(self.r.decr(self.key("open"))) <= 0
+        """True for the last host to leave: it closes the crawl. Members gone without leaving are not
+        waited for (their requests go back into the queue for whoever comes next)."""
+        self.stop_beating()
+        self.reap()
+        keys = [self.key(n) for n in ("members", "open", "idle", f"alive:{self.member}", f"inflight:{self.member}",
+                                      "requests")]
+        return int(self._leave(keys=keys, args=[self.member])) == 1
 
     def outcome(self) -> tuple[dict[tuple[str, str], datetime], set[str], list[str]]:
         """(newest post per (source, query) over every host, queries with a lost page, unclean ends)."""
@@ -117,9 +262,16 @@ class SharedCrawl:
         return marks, lost, unclean
 
     def close(self) -> None:
+        self.stop_beating()
+        if self.crawl_id is not None:
+            self._close(self.crawl_id)
+
+    def _close(self, crawl_id: str) -> None:
+        base = f"{PREFIX}:{self.spider}:{crawl_id}"
         names = ("requests", "dupefilter", "members", "open", "idle", "marks", "lost", "unclean")
-        self.r.delete(*(self.key(n) for n in names))
-        if self.current() == self.crawl_id:
+        per_member = [*self.r.scan_iter(match=f"{base}:inflight:*"), *self.r.scan_iter(match=f"{base}:alive:*")]
+        self.r.delete(*(f"{base}:{n}" for n in names), *per_member)
+        if self.current() == crawl_id:
             self.r.delete(self._current_key())
 
 
@@ -135,7 +287,9 @@ class FrontierExtension:
         if not url:
             raise NotConfigured
         self.crawler = crawler
-        self.shared = SharedCrawl.from_url(url, crawler.spidercls.name, crawler.settings.get("CRISISWATCH_HOLDER"))
+        self.shared = SharedCrawl.from_url(url, crawler.spidercls.name, crawler.settings.get("CRISISWATCH_HOLDER"),
+                                           crawler.settings.getfloat("CRISISWATCH_FRONTIER_HEARTBEAT",
+                                                                     HEARTBEAT_SECONDS))
         self.shared.begin(crawler.settings.getbool("CRISISWATCH_FRONTIER_JOIN"))
         role = "seeded" if self.shared.seeder else "joined"
         crawler.stats.set_value("crisiswatch/frontier", f"{role} shared crawl {self.shared.crawl_id}")
@@ -151,6 +305,7 @@ class FrontierExtension:
         shared = shared_crawl(self.crawler)
         if shared is None:
             return
+        shared.settled()  # Scrapy has nothing of this host in flight: every request it took is done
         if shared.pending():
             shared.busy()
             raise DontCloseSpider  # the next heartbeat takes what is queued
@@ -159,6 +314,9 @@ class FrontierExtension:
 
 
     def spider_closed(self, spider: Any) -> None:
+        shared = shared_crawl(self.crawler)
+        if shared is not None:
+            shared.stop_beating()
         pool = getattr(self.crawler, "_crisiswatch_sessions", None)
         if pool is not None:  # the cookies this host leased are free for the next crawl
             pool.release()
@@ -191,15 +349,20 @@ class FrontierScheduler(RedisScheduler):
         return True
 
     def next_request(self) -> Any:
-        request = self.queue.pop(self.idle_before_close)
-        if request is not None:
-            self.stats.inc_value("scheduler/dequeued/redis")
-            self.shared.busy()
+        taken = self.shared.take()  # the queue's pop, with the request kept in flight until it is done
+        if taken is None:
+            return None
+        raw, token = taken
+        request = self.queue._decode_request(raw)
+        request.meta[TOKEN] = token
+        self.stats.inc_value("scheduler/dequeued/redis")
+        self.shared.busy()
         return request
 
 
 class FrontierStartMiddleware:
-    """A joining host reads no start requests of its own: the seeder's are in the queue."""
+    """A joining host reads no start requests of its own: the seeder's are in the queue. A request taken
+    from the queue is done once its callback's output has gone on (the pages it leads to are queued)."""
 
     def __init__(self, crawler: Any) -> None:
         if not crawler.settings.get("CRISISWATCH_FRONTIER"):
@@ -217,12 +380,27 @@ class FrontierStartMiddleware:
         async for request in start:
             yield request
 
+    def _done(self, response: Any) -> None:
+        shared = shared_crawl(self.crawler)
+        if shared is not None:
+            shared.done(response.meta.get(TOKEN))
 
-def frontier_settings(url: str, holder: str, join: bool) -> dict[str, Any]:
+    def process_spider_output(self, response: Any, result: Any, spider: Any = None) -> Any:
+        yield from result
+        self._done(response)
+
+    async def process_spider_output_async(self, response: Any, result: Any, spider: Any = None) -> Any:
+        async for out in result:
+            yield out
+        self._done(response)
+
+
+def frontier_settings(url: str, holder: str, join: bool, heartbeat: float = HEARTBEAT_SECONDS) -> dict[str, Any]:
     """The Scrapy settings that put a crawl on the shared frontier at `url`."""
     return {
         "CRISISWATCH_FRONTIER": url,
         "CRISISWATCH_FRONTIER_JOIN": join,
+        "CRISISWATCH_FRONTIER_HEARTBEAT": heartbeat,
         "CRISISWATCH_HOLDER": holder,
         "REDIS_URL": url,
         # a host takes one request at a time from the queue (politeness allows no more per site anyway),

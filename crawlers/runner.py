@@ -28,7 +28,8 @@ def crawl_settings(config: Config, *, overrides: dict[str, Any] | None = None, p
     settings.set("CRISISWATCH_PROGRESS", progress, priority="cmdline")
     if config.crawl.frontier:  # one crawl shared by every crawler host through Redis
         holder = holder or os.environ.get(HOLDER_ENV) or new_holder("crawl")
-        for key, value in frontier_settings(config.crawl.frontier, holder, join).items():
+        for key, value in frontier_settings(config.crawl.frontier, holder, join,
+                                            config.crawl.frontier_heartbeat_seconds).items():
             settings.set(key, value, priority="cmdline")
     for key, value in (overrides or {}).items():
         settings.set(key, value, priority="cmdline")

@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from crisiswatch.db import DatabaseError, StateConnection, connect
+from crisiswatch.db import DatabaseError, StateConnection
+from crisiswatch.errors import CrisiswatchError
+from crisiswatch.store.connect import open_store
 
 logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -102,48 +104,112 @@ class Leases:
         return LeaseInfo(name, row[0], datetime.fromisoformat(row[1])) if row else None
 
 
+class LeaseLost(CrisiswatchError):
+    """Raised by work that checks its lease before a side effect and finds it lost."""
+
+
 class LeaseKeeper:
     """Holds a lease for the life of a process: a thread renews it every ttl/3 on its own connection.
 
-    `lost` is set when a renewal fails (the process stalled past the ttl and another took over);
-    the holder must then stop. Used by the run loop, whose passes may block in a long crawl.
+    `lost` is set, and said in one line, when the lease can no longer be counted on: a renewal found it
+    expired or held by another process (this one stalled past the ttl), or its `expires_at` passed
+    without a renewal getting through (the database was away: restarted, failed over, the connection
+    cut). The holder must then stop before its next side effect; another process may hold it already.
+
+    A renewal that fails on a database error is tried again on a fresh connection (the old one may
+    be closed for good), sooner than the usual round; each try is bounded (`timeout`), so a renewal
+    that hangs on a lock or a silent network cannot keep the keeper from seeing the expiry pass.
     """
 
-    def __init__(self, database: str | Path, name: str, holder: str, ttl: timedelta) -> None:
+    def __init__(self, database: str | Path, name: str, holder: str, ttl: timedelta, clock: Clock = _utc_now) -> None:
         self.database, self.name, self.holder, self.ttl = database, name, holder, ttl
+        self.clock = clock
         self.lost = threading.Event()
+        # until when the lease is ours for sure: the caller has just acquired it, so from now on at the latest
+        self.expires_at = clock() + ttl
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> LeaseKeeper:
+        self.expires_at = self.clock() + self.ttl
         self._thread = threading.Thread(target=self._renew, name=f"lease:{self.name}", daemon=True)
         self._thread.start()
         return self
 
+    def _connect(self) -> StateConnection:
+        return open_store(self.database, schema=False, timeout=max(self.ttl.total_seconds() / 6, 0.5))
+
+    @property
+    def _ttl_text(self) -> str:
+        return f"{self.ttl.total_seconds():g} s"
+
+    def _lose(self, why: str) -> None:
+        logger.error("lease %s lost (%s): stopping what it guards", self.name, why)
+        self.lost.set()
+
     def _renew(self) -> None:
-        conn = connect(self.database)
+        interval = self.ttl.total_seconds() / 3
+        conn: StateConnection | None = None
+        wait, error = interval, ""
         try:
-            leases = Leases(conn)
-            while not self._stop.wait(self.ttl.total_seconds() / 3):
+            try:
+                conn = self._connect()  # now, not at the first renewal: a database already away is said early
+            except DatabaseError as exc:
+                logger.warning("lease %s: cannot reach the database (%s); trying again", self.name, exc)
+                wait = interval / 3
+            while not self._stop.wait(max(0.0, min(wait, (self.expires_at - self.clock()).total_seconds()))):
+                now = self.clock()
                 try:
-                    ok = leases.renew(self.name, self.holder, self.ttl)
-                except DatabaseError as exc:  # a busy database: try again next round, the ttl has slack
-                    logger.warning("lease %s: renewal failed (%s)", self.name, exc)
+                    if conn is None:
+                        conn = self._connect()
+                    ok = Leases(conn, clock=self.clock).renew(self.name, self.holder, self.ttl)
+                except DatabaseError as exc:
+                    error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    if conn is not None:  # it may be closed for good: the next try opens a fresh one
+                        try:
+                            conn.close()
+                        except DatabaseError:
+                            pass
+                        conn = None
+                    if self.clock() >= self.expires_at:
+                        self._lose(f"no renewal got through within its {self._ttl_text} ttl; last error: {error}")
+                        return
+                    logger.warning("lease %s: renewal failed (%s); trying again on a new connection",
+                                   self.name, error)
+                    wait = interval / 3
                     continue
                 if not ok:
-                    logger.error("lease %s lost: another process took it over", self.name)
-                    self.lost.set()
+                    self._lose(self._why_not_renewed(conn, error))
                     return
+                self.expires_at, wait, error = now + self.ttl, interval, ""
         finally:
-            conn.close()
+            if conn is not None:
+                try:
+                    conn.close()
+                except DatabaseError:
+                    pass
+
+    def _why_not_renewed(self, conn: StateConnection, error: str) -> str:
+        try:
+            current = Leases(conn).get(self.name)
+        except DatabaseError:
+            current = None
+        if current is not None and current.holder != self.holder:
+            return f"another process holds it: {current.holder}"
+        return f"it ran out before a renewal got through (ttl {self._ttl_text})" + (
+            f"; last error: {error}" if error else "")
 
     def stop(self, release: bool = True) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        if release:
-            conn = connect(self.database)
+        if release and not self.lost.is_set():
             try:
-                Leases(conn).release(self.name, self.holder)
-            finally:
-                conn.close()
+                conn = self._connect()
+                try:
+                    Leases(conn).release(self.name, self.holder)
+                finally:
+                    conn.close()
+            except DatabaseError as exc:  # the database is away: the lease runs out by itself
+                logger.warning("lease %s: not released (%s); it runs out by itself within %s", self.name,
+                               str(exc).strip(), self._ttl_text)

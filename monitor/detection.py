@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection
-from crisiswatch.lease import Leases, new_holder
+from crisiswatch.lease import LeaseLost, Leases, new_holder
 from index.base import Backend, MentionFilter
 from index.tokenize import topic_tokens
 from monitor.detectors import build_rules
@@ -130,19 +131,22 @@ class DetectionService:
                 self.known.setdefault(_dimension(key), set()).add(key)
         return counts
 
-    def advance(self, until: datetime) -> list[IncidentChange]:
+    def advance(self, until: datetime, held: Callable[[], bool] | None = None) -> list[IncidentChange]:
         """Decide every complete bucket from the checkpoint up to `until`; returns incident changes.
 
         Safe from two processes: the `detection` lease lets one decide at a time (the other returns
         nothing: those buckets are being decided), and the rules' state, the keys and the checkpoint
-        are read again under the lease, so nothing decided elsewhere is decided twice."""
+        are read again under the lease, so nothing decided elsewhere is decided twice.
+
+        `held` says whether the caller still holds what lets it act (the run loop's leases): asked after
+        the counts are read and before anything is written, it raises `LeaseLost` when it says no."""
         leases = Leases(self.conn)
         if not leases.acquire(DETECTION_LEASE, self.holder, DETECTION_LEASE_TTL):
             logger.info("another process is deciding buckets; skipping this pass")
             return []
         try:
             self._reload()
-            return self._advance(until)
+            return self._advance(until, held)
         finally:
             leases.release(DETECTION_LEASE, self.holder)
 
@@ -151,7 +155,7 @@ class DetectionService:
             rule.restore(self._load(f"rule:{rule.name}") or {})
         self.known = {k: set(v) for k, v in (self._load("keys") or {}).items()}
 
-    def _advance(self, until: datetime) -> list[IncidentChange]:
+    def _advance(self, until: datetime, held: Callable[[], bool] | None = None) -> list[IncidentChange]:
         until = floor_time(until, self.bucket_minutes)
         start = self._start(until)
         if start is None or start >= until:
@@ -170,6 +174,8 @@ class DetectionService:
         allowed = {f"brand={b}" for b in brands}
         keys = sorted((dim, key) for dim in self.dimensions for key in self.known.get(dim, ())
                       if dim == "source" or key.split("|", 1)[0] in allowed)
+        if held is not None and not held():  # the reads are done; from here on incidents are written
+            raise LeaseLost("detection stopped before writing incidents: its lease was lost")
 
         changes: list[IncidentChange] = []
         t = start

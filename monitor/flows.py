@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -45,11 +46,16 @@ def respond(changes: list[IncidentChange], engine: PlaybookEngine, dispatcher: A
 
 def detect_and_respond(config: Config, backend: Backend, conn: StateConnection,
                        dispatcher: AlertDispatcher, until: datetime,
-                       engine: PlaybookEngine | None = None, deliver: bool = True) -> CycleReport:
+                       engine: PlaybookEngine | None = None, deliver: bool = True,
+                       held: Callable[[], bool] | None = None) -> CycleReport:
+    """Detection up to `until`, then the response to what changed. With `held` (does the caller still
+    hold its leases?), detection raises `LeaseLost` before writing any incident when it says no; once
+    incidents are written they are answered in the same call, so none is left opened without its
+    playbooks and alerts (the outbox's keys keep each alert once whoever answers)."""
     report = CycleReport()
     detection = DetectionService(config, backend, conn)
     engine = engine or PlaybookEngine(config, conn, dispatcher, backend=backend)
-    report.changes = detection.advance(until)
+    report.changes = detection.advance(until, held=held)
     respond(report.changes, engine, dispatcher, config, report, backend)
     if deliver:  # the run loop delivers in its own stage, possibly in other processes
         report.sent, report.failed = dispatcher.deliver_due()

@@ -48,9 +48,9 @@ from alerts.operator import DependencyHealth
 from crawlers.frontier import SharedCrawl
 from crawlers.state import CrawlState
 from crisiswatch.config import Config
-from crisiswatch.db import StateConnection, connect
+from crisiswatch.db import DatabaseError, StateConnection, connect
 from crisiswatch.errors import CrisiswatchError
-from crisiswatch.lease import HOLDER_ENV, LeaseKeeper, Leases, new_holder
+from crisiswatch.lease import HOLDER_ENV, LeaseInfo, LeaseKeeper, LeaseLost, Leases, new_holder
 from crisiswatch.localtime import local_time
 from crisiswatch.workers import Heartbeat
 from index import open_backend
@@ -155,7 +155,7 @@ class Scheduler:
         try:
             if (self.next_at(spider) or self.now()) > self.now():  # crawled by another worker meanwhile
                 return None
-            return self._crawl(spider)
+            return self._crawl(spider, keeper)
         finally:
             keeper.stop()
 
@@ -180,9 +180,36 @@ class Scheduler:
     def _env(self) -> dict[str, str]:
         return {**os.environ, HOLDER_ENV: self.holder}  # the crawl's leases carry this worker's name
 
-    def _crawl(self, spider: str) -> int:
+    def _run(self, spider: str, keeper: LeaseKeeper | None) -> int | None:
+        """The crawl process's exit code; None when its lease was lost, after stopping it (SIGTERM: Scrapy
+        ends the crawl cleanly) so that it does not crawl alongside the worker that took the source over."""
+        process = subprocess.Popen(self._command(spider), env=self._env())
+        try:
+            while True:
+                try:
+                    return process.wait(timeout=0.5)
+                except subprocess.TimeoutExpired:
+                    pass
+                if keeper is not None and keeper.lost.is_set():
+                    logger.warning("lease crawl:%s lost: stopping its crawl (another worker may crawl it now); "
+                                   "its schedule is left to that worker", spider)
+                    process.terminate()
+                    try:
+                        process.wait(timeout=60)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+                        process.wait()
+                    return None
+        except BaseException:  # interrupted at once (a second Ctrl-C): the crawl gets the signal too
+            if process.poll() is None:
+                process.terminate()
+            raise
+
+    def _crawl(self, spider: str, keeper: LeaseKeeper | None = None) -> int | None:
         logger.info("crawling %s", spider)
-        code = subprocess.call(self._command(spider), env=self._env())
+        code = self._run(spider, keeper)
+        if code is None:
+            return None
         if code != 0 and self.stopping():  # the operator's Ctrl-C reached the crawl too: not the source's fault
             logger.info("%s crawl stopped with the loop; it runs again next time", spider)
             self.state.schedule(spider, self.now(), self.state.next_crawl(spider)[1], self.holder, code)
@@ -251,6 +278,7 @@ class PassReport:
     changes: int = 0
     failed_stages: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # stages another worker held this pass
+    lost: list[str] = field(default_factory=list)  # leases found lost during the pass (each said once)
 
 
 class RunLoop:
@@ -273,6 +301,10 @@ class RunLoop:
         self.index = IndexLink(config.index.url, conn, clock)
         self.engine: PlaybookEngine | None = None
         self.paging = IncidentPaging(config, conn)
+        # the `run-loop` lease of role all (set by run_forever), and the detect-cycle's while it runs
+        self.run_keeper: LeaseKeeper | None = None
+        self._cycle_keeper: LeaseKeeper | None = None
+        self.after_run_loss = "stands by to take over again"  # what run_forever does when run-loop is lost
         if "crawl" in self.stages:
             for reason in uncollected(config):
                 logger.warning(reason)
@@ -287,24 +319,70 @@ class RunLoop:
     def pass_once(self) -> PassReport:
         """The stages of this worker's role: crawls that are due, the detect cycle, delivery."""
         report = PassReport()
-        if "crawl" in self.stages:
-            for spider in self.scheduler.due():
-                if self.stopping():  # asked to stop: the crawls not begun wait for the next run
-                    logger.info("stopping: %s is left for the next run", spider)
-                    break
-                self._doing(f"crawl {spider}")
-                self._guard(report, f"crawl {spider}", lambda s=spider: self._crawl(report, s))
-            for spider in self.scheduler.joinable():  # another host's crawl, shared through Redis
-                self._doing(f"crawl {spider} (joined)")
-                self._guard(report, f"crawl {spider}", lambda s=spider: self.scheduler.join(s))
-        if "detect" in self.stages:
-            self._doing("detect")
-            self._detect_cycle(report)
-        if "deliver" in self.stages:
-            self._doing("deliver")
-            self._guard(report, "delivery", self.dispatcher.deliver_due)
-        self._doing("idle")
-        return report
+        try:
+            if "crawl" in self.stages:
+                for spider in self._due(report):
+                    if self.stopping():  # asked to stop: the crawls not begun wait for the next run
+                        logger.info("stopping: %s is left for the next run", spider)
+                        break
+                    if not self._holding(report, f"crawl {spider}"):
+                        return report
+                    self._doing(f"crawl {spider}")
+                    self._guard(report, f"crawl {spider}", lambda s=spider: self._crawl(report, s))
+                for spider in self._joinable(report):  # another host's crawl, shared through Redis
+                    if not self._holding(report, f"crawl {spider} (joined)"):
+                        return report
+                    self._doing(f"crawl {spider} (joined)")
+                    self._guard(report, f"crawl {spider}", lambda s=spider: self.scheduler.join(s))
+            if "detect" in self.stages:
+                if not self._holding(report, "the detect cycle"):
+                    return report
+                self._doing("detect")
+                self._detect_cycle(report)
+            if "deliver" in self.stages:
+                if not self._holding(report, "delivery"):
+                    return report
+                self._doing("deliver")
+                self._guard(report, "delivery", self.dispatcher.deliver_due)
+            return report
+        finally:
+            self._doing("idle")
+
+    def _due(self, report: PassReport) -> list[str]:
+        try:
+            return self.scheduler.due()
+        except Exception:  # the state store away: this pass crawls nothing, the next one asks again
+            report.failed_stages.append("crawl schedule")
+            logger.exception("reading the crawl schedule failed; the loop carries on")
+            return []
+
+    def _joinable(self, report: PassReport) -> list[str]:
+        try:
+            return self.scheduler.joinable()
+        except Exception:  # Redis away: no shared crawl to join this pass
+            report.failed_stages.append("crawl frontier")
+            logger.exception("looking for shared crawls to join failed; the loop carries on")
+            return []
+
+    def lost_lease(self) -> str | None:
+        """The name of a lease this loop acts under that its keeper found lost, if any."""
+        for keeper in (self.run_keeper, self._cycle_keeper):
+            if keeper is not None and keeper.lost.is_set():
+                return keeper.name
+        return None
+
+    def _holding(self, report: PassReport, before: str) -> bool:
+        """False, said in one line per lease and pass, when a lease this pass acts under was lost: what
+        comes next (`before`) is not done, another process may be doing it."""
+        lost = self.lost_lease()
+        if lost is None:
+            return True
+        if lost not in report.lost:
+            report.lost.append(lost)
+            then = (f"this pass stops before {before} and the loop {self.after_run_loss}" if lost == RUN_LEASE
+                    else f"the detect cycle stops before {before}")
+            logger.warning("lease %s lost: %s", lost, then)
+        return False
 
     def _crawl(self, report: PassReport, spider: str) -> None:
         code = self.scheduler.crawl(spider)
@@ -318,28 +396,45 @@ class RunLoop:
     def _detect_cycle(self, report: PassReport) -> None:
         """Detection, playbooks and alert housekeeping, by one worker at a time (the others skip)."""
         ttl = timedelta(minutes=5)
-        if not Leases(self.conn).acquire(DETECT_CYCLE_LEASE, self.holder, ttl):
+        try:
+            held = Leases(self.conn).acquire(DETECT_CYCLE_LEASE, self.holder, ttl)
+        except DatabaseError:  # the state store away (a restart): the next pass tries again on a new connection
+            report.failed_stages.append("detect")
+            logger.exception("taking the detect-cycle lease failed; the loop carries on")
+            return
+        if not held:
             report.skipped.append("detect")
             return
-        keeper = LeaseKeeper(self.conn.url, DETECT_CYCLE_LEASE, self.holder, ttl).start()
+        keeper = self._cycle_keeper = LeaseKeeper(self.conn.url, DETECT_CYCLE_LEASE, self.holder, ttl).start()
         try:
             if self.index.due():
+                if not self._holding(report, "detection"):
+                    return
                 self._detect(report)
             # waiting playbook steps resume; SLA reminders and breaches become alerts
+            if not self._holding(report, "playbooks"):
+                return
             self._guard(report, "playbooks", lambda: playbook_cycle(self.config, self.conn, self.dispatcher,
                                                                     self._engine(), now=self.clock()))
             # heartbeat, escalation steps, approvals, digest, operator health alerts (delivery is its own stage)
+            if not self._holding(report, "alerts"):
+                return
             self._guard(report, "alerts", lambda: alert_cycle(self.config, self.conn, self.dispatcher, self.paging,
                                                               deliver=False))
         finally:
-            keeper.stop()
+            self._cycle_keeper = None
+            keeper.stop(release=not keeper.lost.is_set())
 
     def _detect(self, report: PassReport) -> None:
         try:
             backend = self.index.ready()
             result = detect_and_respond(self.config, backend, self.conn, self.dispatcher,
                                         until=self.scheduler.collected_until(),
-                                        engine=self._engine(), deliver=False)
+                                        engine=self._engine(), deliver=False,
+                                        held=lambda: self.lost_lease() is None)
+        except LeaseLost:
+            self._holding(report, "writing incidents")
+            return
         except (BackendUnavailable, OSError) as exc:
             wait = self.index.failed()
             report.failed_stages.append("index")
@@ -423,6 +518,25 @@ class Shutdown:
         os.close(self._wake_write)
 
 
+def _acquire_standing_by(leases: Leases, holder: str, ttl: timedelta, wait: bool) -> bool:
+    try:
+        return leases.acquire(RUN_LEASE, holder, ttl)
+    except DatabaseError as exc:
+        if not wait:
+            raise
+        # a loop standing by outlives the store's restart: the next try runs on a new connection
+        logger.warning("standing by: the state store did not answer (%s); trying again",
+                       str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        return False
+
+
+def _get_standing_by(leases: Leases) -> LeaseInfo | None:
+    try:
+        return leases.get(RUN_LEASE)
+    except DatabaseError:
+        return None
+
+
 def take_run_lease(database: str, holder: str, ttl: timedelta, wait: bool, zone: str = "UTC",
                    sleep: Callable[[float], object] = time.sleep) -> LeaseKeeper | None:
     """The `run-loop` lease, renewed by a thread; a second loop says so once (the other's expiry in the
@@ -431,8 +545,8 @@ def take_run_lease(database: str, holder: str, ttl: timedelta, wait: bool, zone:
     try:
         leases = Leases(conn)
         told = False
-        while not leases.acquire(RUN_LEASE, holder, ttl):
-            other = leases.get(RUN_LEASE)
+        while not _acquire_standing_by(leases, holder, ttl, wait):
+            other = _get_standing_by(leases)
             line = (f"another run loop ({other.holder if other else '?'}) holds {database} until "
                     f"{local_time(other.expires_at, zone, '%H:%M:%S %Z')}" if other else f"another run loop holds {database}")
             if not wait:
@@ -466,17 +580,36 @@ def run_forever(config: Config, config_path: str | None, tick_seconds: float = 3
         dispatcher = AlertDispatcher(config, conn, build_channels(config, conn), holder=worker.id)
         loop = RunLoop(config, config_path, conn, dispatcher, role=role, worker=worker,
                        stopping=lambda: shutdown.asked)
+        loop.run_keeper = keeper
+        loop.after_run_loss = "exits" if once else "stands by to take over again"
         report = None
         try:
             while not shutdown.asked:
                 if keeper is not None and keeper.lost.is_set():
-                    raise CrisiswatchError("the run-loop lease was lost (this process stalled and another took "
-                                           "over); stopping")
+                    if once:
+                        raise CrisiswatchError("the run-loop lease was lost during this pass (another loop may be "
+                                               "running now); the rest of the pass is left to it")
+                    if RUN_LEASE not in (report.lost if report else []):  # lost between passes: not said yet
+                        logger.warning("lease run-loop lost: this loop %s", loop.after_run_loss)
+                    # another loop may hold it now: this one stops acting and stands by, as a second loop does
+                    keeper.stop(release=False)
+                    worker.doing = "standing by"
+                    keeper = loop.run_keeper = take_run_lease(
+                        database, worker.id, run_lease_ttl(tick_seconds), wait=True, zone=config.alerts.timezone,
+                        sleep=shutdown.wait)
+                    if keeper is None:  # asked to stop while standing by
+                        return report
+                    logger.info("lease run-loop taken again: this loop runs its passes")
+                    report = None
+                    continue
                 report = loop.pass_once()
+                if keeper is not None and keeper.lost.is_set():
+                    continue  # the pass stopped short (it said so): refuse (--once) or stand by, above
                 if once:
                     for line in loop.scheduler.backing_off():  # not crawled this time, and until when
                         logger.warning(line)
-                if once or shutdown.wait(tick_seconds):
+                    return report
+                if shutdown.wait(tick_seconds):
                     return report
             return report
         finally:

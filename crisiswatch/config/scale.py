@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from crisiswatch.config.base import StrictModel
 from crisiswatch.indexurl import redact_url
@@ -40,6 +40,8 @@ class CrawlSettings(StrictModel):
     frontier: str = ""
     # how long a crawler host holds a pool cookie before another host may use it (renewed while crawling)
     cookie_lease_seconds: int = 900
+    # a host of a shared crawl silent this long (killed, cut off) is dropped and its taken pages queued again
+    frontier_heartbeat_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("frontier")
     @classmethod

@@ -4,10 +4,17 @@
 rows readable by position and by name (`row[0]`, `row["id"]`, `dict(row)`), autocommit outside
 `crisiswatch.db.transaction`. Values come back as SQLite gives them: SUM and AVG as int or float
 rather than Decimal, Python booleans stored as 0/1 in the integer columns that hold flags.
+
+A connection the server closed (a restart, a failover, an idle connection cut on the way) is opened
+again by the next statement, so a long-running process heals by itself: the statement that met the
+closed connection fails (it may or may not have run, so it is never retried), the next one runs on a
+fresh connection. Inside a transaction nothing is reopened: the transaction is gone with its
+connection, so its remaining statements fail until its ROLLBACK, and only then does work go on.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
@@ -20,6 +27,7 @@ from psycopg.rows import RowMaker
 
 from crisiswatch.indexurl import redact_url
 
+logger = logging.getLogger(__name__)
 
 @lru_cache(maxsize=2048)
 def to_pyformat(sql: str) -> str:
@@ -108,39 +116,87 @@ class _IsoTextDumper(Dumper):
 
 
 class PgConnection:
-    """A PostgreSQL connection in autocommit mode, shareable by threads (psycopg locks per connection)."""
+    """A PostgreSQL connection in autocommit mode, shareable by threads (psycopg locks per connection).
+
+    `timeout` (seconds) bounds each statement (`statement_timeout`) and each unanswered write to the
+    server (`tcp_user_timeout`), for a caller that must not hang on a lock or a silent network: a lease
+    keeper, whose renewal has to fail in time for it to tell that the lease is lost."""
 
     dialect = "postgresql"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeout: float | None = None) -> None:
         self.url = url
+        self.timeout = timeout
+        self.local = threading.local()  # the open transaction's depth, per thread
+        self._reopen = threading.Lock()
+        self._lost_in_transaction = False  # the server closed the connection while a transaction was open
+        self.raw = self._open()
+
+    def _open(self) -> psycopg.Connection[Row]:
+        extra: dict[str, Any] = {}
+        if self.timeout is not None:
+            extra["tcp_user_timeout"] = max(1, int(self.timeout * 1000))
         try:
-            self.raw = psycopg.connect(url, autocommit=True, row_factory=_row_factory, connect_timeout=10)
+            raw = psycopg.connect(self.url, autocommit=True, row_factory=_row_factory,
+                                  connect_timeout=10 if self.timeout is None else max(2, min(10, int(self.timeout))),
+                                  **extra)
         except psycopg.OperationalError as exc:
-            raise psycopg.OperationalError(f"cannot connect to {redact_url(url)}: {str(exc).strip()}") from None
-        adapters = self.raw.adapters
+            raise psycopg.OperationalError(f"cannot connect to {redact_url(self.url)}: {str(exc).strip()}") from None
+        adapters = raw.adapters
         adapters.register_loader("numeric", _NumberLoader)
         adapters.register_dumper(bool, _FlagDumper)
         adapters.register_dumper(datetime, _IsoTextDumper)
-        self.local = threading.local()  # the open transaction's depth, per thread
+        if self.timeout is not None:
+            raw.execute(f"SET statement_timeout = {max(1, int(self.timeout * 1000))}")
+        return raw
+
+    def _live(self, sql: str) -> psycopg.Connection[Row]:
+        """The connection, opened again if the server closed it (not inside a transaction it took down)."""
+        if not self.raw.closed:
+            return self.raw
+        with self._reopen:
+            if self._lost_in_transaction:
+                if sql.strip().upper() != "ROLLBACK":
+                    raise psycopg.OperationalError(
+                        f"the connection to {redact_url(self.url)} was lost inside a transaction, which is gone")
+                self._lost_in_transaction = False  # the transaction's end: the next statement starts afresh
+            if self.raw.closed:
+                self.raw = self._open()
+                logger.warning("state store %s: the connection was closed (a restart or a cut); reconnected",
+                               redact_url(self.url))
+            return self.raw
+
+    def _run(self, sql: str, work: Any) -> Any:
+        raw = self._live(sql)
+        before = raw.info.transaction_status
+        try:
+            return work(raw)
+        except psycopg.OperationalError:
+            if raw.closed and before != psycopg.pq.TransactionStatus.IDLE:
+                self._lost_in_transaction = True
+            raise
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> psycopg.Cursor[Row]:
-        cur = self.raw.cursor()
         if params is None or len(params) == 0:  # no parameters: psycopg reads no placeholders either
-            return cur.execute(sql)  # type: ignore[arg-type]
-        return cur.execute(to_pyformat(sql), tuple(params))  # type: ignore[arg-type]
+            return self._run(sql, lambda raw: raw.cursor().execute(sql))  # type: ignore[arg-type]
+        return self._run(sql, lambda raw: raw.cursor().execute(to_pyformat(sql), tuple(params)))
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> psycopg.Cursor[Row]:
-        cur = self.raw.cursor()
-        cur.executemany(to_pyformat(sql), [tuple(p) for p in seq])
-        return cur
+        def work(raw: psycopg.Connection[Row]) -> psycopg.Cursor[Row]:
+            cur = raw.cursor()
+            cur.executemany(to_pyformat(sql), [tuple(p) for p in seq])  # type: ignore[arg-type]
+            return cur
+
+        return self._run(sql, work)
 
     def executescript(self, script: str) -> None:
         """Several statements in one go (no parameters): PostgreSQL's simple query protocol takes them."""
-        self.raw.execute(script)  # type: ignore[arg-type]
+        self._run(script, lambda raw: raw.execute(script))  # type: ignore[arg-type]
 
     @property
     def in_transaction(self) -> bool:
+        if self.raw.closed:
+            return self._lost_in_transaction
         return self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
 
     def close(self) -> None:
