@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 from crisiswatch.config import TicketSettings, WorkCalendarSettings
 from crisiswatch.db import connect
@@ -145,3 +146,82 @@ def test_a_deadline_in_a_year_without_an_official_schedule_is_said_to_be_estimat
     caplog.clear()
     phone(known)
     assert not caplog.records
+
+
+def desk_at(tmp_path, now: datetime, monkeypatch, **tickets_config):
+    """The service and the CLI on one database, both on the test's clock."""
+    from crisiswatch.config import parse_config
+    from tests.conftest import config_dict
+
+    cfg = tmp_path / "crisiswatch.yaml"
+    data = config_dict(tmp_path, tickets=tickets_config) if tickets_config else config_dict(tmp_path)
+    cfg.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    clock = Clock(now.astimezone(UTC))
+    built = TicketService.from_config.__func__
+    monkeypatch.setattr(TicketService, "from_config",
+                        classmethod(lambda cls, config, conn, **kw: built(cls, config, conn, **{**kw, "clock": clock})))
+    config = parse_config(data, str(cfg))
+    return TicketService.from_config(config, connect(config.state_store)), clock, cfg
+
+
+def resolved_on_time(tickets: TicketService, clock: Clock):
+    """A 一般 phone complaint opened Monday 1 June 2026 10:00, answered the same day, resolved Thursday 4 June:
+    办结 is due 23 June, and it was met on 4 June."""
+    t = phone(tickets)
+    for action, extra in (("accept", {}), ("start", {}), ("reply", {"note": "已电话告知补发安排", "via": "电话"})):
+        clock.now += timedelta(minutes=20)
+        t = tickets.transition(t.id, action, actor="agent:lin", expected_version=t.version, **extra)
+    clock.now = at(2026, 6, 4, 10, 0).astimezone(UTC)
+    t = tickets.transition(t.id, "resolve", actor="agent:lin", expected_version=t.version)
+    assert t.resolve_due == at(2026, 6, 23, 10, 0)
+    return t
+
+
+def listed_breached(cfg, capsys) -> str:
+    from crisiswatch.cli import main
+
+    assert main(["--config", str(cfg), "ticket", "list", "--breached"]) == 0
+    return capsys.readouterr().out
+
+
+def test_a_ticket_resolved_on_time_never_breaches_its_completion_limit(tmp_path, monkeypatch, capsys):
+    # 回访 may take up to 20 working days here, so on 23 June (办结 day) nothing at all is late
+    tickets, clock, cfg = desk_at(tmp_path, at(2026, 6, 1, 10, 0), monkeypatch, followup_within="20wd")
+    t = resolved_on_time(tickets, clock)
+    clock.now = at(2026, 6, 23, 12, 0).astimezone(UTC)
+    assert tickets.check_sla()["breaches"] == []
+    t = tickets.get(t.id)
+    assert (t.breaches, t.escalation_level, t.departments) == (0, 0, ["客服"])
+    # the SLA watch, the dashboard's 超时工单 and `ticket list --breached` say the same: nothing is late
+    assert not t.overdue(clock.now) and tickets.count_overdue(clock.now) == 0
+    assert t.number not in listed_breached(cfg, capsys)
+
+
+def test_after_resolution_only_the_follow_up_can_be_late_and_everyone_says_so(tmp_path, monkeypatch, capsys):
+    tickets, clock, cfg = desk_at(tmp_path, at(2026, 6, 1, 10, 0), monkeypatch)
+    t = resolved_on_time(tickets, clock)
+    assert t.followup_due == at(2026, 6, 9, 10, 0)  # 3 working days after the resolution
+    clock.now = at(2026, 6, 23, 12, 0).astimezone(UTC)  # 回访 never done; 办结 was met on 4 June
+    assert [b["timer"] for b in tickets.check_sla()["breaches"]] == ["followup"]
+    t = tickets.get(t.id)
+    assert (t.breaches, t.escalation_level) == (1, 1)
+    assert t.late(clock.now) == ["followup"] and t.overdue(clock.now)
+    assert tickets.count_overdue(clock.now) == 1  # the dashboard's 超时工单
+    assert t.number in listed_breached(cfg, capsys)
+    # once the 回访 is done the ticket is on time again, in all three
+    t = tickets.transition(t.id, "followup", actor="agent:lin", expected_version=t.version, satisfaction=5)
+    assert tickets.check_sla()["breaches"] == [] and not tickets.get(t.id).overdue(clock.now)
+    assert tickets.count_overdue(clock.now) == 0 and t.number not in listed_breached(cfg, capsys)
+
+
+def test_an_open_ticket_past_its_completion_limit_is_late_in_all_three(tmp_path, monkeypatch, capsys):
+    tickets, clock, cfg = desk_at(tmp_path, at(2026, 6, 1, 10, 0), monkeypatch)
+    t = phone(tickets)
+    for action, extra in (("accept", {}), ("start", {}), ("reply", {"note": "已电话告知补发安排", "via": "电话"})):
+        clock.now += timedelta(minutes=20)
+        t = tickets.transition(t.id, action, actor="agent:lin", expected_version=t.version, **extra)
+    clock.now = at(2026, 6, 23, 12, 0).astimezone(UTC)
+    assert [b["timer"] for b in tickets.check_sla()["breaches"]] == ["feedback", "resolve"]
+    assert tickets.get(t.id).late(clock.now) == ["feedback", "resolve"]
+    assert tickets.count_overdue(clock.now) == 1 and t.number in listed_breached(cfg, capsys)
+    assert tickets.list(breached=False) == [] and tickets.count(breached=True) == 1

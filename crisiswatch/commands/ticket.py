@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     lst.add_argument("--severity", choices=SEVERITIES)
     lst.add_argument("--category", choices=CATEGORIES)
     lst.add_argument("--brand")
-    lst.add_argument("--breached", action="store_true", help="only tickets that breached an SLA limit")
+    lst.add_argument("--breached", action="store_true",
+                     help="only tickets past an SLA deadline now (the dashboard's 超时工单; 超时N次 counts past ones)")
     lst.add_argument("--mine", action="store_true", help="my queue: open tickets I own (see --as)")
     lst.add_argument("--owner", help="open tickets this person owns")
     lst.add_argument("--limit", type=int, default=50)

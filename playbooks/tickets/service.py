@@ -8,9 +8,10 @@ update: the second gets a `TicketConflict` and reloads.
 from __future__ import annotations
 
 import builtins
+import itertools
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,9 @@ from playbooks.tickets.models import (
     CLOSED,
     DEFAULT_REPLY_VIA,
     DEPARTMENTS,
-    FOLLOWED_UP,
     INTAKE,
     REPLY_VIA,
-    RESOLVED,
+    SETTLED,
     STATUSES,
     TIMERS,
     TRANSITIONS,
@@ -119,20 +119,36 @@ class TicketService:
              brand: str | None = None, breached: bool | None = None, limit: int = 100,
              department: str | None = None, since: datetime | None = None,
              until: datetime | None = None, owner: str | None = None,
-             open_only: bool = False) -> builtins.list[Ticket]:
-        """The newest `limit` tickets that match; `count` with the same filters says how many there are."""
+             open_only: bool = False, now: datetime | None = None) -> builtins.list[Ticket]:
+        """The newest `limit` tickets that match; `count` with the same filters says how many there are.
+
+        `breached`: past an SLA deadline at `now` (True) or not (False), by `Ticket.overdue`, the rule the SLA
+        watch breaches by and the dashboard's 超时工单 counts by."""
         where, params = self._filter(status, severity, category, brand, breached, department, since, until, owner,
                                      open_only)
+        if breached is not None:
+            ids = self._by_lateness(where, params, breached, now)
+            return [self.get(i) for i in itertools.islice(ids, limit)]
         rows = self.conn.execute(f"SELECT id FROM tickets{where} ORDER BY id DESC LIMIT ?", [*params, limit])
         return [self.get(r[0]) for r in rows.fetchall()]
 
     def count(self, status: str | None = None, severity: str | None = None, category: str | None = None,
               brand: str | None = None, breached: bool | None = None, department: str | None = None,
               since: datetime | None = None, until: datetime | None = None, owner: str | None = None,
-              open_only: bool = False) -> int:
+              open_only: bool = False, now: datetime | None = None) -> int:
         where, params = self._filter(status, severity, category, brand, breached, department, since, until, owner,
                                      open_only)
+        if breached is not None:
+            return sum(1 for _ in self._by_lateness(where, params, breached, now))
         return self.conn.execute(f"SELECT COUNT(*) FROM tickets{where}", params).fetchone()[0]
+
+    def _by_lateness(self, where: str, params: builtins.list[Any], late: bool,
+                     now: datetime | None) -> Iterator[int]:
+        """Ids, newest first, of the matching tickets that are (or are not) overdue at `now`."""
+        now = _utc(now or self.now())
+        for row in self.conn.execute(f"SELECT * FROM tickets{where} ORDER BY id DESC", params).fetchall():
+            if _ticket(row, [], []).overdue(now) == late:
+                yield row["id"]
 
     @staticmethod
     def _filter(status: str | None, severity: str | None, category: str | None, brand: str | None,
@@ -147,8 +163,9 @@ class TicketService:
         if department:
             clauses.append("(department=? OR departments LIKE ?)")
             params += [department, f'%"{department}"%']
-        if breached is not None:
-            clauses.append("breaches > 0" if breached else "breaches = 0")
+        if breached:  # a settled ticket has no clock running, so it cannot be late (`Ticket.late`)
+            clauses.append(f"status NOT IN ({','.join('?' * len(SETTLED))})")
+            params += SETTLED
         if open_only:
             clauses.append("status != ?")
             params.append(CLOSED)
@@ -167,12 +184,9 @@ class TicketService:
         return [t for t in (self.get(r[0]) for r in rows.fetchall()) if t is not None]
 
     def count_overdue(self, now: datetime, brand: str | None = None) -> int:
-        """How many tickets still being worked are past a deadline whose milestone they have not reached: all of
-        them, read in one query (the oldest open tickets are the likeliest to be late)."""
-        sql, params = "SELECT * FROM tickets WHERE status NOT IN (?,?,?)", [RESOLVED, FOLLOWED_UP, CLOSED]
-        if brand:
-            sql, params = sql + " AND brand=?", [*params, brand]
-        return sum(1 for row in self.conn.execute(sql, params) if _ticket(row, [], []).overdue(now))
+        """How many tickets are past a deadline whose milestone they have not reached (`Ticket.overdue`, the rule
+        of the SLA watch and `ticket list --breached`): all of them, however old."""
+        return self.count(brand=brand, breached=True, now=now)
 
     def timeline(self, ticket_id: int | str) -> builtins.list[dict[str, Any]]:
         ticket = self.require(ticket_id)
