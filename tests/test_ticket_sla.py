@@ -225,3 +225,47 @@ def test_an_open_ticket_past_its_completion_limit_is_late_in_all_three(tmp_path,
     assert tickets.get(t.id).late(clock.now) == ["feedback", "resolve"]
     assert tickets.count_overdue(clock.now) == 1 and t.number in listed_breached(cfg, capsys)
     assert tickets.list(breached=False) == [] and tickets.count(breached=True) == 1
+
+
+def test_a_new_grade_keeps_an_approved_extension_and_the_feedback_due_after_the_plan(tmp_path):
+    from monitor.dashboard.i18n_events import ticket_timeline
+
+    tickets, clock = service(tmp_path, at(2026, 6, 1, 10, 0), staff={"王经理": "管理层"})  # Monday
+    t = phone(tickets)
+    for action, extra in (("accept", {}), ("start", {})):
+        t = tickets.transition(t.id, action, actor="agent:lin", expected_version=t.version, **extra)
+    clock.now = at(2026, 6, 1, 15, 0).astimezone(UTC)
+    t = tickets.transition(t.id, "reply", actor="agent:lin", expected_version=t.version, note="已查明，明日补发",
+                           via="电话")
+    assert t.feedback_due == at(2026, 6, 4, 15, 0)  # 一般: 3 working days after the plan
+    t = tickets.extend(t.id, at(2026, 7, 10, 18, 0), approved_by="王经理", actor="agent:lin", expected_version=t.version)
+    t = tickets.classify(t.id, actor="agent:lin", expected_version=t.version, severity="重要")
+    # 重要's own limits from the opening, but 办结 stays where 王经理 moved it (重要 alone: 15 June) and the result
+    # is due 2 working days after the plan given at 15:00 on 1 June (from the first-response deadline: 4 June 10:00)
+    assert (t.severity, t.response_due, t.feedback_due) == ("重要", at(2026, 6, 2, 10, 0), at(2026, 6, 3, 15, 0))
+    assert (t.resolve_due, t.extension_approved_by) == (at(2026, 7, 10, 18, 0), "王经理")
+    clock.now = at(2026, 6, 16, 10, 0).astimezone(UTC)  # past 重要's default 办结, inside the extension
+    assert "resolve" not in [b["timer"] for b in tickets.check_sla()["breaches"]]
+    event = next(e for e in tickets.timeline(t.id) if e["kind"] == "classified")
+    assert event["detail"]["previous_severity"] == "一般"
+    assert set(event["detail"]["deadlines"]) == {"response", "feedback"}  # what moved; 受理 and 办结 did not
+    assert event["detail"]["extension"] == {"approved_by": "王经理", "kept": True, "until": "2026-07-10T10:00:00+00:00"}
+    line = ticket_timeline([event], t.number, "zh", tickets.local)[0]["text"]
+    assert line == ("确认分类与级别：重要；时限调整：首次响应 2026-06-03 10:00→2026-06-02 10:00、结果反馈 2026-06-04 15:00→"
+                    "2026-06-03 15:00（结果反馈自首次回复起算）；保留 王经理 批准的延期，办结仍为 2026-07-10 18:00")
+
+
+def test_a_new_grade_whose_own_limit_is_later_than_the_extension_drops_it_and_says_so(tmp_path):
+    from monitor.dashboard.i18n_events import ticket_timeline
+
+    tickets, _ = service(tmp_path, at(2026, 6, 1, 10, 0), staff={"王经理": "管理层"})
+    t = phone(tickets, severity="重要")
+    assert t.resolve_due == at(2026, 6, 15, 10, 0)
+    t = tickets.extend(t.id, at(2026, 6, 18, 18, 0), approved_by="王经理", actor="agent:lin", expected_version=t.version)
+    t = tickets.classify(t.id, actor="agent:lin", expected_version=t.version, severity="一般")
+    assert (t.resolve_due, t.extension_approved_by) == (at(2026, 6, 23, 10, 0), "")  # 15 working days, no label
+    event = tickets.timeline(t.id)[-1]
+    assert event["detail"]["extension"]["kept"] is False
+    assert "resolve" in event["detail"]["deadlines"]
+    line = ticket_timeline([event], t.number, "zh", tickets.local)[0]["text"]
+    assert line.endswith("；新级别的办结时限晚于 王经理 批准的延期（2026-06-18 18:00），延期不再适用")

@@ -497,20 +497,53 @@ class TicketService:
 
     def classify(self, ticket_id: int | str, *, actor: str, expected_version: int, category: str | None = None,
                  severity: str | None = None, now: datetime | None = None) -> Ticket:
-        """The agent confirms or corrects the category and grade (a new grade sets its deadlines)."""
+        """The agent confirms or corrects the category and grade. A new grade sets its deadlines from when the clocks
+        started, except what the grade does not decide: an approved extension later than the new 办结 stays, and
+        once the plan was given (the first reply) the result stays due `feedback` after it. The event records
+        every deadline that moved and what became of the extension."""
         if category is not None and category not in CATEGORIES:
             raise TicketError(f"unknown category {category!r}")
         if severity is not None and severity not in SEVERITIES:
             raise TicketError(f"unknown grade {severity!r} (grades: {', '.join(SEVERITIES)})")
         sets: dict[str, Any] = {}
+        detail: dict[str, Any] = {"category": category, "severity": severity}
         if category:
             sets["category"] = category
         if severity:
             sets["severity"] = severity
-            for timer in TIMERS:
-                sets[f"{timer}_due"] = lambda t, timer=timer: self.clock.deadlines(severity, t.started_at)[timer]
-        return self._change(ticket_id, expected_version, actor, "classified", sets, now,
-                            category=category, severity=severity)
+            # computed from the ticket as read; `_change` refuses it if the ticket moved on meanwhile
+            ticket = self.require(ticket_id)
+            if ticket.version == expected_version and severity != ticket.severity:
+                due, extension = self._regraded(ticket, severity)
+                sets.update({f"{timer}_due": at for timer, at in due.items()})
+                detail["previous_severity"] = ticket.severity
+                detail["deadlines"] = {timer: {"from": ticket.due(timer).isoformat(), "to": at.isoformat()}
+                                       for timer, at in due.items() if at != ticket.due(timer)}
+                if self._planned(ticket):
+                    detail["feedback_from"] = "reply"
+                if extension:
+                    detail["extension"] = {"approved_by": ticket.extension_approved_by, "kept": extension == "kept",
+                                           "until": ticket.resolve_due.isoformat()}
+                    if extension == "dropped":
+                        sets["extension_approved_by"] = ""
+        return self._change(ticket_id, expected_version, actor, "classified", sets, now, **detail)
+
+    def _regraded(self, ticket: Ticket, severity: str) -> tuple[dict[str, datetime], str]:
+        """The deadlines under another grade, and "kept"/"dropped" for an approved extension ("" without one)."""
+        due = self.clock.deadlines(severity, ticket.started_at)
+        extension = ""
+        if ticket.extension_approved_by:
+            extension = "kept" if ticket.resolve_due > due["resolve"] else "dropped"
+            if extension == "kept":
+                due["resolve"] = ticket.resolve_due
+        if self._planned(ticket):  # the plan was given: the result is due `feedback` after it
+            due["feedback"] = self.clock.feedback_after_plan(severity, ticket.first_reply_at, due["resolve"])
+        return due, extension
+
+    @staticmethod
+    def _planned(ticket: Ticket) -> bool:
+        """Whether the customer was given the plan (a first reply) since the clocks last started."""
+        return ticket.first_reply_at is not None and ticket.first_reply_at >= ticket.started_at
 
     def local(self, when: datetime | str | None) -> str:
         """A time as staff read it: in the team's time zone."""
