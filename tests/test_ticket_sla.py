@@ -103,7 +103,7 @@ def test_the_first_reply_sets_the_result_deadline(tmp_path):
 
 
 def test_extension_needs_an_approver_and_stops_at_thirty_working_days(tmp_path):
-    tickets, _ = service(tmp_path, at(2026, 6, 1, 10, 0))
+    tickets, _ = service(tmp_path, at(2026, 6, 1, 10, 0), staff={"王经理": "管理层", "lin": "客服"})
     t = phone(tickets)
     assert t.resolve_due == at(2026, 6, 23, 10, 0)  # 15 working days, not counting the Dragon Boat holiday (19 June)
     with pytest.raises(TicketError, match="approved by someone other"):
@@ -269,3 +269,35 @@ def test_a_new_grade_whose_own_limit_is_later_than_the_extension_drops_it_and_sa
     assert "resolve" in event["detail"]["deadlines"]
     line = ticket_timeline([event], t.number, "zh", tickets.local)[0]["text"]
     assert line.endswith("；新级别的办结时限晚于 王经理 批准的延期（2026-06-18 18:00），延期不再适用")
+
+
+def test_only_a_named_member_of_management_approves_an_extension(tmp_path):
+    tickets, _ = service(tmp_path, at(2026, 6, 1, 10, 0), staff={"林晓": "客服", "周敏": "调查", "王经理": "管理层",
+                                                                "赵总": "管理层"})
+    t = phone(tickets)
+    until = at(2026, 7, 10, 18, 0)
+    for made_up, why in (("X", "X is not in tickets.staff"), ("周敏", "周敏 is in 调查, not 管理层")):
+        with pytest.raises(TicketError) as refused:
+            tickets.extend(t.id, until, approved_by=made_up, actor="林晓", expected_version=t.version)
+        assert str(refused.value) == f"an extension is approved by a member of 管理层 (王经理、赵总); {why}"
+    assert tickets.get(t.id).resolve_due == at(2026, 6, 23, 10, 0) and tickets.timeline(t.id)[-1]["kind"] == "created"
+    t = tickets.extend(t.id, until, approved_by="赵总", actor="林晓", expected_version=t.version)
+    assert (t.resolve_due, t.extension_approved_by) == (until, "赵总")
+    nobody, _ = service(tmp_path / "nobody", at(2026, 6, 1, 10, 0), staff={"林晓": "客服"})
+    t = phone(nobody)
+    with pytest.raises(TicketError, match=r"tickets.staff names none: add them \(e.g. 王经理: 管理层\)"):
+        nobody.extend(t.id, until, approved_by="王经理", actor="林晓", expected_version=t.version)
+
+
+def test_the_cli_refuses_a_made_up_approval_in_one_line(tmp_path, monkeypatch, capsys):
+    from crisiswatch.cli import main
+
+    tickets, _, cfg = desk_at(tmp_path, at(2026, 6, 1, 10, 0), monkeypatch, staff={"林晓": "客服", "王经理": "管理层"})
+    t = phone(tickets)
+    extend = ["--config", str(cfg), "ticket", "--as", "林晓", "extend", t.number, "--until", "2026-07-10T18:00"]
+    assert main([*extend, "--approved-by", "X"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == ("crisiswatch: an extension is approved by a member of 管理层 (王经理); "
+                                            "X is not in tickets.staff")
+    assert main([*extend, "--approved-by", "王经理"]) == 0
+    assert tickets.get(t.id).extension_approved_by == "王经理"

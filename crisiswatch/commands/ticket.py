@@ -87,7 +87,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ext = ts.add_parser("extend", help="move the 办结 deadline, with approval, up to the cap")
     ext.add_argument("number")
     ext.add_argument("--until", required=True, help="new deadline, ISO 8601 (team time zone if none given)")
-    ext.add_argument("--approved-by", required=True)
+    ext.add_argument("--approved-by", required=True, help="a member of 管理层 in tickets.staff, not you")
     for action in ACTIONS:
         a = ts.add_parser(action, help=f"{action} the ticket")
         a.add_argument("number")

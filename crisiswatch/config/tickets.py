@@ -103,7 +103,8 @@ class TicketSettings(StrictModel):
     calendar: WorkCalendarSettings = Field(default_factory=WorkCalendarSettings)
     followup_within: str = Field(default="3wd", description="回访 due this long after resolution")
     extension_cap: str = Field(default="30wd", description="办结 may be extended, with approval, up to this")
-    staff: dict[str, str] = Field(default_factory=dict, description="person -> department (owners, my queue)")
+    staff: dict[str, str] = Field(default_factory=dict,
+                                  description="person -> department (owners, my queue; 管理层 approves extensions)")
     reply_templates: str | None = Field(default=None, description="folder of reply templates (default: shipped)")
     service_contact: str = Field(default="官方客服热线", description="how customers reach you, quoted in replies")
     remind_at: float = Field(default=0.8, gt=0, lt=1, description="remind when this share of a limit has passed")

@@ -48,6 +48,9 @@ _STAMPS = ("created_at", "updated_at", "ack_due", "response_due", "feedback_due"
 _MILESTONE = {"accept": "acked_at", "resolve": "resolved_at", "followup": "followed_up_at", "close": "closed_at"}
 
 
+APPROVERS = "管理层"  # the department whose members approve an extension of 办结 (the manual: "with approval")
+
+
 def _utc(when: datetime) -> datetime:
     """Times are stored in UTC: the queries compare them as text, and "20:00+08:00" sorts after "16:00+00:00"."""
     return when.astimezone(UTC)
@@ -474,11 +477,13 @@ class TicketService:
 
     def extend(self, ticket_id: int | str, until: datetime, *, approved_by: str, actor: str,
                expected_version: int, now: datetime | None = None) -> Ticket:
-        """Move the 办结 deadline later, with a named approver, up to the cap (30 working days)."""
+        """Move the 办结 deadline later, up to the cap (30 working days), approved by a named member of 管理层 in
+        `tickets.staff` other than the agent asking."""
         if not approved_by.strip():
             raise TicketError("an extension needs the name of who approved it (--approved-by)")
         if approved_by.strip() in (actor, actor.split(":")[-1]):
             raise TicketError("an extension is approved by someone other than the agent asking for it")
+        self._check_approver(approved_by.strip())
 
         def check(t: Ticket) -> None:
             if not t.is_open and t.status != "已解决":
@@ -494,6 +499,21 @@ class TicketService:
         return self._change(ticket_id, expected_version, actor, "extended",
                             {"resolve_due": until, "extension_approved_by": approved_by.strip()}, now, check,
                             until=until.isoformat(), approved_by=approved_by.strip())
+
+    def extension_approvers(self) -> builtins.list[str]:
+        """Who may approve an extension: the people `tickets.staff` puts in 管理层."""
+        return [person for person, department in self.settings.staff.items() if department == APPROVERS]
+
+    def _check_approver(self, name: str) -> None:
+        approvers = self.extension_approvers()
+        if name in approvers:
+            return
+        where = self.settings.staff.get(name)
+        who = f"{name} is in {where}, not {APPROVERS}" if where else f"{name} is not in tickets.staff"
+        if not approvers:
+            raise TicketError(f"an extension is approved by a member of {APPROVERS}, and tickets.staff names none: "
+                              f"add them (e.g. 王经理: {APPROVERS}); {who}")
+        raise TicketError(f"an extension is approved by a member of {APPROVERS} ({'、'.join(approvers)}); {who}")
 
     def classify(self, ticket_id: int | str, *, actor: str, expected_version: int, category: str | None = None,
                  severity: str | None = None, now: datetime | None = None) -> Ticket:
