@@ -111,6 +111,8 @@ class TicketSettings(StrictModel):
     escalate_to: str = "管理层"
     join_window_minutes: int = Field(default=60, ge=0)
     repeat_window_days: int = Field(default=30, ge=0)
+    reopen_window_days: int = Field(default=30, ge=0, description="a closed ticket may be reopened this long; after "
+                                    "it `ticket archive` may freeze it (default: as long as a repeat is linked)")
     routing: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_ROUTING))
     major_adds: str = Field(default="管理层", description="重大 tickets also go to this department")
 

@@ -48,6 +48,7 @@ EVENTS: dict[str, tuple[str, str]] = {
     "ticket.followup": ("已回访", "Followed up"),
     "ticket.close": ("工单已关闭", "Ticket closed"),
     "ticket.reopen": ("工单重新打开", "Ticket reopened"),
+    "ticket.archive": ("工单已归档，记录冻结", "Ticket archived: its record is frozen"),
     "ticket.note": ("备注：{text}", "Note: {text}"),
     "ticket.assigned": ("指派给{department}", "Assigned to {department}"),
     "ticket.departments_added": ("增加协办部门：{departments}", "Departments added: {departments}"),

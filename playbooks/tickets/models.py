@@ -9,8 +9,9 @@ from typing import Any
 from crisiswatch.config import INTAKE_CHANNELS, REPLY_CHANNELS, TICKET_DEPARTMENTS
 from crisiswatch.errors import CrisiswatchError
 
-STATUSES = ("新建", "已受理", "处理中", "已回复", "已解决", "已回访", "已关闭")
-NEW, ACCEPTED, IN_PROGRESS, REPLIED, RESOLVED, FOLLOWED_UP, CLOSED = STATUSES
+# 已归档: a closed ticket frozen after the reopen window (`TicketService.archive`): no action changes it any more
+STATUSES = ("新建", "已受理", "处理中", "已回复", "已解决", "已回访", "已关闭", "已归档")
+NEW, ACCEPTED, IN_PROGRESS, REPLIED, RESOLVED, FOLLOWED_UP, CLOSED, ARCHIVED = STATUSES
 DEPARTMENTS = TICKET_DEPARTMENTS
 INTAKE = INTAKE_CHANNELS
 REPLY_VIA = REPLY_CHANNELS
@@ -35,7 +36,7 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 ACTIONS = tuple(TRANSITIONS)
 OPEN_STATUSES = (NEW, ACCEPTED, IN_PROGRESS, REPLIED)
-SETTLED = (CLOSED,)  # no SLA clock runs in these (every milestone reached)
+SETTLED = (CLOSED, ARCHIVED)  # no SLA clock runs in these (every milestone reached)
 
 # Which timer each milestone stops: acknowledgement, first response (first reply), feedback of the
 # result (resolved) and completion (resolved too: 办结 is the resolution, not the 回访 after it); 回访 runs

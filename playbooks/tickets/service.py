@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config, TicketSettings
 from crisiswatch.db import Row, StateConnection, insert_id, transaction
 from crisiswatch.localtime import local_time
@@ -25,6 +26,7 @@ from crisiswatch.pii import mask as mask_pii
 from playbooks.tickets import linking, sla_watch
 from playbooks.tickets.mirror import NullMirror, TicketMirror
 from playbooks.tickets.models import (
+    ARCHIVED,
     CLOSED,
     DEFAULT_REPLY_VIA,
     DEPARTMENTS,
@@ -48,6 +50,7 @@ _STAMPS = ("created_at", "updated_at", "ack_due", "response_due", "feedback_due"
 _MILESTONE = {"accept": "acked_at", "resolve": "resolved_at", "followup": "followed_up_at", "close": "closed_at"}
 
 
+_SETTLED = ",".join("?" * len(SETTLED))  # placeholders for `status NOT IN (...)`
 APPROVERS = "管理层"  # the department whose members approve an extension of 办结 (the manual: "with approval")
 
 
@@ -122,13 +125,16 @@ class TicketService:
              brand: str | None = None, breached: bool | None = None, limit: int = 100,
              department: str | None = None, since: datetime | None = None,
              until: datetime | None = None, owner: str | None = None,
-             open_only: bool = False, now: datetime | None = None) -> builtins.list[Ticket]:
+             open_only: bool = False, now: datetime | None = None,
+             archived: bool = False) -> builtins.list[Ticket]:
         """The newest `limit` tickets that match; `count` with the same filters says how many there are.
+
+        The working lists leave archived (已归档) tickets out: `archived=True` or `status="已归档"` shows them.
 
         `breached`: past an SLA deadline at `now` (True) or not (False), by `Ticket.overdue`, the rule the SLA
         watch breaches by and the dashboard's 超时工单 counts by."""
         where, params = self._filter(status, severity, category, brand, breached, department, since, until, owner,
-                                     open_only)
+                                     open_only, archived)
         if breached is not None:
             ids = self._by_lateness(where, params, breached, now)
             return [self.get(i) for i in itertools.islice(ids, limit)]
@@ -138,9 +144,9 @@ class TicketService:
     def count(self, status: str | None = None, severity: str | None = None, category: str | None = None,
               brand: str | None = None, breached: bool | None = None, department: str | None = None,
               since: datetime | None = None, until: datetime | None = None, owner: str | None = None,
-              open_only: bool = False, now: datetime | None = None) -> int:
+              open_only: bool = False, now: datetime | None = None, archived: bool = False) -> int:
         where, params = self._filter(status, severity, category, brand, breached, department, since, until, owner,
-                                     open_only)
+                                     open_only, archived)
         if breached is not None:
             return sum(1 for _ in self._by_lateness(where, params, breached, now))
         return self.conn.execute(f"SELECT COUNT(*) FROM tickets{where}", params).fetchone()[0]
@@ -156,7 +162,7 @@ class TicketService:
     @staticmethod
     def _filter(status: str | None, severity: str | None, category: str | None, brand: str | None,
                 breached: bool | None, department: str | None, since: datetime | None, until: datetime | None,
-                owner: str | None, open_only: bool) -> tuple[str, builtins.list[Any]]:
+                owner: str | None, open_only: bool, archived: bool = False) -> tuple[str, builtins.list[Any]]:
         clauses, params = [], []
         for column, value in (("status", status), ("severity", severity), ("category", category),
                               ("brand", brand), ("owner", owner)):
@@ -166,12 +172,12 @@ class TicketService:
         if department:
             clauses.append("(department=? OR departments LIKE ?)")
             params += [department, f'%"{department}"%']
-        if breached:  # a settled ticket has no clock running, so it cannot be late (`Ticket.late`)
-            clauses.append(f"status NOT IN ({','.join('?' * len(SETTLED))})")
+        if breached or open_only:  # a settled ticket has no clock running, so it cannot be late (`Ticket.late`)
+            clauses.append(f"status NOT IN ({_SETTLED})")
             params += SETTLED
-        if open_only:
+        elif not archived and status != ARCHIVED:
             clauses.append("status != ?")
-            params.append(CLOSED)
+            params.append(ARCHIVED)
         if since:
             clauses.append("created_at >= ?")
             params.append(since.astimezone(UTC).isoformat())
@@ -300,19 +306,21 @@ class TicketService:
                                      " VALUES (?,?,?,?) ON CONFLICT DO NOTHING", row).rowcount for row in rows)
 
     def _joinable(self, mentions: builtins.list[Mention]) -> Ticket | None:
-        """An unclosed ticket that already holds one of these posts or their near-duplicate cluster."""
+        """A ticket that already holds one of these posts (unless archived: its record is frozen), or an unclosed one
+        that holds their near-duplicate cluster."""
         ids = [m.id for m in mentions]
         clusters = [m.cluster_id for m in mentions if m.cluster_id]
         marks = ",".join("?" * len(ids))
         row = self.conn.execute(
             f"SELECT t.id FROM ticket_mentions tm JOIN tickets t ON t.id = tm.ticket_id"
-            f" WHERE tm.mention_id IN ({marks}) ORDER BY t.status = ?, t.id LIMIT 1", [*ids, CLOSED]).fetchone()
+            f" WHERE tm.mention_id IN ({marks}) AND t.status != ? ORDER BY t.status = ?, t.id LIMIT 1",
+            [*ids, ARCHIVED, CLOSED]).fetchone()
         if row is None and clusters:
             marks = ",".join("?" * len(clusters))
             row = self.conn.execute(
                 f"SELECT t.id FROM ticket_mentions tm JOIN tickets t ON t.id = tm.ticket_id"
-                f" WHERE tm.cluster_id IN ({marks}) AND t.status != ? ORDER BY t.id LIMIT 1",
-                [*clusters, CLOSED]).fetchone()
+                f" WHERE tm.cluster_id IN ({marks}) AND t.status NOT IN ({_SETTLED}) ORDER BY t.id LIMIT 1",
+                [*clusters, *SETTLED]).fetchone()
         return self.get(row[0]) if row else None
 
     def convert(self, mentions: builtins.list[Mention], *, actor: str, category: str | None = None,
@@ -344,6 +352,8 @@ class TicketService:
         now = _utc(now or self.now())
         with transaction(self.conn, lock=f"ticket:{ticket_id}"):
             ticket = self.require(ticket_id)
+            if ticket.status == ARCHIVED:
+                raise TicketError(self._frozen(ticket, "joined"))
             added = self._add_mentions(ticket.id, [m.id for m in mentions], {m.id: m.cluster_id or "" for m in mentions},
                                        {m.id: m.source for m in mentions})
             if not added:
@@ -369,12 +379,12 @@ class TicketService:
                               now: datetime | None = None) -> Ticket | None:
         """The incident's own ticket, or an unclosed one for the same brand and category opened within the window."""
         own = self.for_incident(incident_id)
-        if own is not None:
+        if own is not None and own.status != ARCHIVED:
             return own
         since = (_utc(now or self.now()) - timedelta(minutes=self.settings.join_window_minutes)).isoformat()
         row = self.conn.execute(
-            "SELECT id FROM tickets WHERE brand=? AND category=? AND incident_id IS NOT NULL AND status != ?"
-            " AND created_at >= ? ORDER BY id LIMIT 1", (brand, category, CLOSED, since)).fetchone()
+            f"SELECT id FROM tickets WHERE brand=? AND category=? AND incident_id IS NOT NULL AND status NOT IN"
+            f" ({_SETTLED}) AND created_at >= ? ORDER BY id LIMIT 1", (brand, category, *SETTLED, since)).fetchone()
         return self.get(row[0]) if row else None
 
     # ---- changing (optimistic locking) ---------------------------------------------------------
@@ -387,6 +397,8 @@ class TicketService:
         # is the optimistic lock that tells an agent someone else changed it first
         with transaction(self.conn, lock=f"ticket:{ticket_id}"):
             ticket = self.require(ticket_id)
+            if ticket.status == ARCHIVED:
+                raise TicketError(self._frozen(ticket, kind))
             if ticket.version != expected_version:
                 raise TicketConflict(
                     f"ticket {ticket.number} was changed by someone else (now version {ticket.version}, "
@@ -474,6 +486,62 @@ class TicketService:
             detail.update(satisfaction=int(satisfaction), comment=comment or "")
         ticket = self._change(ticket_id, expected_version, actor, action, sets, now, check, **detail)
         return ticket
+
+    def archive(self, ticket_id: int | str, *, actor: str, expected_version: int, note: str | None = None,
+                now: datetime | None = None) -> Ticket:
+        """已关闭 → 已归档, once the reopen window (`tickets.reopen_window_days`) has passed since the closing. The
+        record is frozen from then on (no action changes it, reopening included), leaves the working lists and
+        stays in the reports; the archiving is in the ticket's timeline and the audit trail."""
+        now = _utc(now or self.now())
+
+        def check(t: Ticket) -> None:
+            if t.status != CLOSED:
+                raise TicketError(f"ticket {t.number} is {t.status}: only a closed ({CLOSED}) ticket is archived")
+            reopenable = self.reopenable_until(t)
+            if now < reopenable:
+                raise TicketError(f"ticket {t.number} was closed {self.local(t.closed_at)} and may be reopened until "
+                                  f"{self.local(reopenable)} ({self.settings.reopen_window_days} days, "
+                                  f"tickets.reopen_window_days): archive it after that")
+
+        detail: dict[str, Any] = {"to": ARCHIVED}
+        if note:
+            detail["note"] = note
+        ticket = self._change(ticket_id, expected_version, actor, "archive", {"status": ARCHIVED}, now, check,
+                              **detail)
+        with transaction(self.conn):
+            AuditLog(self.conn).record(actor, "ticket.archive", ticket.number, at=now,
+                                       closed_at=ticket.closed_at.isoformat() if ticket.closed_at else None)
+        return ticket
+
+    def archive_closed(self, before: datetime, *, actor: str, now: datetime | None = None
+                       ) -> tuple[builtins.list[Ticket], builtins.list[tuple[Ticket, str]]]:
+        """The periodic archive: every closed ticket closed before `before` whose reopen window has passed. Returns
+        those archived and those left (still reopenable, or changed meanwhile) with why."""
+        now = _utc(now or self.now())
+        rows = self.conn.execute("SELECT id FROM tickets WHERE status=? AND closed_at < ? ORDER BY id",
+                                 (CLOSED, _utc(before).isoformat())).fetchall()
+        done, left = [], []
+        for row in rows:
+            ticket = self.require(row[0])
+            try:
+                done.append(self.archive(ticket.id, actor=actor, expected_version=ticket.version, now=now,
+                                         note=f"closed before {self.local(before)}"))
+            except TicketError as exc:  # TicketConflict included: someone reopened it meanwhile
+                left.append((ticket, str(exc)))
+        return done, left
+
+    def reopenable_until(self, ticket: Ticket) -> datetime:
+        """The end of a closed ticket's reopen window: when it may be archived."""
+        closed = ticket.closed_at or ticket.updated_at
+        return closed + timedelta(days=self.settings.reopen_window_days)
+
+    def _frozen(self, ticket: Ticket, kind: str) -> str:
+        archived = next((e["at"] for e in reversed(self.timeline(ticket.id)) if e["kind"] == "archive"), None)
+        when = f" on {self.local(archived)}" if archived else ""
+        if kind == "reopen":
+            return (f"ticket {ticket.number} was archived{when} and cannot be reopened: an archived record is frozen;"
+                    f" take the customer's new complaint as a new ticket (`ticket new`)")
+        return f"ticket {ticket.number} was archived{when}: an archived record is frozen and nothing changes it"
 
     def extend(self, ticket_id: int | str, until: datetime, *, approved_by: str, actor: str,
                expected_version: int, now: datetime | None = None) -> Ticket:

@@ -12,7 +12,7 @@ from typing import Any
 
 from crisiswatch.db import transaction
 from playbooks.tickets.ledger import TicketLedger
-from playbooks.tickets.models import CLOSED, TIMER_LABELS
+from playbooks.tickets.models import SETTLED, TIMER_LABELS
 
 
 def check_sla(tickets: TicketLedger, now: datetime) -> dict[str, list[dict[str, Any]]]:
@@ -22,7 +22,9 @@ def check_sla(tickets: TicketLedger, now: datetime) -> dict[str, list[dict[str, 
     department joins the case) and is counted on the ticket.
     """
     out: dict[str, list[dict[str, Any]]] = {"reminders": [], "breaches": []}
-    rows = tickets.conn.execute("SELECT id FROM tickets WHERE status != ? ORDER BY id", (CLOSED,)).fetchall()
+    settled = ",".join("?" * len(SETTLED))  # no clock runs in a closed or archived ticket
+    rows = tickets.conn.execute(f"SELECT id FROM tickets WHERE status NOT IN ({settled}) ORDER BY id",
+                                SETTLED).fetchall()
     for row in rows:
         ticket = tickets.require(row[0])
         late = ticket.late(now)  # the one rule the dashboard and `ticket list --breached` read too
