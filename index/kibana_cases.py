@@ -15,7 +15,7 @@ from crisiswatch.mention import CATEGORY_LABELS
 SEVERITY = {"一般": "low", "重要": "medium", "紧急": "high", "重大": "critical"}
 # ticket lifecycle -> Kibana case status (open, in-progress, closed)
 STATUS = {"新建": "open", "已受理": "in-progress", "处理中": "in-progress", "已回复": "in-progress",
-          "已解决": "closed", "已回访": "closed", "已关闭": "closed"}
+          "已解决": "closed", "已回访": "closed", "已关闭": "closed", "已归档": "closed"}
 
 
 @dataclass(frozen=True)

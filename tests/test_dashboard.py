@@ -354,3 +354,21 @@ def test_the_tickets_page_says_it_shows_the_newest_of_how_many(site, base):
     page = login(base, "ada").get(f"{base}/tickets?brand=backlog", timeout=20).text
     assert page.count("积压投诉") == 200 and "显示最新 200 张，共 203 张" in page
     assert "tickets-capped" not in login(base, "ada").get(f"{base}/tickets?brand=backlog&severity=紧急", timeout=20).text
+
+
+def test_an_extension_in_the_console_needs_a_named_member_of_management(site, base):
+    from playbooks.tickets.service import TicketService
+
+    tickets = TicketService.from_config(site.config, connect(site.db))
+    ticket = tickets.open(title="延期审批", severity="一般", brand="extension", actor="ada")
+    until = tickets.local(ticket.resolve_due + timedelta(days=2)).replace(" ", "T")  # datetime-local, team zone
+    agent = login(base, "ada")
+    url = f"{base}/tickets/{ticket.number}"
+    page = agent.get(url, timeout=10).text
+    form = {"csrf": csrf_of(page), "version": _version(page), "until": until}
+    refused = agent.post(f"{url}/extend", data={**form, "approved_by": "王经理"}, allow_redirects=False, timeout=10)
+    assert refused.status_code == 400
+    assert "an extension is approved by a member of 管理层 (root); 王经理 is not in tickets.staff" in refused.text
+    assert tickets.get(ticket.id).resolve_due == ticket.resolve_due
+    approved = agent.post(f"{url}/extend", data={**form, "approved_by": "root"}, allow_redirects=False, timeout=10)
+    assert approved.status_code == 303 and tickets.get(ticket.id).extension_approved_by == "root"

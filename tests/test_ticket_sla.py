@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 from crisiswatch.config import TicketSettings, WorkCalendarSettings
 from crisiswatch.db import connect
@@ -102,7 +103,7 @@ def test_the_first_reply_sets_the_result_deadline(tmp_path):
 
 
 def test_extension_needs_an_approver_and_stops_at_thirty_working_days(tmp_path):
-    tickets, _ = service(tmp_path, at(2026, 6, 1, 10, 0))
+    tickets, _ = service(tmp_path, at(2026, 6, 1, 10, 0), staff={"王经理": "管理层", "lin": "客服"})
     t = phone(tickets)
     assert t.resolve_due == at(2026, 6, 23, 10, 0)  # 15 working days, not counting the Dragon Boat holiday (19 June)
     with pytest.raises(TicketError, match="approved by someone other"):
@@ -145,3 +146,158 @@ def test_a_deadline_in_a_year_without_an_official_schedule_is_said_to_be_estimat
     caplog.clear()
     phone(known)
     assert not caplog.records
+
+
+def desk_at(tmp_path, now: datetime, monkeypatch, **tickets_config):
+    """The service and the CLI on one database, both on the test's clock."""
+    from crisiswatch.config import parse_config
+    from tests.conftest import config_dict
+
+    cfg = tmp_path / "crisiswatch.yaml"
+    data = config_dict(tmp_path, tickets=tickets_config) if tickets_config else config_dict(tmp_path)
+    cfg.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    clock = Clock(now.astimezone(UTC))
+    built = TicketService.from_config.__func__
+    monkeypatch.setattr(TicketService, "from_config",
+                        classmethod(lambda cls, config, conn, **kw: built(cls, config, conn, **{**kw, "clock": clock})))
+    config = parse_config(data, str(cfg))
+    return TicketService.from_config(config, connect(config.state_store)), clock, cfg
+
+
+def resolved_on_time(tickets: TicketService, clock: Clock):
+    """A 一般 phone complaint opened Monday 1 June 2026 10:00, answered the same day, resolved Thursday 4 June:
+    办结 is due 23 June, and it was met on 4 June."""
+    t = phone(tickets)
+    for action, extra in (("accept", {}), ("start", {}), ("reply", {"note": "已电话告知补发安排", "via": "电话"})):
+        clock.now += timedelta(minutes=20)
+        t = tickets.transition(t.id, action, actor="agent:lin", expected_version=t.version, **extra)
+    clock.now = at(2026, 6, 4, 10, 0).astimezone(UTC)
+    t = tickets.transition(t.id, "resolve", actor="agent:lin", expected_version=t.version)
+    assert t.resolve_due == at(2026, 6, 23, 10, 0)
+    return t
+
+
+def listed_breached(cfg, capsys) -> str:
+    from crisiswatch.cli import main
+
+    assert main(["--config", str(cfg), "ticket", "list", "--breached"]) == 0
+    return capsys.readouterr().out
+
+
+def test_a_ticket_resolved_on_time_never_breaches_its_completion_limit(tmp_path, monkeypatch, capsys):
+    # 回访 may take up to 20 working days here, so on 23 June (办结 day) nothing at all is late
+    tickets, clock, cfg = desk_at(tmp_path, at(2026, 6, 1, 10, 0), monkeypatch, followup_within="20wd")
+    t = resolved_on_time(tickets, clock)
+    clock.now = at(2026, 6, 23, 12, 0).astimezone(UTC)
+    assert tickets.check_sla()["breaches"] == []
+    t = tickets.get(t.id)
+    assert (t.breaches, t.escalation_level, t.departments) == (0, 0, ["客服"])
+    # the SLA watch, the dashboard's 超时工单 and `ticket list --breached` say the same: nothing is late
+    assert not t.overdue(clock.now) and tickets.count_overdue(clock.now) == 0
+    assert t.number not in listed_breached(cfg, capsys)
+
+
+def test_after_resolution_only_the_follow_up_can_be_late_and_everyone_says_so(tmp_path, monkeypatch, capsys):
+    tickets, clock, cfg = desk_at(tmp_path, at(2026, 6, 1, 10, 0), monkeypatch)
+    t = resolved_on_time(tickets, clock)
+    assert t.followup_due == at(2026, 6, 9, 10, 0)  # 3 working days after the resolution
+    clock.now = at(2026, 6, 23, 12, 0).astimezone(UTC)  # 回访 never done; 办结 was met on 4 June
+    assert [b["timer"] for b in tickets.check_sla()["breaches"]] == ["followup"]
+    t = tickets.get(t.id)
+    assert (t.breaches, t.escalation_level) == (1, 1)
+    assert t.late(clock.now) == ["followup"] and t.overdue(clock.now)
+    assert tickets.count_overdue(clock.now) == 1  # the dashboard's 超时工单
+    assert t.number in listed_breached(cfg, capsys)
+    # once the 回访 is done the ticket is on time again, in all three
+    t = tickets.transition(t.id, "followup", actor="agent:lin", expected_version=t.version, satisfaction=5)
+    assert tickets.check_sla()["breaches"] == [] and not tickets.get(t.id).overdue(clock.now)
+    assert tickets.count_overdue(clock.now) == 0 and t.number not in listed_breached(cfg, capsys)
+
+
+def test_an_open_ticket_past_its_completion_limit_is_late_in_all_three(tmp_path, monkeypatch, capsys):
+    tickets, clock, cfg = desk_at(tmp_path, at(2026, 6, 1, 10, 0), monkeypatch)
+    t = phone(tickets)
+    for action, extra in (("accept", {}), ("start", {}), ("reply", {"note": "已电话告知补发安排", "via": "电话"})):
+        clock.now += timedelta(minutes=20)
+        t = tickets.transition(t.id, action, actor="agent:lin", expected_version=t.version, **extra)
+    clock.now = at(2026, 6, 23, 12, 0).astimezone(UTC)
+    assert [b["timer"] for b in tickets.check_sla()["breaches"]] == ["feedback", "resolve"]
+    assert tickets.get(t.id).late(clock.now) == ["feedback", "resolve"]
+    assert tickets.count_overdue(clock.now) == 1 and t.number in listed_breached(cfg, capsys)
+    assert tickets.list(breached=False) == [] and tickets.count(breached=True) == 1
+
+
+def test_a_new_grade_keeps_an_approved_extension_and_the_feedback_due_after_the_plan(tmp_path):
+    from monitor.dashboard.i18n_events import ticket_timeline
+
+    tickets, clock = service(tmp_path, at(2026, 6, 1, 10, 0), staff={"王经理": "管理层"})  # Monday
+    t = phone(tickets)
+    for action, extra in (("accept", {}), ("start", {})):
+        t = tickets.transition(t.id, action, actor="agent:lin", expected_version=t.version, **extra)
+    clock.now = at(2026, 6, 1, 15, 0).astimezone(UTC)
+    t = tickets.transition(t.id, "reply", actor="agent:lin", expected_version=t.version, note="已查明，明日补发",
+                           via="电话")
+    assert t.feedback_due == at(2026, 6, 4, 15, 0)  # 一般: 3 working days after the plan
+    t = tickets.extend(t.id, at(2026, 7, 10, 18, 0), approved_by="王经理", actor="agent:lin", expected_version=t.version)
+    t = tickets.classify(t.id, actor="agent:lin", expected_version=t.version, severity="重要")
+    # 重要's own limits from the opening, but 办结 stays where 王经理 moved it (重要 alone: 15 June) and the result
+    # is due 2 working days after the plan given at 15:00 on 1 June (from the first-response deadline: 4 June 10:00)
+    assert (t.severity, t.response_due, t.feedback_due) == ("重要", at(2026, 6, 2, 10, 0), at(2026, 6, 3, 15, 0))
+    assert (t.resolve_due, t.extension_approved_by) == (at(2026, 7, 10, 18, 0), "王经理")
+    clock.now = at(2026, 6, 16, 10, 0).astimezone(UTC)  # past 重要's default 办结, inside the extension
+    assert "resolve" not in [b["timer"] for b in tickets.check_sla()["breaches"]]
+    event = next(e for e in tickets.timeline(t.id) if e["kind"] == "classified")
+    assert event["detail"]["previous_severity"] == "一般"
+    assert set(event["detail"]["deadlines"]) == {"response", "feedback"}  # what moved; 受理 and 办结 did not
+    assert event["detail"]["extension"] == {"approved_by": "王经理", "kept": True, "until": "2026-07-10T10:00:00+00:00"}
+    line = ticket_timeline([event], t.number, "zh", tickets.local)[0]["text"]
+    assert line == ("确认分类与级别：重要；时限调整：首次响应 2026-06-03 10:00→2026-06-02 10:00、结果反馈 2026-06-04 15:00→"
+                    "2026-06-03 15:00（结果反馈自首次回复起算）；保留 王经理 批准的延期，办结仍为 2026-07-10 18:00")
+
+
+def test_a_new_grade_whose_own_limit_is_later_than_the_extension_drops_it_and_says_so(tmp_path):
+    from monitor.dashboard.i18n_events import ticket_timeline
+
+    tickets, _ = service(tmp_path, at(2026, 6, 1, 10, 0), staff={"王经理": "管理层"})
+    t = phone(tickets, severity="重要")
+    assert t.resolve_due == at(2026, 6, 15, 10, 0)
+    t = tickets.extend(t.id, at(2026, 6, 18, 18, 0), approved_by="王经理", actor="agent:lin", expected_version=t.version)
+    t = tickets.classify(t.id, actor="agent:lin", expected_version=t.version, severity="一般")
+    assert (t.resolve_due, t.extension_approved_by) == (at(2026, 6, 23, 10, 0), "")  # 15 working days, no label
+    event = tickets.timeline(t.id)[-1]
+    assert event["detail"]["extension"]["kept"] is False
+    assert "resolve" in event["detail"]["deadlines"]
+    line = ticket_timeline([event], t.number, "zh", tickets.local)[0]["text"]
+    assert line.endswith("；新级别的办结时限晚于 王经理 批准的延期（2026-06-18 18:00），延期不再适用")
+
+
+def test_only_a_named_member_of_management_approves_an_extension(tmp_path):
+    tickets, _ = service(tmp_path, at(2026, 6, 1, 10, 0), staff={"林晓": "客服", "周敏": "调查", "王经理": "管理层",
+                                                                "赵总": "管理层"})
+    t = phone(tickets)
+    until = at(2026, 7, 10, 18, 0)
+    for made_up, why in (("X", "X is not in tickets.staff"), ("周敏", "周敏 is in 调查, not 管理层")):
+        with pytest.raises(TicketError) as refused:
+            tickets.extend(t.id, until, approved_by=made_up, actor="林晓", expected_version=t.version)
+        assert str(refused.value) == f"an extension is approved by a member of 管理层 (王经理、赵总); {why}"
+    assert tickets.get(t.id).resolve_due == at(2026, 6, 23, 10, 0) and tickets.timeline(t.id)[-1]["kind"] == "created"
+    t = tickets.extend(t.id, until, approved_by="赵总", actor="林晓", expected_version=t.version)
+    assert (t.resolve_due, t.extension_approved_by) == (until, "赵总")
+    nobody, _ = service(tmp_path / "nobody", at(2026, 6, 1, 10, 0), staff={"林晓": "客服"})
+    t = phone(nobody)
+    with pytest.raises(TicketError, match=r"tickets.staff names none: add them \(e.g. 王经理: 管理层\)"):
+        nobody.extend(t.id, until, approved_by="王经理", actor="林晓", expected_version=t.version)
+
+
+def test_the_cli_refuses_a_made_up_approval_in_one_line(tmp_path, monkeypatch, capsys):
+    from crisiswatch.cli import main
+
+    tickets, _, cfg = desk_at(tmp_path, at(2026, 6, 1, 10, 0), monkeypatch, staff={"林晓": "客服", "王经理": "管理层"})
+    t = phone(tickets)
+    extend = ["--config", str(cfg), "ticket", "--as", "林晓", "extend", t.number, "--until", "2026-07-10T18:00"]
+    assert main([*extend, "--approved-by", "X"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == ("crisiswatch: an extension is approved by a member of 管理层 (王经理); "
+                                            "X is not in tickets.staff")
+    assert main([*extend, "--approved-by", "王经理"]) == 0
+    assert tickets.get(t.id).extension_approved_by == "王经理"

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from crisiswatch.config import TicketSettings
 from crisiswatch.db import connect
 from monitor.dashboard.i18n_events import collapse_repeats, event_text, ticket_timeline
 from monitor.dashboard.web import local_time
@@ -20,7 +21,7 @@ ZONE = ZoneInfo("Asia/Shanghai")
 @pytest.fixture
 def worked(state_url):
     """A ticket taken through what agents and playbooks do to one, and its recorded events."""
-    tickets = TicketService(connect(state_url), clock=Clock(T0))
+    tickets = TicketService(connect(state_url), clock=Clock(T0), settings=TicketSettings(staff={"王主管": "管理层"}))
     t = tickets.convert([post("1", "极光优选的快递8天了还没到")], actor="playbook:logistics_surge")
     for step in (
         lambda t: tickets.assign(t.id, "调查", actor="lin", expected_version=t.version),
@@ -63,7 +64,7 @@ def test_every_event_in_words_with_what_was_said(worked) -> None:
 
 
 def test_a_repeat_complaint_says_why_it_is_one(state_url) -> None:
-    tickets = TicketService(connect(state_url), clock=Clock(T0))
+    tickets = TicketService(connect(state_url), clock=Clock(T0), settings=TicketSettings(staff={"王主管": "管理层"}))
     first = tickets.convert([post("1", "极光优选快递十天没到，物流一直不更新", author="u1")], actor="x")
     second = tickets.convert([post("2", "还是没到，投诉了也没人管", author="u1")], actor="x")
     lines = ticket_timeline(tickets.timeline(second.id), second.number, "zh", lambda at: local_time(at, ZONE))

@@ -35,9 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     lst.add_argument("--severity", choices=SEVERITIES)
     lst.add_argument("--category", choices=CATEGORIES)
     lst.add_argument("--brand")
-    lst.add_argument("--breached", action="store_true", help="only tickets that breached an SLA limit")
+    lst.add_argument("--breached", action="store_true",
+                     help="only tickets past an SLA deadline now (the dashboard's 超时工单; 超时N次 counts past ones)")
     lst.add_argument("--mine", action="store_true", help="my queue: open tickets I own (see --as)")
     lst.add_argument("--owner", help="open tickets this person owns")
+    lst.add_argument("--archived", action="store_true", help="archived (已归档) tickets too (or --status 已归档)")
     lst.add_argument("--limit", type=int, default=50)
     show = ts.add_parser("show", help="one ticket with its timeline")
     show.add_argument("number")
@@ -86,7 +88,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     ext = ts.add_parser("extend", help="move the 办结 deadline, with approval, up to the cap")
     ext.add_argument("number")
     ext.add_argument("--until", required=True, help="new deadline, ISO 8601 (team time zone if none given)")
-    ext.add_argument("--approved-by", required=True)
+    ext.add_argument("--approved-by", required=True, help="a member of 管理层 in tickets.staff, not you")
+    arc = ts.add_parser("archive", help="freeze a closed ticket after its reopen window (归档), or all closed before a date")
+    arc.add_argument("number", nargs="?")
+    arc.add_argument("--closed-before", metavar="DATE", help="every ticket closed before DATE (team time zone) "
+                     "whose reopen window has passed: the periodic archive")
+    arc.add_argument("--note")
     for action in ACTIONS:
         a = ts.add_parser(action, help=f"{action} the ticket")
         a.add_argument("number")
@@ -164,12 +171,34 @@ def _sweep(tickets, config) -> None:  # noqa: ANN001
               file=sys.stderr)
 
 
-def _until(text: str, tz) -> datetime:  # noqa: ANN001
+def _until(text: str, tz, option: str = "--until") -> datetime:  # noqa: ANN001
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise CrisiswatchError(f"--until: bad time {text!r} (use ISO 8601, e.g. 2026-07-10T18:00)") from None
+        raise CrisiswatchError(f"{option}: bad time {text!r} (use ISO 8601, e.g. 2026-07-10T18:00)") from None
     return value if value.tzinfo else value.replace(tzinfo=tz)
+
+
+def _archive(args: argparse.Namespace, tickets, actor: str) -> int:  # noqa: ANN001
+    """One closed ticket, or the periodic archive of every ticket closed before a date."""
+    from playbooks.tickets.models import TicketError
+
+    if bool(args.number) == bool(args.closed_before):
+        raise CrisiswatchError("say what to archive: ticket archive N, or ticket archive --closed-before DATE")
+    if args.number:
+        t = tickets.by_number(args.number)
+        if t is None:
+            raise TicketError(f"no ticket {args.number}")
+        print(_line(tickets, tickets.archive(t.id, actor=actor, expected_version=t.version, note=args.note)))
+        return 0
+    before = _until(args.closed_before, tickets.tz, "--closed-before")
+    done, left = tickets.archive_closed(before, actor=actor)
+    for t in done:
+        print(_line(tickets, t))
+    for t, why in left:
+        print(f"crisiswatch: {t.number} not archived: {why}", file=sys.stderr)
+    print(f"{len(done)} archived, {len(left)} left (closed before {tickets.local(before)})", file=sys.stderr)
+    return 0
 
 
 def _me(args: argparse.Namespace) -> str:
@@ -186,7 +215,8 @@ def run(args: argparse.Namespace) -> int:
         _sweep(tickets, config)
         owner = _me(args) if args.mine else args.owner
         query = {"status": args.status, "severity": args.severity, "category": args.category, "brand": args.brand,
-                 "breached": True if args.breached else None, "owner": owner, "open_only": bool(owner) and not args.status}
+                 "breached": True if args.breached else None, "owner": owner, "open_only": bool(owner) and not args.status,
+                 "archived": args.archived}
         found = tickets.list(limit=args.limit, **query)
         if len(found) == args.limit and (total := tickets.count(**query)) > len(found):
             print(f"crisiswatch: the newest {len(found)} of {total} tickets; --limit N shows more", file=sys.stderr)
@@ -201,6 +231,8 @@ def run(args: argparse.Namespace) -> int:
         return _new(args, tickets, config, actor)
     if command == "import":
         return _import(args, tickets, config, actor)
+    if command == "archive":
+        return _archive(args, tickets, actor)
     if command == "convert":
         from index import open_backend
         from playbooks.tickets.flows import convert_from_index

@@ -103,13 +103,16 @@ class TicketSettings(StrictModel):
     calendar: WorkCalendarSettings = Field(default_factory=WorkCalendarSettings)
     followup_within: str = Field(default="3wd", description="回访 due this long after resolution")
     extension_cap: str = Field(default="30wd", description="办结 may be extended, with approval, up to this")
-    staff: dict[str, str] = Field(default_factory=dict, description="person -> department (owners, my queue)")
+    staff: dict[str, str] = Field(default_factory=dict,
+                                  description="person -> department (owners, my queue; 管理层 approves extensions)")
     reply_templates: str | None = Field(default=None, description="folder of reply templates (default: shipped)")
     service_contact: str = Field(default="官方客服热线", description="how customers reach you, quoted in replies")
     remind_at: float = Field(default=0.8, gt=0, lt=1, description="remind when this share of a limit has passed")
     escalate_to: str = "管理层"
     join_window_minutes: int = Field(default=60, ge=0)
     repeat_window_days: int = Field(default=30, ge=0)
+    reopen_window_days: int = Field(default=30, ge=0, description="a closed ticket may be reopened this long; after "
+                                    "it `ticket archive` may freeze it (default: as long as a repeat is linked)")
     routing: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_ROUTING))
     major_adds: str = Field(default="管理层", description="重大 tickets also go to this department")
 

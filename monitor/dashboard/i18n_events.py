@@ -49,6 +49,7 @@ EVENTS: dict[str, tuple[str, str]] = {
     "ticket.followup": ("已回访", "Followed up"),
     "ticket.close": ("工单已关闭", "Ticket closed"),
     "ticket.reopen": ("工单重新打开", "Ticket reopened"),
+    "ticket.archive": ("工单已归档，记录冻结", "Ticket archived: its record is frozen"),
     "ticket.note": ("备注：{text}", "Note: {text}"),
     "ticket.assigned": ("指派给{department}", "Assigned to {department}"),
     "ticket.departments_added": ("增加协办部门：{departments}", "Departments added: {departments}"),
@@ -57,7 +58,7 @@ EVENTS: dict[str, tuple[str, str]] = {
     "ticket.deadlines": ("调整了 SLA 时限", "SLA deadlines changed"),
     "ticket.extended": ("办结时限延至 {until}（{approved_by} 批准）", "Resolution due moved to {until} (approved by "
                         "{approved_by})"),
-    "ticket.classified": ("确认分类与级别：{what}", "Category and grade confirmed: {what}"),
+    "ticket.classified": ("确认分类与级别：{what}{changes}", "Category and grade confirmed: {what}{changes}"),
     "ticket.joined": ("新增关联帖子 {mentions} 条", "{mentions} more posts joined"),
     "ticket.linked": ("关联到重复投诉 {related}（{reason}）", "Linked to repeat complaint {related} ({reason})"),
     "ticket.sla_reminder": ("SLA 提醒：{timer}即将到期", "SLA reminder: {timer} due soon"),
@@ -132,6 +133,7 @@ def event_text(kind: str, actor: str, detail: dict[str, Any], lang: str, task_na
         values["timer"] = TIMER_LABELS.get(detail["timer"], detail["timer"]) if lang == "zh" else detail["timer"]
     if kind == "ticket.classified":  # what the agent set: the category, the grade or both
         values["what"] = " · ".join(values[k] for k in ("category", "severity") if detail.get(k))
+        values["changes"] = _regrade_text(detail, lang, local)
     if kind == "ticket.linked" and detail.get("reason") in REPEAT_REASONS:
         values["reason"] = REPEAT_REASONS[detail["reason"]][i]
     if kind == "ticket.tasks_added":
@@ -141,6 +143,30 @@ def event_text(kind: str, actor: str, detail: dict[str, Any], lang: str, task_na
     if kind.startswith("approval.") and "approvers" in detail:
         values["approvers"] = _value(detail["approvers"], lang)
     return entry[i].format_map(values)
+
+
+def _regrade_text(detail: dict[str, Any], lang: str, local: Callable[[str], str] | None) -> str:
+    """What a new grade changed: each deadline that moved, and whether an approved extension still holds."""
+    when = local or str
+    zh = lang == "zh"
+    out = ""
+    moved = detail.get("deadlines") or {}
+    if moved:
+        parts = [f"{TIMER_LABELS.get(t, t) if zh else t} {when(m['from'])}→{when(m['to'])}" for t, m in moved.items()]
+        out += ("；时限调整：" + "、".join(parts)) if zh else ("; deadlines moved: " + ", ".join(parts))
+    if detail.get("feedback_from") == "reply" and "feedback" in moved:
+        out += "（结果反馈自首次回复起算）" if zh else " (feedback counted from the first reply)"
+    extension = detail.get("extension")
+    if isinstance(extension, dict):
+        by, until = extension.get("approved_by", "—"), when(extension.get("until", ""))
+        if extension.get("kept"):
+            out += (f"；保留 {by} 批准的延期，办结仍为 {until}" if zh
+                    else f"; the extension approved by {by} stays: resolution due {until}")
+        else:
+            out += (f"；新级别的办结时限晚于 {by} 批准的延期（{until}），延期不再适用" if zh
+                    else f"; the new grade's resolution due is later than the extension approved by {by} ({until}): "
+                         "it no longer applies")
+    return out
 
 
 def level_text(level: str, lang: str) -> str:

@@ -6,7 +6,7 @@ from pydantic import Field, field_validator
 
 from playbooks.context import StepContext
 from playbooks.steps.base import Step, StepOptions, StepResult, with_ticket
-from playbooks.tickets.models import CLOSED, STATUSES, TRANSITIONS
+from playbooks.tickets.models import SETTLED, STATUSES, TRANSITIONS
 
 
 class CloseWhenOptions(StepOptions):
@@ -35,7 +35,7 @@ class CloseWhenStep(Step):
         ticket_ok = ticket is not None and STATUSES.index(ticket.status) >= STATUSES.index(o.ticket_status)
         if not (incident_ok and ticket_ok):
             return StepResult("waiting", {"until": want, "ticket_status": ticket.status if ticket else None})
-        if ticket.status == CLOSED:
+        if ticket.status in SETTLED:  # closed, or closed and since archived
             return StepResult("done", {"ticket": ticket.number, "closed": "already"})
         if ticket.status not in TRANSITIONS["close"][0]:
             return StepResult("waiting", {"until": want, "ticket_status": ticket.status})

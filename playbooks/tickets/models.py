@@ -10,8 +10,9 @@ from crisiswatch.config import INTAKE_CHANNELS, REPLY_CHANNELS, TICKET_DEPARTMEN
 from crisiswatch.errors import CrisiswatchError
 from crisiswatch.pii import mask as mask_pii
 
-STATUSES = ("新建", "已受理", "处理中", "已回复", "已解决", "已回访", "已关闭")
-NEW, ACCEPTED, IN_PROGRESS, REPLIED, RESOLVED, FOLLOWED_UP, CLOSED = STATUSES
+# 已归档: a closed ticket frozen after the reopen window (`TicketService.archive`): no action changes it any more
+STATUSES = ("新建", "已受理", "处理中", "已回复", "已解决", "已回访", "已关闭", "已归档")
+NEW, ACCEPTED, IN_PROGRESS, REPLIED, RESOLVED, FOLLOWED_UP, CLOSED, ARCHIVED = STATUSES
 DEPARTMENTS = TICKET_DEPARTMENTS
 INTAKE = INTAKE_CHANNELS
 REPLY_VIA = REPLY_CHANNELS
@@ -36,9 +37,11 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 ACTIONS = tuple(TRANSITIONS)
 OPEN_STATUSES = (NEW, ACCEPTED, IN_PROGRESS, REPLIED)
+SETTLED = (CLOSED, ARCHIVED)  # no SLA clock runs in these (every milestone reached)
 
 # Which timer each milestone stops: acknowledgement, first response (first reply), feedback of the
-# result (resolved) and completion (followed up or closed); 回访 runs once the ticket is resolved.
+# result (resolved) and completion (resolved too: 办结 is the resolution, not the 回访 after it); 回访 runs
+# once the ticket is resolved, until the follow-up or the closing. So after resolution only 回访 can be late.
 TIMERS = ("ack", "response", "feedback", "resolve")
 WATCHED_TIMERS = (*TIMERS, "followup")
 TIMER_LABELS = {"ack": "受理", "response": "首次响应", "feedback": "结果反馈", "resolve": "办结", "followup": "回访"}
@@ -152,13 +155,6 @@ class Ticket:
     def due(self, timer: str) -> datetime | None:
         return getattr(self, f"{timer}_due")
 
-    def overdue(self, now: datetime) -> bool:
-        """Still being worked and past a deadline whose milestone it has not reached."""
-        if self.status in (RESOLVED, FOLLOWED_UP, CLOSED):
-            return False
-        return any(self.met_at(timer) is None and getattr(self, f"{timer}_due") <= now
-                   for timer in ("ack", "response", "feedback", "resolve"))
-
     def met_at(self, timer: str) -> datetime | None:
         """When the milestone that stops `timer` was reached, or None while it runs."""
         if timer == "followup":
@@ -167,9 +163,20 @@ class Ticket:
             return self.acked_at
         if timer == "response":
             return self.first_reply_at
-        if timer == "feedback":
-            return self.resolved_at
-        return self.followed_up_at or self.closed_at
+        return self.resolved_at  # feedback of the result and 办结 both stop at the resolution
+
+    def running(self) -> list[str]:
+        """The timers whose clocks run now: they have a deadline and their milestone is not reached."""
+        return [timer for timer in WATCHED_TIMERS if self.due(timer) is not None and self.met_at(timer) is None]
+
+    def late(self, now: datetime) -> list[str]:
+        """THE rule for lateness: the timers still running past their deadline. The SLA watch breaches exactly
+        these, and `overdue` (the dashboard's 超时工单, `ticket list --breached`) asks the same question."""
+        return [timer for timer in self.running() if self.due(timer) <= now]
+
+    def overdue(self, now: datetime) -> bool:
+        """Past a deadline whose milestone it has not reached (an unanswered 回访 after resolution included)."""
+        return bool(self.late(now))
 
     @property
     def summary_masked(self) -> str:

@@ -84,7 +84,7 @@ def _backlog(tickets: TicketService, until: datetime) -> dict[str, int]:
     """Tickets open at the end of the period, by how long they had been: as they were then, so a past
     period's report reads the same after its tickets are closed."""
     counts = {label: 0 for _, label in BACKLOG_AGES}
-    for t in tickets.list(until=until, limit=1_000_000):
+    for t in tickets.list(until=until, limit=1_000_000, archived=True):
         if t.resolved_at is not None and t.resolved_at < until:
             continue
         age = (until - t.created_at) / timedelta(days=1)
@@ -101,7 +101,7 @@ def build_report(tickets: TicketService, period: str = "week", until: datetime |
         raise CrisiswatchError("--orders: the number of orders in the period must be positive")
     tz = tickets.tz
     since, until = period_bounds(period, until or datetime.now(UTC), tz)
-    found = tickets.list(since=since, until=until, limit=1_000_000)
+    found = tickets.list(since=since, until=until, limit=1_000_000, archived=True)  # archived tickets count too
     report = Report(period=period, since=since, until=until, total=len(found), timezone=tz.key, orders=orders)
     report.backlog = _backlog(tickets, until)
     if orders:

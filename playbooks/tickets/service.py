@@ -8,14 +8,16 @@ update: the second gets a `TicketConflict` and reloads.
 from __future__ import annotations
 
 import builtins
+import itertools
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config, TicketSettings
 from crisiswatch.db import Row, StateConnection, insert_id, transaction
 from crisiswatch.localtime import local_time
@@ -24,13 +26,13 @@ from crisiswatch.pii import mask as mask_pii
 from playbooks.tickets import linking, sla_watch
 from playbooks.tickets.mirror import NullMirror, TicketMirror
 from playbooks.tickets.models import (
+    ARCHIVED,
     CLOSED,
     DEFAULT_REPLY_VIA,
     DEPARTMENTS,
-    FOLLOWED_UP,
     INTAKE,
     REPLY_VIA,
-    RESOLVED,
+    SETTLED,
     STATUSES,
     TIMERS,
     TRANSITIONS,
@@ -46,6 +48,10 @@ logger = logging.getLogger(__name__)
 _STAMPS = ("created_at", "updated_at", "ack_due", "response_due", "feedback_due", "resolve_due", "acked_at",
            "first_reply_at", "resolved_at", "followed_up_at", "closed_at", "sla_start", "followup_due")
 _MILESTONE = {"accept": "acked_at", "resolve": "resolved_at", "followup": "followed_up_at", "close": "closed_at"}
+
+
+_SETTLED = ",".join("?" * len(SETTLED))  # placeholders for `status NOT IN (...)`
+APPROVERS = "管理层"  # the department whose members approve an extension of 办结 (the manual: "with approval")
 
 
 def _utc(when: datetime) -> datetime:
@@ -119,25 +125,44 @@ class TicketService:
              brand: str | None = None, breached: bool | None = None, limit: int = 100,
              department: str | None = None, since: datetime | None = None,
              until: datetime | None = None, owner: str | None = None,
-             open_only: bool = False) -> builtins.list[Ticket]:
-        """The newest `limit` tickets that match; `count` with the same filters says how many there are."""
+             open_only: bool = False, now: datetime | None = None,
+             archived: bool = False) -> builtins.list[Ticket]:
+        """The newest `limit` tickets that match; `count` with the same filters says how many there are.
+
+        The working lists leave archived (已归档) tickets out: `archived=True` or `status="已归档"` shows them.
+
+        `breached`: past an SLA deadline at `now` (True) or not (False), by `Ticket.overdue`, the rule the SLA
+        watch breaches by and the dashboard's 超时工单 counts by."""
         where, params = self._filter(status, severity, category, brand, breached, department, since, until, owner,
-                                     open_only)
+                                     open_only, archived)
+        if breached is not None:
+            ids = self._by_lateness(where, params, breached, now)
+            return [self.get(i) for i in itertools.islice(ids, limit)]
         rows = self.conn.execute(f"SELECT id FROM tickets{where} ORDER BY id DESC LIMIT ?", [*params, limit])
         return [self.get(r[0]) for r in rows.fetchall()]
 
     def count(self, status: str | None = None, severity: str | None = None, category: str | None = None,
               brand: str | None = None, breached: bool | None = None, department: str | None = None,
               since: datetime | None = None, until: datetime | None = None, owner: str | None = None,
-              open_only: bool = False) -> int:
+              open_only: bool = False, now: datetime | None = None, archived: bool = False) -> int:
         where, params = self._filter(status, severity, category, brand, breached, department, since, until, owner,
-                                     open_only)
+                                     open_only, archived)
+        if breached is not None:
+            return sum(1 for _ in self._by_lateness(where, params, breached, now))
         return self.conn.execute(f"SELECT COUNT(*) FROM tickets{where}", params).fetchone()[0]
+
+    def _by_lateness(self, where: str, params: builtins.list[Any], late: bool,
+                     now: datetime | None) -> Iterator[int]:
+        """Ids, newest first, of the matching tickets that are (or are not) overdue at `now`."""
+        now = _utc(now or self.now())
+        for row in self.conn.execute(f"SELECT * FROM tickets{where} ORDER BY id DESC", params).fetchall():
+            if _ticket(row, [], []).overdue(now) == late:
+                yield row["id"]
 
     @staticmethod
     def _filter(status: str | None, severity: str | None, category: str | None, brand: str | None,
                 breached: bool | None, department: str | None, since: datetime | None, until: datetime | None,
-                owner: str | None, open_only: bool) -> tuple[str, builtins.list[Any]]:
+                owner: str | None, open_only: bool, archived: bool = False) -> tuple[str, builtins.list[Any]]:
         clauses, params = [], []
         for column, value in (("status", status), ("severity", severity), ("category", category),
                               ("brand", brand), ("owner", owner)):
@@ -147,11 +172,12 @@ class TicketService:
         if department:
             clauses.append("(department=? OR departments LIKE ?)")
             params += [department, f'%"{department}"%']
-        if breached is not None:
-            clauses.append("breaches > 0" if breached else "breaches = 0")
-        if open_only:
+        if breached or open_only:  # a settled ticket has no clock running, so it cannot be late (`Ticket.late`)
+            clauses.append(f"status NOT IN ({_SETTLED})")
+            params += SETTLED
+        elif not archived and status != ARCHIVED:
             clauses.append("status != ?")
-            params.append(CLOSED)
+            params.append(ARCHIVED)
         if since:
             clauses.append("created_at >= ?")
             params.append(since.astimezone(UTC).isoformat())
@@ -167,12 +193,9 @@ class TicketService:
         return [t for t in (self.get(r[0]) for r in rows.fetchall()) if t is not None]
 
     def count_overdue(self, now: datetime, brand: str | None = None) -> int:
-        """How many tickets still being worked are past a deadline whose milestone they have not reached: all of
-        them, read in one query (the oldest open tickets are the likeliest to be late)."""
-        sql, params = "SELECT * FROM tickets WHERE status NOT IN (?,?,?)", [RESOLVED, FOLLOWED_UP, CLOSED]
-        if brand:
-            sql, params = sql + " AND brand=?", [*params, brand]
-        return sum(1 for row in self.conn.execute(sql, params) if _ticket(row, [], []).overdue(now))
+        """How many tickets are past a deadline whose milestone they have not reached (`Ticket.overdue`, the rule
+        of the SLA watch and `ticket list --breached`): all of them, however old."""
+        return self.count(brand=brand, breached=True, now=now)
 
     def timeline(self, ticket_id: int | str) -> builtins.list[dict[str, Any]]:
         ticket = self.require(ticket_id)
@@ -283,19 +306,21 @@ class TicketService:
                                      " VALUES (?,?,?,?) ON CONFLICT DO NOTHING", row).rowcount for row in rows)
 
     def _joinable(self, mentions: builtins.list[Mention]) -> Ticket | None:
-        """An unclosed ticket that already holds one of these posts or their near-duplicate cluster."""
+        """A ticket that already holds one of these posts (unless archived: its record is frozen), or an unclosed one
+        that holds their near-duplicate cluster."""
         ids = [m.id for m in mentions]
         clusters = [m.cluster_id for m in mentions if m.cluster_id]
         marks = ",".join("?" * len(ids))
         row = self.conn.execute(
             f"SELECT t.id FROM ticket_mentions tm JOIN tickets t ON t.id = tm.ticket_id"
-            f" WHERE tm.mention_id IN ({marks}) ORDER BY t.status = ?, t.id LIMIT 1", [*ids, CLOSED]).fetchone()
+            f" WHERE tm.mention_id IN ({marks}) AND t.status != ? ORDER BY t.status = ?, t.id LIMIT 1",
+            [*ids, ARCHIVED, CLOSED]).fetchone()
         if row is None and clusters:
             marks = ",".join("?" * len(clusters))
             row = self.conn.execute(
                 f"SELECT t.id FROM ticket_mentions tm JOIN tickets t ON t.id = tm.ticket_id"
-                f" WHERE tm.cluster_id IN ({marks}) AND t.status != ? ORDER BY t.id LIMIT 1",
-                [*clusters, CLOSED]).fetchone()
+                f" WHERE tm.cluster_id IN ({marks}) AND t.status NOT IN ({_SETTLED}) ORDER BY t.id LIMIT 1",
+                [*clusters, *SETTLED]).fetchone()
         return self.get(row[0]) if row else None
 
     def convert(self, mentions: builtins.list[Mention], *, actor: str, category: str | None = None,
@@ -327,6 +352,8 @@ class TicketService:
         now = _utc(now or self.now())
         with transaction(self.conn, lock=f"ticket:{ticket_id}"):
             ticket = self.require(ticket_id)
+            if ticket.status == ARCHIVED:
+                raise TicketError(self._frozen(ticket, "joined"))
             added = self._add_mentions(ticket.id, [m.id for m in mentions], {m.id: m.cluster_id or "" for m in mentions},
                                        {m.id: m.source for m in mentions})
             if not added:
@@ -352,12 +379,12 @@ class TicketService:
                               now: datetime | None = None) -> Ticket | None:
         """The incident's own ticket, or an unclosed one for the same brand and category opened within the window."""
         own = self.for_incident(incident_id)
-        if own is not None:
+        if own is not None and own.status != ARCHIVED:
             return own
         since = (_utc(now or self.now()) - timedelta(minutes=self.settings.join_window_minutes)).isoformat()
         row = self.conn.execute(
-            "SELECT id FROM tickets WHERE brand=? AND category=? AND incident_id IS NOT NULL AND status != ?"
-            " AND created_at >= ? ORDER BY id LIMIT 1", (brand, category, CLOSED, since)).fetchone()
+            f"SELECT id FROM tickets WHERE brand=? AND category=? AND incident_id IS NOT NULL AND status NOT IN"
+            f" ({_SETTLED}) AND created_at >= ? ORDER BY id LIMIT 1", (brand, category, *SETTLED, since)).fetchone()
         return self.get(row[0]) if row else None
 
     # ---- changing (optimistic locking) ---------------------------------------------------------
@@ -370,6 +397,8 @@ class TicketService:
         # is the optimistic lock that tells an agent someone else changed it first
         with transaction(self.conn, lock=f"ticket:{ticket_id}"):
             ticket = self.require(ticket_id)
+            if ticket.status == ARCHIVED:
+                raise TicketError(self._frozen(ticket, kind))
             if ticket.version != expected_version:
                 raise TicketConflict(
                     f"ticket {ticket.number} was changed by someone else (now version {ticket.version}, "
@@ -458,13 +487,71 @@ class TicketService:
         ticket = self._change(ticket_id, expected_version, actor, action, sets, now, check, **detail)
         return ticket
 
+    def archive(self, ticket_id: int | str, *, actor: str, expected_version: int, note: str | None = None,
+                now: datetime | None = None) -> Ticket:
+        """已关闭 → 已归档, once the reopen window (`tickets.reopen_window_days`) has passed since the closing. The
+        record is frozen from then on (no action changes it, reopening included), leaves the working lists and
+        stays in the reports; the archiving is in the ticket's timeline and the audit trail."""
+        now = _utc(now or self.now())
+
+        def check(t: Ticket) -> None:
+            if t.status != CLOSED:
+                raise TicketError(f"ticket {t.number} is {t.status}: only a closed ({CLOSED}) ticket is archived")
+            reopenable = self.reopenable_until(t)
+            if now < reopenable:
+                raise TicketError(f"ticket {t.number} was closed {self.local(t.closed_at)} and may be reopened until "
+                                  f"{self.local(reopenable)} ({self.settings.reopen_window_days} days, "
+                                  f"tickets.reopen_window_days): archive it after that")
+
+        detail: dict[str, Any] = {"to": ARCHIVED}
+        if note:
+            detail["note"] = note
+        ticket = self._change(ticket_id, expected_version, actor, "archive", {"status": ARCHIVED}, now, check,
+                              **detail)
+        with transaction(self.conn):
+            AuditLog(self.conn).record(actor, "ticket.archive", ticket.number, at=now,
+                                       closed_at=ticket.closed_at.isoformat() if ticket.closed_at else None)
+        return ticket
+
+    def archive_closed(self, before: datetime, *, actor: str, now: datetime | None = None
+                       ) -> tuple[builtins.list[Ticket], builtins.list[tuple[Ticket, str]]]:
+        """The periodic archive: every closed ticket closed before `before` whose reopen window has passed. Returns
+        those archived and those left (still reopenable, or changed meanwhile) with why."""
+        now = _utc(now or self.now())
+        rows = self.conn.execute("SELECT id FROM tickets WHERE status=? AND closed_at < ? ORDER BY id",
+                                 (CLOSED, _utc(before).isoformat())).fetchall()
+        done, left = [], []
+        for row in rows:
+            ticket = self.require(row[0])
+            try:
+                done.append(self.archive(ticket.id, actor=actor, expected_version=ticket.version, now=now,
+                                         note=f"closed before {self.local(before)}"))
+            except TicketError as exc:  # TicketConflict included: someone reopened it meanwhile
+                left.append((ticket, str(exc)))
+        return done, left
+
+    def reopenable_until(self, ticket: Ticket) -> datetime:
+        """The end of a closed ticket's reopen window: when it may be archived."""
+        closed = ticket.closed_at or ticket.updated_at
+        return closed + timedelta(days=self.settings.reopen_window_days)
+
+    def _frozen(self, ticket: Ticket, kind: str) -> str:
+        archived = next((e["at"] for e in reversed(self.timeline(ticket.id)) if e["kind"] == "archive"), None)
+        when = f" on {self.local(archived)}" if archived else ""
+        if kind == "reopen":
+            return (f"ticket {ticket.number} was archived{when} and cannot be reopened: an archived record is frozen;"
+                    f" take the customer's new complaint as a new ticket (`ticket new`)")
+        return f"ticket {ticket.number} was archived{when}: an archived record is frozen and nothing changes it"
+
     def extend(self, ticket_id: int | str, until: datetime, *, approved_by: str, actor: str,
                expected_version: int, now: datetime | None = None) -> Ticket:
-        """Move the 办结 deadline later, with a named approver, up to the cap (30 working days)."""
+        """Move the 办结 deadline later, up to the cap (30 working days), approved by a named member of 管理层 in
+        `tickets.staff` other than the agent asking."""
         if not approved_by.strip():
             raise TicketError("an extension needs the name of who approved it (--approved-by)")
         if approved_by.strip() in (actor, actor.split(":")[-1]):
             raise TicketError("an extension is approved by someone other than the agent asking for it")
+        self._check_approver(approved_by.strip())
 
         def check(t: Ticket) -> None:
             if not t.is_open and t.status != "已解决":
@@ -481,22 +568,70 @@ class TicketService:
                             {"resolve_due": until, "extension_approved_by": approved_by.strip()}, now, check,
                             until=until.isoformat(), approved_by=approved_by.strip())
 
+    def extension_approvers(self) -> builtins.list[str]:
+        """Who may approve an extension: the people `tickets.staff` puts in 管理层."""
+        return [person for person, department in self.settings.staff.items() if department == APPROVERS]
+
+    def _check_approver(self, name: str) -> None:
+        approvers = self.extension_approvers()
+        if name in approvers:
+            return
+        where = self.settings.staff.get(name)
+        who = f"{name} is in {where}, not {APPROVERS}" if where else f"{name} is not in tickets.staff"
+        if not approvers:
+            raise TicketError(f"an extension is approved by a member of {APPROVERS}, and tickets.staff names none: "
+                              f"add them (e.g. 王经理: {APPROVERS}); {who}")
+        raise TicketError(f"an extension is approved by a member of {APPROVERS} ({'、'.join(approvers)}); {who}")
+
     def classify(self, ticket_id: int | str, *, actor: str, expected_version: int, category: str | None = None,
                  severity: str | None = None, now: datetime | None = None) -> Ticket:
-        """The agent confirms or corrects the category and grade (a new grade sets its deadlines)."""
+        """The agent confirms or corrects the category and grade. A new grade sets its deadlines from when the clocks
+        started, except what the grade does not decide: an approved extension later than the new 办结 stays, and
+        once the plan was given (the first reply) the result stays due `feedback` after it. The event records
+        every deadline that moved and what became of the extension."""
         if category is not None and category not in CATEGORIES:
             raise TicketError(f"unknown category {category!r}")
         if severity is not None and severity not in SEVERITIES:
             raise TicketError(f"unknown grade {severity!r} (grades: {', '.join(SEVERITIES)})")
         sets: dict[str, Any] = {}
+        detail: dict[str, Any] = {"category": category, "severity": severity}
         if category:
             sets["category"] = category
         if severity:
             sets["severity"] = severity
-            for timer in TIMERS:
-                sets[f"{timer}_due"] = lambda t, timer=timer: self.clock.deadlines(severity, t.started_at)[timer]
-        return self._change(ticket_id, expected_version, actor, "classified", sets, now,
-                            category=category, severity=severity)
+            # computed from the ticket as read; `_change` refuses it if the ticket moved on meanwhile
+            ticket = self.require(ticket_id)
+            if ticket.version == expected_version and severity != ticket.severity:
+                due, extension = self._regraded(ticket, severity)
+                sets.update({f"{timer}_due": at for timer, at in due.items()})
+                detail["previous_severity"] = ticket.severity
+                detail["deadlines"] = {timer: {"from": ticket.due(timer).isoformat(), "to": at.isoformat()}
+                                       for timer, at in due.items() if at != ticket.due(timer)}
+                if self._planned(ticket):
+                    detail["feedback_from"] = "reply"
+                if extension:
+                    detail["extension"] = {"approved_by": ticket.extension_approved_by, "kept": extension == "kept",
+                                           "until": ticket.resolve_due.isoformat()}
+                    if extension == "dropped":
+                        sets["extension_approved_by"] = ""
+        return self._change(ticket_id, expected_version, actor, "classified", sets, now, **detail)
+
+    def _regraded(self, ticket: Ticket, severity: str) -> tuple[dict[str, datetime], str]:
+        """The deadlines under another grade, and "kept"/"dropped" for an approved extension ("" without one)."""
+        due = self.clock.deadlines(severity, ticket.started_at)
+        extension = ""
+        if ticket.extension_approved_by:
+            extension = "kept" if ticket.resolve_due > due["resolve"] else "dropped"
+            if extension == "kept":
+                due["resolve"] = ticket.resolve_due
+        if self._planned(ticket):  # the plan was given: the result is due `feedback` after it
+            due["feedback"] = self.clock.feedback_after_plan(severity, ticket.first_reply_at, due["resolve"])
+        return due, extension
+
+    @staticmethod
+    def _planned(ticket: Ticket) -> bool:
+        """Whether the customer was given the plan (a first reply) since the clocks last started."""
+        return ticket.first_reply_at is not None and ticket.first_reply_at >= ticket.started_at
 
     def local(self, when: datetime | str | None) -> str:
         """A time as staff read it: in the team's time zone."""

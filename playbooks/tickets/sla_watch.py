@@ -12,7 +12,7 @@ from typing import Any
 
 from crisiswatch.db import transaction
 from playbooks.tickets.ledger import TicketLedger
-from playbooks.tickets.models import CLOSED, TIMER_LABELS, WATCHED_TIMERS
+from playbooks.tickets.models import SETTLED, TIMER_LABELS
 
 
 def check_sla(tickets: TicketLedger, now: datetime) -> dict[str, list[dict[str, Any]]]:
@@ -22,18 +22,19 @@ def check_sla(tickets: TicketLedger, now: datetime) -> dict[str, list[dict[str, 
     department joins the case) and is counted on the ticket.
     """
     out: dict[str, list[dict[str, Any]]] = {"reminders": [], "breaches": []}
-    rows = tickets.conn.execute("SELECT id FROM tickets WHERE status != ? ORDER BY id", (CLOSED,)).fetchall()
+    settled = ",".join("?" * len(SETTLED))  # no clock runs in a closed or archived ticket
+    rows = tickets.conn.execute(f"SELECT id FROM tickets WHERE status NOT IN ({settled}) ORDER BY id",
+                                SETTLED).fetchall()
     for row in rows:
         ticket = tickets.require(row[0])
-        for timer in WATCHED_TIMERS:
+        late = ticket.late(now)  # the one rule the dashboard and `ticket list --breached` read too
+        for timer in ticket.running():
             due = ticket.due(timer)
-            if due is None or ticket.met_at(timer) is not None:
-                continue
             start = ticket.resolved_at if timer == "followup" and ticket.resolved_at else ticket.started_at
             limit = (tickets.settings.followup_within if timer == "followup"
                      else getattr(tickets.clock.table[ticket.severity], timer))
             remind = tickets.clock.reminder(ticket.severity, limit, start, due, tickets.settings.remind_at)
-            kind = "breach" if now >= due else "reminder" if now >= remind else None
+            kind = "breach" if timer in late else "reminder" if now >= remind else None
             if kind is None or not _mark(tickets, ticket.id, timer, kind, due, now):
                 continue
             item = {"ticket": ticket.number, "timer": timer, "label": TIMER_LABELS[timer],
