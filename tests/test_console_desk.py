@@ -128,8 +128,9 @@ def test_an_agent_corrects_category_and_grade_in_the_console_as_ticket_classify_
     assert (t.category, t.severity) == ("product_quality", "紧急")
     assert t.resolve_due < ticket.resolve_due  # the graver grade's deadlines, as the CLI sets them
     last = desk(site).timeline(t.id)[-1]
-    assert (last["kind"], last["actor"], last["detail"]) == (
-        "classified", "ada", {"category": "product_quality", "severity": "紧急"})
+    assert (last["kind"], last["actor"], last["detail"]["category"], last["detail"]["severity"]) == (
+        "classified", "ada", "product_quality", "紧急")
+    assert last["detail"]["previous_severity"] == ticket.severity  # the regrade's record, as the CLI's
     assert "确认分类与级别" in agent.get(url, timeout=10).text
 
     # only what changed is set: the same grade again does not move its deadlines
