@@ -102,6 +102,19 @@ def blocked_backoff(blocks_in_a_row: int) -> timedelta:
     return min(low * (2 ** max(blocks_in_a_row - 1, 0)), high)
 
 
+CRAWL_TIMED_OUT = 124  # the exit status `timeout(1)` gives a command it stopped
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM (Scrapy closes the crawl cleanly, keeping the marks of what it did not read), then a kill."""
+    process.terminate()
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class Scheduler:
     """When each source is crawled next, shared by every crawl worker through the state store.
 
@@ -111,9 +124,13 @@ class Scheduler:
     def __init__(self, config: Config, config_path: str | None, conn: StateConnection,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC),
                  health: DependencyHealth | None = None, holder: str | None = None,
-                 stopping: Callable[[], bool] = lambda: False) -> None:
+                 stopping: Callable[[], bool] = lambda: False, meanwhile: Callable[[], object] | None = None,
+                 meanwhile_seconds: float = 30) -> None:
         self.config = config
         self.stopping = stopping
+        # what the worker does while a crawl runs (its detect cycle and delivery): a long crawl must not hold
+        # up an escalation or an alert
+        self.meanwhile, self.meanwhile_seconds = meanwhile, meanwhile_seconds
         self.config_path = config_path
         self.state = CrawlState(conn)
         self.leases = Leases(conn)
@@ -184,21 +201,29 @@ class Scheduler:
         """The crawl process's exit code; None when its lease was lost, after stopping it (SIGTERM: Scrapy
         ends the crawl cleanly) so that it does not crawl alongside the worker that took the source over."""
         process = subprocess.Popen(self._command(spider), env=self._env())
+        started = last = time.monotonic()
+        limit = self.config.crawl.timeout_minutes * 60
         try:
             while True:
                 try:
                     return process.wait(timeout=0.5)
                 except subprocess.TimeoutExpired:
                     pass
+                if time.monotonic() - started > limit:
+                    logger.error("%s crawl still running after %g minutes (crawl.timeout_minutes): stopped; it counts "
+                                 "as a failed crawl", spider, self.config.crawl.timeout_minutes)
+                    _stop(process)
+                    return CRAWL_TIMED_OUT
+                if self.meanwhile is not None and time.monotonic() - last >= self.meanwhile_seconds:
+                    try:
+                        self.meanwhile()
+                    except Exception:  # never the crawl's end: it runs on, and so does the loop
+                        logger.exception("the work done while %s crawls failed; the loop carries on", spider)
+                    last = time.monotonic()
                 if keeper is not None and keeper.lost.is_set():
                     logger.warning("lease crawl:%s lost: stopping its crawl (another worker may crawl it now); "
                                    "its schedule is left to that worker", spider)
-                    process.terminate()
-                    try:
-                        process.wait(timeout=60)
-                    except subprocess.TimeoutExpired:
-                        process.kill()
-                        process.wait()
+                    _stop(process)
                     return None
         except BaseException:  # interrupted at once (a second Ctrl-C): the crawl gets the signal too
             if process.poll() is None:
@@ -297,7 +322,7 @@ class RunLoop:
         self.health = DependencyHealth(config, conn, dispatcher, clock=clock)
         self.stopping = stopping
         self.scheduler = Scheduler(config, config_path, conn, now=clock, health=self.health, holder=self.holder,
-                                   stopping=stopping)
+                                   stopping=stopping, meanwhile=self._meanwhile if set(self.stages) - {"crawl"} else None)
         self.index = IndexLink(config.index.url, conn, clock)
         self.engine: PlaybookEngine | None = None
         self.paging = IncidentPaging(config, conn)
@@ -347,6 +372,15 @@ class RunLoop:
             return report
         finally:
             self._doing("idle")
+
+    def _meanwhile(self) -> None:
+        """The detect cycle and delivery, while a crawl of this worker runs (what they meet is logged; the
+        pass's own report is the crawl's)."""
+        report = PassReport()
+        if "detect" in self.stages and self.lost_lease() is None:
+            self._detect_cycle(report)
+        if "deliver" in self.stages and self.lost_lease() is None:
+            self._guard(report, "delivery", self.dispatcher.deliver_due)
 
     def _due(self, report: PassReport) -> list[str]:
         try:

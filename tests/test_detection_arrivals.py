@@ -20,6 +20,7 @@ from monitor.detection import DetectionService, detector_state
 from monitor.incidents.service import IncidentService
 from monitor.loop import RunLoop, Scheduler
 from tests.conftest import config_dict
+from tests.fake_crawls import crawls
 from tests.test_alert_helpers import Clock
 
 T = datetime(2025, 6, 14, 6, 0, tzinfo=UTC)  # 14:00 in Asia/Shanghai
@@ -61,7 +62,7 @@ def test_a_surge_a_crawl_brings_is_detected_though_its_minutes_had_passed(tmp_pa
         crawl_run(conn, "weibo_search", clock())
         return 0
 
-    monkeypatch.setattr("monitor.loop.subprocess.call", crawl)
+    monkeypatch.setattr("monitor.loop.subprocess.Popen", crawls(crawl))
     dispatcher = AlertDispatcher(config, conn, {"slack": ConsoleChannel(io.StringIO())}, clock=clock)
     loop = RunLoop(config, None, conn, dispatcher, clock=clock)
     loop.pass_once()  # 14:00: the first crawl, then the quiet day decided

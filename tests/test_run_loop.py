@@ -8,6 +8,7 @@ from crisiswatch.config import parse_config
 from crisiswatch.db import connect
 from crisiswatch.lease import HOLDER_ENV
 from monitor.loop import Scheduler, blocked_backoff, collect_command, configured_spiders
+from tests.fake_crawls import crawls
 
 
 def test_only_sources_with_targets_run_and_x_needs_its_token(tmp_path, monkeypatch):
@@ -53,7 +54,8 @@ def test_a_failing_source_backs_off_exponentially(monkeypatch, tmp_path):
     scheduler = Scheduler(config, None, connect(tmp_path / "s.db"), now=lambda: now[0])
     codes = iter([1, 1, 0])
     workers = []  # whose name each crawl's leases carry
-    monkeypatch.setattr("monitor.loop.subprocess.call", lambda cmd, env: workers.append(env[HOLDER_ENV]) or next(codes))
+    monkeypatch.setattr("monitor.loop.subprocess.Popen",
+                        crawls(lambda cmd, env: workers.append(env[HOLDER_ENV]) or next(codes)))
     assert scheduler.due() == ["weibo_search"]
     scheduler.crawl("weibo_search")
     assert scheduler.next_at("weibo_search") - now[0] == timedelta(minutes=15)
@@ -80,12 +82,12 @@ def test_run_needs_a_config_file_and_once_says_a_failed_crawl_by_its_exit(tmp_pa
     assert main(["run", "--once"]) == 1
     cfg = tmp_path / "crisiswatch.yaml"
     cfg.write_text(yaml.safe_dump(config_dict(tmp_path), allow_unicode=True), encoding="utf-8")
-    monkeypatch.setattr("monitor.loop.subprocess.call", lambda cmd, env: 1)  # weibo_search's crawl fails
+    monkeypatch.setattr("monitor.loop.subprocess.Popen", crawls(lambda cmd, env: 1))  # weibo_search's crawl fails
     with caplog.at_level(logging.WARNING, logger="monitor.loop"):
         assert main(["--config", str(cfg), "run", "--once"]) == 1  # cron saw 0 after a failed crawl
     assert any(r.getMessage().startswith("weibo_search is backing off after 1 failed crawl(s): next try at")
                for r in caplog.records)
-    monkeypatch.setattr("monitor.loop.subprocess.call", lambda cmd, env: 0)
+    monkeypatch.setattr("monitor.loop.subprocess.Popen", crawls(lambda cmd, env: 0))
     conn = connect(tmp_path / "cw.db")
     conn.execute("UPDATE crawl_schedule SET next_at=?", (datetime.now(UTC).isoformat(),))
     assert main(["--config", str(cfg), "run", "--once"]) == 0
@@ -102,7 +104,7 @@ def test_a_stop_asked_for_starts_no_crawl_and_blames_no_source(tmp_path, monkeyp
         asked[0] = True
         return 2
 
-    monkeypatch.setattr("monitor.loop.subprocess.call", crawl)
+    monkeypatch.setattr("monitor.loop.subprocess.Popen", crawls(crawl))
     now = datetime(2025, 6, 14, tzinfo=UTC)
     scheduler = Scheduler(config, None, connect(tmp_path / "s.db"), now=lambda: now, stopping=lambda: asked[0])
     assert scheduler.crawl("weibo_search") == 2
@@ -123,3 +125,44 @@ def test_a_stop_asked_for_starts_no_crawl_and_blames_no_source(tmp_path, monkeyp
     loop = RunLoop(config, None, conn, AlertDispatcher(config, conn, {"console": ConsoleChannel(io.StringIO())}),
                    role="crawl", clock=lambda: now, stopping=lambda: True)
     assert loop.pass_once().failed_stages == [] and crawled == []  # jd_reviews was begun after the Ctrl-C
+
+
+def test_a_hung_crawl_is_stopped_after_its_timeout_and_counts_as_failed(tmp_path, monkeypatch, caplog):
+    import logging
+
+    config = parse_config({"brands": [{"key": "a", "names": ["极光"], "sources": {"weibo_search": ["极光"]}}],
+                           "crawl": {"timeout_minutes": 0.01}})
+    now = datetime(2025, 6, 14, tzinfo=UTC)
+    scheduler = Scheduler(config, None, connect(tmp_path / "s.db"), now=lambda: now)
+    monkeypatch.setattr("monitor.loop.subprocess.Popen", crawls(lambda cmd, env: 0, seconds=3600))  # never ends
+    with caplog.at_level(logging.ERROR, logger="monitor.loop"):
+        # it waited for ever, holding its lease and the loop's other stages
+        assert scheduler.crawl("weibo_search") == 124
+    assert "weibo_search crawl still running after 0.01 minutes (crawl.timeout_minutes): stopped" in caplog.text
+    assert scheduler.state.next_crawl("weibo_search") == (now + timedelta(minutes=15), 1)  # backed off
+
+
+def test_alerts_go_out_while_a_long_crawl_runs(tmp_path, monkeypatch):
+    import io
+
+    from alerts.channels.console import ConsoleChannel
+    from alerts.dispatch import AlertDispatcher
+    from alerts.message import AlertMessage
+    from monitor.loop import RunLoop
+
+    config = parse_config({"brands": [{"key": "a", "names": ["极光"], "sources": {"weibo_search": ["极光"]}}],
+                           "alerts": {"routes": [{"name": "crisis", "channel": "console", "target": "#crisis"}]}},
+                          str(tmp_path / "crisiswatch.yaml"))
+    conn = connect(tmp_path / "s.db")
+    out = io.StringIO()
+    dispatcher = AlertDispatcher(config, conn, {"console": ConsoleChannel(out)})
+    dispatcher.enqueue("inc-1", AlertMessage(kind="incident_opened", title="负面激增 极光", severity="紧急", brand="a",
+                                             summary="十分钟内 400 条负面"))
+    seen_while_crawling = []
+    monkeypatch.setattr("monitor.loop.subprocess.Popen", crawls(
+        lambda cmd, env: 0, seconds=1.5, at_end=lambda: seen_while_crawling.append("负面激增" in out.getvalue())))
+    loop = RunLoop(config, None, conn, dispatcher)
+    loop.scheduler.meanwhile_seconds = 0.2
+    loop.pass_once()
+    # the alert waited for the crawl to end (an hour, for a hung one)
+    assert seen_while_crawling == [True]

@@ -42,6 +42,9 @@ class CrawlSettings(StrictModel):
     cookie_lease_seconds: int = 900
     # a host of a shared crawl silent this long (killed, cut off) is dropped and its taken pages queued again
     frontier_heartbeat_seconds: float = Field(default=30.0, gt=0)
+    # a crawl still running after this long is stopped and counts as failed: a hung crawl (a site that never
+    # answers, an API client sleeping on a rate limit) would otherwise hold its lease and its source for ever
+    timeout_minutes: float = Field(default=60.0, gt=0)
 
     @field_validator("frontier")
     @classmethod
