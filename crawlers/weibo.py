@@ -13,6 +13,27 @@ from crawlers.normalize import parse_count, parse_time
 from crisiswatch.mention import mention_id, strip_html
 
 RETWEET_TEXT = 500  # characters of the original kept with a repost (the original is indexed whole)
+# What m.weibo.cn says with `ok:0` when a list holds nothing (more): past the last page, a search without
+# results, a post without comments. Only these end paging: any other `ok:0` is a refusal crisiswatch does
+# not know (its throttle reply, errno 100005, is a block: crawlers/blocks.py), and the page is lost.
+EMPTY_LIST_MESSAGES = ("这里还没有内容", "还没有人评论", "暂无评论", "暂无内容", "暂无数据", "没有更多")
+
+
+def is_ok0(data: dict) -> bool:
+    return data.get("ok") in (0, "0")
+
+
+def empty_list(data: dict) -> bool:
+    """An `ok:0` reply that says the list is empty ({"ok":0,"msg":"这里还没有内容"})."""
+    msg = str(data.get("msg") or "")
+    return is_ok0(data) and any(m in msg for m in EMPTY_LIST_MESSAGES)
+
+
+def refusal(data: dict) -> str:
+    """An `ok` other than 1 that is not an empty list, in words for the lost page's reason."""
+    msg = str(data.get("msg") or "")[:40]
+    errno = f", errno {data['errno']}" if data.get("errno") not in (None, "") else ""
+    return f"the site answered ok {data.get('ok')!s}{errno} ({msg or 'no message'}), not an empty list"
 
 
 def mblog_cards(data: dict) -> list[dict]:

@@ -4,6 +4,7 @@ fallback, parent ids, block replies and a changed layout."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -85,6 +86,41 @@ def test_failed_hotflow_falls_back_to_comments_show(crawler_for, body):
     assert list(crawler.spider.parse(later)) == []
 
 
+@pytest.mark.parametrize(("callback", "page", "body", "lost"), [
+    ("parse", 2, {"ok": 0, "msg": "还没有人评论哦~快来抢沙发！"}, False),
+    ("parse", 2, {"ok": 0, "msg": "出错了"}, True),
+    ("parse", 4, {"ok": 0}, True),
+    ("parse_show", 1, {"ok": 0, "msg": "还没有人评论哦~快来抢沙发！"}, False),  # a post without comments
+    ("parse_show", 1, {"ok": 0, "msg": "出错了"}, True),  # hotflow failed too: nothing else to read
+    ("parse_show", 3, {"ok": 0, "errno": "20000", "msg": "出错了"}, True),
+])
+def test_past_the_first_hotflow_page_only_the_empty_list_ends(crawler_for, callback, page, body, lost):
+    crawler = crawler_for(WeiboCommentsSpider)
+    response = TextResponse(URL, body=json.dumps(body, ensure_ascii=False).encode(), encoding="utf-8",
+                            request=Request(URL, meta={**META, "page": page}))
+    assert list(getattr(crawler.spider, callback)(response)) == []
+    assert bool(crawler.spider.lost_pages) == lost
+    if lost:
+        assert crawler.spider.lost_pages[0][0] == MID and "not an empty list" in crawler.spider.lost_pages[0][1]
+
+
+def test_throttled_past_the_first_hotflow_page_blocks_and_keeps_the_mark(tmp_path):
+    from crawlers.replay import ReplayServer
+    from tests.replay_crawl import OFFICIAL, crawl, rows, scenario, write_config
+
+    sc = scenario(datetime.now(UTC), [{"at": "26h", "author": OFFICIAL, "text": "极光优选公告", "comments": 25}])
+    mid = next(p.id for p in sc.posts if p.author.id == "2000000001")
+    with ReplayServer(sc) as server:
+        server.inject("max_id=", "throttled", times=0)
+        cfg = write_config(tmp_path, "weibo_comments", server.base_url, {"weibo_comments": [mid]})
+        out = crawl(cfg, "weibo_comments", ok=False)
+        assert "BLOCKED: Weibo throttling (errno 100005" in out
+        assert not [r for r in server.requests if "/api/comments/show" in r]
+    db = tmp_path / "cw.db"
+    assert rows(db, "SELECT reason FROM crawl_runs") == [("blocked",)]
+    assert rows(db, "SELECT COUNT(*) FROM crawl_marks") == [(0,)]
+
+
 def test_hotflow_error_falls_back_too(crawler_for):
     crawler = crawler_for(WeiboCommentsSpider)
     (request,) = first_request(crawler)
@@ -133,6 +169,7 @@ def test_changed_layout_is_dead_lettered_and_the_rest_goes_on(crawler_for):
 @pytest.mark.parametrize(("fixture", "status", "body", "expected"), [
     ("weibo/captcha_limit.json", 200, None, "captcha"),
     ("weibo/login_required.json", 200, None, "login required"),
+    ("weibo/throttled.json", 200, None, "Weibo throttling (errno 100005"),
     ("", 432, None, "432"),
     ("", 418, None, "418"),
     ("", 200, "<html><head><title>微博</title></head><body>请登录</body></html>".encode(), "HTML"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -113,6 +114,7 @@ def _resp(body: bytes, status: int = 200, headers=None) -> TextResponse:
 @pytest.mark.parametrize(("fixture", "status", "expected"), [
     ("weibo/captcha_limit.json", 200, "captcha"),
     ("weibo/login_required.json", 200, "login required"),
+    ("weibo/throttled.json", 200, "Weibo throttling (errno 100005"),
     ("", 432, "432"),
     ("", 418, "418"),
     ("", 403, "403"),
@@ -129,3 +131,60 @@ def test_html_where_json_expected_is_a_block_but_empty_results_are_not():
     assert block_reason(_resp(b"", status=500), True) is None  # an error for RetryMiddleware, not a block
     redirect = _resp(b"", status=302, headers={"Location": "https://passport.weibo.com/sso/signin"})
     assert "login" in block_reason(redirect, True)
+
+
+def test_the_throttle_reply_is_a_throttled_block_not_the_end():
+    from crawlers.blocks import THROTTLED, block_of
+
+    block = block_of(fixture_response("weibo/throttled.json", URL), expects_json=True)
+    assert block is not None and block.kind == THROTTLED and "请求过于频繁" in block.reason
+    # the empty list is ok:0 too, and stays a real answer
+    assert block_of(fixture_response("weibo/search_getIndex_empty.json", URL), expects_json=True) is None
+
+
+@pytest.mark.parametrize(("page", "body", "lost"), [
+    (2, {"ok": 0, "msg": "这里还没有内容"}, False),  # past the last page
+    (1, {"ok": 0, "msg": "这里还没有内容", "data": {"cards": []}}, False),  # a keyword without results
+    (2, {"ok": 0, "msg": "出错了"}, True),  # a refusal crisiswatch does not know
+    (2, {"ok": 0}, True),
+    (1, {"ok": "0", "errno": "20000", "msg": "出错了"}, True),
+])
+def test_only_the_empty_list_message_ends_paging(crawler_for, page, body, lost):
+    crawler = crawler_for(WeiboSearchSpider)
+    response = TextResponse(URL, body=json.dumps(body, ensure_ascii=False).encode(), encoding="utf-8",
+                            request=Request(URL, meta={**META, "page": page}))
+    assert list(crawler.spider.parse(response)) == []
+    assert bool(crawler.spider.lost_pages) == lost
+    if lost:
+        ((query, reason, _),) = crawler.spider.lost_pages
+        assert query == "极光优选" and "not an empty list" in reason
+
+
+def test_throttled_on_page_2_blocks_the_source_and_keeps_the_mark(tmp_path):
+    from crawlers.replay import ReplayServer
+    from tests.replay_crawl import crawl, rows, scenario, write_config
+
+    db = tmp_path / "cw.db"
+    with ReplayServer(scenario(datetime.now(UTC), [])) as server:
+        server.inject("page=2", "throttled", times=0)
+        cfg = write_config(tmp_path, "weibo_search", server.base_url, {"weibo_search": ["极光优选"]})
+        out = crawl(cfg, "weibo_search", ok=False)
+    assert "BLOCKED: Weibo throttling (errno 100005: 请求过于频繁" in out
+    assert rows(db, "SELECT reason FROM crawl_runs") == [("blocked",)]
+    assert rows(db, "SELECT event, json_extract(detail, '$.kind') FROM source_health") == [
+        ("source_blocked", "throttled")]
+    assert rows(db, "SELECT COUNT(*) FROM crawl_marks") == [(0,)], "the unread pages are read by the next crawl"
+
+
+def test_an_unknown_refusal_on_page_2_loses_the_page_and_keeps_the_mark(tmp_path):
+    from crawlers.replay import ReplayServer
+    from tests.replay_crawl import crawl, rows, scenario, write_config
+
+    db = tmp_path / "cw.db"
+    with ReplayServer(scenario(datetime.now(UTC), [])) as server:
+        server.inject("page=2", "refused", times=0)
+        cfg = write_config(tmp_path, "weibo_search", server.base_url, {"weibo_search": ["极光优选"]})
+        out = crawl(cfg, "weibo_search", ok=False)
+    assert "FAILED: 1 of 2 pages lost (the site answered ok 0 (出错了), not an empty list)" in out
+    assert rows(db, "SELECT reason FROM crawl_runs") == [("failed",)]
+    assert rows(db, "SELECT COUNT(*) FROM crawl_marks") == [(0,)]

@@ -4,6 +4,7 @@ long-text expansion, the last page, block replies and a changed layout."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -120,9 +121,37 @@ def test_changed_layout_is_dead_lettered_and_paging_goes_on(crawler_for):
     assert DeadLetters(state_connection(crawler)).recent()[0].payload["native_id"] == "5123400000000099"
 
 
+def reply(crawler, body: dict, **meta):
+    response = TextResponse(URL, body=json.dumps(body, ensure_ascii=False).encode(), encoding="utf-8",
+                            request=Request(URL, meta={**META, **meta}))
+    return list(crawler.spider.parse(response))
+
+
+@pytest.mark.parametrize(("meta", "body", "lost"), [
+    ({"page": 3, "since_id": "4383"}, {"ok": 0, "msg": "这里还没有内容"}, False),  # past the last page
+    ({"page": 3, "since_id": "4383"}, {"ok": 0, "msg": "出错了"}, True),
+    ({"page": 2}, {"ok": 0}, True),
+    ({"page": 1, "container": "107603"}, {"ok": 0, "msg": "这里还没有内容"}, False),  # no posts in either
+    ({"page": 1, "container": "107603"}, {"ok": 0, "errno": "20000", "msg": "出错了"}, True),
+])
+def test_only_the_empty_list_message_ends_paging(crawler_for, meta, body, lost):
+    crawler = crawler_for(WeiboTimelineSpider)
+    assert reply(crawler, body, **meta) == []
+    assert bool(crawler.spider.lost_pages) == lost
+    if lost:
+        assert crawler.spider.lost_pages[0][0] == UID and "not an empty list" in crawler.spider.lost_pages[0][1]
+
+
+def test_an_ok0_first_page_of_the_current_container_still_tries_the_old_one(crawler_for):
+    crawler = crawler_for(WeiboTimelineSpider)
+    (fallback,) = reply(crawler, {"ok": 0, "msg": "出错了"})
+    assert "containerid=107603" in fallback.url and not crawler.spider.lost_pages
+
+
 @pytest.mark.parametrize(("fixture", "status", "body", "expected"), [
     ("weibo/captcha_limit.json", 200, None, "captcha"),
     ("weibo/login_required.json", 200, None, "login required"),
+    ("weibo/throttled.json", 200, None, "Weibo throttling (errno 100005"),
     ("", 432, None, "432"),
     ("", 418, None, "418"),
     ("", 200, b"<!DOCTYPE html><html><body>Sina Visitor System</body></html>", "HTML"),

@@ -128,6 +128,14 @@ class MentionSpider(scrapy.Spider):
         self.layout_changed(reason, response.url)
         self.page_lost(response.meta, reason, response.url)
 
+    def page_refused(self, response: Any, reason: str) -> None:
+        """A list page the site refused in a way that is neither a known block nor the end of the list:
+        a lost page (its query's mark stays, the crawl ends failed)."""
+        if self.probe:
+            self.probe_outcome(str(response.meta.get("query", "")), "layout-changed", reason)
+            return
+        self.page_lost(response.meta, reason, response.url)
+
     def page_lost(self, meta: dict, reason: str, url: str) -> None:
         """A list page this crawl did not read (unreadable, failed download, error in its callback)."""
         self.lost_pages.append((str(meta.get("query", "")), reason, url))

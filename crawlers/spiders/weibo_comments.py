@@ -12,7 +12,7 @@ import scrapy
 from crawlers.jsonp import response_json
 from crawlers.normalize import parse_count, parse_time
 from crawlers.spiders.base import MentionSpider
-from crawlers.weibo import WEIBO_SETTINGS
+from crawlers.weibo import WEIBO_SETTINGS, empty_list, refusal
 from crisiswatch.mention import mention_id
 
 
@@ -98,6 +98,8 @@ class WeiboCommentsSpider(MentionSpider):
                 yield self.show_request(meta["brand"], meta["query"], 1)
             elif not isinstance(data, dict):
                 self.unreadable(response, "hotflow reply is not a JSON object")
+            elif not empty_list(data):  # past the first page only {"ok":0,"msg":"还没有人评论哦"} ends it
+                self.page_refused(response, refusal(data))
             return
         body = data.get("data") or {}
         items, created = self._page(meta, body.get("data") or [], nested=True)
@@ -118,7 +120,11 @@ class WeiboCommentsSpider(MentionSpider):
     def parse_show(self, response: Any) -> Iterator[Any]:
         meta = response.meta
         data = self.reply_object(response)
-        if data is None or data.get("ok") not in (1, "1"):  # {"ok":0,"msg":"还没有人评论哦"}: the end
+        if data is None:
+            return
+        if data.get("ok") not in (1, "1"):  # {"ok":0,"msg":"还没有人评论哦"}: the end; any other refusal: lost
+            if not empty_list(data):
+                self.page_refused(response, refusal(data))
             return
         body = data.get("data") or {}
         comments = list(body.get("data") or [])

@@ -15,7 +15,7 @@ from crawlers import weibo_html
 from crawlers.blocks import search_wall
 from crawlers.normalize import china_time
 from crawlers.spiders.base import MentionSpider
-from crawlers.weibo import WEIBO_SETTINGS, LongTextMixin, mblog_cards, page_items
+from crawlers.weibo import WEIBO_SETTINGS, LongTextMixin, empty_list, is_ok0, mblog_cards, page_items, refusal
 from crawlers.weibo_html import PAGE_CAP, Slice
 
 MINUTE = timedelta(minutes=1)
@@ -63,7 +63,9 @@ class WeiboSearchSpider(LongTextMixin, MentionSpider):
         data = self.reply_object(response)
         if data is None:
             return
-        if data.get("ok") in (0, "0"):  # {"ok":0,"msg":"这里还没有内容"}: past the last page
+        if is_ok0(data):  # {"ok":0,"msg":"这里还没有内容"}: past the last page; any other ok:0 loses the page
+            if not empty_list(data):
+                self.page_refused(response, refusal(data))
             return
         mblogs = mblog_cards(data)
         if not mblogs:  # a page without posts (only user or topic cards): past the results
