@@ -147,13 +147,31 @@ def test_comments_show_pages_until_max(crawler_for):
     assert run(crawler.spider.parse_show, "weibo/comments_show_empty.json", page=2) == []
 
 
-def test_incremental_stop_at_the_mark(crawler_for):
+def test_hotflow_is_sorted_by_likes_so_the_mark_never_stops_it(crawler_for):
     crawler = crawler_for(WeiboCommentsSpider)
+    # every comment on the first page is older than the mark: the next page may still hold new ones
     CrawlState(state_connection(crawler)).advance_mark("weibo_comment", MID,
                                                        datetime(2025, 6, 14, 4, 45, tzinfo=UTC))
     items, requests = split(run(crawler.spider.parse, "weibo/hotflow_p1.json"))
-    assert len(items) == 3 and requests == []
+    assert len(items) == 3 and [r.meta["page"] for r in requests] == [2]
+    assert not crawler.stats.get_value("crisiswatch/stopped_at_mark")
+
+
+def test_comments_show_is_newest_first_and_stops_at_the_mark(crawler_for):
+    crawler = crawler_for(WeiboCommentsSpider)
+    CrawlState(state_connection(crawler)).advance_mark("weibo_comment", MID, datetime.now(UTC) + timedelta(hours=1))
+    assert split(run(crawler.spider.parse_show, "weibo/comments_show_p1.json"))[1] == []
     assert crawler.stats.get_value("crisiswatch/stopped_at_mark") == 1
+
+
+@pytest.mark.parametrize("marked", [False, True])
+def test_a_hotflow_cap_leaves_the_mark_and_the_run_is_capped(crawler_for, marked):
+    crawler = crawler_for(WeiboCommentsSpider, max_pages=2)
+    if marked:
+        CrawlState(state_connection(crawler)).advance_mark("weibo_comment", MID, datetime(2025, 6, 14, tzinfo=UTC))
+    assert split(run(crawler.spider.parse, "weibo/hotflow_p1.json", page=2))[1] == []
+    # sorted by likes, the unread pages may hold new comments even on a first crawl: the mark must stay
+    assert crawler.spider.capped == {MID} and crawler.spider.lost_queries == {MID}
 
 
 def test_changed_layout_is_dead_lettered_and_the_rest_goes_on(crawler_for):
@@ -207,14 +225,17 @@ def test_incremental_crawl_and_fallback_over_the_replay_server(tmp_path):
         parents = rows(db, "SELECT DISTINCT json_extract(doc, '$.parent_id') FROM mentions")
         assert parents == [(mention_id("weibo", mid),)]
 
+        # hotflow lists by likes: every page is read each crawl (the upsert stores nothing twice)
         before = len(server.requests)
         crawl(cfg, "weibo_comments")
-        assert hotflow(before) == [f"/comments/hotflow?id={mid}&mid={mid}&max_id_type=0"]
+        assert hotflow(before)[0] == f"/comments/hotflow?id={mid}&mid={mid}&max_id_type=0"
+        assert len(hotflow(before)) == 3 and stored() == [(30, 30)]
 
-        clock.advance(minutes=30)  # ten more comments: page 1 new, page 2 known
+        clock.advance(minutes=30)  # ten more comments with few likes: hotflow's last page, all of it old before
         before = len(server.requests)
         crawl(cfg, "weibo_comments")
-        assert len(hotflow(before)) == 2 and stored() == [(40, 40)]
+        assert len(hotflow(before)) == 4 and stored() == [(40, 40)]
+        assert rows(db, "SELECT reason FROM crawl_runs ORDER BY id") == [("finished",)] * 3
 
         # hotflow refuses (ok:0): the same comments come from /api/comments/show, nothing twice
         server.inject("/comments/hotflow", "empty", times=0)
@@ -244,3 +265,18 @@ def test_a_captcha_on_hotflow_pauses_the_source(tmp_path):
     # the page read before the block is kept, but the mark did not move: the next crawl re-reads it
     assert rows(tmp_path / "cw.db", "SELECT COUNT(*) FROM mentions") == [(10,)]
     assert rows(tmp_path / "cw.db", "SELECT COUNT(*) FROM crawl_marks") == [(0,)]
+
+
+def test_a_post_with_more_hotflow_pages_than_max_pages_is_capped_and_keeps_its_mark(tmp_path):
+    from crawlers.replay import ReplayServer
+    from tests.replay_crawl import OFFICIAL, crawl, rows, scenario, write_config
+
+    sc = scenario(datetime.now(UTC), [{"at": "26h", "author": OFFICIAL, "text": "极光优选公告", "comments": 25}])
+    mid = next(p.id for p in sc.posts if p.author.id == "2000000001")
+    db = tmp_path / "cw.db"
+    with ReplayServer(sc) as server:
+        cfg = write_config(tmp_path, "weibo_comments", server.base_url, {"weibo_comments": [mid]}, max_pages=2)
+        crawl(cfg, "weibo_comments")
+        assert len([r for r in server.requests if r.startswith("/comments/hotflow")]) == 2
+    assert rows(db, "SELECT reason, items FROM crawl_runs") == [("capped", 20)]
+    assert rows(db, "SELECT COUNT(*) FROM crawl_marks") == [(0,)], "the next crawl's comments/show must not stop short"

@@ -47,8 +47,12 @@ def comment_item(comment: dict, *, mid: str, brand: str = "") -> dict[str, Any]:
 class WeiboCommentsSpider(MentionSpider):
     """Targets are post ids (`brands[].sources.weibo_comments`, or `-a post_id=MID`).
 
-    hotflow pages on `max_id` until it is 0. When hotflow fails (an error, a non-JSON reply or
-    `ok != 1` on its first page) the post is read from `/api/comments/show` page by page instead.
+    hotflow pages on `max_id` until it is 0. Its comments are sorted by likes, not time: a new comment
+    with few likes sits on the last pages, so hotflow is never stopped at the crawl mark; it is read to
+    its end (or `max_pages`, which leaves the mark where it is), and the index's upsert makes the
+    comments read again harmless. When hotflow fails (an error, a non-JSON reply or `ok != 1` on its
+    first page) the post is read from `/api/comments/show` page by page instead: that list is newest
+    first, and stops at the mark.
     """
 
     name = "weibo_comments"
@@ -102,12 +106,12 @@ class WeiboCommentsSpider(MentionSpider):
                 self.page_refused(response, refusal(data))
             return
         body = data.get("data") or {}
-        items, created = self._page(meta, body.get("data") or [], nested=True)
+        items, _ = self._page(meta, body.get("data") or [], nested=True)
         yield from items
-        if self._stop(meta, created):
-            return
+        # sorted by likes: a page of old comments says nothing of the next page's, so no stop at the mark
         max_id = body.get("max_id")
-        if max_id in (0, "0", None) or not self.within_max_pages(meta["query"], meta["page"], response.url):
+        if max_id in (0, "0", None) or not self.within_max_pages(meta["query"], meta["page"], response.url,
+                                                                  newest_first=False):
             return
         yield self.hotflow_request(meta["brand"], meta["query"], max_id, meta["page"] + 1)
 

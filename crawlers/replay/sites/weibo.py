@@ -304,7 +304,7 @@ def comments(server: Any, post: Any) -> list[dict[str, Any]]:
 
 def _comment_json(c: dict, post: Any, when: str, layout_changed: bool) -> dict[str, Any]:
     body = {"created_at": when, "id": c["id"], "rootid": c["id"], "mid": post.id, "text": c["text"],
-            "source": "来自上海", "like_count": c["k"] % 5, "total_number": 0,
+            "source": "来自上海", "like_count": _likes(c), "total_number": 0,
             "user": {"id": int(c["author"].id), "screen_name": c["author"].name,
                      "followers_count": c["author"].followers, "verified": c["author"].verified}}
     if layout_changed:
@@ -313,11 +313,17 @@ def _comment_json(c: dict, post: Any, when: str, layout_changed: bool) -> dict[s
     return body
 
 
+def _likes(c: dict) -> int:
+    """A comment's likes: the early comments gathered the most (so hotflow lists the newest last)."""
+    return max(0, 3 * (60 - c["k"])) + c["k"] % 3
+
+
 def hotflow(server: Any, native_id: str, max_id: str | None, layout_changed: bool) -> Any:
+    """Comments sorted by likes, as hotflow lists them (not by time): a new comment comes last."""
     post = _post(server, native_id)
     if post is None:
         return _json({"ok": 0, "msg": "暂无评论"})
-    every = comments(server, post)
+    every = sorted(comments(server, post), key=lambda c: (-_likes(c), c["id"]))
     ids = [c["id"] for c in every]
     offset = ids.index(max_id) if max_id and max_id in ids else 0
     chunk = every[offset: offset + server.page_size]
