@@ -93,6 +93,14 @@ def mblog_item(mblog: dict, *, query: str = "", brand: str = "", now: datetime |
     return item
 
 
+MISSING_FIELDS = "mblogs lack id, text or created_at"
+
+
+def incomplete(item: dict[str, Any]) -> bool:
+    """A post or comment missing a field every valid one has: the site renamed it (e.g. text -> text_raw)."""
+    return not item.get("native_id") or not item.get("text") or "created_at" not in item
+
+
 def retweeted_original(mblog: dict) -> dict | None:
     """The post a repost spreads, when the reply still carries it (a deleted original has no user)."""
     original = mblog.get("retweeted_status")

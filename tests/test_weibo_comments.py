@@ -182,6 +182,15 @@ def test_changed_layout_is_dead_lettered_and_the_rest_goes_on(crawler_for):
         pipeline.process_item(items[0])
     assert pipeline.process_item(items[1]).text == "这一条还是旧字段"
     assert DeadLetters(state_connection(crawler)).recent()[0].payload["native_id"] == "5123400000100077"
+    (event,) = CrawlState(state_connection(crawler)).events()
+    assert event.event == "layout_changed" and event.detail["reason"] == "comments lack id, text or created_at"
+    # one event a crawl, and comments/show says it too
+    crawler = crawler_for(WeiboCommentsSpider)
+    renamed = TextResponse(URL, encoding="utf-8", request=Request(URL, meta={**META}), body=json.dumps(
+        {"ok": 1, "data": {"data": [{"id": 5123400000100078, "created_at": "刚刚", "text_raw": "改名了"}], "max": 1}},
+        ensure_ascii=False).encode())
+    assert len(list(crawler.spider.parse_show(renamed))) == 1
+    assert crawler.stats.get_value("crisiswatch/layout_changed") == 1
 
 
 @pytest.mark.parametrize(("fixture", "status", "body", "expected"), [

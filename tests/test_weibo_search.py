@@ -105,6 +105,25 @@ def test_changed_layout_goes_to_dead_letters_and_the_crawl_goes_on(crawler_for):
     assert "text" in letters[0].reason and "created_at" in letters[0].reason
     assert letters[0].payload["native_id"] == "5123456789019999"
     assert crawler.stats.get_value("crisiswatch/invalid") == 1
+    (event,) = CrawlState(state_connection(crawler)).events()
+    assert event.event == "layout_changed" and event.detail["reason"] == "mblogs lack id, text or created_at"
+
+
+def test_a_crawl_whose_posts_all_lack_a_renamed_field_shows_layout_changed_in_status(tmp_path, capsys):
+    from crawlers.replay import ReplayServer
+    from crisiswatch.cli import main
+    from tests.replay_crawl import crawl, rows, scenario, write_config
+
+    with ReplayServer(scenario(datetime.now(UTC), [])) as server:
+        server.inject("getIndex", "layout", times=0)  # every page renames text and created_at
+        cfg = write_config(tmp_path, "weibo_search", server.base_url, {"weibo_search": ["极光优选"]})
+        out = crawl(cfg, "weibo_search")  # the pages were read: the posts are dead-lettered, not lost
+    assert " 0 mentions · " in out and " 0 invalid" not in out
+    db = tmp_path / "cw.db"
+    assert rows(db, "SELECT event FROM source_health") == [("layout_changed",)]
+    assert main(["--config", str(cfg), "status"]) == 0
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if "weibo_search" in line]
+    assert "layout-changed: mblogs lack id, text or created_at; 0 mentions (crawl" in line
 
 
 def _resp(body: bytes, status: int = 200, headers=None) -> TextResponse:

@@ -116,6 +116,8 @@ def test_changed_layout_is_dead_lettered_and_paging_goes_on(crawler_for):
     crawler = crawler_for(WeiboTimelineSpider)
     items, requests = split(parse(crawler, "weibo/timeline_getIndex_layout_changed.json"))
     assert len(items) == 1 and len(requests) == 1
+    (event,) = CrawlState(state_connection(crawler)).events()
+    assert event.event == "layout_changed" and event.detail["reason"] == "mblogs lack id, text or created_at"
     with pytest.raises(DropItem, match="created_at"):
         ValidationPipeline.from_crawler(crawler).process_item(items[0])
     assert DeadLetters(state_connection(crawler)).recent()[0].payload["native_id"] == "5123400000000099"
@@ -213,7 +215,8 @@ def test_changed_layout_then_a_432_over_the_replay_server(tmp_path):
     assert "BLOCKED: HTTP 432" in out and "10 invalid" in out
     db = tmp_path / "cw.db"
     assert rows(db, "SELECT stage, COUNT(*) FROM dead_letters GROUP BY stage") == [("validation", 10)]
-    assert rows(db, "SELECT source, event FROM source_health") == [("weibo_timeline", "source_blocked")]
+    assert rows(db, "SELECT source, event FROM source_health") == [("weibo_timeline", "layout_changed"),
+                                                                    ("weibo_timeline", "source_blocked")]
     assert rows(db, "SELECT COUNT(*) FROM crawl_marks") == [(0,)]
 
 

@@ -12,7 +12,7 @@ import scrapy
 from crawlers.jsonp import response_json
 from crawlers.normalize import parse_count, parse_time
 from crawlers.spiders.base import MentionSpider
-from crawlers.weibo import WEIBO_SETTINGS, empty_list, refusal
+from crawlers.weibo import WEIBO_SETTINGS, empty_list, incomplete, refusal
 from crisiswatch.mention import mention_id
 
 
@@ -106,7 +106,7 @@ class WeiboCommentsSpider(MentionSpider):
                 self.page_refused(response, refusal(data))
             return
         body = data.get("data") or {}
-        items, _ = self._page(meta, body.get("data") or [], nested=True)
+        items, _ = self._page(meta, body.get("data") or [], nested=True, url=response.url)
         yield from items
         # sorted by likes: a page of old comments says nothing of the next page's, so no stop at the mark
         max_id = body.get("max_id")
@@ -136,7 +136,7 @@ class WeiboCommentsSpider(MentionSpider):
             comments += body.get("hot_data") or []
         if not comments:
             return
-        items, created = self._page(meta, comments, nested=False)
+        items, created = self._page(meta, comments, nested=False, url=response.url)
         yield from items
         if self._stop(meta, created):
             return
@@ -144,8 +144,9 @@ class WeiboCommentsSpider(MentionSpider):
         if (not last or meta["page"] < last) and self.within_max_pages(meta["query"], meta["page"], response.url):
             yield self.show_request(meta["brand"], meta["query"], meta["page"] + 1)
 
-    def _page(self, meta: dict, comments: list[dict], nested: bool) -> tuple[list[dict], list[datetime]]:
-        """The page's comments (with hotflow's nested replies) and the top-level comments' times."""
+    def _page(self, meta: dict, comments: list[dict], nested: bool, url: str) -> tuple[list[dict], list[datetime]]:
+        """The page's comments (with hotflow's nested replies) and the top-level comments' times; one
+        layout_changed event when some lack id, text or created_at (validation dead-letters them)."""
         items, created = [], []
         for comment in comments:
             replies = (comment.get("comments") or []) if nested else []
@@ -154,6 +155,8 @@ class WeiboCommentsSpider(MentionSpider):
                 if c is comment and isinstance(item.get("created_at"), datetime):
                     created.append(item["created_at"])
                 items.append(item)
+        if any(incomplete(i) for i in items):
+            self.layout_changed("comments lack id, text or created_at", url)
         return items, created
 
     def _stop(self, meta: dict, created: list[datetime]) -> bool:

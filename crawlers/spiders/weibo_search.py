@@ -15,7 +15,17 @@ from crawlers import weibo_html
 from crawlers.blocks import search_wall
 from crawlers.normalize import china_time
 from crawlers.spiders.base import MentionSpider
-from crawlers.weibo import WEIBO_SETTINGS, LongTextMixin, empty_list, is_ok0, mblog_cards, page_items, refusal
+from crawlers.weibo import (
+    MISSING_FIELDS,
+    WEIBO_SETTINGS,
+    LongTextMixin,
+    empty_list,
+    incomplete,
+    is_ok0,
+    mblog_cards,
+    page_items,
+    refusal,
+)
 from crawlers.weibo_html import PAGE_CAP, Slice
 
 MINUTE = timedelta(minutes=1)
@@ -71,6 +81,8 @@ class WeiboSearchSpider(LongTextMixin, MentionSpider):
         if not mblogs:  # a page without posts (only user or topic cards): past the results
             return
         items, created = page_items(mblogs, meta)
+        if any(incomplete(i) for i in items):  # dead-lettered by validation, and said once as a layout change
+            self.layout_changed(MISSING_FIELDS, response.url)
         for item, mblog in zip(items, mblogs, strict=True):
             yield from self.post_items(item, mblog, meta)
         if self.reached_mark(meta["query"], created):

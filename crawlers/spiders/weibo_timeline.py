@@ -13,7 +13,16 @@ from urllib.parse import urlencode
 import scrapy
 
 from crawlers.spiders.base import MentionSpider
-from crawlers.weibo import WEIBO_SETTINGS, LongTextMixin, empty_list, mblog_cards, page_items, refusal
+from crawlers.weibo import (
+    MISSING_FIELDS,
+    WEIBO_SETTINGS,
+    LongTextMixin,
+    empty_list,
+    incomplete,
+    mblog_cards,
+    page_items,
+    refusal,
+)
 
 CURRENT, FALLBACK = "230413", "107603"
 
@@ -66,6 +75,8 @@ class WeiboTimelineSpider(LongTextMixin, MentionSpider):
                 self.page_refused(response, refusal(data))
             return
         items, created = page_items(mblogs, meta)
+        if any(incomplete(i) for i in items):  # dead-lettered by validation, and said once as a layout change
+            self.layout_changed(MISSING_FIELDS, response.url)
         for item, mblog in zip(items, mblogs, strict=True):
             yield from self.post_items(item, mblog, meta)
         # an account's own list is strictly newest first (after the pinned posts): the first known
