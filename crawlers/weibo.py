@@ -51,6 +51,28 @@ def mblog_cards(data: dict) -> list[dict]:
     return out
 
 
+def unreadable_first_page(data: dict) -> str | None:
+    """Why an `ok:1` first page without one mblog is not an empty result, or None when it may be one.
+
+    A search without results, or an account without posts, answers cards: [] (and a total of 0, or
+    none). A reply without a cards list, type-9 (post) cards without an mblog, or no cards while
+    `cardlistInfo.total` counts some is a reply crisiswatch cannot read, not "no posts".
+    """
+    body = data.get("data") if isinstance(data.get("data"), dict) else data
+    cards = body.get("cards")
+    if not isinstance(cards, list):
+        return "reply has no data.cards[] list"
+    flat = [c for c in cards if isinstance(c, dict)]
+    flat += [sub for c in flat if isinstance(c.get("card_group"), list) for sub in c["card_group"]
+             if isinstance(sub, dict)]
+    if any(c.get("card_type") in (9, "9") for c in flat):
+        return "card_type 9 cards without an mblog"
+    info = body.get("cardlistInfo") if isinstance(body.get("cardlistInfo"), dict) else {}
+    if not cards and (total := parse_count(info.get("total"))):
+        return f"no cards though cardlistInfo.total is {total}"
+    return None
+
+
 def mblog_item(mblog: dict, *, query: str = "", brand: str = "", now: datetime | None = None,
                source: str = "weibo") -> dict[str, Any]:
     """A Mention-shaped dict; missing required fields stay missing so validation names them."""

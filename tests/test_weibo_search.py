@@ -207,3 +207,42 @@ def test_an_unknown_refusal_on_page_2_loses_the_page_and_keeps_the_mark(tmp_path
     assert "FAILED: 1 of 2 pages lost (the site answered ok 0 (出错了), not an empty list)" in out
     assert rows(db, "SELECT reason FROM crawl_runs") == [("failed",)]
     assert rows(db, "SELECT COUNT(*) FROM crawl_marks") == [(0,)]
+
+
+def _post(i: int) -> dict:
+    return {"id": f"51234567890{i:05d}", "created_at": "Sat Jun 14 12:00:00 +0800 2025", "text": f"极光优选第{i}单又没到",
+            "user": {"id": 1880000000 + i, "screen_name": f"买家{i}"}}
+
+
+@pytest.mark.parametrize(("body", "why"), [
+    ({"ok": 1, "data": {"cardlistInfo": {"total": 0}, "list": [_post(1), _post(2)]}}, "no data.cards[] list"),
+    ({"ok": 1, "data": {"cards": {"0": {"card_type": 9, "mblog": _post(1)}}}}, "no data.cards[] list"),
+    ({"ok": 1, "data": {"cards": [{"card_type": 9, "status": _post(1)}]}}, "card_type 9 cards without an mblog"),
+    ({"ok": 1, "data": {"cards": [{"card_type": 11, "card_group": [{"card_type": 9, "mblog_v2": _post(1)}]}]}},
+     "card_type 9 cards without an mblog"),
+    ({"ok": 1, "data": {"cardlistInfo": {"total": "1.2万"}, "cards": []}}, "cardlistInfo.total is 12000"),
+])
+def test_a_first_page_without_readable_cards_is_unreadable_not_no_posts(crawler_for, body, why):
+    crawler = crawler_for(WeiboSearchSpider)
+    response = TextResponse(URL, body=json.dumps(body, ensure_ascii=False).encode(), encoding="utf-8",
+                            request=Request(URL, meta=dict(META)))
+    assert list(crawler.spider.parse(response)) == []
+    ((query, reason, _),) = crawler.spider.lost_pages
+    assert query == "极光优选" and why in reason
+    assert crawler.stats.get_value("crisiswatch/layout_changed") == 1
+
+
+@pytest.mark.parametrize(("page", "body"), [
+    (1, {"ok": 1, "data": {"cardlistInfo": {"total": 0}, "cards": []}}),  # a keyword without results
+    (1, {"ok": 1, "data": {"cards": []}}),
+    (1, {"ok": 1, "data": {"cardlistInfo": {"total": 3}, "cards": [  # only the people block: no post
+        {"card_type": 11, "card_group": [{"card_type": 10, "user": {"id": 1}}]}]}}),
+    (1, {"ok": 0, "msg": "这里还没有内容"}),
+    (4, {"ok": 1, "data": {"cardlistInfo": {"total": 37}, "cards": []}}),  # past the results
+])
+def test_a_genuinely_empty_result_is_a_clean_finish(crawler_for, page, body):
+    crawler = crawler_for(WeiboSearchSpider)
+    response = TextResponse(URL, body=json.dumps(body, ensure_ascii=False).encode(), encoding="utf-8",
+                            request=Request(URL, meta={**META, "page": page}))
+    assert list(crawler.spider.parse(response)) == []
+    assert not crawler.spider.lost_pages and not crawler.stats.get_value("crisiswatch/layout_changed")

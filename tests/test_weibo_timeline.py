@@ -144,6 +144,30 @@ def test_only_the_empty_list_message_ends_paging(crawler_for, meta, body, lost):
         assert crawler.spider.lost_pages[0][0] == UID and "not an empty list" in crawler.spider.lost_pages[0][1]
 
 
+@pytest.mark.parametrize("container", ["230413", "107603"])
+@pytest.mark.parametrize(("body", "why"), [
+    ({"ok": 1, "data": {"cardlistInfo": {"since_id": 4383}, "list": [{"id": "5000000000000001"}]}},
+     "no data.cards[] list"),
+    ({"ok": 1, "data": {"cards": [{"card_type": 9, "status": {"id": "5000000000000001"}}]}},
+     "card_type 9 cards without an mblog"),
+    ({"ok": 1, "data": {"cardlistInfo": {"total": 812}, "cards": []}}, "cardlistInfo.total is 812"),
+])
+def test_a_first_page_without_readable_cards_is_unreadable(crawler_for, container, body, why):
+    crawler = crawler_for(WeiboTimelineSpider)
+    assert reply(crawler, body, container=container) == [], "no fallback either: the reply is not 'no posts'"
+    ((query, reason, _),) = crawler.spider.lost_pages
+    assert query == UID and why in reason and crawler.stats.get_value("crisiswatch/layout_changed") == 1
+
+
+def test_an_empty_first_page_tries_the_old_container_then_finishes_clean(crawler_for):
+    crawler = crawler_for(WeiboTimelineSpider)
+    empty = {"ok": 1, "data": {"cardlistInfo": {"total": 0}, "cards": []}}
+    (fallback,) = reply(crawler, empty)
+    assert "containerid=107603" in fallback.url
+    assert reply(crawler, empty, container="107603") == []
+    assert not crawler.spider.lost_pages and not crawler.stats.get_value("crisiswatch/layout_changed")
+
+
 def test_an_ok0_first_page_of_the_current_container_still_tries_the_old_one(crawler_for):
     crawler = crawler_for(WeiboTimelineSpider)
     (fallback,) = reply(crawler, {"ok": 0, "msg": "出错了"})

@@ -25,6 +25,7 @@ from crawlers.weibo import (
     mblog_cards,
     page_items,
     refusal,
+    unreadable_first_page,
 )
 from crawlers.weibo_html import PAGE_CAP, Slice
 
@@ -79,6 +80,8 @@ class WeiboSearchSpider(LongTextMixin, MentionSpider):
             return
         mblogs = mblog_cards(data)
         if not mblogs:  # a page without posts (only user or topic cards): past the results
+            if meta["page"] == 1 and (why := unreadable_first_page(data)):
+                self.unreadable(response, why)  # not "no posts": a reply in a shape crisiswatch cannot read
             return
         items, created = page_items(mblogs, meta)
         if any(incomplete(i) for i in items):  # dead-lettered by validation, and said once as a layout change

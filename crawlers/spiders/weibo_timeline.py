@@ -22,6 +22,7 @@ from crawlers.weibo import (
     mblog_cards,
     page_items,
     refusal,
+    unreadable_first_page,
 )
 
 CURRENT, FALLBACK = "230413", "107603"
@@ -67,7 +68,9 @@ class WeiboTimelineSpider(LongTextMixin, MentionSpider):
         ok = data.get("ok") in (1, "1")
         mblogs = mblog_cards(data) if ok else []
         if not mblogs:
-            if meta["page"] == 1 and meta.get("container", CURRENT) == CURRENT:
+            if ok and meta["page"] == 1 and (why := unreadable_first_page(data)):
+                self.unreadable(response, why)  # not "no posts": a reply in a shape crisiswatch cannot read
+            elif meta["page"] == 1 and meta.get("container", CURRENT) == CURRENT:
                 # an account the current container does not list: the old one may ({"ok":0} or no posts)
                 self.crawler.stats.inc_value("crisiswatch/timeline_fallback")
                 yield self.page_request(meta["brand"], meta["query"], 1, container=FALLBACK)
