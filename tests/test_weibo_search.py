@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from scrapy.http import Request, TextResponse
@@ -17,7 +17,7 @@ from crisiswatch.deadletter import DeadLetters
 from crisiswatch.mention import Mention
 from tests.conftest import fixture_response
 
-URL = "https://m.weibo.cn/api/container/getIndex?containerid=100103type%3D1%26q%3D极光优选&page_type=searchall&page=1"
+URL = "https://m.weibo.cn/api/container/getIndex?containerid=100103type%3D61%26q%3D极光优选&page_type=searchall&page=1"
 META = {"brand": "aurora", "query": "极光优选", "page": 1}
 
 
@@ -44,7 +44,8 @@ def test_start_builds_the_real_search_url(crawler_for):
 
     request = asyncio.run(first())
     assert request.url.startswith("https://m.weibo.cn/api/container/getIndex?")
-    assert "containerid=100103type%3D1%26q%3D%E6%9E%81%E5%85%89%E4%BC%98%E9%80%89" in request.url
+    # type 61 (实时) lists newest first, as the stop at the crawl mark needs (type 1, 综合, ranks by popularity)
+    assert "containerid=100103type%3D61%26q%3D%E6%9E%81%E5%85%89%E4%BC%98%E9%80%89" in request.url
     assert "page_type=searchall" in request.url and request.url.endswith("page=1")
     assert request.meta == {"brand": "aurora", "query": "极光优选", "page": 1}
 
@@ -246,3 +247,25 @@ def test_a_genuinely_empty_result_is_a_clean_finish(crawler_for, page, body):
                             request=Request(URL, meta={**META, "page": page}))
     assert list(crawler.spider.parse(response)) == []
     assert not crawler.spider.lost_pages and not crawler.stats.get_value("crisiswatch/layout_changed")
+
+
+def test_new_quiet_posts_are_read_by_the_next_crawl_over_the_replay_server(tmp_path):
+    from crawlers.replay import ReplayServer
+    from tests.replay_crawl import Clock, crawl, rows, scenario, write_config
+
+    anchor = datetime.now(UTC).replace(microsecond=0)
+    quiet = [{"at": f"{27 + i * 0.2:.1f}h", "author": {"id": 1_900_000_200 + i, "name": f"路人{i}", "followers": 3},
+              "text": f"极光优选的退款第{i}天还没到"} for i in range(15)]  # no likes, reposts or comments
+    clock = Clock(anchor - timedelta(hours=3, minutes=30))  # the quiet posts are not out yet
+    db = tmp_path / "cw.db"
+    with ReplayServer(scenario(anchor, quiet, crowd_rate=1), clock=clock) as server:
+        cfg = write_config(tmp_path, "weibo_search", server.base_url, {"weibo_search": ["极光优选"]})
+        crawl(cfg, "weibo_search")
+        assert all("100103type%3D61%26" in r for r in server.requests if "getIndex" in r)
+        clock.advance(hours=3, minutes=30)
+        before = len(server.requests)
+        crawl(cfg, "weibo_search")
+        pages = [r.rsplit("page=", 1)[-1] for r in server.requests[before:] if "getIndex" in r]
+    texts = [t for (t,) in rows(db, "SELECT json_extract(doc, '$.text') FROM mentions")]
+    assert sum("的退款第" in t for t in texts) == 15, "the 综合 ranking would list them after the old hot posts"
+    assert pages == ["1", "2", "3"], "newest first: the page past the new posts ends paging"

@@ -1,4 +1,4 @@
-"""Weibo keyword search: m.weibo.cn's JSON API (container 100103, newest first) or, with
+"""Weibo keyword search: m.weibo.cn's JSON API (container 100103type=61, 实时: newest first) or, with
 `-a mode=html`, s.weibo.com's HTML search cut into time slices past its 50-page cap."""
 
 from __future__ import annotations
@@ -47,8 +47,12 @@ class WeiboSearchSpider(LongTextMixin, MentionSpider):
             self.expects_json = False
 
     # m.weibo.cn JSON --------------------------------------------------------------------------------
+    # 100103type=61 is 实时, newest first, which the stop at the crawl mark needs; type=1 (综合, the app's
+    # default) ranks by popularity, where a page of old hot posts says nothing of the newer ones after it
+    SEARCH_TYPE = 61
+
     def search_url(self, query: str, page: int) -> str:
-        params = {"containerid": f"100103type=1&q={query}", "page_type": "searchall", "page": page}
+        params = {"containerid": f"100103type={self.SEARCH_TYPE}&q={query}", "page_type": "searchall", "page": page}
         return f"{self.base_url('https://m.weibo.cn')}/api/container/getIndex?{urlencode(params)}"
 
     async def start(self) -> AsyncIterator[Any]:
