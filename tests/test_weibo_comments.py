@@ -289,3 +289,35 @@ def test_a_post_with_more_hotflow_pages_than_max_pages_is_capped_and_keeps_its_m
         assert len([r for r in server.requests if r.startswith("/comments/hotflow")]) == 2
     assert rows(db, "SELECT reason, items FROM crawl_runs") == [("capped", 20)]
     assert rows(db, "SELECT COUNT(*) FROM crawl_marks") == [(0,)], "the next crawl's comments/show must not stop short"
+
+
+def test_replies_beyond_the_inline_ones_are_counted_as_not_read(crawler_for):
+    crawler = crawler_for(WeiboCommentsSpider)
+    items, _ = split(run(crawler.spider.parse, "weibo/hotflow_p1.json"))  # 2 replies, 1 of them inline
+    assert len(items) == 3 and crawler.stats.get_value("crisiswatch/replies_unread") == 1
+    reply = {"id": "5123400000100031", "created_at": "Sat Jun 14 13:00:00 +0800 2025", "text": "同问", "user": {"id": 8}}
+    body = {"ok": 1, "data": {"max_id": 0, "data": [
+        {"id": "5123400000100021", "created_at": "Sat Jun 14 12:10:00 +0800 2025", "text": "退款三周了",
+         "total_number": "143", "comments": [reply], "user": {"id": 5}},
+        {"id": "5123400000100022", "created_at": "Sat Jun 14 12:11:00 +0800 2025", "text": "一样", "total_number": 5,
+         "comments": False, "user": {"id": 6}},
+        {"id": "5123400000100023", "created_at": "Sat Jun 14 12:12:00 +0800 2025", "text": "+1", "total_number": 0,
+         "comments": False, "user": {"id": 7}}]}}
+    response = TextResponse(URL, body=json.dumps(body, ensure_ascii=False).encode(), encoding="utf-8",
+                            request=Request(URL, meta={**META, "page": 2}))
+    assert len(split(list(crawler.spider.parse(response)))[0]) == 4
+    assert crawler.stats.get_value("crisiswatch/replies_unread") == 1 + 142 + 5
+
+
+def test_the_summary_line_says_how_many_replies_were_not_read(tmp_path):
+    from crawlers.replay import ReplayServer
+    from crisiswatch.commands.crawl import summary_line
+    from tests.replay_crawl import OFFICIAL, crawl, scenario, write_config
+
+    sc = scenario(datetime.now(UTC), [{"at": "26h", "author": OFFICIAL, "text": "极光优选公告", "comments": 25}])
+    mid = next(p.id for p in sc.posts if p.author.id == "2000000001")
+    with ReplayServer(sc) as server:  # the replay's comment k has k % 4 replies, none inline
+        cfg = write_config(tmp_path, "weibo_comments", server.base_url, {"weibo_comments": [mid]})
+        out = crawl(cfg, "weibo_comments")
+    assert "weibo_comments: finished · 3 pages · 25 mentions · 0 invalid · 36 replies under comments not read" in out
+    assert "replies" not in summary_line("weibo_comments", {"finish_reason": "finished", "item_scraped_count": 3})

@@ -47,7 +47,9 @@ def comment_item(comment: dict, *, mid: str, brand: str = "") -> dict[str, Any]:
 class WeiboCommentsSpider(MentionSpider):
     """Targets are post ids (`brands[].sources.weibo_comments`, or `-a post_id=MID`).
 
-    hotflow pages on `max_id` until it is 0. Its comments are sorted by likes, not time: a new comment
+    hotflow pages on `max_id` until it is 0. Each comment carries its first replies inline (`comments`)
+    and the count of all of them (`total_number`); the rest are on an endpoint this spider does not
+    read, so their number is counted (`crisiswatch/replies_unread`) and said in the crawl's summary line. Its comments are sorted by likes, not time: a new comment
     with few likes sits on the last pages, so hotflow is never stopped at the crawl mark; it is read to
     its end (or `max_pages`, which leaves the mark where it is), and the index's upsert makes the
     comments read again harmless. When hotflow fails (an error, a non-JSON reply or `ok != 1` on its
@@ -61,6 +63,11 @@ class WeiboCommentsSpider(MentionSpider):
 
     def __init__(self, post_id: str | None = None, query: str | None = None, **kwargs: Any) -> None:
         super().__init__(query=post_id or query, **kwargs)
+
+    def closed(self, reason: str) -> None:
+        if unread := self.crawler.stats.get_value("crisiswatch/replies_unread"):
+            self.logger.warning("%s: %d replies under comments not read (hotflow shows a comment's first replies"
+                                " only)", self.name, unread)
 
     def hotflow_url(self, mid: str, max_id: str | int | None = None) -> str:
         params: dict[str, Any] = {"id": mid, "mid": mid, "max_id_type": 0}
@@ -149,8 +156,10 @@ class WeiboCommentsSpider(MentionSpider):
         layout_changed event when some lack id, text or created_at (validation dead-letters them)."""
         items, created = [], []
         for comment in comments:
-            replies = (comment.get("comments") or []) if nested else []
-            for c in [comment, *(r for r in replies if isinstance(r, dict))]:
+            replies = [r for r in comment.get("comments") or [] if isinstance(r, dict)] if nested else []
+            if nested and (unread := parse_count(comment.get("total_number")) - len(replies)) > 0:
+                self.crawler.stats.inc_value("crisiswatch/replies_unread", unread)
+            for c in [comment, *replies]:
                 item = comment_item(c, mid=meta["query"], brand=meta["brand"])
                 if c is comment and isinstance(item.get("created_at"), datetime):
                     created.append(item["created_at"])

@@ -308,7 +308,8 @@ def comments(server: Any, post: Any) -> list[dict[str, Any]]:
 
 def _comment_json(c: dict, post: Any, when: str, layout_changed: bool) -> dict[str, Any]:
     body = {"created_at": when, "id": c["id"], "rootid": c["id"], "mid": post.id, "text": c["text"],
-            "source": "来自上海", "like_count": _likes(c), "total_number": 0,
+            # replies: hotflow shows none inline here (comments: false), only how many there are
+            "source": "来自上海", "like_count": _likes(c), "total_number": c["k"] % 4, "comments": False,
             "user": {"id": int(c["author"].id), "screen_name": c["author"].name,
                      "followers_count": c["author"].followers, "verified": c["author"].verified}}
     if layout_changed:
