@@ -1,7 +1,8 @@
 """Recognising the ways sites refuse a crawler: login walls, captchas, throttling codes, punish pages.
 
 A block is only ever a positive sign the site gave: a status code the sites use for refusals, a
-redirect to a login or captcha page, a login or captcha page itself, Weibo's `ok:-100`, Tmall's
+redirect to a login or captcha page, a login or captcha page itself, Weibo's `ok:-100` or its
+throttle reply (errno 100005, "请求过于频繁"), Tmall's
 `rgv587_flag` punish reply, an mtop `FAIL_SYS_USER_VALIDATE`, or JD's bare `{}`. The whole body
 is read (a real Weibo search page is 40-160 KB): a reply that cannot be read is never called a
 block, it is left to the spider, which reports it as an unreadable page.
@@ -67,6 +68,9 @@ HTML_PAGES = ("/complaint/view/", "/tousu/show/id/", _SEARCH_PAGE)
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
 _MTOP_LOGIN = ("FAIL_SYS_SESSION_EXPIRED", "FAIL_SYS_LOGIN")
 _MTOP_PUNISH = ("FAIL_SYS_USER_VALIDATE", "RGV587_ERROR")
+# m.weibo.cn's throttle reply: {"ok":0,"errno":"100005","msg":"请求过于频繁,歇歇吧"} (not the end of a list)
+_WEIBO_THROTTLE_ERRNO = "100005"
+_WEIBO_THROTTLE_MSG = "请求过于频繁"
 
 
 def block_of(response: Any, expects_json: bool) -> Block | None:
@@ -115,6 +119,10 @@ def _json_block(payload: dict) -> Block | None:
         if any(h in url for h in LOGIN_HOSTS):
             return Block("Weibo login required (ok:-100)", LOGIN)
         return Block("Weibo captcha (ok:-100)", CAPTCHA)
+    if (str(payload.get("errno", "")) == _WEIBO_THROTTLE_ERRNO
+            or _WEIBO_THROTTLE_MSG in str(payload.get("msg", ""))):
+        return Block(f"Weibo throttling (errno {payload.get('errno', '?')}: {str(payload.get('msg', ''))[:30]})",
+                     THROTTLED)
     if "rgv587_flag" in payload:
         return Block("Tmall punish page (rgv587)", PUNISHED)
     ret = " ".join(str(r) for r in payload.get("ret") or []) if isinstance(payload.get("ret"), list) else ""

@@ -89,6 +89,12 @@ def _from_crawl(conn: StateConnection, source: str) -> SourceHealth | None:
     if run is None:
         return None
     at = datetime.fromisoformat(run["finished_at"])
+    if run["reason"] in ("finished", "capped") and (changed := conn.execute(
+            "SELECT detail FROM source_health WHERE source=? AND event='layout_changed' AND at>=?"
+            " ORDER BY id DESC LIMIT 1", (source, run["started_at"])).fetchone()):
+        # posts that lack required fields went to the dead letters: the run ended, but the source is not ok
+        reason = json.loads(changed["detail"]).get("reason") or "posts lack required fields"
+        return SourceHealth(source, "layout-changed", f"{reason}; {run['items']} mentions", at, "crawl")
     if run["reason"] == "finished":
         return SourceHealth(source, "ok", f"{run['items']} mentions", at, "crawl")
     if run["reason"] == "capped":

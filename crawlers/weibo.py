@@ -13,6 +13,27 @@ from crawlers.normalize import parse_count, parse_time
 from crisiswatch.mention import mention_id, strip_html
 
 RETWEET_TEXT = 500  # characters of the original kept with a repost (the original is indexed whole)
+# What m.weibo.cn says with `ok:0` when a list holds nothing (more): past the last page, a search without
+# results, a post without comments. Only these end paging: any other `ok:0` is a refusal crisiswatch does
+# not know (its throttle reply, errno 100005, is a block: crawlers/blocks.py), and the page is lost.
+EMPTY_LIST_MESSAGES = ("这里还没有内容", "还没有人评论", "暂无评论", "暂无内容", "暂无数据", "没有更多")
+
+
+def is_ok0(data: dict) -> bool:
+    return data.get("ok") in (0, "0")
+
+
+def empty_list(data: dict) -> bool:
+    """An `ok:0` reply that says the list is empty ({"ok":0,"msg":"这里还没有内容"})."""
+    msg = str(data.get("msg") or "")
+    return is_ok0(data) and any(m in msg for m in EMPTY_LIST_MESSAGES)
+
+
+def refusal(data: dict) -> str:
+    """An `ok` other than 1 that is not an empty list, in words for the lost page's reason."""
+    msg = str(data.get("msg") or "")[:40]
+    errno = f", errno {data['errno']}" if data.get("errno") not in (None, "") else ""
+    return f"the site answered ok {data.get('ok')!s}{errno} ({msg or 'no message'}), not an empty list"
 
 
 def mblog_cards(data: dict) -> list[dict]:
@@ -28,6 +49,28 @@ def mblog_cards(data: dict) -> list[dict]:
             if isinstance(sub, dict) and sub.get("card_type") == 9 and sub.get("mblog"):
                 out.append(sub["mblog"])
     return out
+
+
+def unreadable_first_page(data: dict) -> str | None:
+    """Why an `ok:1` first page without one mblog is not an empty result, or None when it may be one.
+
+    A search without results, or an account without posts, answers cards: [] (and a total of 0, or
+    none). A reply without a cards list, type-9 (post) cards without an mblog, or no cards while
+    `cardlistInfo.total` counts some is a reply crisiswatch cannot read, not "no posts".
+    """
+    body = data.get("data") if isinstance(data.get("data"), dict) else data
+    cards = body.get("cards")
+    if not isinstance(cards, list):
+        return "reply has no data.cards[] list"
+    flat = [c for c in cards if isinstance(c, dict)]
+    flat += [sub for c in flat if isinstance(c.get("card_group"), list) for sub in c["card_group"]
+             if isinstance(sub, dict)]
+    if any(c.get("card_type") in (9, "9") for c in flat):
+        return "card_type 9 cards without an mblog"
+    info = body.get("cardlistInfo") if isinstance(body.get("cardlistInfo"), dict) else {}
+    if not cards and (total := parse_count(info.get("total"))):
+        return f"no cards though cardlistInfo.total is {total}"
+    return None
 
 
 def mblog_item(mblog: dict, *, query: str = "", brand: str = "", now: datetime | None = None,
@@ -70,6 +113,14 @@ def mblog_item(mblog: dict, *, query: str = "", brand: str = "", now: datetime |
             "text": strip_html(str(retweeted.get("text") or ""))[:RETWEET_TEXT],
         }
     return item
+
+
+MISSING_FIELDS = "mblogs lack id, text or created_at"
+
+
+def incomplete(item: dict[str, Any]) -> bool:
+    """A post or comment missing a field every valid one has: the site renamed it (e.g. text -> text_raw)."""
+    return not item.get("native_id") or not item.get("text") or "created_at" not in item
 
 
 def retweeted_original(mblog: dict) -> dict | None:

@@ -72,7 +72,7 @@ def test_weibo_search_page_of_real_size_yields_every_post(crawler_for, n, pretty
     body, posts = realsize.weibo_search(n, pretty)
     assert 40 * KB <= len(body) <= 200 * KB
     crawler = crawler_for(WeiboSearchSpider)
-    url = "https://m.weibo.cn/api/container/getIndex?containerid=100103type%3D1%26q%3D极光优选&page=1"
+    url = "https://m.weibo.cn/api/container/getIndex?containerid=100103type%3D61%26q%3D极光优选&page=1"
     mentions = crawl_path(crawler, downloaded(url, body, "application/json; charset=utf-8",
                                               {"brand": "aurora", "query": realsize.BRAND, "page": 1}),
                           extend={p.id: p.text for p in posts})

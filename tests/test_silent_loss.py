@@ -20,7 +20,7 @@ from tests.replay_crawl import Clock, crawl, rows, run_crawl, scenario, write_co
 from tests.test_realsize import crawl_path, downloaded
 
 QUERY = "极光优选"
-SEARCH = "https://m.weibo.cn/api/container/getIndex?containerid=100103type%3D1%26q%3D极光优选&page=1"
+SEARCH = "https://m.weibo.cn/api/container/getIndex?containerid=100103type%3D61%26q%3D极光优选&page=1"
 META = {"brand": "aurora", "query": QUERY, "page": 1}
 
 

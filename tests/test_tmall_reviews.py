@@ -139,3 +139,46 @@ def test_mtop_without_a_login_session_says_it_needs_a_cookie(tmp_path):
     assert "BLOCKED: mtop login session expired (FAIL_SYS_SESSION_EXPIRED" in out.stdout
     assert "needs a login cookie (set sources.tmall_reviews.cookie_env or cookie_files)" in out.stdout
     assert stored(tmp_path / "cw.db", "tmall") == (0, 0)
+
+
+MTOP_URL = "https://h5api.m.tmall.com/h5/mtop.alibaba.review.list.for.new.pc.detail/1.0/?data=x"
+
+
+def mtop_reply(crawler, data, page: int) -> list:
+    import json
+
+    body = {"api": "mtop.alibaba.review.list.for.new.pc.detail", "v": "1.0", "ret": ["SUCCESS::调用成功"], "data": data}
+    meta = {"brand": "aurora", "query": TARGET, "page": page, "token_tries": 0}
+    response = TextResponse(MTOP_URL, body=json.dumps(body, ensure_ascii=False).encode(), encoding="utf-8",
+                            request=Request(MTOP_URL, meta=meta))
+    return list(crawler.spider.parse_mtop(response))
+
+
+@pytest.mark.parametrize("data", [
+    {},  # no module at all
+    {"rateList": [{"id": "1055390400001", "feedback": "纸巾一拆就破", "feedbackDate": "2025-06-12"}], "total": "1"},
+    {"model": {"reviewVOList": []}},  # a renamed module
+])
+def test_mtop_success_without_a_module_on_the_first_page_is_unreadable(crawler_for, data):
+    crawler = crawler_for(TmallReviewsSpider)
+    assert mtop_reply(crawler, data, page=1) == []
+    ((query, reason, _),) = crawler.spider.lost_pages
+    assert query == TARGET and "without data.module on the first page" in reason
+    assert crawler.stats.get_value("crisiswatch/layout_changed") == 1
+
+
+def test_mtop_success_without_a_module_past_the_first_page_is_the_end(crawler_for):
+    crawler = crawler_for(TmallReviewsSpider)
+    assert mtop_reply(crawler, {}, page=3) == []
+    # an item without reviews: a first page with an empty list
+    assert mtop_reply(crawler, {"module": {"reviewVOList": [], "hasNext": "false"}}, page=1) == []
+    assert not crawler.spider.lost_pages and not crawler.stats.get_value("crisiswatch/layout_changed")
+
+
+def test_an_item_without_reviews_over_the_replay_server_is_a_clean_finish(tmp_path):
+    scenario = load_scenario(str(small_scenario(tmp_path)))
+    with ReplayServer(scenario) as server:
+        cfg = write_config(tmp_path, server)
+        out = crawl(cfg, server, "tmall_reviews", "--query", "600000000001")  # an item the site has no reviews of
+    assert out.returncode == 0, out.stdout + out.stderr[-2000:]
+    assert "tmall_reviews: finished" in out.stdout and "0 mentions" in out.stdout

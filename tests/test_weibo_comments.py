@@ -4,6 +4,7 @@ fallback, parent ids, block replies and a changed layout."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -85,6 +86,41 @@ def test_failed_hotflow_falls_back_to_comments_show(crawler_for, body):
     assert list(crawler.spider.parse(later)) == []
 
 
+@pytest.mark.parametrize(("callback", "page", "body", "lost"), [
+    ("parse", 2, {"ok": 0, "msg": "还没有人评论哦~快来抢沙发！"}, False),
+    ("parse", 2, {"ok": 0, "msg": "出错了"}, True),
+    ("parse", 4, {"ok": 0}, True),
+    ("parse_show", 1, {"ok": 0, "msg": "还没有人评论哦~快来抢沙发！"}, False),  # a post without comments
+    ("parse_show", 1, {"ok": 0, "msg": "出错了"}, True),  # hotflow failed too: nothing else to read
+    ("parse_show", 3, {"ok": 0, "errno": "20000", "msg": "出错了"}, True),
+])
+def test_past_the_first_hotflow_page_only_the_empty_list_ends(crawler_for, callback, page, body, lost):
+    crawler = crawler_for(WeiboCommentsSpider)
+    response = TextResponse(URL, body=json.dumps(body, ensure_ascii=False).encode(), encoding="utf-8",
+                            request=Request(URL, meta={**META, "page": page}))
+    assert list(getattr(crawler.spider, callback)(response)) == []
+    assert bool(crawler.spider.lost_pages) == lost
+    if lost:
+        assert crawler.spider.lost_pages[0][0] == MID and "not an empty list" in crawler.spider.lost_pages[0][1]
+
+
+def test_throttled_past_the_first_hotflow_page_blocks_and_keeps_the_mark(tmp_path):
+    from crawlers.replay import ReplayServer
+    from tests.replay_crawl import OFFICIAL, crawl, rows, scenario, write_config
+
+    sc = scenario(datetime.now(UTC), [{"at": "26h", "author": OFFICIAL, "text": "极光优选公告", "comments": 25}])
+    mid = next(p.id for p in sc.posts if p.author.id == "2000000001")
+    with ReplayServer(sc) as server:
+        server.inject("max_id=", "throttled", times=0)
+        cfg = write_config(tmp_path, "weibo_comments", server.base_url, {"weibo_comments": [mid]})
+        out = crawl(cfg, "weibo_comments", ok=False)
+        assert "BLOCKED: Weibo throttling (errno 100005" in out
+        assert not [r for r in server.requests if "/api/comments/show" in r]
+    db = tmp_path / "cw.db"
+    assert rows(db, "SELECT reason FROM crawl_runs") == [("blocked",)]
+    assert rows(db, "SELECT COUNT(*) FROM crawl_marks") == [(0,)]
+
+
 def test_hotflow_error_falls_back_too(crawler_for):
     crawler = crawler_for(WeiboCommentsSpider)
     (request,) = first_request(crawler)
@@ -111,13 +147,31 @@ def test_comments_show_pages_until_max(crawler_for):
     assert run(crawler.spider.parse_show, "weibo/comments_show_empty.json", page=2) == []
 
 
-def test_incremental_stop_at_the_mark(crawler_for):
+def test_hotflow_is_sorted_by_likes_so_the_mark_never_stops_it(crawler_for):
     crawler = crawler_for(WeiboCommentsSpider)
+    # every comment on the first page is older than the mark: the next page may still hold new ones
     CrawlState(state_connection(crawler)).advance_mark("weibo_comment", MID,
                                                        datetime(2025, 6, 14, 4, 45, tzinfo=UTC))
     items, requests = split(run(crawler.spider.parse, "weibo/hotflow_p1.json"))
-    assert len(items) == 3 and requests == []
+    assert len(items) == 3 and [r.meta["page"] for r in requests] == [2]
+    assert not crawler.stats.get_value("crisiswatch/stopped_at_mark")
+
+
+def test_comments_show_is_newest_first_and_stops_at_the_mark(crawler_for):
+    crawler = crawler_for(WeiboCommentsSpider)
+    CrawlState(state_connection(crawler)).advance_mark("weibo_comment", MID, datetime.now(UTC) + timedelta(hours=1))
+    assert split(run(crawler.spider.parse_show, "weibo/comments_show_p1.json"))[1] == []
     assert crawler.stats.get_value("crisiswatch/stopped_at_mark") == 1
+
+
+@pytest.mark.parametrize("marked", [False, True])
+def test_a_hotflow_cap_leaves_the_mark_and_the_run_is_capped(crawler_for, marked):
+    crawler = crawler_for(WeiboCommentsSpider, max_pages=2)
+    if marked:
+        CrawlState(state_connection(crawler)).advance_mark("weibo_comment", MID, datetime(2025, 6, 14, tzinfo=UTC))
+    assert split(run(crawler.spider.parse, "weibo/hotflow_p1.json", page=2))[1] == []
+    # sorted by likes, the unread pages may hold new comments even on a first crawl: the mark must stay
+    assert crawler.spider.capped == {MID} and crawler.spider.lost_queries == {MID}
 
 
 def test_changed_layout_is_dead_lettered_and_the_rest_goes_on(crawler_for):
@@ -128,11 +182,21 @@ def test_changed_layout_is_dead_lettered_and_the_rest_goes_on(crawler_for):
         pipeline.process_item(items[0])
     assert pipeline.process_item(items[1]).text == "这一条还是旧字段"
     assert DeadLetters(state_connection(crawler)).recent()[0].payload["native_id"] == "5123400000100077"
+    (event,) = CrawlState(state_connection(crawler)).events()
+    assert event.event == "layout_changed" and event.detail["reason"] == "comments lack id, text or created_at"
+    # one event a crawl, and comments/show says it too
+    crawler = crawler_for(WeiboCommentsSpider)
+    renamed = TextResponse(URL, encoding="utf-8", request=Request(URL, meta={**META}), body=json.dumps(
+        {"ok": 1, "data": {"data": [{"id": 5123400000100078, "created_at": "刚刚", "text_raw": "改名了"}], "max": 1}},
+        ensure_ascii=False).encode())
+    assert len(list(crawler.spider.parse_show(renamed))) == 1
+    assert crawler.stats.get_value("crisiswatch/layout_changed") == 1
 
 
 @pytest.mark.parametrize(("fixture", "status", "body", "expected"), [
     ("weibo/captcha_limit.json", 200, None, "captcha"),
     ("weibo/login_required.json", 200, None, "login required"),
+    ("weibo/throttled.json", 200, None, "Weibo throttling (errno 100005"),
     ("", 432, None, "432"),
     ("", 418, None, "418"),
     ("", 200, "<html><head><title>微博</title></head><body>请登录</body></html>".encode(), "HTML"),
@@ -170,14 +234,17 @@ def test_incremental_crawl_and_fallback_over_the_replay_server(tmp_path):
         parents = rows(db, "SELECT DISTINCT json_extract(doc, '$.parent_id') FROM mentions")
         assert parents == [(mention_id("weibo", mid),)]
 
+        # hotflow lists by likes: every page is read each crawl (the upsert stores nothing twice)
         before = len(server.requests)
         crawl(cfg, "weibo_comments")
-        assert hotflow(before) == [f"/comments/hotflow?id={mid}&mid={mid}&max_id_type=0"]
+        assert hotflow(before)[0] == f"/comments/hotflow?id={mid}&mid={mid}&max_id_type=0"
+        assert len(hotflow(before)) == 3 and stored() == [(30, 30)]
 
-        clock.advance(minutes=30)  # ten more comments: page 1 new, page 2 known
+        clock.advance(minutes=30)  # ten more comments with few likes: hotflow's last page, all of it old before
         before = len(server.requests)
         crawl(cfg, "weibo_comments")
-        assert len(hotflow(before)) == 2 and stored() == [(40, 40)]
+        assert len(hotflow(before)) == 4 and stored() == [(40, 40)]
+        assert rows(db, "SELECT reason FROM crawl_runs ORDER BY id") == [("finished",)] * 3
 
         # hotflow refuses (ok:0): the same comments come from /api/comments/show, nothing twice
         server.inject("/comments/hotflow", "empty", times=0)
@@ -207,3 +274,50 @@ def test_a_captcha_on_hotflow_pauses_the_source(tmp_path):
     # the page read before the block is kept, but the mark did not move: the next crawl re-reads it
     assert rows(tmp_path / "cw.db", "SELECT COUNT(*) FROM mentions") == [(10,)]
     assert rows(tmp_path / "cw.db", "SELECT COUNT(*) FROM crawl_marks") == [(0,)]
+
+
+def test_a_post_with_more_hotflow_pages_than_max_pages_is_capped_and_keeps_its_mark(tmp_path):
+    from crawlers.replay import ReplayServer
+    from tests.replay_crawl import OFFICIAL, crawl, rows, scenario, write_config
+
+    sc = scenario(datetime.now(UTC), [{"at": "26h", "author": OFFICIAL, "text": "极光优选公告", "comments": 25}])
+    mid = next(p.id for p in sc.posts if p.author.id == "2000000001")
+    db = tmp_path / "cw.db"
+    with ReplayServer(sc) as server:
+        cfg = write_config(tmp_path, "weibo_comments", server.base_url, {"weibo_comments": [mid]}, max_pages=2)
+        crawl(cfg, "weibo_comments")
+        assert len([r for r in server.requests if r.startswith("/comments/hotflow")]) == 2
+    assert rows(db, "SELECT reason, items FROM crawl_runs") == [("capped", 20)]
+    assert rows(db, "SELECT COUNT(*) FROM crawl_marks") == [(0,)], "the next crawl's comments/show must not stop short"
+
+
+def test_replies_beyond_the_inline_ones_are_counted_as_not_read(crawler_for):
+    crawler = crawler_for(WeiboCommentsSpider)
+    items, _ = split(run(crawler.spider.parse, "weibo/hotflow_p1.json"))  # 2 replies, 1 of them inline
+    assert len(items) == 3 and crawler.stats.get_value("crisiswatch/replies_unread") == 1
+    reply = {"id": "5123400000100031", "created_at": "Sat Jun 14 13:00:00 +0800 2025", "text": "同问", "user": {"id": 8}}
+    body = {"ok": 1, "data": {"max_id": 0, "data": [
+        {"id": "5123400000100021", "created_at": "Sat Jun 14 12:10:00 +0800 2025", "text": "退款三周了",
+         "total_number": "143", "comments": [reply], "user": {"id": 5}},
+        {"id": "5123400000100022", "created_at": "Sat Jun 14 12:11:00 +0800 2025", "text": "一样", "total_number": 5,
+         "comments": False, "user": {"id": 6}},
+        {"id": "5123400000100023", "created_at": "Sat Jun 14 12:12:00 +0800 2025", "text": "+1", "total_number": 0,
+         "comments": False, "user": {"id": 7}}]}}
+    response = TextResponse(URL, body=json.dumps(body, ensure_ascii=False).encode(), encoding="utf-8",
+                            request=Request(URL, meta={**META, "page": 2}))
+    assert len(split(list(crawler.spider.parse(response)))[0]) == 4
+    assert crawler.stats.get_value("crisiswatch/replies_unread") == 1 + 142 + 5
+
+
+def test_the_summary_line_says_how_many_replies_were_not_read(tmp_path):
+    from crawlers.replay import ReplayServer
+    from crisiswatch.commands.crawl import summary_line
+    from tests.replay_crawl import OFFICIAL, crawl, scenario, write_config
+
+    sc = scenario(datetime.now(UTC), [{"at": "26h", "author": OFFICIAL, "text": "极光优选公告", "comments": 25}])
+    mid = next(p.id for p in sc.posts if p.author.id == "2000000001")
+    with ReplayServer(sc) as server:  # the replay's comment k has k % 4 replies, none inline
+        cfg = write_config(tmp_path, "weibo_comments", server.base_url, {"weibo_comments": [mid]})
+        out = crawl(cfg, "weibo_comments")
+    assert "weibo_comments: finished · 3 pages · 25 mentions · 0 invalid · 36 replies under comments not read" in out
+    assert "replies" not in summary_line("weibo_comments", {"finish_reason": "finished", "item_scraped_count": 3})

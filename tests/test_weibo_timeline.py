@@ -4,6 +4,7 @@ long-text expansion, the last page, block replies and a changed layout."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -115,14 +116,68 @@ def test_changed_layout_is_dead_lettered_and_paging_goes_on(crawler_for):
     crawler = crawler_for(WeiboTimelineSpider)
     items, requests = split(parse(crawler, "weibo/timeline_getIndex_layout_changed.json"))
     assert len(items) == 1 and len(requests) == 1
+    (event,) = CrawlState(state_connection(crawler)).events()
+    assert event.event == "layout_changed" and event.detail["reason"] == "mblogs lack id, text or created_at"
     with pytest.raises(DropItem, match="created_at"):
         ValidationPipeline.from_crawler(crawler).process_item(items[0])
     assert DeadLetters(state_connection(crawler)).recent()[0].payload["native_id"] == "5123400000000099"
 
 
+def reply(crawler, body: dict, **meta):
+    response = TextResponse(URL, body=json.dumps(body, ensure_ascii=False).encode(), encoding="utf-8",
+                            request=Request(URL, meta={**META, **meta}))
+    return list(crawler.spider.parse(response))
+
+
+@pytest.mark.parametrize(("meta", "body", "lost"), [
+    ({"page": 3, "since_id": "4383"}, {"ok": 0, "msg": "这里还没有内容"}, False),  # past the last page
+    ({"page": 3, "since_id": "4383"}, {"ok": 0, "msg": "出错了"}, True),
+    ({"page": 2}, {"ok": 0}, True),
+    ({"page": 1, "container": "107603"}, {"ok": 0, "msg": "这里还没有内容"}, False),  # no posts in either
+    ({"page": 1, "container": "107603"}, {"ok": 0, "errno": "20000", "msg": "出错了"}, True),
+])
+def test_only_the_empty_list_message_ends_paging(crawler_for, meta, body, lost):
+    crawler = crawler_for(WeiboTimelineSpider)
+    assert reply(crawler, body, **meta) == []
+    assert bool(crawler.spider.lost_pages) == lost
+    if lost:
+        assert crawler.spider.lost_pages[0][0] == UID and "not an empty list" in crawler.spider.lost_pages[0][1]
+
+
+@pytest.mark.parametrize("container", ["230413", "107603"])
+@pytest.mark.parametrize(("body", "why"), [
+    ({"ok": 1, "data": {"cardlistInfo": {"since_id": 4383}, "list": [{"id": "5000000000000001"}]}},
+     "no data.cards[] list"),
+    ({"ok": 1, "data": {"cards": [{"card_type": 9, "status": {"id": "5000000000000001"}}]}},
+     "card_type 9 cards without an mblog"),
+    ({"ok": 1, "data": {"cardlistInfo": {"total": 812}, "cards": []}}, "cardlistInfo.total is 812"),
+])
+def test_a_first_page_without_readable_cards_is_unreadable(crawler_for, container, body, why):
+    crawler = crawler_for(WeiboTimelineSpider)
+    assert reply(crawler, body, container=container) == [], "no fallback either: the reply is not 'no posts'"
+    ((query, reason, _),) = crawler.spider.lost_pages
+    assert query == UID and why in reason and crawler.stats.get_value("crisiswatch/layout_changed") == 1
+
+
+def test_an_empty_first_page_tries_the_old_container_then_finishes_clean(crawler_for):
+    crawler = crawler_for(WeiboTimelineSpider)
+    empty = {"ok": 1, "data": {"cardlistInfo": {"total": 0}, "cards": []}}
+    (fallback,) = reply(crawler, empty)
+    assert "containerid=107603" in fallback.url
+    assert reply(crawler, empty, container="107603") == []
+    assert not crawler.spider.lost_pages and not crawler.stats.get_value("crisiswatch/layout_changed")
+
+
+def test_an_ok0_first_page_of_the_current_container_still_tries_the_old_one(crawler_for):
+    crawler = crawler_for(WeiboTimelineSpider)
+    (fallback,) = reply(crawler, {"ok": 0, "msg": "出错了"})
+    assert "containerid=107603" in fallback.url and not crawler.spider.lost_pages
+
+
 @pytest.mark.parametrize(("fixture", "status", "body", "expected"), [
     ("weibo/captcha_limit.json", 200, None, "captcha"),
     ("weibo/login_required.json", 200, None, "login required"),
+    ("weibo/throttled.json", 200, None, "Weibo throttling (errno 100005"),
     ("", 432, None, "432"),
     ("", 418, None, "418"),
     ("", 200, b"<!DOCTYPE html><html><body>Sina Visitor System</body></html>", "HTML"),
@@ -184,7 +239,8 @@ def test_changed_layout_then_a_432_over_the_replay_server(tmp_path):
     assert "BLOCKED: HTTP 432" in out and "10 invalid" in out
     db = tmp_path / "cw.db"
     assert rows(db, "SELECT stage, COUNT(*) FROM dead_letters GROUP BY stage") == [("validation", 10)]
-    assert rows(db, "SELECT source, event FROM source_health") == [("weibo_timeline", "source_blocked")]
+    assert rows(db, "SELECT source, event FROM source_health") == [("weibo_timeline", "layout_changed"),
+                                                                    ("weibo_timeline", "source_blocked")]
     assert rows(db, "SELECT COUNT(*) FROM crawl_marks") == [(0,)]
 
 

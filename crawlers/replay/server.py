@@ -33,7 +33,7 @@ class Fault:
     """Answer requests whose path+query contains `match` with a failure, `times` times (0 = always)."""
 
     match: str
-    reply: str  # captcha | login | 432 | 418 | 403 | 500 | html | layout | empty
+    reply: str  # captcha | login | 432 | 418 | 403 | 500 | html | layout | empty | throttled | refused | ...
     times: int = 1
     used: int = 0
 
@@ -49,6 +49,10 @@ FAULT_REPLIES = {
     "html": lambda: Reply(200, "<html><head><title>请登录</title></head><body>验证码</body></html>".encode(),
                           "text/html; charset=utf-8"),
     "empty": lambda: Reply.json({"ok": 0, "msg": "这里还没有内容", "data": {"cards": []}}),
+    # m.weibo.cn's throttle reply: ok:0 like the empty list, but a block
+    "throttled": lambda: Reply.json({"ok": 0, "errno": "100005", "msg": "请求过于频繁,歇歇吧"}),
+    # an ok:0 crisiswatch does not know: neither a block nor the end of the list
+    "refused": lambda: Reply.json({"ok": 0, "msg": "出错了"}),
     "jd_empty": lambda: Reply(200, b"{}", "text/html;charset=GBK"),
     "array": lambda: Reply.json([{"ok": 1}]),
 }

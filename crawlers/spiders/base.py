@@ -128,6 +128,14 @@ class MentionSpider(scrapy.Spider):
         self.layout_changed(reason, response.url)
         self.page_lost(response.meta, reason, response.url)
 
+    def page_refused(self, response: Any, reason: str) -> None:
+        """A list page the site refused in a way that is neither a known block nor the end of the list:
+        a lost page (its query's mark stays, the crawl ends failed)."""
+        if self.probe:
+            self.probe_outcome(str(response.meta.get("query", "")), "layout-changed", reason)
+            return
+        self.page_lost(response.meta, reason, response.url)
+
     def page_lost(self, meta: dict, reason: str, url: str) -> None:
         """A list page this crawl did not read (unreadable, failed download, error in its callback)."""
         self.lost_pages.append((str(meta.get("query", "")), reason, url))
@@ -138,17 +146,19 @@ class MentionSpider(scrapy.Spider):
         self.lost_posts.append((query, reason, url))
         self.crawler.stats.inc_value("crisiswatch/posts_lost")
 
-    def within_max_pages(self, query: str, pages_read: int, url: str) -> bool:
+    def within_max_pages(self, query: str, pages_read: int, url: str, newest_first: bool = True) -> bool:
         """Whether a query with more pages may read the next one, after `pages_read` of them.
 
         At `max_pages` a query whose mark lies further back leaves new posts unread (a pile-on faster than the
         schedule): counted, said once per query, and its mark stays, so the next crawl reads on toward it
         instead of skipping what lies between. A first crawl, with no mark yet, reads as deep as it may by
-        design; it is counted, and its mark moves."""
+        design; it is counted, and its mark moves. A list that is not newest first (Weibo's hotflow, sorted
+        by likes) may hold new posts on any page: a cap leaves some unread whatever the mark, so it is
+        always capped."""
         if pages_read < self.max_pages:
             return True
         self.crawler.stats.inc_value("crisiswatch/pages_capped")
-        if self.mark_for(query) is not None and query not in self.capped:
+        if (self.mark_for(query) is not None or not newest_first) and query not in self.capped:
             self.capped.add(query)
             self.logger.warning("%s: %r has more new posts than %d pages hold (the last read: %s); its mark stays,"
                                 " the next crawl reads on toward it", self.name, query, self.max_pages, url)

@@ -100,7 +100,11 @@ class TmallReviewsSpider(MentionSpider):
             self.unreadable(response, f"the mtop gateway refused the call ({ret[:80]})")
             return
         module = (data.get("data") or {}).get("module") if isinstance(data.get("data"), dict) else None
-        if module is None:  # past the last page: SUCCESS without a module
+        if module is None:
+            # past the last page the gateway answers SUCCESS without a module; on the first page there is
+            # no last page to be past: a reply in another shape (another API's data, a renamed module)
+            if meta["page"] == 1:
+                self.unreadable(response, "SUCCESS reply without data.module on the first page")
             return
         reviews = module.get("reviewVOList") if isinstance(module, dict) else None
         if not isinstance(reviews, list):

@@ -12,7 +12,7 @@ import scrapy
 from crawlers.jsonp import response_json
 from crawlers.normalize import parse_count, parse_time
 from crawlers.spiders.base import MentionSpider
-from crawlers.weibo import WEIBO_SETTINGS
+from crawlers.weibo import WEIBO_SETTINGS, empty_list, incomplete, refusal
 from crisiswatch.mention import mention_id
 
 
@@ -47,8 +47,14 @@ def comment_item(comment: dict, *, mid: str, brand: str = "") -> dict[str, Any]:
 class WeiboCommentsSpider(MentionSpider):
     """Targets are post ids (`brands[].sources.weibo_comments`, or `-a post_id=MID`).
 
-    hotflow pages on `max_id` until it is 0. When hotflow fails (an error, a non-JSON reply or
-    `ok != 1` on its first page) the post is read from `/api/comments/show` page by page instead.
+    hotflow pages on `max_id` until it is 0. Each comment carries its first replies inline (`comments`)
+    and the count of all of them (`total_number`); the rest are on an endpoint this spider does not
+    read, so their number is counted (`crisiswatch/replies_unread`) and said in the crawl's summary line. Its comments are sorted by likes, not time: a new comment
+    with few likes sits on the last pages, so hotflow is never stopped at the crawl mark; it is read to
+    its end (or `max_pages`, which leaves the mark where it is), and the index's upsert makes the
+    comments read again harmless. When hotflow fails (an error, a non-JSON reply or `ok != 1` on its
+    first page) the post is read from `/api/comments/show` page by page instead: that list is newest
+    first, and stops at the mark.
     """
 
     name = "weibo_comments"
@@ -57,6 +63,11 @@ class WeiboCommentsSpider(MentionSpider):
 
     def __init__(self, post_id: str | None = None, query: str | None = None, **kwargs: Any) -> None:
         super().__init__(query=post_id or query, **kwargs)
+
+    def closed(self, reason: str) -> None:
+        if unread := self.crawler.stats.get_value("crisiswatch/replies_unread"):
+            self.logger.warning("%s: %d replies under comments not read (hotflow shows a comment's first replies"
+                                " only)", self.name, unread)
 
     def hotflow_url(self, mid: str, max_id: str | int | None = None) -> str:
         params: dict[str, Any] = {"id": mid, "mid": mid, "max_id_type": 0}
@@ -98,14 +109,16 @@ class WeiboCommentsSpider(MentionSpider):
                 yield self.show_request(meta["brand"], meta["query"], 1)
             elif not isinstance(data, dict):
                 self.unreadable(response, "hotflow reply is not a JSON object")
+            elif not empty_list(data):  # past the first page only {"ok":0,"msg":"还没有人评论哦"} ends it
+                self.page_refused(response, refusal(data))
             return
         body = data.get("data") or {}
-        items, created = self._page(meta, body.get("data") or [], nested=True)
+        items, _ = self._page(meta, body.get("data") or [], nested=True, url=response.url)
         yield from items
-        if self._stop(meta, created):
-            return
+        # sorted by likes: a page of old comments says nothing of the next page's, so no stop at the mark
         max_id = body.get("max_id")
-        if max_id in (0, "0", None) or not self.within_max_pages(meta["query"], meta["page"], response.url):
+        if max_id in (0, "0", None) or not self.within_max_pages(meta["query"], meta["page"], response.url,
+                                                                  newest_first=False):
             return
         yield self.hotflow_request(meta["brand"], meta["query"], max_id, meta["page"] + 1)
 
@@ -118,7 +131,11 @@ class WeiboCommentsSpider(MentionSpider):
     def parse_show(self, response: Any) -> Iterator[Any]:
         meta = response.meta
         data = self.reply_object(response)
-        if data is None or data.get("ok") not in (1, "1"):  # {"ok":0,"msg":"还没有人评论哦"}: the end
+        if data is None:
+            return
+        if data.get("ok") not in (1, "1"):  # {"ok":0,"msg":"还没有人评论哦"}: the end; any other refusal: lost
+            if not empty_list(data):
+                self.page_refused(response, refusal(data))
             return
         body = data.get("data") or {}
         comments = list(body.get("data") or [])
@@ -126,7 +143,7 @@ class WeiboCommentsSpider(MentionSpider):
             comments += body.get("hot_data") or []
         if not comments:
             return
-        items, created = self._page(meta, comments, nested=False)
+        items, created = self._page(meta, comments, nested=False, url=response.url)
         yield from items
         if self._stop(meta, created):
             return
@@ -134,16 +151,21 @@ class WeiboCommentsSpider(MentionSpider):
         if (not last or meta["page"] < last) and self.within_max_pages(meta["query"], meta["page"], response.url):
             yield self.show_request(meta["brand"], meta["query"], meta["page"] + 1)
 
-    def _page(self, meta: dict, comments: list[dict], nested: bool) -> tuple[list[dict], list[datetime]]:
-        """The page's comments (with hotflow's nested replies) and the top-level comments' times."""
+    def _page(self, meta: dict, comments: list[dict], nested: bool, url: str) -> tuple[list[dict], list[datetime]]:
+        """The page's comments (with hotflow's nested replies) and the top-level comments' times; one
+        layout_changed event when some lack id, text or created_at (validation dead-letters them)."""
         items, created = [], []
         for comment in comments:
-            replies = (comment.get("comments") or []) if nested else []
-            for c in [comment, *(r for r in replies if isinstance(r, dict))]:
+            replies = [r for r in comment.get("comments") or [] if isinstance(r, dict)] if nested else []
+            if nested and (unread := parse_count(comment.get("total_number")) - len(replies)) > 0:
+                self.crawler.stats.inc_value("crisiswatch/replies_unread", unread)
+            for c in [comment, *replies]:
                 item = comment_item(c, mid=meta["query"], brand=meta["brand"])
                 if c is comment and isinstance(item.get("created_at"), datetime):
                     created.append(item["created_at"])
                 items.append(item)
+        if any(incomplete(i) for i in items):
+            self.layout_changed("comments lack id, text or created_at", url)
         return items, created
 
     def _stop(self, meta: dict, created: list[datetime]) -> bool:

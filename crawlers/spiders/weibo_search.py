@@ -1,4 +1,4 @@
-"""Weibo keyword search: m.weibo.cn's JSON API (container 100103, newest first) or, with
+"""Weibo keyword search: m.weibo.cn's JSON API (container 100103type=61, 实时: newest first) or, with
 `-a mode=html`, s.weibo.com's HTML search cut into time slices past its 50-page cap."""
 
 from __future__ import annotations
@@ -15,7 +15,18 @@ from crawlers import weibo_html
 from crawlers.blocks import search_wall
 from crawlers.normalize import china_time
 from crawlers.spiders.base import MentionSpider
-from crawlers.weibo import WEIBO_SETTINGS, LongTextMixin, mblog_cards, page_items
+from crawlers.weibo import (
+    MISSING_FIELDS,
+    WEIBO_SETTINGS,
+    LongTextMixin,
+    empty_list,
+    incomplete,
+    is_ok0,
+    mblog_cards,
+    page_items,
+    refusal,
+    unreadable_first_page,
+)
 from crawlers.weibo_html import PAGE_CAP, Slice
 
 MINUTE = timedelta(minutes=1)
@@ -36,8 +47,12 @@ class WeiboSearchSpider(LongTextMixin, MentionSpider):
             self.expects_json = False
 
     # m.weibo.cn JSON --------------------------------------------------------------------------------
+    # 100103type=61 is 实时, newest first, which the stop at the crawl mark needs; type=1 (综合, the app's
+    # default) ranks by popularity, where a page of old hot posts says nothing of the newer ones after it
+    SEARCH_TYPE = 61
+
     def search_url(self, query: str, page: int) -> str:
-        params = {"containerid": f"100103type=1&q={query}", "page_type": "searchall", "page": page}
+        params = {"containerid": f"100103type={self.SEARCH_TYPE}&q={query}", "page_type": "searchall", "page": page}
         return f"{self.base_url('https://m.weibo.cn')}/api/container/getIndex?{urlencode(params)}"
 
     async def start(self) -> AsyncIterator[Any]:
@@ -63,12 +78,18 @@ class WeiboSearchSpider(LongTextMixin, MentionSpider):
         data = self.reply_object(response)
         if data is None:
             return
-        if data.get("ok") in (0, "0"):  # {"ok":0,"msg":"这里还没有内容"}: past the last page
+        if is_ok0(data):  # {"ok":0,"msg":"这里还没有内容"}: past the last page; any other ok:0 loses the page
+            if not empty_list(data):
+                self.page_refused(response, refusal(data))
             return
         mblogs = mblog_cards(data)
         if not mblogs:  # a page without posts (only user or topic cards): past the results
+            if meta["page"] == 1 and (why := unreadable_first_page(data)):
+                self.unreadable(response, why)  # not "no posts": a reply in a shape crisiswatch cannot read
             return
         items, created = page_items(mblogs, meta)
+        if any(incomplete(i) for i in items):  # dead-lettered by validation, and said once as a layout change
+            self.layout_changed(MISSING_FIELDS, response.url)
         for item, mblog in zip(items, mblogs, strict=True):
             yield from self.post_items(item, mblog, meta)
         if self.reached_mark(meta["query"], created):

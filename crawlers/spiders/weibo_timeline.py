@@ -13,7 +13,17 @@ from urllib.parse import urlencode
 import scrapy
 
 from crawlers.spiders.base import MentionSpider
-from crawlers.weibo import WEIBO_SETTINGS, LongTextMixin, mblog_cards, page_items
+from crawlers.weibo import (
+    MISSING_FIELDS,
+    WEIBO_SETTINGS,
+    LongTextMixin,
+    empty_list,
+    incomplete,
+    mblog_cards,
+    page_items,
+    refusal,
+    unreadable_first_page,
+)
 
 CURRENT, FALLBACK = "230413", "107603"
 
@@ -55,14 +65,21 @@ class WeiboTimelineSpider(LongTextMixin, MentionSpider):
         data = self.reply_object(response)
         if data is None:
             return
-        mblogs = mblog_cards(data) if data.get("ok") in (1, "1") else []
-        if not mblogs:  # {"ok":0}: past the last page, or an account the current container does not list
-            container = meta.get("container", CURRENT)
-            if meta["page"] == 1 and container == CURRENT:
+        ok = data.get("ok") in (1, "1")
+        mblogs = mblog_cards(data) if ok else []
+        if not mblogs:
+            if ok and meta["page"] == 1 and (why := unreadable_first_page(data)):
+                self.unreadable(response, why)  # not "no posts": a reply in a shape crisiswatch cannot read
+            elif meta["page"] == 1 and meta.get("container", CURRENT) == CURRENT:
+                # an account the current container does not list: the old one may ({"ok":0} or no posts)
                 self.crawler.stats.inc_value("crisiswatch/timeline_fallback")
                 yield self.page_request(meta["brand"], meta["query"], 1, container=FALLBACK)
+            elif not ok and not empty_list(data):  # only {"ok":0,"msg":"这里还没有内容"} is past the last page
+                self.page_refused(response, refusal(data))
             return
         items, created = page_items(mblogs, meta)
+        if any(incomplete(i) for i in items):  # dead-lettered by validation, and said once as a layout change
+            self.layout_changed(MISSING_FIELDS, response.url)
         for item, mblog in zip(items, mblogs, strict=True):
             yield from self.post_items(item, mblog, meta)
         # an account's own list is strictly newest first (after the pinned posts): the first known

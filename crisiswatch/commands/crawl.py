@@ -62,11 +62,19 @@ def run(args: argparse.Namespace) -> int:
         names = ", ".join(sorted(get_spider_loader(crawl_settings(config)).list()))
         raise CrisiswatchError(f"no spider named {args.source!r} (spiders: {names})") from None
     s = stats[args.source]
+    print(summary_line(args.source, s))
+    return 0 if s.get("finish_reason", "?") == "finished" and not s.get("crisiswatch/failed") else 1
+
+
+def summary_line(source: str, s: dict) -> str:
+    """'weibo_comments: finished · 4 pages · 40 mentions · 0 invalid · 36 replies under comments not read'."""
     reason = s.get("finish_reason", "?")
     failed = s.get("crisiswatch/failed")
-    print(f"{args.source}: {'failed' if failed and reason == 'finished' else reason} · "
-          f"{s.get('response_received_count', 0)} pages · "
-          f"{s.get('item_scraped_count', 0)} mentions · {s.get('crisiswatch/invalid', 0)} invalid"
-          + (f" · BLOCKED: {s['crisiswatch/blocked']}" if s.get("crisiswatch/blocked") else "")
-          + (f" · FAILED: {failed}" if failed else ""))
-    return 0 if reason == "finished" and not failed else 1
+    return (f"{source}: {'failed' if failed and reason == 'finished' else reason} · "
+            f"{s.get('response_received_count', 0)} pages · "
+            f"{s.get('item_scraped_count', 0)} mentions · {s.get('crisiswatch/invalid', 0)} invalid"
+            # Weibo comments: replies beyond the ones hotflow shows inline (no endpoint read for them)
+            + (f" · {s['crisiswatch/replies_unread']} replies under comments not read"
+               if s.get("crisiswatch/replies_unread") else "")
+            + (f" · BLOCKED: {s['crisiswatch/blocked']}" if s.get("crisiswatch/blocked") else "")
+            + (f" · FAILED: {failed}" if failed else ""))

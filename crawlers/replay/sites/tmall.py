@@ -139,8 +139,9 @@ def _mtop(server: Any, query: dict[str, str], cookies: dict[str, str], layout_ch
     posts = server.posts("tmall") if item_id and (not wanted or item_id == wanted) else []
     size, page = int(request.get("pageSize") or 20), max(int(request.get("pageNum") or 1), 1)
     chunk = page_of(posts, page, size)
-    if not chunk:  # past the last page the gateway answers without a module
+    if not chunk and page > 1:  # past the last page the gateway answers without a module
         return answer(mtop_reply({}))
+    # an item without reviews: a module with an empty list (a first page without a module is unreadable)
     return answer(mtop_reply(mtop_module(chunk, page * size < len(posts), layout_changed, server.mtop_day_dates)))
 
 

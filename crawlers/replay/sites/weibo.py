@@ -213,7 +213,7 @@ def _people_card(posts: list[Any], keyword: str) -> dict[str, Any]:
 
 
 def search_page(posts: list[Any], brand_name: str, keyword: str, page: int, total: int,
-                layout_changed: bool = False) -> dict[str, Any]:
+                layout_changed: bool = False, container: str = "") -> dict[str, Any]:
     """One page of m.weibo.cn's search: bare cards, card_group blocks and a people block among them."""
     cards = [{"card_type": 9, "itemid": f"seqid:{p.id}", "scheme": f"https://m.weibo.cn/status/{bid(p.id)}",
               "mblog": mblog(p, brand_name, layout_changed), "show_type": 1} for p in posts]
@@ -223,7 +223,7 @@ def search_page(posts: list[Any], brand_name: str, keyword: str, page: int, tota
     if page == 1 and posts:
         grouped.insert(1, _people_card(posts, keyword))
     return {"ok": 1, "data": {
-        "cardlistInfo": {"containerid": f"100103type=1&q={keyword}", "v_p": "42", "show_style": 1,
+        "cardlistInfo": {"containerid": container or f"100103type=61&q={keyword}", "v_p": "42", "show_style": 1,
                          "page_type": "searchall", "page": page + 1, "total": total,
                          "title_top": keyword, "can_shared": 1},
         "cards": grouped, "showAppTips": 0, "scheme": f"sinaweibo://searchall?q={keyword}",
@@ -231,15 +231,19 @@ def search_page(posts: list[Any], brand_name: str, keyword: str, page: int, tota
 
 
 def search(server: Any, container: str, query: dict[str, str], layout_changed: bool) -> Any:
+    """Search by `100103type=N&q=...`: type 61 (实时) newest first; the others (type 1, 综合, the app's
+    default; 60, 热门) rank by popularity, where old hot posts come before new quiet ones."""
     keyword = container.split("&q=", 1)[-1] if "&q=" in container else query.get("q", "")
     page = max(int(query.get("page", "1") or 1), 1)
     posts = [p for p in server.posts("weibo") if keyword and keyword in p.text]
+    if not container.startswith("100103type=61&"):
+        posts.sort(key=lambda p: (p.likes + 3 * p.reposts + 2 * p.comments, p.created_at), reverse=True)
     size = server.page_size
     chunk = posts[(page - 1) * size: page * size]
     if not chunk:
         return _empty()
     brand_name = server.scenario.brand["names"][0]
-    return _json(search_page(chunk, brand_name, keyword, page, len(posts), layout_changed))
+    return _json(search_page(chunk, brand_name, keyword, page, len(posts), layout_changed, container))
 
 
 def timeline(server: Any, prefix: str, uid: str, query: dict[str, str], layout_changed: bool) -> Any:
@@ -304,7 +308,8 @@ def comments(server: Any, post: Any) -> list[dict[str, Any]]:
 
 def _comment_json(c: dict, post: Any, when: str, layout_changed: bool) -> dict[str, Any]:
     body = {"created_at": when, "id": c["id"], "rootid": c["id"], "mid": post.id, "text": c["text"],
-            "source": "来自上海", "like_count": c["k"] % 5, "total_number": 0,
+            # replies: hotflow shows none inline here (comments: false), only how many there are
+            "source": "来自上海", "like_count": _likes(c), "total_number": c["k"] % 4, "comments": False,
             "user": {"id": int(c["author"].id), "screen_name": c["author"].name,
                      "followers_count": c["author"].followers, "verified": c["author"].verified}}
     if layout_changed:
@@ -313,11 +318,17 @@ def _comment_json(c: dict, post: Any, when: str, layout_changed: bool) -> dict[s
     return body
 
 
+def _likes(c: dict) -> int:
+    """A comment's likes: the early comments gathered the most (so hotflow lists the newest last)."""
+    return max(0, 3 * (60 - c["k"])) + c["k"] % 3
+
+
 def hotflow(server: Any, native_id: str, max_id: str | None, layout_changed: bool) -> Any:
+    """Comments sorted by likes, as hotflow lists them (not by time): a new comment comes last."""
     post = _post(server, native_id)
     if post is None:
         return _json({"ok": 0, "msg": "暂无评论"})
-    every = comments(server, post)
+    every = sorted(comments(server, post), key=lambda c: (-_likes(c), c["id"]))
     ids = [c["id"] for c in every]
     offset = ids.index(max_id) if max_id and max_id in ids else 0
     chunk = every[offset: offset + server.page_size]
