@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["MaskResult", "id_checksum_ok", "luhn_ok", "mask", "mask_values"]
+__all__ = ["EXTRA_IDENTIFIER_KEYS", "IDENTIFIER_KEYS", "MaskResult", "id_checksum_ok", "luhn_ok", "mask", "mask_values"]
 
 
 @dataclass(frozen=True)
@@ -181,6 +181,20 @@ def mask(text: str) -> MaskResult:
 # yet masking it would make the dead letter impossible to trace back to its post.
 IDENTIFIER_KEYS = frozenset({"id", "native_id", "source", "url", "query", "created_at", "fetched_at",
                              "parent_id", "root_id", "conversation_id", "mid", "uid"})
+
+
+# Keys of a mention's `extra` whose strings name or date something rather than say something: ids
+# (a Weibo bid, a JD sku or a Tmall item id, a complaint's sn, the post a comment or a repost belongs to,
+# an X username), urls and dates. They stay as written so a post can be traced and ordered. Every other
+# string in `extra`, however deep, is free text someone wrote and is masked like the post's text: a
+# repost's original (`retweet_of.text`), a shop's replies (`replies[].content`, `reply`), appended reviews
+# (`after_comment`, `append_comment`), a complaint's timeline (`timeline[].content`), its appeal and
+# summary. Numbers and booleans (counts, flags) are never masked. A key missing here is masked, which
+# errs the safe way: a new crawler field is free text until someone lists it as an identifier.
+EXTRA_IDENTIFIER_KEYS = IDENTIFIER_KEYS | frozenset({
+    "bid", "sku", "item_id", "post_id", "reply_to", "via_repost", "sn", "username", "via",
+    "lang", "date", "created", "timestamp", "date_precision", "verified_type",
+})
 
 
 def mask_values(value: Any, keep: frozenset[str] = IDENTIFIER_KEYS) -> Any:
