@@ -41,6 +41,34 @@ def test_raw_text_is_kept_only_when_configured(config):
     assert out.extra["raw_text"] == "电话13812345678"
 
 
+def test_pii_in_extra_is_masked_and_identifiers_stay(config):
+    leak = "请加微信13812345678，身份证110101199003074258"
+    extra = {"sku": "100012043978", "item_id": "652310918452", "bid": "Abc13812345678",
+             "created": "2026-03-02 11:00:00", "sn": "17354211234567890", "pictures": 2,
+             "retweet_of": {"id": "4111111111111111", "author": {"id": "13812345678", "name": "u"}, "text": leak},
+             "replies": [{"content": leak, "created": "2026-03-02 11:00:00"}], "after_comment": leak,
+             "reply": leak, "append_comment": leak,
+             "timeline": [{"name": "u", "status": "发起投诉", "date": "2026-03-02", "content": leak}]}
+    out = Enricher.from_config(config, ["pii"]).enrich([m(1, "极光优选不行", extra=extra)])[0]
+    for value in (out.extra["retweet_of"]["text"], out.extra["replies"][0]["content"], out.extra["after_comment"],
+                  out.extra["reply"], out.extra["append_comment"], out.extra["timeline"][0]["content"]):
+        assert value == "请加微信138****5678，身份证110***********4258"
+    assert out.extra["retweet_of"]["id"] == "4111111111111111"  # ids are not cards or phones
+    assert out.extra["retweet_of"]["author"]["id"] == "13812345678"
+    for key in ("sku", "item_id", "bid", "created", "sn", "pictures"):
+        assert out.extra[key] == extra[key], key
+    assert out.extra["replies"][0]["created"] == "2026-03-02 11:00:00"
+
+
+def test_raw_text_kept_when_configured_survives_a_second_pass(config):
+    keep = Enricher.from_config(config.with_overrides(enrichment__keep_raw_text=True), ["pii"])
+    out = keep.enrich(keep.enrich([m(1, "电话13812345678")]))[0]
+    assert out.extra["raw_text"] == "电话13812345678" and out.text == "电话138****5678"
+    # without the setting, a raw text left from before is masked like any other field
+    out = Enricher.from_config(config, ["pii"]).enrich([out])[0]
+    assert out.extra["raw_text"] == "电话138****5678"
+
+
 def test_brand_step_keeps_real_mentions_only(config):
     out = Enricher.from_config(config, ["brands"]).enrich([
         m(1, "极光优选的快递又慢了", brands=["aurora"]),

@@ -158,3 +158,62 @@ def test_mixed_counts():
     assert res.found == {"phone": 1, "id_card": 1, "bank_card": 1, "order_no": 1, "email": 1}
     for secret in ("13812345678", VALID_ID, "4111111111111111", "SF1234567890", "bob@"):
         assert secret not in res.text
+
+
+# Ways of writing a number that do not change it: full-width and other NFKC forms, the groupings
+# people type, a phone keyword glued on. Each is masked where it stands; the text around it is kept
+# as written (full-width punctuation, full-width prices and all).
+@pytest.mark.parametrize(
+    ("text", "expected", "kind"),
+    [
+        ("电话１３８１２３４５６７８", "电话138****5678", "phone"),
+        ("电话：１３８　１２３４　５６７８。价格１２９９元，谢谢！", "电话：138****5678。价格１２９９元，谢谢！", "phone"),
+        ("手机𝟏𝟑𝟖𝟏𝟐𝟑𝟒𝟓𝟔𝟕𝟖", "手机138****5678", "phone"),
+        ("电话1381 234 5678", "电话138****5678", "phone"),
+        ("138.1234.5678", "138****5678", "phone"),
+        ("138-1234-5678 回电", "138****5678 回电", "phone"),
+        ("电话138—1234—5678", "电话138****5678", "phone"),
+        ("Tel13812345678", "Tel138****5678", "phone"),
+        ("TEL:+86 138 1234 5678", "TEL:+86 138****5678", "phone"),
+        ("加vx13812345678", "加vx138****5678", "phone"),
+        ("身份证１１０１０５１９４９１２３１００２Ｘ", "身份证110***********002X", "id_card"),
+        ("身份证 110105 19491231 002X 别外传", "身份证 110***********002X 别外传", "id_card"),
+        ("身份证110105-1949-1231-002X", "身份证110***********002X", "id_card"),
+        ("ID110105194912310021", "ID110***********0021", "id_card"),
+        ("卡号４１１１ １１１１ １１１１ １１１１", "卡号4111********1111", "bank_card"),
+        ("邮箱alice＠qq.com，", "邮箱a***@qq.com，", "email"),
+        ("ａｌｉｃｅ＠ｑｑ．ｃｏｍ", "a***@qq.com", "email"),
+        ("订单号：ＳＦ１２３４５６７８９０，", "订单号：[订单号]，", "order_no"),
+    ],
+)
+def test_numbers_however_written(text, expected, kind):
+    res = mask(text)
+    assert res.text == expected
+    assert res.found == {kind: 1}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "２０２５－０６－１４ １４：３０ 到货，价格１２９９元",  # a full-width date, time and price
+        "2025.06.14-2025.06.20 活动，2025 06 14 13 30",  # a date range is not a 16-digit card
+        "13.5 12.8 19.9 11 分",  # numbers side by side are not one phone
+        "共 13 18 2345 6789 件",
+        "1381 2345 678",  # not a grouping anyone writes a phone in
+        "110105 20250614",
+        "8613812345678 1381234567890 １２８１２３４５６７８",  # plain long digit runs
+        "SF1381234567890 YT13812345678 型号ABC13812345678",  # codes with letters glued on: tracking numbers, models
+        "192.168.1.100 v13.8.1234 400-820-8820 010-12345678",
+        "订单号 2025 0614 1381",
+    ],
+)
+def test_other_numbers_however_written_untouched(text):
+    res = mask(text)
+    assert res.text == text
+    assert res.found == {}
+
+
+def test_a_date_before_a_phone_does_not_hide_it():
+    assert mask("2025-06-14 13812345678").text == "2025-06-14 138****5678"
+    assert mask("订单 20250614 13812345678").found == {"order_no": 1, "phone": 1}
+

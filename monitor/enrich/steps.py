@@ -10,7 +10,7 @@ from crisiswatch.brand_names import BrandNames
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection
 from crisiswatch.mention import SEVERITIES, Mention, severity_rank
-from crisiswatch.pii import mask
+from crisiswatch.pii import EXTRA_IDENTIFIER_KEYS, mask, mask_values
 from monitor.enrich.brands import BrandMatcher, BrandRule
 from monitor.enrich.complaint import classify_many
 from monitor.enrich.influence import influence
@@ -26,7 +26,8 @@ class EnrichStep(Protocol):
 
 
 class PiiStep:
-    """Masks phone, ID, card, order numbers, e-mails and addresses before anything is stored."""
+    """Masks phone, ID, card, order numbers, e-mails and addresses before anything is stored: in the
+    text, the title and every free-text value of `extra` (see `crisiswatch.pii.EXTRA_IDENTIFIER_KEYS`)."""
 
     name = "pii"
 
@@ -34,7 +35,12 @@ class PiiStep:
         self.keep_raw = config.enrichment.keep_raw_text
 
     def __call__(self, mentions: list[Mention]) -> None:
+        # the raw text is kept next to the masked one only when configured; anything else in `extra`
+        # (a repost's original, shop replies, appended reviews, a complaint's timeline) is masked
+        keep = EXTRA_IDENTIFIER_KEYS | {"raw_text"} if self.keep_raw else EXTRA_IDENTIFIER_KEYS
         for m in mentions:
+            if m.extra:
+                m.extra = mask_values(m.extra, keep)
             result = mask(m.text)
             if result.found:
                 if self.keep_raw:

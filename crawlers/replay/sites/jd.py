@@ -1,4 +1,8 @@
-"""club.jd.com's comment API: `fetchJSON_comment98({...});` in GBK, pages counted from 0."""
+"""club.jd.com's comment API: `fetchJSON_comment98({...});` in GBK, pages counted from 0.
+
+Scenario events may carry `extra`: `replies: [...]` (the shop's customer-service replies) and
+`after_comment: "..."` (the buyer's appended review, 追评).
+"""
 
 from __future__ import annotations
 
@@ -45,6 +49,13 @@ def comment(post: Any, sku: str, layout_changed: bool = False) -> dict[str, Any]
         "aesPin": token(f"aes{post.id}", 40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"),
         "jwotestProduct": None, "isMobile": True, "replies": [],
     }
+    if replies := post.extra.get("replies"):
+        body["replies"] = [{"id": int(post.id) * 10 + i, "content": text, "nickname": "京东客服",
+                            "creationTime": china_time(post.created_at)} for i, text in enumerate(replies)]
+    if after := post.extra.get("after_comment"):
+        body["afterDays"] = 1
+        body["afterUserComment"] = {"id": int(post.id), "hAfterUserComment": {"content": after},
+                                    "created": china_time(post.created_at)}
     if layout_changed:  # a redesign that renames fields: the spider must dead-letter, not crash
         body["commentContent"] = body.pop("content")
         body["createTime"] = body.pop("creationTime")

@@ -1,5 +1,9 @@
 """Tmall reviews: the mtop review API the item page uses now (signed, `_m_h5_tk` token round trip),
-and the older rate.tmall.com list_detail_rate (`jsonp928({"rateDetail":{...}})`), pages from 1."""
+and the older rate.tmall.com list_detail_rate (`jsonp928({"rateDetail":{...}})`), pages from 1.
+
+Scenario events may carry `extra`: `reply: "..."` (the shop's reply) and `append: "..."` (the buyer's
+appended review), sent by the mtop API.
+"""
 
 from __future__ import annotations
 
@@ -94,6 +98,10 @@ def review_vo(post: Any, layout_changed: bool = False, day_dates: bool = False) 
         "skuText": {"颜色分类": pick(post.id, ["白色", "黑色", "灰色"], "c"), "规格": pick(post.id, ["标准装", "家庭装"], "s")},
         "userNick": masked(post.author.name), "videoVOList": [],
     }
+    if reply := post.extra.get("reply"):
+        body["reply"] = reply
+    if append := post.extra.get("append"):
+        body["reviewAppendVO"] = {"appendedWordContent": append, "appendDays": "1"}
     if layout_changed:
         body["content"] = body.pop("reviewWordContent")
         body["gmtCreate"] = body.pop("reviewDate")
