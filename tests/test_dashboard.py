@@ -372,3 +372,21 @@ def test_an_extension_in_the_console_needs_a_named_member_of_management(site, ba
     assert tickets.get(ticket.id).resolve_due == ticket.resolve_due
     approved = agent.post(f"{url}/extend", data={**form, "approved_by": "root"}, allow_redirects=False, timeout=10)
     assert approved.status_code == 303 and tickets.get(ticket.id).extension_approved_by == "root"
+
+
+def test_an_archived_ticket_page_offers_no_change_and_says_why(site, base):
+    from playbooks.tickets.service import TicketService
+    from tests.test_ticket_archive import STEPS
+
+    then = [datetime.now(UTC) - timedelta(days=60)]
+    tickets = TicketService.from_config(site.config, connect(site.db), clock=lambda: then[0])
+    t = tickets.open(title="早已办结的投诉", severity="一般", brand="archive", actor="ada")
+    for action, extra in STEPS:
+        then[0] += timedelta(hours=1)
+        t = tickets.transition(t.id, action, actor="ada", expected_version=t.version, **extra)
+    t = tickets.archive(t.id, actor="ada", expected_version=t.version, now=datetime.now(UTC))
+    page = login(base, "ada").get(f"{base}/tickets/{t.number}", timeout=20).text
+    # every form was offered, and each was refused by the service when sent
+    assert 'id="archived-note"' in page and "记录已冻结" in page
+    assert not any(f'action="/tickets/{t.number}/{form}"' in page
+                   for form in ("classify", "action", "reply", "assign", "extend", "note"))

@@ -72,6 +72,8 @@ TEXT: dict[str, dict[str, str]] = {
     "title": {"zh": "标题", "en": "Title"},
     "sla": {"zh": "SLA", "en": "SLA"},
     "breached": {"zh": "已超时", "en": "Past SLA"},
+    "archived_note": {"zh": "已归档：记录已冻结，不能再修改或重开；如客户再次投诉，请登记新工单",
+                      "en": "Archived: the record is frozen and cannot be changed or reopened; a new complaint is a new ticket"},
     "on_time": {"zh": "正常", "en": "On time"},
     "timeline_events": {"zh": "处理记录", "en": "Timeline"},
     "note": {"zh": "备注", "en": "Note"},

@@ -165,7 +165,7 @@ async def _ticket_page(request: Request, status_code: int = 200, error: str | No
     return render(request, "ticket.html", status_code, ticket=ticket, events=events, linked=linked,
                   actions=allowed, error=error, now=datetime.now(UTC), departments=DEPARTMENTS, staff=console.staff,
                   categories=CATEGORIES, severities=SEVERITIES,
-                  breached=ticket.breaches > 0, can_reply=can_reply, draft=draft, reply_channels=REPLY_CHANNELS,
+                  breached=ticket.overdue(datetime.now(UTC)), can_reply=can_reply, draft=draft, reply_channels=REPLY_CHANNELS,
                   default_via=DEFAULT_REPLY_VIA[ticket.intake],
                   brand_name=dashboard.display_name(ticket.brand),
                   # the customer's contact, and their words that may repeat it, in full only for those who work
