@@ -5,7 +5,10 @@ Each health event and flatline incident is sent once: the last id seen is persis
 records a heartbeat every pass; `deadman_check` runs outside the loop (a systemd timer or cron
 calls `crisiswatch alerts deadman-check`, see deploy/) and raises an operator alert when the
 heartbeat is older than `alerts.deadman_minutes`, or when there has never been one that long
-after the first check (a fresh install whose loop never started), once per silence.
+after the first check (a fresh install whose loop never started). Every check while the silence
+lasts makes sure its page is pending or sent: a page that failed for good (Slack down or refusing)
+is put back to pending (audited), and every `alerts.deadman_repeat_minutes` after the first page a
+reminder ("still silent for 3 h 15 min") goes out under its own key.
 
 `DependencyHealth` turns "the index (a crawler, …) is down" into one operator alert once it has
 been down for `alerts.dependency_grace_minutes`, and one resolution when it answers again.
@@ -19,7 +22,9 @@ from datetime import UTC, datetime, timedelta
 
 from alerts.dispatch import AlertDispatcher
 from alerts.message import AlertMessage
+from alerts.outbox import FAILED, PENDING
 from crawlers.state import CrawlState
+from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection
 from crisiswatch.localtime import local_time
@@ -30,6 +35,12 @@ OPERATOR_EVENTS = {"source_blocked": "数据源被封禁 source blocked", "layou
                    # failed crawls page through the dependency check, once per outage, not per crawl
                    "cookie_expired": "登录凭证过期 cookie expired"}
 FLATLINE_RULES = ("flatline",)
+
+
+def operator_message(config: Config, title: str, summary: str, severity: str = "重要", brand: str = "") -> AlertMessage:
+    return AlertMessage(kind="operator", title=title, severity=severity, brand=brand, summary=summary,
+                        timezone=config.alerts.timezone,
+                        links={"仪表盘 Dashboard": config.alerts.dashboard_url.rstrip("/") + "/health"})
 
 
 class OperatorAlerts:
@@ -49,11 +60,11 @@ class OperatorAlerts:
                           " DO UPDATE SET last_id=CASE WHEN excluded.last_id > alert_cursors.last_id"
                           " THEN excluded.last_id ELSE alert_cursors.last_id END", (name, last_id))
 
+    def _message(self, title: str, summary: str, severity: str = "重要", brand: str = "") -> AlertMessage:
+        return operator_message(self.config, title, summary, severity, brand)
+
     def _send(self, key: str, title: str, summary: str, severity: str = "重要", brand: str = "") -> int:
-        message = AlertMessage(kind="operator", title=title, severity=severity, brand=brand, summary=summary,
-                               timezone=self.config.alerts.timezone,
-                               links={"仪表盘 Dashboard": self.config.alerts.dashboard_url.rstrip("/") + "/health"})
-        return self.dispatcher.enqueue(key, message)
+        return self.dispatcher.enqueue(key, self._message(title, summary, severity, brand))
 
     def check_health(self) -> int:
         """Source health events since the last check -> operator alerts; returns how many were sent."""
@@ -95,8 +106,9 @@ class OperatorAlerts:
         return datetime.fromisoformat(row[0]) if row else None
 
     def deadman_check(self, name: str = "loop") -> str | None:
-        """Alerts (once per silence) when the loop has not beaten for deadman_minutes, or has never
-        beaten that long after the first check; returns the problem, None when the loop is alive."""
+        """Pages while the loop has not beaten for deadman_minutes, or has never beaten that long after
+        the first check: the page once, then a reminder every deadman_repeat_minutes; a page that
+        failed is put back to pending. Returns the problem, None when the loop is alive."""
         now = self.clock()
         limit = timedelta(minutes=self.config.alerts.deadman_minutes)
         last = self.last_beat(name)
@@ -110,8 +122,9 @@ class OperatorAlerts:
             problem = (f"{name} has never run: no heartbeat in the {waited.total_seconds() / 60:.0f} min since the"
                        f" first dead-man check at {_local(self.config, first)} (limit {limit.total_seconds() / 60:.0f})")
             if waited >= limit:
-                self._send(f"deadman:{name}:never:{first.isoformat()}", f"监控循环未启动 crisiswatch {name} never"
-                           " started", problem, severity="紧急")
+                self._page_silence(f"deadman:{name}:never:{first.isoformat()}", waited,
+                                   f"监控循环未启动 crisiswatch {name} never started",
+                                   f"监控循环仍未启动 crisiswatch {name} still not started after", problem)
                 return problem
             return f"no heartbeat from {name} yet (alerting after {limit.total_seconds() / 60:.0f} min)"
         silent = now - last
@@ -119,9 +132,41 @@ class OperatorAlerts:
             return None
         problem = (f"{name} has not run for {silent.total_seconds() / 60:.0f} min (last heartbeat"
                    f" {_local(self.config, last)}, limit {limit.total_seconds() / 60:.0f})")
-        self._send(f"deadman:{name}:{last.isoformat()}", f"监控循环停止 crisiswatch {name} is silent", problem,
-                   severity="紧急")
+        self._page_silence(f"deadman:{name}:{last.isoformat()}", silent,
+                           f"监控循环停止 crisiswatch {name} is silent",
+                           f"监控循环仍停止 crisiswatch {name} still silent for", problem)
         return problem
+
+    def _page_silence(self, key: str, silent: timedelta, title: str, still: str, problem: str) -> None:
+        """The page of this silence, then every deadman_repeat_minutes after it a reminder under its own
+        key; the one due now, if it is in the outbox and failed (Slack down, or refusing), goes back to
+        pending, so every check leaves it pending or sent."""
+        message = self._message(title, problem, severity="紧急")
+        routes = self.dispatcher.routes_for(message)
+        first = [row.created_at for ch, t in routes if (row := self.dispatcher.outbox.by_key(f"{key}|{ch}|{t}"))]
+        if first:
+            repeat = timedelta(minutes=self.config.alerts.deadman_repeat_minutes)
+            slot = int((self.clock() - datetime.fromisoformat(min(first))) / repeat)
+            if slot:
+                key, message.title = f"{key}:still:{slot}", f"{still} {_span(silent)}"
+        if self.dispatcher.enqueue(key, message):
+            return
+        for channel, target in routes:
+            row = self.conn.execute(
+                "UPDATE outbox SET status=?, next_attempt_at=?, lease_holder=NULL, lease_until=NULL"
+                " WHERE idempotency_key=? AND status=? RETURNING attempts, last_error",
+                (PENDING, self.clock().isoformat(), f"{key}|{channel}|{target}", FAILED)).fetchall()
+            if row:
+                AuditLog(self.conn).record("crisiswatch", "deadman.requeue", f"{key}|{channel}|{target}",
+                                           at=self.clock(), attempts=row[0]["attempts"],
+                                           last_error=row[0]["last_error"])
+
+
+def _span(span: timedelta) -> str:
+    """3 h · 1 h 30 min · 45 min (whole minutes, rounded down)"""
+    hours, minutes = divmod(int(span.total_seconds() // 60), 60)
+    return " ".join(part for part in (f"{hours} h" if hours else "", f"{minutes} min" if minutes else "") if part) \
+        or "0 min"
 
 
 def _local(config: Config, at: datetime, fmt: str = "%H:%M") -> str:

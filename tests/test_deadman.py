@@ -55,3 +55,77 @@ def test_systemd_timer_and_cron_call_the_deadman_check():
     assert timer["Timer"]["OnBootSec"] and timer["Timer"]["OnUnitActiveSec"]
     cron = [line for line in (DEPLOY / "crisiswatch.cron").read_text().splitlines() if line[:1] in "*0123456789"]
     assert len(cron) == 1 and "alerts deadman-check" in cron[0] and len(cron[0].split()[:5]) == 5
+
+
+# while the silence lasts, every check makes sure its page is pending or sent -------------------------
+
+def _slack_reachable(d, slack, up: bool) -> None:
+    for client in (d.channels["slack"].poster, d.channels["slack"].client):
+        client.base_url = slack.base_url if up else "http://127.0.0.1:9/api/"
+
+
+def test_a_page_that_meets_a_slack_outage_goes_out_when_slack_is_back(tmp_path, slack):
+    from alerts.operator import OperatorAlerts
+    from crisiswatch.audit import AuditLog
+    from tests.test_alert_helpers import T0, Clock, make_config, slack_dispatcher
+
+    config = make_config(tmp_path, max_attempts=3)
+    clock = Clock(T0)
+    d = slack_dispatcher(config, slack, clock=clock)
+    op = OperatorAlerts(config, d.conn, d, clock=clock)
+    op.beat()                                       # the loop's last beat; then it dies
+    clock.advance(minutes=16)
+    _slack_reachable(d, slack, up=False)            # ... and Slack is unreachable for ten minutes
+    while clock.at < T0 + timedelta(minutes=26):    # the timer runs the check every 5 minutes
+        assert op.deadman_check()
+        for _ in range(3):                          # and the loop's deliverer would retry in between
+            d.deliver_due()
+            clock.advance(seconds=90)
+        clock.advance(seconds=30)
+    assert slack.posts() == []
+    gave_up = [r.key for r in d.outbox.all() if r.status == "failed"]
+    _slack_reachable(d, slack, up=True)             # Slack is back at 14:26; the loop is still dead
+    for _ in range(6):                              # the checks of the next half hour
+        op.deadman_check()
+        d.deliver_due()
+        clock.advance(minutes=5)
+    [page] = slack.posts()                          # once, not only with the reminder an hour in
+    assert "is silent" in page.params["text"]
+    if gave_up:                                     # the row had failed for good: put back, audited
+        assert {(e["action"], e["subject"]) for e in AuditLog(d.conn).entries()} == {("deadman.requeue", gave_up[0])}
+
+
+def test_a_silence_that_lasts_is_paged_again_every_hour(tmp_path, slack):
+    from alerts.operator import OperatorAlerts
+    from tests.test_alert_helpers import T0, Clock, make_config, slack_dispatcher
+
+    config = make_config(tmp_path)                  # deadman 15 min, reminders every 60
+    clock = Clock(T0)
+    d = slack_dispatcher(config, slack, clock=clock)
+    op = OperatorAlerts(config, d.conn, d, clock=clock)
+    op.beat()
+    for _ in range(39):                             # a check every 5 minutes for 3 h 15 min
+        clock.advance(minutes=5)
+        op.deadman_check()
+        d.deliver_due()
+    texts = [c.params["text"] for c in slack.posts()]
+    assert len(texts) == 4, texts
+    assert "is silent" in texts[0]
+    assert [t.split("still silent for ")[1][:8] for t in texts[1:]] == ["1 h 15 m", "2 h 15 m", "3 h 15 m"]
+
+
+def test_a_loop_that_never_started_is_paged_again_every_hour(tmp_path, slack):
+    from alerts.operator import OperatorAlerts
+    from tests.test_alert_helpers import T0, Clock, make_config, slack_dispatcher
+
+    config = make_config(tmp_path, deadman_repeat_minutes=30)
+    clock = Clock(T0)
+    d = slack_dispatcher(config, slack, clock=clock)
+    op = OperatorAlerts(config, d.conn, d, clock=clock)
+    for _ in range(17):                             # 80 minutes of checks, no loop
+        op.deadman_check()
+        d.deliver_due()
+        clock.advance(minutes=5)
+    texts = [c.params["text"] for c in slack.posts()]
+    assert len(texts) == 3 and "never started" in texts[0], texts
+    assert "still not started after 45 min" in texts[1] and "still not started after 1 h 15 min" in texts[2]
