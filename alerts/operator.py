@@ -13,21 +13,35 @@ reminder ("still silent for 3 h 15 min") goes out under its own key.
 `DependencyHealth` turns "the index (a crawler, …) is down" into one operator alert once it has
 been down for `alerts.dependency_grace_minutes`, and one resolution when it answers again.
 Operator alerts go to `alerts.operator_route`, or to the crisis routes when none is set.
+
+`StoreUnreachable` is the dead-man's way out when the state store itself cannot be reached (the
+outbox lives there): it posts straight through the channels, at most once per reason every
+`alerts.deadman_repeat_minutes`, remembered in a small local file, and says when the store is back.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
 
-from alerts.dispatch import AlertDispatcher
+from alerts.channels.base import Channel
+from alerts.dispatch import AlertDispatcher, build_channels
 from alerts.message import AlertMessage
 from alerts.outbox import FAILED, PENDING
 from crawlers.state import CrawlState
 from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection
+from crisiswatch.indexurl import redact_url
 from crisiswatch.localtime import local_time
+
+logger = logging.getLogger(__name__)
 
 OPERATOR_EVENTS = {"source_blocked": "数据源被封禁 source blocked", "layout_changed": "页面结构变化 layout changed",
                    "config_error": "数据源配置错误 source config error",
@@ -217,3 +231,111 @@ class DependencyHealth:
                             f"{name} answers again (down since {self.local(since)}, {minutes:.0f} min)",
                             severity="一般")
         return True
+
+
+def local_state_dir() -> Path:
+    """Where the dead-man keeps what it must remember without the state store: systemd's
+    StateDirectory ($STATE_DIRECTORY), else $XDG_STATE_HOME/crisiswatch, else ~/.local/state/crisiswatch."""
+    if os.environ.get("STATE_DIRECTORY"):
+        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "crisiswatch"
+
+
+def store_error_reason(exc: BaseException, store: str) -> str:
+    """`OperationalError: connection failed: … Connection refused`: one line, no credentials."""
+    text = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    try:
+        password = urlsplit(store).password
+    except ValueError:
+        password = None
+    if password:
+        text = text.replace(password, "***")
+    return redact_url(f"{type(exc).__name__}: {text}")[:300]
+
+
+class StoreUnreachable:
+    """The dead-man's page when the state store (and with it the outbox) cannot be reached.
+
+    Posts through the channel classes to the operator route (or the crisis routes), without the
+    outbox; a local JSON file (`local_state_dir()/deadman-store.json`) keeps when each reason was
+    last paged, so a check every 5 minutes pages at most once per reason every
+    `alerts.deadman_repeat_minutes`. A file that cannot be written costs a repeat page, never the page.
+    """
+
+    FILE = "deadman-store.json"
+
+    def __init__(self, config: Config, channels: dict[str, Channel] | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), state_dir: Path | None = None) -> None:
+        self.config = config
+        self.channels = channels  # built when needed: only a page without the store uses them
+        self.clock = clock
+        self.path = (state_dir or local_state_dir()) / self.FILE
+
+    def _load(self) -> dict:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def _save(self, data: dict) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+            tmp.replace(self.path)
+        except OSError as exc:
+            logger.warning("cannot keep the dead-man's state in %s (%s): it may page again next check", self.path, exc)
+
+    def page(self, exc: BaseException) -> tuple[str, int]:
+        """Pages (unless this reason was paged within the repeat interval); the line to print and the
+        exit status: 1 paged or paged recently, 2 no route took the page."""
+        now = self.clock()
+        reason = store_error_reason(exc, self.config.state_store)
+        problem = f"crisiswatch state store unreachable: {reason}"
+        data = self._load()
+        outages = data.setdefault("outages", {})
+        seen = outages.setdefault(reason, {"since": now.isoformat(), "paged_at": None})
+        repeat = timedelta(minutes=self.config.alerts.deadman_repeat_minutes)
+        if seen["paged_at"] and now - datetime.fromisoformat(seen["paged_at"]) < repeat:
+            self._save(data)
+            return f"dead-man: {problem} (paged at {_local(self.config, datetime.fromisoformat(seen['paged_at']))}," \
+                   f" again after {repeat.total_seconds() / 60:.0f} min)", 1
+        since = datetime.fromisoformat(seen["since"])
+        where = redact_url(self.config.state_store)
+        summary = (f"{problem}. Since {_local(self.config, since, '%m-%d %H:%M %Z')} the run loop cannot work and no"
+                   f" alert can be queued" + ("" if where in reason else f"; store {where}"))
+        message = operator_message(self.config, "状态库不可达 crisiswatch state store unreachable", summary, "紧急")
+        key = f"deadman:store:{hashlib.sha256(reason.encode()).hexdigest()[:12]}:{now.isoformat()}"
+        sent, errors = [], []
+        channels = self.channels if self.channels is not None else build_channels(self.config, None)
+        for channel, target in AlertDispatcher(self.config, None, channels).routes_for(message):  # type: ignore[arg-type]
+            try:
+                channels[channel].send(message, target, key=f"{key}|{channel}|{target}")
+                sent.append(f"{channel}:{target}")
+            except Exception as exc_send:  # noqa: BLE001 -- every route gets its try; each failure is said
+                errors.append(f"{channel}:{target}: {exc_send}")
+        if sent:
+            seen["paged_at"] = now.isoformat()
+        self._save(data)
+        line = f"dead-man: {problem}; " + (f"paged {', '.join(sent)} directly (no outbox)" if sent else "NOT paged")
+        return line + "".join(f"; {e}" for e in errors), 1 if sent else 2
+
+    def recovered(self, operator: OperatorAlerts) -> list[str]:
+        """After a check that reached the store: each outage that was paged gets its all-clear through
+        the outbox; the file forgets them all."""
+        data = self._load()
+        outages = data.get("outages") or {}
+        if not outages:
+            return []
+        now, lines = self.clock(), []
+        for reason, seen in outages.items():
+            since = datetime.fromisoformat(seen["since"])
+            if seen.get("paged_at"):
+                text = (f"crisiswatch state store reachable again (unreachable since"
+                        f" {_local(self.config, since, '%m-%d %H:%M %Z')}, {_span(now - since)}: {reason})")
+                operator._send(f"deadman:store:{since.isoformat()}:back", "状态库恢复 crisiswatch state store back",
+                               text, severity="一般")
+                lines.append(text)
+        self._save({**data, "outages": {}})
+        return lines

@@ -18,8 +18,9 @@ from tests.conftest import REPO, config_dict
 DEPLOY = REPO / "deploy"
 
 
-def deadman_check(cfg, slack) -> subprocess.CompletedProcess:
-    env = {**os.environ, "SLACK_BOT_TOKEN": slack.token, "PYTHONPATH": str(REPO)}
+def deadman_check(cfg, slack, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SLACK_BOT_TOKEN": slack.token, "PYTHONPATH": str(REPO),
+           "XDG_STATE_HOME": str(cfg.parent / "state"), **(env or {})}   # never the real ~/.local/state
     return subprocess.run([sys.executable, "-m", "crisiswatch.cli", "--config", str(cfg), "alerts", "deadman-check"],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
 
@@ -129,3 +130,53 @@ def test_a_loop_that_never_started_is_paged_again_every_hour(tmp_path, slack):
     texts = [c.params["text"] for c in slack.posts()]
     assert len(texts) == 3 and "never started" in texts[0], texts
     assert "still not started after 45 min" in texts[1] and "still not started after 1 h 15 min" in texts[2]
+
+
+# the state store down: the dead-man pages without it ---------------------------------------------
+
+def test_with_the_state_store_down_the_deadman_pages_straight_to_slack(tmp_path, slack):
+    import json
+
+    import psycopg
+
+    from crisiswatch.store.throwaway import ThrowawayPostgres, _as_server_user, postgres_bin
+
+    pg = ThrowawayPostgres().start()
+    pg_ctl = [str(postgres_bin() / "pg_ctl"), "-D", str(pg.data), "-l", str(pg.root / "log"), "-w", "-t", "60"]
+    options = f"-p {pg.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off"
+    try:
+        with psycopg.connect(pg.url(), autocommit=True) as admin:
+            admin.execute("CREATE DATABASE cw")
+        data = config_dict(tmp_path, state={"url": pg.url("cw")})
+        data["alerts"] = {"slack": {"base_url": slack.base_url},
+                          "routes": [{"name": "response", "channel": "slack", "target": "#crisis"}]}
+        cfg = tmp_path / "crisiswatch.yaml"
+        cfg.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        env = {"XDG_STATE_HOME": str(tmp_path / "state"), "PGPASSWORD": "s3cr3t-pw"}  # trust auth: must not show
+        assert "no heartbeat from loop yet" in deadman_check(cfg, slack, env).stdout   # the store is up
+        subprocess.run(_as_server_user([*pg_ctl, "-m", "fast", "stop"]), check=True, capture_output=True)
+
+        runs = [deadman_check(cfg, slack, env) for _ in range(2)]   # PostgreSQL is down: two checks, 5 min apart
+        assert [r.returncode for r in runs] == [1, 1], runs[0].stderr[-1500:]
+        assert "state store unreachable: OperationalError" in runs[0].stdout and "paged slack:#crisis" in runs[0].stdout
+        assert "unexpected error" not in runs[0].stderr
+        [page] = slack.messages                                      # one page, not one per check
+        shown = json.dumps(page, ensure_ascii=False)
+        assert page["channel"] == "CCRISIS" and "state store unreachable" in page["text"]
+        assert "crisiswatch state store unreachable: OperationalError" in shown and "Connection refused" in shown
+        assert "s3cr3t" not in shown + runs[0].stdout + runs[0].stderr
+
+        state = tmp_path / "state" / "crisiswatch" / "deadman-store.json"
+        kept = json.loads(state.read_text())
+        for outage in kept["outages"].values():                      # an hour later it is still down
+            outage["paged_at"] = (datetime.fromisoformat(outage["paged_at"]) - timedelta(minutes=61)).isoformat()
+        state.write_text(json.dumps(kept))
+        assert deadman_check(cfg, slack, env).returncode == 1 and len(slack.messages) == 2
+
+        subprocess.run(_as_server_user([*pg_ctl, "-o", options, "start"]), check=True, capture_output=True)
+        back = deadman_check(cfg, slack, env)                        # the store is back (the loop still is not)
+        assert "state store reachable again" in back.stdout, back.stderr[-1500:]
+        assert "state store back" in slack.messages[-1]["text"] and len(slack.messages) == 3
+        assert json.loads(state.read_text())["outages"] == {}
+    finally:
+        pg.stop()
