@@ -5,7 +5,8 @@ the chain repeats `repeat` times; an acknowledgement stops it; an acknowledgemen
 (incident still open after `stale_ack_minutes`) starts it again. A chain that runs out with nobody
 acknowledging (the last tier given as long as it gave the tier before, at least 5 minutes) says so once, in the incident's thread and on the operator route ("nobody
 acknowledged INC-1 after all 3 tiers (…); it is still open"), and stays exhausted until someone
-acknowledges or the incident closes. Chains live in SQLite, so a
+acknowledges or the incident closes. An acknowledgement of an incident that is already resolved
+changes nothing: it is refused with "INC-1 already resolved at …" and audited as refused. Chains live in SQLite, so a
 restarted loop resumes them, and the policy and every step are written to the audit log.
 
 Alerts know nothing of how incidents are kept: the service pages about whatever an `Incidents`
@@ -25,11 +26,16 @@ from crisiswatch.audit import AuditLog
 from crisiswatch.config import CHANNEL_TYPES, Config, EscalationPolicy, EscalationStep
 from crisiswatch.db import Row, StateConnection, transaction
 from crisiswatch.errors import CrisiswatchError
+from crisiswatch.localtime import local_time
 
 ACTIVE, EXHAUSTED, ACKED, CLOSED = "active", "exhausted", "acknowledged", "closed"
 
 
 EXHAUST_AFTER_MINUTES = 5  # the least time the last tier gets to acknowledge before the chain says it ran out
+
+
+class AcknowledgeRefused(CrisiswatchError):
+    """An acknowledgement that cannot apply (the incident is already resolved); nothing was changed."""
 
 
 class Pageable(Protocol):
@@ -51,6 +57,8 @@ class Pageable(Protocol):
     def acked_by(self) -> str | None: ...
     @property
     def severity(self) -> str: ...
+    @property
+    def resolved_at(self) -> datetime | None: ...
 
 
 class Incidents(Protocol):
@@ -135,11 +143,18 @@ class EscalationService:
                               stale_ack_minutes=chosen.stale_ack_minutes)
 
     def acknowledge(self, incident_id: int, by: str) -> bool:
-        """Stops every chain of the incident and acknowledges the incident; False if nothing changed."""
+        """Stops every chain of the incident and acknowledges the incident; False if nothing changed.
+        Raises AcknowledgeRefused, changing nothing, when the incident is already resolved."""
         now = self.clock()
         incident = self.incidents.get(incident_id)
         if incident is None:
             return False
+        if not incident.is_open:
+            at = incident.resolved_at
+            when = f" at {local_time(at, self.config.alerts.timezone, '%m-%d %H:%M %Z')}" if at else ""
+            self.audit.record(by, "escalation.acknowledge", incident.label, outcome="refused",
+                              reason="already resolved", resolved_at=at.isoformat() if at else None)
+            raise AcknowledgeRefused(f"{incident.label} already resolved{when}: nothing to acknowledge, nothing changed")
         cur = self.conn.execute(
             "UPDATE escalation_chains SET status=?, acked_by=?, acked_at=?, next_at=NULL"
             " WHERE incident_id=? AND status IN (?,?)", (ACKED, by, now.isoformat(), incident_id, ACTIVE, EXHAUSTED))
