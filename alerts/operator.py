@@ -8,7 +8,9 @@ heartbeat is older than `alerts.deadman_minutes`, or when there has never been o
 after the first check (a fresh install whose loop never started). Every check while the silence
 lasts makes sure its page is pending or sent: a page that failed for good (Slack down or refusing)
 is put back to pending (audited), and every `alerts.deadman_repeat_minutes` after the first page a
-reminder ("still silent for 3 h 15 min") goes out under its own key.
+reminder ("still silent for 3 h 15 min") goes out under its own key. A paged silence is kept in
+`dependency_health` (as `deadman:loop`), so the first heartbeat after it (or the next check) sends
+one all-clear: "monitoring loop back: silent from 12:00 to 12:41 CST (41 min)".
 
 `DependencyHealth` turns "the index (a crawler, …) is down" into one operator alert once it has
 been down for `alerts.dependency_grace_minutes`, and one resolution when it answers again.
@@ -112,8 +114,30 @@ class OperatorAlerts:
 
     # dead-man ----------------------------------------------------------------------------------
     def beat(self, name: str = "loop") -> None:
+        """The loop's heartbeat; the first one after a paged silence sends the all-clear."""
+        now = self.clock()
         self.conn.execute("INSERT INTO heartbeats(name, at) VALUES (?,?) ON CONFLICT(name) DO UPDATE SET at=excluded.at",
-                          (name, self.clock().isoformat()))
+                          (name, now.isoformat()))
+        self._all_clear(name, now)
+
+    def _all_clear(self, name: str, back: datetime) -> int:
+        """One "loop back" message per paged silence, to the route that was paged; returns how many."""
+        rows = self.conn.execute("DELETE FROM dependency_health WHERE name IN (?,?) RETURNING name, down_since,"
+                                 " alerted_at", (f"deadman:{name}", f"deadman:{name}:never")).fetchall()
+        sent = 0
+        for row in rows:
+            if not row["alerted_at"]:
+                continue
+            since = datetime.fromisoformat(row["down_since"])
+            if row["name"].endswith(":never"):
+                text = (f"monitoring {name} started: first heartbeat at {_local(self.config, back, '%H:%M %Z')},"
+                        f" {_span(back - since)} after the first dead-man check ({_local(self.config, since)})")
+                title = f"监控循环已启动 crisiswatch {name} started"
+            else:
+                text = f"monitoring {name} back: silent from {_between(self.config, since, back)} ({_span(back - since)})"
+                title = f"监控循环恢复 crisiswatch {name} back"
+            sent += self._send(f"{row['name']}:{row['down_since']}:back", title, text, severity="一般")
+        return sent
 
     def last_beat(self, name: str = "loop") -> datetime | None:
         row = self.conn.execute("SELECT at FROM heartbeats WHERE name=?", (name,)).fetchone()
@@ -136,6 +160,7 @@ class OperatorAlerts:
             problem = (f"{name} has never run: no heartbeat in the {waited.total_seconds() / 60:.0f} min since the"
                        f" first dead-man check at {_local(self.config, first)} (limit {limit.total_seconds() / 60:.0f})")
             if waited >= limit:
+                self._paged(f"deadman:{name}:never", first, problem)
                 self._page_silence(f"deadman:{name}:never:{first.isoformat()}", waited,
                                    f"监控循环未启动 crisiswatch {name} never started",
                                    f"监控循环仍未启动 crisiswatch {name} still not started after", problem)
@@ -143,13 +168,22 @@ class OperatorAlerts:
             return f"no heartbeat from {name} yet (alerting after {limit.total_seconds() / 60:.0f} min)"
         silent = now - last
         if silent < limit:
+            self._all_clear(name, last)  # the loop beat without saying so (an older release's loop)
             return None
         problem = (f"{name} has not run for {silent.total_seconds() / 60:.0f} min (last heartbeat"
                    f" {_local(self.config, last)}, limit {limit.total_seconds() / 60:.0f})")
+        self._paged(f"deadman:{name}", last, problem)
         self._page_silence(f"deadman:{name}:{last.isoformat()}", silent,
                            f"监控循环停止 crisiswatch {name} is silent",
                            f"监控循环仍停止 crisiswatch {name} still silent for", problem)
         return problem
+
+    def _paged(self, row: str, since: datetime, problem: str) -> None:
+        """Remembers the silence being paged, for the all-clear when the loop beats again."""
+        self.conn.execute("INSERT INTO dependency_health(name, down_since, last_error, alerted_at) VALUES (?,?,?,?)"
+                          " ON CONFLICT(name) DO UPDATE SET down_since=excluded.down_since,"
+                          " last_error=excluded.last_error", (row, since.isoformat(), problem[:500],
+                                                              self.clock().isoformat()))
 
     def _page_silence(self, key: str, silent: timedelta, title: str, still: str, problem: str) -> None:
         """The page of this silence, then every deadman_repeat_minutes after it a reminder under its own
@@ -174,6 +208,13 @@ class OperatorAlerts:
                 AuditLog(self.conn).record("crisiswatch", "deadman.requeue", f"{key}|{channel}|{target}",
                                            at=self.clock(), attempts=row[0]["attempts"],
                                            last_error=row[0]["last_error"])
+
+
+def _between(config: Config, start: datetime, end: datetime) -> str:
+    """`12:00 to 12:41 CST`, with the dates when it spans midnight in the team's zone."""
+    same_day = _local(config, start, "%Y-%m-%d") == _local(config, end, "%Y-%m-%d")
+    fmt = "%H:%M" if same_day else "%m-%d %H:%M"
+    return f"{_local(config, start, fmt)} to {_local(config, end, fmt + ' %Z')}"
 
 
 def _span(span: timedelta) -> str:

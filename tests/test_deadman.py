@@ -5,6 +5,7 @@ route is configured."""
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import subprocess
 import sys
@@ -180,3 +181,57 @@ def test_with_the_state_store_down_the_deadman_pages_straight_to_slack(tmp_path,
         assert json.loads(state.read_text())["outages"] == {}
     finally:
         pg.stop()
+
+
+# the all-clear --------------------------------------------------------------------------------------
+
+def test_a_paged_silence_that_ends_gets_one_all_clear_on_the_same_route(tmp_path, slack):
+    from alerts.operator import OperatorAlerts
+    from tests.test_alert_helpers import T0, Clock, make_config, slack_dispatcher
+
+    config = make_config(tmp_path, operator_route={"name": "ops", "channel": "slack", "target": "#ops"})
+    clock = Clock(T0)                               # 12:00 in Shanghai
+    d = slack_dispatcher(config, slack, clock=clock)
+    op = OperatorAlerts(config, d.conn, d, clock=clock)
+    op.beat()
+    clock.advance(minutes=5)
+    op.beat()                                       # a short gap, never paged: nothing to clear
+    clock.advance(minutes=20)
+    assert op.deadman_check()
+    d.deliver_due()
+    clock.advance(minutes=16)
+    op.beat()                                       # the loop is back at 12:41
+    d.deliver_due()
+    for _ in range(3):                              # later checks and beats say nothing more
+        clock.advance(minutes=5)
+        op.beat()
+        assert op.deadman_check() is None
+        d.deliver_due()
+    posts = [c.params for c in slack.posts()]
+    assert [p["channel"] for p in posts] == ["COPS", "COPS"]
+    assert "is silent" in posts[0]["text"] and "loop back" in posts[1]["text"]
+    assert "monitoring loop back: silent from 12:05 to 12:41 CST (36 min)" in json.dumps(posts[1]["blocks"],
+                                                                                        ensure_ascii=False)
+
+
+def test_a_loop_that_starts_after_the_never_started_page_is_announced_once(tmp_path, slack):
+    from alerts.operator import OperatorAlerts
+    from tests.test_alert_helpers import T0, Clock, make_config, slack_dispatcher
+
+    config = make_config(tmp_path)
+    clock = Clock(T0)
+    d = slack_dispatcher(config, slack, clock=clock)
+    op = OperatorAlerts(config, d.conn, d, clock=clock)
+    for _ in range(5):                              # 12:00 … 12:20: checks, no loop; paged at 12:15
+        op.deadman_check()
+        d.deliver_due()
+        clock.advance(minutes=5)
+    op.beat()                                       # the loop starts at 12:25
+    d.deliver_due()
+    op.beat()
+    assert op.deadman_check() is None
+    d.deliver_due()
+    texts = [c.params["text"] for c in slack.posts()]
+    assert len(texts) == 2 and "never started" in texts[0] and "loop started" in texts[1]
+    assert "first heartbeat at 12:25 CST, 25 min after the first dead-man check (12:00)" in \
+        json.dumps(slack.messages[1]["blocks"], ensure_ascii=False)
