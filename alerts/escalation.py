@@ -2,7 +2,11 @@
 
 A chain is (incident, policy). Step i goes out `after_minutes` after step i-1; after the last tier
 the chain repeats `repeat` times; an acknowledgement stops it; an acknowledgement that goes stale
-(incident still open after `stale_ack_minutes`) starts it again. Chains live in SQLite, so a
+(incident still open after `stale_ack_minutes`) starts it again. A chain that runs out with nobody
+acknowledging (the last tier given as long as it gave the tier before, at least 5 minutes) says so once, in the incident's thread and on the operator route ("nobody
+acknowledged INC-1 after all 3 tiers (…); it is still open"), and stays exhausted until someone
+acknowledges or the incident closes. An acknowledgement of an incident that is already resolved
+changes nothing: it is refused with "INC-1 already resolved at …" and audited as refused. Chains live in SQLite, so a
 restarted loop resumes them, and the policy and every step are written to the audit log.
 
 Alerts know nothing of how incidents are kept: the service pages about whatever an `Incidents`
@@ -22,8 +26,16 @@ from crisiswatch.audit import AuditLog
 from crisiswatch.config import CHANNEL_TYPES, Config, EscalationPolicy, EscalationStep
 from crisiswatch.db import Row, StateConnection, transaction
 from crisiswatch.errors import CrisiswatchError
+from crisiswatch.localtime import local_time
 
 ACTIVE, EXHAUSTED, ACKED, CLOSED = "active", "exhausted", "acknowledged", "closed"
+
+
+EXHAUST_AFTER_MINUTES = 5  # the least time the last tier gets to acknowledge before the chain says it ran out
+
+
+class AcknowledgeRefused(CrisiswatchError):
+    """An acknowledgement that cannot apply (the incident is already resolved); nothing was changed."""
 
 
 class Pageable(Protocol):
@@ -45,6 +57,8 @@ class Pageable(Protocol):
     def acked_by(self) -> str | None: ...
     @property
     def severity(self) -> str: ...
+    @property
+    def resolved_at(self) -> datetime | None: ...
 
 
 class Incidents(Protocol):
@@ -129,11 +143,18 @@ class EscalationService:
                               stale_ack_minutes=chosen.stale_ack_minutes)
 
     def acknowledge(self, incident_id: int, by: str) -> bool:
-        """Stops every chain of the incident and acknowledges the incident; False if nothing changed."""
+        """Stops every chain of the incident and acknowledges the incident; False if nothing changed.
+        Raises AcknowledgeRefused, changing nothing, when the incident is already resolved."""
         now = self.clock()
         incident = self.incidents.get(incident_id)
         if incident is None:
             return False
+        if not incident.is_open:
+            at = incident.resolved_at
+            when = f" at {local_time(at, self.config.alerts.timezone, '%m-%d %H:%M %Z')}" if at else ""
+            self.audit.record(by, "escalation.acknowledge", incident.label, outcome="refused",
+                              reason="already resolved", resolved_at=at.isoformat() if at else None)
+            raise AcknowledgeRefused(f"{incident.label} already resolved{when}: nothing to acknowledge, nothing changed")
         cur = self.conn.execute(
             "UPDATE escalation_chains SET status=?, acked_by=?, acked_at=?, next_at=NULL"
             " WHERE incident_id=? AND status IN (?,?)", (ACKED, by, now.isoformat(), incident_id, ACTIVE, EXHAUSTED))
@@ -203,22 +224,54 @@ class EscalationService:
 
     def _advance(self, row: Row, policy: EscalationPolicy, incident: Pageable, now: datetime) -> str:
         index, steps = row["step"], policy.steps
+        if index >= len(steps):  # the last tier had its time and nobody acknowledged: say so, then go quiet
+            with transaction(self.conn):
+                moved = self.conn.execute(
+                    "UPDATE escalation_chains SET status=?, next_at=NULL WHERE incident_id=? AND policy=? AND status=?",
+                    (EXHAUSTED, row["incident_id"], row["policy"], ACTIVE)).rowcount
+            return self._exhausted(row, policy, incident) if moved else f"{incident.label} {row['policy']}: exhausted"
         sent = self._send(row, index)
-        nxt, loop, status, next_at = index + 1, row["loop"], ACTIVE, None
+        nxt, loop = index + 1, row["loop"]
         if nxt < len(steps):
             next_at = now + timedelta(minutes=steps[nxt].after_minutes)
         elif loop < policy.repeat:
             nxt, loop = 0, loop + 1
             next_at = now + timedelta(minutes=steps[0].after_minutes or steps[-1].after_minutes or 1)
-        else:
-            status = EXHAUSTED
+        else:  # past the last tier: it gets as long as it gave the tier before (at least EXHAUST_AFTER)
+            next_at = now + timedelta(minutes=max(steps[-1].after_minutes, EXHAUST_AFTER_MINUTES))
         with transaction(self.conn):
             self.conn.execute(
                 "UPDATE escalation_chains SET step=?, loop=?, status=?, next_at=? WHERE incident_id=? AND policy=?"
                 " AND status=?",
-                (nxt, loop, status, next_at.isoformat() if next_at else None, row["incident_id"], row["policy"],
-                 ACTIVE))
+                (nxt, loop, ACTIVE, next_at.isoformat(), row["incident_id"], row["policy"], ACTIVE))
         return sent
+
+    def _exhausted(self, row: Row, policy: EscalationPolicy, incident: Pageable) -> str:
+        """The last tier went out and nobody acknowledged: one alert in the incident's thread (ringing
+        the last tier again) and one on the operator route, and an audit line; the chain stays quiet."""
+        tiers = [s.label or f"tier {i + 1}" for i, s in enumerate(policy.steps)]
+        rounds = f", {policy.repeat + 1} rounds" if policy.repeat else ""
+        text = (f"nobody acknowledged {incident.label} after all {len(tiers)} tiers ({', '.join(tiers)}{rounds});"
+                " it is still open")
+        links = {"事件 Incident": f"{self.config.alerts.dashboard_url.rstrip('/')}/incidents/{incident.id}"}
+        key = f"escalation:{incident.id}:{row['policy']}:{row['round']}:exhausted"
+        thread = AlertMessage(
+            kind="escalation", title=f"{incident.label} 无人确认 escalation exhausted", severity=incident.severity,
+            brand=incident.brand, summary=f"{text} · {incident.summary}", incident_id=incident.id, links=links,
+            thread_key=f"incident:{incident.id}", timezone=self.config.alerts.timezone,
+            mentions=parse_notify(self.config, policy.steps[-1].notify).mentions)
+        operator = AlertMessage(
+            kind="operator", title=f"{incident.label} 无人确认 escalation exhausted", severity=incident.severity,
+            brand=incident.brand, summary=f"{text} · {incident.summary}", incident_id=incident.id, links=links,
+            timezone=self.config.alerts.timezone)
+        crisis = self.dispatcher.routes_for(thread)
+        pairs = [*((ch, t, thread) for ch, t in crisis),
+                 *((ch, t, operator) for ch, t in self.dispatcher.routes_for(operator) if (ch, t) not in crisis)]
+        new = sum(self.dispatcher.enqueue_to(f"{key}|{ch}|{t}", ch, t, message) for ch, t, message in pairs)
+        where = ", ".join(f"{ch}:{t}" for ch, t, _ in pairs)
+        self.audit.record("crisiswatch", "escalation.exhausted", incident.label, policy=row["policy"], tiers=tiers,
+                          rounds=policy.repeat + 1, to=where, enqueued=new, round=row["round"])
+        return f"{text} -> {where}"
 
     def _send(self, row: Row, index: int) -> str:
         step: EscalationStep = self.policy(row["policy"]).steps[index]

@@ -33,6 +33,7 @@ from alerts.approvals import ApprovalRefused, ApprovalService
 from alerts.channels.slack import SlackChannel
 from alerts.channels.slack_ids import SlackChannelIds
 from alerts.dispatch import AlertDispatcher, build_channels
+from alerts.escalation import AcknowledgeRefused
 from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection, connect
@@ -150,7 +151,10 @@ class SlackInteractions:
     def _incident_action(self, action_id: str, incident_id: int, user: str, escalation: Any, incidents: Any) -> str:
         label = f"INC-{incident_id}"
         if action_id == "ack":
-            changed = escalation.acknowledge(incident_id, by=user)
+            try:
+                changed = escalation.acknowledge(incident_id, by=user)
+            except AcknowledgeRefused as exc:  # resolved already: said to the one who clicked, nothing else
+                return str(exc)
             return f"{label} 已确认 acknowledged" if changed else f"{label} was already acknowledged"
         if action_id == "escalate":
             escalation.escalate_now(incident_id, by=user)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
@@ -99,6 +100,42 @@ def test_resolution_closes_the_chain_and_escalate_now_jumps_a_tier(world, slack)
     clock.advance(hours=3)
     assert "closed" in esc.tick()[0]
     assert esc.status(incident.id)["chains"][0]["status"] == "closed" and esc.tick() == []
+
+
+def test_a_chain_nobody_acknowledges_says_so_once_in_the_thread_and_to_the_operator(tmp_path, slack):
+    from playbooks.compose import incident_message
+
+    config = make_config(tmp_path, escalation_policies=POLICY,
+                         operator_route={"name": "ops", "channel": "slack", "target": "#ops"})
+    clock = Clock(T0)
+    d = slack_dispatcher(config, slack, clock=clock)
+    incident = open_incident(d.conn)
+    d.enqueue(f"incident:{incident.id}:opened", incident_message(config, incident, "重要", chart=False))
+    esc = escalation_service(config, d.conn, d, clock=clock)
+    esc.start(incident.id, "default")
+    seen: dict[str, object] = {}
+    for _ in range(18):                          # three hours, nobody acknowledges
+        for line in esc.tick():
+            for mark in ("(法务)", "nobody acknowledged"):
+                if mark in line:
+                    seen.setdefault(mark, clock.at)
+        d.deliver_due()
+        clock.advance(minutes=10)
+    # the last tier (法务, 60 min in) gets the 30 minutes it gave the tier before, then the chain gives up
+    assert seen["nobody acknowledged"] - seen["(法务)"] == timedelta(minutes=30)
+    assert esc.status(incident.id)["chains"][0]["status"] == "exhausted"
+    last = [c.params for c in slack.posts() if "nobody acknowledged" in json.dumps(c.params, ensure_ascii=False)]
+    assert [p["channel"] for p in last] == ["CCRISIS", "COPS"], texts(slack)
+    thread, ops = last
+    assert thread["thread_ts"] == slack.messages[0]["ts"] and "thread_ts" not in ops
+    said = json.dumps(ops["blocks"], ensure_ascii=False)
+    assert "nobody acknowledged INC-1 after all 4 tiers (响应群, 值班, 管理层, 法务); it is still open" in said
+    assert "escalation exhausted" in thread["text"] and "escalation exhausted" in ops["text"]
+    [audit] = [e for e in AuditLog(d.conn).entries(incident.label) if e["action"] == "escalation.exhausted"]
+    assert audit["detail"]["tiers"] == ["响应群", "值班", "管理层", "法务"] and audit["detail"]["to"] == \
+        "slack:#crisis, slack:#ops"
+    assert esc.acknowledge(incident.id, by="U0LATE") is True   # an acknowledgement still stops it for good
+    assert esc.status(incident.id)["chains"][0]["status"] == "acknowledged"
 
 
 def test_restart_resumes_the_chain_from_sqlite(world, slack):

@@ -105,6 +105,24 @@ def test_updates_thread_and_edit_the_top_message_to_the_current_state(tmp_path, 
     assert "已恢复" in root and '"actions"' not in root   # no buttons on a resolved incident
 
 
+def test_a_note_after_the_resolution_never_turns_the_top_message_back_into_an_update(tmp_path, slack):
+    config = make_config(tmp_path)
+    d = slack_dispatcher(config, slack)
+    incident = open_incident(d.conn)
+    d.enqueue("open", incident_message(config, incident, "重要", chart=False))
+    d.deliver_due()
+    resolved = IncidentService(d.conn).resolve(incident.id, at=T0 + timedelta(hours=1), reason="quiet").incident
+    d.enqueue("resolved", incident_message(config, resolved, "重要", kind="incident_resolved", chart=False))
+    d.deliver_due()
+    root = json.dumps(slack.messages[0]["blocks"], ensure_ascii=False)
+    note = incident_message(config, resolved, "重要", kind="incident_updated", chart=False)  # a late playbook note
+    note.summary = "已确认 acknowledged by U0LATE"
+    d.enqueue("late", note)
+    assert d.deliver_due() == (1, 0)
+    assert slack.posts()[-1].params["thread_ts"] == slack.messages[0]["ts"]   # said in the thread
+    assert json.dumps(slack.messages[0]["blocks"], ensure_ascii=False) == root   # the top still says resolved
+
+
 def test_a_timeout_that_landed_is_found_not_posted_again(tmp_path, slack):
     config = make_config(tmp_path)
     d = slack_dispatcher(config, slack, timeout=1, max_retries=0)

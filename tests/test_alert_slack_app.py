@@ -115,6 +115,40 @@ def test_ack_button_stops_escalation_and_answers_fast(app, slack):
     assert escalation_service(config, conn, d).status(incident.id)["chains"][0]["status"] == "acknowledged"
 
 
+def test_ack_after_the_incident_closed_is_refused_and_changes_nothing(app, slack):
+    from datetime import timedelta
+
+    from crisiswatch.audit import AuditLog
+    from playbooks.compose import incident_message
+    from playbooks.paging import escalation_service
+    from tests.test_alert_helpers import T0
+
+    config, conn, base = app
+    d = slack_dispatcher(config, slack)
+    incident = open_incident(conn)
+    escalation_service(config, conn, d).start(incident.id, "default")
+    d.enqueue(f"incident:{incident.id}:opened", incident_message(config, incident, "重要", chart=False))
+    d.deliver_due()
+    IncidentService(conn).resolve(incident.id, T0 + timedelta(minutes=30), "quiet")
+    closed = IncidentService(conn).get(incident.id)
+    d.enqueue(f"incident:{incident.id}:resolved", incident_message(config, closed, "重要", kind="incident_resolved",
+                                                                   chart=False))
+    d.deliver_due()
+    top = slack.messages[0]
+    resolved_top, rows = json.dumps(top["blocks"], ensure_ascii=False), len(d.outbox.all())
+    body = button("ack", str(incident.id), user="U0LATE")
+    assert post(f"{base}/actions", body, signed(body))[0] == 200
+    assert wait_for(lambda: any("already resolved" in t for t in ephemerals(slack)))
+    [said] = [t for t in ephemerals(slack) if "already resolved" in t]
+    assert said.startswith(f"INC-{incident.id} already resolved at 06-14 12:30 CST")
+    assert IncidentService(conn).get(incident.id).acked_by is None
+    assert json.dumps(top["blocks"], ensure_ascii=False) == resolved_top and len(d.outbox.all()) == rows
+    refused = [e for e in AuditLog(conn).entries(incident.label) if e["action"] == "escalation.acknowledge"]
+    assert [(e["actor"], e["outcome"]) for e in refused] == [("U0LATE", "refused")]
+    chains = escalation_service(config, conn, d).status(incident.id)["chains"]
+    assert [c["status"] for c in chains] == ["active"] and chains[0]["acked_by"] is None   # the tick closes it
+
+
 def test_convert_mute_and_slash_ticket(app, slack):
     config, conn, base = app
     incident = open_incident(conn)

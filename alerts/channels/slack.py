@@ -170,8 +170,12 @@ class SlackChannel(Channel):
         gets its chart uploaded into its thread. Failures here are logged, never re-send the alert."""
         channel = self.resolve(target)
         is_reply = delivery.thread_id and delivery.thread_id != delivery.external_id
+        # a note about an incident that is already resolved (its facts say so) goes into the thread but
+        # never turns the resolved top message back into an update
+        settled = message.kind != "incident_resolved" and message.incident_id is not None \
+            and message.facts.get("status") == "resolved"
         try:
-            if is_reply and message.kind in STATE_KINDS:
+            if is_reply and message.kind in STATE_KINDS and not settled:
                 self.client.chat_update(channel=channel, ts=delivery.thread_id, text=slack_fallback_text(message),
                                         blocks=slack_blocks(message))
             elif (not is_reply and delivery.posted and self.upload_charts and message.kind == "incident_opened"

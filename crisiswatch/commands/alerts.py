@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crisiswatch.config import Config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
     from playbooks.paging import escalation_service
 
     config = load_config(args.config)
+    if args.action == "deadman-check":
+        return deadman_check(config)
     conn = connect(config.state_store)
     dispatcher = AlertDispatcher(config, conn, build_channels(config, conn))
     operator = OperatorAlerts(config, conn, dispatcher)
@@ -44,10 +50,31 @@ def run(args: argparse.Namespace) -> int:
         dispatcher.flush_digest()
         operator.check_health()
         operator.check_flatlines()
-    if args.action == "deadman-check":
-        problem = operator.deadman_check()
-        print(f"dead-man: {problem}" if problem else "dead-man: loop is alive")
-        code = 1 if problem else 0
     sent, failed = dispatcher.deliver_due()
     print(f"alerts: {sent} sent, {failed} failed" + (" (`crisiswatch alerts outbox` says why)" if failed else ""))
     return code or (1 if failed else 0)
+
+
+def deadman_check(config: Config) -> int:
+    """The dead-man through the outbox; when the state store cannot be reached, straight through the
+    channels (rate-limited by a local file), since neither the loop nor the outbox can work then."""
+    from alerts.dispatch import AlertDispatcher, build_channels
+    from alerts.operator import OperatorAlerts, StoreUnreachable
+    from crisiswatch.db import OperationalError, connect
+
+    fallback = StoreUnreachable(config)
+    try:
+        conn = connect(config.state_store)
+        dispatcher = AlertDispatcher(config, conn, build_channels(config, conn))
+        operator = OperatorAlerts(config, conn, dispatcher)
+        for line in fallback.recovered(operator):
+            print(f"dead-man: {line}")
+        problem = operator.deadman_check()
+        print(f"dead-man: {problem}" if problem else "dead-man: loop is alive")
+        sent, failed = dispatcher.deliver_due()
+    except OperationalError as exc:
+        line, code = fallback.page(exc)
+        print(line)
+        return code
+    print(f"alerts: {sent} sent, {failed} failed" + (" (`crisiswatch alerts outbox` says why)" if failed else ""))
+    return 1 if problem or failed else 0

@@ -109,6 +109,8 @@ class AlertSettings(StrictModel):
     max_attempts: int = Field(default=8, ge=1)
     operator_after_failures: int = Field(default=3, ge=1, description="failed sends before the operator hears")
     deadman_minutes: int = Field(default=15, ge=1)
+    deadman_repeat_minutes: int = Field(default=60, ge=5, description="while the loop stays silent, the dead-man"
+                                        " pages again this often (\"still silent for 2 h\")")
     chart_hours: int = Field(default=6, ge=1, le=72)
     email: EmailSettings = Field(default_factory=EmailSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)

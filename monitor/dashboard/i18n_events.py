@@ -41,6 +41,7 @@ EVENTS: dict[str, tuple[str, str]] = {
     "escalation.escalate_now": ("{actor} 要求立即升级", "{actor} escalated at once"),
     "escalation.closed": ("逐级通知结束", "Escalation chain closed"),
     "escalation.ack_stale": ("确认已过期，重新通知", "Acknowledgement went stale: notifying again"),
+    "escalation.exhausted": ("已通知到最后一级，仍无人确认", "Every level notified, nobody acknowledged"),
     "ticket.created": ("开立工单 {ticket}（{severity}）", "Ticket {ticket} opened ({severity})"),
     "ticket.accept": ("工单已受理", "Ticket accepted"),
     "ticket.start": ("开始处理工单", "Work on the ticket started"),
