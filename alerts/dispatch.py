@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from alerts.channels.base import Channel, Delivery, DeliveryError
+from alerts.channels.base import RATE_LIMITED, TRANSIENT, UNKNOWN, Channel, Delivery, DeliveryError
 from alerts.channels.console import ConsoleChannel
 from alerts.channels.dingtalk import DingTalkChannel
 from alerts.channels.email import EmailChannel
@@ -35,6 +35,14 @@ MUTABLE_KINDS = {"incident_updated", "incident_escalated"}  # a resolution still
 
 
 UNCONFIGURED_RETRY = timedelta(minutes=5)
+RETRY_CAP = timedelta(minutes=5)        # the longest back-off between tries while a channel is down
+RATE_LIMIT_WAIT = timedelta(seconds=30)  # a 429 without Retry-After
+RATE_LIMIT_CAP = timedelta(minutes=15)   # a Retry-After beyond this is not believed
+
+
+def backoff(attempts: int) -> timedelta:
+    """2, 4, 8 … seconds after each failed attempt, at most RETRY_CAP."""
+    return timedelta(seconds=min(2 ** min(attempts, 16), RETRY_CAP.total_seconds()))
 UNCONFIGURED_HINT = {"slack": "its bot token is not in the environment", "email": "no SMTP settings"}
 
 
@@ -47,7 +55,8 @@ def build_channels(config: Config, conn: StateConnection | None = None) -> dict[
     token = os.environ.get(alerts.slack.token_env)
     if token:
         channels["slack"] = SlackChannel(token, base_url=alerts.slack.base_url, default_target=alerts.slack.channel,
-                                         upload_charts=alerts.slack.upload_charts, ids=SlackChannelIds(conn))
+                                         upload_charts=alerts.slack.upload_charts, ids=SlackChannelIds(conn),
+                                         token_env=alerts.slack.token_env)
     routes = [*alerts.routes, *([alerts.operator_route] if alerts.operator_route else [])]
     secrets = {r.url_env: r.secret_env for r in routes if r.url_env and r.secret_env}
     kinds = {r.channel for r in routes}
@@ -181,15 +190,21 @@ class AlertDispatcher:
             self.outbox.mark_digested([r.id for r in rows], key)
         return made
 
-    def _operator_notice(self, row: OutboxRow, error: str) -> None:
-        """A channel that keeps failing is itself an alert, on the operator route (another channel)."""
+    def _operator_notice(self, row: OutboxRow, error: str, attempts: int) -> None:
+        """A channel that keeps failing is itself an alert, on the operator route (another channel).
+        When the only route is the failing one, the notice is a log line instead (and `crisiswatch
+        status` / `alerts outbox` list the row and why)."""
         message = AlertMessage(kind="operator", title=f"告警通道故障 {row.channel} delivery failing",
                                severity="重要", brand=row.message.brand,
-                               summary=f"{row.attempts + 1} failed attempts to {row.channel} {row.target}: {error}"
+                               summary=f"{attempts} failed attempts to {row.channel} {row.target}: {error}"
                                        f" — alert: {row.message.title}", timezone=self.config.alerts.timezone)
-        for channel, target in self.routes_for(message):
-            if (channel, target) != (row.channel, row.target):
-                self.outbox.enqueue(f"operator:delivery:{row.id}|{channel}|{target}", channel, target, message)
+        others = [(c, t) for c, t in self.routes_for(message) if (c, t) != (row.channel, row.target)]
+        for channel, target in others:
+            self.outbox.enqueue(f"operator:delivery:{row.id}|{channel}|{target}", channel, target, message)
+        if not others:
+            logger.error("alert delivery to %s %s is failing (%d attempts): %s — no other route to tell the operator"
+                         " (set alerts.operator_route); `crisiswatch alerts outbox` lists what waits",
+                         row.channel, row.target, attempts, error)
 
     def deliver_due(self) -> tuple[int, int]:
         """Sends every due row this deliverer can claim; returns (sent, failed). Never raises for a
@@ -232,16 +247,7 @@ class AlertDispatcher:
             self.outbox.mark_in_flight(row.id)
             delivery = channel.send(row.message, row.target, thread_id=thread_id, existing_id=existing, key=row.key)
         except DeliveryError as exc:
-            attempts = row.attempts + 1
-            retry = exc.retryable and attempts < self.config.alerts.max_attempts
-            delay = timedelta(seconds=exc.retry_after or min(2 ** attempts, 300))
-            self.outbox.mark_failed(row.id, str(exc), delay if retry else None)
-            logger.warning("alert %s via %s not delivered (attempt %d): %s%s", row.id, row.channel, attempts,
-                           exc, "; will retry" if retry else "; giving up")
-            if row.message.kind != "operator" and (attempts == self.config.alerts.operator_after_failures
-                                                   or (not retry and attempts < self.config.alerts.
-                                                       operator_after_failures)):
-                self._operator_notice(row, str(exc))
+            self._not_delivered(row, exc)
             return "failed"
         self._record(row, delivery, thread_key, thread_id)
         try:
@@ -249,6 +255,35 @@ class AlertDispatcher:
         except Exception:  # extras must never undo a delivered alert
             logger.exception("after-delivery step for alert %s failed", row.id)
         return "sent"
+
+    def _not_delivered(self, row: OutboxRow, exc: DeliveryError) -> None:
+        """Settles a failed send by its kind (alerts/channels/base.py). Only a message the channel can never
+        take, or an unknown refusal `alerts.max_attempts` times over, fails for good; an outage never does."""
+        alerts, error = self.config.alerts, str(exc)
+        if exc.kind == RATE_LIMITED:  # not taken: wait out Retry-After here, not asleep holding the row
+            wait = timedelta(seconds=min(exc.retry_after, RATE_LIMIT_CAP.total_seconds())) \
+                if exc.retry_after is not None else RATE_LIMIT_WAIT
+            self.outbox.mark_failed(row.id, error, wait, count=False, in_flight=row.in_flight)
+            logger.info("alert %s via %s rate limited: next try in %.0f s", row.id, row.channel, wait.total_seconds())
+            return
+        attempts = row.attempts + 1
+        if exc.kind == TRANSIENT:
+            retry_in: timedelta | None = timedelta(seconds=min(exc.retry_after, RETRY_CAP.total_seconds())) \
+                if exc.retry_after else backoff(attempts)
+        elif exc.kind == UNKNOWN and attempts < alerts.max_attempts:
+            retry_in = backoff(attempts)
+        else:
+            retry_in = None
+        self.outbox.mark_failed(row.id, error, retry_in)
+        if retry_in is not None:
+            logger.warning("alert %s via %s %s not delivered (attempt %d): %s; next try in %.0f s", row.id,
+                           row.channel, row.target, attempts, error, retry_in.total_seconds())
+        else:
+            logger.error("alert %s via %s %s failed for good (attempt %d): %s; `crisiswatch alerts retry %s` sends"
+                         " it again", row.id, row.channel, row.target, attempts, error, row.id)
+        if row.message.kind != "operator" and (attempts == alerts.operator_after_failures
+                                               or (retry_in is None and attempts < alerts.operator_after_failures)):
+            self._operator_notice(row, error, attempts)
 
     def _waits_for_root(self, row: OutboxRow) -> bool:
         """An escalation note for the response channel enqueued before the incident's own message

@@ -23,6 +23,8 @@ from crisiswatch.db import POSTGRESQL, Row, StateConnection
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 HELD, DIGESTED = "held", "digested"  # low-severity rows waiting for the digest, and those it covered
+# last_error of a pending row that waits for a person (a refused token, a bot not in its channel)
+NEEDS_FIX_PREFIX = "needs a fix: "
 
 
 @dataclass
@@ -38,6 +40,21 @@ class OutboxRow:
     last_error: str | None
     in_flight: bool = False
     created_at: str = ""
+
+
+@dataclass
+class Trouble:
+    """Rows with one kind of delivery trouble on one route (`crisiswatch status`, `alerts outbox`)."""
+    status: str
+    channel: str
+    target: str
+    needs_fix: bool      # waiting for a person to fix a token or a channel (see NEEDS_FIX_PREFIX)
+    count: int
+    since: str           # the oldest row's creation
+    ids: list[int]
+    last_error: str      # the newest row's
+    attempts: int        # the most any of them has had
+    next_attempt_at: str  # the soonest next try (pending rows)
 
 
 def _row(r: Row) -> OutboxRow:
@@ -128,16 +145,45 @@ class Outbox:
         """Saved right after a post succeeds, so a crash before mark_sent updates instead of re-posting."""
         self.conn.execute("UPDATE outbox SET external_id=? WHERE id=?", (external_id, row_id))
 
-    def mark_failed(self, row_id: int, error: str, retry_in: timedelta | None) -> None:
+    def mark_failed(self, row_id: int, error: str, retry_in: timedelta | None, *, count: bool = True,
+                    in_flight: bool | None = None) -> None:
+        """Failed for good (retry_in None), or pending again in `retry_in`. `count=False`: the attempt does
+        not count (a 429: the channel did not take the message); `in_flight` resets the in-flight mark
+        (a 429 proves this post did not land, so an earlier attempt's mark is all that is left)."""
+        bump = "attempts=attempts+1, " if count else ""
+        flight = "in_flight=?, " if in_flight is not None else ""
+        flight_arg = (int(in_flight),) if in_flight is not None else ()
         if retry_in is None:
-            self.conn.execute("UPDATE outbox SET status=?, attempts=attempts+1, last_error=?, lease_holder=NULL,"
-                              " lease_until=NULL WHERE id=?", (FAILED, error[:500], row_id))
+            self.conn.execute(f"UPDATE outbox SET status=?, {bump}{flight}last_error=?, lease_holder=NULL,"
+                              " lease_until=NULL WHERE id=?", (FAILED, *flight_arg, error[:500], row_id))
             return
         self.conn.execute(
-            "UPDATE outbox SET attempts=attempts+1, last_error=?, next_attempt_at=?, lease_holder=NULL,"
+            f"UPDATE outbox SET {bump}{flight}last_error=?, next_attempt_at=?, lease_holder=NULL,"
             " lease_until=NULL WHERE id=?",
-            (error[:500], (self.clock() + retry_in).isoformat(), row_id),
+            (*flight_arg, error[:500], (self.clock() + retry_in).isoformat(), row_id),
         )
+
+    def retry(self, row_ids: list[int] | None = None) -> list[OutboxRow]:
+        """Failed rows back to pending, due now, their attempts counted afresh (`row_ids` None: every failed
+        row); a pending row among `row_ids` is made due now (say, once its token was fixed). Returns
+        the rows as they were before."""
+        if row_ids is None:
+            rows = self.conn.execute("SELECT * FROM outbox WHERE status=? ORDER BY id", (FAILED,)).fetchall()
+        else:
+            rows = [r for i in row_ids for r in self.conn.execute(
+                "SELECT * FROM outbox WHERE id=? AND status IN (?,?)", (i, FAILED, PENDING)).fetchall()]
+        now = self.clock().isoformat()
+        done = []
+        for r in rows:
+            if r["status"] == FAILED:
+                cur = self.conn.execute("UPDATE outbox SET status=?, attempts=0, next_attempt_at=?, lease_holder=NULL,"
+                                        " lease_until=NULL WHERE id=? AND status=?", (PENDING, now, r["id"], FAILED))
+            else:
+                cur = self.conn.execute("UPDATE outbox SET next_attempt_at=? WHERE id=? AND status=?",
+                                        (now, r["id"], PENDING))
+            if cur.rowcount == 1:
+                done.append(_row(r))
+        return done
 
     def waits_for_thread(self, row: OutboxRow) -> bool:
         """An update must not go out before its incident's first message, or it lands outside the thread."""
@@ -172,6 +218,26 @@ class Outbox:
         return [_row(r) for r in self.conn.execute(
             "SELECT * FROM outbox WHERE status=? OR (status=? AND last_error IS NOT NULL AND last_error != '')"
             " ORDER BY id DESC LIMIT ?", (FAILED, PENDING, limit)).fetchall()]
+
+    def trouble_summary(self) -> list[Trouble]:
+        """The rows `troubled` lists, gathered by status, channel, target and kind of trouble: how many,
+        since when (the oldest's creation), the newest's error. Failed first, then those waiting for a fix."""
+        groups: dict[tuple[str, str, str, bool], Trouble] = {}
+        for r in self.conn.execute(
+                "SELECT id, status, channel, target, attempts, last_error, created_at, next_attempt_at FROM outbox"
+                " WHERE status=? OR (status=? AND last_error IS NOT NULL AND last_error != '') ORDER BY id",
+                (FAILED, PENDING)).fetchall():
+            error = r["last_error"] or ""
+            key = (r["status"], r["channel"], r["target"], error.startswith(NEEDS_FIX_PREFIX))
+            t = groups.get(key)
+            if t is None:
+                t = groups[key] = Trouble(r["status"], r["channel"], r["target"], key[3], 0, r["created_at"], [],
+                                          error, r["attempts"], r["next_attempt_at"])
+            t.count += 1
+            t.ids.append(r["id"])
+            t.last_error, t.attempts = error, max(t.attempts, r["attempts"])
+            t.next_attempt_at = min(t.next_attempt_at, r["next_attempt_at"])
+        return sorted(groups.values(), key=lambda t: (t.status != FAILED, not t.needs_fix, t.since))
 
     def all(self) -> list[OutboxRow]:
         return [_row(r) for r in self.conn.execute("SELECT * FROM outbox ORDER BY id").fetchall()]

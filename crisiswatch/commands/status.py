@@ -69,6 +69,16 @@ def run(args: argparse.Namespace) -> int:
     order = (PENDING, HELD, FAILED, SENT, DIGESTED)
     shown = sorted(counts.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0]))
     print("outbox: " + (" · ".join(f"{n} {status}" for status, n in shown) or "empty"))
+    for t in Outbox(conn).trouble_summary():  # what waits after failed attempts, and why
+        if t.status == FAILED:
+            state = "failed for good (`crisiswatch alerts retry ID|--all-failed`)"
+        elif t.needs_fix:
+            state = "waiting for a fix, retried every few minutes"
+        else:
+            state = f"retrying ({t.attempts} attempts), next try {local(t.next_attempt_at)}"
+        ids = ", ".join(f"#{i}" for i in t.ids[:5]) + (" …" if len(t.ids) > 5 else "")
+        print(f"  {t.count} alert(s) to {t.channel} {t.target} {state} since {local(t.since)} ({ids}):"
+              f" {t.last_error}")
     print_workers(conn, local)
     incidents = IncidentService(conn)
     print(f"open incidents: {incidents.count(status='open')}")
