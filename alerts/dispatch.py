@@ -12,7 +12,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from alerts.channels.base import RATE_LIMITED, TRANSIENT, UNKNOWN, Channel, Delivery, DeliveryError
+from alerts.channels.base import (
+    NEEDS_FIX,
+    RATE_LIMITED,
+    TRANSIENT,
+    UNKNOWN,
+    Channel,
+    Delivery,
+    DeliveryError,
+)
 from alerts.channels.console import ConsoleChannel
 from alerts.channels.dingtalk import DingTalkChannel
 from alerts.channels.email import EmailChannel
@@ -22,7 +30,7 @@ from alerts.channels.slack_ids import SlackChannelIds
 from alerts.channels.slack_webhook import SlackWebhookChannel
 from alerts.channels.wecom import WeComChannel
 from alerts.message import AlertMessage
-from alerts.outbox import HELD, PENDING, Outbox, OutboxRow
+from alerts.outbox import HELD, NEEDS_FIX_PREFIX, PENDING, Outbox, OutboxRow
 from crisiswatch.config import Config, Route
 from crisiswatch.db import StateConnection
 from crisiswatch.lease import new_holder
@@ -36,6 +44,7 @@ MUTABLE_KINDS = {"incident_updated", "incident_escalated"}  # a resolution still
 
 UNCONFIGURED_RETRY = timedelta(minutes=5)
 RETRY_CAP = timedelta(minutes=5)        # the longest back-off between tries while a channel is down
+NEEDS_FIX_RETRY = timedelta(minutes=10)  # between tries while a token or a channel waits for a person
 RATE_LIMIT_WAIT = timedelta(seconds=30)  # a 429 without Retry-After
 RATE_LIMIT_CAP = timedelta(minutes=15)   # a Retry-After beyond this is not believed
 
@@ -267,6 +276,9 @@ class AlertDispatcher:
             logger.info("alert %s via %s rate limited: next try in %.0f s", row.id, row.channel, wait.total_seconds())
             return
         attempts = row.attempts + 1
+        if exc.kind == NEEDS_FIX:
+            self._needs_fix(row, exc, attempts)
+            return
         if exc.kind == TRANSIENT:
             retry_in: timedelta | None = timedelta(seconds=min(exc.retry_after, RETRY_CAP.total_seconds())) \
                 if exc.retry_after else backoff(attempts)
@@ -285,6 +297,33 @@ class AlertDispatcher:
                                                or (retry_in is None and attempts < alerts.operator_after_failures)):
             self._operator_notice(row, error, attempts)
 
+    def _needs_fix(self, row: OutboxRow, exc: DeliveryError, attempts: int) -> None:
+        """A refused token, a bot not in its channel: no alert on that route can go until a person fixes
+        it, and none is lost. The row stays pending, retried every NEEDS_FIX_RETRY, its last_error saying
+        what to fix; the first row of an outage (on its target, or on the whole channel for a token) logs
+        one line and tells the operator on another route, if there is one."""
+        error = NEEDS_FIX_PREFIX + str(exc)
+        target = None if exc.scope == "channel" else row.target
+        first = not (row.last_error or "").startswith(NEEDS_FIX_PREFIX) and not self.outbox.needs_fix_besides(
+            row.id, row.channel, target)
+        self.outbox.mark_failed(row.id, error, NEEDS_FIX_RETRY)
+        where = f"{row.channel}" + (f" {row.target}" if target is not None else "")
+        if not first:
+            logger.info("alert %s via %s %s waits for a fix (attempt %d): %s", row.id, row.channel, row.target,
+                        attempts, exc)
+            return
+        logger.error("alerts to %s are held until someone fixes this: %s — they are retried every %d min and go out"
+                     " once it is fixed; `crisiswatch status` lists them", where, exc,
+                     NEEDS_FIX_RETRY.total_seconds() // 60)
+        message = AlertMessage(kind="operator", title=f"告警通道需要处理 {where} needs a fix", severity="紧急",
+                               brand=row.message.brand, timezone=self.config.alerts.timezone,
+                               summary=f"alerts to {where} are held until this is fixed: {exc}. They are retried"
+                                       f" every {NEEDS_FIX_RETRY.total_seconds() // 60:.0f} min and go out once it"
+                                       f" is. First held: {row.message.title}")
+        for channel, t in self.routes_for(message):
+            if channel != row.channel or (target is not None and t != row.target):
+                self.outbox.enqueue(f"operator:needs-fix:{row.id}|{channel}|{t}", channel, t, message)
+
     def _waits_for_root(self, row: OutboxRow) -> bool:
         """An escalation note for the response channel enqueued before the incident's own message
         waits a little for it, so the channel still gets one top-level message per incident."""
@@ -300,6 +339,9 @@ class AlertDispatcher:
         if thread_key and delivery.thread_id and thread_id is None:
             self.outbox.remember_thread(thread_key, row.channel, row.target, delivery.thread_id)
         self.outbox.mark_sent(row.id, delivery.external_id, delivery.thread_id)
+        woken = self.outbox.wake_needs_fix(row.channel)  # it was fixed: what waited for the fix goes now
+        if woken:
+            logger.warning("%s delivers again: %d alert(s) that waited for a fix are due now", row.channel, woken)
 
 
 __all__ = ["AlertDispatcher", "PENDING", "build_channels", "quiet_until"]

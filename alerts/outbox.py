@@ -163,6 +163,20 @@ class Outbox:
             (*flight_arg, error[:500], (self.clock() + retry_in).isoformat(), row_id),
         )
 
+    def needs_fix_besides(self, row_id: int, channel: str, target: str | None = None) -> bool:
+        """Another row on this channel (and target, when given) already waits for a fix: one outage."""
+        sql = "SELECT 1 FROM outbox WHERE status=? AND channel=? AND id <> ? AND last_error LIKE ?"
+        args: tuple = (PENDING, channel, row_id, NEEDS_FIX_PREFIX + "%")
+        if target is not None:
+            sql, args = sql + " AND target=?", (*args, target)
+        return self.conn.execute(sql + " LIMIT 1", args).fetchone() is not None
+
+    def wake_needs_fix(self, channel: str) -> int:
+        """The channel delivers again: its rows waiting for a fix are due now (each finds out for its target)."""
+        return self.conn.execute("UPDATE outbox SET next_attempt_at=? WHERE status=? AND channel=? AND last_error LIKE ?"
+                                 " AND next_attempt_at > ?", (self.clock().isoformat(), PENDING, channel,
+                                                              NEEDS_FIX_PREFIX + "%", self.clock().isoformat())).rowcount
+
     def retry(self, row_ids: list[int] | None = None) -> list[OutboxRow]:
         """Failed rows back to pending, due now, their attempts counted afresh (`row_ids` None: every failed
         row); a pending row among `row_ids` is made due now (say, once its token was fixed). Returns

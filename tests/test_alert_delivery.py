@@ -113,17 +113,17 @@ def test_hostile_post_text_arrives_inert(config, slack):
     assert "@here" not in escape_mrkdwn("@here")
 
 
-def test_permanent_error_is_not_retried(config, slack):
+def test_a_channel_slack_cannot_find_holds_its_alerts_until_fixed(config, slack):
     d = dispatcher(config, slack)
     d.enqueue("a", message())
     d.outbox.conn.execute("UPDATE outbox SET target=''")
     d.channels["slack"].default_target = ""
     assert d.deliver_due()[1] == 1
     slack_row, operator_row = d.outbox.all()
-    assert slack_row.status == "failed"
+    assert slack_row.status == "pending" and slack_row.last_error.startswith("needs a fix: channel_not_found")
     # no operator route: the notice goes to the crisis route (#crisis), not to the failing target
     assert (operator_row.channel, operator_row.target) == ("slack", "#crisis")
-    assert "channel_not_found" in operator_row.message.summary
+    assert "channel_not_found" in operator_row.message.summary and operator_row.status == "sent"
 
 
 def test_without_a_slack_token_alerts_go_to_the_console(config):

@@ -158,3 +158,84 @@ def test_a_429_is_not_an_attempt_and_its_retry_after_sets_the_next_try(tmp_path,
         assert next_try(d, row_id) - clock.at == timedelta(seconds=float(retry_after or 30))
         clock.at = next_try(d, row_id)
     assert d.deliver_due() == (1, 0) and len(slack.posts()) == 1
+
+
+def run_cli(tmp_path, slack, *argv: str) -> tuple[int, str]:
+    import contextlib
+    import io
+
+    from crisiswatch.cli import main
+    from tests.conftest import config_dict
+
+    cfg = tmp_path / "crisiswatch.yaml"
+    if not cfg.exists():
+        data = config_dict(tmp_path)
+        data["alerts"] = {**data["alerts"], "slack": {"base_url": slack.base_url}}
+        cfg.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["--config", str(cfg), *argv])
+    return code, out.getvalue()
+
+
+def test_a_revoked_token_holds_every_alert_says_what_to_fix_once_and_delivers_when_fixed(
+        tmp_path, slack, state_url, caplog):
+    config = make_config(tmp_path, state_url=state_url)       # one route: Slack #crisis, nowhere else to tell
+    clock = Clock(T0)
+    d = slack_dispatcher(config, slack, clock=clock)
+    real, slack.token = slack.token, "xoxb-rotated"          # the bot's token was revoked: invalid_auth
+    with caplog.at_level(logging.INFO, logger="alerts.dispatch"):
+        d.enqueue("first", incident_message(config, open_incident(d.conn), "紧急", chart=False))
+        assert d.deliver_due() == (0, 1)
+        clock.advance(minutes=1)
+        d.enqueue("second", incident_message(config, open_incident(d.conn, brand="beacon"), "重要", chart=False))
+        d.deliver_due()
+        clock.advance(minutes=10)
+        d.deliver_due()                                        # the first, tried again: still refused
+    rows = d.outbox.all()
+    assert [r.status for r in rows] == [PENDING, PENDING]       # nothing failed for good, nothing lost
+    assert rows[0].last_error == ("needs a fix: invalid_auth: the Slack token was refused;"
+                                  " set a new one in SLACK_BOT_TOKEN")
+    assert next_try(d, rows[0].id) - clock.at == timedelta(minutes=10)
+    said = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(said) == 1 and "set a new one in SLACK_BOT_TOKEN" in said[0].getMessage()   # one line per outage
+    assert "held until someone fixes this" in said[0].getMessage()
+
+    slack.token = real                                          # ops set a new token
+    clock.advance(minutes=10)
+    assert d.deliver_due() == (2, 0)       # the first goes on its next try, and the second right after it
+    assert {r.status for r in d.outbox.all()} == {SENT} and len(slack.posts()) == 2
+
+
+def test_status_and_alerts_outbox_show_held_alerts_and_why(tmp_path, slack, monkeypatch):
+    config = make_config(tmp_path)
+    d = slack_dispatcher(config, slack)
+    slack.token = "xoxb-rotated"
+    d.enqueue("first", incident_message(config, open_incident(d.conn), "紧急", chart=False))
+    d.deliver_due()
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-rotated")
+    code, out = run_cli(tmp_path, slack, "status")
+    assert code == 0
+    line = next(x for x in out.splitlines() if "waiting for a fix" in x)
+    assert "1 alert(s) to slack #crisis" in line and "invalid_auth: the Slack token was refused" in line
+    code, out = run_cli(tmp_path, slack, "alerts", "outbox")
+    assert "pending: 1" in out and "needs a fix: invalid_auth" in out
+
+
+def test_a_bot_removed_from_its_channel_tells_the_operator_route_once(tmp_path, slack, caplog):
+    config = make_config(tmp_path, routes=[{"name": "response", "channel": "slack", "target": "#crisis"}],
+                         operator_route={"name": "ops", "channel": "console", "target": "ops"})
+    clock = Clock(T0)
+    d = slack_dispatcher(config, slack, clock=clock)
+    refuse_posts(d, "not_in_channel")
+    for n, brand in enumerate(("aurora", "beacon", "cedar")):
+        d.enqueue(f"k{n}", incident_message(config, open_incident(d.conn, brand=brand), "重要", chart=False))
+    for _ in range(4):
+        d.deliver_due()
+        clock.advance(minutes=10)
+    held = [r for r in d.outbox.all() if r.channel == "slack"]
+    assert [r.status for r in held] == [PENDING] * 3
+    assert held[0].last_error == ("needs a fix: not_in_channel: the bot is not a member of #crisis;"
+                                  " invite it there (/invite @bot)")
+    notices = [r for r in d.outbox.all() if r.channel == "console"]
+    assert len(notices) == 1 and notices[0].status == SENT and "not_in_channel" in notices[0].message.summary

@@ -90,7 +90,7 @@ def _delivery_error(exc: SlackApiError, target: str = "", token_env: str = "SLAC
     if error in TOKEN_ERRORS:
         return DeliveryError(f"{error}: {TOKEN_ERRORS[error].format(env=token_env)}", kind=NEEDS_FIX, scope="channel")
     if error in CHANNEL_ERRORS:
-        return DeliveryError(f"{error}: {CHANNEL_ERRORS[error].format(target=target or 'the channel')}",
+        return DeliveryError(f"{error}: {CHANNEL_ERRORS[error].format(target=target or '(none given)')}",
                              kind=NEEDS_FIX)
     said = f"Slack refused the message: {error or status}"
     if error in PERMANENT_ERRORS:

@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from alerts.approvals import ApprovalService
     from alerts.dispatch import AlertDispatcher, build_channels
     from alerts.operator import OperatorAlerts
+    from alerts.outbox import NEEDS_FIX_PREFIX
     from crisiswatch.config import load_config
     from crisiswatch.db import connect
     from playbooks.paging import escalation_service
@@ -40,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
         for status, count in sorted(dispatcher.outbox.counts().items()):
             print(f"{status}: {count}")
         for row in dispatcher.outbox.troubled():  # what is stuck, and why
-            state = "failed (`alerts retry` sends it again)" if row.status == "failed" else "pending, will retry"
+            state = ("failed (`alerts retry` sends it again)" if row.status == "failed" else "pending, waits for a fix"
+                     if (row.last_error or "").startswith(NEEDS_FIX_PREFIX) else "pending, will retry")
             print(f"  #{row.id} {state} · {row.channel} {row.target} · {row.message.title[:60]} · queued"
                   f" {_local(config, row.created_at)} · {row.attempts} attempts · {row.last_error}")
         return 0
