@@ -236,7 +236,7 @@ class AlertDispatcher:
             # waits for a deliverer that can send it, where it was failed for good and lost without a word
             why = f"channel {row.channel!r} is not configured in this process ({UNCONFIGURED_HINT.get(row.channel, '')})"
             logger.warning("alert %s waits: %s", row.key, why)
-            self.outbox.mark_failed(row.id, why, UNCONFIGURED_RETRY)
+            self.outbox.mark_failed(row.id, why, UNCONFIGURED_RETRY, holder=self.holder)
             return "failed"
         thread_key = row.message.thread_key
         thread_id = self.outbox.thread_for(thread_key, row.channel, row.target) if thread_key else None
@@ -250,15 +250,19 @@ class AlertDispatcher:
                                                  since=datetime.fromisoformat(row.created_at))
                 if existing:
                     self.outbox.record_external_id(row.id, existing)
-                if not self.outbox.renew(row.id, self.holder, ttl):  # the lookup outlasted the lease
-                    logger.warning("alert %s: lease lost during lookup; left to its new holder", row.id)
-                    return "waiting"
+            channel.prepare(row.message, row.target)
+            # right before the send: the lease must still be ours, and long enough for the send itself
+            if not self.outbox.renew(row.id, self.holder, ttl):
+                logger.warning("alert %s: the lease ran out before the send (a slow lookup); not sent by %s, left"
+                               " to whoever holds it now", row.id, self.holder)
+                return "waiting"
             self.outbox.mark_in_flight(row.id)
             delivery = channel.send(row.message, row.target, thread_id=thread_id, existing_id=existing, key=row.key)
         except DeliveryError as exc:
             self._not_delivered(row, exc)
             return "failed"
-        self._record(row, delivery, thread_key, thread_id)
+        if not self._record(row, delivery, thread_key, thread_id):
+            return "sent"  # sent by us, but the row is another deliverer's now: its follow-ups are theirs
         try:
             channel.after_delivery(row.message, row.target, delivery)
         except Exception:  # extras must never undo a delivered alert
@@ -272,7 +276,8 @@ class AlertDispatcher:
         if exc.kind == RATE_LIMITED:  # not taken: wait out Retry-After here, not asleep holding the row
             wait = timedelta(seconds=min(exc.retry_after, RATE_LIMIT_CAP.total_seconds())) \
                 if exc.retry_after is not None else RATE_LIMIT_WAIT
-            self.outbox.mark_failed(row.id, error, wait, count=False, in_flight=row.in_flight)
+            self.outbox.mark_failed(row.id, error, wait, count=False, in_flight=row.in_flight,
+                                    holder=self.holder)
             logger.info("alert %s via %s rate limited: next try in %.0f s", row.id, row.channel, wait.total_seconds())
             return
         attempts = row.attempts + 1
@@ -286,7 +291,8 @@ class AlertDispatcher:
             retry_in = backoff(attempts)
         else:
             retry_in = None
-        self.outbox.mark_failed(row.id, error, retry_in)
+        if not self.outbox.mark_failed(row.id, error, retry_in, holder=self.holder):
+            return
         if retry_in is not None:
             logger.warning("alert %s via %s %s not delivered (attempt %d): %s; next try in %.0f s", row.id,
                            row.channel, row.target, attempts, error, retry_in.total_seconds())
@@ -306,7 +312,8 @@ class AlertDispatcher:
         target = None if exc.scope == "channel" else row.target
         first = not (row.last_error or "").startswith(NEEDS_FIX_PREFIX) and not self.outbox.needs_fix_besides(
             row.id, row.channel, target)
-        self.outbox.mark_failed(row.id, error, NEEDS_FIX_RETRY)
+        if not self.outbox.mark_failed(row.id, error, NEEDS_FIX_RETRY, holder=self.holder):
+            return
         where = f"{row.channel}" + (f" {row.target}" if target is not None else "")
         if not first:
             logger.info("alert %s via %s %s waits for a fix (attempt %d): %s", row.id, row.channel, row.target,
@@ -333,15 +340,19 @@ class AlertDispatcher:
             return False
         return self.clock() - datetime.fromisoformat(row.created_at) < ROOT_WAIT
 
-    def _record(self, row: OutboxRow, delivery: Delivery, thread_key: str | None, thread_id: str | None) -> None:
+    def _record(self, row: OutboxRow, delivery: Delivery, thread_key: str | None, thread_id: str | None) -> bool:
+        """What the send left (its ts, at once, whoever holds the row: a later attempt updates it instead of
+        posting again), then the row settled as sent; False when another deliverer holds the row now."""
         if delivery.external_id:
             self.outbox.record_external_id(row.id, delivery.external_id)
         if thread_key and delivery.thread_id and thread_id is None:
             self.outbox.remember_thread(thread_key, row.channel, row.target, delivery.thread_id)
-        self.outbox.mark_sent(row.id, delivery.external_id, delivery.thread_id)
+        if not self.outbox.mark_sent(row.id, delivery.external_id, delivery.thread_id, holder=self.holder):
+            return False
         woken = self.outbox.wake_needs_fix(row.channel)  # it was fixed: what waited for the fix goes now
         if woken:
             logger.warning("%s delivers again: %d alert(s) that waited for a fix are due now", row.channel, woken)
+        return True
 
 
 __all__ = ["AlertDispatcher", "PENDING", "build_channels", "quiet_until"]

@@ -14,6 +14,7 @@ or runs out if its holder died. The claim is one UPDATE ... RETURNING over the o
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,10 @@ PENDING, SENT, FAILED = "pending", "sent", "failed"
 HELD, DIGESTED = "held", "digested"  # low-severity rows waiting for the digest, and those it covered
 # last_error of a pending row that waits for a person (a refused token, a bot not in its channel)
 NEEDS_FIX_PREFIX = "needs a fix: "
+# a settling UPDATE applies only while the deliverer settling it still holds the row's lease (or nobody took it
+# since: an expired lease nobody claimed is still ours to settle)
+HOLDER_CHECK = " AND lease_holder=?"
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -133,35 +138,53 @@ class Outbox:
         ).fetchall()
         return [_row(r) for r in rows]
 
-    def mark_sent(self, row_id: int, external_id: str | None, thread_id: str | None = None) -> None:
-        self.conn.execute(
+    def mark_sent(self, row_id: int, external_id: str | None, thread_id: str | None = None,
+                  holder: str | None = None) -> bool:
+        """Settles a delivered row. With `holder`, only while that deliverer still holds it: False (and one
+        log line) when its lease ran out mid-send and another deliverer took the row, which is then theirs."""
+        cur = self.conn.execute(
             "UPDATE outbox SET status=?, sent_at=?, external_id=COALESCE(?, external_id), in_flight=0,"
             " thread_id=COALESCE(?, thread_id), attempts=attempts+1, last_error=NULL, lease_holder=NULL,"
-            " lease_until=NULL WHERE id=?",
-            (SENT, self.clock().isoformat(), external_id, thread_id, row_id),
+            f" lease_until=NULL WHERE id=?{HOLDER_CHECK if holder else ''}",
+            (SENT, self.clock().isoformat(), external_id, thread_id, row_id, *((holder,) if holder else ())),
         )
+        return self._settled(cur, row_id, holder, "sent")
+
+    def _settled(self, cur, row_id: int, holder: str | None, what: str) -> bool:
+        if holder is None or cur.rowcount == 1:
+            return True
+        now = self.conn.execute("SELECT status, lease_holder FROM outbox WHERE id=?", (row_id,)).fetchone()
+        who = (f"{now['lease_holder']} holds it now" if now and now["lease_holder"]
+               else f"another deliverer settled it meanwhile ({now['status'] if now else 'gone'})")
+        logger.warning("alert %s: %s did not record it as %s: %s (its lease ran out during the send); left to"
+                       " them", row_id, holder, what, who)
+        return False
 
     def record_external_id(self, row_id: int, external_id: str) -> None:
         """Saved right after a post succeeds, so a crash before mark_sent updates instead of re-posting."""
         self.conn.execute("UPDATE outbox SET external_id=? WHERE id=?", (external_id, row_id))
 
     def mark_failed(self, row_id: int, error: str, retry_in: timedelta | None, *, count: bool = True,
-                    in_flight: bool | None = None) -> None:
+                    in_flight: bool | None = None, holder: str | None = None) -> bool:
         """Failed for good (retry_in None), or pending again in `retry_in`. `count=False`: the attempt does
         not count (a 429: the channel did not take the message); `in_flight` resets the in-flight mark
-        (a 429 proves this post did not land, so an earlier attempt's mark is all that is left)."""
+        (a 429 proves this post did not land, so an earlier attempt's mark is all that is left).
+        With `holder`, only while that deliverer still holds the row (see mark_sent)."""
         bump = "attempts=attempts+1, " if count else ""
         flight = "in_flight=?, " if in_flight is not None else ""
         flight_arg = (int(in_flight),) if in_flight is not None else ()
+        check, check_arg = (HOLDER_CHECK, (holder,)) if holder else ("", ())
         if retry_in is None:
-            self.conn.execute(f"UPDATE outbox SET status=?, {bump}{flight}last_error=?, lease_holder=NULL,"
-                              " lease_until=NULL WHERE id=?", (FAILED, *flight_arg, error[:500], row_id))
-            return
-        self.conn.execute(
+            cur = self.conn.execute(f"UPDATE outbox SET status=?, {bump}{flight}last_error=?, lease_holder=NULL,"
+                                    f" lease_until=NULL WHERE id=?{check}",
+                                    (FAILED, *flight_arg, error[:500], row_id, *check_arg))
+            return self._settled(cur, row_id, holder, "failed")
+        cur = self.conn.execute(
             f"UPDATE outbox SET {bump}{flight}last_error=?, next_attempt_at=?, lease_holder=NULL,"
-            " lease_until=NULL WHERE id=?",
-            (*flight_arg, error[:500], (self.clock() + retry_in).isoformat(), row_id),
+            f" lease_until=NULL WHERE id=?{check}",
+            (*flight_arg, error[:500], (self.clock() + retry_in).isoformat(), row_id, *check_arg),
         )
+        return self._settled(cur, row_id, holder, "to be retried")
 
     def needs_fix_besides(self, row_id: int, channel: str, target: str | None = None) -> bool:
         """Another row on this channel (and target, when given) already waits for a fix: one outage."""

@@ -71,6 +71,11 @@ class Channel(ABC):
         """Deliver, or raise DeliveryError. `existing_id` means a previous attempt already posted;
         `key` is the outbox idempotency key, for channels that can tag what they post with it."""
 
+    def prepare(self, message: AlertMessage, target: str) -> None:
+        """The slow lookups a send needs (Slack: the channel's id), done before the deliverer renews its
+        lease on the row, so nothing slow stands between that renewal and the send. May raise DeliveryError."""
+        return None
+
     def find_existing(self, message: AlertMessage, target: str, key: str, thread_id: str | None,
                       since: datetime | None = None) -> str | None:
         """After a failed or crashed send whose outcome is unknown: the id of what an earlier attempt

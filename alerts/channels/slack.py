@@ -15,6 +15,7 @@ can never take fails (PERMANENT), an error code not known here is retried a few 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 from typing import Any
 
@@ -77,6 +78,7 @@ METADATA_EVENT = "crisiswatch_alert"
 STATE_KINDS = {"incident_updated", "incident_escalated", "incident_resolved", "approval"}
 LOOKBACK_SECONDS = 300   # a lookup reads history from a little before the alert was enqueued
 MAX_PAGES = 50           # bounds a lookup or a channel listing (200 a page)
+RELIST_SECONDS = 60      # a name conversations.list did not show is posted by name meanwhile
 
 
 def _delivery_error(exc: SlackApiError, target: str = "", token_env: str = "SLACK_BOT_TOKEN") -> DeliveryError:
@@ -131,6 +133,7 @@ class SlackChannel(Channel):
         self.poster = WebClient(**kwargs, retry_handlers=[])
         self.default_target = default_target
         self.token_env = token_env
+        self._listed_at: float | None = None  # a name not listed is not listed again for RELIST_SECONDS
         self.upload_charts = upload_charts
         self.ids = ids or SlackChannelIds()
 
@@ -141,10 +144,14 @@ class SlackChannel(Channel):
         if is_channel_id(name):
             return name
         found = self.ids.get(name)
-        if found is None:
+        if found is None and (self._listed_at is None or time.monotonic() - self._listed_at > RELIST_SECONDS):
             self._list_channels()
+            self._listed_at = time.monotonic()
             found = self.ids.get(name)
         return found or name  # not listed (no channels:read scope?): post by name, learn the id from the reply
+
+    def prepare(self, message: AlertMessage, target: str) -> None:
+        self.resolve(target)  # conversations.list may be slow (pages, a 429's Retry-After): before the lease renewal
 
     def _list_channels(self) -> None:
         cursor, pairs = None, {}
