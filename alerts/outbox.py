@@ -7,7 +7,8 @@ are at-least-once after a crash.
 
 Any number of deliverers may share one outbox: a row is claimed with a lease (holder, expiry)
 before it is sent, so only one of them sends it; the lease is released when the row is settled,
-or runs out if its holder died. The claim is one UPDATE ... RETURNING over the oldest due row
+or runs out if its holder died. Lease times come from the database's clock, not the deliverer's,
+so a host whose clock is off cannot take a row another holds. The claim is one UPDATE ... RETURNING over the oldest due row
 (on PostgreSQL over `SELECT ... FOR UPDATE SKIP LOCKED`).
 """
 
@@ -97,22 +98,35 @@ class Outbox:
         the row it picks and skips rows another deliverer is claiming at that moment (FOR UPDATE SKIP
         LOCKED), and the outer WHERE checks the lease again on the row as locked, so two deliverers
         never both win one row and neither waits for the other."""
-        now = self.clock().isoformat()
+        due = self.clock().isoformat()
+        now = self.database_now()  # leases: the database's clock, the one every deliverer shares
         free = "status=? AND next_attempt_at <= ? AND id > ? AND (lease_until IS NULL OR lease_until <= ?)"
         skip = " FOR UPDATE SKIP LOCKED" if self.conn.dialect == POSTGRESQL else ""
+        args = (PENDING, due, after_id, now.isoformat())
         row = self.conn.execute(
             f"UPDATE outbox SET lease_holder=?, lease_until=? WHERE id = (SELECT id FROM outbox WHERE {free}"
             f" ORDER BY id LIMIT 1{skip}) AND {free} RETURNING *",
-            (holder, (self.clock() + ttl).isoformat(), PENDING, now, after_id, now, PENDING, now, after_id, now),
+            (holder, (now + ttl).isoformat(), *args, *args),
         ).fetchall()
         return _row(row[0]) if row else None  # fetchall: the statement (and its write lock) must finish
 
     def renew(self, row_id: int, holder: str, ttl: timedelta) -> bool:
         """Extends our lease before a slow step; False when it ran out and another deliverer took the row."""
-        now = self.clock()
+        now = self.database_now()
         cur = self.conn.execute("UPDATE outbox SET lease_until=? WHERE id=? AND lease_holder=? AND lease_until > ?",
                                 ((now + ttl).isoformat(), row_id, holder, now.isoformat()))
         return cur.rowcount == 1
+
+    def database_now(self) -> datetime:
+        """Now by the state database's clock, for leases: deliverers on hosts whose clocks disagree still
+        agree on when a lease runs out (on SQLite every process is on one host anyway). Stored as the
+        other times are, ISO 8601 UTC with +00:00, so it compares with what older releases wrote."""
+        if self.conn.dialect == POSTGRESQL:
+            value = self.conn.execute("SELECT clock_timestamp()").fetchone()[0]
+        else:
+            value = self.conn.execute("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')").fetchone()[0]
+        at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
     def release(self, row_id: int, holder: str) -> None:
         """Gives a claimed row back untouched (it must wait for another row first)."""

@@ -10,10 +10,11 @@ import logging
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 from alerts.outbox import SENT
 from playbooks.compose import incident_message
-from tests.test_alert_helpers import make_config, open_incident, slack_dispatcher
+from tests.test_alert_helpers import T0, Clock, make_config, open_incident, slack_dispatcher
 
 KEY = "inc-opened|slack|#crisis"
 
@@ -76,3 +77,31 @@ def test_a_failure_answered_after_the_lease_ran_out_leaves_the_new_holders_row_a
     row = a.outbox.by_key(KEY)
     assert row.status == SENT and row.last_error is None and row.attempts == 1   # A's 500 did not touch it
     assert "did not record it as to be retried" in caplog.text
+
+
+def test_a_host_clock_ahead_cannot_take_a_row_another_deliverer_holds(tmp_path, slack, state_url):
+    config = make_config(tmp_path, state_url=state_url)
+    a = slack_dispatcher(config, slack, clock=Clock(T0))
+    b = slack_dispatcher(config, slack, clock=Clock(T0 + timedelta(minutes=3)))   # B's host clock: 3 min ahead
+    a.enqueue("inc-opened", incident_message(config, open_incident(a.conn), "紧急", chart=False))
+    ttl = timedelta(seconds=config.alerts.outbox_lease_seconds)
+    row = a.outbox.claim(a.holder, ttl)          # A holds it for 120 s and is about to send
+    assert b.deliver_due() == (0, 0)              # B's clock says A's lease ran out a minute ago: not B's to judge
+    assert a._deliver(row, ttl) == "sent"
+    assert keys_posted(slack)[KEY] == 1
+
+
+def test_a_host_clock_behind_cannot_write_a_lease_that_has_already_run_out(tmp_path, slack, state_url):
+    config = make_config(tmp_path, state_url=state_url)
+    now = datetime.now(UTC)
+    a = slack_dispatcher(config, slack, clock=Clock(now - timedelta(minutes=3)))  # A's host clock: 3 min behind
+    b = slack_dispatcher(config, slack, clock=Clock(now))
+    a.enqueue("inc-opened", incident_message(config, open_incident(a.conn), "紧急", chart=False))
+    ttl = timedelta(seconds=config.alerts.outbox_lease_seconds)
+    row = a.outbox.claim(a.holder, ttl)
+    assert a.outbox.renew(row.id, a.holder, ttl)
+    held_until = datetime.fromisoformat(a.conn.execute("SELECT lease_until FROM outbox").fetchone()[0])
+    assert held_until > datetime.now(UTC) + ttl / 2   # by the database's clock, not A's
+    assert b.deliver_due() == (0, 0)
+    assert a._deliver(row, ttl) == "sent"
+    assert keys_posted(slack)[KEY] == 1
