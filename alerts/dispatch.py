@@ -12,7 +12,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from alerts.channels.base import Channel, Delivery, DeliveryError
+from alerts.channels.base import (
+    NEEDS_FIX,
+    RATE_LIMITED,
+    TRANSIENT,
+    UNKNOWN,
+    Channel,
+    Delivery,
+    DeliveryError,
+)
 from alerts.channels.console import ConsoleChannel
 from alerts.channels.dingtalk import DingTalkChannel
 from alerts.channels.email import EmailChannel
@@ -22,7 +30,7 @@ from alerts.channels.slack_ids import SlackChannelIds
 from alerts.channels.slack_webhook import SlackWebhookChannel
 from alerts.channels.wecom import WeComChannel
 from alerts.message import AlertMessage
-from alerts.outbox import HELD, PENDING, Outbox, OutboxRow
+from alerts.outbox import HELD, NEEDS_FIX_PREFIX, PENDING, Outbox, OutboxRow
 from crisiswatch.config import Config, Route
 from crisiswatch.db import StateConnection
 from crisiswatch.lease import new_holder
@@ -35,6 +43,15 @@ MUTABLE_KINDS = {"incident_updated", "incident_escalated"}  # a resolution still
 
 
 UNCONFIGURED_RETRY = timedelta(minutes=5)
+RETRY_CAP = timedelta(minutes=5)        # the longest back-off between tries while a channel is down
+NEEDS_FIX_RETRY = timedelta(minutes=10)  # between tries while a token or a channel waits for a person
+RATE_LIMIT_WAIT = timedelta(seconds=30)  # a 429 without Retry-After
+RATE_LIMIT_CAP = timedelta(minutes=15)   # a Retry-After beyond this is not believed
+
+
+def backoff(attempts: int) -> timedelta:
+    """2, 4, 8 … seconds after each failed attempt, at most RETRY_CAP."""
+    return timedelta(seconds=min(2 ** min(attempts, 16), RETRY_CAP.total_seconds()))
 UNCONFIGURED_HINT = {"slack": "its bot token is not in the environment", "email": "no SMTP settings"}
 
 
@@ -47,7 +64,8 @@ def build_channels(config: Config, conn: StateConnection | None = None) -> dict[
     token = os.environ.get(alerts.slack.token_env)
     if token:
         channels["slack"] = SlackChannel(token, base_url=alerts.slack.base_url, default_target=alerts.slack.channel,
-                                         upload_charts=alerts.slack.upload_charts, ids=SlackChannelIds(conn))
+                                         upload_charts=alerts.slack.upload_charts, ids=SlackChannelIds(conn),
+                                         token_env=alerts.slack.token_env)
     routes = [*alerts.routes, *([alerts.operator_route] if alerts.operator_route else [])]
     secrets = {r.url_env: r.secret_env for r in routes if r.url_env and r.secret_env}
     kinds = {r.channel for r in routes}
@@ -181,15 +199,21 @@ class AlertDispatcher:
             self.outbox.mark_digested([r.id for r in rows], key)
         return made
 
-    def _operator_notice(self, row: OutboxRow, error: str) -> None:
-        """A channel that keeps failing is itself an alert, on the operator route (another channel)."""
+    def _operator_notice(self, row: OutboxRow, error: str, attempts: int) -> None:
+        """A channel that keeps failing is itself an alert, on the operator route (another channel).
+        When the only route is the failing one, the notice is a log line instead (and `crisiswatch
+        status` / `alerts outbox` list the row and why)."""
         message = AlertMessage(kind="operator", title=f"告警通道故障 {row.channel} delivery failing",
                                severity="重要", brand=row.message.brand,
-                               summary=f"{row.attempts + 1} failed attempts to {row.channel} {row.target}: {error}"
+                               summary=f"{attempts} failed attempts to {row.channel} {row.target}: {error}"
                                        f" — alert: {row.message.title}", timezone=self.config.alerts.timezone)
-        for channel, target in self.routes_for(message):
-            if (channel, target) != (row.channel, row.target):
-                self.outbox.enqueue(f"operator:delivery:{row.id}|{channel}|{target}", channel, target, message)
+        others = [(c, t) for c, t in self.routes_for(message) if (c, t) != (row.channel, row.target)]
+        for channel, target in others:
+            self.outbox.enqueue(f"operator:delivery:{row.id}|{channel}|{target}", channel, target, message)
+        if not others:
+            logger.error("alert delivery to %s %s is failing (%d attempts): %s — no other route to tell the operator"
+                         " (set alerts.operator_route); `crisiswatch alerts outbox` lists what waits",
+                         row.channel, row.target, attempts, error)
 
     def deliver_due(self) -> tuple[int, int]:
         """Sends every due row this deliverer can claim; returns (sent, failed). Never raises for a
@@ -212,7 +236,7 @@ class AlertDispatcher:
             # waits for a deliverer that can send it, where it was failed for good and lost without a word
             why = f"channel {row.channel!r} is not configured in this process ({UNCONFIGURED_HINT.get(row.channel, '')})"
             logger.warning("alert %s waits: %s", row.key, why)
-            self.outbox.mark_failed(row.id, why, UNCONFIGURED_RETRY)
+            self.outbox.mark_failed(row.id, why, UNCONFIGURED_RETRY, holder=self.holder)
             return "failed"
         thread_key = row.message.thread_key
         thread_id = self.outbox.thread_for(thread_key, row.channel, row.target) if thread_key else None
@@ -226,29 +250,86 @@ class AlertDispatcher:
                                                  since=datetime.fromisoformat(row.created_at))
                 if existing:
                     self.outbox.record_external_id(row.id, existing)
-                if not self.outbox.renew(row.id, self.holder, ttl):  # the lookup outlasted the lease
-                    logger.warning("alert %s: lease lost during lookup; left to its new holder", row.id)
-                    return "waiting"
+            channel.prepare(row.message, row.target)
+            # right before the send: the lease must still be ours, and long enough for the send itself
+            if not self.outbox.renew(row.id, self.holder, ttl):
+                logger.warning("alert %s: the lease ran out before the send (a slow lookup); not sent by %s, left"
+                               " to whoever holds it now", row.id, self.holder)
+                return "waiting"
             self.outbox.mark_in_flight(row.id)
             delivery = channel.send(row.message, row.target, thread_id=thread_id, existing_id=existing, key=row.key)
         except DeliveryError as exc:
-            attempts = row.attempts + 1
-            retry = exc.retryable and attempts < self.config.alerts.max_attempts
-            delay = timedelta(seconds=exc.retry_after or min(2 ** attempts, 300))
-            self.outbox.mark_failed(row.id, str(exc), delay if retry else None)
-            logger.warning("alert %s via %s not delivered (attempt %d): %s%s", row.id, row.channel, attempts,
-                           exc, "; will retry" if retry else "; giving up")
-            if row.message.kind != "operator" and (attempts == self.config.alerts.operator_after_failures
-                                                   or (not retry and attempts < self.config.alerts.
-                                                       operator_after_failures)):
-                self._operator_notice(row, str(exc))
+            self._not_delivered(row, exc)
             return "failed"
-        self._record(row, delivery, thread_key, thread_id)
+        if not self._record(row, delivery, thread_key, thread_id):
+            return "sent"  # sent by us, but the row is another deliverer's now: its follow-ups are theirs
         try:
             channel.after_delivery(row.message, row.target, delivery)
         except Exception:  # extras must never undo a delivered alert
             logger.exception("after-delivery step for alert %s failed", row.id)
         return "sent"
+
+    def _not_delivered(self, row: OutboxRow, exc: DeliveryError) -> None:
+        """Settles a failed send by its kind (alerts/channels/base.py). Only a message the channel can never
+        take, or an unknown refusal `alerts.max_attempts` times over, fails for good; an outage never does."""
+        alerts, error = self.config.alerts, str(exc)
+        if exc.kind == RATE_LIMITED:  # not taken: wait out Retry-After here, not asleep holding the row
+            wait = timedelta(seconds=min(exc.retry_after, RATE_LIMIT_CAP.total_seconds())) \
+                if exc.retry_after is not None else RATE_LIMIT_WAIT
+            self.outbox.mark_failed(row.id, error, wait, count=False, in_flight=row.in_flight,
+                                    holder=self.holder)
+            logger.info("alert %s via %s rate limited: next try in %.0f s", row.id, row.channel, wait.total_seconds())
+            return
+        attempts = row.attempts + 1
+        if exc.kind == NEEDS_FIX:
+            self._needs_fix(row, exc, attempts)
+            return
+        if exc.kind == TRANSIENT:
+            retry_in: timedelta | None = timedelta(seconds=min(exc.retry_after, RETRY_CAP.total_seconds())) \
+                if exc.retry_after else backoff(attempts)
+        elif exc.kind == UNKNOWN and attempts < alerts.max_attempts:
+            retry_in = backoff(attempts)
+        else:
+            retry_in = None
+        if not self.outbox.mark_failed(row.id, error, retry_in, holder=self.holder):
+            return
+        if retry_in is not None:
+            logger.warning("alert %s via %s %s not delivered (attempt %d): %s; next try in %.0f s", row.id,
+                           row.channel, row.target, attempts, error, retry_in.total_seconds())
+        else:
+            logger.error("alert %s via %s %s failed for good (attempt %d): %s; `crisiswatch alerts retry %s` sends"
+                         " it again", row.id, row.channel, row.target, attempts, error, row.id)
+        if row.message.kind != "operator" and (attempts == alerts.operator_after_failures
+                                               or (retry_in is None and attempts < alerts.operator_after_failures)):
+            self._operator_notice(row, error, attempts)
+
+    def _needs_fix(self, row: OutboxRow, exc: DeliveryError, attempts: int) -> None:
+        """A refused token, a bot not in its channel: no alert on that route can go until a person fixes
+        it, and none is lost. The row stays pending, retried every NEEDS_FIX_RETRY, its last_error saying
+        what to fix; the first row of an outage (on its target, or on the whole channel for a token) logs
+        one line and tells the operator on another route, if there is one."""
+        error = NEEDS_FIX_PREFIX + str(exc)
+        target = None if exc.scope == "channel" else row.target
+        first = not (row.last_error or "").startswith(NEEDS_FIX_PREFIX) and not self.outbox.needs_fix_besides(
+            row.id, row.channel, target)
+        if not self.outbox.mark_failed(row.id, error, NEEDS_FIX_RETRY, holder=self.holder):
+            return
+        where = f"{row.channel}" + (f" {row.target}" if target is not None else "")
+        if not first:
+            logger.info("alert %s via %s %s waits for a fix (attempt %d): %s", row.id, row.channel, row.target,
+                        attempts, exc)
+            return
+        logger.error("alerts to %s are held until someone fixes this: %s — they are retried every %d min and go out"
+                     " once it is fixed; `crisiswatch status` lists them", where, exc,
+                     NEEDS_FIX_RETRY.total_seconds() // 60)
+        message = AlertMessage(kind="operator", title=f"告警通道需要处理 {where} needs a fix", severity="紧急",
+                               brand=row.message.brand, timezone=self.config.alerts.timezone,
+                               summary=f"alerts to {where} are held until this is fixed: {exc}. They are retried"
+                                       f" every {NEEDS_FIX_RETRY.total_seconds() // 60:.0f} min and go out once it"
+                                       f" is. First held: {row.message.title}")
+        for channel, t in self.routes_for(message):
+            if channel != row.channel or (target is not None and t != row.target):
+                self.outbox.enqueue(f"operator:needs-fix:{row.id}|{channel}|{t}", channel, t, message)
 
     def _waits_for_root(self, row: OutboxRow) -> bool:
         """An escalation note for the response channel enqueued before the incident's own message
@@ -259,12 +340,19 @@ class AlertDispatcher:
             return False
         return self.clock() - datetime.fromisoformat(row.created_at) < ROOT_WAIT
 
-    def _record(self, row: OutboxRow, delivery: Delivery, thread_key: str | None, thread_id: str | None) -> None:
+    def _record(self, row: OutboxRow, delivery: Delivery, thread_key: str | None, thread_id: str | None) -> bool:
+        """What the send left (its ts, at once, whoever holds the row: a later attempt updates it instead of
+        posting again), then the row settled as sent; False when another deliverer holds the row now."""
         if delivery.external_id:
             self.outbox.record_external_id(row.id, delivery.external_id)
         if thread_key and delivery.thread_id and thread_id is None:
             self.outbox.remember_thread(thread_key, row.channel, row.target, delivery.thread_id)
-        self.outbox.mark_sent(row.id, delivery.external_id, delivery.thread_id)
+        if not self.outbox.mark_sent(row.id, delivery.external_id, delivery.thread_id, holder=self.holder):
+            return False
+        woken = self.outbox.wake_needs_fix(row.channel)  # it was fixed: what waited for the fix goes now
+        if woken:
+            logger.warning("%s delivers again: %d alert(s) that waited for a fix are due now", row.channel, woken)
+        return True
 
 
 __all__ = ["AlertDispatcher", "PENDING", "build_channels", "quiet_until"]

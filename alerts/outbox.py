@@ -7,13 +7,15 @@ are at-least-once after a crash.
 
 Any number of deliverers may share one outbox: a row is claimed with a lease (holder, expiry)
 before it is sent, so only one of them sends it; the lease is released when the row is settled,
-or runs out if its holder died. The claim is one UPDATE ... RETURNING over the oldest due row
+or runs out if its holder died. Lease times come from the database's clock, not the deliverer's,
+so a host whose clock is off cannot take a row another holds. The claim is one UPDATE ... RETURNING over the oldest due row
 (on PostgreSQL over `SELECT ... FOR UPDATE SKIP LOCKED`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +25,12 @@ from crisiswatch.db import POSTGRESQL, Row, StateConnection
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 HELD, DIGESTED = "held", "digested"  # low-severity rows waiting for the digest, and those it covered
+# last_error of a pending row that waits for a person (a refused token, a bot not in its channel)
+NEEDS_FIX_PREFIX = "needs a fix: "
+# a settling UPDATE applies only while the deliverer settling it still holds the row's lease (or nobody took it
+# since: an expired lease nobody claimed is still ours to settle)
+HOLDER_CHECK = " AND lease_holder=?"
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,6 +46,21 @@ class OutboxRow:
     last_error: str | None
     in_flight: bool = False
     created_at: str = ""
+
+
+@dataclass
+class Trouble:
+    """Rows with one kind of delivery trouble on one route (`crisiswatch status`, `alerts outbox`)."""
+    status: str
+    channel: str
+    target: str
+    needs_fix: bool      # waiting for a person to fix a token or a channel (see NEEDS_FIX_PREFIX)
+    count: int
+    since: str           # the oldest row's creation
+    ids: list[int]
+    last_error: str      # the newest row's
+    attempts: int        # the most any of them has had
+    next_attempt_at: str  # the soonest next try (pending rows)
 
 
 def _row(r: Row) -> OutboxRow:
@@ -75,22 +98,35 @@ class Outbox:
         the row it picks and skips rows another deliverer is claiming at that moment (FOR UPDATE SKIP
         LOCKED), and the outer WHERE checks the lease again on the row as locked, so two deliverers
         never both win one row and neither waits for the other."""
-        now = self.clock().isoformat()
+        due = self.clock().isoformat()
+        now = self.database_now()  # leases: the database's clock, the one every deliverer shares
         free = "status=? AND next_attempt_at <= ? AND id > ? AND (lease_until IS NULL OR lease_until <= ?)"
         skip = " FOR UPDATE SKIP LOCKED" if self.conn.dialect == POSTGRESQL else ""
+        args = (PENDING, due, after_id, now.isoformat())
         row = self.conn.execute(
             f"UPDATE outbox SET lease_holder=?, lease_until=? WHERE id = (SELECT id FROM outbox WHERE {free}"
             f" ORDER BY id LIMIT 1{skip}) AND {free} RETURNING *",
-            (holder, (self.clock() + ttl).isoformat(), PENDING, now, after_id, now, PENDING, now, after_id, now),
+            (holder, (now + ttl).isoformat(), *args, *args),
         ).fetchall()
         return _row(row[0]) if row else None  # fetchall: the statement (and its write lock) must finish
 
     def renew(self, row_id: int, holder: str, ttl: timedelta) -> bool:
         """Extends our lease before a slow step; False when it ran out and another deliverer took the row."""
-        now = self.clock()
+        now = self.database_now()
         cur = self.conn.execute("UPDATE outbox SET lease_until=? WHERE id=? AND lease_holder=? AND lease_until > ?",
                                 ((now + ttl).isoformat(), row_id, holder, now.isoformat()))
         return cur.rowcount == 1
+
+    def database_now(self) -> datetime:
+        """Now by the state database's clock, for leases: deliverers on hosts whose clocks disagree still
+        agree on when a lease runs out (on SQLite every process is on one host anyway). Stored as the
+        other times are, ISO 8601 UTC with +00:00, so it compares with what older releases wrote."""
+        if self.conn.dialect == POSTGRESQL:
+            value = self.conn.execute("SELECT clock_timestamp()").fetchone()[0]
+        else:
+            value = self.conn.execute("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')").fetchone()[0]
+        at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
     def release(self, row_id: int, holder: str) -> None:
         """Gives a claimed row back untouched (it must wait for another row first)."""
@@ -116,28 +152,89 @@ class Outbox:
         ).fetchall()
         return [_row(r) for r in rows]
 
-    def mark_sent(self, row_id: int, external_id: str | None, thread_id: str | None = None) -> None:
-        self.conn.execute(
+    def mark_sent(self, row_id: int, external_id: str | None, thread_id: str | None = None,
+                  holder: str | None = None) -> bool:
+        """Settles a delivered row. With `holder`, only while that deliverer still holds it: False (and one
+        log line) when its lease ran out mid-send and another deliverer took the row, which is then theirs."""
+        cur = self.conn.execute(
             "UPDATE outbox SET status=?, sent_at=?, external_id=COALESCE(?, external_id), in_flight=0,"
             " thread_id=COALESCE(?, thread_id), attempts=attempts+1, last_error=NULL, lease_holder=NULL,"
-            " lease_until=NULL WHERE id=?",
-            (SENT, self.clock().isoformat(), external_id, thread_id, row_id),
+            f" lease_until=NULL WHERE id=?{HOLDER_CHECK if holder else ''}",
+            (SENT, self.clock().isoformat(), external_id, thread_id, row_id, *((holder,) if holder else ())),
         )
+        return self._settled(cur, row_id, holder, "sent")
+
+    def _settled(self, cur, row_id: int, holder: str | None, what: str) -> bool:
+        if holder is None or cur.rowcount == 1:
+            return True
+        now = self.conn.execute("SELECT status, lease_holder FROM outbox WHERE id=?", (row_id,)).fetchone()
+        who = (f"{now['lease_holder']} holds it now" if now and now["lease_holder"]
+               else f"another deliverer settled it meanwhile ({now['status'] if now else 'gone'})")
+        logger.warning("alert %s: %s did not record it as %s: %s (its lease ran out during the send); left to"
+                       " them", row_id, holder, what, who)
+        return False
 
     def record_external_id(self, row_id: int, external_id: str) -> None:
         """Saved right after a post succeeds, so a crash before mark_sent updates instead of re-posting."""
         self.conn.execute("UPDATE outbox SET external_id=? WHERE id=?", (external_id, row_id))
 
-    def mark_failed(self, row_id: int, error: str, retry_in: timedelta | None) -> None:
+    def mark_failed(self, row_id: int, error: str, retry_in: timedelta | None, *, count: bool = True,
+                    in_flight: bool | None = None, holder: str | None = None) -> bool:
+        """Failed for good (retry_in None), or pending again in `retry_in`. `count=False`: the attempt does
+        not count (a 429: the channel did not take the message); `in_flight` resets the in-flight mark
+        (a 429 proves this post did not land, so an earlier attempt's mark is all that is left).
+        With `holder`, only while that deliverer still holds the row (see mark_sent)."""
+        bump = "attempts=attempts+1, " if count else ""
+        flight = "in_flight=?, " if in_flight is not None else ""
+        flight_arg = (int(in_flight),) if in_flight is not None else ()
+        check, check_arg = (HOLDER_CHECK, (holder,)) if holder else ("", ())
         if retry_in is None:
-            self.conn.execute("UPDATE outbox SET status=?, attempts=attempts+1, last_error=?, lease_holder=NULL,"
-                              " lease_until=NULL WHERE id=?", (FAILED, error[:500], row_id))
-            return
-        self.conn.execute(
-            "UPDATE outbox SET attempts=attempts+1, last_error=?, next_attempt_at=?, lease_holder=NULL,"
-            " lease_until=NULL WHERE id=?",
-            (error[:500], (self.clock() + retry_in).isoformat(), row_id),
+            cur = self.conn.execute(f"UPDATE outbox SET status=?, {bump}{flight}last_error=?, lease_holder=NULL,"
+                                    f" lease_until=NULL WHERE id=?{check}",
+                                    (FAILED, *flight_arg, error[:500], row_id, *check_arg))
+            return self._settled(cur, row_id, holder, "failed")
+        cur = self.conn.execute(
+            f"UPDATE outbox SET {bump}{flight}last_error=?, next_attempt_at=?, lease_holder=NULL,"
+            f" lease_until=NULL WHERE id=?{check}",
+            (*flight_arg, error[:500], (self.clock() + retry_in).isoformat(), row_id, *check_arg),
         )
+        return self._settled(cur, row_id, holder, "to be retried")
+
+    def needs_fix_besides(self, row_id: int, channel: str, target: str | None = None) -> bool:
+        """Another row on this channel (and target, when given) already waits for a fix: one outage."""
+        sql = "SELECT 1 FROM outbox WHERE status=? AND channel=? AND id <> ? AND last_error LIKE ?"
+        args: tuple = (PENDING, channel, row_id, NEEDS_FIX_PREFIX + "%")
+        if target is not None:
+            sql, args = sql + " AND target=?", (*args, target)
+        return self.conn.execute(sql + " LIMIT 1", args).fetchone() is not None
+
+    def wake_needs_fix(self, channel: str) -> int:
+        """The channel delivers again: its rows waiting for a fix are due now (each finds out for its target)."""
+        return self.conn.execute("UPDATE outbox SET next_attempt_at=? WHERE status=? AND channel=? AND last_error LIKE ?"
+                                 " AND next_attempt_at > ?", (self.clock().isoformat(), PENDING, channel,
+                                                              NEEDS_FIX_PREFIX + "%", self.clock().isoformat())).rowcount
+
+    def retry(self, row_ids: list[int] | None = None) -> list[OutboxRow]:
+        """Failed rows back to pending, due now, their attempts counted afresh (`row_ids` None: every failed
+        row); a pending row among `row_ids` is made due now (say, once its token was fixed). Returns
+        the rows as they were before."""
+        if row_ids is None:
+            rows = self.conn.execute("SELECT * FROM outbox WHERE status=? ORDER BY id", (FAILED,)).fetchall()
+        else:
+            rows = [r for i in row_ids for r in self.conn.execute(
+                "SELECT * FROM outbox WHERE id=? AND status IN (?,?)", (i, FAILED, PENDING)).fetchall()]
+        now = self.clock().isoformat()
+        done = []
+        for r in rows:
+            if r["status"] == FAILED:
+                cur = self.conn.execute("UPDATE outbox SET status=?, attempts=0, next_attempt_at=?, lease_holder=NULL,"
+                                        " lease_until=NULL WHERE id=? AND status=?", (PENDING, now, r["id"], FAILED))
+            else:
+                cur = self.conn.execute("UPDATE outbox SET next_attempt_at=? WHERE id=? AND status=?",
+                                        (now, r["id"], PENDING))
+            if cur.rowcount == 1:
+                done.append(_row(r))
+        return done
 
     def waits_for_thread(self, row: OutboxRow) -> bool:
         """An update must not go out before its incident's first message, or it lands outside the thread."""
@@ -172,6 +269,26 @@ class Outbox:
         return [_row(r) for r in self.conn.execute(
             "SELECT * FROM outbox WHERE status=? OR (status=? AND last_error IS NOT NULL AND last_error != '')"
             " ORDER BY id DESC LIMIT ?", (FAILED, PENDING, limit)).fetchall()]
+
+    def trouble_summary(self) -> list[Trouble]:
+        """The rows `troubled` lists, gathered by status, channel, target and kind of trouble: how many,
+        since when (the oldest's creation), the newest's error. Failed first, then those waiting for a fix."""
+        groups: dict[tuple[str, str, str, bool], Trouble] = {}
+        for r in self.conn.execute(
+                "SELECT id, status, channel, target, attempts, last_error, created_at, next_attempt_at FROM outbox"
+                " WHERE status=? OR (status=? AND last_error IS NOT NULL AND last_error != '') ORDER BY id",
+                (FAILED, PENDING)).fetchall():
+            error = r["last_error"] or ""
+            key = (r["status"], r["channel"], r["target"], error.startswith(NEEDS_FIX_PREFIX))
+            t = groups.get(key)
+            if t is None:
+                t = groups[key] = Trouble(r["status"], r["channel"], r["target"], key[3], 0, r["created_at"], [],
+                                          error, r["attempts"], r["next_attempt_at"])
+            t.count += 1
+            t.ids.append(r["id"])
+            t.last_error, t.attempts = error, max(t.attempts, r["attempts"])
+            t.next_attempt_at = min(t.next_attempt_at, r["next_attempt_at"])
+        return sorted(groups.values(), key=lambda t: (t.status != FAILED, not t.needs_fix, t.since))
 
     def all(self) -> list[OutboxRow]:
         return [_row(r) for r in self.conn.execute("SELECT * FROM outbox ORDER BY id").fetchall()]

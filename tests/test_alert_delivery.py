@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 import pytest
 
@@ -53,12 +54,27 @@ def test_updates_go_into_the_incident_thread(config, slack):
     assert second.params["thread_ts"]
 
 
-def test_rate_limit_is_retried_by_slack_sdk_honouring_retry_after(config, slack):
-    slack.fail_next("chat.postMessage", 429, {"Retry-After": "1"})
-    d = dispatcher(config, slack)
+def test_a_429_waits_out_retry_after_in_the_outbox_and_is_not_an_attempt(config, slack):
+    from datetime import datetime, timedelta
+
+    from tests.test_alert_helpers import T0, Clock
+
+    slack.fail_next("chat.postMessage", 429, {"Retry-After": "7"})
+    clock = Clock(T0)
+    d = AlertDispatcher(config, connect(config.state_store), {"slack": SlackChannel(slack.token, base_url=slack.base_url),
+                                                              "console": ConsoleChannel(io.StringIO())}, clock=clock)
     d.enqueue("a", message())
+    started = time.monotonic()
+    assert d.deliver_due() == (0, 1)
+    assert time.monotonic() - started < 5          # slack-sdk did not sleep holding the row
+    row = d.outbox.all()[0]
+    assert row.status == "pending" and row.attempts == 0 and not row.in_flight and "429" in row.last_error
+    due = d.conn.execute("SELECT next_attempt_at FROM outbox").fetchone()[0]
+    assert datetime.fromisoformat(due) == T0 + timedelta(seconds=7)
+    assert slack.posts() == [] and d.deliver_due() == (0, 0)   # not before Retry-After
+    clock.advance(seconds=7)
     assert d.deliver_due() == (1, 0)
-    assert len(slack.posts()) == 1
+    assert len(slack.posts()) == 1 and d.outbox.all()[0].attempts == 1
 
 
 def test_server_down_keeps_the_alert_pending_then_delivers(config, slack):
@@ -97,17 +113,17 @@ def test_hostile_post_text_arrives_inert(config, slack):
     assert "@here" not in escape_mrkdwn("@here")
 
 
-def test_permanent_error_is_not_retried(config, slack):
+def test_a_channel_slack_cannot_find_holds_its_alerts_until_fixed(config, slack):
     d = dispatcher(config, slack)
     d.enqueue("a", message())
     d.outbox.conn.execute("UPDATE outbox SET target=''")
     d.channels["slack"].default_target = ""
     assert d.deliver_due()[1] == 1
     slack_row, operator_row = d.outbox.all()
-    assert slack_row.status == "failed"
+    assert slack_row.status == "pending" and slack_row.last_error.startswith("needs a fix: channel_not_found")
     # no operator route: the notice goes to the crisis route (#crisis), not to the failing target
     assert (operator_row.channel, operator_row.target) == ("slack", "#crisis")
-    assert "channel_not_found" in operator_row.message.summary
+    assert "channel_not_found" in operator_row.message.summary and operator_row.status == "sent"
 
 
 def test_without_a_slack_token_alerts_go_to_the_console(config):

@@ -40,11 +40,26 @@ class Delivery:
     posted: bool = True             # False when an earlier post was updated instead
 
 
+# why a send failed, and so what the outbox does with the row (alerts/dispatch.py)
+TRANSIENT = "transient"        # network down, 5xx, timeouts: retried with back-off (at most 5 min) until it goes
+RATE_LIMITED = "rate_limited"  # 429 / a robot's rate limit: not taken; retried after Retry-After, not an attempt
+NEEDS_FIX = "needs_fix"        # a token or channel someone must fix: retried every 10 min until fixed, operator told
+UNKNOWN = "unknown"            # a refusal crisiswatch does not know: retried up to alerts.max_attempts, then failed
+PERMANENT = "permanent"        # this message can never be sent as it is (too long, malformed): failed, with why
+
+
 class DeliveryError(Exception):
-    def __init__(self, message: str, retryable: bool = True, retry_after: float | None = None) -> None:
+    """A send that did not go. `kind` says what happens next (above); `retryable=False` alone means
+    permanent. `scope` is what a NEEDS_FIX problem covers: the route's target, or the whole channel
+    (a refused token stops every target)."""
+
+    def __init__(self, message: str, retryable: bool = True, retry_after: float | None = None, *,
+                 kind: str | None = None, scope: str = "target") -> None:
         super().__init__(message)
-        self.retryable = retryable
+        self.kind = kind or (TRANSIENT if retryable else PERMANENT)
+        self.retryable = self.kind != PERMANENT
         self.retry_after = retry_after
+        self.scope = scope
 
 
 class Channel(ABC):
@@ -55,6 +70,11 @@ class Channel(ABC):
              existing_id: str | None = None, key: str | None = None) -> Delivery:
         """Deliver, or raise DeliveryError. `existing_id` means a previous attempt already posted;
         `key` is the outbox idempotency key, for channels that can tag what they post with it."""
+
+    def prepare(self, message: AlertMessage, target: str) -> None:
+        """The slow lookups a send needs (Slack: the channel's id), done before the deliverer renews its
+        lease on the row, so nothing slow stands between that renewal and the send. May raise DeliveryError."""
+        return None
 
     def find_existing(self, message: AlertMessage, target: str, key: str, thread_id: str | None,
                       since: datetime | None = None) -> str | None:
@@ -89,9 +109,10 @@ def post_json(url: str, payload: dict[str, Any], timeout: float = 10, what: str 
         raise DeliveryError(f"{what} unreachable: {exc.__class__.__name__}") from None
     if response.status_code >= 300:
         retry_after = response.headers.get("Retry-After")
-        raise DeliveryError(f"{what} answered HTTP {response.status_code}",
-                            retryable=response.status_code == 429 or response.status_code >= 500,
-                            retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None)
+        status = response.status_code
+        raise DeliveryError(f"{what} answered HTTP {status}", retryable=status == 429 or status >= 500,
+                            retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+                            kind=RATE_LIMITED if status == 429 else None)
     try:
         return json.loads(response.content or b"{}")
     except ValueError:

@@ -13,7 +13,7 @@ import os
 import time
 import urllib.parse
 
-from alerts.channels.base import Channel, Delivery, DeliveryError, env_value, post_json
+from alerts.channels.base import RATE_LIMITED, Channel, Delivery, DeliveryError, env_value, post_json
 from alerts.channels.wecom import markdown_body
 from alerts.message import AlertMessage
 
@@ -51,5 +51,6 @@ class DingTalkChannel(Channel):
         if code:
             # 130101: more than 20 messages a minute
             raise DeliveryError(f"DingTalk robot errcode {code}: {reply.get('errmsg', '')}",
-                                retryable=code not in PERMANENT, retry_after=60 if code == 130101 else None)
+                                retryable=code not in PERMANENT, retry_after=60 if code == 130101 else None,
+                                kind=RATE_LIMITED if code == 130101 else None)
         return Delivery()

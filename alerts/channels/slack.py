@@ -1,15 +1,21 @@
 """Slack through slack-sdk: Block Kit messages, incident threads, retries that never double-post.
 
-chat.postMessage is never retried blindly: its client retries only 429 (Slack did not take the
-message). A 5xx, a timeout or a dropped connection leaves the outcome unknown; the outbox row
+chat.postMessage is never retried by the client, not even a 429: a 429 (Slack did not take the
+message) goes back to the outbox, which tries again after its Retry-After without holding the row
+asleep. A 5xx, a timeout or a dropped connection leaves the outcome unknown; the outbox row
 stays in flight and the next attempt looks the alert up by its own key, carried in the message
 metadata, with conversations.history / replies (by channel id, resolved from the configured name)
 before posting again. Reads and chat.update are idempotent and keep slack-sdk's retry handlers.
+
+Slack's refusals are sorted for the outbox (alerts/channels/base.py): a refused token or a channel
+the bot cannot post in waits for someone to fix it (NEEDS_FIX, with what to fix), a message Slack
+can never take fails (PERMANENT), an error code not known here is retried a few times (UNKNOWN).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 from typing import Any
 
@@ -21,28 +27,86 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from alerts.channels.base import Channel, Delivery, DeliveryError
+from alerts.channels.base import (
+    NEEDS_FIX,
+    PERMANENT,
+    RATE_LIMITED,
+    TRANSIENT,
+    UNKNOWN,
+    Channel,
+    Delivery,
+    DeliveryError,
+)
 from alerts.channels.slack_ids import SlackChannelIds, channel_name, is_channel_id
 from alerts.chart import png_bars
 from alerts.message import AlertMessage
 from alerts.render import slack_blocks, slack_fallback_text
 
 logger = logging.getLogger(__name__)
-PERMANENT_ERRORS = {"channel_not_found", "not_in_channel", "invalid_auth", "account_inactive",
-                    "token_revoked", "is_archived", "msg_too_long", "invalid_blocks", "no_permission"}
+# someone must fix the token or the app: every alert on Slack waits for it ({env}: the token's variable)
+TOKEN_ERRORS = {
+    "invalid_auth": "the Slack token was refused; set a new one in {env}",
+    "not_authed": "no Slack token was sent; set one in {env}",
+    "token_revoked": "the Slack token was revoked; set a new one in {env}",
+    "token_expired": "the Slack token expired; set a new one in {env}",
+    "account_inactive": "the Slack app or its bot user was deactivated; reinstall the app and set its token in {env}",
+    "not_allowed_token_type": "the token in {env} is not a bot token (xoxb-…); set the bot token",
+    "missing_scope": "the Slack app lacks a scope it needs (chat:write, channels:read, channels:history);"
+                     " add it and reinstall the app",
+    "no_permission": "the Slack app lacks a permission it needs (chat:write); add it and reinstall the app",
+    "team_access_not_granted": "the Slack app is not allowed in this workspace; an admin must approve it",
+    "ekm_access_denied": "the workspace's key management denied the Slack app; ask a workspace admin",
+}
+# someone must fix this channel (or the route's target): alerts to it wait
+CHANNEL_ERRORS = {
+    "not_in_channel": "the bot is not a member of {target}; invite it there (/invite @bot)",
+    "channel_not_found": "Slack has no channel {target} the bot can see; invite the bot, or fix the route's target",
+    "is_archived": "{target} is archived; unarchive it or point the route elsewhere",
+    "restricted_action": "the workspace does not let the bot post in {target}; allow it or change the target",
+    "restricted_action_read_only_channel": "{target} is read-only for the bot; allow it or change the target",
+    "restricted_action_thread_only_channel": "{target} only takes thread replies; allow posts or change the target",
+}
+# this message can never be sent as it is: failed, with the reason
+PERMANENT_ERRORS = {"msg_too_long", "invalid_blocks", "invalid_blocks_format", "too_many_attachments", "no_text",
+                    "invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large",
+                    "invalid_arguments", "invalid_json", "json_not_object"}
+# Slack's own trouble, whatever the HTTP status says
+TRANSIENT_ERRORS = {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited",
+                    "team_added_to_org"}
 METADATA_EVENT = "crisiswatch_alert"
 # a second "opened" note in a thread (another playbook's notify) is news, not a change of state
 STATE_KINDS = {"incident_updated", "incident_escalated", "incident_resolved", "approval"}
 LOOKBACK_SECONDS = 300   # a lookup reads history from a little before the alert was enqueued
 MAX_PAGES = 50           # bounds a lookup or a channel listing (200 a page)
+RELIST_SECONDS = 60      # a name conversations.list did not show is posted by name meanwhile
 
 
-def _delivery_error(exc: SlackApiError) -> DeliveryError:
+def _delivery_error(exc: SlackApiError, target: str = "", token_env: str = "SLACK_BOT_TOKEN") -> DeliveryError:
+    """What Slack's refusal means for the outbox row (alerts/channels/base.py), said as what to do."""
     error = str(exc.response.get("error", "")) if exc.response is not None else str(exc)
     status = exc.response.status_code if exc.response is not None else 0
     retry_after = exc.response.headers.get("Retry-After") if exc.response is not None else None
-    return DeliveryError(f"Slack refused the message: {error or status}", retryable=error not in PERMANENT_ERRORS,
-                         retry_after=float(retry_after) if retry_after else None)
+    if status == 429:
+        return DeliveryError(f"Slack rate limit (429{', Retry-After ' + retry_after + ' s' if retry_after else ''})",
+                             kind=RATE_LIMITED, retry_after=_seconds(retry_after))
+    if error in TOKEN_ERRORS:
+        return DeliveryError(f"{error}: {TOKEN_ERRORS[error].format(env=token_env)}", kind=NEEDS_FIX, scope="channel")
+    if error in CHANNEL_ERRORS:
+        return DeliveryError(f"{error}: {CHANNEL_ERRORS[error].format(target=target or '(none given)')}",
+                             kind=NEEDS_FIX)
+    said = f"Slack refused the message: {error or status}"
+    if error in PERMANENT_ERRORS:
+        return DeliveryError(said, kind=PERMANENT)
+    if status >= 500 or error in TRANSIENT_ERRORS or not error:
+        return DeliveryError(said, kind=TRANSIENT)
+    return DeliveryError(said, kind=UNKNOWN)
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(float(value), 0.0) if value else None
+    except ValueError:
+        return None
 
 
 def _struggling(exc: SlackApiError) -> bool:
@@ -55,7 +119,7 @@ class SlackChannel(Channel):
 
     def __init__(self, token: str, base_url: str | None = None, default_target: str = "#crisis-response",
                  timeout: int = 10, max_retries: int = 2, upload_charts: bool = False,
-                 ids: SlackChannelIds | None = None) -> None:
+                 ids: SlackChannelIds | None = None, token_env: str = "SLACK_BOT_TOKEN") -> None:
         kwargs: dict[str, Any] = {"token": token, "timeout": timeout}
         if base_url:
             kwargs["base_url"] = base_url.rstrip("/") + "/"
@@ -64,9 +128,12 @@ class SlackChannel(Channel):
             RateLimitErrorRetryHandler(max_retry_count=max_retries),
             ServerErrorRetryHandler(max_retry_count=max_retries),
             ConnectionErrorRetryHandler(max_retry_count=max_retries)])
-        # posts: only a 429 proves Slack did not take the message; anything else is looked up first
-        self.poster = WebClient(**kwargs, retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=max_retries)])
+        # posts: no retry handler at all. A 429 goes back to the outbox (it waits out Retry-After there,
+        # not asleep inside a send holding the row's lease); anything else is looked up before a re-post
+        self.poster = WebClient(**kwargs, retry_handlers=[])
         self.default_target = default_target
+        self.token_env = token_env
+        self._listed_at: float | None = None  # a name not listed is not listed again for RELIST_SECONDS
         self.upload_charts = upload_charts
         self.ids = ids or SlackChannelIds()
 
@@ -77,10 +144,14 @@ class SlackChannel(Channel):
         if is_channel_id(name):
             return name
         found = self.ids.get(name)
-        if found is None:
+        if found is None and (self._listed_at is None or time.monotonic() - self._listed_at > RELIST_SECONDS):
             self._list_channels()
+            self._listed_at = time.monotonic()
             found = self.ids.get(name)
         return found or name  # not listed (no channels:read scope?): post by name, learn the id from the reply
+
+    def prepare(self, message: AlertMessage, target: str) -> None:
+        self.resolve(target)  # conversations.list may be slow (pages, a 429's Retry-After): before the lease renewal
 
     def _list_channels(self) -> None:
         cursor, pairs = None, {}
@@ -94,7 +165,9 @@ class SlackChannel(Channel):
                     break
         except SlackApiError as exc:
             if _struggling(exc):
-                raise _delivery_error(exc) from None
+                raise _delivery_error(exc, token_env=self.token_env) from None
+            if exc.response is not None and exc.response.get("error") in TOKEN_ERRORS:
+                raise _delivery_error(exc, token_env=self.token_env) from None
             logger.warning("cannot list Slack channels (%s): give channel ids (C…) as targets or grant channels:read",
                            exc.response.get("error") if exc.response is not None else exc)
         except OSError as exc:
@@ -119,7 +192,7 @@ class SlackChannel(Channel):
                 kwargs["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"key": key}}
             resp = self.poster.chat_postMessage(**kwargs)
         except SlackApiError as exc:
-            raise _delivery_error(exc) from None
+            raise _delivery_error(exc, target or self.default_target, self.token_env) from None
         except OSError as exc:  # connection refused, timeouts: Slack (or the network) is down
             raise DeliveryError(f"Slack unreachable: {exc.__class__.__name__}: {exc}") from None
         if resp.get("channel") and not is_channel_id(channel):
@@ -154,7 +227,9 @@ class SlackChannel(Channel):
                     return None
         except SlackApiError as exc:
             if _struggling(exc):  # Slack is struggling: try the whole send later
-                raise _delivery_error(exc) from None
+                raise _delivery_error(exc, target, self.token_env) from None
+            if exc.response is not None and exc.response.get("error") in TOKEN_ERRORS:  # nothing can be posted
+                raise _delivery_error(exc, target, self.token_env) from None
             # no history scope, say: posting again risks a duplicate, giving up would lose the
             # alert; a duplicate is the lesser harm
             logger.warning("cannot look for an earlier post (%s); posting",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from alerts.channels.base import Channel, Delivery, DeliveryError, env_value, post_json
+from alerts.channels.base import RATE_LIMITED, Channel, Delivery, DeliveryError, env_value, post_json
 from alerts.message import AlertMessage, neutral_markdown
 from alerts.render import fit_lines, plain_lines, utf8_size
 
@@ -43,5 +43,6 @@ class WeComChannel(Channel):
         if code:
             # 45009: the robot's 20-messages-a-minute limit
             raise DeliveryError(f"WeCom robot errcode {code}: {reply.get('errmsg', '')}",
-                                retryable=code not in PERMANENT, retry_after=60 if code == 45009 else None)
+                                retryable=code not in PERMANENT, retry_after=60 if code == 45009 else None,
+                                kind=RATE_LIMITED if code == 45009 else None)
         return Delivery()

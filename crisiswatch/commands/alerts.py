@@ -18,6 +18,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                            ("outbox", "outbox rows by status")):
         action = actions.add_parser(name, help=helptext)
         action.set_defaults(func=run, action=name)
+    retry = actions.add_parser("retry", help="put failed alerts back in the outbox (and make waiting ones due now);"
+                               " the next delivery pass sends them")
+    retry.add_argument("ids", nargs="*", type=int, metavar="ID", help="outbox row ids (`crisiswatch alerts outbox`)")
+    retry.add_argument("--all-failed", action="store_true", help="every alert that failed for good")
+    retry.add_argument("--as", dest="actor", help="who is acting, for the audit trail (default: your login name)")
+    retry.set_defaults(func=run, action="retry")
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
@@ -25,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from alerts.approvals import ApprovalService
     from alerts.dispatch import AlertDispatcher, build_channels
     from alerts.operator import OperatorAlerts
+    from alerts.outbox import NEEDS_FIX_PREFIX
     from crisiswatch.config import load_config
     from crisiswatch.db import connect
     from playbooks.paging import escalation_service
@@ -40,9 +47,13 @@ def run(args: argparse.Namespace) -> int:
         for status, count in sorted(dispatcher.outbox.counts().items()):
             print(f"{status}: {count}")
         for row in dispatcher.outbox.troubled():  # what is stuck, and why
-            print(f"  {row.status} · {row.channel} {row.target} · {row.message.title[:60]} · {row.attempts} attempts"
-                  f" · {row.last_error}")
+            state = ("failed (`alerts retry` sends it again)" if row.status == "failed" else "pending, waits for a fix"
+                     if (row.last_error or "").startswith(NEEDS_FIX_PREFIX) else "pending, will retry")
+            print(f"  #{row.id} {state} · {row.channel} {row.target} · {row.message.title[:60]} · queued"
+                  f" {_local(config, row.created_at)} · {row.attempts} attempts · {row.last_error}")
         return 0
+    if args.action == "retry":
+        return _retry(args, dispatcher.outbox, conn)
     if args.action == "tick":
         for line in escalation_service(config, conn, dispatcher).tick():
             print(line)
@@ -78,3 +89,34 @@ def deadman_check(config: Config) -> int:
         return code
     print(f"alerts: {sent} sent, {failed} failed" + (" (`crisiswatch alerts outbox` says why)" if failed else ""))
     return 1 if problem or failed else 0
+
+
+def _local(config, at: str) -> str:
+    from crisiswatch.localtime import local_time
+
+    return local_time(at, config.alerts.timezone, "%m-%d %H:%M")
+
+
+def _retry(args: argparse.Namespace, outbox, conn) -> int:
+    """`alerts retry ID…|--all-failed`: rows back to pending, each recorded in the audit trail."""
+    import getpass
+
+    from crisiswatch.audit import AuditLog
+
+    if bool(args.ids) == bool(args.all_failed):
+        print("alerts retry: give outbox row ids or --all-failed (not both)")
+        return 2
+    rows = outbox.retry(None if args.all_failed else args.ids)
+    actor = args.actor or f"cli:{getpass.getuser()}"
+    audit = AuditLog(conn)
+    for row in rows:
+        audit.record(actor, "alerts.retry", f"outbox:{row.id}", was=row.status, attempts=row.attempts,
+                     last_error=row.last_error, channel=row.channel, target=row.target, key=row.key)
+        print(f"#{row.id} {row.channel} {row.target} · {row.message.title[:60]} · was {row.status}"
+              f" ({row.attempts} attempts: {row.last_error}) · pending, due now")
+    missing = sorted(set(args.ids) - {r.id for r in rows})
+    if missing:
+        print(f"not in the outbox as failed or pending: {', '.join(f'#{i}' for i in missing)}")
+    print(f"alerts retry: {len(rows)} alert(s) back in the outbox; the next delivery pass sends them"
+          " (the run loop, or `crisiswatch alerts deliver`)")
+    return 1 if missing else 0

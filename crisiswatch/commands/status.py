@@ -16,6 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from alerts.dispatch import NEEDS_FIX_RETRY
     from alerts.outbox import DIGESTED, FAILED, HELD, PENDING, SENT, Outbox
     from crawlers.health import source_health
     from crawlers.state import CrawlState
@@ -69,6 +70,16 @@ def run(args: argparse.Namespace) -> int:
     order = (PENDING, HELD, FAILED, SENT, DIGESTED)
     shown = sorted(counts.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0]))
     print("outbox: " + (" · ".join(f"{n} {status}" for status, n in shown) or "empty"))
+    for t in Outbox(conn).trouble_summary():  # what waits after failed attempts, and why
+        if t.status == FAILED:
+            state, more = "failed for good", "`crisiswatch alerts retry ID|--all-failed`"
+        elif t.needs_fix:
+            state, more = "waiting for a fix", f"retried every {NEEDS_FIX_RETRY.total_seconds() // 60:.0f} min"
+        else:
+            state, more = "retrying", f"{t.attempts} attempts, next try {local(t.next_attempt_at)}"
+        ids = ", ".join(f"#{i}" for i in t.ids[:5]) + (" …" if len(t.ids) > 5 else "")
+        print(f"  {t.count} alert(s) to {t.channel} {t.target} {state} since {local(t.since)} ({more}; {ids}):"
+              f" {t.last_error}")
     print_workers(conn, local)
     incidents = IncidentService(conn)
     print(f"open incidents: {incidents.count(status='open')}")

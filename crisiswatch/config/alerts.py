@@ -106,7 +106,8 @@ class AlertSettings(StrictModel):
     routes: list[Route] = Field(default_factory=lambda: [Route(name="response", channel="slack")])
     operator_route: Route | None = Field(default=None, description="source health, dead-man, outages and delivery"
                                          " failures; unset: the crisis routes")
-    max_attempts: int = Field(default=8, ge=1)
+    max_attempts: int = Field(default=8, ge=1, description="tries for a refusal crisiswatch does not know before it"
+                              " fails; an outage (network, 5xx, timeouts, 429) is retried until it ends")
     operator_after_failures: int = Field(default=3, ge=1, description="failed sends before the operator hears")
     deadman_minutes: int = Field(default=15, ge=1)
     deadman_repeat_minutes: int = Field(default=60, ge=5, description="while the loop stays silent, the dead-man"
