@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from alerts.channels.base import DeliveryError
+from alerts.channels.base import NEEDS_FIX, DeliveryError
 from alerts.channels.dingtalk import DingTalkChannel
 from alerts.channels.email import EmailChannel
 from alerts.channels.feishu import FeishuChannel
@@ -156,7 +156,21 @@ def test_webhook_errors_are_clear_and_never_show_the_url(receiver, monkeypatch):
     monkeypatch.delenv("WECOM_URL")
     with pytest.raises(DeliveryError, match="WECOM_URL") as err:
         WeComChannel().send(message(), "WECOM_URL")
-    assert not err.value.retryable
+    assert err.value.kind == NEEDS_FIX  # held until someone sets it, never failed for good
+
+
+def test_an_alert_whose_robot_url_is_unset_waits_for_it_and_then_goes(tmp_path, monkeypatch, receiver):
+    server = receiver()
+    monkeypatch.delenv("WECOM_URL", raising=False)
+    config = make_config(tmp_path, routes=[{"name": "mgmt", "channel": "wecom", "url_env": "WECOM_URL"}])
+    d = AlertDispatcher(config, connect(config.state_store), build_channels(config))
+    d.enqueue("a", message())
+    d.deliver_due()  # a deliverer started without the variable: the alert was failed for good
+    [row] = d.outbox.all()
+    assert row.status == "pending" and "WECOM_URL" in row.last_error and "needs a fix" in row.last_error
+    monkeypatch.setenv("WECOM_URL", server.url("/cgi-bin/webhook/send?key=k"))
+    d.conn.execute("UPDATE outbox SET next_attempt_at=?", ("2000-01-01T00:00:00+00:00",))  # its retry is due
+    assert d.deliver_due() == (1, 0) and len(server.requests) == 1
 
 
 @pytest.fixture

@@ -89,10 +89,12 @@ class Channel(ABC):
 
 
 def env_value(name: str | None, what: str) -> str:
-    """A secret named in config, read from the environment; a clear, non-retryable error if unset."""
+    """A secret named in config, read from the environment. Unset, the alert waits for someone to set it
+    (a deliverer started without it, a secret rotated away): held, never failed for good."""
     value = os.environ.get(name or "")
     if not value:
-        raise DeliveryError(f"{what}: environment variable {name!r} is not set", retryable=False)
+        raise DeliveryError(f"{what}: environment variable {name!r} is not set: set it where the deliverer runs",
+                            kind=NEEDS_FIX)
     return value
 
 

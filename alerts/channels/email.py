@@ -9,7 +9,7 @@ import ssl
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from alerts.channels.base import Channel, Delivery, DeliveryError
+from alerts.channels.base import NEEDS_FIX, Channel, Delivery, DeliveryError
 from alerts.message import AlertMessage
 from alerts.render import plain_lines
 from crisiswatch.config import EmailSettings
@@ -61,7 +61,8 @@ class EmailChannel(Channel):
         except smtplib.SMTPRecipientsRefused as exc:
             raise DeliveryError(f"e-mail: every recipient refused ({len(exc.recipients)})", retryable=False) from None
         except smtplib.SMTPAuthenticationError:
-            raise DeliveryError("e-mail: SMTP login refused", retryable=False) from None
+            raise DeliveryError("e-mail: SMTP login refused: check the SMTP user and password", kind=NEEDS_FIX,
+                                scope="channel") from None
         except smtplib.SMTPResponseException as exc:
             raise DeliveryError(f"e-mail: SMTP {exc.smtp_code}", retryable=exc.smtp_code >= 400 and
                                 exc.smtp_code < 500) from None
