@@ -33,7 +33,7 @@ demo: $(STAMP) $(ASSETS)
 
 test: $(STAMP) $(ASSETS) browser servers
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -98,12 +98,12 @@ def test_a_host_that_leaves_puts_back_what_it_had_not_finished(redis_server):
 
 @pytest.mark.timeout(240)
 def test_a_crawl_host_killed_mid_crawl_stalls_nothing_and_loses_nothing(tmp_path, redis_server):
-    scenario = four_topics(datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5), rate=6)
+    scenario = four_topics(datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5), rate=3)
     expected = {p.id for p in scenario.posts}
     frontier = redis_server.url(6)
     state_url = f"sqlite:///{tmp_path / 'cw.db'}"
     with ReplayServer(scenario) as server:
-        cfg = write_config(tmp_path, server.base_url, frontier, state_url, delay=0.5)
+        cfg = write_config(tmp_path, server.base_url, frontier, state_url, delay=0.3)
         data = yaml.safe_load(cfg.read_text(encoding="utf-8"))
         data["crawl"]["frontier_heartbeat_seconds"] = 1.5
         cfg.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
