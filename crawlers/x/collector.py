@@ -63,11 +63,15 @@ def record_failed_queries(config: Config, failed: list[SearchFailed], queries: i
     """One failed run of the whole X collection, after the queries that did not fail: a later query's clean run
     must not make `status` read ok while another query fails every time."""
     worst = max(failed, key=lambda f: STATUSES.index(f.status) if f.status in STATUSES else len(STATUSES))
-    state = CrawlState(connect(config.state_store))
-    run = state.start_run("x")
-    state.record("x", "crawl_failed", status=worst.status,
-                 reason=f"{len(failed)} of {queries} X queries failed: {worst}")
-    state.finish_run(run, "failed", 0, 0)
+    conn = connect(config.state_store)
+    try:
+        state = CrawlState(conn)
+        run = state.start_run("x")
+        state.record("x", "crawl_failed", status=worst.status,
+                     reason=f"{len(failed)} of {queries} X queries failed: {worst}")
+        state.finish_run(run, "failed", 0, 0)
+    finally:
+        conn.close()
 
 
 def bearer_token(config: Config) -> str:
