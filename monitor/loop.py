@@ -186,7 +186,8 @@ class Scheduler:
     def join(self, spider: str) -> int:
         """Takes part in the shared crawl of `spider` until it is done (no lease, the schedule untouched)."""
         logger.info("joining the shared crawl of %s", spider)
-        return subprocess.call([*self._command(spider), "--join"], env=self._env())
+        code = self._run(spider, None, join=True)  # bounded like a crawl of its own, never None without a keeper
+        return CRAWL_TIMED_OUT if code is None else code
 
     def _command(self, spider: str) -> list[str]:
         cmd = [sys.executable, "-m", "crisiswatch.cli"]
@@ -197,10 +198,10 @@ class Scheduler:
     def _env(self) -> dict[str, str]:
         return {**os.environ, HOLDER_ENV: self.holder}  # the crawl's leases carry this worker's name
 
-    def _run(self, spider: str, keeper: LeaseKeeper | None) -> int | None:
+    def _run(self, spider: str, keeper: LeaseKeeper | None, join: bool = False) -> int | None:
         """The crawl process's exit code; None when its lease was lost, after stopping it (SIGTERM: Scrapy
         ends the crawl cleanly) so that it does not crawl alongside the worker that took the source over."""
-        process = subprocess.Popen(self._command(spider), env=self._env())
+        process = subprocess.Popen([*self._command(spider), *(["--join"] if join else [])], env=self._env())
         started = last = time.monotonic()
         limit = self.config.crawl.timeout_minutes * 60
         try:

@@ -166,3 +166,14 @@ def test_alerts_go_out_while_a_long_crawl_runs(tmp_path, monkeypatch):
     loop.pass_once()
     # the alert waited for the crawl to end (an hour, for a hung one)
     assert seen_while_crawling == [True]
+
+
+def test_joining_a_shared_crawl_is_bounded_like_a_crawl(tmp_path, monkeypatch):
+    config = parse_config({"brands": [{"key": "a", "names": ["极光"], "sources": {"weibo_search": ["极光"]}}],
+                           "crawl": {"timeout_minutes": 0.01}})
+    scheduler = Scheduler(config, None, connect(tmp_path / "s.db"))
+    commands = []
+    monkeypatch.setattr("monitor.loop.subprocess.Popen", crawls(lambda cmd, env: commands.append(cmd) or 0))
+    assert scheduler.join("weibo_search") == 0 and commands[-1][-2:] == ["weibo_search", "--join"]
+    monkeypatch.setattr("monitor.loop.subprocess.Popen", crawls(lambda cmd, env: 0, seconds=3600))
+    assert scheduler.join("weibo_search") == 124  # it waited as long as the shared crawl hung
