@@ -96,3 +96,17 @@ def test_archive_from_the_cli(tmp_path, monkeypatch, capsys):
         assert first.number in listed and second.number in listed
     assert main([*ticket, "archive"]) == 1
     assert "ticket archive N, or ticket archive --closed-before DATE" in capsys.readouterr().err
+
+
+def test_what_the_customer_said_at_the_follow_up_is_masked_where_the_contact_is(tmp_path):
+    tickets, clock = service(tmp_path, at(2026, 6, 1, 10, 0))
+    t = phone(tickets)
+    for action, extra in STEPS[:-1]:
+        clock.now += timedelta(minutes=20)
+        if action == "followup":
+            extra = {**extra, "comment": "还行，下次直接打我13912345678"}
+        t = tickets.transition(t.id, action, actor="agent:lin", expected_version=t.version, **extra)
+    listed = t.to_dict(contact=False)  # what `ticket list --json` and viewers get
+    assert listed["satisfaction_comment"] == "还行，下次直接打我139****5678"
+    assert "13912345678" not in str(listed["satisfaction_history"])
+    assert t.to_dict()["satisfaction_comment"].endswith("13912345678")  # the agent's own view, as for the contact

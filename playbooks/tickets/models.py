@@ -193,7 +193,10 @@ class Ticket:
         out = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in self.__dict__.items()}
         out["intake"] = self.intake
         if not contact:
-            out.update(contact=self.contact_masked, summary=self.summary_masked, expectation=self.expectation_masked)
+            out.update(contact=self.contact_masked, summary=self.summary_masked, expectation=self.expectation_masked,
+                       satisfaction_comment=mask_pii(self.satisfaction_comment).text,
+                       satisfaction_history=[{**h, "comment": mask_pii(h["comment"]).text} if h.get("comment") else h
+                                             for h in self.satisfaction_history])
         return out
 
 
