@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from alerts.message import AlertMessage
-from crisiswatch.db import POSTGRESQL, Row, StateConnection
+from crisiswatch.db import POSTGRESQL, Row, StateConnection, database_now
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 HELD, DIGESTED = "held", "digested"  # low-severity rows waiting for the digest, and those it covered
@@ -118,15 +118,8 @@ class Outbox:
         return cur.rowcount == 1
 
     def database_now(self) -> datetime:
-        """Now by the state database's clock, for leases: deliverers on hosts whose clocks disagree still
-        agree on when a lease runs out (on SQLite every process is on one host anyway). Stored as the
-        other times are, ISO 8601 UTC with +00:00, so it compares with what older releases wrote."""
-        if self.conn.dialect == POSTGRESQL:
-            value = self.conn.execute("SELECT clock_timestamp()").fetchone()[0]
-        else:
-            value = self.conn.execute("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')").fetchone()[0]
-        at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+        """Now by the state database's clock (`crisiswatch.db.database_now`), the one every deliverer shares."""
+        return database_now(self.conn)
 
     def release(self, row_id: int, holder: str) -> None:
         """Gives a claimed row back untouched (it must wait for another row first)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 from crisiswatch.store.connect import open_store
@@ -60,3 +61,14 @@ def ensure_schema(conn: sqlite3.Connection, name: str, ddl: str) -> None:
         add_missing_columns(conn, ddl)
         conn.executescript(ddl)
         _schemas_done.add((db, name))
+
+
+def database_now(conn: StateConnection) -> datetime:
+    """Now by the state database's clock, for leases: processes on hosts whose clocks disagree still agree on
+    when a lease runs out (on SQLite every process is on one host anyway). In UTC, as every stored time is."""
+    if conn.dialect == POSTGRESQL:
+        value = conn.execute("SELECT clock_timestamp()").fetchone()[0]
+    else:
+        value = conn.execute("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')").fetchone()[0]
+    at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from crisiswatch.db import DatabaseError, StateConnection
+from crisiswatch.db import DatabaseError, StateConnection, database_now
 from crisiswatch.errors import CrisiswatchError
 from crisiswatch.store.connect import open_store
 
@@ -65,9 +65,12 @@ class LeaseInfo:
 
 
 class Leases:
-    def __init__(self, conn: StateConnection, clock: Clock = _utc_now) -> None:
+    """Named leases in the state store. Their times are read by the database's clock (`database_now`), so a
+    host whose clock runs ahead cannot take a lease another still holds; `clock` replaces it in tests."""
+
+    def __init__(self, conn: StateConnection, clock: Clock | None = None) -> None:
         self.conn = conn
-        self.clock = clock
+        self.clock: Clock = clock or (lambda: database_now(conn))
 
     def acquire(self, name: str, holder: str, ttl: timedelta) -> bool:
         """True when `holder` now holds `name` until now + ttl (free, expired, already its own, or
@@ -162,7 +165,9 @@ class LeaseKeeper:
                 try:
                     if conn is None:
                         conn = self._connect()
-                    ok = Leases(conn, clock=self.clock).renew(self.name, self.holder, self.ttl)
+                    # the lease row by the database's clock (unless a test gave one); our own expiry by ours
+                    ok = Leases(conn, clock=None if self.clock is _utc_now else self.clock).renew(
+                        self.name, self.holder, self.ttl)
                 except DatabaseError as exc:
                     error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                     if conn is not None:  # it may be closed for good: the next try opens a fresh one

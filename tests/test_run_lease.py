@@ -191,3 +191,20 @@ def test_a_second_loop_names_the_others_expiry_in_the_teams_zone(tmp_path):
     # `status` reads times in the team's zone; this line said UTC
     shanghai = expires.astimezone(ZoneInfo("Asia/Shanghai"))
     assert f"until {shanghai:%H:%M:%S} CST; not starting a second one" in str(refused.value)
+
+
+def test_a_host_clock_ahead_cannot_take_a_lease_another_process_holds(state_url, monkeypatch):
+    import crisiswatch.lease
+
+    leases = Leases(connect(state_url))
+    assert leases.acquire("run-loop", "host-a", timedelta(minutes=2))
+
+    class Ahead(datetime):  # host b's clock runs three minutes fast
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.now(tz) + timedelta(minutes=3)
+
+    monkeypatch.setattr(crisiswatch.lease, "datetime", Ahead)
+    # by b's clock, a's lease ran out a minute ago: b took it, and two loops ran
+    assert not Leases(connect(state_url)).acquire("run-loop", "host-b", timedelta(minutes=2))
+    assert Leases(connect(state_url)).get("run-loop").holder == "host-a"
