@@ -88,7 +88,9 @@ def test_without_uploads_the_sparkline_carries_the_trend(tmp_path, slack):
     assert slack.files() == [] and "▁█" in json.dumps(blocks_of(slack.posts()[0]), ensure_ascii=False)
 
 
-def test_updates_thread_and_edit_the_top_message_to_the_current_state(tmp_path, slack):
+def opened_then_resolved(tmp_path, slack):
+    """An incident's thread in Slack: opened, then resolved an hour later. (config, dispatcher, the resolved
+    incident, what the resolution's delivery returned)"""
     config = make_config(tmp_path)
     d = slack_dispatcher(config, slack)
     incident = open_incident(d.conn)
@@ -96,7 +98,12 @@ def test_updates_thread_and_edit_the_top_message_to_the_current_state(tmp_path, 
     d.deliver_due()
     resolved = IncidentService(d.conn).resolve(incident.id, at=T0 + timedelta(hours=1), reason="quiet").incident
     d.enqueue("resolved", incident_message(config, resolved, "重要", kind="incident_resolved", chart=False))
-    assert d.deliver_due() == (1, 0)
+    return config, d, resolved, d.deliver_due()
+
+
+def test_updates_thread_and_edit_the_top_message_to_the_current_state(tmp_path, slack):
+    *_, delivered = opened_then_resolved(tmp_path, slack)
+    assert delivered == (1, 0)
     top, reply = slack.posts()
     assert reply.params["thread_ts"] == slack.messages[0]["ts"]
     updates = [c for c in slack.calls if c.method == "chat.update"]
@@ -106,14 +113,7 @@ def test_updates_thread_and_edit_the_top_message_to_the_current_state(tmp_path, 
 
 
 def test_a_note_after_the_resolution_never_turns_the_top_message_back_into_an_update(tmp_path, slack):
-    config = make_config(tmp_path)
-    d = slack_dispatcher(config, slack)
-    incident = open_incident(d.conn)
-    d.enqueue("open", incident_message(config, incident, "重要", chart=False))
-    d.deliver_due()
-    resolved = IncidentService(d.conn).resolve(incident.id, at=T0 + timedelta(hours=1), reason="quiet").incident
-    d.enqueue("resolved", incident_message(config, resolved, "重要", kind="incident_resolved", chart=False))
-    d.deliver_due()
+    config, d, resolved, _ = opened_then_resolved(tmp_path, slack)
     root = json.dumps(slack.messages[0]["blocks"], ensure_ascii=False)
     note = incident_message(config, resolved, "重要", kind="incident_updated", chart=False)  # a late playbook note
     note.summary = "已确认 acknowledged by U0LATE"
