@@ -32,8 +32,8 @@ Evaluation protocol (fixed before the detector was tuned; change the detector, n
   realTweets series kept back by the checkers are free of that.
 
 Rounds: every change to the detector since the first round was written down before it was run, with
-the rule that keeps or drops it, and measured once under this protocol; the log of all fourteen rounds, in
-order and with their results, is docs/detection-rounds.md (write a fifteenth there before running it). The
+the rule that keeps or drops it, and measured once under this protocol; the log of all fifteen rounds, in
+order and with their results, is docs/detection-rounds.md (write a sixteenth there before running it). The
 detector shipped is the second round's, with the seventh and eighth rounds' gauss statistic (and the
 fix recorded after the eighth): overall LOFO 65.8, realTweets LOSO 89.1 for the per-fold choice and
 89.8 for surge alone.
@@ -76,6 +76,7 @@ from nab import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from monitor.detectors.anomaly import score_series  # noqa: E402
+from monitor.detectors.surge import SurgeSettings  # noqa: E402
 
 PUBLISHED_TWEETS = {  # NAB's own scorer on the five shared realTweets series (../shared/README.md)
     "ARTime": 88.1, "earthgecko_skyline": 77.8, "contextOSE": 76.0, "numenta": 67.4, "twitterADVec": 66.0,
@@ -300,14 +301,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--nab", default=str(Path(__file__).resolve().parents[1] / "../shared/data/nab"))
     parser.add_argument("--chart", help="write a PNG of held-out vs in-sample scores per family, and of fewer mentions")
+    parser.add_argument("--variant", choices=("R15-1", "R15-2"),
+                        help="the fifteenth round's variants (docs/detection-rounds.md)")
     args = parser.parse_args(argv)
+    settings: dict[str, SurgeSettings | None] = {name: None for name in CANDIDATES}
+    if args.variant:
+        weight = {"R15-1": 1.0, "R15-2": 0.5}[args.variant]
+        settings = {"surge": SurgeSettings(lifetime_weight=weight),
+                    "change": SurgeSettings(sides="both", lifetime_weight=weight),
+                    "auto": SurgeSettings(lifetime_weight=weight)}
+        print(f"variant {args.variant}: S lowered by {weight:g} x log10(watched time / 7 days), at most a year")
 
     nab = Path(args.nab)
     reproduce_published(nab)
     corpus = load_corpus(nab)
     print(f"\n{len(corpus.series)} series, {corpus.n_windows()} windows; candidates: "
           + "; ".join(f"{k} ({v})" for k, v in CANDIDATES.items()))
-    surge = {name: score_corpus(corpus, lambda ts, vs, name=name: score_series(ts, vs, name), name)
+    surge = {name: score_corpus(corpus, lambda ts, vs, name=name: score_series(ts, vs, name, settings[name]), name)
              for name in CANDIDATES}
     gaussian = {"gaussian": score_corpus(corpus, lambda ts, vs: score_series(ts, vs, "gaussian"), "gaussian")}
     print("\nHELD OUT, each candidate alone (standard profile; its thresholds chosen without the series scored)")
@@ -320,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
               + "   (threshold by NAB's optimiser on the family itself)")
     fewer: list[FewerRow] = []
     if corpus.indices("realTweets"):
-        fewer = fewer_mentions(corpus, surge["surge"], lambda ts, vs: score_series(ts, vs, "surge"))
+        fewer = fewer_mentions(corpus, surge["surge"], lambda ts, vs: score_series(ts, vs, "surge", settings["surge"]))
         _print_fewer(corpus, fewer)
     results = {}
     for det, scored in (("surge/change/auto, chosen per fold", surge), ("gaussian (NAB's windowed Gaussian)", gaussian)):
