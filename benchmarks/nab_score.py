@@ -76,7 +76,6 @@ from nab import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from monitor.detectors.anomaly import score_series  # noqa: E402
-from monitor.detectors.surge import SurgeSettings  # noqa: E402
 
 PUBLISHED_TWEETS = {  # NAB's own scorer on the five shared realTweets series (../shared/README.md)
     "ARTime": 88.1, "earthgecko_skyline": 77.8, "contextOSE": 76.0, "numenta": 67.4, "twitterADVec": 66.0,
@@ -301,23 +300,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--nab", default=str(Path(__file__).resolve().parents[1] / "../shared/data/nab"))
     parser.add_argument("--chart", help="write a PNG of held-out vs in-sample scores per family, and of fewer mentions")
-    parser.add_argument("--variant", choices=("R15-1", "R15-2"),
-                        help="the fifteenth round's variants (docs/detection-rounds.md)")
     args = parser.parse_args(argv)
-    settings: dict[str, SurgeSettings | None] = {name: None for name in CANDIDATES}
-    if args.variant:
-        weight = {"R15-1": 1.0, "R15-2": 0.5}[args.variant]
-        settings = {"surge": SurgeSettings(lifetime_weight=weight),
-                    "change": SurgeSettings(sides="both", lifetime_weight=weight),
-                    "auto": SurgeSettings(lifetime_weight=weight)}
-        print(f"variant {args.variant}: S lowered by {weight:g} x log10(watched time / 7 days), at most a year")
 
     nab = Path(args.nab)
     reproduce_published(nab)
     corpus = load_corpus(nab)
     print(f"\n{len(corpus.series)} series, {corpus.n_windows()} windows; candidates: "
           + "; ".join(f"{k} ({v})" for k, v in CANDIDATES.items()))
-    surge = {name: score_corpus(corpus, lambda ts, vs, name=name: score_series(ts, vs, name, settings[name]), name)
+    surge = {name: score_corpus(corpus, lambda ts, vs, name=name: score_series(ts, vs, name), name)
              for name in CANDIDATES}
     gaussian = {"gaussian": score_corpus(corpus, lambda ts, vs: score_series(ts, vs, "gaussian"), "gaussian")}
     print("\nHELD OUT, each candidate alone (standard profile; its thresholds chosen without the series scored)")
@@ -330,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
               + "   (threshold by NAB's optimiser on the family itself)")
     fewer: list[FewerRow] = []
     if corpus.indices("realTweets"):
-        fewer = fewer_mentions(corpus, surge["surge"], lambda ts, vs: score_series(ts, vs, "surge", settings["surge"]))
+        fewer = fewer_mentions(corpus, surge["surge"], lambda ts, vs: score_series(ts, vs, "surge"))
         _print_fewer(corpus, fewer)
     results = {}
     for det, scored in (("surge/change/auto, chosen per fold", surge), ("gaussian (NAB's windowed Gaussian)", gaussian)):

@@ -54,7 +54,6 @@ SWING = STATISTICS.index("swing")  # the one statistic without a direction
 # gauss's deviation is at least 1 % (on the log scale): a series that never moved does not page at S = 30
 # for its first 1 % step (a floor far below the spread of any series with noise, counts or measurements)
 GAUSS_MIN_SD = 0.01
-_WEEK, _YEAR = 7 * 86400.0, 365 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -75,9 +74,6 @@ class SurgeSettings:
     ladder: float = 1.5  # within an episode, a new report needs S this many times the last one
     quiet_hours: float = 24.0
     min_samples: int = 24
-    # R15 (docs/detection-rounds.md): the score reads S lowered by lifetime_weight x log10(T / 7 days), T the time
-    # the series has been watched (gaps not counted), between 7 and 365 days; 0.0: off
-    lifetime_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.floor < 1.0:
@@ -152,7 +148,6 @@ class SurgeScorer:
         self._episode = 0.0  # S of the episode's last report (0: no episode)
         self._since = 0.0
         self._below_since: float | None = None
-        self._watched = 0.0  # seconds the series has been watched: each interval counted up to an hour
         self.last: Reading | None = None
 
     # ------------------------------------------------------------------ streaming
@@ -173,7 +168,6 @@ class SurgeScorer:
             self._alpha = 1.0 if h >= self.s.level_hours else -math.expm1(-h / self.s.level_hours)
             self._alpha_slow = 1.0 if h >= self.s.slow_hours else -math.expm1(-h / self.s.slow_hours)
             self._dt = dt
-        self._watched += dt if dt < 3600.0 else 3600.0
         self._last = t
         block = int(t // self._block_s)
         if block != self._block:
@@ -300,10 +294,6 @@ class SurgeScorer:
         self.last = Reading(name, side, S, p, value, baseline, self._since, t,
                             min(10.0**S, 1e12) * self._sample_every / 3600.0,
                             len(calibration) * self._sample_every / 3600.0)
-        if s.lifetime_weight:
-            S -= s.lifetime_weight * math.log10(min(max(self._watched, _WEEK), _YEAR) / _WEEK)
-            if S <= 0.0:
-                return 0.0
         return S / (S + 1.0)
 
     @property
