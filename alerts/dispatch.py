@@ -30,7 +30,7 @@ from alerts.channels.slack_ids import SlackChannelIds
 from alerts.channels.slack_webhook import SlackWebhookChannel
 from alerts.channels.wecom import WeComChannel
 from alerts.message import AlertMessage
-from alerts.outbox import HELD, NEEDS_FIX_PREFIX, PENDING, Outbox, OutboxRow
+from alerts.outbox import HELD, PENDING, Outbox, OutboxRow
 from crisiswatch.config import Config, Route
 from crisiswatch.db import StateConnection
 from crisiswatch.lease import new_holder
@@ -308,11 +308,9 @@ class AlertDispatcher:
         it, and none is lost. The row stays pending, retried every NEEDS_FIX_RETRY, its last_error saying
         what to fix; the first row of an outage (on its target, or on the whole channel for a token) logs
         one line and tells the operator on another route, if there is one."""
-        error = NEEDS_FIX_PREFIX + str(exc)
         target = None if exc.scope == "channel" else row.target
-        first = not (row.last_error or "").startswith(NEEDS_FIX_PREFIX) and not self.outbox.needs_fix_besides(
-            row.id, row.channel, target)
-        if not self.outbox.mark_failed(row.id, error, NEEDS_FIX_RETRY, holder=self.holder):
+        first = not row.needs_fix and not self.outbox.needs_fix_besides(row.id, row.channel, target)
+        if not self.outbox.mark_failed(row.id, str(exc), NEEDS_FIX_RETRY, holder=self.holder, needs_fix=True):
             return
         where = f"{row.channel}" + (f" {row.target}" if target is not None else "")
         if not first:

@@ -194,8 +194,8 @@ def test_a_revoked_token_holds_every_alert_says_what_to_fix_once_and_delivers_wh
         d.deliver_due()                                        # the first, tried again: still refused
     rows = d.outbox.all()
     assert [r.status for r in rows] == [PENDING, PENDING]       # nothing failed for good, nothing lost
-    assert rows[0].last_error == ("needs a fix: invalid_auth: the Slack token was refused;"
-                                  " set a new one in SLACK_BOT_TOKEN")
+    assert rows[0].needs_fix and rows[0].last_error == ("invalid_auth: the Slack token was refused;"
+                                                        " set a new one in SLACK_BOT_TOKEN")
     assert next_try(d, rows[0].id) - clock.at == timedelta(minutes=10)
     said = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(said) == 1 and "set a new one in SLACK_BOT_TOKEN" in said[0].getMessage()   # one line per outage
@@ -219,7 +219,8 @@ def test_status_and_alerts_outbox_show_held_alerts_and_why(tmp_path, slack, monk
     line = next(x for x in out.splitlines() if "waiting for a fix" in x)
     assert "1 alert(s) to slack #crisis" in line and "invalid_auth: the Slack token was refused" in line
     code, out = run_cli(tmp_path, slack, "alerts", "outbox")
-    assert "pending: 1" in out and "needs a fix: invalid_auth" in out
+    assert "pending: 1" in out and "pending, waits for a fix (`alerts retry --needs-fix` once fixed) ·" in out
+    assert "invalid_auth: the Slack token was refused" in out
 
 
 def test_a_bot_removed_from_its_channel_tells_the_operator_route_once(tmp_path, slack, caplog):
@@ -235,7 +236,8 @@ def test_a_bot_removed_from_its_channel_tells_the_operator_route_once(tmp_path, 
         clock.advance(minutes=10)
     held = [r for r in d.outbox.all() if r.channel == "slack"]
     assert [r.status for r in held] == [PENDING] * 3
-    assert held[0].last_error == ("needs a fix: not_in_channel: the bot is not a member of #crisis;"
-                                  " invite it there (/invite @bot)")
+    assert all(r.needs_fix for r in held)
+    assert held[0].last_error == "not_in_channel: the bot is not a member of #crisis; invite it there (/invite @bot)"
     notices = [r for r in d.outbox.all() if r.channel == "console"]
     assert len(notices) == 1 and notices[0].status == SENT and "not_in_channel" in notices[0].message.summary
+
