@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -47,6 +48,29 @@ RETRY_CAP = timedelta(minutes=5)        # the longest back-off between tries whi
 NEEDS_FIX_RETRY = timedelta(minutes=10)  # between tries while a token or a channel waits for a person
 RATE_LIMIT_WAIT = timedelta(seconds=30)  # a 429 without Retry-After
 RATE_LIMIT_CAP = timedelta(minutes=15)   # a Retry-After beyond this is not believed
+
+
+@dataclass
+class DeliveryPass:
+    """What one delivery pass did with the rows it claimed. A rate-limited alert is waiting, not failed: the
+    channel did not take it and asked to be tried again later, which the outbox does by itself."""
+    sent: int = 0
+    rate_limited: int = 0   # a 429: tried again after its Retry-After, not an attempt
+    failed: int = 0         # not delivered otherwise: an outage (retried), a fix awaited, a refusal for good
+    next_try: timedelta | None = None  # the soonest try again of a rate-limited alert
+
+    def waited(self, wait: timedelta) -> None:
+        self.rate_limited += 1
+        self.next_try = wait if self.next_try is None else min(self.next_try, wait)
+
+    def summary(self) -> str:
+        """The line `crisiswatch alerts deliver` prints (a cron job or a systemd unit logs it)."""
+        line = f"alerts: {self.sent} sent, {self.failed} failed" + (
+            " (`crisiswatch alerts outbox` says why)" if self.failed else "")
+        if self.rate_limited and self.next_try is not None:
+            line += (f"; {self.rate_limited} rate limited, waiting (not failed): the channel asked to be tried"
+                     f" again later, next try in {self.next_try.total_seconds():.0f} s")
+        return line
 
 
 def backoff(attempts: int) -> timedelta:
@@ -216,20 +240,29 @@ class AlertDispatcher:
                          row.channel, row.target, attempts, error)
 
     def deliver_due(self) -> tuple[int, int]:
-        """Sends every due row this deliverer can claim; returns (sent, failed). Never raises for a
-        channel's failure. Rows claimed by another deliverer (a second process) are left to it."""
-        sent = failed = 0
+        """Sends every due row this deliverer can claim; returns (sent, not delivered, a 429 included).
+        Never raises for a channel's failure. Rows claimed by another deliverer (a second process) are left to it."""
+        done = self.deliver_pass()
+        return done.sent, done.failed + done.rate_limited
+
+    def deliver_pass(self) -> DeliveryPass:
+        """deliver_due, telling a rate-limited alert (waiting) from one that failed."""
+        done = DeliveryPass()
         ttl = timedelta(seconds=self.config.alerts.outbox_lease_seconds)
         after = 0
         while (row := self.outbox.claim(self.holder, ttl, after)) is not None:
             after = row.id
             outcome = self._deliver(row, ttl)
-            sent += outcome == "sent"
-            failed += outcome == "failed"
-        return sent, failed
+            if isinstance(outcome, timedelta):
+                done.waited(outcome)
+            else:
+                done.sent += outcome == "sent"
+                done.failed += outcome == "failed"
+        return done
 
-    def _deliver(self, row: OutboxRow, ttl: timedelta) -> str:
-        """One claimed row: sent, failed, or released (it waits for its thread's first message)."""
+    def _deliver(self, row: OutboxRow, ttl: timedelta) -> str | timedelta:
+        """One claimed row: sent, failed, released (it waits for its thread's first message), or the wait
+        a rate limit asked for."""
         channel = self.channels.get(row.channel)
         if channel is None:
             # queued by a process that had the channel (its token), delivered by one that has not: the alert
@@ -259,8 +292,7 @@ class AlertDispatcher:
             self.outbox.mark_in_flight(row.id)
             delivery = channel.send(row.message, row.target, thread_id=thread_id, existing_id=existing, key=row.key)
         except DeliveryError as exc:
-            self._not_delivered(row, exc)
-            return "failed"
+            return self._not_delivered(row, exc) or "failed"
         if not self._record(row, delivery, thread_key, thread_id):
             return "sent"  # sent by us, but the row is another deliverer's now: its follow-ups are theirs
         try:
@@ -269,9 +301,10 @@ class AlertDispatcher:
             logger.exception("after-delivery step for alert %s failed", row.id)
         return "sent"
 
-    def _not_delivered(self, row: OutboxRow, exc: DeliveryError) -> None:
-        """Settles a failed send by its kind (alerts/channels/base.py). Only a message the channel can never
-        take, or an unknown refusal `alerts.max_attempts` times over, fails for good; an outage never does."""
+    def _not_delivered(self, row: OutboxRow, exc: DeliveryError) -> timedelta | None:
+        """Settles a failed send by its kind (alerts/channels/base.py); returns the wait a rate limit asked for.
+        Only a message the channel can never take, or an unknown refusal `alerts.max_attempts` times over,
+        fails for good; an outage never does."""
         alerts, error = self.config.alerts, str(exc)
         if exc.kind == RATE_LIMITED:  # not taken: wait out Retry-After here, not asleep holding the row
             wait = timedelta(seconds=min(exc.retry_after, RATE_LIMIT_CAP.total_seconds())) \
@@ -279,11 +312,11 @@ class AlertDispatcher:
             self.outbox.mark_failed(row.id, error, wait, count=False, in_flight=row.in_flight,
                                     holder=self.holder)
             logger.info("alert %s via %s rate limited: next try in %.0f s", row.id, row.channel, wait.total_seconds())
-            return
+            return wait
         attempts = row.attempts + 1
         if exc.kind == NEEDS_FIX:
             self._needs_fix(row, exc, attempts)
-            return
+            return None
         if exc.kind == TRANSIENT:
             retry_in: timedelta | None = timedelta(seconds=min(exc.retry_after, RETRY_CAP.total_seconds())) \
                 if exc.retry_after else backoff(attempts)
@@ -292,7 +325,7 @@ class AlertDispatcher:
         else:
             retry_in = None
         if not self.outbox.mark_failed(row.id, error, retry_in, holder=self.holder):
-            return
+            return None
         if retry_in is not None:
             logger.warning("alert %s via %s %s not delivered (attempt %d): %s; next try in %.0f s", row.id,
                            row.channel, row.target, attempts, error, retry_in.total_seconds())
@@ -302,6 +335,7 @@ class AlertDispatcher:
         if row.message.kind != "operator" and (attempts == alerts.operator_after_failures
                                                or (retry_in is None and attempts < alerts.operator_after_failures)):
             self._operator_notice(row, error, attempts)
+        return None
 
     def _needs_fix(self, row: OutboxRow, exc: DeliveryError, attempts: int) -> None:
         """A refused token, a bot not in its channel: no alert on that route can go until a person fixes
@@ -353,4 +387,4 @@ class AlertDispatcher:
         return True
 
 
-__all__ = ["AlertDispatcher", "PENDING", "build_channels", "quiet_until"]
+__all__ = ["AlertDispatcher", "DeliveryPass", "PENDING", "build_channels", "quiet_until"]

@@ -241,3 +241,20 @@ def test_a_bot_removed_from_its_channel_tells_the_operator_route_once(tmp_path, 
     notices = [r for r in d.outbox.all() if r.channel == "console"]
     assert len(notices) == 1 and notices[0].status == SENT and "not_in_channel" in notices[0].message.summary
 
+
+def test_alerts_deliver_exits_0_after_a_429_and_says_the_alert_waits(tmp_path, slack, monkeypatch):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", slack.token)
+    config = make_config(tmp_path)
+    d = slack_dispatcher(config, slack)
+    d.enqueue("a", incident_message(config, open_incident(d.conn), "紧急", chart=False))
+    slack.fail_next("chat.postMessage", 429, {"Retry-After": "30"})
+    code, out = run_cli(tmp_path, slack, "alerts", "deliver")   # as a cron job or a systemd timer runs it
+    assert code == 0, out            # Slack is pacing us: nothing for on-call to do, the unit did not fail
+    assert "alerts: 0 sent, 0 failed; 1 rate limited, waiting (not failed)" in out
+    assert "next try in 30 s" in out
+    [row] = d.outbox.all()
+    assert row.status == PENDING and row.attempts == 0 and not slack.messages
+    d.conn.execute("UPDATE outbox SET next_attempt_at='2000-01-01'")
+    slack.fail_next("chat.postMessage", 503)   # a real failure still fails the run
+    code, out = run_cli(tmp_path, slack, "alerts", "deliver")
+    assert code == 1 and "alerts: 0 sent, 1 failed (`crisiswatch alerts outbox` says why)" in out

@@ -62,9 +62,11 @@ def run(args: argparse.Namespace) -> int:
         dispatcher.flush_digest()
         operator.check_health()
         operator.check_flatlines()
-    sent, failed = dispatcher.deliver_due()
-    print(f"alerts: {sent} sent, {failed} failed" + (" (`crisiswatch alerts outbox` says why)" if failed else ""))
-    return code or (1 if failed else 0)
+    # exit 1 when an alert was not delivered and did not merely wait for a rate limit (cron and systemd
+    # report the run as failed): a 429 is the channel pacing us, and its alert goes on its next try by itself
+    done = dispatcher.deliver_pass()
+    print(done.summary())
+    return code or (1 if done.failed else 0)
 
 
 def deadman_check(config: Config) -> int:
@@ -83,13 +85,13 @@ def deadman_check(config: Config) -> int:
             print(f"dead-man: {line}")
         problem = operator.deadman_check()
         print(f"dead-man: {problem}" if problem else "dead-man: loop is alive")
-        sent, failed = dispatcher.deliver_due()
+        done = dispatcher.deliver_pass()
     except OperationalError as exc:
         line, code = fallback.page(exc)
         print(line)
         return code
-    print(f"alerts: {sent} sent, {failed} failed" + (" (`crisiswatch alerts outbox` says why)" if failed else ""))
-    return 1 if problem or failed else 0
+    print(done.summary())
+    return 1 if problem or done.failed else 0
 
 
 def _local(config, at: str) -> str:
