@@ -21,6 +21,7 @@ from alerts.channels.base import (
     Channel,
     Delivery,
     DeliveryError,
+    LookupRefused,
 )
 from alerts.channels.console import ConsoleChannel
 from alerts.channels.dingtalk import DingTalkChannel
@@ -279,8 +280,7 @@ class AlertDispatcher:
         try:
             existing = row.external_id
             if row.in_flight and not existing:  # the last attempt may have landed before it failed or died
-                existing = channel.find_existing(row.message, row.target, row.key, thread_id,
-                                                 since=datetime.fromisoformat(row.created_at))
+                existing = self._earlier_post(row, channel, thread_id)
                 if existing:
                     self.outbox.record_external_id(row.id, existing)
             channel.prepare(row.message, row.target)
@@ -371,6 +371,18 @@ class AlertDispatcher:
         if (row.channel, row.target) not in self.routes_for(row.message):
             return False
         return self.clock() - datetime.fromisoformat(row.created_at) < ROOT_WAIT
+
+    def _earlier_post(self, row: OutboxRow, channel: Channel, thread_id: str | None) -> str | None:
+        """What an earlier claim of the row posted, if it landed; None too when the channel may not look.
+        Then the alert is posted anyway: a possible duplicate is the lesser harm than a crisis alert held
+        until someone grants a scope (one line says so)."""
+        try:
+            return channel.find_existing(row.message, row.target, row.key, thread_id,
+                                         since=datetime.fromisoformat(row.created_at))
+        except LookupRefused as exc:
+            logger.warning("alert %s: cannot look for an earlier post of it (%s); posting it: a duplicate is the"
+                           " lesser harm than an alert held until that is fixed", row.id, exc)
+            return None
 
     def _record(self, row: OutboxRow, delivery: Delivery, thread_key: str | None, thread_id: str | None) -> bool:
         """What the send left (its ts, at once, whoever holds the row: a later attempt updates it instead of

@@ -8,7 +8,9 @@ files.getUploadURLExternal, a POST of the bytes to the returned upload URL, file
 
 Like Slack: chat.postMessage takes a channel name or id and answers with the id; conversations.history,
 .replies and chat.update take ids only and answer `channel_not_found` to a name; metadata is returned
-only with `include_all_metadata`; lists are paged (`limit`, `cursor`, `response_metadata.next_cursor`).
+only with `include_all_metadata`; lists are paged (`limit`, `cursor`, `response_metadata.next_cursor`);
+each method wants its bot scope (`scopes`: the token's) and answers `missing_scope` with `needed` and
+`provided` otherwise.
 Faults: `fail_next(method, status, delay=…)` answers an error (or answers late) before doing anything;
 with `after_store=True` the message is stored first, as when a proxy or Slack fails after the write.
 """
@@ -22,6 +24,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
+
+# the bot scope each method wants (Slack's method pages; history: channels:history for public channels)
+SCOPES = {"chat.postMessage": "chat:write", "chat.update": "chat:write",
+          "chat.postEphemeral": "chat:write", "conversations.list": "channels:read",
+          "conversations.history": "channels:history", "conversations.replies": "channels:history",
+          "files.getUploadURLExternal": "files:write", "files.completeUploadExternal": "files:write"}
 
 
 @dataclass
@@ -41,6 +49,7 @@ class SlackAPIServer:
     page_size: int = 100  # Slack returns fewer than `limit` when it likes; paging must follow the cursor
     messages: list[dict[str, Any]] = field(default_factory=list)  # what a channel would show, in order
     uploads: dict[str, dict[str, Any]] = field(default_factory=dict)  # file id -> name, bytes, shares
+    scopes: set[str] = field(default_factory=lambda: set(SCOPES.values()))  # what the installed app was granted
 
     def __post_init__(self) -> None:
         server = self
@@ -140,6 +149,13 @@ class SlackAPIServer:
     def _serve(self, request: BaseHTTPRequestHandler, method: str, params: dict[str, Any], handler: Any) -> None:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             self._reply(handler, 200, {"ok": False, "error": "invalid_auth"}, {})
+            return
+        needed = SCOPES.get(method)
+        if needed and needed not in self.scopes:
+            with self._lock:
+                self.calls.append(Call(method, params, dict(request.headers)))
+            self._reply(handler, 200, {"ok": False, "error": "missing_scope", "needed": needed,
+                                       "provided": ",".join(sorted(self.scopes))}, {})
             return
         with self._lock:
             self.calls.append(Call(method, params, dict(request.headers)))
