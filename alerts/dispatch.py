@@ -34,7 +34,7 @@ from alerts.channels.wecom import WeComChannel
 from alerts.message import AlertMessage
 from alerts.outbox import HELD, PENDING, Outbox, OutboxRow
 from crisiswatch.config import Config, Route
-from crisiswatch.db import StateConnection
+from crisiswatch.db import StateConnection, transaction
 from crisiswatch.lease import new_holder
 from crisiswatch.mention import severity_rank
 
@@ -49,6 +49,7 @@ RETRY_CAP = timedelta(minutes=5)        # the longest back-off between tries whi
 NEEDS_FIX_RETRY = timedelta(minutes=10)  # between tries while a token or a channel waits for a person
 RATE_LIMIT_WAIT = timedelta(seconds=30)  # a 429 without Retry-After
 RATE_LIMIT_CAP = timedelta(minutes=15)   # a Retry-After beyond this is not believed
+LOOKUP_REFUSED = object()                # _earlier_post: the channel may not look
 
 
 @dataclass
@@ -279,8 +280,12 @@ class AlertDispatcher:
             return "waiting"
         try:
             existing = row.external_id
-            if row.in_flight and not existing:  # the last attempt may have landed before it failed or died
-                existing = self._earlier_post(row, channel, thread_id)
+            # an earlier claim ended without settling: its post may have landed, or may still land
+            looked = row.in_flight and not existing
+            if looked:
+                found = self._earlier_post(row, channel, thread_id)
+                looked = found is not LOOKUP_REFUSED
+                existing = found if isinstance(found, str) else None
                 if existing:
                     self.outbox.record_external_id(row.id, existing)
             channel.prepare(row.message, row.target)
@@ -293,8 +298,14 @@ class AlertDispatcher:
             delivery = channel.send(row.message, row.target, thread_id=thread_id, existing_id=existing, key=row.key)
         except DeliveryError as exc:
             return self._not_delivered(row, exc) or "failed"
+        if looked and delivery.posted:  # the earlier claim's copy may have landed after our lookup
+            delivery = self._one_copy(row, channel, delivery, thread_id)
         if not self._record(row, delivery, thread_key, thread_id):
-            return "sent"  # sent by us, but the row is another deliverer's now: its follow-ups are theirs
+            # sent by us, but the row is another deliverer's now (our lease ran out mid-send): if it posted
+            # too, the later copy goes; the row and its follow-ups are theirs
+            if delivery.posted:
+                self._one_copy(row, channel, delivery, thread_id)
+            return "sent"
         try:
             channel.after_delivery(row.message, row.target, delivery)
         except Exception:  # extras must never undo a delivered alert
@@ -372,8 +383,8 @@ class AlertDispatcher:
             return False
         return self.clock() - datetime.fromisoformat(row.created_at) < ROOT_WAIT
 
-    def _earlier_post(self, row: OutboxRow, channel: Channel, thread_id: str | None) -> str | None:
-        """What an earlier claim of the row posted, if it landed; None too when the channel may not look.
+    def _earlier_post(self, row: OutboxRow, channel: Channel, thread_id: str | None) -> str | object | None:
+        """What an earlier claim of the row posted, if it landed; LOOKUP_REFUSED when the channel may not look.
         Then the alert is posted anyway: a possible duplicate is the lesser harm than a crisis alert held
         until someone grants a scope (one line says so)."""
         try:
@@ -382,17 +393,36 @@ class AlertDispatcher:
         except LookupRefused as exc:
             logger.warning("alert %s: cannot look for an earlier post of it (%s); posting it: a duplicate is the"
                            " lesser harm than an alert held until that is fixed", row.id, exc)
-            return None
+            return LOOKUP_REFUSED
+
+    def _one_copy(self, row: OutboxRow, channel: Channel, delivery: Delivery, thread_id: str | None) -> Delivery:
+        """After a post that may have a twin (another claim of the row posted it too, its sender stalled past
+        its lease): the earliest copy carrying the row's key is the alert, and a later one is deleted by the
+        deliverer that posted it. Returns the delivery to settle the row with (the earliest copy's ts, so
+        threads and updates follow the message people saw first)."""
+        try:
+            first = channel.find_existing(row.message, row.target, row.key, thread_id,
+                                          since=datetime.fromisoformat(row.created_at))
+        except (DeliveryError, LookupRefused) as exc:  # keeping ours risks a second copy, deleting it a lost alert
+            logger.warning("alert %s: cannot check for a second copy of %s's post %s (%s); kept it", row.id,
+                           self.holder, delivery.external_id, exc)
+            return delivery
+        if not first or first == delivery.external_id or not delivery.external_id:
+            return delivery
+        gone = channel.withdraw(row.target, delivery.external_id)
+        logger.warning("alert %s: %s's post %s was a second copy (the alert stands as %s, posted earlier): %s",
+                       row.id, self.holder, delivery.external_id, first,
+                       "deleted" if gone else "could not delete it")
+        return Delivery(external_id=first, thread_id=thread_id or first, posted=False)
 
     def _record(self, row: OutboxRow, delivery: Delivery, thread_key: str | None, thread_id: str | None) -> bool:
-        """What the send left (its ts, at once, whoever holds the row: a later attempt updates it instead of
-        posting again), then the row settled as sent; False when another deliverer holds the row now."""
-        if delivery.external_id:
-            self.outbox.record_external_id(row.id, delivery.external_id)
-        if thread_key and delivery.thread_id and thread_id is None:
-            self.outbox.remember_thread(thread_key, row.channel, row.target, delivery.thread_id)
-        if not self.outbox.mark_sent(row.id, delivery.external_id, delivery.thread_id, holder=self.holder):
-            return False
+        """The row settled as sent with what the send left (its ts, the incident's thread), while this
+        deliverer still holds it; False when another deliverer holds the row now (nothing recorded)."""
+        with transaction(self.conn, lock=f"outbox:{row.id}"):
+            if not self.outbox.mark_sent(row.id, delivery.external_id, delivery.thread_id, holder=self.holder):
+                return False
+            if thread_key and delivery.thread_id and thread_id is None:
+                self.outbox.remember_thread(thread_key, row.channel, row.target, delivery.thread_id)
         woken = self.outbox.wake_needs_fix(row.channel)  # it was fixed: what waited for the fix goes now
         if woken:
             logger.warning("%s delivers again: %d alert(s) that waited for a fix are due now", row.channel, woken)

@@ -6,8 +6,11 @@ asleep. A 5xx, a timeout or a dropped connection leaves the outcome unknown; the
 stays in flight and the next attempt looks the alert up by its own key, carried in the message
 metadata, with conversations.history / replies (by channel id, resolved from the configured name)
 before posting again. Reads and chat.update are idempotent and keep slack-sdk's retry handlers.
+A copy that still lands late (its sender stalled past its lease while another deliverer posted) is
+found the same way afterwards: the earliest post of a key is the alert, a later one is deleted by
+the deliverer that posted it (chat.delete; a bot may delete what it posted).
 
-Scopes: chat:write to post and update; channels:read (groups:read for private channels) to
+Scopes: chat:write to post, update and delete; channels:read (groups:read for private channels) to
 turn names into ids; channels:history (groups:history) to look an alert up. Without a lookup scope the
 alert is still posted: by name, or at the risk of a duplicate, never held (one warning line says which).
 
@@ -217,7 +220,7 @@ class SlackChannel(Channel):
 
     def find_existing(self, message: AlertMessage, target: str, key: str, thread_id: str | None,
                       since: datetime | None = None) -> str | None:
-        """The ts of a message carrying this outbox key (its metadata), read page by page from a
+        """The ts of the earliest message carrying this outbox key (its metadata), read page by page from a
         little before `since`. Raises DeliveryError when Slack struggles or refuses the token (the send
         waits), LookupRefused for any other refusal (a missing history scope, say: the caller decides)."""
         channel = self.resolve(target)
@@ -226,7 +229,7 @@ class SlackChannel(Channel):
         args: dict[str, Any] = {"channel": channel, "limit": 200, "include_all_metadata": True}
         if since is not None:
             args["oldest"] = f"{since.timestamp() - LOOKBACK_SECONDS:.6f}"
-        cursor = None
+        cursor, found = None, []
         try:
             for _ in range(MAX_PAGES):
                 if thread_id:
@@ -236,16 +239,27 @@ class SlackChannel(Channel):
                 for msg in resp.get("messages", []):
                     meta = msg.get("metadata") or {}
                     if meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get("key") == key:
-                        return msg.get("ts")
+                        found.append(msg["ts"])
                 cursor = (resp.get("response_metadata") or {}).get("next_cursor")
                 if not cursor:
-                    return None
+                    break
+            else:
+                logger.warning("alert %s: only %d pages of %s read for an earlier post", key, MAX_PAGES, channel)
         except SlackApiError as exc:
             raise LookupRefused(_lookup_refused(exc, target, self.token_env)) from None
         except OSError as exc:
             raise DeliveryError(f"Slack unreachable: {exc.__class__.__name__}: {exc}") from None
-        logger.warning("alert %s not found in %d pages of %s; posting", key, MAX_PAGES, channel)
-        return None
+        return min(found, key=float) if found else None
+
+    def withdraw(self, target: str, external_id: str) -> bool:
+        """Deletes a message this bot posted (a second copy of an alert); False, logged, when Slack refuses."""
+        try:
+            self.client.chat_delete(channel=self.resolve(target), ts=external_id)
+            return True
+        except (SlackApiError, OSError) as exc:
+            logger.warning("could not delete the second copy %s in %s: %s", external_id, target,
+                           exc.response.get("error") if isinstance(exc, SlackApiError) and exc.response else exc)
+            return False
 
     def after_delivery(self, message: AlertMessage, target: str, delivery: Delivery) -> None:
         """A thread reply refreshes the top message to the incident's current state; a new incident
