@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ from alerts.channels.base import (
     Channel,
     Delivery,
     DeliveryError,
+    LookupRefused,
 )
 from alerts.channels.console import ConsoleChannel
 from alerts.channels.dingtalk import DingTalkChannel
@@ -30,9 +32,9 @@ from alerts.channels.slack_ids import SlackChannelIds
 from alerts.channels.slack_webhook import SlackWebhookChannel
 from alerts.channels.wecom import WeComChannel
 from alerts.message import AlertMessage
-from alerts.outbox import HELD, NEEDS_FIX_PREFIX, PENDING, Outbox, OutboxRow
+from alerts.outbox import HELD, PENDING, Outbox, OutboxRow
 from crisiswatch.config import Config, Route
-from crisiswatch.db import StateConnection
+from crisiswatch.db import StateConnection, transaction
 from crisiswatch.lease import new_holder
 from crisiswatch.mention import severity_rank
 
@@ -47,6 +49,30 @@ RETRY_CAP = timedelta(minutes=5)        # the longest back-off between tries whi
 NEEDS_FIX_RETRY = timedelta(minutes=10)  # between tries while a token or a channel waits for a person
 RATE_LIMIT_WAIT = timedelta(seconds=30)  # a 429 without Retry-After
 RATE_LIMIT_CAP = timedelta(minutes=15)   # a Retry-After beyond this is not believed
+LOOKUP_REFUSED = object()                # _earlier_post: the channel may not look
+
+
+@dataclass
+class DeliveryPass:
+    """What one delivery pass did with the rows it claimed. A rate-limited alert is waiting, not failed: the
+    channel did not take it and asked to be tried again later, which the outbox does by itself."""
+    sent: int = 0
+    rate_limited: int = 0   # a 429: tried again after its Retry-After, not an attempt
+    failed: int = 0         # not delivered otherwise: an outage (retried), a fix awaited, a refusal for good
+    next_try: timedelta | None = None  # the soonest try again of a rate-limited alert
+
+    def waited(self, wait: timedelta) -> None:
+        self.rate_limited += 1
+        self.next_try = wait if self.next_try is None else min(self.next_try, wait)
+
+    def summary(self) -> str:
+        """The line `crisiswatch alerts deliver` prints (a cron job or a systemd unit logs it)."""
+        line = f"alerts: {self.sent} sent, {self.failed} failed" + (
+            " (`crisiswatch alerts outbox` says why)" if self.failed else "")
+        if self.rate_limited and self.next_try is not None:
+            line += (f"; {self.rate_limited} rate limited, waiting (not failed): the channel asked to be tried"
+                     f" again later, next try in {self.next_try.total_seconds():.0f} s")
+        return line
 
 
 def backoff(attempts: int) -> timedelta:
@@ -216,20 +242,29 @@ class AlertDispatcher:
                          row.channel, row.target, attempts, error)
 
     def deliver_due(self) -> tuple[int, int]:
-        """Sends every due row this deliverer can claim; returns (sent, failed). Never raises for a
-        channel's failure. Rows claimed by another deliverer (a second process) are left to it."""
-        sent = failed = 0
+        """Sends every due row this deliverer can claim; returns (sent, not delivered, a 429 included).
+        Never raises for a channel's failure. Rows claimed by another deliverer (a second process) are left to it."""
+        done = self.deliver_pass()
+        return done.sent, done.failed + done.rate_limited
+
+    def deliver_pass(self) -> DeliveryPass:
+        """deliver_due, telling a rate-limited alert (waiting) from one that failed."""
+        done = DeliveryPass()
         ttl = timedelta(seconds=self.config.alerts.outbox_lease_seconds)
         after = 0
         while (row := self.outbox.claim(self.holder, ttl, after)) is not None:
             after = row.id
             outcome = self._deliver(row, ttl)
-            sent += outcome == "sent"
-            failed += outcome == "failed"
-        return sent, failed
+            if isinstance(outcome, timedelta):
+                done.waited(outcome)
+            else:
+                done.sent += outcome == "sent"
+                done.failed += outcome == "failed"
+        return done
 
-    def _deliver(self, row: OutboxRow, ttl: timedelta) -> str:
-        """One claimed row: sent, failed, or released (it waits for its thread's first message)."""
+    def _deliver(self, row: OutboxRow, ttl: timedelta) -> str | timedelta:
+        """One claimed row: sent, failed, released (it waits for its thread's first message), or the wait
+        a rate limit asked for."""
         channel = self.channels.get(row.channel)
         if channel is None:
             # queued by a process that had the channel (its token), delivered by one that has not: the alert
@@ -245,9 +280,12 @@ class AlertDispatcher:
             return "waiting"
         try:
             existing = row.external_id
-            if row.in_flight and not existing:  # the last attempt may have landed before it failed or died
-                existing = channel.find_existing(row.message, row.target, row.key, thread_id,
-                                                 since=datetime.fromisoformat(row.created_at))
+            # an earlier claim ended without settling: its post may have landed, or may still land
+            looked = row.in_flight and not existing
+            if looked:
+                found = self._earlier_post(row, channel, thread_id)
+                looked = found is not LOOKUP_REFUSED
+                existing = found if isinstance(found, str) else None
                 if existing:
                     self.outbox.record_external_id(row.id, existing)
             channel.prepare(row.message, row.target)
@@ -259,19 +297,25 @@ class AlertDispatcher:
             self.outbox.mark_in_flight(row.id)
             delivery = channel.send(row.message, row.target, thread_id=thread_id, existing_id=existing, key=row.key)
         except DeliveryError as exc:
-            self._not_delivered(row, exc)
-            return "failed"
+            return self._not_delivered(row, exc) or "failed"
+        if looked and delivery.posted:  # the earlier claim's copy may have landed after our lookup
+            delivery = self._one_copy(row, channel, delivery, thread_id)
         if not self._record(row, delivery, thread_key, thread_id):
-            return "sent"  # sent by us, but the row is another deliverer's now: its follow-ups are theirs
+            # sent by us, but the row is another deliverer's now (our lease ran out mid-send): if it posted
+            # too, the later copy goes; the row and its follow-ups are theirs
+            if delivery.posted:
+                self._one_copy(row, channel, delivery, thread_id)
+            return "sent"
         try:
             channel.after_delivery(row.message, row.target, delivery)
         except Exception:  # extras must never undo a delivered alert
             logger.exception("after-delivery step for alert %s failed", row.id)
         return "sent"
 
-    def _not_delivered(self, row: OutboxRow, exc: DeliveryError) -> None:
-        """Settles a failed send by its kind (alerts/channels/base.py). Only a message the channel can never
-        take, or an unknown refusal `alerts.max_attempts` times over, fails for good; an outage never does."""
+    def _not_delivered(self, row: OutboxRow, exc: DeliveryError) -> timedelta | None:
+        """Settles a failed send by its kind (alerts/channels/base.py); returns the wait a rate limit asked for.
+        Only a message the channel can never take, or an unknown refusal `alerts.max_attempts` times over,
+        fails for good; an outage never does."""
         alerts, error = self.config.alerts, str(exc)
         if exc.kind == RATE_LIMITED:  # not taken: wait out Retry-After here, not asleep holding the row
             wait = timedelta(seconds=min(exc.retry_after, RATE_LIMIT_CAP.total_seconds())) \
@@ -279,11 +323,11 @@ class AlertDispatcher:
             self.outbox.mark_failed(row.id, error, wait, count=False, in_flight=row.in_flight,
                                     holder=self.holder)
             logger.info("alert %s via %s rate limited: next try in %.0f s", row.id, row.channel, wait.total_seconds())
-            return
+            return wait
         attempts = row.attempts + 1
         if exc.kind == NEEDS_FIX:
             self._needs_fix(row, exc, attempts)
-            return
+            return None
         if exc.kind == TRANSIENT:
             retry_in: timedelta | None = timedelta(seconds=min(exc.retry_after, RETRY_CAP.total_seconds())) \
                 if exc.retry_after else backoff(attempts)
@@ -292,7 +336,7 @@ class AlertDispatcher:
         else:
             retry_in = None
         if not self.outbox.mark_failed(row.id, error, retry_in, holder=self.holder):
-            return
+            return None
         if retry_in is not None:
             logger.warning("alert %s via %s %s not delivered (attempt %d): %s; next try in %.0f s", row.id,
                            row.channel, row.target, attempts, error, retry_in.total_seconds())
@@ -302,17 +346,16 @@ class AlertDispatcher:
         if row.message.kind != "operator" and (attempts == alerts.operator_after_failures
                                                or (retry_in is None and attempts < alerts.operator_after_failures)):
             self._operator_notice(row, error, attempts)
+        return None
 
     def _needs_fix(self, row: OutboxRow, exc: DeliveryError, attempts: int) -> None:
         """A refused token, a bot not in its channel: no alert on that route can go until a person fixes
         it, and none is lost. The row stays pending, retried every NEEDS_FIX_RETRY, its last_error saying
         what to fix; the first row of an outage (on its target, or on the whole channel for a token) logs
         one line and tells the operator on another route, if there is one."""
-        error = NEEDS_FIX_PREFIX + str(exc)
         target = None if exc.scope == "channel" else row.target
-        first = not (row.last_error or "").startswith(NEEDS_FIX_PREFIX) and not self.outbox.needs_fix_besides(
-            row.id, row.channel, target)
-        if not self.outbox.mark_failed(row.id, error, NEEDS_FIX_RETRY, holder=self.holder):
+        first = not row.needs_fix and not self.outbox.needs_fix_besides(row.id, row.channel, target)
+        if not self.outbox.mark_failed(row.id, str(exc), NEEDS_FIX_RETRY, holder=self.holder, needs_fix=True):
             return
         where = f"{row.channel}" + (f" {row.target}" if target is not None else "")
         if not first:
@@ -340,19 +383,50 @@ class AlertDispatcher:
             return False
         return self.clock() - datetime.fromisoformat(row.created_at) < ROOT_WAIT
 
+    def _earlier_post(self, row: OutboxRow, channel: Channel, thread_id: str | None) -> str | object | None:
+        """What an earlier claim of the row posted, if it landed; LOOKUP_REFUSED when the channel may not look.
+        Then the alert is posted anyway: a possible duplicate is the lesser harm than a crisis alert held
+        until someone grants a scope (one line says so)."""
+        try:
+            return channel.find_existing(row.message, row.target, row.key, thread_id,
+                                         since=datetime.fromisoformat(row.created_at))
+        except LookupRefused as exc:
+            logger.warning("alert %s: cannot look for an earlier post of it (%s); posting it: a duplicate is the"
+                           " lesser harm than an alert held until that is fixed", row.id, exc)
+            return LOOKUP_REFUSED
+
+    def _one_copy(self, row: OutboxRow, channel: Channel, delivery: Delivery, thread_id: str | None) -> Delivery:
+        """After a post that may have a twin (another claim of the row posted it too, its sender stalled past
+        its lease): the earliest copy carrying the row's key is the alert, and a later one is deleted by the
+        deliverer that posted it. Returns the delivery to settle the row with (the earliest copy's ts, so
+        threads and updates follow the message people saw first)."""
+        try:
+            first = channel.find_existing(row.message, row.target, row.key, thread_id,
+                                          since=datetime.fromisoformat(row.created_at))
+        except (DeliveryError, LookupRefused) as exc:  # keeping ours risks a second copy, deleting it a lost alert
+            logger.warning("alert %s: cannot check for a second copy of %s's post %s (%s); kept it", row.id,
+                           self.holder, delivery.external_id, exc)
+            return delivery
+        if not first or first == delivery.external_id or not delivery.external_id:
+            return delivery
+        gone = channel.withdraw(row.target, delivery.external_id)
+        logger.warning("alert %s: %s's post %s was a second copy (the alert stands as %s, posted earlier): %s",
+                       row.id, self.holder, delivery.external_id, first,
+                       "deleted" if gone else "could not delete it")
+        return Delivery(external_id=first, thread_id=thread_id or first, posted=False)
+
     def _record(self, row: OutboxRow, delivery: Delivery, thread_key: str | None, thread_id: str | None) -> bool:
-        """What the send left (its ts, at once, whoever holds the row: a later attempt updates it instead of
-        posting again), then the row settled as sent; False when another deliverer holds the row now."""
-        if delivery.external_id:
-            self.outbox.record_external_id(row.id, delivery.external_id)
-        if thread_key and delivery.thread_id and thread_id is None:
-            self.outbox.remember_thread(thread_key, row.channel, row.target, delivery.thread_id)
-        if not self.outbox.mark_sent(row.id, delivery.external_id, delivery.thread_id, holder=self.holder):
-            return False
+        """The row settled as sent with what the send left (its ts, the incident's thread), while this
+        deliverer still holds it; False when another deliverer holds the row now (nothing recorded)."""
+        with transaction(self.conn, lock=f"outbox:{row.id}"):
+            if not self.outbox.mark_sent(row.id, delivery.external_id, delivery.thread_id, holder=self.holder):
+                return False
+            if thread_key and delivery.thread_id and thread_id is None:
+                self.outbox.remember_thread(thread_key, row.channel, row.target, delivery.thread_id)
         woken = self.outbox.wake_needs_fix(row.channel)  # it was fixed: what waited for the fix goes now
         if woken:
             logger.warning("%s delivers again: %d alert(s) that waited for a fix are due now", row.channel, woken)
         return True
 
 
-__all__ = ["AlertDispatcher", "PENDING", "build_channels", "quiet_until"]
+__all__ = ["AlertDispatcher", "DeliveryPass", "PENDING", "build_channels", "quiet_until"]

@@ -25,8 +25,6 @@ from crisiswatch.db import POSTGRESQL, Row, StateConnection, database_now
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 HELD, DIGESTED = "held", "digested"  # low-severity rows waiting for the digest, and those it covered
-# last_error of a pending row that waits for a person (a refused token, a bot not in its channel)
-NEEDS_FIX_PREFIX = "needs a fix: "
 # a settling UPDATE applies only while the deliverer settling it still holds the row's lease (or nobody took it
 # since: an expired lease nobody claimed is still ours to settle)
 HOLDER_CHECK = " AND lease_holder=?"
@@ -46,6 +44,7 @@ class OutboxRow:
     last_error: str | None
     in_flight: bool = False
     created_at: str = ""
+    needs_fix: bool = False  # pending until a person fixes a token, a channel or a setting (last_error says what)
 
 
 @dataclass
@@ -54,7 +53,7 @@ class Trouble:
     status: str
     channel: str
     target: str
-    needs_fix: bool      # waiting for a person to fix a token or a channel (see NEEDS_FIX_PREFIX)
+    needs_fix: bool      # waiting for a person to fix a token, a channel or a setting (OutboxRow.needs_fix)
     count: int
     since: str           # the oldest row's creation
     ids: list[int]
@@ -66,7 +65,7 @@ class Trouble:
 def _row(r: Row) -> OutboxRow:
     return OutboxRow(r["id"], r["idempotency_key"], r["channel"], r["target"],
                      AlertMessage.from_dict(json.loads(r["message"])), r["status"], r["attempts"],
-                     r["external_id"], r["last_error"], bool(r["in_flight"]), r["created_at"])
+                     r["external_id"], r["last_error"], bool(r["in_flight"]), r["created_at"], bool(r["needs_fix"]))
 
 
 class Outbox:
@@ -151,7 +150,7 @@ class Outbox:
         log line) when its lease ran out mid-send and another deliverer took the row, which is then theirs."""
         cur = self.conn.execute(
             "UPDATE outbox SET status=?, sent_at=?, external_id=COALESCE(?, external_id), in_flight=0,"
-            " thread_id=COALESCE(?, thread_id), attempts=attempts+1, last_error=NULL, lease_holder=NULL,"
+            " thread_id=COALESCE(?, thread_id), attempts=attempts+1, last_error=NULL, needs_fix=0, lease_holder=NULL,"
             f" lease_until=NULL WHERE id=?{HOLDER_CHECK if holder else ''}",
             (SENT, self.clock().isoformat(), external_id, thread_id, row_id, *((holder,) if holder else ())),
         )
@@ -172,46 +171,51 @@ class Outbox:
         self.conn.execute("UPDATE outbox SET external_id=? WHERE id=?", (external_id, row_id))
 
     def mark_failed(self, row_id: int, error: str, retry_in: timedelta | None, *, count: bool = True,
-                    in_flight: bool | None = None, holder: str | None = None) -> bool:
+                    in_flight: bool | None = None, holder: str | None = None, needs_fix: bool = False) -> bool:
         """Failed for good (retry_in None), or pending again in `retry_in`. `count=False`: the attempt does
         not count (a 429: the channel did not take the message); `in_flight` resets the in-flight mark
-        (a 429 proves this post did not land, so an earlier attempt's mark is all that is left).
+        (a 429 proves this post did not land, so an earlier attempt's mark is all that is left);
+        `needs_fix`: it waits for a person, `error` saying what to fix (any other outcome clears the mark).
         With `holder`, only while that deliverer still holds the row (see mark_sent)."""
         bump = "attempts=attempts+1, " if count else ""
         flight = "in_flight=?, " if in_flight is not None else ""
         flight_arg = (int(in_flight),) if in_flight is not None else ()
         check, check_arg = (HOLDER_CHECK, (holder,)) if holder else ("", ())
         if retry_in is None:
-            cur = self.conn.execute(f"UPDATE outbox SET status=?, {bump}{flight}last_error=?, lease_holder=NULL,"
-                                    f" lease_until=NULL WHERE id=?{check}",
-                                    (FAILED, *flight_arg, error[:500], row_id, *check_arg))
+            cur = self.conn.execute(f"UPDATE outbox SET status=?, {bump}{flight}last_error=?, needs_fix=?,"
+                                    f" lease_holder=NULL, lease_until=NULL WHERE id=?{check}",
+                                    (FAILED, *flight_arg, error[:500], int(needs_fix), row_id, *check_arg))
             return self._settled(cur, row_id, holder, "failed")
         cur = self.conn.execute(
-            f"UPDATE outbox SET {bump}{flight}last_error=?, next_attempt_at=?, lease_holder=NULL,"
+            f"UPDATE outbox SET {bump}{flight}last_error=?, needs_fix=?, next_attempt_at=?, lease_holder=NULL,"
             f" lease_until=NULL WHERE id=?{check}",
-            (*flight_arg, error[:500], (self.clock() + retry_in).isoformat(), row_id, *check_arg),
+            (*flight_arg, error[:500], int(needs_fix), (self.clock() + retry_in).isoformat(), row_id, *check_arg),
         )
         return self._settled(cur, row_id, holder, "to be retried")
 
     def needs_fix_besides(self, row_id: int, channel: str, target: str | None = None) -> bool:
         """Another row on this channel (and target, when given) already waits for a fix: one outage."""
-        sql = "SELECT 1 FROM outbox WHERE status=? AND channel=? AND id <> ? AND last_error LIKE ?"
-        args: tuple = (PENDING, channel, row_id, NEEDS_FIX_PREFIX + "%")
+        sql = "SELECT 1 FROM outbox WHERE needs_fix=1 AND status=? AND channel=? AND id <> ?"
+        args: tuple = (PENDING, channel, row_id)
         if target is not None:
             sql, args = sql + " AND target=?", (*args, target)
         return self.conn.execute(sql + " LIMIT 1", args).fetchone() is not None
 
     def wake_needs_fix(self, channel: str) -> int:
         """The channel delivers again: its rows waiting for a fix are due now (each finds out for its target)."""
-        return self.conn.execute("UPDATE outbox SET next_attempt_at=? WHERE status=? AND channel=? AND last_error LIKE ?"
-                                 " AND next_attempt_at > ?", (self.clock().isoformat(), PENDING, channel,
-                                                              NEEDS_FIX_PREFIX + "%", self.clock().isoformat())).rowcount
+        now = self.clock().isoformat()
+        return self.conn.execute("UPDATE outbox SET next_attempt_at=? WHERE needs_fix=1 AND status=? AND channel=?"
+                                 " AND next_attempt_at > ?", (now, PENDING, channel, now)).rowcount
 
-    def retry(self, row_ids: list[int] | None = None) -> list[OutboxRow]:
+    def retry(self, row_ids: list[int] | None = None, *, needs_fix: bool = False) -> list[OutboxRow]:
         """Failed rows back to pending, due now, their attempts counted afresh (`row_ids` None: every failed
-        row); a pending row among `row_ids` is made due now (say, once its token was fixed). Returns
-        the rows as they were before."""
-        if row_ids is None:
+        row, or with `needs_fix` every row waiting for a fix, once it is fixed); a pending row among `row_ids`
+        is made due now (say, once its token was fixed). Returns the rows as they were before. A row keeps
+        its needs_fix mark until its next attempt settles it."""
+        if row_ids is None and needs_fix:
+            rows = self.conn.execute("SELECT * FROM outbox WHERE needs_fix=1 AND status=? ORDER BY id",
+                                     (PENDING,)).fetchall()
+        elif row_ids is None:
             rows = self.conn.execute("SELECT * FROM outbox WHERE status=? ORDER BY id", (FAILED,)).fetchall()
         else:
             rows = [r for i in row_ids for r in self.conn.execute(
@@ -260,19 +264,19 @@ class Outbox:
     def troubled(self, limit: int = 20) -> list[OutboxRow]:
         """Rows that failed for good or wait after a failed attempt, newest first."""
         return [_row(r) for r in self.conn.execute(
-            "SELECT * FROM outbox WHERE status=? OR (status=? AND last_error IS NOT NULL AND last_error != '')"
-            " ORDER BY id DESC LIMIT ?", (FAILED, PENDING, limit)).fetchall()]
+            "SELECT * FROM outbox WHERE status=? OR (status=? AND (needs_fix=1 OR (last_error IS NOT NULL"
+            " AND last_error != ''))) ORDER BY id DESC LIMIT ?", (FAILED, PENDING, limit)).fetchall()]
 
     def trouble_summary(self) -> list[Trouble]:
         """The rows `troubled` lists, gathered by status, channel, target and kind of trouble: how many,
         since when (the oldest's creation), the newest's error. Failed first, then those waiting for a fix."""
         groups: dict[tuple[str, str, str, bool], Trouble] = {}
         for r in self.conn.execute(
-                "SELECT id, status, channel, target, attempts, last_error, created_at, next_attempt_at FROM outbox"
-                " WHERE status=? OR (status=? AND last_error IS NOT NULL AND last_error != '') ORDER BY id",
-                (FAILED, PENDING)).fetchall():
+                "SELECT id, status, channel, target, attempts, last_error, needs_fix, created_at, next_attempt_at"
+                " FROM outbox WHERE status=? OR (status=? AND (needs_fix=1 OR (last_error IS NOT NULL"
+                " AND last_error != ''))) ORDER BY id", (FAILED, PENDING)).fetchall():
             error = r["last_error"] or ""
-            key = (r["status"], r["channel"], r["target"], error.startswith(NEEDS_FIX_PREFIX))
+            key = (r["status"], r["channel"], r["target"], r["status"] == PENDING and bool(r["needs_fix"]))
             t = groups.get(key)
             if t is None:
                 t = groups[key] = Trouble(r["status"], r["channel"], r["target"], key[3], 0, r["created_at"], [],

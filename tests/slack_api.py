@@ -2,13 +2,15 @@
 
 slack-sdk's WebClient is pointed at it with `base_url`, so tests exercise the real client:
 its JSON encoding, retry handlers (429 + Retry-After, 5xx, connection errors) and parsing.
-Methods: chat.postMessage (with metadata), chat.update, chat.postEphemeral, conversations.list,
+Methods: chat.postMessage (with metadata), chat.update, chat.delete, chat.postEphemeral, conversations.list,
 conversations.history and .replies (with metadata), auth.test, and the v2 file upload:
 files.getUploadURLExternal, a POST of the bytes to the returned upload URL, files.completeUploadExternal.
 
 Like Slack: chat.postMessage takes a channel name or id and answers with the id; conversations.history,
 .replies and chat.update take ids only and answer `channel_not_found` to a name; metadata is returned
-only with `include_all_metadata`; lists are paged (`limit`, `cursor`, `response_metadata.next_cursor`).
+only with `include_all_metadata`; lists are paged (`limit`, `cursor`, `response_metadata.next_cursor`);
+each method wants its bot scope (`scopes`: the token's) and answers `missing_scope` with `needed` and
+`provided` otherwise; chat.delete removes a message the bot posted (`message_not_found` for one it cannot find).
 Faults: `fail_next(method, status, delay=…)` answers an error (or answers late) before doing anything;
 with `after_store=True` the message is stored first, as when a proxy or Slack fails after the write.
 """
@@ -22,6 +24,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
+
+# the bot scope each method wants (Slack's method pages; history: channels:history for public channels)
+SCOPES = {"chat.postMessage": "chat:write", "chat.update": "chat:write", "chat.delete": "chat:write",
+          "chat.postEphemeral": "chat:write", "conversations.list": "channels:read",
+          "conversations.history": "channels:history", "conversations.replies": "channels:history",
+          "files.getUploadURLExternal": "files:write", "files.completeUploadExternal": "files:write"}
 
 
 @dataclass
@@ -41,6 +49,8 @@ class SlackAPIServer:
     page_size: int = 100  # Slack returns fewer than `limit` when it likes; paging must follow the cursor
     messages: list[dict[str, Any]] = field(default_factory=list)  # what a channel would show, in order
     uploads: dict[str, dict[str, Any]] = field(default_factory=dict)  # file id -> name, bytes, shares
+    scopes: set[str] = field(default_factory=lambda: set(SCOPES.values()))  # what the installed app was granted
+    deleted: list[dict[str, Any]] = field(default_factory=list)  # messages chat.delete removed, in order
 
     def __post_init__(self) -> None:
         server = self
@@ -141,6 +151,13 @@ class SlackAPIServer:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             self._reply(handler, 200, {"ok": False, "error": "invalid_auth"}, {})
             return
+        needed = SCOPES.get(method)
+        if needed and needed not in self.scopes:
+            with self._lock:
+                self.calls.append(Call(method, params, dict(request.headers)))
+            self._reply(handler, 200, {"ok": False, "error": "missing_scope", "needed": needed,
+                                       "provided": ",".join(sorted(self.scopes))}, {})
+            return
         with self._lock:
             self.calls.append(Call(method, params, dict(request.headers)))
             self._ts += 1  # ts: the wall clock, strictly increasing, as Slack's are
@@ -159,7 +176,7 @@ class SlackAPIServer:
                                       "blocks": params.get("blocks"), "metadata": metadata})
             self._reply(handler, 200, {"ok": True, "channel": self.channel_id(params["channel"]), "ts": ts,
                                        "message": {"text": params.get("text"), "ts": ts}}, {})
-        elif method in ("chat.update", "conversations.history", "conversations.replies") and \
+        elif method in ("chat.update", "chat.delete", "conversations.history", "conversations.replies") and \
                 not self.is_id(params.get("channel", "")):
             self._reply(handler, 200, {"ok": False, "error": "channel_not_found"}, {})
         elif method == "chat.update":
@@ -169,6 +186,15 @@ class SlackAPIServer:
                     found.update(text=params.get("text"), blocks=params.get("blocks"))
             self._reply(handler, 200, {"ok": True, "channel": self.channel_id(params.get("channel", "")),
                                        "ts": params.get("ts")}, {})
+        elif method == "chat.delete":
+            with self._lock:
+                found = next((m for m in self.messages if m["ts"] == params.get("ts")
+                              and m["channel"] == params["channel"]), None)
+                if found:
+                    self.messages.remove(found)
+                    self.deleted.append(found)
+            self._reply(handler, 200, {"ok": True, "channel": params["channel"], "ts": params.get("ts")} if found
+                        else {"ok": False, "error": "message_not_found"}, {})
         elif method == "chat.postEphemeral":
             self._reply(handler, 200, {"ok": True, "message_ts": ts}, {})
         elif method in ("conversations.history", "conversations.replies"):

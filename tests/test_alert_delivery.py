@@ -120,7 +120,8 @@ def test_a_channel_slack_cannot_find_holds_its_alerts_until_fixed(config, slack)
     d.channels["slack"].default_target = ""
     assert d.deliver_due()[1] == 1
     slack_row, operator_row = d.outbox.all()
-    assert slack_row.status == "pending" and slack_row.last_error.startswith("needs a fix: channel_not_found")
+    assert slack_row.status == "pending" and slack_row.needs_fix
+    assert slack_row.last_error.startswith("channel_not_found")
     # no operator route: the notice goes to the crisis route (#crisis), not to the failing target
     assert (operator_row.channel, operator_row.target) == ("slack", "#crisis")
     assert "channel_not_found" in operator_row.message.summary and operator_row.status == "sent"

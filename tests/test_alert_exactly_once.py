@@ -7,6 +7,7 @@ their defaults. Nothing may be posted twice: the next attempt looks the alert up
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -66,6 +67,35 @@ def test_a_post_answered_after_the_timeout_is_found_across_history_pages(tmp_pat
     assert keys_posted(slack)["a|slack|#crisis"] == 1 and len(slack.messages) == 251
     pages = [c for c in slack.calls if c.method == "conversations.history"]
     assert len(pages) == 3 and pages[1].params["cursor"]
+
+
+def test_without_the_history_scope_an_alert_whose_post_may_have_landed_is_posted_not_held(tmp_path, slack, caplog):
+    slack.scopes.discard("channels:history")   # the app was installed with chat:write and channels:read only
+    config = make_config(tmp_path)
+    d = slack_dispatcher(config, slack)
+    slack.fail_next("chat.postMessage", 500)    # the first post did not land, but its outcome is unknown here
+    d.enqueue("a", incident_message(config, open_incident(d.conn), "重要", chart=False))
+    assert d.deliver_due() == (0, 1)
+    retry_now(d)
+    with caplog.at_level(logging.WARNING):
+        assert d.deliver_due() == (1, 0)       # a possible duplicate rather than a crisis alert held for hours
+    assert keys_posted(slack) == {"a|slack|#crisis": 1}
+    row = d.outbox.by_key("a|slack|#crisis")
+    assert row.status == "sent" and not row.needs_fix
+    [said] = [r.getMessage() for r in caplog.records if "look" in r.getMessage() or "copy" in r.getMessage()]
+    assert "channels:history" in said and "posting" in said and "duplicate" in said
+
+
+def test_without_the_scope_to_list_channels_alerts_are_posted_by_name(tmp_path, slack, caplog):
+    slack.scopes.discard("channels:read")
+    config = make_config(tmp_path)
+    d = slack_dispatcher(config, slack)
+    d.enqueue("a", incident_message(config, open_incident(d.conn), "重要", chart=False))
+    with caplog.at_level(logging.WARNING):
+        assert d.deliver_due() == (1, 0)
+    assert slack.posts()[0].params["channel"] == "#crisis" and keys_posted(slack) == {"a|slack|#crisis": 1}
+    assert d.conn.execute("SELECT id FROM slack_channels WHERE name='crisis'").fetchone()[0] == "CCRISIS"
+    assert "channels:read" in caplog.text
 
 
 def test_channel_names_resolve_through_every_page_of_conversations_list(tmp_path, slack):

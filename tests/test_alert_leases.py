@@ -105,3 +105,44 @@ def test_a_host_clock_behind_cannot_write_a_lease_that_has_already_run_out(tmp_p
     assert b.deliver_due() == (0, 0)
     assert a._deliver(row, ttl) == "sent"
     assert keys_posted(slack)[KEY] == 1
+
+
+def test_a_post_that_lands_after_the_lease_ran_out_and_another_deliverer_posted_is_deleted(
+        tmp_path, slack, state_url, caplog):
+    config = make_config(tmp_path, state_url=state_url, outbox_lease_seconds=1)
+    a, b = slack_dispatcher(config, slack), slack_dispatcher(config, slack)
+    a.enqueue("inc-opened", incident_message(config, open_incident(a.conn), "紧急", chart=False))
+    a.channels["slack"].resolve("#crisis")
+    # A stalls mid-send (a GC pause, a suspended VM, a slow network): its post reaches Slack only after 3 s.
+    # B takes the row at 1.2 s, finds nothing in the channel yet and posts; A's copy lands after B's.
+    slack.fail_next("chat.postMessage", 0, delay=3)
+    with caplog.at_level(logging.WARNING):
+        race(a, b, 1.2)
+    assert keys_posted(slack)[KEY] == 1, keys_posted(slack)
+    [kept], [gone] = slack.messages, slack.deleted
+    assert float(gone["ts"]) > float(kept["ts"])          # the later copy went, the first one stands
+    row = a.outbox.by_key(KEY)
+    assert row.status == SENT and row.attempts == 1 and row.external_id == kept["ts"]
+    assert a.outbox.thread_for(row.message.thread_key, "slack", "#crisis") == kept["ts"]
+    said = [r.getMessage() for r in caplog.records if "second copy" in r.getMessage()]
+    assert len(said) == 1 and a.holder in said[0] and gone["ts"] in said[0]
+
+
+def test_a_post_that_lands_between_the_new_holders_lookup_and_its_post_stands_and_the_later_one_goes(
+        tmp_path, slack, state_url, caplog):
+    config = make_config(tmp_path, state_url=state_url, outbox_lease_seconds=1)
+    a, b = slack_dispatcher(config, slack), slack_dispatcher(config, slack)
+    a.enqueue("inc-opened", incident_message(config, open_incident(a.conn), "紧急", chart=False))
+    a.channels["slack"].resolve("#crisis")
+    slack.fail_next("chat.postMessage", 0, delay=2.5)   # A's post lands at 2.5 s
+    slack.fail_next("chat.postMessage", 0, delay=2)     # B looks at 1.2 s (nothing yet), its post lands at ~3.2 s
+    with caplog.at_level(logging.WARNING):
+        race(a, b, 1.2)
+    assert keys_posted(slack)[KEY] == 1, keys_posted(slack)
+    [kept], [gone] = slack.messages, slack.deleted
+    assert float(gone["ts"]) > float(kept["ts"])
+    row = a.outbox.by_key(KEY)
+    assert row.status == SENT and row.external_id == kept["ts"]   # settled by B, as A's post: threads follow it
+    assert a.outbox.thread_for(row.message.thread_key, "slack", "#crisis") == kept["ts"]
+    said = [r.getMessage() for r in caplog.records if "second copy" in r.getMessage()]
+    assert len(said) == 1 and b.holder in said[0]

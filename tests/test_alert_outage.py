@@ -194,8 +194,8 @@ def test_a_revoked_token_holds_every_alert_says_what_to_fix_once_and_delivers_wh
         d.deliver_due()                                        # the first, tried again: still refused
     rows = d.outbox.all()
     assert [r.status for r in rows] == [PENDING, PENDING]       # nothing failed for good, nothing lost
-    assert rows[0].last_error == ("needs a fix: invalid_auth: the Slack token was refused;"
-                                  " set a new one in SLACK_BOT_TOKEN")
+    assert rows[0].needs_fix and rows[0].last_error == ("invalid_auth: the Slack token was refused;"
+                                                        " set a new one in SLACK_BOT_TOKEN")
     assert next_try(d, rows[0].id) - clock.at == timedelta(minutes=10)
     said = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(said) == 1 and "set a new one in SLACK_BOT_TOKEN" in said[0].getMessage()   # one line per outage
@@ -219,7 +219,8 @@ def test_status_and_alerts_outbox_show_held_alerts_and_why(tmp_path, slack, monk
     line = next(x for x in out.splitlines() if "waiting for a fix" in x)
     assert "1 alert(s) to slack #crisis" in line and "invalid_auth: the Slack token was refused" in line
     code, out = run_cli(tmp_path, slack, "alerts", "outbox")
-    assert "pending: 1" in out and "needs a fix: invalid_auth" in out
+    assert "pending: 1" in out and "pending, waits for a fix (`alerts retry --needs-fix` once fixed) ·" in out
+    assert "invalid_auth: the Slack token was refused" in out
 
 
 def test_a_bot_removed_from_its_channel_tells_the_operator_route_once(tmp_path, slack, caplog):
@@ -235,7 +236,25 @@ def test_a_bot_removed_from_its_channel_tells_the_operator_route_once(tmp_path, 
         clock.advance(minutes=10)
     held = [r for r in d.outbox.all() if r.channel == "slack"]
     assert [r.status for r in held] == [PENDING] * 3
-    assert held[0].last_error == ("needs a fix: not_in_channel: the bot is not a member of #crisis;"
-                                  " invite it there (/invite @bot)")
+    assert all(r.needs_fix for r in held)
+    assert held[0].last_error == "not_in_channel: the bot is not a member of #crisis; invite it there (/invite @bot)"
     notices = [r for r in d.outbox.all() if r.channel == "console"]
     assert len(notices) == 1 and notices[0].status == SENT and "not_in_channel" in notices[0].message.summary
+
+
+def test_alerts_deliver_exits_0_after_a_429_and_says_the_alert_waits(tmp_path, slack, monkeypatch):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", slack.token)
+    config = make_config(tmp_path)
+    d = slack_dispatcher(config, slack)
+    d.enqueue("a", incident_message(config, open_incident(d.conn), "紧急", chart=False))
+    slack.fail_next("chat.postMessage", 429, {"Retry-After": "30"})
+    code, out = run_cli(tmp_path, slack, "alerts", "deliver")   # as a cron job or a systemd timer runs it
+    assert code == 0, out            # Slack is pacing us: nothing for on-call to do, the unit did not fail
+    assert "alerts: 0 sent, 0 failed; 1 rate limited, waiting (not failed)" in out
+    assert "next try in 30 s" in out
+    [row] = d.outbox.all()
+    assert row.status == PENDING and row.attempts == 0 and not slack.messages
+    d.conn.execute("UPDATE outbox SET next_attempt_at='2000-01-01'")
+    slack.fail_next("chat.postMessage", 503)   # a real failure still fails the run
+    code, out = run_cli(tmp_path, slack, "alerts", "deliver")
+    assert code == 1 and "alerts: 0 sent, 1 failed (`crisiswatch alerts outbox` says why)" in out

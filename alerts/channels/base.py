@@ -62,6 +62,10 @@ class DeliveryError(Exception):
         self.scope = scope
 
 
+class LookupRefused(Exception):
+    """find_existing could not look (Slack: no history scope, no channel id); says what is missing."""
+
+
 class Channel(ABC):
     name: str
 
@@ -80,8 +84,14 @@ class Channel(ABC):
                       since: datetime | None = None) -> str | None:
         """After a failed or crashed send whose outcome is unknown: the id of what an earlier attempt
         posted with this key (enqueued at `since`), if it landed. None: nothing found, or this channel
-        cannot look (webhooks, e-mail: at-least-once after a crash)."""
+        cannot look (webhooks, e-mail: at-least-once after a crash). With several copies, the earliest.
+        Raises DeliveryError when the send must wait too, LookupRefused when only the lookup is refused."""
         return None
+
+    def withdraw(self, target: str, external_id: str) -> bool:
+        """Takes back a second copy of an alert this channel posted (found with find_existing); False when
+        it cannot (webhooks and e-mail cannot take anything back)."""
+        return False
 
     def after_delivery(self, message: AlertMessage, target: str, delivery: Delivery) -> None:
         """Extras once the alert is safely recorded (a chart upload, the thread's top message refreshed)."""

@@ -6,6 +6,13 @@ asleep. A 5xx, a timeout or a dropped connection leaves the outcome unknown; the
 stays in flight and the next attempt looks the alert up by its own key, carried in the message
 metadata, with conversations.history / replies (by channel id, resolved from the configured name)
 before posting again. Reads and chat.update are idempotent and keep slack-sdk's retry handlers.
+A copy that still lands late (its sender stalled past its lease while another deliverer posted) is
+found the same way afterwards: the earliest post of a key is the alert, a later one is deleted by
+the deliverer that posted it (chat.delete; a bot may delete what it posted).
+
+Scopes: chat:write to post, update and delete; channels:read (groups:read for private channels) to
+turn names into ids; channels:history (groups:history) to look an alert up. Without a lookup scope the
+alert is still posted: by name, or at the risk of a duplicate, never held (one warning line says which).
 
 Slack's refusals are sorted for the outbox (alerts/channels/base.py): a refused token or a channel
 the bot cannot post in waits for someone to fix it (NEEDS_FIX, with what to fix), a message Slack
@@ -36,6 +43,7 @@ from alerts.channels.base import (
     Channel,
     Delivery,
     DeliveryError,
+    LookupRefused,
 )
 from alerts.channels.slack_ids import SlackChannelIds, channel_name, is_channel_id
 from alerts.chart import png_bars
@@ -51,8 +59,7 @@ TOKEN_ERRORS = {
     "token_expired": "the Slack token expired; set a new one in {env}",
     "account_inactive": "the Slack app or its bot user was deactivated; reinstall the app and set its token in {env}",
     "not_allowed_token_type": "the token in {env} is not a bot token (xoxb-…); set the bot token",
-    "missing_scope": "the Slack app lacks a scope it needs (chat:write, channels:read, channels:history);"
-                     " add it and reinstall the app",
+    "missing_scope": "the Slack app lacks the scope {needed} it needs to post; add it and reinstall the app",
     "no_permission": "the Slack app lacks a permission it needs (chat:write); add it and reinstall the app",
     "team_access_not_granted": "the Slack app is not allowed in this workspace; an admin must approve it",
     "ekm_access_denied": "the workspace's key management denied the Slack app; ask a workspace admin",
@@ -90,7 +97,9 @@ def _delivery_error(exc: SlackApiError, target: str = "", token_env: str = "SLAC
         return DeliveryError(f"Slack rate limit (429{', Retry-After ' + retry_after + ' s' if retry_after else ''})",
                              kind=RATE_LIMITED, retry_after=_seconds(retry_after))
     if error in TOKEN_ERRORS:
-        return DeliveryError(f"{error}: {TOKEN_ERRORS[error].format(env=token_env)}", kind=NEEDS_FIX, scope="channel")
+        needed = exc.response.get("needed") if exc.response is not None else None
+        return DeliveryError(f"{error}: {TOKEN_ERRORS[error].format(env=token_env, needed=needed or 'chat:write')}",
+                             kind=NEEDS_FIX, scope="channel")
     if error in CHANNEL_ERRORS:
         return DeliveryError(f"{error}: {CHANNEL_ERRORS[error].format(target=target or '(none given)')}",
                              kind=NEEDS_FIX)
@@ -112,6 +121,18 @@ def _seconds(value: str | None) -> float | None:
 def _struggling(exc: SlackApiError) -> bool:
     status = exc.response.status_code if exc.response is not None else 0
     return status == 429 or status >= 500
+
+
+def _lookup_refused(exc: SlackApiError, target: str, token_env: str) -> str:
+    """A lookup (a channel listing, a history read) Slack refused: raised when nothing could be posted either
+    (Slack struggling, the token refused), else what it lacks, for the caller's one log line. A missing
+    lookup scope is not a token problem: chat:write may well be there, and the alert must not wait for it."""
+    error = exc.response.get("error") if exc.response is not None else None
+    if _struggling(exc) or (error in TOKEN_ERRORS and error != "missing_scope"):
+        raise _delivery_error(exc, target, token_env) from None
+    if error == "missing_scope":
+        return f"missing_scope: the Slack app lacks {exc.response.get('needed') or 'a read scope'}"
+    return str(error or exc)
 
 
 class SlackChannel(Channel):
@@ -164,12 +185,9 @@ class SlackChannel(Channel):
                 if not cursor:
                     break
         except SlackApiError as exc:
-            if _struggling(exc):
-                raise _delivery_error(exc, token_env=self.token_env) from None
-            if exc.response is not None and exc.response.get("error") in TOKEN_ERRORS:
-                raise _delivery_error(exc, token_env=self.token_env) from None
-            logger.warning("cannot list Slack channels (%s): give channel ids (C…) as targets or grant channels:read",
-                           exc.response.get("error") if exc.response is not None else exc)
+            why = _lookup_refused(exc, "", self.token_env)
+            logger.warning("cannot list Slack channels (%s): posting by name; give channel ids (C…) as targets or"
+                           " grant channels:read (groups:read for private channels)", why)
         except OSError as exc:
             raise DeliveryError(f"Slack unreachable: {exc.__class__.__name__}: {exc}") from None
         finally:
@@ -202,16 +220,16 @@ class SlackChannel(Channel):
 
     def find_existing(self, message: AlertMessage, target: str, key: str, thread_id: str | None,
                       since: datetime | None = None) -> str | None:
-        """The ts of a message carrying this outbox key, read page by page from a little before `since`."""
+        """The ts of the earliest message carrying this outbox key (its metadata), read page by page from a
+        little before `since`. Raises DeliveryError when Slack struggles or refuses the token (the send
+        waits), LookupRefused for any other refusal (a missing history scope, say: the caller decides)."""
         channel = self.resolve(target)
         if not is_channel_id(channel):
-            logger.warning("cannot look for an earlier post in %s without its id; posting (a duplicate is possible)",
-                           channel)
-            return None
+            raise LookupRefused(f"no channel id for {channel}: conversations.list did not list it (channels:read?)")
         args: dict[str, Any] = {"channel": channel, "limit": 200, "include_all_metadata": True}
         if since is not None:
             args["oldest"] = f"{since.timestamp() - LOOKBACK_SECONDS:.6f}"
-        cursor = None
+        cursor, found = None, []
         try:
             for _ in range(MAX_PAGES):
                 if thread_id:
@@ -221,24 +239,27 @@ class SlackChannel(Channel):
                 for msg in resp.get("messages", []):
                     meta = msg.get("metadata") or {}
                     if meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get("key") == key:
-                        return msg.get("ts")
+                        found.append(msg["ts"])
                 cursor = (resp.get("response_metadata") or {}).get("next_cursor")
                 if not cursor:
-                    return None
+                    break
+            else:
+                logger.warning("alert %s: only %d pages of %s read for an earlier post", key, MAX_PAGES, channel)
         except SlackApiError as exc:
-            if _struggling(exc):  # Slack is struggling: try the whole send later
-                raise _delivery_error(exc, target, self.token_env) from None
-            if exc.response is not None and exc.response.get("error") in TOKEN_ERRORS:  # nothing can be posted
-                raise _delivery_error(exc, target, self.token_env) from None
-            # no history scope, say: posting again risks a duplicate, giving up would lose the
-            # alert; a duplicate is the lesser harm
-            logger.warning("cannot look for an earlier post (%s); posting",
-                           exc.response.get("error") if exc.response is not None else exc)
-            return None
+            raise LookupRefused(_lookup_refused(exc, target, self.token_env)) from None
         except OSError as exc:
             raise DeliveryError(f"Slack unreachable: {exc.__class__.__name__}: {exc}") from None
-        logger.warning("alert %s not found in %d pages of %s; posting", key, MAX_PAGES, channel)
-        return None
+        return min(found, key=float) if found else None
+
+    def withdraw(self, target: str, external_id: str) -> bool:
+        """Deletes a message this bot posted (a second copy of an alert); False, logged, when Slack refuses."""
+        try:
+            self.client.chat_delete(channel=self.resolve(target), ts=external_id)
+            return True
+        except (SlackApiError, OSError) as exc:
+            logger.warning("could not delete the second copy %s in %s: %s", external_id, target,
+                           exc.response.get("error") if isinstance(exc, SlackApiError) and exc.response else exc)
+            return False
 
     def after_delivery(self, message: AlertMessage, target: str, delivery: Delivery) -> None:
         """A thread reply refreshes the top message to the incident's current state; a new incident

@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                " the next delivery pass sends them")
     retry.add_argument("ids", nargs="*", type=int, metavar="ID", help="outbox row ids (`crisiswatch alerts outbox`)")
     retry.add_argument("--all-failed", action="store_true", help="every alert that failed for good")
+    retry.add_argument("--needs-fix", action="store_true",
+                       help="every alert waiting for a fix (a token, a channel, a setting), once it is fixed")
     retry.add_argument("--as", dest="actor", help="who is acting, for the audit trail (default: your login name)")
     retry.set_defaults(func=run, action="retry")
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
@@ -31,7 +33,6 @@ def run(args: argparse.Namespace) -> int:
     from alerts.approvals import ApprovalService
     from alerts.dispatch import AlertDispatcher, build_channels
     from alerts.operator import OperatorAlerts
-    from alerts.outbox import NEEDS_FIX_PREFIX
     from crisiswatch.config import load_config
     from crisiswatch.db import connect
     from playbooks.paging import escalation_service
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{status}: {count}")
         for row in dispatcher.outbox.troubled():  # what is stuck, and why
             state = ("failed (`alerts retry` sends it again)" if row.status == "failed" else "pending, waits for a fix"
-                     if (row.last_error or "").startswith(NEEDS_FIX_PREFIX) else "pending, will retry")
+                     " (`alerts retry --needs-fix` once fixed)" if row.needs_fix else "pending, will retry")
             print(f"  #{row.id} {state} · {row.channel} {row.target} · {row.message.title[:60]} · queued"
                   f" {_local(config, row.created_at)} · {row.attempts} attempts · {row.last_error}")
         return 0
@@ -61,9 +62,11 @@ def run(args: argparse.Namespace) -> int:
         dispatcher.flush_digest()
         operator.check_health()
         operator.check_flatlines()
-    sent, failed = dispatcher.deliver_due()
-    print(f"alerts: {sent} sent, {failed} failed" + (" (`crisiswatch alerts outbox` says why)" if failed else ""))
-    return code or (1 if failed else 0)
+    # exit 1 when an alert was not delivered and did not merely wait for a rate limit (cron and systemd
+    # report the run as failed): a 429 is the channel pacing us, and its alert goes on its next try by itself
+    done = dispatcher.deliver_pass()
+    print(done.summary())
+    return code or (1 if done.failed else 0)
 
 
 def deadman_check(config: Config) -> int:
@@ -82,13 +85,13 @@ def deadman_check(config: Config) -> int:
             print(f"dead-man: {line}")
         problem = operator.deadman_check()
         print(f"dead-man: {problem}" if problem else "dead-man: loop is alive")
-        sent, failed = dispatcher.deliver_due()
+        done = dispatcher.deliver_pass()
     except OperationalError as exc:
         line, code = fallback.page(exc)
         print(line)
         return code
-    print(f"alerts: {sent} sent, {failed} failed" + (" (`crisiswatch alerts outbox` says why)" if failed else ""))
-    return 1 if problem or failed else 0
+    print(done.summary())
+    return 1 if problem or done.failed else 0
 
 
 def _local(config, at: str) -> str:
@@ -103,16 +106,17 @@ def _retry(args: argparse.Namespace, outbox, conn) -> int:
 
     from crisiswatch.audit import AuditLog
 
-    if bool(args.ids) == bool(args.all_failed):
-        print("alerts retry: give outbox row ids or --all-failed (not both)")
+    if sum((bool(args.ids), args.all_failed, args.needs_fix)) != 1:
+        print("alerts retry: give outbox row ids, --all-failed or --needs-fix (one of them)")
         return 2
-    rows = outbox.retry(None if args.all_failed else args.ids)
+    rows = outbox.retry(args.ids or None, needs_fix=args.needs_fix)
     actor = args.actor or f"cli:{getpass.getuser()}"
     audit = AuditLog(conn)
     for row in rows:
-        audit.record(actor, "alerts.retry", f"outbox:{row.id}", was=row.status, attempts=row.attempts,
+        was = "waiting for a fix" if row.status == "pending" and row.needs_fix else row.status
+        audit.record(actor, "alerts.retry", f"outbox:{row.id}", was=was, attempts=row.attempts,
                      last_error=row.last_error, channel=row.channel, target=row.target, key=row.key)
-        print(f"#{row.id} {row.channel} {row.target} · {row.message.title[:60]} · was {row.status}"
+        print(f"#{row.id} {row.channel} {row.target} · {row.message.title[:60]} · was {was}"
               f" ({row.attempts} attempts: {row.last_error}) · pending, due now")
     missing = sorted(set(args.ids) - {r.id for r in rows})
     if missing:

@@ -74,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
         if t.status == FAILED:
             state, more = "failed for good", "`crisiswatch alerts retry ID|--all-failed`"
         elif t.needs_fix:
-            state, more = "waiting for a fix", f"retried every {NEEDS_FIX_RETRY.total_seconds() // 60:.0f} min"
+            state, more = "waiting for a fix", (f"retried every {NEEDS_FIX_RETRY.total_seconds() // 60:.0f} min,"
+                                                " `crisiswatch alerts retry --needs-fix` once fixed")
         else:
             state, more = "retrying", f"{t.attempts} attempts, next try {local(t.next_attempt_at)}"
         ids = ", ".join(f"#{i}" for i in t.ids[:5]) + (" …" if len(t.ids) > 5 else "")
