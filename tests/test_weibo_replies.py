@@ -148,6 +148,7 @@ def test_replies_are_read_page_by_page_once_each_and_said_in_the_summary(tmp_pat
 
 def test_replies_past_the_page_cap_are_said_and_keep_their_mark(tmp_path):
     from crawlers.replay import ReplayServer
+    from crisiswatch.commands.crawl import summary_line
     from tests.replay_crawl import crawl, rows, write_config
 
     sc, post = post_with_replies(datetime.now(UTC), comments=20, replies=[45] + [0] * 19)
@@ -157,6 +158,8 @@ def test_replies_past_the_page_cap_are_said_and_keep_their_mark(tmp_path):
         out = crawl(cfg, "weibo_comments")
         assert len([r for r in server.requests if r.startswith("/comments/hotFlowChild")]) == 2
     assert "· 20 replies read · 25 replies not read (25 past the page cap)" in out
+    stats = {"finish_reason": "finished", "crisiswatch/replies_unread": 3}  # a crawl that ended before closed()
+    assert summary_line("weibo_comments", stats).endswith("0 invalid · 3 replies not read")
     assert rows(db, "SELECT reason FROM crawl_runs") == [("capped",)]
     assert rows(db, "SELECT query FROM crawl_marks") == [(post.id,)], "the replies' mark stays for the next crawl"
 

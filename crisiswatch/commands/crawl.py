@@ -76,7 +76,8 @@ def summary_line(source: str, s: dict) -> str:
             f"{s.get('item_scraped_count', 0)} mentions · {s.get('crisiswatch/invalid', 0)} invalid"
             # Weibo comments: replies beyond the ones hotflow shows inline, read from hotFlowChild or not
             + (f" · {s['crisiswatch/replies_read']} replies read" if s.get("crisiswatch/replies_read") else "")
-            + (f" · {s['crisiswatch/replies_unread']} replies not read ({s.get('crisiswatch/replies_unread_why')})"
+            + (f" · {s['crisiswatch/replies_unread']} replies not read"
+               + (f" ({s['crisiswatch/replies_unread_why']})" if s.get("crisiswatch/replies_unread_why") else "")
                if s.get("crisiswatch/replies_unread") else "")
             + (f" · BLOCKED: {s['crisiswatch/blocked']}" if s.get("crisiswatch/blocked") else "")
             + (f" · FAILED: {failed}" if failed else ""))
