@@ -76,6 +76,19 @@ def weibo_timeline(n: int = 20, pretty: bool = False, prefix: str = "230413") ->
     return _dumps(weibo.timeline_page(chunk, BRAND, prefix, "2000000001", 1000, more=True), pretty), chunk
 
 
+def weibo_hotflow_child(n: int = 20, total: int = 45) -> tuple[bytes, dict, list[dict]]:
+    """Page 1 of hotFlowChild: `n` of a comment's `total` replies, newest first, the next page's cursor."""
+    post = posts(1)[0]
+    author = Author(id="5100000009", name="柚子不酸", followers=230, verified=False)
+    comment = {"k": 0, "id": str(int(post.id) + 1), "at": post.created_at + timedelta(minutes=2),
+               "text": TEXTS[0], "author": author}
+    people = posts(12)
+    every = [{"j": j, "id": str(int(comment["id"]) * 1000 + j + 1), "at": comment["at"] + timedelta(minutes=j + 1),
+              "author": people[j % len(people)].author,
+              "text": f"回复@{author.name}:{TEXTS[(j + 3) % len(TEXTS)]}"} for j in range(total)][::-1]
+    return _dumps(weibo.child_page(post, comment, every, every[:n], every[n]["id"]), False), comment, every[:n]
+
+
 def jd_comments(n: int = 10, sku: str = "100012043978") -> tuple[bytes, list[Post]]:
     every = posts(60, source="jd")
     chunk = every[:n]

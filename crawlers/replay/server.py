@@ -57,8 +57,8 @@ FAULT_REPLIES = {
     "array": lambda: Reply.json([{"ok": 1}]),
 }
 # which site a path belongs to, for sessions (m.weibo.cn JSON, s.weibo.com search, JD club, Tmall)
-SITE_PATHS = {"weibo": ("/api/container/getIndex", "/statuses/extend", "/comments/hotflow", "/api/comments/show",
-                        "/weibo"),
+SITE_PATHS = {"weibo": ("/api/container/getIndex", "/statuses/extend", "/comments/hotflow", "/comments/hotFlowChild",
+                        "/api/comments/show", "/weibo"),
               "jd": ("/comment/",), "tmall": ("/h5/mtop.", "/list_detail_rate.htm")}
 
 

@@ -12,6 +12,7 @@ import scrapy
 from crawlers.jsonp import response_json
 from crawlers.normalize import parse_count, parse_time
 from crawlers.spiders.base import MentionSpider
+from crawlers.spiders.weibo_replies import WeiboRepliesMixin
 from crawlers.weibo import WEIBO_SETTINGS, empty_list, incomplete, refusal
 from crisiswatch.mention import mention_id
 
@@ -44,12 +45,27 @@ def comment_item(comment: dict, *, mid: str, brand: str = "") -> dict[str, Any]:
     return item
 
 
-class WeiboCommentsSpider(MentionSpider):
+def inline_replies(comment: dict) -> list[dict]:
+    """The first replies hotflow shows under a comment (`comments`: a list, or false when none are shown)."""
+    return [r for r in comment.get("comments") or [] if isinstance(r, dict)]
+
+
+UNREAD_REASONS = {"capped": "past the page cap", "lost": "on lost pages", "gone": "no longer listed by Weibo"}
+
+
+def unread_reasons(stats: dict) -> str:
+    """'4 past the page cap, 2 on lost pages' from the crawl's stats."""
+    return ", ".join(f"{n} {words}" for why, words in UNREAD_REASONS.items()
+                     if (n := stats.get(f"crisiswatch/replies_unread_{why}")))
+
+
+class WeiboCommentsSpider(WeiboRepliesMixin, MentionSpider):
     """Targets are post ids (`brands[].sources.weibo_comments`, or `-a post_id=MID`).
 
     hotflow pages on `max_id` until it is 0. Each comment carries its first replies inline (`comments`)
-    and the count of all of them (`total_number`); the rest are on an endpoint this spider does not
-    read, so their number is counted (`crisiswatch/replies_unread`) and said in the crawl's summary line. Its comments are sorted by likes, not time: a new comment
+    and the count of all of them (`total_number`); the rest are read from hotFlowChild
+    (crawlers/spiders/weibo_replies.py), and the crawl's summary line says how many replies were read and
+    how many were not, and why. Its comments are sorted by likes, not time: a new comment
     with few likes sits on the last pages, so hotflow is never stopped at the crawl mark; it is read to
     its end (or `max_pages`, which leaves the mark where it is), and the index's upsert makes the
     comments read again harmless. When hotflow fails (an error, a non-JSON reply or `ok != 1` on its
@@ -60,14 +76,17 @@ class WeiboCommentsSpider(MentionSpider):
     name = "weibo_comments"
     source = "weibo_comment"
     custom_settings = dict(WEIBO_SETTINGS)
+    comment_item = staticmethod(comment_item)
 
     def __init__(self, post_id: str | None = None, query: str | None = None, **kwargs: Any) -> None:
         super().__init__(query=post_id or query, **kwargs)
+        self.replies_seen: set[str] = set()  # reply ids yielded this crawl: inline ones are listed again
 
     def closed(self, reason: str) -> None:
         if unread := self.crawler.stats.get_value("crisiswatch/replies_unread"):
-            self.logger.warning("%s: %d replies under comments not read (hotflow shows a comment's first replies"
-                                " only)", self.name, unread)
+            why = unread_reasons(self.crawler.stats.get_stats())
+            self.crawler.stats.set_value("crisiswatch/replies_unread_why", why)  # for the summary line
+            self.logger.warning("%s: %d replies under comments not read (%s)", self.name, unread, why)
 
     def hotflow_url(self, mid: str, max_id: str | int | None = None) -> str:
         params: dict[str, Any] = {"id": mid, "mid": mid, "max_id_type": 0}
@@ -115,6 +134,9 @@ class WeiboCommentsSpider(MentionSpider):
         body = data.get("data") or {}
         items, _ = self._page(meta, body.get("data") or [], nested=True, url=response.url)
         yield from items
+        for comment in body.get("data") or []:
+            if isinstance(comment, dict):
+                yield from self.reply_requests(meta, comment, inline_replies(comment))
         # sorted by likes: a page of old comments says nothing of the next page's, so no stop at the mark
         max_id = body.get("max_id")
         if max_id in (0, "0", None) or not self.within_max_pages(meta["query"], meta["page"], response.url,
@@ -156,9 +178,7 @@ class WeiboCommentsSpider(MentionSpider):
         layout_changed event when some lack id, text or created_at (validation dead-letters them)."""
         items, created = [], []
         for comment in comments:
-            replies = [r for r in comment.get("comments") or [] if isinstance(r, dict)] if nested else []
-            if nested and (unread := parse_count(comment.get("total_number")) - len(replies)) > 0:
-                self.crawler.stats.inc_value("crisiswatch/replies_unread", unread)
+            replies = inline_replies(comment) if nested else []
             for c in [comment, *replies]:
                 item = comment_item(c, mid=meta["query"], brand=meta["brand"])
                 if c is comment and isinstance(item.get("created_at"), datetime):

@@ -67,14 +67,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def summary_line(source: str, s: dict) -> str:
-    """'weibo_comments: finished · 4 pages · 40 mentions · 0 invalid · 36 replies under comments not read'."""
+    """'weibo_comments: finished · 9 pages · 70 mentions · 0 invalid · 30 replies read · 6 replies not read
+    (6 past the page cap)'."""
     reason = s.get("finish_reason", "?")
     failed = s.get("crisiswatch/failed")
     return (f"{source}: {'failed' if failed and reason == 'finished' else reason} · "
             f"{s.get('response_received_count', 0)} pages · "
             f"{s.get('item_scraped_count', 0)} mentions · {s.get('crisiswatch/invalid', 0)} invalid"
-            # Weibo comments: replies beyond the ones hotflow shows inline (no endpoint read for them)
-            + (f" · {s['crisiswatch/replies_unread']} replies under comments not read"
+            # Weibo comments: replies beyond the ones hotflow shows inline, read from hotFlowChild or not
+            + (f" · {s['crisiswatch/replies_read']} replies read" if s.get("crisiswatch/replies_read") else "")
+            + (f" · {s['crisiswatch/replies_unread']} replies not read"
+               + (f" ({s['crisiswatch/replies_unread_why']})" if s.get("crisiswatch/replies_unread_why") else "")
                if s.get("crisiswatch/replies_unread") else "")
             + (f" · BLOCKED: {s['crisiswatch/blocked']}" if s.get("crisiswatch/blocked") else "")
             + (f" · FAILED: {failed}" if failed else ""))

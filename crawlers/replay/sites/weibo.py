@@ -4,7 +4,9 @@ s.weibo.com's HTML search with time slices, `a.next`, the 50-page cap and the no
 Scenario events may carry `extra`: `long: true` (the list shows a cut text, `/statuses/extend`
 the whole), `pinned: true` (mblogtype 2 on top of the account's timeline), `comment_texts: [...]`,
 `retweet: {id, text, author, hours_before}` (a repost of that original), `dated_ahead_hours: N`
-(the post shows a time N hours after it was published, as a wrong device clock makes it).
+(the post shows a time N hours after it was published, as a wrong device clock makes it),
+`replies: [n0, n1, ...]` (replies under comment k; by default k % 4 of them, one a minute after the
+comment). hotflow shows a comment's newest reply inline when k is odd; hotFlowChild lists them all.
 """
 
 from __future__ import annotations
@@ -192,6 +194,8 @@ def handle(server: Any, path: str, query: dict[str, str], layout_changed: bool =
         return extend(server, query.get("id", ""))
     if path == "/comments/hotflow":
         return hotflow(server, query.get("id") or query.get("mid", ""), query.get("max_id"), layout_changed)
+    if path == "/comments/hotFlowChild":
+        return hotflow_child(server, query.get("cid", ""), query.get("max_id"), layout_changed)
     if path == "/api/comments/show":
         return comments_show(server, query.get("id", ""), int(query.get("page", "1") or 1), layout_changed)
     return None  # s.weibo.com's half of this site (path /weibo) answers in weibo_html
@@ -306,16 +310,100 @@ def comments(server: Any, post: Any) -> list[dict[str, Any]]:
     return out[::-1]
 
 
-def _comment_json(c: dict, post: Any, when: str, layout_changed: bool) -> dict[str, Any]:
-    body = {"created_at": when, "id": c["id"], "rootid": c["id"], "mid": post.id, "text": c["text"],
-            # replies: hotflow shows none inline here (comments: false), only how many there are
-            "source": "来自上海", "like_count": _likes(c), "total_number": c["k"] % 4, "comments": False,
-            "user": {"id": int(c["author"].id), "screen_name": c["author"].name,
-                     "followers_count": c["author"].followers, "verified": c["author"].verified}}
+def _comment_json(c: dict, post: Any, when: str, layout_changed: bool, replies: list[dict] | None = None,
+                  inline: bool = True) -> dict[str, Any]:
+    shown = replies[:1] if replies and inline and c["k"] % 2 else []  # the newest reply, as hotflow shows one
+    body = {"created_at": when, "id": c["id"], "rootid": c["id"], "floor_number": c["k"] + 1, "mid": post.id,
+            "text": c["text"], "disable_reply": 0, "comment_badge": _badges(c["id"]),
+            "source": "来自上海", "like_count": _likes(c), "total_number": len(replies or []),
+            "comments": [_reply_json(r, c, layout_changed) for r in shown] or False,
+            "max_id": int(replies[1]["id"]) if shown and len(replies) > 1 else 0,
+            "isLikedByMblogAuthor": False, "more_info_type": 0, "bid": bid(c["id"]), "liked": False,
+            "readtimetype": "comment", "user": user_json(c["author"])}
     if layout_changed:
         body["created_time"] = body.pop("created_at")
         body["content"] = body.pop("text")
     return body
+
+
+def _badges(seed: str) -> list[dict[str, Any]]:
+    """The fan badges m.weibo.cn hangs on comments and replies (a good part of their size)."""
+    if pick(seed, [0, 1, 1], "badge") == 0:
+        return []
+    return [{"pic_url": f"https://h5.sinaimg.cn/upload/1007/25/2020/05/17/feed_icon_{token(seed, 10)}.png",
+             "name": "loyal_fans", "length": 1.33, "actionlog": {"act_code": "3671", "ext": "status:fans"},
+             "scheme": "https://kefu.weibo.com/faqdetail?id=20848"}]
+
+
+REPLY_TEXTS = ("我也是，催了三次了", "同问，有结果了吗", "客服让我再等等[怒]", "已经投诉了，等回复", "+1 一样的情况",
+               "今天刚退款成功，坚持找客服", "物流一直不动 & 电话打不通", "楼上说的对 <真的>")
+
+
+def replies(server: Any, post: Any, c: dict) -> list[dict[str, Any]]:
+    """Comment `c`'s replies published by the replay clock, newest first."""
+    counts = post.extra.get("replies") or []
+    n = int(counts[c["k"]]) if c["k"] < len(counts) else c["k"] % 4
+    others = [p for p in server.scenario.posts if p.source == "weibo"] or [post]
+    out = []
+    for j in range(n):
+        at = c["at"] + timedelta(minutes=j + 1)
+        if at > server.clock():
+            break
+        author = others[(int(c["id"]) + j * 5) % len(others)].author
+        out.append({"j": j, "id": str(int(c["id"]) * 1000 + j + 1), "at": at, "author": author,
+                    "text": f"回复@{c['author'].name}:{REPLY_TEXTS[(c['k'] + j) % len(REPLY_TEXTS)]}"})
+    return out[::-1]
+
+
+def _reply_json(r: dict, c: dict, layout_changed: bool) -> dict[str, Any]:
+    words = r["text"].split(":", 1)[-1]
+    name = c["author"].name
+    body = {"created_at": weibo_time(r["at"]), "id": r["id"], "rootid": c["id"], "floor_number": 0,
+            "text": f"回复<a href='/n/{name}'>@{name}</a>:{escape(words)}", "disable_reply": 0,
+            "comment_badge": _badges(r["id"]), "user": user_json(r["author"]), "mid": r["id"],
+            "reply_original_text": words, "readtimetype": "comment", "shouldShowColon": 0, "bid": bid(r["id"]),
+            "source": pick(r["id"], ["来自上海", "来自广东", "来自四川"], "region"), "like_count": r["j"] % 5,
+            "liked": False}
+    if layout_changed:
+        body["created_time"] = body.pop("created_at")
+        body["content"] = body.pop("text")
+    return body
+
+
+def _comment(server: Any, cid: str) -> tuple[Any, dict] | None:
+    for post in server.posts("weibo"):
+        for c in comments(server, post):
+            if c["id"] == cid:
+                return post, c
+    return None
+
+
+ERROR_PAGE = ('<!DOCTYPE html><html lang="zh"><head><meta charset="UTF-8"><title>微博-出错了</title></head><body>'
+              '<div class="h5-4box"><p class="h5-4con">暂无数据</p><div class="h5-5con"><a href="/">返回首页</a>'
+              '</div></div></body></html>').encode()
+
+
+def hotflow_child(server: Any, cid: str, max_id: str | None, layout_changed: bool) -> Any:
+    """A comment's replies newest first, paged by `max_id` (the next reply's id, 0 after the last), flat: no
+    second `data` around the list as in hotflow. A removed comment answers m.weibo.cn's HTML error page."""
+    found = _comment(server, cid)
+    if found is None:
+        return Reply(200, ERROR_PAGE, "text/html; charset=utf-8")
+    post, c = found
+    every = replies(server, post, c)
+    ids = [r["id"] for r in every]
+    offset = ids.index(max_id) if max_id and max_id in ids else 0
+    chunk = every[offset: offset + server.page_size]
+    nxt = every[offset + server.page_size]["id"] if offset + server.page_size < len(every) else 0
+    return _json(child_page(post, c, every, chunk, nxt, layout_changed))
+
+
+def child_page(post: Any, c: dict, every: list[dict], chunk: list[dict], nxt: str | int,
+               layout_changed: bool = False) -> dict[str, Any]:
+    """One hotFlowChild page: `chunk` of the comment's replies `every`, `nxt` the next page's max_id."""
+    return {"ok": 1, "data": [_reply_json(r, c, layout_changed) for r in chunk],
+            "total_number": len(every), "max_id": int(nxt), "max_id_type": 0,
+            "rootComment": [_comment_json(c, post, weibo_time(c["at"]), False, every, inline=False)]}
 
 
 def _likes(c: dict) -> int:
@@ -334,7 +422,8 @@ def hotflow(server: Any, native_id: str, max_id: str | None, layout_changed: boo
     chunk = every[offset: offset + server.page_size]
     nxt = every[offset + server.page_size]["id"] if offset + server.page_size < len(every) else 0
     return _json({"ok": 1, "data": {
-        "data": [_comment_json(c, post, weibo_time(c["at"]), layout_changed) for c in chunk],
+        "data": [_comment_json(c, post, weibo_time(c["at"]), layout_changed, replies(server, post, c))
+                 for c in chunk],
         "total_number": len(every), "max_id": int(nxt), "max": math.ceil(len(every) / server.page_size),
         "max_id_type": 0}})
 
@@ -347,7 +436,8 @@ def comments_show(server: Any, native_id: str, page: int, layout_changed: bool) 
         return _json({"ok": 0, "msg": "还没有人评论哦~快来抢沙发！"})
     now = server.clock()
     return _json({"ok": 1, "msg": "数据获取成功", "data": {
-        "data": [_comment_json(c, post, _mobile_time(c["at"], now), layout_changed) for c in chunk],
+        "data": [_comment_json(c, post, _mobile_time(c["at"], now), layout_changed, inline=False)
+                 for c in chunk],
         "total_number": len(every), "max": math.ceil(len(every) / server.page_size)}})
 
 
