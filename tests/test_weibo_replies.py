@@ -241,3 +241,35 @@ def test_later_crawls_read_new_replies_and_stop_at_the_known_ones(tmp_path):
         before = len(server.requests)  # nothing new: the first page is known, and it ends there
         out = crawl(cfg, "weibo_comments")
         assert pages(before) == 1 and stored() == 30 and "not read" not in out
+
+
+def test_a_crawl_reads_at_most_reply_pages_and_says_what_it_left(tmp_path):
+    """10 s a page at Weibo's delay: a post with thousands of replies must not hold the crawl past its timeout
+    (a crawl stopped by the timeout moves no mark, so it would read the same pages every run)."""
+    import yaml
+
+    from crawlers.replay import ReplayServer
+    from tests.replay_crawl import crawl, rows, write_config
+
+    sc, post = post_with_replies(datetime.now(UTC), comments=20, replies=[23, 0, 12, 0, 5] + [0] * 15)
+    db = tmp_path / "cw.db"
+    with ReplayServer(sc) as server:
+        cfg = write_config(tmp_path, "weibo_comments", server.base_url, {"weibo_comments": [post.id]})
+        doc = yaml.safe_load(cfg.read_text(encoding="utf-8"))
+        doc["sources"]["weibo_comments"]["reply_pages"] = 4
+        cfg.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+        out = crawl(cfg, "weibo_comments")
+        assert len([r for r in server.requests if r.startswith("/comments/hotFlowChild")]) == 4
+    # which comments the four pages went to is the scheduler's order; what was not read is counted and said
+    read, unread = map(int, re.search(r"· (\d+) replies read · (\d+) replies not read \((\d+) past the crawl's"
+                                      r" reply pages \(reply_pages\)\)", out).groups()[:2])
+    assert read + unread == 23 + 12 + 5 and unread > 0
+    stored = dict(rows(db, "SELECT json_extract(doc, '$.extra.root_id'), COUNT(*) FROM mentions"
+                           " WHERE json_extract(doc, '$.extra.root_id') IS NOT NULL GROUP BY 1"))
+    assert sum(stored.values()) == read
+    marks = {q for (q,) in rows(db, "SELECT query FROM crawl_marks")}
+    for k, n in ((0, 23), (2, 12), (4, 5)):  # a comment read part-way or not at all keeps no mark of its replies
+        cid = str(int(post.id) + 1 + k)
+        assert (f"{post.id}/replies/{cid}" in marks) == (stored.get(cid, 0) == n), (k, stored, marks)
+    partly = any(0 < stored.get(str(int(post.id) + 1 + k), 0) < n for k, n in ((0, 23), (2, 12), (4, 5)))
+    assert rows(db, "SELECT reason FROM crawl_runs") == [("capped" if partly else "finished",)]

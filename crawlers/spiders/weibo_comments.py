@@ -50,7 +50,8 @@ def inline_replies(comment: dict) -> list[dict]:
     return [r for r in comment.get("comments") or [] if isinstance(r, dict)]
 
 
-UNREAD_REASONS = {"capped": "past the page cap", "lost": "on lost pages", "gone": "no longer listed by Weibo"}
+UNREAD_REASONS = {"capped": "past the page cap", "budget": "past the crawl's reply pages (reply_pages)",
+                  "lost": "on lost pages", "gone": "no longer listed by Weibo"}
 
 
 def unread_reasons(stats: dict) -> str:
@@ -81,6 +82,7 @@ class WeiboCommentsSpider(WeiboRepliesMixin, MentionSpider):
     def __init__(self, post_id: str | None = None, query: str | None = None, **kwargs: Any) -> None:
         super().__init__(query=post_id or query, **kwargs)
         self.replies_seen: set[str] = set()  # reply ids yielded this crawl: inline ones are listed again
+        self.reply_pages_asked = 0  # hotFlowChild pages requested this crawl, against `reply_pages`
 
     def closed(self, reason: str) -> None:
         if unread := self.crawler.stats.get_value("crisiswatch/replies_unread"):

@@ -10,7 +10,9 @@ walls are the m.weibo.cn ones (errno 100005, ok:-100, 432, 418), seen by block d
 that is not an empty list is a lost page; "暂无数据" (as an `ok:0` or as m.weibo.cn's HTML error
 page) is a comment whose replies are gone.
 
-Replies are read to the list's end, `max_pages` pages a comment at most. Each comment's replies
+Replies are read to the list's end, `max_pages` pages a comment at most and `reply_pages` pages a crawl
+over all comments (hotflow lists comments by likes, so the budget goes to the most read ones first; the
+rest are counted as not read, and a comment stopped part-way keeps its mark). Each comment's replies
 carry their own crawl mark, `<post id>/replies/<comment id>`: the post's comments' mark says nothing
 of replies never read before, and one mark for all of a post's replies would be wrong too, since a
 crawl reads the lists minutes apart (a reply to a comment read early may be older than the newest
@@ -54,6 +56,9 @@ class WeiboRepliesMixin:
         if self.probe:  # a probe reads first pages only: replies are not its business
             return
         self.replies_seen.update(known)
+        if not self._within_reply_budget():
+            self._count_unread({"total": total, "known": len(known)}, "budget")
+            return
         yield self.reply_request(meta["brand"], meta["query"], cid, 0, 0, 1,
                                  {"total": total, "known": len(known), "oldest": None})
 
@@ -128,6 +133,10 @@ class WeiboRepliesMixin:
         if not self.within_max_pages(meta["query"], meta["page"], response.url, newest_first=False):
             self._count_unread({**meta, **progress}, "capped")
             return
+        if not self._within_reply_budget():
+            self.capped.add(meta["query"])  # read part-way: its mark stays for the next crawl
+            self._count_unread({**meta, **progress}, "budget")
+            return
         yield self.reply_request(meta["brand"], meta["post"], meta["cid"], max_id, data.get("max_id_type"),
                                  meta["page"] + 1, progress)
 
@@ -136,6 +145,18 @@ class WeiboRepliesMixin:
         item["extra"].setdefault("root_id", meta["cid"])  # the comment it answers (rootid, when sent)
         item["query"] = meta["query"]  # its crawl mark is its comment's replies' ("<post id>/replies/<cid>")
         return item
+
+    def _within_reply_budget(self) -> bool:
+        """Whether this crawl may request one more hotFlowChild page (`reply_pages`); said once when not."""
+        budget = self.config.source(self.name).reply_pages
+        if self.reply_pages_asked < budget:
+            self.reply_pages_asked += 1
+            return True
+        if self.reply_pages_asked == budget:
+            self.reply_pages_asked += 1  # past it: the warning is said once
+            self.logger.warning("%s: %d reply pages read, the crawl's reply_pages; replies of the comments after"
+                                " are counted, not read", self.name, budget)
+        return False
 
     def _count_unread(self, meta: dict, why: str) -> None:
         unread = max(0, meta["total"] - meta["known"])

@@ -46,6 +46,9 @@ class SourceSettings(StrictModel):
     proxy: ProxyURL | None = Field(default=None, description="may name env vars: http://$PROXY_USER:$PROXY_PASS@gw:8000")
     schedule_minutes: int = Field(default=15, ge=1)
     max_pages: int = Field(default=50, ge=1)
+    reply_pages: int = Field(default=100, ge=0, description="Weibo comments: hotFlowChild pages one crawl reads at"
+                             " most over all comments (about 10 s each at Weibo's delay), so a post with"
+                             " thousands of replies cannot hold the crawl past crawl.timeout_minutes")
     download_delay: float | None = Field(default=None, ge=0, description="seconds; overrides the spider's")
     concurrency: int | None = Field(default=None, ge=1)
 
