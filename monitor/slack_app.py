@@ -125,16 +125,37 @@ class SlackInteractions:
         except Exception as exc:  # the action is done; only the receipt is lost
             logger.warning("ephemeral reply to %s failed: %s", user, exc)
 
+    # who -------------------------------------------------------------------------------------------
+    def person(self, user: str) -> str | None:
+        """The person behind a Slack user id (`alerts.slack.users`); never a name from the request, which
+        the clicker chose (a display name, or an outsider's in a shared channel)."""
+        return self.config.alerts.slack.users.get(user)
+
+    def refused(self, user: str, action: str, subject: str) -> str | None:
+        """Why this user may not act, when `alerts.slack.users` lists who may and they are not on it."""
+        if not self.config.alerts.slack.users or self.person(user):
+            return None
+        with self.lock:
+            AuditLog(self.conn).record(f"slack:{user}", f"slack.{action}", subject, "refused",
+                                       reason="not in alerts.slack.users")
+        return f"不能操作 refused: {user} is not in crisiswatch's Slack staff list (alerts.slack.users)"
+
     # actions -----------------------------------------------------------------------------------
-    def act(self, action_id: str, value: str, user: str, aliases: tuple[str, ...]) -> str:
-        """Runs a button's action; returns the line shown to the user."""
+    def act(self, action_id: str, value: str, user: str) -> str:
+        """Runs a button's action for the Slack user id `user`; returns the line shown to them."""
+        if action_id not in ("approve", "reject"):  # an approval's own approvers decide who may press it
+            refusal = self.refused(user, action_id, f"INC-{value}")
+            if refusal:
+                return refusal
         with self.lock:
             dispatcher, escalation, incidents = self.services()
             try:
                 if action_id in ("approve", "reject"):
                     approvals = ApprovalService(self.config, self.conn, dispatcher)
+                    person = self.person(user)
                     try:
-                        decided = approvals.decide(int(value), user, action_id == "approve", aliases=aliases)
+                        decided = approvals.decide(int(value), user, action_id == "approve",
+                                                   aliases=(person,) if person else ())
                     except ApprovalRefused as exc:
                         return f"不能操作 refused: {exc}"
                     reply = f"审批 {decided.subject}: {decided.status}"
@@ -182,12 +203,15 @@ class SlackInteractions:
             mention_ids=[p["id"] for p in posts if p.get("id")], actor=f"slack:{user}")
         return f"INC-{incident_id} 转工单 ticket {ticket.number} opened"
 
-    def command(self, text: str) -> tuple[str, Callable[[], str] | None]:
+    def command(self, text: str, user: str = "") -> tuple[str, Callable[[], str] | None]:
         """The immediate answer and, for slow sub-commands, the work to do after it."""
         verb, _, rest = text.strip().partition(" ")
         if verb in ("", "help"):
             return "用法 usage: /crisiswatch status | ack INCIDENT | ticket INCIDENT", None
         if verb == "status":
+            refusal = self.refused(user, "status", "incidents")
+            if refusal:
+                return refusal, None
             with self.lock:
                 incidents = IncidentService(self.conn)
                 open_, total = incidents.list(status="open", limit=STATUS_SHOWN), incidents.count(status="open")
@@ -200,7 +224,7 @@ class SlackInteractions:
         if verb in ("ack", "ticket"):
             incident_id = parse_incident(rest)
             action = "ack" if verb == "ack" else "convert"
-            return f"处理中 working on INC-{incident_id} …", lambda user="": self.act(action, str(incident_id), user, ())
+            return f"处理中 working on INC-{incident_id} …", lambda user="": self.act(action, str(incident_id), user)
         return f"unknown sub-command {verb!r}: use status, ack or ticket", None
 
 
@@ -231,11 +255,10 @@ def slack_routes(config: Config, conn: StateConnection | None = None, *,
         except (KeyError, IndexError, ValueError) as exc:
             return PlainTextResponse(f"bad payload: {exc.__class__.__name__}", status_code=400)
         channel = (payload.get("channel") or {}).get("id", "")
-        aliases = tuple(a for a in (user.get("username"), user.get("name")) if a)
 
         def work() -> None:
             try:
-                reply = interactions.act(action["action_id"], str(action.get("value", "")), user["id"], aliases)
+                reply = interactions.act(action["action_id"], str(action.get("value", "")), user["id"])
             except (CrisiswatchError, ValueError) as exc:
                 reply = f"crisiswatch: {exc}"
             interactions.tell(channel, user["id"], reply)
@@ -248,7 +271,8 @@ def slack_routes(config: Config, conn: StateConnection | None = None, *,
             return refused
         form = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
         try:
-            answer, later = await run_in_threadpool(interactions.command, form.get("text", ""))
+            answer, later = await run_in_threadpool(interactions.command, form.get("text", ""),
+                                                    form.get("user_id", ""))
         except CrisiswatchError as exc:
             return JSONResponse({"response_type": "ephemeral", "text": f"crisiswatch: {exc}"})
         task = None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from crisiswatch.config.base import CLOCK_TIME, HttpURL, StrictModel, TimeZoneName
 from crisiswatch.mention import SEVERITIES
+
+SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 
 
 class SlackSettings(StrictModel):
@@ -16,6 +19,18 @@ class SlackSettings(StrictModel):
     base_url: HttpURL | None = None
     channel: str = "#crisis-response"
     upload_charts: bool = Field(default=False, description="upload a PNG chart into the incident thread")
+    users: dict[str, str] = Field(default_factory=dict, description="Slack user id (U...) -> the person's name as"
+                                  " approvers and the dashboard name them; set, only these people use the buttons"
+                                  " and /crisiswatch")
+
+    @field_validator("users")
+    @classmethod
+    def _user_ids(cls, value: dict[str, str]) -> dict[str, str]:
+        # ids, never display or user names: anyone can take those, a guest or a shared channel's outsider too
+        bad = [u for u in value if not SLACK_USER_ID.fullmatch(u)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a Slack user id (U0123ABCD, from the profile's 'Copy member ID')")
+        return value
 
 
 CHANNEL_TYPES = ("slack", "console", "slack_webhook", "wecom", "dingtalk", "feishu", "email")

@@ -1,0 +1,56 @@
+"""Who may act through the Slack app: people known by their Slack user id (alerts.slack.users), never by
+the names a click carries."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from alerts.approvals import ApprovalService
+from crisiswatch.audit import AuditLog
+from monitor.incidents.service import IncidentService
+from tests.test_alert_helpers import open_incident, slack_dispatcher
+from tests.test_alert_slack_app import button, ephemerals, post, serving, signed, wait_for
+
+
+def slash(text: str, user: str) -> bytes:
+    return urlencode({"command": "/crisiswatch", "text": text, "user_id": user, "channel_id": "C0CRISIS"}).encode()
+
+
+def test_an_approver_named_in_a_playbook_is_known_by_slack_user_id_not_by_the_name_a_click_carries(
+        tmp_path, slack, monkeypatch):
+    # the shipped playbooks name approvers (pr-lead); a click's username is whatever the clicker's
+    # account is called, a guest's or a shared channel's outsider's too
+    with serving(tmp_path, slack, monkeypatch, users={"U0PRLEAD": "pr-lead"}) as (config, conn, base):
+        d = slack_dispatcher(config, slack)
+        approval = ApprovalService(config, conn, d).request("statement:INC-1:price_dispute", ["pr-lead"], "草稿", 30)
+        body = button("approve", str(approval), user="U0MALLORY", username="pr-lead")
+        assert post(f"{base}/actions", body, signed(body))[0] == 200
+        assert wait_for(lambda: any("U0MALLORY is not an approver" in t for t in ephemerals(slack)))
+        assert ApprovalService(config, conn, d).get(approval).status == "pending"
+        body = button("approve", str(approval), user="U0PRLEAD", username="someone-else")
+        assert post(f"{base}/actions", body, signed(body))[0] == 200
+        assert wait_for(lambda: ApprovalService(config, conn, d).get(approval).status == "approved")
+        assert ApprovalService(config, conn, d).get(approval).decided_by == "U0PRLEAD"
+
+
+def test_with_a_staff_list_someone_not_on_it_cannot_ack_or_read_status(tmp_path, slack, monkeypatch):
+    with serving(tmp_path, slack, monkeypatch, users={"U0ALICE": "林晓"}) as (config, conn, base):
+        incident = open_incident(conn)
+        body = button("ack", str(incident.id), user="U0GUEST", username="alice")
+        assert post(f"{base}/actions", body, signed(body))[0] == 200
+        assert wait_for(lambda: any("U0GUEST is not in crisiswatch's Slack staff list" in t
+                                    for t in ephemerals(slack)))
+        assert IncidentService(conn).get(incident.id).acked_by is None
+        refused = [e for e in AuditLog(conn).entries(incident.label) if e["outcome"] == "refused"]
+        assert [(e["actor"], e["action"]) for e in refused] == [("slack:U0GUEST", "slack.ack")]
+        form = slash("status", "U0GUEST")
+        status, text, _ = post(f"{base}/commands", form, signed(form))
+        assert status == 200 and "not in crisiswatch's Slack staff list" in text and incident.label not in text
+        form = slash(f"ack {incident.label}", "U0GUEST")
+        assert post(f"{base}/commands", form, signed(form))[0] == 200
+        assert wait_for(lambda: sum("staff list" in t for t in ephemerals(slack)) == 2)
+        assert IncidentService(conn).get(incident.id).acked_by is None
+        body = button("ack", str(incident.id), user="U0ALICE")
+        assert post(f"{base}/actions", body, signed(body))[0] == 200
+        assert wait_for(lambda: IncidentService(conn).get(incident.id).acked_by == "U0ALICE")
+
