@@ -34,6 +34,8 @@ from alerts.channels.slack import SlackChannel
 from alerts.channels.slack_ids import SlackChannelIds
 from alerts.dispatch import AlertDispatcher, build_channels
 from alerts.escalation import AcknowledgeRefused
+from alerts.message import escape_mrkdwn
+from alerts.render import safe
 from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection, connect
@@ -217,8 +219,10 @@ class SlackInteractions:
                 open_, total = incidents.list(status="open", limit=STATUS_SHOWN), incidents.count(status="open")
             if not open_:
                 return "没有进行中的事件 no open incidents", None
-            lines = [f"• {i.label} {i.brand} {i.level}{' · acked by ' + i.acked_by if i.acked_by else ''}: "
-                     f"{i.summary}" for i in open_]
+            # a summary quotes what posts said (an emerging term): inert here as in the alerts
+            lines = [f"• {i.label} {escape_mrkdwn(i.brand)} {i.level}"
+                     f"{' · acked by ' + escape_mrkdwn(i.acked_by) if i.acked_by else ''}: {safe(i.summary)}"
+                     for i in open_]
             shown = f"，最新 {len(open_)} 起 the newest {len(open_)}" if total > len(open_) else ""
             return f"进行中的事件 {total} 起 open incidents: {total}{shown}\n" + "\n".join(lines), None
         if verb in ("ack", "ticket"):

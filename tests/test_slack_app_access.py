@@ -1,8 +1,9 @@
 """Who may act through the Slack app: people known by their Slack user id (alerts.slack.users), never by
-the names a click carries."""
+the names a click carries; and post text quoted back by /crisiswatch stays inert."""
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlencode
 
 from alerts.approvals import ApprovalService
@@ -54,3 +55,15 @@ def test_with_a_staff_list_someone_not_on_it_cannot_ack_or_read_status(tmp_path,
         assert post(f"{base}/actions", body, signed(body))[0] == 200
         assert wait_for(lambda: IncidentService(conn).get(incident.id).acked_by == "U0ALICE")
 
+
+def test_slash_status_quotes_an_incident_summary_inert(tmp_path, slack, monkeypatch):
+    with serving(tmp_path, slack, monkeypatch) as (config, conn, base):
+        incident = open_incident(conn)
+        conn.execute("UPDATE incidents SET summary=? WHERE id=?",
+                     ("热词 <!channel> <@U0CEO> <https://evil.example/x|点这里> *退款*", incident.id))
+        form = slash("status", "U0ALICE")
+        status, text, _ = post(f"{base}/commands", form, signed(form))
+        said = json.loads(text)["text"]
+        assert status == 200 and incident.label in said and "点这里" in said
+        for live in ("<!channel>", "<@U0CEO>", "<https://", "*退款*"):
+            assert live not in said
