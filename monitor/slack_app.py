@@ -180,9 +180,15 @@ class SlackInteractions:
                 return str(exc)
             return f"{label} 已确认 acknowledged" if changed else f"{label} was already acknowledged"
         if action_id == "escalate":
-            escalation.escalate_now(incident_id, by=user)
+            try:
+                escalation.escalate_now(incident_id, by=user)
+            except AcknowledgeRefused as exc:  # a late or replayed click: nobody is paged for a closed incident
+                return str(exc)
             return f"{label} 已升级 escalated to the next tier"
         if action_id == "mute_1h":
+            incident = incidents.get(incident_id)
+            if not incident.is_open:
+                return f"{label} already resolved: nothing to mute, nothing changed"
             until = datetime.now(UTC) + timedelta(hours=1)
             self.conn.execute("UPDATE incidents SET muted_until=? WHERE id=?", (until.isoformat(), incident_id))
             return f"{label} 静音 muted until {local_time(until, self.config.alerts.timezone, '%H:%M %Z')} (thread updates suppressed)"

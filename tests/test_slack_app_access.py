@@ -67,3 +67,21 @@ def test_slash_status_quotes_an_incident_summary_inert(tmp_path, slack, monkeypa
         assert status == 200 and incident.label in said and "点这里" in said
         for live in ("<!channel>", "<@U0CEO>", "<https://", "*退款*"):
             assert live not in said
+
+
+def test_escalate_or_mute_after_the_incident_resolved_is_refused_and_pages_nobody(tmp_path, slack, monkeypatch):
+    from datetime import timedelta
+
+    from tests.test_alert_helpers import T0
+
+    with serving(tmp_path, slack, monkeypatch) as (config, conn, base):
+        incident = open_incident(conn)
+        IncidentService(conn).resolve(incident.id, T0 + timedelta(minutes=30), "quiet")
+        posted = len(slack.messages)
+        for action in ("escalate", "mute_1h"):
+            body = button(action, str(incident.id), user="U0LATE")
+            assert post(f"{base}/actions", body, signed(body))[0] == 200
+        assert wait_for(lambda: sum("already resolved" in t for t in ephemerals(slack)) == 2), ephemerals(slack)
+        assert len(slack.messages) == posted
+        assert conn.execute("SELECT COUNT(*) FROM escalation_chains").fetchone()[0] == 0
+        assert IncidentService(conn).get(incident.id).muted_until is None
