@@ -93,8 +93,11 @@ class SlackInteractions:
         """None when the request is Slack's and new; else why it is refused."""
         timestamp = headers.get("x-slack-request-timestamp", "")
         signature = headers.get("x-slack-signature", "")
-        if not timestamp.isdigit() or abs(self.clock() - int(timestamp)) > MAX_AGE:
+        # ASCII only: "²" passes isdigit() and int() refuses it; hmac.compare_digest raises on non-ASCII text
+        if not (timestamp.isascii() and timestamp.isdigit()) or abs(self.clock() - int(timestamp)) > MAX_AGE:
             return "stale or missing timestamp"
+        if not signature.isascii():
+            return "bad signature"
         verifier = SignatureVerifier(self.signing_secret(), clock=_Clock(self.clock))
         if not verifier.is_valid(body, timestamp, signature):
             return "bad signature"

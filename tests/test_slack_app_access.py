@@ -85,3 +85,22 @@ def test_escalate_or_mute_after_the_incident_resolved_is_refused_and_pages_nobod
         assert len(slack.messages) == posted
         assert conn.execute("SELECT COUNT(*) FROM escalation_chains").fetchone()[0] == 0
         assert IncidentService(conn).get(incident.id).muted_until is None
+
+
+def test_missing_or_garbled_signature_headers_are_refused_not_crashed(tmp_path, slack, monkeypatch):
+    with serving(tmp_path, slack, monkeypatch) as (config, conn, base):
+        body = slash("status", "U0ALICE")
+        good = signed(body)
+        cases = [
+            {k: v for k, v in good.items() if k != "X-Slack-Signature"},
+            {k: v for k, v in good.items() if k != "X-Slack-Request-Timestamp"},
+            {**good, "X-Slack-Request-Timestamp": "12abc"},
+            {**good, "X-Slack-Request-Timestamp": good["X-Slack-Request-Timestamp"] + "\u00b2"},  # a digit to isdigit()
+            {**good, "X-Slack-Request-Timestamp": str(int(good["X-Slack-Request-Timestamp"]) + 400)},  # from the future
+            {**good, "X-Slack-Signature": "v0=" + "\u00ff" * 64},  # not ASCII: hmac.compare_digest raised TypeError
+            {**good, "X-Slack-Signature": "v1=" + good["X-Slack-Signature"][3:]},
+        ]
+        for headers in cases:
+            status, text, _ = post(f"{base}/commands", body, headers)
+            assert status == 401, (headers, status, text)
+        assert post(f"{base}/commands", body, good)[0] == 200  # none of them used the request up
