@@ -47,6 +47,7 @@ from playbooks.tickets.service import TicketService
 
 logger = logging.getLogger(__name__)
 MAX_AGE = 60 * 5
+MAX_BODY = 256 * 1024  # a Slack interaction payload (a whole message's blocks) is a few tens of KB
 STATUS_SHOWN = 20  # open incidents listed by `/crisiswatch status` (the heading counts them all)
 
 
@@ -247,7 +248,19 @@ def slack_routes(config: Config, conn: StateConnection | None = None, *,
     interactions = SlackInteractions(config, conn, clock)
 
     async def verified(request: Request) -> tuple[bytes, Response | None]:
-        body = await request.body()
+        # read before it is verified, so anyone may send it: bounded, never held whole in memory
+        declared = request.headers.get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
+            logger.warning("Slack request refused: body of %s bytes", declared)
+            return b"", PlainTextResponse("request too large", status_code=413)
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                logger.warning("Slack request refused: body over %d bytes", MAX_BODY)
+                return b"", PlainTextResponse("request too large", status_code=413)
+            chunks.append(chunk)
+        body = b"".join(chunks)
         try:
             problem = await run_in_threadpool(interactions.verify, body, request.headers)
         except CrisiswatchError as exc:

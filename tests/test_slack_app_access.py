@@ -104,3 +104,23 @@ def test_missing_or_garbled_signature_headers_are_refused_not_crashed(tmp_path, 
             status, text, _ = post(f"{base}/commands", body, headers)
             assert status == 401, (headers, status, text)
         assert post(f"{base}/commands", body, good)[0] == 200  # none of them used the request up
+
+
+def test_an_oversized_body_is_refused_before_it_is_read_whole(tmp_path, slack, monkeypatch):
+    import http.client
+    from urllib.parse import urlsplit
+
+    with serving(tmp_path, slack, monkeypatch) as (config, conn, base):
+        body = slash("status", "U0ALICE") + b"&pad=" + b"x" * (64 * 1024 * 1024)
+        where = urlsplit(base)
+        client = http.client.HTTPConnection(where.hostname, where.port, timeout=5)
+        client.putrequest("POST", f"{where.path}/commands")
+        for name, value in {**signed(body), "Content-Length": str(len(body))}.items():
+            client.putheader(name, value)
+        client.endheaders()
+        client.send(body[:4096])  # the answer comes without the other 64 MB
+        answer = client.getresponse()
+        assert answer.status == 413 and "too large" in answer.read().decode()
+        client.close()
+        body = button("ack", "1") + b"&pad=" + b"x" * (200 * 1024)  # a big message's payload still goes
+        assert post(f"{base}/actions", body, signed(body))[0] == 200
