@@ -80,9 +80,9 @@ class IndexURL:
         return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
 
-# query parameters that carry a credential: libpq's password, the robots' keys (WeCom key=, DingTalk
+# query parameters that carry a credential: libpq's password and sslpassword, the robots' keys (WeCom key=, DingTalk
 # access_token= with sign=), tokens and API keys in general
-_SECRET_PARAMS = r"password|passwd|pwd|key|api_?key|apikey|access_?token|token|sign|signature|secret|auth"
+_SECRET_PARAMS = r"password|sslpassword|passwd|pwd|key|api_?key|apikey|access_?token|token|sign|signature|secret|auth"
 
 
 def redact_url(url: str) -> str:
