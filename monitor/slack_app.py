@@ -38,6 +38,7 @@ from alerts.message import escape_mrkdwn
 from alerts.render import safe
 from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config
+from crisiswatch.config.alerts import SLACK_USER_ID
 from crisiswatch.db import StateConnection, connect
 from crisiswatch.errors import CrisiswatchError
 from crisiswatch.localtime import local_time
@@ -163,7 +164,11 @@ class SlackInteractions:
                         decided = approvals.decide(int(value), user, action_id == "approve",
                                                    aliases=(person,) if person else ())
                     except ApprovalRefused as exc:
-                        return f"不能操作 refused: {exc}"
+                        # approvers named by name are known here only through the staff list
+                        asked = approvals.get(int(value))
+                        named = asked is not None and any(not SLACK_USER_ID.fullmatch(a) for a in asked.approvers)
+                        hint = f" (an approver by name? add {user} to alerts.slack.users)" if named and not person else ""
+                        return f"不能操作 refused: {exc}{hint}"
                     reply = f"审批 {decided.subject}: {decided.status}"
                 else:
                     incident_id = int(value)

@@ -27,6 +27,7 @@ def test_an_approver_named_in_a_playbook_is_known_by_slack_user_id_not_by_the_na
         body = button("approve", str(approval), user="U0MALLORY", username="pr-lead")
         assert post(f"{base}/actions", body, signed(body))[0] == 200
         assert wait_for(lambda: any("U0MALLORY is not an approver" in t for t in ephemerals(slack)))
+        assert any("an approver by name? add U0MALLORY to alerts.slack.users" in t for t in ephemerals(slack))
         assert ApprovalService(config, conn, d).get(approval).status == "pending"
         body = button("approve", str(approval), user="U0PRLEAD", username="someone-else")
         assert post(f"{base}/actions", body, signed(body))[0] == 200
