@@ -55,7 +55,8 @@ class ApprovalService:
 
     def request(self, subject: str, approvers: list[str], text: str, timeout_minutes: float,
                 *, severity: str = "重要", brand: str = "") -> int:
-        """Posts the request with buttons; approvers are Slack user ids (U…) or user names."""
+        """Posts the request with buttons; approvers are Slack user ids (U…) or people's names, a name
+        known in Slack only through `alerts.slack.users` (never by what a click says its user is called)."""
         if not approvers:
             raise CrisiswatchError("an approval needs at least one approver")
         now = self.clock()

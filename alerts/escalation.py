@@ -35,7 +35,8 @@ EXHAUST_AFTER_MINUTES = 5  # the least time the last tier gets to acknowledge be
 
 
 class AcknowledgeRefused(CrisiswatchError):
-    """An acknowledgement that cannot apply (the incident is already resolved); nothing was changed."""
+    """An acknowledgement or escalation that cannot apply (the incident is already resolved); nothing
+    was changed."""
 
 
 class Pageable(Protocol):
@@ -149,12 +150,7 @@ class EscalationService:
         incident = self.incidents.get(incident_id)
         if incident is None:
             return False
-        if not incident.is_open:
-            at = incident.resolved_at
-            when = f" at {local_time(at, self.config.alerts.timezone, '%m-%d %H:%M %Z')}" if at else ""
-            self.audit.record(by, "escalation.acknowledge", incident.label, outcome="refused",
-                              reason="already resolved", resolved_at=at.isoformat() if at else None)
-            raise AcknowledgeRefused(f"{incident.label} already resolved{when}: nothing to acknowledge, nothing changed")
+        self._refuse_if_resolved(incident, by, "acknowledge")
         cur = self.conn.execute(
             "UPDATE escalation_chains SET status=?, acked_by=?, acked_at=?, next_at=NULL"
             " WHERE incident_id=? AND status IN (?,?)", (ACKED, by, now.isoformat(), incident_id, ACTIVE, EXHAUSTED))
@@ -167,8 +163,23 @@ class EscalationService:
             self._note(self.incidents.get(incident_id), f"已确认 acknowledged by {by}", f"ack:{now.isoformat()}")
         return changed
 
+    def _refuse_if_resolved(self, incident: Pageable, by: str, what: str) -> None:
+        """A late or replayed click on a resolved incident: audited, said, nothing changed."""
+        if incident.is_open:
+            return
+        at = incident.resolved_at
+        when = f" at {local_time(at, self.config.alerts.timezone, '%m-%d %H:%M %Z')}" if at else ""
+        self.audit.record(by, f"escalation.{what}", incident.label, outcome="refused",
+                          reason="already resolved", resolved_at=at.isoformat() if at else None)
+        raise AcknowledgeRefused(f"{incident.label} already resolved{when}: nothing to {what}, nothing changed")
+
     def escalate_now(self, incident_id: int, by: str) -> None:
-        """Sends the next tier of every chain now (starting the first policy if none runs)."""
+        """Sends the next tier of every chain now (starting the first policy if none runs). Raises
+        AcknowledgeRefused, paging nobody, when the incident is already resolved."""
+        incident = self.incidents.get(incident_id)
+        if incident is None:
+            raise CrisiswatchError(f"no incident {incident_id}")
+        self._refuse_if_resolved(incident, by, "escalate")
         rows = self._chains(incident_id)
         if not rows:
             if not self.config.alerts.escalation_policies:

@@ -6,14 +6,16 @@ from __future__ import annotations
 import logging
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.defer import deferred_from_coro
+from scrapy.utils.httpobj import urlparse_cached
 
 from crawlers.blocks import LOGIN, Block, block_of
 from crawlers.health import record_block
-from crawlers.sessions import SessionPool, unset_cookie_envs
+from crawlers.sessions import SITE_DOMAINS, SessionPool, unset_cookie_envs
 from crawlers.state import CrawlState
 from crawlers.wiring import crawler_config, session_pool, state_connection
 from crisiswatch.errors import CrisiswatchError
@@ -55,9 +57,25 @@ class CredentialsMiddleware:
     def spider_opened(self, spider: Any) -> None:
         self.pool()  # a bad cookie file stops the crawl before its first request
 
+    def own_host(self, request: Any) -> bool:
+        """The request goes to the source's own site (or the base_url the config points it at). Cookies
+        are sent as a raw header, not by Scrapy's domain-aware jar: a redirect or a link to another host
+        must not carry them (nor a bearer token) there."""
+        spider = self.crawler.spider
+        host = (urlparse_cached(request).hostname or "").lower()
+        domains = SITE_DOMAINS.get(getattr(spider, "source", ""), ())
+        overrides = [self.config.source(getattr(spider, "name", "")).base_url,
+                     spider.settings.get(f"{getattr(spider, 'name', '').upper()}_BASE_URL")]
+        own = {(urlsplit(u).hostname or "").lower() for u in overrides if u}
+        return not domains or host in own or any(host == d or host.endswith("." + d) for d in domains)
+
     def process_request(self, request: Any) -> None:
         spider = self.crawler.spider
         settings = self.config.source(getattr(spider, "name", ""))
+        if not self.own_host(request):
+            for header in (b"Cookie", b"Authorization", b"X-XSRF-TOKEN"):
+                request.headers.pop(header, None)
+            return
         if settings.token_env and os.environ.get(settings.token_env) and b"Authorization" not in request.headers:
             request.headers[b"Authorization"] = f"Bearer {os.environ[settings.token_env].strip()}"
         pool = self.pool()

@@ -80,11 +80,16 @@ class IndexURL:
         return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
 
+# query parameters that carry a credential: libpq's password and sslpassword, the robots' keys (WeCom key=, DingTalk
+# access_token= with sign=), tokens and API keys in general
+_SECRET_PARAMS = r"password|sslpassword|passwd|pwd|key|api_?key|apikey|access_?token|token|sign|signature|secret|auth"
+
+
 def redact_url(url: str) -> str:
-    """The URL with any `user:password@` and `password=` parameter replaced, for every place a URL is shown
-    (libpq reads a password from either)."""
-    shown = re.sub(r"(?<=//)[^@/?#]*@", "***@", str(url))
-    return re.sub(r"(?i)(?<=[?&])(password=)[^&#]*", r"\1***", shown)
+    """The URL (or a text holding URLs) with any `user:password@` and credential parameter (`password=`,
+    `key=`, `access_token=`, …) replaced, for every place a URL is shown."""
+    shown = re.sub(r"(?<=//)[^@/?#\s]*@", "***@", str(url))
+    return re.sub(rf"(?i)(?<=[?&])({_SECRET_PARAMS})=[^&#\s'\"]*", r"\1=***", shown)
 
 
 def parse_index_url(url: str) -> IndexURL:

@@ -34,8 +34,11 @@ from alerts.channels.slack import SlackChannel
 from alerts.channels.slack_ids import SlackChannelIds
 from alerts.dispatch import AlertDispatcher, build_channels
 from alerts.escalation import AcknowledgeRefused
+from alerts.message import escape_mrkdwn
+from alerts.render import safe
 from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config
+from crisiswatch.config.alerts import SLACK_USER_ID
 from crisiswatch.db import StateConnection, connect
 from crisiswatch.errors import CrisiswatchError
 from crisiswatch.localtime import local_time
@@ -45,6 +48,7 @@ from playbooks.tickets.service import TicketService
 
 logger = logging.getLogger(__name__)
 MAX_AGE = 60 * 5
+MAX_BODY = 256 * 1024  # a Slack interaction payload (a whole message's blocks) is a few tens of KB
 STATUS_SHOWN = 20  # open incidents listed by `/crisiswatch status` (the heading counts them all)
 
 
@@ -91,8 +95,11 @@ class SlackInteractions:
         """None when the request is Slack's and new; else why it is refused."""
         timestamp = headers.get("x-slack-request-timestamp", "")
         signature = headers.get("x-slack-signature", "")
-        if not timestamp.isdigit() or abs(self.clock() - int(timestamp)) > MAX_AGE:
+        # ASCII only: "²" passes isdigit() and int() refuses it; hmac.compare_digest raises on non-ASCII text
+        if not (timestamp.isascii() and timestamp.isdigit()) or abs(self.clock() - int(timestamp)) > MAX_AGE:
             return "stale or missing timestamp"
+        if not signature.isascii():
+            return "bad signature"
         verifier = SignatureVerifier(self.signing_secret(), clock=_Clock(self.clock))
         if not verifier.is_valid(body, timestamp, signature):
             return "bad signature"
@@ -125,18 +132,43 @@ class SlackInteractions:
         except Exception as exc:  # the action is done; only the receipt is lost
             logger.warning("ephemeral reply to %s failed: %s", user, exc)
 
+    # who -------------------------------------------------------------------------------------------
+    def person(self, user: str) -> str | None:
+        """The person behind a Slack user id (`alerts.slack.users`); never a name from the request, which
+        the clicker chose (a display name, or an outsider's in a shared channel)."""
+        return self.config.alerts.slack.users.get(user)
+
+    def refused(self, user: str, action: str, subject: str) -> str | None:
+        """Why this user may not act, when `alerts.slack.users` lists who may and they are not on it."""
+        if not self.config.alerts.slack.users or self.person(user):
+            return None
+        with self.lock:
+            AuditLog(self.conn).record(f"slack:{user}", f"slack.{action}", subject, "refused",
+                                       reason="not in alerts.slack.users")
+        return f"不能操作 refused: {user} is not in crisiswatch's Slack staff list (alerts.slack.users)"
+
     # actions -----------------------------------------------------------------------------------
-    def act(self, action_id: str, value: str, user: str, aliases: tuple[str, ...]) -> str:
-        """Runs a button's action; returns the line shown to the user."""
+    def act(self, action_id: str, value: str, user: str) -> str:
+        """Runs a button's action for the Slack user id `user`; returns the line shown to them."""
+        if action_id not in ("approve", "reject"):  # an approval's own approvers decide who may press it
+            refusal = self.refused(user, action_id, f"INC-{value}")
+            if refusal:
+                return refusal
         with self.lock:
             dispatcher, escalation, incidents = self.services()
             try:
                 if action_id in ("approve", "reject"):
                     approvals = ApprovalService(self.config, self.conn, dispatcher)
+                    person = self.person(user)
                     try:
-                        decided = approvals.decide(int(value), user, action_id == "approve", aliases=aliases)
+                        decided = approvals.decide(int(value), user, action_id == "approve",
+                                                   aliases=(person,) if person else ())
                     except ApprovalRefused as exc:
-                        return f"不能操作 refused: {exc}"
+                        # approvers named by name are known here only through the staff list
+                        asked = approvals.get(int(value))
+                        named = asked is not None and any(not SLACK_USER_ID.fullmatch(a) for a in asked.approvers)
+                        hint = f" (an approver by name? add {user} to alerts.slack.users)" if named and not person else ""
+                        return f"不能操作 refused: {exc}{hint}"
                     reply = f"审批 {decided.subject}: {decided.status}"
                 else:
                     incident_id = int(value)
@@ -157,9 +189,15 @@ class SlackInteractions:
                 return str(exc)
             return f"{label} 已确认 acknowledged" if changed else f"{label} was already acknowledged"
         if action_id == "escalate":
-            escalation.escalate_now(incident_id, by=user)
+            try:
+                escalation.escalate_now(incident_id, by=user)
+            except AcknowledgeRefused as exc:  # a late or replayed click: nobody is paged for a closed incident
+                return str(exc)
             return f"{label} 已升级 escalated to the next tier"
         if action_id == "mute_1h":
+            incident = incidents.get(incident_id)
+            if not incident.is_open:
+                return f"{label} already resolved: nothing to mute, nothing changed"
             until = datetime.now(UTC) + timedelta(hours=1)
             self.conn.execute("UPDATE incidents SET muted_until=? WHERE id=?", (until.isoformat(), incident_id))
             return f"{label} 静音 muted until {local_time(until, self.config.alerts.timezone, '%H:%M %Z')} (thread updates suppressed)"
@@ -182,25 +220,30 @@ class SlackInteractions:
             mention_ids=[p["id"] for p in posts if p.get("id")], actor=f"slack:{user}")
         return f"INC-{incident_id} 转工单 ticket {ticket.number} opened"
 
-    def command(self, text: str) -> tuple[str, Callable[[], str] | None]:
+    def command(self, text: str, user: str = "") -> tuple[str, Callable[[], str] | None]:
         """The immediate answer and, for slow sub-commands, the work to do after it."""
         verb, _, rest = text.strip().partition(" ")
         if verb in ("", "help"):
             return "用法 usage: /crisiswatch status | ack INCIDENT | ticket INCIDENT", None
         if verb == "status":
+            refusal = self.refused(user, "status", "incidents")
+            if refusal:
+                return refusal, None
             with self.lock:
                 incidents = IncidentService(self.conn)
                 open_, total = incidents.list(status="open", limit=STATUS_SHOWN), incidents.count(status="open")
             if not open_:
                 return "没有进行中的事件 no open incidents", None
-            lines = [f"• {i.label} {i.brand} {i.level}{' · acked by ' + i.acked_by if i.acked_by else ''}: "
-                     f"{i.summary}" for i in open_]
+            # a summary quotes what posts said (an emerging term): inert here as in the alerts
+            lines = [f"• {i.label} {escape_mrkdwn(i.brand)} {i.level}"
+                     f"{' · acked by ' + escape_mrkdwn(i.acked_by) if i.acked_by else ''}: {safe(i.summary)}"
+                     for i in open_]
             shown = f"，最新 {len(open_)} 起 the newest {len(open_)}" if total > len(open_) else ""
             return f"进行中的事件 {total} 起 open incidents: {total}{shown}\n" + "\n".join(lines), None
         if verb in ("ack", "ticket"):
             incident_id = parse_incident(rest)
             action = "ack" if verb == "ack" else "convert"
-            return f"处理中 working on INC-{incident_id} …", lambda user="": self.act(action, str(incident_id), user, ())
+            return f"处理中 working on INC-{incident_id} …", lambda user="": self.act(action, str(incident_id), user)
         return f"unknown sub-command {verb!r}: use status, ack or ticket", None
 
 
@@ -210,7 +253,19 @@ def slack_routes(config: Config, conn: StateConnection | None = None, *,
     interactions = SlackInteractions(config, conn, clock)
 
     async def verified(request: Request) -> tuple[bytes, Response | None]:
-        body = await request.body()
+        # read before it is verified, so anyone may send it: bounded, never held whole in memory
+        declared = request.headers.get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
+            logger.warning("Slack request refused: body of %s bytes", declared)
+            return b"", PlainTextResponse("request too large", status_code=413)
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                logger.warning("Slack request refused: body over %d bytes", MAX_BODY)
+                return b"", PlainTextResponse("request too large", status_code=413)
+            chunks.append(chunk)
+        body = b"".join(chunks)
         try:
             problem = await run_in_threadpool(interactions.verify, body, request.headers)
         except CrisiswatchError as exc:
@@ -231,11 +286,10 @@ def slack_routes(config: Config, conn: StateConnection | None = None, *,
         except (KeyError, IndexError, ValueError) as exc:
             return PlainTextResponse(f"bad payload: {exc.__class__.__name__}", status_code=400)
         channel = (payload.get("channel") or {}).get("id", "")
-        aliases = tuple(a for a in (user.get("username"), user.get("name")) if a)
 
         def work() -> None:
             try:
-                reply = interactions.act(action["action_id"], str(action.get("value", "")), user["id"], aliases)
+                reply = interactions.act(action["action_id"], str(action.get("value", "")), user["id"])
             except (CrisiswatchError, ValueError) as exc:
                 reply = f"crisiswatch: {exc}"
             interactions.tell(channel, user["id"], reply)
@@ -248,7 +302,8 @@ def slack_routes(config: Config, conn: StateConnection | None = None, *,
             return refused
         form = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
         try:
-            answer, later = await run_in_threadpool(interactions.command, form.get("text", ""))
+            answer, later = await run_in_threadpool(interactions.command, form.get("text", ""),
+                                                    form.get("user_id", ""))
         except CrisiswatchError as exc:
             return JSONResponse({"response_type": "ephemeral", "text": f"crisiswatch: {exc}"})
         task = None

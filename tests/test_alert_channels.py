@@ -159,6 +159,31 @@ def test_webhook_errors_are_clear_and_never_show_the_url(receiver, monkeypatch):
     assert err.value.kind == NEEDS_FIX  # held until someone sets it, never failed for good
 
 
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize(("channel", "path"), [
+    (WeComChannel, "/cgi-bin/webhook/send?key=WECOMSECRETKEY"),
+    (DingTalkChannel, "/robot/send?access_token=DINGSECRETTOKEN"),
+    (FeishuChannel, "/open-apis/bot/v2/hook/FEISHUSECRETHOOK"),
+    (SlackWebhookChannel, "/services/T0/B0/SLACKSECRETHOOK"),
+])
+def test_a_robot_host_down_leaves_its_token_out_of_the_log(monkeypatch, caplog, channel, path):
+    # urllib3 said "Retrying (...) after connection broken by ...: /cgi-bin/webhook/send?key=…" at WARNING,
+    # which the run loop's log keeps; its DEBUG lines carry the target too
+    monkeypatch.setenv("ROBOT_URL", f"http://127.0.0.1:{closed_port()}{path}")
+    caplog.set_level("DEBUG")
+    with pytest.raises(DeliveryError) as err:
+        channel().send(message(), "ROBOT_URL")
+    assert err.value.kind == "transient"
+    retried = [r for r in caplog.records if r.name.startswith("urllib3") and r.levelname == "WARNING"]
+    assert retried, "no retry was logged"  # still said, without the token
+    assert "SECRET" not in caplog.text and "/*** (a webhook's token)" in caplog.text
+
+
 def test_an_alert_whose_robot_url_is_unset_waits_for_it_and_then_goes(tmp_path, monkeypatch, receiver):
     server = receiver()
     monkeypatch.delenv("WECOM_URL", raising=False)

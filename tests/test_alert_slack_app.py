@@ -3,6 +3,7 @@ replayed requests refused, buttons acting through the services, the slash comman
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -29,11 +30,12 @@ POLICY = {"default": [{"after_minutes": 0, "notify": "#crisis"},
                       {"after_minutes": 10, "notify": "<!subteam^S0ONCALL>"}]}
 
 
-@pytest.fixture
-def app(tmp_path, slack, monkeypatch):
+@contextlib.contextmanager
+def serving(tmp_path, slack, monkeypatch, **slack_settings):
+    """The app on a real socket: (config, conn, base URL of /slack)."""
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
     monkeypatch.setenv("SLACK_BOT_TOKEN", slack.token)
-    config = make_config(tmp_path, slack={"base_url": slack.base_url, "channel": "#crisis"},
+    config = make_config(tmp_path, slack={"base_url": slack.base_url, "channel": "#crisis", **slack_settings},
                          escalation_policies=POLICY)
     conn = connect(config.state_store)
     with socket.socket() as probe:
@@ -45,9 +47,17 @@ def app(tmp_path, slack, monkeypatch):
     deadline = time.monotonic() + 10
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
-    yield config, conn, f"http://127.0.0.1:{port}/slack"
-    server.should_exit = True
-    thread.join(5)
+    try:
+        yield config, conn, f"http://127.0.0.1:{port}/slack"
+    finally:
+        server.should_exit = True
+        thread.join(5)
+
+
+@pytest.fixture
+def app(tmp_path, slack, monkeypatch):
+    with serving(tmp_path, slack, monkeypatch) as served:
+        yield served
 
 
 def signed(body: bytes, secret: str = SECRET, ts: int | None = None) -> dict[str, str]:
@@ -68,8 +78,8 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str, floa
         return exc.code, exc.read().decode(), time.monotonic() - started
 
 
-def button(action_id: str, value: str, user: str = "U0ALICE") -> bytes:
-    payload = {"type": "block_actions", "user": {"id": user, "username": user.lower()},
+def button(action_id: str, value: str, user: str = "U0ALICE", username: str = "") -> bytes:
+    payload = {"type": "block_actions", "user": {"id": user, "username": username or user.lower()},
                "channel": {"id": "C0CRISIS"}, "actions": [{"action_id": action_id, "value": value}]}
     return urlencode({"payload": json.dumps(payload)}).encode()
 

@@ -128,3 +128,36 @@ def test_an_unexpected_error_is_one_line_unless_debug(monkeypatch, capsys):
     assert err.count("\n") == 1 and "RuntimeError: disk on fire" in err and "pw@" not in err and "--debug" in err
     with pytest.raises(RuntimeError):
         main(["--debug", "status"])
+
+
+@pytest.mark.parametrize(("url", "secret"), [
+    ("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7xxx-4bc4", "693a91f6"),
+    ("https://oapi.dingtalk.com/robot/send?access_token=9f3c0ffee&timestamp=1&sign=c2lnbg%3D%3D", "9f3c0ffee"),
+    ("https://oapi.dingtalk.com/robot/send?access_token=9f3c0ffee&timestamp=1&sign=c2lnbg%3D%3D", "c2lnbg"),
+    ("https://api.example.cn/v1?q=极光&token=tok123", "tok123"),
+    ("postgresql://cw:pg-pass@db:5432/cw", "pg-pass"),
+    ("postgresql://cw@db/cw?password=pg-pass", "pg-pass"),
+    ("postgresql://cw@db/cw?sslmode=verify-full&sslpassword=key-pass", "key-pass"),
+])
+def test_an_unexpected_error_quoting_a_url_shows_it_without_its_credentials(tmp_path, monkeypatch, capsys, url,
+                                                                            secret):
+    from crisiswatch.commands import status
+
+    def fails(args):
+        raise RuntimeError(f"HTTPSConnectionPool: Max retries exceeded with url: {url} (Caused by timeout)")
+
+    monkeypatch.setattr(status, "run", fails)
+    config = tmp_path / "crisiswatch.yaml"
+    config.write_text(yaml.safe_dump({"state_db": str(tmp_path / "s.db")}))
+    assert main(["--config", str(config), "status"]) == 1
+    err = capsys.readouterr().err
+    assert "unexpected error: RuntimeError" in err and secret not in err and "***" in err
+    assert "(Caused by timeout)" in err  # the rest of the message is kept
+
+
+def test_a_state_url_carrying_the_ssl_key_password_is_refused_without_showing_it(tmp_path, capsys):
+    # libpq reads sslpassword from the URL too; it went out in "cannot connect to …" lines
+    url = "postgresql://cw@127.0.0.1:9/cw?sslpassword=key-pass"
+    assert main(["--state-url", url, "status"]) == 1
+    err = capsys.readouterr().err
+    assert "holds a password" in err and "key-pass" not in err

@@ -72,3 +72,36 @@ def test_a_relative_sqlite_index_lies_beside_the_config_file_as_the_state_does(t
     assert config.index.url == f"sqlite:///{tmp_path / 'etc' / 'index.db'}"  # it was ./index.db of the cwd
     cfg.write_text("index:\n  url: sqlite:////var/lib/cw/index.db\n", encoding="utf-8")
     assert load_config(str(cfg)).index.url == "sqlite:////var/lib/cw/index.db"  # absolute: as written
+
+
+# what people paste where the variable's name goes: a robot URL with its key, a bot token, a cookie, a
+# bearer token, a signing secret (hex), an SMTP password
+PASTED = {
+    "alerts:\n  routes:\n    - {name: m, channel: wecom, url_env: '%s'}\n":
+        ("alerts.routes.0.url_env", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693axxx6-7aoc-4bc4"),
+    "alerts:\n  slack:\n    token_env: '%s'\n": ("alerts.slack.token_env", "xoxb-1234-5678-abcdefABCDEF"),
+    "alerts:\n  slack:\n    signing_secret_env: '%s'\n": ("alerts.slack.signing_secret_env",
+                                                           "f8e742231b10e8888abcd99yyyzzz85a5"),
+    "alerts:\n  email:\n    password_env: '%s'\n": ("alerts.email.password_env", "hunter2!smtp"),
+    "sources:\n  weibo_search:\n    cookie_env: '%s'\n": ("sources.weibo_search.cookie_env", "SUB=_2A25Lcookie; SUBP=0033"),
+    "sources:\n  weibo_search:\n    cookie_envs: [WEIBO_1, '%s']\n": ("sources.weibo_search.cookie_envs.1",
+                                                                      "SUB=_2A25Lsecond"),
+    "sources:\n  x:\n    token_env: '%s'\n": ("sources.x.token_env", "AAAAAAAAAAAAAAAAAAAAAMLheAAAAAAA0%2BuSeid"),
+}
+
+
+@pytest.mark.parametrize(("body", "key", "secret"), [(b, k, s) for b, (k, s) in PASTED.items()])
+def test_a_secret_pasted_where_its_variable_name_goes_is_refused_without_repeating_it(tmp_path, body, key, secret):
+    # it was taken as a name, and shown as one: in status, the outbox, errors and operator alerts
+    path = tmp_path / "cw.yaml"
+    path.write_text(body % secret, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(path))
+    message = str(err.value)
+    assert key in message and "not an environment variable name" in message
+    assert secret not in message and "key=" not in message
+
+
+def test_variable_names_for_secrets_load():
+    config = load_config(str(REPO / "crisiswatch.example.yaml"))
+    assert config.alerts.slack.token_env == "SLACK_BOT_TOKEN" and config.sources["x"].token_env == "X_BEARER_TOKEN"

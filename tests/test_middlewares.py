@@ -35,3 +35,29 @@ def test_proxy_only_when_configured(tmp_path, monkeypatch):
     plain = Request("https://m.weibo.cn/")
     ProxyMiddleware.from_crawler(crawler_with(tmp_path, {})).process_request(plain)
     assert "proxy" not in plain.meta
+
+
+def test_cookies_go_only_to_the_sources_own_site(tmp_path, monkeypatch):
+    # cookies are a raw header (COOKIES_ENABLED off), not Scrapy's domain-aware jar: a redirect or a
+    # pager link to another host went there with the account's cookie
+    monkeypatch.setenv("WEIBO_COOKIE", "SUB=secret-sub; XSRF-TOKEN=x1")
+    crawler = crawler_with(tmp_path, {"weibo_search": {"cookie_env": "WEIBO_COOKIE"}})
+    middleware = CredentialsMiddleware.from_crawler(crawler)
+    for url in ("https://m.weibo.cn/api/container/getIndex", "https://s.weibo.com/weibo?q=x",
+                "https://passport.weibo.com/visitor"):
+        request = Request(url)
+        middleware.process_request(request)
+        assert request.headers[b"Cookie"] == b"SUB=secret-sub; XSRF-TOKEN=x1", url
+    for url in ("https://evil.example/collect", "https://weibo.cn.evil.example/", "http://169.254.169.254/latest"):
+        for request in (Request(url), Request(url, headers={"Cookie": "SUB=secret-sub", "X-XSRF-TOKEN": "x1"})):
+            middleware.process_request(request)
+            assert b"Cookie" not in request.headers and b"X-XSRF-TOKEN" not in request.headers, url
+
+
+def test_cookies_go_to_the_configured_base_url(tmp_path, monkeypatch):
+    monkeypatch.setenv("WEIBO_COOKIE", "SUB=abc")
+    crawler = crawler_with(tmp_path, {"weibo_search": {"cookie_env": "WEIBO_COOKIE",
+                                                       "base_url": "http://127.0.0.1:8999"}})
+    request = Request("http://127.0.0.1:8999/api/container/getIndex")
+    CredentialsMiddleware.from_crawler(crawler).process_request(request)
+    assert request.headers[b"Cookie"] == b"SUB=abc"

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -31,6 +34,38 @@ def http_session() -> requests.Session:
 
 
 _SESSION = http_session()
+
+
+class HiddenTargets(logging.Filter):
+    """urllib3 logs the request target it sends to: a retried connection at WARNING (so in the run loop's
+    log), every request at DEBUG. A robot's target is its access token (WeCom `?key=`, DingTalk
+    `?access_token=`, Feishu's and Slack's hook paths): those of the URLs this process read are cut."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.targets: set[str] = set()
+        self.pattern: re.Pattern[str] | None = None
+
+    def hide(self, url: str) -> None:
+        parts = urlsplit(url)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        if len(target) > 1 and target not in self.targets:
+            self.targets.add(target)
+            # the target and whatever follows it up to a space or quote (DingTalk's timestamp and sign)
+            self.pattern = re.compile("|".join(re.escape(t) + r"[^\s'\"]*" for t in sorted(self.targets)))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.pattern is not None:
+            text = record.getMessage()
+            hidden = self.pattern.sub("/*** (a webhook's token)", text)
+            if hidden != text:
+                record.msg, record.args = hidden, ()
+        return True
+
+
+HIDDEN_TARGETS = HiddenTargets()
+for _name in ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.connection"):
+    logging.getLogger(_name).addFilter(HIDDEN_TARGETS)
 
 
 @dataclass(frozen=True)
@@ -105,6 +140,8 @@ def env_value(name: str | None, what: str) -> str:
     if not value:
         raise DeliveryError(f"{what}: environment variable {name!r} is not set: set it where the deliverer runs",
                             kind=NEEDS_FIX)
+    if "://" in value:
+        HIDDEN_TARGETS.hide(value)
     return value
 
 

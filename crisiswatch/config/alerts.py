@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from crisiswatch.config.base import CLOCK_TIME, HttpURL, StrictModel, TimeZoneName
+from crisiswatch.config.base import CLOCK_TIME, EnvName, HttpURL, StrictModel, TimeZoneName
 from crisiswatch.mention import SEVERITIES
+
+SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 
 
 class SlackSettings(StrictModel):
-    token_env: str = "SLACK_BOT_TOKEN"
-    signing_secret_env: str = "SLACK_SIGNING_SECRET"
+    token_env: EnvName = "SLACK_BOT_TOKEN"
+    signing_secret_env: EnvName = "SLACK_SIGNING_SECRET"
     base_url: HttpURL | None = None
     channel: str = "#crisis-response"
     upload_charts: bool = Field(default=False, description="upload a PNG chart into the incident thread")
+    users: dict[str, str] = Field(default_factory=dict, description="Slack user id (U...) -> the person's name as"
+                                  " approvers and the dashboard name them; set, only these people use the buttons"
+                                  " and /crisiswatch")
+
+    @field_validator("users")
+    @classmethod
+    def _user_ids(cls, value: dict[str, str]) -> dict[str, str]:
+        # ids, never display or user names: anyone can take those, a guest or a shared channel's outsider too
+        bad = [u for u in value if not SLACK_USER_ID.fullmatch(u)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a Slack user id (U0123ABCD, from the profile's 'Copy member ID')")
+        return value
 
 
 CHANNEL_TYPES = ("slack", "console", "slack_webhook", "wecom", "dingtalk", "feishu", "email")
@@ -28,8 +43,8 @@ class Route(StrictModel):
     name: str
     channel: Literal["slack", "console", "slack_webhook", "wecom", "dingtalk", "feishu", "email"] = "slack"
     target: str | None = Field(default=None, description="Slack channel, or e-mail recipients (comma-separated)")
-    url_env: str | None = Field(default=None, description="env var holding a webhook URL (it carries a token)")
-    secret_env: str | None = Field(default=None, description="env var holding a DingTalk/Feishu signing secret")
+    url_env: EnvName | None = Field(default=None, description="env var holding a webhook URL (it carries a token)")
+    secret_env: EnvName | None = Field(default=None, description="env var holding a DingTalk/Feishu signing secret")
     brands: list[str] = Field(default_factory=list, description="empty = every brand")
     min_severity: str = "一般"
 
@@ -76,8 +91,8 @@ class EmailSettings(StrictModel):
     host: str = "127.0.0.1"
     port: int = Field(default=25, ge=1, le=65535)
     sender: str = "crisiswatch@localhost"
-    username_env: str | None = None
-    password_env: str | None = None
+    username_env: EnvName | None = None
+    password_env: EnvName | None = None
     starttls: bool = False
     ssl: bool = False
     timeout: float = Field(default=10, gt=0)

@@ -67,7 +67,23 @@ def _proxy_url(value: str) -> str:
     return value
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _env_name(value: str) -> str:
+    """The name of the environment variable holding a secret. Anything else is most likely the secret
+    pasted in its place, which would then be shown wherever the name is (errors, `status`, the outbox):
+    refused, without repeating it."""
+    # a long run of letters and digits without an underscore is a key (a signing secret is 32 hex digits)
+    key_like = len(value) >= 24 and "_" not in value and any(c.isdigit() for c in value)
+    if not _ENV_NAME.fullmatch(value) or key_like:
+        raise ValueError("not an environment variable name (letters, digits and _): put the secret in the "
+                         "environment and name its variable here, never the secret itself")
+    return value
+
+
 TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
+EnvName = Annotated[str, AfterValidator(_env_name)]
 HttpURL = Annotated[str, AfterValidator(_http_url)]
 ProxyURL = Annotated[str, AfterValidator(_proxy_url)]
 CLOCK_TIME = r"^([01]\d|2[0-3]):[0-5]\d$"  # 00:00 .. 23:59

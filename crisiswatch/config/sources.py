@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from crisiswatch.config.base import HttpURL, ProxyURL, StrictModel
+from crisiswatch.config.base import EnvName, HttpURL, ProxyURL, StrictModel
 from crisiswatch.indexurl import parse_index_url
 
 
@@ -38,11 +38,11 @@ class SourceSettings(StrictModel):
 
     enabled: bool = True
     base_url: HttpURL | None = None
-    cookie_env: str | None = None
+    cookie_env: EnvName | None = None
     # more accounts for the pool: env variables, and browser exports (cookies.txt or JSON; see crawlers/sessions.py)
-    cookie_envs: list[str] = Field(default_factory=list)
+    cookie_envs: list[EnvName] = Field(default_factory=list)
     cookie_files: list[str] = Field(default_factory=list)
-    token_env: str | None = None
+    token_env: EnvName | None = None
     proxy: ProxyURL | None = Field(default=None, description="may name env vars: http://$PROXY_USER:$PROXY_PASS@gw:8000")
     schedule_minutes: int = Field(default=15, ge=1)
     max_pages: int = Field(default=50, ge=1)
