@@ -40,11 +40,30 @@ from scrapy.settings import Settings
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler as RedisScheduler
 
+from crisiswatch.errors import CrisiswatchError
+from crisiswatch.indexurl import redact_url
+
 logger = logging.getLogger(__name__)
 PREFIX = "crisiswatch:frontier"
 CRAWL_TTL = 6 * 3600  # keys of a crawl whose hosts all died go away by themselves
 HEARTBEAT_SECONDS = 30.0  # a member silent this long is gone: its requests go back into the queue
 TOKEN = "crisiswatch_frontier_token"  # request.meta: which in-flight entry the request is
+
+
+
+def check_reachable(url: str, timeout: float = 5.0) -> None:
+    """Raises CrisiswatchError, in one line, when the frontier's Redis does not answer: Scrapy would start
+    anyway and print a hundred lines of unhandled Deferred errors, the crawl reading nothing."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise CrisiswatchError(f"the crawl frontier {redact_url(url)} does not answer ({exc.__class__.__name__}): no"
+                               " crawl started; start Redis there, or empty crawl.frontier to crawl on this host"
+                               " alone") from None
+    finally:
+        client.close()
+
 
 # pops the best request into the member's in-flight hash, in one step: a host killed between the two
 # loses nothing (the entry holds the score, so it goes back where it was)

@@ -10,7 +10,7 @@ from scrapy.settings import Settings
 from scrapy.utils.conf import closest_scrapy_cfg
 from scrapy.utils.project import get_project_settings
 
-from crawlers.frontier import frontier_settings
+from crawlers.frontier import check_reachable, frontier_settings
 from crawlers.logformatter import quiet_network_tracebacks
 from crisiswatch.config import Config
 from crisiswatch.lease import HOLDER_ENV, new_holder
@@ -44,6 +44,8 @@ def run_crawls(config: Config, jobs: list[tuple[str, dict[str, Any]]], *, overri
                progress: bool = False, join: bool = False) -> dict[str, dict[str, Any]]:
     """Runs the (spider name, spider arguments) jobs to completion; returns each crawl's stats. With a
     shared frontier, `join` takes part in the crawl another host started instead of starting one."""
+    if config.crawl.frontier:
+        check_reachable(config.crawl.frontier)
     process = CrawlerProcess(crawl_settings(config, overrides=overrides, progress=progress, join=join))
     quiet_network_tracebacks()
     crawlers = []

@@ -101,3 +101,22 @@ def test_a_cookie_is_leased_to_one_host_at_a_time(state_url):
     assert [s.label for s in second.live] == ["weibo_search cookie 1", "weibo_search cookie 2"]
     assert third.lease("host-c", timedelta(minutes=15)) == ["weibo_search cookie 1", "weibo_search cookie 2"]
     assert third.next() is None and "in use by another crawler host" in third.exhausted_line()
+
+
+def test_a_frontier_that_does_not_answer_is_one_line_and_no_crawl(tmp_path):
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    scenario = four_topics(datetime.now(UTC).replace(second=0, microsecond=0), rate=2)
+    with ReplayServer(scenario) as server:
+        cfg = write_config(tmp_path, server.base_url, f"redis://:s3cret@127.0.0.1:{port}/0",
+                           f"sqlite:///{tmp_path / 'cw.db'}")
+        proc = crawler(cfg)
+        out, err = proc.communicate(timeout=120)
+        assert not [r for r in server.requests if "getIndex" in r]
+    assert proc.returncode == 1, (out, err[-1500:])
+    lines = [line for line in (out + err).splitlines() if line.strip()]
+    assert len(lines) == 1 and "crawl frontier" in lines[0] and "does not answer" in lines[0], lines[:5]
+    assert "s3cret" not in out + err and "Unhandled error" not in err
