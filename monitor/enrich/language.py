@@ -32,12 +32,11 @@ LANGUAGES = (
     Language.INDONESIAN, Language.MALAY, Language.TAGALOG, Language.VIETNAMESE, Language.THAI,
     Language.ARABIC, Language.TURKISH, Language.HINDI,
 )
-# A Latin word is a brand or a name in a Chinese post about as often as a Chinese name is in an
-# English one, and names run two or three characters: a post is Chinese by script when it has at
-# least 1.5 Han characters per Latin word, so "买的iPhone 15 Pro屏幕碎了" is Chinese while "Just got
-# my 小米 phone" is English; or a Han character per three Latin letters, for the codes Chinese posts
-# spell in capitals (支持TF卡 DVMP3, 很H很BL).
-HAN_PER_LATIN_WORD = 1.5
+# A Latin word in a Chinese post is a brand or a name, and so is a Chinese word in an English one: a
+# post is Chinese by script when it has a Han character per Latin word, so "买了MacBook Pro和AirPods
+# Pro，MacBook屏幕坏了" is Chinese while "Just got my 小米 phone" is English; or a Han character per
+# three Latin letters, for the codes Chinese posts spell in capitals (支持TF卡 DVMP3, 很H很BL).
+HAN_PER_LATIN_WORD = 1.0
 HAN_PER_LATIN_LETTER = 1 / 3
 # A Japanese post has about as much kana as kanji, and at least half as much even in a kanji-heavy
 # one; a Chinese post borrows an の (京东の客服), a kaomoji's づ, a line of Japanese greeting at most.
