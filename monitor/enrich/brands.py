@@ -27,7 +27,7 @@ brand for the whole text whenever it is true.  A rule only produces a match thro
 keyword that is present (``NOT 华为`` alone never matches); ``BrandMatch.keywords`` lists the
 present names and positive rule keywords in order of first occurrence.
 
-The text is read as a person reads it: full-width Latin (``ＸＩＡＯＭＩ``) is folded by NFKC and
+The text is read as a person reads it: full-width letters and digits (``ＸＩＡＯＭＩ``) are folded and
 Traditional characters (``monitor.enrich.hanzi``) are read as Simplified, so a post from Taiwan that
 writes 極光優選 is about 极光优选. A CamelCase hashtag is read as its words too (#XiaomiSU7 names
 Xiaomi). What only looks like words names nothing: a link (``t.cn/xiaomi8`` is a short link's code,
@@ -43,7 +43,6 @@ operators, parentheses or quotes is a boolean expression.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -55,12 +54,17 @@ __all__ = ["BrandMatch", "BrandMatcher", "BrandRule"]
 # to the text), e-mail addresses, @handles.
 _NOT_NAMING = re.compile(
     r"(?:https?://|www\.|\bt\.cn/)[^\s\u4e00-\u9fff]*"
-    r"|[\w.+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+|@(?P<handle>[\w\u4e00-\u9fff\-]{1,30})",
+    r"|(?<![\w.+-])[a-z0-9._+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+|@(?P<handle>[\w\u4e00-\u9fff\-]{1,30})",
     re.IGNORECASE,
 )
 # A handle that is the brand's name with one of these after it is one of the brand's own accounts.
 OFFICIAL_SUFFIXES = ("", "客服", "官方", "官微", "售后", "服务", "旗舰店", "help", "support", "care", "cares",
                      "service", "official", "cn", "china", "global")
+# Full-width letters and digits (ＸＩＡＯＭＩ, ｉＰｈｏｎｅ１５) as their ASCII forms; the rest of NFKC (full-width
+# punctuation, in most Chinese posts) changes no name and would cost more than the matching.
+_FULL_WIDTH = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
+_TO_HALF_WIDTH = {c: c - 0xFEE0 for r in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A))
+                  for c in range(r[0], r[1] + 1)}
 _CAMEL_HASHTAG = re.compile(r"#([A-Za-z0-9]*[a-z][A-Z][A-Za-z0-9]*)")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=[0-9])")
 
@@ -346,9 +350,9 @@ class BrandMatcher:
         return f" {name} " if name is not None else " " * len(m.group(0))  # @AuroraSelect names Aurora Select
 
     def readable(self, text: str) -> str:
-        """`text` as matching reads it: NFKC, Simplified, links/e-mails/other handles blanked, hashtags' words."""
-        if not text.isascii() and not unicodedata.is_normalized("NFKC", text):
-            text = unicodedata.normalize("NFKC", text)
+        """`text` as matching reads it: half-width letters, Simplified, links/e-mails/other handles blanked, hashtags' words."""
+        if _FULL_WIDTH.search(text):
+            text = text.translate(_TO_HALF_WIDTH)
         text = simplified(text)  # 極光優選 is 极光优选: one character for one
         if "@" in text or "//" in text or "www." in text or "t.cn/" in text:
             text = _NOT_NAMING.sub(self._unnamed, text)

@@ -54,7 +54,7 @@ _RANGES = {  # inclusive codepoint ranges per script
 # the text); a handle may hold Han characters (//@某人:), a Weibo emoticon code is a bracketed word.
 _NOT_WORDS = re.compile(
     r"(?:https?://|www\.)[^\s\x00\u4e00-\u9fff]*|\bt\.cn/[A-Za-z0-9]+"
-    r"|[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+    r"|(?<![\w.+-])[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
     r"|//@[^\s:：/\x00]{1,30}[:：]|@[\w\u4e00-\u9fff\-]{1,30}[:：]?|\[[^\[\]\s\x00]{1,8}\]|&[a-z]+;|&#\d+;|\bRT\b|回复|回覆"
 )
 _LATIN_HASHTAG = re.compile(r"#([A-Za-z][A-Za-z0-9]*)")

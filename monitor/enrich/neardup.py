@@ -59,14 +59,19 @@ _HAS_CHAIN_RE = re.compile(r"//@|转发|轉發|\bRT\s*@", re.IGNORECASE)
 _MENTION_RE = re.compile(r"@[\w\u4e00-\u9fff\-]{1,30}")
 # what copies add or drop around the same words: a link as Weibo shows it, emoticon codes, topics,
 # the hashtags closing a tweet
-_DECORATION_RE = re.compile(r"O?网页链接|O?網頁鏈接|\[[^\[\]\s]{1,8}\]|#[^#\s]{1,30}#|(?:\s*#\w+)+\s*$")
+# (Traditional characters are Simplified by then; most posts have none of these, and skip both regexes)
+_DECORATION_RE = re.compile(r"O?网页链接|\[[^\[\]\s]{1,8}\]|#[^#\s]{1,30}#")
+_TRAILING_TAGS_RE = re.compile(r"(?:\s*#\w+)+\s*\Z")
 # Keep letters (any script, incl. CJK) and digits; everything else is noise for copy detection.
 _NOISE_RE = re.compile(r"[\W_]+")
 
 
 def normalize(text: str) -> str:
     text = _URL_RE.sub(" ", simplified(text))
-    text = _DECORATION_RE.sub(" ", text)
+    if "[" in text or "#" in text or "网页链接" in text:
+        text = _DECORATION_RE.sub(" ", text)
+        if "#" in text:
+            text = _TRAILING_TAGS_RE.sub(" ", text)
     text = _REPOST_HEAD_RE.sub("", text, count=1)
     text = _REPOST_TAIL_RE.sub("", text)
     text = _MARKER_RE.sub(" ", text)
