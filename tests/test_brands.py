@@ -124,3 +124,43 @@ def test_throughput_is_high():
     rate = len(texts) / (time.perf_counter() - start)
     # Generous floor for slow CI machines; the benchmark reports the real figure.
     assert rate > 10_000
+
+
+APPLE = BrandRule(brand="apple", names=("苹果", "Apple", "iPhone"), exclusions=("apple pie", "苹果汁"))
+AURORA = BrandRule(brand="aurora", names=("极光优选", "Aurora Select"))
+
+
+@pytest.mark.parametrize("text", [
+    "这个链接 http://t.cn/XiaoMi8q 点进去看看",  # a short link's code
+    "详情见 https://www.apple.com/cn/shop 这里",
+    "简历发到 hr@xiaomi-fans.org 就行",
+    "@苹果妹妹 周末一起去爬山吗",  # a person whose handle holds a brand's name
+    "@MI_lover2008 哈哈哈",
+])
+def test_links_emails_and_other_peoples_handles_name_no_brand(text):
+    assert BrandMatcher([XIAOMI, APPLE]).match(text) == []
+
+
+@pytest.mark.parametrize(("text", "brand"), [
+    ("@小米客服 我的订单三天没发货", "xiaomi"),  # a post addressed to the brand's own account
+    ("@AuroraSelect 退款什么时候到账", "aurora"),
+    ("@Aurora_Select_Help my refund never arrived", "aurora"),
+])
+def test_a_handle_that_is_the_brands_own_account_names_it(text, brand):
+    assert [m.brand for m in BrandMatcher([XIAOMI, APPLE, AURORA]).match(text)] == [brand]
+
+
+@pytest.mark.parametrize(("text", "brand"), [
+    ("ＸＩＡＯＭＩ的售后太慢了", "xiaomi"),  # full-width Latin
+    ("Recall now! #XiaomiSU7 brakes failed on the highway", "xiaomi"),  # a CamelCase hashtag
+    ("#AuroraSelect lost my parcel again", "aurora"),
+])
+def test_full_width_and_camel_case_hashtags_name_the_brand(text, brand):
+    assert [m.brand for m in BrandMatcher([XIAOMI, AURORA]).match(text)] == [brand]
+
+
+def test_an_exclusion_of_plain_words_is_a_phrase():
+    m = BrandMatcher([APPLE])
+    assert m.match("Baked an apple pie tonight") == []
+    # the pie on the table does not veto the Apple Watch on the wrist
+    assert [b.brand for b in m.match("apple pie for dessert, then my Apple Watch died")] == ["apple"]

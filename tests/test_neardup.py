@@ -146,3 +146,18 @@ def test_assign_many_clusters_like_assign():
              ("c", "完全不同的一条帖子，讲的是空气炸锅好用"), ("a", "重复的键")]
     one, many = NearDupIndex(), NearDupIndex()
     assert [one.assign(k, t) for k, t in texts] == many.assign_many(texts) == ["a", "a", "c", "a"]
+
+
+def test_copies_differing_in_weibo_decorations_or_script_are_one_story():
+    # written for this test: one complaint as Weibo, X and a Taiwanese repost show it
+    post = "在极光优选买的电饭煲用了两天就坏了，客服说要等一个月才能寄修，太离谱了"
+    copies = [
+        post + "[怒][怒][怒]",
+        post + " O网页链接",
+        "#极光优选售后# " + post,
+        post + " #极光优选 #售后",
+        "在極光優選買的電飯煲用了兩天就壞了，客服說要等一個月才能寄修，太離譜了",
+    ]
+    index = NearDupIndex()
+    first = index.assign("p0", post)
+    assert [index.assign(f"c{i}", text) for i, text in enumerate(copies)] == [first] * len(copies)

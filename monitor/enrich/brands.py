@@ -27,8 +27,17 @@ brand for the whole text whenever it is true.  A rule only produces a match thro
 keyword that is present (``NOT 华为`` alone never matches); ``BrandMatch.keywords`` lists the
 present names and positive rule keywords in order of first occurrence.
 
-Full-width Latin (``ＭＩ``) is not folded; normalise with NFKC upstream if that matters. Traditional
-characters are (``monitor.enrich.hanzi``): a post from Taiwan that writes 極光優選 is about 极光优选.
+The text is read as a person reads it: full-width letters and digits (``ＸＩＡＯＭＩ``) are folded and
+Traditional characters (``monitor.enrich.hanzi``) are read as Simplified, so a post from Taiwan that
+writes 極光優選 is about 极光优选. A CamelCase hashtag is read as its words too (#XiaomiSU7 names
+Xiaomi). What only looks like words names nothing: a link (``t.cn/xiaomi8`` is a short link's code,
+``https://www.apple.com/cn`` a page; a bare domain such as mi.com is left to be read), an e-mail address and an @handle are blanked before matching, except a
+handle that is one of a brand's names, alone or with an official account's suffix (@小米客服,
+@AuroraSelectHelp): a post addressed to the brand is about it, while @苹果妹妹 is a person. To count
+another of the brand's accounts, add its handle to the brand's names.
+
+An exclusion written as plain words (``apple pie``) is a phrase, as a name is; only one with
+operators, parentheses or quotes is a boolean expression.
 """
 
 from __future__ import annotations
@@ -40,6 +49,24 @@ from dataclasses import dataclass
 from monitor.enrich.hanzi import simplified
 
 __all__ = ["BrandMatch", "BrandMatcher", "BrandRule"]
+
+# What looks like words but names nothing: links (to the next space or Han character: Weibo glues them
+# to the text), e-mail addresses, @handles.
+_NOT_NAMING = re.compile(
+    r"(?:https?://|www\.|\bt\.cn/)[^\s\u4e00-\u9fff]*"
+    r"|(?<![\w.+-])[a-z0-9._+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+|@(?P<handle>[\w\u4e00-\u9fff\-]{1,30})",
+    re.IGNORECASE,
+)
+# A handle that is the brand's name with one of these after it is one of the brand's own accounts.
+OFFICIAL_SUFFIXES = ("", "客服", "官方", "官微", "售后", "服务", "旗舰店", "help", "support", "care", "cares",
+                     "service", "official", "cn", "china", "global")
+# Full-width letters and digits (ＸＩＡＯＭＩ, ｉＰｈｏｎｅ１５) as their ASCII forms; the rest of NFKC (full-width
+# punctuation, in most Chinese posts) changes no name and would cost more than the matching.
+_FULL_WIDTH = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
+_TO_HALF_WIDTH = {c: c - 0xFEE0 for r in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A))
+                  for c in range(r[0], r[1] + 1)}
+_CAMEL_HASHTAG = re.compile(r"#([A-Za-z0-9]*[a-z][A-Z][A-Za-z0-9]*)")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=[0-9])")
 
 
 @dataclass(frozen=True)
@@ -225,6 +252,7 @@ class BrandMatcher:
         self._atom_ids: dict[tuple[str, ...], int] = {}
         self._atom_text: list[str] = []
         self._brands: list[_CompiledBrand] = []
+        self._handles: dict[str, str] = {}  # the brands' own accounts, to the name each is (module docstring)
         for rule in rules:
             self._brands.append(self._compile_brand(rule))
         self._build_scanner()
@@ -252,7 +280,9 @@ class BrandMatcher:
         masks: set[int] = set()
         vetoes: list[Node] = []
         for excl in rule.exclusions:
-            tree = self._parse(rule.brand, excl)
+            # plain words are a phrase ("apple pie"), as a name is: not apple AND pie anywhere in the text
+            plain = not re.search(r'[()"]', excl) and not _OPERATORS & set(excl.split())
+            tree = ("atom", self._intern(excl.split())) if plain and excl.split() else self._parse(rule.brand, excl)
             if tree[0] == "atom":
                 masks.add(tree[1])
             else:
@@ -261,6 +291,8 @@ class BrandMatcher:
         # A brand can only match through a name or a rule's positive keyword, so only those
         # atoms make it worth evaluating the brand for a text.
         relevant = frozenset(names).union(*rule_keywords)
+        self._handles.update({("".join(simplified(n).lower().split()) + suffix).replace("_", "").replace("-", ""): n
+                              for n in rule.names for suffix in OFFICIAL_SUFFIXES})
         return _CompiledBrand(
             brand=rule.brand,
             name_atoms=tuple(dict.fromkeys(names)),
@@ -312,8 +344,26 @@ class BrandMatcher:
             pos = start + 1
         return found
 
+    def _unnamed(self, m: re.Match[str]) -> str:
+        handle = m.group("handle")
+        name = self._handles.get(handle.lower().replace("_", "").replace("-", "")) if handle is not None else None
+        return f" {name} " if name is not None else " " * len(m.group(0))  # @AuroraSelect names Aurora Select
+
+    def readable(self, text: str) -> str:
+        """`text` as matching reads it: half-width letters, Simplified, links/e-mails/other handles blanked, hashtags' words."""
+        if _FULL_WIDTH.search(text):
+            text = text.translate(_TO_HALF_WIDTH)
+        text = simplified(text)  # 極光優選 is 极光优选: one character for one
+        if "@" in text or "//" in text or "www." in text or "t.cn/" in text:
+            text = _NOT_NAMING.sub(self._unnamed, text)
+        if "#" in text:
+            words = [_CAMEL.sub(" ", h) for h in _CAMEL_HASHTAG.findall(text)]
+            if words:
+                text = f"{text} {' '.join(words)}"
+        return text
+
     def match(self, text: str) -> list[BrandMatch]:
-        occ = self._occurrences(simplified(text))  # 極光優選 is 极光优选: one character for one, positions kept
+        occ = self._occurrences(self.readable(text))
         if not occ:
             return []
         raw_present = occ.keys()

@@ -3,8 +3,9 @@
 Normalisation strips what copies of the same post typically differ in: URLs (short links
 differ per share), @mentions, Weibo repost markers (``转发微博``, ``//@name:`` chains, ``RT @x:``),
 a short comment that a leading repost chain puts before the copied text
-(``转发微博 //@某人: 哈哈 <original>``), punctuation, emoji and whitespace; Latin text is
-lower-cased.
+(``转发微博 //@某人: 哈哈 <original>``), Weibo's ``网页链接`` (a link as the page shows it) and
+``[表情]`` codes, ``#话题#`` topics and the hashtags trailing a tweet, punctuation, emoji and whitespace;
+Latin text is lower-cased and Traditional characters read as Simplified (a post copied from Taiwan).
 
 Features are overlapping character 3-grams of the normalised text (jieba would be ~50x
 slower and buys little for copy detection).  Each 3-gram is packed injectively into one
@@ -37,6 +38,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from monitor.enrich.hanzi import simplified
+
 __all__ = ["GLUED_COMMENT_CHARS", "SHORT_CHARS", "NearDupIndex", "normalize", "simhash", "simhash_many"]
 
 SHORT_CHARS = 10
@@ -54,12 +57,21 @@ _REPOST_TAIL_RE = re.compile(r"//@[^\s:：]{1,30}[:：][^/]{0,30}$")
 _MARKER_RE = re.compile(r"转发微博|轉發微博|//@[^\s:：]{1,30}[:：]|\bRT\s+@\w+[:：]?", re.IGNORECASE)
 _HAS_CHAIN_RE = re.compile(r"//@|转发|轉發|\bRT\s*@", re.IGNORECASE)
 _MENTION_RE = re.compile(r"@[\w\u4e00-\u9fff\-]{1,30}")
+# what copies add or drop around the same words: a link as Weibo shows it, emoticon codes, topics,
+# the hashtags closing a tweet
+# (Traditional characters are Simplified by then; most posts have none of these, and skip both regexes)
+_DECORATION_RE = re.compile(r"O?网页链接|\[[^\[\]\s]{1,8}\]|#[^#\s]{1,30}#")
+_TRAILING_TAGS_RE = re.compile(r"(?:\s*#\w+)+\s*\Z")
 # Keep letters (any script, incl. CJK) and digits; everything else is noise for copy detection.
 _NOISE_RE = re.compile(r"[\W_]+")
 
 
 def normalize(text: str) -> str:
-    text = _URL_RE.sub(" ", text)
+    text = _URL_RE.sub(" ", simplified(text))
+    if "[" in text or "#" in text or "网页链接" in text:
+        text = _DECORATION_RE.sub(" ", text)
+        if "#" in text:
+            text = _TRAILING_TAGS_RE.sub(" ", text)
     text = _REPOST_HEAD_RE.sub("", text, count=1)
     text = _REPOST_TAIL_RE.sub("", text)
     text = _MARKER_RE.sub(" ", text)
