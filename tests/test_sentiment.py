@@ -178,6 +178,14 @@ def test_no_text_is_scored_by_a_model_of_another_language() -> None:
     assert scored[3] == ("und", "neutral", 0.5, 0.5)  # blank: no opinion, as before
 
 
+def test_a_post_without_words_is_neutral_not_unscored() -> None:
+    """A repost with no comment of its own, a bare link, emoji: no language, no opinion to read; never nan."""
+    chinese = _Recorder()
+    scored = sentiment.score_by_language(["//@小王同学: //@Lily_W:", "http://t.cn/A6x9kQ2p", "ok"], chinese=chinese)
+    assert chinese.seen == []
+    assert scored == [("und", "neutral", 0.5, 0.5)] * 3
+
+
 def test_english_batch_equals_one_by_one() -> None:
     model = EnglishSentiment()
     texts = [*EN_POSITIVE, "", *EN_NEGATIVE, "a\x00b", *EN_NEUTRAL]

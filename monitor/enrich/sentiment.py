@@ -127,7 +127,9 @@ def score_by_language(texts: Sequence[str], langs: Sequence[str] | None = None,
 
     Chinese goes to `chinese` (the crisiswatch model by default), English to the English model;
     any other language is marked with its code and left unscored. Blank text carries no
-    opinion: neutral, 0.5.
+    opinion: neutral, 0.5; so does text with no words a language is written in, or too few to tell
+    (a bare link, a chain of //@handles, emoji, "ok": "und"). Such a post was read as Chinese or
+    English before, and neutral; a missing score would count as a failure wherever scores are averaged.
     """
     texts = list(texts)
     langs = list(langs) if langs is not None else detect_languages(texts)
@@ -144,7 +146,7 @@ def score_by_language(texts: Sequence[str], langs: Sequence[str] | None = None,
             positivity = float(probs[2] + 0.5 * probs[1])
             out[i] = Scored("en", label, float(probs[2]), min(max(positivity, lo), hi))
     for i, text in enumerate(texts):
-        if not text.strip():
+        if not text.strip() or langs[i] == UNDETERMINED:
             out[i] = Scored(UNDETERMINED, "neutral", 0.5, 0.5)
     return out
 
