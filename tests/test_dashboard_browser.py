@@ -17,6 +17,7 @@ from tests.browser.dashboard_site import (
     browser_login,
     build_site,
     chromium_page,
+    free_port,
     fresh_mention,
     hostile_mentions,
     serve,
@@ -252,3 +253,23 @@ def test_the_tenth_wrong_password_is_throttled_in_the_browser(tmp_path):
                 page.click("button[type=submit]")
         assert reply.value.status == 429
         assert "登录失败次数过多，请 15 分钟后再试" in page.inner_text(".alert")
+
+
+def test_an_index_that_cannot_be_read_is_one_line_not_a_traceback(tmp_path):
+    """OpenSearch down: the dashboard's live box says so in one line, the console's pages and the API answer
+    503 with that line; nothing shows a traceback or drops the connection."""
+    site = build_site(tmp_path)
+    down = f"opensearch://127.0.0.1:{free_port()}?retries=0"  # nothing listens there
+    with serve(site, index_url=down) as url, chromium_page() as page:
+        browser_login(page, url, "ada")
+        _wait(page, "document.getElementById('live').dataset.state === 'off'", 15)
+        line = page.inner_text("#live-text")
+        assert line.startswith("舆情索引暂时无法读取") and "\n" not in line, line
+        assert page.inner_text("#kpi-total") == "–"
+        reply = page.goto(f"{url}/mentions?q=快递")
+        assert reply.status == 503
+        assert page.inner_text("[role=alert]").startswith("舆情索引暂时无法读取")
+        assert "Traceback" not in page.content() and "Internal Server Error" not in page.content()
+        api = page.evaluate("fetch('/api/overview').then(async r => [r.status, await r.json()])")
+        assert api[0] == 503 and api[1]["error"].startswith("舆情索引暂时无法读取")
+        assert page.goto(f"{url}/tickets/{site.ticket_number}").status == 200  # the state store still serves

@@ -14,10 +14,11 @@ from starlette.staticfiles import StaticFiles
 
 from crisiswatch.config import Config
 from crisiswatch.db import connect
+from index.base import BackendUnavailable
 from monitor import slack_app
 from monitor.dashboard.auth import UserStore
 from monitor.dashboard.routes import console, dashboard, incidents, session
-from monitor.dashboard.web import HERE, Resources
+from monitor.dashboard.web import HERE, Resources, index_unavailable
 
 logger = logging.getLogger(__name__)
 STATIC = HERE / "static"
@@ -70,7 +71,7 @@ def create_app(config: Config, users: UserStore, secret: str, *, index_url: str 
     routes = [*session.routes, *dashboard.routes, *incidents.routes, *console.routes,
               *slack_mount(config, resources),
               Mount("/static", app=StaticFiles(directory=STATIC), name="static")]
-    app = Starlette(routes=routes, middleware=[
+    app = Starlette(routes=routes, exception_handlers={BackendUnavailable: index_unavailable}, middleware=[
         Middleware(SecurityHeaders),
         Middleware(SessionMiddleware, secret_key=secret, session_cookie="crisiswatch_session",
                    same_site="strict", https_only=https_only, max_age=12 * 3600),

@@ -89,6 +89,8 @@ TEXT: dict[str, dict[str, str]] = {
     "csrf": {"zh": "表单已过期，请刷新页面后重试", "en": "The form expired; reload the page and try again"},
     "bad_filter": {"zh": "无效的筛选条件", "en": "Invalid filter"},
     "not_found": {"zh": "未找到", "en": "Not found"},
+    # the index (OpenSearch, a SQLite file) cannot be read: one line, and the page says it will come back
+    "index_down": {"zh": "舆情索引暂时无法读取（{reason}），恢复后自动更新", "en": "The mention index cannot be read right now ({reason}); this updates once it is back"},
     "accept": {"zh": "受理", "en": "Accept"},
     "start": {"zh": "开始处理", "en": "Start"},
     "reply": {"zh": "回复客户", "en": "Reply"},

@@ -7,6 +7,7 @@ on the other to be loaded.
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from crisiswatch.config import Config
 from crisiswatch.db import connect
 from crisiswatch.localtime import local_time
 from index import open_backend
-from index.base import Backend
+from index.base import Backend, BackendUnavailable
 from monitor.dashboard.auth import UserStore, csrf_ok, csrf_token
 from monitor.dashboard.console import ConsoleService
 from monitor.dashboard.i18n import Translator, pick_lang
@@ -39,6 +40,7 @@ from playbooks.statements import StatementStore
 from playbooks.tickets.service import TicketService
 
 HERE = Path(__file__).parent
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -139,6 +141,22 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         request=request, t=t, lang=t.lang, user=request.state.user, csrf=csrf_token(request.session),
         timezone=res.config.alerts.timezone, path=request.url.path, local=local, lang_url=lang_url, **context)
     return HTMLResponse(page, status_code=status_code)
+
+
+def index_down_text(request: Request, exc: BackendUnavailable) -> str:
+    """One line for an unreachable index, in the reader's language (the cause is the backend's own words)."""
+    return Translator(lang_of(request))("index_down", reason=str(exc) or type(exc).__name__)
+
+
+async def index_unavailable(request: Request, exc: Exception) -> Response:
+    """An index that cannot be read gives a 503 with one line (JSON for the APIs), not a traceback."""
+    assert isinstance(exc, BackendUnavailable)
+    logger.warning("index unavailable for %s: %s", request.url.path, exc)
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": index_down_text(request, exc)}, status_code=503)
+    if not hasattr(request.state, "user"):
+        request.state.user = None
+    return render(request, "error.html", 503, message=index_down_text(request, exc))
 
 
 async def form_data(request: Request) -> dict[str, str]:

@@ -314,6 +314,8 @@
     const params = query();
     state.source = new EventSource("/api/stream" + (params.toString() ? "?" + params : ""));
     state.source.addEventListener("overview", (ev) => render(JSON.parse(ev.data)));
+    // the index cannot be read: one line in the live box; the last figures stay until the next overview
+    state.source.addEventListener("unavailable", (ev) => live("off", JSON.parse(ev.data).error));
     state.source.onerror = () =>
       live("off", T(state.source.readyState === EventSource.CLOSED ? "stream_closed" : "offline"));
   }
