@@ -100,6 +100,8 @@ def test_an_agent_ticks_off_a_checklist_item_in_the_console(site, base):
     with chromium_page() as page:
         browser_login(page, base, "ada", f"/tickets/{site.ticket_number}")
         assert page.get_attribute("#checklist li[data-task='1'] .tick", "aria-checked") == "true"  # done earlier
+        # the checklist's own styles apply (a stylesheet broken above them dropped them): boxes, not bullets
+        assert page.evaluate("getComputedStyle(document.getElementById('checklist')).listStyleType") == "none"
         click(page, "#checklist li[data-task='2'] button.tick")
         assert page.get_attribute("#checklist li[data-task='2'] .tick", "aria-checked") == "true"
         assert "完成任务：联系发帖用户致歉并跟进" in page.inner_text("#timeline")
