@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from crisiswatch.mention import Mention
 from index import open_backend
 from tests.browser.dashboard_site import (
     HOSTILE_TEXTS,
@@ -273,3 +274,55 @@ def test_an_index_that_cannot_be_read_is_one_line_not_a_traceback(tmp_path):
         api = page.evaluate("fetch('/api/overview').then(async r => [r.status, await r.json()])")
         assert api[0] == 503 and api[1]["error"].startswith("舆情索引暂时无法读取")
         assert page.goto(f"{url}/tickets/{site.ticket_number}").status == 200  # the state store still serves
+
+
+def _odd_posts(now) -> list[Mention]:
+    """What people do post: a 300-letter name, a 600-letter word, a long link, an English post, RTL overrides."""
+    def post(n: str, text: str, name: str, followers: int, lang: str = "zh") -> Mention:
+        return Mention(source="weibo", native_id=f"odd-{n}", url=f"https://m.weibo.cn/detail/77{len(n)}", text=text,
+                       created_at=now - timedelta(seconds=20), author={"id": f"odd-{n}", "name": name,
+                                                                      "followers": followers},
+                       brands=["aurora"], sentiment=0.03, category="logistics", severity="紧急", complaint=True,
+                       lang=lang)
+
+    return [post("long", "极光优选" + "A" * 600 + " 快递丢了", "B" * 300, 99_000_000),
+            post("link", "极光优选退款 https://example.com/" + "p" * 400, "\u202e反向的名字", 98_000_000),
+            post("en", "Aurora Select lost my parcel again, third time this month", "parcel_watcher", 97_000_000,
+                 lang="en")]
+
+
+@pytest.fixture(scope="module")
+def odd_site(tmp_path_factory):
+    site = build_site(tmp_path_factory.mktemp("odd"))
+    site.index(_odd_posts(site.now))
+    return site
+
+
+def test_long_unbroken_names_and_words_wrap_inside_every_page(odd_site):
+    """A 300-letter author name or a 600-letter word in a post made every page wider than the window
+    (the dashboard 2,950 px at 1,600): it wraps or is cut with an ellipsis inside its card."""
+    long = next(m for m in _odd_posts(odd_site.now) if m.native_id == "odd-long")
+    with serve(odd_site) as url, chromium_page() as page:
+        browser_login(page, url, "ada")
+        page.wait_for_selector("body[data-updates='1']", timeout=15_000)
+        pages = ["/", "/mentions?brand=aurora", f"/mentions/{long.id}", f"/incidents/{odd_site.incident_id}"]
+        for path in pages:
+            if path != "/":
+                page.goto(url + path)
+            assert page.locator(f"text={'B' * 40}").count() >= 1, path  # the long name is there
+            wide = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+            assert wide[0] <= wide[1], f"{path}: {wide[0]} px wide in a {wide[1]} px window"
+        page.goto(f"{url}/mentions/{long.id}")
+        page.click("#convert")
+        page.wait_for_load_state("load")
+        assert "/tickets/" in page.url
+        wide = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert wide[0] <= wide[1], f"ticket page: {wide[0]} px wide in a {wide[1]} px window"
+        # the counts beside a long name stay whole numbers on one line
+        page.goto(url + "/")
+        page.wait_for_selector("body[data-updates='1']", timeout=15_000)
+        followers = page.locator("#authors tr").first.locator("td.num").first
+        assert followers.inner_text() == "99,000,000"
+        lines = "e => { const r = document.createRange(); r.selectNodeContents(e); return r.getClientRects().length; }"
+        assert followers.evaluate(lines) == 1  # one line, not 99, / 000, / 000
+
