@@ -326,3 +326,17 @@ def test_long_unbroken_names_and_words_wrap_inside_every_page(odd_site):
         lines = "e => { const r = document.createRange(); r.selectNodeContents(e); return r.getClientRects().length; }"
         assert followers.evaluate(lines) == 1  # one line, not 99, / 000, / 000
 
+
+def test_each_post_says_its_language(odd_site):
+    english = next(m for m in _odd_posts(odd_site.now) if m.lang == "en")
+    with serve(odd_site) as url, chromium_page() as page:
+        browser_login(page, url, "viv")
+        page.wait_for_selector("body[data-updates='1']", timeout=15_000)
+        # the dashboard's posts by reach: the English one says so, a Chinese one says 中文
+        assert page.locator("#negatives .tag.lang[data-lang='en']").inner_text() == "英文"
+        assert page.locator("#negatives .tag.lang[data-lang='zh']").count() >= 1
+        page.goto(f"{url}/mentions?q=parcel")
+        assert page.locator(".list .post .tag.lang").all_inner_texts() == ["英文"]
+        page.goto(f"{url}/incidents/{odd_site.incident_id}?lang=en")
+        post = page.locator("#top-posts .post", has_text=english.text)
+        assert post.locator(".tag.lang").inner_text() == "English"

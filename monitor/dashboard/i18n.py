@@ -326,4 +326,5 @@ class Translator:
     def labels(self) -> dict[str, object]:
         """What the browser scripts need: every interface string plus source and category names."""
         return {"text": {k: v[self.lang] for k, v in TEXT.items()}, "sources": SOURCE_LABELS[self.lang],
-                "categories": {k: self.category(k) for k in CATEGORY_LABELS}}
+                "categories": {k: self.category(k) for k in CATEGORY_LABELS},
+                "languages": {k: self.language(k) for k in LANGUAGE_NAMES}}

@@ -170,6 +170,11 @@
       ` · ${p.followers.toLocaleString(locale)} ${T("followers")} · ${L.sources[p.source] || p.source}` +
       ` · ${fmtTime.format(new Date(p.created_at))}`));
     if (p.severity) head.appendChild(el("span", "sev sev-" + p.severity, p.severity));
+    if (p.lang) {
+      const lang = el("span", "tag lang", L.languages[p.lang] || p.lang);
+      lang.dataset.lang = p.lang;
+      head.appendChild(lang);
+    }
     a.append(head, el("p", "text", p.text));
     const e = p.engagement || {};
     if (e.reposts || e.comments || e.likes) {
