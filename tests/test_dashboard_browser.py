@@ -6,7 +6,7 @@ Chromium is Debian's package (`make test` installs it); without it these tests f
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from crisiswatch.mention import Mention
 from index import open_backend
 from tests.browser.dashboard_site import (
     HOSTILE_TEXTS,
+    Site,
     browser_login,
     build_site,
     chromium_page,
@@ -22,6 +23,7 @@ from tests.browser.dashboard_site import (
     fresh_mention,
     hostile_mentions,
     serve,
+    site_config,
 )
 
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
@@ -340,3 +342,28 @@ def test_each_post_says_its_language(odd_site):
         page.goto(f"{url}/incidents/{odd_site.incident_id}?lang=en")
         post = page.locator("#top-posts .post", has_text=english.text)
         assert post.locator(".tag.lang").inner_text() == "English"
+
+
+def test_a_dashboard_with_no_posts_yet_says_so_and_fills_in_when_the_first_arrives(tmp_path):
+    """Before the first crawl: each chart card says there are no posts (it showed an empty grey ring and a
+    legend naming nothing); the first post fills them in without a reload."""
+    db = tmp_path / "empty.db"
+    config = site_config(db)
+    open_backend(config.index.url).close()
+    site = Site(config, db, datetime.now(UTC), 0, "")
+    notes = ("chart-sentiment-empty", "chart-categories-empty", "chart-sources-empty")
+    with serve(site) as url, chromium_page() as page:
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        browser_login(page, url, "viv")
+        page.wait_for_selector("body[data-updates='1']", timeout=15_000)
+        assert page.inner_text("#kpi-total") == "0"
+        for note in notes:
+            assert page.is_visible(f"#{note}") and page.inner_text(f"#{note}") == "该时段没有帖子", note
+        assert _series_total(page, "chart-sentiment") == 0
+        site.index([fresh_mention(datetime.now(UTC), 1)])
+        _wait(page, "document.getElementById('kpi-total').textContent === '1'", 15)
+        for note in notes:
+            assert not page.is_visible(f"#{note}"), note
+        assert _series_total(page, "chart-sentiment") == 1 and _series_total(page, "chart-sources") == 1
+        assert errors == []

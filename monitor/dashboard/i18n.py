@@ -159,6 +159,7 @@ TEXT: dict[str, dict[str, str]] = {
     "no_clusters": {"zh": "窗口内没有重复传播的内容", "en": "No post was copied in this window"},
     "no_events": {"zh": "暂无处置记录", "en": "Nothing done yet"},
     "no_posts": {"zh": "该时段没有帖子", "en": "No posts in this window"},
+    "no_categories": {"zh": "该时段没有归类的问题帖", "en": "No post in this window was put in a category"},
     "open_incident": {"zh": "查看事件", "en": "Open incident"},
     "reach": {"zh": "粉丝", "en": "Followers"},
     "vs_previous": {"zh": "较上期", "en": "vs previous"},

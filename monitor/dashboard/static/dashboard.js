@@ -98,6 +98,15 @@
     }, { notMerge: true });
   }
 
+  // no posts (yet) in the view: a line saying so, not an empty grey ring or blank axes
+  function drawOrSay(id, pairs, emptyText, draw) {
+    const note = document.getElementById(id + "-empty");
+    note.textContent = emptyText;
+    note.hidden = pairs.length > 0;
+    if (pairs.length) draw();
+    else chart(id).clear();
+  }
+
   function drawPie(id, pairs, name, colorOf, labelOf) {
     chart(id).setOption({
       textStyle: baseText, animation: false,
@@ -283,9 +292,13 @@
     compare("kpi-total-vs", d.total, d.previous.total);
     compare("kpi-negative-vs", d.negative, d.previous.negative);
     drawTimeline(d.timeline);
-    drawPie("chart-sentiment", d.sentiment, T("sentiment"), (k) => BAND_COLORS[k] || "#ccc", (k) => T(k));
-    drawBars("chart-categories", d.categories, T("categories"), "#e38b12", (k) => L.categories[k] || k);
-    drawPie("chart-sources", d.sources, T("sources"), (k, i) => PALETTE[i % PALETTE.length], (k) => L.sources[k] || k);
+    const none = T(d.total ? "no_categories" : "no_posts");
+    drawOrSay("chart-sentiment", d.sentiment, T("no_posts"),
+      () => drawPie("chart-sentiment", d.sentiment, T("sentiment"), (k) => BAND_COLORS[k] || "#ccc", (k) => T(k)));
+    drawOrSay("chart-categories", d.categories, none,
+      () => drawBars("chart-categories", d.categories, T("categories"), "#e38b12", (k) => L.categories[k] || k));
+    drawOrSay("chart-sources", d.sources, T("no_posts"), () => drawPie("chart-sources", d.sources, T("sources"),
+      (k, i) => PALETTE[i % PALETTE.length], (k) => L.sources[k] || k));
     drawBars("chart-terms", d.terms, T("terms"), "#2f6fde", (k) => k);
     document.getElementById("terms-empty").hidden = d.terms.length > 0;
     fillAuthors(d.authors, d);
