@@ -305,3 +305,21 @@ def test_a_rejected_statement_is_revised_then_resubmitted_and_published_in_chrom
         submit(page, f"{card} button[value=approve]")
         submit(page, f"{card} button[value=publish]")
         assert store.get(statement.id).status == "published" and store.get(statement.id).text == hostile
+
+
+def test_a_long_statement_paragraph_wraps_inside_its_card(site, base):
+    """A statement's paragraph runs to hundreds of characters with no line break: it ran off the card and the
+    page (3,260 px in a 1,600 px window), and the approver could not read what they approve."""
+    paragraph = ("【极光优选关于近期物流延误的说明】" + "近期部分用户反映订单发货后物流信息长时间未更新，我们高度重视，"
+                 "已成立专项小组逐单排查，" * 4 + "感谢大家的理解与监督。\n客服热线 400-000-0000")
+    now = datetime.now(UTC)
+    statement = StatementStore(connect(site.db)).draft(
+        incident_id=site.incident_id, playbook="long_paragraph", ticket_number=site.ticket_number,
+        template="holding_statement", text=paragraph, approvers=["root"], incident_start=now - timedelta(hours=1),
+        ready_at=now, window_minutes=240)
+    with chromium_page() as page:
+        browser_login(page, base, "root", "/statements")
+        wide = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert wide[0] <= wide[1], f"{wide[0]} px wide in a {wide[1]} px window"
+        text = page.locator(f"#statement-{statement.id} .statement-text")
+        assert text.inner_text() == paragraph  # its own line break kept
