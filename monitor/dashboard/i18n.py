@@ -90,7 +90,8 @@ TEXT: dict[str, dict[str, str]] = {
     "bad_filter": {"zh": "无效的筛选条件", "en": "Invalid filter"},
     "not_found": {"zh": "未找到", "en": "Not found"},
     # the index (OpenSearch, a SQLite file) cannot be read: one line, and the page says it will come back
-    "index_down": {"zh": "舆情索引暂时无法读取（{reason}），恢复后自动更新", "en": "The mention index cannot be read right now ({reason}); this updates once it is back"},
+    "index_down": {"zh": "舆情索引（{where}）暂时无法读取，请稍后再试；原因已写入服务日志",
+                   "en": "The mention index ({where}) cannot be read right now; try again shortly (the cause is in the server log)"},
     "accept": {"zh": "受理", "en": "Accept"},
     "start": {"zh": "开始处理", "en": "Start"},
     "reply": {"zh": "回复客户", "en": "Reply"},

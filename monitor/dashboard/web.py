@@ -26,6 +26,7 @@ from crisiswatch.audit import AuditLog
 from crisiswatch.brand_names import BrandNames
 from crisiswatch.config import Config
 from crisiswatch.db import connect
+from crisiswatch.indexurl import redact_url
 from crisiswatch.localtime import local_time
 from index import open_backend
 from index.base import Backend, BackendUnavailable
@@ -144,14 +145,14 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
 
 
 def index_down_text(request: Request, exc: BackendUnavailable) -> str:
-    """One line for an unreachable index, in the reader's language (the cause is the backend's own words)."""
-    return Translator(lang_of(request))("index_down", reason=str(exc) or type(exc).__name__)
+    """One line for an unreachable index, in the reader's language; the client's own words go to the log."""
+    logger.warning("index unavailable for %s: %s", request.url.path, exc)
+    return Translator(lang_of(request))("index_down", where=redact_url(request.app.state.resources.index_url))
 
 
 async def index_unavailable(request: Request, exc: Exception) -> Response:
     """An index that cannot be read gives a 503 with one line (JSON for the APIs), not a traceback."""
     assert isinstance(exc, BackendUnavailable)
-    logger.warning("index unavailable for %s: %s", request.url.path, exc)
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": index_down_text(request, exc)}, status_code=503)
     if not hasattr(request.state, "user"):
