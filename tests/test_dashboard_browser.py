@@ -369,3 +369,27 @@ def test_a_dashboard_with_no_posts_yet_says_so_and_fills_in_when_the_first_arriv
             assert not page.is_visible(f"#{note}"), note
         assert _series_total(page, "chart-sentiment") == 1 and _series_total(page, "chart-sources") == 1
         assert errors == []
+
+
+def test_posts_loaded_with_more_stay_through_live_updates(tmp_path):
+    """During an incident the overview changes every few seconds: the posts a PR lead loaded with 加载更多
+    vanished at the next update (back to the first ten) and the list jumped while they read it."""
+    site = build_site(tmp_path)
+    with serve(site) as url, chromium_page() as page:
+        browser_login(page, url, "viv")
+        page.wait_for_selector("body[data-updates='1']", timeout=15_000)
+        page.click("#negatives-more")
+        _wait(page, "document.querySelectorAll('#negatives li').length === 20")
+        page.click("#negatives-more")
+        _wait(page, "document.querySelectorAll('#negatives li').length === 30")
+        page.evaluate("document.getElementById('negatives').scrollTop = 600")
+        before = page.evaluate("document.getElementById('negatives').scrollTop")
+        for n in range(3):  # new posts arrive and the page redraws
+            updates = int(page.get_attribute("body", "data-updates"))
+            site.index([fresh_mention(datetime.now(UTC), 100 + n)])
+            _wait(page, f"Number(document.body.dataset.updates) > {updates}", 15)
+            page.wait_for_timeout(400)
+            assert page.locator("#negatives li").count() == 30
+        assert page.evaluate("document.getElementById('negatives').scrollTop") == before
+        ids = page.evaluate("[...document.querySelectorAll('#negatives li a')].map(a => a.getAttribute('href'))")
+        assert len(set(ids)) == 30  # no post twice

@@ -10,7 +10,7 @@
     hour: "2-digit", minute: "2-digit", hour12: false });
   const PALETTE = ["#2f6fde", "#12a37f", "#8a5cf6", "#e38b12", "#0ea5b7", "#c2417b"];
   const BAND_COLORS = { negative: "#e0483e", neutral: "#9aa5b1", positive: "#2aa876", unknown: "#d5dbe1" };
-  const state = { updates: 0, source: null, data: null };
+  const state = { updates: 0, source: null, data: null, negatives: 0, negativesView: null, negativesSeq: 0 };
   window.__cw = state;
 
   function el(tag, cls, text) {
@@ -194,29 +194,62 @@
     return li;
   }
 
-  function fillNegatives(posts, d) {
+  // the view's negative posts by reach from `offset`, `count` at most, a page per request
+  async function negativePosts(d, offset, count) {
+    const out = [];
+    while (out.length < count) {
+      const params = new URLSearchParams({ ...viewParams(d), offset: String(offset + out.length) });
+      const reply = await fetch("/api/negatives?" + params, { headers: { accept: "application/json" } });
+      if (!reply.ok) break;
+      const page = (await reply.json()).posts;
+      if (!page.length) break;
+      out.push(...page);
+    }
+    return out.slice(0, count);
+  }
+
+  // A live update redraws the list with as many posts as the reader had loaded with "more" (in the same
+  // view), all at once and at the same scroll position: during an incident updates come every few seconds.
+  async function fillNegatives(posts, d) {
     const list = document.getElementById("negatives");
+    const seq = ++state.negativesSeq;
+    const view = JSON.stringify(d.view);
     document.getElementById("negatives-count").textContent = T("of_total").replace("{n}", d.negative.toLocaleString(locale));
-    state.negatives = posts.length;
-    if (!posts.length) {
+    let all = posts;
+    const shown = state.negativesView === view ? state.negatives : 0;
+    if (shown > posts.length && posts.length) {
+      const seen = new Set(posts.map((p) => p.id));
+      const rest = await negativePosts(d, posts.length, shown - posts.length);
+      if (seq !== state.negativesSeq) return;  // a newer update drew the list meanwhile
+      all = posts.concat(rest.filter((p) => !seen.has(p.id)));
+    }
+    state.negatives = all.length;
+    state.negativesView = view;
+    if (!all.length) {
       empty(list, T("no_negative"));
     } else {
-      list.replaceChildren(...posts.map(postItem));
+      const top = list.scrollTop;
+      list.replaceChildren(...all.map(postItem));
+      list.scrollTop = top;
     }
-    document.getElementById("negatives-more").hidden = posts.length >= d.negative;
+    document.getElementById("negatives-more").hidden = all.length >= d.negative;
   }
 
   // more negative posts, the next page by reach in the view the page shows now
   document.getElementById("negatives-more").addEventListener("click", async () => {
     if (!state.data) return;
-    const params = new URLSearchParams({ ...viewParams(state.data), offset: String(state.negatives) });
-    const reply = await fetch("/api/negatives?" + params, { headers: { accept: "application/json" } });
-    if (!reply.ok) return;
-    const page = await reply.json();
+    const seq = state.negativesSeq;
+    const page = await negativePosts(state.data, state.negatives, 10);
+    if (seq !== state.negativesSeq) return;  // the list was redrawn meanwhile; the next click reads from it
     const list = document.getElementById("negatives");
-    for (const p of page.posts) list.appendChild(postItem(p));
-    state.negatives += page.posts.length;
-    document.getElementById("negatives-more").hidden = !page.posts.length || state.negatives >= state.data.negative;
+    const seen = new Set([...list.querySelectorAll("a")].map((a) => a.getAttribute("href")));
+    for (const p of page) {
+      const item = postItem(p);
+      if (seen.has(item.querySelector("a").getAttribute("href"))) continue;
+      list.appendChild(item);
+      state.negatives += 1;
+    }
+    document.getElementById("negatives-more").hidden = !page.length || state.negatives >= state.data.negative;
   });
 
   function compare(id, now, before) {
