@@ -393,3 +393,20 @@ def test_posts_loaded_with_more_stay_through_live_updates(tmp_path):
         assert page.evaluate("document.getElementById('negatives').scrollTop") == before
         ids = page.evaluate("[...document.querySelectorAll('#negatives li a')].map(a => a.getAttribute('href'))")
         assert len(set(ids)) == 30  # no post twice
+
+
+def test_every_page_fits_a_phone(site, base):
+    """A PR lead on a phone during a crisis: at 390 px the top bar stacked its links a letter a line and the
+    ticket page was 500 px wide; every page now fits the screen."""
+    with chromium_page() as page:
+        page.set_viewport_size({"width": 390, "height": 844})
+        browser_login(page, base, "ada")
+        page.wait_for_selector("body[data-updates='1']", timeout=15_000)
+        for path in ["/", "/mentions", f"/tickets/{site.ticket_number}", "/tickets", "/tickets/new", "/statements",
+                     f"/incidents/{site.incident_id}", "/account"]:
+            if path != "/":
+                page.goto(base + path)
+            wide = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+            assert wide[0] <= wide[1], f"{path}: {wide[0]} px wide on a {wide[1]} px phone"
+            for link in page.locator(".topbar nav a").all():  # each link on one line
+                assert link.evaluate("e => e.getClientRects().length === 1 && e.offsetHeight < 40"), path

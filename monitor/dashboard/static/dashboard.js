@@ -92,7 +92,7 @@
       grid: { left: 44, right: 60, top: 48, bottom: 30 },
       legend: { top: 0, left: 0, textStyle: baseText },
       tooltip: { trigger: "axis", formatter: tip, className: "cw-tip" },
-      xAxis: { type: "time", axisLabel: { formatter: (v) => fmtTime.format(new Date(v)) } },
+      xAxis: { type: "time", axisLabel: { formatter: (v) => fmtTime.format(new Date(v)), hideOverlap: true } },
       yAxis: { type: "value", minInterval: 1, splitLine: { lineStyle: { color: "#eef1f4" } } },
       series,
     }, { notMerge: true });

@@ -74,7 +74,7 @@
       }
       return box;
     } },
-    xAxis: { type: "time", axisLabel: { formatter: (v) => fmtTime.format(new Date(v)) } },
+    xAxis: { type: "time", axisLabel: { formatter: (v) => fmtTime.format(new Date(v)), hideOverlap: true } },
     yAxis: [{ type: "value", minInterval: 1, splitLine: { lineStyle: { color: "#eef1f4" } } },
       { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" }, splitLine: { show: false } }],
     series: [volume, { name: T("negative_share"), type: "line", yAxisIndex: 1, data: share, color: "#e0483e",
