@@ -186,3 +186,24 @@ def test_the_session_cookie_is_secure_when_the_dashboard_is_reached_over_tls(bas
     cookie = plain.get(f"{base}/account", timeout=10).request.headers["cookie"]
     assert cookie.startswith("crisiswatch_session=")
     assert "secure" not in requests.get(f"{base}/login", timeout=10).headers["set-cookie"].lower()
+
+
+def test_an_open_incident_page_asking_for_changes_does_not_keep_a_forgotten_tab_logged_in(site, base):
+    viewer = login(base, "viv")
+    conn = connect(site.db)
+    earlier = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    with conn:
+        conn.execute("UPDATE dashboard_sessions SET last_seen_at=? WHERE username='viv' AND ended_at IS NULL",
+                     (earlier,))
+
+    def last_seen() -> set[str]:
+        rows = conn.execute("SELECT last_seen_at FROM dashboard_sessions WHERE username='viv' AND ended_at IS NULL")
+        return {str(r[0]) for r in rows.fetchall()}
+
+    before = last_seen()
+    for _ in range(3):  # what incident.js asks every few seconds
+        assert viewer.get(f"{base}/api/incidents/{site.incident_id}/mark", timeout=10).json()["mark"]
+    assert last_seen() == before
+    viewer.get(f"{base}/account", timeout=10)  # a person's request does
+    assert last_seen() != before
+    conn.close()

@@ -178,21 +178,22 @@ def live_session(request: Request, activity: bool = True) -> Session | None:
     return res.sessions().check(request.session.get("sid"), password_hash_of, activity=activity)
 
 
-def current_user(request: Request):
-    session = live_session(request)
+def current_user(request: Request, activity: bool = True):
+    session = live_session(request, activity)
     return request.app.state.resources.users.get(session.username) if session else None
 
 
 Handler = Callable[..., Awaitable[Response]]
 
 
-def guard(role: str = "viewer", *, api: bool = False) -> Callable[[Handler], Handler]:
-    """Login required (anonymous: redirect to /login, or 401 for APIs), the role checked, CSRF on POST."""
+def guard(role: str = "viewer", *, api: bool = False, activity: bool = True) -> Callable[[Handler], Handler]:
+    """Login required (anonymous: redirect to /login, or 401 for APIs), the role checked, CSRF on POST;
+    `activity=False` for what a page asks on its own (it does not keep the session alive)."""
 
     def wrap(handler: Handler) -> Handler:
         @functools.wraps(handler)
         async def endpoint(request: Request) -> Response:
-            user = current_user(request)
+            user = current_user(request, activity)
             request.state.user = user
             t = Translator(lang_of(request))
             if user is None:
