@@ -10,6 +10,8 @@ import pytest
 
 from crisiswatch.db import connect
 from playbooks.statements import StatementStore
+from playbooks.tickets.intake import take
+from playbooks.tickets.service import TicketService
 from tests.browser.dashboard_site import browser_login, build_site, chromium_page, serve
 
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
@@ -100,6 +102,8 @@ def test_an_agent_ticks_off_a_checklist_item_in_the_console(site, base):
     with chromium_page() as page:
         browser_login(page, base, "ada", f"/tickets/{site.ticket_number}")
         assert page.get_attribute("#checklist li[data-task='1'] .tick", "aria-checked") == "true"  # done earlier
+        # the checklist's own styles apply (a stylesheet broken above them dropped them): boxes, not bullets
+        assert page.evaluate("getComputedStyle(document.getElementById('checklist')).listStyleType") == "none"
         click(page, "#checklist li[data-task='2'] button.tick")
         assert page.get_attribute("#checklist li[data-task='2'] .tick", "aria-checked") == "true"
         assert "完成任务：联系发帖用户致歉并跟进" in page.inner_text("#timeline")
@@ -132,3 +136,28 @@ def test_statements_are_approved_and_published_in_the_console(site, base):
         assert "已发布" in page.inner_text(f"#statement-{statement.id}")
     out = store.get(statement.id)
     assert out.status == "published" and out.published_by == "root" and not out.missed_window
+
+
+def test_a_direction_override_in_a_name_turns_only_the_name(site, base):
+    """A customer name ending in U+202E (RIGHT-TO-LEFT OVERRIDE) must not run the phone number beside it
+    backwards: the agent would dial 87654321931 for 13912345678."""
+    conn = connect(site.db)
+    ticket, _ = take(TicketService.from_config(site.config, conn), channel="email", customer="王女士\u202e",
+                     contact="13912345678", summary="退款半个月没到账，客服说在处理", actor="ada", brand="aurora",
+                     category="payment_billing", severity="一般")
+    conn.close()
+    with chromium_page() as page:
+        browser_login(page, base, "ada", f"/tickets/{ticket.number}")
+        assert "13912345678" in page.inner_text("#ticket-customer")
+        left_of = page.evaluate("""() => {
+            const walker = document.createTreeWalker(document.getElementById('ticket-customer'), NodeFilter.SHOW_TEXT);
+            let node;
+            while ((node = walker.nextNode()) && !node.data.includes('13912345678'));
+            const at = (text) => {
+                const r = document.createRange(), i = node.data.indexOf(text);
+                r.setStart(node, i); r.setEnd(node, i + text.length);
+                return r.getBoundingClientRect().left;
+            };
+            return [at('139'), at('678')];
+        }""")
+        assert left_of[0] < left_of[1], f"the number reads backwards: '139' at x={left_of[0]}, '678' at x={left_of[1]}"

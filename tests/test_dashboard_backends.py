@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from crisiswatch.db import connect
+from crisiswatch.mention import Mention
 from index import open_backend
 from monitor.dashboard.filters import View
 from monitor.dashboard.service import DashboardService
@@ -136,3 +137,47 @@ def test_sqlite_by_reach_walks_or_sorts_with_the_same_answer(tmp_path, monkeypat
     walked, sorted_ = answers(10**9), answers(0)
     backend.close()
     assert walked == sorted_ and sum(map(len, walked)) > 30
+
+
+def _authors_posts(now: datetime) -> list[Mention]:
+    """2,400 authors (more than one composite page) with followers from a few to millions, a tie at the
+    tenth place, and a source with no follower counts at all, where posts decide the order."""
+    out = []
+    for n in range(3000):
+        author = n % 2400
+        followers = 0 if author >= 2000 else (author * 7919) % 1_000_000
+        if author in (5, 6, 7):
+            followers = 999_999  # tied at the top: posts, then the id, decide
+        out.append(Mention(source="tousu_sina" if author >= 2000 else "weibo", native_id=f"a{n}",
+                           text="极光优选的快递又晚了", created_at=now - timedelta(minutes=n % 600),
+                           author={"id": f"u{author:04d}", "name": f"作者{author}", "followers": followers},
+                           brands=["aurora"], sentiment=0.1 if n % 3 else 0.9))
+    return out
+
+
+def test_top_authors_are_the_same_on_both_and_take_a_few_searches_however_many_authors(tmp_path, osmem_server):
+    """OpenSearch walked every author of the window, a thousand a page, on every live update (200,000 posts a
+    day by 80,000 authors: 80 searches a second per open dashboard); now three, with the same answer as SQLite."""
+    data = _authors_posts(NOW)
+    sqlite = open_backend(f"sqlite:///{tmp_path / 'index.db'}")
+    clone = osmem_server.clone()
+    search = open_backend(f"opensearch://{clone.url.split('://', 1)[1]}")
+    search.ensure_ready()
+    searches = []
+    real_search = search._search
+    search._search = lambda body: searches.append(body) or real_search(body)
+    try:
+        for backend in (sqlite, search):
+            backend.upsert(data)
+        for view in (View(), View(source="tousu_sina"), View(source="weibo", range="6h")):
+            flt = view.mention_filter(NOW)
+            searches.clear()
+            found = search.top_authors(flt, limit=10)
+            assert found == sqlite.top_authors(flt, limit=10), view
+            if view.source != "tousu_sina":  # no follower counts: ties all the way, every author is walked
+                assert len(searches) <= 3, (view, len(searches))
+        assert [a.author_id for a in search.top_authors(View().mention_filter(NOW), 3)] == ["u0005", "u0006", "u0007"]
+    finally:
+        sqlite.close()
+        search.close()
+        clone.close()

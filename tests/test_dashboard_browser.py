@@ -6,20 +6,24 @@ Chromium is Debian's package (`make test` installs it); without it these tests f
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from crisiswatch.mention import Mention
 from index import open_backend
 from tests.browser.dashboard_site import (
     HOSTILE_TEXTS,
+    Site,
     browser_login,
     build_site,
     chromium_page,
+    free_port,
     fresh_mention,
     hostile_mentions,
     serve,
+    site_config,
 )
 
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
@@ -252,3 +256,157 @@ def test_the_tenth_wrong_password_is_throttled_in_the_browser(tmp_path):
                 page.click("button[type=submit]")
         assert reply.value.status == 429
         assert "登录失败次数过多，请 15 分钟后再试" in page.inner_text(".alert")
+
+
+def test_an_index_that_cannot_be_read_is_one_line_not_a_traceback(tmp_path):
+    """OpenSearch down: the dashboard's live box says so in one line, the console's pages and the API answer
+    503 with that line; nothing shows a traceback or drops the connection."""
+    site = build_site(tmp_path)
+    down = f"opensearch://127.0.0.1:{free_port()}?retries=0"  # nothing listens there
+    with serve(site, index_url=down) as url, chromium_page() as page:
+        browser_login(page, url, "ada")
+        _wait(page, "document.getElementById('live').dataset.state === 'off'", 15)
+        line = page.inner_text("#live-text")
+        where = down
+        assert line.startswith(f"舆情索引（{where}）暂时无法读取") and "\n" not in line, line
+        assert "Error" not in line  # the client's exception is for the server log
+        assert page.inner_text("#kpi-total") == "–"
+        reply = page.goto(f"{url}/mentions?q=快递")
+        assert reply.status == 503
+        assert page.inner_text("[role=alert]").startswith(f"舆情索引（{where}）暂时无法读取")
+        assert "Traceback" not in page.content() and "Internal Server Error" not in page.content()
+        api = page.evaluate("fetch('/api/overview').then(async r => [r.status, await r.json()])")
+        assert api[0] == 503 and api[1]["error"].startswith(f"舆情索引（{where}）暂时无法读取")
+        assert page.goto(f"{url}/tickets/{site.ticket_number}").status == 200  # the state store still serves
+
+
+def _odd_posts(now) -> list[Mention]:
+    """What people do post: a 300-letter name, a 600-letter word, a long link, an English post, RTL overrides."""
+    def post(n: str, text: str, name: str, followers: int, lang: str = "zh") -> Mention:
+        return Mention(source="weibo", native_id=f"odd-{n}", url=f"https://m.weibo.cn/detail/77{len(n)}", text=text,
+                       created_at=now - timedelta(seconds=20), author={"id": f"odd-{n}", "name": name,
+                                                                      "followers": followers},
+                       brands=["aurora"], sentiment=0.03, category="logistics", severity="紧急", complaint=True,
+                       lang=lang)
+
+    return [post("long", "极光优选" + "A" * 600 + " 快递丢了", "B" * 300, 99_000_000),
+            post("link", "极光优选退款 https://example.com/" + "p" * 400, "\u202e反向的名字", 98_000_000),
+            post("en", "Aurora Select lost my parcel again, third time this month", "parcel_watcher", 97_000_000,
+                 lang="en")]
+
+
+@pytest.fixture(scope="module")
+def odd_site(tmp_path_factory):
+    site = build_site(tmp_path_factory.mktemp("odd"))
+    site.index(_odd_posts(site.now))
+    return site
+
+
+def test_long_unbroken_names_and_words_wrap_inside_every_page(odd_site):
+    """A 300-letter author name or a 600-letter word in a post made every page wider than the window
+    (the dashboard 2,950 px at 1,600): it wraps or is cut with an ellipsis inside its card."""
+    long = next(m for m in _odd_posts(odd_site.now) if m.native_id == "odd-long")
+    with serve(odd_site) as url, chromium_page() as page:
+        browser_login(page, url, "ada")
+        page.wait_for_selector("body[data-updates='1']", timeout=15_000)
+        pages = ["/", "/mentions?brand=aurora", f"/mentions/{long.id}", f"/incidents/{odd_site.incident_id}"]
+        for path in pages:
+            if path != "/":
+                page.goto(url + path)
+            assert page.locator(f"text={'B' * 40}").count() >= 1, path  # the long name is there
+            wide = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+            assert wide[0] <= wide[1], f"{path}: {wide[0]} px wide in a {wide[1]} px window"
+        page.goto(f"{url}/mentions/{long.id}")
+        page.click("#convert")
+        page.wait_for_load_state("load")
+        assert "/tickets/" in page.url
+        wide = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert wide[0] <= wide[1], f"ticket page: {wide[0]} px wide in a {wide[1]} px window"
+        # the counts beside a long name stay whole numbers on one line
+        page.goto(url + "/")
+        page.wait_for_selector("body[data-updates='1']", timeout=15_000)
+        followers = page.locator("#authors tr").first.locator("td.num").first
+        assert followers.inner_text() == "99,000,000"
+        lines = "e => { const r = document.createRange(); r.selectNodeContents(e); return r.getClientRects().length; }"
+        assert followers.evaluate(lines) == 1  # one line, not 99, / 000, / 000
+
+
+def test_each_post_says_its_language(odd_site):
+    english = next(m for m in _odd_posts(odd_site.now) if m.lang == "en")
+    with serve(odd_site) as url, chromium_page() as page:
+        browser_login(page, url, "viv")
+        page.wait_for_selector("body[data-updates='1']", timeout=15_000)
+        # the dashboard's posts by reach: the English one says so, a Chinese one says 中文
+        assert page.locator("#negatives .tag.lang[data-lang='en']").inner_text() == "英文"
+        assert page.locator("#negatives .tag.lang[data-lang='zh']").count() >= 1
+        page.goto(f"{url}/mentions?q=parcel")
+        assert page.locator(".list .post .tag.lang").all_inner_texts() == ["英文"]
+        page.goto(f"{url}/incidents/{odd_site.incident_id}?lang=en")
+        post = page.locator("#top-posts .post", has_text=english.text)
+        assert post.locator(".tag.lang").inner_text() == "English"
+
+
+def test_a_dashboard_with_no_posts_yet_says_so_and_fills_in_when_the_first_arrives(tmp_path):
+    """Before the first crawl: each chart card says there are no posts (it showed an empty grey ring and a
+    legend naming nothing); the first post fills them in without a reload."""
+    db = tmp_path / "empty.db"
+    config = site_config(db)
+    open_backend(config.index.url).close()
+    site = Site(config, db, datetime.now(UTC), 0, "")
+    notes = ("chart-sentiment-empty", "chart-categories-empty", "chart-sources-empty")
+    with serve(site) as url, chromium_page() as page:
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        browser_login(page, url, "viv")
+        page.wait_for_selector("body[data-updates='1']", timeout=15_000)
+        assert page.inner_text("#kpi-total") == "0"
+        for note in notes:
+            assert page.is_visible(f"#{note}") and page.inner_text(f"#{note}") == "该时段没有帖子", note
+        assert _series_total(page, "chart-sentiment") == 0
+        site.index([fresh_mention(datetime.now(UTC), 1)])
+        _wait(page, "document.getElementById('kpi-total').textContent === '1'", 15)
+        for note in notes:
+            assert not page.is_visible(f"#{note}"), note
+        assert _series_total(page, "chart-sentiment") == 1 and _series_total(page, "chart-sources") == 1
+        assert errors == []
+
+
+def test_posts_loaded_with_more_stay_through_live_updates(tmp_path):
+    """During an incident the overview changes every few seconds: the posts a PR lead loaded with 加载更多
+    vanished at the next update (back to the first ten) and the list jumped while they read it."""
+    site = build_site(tmp_path)
+    with serve(site) as url, chromium_page() as page:
+        browser_login(page, url, "viv")
+        page.wait_for_selector("body[data-updates='1']", timeout=15_000)
+        page.click("#negatives-more")
+        _wait(page, "document.querySelectorAll('#negatives li').length === 20")
+        page.click("#negatives-more")
+        _wait(page, "document.querySelectorAll('#negatives li').length === 30")
+        page.evaluate("document.getElementById('negatives').scrollTop = 600")
+        before = page.evaluate("document.getElementById('negatives').scrollTop")
+        for n in range(3):  # new posts arrive and the page redraws
+            updates = int(page.get_attribute("body", "data-updates"))
+            site.index([fresh_mention(datetime.now(UTC), 100 + n)])
+            _wait(page, f"Number(document.body.dataset.updates) > {updates}", 15)
+            page.wait_for_timeout(400)
+            assert page.locator("#negatives li").count() == 30
+        assert page.evaluate("document.getElementById('negatives').scrollTop") == before
+        ids = page.evaluate("[...document.querySelectorAll('#negatives li a')].map(a => a.getAttribute('href'))")
+        assert len(set(ids)) == 30  # no post twice
+
+
+def test_every_page_fits_a_phone(site, base):
+    """A PR lead on a phone during a crisis: at 390 px the top bar stacked its links a letter a line and the
+    ticket page was 500 px wide; every page now fits the screen."""
+    with chromium_page() as page:
+        page.set_viewport_size({"width": 390, "height": 844})
+        browser_login(page, base, "ada")
+        page.wait_for_selector("body[data-updates='1']", timeout=15_000)
+        for path in ["/", "/mentions", f"/tickets/{site.ticket_number}", "/tickets", "/tickets/new", "/statements",
+                     f"/incidents/{site.incident_id}", "/account"]:
+            if path != "/":
+                page.goto(base + path)
+            wide = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+            assert wide[0] <= wide[1], f"{path}: {wide[0]} px wide on a {wide[1]} px phone"
+            for link in page.locator(".topbar nav a").all():  # each link on one line
+                assert link.evaluate("e => e.getClientRects().length === 1 && e.offsetHeight < 40"), path

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from crisiswatch.audit import AuditLog
 from crisiswatch.config import parse_config
 from crisiswatch.db import connect
 from crisiswatch.localtime import local_time
@@ -16,10 +17,19 @@ from index.base import MentionFilter
 from monitor.dashboard.i18n import TEXT
 from monitor.dashboard.i18n_events import EVENTS
 from monitor.dashboard.incident_page import golden_window
+from monitor.detectors.base import Signal
 from monitor.enrich.steps import BrandStep
 from monitor.incidents.service import IncidentService
 from playbooks.statements import StatementStore
-from tests.browser.dashboard_site import TASKS, build_site, login, serve, site_config
+from tests.browser.dashboard_site import (
+    TASKS,
+    browser_login,
+    build_site,
+    chromium_page,
+    login,
+    serve,
+    site_config,
+)
 
 # names the code uses inside; none may reach the page
 INTERNAL = ("tasks_added", "departments_added", "task_done", "negative_spike", "incident.", "ticket.", "step.",
@@ -159,3 +169,26 @@ def _in_gb2312(ch: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+
+def test_an_acknowledgement_and_an_escalation_appear_on_the_open_incident_page(tmp_path):
+    """The PR lead keeps the incident page open: the on-call's acknowledgement and the next escalation step
+    showed only after a reload by hand; the page now redraws itself when what is being done changes."""
+    site = build_site(tmp_path)
+    conn = connect(site.db)
+    incidents = IncidentService(conn)
+    opened = incidents.apply(Signal(
+        rule="complaint_surge", key="beichen", brand="beichen", level="warning", at=datetime.now(UTC),
+        value=9, baseline=1.0, p_value=1e-4, summary="9 complaints in 10 min vs 1.0 expected",
+        facts={"negative": 9, "total": 12, "expected": 1.0, "ratio": 9.0, "p_value": 1e-4, "minutes": 10})).incident
+    with serve(site) as url, chromium_page() as page:
+        browser_login(page, url, "viv", f"/incidents/{opened.id}")
+        assert page.inner_text("#inc-ack") == "未确认"
+        steps = page.locator("#inc-timeline li[data-kind^='step.page']").count()
+        incidents.acknowledge(opened.id, "zhou")
+        page.wait_for_selector("#inc-ack.ok", timeout=10_000)
+        assert page.inner_text("#inc-ack").startswith("zhou")
+        AuditLog(conn).record("playbook:complaint_surge", "page", opened.label, "done", to="pr-lead")
+        page.wait_for_selector(f"#inc-timeline li[data-kind^='step.page'] >> nth={steps}", timeout=10_000)
+    conn.close()

@@ -166,3 +166,44 @@ def test_throttle_forgets_failures_outside_its_window(state_url):
     for n in range(5):
         throttle.failed(f"user{n}", "10.0.0.2", now=T0)
     assert throttle.blocked("someone", "10.0.0.2", now=T0).scope == "address"
+
+
+def test_the_session_cookie_is_secure_when_the_dashboard_is_reached_over_tls(base):
+    """Behind a TLS proxy (X-Forwarded-Proto from an address uvicorn trusts, loopback by default) the cookie
+    is Secure, so a browser never sends it over plain HTTP; plain HTTP locally still works. Always HttpOnly,
+    SameSite=Strict."""
+    over_tls = requests.get(f"{base}/login", headers={"X-Forwarded-Proto": "https"}, timeout=10)
+    cookie = over_tls.headers["set-cookie"].lower()
+    assert cookie.startswith("crisiswatch_session=")
+    assert "; secure" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+    # the browser keeps it to https: this client, on plain http, does not send it back and the login is refused
+    session = requests.Session()
+    page = session.get(f"{base}/login", headers={"X-Forwarded-Proto": "https"}, timeout=10)
+    reply = session.post(f"{base}/login", allow_redirects=False, timeout=10,
+                         data={"username": "viv", "password": PASSWORDS["viv"], "csrf": csrf_of(page.text)})
+    assert reply.status_code == 403
+    plain = login(base, "viv")
+    cookie = plain.get(f"{base}/account", timeout=10).request.headers["cookie"]
+    assert cookie.startswith("crisiswatch_session=")
+    assert "secure" not in requests.get(f"{base}/login", timeout=10).headers["set-cookie"].lower()
+
+
+def test_an_open_incident_page_asking_for_changes_does_not_keep_a_forgotten_tab_logged_in(site, base):
+    viewer = login(base, "viv")
+    conn = connect(site.db)
+    earlier = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    with conn:
+        conn.execute("UPDATE dashboard_sessions SET last_seen_at=? WHERE username='viv' AND ended_at IS NULL",
+                     (earlier,))
+
+    def last_seen() -> set[str]:
+        rows = conn.execute("SELECT last_seen_at FROM dashboard_sessions WHERE username='viv' AND ended_at IS NULL")
+        return {str(r[0]) for r in rows.fetchall()}
+
+    before = last_seen()
+    for _ in range(3):  # what incident.js asks every few seconds
+        assert viewer.get(f"{base}/api/incidents/{site.incident_id}/mark", timeout=10).json()["mark"]
+    assert last_seen() == before
+    viewer.get(f"{base}/account", timeout=10)  # a person's request does
+    assert last_seen() != before
+    conn.close()

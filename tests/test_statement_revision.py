@@ -20,7 +20,7 @@ from crisiswatch.errors import CrisiswatchError
 from monitor.incidents.service import IncidentService
 from playbooks.publishing import StatementDesk
 from playbooks.statements import StatementStore
-from tests.browser.dashboard_site import build_site, csrf_of, login, serve
+from tests.browser.dashboard_site import browser_login, build_site, chromium_page, csrf_of, login, serve
 from tests.test_playbook_steps import SAFETY_POSTS, T0, Clock, engine_for, incident
 
 SUBJECT = "statement:INC-1:product_safety"
@@ -239,3 +239,87 @@ def test_a_statement_nobody_revises_holds_up_no_escalation(tmp_path):
     # the statement's wait held up the steps behind it: 管理层 was never brought in
     assert "draft_statement: waiting" in outcomes and "escalate_if: done" in outcomes, outcomes
     assert "管理层" in engine.tickets.list()[0].departments
+
+
+def test_a_rejected_statement_is_revised_then_resubmitted_and_published_in_chromium(site, base):
+    """The revise/resubmit form end to end in the browser: a refused revision keeps what was typed, hostile
+    text stays text, a second rejection is answered with the same text sent again, and a viewer sees no form."""
+    conn = connect(site.db)
+    now = datetime.now(UTC)
+    store = StatementStore(conn)
+    statement = store.draft(incident_id=site.incident_id, playbook="browser_revise", ticket_number=site.ticket_number,
+                            template="holding_statement", text="【极光优选】关于包裹延误的说明（草稿）",
+                            approvers=["root"], incident_start=now - timedelta(hours=1), ready_at=now,
+                            window_minutes=240)
+    approval = ApprovalService(site.config, conn, AlertDispatcher(site.config, conn, {})).request(
+        f"statement:INC-{site.incident_id}:browser_revise", ["root"], statement.text, 45)
+    store.set_approval(statement.id, str(approval))
+    card, form = f"#statement-{statement.id}", f"#revise-{statement.id}"
+
+    def submit(page, selector: str) -> None:
+        page.click(selector)
+        page.wait_for_load_state("load")
+
+    with chromium_page() as page:
+        browser_login(page, base, "root", "/statements")
+        submit(page, f"{card} button[value=reject]")
+    with chromium_page() as page:
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        browser_login(page, base, "ada", "/statements")
+        assert page.input_value(f"{form} textarea") == "【极光优选】关于包裹延误的说明（草稿）"
+        # the form has its own width (a broken stylesheet dropped it and the textarea was squeezed)
+        assert page.evaluate(f"getComputedStyle(document.querySelector('{form}')).maxWidth") == "720px"
+        page.fill(f"{form} textarea", "进展见 INC-1，稍后更新")
+        submit(page, f"{form} button[value=revise]")
+        assert "internal id" in page.inner_text("#statement-error")
+        assert page.input_value(f"{form} textarea") == "进展见 INC-1，稍后更新"  # nothing typed is lost
+        hostile = "【极光优选】已安排补发<img src=x onerror=\"window.__pwned='statement'\"> \u202e详情请联系客服"
+        page.fill(f"{form} textarea", hostile)
+        submit(page, f"{form} button[value=revise]")
+        assert page.url.endswith(f"/statements#statement-{statement.id}")
+        assert page.inner_text(f"{card} .statement-text").startswith("【极光优选】已安排补发<img src=x")
+        assert page.locator(f"{card} img").count() == 0 and page.evaluate("window.__pwned") is None
+        assert page.locator(f"{card} [data-version='2']").count() == 1
+        assert page.locator(f"{form}").count() == 0  # a draft again: nothing to revise
+    with chromium_page() as page:
+        browser_login(page, base, "root", "/statements")
+        submit(page, f"{card} button[value=reject]")
+    with chromium_page() as page:
+        browser_login(page, base, "ada", "/statements")
+        submit(page, f"{form} button[value=resubmit]")
+        assert page.locator(f"{card} [data-version='3']").count() == 1
+        page.click(f"#history-{statement.id} summary")
+        assert page.locator(f"#history-{statement.id} .statement-version").count() == 2
+        # a form posted without the page's token is refused, whatever the browser sends with it
+        forged = page.evaluate(f"""fetch('/statements/{statement.id}', {{method: 'POST',
+            headers: {{'content-type': 'application/x-www-form-urlencoded'}}, body: 'action=resubmit'}})
+            .then(r => r.status)""")
+        assert forged == 403
+        assert errors == []
+    with chromium_page() as page:
+        browser_login(page, base, "viv", "/statements")
+        assert page.locator(f"{card} form").count() == 0
+    with chromium_page() as page:
+        browser_login(page, base, "root", "/statements")
+        submit(page, f"{card} button[value=approve]")
+        submit(page, f"{card} button[value=publish]")
+        assert store.get(statement.id).status == "published" and store.get(statement.id).text == hostile
+
+
+def test_a_long_statement_paragraph_wraps_inside_its_card(site, base):
+    """A statement's paragraph runs to hundreds of characters with no line break: it ran off the card and the
+    page (3,260 px in a 1,600 px window), and the approver could not read what they approve."""
+    paragraph = ("【极光优选关于近期物流延误的说明】" + "近期部分用户反映订单发货后物流信息长时间未更新，我们高度重视，"
+                 "已成立专项小组逐单排查，" * 4 + "感谢大家的理解与监督。\n客服热线 400-000-0000")
+    now = datetime.now(UTC)
+    statement = StatementStore(connect(site.db)).draft(
+        incident_id=site.incident_id, playbook="long_paragraph", ticket_number=site.ticket_number,
+        template="holding_statement", text=paragraph, approvers=["root"], incident_start=now - timedelta(hours=1),
+        ready_at=now, window_minutes=240)
+    with chromium_page() as page:
+        browser_login(page, base, "root", "/statements")
+        wide = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert wide[0] <= wide[1], f"{wide[0]} px wide in a {wide[1]} px window"
+        text = page.locator(f"#statement-{statement.id} .statement-text")
+        assert text.inner_text() == paragraph  # its own line break kept

@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "and the users file; sessions are signed with CRISISWATCH_SECRET_KEY.")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8470)
+    p.add_argument("--forwarded-allow-ips", metavar="ADDRS",
+                   help="the TLS proxy in front, whose X-Forwarded-Proto is believed (the session cookie is then"
+                        " Secure); comma-separated, default 127.0.0.1 or $FORWARDED_ALLOW_IPS")
     p.add_argument("--db", help="a SQLite file holding both index and state (e.g. crisiswatch-demo.db)")
     p.add_argument("--index-url", help="index backend URL (default: the config's index.url)")
     p.add_argument("--users-file", help="users file (default: dashboard-users.txt beside the state database)")
@@ -82,5 +85,6 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(config, users, secret_key(lambda msg: print(msg, file=sys.stderr)),
                      index_url=index_url, state_db=state_db)
     print(f"dashboard on http://{args.host}:{args.port} · index {redact_url(index_url)}")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=True,
+                forwarded_allow_ips=args.forwarded_allow_ips)
     return 0

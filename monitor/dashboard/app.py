@@ -14,10 +14,11 @@ from starlette.staticfiles import StaticFiles
 
 from crisiswatch.config import Config
 from crisiswatch.db import connect
+from index.base import BackendUnavailable
 from monitor import slack_app
 from monitor.dashboard.auth import UserStore
 from monitor.dashboard.routes import console, dashboard, incidents, session
-from monitor.dashboard.web import HERE, Resources
+from monitor.dashboard.web import HERE, Resources, index_unavailable
 
 logger = logging.getLogger(__name__)
 STATIC = HERE / "static"
@@ -35,8 +36,20 @@ SECURITY_HEADERS = [
 ]
 
 
+SESSION_COOKIE = "crisiswatch_session"
+
+
+def _secure_cookie(header: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
+    name, value = header
+    if name.lower() == b"set-cookie" and value.startswith(SESSION_COOKIE.encode() + b"=") and (
+            b"; secure" not in value.lower()):
+        return name, value + b"; secure"
+    return header
+
+
 class SecurityHeaders:
-    """Adds the CSP and friends to every response, streaming ones included (pure ASGI, no buffering)."""
+    """Adds the CSP and friends to every response, streaming ones included (pure ASGI, no buffering), and marks
+    the session cookie Secure on a request that came over TLS (directly, or through a proxy uvicorn trusts)."""
 
     def __init__(self, app) -> None:
         self.app = app
@@ -44,11 +57,14 @@ class SecurityHeaders:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        tls = scope.get("scheme") == "https"
 
         async def with_headers(message):
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], *SECURITY_HEADERS]
+                headers = message.get("headers", [])
+                if tls:
+                    headers = [_secure_cookie(h) for h in headers]
+                message["headers"] = [*headers, *SECURITY_HEADERS]
             await send(message)
 
         await self.app(scope, receive, with_headers)
@@ -70,9 +86,9 @@ def create_app(config: Config, users: UserStore, secret: str, *, index_url: str 
     routes = [*session.routes, *dashboard.routes, *incidents.routes, *console.routes,
               *slack_mount(config, resources),
               Mount("/static", app=StaticFiles(directory=STATIC), name="static")]
-    app = Starlette(routes=routes, middleware=[
+    app = Starlette(routes=routes, exception_handlers={BackendUnavailable: index_unavailable}, middleware=[
         Middleware(SecurityHeaders),
-        Middleware(SessionMiddleware, secret_key=secret, session_cookie="crisiswatch_session",
+        Middleware(SessionMiddleware, secret_key=secret, session_cookie=SESSION_COOKIE,
                    same_site="strict", https_only=https_only, max_age=12 * 3600),
     ])
     app.state.resources = resources

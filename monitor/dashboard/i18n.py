@@ -89,6 +89,9 @@ TEXT: dict[str, dict[str, str]] = {
     "csrf": {"zh": "表单已过期，请刷新页面后重试", "en": "The form expired; reload the page and try again"},
     "bad_filter": {"zh": "无效的筛选条件", "en": "Invalid filter"},
     "not_found": {"zh": "未找到", "en": "Not found"},
+    # the index (OpenSearch, a SQLite file) cannot be read: one line, and the page says it will come back
+    "index_down": {"zh": "舆情索引（{where}）暂时无法读取，请稍后再试；原因已写入服务日志",
+                   "en": "The mention index ({where}) cannot be read right now; try again shortly (the cause is in the server log)"},
     "accept": {"zh": "受理", "en": "Accept"},
     "start": {"zh": "开始处理", "en": "Start"},
     "reply": {"zh": "回复客户", "en": "Reply"},
@@ -157,6 +160,7 @@ TEXT: dict[str, dict[str, str]] = {
     "no_clusters": {"zh": "窗口内没有重复传播的内容", "en": "No post was copied in this window"},
     "no_events": {"zh": "暂无处置记录", "en": "Nothing done yet"},
     "no_posts": {"zh": "该时段没有帖子", "en": "No posts in this window"},
+    "no_categories": {"zh": "该时段没有归类的问题帖", "en": "No post in this window was put in a category"},
     "open_incident": {"zh": "查看事件", "en": "Open incident"},
     "reach": {"zh": "粉丝", "en": "Followers"},
     "vs_previous": {"zh": "较上期", "en": "vs previous"},
@@ -324,4 +328,5 @@ class Translator:
     def labels(self) -> dict[str, object]:
         """What the browser scripts need: every interface string plus source and category names."""
         return {"text": {k: v[self.lang] for k, v in TEXT.items()}, "sources": SOURCE_LABELS[self.lang],
-                "categories": {k: self.category(k) for k in CATEGORY_LABELS}}
+                "categories": {k: self.category(k) for k in CATEGORY_LABELS},
+                "languages": {k: self.language(k) for k in LANGUAGE_NAMES}}

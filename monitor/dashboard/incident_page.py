@@ -3,6 +3,7 @@ what is being done. Read only through the services that own them (incidents, tic
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -95,6 +96,19 @@ class IncidentPageService:
             "curve": self.curve(incident, now), "spreading": self.spreading(incident, window),
             "tasks": ticket.tasks if ticket else [], "timeline": self.timeline(incident, ticket, statements),
         }
+
+    def mark(self, incident_id: int) -> str | None:
+        """Changes whenever what the page says of the response changes: the incident (acknowledged, resolved,
+        raised), its ticket, its statements and what the playbooks did. The curve moves with the clock."""
+        incident = self.incidents.get(incident_id)
+        if incident is None:
+            return None
+        ticket = self.tickets.for_incident(incident.id)
+        statements = [(s.id, s.version, s.status) for s in self.statements.all(incident.id)]
+        said = (len(self.incidents.events(incident.id)), len(self.audit.entries(incident.label, limit=None)))
+        # the same on every dashboard process behind a load balancer (hash() is salted per process)
+        digest = hashlib.sha1(repr((statements, said)).encode()).hexdigest()[:12]
+        return f"{incident.version}.{ticket.version if ticket else 0}.{digest}"
 
     def curve(self, incident: Incident, now: datetime) -> dict[str, Any]:
         """Volume and negative share around the incident, with its window and its baseline (per bucket)."""

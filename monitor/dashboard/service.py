@@ -45,7 +45,7 @@ def mention_card(m: Mention) -> dict[str, Any]:
         "author": m.author.name, "followers": m.author.followers, "verified": m.author.verified,
         "author_id": m.author.id, "created_at": m.created_at.isoformat(), "sentiment": m.sentiment,
         "band": m.sentiment_band,
-        "category": m.category, "severity": m.severity, "brands": m.brands,
+        "category": m.category, "severity": m.severity, "brands": m.brands, "lang": m.lang,
         "engagement": m.engagement.model_dump(),
     }
 

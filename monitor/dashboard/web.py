@@ -7,6 +7,7 @@ on the other to be loaded.
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,9 +26,10 @@ from crisiswatch.audit import AuditLog
 from crisiswatch.brand_names import BrandNames
 from crisiswatch.config import Config
 from crisiswatch.db import connect
+from crisiswatch.indexurl import redact_url
 from crisiswatch.localtime import local_time
 from index import open_backend
-from index.base import Backend
+from index.base import Backend, BackendUnavailable
 from monitor.dashboard.auth import UserStore, csrf_ok, csrf_token
 from monitor.dashboard.console import ConsoleService
 from monitor.dashboard.i18n import Translator, pick_lang
@@ -39,6 +41,7 @@ from playbooks.statements import StatementStore
 from playbooks.tickets.service import TicketService
 
 HERE = Path(__file__).parent
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -141,6 +144,22 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     return HTMLResponse(page, status_code=status_code)
 
 
+def index_down_text(request: Request, exc: BackendUnavailable) -> str:
+    """One line for an unreachable index, in the reader's language; the client's own words go to the log."""
+    logger.warning("index unavailable for %s: %s", request.url.path, exc)
+    return Translator(lang_of(request))("index_down", where=redact_url(request.app.state.resources.index_url))
+
+
+async def index_unavailable(request: Request, exc: Exception) -> Response:
+    """An index that cannot be read gives a 503 with one line (JSON for the APIs), not a traceback."""
+    assert isinstance(exc, BackendUnavailable)
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": index_down_text(request, exc)}, status_code=503)
+    if not hasattr(request.state, "user"):
+        request.state.user = None
+    return render(request, "error.html", 503, message=index_down_text(request, exc))
+
+
 async def form_data(request: Request) -> dict[str, str]:
     """URL-encoded form fields (the only kind our forms post); the last value of a repeated name wins."""
     body = (await request.body()).decode("utf-8", errors="replace")
@@ -159,21 +178,22 @@ def live_session(request: Request, activity: bool = True) -> Session | None:
     return res.sessions().check(request.session.get("sid"), password_hash_of, activity=activity)
 
 
-def current_user(request: Request):
-    session = live_session(request)
+def current_user(request: Request, activity: bool = True):
+    session = live_session(request, activity)
     return request.app.state.resources.users.get(session.username) if session else None
 
 
 Handler = Callable[..., Awaitable[Response]]
 
 
-def guard(role: str = "viewer", *, api: bool = False) -> Callable[[Handler], Handler]:
-    """Login required (anonymous: redirect to /login, or 401 for APIs), the role checked, CSRF on POST."""
+def guard(role: str = "viewer", *, api: bool = False, activity: bool = True) -> Callable[[Handler], Handler]:
+    """Login required (anonymous: redirect to /login, or 401 for APIs), the role checked, CSRF on POST;
+    `activity=False` for what a page asks on its own (it does not keep the session alive)."""
 
     def wrap(handler: Handler) -> Handler:
         @functools.wraps(handler)
         async def endpoint(request: Request) -> Response:
-            user = current_user(request)
+            user = current_user(request, activity)
             request.state.user = user
             t = Translator(lang_of(request))
             if user is None:

@@ -193,9 +193,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(site: Site, poll_seconds: float = 0.3) -> Iterator[str]:
-    """The real app under uvicorn on loopback; yields its base URL."""
-    app = create_app(site.config, users(site.users_file), "test-secret-" + "x" * 20, poll_seconds=poll_seconds)
+def serve(site: Site, poll_seconds: float = 0.3, index_url: str | None = None) -> Iterator[str]:
+    """The real app under uvicorn on loopback (reading `index_url` instead of the site's index if given);
+    yields its base URL."""
+    app = create_app(site.config, users(site.users_file), "test-secret-" + "x" * 20, poll_seconds=poll_seconds,
+                     index_url=index_url)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
                                            lifespan="off", timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, daemon=True)

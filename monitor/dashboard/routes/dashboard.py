@@ -12,11 +12,13 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from crisiswatch.mention import CATEGORIES, SOURCES
+from index.base import BackendUnavailable
 from monitor.dashboard.filters import RANGES, parse_view
 from monitor.dashboard.i18n import Translator
-from monitor.dashboard.web import guard, lang_of, live_session, render
+from monitor.dashboard.web import guard, index_down_text, lang_of, live_session, render
 
 HEARTBEAT_SECONDS = 15.0
+DOWN = ("index unavailable",)  # the stream's last mark while the index cannot be read
 
 
 def script_json(value: object) -> str:
@@ -84,10 +86,18 @@ async def stream(request: Request) -> Response:
                 return
             if await run_in_threadpool(live_session, request, False) is None:
                 return  # logged out, revoked or timed out: the open stream ends with the session
-            service = await run_in_threadpool(res.dashboard)
-            mark = await run_in_threadpool(service.fingerprint, view)
-            if mark != last:
-                data = await run_in_threadpool(res.overview, view, mark)
+            try:
+                service = await run_in_threadpool(res.dashboard)
+                mark = await run_in_threadpool(service.fingerprint, view)
+                data = await run_in_threadpool(res.overview, view, mark) if mark != last else None
+            except BackendUnavailable as exc:
+                # said once while it lasts; the stream stays open and sends the overview when the index is back
+                if last != DOWN:
+                    last, beat = DOWN, time.monotonic()
+                    yield f"event: unavailable\ndata: {json.dumps({'error': index_down_text(request, exc)}, ensure_ascii=False)}\n\n"
+                await asyncio.sleep(res.poll_seconds)
+                continue
+            if data is not None:
                 last, beat = mark, time.monotonic()
                 yield f"event: overview\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
             elif time.monotonic() - beat > HEARTBEAT_SECONDS:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from crisiswatch.localtime import local_time
@@ -36,10 +36,24 @@ async def incident(request: Request) -> Response:
                                                                   lambda at: local_time(at, zone))}
                                          for e in data["timeline"]], t.lang)
     chart = {**data["curve"], "brand_name": data["brand_name"], "label": inc.label}
-    return render(request, "incident.html", **data, now=now, why=describe(inc, t),
+    mark = await run_in_threadpool(service.mark, incident_id)
+    poll_ms = int(request.app.state.resources.poll_seconds * 2500)  # 5 s at the stream's usual 2 s
+    return render(request, "incident.html", **data, now=now, why=describe(inc, t), mark=mark, poll_ms=poll_ms,
                   level=level_text(inc.level, t.lang), statement_state=statement_status(data["golden"].status, t.lang),
                   lasted=duration((inc.resolved_at or now) - inc.opened_at, t.lang),
                   chart=script_json(chart), labels=script_json(t.labels()))
 
 
-routes = [Route("/incidents/{incident_id}", incident)]
+@guard("viewer", api=True, activity=False)
+async def incident_mark(request: Request) -> Response:
+    """What the open incident page polls: it reloads itself when the mark moves (an acknowledgement, an
+    escalation, a ticket or statement step), so nobody has to."""
+    mark = await run_in_threadpool(request.app.state.resources.incident_page().mark,
+                                   request.path_params["incident_id"])
+    if mark is None:
+        return JSONResponse({"error": "not found"}, status_code=404)
+    return JSONResponse({"mark": mark}, headers={"Cache-Control": "no-store"})
+
+
+routes = [Route("/incidents/{incident_id}", incident),
+          Route("/api/incidents/{incident_id:int}/mark", incident_mark)]

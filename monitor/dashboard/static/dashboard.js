@@ -10,7 +10,7 @@
     hour: "2-digit", minute: "2-digit", hour12: false });
   const PALETTE = ["#2f6fde", "#12a37f", "#8a5cf6", "#e38b12", "#0ea5b7", "#c2417b"];
   const BAND_COLORS = { negative: "#e0483e", neutral: "#9aa5b1", positive: "#2aa876", unknown: "#d5dbe1" };
-  const state = { updates: 0, source: null, data: null };
+  const state = { updates: 0, source: null, data: null, negatives: 0, negativesView: null, negativesSeq: 0 };
   window.__cw = state;
 
   function el(tag, cls, text) {
@@ -92,10 +92,19 @@
       grid: { left: 44, right: 60, top: 48, bottom: 30 },
       legend: { top: 0, left: 0, textStyle: baseText },
       tooltip: { trigger: "axis", formatter: tip, className: "cw-tip" },
-      xAxis: { type: "time", axisLabel: { formatter: (v) => fmtTime.format(new Date(v)) } },
+      xAxis: { type: "time", axisLabel: { formatter: (v) => fmtTime.format(new Date(v)), hideOverlap: true } },
       yAxis: { type: "value", minInterval: 1, splitLine: { lineStyle: { color: "#eef1f4" } } },
       series,
     }, { notMerge: true });
+  }
+
+  // no posts (yet) in the view: a line saying so, not an empty grey ring or blank axes
+  function drawOrSay(id, pairs, emptyText, draw) {
+    const note = document.getElementById(id + "-empty");
+    note.textContent = emptyText;
+    note.hidden = pairs.length > 0;
+    if (pairs.length) draw();
+    else chart(id).clear();
   }
 
   function drawPie(id, pairs, name, colorOf, labelOf) {
@@ -170,6 +179,11 @@
       ` · ${p.followers.toLocaleString(locale)} ${T("followers")} · ${L.sources[p.source] || p.source}` +
       ` · ${fmtTime.format(new Date(p.created_at))}`));
     if (p.severity) head.appendChild(el("span", "sev sev-" + p.severity, p.severity));
+    if (p.lang) {
+      const lang = el("span", "tag lang", L.languages[p.lang] || p.lang);
+      lang.dataset.lang = p.lang;
+      head.appendChild(lang);
+    }
     a.append(head, el("p", "text", p.text));
     const e = p.engagement || {};
     if (e.reposts || e.comments || e.likes) {
@@ -180,29 +194,62 @@
     return li;
   }
 
-  function fillNegatives(posts, d) {
+  // the view's negative posts by reach from `offset`, `count` at most, a page per request
+  async function negativePosts(d, offset, count) {
+    const out = [];
+    while (out.length < count) {
+      const params = new URLSearchParams({ ...viewParams(d), offset: String(offset + out.length) });
+      const reply = await fetch("/api/negatives?" + params, { headers: { accept: "application/json" } });
+      if (!reply.ok) break;
+      const page = (await reply.json()).posts;
+      if (!page.length) break;
+      out.push(...page);
+    }
+    return out.slice(0, count);
+  }
+
+  // A live update redraws the list with as many posts as the reader had loaded with "more" (in the same
+  // view), all at once and at the same scroll position: during an incident updates come every few seconds.
+  async function fillNegatives(posts, d) {
     const list = document.getElementById("negatives");
+    const seq = ++state.negativesSeq;
+    const view = JSON.stringify(d.view);
     document.getElementById("negatives-count").textContent = T("of_total").replace("{n}", d.negative.toLocaleString(locale));
-    state.negatives = posts.length;
-    if (!posts.length) {
+    let all = posts;
+    const shown = state.negativesView === view ? state.negatives : 0;
+    if (shown > posts.length && posts.length) {
+      const seen = new Set(posts.map((p) => p.id));
+      const rest = await negativePosts(d, posts.length, shown - posts.length);
+      if (seq !== state.negativesSeq) return;  // a newer update drew the list meanwhile
+      all = posts.concat(rest.filter((p) => !seen.has(p.id)));
+    }
+    state.negatives = all.length;
+    state.negativesView = view;
+    if (!all.length) {
       empty(list, T("no_negative"));
     } else {
-      list.replaceChildren(...posts.map(postItem));
+      const top = list.scrollTop;
+      list.replaceChildren(...all.map(postItem));
+      list.scrollTop = top;
     }
-    document.getElementById("negatives-more").hidden = posts.length >= d.negative;
+    document.getElementById("negatives-more").hidden = all.length >= d.negative;
   }
 
   // more negative posts, the next page by reach in the view the page shows now
   document.getElementById("negatives-more").addEventListener("click", async () => {
     if (!state.data) return;
-    const params = new URLSearchParams({ ...viewParams(state.data), offset: String(state.negatives) });
-    const reply = await fetch("/api/negatives?" + params, { headers: { accept: "application/json" } });
-    if (!reply.ok) return;
-    const page = await reply.json();
+    const seq = state.negativesSeq;
+    const page = await negativePosts(state.data, state.negatives, 10);
+    if (seq !== state.negativesSeq) return;  // the list was redrawn meanwhile; the next click reads from it
     const list = document.getElementById("negatives");
-    for (const p of page.posts) list.appendChild(postItem(p));
-    state.negatives += page.posts.length;
-    document.getElementById("negatives-more").hidden = !page.posts.length || state.negatives >= state.data.negative;
+    const seen = new Set([...list.querySelectorAll("a")].map((a) => a.getAttribute("href")));
+    for (const p of page) {
+      const item = postItem(p);
+      if (seen.has(item.querySelector("a").getAttribute("href"))) continue;
+      list.appendChild(item);
+      state.negatives += 1;
+    }
+    document.getElementById("negatives-more").hidden = !page.length || state.negatives >= state.data.negative;
   });
 
   function compare(id, now, before) {
@@ -278,9 +325,13 @@
     compare("kpi-total-vs", d.total, d.previous.total);
     compare("kpi-negative-vs", d.negative, d.previous.negative);
     drawTimeline(d.timeline);
-    drawPie("chart-sentiment", d.sentiment, T("sentiment"), (k) => BAND_COLORS[k] || "#ccc", (k) => T(k));
-    drawBars("chart-categories", d.categories, T("categories"), "#e38b12", (k) => L.categories[k] || k);
-    drawPie("chart-sources", d.sources, T("sources"), (k, i) => PALETTE[i % PALETTE.length], (k) => L.sources[k] || k);
+    const none = T(d.total ? "no_categories" : "no_posts");
+    drawOrSay("chart-sentiment", d.sentiment, T("no_posts"),
+      () => drawPie("chart-sentiment", d.sentiment, T("sentiment"), (k) => BAND_COLORS[k] || "#ccc", (k) => T(k)));
+    drawOrSay("chart-categories", d.categories, none,
+      () => drawBars("chart-categories", d.categories, T("categories"), "#e38b12", (k) => L.categories[k] || k));
+    drawOrSay("chart-sources", d.sources, T("no_posts"), () => drawPie("chart-sources", d.sources, T("sources"),
+      (k, i) => PALETTE[i % PALETTE.length], (k) => L.sources[k] || k));
     drawBars("chart-terms", d.terms, T("terms"), "#2f6fde", (k) => k);
     document.getElementById("terms-empty").hidden = d.terms.length > 0;
     fillAuthors(d.authors, d);
@@ -314,6 +365,8 @@
     const params = query();
     state.source = new EventSource("/api/stream" + (params.toString() ? "?" + params : ""));
     state.source.addEventListener("overview", (ev) => render(JSON.parse(ev.data)));
+    // the index cannot be read: one line in the live box; the last figures stay until the next overview
+    state.source.addEventListener("unavailable", (ev) => live("off", JSON.parse(ev.data).error));
     state.source.onerror = () =>
       live("off", T(state.source.readyState === EventSource.CLOSED ? "stream_closed" : "offline"));
   }

@@ -35,6 +35,25 @@
   tick();
   setInterval(tick, 1000);
 
+  // What is being done changes while the lead watches (an acknowledgement, an escalation, a ticket or statement
+  // step): the page asks every few seconds and redraws itself, at the same scroll position, when it has.
+  const head = document.getElementById("incident-head");
+  const poll = setInterval(async () => {
+    let reply;
+    try {
+      reply = await fetch(`/api/incidents/${head.dataset.incident}/mark`, { headers: { accept: "application/json" } });
+    } catch (err) {
+      return;  // offline for a moment: ask again next time
+    }
+    if (reply.status === 401) {
+      clearInterval(poll);  // the session ended: the next click goes to the login page
+      return;
+    }
+    if (!reply.ok) return;
+    const { mark } = await reply.json();
+    if (mark !== head.dataset.mark) location.reload();
+  }, Number(head.dataset.poll) || 5000);
+
   const slots = curve.slots.map((s) => Date.parse(s));
   const partial = curve.partial;
   const bars = curve.total.map((n, i) => ({ value: [slots[i], n],
@@ -74,7 +93,7 @@
       }
       return box;
     } },
-    xAxis: { type: "time", axisLabel: { formatter: (v) => fmtTime.format(new Date(v)) } },
+    xAxis: { type: "time", axisLabel: { formatter: (v) => fmtTime.format(new Date(v)), hideOverlap: true } },
     yAxis: [{ type: "value", minInterval: 1, splitLine: { lineStyle: { color: "#eef1f4" } } },
       { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" }, splitLine: { show: false } }],
     series: [volume, { name: T("negative_share"), type: "line", yAxisIndex: 1, data: share, color: "#e0483e",
