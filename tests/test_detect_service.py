@@ -189,3 +189,34 @@ def test_weibo_emoticons_are_no_terms(setup) -> None:
     terms = {r["facts"]["term"] for r in incident.facts["related"] if r["rule"] == "emerging_terms"}
     assert "丢件" in terms and not {"哈哈", "允悲", "doge"} & terms
     assert "快递" in incident.facts["top_terms"] and not {"哈哈", "允悲", "doge"} & set(incident.facts["top_terms"])
+
+
+def _signalled_terms(conn) -> set[str]:
+    """Every term emerging_terms signalled, whether its incident was its own or another's it joined."""
+    terms = set()
+    for incident in IncidentService(conn).list(limit=1000):
+        for signal in [{"rule": incident.rule, "key": incident.key}, *incident.facts.get("related", [])]:
+            if signal["rule"] == "emerging_terms":
+                terms.add(signal["key"].split("|term=", 1)[1])
+    return terms
+
+
+def _post(minute: int, i: int, text: str, author: str, tag: str) -> Mention:
+    return Mention(source="weibo", native_id=f"{tag}{minute}-{i}", brands=["aurora"], text=text,
+                   created_at=T0 + timedelta(minutes=minute, seconds=i), sentiment=0.5, author={"id": author})
+
+
+def test_emerging_terms_are_words_not_links_handles_or_english_function_words(setup) -> None:
+    """An English complaint with a handle and a short link, and a Weibo hashtag: the rule reports `refund` and
+    the hashtag whole, never `my`, `not`, `co`, the link's code or the handle."""
+    config, backend = setup
+    history(backend, 330)
+    backend.upsert([_post(m, i, f"@AuroraHelp my refund is still not received https://t.co/Xy{m}{i}", f"x{m}{i}", "en")
+                    for m in range(300, 320) for i in range(2)])
+    backend.upsert([_post(m, 5 + i, "#极光优选退款难# 等了三周", f"w{m}{i}", "tag") for m in range(300, 320) for i in range(2)])
+    conn = connect(config.state_store)
+    DetectionService(config, backend, conn).advance(T0 + timedelta(minutes=330))
+    terms = _signalled_terms(conn)
+    assert {"refund", "#极光优选退款难#"} <= terms, terms
+    assert not terms & {"my", "is", "still", "not", "co", "https", "aurorahelp", "优选", "退款难"}, terms
+    assert not any(t.startswith("xy") for t in terms), terms

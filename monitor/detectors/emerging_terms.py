@@ -30,6 +30,11 @@ STOP_TERMS = frozenset(
     " 真的 而且 但是 因为 所以 可以 一下 这个 那个 我们 你们 他们 没有 就是 还是 不是 知道 觉得 一直 然后 如果 这么"
     " 那么 这样 怎么办 为什么 不会 不能 不了 出来 起来 还有 一次 两次 三次 可能 应该 需要 一样 之后 时候 为了 这些"
     " 那些 再也 一点 直接 只能 只会 到底 根本 http https www com cn".split()
+    # English function words (X posts, mixed text): "my", "not", "still" surged with every English complaint
+    + (" about after again all am an and any are as at be been before but by can could did do does dont for"
+       " from get got had has have he her here his how if im in is it its just me my no not of on or our out"
+       " rt she so still than that the their them then there these they this those to too up us very was we"
+       " were what when where who why will with would you your amp").split()
 )
 
 
