@@ -206,6 +206,21 @@ def _post(minute: int, i: int, text: str, author: str, tag: str) -> Mention:
                    created_at=T0 + timedelta(minutes=minute, seconds=i), sentiment=0.5, author={"id": author})
 
 
+def test_one_account_repeating_itself_is_no_emerging_term_but_a_repost_wave_is(setup) -> None:
+    """A spammer posting the same ad 200 times is one voice; 200 people reposting one complaint are 200."""
+    config, backend = setup
+    history(backend, 400)
+    ad = "极光优选 双十一 限时抢购 http://t.cn/A6xYz123 #极光优选大促#"
+    backend.upsert([_post(m, i, ad, "spammer-1", "ad") for m in range(300, 320) for i in range(10)])
+    conn = connect(config.state_store)
+    DetectionService(config, backend, conn).advance(T0 + timedelta(minutes=330))
+    assert _signalled_terms(conn) == set(), "one account's copies made terms surge"
+    wave = "极光优选 退款不到账 大家小心"
+    backend.upsert([_post(m, i, wave, f"fan-{m}-{i}", "rp") for m in range(340, 360) for i in range(10)])
+    DetectionService(config, backend, conn).advance(T0 + timedelta(minutes=370))
+    assert "退款" in _signalled_terms(conn)
+
+
 def test_emerging_terms_are_words_not_links_handles_or_english_function_words(setup) -> None:
     """An English complaint with a handle and a short link, and a Weibo hashtag: the rule reports `refund` and
     the hashtag whole, never `my`, `not`, `co`, the link's code or the handle."""

@@ -33,6 +33,7 @@ class Observation:
     negative: int
     dimension: str = "brand"  # what the key splits by: brand, brand/category, brand/source, source
     terms: Mapping[str, int] | None = None  # posts using each term (only for rules that ask for terms)
+    term_posts: int | None = None  # the posts `terms` counts from (an author's repeated copies left out); None: total
 
 
 @dataclass

@@ -88,7 +88,8 @@ class EmergingTermsRule(Rule):
         window = self.windows.get(obs.key)
         if window is None or window.maxlen != size:
             window = self.windows[obs.key] = deque(window or (), maxlen=size)
-        window.append((obs.total, counts))
+        posts = obs.total if obs.term_posts is None else obs.term_posts
+        window.append((posts, counts))
         scale = self._rescale(obs.key, int(obs.start.timestamp()) // 60)
         n = sum(total for total, _ in window)
         signals: list[Signal] = []
@@ -121,9 +122,9 @@ class EmergingTermsRule(Rule):
         # surge does not become normal (and its share baseline does not sink under the new posts)
         terms = self.terms.setdefault(obs.key, {})
         for term, c in counts.items():
-            learned = self.share(obs.key, term) * obs.total if term in fired else c
+            learned = self.share(obs.key, term) * posts if term in fired else c
             terms[term] = terms.get(term, 0.0) + learned * scale
-        self.posts[obs.key] = self.posts.get(obs.key, 0.0) + obs.total * scale
+        self.posts[obs.key] = self.posts.get(obs.key, 0.0) + posts * scale
         if len(terms) > s.max_terms:
             for term in sorted(terms, key=terms.__getitem__)[: len(terms) - s.max_terms]:
                 del terms[term]
