@@ -19,11 +19,13 @@ from datetime import UTC, datetime, timedelta
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection
 from crisiswatch.lease import LeaseLost, Leases, new_holder
+from crisiswatch.localtime import local_time
 from crisiswatch.mention import Mention
 from index.base import Backend, MentionFilter
 from index.tokenize import topic_tokens
 from monitor.detectors import build_rules
 from monitor.detectors.base import Observation, Rule, Signal, floor_time
+from monitor.detectors.negative_share import NegativeShareRule
 from monitor.explain import explain
 from monitor.incidents.models import IncidentChange
 from monitor.incidents.service import IncidentService
@@ -172,9 +174,12 @@ class DetectionService:
             return []
         late = LateArrivals(self.backend, lambda: self._load("late"), lambda s: self._save("late", s),
                             self.config.detection.max_wait_minutes)
+        late_brands = []
         if self.checkpoint is not None:
+            late_brands = late.late_brands(start)
             late.check(start)
         decided = late.counts(start, until)  # before the detectors read them: a post arriving meanwhile is late
+        decided_brands = late.brand_counts(start, until)
         step = timedelta(minutes=self.bucket_minutes)
         brands = self._brands(start, until)
         for brand in brands:
@@ -188,6 +193,13 @@ class DetectionService:
             raise LeaseLost("detection stopped before writing incidents: its lease was lost")
 
         changes: list[IncidentChange] = []
+        share = next((rule for rule in self.rules if isinstance(rule, NegativeShareRule)), None)
+        for arrived in late_brands if share is not None else ():
+            if f"brand={arrived.brand}" in allowed:
+                signal = share.late(f"brand={arrived.brand}", arrived.brand, arrived.negative, arrived.total,
+                                    arrived.first, arrived.last, at=start, span=self._span(arrived.first, arrived.last))
+                if signal is not None:
+                    changes.append(self._apply(signal, start))
         t = start
         while t < until:
             here = counts.by_key.get(t, {})
@@ -211,9 +223,14 @@ class DetectionService:
         self._save("keys", {k: sorted(v) for k, v in self.known.items()})
         if self.needs_terms:
             self._save("copies", self.copies.state(until))
-        late.remember(decided, until)
+        late.remember(decided, until, decided_brands)
         self._save("checkpoint", {"until": until.isoformat()})
         return changes
+
+    def _span(self, first: datetime, last: datetime) -> str:
+        """06-14 14:00-17:00 CST: a stretch of time in the team's zone, as every line people read."""
+        zone = self.config.alerts.timezone
+        return f"{local_time(first, zone, '%m-%d %H:%M')}-{local_time(last, zone, '%H:%M %Z')}"
 
     def _apply(self, signal: Signal, bucket_end: datetime) -> IncidentChange:
         change = self.incidents.apply(signal, self.join_window, self.cooldown,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from index.base import Backend, MentionFilter
@@ -23,6 +24,18 @@ WINDOW = timedelta(days=1)  # how far back a late post is noticed
 HOUR_MINUTES = 60  # late posts are counted by the hour
 
 Hours = dict[str, dict[str, int]]  # hour start (ISO) -> source -> posts
+BrandHours = dict[str, dict[str, list[int]]]  # hour start (ISO) -> brand -> [posts, negative posts]
+
+
+@dataclass(frozen=True)
+class LateBrand:
+    """A brand's posts that came after their minutes were decided: how many, how many negative, created when."""
+
+    brand: str
+    total: int
+    negative: int
+    first: datetime  # the hour of the earliest, and the end of the latest
+    last: datetime
 
 
 class LateArrivals:
@@ -35,12 +48,48 @@ class LateArrivals:
         self.save = save
         self.max_wait_minutes = max_wait_minutes
         self.clock = clock
+        self._brands_cache: tuple[datetime, BrandHours] | None = None  # one count per pass for both checks
 
     def counts(self, since: datetime, until: datetime) -> Hours:
         out: Hours = {}
         for b in self.backend.counts_over_time(MentionFilter(since=since, until=until), HOUR_MINUTES * 60, group_by="source"):
             out.setdefault(b.start.isoformat(), {})[b.key or "?"] = b.count
         return out
+
+    def brand_counts(self, since: datetime, until: datetime) -> BrandHours:
+        out: BrandHours = {}
+        for negative in (False, True):
+            flt = MentionFilter(since=since, until=until, sentiment_band="negative" if negative else None)
+            for b in self.backend.counts_over_time(flt, HOUR_MINUTES * 60, group_by="brand"):
+                if b.key:
+                    out.setdefault(b.start.isoformat(), {}).setdefault(b.key, [0, 0])[int(negative)] += b.count
+        return out
+
+    def _brands_now(self, decided_until: datetime) -> BrandHours:
+        if self._brands_cache is None or self._brands_cache[0] != decided_until:
+            since = floor_time(decided_until - WINDOW, HOUR_MINUTES)
+            self._brands_cache = (decided_until, self.brand_counts(since, decided_until))
+        return self._brands_cache[1]
+
+    def late_brands(self, decided_until: datetime) -> list[LateBrand]:
+        """Per brand, the posts (and negative posts) that arrived in the last day of decided minutes since they
+        were decided: what a crawler's backlog brought, for the tone the detectors could not see. Call it
+        before `check`, which takes in what arrived."""
+        state = self.load() or {}
+        if "brands" not in state:  # nothing decided yet was counted by brand (a first pass, an upgrade)
+            return []
+        now = self._brands_now(decided_until)
+        late: dict[str, list] = {}
+        for hour, brands in now.items():
+            for brand, (total, negative) in brands.items():
+                before = state["brands"].get(hour, {}).get(brand, [0, 0])
+                extra, extra_negative = max(0, total - before[0]), max(0, negative - before[1])
+                if extra:
+                    at = datetime.fromisoformat(hour)
+                    row = late.setdefault(brand, [0, 0, at, at])
+                    row[0], row[1] = row[0] + extra, row[1] + extra_negative
+                    row[2], row[3] = min(row[2], at), max(row[3], at + timedelta(minutes=HOUR_MINUTES))
+        return [LateBrand(b, t, n, first, min(last, decided_until)) for b, (t, n, first, last) in sorted(late.items())]
 
     def check(self, decided_until: datetime) -> Counter:
         """Posts by source that arrived in the last day of decided minutes since they were decided; logs them."""
@@ -67,11 +116,12 @@ class LateArrivals:
             by_source.update(late)
             state.update(total=state.get("total", 0) + total, by_source=dict(by_source),
                          last_at=self.clock().isoformat(), last=total)
-        if late or state.get("hours") != now:
-            self.save({**state, "hours": now})
+        brands = self._brands_now(decided_until)
+        if late or state.get("hours") != now or state.get("brands") != brands:
+            self.save({**state, "hours": now, "brands": brands})
         return late
 
-    def remember(self, decided: Hours, until: datetime) -> None:
+    def remember(self, decided: Hours, until: datetime, decided_brands: BrandHours | None = None) -> None:
         """Adds the minutes just decided (counted before the detectors read them, so a post arriving while they
         read is reported late rather than absorbed) and forgets what falls out of the window."""
         state = self.load() or {}
@@ -80,8 +130,15 @@ class LateArrivals:
             into = hours.setdefault(hour, {})
             for source, n in sources.items():
                 into[source] = into.get(source, 0) + n
+        brands = {h: {b: list(c) for b, c in v.items()} for h, v in state.get("brands", {}).items()}
+        for hour, counts in (decided_brands or {}).items():
+            into_brands = brands.setdefault(hour, {})
+            for brand, (total, negative) in counts.items():
+                pair = into_brands.setdefault(brand, [0, 0])
+                pair[0], pair[1] = pair[0] + total, pair[1] + negative
         oldest = floor_time(until - WINDOW, HOUR_MINUTES).isoformat()
-        self.save({**state, "hours": {h: s for h, s in hours.items() if h >= oldest}})
+        self.save({**state, "hours": {h: s for h, s in hours.items() if h >= oldest},
+                   "brands": {h: b for h, b in brands.items() if h >= oldest}})
 
 
 def late_summary(state: dict | None, local: Callable[[str], str]) -> str:

@@ -9,6 +9,7 @@ window's share (in percent) decides when (`gate.py`); the binomial tail only has
 from __future__ import annotations
 
 from collections import deque
+from datetime import datetime
 from typing import Any
 
 from crisiswatch.config import NegativeShareSettings
@@ -59,6 +60,31 @@ class NegativeShareRule(Rule):
             value=k / n, baseline=base, p_value=p, summary=summary,
             facts={"negative": k, "total": n, "share": round(k / n, 3), "baseline_share": round(base, 3),
                    "p_value": p, "minutes": minutes, **surge_facts(verdict.reading)},
+        )
+
+    def late(self, key: str, brand: str, negative: int, total: int, first: datetime, last: datetime,
+             at: datetime, span: str = "") -> Signal | None:
+        """Posts that arrived after their minutes were decided (a crawler's backlog), judged together against
+        the key's usual share: the turn in tone the detectors could not see while the crawler was behind.
+        By the count tail alone, at the rule's own strict `p_value` and minimum counts; it learns nothing.
+        `span` is when they were created as the team reads it (`first`-`last` in UTC without it)."""
+        s = self.settings
+        if total < s.min_total or negative < s.min_negative:
+            return None
+        base = self.share(key)
+        p = binom_sf(negative, total, base)
+        if p >= s.p_value:
+            return None
+        span = span or f"{first:%H:%M}-{last:%H:%M} UTC"
+        summary = (f"{negative} of {total} mentions created {span} that arrived late are negative"
+                   f" ({negative / total:.0%}) vs a usual {base:.0%} (p={p:.1e}); a crawler was behind, so the"
+                   " detectors decided those minutes without them")
+        return Signal(
+            rule=self.name, key=key, brand=brand, level="critical" if p < s.critical_p_value else "warning", at=at,
+            value=negative / total, baseline=base, p_value=p, summary=summary,
+            facts={"negative": negative, "total": total, "share": round(negative / total, 3),
+                   "baseline_share": round(base, 3), "p_value": p, "late": True,
+                   "created_from": first.isoformat(), "created_until": last.isoformat()},
         )
 
     def state(self) -> dict[str, Any]:
