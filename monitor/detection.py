@@ -63,7 +63,7 @@ class DetectionService:
         self.bucket_minutes = settings.negative_spike.bucket_minutes
         self.join_window = timedelta(minutes=settings.join_window_minutes)
         self.cooldown = timedelta(minutes=settings.cooldown_minutes)
-        self.rules: list[Rule] = build_rules(settings)
+        self.rules: list[Rule] = build_rules(settings, config.alerts.timezone)
         for rule in self.rules:
             rule.restore(self._load(f"rule:{rule.name}") or {})
         self.names = {b.key: tuple(b.names) for b in config.brands}

@@ -9,6 +9,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from crisiswatch.config import (
+    DetectionSettings,
     EmergingTermsSettings,
     FlatlineSettings,
     NegativeShareSettings,
@@ -250,3 +251,11 @@ def test_warm_negative_share_is_explained_by_the_detector() -> None:
             fired.append(sig)
     assert fired and fired[0].at >= T0 + timedelta(hours=40)
     assert fired[0].facts["surge"]["direction"] == "up" and len(fired) < 10, "onsets, not every bucket"
+
+
+def test_a_surge_says_since_when_in_the_teams_time_zone() -> None:
+    """The on-call reads every other time of an alert in the team's zone: "since 11:00 CST", not "03:00 UTC"."""
+    [rule] = [r for r in build_rules(DetectionSettings(), "Asia/Shanghai") if r.name == "volume_spike"]
+    onset = T0 + timedelta(days=2, hours=3)  # 03:00 UTC = 11:00 in Shanghai
+    fired = _volume_run(rule, 3, seed=12, surge={onset + k * MIN: 40 for k in range(10)})
+    assert fired and "since 11:00 CST" in fired[0].summary and "UTC" not in fired[0].summary, fired[0].summary

@@ -57,6 +57,7 @@ class Rule(ABC):
     # Which observations the rule is fed (the service only gathers what some enabled rule needs).
     dimensions: ClassVar[tuple[str, ...]] = ("brand",)
     needs_terms: ClassVar[bool] = False
+    zone: str = "UTC"  # the team's time zone (alerts.timezone), for the clock times in summaries; set by build_rules
 
     @abstractmethod
     def observe(self, obs: Observation) -> Signal | None:

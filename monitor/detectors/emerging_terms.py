@@ -137,7 +137,7 @@ class EmergingTermsRule(Rule):
                 level: Level, reading: Reading | None) -> Signal:
         summary = f"「{term}」 in {k} of {n} mentions in {minutes} min ({k / n:.0%}) vs a usual {base:.1%} (p={p:.1e})"
         if reading is not None:
-            summary += "; the brand's most surprising term: " + describe(reading, "(-log10 p)")
+            summary += "; the brand's most surprising term: " + describe(reading, "(-log10 p)", self.zone)
         return Signal(
             rule=self.name, key=f"{obs.key}|term={term}", brand=obs.brand, level=level, at=obs.start,
             value=float(k), baseline=base * n, p_value=p, summary=summary,

@@ -54,7 +54,7 @@ class NegativeShareRule(Rule):
         minutes = len(window) * obs.minutes
         summary = f"{k} of {n} mentions negative in {minutes} min ({k / n:.0%}) vs a usual {base:.0%} (p={p:.1e})"
         if verdict.reading is not None:
-            summary += "; " + describe(verdict.reading, "% negative")
+            summary += "; " + describe(verdict.reading, "% negative", self.zone)
         return Signal(
             rule=self.name, key=obs.key, brand=obs.brand, level=verdict.level, at=obs.start,
             value=k / n, baseline=base, p_value=p, summary=summary,
