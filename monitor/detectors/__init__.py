@@ -27,6 +27,6 @@ def build_rules(settings: DetectionSettings, zone: str = "UTC") -> list[Rule]:
         options = getattr(settings, name)
         if getattr(options, "enabled", True):
             rule = cls(options)
-            rule.zone = zone
+            rule.set_zone(zone)
             rules.append(rule)
     return rules

@@ -59,6 +59,10 @@ class Rule(ABC):
     needs_terms: ClassVar[bool] = False
     zone: str = "UTC"  # the team's time zone (alerts.timezone), for the clock times in summaries; set by build_rules
 
+    def set_zone(self, zone: str) -> None:
+        """The team's time zone: clock times in summaries, and the weekday of seasonal baselines."""
+        self.zone = zone
+
     @abstractmethod
     def observe(self, obs: Observation) -> Signal | None:
         """Decide on this bucket using only this and earlier buckets (online)."""

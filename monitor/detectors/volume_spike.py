@@ -64,6 +64,10 @@ class VolumeSpikeRule(Rule):
                    **surge_facts(verdict.reading)},
         )
 
+    def set_zone(self, zone: str) -> None:
+        super().set_zone(zone)
+        self.baseline.set_zone(zone)
+
     def state(self) -> dict[str, Any]:
         return {"baseline": self.baseline.state(), "surge": self.surge.state()}
 
