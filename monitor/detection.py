@@ -198,8 +198,8 @@ class DetectionService:
             if f"brand={arrived.brand}" in allowed:
                 signal = share.late(f"brand={arrived.brand}", arrived.brand, arrived.negative, arrived.total,
                                     arrived.first, arrived.last, at=start, span=self._span(arrived.first, arrived.last))
-                if signal is not None:
-                    changes.append(self._apply(signal, start))
+                if signal is not None:  # explained by the late posts themselves, not the last half hour's
+                    changes.append(self._apply(signal, arrived.last, since=arrived.first))
         t = start
         while t < until:
             here = counts.by_key.get(t, {})
@@ -232,7 +232,7 @@ class DetectionService:
         zone = self.config.alerts.timezone
         return f"{local_time(first, zone, '%m-%d %H:%M')}-{local_time(last, zone, '%H:%M %Z')}"
 
-    def _apply(self, signal: Signal, bucket_end: datetime) -> IncidentChange:
+    def _apply(self, signal: Signal, bucket_end: datetime, since: datetime | None = None) -> IncidentChange:
         change = self.incidents.apply(signal, self.join_window, self.cooldown,
                                       primary=signal.rule == self.config.detection.primary_rule)
         if change.kind in ("opened", "escalated") and change.incident.brand:
@@ -240,7 +240,7 @@ class DetectionService:
             host = change.incident
             focus = signal.facts if (host.rule, host.key) == (signal.rule, signal.key) else {}
             self.incidents.attach_facts(host.id, **explain(
-                self.backend, host.brand, since=bucket_end - timedelta(minutes=EXPLAIN_MINUTES), until=bucket_end,
+                self.backend, host.brand, since=since or bucket_end - timedelta(minutes=EXPLAIN_MINUTES), until=bucket_end,
                 category=_part(host.key, "category"), source=_part(host.key, "source"),
                 term=focus.get("term"), names=self.names.get(host.brand, ())))
             change = IncidentChange(change.kind, self.incidents.get(host.id))

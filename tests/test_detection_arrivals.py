@@ -157,5 +157,8 @@ def test_a_crawlers_backlog_is_no_volume_spike_but_the_anger_it_holds_is_found(t
     facts = opened[0].facts
     assert facts["late"] is True and (facts["negative"], facts["total"]) == (48, 72)
     assert "arrived late" in opened[0].summary and "06-14 14:00-17:00 CST" in opened[0].summary
+    # explained by the backlog's three hours (its posts, terms, sources), not by the half hour before detection
+    assert facts["window"] == {"since": T.isoformat(), "until": (T + timedelta(hours=3)).isoformat()}
+    assert facts["mentions"] == 72 and facts["top_posts"]
     again = DetectionService(config, backend, conn).advance(T + timedelta(minutes=195))
     assert not [c for c in again if c.kind == "opened"], "the backlog was judged twice"
