@@ -172,8 +172,9 @@ class DetectionService:
         start = self._start(until)
         if start is None or start >= until:
             return []
+        brands = self._brands(start, until)
         late = LateArrivals(self.backend, lambda: self._load("late"), lambda s: self._save("late", s),
-                            self.config.detection.max_wait_minutes)
+                            self.config.detection.max_wait_minutes, brands=brands)
         late_brands = []
         if self.checkpoint is not None:
             late_brands = late.late_brands(start)
@@ -181,7 +182,6 @@ class DetectionService:
         decided = late.counts(start, until)  # before the detectors read them: a post arriving meanwhile is late
         decided_brands = late.brand_counts(start, until)
         step = timedelta(minutes=self.bucket_minutes)
-        brands = self._brands(start, until)
         for brand in brands:
             self.known.setdefault("brand", set()).add(f"brand={brand}")
         counts = self._gather(start, until, brands)
@@ -196,8 +196,8 @@ class DetectionService:
         share = next((rule for rule in self.rules if isinstance(rule, NegativeShareRule)), None)
         for arrived in late_brands if share is not None else ():
             if f"brand={arrived.brand}" in allowed:
-                signal = share.late(f"brand={arrived.brand}", arrived.brand, arrived.negative, arrived.total,
-                                    arrived.first, arrived.last, at=start, span=self._span(arrived.first, arrived.last))
+                signal = share.late(f"brand={arrived.brand}", arrived.brand, arrived.sources, arrived.first,
+                                    arrived.last, at=start, span=self._span(arrived.first, arrived.last))
                 if signal is not None:  # explained by the late posts themselves, not the last half hour's
                     changes.append(self._apply(signal, arrived.last, since=arrived.first))
         t = start

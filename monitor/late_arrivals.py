@@ -24,30 +24,40 @@ WINDOW = timedelta(days=1)  # how far back a late post is noticed
 HOUR_MINUTES = 60  # late posts are counted by the hour
 
 Hours = dict[str, dict[str, int]]  # hour start (ISO) -> source -> posts
-BrandHours = dict[str, dict[str, list[int]]]  # hour start (ISO) -> brand -> [posts, negative posts]
+BrandHours = dict[str, dict[str, list[int]]]  # hour start (ISO) -> "brand|source" -> [posts, negative posts]
 
 
 @dataclass(frozen=True)
 class LateBrand:
-    """A brand's posts that came after their minutes were decided: how many, how many negative, created when."""
+    """A brand's posts that came after their minutes were decided, per source: (late posts, late negative,
+    posts known before in the last day, negative among those), and the hours they were created in."""
 
     brand: str
-    total: int
-    negative: int
+    sources: dict[str, tuple[int, int, int, int]]
     first: datetime  # the hour of the earliest, and the end of the latest
     last: datetime
+
+    @property
+    def total(self) -> int:
+        return sum(s[0] for s in self.sources.values())
+
+    @property
+    def negative(self) -> int:
+        return sum(s[1] for s in self.sources.values())
 
 
 class LateArrivals:
     """What detection had decided, by hour and source, and what has arrived there since."""
 
     def __init__(self, backend: Backend, load: Callable[[], dict | None], save: Callable[[dict], None],
-                 max_wait_minutes: int, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 max_wait_minutes: int, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 brands: list[str] = ()) -> None:
         self.backend = backend
         self.load = load
         self.save = save
         self.max_wait_minutes = max_wait_minutes
         self.clock = clock
+        self.brands = list(brands)  # whose posts are counted by source and tone, for their late tone
         self._brands_cache: tuple[datetime, BrandHours] | None = None  # one count per pass for both checks
 
     def counts(self, since: datetime, until: datetime) -> Hours:
@@ -58,11 +68,13 @@ class LateArrivals:
 
     def brand_counts(self, since: datetime, until: datetime) -> BrandHours:
         out: BrandHours = {}
-        for negative in (False, True):
-            flt = MentionFilter(since=since, until=until, sentiment_band="negative" if negative else None)
-            for b in self.backend.counts_over_time(flt, HOUR_MINUTES * 60, group_by="brand"):
-                if b.key:
-                    out.setdefault(b.start.isoformat(), {}).setdefault(b.key, [0, 0])[int(negative)] += b.count
+        for brand in self.brands:
+            for negative in (False, True):
+                flt = MentionFilter(brand=brand, since=since, until=until,
+                                    sentiment_band="negative" if negative else None)
+                for b in self.backend.counts_over_time(flt, HOUR_MINUTES * 60, group_by="source"):
+                    pair = out.setdefault(b.start.isoformat(), {}).setdefault(f"{brand}|{b.key or '?'}", [0, 0])
+                    pair[int(negative)] += b.count
         return out
 
     def _brands_now(self, decided_until: datetime) -> BrandHours:
@@ -79,17 +91,26 @@ class LateArrivals:
         if "brands" not in state:  # nothing decided yet was counted by brand (a first pass, an upgrade)
             return []
         now = self._brands_now(decided_until)
-        late: dict[str, list] = {}
-        for hour, brands in now.items():
-            for brand, (total, negative) in brands.items():
-                before = state["brands"].get(hour, {}).get(brand, [0, 0])
+        known: dict[str, list[int]] = {}  # brand|source -> what was there before: [posts, negative]
+        for counts in state["brands"].values():
+            for key, (total, negative) in counts.items():
+                pair = known.setdefault(key, [0, 0])
+                pair[0], pair[1] = pair[0] + total, pair[1] + negative
+        late: dict[str, dict[str, list[int]]] = {}
+        hours: dict[str, list[datetime]] = {}
+        for hour, counts in now.items():
+            for key, (total, negative) in counts.items():
+                before = state["brands"].get(hour, {}).get(key, [0, 0])
                 extra, extra_negative = max(0, total - before[0]), max(0, negative - before[1])
                 if extra:
-                    at = datetime.fromisoformat(hour)
-                    row = late.setdefault(brand, [0, 0, at, at])
-                    row[0], row[1] = row[0] + extra, row[1] + extra_negative
-                    row[2], row[3] = min(row[2], at), max(row[3], at + timedelta(minutes=HOUR_MINUTES))
-        return [LateBrand(b, t, n, first, min(last, decided_until)) for b, (t, n, first, last) in sorted(late.items())]
+                    brand, _, source = key.partition("|")
+                    pair = late.setdefault(brand, {}).setdefault(source, [0, 0])
+                    pair[0], pair[1] = pair[0] + extra, pair[1] + extra_negative
+                    hours.setdefault(brand, []).append(datetime.fromisoformat(hour))
+        return [LateBrand(brand, {source: (n, k, *known.get(f"{brand}|{source}", (0, 0))) for source, (n, k)
+                                  in sorted(sources.items())},
+                          min(hours[brand]), min(max(hours[brand]) + timedelta(minutes=HOUR_MINUTES), decided_until))
+                for brand, sources in sorted(late.items())]
 
     def check(self, decided_until: datetime) -> Counter:
         """Posts by source that arrived in the last day of decided minutes since they were decided; logs them."""

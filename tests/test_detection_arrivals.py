@@ -162,3 +162,20 @@ def test_a_crawlers_backlog_is_no_volume_spike_but_the_anger_it_holds_is_found(t
     assert facts["mentions"] == 72 and facts["top_posts"]
     again = DetectionService(config, backend, conn).advance(T + timedelta(minutes=195))
     assert not [c for c in again if c.kind == "opened"], "the backlog was judged twice"
+
+
+def test_a_complaint_site_that_always_publishes_late_and_negative_is_no_news(tmp_path):
+    """jutousu's complaints are all negative, on time or after review: a late batch of them is judged against
+    jutousu's own share, not against a brand mostly neutral on Weibo."""
+    config = parse_config(config_dict(tmp_path), str(tmp_path / "crisiswatch.yaml"))
+    conn = connect(config.state_store)
+    backend = open_backend(config.index.url)
+    n = quiet_day(backend, T)
+    for quarter in range(96):  # a complaint every quarter hour all day, on time
+        backend.upsert(posts(n, 1, T - timedelta(days=1) + timedelta(minutes=15 * quarter), 0.03, source="jutousu"))
+        n += 1
+    DetectionService(config, backend, conn).advance(T)
+    DetectionService(config, backend, conn).advance(T + timedelta(minutes=10))
+    backend.upsert(posts(n, 30, T - timedelta(hours=3), 0.03, source="jutousu"))  # published after review
+    changes = DetectionService(config, backend, conn).advance(T + timedelta(minutes=20))
+    assert not [c for c in changes if c.kind == "opened"], [c.incident.summary for c in changes]

@@ -9,6 +9,7 @@ window's share (in percent) decides when (`gate.py`); the binomial tail only has
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,8 @@ from monitor.detectors.base import Observation, Rule, Signal
 from monitor.detectors.gate import SurgeGateByKey, surge_facts
 from monitor.detectors.stats import binom_sf
 from monitor.detectors.surge import describe
+
+SOURCE_PRIOR_POSTS = 10  # a source's own day of posts soon outweighs the brand's share as its late posts' prior
 
 
 class NegativeShareRule(Rule):
@@ -62,16 +65,23 @@ class NegativeShareRule(Rule):
                    "p_value": p, "minutes": minutes, **surge_facts(verdict.reading)},
         )
 
-    def late(self, key: str, brand: str, negative: int, total: int, first: datetime, last: datetime,
-             at: datetime, span: str = "") -> Signal | None:
-        """Posts that arrived after their minutes were decided (a crawler's backlog), judged together against
-        the key's usual share: the turn in tone the detectors could not see while the crawler was behind.
-        By the count tail alone, at the rule's own strict `p_value` and minimum counts; it learns nothing.
-        `span` is when they were created as the team reads it (`first`-`last` in UTC without it)."""
+    def late(self, key: str, brand: str, sources: Mapping[str, tuple[int, int, int, int]], first: datetime,
+             last: datetime, at: datetime, span: str = "") -> Signal | None:
+        """Posts that arrived after their minutes were decided (a crawler's backlog), judged together: the turn
+        in tone the detectors could not see while the crawler was behind. Per source: (late posts, late
+        negative, posts known before in the last day, negative among those). Each source's late posts are
+        expected at that source's own share (the brand's as its prior), so a complaint site that always
+        publishes after review, and always negatively, is no news. By the count tail alone, at the rule's own
+        strict `p_value` and minimum counts; it learns nothing. `span` is when they were created as the team
+        reads it (`first`-`last` in UTC without it)."""
         s = self.settings
+        total, negative = sum(v[0] for v in sources.values()), sum(v[1] for v in sources.values())
         if total < s.min_total or negative < s.min_negative:
             return None
-        base = self.share(key)
+        prior = self.share(key)
+        expected = sum(n * (known_negative + prior * SOURCE_PRIOR_POSTS) / (known + SOURCE_PRIOR_POSTS)
+                       for n, _, known, known_negative in sources.values())
+        base = expected / total
         p = binom_sf(negative, total, base)
         if p >= s.p_value:
             return None
@@ -84,6 +94,7 @@ class NegativeShareRule(Rule):
             value=negative / total, baseline=base, p_value=p, summary=summary,
             facts={"negative": negative, "total": total, "share": round(negative / total, 3),
                    "baseline_share": round(base, 3), "p_value": p, "late": True,
+                   "late_sources": {src: v[0] for src, v in sources.items()},
                    "created_from": first.isoformat(), "created_until": last.isoformat()},
         )
 
