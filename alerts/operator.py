@@ -36,6 +36,7 @@ from alerts.channels.base import Channel
 from alerts.dispatch import AlertDispatcher, build_channels
 from alerts.message import AlertMessage
 from alerts.outbox import FAILED, PENDING
+from crawlers.health import SPIDERS_OF_SOURCE, source_health
 from crawlers.state import CrawlState
 from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config
@@ -51,6 +52,7 @@ OPERATOR_EVENTS = {"source_blocked": "数据源被封禁 source blocked", "layou
                    # failed crawls page through the dependency check, once per outage, not per crawl
                    "cookie_expired": "登录凭证过期 cookie expired"}
 FLATLINE_RULES = ("flatline",)
+STALE_FLATLINE_NEWS = timedelta(hours=6)  # a flatline's resolution or reopening older than this is not sent
 
 
 def operator_message(config: Config, title: str, summary: str, severity: str = "重要", brand: str = "") -> AlertMessage:
@@ -100,17 +102,57 @@ class OperatorAlerts:
                 self._advance("source_health", event.id)
 
     def check_flatlines(self) -> int:
-        """Incidents from flatline rules (a source or brand went silent) are the operator's, not PR's."""
+        """Incidents from flatline rules (a source went silent) are the operator's, not PR's: one page when a
+        source goes silent, saying what its crawl records say (the crawler's fault or not), and one all-clear
+        when its posts are back (again after each reopening, never per detection pass)."""
         rows = self.conn.execute(
-            f"SELECT id, rule, brand, summary FROM incidents WHERE id > ? AND rule IN"
+            f"SELECT id, key, rule, brand, summary FROM incidents WHERE id > ? AND rule IN"
             f" ({','.join('?' * len(FLATLINE_RULES))}) ORDER BY id",
             (self._cursor("flatline"), *FLATLINE_RULES)).fetchall()
         sent = 0
         for row in rows:
-            sent += self._send(f"flatline:{row['id']}", f"数据断流 flatline: {row['brand']} (INC-{row['id']})",
-                               row["summary"], brand=row["brand"])
+            source = _source_of(row["key"])
+            sent += self._send(f"flatline:{row['id']}", f"数据断流 flatline: {source or row['brand']} (INC-{row['id']})",
+                               f"{row['summary']} {self._crawl_records(source)}".strip(), brand=row["brand"])
             self._advance("flatline", row["id"])
+        events = self.conn.execute(
+            f"SELECT e.id, e.at, e.kind, i.id AS incident, i.key, i.opened_at, i.resolved_at, i.brand"
+            f" FROM incident_events e JOIN incidents i ON i.id = e.incident_id WHERE e.id > ?"
+            f" AND e.kind IN ('resolved', 'reopened') AND i.rule IN ({','.join('?' * len(FLATLINE_RULES))})"
+            f" ORDER BY e.id", (self._cursor("flatline_events"), *FLATLINE_RULES)).fetchall()
+        for event in events:
+            source, label = _source_of(event["key"]) or event["brand"], f"INC-{event['incident']}"
+            if datetime.now(UTC) - datetime.fromisoformat(event["at"]) > STALE_FLATLINE_NEWS:
+                pass  # an upgrade's first check: yesterday's all-clears are no news
+            elif event["kind"] == "reopened":
+                sent += self._send(f"flatline:{event['incident']}:again:{event['id']}",
+                                   f"数据再次断流 flatline again: {source} ({label})",
+                                   f"{source} is silent again, soon after it came back "
+                                   f"{self._crawl_records(source)}".strip(), brand=event["brand"])
+            elif event["resolved_at"]:
+                since, back = datetime.fromisoformat(event["opened_at"]), datetime.fromisoformat(event["resolved_at"])
+                sent += self._send(f"flatline:{event['incident']}:back:{event['id']}",
+                                   f"数据恢复 flatline over: {source} ({label})",
+                                   f"{source} posts back to normal: silent from {_between(self.config, since, back)}"
+                                   f" ({_span(back - since)})", severity="一般", brand=event["brand"])
+            self._advance("flatline_events", event["id"])
         return sent
+
+    def _crawl_records(self, source: str) -> str:
+        """What the crawls of a silent source say: failing (the crawler's side: blocked, a cookie expired) or
+        finishing cleanly (then the site itself went quiet or hides its posts)."""
+        spiders = SPIDERS_OF_SOURCE.get(source, (source,))
+        health = source_health(self.conn, list(spiders))
+        health = [h for h in health if h.source in spiders]
+        if not health:
+            return f"No crawl of {source} on record."
+        failing = [h for h in health if h.status != "ok"]
+        if failing:
+            return "Its crawler is failing: " + "; ".join(
+                f"{h.source} {h.status} at {_local(self.config, h.at)}: {h.reason}" for h in failing) + "."
+        return ("Its crawls finish cleanly (" + "; ".join(f"{h.source} at {_local(self.config, h.at)}: {h.reason}"
+                                                          for h in health)
+                + "): the site itself went quiet or hides its posts.")
 
     # dead-man ----------------------------------------------------------------------------------
     def beat(self, name: str = "loop") -> None:
@@ -222,6 +264,11 @@ def _span(span: timedelta) -> str:
     hours, minutes = divmod(int(span.total_seconds() // 60), 60)
     return " ".join(part for part in (f"{hours} h" if hours else "", f"{minutes} min" if minutes else "") if part) \
         or "0 min"
+
+
+def _source_of(key: str) -> str:
+    """source=weibo -> weibo (a flatline's key); empty for other keys."""
+    return key.removeprefix("source=") if key.startswith("source=") else ""
 
 
 def _local(config: Config, at: datetime, fmt: str = "%H:%M") -> str:

@@ -46,6 +46,13 @@ STATUSES = ("ok", "needs-cookie", "needs-token", "cookie-expired", "token-refuse
             "invalid-request", "layout-changed", "unreachable")
 
 
+# The spiders whose posts carry each mention source (`Mention.source`, a flatline's key): a silent source is
+# read against these spiders' crawls. tests/test_alert_schedule.py checks it against the spiders' `source`.
+SPIDERS_OF_SOURCE = {"weibo": ("weibo_search", "weibo_timeline"), "weibo_comment": ("weibo_comments",),
+                     "jd": ("jd_reviews",), "tmall": ("tmall_reviews",), "tousu_sina": ("tousu_sina",),
+                     "jutousu": ("jutousu",), "x": ("x",)}
+
+
 @dataclass(frozen=True)
 class SourceHealth:
     source: str       # spider name, as in the config's `sources`

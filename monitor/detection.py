@@ -8,6 +8,7 @@ terms come from one `scan` of the range, and only when a rule asks for them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections import Counter, defaultdict
@@ -18,10 +19,13 @@ from datetime import UTC, datetime, timedelta
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection
 from crisiswatch.lease import LeaseLost, Leases, new_holder
+from crisiswatch.localtime import local_time
+from crisiswatch.mention import Mention
 from index.base import Backend, MentionFilter
 from index.tokenize import topic_tokens
 from monitor.detectors import build_rules
 from monitor.detectors.base import Observation, Rule, Signal, floor_time
+from monitor.detectors.negative_share import NegativeShareRule
 from monitor.explain import explain
 from monitor.incidents.models import IncidentChange
 from monitor.incidents.service import IncidentService
@@ -40,6 +44,7 @@ class _Counts:
 
     by_key: dict[datetime, dict[str, list[int]]] = field(default_factory=lambda: defaultdict(dict))
     terms: dict[datetime, dict[str, Counter]] = field(default_factory=lambda: defaultdict(dict))
+    term_posts: dict[datetime, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))  # posts in terms
 
     def add(self, start: datetime, key: str, total: int = 0, negative: int = 0) -> None:
         pair = self.by_key[start].setdefault(key, [0, 0])
@@ -58,7 +63,7 @@ class DetectionService:
         self.bucket_minutes = settings.negative_spike.bucket_minutes
         self.join_window = timedelta(minutes=settings.join_window_minutes)
         self.cooldown = timedelta(minutes=settings.cooldown_minutes)
-        self.rules: list[Rule] = build_rules(settings)
+        self.rules: list[Rule] = build_rules(settings, config.alerts.timezone)
         for rule in self.rules:
             rule.restore(self._load(f"rule:{rule.name}") or {})
         self.names = {b.key: tuple(b.names) for b in config.brands}
@@ -66,6 +71,7 @@ class DetectionService:
         self.needs_terms = any(rule.needs_terms for rule in self.rules)
         # every key ever seen per dimension, so a quiet key is still observed (and can flatline)
         self.known: dict[str, set[str]] = {k: set(v) for k, v in (self._load("keys") or {}).items()}
+        self.copies = RepeatedCopies(settings.emerging_terms.window_minutes, self._load("copies") or {})
 
     def _load(self, name: str) -> dict | None:
         return detector_state(self.conn, name)
@@ -125,6 +131,11 @@ class DetectionService:
                 bucket = floor_time(m.created_at, self.bucket_minutes)
                 words = set(topic_tokens(m.text))
                 for brand in wanted.intersection(m.brands):
+                    posts = counts.term_posts[bucket]
+                    posts[brand] = posts.get(brand, 0)
+                    if self.copies.repeated(brand, m, words):
+                        continue
+                    posts[brand] += 1
                     counts.terms[bucket].setdefault(brand, Counter()).update(words)
         for pairs in counts.by_key.values():
             for key in pairs:
@@ -154,19 +165,23 @@ class DetectionService:
         for rule in self.rules:
             rule.restore(self._load(f"rule:{rule.name}") or {})
         self.known = {k: set(v) for k, v in (self._load("keys") or {}).items()}
+        self.copies = RepeatedCopies(self.config.detection.emerging_terms.window_minutes, self._load("copies") or {})
 
     def _advance(self, until: datetime, held: Callable[[], bool] | None = None) -> list[IncidentChange]:
         until = floor_time(until, self.bucket_minutes)
         start = self._start(until)
         if start is None or start >= until:
             return []
+        brands = self._brands(start, until)
         late = LateArrivals(self.backend, lambda: self._load("late"), lambda s: self._save("late", s),
-                            self.config.detection.max_wait_minutes)
+                            self.config.detection.max_wait_minutes, brands=brands)
+        late_brands = []
         if self.checkpoint is not None:
+            late_brands = late.late_brands(start)
             late.check(start)
         decided = late.counts(start, until)  # before the detectors read them: a post arriving meanwhile is late
+        decided_brands = late.brand_counts(start, until)
         step = timedelta(minutes=self.bucket_minutes)
-        brands = self._brands(start, until)
         for brand in brands:
             self.known.setdefault("brand", set()).add(f"brand={brand}")
         counts = self._gather(start, until, brands)
@@ -178,16 +193,25 @@ class DetectionService:
             raise LeaseLost("detection stopped before writing incidents: its lease was lost")
 
         changes: list[IncidentChange] = []
+        share = next((rule for rule in self.rules if isinstance(rule, NegativeShareRule)), None)
+        for arrived in late_brands if share is not None else ():
+            if f"brand={arrived.brand}" in allowed:
+                signal = share.late(f"brand={arrived.brand}", arrived.brand, arrived.sources, arrived.first,
+                                    arrived.last, at=start, span=self._span(arrived.first, arrived.last))
+                if signal is not None:  # explained by the late posts themselves, not the last half hour's
+                    changes.append(self._apply(signal, arrived.last, since=arrived.first))
         t = start
         while t < until:
             here = counts.by_key.get(t, {})
             terms = counts.terms.get(t, {})
+            term_posts = counts.term_posts.get(t, {})
             for dim, key in keys:
                 brand = key.split("|", 1)[0].removeprefix("brand=") if key.startswith("brand=") else ""
                 total, negative = here.get(key, (0, 0))
                 obs = Observation(start=t, minutes=self.bucket_minutes, key=key, brand=brand, total=total,
                                   negative=negative, dimension=dim,
-                                  terms=terms.get(brand, {}) if dim == "brand" else None)
+                                  terms=terms.get(brand, {}) if dim == "brand" else None,
+                                  term_posts=term_posts.get(brand) if dim == "brand" else None)
                 for rule in self.rules:
                     if dim in rule.dimensions:
                         for signal in rule.observe_all(obs):
@@ -197,11 +221,18 @@ class DetectionService:
         for rule in self.rules:
             self._save(f"rule:{rule.name}", rule.state())
         self._save("keys", {k: sorted(v) for k, v in self.known.items()})
-        late.remember(decided, until)
+        if self.needs_terms:
+            self._save("copies", self.copies.state(until))
+        late.remember(decided, until, decided_brands)
         self._save("checkpoint", {"until": until.isoformat()})
         return changes
 
-    def _apply(self, signal: Signal, bucket_end: datetime) -> IncidentChange:
+    def _span(self, first: datetime, last: datetime) -> str:
+        """06-14 14:00-17:00 CST: a stretch of time in the team's zone, as every line people read."""
+        zone = self.config.alerts.timezone
+        return f"{local_time(first, zone, '%m-%d %H:%M')}-{local_time(last, zone, '%H:%M %Z')}"
+
+    def _apply(self, signal: Signal, bucket_end: datetime, since: datetime | None = None) -> IncidentChange:
         change = self.incidents.apply(signal, self.join_window, self.cooldown,
                                       primary=signal.rule == self.config.detection.primary_rule)
         if change.kind in ("opened", "escalated") and change.incident.brand:
@@ -209,11 +240,42 @@ class DetectionService:
             host = change.incident
             focus = signal.facts if (host.rule, host.key) == (signal.rule, signal.key) else {}
             self.incidents.attach_facts(host.id, **explain(
-                self.backend, host.brand, since=bucket_end - timedelta(minutes=EXPLAIN_MINUTES), until=bucket_end,
+                self.backend, host.brand, since=since or bucket_end - timedelta(minutes=EXPLAIN_MINUTES), until=bucket_end,
                 category=_part(host.key, "category"), source=_part(host.key, "source"),
                 term=focus.get("term"), names=self.names.get(host.brand, ())))
             change = IncidentChange(change.kind, self.incidents.get(host.id))
         return change
+
+
+class RepeatedCopies:
+    """An author posting the same text again within the emerging-terms window: counted once for terms.
+
+    One account repeating an ad or a grievance 200 times is one voice, not 200 posts using its words; a
+    repost wave (many authors, one text) is many voices and counts in full. A copy is the author's id with the
+    post's near-duplicate cluster (enrichment's), or its words when it has none; posts without an author id
+    are never taken for copies. Kept as plain state (author copy -> minute first counted), like the rules'."""
+
+    def __init__(self, window_minutes: int, state: dict[str, dict[str, int]]) -> None:
+        self.window = window_minutes
+        self.seen = {brand: dict(copies) for brand, copies in state.items()}
+
+    def repeated(self, brand: str, mention: Mention, words: set[str]) -> bool:
+        if not mention.author.id:
+            return False
+        what = mention.cluster_id or "\x00".join(sorted(w for w in words if not w.isdigit()))
+        copy = hashlib.sha1(f"{mention.author.id}\x00{what}".encode()).hexdigest()[:16]
+        minute = int(mention.created_at.timestamp()) // 60
+        seen = self.seen.setdefault(brand, {})
+        first = seen.get(copy)
+        if first is not None and minute - first < self.window:
+            return True
+        seen[copy] = minute
+        return False
+
+    def state(self, until: datetime) -> dict[str, dict[str, int]]:
+        """What can still repeat after `until` (older copies are out of every window)."""
+        oldest = int(until.timestamp()) // 60 - self.window
+        return {brand: {c: m for c, m in copies.items() if m > oldest} for brand, copies in self.seen.items()}
 
 
 def detector_state(conn: StateConnection, name: str) -> dict | None:

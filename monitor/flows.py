@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from alerts.dispatch import AlertDispatcher
@@ -37,10 +37,13 @@ def respond(changes: list[IncidentChange], engine: PlaybookEngine, dispatcher: A
         if change.kind in ("opened", "escalated"):
             for name, outcomes in engine.handle(change):
                 report.playbooks.append((incident.label, name, outcomes))
-        if change.kind in ("escalated", "resolved"):
+        if change.kind in ("escalated", "resolved", "reopened"):
             ticket = engine.tickets.for_incident(incident.id)
-            message = incident_message(config, incident, incident_severity(incident), kind=f"incident_{change.kind}",
+            kind = "incident_updated" if change.kind == "reopened" else f"incident_{change.kind}"
+            message = incident_message(config, incident, incident_severity(incident), kind=kind,
                                        ticket_number=ticket.number if ticket else None, backend=backend)
+            if change.kind == "reopened":  # back within the cooldown after its resolution was announced
+                message = replace(message, summary=f"再次触发 reopened: {change.note or incident.summary}")
             dispatcher.enqueue(f"incident:{incident.id}:{change.kind}:{incident.version}", message)
 
 

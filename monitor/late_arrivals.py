@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from index.base import Backend, MentionFilter
@@ -23,24 +24,93 @@ WINDOW = timedelta(days=1)  # how far back a late post is noticed
 HOUR_MINUTES = 60  # late posts are counted by the hour
 
 Hours = dict[str, dict[str, int]]  # hour start (ISO) -> source -> posts
+BrandHours = dict[str, dict[str, list[int]]]  # hour start (ISO) -> "brand|source" -> [posts, negative posts]
+
+
+@dataclass(frozen=True)
+class LateBrand:
+    """A brand's posts that came after their minutes were decided, per source: (late posts, late negative,
+    posts known before in the last day, negative among those), and the hours they were created in."""
+
+    brand: str
+    sources: dict[str, tuple[int, int, int, int]]
+    first: datetime  # the hour of the earliest, and the end of the latest
+    last: datetime
+
+    @property
+    def total(self) -> int:
+        return sum(s[0] for s in self.sources.values())
+
+    @property
+    def negative(self) -> int:
+        return sum(s[1] for s in self.sources.values())
 
 
 class LateArrivals:
     """What detection had decided, by hour and source, and what has arrived there since."""
 
     def __init__(self, backend: Backend, load: Callable[[], dict | None], save: Callable[[dict], None],
-                 max_wait_minutes: int, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 max_wait_minutes: int, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 brands: list[str] = ()) -> None:
         self.backend = backend
         self.load = load
         self.save = save
         self.max_wait_minutes = max_wait_minutes
         self.clock = clock
+        self.brands = list(brands)  # whose posts are counted by source and tone, for their late tone
+        self._brands_cache: tuple[datetime, BrandHours] | None = None  # one count per pass for both checks
 
     def counts(self, since: datetime, until: datetime) -> Hours:
         out: Hours = {}
         for b in self.backend.counts_over_time(MentionFilter(since=since, until=until), HOUR_MINUTES * 60, group_by="source"):
             out.setdefault(b.start.isoformat(), {})[b.key or "?"] = b.count
         return out
+
+    def brand_counts(self, since: datetime, until: datetime) -> BrandHours:
+        out: BrandHours = {}
+        for brand in self.brands:
+            for negative in (False, True):
+                flt = MentionFilter(brand=brand, since=since, until=until,
+                                    sentiment_band="negative" if negative else None)
+                for b in self.backend.counts_over_time(flt, HOUR_MINUTES * 60, group_by="source"):
+                    pair = out.setdefault(b.start.isoformat(), {}).setdefault(f"{brand}|{b.key or '?'}", [0, 0])
+                    pair[int(negative)] += b.count
+        return out
+
+    def _brands_now(self, decided_until: datetime) -> BrandHours:
+        if self._brands_cache is None or self._brands_cache[0] != decided_until:
+            since = floor_time(decided_until - WINDOW, HOUR_MINUTES)
+            self._brands_cache = (decided_until, self.brand_counts(since, decided_until))
+        return self._brands_cache[1]
+
+    def late_brands(self, decided_until: datetime) -> list[LateBrand]:
+        """Per brand, the posts (and negative posts) that arrived in the last day of decided minutes since they
+        were decided: what a crawler's backlog brought, for the tone the detectors could not see. Call it
+        before `check`, which takes in what arrived."""
+        state = self.load() or {}
+        if "brands" not in state:  # nothing decided yet was counted by brand (a first pass, an upgrade)
+            return []
+        now = self._brands_now(decided_until)
+        known: dict[str, list[int]] = {}  # brand|source -> what was there before: [posts, negative]
+        for counts in state["brands"].values():
+            for key, (total, negative) in counts.items():
+                pair = known.setdefault(key, [0, 0])
+                pair[0], pair[1] = pair[0] + total, pair[1] + negative
+        late: dict[str, dict[str, list[int]]] = {}
+        hours: dict[str, list[datetime]] = {}
+        for hour, counts in now.items():
+            for key, (total, negative) in counts.items():
+                before = state["brands"].get(hour, {}).get(key, [0, 0])
+                extra, extra_negative = max(0, total - before[0]), max(0, negative - before[1])
+                if extra:
+                    brand, _, source = key.partition("|")
+                    pair = late.setdefault(brand, {}).setdefault(source, [0, 0])
+                    pair[0], pair[1] = pair[0] + extra, pair[1] + extra_negative
+                    hours.setdefault(brand, []).append(datetime.fromisoformat(hour))
+        return [LateBrand(brand, {source: (n, k, *known.get(f"{brand}|{source}", (0, 0))) for source, (n, k)
+                                  in sorted(sources.items())},
+                          min(hours[brand]), min(max(hours[brand]) + timedelta(minutes=HOUR_MINUTES), decided_until))
+                for brand, sources in sorted(late.items())]
 
     def check(self, decided_until: datetime) -> Counter:
         """Posts by source that arrived in the last day of decided minutes since they were decided; logs them."""
@@ -67,11 +137,12 @@ class LateArrivals:
             by_source.update(late)
             state.update(total=state.get("total", 0) + total, by_source=dict(by_source),
                          last_at=self.clock().isoformat(), last=total)
-        if late or state.get("hours") != now:
-            self.save({**state, "hours": now})
+        brands = self._brands_now(decided_until)
+        if late or state.get("hours") != now or state.get("brands") != brands:
+            self.save({**state, "hours": now, "brands": brands})
         return late
 
-    def remember(self, decided: Hours, until: datetime) -> None:
+    def remember(self, decided: Hours, until: datetime, decided_brands: BrandHours | None = None) -> None:
         """Adds the minutes just decided (counted before the detectors read them, so a post arriving while they
         read is reported late rather than absorbed) and forgets what falls out of the window."""
         state = self.load() or {}
@@ -80,8 +151,15 @@ class LateArrivals:
             into = hours.setdefault(hour, {})
             for source, n in sources.items():
                 into[source] = into.get(source, 0) + n
+        brands = {h: {b: list(c) for b, c in v.items()} for h, v in state.get("brands", {}).items()}
+        for hour, counts in (decided_brands or {}).items():
+            into_brands = brands.setdefault(hour, {})
+            for brand, (total, negative) in counts.items():
+                pair = into_brands.setdefault(brand, [0, 0])
+                pair[0], pair[1] = pair[0] + total, pair[1] + negative
         oldest = floor_time(until - WINDOW, HOUR_MINUTES).isoformat()
-        self.save({**state, "hours": {h: s for h, s in hours.items() if h >= oldest}})
+        self.save({**state, "hours": {h: s for h, s in hours.items() if h >= oldest},
+                   "brands": {h: b for h, b in brands.items() if h >= oldest}})
 
 
 def late_summary(state: dict | None, local: Callable[[str], str]) -> str:

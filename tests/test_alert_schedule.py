@@ -14,9 +14,21 @@ from alerts.channels.console import ConsoleChannel
 from alerts.dispatch import AlertDispatcher, quiet_until
 from alerts.message import AlertMessage
 from alerts.operator import OperatorAlerts
+from crawlers.health import SPIDERS_OF_SOURCE
+from crawlers.spiders import (
+    jd_reviews,
+    jutousu,
+    tmall_reviews,
+    tousu_sina,
+    weibo_comments,
+    weibo_search,
+    weibo_timeline,
+)
 from crawlers.state import CrawlState
 from crisiswatch.db import connect
 from crisiswatch.localtime import local_time
+from monitor.detectors.base import Signal
+from monitor.incidents.service import IncidentService
 from tests.conftest import REPO, config_dict
 from tests.test_alert_helpers import Clock, make_config, open_incident
 
@@ -188,3 +200,49 @@ def test_alert_cycle_beats_escalates_and_reports_health(tmp_path):
     assert OperatorAlerts(config, d.conn, d).last_beat() == clock()
     clock.advance(minutes=2)
     assert alert_cycle(config, d.conn, d, IncidentPaging(config, d.conn)).sent == 1 and "<!subteam^S1>" in out.getvalue()
+
+
+def _flatline(conn, source: str, at: datetime):
+    signal = Signal(rule="flatline", key=f"source={source}", brand="", level="critical", at=at, value=0.0,
+                    baseline=40.0, p_value=1e-15, summary=f"source {source}: 0 posts in the last 60 min vs 40 expected")
+    return IncidentService(conn).apply(signal, cooldown=timedelta(minutes=60))
+
+
+def test_a_flatline_names_its_source_says_what_its_crawls_say_and_clears_once(tmp_path):
+    config = make_config(tmp_path, operator_route={"name": "ops", "channel": "console", "target": "#ops"})
+    d, out = console_dispatcher(config, Clock(datetime.now(UTC)))
+    state, incidents = CrawlState(d.conn), IncidentService(d.conn)
+    run = state.start_run("weibo_search")
+    state.record("weibo_search", "source_blocked", reason="weibo_search cookie 1 expired (ok:-100)",
+                 status="cookie-expired")
+    state.finish_run(run, "blocked", 0, 1)
+    state.finish_run(state.start_run("tousu_sina"), "finished", 0, 3)  # crawled fine, found nothing
+    ops = OperatorAlerts(config, d.conn, d)
+    at = datetime(2025, 6, 14, 6, 0, tzinfo=UTC)
+    weibo = _flatline(d.conn, "weibo", at).incident
+    for minute in range(1, 30):  # the silence goes on: updates, not pages
+        _flatline(d.conn, "weibo", at + timedelta(minutes=minute))
+    _flatline(d.conn, "tousu_sina", at)
+    assert ops.check_flatlines() == 2 and ops.check_flatlines() == 0
+    paged = {r.message.title: r.message.summary for r in d.outbox.all()}
+    assert set(paged) == {f"数据断流 flatline: weibo (INC-{weibo.id})", f"数据断流 flatline: tousu_sina (INC-{weibo.id + 1})"}
+    assert "Its crawler is failing: weibo_search cookie-expired" in paged[f"数据断流 flatline: weibo (INC-{weibo.id})"]
+    assert "finish cleanly" in paged[f"数据断流 flatline: tousu_sina (INC-{weibo.id + 1})"]
+
+    incidents.resolve(weibo.id, at=at + timedelta(hours=3), reason="normal for 0:30:00")
+    assert ops.check_flatlines() == 1 and ops.check_flatlines() == 0  # the all-clear, once
+    [back] = [r.message for r in d.outbox.all() if "over" in r.message.title]
+    assert back.title == f"数据恢复 flatline over: weibo (INC-{weibo.id})"
+    assert "silent from 14:00 to 17:00" in back.summary and "3 h" in back.summary
+    _flatline(d.conn, "weibo", at + timedelta(hours=3, minutes=20))  # silent again within the cooldown: reopened
+    assert ops.check_flatlines() == 1 and "again" in d.outbox.all()[-1].message.title
+
+
+def test_every_mention_source_is_read_against_the_spiders_that_bring_it():
+    spiders = [weibo_search.WeiboSearchSpider, weibo_timeline.WeiboTimelineSpider, weibo_comments.WeiboCommentsSpider,
+               jd_reviews.JdReviewsSpider, tmall_reviews.TmallReviewsSpider, tousu_sina.TousuSinaSpider,
+               jutousu.JutousuSpider]
+    brought: dict[str, set[str]] = {}
+    for spider in spiders:
+        brought.setdefault(spider.source, set()).add(spider.name)
+    assert {k: set(v) for k, v in SPIDERS_OF_SOURCE.items() if k != "x"} == brought

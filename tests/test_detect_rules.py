@@ -7,8 +7,10 @@ import json
 import math
 import random
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from crisiswatch.config import (
+    DetectionSettings,
     EmergingTermsSettings,
     FlatlineSettings,
     NegativeShareSettings,
@@ -16,6 +18,7 @@ from crisiswatch.config import (
 )
 from monitor.detectors import RULES, build_rules
 from monitor.detectors.base import Observation
+from monitor.detectors.baseline import SeasonalRate
 from monitor.detectors.emerging_terms import EmergingTermsRule
 from monitor.detectors.flatline import FlatlineRule
 from monitor.detectors.negative_share import NegativeShareRule
@@ -250,3 +253,27 @@ def test_warm_negative_share_is_explained_by_the_detector() -> None:
             fired.append(sig)
     assert fired and fired[0].at >= T0 + timedelta(hours=40)
     assert fired[0].facts["surge"]["direction"] == "up" and len(fired) < 10, "onsets, not every bucket"
+
+
+def test_a_surge_says_since_when_in_the_teams_time_zone() -> None:
+    """The on-call reads every other time of an alert in the team's zone: "since 11:00 CST", not "03:00 UTC"."""
+    [rule] = [r for r in build_rules(DetectionSettings(), "Asia/Shanghai") if r.name == "volume_spike"]
+    onset = T0 + timedelta(days=2, hours=3)  # 03:00 UTC = 11:00 in Shanghai
+    fired = _volume_run(rule, 3, seed=12, surge={onset + k * MIN: 40 for k in range(10)})
+    assert fired and "since 11:00 CST" in fired[0].summary and "UTC" not in fired[0].summary, fired[0].summary
+
+
+def test_the_weekend_begins_at_midnight_in_the_teams_zone() -> None:
+    """Six weeks of a brand four times as busy on weekdays as at weekends (Shanghai's): Monday 02:00 in
+    Shanghai, still Sunday in UTC, is expected as a weekday, and Saturday 02:00 (Friday in UTC) as a weekend."""
+    shanghai = "Asia/Shanghai"
+    rate = SeasonalRate(1.0, 1440, 3)
+    rate.set_zone(shanghai)
+    start = datetime(2025, 6, 1, 16, 0, tzinfo=UTC)  # Monday 00:00 in Shanghai
+    for i in range(42 * 1440):  # weekday factors are learned once an hour slot has a day of data: 24 days
+        t = start + i * MIN
+        rate.learn("brand=aurora", t, 1, 1 if t.astimezone(ZoneInfo(shanghai)).weekday() >= 5 else 4)
+    monday_2am = datetime(2025, 7, 13, 18, 0, tzinfo=UTC)
+    saturday_2am = datetime(2025, 7, 11, 18, 0, tzinfo=UTC)
+    assert rate.expected("brand=aurora", monday_2am, 1) > 3
+    assert rate.expected("brand=aurora", saturday_2am, 1) < 2

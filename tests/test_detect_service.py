@@ -4,6 +4,7 @@ signals join it), cooldown, state that survives restarts exactly, flatlines, and
 from __future__ import annotations
 
 import hashlib
+import io
 import sqlite3
 import subprocess
 import sys
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from alerts.channels.console import ConsoleChannel
+from alerts.dispatch import AlertDispatcher
 from crisiswatch.config import parse_config
 from crisiswatch.db import connect
 from crisiswatch.mention import Mention
@@ -20,6 +23,7 @@ from index import open_backend
 from monitor.backtest import backtest
 from monitor.detection import DetectionService
 from monitor.detectors.base import Signal
+from monitor.flows import detect_and_respond
 from monitor.incidents.service import IncidentService
 from tests.conftest import config_dict
 
@@ -100,7 +104,7 @@ def test_cooldown_reopens_instead_of_opening_again(tmp_path) -> None:
     first = incidents.apply(signal(0), cooldown=timedelta(minutes=60))
     incidents.resolve(first.incident.id, at=T0 + timedelta(minutes=30), reason="quiet")
     again = incidents.apply(signal(50), cooldown=timedelta(minutes=60))
-    assert again.kind == "updated" and again.incident.id == first.incident.id and again.incident.status == "open"
+    assert again.kind == "reopened" and again.incident.id == first.incident.id and again.incident.status == "open"
     incidents.resolve(first.incident.id, at=T0 + timedelta(minutes=80), reason="quiet")
     later = incidents.apply(signal(200), cooldown=timedelta(minutes=60))
     assert later.kind == "opened" and later.incident.id != first.incident.id
@@ -189,3 +193,71 @@ def test_weibo_emoticons_are_no_terms(setup) -> None:
     terms = {r["facts"]["term"] for r in incident.facts["related"] if r["rule"] == "emerging_terms"}
     assert "丢件" in terms and not {"哈哈", "允悲", "doge"} & terms
     assert "快递" in incident.facts["top_terms"] and not {"哈哈", "允悲", "doge"} & set(incident.facts["top_terms"])
+
+
+def _signalled_terms(conn) -> set[str]:
+    """Every term emerging_terms signalled, whether its incident was its own or another's it joined."""
+    terms = set()
+    for incident in IncidentService(conn).list(limit=1000):
+        for signal in [{"rule": incident.rule, "key": incident.key}, *incident.facts.get("related", [])]:
+            if signal["rule"] == "emerging_terms":
+                terms.add(signal["key"].split("|term=", 1)[1])
+    return terms
+
+
+def _post(minute: int, i: int, text: str, author: str, tag: str) -> Mention:
+    return Mention(source="weibo", native_id=f"{tag}{minute}-{i}", brands=["aurora"], text=text,
+                   created_at=T0 + timedelta(minutes=minute, seconds=i), sentiment=0.5, author={"id": author})
+
+
+def test_one_account_repeating_itself_is_no_emerging_term_but_a_repost_wave_is(setup) -> None:
+    """A spammer posting the same ad 200 times is one voice; 200 people reposting one complaint are 200."""
+    config, backend = setup
+    history(backend, 400)
+    ad = "极光优选 双十一 限时抢购 http://t.cn/A6xYz123 #极光优选大促#"
+    backend.upsert([_post(m, i, ad, "spammer-1", "ad") for m in range(300, 320) for i in range(10)])
+    conn = connect(config.state_store)
+    DetectionService(config, backend, conn).advance(T0 + timedelta(minutes=330))
+    assert _signalled_terms(conn) == set(), "one account's copies made terms surge"
+    wave = "极光优选 退款不到账 大家小心"
+    backend.upsert([_post(m, i, wave, f"fan-{m}-{i}", "rp") for m in range(340, 360) for i in range(10)])
+    DetectionService(config, backend, conn).advance(T0 + timedelta(minutes=370))
+    assert "退款" in _signalled_terms(conn)
+
+
+def test_emerging_terms_are_words_not_links_handles_or_english_function_words(setup) -> None:
+    """An English complaint with a handle and a short link, and a Weibo hashtag: the rule reports `refund` and
+    the hashtag whole, never `my`, `not`, `co`, the link's code or the handle."""
+    config, backend = setup
+    history(backend, 330)
+    backend.upsert([_post(m, i, f"@AuroraHelp my refund is still not received https://t.co/Xy{m}{i}", f"x{m}{i}", "en")
+                    for m in range(300, 320) for i in range(2)])
+    backend.upsert([_post(m, 5 + i, "#极光优选退款难# 等了三周", f"w{m}{i}", "tag") for m in range(300, 320) for i in range(2)])
+    conn = connect(config.state_store)
+    DetectionService(config, backend, conn).advance(T0 + timedelta(minutes=330))
+    terms = _signalled_terms(conn)
+    assert {"refund", "#极光优选退款难#"} <= terms, terms
+    assert not terms & {"my", "is", "still", "not", "co", "https", "aurorahelp", "优选", "退款难"}, terms
+    assert not any(t.startswith("xy") for t in terms), terms
+
+
+def test_a_flapping_series_is_one_incident_whose_return_is_said_once_not_every_ten_minutes(setup) -> None:
+    """Negative bursts at 03:20, 04:10, then one minute in ten for an hour and a half: one incident; the team
+    hears it opened, resolved, back (with the new burst's numbers) and resolved, never a note per burst."""
+    config, backend = setup
+    history(backend, 480)
+    for m in [*range(200, 205), *range(250, 253), *range(300, 400, 10)]:
+        write(backend, m, 12, negative=12, tag="s")
+    conn = connect(config.state_store)
+    dispatcher = AlertDispatcher(config, conn, {"slack": ConsoleChannel(io.StringIO())})
+    kinds = []
+    for m in range(10, 480, 2):  # a pass every two minutes
+        report = detect_and_respond(config, backend, conn, dispatcher, until=T0 + timedelta(minutes=m), deliver=False)
+        kinds += [(c.kind, c.incident.id) for c in report.changes if c.kind != "updated"]
+    assert len({i for _, i in kinds}) == 1, kinds
+    assert [k for k, _ in kinds] == ["opened", "resolved", "reopened", "resolved", "reopened", "resolved"], kinds
+    notes = [r.message for r in dispatcher.outbox.all() if r.message.incident_id is not None
+             and r.message.kind != "incident_opened"]
+    back = [n.summary for n in notes if n.summary.startswith("再次触发 reopened")]
+    assert len(back) == 2 and "negative mentions in 1 min vs" in back[0], [n.summary for n in notes]
+    assert len(notes) <= 6, [n.summary for n in notes]

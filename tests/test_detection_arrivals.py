@@ -132,3 +132,50 @@ def test_posts_that_arrive_after_their_minutes_were_decided_are_said_once(tmp_pa
     assert "detection: decided up to 06-14 14:12 · 8 post(s) arrived after their minutes were decided" \
            " (jutousu 5, weibo 3), not counted by the detectors" in out, out
 
+
+
+def test_a_crawlers_backlog_is_no_volume_spike_but_the_anger_it_holds_is_found(tmp_path):
+    """Weibo's crawler is down three hours while complaints pile up; its backlog arrives at once. The
+    detectors had decided those minutes without it: no false spike from the backlog, and the turn in tone
+    it holds becomes a negative_share incident saying the posts came late, from when."""
+    config = parse_config(config_dict(tmp_path), str(tmp_path / "crisiswatch.yaml"))
+    conn = connect(config.state_store)
+    backend = open_backend(config.index.url)
+    n = quiet_day(backend, T)
+    DetectionService(config, backend, conn).advance(T)
+    for minutes in range(5, 185, 5):  # the crawler is down: detection moves on max_wait_minutes behind
+        DetectionService(config, backend, conn).advance(T + timedelta(minutes=minutes))
+    backlog = []
+    for quarter in range(12):  # 14:00-17:00 CST: six posts a quarter hour, four of them angry
+        at = T + timedelta(minutes=15 * quarter)
+        backlog += posts(n, 4, at, 0.03) + posts(n + 4, 2, at, 0.6)
+        n += 6
+    backend.upsert(backlog)
+    changes = DetectionService(config, backend, conn).advance(T + timedelta(minutes=190))
+    opened = [c.incident for c in changes if c.kind == "opened"]
+    assert [i.rule for i in opened] == ["negative_share"], [(i.rule, i.summary) for i in opened]
+    facts = opened[0].facts
+    assert facts["late"] is True and (facts["negative"], facts["total"]) == (48, 72)
+    assert "arrived late" in opened[0].summary and "06-14 14:00-17:00 CST" in opened[0].summary
+    # explained by the backlog's three hours (its posts, terms, sources), not by the half hour before detection
+    assert facts["window"] == {"since": T.isoformat(), "until": (T + timedelta(hours=3)).isoformat()}
+    assert facts["mentions"] == 72 and facts["top_posts"]
+    again = DetectionService(config, backend, conn).advance(T + timedelta(minutes=195))
+    assert not [c for c in again if c.kind == "opened"], "the backlog was judged twice"
+
+
+def test_a_complaint_site_that_always_publishes_late_and_negative_is_no_news(tmp_path):
+    """jutousu's complaints are all negative, on time or after review: a late batch of them is judged against
+    jutousu's own share, not against a brand mostly neutral on Weibo."""
+    config = parse_config(config_dict(tmp_path), str(tmp_path / "crisiswatch.yaml"))
+    conn = connect(config.state_store)
+    backend = open_backend(config.index.url)
+    n = quiet_day(backend, T)
+    for quarter in range(96):  # a complaint every quarter hour all day, on time
+        backend.upsert(posts(n, 1, T - timedelta(days=1) + timedelta(minutes=15 * quarter), 0.03, source="jutousu"))
+        n += 1
+    DetectionService(config, backend, conn).advance(T)
+    DetectionService(config, backend, conn).advance(T + timedelta(minutes=10))
+    backend.upsert(posts(n, 30, T - timedelta(hours=3), 0.03, source="jutousu"))  # published after review
+    changes = DetectionService(config, backend, conn).advance(T + timedelta(minutes=20))
+    assert not [c for c in changes if c.kind == "opened"], [c.incident.summary for c in changes]

@@ -21,3 +21,11 @@ def test_shared_emoticons_do_not_make_two_complaints_one_grievance() -> None:
     a, b = "耳机坏了[哈哈][允悲][doge][二哈]", "发票没开[哈哈][允悲][doge][二哈]"
     assert not similar_topic(a, b)
     assert similar_topic("极光优选快递十天没到，物流一直不更新[怒]", "极光优选快递十天没到，物流信息一直不更新")
+
+
+def test_links_and_handles_are_no_topic_and_a_hashtag_is_one() -> None:
+    words = topic_tokens("//@小王吐槽: #极光优选退款难# 三周没到账 http://t.cn/A6xYz12 @AuroraHelp #RefundNow")
+    assert "#极光优选退款难#" in words and "#refundnow" in words and "三周" in words
+    assert not {"小王", "吐槽", "t", "cn", "a6xyz12", "aurorahelp", "refundnow", "退款"} & set(words), words
+    assert set(topic_tokens("看 www.aurora.cn/p/1?x=2 和 https://t.co/Ab1")) == {"看", "和"}
+    assert not [t for t in topic_tokens("C#语言 第#3楼") if t.startswith("#")]  # a # inside a word is no hashtag

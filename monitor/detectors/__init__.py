@@ -20,10 +20,13 @@ RULES: dict[str, type[Rule]] = {
 }
 
 
-def build_rules(settings: DetectionSettings) -> list[Rule]:
+def build_rules(settings: DetectionSettings, zone: str = "UTC") -> list[Rule]:
+    """The enabled rules; `zone` is the team's, in which their summaries give clock times."""
     rules = []
     for name, cls in RULES.items():
         options = getattr(settings, name)
         if getattr(options, "enabled", True):
-            rules.append(cls(options))
+            rule = cls(options)
+            rule.set_zone(zone)
+            rules.append(rule)
     return rules

@@ -33,6 +33,7 @@ class Observation:
     negative: int
     dimension: str = "brand"  # what the key splits by: brand, brand/category, brand/source, source
     terms: Mapping[str, int] | None = None  # posts using each term (only for rules that ask for terms)
+    term_posts: int | None = None  # the posts `terms` counts from (an author's repeated copies left out); None: total
 
 
 @dataclass
@@ -56,6 +57,11 @@ class Rule(ABC):
     # Which observations the rule is fed (the service only gathers what some enabled rule needs).
     dimensions: ClassVar[tuple[str, ...]] = ("brand",)
     needs_terms: ClassVar[bool] = False
+    zone: str = "UTC"  # the team's time zone (alerts.timezone), for the clock times in summaries; set by build_rules
+
+    def set_zone(self, zone: str) -> None:
+        """The team's time zone: clock times in summaries, and the weekday of seasonal baselines."""
+        self.zone = zone
 
     @abstractmethod
     def observe(self, obs: Observation) -> Signal | None:

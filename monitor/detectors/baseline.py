@@ -6,12 +6,17 @@ level while that hour has little data) times the weekday factor. Each is an EWMA
 more data than its half-life it is the plain mean so far with the prior worth `PRIOR_MINUTES`: fast
 to learn a new key, steady once learned, and the first hour is already sensible (prior rate).
 Callers only `learn` from buckets that did not fire, so a surge never becomes the new normal.
+
+The weekday is the team's (`zone`): Saturday begins at midnight in Shanghai, not eight hours later at
+midnight UTC, so Friday night is not a weekend's and Monday's 07:00 rush is not Sunday's. Hour slots are
+only labels of the same hour every day and stay in UTC (a learned shape is kept across an upgrade).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 PRIOR_MINUTES = 60.0
 _BLEND_MINUTES = 15.0  # an hour slot with this much data counts as much as the overall level
@@ -36,6 +41,13 @@ class SeasonalRate:
         self.hours: dict[str, list[float]] = {}
         self.days: dict[str, list[float]] = {}
         self.seen: dict[str, list[float]] = {}  # minutes learned: [total, per hour x24, per weekday x7]
+        self.zone = ZoneInfo("UTC")  # whose weekday (`set_zone`)
+
+    def set_zone(self, zone: str) -> None:
+        self.zone = ZoneInfo(zone)
+
+    def _weekday(self, at: datetime) -> int:
+        return at.astimezone(self.zone).weekday()
 
     def _hour_rate(self, key: str, hour: int, level: float) -> float:
         hours, seen = self.hours.get(key), self.seen.get(key)
@@ -47,7 +59,7 @@ class SeasonalRate:
     def expected(self, key: str, at: datetime, minutes: int, prior_rate: float | None = None) -> float:
         level = self.level.get(key, self.prior_rate if prior_rate is None else prior_rate)
         days = self.days.get(key)
-        return self._hour_rate(key, at.hour, level) * (days[at.weekday()] if days else 1.0) * minutes
+        return self._hour_rate(key, at.hour, level) * (days[self._weekday(at)] if days else 1.0) * minutes
 
     def learn(self, key: str, at: datetime, minutes: int, count: int, prior_rate: float | None = None,
               cap: float | None = None) -> None:
@@ -59,7 +71,7 @@ class SeasonalRate:
         hours = self.hours.setdefault(key, [level] * 24)
         days = self.days.setdefault(key, [1.0] * 7)
         seen = self.seen.setdefault(key, [0.0] * 32)
-        h, d = at.hour, at.weekday()
+        h, d = at.hour, self._weekday(at)
         hour_rate = self._hour_rate(key, h, level)
         if seen[1 + h] >= _DAY_AFTER and hour_rate > 0:
             ratio = min(max(rate / hour_rate, 1 / _CLIP), _CLIP)

@@ -30,6 +30,11 @@ STOP_TERMS = frozenset(
     " 真的 而且 但是 因为 所以 可以 一下 这个 那个 我们 你们 他们 没有 就是 还是 不是 知道 觉得 一直 然后 如果 这么"
     " 那么 这样 怎么办 为什么 不会 不能 不了 出来 起来 还有 一次 两次 三次 可能 应该 需要 一样 之后 时候 为了 这些"
     " 那些 再也 一点 直接 只能 只会 到底 根本 http https www com cn".split()
+    # English function words (X posts, mixed text): "my", "not", "still" surged with every English complaint
+    + (" about after again all am an and any are as at be been before but by can could did do does dont for"
+       " from get got had has have he her here his how if im in is it its just me my no not of on or our out"
+       " rt she so still than that the their them then there these they this those to too up us very was we"
+       " were what when where who why will with would you your amp").split()
 )
 
 
@@ -83,7 +88,8 @@ class EmergingTermsRule(Rule):
         window = self.windows.get(obs.key)
         if window is None or window.maxlen != size:
             window = self.windows[obs.key] = deque(window or (), maxlen=size)
-        window.append((obs.total, counts))
+        posts = obs.total if obs.term_posts is None else obs.term_posts
+        window.append((posts, counts))
         scale = self._rescale(obs.key, int(obs.start.timestamp()) // 60)
         n = sum(total for total, _ in window)
         signals: list[Signal] = []
@@ -116,9 +122,9 @@ class EmergingTermsRule(Rule):
         # surge does not become normal (and its share baseline does not sink under the new posts)
         terms = self.terms.setdefault(obs.key, {})
         for term, c in counts.items():
-            learned = self.share(obs.key, term) * obs.total if term in fired else c
+            learned = self.share(obs.key, term) * posts if term in fired else c
             terms[term] = terms.get(term, 0.0) + learned * scale
-        self.posts[obs.key] = self.posts.get(obs.key, 0.0) + obs.total * scale
+        self.posts[obs.key] = self.posts.get(obs.key, 0.0) + posts * scale
         if len(terms) > s.max_terms:
             for term in sorted(terms, key=terms.__getitem__)[: len(terms) - s.max_terms]:
                 del terms[term]
@@ -131,7 +137,7 @@ class EmergingTermsRule(Rule):
                 level: Level, reading: Reading | None) -> Signal:
         summary = f"「{term}」 in {k} of {n} mentions in {minutes} min ({k / n:.0%}) vs a usual {base:.1%} (p={p:.1e})"
         if reading is not None:
-            summary += "; the brand's most surprising term: " + describe(reading, "(-log10 p)")
+            summary += "; the brand's most surprising term: " + describe(reading, "(-log10 p)", self.zone)
         return Signal(
             rule=self.name, key=f"{obs.key}|term={term}", brand=obs.brand, level=level, at=obs.start,
             value=float(k), baseline=base * n, p_value=p, summary=summary,

@@ -53,6 +53,10 @@ class FlatlineRule(Rule):
             facts={"source": source, "seen": seen, "expected": round(expected, 1), "p_value": p, "minutes": minutes},
         )
 
+    def set_zone(self, zone: str) -> None:
+        super().set_zone(zone)
+        self.baseline.set_zone(zone)
+
     def state(self) -> dict[str, Any]:
         return {"baseline": self.baseline.state(), "windows": {k: list(v) for k, v in self.windows.items()}}
 

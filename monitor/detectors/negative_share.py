@@ -9,6 +9,8 @@ window's share (in percent) decides when (`gate.py`); the binomial tail only has
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from crisiswatch.config import NegativeShareSettings
@@ -16,6 +18,8 @@ from monitor.detectors.base import Observation, Rule, Signal
 from monitor.detectors.gate import SurgeGateByKey, surge_facts
 from monitor.detectors.stats import binom_sf
 from monitor.detectors.surge import describe
+
+SOURCE_PRIOR_POSTS = 10  # a source's own day of posts soon outweighs the brand's share as its late posts' prior
 
 
 class NegativeShareRule(Rule):
@@ -53,12 +57,45 @@ class NegativeShareRule(Rule):
         minutes = len(window) * obs.minutes
         summary = f"{k} of {n} mentions negative in {minutes} min ({k / n:.0%}) vs a usual {base:.0%} (p={p:.1e})"
         if verdict.reading is not None:
-            summary += "; " + describe(verdict.reading, "% negative")
+            summary += "; " + describe(verdict.reading, "% negative", self.zone)
         return Signal(
             rule=self.name, key=obs.key, brand=obs.brand, level=verdict.level, at=obs.start,
             value=k / n, baseline=base, p_value=p, summary=summary,
             facts={"negative": k, "total": n, "share": round(k / n, 3), "baseline_share": round(base, 3),
                    "p_value": p, "minutes": minutes, **surge_facts(verdict.reading)},
+        )
+
+    def late(self, key: str, brand: str, sources: Mapping[str, tuple[int, int, int, int]], first: datetime,
+             last: datetime, at: datetime, span: str = "") -> Signal | None:
+        """Posts that arrived after their minutes were decided (a crawler's backlog), judged together: the turn
+        in tone the detectors could not see while the crawler was behind. Per source: (late posts, late
+        negative, posts known before in the last day, negative among those). Each source's late posts are
+        expected at that source's own share (the brand's as its prior), so a complaint site that always
+        publishes after review, and always negatively, is no news. By the count tail alone, at the rule's own
+        strict `p_value` and minimum counts; it learns nothing. `span` is when they were created as the team
+        reads it (`first`-`last` in UTC without it)."""
+        s = self.settings
+        total, negative = sum(v[0] for v in sources.values()), sum(v[1] for v in sources.values())
+        if total < s.min_total or negative < s.min_negative:
+            return None
+        prior = self.share(key)
+        expected = sum(n * (known_negative + prior * SOURCE_PRIOR_POSTS) / (known + SOURCE_PRIOR_POSTS)
+                       for n, _, known, known_negative in sources.values())
+        base = expected / total
+        p = binom_sf(negative, total, base)
+        if p >= s.p_value:
+            return None
+        span = span or f"{first:%H:%M}-{last:%H:%M} UTC"
+        summary = (f"{negative} of {total} mentions created {span} that arrived late are negative"
+                   f" ({negative / total:.0%}) vs a usual {base:.0%} (p={p:.1e}); a crawler was behind, so the"
+                   " detectors decided those minutes without them")
+        return Signal(
+            rule=self.name, key=key, brand=brand, level="critical" if p < s.critical_p_value else "warning", at=at,
+            value=negative / total, baseline=base, p_value=p, summary=summary,
+            facts={"negative": negative, "total": total, "share": round(negative / total, 3),
+                   "baseline_share": round(base, 3), "p_value": p, "late": True,
+                   "late_sources": {src: v[0] for src, v in sources.items()},
+                   "created_from": first.isoformat(), "created_until": last.isoformat()},
         )
 
     def state(self) -> dict[str, Any]:

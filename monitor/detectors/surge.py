@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from crisiswatch.localtime import local_time
 from monitor.detectors.calibration import DecayingMoments, RollingMedian, TailCalibration, compact, surprise
 
 STATISTICS = ("spike", "shift", "season", "swing", "slow", "level", "gauss")
@@ -374,9 +375,9 @@ class SurgeByKey:
 _EXTRAPOLATES = 10.0  # "once in N hours" is said up to ten times the history it is measured on
 
 
-def describe(reading: Reading, unit: str) -> str:
-    """One line a person reads: what, how far from usual, since when, how rare."""
-    since = datetime.fromtimestamp(reading.since, UTC).strftime("%H:%M")
+def describe(reading: Reading, unit: str, zone: str = "UTC") -> str:
+    """One line a person reads: what, how far from usual, since when (in `zone`, the team's), how rare."""
+    since = local_time(datetime.fromtimestamp(reading.since, UTC), zone, "%H:%M %Z")
     what = {"spike": f"{reading.value:.0f} {unit} vs a usual {reading.baseline:.1f} today",
             "shift": f"the last hour at {reading.value:.1f} {unit} vs a usual {reading.baseline:.1f} today",
             "season": f"the last hour at {reading.value:.1f} {unit} vs {reading.baseline:.1f} at this time of day",
@@ -395,4 +396,4 @@ def describe(reading: Reading, unit: str) -> str:
         rare = f"about once in {days:,.0f} days"
     else:
         rare = f"about once in {reading.once_in_hours:,.0f} hours"
-    return f"{what}, {reading.direction} since {since} UTC; {rare} for this series"
+    return f"{what}, {reading.direction} since {since}; {rare} for this series"

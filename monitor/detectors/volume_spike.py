@@ -54,7 +54,7 @@ class VolumeSpikeRule(Rule):
         summary = (f"{obs.total} mentions{' (' + split + ')' if split else ''} in {obs.minutes} min vs "
                    f"{expected:.2f} expected at this hour ({ratio:.0f}x, p={p:.1e})")
         if verdict.reading is not None:
-            summary += "; " + describe(verdict.reading, "mentions per bucket")
+            summary += "; " + describe(verdict.reading, "mentions per bucket", self.zone)
         return Signal(
             rule=self.name, key=obs.key, brand=obs.brand, level=verdict.level, at=obs.start,
             value=float(obs.total), baseline=expected, p_value=p, summary=summary,
@@ -63,6 +63,10 @@ class VolumeSpikeRule(Rule):
                    "minutes": obs.minutes, "dimension": obs.dimension, "split": split,
                    **surge_facts(verdict.reading)},
         )
+
+    def set_zone(self, zone: str) -> None:
+        super().set_zone(zone)
+        self.baseline.set_zone(zone)
 
     def state(self) -> dict[str, Any]:
         return {"baseline": self.baseline.state(), "surge": self.surge.state()}

@@ -61,5 +61,6 @@ def incident_severity(incident: Incident) -> str:
 class IncidentChange:
     """What a signal did: opened a new incident, updated an open one, or resolved one."""
 
-    kind: str  # "opened" | "updated" | "escalated" | "resolved"
+    kind: str  # "opened" | "updated" | "escalated" | "reopened" | "resolved"
     incident: Incident
+    note: str = ""  # what a reopening signal said (the incident's summary stays its peak's)

@@ -101,7 +101,7 @@ class IncidentService:
               cooldown: timedelta | None = None, primary: bool = False) -> IncidentChange:
         """A signal updates the open incident for its key and rule; else joins its brand's recent open
         incident (one crisis, one incident, like Dispatch's dedup); else reopens its key's incident
-        resolved within `cooldown`; else opens a new one.
+        resolved within `cooldown` (kind "reopened", with the signal's summary as its note); else opens a new one.
 
         A `primary` signal (the rule whose incidents carry the response playbooks) never joins another
         rule's incident: it opens its own and absorbs that one, so the response still starts."""
@@ -122,7 +122,10 @@ class IncidentService:
                         "UPDATE incidents SET status=?, resolved_at=NULL, version=version+1 WHERE id=?",
                         (OPEN, previous.id))
                     self._event(previous.id, "reopened", summary=signal.summary, level=signal.level)
-                    return self._update(self.get(previous.id), signal)
+                    change = self._update(self.get(previous.id), signal)
+                    # said, not silent: its resolution was announced, so is its return (an escalation says so itself)
+                    return change if change.kind == "escalated" else IncidentChange("reopened", change.incident,
+                                                                                    note=signal.summary)
             facts = json.dumps(signal.facts, ensure_ascii=False, default=str)
             at = signal.at.isoformat()
             new_id = insert_id(
