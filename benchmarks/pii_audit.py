@@ -1,6 +1,6 @@
 """Misses and over-masks of the PII masking on hand-written complaint posts.
 
-    .venv/bin/python benchmarks/pii_audit.py [--show]
+    .venv/bin/python benchmarks/pii_audit.py [--show] [--posts FILE]
 
 `benchmarks/data/pii_posts.jsonl`: Chinese and English complaints written for this audit (no shared data),
 each with the personal data it carries as written (`pii`: kind and span) and what must survive (`keep`:
@@ -27,8 +27,8 @@ POSTS = Path(__file__).parent / "data" / "pii_posts.jsonl"
 _CN_DIGITS = str.maketrans("零〇一二三四五六七八九幺", "001234567891")
 
 
-def load() -> list[dict]:
-    return [json.loads(line) for line in POSTS.read_text(encoding="utf-8").splitlines() if line.strip()]
+def load(path: Path = POSTS) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _digits(text: str) -> str:
@@ -62,8 +62,9 @@ def audit(posts: list[dict]) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--show", action="store_true", help="print each miss and over-mask")
+    parser.add_argument("--posts", type=Path, default=POSTS, help="another file of posts in the same shape")
     args = parser.parse_args()
-    posts = load()
+    posts = load(args.posts)
     result = audit(posts)
     items, misses = result["items"], result["misses"]
     print(f"{len(posts)} posts ({sum(p['lang'] == 'zh' for p in posts)} Chinese), "

@@ -10,7 +10,7 @@ Kinds (keys of ``MaskResult.found``) and how they are masked:
 * ``phone``       mainland mobile 1[3-9]x, 3-4-4/4-3-4 with spaces/dashes/dots, +86/0086 -> ``138****5678``;
                   one digit at a time (``1 3 8 …``) or in words (``一三八…``, ``幺三八``); North American
                   numbers as written, (415) 555-0133, 415-555-0133, +1 415 555 0133 -> ``(415) ***-0133``
-* ``qq``          after QQ/QQ号/扣扣/企鹅号     -> ``QQ号：28****30`` (a QQ群 is no person's)
+* ``qq``          after QQ/QQ号/扣扣/企鹅       -> ``QQ号：28****30`` (a QQ群 is no person's)
 * ``wechat``      an id after 微信/vx/v信/wx/wechat -> ``微信：z***z`` (a number there is a phone)
 * ``plate``       licence plates ``浙A·8K29D``, ``京AD12345`` -> ``浙A·*****``
 * ``name``        a name after 收件人/收货人/联系人/户名/姓名 -> ``收件人：王**`` (surname kept;
@@ -179,7 +179,7 @@ _PHONE_RE = re.compile(
 
 _CJK_NO_ADMIN = r"(?:(?![省市区县])[\u4e00-\u9fff])"
 _ADDR_DETAIL = (
-    r"(?:\s*" + _CJK_NO_ADMIN + r"{0,10}?[\dA-Za-z]{1,5}(?:号楼|栋|幢|座))?"
+    r"(?:\s*" + _CJK_NO_ADMIN + r"{0,10}?[\dA-Za-z]{1,5}(?:号楼|栋|幢|座)(?:\d{3,5}(?![\d单室房]))?)?"  # B座2608
     # after 单元 the room is a number with or without 室 ("3单元602"); alone it needs its 室/房
     r"(?:\s*[\dA-Za-z]{1,3}单元(?:\s*\d{2,5}(?:室|房|号房)?(?!\d))?|\s*[\dA-Za-z]{2,6}(?:室|房|号房))?"
 )
@@ -205,15 +205,15 @@ _NANP_RE = re.compile(
     r"|\+1[ ](?P<a4>" + _NANP_AREA + r")[ ](?P<x4>[2-9]\d{2})[ ])\d{4}"
     r"|\+1[ ]?(?P<a3>" + _NANP_AREA + r")(?P<x3>[2-9]\d{2})\d{4})(?![0-9A-Za-z]|-\d)"
 )
-# QQ numbers after their keyword (QQ号, 扣扣, 企鹅号); a QQ group (QQ群) is not a person's.
+# QQ numbers after their keyword (QQ号, 扣扣, 企鹅); a QQ group (QQ群) is not a person's.
 _QQ_RE = re.compile(
-    r"(?=[Qq扣企])(?P<kw>(?<![A-Za-z])[Qq][Qq](?:号码|号)?|扣扣(?:号码|号)?|企鹅号)(?P<sep>\s*(?:[:：]|是|为)?\s*)"
+    r"(?=[Qq扣企])(?P<kw>(?<![A-Za-z])[Qq][Qq](?:号码|号)?|扣扣(?:号码|号)?|企鹅(?:号码|号)?)(?P<sep>\s*(?:[:：]|是|为)?\s*)"
     r"(?P<num>[1-9]\d{4,10})(?!\d)"
 )
 # WeChat ids (6-20 characters, a letter first) after 微信/vx/v信/wx/wechat; after a bare space the id must
 # hold a digit, _ or - ("微信 WeChat" is the app's name, "微信 zw_2024hz" an id). A number there is a phone.
 _WECHAT_RE = re.compile(
-    r"(?=[微威薇VvWw])(?P<kw>(?:微信|威信|薇信|[Vv]信|(?<![A-Za-z])(?:vx|VX|Vx|wx|WX|Wx|weixin|wechat|WeChat)|(?<![A-Za-z])[Vv](?=[:：]))"
+    r"(?=[微威薇卫VvWw])(?P<kw>(?:微信|威信|薇信|卫星|[Vv]信|(?<![A-Za-z])(?:vx|VX|Vx|wx|WX|Wx|weixin|wechat|WeChat)|(?<![A-Za-z])[Vv](?=[:：]))"
     r"(?:号|id|ID)?)(?P<sep>\s*(?:[:：]|是|为)\s*|\s*(?=[A-Za-z][A-Za-z0-9_\-]*[\d_\-]))"
     r"(?P<id>[A-Za-z][A-Za-z0-9_\-]{5,19})(?![A-Za-z0-9_\-])"
 )
@@ -234,8 +234,8 @@ _NAME_RE = re.compile(
     r"(?=$|[^\u4e00-\u9fff]|电话|手机|号码|地址|联系|收|寄)"
 )
 # The reading of telephone digits in words: 一三八零零一三四五二七, 幺三八 零零一三 四五二七.
-_CN_NUMERALS = "零〇一二三四五六七八九幺"
-_CN_TO_DIGIT = str.maketrans(_CN_NUMERALS, "001234567891")
+_CN_NUMERALS = "零〇一二三四五六七八九幺壹贰叁肆伍陆柒捌玖"  # the financial forms too: 壹叁捌…
+_CN_TO_DIGIT = str.maketrans(_CN_NUMERALS, "001234567891123456789")
 _CN_NUMERAL = re.compile(f"[{_CN_NUMERALS}]")
 # runs of seven numerals or more ("13712345678一直" is a phone and then a word, not a 12-digit number)
 _CN_RUN = re.compile(f"[{_CN_NUMERALS}](?:[ \\-]?[{_CN_NUMERALS}]){{6,}}")
@@ -321,7 +321,7 @@ _Masker = Callable[[re.Match[str], str], "tuple[str, str] | None"]
 # the QQ and WeChat numbers written after the same keywords.
 _DIGITS4 = re.compile(r"\d{4}")
 _LATIN_CODE_HINTS = ("rder", "RDER", "racking", "RACKING", "aybill", "AYBILL")
-_WECHAT_HINTS = ("信", "x", "X", "hat", "HAT", "eixin", "EIXIN", "v:", "V:", "v：", "V：")
+_WECHAT_HINTS = ("信", "卫星", "x", "X", "hat", "HAT", "eixin", "EIXIN", "v:", "V:", "v：", "V：")
 _NANP_HINT = re.compile(r"\d{3}[.\-]\d{3}[.\-]\d{4}")
 _PLATE_HINT = re.compile(r"[京津沪渝冀豫云辽黑湘皖鲁苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼新][A-HJ-NP-Z]")
 _ADDR_HINTS = ("号", "小区", "花园", "家园", "公寓", "新村", "大厦")
