@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from datetime import UTC, datetime
 
 from crisiswatch.errors import CrisiswatchError
@@ -54,10 +55,15 @@ def run_remask(args: argparse.Namespace) -> int:
         raise CrisiswatchError(f"--since {args.since}: give a time zone (as the progress lines print it)")
     verb = "would change" if args.dry_run else "changed"
 
+    shown = [0.0]
+
     def progress(t: Tally) -> None:
-        if not args.quiet:
-            print(f"remask {t.store}: {t.read:,} read · {t.changed:,} {verb} · {t.failed:,} failed"
-                  f" · through {t.through}", file=sys.stderr, flush=True)
+        # the first batch, then at most one line every two seconds: a million posts are not 2,000 lines
+        if args.quiet or (shown[0] and time.monotonic() - shown[0] < 2):
+            return
+        shown[0] = time.monotonic()
+        print(f"remask {t.store}: {t.read:,} read · {t.changed:,} {verb} · {t.failed:,} failed"
+              f" · through {t.through}", file=sys.stderr, flush=True)
 
     conn = connect(config.state_store)
     tallies: list[Tally] = []
