@@ -155,8 +155,9 @@ _CODE = r"(?P<code>(?!\d{4}-\d{1,2}-\d{1,2}(?![\dA-Za-z]))(?=(?:[A-Za-z-]*\d){6}
 # site and see the recipient's city, delivery and (partly) name and phone, and the agent gets it from the order.
 _KEYWORD_CODE_RE = re.compile(
     # the lookahead of first characters lets the scan skip ahead (twice as fast on posts with 单 or 号)
-    r"(?=[订交流售退维工运快物单])(?:(?P<order>订单编号|订单号|订单|交易号|流水号|(?:售后|退款|退货|维修|工)单号)"
-    r"|(?P<track>运单号|(?:快递|物流)单?号|单号))" + _CODE_SEP + _CODE
+    # 退货单号 is the return parcel's waybill, 售后单号 and 退款单号 the merchant's own records
+    r"(?=[订交流售退维工运快物单])(?:(?P<order>订单编号|订单号|订单|交易号|流水号|(?:售后|退款|维修|工)单号)"
+    r"|(?P<track>(?:退货)?运单号|(?:快递|物流|退货)单?号|单号))" + _CODE_SEP + _CODE
 )
 _LATIN_KEYWORD_CODE_RE = re.compile(
     r"(?<![A-Za-z])(?:(?P<order>order\s*(?:no\.?|number|id|#)?)"
@@ -197,7 +198,7 @@ _UNIT_RE = re.compile(
 _SPACED_PHONE_RE = re.compile(_B + r"(?P<num>1(?P<s>[ \-])[3-9](?:(?P=s)\d){9})" + _E)
 # North American numbers as people write them: (415) 555-0133, 415-555-0133, 415.555.0133, +1 415 555 0133,
 # +14155550133. Ten bare digits are not read as one (an order or a timestamp); toll-free 8xx/400 are businesses.
-_NANP_AREA = r"(?!(?:800|888|877|866|855|844|833|400)\D)[2-9]\d{2}"
+_NANP_AREA = r"(?!800|888|877|866|855|844|833|400)[2-9]\d{2}"
 _NANP_RE = re.compile(
     r"(?=[+(\d])(?<![0-9A-Za-z#+\-])(?:(?:(?:\+?1[ .\-]?)?\((?P<a1>" + _NANP_AREA + r")\)[ ]?(?P<x1>[2-9]\d{2})[ .\-]"
     r"|(?:\+?1(?P<c>[.\-]))?(?P<a2>" + _NANP_AREA + r")(?P<s>[.\-])(?P<x2>[2-9]\d{2})(?P=s)"

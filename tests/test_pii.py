@@ -94,6 +94,7 @@ def test_bank_card_failing_luhn_untouched():
         "订单号 4021987735126653 退款呢",  # passes Luhn, yet an order number, not a card
         "天猫订单编号3412567890123456789，收到二手货",
         "售后单号 AS20250614001，三次寄修",
+        "退款单号 RF20250614001 查不到",
         "订单号：ＳＦ１２３４５６７８９０，",
     ],
 )
@@ -112,6 +113,7 @@ def test_order_numbers_are_kept_for_the_agent_who_looks_the_order_up(text):
         ("顺丰SF1456789012345，显示签收", "顺丰[运单号]，显示签收"),
         ("UPS tracking number 1Z999AA10123456784 says delivered", "UPS tracking number [运单号] says delivered"),
         ("运单号：ＳＦ１２３４５６７８９０１２，", "运单号：[运单号]，"),
+        ("退货单号：YT9876543210123 已寄回", "退货单号：[运单号] 已寄回"),  # the return parcel's waybill
     ],
 )
 def test_tracking_numbers_are_masked(text, expected):

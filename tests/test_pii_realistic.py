@@ -60,7 +60,7 @@ def test_ways_people_write_personal_data(text, expected, kind):
         "联系人 李女士，客服说会回电",
         "姓名和电话都填错了",
         "价格分别是 300 500 1000 元",  # three numbers with spaces are not a North American phone
-        "客服热线400-820-8820，美国热线1-800-555-0199",  # hotlines are businesses
+        "客服热线400-820-8820，美国热线1-800-555-0199 或 +18005550199",  # hotlines are businesses
         "order 112-9988776-5544332, card ending 4421, $1,299.99 on 11/24/2025",
         "骁龙8 Gen3、RTX 4090、iPhone 15 Pro Max、小米14 Ultra、型号 BCD-501WLHFD7",
         "只留手机尾号4527就行",
