@@ -45,7 +45,6 @@ def run_remask(args: argparse.Namespace) -> int:
     from crisiswatch.indexurl import redact_url
     from index import BackendUnavailable, open_backend
     from index.base import MentionFilter
-    from index.writer import spool_target
     from monitor.enrich.remask import Tally, remask_dead_letters, remask_index, remask_spool
 
     config = load_config(args.config)
@@ -70,7 +69,7 @@ def run_remask(args: argparse.Namespace) -> int:
     stopped = ""
     try:
         # the spool first: a batch drained while the index is being read reaches it already masked
-        tallies.append(remask_spool(conn, spool_target(config.index.url), keep_raw=keep_raw, dry_run=args.dry_run))
+        tallies.append(remask_spool(conn, keep_raw=keep_raw, dry_run=args.dry_run))
         tallies.append(remask_dead_letters(conn, dry_run=args.dry_run, batch_size=max(1, args.batch_size)))
         backend = open_backend(config.index.url)
         index = Tally(f"index ({backend.name})")

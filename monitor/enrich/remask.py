@@ -8,7 +8,7 @@ writes back the ones the masking changes:
 * the index (SQLite, OpenSearch or Elasticsearch, whichever `index.url` names), in (created_at, id) order
   and in batches, through the backend's own `scan` and `upsert` (so the SQLite full-text rows and the
   search tokens are rebuilt from the masked text too);
-* the spool of batches waiting for that index (`index_spool`), each batch rewritten in place;
+* the spool of batches waiting for an index (`index_spool`), each batch rewritten in place;
 * the dead letters, whose payloads and reasons are masked as a new letter is.
 
 Masking masked text changes nothing, so the pass is idempotent: run again, it reads everything and changes
@@ -24,7 +24,7 @@ from crisiswatch.db import StateConnection, transaction
 from crisiswatch.deadletter import DeadLetters
 from crisiswatch.mention import Mention
 from index.base import ANY, Backend, MentionFilter
-from index.spool import Spool
+from index.spool import Spool, backlog
 from monitor.enrich.steps import mask_mention
 
 
@@ -91,18 +91,20 @@ def remask_index(backend: Backend, *, keep_raw: bool, dry_run: bool = False, bat
     return tally
 
 
-def remask_spool(conn: StateConnection, target: str, *, keep_raw: bool, dry_run: bool = False) -> Tally:
-    """The batches waiting for `target`, masked again in place (one batch at a time, each in its transaction)."""
-    spool = Spool(conn, target)
+def remask_spool(conn: StateConnection, *, keep_raw: bool, dry_run: bool = False) -> Tally:
+    """The batches waiting in the spool, for whichever index, masked again in place (one batch at a time,
+    each in its own transaction, keeping its place in the queue)."""
     tally = Tally("spool")
-    for seq, batch in spool.batches():
-        tally.read += len(batch)
-        masked = [remasked(m, keep_raw) for m in batch]
-        changed = sum(m is not None for m in masked)
-        if changed and not dry_run:
-            with transaction(conn):
-                spool.rewrite(seq, [new or old for new, old in zip(masked, batch, strict=True)])
-        tally.changed += changed
+    for target, *_ in backlog(conn):
+        spool = Spool(conn, target)
+        for seq, batch in spool.batches():
+            tally.read += len(batch)
+            masked = [remasked(m, keep_raw) for m in batch]
+            changed = sum(m is not None for m in masked)
+            if changed and not dry_run:
+                with transaction(conn):
+                    spool.rewrite(seq, [new or old for new, old in zip(masked, batch, strict=True)])
+            tally.changed += changed
     return tally
 
 
