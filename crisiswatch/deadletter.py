@@ -43,6 +43,24 @@ class DeadLetters:
             (datetime.now(UTC).isoformat(), stage, source, _storable(mask(reason).text), body),
         )
 
+    def remask(self, after_id: int = 0, limit: int = 500, *, dry_run: bool = False) -> tuple[int, int, int]:
+        """Mask up to `limit` letters after `after_id` again with today's masking, as `add` masks a new one
+        (a letter written before the masking learned a way of writing a number keeps it until then).
+        Returns (letters read, letters changed or, with `dry_run`, that would change, the last id read: where
+        the next call starts)."""
+        rows = self.conn.execute("SELECT id, reason, payload FROM dead_letters WHERE id > ? ORDER BY id LIMIT ?",
+                                 (after_id, limit)).fetchall()
+        changed = 0
+        for r in rows:
+            reason = _storable(mask(r["reason"]).text)
+            body = _storable(json.dumps(mask_values(json.loads(r["payload"])), ensure_ascii=False))
+            if reason == r["reason"] and body == r["payload"]:
+                continue
+            changed += 1
+            if not dry_run:
+                self.conn.execute("UPDATE dead_letters SET reason=?, payload=? WHERE id=?", (reason, body, r["id"]))
+        return len(rows), changed, rows[-1]["id"] if rows else after_id
+
     def count(self, stage: str | None = None) -> int:
         if stage:
             return self.conn.execute("SELECT COUNT(*) FROM dead_letters WHERE stage=?", (stage,)).fetchone()[0]

@@ -37,6 +37,11 @@ class Spool:
             last = row["seq"]
             yield last, [Mention.from_stored(r) for r in json.loads(row["payload"])]
 
+    def rewrite(self, seq: int, mentions: Sequence[Mention]) -> None:
+        """Replace a waiting batch's mentions in place (same seq, so it keeps its turn): `mentions remask`."""
+        self.conn.execute("UPDATE index_spool SET payload=? WHERE seq=?",
+                          (json.dumps([m.to_record() for m in mentions], ensure_ascii=False), seq))
+
     def remove(self, seq: int) -> None:
         self.conn.execute("DELETE FROM index_spool WHERE seq=?", (seq,))
 

@@ -30,7 +30,7 @@ def test_near_duplicate_clusters_survive_a_new_process(config):
 
 
 def test_pii_is_masked_before_anything_else_sees_it(config):
-    out = Enricher.from_config(config, ["pii"]).enrich([m(1, "快递没到，电话13812345678，订单号 123456789012")])[0]
+    out = Enricher.from_config(config, ["pii"]).enrich([m(1, "快递没到，电话13812345678，运单号 123456789012")])[0]
     assert "13812345678" not in out.text and "123456789012" not in out.text
     assert out.extra["pii"]["phone"] == 1 and "raw_text" not in out.extra
 

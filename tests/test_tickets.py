@@ -101,6 +101,22 @@ def test_a_near_duplicate_cluster_joins_one_complaint(tickets):
     assert other.id != first.id
 
 
+def test_an_order_number_survives_the_masking_so_the_ticket_carries_it(tickets):
+    """Masked posts (the default: no raw text kept) still name their order: the agent needs it, and two
+    complaints about one order are linked by it."""
+    from monitor.enrich.steps import mask_mention
+
+    first = post("o1", "极光优选订单号：4021987735126653 一直没发货，电话13812345678", author="u1")
+    second = post("o2", "订单号 4021987735126653 的退款也没到", author="u2", category="payment_billing")
+    for m in (first, second):
+        mask_mention(m)
+    assert "13812345678" not in first.text
+    a = tickets.convert([first], actor="x")
+    b = tickets.convert([second], actor="x")
+    assert a.order_no == "4021987735126653"
+    assert {"number": a.number, "reason": "same_order", "direction": "earlier"} in b.related
+
+
 def test_repeat_complaints_are_linked(tickets, clock):
     a = tickets.convert([post("1", "极光优选快递十天没到，物流一直不更新", author="u1")], actor="x")
     clock.now += timedelta(days=3)

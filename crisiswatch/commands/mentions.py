@@ -1,10 +1,14 @@
-"""`crisiswatch mentions search QUERY [--since T]`: find posts in the index (their ids for `ticket convert`)."""
+"""`crisiswatch mentions search QUERY [--since T]`: find posts in the index (their ids for `ticket convert`).
+
+`crisiswatch mentions remask [--dry-run]`: today's masking applied again to every stored post (index, spool,
+dead letters), for posts stored before the masking learned what they hold."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
 from datetime import UTC, datetime
 
 from crisiswatch.errors import CrisiswatchError
@@ -27,6 +31,69 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--limit", type=int, default=20)
     s.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=run)
+    r = ms.add_parser("remask", help="mask stored posts again with today's masking (index, spool, dead letters)")
+    r.add_argument("--dry-run", action="store_true", help="count what would change; write nothing")
+    r.add_argument("--batch-size", type=int, default=500, help="mentions read and written at a time")
+    r.add_argument("--since", help="only index mentions from this ISO time on (resume where progress stopped)")
+    r.add_argument("--quiet", action="store_true", help="no progress lines, only the summary")
+    r.set_defaults(func=run_remask)
+
+
+def run_remask(args: argparse.Namespace) -> int:
+    from crisiswatch.config import load_config
+    from crisiswatch.db import connect
+    from crisiswatch.indexurl import redact_url
+    from index import BackendUnavailable, open_backend
+    from index.base import MentionFilter
+    from monitor.enrich.remask import Tally, remask_dead_letters, remask_index, remask_spool
+
+    config = load_config(args.config)
+    keep_raw = config.enrichment.keep_raw_text
+    since = datetime.fromisoformat(args.since) if args.since else None
+    if since is not None and since.tzinfo is None:
+        raise CrisiswatchError(f"--since {args.since}: give a time zone (as the progress lines print it)")
+    verb = "would change" if args.dry_run else "changed"
+
+    shown = [0.0]
+
+    def progress(t: Tally) -> None:
+        # the first batch, then at most one line every two seconds: a million posts are not 2,000 lines
+        if args.quiet or (shown[0] and time.monotonic() - shown[0] < 2):
+            return
+        shown[0] = time.monotonic()
+        print(f"remask {t.store}: {t.read:,} read · {t.changed:,} {verb} · {t.failed:,} failed"
+              f" · through {t.through}", file=sys.stderr, flush=True)
+
+    conn = connect(config.state_store)
+    tallies: list[Tally] = []
+    stopped = ""
+    try:
+        # the spool first: a batch drained while the index is being read reaches it already masked
+        tallies.append(remask_spool(conn, keep_raw=keep_raw, dry_run=args.dry_run))
+        tallies.append(remask_dead_letters(conn, dry_run=args.dry_run, batch_size=max(1, args.batch_size)))
+        backend = open_backend(config.index.url)
+        index = Tally(f"index ({backend.name})")
+        tallies.append(index)
+        try:
+            remask_index(backend, keep_raw=keep_raw, dry_run=args.dry_run, batch_size=max(1, args.batch_size),
+                         flt=MentionFilter(since=since), progress=progress, tally=index)
+        except BackendUnavailable as exc:
+            stopped = f"{redact_url(config.index.url)} unreachable ({exc})"
+        finally:
+            backend.close()
+    finally:
+        conn.close()
+    for t in tallies:
+        for what, reason in t.failures:
+            print(f"remask {t.store}: {what} not written: {reason}", file=sys.stderr)
+    read, changed, failed = (sum(getattr(t, k) for t in tallies) for k in ("read", "changed", "failed"))
+    parts = "; ".join(f"{t.store} {t.read:,}/{t.changed:,}/{t.failed:,}" for t in tallies)
+    print(f"remask{' (dry run)' if args.dry_run else ''}: {read:,} read, {changed:,} {verb}, {failed:,} failed"
+          f" (read/{verb}/failed: {parts})")
+    if stopped:
+        resume = f"; run again with --since {index.through}" if index.through else "; run it again"
+        print(f"crisiswatch: stopped: {stopped}{resume}", file=sys.stderr)
+    return 1 if failed or stopped else 0
 
 
 def run(args: argparse.Namespace) -> int:

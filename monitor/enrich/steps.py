@@ -25,6 +25,39 @@ class EnrichStep(Protocol):
     def __call__(self, mentions: list[Mention]) -> None: ...
 
 
+def mask_mention(m: Mention, keep_raw: bool = False) -> None:
+    """Mask a mention in place: its text, its title and every free-text value of `extra`.
+
+    Safe to run again on a stored mention (what `mentions remask` does after the masking changed): masked
+    text has nothing left to mask, the `pii` counts add what this pass found to what earlier ones did, and a
+    raw text kept next to it (`keep_raw`) is masked afresh, so the stored text is what today's masking makes
+    of the original rather than of an earlier mask."""
+    # the raw text is kept next to the masked one only when configured; anything else in `extra`
+    # (a repost's original, shop replies, appended reviews, a complaint's timeline) is masked
+    keep = EXTRA_IDENTIFIER_KEYS | {"raw_text"} if keep_raw else EXTRA_IDENTIFIER_KEYS
+    raw = m.extra.get("raw_text") if keep_raw else None
+    if m.extra:
+        m.extra = mask_values(m.extra, keep)
+    if isinstance(raw, str) and raw:
+        result = mask(raw)
+        m.text = result.text
+        if result.found:
+            m.extra["pii"] = result.found
+    else:
+        result = mask(m.text)
+        if result.found:
+            if keep_raw:
+                m.extra["raw_text"] = m.text
+            m.text = result.text
+            earlier = m.extra.get("pii")
+            found = dict(earlier) if isinstance(earlier, dict) else {}
+            for kind, n in result.found.items():
+                found[kind] = found.get(kind, 0) + n
+            m.extra["pii"] = found
+    if m.title:
+        m.title = mask(m.title).text
+
+
 class PiiStep:
     """Masks phone, ID, card, order numbers, e-mails and addresses before anything is stored: in the
     text, the title and every free-text value of `extra` (see `crisiswatch.pii.EXTRA_IDENTIFIER_KEYS`)."""
@@ -35,20 +68,8 @@ class PiiStep:
         self.keep_raw = config.enrichment.keep_raw_text
 
     def __call__(self, mentions: list[Mention]) -> None:
-        # the raw text is kept next to the masked one only when configured; anything else in `extra`
-        # (a repost's original, shop replies, appended reviews, a complaint's timeline) is masked
-        keep = EXTRA_IDENTIFIER_KEYS | {"raw_text"} if self.keep_raw else EXTRA_IDENTIFIER_KEYS
         for m in mentions:
-            if m.extra:
-                m.extra = mask_values(m.extra, keep)
-            result = mask(m.text)
-            if result.found:
-                if self.keep_raw:
-                    m.extra["raw_text"] = m.text
-                m.text = result.text
-                m.extra["pii"] = result.found
-            if m.title:
-                m.title = mask(m.title).text
+            mask_mention(m, self.keep_raw)
 
 
 # Sources whose posts the spider already ties to a brand by where it read them, not by their words. A

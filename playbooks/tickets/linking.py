@@ -12,7 +12,7 @@ from crisiswatch.mention import Mention, severity_rank
 from index.tokenize import topic_tokens
 from playbooks.tickets.ledger import TicketLedger
 
-# the raw text (kept only with enrichment.keep_raw_text) still has the code; public text has [订单号]
+# order numbers survive the masking (crisiswatch.pii); the raw text, when kept, is read first all the same
 _ORDER = re.compile(r"(?:订单编号|订单号|运单号|单号|订单)\s*[:：#]?\s*([A-Za-z]{0,4}\d{6,24})")
 _STOP = set("的 了 是 我 你 他 她 它 们 在 和 就 都 也 还 又 很 吗 呢 吧 啊 这 那 有 没 不 一个 什么 怎么 已经 现在 "
             "今天 真的 而且 但是 因为 所以 可以 一下 这个 那个 你们 我们 他们".split())
