@@ -3,7 +3,8 @@
 A block is only ever a positive sign the site gave: a status code the sites use for refusals, a
 redirect to a login or captcha page, a login or captcha page itself, Weibo's `ok:-100` or its
 throttle reply (errno 100005, "请求过于频繁"), Tmall's
-`rgv587_flag` punish reply, an mtop `FAIL_SYS_USER_VALIDATE`, or JD's bare `{}`. The whole body
+`rgv587_flag` punish reply, an mtop `FAIL_SYS_USER_VALIDATE`, JD's bare `{}`, or JD's empty 200 reply
+(its throttle: nothing at all, or the callback with nothing in it). The whole body
 is read (a real Weibo search page is 40-160 KB): a reply that cannot be read is never called a
 block, it is left to the spider, which reports it as an unreadable page.
 
@@ -71,6 +72,10 @@ _MTOP_PUNISH = ("FAIL_SYS_USER_VALIDATE", "RGV587_ERROR")
 # m.weibo.cn's throttle reply: {"ok":0,"errno":"100005","msg":"请求过于频繁,歇歇吧"} (not the end of a list)
 _WEIBO_THROTTLE_ERRNO = "100005"
 _WEIBO_THROTTLE_MSG = "请求过于频繁"
+# club.jd.com answers a throttled client with an empty 200 body (public crawlers sleep and retry on it);
+# the comment API never sends an empty answer otherwise, so it is not an unreadable page
+_EMPTY_MEANS_THROTTLED = ("/comment/productPageComments.action",)
+_EMPTY_CALLBACK = re.compile(r"^[\w$.]+\(\s*\)\s*;?$")
 
 
 def block_of(response: Any, expects_json: bool) -> Block | None:
@@ -94,6 +99,9 @@ def block_of(response: Any, expects_json: bool) -> Block | None:
         block = _page_block(title.group(1)) if title else None
         return block or (search_wall(text) if _SEARCH_PAGE in url else None)
     stripped = text.lstrip().lstrip("\ufeff")
+    if any(path in url for path in _EMPTY_MEANS_THROTTLED) and (
+            not stripped.strip() or _EMPTY_CALLBACK.match(stripped.strip())):
+        return Block("empty reply (JD withholds comments from a throttled client)", THROTTLED)
     if not expects_json:
         return _page_block(text)
     if stripped.startswith("<"):

@@ -11,15 +11,18 @@ import pytest
 from scrapy.exceptions import CloseSpider, DropItem
 from scrapy.http import HtmlResponse, Request, TextResponse
 
-from crawlers.blocks import block_reason
+from crawlers.blocks import THROTTLED, block_of, block_reason
+from crawlers.health import source_health
 from crawlers.pipelines import ValidationPipeline
 from crawlers.replay import ReplayServer, load_scenario
 from crawlers.spiders.jd_reviews import JdReviewsSpider
 from crawlers.state import CrawlState
 from crawlers.wiring import state_connection
+from crisiswatch.db import connect
 from crisiswatch.deadletter import DeadLetters
 from crisiswatch.mention import Mention
 from tests.conftest import FIXTURES
+from tests.replay_crawl import rows
 from tests.replay_sources import crawl, health, small_scenario, stored, write_config
 
 SKU = "100012043978"
@@ -167,3 +170,24 @@ def test_a_since_without_a_zone_is_china_time_for_every_spider(crawler_for):
         assert spider.mark_for("q") == datetime(2025, 1, 4, 16, 0, tzinfo=UTC)  # midnight in China
         # it raised "can't compare offset-naive and offset-aware datetimes" on the first page
         assert spider.passed_mark("q", [datetime(2025, 1, 4, 2, 0, tzinfo=UTC)])
+
+
+@pytest.mark.parametrize("body", [b"", b"\r\n", b"fetchJSON_comment98();", b"fetchJSON_comment98( );\n"])
+def test_an_empty_reply_is_jds_throttle(body):
+    response = TextResponse(URL, body=body, headers={"Content-Type": "text/html;charset=GBK"}, request=Request(URL))
+    block = block_of(response, expects_json=True)
+    assert block is not None and block.kind == THROTTLED and "empty reply" in block.reason
+
+
+def test_an_empty_reply_mid_crawl_blocks_the_source_and_keeps_the_mark(tmp_path):
+    """Before: JD's empty 200 (its throttle) was an unreadable page, and status said layout-changed."""
+    with ReplayServer(load_scenario(str(small_scenario(tmp_path)))) as server:
+        cfg = write_config(tmp_path, server)
+        server.inject("&page=1&", "jd_blank")
+        throttled = crawl(cfg, server, "jd_reviews")
+        assert throttled.returncode == 1 and "BLOCKED: empty reply" in throttled.stdout, throttled.stdout
+        assert len(throttled.requests) == 2  # paused at the throttle, not hammering on
+    assert health(tmp_path / "cw.db", "jd_reviews") == ["source_blocked"]
+    assert rows(tmp_path / "cw.db", "SELECT COUNT(*) FROM crawl_marks") == [(0,)]
+    (status,) = source_health(connect(tmp_path / "cw.db"), ["jd_reviews"])
+    assert status.status == "blocked" and "empty reply" in status.reason

@@ -54,6 +54,8 @@ FAULT_REPLIES = {
     # an ok:0 crisiswatch does not know: neither a block nor the end of the list
     "refused": lambda: Reply.json({"ok": 0, "msg": "出错了"}),
     "jd_empty": lambda: Reply(200, b"{}", "text/html;charset=GBK"),
+    # club.jd.com's throttle reply: 200 with nothing in the body (public crawlers sleep and retry on it)
+    "jd_blank": lambda: Reply(200, b"", "text/html;charset=GBK"),
     "array": lambda: Reply.json([{"ok": 1}]),
 }
 # which site a path belongs to, for sessions (m.weibo.cn JSON, s.weibo.com search, JD club, Tmall)
