@@ -15,12 +15,14 @@ from crawlers.blocks import THROTTLED, block_of, block_reason
 from crawlers.health import source_health
 from crawlers.pipelines import ValidationPipeline
 from crawlers.replay import ReplayServer, load_scenario
+from crawlers.replay.sites import jd as jd_site
 from crawlers.spiders.jd_reviews import JdReviewsSpider
 from crawlers.state import CrawlState
 from crawlers.wiring import state_connection
 from crisiswatch.db import connect
 from crisiswatch.deadletter import DeadLetters
 from crisiswatch.mention import Mention
+from tests import realsize
 from tests.conftest import FIXTURES
 from tests.replay_crawl import rows
 from tests.replay_sources import crawl, health, small_scenario, stored, write_config
@@ -117,13 +119,15 @@ def test_block_replies_are_recognised():
 def test_changed_layout_is_dead_lettered_with_one_health_event(crawler_for):
     crawler = crawler_for(JdReviewsSpider)
     items = [o for o in parse(crawler, "jd/comments_layout_changed.jsonp") if isinstance(o, dict)]
-    items += [o for o in parse(crawler, "jd/comments_layout_changed.jsonp", page=1) if isinstance(o, dict)]
+    second = reply("jd/comments_layout_changed.jsonp", page=1)  # the next page: another comment, as changed
+    second = second.replace(body=second.body.replace(b"20931499999", b"20931499998"))
+    items += [o for o in crawler.spider.parse(second) if isinstance(o, dict)]
     pipeline = ValidationPipeline.from_crawler(crawler)
     for item in items:
         with pytest.raises(DropItem, match="text"):
             pipeline.process_item(item)
     letters = DeadLetters(state_connection(crawler)).recent()
-    assert len(letters) == 2 and "created_at" in letters[0].reason and letters[0].payload["native_id"] == "20931499999"
+    assert len(letters) == 2 and "created_at" in letters[0].reason and letters[1].payload["native_id"] == "20931499999"
     events = CrawlState(state_connection(crawler)).events()
     assert [(e.source, e.event) for e in events] == [("jd_reviews", "layout_changed")]
 
@@ -191,3 +195,55 @@ def test_an_empty_reply_mid_crawl_blocks_the_source_and_keeps_the_mark(tmp_path)
     assert rows(tmp_path / "cw.db", "SELECT COUNT(*) FROM crawl_marks") == [(0,)]
     (status,) = source_health(connect(tmp_path / "cw.db"), ["jd_reviews"])
     assert status.status == "blocked" and "empty reply" in status.reason
+
+
+def _page(page: int, chunk_from: int, total: int, max_page: int | None) -> TextResponse:
+    """A club.jd.com page as the replay server renders it (GBK JSONP, tens of KB), `maxPage` as given."""
+    every = realsize.posts(total, source="jd")
+    payload = jd_site.comments_page(every, SKU, every[chunk_from:chunk_from + 10], page, 10)
+    if max_page is None:
+        payload.pop("maxPage")
+    else:
+        payload["maxPage"] = max_page
+    url = URL.replace("&page=0&", f"&page={page}&")
+    return TextResponse(url, body=jd_site.jsonp_gbk(payload), headers={"Content-Type": "text/html;charset=GBK"},
+                        request=Request(url, meta={"brand": "aurora", "query": SKU, "page": page}))
+
+
+def test_a_reply_without_max_page_pages_on_and_says_the_layout_changed(crawler_for):
+    """Before: a reply without maxPage ended the crawl after its first page, 'finished', status ok."""
+    crawler = crawler_for(JdReviewsSpider)
+    out = list(crawler.spider.parse(_page(0, 0, 40, None)))
+    assert len([o for o in out if isinstance(o, dict)]) == 10
+    (next_page,) = [o for o in out if isinstance(o, Request)]
+    assert next_page.meta["page"] == 1
+    (event,) = CrawlState(state_connection(crawler)).events()
+    assert event.event == "layout_changed" and "maxPage" in event.detail["reason"]
+    # a short page is the end, as maxPage would have said
+    assert not [o for o in crawler.spider.parse(_page(3, 35, 40, None)) if isinstance(o, Request)]
+
+
+def test_an_empty_page_before_max_page_is_jd_withholding_it(crawler_for):
+    """Before: comments: [] on page 2 of 4 ended paging as if the list had ended."""
+    crawler = crawler_for(JdReviewsSpider)
+    empty = _page(2, 40, 40, 4)
+    with pytest.raises(CloseSpider) as raised:
+        list(crawler.spider.parse(empty))
+    assert raised.value.reason == "blocked" and "page 2 of 4 came back without comments" in crawler.spider.blocked
+    # the last page may be empty (reviews deleted since maxPage was counted): that is the end
+    assert list(crawler_for(JdReviewsSpider).spider.parse(_page(3, 40, 40, 4))) == []
+
+
+def test_pages_repeating_the_first_block_the_source_and_keep_the_mark(tmp_path):
+    """Before: JD answering every page with page 0's comments was read to maxPage: 'finished', status ok, the
+    repeats dropped as duplicates, and the mark moved past the reviews JD never showed."""
+    scenario = load_scenario(str(small_scenario(tmp_path)))
+    with ReplayServer(scenario) as server:
+        cfg = write_config(tmp_path, server)
+        server.jd_repeat_first_page = True
+        repeated = crawl(cfg, server, "jd_reviews")
+        assert repeated.returncode == 1, repeated.stdout
+        assert "BLOCKED: page 1 repeats comments of an earlier page" in repeated.stdout
+        assert len(repeated.requests) == 2
+    assert health(tmp_path / "cw.db", "jd_reviews") == ["source_blocked"]
+    assert rows(tmp_path / "cw.db", "SELECT COUNT(*) FROM crawl_marks") == [(0,)]

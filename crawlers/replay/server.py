@@ -103,6 +103,7 @@ class ReplayServer:
         self.logins: dict[str, LoginRequirement] = {}
         self.mtop_tokens: set[str] = set()
         self.mtop_day_dates = False  # True: Tmall's mtop list dates reviews by day, as public samples show
+        self.jd_repeat_first_page = False  # True: JD answers every page with the first page's comments
         # which timeline containers m.weibo.cn answers (drop "230413" to play the pre-2022 site)
         self.weibo_timeline_containers = {"230413", "107603"}
         self.handlers = SITE_HANDLERS

@@ -9,12 +9,14 @@ from urllib.parse import urlencode, urlsplit
 
 import scrapy
 
+from crawlers.blocks import THROTTLED
 from crawlers.items import review_dict
 from crawlers.normalize import parse_count, parse_time
 from crawlers.spiders.base import MentionSpider
 
 CLUB = "https://club.jd.com"
 ITEM = "https://item.jd.com"
+PAGE_SIZE = 10
 # JD moved its web UI to api.m.jd.com (functionId=pc_club_productPageComments), which answers
 # 403 without an h5st signature computed by obfuscated browser JavaScript we cannot reproduce.
 SIGNED_HOSTS = ("api.m.jd.com",)
@@ -38,6 +40,8 @@ class JdReviewsSpider(MentionSpider):
     def __init__(self, api: str = "club", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.api = api
+        # comment ids read so far per sku: a page that holds only these is JD repeating itself
+        self.seen: dict[str, set[str]] = {}
 
     async def start(self) -> AsyncIterator[Any]:
         base = self.base_url(CLUB)
@@ -52,7 +56,7 @@ class JdReviewsSpider(MentionSpider):
 
     def page_request(self, brand: str, sku: str, page: int) -> scrapy.Request:
         params = {"callback": "fetchJSON_comment98", "productId": sku, "score": 0, "sortType": 6,
-                  "page": page, "pageSize": 10, "isShadowSku": 0, "fold": 1}
+                  "page": page, "pageSize": PAGE_SIZE, "isShadowSku": 0, "fold": 1}
         base = self.base_url(CLUB)
         # club and item pages live on two hosts; a configured base (the replay server) stands for both
         item_base = ITEM if base == CLUB else base
@@ -78,15 +82,37 @@ class JdReviewsSpider(MentionSpider):
         items = [review_item(c, sku=meta["query"], brand=meta["brand"]) for c in comments]
         if any(_incomplete(i) for i in items):
             self.layout_changed("comments lack id, content or creationTime", response.url)
+        self._check_not_repeated(meta, items, response.url)
         yield from items
         created = [i["created_at"] for i in items if isinstance(i.get("created_at"), datetime)]
         if self.passed_mark(meta["query"], created):
             self.crawler.stats.inc_value("crisiswatch/stopped_at_mark")
             return
         next_page = meta["page"] + 1
-        if (comments and next_page < int(data.get("maxPage") or 0)
-                and self.within_max_pages(meta["query"], next_page, response.url)):
+        max_page = data.get("maxPage")
+        if not isinstance(max_page, int):
+            # without it a full page is the only sign of more: page on by that, and say the reply changed
+            self.layout_changed(f"reply has no maxPage (got {max_page!r})", response.url)
+            more = len(comments) >= PAGE_SIZE
+        else:
+            more = next_page < max_page
+            if more and not comments:
+                # the reply itself says later pages exist: an empty page here is JD withholding them
+                raise self.report_block(f"page {meta['page']} of {max_page} came back without comments (JD "
+                                        "withholds them from a throttled client)", response.url, THROTTLED)
+        if more and self.within_max_pages(meta["query"], next_page, response.url):
             yield self.page_request(meta["brand"], meta["query"], next_page)
+
+    def _check_not_repeated(self, meta: dict, items: list[dict[str, Any]], url: str) -> None:
+        """JD answers a client it throttles or does not trust with pages it already sent (public crawlers
+        report most of a product's 'reviews' as repeats): paging on would read the same page a hundred
+        times, and the mark would move past the pages never shown. A page of only known comments blocks."""
+        seen = self.seen.setdefault(meta["query"], set())
+        ids = {i["native_id"] for i in items if i["native_id"]}
+        if meta["page"] > 0 and ids and ids <= seen:
+            raise self.report_block(f"page {meta['page']} repeats comments of an earlier page (JD withholds the"
+                                    " later pages from a throttled client)", url, THROTTLED)
+        seen |= ids
 
 
 def review_item(comment: dict, *, sku: str, brand: str) -> dict[str, Any]:
