@@ -19,6 +19,7 @@ from crawlers.replay.sites import jd as jd_site
 from crawlers.spiders.jd_reviews import JdReviewsSpider
 from crawlers.state import CrawlState
 from crawlers.wiring import state_connection
+from crisiswatch.commands.crawl import summary_line
 from crisiswatch.db import connect
 from crisiswatch.deadletter import DeadLetters
 from crisiswatch.mention import Mention
@@ -247,3 +248,26 @@ def test_pages_repeating_the_first_block_the_source_and_keep_the_mark(tmp_path):
         assert len(repeated.requests) == 2
     assert health(tmp_path / "cw.db", "jd_reviews") == ["source_blocked"]
     assert rows(tmp_path / "cw.db", "SELECT COUNT(*) FROM crawl_marks") == [(0,)]
+
+
+def test_the_sites_100_page_limit_is_said_in_the_crawls_line(crawler_for):
+    """Before: a product with more reviews than JD's 100 pages hold ended 'finished' with nothing said."""
+    crawler = crawler_for(JdReviewsSpider)
+    last = _page(99, 0, 1234, 100)
+    assert not [o for o in crawler.spider.parse(last) if isinstance(o, Request)]
+    assert crawler.stats.get_value("crisiswatch/site_page_limit") == 1
+    line = summary_line("jd_reviews", {**crawler.stats.get_stats(), "finish_reason": "finished"})
+    assert "1 query past the site's page limit (older posts out of reach)" in line
+    # a product whose reviews fit in its pages says nothing
+    crawler = crawler_for(JdReviewsSpider)
+    list(crawler.spider.parse(_page(3, 30, 40, 4)))
+    assert not crawler.stats.get_value("crisiswatch/site_page_limit")
+
+
+def test_a_crawl_stopped_by_max_pages_says_so_in_its_line(tmp_path):
+    """Before: the crawl's line said 'finished · 2 pages'; only the log said that more pages were left."""
+    with ReplayServer(load_scenario(str(small_scenario(tmp_path)))) as server:
+        cfg = write_config(tmp_path, server)
+        capped = crawl(cfg, server, "jd_reviews", "--max-pages", "2")
+        assert capped.returncode == 0 and len(capped.requests) == 2
+        assert "1 query stopped at max_pages 2" in capped.stdout, capped.stdout

@@ -158,6 +158,7 @@ class MentionSpider(scrapy.Spider):
         if pages_read < self.max_pages:
             return True
         self.crawler.stats.inc_value("crisiswatch/pages_capped")
+        self.crawler.stats.set_value("crisiswatch/max_pages", self.max_pages)
         if (self.mark_for(query) is not None or not newest_first) and query not in self.capped:
             self.capped.add(query)
             self.logger.warning("%s: %r has more new posts than %d pages hold (the last read: %s); its mark stays,"

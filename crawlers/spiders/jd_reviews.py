@@ -20,6 +20,7 @@ PAGE_SIZE = 10
 # JD moved its web UI to api.m.jd.com (functionId=pc_club_productPageComments), which answers
 # 403 without an h5st signature computed by obfuscated browser JavaScript we cannot reproduce.
 SIGNED_HOSTS = ("api.m.jd.com",)
+SITE_PAGE_LIMIT = 100  # club.jd.com lists no more pages of a product's comments, however many it has
 REVIEW_SETTINGS: dict[str, Any] = {
     "DOWNLOAD_DELAY": 5,
     "DOWNLOAD_DELAY_JITTER": 0.5,  # ±50% around the delay
@@ -100,6 +101,8 @@ class JdReviewsSpider(MentionSpider):
                 # the reply itself says later pages exist: an empty page here is JD withholding them
                 raise self.report_block(f"page {meta['page']} of {max_page} came back without comments (JD "
                                         "withholds them from a throttled client)", response.url, THROTTLED)
+            if not more and max_page >= SITE_PAGE_LIMIT:
+                self._site_limit(meta["query"], max_page, summary, response.url)
         if more and self.within_max_pages(meta["query"], next_page, response.url):
             yield self.page_request(meta["brand"], meta["query"], next_page)
 
@@ -114,6 +117,15 @@ class JdReviewsSpider(MentionSpider):
                                     " later pages from a throttled client)", url, THROTTLED)
         seen |= ids
 
+    def _site_limit(self, sku: str, max_page: int, summary: dict, url: str) -> None:
+        """JD lists at most 100 pages of any product: the older reviews of a product with more are out of
+        reach. Not a failure (no crawl can read them), but said in the crawl's line and the log."""
+        total = parse_count(summary.get("commentCount"))
+        if total <= max_page * PAGE_SIZE:
+            return
+        self.crawler.stats.inc_value("crisiswatch/site_page_limit")
+        self.logger.warning("%s: %s has %d reviews, JD lists %d pages of %d: the older ones are out of reach (%s)",
+                            self.name, sku, total, max_page, PAGE_SIZE, url.split("?", 1)[0])
 
 def review_item(comment: dict, *, sku: str, brand: str) -> dict[str, Any]:
     """A Mention-shaped dict; missing required fields stay missing so validation names them."""
