@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -20,10 +21,13 @@ from crawlers.tousu_signature import signature, signed_params
 from crawlers.wiring import state_connection
 from crisiswatch.deadletter import DeadLetters
 from crisiswatch.mention import Mention
+from tests import replay_crawl
 from tests.conftest import FIXTURES
+from tests.replay_crawl import Clock, rows
 from tests.replay_sources import crawl, small_scenario, stored, write_config
 
 COUID = "6384912431"
+BRAND = "极光优选"
 LIST = f"https://tousu.sina.com.cn/api/company/received_complaints?couid={COUID}&type=1&page_size=10&page=1"
 VIEW = "https://tousu.sina.com.cn/complaint/view/17395550001/"
 
@@ -165,3 +169,33 @@ def test_second_crawl_over_the_replay_server_reads_only_the_newest_page(tmp_path
         second = crawl(cfg, server, "tousu_sina")
         assert second.returncode == 0, second.stderr[-2000:]
         assert len(second.requests) == 1 and second.requests[0].endswith("&page=1")
+
+
+def _crawl_keyword(tmp_path, server, *args: str):
+    cfg = replay_crawl.write_config(tmp_path, {"tousu_sina": server.base_url}, sources={"tousu_sina": [BRAND]})
+    return crawl(cfg, server, "tousu_sina", *args)
+
+
+def _texts(db) -> list[str]:
+    """Each stored complaint's text, title and extra fields (the company name, the list's title and summary)."""
+    return [json.dumps({k: doc[k] for k in ("text", "title", "extra")}, ensure_ascii=False)
+            for doc in (json.loads(r[0]) for r in rows(db, "SELECT doc FROM mentions"))]
+
+
+def test_keyword_search_is_listed_by_relevance_so_the_mark_never_stops_it(tmp_path):
+    """Before: the keyword search (sorted by relevance: public samples list 11-23, 12-13, 11-18) stopped at the
+    first page holding a complaint older than the mark, and new complaints on later pages were never read."""
+    scenario = load_scenario(str(small_scenario(tmp_path)))
+    complaints = [p for p in scenario.posts if p.source == "tousu_sina"]
+    clock = Clock(scenario.end - timedelta(hours=3))
+    with ReplayServer(scenario, clock=clock) as server:
+        first = _crawl_keyword(tmp_path, server)
+        assert first.returncode == 0, first.stdout + first.stderr[-2000:]
+        clock.advance(hours=3)  # new complaints, which the search lists among the old ones
+        second = _crawl_keyword(tmp_path, server)
+        assert second.returncode == 0, second.stdout + second.stderr[-2000:]
+    assert len(second.requests) == -(-len(complaints) // 10)  # every page, not only the first
+    assert stored(tmp_path / "cw.db", "tousu_sina") == (len(complaints), len(complaints))
+    # the search's hit marks are not the complainants' words, nor part of the company's name
+    texts = _texts(tmp_path / "cw.db")
+    assert not [t for t in texts if "code-red" in t or "span>" in t] and any(f'"cotitle": "{BRAND}"' in t for t in texts)

@@ -2,13 +2,16 @@
 
 Targets under `brands[].sources.tousu_sina`: a numeric couid (the company page), `feed` (the
 site-wide latest complaints, kept when they name the brand), or any other text (keyword search,
-which the site may only answer with a login cookie). Every list is newest first, so paging stops
-at the first complaint at or before the stored mark. `-a details=1` also reads each complaint's
-page for its status and timeline.
+which the site may only answer with a login cookie). The company list and the feed are newest
+first, so paging stops at the first complaint at or before the stored mark; the keyword search
+lists by relevance (public samples show its dates out of order), so it is read to max_pages each
+crawl and never stopped at the mark. `-a details=1` also reads each complaint's page for its
+status and timeline.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
@@ -30,6 +33,13 @@ COMPLAINT_SETTINGS: dict[str, Any] = {
     "REDIRECT_ENABLED": False,
 }
 _MAIN_FIELDS = ("sn", "title", "appeal", "summary", "cotitle", "cost", "status", "issue", "timestamp")
+# the keyword search marks its hits in title, summary and company name: <span class="code-red">品牌</span>
+_HIGHLIGHT = re.compile(r'<span class="code-red">|</span>')
+
+
+def is_search(target: str) -> bool:
+    """A keyword target (not a couid, not the feed): the site's search, listed by relevance."""
+    return not target.isdigit() and target != "feed"
 
 
 class TousuSinaSpider(MentionSpider):
@@ -89,13 +99,14 @@ class TousuSinaSpider(MentionSpider):
             elif mark is None or item["created_at"] > mark:
                 yield self.detail_request(item)
             # else: stored with its details already; a list-only copy would overwrite them
-        if self.passed_mark(meta["query"], created):
+        newest_first = not is_search(meta["query"])
+        if newest_first and self.passed_mark(meta["query"], created):
             self.crawler.stats.inc_value("crisiswatch/stopped_at_mark")
             return
         pager = data.get("pager") or {}
         current = int(pager.get("current") or meta["page"])
         if (entries and current < int(pager.get("page_amount") or 0)
-                and self.within_max_pages(meta["query"], meta["page"], response.url)):
+                and self.within_max_pages(meta["query"], meta["page"], response.url, newest_first=newest_first)):
             # every URL is new (fresh ts/rs), so the dupefilter cannot stop a pager that stands still
             yield self.page_request(meta["brand"], meta["query"], max(int(pager.get("next") or 0), current + 1))
 
@@ -145,13 +156,14 @@ def complaint_item(entry: dict, *, query: str, brand: str) -> dict[str, Any]:
     main = entry.get("main") or {}
     author = entry.get("author") or {}
     sn = str(main.get("sn") or "")
-    extra = {k: main[k] for k in _MAIN_FIELDS if main.get(k) not in (None, "")}
+    extra = {k: _plain(main[k]) if isinstance(main[k], str) else main[k]
+             for k in _MAIN_FIELDS if main.get(k) not in (None, "")}
     item: dict[str, Any] = {
         "source": "tousu_sina",
         "native_id": sn,
         "url": f"https://tousu.sina.com.cn/complaint/view/{sn}/",
-        "title": main.get("title") or "",
-        "text": main.get("summary") or "",
+        "title": _plain(main.get("title")),
+        "text": _plain(main.get("summary")),
         "author": {"id": str(author.get("wb_profile") or ""), "name": author.get("title") or ""},
         "engagement": {"comments": parse_count(main.get("comment_amount")),
                        "likes": parse_count(main.get("upvote_amount"))},
@@ -165,6 +177,11 @@ def complaint_item(entry: dict, *, query: str, brand: str) -> dict[str, Any]:
         except ValueError:
             item["created_at"] = main["timestamp"]
     return item
+
+
+def _plain(value: Any) -> str:
+    """A list field without the search's hit marks (their text stays)."""
+    return _HIGHLIGHT.sub("", value) if isinstance(value, str) else ""
 
 
 def _text(node: Any, css: str) -> str:
