@@ -13,12 +13,14 @@ from scrapy.exceptions import CloseSpider, DropItem
 from scrapy.http import HtmlResponse, Request, TextResponse
 
 from crawlers.blocks import block_reason
+from crawlers.health import source_health
 from crawlers.pipelines import ValidationPipeline
 from crawlers.replay import ReplayServer, load_scenario
 from crawlers.spiders.tousu_sina import TousuSinaSpider
 from crawlers.state import CrawlState
 from crawlers.tousu_signature import signature, signed_params
 from crawlers.wiring import state_connection
+from crisiswatch.db import connect
 from crisiswatch.deadletter import DeadLetters
 from crisiswatch.mention import Mention
 from tests import replay_crawl
@@ -148,13 +150,15 @@ def test_a_captcha_instead_of_a_complaint_page_is_a_block(crawler_for):
 
 def test_refused_list_and_changed_layout_raise_one_health_event(crawler_for):
     crawler = crawler_for(TousuSinaSpider)
-    assert parse(crawler, "tousu/refused.json") == []
+    other = TextResponse(LIST, body=(FIXTURES / "tousu/refused.json").read_bytes().replace(
+        "签名错误".encode(), "参数错误".encode()), request=Request(LIST, meta={"brand": "aurora", "query": COUID, "page": 1}))
+    assert list(crawler.spider.parse(other)) == []
     items = [o for o in parse(crawler, "tousu/received_complaints_layout_changed.json") if isinstance(o, dict)]
     with pytest.raises(DropItem, match="created_at"):
         ValidationPipeline.from_crawler(crawler).process_item(items[0])
     assert "text" in DeadLetters(state_connection(crawler)).recent()[0].reason
     events = CrawlState(state_connection(crawler)).events()
-    assert [e.event for e in events] == ["layout_changed"] and "签名错误" in events[0].detail["reason"]
+    assert [e.event for e in events] == ["layout_changed"] and "参数错误" in events[0].detail["reason"]
 
 
 def test_second_crawl_over_the_replay_server_reads_only_the_newest_page(tmp_path):
@@ -199,3 +203,14 @@ def test_keyword_search_is_listed_by_relevance_so_the_mark_never_stops_it(tmp_pa
     # the search's hit marks are not the complainants' words, nor part of the company's name
     texts = _texts(tmp_path / "cw.db")
     assert not [t for t in texts if "code-red" in t or "span>" in t] and any(f'"cotitle": "{BRAND}"' in t for t in texts)
+
+
+def test_a_refused_signature_blocks_the_source_as_gated(tmp_path):
+    """Before: 签名错误 (the site's web app changed its salt) was an unreadable page: status layout-changed."""
+    with ReplayServer(load_scenario(str(small_scenario(tmp_path)))) as server:
+        cfg = write_config(tmp_path, server)
+        server.tousu_salt = "$0ther-salt%"
+        refused = crawl(cfg, server, "tousu_sina")
+    assert refused.returncode == 1 and "BLOCKED: 黑猫投诉 refused the request signature (签名错误)" in refused.stdout
+    (status,) = source_health(connect(tmp_path / "cw.db"), ["tousu_sina"])
+    assert status.status == "gated" and "tousu_signature.py" in status.reason

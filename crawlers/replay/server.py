@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 from crawlers.replay.reply import Reply
 from crawlers.replay.scenario import Scenario
 from crawlers.replay.sites import SITE_HANDLERS
+from crawlers.tousu_signature import SALT as TOUSU_SALT
 
 
 @dataclass
@@ -104,6 +105,7 @@ class ReplayServer:
         self.mtop_tokens: set[str] = set()
         self.mtop_day_dates = False  # True: Tmall's mtop list dates reviews by day, as public samples show
         self.jd_repeat_first_page = False  # True: JD answers every page with the first page's comments
+        self.tousu_salt = TOUSU_SALT  # the salt 黑猫投诉 checks request signatures with (its web app changes it)
         # which timeline containers m.weibo.cn answers (drop "230413" to play the pre-2022 site)
         self.weibo_timeline_containers = {"230413", "107603"}
         self.handlers = SITE_HANDLERS

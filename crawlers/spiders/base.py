@@ -191,7 +191,11 @@ class MentionSpider(scrapy.Spider):
         self.crawler.stats.set_value("crisiswatch/config_error", reason)
         return CloseSpider("config_error")
 
-    def report_block(self, reason: str, url: str, kind: str = CAPTCHA) -> CloseSpider:
-        """A block only the spider can see (e.g. a login wall inside an HTML page): as the middleware does."""
-        record_block(self.crawler, Block(reason, kind), url)
+    def report_block(self, reason: str, url: str, kind: str = CAPTCHA, *, status: str = "blocked",
+                     query: str = "") -> CloseSpider:
+        """A block only the spider can see (e.g. a login wall inside an HTML page): as the middleware does.
+
+        `status` is the health word (`gated` for a request signature the site refuses); `query` names the
+        target a probe found it for."""
+        record_block(self.crawler, Block(reason, kind), url, status, query=query)
         return CloseSpider("blocked")

@@ -100,7 +100,8 @@ class JdReviewsSpider(MentionSpider):
             if more and not comments:
                 # the reply itself says later pages exist: an empty page here is JD withholding them
                 raise self.report_block(f"page {meta['page']} of {max_page} came back without comments (JD "
-                                        "withholds them from a throttled client)", response.url, THROTTLED)
+                                        "withholds them from a throttled client)", response.url, THROTTLED,
+                                        query=meta["query"])
             if not more and max_page >= SITE_PAGE_LIMIT:
                 self._site_limit(meta["query"], max_page, summary, response.url)
         if more and self.within_max_pages(meta["query"], next_page, response.url):
@@ -114,7 +115,8 @@ class JdReviewsSpider(MentionSpider):
         ids = {i["native_id"] for i in items if i["native_id"]}
         if meta["page"] > 0 and ids and ids <= seen:
             raise self.report_block(f"page {meta['page']} repeats comments of an earlier page (JD withholds the"
-                                    " later pages from a throttled client)", url, THROTTLED)
+                                    " later pages from a throttled client)", url, THROTTLED,
+                                    query=meta["query"])
         seen |= ids
 
     def _site_limit(self, sku: str, max_page: int, summary: dict, url: str) -> None:

@@ -84,7 +84,8 @@ class JutousuSpider(MentionSpider):
         text = "\n".join(t.strip() for t in response.css(f"{CONTENT_CSS} ::text").getall() if t.strip())
         if not text:
             if "登录聚投诉" in response.text:
-                raise self.report_block("聚投诉 login wall instead of a post page", response.url)
+                raise self.report_block("聚投诉 login wall instead of a post page", response.url,
+                                        query=item.get("query", ""))
             self.layout_changed(f"post page has no {CONTENT_CSS}", response.url)
             yield item
             return

@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 import scrapy
 
+from crawlers.blocks import FORBIDDEN
 from crawlers.normalize import parse_count, parse_time
 from crawlers.spiders.base import MentionSpider
 from crawlers.tousu_signature import signed_params
@@ -81,7 +82,12 @@ class TousuSinaSpider(MentionSpider):
         result = reply.get("result") if isinstance(reply.get("result"), dict) else {}
         status = result.get("status") or {}
         if str(status.get("code", 0)) != "0":
-            self.unreadable(response, f"site refused the list: {status.get('msg') or status}")
+            msg = str(status.get("msg") or status)
+            if "签名" in msg:  # the recipe reproduces a captured request; a refusal means the site changed it
+                raise self.report_block(
+                    f"黑猫投诉 refused the request signature ({msg}): its web app's salt or recipe changed "
+                    "(crawlers/tousu_signature.py)", response.url, FORBIDDEN, status="gated", query=meta["query"])
+            self.unreadable(response, f"site refused the list: {msg}")
             return
         data = result.get("data") or {}
         entries = data.get("complaints", data.get("lists"))
@@ -133,7 +139,8 @@ class TousuSinaSpider(MentionSpider):
         } for step in response.css("div.ts-d-item")]
         if not status and not timeline:
             if "登录" in response.text or "验证码" in response.text:
-                raise self.report_block("黑猫投诉 login or captcha page instead of a complaint", response.url)
+                raise self.report_block("黑猫投诉 login or captcha page instead of a complaint", response.url,
+                                        query=item.get("query", ""))
             self.layout_changed("complaint page has no ul.ts-q-list or div.ts-d-item", response.url)
             yield item
             return

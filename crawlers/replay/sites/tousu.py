@@ -11,7 +11,7 @@ from typing import Any
 
 from crawlers.replay.reply import Reply
 from crawlers.replay.sites.common import escape, int_arg, page_count, page_of, pick, title_of, token
-from crawlers.tousu_signature import signature
+from crawlers.tousu_signature import SALT, signature
 
 LISTS = ("/api/company/received_complaints", "/api/index/feed", "/api/index/s")
 _VIEW = re.compile(r"^/complaint/view/(\d+)/?$")
@@ -61,7 +61,8 @@ def relevance(post: Any) -> str:
 
 def _list(server: Any, path: str, query: dict[str, str], layout_changed: bool) -> Any:
     signed = {k: v for k, v in query.items() if k not in ("ts", "rs", "signature", "callback", "_")}
-    if query.get("signature") != signature(query.get("ts", ""), query.get("rs", ""), *signed.values()):
+    salt = getattr(server, "tousu_salt", SALT)  # the site's web app changes it now and then
+    if query.get("signature") != signature(query.get("ts", ""), query.get("rs", ""), *signed.values(), salt=salt):
         return _refused("签名错误")
     company = server.scenario.brand["names"][0]
     posts = server.posts("tousu_sina")
