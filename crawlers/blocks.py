@@ -41,7 +41,7 @@ BLOCK_STATUS = {
     432: Block("HTTP 432 (Weibo: no valid login cookie)", LOGIN),
 }
 LOGIN_HOSTS = ("passport.weibo.com", "passport.weibo.cn", "passport.jd.com", "login.taobao.com",
-               "login.tmall.com", "/login", "/signin")
+               "login.tmall.com", "login.sina.com.cn", "/login", "/signin")
 CAPTCHA_PATHS = ("captcha", "/punish", "_____tmd_____", "verify", "risk_handler")
 # Markers of a login or captcha page: searched in its <title> and in the whole page when an HTML
 # page came where JSON was expected. Order matters: JD's login form asks for a 验证码 too.
@@ -54,6 +54,7 @@ PAGE_MARKERS = (
     ("Sina Visitor System", Block("Weibo visitor check page (no valid login cookie)", LOGIN)),
     ("passport.weibo.com", Block("Weibo login page", LOGIN)),
     ("passport.weibo.cn", Block("Weibo login page", LOGIN)),
+    ("login.sina.com.cn", Block("Sina login page", LOGIN)),
     ("login.taobao.com", Block("Taobao login page", LOGIN)),
     ("验证码", Block("captcha page (验证码)", CAPTCHA)),
     ("安全验证", Block("captcha page (安全验证)", CAPTCHA)),
@@ -133,12 +134,24 @@ def _json_block(payload: dict) -> Block | None:
                      THROTTLED)
     if "rgv587_flag" in payload:
         return Block("Tmall punish page (rgv587)", PUNISHED)
+    if login := _tousu_login(payload):
+        return Block(f"黑猫投诉 login required ({login})", LOGIN)
     ret = " ".join(str(r) for r in payload.get("ret") or []) if isinstance(payload.get("ret"), list) else ""
     if any(code in ret for code in _MTOP_LOGIN):
         return Block(f"mtop login session expired ({ret[:60]})", LOGIN)
     if any(code in ret for code in _MTOP_PUNISH):
         return Block(f"mtop anti-bot check ({ret[:60]})", PUNISHED)
     return None
+
+
+def _tousu_login(payload: dict) -> str:
+    """黑猫投诉's refusal of a request that needs a login (its keyword search): result.status with 登录 in msg."""
+    result = payload.get("result")
+    status = result.get("status") if isinstance(result, dict) else None
+    if not isinstance(status, dict) or str(status.get("code", 0)) == "0":
+        return ""
+    msg = str(status.get("msg", ""))
+    return msg[:30] if "登录" in msg else ""
 
 
 def search_wall(text: str) -> Block | None:

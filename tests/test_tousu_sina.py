@@ -12,7 +12,7 @@ import pytest
 from scrapy.exceptions import CloseSpider, DropItem
 from scrapy.http import HtmlResponse, Request, TextResponse
 
-from crawlers.blocks import block_reason
+from crawlers.blocks import LOGIN, block_of, block_reason
 from crawlers.health import source_health
 from crawlers.pipelines import ValidationPipeline
 from crawlers.replay import ReplayServer, load_scenario
@@ -214,3 +214,22 @@ def test_a_refused_signature_blocks_the_source_as_gated(tmp_path):
     assert refused.returncode == 1 and "BLOCKED: 黑猫投诉 refused the request signature (签名错误)" in refused.stdout
     (status,) = source_health(connect(tmp_path / "cw.db"), ["tousu_sina"])
     assert status.status == "gated" and "tousu_signature.py" in status.reason
+
+
+def test_a_search_that_wants_a_login_says_needs_cookie(tmp_path):
+    """Before: the search's login refusal (请先登录) was an unreadable page: status layout-changed."""
+    with ReplayServer(load_scenario(str(small_scenario(tmp_path)))) as server:
+        server.inject("/api/index/s?", "tousu_login", times=0)
+        wall = _crawl_keyword(tmp_path, server)
+    assert wall.returncode == 1 and "黑猫投诉 login required (请先登录)" in wall.stdout, wall.stdout
+    (status,) = source_health(connect(tmp_path / "cw.db"), ["tousu_sina"])
+    assert status.status == "needs-cookie" and "cookie" in status.reason
+
+
+def test_a_sina_login_page_where_json_was_expected_is_a_login_wall():
+    page = HtmlResponse(LIST, body=b'<html><head><title>\xe6\x96\xb0\xe6\xb5\xaa\xe9\x80\x9a\xe8\xa1\x8c\xe8\xaf\x81</title>'
+                        b'</head><body><form action="https://login.sina.com.cn/sso/login.php"></form></body></html>',
+                        request=Request(LIST))
+    assert block_of(page, expects_json=True).kind == LOGIN
+    moved = TextResponse(LIST, status=302, headers={"Location": "https://login.sina.com.cn/signup/signin.php?entry=ts"})
+    assert block_of(moved, expects_json=True).kind == LOGIN

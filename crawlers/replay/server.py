@@ -58,6 +58,8 @@ FAULT_REPLIES = {
     # club.jd.com's throttle reply: 200 with nothing in the body (public crawlers sleep and retry on it)
     "jd_blank": lambda: Reply(200, b"", "text/html;charset=GBK"),
     "array": lambda: Reply.json([{"ok": 1}]),
+    # 黑猫投诉's keyword search without a login
+    "tousu_login": lambda: Reply.json({"result": {"status": {"code": -1, "msg": "请先登录"}, "data": {}}}),
 }
 # which site a path belongs to, for sessions (m.weibo.cn JSON, s.weibo.com search, JD club, Tmall)
 SITE_PATHS = {"weibo": ("/api/container/getIndex", "/statuses/extend", "/comments/hotflow", "/api/comments/show",
