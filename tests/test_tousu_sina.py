@@ -233,3 +233,15 @@ def test_a_sina_login_page_where_json_was_expected_is_a_login_wall():
     assert block_of(page, expects_json=True).kind == LOGIN
     moved = TextResponse(LIST, status=302, headers={"Location": "https://login.sina.com.cn/signup/signin.php?entry=ts"})
     assert block_of(moved, expects_json=True).kind == LOGIN
+
+
+def test_an_empty_page_the_pager_counts_is_throttling_not_the_end(tmp_path):
+    """Before: page 2 of 3 coming back empty (the site's 风控) ended the list: 'finished', marks moved."""
+    with ReplayServer(load_scenario(str(small_scenario(tmp_path)))) as server:
+        cfg = write_config(tmp_path, server)
+        server.inject("&page=2", "tousu_throttled")
+        throttled = crawl(cfg, server, "tousu_sina")
+    assert throttled.returncode == 1 and "BLOCKED: page 2 came back empty" in throttled.stdout, throttled.stdout
+    assert rows(tmp_path / "cw.db", "SELECT COUNT(*) FROM crawl_marks") == [(0,)]
+    (status,) = source_health(connect(tmp_path / "cw.db"), ["tousu_sina"])
+    assert status.status == "blocked"

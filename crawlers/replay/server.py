@@ -58,6 +58,9 @@ FAULT_REPLIES = {
     # club.jd.com's throttle reply: 200 with nothing in the body (public crawlers sleep and retry on it)
     "jd_blank": lambda: Reply(200, b"", "text/html;charset=GBK"),
     "array": lambda: Reply.json([{"ok": 1}]),
+    # 黑猫投诉's 风控 (risk control): a list that says it holds complaints, with none in it
+    "tousu_throttled": lambda: Reply.json({"result": {"status": {"code": 0, "msg": "操作成功"}, "data": {
+        "pager": {"current": 2, "next": 3, "page_amount": 3, "page_size": 10, "item_count": 23}, "complaints": []}}}),
     # 黑猫投诉's keyword search without a login
     "tousu_login": lambda: Reply.json({"result": {"status": {"code": -1, "msg": "请先登录"}, "data": {}}}),
 }

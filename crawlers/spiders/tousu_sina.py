@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 import scrapy
 
-from crawlers.blocks import FORBIDDEN
+from crawlers.blocks import FORBIDDEN, THROTTLED
 from crawlers.normalize import parse_count, parse_time
 from crawlers.spiders.base import MentionSpider
 from crawlers.tousu_signature import signed_params
@@ -94,6 +94,12 @@ class TousuSinaSpider(MentionSpider):
         if not isinstance(entries, list):
             self.unreadable(response, "reply has no result.data.complaints[] or lists[]")
             return
+        pager = data.get("pager") or {}
+        if not entries and int(pager.get("item_count") or 0) > (meta["page"] - 1) * PAGE_SIZE:
+            # a page the pager says holds complaints comes back empty: the site's 风控, not the end of the list
+            raise self.report_block(f"page {meta['page']} came back empty while the list counts "
+                                    f"{pager.get('item_count')} complaints (黑猫投诉 throttling)", response.url,
+                                    THROTTLED, query=meta["query"])
         items = [complaint_item(e, query=meta["query"], brand=meta["brand"]) for e in entries]
         if any(not i["native_id"] or not i["text"] or "created_at" not in i for i in items):
             self.layout_changed("complaints lack main.sn, main.summary or main.timestamp", response.url)
@@ -109,7 +115,6 @@ class TousuSinaSpider(MentionSpider):
         if newest_first and self.passed_mark(meta["query"], created):
             self.crawler.stats.inc_value("crisiswatch/stopped_at_mark")
             return
-        pager = data.get("pager") or {}
         current = int(pager.get("current") or meta["page"])
         if (entries and current < int(pager.get("page_amount") or 0)
                 and self.within_max_pages(meta["query"], meta["page"], response.url, newest_first=newest_first)):
