@@ -23,7 +23,7 @@ from crawlers.wiring import state_connection
 from crisiswatch.db import connect
 from crisiswatch.deadletter import DeadLetters
 from crisiswatch.mention import Mention
-from tests import replay_crawl
+from tests import realsize, replay_crawl
 from tests.conftest import FIXTURES
 from tests.replay_crawl import Clock, rows
 from tests.replay_sources import crawl, small_scenario, stored, write_config
@@ -245,3 +245,18 @@ def test_an_empty_page_the_pager_counts_is_throttling_not_the_end(tmp_path):
     assert rows(tmp_path / "cw.db", "SELECT COUNT(*) FROM crawl_marks") == [(0,)]
     (status,) = source_health(connect(tmp_path / "cw.db"), ["tousu_sina"])
     assert status.status == "blocked"
+
+
+def test_a_reply_without_a_pager_pages_on_and_says_the_layout_changed(crawler_for):
+    """Before: a reply without result.data.pager ended the crawl after its first page, status ok."""
+    body, _ = realsize.tousu_list(10)
+    payload = json.loads(body)
+    del payload["result"]["data"]["pager"]
+    crawler = crawler_for(TousuSinaSpider)
+    response = TextResponse(LIST, body=json.dumps(payload).encode(), headers={"Content-Type": "application/json"},
+                            request=Request(LIST, meta={"brand": "aurora", "query": COUID, "page": 1}))
+    out = list(crawler.spider.parse(response))
+    assert len([o for o in out if isinstance(o, dict)]) == 10
+    assert [o.meta["page"] for o in out if isinstance(o, Request)] == [2]
+    (event,) = CrawlState(state_connection(crawler)).events()
+    assert event.event == "layout_changed" and "pager" in event.detail["reason"]

@@ -94,8 +94,8 @@ class TousuSinaSpider(MentionSpider):
         if not isinstance(entries, list):
             self.unreadable(response, "reply has no result.data.complaints[] or lists[]")
             return
-        pager = data.get("pager") or {}
-        if not entries and int(pager.get("item_count") or 0) > (meta["page"] - 1) * PAGE_SIZE:
+        pager = data.get("pager")
+        if isinstance(pager, dict) and not entries and int(pager.get("item_count") or 0) > (meta["page"] - 1) * PAGE_SIZE:
             # a page the pager says holds complaints comes back empty: the site's 风控, not the end of the list
             raise self.report_block(f"page {meta['page']} came back empty while the list counts "
                                     f"{pager.get('item_count')} complaints (黑猫投诉 throttling)", response.url,
@@ -115,11 +115,17 @@ class TousuSinaSpider(MentionSpider):
         if newest_first and self.passed_mark(meta["query"], created):
             self.crawler.stats.inc_value("crisiswatch/stopped_at_mark")
             return
-        current = int(pager.get("current") or meta["page"])
-        if (entries and current < int(pager.get("page_amount") or 0)
-                and self.within_max_pages(meta["query"], meta["page"], response.url, newest_first=newest_first)):
+        if not isinstance(pager, dict):
+            # without it a full page is the only sign of more: page on by that, and say the reply changed
+            self.layout_changed("reply has no result.data.pager", response.url)
+            current, more = meta["page"], len(entries) >= PAGE_SIZE
+        else:
+            current = int(pager.get("current") or meta["page"])
+            more = bool(entries) and current < int(pager.get("page_amount") or 0)
+        if more and self.within_max_pages(meta["query"], meta["page"], response.url, newest_first=newest_first):
             # every URL is new (fresh ts/rs), so the dupefilter cannot stop a pager that stands still
-            yield self.page_request(meta["brand"], meta["query"], max(int(pager.get("next") or 0), current + 1))
+            next_page = max(int(pager.get("next") or 0), current + 1) if isinstance(pager, dict) else current + 1
+            yield self.page_request(meta["brand"], meta["query"], next_page)
 
     def _about_brand(self, items: list[dict[str, Any]], meta: dict) -> list[dict[str, Any]]:
         """The site-wide feed holds every company's complaints: keep the ones naming the brand."""
