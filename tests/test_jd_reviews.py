@@ -271,3 +271,19 @@ def test_a_crawl_stopped_by_max_pages_says_so_in_its_line(tmp_path):
         capped = crawl(cfg, server, "jd_reviews", "--max-pages", "2")
         assert capped.returncode == 0 and len(capped.requests) == 2
         assert "1 query stopped at max_pages 2" in capped.stdout, capped.stdout
+
+
+def test_a_page_out_of_time_order_is_not_stopped_at_the_mark(crawler_for):
+    """Before: an old comment listed first (a pinned one, or a list not sorted by time) stopped paging at the
+    mark on page 0, and the new comments after it, on that page and the next, were never looked for again."""
+    every = realsize.posts(40, source="jd")  # newest first, 4 minutes apart
+    pinned = [every[30], *every[:9]]
+    payload = jd_site.comments_page(every, SKU, pinned, 0, 10)
+    response = TextResponse(URL, body=jd_site.jsonp_gbk(payload), headers={"Content-Type": "text/html;charset=GBK"},
+                            request=Request(URL, meta={"brand": "aurora", "query": SKU, "page": 0}))
+    crawler = crawler_for(JdReviewsSpider)
+    CrawlState(state_connection(crawler)).advance_mark("jd", SKU, every[25].created_at)
+    out = list(crawler.spider.parse(response))
+    assert [o.meta["page"] for o in out if isinstance(o, Request)] == [1]
+    assert crawler.stats.get_value("crisiswatch/not_newest_first") == 1
+    assert not crawler.stats.get_value("crisiswatch/stopped_at_mark")

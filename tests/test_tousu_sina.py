@@ -16,6 +16,7 @@ from crawlers.blocks import LOGIN, block_of, block_reason
 from crawlers.health import source_health
 from crawlers.pipelines import ValidationPipeline
 from crawlers.replay import ReplayServer, load_scenario
+from crawlers.replay.sites import tousu as tousu_site
 from crawlers.spiders.tousu_sina import TousuSinaSpider
 from crawlers.state import CrawlState
 from crawlers.tousu_signature import signature, signed_params
@@ -260,3 +261,18 @@ def test_a_reply_without_a_pager_pages_on_and_says_the_layout_changed(crawler_fo
     assert [o.meta["page"] for o in out if isinstance(o, Request)] == [2]
     (event,) = CrawlState(state_connection(crawler)).events()
     assert event.event == "layout_changed" and "pager" in event.detail["reason"]
+
+
+def test_a_company_list_out_of_time_order_is_not_stopped_at_the_mark(crawler_for):
+    """Before: the company list was trusted to be newest first: an old complaint listed first stopped paging
+    at the mark, and the new complaints after it were never looked for again."""
+    every = realsize.posts(30, source="tousu_sina")
+    chunk = [every[20], *every[:9]]
+    body = json.dumps(tousu_site.list_reply(chunk, BRAND, 1, 10, 30, "complaints")).encode()
+    crawler = crawler_for(TousuSinaSpider)
+    CrawlState(state_connection(crawler)).advance_mark("tousu_sina", COUID, every[15].created_at)
+    out = list(crawler.spider.parse(TextResponse(LIST, body=body, headers={"Content-Type": "application/json"},
+                                                 request=Request(LIST, meta={"brand": "aurora", "query": COUID,
+                                                                             "page": 1}))))
+    assert [o.meta["page"] for o in out if isinstance(o, Request)] == [2]
+    assert crawler.stats.get_value("crisiswatch/not_newest_first") == 1

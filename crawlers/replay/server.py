@@ -110,6 +110,7 @@ class ReplayServer:
         self.mtop_tokens: set[str] = set()
         self.mtop_day_dates = False  # True: Tmall's mtop list dates reviews by day, as public samples show
         self.jd_repeat_first_page = False  # True: JD answers every page with the first page's comments
+        self.jutousu_by_relevance = False  # True: 聚投诉's search lists by relevance instead of newest first
         self.tousu_salt = TOUSU_SALT  # the salt 黑猫投诉 checks request signatures with (its web app changes it)
         # which timeline containers m.weibo.cn answers (drop "230413" to play the pre-2022 site)
         self.weibo_timeline_containers = {"230413", "107603"}

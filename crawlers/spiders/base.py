@@ -51,6 +51,9 @@ class MentionSpider(scrapy.Spider):
         self.probe = str(probe).lower() in ("1", "true", "yes")
         self.probe_results: dict[str, tuple[str, str]] = {}
         self.probe_replied: set[str] = set()
+        # queries whose list showed itself not newest first this crawl, and the oldest time listed so far
+        self.unordered: set[str] = set()
+        self._oldest_listed: dict[str, datetime] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> MentionSpider:
@@ -97,6 +100,24 @@ class MentionSpider(scrapy.Spider):
         """True when a newest-first page is entirely at or before the mark: older pages are known."""
         mark = self.mark_for(query)
         return bool(mark and created and max(created) <= mark)
+
+    def listed_newest_first(self, query: str, created: list[datetime], url: str) -> bool:
+        """Whether a list taken to be newest first still shows itself so: no time on this page is newer than
+        the one before it, nor than the oldest of the earlier pages. The stops at the mark rest on that order;
+        the first page that breaks it is said once, and the query is read on to max_pages, never stopped at
+        its mark (a stop would skip the new posts listed after an old one)."""
+        if query in self.unordered:
+            return False
+        times = ([self._oldest_listed[query]] if query in self._oldest_listed else []) + created
+        if any(later > earlier for earlier, later in zip(times, times[1:], strict=False)):
+            self.unordered.add(query)
+            self.crawler.stats.inc_value("crisiswatch/not_newest_first")
+            self.logger.warning("%s: %r is not listed newest first (%s): read on to max_pages, not stopped at its"
+                                " mark", self.name, query, url.split("?", 1)[0])
+            return False
+        if times:
+            self._oldest_listed[query] = times[-1]
+        return True
 
     def passed_mark(self, query: str, created: list[datetime]) -> bool:
         """True once any post of a strictly newest-first list is at or before the mark."""

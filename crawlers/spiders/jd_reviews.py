@@ -86,7 +86,7 @@ class JdReviewsSpider(MentionSpider):
         self._check_not_repeated(meta, items, response.url)
         yield from items
         created = [i["created_at"] for i in items if isinstance(i.get("created_at"), datetime)]
-        if self.passed_mark(meta["query"], created):
+        if self.listed_newest_first(meta["query"], created, response.url) and self.passed_mark(meta["query"], created):
             self.crawler.stats.inc_value("crisiswatch/stopped_at_mark")
             return
         next_page = meta["page"] + 1
@@ -104,7 +104,8 @@ class JdReviewsSpider(MentionSpider):
                                         query=meta["query"])
             if not more and max_page >= SITE_PAGE_LIMIT:
                 self._site_limit(meta["query"], max_page, summary, response.url)
-        if more and self.within_max_pages(meta["query"], next_page, response.url):
+        if more and self.within_max_pages(meta["query"], next_page, response.url,
+                                          newest_first=meta["query"] not in self.unordered):
             yield self.page_request(meta["brand"], meta["query"], next_page)
 
     def _check_not_repeated(self, meta: dict, items: list[dict[str, Any]], url: str) -> None:

@@ -111,7 +111,7 @@ class TousuSinaSpider(MentionSpider):
             elif mark is None or item["created_at"] > mark:
                 yield self.detail_request(item)
             # else: stored with its details already; a list-only copy would overwrite them
-        newest_first = not is_search(meta["query"])
+        newest_first = not is_search(meta["query"]) and self.listed_newest_first(meta["query"], created, response.url)
         if newest_first and self.passed_mark(meta["query"], created):
             self.crawler.stats.inc_value("crisiswatch/stopped_at_mark")
             return
