@@ -148,3 +148,14 @@ def test_a_search_listed_otherwise_than_newest_first_is_read_past_the_mark(tmp_p
     assert "is not listed newest first" in second.stderr
     assert len([r for r in second.requests if "searchPostList" in r]) == -(-len(posts) // 10) + (len(posts) % 10 == 0)
     assert stored(tmp_path / "cw.db", "jutousu") == (len(posts), len(posts))
+
+
+def test_a_page_repeating_an_earlier_one_blocks_instead_of_paging_on(crawler_for):
+    """Before: page 2 answered with page 1's posts was read on (to max_pages, each repeat dropped as a
+    duplicate), 'finished', and the mark moved past the posts the site never showed."""
+    crawler = crawler_for(JutousuSpider)
+    parse(crawler, "jutousu/searchPostList_p1.json")
+    with pytest.raises(CloseSpider) as raised:
+        parse(crawler, "jutousu/searchPostList_p1.json", page=2)
+    assert raised.value.reason == "blocked" and crawler.spider.blocked.startswith("page 2 repeats posts of an earlier page")
+    assert [e.event for e in CrawlState(state_connection(crawler)).events()] == ["source_blocked"]

@@ -276,3 +276,12 @@ def test_a_company_list_out_of_time_order_is_not_stopped_at_the_mark(crawler_for
                                                                              "page": 1}))))
     assert [o.meta["page"] for o in out if isinstance(o, Request)] == [2]
     assert crawler.stats.get_value("crisiswatch/not_newest_first") == 1
+
+
+def test_a_page_repeating_an_earlier_one_blocks_instead_of_paging_on(crawler_for):
+    """Before: page 2 answered with page 1's complaints was read on as more of the list, 'finished'."""
+    crawler = crawler_for(TousuSinaSpider)
+    parse(crawler, "tousu/received_complaints_p1.json")
+    with pytest.raises(CloseSpider):
+        parse(crawler, "tousu/received_complaints_p1.json", page=2)
+    assert crawler.spider.blocked.startswith("page 2 repeats complaints of an earlier page")

@@ -9,7 +9,7 @@ from typing import Any
 import scrapy
 from scrapy.exceptions import CloseSpider
 
-from crawlers.blocks import CAPTCHA, Block
+from crawlers.blocks import CAPTCHA, THROTTLED, Block
 from crawlers.health import record_block
 from crawlers.jsonp import response_json
 from crawlers.normalize import china_time
@@ -54,6 +54,7 @@ class MentionSpider(scrapy.Spider):
         # queries whose list showed itself not newest first this crawl, and the oldest time listed so far
         self.unordered: set[str] = set()
         self._oldest_listed: dict[str, datetime] = {}
+        self._listed_ids: dict[str, set[str]] = {}  # per query, the ids its list pages held so far
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> MentionSpider:
@@ -118,6 +119,18 @@ class MentionSpider(scrapy.Spider):
         if times:
             self._oldest_listed[query] = times[-1]
         return True
+
+    def check_not_repeated(self, meta: dict, items: list[dict[str, Any]], url: str, noun: str = "posts",
+                           why: str = "the site withholds the later pages from a throttled client") -> None:
+        """A later page holding only posts of earlier pages is the site repeating itself, not more of the list:
+        paging on would read the same page to max_pages, and the mark would move past the pages never shown.
+        It blocks the source as throttled (raises CloseSpider)."""
+        seen = self._listed_ids.setdefault(str(meta.get("query", "")), set())
+        ids = {str(i["native_id"]) for i in items if i.get("native_id")}
+        if ids and ids <= seen:  # (on a query's first page nothing is seen yet)
+            raise self.report_block(f"page {meta['page']} repeats {noun} of an earlier page ({why})", url, THROTTLED,
+                                    query=str(meta.get("query", "")))
+        seen |= ids
 
     def passed_mark(self, query: str, created: list[datetime]) -> bool:
         """True once any post of a strictly newest-first list is at or before the mark."""

@@ -41,8 +41,6 @@ class JdReviewsSpider(MentionSpider):
     def __init__(self, api: str = "club", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.api = api
-        # comment ids read so far per sku: a page that holds only these is JD repeating itself
-        self.seen: dict[str, set[str]] = {}
 
     async def start(self) -> AsyncIterator[Any]:
         base = self.base_url(CLUB)
@@ -83,7 +81,10 @@ class JdReviewsSpider(MentionSpider):
         items = [review_item(c, sku=meta["query"], brand=meta["brand"]) for c in comments]
         if any(_incomplete(i) for i in items):
             self.layout_changed("comments lack id, content or creationTime", response.url)
-        self._check_not_repeated(meta, items, response.url)
+        # JD answers a client it throttles or does not trust with pages it already sent (public crawlers report
+        # most of a product's 'reviews' as repeats)
+        self.check_not_repeated(meta, items, response.url, "comments", "JD withholds the later pages from a "
+                                "throttled client")
         yield from items
         created = [i["created_at"] for i in items if isinstance(i.get("created_at"), datetime)]
         if self.listed_newest_first(meta["query"], created, response.url) and self.passed_mark(meta["query"], created):
@@ -107,18 +108,6 @@ class JdReviewsSpider(MentionSpider):
         if more and self.within_max_pages(meta["query"], next_page, response.url,
                                           newest_first=meta["query"] not in self.unordered):
             yield self.page_request(meta["brand"], meta["query"], next_page)
-
-    def _check_not_repeated(self, meta: dict, items: list[dict[str, Any]], url: str) -> None:
-        """JD answers a client it throttles or does not trust with pages it already sent (public crawlers
-        report most of a product's 'reviews' as repeats): paging on would read the same page a hundred
-        times, and the mark would move past the pages never shown. A page of only known comments blocks."""
-        seen = self.seen.setdefault(meta["query"], set())
-        ids = {i["native_id"] for i in items if i["native_id"]}
-        if meta["page"] > 0 and ids and ids <= seen:
-            raise self.report_block(f"page {meta['page']} repeats comments of an earlier page (JD withholds the"
-                                    " later pages from a throttled client)", url, THROTTLED,
-                                    query=meta["query"])
-        seen |= ids
 
     def _site_limit(self, sku: str, max_page: int, summary: dict, url: str) -> None:
         """JD lists at most 100 pages of any product: the older reviews of a product with more are out of

@@ -62,6 +62,7 @@ class JutousuSpider(MentionSpider):
         items = [post_item(p, query=meta["query"], brand=meta["brand"]) for p in posts]
         if any(not i["native_id"] or not i["text"] or "created_at" not in i for i in items):
             self.layout_changed("posts lack id, shortTopic or ctime", response.url)
+        self.check_not_repeated(meta, items, response.url)
         mark = self.mark_for(meta["query"])
         for item in items:
             created = item.get("created_at")

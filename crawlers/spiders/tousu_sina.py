@@ -103,6 +103,7 @@ class TousuSinaSpider(MentionSpider):
         items = [complaint_item(e, query=meta["query"], brand=meta["brand"]) for e in entries]
         if any(not i["native_id"] or not i["text"] or "created_at" not in i for i in items):
             self.layout_changed("complaints lack main.sn, main.summary or main.timestamp", response.url)
+        self.check_not_repeated(meta, items, response.url, "complaints")
         created = [i["created_at"] for i in items if isinstance(i.get("created_at"), datetime)]
         mark = self.mark_for(meta["query"])
         for item in self._about_brand(items, meta):
