@@ -146,6 +146,7 @@ def test_a_search_listed_otherwise_than_newest_first_is_read_past_the_mark(tmp_p
         second = crawl(cfg, server, "jutousu")
     assert second.returncode == 0, second.stdout + second.stderr[-2000:]
     assert "is not listed newest first" in second.stderr
+    assert "1 query not listed newest first (read on, not stopped at the mark)" in second.stdout
     assert len([r for r in second.requests if "searchPostList" in r]) == -(-len(posts) // 10) + (len(posts) % 10 == 0)
     assert stored(tmp_path / "cw.db", "jutousu") == (len(posts), len(posts))
 

@@ -79,6 +79,9 @@ def summary_line(source: str, s: dict) -> str:
             # queries with more pages than max_pages: said here, not only in the log
             + (f" · {_queries(s['crisiswatch/pages_capped'])} stopped at max_pages {s.get('crisiswatch/max_pages')}"
                if s.get("crisiswatch/pages_capped") else "")
+            # lists taken to be newest first that showed otherwise: no stop at the mark for them
+            + (f" · {_queries(s['crisiswatch/not_newest_first'])} not listed newest first (read on, not stopped at"
+               " the mark)" if s.get("crisiswatch/not_newest_first") else "")
             # JD lists 100 pages of a product's reviews: older ones are out of any crawl's reach
             + (f" · {_queries(s['crisiswatch/site_page_limit'])} past the site's page limit (older posts out of"
                " reach)" if s.get("crisiswatch/site_page_limit") else "")
