@@ -222,6 +222,12 @@ def test_a_reply_without_max_page_pages_on_and_says_the_layout_changed(crawler_f
     assert event.event == "layout_changed" and "maxPage" in event.detail["reason"]
     # a short page is the end, as maxPage would have said
     assert not [o for o in crawler.spider.parse(_page(3, 35, 40, None)) if isinstance(o, Request)]
+    # a count sent as a string is still the count
+    crawler = crawler_for(JdReviewsSpider)
+    page = _page(0, 0, 40, None)
+    page = page.replace(body=page.body.replace(b'"testId"', b'"maxPage": "4", "testId"'))
+    assert [o.meta["page"] for o in crawler.spider.parse(page) if isinstance(o, Request)] == [1]
+    assert not crawler.stats.get_value("crisiswatch/layout_changed")
 
 
 def test_an_empty_page_before_max_page_is_jd_withholding_it(crawler_for):

@@ -92,6 +92,8 @@ class JdReviewsSpider(MentionSpider):
             return
         next_page = meta["page"] + 1
         max_page = data.get("maxPage")
+        if isinstance(max_page, str) and max_page.isdigit():
+            max_page = int(max_page)
         if not isinstance(max_page, int):
             # without it a full page is the only sign of more: page on by that, and say the reply changed
             self.layout_changed(f"reply has no maxPage (got {max_page!r})", response.url)
@@ -118,6 +120,7 @@ class JdReviewsSpider(MentionSpider):
         self.crawler.stats.inc_value("crisiswatch/site_page_limit")
         self.logger.warning("%s: %s has %d reviews, JD lists %d pages of %d: the older ones are out of reach (%s)",
                             self.name, sku, total, max_page, PAGE_SIZE, url.split("?", 1)[0])
+
 
 def review_item(comment: dict, *, sku: str, brand: str) -> dict[str, Any]:
     """A Mention-shaped dict; missing required fields stay missing so validation names them."""
