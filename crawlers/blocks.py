@@ -3,7 +3,8 @@
 A block is only ever a positive sign the site gave: a status code the sites use for refusals, a
 redirect to a login or captcha page, a login or captcha page itself, Weibo's `ok:-100` or its
 throttle reply (errno 100005, "请求过于频繁"), Tmall's
-`rgv587_flag` punish reply, an mtop `FAIL_SYS_USER_VALIDATE`, or JD's bare `{}`. The whole body
+`rgv587_flag` punish reply, an mtop `FAIL_SYS_USER_VALIDATE`, JD's bare `{}`, or JD's empty 200 reply
+(its throttle: nothing at all, or the callback with nothing in it). The whole body
 is read (a real Weibo search page is 40-160 KB): a reply that cannot be read is never called a
 block, it is left to the spider, which reports it as an unreadable page.
 
@@ -40,7 +41,7 @@ BLOCK_STATUS = {
     432: Block("HTTP 432 (Weibo: no valid login cookie)", LOGIN),
 }
 LOGIN_HOSTS = ("passport.weibo.com", "passport.weibo.cn", "passport.jd.com", "login.taobao.com",
-               "login.tmall.com", "/login", "/signin")
+               "login.tmall.com", "login.sina.com.cn", "/login", "/signin")
 CAPTCHA_PATHS = ("captcha", "/punish", "_____tmd_____", "verify", "risk_handler")
 # Markers of a login or captcha page: searched in its <title> and in the whole page when an HTML
 # page came where JSON was expected. Order matters: JD's login form asks for a 验证码 too.
@@ -53,6 +54,7 @@ PAGE_MARKERS = (
     ("Sina Visitor System", Block("Weibo visitor check page (no valid login cookie)", LOGIN)),
     ("passport.weibo.com", Block("Weibo login page", LOGIN)),
     ("passport.weibo.cn", Block("Weibo login page", LOGIN)),
+    ("login.sina.com.cn", Block("Sina login page", LOGIN)),
     ("login.taobao.com", Block("Taobao login page", LOGIN)),
     ("验证码", Block("captcha page (验证码)", CAPTCHA)),
     ("安全验证", Block("captcha page (安全验证)", CAPTCHA)),
@@ -71,6 +73,10 @@ _MTOP_PUNISH = ("FAIL_SYS_USER_VALIDATE", "RGV587_ERROR")
 # m.weibo.cn's throttle reply: {"ok":0,"errno":"100005","msg":"请求过于频繁,歇歇吧"} (not the end of a list)
 _WEIBO_THROTTLE_ERRNO = "100005"
 _WEIBO_THROTTLE_MSG = "请求过于频繁"
+# club.jd.com answers a throttled client with an empty 200 body (public crawlers sleep and retry on it);
+# the comment API never sends an empty answer otherwise, so it is not an unreadable page
+_EMPTY_MEANS_THROTTLED = ("/comment/productPageComments.action",)
+_EMPTY_CALLBACK = re.compile(r"^[\w$.]+\(\s*\)\s*;?$")
 
 
 def block_of(response: Any, expects_json: bool) -> Block | None:
@@ -94,6 +100,9 @@ def block_of(response: Any, expects_json: bool) -> Block | None:
         block = _page_block(title.group(1)) if title else None
         return block or (search_wall(text) if _SEARCH_PAGE in url else None)
     stripped = text.lstrip().lstrip("\ufeff")
+    if any(path in url for path in _EMPTY_MEANS_THROTTLED) and (
+            not stripped.strip() or _EMPTY_CALLBACK.match(stripped.strip())):
+        return Block("empty reply (JD withholds comments from a throttled client)", THROTTLED)
     if not expects_json:
         return _page_block(text)
     if stripped.startswith("<"):
@@ -125,12 +134,24 @@ def _json_block(payload: dict) -> Block | None:
                      THROTTLED)
     if "rgv587_flag" in payload:
         return Block("Tmall punish page (rgv587)", PUNISHED)
+    if login := _tousu_login(payload):
+        return Block(f"黑猫投诉 login required ({login})", LOGIN)
     ret = " ".join(str(r) for r in payload.get("ret") or []) if isinstance(payload.get("ret"), list) else ""
     if any(code in ret for code in _MTOP_LOGIN):
         return Block(f"mtop login session expired ({ret[:60]})", LOGIN)
     if any(code in ret for code in _MTOP_PUNISH):
         return Block(f"mtop anti-bot check ({ret[:60]})", PUNISHED)
     return None
+
+
+def _tousu_login(payload: dict) -> str:
+    """黑猫投诉's refusal of a request that needs a login (its keyword search): result.status with 登录 in msg."""
+    result = payload.get("result")
+    status = result.get("status") if isinstance(result, dict) else None
+    if not isinstance(status, dict) or str(status.get("code", 0)) == "0":
+        return ""
+    msg = str(status.get("msg", ""))
+    return msg[:30] if "登录" in msg else ""
 
 
 def search_wall(text: str) -> Block | None:

@@ -16,9 +16,9 @@ SALT = "$d6eb7ff91ee257475%"
 _RS_ALPHABET = string.digits + string.ascii_letters
 
 
-def signature(ts: str, rs: str, *values: str | int) -> str:
+def signature(ts: str, rs: str, *values: str | int, salt: str = SALT) -> str:
     """sha256 hex of ts, rs, the salt and the signed values, sorted as strings and joined."""
-    parts = sorted([str(ts), str(rs), SALT, *(str(v) for v in values)])
+    parts = sorted([str(ts), str(rs), salt, *(str(v) for v in values)])
     return hashlib.sha256("".join(parts).encode("utf-8")).hexdigest()
 
 

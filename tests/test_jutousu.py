@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -21,6 +21,7 @@ from crawlers.wiring import state_connection
 from crisiswatch.deadletter import DeadLetters
 from crisiswatch.mention import Mention
 from tests.conftest import FIXTURES
+from tests.replay_crawl import Clock
 from tests.replay_sources import crawl, small_scenario, stored, write_config
 
 KEYWORD = "极光优选"
@@ -129,3 +130,33 @@ def test_second_crawl_over_the_replay_server_reads_only_the_newest_page(tmp_path
         texts = [json.loads(r[0])["text"] for r in sqlite3.connect(tmp_path / "cw.db").execute(
             "SELECT doc FROM mentions WHERE source='jutousu'")]
         assert not [t for t in texts if t.endswith("...")]  # full texts survived the second crawl
+
+
+def test_a_search_listed_otherwise_than_newest_first_is_read_past_the_mark(tmp_path):
+    """Before: the stop at the mark trusted the search to be newest first; listed by relevance, a second crawl
+    read one page and the new posts listed among the old ones on later pages were never read."""
+    scenario = load_scenario(str(small_scenario(tmp_path)))
+    posts = [p for p in scenario.posts if p.source == "jutousu" and KEYWORD in p.text]
+    clock = Clock(scenario.end - timedelta(hours=3))
+    with ReplayServer(scenario, clock=clock) as server:
+        server.jutousu_by_relevance = True
+        cfg = write_config(tmp_path, server)
+        assert crawl(cfg, server, "jutousu").returncode == 0
+        clock.advance(hours=3)
+        second = crawl(cfg, server, "jutousu")
+    assert second.returncode == 0, second.stdout + second.stderr[-2000:]
+    assert "is not listed newest first" in second.stderr
+    assert "1 query not listed newest first (read on, not stopped at the mark)" in second.stdout
+    assert len([r for r in second.requests if "searchPostList" in r]) == -(-len(posts) // 10) + (len(posts) % 10 == 0)
+    assert stored(tmp_path / "cw.db", "jutousu") == (len(posts), len(posts))
+
+
+def test_a_page_repeating_an_earlier_one_blocks_instead_of_paging_on(crawler_for):
+    """Before: page 2 answered with page 1's posts was read on (to max_pages, each repeat dropped as a
+    duplicate), 'finished', and the mark moved past the posts the site never showed."""
+    crawler = crawler_for(JutousuSpider)
+    parse(crawler, "jutousu/searchPostList_p1.json")
+    with pytest.raises(CloseSpider) as raised:
+        parse(crawler, "jutousu/searchPostList_p1.json", page=2)
+    assert raised.value.reason == "blocked" and crawler.spider.blocked.startswith("page 2 repeats posts of an earlier page")
+    assert [e.event for e in CrawlState(state_connection(crawler)).events()] == ["source_blocked"]

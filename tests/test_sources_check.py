@@ -117,3 +117,14 @@ def test_one_source_only(tmp_path):
         wrong = cli(cfg, "sources", "check", "myspace")
     assert proc.returncode == 0 and list(lines(proc.stdout)) == [("jutousu", "极光优选")]
     assert wrong.returncode == 1 and "no source named 'myspace'" in wrong.stderr
+
+
+def test_spider_seen_refusals_are_named_for_their_target(tmp_path):
+    """Before: 黑猫's refused signature probed as layout-changed, and a block a spider sees itself was noted
+    under no target, so the target showed 'ok 0 posts read'."""
+    with ReplayServer(load_scenario(str(small_scenario(tmp_path)))) as server:
+        server.tousu_salt = "$0ther-salt%"  # the site's web app changed its salt
+        proc = cli(sources_config(tmp_path, server), "sources", "check", "tousu_sina")
+    assert proc.returncode == 1
+    assert lines(proc.stdout)[("tousu_sina", "6384912431")].startswith(
+        "gated 黑猫投诉 refused the request signature (签名错误)")

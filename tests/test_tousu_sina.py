@@ -3,27 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from scrapy.exceptions import CloseSpider, DropItem
 from scrapy.http import HtmlResponse, Request, TextResponse
 
-from crawlers.blocks import block_reason
+from crawlers.blocks import LOGIN, block_of, block_reason
+from crawlers.health import source_health
 from crawlers.pipelines import ValidationPipeline
 from crawlers.replay import ReplayServer, load_scenario
+from crawlers.replay.sites import tousu as tousu_site
 from crawlers.spiders.tousu_sina import TousuSinaSpider
 from crawlers.state import CrawlState
 from crawlers.tousu_signature import signature, signed_params
 from crawlers.wiring import state_connection
+from crisiswatch.db import connect
 from crisiswatch.deadletter import DeadLetters
 from crisiswatch.mention import Mention
+from tests import realsize, replay_crawl
 from tests.conftest import FIXTURES
+from tests.replay_crawl import Clock, rows
 from tests.replay_sources import crawl, small_scenario, stored, write_config
 
 COUID = "6384912431"
+BRAND = "极光优选"
 LIST = f"https://tousu.sina.com.cn/api/company/received_complaints?couid={COUID}&type=1&page_size=10&page=1"
 VIEW = "https://tousu.sina.com.cn/complaint/view/17395550001/"
 
@@ -144,13 +151,15 @@ def test_a_captcha_instead_of_a_complaint_page_is_a_block(crawler_for):
 
 def test_refused_list_and_changed_layout_raise_one_health_event(crawler_for):
     crawler = crawler_for(TousuSinaSpider)
-    assert parse(crawler, "tousu/refused.json") == []
+    other = TextResponse(LIST, body=(FIXTURES / "tousu/refused.json").read_bytes().replace(
+        "签名错误".encode(), "参数错误".encode()), request=Request(LIST, meta={"brand": "aurora", "query": COUID, "page": 1}))
+    assert list(crawler.spider.parse(other)) == []
     items = [o for o in parse(crawler, "tousu/received_complaints_layout_changed.json") if isinstance(o, dict)]
     with pytest.raises(DropItem, match="created_at"):
         ValidationPipeline.from_crawler(crawler).process_item(items[0])
     assert "text" in DeadLetters(state_connection(crawler)).recent()[0].reason
     events = CrawlState(state_connection(crawler)).events()
-    assert [e.event for e in events] == ["layout_changed"] and "签名错误" in events[0].detail["reason"]
+    assert [e.event for e in events] == ["layout_changed"] and "参数错误" in events[0].detail["reason"]
 
 
 def test_second_crawl_over_the_replay_server_reads_only_the_newest_page(tmp_path):
@@ -165,3 +174,114 @@ def test_second_crawl_over_the_replay_server_reads_only_the_newest_page(tmp_path
         second = crawl(cfg, server, "tousu_sina")
         assert second.returncode == 0, second.stderr[-2000:]
         assert len(second.requests) == 1 and second.requests[0].endswith("&page=1")
+
+
+def _crawl_keyword(tmp_path, server, *args: str):
+    cfg = replay_crawl.write_config(tmp_path, {"tousu_sina": server.base_url}, sources={"tousu_sina": [BRAND]})
+    return crawl(cfg, server, "tousu_sina", *args)
+
+
+def _texts(db) -> list[str]:
+    """Each stored complaint's text, title and extra fields (the company name, the list's title and summary)."""
+    return [json.dumps({k: doc[k] for k in ("text", "title", "extra")}, ensure_ascii=False)
+            for doc in (json.loads(r[0]) for r in rows(db, "SELECT doc FROM mentions"))]
+
+
+def test_keyword_search_is_listed_by_relevance_so_the_mark_never_stops_it(tmp_path):
+    """Before: the keyword search (sorted by relevance: public samples list 11-23, 12-13, 11-18) stopped at the
+    first page holding a complaint older than the mark, and new complaints on later pages were never read."""
+    scenario = load_scenario(str(small_scenario(tmp_path)))
+    complaints = [p for p in scenario.posts if p.source == "tousu_sina"]
+    clock = Clock(scenario.end - timedelta(hours=3))
+    with ReplayServer(scenario, clock=clock) as server:
+        first = _crawl_keyword(tmp_path, server)
+        assert first.returncode == 0, first.stdout + first.stderr[-2000:]
+        clock.advance(hours=3)  # new complaints, which the search lists among the old ones
+        second = _crawl_keyword(tmp_path, server)
+        assert second.returncode == 0, second.stdout + second.stderr[-2000:]
+    assert len(second.requests) == -(-len(complaints) // 10)  # every page, not only the first
+    assert stored(tmp_path / "cw.db", "tousu_sina") == (len(complaints), len(complaints))
+    # the search's hit marks are not the complainants' words, nor part of the company's name
+    texts = _texts(tmp_path / "cw.db")
+    assert not [t for t in texts if "code-red" in t or "span>" in t] and any(f'"cotitle": "{BRAND}"' in t for t in texts)
+
+
+def test_a_refused_signature_blocks_the_source_as_gated(tmp_path):
+    """Before: 签名错误 (the site's web app changed its salt) was an unreadable page: status layout-changed."""
+    with ReplayServer(load_scenario(str(small_scenario(tmp_path)))) as server:
+        cfg = write_config(tmp_path, server)
+        server.tousu_salt = "$0ther-salt%"
+        refused = crawl(cfg, server, "tousu_sina")
+    assert refused.returncode == 1 and "BLOCKED: 黑猫投诉 refused the request signature (签名错误)" in refused.stdout
+    (status,) = source_health(connect(tmp_path / "cw.db"), ["tousu_sina"])
+    assert status.status == "gated" and "tousu_signature.py" in status.reason
+
+
+def test_a_search_that_wants_a_login_says_needs_cookie(tmp_path):
+    """Before: the search's login refusal (请先登录) was an unreadable page: status layout-changed."""
+    with ReplayServer(load_scenario(str(small_scenario(tmp_path)))) as server:
+        server.inject("/api/index/s?", "tousu_login", times=0)
+        wall = _crawl_keyword(tmp_path, server)
+    assert wall.returncode == 1 and "黑猫投诉 login required (请先登录)" in wall.stdout, wall.stdout
+    (status,) = source_health(connect(tmp_path / "cw.db"), ["tousu_sina"])
+    assert status.status == "needs-cookie" and "cookie" in status.reason
+
+
+def test_a_sina_login_page_where_json_was_expected_is_a_login_wall():
+    page = HtmlResponse(LIST, body=b'<html><head><title>\xe6\x96\xb0\xe6\xb5\xaa\xe9\x80\x9a\xe8\xa1\x8c\xe8\xaf\x81</title>'
+                        b'</head><body><form action="https://login.sina.com.cn/sso/login.php"></form></body></html>',
+                        request=Request(LIST))
+    assert block_of(page, expects_json=True).kind == LOGIN
+    moved = TextResponse(LIST, status=302, headers={"Location": "https://login.sina.com.cn/signup/signin.php?entry=ts"})
+    assert block_of(moved, expects_json=True).kind == LOGIN
+
+
+def test_an_empty_page_the_pager_counts_is_throttling_not_the_end(tmp_path):
+    """Before: page 2 of 3 coming back empty (the site's 风控) ended the list: 'finished', marks moved."""
+    with ReplayServer(load_scenario(str(small_scenario(tmp_path)))) as server:
+        cfg = write_config(tmp_path, server)
+        server.inject("&page=2", "tousu_throttled")
+        throttled = crawl(cfg, server, "tousu_sina")
+    assert throttled.returncode == 1 and "BLOCKED: page 2 came back empty" in throttled.stdout, throttled.stdout
+    assert rows(tmp_path / "cw.db", "SELECT COUNT(*) FROM crawl_marks") == [(0,)]
+    (status,) = source_health(connect(tmp_path / "cw.db"), ["tousu_sina"])
+    assert status.status == "blocked"
+
+
+def test_a_reply_without_a_pager_pages_on_and_says_the_layout_changed(crawler_for):
+    """Before: a reply without result.data.pager ended the crawl after its first page, status ok."""
+    body, _ = realsize.tousu_list(10)
+    payload = json.loads(body)
+    del payload["result"]["data"]["pager"]
+    crawler = crawler_for(TousuSinaSpider)
+    response = TextResponse(LIST, body=json.dumps(payload).encode(), headers={"Content-Type": "application/json"},
+                            request=Request(LIST, meta={"brand": "aurora", "query": COUID, "page": 1}))
+    out = list(crawler.spider.parse(response))
+    assert len([o for o in out if isinstance(o, dict)]) == 10
+    assert [o.meta["page"] for o in out if isinstance(o, Request)] == [2]
+    (event,) = CrawlState(state_connection(crawler)).events()
+    assert event.event == "layout_changed" and "pager" in event.detail["reason"]
+
+
+def test_a_company_list_out_of_time_order_is_not_stopped_at_the_mark(crawler_for):
+    """Before: the company list was trusted to be newest first: an old complaint listed first stopped paging
+    at the mark, and the new complaints after it were never looked for again."""
+    every = realsize.posts(30, source="tousu_sina")
+    chunk = [every[20], *every[:9]]
+    body = json.dumps(tousu_site.list_reply(chunk, BRAND, 1, 10, 30, "complaints")).encode()
+    crawler = crawler_for(TousuSinaSpider)
+    CrawlState(state_connection(crawler)).advance_mark("tousu_sina", COUID, every[15].created_at)
+    out = list(crawler.spider.parse(TextResponse(LIST, body=body, headers={"Content-Type": "application/json"},
+                                                 request=Request(LIST, meta={"brand": "aurora", "query": COUID,
+                                                                             "page": 1}))))
+    assert [o.meta["page"] for o in out if isinstance(o, Request)] == [2]
+    assert crawler.stats.get_value("crisiswatch/not_newest_first") == 1
+
+
+def test_a_page_repeating_an_earlier_one_blocks_instead_of_paging_on(crawler_for):
+    """Before: page 2 answered with page 1's complaints was read on as more of the list, 'finished'."""
+    crawler = crawler_for(TousuSinaSpider)
+    parse(crawler, "tousu/received_complaints_p1.json")
+    with pytest.raises(CloseSpider):
+        parse(crawler, "tousu/received_complaints_p1.json", page=2)
+    assert crawler.spider.blocked.startswith("page 2 repeats complaints of an earlier page")

@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 from crawlers.replay.reply import Reply
 from crawlers.replay.scenario import Scenario
 from crawlers.replay.sites import SITE_HANDLERS
+from crawlers.tousu_signature import SALT as TOUSU_SALT
 
 
 @dataclass
@@ -54,7 +55,14 @@ FAULT_REPLIES = {
     # an ok:0 crisiswatch does not know: neither a block nor the end of the list
     "refused": lambda: Reply.json({"ok": 0, "msg": "出错了"}),
     "jd_empty": lambda: Reply(200, b"{}", "text/html;charset=GBK"),
+    # club.jd.com's throttle reply: 200 with nothing in the body (public crawlers sleep and retry on it)
+    "jd_blank": lambda: Reply(200, b"", "text/html;charset=GBK"),
     "array": lambda: Reply.json([{"ok": 1}]),
+    # 黑猫投诉's 风控 (risk control): a list that says it holds complaints, with none in it
+    "tousu_throttled": lambda: Reply.json({"result": {"status": {"code": 0, "msg": "操作成功"}, "data": {
+        "pager": {"current": 2, "next": 3, "page_amount": 3, "page_size": 10, "item_count": 23}, "complaints": []}}}),
+    # 黑猫投诉's keyword search without a login
+    "tousu_login": lambda: Reply.json({"result": {"status": {"code": -1, "msg": "请先登录"}, "data": {}}}),
 }
 # which site a path belongs to, for sessions (m.weibo.cn JSON, s.weibo.com search, JD club, Tmall)
 SITE_PATHS = {"weibo": ("/api/container/getIndex", "/statuses/extend", "/comments/hotflow", "/comments/hotFlowChild",
@@ -101,6 +109,9 @@ class ReplayServer:
         self.logins: dict[str, LoginRequirement] = {}
         self.mtop_tokens: set[str] = set()
         self.mtop_day_dates = False  # True: Tmall's mtop list dates reviews by day, as public samples show
+        self.jd_repeat_first_page = False  # True: JD answers every page with the first page's comments
+        self.jutousu_by_relevance = False  # True: 聚投诉's search lists by relevance instead of newest first
+        self.tousu_salt = TOUSU_SALT  # the salt 黑猫投诉 checks request signatures with (its web app changes it)
         # which timeline containers m.weibo.cn answers (drop "230413" to play the pre-2022 site)
         self.weibo_timeline_containers = {"230413", "107603"}
         self.handlers = SITE_HANDLERS

@@ -9,7 +9,7 @@ from typing import Any
 import scrapy
 from scrapy.exceptions import CloseSpider
 
-from crawlers.blocks import CAPTCHA, Block
+from crawlers.blocks import CAPTCHA, THROTTLED, Block
 from crawlers.health import record_block
 from crawlers.jsonp import response_json
 from crawlers.normalize import china_time
@@ -51,6 +51,10 @@ class MentionSpider(scrapy.Spider):
         self.probe = str(probe).lower() in ("1", "true", "yes")
         self.probe_results: dict[str, tuple[str, str]] = {}
         self.probe_replied: set[str] = set()
+        # queries whose list showed itself not newest first this crawl, and the oldest time listed so far
+        self.unordered: set[str] = set()
+        self._oldest_listed: dict[str, datetime] = {}
+        self._listed_ids: dict[str, set[str]] = {}  # per query, the ids its list pages held so far
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> MentionSpider:
@@ -97,6 +101,36 @@ class MentionSpider(scrapy.Spider):
         """True when a newest-first page is entirely at or before the mark: older pages are known."""
         mark = self.mark_for(query)
         return bool(mark and created and max(created) <= mark)
+
+    def listed_newest_first(self, query: str, created: list[datetime], url: str) -> bool:
+        """Whether a list taken to be newest first still shows itself so: no time on this page is newer than
+        the one before it, nor than the oldest of the earlier pages. The stops at the mark rest on that order;
+        the first page that breaks it is said once, and the query is read on to max_pages, never stopped at
+        its mark (a stop would skip the new posts listed after an old one)."""
+        if query in self.unordered:
+            return False
+        times = ([self._oldest_listed[query]] if query in self._oldest_listed else []) + created
+        if any(later > earlier for earlier, later in zip(times, times[1:], strict=False)):
+            self.unordered.add(query)
+            self.crawler.stats.inc_value("crisiswatch/not_newest_first")
+            self.logger.warning("%s: %r is not listed newest first (%s): read on to max_pages, not stopped at its"
+                                " mark", self.name, query, url.split("?", 1)[0])
+            return False
+        if times:
+            self._oldest_listed[query] = times[-1]
+        return True
+
+    def check_not_repeated(self, meta: dict, items: list[dict[str, Any]], url: str, noun: str = "posts",
+                           why: str = "the site withholds the later pages from a throttled client") -> None:
+        """A later page holding only posts of earlier pages is the site repeating itself, not more of the list:
+        paging on would read the same page to max_pages, and the mark would move past the pages never shown.
+        It blocks the source as throttled (raises CloseSpider)."""
+        seen = self._listed_ids.setdefault(str(meta.get("query", "")), set())
+        ids = {str(i["native_id"]) for i in items if i.get("native_id")}
+        if ids and ids <= seen:  # (on a query's first page nothing is seen yet)
+            raise self.report_block(f"page {meta['page']} repeats {noun} of an earlier page ({why})", url, THROTTLED,
+                                    query=str(meta.get("query", "")))
+        seen |= ids
 
     def passed_mark(self, query: str, created: list[datetime]) -> bool:
         """True once any post of a strictly newest-first list is at or before the mark."""
@@ -158,6 +192,7 @@ class MentionSpider(scrapy.Spider):
         if pages_read < self.max_pages:
             return True
         self.crawler.stats.inc_value("crisiswatch/pages_capped")
+        self.crawler.stats.set_value("crisiswatch/max_pages", self.max_pages)
         if (self.mark_for(query) is not None or not newest_first) and query not in self.capped:
             self.capped.add(query)
             self.logger.warning("%s: %r has more new posts than %d pages hold (the last read: %s); its mark stays,"
@@ -190,7 +225,11 @@ class MentionSpider(scrapy.Spider):
         self.crawler.stats.set_value("crisiswatch/config_error", reason)
         return CloseSpider("config_error")
 
-    def report_block(self, reason: str, url: str, kind: str = CAPTCHA) -> CloseSpider:
-        """A block only the spider can see (e.g. a login wall inside an HTML page): as the middleware does."""
-        record_block(self.crawler, Block(reason, kind), url)
+    def report_block(self, reason: str, url: str, kind: str = CAPTCHA, *, status: str = "blocked",
+                     query: str = "") -> CloseSpider:
+        """A block only the spider can see (e.g. a login wall inside an HTML page): as the middleware does.
+
+        `status` is the health word (`gated` for a request signature the site refuses); `query` names the
+        target a probe found it for."""
+        record_block(self.crawler, Block(reason, kind), url, status, query=query)
         return CloseSpider("blocked")

@@ -1,4 +1,8 @@
-"""聚投诉 (ts.21cn.com): keyword search over complaint posts, newest first, with full text from each post's page.
+"""聚投诉 (ts.21cn.com): keyword search over complaint posts, with full text from each post's page.
+
+Public crawlers read the search (listType=1) as newest first and stop at a date; so does this spider, at
+the crawl mark, while each page shows that order (MentionSpider.listed_newest_first): a page that breaks
+it sends the query on to max_pages instead.
 
 The search list carries a shortened topic; a post whose topic was cut short (ends in "...") is
 completed from its page `/tousu/show/id/{id}` unless `-a details=0`. The post page's content
@@ -58,6 +62,7 @@ class JutousuSpider(MentionSpider):
         items = [post_item(p, query=meta["query"], brand=meta["brand"]) for p in posts]
         if any(not i["native_id"] or not i["text"] or "created_at" not in i for i in items):
             self.layout_changed("posts lack id, shortTopic or ctime", response.url)
+        self.check_not_repeated(meta, items, response.url)
         mark = self.mark_for(meta["query"])
         for item in items:
             created = item.get("created_at")
@@ -68,10 +73,12 @@ class JutousuSpider(MentionSpider):
                 yield self.detail_request(item)
             # else: stored with its full text already; the cut copy would overwrite it
         created_list = [i["created_at"] for i in items if isinstance(i.get("created_at"), datetime)]
-        if self.passed_mark(meta["query"], created_list):
+        if (self.listed_newest_first(meta["query"], created_list, response.url)
+                and self.passed_mark(meta["query"], created_list)):
             self.crawler.stats.inc_value("crisiswatch/stopped_at_mark")
             return
-        if len(posts) >= PAGE_SIZE and self.within_max_pages(meta["query"], meta["page"], response.url):
+        if len(posts) >= PAGE_SIZE and self.within_max_pages(meta["query"], meta["page"], response.url,
+                                                             newest_first=meta["query"] not in self.unordered):
             yield self.page_request(meta["brand"], meta["query"], meta["page"] + 1)
 
     def detail_request(self, item: dict[str, Any]) -> scrapy.Request:
@@ -84,7 +91,8 @@ class JutousuSpider(MentionSpider):
         text = "\n".join(t.strip() for t in response.css(f"{CONTENT_CSS} ::text").getall() if t.strip())
         if not text:
             if "登录聚投诉" in response.text:
-                raise self.report_block("聚投诉 login wall instead of a post page", response.url)
+                raise self.report_block("聚投诉 login wall instead of a post page", response.url,
+                                        query=item.get("query", ""))
             self.layout_changed(f"post page has no {CONTENT_CSS}", response.url)
             yield item
             return

@@ -2,13 +2,16 @@
 
 Targets under `brands[].sources.tousu_sina`: a numeric couid (the company page), `feed` (the
 site-wide latest complaints, kept when they name the brand), or any other text (keyword search,
-which the site may only answer with a login cookie). Every list is newest first, so paging stops
-at the first complaint at or before the stored mark. `-a details=1` also reads each complaint's
-page for its status and timeline.
+which the site may only answer with a login cookie). The company list and the feed are newest
+first, so paging stops at the first complaint at or before the stored mark; the keyword search
+lists by relevance (public samples show its dates out of order), so it is read to max_pages each
+crawl and never stopped at the mark. `-a details=1` also reads each complaint's page for its
+status and timeline.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
@@ -16,6 +19,7 @@ from urllib.parse import urlencode
 
 import scrapy
 
+from crawlers.blocks import FORBIDDEN, THROTTLED
 from crawlers.normalize import parse_count, parse_time
 from crawlers.spiders.base import MentionSpider
 from crawlers.tousu_signature import signed_params
@@ -30,6 +34,13 @@ COMPLAINT_SETTINGS: dict[str, Any] = {
     "REDIRECT_ENABLED": False,
 }
 _MAIN_FIELDS = ("sn", "title", "appeal", "summary", "cotitle", "cost", "status", "issue", "timestamp")
+# the keyword search marks its hits in title, summary and company name: <span class="code-red">品牌</span>
+_HIGHLIGHT = re.compile(r'<span class="code-red">|</span>')
+
+
+def is_search(target: str) -> bool:
+    """A keyword target (not a couid, not the feed): the site's search, listed by relevance."""
+    return not target.isdigit() and target != "feed"
 
 
 class TousuSinaSpider(MentionSpider):
@@ -71,16 +82,28 @@ class TousuSinaSpider(MentionSpider):
         result = reply.get("result") if isinstance(reply.get("result"), dict) else {}
         status = result.get("status") or {}
         if str(status.get("code", 0)) != "0":
-            self.unreadable(response, f"site refused the list: {status.get('msg') or status}")
+            msg = str(status.get("msg") or status)
+            if "签名" in msg:  # the recipe reproduces a captured request; a refusal means the site changed it
+                raise self.report_block(
+                    f"黑猫投诉 refused the request signature ({msg}): its web app's salt or recipe changed "
+                    "(crawlers/tousu_signature.py)", response.url, FORBIDDEN, status="gated", query=meta["query"])
+            self.unreadable(response, f"site refused the list: {msg}")
             return
         data = result.get("data") or {}
         entries = data.get("complaints", data.get("lists"))
         if not isinstance(entries, list):
             self.unreadable(response, "reply has no result.data.complaints[] or lists[]")
             return
+        pager = data.get("pager")
+        if isinstance(pager, dict) and not entries and int(pager.get("item_count") or 0) > (meta["page"] - 1) * PAGE_SIZE:
+            # a page the pager says holds complaints comes back empty: the site's 风控, not the end of the list
+            raise self.report_block(f"page {meta['page']} came back empty while the list counts "
+                                    f"{pager.get('item_count')} complaints (黑猫投诉 throttling)", response.url,
+                                    THROTTLED, query=meta["query"])
         items = [complaint_item(e, query=meta["query"], brand=meta["brand"]) for e in entries]
         if any(not i["native_id"] or not i["text"] or "created_at" not in i for i in items):
             self.layout_changed("complaints lack main.sn, main.summary or main.timestamp", response.url)
+        self.check_not_repeated(meta, items, response.url, "complaints")
         created = [i["created_at"] for i in items if isinstance(i.get("created_at"), datetime)]
         mark = self.mark_for(meta["query"])
         for item in self._about_brand(items, meta):
@@ -89,15 +112,21 @@ class TousuSinaSpider(MentionSpider):
             elif mark is None or item["created_at"] > mark:
                 yield self.detail_request(item)
             # else: stored with its details already; a list-only copy would overwrite them
-        if self.passed_mark(meta["query"], created):
+        newest_first = not is_search(meta["query"]) and self.listed_newest_first(meta["query"], created, response.url)
+        if newest_first and self.passed_mark(meta["query"], created):
             self.crawler.stats.inc_value("crisiswatch/stopped_at_mark")
             return
-        pager = data.get("pager") or {}
-        current = int(pager.get("current") or meta["page"])
-        if (entries and current < int(pager.get("page_amount") or 0)
-                and self.within_max_pages(meta["query"], meta["page"], response.url)):
+        if not isinstance(pager, dict):
+            # without it a full page is the only sign of more: page on by that, and say the reply changed
+            self.layout_changed("reply has no result.data.pager", response.url)
+            current, more = meta["page"], len(entries) >= PAGE_SIZE
+        else:
+            current = int(pager.get("current") or meta["page"])
+            more = bool(entries) and current < int(pager.get("page_amount") or 0)
+        if more and self.within_max_pages(meta["query"], meta["page"], response.url, newest_first=newest_first):
             # every URL is new (fresh ts/rs), so the dupefilter cannot stop a pager that stands still
-            yield self.page_request(meta["brand"], meta["query"], max(int(pager.get("next") or 0), current + 1))
+            next_page = max(int(pager.get("next") or 0), current + 1) if isinstance(pager, dict) else current + 1
+            yield self.page_request(meta["brand"], meta["query"], next_page)
 
     def _about_brand(self, items: list[dict[str, Any]], meta: dict) -> list[dict[str, Any]]:
         """The site-wide feed holds every company's complaints: keep the ones naming the brand."""
@@ -122,7 +151,8 @@ class TousuSinaSpider(MentionSpider):
         } for step in response.css("div.ts-d-item")]
         if not status and not timeline:
             if "登录" in response.text or "验证码" in response.text:
-                raise self.report_block("黑猫投诉 login or captcha page instead of a complaint", response.url)
+                raise self.report_block("黑猫投诉 login or captcha page instead of a complaint", response.url,
+                                        query=item.get("query", ""))
             self.layout_changed("complaint page has no ul.ts-q-list or div.ts-d-item", response.url)
             yield item
             return
@@ -145,13 +175,14 @@ def complaint_item(entry: dict, *, query: str, brand: str) -> dict[str, Any]:
     main = entry.get("main") or {}
     author = entry.get("author") or {}
     sn = str(main.get("sn") or "")
-    extra = {k: main[k] for k in _MAIN_FIELDS if main.get(k) not in (None, "")}
+    extra = {k: _plain(main[k]) if isinstance(main[k], str) else main[k]
+             for k in _MAIN_FIELDS if main.get(k) not in (None, "")}
     item: dict[str, Any] = {
         "source": "tousu_sina",
         "native_id": sn,
         "url": f"https://tousu.sina.com.cn/complaint/view/{sn}/",
-        "title": main.get("title") or "",
-        "text": main.get("summary") or "",
+        "title": _plain(main.get("title")),
+        "text": _plain(main.get("summary")),
         "author": {"id": str(author.get("wb_profile") or ""), "name": author.get("title") or ""},
         "engagement": {"comments": parse_count(main.get("comment_amount")),
                        "likes": parse_count(main.get("upvote_amount"))},
@@ -165,6 +196,11 @@ def complaint_item(entry: dict, *, query: str, brand: str) -> dict[str, Any]:
         except ValueError:
             item["created_at"] = main["timestamp"]
     return item
+
+
+def _plain(value: Any) -> str:
+    """A list field without the search's hit marks (their text stays)."""
+    return _HIGHLIGHT.sub("", value) if isinstance(value, str) else ""
 
 
 def _text(node: Any, css: str) -> str:

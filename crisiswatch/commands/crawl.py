@@ -79,5 +79,18 @@ def summary_line(source: str, s: dict) -> str:
             + (f" · {s['crisiswatch/replies_unread']} replies not read"
                + (f" ({s['crisiswatch/replies_unread_why']})" if s.get("crisiswatch/replies_unread_why") else "")
                if s.get("crisiswatch/replies_unread") else "")
+            # queries with more pages than max_pages: said here, not only in the log
+            + (f" · {_queries(s['crisiswatch/pages_capped'])} stopped at max_pages {s.get('crisiswatch/max_pages')}"
+               if s.get("crisiswatch/pages_capped") else "")
+            # lists taken to be newest first that showed otherwise: no stop at the mark for them
+            + (f" · {_queries(s['crisiswatch/not_newest_first'])} not listed newest first (read on, not stopped at"
+               " the mark)" if s.get("crisiswatch/not_newest_first") else "")
+            # JD lists 100 pages of a product's reviews: older ones are out of any crawl's reach
+            + (f" · {_queries(s['crisiswatch/site_page_limit'])} past the site's page limit (older posts out of"
+               " reach)" if s.get("crisiswatch/site_page_limit") else "")
             + (f" · BLOCKED: {s['crisiswatch/blocked']}" if s.get("crisiswatch/blocked") else "")
             + (f" · FAILED: {failed}" if failed else ""))
+
+
+def _queries(n: int) -> str:
+    return f"{n} quer{'y' if n == 1 else 'ies'}"

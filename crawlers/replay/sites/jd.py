@@ -102,6 +102,7 @@ def handle(server: Any, path: str, query: dict[str, str], layout_changed: bool =
     posts = server.posts("jd") if sku and (not wanted or sku == wanted) else []
     size = server.page_size
     page = max(int_arg(query, "page", 0), 0)
-    chunk = posts[page * size:(page + 1) * size] if page < MAX_PAGE else []
+    shown = 0 if getattr(server, "jd_repeat_first_page", False) else page  # how JD withholds later pages
+    chunk = posts[shown * size:(shown + 1) * size] if page < MAX_PAGE else []
     payload = comments_page(posts, sku, chunk, page, size, layout_changed)
     return Reply(200, jsonp_gbk(payload, query.get("callback") or "fetchJSON_comment98"), "text/html;charset=GBK")

@@ -33,6 +33,8 @@ def handle(server: Any, path: str, query: dict[str, str], layout_changed: bool =
     if path == SEARCH:
         keyword = query.get("title", "")
         posts = [p for p in server.posts("jutousu") if keyword and keyword in p.text]
+        if getattr(server, "jutousu_by_relevance", False):
+            posts.sort(key=lambda p: token("relevance" + p.id, 12))
         page = max(int_arg(query, "pageNo", 1), 1)
         return Reply.json({"postList": [post_json(p, layout_changed) for p in page_of(posts, page, server.page_size)]})
     if m := _SHOW.match(path):

@@ -11,7 +11,7 @@ from typing import Any
 
 from crawlers.replay.reply import Reply
 from crawlers.replay.sites.common import escape, int_arg, page_count, page_of, pick, title_of, token
-from crawlers.tousu_signature import signature
+from crawlers.tousu_signature import SALT, signature
 
 LISTS = ("/api/company/received_complaints", "/api/index/feed", "/api/index/s")
 _VIEW = re.compile(r"^/complaint/view/(\d+)/?$")
@@ -42,9 +42,27 @@ def _refused(msg: str) -> Any:
     return Reply.json({"result": {"status": {"code": -1, "msg": msg}, "data": {}}})
 
 
+HIGHLIGHT = '<span class="code-red">{}</span>'
+
+
+def _highlighted(entry: dict[str, Any], keyword: str) -> dict[str, Any]:
+    """The search marks the keyword in the title, summary and company name, as the site's list shows it."""
+    main = dict(entry["main"])
+    for key in ("title", "summary", "cotitle"):
+        if isinstance(main.get(key), str) and keyword:
+            main[key] = main[key].replace(keyword, HIGHLIGHT.format(keyword))
+    return {**entry, "main": main}
+
+
+def relevance(post: Any) -> str:
+    """The keyword search lists by relevance, not by time: a stable order unrelated to the posts' times."""
+    return token("relevance" + post.id, 12)
+
+
 def _list(server: Any, path: str, query: dict[str, str], layout_changed: bool) -> Any:
     signed = {k: v for k, v in query.items() if k not in ("ts", "rs", "signature", "callback", "_")}
-    if query.get("signature") != signature(query.get("ts", ""), query.get("rs", ""), *signed.values()):
+    salt = getattr(server, "tousu_salt", SALT)  # the site's web app changes it now and then
+    if query.get("signature") != signature(query.get("ts", ""), query.get("rs", ""), *signed.values(), salt=salt):
         return _refused("签名错误")
     company = server.scenario.brand["names"][0]
     posts = server.posts("tousu_sina")
@@ -53,11 +71,16 @@ def _list(server: Any, path: str, query: dict[str, str], layout_changed: bool) -
         posts = posts if query.get("couid") and (not wanted or query["couid"] == wanted) else []
     elif path.endswith("/s"):
         keyword = query.get("keywords", "")
-        posts = [p for p in posts if keyword and (keyword in p.text or keyword in company)]
+        posts = sorted((p for p in posts if keyword and (keyword in p.text or keyword in company)), key=relevance)
     size = int_arg(query, "page_size", server.page_size)
     page = max(int_arg(query, "page", 1), 1)
     key = "complaints" if path.endswith("received_complaints") else "lists"
-    return Reply.json(list_reply(page_of(posts, page, size), company, page, size, len(posts), key, layout_changed))
+    reply = list_reply(page_of(posts, page, size), company, page, size, len(posts), key, layout_changed)
+    if path.endswith("/s"):
+        data = reply["result"]["data"]
+        data[key] = [_highlighted(e, query.get("keywords", "")) for e in data[key]]
+    return Reply.json(reply)
+
 
 
 def list_reply(chunk: list[Any], company: str, page: int, size: int, total: int, key: str,
