@@ -452,6 +452,12 @@ class TicketService:
             if action == "reply":
                 channel = via or DEFAULT_REPLY_VIA[ticket.intake]
                 check_reply(note or "", channel, self.draft_reply(ticket))
+            if action == "reopen" and ticket.status == CLOSED and now >= self.reopenable_until(ticket):
+                # past the window the case is settled: a new grievance is a new ticket, linked as a repeat
+                raise TicketError(f"ticket {ticket.number} was closed {self.local(ticket.closed_at)}: it could be "
+                                  f"reopened until {self.local(self.reopenable_until(ticket))} "
+                                  f"({self.settings.reopen_window_days} days, tickets.reopen_window_days); take the "
+                                  f"customer's new complaint as a new ticket (`ticket new`)")
 
         sets: dict[str, Any] = {"status": target}
         if action in _MILESTONE:
