@@ -241,3 +241,10 @@ def test_the_loop_cycle_resumes_playbooks_and_alerts_on_sla_breaches(tmp_path):
     [breach] = [r.message for r in engine.dispatcher.outbox.all() if r.message.kind == "ticket_sla_breach"]
     assert breach.brand_name == "极光优选" and breach.links["工单 Ticket"].endswith(f"/tickets/{number}")
     assert playbook_cycle(engine.config, conn, engine.dispatcher, engine=engine).breaches == []
+    # still not accepted a day later (紧急 runs around the clock): the escalation tier is told again, once
+    clock.now = T0 + timedelta(days=1, hours=1, minutes=5)
+    again = playbook_cycle(engine.config, conn, engine.dispatcher, engine=engine)
+    assert [(s["ticket"], s["timer"], s["days_late"]) for s in again.still_late] == [(number, "ack", 1)]
+    assert playbook_cycle(engine.config, conn, engine.dispatcher, engine=engine).still_late == []
+    [still] = [r.message for r in engine.dispatcher.outbox.all() if r.message.kind == "ticket_sla_still_late"]
+    assert still.title == f"工单 {number} 受理仍超时（已1天），再次报管理层"

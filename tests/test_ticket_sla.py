@@ -301,3 +301,28 @@ def test_the_cli_refuses_a_made_up_approval_in_one_line(tmp_path, monkeypatch, c
                                             "X is not in tickets.staff")
     assert main([*extend, "--approved-by", "王经理"]) == 0
     assert tickets.get(t.id).extension_approved_by == "王经理"
+
+
+def test_a_breach_left_late_is_said_again_each_working_day_not_over_the_holiday(tmp_path):
+    # 重要, Wednesday 30 Sep 2026 17:00, never accepted: 受理 was due 18:00 that day, then 1-7 October are off
+    tickets, _ = service(tmp_path, at(2026, 9, 30, 17, 0))
+    t = phone(tickets, "重要")
+    said = []
+    for day in [30, *range(1, 13)]:
+        now = at(2026, 9 if day == 30 else 10, day, 18, 1)
+        for _ in range(2):  # a second sweep the same evening says nothing new
+            found = tickets.check_sla(now)
+            said += [(now.date().isoformat(), kind, i["timer"], i.get("days_late"))
+                     for kind in ("breaches", "still_late") for i in found[kind]]
+    assert said == [
+        ("2026-09-30", "breaches", "ack", None),
+        # the holiday adds no working time: nothing is said again until the first working day after it
+        ("2026-10-08", "breaches", "response", None), ("2026-10-08", "still_late", "ack", 1),
+        ("2026-10-09", "still_late", "ack", 2),
+        ("2026-10-10", "breaches", "feedback", None), ("2026-10-10", "still_late", "ack", 3),  # 调休 Saturday
+        ("2026-10-12", "still_late", "ack", 4),  # Sunday 11 October is a day off
+    ]
+    t = tickets.require(t.id)
+    assert (t.breaches, t.escalation_level) == (3, 3)  # said again, not escalated or counted again
+    kinds = [e["kind"] for e in tickets.timeline(t.id)]
+    assert kinds.count("sla_still_late") == 4

@@ -169,6 +169,9 @@ def _sweep(tickets, config) -> None:  # noqa: ANN001
     for item in found["breaches"]:
         print(f"crisiswatch: SLA breached: {item['ticket']} {item['label']} was due {item['due_local']}",
               file=sys.stderr)
+    for item in found.get("still_late", []):
+        print(f"crisiswatch: SLA still late: {item['ticket']} {item['label']} was due {item['due_local']} "
+              f"({item['days_late']} days)", file=sys.stderr)
 
 
 def _until(text: str, tz, option: str = "--until") -> datetime:  # noqa: ANN001

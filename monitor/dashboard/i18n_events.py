@@ -65,6 +65,8 @@ EVENTS: dict[str, tuple[str, str]] = {
     "ticket.sla_reminder": ("SLA 提醒：{timer}即将到期", "SLA reminder: {timer} due soon"),
     "ticket.sla_breached": ("SLA 超时：{timer}，已升级至{escalated_to}", "SLA breached: {timer}, escalated to "
                             "{escalated_to}"),
+    "ticket.sla_still_late": ("SLA 仍超时：{timer}已超时 {days} 天，再次报{told}", "Still late: {timer} {days} days "
+                              "past due, {told} told again"),
     "statement.drafted": ("声明草稿已起草", "Statement drafted"),
     "statement.published": ("{actor} 发布了声明", "{actor} published the statement"),
     "statement.published_late": ("{actor} 发布了声明，已超出黄金时间", "{actor} published the statement, after the golden "
