@@ -219,3 +219,16 @@ def test_a_january_report_holds_january_as_it_was(tmp_path):
     clock.now = datetime(2025, 2, 12, 9, 0, tzinfo=SHANGHAI)  # closed after the month: January stays as it was
     walk(tickets, first, clock, "accept", "start", "reply", "resolve")
     assert build_report(tickets, "month", until=datetime(2025, 2, 20, tzinfo=SHANGHAI)).backlog == january.backlog
+
+
+def test_repeat_rate_counts_the_same_customer_again_not_others_with_the_same_grievance(tmp_path):
+    clock = Clock(datetime(2025, 6, 16, 2, 0, tzinfo=UTC))
+    tickets = TicketService(connect(tmp_path / "cw.db"), clock=clock)
+    for name, contact in (("王女士", "13800000001"), ("李先生", "13800000002"), ("王女士", "13800000001")):
+        clock.now += timedelta(hours=3)  # two customers; the first calls back
+        tickets.intake(channel="phone", customer=name, contact=contact, summary="极光快递十天没到 物流不更新",
+                       category="logistics", severity="一般", actor="x")
+    reasons = [r["reason"] for t in tickets.list() for r in t.related if r["direction"] == "earlier"]
+    assert sorted(reasons) == ["same_contact", "same_topic", "same_topic"]  # linked all the same, for the agent
+    r = build_report(tickets, "7d", until=datetime(2025, 6, 20, 16, 0, tzinfo=UTC))
+    assert r.repeat_rate == pytest.approx(1 / 3)

@@ -23,6 +23,7 @@ from crisiswatch.config import INTAKE_CHANNEL_LABELS
 from crisiswatch.errors import CrisiswatchError
 from crisiswatch.localtime import local_time
 from crisiswatch.mention import CATEGORY_LABELS
+from playbooks.tickets.linking import SAME_CUSTOMER
 from playbooks.tickets.report_html import render_html
 from playbooks.tickets.report_parts import Report, _num, _pct
 from playbooks.tickets.service import TicketService
@@ -135,7 +136,9 @@ def build_report(tickets: TicketService, period: str = "week", until: datetime |
     if scored:
         report.satisfaction_mean = sum(scored) / len(scored)
         report.satisfaction = dict(sorted(Counter(scored).items()))
-    report.repeat_rate = sum(1 for t in found if any(r["direction"] == "earlier" for r in t.related)) / len(found)
+    # 重复投诉: the same customer again; another customer with the same grievance is a common problem, not a repeat
+    report.repeat_rate = sum(1 for t in found if any(r["direction"] == "earlier" and r["reason"] in SAME_CUSTOMER
+                                                     for r in t.related)) / len(found)
     report.sla_breach_rate = sum(1 for t in found if t.breaches) / len(found)
     by_category: dict[str, list[Any]] = {}
     for t in found:
