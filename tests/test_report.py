@@ -232,3 +232,26 @@ def test_repeat_rate_counts_the_same_customer_again_not_others_with_the_same_gri
     assert sorted(reasons) == ["same_contact", "same_topic", "same_topic"]  # linked all the same, for the agent
     r = build_report(tickets, "7d", until=datetime(2025, 6, 20, 16, 0, tzinfo=UTC))
     assert r.repeat_rate == pytest.approx(1 / 3)
+
+
+def test_a_past_month_reads_the_same_after_its_tickets_move_on(tmp_path):
+    clock = Clock(datetime(2025, 1, 2, 10, 0, tzinfo=SHANGHAI))
+    tickets = TicketService(connect(tmp_path / "cw.db"), clock=clock)
+    first = tickets.intake(channel="phone", customer="顾客", contact="13800000000", summary="元旦的快递没到",
+                           category="logistics", severity="一般", actor="x")
+    for action in ("accept", "start", "reply"):  # each in time; the result (结果反馈) will be late in January
+        clock.now += timedelta(minutes=10)
+        first = tickets.transition(first.id, action, actor="agent", expected_version=first.version,
+                                   note="已核查并为您补发" if action == "reply" else None, via="在线客服")
+    clock.now = datetime(2025, 1, 31, 20, 0, tzinfo=SHANGHAI)  # the Spring Festival holiday: 受理 due 5 February
+    tickets.intake(channel="phone", customer="顾客", contact="13800000001", summary="月底的快递没到",
+                   category="logistics", severity="一般", actor="x")
+    tickets.check_sla(datetime(2025, 2, 3, 9, 0, tzinfo=SHANGHAI))  # as `report` sweeps before it reports
+    early = build_report(tickets, "month", until=datetime(2025, 2, 3, 9, 0, tzinfo=SHANGHAI))
+    assert (early.resolved, early.satisfaction_count, early.sla_breach_rate) == (0, 0, 0.5)
+    clock.now = datetime(2025, 2, 12, 9, 0, tzinfo=SHANGHAI)  # in February: resolved, scored, the other one late
+    first = walk(tickets, tickets.require(first.id), clock, "resolve", "followup", score=2)
+    assert tickets.check_sla(clock.now)["breaches"]
+    late = build_report(tickets, "month", until=datetime(2025, 2, 20, tzinfo=SHANGHAI))
+    assert late.metrics() == early.metrics() and late.agents == early.agents
+    assert render(late, "csv") == render(early, "csv") and late.daily == early.daily
