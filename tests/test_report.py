@@ -86,13 +86,13 @@ def test_report_renders_as_markdown_csv_and_html(filled):
     rows = list(csv.DictReader(io.StringIO(render(r, "summary-csv"))))
     metrics = {row["key"]: row["value"] for row in rows if row["section"] == "metric"}
     assert metrics == {"total": "3", "complaint_rate": "-", "resolved": "2", "mean_handling_hours": "9.00",
-                       "first_contact_resolution": "50.0%", "satisfaction_mean": "3.50", "satisfaction_count": "2",
+                       "on_time_rate": "100.0%", "first_contact_resolution": "50.0%", "satisfaction_mean": "3.50", "satisfaction_count": "2",
                        "repeat_rate": "33.3%", "sla_breach_rate": "33.3%"}
     assert {row["key"]: row["share"] for row in rows if row["section"] == "channel"} == {"social": "66.7%",
                                                                                         "third_party": "33.3%"}
     page = render(r, "html")
-    # channels, categories, grades, satisfaction, daily trend, hours, backlog
-    assert page.count('src="data:image/png;base64,') == 7
+    # channels, categories, grades, departments, satisfaction, daily trend, hours, backlog
+    assert page.count('src="data:image/png;base64,') == 8
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
     assert "重复投诉率" in page and "https://example.com/1" in page
     assert "<td>社交媒体</td>" in page and "<td>social</td>" not in page  # channels by name, as categories are
@@ -255,3 +255,28 @@ def test_a_past_month_reads_the_same_after_its_tickets_move_on(tmp_path):
     late = build_report(tickets, "month", until=datetime(2025, 2, 20, tzinfo=SHANGHAI))
     assert late.metrics() == early.metrics() and late.agents == early.agents
     assert render(late, "csv") == render(early, "csv") and late.daily == early.daily
+
+
+def test_departments_and_on_time_rate_reconcile_with_the_tickets(tmp_path):
+    clock = Clock(datetime(2025, 6, 16, 2, 0, tzinfo=UTC))  # Monday 10:00 in Shanghai
+    tickets = TicketService(connect(tmp_path / "cw.db"), clock=clock)
+    made = [tickets.intake(channel="phone", customer=f"顾客{i}", contact=f"1380000000{i}", summary=summary,
+                           category=category, severity="紧急", actor="x")
+            for i, (category, summary) in enumerate([("logistics", "快递没到"), ("product_quality", "屏幕坏点"),
+                                                     ("payment_billing", "重复扣款"), ("logistics", "包裹丢了")])]
+    assert [t.department for t in made] == ["客服", "调查", "技术", "客服"]  # the routing table
+    walk(tickets, made[0], clock, "accept", "start", "reply", "resolve")  # within 紧急's 5 working days
+    clock.now += timedelta(days=10)
+    walk(tickets, made[1], clock, "accept", "start", "reply", "resolve")  # 10 days on: past 办结
+    t = tickets.require(made[3].id)
+    tickets.assign(t.id, "法律", actor="x", expected_version=t.version)
+    until = clock.now + timedelta(hours=1)
+    r = build_report(tickets, "30d", until=until)
+    assert r.departments == {"客服": 1, "调查": 1, "技术": 1, "法律": 1}
+    assert sum(r.departments.values()) == r.total == len(tickets.list())
+    assert r.on_time_rate == pytest.approx(1 / 2)
+    md = render(r, "md")
+    assert "| 按时办结率 Resolved on time | 50.0% |" in md and "## 部门 Lead department" in md and "| 法律 | 1 | 25.0% |" in md
+    t = tickets.require(made[3].id)
+    tickets.assign(t.id, "客服", actor="x", expected_version=t.version, now=until + timedelta(days=1))
+    assert build_report(tickets, "30d", until=until).departments == r.departments  # as it stood then

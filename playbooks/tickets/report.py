@@ -53,15 +53,29 @@ class AsOf:
         self.until = until
         self.breaches: Counter[int] = Counter()
         self.statuses: dict[int, str] = {}  # each lifecycle step records the status it led to
+        self.departments: dict[int, str] = {}  # the lead department: routed at opening, then assigned
         for row in tickets.conn.execute("SELECT ticket_id, at, kind, detail FROM ticket_events ORDER BY id").fetchall():
             detail = json.loads(row["detail"])
             if row["kind"] == "sla_breached" and datetime.fromisoformat(detail["due"]) < until:
                 self.breaches[row["ticket_id"]] += 1
-            elif detail.get("to") in STATUSES and datetime.fromisoformat(row["at"]) < until:
+            elif datetime.fromisoformat(row["at"]) >= until:
+                continue
+            elif detail.get("to") in STATUSES:
                 self.statuses[row["ticket_id"]] = detail["to"]
+            elif row["kind"] == "created" and detail.get("departments"):
+                self.departments[row["ticket_id"]] = detail["departments"][0]
+            elif row["kind"] == "assigned" and detail.get("department"):
+                self.departments[row["ticket_id"]] = detail["department"]
 
     def status(self, t: Any) -> str:
         return self.statuses.get(t.id, STATUSES[0])
+
+    def department(self, t: Any) -> str:
+        return self.departments.get(t.id, t.department)
+
+    def on_time(self, t: Any) -> bool:
+        """Resolved (办结) by the end of the period and by its 办结 deadline, an approved extension included."""
+        return self.resolved(t) and t.resolved_at <= t.resolve_due
 
     def resolved(self, t: Any) -> bool:
         return t.resolved_at is not None and t.resolved_at < self.until
@@ -74,7 +88,7 @@ class AsOf:
 
 def _ticket_row(t: Any, tz: ZoneInfo, at: AsOf) -> dict[str, Any]:
     return {"number": t.number, "channel": t.intake, "category": t.category, "grade": t.severity,
-            "owner": t.owner, "department": t.department, "status": at.status(t), "opened": local_time(t.created_at, tz),
+            "owner": t.owner, "department": at.department(t), "status": at.status(t), "opened": local_time(t.created_at, tz),
             "first_response": local_time(t.first_reply_at, tz),
             "resolved": local_time(t.resolved_at if at.resolved(t) else None, tz),
             "breached": at.breaches[t.id], "satisfaction": at.score(t) or ""}
@@ -157,12 +171,14 @@ def build_report(tickets: TicketService, period: str = "week", until: datetime |
     report.channels = dict(Counter(t.intake for t in found).most_common())
     report.categories = dict(Counter(t.category for t in found).most_common())
     report.severities = dict(Counter(t.severity for t in found).most_common())
+    report.departments = dict(Counter(at.department(t) for t in found).most_common())
     report.statuses = dict(Counter(at.status(t) for t in found).most_common())
     resolved = [t for t in found if at.resolved(t)]
     report.resolved = len(resolved)
     if resolved:
         hours = [(t.resolved_at - t.created_at).total_seconds() / 3600 for t in resolved]
         report.mean_handling_hours = sum(hours) / len(hours)
+        report.on_time_rate = sum(1 for t in resolved if at.on_time(t)) / len(resolved)
         report.first_contact_resolution = sum(1 for t in resolved if t.replies == 1 and not t.reopened) / len(resolved)
     scored = [s for t in found if (s := at.score(t))]
     report.satisfaction_count = len(scored)
@@ -219,7 +235,8 @@ def _markdown(r: Report) -> str:
     lines += [f"| {label} | {value} |" for _, label, value in r.metrics()]
     names = {**CATEGORY_LABELS, **INTAKE_CHANNEL_LABELS}  # the keys' names where people have one
     for title, counts in (("渠道占比 Share per channel", r.channels), ("类别分布 Categories", r.categories),
-                          ("等级 Grades", r.severities), ("满意度分布 Satisfaction scores", r.satisfaction)):
+                          ("等级 Grades", r.severities), ("部门 Lead department", r.departments),
+                          ("满意度分布 Satisfaction scores", r.satisfaction)):
         lines += ["", f"## {title}", "", "| | 数量 Count | 占比 Share |", "|---|---|---|"]
         total = sum(counts.values())
         lines += [f"| {_md_cell(names.get(k, k) if isinstance(k, str) else k)} | {v} | {s} |"
@@ -273,7 +290,7 @@ def _csv(r: Report) -> str:
     for key, _, value in r.metrics():
         w.writerow(["metric", key, value, ""])
     for section, counts in (("channel", r.channels), ("category", r.categories), ("severity", r.severities),
-                            ("satisfaction", r.satisfaction)):
+                            ("department", r.departments), ("satisfaction", r.satisfaction)):
         for k, v, share in _share(counts, sum(counts.values())):
             w.writerow([section, k, v, share])
     for day, v in r.daily.items():
