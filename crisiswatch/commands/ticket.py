@@ -99,7 +99,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         a.add_argument("number")
         a.add_argument("--note")
         if action == "followup":
-            a.add_argument("--score", type=int, required=True, help="satisfaction 1-5")
+            said = a.add_mutually_exclusive_group(required=True)
+            said.add_argument("--score", type=int, help="satisfaction 1-5")
+            said.add_argument("--unreachable", action="store_true",
+                              help="a 回访 call that did not reach the customer (after three, the ticket may be closed)")
             a.add_argument("--comment", default="")
     p.set_defaults(func=run)
 
@@ -210,6 +213,7 @@ def _me(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from playbooks.tickets.models import TicketError
+    from playbooks.tickets.service import UNREACHABLE_TRIES
 
     tickets, config = _open(args)
     actor = args.actor or f"cli:{getpass.getuser()}"
@@ -286,6 +290,9 @@ def run(args: argparse.Namespace) -> int:
                            expected_version=t.version)
     elif command == "reply":
         t = _reply(args, tickets, t, actor)
+    elif command == "followup" and args.unreachable:
+        t = tickets.followup_unreached(t.id, actor=actor, expected_version=t.version, note=args.note)
+        print(f"{t.number}: 回访 not reached, try {tickets.unreached_tries(t)} of {UNREACHABLE_TRIES}", file=sys.stderr)
     else:
         t = tickets.transition(t.id, command, actor=actor, expected_version=t.version, note=args.note,
                                satisfaction=getattr(args, "score", None), comment=getattr(args, "comment", None))

@@ -48,6 +48,8 @@ EVENTS: dict[str, tuple[str, str]] = {
     "ticket.reply": ("已回复客户", "Customer answered"),
     "ticket.resolve": ("工单已解决", "Ticket resolved"),
     "ticket.followup": ("已回访", "Followed up"),
+    "ticket.followup_unreached": ("回访未联系上（第 {attempt}/{of} 次）", "回访: customer not reached (try {attempt} of "
+                                  "{of})"),
     "ticket.close": ("工单已关闭", "Ticket closed"),
     "ticket.reopen": ("工单重新打开", "Ticket reopened"),
     "ticket.archive": ("工单已归档，记录冻结", "Ticket archived: its record is frozen"),

@@ -32,6 +32,7 @@ from playbooks.tickets.models import (
     DEPARTMENTS,
     INTAKE,
     REPLY_VIA,
+    RESOLVED,
     SETTLED,
     STATUSES,
     TIMERS,
@@ -52,6 +53,8 @@ _MILESTONE = {"accept": "acked_at", "resolve": "resolved_at", "followup": "follo
 
 _SETTLED = ",".join("?" * len(SETTLED))  # placeholders for `status NOT IN (...)`
 APPROVERS = "管理层"  # the department whose members approve an extension of 办结 (the manual: "with approval")
+UNREACHABLE_TRIES = 3  # the manuals: a customer not reached at three 回访 calls may be closed as 无法联系
+DISSATISFIED = 2  # a 回访 score at or under this is 不满意: handled again (reopen), or closed with the reason
 
 
 def _utc(when: datetime) -> datetime:
@@ -452,6 +455,8 @@ class TicketService:
             if action == "reply":
                 channel = via or DEFAULT_REPLY_VIA[ticket.intake]
                 check_reply(note or "", channel, self.draft_reply(ticket))
+            if action == "close":
+                self._check_closable(ticket, note)
             if action == "reopen" and ticket.status == CLOSED and now >= self.reopenable_until(ticket):
                 # past the window the case is settled: a new grievance is a new ticket, linked as a repeat
                 raise TicketError(f"ticket {ticket.number} was closed {self.local(ticket.closed_at)}: it could be "
@@ -492,6 +497,39 @@ class TicketService:
             detail.update(satisfaction=int(satisfaction), comment=comment or "")
         ticket = self._change(ticket_id, expected_version, actor, action, sets, now, check, **detail)
         return ticket
+
+    def unreached_tries(self, ticket: Ticket) -> int:
+        """回访 calls that did not reach the customer since the ticket was last resolved."""
+        since = ticket.resolved_at.isoformat() if ticket.resolved_at else ""
+        return sum(1 for e in self.timeline(ticket.id) if e["kind"] == "followup_unreached" and e["at"] >= since)
+
+    def followup_unreached(self, ticket_id: int | str, *, actor: str, expected_version: int,
+                           note: str | None = None, now: datetime | None = None) -> Ticket:
+        """A 回访 call that did not reach the customer; after the third the ticket may be closed without a score."""
+        # counted from the ticket as read; `_change` refuses it if the ticket moved on meanwhile
+        attempt = self.unreached_tries(self.require(ticket_id)) + 1
+
+        def check(t: Ticket) -> None:
+            if t.status != RESOLVED:
+                raise TicketError(f"ticket {t.number} is {t.status}: a 回访 is tried once it is resolved ({RESOLVED})")
+
+        detail: dict[str, Any] = {"note": note} if note else {}
+        return self._change(ticket_id, expected_version, actor, "followup_unreached", {}, now, check,
+                            attempt=attempt, of=UNREACHABLE_TRIES, **detail)
+
+    def _check_closable(self, ticket: Ticket, note: str | None) -> None:
+        """The manual closes a case after its 回访: a score, or three calls that did not reach the customer; a
+        dissatisfied customer's case is handled again, unless whoever closes it says why not."""
+        if ticket.status == RESOLVED:
+            tries = self.unreached_tries(ticket)
+            if tries < UNREACHABLE_TRIES:
+                raise TicketError(f"ticket {ticket.number} has had no 回访: record it (`ticket followup "
+                                  f"{ticket.number} --score S`), or each call that did not reach the customer "
+                                  f"(`--unreachable`, {tries} of {UNREACHABLE_TRIES} so far) before closing")
+        elif ticket.satisfaction is not None and ticket.satisfaction <= DISSATISFIED and not (note or "").strip():
+            raise TicketError(f"the customer was dissatisfied at the 回访 ({ticket.satisfaction}/5): reopen ticket "
+                              f"{ticket.number} to handle it again (`ticket reopen`), or close it with --note saying "
+                              f"why not")
 
     def archive(self, ticket_id: int | str, *, actor: str, expected_version: int, note: str | None = None,
                 now: datetime | None = None) -> Ticket:
