@@ -517,19 +517,24 @@ class TicketService:
         return self._change(ticket_id, expected_version, actor, "followup_unreached", {}, now, check,
                             attempt=attempt, of=UNREACHABLE_TRIES, **detail)
 
-    def _check_closable(self, ticket: Ticket, note: str | None) -> None:
+    def why_not_closable(self, ticket: Ticket, note: str | None) -> str | None:
         """The manual closes a case after its 回访: a score, or three calls that did not reach the customer; a
-        dissatisfied customer's case is handled again, unless whoever closes it says why not."""
+        dissatisfied customer's case is handled again, unless whoever closes it says why not (`note`)."""
         if ticket.status == RESOLVED:
             tries = self.unreached_tries(ticket)
             if tries < UNREACHABLE_TRIES:
-                raise TicketError(f"ticket {ticket.number} has had no 回访: record it (`ticket followup "
-                                  f"{ticket.number} --score S`), or each call that did not reach the customer "
-                                  f"(`--unreachable`, {tries} of {UNREACHABLE_TRIES} so far) before closing")
+                return (f"ticket {ticket.number} has had no 回访: record it (`ticket followup {ticket.number} --score "
+                        f"S`), or each call that did not reach the customer (`--unreachable`, {tries} of "
+                        f"{UNREACHABLE_TRIES} so far) before closing")
         elif ticket.satisfaction is not None and ticket.satisfaction <= DISSATISFIED and not (note or "").strip():
-            raise TicketError(f"the customer was dissatisfied at the 回访 ({ticket.satisfaction}/5): reopen ticket "
-                              f"{ticket.number} to handle it again (`ticket reopen`), or close it with --note saying "
-                              f"why not")
+            return (f"the customer was dissatisfied at the 回访 ({ticket.satisfaction}/5): reopen ticket "
+                    f"{ticket.number} to handle it again (`ticket reopen`), or close it with --note saying why not")
+        return None
+
+    def _check_closable(self, ticket: Ticket, note: str | None) -> None:
+        reason = self.why_not_closable(ticket, note)
+        if reason:
+            raise TicketError(reason)
 
     def archive(self, ticket_id: int | str, *, actor: str, expected_version: int, note: str | None = None,
                 now: datetime | None = None) -> Ticket:
