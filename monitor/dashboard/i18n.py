@@ -94,6 +94,7 @@ TEXT: dict[str, dict[str, str]] = {
     "reply": {"zh": "回复客户", "en": "Reply"},
     "resolve": {"zh": "解决", "en": "Resolve"},
     "followup": {"zh": "回访", "en": "Follow up"},
+    "followup_unreached": {"zh": "回访未联系上", "en": "Customer not reached"},
     "close": {"zh": "关闭", "en": "Close"},
     "reopen": {"zh": "重新打开", "en": "Reopen"},
     "incident": {"zh": "事件", "en": "Incident"},
