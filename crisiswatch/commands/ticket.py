@@ -94,6 +94,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     arc.add_argument("--closed-before", metavar="DATE", help="every ticket closed before DATE (team time zone) "
                      "whose reopen window has passed: the periodic archive")
     arc.add_argument("--note")
+    wait = ts.add_parser("pause", help="waiting for the customer: the SLA clocks stop until `resume`")
+    wait.add_argument("number")
+    wait.add_argument("--note", required=True, help="what the customer is asked for, e.g. 等待客户补充照片")
+    back = ts.add_parser("resume", help="the customer answered: the clocks run again, deadlines moved by the wait")
+    back.add_argument("number")
+    back.add_argument("--note")
     for action in ACTIONS:
         a = ts.add_parser(action, help=f"{action} the ticket")
         a.add_argument("number")
@@ -120,6 +126,8 @@ def _open(args: argparse.Namespace) -> tuple[Any, Any]:
 
 def _line(tickets, t) -> str:  # noqa: ANN001 - a Ticket
     flags = f" · 超时{t.breaches}次" if t.breaches else ""
+    if t.paused_at:
+        flags += f" · 等待客户 since {tickets.local(t.paused_at)}"
     owner = f"{t.department}/{t.owner}" if t.owner else t.department
     return (f"{t.number}  {t.status:<4} {t.severity} {CATEGORY_LABELS.get(t.category, t.category)} · {owner}"
             f" · {t.intake} · {t.brand or '-'} · 办结 {tickets.local(t.resolve_due)} · {t.title[:40]}{flags}")
@@ -290,6 +298,10 @@ def run(args: argparse.Namespace) -> int:
                            expected_version=t.version)
     elif command == "reply":
         t = _reply(args, tickets, t, actor)
+    elif command == "pause":
+        t = tickets.pause(t.id, actor=actor, expected_version=t.version, note=args.note)
+    elif command == "resume":
+        t = tickets.resume(t.id, actor=actor, expected_version=t.version, note=args.note)
     elif command == "followup" and args.unreachable:
         t = tickets.followup_unreached(t.id, actor=actor, expected_version=t.version, note=args.note)
         print(f"{t.number}: 回访 not reached, try {tickets.unreached_tries(t)} of {UNREACHABLE_TRIES}", file=sys.stderr)

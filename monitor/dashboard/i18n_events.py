@@ -50,6 +50,9 @@ EVENTS: dict[str, tuple[str, str]] = {
     "ticket.followup": ("已回访", "Followed up"),
     "ticket.followup_unreached": ("回访未联系上（第 {attempt}/{of} 次）", "回访: customer not reached (try {attempt} of "
                                   "{of})"),
+    "ticket.paused": ("等待客户，SLA 暂停计时", "Waiting for the customer: SLA clocks stopped"),
+    "ticket.resumed": ("客户已回复，SLA 恢复计时（时限顺延）", "The customer answered: SLA clocks run again (deadlines "
+                       "moved)"),
     "ticket.close": ("工单已关闭", "Ticket closed"),
     "ticket.reopen": ("工单重新打开", "Ticket reopened"),
     "ticket.archive": ("工单已归档，记录冻结", "Ticket archived: its record is frozen"),

@@ -47,7 +47,7 @@ from playbooks.tickets.sla import SlaClock
 
 logger = logging.getLogger(__name__)
 _STAMPS = ("created_at", "updated_at", "ack_due", "response_due", "feedback_due", "resolve_due", "acked_at",
-           "first_reply_at", "resolved_at", "followed_up_at", "closed_at", "sla_start", "followup_due")
+           "first_reply_at", "resolved_at", "followed_up_at", "closed_at", "sla_start", "followup_due", "paused_at")
 _MILESTONE = {"accept": "acked_at", "resolve": "resolved_at", "followup": "followed_up_at", "close": "closed_at"}
 
 
@@ -455,6 +455,9 @@ class TicketService:
             if action == "reply":
                 channel = via or DEFAULT_REPLY_VIA[ticket.intake]
                 check_reply(note or "", channel, self.draft_reply(ticket))
+            if ticket.paused_at is not None:
+                raise TicketError(f"ticket {ticket.number} has waited for the customer since "
+                                  f"{self.local(ticket.paused_at)}: resume it first (`ticket resume {ticket.number}`)")
             if action == "close":
                 self._check_closable(ticket, note)
             if action == "reopen" and ticket.status == CLOSED and now >= self.reopenable_until(ticket):
@@ -497,6 +500,51 @@ class TicketService:
             detail.update(satisfaction=int(satisfaction), comment=comment or "")
         ticket = self._change(ticket_id, expected_version, actor, action, sets, now, check, **detail)
         return ticket
+
+    def pause(self, ticket_id: int | str, *, actor: str, expected_version: int, note: str,
+              now: datetime | None = None) -> Ticket:
+        """Waiting for the customer (补充材料, 确认方案): the SLA clocks stop until `resume`. The manuals do not count
+        time the customer holds the case; the note says what is awaited."""
+        if not (note or "").strip():
+            raise TicketError("say what the customer is asked for (--note), e.g. 等待客户补充照片")
+
+        def check(t: Ticket) -> None:
+            if not t.is_open:
+                raise TicketError(f"ticket {t.number} is {t.status}: only an open case waits for the customer")
+            if t.paused_at is not None:
+                raise TicketError(f"ticket {t.number} has waited for the customer since {self.local(t.paused_at)}")
+
+        now = _utc(now or self.now())
+        return self._change(ticket_id, expected_version, actor, "paused", {"paused_at": now}, now, check,
+                            note=note.strip())
+
+    def resume(self, ticket_id: int | str, *, actor: str, expected_version: int, note: str | None = None,
+               now: datetime | None = None) -> Ticket:
+        """The customer answered: every deadline still running moves later by the time the wait lasted (working time
+        for a grade on business hours, clock time for one around the clock)."""
+        now = _utc(now or self.now())
+        ticket = self.require(ticket_id)
+        if ticket.paused_at is None:
+            raise TicketError(f"ticket {ticket.number} is not waiting for the customer")
+        sets: dict[str, Any] = {"paused_at": None}
+        if self.clock.counts_business_hours(ticket.severity):
+            waited = self.clock.calendar.working_time_between(ticket.paused_at, now)
+            moved = {timer: self.clock.calendar.add_working_time(ticket.due(timer), waited)
+                     for timer in ticket.pending()} if waited else {}
+        else:
+            waited = now - ticket.paused_at
+            moved = {timer: ticket.due(timer) + waited for timer in ticket.pending()}
+        sets.update({f"{timer}_due": at for timer, at in moved.items()})
+
+        def check(t: Ticket) -> None:
+            if t.paused_at != ticket.paused_at:
+                raise TicketConflict(f"ticket {t.number} was changed by someone else; reload it and try again")
+
+        detail: dict[str, Any] = {"waited_minutes": int(waited.total_seconds() // 60),
+                                  "deadlines": {t: at.isoformat() for t, at in moved.items()}}
+        if note:
+            detail["note"] = note
+        return self._change(ticket_id, expected_version, actor, "resumed", sets, now, check, **detail)
 
     def unreached_tries(self, ticket: Ticket) -> int:
         """回访 calls that did not reach the customer since the ticket was last resolved."""
