@@ -418,3 +418,22 @@ def test_a_回访_call_that_did_not_reach_the_customer_is_recorded_from_the_cons
     closed = agent.post(f"{url}/action", data={"csrf": csrf_of(page), "version": _version(page), "action": "close"},
                         allow_redirects=False, timeout=10)
     assert closed.status_code == 303 and tickets.require(t.id).status == "已关闭"
+
+
+def test_waiting_for_the_customer_from_the_console(site, base):
+    tickets = TicketService.from_config(site.config, connect(site.db))
+    t = tickets.intake(channel="phone", customer="李先生", contact="13900000000", summary="屏幕有坏点",
+                       category="product_quality", severity="一般", actor="ada")
+    agent = login(base, "ada")
+    url = f"{base}/tickets/{t.number}"
+    page = agent.get(url, timeout=10).text
+    assert 'data-action="pause">等待客户（暂停计时）</button>' in page
+    paused = agent.post(f"{url}/action", data={"csrf": csrf_of(page), "version": _version(page), "action": "pause",
+                                               "note": "等待客户补充坏点照片"}, allow_redirects=False, timeout=10)
+    assert paused.status_code == 303 and tickets.require(t.id).paused_at is not None
+    page = agent.get(url, timeout=10).text
+    assert 'id="ticket-paused"' in page and "等待客户，SLA 暂停计时" in page
+    assert 'data-action="resume"' in page and 'data-action="accept"' not in page  # the steps wait for the answer
+    resumed = agent.post(f"{url}/action", data={"csrf": csrf_of(page), "version": _version(page), "action": "resume"},
+                         allow_redirects=False, timeout=10)
+    assert resumed.status_code == 303 and tickets.require(t.id).paused_at is None
