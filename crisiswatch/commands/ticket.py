@@ -152,6 +152,12 @@ def _show(tickets, t) -> None:  # noqa: ANN001
     extended = f" (extended, approved by {t.extension_approved_by})" if t.extension_approved_by else ""
     print(f"  due ({tickets.tz.key}): 受理 {local(t.ack_due)} · 响应 {local(t.response_due)} · 反馈 "
           f"{local(t.feedback_due)} · 办结 {local(t.resolve_due)}{extended}{followup}")
+    calendar = tickets.clock.calendar
+    guessed = sorted({d.year for d in (t.due(timer) for timer in t.pending())
+                      if calendar.estimated(d.astimezone(tickets.tz).date())})
+    if guessed:  # deadlines in a year whose holidays and 调休 days are not published yet
+        print(f"  estimated: the {'/'.join(map(str, guessed))} holiday calendar is not published yet; deadlines there "
+              f"may move by its make-up working days (add them to tickets.calendar once announced)")
     if t.reply_channel:
         print(f"  replied via {t.reply_channel} ({t.replies}×)")
     for past in t.satisfaction_history:
