@@ -94,6 +94,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     arc.add_argument("--closed-before", metavar="DATE", help="every ticket closed before DATE (team time zone) "
                      "whose reopen window has passed: the periodic archive")
     arc.add_argument("--note")
+    mrg = ts.add_parser("merge", help="a duplicate of another open ticket: its posts move over and it closes")
+    mrg.add_argument("number", help="the duplicate")
+    mrg.add_argument("--into", required=True, help="the ticket kept")
     wait = ts.add_parser("pause", help="waiting for the customer: the SLA clocks stop until `resume`")
     wait.add_argument("number")
     wait.add_argument("--note", required=True, help="what the customer is asked for, e.g. 等待客户补充照片")
@@ -304,6 +307,12 @@ def run(args: argparse.Namespace) -> int:
                            expected_version=t.version)
     elif command == "reply":
         t = _reply(args, tickets, t, actor)
+    elif command == "merge":
+        keep = tickets.by_number(args.into)
+        if keep is None:
+            raise TicketError(f"no ticket {args.into}")
+        t = tickets.merge(t.id, keep.id, actor=actor, expected_version=t.version)
+        print(f"{args.number} merged into {t.number}", file=sys.stderr)
     elif command == "pause":
         t = tickets.pause(t.id, actor=actor, expected_version=t.version, note=args.note)
     elif command == "resume":

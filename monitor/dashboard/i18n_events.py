@@ -53,6 +53,8 @@ EVENTS: dict[str, tuple[str, str]] = {
     "ticket.paused": ("等待客户，SLA 暂停计时", "Waiting for the customer: SLA clocks stopped"),
     "ticket.resumed": ("客户已回复，SLA 恢复计时（时限顺延）", "The customer answered: SLA clocks run again (deadlines "
                        "moved)"),
+    "ticket.merged": ("重复工单，已并入 {into}", "Duplicate: merged into {into}"),
+    "ticket.merged_from": ("并入重复工单 {number}", "Duplicate {number} merged in"),
     "ticket.close": ("工单已关闭", "Ticket closed"),
     "ticket.reopen": ("工单重新打开", "Ticket reopened"),
     "ticket.archive": ("工单已归档，记录冻结", "Ticket archived: its record is frozen"),
@@ -110,7 +112,7 @@ SAID = {"note": ("备注", "Note"), "text": ("答复", "Reply"), "via": ("答复
 REPEAT_REASONS = {"same_author": ("同一作者", "same author"), "same_order": ("同一订单号", "same order number"),
                   "same_contact": ("同一联系方式", "same phone or e-mail"),
                   "same_customer": ("同一客户同一问题", "same customer, same grievance"),
-                  "same_topic": ("同一问题", "same grievance")}
+                  "same_topic": ("同一问题", "same grievance"), "merged": ("重复工单已合并", "duplicate merged")}
 TIMES = ("until", "due")  # detail values that are instants, shown in the team's time zone
 
 

@@ -149,6 +149,7 @@ def build_report(tickets: TicketService, period: str = "week", until: datetime |
     tz = tickets.tz
     since, until = period_bounds(period, until or datetime.now(UTC), tz)
     found = tickets.list(since=since, until=until, limit=1_000_000, archived=True)  # archived tickets count too
+    found = [t for t in found if not TicketService.merged_into(t)]  # a merged duplicate is counted in the one kept
     report = Report(period=period, since=since, until=until, total=len(found), timezone=tz.key, orders=orders)
     report.backlog = _backlog(tickets, until)
     if orders:

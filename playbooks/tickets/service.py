@@ -53,6 +53,7 @@ _MILESTONE = {"accept": "acked_at", "resolve": "resolved_at", "followup": "follo
 
 _SETTLED = ",".join("?" * len(SETTLED))  # placeholders for `status NOT IN (...)`
 APPROVERS = "管理层"  # the department whose members approve an extension of 办结 (the manual: "with approval")
+MERGED = "merged"  # the ticket_links reason of a duplicate merged into the ticket kept
 UNREACHABLE_TRIES = 3  # the manuals: a customer not reached at three 回访 calls may be closed as 无法联系
 DISSATISFIED = 2  # a 回访 score at or under this is 不满意: handled again (reopen), or closed with the reason
 
@@ -460,6 +461,8 @@ class TicketService:
                                   f"{self.local(ticket.paused_at)}: resume it first (`ticket resume {ticket.number}`)")
             if action == "close":
                 self._check_closable(ticket, note)
+            if action == "reopen" and (kept := self.merged_into(ticket)):
+                raise TicketError(f"ticket {ticket.number} was merged into {kept}: reopen {kept} instead")
             if action == "reopen" and ticket.status == CLOSED and now >= self.reopenable_until(ticket):
                 # past the window the case is settled: a new grievance is a new ticket, linked as a repeat
                 raise TicketError(f"ticket {ticket.number} was closed {self.local(ticket.closed_at)}: it could be "
@@ -545,6 +548,58 @@ class TicketService:
         if note:
             detail["note"] = note
         return self._change(ticket_id, expected_version, actor, "resumed", sets, now, check, **detail)
+
+    def merge(self, ticket_id: int | str, into: int | str, *, actor: str, expected_version: int,
+              now: datetime | None = None) -> Ticket:
+        """A duplicate (the same complaint taken twice, by phone and by e-mail) joins the ticket kept: its posts and
+        evidence move over, the kept ticket's running deadlines become the earlier of the two (the customer has
+        waited since the first), and the duplicate is closed as merged, out of the report's counts. Returns the kept
+        ticket."""
+        now = _utc(now or self.now())
+        with transaction(self.conn, lock=f"ticket:{ticket_id}"):
+            dup, keep = self.require(ticket_id), self.require(into)
+            if dup.id == keep.id:
+                raise TicketError(f"ticket {dup.number} cannot be merged into itself")
+            if dup.version != expected_version:
+                raise TicketConflict(f"ticket {dup.number} was changed by someone else (now version {dup.version}, "
+                                     f"you had {expected_version}); reload it and try again")
+            for t in (dup, keep):
+                if not t.is_open:
+                    raise TicketError(f"ticket {t.number} is {t.status}: only open tickets are merged")
+            self.conn.execute("INSERT INTO ticket_mentions(ticket_id, mention_id, cluster_id, source) SELECT ?,"
+                              " mention_id, cluster_id, source FROM ticket_mentions WHERE ticket_id=?"
+                              " ON CONFLICT DO NOTHING", (keep.id, dup.id))
+            have = {e.get("mention_id") for e in keep.evidence if e.get("mention_id")}
+            evidence = keep.evidence + [e for e in dup.evidence if e.get("mention_id") not in have]
+            earlier = {f"{timer}_due": _utc(min(keep.due(timer), dup.due(timer))).isoformat()
+                       for timer in keep.pending() if timer in dup.pending() and dup.due(timer) < keep.due(timer)}
+            assignments = "".join(f"{k}=?, " for k in earlier)
+            cur = self.conn.execute(f"UPDATE tickets SET {assignments}evidence=?, updated_at=?, version=version+1"
+                                    f" WHERE id=? AND version=?",
+                                    [*earlier.values(), json.dumps(evidence, ensure_ascii=False), now.isoformat(),
+                                     keep.id, keep.version])
+            if cur.rowcount != 1:
+                raise TicketConflict(f"ticket {keep.number} was changed by someone else; reload it and try again")
+            self.conn.execute("UPDATE tickets SET status=?, closed_at=?, paused_at=NULL, updated_at=?,"
+                              " version=version+1 WHERE id=?", (CLOSED, now.isoformat(), now.isoformat(), dup.id))
+            # the two were likely linked as a repeat when the second was taken: the link now says merged
+            self.conn.execute("DELETE FROM ticket_links WHERE (ticket_id=? AND related_id=?) OR (ticket_id=? AND"
+                              " related_id=?)", (dup.id, keep.id, keep.id, dup.id))
+            self.conn.execute("INSERT INTO ticket_links(ticket_id, related_id, reason) VALUES (?,?,?)",
+                              (dup.id, keep.id, MERGED))
+            closed = self.record_event(dup.id, now, actor, "merged", to=CLOSED, into=keep.number)
+            joined = self.record_event(keep.id, now, actor, "merged_from", number=dup.number,
+                                       mentions=len(dup.mention_ids), deadlines=sorted(earlier))
+        self.mirror_change("updated", self.require(dup.id), closed)
+        kept = self.require(keep.id)
+        self.mirror_change("updated", kept, joined)
+        return kept
+
+    @staticmethod
+    def merged_into(ticket: Ticket) -> str | None:
+        """The number of the ticket a duplicate was merged into, or None."""
+        return next((r["number"] for r in ticket.related if r["reason"] == MERGED and r["direction"] == "earlier"),
+                    None)
 
     def unreached_tries(self, ticket: Ticket) -> int:
         """回访 calls that did not reach the customer since the ticket was last resolved."""
