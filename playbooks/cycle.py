@@ -20,6 +20,7 @@ class PlaybookCycle:
     resumed: list[tuple[str, str, list[str]]] = field(default_factory=list)  # (incident, playbook, outcomes)
     reminders: list[dict] = field(default_factory=list)
     breaches: list[dict] = field(default_factory=list)
+    still_late: list[dict] = field(default_factory=list)  # breaches said again, a day later each
 
 
 def playbook_cycle(config: Config, conn: StateConnection, dispatcher: AlertDispatcher,
@@ -36,7 +37,7 @@ def playbook_cycle(config: Config, conn: StateConnection, dispatcher: AlertDispa
         logger.exception("playbook cycle: resuming waiting playbooks failed")
     try:
         found = sla_sweep(config, conn, dispatcher, engine.tickets)
-        report.reminders, report.breaches = found["reminders"], found["breaches"]
+        report.reminders, report.breaches, report.still_late = found["reminders"], found["breaches"], found["still_late"]
     except Exception:
         logger.exception("playbook cycle: SLA check failed")
     return report

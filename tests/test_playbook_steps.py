@@ -113,6 +113,11 @@ def test_product_safety_runs_its_steps_and_resumes_on_tick(tmp_path):
         t = engine.tickets.transition(t.id, action, actor="agent:lin", expected_version=t.version,
                                       note="已召回该批次并为您全额退款" if action == "reply" else None)
     assert engine.tick()[0][2][-1] == "close_when: waiting"  # not followed up yet
+    t = engine.tickets.transition(t.id, "followup", actor="agent:lin", expected_version=t.version, satisfaction=2)
+    assert engine.tick()[0][2][-1] == "close_when: waiting"  # dissatisfied: an agent handles it again, not the book
+    for action in ("reopen", "reply", "resolve"):
+        t = engine.tickets.transition(t.id, action, actor="agent:lin", expected_version=t.version,
+                                      note="已更换新品并上门取回" if action == "reply" else None)
     engine.tickets.transition(t.id, "followup", actor="agent:lin", expected_version=t.version, satisfaction=5)
     assert engine.tick()[0][2][-1] == "close_when: done"
     assert engine.tickets.get(ticket.id).status == "已关闭" and engine.tick() == []
@@ -241,3 +246,10 @@ def test_the_loop_cycle_resumes_playbooks_and_alerts_on_sla_breaches(tmp_path):
     [breach] = [r.message for r in engine.dispatcher.outbox.all() if r.message.kind == "ticket_sla_breach"]
     assert breach.brand_name == "极光优选" and breach.links["工单 Ticket"].endswith(f"/tickets/{number}")
     assert playbook_cycle(engine.config, conn, engine.dispatcher, engine=engine).breaches == []
+    # still not accepted a day later (紧急 runs around the clock): the escalation tier is told again, once
+    clock.now = T0 + timedelta(days=1, hours=1, minutes=5)
+    again = playbook_cycle(engine.config, conn, engine.dispatcher, engine=engine)
+    assert [(s["ticket"], s["timer"], s["days_late"]) for s in again.still_late] == [(number, "ack", 1)]
+    assert playbook_cycle(engine.config, conn, engine.dispatcher, engine=engine).still_late == []
+    [still] = [r.message for r in engine.dispatcher.outbox.all() if r.message.kind == "ticket_sla_still_late"]
+    assert still.title == f"工单 {number} 受理仍超时（已1天），再次报管理层"

@@ -86,13 +86,13 @@ def test_report_renders_as_markdown_csv_and_html(filled):
     rows = list(csv.DictReader(io.StringIO(render(r, "summary-csv"))))
     metrics = {row["key"]: row["value"] for row in rows if row["section"] == "metric"}
     assert metrics == {"total": "3", "complaint_rate": "-", "resolved": "2", "mean_handling_hours": "9.00",
-                       "first_contact_resolution": "50.0%", "satisfaction_mean": "3.50", "satisfaction_count": "2",
+                       "on_time_rate": "100.0%", "first_contact_resolution": "50.0%", "satisfaction_mean": "3.50", "satisfaction_count": "2",
                        "repeat_rate": "33.3%", "sla_breach_rate": "33.3%"}
     assert {row["key"]: row["share"] for row in rows if row["section"] == "channel"} == {"social": "66.7%",
                                                                                         "third_party": "33.3%"}
     page = render(r, "html")
-    # channels, categories, grades, satisfaction, daily trend, hours, backlog
-    assert page.count('src="data:image/png;base64,') == 7
+    # channels, categories, grades, departments, satisfaction, daily trend, hours, backlog
+    assert page.count('src="data:image/png;base64,') == 8
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
     assert "重复投诉率" in page and "https://example.com/1" in page
     assert "<td>社交媒体</td>" in page and "<td>social</td>" not in page  # channels by name, as categories are
@@ -219,3 +219,64 @@ def test_a_january_report_holds_january_as_it_was(tmp_path):
     clock.now = datetime(2025, 2, 12, 9, 0, tzinfo=SHANGHAI)  # closed after the month: January stays as it was
     walk(tickets, first, clock, "accept", "start", "reply", "resolve")
     assert build_report(tickets, "month", until=datetime(2025, 2, 20, tzinfo=SHANGHAI)).backlog == january.backlog
+
+
+def test_repeat_rate_counts_the_same_customer_again_not_others_with_the_same_grievance(tmp_path):
+    clock = Clock(datetime(2025, 6, 16, 2, 0, tzinfo=UTC))
+    tickets = TicketService(connect(tmp_path / "cw.db"), clock=clock)
+    for name, contact in (("王女士", "13800000001"), ("李先生", "13800000002"), ("王女士", "13800000001")):
+        clock.now += timedelta(hours=3)  # two customers; the first calls back
+        tickets.intake(channel="phone", customer=name, contact=contact, summary="极光快递十天没到 物流不更新",
+                       category="logistics", severity="一般", actor="x")
+    reasons = [r["reason"] for t in tickets.list() for r in t.related if r["direction"] == "earlier"]
+    assert sorted(reasons) == ["same_contact", "same_topic", "same_topic"]  # linked all the same, for the agent
+    r = build_report(tickets, "7d", until=datetime(2025, 6, 20, 16, 0, tzinfo=UTC))
+    assert r.repeat_rate == pytest.approx(1 / 3)
+
+
+def test_a_past_month_reads_the_same_after_its_tickets_move_on(tmp_path):
+    clock = Clock(datetime(2025, 1, 2, 10, 0, tzinfo=SHANGHAI))
+    tickets = TicketService(connect(tmp_path / "cw.db"), clock=clock)
+    first = tickets.intake(channel="phone", customer="顾客", contact="13800000000", summary="元旦的快递没到",
+                           category="logistics", severity="一般", actor="x")
+    for action in ("accept", "start", "reply"):  # each in time; the result (结果反馈) will be late in January
+        clock.now += timedelta(minutes=10)
+        first = tickets.transition(first.id, action, actor="agent", expected_version=first.version,
+                                   note="已核查并为您补发" if action == "reply" else None, via="在线客服")
+    clock.now = datetime(2025, 1, 31, 20, 0, tzinfo=SHANGHAI)  # the Spring Festival holiday: 受理 due 5 February
+    tickets.intake(channel="phone", customer="顾客", contact="13800000001", summary="月底的快递没到",
+                   category="logistics", severity="一般", actor="x")
+    tickets.check_sla(datetime(2025, 2, 3, 9, 0, tzinfo=SHANGHAI))  # as `report` sweeps before it reports
+    early = build_report(tickets, "month", until=datetime(2025, 2, 3, 9, 0, tzinfo=SHANGHAI))
+    assert (early.resolved, early.satisfaction_count, early.sla_breach_rate) == (0, 0, 0.5)
+    clock.now = datetime(2025, 2, 12, 9, 0, tzinfo=SHANGHAI)  # in February: resolved, scored, the other one late
+    first = walk(tickets, tickets.require(first.id), clock, "resolve", "followup", score=2)
+    assert tickets.check_sla(clock.now)["breaches"]
+    late = build_report(tickets, "month", until=datetime(2025, 2, 20, tzinfo=SHANGHAI))
+    assert late.metrics() == early.metrics() and late.agents == early.agents
+    assert render(late, "csv") == render(early, "csv") and late.daily == early.daily
+
+
+def test_departments_and_on_time_rate_reconcile_with_the_tickets(tmp_path):
+    clock = Clock(datetime(2025, 6, 16, 2, 0, tzinfo=UTC))  # Monday 10:00 in Shanghai
+    tickets = TicketService(connect(tmp_path / "cw.db"), clock=clock)
+    made = [tickets.intake(channel="phone", customer=f"顾客{i}", contact=f"1380000000{i}", summary=summary,
+                           category=category, severity="紧急", actor="x")
+            for i, (category, summary) in enumerate([("logistics", "快递没到"), ("product_quality", "屏幕坏点"),
+                                                     ("payment_billing", "重复扣款"), ("logistics", "包裹丢了")])]
+    assert [t.department for t in made] == ["客服", "调查", "技术", "客服"]  # the routing table
+    walk(tickets, made[0], clock, "accept", "start", "reply", "resolve")  # within 紧急's 5 working days
+    clock.now += timedelta(days=10)
+    walk(tickets, made[1], clock, "accept", "start", "reply", "resolve")  # 10 days on: past 办结
+    t = tickets.require(made[3].id)
+    tickets.assign(t.id, "法律", actor="x", expected_version=t.version)
+    until = clock.now + timedelta(hours=1)
+    r = build_report(tickets, "30d", until=until)
+    assert r.departments == {"客服": 1, "调查": 1, "技术": 1, "法律": 1}
+    assert sum(r.departments.values()) == r.total == len(tickets.list())
+    assert r.on_time_rate == pytest.approx(1 / 2)
+    md = render(r, "md")
+    assert "| 按时办结率 Resolved on time | 50.0% |" in md and "## 部门 Lead department" in md and "| 法律 | 1 | 25.0% |" in md
+    t = tickets.require(made[3].id)
+    tickets.assign(t.id, "客服", actor="x", expected_version=t.version, now=until + timedelta(days=1))
+    assert build_report(tickets, "30d", until=until).departments == r.departments  # as it stood then

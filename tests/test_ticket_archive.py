@@ -59,7 +59,7 @@ def test_a_closed_ticket_is_archived_after_its_reopen_window_and_then_frozen(tmp
     assert [x.id for x in tickets.list(status="已归档")] == [t.id] and tickets.count(archived=True) == 2
     assert tickets.count(open_only=True) == 1 and tickets.count_overdue(clock.now) == 1  # only the open one is late
     report = build_report(tickets, period="month", until=clock.now)
-    assert report.total == 2 and report.statuses == {"新建": 1, "已归档": 1}
+    assert report.total == 2 and report.statuses == {"新建": 1, "已关闭": 1}  # as June ended: archived in July
 
 
 def test_the_periodic_archive_takes_every_ticket_closed_before_the_date_whose_window_has_passed(tmp_path):
@@ -110,3 +110,17 @@ def test_what_the_customer_said_at_the_follow_up_is_masked_where_the_contact_is(
     assert listed["satisfaction_comment"] == "还行，下次直接打我139****5678"
     assert "13912345678" not in str(listed["satisfaction_history"])
     assert t.to_dict()["satisfaction_comment"].endswith("13912345678")  # the agent's own view, as for the contact
+
+
+def test_a_closed_ticket_is_reopened_only_within_its_reopen_window(tmp_path):
+    tickets, clock = service(tmp_path, at(2026, 6, 1, 10, 0))
+    t = closed(tickets, clock)  # closed 1 June 12:00: reopenable until 1 July 12:00
+    clock.now = at(2026, 7, 1, 11, 59).astimezone(UTC)
+    t = tickets.transition(t.id, "reopen", actor="agent:lin", expected_version=t.version, note="用户再次来电")
+    assert t.status == "处理中"
+    late = closed(tickets, clock)  # closed 1 July 13:59
+    clock.now = at(2026, 8, 1, 9, 0).astimezone(UTC)  # the window ended 31 July 13:59, not yet archived
+    with pytest.raises(TicketError, match=r"could be reopened until 2026-07-31 13:59 \(30 days, "
+                                          r"tickets.reopen_window_days\); take the customer's new complaint as a new"):
+        tickets.transition(late.id, "reopen", actor="agent:lin", expected_version=late.version, note="用户再次来电")
+    assert tickets.require(late.id).status == "已关闭"

@@ -301,3 +301,51 @@ def test_the_cli_refuses_a_made_up_approval_in_one_line(tmp_path, monkeypatch, c
                                             "X is not in tickets.staff")
     assert main([*extend, "--approved-by", "王经理"]) == 0
     assert tickets.get(t.id).extension_approved_by == "王经理"
+
+
+def test_a_breach_left_late_is_said_again_each_working_day_not_over_the_holiday(tmp_path):
+    # 重要, Wednesday 30 Sep 2026 17:00, never accepted: 受理 was due 18:00 that day, then 1-7 October are off
+    tickets, _ = service(tmp_path, at(2026, 9, 30, 17, 0))
+    t = phone(tickets, "重要")
+    said = []
+    for day in [30, *range(1, 13)]:
+        now = at(2026, 9 if day == 30 else 10, day, 18, 1)
+        for _ in range(2):  # a second sweep the same evening says nothing new
+            found = tickets.check_sla(now)
+            said += [(now.date().isoformat(), kind, i["timer"], i.get("days_late"))
+                     for kind in ("breaches", "still_late") for i in found[kind]]
+    assert said == [
+        ("2026-09-30", "breaches", "ack", None),
+        # the holiday adds no working time: nothing is said again until the first working day after it
+        ("2026-10-08", "breaches", "response", None), ("2026-10-08", "still_late", "ack", 1),
+        ("2026-10-09", "still_late", "ack", 2),
+        ("2026-10-10", "breaches", "feedback", None), ("2026-10-10", "still_late", "ack", 3),  # 调休 Saturday
+        ("2026-10-12", "still_late", "ack", 4),  # Sunday 11 October is a day off
+    ]
+    t = tickets.require(t.id)
+    assert (t.breaches, t.escalation_level) == (3, 3)  # said again, not escalated or counted again
+    kinds = [e["kind"] for e in tickets.timeline(t.id)]
+    assert kinds.count("sla_still_late") == 4
+
+
+def test_show_says_a_deadline_in_a_year_not_yet_published_is_estimated(tmp_path, monkeypatch, capsys):
+    from crisiswatch.cli import main
+
+    tickets, clock, cfg = desk_at(tmp_path, at(2026, 10, 12, 10, 0), monkeypatch)
+    ticket = ["--config", str(cfg), "ticket", "--as", "林晓"]
+    assert main([*ticket, "show", phone(tickets).number]) == 0  # due within 2026: as published
+    assert "estimated" not in capsys.readouterr().out
+    clock.now = at(2026, 12, 30, 10, 0).astimezone(UTC)
+    late_december, early = phone(tickets), phone(tickets, "重大")
+    assert late_december.resolve_due.year == 2027 and early.resolve_due == at(2027, 1, 5, 10, 0)
+    assert main([*ticket, "show", late_december.number]) == 0
+    assert "estimated: the 2027 holiday calendar is not published yet" in capsys.readouterr().out
+    clock.now = at(2026, 12, 30, 10, 5).astimezone(UTC)
+    for action in ("accept", "start"):
+        early = tickets.transition(early.id, action, actor="agent:lin", expected_version=early.version)
+    early = tickets.transition(early.id, "reply", actor="agent:lin", expected_version=early.version,
+                               note="已电话告知处理方案", via="电话")
+    early = tickets.transition(early.id, "resolve", actor="agent:lin", expected_version=early.version)
+    assert early.followup_due.year == 2027
+    assert main([*ticket, "show", early.number]) == 0  # only the 回访 still runs, due in 2027: estimated too
+    assert "estimated: the 2027" in capsys.readouterr().out

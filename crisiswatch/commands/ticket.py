@@ -94,12 +94,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     arc.add_argument("--closed-before", metavar="DATE", help="every ticket closed before DATE (team time zone) "
                      "whose reopen window has passed: the periodic archive")
     arc.add_argument("--note")
+    mrg = ts.add_parser("merge", help="a duplicate of another open ticket: its posts move over and it closes")
+    mrg.add_argument("number", help="the duplicate")
+    mrg.add_argument("--into", required=True, help="the ticket kept")
+    wait = ts.add_parser("pause", help="waiting for the customer: the SLA clocks stop until `resume`")
+    wait.add_argument("number")
+    wait.add_argument("--note", required=True, help="what the customer is asked for, e.g. 等待客户补充照片")
+    back = ts.add_parser("resume", help="the customer answered: the clocks run again, deadlines moved by the wait")
+    back.add_argument("number")
+    back.add_argument("--note")
     for action in ACTIONS:
         a = ts.add_parser(action, help=f"{action} the ticket")
         a.add_argument("number")
         a.add_argument("--note")
         if action == "followup":
-            a.add_argument("--score", type=int, required=True, help="satisfaction 1-5")
+            said = a.add_mutually_exclusive_group(required=True)
+            said.add_argument("--score", type=int, help="satisfaction 1-5")
+            said.add_argument("--unreachable", action="store_true",
+                              help="a 回访 call that did not reach the customer (after three, the ticket may be closed)")
             a.add_argument("--comment", default="")
     p.set_defaults(func=run)
 
@@ -117,6 +129,8 @@ def _open(args: argparse.Namespace) -> tuple[Any, Any]:
 
 def _line(tickets, t) -> str:  # noqa: ANN001 - a Ticket
     flags = f" · 超时{t.breaches}次" if t.breaches else ""
+    if t.paused_at:
+        flags += f" · 等待客户 since {tickets.local(t.paused_at)}"
     owner = f"{t.department}/{t.owner}" if t.owner else t.department
     return (f"{t.number}  {t.status:<4} {t.severity} {CATEGORY_LABELS.get(t.category, t.category)} · {owner}"
             f" · {t.intake} · {t.brand or '-'} · 办结 {tickets.local(t.resolve_due)} · {t.title[:40]}{flags}")
@@ -141,6 +155,12 @@ def _show(tickets, t) -> None:  # noqa: ANN001
     extended = f" (extended, approved by {t.extension_approved_by})" if t.extension_approved_by else ""
     print(f"  due ({tickets.tz.key}): 受理 {local(t.ack_due)} · 响应 {local(t.response_due)} · 反馈 "
           f"{local(t.feedback_due)} · 办结 {local(t.resolve_due)}{extended}{followup}")
+    calendar = tickets.clock.calendar
+    guessed = sorted({d.year for d in (t.due(timer) for timer in t.pending())
+                      if calendar.estimated(d.astimezone(tickets.tz).date())})
+    if guessed:  # deadlines in a year whose holidays and 调休 days are not published yet
+        print(f"  estimated: the {'/'.join(map(str, guessed))} holiday calendar is not published yet; deadlines there "
+              f"may move by its make-up working days (add them to tickets.calendar once announced)")
     if t.reply_channel:
         print(f"  replied via {t.reply_channel} ({t.replies}×)")
     for past in t.satisfaction_history:
@@ -169,6 +189,9 @@ def _sweep(tickets, config) -> None:  # noqa: ANN001
     for item in found["breaches"]:
         print(f"crisiswatch: SLA breached: {item['ticket']} {item['label']} was due {item['due_local']}",
               file=sys.stderr)
+    for item in found.get("still_late", []):
+        print(f"crisiswatch: SLA still late: {item['ticket']} {item['label']} was due {item['due_local']} "
+              f"({item['days_late']} days)", file=sys.stderr)
 
 
 def _until(text: str, tz, option: str = "--until") -> datetime:  # noqa: ANN001
@@ -207,6 +230,7 @@ def _me(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from playbooks.tickets.models import TicketError
+    from playbooks.tickets.service import UNREACHABLE_TRIES
 
     tickets, config = _open(args)
     actor = args.actor or f"cli:{getpass.getuser()}"
@@ -283,6 +307,19 @@ def run(args: argparse.Namespace) -> int:
                            expected_version=t.version)
     elif command == "reply":
         t = _reply(args, tickets, t, actor)
+    elif command == "merge":
+        keep = tickets.by_number(args.into)
+        if keep is None:
+            raise TicketError(f"no ticket {args.into}")
+        t = tickets.merge(t.id, keep.id, actor=actor, expected_version=t.version)
+        print(f"{args.number} merged into {t.number}", file=sys.stderr)
+    elif command == "pause":
+        t = tickets.pause(t.id, actor=actor, expected_version=t.version, note=args.note)
+    elif command == "resume":
+        t = tickets.resume(t.id, actor=actor, expected_version=t.version, note=args.note)
+    elif command == "followup" and args.unreachable:
+        t = tickets.followup_unreached(t.id, actor=actor, expected_version=t.version, note=args.note)
+        print(f"{t.number}: 回访 not reached, try {tickets.unreached_tries(t)} of {UNREACHABLE_TRIES}", file=sys.stderr)
     else:
         t = tickets.transition(t.id, command, actor=actor, expected_version=t.version, note=args.note,
                                satisfaction=getattr(args, "score", None), comment=getattr(args, "comment", None))

@@ -143,6 +143,15 @@ class ConsoleService:
         return self.tickets.transition(ticket.id, action, actor=actor, expected_version=expected_version,
                                        note=note, satisfaction=satisfaction)
 
+    def followup_unreached(self, ticket: Ticket, *, actor: str, expected_version: int, note: str | None = None) -> Ticket:
+        return self.tickets.followup_unreached(ticket.id, actor=actor, expected_version=expected_version, note=note)
+
+    def wait(self, ticket: Ticket, action: str, *, actor: str, expected_version: int, note: str) -> Ticket:
+        """`pause` (waiting for the customer, the note says for what) or `resume` the SLA clocks."""
+        if action == "pause":
+            return self.tickets.pause(ticket.id, actor=actor, expected_version=expected_version, note=note)
+        return self.tickets.resume(ticket.id, actor=actor, expected_version=expected_version, note=note or None)
+
     def note(self, ticket: Ticket, text: str, *, actor: str, expected_version: int) -> Ticket:
         return self.tickets.add_note(ticket.id, text, actor=actor, expected_version=expected_version)
 

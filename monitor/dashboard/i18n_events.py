@@ -48,6 +48,13 @@ EVENTS: dict[str, tuple[str, str]] = {
     "ticket.reply": ("已回复客户", "Customer answered"),
     "ticket.resolve": ("工单已解决", "Ticket resolved"),
     "ticket.followup": ("已回访", "Followed up"),
+    "ticket.followup_unreached": ("回访未联系上（第 {attempt}/{of} 次）", "回访: customer not reached (try {attempt} of "
+                                  "{of})"),
+    "ticket.paused": ("等待客户，SLA 暂停计时", "Waiting for the customer: SLA clocks stopped"),
+    "ticket.resumed": ("客户已回复，SLA 恢复计时（时限顺延）", "The customer answered: SLA clocks run again (deadlines "
+                       "moved)"),
+    "ticket.merged": ("重复工单，已并入 {into}", "Duplicate: merged into {into}"),
+    "ticket.merged_from": ("并入重复工单 {number}", "Duplicate {number} merged in"),
     "ticket.close": ("工单已关闭", "Ticket closed"),
     "ticket.reopen": ("工单重新打开", "Ticket reopened"),
     "ticket.archive": ("工单已归档，记录冻结", "Ticket archived: its record is frozen"),
@@ -65,6 +72,8 @@ EVENTS: dict[str, tuple[str, str]] = {
     "ticket.sla_reminder": ("SLA 提醒：{timer}即将到期", "SLA reminder: {timer} due soon"),
     "ticket.sla_breached": ("SLA 超时：{timer}，已升级至{escalated_to}", "SLA breached: {timer}, escalated to "
                             "{escalated_to}"),
+    "ticket.sla_still_late": ("SLA 仍超时：{timer}已超时 {days} 天，再次报{told}", "Still late: {timer} {days} days "
+                              "past due, {told} told again"),
     "statement.drafted": ("声明草稿已起草", "Statement drafted"),
     "statement.published": ("{actor} 发布了声明", "{actor} published the statement"),
     "statement.published_late": ("{actor} 发布了声明，已超出黄金时间", "{actor} published the statement, after the golden "
@@ -103,7 +112,7 @@ SAID = {"note": ("备注", "Note"), "text": ("答复", "Reply"), "via": ("答复
 REPEAT_REASONS = {"same_author": ("同一作者", "same author"), "same_order": ("同一订单号", "same order number"),
                   "same_contact": ("同一联系方式", "same phone or e-mail"),
                   "same_customer": ("同一客户同一问题", "same customer, same grievance"),
-                  "same_topic": ("同一问题", "same grievance")}
+                  "same_topic": ("同一问题", "same grievance"), "merged": ("重复工单已合并", "duplicate merged")}
 TIMES = ("until", "due")  # detail values that are instants, shown in the team's time zone
 
 

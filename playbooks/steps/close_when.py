@@ -39,6 +39,10 @@ class CloseWhenStep(Step):
             return StepResult("done", {"ticket": ticket.number, "closed": "already"})
         if ticket.status not in TRANSITIONS["close"][0]:
             return StepResult("waiting", {"until": want, "ticket_status": ticket.status})
+        # no 回访 yet, or a dissatisfied one: an agent handles it again or closes it saying why, not the playbook
+        reason = ctx.tickets.why_not_closable(ticket, None)
+        if reason:
+            return StepResult("waiting", {"until": want, "ticket_status": ticket.status, "why": reason})
         ticket = with_ticket(ctx, lambda t: ctx.tickets.transition(
             t.id, "close", actor=ctx.actor, expected_version=t.version, note=f"closed: {want}", now=ctx.now))
         return StepResult("done", {"ticket": ticket.number, "closed": ticket.closed_at.isoformat()})

@@ -16,7 +16,7 @@ from playbooks.tickets.service import TicketService
 logger = logging.getLogger(__name__)
 CLUSTER_SPAN = timedelta(days=7)  # copies of a post are looked for this far around it
 MAX_COPIES = 500  # evidence a converted cluster brings; the ticket's record stays readable
-SLA_KINDS = {"reminders": "ticket_sla_reminder", "breaches": "ticket_sla_breach"}
+SLA_KINDS = {"reminders": "ticket_sla_reminder", "breaches": "ticket_sla_breach", "still_late": "ticket_sla_still_late"}
 
 
 def convert_from_index(tickets: TicketService, backend: Backend, mention_id: str, *, actor: str,
@@ -48,7 +48,8 @@ def sla_sweep(config: Config, conn: StateConnection, dispatcher: AlertDispatcher
     for kind, items in found.items():
         for item in items:
             ticket = tickets.by_number(item["ticket"])
-            verb = "即将超时" if kind == "reminders" else f"已超时，升级至{item.get('escalated_to', '')}"
+            verb = ("即将超时" if kind == "reminders" else f"已超时，升级至{item.get('escalated_to', '')}"
+                    if kind == "breaches" else f"仍超时（已{item['days_late']}天），再次报{item['escalated_to']}")
             message = AlertMessage(
                 kind=SLA_KINDS[kind], title=f"工单 {item['ticket']} {item['label']}{verb}",
                 severity=item["severity"], brand=ticket.brand if ticket else "",
@@ -59,7 +60,8 @@ def sla_sweep(config: Config, conn: StateConnection, dispatcher: AlertDispatcher
                 links={"工单 Ticket": f"{base}/tickets/{item['ticket']}"}, timezone=config.alerts.timezone,
                 brand_name=config.brand_name(ticket.brand) if ticket else "",
             )
-            dispatcher.enqueue(f"ticket:{item['ticket']}:sla:{item['timer']}:{kind}:{item['due']}", message)
+            day = f":{item['days_late']}" if kind == "still_late" else ""
+            dispatcher.enqueue(f"ticket:{item['ticket']}:sla:{item['timer']}:{kind}:{item['due']}{day}", message)
     return found
 
 

@@ -17,6 +17,8 @@ _ORDER = re.compile(r"(?:订单编号|订单号|运单号|单号|订单)\s*[:：
 _STOP = set("的 了 是 我 你 他 她 它 们 在 和 就 都 也 还 又 很 吗 呢 吧 啊 这 那 有 没 不 一个 什么 怎么 已经 现在 "
             "今天 真的 而且 但是 因为 所以 可以 一下 这个 那个 你们 我们 他们".split())
 TOPIC_SIMILARITY = 0.5
+# links that say the same customer came back (重复投诉); "same_topic" is others with the same grievance (集中投诉)
+SAME_CUSTOMER = ("same_author", "same_order", "same_contact", "same_customer")
 
 
 def order_number(mention: Mention) -> str:

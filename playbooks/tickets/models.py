@@ -126,6 +126,7 @@ class Ticket:
     followup_due: datetime | None = None
     extension_approved_by: str = ""
     satisfaction_history: list[dict[str, Any]] = field(default_factory=list)
+    paused_at: datetime | None = None  # waiting for the customer since then: no clock runs (`TicketService.pause`)
 
     @property
     def is_open(self) -> bool:
@@ -166,7 +167,14 @@ class Ticket:
         return self.resolved_at  # feedback of the result and 办结 both stop at the resolution
 
     def running(self) -> list[str]:
-        """The timers whose clocks run now: they have a deadline and their milestone is not reached."""
+        """The timers whose clocks run now: they have a deadline and their milestone is not reached, and the ticket is
+        not waiting for the customer."""
+        if self.paused_at is not None:
+            return []
+        return self.pending()
+
+    def pending(self) -> list[str]:
+        """The timers whose milestone is not reached, running or paused."""
         return [timer for timer in WATCHED_TIMERS if self.due(timer) is not None and self.met_at(timer) is None]
 
     def late(self, now: datetime) -> list[str]:

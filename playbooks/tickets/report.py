@@ -5,7 +5,9 @@ given), share per intake channel, category distribution, mean handling time (ope
 first-contact resolution (resolved with a single reply and never reopened), satisfaction from 回访
 (a score given before a reopening still counts), repeat-complaint rate, SLA breach rate, the daily
 trend, the busiest hours, the open backlog by age, per-agent KPIs (处理时效, 满意度, 解决率) and the
-top problems with example posts. Days and hours are the team's time zone. Rendered as Markdown, HTML
+top problems with example posts. Days and hours are the team's time zone. Each ticket is counted as it stood
+at the end of the period (resolved, scored, breached, its status by then), so a past period reads the same
+whenever its report is run. Rendered as Markdown, HTML
 with charts, a per-ticket CSV, or the summary as CSV.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections import Counter
 from datetime import UTC, datetime, time, timedelta
@@ -23,6 +26,8 @@ from crisiswatch.config import INTAKE_CHANNEL_LABELS
 from crisiswatch.errors import CrisiswatchError
 from crisiswatch.localtime import local_time
 from crisiswatch.mention import CATEGORY_LABELS
+from playbooks.tickets.linking import SAME_CUSTOMER
+from playbooks.tickets.models import STATUSES
 from playbooks.tickets.report_html import render_html
 from playbooks.tickets.report_parts import Report, _num, _pct
 from playbooks.tickets.service import TicketService
@@ -40,26 +45,68 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _ticket_row(t: Any, tz: ZoneInfo) -> dict[str, Any]:
+class AsOf:
+    """The tickets as they stood at the end of the period: resolved, scored and breached before it. A past
+    period's report then reads the same whenever it is run, and its backlog and its resolved add up."""
+
+    def __init__(self, tickets: TicketService, until: datetime) -> None:
+        self.until = until
+        self.breaches: Counter[int] = Counter()
+        self.statuses: dict[int, str] = {}  # each lifecycle step records the status it led to
+        self.departments: dict[int, str] = {}  # the lead department: routed at opening, then assigned
+        for row in tickets.conn.execute("SELECT ticket_id, at, kind, detail FROM ticket_events ORDER BY id").fetchall():
+            detail = json.loads(row["detail"])
+            if row["kind"] == "sla_breached" and datetime.fromisoformat(detail["due"]) < until:
+                self.breaches[row["ticket_id"]] += 1
+            elif datetime.fromisoformat(row["at"]) >= until:
+                continue
+            elif detail.get("to") in STATUSES:
+                self.statuses[row["ticket_id"]] = detail["to"]
+            elif row["kind"] == "created" and detail.get("departments"):
+                self.departments[row["ticket_id"]] = detail["departments"][0]
+            elif row["kind"] == "assigned" and detail.get("department"):
+                self.departments[row["ticket_id"]] = detail["department"]
+
+    def status(self, t: Any) -> str:
+        return self.statuses.get(t.id, STATUSES[0])
+
+    def department(self, t: Any) -> str:
+        return self.departments.get(t.id, t.department)
+
+    def on_time(self, t: Any) -> bool:
+        """Resolved (办结) by the end of the period and by its 办结 deadline, an approved extension included."""
+        return self.resolved(t) and t.resolved_at <= t.resolve_due
+
+    def resolved(self, t: Any) -> bool:
+        return t.resolved_at is not None and t.resolved_at < self.until
+
+    def score(self, t: Any) -> int | None:
+        """The latest 回访 score given before the end (one given before a reopening still counts)."""
+        given = [h["score"] for h in t.satisfaction_history if datetime.fromisoformat(h["at"]) < self.until]
+        return given[-1] if given else None
+
+
+def _ticket_row(t: Any, tz: ZoneInfo, at: AsOf) -> dict[str, Any]:
     return {"number": t.number, "channel": t.intake, "category": t.category, "grade": t.severity,
-            "owner": t.owner, "department": t.department, "status": t.status, "opened": local_time(t.created_at, tz),
-            "first_response": local_time(t.first_reply_at, tz), "resolved": local_time(t.resolved_at, tz),
-            "breached": t.breaches, "satisfaction": t.score or ""}
+            "owner": t.owner, "department": at.department(t), "status": at.status(t), "opened": local_time(t.created_at, tz),
+            "first_response": local_time(t.first_reply_at, tz),
+            "resolved": local_time(t.resolved_at if at.resolved(t) else None, tz),
+            "breached": at.breaches[t.id], "satisfaction": at.score(t) or ""}
 
 
-def _agents(found: list[Any]) -> list[dict[str, Any]]:
+def _agents(found: list[Any], at: AsOf) -> list[dict[str, Any]]:
     """Per owner: tickets, 解决率, mean 处理时效 (opened -> resolved, hours), 满意度, breaches."""
     by_owner: dict[str, list[Any]] = {}
     for t in found:
         by_owner.setdefault(t.owner or "(unassigned)", []).append(t)
     out = []
     for owner, group in sorted(by_owner.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-        resolved = [t for t in group if t.resolved_at]
+        resolved = [t for t in group if at.resolved(t)]
         hours = _mean([(t.resolved_at - t.created_at).total_seconds() / 3600 for t in resolved])
-        scores = [t.score for t in group if t.score]
+        scores = [s for t in group if (s := at.score(t))]
         out.append({"owner": owner, "tickets": len(group), "resolved": len(resolved),
                     "resolution_rate": len(resolved) / len(group), "mean_handling_hours": hours,
-                    "satisfaction": _mean(scores), "breached": sum(1 for t in group if t.breaches)})
+                    "satisfaction": _mean(scores), "breached": sum(1 for t in group if at.breaches[t.id])})
     return out
 
 
@@ -102,6 +149,7 @@ def build_report(tickets: TicketService, period: str = "week", until: datetime |
     tz = tickets.tz
     since, until = period_bounds(period, until or datetime.now(UTC), tz)
     found = tickets.list(since=since, until=until, limit=1_000_000, archived=True)  # archived tickets count too
+    found = [t for t in found if not TicketService.merged_into(t)]  # a merged duplicate is counted in the one kept
     report = Report(period=period, since=since, until=until, total=len(found), timezone=tz.key, orders=orders)
     report.backlog = _backlog(tickets, until)
     if orders:
@@ -113,30 +161,35 @@ def build_report(tickets: TicketService, period: str = "week", until: datetime |
     if not found:
         return report
     found.sort(key=lambda t: t.created_at)
-    report.tickets = [_ticket_row(t, tz) for t in found]
+    at = AsOf(tickets, until)
+    report.tickets = [_ticket_row(t, tz, at) for t in found]
     for t in found:
         report.daily.setdefault(_day(t.created_at, tz), {"opened": 0, "resolved": 0})["opened"] += 1
-        if t.resolved_at and t.resolved_at < until:
+        if at.resolved(t):
             report.daily.setdefault(_day(t.resolved_at, tz), {"opened": 0, "resolved": 0})["resolved"] += 1
     report.hours = dict(sorted(Counter(t.created_at.astimezone(tz).hour for t in found).items()))
-    report.agents = _agents(found)
+    report.agents = _agents(found, at)
     report.channels = dict(Counter(t.intake for t in found).most_common())
     report.categories = dict(Counter(t.category for t in found).most_common())
     report.severities = dict(Counter(t.severity for t in found).most_common())
-    report.statuses = dict(Counter(t.status for t in found).most_common())
-    resolved = [t for t in found if t.resolved_at is not None]
+    report.departments = dict(Counter(at.department(t) for t in found).most_common())
+    report.statuses = dict(Counter(at.status(t) for t in found).most_common())
+    resolved = [t for t in found if at.resolved(t)]
     report.resolved = len(resolved)
     if resolved:
         hours = [(t.resolved_at - t.created_at).total_seconds() / 3600 for t in resolved]
         report.mean_handling_hours = sum(hours) / len(hours)
+        report.on_time_rate = sum(1 for t in resolved if at.on_time(t)) / len(resolved)
         report.first_contact_resolution = sum(1 for t in resolved if t.replies == 1 and not t.reopened) / len(resolved)
-    scored = [t.score for t in found if t.score]
+    scored = [s for t in found if (s := at.score(t))]
     report.satisfaction_count = len(scored)
     if scored:
         report.satisfaction_mean = sum(scored) / len(scored)
         report.satisfaction = dict(sorted(Counter(scored).items()))
-    report.repeat_rate = sum(1 for t in found if any(r["direction"] == "earlier" for r in t.related)) / len(found)
-    report.sla_breach_rate = sum(1 for t in found if t.breaches) / len(found)
+    # 重复投诉: the same customer again; another customer with the same grievance is a common problem, not a repeat
+    report.repeat_rate = sum(1 for t in found if any(r["direction"] == "earlier" and r["reason"] in SAME_CUSTOMER
+                                                     for r in t.related)) / len(found)
+    report.sla_breach_rate = sum(1 for t in found if at.breaches[t.id]) / len(found)
     by_category: dict[str, list[Any]] = {}
     for t in found:
         by_category.setdefault(t.category, []).append(t)
@@ -183,7 +236,8 @@ def _markdown(r: Report) -> str:
     lines += [f"| {label} | {value} |" for _, label, value in r.metrics()]
     names = {**CATEGORY_LABELS, **INTAKE_CHANNEL_LABELS}  # the keys' names where people have one
     for title, counts in (("渠道占比 Share per channel", r.channels), ("类别分布 Categories", r.categories),
-                          ("等级 Grades", r.severities), ("满意度分布 Satisfaction scores", r.satisfaction)):
+                          ("等级 Grades", r.severities), ("部门 Lead department", r.departments),
+                          ("满意度分布 Satisfaction scores", r.satisfaction)):
         lines += ["", f"## {title}", "", "| | 数量 Count | 占比 Share |", "|---|---|---|"]
         total = sum(counts.values())
         lines += [f"| {_md_cell(names.get(k, k) if isinstance(k, str) else k)} | {v} | {s} |"
@@ -237,7 +291,7 @@ def _csv(r: Report) -> str:
     for key, _, value in r.metrics():
         w.writerow(["metric", key, value, ""])
     for section, counts in (("channel", r.channels), ("category", r.categories), ("severity", r.severities),
-                            ("satisfaction", r.satisfaction)):
+                            ("department", r.departments), ("satisfaction", r.satisfaction)):
         for k, v, share in _share(counts, sum(counts.values())):
             w.writerow([section, k, v, share])
     for day, v in r.daily.items():

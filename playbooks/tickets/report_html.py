@@ -42,6 +42,7 @@ def render_html(r: Report) -> str:
     parts.append(_counts("渠道占比 Share per channel", r.channels, INTAKE_CHANNEL_LABELS))
     parts.append(_counts("类别分布 Categories", r.categories, CATEGORY_LABELS))
     parts.append(_counts("等级 Grades", r.severities))
+    parts.append(_counts("部门 Lead department", r.departments))
     parts.append(_counts("满意度分布 Satisfaction scores", r.satisfaction))
     parts.append(_counts("趋势 Daily opened", {d[5:]: v["opened"] for d, v in r.daily.items()}, over_time=True))
     parts.append(_counts("集中时段 Opened by hour", {f"{h:02d}:00": n for h, n in r.hours.items()}, over_time=True))

@@ -20,10 +20,12 @@ class Report:
     channels: dict[str, int] = field(default_factory=dict)
     categories: dict[str, int] = field(default_factory=dict)
     severities: dict[str, int] = field(default_factory=dict)
+    departments: dict[str, int] = field(default_factory=dict)  # lead department -> tickets
     statuses: dict[str, int] = field(default_factory=dict)
     resolved: int = 0
     mean_handling_hours: float | None = None
     first_contact_resolution: float | None = None
+    on_time_rate: float | None = None  # of those resolved: by the 办结 deadline
     satisfaction_mean: float | None = None
     satisfaction_count: int = 0
     satisfaction: dict[int, int] = field(default_factory=dict)
@@ -50,6 +52,7 @@ class Report:
             ("complaint_rate", "投诉率 Complaints per order", _pct(self.complaint_rate, 3)),
             ("resolved", "已解决 Resolved", self.resolved),
             ("mean_handling_hours", "平均处理时长(小时) Mean handling time (h)", _num(self.mean_handling_hours)),
+            ("on_time_rate", "按时办结率 Resolved on time", _pct(self.on_time_rate)),
             ("first_contact_resolution", "一次解决率 First-contact resolution", _pct(self.first_contact_resolution)),
             ("satisfaction_mean", "满意度(1-5) Satisfaction", _num(self.satisfaction_mean)),
             ("satisfaction_count", "回访数 Follow-ups", self.satisfaction_count),

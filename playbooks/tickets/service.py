@@ -32,6 +32,7 @@ from playbooks.tickets.models import (
     DEPARTMENTS,
     INTAKE,
     REPLY_VIA,
+    RESOLVED,
     SETTLED,
     STATUSES,
     TIMERS,
@@ -46,12 +47,15 @@ from playbooks.tickets.sla import SlaClock
 
 logger = logging.getLogger(__name__)
 _STAMPS = ("created_at", "updated_at", "ack_due", "response_due", "feedback_due", "resolve_due", "acked_at",
-           "first_reply_at", "resolved_at", "followed_up_at", "closed_at", "sla_start", "followup_due")
+           "first_reply_at", "resolved_at", "followed_up_at", "closed_at", "sla_start", "followup_due", "paused_at")
 _MILESTONE = {"accept": "acked_at", "resolve": "resolved_at", "followup": "followed_up_at", "close": "closed_at"}
 
 
 _SETTLED = ",".join("?" * len(SETTLED))  # placeholders for `status NOT IN (...)`
 APPROVERS = "管理层"  # the department whose members approve an extension of 办结 (the manual: "with approval")
+MERGED = "merged"  # the ticket_links reason of a duplicate merged into the ticket kept
+UNREACHABLE_TRIES = 3  # the manuals: a customer not reached at three 回访 calls may be closed as 无法联系
+DISSATISFIED = 2  # a 回访 score at or under this is 不满意: handled again (reopen), or closed with the reason
 
 
 def _utc(when: datetime) -> datetime:
@@ -452,6 +456,19 @@ class TicketService:
             if action == "reply":
                 channel = via or DEFAULT_REPLY_VIA[ticket.intake]
                 check_reply(note or "", channel, self.draft_reply(ticket))
+            if ticket.paused_at is not None:
+                raise TicketError(f"ticket {ticket.number} has waited for the customer since "
+                                  f"{self.local(ticket.paused_at)}: resume it first (`ticket resume {ticket.number}`)")
+            if action == "close":
+                self._check_closable(ticket, note)
+            if action == "reopen" and (kept := self.merged_into(ticket)):
+                raise TicketError(f"ticket {ticket.number} was merged into {kept}: reopen {kept} instead")
+            if action == "reopen" and ticket.status == CLOSED and now >= self.reopenable_until(ticket):
+                # past the window the case is settled: a new grievance is a new ticket, linked as a repeat
+                raise TicketError(f"ticket {ticket.number} was closed {self.local(ticket.closed_at)}: it could be "
+                                  f"reopened until {self.local(self.reopenable_until(ticket))} "
+                                  f"({self.settings.reopen_window_days} days, tickets.reopen_window_days); take the "
+                                  f"customer's new complaint as a new ticket (`ticket new`)")
 
         sets: dict[str, Any] = {"status": target}
         if action in _MILESTONE:
@@ -486,6 +503,141 @@ class TicketService:
             detail.update(satisfaction=int(satisfaction), comment=comment or "")
         ticket = self._change(ticket_id, expected_version, actor, action, sets, now, check, **detail)
         return ticket
+
+    def pause(self, ticket_id: int | str, *, actor: str, expected_version: int, note: str,
+              now: datetime | None = None) -> Ticket:
+        """Waiting for the customer (补充材料, 确认方案): the SLA clocks stop until `resume`. The manuals do not count
+        time the customer holds the case; the note says what is awaited."""
+        if not (note or "").strip():
+            raise TicketError("say what the customer is asked for (--note), e.g. 等待客户补充照片")
+
+        def check(t: Ticket) -> None:
+            if not t.is_open:
+                raise TicketError(f"ticket {t.number} is {t.status}: only an open case waits for the customer")
+            if t.paused_at is not None:
+                raise TicketError(f"ticket {t.number} has waited for the customer since {self.local(t.paused_at)}")
+
+        now = _utc(now or self.now())
+        return self._change(ticket_id, expected_version, actor, "paused", {"paused_at": now}, now, check,
+                            note=note.strip())
+
+    def resume(self, ticket_id: int | str, *, actor: str, expected_version: int, note: str | None = None,
+               now: datetime | None = None) -> Ticket:
+        """The customer answered: every deadline still running moves later by the time the wait lasted (working time
+        for a grade on business hours, clock time for one around the clock)."""
+        now = _utc(now or self.now())
+        ticket = self.require(ticket_id)
+        if ticket.paused_at is None:
+            raise TicketError(f"ticket {ticket.number} is not waiting for the customer")
+        sets: dict[str, Any] = {"paused_at": None}
+        if self.clock.counts_business_hours(ticket.severity):
+            waited = self.clock.calendar.working_time_between(ticket.paused_at, now)
+            moved = {timer: self.clock.calendar.add_working_time(ticket.due(timer), waited)
+                     for timer in ticket.pending()} if waited else {}
+        else:
+            waited = now - ticket.paused_at
+            moved = {timer: ticket.due(timer) + waited for timer in ticket.pending()}
+        sets.update({f"{timer}_due": at for timer, at in moved.items()})
+
+        def check(t: Ticket) -> None:
+            if t.paused_at != ticket.paused_at:
+                raise TicketConflict(f"ticket {t.number} was changed by someone else; reload it and try again")
+
+        detail: dict[str, Any] = {"waited_minutes": int(waited.total_seconds() // 60),
+                                  "deadlines": {t: at.isoformat() for t, at in moved.items()}}
+        if note:
+            detail["note"] = note
+        return self._change(ticket_id, expected_version, actor, "resumed", sets, now, check, **detail)
+
+    def merge(self, ticket_id: int | str, into: int | str, *, actor: str, expected_version: int,
+              now: datetime | None = None) -> Ticket:
+        """A duplicate (the same complaint taken twice, by phone and by e-mail) joins the ticket kept: its posts and
+        evidence move over, the kept ticket's running deadlines become the earlier of the two (the customer has
+        waited since the first), and the duplicate is closed as merged, out of the report's counts. Returns the kept
+        ticket."""
+        now = _utc(now or self.now())
+        with transaction(self.conn, lock=f"ticket:{ticket_id}"):
+            dup, keep = self.require(ticket_id), self.require(into)
+            if dup.id == keep.id:
+                raise TicketError(f"ticket {dup.number} cannot be merged into itself")
+            if dup.version != expected_version:
+                raise TicketConflict(f"ticket {dup.number} was changed by someone else (now version {dup.version}, "
+                                     f"you had {expected_version}); reload it and try again")
+            for t in (dup, keep):
+                if not t.is_open:
+                    raise TicketError(f"ticket {t.number} is {t.status}: only open tickets are merged")
+            self.conn.execute("INSERT INTO ticket_mentions(ticket_id, mention_id, cluster_id, source) SELECT ?,"
+                              " mention_id, cluster_id, source FROM ticket_mentions WHERE ticket_id=?"
+                              " ON CONFLICT DO NOTHING", (keep.id, dup.id))
+            have = {e.get("mention_id") for e in keep.evidence if e.get("mention_id")}
+            evidence = keep.evidence + [e for e in dup.evidence if e.get("mention_id") not in have]
+            earlier = {f"{timer}_due": _utc(min(keep.due(timer), dup.due(timer))).isoformat()
+                       for timer in keep.pending() if timer in dup.pending() and dup.due(timer) < keep.due(timer)}
+            assignments = "".join(f"{k}=?, " for k in earlier)
+            cur = self.conn.execute(f"UPDATE tickets SET {assignments}evidence=?, updated_at=?, version=version+1"
+                                    f" WHERE id=? AND version=?",
+                                    [*earlier.values(), json.dumps(evidence, ensure_ascii=False), now.isoformat(),
+                                     keep.id, keep.version])
+            if cur.rowcount != 1:
+                raise TicketConflict(f"ticket {keep.number} was changed by someone else; reload it and try again")
+            self.conn.execute("UPDATE tickets SET status=?, closed_at=?, paused_at=NULL, updated_at=?,"
+                              " version=version+1 WHERE id=?", (CLOSED, now.isoformat(), now.isoformat(), dup.id))
+            # the two were likely linked as a repeat when the second was taken: the link now says merged
+            self.conn.execute("DELETE FROM ticket_links WHERE (ticket_id=? AND related_id=?) OR (ticket_id=? AND"
+                              " related_id=?)", (dup.id, keep.id, keep.id, dup.id))
+            self.conn.execute("INSERT INTO ticket_links(ticket_id, related_id, reason) VALUES (?,?,?)",
+                              (dup.id, keep.id, MERGED))
+            closed = self.record_event(dup.id, now, actor, "merged", to=CLOSED, into=keep.number)
+            joined = self.record_event(keep.id, now, actor, "merged_from", number=dup.number,
+                                       mentions=len(dup.mention_ids), deadlines=sorted(earlier))
+        self.mirror_change("updated", self.require(dup.id), closed)
+        kept = self.require(keep.id)
+        self.mirror_change("updated", kept, joined)
+        return kept
+
+    @staticmethod
+    def merged_into(ticket: Ticket) -> str | None:
+        """The number of the ticket a duplicate was merged into, or None."""
+        return next((r["number"] for r in ticket.related if r["reason"] == MERGED and r["direction"] == "earlier"),
+                    None)
+
+    def unreached_tries(self, ticket: Ticket) -> int:
+        """回访 calls that did not reach the customer since the ticket was last resolved."""
+        since = ticket.resolved_at.isoformat() if ticket.resolved_at else ""
+        return sum(1 for e in self.timeline(ticket.id) if e["kind"] == "followup_unreached" and e["at"] >= since)
+
+    def followup_unreached(self, ticket_id: int | str, *, actor: str, expected_version: int,
+                           note: str | None = None, now: datetime | None = None) -> Ticket:
+        """A 回访 call that did not reach the customer; after the third the ticket may be closed without a score."""
+        # counted from the ticket as read; `_change` refuses it if the ticket moved on meanwhile
+        attempt = self.unreached_tries(self.require(ticket_id)) + 1
+
+        def check(t: Ticket) -> None:
+            if t.status != RESOLVED:
+                raise TicketError(f"ticket {t.number} is {t.status}: a 回访 is tried once it is resolved ({RESOLVED})")
+
+        detail: dict[str, Any] = {"note": note} if note else {}
+        return self._change(ticket_id, expected_version, actor, "followup_unreached", {}, now, check,
+                            attempt=attempt, of=UNREACHABLE_TRIES, **detail)
+
+    def why_not_closable(self, ticket: Ticket, note: str | None) -> str | None:
+        """The manual closes a case after its 回访: a score, or three calls that did not reach the customer; a
+        dissatisfied customer's case is handled again, unless whoever closes it says why not (`note`)."""
+        if ticket.status == RESOLVED:
+            tries = self.unreached_tries(ticket)
+            if tries < UNREACHABLE_TRIES:
+                return (f"ticket {ticket.number} has had no 回访: record it (`ticket followup {ticket.number} --score "
+                        f"S`), or each call that did not reach the customer (`--unreachable`, {tries} of "
+                        f"{UNREACHABLE_TRIES} so far) before closing")
+        elif ticket.satisfaction is not None and ticket.satisfaction <= DISSATISFIED and not (note or "").strip():
+            return (f"the customer was dissatisfied at the 回访 ({ticket.satisfaction}/5): reopen ticket "
+                    f"{ticket.number} to handle it again (`ticket reopen`), or close it with --note saying why not")
+        return None
+
+    def _check_closable(self, ticket: Ticket, note: str | None) -> None:
+        reason = self.why_not_closable(ticket, note)
+        if reason:
+            raise TicketError(reason)
 
     def archive(self, ticket_id: int | str, *, actor: str, expected_version: int, note: str | None = None,
                 now: datetime | None = None) -> Ticket:

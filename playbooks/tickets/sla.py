@@ -98,6 +98,12 @@ class WorkCalendar:
                            "estimated; add it to tickets.calendar (extra_holidays, extra_workdays) once it is "
                            "published", self.public.country, year)
 
+    def estimated(self, day: date) -> bool:
+        """Whether the day's year has no official schedule yet (its working days are the library's guess)."""
+        if day.year not in self.years_checked:
+            self._check_year(day.year)
+        return day.year in self.estimated_years
+
     def holiday_name(self, day: date) -> str | None:
         return self.public.get(day) if self.public is not None else None
 

@@ -24,6 +24,7 @@ from playbooks.tickets.models import (
     ACTIONS,
     DEFAULT_REPLY_VIA,
     DEPARTMENTS,
+    RESOLVED,
     STATUSES,
     TRANSITIONS,
     TicketConflict,
@@ -32,6 +33,7 @@ from playbooks.tickets.models import (
 
 # the lifecycle buttons; a reply has its own form (its text and channel)
 BUTTONS = tuple(a for a in ACTIONS if a != "reply")
+UNREACHED = "followup_unreached"  # a 回访 call that did not reach the customer: a resolved case's button
 
 
 LIST_PAGE, MAX_LIST = 50, 800  # posts the mentions list shows at first, and at most
@@ -158,7 +160,13 @@ async def _ticket_page(request: Request, status_code: int = 200, error: str | No
         events = [{**e, "text": mask_pii(e["text"]).text, "said": [(k, mask_pii(v).text) for k, v in e["said"]]}
                   for e in events]
     linked = [m for m in (await run_in_threadpool(lambda: [console.mention(i) for i in ticket.mention_ids])) if m]
-    allowed = [a for a in BUTTONS if ticket.status in TRANSITIONS[a][0]]
+    allowed: list[str] = [a for a in BUTTONS if ticket.status in TRANSITIONS[a][0]]
+    if ticket.status == RESOLVED:
+        allowed.insert(allowed.index("followup") + 1, UNREACHED)
+    if ticket.paused_at is not None:  # waiting for the customer: the steps wait for the answer
+        allowed = ["resume"]
+    elif ticket.is_open:
+        allowed.append("pause")
     can_reply = ticket.status in ("新建", "已受理", *TRANSITIONS["reply"][0])
     draft = reply_text if reply_text is not None else (
         await run_in_threadpool(console.draft_reply, ticket) if can_reply else "")
@@ -215,6 +223,12 @@ async def _ticket_change(request: Request, change) -> Response:
 async def act(request: Request) -> Response:
     def change(console, ticket, form, version):
         action = form.get("action", "")
+        if action == UNREACHED:
+            return console.followup_unreached(ticket, actor=_actor(request), expected_version=version,
+                                              note=form.get("note") or None)
+        if action in ("pause", "resume"):  # the note says what the customer is asked for, or what they sent
+            return console.wait(ticket, action, actor=_actor(request), expected_version=version,
+                                note=form.get("note") or "")
         if action not in ACTIONS:
             raise TicketError(f"unknown action {action!r}")
         score = form.get("satisfaction") or None
