@@ -33,7 +33,7 @@ STREAM = "https://api.twitter.com/2/tweets/search/stream"
 RULES = "https://api.twitter.com/2/tweets/search/stream/rules"
 QUERY = "(BrandX OR @brandx) -is:retweet"
 FIELDS = {"tweet.fields": ",".join(collector.TWEET_FIELDS), "user.fields": ",".join(collector.USER_FIELDS),
-          "expansions": "author_id"}
+          "expansions": ",".join(collector.EXPANSIONS)}
 
 
 def body(name: str) -> str:

@@ -24,7 +24,7 @@ from crawlers.feed import PipelineFeed
 from crawlers.health import STATUSES
 from crawlers.state import CrawlState
 from crawlers.wiring import state_connection
-from crawlers.x.tweets import EXPANSIONS, TWEET_FIELDS, USER_FIELDS, raw, tweet_item, users_by_id
+from crawlers.x.tweets import EXPANSIONS, TWEET_FIELDS, USER_FIELDS, page_items, raw
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection, connect
 from crisiswatch.errors import ConfigError, CrisiswatchError
@@ -162,13 +162,12 @@ def search(client: tweepy.Client, config: Config, query: str, *, brand: str = ""
         for response in paginator:
             result.pages += 1
             tweets, includes = _parts(response)
-            users = users_by_id(includes)
             if max_tweets is not None:
                 room = max(max_tweets - result.tweets, 0)
                 capped = len(tweets) > room or (len(tweets) == room and _has_next(response))
                 tweets = tweets[:room]
             result.tweets += len(tweets)
-            feed.feed(tweet_item(t, users, query=query, brands=[brand] if brand else []) for t in tweets)
+            feed.feed(page_items(tweets, includes, query=query, brands=[brand] if brand else []))
             ids = [int(raw(t).get("id") or 0) for t in tweets]
             if ids:
                 newest, oldest = max(newest or 0, *ids), min(oldest or ids[0], *ids)

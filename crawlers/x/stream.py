@@ -14,7 +14,7 @@ from typing import Any
 import tweepy
 
 from crawlers.feed import PipelineFeed
-from crawlers.x.tweets import EXPANSIONS, TWEET_FIELDS, USER_FIELDS, tweet_item, users_by_id
+from crawlers.x.tweets import EXPANSIONS, TWEET_FIELDS, USER_FIELDS, page_items
 from crisiswatch.config import Config
 
 logger = logging.getLogger(__name__)
@@ -73,8 +73,9 @@ class MentionStream(tweepy.StreamingClient):
             return
         rules = [r for r in line.get("matching_rules") or [] if isinstance(r, dict)]
         tags = sorted({str(r["tag"]) for r in rules if r.get("tag")})
-        self.buffer.append(tweet_item(line["data"], users_by_id(line.get("includes")), query="stream",
-                                      brands=tags, rules=[str(r["id"]) for r in rules if r.get("id")]))
+        # the tweet, and the original it retweets or quotes (X sends it whole in includes.tweets)
+        self.buffer.extend(page_items([line["data"]], line.get("includes"), query="stream", brands=tags,
+                                      rules=[str(r["id"]) for r in rules if r.get("id")]))
         self.received += 1
         if len(self.buffer) >= self.batch_size:
             self.write()

