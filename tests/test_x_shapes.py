@@ -93,6 +93,19 @@ def test_a_retweet_is_read_in_the_originals_whole_words_and_points_at_it(config,
     assert found["1934000000000000108"]["parent_id"] == mention_id("x", "1934000000000000090")
 
 
+@responses.activate
+def test_a_paid_blue_check_earns_no_verified_bonus(config, client):
+    responses.get(RECENT, **page("search_recent_spread.json"))
+    collector.search(client, config, QUERY, brand="brandx")
+    found = docs(config)
+    # before: verified (true for a bought blue check too) gave Lee the bonus meant for accounts the media picks up
+    blue, business = found["1934000000000000111"], found["1934000000000000109"]
+    assert blue["author"]["verified"] is False and blue["extra"]["verified_type"] == "blue"
+    assert business["author"]["verified"] is True and business["extra"]["verified_type"] == "business"
+    assert found["1934000000000000110"]["author"]["verified"] is False
+    assert "verified_type" in responses.calls[0].request.url
+
+
 def test_a_streamed_retweet_brings_its_original_whole(config):
     spread = json.loads(body("search_recent_spread.json"))
     line = {"data": spread["data"][0], "includes": spread["includes"],

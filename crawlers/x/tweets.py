@@ -7,6 +7,7 @@ What X sends that a plain reading of `text` gets wrong:
 - a retweet's `text` is "RT @someone: " and the original cut short, and its `public_metrics` are the
   original's; the original itself (whole, with its own metrics) is in `includes.tweets` when the
   `referenced_tweets.id` expansion is asked for;
+- `verified` is true for a paid subscription's blue check too; `verified_type` says which check it is.
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ from crisiswatch.mention import mention_id
 # note_tweet: a post longer than 280 characters comes with `text` cut short and its whole text there
 TWEET_FIELDS = ["created_at", "author_id", "lang", "public_metrics", "conversation_id", "referenced_tweets",
                 "entities", "note_tweet"]
-USER_FIELDS = ["username", "name", "verified", "public_metrics"]
+USER_FIELDS = ["username", "name", "verified", "verified_type", "public_metrics"]
 # the retweeted or quoted original, whole, and its author (a retweet's own text is cut short)
 EXPANSIONS = ["author_id", "referenced_tweets.id", "referenced_tweets.id.author_id"]
+# checks X gives organisations it has verified; "blue" is a paid subscription and says nothing about whether
+# the media picks the account up, so it earns no influence bonus
+VERIFIED_TYPES = ("business", "government")
 QUOTED_TEXT = 500  # characters of a quoted or retweeted original kept with the post (the original is indexed whole)
 
 
@@ -85,13 +89,15 @@ def tweet_item(tweet: Any, users: dict[str, dict], *, query: str = "", brands: l
     entities = note.get("entities") or t.get("entities") or {}
     refs = [r for r in t.get("referenced_tweets") or [] if isinstance(r, dict)]
     retweeted = next((r for r in refs if r.get("type") == "retweeted"), None)
+    verified_type = user.get("verified_type")
     item: dict[str, Any] = {
         "source": "x",
         "native_id": first_id(t),
         "url": f"https://x.com/{username or 'i/web'}/status/{t.get('id')}",
         "author": {"id": author_id, "name": user.get("name") or username,
                    "followers": int((user.get("public_metrics") or {}).get("followers_count") or 0),
-                   "verified": bool(user.get("verified"))},
+                   # a blue check is bought (verified is true for it too): only X's own verification counts
+                   "verified": verified_type in VERIFIED_TYPES if verified_type else False},
         "engagement": {"reposts": int(metrics.get("retweet_count") or 0) + int(metrics.get("quote_count") or 0),
                        "comments": int(metrics.get("reply_count") or 0),
                        "likes": int(metrics.get("like_count") or 0)},
@@ -102,6 +108,7 @@ def tweet_item(tweet: Any, users: dict[str, dict], *, query: str = "", brands: l
             "referenced": [{"type": r.get("type"), "id": r.get("id")} for r in refs],
             "hashtags": [h.get("tag") for h in entities.get("hashtags", [])],
             "rules": rules or [], "long_post": bool(note.get("text")),
+            "verified_type": verified_type if verified_type and verified_type != "none" else None,
         }.items() if v},
     }
     if text := full_text(t):
