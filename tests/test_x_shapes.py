@@ -89,8 +89,9 @@ def test_a_retweet_is_read_in_the_originals_whole_words_and_points_at_it(config,
     quote = found["1934000000000000109"]
     assert quote["text"].startswith("Same thing happened to me in May.")
     assert quote["parent_id"] == original["id"] and quote["extra"]["quoted"]["text"].startswith("BrandX charged")
-    # a reply to a deleted post points at it all the same
+    # a reply to a deleted post points at it all the same; a post withheld in some countries says where
     assert found["1934000000000000108"]["parent_id"] == mention_id("x", "1934000000000000090")
+    assert found["1934000000000000108"]["extra"]["withheld_in"] == ["DE", "FR"]
 
 
 @responses.activate
@@ -104,6 +105,33 @@ def test_a_paid_blue_check_earns_no_verified_bonus(config, client):
     assert business["author"]["verified"] is True and business["extra"]["verified_type"] == "business"
     assert found["1934000000000000110"]["author"]["verified"] is False
     assert "verified_type" in responses.calls[0].request.url
+
+
+def edited(tweet_id: str, history: list[str], text: str) -> str:
+    return json.dumps({"data": [{
+        "id": tweet_id, "text": text, "created_at": "2025-06-14T07:00:00.000Z", "author_id": "7102", "lang": "en",
+        "public_metrics": {"retweet_count": 0, "reply_count": 0, "like_count": 2, "quote_count": 0},
+        "edit_history_tweet_ids": history}],
+        "meta": {"newest_id": tweet_id, "oldest_id": tweet_id, "result_count": 1}})
+
+
+@responses.activate
+def test_an_edited_post_replaces_its_first_version(config, client):
+    first, second = "1934000000000000120", "1934000000000000125"
+    responses.get(RECENT, body=edited(first, [first], "BrandX lost my parcel"), content_type="application/json",
+                  match=[matchers.query_param_matcher({"query": QUERY, "max_results": "100", **FIELDS})])
+    collector.search(client, config, QUERY)
+    # minutes later its author edits it: X sends it again under a new id, with both ids in its history
+    responses.get(RECENT, body=edited(second, [first, second], "BrandX lost my parcel and will not refund it"),
+                  content_type="application/json",
+                  match=[matchers.query_param_matcher({"query": QUERY, "max_results": "100", **FIELDS,
+                                                       "since_id": first})])
+    assert collector.search(client, config, QUERY).newest_id == second
+    found = docs(config)
+    # before: two posts, the first version and the edit, each counted in the volume
+    assert list(found) == [first]
+    assert found[first]["text"] == "BrandX lost my parcel and will not refund it"
+    assert found[first]["url"].endswith(f"/status/{second}") and found[first]["extra"]["tweet_id"] == second
 
 
 def test_a_streamed_retweet_brings_its_original_whole(config):

@@ -7,6 +7,7 @@ What X sends that a plain reading of `text` gets wrong:
 - a retweet's `text` is "RT @someone: " and the original cut short, and its `public_metrics` are the
   original's; the original itself (whole, with its own metrics) is in `includes.tweets` when the
   `referenced_tweets.id` expansion is asked for;
+- an edited post is a new tweet id; `edit_history_tweet_ids` lists every version, the first one first;
 - `verified` is true for a paid subscription's blue check too; `verified_type` says which check it is.
 """
 
@@ -19,7 +20,7 @@ from crisiswatch.mention import mention_id
 
 # note_tweet: a post longer than 280 characters comes with `text` cut short and its whole text there
 TWEET_FIELDS = ["created_at", "author_id", "lang", "public_metrics", "conversation_id", "referenced_tweets",
-                "entities", "note_tweet"]
+                "entities", "note_tweet", "edit_history_tweet_ids", "withheld"]
 USER_FIELDS = ["username", "name", "verified", "verified_type", "public_metrics"]
 # the retweeted or quoted original, whole, and its author (a retweet's own text is cut short)
 EXPANSIONS = ["author_id", "referenced_tweets.id", "referenced_tweets.id.author_id"]
@@ -39,8 +40,14 @@ def users_by_id(includes: dict | None) -> dict[str, dict]:
 
 
 def tweets_by_id(includes: dict | None) -> dict[str, dict]:
-    """The referenced tweets X expanded, by id."""
-    return {str(raw(t).get("id")): raw(t) for t in (includes or {}).get("tweets", [])}
+    """The referenced tweets X expanded, by every id they had (an edited original may be referenced by any)."""
+    out: dict[str, dict] = {}
+    for tweet in (includes or {}).get("tweets", []):
+        t = raw(tweet)
+        for tid in [*(t.get("edit_history_tweet_ids") or []), t.get("id")]:
+            if tid:
+                out[str(tid)] = t
+    return out
 
 
 def full_text(tweet: dict) -> str | None:
@@ -50,7 +57,9 @@ def full_text(tweet: dict) -> str | None:
 
 
 def first_id(tweet: dict) -> str:
-    return str(tweet.get("id") or "")
+    """The id of a post's first version: an edit is a new tweet id, and must replace the post, not add one."""
+    history = tweet.get("edit_history_tweet_ids") or []
+    return str(history[0] if history else tweet.get("id") or "")
 
 
 def page_items(tweets: list, includes: dict | None, *, query: str = "", brands: list[str] | None = None,
@@ -109,6 +118,9 @@ def tweet_item(tweet: Any, users: dict[str, dict], *, query: str = "", brands: l
             "hashtags": [h.get("tag") for h in entities.get("hashtags", [])],
             "rules": rules or [], "long_post": bool(note.get("text")),
             "verified_type": verified_type if verified_type and verified_type != "none" else None,
+            "tweet_id": str(t.get("id")) if first_id(t) != str(t.get("id") or "") else None,  # the edited version
+            "edits": len(t.get("edit_history_tweet_ids") or []) - 1 or None,
+            "withheld_in": list((t.get("withheld") or {}).get("country_codes") or []) or None,
         }.items() if v},
     }
     if text := full_text(t):
