@@ -5,6 +5,7 @@ usage cap and a rate limit longer than the collection may run (X's URLs served b
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from datetime import UTC, datetime
 
@@ -107,6 +108,20 @@ def test_a_paid_blue_check_earns_no_verified_bonus(config, client):
     assert "verified_type" in responses.calls[0].request.url
 
 
+@responses.activate
+def test_what_x_left_out_of_a_page_is_said(config, client, caplog):
+    responses.get(RECENT, **page("search_recent_spread.json"))
+    with caplog.at_level(logging.WARNING, logger="crawlers.x.collector"):
+        result = collector.search(client, config, QUERY, brand="brandx")
+    # before: the 200 reply's errors were never read, and a suspended author's tweet was stored nameless in silence
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "crawlers.x.collector"]
+    assert line.startswith(f"x: {QUERY!r}: 1 tweet stored without the author's name and followers")
+    assert "X left out 2 authors or referenced tweets (User has been suspended: [7199].; Could not find tweet" in line
+    assert result.left_out == 2
+    reply = docs(config)["1934000000000000108"]
+    assert reply["author"] == {"id": "7199", "name": "", "followers": 0, "verified": False}
+
+
 def edited(tweet_id: str, history: list[str], text: str) -> str:
     return json.dumps({"data": [{
         "id": tweet_id, "text": text, "created_at": "2025-06-14T07:00:00.000Z", "author_id": "7102", "lang": "en",
@@ -146,3 +161,18 @@ def test_a_streamed_retweet_brings_its_original_whole(config):
     assert sorted(found) == [ORIGINAL, "1934000000000000111"]
     assert found["1934000000000000111"]["text"].endswith("consumer council today.")
     assert found[ORIGINAL]["brands"] == ["brandx"]
+
+
+@responses.activate
+def test_collect_x_says_how_many_things_x_left_out(tmp_path, monkeypatch, capsys):
+    import yaml
+
+    from crisiswatch.cli import main
+
+    monkeypatch.setenv("X_BEARER_TOKEN", "cli-bearer")
+    cfg = tmp_path / "crisiswatch.yaml"
+    brands = [{"key": "brandx", "names": ["BrandX"], "sources": {"x": [QUERY]}}]
+    cfg.write_text(yaml.safe_dump(config_dict(tmp_path, brands=brands), allow_unicode=True), encoding="utf-8")
+    responses.get(RECENT, **page("search_recent_spread.json"))
+    assert main(["--config", str(cfg), "collect", "x"]) == 0
+    assert f"x: {QUERY!r} · 1 pages · 4 tweets · 5 indexed · 2 left out by X · since_id" in capsys.readouterr().out

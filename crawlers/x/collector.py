@@ -24,7 +24,7 @@ from crawlers.feed import PipelineFeed
 from crawlers.health import STATUSES
 from crawlers.state import CrawlState
 from crawlers.wiring import state_connection
-from crawlers.x.tweets import EXPANSIONS, TWEET_FIELDS, USER_FIELDS, page_items, raw
+from crawlers.x.tweets import EXPANSIONS, TWEET_FIELDS, USER_FIELDS, page_items, raw, users_by_id
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection, connect
 from crisiswatch.errors import ConfigError, CrisiswatchError
@@ -135,6 +135,7 @@ class SearchResult:
     newest_id: str | None = None
     backlog: bool = False  # capped by --max: older unread tweets wait for the next run
     lost: int = 0  # tweets a pipeline raised on: dead-lettered, and since_id stays for the next run to read again
+    left_out: int = 0  # authors or referenced tweets X did not send with a page (suspended, protected, deleted)
 
 
 def search(client: tweepy.Client, config: Config, query: str, *, brand: str = "", max_tweets: int | None = None,
@@ -161,12 +162,13 @@ def search(client: tweepy.Client, config: Config, query: str, *, brand: str = ""
     try:
         for response in paginator:
             result.pages += 1
-            tweets, includes = _parts(response)
+            tweets, includes, errors = _parts(response)
             if max_tweets is not None:
                 room = max(max_tweets - result.tweets, 0)
                 capped = len(tweets) > room or (len(tweets) == room and _has_next(response))
                 tweets = tweets[:room]
             result.tweets += len(tweets)
+            result.left_out += left_out(query, tweets, includes, errors)
             feed.feed(page_items(tweets, includes, query=query, brands=[brand] if brand else []))
             ids = [int(raw(t).get("id") or 0) for t in tweets]
             if ids:
@@ -242,11 +244,30 @@ def _has_next(response: Any) -> bool:
     return bool((meta or {}).get("next_token"))
 
 
-def _parts(response: Any) -> tuple[list, dict]:
-    """(tweets, includes) from a raw JSON page or a tweepy Response."""
+def _parts(response: Any) -> tuple[list, dict, list]:
+    """(tweets, includes, errors) from a raw JSON page or a tweepy Response."""
     if isinstance(response, dict):
-        return list(response.get("data") or []), response.get("includes") or {}
-    return list(response.data or []), response.includes or {}
+        return list(response.get("data") or []), response.get("includes") or {}, list(response.get("errors") or [])
+    return list(response.data or []), response.includes or {}, list(response.errors or [])
+
+
+def left_out(query: str, tweets: list, includes: dict, errors: list) -> int:
+    """Says in one line what a 200 reply left out: its `errors` (a suspended or protected author, a deleted
+    original) and tweets whose author is not in `includes.users` (stored without name or followers).
+    Returns how many things were left out."""
+    users = users_by_id(includes)
+    nameless = [str(raw(t).get("id")) for t in tweets if str(raw(t).get("author_id") or "") not in users]
+    details = list(dict.fromkeys(str(e.get("detail") or e.get("title") or e.get("message") or e)
+                                 if isinstance(e, dict) else str(e) for e in errors))
+    if not nameless and not details:
+        return 0
+    said = [f"{len(nameless)} tweet{'s' if len(nameless) > 1 else ''} stored without the author's name and"
+            " followers"] if nameless else []
+    if details:
+        shown = "; ".join(details[:3]) + (f"; and {len(details) - 3} more" if len(details) > 3 else "")
+        said.append(f"X left out {len(errors)} authors or referenced tweets ({shown})")
+    logger.warning("x: %r: %s", query, "; ".join(said))
+    return max(len(errors), len(nameless))
 
 
 def _state(feed: PipelineFeed) -> StateConnection:

@@ -44,7 +44,9 @@ def run(args: argparse.Namespace) -> int:
         moved = ("kept (capped by --max: the older unread tweets come first next run)" if r.backlog
                  else f"kept ({r.lost} tweets lost to a pipeline, in the dead letters)" if r.lost
                  else f"-> {r.newest_id or r.since_id or '-'}")
-        print(f"x: {query!r} · {r.pages} pages · {r.tweets} tweets · {r.indexed} indexed"
+        # authors or originals X did not send (suspended, protected, deleted): the log names them
+        left = f" · {r.left_out} left out by X" if r.left_out else ""
+        print(f"x: {query!r} · {r.pages} pages · {r.tweets} tweets · {r.indexed} indexed{left}"
               f" · since_id {r.since_id or '-'} {moved}")
         lost += r.lost
     if failed and len(jobs) > 1:  # one query's own failed run is the last already
