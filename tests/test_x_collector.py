@@ -62,7 +62,7 @@ def config(tmp_path):
 
 @pytest.fixture
 def client():
-    return tweepy.Client("test-bearer", wait_on_rate_limit=True, return_type=dict)
+    return collector.XClient("test-bearer")
 
 
 def db_rows(config, sql: str, params: tuple = ()) -> list[tuple]:

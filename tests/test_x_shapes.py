@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -17,6 +18,7 @@ from crawlers.feed import PipelineFeed
 from crawlers.x import collector
 from crawlers.x.stream import MentionStream
 from crisiswatch.config import parse_config
+from crisiswatch.db import connect
 from crisiswatch.mention import mention_id
 from tests.conftest import FIXTURES, config_dict
 
@@ -147,6 +149,65 @@ def test_an_edited_post_replaces_its_first_version(config, client):
     assert list(found) == [first]
     assert found[first]["text"] == "BrandX lost my parcel and will not refund it"
     assert found[first]["url"].endswith(f"/status/{second}") and found[first]["extra"]["tweet_id"] == second
+
+
+USAGE_CAPPED = {"account_id": "1", "product_name": "standard-basic", "title": "UsageCapExceeded", "period": "Monthly",
+                "scope": "Product", "detail": "Usage cap exceeded: Monthly product cap",
+                "type": "https://api.twitter.com/2/problems/usage-capped"}
+
+
+@responses.activate
+def test_the_usage_cap_ends_the_query_at_once(config, client, monkeypatch):
+    from crawlers.health import source_health
+
+    waits: list[float] = []
+    monkeypatch.setattr(time, "sleep", waits.append)
+    reset = str(int(time.time()) + 900)
+    responses.get(RECENT, status=429, json=USAGE_CAPPED,
+                  headers={"x-rate-limit-limit": "450", "x-rate-limit-remaining": "449", "x-rate-limit-reset": reset})
+    responses.get(RECENT, **page("search_recent_spread.json"))
+    # before: tweepy waited for the rate-limit reset and asked again, 15 minutes a time, all month
+    with pytest.raises(collector.SearchFailed) as failed:
+        collector.search(client, config, QUERY)
+    assert waits == [] and len(responses.calls) == 1
+    assert failed.value.status == "gated"
+    assert str(failed.value) == ("X: X's usage cap is reached (HTTP 429: Usage cap exceeded: Monthly product cap):"
+                                 " nothing more is read until it resets or the plan allows more")
+    health = {h.source: h for h in source_health(connect(config.state_store))}["x"]
+    assert (health.status, health.reason) == ("gated", str(failed.value))
+
+
+@responses.activate
+def test_a_rate_limit_wait_past_the_crawl_timeout_ends_the_query_and_keeps_what_was_read(tmp_path, monkeypatch):
+    config = make_config(tmp_path, crawl={"timeout_minutes": 10})
+    monkeypatch.setenv("X_BEARER_TOKEN", "test-bearer")
+    client = collector.make_client(config)
+    waits: list[float] = []
+    monkeypatch.setattr(time, "sleep", waits.append)
+    spread = json.loads(body("search_recent_spread.json"))
+    responses.get(RECENT, body=json.dumps({**spread, "meta": {**spread["meta"], "next_token": "b26v89c19zqg8o3"}}),
+                  content_type="application/json")
+    reset = int(time.time()) + 900  # 15 minutes: the loop would stop the collection at 10
+    responses.get(RECENT, status=429, json={"title": "Too Many Requests", "detail": "Too Many Requests",
+                                            "type": "about:blank", "status": 429},
+                  headers={"x-rate-limit-limit": "450", "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)})
+    # before: tweepy slept the 15 minutes; the run loop killed the collection at 10, its read pages unwritten
+    with pytest.raises(collector.SearchFailed, match=r"rate limited \(HTTP 429\) until \d\d:\d\d UTC, past crawl"):
+        collector.search(client, config, QUERY)
+    assert waits == []
+    assert len(docs(config)) == 5  # the first page is written; since_id stays, so the next run reads on
+    assert collector.SinceIds(connect(config.state_store)).get(QUERY) is None
+
+
+@responses.activate
+def test_a_short_rate_limit_is_waited_out(config, client, monkeypatch):
+    waits: list[float] = []
+    monkeypatch.setattr(time, "sleep", waits.append)
+    responses.get(RECENT, status=429, json={"title": "Too Many Requests", "type": "about:blank", "status": 429},
+                  headers={"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(int(time.time()) + 30)})
+    responses.get(RECENT, **page("search_recent_spread.json"))
+    assert collector.search(client, config, QUERY).tweets == 4
+    assert len(waits) == 1 and 29 <= waits[0] <= 32
 
 
 def test_a_streamed_retweet_brings_its_original_whole(config):
