@@ -237,3 +237,57 @@ def test_collect_x_says_how_many_things_x_left_out(tmp_path, monkeypatch, capsys
     responses.get(RECENT, **page("search_recent_spread.json"))
     assert main(["--config", str(cfg), "collect", "x"]) == 0
     assert f"x: {QUERY!r} · 1 pages · 4 tweets · 5 indexed · 2 left out by X · since_id" in capsys.readouterr().out
+
+
+NOT_ENROLLED = {"client_id": "1", "title": "Client Forbidden", "reason": "client-not-enrolled",
+                "required_enrollment": "Appropriate Level of API Access",
+                "registration_url": "https://developer.x.com/en/docs/projects/overview",
+                "detail": "This request must be made using an approved developer account that is enrolled in the"
+                          " requested endpoint.", "type": "https://api.twitter.com/2/problems/client-forbidden"}
+RULES = "https://api.twitter.com/2/tweets/search/stream/rules"
+STREAM = "https://api.twitter.com/2/tweets/search/stream"
+
+
+def write_config(tmp_path):
+    import yaml
+
+    cfg = tmp_path / "crisiswatch.yaml"
+    brands = [{"key": "brandx", "names": ["BrandX"], "sources": {"x": [QUERY]}}]
+    cfg.write_text(yaml.safe_dump(config_dict(tmp_path, brands=brands), allow_unicode=True), encoding="utf-8")
+    return cfg
+
+
+@responses.activate
+def test_a_stream_x_refuses_is_one_line_and_exit_1(tmp_path, monkeypatch, capsys):
+    from crawlers.health import source_health
+    from crisiswatch.cli import main
+
+    monkeypatch.setenv("X_BEARER_TOKEN", "cli-bearer")
+    responses.get(RULES, status=403, json=NOT_ENROLLED)
+    # before: tweepy's Forbidden, an 'unexpected error' cut at 300 characters, and nothing for `status`
+    assert main(["--config", str(write_config(tmp_path)), "collect", "x", "--stream"]) == 1
+    why = ("X: HTTP 403: the app's access level does not include the filtered stream (client-not-enrolled; This"
+           " request must be made using an approved developer account that is enrolled in the requested endpoint.)")
+    assert capsys.readouterr().err.splitlines() == [f"x stream: {why}"]
+    health = {h.source: h for h in source_health(connect(make_config(tmp_path).state_store))}["x"]
+    assert (health.status, health.reason) == ("gated", why)
+
+
+@responses.activate
+def test_a_stream_whose_token_is_refused_ends_instead_of_reconnecting_for_ever(tmp_path, monkeypatch, capsys):
+    import tweepy.streaming
+
+    from crisiswatch.cli import main
+
+    def no_more(seconds):  # tweepy's reconnect wait: the stream retried a refused token 5 s to 320 s apart, for ever
+        raise AssertionError(f"reconnecting after a 401 (waiting {seconds} s)")
+
+    monkeypatch.setattr(tweepy.streaming, "sleep", no_more)
+    monkeypatch.setenv("X_BEARER_TOKEN", "cli-bearer")
+    responses.get(RULES, json={"data": [{"id": "1800000000000000001", "value": QUERY, "tag": "brandx"}],
+                               "meta": {"sent": "2025-06-14T04:00:00.000Z", "result_count": 1}})
+    responses.get(STREAM, status=401, json={"title": "Unauthorized", "type": "about:blank", "status": 401,
+                                            "detail": "Unauthorized"})
+    assert main(["--config", str(write_config(tmp_path)), "collect", "x", "--stream"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "x stream: X: X refused the bearer token (HTTP 401): create a new one"]

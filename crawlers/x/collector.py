@@ -339,12 +339,12 @@ def make_client(config: Config, **kwargs: Any) -> XClient:
     return XClient(bearer_token(config), deadline=deadline, **kwargs)
 
 
-def refusal(exc: requests.RequestException | tweepy.HTTPException) -> tuple[str, str]:
+def refusal(exc: requests.RequestException | tweepy.HTTPException, endpoint: str = "recent search") -> tuple[str, str]:
     """(health status, reason) of a request X refused or never answered, as `sources check` names them."""
     if isinstance(exc, tweepy.Unauthorized):
         return "token-refused", "X refused the bearer token (HTTP 401): create a new one"
     if isinstance(exc, tweepy.Forbidden):
-        return "gated", f"HTTP 403: the app's access level does not include recent search ({api_reason(exc)})"
+        return "gated", f"HTTP 403: the app's access level does not include {endpoint} ({api_reason(exc)})"
     if isinstance(exc, tweepy.TooManyRequests) and usage_capped(exc):
         return "gated", (f"X's usage cap is reached (HTTP 429: {api_reason(exc)}): nothing more is read until it"
                          " resets or the plan allows more")
