@@ -444,7 +444,7 @@ IDENTIFIER_KEYS = frozenset({"id", "native_id", "source", "url", "query", "creat
 # errs the safe way: a new crawler field is free text until someone lists it as an identifier.
 EXTRA_IDENTIFIER_KEYS = IDENTIFIER_KEYS | frozenset({
     "bid", "sku", "item_id", "post_id", "reply_to", "via_repost", "sn", "username", "via",
-    "lang", "date", "created", "timestamp", "date_precision", "verified_type",
+    "lang", "date", "created", "timestamp", "date_precision", "verified_type", "tweet_id",
 })
 
 

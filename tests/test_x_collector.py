@@ -33,7 +33,7 @@ STREAM = "https://api.twitter.com/2/tweets/search/stream"
 RULES = "https://api.twitter.com/2/tweets/search/stream/rules"
 QUERY = "(BrandX OR @brandx) -is:retweet"
 FIELDS = {"tweet.fields": ",".join(collector.TWEET_FIELDS), "user.fields": ",".join(collector.USER_FIELDS),
-          "expansions": "author_id"}
+          "expansions": ",".join(collector.EXPANSIONS)}
 
 
 def body(name: str) -> str:
@@ -62,7 +62,7 @@ def config(tmp_path):
 
 @pytest.fixture
 def client():
-    return tweepy.Client("test-bearer", wait_on_rate_limit=True, return_type=dict)
+    return collector.XClient("test-bearer")
 
 
 def db_rows(config, sql: str, params: tuple = ()) -> list[tuple]:

@@ -70,3 +70,15 @@ def test_no_token_names_the_variable(cfg, capsys, monkeypatch):
     code, found = check(cfg, capsys)
     assert code == 1 and all("needs-token no bearer token" in line and "X_BEARER_TOKEN" in line
                              for line in found.values())
+
+
+@responses.activate
+def test_the_monthly_usage_cap_is_gated_not_a_rate_limit(cfg, capsys):
+    responses.get(RECENT, status=429, json={  # as X answers once the month's post reads are used up
+        "title": "UsageCapExceeded", "period": "Monthly", "scope": "Product",
+        "detail": "Usage cap exceeded: Monthly product cap", "type": "https://api.twitter.com/2/problems/usage-capped"},
+        headers={"x-rate-limit-limit": "450", "x-rate-limit-remaining": "449"})
+    code, found = check(cfg, capsys)
+    # before: "blocked rate limited (HTTP 429)", which a wait of minutes would lift; this one lasts the month
+    assert code == 1 and all(" gated X's usage cap is reached (HTTP 429: Usage cap exceeded: Monthly product cap)"
+                             in line for line in found.values()), found

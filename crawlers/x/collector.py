@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +25,7 @@ from crawlers.feed import PipelineFeed
 from crawlers.health import STATUSES
 from crawlers.state import CrawlState
 from crawlers.wiring import state_connection
-from crawlers.x.tweets import EXPANSIONS, TWEET_FIELDS, USER_FIELDS, raw, tweet_item, users_by_id
+from crawlers.x.tweets import EXPANSIONS, TWEET_FIELDS, USER_FIELDS, page_items, raw, users_by_id
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection, connect
 from crisiswatch.errors import ConfigError, CrisiswatchError
@@ -135,6 +136,7 @@ class SearchResult:
     newest_id: str | None = None
     backlog: bool = False  # capped by --max: older unread tweets wait for the next run
     lost: int = 0  # tweets a pipeline raised on: dead-lettered, and since_id stays for the next run to read again
+    left_out: int = 0  # authors or referenced tweets X did not send with a page (suspended, protected, deleted)
 
 
 def search(client: tweepy.Client, config: Config, query: str, *, brand: str = "", max_tweets: int | None = None,
@@ -161,14 +163,14 @@ def search(client: tweepy.Client, config: Config, query: str, *, brand: str = ""
     try:
         for response in paginator:
             result.pages += 1
-            tweets, includes = _parts(response)
-            users = users_by_id(includes)
+            tweets, includes, errors = _parts(response)
             if max_tweets is not None:
                 room = max(max_tweets - result.tweets, 0)
                 capped = len(tweets) > room or (len(tweets) == room and _has_next(response))
                 tweets = tweets[:room]
             result.tweets += len(tweets)
-            feed.feed(tweet_item(t, users, query=query, brands=[brand] if brand else []) for t in tweets)
+            result.left_out += left_out(query, tweets, includes, errors)
+            feed.feed(page_items(tweets, includes, query=query, brands=[brand] if brand else []))
             ids = [int(raw(t).get("id") or 0) for t in tweets]
             if ids:
                 newest, oldest = max(newest or 0, *ids), min(oldest or ids[0], *ids)
@@ -243,11 +245,30 @@ def _has_next(response: Any) -> bool:
     return bool((meta or {}).get("next_token"))
 
 
-def _parts(response: Any) -> tuple[list, dict]:
-    """(tweets, includes) from a raw JSON page or a tweepy Response."""
+def _parts(response: Any) -> tuple[list, dict, list]:
+    """(tweets, includes, errors) from a raw JSON page or a tweepy Response."""
     if isinstance(response, dict):
-        return list(response.get("data") or []), response.get("includes") or {}
-    return list(response.data or []), response.includes or {}
+        return list(response.get("data") or []), response.get("includes") or {}, list(response.get("errors") or [])
+    return list(response.data or []), response.includes or {}, list(response.errors or [])
+
+
+def left_out(query: str, tweets: list, includes: dict, errors: list) -> int:
+    """Says in one line what a 200 reply left out: its `errors` (a suspended or protected author, a deleted
+    original) and tweets whose author is not in `includes.users` (stored without name or followers).
+    Returns how many things were left out."""
+    users = users_by_id(includes)
+    nameless = [str(raw(t).get("id")) for t in tweets if str(raw(t).get("author_id") or "") not in users]
+    details = list(dict.fromkeys(str(e.get("detail") or e.get("title") or e.get("message") or e)
+                                 if isinstance(e, dict) else str(e) for e in errors))
+    if not nameless and not details:
+        return 0
+    said = [f"{len(nameless)} tweet{'s' if len(nameless) > 1 else ''} stored without the author's name and"
+            " followers"] if nameless else []
+    if details:
+        shown = "; ".join(details[:3]) + (f"; and {len(details) - 3} more" if len(details) > 3 else "")
+        said.append(f"X left out {len(errors)} authors or referenced tweets ({shown})")
+    logger.warning("x: %r: %s", query, "; ".join(said))
+    return max(len(errors), len(nameless))
 
 
 def _state(feed: PipelineFeed) -> StateConnection:
@@ -261,18 +282,76 @@ def targets(config: Config, query: str | None = None, brand: str | None = None) 
     return [(b.key, q) for b in config.brands if not brand or b.key == brand for q in b.sources.x]
 
 
-def make_client(config: Config, **kwargs: Any) -> tweepy.Client:
+class UsageCapped(tweepy.TooManyRequests):
+    """X's monthly usage cap is reached: a 429 that no wait of minutes lifts."""
+
+
+class RateLimitPastTimeout(tweepy.TooManyRequests):
+    """A rate limit whose reset comes after the collection must have ended (crawl.timeout_minutes)."""
+
+
+class XClient(tweepy.Client):
+    """tweepy's Client, waiting on a rate limit only when the wait is worth it.
+
+    tweepy's own wait_on_rate_limit sleeps until `x-rate-limit-reset` and asks again, forever: on the
+    monthly usage cap (also a 429) it slept 15 minutes a time, or, without the header, asked again at once in
+    a loop, until the run loop killed the collection at crawl.timeout_minutes with its pages unwritten. Here
+    the usage cap ends the query at once, and a rate-limit wait that would end past the collection's
+    deadline ends it too (what was read is kept, since_id stays for the next run).
+    """
+
+    def __init__(self, bearer_token: str, *, deadline: float | None = None, **kwargs: Any) -> None:
+        super().__init__(bearer_token, wait_on_rate_limit=False, return_type=dict, **kwargs)
+        self.deadline = deadline  # time.monotonic() by which every wait must have ended
+
+    def request(self, method: str, route: str, params: Any = None, json: Any = None, user_auth: bool = False) -> Any:
+        while True:
+            try:
+                return super().request(method, route, params, json, user_auth)
+            except tweepy.TooManyRequests as exc:
+                if usage_capped(exc):
+                    raise UsageCapped(exc.response) from None
+                wait = max((exc.reset_time or 0) - time.time() + 1, 1) if exc.reset_time else RATE_LIMIT_WAIT
+                if self.deadline is not None and time.monotonic() + wait > self.deadline:
+                    raise RateLimitPastTimeout(exc.response, reset_time=exc.reset_time) from None
+                logger.warning("x: rate limited (HTTP 429): waiting %.0f s for X's reset", wait)
+                time.sleep(wait)
+
+
+RATE_LIMIT_WAIT = 60.0  # a 429 without x-rate-limit-reset: tweepy's stream waits a minute too
+
+
+def usage_capped(exc: tweepy.HTTPException) -> bool:
+    """A 429 that is X's usage cap ({"title": "UsageCapExceeded", "type": ".../problems/usage-capped"})."""
+    try:
+        reply = exc.response.json()
+    except ValueError:
+        return False
+    return isinstance(reply, dict) and ("usage-capped" in str(reply.get("type") or "")
+                                        or str(reply.get("title") or "").startswith("UsageCap"))
+
+
+def make_client(config: Config, **kwargs: Any) -> XClient:
     """Raw JSON pages (return_type=dict): tweepy's Tweet model raises on a tweet without `text`,
-    which would lose the whole page; as dicts, such a tweet is dead-lettered on its own."""
-    return tweepy.Client(bearer_token(config), wait_on_rate_limit=True, return_type=dict, **kwargs)
+    which would lose the whole page; as dicts, such a tweet is dead-lettered on its own. Rate-limit waits
+    end before crawl.timeout_minutes (less a minute to write what was read) from now."""
+    deadline = time.monotonic() + max(config.crawl.timeout_minutes * 60 - 60, 0)
+    return XClient(bearer_token(config), deadline=deadline, **kwargs)
 
 
-def refusal(exc: requests.RequestException | tweepy.HTTPException) -> tuple[str, str]:
+def refusal(exc: requests.RequestException | tweepy.HTTPException, endpoint: str = "recent search") -> tuple[str, str]:
     """(health status, reason) of a request X refused or never answered, as `sources check` names them."""
     if isinstance(exc, tweepy.Unauthorized):
         return "token-refused", "X refused the bearer token (HTTP 401): create a new one"
     if isinstance(exc, tweepy.Forbidden):
-        return "gated", "HTTP 403: the app's access level does not include recent search"
+        return "gated", f"HTTP 403: the app's access level does not include {endpoint} ({api_reason(exc)})"
+    if isinstance(exc, tweepy.TooManyRequests) and usage_capped(exc):
+        return "gated", (f"X's usage cap is reached (HTTP 429: {api_reason(exc)}): nothing more is read until it"
+                         " resets or the plan allows more")
+    if isinstance(exc, RateLimitPastTimeout):
+        until = datetime.fromtimestamp(exc.reset_time, UTC).strftime("%H:%M UTC") if exc.reset_time else "later"
+        return "blocked", (f"rate limited (HTTP 429) until {until}, past crawl.timeout_minutes: stopped, the rest"
+                           " is read next run")
     if isinstance(exc, tweepy.TooManyRequests):
         return "blocked", "rate limited (HTTP 429)"
     if isinstance(exc, tweepy.BadRequest):
@@ -292,6 +371,12 @@ def api_reason(exc: tweepy.HTTPException) -> str:
             reply = {}
         messages = [str(reply.get("title") or exc.response.reason or "no reason given")] if isinstance(
             reply, dict) else [str(exc.response.reason)]
+    try:
+        reply = exc.response.json()
+    except ValueError:
+        reply = None
+    if isinstance(reply, dict) and reply.get("reason"):  # X's own name for a 403: "client-not-enrolled"
+        messages = [str(reply["reason"]), *messages]
     text = " ".join("; ".join(dict.fromkeys(messages)).split())
     return text if len(text) <= 300 else text[:299] + "…"
 

@@ -14,7 +14,7 @@ from typing import Any
 import tweepy
 
 from crawlers.feed import PipelineFeed
-from crawlers.x.tweets import EXPANSIONS, TWEET_FIELDS, USER_FIELDS, tweet_item, users_by_id
+from crawlers.x.tweets import EXPANSIONS, TWEET_FIELDS, USER_FIELDS, page_items
 from crisiswatch.config import Config
 
 logger = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ class MentionStream(tweepy.StreamingClient):
         self.buffer: list[dict[str, Any]] = []
         self.received = 0
         self.keep_alives = 0
+        self.refused: tuple[str, str] | None = None  # (health status, reason) of a refusal that ended the stream
 
     def sync_rules(self, wanted: list[tweepy.StreamRule]) -> tuple[int, int]:
         """Makes the app's rules exactly the configured ones; returns (added, deleted)."""
@@ -73,8 +74,9 @@ class MentionStream(tweepy.StreamingClient):
             return
         rules = [r for r in line.get("matching_rules") or [] if isinstance(r, dict)]
         tags = sorted({str(r["tag"]) for r in rules if r.get("tag")})
-        self.buffer.append(tweet_item(line["data"], users_by_id(line.get("includes")), query="stream",
-                                      brands=tags, rules=[str(r["id"]) for r in rules if r.get("id")]))
+        # the tweet, and the original it retweets or quotes (X sends it whole in includes.tweets)
+        self.buffer.extend(page_items([line["data"]], line.get("includes"), query="stream", brands=tags,
+                                      rules=[str(r["id"]) for r in rules if r.get("id")]))
         self.received += 1
         if len(self.buffer) >= self.batch_size:
             self.write()
@@ -86,6 +88,19 @@ class MentionStream(tweepy.StreamingClient):
         # a quiet moment in the stream: nothing should wait in memory for a full batch
         self.keep_alives += 1
         self.write()
+
+    def on_request_error(self, status_code: int) -> None:
+        """A refused token (401) or an app without the stream (403) does not heal by reconnecting: tweepy would
+        retry for ever, 5 s to 320 s apart, and the command never end. Such a refusal ends the stream."""
+        if status_code == 401:
+            self.refused = ("token-refused", "X refused the bearer token (HTTP 401): create a new one")
+        elif status_code == 403:
+            self.refused = ("gated", "HTTP 403: the app's access level does not include the filtered stream")
+        else:
+            super().on_request_error(status_code)
+            return
+        logger.error("X stream: %s", self.refused[1])
+        self.disconnect()
 
     def on_errors(self, errors: Any) -> None:
         logger.warning("X stream errors: %s", errors)

@@ -44,7 +44,9 @@ def run(args: argparse.Namespace) -> int:
         moved = ("kept (capped by --max: the older unread tweets come first next run)" if r.backlog
                  else f"kept ({r.lost} tweets lost to a pipeline, in the dead letters)" if r.lost
                  else f"-> {r.newest_id or r.since_id or '-'}")
-        print(f"x: {query!r} · {r.pages} pages · {r.tweets} tweets · {r.indexed} indexed"
+        # authors or originals X did not send (suspended, protected, deleted): the log names them
+        left = f" · {r.left_out} left out by X" if r.left_out else ""
+        print(f"x: {query!r} · {r.pages} pages · {r.tweets} tweets · {r.indexed} indexed{left}"
               f" · since_id {r.since_id or '-'} {moved}")
         lost += r.lost
     if failed and len(jobs) > 1:  # one query's own failed run is the last already
@@ -53,27 +55,42 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _stream(config: Config, token: str, args: argparse.Namespace) -> int:
+    import requests
+    import tweepy
+
     from crawlers.feed import PipelineFeed
+    from crawlers.state import CrawlState
+    from crawlers.wiring import state_connection
+    from crawlers.x import collector
     from crawlers.x.stream import MentionStream, configured_rules
 
     rules = configured_rules(config, args.brand)
     if args.query:
-        import tweepy
-
         rules = [tweepy.StreamRule(value=args.query, tag=args.brand or None)]
     if not rules:
         raise CrisiswatchError("no X stream rules: give --query or set brands[].sources.x in the config")
     with PipelineFeed(config, "x") as feed:
         stream = MentionStream(token, feed, max_tweets=args.max_tweets)
-        added, deleted = stream.sync_rules(rules)
-        print(f"x stream: {len(rules)} rules ({added} added, {deleted} removed); Ctrl-C stops")
         try:
-            stream.run()
-        except KeyboardInterrupt:
-            stream.disconnect()
-        finally:
-            stream.write()
-        print(f"x stream: {stream.received} tweets · {feed.stats.get('item_scraped_count', 0)} indexed")
+            added, deleted = stream.sync_rules(rules)
+        except (tweepy.HTTPException, requests.RequestException) as exc:  # one line, kept for `status`
+            stream.refused = collector.refusal(exc, "the filtered stream")
+        else:
+            print(f"x stream: {len(rules)} rules ({added} added, {deleted} removed); Ctrl-C stops")
+            try:
+                stream.run()
+            except KeyboardInterrupt:
+                stream.disconnect()
+            finally:
+                stream.write()
+            print(f"x stream: {stream.received} tweets · {feed.stats.get('item_scraped_count', 0)} indexed")
+        if stream.refused:
+            status, reason = stream.refused
+            CrawlState(state_connection(feed.crawler)).record("x", "crawl_failed", reason=f"X: {reason}",
+                                                              status=status)
+            feed.close("failed")
+            print(f"x stream: X: {reason}", file=sys.stderr)
+            return 1
     failed = feed.stats.get("crisiswatch/failed")  # set as the feed closed: posts a pipeline raised on
     if failed:
         print(f"x stream: {failed}", file=sys.stderr)
