@@ -50,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     state_db = str(Path(args.db).resolve()) if args.db else str(config.state_store)
+    if args.index_url:  # checked like the file's, in one line, before users are read or anything served
+        config.with_overrides(index__url=args.index_url)
     index_url = args.index_url or (f"sqlite:///{state_db}" if args.db else config.index.url)
     default_users = Path(args.users_file) if args.users_file else (Path(state_db).parent if sqlite_path(state_db) else config.resolve(".")) / "dashboard-users.txt"
     if args.users_file:
