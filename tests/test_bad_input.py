@@ -161,3 +161,27 @@ def test_a_state_url_carrying_the_ssl_key_password_is_refused_without_showing_it
     assert main(["--state-url", url, "status"]) == 1
     err = capsys.readouterr().err
     assert "holds a password" in err and "key-pass" not in err
+
+
+@pytest.mark.parametrize("command", [["demo"], ["serve", "--demo-login"]])
+def test_a_bad_index_url_for_the_demo_or_the_dashboard_is_one_line(tmp_path, command):
+    # the demo printed pydantic's five-line ValidationError as an "unexpected error", after recreating its database
+    line = one_line(cli(*command, "--index-url", "ftp://es.internal:9200", cwd=tmp_path))
+    assert line.startswith("crisiswatch: bad index.url given on the command line: unknown scheme"), line
+    assert not (tmp_path / "crisiswatch-demo.db").exists()
+
+
+@pytest.mark.parametrize(("where", "reason"), [
+    ("settings.yaml/state.db", "is a file, not a folder"),  # a path under a file
+    ("folder", "it is a folder"),
+    ("settings.yaml", "file is not a database"),
+])
+def test_a_state_database_that_cannot_be_opened_names_the_settings_to_fix(tmp_path, where, reason):
+    (tmp_path / "settings.yaml").write_text("not: a database\n")
+    (tmp_path / "folder").mkdir()
+    config = tmp_path / "crisiswatch.yaml"
+    config.write_text(yaml.safe_dump({"state_db": where}))
+    for args in (["--config", str(config), "alerts", "deliver"], ["--db", str(tmp_path / where), "state", "version"]):
+        line = one_line(cli(*args, cwd=tmp_path))  # "unexpected error: FileExistsError: … '…/settings.yaml'"
+        assert line.startswith(f"crisiswatch: cannot open the SQLite database {tmp_path / where}: "), line
+        assert reason in line and "state_db" in line and "--db FILE" in line, line
