@@ -31,6 +31,8 @@ def test_a_brand_is_named_as_people_call_it_or_by_its_key():
     ("index:\n  batch_size: 0\n  urll: x\n", "index.batch_size", "(and 1 more: index.urll)"),
     ("alerts:\n  routes:\n    - name: r\n      brands: [nobody]\n", "alerts.routes.0.brands", "unknown brand"),
     ("brands:\n  - {key: a, names: [x]}\n  - {key: a, names: [y]}\n", "brands", "duplicate"),
+    # taken, then the first crawl's enrichment failed in its own process with "unknown sentiment model"
+    ("enrichment:\n  sentiment_model: SnowNLP\n", "enrichment.sentiment_model", "'crisiswatch' or 'snownlp'"),
 ])
 def test_bad_config_names_file_key_and_problem(tmp_path, body, key, problem):
     path = tmp_path / "cw.yaml"
