@@ -185,3 +185,17 @@ def test_a_state_database_that_cannot_be_opened_names_the_settings_to_fix(tmp_pa
         line = one_line(cli(*args, cwd=tmp_path))  # "unexpected error: FileExistsError: … '…/settings.yaml'"
         assert line.startswith(f"crisiswatch: cannot open the SQLite database {tmp_path / where}: "), line
         assert reason in line and "state_db" in line and "--db FILE" in line, line
+
+
+@pytest.mark.parametrize("with_file", [True, False])
+def test_a_missing_token_names_the_variable_to_set_not_a_bad_config(tmp_path, monkeypatch, with_file):
+    monkeypatch.delenv("X_BEARER_TOKEN", raising=False)
+    args = ["collect", "x", "--query", "极光优选"]
+    if with_file:
+        config = tmp_path / "crisiswatch.yaml"
+        config.write_text(yaml.safe_dump({"state_db": str(tmp_path / "s.db")}))
+        args = ["--config", str(config), *args]
+    # it was "bad config crisiswatch.yaml: sources.x.token_env: …", and "bad config : …" with no file at all
+    line = one_line(cli(*args, cwd=tmp_path))
+    assert line == ("crisiswatch: environment variable X_BEARER_TOKEN is not set: put the X API bearer token in it "
+                    "(or name another variable in sources.x.token_env)"), line
