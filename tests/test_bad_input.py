@@ -199,3 +199,20 @@ def test_a_missing_token_names_the_variable_to_set_not_a_bad_config(tmp_path, mo
     line = one_line(cli(*args, cwd=tmp_path))
     assert line == ("crisiswatch: environment variable X_BEARER_TOKEN is not set: put the X API bearer token in it "
                     "(or name another variable in sources.x.token_env)"), line
+
+
+@pytest.mark.parametrize("with_file", [True, False])
+def test_a_crawl_with_nothing_to_crawl_says_so(tmp_path, with_file):
+    args = ["crawl", "jd_reviews"]
+    if with_file:  # a brand with Weibo keywords only
+        config = tmp_path / "crisiswatch.yaml"
+        config.write_text(yaml.safe_dump({"state_db": str(tmp_path / "s.db"),
+                                          "brands": [{"key": "aurora", "names": ["极光优选"],
+                                                      "sources": {"weibo_search": ["极光优选"]}}]},
+                                         allow_unicode=True), encoding="utf-8")
+        args = ["--config", str(config), *args]
+    # it was "jd_reviews: finished · 0 pages · 0 mentions · 0 invalid", exit status 0
+    line = one_line(cli(*args, cwd=tmp_path))
+    assert line.startswith("crisiswatch: jd_reviews has nothing to crawl: no brand in "), line
+    assert line.endswith("lists targets under brands[].sources.jd_reviews (or give --query Q)"), line
+    assert ("crisiswatch.yaml" if with_file else "the built-in defaults") in line
