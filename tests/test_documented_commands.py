@@ -10,12 +10,15 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
+import typing
 from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
 from crisiswatch.cli import build_parser
+from crisiswatch.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ["README.md", "docs/operations.md", "docs/scaling.md", "docs/elasticsearch.md", "crisiswatch.example.yaml"]
@@ -128,3 +131,36 @@ def test_every_command_is_in_the_readme():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     missing = [name for name in _subparsers(PARSER) if f"`crisiswatch {name}" not in readme]
     assert not missing, f"commands the README's table lacks: {missing}"
+
+
+SETTING = re.compile(r"`((?:alerts|crawl|detection|tickets|sources|index|state|enrichment|playbooks|brands)(?:\[\])?"
+                     r"(?:\.[a-z_<>\[\]0-9]+)+)`")
+
+
+def _setting_exists(dotted: str) -> bool:
+    """`alerts.slack.token_env`, `sources.<spider>.cookie_envs`, `brands[].sources`: a path through the config
+    models (a `<name>` or a dict's key stands for any key)."""
+    model: type[BaseModel] | None = Config
+    parts = [p.removesuffix("[]") for p in dotted.split(".")]
+    skip = False
+    for part in parts:
+        if skip or part.startswith("<"):
+            skip = False
+            continue
+        if model is None or part not in model.model_fields:
+            return False
+        annotation = model.model_fields[part].annotation
+        kinds = [annotation, *typing.get_args(annotation)]
+        skip = any(typing.get_origin(k) is dict for k in kinds)  # the next part is a key of this mapping
+        inner = [a for k in kinds for a in (k, *typing.get_args(k)) if isinstance(a, type) and issubclass(a, BaseModel)]
+        model = inner[0] if inner else None
+    return True
+
+
+def test_every_setting_the_docs_name_is_in_the_config_models():
+    named = {(name, m.group(1)) for name in DOCS + DEPLOY
+             for m in SETTING.finditer((ROOT / name).read_text(encoding="utf-8"))}
+    assert len(named) > 20
+    missing = sorted(f"{where}: {key}" for where, key in named if not _setting_exists(key)
+                     and key not in ("index.kibana_cases",))  # a module (index/kibana_cases.py), not a setting
+    assert not missing, missing
