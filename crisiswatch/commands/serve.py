@@ -19,8 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="the live dashboard for PR teams and the support console",
                        description="Serve the dashboard. Logins come from CRISISWATCH_USERS (name:role:hash,...) "
                                    "and the users file; sessions are signed with CRISISWATCH_SECRET_KEY.")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8470)
+    p.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1: behind a TLS proxy on this host")
+    p.add_argument("--port", type=int, default=8470, help="default 8470")
     p.add_argument("--forwarded-allow-ips", metavar="ADDRS",
                    help="the TLS proxy in front, whose X-Forwarded-Proto is believed (the session cookie is then"
                         " Secure); comma-separated, default 127.0.0.1 or $FORWARDED_ALLOW_IPS")
