@@ -76,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     # --db travels as the environment variable, so every command's config and every process a command
     # starts (each crawl runs in its own) find the same database; restored after the command
     before = {name: os.environ.get(name) for name in (DB_ENV, STATE_URL_ENV)}
+    if args.state_db and "://" in args.state_db:  # it became a folder "postgresql:" holding a new SQLite file
+        print(f"crisiswatch: --db takes a SQLite file path; a store named by URL goes to --state-url "
+              f"({redact_url(args.state_db)})", file=sys.stderr)
+        return 2
     if args.state_db:
         os.environ[DB_ENV] = str(Path(args.state_db).resolve())
     if args.state_url:
