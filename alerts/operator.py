@@ -383,7 +383,9 @@ class StoreUnreachable:
         problem = f"crisiswatch state store unreachable: {reason}"
         data = self._load()
         outages = data.setdefault("outages", {})
-        seen = outages.setdefault(reason, {"since": now.isoformat(), "paged_at": None})
+        # keyed by store too: deployments on one host and user share the file, and one's recovery is not another's
+        seen = outages.setdefault(f"{self._store} {reason}", {"since": now.isoformat(), "paged_at": None,
+                                                               "store": self._store, "reason": reason})
         repeat = timedelta(minutes=self.config.alerts.deadman_repeat_minutes)
         if seen["paged_at"] and now - datetime.fromisoformat(seen["paged_at"]) < repeat:
             self._save(data)
@@ -413,11 +415,13 @@ class StoreUnreachable:
         """After a check that reached the store: each outage that was paged gets its all-clear through
         the outbox; the file forgets them all."""
         data = self._load()
-        outages = data.get("outages") or {}
+        outages = {key: seen for key, seen in (data.get("outages") or {}).items()
+                   if seen.get("store", self._store) == self._store}  # a file from before stores were told apart
         if not outages:
             return []
         now, lines = self.clock(), []
-        for reason, seen in outages.items():
+        for key, seen in outages.items():
+            reason = seen.get("reason", key)
             since = datetime.fromisoformat(seen["since"])
             if seen.get("paged_at"):
                 text = (f"crisiswatch state store reachable again (unreachable since"
@@ -425,5 +429,9 @@ class StoreUnreachable:
                 operator._send(f"deadman:store:{since.isoformat()}:back", "状态库恢复 crisiswatch state store back",
                                text, severity="一般")
                 lines.append(text)
-        self._save({**data, "outages": {}})
+        self._save({**data, "outages": {k: v for k, v in data["outages"].items() if k not in outages}})
         return lines
+
+    @property
+    def _store(self) -> str:
+        return redact_url(self.config.state_store)

@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="crisiswatch",
         description="Brand crisis monitoring: collect, enrich, index, detect, respond.",
     )
-    parser.add_argument("--config", "-c", help="config file (default: ./crisiswatch.yaml, else the example)")
+    parser.add_argument("--config", "-c", metavar="FILE",
+                        help="config file (default: $CRISISWATCH_CONFIG, else ./crisiswatch.yaml, else "
+                             "./crisiswatch.example.yaml, else the built-in defaults, which watch no brand)")
     parser.add_argument("--db", dest="state_db", metavar="FILE",
                         help=f"the state database (and the SQLite index) every command uses (or ${DB_ENV})")
     parser.add_argument("--state-url", metavar="URL",
@@ -37,7 +39,20 @@ def build_parser() -> argparse.ArgumentParser:
         register = getattr(module, "register", None)
         if register is not None:
             register(sub)
+    _describe(parser)
     return parser
+
+
+def _describe(parser: argparse.ArgumentParser) -> None:
+    """Each command's own --help opens with the line the command list shows for it, so `crisiswatch status
+    --help` says what status does (a command module may give a longer description of its own)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, child in action.choices.items():
+                if not child.description and helps.get(name):
+                    child.description = helps[name]
+                _describe(child)
 
 
 READERS = {"status", "report", "mentions", "ticket list", "ticket show"}  # commands that only look
@@ -61,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     # --db travels as the environment variable, so every command's config and every process a command
     # starts (each crawl runs in its own) find the same database; restored after the command
     before = {name: os.environ.get(name) for name in (DB_ENV, STATE_URL_ENV)}
+    if args.state_db and "://" in args.state_db:  # it became a folder "postgresql:" holding a new SQLite file
+        print(f"crisiswatch: --db takes a SQLite file path; a store named by URL goes to --state-url "
+              f"({redact_url(args.state_db)})", file=sys.stderr)
+        return 2
     if args.state_db:
         os.environ[DB_ENV] = str(Path(args.state_db).resolve())
     if args.state_url:

@@ -161,3 +161,58 @@ def test_a_state_url_carrying_the_ssl_key_password_is_refused_without_showing_it
     assert main(["--state-url", url, "status"]) == 1
     err = capsys.readouterr().err
     assert "holds a password" in err and "key-pass" not in err
+
+
+@pytest.mark.parametrize("command", [["demo"], ["serve", "--demo-login"]])
+def test_a_bad_index_url_for_the_demo_or_the_dashboard_is_one_line(tmp_path, command):
+    # the demo printed pydantic's five-line ValidationError as an "unexpected error", after recreating its database
+    line = one_line(cli(*command, "--index-url", "ftp://es.internal:9200", cwd=tmp_path))
+    assert line.startswith("crisiswatch: bad index.url given on the command line: unknown scheme"), line
+    assert not (tmp_path / "crisiswatch-demo.db").exists()
+
+
+@pytest.mark.parametrize(("where", "reason"), [
+    ("settings.yaml/state.db", "is a file, not a folder"),  # a path under a file
+    ("folder", "it is a folder"),
+    ("settings.yaml", "file is not a database"),
+])
+def test_a_state_database_that_cannot_be_opened_names_the_settings_to_fix(tmp_path, where, reason):
+    (tmp_path / "settings.yaml").write_text("not: a database\n")
+    (tmp_path / "folder").mkdir()
+    config = tmp_path / "crisiswatch.yaml"
+    config.write_text(yaml.safe_dump({"state_db": where}))
+    for args in (["--config", str(config), "alerts", "deliver"], ["--db", str(tmp_path / where), "state", "version"]):
+        line = one_line(cli(*args, cwd=tmp_path))  # "unexpected error: FileExistsError: … '…/settings.yaml'"
+        assert line.startswith(f"crisiswatch: cannot open the SQLite database {tmp_path / where}: "), line
+        assert reason in line and "state_db" in line and "--db FILE" in line, line
+
+
+@pytest.mark.parametrize("with_file", [True, False])
+def test_a_missing_token_names_the_variable_to_set_not_a_bad_config(tmp_path, monkeypatch, with_file):
+    monkeypatch.delenv("X_BEARER_TOKEN", raising=False)
+    args = ["collect", "x", "--query", "极光优选"]
+    if with_file:
+        config = tmp_path / "crisiswatch.yaml"
+        config.write_text(yaml.safe_dump({"state_db": str(tmp_path / "s.db")}))
+        args = ["--config", str(config), *args]
+    # it was "bad config crisiswatch.yaml: sources.x.token_env: …", and "bad config : …" with no file at all
+    line = one_line(cli(*args, cwd=tmp_path))
+    assert line == ("crisiswatch: environment variable X_BEARER_TOKEN is not set: put the X API bearer token in it "
+                    "(or name another variable in sources.x.token_env)"), line
+
+
+@pytest.mark.parametrize("with_file", [True, False])
+def test_a_crawl_with_nothing_to_crawl_says_so(tmp_path, with_file):
+    args = ["crawl", "jd_reviews"]
+    if with_file:  # a brand with Weibo keywords only
+        config = tmp_path / "crisiswatch.yaml"
+        config.write_text(yaml.safe_dump({"state_db": str(tmp_path / "s.db"),
+                                          "brands": [{"key": "aurora", "names": ["极光优选"],
+                                                      "sources": {"weibo_search": ["极光优选"]}}]},
+                                         allow_unicode=True), encoding="utf-8")
+        args = ["--config", str(config), *args]
+    # it was "jd_reviews: finished · 0 pages · 0 mentions · 0 invalid", exit status 0
+    line = one_line(cli(*args, cwd=tmp_path))
+    assert line.startswith("crisiswatch: jd_reviews has nothing to crawl: no brand in "), line
+    assert line.endswith("lists targets under brands[].sources.jd_reviews (or give --query Q)"), line
+    assert ("crisiswatch.yaml" if with_file else "the built-in defaults") in line

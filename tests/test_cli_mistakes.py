@@ -49,3 +49,12 @@ def test_an_unknown_brand_or_spider_is_named_with_the_known_ones(tmp_path, capsy
            "weibo_comments, weibo_search, weibo_timeline)" in capsys.readouterr().err
     assert main(["--config", str(cfg), "status"]) == 0
     assert "detection: nothing decided yet · " in capsys.readouterr().out  # "decided up to never"
+
+
+def test_a_url_given_to_db_is_said_not_made_into_a_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    # `--db postgresql://cw@db/cw` made ./postgresql:/cw@db/cw, a new SQLite file, and sent nothing from it
+    assert main(["--db", "postgresql://cw@db.internal/cw", "alerts", "deliver"]) == 2
+    assert capsys.readouterr().err == ("crisiswatch: --db takes a SQLite file path; a store named by URL goes to "
+                                       "--state-url (postgresql://***@db.internal/cw)\n")
+    assert list(tmp_path.iterdir()) == []

@@ -31,6 +31,13 @@ def test_a_brand_is_named_as_people_call_it_or_by_its_key():
     ("index:\n  batch_size: 0\n  urll: x\n", "index.batch_size", "(and 1 more: index.urll)"),
     ("alerts:\n  routes:\n    - name: r\n      brands: [nobody]\n", "alerts.routes.0.brands", "unknown brand"),
     ("brands:\n  - {key: a, names: [x]}\n  - {key: a, names: [y]}\n", "brands", "duplicate"),
+    # taken, then the first crawl's enrichment failed in its own process with "unknown sentiment model"
+    ("enrichment:\n  sentiment_model: SnowNLP\n", "enrichment.sentiment_model", "'crisiswatch' or 'snownlp'"),
+    # taken: a lease already run out when taken, so one account was used from two crawler hosts at once
+    ("crawl:\n  cookie_lease_seconds: 0\n", "crawl.cookie_lease_seconds", "greater than or equal to 60"),
+    # taken, and its settings (the cookie, the schedule) applied to no source
+    ("sources:\n  weibo_serach:\n    cookie_env: WEIBO_COOKIE\n", "sources",
+     "unknown source 'weibo_serach' (did you mean 'weibo_search'?); sources: weibo_search, weibo_timeline,"),
 ])
 def test_bad_config_names_file_key_and_problem(tmp_path, body, key, problem):
     path = tmp_path / "cw.yaml"

@@ -235,3 +235,23 @@ def test_a_loop_that_starts_after_the_never_started_page_is_announced_once(tmp_p
     assert len(texts) == 2 and "never started" in texts[0] and "loop started" in texts[1]
     assert "first heartbeat at 12:25 CST, 25 min after the first dead-man check (12:00)" in \
         json.dumps(slack.messages[1]["blocks"], ensure_ascii=False)
+
+
+def test_the_store_outage_kept_on_disk_is_each_state_stores_own(tmp_path, slack):
+    # two deployments on one host and user (two teams, or staging beside production) share the dead-man's file:
+    # a check of the store that is up announced the other's recovery and forgot it, which then paged again
+    (tmp_path / "not-a-folder").write_text("")
+    configs = {}
+    for name, db in (("down", tmp_path / "not-a-folder" / "cw.db"), ("up", tmp_path / "up.db")):
+        data = config_dict(tmp_path, state_db=str(db))
+        data["alerts"] = {"slack": {"base_url": slack.base_url},
+                          "routes": [{"name": "response", "channel": "slack", "target": "#crisis"}]}
+        configs[name] = tmp_path / f"{name}.yaml"
+        configs[name].write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    first = deadman_check(configs["down"], slack)
+    assert first.returncode == 1 and "state store unreachable" in first.stdout and len(slack.messages) == 1
+    other = deadman_check(configs["up"], slack)
+    assert "reachable again" not in other.stdout, other.stdout
+    again = deadman_check(configs["down"], slack)
+    assert again.returncode == 1 and "(paged at" in again.stdout, again.stdout  # not a second page
+    assert not any("state store back" in m["text"] for m in slack.messages)

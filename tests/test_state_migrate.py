@@ -64,3 +64,29 @@ def test_a_copy_that_loses_rows_on_the_way_is_reported_and_fails(tmp_path, postg
     assert main(["--db", db, "state", "migrate", "--to", target]) == 1
     captured = capsys.readouterr()
     assert "audit_log" in captured.err and "MISMATCH" in captured.out
+
+
+def test_a_laptop_file_holding_the_sqlite_index_too_is_copied_without_it(tmp_path, postgres_server, capsys):
+    # the default set-up (state_db and index.url in one crisiswatch.db), and what `crisiswatch demo` leaves: the copy
+    # stopped at "the two stores' schemas differ (mention_brands, mention_counts, …): upgrade both first"
+    from index.sqlite import SQLiteBackend
+    from tests.test_backend_contract import DATA
+
+    db = filled_sqlite(tmp_path / "crisiswatch.db")
+    backend = SQLiteBackend(db)
+    backend.upsert(DATA)
+    backend.close()
+    target = new_database(postgres_server)
+    assert main(["--db", db, "state", "migrate", "--to", target]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "every count and checksum matches" in out
+    assert "not copied (not state: the SQLite mention index stays where index.url names it): mention_brands" in out
+    assert connect(target).execute("SELECT COUNT(*) FROM tickets").fetchone()[0] == 3
+
+
+def test_a_mistyped_source_is_said_not_copied_as_an_empty_store(tmp_path, capsys):
+    typo = tmp_path / "crisiswatc.db"
+    # it made an empty database there, copied it and said "copied 0 rows …; every count and checksum matches"
+    assert main(["--db", str(typo), "state", "migrate", "--to", f"sqlite:///{tmp_path / 'new.db'}"]) == 1
+    assert capsys.readouterr().err == f"crisiswatch: no state database at {typo} to copy (check --db, --from or state_db)\n"
+    assert not typo.exists() and not (tmp_path / "new.db").exists()

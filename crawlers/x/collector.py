@@ -28,7 +28,7 @@ from crawlers.wiring import state_connection
 from crawlers.x.tweets import EXPANSIONS, TWEET_FIELDS, USER_FIELDS, page_items, raw, users_by_id
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection, connect
-from crisiswatch.errors import ConfigError, CrisiswatchError
+from crisiswatch.errors import CrisiswatchError
 from crisiswatch.localtime import local_time
 
 logger = logging.getLogger(__name__)
@@ -75,12 +75,20 @@ def record_failed_queries(config: Config, failed: list[SearchFailed], queries: i
         conn.close()
 
 
+class TokenMissing(CrisiswatchError):
+    def __init__(self, variable: str) -> None:
+        self.problem = f"environment variable {variable} is not set"
+        super().__init__(f"{self.problem}: put the X API bearer token in it (or name another variable in "
+                         "sources.x.token_env)")
+
+
 def bearer_token(config: Config) -> str:
-    """The token from the environment variable the config names; a missing one is a config error."""
+    """The token from the environment variable the config names; a missing one is said as the variable to set
+    (the file is not at fault, and with no file "bad config : …" named none)."""
     name = config.source("x").token_env or DEFAULT_TOKEN_ENV
     token = os.environ.get(name, "").strip()
     if not token:
-        raise ConfigError(config.path, "sources.x.token_env", f"environment variable {name} is not set")
+        raise TokenMissing(name)
     return token
 
 

@@ -19,10 +19,9 @@ import tweepy
 from pydantic import ValidationError
 
 from crawlers.probe import CheckResult
-from crawlers.x.collector import bearer_token, refusal, targets
+from crawlers.x.collector import TokenMissing, bearer_token, refusal, targets
 from crawlers.x.tweets import EXPANSIONS, TWEET_FIELDS, USER_FIELDS, tweet_item, users_by_id
 from crisiswatch.config import Config
-from crisiswatch.errors import ConfigError
 from crisiswatch.mention import Mention, validation_reason
 
 # a probe must answer now: tweepy's own wait on a rate limit would sleep up to 15 minutes
@@ -33,7 +32,7 @@ def probe_x(config: Config, client: tweepy.Client | None = None) -> list[CheckRe
     queries = [query for _, query in targets(config)]
     try:
         token = bearer_token(config)
-    except ConfigError as exc:
+    except TokenMissing as exc:
         return [CheckResult("x", q, "needs-token", f"no bearer token: {exc.problem}") for q in queries]
     client = client or tweepy.Client(token, wait_on_rate_limit=False, return_type=dict)
     return [CheckResult("x", query, *_probe(client, query)) for query in queries]

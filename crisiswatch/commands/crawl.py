@@ -6,7 +6,7 @@ import argparse
 import sys
 from datetime import datetime
 
-from crisiswatch.config import load_config
+from crisiswatch.config import BrandSources, load_config
 from crisiswatch.errors import CrisiswatchError
 
 
@@ -51,6 +51,12 @@ def run(args: argparse.Namespace) -> int:
     for name in ("since", "until"):  # checked here: inside Scrapy a bad one was two tracebacks
         if spider_args.get(name):
             _check_time(name, str(spider_args[name]))
+    if not (args.query or args.join or args.spider_args) and args.source in BrandSources.model_fields and not any(
+            getattr(b.sources, args.source) for b in config.brands if not args.brand or b.key == args.brand):
+        # it crawled nothing and said "finished · 0 pages · 0 mentions", exit 0: a config that lists no targets
+        where = config.path or "the built-in defaults (no ./crisiswatch.yaml, --config FILE or $CRISISWATCH_CONFIG)"
+        raise CrisiswatchError(f"{args.source} has nothing to crawl: no brand{f' {args.brand}' if args.brand else ''}"
+                               f" in {where} lists targets under brands[].sources.{args.source} (or give --query Q)")
     try:
         stats = run_crawls(config, [(args.source, spider_args)], progress=sys.stderr.isatty(), join=args.join,
                            overrides={"LOG_LEVEL": "WARNING", **config.source(args.source).scrapy_overrides()})

@@ -21,5 +21,8 @@ def run(args: argparse.Namespace) -> int:
 
     # only a --db named on this command line: a $CRISISWATCH_DB left in the shell is never wiped
     db = args.db or getattr(args, "state_db", None) or DEMO_DB
-    result = run_demo(load_config(args.config), args.scenario, db, args.index_url)
+    config = load_config(args.config)
+    if args.index_url:  # checked like the file's, in one line, before the demo recreates its database
+        config.with_overrides(index__url=args.index_url)
+    result = run_demo(config, args.scenario, db, args.index_url)
     return 0 if result.mentions else 1

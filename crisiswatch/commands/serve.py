@@ -19,8 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="the live dashboard for PR teams and the support console",
                        description="Serve the dashboard. Logins come from CRISISWATCH_USERS (name:role:hash,...) "
                                    "and the users file; sessions are signed with CRISISWATCH_SECRET_KEY.")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8470)
+    p.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1: behind a TLS proxy on this host")
+    p.add_argument("--port", type=int, default=8470, help="default 8470")
     p.add_argument("--forwarded-allow-ips", metavar="ADDRS",
                    help="the TLS proxy in front, whose X-Forwarded-Proto is believed (the session cookie is then"
                         " Secure); comma-separated, default 127.0.0.1 or $FORWARDED_ALLOW_IPS")
@@ -50,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     state_db = str(Path(args.db).resolve()) if args.db else str(config.state_store)
+    if args.index_url:  # checked like the file's, in one line, before users are read or anything served
+        config.with_overrides(index__url=args.index_url)
     index_url = args.index_url or (f"sqlite:///{state_db}" if args.db else config.index.url)
     default_users = Path(args.users_file) if args.users_file else (Path(state_db).parent if sqlite_path(state_db) else config.resolve(".")) / "dashboard-users.txt"
     if args.users_file:

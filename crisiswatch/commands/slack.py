@@ -13,8 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("slack", help="Slack interactivity endpoint (buttons, /crisiswatch command)")
     actions = p.add_subparsers(dest="slack_command", metavar="ACTION")
     serve = actions.add_parser("serve", help="serve POST /slack/actions and /slack/commands")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8471)
+    serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
+    serve.add_argument("--port", type=int, default=8471, help="default 8471")
     serve.set_defaults(func=run)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 

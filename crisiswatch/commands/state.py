@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from crisiswatch.errors import CrisiswatchError
+from crisiswatch.store.url import sqlite_path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,10 +49,13 @@ def migrate(args: argparse.Namespace) -> int:
     from crisiswatch.config import load_config
     from crisiswatch.db import connect
     from crisiswatch.indexurl import redact_url
-    from crisiswatch.store.copy import copy_store
+    from crisiswatch.store.copy import copy_store, not_state
 
     config = load_config(args.config)
     source_url = args.source or config.state_store
+    path = sqlite_path(source_url)
+    if path is not None and not Path(path).exists():  # connecting would make an empty one, "copied" as 0 rows
+        raise CrisiswatchError(f"no state database at {path} to copy (check --db, --from or state_db)")
     source, target = connect(source_url), connect(args.to)
     print(f"copying {redact_url(source_url)} ({source.dialect}) -> {redact_url(args.to)} ({target.dialect})")
 
@@ -56,6 +63,9 @@ def migrate(args: argparse.Namespace) -> int:
         if sys.stdout.isatty():
             print(f"\r  {table}: {rows} rows", end="", flush=True)
 
+    if left := not_state(source, target):
+        print(f"  not copied (not state: the SQLite mention index stays where index.url names it): "
+              f"{', '.join(left[:6])}{f' and {len(left) - 6} more' if len(left) > 6 else ''}")
     results = copy_store(source, target, progress)
     if sys.stdout.isatty():
         print("\r" + " " * 60 + "\r", end="")

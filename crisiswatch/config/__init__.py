@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from crisiswatch.config.alerts import *  # noqa: F403
 from crisiswatch.config.alerts import AlertSettings
@@ -22,7 +22,7 @@ from crisiswatch.config.detection import DetectionSettings
 from crisiswatch.config.scale import *  # noqa: F403
 from crisiswatch.config.scale import CrawlSettings, StateSettings
 from crisiswatch.config.sources import *  # noqa: F403
-from crisiswatch.config.sources import Brand, EnrichmentSettings, IndexSettings, SourceSettings
+from crisiswatch.config.sources import Brand, BrandSources, EnrichmentSettings, IndexSettings, SourceSettings
 from crisiswatch.config.tickets import *  # noqa: F403
 from crisiswatch.config.tickets import PlaybookSettings, TicketSettings
 from crisiswatch.errors import ConfigError, CrisiswatchError
@@ -46,6 +46,18 @@ class Config(StrictModel):
     tickets: TicketSettings = Field(default_factory=TicketSettings)
     state: StateSettings = Field(default_factory=StateSettings)
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
+
+    @field_validator("sources")
+    @classmethod
+    def _known_sources(cls, value: dict[str, SourceSettings]) -> dict[str, SourceSettings]:
+        # a misspelt source's settings applied to nothing: Weibo crawled without the cookie set for "weibo_serach"
+        known = list(BrandSources.model_fields)
+        for name in value:
+            if name not in known:
+                meant = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+                raise ValueError(f"unknown source {name!r}" + (f" (did you mean {meant[0]!r}?)" if meant else "")
+                                 + f"; sources: {', '.join(known)}")
+        return value
 
     def brand(self, key: str) -> Brand | None:
         return next((b for b in self.brands if b.key == key), None)

@@ -39,7 +39,7 @@ class CrawlSettings(StrictModel):
     # redis://HOST:6379/0: crawler hosts share one scheduler queue and duplicate filter; empty: each crawl alone
     frontier: str = ""
     # how long a crawler host holds a pool cookie before another host may use it (renewed while crawling)
-    cookie_lease_seconds: int = 900
+    cookie_lease_seconds: int = Field(default=900, ge=60)
     # a host of a shared crawl silent this long (killed, cut off) is dropped and its taken pages queued again
     frontier_heartbeat_seconds: float = Field(default=30.0, gt=0)
     # a crawl still running after this long is stopped and counts as failed: a hung crawl (a site that never

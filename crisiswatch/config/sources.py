@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 
 from crisiswatch.config.base import EnvName, HttpURL, ProxyURL, StrictModel
@@ -73,6 +75,8 @@ class IndexSettings(StrictModel):
 
 
 class EnrichmentSettings(StrictModel):
-    sentiment_model: str = "crisiswatch"
+    # the Chinese model's name, checked at load (the names of monitor/enrich/sentiment.py's models): a typo
+    # otherwise surfaced only when the first crawl began to enrich, in that crawl's own process
+    sentiment_model: Literal["crisiswatch", "snownlp"] = "crisiswatch"
     negative_below: float = Field(default=0.4, ge=0, le=1)
     keep_raw_text: bool = False

@@ -106,13 +106,21 @@ def _begin_snapshot(conn: StateConnection) -> None:
     conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ" if conn.dialect == POSTGRESQL else "BEGIN")
 
 
+def not_state(source: StateConnection, target: StateConnection) -> list[str]:
+    """Tables of the source that the state schema lacks, left where they are: the SQLite mention index that
+    shares the file by default (`state_db` and `index.url` both crisiswatch.db), a demo's mark."""
+    return sorted(set(tables(source)) - set(tables(target)))
+
+
 def copy_store(source: StateConnection, target: StateConnection,
                progress: Callable[[str, int], None] = lambda table, rows: None) -> list[TableCopy]:
-    """Copy every table; returns what was verified per table (check `.ok`).
+    """Copy every state table (the tables of the target, just brought to the newest schema); returns what was
+    verified per table (check `.ok`). The source's other tables (`not_state`) are not copied.
 
     The source's count and checksum come from the very rows copied (one snapshot), the target's from
     reading it back after the copy."""
-    have, want = tables(source), tables(target)
+    want = tables(target)
+    have = {table: cols for table, cols in tables(source).items() if table in want}
     if have != want:
         differ = sorted(set(have) ^ set(want)) or [t for t in have if have[t] != want.get(t)]
         raise CrisiswatchError(f"the two stores' schemas differ ({', '.join(differ[:5])}): upgrade both first")
@@ -123,7 +131,7 @@ def copy_store(source: StateConnection, target: StateConnection,
     read: dict[str, tuple[int, int]] = {}
     _begin_snapshot(source)
     try:
-        for table in copy_order(source):
+        for table in (t for t in copy_order(source) if t in want):
             cols = have[table]
             insert = f'INSERT INTO "{table}" ({", ".join(_quoted(cols))}) VALUES ({", ".join("?" * len(cols))})'
             count, total = 0, 0

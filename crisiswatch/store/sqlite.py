@@ -19,18 +19,39 @@ class SqliteConnection(sqlite3.Connection):
     url = ""
 
 
+class SqliteOpenError(CrisiswatchError, sqlite3.OperationalError):
+    """A SQLite file that cannot be opened or written, said in one line with the settings that name it. An
+    OperationalError too, so whatever waits out a state store that is away (the dead-man's page) still sees it."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"cannot open the SQLite database {path}: {reason} (give a writable path: state_db, "
+                         "state.url or index.url in the config, or --db FILE / $CRISISWATCH_DB)")
+
+
 def open_sqlite(path: str | Path, *, check_same_thread: bool = False) -> SqliteConnection:
     path = str(path)
     if path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=check_same_thread,
-                           factory=SqliteConnection)
-    conn.url = "sqlite:///:memory:" if path == ":memory:" else f"sqlite:///{Path(path).resolve()}"
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=30000")
-    conn.execute("PRAGMA foreign_keys=ON")
+        folder = Path(path).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise SqliteOpenError(path, f"{folder} is a file, not a folder") from None
+        except OSError as exc:
+            raise SqliteOpenError(path, f"cannot make its folder {folder} ({exc.strerror})") from None
+    try:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=check_same_thread,
+                               factory=SqliteConnection)
+        conn.url = "sqlite:///:memory:" if path == ":memory:" else f"sqlite:///{Path(path).resolve()}"
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")  # the first statement that reads (and may create) the file
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA foreign_keys=ON")
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            raise  # busy, not broken: the caller's retry or back-off applies
+        reason = "it is a folder" if Path(path).is_dir() else str(exc)
+        raise SqliteOpenError(path, reason) from None
     return conn
 
 
