@@ -112,3 +112,13 @@ def test_a_secret_pasted_where_its_variable_name_goes_is_refused_without_repeati
 def test_variable_names_for_secrets_load():
     config = load_config(str(REPO / "crisiswatch.example.yaml"))
     assert config.alerts.slack.token_env == "SLACK_BOT_TOKEN" and config.sources["x"].token_env == "X_BEARER_TOKEN"
+
+
+def test_a_setting_that_was_never_read_is_said_and_the_config_still_loads(tmp_path, caplog):
+    path = tmp_path / "crisiswatch.yaml"
+    path.write_text("brands: [{key: aurora, names: [极光优选]}]\nenrichment: {negative_below: 0.3, keep_raw_text: true}\n",
+                    encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        config = load_config(path)
+    assert config.enrichment.keep_raw_text is True and not hasattr(config.enrichment, "negative_below")
+    assert "enrichment.negative_below is not used" in caplog.text

@@ -222,3 +222,11 @@ def test_the_same_export_imported_twice_links_each_repeat_and_the_report_counts_
     report = subprocess.run([sys.executable, "-m", "crisiswatch.cli", "--config", str(cfg), "report", "--period", "7d"],
                             capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert "重复投诉率 Repeat-complaint rate | 50.0%" in ok(report)
+
+
+def test_an_empty_list_names_its_store_without_the_user(tmp_path, state_url):
+    cfg = tmp_path / "crisiswatch.yaml"
+    cfg.write_text(yaml.safe_dump(config_dict(tmp_path, tickets={"staff": STAFF}, state={"url": state_url}),
+                                  allow_unicode=True), encoding="utf-8")
+    out = ok(cli(cfg, "list"))
+    assert out.startswith("no tickets in ") and "postgres@" not in out

@@ -9,7 +9,7 @@ import time
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("replay", help="serve a scenario's posts on loopback, shaped like the real sites")
     p.add_argument("scenario", help="shipped scenario name (logistics_crisis, quiet, ...) or a YAML file")
-    p.add_argument("--port", type=int, default=8471, help="default 8471")
+    p.add_argument("--port", type=int, default=8472, help="default 8472 (slack serve has 8471)")
     p.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
     p.set_defaults(func=run)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from crisiswatch.config import INTAKE_CHANNELS, REPLY_CHANNELS
 from crisiswatch.errors import CrisiswatchError
+from crisiswatch.indexurl import redact_url
 from crisiswatch.mention import CATEGORIES, CATEGORY_LABELS, SEVERITIES
 
 # The services are imported inside the functions: the CLI imports every command module at start-up, and
@@ -249,7 +250,7 @@ def run(args: argparse.Namespace) -> int:
         for t in [] if args.json else found:
             print(_line(tickets, t))
         if not found and not args.json:
-            print(f"no tickets{' owned by ' + owner if owner else ''} in {config.state_store}")
+            print(f"no tickets{' owned by ' + owner if owner else ''} in {redact_url(config.state_store)}")
         return 0
     if command == "new":
         return _new(args, tickets, config, actor)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import logging
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from crisiswatch.config.base import EnvName, HttpURL, ProxyURL, StrictModel
 from crisiswatch.indexurl import parse_index_url
+
+logger = logging.getLogger(__name__)
 
 
 class BrandSources(StrictModel):
@@ -78,5 +81,16 @@ class EnrichmentSettings(StrictModel):
     # the Chinese model's name, checked at load (the names of monitor/enrich/sentiment.py's models): a typo
     # otherwise surfaced only when the first crawl began to enrich, in that crawl's own process
     sentiment_model: Literal["crisiswatch", "snownlp"] = "crisiswatch"
-    negative_below: float = Field(default=0.4, ge=0, le=1)
     keep_raw_text: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired(cls, data: Any) -> Any:
+        # negative_below was accepted and never read: the bands are one rule for every language, the
+        # dashboard and the negative-share rule (crisiswatch.mention.sentiment_band). Said, not refused, so
+        # a config that set it still loads
+        if isinstance(data, dict) and "negative_below" in data:
+            data = {k: v for k, v in data.items() if k != "negative_below"}
+            logger.warning("enrichment.negative_below is not used (a post is negative below 0.4, positive above"
+                           " 0.6, whatever the model); remove it from the config")
+        return data
