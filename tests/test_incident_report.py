@@ -57,6 +57,7 @@ def day(tmp_path: Path):
     incident = incidents.apply(Signal(level="warning", at=at(9, 6), **signal)).incident
     incidents.acknowledge(incident.id, "lin")
     conn.execute("UPDATE incidents SET acked_at=? WHERE id=?", (at(9, 12).isoformat(), incident.id))
+    conn.execute("UPDATE incident_events SET at=? WHERE kind='acknowledged'", (at(9, 12).isoformat(),))
     incidents.apply(Signal(level="critical", at=at(14, 0), **signal))  # the media report raises the level
     conn.execute("UPDATE incident_events SET at=? WHERE kind='escalated'", (at(14, 0).isoformat(),))
     store = StatementStore(conn)
@@ -120,3 +121,17 @@ def test_an_unknown_incident_is_one_line(day, capsys):
     cfg, *_ = day
     assert main(["--config", str(cfg), "incident", "report", "INC-99"]) == 1
     assert "no incident INC-99" in capsys.readouterr().err
+
+
+def test_a_resolved_incident_read_weeks_later_keeps_its_curve_at_the_scale_of_its_day(day, capsys):
+    # read on the day it is presented, weeks after: the curve ran to now and drew the crisis in a few 6-hour bars,
+    # its peak "14:00, per 360 min" (the incident page showed the same curve)
+    cfg, data, incident_id = day
+    assert main(["--config", str(cfg), "incident", "report", str(incident_id)]) == 0
+    out = capsys.readouterr().out
+    assert "| 峰值 peak | 2026-11-18 09:00 | 17 mentions per 15 min |" in out
+    conn = connect(data["state_db"])
+    page = IncidentPageService(open_backend(data["index"]["url"]), IncidentService(conn), TicketService(conn),
+                               StatementStore(conn), AuditLog(conn), lambda b: "极光优选")
+    curve = page.page(incident_id, now=at(18) + timedelta(days=20))["curve"]
+    assert curve["interval"] == 900 and curve["slots"][-1] == at(19).isoformat()

@@ -23,6 +23,7 @@ from playbooks.tickets.models import Ticket
 from playbooks.tickets.service import TicketService
 
 BEFORE = timedelta(hours=6)  # the curve starts this long before the incident, to show the usual level
+AFTER = timedelta(hours=1)  # and ends this long after a resolution, to show the return to normal
 CURVE_BUCKETS = 120
 POSTS_SAMPLE = 500  # the incident window's newest posts, read one by one for terms (when facts lack them)
 # step outcomes of the playbooks that say something the ticket's own events do not
@@ -112,7 +113,10 @@ class IncidentPageService:
 
     def curve(self, incident: Incident, now: datetime) -> dict[str, Any]:
         """Volume and negative share around the incident, with its window and its baseline (per bucket)."""
-        end = max(now, incident.opened_at + timedelta(hours=1))
+        # a resolved incident's curve ends a little after its resolution: read days later, running to now
+        # drew its whole crisis in a few bars of hours or days
+        last = min(now, incident.resolved_at + AFTER) if incident.resolved_at else now
+        end = max(last, incident.opened_at + timedelta(hours=1))
         since = incident.opened_at - BEFORE
         step = _step_for((end - since).total_seconds())
         first = int(since.timestamp()) // step * step
