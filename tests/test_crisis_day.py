@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from crisiswatch.config import parse_config
 from crisiswatch.db import connect
+from monitor.incidents.service import IncidentService
+from monitor.loop import RunLoop
 from monitor.slack_app import SlackInteractions
+from playbooks.compose import incident_message
+from playbooks.statements import StatementStore
 from playbooks.tickets.service import TicketService
-from tests.test_alert_helpers import make_config, open_incident
+from tests.conftest import config_dict
+from tests.test_alert_helpers import Clock, make_config, open_incident, slack_dispatcher
 
 
 def test_acknowledging_the_incident_in_slack_accepts_its_ticket_so_management_is_not_told_it_was_not(tmp_path):
@@ -28,3 +34,73 @@ def test_acknowledging_the_incident_in_slack_accepts_its_ticket_so_management_is
     assert [e["kind"] for e in tickets.timeline(ticket.id)][-1] == "accept"
     late = tickets.check_sla(now + timedelta(minutes=20))
     assert not [b for b in late["breaches"] if b["timer"] == "ack"], late["breaches"]
+
+
+def test_the_golden_window_is_said_before_it_closes_and_when_it_has_closed_once_each(tmp_path, slack):
+    # 09:06 the crisis opens, its holding statement drafted with a 4 h golden window (to 13:06); legal rejects it
+    # and nobody revises it. Before, nothing said so: the page counted down and the window passed in silence.
+    data = config_dict(tmp_path)
+    data["brands"][0]["sources"] = {}  # no crawls: the loop only keeps time here
+    data["alerts"] = {"slack": {"base_url": slack.base_url, "channel": "#crisis",
+                                "users": {"UPR": "pr-lead", "ULEGAL": "legal-counsel"}},
+                      "routes": [{"name": "response", "channel": "slack", "target": "#crisis"}]}
+    config = parse_config(data, str(tmp_path / "crisiswatch.yaml"))
+    opened = datetime(2026, 11, 18, 1, 6, tzinfo=UTC)  # 09:06 in Asia/Shanghai
+    clock = Clock(opened)
+    dispatcher = slack_dispatcher(config, slack, clock=clock)
+    conn = dispatcher.conn
+    incident = open_incident(conn, at=opened)
+    dispatcher.enqueue(f"incident:{incident.id}:opened", incident_message(config, incident, "紧急", chart=False))
+    store = StatementStore(conn)
+    s = store.draft(incident_id=incident.id, playbook="product_safety", ticket_number="", template="t",
+                    text="【极光优选关于取暖器的说明】", approvers=["pr-lead", "legal-counsel"],
+                    incident_start=opened, ready_at=opened + timedelta(minutes=2), window_minutes=240)
+    store.decide(s.id, "rejected", "legal-counsel", opened + timedelta(minutes=30))
+    loop = RunLoop(config, None, conn, dispatcher, clock=clock)
+
+    def golden_posts() -> list[dict]:
+        loop.pass_once()
+        dispatcher.deliver_due()
+        return [m for m in slack.messages if "黄金时间" in (m["text"] or "")]
+
+    for minutes in (60, 120, 170):  # 10:06, 11:06, 11:56: more than a quarter of the window left
+        clock.at = opened + timedelta(minutes=minutes)
+        assert golden_posts() == []
+    clock.at = opened + timedelta(minutes=181)  # 12:07: 59 minutes left
+    said = golden_posts()
+    assert len(said) == 1 and "黄金时间还剩 59 分钟，声明未发布 (INC-1)" in said[0]["text"]
+    assert said[0]["thread_ts"]  # in the incident's thread
+    assert "<@UPR>" in str(said[0]) and "<@ULEGAL>" in str(said[0]) and "13:06" in str(said[0]["blocks"])
+    clock.at = opened + timedelta(minutes=200)
+    assert len(golden_posts()) == 1  # said once
+    clock.at = opened + timedelta(minutes=241)  # 13:07
+    said = golden_posts()
+    assert len(said) == 2 and "黄金时间已过，声明仍未发布 (INC-1)" in said[1]["text"] and "已驳回" in str(said[1]["blocks"])
+    clock.at = opened + timedelta(minutes=300)
+    assert len(golden_posts()) == 2
+
+
+def test_a_published_statement_or_a_resolved_incident_is_not_chased(tmp_path, slack):
+    data = config_dict(tmp_path)
+    data["brands"][0]["sources"] = {}
+    data["alerts"] = {"slack": {"base_url": slack.base_url, "channel": "#crisis"},
+                      "routes": [{"name": "response", "channel": "slack", "target": "#crisis"}]}
+    config = parse_config(data, str(tmp_path / "crisiswatch.yaml"))
+    opened = datetime(2026, 11, 18, 1, 6, tzinfo=UTC)
+    clock = Clock(opened)
+    dispatcher = slack_dispatcher(config, slack, clock=clock)
+    conn = dispatcher.conn
+    store = StatementStore(conn)
+    for brand in ("aurora", "beacon"):
+        incident = open_incident(conn, brand=brand, at=opened)
+        s = store.draft(incident_id=incident.id, playbook="product_safety", ticket_number="", template="t",
+                        text="说明", approvers=["pr-lead"], incident_start=opened, ready_at=opened, window_minutes=240)
+        if brand == "aurora":
+            store.decide(s.id, "approved", "pr-lead", opened + timedelta(minutes=40))
+            store.publish(s.id, "pr-lead", opened + timedelta(minutes=59))
+        else:
+            IncidentService(conn).resolve(incident.id, opened + timedelta(minutes=50), "false alarm")
+    clock.at = opened + timedelta(hours=5)
+    RunLoop(config, None, conn, dispatcher, clock=clock).pass_once()
+    dispatcher.deliver_due()
+    assert not [m for m in slack.messages if "黄金时间" in (m["text"] or "")]
