@@ -7,6 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from crisiswatch.config import parse_config
 from crisiswatch.db import connect
+from crisiswatch.mention import Author, Mention
+from index import open_backend
+from monitor.flows import detect_and_respond
 from monitor.incidents.service import IncidentService
 from monitor.loop import RunLoop
 from monitor.slack_app import SlackInteractions
@@ -104,3 +107,43 @@ def test_a_published_statement_or_a_resolved_incident_is_not_chased(tmp_path, sl
     RunLoop(config, None, conn, dispatcher, clock=clock).pass_once()
     dispatcher.deliver_due()
     assert not [m for m in slack.messages if "黄金时间" in (m["text"] or "")]
+
+
+def test_a_media_report_hours_into_the_crisis_raises_its_grade_and_management_is_told(tmp_path, slack):
+    # complaints graded 紧急 from 09:00; at 14:00 a news account with 2.8 M followers reports injured children
+    # (重大). Before, the incident's facts were read only when its level rose: it stayed 紧急 all day and the
+    # 管理层 route (min 重大) never heard of it.
+    config = make_config(tmp_path, slack={"base_url": slack.base_url, "channel": "#crisis"}, routes=[
+        {"name": "response", "channel": "slack", "target": "#crisis"},
+        {"name": "mgmt", "channel": "slack", "target": "#mgmt", "min_severity": "重大"}])
+    backend = open_backend(config.index.url)
+    start = datetime(2026, 11, 18, 1, 0, tzinfo=UTC)  # 09:00 in Asia/Shanghai
+
+    def minute(m: int, negative: int, media: bool = False) -> None:
+        at = start + timedelta(minutes=m)
+        backend.upsert([Mention(source="weibo", native_id=f"{m}-{i}", text=f"极光优选取暖器烫手，孩子差点受伤 {i}",
+                                brands=["aurora"], created_at=at + timedelta(seconds=i), sentiment=0.05 if i < negative
+                                else 0.9, severity="紧急" if i < negative else None,
+                                author=Author(id=f"u{m}-{i}", name=f"网友{i}", followers=30)) for i in range(negative + 1)]
+                       + ([Mention(source="weibo", native_id=f"media-{m}", text="【关注】多名儿童被极光优选取暖器烫伤送医",
+                                   brands=["aurora"], created_at=at, sentiment=0.05, severity="重大",
+                                   author=Author(id="news", name="城市晚报", followers=2_800_000, verified=True))]
+                          if media else []))
+
+    for m in range(-180, 0):
+        minute(m, 1 if m % 15 == 0 else 0)
+    for m in range(0, 300):
+        minute(m, 10, media=m == 295)
+    dispatcher = slack_dispatcher(config, slack)
+    conn = dispatcher.conn
+    detect_and_respond(config, backend, conn, dispatcher, until=start + timedelta(minutes=60))
+    incident = IncidentService(conn).list()[0]
+    assert incident.severity == "紧急"
+    assert not [c for c in slack.posts() if c.params["channel"] == "CMGMT"]
+    report = detect_and_respond(config, backend, conn, dispatcher, until=start + timedelta(minutes=300))
+    assert [c.kind for c in report.changes if c.kind == "escalated"] == ["escalated"]
+    assert IncidentService(conn).get(incident.id).severity == "重大"
+    told = [c for c in slack.posts() if c.params["channel"] == "CMGMT"]
+    assert len(told) == 1 and "事件升级" in told[0].params["text"] and "重大" in told[0].params["text"]
+    events = IncidentService(conn).events(incident.id)
+    assert [e["detail"] for e in events if e["kind"] == "regraded"] == [{"was": "紧急", "grade": "重大"}]

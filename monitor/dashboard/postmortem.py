@@ -63,7 +63,7 @@ def build_postmortem(service: IncidentPageService, incident_id: int, now: dateti
     first_at, first_who = first_post(service.backend, inc.brand, inc.opened_at)
     peak_i = max(range(len(curve["total"])), key=lambda i: curve["total"][i]) if curve["total"] else None
     peak_at = datetime.fromisoformat(curve["slots"][peak_i]) if peak_i is not None else None
-    raised = [e for e in service.incidents.events(inc.id) if e["kind"] == "escalated"]
+    raised = [e for e in service.incidents.events(inc.id) if e["kind"] in ("escalated", "regraded")]
     moments = [
         Moment("first_post", "首条帖子 first post", first_at, first_who),
         Moment("detected", "发现 detected (golden window starts)", inc.opened_at),
@@ -74,7 +74,8 @@ def build_postmortem(service: IncidentPageService, incident_id: int, now: dateti
         Moment("peak", "峰值 peak", peak_at, f"{curve['total'][peak_i]} mentions per {curve['interval'] // 60} min"
                if peak_i is not None else ""),
         *(Moment("raised", "升级 level raised", datetime.fromisoformat(e["at"]),
-                 level_text(e["detail"].get("level", ""), "zh")) for e in raised),
+                 e["detail"]["grade"] if e["kind"] == "regraded" else level_text(e["detail"].get("level", ""), "zh"))
+          for e in raised),
         Moment("resolved", "解决 resolved", inc.resolved_at),
     ]
     moments.sort(key=lambda m: (m.at is None, m.at or now))
