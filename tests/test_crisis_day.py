@@ -3,8 +3,10 @@ the incident page). Texts are written for these tests."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
+from alerts.approvals import ApprovalService
 from crisiswatch.config import parse_config
 from crisiswatch.db import connect
 from crisiswatch.mention import Author, Mention
@@ -147,3 +149,25 @@ def test_a_media_report_hours_into_the_crisis_raises_its_grade_and_management_is
     assert len(told) == 1 and "事件升级" in told[0].params["text"] and "重大" in told[0].params["text"]
     events = IncidentService(conn).events(incident.id)
     assert [e["detail"] for e in events if e["kind"] == "regraded"] == [{"was": "紧急", "grade": "重大"}]
+
+
+def test_an_approval_decided_is_said_wherever_it_was_asked(tmp_path, slack):
+    # the revised statement of a 重大 crisis is asked in #crisis and in 管理层's #mgmt (min 重大) and in the
+    # brand's own #crisis-response; legal approves. Before, the decision went out as 重要 with no brand: only
+    # #crisis heard it, and #mgmt and the brand's channel kept "待审批" with live buttons all day.
+    config = make_config(tmp_path, slack={"base_url": slack.base_url, "channel": "#crisis"}, routes=[
+        {"name": "response", "channel": "slack", "target": "#crisis"},
+        {"name": "mgmt", "channel": "slack", "target": "#mgmt", "min_severity": "重大"},
+        {"name": "aurora", "channel": "slack", "target": "#crisis-response", "brands": ["aurora"]}])
+    dispatcher = slack_dispatcher(config, slack)
+    approvals = ApprovalService(config, dispatcher.conn, dispatcher)
+    asked = approvals.request("statement:INC-1:product_safety", ["U0LEGAL"], "【极光优选关于取暖器的说明】", 60,
+                              severity="重大", brand="aurora")
+    dispatcher.deliver_due()
+    assert sorted(m["channel"] for m in slack.messages) == ["CCRISIS", "CCRISISRESPONSE", "CMGMT"]
+    approvals.decide(asked, "U0LEGAL", True)
+    dispatcher.deliver_due()
+    roots = [m for m in slack.messages if not m["thread_ts"]]
+    assert len(roots) == 3 and all("已批准" in m["text"] and '"approve"' not in json.dumps(m["blocks"]) for m in roots)
+    replies = sorted(m["channel"] for m in slack.messages if m["thread_ts"])
+    assert replies == ["CCRISIS", "CCRISISRESPONSE", "CMGMT"]
