@@ -7,10 +7,12 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from alerts.approvals import ApprovalService
+from crisiswatch.audit import AuditLog
 from crisiswatch.config import parse_config
 from crisiswatch.db import connect
 from crisiswatch.mention import Author, Mention
 from index import open_backend
+from monitor.dashboard.incident_page import IncidentPageService
 from monitor.flows import detect_and_respond
 from monitor.incidents.service import IncidentService
 from monitor.loop import RunLoop
@@ -171,3 +173,32 @@ def test_an_approval_decided_is_said_wherever_it_was_asked(tmp_path, slack):
     assert len(roots) == 3 and all("已批准" in m["text"] and '"approve"' not in json.dumps(m["blocks"]) for m in roots)
     replies = sorted(m["channel"] for m in slack.messages if m["thread_ts"])
     assert replies == ["CCRISIS", "CCRISISRESPONSE", "CMGMT"]
+
+
+def test_the_resolution_says_the_counts_of_the_whole_crisis_as_its_page_and_report_do(tmp_path, slack):
+    # two hours of complaints on Weibo and 黑猫投诉, then quiet. Before, the resolution (the message management
+    # reads last, which also replaces the opening one) repeated the onset's counts: "负面 11" of a crisis of 1,200.
+    config = make_config(tmp_path, slack={"base_url": slack.base_url, "channel": "#crisis"})
+    backend = open_backend(config.index.url)
+    start = datetime(2026, 11, 18, 1, 0, tzinfo=UTC)
+    for m in range(-180, 300):
+        negative = 10 if 0 <= m < 120 else (1 if m % 15 == 0 else 0)
+        at = start + timedelta(minutes=m)
+        backend.upsert([Mention(source="weibo" if (m + i) % 2 else "tousu_sina", native_id=f"{m}-{i}",
+                                brands=["aurora"], text="极光优选取暖器烫手" if i < negative else "极光优选还行",
+                                created_at=at + timedelta(seconds=i), sentiment=0.05 if i < negative else 0.9,
+                                author=Author(id=f"u{m}-{i}", name=f"网友{i}")) for i in range(negative + 1)])
+    dispatcher = slack_dispatcher(config, slack)
+    conn = dispatcher.conn
+    detect_and_respond(config, backend, conn, dispatcher, until=start + timedelta(minutes=300))
+    incident = next(i for i in IncidentService(conn).list() if i.rule == "negative_spike")
+    assert incident.status == "resolved"
+    spread = IncidentPageService(backend, IncidentService(conn), TicketService(conn), StatementStore(conn),
+                                 AuditLog(conn), lambda b: "极光优选").page(incident.id)["spreading"]
+    assert spread["negative"] > 1000
+    root = next(m for m in slack.messages if not m["thread_ts"])  # the opening message, updated on resolution
+    resolved = [m for m in slack.messages if m["thread_ts"] and "事件已恢复" in m["text"]]
+    for message in (root, resolved[0]):
+        blocks = json.dumps(message["blocks"], ensure_ascii=False)
+        assert f"负面 {spread['negative']}" in blocks, blocks
+        assert f"黑猫投诉 {spread['sources']['tousu_sina']}" in blocks and f"微博 {spread['sources']['weibo']}" in blocks

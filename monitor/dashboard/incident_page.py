@@ -13,6 +13,7 @@ from typing import Any
 from crisiswatch.audit import AuditLog
 from index.base import Backend, MentionFilter
 from monitor.dashboard.service import mention_card, post_words
+from monitor.explain import LEAD
 from monitor.incidents.models import Incident
 from monitor.incidents.service import IncidentService
 from playbooks.engine import incident_severity
@@ -90,7 +91,7 @@ class IncidentPageService:
         ticket = self.tickets.for_incident(incident.id)
         statements = self.statements.all(incident.id)
         end = incident.resolved_at or now
-        window = MentionFilter(brand=incident.brand, since=incident.opened_at - timedelta(minutes=30), until=end)
+        window = MentionFilter(brand=incident.brand, since=incident.opened_at - LEAD, until=end)
         return {
             "incident": incident, "brand_name": self.display_name(incident.brand), "grade": grade,
             "ticket": ticket, "golden": golden_window(incident, grade, statements), "statements": statements,

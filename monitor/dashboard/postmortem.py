@@ -17,8 +17,7 @@ from crisiswatch.mention import SOURCE_LABELS
 from index.base import Backend, MentionFilter
 from monitor.dashboard.i18n_events import collapse_repeats, event_text, level_text
 from monitor.dashboard.incident_page import IncidentPageService
-
-FIRST_POST_LOOKBACK = timedelta(minutes=30)  # the incident page's window starts this long before the opening
+from monitor.explain import LEAD as FIRST_POST_LOOKBACK  # the incident page's window starts this long before
 
 
 def _source(name: str) -> str:
