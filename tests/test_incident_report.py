@@ -36,6 +36,7 @@ FIRST = mention_id("weibo", "s0")
 @pytest.fixture
 def day(tmp_path: Path):
     data = config_dict(tmp_path)
+    data["alerts"]["slack"] = {"users": {"ULIN": "林晓"}}  # the Acknowledge button is pressed by a Slack member id
     cfg = tmp_path / "crisiswatch.yaml"
     cfg.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     backend = open_backend(data["index"]["url"])
@@ -55,7 +56,7 @@ def day(tmp_path: Path):
     signal = dict(rule="negative_spike", key="brand=aurora", brand="aurora", value=12, baseline=0.4, p_value=1e-9,
                   summary="12 negative mentions in 1 min vs 0.40 expected", facts={"minutes": 1})
     incident = incidents.apply(Signal(level="warning", at=at(9, 6), **signal)).incident
-    incidents.acknowledge(incident.id, "lin")
+    incidents.acknowledge(incident.id, "ULIN")
     conn.execute("UPDATE incidents SET acked_at=? WHERE id=?", (at(9, 12).isoformat(), incident.id))
     conn.execute("UPDATE incident_events SET at=? WHERE kind='acknowledged'", (at(9, 12).isoformat(),))
     incidents.apply(Signal(level="critical", at=at(14, 0), **signal))  # the media report raises the level
@@ -89,6 +90,8 @@ def test_the_report_gives_the_day_in_the_teams_zone_with_the_golden_window(day, 
         "确认 acknowledged") < order.index("首次声明 first statement published") < order.index("解决 resolved")
     assert "kept: first statement 59 min after detection (1 h 05 min after the first post), window 4 h 00 min " \
            "to 2026-11-18 13:06" in out
+    assert "| 确认 acknowledged | 2026-11-18 09:12 | 林晓 |" in out and "- 2026-11-18 09:12 林晓 确认了事件" in out
+    assert "ULIN" not in out  # who acknowledged, by name, not by Slack member id
     assert "detection to acknowledgement: 6 min" in out and "first post to detection: 6 min" in out
 
 

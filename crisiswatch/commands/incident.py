@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     backend = open_backend(config.index.url)
     try:
         service = IncidentPageService(backend, incidents, TicketService.from_config(config, conn), StatementStore(conn),
-                                      AuditLog(conn), config.brand_name)
+                                      AuditLog(conn), config.brand_name, people=config.alerts.slack.users)
         report = build_postmortem(service, incident_id, datetime.now(UTC), zone)
     finally:
         backend.close()

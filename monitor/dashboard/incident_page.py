@@ -73,8 +73,9 @@ def _step_for(span_seconds: float) -> int:
 class IncidentPageService:
     def __init__(self, backend: Backend, incidents: IncidentService, tickets: TicketService,
                  statements: StatementStore, audit: AuditLog, display_name: Callable[[str], str],
-                 stop: set[str] | frozenset[str] = frozenset()) -> None:
+                 stop: set[str] | frozenset[str] = frozenset(), people: dict[str, str] | None = None) -> None:
         self.backend = backend
+        self.people = people or {}  # Slack member ids -> the people they are (alerts.slack.users)
         self.incidents = incidents
         self.tickets = tickets
         self.statements = statements
@@ -96,8 +97,22 @@ class IncidentPageService:
             "incident": incident, "brand_name": self.display_name(incident.brand), "grade": grade,
             "ticket": ticket, "golden": golden_window(incident, grade, statements), "statements": statements,
             "curve": self.curve(incident, now), "spreading": self.spreading(incident, window),
-            "tasks": ticket.tasks if ticket else [], "timeline": self.timeline(incident, ticket, statements),
+            "tasks": ticket.tasks if ticket else [], "acked_by": self.person(incident.acked_by),
+            "timeline": [self._named(e) for e in self.timeline(incident, ticket, statements)],
         }
+
+    def person(self, actor: str | None) -> str:
+        """Who acted, as people call them: a Slack member id (`U0…`, `slack:U0…`) by its name in the staff list."""
+        if not actor:
+            return ""
+        return self.people.get(actor.removeprefix("slack:"), actor)
+
+    def _named(self, event: dict[str, Any]) -> dict[str, Any]:
+        """A timeline event with its actor (and the `by` its text names) as people call them."""
+        detail = event["detail"]
+        if isinstance(detail.get("by"), str):
+            detail = {**detail, "by": self.person(detail["by"])}
+        return {**event, "actor": self.person(event["actor"]), "detail": detail}
 
     def mark(self, incident_id: int) -> str | None:
         """Changes whenever what the page says of the response changes: the incident (acknowledged, resolved,

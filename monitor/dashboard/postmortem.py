@@ -66,7 +66,7 @@ def build_postmortem(service: IncidentPageService, incident_id: int, now: dateti
     moments = [
         Moment("first_post", "首条帖子 first post", first_at, first_who),
         Moment("detected", "发现 detected (golden window starts)", inc.opened_at),
-        Moment("acknowledged", "确认 acknowledged", inc.acked_at, inc.acked_by or ""),
+        Moment("acknowledged", "确认 acknowledged", inc.acked_at, data["acked_by"]),
         Moment("statement", "首次声明 first statement published", golden.published_at,
                "missed the golden window" if golden.missed else ("within the golden window"
                                                                  if golden.published_at else "none published")),
