@@ -85,6 +85,8 @@ def test_the_report_gives_the_day_in_the_teams_zone_with_the_golden_window(day, 
     assert moments["首次声明 first statement published"] == "2026-11-18 10:05"
     assert moments["升级 level raised"] == "2026-11-18 14:00"
     assert moments["解决 resolved"] == "2026-11-18 18:00"
+    assert moments["最广传播 widest-reaching post"] == "2026-11-18 14:00"  # the media report
+    assert "微博 @城市晚报 (2,800,000 followers)" in out
     order = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ") and "moment" not in line]
     assert order.index("首条帖子 first post") < order.index("发现 detected (golden window starts)") < order.index(
         "确认 acknowledged") < order.index("首次声明 first statement published") < order.index("解决 resolved")

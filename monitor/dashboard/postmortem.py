@@ -63,6 +63,9 @@ def build_postmortem(service: IncidentPageService, incident_id: int, now: dateti
     peak_i = max(range(len(curve["total"])), key=lambda i: curve["total"][i]) if curve["total"] else None
     peak_at = datetime.fromisoformat(curve["slots"][peak_i]) if peak_i is not None else None
     raised = [e for e in service.incidents.events(inc.id) if e["kind"] in ("escalated", "regraded")]
+    # the post that reached most people, whatever its tone: a news report is often not "negative" in words
+    window = MentionFilter(brand=inc.brand, since=inc.opened_at - FIRST_POST_LOOKBACK, until=inc.resolved_at or now)
+    widest = next(iter(service.backend.by_reach(window, limit=1)), None)
     moments = [
         Moment("first_post", "首条帖子 first post", first_at, first_who),
         Moment("detected", "发现 detected (golden window starts)", inc.opened_at),
@@ -76,6 +79,9 @@ def build_postmortem(service: IncidentPageService, incident_id: int, now: dateti
                  e["detail"]["grade"] if e["kind"] == "regraded" else level_text(e["detail"].get("level", ""), "zh"))
           for e in raised),
         Moment("resolved", "解决 resolved", inc.resolved_at),
+        *([Moment("widest", "最广传播 widest-reaching post", widest.created_at,
+                  f"{_source(widest.source)} @{widest.author.name} ({widest.author.followers:,} followers)")]
+          if widest is not None else []),
     ]
     moments.sort(key=lambda m: (m.at is None, m.at or now))
     task_names = [t["text"] for t in data["tasks"]]
@@ -167,7 +173,8 @@ def svg_curve(report: dict, width: int = 760, height: int = 220) -> str:
     start = datetime.fromisoformat(curve["slots"][0])
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
              f'aria-label="mentions per {curve["interval"] // 60} min">',
-             f'<text x="{left}" y="14" font-size="11">max {top} / {curve["interval"] // 60} min</text>']
+             f'<text x="{left}" y="14" font-size="11">max {top} / {curve["interval"] // 60} min · '
+             f'<tspan fill="#8a96a3">■ 全部 all</tspan> <tspan fill="#d64545">■ 负面 negative</tspan></text>']
     for i, (t, neg) in enumerate(zip(total, negative, strict=True)):
         x = left + i * bar
         th, nh = t / top * plot_h, neg / top * plot_h
