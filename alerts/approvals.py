@@ -113,14 +113,18 @@ class ApprovalService:
         return expired
 
     def _post(self, approval: Approval, what: str, severity: str = "重要", brand: str = "") -> None:
-        """The request opens a thread; decisions go into it and refresh its buttons (Slack)."""
+        """The request opens a thread; decisions go into it and refresh its buttons (Slack), on every route
+        the request went to (a 重大 request reaches 管理层's route, a brand's request the brand's route)."""
         label = {"request": "待审批", APPROVED: "已批准", REJECTED: "已驳回", EXPIRED: "已过期"}[what]
+        asked = [] if what == "request" else self.dispatcher.outbox.with_prefix(f"approval:{approval.id}:request|")
+        if asked:
+            severity, brand = asked[0].message.severity, asked[0].message.brand
         message = AlertMessage(
             kind="approval", title=f"审批 {label} · {approval.subject}"[:150], severity=severity, brand=brand,
             summary=approval.text, thread_key=f"approval:{approval.id}", timezone=self.config.alerts.timezone,
             facts={"approval_id": approval.id, "approvers": approval.approvers, "status": approval.status,
                    "expires_at": approval.expires_at.isoformat(), "decided_by": approval.decided_by})
-        pairs = [p for p in self.dispatcher.routes_for(message) if p[0] == "slack"] or \
-            self.dispatcher.routes_for(message)[:1]
+        pairs = list(dict.fromkeys((r.channel, r.target) for r in asked)) or \
+            [p for p in self.dispatcher.routes_for(message) if p[0] == "slack"] or self.dispatcher.routes_for(message)[:1]
         for channel, target in pairs:
             self.dispatcher.enqueue_to(f"approval:{approval.id}:{what}|{channel}|{target}", channel, target, message)

@@ -132,6 +132,12 @@ class Outbox:
         self.conn.executemany("UPDATE outbox SET status=?, last_error=? WHERE id=? AND status=?",
                               [(DIGESTED, f"in {digest_key}", i, HELD) for i in row_ids])
 
+    def with_prefix(self, prefix: str) -> list[OutboxRow]:
+        """Rows whose key starts with `prefix` (e.g. every route an approval was asked on), oldest first."""
+        rows = self.conn.execute("SELECT * FROM outbox WHERE substr(idempotency_key, 1, ?) = ? ORDER BY id",
+                                 (len(prefix), prefix))
+        return [_row(r) for r in rows.fetchall()]
+
     def by_key(self, key: str) -> OutboxRow | None:
         row = self.conn.execute("SELECT * FROM outbox WHERE idempotency_key=?", (key,)).fetchone()
         return _row(row) if row else None

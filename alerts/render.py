@@ -234,7 +234,7 @@ def _approval_blocks(message: AlertMessage) -> list[dict[str, Any]]:
 
 
 RENDERERS = {"escalation": _note_blocks, "operator": _note_blocks, "digest": _digest_blocks,
-             "approval": _approval_blocks}
+             "approval": _approval_blocks, "golden_window_closing": _note_blocks, "golden_window_missed": _note_blocks}
 
 
 def plain_lines(message: AlertMessage) -> list[str]:

@@ -20,6 +20,7 @@ from crisiswatch.config import Brand, BrandSources, Config, SourceSettings
 from crisiswatch.db import connect, sqlite_path
 from crisiswatch.errors import CrisiswatchError
 from crisiswatch.indexurl import redact_url
+from crisiswatch.localtime import local_time
 from crisiswatch.store.url import without_password
 from index import open_backend
 from monitor.flows import detect_and_respond
@@ -155,7 +156,9 @@ def run_demo(base: Config, scenario_name: str = "all_sources", db_path: str = DE
         lag = ""
         if scenario.surge_start:
             lag = f" ({(incident.opened_at - scenario.surge_start).total_seconds() / 60:+.0f} min from surge start)"
-        out.write(f"▶ incident {incident.label} opened at {incident.opened_at:%H:%M} UTC{lag}: {incident.summary}\n")
+        opened_at = local_time(incident.opened_at, config.alerts.timezone, "%H:%M")  # as every alert shows it
+        out.write(f"▶ incident {incident.label} opened at {opened_at} ({config.alerts.timezone}){lag}: "
+                  f"{incident.summary}\n")
     for label, playbook, outcomes in report.playbooks:
         out.write(f"▶ playbook {playbook} on {label}: {'; '.join(outcomes)}\n")
     ticket_service = TicketService.from_config(config, conn)

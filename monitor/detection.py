@@ -13,21 +13,21 @@ import json
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection
 from crisiswatch.lease import LeaseLost, Leases, new_holder
 from crisiswatch.localtime import local_time
-from crisiswatch.mention import Mention
+from crisiswatch.mention import Mention, severity_rank
 from index.base import Backend, MentionFilter
 from index.tokenize import topic_tokens
 from monitor.detectors import build_rules
 from monitor.detectors.base import Observation, Rule, Signal, floor_time
 from monitor.detectors.negative_share import NegativeShareRule
 from monitor.explain import explain
-from monitor.incidents.models import IncidentChange
+from monitor.incidents.models import Incident, IncidentChange, incident_severity
 from monitor.incidents.service import IncidentService
 from monitor.late_arrivals import LateArrivals
 
@@ -235,16 +235,37 @@ class DetectionService:
     def _apply(self, signal: Signal, bucket_end: datetime, since: datetime | None = None) -> IncidentChange:
         change = self.incidents.apply(signal, self.join_window, self.cooldown,
                                       primary=signal.rule == self.config.detection.primary_rule)
+        since = since or bucket_end - timedelta(minutes=EXPLAIN_MINUTES)
         if change.kind in ("opened", "escalated") and change.incident.brand:
             # joined signals describe themselves in facts["related"]; the explanation is the host's
             host = change.incident
-            focus = signal.facts if (host.rule, host.key) == (signal.rule, signal.key) else {}
-            self.incidents.attach_facts(host.id, **explain(
-                self.backend, host.brand, since=since or bucket_end - timedelta(minutes=EXPLAIN_MINUTES), until=bucket_end,
-                category=_part(host.key, "category"), source=_part(host.key, "source"),
-                term=focus.get("term"), names=self.names.get(host.brand, ())))
+            self.incidents.attach_facts(host.id, **self._explain(host, signal, since, bucket_end))
             change = IncidentChange(change.kind, self.incidents.get(host.id))
+        elif change.kind == "updated" and change.incident.brand:
+            change = self._regrade(change, signal, since, bucket_end)
         return change
+
+    def _explain(self, host: Incident, signal: Signal, since: datetime, until: datetime) -> dict:
+        focus = signal.facts if (host.rule, host.key) == (signal.rule, signal.key) else {}
+        return explain(self.backend, host.brand, since=since, until=until, category=_part(host.key, "category"),
+                       source=_part(host.key, "source"), term=focus.get("term"), names=self.names.get(host.brand, ()))
+
+    def _regrade(self, change: IncidentChange, signal: Signal, since: datetime, until: datetime) -> IncidentChange:
+        """A graver post among the widest-reaching (a media report hours into a crisis of complaints) raises
+        the incident's grade, as it would have at the opening, and is said as an escalation: the routes of
+        the graver grade (管理层's) hear of it. Its facts were otherwise read only when the level rose."""
+        host = change.incident
+        grade = incident_severity(host)
+        window = MentionFilter(brand=host.brand, since=since, until=until, sentiment_band="negative")
+        present = [s for s, _ in self.backend.counts_by(window, "severity", limit=10)]
+        if not any(severity_rank(s) > severity_rank(grade) for s in present):
+            return change  # one cheap count a minute; the explanation only when there is something graver
+        facts = self._explain(host, signal, since, until)
+        raised = incident_severity(replace(host, facts={**host.facts, **facts}))
+        if severity_rank(raised) <= severity_rank(grade):
+            return change
+        self.incidents.attach_facts(host.id, **facts)
+        return self.incidents.regrade(host.id, was=grade, grade=raised, at=until)
 
 
 class RepeatedCopies:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from index.base import Backend, MentionFilter
@@ -25,6 +25,18 @@ from monitor.detectors.emerging_terms import STOP_TERMS
 
 _STOP = STOP_TERMS  # the dashboard imports this name
 SAMPLE = 500  # posts read one by one for terms, authors, top posts and copies
+LEAD = timedelta(minutes=30)  # an incident's posts are counted from this long before it opened (its page's window)
+
+
+def incident_counts(backend: Backend, brand: str, opened_at: datetime, until: datetime) -> dict[str, Any]:
+    """The counts of an incident's whole window, as its page counts them: all its posts, their sentiment, and
+    where the negative ones came from and what about (the onset's facts count only its first minutes)."""
+    window = MentionFilter(brand=brand, since=opened_at - LEAD, until=until)
+    negative = replace(window, sentiment_band="negative")
+    return {"window": {"since": window.since.isoformat(), "until": until.isoformat()},
+            "mentions": backend.count(window), "sentiment_mix": dict(backend.counts_by(window, "sentiment_band", limit=10)),
+            "categories": dict(backend.counts_by(negative, "category", limit=5)),
+            "sources": dict(backend.counts_by(negative, "source", limit=5))}
 
 
 def explain(backend: Backend, brand: str, since: datetime, until: datetime, top: int = 3,

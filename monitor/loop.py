@@ -60,6 +60,7 @@ from index.writer import IndexWriter, spool_target
 from monitor.flows import detect_and_respond
 from playbooks.cycle import playbook_cycle
 from playbooks.engine import PlaybookEngine
+from playbooks.golden import golden_window_sweep
 from playbooks.paging import IncidentPaging
 
 logger = logging.getLogger(__name__)
@@ -451,6 +452,9 @@ class RunLoop:
                 return
             self._guard(report, "playbooks", lambda: playbook_cycle(self.config, self.conn, self.dispatcher,
                                                                     self._engine(), now=self.clock()))
+            # a statement not out as the golden window closes, and once it has closed, is said in the thread
+            self._guard(report, "golden window", lambda: golden_window_sweep(self.config, self.conn, self.dispatcher,
+                                                                             self.clock()))
             # heartbeat, escalation steps, approvals, digest, operator health alerts (delivery is its own stage)
             if not self._holding(report, "alerts"):
                 return

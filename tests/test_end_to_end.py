@@ -6,10 +6,12 @@ import os
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import yaml
 
+from crisiswatch.localtime import local_time
 from tests.slack_api import SlackAPIServer
 
 
@@ -39,6 +41,9 @@ def test_crisis_scenario_opens_one_ticket_and_sends_one_slack_message(tmp_path, 
     number = tickets[0][0]
     assert number.startswith("CW-") and len(number) == len("CW-20250614-0001")
     assert f"ticket {number} opened" in proc.stdout
+    # the incident's time as the team reads it (and as the alerts and the ticket line say it), not in UTC
+    opened_at = datetime.fromisoformat(conn.execute("SELECT opened_at FROM incidents").fetchone()[0])
+    assert f"INC-1 opened at {local_time(opened_at, 'Asia/Shanghai', '%H:%M')} (Asia/Shanghai)" in proc.stdout
     top = slack.posts(top_level_only=True)
     assert len(top) == 1, [c.params.get("text") for c in slack.posts()]
     message = top[0].params

@@ -17,6 +17,7 @@ EVENTS: dict[str, tuple[str, str]] = {
     "incident.opened": ("事件开启，级别：{level}", "Incident opened, level {level}"),
     "incident.updated": ("信号持续", "Signal continued"),
     "incident.escalated": ("事件升级为{level}", "Incident escalated to {level}"),
+    "incident.regraded": ("事件等级由{was}升为{grade}", "Incident graded {grade} (was {was})"),
     "incident.joined": ("相关信号并入本事件", "A related signal joined"),
     "incident.absorbed": ("并入 INC-{incident}", "Absorbed INC-{incident}"),
     "incident.merged": ("已并入 INC-{into}", "Merged into INC-{into}"),

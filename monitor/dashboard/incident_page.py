@@ -13,6 +13,7 @@ from typing import Any
 from crisiswatch.audit import AuditLog
 from index.base import Backend, MentionFilter
 from monitor.dashboard.service import mention_card, post_words
+from monitor.explain import LEAD
 from monitor.incidents.models import Incident
 from monitor.incidents.service import IncidentService
 from playbooks.engine import incident_severity
@@ -23,6 +24,7 @@ from playbooks.tickets.models import Ticket
 from playbooks.tickets.service import TicketService
 
 BEFORE = timedelta(hours=6)  # the curve starts this long before the incident, to show the usual level
+AFTER = timedelta(hours=1)  # and ends this long after a resolution, to show the return to normal
 CURVE_BUCKETS = 120
 POSTS_SAMPLE = 500  # the incident window's newest posts, read one by one for terms (when facts lack them)
 # step outcomes of the playbooks that say something the ticket's own events do not
@@ -71,8 +73,9 @@ def _step_for(span_seconds: float) -> int:
 class IncidentPageService:
     def __init__(self, backend: Backend, incidents: IncidentService, tickets: TicketService,
                  statements: StatementStore, audit: AuditLog, display_name: Callable[[str], str],
-                 stop: set[str] | frozenset[str] = frozenset()) -> None:
+                 stop: set[str] | frozenset[str] = frozenset(), people: dict[str, str] | None = None) -> None:
         self.backend = backend
+        self.people = people or {}  # Slack member ids -> the people they are (alerts.slack.users)
         self.incidents = incidents
         self.tickets = tickets
         self.statements = statements
@@ -89,13 +92,27 @@ class IncidentPageService:
         ticket = self.tickets.for_incident(incident.id)
         statements = self.statements.all(incident.id)
         end = incident.resolved_at or now
-        window = MentionFilter(brand=incident.brand, since=incident.opened_at - timedelta(minutes=30), until=end)
+        window = MentionFilter(brand=incident.brand, since=incident.opened_at - LEAD, until=end)
         return {
             "incident": incident, "brand_name": self.display_name(incident.brand), "grade": grade,
             "ticket": ticket, "golden": golden_window(incident, grade, statements), "statements": statements,
             "curve": self.curve(incident, now), "spreading": self.spreading(incident, window),
-            "tasks": ticket.tasks if ticket else [], "timeline": self.timeline(incident, ticket, statements),
+            "tasks": ticket.tasks if ticket else [], "acked_by": self.person(incident.acked_by),
+            "timeline": [self._named(e) for e in self.timeline(incident, ticket, statements)],
         }
+
+    def person(self, actor: str | None) -> str:
+        """Who acted, as people call them: a Slack member id (`U0…`, `slack:U0…`) by its name in the staff list."""
+        if not actor:
+            return ""
+        return self.people.get(actor.removeprefix("slack:"), actor)
+
+    def _named(self, event: dict[str, Any]) -> dict[str, Any]:
+        """A timeline event with its actor (and the `by` its text names) as people call them."""
+        detail = event["detail"]
+        if isinstance(detail.get("by"), str):
+            detail = {**detail, "by": self.person(detail["by"])}
+        return {**event, "actor": self.person(event["actor"]), "detail": detail}
 
     def mark(self, incident_id: int) -> str | None:
         """Changes whenever what the page says of the response changes: the incident (acknowledged, resolved,
@@ -112,7 +129,10 @@ class IncidentPageService:
 
     def curve(self, incident: Incident, now: datetime) -> dict[str, Any]:
         """Volume and negative share around the incident, with its window and its baseline (per bucket)."""
-        end = max(now, incident.opened_at + timedelta(hours=1))
+        # a resolved incident's curve ends a little after its resolution: read days later, running to now
+        # drew its whole crisis in a few bars of hours or days
+        last = min(now, incident.resolved_at + AFTER) if incident.resolved_at else now
+        end = max(last, incident.opened_at + timedelta(hours=1))
         since = incident.opened_at - BEFORE
         step = _step_for((end - since).total_seconds())
         first = int(since.timestamp()) // step * step

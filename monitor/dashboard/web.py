@@ -101,7 +101,8 @@ class Resources:
     def incident_page(self) -> IncidentPageService:
         dashboard = self.dashboard()
         return IncidentPageService(self.backend(), self.incidents(), self.tickets(), StatementStore(self.conn()),
-                                   self.audit(), dashboard.display_name, dashboard.stop)
+                                   self.audit(), dashboard.display_name, dashboard.stop,
+                                   people=self.config.alerts.slack.users)
 
     def console(self) -> ConsoleService:
         return ConsoleService(self.backend(), self.tickets(), self.config)

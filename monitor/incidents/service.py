@@ -216,6 +216,14 @@ class IncidentService:
             self._event(incident_id, "acknowledged", by=by)
         return self.get(incident_id)
 
+    def regrade(self, incident_id: int, was: str, grade: str, at: datetime) -> IncidentChange:
+        """The incident's grade rose with its facts (a graver post behind it): an escalation, said as one."""
+        with transaction(self.conn):
+            self.conn.execute("UPDATE incidents SET updated_at=?, version=version+1 WHERE id=?",
+                              (at.isoformat(), incident_id))
+            self._event(incident_id, "regraded", was=was, grade=grade)
+        return IncidentChange("escalated", self.get(incident_id))
+
     def attach_facts(self, incident_id: int, **facts: Any) -> None:
         incident = self.get(incident_id)
         merged = {**incident.facts, **facts}
