@@ -84,7 +84,8 @@ CHILD = textwrap.dedent('''
     engine.handle(IncidentChange("opened", service.get(change.incident.id)))
 ''')
 
-KILL_POINTS = ["before_playbooks", "between_steps", "in_open_ticket", "in_notify", "in_page", "in_task"]
+KILL_POINTS = ["before_playbooks", "between_steps", "in_open_ticket", "in_notify", "in_page", "in_task",
+               "in_statement_approval"]
 
 
 def write_config(tmp_path):
