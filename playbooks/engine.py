@@ -17,6 +17,7 @@ that died before its playbooks ran, or escalated meanwhile, still gets them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from alerts.dispatch import AlertDispatcher
+from alerts.operator import operator_message
 from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection
@@ -33,7 +35,7 @@ from index.base import Backend
 from monitor.incidents.models import OPEN, Incident, IncidentChange, incident_severity
 from monitor.incidents.service import IncidentService
 from playbooks.context import StepContext
-from playbooks.schema import Playbook, load_playbooks
+from playbooks.schema import Playbook, load_usable
 from playbooks.steps import STEP_TYPES
 from playbooks.steps.notify import page_operator
 from playbooks.steps.open_ticket import OpenTicketStep
@@ -99,8 +101,10 @@ class PlaybookEngine:
                  backend: Backend | None = None) -> None:
         self.config = config
         self.conn = conn
-        books = playbooks if playbooks is not None else load_playbooks(playbook_dir(config))
-        self.playbooks = sorted(books, key=lambda b: (b.order, b.name))
+        self.problems: list[str] = []  # playbook files of the folder that do not run, and why
+        if playbooks is None:
+            playbooks, self.problems = load_usable(playbook_dir(config))
+        self.playbooks = sorted(playbooks, key=lambda b: (b.order, b.name))
         self.clock = clock or (lambda: datetime.now(UTC))
         self.tickets = TicketService.from_config(config, conn, clock=self.clock,
                                                  mirror=mirror_for(config.index.url, conn))
@@ -109,6 +113,19 @@ class PlaybookEngine:
         self.backend = backend
         self.audit = AuditLog(conn)
         self.trace: list[dict[str, Any]] = []  # every step run by this engine, with its detail (for dry runs)
+        for problem in self.problems:
+            self._refused(problem)
+
+    def _refused(self, problem: str) -> None:
+        """A playbook file that does not load: one line, and the operator told once per file and problem."""
+        logger.error("%s", problem)
+        digest = hashlib.sha256(problem.encode()).hexdigest()[:16]
+        try:
+            self.dispatcher.enqueue(f"playbook_invalid:{digest}", operator_message(
+                self.config, "预案文件无效 playbook file invalid", f"{problem} · check with `crisiswatch playbook "
+                "validate`", severity="紧急"))
+        except Exception:  # the state store away: the line above is what is left
+            logger.exception("the operator could not be told that a playbook file does not load")
 
     def _done(self, incident_id: int, playbook: str) -> dict[int, dict]:
         rows = self.conn.execute(

@@ -42,3 +42,40 @@ def test_a_failed_step_is_retried_by_later_passes_and_said_once(tmp_path, monkey
     assert [(e["action"], e["detail"]["error"]) for e in failed] == [("task", "database is locked")]
     pages = [r for r in engine.dispatcher.outbox.all() if r.key.startswith("playbook_failed:")]
     assert len({r.key.split("|")[0] for r in pages}) == 1  # the operator is paged once, not per try
+
+
+def test_a_bad_playbook_file_leaves_the_others_running_and_is_said(tmp_path, caplog):
+    """One file the loop cannot load (an unknown step, a name taken twice) stopped detection itself on every
+    pass, with a traceback in a log nobody reads; now the others run and the operator hears which file."""
+    import io
+    import shutil
+
+    from alerts.channels.console import ConsoleChannel
+    from alerts.dispatch import AlertDispatcher
+    from crisiswatch.config import parse_config
+    from crisiswatch.db import connect
+    from monitor.loop import RunLoop
+    from playbooks.engine import SHIPPED_PLAYBOOKS, PlaybookEngine
+
+    folder = tmp_path / "books"
+    shutil.copytree(SHIPPED_PLAYBOOKS, folder)
+    (folder / "zz_rockets.yaml").write_text("name: rockets\ntrigger: {}\nsteps:\n  - type: launch_rockets\n",
+                                            encoding="utf-8")
+    (folder / "zz_copy.yaml").write_text((folder / "data_leak.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    config = parse_config({"state_db": str(tmp_path / "s.db"), "index": {"url": f"sqlite:///{tmp_path / 's.db'}"},
+                           "playbooks": {"dir": str(folder)}, "brands": [{"key": "aurora", "names": ["极光"]}],
+                           "alerts": {"routes": [{"name": "response", "channel": "console"}]}},
+                          str(tmp_path / "crisiswatch.yaml"))
+    conn = connect(config.state_store)
+    dispatcher = AlertDispatcher(config, conn, {"console": ConsoleChannel(io.StringIO())})
+    report = RunLoop(config, None, conn, dispatcher).pass_once()
+    assert report.detected and report.failed_stages == []
+    engine = PlaybookEngine(config, conn, dispatcher)  # a restart: the same files, told once
+    shipped = sorted(p.stem for p in SHIPPED_PLAYBOOKS.glob("*.yaml"))
+    assert sorted(b.name for b in engine.playbooks) == shipped
+    told = [r.message.summary for r in dispatcher.outbox.all() if r.key.startswith("playbook_invalid:")]
+    assert len(told) == 2
+    assert any("zz_rockets.yaml: steps.0.type: unknown step type 'launch_rockets'" in t for t in told)
+    assert any("zz_copy.yaml: name: a second playbook named 'data_leak'" in t for t in told)
+    lines = [r.getMessage() for r in caplog.records if r.name == "playbooks.engine" and r.levelname == "ERROR"]
+    assert len([m for m in lines if "zz_rockets.yaml" in m]) == 2  # one line each time the files are loaded
