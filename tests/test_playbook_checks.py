@@ -103,3 +103,27 @@ def test_statements_are_approved_and_published_from_the_cli(tmp_path, capsys):
     out = StatementStore(conn).get(statement.id)
     assert out.status == "published" and out.published_by == "pr-lead" and out.published_at is not None
     assert out.missed_window == (out.published_at > out.window_ends)
+
+
+@pytest.mark.parametrize(("old", "new", "key"), [
+    ("department: 调查", "department: 调查组", "steps.2.department"),     # assign: no such department
+    ("to: 管理层", "to: 管理层领导", "steps.7.to"),                        # escalate_if: the same
+])
+def test_a_department_that_only_contains_a_real_one_fails_validate(tmp_path, capsys, old, new, key):
+    """调查组 or 管理层领导 passed validate (the pattern matched a part of the name) and failed live on the ticket."""
+    folder = broken(tmp_path, old, new)
+    code, err = validate(tmp_path, folder, capsys)
+    assert code == 1 and f"product_safety.yaml: {key}" in err
+
+
+def test_validate_names_every_bad_file_of_a_folder_as_the_loop_would_skip_them(tmp_path, capsys):
+    folder = broken(tmp_path, "type: task", "type: tasks")
+    (folder / "rockets.yaml").write_text("name: rockets\ntrigger: {}\nsteps:\n  - type: open_ticket\n"
+                                         "    departmnt: 客服\n", encoding="utf-8")
+    (folder / "twin.yaml").write_text((LIBRARY / "negative_spike.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "twin2.yaml").write_text((LIBRARY / "negative_spike.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    code, err = validate(tmp_path, folder, capsys)
+    assert code == 1
+    assert "product_safety.yaml: steps.4.type: unknown step type 'tasks'" in err
+    assert "rockets.yaml: steps.0.departmnt: Extra inputs are not permitted" in err
+    assert "twin2.yaml: name: a second playbook named 'negative_spike'" in err

@@ -10,14 +10,14 @@ from pydantic import Field
 from playbooks.compose import incident_message
 from playbooks.context import StepContext
 from playbooks.paging import escalation_service
-from playbooks.steps.base import Step, StepOptions, StepResult, duration_field, span, with_ticket
-from playbooks.tickets.models import DEPARTMENTS, NEW, RESOLVED, STATUSES
+from playbooks.steps.base import DEPARTMENT, Step, StepOptions, StepResult, duration_field, span, with_ticket
+from playbooks.tickets.models import NEW, RESOLVED, STATUSES
 
 
 class EscalateIfOptions(StepOptions):
     after: str
     unless: Literal["acknowledged", "resolved"] = "acknowledged"
-    to: str = Field(default="管理层", pattern="|".join(DEPARTMENTS))
+    to: str = Field(default="管理层", pattern=DEPARTMENT)
     page: str | None = Field(default=None, description="also escalate this paging policy now")
 
     _durations = duration_field("after")

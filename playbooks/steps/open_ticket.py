@@ -10,13 +10,13 @@ from pydantic import Field
 
 from crisiswatch.mention import CATEGORIES
 from playbooks.context import StepContext
-from playbooks.steps.base import Step, StepOptions, StepResult, fill
-from playbooks.tickets.models import DEPARTMENTS, Ticket
+from playbooks.steps.base import DEPARTMENT, Step, StepOptions, StepResult, fill
+from playbooks.tickets.models import Ticket
 
 
 class OpenTicketOptions(StepOptions):
     title: str = "{brand_name} 负面舆情：{summary}"
-    department: str | None = Field(default=None, pattern="|".join(DEPARTMENTS),
+    department: str | None = Field(default=None, pattern=DEPARTMENT,
                                    description="default: the routing table's department for the category")
     category: str | None = Field(default=None, description="default: the incident's main category")
 
