@@ -79,3 +79,24 @@ def test_a_bad_playbook_file_leaves_the_others_running_and_is_said(tmp_path, cap
     assert any("zz_copy.yaml: name: a second playbook named 'data_leak'" in t for t in told)
     lines = [r.getMessage() for r in caplog.records if r.name == "playbooks.engine" and r.levelname == "ERROR"]
     assert len([m for m in lines if "zz_rockets.yaml" in m]) == 2  # one line each time the files are loaded
+
+
+def test_an_incident_resolved_while_escalate_if_waits_is_not_escalated_or_paged(tmp_path):
+    from monitor.incidents.service import IncidentService
+    from tests.test_playbook_steps import custom
+
+    clock = Clock(T0)
+    book = custom([{"type": "open_ticket"},
+                   {"type": "escalate_if", "after": "1h", "unless": "acknowledged", "to": "管理层", "page": "crisis_team"},
+                   {"type": "task", "items": ["复盘"]}])
+    engine, conn = engine_for(tmp_path, clock, playbooks=[book])
+    change = incident(conn, {"logistics": 10}, [])
+    engine.handle(change)
+    clock.now = T0 + timedelta(minutes=40)
+    IncidentService(conn).resolve(change.incident.id, at=clock.now, reason="normal for 30m")
+    clock.now = T0 + timedelta(hours=1, minutes=1)
+    assert engine.tick()[0][2][-2:] == ["escalate_if: skipped", "task: done"]
+    assert "管理层" not in engine.tickets.list()[0].departments
+    kinds = [r.message.kind for r in engine.dispatcher.outbox.all()]
+    assert "incident_escalated" not in kinds and "operator" not in kinds
+    assert conn.execute("SELECT COUNT(*) FROM escalation_chains").fetchone()[0] == 0

@@ -45,6 +45,12 @@ class EscalateIfStep(Step):
             return StepResult("waiting", {"due": due.isoformat(), "if_not": o.unless})
         if handled(ctx, o.unless):
             return StepResult("skipped", {"reason": f"{o.unless} in time", "due": due.isoformat()})
+        if not ctx.incident.is_open:
+            # over before anyone took it: no "事件升级" into a resolved incident's thread, and no page (the
+            # escalation service refuses one for a resolved incident, which failed the step on every pass);
+            # an untaken ticket is the SLA watch's to escalate (受理 breached -> tickets.escalate_to)
+            return StepResult("skipped", {"reason": f"the incident was resolved before it was {o.unless}",
+                                          "due": due.isoformat()})
         ticket = with_ticket(ctx, lambda t: ctx.tickets.add_departments(t.id, [o.to], actor=ctx.actor,
                                                                        expected_version=t.version, now=ctx.now))
         message = incident_message(ctx.config, ctx.incident, ctx.severity, kind="incident_escalated",
