@@ -30,6 +30,7 @@ from alerts.operator import operator_message
 from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection
+from crisiswatch.lease import LeaseLost
 from crisiswatch.mention import severity_rank
 from index.base import Backend
 from monitor.incidents.models import OPEN, Incident, IncidentChange, incident_severity
@@ -113,6 +114,9 @@ class PlaybookEngine:
         self.backend = backend
         self.audit = AuditLog(conn)
         self.trace: list[dict[str, Any]] = []  # every step run by this engine, with its detail (for dry runs)
+        # does the caller still hold what lets it act (the run loop's leases)? asked before each step: a
+        # worker whose lease a standby took stops, and the standby finishes the playbook, each step once
+        self.held: Callable[[], bool] | None = None
         for problem in self.problems:
             self._refused(problem)
 
@@ -174,7 +178,15 @@ class PlaybookEngine:
         if now is not None:
             self.clock = lambda: now
             self.tickets.now = self.clock
-        ran, seen = [], set()
+        ran: list[tuple[str, str, list[str]]] = []
+        try:
+            self._resume(ran)
+        except LeaseLost as exc:
+            logger.warning("%s", exc)
+        return ran
+
+    def _resume(self, ran: list[tuple[str, str, list[str]]]) -> None:
+        seen = set()
         for change in self.unanswered():
             logger.warning("%s was %s but its playbooks had not run (the process stopped first): running them now",
                            change.incident.label, change.kind)
@@ -193,7 +205,6 @@ class PlaybookEngine:
             if playbook is None or incident is None:
                 continue  # a playbook removed from the folder no longer runs
             ran.append((incident.label, playbook.name, self.run(playbook, incident, incident_severity(incident))))
-        return ran
 
     def run(self, playbook: Playbook, incident: Incident, severity: str, dry_run: bool = False) -> list[str]:
         now = self.clock()
@@ -209,6 +220,9 @@ class PlaybookEngine:
             if earlier and earlier["outcome"] not in RESUMED:
                 outcomes.append(f"{spec.type}: {earlier['outcome']} (earlier)")
                 continue
+            if not dry_run and self.held is not None and not self.held():
+                raise LeaseLost(f"playbook {playbook.name} on {incident.label} stopped before step {index + 1}"
+                                f" ({spec.type}): this worker lost its lease; the one holding it carries on")
             kept = dict(earlier["detail"]) if earlier else {}
             attempts = int(kept.get("attempts", 0))
             if earlier and earlier["outcome"] == FAILED and now < datetime.fromisoformat(kept["retry_at"]):

@@ -100,3 +100,53 @@ def test_an_incident_resolved_while_escalate_if_waits_is_not_escalated_or_paged(
     kinds = [r.message.kind for r in engine.dispatcher.outbox.all()]
     assert "incident_escalated" not in kinds and "operator" not in kinds
     assert conn.execute("SELECT COUNT(*) FROM escalation_chains").fetchone()[0] == 0
+
+
+def test_a_worker_that_lost_its_lease_mid_playbook_stops_and_the_standby_finishes_once(tmp_path):
+    """Two loops on one incident: the worker whose detect-cycle lease a standby took (a long stall) stops
+    before its next step instead of running the rest beside the standby; the standby's pass finishes it."""
+    import pytest
+
+    from alerts.dispatch import AlertDispatcher
+    from crisiswatch.lease import LeaseLost
+    from playbooks.engine import PlaybookEngine
+
+    clock = Clock(T0 + timedelta(minutes=20))
+    first, conn = engine_for(tmp_path, clock)
+    asked = []
+    first.held = lambda: asked.append(1) is None and len(asked) <= 3  # the lease is lost after three steps
+    with pytest.raises(LeaseLost, match="stopped before step"):
+        first.handle(incident(conn, {"product_quality": 30}, SAFETY_POSTS))
+    assert [r[0] for r in conn.execute("SELECT type FROM playbook_runs ORDER BY at, playbook, step")] == [
+        "open_ticket", "notify", "open_ticket"]
+
+    standby = PlaybookEngine(first.config, conn, AlertDispatcher(first.config, conn, first.dispatcher.channels),
+                             clock=clock)
+    standby.held = lambda: True
+    ran = dict((name, outcomes) for _, name, outcomes in standby.tick())
+    assert ran["product_safety"][1:] == ["sla: done", "assign: done", "page: done", "task: done", "notify: done",
+                                         "draft_statement: waiting", "escalate_if: waiting"]
+    assert len(standby.tickets.list()) == 1
+    assert first.tick() == []  # still without its lease: it does nothing
+
+
+def test_the_run_loop_engine_asks_the_loops_leases(tmp_path):
+    import io
+    import threading
+    from types import SimpleNamespace
+
+    from alerts.channels.console import ConsoleChannel
+    from alerts.dispatch import AlertDispatcher
+    from crisiswatch.config import parse_config
+    from crisiswatch.db import connect
+    from monitor.loop import RunLoop
+
+    config = parse_config({"state_db": str(tmp_path / "s.db"), "index": {"url": f"sqlite:///{tmp_path / 's.db'}"},
+                           "brands": [{"key": "aurora", "names": ["极光"]}]}, str(tmp_path / "crisiswatch.yaml"))
+    conn = connect(config.state_store)
+    loop = RunLoop(config, None, conn, AlertDispatcher(config, conn, {"console": ConsoleChannel(io.StringIO())}))
+    engine = loop._engine()
+    assert engine.held is not None and engine.held()
+    loop.run_keeper = SimpleNamespace(name="run-loop", lost=threading.Event())
+    loop.run_keeper.lost.set()
+    assert not engine.held()
