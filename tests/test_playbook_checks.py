@@ -127,3 +127,35 @@ def test_validate_names_every_bad_file_of_a_folder_as_the_loop_would_skip_them(t
     assert "product_safety.yaml: steps.4.type: unknown step type 'tasks'" in err
     assert "rockets.yaml: steps.0.departmnt: Extra inputs are not permitted" in err
     assert "twin2.yaml: name: a second playbook named 'negative_spike'" in err
+
+
+def validate_with_policies(tmp_path: Path, folder: Path, capsys, policies: dict) -> tuple[int, str]:
+    data = config_dict(tmp_path)
+    data["alerts"] = {**data["alerts"], "escalation_policies": policies}
+    cfg = tmp_path / "crisiswatch.yaml"
+    cfg.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    code = main(["--config", str(cfg), "playbook", "validate", str(folder)])
+    return code, capsys.readouterr().err
+
+
+def test_a_page_naming_a_policy_the_team_does_not_have_fails_validate(tmp_path, capsys):
+    """With paging configured, `policy: crisis_teem` paged nobody in a crisis (skipped, in the audit only)."""
+    policies = {"crisis_team": {"steps": [{"notify": "#crisis-mgmt"}]}}
+    assert validate_with_policies(tmp_path, LIBRARY, capsys, policies)[0] == 0
+    code, err = validate_with_policies(tmp_path, broken(tmp_path, "policy: crisis_team", "policy: crisis_teem"),
+                                       capsys, policies)
+    assert code == 1 and "steps.3.policy: unknown escalation policy 'crisis_teem'" in err
+    code, err = validate_with_policies(tmp_path, LIBRARY, capsys, {"crisis_team": {"steps": [{"notify": "route:pr"}]}})
+    assert code == 1 and "steps.3.policy: escalation policy 'crisis_team' step 1: escalation step names unknown route" \
+        " 'pr'" in err
+
+
+def test_a_page_naming_an_unknown_policy_live_tells_the_operator_once(tmp_path):
+    book = Playbook.model_validate({"name": "typo", "trigger": {"rule": "negative_spike"}, "steps": [
+        {"type": "open_ticket"}, {"type": "page", "policy": "crisis_teem"}, {"type": "task", "items": ["复盘"]}]})
+    clock = Clock(T0 + timedelta(minutes=5))
+    engine, conn = engine_for(tmp_path, clock, playbooks=[book])  # configures crisis_team
+    assert dict(engine.handle(incident(conn, {"product_quality": 30}, SAFETY_POSTS)))["typo"] == [
+        "open_ticket: done", "page: skipped", "task: done"]
+    pages = [r for r in Outbox(conn).all() if r.message.kind == "operator"]
+    assert len(pages) == 1 and "unknown escalation policy 'crisis_teem'" in pages[0].message.summary

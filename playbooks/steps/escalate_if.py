@@ -11,6 +11,7 @@ from playbooks.compose import incident_message
 from playbooks.context import StepContext
 from playbooks.paging import escalation_service
 from playbooks.steps.base import DEPARTMENT, Step, StepOptions, StepResult, duration_field, span, with_ticket
+from playbooks.steps.page import policy_problem
 from playbooks.tickets.models import NEW, RESOLVED, STATUSES
 
 
@@ -35,6 +36,14 @@ def handled(ctx: StepContext, condition: str) -> bool:
 class EscalateIfStep(Step):
     type = "escalate_if"
     Options = EscalateIfOptions
+
+    def check(self, ctx: StepContext) -> list[tuple[str, str]]:
+        if self.options.page is None:
+            return []
+        if not ctx.config.alerts.escalation_policies:
+            return [("page", "no escalation policy configured (alerts.escalation_policies): the escalation would fail")]
+        problem = policy_problem(ctx, self.options.page)
+        return [("page", problem)] if problem else []
 
     def run(self, ctx: StepContext) -> StepResult:
         o = self.options
