@@ -88,8 +88,8 @@ KILL_POINTS = ["before_playbooks", "between_steps", "in_open_ticket", "in_notify
                "in_statement_approval"]
 
 
-def write_config(tmp_path):
-    data = config_dict(tmp_path)
+def write_config(tmp_path, state_url: str | None = None):
+    data = config_dict(tmp_path, **({"state": {"url": state_url}} if state_url else {}))
     data["brands"] = [{"key": "aurora", "names": ["极光优选", "极光"]}]  # nothing to crawl: the loop only answers
     data["alerts"] = {"routes": [{"name": "response", "channel": "console"}],
                       "escalation_policies": {"crisis_team": {"steps": [{"notify": "#crisis-mgmt"}]}}}
@@ -113,9 +113,9 @@ def run_once(cfg) -> subprocess.CompletedProcess:
                           cwd=REPO, env=env(), capture_output=True, text=True, timeout=180)
 
 
-def outcome(db) -> dict:
+def outcome(url: str) -> dict:
     """What the response did, in the terms that matter: each step's end, and each side effect's count."""
-    conn = connect(f"sqlite:///{db}")
+    conn = connect(url)
     tasks = [json.loads(r[0]) for r in conn.execute("SELECT tasks FROM tickets")]
     return {
         "steps": [tuple(r) for r in conn.execute(
@@ -138,21 +138,32 @@ def unkilled(tmp_path_factory):
     assert done.returncode == 0, done.stderr[-3000:]
     again = run_once(cfg)
     assert again.returncode == 0, again.stderr[-3000:]
-    return outcome(tmp / "cw.db")
+    return outcome(f"sqlite:///{tmp / 'cw.db'}")
 
 
 @pytest.mark.parametrize("point", KILL_POINTS)
 def test_a_playbook_killed_anywhere_is_finished_once_by_the_next_pass(tmp_path, unkilled, point):
-    cfg = write_config(tmp_path)
+    killed_and_restarted(tmp_path, unkilled, point, f"sqlite:///{tmp_path / 'cw.db'}")
+
+
+@pytest.mark.parametrize("point", ["between_steps", "in_task", "in_statement_approval"])
+def test_the_same_on_postgresql(tmp_path, unkilled, point, postgres_server):
+    from tests.stores import new_database
+
+    killed_and_restarted(tmp_path, unkilled, point, new_database(postgres_server))
+
+
+def killed_and_restarted(tmp_path, unkilled: dict, point: str, url: str) -> None:
+    cfg = write_config(tmp_path, None if url.startswith("sqlite") else url)
     killed = child(cfg, point)
     assert killed.returncode == -9, f"the kill point {point} was never reached: {killed.stderr[-3000:]}"
-    conn = connect(f"sqlite:///{tmp_path / 'cw.db'}")
-    before = outcome(tmp_path / "cw.db")
+    conn = connect(url)
+    before = outcome(url)
     assert before != unkilled, "the kill came too late to test anything"
 
     restarted = run_once(cfg)
     assert restarted.returncode == 0, restarted.stderr[-3000:]
-    after = outcome(tmp_path / "cw.db")
+    after = outcome(url)
     assert after == unkilled
     assert unkilled["tickets"] == 1 and unkilled["approvals"] == 1 and unkilled["chains"] == 1
     if point.startswith("in_"):  # the trail says which step the killed process was in
