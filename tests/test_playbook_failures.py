@@ -150,3 +150,38 @@ def test_the_run_loop_engine_asks_the_loops_leases(tmp_path):
     loop.run_keeper = SimpleNamespace(name="run-loop", lost=threading.Event())
     loop.run_keeper.lost.set()
     assert not engine.held()
+
+
+def test_a_process_dying_right_after_escalate_if_paged_does_not_page_the_next_tier_twice(tmp_path, monkeypatch):
+    import pytest
+
+    from alerts.dispatch import AlertDispatcher
+    from alerts.escalation import EscalationService
+    from playbooks.engine import PlaybookEngine
+    from tests.test_playbook_steps import custom
+
+    clock = Clock(T0)
+    book = custom([{"type": "open_ticket"},
+                   {"type": "escalate_if", "after": "1h", "unless": "acknowledged", "page": "crisis_team"}])
+    policies = {"crisis_team": {"steps": [{"notify": "#crisis-duty"}, {"notify": "#crisis-mgmt", "after_minutes": 30},
+                                          {"notify": "#ceo-office", "after_minutes": 30}]}}
+    engine, conn = engine_for(tmp_path, clock, playbooks=[book], alerts={
+        "routes": [{"name": "response", "channel": "console"}], "escalation_policies": policies})
+    engine.handle(incident(conn, {"logistics": 10}, []))
+    clock.now = T0 + timedelta(hours=1, minutes=1)
+    original = EscalationService.escalate_now
+
+    def then_die(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        raise KeyboardInterrupt  # the process ends here, before the step's outcome is written
+
+    monkeypatch.setattr(EscalationService, "escalate_now", then_die)
+    with pytest.raises(KeyboardInterrupt):
+        engine.tick()
+    monkeypatch.setattr(EscalationService, "escalate_now", original)
+    paged = sorted(r.target for r in engine.dispatcher.outbox.all() if r.key.startswith("escalation:"))
+    restarted = PlaybookEngine(engine.config, conn, AlertDispatcher(engine.config, conn, engine.dispatcher.channels),
+                               playbooks=[book], clock=clock)
+    assert restarted.tick()[0][2][-1] == "escalate_if: done"
+    assert sorted(r.target for r in restarted.dispatcher.outbox.all() if r.key.startswith("escalation:")) == paged
+    assert "#ceo-office" not in paged

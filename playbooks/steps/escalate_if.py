@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from crisiswatch.audit import AuditLog
 from playbooks.compose import incident_message
 from playbooks.context import StepContext
 from playbooks.paging import escalation_service
@@ -68,9 +69,16 @@ class EscalateIfStep(Step):
         ctx.dispatcher.enqueue(f"incident:{ctx.incident.id}:escalate_if:{ctx.playbook}:{o.to}", message)
         detail = {"ticket": ticket.number, "escalated_to": o.to, "because_not": o.unless}
         if o.page:
-            escalation_service(ctx.config, ctx.conn, ctx.dispatcher).escalate_now(ctx.incident.id, by=ctx.actor)
+            if not paged_already(ctx):  # a process that died after paging: the next tier is not paged twice
+                escalation_service(ctx.config, ctx.conn, ctx.dispatcher).escalate_now(ctx.incident.id, by=ctx.actor)
             detail["paged"] = o.page
         return StepResult("done", detail)
+
+
+def paged_already(ctx: StepContext) -> bool:
+    """This playbook escalated the incident's paging before (the escalation service audits it first)."""
+    return any(e["actor"] == ctx.actor and e["action"] == "escalation.escalate_now"
+               for e in AuditLog(ctx.conn).entries(subject=ctx.incident.label, limit=None))
 
 
 __all__ = ["EscalateIfStep", "handled"]
