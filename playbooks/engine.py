@@ -41,6 +41,7 @@ from playbooks.steps import STEP_TYPES
 from playbooks.steps.notify import page_operator
 from playbooks.steps.open_ticket import OpenTicketStep
 from playbooks.tickets.mirror import mirror_for
+from playbooks.tickets.models import SETTLED
 from playbooks.tickets.service import TicketService
 
 logger = logging.getLogger(__name__)
@@ -145,9 +146,22 @@ class PlaybookEngine:
         for playbook in self.playbooks:
             if matches(playbook, change, severity):
                 ran.append((playbook.name, self.run(playbook, change.incident, severity, dry_run)))
+        if not dry_run and change.kind == "escalated":
+            self._regrade(change.incident, severity)
         if not dry_run and change.kind in ("opened", "escalated"):
             self._answered(change.incident)
         return ran
+
+    def _regrade(self, incident: Incident, severity: str) -> None:
+        """An escalated incident's ticket takes its graver grade (and that grade's deadlines): a ticket opened
+        重要 for a warning kept a working day to respond after the incident turned critical (紧急: 4 h)."""
+        ticket = self.tickets.for_incident(incident.id)
+        if ticket is None or ticket.status in SETTLED or severity_rank(severity) <= severity_rank(ticket.severity):
+            return
+        ticket = self.tickets.classify(ticket.id, actor="playbook:escalation", expected_version=ticket.version,
+                                       severity=severity, now=self.clock())
+        self.audit.record("playbook:escalation", "regrade", incident.label, at=self.clock(), ticket=ticket.number,
+                          severity=severity, level=incident.level)
 
     def _answered(self, incident: Incident) -> None:
         self.conn.execute(

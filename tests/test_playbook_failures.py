@@ -185,3 +185,29 @@ def test_a_process_dying_right_after_escalate_if_paged_does_not_page_the_next_ti
     assert restarted.tick()[0][2][-1] == "escalate_if: done"
     assert sorted(r.target for r in restarted.dispatcher.outbox.all() if r.key.startswith("escalation:")) == paged
     assert "#ceo-office" not in paged
+
+
+def test_an_incident_escalated_mid_playbook_raises_its_tickets_grade(tmp_path):
+    """Opened as a warning (ticket 重要: a working day to respond), critical an hour later: the ticket is 紧急
+    with 紧急's deadlines, the playbooks that match now run, and the ones already running carry on."""
+    from monitor.detectors.base import Signal
+    from monitor.incidents.service import IncidentService
+
+    clock = Clock(T0 + timedelta(minutes=5))
+    engine, conn = engine_for(tmp_path, clock)
+    posts = [{"id": "m1", "url": "https://weibo.com/1/A", "text": "快递一周没到", "author": "小鹿", "severity": "重要"}]
+    opened = incident(conn, {"logistics": 10}, posts, level="warning")
+    assert "logistics_surge" in dict(engine.handle(opened))
+    ticket = engine.tickets.list()[0]
+    assert ticket.severity == "重要"
+    clock.now = T0 + timedelta(hours=1)
+    escalated = IncidentService(conn).apply(Signal(rule="negative_spike", key="brand=aurora", brand="aurora",
+                                                   level="critical", at=clock.now, value=60, baseline=0.5,
+                                                   p_value=1e-15, summary="60 negative in 1 min", facts={}))
+    assert escalated.kind == "escalated"
+    engine.handle(escalated)
+    after = engine.tickets.get(ticket.id)
+    assert after.severity == "紧急" and after.response_due - after.created_at == timedelta(hours=4)
+    assert ("playbook:escalation", "regrade") in [(e["actor"], e["action"]) for e in AuditLog(conn).entries("INC-1")]
+    engine.handle(escalated)  # again (a restart): nothing more
+    assert engine.tickets.get(ticket.id).version == after.version
