@@ -159,3 +159,15 @@ def test_a_page_naming_an_unknown_policy_live_tells_the_operator_once(tmp_path):
         "open_ticket: done", "page: skipped", "task: done"]
     pages = [r for r in Outbox(conn).all() if r.message.kind == "operator"]
     assert len(pages) == 1 and "unknown escalation policy 'crisis_teem'" in pages[0].message.summary
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("rule: negative_spike", "rule: negative_spkie",
+     "trigger.rule: unknown detector rule 'negative_spkie' (rules: negative_spike, "),
+    ("rule: negative_spike", "rule: negative_spike\n  brands: [auroa]", "trigger.brands: unknown brand 'auroa'"),
+])
+def test_a_trigger_that_can_never_match_fails_validate(tmp_path, capsys, old, new, message):
+    """A misspelt rule or brand passed validate, and the playbook simply never ran."""
+    folder = broken(tmp_path, old, new)
+    code, err = validate(tmp_path, folder, capsys)
+    assert code == 1 and message in err
