@@ -35,6 +35,7 @@ from crisiswatch.mention import severity_rank
 from index.base import Backend
 from monitor.incidents.models import OPEN, Incident, IncidentChange, incident_severity
 from monitor.incidents.service import IncidentService
+from playbooks.checks import check_playbook
 from playbooks.context import StepContext
 from playbooks.schema import Playbook, load_usable
 from playbooks.steps import STEP_TYPES
@@ -106,6 +107,9 @@ class PlaybookEngine:
         self.problems: list[str] = []  # playbook files of the folder that do not run, and why
         if playbooks is None:
             playbooks, self.problems = load_usable(playbook_dir(config))
+            # what `playbook validate` would say of the others (a misspelt variable, a trigger that never
+            # matches, a policy the team lacks): they run, and the operator hears of it now, not at 3 a.m.
+            self.problems += [problem for book in playbooks for problem in check_playbook(book, config)]
         self.playbooks = sorted(playbooks, key=lambda b: (b.order, b.name))
         self.clock = clock or (lambda: datetime.now(UTC))
         self.tickets = TicketService.from_config(config, conn, clock=self.clock,
@@ -122,12 +126,12 @@ class PlaybookEngine:
             self._refused(problem)
 
     def _refused(self, problem: str) -> None:
-        """A playbook file that does not load: one line, and the operator told once per file and problem."""
+        """A playbook file that does not load or would fail: one line, and the operator told once per problem."""
         logger.error("%s", problem)
         digest = hashlib.sha256(problem.encode()).hexdigest()[:16]
         try:
             self.dispatcher.enqueue(f"playbook_invalid:{digest}", operator_message(
-                self.config, "预案文件无效 playbook file invalid", f"{problem} · check with `crisiswatch playbook "
+                self.config, "预案文件有误 playbook file problem", f"{problem} · check with `crisiswatch playbook "
                 "validate`", severity="紧急"))
         except Exception:  # the state store away: the line above is what is left
             logger.exception("the operator could not be told that a playbook file does not load")

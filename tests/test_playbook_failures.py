@@ -211,3 +211,28 @@ def test_an_incident_escalated_mid_playbook_raises_its_tickets_grade(tmp_path):
     assert ("playbook:escalation", "regrade") in [(e["actor"], e["action"]) for e in AuditLog(conn).entries("INC-1")]
     engine.handle(escalated)  # again (a restart): nothing more
     assert engine.tickets.get(ticket.id).version == after.version
+
+
+def test_the_loop_tells_the_operator_what_validate_would_say_of_the_playbooks_it_runs(tmp_path):
+    import io
+    import shutil
+
+    from alerts.channels.console import ConsoleChannel
+    from alerts.dispatch import AlertDispatcher
+    from crisiswatch.config import parse_config
+    from crisiswatch.db import connect
+    from playbooks.engine import SHIPPED_PLAYBOOKS, PlaybookEngine
+
+    folder = tmp_path / "books"
+    shutil.copytree(SHIPPED_PLAYBOOKS, folder)
+    path = folder / "logistics_surge.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("{top_terms}", "{toppp_terms}"), encoding="utf-8")
+    config = parse_config({"state_db": str(tmp_path / "s.db"), "playbooks": {"dir": str(folder)},
+                           "brands": [{"key": "aurora", "names": ["极光"]}],
+                           "alerts": {"routes": [{"name": "response", "channel": "console"}]}},
+                          str(tmp_path / "crisiswatch.yaml"))
+    conn = connect(config.state_store)
+    engine = PlaybookEngine(config, conn, AlertDispatcher(config, conn, {"console": ConsoleChannel(io.StringIO())}))
+    assert "logistics_surge" in {b.name for b in engine.playbooks}  # it still runs (its other steps are fine)
+    told = [r.message.summary for r in engine.dispatcher.outbox.all() if r.message.kind == "operator"]
+    assert len(told) == 1 and "logistics_surge.yaml: steps.0.title: unknown variable {toppp_terms}" in told[0]
