@@ -42,7 +42,7 @@ from playbooks.steps import STEP_TYPES
 from playbooks.steps.notify import page_operator
 from playbooks.steps.open_ticket import OpenTicketStep
 from playbooks.tickets.mirror import mirror_for
-from playbooks.tickets.models import SETTLED
+from playbooks.tickets.models import SETTLED, TicketError
 from playbooks.tickets.service import TicketService
 
 logger = logging.getLogger(__name__)
@@ -162,8 +162,15 @@ class PlaybookEngine:
         ticket = self.tickets.for_incident(incident.id)
         if ticket is None or ticket.status in SETTLED or severity_rank(severity) <= severity_rank(ticket.severity):
             return
-        ticket = self.tickets.classify(ticket.id, actor="playbook:escalation", expected_version=ticket.version,
-                                       severity=severity, now=self.clock())
+        try:
+            ticket = self.tickets.classify(ticket.id, actor="playbook:escalation", expected_version=ticket.version,
+                                           severity=severity, now=self.clock())
+        except TicketError as exc:  # changed meanwhile, or refused: said, and the agent grades it by hand
+            logger.warning("%s escalated to %s, but its ticket %s kept grade %s: %s", incident.label, severity,
+                           ticket.number, ticket.severity, exc)
+            self.audit.record("playbook:escalation", "regrade", incident.label, "failed", at=self.clock(),
+                              ticket=ticket.number, severity=severity, error=str(exc))
+            return
         self.audit.record("playbook:escalation", "regrade", incident.label, at=self.clock(), ticket=ticket.number,
                           severity=severity, level=incident.level)
 
@@ -208,7 +215,14 @@ class PlaybookEngine:
         for change in self.unanswered():
             logger.warning("%s was %s but its playbooks had not run (the process stopped first): running them now",
                            change.incident.label, change.kind)
-            for name, outcomes in self.handle(change):
+            try:
+                answered = self.handle(change)
+            except LeaseLost:
+                raise
+            except Exception:  # one incident that cannot be answered now must not hold up the others' playbooks
+                logger.exception("answering %s failed; the next pass tries again", change.incident.label)
+                continue
+            for name, outcomes in answered:
                 ran.append((change.incident.label, name, outcomes))
                 seen.add((change.incident.id, name))
         marks = ",".join("?" * len(RESUMED))

@@ -236,3 +236,27 @@ def test_the_loop_tells_the_operator_what_validate_would_say_of_the_playbooks_it
     assert "logistics_surge" in {b.name for b in engine.playbooks}  # it still runs (its other steps are fine)
     told = [r.message.summary for r in engine.dispatcher.outbox.all() if r.message.kind == "operator"]
     assert len(told) == 1 and "logistics_surge.yaml: steps.0.title: unknown variable {toppp_terms}" in told[0]
+
+
+def test_a_ticket_that_cannot_be_regraded_holds_up_nothing(tmp_path, monkeypatch, caplog):
+    from monitor.detectors.base import Signal
+    from monitor.incidents.service import IncidentService
+    from playbooks.tickets.models import TicketError
+
+    clock = Clock(T0 + timedelta(minutes=5))
+    engine, conn = engine_for(tmp_path, clock)
+    posts = [{"id": "m1", "url": "https://weibo.com/1/A", "text": "快递一周没到", "author": "小鹿", "severity": "重要"}]
+    engine.handle(incident(conn, {"logistics": 10}, posts, level="warning"))
+
+    def refuse(self, *args, **kwargs):
+        raise TicketError("ticket CW-20250614-0001 is 已归档: nothing changes")
+
+    monkeypatch.setattr(TicketService, "classify", refuse)
+    clock.now = T0 + timedelta(hours=1, minutes=10)  # logistics_surge's escalate_if is due too
+    IncidentService(conn).apply(Signal(rule="negative_spike", key="brand=aurora", brand="aurora", level="critical",
+                                       at=clock.now, value=60, baseline=0.5, p_value=1e-15, summary="60 in 1 min",
+                                       facts={}))  # the process writing it died before answering it
+    ran = {name: outcomes for _, name, outcomes in engine.tick()}
+    assert ran["logistics_surge"][-2:] == ["escalate_if: done", "close_when: waiting"]
+    assert engine.unanswered() == []
+    assert any("kept grade 重要: ticket CW-20250614-0001 is 已归档" in r.getMessage() for r in caplog.records)
