@@ -344,4 +344,12 @@ class PlaybookEngine:
         return out
 
 
-__all__ = ["PlaybookEngine", "incident_severity", "matches"]
+def stalled_steps(conn: StateConnection) -> list[dict[str, Any]]:
+    """Steps that failed and wait for their retry, or that a process died in (`crisiswatch status` lists them)."""
+    rows = conn.execute("SELECT incident_id, playbook, step, type, outcome, detail, at FROM playbook_runs"
+                        " WHERE outcome IN (?,?) ORDER BY incident_id, playbook, step", (FAILED, RUNNING)).fetchall()
+    return [{"incident": f"INC-{r['incident_id']}", "playbook": r["playbook"], "step": r["step"] + 1, "type": r["type"],
+             "outcome": r["outcome"], "at": r["at"], **json.loads(r["detail"])} for r in rows]
+
+
+__all__ = ["PlaybookEngine", "incident_severity", "matches", "stalled_steps"]

@@ -87,6 +87,10 @@ CHILD = textwrap.dedent('''
 KILL_POINTS = ["before_playbooks", "between_steps", "in_open_ticket", "in_notify", "in_page", "in_task",
                "in_statement_approval"]
 
+STOPPED_IN = {"in_open_ticket": "negative_spike step 1 (open_ticket)", "in_notify": "negative_spike step 2 (notify)",
+              "in_page": "product_safety step 4 (page)", "in_task": "product_safety step 5 (task)",
+              "in_statement_approval": "product_safety step 7 (draft_statement)"}
+
 
 def write_config(tmp_path, state_url: str | None = None):
     data = config_dict(tmp_path, **({"state": {"url": state_url}} if state_url else {}))
@@ -160,6 +164,13 @@ def killed_and_restarted(tmp_path, unkilled: dict, point: str, url: str) -> None
     conn = connect(url)
     before = outcome(url)
     assert before != unkilled, "the kill came too late to test anything"
+
+    if point.startswith("in_"):  # what the on-call engineer sees before the loop comes back: where it stopped
+        status = subprocess.run([sys.executable, "-m", "crisiswatch.cli", "--config", str(cfg), "status"], cwd=REPO,
+                                env=env(), capture_output=True, text=True, timeout=120)
+        assert status.returncode == 0, status.stderr[-3000:]
+        assert "playbook steps failing or interrupted: 1\n" in status.stdout
+        assert f"INC-1 {STOPPED_IN[point]} interrupted" in status.stdout
 
     restarted = run_once(cfg)
     assert restarted.returncode == 0, restarted.stderr[-3000:]

@@ -28,6 +28,10 @@ def test_a_failed_step_is_retried_by_later_passes_and_said_once(tmp_path, monkey
     assert ran["product_safety"][4:] == ["task: failed (database is locked)", "operator paged"]
     assert len([r for r in caplog.records if r.name == "playbooks.engine" and r.levelname == "ERROR"]) == 1
 
+    from playbooks.engine import stalled_steps  # what `crisiswatch status` lists
+
+    assert [(s["incident"], s["playbook"], s["step"], s["type"], s["attempts"], s["error"]) for s in stalled_steps(conn)] \
+        == [("INC-1", "product_safety", 5, "task", 1, "database is locked")]
     clock.now += timedelta(seconds=30)  # resting: not hammered every pass
     assert engine.tick() == [("INC-1", "product_safety", [
         "open_ticket: skipped (earlier)", "sla: done (earlier)", "assign: done (earlier)", "page: done (earlier)",
