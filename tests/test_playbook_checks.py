@@ -171,3 +171,11 @@ def test_a_trigger_that_can_never_match_fails_validate(tmp_path, capsys, old, ne
     folder = broken(tmp_path, old, new)
     code, err = validate(tmp_path, folder, capsys)
     assert code == 1 and message in err
+
+
+def test_an_escalate_if_page_that_would_fail_fails_validate(tmp_path, capsys):
+    folder = broken(tmp_path, "    to: 管理层\n  - type: close_when", "    to: 管理层\n    page: crisis_teem\n  - type: close_when")
+    code, err = validate_with_policies(tmp_path, folder, capsys, {"crisis_team": {"steps": [{"notify": "#crisis-mgmt"}]}})
+    assert code == 1 and "steps.7.page: unknown escalation policy 'crisis_teem'" in err
+    code, err = validate(tmp_path, folder, capsys)  # no paging configured at all: escalate_now would raise
+    assert code == 1 and "steps.7.page: no escalation policy configured" in err
