@@ -69,6 +69,12 @@ class ApprovalService:
         self._post(self.get(approval_id), "request", severity, brand)
         return approval_id
 
+    def pending_for(self, subject: str, text: str) -> Approval | None:
+        """The request still open for this subject and text (asked by a process that died before noting it)."""
+        row = self.conn.execute("SELECT * FROM approvals WHERE subject=? AND text=? AND status=? ORDER BY id DESC"
+                                " LIMIT 1", (subject, text, PENDING)).fetchone()
+        return _approval(row) if row else None
+
     def get(self, approval_id: int) -> Approval | None:
         row = self.conn.execute("SELECT * FROM approvals WHERE id=?", (approval_id,)).fetchone()
         return _approval(row) if row else None

@@ -341,6 +341,7 @@ class RunLoop:
     def _engine(self) -> PlaybookEngine:
         if self.engine is None:
             self.engine = PlaybookEngine(self.config, self.conn, self.dispatcher, backend=self.index.backend)
+            self.engine.held = lambda: self.lost_lease() is None
         return self.engine
 
     def pass_once(self) -> PassReport:

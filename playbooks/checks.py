@@ -13,6 +13,7 @@ from typing import Any
 from crisiswatch.config import Config
 from crisiswatch.db import connect
 from crisiswatch.mention import CATEGORIES
+from monitor.detectors import RULES
 from monitor.incidents.models import Incident
 from playbooks.context import StepContext
 from playbooks.schema import Playbook
@@ -43,13 +44,26 @@ def check_playbook(playbook: Playbook, config: Config) -> list[str]:
     tickets = TicketService.from_config(config, connect(":memory:"))
     category = next((c for c in playbook.trigger.categories if c in CATEGORIES), "product_quality")
     incident = synthetic_incident(config, category)
-    problems = []
+    problems = [f"playbook {playbook.path or playbook.name}: {key}: {problem}"
+                for key, problem in trigger_problems(playbook, config)]
     for index, spec in enumerate(playbook.steps):
         ctx = StepContext(config=config, playbook=playbook.name, incident=incident, severity="重大", tickets=tickets,
                           dispatcher=None, audit=None, dry_run=True, now=incident.updated_at,  # type: ignore[arg-type]
                           outputs={"ticket_number": SYNTHETIC_TICKET})
         for key, problem in STEP_TYPES[spec.type](spec.options).check(ctx):
             problems.append(f"playbook {playbook.path or playbook.name}: steps.{index}.{key}: {problem}")
+    return problems
+
+
+def trigger_problems(playbook: Playbook, config: Config) -> list[tuple[str, str]]:
+    """A trigger naming a detector rule or a brand that does not exist matches nothing: the playbook never runs."""
+    t = playbook.trigger
+    rules = [t.rule] if isinstance(t.rule, str) else t.rule
+    problems = [("trigger.rule", f"unknown detector rule {r!r} (rules: {', '.join(RULES)}): this playbook never runs")
+                for r in rules if r not in RULES]
+    brands = [b.key for b in config.brands]
+    problems += [("trigger.brands", f"unknown brand {b!r} (brands: {', '.join(brands) or 'none configured'}): "
+                  "this playbook never runs for it") for b in t.brands if b not in brands]
     return problems
 
 

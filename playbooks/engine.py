@@ -1,42 +1,62 @@
 """Runs the playbooks whose trigger matches an incident change, each step at most once.
 
-A step's outcome is recorded in `playbook_runs` before the next starts, so a restart resumes
-where it stopped and never opens a second ticket or sends a second alert. A step that waits
-(for a duration, an approval, a condition) is recorded as `waiting` with its own state; `tick`
-runs it again later and the playbook carries on once it is done. A step whose wait has a life of
-its own (`holds_playbook = False`: a statement's approvals and publication) waits beside the
-steps after it instead, so an escalation never waits for a statement.
+A step is recorded in `playbook_runs` as `running` before it starts and with its outcome before the
+next starts, so a restart resumes where it stopped (the step the process died in is audited as
+`interrupted` and run again: steps are written to be run again safely) and never opens a second
+ticket or sends a second alert. A step that waits (for a duration, an approval, a condition) is
+recorded as `waiting` with its own state; `tick` runs it again later and the playbook carries on
+once it is done. A step whose wait has a life of its own (`holds_playbook = False`: a statement's
+approvals and publication) waits beside the steps after it instead, so an escalation never waits
+for a statement. A step that raises is recorded as `failed` and retried by `tick` after a growing
+pause (1, 2, 4 … 60 minutes), the operator paged once.
+
+Which incident changes were answered is recorded too (`playbook_answered`: the level each open
+incident was handled at), and `tick` answers those that were not: an incident written by a process
+that died before its playbooks ran, or escalated meanwhile, still gets them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from alerts.dispatch import AlertDispatcher
+from alerts.operator import operator_message
 from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection
+from crisiswatch.lease import LeaseLost
 from crisiswatch.mention import severity_rank
 from index.base import Backend
-from monitor.incidents.models import Incident, IncidentChange, incident_severity
+from monitor.incidents.models import OPEN, Incident, IncidentChange, incident_severity
 from monitor.incidents.service import IncidentService
+from playbooks.checks import check_playbook
 from playbooks.context import StepContext
-from playbooks.schema import Playbook, load_playbooks
+from playbooks.schema import Playbook, load_usable
 from playbooks.steps import STEP_TYPES
 from playbooks.steps.notify import page_operator
 from playbooks.steps.open_ticket import OpenTicketStep
 from playbooks.tickets.mirror import mirror_for
+from playbooks.tickets.models import SETTLED, TicketError
 from playbooks.tickets.service import TicketService
 
 logger = logging.getLogger(__name__)
 
 SHIPPED_PLAYBOOKS = Path(__file__).parent / "library"
-WAITING = "waiting"
+WAITING, RUNNING, FAILED = "waiting", "running", "failed"
+RESUMED = (WAITING, RUNNING, FAILED)  # what `tick` runs again
+RETRY_KEYS = ("error", "attempts", "retry_at")  # the engine's own keys in a failed step's record
+LEVEL_RANK = {"warning": 1, "critical": 2}
+
+
+def retry_pause(attempts: int) -> timedelta:
+    """How long a failed step rests before `tick` tries it again: 1, 2, 4 … minutes, at most an hour."""
+    return timedelta(minutes=min(2 ** (max(attempts, 1) - 1), 60))
 
 
 def playbook_dir(config: Config) -> Path:
@@ -84,8 +104,13 @@ class PlaybookEngine:
                  backend: Backend | None = None) -> None:
         self.config = config
         self.conn = conn
-        books = playbooks if playbooks is not None else load_playbooks(playbook_dir(config))
-        self.playbooks = sorted(books, key=lambda b: (b.order, b.name))
+        self.problems: list[str] = []  # playbook files of the folder that do not run, and why
+        if playbooks is None:
+            playbooks, self.problems = load_usable(playbook_dir(config))
+            # what `playbook validate` would say of the others (a misspelt variable, a trigger that never
+            # matches, a policy the team lacks): they run, and the operator hears of it now, not at 3 a.m.
+            self.problems += [problem for book in playbooks for problem in check_playbook(book, config)]
+        self.playbooks = sorted(playbooks, key=lambda b: (b.order, b.name))
         self.clock = clock or (lambda: datetime.now(UTC))
         self.tickets = TicketService.from_config(config, conn, clock=self.clock,
                                                  mirror=mirror_for(config.index.url, conn))
@@ -94,13 +119,29 @@ class PlaybookEngine:
         self.backend = backend
         self.audit = AuditLog(conn)
         self.trace: list[dict[str, Any]] = []  # every step run by this engine, with its detail (for dry runs)
+        # does the caller still hold what lets it act (the run loop's leases)? asked before each step: a
+        # worker whose lease a standby took stops, and the standby finishes the playbook, each step once
+        self.held: Callable[[], bool] | None = None
+        for problem in self.problems:
+            self._refused(problem)
+
+    def _refused(self, problem: str) -> None:
+        """A playbook file that does not load or would fail: one line, and the operator told once per problem."""
+        logger.error("%s", problem)
+        digest = hashlib.sha256(problem.encode()).hexdigest()[:16]
+        try:
+            self.dispatcher.enqueue(f"playbook_invalid:{digest}", operator_message(
+                self.config, "预案文件有误 playbook file problem", f"{problem} · check with `crisiswatch playbook "
+                "validate`", severity="紧急"))
+        except Exception:  # the state store away: the line above is what is left
+            logger.exception("the operator could not be told that a playbook file does not load")
 
     def _done(self, incident_id: int, playbook: str) -> dict[int, dict]:
         rows = self.conn.execute(
-            "SELECT step, outcome, detail FROM playbook_runs WHERE incident_id=? AND playbook=?",
+            "SELECT step, outcome, detail, at FROM playbook_runs WHERE incident_id=? AND playbook=?",
             (incident_id, playbook),
         ).fetchall()
-        return {r["step"]: {"outcome": r["outcome"], "detail": json.loads(r["detail"])} for r in rows}
+        return {r["step"]: {"outcome": r["outcome"], "detail": json.loads(r["detail"]), "at": r["at"]} for r in rows}
 
     def handle(self, change: IncidentChange, dry_run: bool = False) -> list[tuple[str, list[str]]]:
         """Runs every matching playbook; returns (playbook, step outcomes) for the operator."""
@@ -109,24 +150,93 @@ class PlaybookEngine:
         for playbook in self.playbooks:
             if matches(playbook, change, severity):
                 ran.append((playbook.name, self.run(playbook, change.incident, severity, dry_run)))
+        if not dry_run and change.kind == "escalated":
+            self._regrade(change.incident, severity)
+        if not dry_run and change.kind in ("opened", "escalated"):
+            self._answered(change.incident)
         return ran
 
+    def _regrade(self, incident: Incident, severity: str) -> None:
+        """An escalated incident's ticket takes its graver grade (and that grade's deadlines): a ticket opened
+        重要 for a warning kept a working day to respond after the incident turned critical (紧急: 4 h)."""
+        ticket = self.tickets.for_incident(incident.id)
+        if ticket is None or ticket.status in SETTLED or severity_rank(severity) <= severity_rank(ticket.severity):
+            return
+        try:
+            ticket = self.tickets.classify(ticket.id, actor="playbook:escalation", expected_version=ticket.version,
+                                           severity=severity, now=self.clock())
+        except TicketError as exc:  # changed meanwhile, or refused: said, and the agent grades it by hand
+            logger.warning("%s escalated to %s, but its ticket %s kept grade %s: %s", incident.label, severity,
+                           ticket.number, ticket.severity, exc)
+            self.audit.record("playbook:escalation", "regrade", incident.label, "failed", at=self.clock(),
+                              ticket=ticket.number, severity=severity, error=str(exc))
+            return
+        self.audit.record("playbook:escalation", "regrade", incident.label, at=self.clock(), ticket=ticket.number,
+                          severity=severity, level=incident.level)
+
+    def _answered(self, incident: Incident) -> None:
+        self.conn.execute(
+            "INSERT INTO playbook_answered(incident_id, level, at) VALUES (?,?,?) ON CONFLICT(incident_id)"
+            " DO UPDATE SET level=excluded.level, at=excluded.at",
+            (incident.id, incident.level, self.clock().isoformat()))
+
+    def unanswered(self) -> list[IncidentChange]:
+        """Open incidents whose opening or escalation no playbook answered (the process died first)."""
+        rows = self.conn.execute(
+            "SELECT i.id, a.level AS answered FROM incidents i LEFT JOIN playbook_answered a ON a.incident_id=i.id"
+            " WHERE i.status=? AND i.brand<>'' AND (a.level IS NULL OR a.level<>i.level) ORDER BY i.id",
+            (OPEN,)).fetchall()
+        changes = []
+        for row in rows:
+            incident = self.incidents.get(row["id"])
+            if incident is None:
+                continue
+            if row["answered"] is None:
+                changes.append(IncidentChange("opened", incident))
+            elif LEVEL_RANK.get(incident.level, 0) > LEVEL_RANK.get(row["answered"], 0):
+                changes.append(IncidentChange("escalated", incident))
+        return changes
+
     def tick(self, now: datetime | None = None) -> list[tuple[str, str, list[str]]]:
-        """Resumes every waiting playbook; returns (incident, playbook, outcomes) for those it ran."""
+        """Answers incident changes left unanswered, then resumes every waiting, interrupted or failed
+        playbook; returns (incident, playbook, outcomes) for those it ran."""
         if now is not None:
             self.clock = lambda: now
             self.tickets.now = self.clock
+        ran: list[tuple[str, str, list[str]]] = []
+        try:
+            self._resume(ran)
+        except LeaseLost as exc:
+            logger.warning("%s", exc)
+        return ran
+
+    def _resume(self, ran: list[tuple[str, str, list[str]]]) -> None:
+        seen = set()
+        for change in self.unanswered():
+            logger.warning("%s was %s but its playbooks had not run (the process stopped first): running them now",
+                           change.incident.label, change.kind)
+            try:
+                answered = self.handle(change)
+            except LeaseLost:
+                raise
+            except Exception:  # one incident that cannot be answered now must not hold up the others' playbooks
+                logger.exception("answering %s failed; the next pass tries again", change.incident.label)
+                continue
+            for name, outcomes in answered:
+                ran.append((change.incident.label, name, outcomes))
+                seen.add((change.incident.id, name))
+        marks = ",".join("?" * len(RESUMED))
         rows = self.conn.execute(
-            "SELECT DISTINCT incident_id, playbook FROM playbook_runs WHERE outcome=? ORDER BY incident_id",
-            (WAITING,)).fetchall()
+            f"SELECT DISTINCT incident_id, playbook FROM playbook_runs WHERE outcome IN ({marks}) ORDER BY incident_id",
+            RESUMED).fetchall()
         by_name = {b.name: b for b in self.playbooks}
-        ran = []
         for row in rows:
+            if (row["incident_id"], row["playbook"]) in seen:
+                continue
             playbook, incident = by_name.get(row["playbook"]), self.incidents.get(row["incident_id"])
             if playbook is None or incident is None:
                 continue  # a playbook removed from the folder no longer runs
             ran.append((incident.label, playbook.name, self.run(playbook, incident, incident_severity(incident))))
-        return ran
 
     def run(self, playbook: Playbook, incident: Incident, severity: str, dry_run: bool = False) -> list[str]:
         now = self.clock()
@@ -139,21 +249,31 @@ class PlaybookEngine:
             earlier = done.get(index)
             if earlier and "ticket" in earlier["detail"]:
                 ctx.outputs["ticket_number"] = earlier["detail"]["ticket"]
-            if earlier and earlier["outcome"] != WAITING:
+            if earlier and earlier["outcome"] not in RESUMED:
                 outcomes.append(f"{spec.type}: {earlier['outcome']} (earlier)")
                 continue
-            ctx.state = dict(earlier["detail"]) if earlier else {}
+            if not dry_run and self.held is not None and not self.held():
+                raise LeaseLost(f"playbook {playbook.name} on {incident.label} stopped before step {index + 1}"
+                                f" ({spec.type}): this worker lost its lease; the one holding it carries on")
+            kept = dict(earlier["detail"]) if earlier else {}
+            attempts = int(kept.get("attempts", 0))
+            if earlier and earlier["outcome"] == FAILED and now < datetime.fromisoformat(kept["retry_at"]):
+                outcomes.append(f"{spec.type}: failed (retried at {kept['retry_at']})")
+                break
+            ctx.state = {k: v for k, v in kept.items() if k not in RETRY_KEYS}
+            if earlier and earlier["outcome"] == RUNNING:  # the process died inside this step: say where, redo it
+                logger.warning("playbook %s step %d (%s) on %s was interrupted at %s; running it again",
+                               playbook.name, index + 1, spec.type, incident.label, earlier["at"])
+                self.audit.record(ctx.actor, spec.type, incident.label, "interrupted", at=now, step=index + 1,
+                                  since=earlier["at"])
+            if not dry_run and (earlier is None or earlier["outcome"] == FAILED):
+                self._record(incident, playbook, index, spec.type, RUNNING,
+                             {**ctx.state, **({"attempts": attempts} if attempts else {})}, now)
             step = STEP_TYPES[spec.type](spec.options)
             try:
                 result = step.run(ctx)
             except Exception as exc:  # one broken step must not stop the loop; it is audited and retried
-                logger.exception("playbook %s step %d (%s) failed", playbook.name, index, spec.type)
-                self.audit.record(ctx.actor, spec.type, incident.label, "failed", at=now, error=str(exc))
-                self.trace.append({"incident": incident.label, "playbook": playbook.name, "step": index,
-                                   "type": spec.type, "outcome": "failed", "detail": {"error": str(exc)}})
-                outcomes.append(f"{spec.type}: failed ({exc})")
-                if not dry_run:
-                    outcomes += self._fail_safe(ctx, playbook, index, spec.type, exc)
+                outcomes += self._failed(ctx, playbook, index, spec.type, exc, attempts + 1)
                 break
             if "ticket" in result.detail:
                 ctx.outputs["ticket_number"] = result.detail["ticket"]
@@ -162,20 +282,45 @@ class PlaybookEngine:
                                "type": spec.type, "outcome": result.outcome, "detail": result.detail})
             if dry_run:
                 continue  # a dry run shows every step, including those after a wait
-            self.conn.execute(
-                "INSERT INTO playbook_runs(incident_id, playbook, step, type, outcome, detail, at)"
-                " VALUES (?,?,?,?,?,?,?) ON CONFLICT(incident_id, playbook, step) DO UPDATE SET"
-                " type=excluded.type, outcome=excluded.outcome, detail=excluded.detail, at=excluded.at",
-                (incident.id, playbook.name, index, spec.type, result.outcome,
-                 json.dumps(result.detail, ensure_ascii=False, default=str), now.isoformat()),
-            )
-            still_waiting = earlier is not None and result.outcome == WAITING
+            self._record(incident, playbook, index, spec.type, result.outcome, result.detail, now)
+            still_waiting = earlier is not None and earlier["outcome"] == WAITING and result.outcome == WAITING
             if not still_waiting:  # a wait re-checked on every tick is audited when it starts and ends
                 self.audit.record(ctx.actor, spec.type, incident.label, result.outcome, at=now,
                                   **{k: v for k, v in result.detail.items() if k != "at"})
             if result.outcome == WAITING and step.holds_playbook:
                 break
         return outcomes
+
+    def _record(self, incident: Incident, playbook: Playbook, index: int, step_type: str, outcome: str,
+                detail: dict[str, Any], now: datetime) -> None:
+        self.conn.execute(
+            "INSERT INTO playbook_runs(incident_id, playbook, step, type, outcome, detail, at)"
+            " VALUES (?,?,?,?,?,?,?) ON CONFLICT(incident_id, playbook, step) DO UPDATE SET"
+            " type=excluded.type, outcome=excluded.outcome, detail=excluded.detail, at=excluded.at",
+            (incident.id, playbook.name, index, step_type, outcome,
+             json.dumps(detail, ensure_ascii=False, default=str), now.isoformat()),
+        )
+
+    def _failed(self, ctx: StepContext, playbook: Playbook, index: int, step_type: str, exc: Exception,
+                attempts: int) -> list[str]:
+        """A step that raised: one line, audited the first time, recorded for `tick` to retry after a pause,
+        and (live) the fail-safe ticket and the operator's page. With the state store itself away the line
+        is all there is, and the raise leaves the incident unanswered, so the next pass runs it again."""
+        label, now = ctx.incident.label, ctx.now
+        self.trace.append({"incident": label, "playbook": playbook.name, "step": index,
+                           "type": step_type, "outcome": "failed", "detail": {"error": str(exc)}})
+        out = [f"{step_type}: failed ({exc})"]
+        if ctx.dry_run:
+            logger.warning("playbook %s step %d (%s) failed on %s: %s", playbook.name, index + 1, step_type, label, exc)
+            return out
+        retry_at = now + retry_pause(attempts)
+        logger.error("playbook %s step %d (%s) failed on %s (attempt %d, next try %s): %s", playbook.name,
+                     index + 1, step_type, label, attempts, retry_at.isoformat(), exc, exc_info=attempts == 1)
+        self._record(ctx.incident, playbook, index, step_type, FAILED,
+                     {**ctx.state, "error": str(exc), "attempts": attempts, "retry_at": retry_at.isoformat()}, now)
+        if attempts == 1:  # the trail says it once; the retries are in the run record
+            self.audit.record(ctx.actor, step_type, label, "failed", at=now, error=str(exc))
+        return out + self._fail_safe(ctx, playbook, index, step_type, exc)
 
     def _fail_safe(self, ctx: StepContext, playbook: Playbook, index: int, step_type: str,
                    exc: Exception) -> list[str]:
@@ -199,4 +344,12 @@ class PlaybookEngine:
         return out
 
 
-__all__ = ["PlaybookEngine", "incident_severity", "matches"]
+def stalled_steps(conn: StateConnection) -> list[dict[str, Any]]:
+    """Steps that failed and wait for their retry, or that a process died in (`crisiswatch status` lists them)."""
+    rows = conn.execute("SELECT incident_id, playbook, step, type, outcome, detail, at FROM playbook_runs"
+                        " WHERE outcome IN (?,?) ORDER BY incident_id, playbook, step", (FAILED, RUNNING)).fetchall()
+    return [{"incident": f"INC-{r['incident_id']}", "playbook": r["playbook"], "step": r["step"] + 1, "type": r["type"],
+             "outcome": r["outcome"], "at": r["at"], **json.loads(r["detail"])} for r in rows]
+
+
+__all__ = ["PlaybookEngine", "incident_severity", "matches", "stalled_steps"]

@@ -109,6 +109,28 @@ def load_playbooks(directory: Path) -> list[Playbook]:
     return books
 
 
+def load_usable(directory: Path) -> tuple[list[Playbook], list[str]]:
+    """What the run loop loads: every playbook of the folder that is valid, and one line per file that is not
+    (or why there is none), so one bad file leaves the others running and is said, not fatal to detection."""
+    if not directory.is_dir():
+        return [], [f"playbook folder {directory} does not exist: no playbook runs"]
+    books, problems, names = [], [], set()
+    for path in sorted(directory.glob("*.y*ml")):
+        try:
+            book = load_playbook(path)
+        except CrisiswatchError as exc:
+            problems.append(f"{exc}: this playbook does not run")
+            continue
+        if book.name in names:
+            problems.append(f"playbook {path}: name: a second playbook named {book.name!r}: this file does not run")
+            continue
+        names.add(book.name)
+        books.append(book)
+    if not books:
+        problems.append(f"playbook folder {directory}: no valid playbook: incidents get no ticket and no alert")
+    return sorted(books, key=lambda b: (b.order, b.name)), problems
+
+
 def load_path(path: Path) -> list[Playbook]:
     """A playbook file or a folder of them (what `crisiswatch playbook validate` checks)."""
     if path.is_dir():

@@ -103,3 +103,79 @@ def test_statements_are_approved_and_published_from_the_cli(tmp_path, capsys):
     out = StatementStore(conn).get(statement.id)
     assert out.status == "published" and out.published_by == "pr-lead" and out.published_at is not None
     assert out.missed_window == (out.published_at > out.window_ends)
+
+
+@pytest.mark.parametrize(("old", "new", "key"), [
+    ("department: 调查", "department: 调查组", "steps.2.department"),     # assign: no such department
+    ("to: 管理层", "to: 管理层领导", "steps.7.to"),                        # escalate_if: the same
+])
+def test_a_department_that_only_contains_a_real_one_fails_validate(tmp_path, capsys, old, new, key):
+    """调查组 or 管理层领导 passed validate (the pattern matched a part of the name) and failed live on the ticket."""
+    folder = broken(tmp_path, old, new)
+    code, err = validate(tmp_path, folder, capsys)
+    assert code == 1 and f"product_safety.yaml: {key}" in err
+
+
+def test_validate_names_every_bad_file_of_a_folder_as_the_loop_would_skip_them(tmp_path, capsys):
+    folder = broken(tmp_path, "type: task", "type: tasks")
+    (folder / "rockets.yaml").write_text("name: rockets\ntrigger: {}\nsteps:\n  - type: open_ticket\n"
+                                         "    departmnt: 客服\n", encoding="utf-8")
+    (folder / "twin.yaml").write_text((LIBRARY / "negative_spike.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "twin2.yaml").write_text((LIBRARY / "negative_spike.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    code, err = validate(tmp_path, folder, capsys)
+    assert code == 1
+    assert "product_safety.yaml: steps.4.type: unknown step type 'tasks'" in err
+    assert "rockets.yaml: steps.0.departmnt: Extra inputs are not permitted" in err
+    assert "twin2.yaml: name: a second playbook named 'negative_spike'" in err
+
+
+def validate_with_policies(tmp_path: Path, folder: Path, capsys, policies: dict) -> tuple[int, str]:
+    data = config_dict(tmp_path)
+    data["alerts"] = {**data["alerts"], "escalation_policies": policies}
+    cfg = tmp_path / "crisiswatch.yaml"
+    cfg.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    code = main(["--config", str(cfg), "playbook", "validate", str(folder)])
+    return code, capsys.readouterr().err
+
+
+def test_a_page_naming_a_policy_the_team_does_not_have_fails_validate(tmp_path, capsys):
+    """With paging configured, `policy: crisis_teem` paged nobody in a crisis (skipped, in the audit only)."""
+    policies = {"crisis_team": {"steps": [{"notify": "#crisis-mgmt"}]}}
+    assert validate_with_policies(tmp_path, LIBRARY, capsys, policies)[0] == 0
+    code, err = validate_with_policies(tmp_path, broken(tmp_path, "policy: crisis_team", "policy: crisis_teem"),
+                                       capsys, policies)
+    assert code == 1 and "steps.3.policy: unknown escalation policy 'crisis_teem'" in err
+    code, err = validate_with_policies(tmp_path, LIBRARY, capsys, {"crisis_team": {"steps": [{"notify": "route:pr"}]}})
+    assert code == 1 and "steps.3.policy: escalation policy 'crisis_team' step 1: escalation step names unknown route" \
+        " 'pr'" in err
+
+
+def test_a_page_naming_an_unknown_policy_live_tells_the_operator_once(tmp_path):
+    book = Playbook.model_validate({"name": "typo", "trigger": {"rule": "negative_spike"}, "steps": [
+        {"type": "open_ticket"}, {"type": "page", "policy": "crisis_teem"}, {"type": "task", "items": ["复盘"]}]})
+    clock = Clock(T0 + timedelta(minutes=5))
+    engine, conn = engine_for(tmp_path, clock, playbooks=[book])  # configures crisis_team
+    assert dict(engine.handle(incident(conn, {"product_quality": 30}, SAFETY_POSTS)))["typo"] == [
+        "open_ticket: done", "page: skipped", "task: done"]
+    pages = [r for r in Outbox(conn).all() if r.message.kind == "operator"]
+    assert len(pages) == 1 and "unknown escalation policy 'crisis_teem'" in pages[0].message.summary
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("rule: negative_spike", "rule: negative_spkie",
+     "trigger.rule: unknown detector rule 'negative_spkie' (rules: negative_spike, "),
+    ("rule: negative_spike", "rule: negative_spike\n  brands: [auroa]", "trigger.brands: unknown brand 'auroa'"),
+])
+def test_a_trigger_that_can_never_match_fails_validate(tmp_path, capsys, old, new, message):
+    """A misspelt rule or brand passed validate, and the playbook simply never ran."""
+    folder = broken(tmp_path, old, new)
+    code, err = validate(tmp_path, folder, capsys)
+    assert code == 1 and message in err
+
+
+def test_an_escalate_if_page_that_would_fail_fails_validate(tmp_path, capsys):
+    folder = broken(tmp_path, "    to: 管理层\n  - type: close_when", "    to: 管理层\n    page: crisis_teem\n  - type: close_when")
+    code, err = validate_with_policies(tmp_path, folder, capsys, {"crisis_team": {"steps": [{"notify": "#crisis-mgmt"}]}})
+    assert code == 1 and "steps.7.page: unknown escalation policy 'crisis_teem'" in err
+    code, err = validate(tmp_path, folder, capsys)  # no paging configured at all: escalate_now would raise
+    assert code == 1 and "steps.7.page: no escalation policy configured" in err

@@ -49,14 +49,14 @@ def run(args: argparse.Namespace) -> int:
     from crisiswatch.config import load_config
     from playbooks.checks import check_playbook, synthetic_reply_facts
     from playbooks.engine import playbook_dir
-    from playbooks.schema import load_path
+    from playbooks.schema import load_path, load_usable
     from playbooks.tickets.replies import ReplyTemplates
 
     config = load_config(args.config)
     if args.playbook_command == "validate":
         path = Path(args.path) if args.path else playbook_dir(config)
-        books = load_path(path)
-        problems = []
+        # a folder: every file that would not run is named (as the run loop names it), not only the first
+        books, problems = load_usable(path) if path.is_dir() else (load_path(path), [])
         for book in books:
             found = check_playbook(book, config)
             problems += found

@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from monitor.detection import detector_state
     from monitor.incidents.service import IncidentService
     from monitor.late_arrivals import late_summary
+    from playbooks.engine import stalled_steps
     from playbooks.tickets.flows import sweep_on_read
     from playbooks.tickets.service import TicketService
 
@@ -87,6 +88,12 @@ def run(args: argparse.Namespace) -> int:
     for incident in incidents.list(status="open", limit=10):
         ack = f"acked by {incident.acked_by}" if incident.acked_by else "NOT acknowledged"
         print(f"  {incident.label} {incident.brand} {incident.level} · {incident.summary} · {ack}")
+    stalled = stalled_steps(conn)  # a playbook stopped at a failing step, or where a process died, is said here
+    print(f"playbook steps failing or interrupted: {len(stalled)}")
+    for s in stalled:
+        state = (f"failed {s.get('attempts', 1)}x, next try {local(s.get('retry_at'))}: {s.get('error', '')}"
+                 if s["outcome"] == "failed" else f"interrupted {local(s['at'])}, run again on the loop's next pass")
+        print(f"  {s['incident']} {s['playbook']} step {s['step']} ({s['type']}) {state}")
     service = TicketService.from_config(config, conn)
     breaches = sweep_on_read(config, service, conn)["breaches"]
     print(f"open tickets: {service.count(open_only=True)} · new SLA breaches: {len(breaches)} · state {redact_url(config.state_store)}")

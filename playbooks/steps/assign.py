@@ -5,14 +5,12 @@ from __future__ import annotations
 from pydantic import Field
 
 from playbooks.context import StepContext
-from playbooks.steps.base import Step, StepOptions, StepResult, with_ticket
+from playbooks.steps.base import DEPARTMENT, Step, StepOptions, StepResult, with_ticket
 from playbooks.tickets.models import DEPARTMENTS
-
-_DEPT = "|".join(DEPARTMENTS)
 
 
 class AssignOptions(StepOptions):
-    department: str | None = Field(default=None, pattern=_DEPT, description="default: by the routing table")
+    department: str | None = Field(default=None, pattern=DEPARTMENT, description="default: by the routing table")
     also: list[str] = Field(default_factory=list, description="more departments on the case")
     category: str | None = Field(default=None, description="route as this category (default: the ticket's)")
 

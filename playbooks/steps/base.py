@@ -12,7 +12,11 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from crisiswatch.config import parse_duration
 from playbooks.context import StepContext
-from playbooks.tickets.models import Ticket, TicketConflict, TicketError
+from playbooks.tickets.models import DEPARTMENTS, Ticket, TicketConflict, TicketError
+
+# a department option is one of them whole: pydantic's `pattern` searches, so a bare 客服|调查|… let
+# 技术支持部 or 法律顾问 through validate to fail live on the ticket
+DEPARTMENT = f"^({'|'.join(DEPARTMENTS)})$"
 
 
 class StepOptions(BaseModel):

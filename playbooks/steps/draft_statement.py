@@ -100,9 +100,12 @@ class DraftStatementStep(Step):
         except ImportError:  # the draft is kept and the golden window recorded; approval is asked on a later tick
             return StepResult("waiting", {**detail, "approval": None, "reason": "alerts.approvals unavailable"})
         if statement.approval_id is None and statement.status == "draft":
-            approval_id = service.request(f"statement:{ctx.incident.label}:{ctx.playbook}", o.approvers,
-                                          statement.text, o.timeout_minutes, severity=ctx.severity,
-                                          brand=ctx.incident.brand)
+            subject = f"statement:{ctx.incident.label}:{ctx.playbook}"
+            # asked already by a process that died before noting it here: the approvers are not asked twice
+            asked = service.pending_for(subject, statement.text)
+            approval_id = asked.id if asked else service.request(subject, o.approvers, statement.text,
+                                                                 o.timeout_minutes, severity=ctx.severity,
+                                                                 brand=ctx.incident.brand)
             store.set_approval(statement.id, str(approval_id))
             return StepResult("waiting", {**detail, "approval": approval_id, "approvers": o.approvers})
         if statement.status == "draft":

@@ -7,17 +7,19 @@ from typing import Literal
 
 from pydantic import Field
 
+from crisiswatch.audit import AuditLog
 from playbooks.compose import incident_message
 from playbooks.context import StepContext
 from playbooks.paging import escalation_service
-from playbooks.steps.base import Step, StepOptions, StepResult, duration_field, span, with_ticket
-from playbooks.tickets.models import DEPARTMENTS, NEW, RESOLVED, STATUSES
+from playbooks.steps.base import DEPARTMENT, Step, StepOptions, StepResult, duration_field, span, with_ticket
+from playbooks.steps.page import policy_problem
+from playbooks.tickets.models import NEW, RESOLVED, STATUSES
 
 
 class EscalateIfOptions(StepOptions):
     after: str
     unless: Literal["acknowledged", "resolved"] = "acknowledged"
-    to: str = Field(default="管理层", pattern="|".join(DEPARTMENTS))
+    to: str = Field(default="管理层", pattern=DEPARTMENT)
     page: str | None = Field(default=None, description="also escalate this paging policy now")
 
     _durations = duration_field("after")
@@ -36,6 +38,14 @@ class EscalateIfStep(Step):
     type = "escalate_if"
     Options = EscalateIfOptions
 
+    def check(self, ctx: StepContext) -> list[tuple[str, str]]:
+        if self.options.page is None:
+            return []
+        if not ctx.config.alerts.escalation_policies:
+            return [("page", "no escalation policy configured (alerts.escalation_policies): the escalation would fail")]
+        problem = policy_problem(ctx, self.options.page)
+        return [("page", problem)] if problem else []
+
     def run(self, ctx: StepContext) -> StepResult:
         o = self.options
         if ctx.dry_run:
@@ -45,6 +55,12 @@ class EscalateIfStep(Step):
             return StepResult("waiting", {"due": due.isoformat(), "if_not": o.unless})
         if handled(ctx, o.unless):
             return StepResult("skipped", {"reason": f"{o.unless} in time", "due": due.isoformat()})
+        if not ctx.incident.is_open:
+            # over before anyone took it: no "事件升级" into a resolved incident's thread, and no page (the
+            # escalation service refuses one for a resolved incident, which failed the step on every pass);
+            # an untaken ticket is the SLA watch's to escalate (受理 breached -> tickets.escalate_to)
+            return StepResult("skipped", {"reason": f"the incident was resolved before it was {o.unless}",
+                                          "due": due.isoformat()})
         ticket = with_ticket(ctx, lambda t: ctx.tickets.add_departments(t.id, [o.to], actor=ctx.actor,
                                                                        expected_version=t.version, now=ctx.now))
         message = incident_message(ctx.config, ctx.incident, ctx.severity, kind="incident_escalated",
@@ -53,9 +69,16 @@ class EscalateIfStep(Step):
         ctx.dispatcher.enqueue(f"incident:{ctx.incident.id}:escalate_if:{ctx.playbook}:{o.to}", message)
         detail = {"ticket": ticket.number, "escalated_to": o.to, "because_not": o.unless}
         if o.page:
-            escalation_service(ctx.config, ctx.conn, ctx.dispatcher).escalate_now(ctx.incident.id, by=ctx.actor)
+            if not paged_already(ctx):  # a process that died after paging: the next tier is not paged twice
+                escalation_service(ctx.config, ctx.conn, ctx.dispatcher).escalate_now(ctx.incident.id, by=ctx.actor)
             detail["paged"] = o.page
         return StepResult("done", detail)
+
+
+def paged_already(ctx: StepContext) -> bool:
+    """This playbook escalated the incident's paging before (the escalation service audits it first)."""
+    return any(e["actor"] == ctx.actor and e["action"] == "escalation.escalate_now"
+               for e in AuditLog(ctx.conn).entries(subject=ctx.incident.label, limit=None))
 
 
 __all__ = ["EscalateIfStep", "handled"]

@@ -10,13 +10,13 @@ from pydantic import Field
 
 from crisiswatch.mention import CATEGORIES
 from playbooks.context import StepContext
-from playbooks.steps.base import Step, StepOptions, StepResult, fill
-from playbooks.tickets.models import DEPARTMENTS
+from playbooks.steps.base import DEPARTMENT, Step, StepOptions, StepResult, fill
+from playbooks.tickets.models import Ticket
 
 
 class OpenTicketOptions(StepOptions):
     title: str = "{brand_name} 负面舆情：{summary}"
-    department: str | None = Field(default=None, pattern="|".join(DEPARTMENTS),
+    department: str | None = Field(default=None, pattern=DEPARTMENT,
                                    description="default: the routing table's department for the category")
     category: str | None = Field(default=None, description="default: the incident's main category")
 
@@ -35,6 +35,10 @@ class OpenTicketStep(Step):
         posts = facts.get("top_posts", [])
         mention_ids = [p["id"] for p in posts if p.get("id")]
         existing = ctx.tickets.joinable_for_incident(ctx.incident.id, ctx.incident.brand, category, ctx.now)
+        if existing is not None and not ctx.dry_run and opened_here(ctx, existing):
+            # this step opened it in a process that died before recording so: the same opening, not a join
+            ctx.outputs["ticket_number"] = existing.number
+            return opened(existing)
         if existing is not None:  # an incident that re-triggers joins its ticket
             if not ctx.dry_run and existing.incident_id != ctx.incident.id:
                 ctx.tickets.join_incident(existing.id, ctx.incident.id, mention_ids, actor=ctx.actor, now=ctx.now)
@@ -54,5 +58,17 @@ class OpenTicketStep(Step):
             mention_ids=mention_ids, actor=ctx.actor, now=ctx.now,
         )
         ctx.outputs["ticket_number"] = ticket.number
-        return StepResult("done", {"ticket": ticket.number, "severity": ticket.severity,
-                                   "departments": ticket.departments, "resolve_due": ticket.resolve_due.isoformat()})
+        return opened(ticket)
+
+
+def opened(ticket: Ticket) -> StepResult:
+    return StepResult("done", {"ticket": ticket.number, "severity": ticket.severity,
+                               "departments": ticket.departments, "resolve_due": ticket.resolve_due.isoformat()})
+
+
+def opened_here(ctx: StepContext, ticket: Ticket) -> bool:
+    """The incident's own ticket, opened by this playbook (a run interrupted after the opening)."""
+    if ticket.incident_id != ctx.incident.id:
+        return False
+    created = next((e for e in ctx.tickets.timeline(ticket.id) if e["kind"] == "created"), None)
+    return created is not None and created["actor"] == ctx.actor
