@@ -30,7 +30,9 @@ from playbooks.tickets.models import (
     CLOSED,
     DEFAULT_REPLY_VIA,
     DEPARTMENTS,
+    FALSE_ALARM,
     INTAKE,
+    OPEN_STATUSES,
     REPLY_VIA,
     RESOLVED,
     SETTLED,
@@ -124,6 +126,11 @@ class TicketService:
         row = self.conn.execute("SELECT id FROM tickets WHERE incident_id=? ORDER BY id LIMIT 1",
                                 (incident_id,)).fetchone()
         return self.get(row[0]) if row else None
+
+    def all_for_incident(self, incident_id: int) -> builtins.list[Ticket]:
+        """Every ticket opened for the incident, oldest first (a fail-safe one beside the playbook's, say)."""
+        rows = self.conn.execute("SELECT id FROM tickets WHERE incident_id=? ORDER BY id", (incident_id,)).fetchall()
+        return [self.get(r[0]) for r in rows]
 
     def list(self, status: str | None = None, severity: str | None = None, category: str | None = None,
              brand: str | None = None, breached: bool | None = None, limit: int = 100,
@@ -784,6 +791,22 @@ class TicketService:
     def _planned(ticket: Ticket) -> bool:
         """Whether the customer was given the plan (a first reply) since the clocks last started."""
         return ticket.first_reply_at is not None and ticket.first_reply_at >= ticket.started_at
+
+    def dismiss(self, ticket_id: int | str, *, actor: str, expected_version: int, reason: str,
+                now: datetime | None = None) -> Ticket:
+        """Close a ticket opened for an incident dismissed as a false alarm (误报): straight to 已关闭, with no
+        reply, resolution or 回访, since no customer raised it and nobody waits for an answer. A customer's
+        ticket is refused: its grievance is answered whatever became of the incident."""
+        def check(t: Ticket) -> None:
+            if t.incident_id is None or t.customer:
+                raise TicketError(f"ticket {t.number} was raised by a customer, not opened for an incident: close it "
+                                  f"the usual way (`ticket close`)")
+            if t.status not in OPEN_STATUSES:
+                raise TicketError(f"ticket {t.number} is {t.status}: only an open ticket is closed as {FALSE_ALARM}")
+
+        now = _utc(now or self.now())
+        return self._change(ticket_id, expected_version, actor, "dismissed", {"status": CLOSED, "closed_at": now,
+                            "paused_at": None}, now, check, to=CLOSED, resolution=FALSE_ALARM, note=reason)
 
     def local(self, when: datetime | str | None) -> str:
         """A time as staff read it: in the team's time zone."""
