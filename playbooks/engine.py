@@ -31,6 +31,7 @@ from playbooks.steps import STEP_TYPES
 from playbooks.steps.notify import page_operator
 from playbooks.steps.open_ticket import OpenTicketStep
 from playbooks.tickets.mirror import mirror_for
+from playbooks.tickets.models import TicketError
 from playbooks.tickets.service import TicketService
 
 logger = logging.getLogger(__name__)
@@ -105,11 +106,32 @@ class PlaybookEngine:
     def handle(self, change: IncidentChange, dry_run: bool = False) -> list[tuple[str, list[str]]]:
         """Runs every matching playbook; returns (playbook, step outcomes) for the operator."""
         severity = incident_severity(change.incident)
+        if change.kind == "escalated" and not dry_run:
+            self.follow_grade(change.incident, severity)
         ran = []
         for playbook in self.playbooks:
             if matches(playbook, change, severity):
                 ran.append((playbook.name, self.run(playbook, change.incident, severity, dry_run)))
         return ran
+
+    def follow_grade(self, incident: Incident, severity: str) -> list[str]:
+        """The tickets opened for the incident (no customer's) take its graver grade, as `ticket regrade` does
+        (deadlines from when their clocks started, an approved extension kept), the timeline saying why: a
+        crisis regraded 紧急 → 重大 on a media report kept its ticket 紧急, with 紧急's deadlines, all day.
+        Never lowered: an agent's graver reading stands. Returns the tickets regraded."""
+        regraded = []
+        for ticket in self.tickets.all_for_incident(incident.id):
+            if not ticket.is_open or ticket.customer or severity_rank(severity) <= severity_rank(ticket.severity):
+                continue
+            try:
+                self.tickets.classify(ticket.id, actor="crisiswatch", expected_version=ticket.version,
+                                      severity=severity, now=self.clock(),
+                                      note=f"事件 {incident.label} 等级由{ticket.severity}升为{severity}")
+                regraded.append(ticket.number)
+            except TicketError as exc:  # changed meanwhile: the next escalation tries again
+                logger.warning("%s is %s: its ticket %s kept its grade: %s", incident.label, severity,
+                               ticket.number, exc)
+        return regraded
 
     def tick(self, now: datetime | None = None) -> list[tuple[str, str, list[str]]]:
         """Resumes every waiting playbook; returns (incident, playbook, outcomes) for those it ran."""

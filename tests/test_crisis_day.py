@@ -151,6 +151,13 @@ def test_a_media_report_hours_into_the_crisis_raises_its_grade_and_management_is
     assert len(told) == 1 and "事件升级" in told[0].params["text"] and "重大" in told[0].params["text"]
     events = IncidentService(conn).events(incident.id)
     assert [e["detail"] for e in events if e["kind"] == "regraded"] == [{"was": "紧急", "grade": "重大"}]
+    # the ticket its playbook opened follows it, with 重大's deadlines, and its timeline says why
+    tickets = TicketService.from_config(config, conn)
+    ticket = tickets.for_incident(incident.id)
+    assert ticket.severity == "重大", tickets.timeline(ticket.id)
+    [regraded] = [e for e in tickets.timeline(ticket.id) if e["kind"] == "classified"]
+    assert regraded["detail"]["note"] == f"事件 {incident.label} 等级由紧急升为重大"
+    assert regraded["detail"]["previous_severity"] == "紧急" and "response" in regraded["detail"]["deadlines"]
 
 
 def test_an_approval_decided_is_said_wherever_it_was_asked(tmp_path, slack):

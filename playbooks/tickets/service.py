@@ -743,7 +743,7 @@ class TicketService:
         raise TicketError(f"an extension is approved by a member of {APPROVERS} ({'、'.join(approvers)}); {who}")
 
     def classify(self, ticket_id: int | str, *, actor: str, expected_version: int, category: str | None = None,
-                 severity: str | None = None, now: datetime | None = None) -> Ticket:
+                 severity: str | None = None, now: datetime | None = None, note: str | None = None) -> Ticket:
         """The agent confirms or corrects the category and grade. A new grade sets its deadlines from when the clocks
         started, except what the grade does not decide: an approved extension later than the new 办结 stays, and
         once the plan was given (the first reply) the result stays due `feedback` after it. The event records
@@ -754,6 +754,8 @@ class TicketService:
             raise TicketError(f"unknown grade {severity!r} (grades: {', '.join(SEVERITIES)})")
         sets: dict[str, Any] = {}
         detail: dict[str, Any] = {"category": category, "severity": severity}
+        if note:  # why, when it was not the agent's reading (the incident's grade rose)
+            detail["note"] = note
         if category:
             sets["category"] = category
         if severity:
