@@ -60,6 +60,7 @@ EVENTS: dict[str, tuple[str, str]] = {
     "ticket.close": ("工单已关闭", "Ticket closed"),
     "ticket.reopen": ("工单重新打开", "Ticket reopened"),
     "ticket.dismissed": ("工单按误报关闭", "Ticket closed as a false alarm"),
+    "ticket.statement_published": ("公开声明已发布，计为首次响应", "Public statement published: the first response"),
     "ticket.archive": ("工单已归档，记录冻结", "Ticket archived: its record is frozen"),
     "ticket.note": ("备注：{text}", "Note: {text}"),
     "ticket.assigned": ("指派给{department}", "Assigned to {department}"),

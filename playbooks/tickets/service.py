@@ -810,6 +810,26 @@ class TicketService:
         return self._change(ticket_id, expected_version, actor, "dismissed", {"status": CLOSED, "closed_at": now,
                             "paused_at": None}, now, check, to=CLOSED, resolution=FALSE_ALARM, note=reason)
 
+    def respond_publicly(self, ticket_id: int | str, *, actor: str, expected_version: int, statement_id: int,
+                         now: datetime | None = None) -> Ticket:
+        """A published holding statement is the first response (首次响应) of a ticket opened for its incident:
+        no single customer raised it, so the public is the one answered, and the statement is the answer with
+        the plan (what is being checked, what was stopped). It stops the 首次响应 clock and, as a first reply
+        does, starts the result's (结果反馈 due `feedback` after it). The status stays the desk's to move."""
+        def check(t: Ticket) -> None:
+            if t.incident_id is None or t.customer:
+                raise TicketError(f"ticket {t.number} was raised by a customer: a public statement does not "
+                                  f"answer them (reply to them: `ticket reply`)")
+            if t.first_reply_at is not None:
+                raise TicketError(f"ticket {t.number} had its first response at {self.local(t.first_reply_at)}")
+
+        now = _utc(now or self.now())
+        sets: dict[str, Any] = {
+            "first_reply_at": now,
+            "feedback_due": lambda t: self.clock.feedback_after_plan(t.severity, now, t.resolve_due)}
+        return self._change(ticket_id, expected_version, actor, "statement_published", sets, now, check,
+                            statement=statement_id)
+
     def local(self, when: datetime | str | None) -> str:
         """A time as staff read it: in the team's time zone."""
         return local_time(when, self.tz, empty="-")
