@@ -24,18 +24,21 @@ from crisiswatch.errors import CrisiswatchError
 from monitor.incidents.models import Incident
 from monitor.incidents.service import IncidentService
 from playbooks.compose import incident_message
+from playbooks.engine import WAITING
 from playbooks.paging import escalation_service
 from playbooks.statements import StatementStore
 from playbooks.tickets.models import FALSE_ALARM, TicketError
 from playbooks.tickets.service import TicketService
 
 logger = logging.getLogger(__name__)
+DISMISSED = "dismissed"  # the outcome of a playbook step that was waiting when its incident was dismissed
 
 
 @dataclass
 class Dismissal:
     incident: Incident
     chains_closed: list[str] = field(default_factory=list)
+    playbooks_stopped: list[str] = field(default_factory=list)
     approvals_withdrawn: list[int] = field(default_factory=list)
     tickets_closed: list[str] = field(default_factory=list)
     tickets_kept: list[str] = field(default_factory=list)  # why each ticket stayed as it was
@@ -48,6 +51,8 @@ class Dismissal:
             parts.append(f"{len(self.approvals_withdrawn)} statement approval(s) withdrawn")
         if self.chains_closed:
             parts.append("escalation stopped")
+        if self.playbooks_stopped:
+            parts.append(f"playbook {', '.join(self.playbooks_stopped)} stopped")
         return " · ".join([*parts, *self.tickets_kept])
 
 
@@ -70,6 +75,14 @@ def dismiss_incident(config: Config, conn: StateConnection, dispatcher: AlertDis
     done = Dismissal(incident)
     # the chains close on their own tick once the incident is not open; closed now, nobody is paged meanwhile
     done.chains_closed = escalation_service(config, conn, dispatcher, clock).tick(only=incident_id)
+    # a playbook waiting (30 min, then page or notify) would carry on for a closed incident: it stops here
+    done.playbooks_stopped = [r["playbook"] for r in conn.execute(
+        "SELECT DISTINCT playbook FROM playbook_runs WHERE incident_id=? AND outcome=? ORDER BY playbook",
+        (incident_id, WAITING)).fetchall()]
+    conn.execute("UPDATE playbook_runs SET outcome=?, at=? WHERE incident_id=? AND outcome=?",
+                 (DISMISSED, now.isoformat(), incident_id, WAITING))
+    for name in done.playbooks_stopped:
+        AuditLog(conn).record(by, "playbook.stopped", incident.label, DISMISSED, at=now, playbook=name)
     approvals = ApprovalService(config, conn, dispatcher)
     statements = StatementStore(conn)
     for statement in statements.all(incident_id):

@@ -168,3 +168,20 @@ def test_the_slash_command_dismisses_with_the_reason_given(false_alarm):
     assert answer.startswith("处理中") and later is not None
     assert "已判定误报" in later("ULIN")
     assert IncidentService(dispatcher.conn).get(incident.id).dismissed["reason"] == "另一品牌的刷屏，不是我们"
+
+
+def test_a_playbook_waiting_on_the_dismissed_incident_stops(false_alarm):
+    from playbooks.engine import PlaybookEngine
+    from playbooks.schema import Playbook
+
+    config, clock, dispatcher, incident, *_ = false_alarm
+    conn = dispatcher.conn
+    book = Playbook.model_validate({"name": "follow_up", "trigger": {}, "steps": [
+        {"type": "wait", "duration": "30m"}, {"type": "task", "items": ["复盘"]}]})
+    engine = PlaybookEngine(config, conn, dispatcher, playbooks=[book], clock=lambda: clock.at)
+    assert engine.run(book, incident, "紧急") == ["wait: waiting"]
+    SlackInteractions(config, conn, clock=lambda: clock.at.timestamp()).act("dismiss", str(incident.id), "ULIN")
+    assert engine.tick(OPENED + timedelta(hours=1)) == []  # nothing resumed, no task added to a closed ticket
+    outcomes = [r["outcome"] for r in conn.execute("SELECT outcome FROM playbook_runs WHERE incident_id=?",
+                                                   (incident.id,)).fetchall()]
+    assert outcomes == ["dismissed"]
