@@ -83,7 +83,7 @@ def dismiss_incident(config: Config, conn: StateConnection, dispatcher: AlertDis
                  (DISMISSED, now.isoformat(), incident_id, WAITING))
     for name in done.playbooks_stopped:
         AuditLog(conn).record(by, "playbook.stopped", incident.label, DISMISSED, at=now, playbook=name)
-    approvals = ApprovalService(config, conn, dispatcher)
+    approvals = ApprovalService(config, conn, dispatcher, clock=clock)
     statements = StatementStore(conn)
     for statement in statements.all(incident_id):
         if statement.status == "draft" and statement.approval_id is not None \

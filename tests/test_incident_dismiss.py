@@ -161,13 +161,16 @@ def test_cli_dismiss_with_a_reason_and_the_list_says_so(false_alarm, capsys):
     assert "already dismissed" in capsys.readouterr().err
 
 
-def test_the_slash_command_dismisses_with_the_reason_given(false_alarm):
+def test_the_slash_command_dismisses_with_the_reason_given(false_alarm, slack):
     config, _, dispatcher, incident, *_ = false_alarm
     answer, later = SlackInteractions(config, dispatcher.conn).command(
-        "dismiss INC-1 另一品牌的刷屏，不是我们", "ULIN")
+        "dismiss INC-1 另一品牌的刷屏，不是我们 <!channel>", "ULIN")
     assert answer.startswith("处理中") and later is not None
     assert "已判定误报" in later("ULIN")
-    assert IncidentService(dispatcher.conn).get(incident.id).dismissed["reason"] == "另一品牌的刷屏，不是我们"
+    assert IncidentService(dispatcher.conn).get(incident.id).dismissed["reason"] == "另一品牌的刷屏，不是我们 <!channel>"
+    said = json.dumps([m for m in slack.messages if "误报 false alarm" in json.dumps(m, ensure_ascii=False)],
+                      ensure_ascii=False)
+    assert "另一品牌的刷屏" in said and "<!channel>" not in said  # what a person typed is inert in the thread
 
 
 def test_a_playbook_waiting_on_the_dismissed_incident_stops(false_alarm):
