@@ -19,6 +19,7 @@ from crisiswatch.db import Row, StateConnection, insert_id, transaction
 from crisiswatch.errors import CrisiswatchError
 
 PENDING, APPROVED, REJECTED, EXPIRED = "pending", "approved", "rejected", "expired"
+WITHDRAWN = "withdrawn"  # what it was asked about went away (an incident dismissed as a false alarm)
 
 
 class ApprovalRefused(CrisiswatchError):
@@ -118,10 +119,22 @@ class ApprovalService:
                 expired.append(approval_id)
         return expired
 
+    def withdraw(self, approval_id: int, by: str, reason: str) -> bool:
+        """Take back a pending request: it never expires nor pages; its thread says so and its buttons go.
+        False when it was no longer pending (decided or expired meanwhile)."""
+        cur = self.conn.execute("UPDATE approvals SET status=?, decided_by=?, decided_at=? WHERE id=? AND status=?",
+                                (WITHDRAWN, by, self.clock().isoformat(), approval_id, PENDING))
+        if not cur.rowcount:
+            return False
+        approval = self.get(approval_id)
+        self.audit.record(by, "approval.withdrawn", approval.subject, approval_id=approval_id, reason=reason)
+        self._post(approval, WITHDRAWN)
+        return True
+
     def _post(self, approval: Approval, what: str, severity: str = "重要", brand: str = "") -> None:
         """The request opens a thread; decisions go into it and refresh its buttons (Slack), on every route
         the request went to (a 重大 request reaches 管理层's route, a brand's request the brand's route)."""
-        label = {"request": "待审批", APPROVED: "已批准", REJECTED: "已驳回", EXPIRED: "已过期"}[what]
+        label = {"request": "待审批", APPROVED: "已批准", REJECTED: "已驳回", EXPIRED: "已过期", WITHDRAWN: "已撤回"}[what]
         asked = [] if what == "request" else self.dispatcher.outbox.with_prefix(f"approval:{approval.id}:request|")
         if asked:
             severity, brand = asked[0].message.severity, asked[0].message.brand

@@ -18,7 +18,11 @@ from crisiswatch.pii import mask
 SEVERITY_EMOJI = {"一般": ":large_blue_circle:", "重要": ":large_yellow_circle:", "紧急": ":large_orange_circle:",
                   "重大": ":red_circle:", "resolved": ":white_check_mark:"}
 INCIDENT_ACTIONS = (("ack", "Acknowledge 确认", "primary"), ("convert", "Convert to complaint 转工单", None),
-                    ("escalate", "Escalate 升级", "danger"), ("mute_1h", "Mute 1 h 静音", None))
+                    ("escalate", "Escalate 升级", "danger"), ("mute_1h", "Mute 1 h 静音", None),
+                    ("dismiss", "False alarm 误报", None))
+CONFIRM = {"dismiss": ("判定为误报 Dismiss?", "关闭事件，停止升级，撤回声明审批，工单按误报关闭。"
+                                              "Closes the incident, stops its escalation, withdraws its statement "
+                                              "approvals and closes its ticket as a false alarm.", "误报 Dismiss")}
 
 
 def safe(text: Any, limit: int | None = None) -> str:
@@ -96,12 +100,20 @@ def _buttons(prefix: str, value: str, actions: tuple) -> dict[str, Any]:
                   "text": {"type": "plain_text", "text": label}}
         if style:
             button["style"] = style
+        if action_id in CONFIRM:  # closes the incident and all it set going: asked once more
+            title, text, yes = CONFIRM[action_id]
+            button["confirm"] = {"title": {"type": "plain_text", "text": title},
+                                 "text": {"type": "plain_text", "text": text},
+                                 "confirm": {"type": "plain_text", "text": yes},
+                                 "deny": {"type": "plain_text", "text": "取消 Cancel"}}
         elements.append(button)
     return {"type": "actions", "block_id": f"{prefix}:{value}", "elements": elements}
 
 
 def _state_line(message: AlertMessage) -> str:
     facts = message.facts
+    if facts.get("dismissed"):
+        return f":no_entry_sign: 误报 dismissed as a false alarm by {escape_mrkdwn(str(facts['dismissed'].get('by')))}"
     if message.kind == "incident_resolved" or facts.get("status") == "resolved":
         return ":white_check_mark: 已恢复 resolved"
     if facts.get("acked_by"):

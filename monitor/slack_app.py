@@ -43,6 +43,7 @@ from crisiswatch.db import StateConnection, connect
 from crisiswatch.errors import CrisiswatchError
 from crisiswatch.localtime import local_time
 from monitor.incidents.service import IncidentService
+from playbooks.dismiss import dismiss_incident
 from playbooks.paging import escalation_service
 from playbooks.tickets.service import TicketService
 
@@ -148,8 +149,9 @@ class SlackInteractions:
         return f"不能操作 refused: {user} is not in crisiswatch's Slack staff list (alerts.slack.users)"
 
     # actions -----------------------------------------------------------------------------------
-    def act(self, action_id: str, value: str, user: str) -> str:
-        """Runs a button's action for the Slack user id `user`; returns the line shown to them."""
+    def act(self, action_id: str, value: str, user: str, reason: str = "") -> str:
+        """Runs a button's action for the Slack user id `user`; returns the line shown to them. `reason`: why
+        an incident is dismissed (the slash command's words; the button gives none)."""
         if action_id not in ("approve", "reject"):  # an approval's own approvers decide who may press it
             refusal = self.refused(user, action_id, f"INC-{value}")
             if refusal:
@@ -174,13 +176,14 @@ class SlackInteractions:
                     incident_id = int(value)
                     if incidents.get(incident_id) is None:
                         return f"no incident {incident_id}"
-                    reply = self._incident_action(action_id, incident_id, user, escalation, incidents)
+                    reply = self._incident_action(action_id, incident_id, user, escalation, incidents, reason)
                     AuditLog(self.conn).record(f"slack:{user}", f"slack.{action_id}", f"INC-{incident_id}")
             finally:
                 dispatcher.deliver_due()
         return reply
 
-    def _incident_action(self, action_id: str, incident_id: int, user: str, escalation: Any, incidents: Any) -> str:
+    def _incident_action(self, action_id: str, incident_id: int, user: str, escalation: Any, incidents: Any,
+                         reason: str = "") -> str:
         label = f"INC-{incident_id}"
         if action_id == "ack":
             try:
@@ -203,6 +206,15 @@ class SlackInteractions:
             return f"{label} 静音 muted until {local_time(until, self.config.alerts.timezone, '%H:%M %Z')} (thread updates suppressed)"
         if action_id == "convert":
             return self.open_ticket(incident_id, user)
+        if action_id == "dismiss":  # by the staff list's name, as the audit trail and the report name people
+            by = self.person(user) or f"slack:{user}"
+            try:
+                done = dismiss_incident(self.config, self.conn, escalation.dispatcher, incident_id,
+                                        reason=reason or "Slack 误报按钮 (false alarm button)", by=by,
+                                        clock=lambda: datetime.fromtimestamp(self.clock(), UTC))
+            except CrisiswatchError as exc:
+                return f"不能操作 refused: {exc}"
+            return done.summary()
         return f"unknown action {action_id!r}"
 
     def open_ticket(self, incident_id: int, user: str) -> str:
@@ -224,7 +236,7 @@ class SlackInteractions:
         """The immediate answer and, for slow sub-commands, the work to do after it."""
         verb, _, rest = text.strip().partition(" ")
         if verb in ("", "help"):
-            return "用法 usage: /crisiswatch status | ack INCIDENT | ticket INCIDENT", None
+            return "用法 usage: /crisiswatch status | ack INCIDENT | ticket INCIDENT | dismiss INCIDENT REASON", None
         if verb == "status":
             refusal = self.refused(user, "status", "incidents")
             if refusal:
@@ -244,7 +256,12 @@ class SlackInteractions:
             incident_id = parse_incident(rest)
             action = "ack" if verb == "ack" else "convert"
             return f"处理中 working on INC-{incident_id} …", lambda user="": self.act(action, str(incident_id), user)
-        return f"unknown sub-command {verb!r}: use status, ack or ticket", None
+        if verb == "dismiss":
+            target, _, reason = rest.strip().partition(" ")
+            incident_id = parse_incident(target)
+            return f"处理中 working on INC-{incident_id} …", \
+                lambda user="": self.act("dismiss", str(incident_id), user, reason=reason.strip())
+        return f"unknown sub-command {verb!r}: use status, ack, ticket or dismiss", None
 
 
 def slack_routes(config: Config, conn: StateConnection | None = None, *,

@@ -42,7 +42,7 @@ from playbooks.steps import STEP_TYPES
 from playbooks.steps.notify import page_operator
 from playbooks.steps.open_ticket import OpenTicketStep
 from playbooks.tickets.mirror import mirror_for
-from playbooks.tickets.models import SETTLED, TicketError
+from playbooks.tickets.models import TicketError
 from playbooks.tickets.service import TicketService
 
 logger = logging.getLogger(__name__)
@@ -146,33 +146,41 @@ class PlaybookEngine:
     def handle(self, change: IncidentChange, dry_run: bool = False) -> list[tuple[str, list[str]]]:
         """Runs every matching playbook; returns (playbook, step outcomes) for the operator."""
         severity = incident_severity(change.incident)
+        if change.kind == "escalated" and not dry_run:
+            self.follow_grade(change.incident, severity)
         ran = []
         for playbook in self.playbooks:
             if matches(playbook, change, severity):
                 ran.append((playbook.name, self.run(playbook, change.incident, severity, dry_run)))
-        if not dry_run and change.kind == "escalated":
-            self._regrade(change.incident, severity)
         if not dry_run and change.kind in ("opened", "escalated"):
             self._answered(change.incident)
         return ran
 
-    def _regrade(self, incident: Incident, severity: str) -> None:
-        """An escalated incident's ticket takes its graver grade (and that grade's deadlines): a ticket opened
-        重要 for a warning kept a working day to respond after the incident turned critical (紧急: 4 h)."""
-        ticket = self.tickets.for_incident(incident.id)
-        if ticket is None or ticket.status in SETTLED or severity_rank(severity) <= severity_rank(ticket.severity):
-            return
-        try:
-            ticket = self.tickets.classify(ticket.id, actor="playbook:escalation", expected_version=ticket.version,
-                                           severity=severity, now=self.clock())
-        except TicketError as exc:  # changed meanwhile, or refused: said, and the agent grades it by hand
-            logger.warning("%s escalated to %s, but its ticket %s kept grade %s: %s", incident.label, severity,
-                           ticket.number, ticket.severity, exc)
-            self.audit.record("playbook:escalation", "regrade", incident.label, "failed", at=self.clock(),
-                              ticket=ticket.number, severity=severity, error=str(exc))
-            return
-        self.audit.record("playbook:escalation", "regrade", incident.label, at=self.clock(), ticket=ticket.number,
-                          severity=severity, level=incident.level)
+    def follow_grade(self, incident: Incident, severity: str) -> list[str]:
+        """The tickets opened for the incident (no customer's) take its graver grade, as `ticket regrade` does
+        (deadlines from when their clocks started, an approved extension kept), the timeline saying why: a
+        ticket opened 重要 for a warning kept a working day to respond after the incident turned critical, and
+        a crisis regraded 紧急 → 重大 on a media report kept 紧急's deadlines all day. Never lowered: an agent's
+        graver reading stands. A ticket that cannot be regraded is said and audited, and holds up nothing.
+        Returns the tickets regraded."""
+        regraded = []
+        for ticket in self.tickets.all_for_incident(incident.id):
+            if not ticket.is_open or ticket.customer or severity_rank(severity) <= severity_rank(ticket.severity):
+                continue
+            try:
+                self.tickets.classify(ticket.id, actor="playbook:escalation", expected_version=ticket.version,
+                                      severity=severity, now=self.clock(),
+                                      note=f"事件 {incident.label} 等级由{ticket.severity}升为{severity}")
+            except TicketError as exc:  # changed meanwhile, or refused: said, and the agent grades it by hand
+                logger.warning("%s escalated to %s, but its ticket %s kept grade %s: %s", incident.label, severity,
+                               ticket.number, ticket.severity, exc)
+                self.audit.record("playbook:escalation", "regrade", incident.label, "failed", at=self.clock(),
+                                  ticket=ticket.number, severity=severity, error=str(exc))
+                continue
+            self.audit.record("playbook:escalation", "regrade", incident.label, at=self.clock(), ticket=ticket.number,
+                              severity=severity, level=incident.level)
+            regraded.append(ticket.number)
+        return regraded
 
     def _answered(self, incident: Incident) -> None:
         self.conn.execute(

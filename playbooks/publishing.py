@@ -13,6 +13,7 @@ new request, with the first request's time limit, and the earlier round stays in
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -24,6 +25,10 @@ from crisiswatch.db import StateConnection, transaction
 from crisiswatch.errors import CrisiswatchError
 from monitor.incidents.service import IncidentService
 from playbooks.statements import REVISABLE, Statement, StatementStore, StatementVersion, check_text
+from playbooks.tickets.models import TicketError
+from playbooks.tickets.service import TicketService
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_MINUTES = 120  # as draft_statement's timeout_minutes, when the first request is not found
 
@@ -53,6 +58,7 @@ class StatementDesk:
                                          clock=clock)
         self.conn = conn
         self.incidents = IncidentService(conn)
+        self.tickets = TicketService.from_config(config, conn, clock=clock)
 
     def list(self) -> list[Statement]:
         self._settle()
@@ -157,4 +163,18 @@ class StatementDesk:
             raise
         self.audit.record(by, "statement.publish", f"INC-{published.incident_id}", "published",
                           statement=statement_id, missed_window=published.missed_window)
+        self._first_response(published, by)
         return published
+
+    def _first_response(self, published: Statement, by: str) -> None:
+        """The crisis tickets of the incident (no customer's) count the statement as their 首次响应: the ticket
+        escalated "首次响应已超时" two minutes after the brand had spoken."""
+        for ticket in self.tickets.all_for_incident(published.incident_id):
+            if not ticket.is_open or ticket.customer or ticket.first_reply_at is not None:
+                continue
+            try:
+                self.tickets.respond_publicly(ticket.id, actor=by, expected_version=ticket.version,
+                                              statement_id=published.id, now=published.published_at)
+            except TicketError as exc:  # changed meanwhile: the statement is out all the same
+                logger.warning("statement %s published; ticket %s not marked as answered: %s", published.id,
+                               ticket.number, exc)

@@ -62,7 +62,7 @@ def test_incident_message_has_numbers_chart_posts_links_and_buttons(tmp_path, sl
     assert "<!channel>" not in blob and "<@U999>" not in blob and "13812345678" not in blob
     assert "138\uff0a\uff0a\uff0a\uff0a5678" in blob  # masked; the mask's stars can't start bold text
     actions = [b for b in blocks_of(post) if b["type"] == "actions"][0]
-    assert [e["action_id"] for e in actions["elements"]] == ["ack", "convert", "escalate", "mute_1h"]
+    assert [e["action_id"] for e in actions["elements"]] == ["ack", "convert", "escalate", "mute_1h", "dismiss"]
     assert "http://127.0.0.1:8470/incidents/" in blob
     # the chart went into the incident's thread as a real PNG, via the v2 upload
     [chart] = slack.files()

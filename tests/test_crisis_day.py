@@ -18,6 +18,7 @@ from monitor.incidents.service import IncidentService
 from monitor.loop import RunLoop
 from monitor.slack_app import SlackInteractions
 from playbooks.compose import incident_message
+from playbooks.publishing import StatementDesk
 from playbooks.statements import StatementStore
 from playbooks.tickets.service import TicketService
 from tests.conftest import config_dict
@@ -151,6 +152,13 @@ def test_a_media_report_hours_into_the_crisis_raises_its_grade_and_management_is
     assert len(told) == 1 and "事件升级" in told[0].params["text"] and "重大" in told[0].params["text"]
     events = IncidentService(conn).events(incident.id)
     assert [e["detail"] for e in events if e["kind"] == "regraded"] == [{"was": "紧急", "grade": "重大"}]
+    # the ticket its playbook opened follows it, with 重大's deadlines, and its timeline says why
+    tickets = TicketService.from_config(config, conn)
+    ticket = tickets.for_incident(incident.id)
+    assert ticket.severity == "重大", tickets.timeline(ticket.id)
+    [regraded] = [e for e in tickets.timeline(ticket.id) if e["kind"] == "classified"]
+    assert regraded["detail"]["note"] == f"事件 {incident.label} 等级由紧急升为重大"
+    assert regraded["detail"]["previous_severity"] == "紧急" and "response" in regraded["detail"]["deadlines"]
 
 
 def test_an_approval_decided_is_said_wherever_it_was_asked(tmp_path, slack):
@@ -202,3 +210,32 @@ def test_the_resolution_says_the_counts_of_the_whole_crisis_as_its_page_and_repo
         blocks = json.dumps(message["blocks"], ensure_ascii=False)
         assert f"负面 {spread['negative']}" in blocks, blocks
         assert f"黑猫投诉 {spread['sources']['tousu_sina']}" in blocks and f"微博 {spread['sources']['weibo']}" in blocks
+
+
+def test_publishing_the_holding_statement_is_the_crisis_tickets_first_response(tmp_path):
+    # 09:00 a 重大 crisis opens its ticket (首次响应 within 1 h); the statement is published at 09:58. Before, the
+    # ticket still escalated "首次响应已超时" at 10:00: no customer raised it, and the public was answered.
+    config = make_config(tmp_path)
+    conn = connect(config.state_store)
+    opened = datetime(2026, 11, 18, 1, 0, tzinfo=UTC)
+    published_at = opened + timedelta(minutes=58)
+    incident = open_incident(conn, at=opened)
+    tickets = TicketService.from_config(config, conn)
+    crisis = tickets.open(title="极光优选 取暖器烫伤", severity="重大", category="product_quality", brand="aurora",
+                          incident_id=incident.id, actor="playbook:product_safety", now=opened)
+    customer = tickets.intake(channel="phone", customer="王女士", contact="13800000000", summary="取暖器烫伤了孩子",
+                              actor="agent", category="product_quality", severity="重大", now=opened)
+    conn.execute("UPDATE tickets SET incident_id=? WHERE id=?", (incident.id, customer.id))
+    store = StatementStore(conn)
+    s = store.draft(incident_id=incident.id, playbook="product_safety", ticket_number=crisis.number, template="t",
+                    text="【极光优选关于取暖器的说明】", approvers=["pr-lead"], incident_start=opened,
+                    ready_at=opened + timedelta(minutes=5), window_minutes=240)
+    store.decide(s.id, "approved", "pr-lead", opened + timedelta(minutes=40))
+    StatementDesk(config, conn, clock=lambda: published_at).publish(s.id, "pr-lead")
+    answered = tickets.get(crisis.id)
+    assert answered.first_reply_at == published_at
+    assert tickets.timeline(crisis.id)[-1]["kind"] == "statement_published"
+    late = tickets.check_sla(opened + timedelta(minutes=62))["breaches"]
+    assert not [b for b in late if b["ticket"] == crisis.number and b["timer"] == "response"], late
+    # the customer who called is answered by a reply to them, not by the public statement
+    assert tickets.get(customer.id).first_reply_at is None

@@ -192,3 +192,20 @@ def test_an_acknowledgement_and_an_escalation_appear_on_the_open_incident_page(t
         AuditLog(conn).record("playbook:complaint_surge", "page", opened.label, "done", to="pr-lead")
         page.wait_for_selector(f"#inc-timeline li[data-kind^='step.page'] >> nth={steps}", timeout=10_000)
     conn.close()
+
+
+def test_an_incident_dismissed_as_a_false_alarm_says_so_on_its_page_and_the_overview(tmp_path):
+    """A false alarm (误报) read as a crisis handled: its page said only 恢复于, its timeline marker its level."""
+    site = build_site(tmp_path)
+    conn = connect(site.db)
+    IncidentService(conn).dismiss(site.incident_id, datetime.now(UTC), "另一品牌的刷屏", "lin")
+    conn.close()
+    with serve(site) as base:
+        s = login(base, "viv")
+        text = _text(s.get(f"{base}/incidents/{site.incident_id}", timeout=20).text)
+        overview = s.get(f"{base}/api/overview?range=7d", timeout=20).json()
+    assert "误报 · lin：另一品牌的刷屏" in text and "恢复于" not in text
+    assert "lin 判定为误报，事件关闭：另一品牌的刷屏" in text
+    assert not [word for word in INTERNAL if word in text]
+    [marker] = [m for m in overview["timeline"]["incidents"] if m["id"] == site.incident_id]
+    assert marker["dismissed"] is True

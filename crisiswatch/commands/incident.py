@@ -1,4 +1,5 @@
-"""`crisiswatch incident list`, `crisiswatch incident report INC-N [--format md|html] [--out FILE]`.
+"""`crisiswatch incident list`, `crisiswatch incident report INC-N [--format md|html] [--out FILE]`,
+`crisiswatch incident dismiss INC-N --reason TEXT` (a false alarm, 误报: see playbooks.dismiss).
 
 The report is the post-incident review (复盘) a PR lead presents: key moments, the golden window, the numbers
 the incident page shows, the timeline and the curve (a chart in the html format)."""
@@ -6,6 +7,7 @@ the incident page shows, the timeline and the curve (a chart in the html format)
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from datetime import UTC, datetime
 
@@ -22,6 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     report.add_argument("incident", help="INC-N or N")
     report.add_argument("--format", choices=("md", "html"), default="md", help="html: one page with the curve drawn")
     report.add_argument("--out", help="write to this file (default: stdout)")
+    dismiss = ss.add_parser("dismiss", help="dismiss as a false alarm (误报): resolve it, stop its escalation, "
+                                            "withdraw its statement approvals, close its ticket as 误报")
+    dismiss.add_argument("incident", help="INC-N or N")
+    dismiss.add_argument("--reason", required=True, help="what made it a false alarm (kept in the audit trail)")
+    dismiss.add_argument("--as", dest="actor", help="who is dismissing it (default: your login name)")
     p.set_defaults(func=run)
 
 
@@ -53,12 +60,16 @@ def run(args: argparse.Namespace) -> int:
         found = incidents.list(limit=50)
         for i in found:
             state = f"resolved {local_time(i.resolved_at, zone)}" if i.resolved_at else "open"
+            if i.dismissed:
+                state = f"误报 dismissed by {i.dismissed['by']}: {i.dismissed['reason']}"
             print(f"{i.label}  {config.brand_name(i.brand)}  {i.severity}  opened {local_time(i.opened_at, zone)}  "
                   f"{state}  {i.summary}")
         if not found:
             print("no incidents")
         return 0
     incident_id = _incident_id(args.incident)
+    if args.incident_command == "dismiss":
+        return _dismiss(config, conn, incident_id, args.reason, args.actor or f"cli:{getpass.getuser()}")
     backend = open_backend(config.index.url)
     try:
         service = IncidentPageService(backend, incidents, TicketService.from_config(config, conn), StatementStore(conn),
@@ -78,4 +89,15 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CrisiswatchError(f"cannot write {args.out}: {exc}") from None
     print(f"report written to {args.out}")
+    return 0
+
+
+def _dismiss(config, conn, incident_id: int, reason: str, by: str) -> int:  # noqa: ANN001
+    from alerts.dispatch import AlertDispatcher, build_channels
+    from playbooks.dismiss import dismiss_incident
+
+    dispatcher = AlertDispatcher(config, conn, build_channels(config, conn))
+    done = dismiss_incident(config, conn, dispatcher, incident_id, reason=reason, by=by)
+    print(done.summary())
+    print("the line in its Slack thread goes out with the run loop's next delivery")
     return 0

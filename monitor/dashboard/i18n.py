@@ -140,6 +140,7 @@ TEXT: dict[str, dict[str, str]] = {
     "lasting": {"zh": "已持续", "en": "Lasting"},
     "lasted": {"zh": "持续", "en": "Lasted"},
     "resolved_at": {"zh": "恢复于", "en": "Resolved"},
+    "false_alarm": {"zh": "误报", "en": "False alarm"},
     "golden_window": {"zh": "黄金时间（首次声明）", "en": "Golden window (first statement)"},
     "golden_left": {"zh": "剩余", "en": "left"},
     "statement": {"zh": "声明", "en": "Statement"},

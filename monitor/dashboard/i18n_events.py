@@ -24,6 +24,7 @@ EVENTS: dict[str, tuple[str, str]] = {
     "incident.acknowledged": ("{by} 确认了事件", "{by} acknowledged the incident"),
     "incident.resolved": ("事件恢复正常", "Incident back to normal"),
     "incident.reopened": ("事件重新开启", "Incident reopened"),
+    "incident.dismissed": ("{by} 判定为误报，事件关闭：{reason}", "{by} dismissed it as a false alarm: {reason}"),
     "step.notify.done": ("已发送告警", "Alert sent"),
     "step.notify.skipped": ("告警未发送（未配置接收方）", "Alert skipped (no route)"),
     "step.page.done": ("已启动升级呼叫", "Paging started"),
@@ -58,6 +59,8 @@ EVENTS: dict[str, tuple[str, str]] = {
     "ticket.merged_from": ("并入重复工单 {number}", "Duplicate {number} merged in"),
     "ticket.close": ("工单已关闭", "Ticket closed"),
     "ticket.reopen": ("工单重新打开", "Ticket reopened"),
+    "ticket.dismissed": ("工单按误报关闭", "Ticket closed as a false alarm"),
+    "ticket.statement_published": ("公开声明已发布，计为首次响应", "Public statement published: the first response"),
     "ticket.archive": ("工单已归档，记录冻结", "Ticket archived: its record is frozen"),
     "ticket.note": ("备注：{text}", "Note: {text}"),
     "ticket.assigned": ("指派给{department}", "Assigned to {department}"),
@@ -90,6 +93,7 @@ EVENTS: dict[str, tuple[str, str]] = {
     "approval.rejected": ("{actor} 驳回了声明", "{actor} rejected the statement"),
     "approval.refused": ("{actor} 无权审批，已拒绝", "{actor} may not approve: refused"),
     "approval.expired": ("声明审批超时", "Statement approval expired"),
+    "approval.withdrawn": ("{actor} 撤回了声明审批（误报）", "{actor} withdrew the statement's approval (false alarm)"),
     "slack": ("{actor} 在 Slack 上操作", "{actor} acted in Slack"),
     "other": ("其他处理记录", "Other action"),
 }
@@ -99,7 +103,8 @@ LEVELS = {"warning": ("预警", "warning"), "critical": ("严重", "critical")}
 STATEMENT_STATUS = {"none": ("尚未起草", "not drafted"), "draft": ("待审批", "awaiting approval"),
                     "approved": ("已批准，待发布", "approved, to publish"), "published": ("已发布", "published"),
                     "rejected": ("已驳回，待修改后重新提交", "rejected: to revise and resubmit"),
-                    "expired": ("审批超时，待重新提交", "approval expired: to resubmit")}
+                    "expired": ("审批超时，待重新提交", "approval expired: to resubmit"),
+                    "withdrawn": ("已撤回（误报）", "withdrawn (false alarm)")}
 
 
 class _Blank(dict):

@@ -18,6 +18,7 @@ from index.base import Backend, MentionFilter
 from monitor.dashboard.i18n_events import collapse_repeats, event_text, level_text
 from monitor.dashboard.incident_page import IncidentPageService
 from monitor.explain import LEAD as FIRST_POST_LOOKBACK  # the incident page's window starts this long before
+from monitor.incidents.models import Incident
 
 
 def _source(name: str) -> str:
@@ -79,6 +80,8 @@ def build_postmortem(service: IncidentPageService, incident_id: int, now: dateti
                  e["detail"]["grade"] if e["kind"] == "regraded" else level_text(e["detail"].get("level", ""), "zh"))
           for e in raised),
         Moment("resolved", "解决 resolved", inc.resolved_at),
+        *([Moment("dismissed", "误报 dismissed as a false alarm", datetime.fromisoformat(inc.dismissed["at"]),
+                  f"{inc.dismissed['by']}: {inc.dismissed['reason']}")] if inc.dismissed else []),
         *([Moment("widest", "最广传播 widest-reaching post", widest.created_at,
                   f"{_source(widest.source)} @{widest.author.name} ({widest.author.followers:,} followers)")]
           if widest is not None else []),
@@ -122,12 +125,19 @@ def _golden_line(report: dict) -> str:
             f"to {due}")
 
 
+def incident_state(inc: Incident) -> str:
+    """Open, resolved, or dismissed as a false alarm (误报) with who and why: the last is no crisis handled."""
+    if inc.dismissed:
+        return f"误报 false alarm, dismissed by {inc.dismissed['by']}: {inc.dismissed['reason']}"
+    return "已解决 resolved" if inc.resolved_at else "进行中 still open"
+
+
 def render_markdown(report: dict) -> str:
     inc, zone, s = report["incident"], report["zone"], report["spreading"]
     zone_name = getattr(zone, "key", str(zone))
     out = [f"# 复盘报告 post-incident report · {report['brand_name']} {inc.label}", "",
            f"等级 grade {report['grade']} · {level_text(inc.level, 'zh')} · "
-           f"{'已解决 resolved' if inc.resolved_at else '进行中 still open'}"
+           f"{incident_state(inc)}"
            + (f" · 工单 ticket {report['ticket'].number}" if report["ticket"] else ""),
            f"Times in {zone_name}.", "", "## 关键时间 key moments", "", "| moment | time | |", "|---|---|---|"]
     for m in report["moments"]:
@@ -212,6 +222,7 @@ def render_html(report: dict) -> str:
             "<style>body{font-family:sans-serif;max-width:820px;margin:2em auto}td,th{padding:2px 8px;text-align:left}"
             "</style></head><body>"
             f"<h1>{esc(title)}</h1><p>等级 {esc(report['grade'])} · {esc(level_text(inc.level, 'zh'))} · "
+            f"<span id=\"state\">{esc(incident_state(inc))}</span> · "
             f"times in {esc(getattr(zone, 'key', str(zone)))}</p>"
             f"<h2>关键时间 key moments</h2><table id=\"moments\">{rows}</table>"
             f"<p id=\"golden\">黄金时间 golden window: {esc(_golden_line(report))}</p>"

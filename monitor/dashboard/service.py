@@ -140,7 +140,7 @@ class DashboardService:
                 neg[i] += bucket.count
         markers = [
             {"id": i.id, "label": i.label, "brand": i.brand, "level": i.level, "at": i.opened_at.isoformat(),
-             "status": i.status}
+             "status": i.status, "dismissed": bool(i.dismissed)}
             for i in self.incidents.opened_between(flt.since, flt.until, brand=view.brand)
         ]
         # the newest bucket is still filling: the page draws it as partial, not as a drop

@@ -39,6 +39,11 @@ class Incident:
         return self.status == OPEN
 
     @property
+    def dismissed(self) -> dict[str, Any] | None:
+        """Who dismissed it as a false alarm (误报), when and why; None for an incident that was not."""
+        return self.facts.get("dismissed")
+
+    @property
     def label(self) -> str:
         return f"INC-{self.id}"
 
@@ -61,6 +66,6 @@ def incident_severity(incident: Incident) -> str:
 class IncidentChange:
     """What a signal did: opened a new incident, updated an open one, or resolved one."""
 
-    kind: str  # "opened" | "updated" | "escalated" | "reopened" | "resolved"
+    kind: str  # "opened" | "updated" | "escalated" | "reopened" | "resolved" | "suppressed"
     incident: Incident
-    note: str = ""  # what a reopening signal said (the incident's summary stays its peak's)
+    note: str = ""  # what a reopening (or suppressed) signal said (the incident's summary stays its peak's)

@@ -117,6 +117,9 @@ class IncidentService:
                 absorbed = host
             if cooldown is not None:
                 previous = self.recently_resolved(signal.key, signal.rule, signal.at, cooldown)
+                if previous is not None and previous.dismissed:
+                    # the team said this signal is noise: within the cooldown it opens nothing (the loop logs it)
+                    return IncidentChange("suppressed", previous, note=signal.summary)
                 if previous is not None:
                     self.conn.execute(
                         "UPDATE incidents SET status=?, resolved_at=NULL, version=version+1 WHERE id=?",
@@ -206,6 +209,24 @@ class IncidentService:
             )
             self._event(incident_id, "resolved", reason=reason, by=by)
         return IncidentChange("resolved", self.get(incident_id))
+
+    def dismiss(self, incident_id: int, at: datetime, reason: str, by: str) -> Incident:
+        """Resolve the incident as a false alarm (误报), open or already resolved, keeping who and why; the same
+        signal then opens nothing within the detection cooldown. Raises ValueError when it was dismissed already."""
+        with transaction(self.conn):
+            incident = self.get(incident_id)
+            if incident.dismissed:
+                raise ValueError(f"{incident.label} was already dismissed as a false alarm by "
+                                 f"{incident.dismissed['by']}")
+            dismissed = {"reason": reason, "by": by, "at": at.isoformat()}
+            facts = json.dumps({**incident.facts, "dismissed": dismissed}, ensure_ascii=False, default=str)
+            # an incident resolved already (quiet for a while) keeps its resolution time, as its report says it
+            self.conn.execute(
+                "UPDATE incidents SET status=?, resolved_at=COALESCE(resolved_at, ?), updated_at=?, facts=?,"
+                " version=version+1 WHERE id=?",
+                (RESOLVED, at.isoformat(), at.isoformat(), facts, incident_id))
+            self._event(incident_id, "dismissed", reason=reason, by=by)
+        return self.get(incident_id)
 
     def acknowledge(self, incident_id: int, by: str) -> Incident:
         with transaction(self.conn):

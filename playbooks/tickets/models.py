@@ -36,6 +36,9 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "reopen": ((RESOLVED, FOLLOWED_UP, CLOSED), IN_PROGRESS),
 }
 ACTIONS = tuple(TRANSITIONS)
+# A ticket a crisis playbook opened for an incident dismissed as a false alarm: closed (已关闭) by its own event
+# ("dismissed"), with no 回访 (no customer raised it); the monthly report counts it apart under this name
+FALSE_ALARM = "误报"
 OPEN_STATUSES = (NEW, ACCEPTED, IN_PROGRESS, REPLIED)
 SETTLED = (CLOSED, ARCHIVED)  # no SLA clock runs in these (every milestone reached)
 

@@ -27,7 +27,7 @@ from crisiswatch.errors import CrisiswatchError
 from crisiswatch.localtime import local_time
 from crisiswatch.mention import CATEGORY_LABELS
 from playbooks.tickets.linking import SAME_CUSTOMER
-from playbooks.tickets.models import STATUSES
+from playbooks.tickets.models import FALSE_ALARM, STATUSES
 from playbooks.tickets.report_html import render_html
 from playbooks.tickets.report_parts import Report, _num, _pct
 from playbooks.tickets.service import TicketService
@@ -60,8 +60,8 @@ class AsOf:
                 self.breaches[row["ticket_id"]] += 1
             elif datetime.fromisoformat(row["at"]) >= until:
                 continue
-            elif detail.get("to") in STATUSES:
-                self.statuses[row["ticket_id"]] = detail["to"]
+            elif detail.get("to") in STATUSES:  # a false alarm's closing is counted apart from the others
+                self.statuses[row["ticket_id"]] = FALSE_ALARM if row["kind"] == "dismissed" else detail["to"]
             elif row["kind"] == "created" and detail.get("departments"):
                 self.departments[row["ticket_id"]] = detail["departments"][0]
             elif row["kind"] == "assigned" and detail.get("department"):

@@ -30,7 +30,9 @@ from playbooks.tickets.models import (
     CLOSED,
     DEFAULT_REPLY_VIA,
     DEPARTMENTS,
+    FALSE_ALARM,
     INTAKE,
+    OPEN_STATUSES,
     REPLY_VIA,
     RESOLVED,
     SETTLED,
@@ -124,6 +126,11 @@ class TicketService:
         row = self.conn.execute("SELECT id FROM tickets WHERE incident_id=? ORDER BY id LIMIT 1",
                                 (incident_id,)).fetchone()
         return self.get(row[0]) if row else None
+
+    def all_for_incident(self, incident_id: int) -> builtins.list[Ticket]:
+        """Every ticket opened for the incident, oldest first (a fail-safe one beside the playbook's, say)."""
+        rows = self.conn.execute("SELECT id FROM tickets WHERE incident_id=? ORDER BY id", (incident_id,)).fetchall()
+        return [self.get(r[0]) for r in rows]
 
     def list(self, status: str | None = None, severity: str | None = None, category: str | None = None,
              brand: str | None = None, breached: bool | None = None, limit: int = 100,
@@ -736,7 +743,7 @@ class TicketService:
         raise TicketError(f"an extension is approved by a member of {APPROVERS} ({'、'.join(approvers)}); {who}")
 
     def classify(self, ticket_id: int | str, *, actor: str, expected_version: int, category: str | None = None,
-                 severity: str | None = None, now: datetime | None = None) -> Ticket:
+                 severity: str | None = None, now: datetime | None = None, note: str | None = None) -> Ticket:
         """The agent confirms or corrects the category and grade. A new grade sets its deadlines from when the clocks
         started, except what the grade does not decide: an approved extension later than the new 办结 stays, and
         once the plan was given (the first reply) the result stays due `feedback` after it. The event records
@@ -747,6 +754,8 @@ class TicketService:
             raise TicketError(f"unknown grade {severity!r} (grades: {', '.join(SEVERITIES)})")
         sets: dict[str, Any] = {}
         detail: dict[str, Any] = {"category": category, "severity": severity}
+        if note:  # why, when it was not the agent's reading (the incident's grade rose)
+            detail["note"] = note
         if category:
             sets["category"] = category
         if severity:
@@ -784,6 +793,42 @@ class TicketService:
     def _planned(ticket: Ticket) -> bool:
         """Whether the customer was given the plan (a first reply) since the clocks last started."""
         return ticket.first_reply_at is not None and ticket.first_reply_at >= ticket.started_at
+
+    def dismiss(self, ticket_id: int | str, *, actor: str, expected_version: int, reason: str,
+                now: datetime | None = None) -> Ticket:
+        """Close a ticket opened for an incident dismissed as a false alarm (误报): straight to 已关闭, with no
+        reply, resolution or 回访, since no customer raised it and nobody waits for an answer. A customer's
+        ticket is refused: its grievance is answered whatever became of the incident."""
+        def check(t: Ticket) -> None:
+            if t.incident_id is None or t.customer:
+                raise TicketError(f"ticket {t.number} was raised by a customer, not opened for an incident: close it "
+                                  f"the usual way (`ticket close`)")
+            if t.status not in OPEN_STATUSES:
+                raise TicketError(f"ticket {t.number} is {t.status}: only an open ticket is closed as {FALSE_ALARM}")
+
+        now = _utc(now or self.now())
+        return self._change(ticket_id, expected_version, actor, "dismissed", {"status": CLOSED, "closed_at": now,
+                            "paused_at": None}, now, check, to=CLOSED, resolution=FALSE_ALARM, note=reason)
+
+    def respond_publicly(self, ticket_id: int | str, *, actor: str, expected_version: int, statement_id: int,
+                         now: datetime | None = None) -> Ticket:
+        """A published holding statement is the first response (首次响应) of a ticket opened for its incident:
+        no single customer raised it, so the public is the one answered, and the statement is the answer with
+        the plan (what is being checked, what was stopped). It stops the 首次响应 clock and, as a first reply
+        does, starts the result's (结果反馈 due `feedback` after it). The status stays the desk's to move."""
+        def check(t: Ticket) -> None:
+            if t.incident_id is None or t.customer:
+                raise TicketError(f"ticket {t.number} was raised by a customer: a public statement does not "
+                                  f"answer them (reply to them: `ticket reply`)")
+            if t.first_reply_at is not None:
+                raise TicketError(f"ticket {t.number} had its first response at {self.local(t.first_reply_at)}")
+
+        now = _utc(now or self.now())
+        sets: dict[str, Any] = {
+            "first_reply_at": now,
+            "feedback_due": lambda t: self.clock.feedback_after_plan(t.severity, now, t.resolve_due)}
+        return self._change(ticket_id, expected_version, actor, "statement_published", sets, now, check,
+                            statement=statement_id)
 
     def local(self, when: datetime | str | None) -> str:
         """A time as staff read it: in the team's time zone."""

@@ -79,7 +79,8 @@
         symbol: ["none", "none"], silent: false,
         lineStyle: { color: "#b42318", type: "dashed", width: 1.5 },
         label: { formatter: (p) => p.name, color: "#b42318", fontWeight: "bold", position: "end" },
-        data: tl.incidents.map((inc) => ({ name: `${inc.label} ${T(inc.level)}`, xAxis: Date.parse(inc.at) })),
+        data: tl.incidents.map((inc) => ({ name: `${inc.label} ${T(inc.dismissed ? "false_alarm" : inc.level)}`,
+                                          xAxis: Date.parse(inc.at) })),
       },
     });
     if (partial !== null) {

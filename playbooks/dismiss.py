@@ -1,0 +1,109 @@
+"""Dismissing an incident as a false alarm (误报): everything the crisis response set going for it stops.
+
+The team says a signal was noise (a spam burst on another brand): the incident is resolved as a false alarm
+with who and why; its escalation chains close; its statements' pending approvals are withdrawn (they never
+expire, so nobody is paged about them); the ticket its playbook opened is closed as 误报 (no customer raised
+it, so no reply and no 回访); one line goes into its Slack thread; and the same signal opens nothing within the
+detection cooldown (`IncidentService.apply`). Slack's button, `crisiswatch incident dismiss` and the console
+all come here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from alerts.approvals import ApprovalService
+from alerts.dispatch import AlertDispatcher
+from crisiswatch.audit import AuditLog
+from crisiswatch.config import Config
+from crisiswatch.db import StateConnection
+from crisiswatch.errors import CrisiswatchError
+from monitor.incidents.models import Incident
+from monitor.incidents.service import IncidentService
+from playbooks.compose import incident_message
+from playbooks.engine import WAITING
+from playbooks.paging import escalation_service
+from playbooks.statements import StatementStore
+from playbooks.tickets.models import FALSE_ALARM, TicketError
+from playbooks.tickets.service import TicketService
+
+logger = logging.getLogger(__name__)
+DISMISSED = "dismissed"  # the outcome of a playbook step that was waiting when its incident was dismissed
+
+
+@dataclass
+class Dismissal:
+    incident: Incident
+    chains_closed: list[str] = field(default_factory=list)
+    playbooks_stopped: list[str] = field(default_factory=list)
+    approvals_withdrawn: list[int] = field(default_factory=list)
+    tickets_closed: list[str] = field(default_factory=list)
+    tickets_kept: list[str] = field(default_factory=list)  # why each ticket stayed as it was
+
+    def summary(self) -> str:
+        parts = [f"{self.incident.label} 已判定误报 dismissed as a false alarm"]
+        if self.tickets_closed:
+            parts.append(f"ticket {', '.join(self.tickets_closed)} closed as {FALSE_ALARM}")
+        if self.approvals_withdrawn:
+            parts.append(f"{len(self.approvals_withdrawn)} statement approval(s) withdrawn")
+        if self.chains_closed:
+            parts.append("escalation stopped")
+        if self.playbooks_stopped:
+            parts.append(f"playbook {', '.join(self.playbooks_stopped)} stopped")
+        return " · ".join([*parts, *self.tickets_kept])
+
+
+def dismiss_incident(config: Config, conn: StateConnection, dispatcher: AlertDispatcher, incident_id: int, *,
+                     reason: str, by: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Dismissal:
+    """Dismiss the incident as a false alarm (open, or resolved already with its follow-ups still running).
+    Raises CrisiswatchError, changing nothing, for an unknown incident, no reason, or one dismissed already."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise CrisiswatchError("a dismissal needs a reason (what made it a false alarm), for the audit trail")
+    incidents = IncidentService(conn)
+    if incidents.get(incident_id) is None:
+        raise CrisiswatchError(f"no incident INC-{incident_id} (see `crisiswatch incident list`)")
+    now = clock()
+    try:
+        incident = incidents.dismiss(incident_id, now, reason, by)
+    except ValueError as exc:
+        raise CrisiswatchError(str(exc)) from None
+    AuditLog(conn).record(by, "incident.dismiss", incident.label, at=now, reason=reason)
+    done = Dismissal(incident)
+    # the chains close on their own tick once the incident is not open; closed now, nobody is paged meanwhile
+    done.chains_closed = escalation_service(config, conn, dispatcher, clock).tick(only=incident_id)
+    # a playbook waiting (30 min, then page or notify) would carry on for a closed incident: it stops here
+    done.playbooks_stopped = [r["playbook"] for r in conn.execute(
+        "SELECT DISTINCT playbook FROM playbook_runs WHERE incident_id=? AND outcome=? ORDER BY playbook",
+        (incident_id, WAITING)).fetchall()]
+    conn.execute("UPDATE playbook_runs SET outcome=?, at=? WHERE incident_id=? AND outcome=?",
+                 (DISMISSED, now.isoformat(), incident_id, WAITING))
+    for name in done.playbooks_stopped:
+        AuditLog(conn).record(by, "playbook.stopped", incident.label, DISMISSED, at=now, playbook=name)
+    approvals = ApprovalService(config, conn, dispatcher, clock=clock)
+    statements = StatementStore(conn)
+    for statement in statements.all(incident_id):
+        if statement.status == "draft" and statement.approval_id is not None \
+                and approvals.withdraw(int(statement.approval_id), by, reason):
+            done.approvals_withdrawn.append(int(statement.approval_id))
+        if statement.status == "draft":
+            statements.decide(statement.id, "withdrawn", by, now)
+    tickets = TicketService.from_config(config, conn, clock=clock)
+    for ticket in tickets.all_for_incident(incident_id):
+        if not ticket.is_open:
+            continue
+        try:
+            tickets.dismiss(ticket.id, actor=by, expected_version=ticket.version, reason=reason, now=now)
+            done.tickets_closed.append(ticket.number)
+        except TicketError as exc:  # a customer's ticket is answered whatever became of the incident
+            done.tickets_kept.append(str(exc))
+    message = incident_message(config, incident, incident.severity, kind="incident_resolved", chart=False)
+    line = f"误报 false alarm: {by} dismissed {incident.label}: {reason}"
+    dispatcher.enqueue(f"incident:{incident.id}:dismissed",
+                       replace(message, title=f"{config.brand_name(incident.brand)} 误报，事件关闭 ({incident.label})",
+                               summary=line))
+    logger.info("%s", done.summary())
+    return done
