@@ -33,7 +33,7 @@ from crisiswatch.db import StateConnection
 from crisiswatch.lease import LeaseLost
 from crisiswatch.mention import severity_rank
 from index.base import Backend
-from monitor.incidents.models import OPEN, Incident, IncidentChange, incident_severity
+from monitor.incidents.models import LEVEL_RANK, OPEN, Incident, IncidentChange, incident_severity
 from monitor.incidents.service import IncidentService
 from playbooks.checks import check_playbook
 from playbooks.context import StepContext
@@ -51,7 +51,6 @@ SHIPPED_PLAYBOOKS = Path(__file__).parent / "library"
 WAITING, RUNNING, FAILED = "waiting", "running", "failed"
 RESUMED = (WAITING, RUNNING, FAILED)  # what `tick` runs again
 RETRY_KEYS = ("error", "attempts", "retry_at")  # the engine's own keys in a failed step's record
-LEVEL_RANK = {"warning": 1, "critical": 2}
 
 
 def retry_pause(attempts: int) -> timedelta:

@@ -9,6 +9,7 @@ from typing import Any
 from crisiswatch.mention import severity_rank
 
 OPEN, RESOLVED = "open", "resolved"
+LEVEL_RANK = {"warning": 1, "critical": 2}  # a signal at a higher level escalates its incident
 _LEVEL_GRADE = {"warning": "重要", "critical": "紧急"}
 
 

@@ -8,9 +8,7 @@ from typing import Any
 
 from crisiswatch.db import Row, StateConnection, insert_id, transaction
 from monitor.detectors.base import Signal
-from monitor.incidents.models import OPEN, RESOLVED, Incident, IncidentChange
-
-_LEVEL_RANK = {"warning": 1, "critical": 2}
+from monitor.incidents.models import LEVEL_RANK, OPEN, RESOLVED, Incident, IncidentChange
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -157,7 +155,7 @@ class IncidentService:
         self._event(into, "absorbed", incident=other.id, rule=other.rule, key=other.key)
 
     def _update(self, current: Incident, signal: Signal) -> IncidentChange:
-        escalated = _LEVEL_RANK[signal.level] > _LEVEL_RANK.get(current.level, 0)
+        escalated = LEVEL_RANK[signal.level] > LEVEL_RANK.get(current.level, 0)
         peak = signal.value > current.peak_value
         facts = json.dumps({**signal.facts, **_kept(current.facts)}, ensure_ascii=False, default=str)
         at = signal.at.isoformat()
@@ -176,7 +174,7 @@ class IncidentService:
     def _join(self, host: Incident, signal: Signal) -> IncidentChange:
         """Attach another rule's signal: it keeps the host alive and may escalate it; its numbers go to
         facts["related"] (latest per rule and key) since they are in other units than the host's peak."""
-        escalated = _LEVEL_RANK[signal.level] > _LEVEL_RANK.get(host.level, 0)
+        escalated = LEVEL_RANK[signal.level] > LEVEL_RANK.get(host.level, 0)
         related = {f"{r['rule']} {r['key']}": r for r in host.facts.get("related", [])}
         related[f"{signal.rule} {signal.key}"] = {
             "rule": signal.rule, "key": signal.key, "level": signal.level, "at": signal.at.isoformat(),
