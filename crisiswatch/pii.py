@@ -228,9 +228,10 @@ _PLATE_RE = re.compile(
 # does (punctuation, a space, 电话/手机/地址); "联系人李女士" names nobody and stays.
 _SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁沈姚卢"
              "姜崔钟谭陆汪范金石廖贾夏韦付傅邹孟熊秦邱尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵钱严覃武戴莫孔汤")
+_COMPOUND_SURNAMES = ("欧阳", "司马", "诸葛", "上官", "慕容", "东方", "皇甫", "令狐", "公孙")
 _NAME_RE = re.compile(
     r"(?=[收联寄取开户姓])(?P<kw>收件人|收货人|联系人|寄件人|取件人|开户名|户名|姓名)(?P<sep>\s*(?:[:：]|是|为|叫)?\s*)"
-    r"(?P<name>(?:欧阳|司马|诸葛|上官|慕容|东方|皇甫|令狐|公孙|[" + _SURNAMES + r"])"
+    r"(?P<name>(?:" + "|".join(_COMPOUND_SURNAMES) + r"|[" + _SURNAMES + r"])"
     r"(?![\u4e00-\u9fff]?(?:女士|先生|小姐|同学|老师|师傅|阿姨|大爷|经理|总))[\u4e00-\u9fff]{1,2}?)"
     r"(?=$|[^\u4e00-\u9fff]|电话|手机|号码|地址|联系|收|寄)"
 )
@@ -303,7 +304,7 @@ def _mask_plate(m: re.Match[str], text: str) -> tuple[str, str]:
 
 def _mask_name(m: re.Match[str], text: str) -> tuple[str, str]:
     name = m.group("name")
-    surname = 2 if len(name) == 4 or name[:2] in ("欧阳", "司马", "诸葛", "上官", "慕容", "东方", "皇甫", "令狐", "公孙") else 1
+    surname = 2 if len(name) == 4 or name[:2] in _COMPOUND_SURNAMES else 1
     return "name", f"{_written(m, text, 'kw')}{_written(m, text, 'sep')}{name[:surname]}{'*' * (len(name) - surname)}"
 
 
