@@ -80,14 +80,17 @@ class Leases:
             "INSERT INTO leases(name, holder, acquired_at, expires_at) VALUES (?,?,?,?)"
             " ON CONFLICT(name) DO UPDATE SET holder=excluded.holder, acquired_at=excluded.acquired_at,"
             " expires_at=excluded.expires_at WHERE leases.holder=excluded.holder OR leases.expires_at <= ?",
-            (name, holder, now.isoformat(), (now + ttl).isoformat(), now.isoformat()))
+            (name, holder, now.isoformat(), (now + ttl).isoformat(), now.isoformat()),
+        )
         if cur.rowcount == 1:
             return True
         current = self.get(name)
         if current is None or not _dead_here(current.holder):
             return False
-        cur = self.conn.execute("UPDATE leases SET holder=?, acquired_at=?, expires_at=? WHERE name=? AND holder=?",
-                                (holder, now.isoformat(), (now + ttl).isoformat(), name, current.holder))
+        cur = self.conn.execute(
+            "UPDATE leases SET holder=?, acquired_at=?, expires_at=? WHERE name=? AND holder=?",
+            (holder, now.isoformat(), (now + ttl).isoformat(), name, current.holder),
+        )
         if cur.rowcount:
             logger.warning("lease %s: took over from %s, which is no longer running", name, current.holder)
         return cur.rowcount == 1
@@ -95,8 +98,10 @@ class Leases:
     def renew(self, name: str, holder: str, ttl: timedelta) -> bool:
         """False when the lease was lost (expired and taken by another): stop acting on it."""
         now = self.clock()
-        cur = self.conn.execute("UPDATE leases SET expires_at=? WHERE name=? AND holder=? AND expires_at > ?",
-                                ((now + ttl).isoformat(), name, holder, now.isoformat()))
+        cur = self.conn.execute(
+            "UPDATE leases SET expires_at=? WHERE name=? AND holder=? AND expires_at > ?",
+            ((now + ttl).isoformat(), name, holder, now.isoformat()),
+        )
         return cur.rowcount == 1
 
     def release(self, name: str, holder: str) -> None:
@@ -124,7 +129,9 @@ class LeaseKeeper:
     that hangs on a lock or a silent network cannot keep the keeper from seeing the expiry pass.
     """
 
-    def __init__(self, database: str | Path, name: str, holder: str, ttl: timedelta, clock: Clock = _utc_now) -> None:
+    def __init__(
+        self, database: str | Path, name: str, holder: str, ttl: timedelta, clock: Clock = _utc_now
+    ) -> None:
         self.database, self.name, self.holder, self.ttl = database, name, holder, ttl
         self.clock = clock
         self.lost = threading.Event()
@@ -167,7 +174,8 @@ class LeaseKeeper:
                         conn = self._connect()
                     # the lease row by the database's clock (unless a test gave one); our own expiry by ours
                     ok = Leases(conn, clock=None if self.clock is _utc_now else self.clock).renew(
-                        self.name, self.holder, self.ttl)
+                        self.name, self.holder, self.ttl
+                    )
                 except DatabaseError as exc:
                     error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                     if conn is not None:  # it may be closed for good: the next try opens a fresh one
@@ -177,10 +185,13 @@ class LeaseKeeper:
                             pass
                         conn = None
                     if self.clock() >= self.expires_at:
-                        self._lose(f"no renewal got through within its {self._ttl_text} ttl; last error: {error}")
+                        self._lose(
+                            f"no renewal got through within its {self._ttl_text} ttl; last error: {error}"
+                        )
                         return
-                    logger.warning("lease %s: renewal failed (%s); trying again on a new connection",
-                                   self.name, error)
+                    logger.warning(
+                        "lease %s: renewal failed (%s); trying again on a new connection", self.name, error
+                    )
                     wait = interval / 3
                     continue
                 if not ok:
@@ -202,7 +213,8 @@ class LeaseKeeper:
         if current is not None and current.holder != self.holder:
             return f"another process holds it: {current.holder}"
         return f"it ran out before a renewal got through (ttl {self._ttl_text})" + (
-            f"; last error: {error}" if error else "")
+            f"; last error: {error}" if error else ""
+        )
 
     def stop(self, release: bool = True) -> None:
         self._stop.set()
@@ -216,5 +228,9 @@ class LeaseKeeper:
                 finally:
                     conn.close()
             except DatabaseError as exc:  # the database is away: the lease runs out by itself
-                logger.warning("lease %s: not released (%s); it runs out by itself within %s", self.name,
-                               str(exc).strip(), self._ttl_text)
+                logger.warning(
+                    "lease %s: not released (%s); it runs out by itself within %s",
+                    self.name,
+                    str(exc).strip(),
+                    self._ttl_text,
+                )
