@@ -37,24 +37,39 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# This process's life. Host and PID alone do not tell one life from the next: a container restarted by
+# its restart policy keeps its hostname and runs its command as PID 1 again, so without this id a
+# restarted loop saw its dead predecessor's leases as held by a live process (itself) and waited them out.
+INSTANCE = uuid.uuid4().hex[:8]
+
+
 def new_holder(role: str = "") -> str:
-    """host:pid:random — readable in the one line a refused second process prints."""
-    return f"{socket.gethostname()}:{os.getpid()}:{role + ':' if role else ''}{uuid.uuid4().hex[:8]}"
+    """host:pid@instance:role:random — readable in the one line a refused second process prints."""
+    return (
+        f"{socket.gethostname()}:{os.getpid()}@{INSTANCE}:{role + ':' if role else ''}{uuid.uuid4().hex[:8]}"
+    )
 
 
-def _dead_here(holder: str) -> bool:
-    """A holder named host:pid:… on this host whose process is gone."""
+def _dead_here(holder: str) -> str | None:
+    """Why a holder named host:pid@instance:… is surely gone (None when it may be alive): it is of this
+    host and its process no longer exists, or its PID is this process's own but its instance is not
+    (an earlier life of this PID: the container restarted). Another host's holder may be alive."""
     host, _, rest = holder.partition(":")
-    pid = rest.partition(":")[0]
+    pid, _, instance = rest.partition(":")[0].partition("@")
     if host != socket.gethostname() or not pid.isdigit():
-        return False
+        return None
+    if int(pid) == os.getpid():  # its PID is ours, so its process is this one or a dead one before it
+        if instance == INSTANCE:
+            return None
+        # (a holder without an instance is an older release's, so an earlier life's too)
+        return f"an earlier process with this PID ({pid}) on {host}: restarted"
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
-        return True
+        return f"its process {pid} on {host} is gone"
     except PermissionError:  # alive, another user's
-        return False
-    return False
+        return None
+    return None
 
 
 @dataclass(frozen=True)
@@ -74,7 +89,8 @@ class Leases:
 
     def acquire(self, name: str, holder: str, ttl: timedelta) -> bool:
         """True when `holder` now holds `name` until now + ttl (free, expired, already its own, or
-        held by a process of this host that no longer exists: a killed loop restarted at once)."""
+        held by a process of this host that no longer exists: a killed loop, restarted, takes over at once
+        and says so in one line)."""
         now = self.clock()
         cur = self.conn.execute(
             "INSERT INTO leases(name, holder, acquired_at, expires_at) VALUES (?,?,?,?)"
@@ -85,14 +101,17 @@ class Leases:
         if cur.rowcount == 1:
             return True
         current = self.get(name)
-        if current is None or not _dead_here(current.holder):
+        gone = _dead_here(current.holder) if current is not None else None
+        if current is None or gone is None:  # free again meanwhile (the next try takes it), or may be alive
             return False
         cur = self.conn.execute(
             "UPDATE leases SET holder=?, acquired_at=?, expires_at=? WHERE name=? AND holder=?",
             (holder, now.isoformat(), (now + ttl).isoformat(), name, current.holder),
         )
         if cur.rowcount:
-            logger.warning("lease %s: took over from %s, which is no longer running", name, current.holder)
+            logger.warning(
+                "lease %s: took over from %s, which is no longer running (%s)", name, current.holder, gone
+            )
         return cur.rowcount == 1
 
     def renew(self, name: str, holder: str, ttl: timedelta) -> bool:
