@@ -55,7 +55,8 @@ def documented_lines() -> list[tuple[str, str]]:
                 found.append((name, f"crisiswatch {line}"))
         if name.endswith("compose.yaml"):  # services' command arrays run after the image's entrypoint
             for service in yaml.safe_load(text)["services"].values():
-                if service.get("image") == "crisiswatch:local":
+                # (one with an entrypoint of its own runs a script: its lines were read above)
+                if service.get("image") == "crisiswatch:local" and "entrypoint" not in service:
                     found.append((name, shlex.join(["crisiswatch", "--config", "/etc/crisiswatch/crisiswatch.yaml",
                                                     *service["command"]])))
     return sorted(set(found))
@@ -131,6 +132,49 @@ def test_every_command_is_in_the_readme():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     missing = [name for name in _subparsers(PARSER) if f"`crisiswatch {name}" not in readme]
     assert not missing, f"commands the README's table lacks: {missing}"
+
+
+def _seconds(unit: str, key: str) -> int:
+    """`OnUnitActiveSec=5min` in a deploy/ unit file, in seconds."""
+    value = re.search(rf"^{key}=(\d+)min$", (ROOT / "deploy" / unit).read_text(encoding="utf-8"), re.M)
+    assert value, f"deploy/{unit}: no {key}=…min"
+    return int(value.group(1)) * 60
+
+
+def test_the_compose_file_runs_the_dead_man_on_the_systemd_timers_schedule():
+    """The dead-man, outside the workers it watches, in the compose file too: the check the docs and the
+    systemd unit name, at the timer's times, restarted by Docker, able to page when PostgreSQL is down."""
+    compose = "deploy/compose/compose.yaml"
+    services = yaml.safe_load((ROOT / compose).read_text(encoding="utf-8"))["services"]
+    runs = {name: " ".join(s.get("command", [])) for name, s in services.items()}
+    checks = [name for name, command in runs.items() if "alerts deadman-check" in command]
+    assert checks == ["deadman"], "no compose service (or more than one) runs `alerts deadman-check`"
+    service = services["deadman"]
+    assert service["image"] == "crisiswatch:local" and service["restart"] in ("always", "unless-stopped")
+    assert "postgres" not in service.get("depends_on", {})  # a store that never comes up is what it pages about
+    script = service["command"][0]
+    assert not re.search(r"(?<!\$)\$(?!\$)", script), "compose reads a lone $ itself: the script writes $$"
+
+    # the check the docs and the systemd unit name, parsed as the CLI parses it
+    run = re.search(r"timeout (\d+) (crisiswatch .*alerts deadman-check)$", script, re.M)
+    assert run, "no `timeout N crisiswatch … alerts deadman-check` line (a hung check must be stopped)"
+    words = shlex.split(run.group(2))[1:]
+    assert (compose, run.group(2)) in LINES  # so the parametrised test above checks it too
+    args = PARSER.parse_args(words)
+    assert (args.command, args.action) == ("alerts", "deadman-check")
+    assert "`crisiswatch alerts deadman-check`" in (ROOT / "docs/operations.md").read_text(encoding="utf-8")
+    unit = (ROOT / "deploy/crisiswatch-deadman.service").read_text(encoding="utf-8")
+    assert f"/bin/crisiswatch {shlex.join(words)}\n" in unit, "not the check the systemd unit runs"
+
+    # the timer's schedule: OnBootSec after start, then every OnUnitActiveSec; stopped after TimeoutStartSec
+    assert int(run.group(1)) == _seconds("crisiswatch-deadman.service", "TimeoutStartSec")
+    assert script.startswith(f"sleep {_seconds('crisiswatch-deadman.timer', 'OnBootSec')}\n")
+    every = _seconds("crisiswatch-deadman.timer", "OnUnitActiveSec")
+    assert re.search(rf"^while :; do\n(?: .*\n)*? +sleep {every}\ndone\n", script, re.M)
+
+    # where it remembers its pages while the store is down: a volume, so a restarted check does not page again
+    assert "STATE_DIRECTORY=/var/lib/crisiswatch" in service["environment"]
+    assert any(v.endswith(":/var/lib/crisiswatch") for v in service["volumes"])
 
 
 SETTING = re.compile(r"`((?:alerts|crawl|detection|tickets|sources|index|state|enrichment|playbooks|brands)(?:\[\])?"
