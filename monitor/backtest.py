@@ -30,11 +30,19 @@ class BacktestIncident:
     playbooks: list[tuple[str, list[str]]] = field(default_factory=list)  # (playbook, dry-run step outcomes)
 
 
-def backtest(config: Config, backend: Backend, since: datetime, until: datetime,
-             warmup: timedelta = timedelta(hours=24), playbook: str | None = None) -> list[BacktestIncident]:
+def backtest(
+    config: Config,
+    backend: Backend,
+    since: datetime,
+    until: datetime,
+    warmup: timedelta = timedelta(hours=24),
+    playbook: str | None = None,
+) -> list[BacktestIncident]:
     """Incidents that would have been opened between `since` and `until`, in order, with their playbooks."""
     if until <= since:
-        raise CrisiswatchError(f"backtest: --until {until.isoformat()} must be after --since {since.isoformat()}")
+        raise CrisiswatchError(
+            f"backtest: --until {until.isoformat()} must be after --since {since.isoformat()}"
+        )
     books = load_playbooks(playbook_dir(config))
     if playbook is not None:
         books = [b for b in books if b.name == playbook]

@@ -13,11 +13,15 @@ from crisiswatch.errors import CrisiswatchError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("backtest", help="replay stored mentions through the detectors without side effects")
+    p = subparsers.add_parser(
+        "backtest", help="replay stored mentions through the detectors without side effects"
+    )
     p.add_argument("--since", required=True, help="start, ISO time (UTC unless it has an offset)")
     p.add_argument("--until", required=True, help="end (exclusive), ISO time")
     p.add_argument("--playbook", help="dry-run only this playbook (default: all)")
-    p.add_argument("--warmup-hours", type=float, default=24.0, help="baseline learning before --since (default 24)")
+    p.add_argument(
+        "--warmup-hours", type=float, default=24.0, help="baseline learning before --since (default 24)"
+    )
     p.set_defaults(func=run)
 
 
@@ -25,7 +29,9 @@ def parse_time(text: str, flag: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise CrisiswatchError(f"backtest: {flag} {text!r} is not an ISO time such as 2025-06-14T08:00") from None
+        raise CrisiswatchError(
+            f"backtest: {flag} {text!r} is not an ISO time such as 2025-06-14T08:00"
+        ) from None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -43,8 +49,10 @@ def run(args: argparse.Namespace) -> int:
         found = backtest(config, backend, since, until, timedelta(hours=args.warmup_hours), args.playbook)
     finally:
         backend.close()
-    print(f"backtest {since:%Y-%m-%d %H:%M} .. {until:%Y-%m-%d %H:%M} UTC: {len(found)} incident(s) would have"
-          " opened (dry run: nothing written, nothing sent)")
+    print(
+        f"backtest {since:%Y-%m-%d %H:%M} .. {until:%Y-%m-%d %H:%M} UTC: {len(found)} incident(s) would have"
+        " opened (dry run: nothing written, nothing sent)"
+    )
     for item in found:
         inc = item.incident
         print(f"{inc.opened_at:%Y-%m-%d %H:%M} {inc.label} [{inc.level}] {inc.key} · {inc.summary}")
