@@ -3,13 +3,19 @@
 Everything the replay writes (detector baselines, incidents, playbook runs, tickets, outbox rows)
 goes to a throw-away SQLite file; the index is only read; nothing is delivered. Detectors first
 learn their baselines over a warm-up period before `since`; incidents from the warm-up are dropped.
+
+History is replayed a calendar month (UTC) at a time, as the run loop decides it a little at a time: the
+detectors' state is kept between months exactly as between two passes of the loop, a month's counts are
+all that is held at once, and after each month `progress` is told how far the replay has come (a replay
+of years runs for a long while, and said nothing until it was done).
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alerts.dispatch import AlertDispatcher
@@ -30,6 +36,25 @@ class BacktestIncident:
     playbooks: list[tuple[str, list[str]]] = field(default_factory=list)  # (playbook, dry-run step outcomes)
 
 
+@dataclass(frozen=True)
+class BacktestProgress:
+    through: datetime  # replayed up to here
+    done: float  # share of the whole replay (warm-up included, by time), 0..1
+    warmup: bool  # still learning baselines before `since`
+    opened: int  # incidents opened so far after `since`
+
+
+def months(start: datetime, end: datetime) -> Iterator[datetime]:
+    """Where the replay's steps from `start` end: each first of a month (UTC) before `end`, then `end`."""
+    at = start.astimezone(UTC)
+    while True:
+        at = datetime(at.year + at.month // 12, at.month % 12 + 1, 1, tzinfo=UTC)
+        if at >= end:
+            yield end
+            return
+        yield at
+
+
 def backtest(
     config: Config,
     backend: Backend,
@@ -37,6 +62,7 @@ def backtest(
     until: datetime,
     warmup: timedelta = timedelta(hours=24),
     playbook: str | None = None,
+    progress: Callable[[BacktestProgress], None] | None = None,
 ) -> list[BacktestIncident]:
     """Incidents that would have been opened between `since` and `until`, in order, with their playbooks."""
     if until <= since:
@@ -54,11 +80,23 @@ def backtest(
         conn = connect(state)
         try:
             detection = DetectionService(scratch, backend, conn)
-            detection.start_at(since - warmup)
-            detection.advance(since)
+            start = since - warmup
+            detection.start_at(start)
+
+            def told(through: datetime, opened: int) -> None:
+                if progress is not None:
+                    done = (through - start) / (until - start)
+                    progress(BacktestProgress(through, done, through <= since, opened))
+
+            for end in months(start, since) if warmup else ():
+                detection.advance(end)
+                told(end, 0)
             conn.execute("DELETE FROM incident_events")
             conn.execute("DELETE FROM incidents")  # the warm-up only teaches baselines
-            changes = detection.advance(until)
+            changes = []
+            for end in months(since, until):
+                changes += detection.advance(end)
+                told(end, sum(c.kind == "opened" for c in changes))
             engine = PlaybookEngine(scratch, conn, AlertDispatcher(scratch, conn, {}), playbooks=books)
             found: dict[int, BacktestIncident] = {}
             for change in changes:

@@ -20,7 +20,7 @@ from crisiswatch.config import parse_config
 from crisiswatch.db import connect
 from crisiswatch.mention import Mention
 from index import open_backend
-from monitor.backtest import backtest
+from monitor.backtest import backtest, months
 from monitor.detection import DetectionService
 from monitor.detectors.base import Signal
 from monitor.flows import detect_and_respond
@@ -179,6 +179,43 @@ def test_backtest_cli_prints_what_would_fire_and_rejects_bad_times(setup, tmp_pa
     bad = subprocess.run([*cmd, "--since", "soon", "--until", "2025-06-14T04:00"],
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1 and "--since" in bad.stderr
+
+
+def test_a_backtest_says_how_far_it_has_come_after_each_month(setup, tmp_path, capsys) -> None:
+    """A replay of years printed nothing until it was done. Now a line on stderr after each month replayed
+    (none with --quiet); a surge five minutes into July, after a June that taught the baselines, is found
+    once, as one replay of the whole span found it."""
+    from crisiswatch.cli import main
+
+    config, backend = setup
+    july = 24480  # 2025-07-01 00:00, in minutes after T0
+    history(backend, july + 60, start=july - 240)
+    for m in range(july + 5, july + 20):
+        write(backend, m, 14, negative=12, tag="s")
+    path = tmp_path / "cw.yaml"
+    path.write_text(yaml.safe_dump(config_dict(tmp_path), allow_unicode=True))
+    span = ["--warmup-hours", "2", "--since", "2025-06-30T22:00", "--until", "2025-07-01T01:00"]
+    cmd = ["-c", str(path), "backtest", *span]
+    assert main(cmd) == 0
+    out, err = capsys.readouterr()
+    assert "1 incident(s) would have opened" in out and "\n2025-07-01 00:05 INC-1 " in out
+    assert err.splitlines() == [
+        "backtest: through 2025-06-30 22:00 UTC · 40% · warm-up",
+        "backtest: through 2025-07-01 00:00 UTC · 80% · 0 incident(s) so far",
+        "backtest: through 2025-07-01 01:00 UTC · 100% · 1 incident(s) so far",
+    ]
+    assert main([*cmd, "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert "1 incident(s) would have opened" in out and err == ""
+
+
+def test_a_backtest_steps_a_calendar_month_at_a_time() -> None:
+    def at(*day: int) -> datetime:
+        return datetime(*day, tzinfo=UTC)
+
+    assert list(months(at(2025, 12, 15), at(2026, 2, 3))) == [at(2026, 1, 1), at(2026, 2, 1), at(2026, 2, 3)]
+    assert list(months(at(2025, 6, 14), at(2025, 6, 15))) == [at(2025, 6, 15)]
+    assert list(months(at(2025, 6, 14), at(2025, 7, 1))) == [at(2025, 7, 1)]
 
 
 def test_weibo_emoticons_are_no_terms(setup) -> None:

@@ -1,7 +1,8 @@
 """`crisiswatch backtest --since T --until T [--playbook P]`: which incidents stored history would have raised.
 
 Replays the index through the configured detectors and playbooks (dry run) on a throw-away copy of
-the state: the real incidents, tickets and outbox are never written, and nothing is sent.
+the state: the real incidents, tickets and outbox are never written, and nothing is sent. A line on
+stderr after each month replayed says how far it has come (`--quiet`: none).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 from datetime import UTC, datetime, timedelta
 
 from crisiswatch.errors import CrisiswatchError
+from crisiswatch.progress import ProgressLines
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,6 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--playbook", help="dry-run only this playbook (default: all)")
     p.add_argument(
         "--warmup-hours", type=float, default=24.0, help="baseline learning before --since (default 24)"
+    )
+    p.add_argument(
+        "--quiet", action="store_true", help="no progress lines (one a month replayed), only the result"
     )
     p.set_defaults(func=run)
 
@@ -38,15 +43,29 @@ def parse_time(text: str, flag: str) -> datetime:
 def run(args: argparse.Namespace) -> int:
     from crisiswatch.config import load_config
     from index import open_backend
-    from monitor.backtest import backtest
+    from monitor.backtest import BacktestProgress, backtest
 
     since, until = parse_time(args.since, "--since"), parse_time(args.until, "--until")
     if args.warmup_hours < 0:
         raise CrisiswatchError("backtest: --warmup-hours must be >= 0")
     config = load_config(args.config)
+    say = ProgressLines(quiet=args.quiet, every=0)  # a line a month: few even for years
+
+    def progress(p: BacktestProgress) -> None:
+        what = "warm-up" if p.warmup else f"{p.opened} incident(s) so far"
+        say(f"backtest: through {p.through:%Y-%m-%d %H:%M} UTC · {p.done:.0%} · {what}")
+
     backend = open_backend(config.index.url)
     try:
-        found = backtest(config, backend, since, until, timedelta(hours=args.warmup_hours), args.playbook)
+        found = backtest(
+            config,
+            backend,
+            since,
+            until,
+            timedelta(hours=args.warmup_hours),
+            args.playbook,
+            progress=progress,
+        )
     finally:
         backend.close()
     print(

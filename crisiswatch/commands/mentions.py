@@ -8,12 +8,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from datetime import UTC, datetime
 
 from crisiswatch.errors import CrisiswatchError
 from crisiswatch.localtime import local_time
 from crisiswatch.mention import CATEGORIES, SOURCES
+from crisiswatch.progress import ProgressLines
 
 MAX_LIMIT = 500  # one page of search results; past it, a narrower query is the better tool
 
@@ -53,16 +53,11 @@ def run_remask(args: argparse.Namespace) -> int:
     if since is not None and since.tzinfo is None:
         raise CrisiswatchError(f"--since {args.since}: give a time zone (as the progress lines print it)")
     verb = "would change" if args.dry_run else "changed"
-
-    shown = [0.0]
+    say = ProgressLines(quiet=args.quiet)
 
     def progress(t: Tally) -> None:
-        # the first batch, then at most one line every two seconds: a million posts are not 2,000 lines
-        if args.quiet or (shown[0] and time.monotonic() - shown[0] < 2):
-            return
-        shown[0] = time.monotonic()
-        print(f"remask {t.store}: {t.read:,} read · {t.changed:,} {verb} · {t.failed:,} failed"
-              f" · through {t.through}", file=sys.stderr, flush=True)
+        counts = f"{t.read:,} read · {t.changed:,} {verb} · {t.failed:,} failed"
+        say(f"remask {t.store}: {counts} · through {t.through}")
 
     conn = connect(config.state_store)
     tallies: list[Tally] = []
