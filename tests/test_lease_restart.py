@@ -37,7 +37,7 @@ def test_a_restarted_loop_with_the_same_host_and_pid_takes_its_dead_predecessors
     assert leases.get(RUN_LEASE).holder == before
 
     # the restart: the same host name and PID, a new process life
-    monkeypatch.setattr(crisiswatch.lease, "INSTANCE", "a1fe2000", raising=False)
+    monkeypatch.setattr(crisiswatch.lease, "INSTANCE", "a1fe2000")
     after = new_holder("all")
     assert after.startswith(f"{host}:{os.getpid()}") and after != before
     caplog.set_level(logging.WARNING, logger="crisiswatch.lease")
