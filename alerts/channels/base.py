@@ -103,6 +103,9 @@ class LookupRefused(Exception):
 
 class Channel(ABC):
     name: str
+    # a send this channel cannot look up afterwards (no id comes back: robot webhooks, SMTP) keeps its claim on
+    # the outbox row while it is in flight (alerts/dispatch.py), so no second deliverer sends it again
+    keeps_claim: bool = False
 
     @abstractmethod
     def send(self, message: AlertMessage, target: str, *, thread_id: str | None = None,

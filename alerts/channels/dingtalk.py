@@ -32,6 +32,7 @@ def signed_url(url: str, secret: str, timestamp_ms: int | None = None) -> str:
 
 class DingTalkChannel(Channel):
     name = "dingtalk"
+    keeps_claim = True
 
     def __init__(self, secret_envs: dict[str, str] | None = None, timeout: float = 10) -> None:
         self.secret_envs = secret_envs or {}  # url env var -> secret env var

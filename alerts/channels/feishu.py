@@ -26,6 +26,7 @@ def feishu_sign(secret: str, timestamp: int) -> str:
 
 class FeishuChannel(Channel):
     name = "feishu"
+    keeps_claim = True
 
     def __init__(self, secret_envs: dict[str, str] | None = None, timeout: float = 10) -> None:
         self.secret_envs = secret_envs or {}

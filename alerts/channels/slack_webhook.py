@@ -11,6 +11,7 @@ class SlackWebhookChannel(Channel):
     """The target is the name of the env var holding the webhook URL (the URL is the secret)."""
 
     name = "slack_webhook"
+    keeps_claim = True
 
     def __init__(self, timeout: float = 10) -> None:
         self.timeout = timeout

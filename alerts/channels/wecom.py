@@ -28,6 +28,7 @@ def markdown_body(message: AlertMessage, bold_title: str = "**{}**", limit: int 
 
 class WeComChannel(Channel):
     name = "wecom"
+    keeps_claim = True
 
     def __init__(self, timeout: float = 10) -> None:
         self.timeout = timeout
