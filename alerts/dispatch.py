@@ -98,14 +98,15 @@ def build_channels(config: Config, conn: StateConnection | None = None) -> dict[
     kinds = {r.channel for r in routes}
     # every wait of a send (a robot's answer, each SMTP reply) is shorter than the claim it is sent under
     wait = send_timeout(WEBHOOK_TIMEOUT, alerts.outbox_lease_seconds)
+    relays = tuple(alerts.webhook_relay_hosts)  # where robot URLs may point besides the platforms' own hosts
     if "slack_webhook" in kinds:
-        channels["slack_webhook"] = SlackWebhookChannel(timeout=wait)
+        channels["slack_webhook"] = SlackWebhookChannel(timeout=wait, relay_hosts=relays)
     if "wecom" in kinds:
-        channels["wecom"] = WeComChannel(timeout=wait)
+        channels["wecom"] = WeComChannel(timeout=wait, relay_hosts=relays)
     if "dingtalk" in kinds:
-        channels["dingtalk"] = DingTalkChannel(secrets, timeout=wait)
+        channels["dingtalk"] = DingTalkChannel(secrets, timeout=wait, relay_hosts=relays)
     if "feishu" in kinds:
-        channels["feishu"] = FeishuChannel(secrets, timeout=wait)
+        channels["feishu"] = FeishuChannel(secrets, timeout=wait, relay_hosts=relays)
     if "email" in kinds:
         channels["email"] = EmailChannel(alerts.email, timeout=send_timeout(alerts.email.timeout,
                                                                              alerts.outbox_lease_seconds))

@@ -80,6 +80,7 @@ def deliver_through_a_trickling_robot(tmp_path, monkeypatch, kind: str, state_ur
             tmp_path,
             state_url=state_url,
             outbox_lease_seconds=LEASE,
+            webhook_relay_hosts=["127.0.0.1"],
             routes=[{"name": "mgmt", "channel": kind, "url_env": "ROBOT_URL"}],
         )
         a, b = two_deliverers(config)
