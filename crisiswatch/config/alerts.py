@@ -12,6 +12,7 @@ from crisiswatch.config.base import CLOCK_TIME, EnvName, HttpURL, StrictModel, T
 from crisiswatch.mention import SEVERITIES
 
 SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+SLACK_TEAM_ID = re.compile(r"T[A-Z0-9]{2,}")
 
 
 class SlackSettings(StrictModel):
@@ -23,6 +24,17 @@ class SlackSettings(StrictModel):
     users: dict[str, str] = Field(default_factory=dict, description="Slack user id (U...) -> the person's name as"
                                   " approvers and the dashboard name them; set, only these people use the buttons"
                                   " and /crisiswatch")
+    team_id: str | None = Field(default=None, description="the Slack workspace (T0123ABCD) whose button clicks and"
+                                " /crisiswatch commands are taken; unset: the bot token's, asked once with auth.test."
+                                " A request from any other workspace is refused (403)")
+
+    @field_validator("team_id")
+    @classmethod
+    def _team_id(cls, value: str | None) -> str | None:
+        if value is not None and not SLACK_TEAM_ID.fullmatch(value):
+            raise ValueError(f"{value!r} is not a Slack workspace id (T0123ABCD: the T… in the workspace's"
+                             " app.slack.com/client/T… address)")
+        return value
 
     @field_validator("users")
     @classmethod
