@@ -177,7 +177,8 @@ class AlertSettings(StrictModel):
                                            " (qyapi.weixin.qq.com, oapi.dingtalk.com, open.feishu.cn,"
                                            " open.larksuite.com, hooks.slack.com); http allowed")
     outbox_lease_seconds: float = Field(default=120, gt=0, description="how long a deliverer holds a claimed alert;"
-                                        " longer than one send with its lookup (Slack timeout x 2)")
+                                        " longer than one send with its lookup (Slack timeout x 2); robot webhook and SMTP waits"
+                                        " are capped at a third of it, and their claim is renewed while they send")
     dependency_grace_minutes: float = Field(default=3, ge=0, description="an index/crawler/channel down this long"
                                             " raises one operator alert")
 
