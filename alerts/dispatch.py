@@ -50,6 +50,7 @@ NEEDS_FIX_RETRY = timedelta(minutes=10)  # between tries while a token or a chan
 RATE_LIMIT_WAIT = timedelta(seconds=30)  # a 429 without Retry-After
 RATE_LIMIT_CAP = timedelta(minutes=15)   # a Retry-After beyond this is not believed
 LOOKUP_REFUSED = object()                # _earlier_post: the channel may not look
+WEBHOOK_TIMEOUT = 10.0  # seconds a robot webhook may take to answer (less, with a short outbox lease)
 
 
 @dataclass
@@ -78,7 +79,6 @@ class DeliveryPass:
 def backoff(attempts: int) -> timedelta:
     """2, 4, 8 … seconds after each failed attempt, at most RETRY_CAP."""
     return timedelta(seconds=min(2 ** min(attempts, 16), RETRY_CAP.total_seconds()))
-WEBHOOK_TIMEOUT = 10.0  # seconds a robot webhook may take to answer (less, with a short outbox lease)
 UNCONFIGURED_HINT = {"slack": "its bot token is not in the environment", "email": "no SMTP settings"}
 
 
