@@ -32,7 +32,7 @@ from alerts.channels.slack_ids import SlackChannelIds
 from alerts.channels.slack_webhook import SlackWebhookChannel
 from alerts.channels.wecom import WeComChannel
 from alerts.message import AlertMessage
-from alerts.outbox import HELD, PENDING, Outbox, OutboxRow
+from alerts.outbox import HELD, PENDING, ClaimKeeper, Outbox, OutboxRow
 from crisiswatch.config import Config, Route
 from crisiswatch.db import StateConnection, transaction
 from crisiswatch.lease import new_holder
@@ -50,6 +50,7 @@ NEEDS_FIX_RETRY = timedelta(minutes=10)  # between tries while a token or a chan
 RATE_LIMIT_WAIT = timedelta(seconds=30)  # a 429 without Retry-After
 RATE_LIMIT_CAP = timedelta(minutes=15)   # a Retry-After beyond this is not believed
 LOOKUP_REFUSED = object()                # _earlier_post: the channel may not look
+WEBHOOK_TIMEOUT = 10.0  # seconds a robot webhook may take to answer (less, with a short outbox lease)
 
 
 @dataclass
@@ -95,17 +96,27 @@ def build_channels(config: Config, conn: StateConnection | None = None) -> dict[
     routes = [*alerts.routes, *([alerts.operator_route] if alerts.operator_route else [])]
     secrets = {r.url_env: r.secret_env for r in routes if r.url_env and r.secret_env}
     kinds = {r.channel for r in routes}
+    # every wait of a send (a robot's answer, each SMTP reply) is shorter than the claim it is sent under
+    wait = send_timeout(WEBHOOK_TIMEOUT, alerts.outbox_lease_seconds)
+    relays = tuple(alerts.webhook_relay_hosts)  # where robot URLs may point besides the platforms' own hosts
     if "slack_webhook" in kinds:
-        channels["slack_webhook"] = SlackWebhookChannel()
+        channels["slack_webhook"] = SlackWebhookChannel(timeout=wait, relay_hosts=relays)
     if "wecom" in kinds:
-        channels["wecom"] = WeComChannel()
+        channels["wecom"] = WeComChannel(timeout=wait, relay_hosts=relays)
     if "dingtalk" in kinds:
-        channels["dingtalk"] = DingTalkChannel(secrets)
+        channels["dingtalk"] = DingTalkChannel(secrets, timeout=wait, relay_hosts=relays)
     if "feishu" in kinds:
-        channels["feishu"] = FeishuChannel(secrets)
+        channels["feishu"] = FeishuChannel(secrets, timeout=wait, relay_hosts=relays)
     if "email" in kinds:
-        channels["email"] = EmailChannel(alerts.email)
+        channels["email"] = EmailChannel(alerts.email, timeout=send_timeout(alerts.email.timeout,
+                                                                             alerts.outbox_lease_seconds))
     return channels
+
+
+def send_timeout(seconds: float, lease_seconds: float) -> float:
+    """A network wait of a send, at most a third of the outbox lease (one renewal round of its claim): a request
+    that hangs ends well before the claim it runs under could run out."""
+    return min(seconds, lease_seconds / 3)
 
 
 def unavailable_routes(config: Config, channels: dict[str, Channel]) -> list[str]:
@@ -290,12 +301,15 @@ class AlertDispatcher:
                     self.outbox.record_external_id(row.id, existing)
             channel.prepare(row.message, row.target)
             # right before the send: the lease must still be ours, and long enough for the send itself
+            renewed_at = datetime.now(UTC)  # before the renewal: a lock it waits on counts against the claim
             if not self.outbox.renew(row.id, self.holder, ttl):
                 logger.warning("alert %s: the lease ran out before the send (a slow lookup); not sent by %s, left"
                                " to whoever holds it now", row.id, self.holder)
                 return "waiting"
             self.outbox.mark_in_flight(row.id)
-            delivery = channel.send(row.message, row.target, thread_id=thread_id, existing_id=existing, key=row.key)
+            delivery = self._send(row, channel, ttl, renewed_at, thread_id=thread_id, existing_id=existing)
+            if delivery is None:
+                return "waiting"
         except DeliveryError as exc:
             return self._not_delivered(row, exc) or "failed"
         if looked and delivery.posted:  # the earlier claim's copy may have landed after our lookup
@@ -311,6 +325,29 @@ class AlertDispatcher:
         except Exception:  # extras must never undo a delivered alert
             logger.exception("after-delivery step for alert %s failed", row.id)
         return "sent"
+
+    def _send(self, row: OutboxRow, channel: Channel, ttl: timedelta, renewed_at: datetime, *,
+              thread_id: str | None, existing_id: str | None) -> Delivery | None:
+        """The send, on a claim that is still good. A channel that cannot look up what it posted (a robot
+        webhook, SMTP) keeps its claim while the send is in flight (ClaimKeeper): a slow server must not let a
+        second deliverer take the row and send it again. None, with the row let go, when the renewal before
+        the send took so long (a lock, a stalled database) that less than a renewal round of the claim is left:
+        the send does not start on a claim that may run out under it."""
+        keeper = (ClaimKeeper(self.conn.url, row.id, self.holder, ttl).start(renewed_at)
+                  if channel.keeps_claim and not self.conn.url.endswith(":memory:") else None)
+        left = renewed_at + ttl - datetime.now(UTC)
+        try:
+            if left > ttl / 3 and not (keeper and keeper.lost.is_set()):
+                return channel.send(row.message, row.target, thread_id=thread_id, existing_id=existing_id,
+                                    key=row.key)
+        finally:
+            if keeper is not None:
+                keeper.stop(release=False)
+        logger.warning("alert %s: not sent by %s: its claim had %.1f s of %.0f s left when the send was due (the"
+                       " database was slow to renew it); let go for the next deliverer", row.id, self.holder,
+                       max(left.total_seconds(), 0.0), ttl.total_seconds())
+        self.outbox.release(row.id, self.holder)
+        return None
 
     def _not_delivered(self, row: OutboxRow, exc: DeliveryError) -> timedelta | None:
         """Settles a failed send by its kind (alerts/channels/base.py); returns the wait a rate limit asked for.

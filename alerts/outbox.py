@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from alerts.message import AlertMessage
 from crisiswatch.db import POSTGRESQL, Row, StateConnection, database_now
+from crisiswatch.lease import LeaseKeeper
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 HELD, DIGESTED = "held", "digested"  # low-severity rows waiting for the digest, and those it covered
@@ -45,6 +46,29 @@ class OutboxRow:
     in_flight: bool = False
     created_at: str = ""
     needs_fix: bool = False  # pending until a person fixes a token, a channel or a setting (last_error says what)
+
+
+class ClaimKeeper(LeaseKeeper):
+    """Keeps a claimed row's lease while its send is in flight (a thread renews it every ttl/3 on its own
+    connection), so a live deliverer never loses its claim to a slow robot or SMTP server and another
+    deliverer never sends the alert a second time; only a process that stopped renewing (dead, frozen,
+    cut off from the database) loses it. `lost` says so, in one line, as for any lease."""
+
+    def __init__(self, database: str, row_id: int, holder: str, ttl: timedelta) -> None:
+        super().__init__(database, f"alert {row_id}", holder, ttl)
+        self.row_id = row_id
+
+    def _renew_on(self, conn: StateConnection) -> bool:
+        return Outbox(conn).renew(self.row_id, self.holder, self.ttl)
+
+    def _holder_on(self, conn: StateConnection) -> str | None:
+        row = conn.execute("SELECT lease_holder FROM outbox WHERE id=?", (self.row_id,)).fetchone()
+        return row[0] if row else None
+
+    def _lose(self, why: str) -> None:
+        logger.error("alert %s: %s lost its claim during the send (%s); another deliverer may send it too",
+                     self.row_id, self.holder, why)
+        self.lost.set()
 
 
 @dataclass

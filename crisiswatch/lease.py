@@ -8,7 +8,7 @@ its WHERE clause (or `SELECT ... FOR UPDATE SKIP LOCKED` on the row).
 
 The run loop holds `run-loop` for as long as its process lives (a `LeaseKeeper` thread renews it),
 detection holds `detection` while it decides buckets; the outbox leases rows the same way
-(`alerts.outbox.Outbox.claim`).
+(`alerts.outbox.Outbox.claim`), and a `ClaimKeeper` renews a claimed row while its send is in flight.
 """
 
 from __future__ import annotations
@@ -159,8 +159,9 @@ class LeaseKeeper:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> LeaseKeeper:
-        self.expires_at = self.clock() + self.ttl
+    def start(self, since: datetime | None = None) -> LeaseKeeper:
+        """Renews from now on; `since`: when the caller last took or renewed the lease, if not just now."""
+        self.expires_at = (since or self.clock()) + self.ttl
         self._thread = threading.Thread(target=self._renew, name=f"lease:{self.name}", daemon=True)
         self._thread.start()
         return self
@@ -191,10 +192,7 @@ class LeaseKeeper:
                 try:
                     if conn is None:
                         conn = self._connect()
-                    # the lease row by the database's clock (unless a test gave one); our own expiry by ours
-                    ok = Leases(conn, clock=None if self.clock is _utc_now else self.clock).renew(
-                        self.name, self.holder, self.ttl
-                    )
+                    ok = self._renew_on(conn)
                 except DatabaseError as exc:
                     error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                     if conn is not None:  # it may be closed for good: the next try opens a fresh one
@@ -224,13 +222,25 @@ class LeaseKeeper:
                 except DatabaseError:
                     pass
 
+    def _renew_on(self, conn: StateConnection) -> bool:
+        """One renewal; False when the lease is no longer ours. A subclass keeps another kind of lease."""
+        # the lease row by the database's clock (unless a test gave one); our own expiry by ours
+        return Leases(conn, clock=None if self.clock is _utc_now else self.clock).renew(
+            self.name, self.holder, self.ttl
+        )
+
+    def _holder_on(self, conn: StateConnection) -> str | None:
+        """Who holds the lease now (for the line saying it was lost)."""
+        current = Leases(conn).get(self.name)
+        return current.holder if current else None
+
     def _why_not_renewed(self, conn: StateConnection, error: str) -> str:
         try:
-            current = Leases(conn).get(self.name)
+            current = self._holder_on(conn)
         except DatabaseError:
             current = None
-        if current is not None and current.holder != self.holder:
-            return f"another process holds it: {current.holder}"
+        if current is not None and current != self.holder:
+            return f"another process holds it: {current}"
         return f"it ran out before a renewal got through (ttl {self._ttl_text})" + (
             f"; last error: {error}" if error else ""
         )

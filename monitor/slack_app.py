@@ -5,7 +5,9 @@ to answer and to deliver), beside the dashboard that mounts it.
 
 Mounted under /slack (the dashboard does it; `crisiswatch slack serve` does it standalone). Every
 request is verified (X-Slack-Signature with the signing secret, timestamps older than five minutes
-refused, a body seen before refused) and answered at once; the work runs after the answer, within
+refused, a body seen before refused), then refused (403) when it comes from another workspace than
+this app's (alerts.slack.team_id, else the bot token's by auth.test: an app installed in several workspaces
+signs all their requests with one secret), and answered at once; the work runs after the answer, within
 Slack's three seconds, and reports back with an ephemeral message.
 """
 
@@ -21,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -84,6 +87,7 @@ class SlackInteractions:
         self.clock = clock
         self.lock = threading.RLock()
         self._slack = None
+        self._team: str | None = config.alerts.slack.team_id
 
     def signing_secret(self) -> str:
         secret = os.environ.get(self.config.alerts.slack.signing_secret_env, "")
@@ -110,6 +114,28 @@ class SlackInteractions:
                                     " ON CONFLICT DO NOTHING",
                                     (signature, self.clock()))
         return None if cur.rowcount else "replayed request"
+
+    def workspace(self) -> str:
+        """The Slack workspace (team id) this app serves: alerts.slack.team_id, else the bot token's, asked once
+        with auth.test. Raises CrisiswatchError (a 503) while neither says: no request is taken unchecked."""
+        if self._team is None:
+            slack = self.slack()
+            where = "set alerts.slack.team_id to the workspace's id (T…)"
+            if slack is None:
+                raise CrisiswatchError(f"Slack workspace unknown: {where}, or set"
+                                       f" {self.config.alerts.slack.token_env} (auth.test tells its workspace)")
+            try:
+                self._team = slack.team_id()
+            except (SlackApiError, OSError, KeyError) as exc:
+                said = exc.response.get("error") if isinstance(exc, SlackApiError) and exc.response else exc
+                raise CrisiswatchError(f"Slack workspace unknown: auth.test failed ({said}); {where}") from None
+        return self._team
+
+    def foreign(self, team: str) -> str | None:
+        """Why a signed request is refused when it comes from another workspace than this app's (an app shared
+        with other workspaces signs their requests with the same secret), else None."""
+        ours = self.workspace()
+        return None if team == ours else f"from Slack workspace {team or '(none given)'}, not this app's {ours}"
 
     # services ----------------------------------------------------------------------------------
     def services(self) -> tuple[Any, Any, Any]:
@@ -292,6 +318,19 @@ def slack_routes(config: Config, conn: StateConnection | None = None, *,
             return body, PlainTextResponse(problem, status_code=401)
         return body, None
 
+    async def other_workspace(team: str) -> Response | None:
+        """A 403 (and one log line) for a request from another Slack workspace: `team` is block_actions'
+        team.id, a slash command's team_id."""
+        try:
+            problem = await run_in_threadpool(interactions.foreign, team)
+        except CrisiswatchError as exc:
+            logger.error("Slack request refused: %s", exc)
+            return PlainTextResponse(str(exc), status_code=503)
+        if problem:
+            logger.warning("Slack request refused: %s (alerts.slack.team_id)", problem)
+            return PlainTextResponse("request from another Slack workspace", status_code=403)
+        return None
+
     async def actions(request: Request) -> Response:
         body, refused = await verified(request)
         if refused:
@@ -302,6 +341,9 @@ def slack_routes(config: Config, conn: StateConnection | None = None, *,
             user = payload["user"]
         except (KeyError, IndexError, ValueError) as exc:
             return PlainTextResponse(f"bad payload: {exc.__class__.__name__}", status_code=400)
+        refused = await other_workspace(str((payload.get("team") or {}).get("id") or ""))
+        if refused:
+            return refused
         channel = (payload.get("channel") or {}).get("id", "")
 
         def work() -> None:
@@ -318,6 +360,9 @@ def slack_routes(config: Config, conn: StateConnection | None = None, *,
         if refused:
             return refused
         form = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
+        refused = await other_workspace(form.get("team_id", ""))
+        if refused:
+            return refused
         try:
             answer, later = await run_in_threadpool(interactions.command, form.get("text", ""),
                                                     form.get("user_id", ""))

@@ -78,8 +78,13 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str, floa
         return exc.code, exc.read().decode(), time.monotonic() - started
 
 
-def button(action_id: str, value: str, user: str = "U0ALICE", username: str = "") -> bytes:
-    payload = {"type": "block_actions", "user": {"id": user, "username": username or user.lower()},
+TEAM = "T0TEAM"  # the workspace the loopback Slack API's auth.test names (tests/slack_api.py)
+
+
+def button(action_id: str, value: str, user: str = "U0ALICE", username: str = "", team: str = TEAM) -> bytes:
+    """A block_actions payload as Slack sends it (team.id: the workspace the click came from)."""
+    payload = {"type": "block_actions", "team": {"id": team, "domain": "example"},
+               "user": {"id": user, "username": username or user.lower(), "team_id": team},
                "channel": {"id": "C0CRISIS"}, "actions": [{"action_id": action_id, "value": value}]}
     return urlencode({"payload": json.dumps(payload)}).encode()
 
@@ -99,7 +104,8 @@ def ephemerals(slack) -> list[str]:
 
 def test_signature_checks(app):
     config, conn, base = app
-    body = urlencode({"command": "/crisiswatch", "text": "status", "user_id": "U1", "channel_id": "C1"}).encode()
+    body = urlencode({"command": "/crisiswatch", "text": "status", "user_id": "U1", "channel_id": "C1",
+                      "team_id": TEAM}).encode()
     assert post(f"{base}/commands", body, signed(body, secret="not-the-secret"))[0] == 401
     assert post(f"{base}/commands", body, signed(body, ts=int(time.time()) - 301))[0] == 401
     headers = signed(body)
@@ -167,7 +173,7 @@ def test_convert_mute_and_slash_ticket(app, slack):
     assert wait_for(lambda: any("ticket CW-" in t for t in ephemerals(slack)))
     number = TicketService(conn).for_incident(incident.id).number
     form = urlencode({"command": "/crisiswatch", "text": f"ticket INC-{incident.id}", "user_id": "U2",
-                      "channel_id": "C1"}).encode()
+                      "channel_id": "C1", "team_id": TEAM}).encode()
     assert post(f"{base}/commands", form, signed(form))[0] == 200
     assert wait_for(lambda: any(f"already has ticket {number}" in t for t in ephemerals(slack)))
     body = button("mute_1h", str(incident.id))

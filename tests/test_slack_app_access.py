@@ -1,20 +1,25 @@
 """Who may act through the Slack app: people known by their Slack user id (alerts.slack.users), never by
-the names a click carries; and post text quoted back by /crisiswatch stays inert."""
+the names a click carries, nor from another workspace the app is in (alerts.slack.team_id); and post text
+quoted back by /crisiswatch stays inert."""
 
 from __future__ import annotations
 
 import json
 from urllib.parse import urlencode
 
+import pytest
+
 from alerts.approvals import ApprovalService
 from crisiswatch.audit import AuditLog
 from monitor.incidents.service import IncidentService
 from tests.test_alert_helpers import open_incident, slack_dispatcher
-from tests.test_alert_slack_app import button, ephemerals, post, serving, signed, wait_for
+from tests.test_alert_slack_app import TEAM, button, ephemerals, post, serving, signed, wait_for
 
 
-def slash(text: str, user: str) -> bytes:
-    return urlencode({"command": "/crisiswatch", "text": text, "user_id": user, "channel_id": "C0CRISIS"}).encode()
+def slash(text: str, user: str, team: str = TEAM) -> bytes:
+    """A slash command's form as Slack sends it (team_id: the workspace it was typed in)."""
+    return urlencode({"command": "/crisiswatch", "text": text, "user_id": user, "channel_id": "C0CRISIS",
+                      "team_id": team, "team_domain": "example"}).encode()
 
 
 def test_an_approver_named_in_a_playbook_is_known_by_slack_user_id_not_by_the_name_a_click_carries(
@@ -125,3 +130,45 @@ def test_an_oversized_body_is_refused_before_it_is_read_whole(tmp_path, slack, m
         client.close()
         body = button("ack", "1") + b"&pad=" + b"x" * (200 * 1024)  # a big message's payload still goes
         assert post(f"{base}/actions", body, signed(body))[0] == 200
+
+
+def test_a_click_and_a_slash_command_from_another_workspace_are_refused_without_a_staff_list(
+        tmp_path, slack, monkeypatch, caplog):
+    # no alerts.slack.users: anyone in the workspace may act, and so, before, anyone in another workspace the app
+    # is installed in (Slack signs their requests with the same secret)
+    with serving(tmp_path, slack, monkeypatch) as (config, conn, base):
+        incident = open_incident(conn)
+        body = button("ack", str(incident.id), user="U0OUTSIDER", team="T0OTHER")
+        with caplog.at_level("WARNING", logger="monitor.slack_app"):
+            status, text, _ = post(f"{base}/actions", body, signed(body))
+            form = slash("status", "U0OUTSIDER", team="T0OTHER")
+            slash_status, slash_text, _ = post(f"{base}/commands", form, signed(form))
+        assert status == 403 and slash_status == 403 and incident.label not in slash_text
+        said = [r.getMessage() for r in caplog.records if r.name == "monitor.slack_app"]
+        assert len(said) == 2 and all("workspace T0OTHER, not this app's T0TEAM" in line for line in said)
+        body = button("ack", str(incident.id))   # this workspace's click, after the refusals
+        assert post(f"{base}/actions", body, signed(body))[0] == 200
+        assert wait_for(lambda: IncidentService(conn).get(incident.id).acked_by == "U0ALICE")
+        assert [c.method for c in slack.calls].count("auth.test") == 1   # asked once, kept
+
+
+def test_alerts_slack_team_id_names_the_workspace_without_asking_slack(tmp_path, slack, monkeypatch):
+    from crisiswatch.errors import ConfigError
+    from tests.test_alert_helpers import make_config
+
+    with pytest.raises(ConfigError, match="alerts.slack.team_id.*not a Slack workspace id"):
+        make_config(tmp_path, slack={"team_id": "acme"})
+    with serving(tmp_path, slack, monkeypatch, team_id="T0MINE") as (config, conn, base):
+        form = slash("status", "U0ALICE")   # from T0TEAM, the bot token's workspace: not the one configured
+        assert post(f"{base}/commands", form, signed(form))[0] == 403
+        form = slash("status", "U0ALICE", team="T0MINE")
+        assert post(f"{base}/commands", form, signed(form))[0] == 200
+        assert "auth.test" not in [c.method for c in slack.calls]
+
+
+def test_a_workspace_nobody_can_name_refuses_every_request_until_it_is_set(tmp_path, slack, monkeypatch):
+    with serving(tmp_path, slack, monkeypatch) as (config, conn, base):
+        monkeypatch.delenv("SLACK_BOT_TOKEN")   # no token to ask auth.test with, no team_id set
+        form = slash("status", "U0ALICE")
+        status, text, _ = post(f"{base}/commands", form, signed(form))
+        assert status == 503 and "set alerts.slack.team_id" in text

@@ -17,6 +17,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from alerts.message import AlertMessage
+from crisiswatch.config.alerts import ROBOT_NAMES, robot_url_problem
 
 CONNECT_TIMEOUT = 5.0
 
@@ -103,6 +104,9 @@ class LookupRefused(Exception):
 
 class Channel(ABC):
     name: str
+    # a send this channel cannot look up afterwards (no id comes back: robot webhooks, SMTP) keeps its claim on
+    # the outbox row while it is in flight (alerts/dispatch.py), so no second deliverer sends it again
+    keeps_claim: bool = False
 
     @abstractmethod
     def send(self, message: AlertMessage, target: str, *, thread_id: str | None = None,
@@ -143,6 +147,17 @@ def env_value(name: str | None, what: str) -> str:
     if "://" in value:
         HIDDEN_TARGETS.hide(value)
     return value
+
+
+def robot_url(channel: str, env: str, relay_hosts: list[str] | tuple[str, ...] = ()) -> str:
+    """The robot webhook URL named by `env`, when it points where `channel`'s robots live or at a relay named in
+    alerts.webhook_relay_hosts (crisiswatch.config.robot_url_problem). Anywhere else nothing is sent (the key
+    would go with it): the alert waits for someone to fix the URL, the error naming the variable, not the URL."""
+    url = env_value(env, ROBOT_NAMES[channel])
+    problem = robot_url_problem(channel, url, relay_hosts)
+    if problem:
+        raise DeliveryError(f"{ROBOT_NAMES[channel]}: ${env}: {problem}", kind=NEEDS_FIX)
+    return url
 
 
 def post_json(url: str, payload: dict[str, Any], timeout: float = 10, what: str = "webhook",

@@ -13,7 +13,15 @@ import os
 import time
 import urllib.parse
 
-from alerts.channels.base import RATE_LIMITED, Channel, Delivery, DeliveryError, env_value, post_json
+from alerts.channels.base import (
+    RATE_LIMITED,
+    Channel,
+    Delivery,
+    DeliveryError,
+    env_value,
+    post_json,
+    robot_url,
+)
 from alerts.channels.wecom import markdown_body
 from alerts.message import AlertMessage
 
@@ -32,14 +40,17 @@ def signed_url(url: str, secret: str, timestamp_ms: int | None = None) -> str:
 
 class DingTalkChannel(Channel):
     name = "dingtalk"
+    keeps_claim = True
 
-    def __init__(self, secret_envs: dict[str, str] | None = None, timeout: float = 10) -> None:
+    def __init__(self, secret_envs: dict[str, str] | None = None, timeout: float = 10,
+                 relay_hosts: list[str] | tuple[str, ...] = ()) -> None:
+        self.relay_hosts = relay_hosts  # alerts.webhook_relay_hosts: a self-hosted relay
         self.secret_envs = secret_envs or {}  # url env var -> secret env var
         self.timeout = timeout
 
     def send(self, message: AlertMessage, target: str, *, thread_id: str | None = None,
              existing_id: str | None = None, key: str | None = None) -> Delivery:
-        url = env_value(target, "DingTalk robot")
+        url = robot_url(self.name, target, self.relay_hosts)
         secret_env = self.secret_envs.get(target)
         if secret_env:
             secret = os.environ.get(secret_env) or env_value(secret_env, "DingTalk signing secret")

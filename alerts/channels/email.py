@@ -19,9 +19,11 @@ class EmailChannel(Channel):
     """The target is a comma-separated list of recipients."""
 
     name = "email"
+    keeps_claim = True
 
-    def __init__(self, settings: EmailSettings) -> None:
+    def __init__(self, settings: EmailSettings, timeout: float | None = None) -> None:
         self.settings = settings
+        self.timeout = timeout or settings.timeout  # each SMTP wait (build_channels keeps it under the lease)
 
     def build(self, message: AlertMessage, target: str, key: str | None = None) -> EmailMessage:
         lines = plain_lines(message)
@@ -52,7 +54,7 @@ class EmailChannel(Channel):
         mail = self.build(message, ", ".join(recipients), key)
         try:
             smtp_cls = smtplib.SMTP_SSL if s.ssl else smtplib.SMTP
-            with smtp_cls(s.host, s.port, timeout=s.timeout) as smtp:
+            with smtp_cls(s.host, s.port, timeout=self.timeout) as smtp:
                 if s.starttls and not s.ssl:
                     smtp.starttls(context=ssl.create_default_context())
                 if s.username_env:

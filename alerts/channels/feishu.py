@@ -12,7 +12,7 @@ import hmac
 import os
 import time
 
-from alerts.channels.base import Channel, Delivery, DeliveryError, env_value, post_json
+from alerts.channels.base import Channel, Delivery, DeliveryError, env_value, post_json, robot_url
 from alerts.message import AlertMessage, neutral_markdown
 from alerts.render import fit_lines, plain_lines
 
@@ -26,14 +26,17 @@ def feishu_sign(secret: str, timestamp: int) -> str:
 
 class FeishuChannel(Channel):
     name = "feishu"
+    keeps_claim = True
 
-    def __init__(self, secret_envs: dict[str, str] | None = None, timeout: float = 10) -> None:
+    def __init__(self, secret_envs: dict[str, str] | None = None, timeout: float = 10,
+                 relay_hosts: list[str] | tuple[str, ...] = ()) -> None:
+        self.relay_hosts = relay_hosts  # alerts.webhook_relay_hosts: a self-hosted relay
         self.secret_envs = secret_envs or {}
         self.timeout = timeout
 
     def send(self, message: AlertMessage, target: str, *, thread_id: str | None = None,
              existing_id: str | None = None, key: str | None = None) -> Delivery:
-        url = env_value(target, "Feishu bot")
+        url = robot_url(self.name, target, self.relay_hosts)
         _, *rest = plain_lines(message)
         body = fit_lines([neutral_markdown(line) for line in rest], 4000)
         links = [f"[{neutral_markdown(n)}]({u})" for n, u in message.links.items()

@@ -285,5 +285,9 @@ class SlackChannel(Channel):
         except (SlackApiError, OSError) as exc:
             logger.warning("Slack follow-up for %s failed: %s", message.title, exc)
 
+    def team_id(self) -> str:
+        """The workspace the bot token belongs to (auth.test); raises SlackApiError or OSError when Slack will not say."""
+        return str(self.client.auth_test()["team_id"])
+
     def post_ephemeral(self, channel: str, user: str, text: str) -> None:
         self.client.chat_postEphemeral(channel=channel, user=user, text=text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from alerts.channels.base import RATE_LIMITED, Channel, Delivery, DeliveryError, env_value, post_json
+from alerts.channels.base import RATE_LIMITED, Channel, Delivery, DeliveryError, post_json, robot_url
 from alerts.message import AlertMessage, neutral_markdown
 from alerts.render import fit_lines, plain_lines, utf8_size
 
@@ -28,13 +28,15 @@ def markdown_body(message: AlertMessage, bold_title: str = "**{}**", limit: int 
 
 class WeComChannel(Channel):
     name = "wecom"
+    keeps_claim = True
 
-    def __init__(self, timeout: float = 10) -> None:
+    def __init__(self, timeout: float = 10, relay_hosts: list[str] | tuple[str, ...] = ()) -> None:
+        self.relay_hosts = relay_hosts  # alerts.webhook_relay_hosts: a self-hosted relay
         self.timeout = timeout
 
     def send(self, message: AlertMessage, target: str, *, thread_id: str | None = None,
              existing_id: str | None = None, key: str | None = None) -> Delivery:
-        url = env_value(target, "WeCom robot")
+        url = robot_url(self.name, target, self.relay_hosts)
         color = SEVERITY_COLOR.get(message.severity, "comment")
         content = markdown_body(message, f'<font color="{color}">**{{}}**</font>')
         reply = post_json(url, {"msgtype": "markdown", "markdown": {"content": content}},

@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from crisiswatch.config.alerts import *  # noqa: F403
-from crisiswatch.config.alerts import AlertSettings
+from crisiswatch.config.alerts import WEBHOOK_CHANNELS, AlertSettings, robot_url_problem
 from crisiswatch.config.base import StrictModel, parse_duration  # noqa: F401 (re-exported)
 from crisiswatch.config.detection import *  # noqa: F403
 from crisiswatch.config.detection import DetectionSettings
@@ -211,7 +211,23 @@ def parse_config(raw: dict[str, Any], path: str = "<config>") -> Config:
         unknown = [b for b in route.brands if b not in keys]
         if unknown:
             raise ConfigError(path, f"alerts.routes.{i}.brands", f"unknown brand {unknown[0]!r}")
+    _check_robot_urls(config, path)
     return config
+
+
+def _check_robot_urls(config: Config, path: str) -> None:
+    """A robot webhook URL (in the environment, named by url_env) that points off its platform stops the start,
+    in one line naming the setting and its variable, never the URL (it carries the robot's key). An unset
+    variable is left to the deliverer, whose alerts wait for it."""
+    alerts = config.alerts
+    routes = [(f"alerts.routes.{i}.url_env", r) for i, r in enumerate(alerts.routes)]
+    if alerts.operator_route is not None:
+        routes.append(("alerts.operator_route.url_env", alerts.operator_route))
+    for key, route in routes:
+        url = os.environ.get(route.url_env or "") if route.channel in WEBHOOK_CHANNELS else None
+        problem = robot_url_problem(route.channel, url, alerts.webhook_relay_hosts) if url else None
+        if problem:
+            raise ConfigError(path, key, f"${route.url_env}: {problem}")
 
 
 _KNOWN_KEYS = _field_names(Config, set())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -11,6 +12,7 @@ from crisiswatch.config.base import CLOCK_TIME, EnvName, HttpURL, StrictModel, T
 from crisiswatch.mention import SEVERITIES
 
 SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+SLACK_TEAM_ID = re.compile(r"T[A-Z0-9]{2,}")
 
 
 class SlackSettings(StrictModel):
@@ -22,6 +24,17 @@ class SlackSettings(StrictModel):
     users: dict[str, str] = Field(default_factory=dict, description="Slack user id (U...) -> the person's name as"
                                   " approvers and the dashboard name them; set, only these people use the buttons"
                                   " and /crisiswatch")
+    team_id: str | None = Field(default=None, description="the Slack workspace (T0123ABCD) whose button clicks and"
+                                " /crisiswatch commands are taken; unset: the bot token's, asked once with auth.test."
+                                " A request from any other workspace is refused (403)")
+
+    @field_validator("team_id")
+    @classmethod
+    def _team_id(cls, value: str | None) -> str | None:
+        if value is not None and not SLACK_TEAM_ID.fullmatch(value):
+            raise ValueError(f"{value!r} is not a Slack workspace id (T0123ABCD: the T… in the workspace's"
+                             " app.slack.com/client/T… address)")
+        return value
 
     @field_validator("users")
     @classmethod
@@ -37,6 +50,33 @@ CHANNEL_TYPES = ("slack", "console", "slack_webhook", "wecom", "dingtalk", "feis
 
 
 WEBHOOK_CHANNELS = ("slack_webhook", "wecom", "dingtalk", "feishu")
+# the hosts each platform issues robot webhook URLs on: a URL elsewhere (an internal address, a look-alike or
+# typo'd host) would hand the robot's key to whoever answers there
+ROBOT_HOSTS = {"wecom": ("qyapi.weixin.qq.com",), "dingtalk": ("oapi.dingtalk.com",),
+               "feishu": ("open.feishu.cn", "open.larksuite.com"), "slack_webhook": ("hooks.slack.com",)}
+ROBOT_NAMES = {"wecom": "WeCom robot", "dingtalk": "DingTalk robot", "feishu": "Feishu/Lark bot",
+               "slack_webhook": "Slack webhook"}
+_HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
+def robot_url_problem(channel: str, url: str, relay_hosts: list[str] | tuple[str, ...] = ()) -> str | None:
+    """Why a robot webhook URL may not be posted to, or None: its host must be one the platform issues robot
+    URLs on (over https), or a self-hosted relay named in alerts.webhook_relay_hosts. Says the host, never
+    the URL: its path or query is the robot's key."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return f"its value is not a URL (expected https://{ROBOT_HOSTS[channel][0]}/...)"
+    if host and host in {h.lower() for h in relay_hosts}:
+        return None if parts.scheme in ("http", "https") else "a relay URL must be http(s)"
+    official = ROBOT_HOSTS[channel]
+    if host not in official:
+        return (f"host {host or '(none)'!r} is not a {ROBOT_NAMES[channel]} host ({', '.join(official)}); for a"
+                " self-hosted relay, add its host to alerts.webhook_relay_hosts")
+    if parts.scheme != "https":
+        return f"use https:// for {host}: the URL carries the robot's key"
+    return None
 
 
 class Route(StrictModel):
@@ -132,7 +172,20 @@ class AlertSettings(StrictModel):
     digest: DigestSettings = Field(default_factory=DigestSettings)
     quiet_hours: QuietHours | None = None
     escalation_policies: dict[str, EscalationPolicy] = Field(default_factory=dict)
+    webhook_relay_hosts: list[str] = Field(default_factory=list, description="hosts of a self-hosted relay that"
+                                           " robot webhook URLs (url_env) may point at besides the platforms' own"
+                                           " (qyapi.weixin.qq.com, oapi.dingtalk.com, open.feishu.cn,"
+                                           " open.larksuite.com, hooks.slack.com); http allowed")
     outbox_lease_seconds: float = Field(default=120, gt=0, description="how long a deliverer holds a claimed alert;"
-                                        " longer than one send with its lookup (Slack timeout x 2)")
+                                        " longer than one send with its lookup (Slack timeout x 2); robot webhook and SMTP waits"
+                                        " are capped at a third of it, and their claim is renewed while they send")
     dependency_grace_minutes: float = Field(default=3, ge=0, description="an index/crawler/channel down this long"
                                             " raises one operator alert")
+
+    @field_validator("webhook_relay_hosts")
+    @classmethod
+    def _host_names(cls, value: list[str]) -> list[str]:
+        bad = [h for h in value if not _HOST_NAME.fullmatch(h)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a host name (give the host alone: relay.example.internal)")
+        return value
