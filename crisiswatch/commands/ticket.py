@@ -114,6 +114,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             said.add_argument("--unreachable", action="store_true",
                               help="a 回访 call that did not reach the customer (after three, the ticket may be closed)")
             a.add_argument("--comment", default="")
+            a.add_argument("--close-reason", metavar="WHY",
+                           help="a score of 1-2 sends the case back to handling (处理中); with this it is closed "
+                                "instead, saying why not")
     p.set_defaults(func=run)
 
 
@@ -323,7 +326,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"{t.number}: 回访 not reached, try {tickets.unreached_tries(t)} of {UNREACHABLE_TRIES}", file=sys.stderr)
     else:
         t = tickets.transition(t.id, command, actor=actor, expected_version=t.version, note=args.note,
-                               satisfaction=getattr(args, "score", None), comment=getattr(args, "comment", None))
+                               satisfaction=getattr(args, "score", None), comment=getattr(args, "comment", None),
+                               close_reason=getattr(args, "close_reason", None))
+        if command == "followup" and t.status == "处理中":
+            print(f"{t.number}: the customer was dissatisfied at the 回访 ({args.score}/5): back to handling (处理中); "
+                  f"to close it instead, say why with --close-reason", file=sys.stderr)
     print(_line(tickets, t))
     return 0
 
