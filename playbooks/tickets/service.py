@@ -39,6 +39,7 @@ from playbooks.tickets.models import (
     STATUSES,
     TIMERS,
     TRANSITIONS,
+    WATCHED_TIMERS,
     SlaTerms,
     Ticket,
     TicketConflict,
@@ -791,7 +792,7 @@ class TicketService:
                 detail["previous_severity"] = ticket.severity
                 detail["deadlines"] = {timer: {"from": ticket.due(timer).isoformat(), "to": at.isoformat()}
                                        for timer, at in due.items() if at != ticket.due(timer)}
-                if self._planned(ticket):
+                if self.planned(ticket):
                     detail["feedback_from"] = "reply"
                 if extension:
                     detail["extension"] = {"approved_by": ticket.extension_approved_by, "kept": extension == "kept",
@@ -808,12 +809,12 @@ class TicketService:
             extension = "kept" if ticket.resolve_due > due["resolve"] else "dropped"
             if extension == "kept":
                 due["resolve"] = ticket.resolve_due
-        if self._planned(ticket):  # the plan was given: the result is due `feedback` after it
+        if self.planned(ticket):  # the plan was given: the result is due `feedback` after it
             due["feedback"] = self.clock.feedback_after_plan(severity, ticket.first_reply_at, due["resolve"])
         return due, extension
 
     @staticmethod
-    def _planned(ticket: Ticket) -> bool:
+    def planned(ticket: Ticket) -> bool:
         """Whether the customer was given the plan (a first reply) since the clocks last started."""
         return ticket.first_reply_at is not None and ticket.first_reply_at >= ticket.started_at
 
@@ -895,6 +896,23 @@ class TicketService:
         return self._change(ticket_id, expected_version, actor, "deadlines",
                             {f"{t}_due": at for t, at in deadlines.items()}, now,
                             **{t: at.isoformat() for t, at in deadlines.items()})
+
+    def recompute(self, ticket_id: int | str, deadlines: dict[str, datetime], *, actor: str, expected_version: int,
+                years: builtins.list[int], now: datetime | None = None) -> Ticket:
+        """Deadlines counted again on a work calendar that learned `years` (`recompute.recompute_deadlines`): the
+        timeline and the audit trail say which moved, from when to when."""
+        bad = [t for t in deadlines if t not in WATCHED_TIMERS]
+        if bad:
+            raise TicketError(f"unknown timer {bad[0]!r} (timers: {', '.join(WATCHED_TIMERS)})")
+        now = _utc(now or self.now())
+        before = self.require(ticket_id)
+        moved = {t: {"from": before.due(t).isoformat(), "to": at.isoformat()} for t, at in deadlines.items()}
+        ticket = self._change(ticket_id, expected_version, actor, "deadlines_recomputed",
+                              {f"{t}_due": at for t, at in deadlines.items()}, now, years=years, deadlines=moved)
+        with transaction(self.conn):
+            AuditLog(self.conn).record(actor, "ticket.deadlines_recomputed", ticket.number, at=now, years=years,
+                                       deadlines=moved)
+        return ticket
 
     def add_tasks(self, ticket_id: int | str, items: builtins.list[str], *, actor: str, expected_version: int,
                   now: datetime | None = None) -> Ticket:
