@@ -59,9 +59,11 @@ def settings(**calendar) -> TicketSettings:
     return TicketSettings(calendar=WorkCalendarSettings(**calendar))
 
 
-def test_deadlines_counted_before_the_year_was_published_are_recomputed_across_the_year_boundary(tmp_path):
+def test_deadlines_counted_before_the_year_was_published_are_recomputed_across_the_year_boundary(
+    tmp_path, state_url
+):
     clock = Clock(at(2026, 12, 30, 9, 0).astimezone(UTC))
-    guessed = TicketService(connect(tmp_path / "t.db"), settings=settings(), clock=clock)
+    guessed = TicketService(connect(state_url), settings=settings(), clock=clock)
     assert recompute_deadlines(guessed, actor="crisiswatch").first  # the loop's start: the calendar recorded
     ids = desk(guessed, clock)
     before = {name: guessed.require(i) for name, i in ids.items()}
@@ -72,7 +74,7 @@ def test_deadlines_counted_before_the_year_was_published_are_recomputed_across_t
     reference = {name: known.require(i) for name, i in desk(known, known.now).items()}
 
     clock.now = UPDATED_AT.astimezone(UTC)
-    published = TicketService(connect(tmp_path / "t.db"), settings=settings(**PUBLISHED), clock=clock)
+    published = TicketService(connect(state_url), settings=settings(**PUBLISHED), clock=clock)
     audit = len(audit_trail(published))
     preview = recompute_deadlines(published, actor="crisiswatch", dry_run=True)
     assert preview.changed_years == [2027] and {t.number for t, _ in preview.moved} == {
