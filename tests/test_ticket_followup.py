@@ -70,5 +70,7 @@ def test_a_reason_to_close_belongs_to_a_dissatisfied_回访_only(tmp_path, monke
     t = resolved(tickets, clock)
     assert main(["--config", str(cfg), "ticket", "followup", t.number, "--score", "4", "--close-reason", "x"]) == 1
     assert "a reason to close is given for a dissatisfied 回访 only" in capsys.readouterr().err
-    assert tickets.require(t.id).status == "已解决"
+    assert main(["--config", str(cfg), "ticket", "followup", t.number, "--unreachable", "--close-reason", "x"]) == 1
+    assert "--close-reason goes with a dissatisfied --score, not with --unreachable" in capsys.readouterr().err
+    assert tickets.require(t.id).status == "已解决" and tickets.unreached_tries(tickets.require(t.id)) == 0
 

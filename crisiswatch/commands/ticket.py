@@ -350,6 +350,9 @@ def run(args: argparse.Namespace) -> int:
         t = tickets.pause(t.id, actor=actor, expected_version=t.version, note=args.note)
     elif command == "resume":
         t = tickets.resume(t.id, actor=actor, expected_version=t.version, note=args.note)
+    elif command == "followup" and args.unreachable and args.close_reason:
+        raise CrisiswatchError("--close-reason goes with a dissatisfied --score, not with --unreachable: after three "
+                               "calls that did not reach the customer, `ticket close` closes it")
     elif command == "followup" and args.unreachable:
         t = tickets.followup_unreached(t.id, actor=actor, expected_version=t.version, note=args.note)
         print(f"{t.number}: 回访 not reached, try {tickets.unreached_tries(t)} of {UNREACHABLE_TRIES}", file=sys.stderr)

@@ -906,7 +906,7 @@ class TicketService:
             raise TicketError(f"unknown timer {bad[0]!r} (timers: {', '.join(WATCHED_TIMERS)})")
         now = _utc(now or self.now())
         before = self.require(ticket_id)
-        moved = {t: {"from": before.due(t).isoformat(), "to": at.isoformat()} for t, at in deadlines.items()}
+        moved = {t: {"from": before.due(t).isoformat(), "to": _utc(at).isoformat()} for t, at in deadlines.items()}
         ticket = self._change(ticket_id, expected_version, actor, "deadlines_recomputed",
                               {f"{t}_due": at for t, at in deadlines.items()}, now, years=years, deadlines=moved)
         with transaction(self.conn):

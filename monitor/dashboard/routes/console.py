@@ -235,7 +235,7 @@ async def act(request: Request) -> Response:
         score = form.get("satisfaction") or None
         return console.act(ticket, action, actor=_actor(request), expected_version=version,
                            note=form.get("note") or None, satisfaction=int(score) if score else None,
-                           close_reason=form.get("close_reason") or None)
+                           close_reason=(form.get("close_reason") or None) if action == "followup" else None)
 
     return await _ticket_change(request, change)
 
