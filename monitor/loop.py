@@ -62,6 +62,7 @@ from playbooks.cycle import playbook_cycle
 from playbooks.engine import PlaybookEngine
 from playbooks.golden import golden_window_sweep
 from playbooks.paging import IncidentPaging
+from playbooks.tickets.flows import calendar_sweep
 
 logger = logging.getLogger(__name__)
 SPIDER_FOR_SOURCE_KEY = ("weibo_search", "weibo_timeline", "weibo_comments", "jd_reviews", "tmall_reviews",
@@ -332,6 +333,9 @@ class RunLoop:
         self.run_keeper: LeaseKeeper | None = None
         self._cycle_keeper: LeaseKeeper | None = None
         self.after_run_loss = "stands by to take over again"  # what run_forever does when run-loop is lost
+        # the work calendar is read once, at start (config and holidays package): tickets counted on another one
+        # are recomputed by the first detect cycle, and again at the next pass should it fail
+        self.calendar_checked = False
         if "crawl" in self.stages:
             for reason in uncollected(config):
                 logger.warning(reason)
@@ -451,6 +455,8 @@ class RunLoop:
             # waiting playbook steps resume; SLA reminders and breaches become alerts
             if not self._holding(report, "playbooks"):
                 return
+            if not self.calendar_checked:  # before the SLA check, so that it reads the recomputed deadlines
+                self._guard(report, "ticket calendar", self._check_calendar)
             self._guard(report, "playbooks", lambda: playbook_cycle(self.config, self.conn, self.dispatcher,
                                                                     self._engine(), now=self.clock()))
             # a statement not out as the golden window closes, and once it has closed, is said in the thread
@@ -464,6 +470,10 @@ class RunLoop:
         finally:
             self._cycle_keeper = None
             keeper.stop(release=not keeper.lost.is_set())
+
+    def _check_calendar(self) -> None:
+        calendar_sweep(self.config, self.conn)
+        self.calendar_checked = True
 
     def _detect(self, report: PassReport) -> None:
         try:

@@ -437,3 +437,55 @@ def test_waiting_for_the_customer_from_the_console(site, base):
     resumed = agent.post(f"{url}/action", data={"csrf": csrf_of(page), "version": _version(page), "action": "resume"},
                          allow_redirects=False, timeout=10)
     assert resumed.status_code == 303 and tickets.require(t.id).paused_at is None
+
+
+def test_a_duplicate_is_merged_from_the_ticket_page_as_ticket_merge_does(site, base):
+    tickets = TicketService.from_config(site.config, connect(site.db))
+    keep = tickets.intake(channel="phone", customer="周女士", contact="13811112222", summary="洗衣机漏水",
+                          category="product_quality", severity="一般", actor="ada", brand="merge")
+    dup = tickets.intake(channel="email", customer="周女士", contact="zhou@example.com", summary="洗衣机漏水（邮件）",
+                         category="product_quality", severity="一般", actor="ada", brand="merge")
+    agent = login(base, "ada")
+    url = f"{base}/tickets/{dup.number}"
+    page = agent.get(url, timeout=10).text
+    assert f'action="/tickets/{dup.number}/merge"' in page and 'id="merge-form"' in page
+    form = {"csrf": csrf_of(page), "version": _version(page)}
+    # the service's refusals, word for word, and nothing moved
+    for into, said in ((dup.number, f"ticket {dup.number} cannot be merged into itself"),
+                       ("CW-20000101-0001", "no ticket CW-20000101-0001")):
+        refused = agent.post(f"{url}/merge", data={**form, "into": into}, allow_redirects=False, timeout=10)
+        assert refused.status_code == 400 and said in refused.text
+    assert tickets.require(dup.id).status == "新建"
+    forged = agent.post(f"{url}/merge", data={**form, "csrf": "forged", "into": keep.number}, allow_redirects=False,
+                        timeout=10)
+    assert forged.status_code == 403 and tickets.require(dup.id).status == "新建"
+    merged = agent.post(f"{url}/merge", data={**form, "into": keep.number}, allow_redirects=False, timeout=10)
+    assert merged.status_code == 303 and merged.headers["location"] == f"/tickets/{keep.number}"
+    assert tickets.require(dup.id).status == "已关闭" and tickets.merged_into(tickets.require(dup.id)) == keep.number
+    assert [e["kind"] for e in tickets.timeline(keep.id)][-1] == "merged_from"
+    page = agent.get(url, timeout=10).text  # a closed duplicate offers no merge, and a second try is refused
+    assert 'id="merge-form"' not in page
+    again = agent.post(f"{url}/merge", data={"csrf": csrf_of(page), "version": _version(page), "into": keep.number},
+                       allow_redirects=False, timeout=10)
+    assert again.status_code == 400 and f"ticket {dup.number} is 已关闭: only open tickets are merged" in again.text
+
+
+def test_a_dissatisfied_回访_in_the_console_sends_the_case_back_or_closes_it_with_the_reason(site, base):
+    tickets = TicketService.from_config(site.config, connect(site.db))
+    agent = login(base, "ada")
+    for close_reason, status in (("", "处理中"), ("诉求超出政策，王经理已确认", "已关闭")):
+        t = tickets.intake(channel="phone", customer="赵先生", contact="13700000000", summary="退款一直没到账",
+                           category="payment_billing", severity="一般", actor="ada")
+        for action in ("accept", "start", "reply", "resolve"):
+            t = tickets.transition(t.id, action, actor="ada", expected_version=t.version,
+                                   note="已电话告知退款进度" if action == "reply" else None, via="电话")
+        url = f"{base}/tickets/{t.number}"
+        page = agent.get(url, timeout=10).text
+        assert 'id="close-reason"' in page
+        done = agent.post(f"{url}/action", data={"csrf": csrf_of(page), "version": _version(page), "action": "followup",
+                                                 "satisfaction": "2", "close_reason": close_reason},
+                          allow_redirects=False, timeout=10)
+        assert done.status_code == 303
+        t = tickets.require(t.id)
+        assert (t.status, t.score, t.reopened) == (status, 2, 0 if close_reason else 1)
+        assert "工单重新打开" in agent.get(url, timeout=10).text if not close_reason else t.closed_at is not None

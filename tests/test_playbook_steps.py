@@ -114,8 +114,9 @@ def test_product_safety_runs_its_steps_and_resumes_on_tick(tmp_path):
                                       note="已召回该批次并为您全额退款" if action == "reply" else None)
     assert engine.tick()[0][2][-1] == "close_when: waiting"  # not followed up yet
     t = engine.tickets.transition(t.id, "followup", actor="agent:lin", expected_version=t.version, satisfaction=2)
-    assert engine.tick()[0][2][-1] == "close_when: waiting"  # dissatisfied: an agent handles it again, not the book
-    for action in ("reopen", "reply", "resolve"):
+    assert t.status == "处理中"  # dissatisfied: back to handling, by the 回访 itself
+    assert engine.tick()[0][2][-1] == "close_when: waiting"  # an agent handles it again, not the book
+    for action in ("reply", "resolve"):
         t = engine.tickets.transition(t.id, action, actor="agent:lin", expected_version=t.version,
                                       note="已更换新品并上门取回" if action == "reply" else None)
     engine.tickets.transition(t.id, "followup", actor="agent:lin", expected_version=t.version, satisfaction=5)

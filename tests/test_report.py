@@ -38,9 +38,11 @@ def post(n: int, text: str, category: str, source: str = "weibo", author: str | 
 def walk(tickets: TicketService, t, clock: Clock, *actions: str, score: int | None = None):
     for action in actions:
         clock.now += timedelta(hours=2)
+        # a dissatisfied 回访 would send the case back to handling: these stay resolved, closed saying why
+        close_reason = "诉求超出政策" if action == "followup" and score is not None and score <= 2 else None
         t = tickets.transition(t.id, action, actor="agent", expected_version=t.version,
                                note="已核查并为您补发" if action == "reply" else None, via="在线客服" if action == "reply" else None,
-                               satisfaction=score if action == "followup" else None)
+                               satisfaction=score if action == "followup" else None, close_reason=close_reason)
     return t
 
 

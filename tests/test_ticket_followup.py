@@ -39,18 +39,38 @@ def test_a_case_closes_after_its_回访_or_three_calls_that_did_not_reach_the_cu
     assert "回访未联系上（第 3/3 次）" in capsys.readouterr().out
 
 
-def test_a_dissatisfied_回访_is_handled_again_or_closed_with_the_reason(tmp_path, monkeypatch, capsys):
+def test_a_dissatisfied_回访_sends_the_case_back_to_handling_or_is_closed_with_the_reason(tmp_path, monkeypatch,
+                                                                                            capsys):
     tickets, clock, cfg = desk_at(tmp_path, at(2026, 10, 9, 10, 0), monkeypatch)
     ticket = ["--config", str(cfg), "ticket", "--as", "林晓"]
     first, second = resolved(tickets, clock), resolved(tickets, clock)
-    for t in (first, second):
-        assert main([*ticket, "followup", t.number, "--score", "2", "--comment", "补发的也是坏的"]) == 0
-        assert main([*ticket, "close", t.number]) == 1
-        assert (f"the customer was dissatisfied at the 回访 (2/5): reopen ticket {t.number} to handle it again"
-                in capsys.readouterr().err)
-    assert main([*ticket, "reopen", first.number, "--note", "客户不满意，重新处理"]) == 0
+    clock.now = at(2026, 10, 12, 11, 0).astimezone(UTC)  # Monday
+    assert main([*ticket, "followup", first.number, "--score", "2", "--comment", "补发的也是坏的"]) == 0
+    assert "back to handling (处理中)" in capsys.readouterr().err
     first = tickets.require(first.id)
-    assert (first.status, first.score, first.reopened) == ("处理中", 2, 1)  # the score stays in its history
-    assert main([*ticket, "close", second.number, "--note", "诉求超出政策，王经理已确认"]) == 0
-    assert tickets.require(second.id).status == "已关闭"
+    # handled again at once, with the clocks a reopening starts: fresh from the 回访, the score kept in its history
+    assert (first.status, first.score, first.reopened, first.started_at) == ("处理中", 2, 1, clock.now)
+    assert (first.resolved_at, first.followed_up_at, first.followup_due, first.satisfaction) == (None, None, None, None)
+    assert first.resolve_due == tickets.clock.deadlines("一般", clock.now)["resolve"]
+    steps = [(e["kind"], e["detail"]["to"]) for e in tickets.timeline(first.id) if e["kind"] in ("followup", "reopen")]
+    assert steps == [("followup", "已回访"), ("reopen", "处理中")]
+    assert main([*ticket, "show", first.number]) == 0
+    assert "工单重新打开" in capsys.readouterr().out
+    assert [e["detail"].get("note") for e in tickets.timeline(first.id) if e["kind"] == "reopen"] == [
+        "回访不满意（2/5），退回处理"]
+    assert main([*ticket, "followup", second.number, "--score", "1", "--close-reason", "诉求超出政策，王经理已确认"]) == 0
+    second = tickets.require(second.id)
+    assert (second.status, second.score, second.reopened) == ("已关闭", 1, 0)
+    assert tickets.timeline(second.id)[-1]["detail"] == {"to": "已关闭", "note": "诉求超出政策，王经理已确认"}
     assert main([*ticket, "followup", second.number, "--unreachable"]) == 1  # only a resolved case is called
+
+
+def test_a_reason_to_close_belongs_to_a_dissatisfied_回访_only(tmp_path, monkeypatch, capsys):
+    tickets, clock, cfg = desk_at(tmp_path, at(2026, 10, 9, 10, 0), monkeypatch)
+    t = resolved(tickets, clock)
+    assert main(["--config", str(cfg), "ticket", "followup", t.number, "--score", "4", "--close-reason", "x"]) == 1
+    assert "a reason to close is given for a dissatisfied 回访 only" in capsys.readouterr().err
+    assert main(["--config", str(cfg), "ticket", "followup", t.number, "--unreachable", "--close-reason", "x"]) == 1
+    assert "--close-reason goes with a dissatisfied --score, not with --unreachable" in capsys.readouterr().err
+    assert tickets.require(t.id).status == "已解决" and tickets.unreached_tries(tickets.require(t.id)) == 0
+

@@ -53,7 +53,8 @@ def test_a_month_at_the_desk_across_the_national_day_holiday(state_url):
                 for action, extra in (("accept", {}), ("start", {}), ("reply", REPLY)):
                     step(tickets, clock, t, now.replace(hour=9, minute=30), action, **extra)
             step(tickets, clock, holiday, now.replace(hour=11), "resolve")
-            step(tickets, clock, holiday, now.replace(hour=15), "followup", satisfaction=2)
+            step(tickets, clock, holiday, now.replace(hour=15), "followup", satisfaction=2,
+                 close_reason="诉求超出政策")  # else the dissatisfied case goes back to handling
         if now.date() == at(2026, 10, 12, 0, 0).date():
             step(tickets, clock, friday_night, now.replace(hour=10), "resolve")
             for hour in (11, 14, 16):

@@ -98,6 +98,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     mrg = ts.add_parser("merge", help="a duplicate of another open ticket: its posts move over and it closes")
     mrg.add_argument("number", help="the duplicate")
     mrg.add_argument("--into", required=True, help="the ticket kept")
+    rec = ts.add_parser("recompute-deadlines", help="recount open tickets' deadlines on the work calendar as it is "
+                        "now (a year's holidays and 调休 published since they were counted); the run loop does it at "
+                        "start")
+    rec.add_argument("--dry-run", action="store_true", help="say what would move, change nothing")
+    rec.add_argument("--year", type=int, action="append", default=[], metavar="YEAR",
+                     help="recount the tickets running through YEAR even if its calendar looks unchanged (repeatable)")
     wait = ts.add_parser("pause", help="waiting for the customer: the SLA clocks stop until `resume`")
     wait.add_argument("number")
     wait.add_argument("--note", required=True, help="what the customer is asked for, e.g. 等待客户补充照片")
@@ -114,6 +120,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             said.add_argument("--unreachable", action="store_true",
                               help="a 回访 call that did not reach the customer (after three, the ticket may be closed)")
             a.add_argument("--comment", default="")
+            a.add_argument("--close-reason", metavar="WHY",
+                           help="a score of 1-2 sends the case back to handling (处理中); with this it is closed "
+                                "instead, saying why not")
     p.set_defaults(func=run)
 
 
@@ -225,6 +234,27 @@ def _archive(args: argparse.Namespace, tickets, actor: str) -> int:  # noqa: ANN
     return 0
 
 
+def _recompute(args: argparse.Namespace, tickets, actor: str) -> int:  # noqa: ANN001
+    """One line per ticket whose deadlines move, the summary, and exit 1 when a ticket was left."""
+    from playbooks.tickets.flows import describe_moves
+    from playbooks.tickets.recompute import recompute_deadlines
+
+    result = recompute_deadlines(tickets, actor=actor, dry_run=args.dry_run, years=args.year)
+    for t, moves in result.moved:
+        print(f"{t.number}  {describe_moves(tickets, moves)}")
+    for t, why in result.left:
+        print(f"crisiswatch: {t.number} not recomputed: {why}", file=sys.stderr)
+    years = "/".join(map(str, result.changed_years))
+    if not result.changed_years:
+        said = ("the work calendar is recorded as it is now (nothing stored before to compare)" if result.first
+                else "the work calendar has not changed since the deadlines were counted: nothing to recompute")
+        print(f"crisiswatch: {said}", file=sys.stderr)
+    else:
+        verb = "would move" if args.dry_run else "recomputed"
+        print(f"{len(result.moved)} tickets {verb} on the {years} calendar, {len(result.left)} left", file=sys.stderr)
+    return 1 if result.left else 0
+
+
 def _me(args: argparse.Namespace) -> str:
     return args.actor or getpass.getuser()
 
@@ -258,6 +288,8 @@ def run(args: argparse.Namespace) -> int:
         return _import(args, tickets, config, actor)
     if command == "archive":
         return _archive(args, tickets, actor)
+    if command == "recompute-deadlines":
+        return _recompute(args, tickets, actor)
     if command == "convert":
         from index import open_backend
         from playbooks.tickets.flows import convert_from_index
@@ -318,12 +350,19 @@ def run(args: argparse.Namespace) -> int:
         t = tickets.pause(t.id, actor=actor, expected_version=t.version, note=args.note)
     elif command == "resume":
         t = tickets.resume(t.id, actor=actor, expected_version=t.version, note=args.note)
+    elif command == "followup" and args.unreachable and args.close_reason:
+        raise CrisiswatchError("--close-reason goes with a dissatisfied --score, not with --unreachable: after three "
+                               "calls that did not reach the customer, `ticket close` closes it")
     elif command == "followup" and args.unreachable:
         t = tickets.followup_unreached(t.id, actor=actor, expected_version=t.version, note=args.note)
         print(f"{t.number}: 回访 not reached, try {tickets.unreached_tries(t)} of {UNREACHABLE_TRIES}", file=sys.stderr)
     else:
         t = tickets.transition(t.id, command, actor=actor, expected_version=t.version, note=args.note,
-                               satisfaction=getattr(args, "score", None), comment=getattr(args, "comment", None))
+                               satisfaction=getattr(args, "score", None), comment=getattr(args, "comment", None),
+                               close_reason=getattr(args, "close_reason", None))
+        if command == "followup" and t.status == "处理中":
+            print(f"{t.number}: the customer was dissatisfied at the 回访 ({args.score}/5): back to handling (处理中); "
+                  f"to close it instead, say why with --close-reason", file=sys.stderr)
     print(_line(tickets, t))
     return 0
 

@@ -139,9 +139,16 @@ class ConsoleService:
         return self.tickets.timeline(ticket.id)
 
     def act(self, ticket: Ticket, action: str, *, actor: str, expected_version: int,
-            note: str | None = None, satisfaction: int | None = None) -> Ticket:
+            note: str | None = None, satisfaction: int | None = None, close_reason: str | None = None) -> Ticket:
         return self.tickets.transition(ticket.id, action, actor=actor, expected_version=expected_version,
-                                       note=note, satisfaction=satisfaction)
+                                       note=note, satisfaction=satisfaction, close_reason=close_reason)
+
+    def merge(self, ticket: Ticket, into: str, *, actor: str, expected_version: int) -> Ticket:
+        """`ticket merge DUP --into KEEP`: the ticket kept, after the duplicate joined it."""
+        keep = self.tickets.by_number(into.strip())
+        if keep is None:
+            raise TicketError(f"no ticket {into.strip()}")
+        return self.tickets.merge(ticket.id, keep.id, actor=actor, expected_version=expected_version)
 
     def followup_unreached(self, ticket: Ticket, *, actor: str, expected_version: int, note: str | None = None) -> Ticket:
         return self.tickets.followup_unreached(ticket.id, actor=actor, expected_version=expected_version, note=note)

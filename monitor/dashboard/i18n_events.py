@@ -68,6 +68,9 @@ EVENTS: dict[str, tuple[str, str]] = {
     "ticket.tasks_added": ("添加任务 {count} 项", "{count} tasks added"),
     "ticket.task_done": ("完成任务：{task}", "Task done: {task}"),
     "ticket.deadlines": ("调整了 SLA 时限", "SLA deadlines changed"),
+    "ticket.deadlines_recomputed": ("工作日历更新（{years} 年节假日与调休），SLA 时限按新日历重算：{moves}",
+                                    "Work calendar updated ({years} holidays and make-up days): SLA deadlines "
+                                    "recomputed: {moves}"),
     "ticket.extended": ("办结时限延至 {until}（{approved_by} 批准）", "Resolution due moved to {until} (approved by "
                         "{approved_by})"),
     "ticket.classified": ("确认分类与级别：{what}{changes}", "Category and grade confirmed: {what}{changes}"),
@@ -150,6 +153,9 @@ def event_text(kind: str, actor: str, detail: dict[str, Any], lang: str, task_na
     if kind == "ticket.classified":  # what the agent set: the category, the grade or both
         values["what"] = " · ".join(values[k] for k in ("category", "severity") if detail.get(k))
         values["changes"] = _regrade_text(detail, lang, local)
+    if kind == "ticket.deadlines_recomputed":
+        values["years"] = "/".join(map(str, detail.get("years", []))) or "—"
+        values["moves"] = _moves_text(detail.get("deadlines") or {}, lang, local)
     if kind == "ticket.linked" and detail.get("reason") in REPEAT_REASONS:
         values["reason"] = REPEAT_REASONS[detail["reason"]][i]
     if kind == "ticket.tasks_added":
@@ -161,6 +167,14 @@ def event_text(kind: str, actor: str, detail: dict[str, Any], lang: str, task_na
     return entry[i].format_map(values)
 
 
+def _moves_text(moved: dict[str, dict[str, str]], lang: str, local: Callable[[str], str] | None) -> str:
+    """Each deadline that moved, `办结 01-20 18:00→01-21 18:00`, joined."""
+    when = local or str
+    zh = lang == "zh"
+    parts = [f"{TIMER_LABELS.get(t, t) if zh else t} {when(m['from'])}→{when(m['to'])}" for t, m in moved.items()]
+    return "、".join(parts) if zh else ", ".join(parts)
+
+
 def _regrade_text(detail: dict[str, Any], lang: str, local: Callable[[str], str] | None) -> str:
     """What a new grade changed: each deadline that moved, and whether an approved extension still holds."""
     when = local or str
@@ -168,8 +182,8 @@ def _regrade_text(detail: dict[str, Any], lang: str, local: Callable[[str], str]
     out = ""
     moved = detail.get("deadlines") or {}
     if moved:
-        parts = [f"{TIMER_LABELS.get(t, t) if zh else t} {when(m['from'])}→{when(m['to'])}" for t, m in moved.items()]
-        out += ("；时限调整：" + "、".join(parts)) if zh else ("; deadlines moved: " + ", ".join(parts))
+        parts = _moves_text(moved, lang, local)
+        out += ("；时限调整：" + parts) if zh else ("; deadlines moved: " + parts)
     if detail.get("feedback_from") == "reply" and "feedback" in moved:
         out += "（结果反馈自首次回复起算）" if zh else " (feedback counted from the first reply)"
     extension = detail.get("extension")

@@ -10,7 +10,8 @@ from alerts.message import AlertMessage
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection
 from index.base import Backend, MentionFilter
-from playbooks.tickets.models import Ticket, TicketError
+from playbooks.tickets.models import TIMER_LABELS, Ticket, TicketError
+from playbooks.tickets.recompute import Recomputed, recompute_deadlines
 from playbooks.tickets.service import TicketService
 
 logger = logging.getLogger(__name__)
@@ -71,3 +72,26 @@ def sweep_on_read(config: Config, tickets: TicketService, conn: StateConnection)
     The alerts go to the outbox with the run loop's routes; `crisiswatch run` or `alerts deliver` sends them.
     """
     return sla_sweep(config, conn, AlertDispatcher(config, conn, build_channels(config)), tickets)
+
+
+def calendar_sweep(config: Config, conn: StateConnection, actor: str = "crisiswatch") -> Recomputed:
+    """The run loop's check at start (the config and the holidays package are read then): when the work calendar
+    changed for a year since the stored deadlines were counted (its holidays and 调休 published), the open tickets
+    running through it are recomputed, each said in one line, and the summary; a ticket left is a warning."""
+    tickets = TicketService.from_config(config, conn)
+    result = recompute_deadlines(tickets, actor=actor)
+    for ticket, moves in result.moved:
+        logger.info("%s: deadlines recomputed on the new %s calendar: %s", ticket.number,
+                    "/".join(map(str, result.changed_years)), describe_moves(tickets, moves))
+    for ticket, why in result.left:
+        logger.warning("%s: deadlines not recomputed (tried again at the next start): %s", ticket.number, why)
+    if result.changed_years:
+        logger.info("work calendar changed for %s: %d tickets' deadlines recomputed, %d left",
+                    "/".join(map(str, result.changed_years)), len(result.moved), len(result.left))
+    return result
+
+
+def describe_moves(tickets: TicketService, moves: dict[str, tuple]) -> str:
+    """`办结 2027-01-20 18:00 → 2027-01-21 18:00 · 受理 …` in the team's zone."""
+    return " · ".join(f"{TIMER_LABELS.get(timer, timer)} {tickets.local(old)} → {tickets.local(new)}"
+                      for timer, (old, new) in moves.items())

@@ -39,6 +39,7 @@ from playbooks.tickets.models import (
     STATUSES,
     TIMERS,
     TRANSITIONS,
+    WATCHED_TIMERS,
     SlaTerms,
     Ticket,
     TicketConflict,
@@ -402,7 +403,8 @@ class TicketService:
 
     def _change(self, ticket_id: int | str, expected_version: int, actor: str, kind: str,
                 sets: dict[str, Any], now: datetime | None = None, check: Callable[[Ticket], None] | None = None,
-                **detail: Any) -> Ticket:
+                then: builtins.list[tuple[str, dict[str, Any]]] = (), **detail: Any) -> Ticket:
+        """One guarded UPDATE and its event (then any further events `then` names, in the same transaction)."""
         now = _utc(now or self.now())
         # one ticket's edits take turns on PostgreSQL (other tickets' go on); the version check below
         # is the optimistic lock that tells an agent someone else changed it first
@@ -425,6 +427,8 @@ class TicketService:
             if cur.rowcount != 1:
                 raise TicketConflict(f"ticket {ticket.number} was changed by someone else; reload it and try again")
             event = self.record_event(ticket.id, now, actor, kind, **detail)
+            for later_kind, later_detail in then:
+                self.record_event(ticket.id, now, actor, later_kind, **later_detail)
         updated = self.require(ticket.id)
         self.mirror_change("updated", updated, event)
         return updated
@@ -443,14 +447,23 @@ class TicketService:
 
     def transition(self, ticket_id: int | str, action: str, *, actor: str, expected_version: int,
                    note: str | None = None, satisfaction: int | None = None, comment: str | None = None,
-                   now: datetime | None = None, via: str | None = None) -> Ticket:
-        """One step of the lifecycle. A reply (`note`, sent `via` 书面/电话/在线客服) must say something."""
+                   now: datetime | None = None, via: str | None = None, close_reason: str | None = None) -> Ticket:
+        """One step of the lifecycle. A reply (`note`, sent `via` 书面/电话/在线客服) must say something.
+
+        A dissatisfied 回访 (a score of `DISSATISFIED` or less) sends the case back to handling, as the manuals
+        do: the same change reopens it (处理中, fresh clocks as `reopen` gives). With `close_reason` the agent
+        closes it instead, saying why not (the close-with-a-note path)."""
         if action not in TRANSITIONS:
             raise TicketError(f"unknown action {action!r} (actions: {', '.join(TRANSITIONS)})")
         allowed, target = TRANSITIONS[action]
         now = _utc(now or self.now())
         if action == "followup" and (satisfaction is None or not 1 <= int(satisfaction) <= 5):
             raise TicketError("a follow-up (回访) needs a satisfaction score from 1 to 5")
+        close_reason = (close_reason or "").strip()
+        if close_reason and (action != "followup" or int(satisfaction) > DISSATISFIED):
+            raise TicketError(f"a reason to close is given for a dissatisfied 回访 only (a score of 1 to "
+                              f"{DISSATISFIED}); close a ticket with `ticket close --note`")
+        handled_again = action == "followup" and int(satisfaction) <= DISSATISFIED and not close_reason
         if via is not None and via not in REPLY_VIA:
             raise TicketError(f"unknown reply channel {via!r} (channels: {', '.join(REPLY_VIA)})")
         if action == "reply":
@@ -494,13 +507,13 @@ class TicketService:
             sets["satisfaction_history"] = lambda t: json.dumps(
                 [*t.satisfaction_history, {"score": int(satisfaction), "comment": comment or "", "at": now.isoformat(),
                                            "by": actor}], ensure_ascii=False)
-        if action == "reopen":
-            # fresh clocks from the reopening; the earlier 回访 score stays in satisfaction_history
-            sets.update(reopened=lambda t: t.reopened + 1, resolved_at=None, followed_up_at=None, closed_at=None,
-                        satisfaction=None, satisfaction_comment="", followup_due=None, sla_start=now,
-                        extension_approved_by="")
-            sets["feedback_due"] = lambda t: self.clock.deadlines(t.severity, now)["feedback"]
-            sets["resolve_due"] = lambda t: self.clock.deadlines(t.severity, now)["resolve"]
+        then: builtins.list[tuple[str, dict[str, Any]]] = []
+        if action == "reopen" or handled_again:
+            sets.update(self._reopening(now))
+        if handled_again:  # the followup's own event, then the reopening's, in the same change
+            sets["status"] = TRANSITIONS["reopen"][1]
+            then.append(("reopen", {"to": TRANSITIONS["reopen"][1], "dissatisfied": int(satisfaction),
+                                    "note": f"回访不满意（{int(satisfaction)}/5），退回处理"}))
         detail: dict[str, Any] = {"to": target}
         if note:
             detail["note" if action != "reply" else "text"] = note
@@ -508,8 +521,19 @@ class TicketService:
             detail["via"] = via or "default"
         if action == "followup":
             detail.update(satisfaction=int(satisfaction), comment=comment or "")
-        ticket = self._change(ticket_id, expected_version, actor, action, sets, now, check, **detail)
+        ticket = self._change(ticket_id, expected_version, actor, action, sets, now, check, then=then, **detail)
+        if close_reason:  # dissatisfied, and closed all the same: the closing says why not
+            return self.transition(ticket.id, "close", actor=actor, expected_version=ticket.version,
+                                   note=close_reason, now=now)
         return ticket
+
+    def _reopening(self, now: datetime) -> dict[str, Any]:
+        """What a reopening sets: fresh clocks from it; the earlier 回访 score stays in satisfaction_history."""
+        return {"reopened": lambda t: t.reopened + 1, "resolved_at": None, "followed_up_at": None, "closed_at": None,
+                "satisfaction": None, "satisfaction_comment": "", "followup_due": None, "sla_start": now,
+                "extension_approved_by": "",
+                "feedback_due": lambda t: self.clock.deadlines(t.severity, now)["feedback"],
+                "resolve_due": lambda t: self.clock.deadlines(t.severity, now)["resolve"]}
 
     def pause(self, ticket_id: int | str, *, actor: str, expected_version: int, note: str,
               now: datetime | None = None) -> Ticket:
@@ -768,7 +792,7 @@ class TicketService:
                 detail["previous_severity"] = ticket.severity
                 detail["deadlines"] = {timer: {"from": ticket.due(timer).isoformat(), "to": at.isoformat()}
                                        for timer, at in due.items() if at != ticket.due(timer)}
-                if self._planned(ticket):
+                if self.planned(ticket):
                     detail["feedback_from"] = "reply"
                 if extension:
                     detail["extension"] = {"approved_by": ticket.extension_approved_by, "kept": extension == "kept",
@@ -785,12 +809,12 @@ class TicketService:
             extension = "kept" if ticket.resolve_due > due["resolve"] else "dropped"
             if extension == "kept":
                 due["resolve"] = ticket.resolve_due
-        if self._planned(ticket):  # the plan was given: the result is due `feedback` after it
+        if self.planned(ticket):  # the plan was given: the result is due `feedback` after it
             due["feedback"] = self.clock.feedback_after_plan(severity, ticket.first_reply_at, due["resolve"])
         return due, extension
 
     @staticmethod
-    def _planned(ticket: Ticket) -> bool:
+    def planned(ticket: Ticket) -> bool:
         """Whether the customer was given the plan (a first reply) since the clocks last started."""
         return ticket.first_reply_at is not None and ticket.first_reply_at >= ticket.started_at
 
@@ -872,6 +896,23 @@ class TicketService:
         return self._change(ticket_id, expected_version, actor, "deadlines",
                             {f"{t}_due": at for t, at in deadlines.items()}, now,
                             **{t: at.isoformat() for t, at in deadlines.items()})
+
+    def recompute(self, ticket_id: int | str, deadlines: dict[str, datetime], *, actor: str, expected_version: int,
+                years: builtins.list[int], now: datetime | None = None) -> Ticket:
+        """Deadlines counted again on a work calendar that learned `years` (`recompute.recompute_deadlines`): the
+        timeline and the audit trail say which moved, from when to when."""
+        bad = [t for t in deadlines if t not in WATCHED_TIMERS]
+        if bad:
+            raise TicketError(f"unknown timer {bad[0]!r} (timers: {', '.join(WATCHED_TIMERS)})")
+        now = _utc(now or self.now())
+        before = self.require(ticket_id)
+        moved = {t: {"from": before.due(t).isoformat(), "to": _utc(at).isoformat()} for t, at in deadlines.items()}
+        ticket = self._change(ticket_id, expected_version, actor, "deadlines_recomputed",
+                              {f"{t}_due": at for t, at in deadlines.items()}, now, years=years, deadlines=moved)
+        with transaction(self.conn):
+            AuditLog(self.conn).record(actor, "ticket.deadlines_recomputed", ticket.number, at=now, years=years,
+                                       deadlines=moved)
+        return ticket
 
     def add_tasks(self, ticket_id: int | str, items: builtins.list[str], *, actor: str, expected_version: int,
                   now: datetime | None = None) -> Ticket:

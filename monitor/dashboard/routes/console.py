@@ -195,8 +195,9 @@ def _version(form: dict[str, str]) -> int:
         raise TicketError("missing ticket version") from None
 
 
-async def _ticket_change(request: Request, change) -> Response:
-    """Run one ticket change; a conflict or a refused change shows the page again with the reason."""
+async def _ticket_change(request: Request, change, goto=None) -> Response:
+    """Run one ticket change; a conflict or a refused change shows the page again with the reason. `goto` names
+    the page shown after it, from the ticket the change returned (default: this ticket's)."""
     console = _console(request)
     t = Translator(lang_of(request))
     number = request.path_params["number"]
@@ -208,7 +209,7 @@ async def _ticket_change(request: Request, change) -> Response:
         seen = _version(form)
         if seen != ticket.version:  # checked here too so the message can name both versions
             raise TicketConflict(f"version {seen} is stale")
-        await run_in_threadpool(lambda: change(console, ticket, form, seen))
+        changed = await run_in_threadpool(lambda: change(console, ticket, form, seen))
     except TicketConflict:
         current = await run_in_threadpool(console.ticket, number)
         return await _ticket_page(request, 409, t("version_conflict", seen=form.get("version", "?"),
@@ -216,7 +217,7 @@ async def _ticket_change(request: Request, change) -> Response:
     except (TicketError, ValueError) as exc:
         # a refused reply comes back as written, so nothing the agent typed is lost
         return await _ticket_page(request, 400, t("action_failed", reason=str(exc)), reply_text=form.get("text"))
-    return RedirectResponse(f"/tickets/{number}", status_code=303)
+    return RedirectResponse(goto(changed) if goto else f"/tickets/{number}", status_code=303)
 
 
 @guard("agent")
@@ -233,7 +234,8 @@ async def act(request: Request) -> Response:
             raise TicketError(f"unknown action {action!r}")
         score = form.get("satisfaction") or None
         return console.act(ticket, action, actor=_actor(request), expected_version=version,
-                           note=form.get("note") or None, satisfaction=int(score) if score else None)
+                           note=form.get("note") or None, satisfaction=int(score) if score else None,
+                           close_reason=(form.get("close_reason") or None) if action == "followup" else None)
 
     return await _ticket_change(request, change)
 
@@ -287,6 +289,15 @@ async def reply(request: Request) -> Response:
         return console.reply(ticket, form.get("text", ""), via, actor=_actor(request), expected_version=version)
 
     return await _ticket_change(request, change)
+
+
+@guard("agent")
+async def merge(request: Request) -> Response:
+    """A duplicate joins the ticket kept (`ticket merge DUP --into KEEP`); the kept ticket's page follows."""
+    def change(console, ticket, form, version):
+        return console.merge(ticket, form.get("into", ""), actor=_actor(request), expected_version=version)
+
+    return await _ticket_change(request, change, goto=lambda kept: f"/tickets/{kept.number}")
 
 
 @guard("agent")
@@ -356,6 +367,7 @@ routes = [
     Route("/tickets/{number}", ticket),
     Route("/tickets/{number}/reply", reply, methods=["POST"]),
     Route("/tickets/{number}/extend", extend, methods=["POST"]),
+    Route("/tickets/{number}/merge", merge, methods=["POST"]),
     Route("/statements", statements),
     Route("/statements/{statement_id:int}", statement_action, methods=["POST"]),
     Route("/tickets/{number}/action", act, methods=["POST"]),
