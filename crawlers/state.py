@@ -90,6 +90,12 @@ class CrawlState:
                                 (source,)).fetchone()
         return datetime.fromisoformat(row[0]) if row and row[0] else None
 
+    def crawled_since(self, source: str, since: datetime) -> bool:
+        """Whether a crawl of the source (clean or not) began since then: whether it is being crawled at all."""
+        row = self.conn.execute("SELECT 1 FROM crawl_runs WHERE source=? AND started_at >= ? LIMIT 1",
+                                (source, since.astimezone(UTC).isoformat())).fetchone()
+        return row is not None
+
     def source_summary(self) -> list[dict]:
         """Per source: last successful run, items in the last hour of runs, blocked-since."""
         rows = self.conn.execute(

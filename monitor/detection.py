@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from crawlers.health import SPIDERS_OF_SOURCE
+from crawlers.state import CrawlState
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection
 from crisiswatch.lease import LeaseLost, Leases, new_holder
@@ -36,6 +38,10 @@ MAX_LOOKBACK = timedelta(days=7)
 DETECTION_LEASE = "detection"
 DETECTION_LEASE_TTL = timedelta(minutes=15)  # longer than any pass; a crashed holder frees it after this
 EXPLAIN_MINUTES = 30  # the explanation looks at the posts of the last half hour before the bucket
+# a source down in a bucket keeps a brand's baselines from learning it when it brought at least this share of the
+# brand's posts in the last day: a complaint site blocked for a week must not freeze the brand's baselines
+MATERIAL_SHARE = 0.05
+CRAWLED_WITHIN = timedelta(days=1)  # a spider with no crawl begun in the last day is not crawled (unconfigured)
 
 
 @dataclass
@@ -200,8 +206,10 @@ class DetectionService:
                                     arrived.last, at=start, span=self._span(arrived.first, arrived.last))
                 if signal is not None:  # explained by the late posts themselves, not the last half hour's
                     changes.append(self._apply(signal, arrived.last, since=arrived.first))
+        outage = self._outage(start, brands, late)
         t = start
         while t < until:
+            down = outage.down(t + step)
             here = counts.by_key.get(t, {})
             terms = counts.terms.get(t, {})
             term_posts = counts.term_posts.get(t, {})
@@ -211,13 +219,14 @@ class DetectionService:
                 obs = Observation(start=t, minutes=self.bucket_minutes, key=key, brand=brand, total=total,
                                   negative=negative, dimension=dim,
                                   terms=terms.get(brand, {}) if dim == "brand" else None,
-                                  term_posts=term_posts.get(brand) if dim == "brand" else None)
+                                  term_posts=term_posts.get(brand) if dim == "brand" else None,
+                                  uncollected=outage.of(key, down))
                 for rule in self.rules:
                     if dim in rule.dimensions:
                         for signal in rule.observe_all(obs):
-                            changes.append(self._apply(signal, t + step))
+                            changes.append(outage.heard(self._apply(signal, t + step)))
             t += step
-            changes.extend(self.incidents.resolve_quiet(t, quiet))
+            changes.extend(outage.heard(c) for c in self.incidents.resolve_quiet(t, quiet))
         for rule in self.rules:
             self._save(f"rule:{rule.name}", rule.state())
         self._save("keys", {k: sorted(v) for k, v in self.known.items()})
@@ -226,6 +235,24 @@ class DetectionService:
         late.remember(decided, until, decided_brands)
         self._save("checkpoint", {"until": until.isoformat()})
         return changes
+
+    def _outage(self, start: datetime, brands: list[str], late: LateArrivals) -> Outage:
+        """What this pass knows of the sources that were not collecting: when each crawled source's posts were
+        last all in (the earliest of its spiders' last clean crawls), the sources with an open flatline, and
+        each source's share of each brand's posts in the last day."""
+        shares = late.source_shares(start) if brands else {}
+        sources = {_part(k, "source") for keys in self.known.values() for k in keys} - {None}
+        sources |= {source for by_source in shares.values() for source in by_source}
+        crawls = CrawlState(self.conn)
+        marks: dict[str, datetime | None] = {}
+        for source in sorted(sources):
+            spiders = [s for s in SPIDERS_OF_SOURCE.get(source, (source,))
+                       if crawls.crawled_since(s, start - CRAWLED_WITHIN)]
+            if spiders:  # a source no spider crawls (an import, an API push) is never known to be down
+                clean = [crawls.collected_until(s) for s in spiders]
+                marks[source] = None if None in clean else min(clean)
+        flat = {s for s in sources if self.incidents.open_for(f"source={s}", "flatline") is not None}
+        return Outage(marks, flat, shares)
 
     def _span(self, first: datetime, last: datetime) -> str:
         """06-14 14:00-17:00 CST: a stretch of time in the team's zone, as every line people read."""
@@ -266,6 +293,44 @@ class DetectionService:
             return change
         self.incidents.attach_facts(host.id, **facts)
         return self.incidents.regrade(host.id, was=grade, grade=raised, at=until)
+
+
+class Outage:
+    """Which sources were known not to be collecting as a pass decides its buckets, and whose keys that shorts.
+
+    A source is down for a bucket when its crawls are recorded and none that ended cleanly began after the
+    bucket ended (the run loop waits for that up to `detection.max_wait_minutes`, so a bucket decided without
+    it is one its crawler failed to bring), or while a flatline incident is open for it. A source's own keys
+    are short by its posts; a brand's are only when the source brought a material share of them."""
+
+    def __init__(self, marks: dict[str, datetime | None], flatlined: set[str],
+                 shares: dict[str, dict[str, float]]) -> None:
+        self.marks = marks
+        self.flatlined = set(flatlined)
+        self.shares = shares
+
+    def down(self, bucket_end: datetime) -> set[str]:
+        return self.flatlined | {s for s, mark in self.marks.items() if mark is None or mark < bucket_end}
+
+    def of(self, key: str, down: set[str]) -> tuple[str, ...]:
+        """The down sources whose missing posts short this key's counts."""
+        if not down:
+            return ()
+        source = _part(key, "source")
+        if source is not None:
+            return (source,) if source in down else ()
+        shares = self.shares.get(_part(key, "brand") or "", {})
+        return tuple(sorted(s for s in down if shares.get(s, 0.0) >= MATERIAL_SHARE))
+
+    def heard(self, change: IncidentChange) -> IncidentChange:
+        """Follows the flatlines this pass opens and resolves."""
+        incident = change.incident
+        if incident.rule == "flatline" and (source := _part(incident.key, "source")):
+            if change.kind == "resolved":
+                self.flatlined.discard(source)
+            elif change.kind != "suppressed":
+                self.flatlined.add(source)
+        return change
 
 
 class RepeatedCopies:
