@@ -90,11 +90,15 @@ class CrawlState:
                                 (source,)).fetchone()
         return datetime.fromisoformat(row[0]) if row and row[0] else None
 
-    def crawled_since(self, source: str, since: datetime) -> bool:
-        """Whether a crawl of the source (clean or not) began since then: whether it is being crawled at all."""
-        row = self.conn.execute("SELECT 1 FROM crawl_runs WHERE source=? AND started_at >= ? LIMIT 1",
-                                (source, since.astimezone(UTC).isoformat())).fetchone()
-        return row is not None
+    def failing_since(self, source: str) -> datetime | None:
+        """While the source's latest crawl did not end cleanly (failed, blocked): when its last clean crawl began,
+        up to which its posts are in (the epoch if none ever did). None while its crawls succeed, however seldom
+        they run: an hourly source between two clean crawls is behind, not failing."""
+        row = self.conn.execute("SELECT reason FROM crawl_runs WHERE source=? AND finished_at IS NOT NULL"
+                                " ORDER BY id DESC LIMIT 1", (source,)).fetchone()
+        if row is None or row[0] in ("finished", "capped"):
+            return None
+        return self.collected_until(source) or datetime.fromtimestamp(0, UTC)
 
     def source_summary(self) -> list[dict]:
         """Per source: last successful run, items in the last hour of runs, blocked-since."""

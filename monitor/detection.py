@@ -41,7 +41,6 @@ EXPLAIN_MINUTES = 30  # the explanation looks at the posts of the last half hour
 # a source down in a bucket keeps a brand's baselines from learning it when it brought at least this share of the
 # brand's posts in the last day: a complaint site blocked for a week must not freeze the brand's baselines
 MATERIAL_SHARE = 0.05
-CRAWLED_WITHIN = timedelta(days=1)  # a spider with no crawl begun in the last day is not crawled (unconfigured)
 
 
 @dataclass
@@ -237,20 +236,19 @@ class DetectionService:
         return changes
 
     def _outage(self, start: datetime, brands: list[str], late: LateArrivals) -> Outage:
-        """What this pass knows of the sources that were not collecting: when each crawled source's posts were
-        last all in (the earliest of its spiders' last clean crawls), the sources with an open flatline, and
-        each source's share of each brand's posts in the last day."""
+        """What this pass knows of the sources that were not collecting: for each source whose crawls are failing
+        (any of its spiders'), when its posts were last all in; the sources with an open flatline; and each
+        source's share of each brand's posts in the last day."""
         shares = late.source_shares(start) if brands else {}
         sources = {_part(k, "source") for keys in self.known.values() for k in keys} - {None}
         sources |= {source for by_source in shares.values() for source in by_source}
         crawls = CrawlState(self.conn)
-        marks: dict[str, datetime | None] = {}
+        marks: dict[str, datetime] = {}
         for source in sorted(sources):
-            spiders = [s for s in SPIDERS_OF_SOURCE.get(source, (source,))
-                       if crawls.crawled_since(s, start - CRAWLED_WITHIN)]
-            if spiders:  # a source no spider crawls (an import, an API push) is never known to be down
-                clean = [crawls.collected_until(s) for s in spiders]
-                marks[source] = None if None in clean else min(clean)
+            failing = [since for s in SPIDERS_OF_SOURCE.get(source, (source,))
+                       if (since := crawls.failing_since(s)) is not None]
+            if failing:
+                marks[source] = min(failing)
         flat = {s for s in sources if self.incidents.open_for(f"source={s}", "flatline") is not None}
         return Outage(marks, flat, shares)
 
@@ -298,19 +296,20 @@ class DetectionService:
 class Outage:
     """Which sources were known not to be collecting as a pass decides its buckets, and whose keys that shorts.
 
-    A source is down for a bucket when its crawls are recorded and none that ended cleanly began after the
-    bucket ended (the run loop waits for that up to `detection.max_wait_minutes`, so a bucket decided without
-    it is one its crawler failed to bring), or while a flatline incident is open for it. A source's own keys
+    A source is down for a bucket when its latest crawl failed and its last clean crawl began before the bucket
+    ended (the run loop waited `detection.max_wait_minutes` for it, then decided without its posts), or while a
+    flatline incident is open for it. A source crawled seldom (hourly) but cleanly is behind, not down: what
+    its next crawl brings is said as late (`monitor.late_arrivals`). A source's own keys
     are short by its posts; a brand's are only when the source brought a material share of them."""
 
-    def __init__(self, marks: dict[str, datetime | None], flatlined: set[str],
+    def __init__(self, marks: dict[str, datetime], flatlined: set[str],
                  shares: dict[str, dict[str, float]]) -> None:
         self.marks = marks
         self.flatlined = set(flatlined)
         self.shares = shares
 
     def down(self, bucket_end: datetime) -> set[str]:
-        return self.flatlined | {s for s, mark in self.marks.items() if mark is None or mark < bucket_end}
+        return self.flatlined | {s for s, mark in self.marks.items() if mark < bucket_end}
 
     def of(self, key: str, down: set[str]) -> tuple[str, ...]:
         """The down sources whose missing posts short this key's counts."""
