@@ -12,7 +12,8 @@ from crisiswatch.mention import Mention
 from index import open_backend
 from monitor.dashboard.i18n import Translator
 from monitor.dashboard.narrative import describe_signal
-from monitor.detection import DetectionService, detector_state
+from monitor.detection import DetectionService, Outage, detector_state
+from monitor.detectors.base import Signal
 from monitor.detectors.volume_spike import SPLIT_PRIOR_SHARE, VolumeSpikeRule
 from monitor.incidents.service import IncidentService
 from tests.conftest import config_dict
@@ -106,3 +107,20 @@ def test_hours_decided_while_a_crawler_failed_teach_no_baseline_and_a_spike_says
     english = Translator("en")
     said = describe_signal("volume_spike", facts, english, english.source)
     assert "leaves out 3 h of the last week when Weibo was not collected" in said, said
+
+
+def test_a_flatlined_source_is_down_until_its_flatline_resolves_and_a_minor_one_leaves_brands_alone(tmp_path) -> None:
+    config = parse_config(config_dict(tmp_path), str(tmp_path / "crisiswatch.yaml"))
+    incidents = IncidentService(connect(config.state_store))
+    outage = Outage({"jd": T0 - timedelta(hours=1)}, set(), {"aurora": {"weibo": 0.96, "jd": 0.04}})
+    down = outage.down(T0)
+    assert down == {"jd"} and outage.of("brand=aurora|source=jd", down) == ("jd",)
+    assert outage.of("brand=aurora", down) == () and outage.of("brand=aurora|category=物流", down) == ()
+    silent = Signal(rule="flatline", key="source=weibo", brand="", level="warning", at=T0, value=0.0, baseline=40.0,
+                    p_value=1e-6, summary="source weibo: 0 posts in the last 60 min vs 40 expected")
+    outage.heard(incidents.apply(silent))
+    down = outage.down(T0)
+    assert outage.of("brand=aurora", down) == ("weibo",) and outage.of("source=weibo", down) == ("weibo",)
+    for change in incidents.resolve_quiet(T0 + timedelta(hours=2), timedelta(minutes=30)):
+        outage.heard(change)
+    assert outage.down(T0 + timedelta(hours=2)) == {"jd"}
