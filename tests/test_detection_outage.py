@@ -35,8 +35,17 @@ def per_hour(source: str, hour: datetime) -> int:
 
 def posts(source: str, hour: datetime) -> list[Mention]:
     n = per_hour(source, hour)
-    return [Mention(source=source, native_id=f"{hour:%d%H}-{i}", brands=["aurora"], text=f"极光优选 第{i}条",
-                    created_at=hour + timedelta(seconds=i * 3600 // n), sentiment=0.6) for i in range(n)]
+    return [
+        Mention(
+            source=source,
+            native_id=f"{hour:%d%H}-{i}",
+            brands=["aurora"],
+            text=f"极光优选 第{i}条",
+            created_at=hour + timedelta(seconds=i * 3600 // n),
+            sentiment=0.6,
+        )
+        for i in range(n)
+    ]
 
 
 def days_with_an_outage(tmp_path):
@@ -49,9 +58,18 @@ def days_with_an_outage(tmp_path):
     conn = connect(config.state_store)
     backend = open_backend(config.index.url)
     hours = [T0 + timedelta(hours=h) for h in range(4 * 24)]
-    behind = [h for h in hours if min(FAILED) - timedelta(hours=1) <= h < BACK]  # published while weibo failed
-    backend.upsert([m for h in hours for source in ("weibo", "jd") for m in posts(source, h)
-                    if source == "jd" or h not in behind])
+    behind = [
+        h for h in hours if min(FAILED) - timedelta(hours=1) <= h < BACK
+    ]  # published while weibo failed
+    backend.upsert(
+        [
+            m
+            for h in hours
+            for source in ("weibo", "jd")
+            for m in posts(source, h)
+            if source == "jd" or h not in behind
+        ]
+    )
     service = DetectionService(config, backend, conn)
     marks = {"weibo_search": T0, "jd_reviews": T0}
     for hour in hours[1:]:
@@ -59,8 +77,10 @@ def days_with_an_outage(tmp_path):
             if spider == "jd_reviews" and hour.hour % 2:
                 continue
             failed = spider == "weibo_search" and hour in FAILED
-            conn.execute("INSERT INTO crawl_runs(source, started_at, finished_at, reason) VALUES (?,?,?,?)",
-                         (spider, hour.isoformat(), hour.isoformat(), "failed" if failed else "finished"))
+            conn.execute(
+                "INSERT INTO crawl_runs(source, started_at, finished_at, reason) VALUES (?,?,?,?)",
+                (spider, hour.isoformat(), hour.isoformat(), "failed" if failed else "finished"),
+            )
             marks[spider] = marks[spider] if failed else hour
         if hour == BACK:
             backend.upsert([m for h in behind for m in posts("weibo", h)])
@@ -73,11 +93,19 @@ def days_with_an_outage(tmp_path):
 
 def usual(tmp_path) -> float:
     """What weibo's baseline expects at the spike's hour had its crawler never failed: one pass up to it."""
-    config = parse_config(config_dict(tmp_path, detection={"negative_spike": {"bucket_minutes": 60}}),
-                          str(tmp_path / "crisiswatch.yaml"))
+    config = parse_config(
+        config_dict(tmp_path, detection={"negative_spike": {"bucket_minutes": 60}}),
+        str(tmp_path / "crisiswatch.yaml"),
+    )
     backend = open_backend(config.index.url)
-    backend.upsert([m for h in range(3 * 24 + 15) for source in ("weibo", "jd")
-                    for m in posts(source, T0 + timedelta(hours=h))])
+    backend.upsert(
+        [
+            m
+            for h in range(3 * 24 + 15)
+            for source in ("weibo", "jd")
+            for m in posts(source, T0 + timedelta(hours=h))
+        ]
+    )
     service = DetectionService(config, backend, connect(config.state_store))
     service.advance(SPIKE)
     rule = next(r for r in service.rules if isinstance(r, VolumeSpikeRule))
@@ -103,21 +131,35 @@ def test_hours_decided_while_a_crawler_failed_teach_no_baseline_and_a_spike_says
     # but cleanly, made no gap
     gaps = detector_state(conn, "rule:volume_spike")["gaps"]
     assert sorted(gaps) == ["brand=aurora", "brand=aurora|source=weibo"], gaps
-    assert all(sum(e - b for b, e, _ in spans) == 180 and {n for *_, n in spans} == {"weibo"} for spans in gaps.values())
+    assert all(
+        sum(e - b for b, e, _ in spans) == 180 and {n for *_, n in spans} == {"weibo"}
+        for spans in gaps.values()
+    )
     english = Translator("en")
     said = describe_signal("volume_spike", facts, english, english.source)
     assert "leaves out 3 h of the last week when Weibo was not collected" in said, said
 
 
-def test_a_flatlined_source_is_down_until_its_flatline_resolves_and_a_minor_one_leaves_brands_alone(tmp_path) -> None:
+def test_a_flatlined_source_is_down_until_its_flatline_resolves_and_a_minor_one_leaves_brands_alone(
+    tmp_path,
+) -> None:
     config = parse_config(config_dict(tmp_path), str(tmp_path / "crisiswatch.yaml"))
     incidents = IncidentService(connect(config.state_store))
     outage = Outage({"jd": T0 - timedelta(hours=1)}, set(), {"aurora": {"weibo": 0.96, "jd": 0.04}})
     down = outage.down(T0)
     assert down == {"jd"} and outage.of("brand=aurora|source=jd", down) == ("jd",)
     assert outage.of("brand=aurora", down) == () and outage.of("brand=aurora|category=物流", down) == ()
-    silent = Signal(rule="flatline", key="source=weibo", brand="", level="warning", at=T0, value=0.0, baseline=40.0,
-                    p_value=1e-6, summary="source weibo: 0 posts in the last 60 min vs 40 expected")
+    silent = Signal(
+        rule="flatline",
+        key="source=weibo",
+        brand="",
+        level="warning",
+        at=T0,
+        value=0.0,
+        baseline=40.0,
+        p_value=1e-6,
+        summary="source weibo: 0 posts in the last 60 min vs 40 expected",
+    )
     outage.heard(incidents.apply(silent))
     down = outage.down(T0)
     assert outage.of("brand=aurora", down) == ("weibo",) and outage.of("source=weibo", down) == ("weibo",)

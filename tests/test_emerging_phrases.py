@@ -15,8 +15,12 @@ from tests.conftest import config_dict
 from tests.test_detect_service import T0, history, write
 
 # a milk-powder scare bought in the November sale, as posts tell it
-SCARE = ["极光优选的奶粉食品安全出问题了，喝完孩子拉肚子", "食品安全都保证不了？双十一在极光优选买的奶粉有异物",
-         "双11在极光优选囤的奶粉，食品安全谁来管", "极光优选双十一的奶粉，食品安全问题还不回应"]
+SCARE = [
+    "极光优选的奶粉食品安全出问题了，喝完孩子拉肚子",
+    "食品安全都保证不了？双十一在极光优选买的奶粉有异物",
+    "双11在极光优选囤的奶粉，食品安全谁来管",
+    "极光优选双十一的奶粉，食品安全问题还不回应",
+]
 
 
 def emerging_terms(tmp_path, burst: list[str]) -> set[str]:
@@ -29,7 +33,9 @@ def emerging_terms(tmp_path, burst: list[str]) -> set[str]:
     conn = connect(config.state_store)
     DetectionService(config, backend, conn).advance(T0 + timedelta(minutes=330))
     signals = [(i.rule, i.facts) for i in IncidentService(conn).list()]
-    signals += [(r["rule"], r["facts"]) for i in IncidentService(conn).list() for r in i.facts.get("related", [])]
+    signals += [
+        (r["rule"], r["facts"]) for i in IncidentService(conn).list() for r in i.facts.get("related", [])
+    ]
     return {facts["term"] for rule, facts in signals if rule == "emerging_terms"}
 
 
