@@ -190,6 +190,7 @@ class DetectionService:
         for brand in brands:
             self.known.setdefault("brand", set()).add(f"brand={brand}")
         counts = self._gather(start, until, brands)
+        outage = self._outage(start, brands, late)
         quiet = timedelta(minutes=self.config.detection.negative_spike.resolve_after_minutes)
         allowed = {f"brand={b}" for b in brands}
         keys = sorted((dim, key) for dim in self.dimensions for key in self.known.get(dim, ())
@@ -205,7 +206,6 @@ class DetectionService:
                                     arrived.last, at=start, span=self._span(arrived.first, arrived.last))
                 if signal is not None:  # explained by the late posts themselves, not the last half hour's
                     changes.append(self._apply(signal, arrived.last, since=arrived.first))
-        outage = self._outage(start, brands, late)
         t = start
         while t < until:
             down = outage.down(t + step)
