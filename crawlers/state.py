@@ -90,6 +90,19 @@ class CrawlState:
                                 (source,)).fetchone()
         return datetime.fromisoformat(row[0]) if row and row[0] else None
 
+    def failing_since(self, source: str) -> datetime | None:
+        """While a crawl of the source that began after its last clean one ended otherwise (failed, blocked): when
+        its last clean crawl began, up to which its posts are in (the epoch if none ever did). None while its
+        crawls succeed, however seldom they run: an hourly source between two clean crawls is behind, not failing.
+        (Each a seek in the crawl_runs_source index: detection asks every pass, and the table keeps every run.)"""
+        ok = max(self.conn.execute("SELECT MAX(started_at) FROM crawl_runs WHERE source=? AND reason=?",
+                                   (source, reason)).fetchone()[0] or "" for reason in ("finished", "capped"))
+        failed = self.conn.execute("SELECT 1 FROM crawl_runs WHERE source=? AND reason NOT IN ('finished','capped')"
+                                   " AND started_at > ? LIMIT 1", (source, ok)).fetchone()
+        if failed is None:
+            return None
+        return self.collected_until(source) or datetime.fromtimestamp(0, UTC)
+
     def source_summary(self) -> list[dict]:
         """Per source: last successful run, items in the last hour of runs, blocked-since."""
         rows = self.conn.execute(

@@ -1,4 +1,5 @@
-"""Chinese-aware tokens for full-text search: jieba's search-mode segmentation, shared by backends."""
+"""Chinese-aware tokens: jieba's search-mode segmentation for full-text search, shared by backends, and its
+precise mode for the topic a post is about (`topic_tokens`)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,15 @@ HANDLE = re.compile(r"@[\w\u4e00-\u9fff\-]{1,30}")
 # A hashtag is one topic: Weibo's #极光优选退款难# (between two #) and X's #AuroraFail (a # before a word). Split
 # into words it would surge as 极光, 优选, 退款 and never as itself.
 HASHTAG = re.compile(r"#([^#\s]{1,40})#|(?<![\w&])#(\w{2,40})")
+# Shopping festivals and 3·15 (consumer rights day, CCTV's exposé night) are topics a PR team watches rise, but
+# jieba cuts them into numbers the term rules drop (双11 -> 双, 11; 3·15 -> 3, ·, 15) or into nonsense (双十一 ->
+# 双十, 一). Each is one token in one spelling. 618 and 3·15 next to other digits, a decimal point or a unit (618元,
+# 3.15米) are numbers, not festivals.
+FESTIVALS = {"双11": r"双\s?(?:11|十一)(?![0-9])", "双12": r"双\s?(?:12|十二)(?![0-9])",
+             "618": r"(?<![0-9.A-Za-z¥￥$])6[·・•.]?18(?![0-9.%％]|\s?(?:元|块|毛|角|分|米|克|号|个|件|人|次|天|万|亿|k|ml|g|kg|cm|mm))",
+             "3·15": r"(?<![0-9.A-Za-z¥￥$])3[·・•.]?15(?![0-9.%％]|\s?(?:元|块|毛|角|分|米|克|号|个|件|人|次|天|万|亿|k|ml|g|kg|cm|mm))"}
+FESTIVAL = re.compile("|".join(f"(?P<f{i}>{pattern})" for i, pattern in enumerate(FESTIVALS.values())), re.IGNORECASE)
+_FESTIVAL_NAMES = tuple(FESTIVALS)
 
 
 def tokens(text: str) -> list[str]:
@@ -30,9 +40,17 @@ def without_emoticons(text: str) -> str:
     return EMOTICON.sub(" ", text)
 
 
+def plain_number(token: str) -> bool:
+    """A number that is no topic (15, 2024); the festivals spelled in digits (618) are topics."""
+    return token.isdigit() and token not in FESTIVALS
+
+
 def topic_tokens(text: str) -> list[str]:
     """The tokens a post's topic is read from (hot words, emerging terms, repeat complaints): no emoticons,
-    links or @names; a hashtag is one token (`#极光优选退款难#`, `#aurorafail`)."""
+    links or @names; a hashtag is one token (`#极光优选退款难#`, `#aurorafail`), so is a festival (`双11` for
+    双十一 too, `618`, `3·15`). Precise segmentation: search mode's overlapping pieces (食品安全 -> 食品, 安全,
+    食品安全) made one phrase several terms, and one topic several emerging terms; every precise token is also
+    one of the search index's, so a term is still what a search finds."""
     text = HANDLE.sub(" ", LINK.sub(" ", without_emoticons(text)))
     tags: list[str] = []
 
@@ -43,7 +61,13 @@ def topic_tokens(text: str) -> list[str]:
             tags.append(f"#{body.lower()}#" if weibo is not None else f"#{body.lower()}")
         return " "
 
-    return tags + tokens(HASHTAG.sub(tag, text))
+    def festival(match: re.Match) -> str:
+        tags.append(_FESTIVAL_NAMES[int(match.lastgroup[1:])])
+        return " "
+
+    text = FESTIVAL.sub(festival, HASHTAG.sub(tag, text))
+    # a 618 left after the festivals were taken is a number (618元): it must not count as the festival
+    return tags + [t.lower() for t in jieba.cut(text) if _WORD.search(t) and t not in FESTIVALS]
 
 
 def segment(text: str) -> str:

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from crawlers.health import SPIDERS_OF_SOURCE
+from crawlers.state import CrawlState
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection
 from crisiswatch.lease import LeaseLost, Leases, new_holder
@@ -36,6 +38,9 @@ MAX_LOOKBACK = timedelta(days=7)
 DETECTION_LEASE = "detection"
 DETECTION_LEASE_TTL = timedelta(minutes=15)  # longer than any pass; a crashed holder frees it after this
 EXPLAIN_MINUTES = 30  # the explanation looks at the posts of the last half hour before the bucket
+# a source down in a bucket keeps a brand's baselines from learning it when it brought at least this share of the
+# brand's posts in the last day: a complaint site blocked for a week must not freeze the brand's baselines
+MATERIAL_SHARE = 0.05
 
 
 @dataclass
@@ -185,6 +190,7 @@ class DetectionService:
         for brand in brands:
             self.known.setdefault("brand", set()).add(f"brand={brand}")
         counts = self._gather(start, until, brands)
+        outage = self._outage(start, brands, late)
         quiet = timedelta(minutes=self.config.detection.negative_spike.resolve_after_minutes)
         allowed = {f"brand={b}" for b in brands}
         keys = sorted((dim, key) for dim in self.dimensions for key in self.known.get(dim, ())
@@ -202,6 +208,7 @@ class DetectionService:
                     changes.append(self._apply(signal, arrived.last, since=arrived.first))
         t = start
         while t < until:
+            down = outage.down(t + step)
             here = counts.by_key.get(t, {})
             terms = counts.terms.get(t, {})
             term_posts = counts.term_posts.get(t, {})
@@ -211,13 +218,14 @@ class DetectionService:
                 obs = Observation(start=t, minutes=self.bucket_minutes, key=key, brand=brand, total=total,
                                   negative=negative, dimension=dim,
                                   terms=terms.get(brand, {}) if dim == "brand" else None,
-                                  term_posts=term_posts.get(brand) if dim == "brand" else None)
+                                  term_posts=term_posts.get(brand) if dim == "brand" else None,
+                                  uncollected=outage.of(key, down))
                 for rule in self.rules:
                     if dim in rule.dimensions:
                         for signal in rule.observe_all(obs):
-                            changes.append(self._apply(signal, t + step))
+                            changes.append(outage.heard(self._apply(signal, t + step)))
             t += step
-            changes.extend(self.incidents.resolve_quiet(t, quiet))
+            changes.extend(outage.heard(c) for c in self.incidents.resolve_quiet(t, quiet))
         for rule in self.rules:
             self._save(f"rule:{rule.name}", rule.state())
         self._save("keys", {k: sorted(v) for k, v in self.known.items()})
@@ -226,6 +234,23 @@ class DetectionService:
         late.remember(decided, until, decided_brands)
         self._save("checkpoint", {"until": until.isoformat()})
         return changes
+
+    def _outage(self, start: datetime, brands: list[str], late: LateArrivals) -> Outage:
+        """What this pass knows of the sources that were not collecting: for each source whose crawls are failing
+        (any of its spiders'), when its posts were last all in; the sources with an open flatline; and each
+        source's share of each brand's posts in the last day."""
+        shares = late.source_shares(start) if brands else {}
+        sources = {_part(k, "source") for keys in self.known.values() for k in keys} - {None}
+        sources |= {source for by_source in shares.values() for source in by_source}
+        crawls = CrawlState(self.conn)
+        marks: dict[str, datetime] = {}
+        for source in sorted(sources):
+            failing = [since for s in SPIDERS_OF_SOURCE.get(source, (source,))
+                       if (since := crawls.failing_since(s)) is not None]
+            if failing:
+                marks[source] = min(failing)
+        flat = {s for s in sources if self.incidents.open_for(f"source={s}", "flatline") is not None}
+        return Outage(marks, flat, shares)
 
     def _span(self, first: datetime, last: datetime) -> str:
         """06-14 14:00-17:00 CST: a stretch of time in the team's zone, as every line people read."""
@@ -266,6 +291,45 @@ class DetectionService:
             return change
         self.incidents.attach_facts(host.id, **facts)
         return self.incidents.regrade(host.id, was=grade, grade=raised, at=until)
+
+
+class Outage:
+    """Which sources were known not to be collecting as a pass decides its buckets, and whose keys that shorts.
+
+    A source is down for a bucket when its latest crawl failed and its last clean crawl began before the bucket
+    ended (the run loop waited `detection.max_wait_minutes` for it, then decided without its posts), or while a
+    flatline incident is open for it. A source crawled seldom (hourly) but cleanly is behind, not down: what
+    its next crawl brings is said as late (`monitor.late_arrivals`). A source's own keys
+    are short by its posts; a brand's are only when the source brought a material share of them."""
+
+    def __init__(self, marks: dict[str, datetime], flatlined: set[str],
+                 shares: dict[str, dict[str, float]]) -> None:
+        self.marks = marks
+        self.flatlined = set(flatlined)
+        self.shares = shares
+
+    def down(self, bucket_end: datetime) -> set[str]:
+        return self.flatlined | {s for s, mark in self.marks.items() if mark < bucket_end}
+
+    def of(self, key: str, down: set[str]) -> tuple[str, ...]:
+        """The down sources whose missing posts short this key's counts."""
+        if not down:
+            return ()
+        source = _part(key, "source")
+        if source is not None:
+            return (source,) if source in down else ()
+        shares = self.shares.get(_part(key, "brand") or "", {})
+        return tuple(sorted(s for s in down if shares.get(s, 0.0) >= MATERIAL_SHARE))
+
+    def heard(self, change: IncidentChange) -> IncidentChange:
+        """Follows the flatlines this pass opens and resolves."""
+        incident = change.incident
+        if incident.rule == "flatline" and (source := _part(incident.key, "source")):
+            if change.kind == "resolved":
+                self.flatlined.discard(source)
+            elif change.kind != "suppressed":
+                self.flatlined.add(source)
+        return change
 
 
 class RepeatedCopies:

@@ -83,6 +83,15 @@ class LateArrivals:
             self._brands_cache = (decided_until, self.brand_counts(since, decided_until))
         return self._brands_cache[1]
 
+    def source_shares(self, decided_until: datetime) -> dict[str, dict[str, float]]:
+        """Per brand, each source's share of its posts in the last day of decided minutes."""
+        totals: dict[str, Counter] = {}
+        for counts in self._brands_now(decided_until).values():
+            for key, (total, _) in counts.items():
+                brand, _, source = key.partition("|")
+                totals.setdefault(brand, Counter())[source] += total
+        return {brand: {s: n / sum(c.values()) for s, n in c.items()} for brand, c in totals.items() if c.total()}
+
     def late_brands(self, decided_until: datetime) -> list[LateBrand]:
         """Per brand, the posts (and negative posts) that arrived in the last day of decided minutes since they
         were decided: what a crawler's backlog brought, for the tone the detectors could not see. Call it

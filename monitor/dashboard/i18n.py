@@ -134,6 +134,9 @@ TEXT: dict[str, dict[str, str]] = {
     "why_peak": {"zh": "峰值 {peak}，平时约 {usual}", "en": "Peak {peak} against a usual {usual}"},
     "why_generic": {"zh": "检测到异常", "en": "Something unusual was detected"},
     "why_rarity": {"zh": "；偶然出现这种情况的概率{rarity}", "en": "; by chance {rarity}"},
+    "why_baseline_gaps": {"zh": "；平时水平已略去近一周 {hours} 小时（{sources} 未采集）的数据",
+                          "en": "; the usual level leaves out {hours} h of the last week when {sources} was not "
+                                "collected"},
     "incident_page": {"zh": "事件详情", "en": "Incident"},
     "grade": {"zh": "等级", "en": "Grade"},
     "opened_at": {"zh": "开始于", "en": "Since"},

@@ -54,7 +54,20 @@ def _share(value: Any) -> str:
 
 
 def describe_signal(rule: str, facts: dict[str, Any], t: Translator, source_name=None) -> str:
-    """One sentence for one detector's facts; rules it does not know get the generic peak-vs-usual one."""
+    """One sentence for one detector's facts; rules it does not know get the generic peak-vs-usual one. A usual
+    level that left out hours when a source was not collected (`baseline_gaps`) says so."""
+    return _what_fired(rule, facts, t, source_name) + _gaps(facts.get("baseline_gaps"), t, source_name)
+
+
+def _gaps(gaps: dict[str, Any] | None, t: Translator, source_name=None) -> str:
+    if not gaps:
+        return ""
+    names = "、".join if t.lang == "zh" else ", ".join
+    return t("why_baseline_gaps", hours=_num(gaps.get("hours")),
+             sources=names(source_name(s) if source_name else s for s in gaps.get("sources", ())))
+
+
+def _what_fired(rule: str, facts: dict[str, Any], t: Translator, source_name=None) -> str:
     f = {k: facts.get(k) for k in ("negative", "total", "expected", "ratio", "minutes", "share", "baseline_share",
                                    "term", "posts_with_term", "seen", "source", "split")}
     times = "" if not f["ratio"] else f"（{_num(f['ratio'])} 倍）" if t.lang == "zh" else f" ({_num(f['ratio'])}×)"

@@ -34,6 +34,9 @@ class Observation:
     dimension: str = "brand"  # what the key splits by: brand, brand/category, brand/source, source
     terms: Mapping[str, int] | None = None  # posts using each term (only for rules that ask for terms)
     term_posts: int | None = None  # the posts `terms` counts from (an author's repeated copies left out); None: total
+    # sources of this key known not to be collecting in this bucket (crawls failing, flatlined): its counts are
+    # short by their posts, so baselines do not learn from it (rules still decide on it)
+    uncollected: tuple[str, ...] = ()
 
 
 @dataclass

@@ -5,7 +5,9 @@ weekday d runs against its hours (a factor). The expected rate is the hour's rat
 level while that hour has little data) times the weekday factor. Each is an EWMA, but until it has
 more data than its half-life it is the plain mean so far with the prior worth `PRIOR_MINUTES`: fast
 to learn a new key, steady once learned, and the first hour is already sensible (prior rate).
-Callers only `learn` from buckets that did not fire, so a surge never becomes the new normal.
+Callers only `learn` from buckets that did not fire, so a surge never becomes the new normal, and not from
+buckets in which a source was known not to be collecting (`BaselineGaps`), so an outage's near-zero hours
+never become a lower normal that the next days' ordinary volume would read as a rise against.
 
 The weekday is the team's (`zone`): Saturday begins at midnight in Shanghai, not eight hours later at
 midnight UTC, so Friday night is not a weekend's and Monday's 07:00 rush is not Sunday's. Hour slots are
@@ -14,7 +16,7 @@ only labels of the same hour every day and stay in UTC (a learned shape is kept 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -92,3 +94,53 @@ class SeasonalRate:
         self.hours = {k: [float(x) for x in v] for k, v in state.get("hours", {}).items()}
         self.days = {k: [float(x) for x in v] for k, v in state.get("days", {}).items()}
         self.seen = {k: [float(x) for x in v] for k, v in state.get("seen", {}).items()}
+
+
+GAP_MEMORY_MINUTES = 7 * 1440  # gaps older than a week are no longer said: the baseline has mostly forgotten them
+_MAX_GAPS = 50  # spans kept per key
+
+
+class BaselineGaps:
+    """Per key, the stretches a baseline did not learn because a source was known not to be collecting (its
+    crawler failing, or flatlined): said with the signals the baseline decides, so a reader knows it."""
+
+    def __init__(self) -> None:
+        self.spans: dict[str, list[list]] = {}  # per key: [first minute, end minute, sources], oldest first
+
+    def skip(self, key: str, at: datetime, minutes: int, sources: tuple[str, ...]) -> None:
+        start = int(at.timestamp()) // 60
+        spans = self.spans.setdefault(key, [])
+        names = ",".join(sorted(sources))
+        if spans and spans[-1][1] == start and spans[-1][2] == names:
+            spans[-1][1] = start + minutes
+        else:
+            spans.append([start, start + minutes, names])
+            del spans[:-_MAX_GAPS]
+
+    def facts(self, key: str, at: datetime) -> dict[str, Any]:
+        """{"baseline_gaps": {"hours", "sources", "last_start", "last_end"}} for the last week, or nothing."""
+        oldest = int(at.timestamp()) // 60 - GAP_MEMORY_MINUTES
+        spans = [s for s in self.spans.get(key, ()) if s[1] > oldest]
+        self.spans[key] = spans
+        if not spans:
+            return {}
+        sources = sorted({name for s in spans for name in s[2].split(",") if name})
+        return {"baseline_gaps": {"hours": round(sum(e - max(b, oldest) for b, e, _ in spans) / 60, 1),
+                                  "sources": sources,
+                                  "last_start": datetime.fromtimestamp(spans[-1][0] * 60, UTC).isoformat(),
+                                  "last_end": datetime.fromtimestamp(spans[-1][1] * 60, UTC).isoformat()}}
+
+    def state(self) -> dict[str, list[list]]:
+        return {k: [list(s) for s in v] for k, v in self.spans.items() if v}
+
+    def restore(self, state: dict[str, list[list]]) -> None:
+        self.spans = {k: [[int(b), int(e), str(n)] for b, e, n in v] for k, v in state.items()}
+
+
+def gaps_said(facts: dict[str, Any]) -> str:
+    """The summary's words for `BaselineGaps.facts`: '' without gaps."""
+    gaps = facts.get("baseline_gaps")
+    if not gaps:
+        return ""
+    return (f"; the baseline leaves out {gaps['hours']:g} h of the last week when {', '.join(gaps['sources'])}"
+            " was not collected")

@@ -18,6 +18,7 @@ from collections import deque
 from typing import Any
 
 from crisiswatch.config import EmergingTermsSettings
+from index.tokenize import plain_number
 from monitor.detectors.base import Level, Observation, Rule, Signal
 from monitor.detectors.calibration import surprise
 from monitor.detectors.gate import SurgeGateByKey, surge_facts
@@ -83,7 +84,7 @@ class EmergingTermsRule(Rule):
     def observe_all(self, obs: Observation) -> list[Signal]:
         s = self.settings
         counts = {t: c for t, c in (obs.terms or {}).items()
-                  if len(t) >= s.min_length and t not in self.stop and not t.isdigit()}
+                  if len(t) >= s.min_length and t not in self.stop and not plain_number(t)}
         size = max(1, s.window_minutes // obs.minutes)
         window = self.windows.get(obs.key)
         if window is None or window.maxlen != size:

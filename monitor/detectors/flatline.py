@@ -41,7 +41,8 @@ class FlatlineRule(Rule):
         full = len(window) == size
         p = poisson_cdf(seen, expected)
         if not full or expected < s.min_expected or seen > s.silence_ratio * expected or p >= s.p_value:
-            self.baseline.learn(obs.key, obs.start, obs.minutes, obs.total, cap=SPIKE_CAP)
+            if not obs.uncollected:  # a crawler known to be failing teaches no silence as normal
+                self.baseline.learn(obs.key, obs.start, obs.minutes, obs.total, cap=SPIKE_CAP)
             return None
         source = obs.key.split("=", 1)[-1]
         minutes = size * obs.minutes

@@ -15,6 +15,7 @@ from typing import Any
 
 from crisiswatch.config import NegativeShareSettings
 from monitor.detectors.base import Observation, Rule, Signal
+from monitor.detectors.baseline import BaselineGaps, gaps_said
 from monitor.detectors.gate import SurgeGateByKey, surge_facts
 from monitor.detectors.stats import binom_sf
 from monitor.detectors.surge import describe
@@ -30,6 +31,7 @@ class NegativeShareRule(Rule):
         self.windows: dict[str, deque[tuple[int, int]]] = {}
         self.sums: dict[str, tuple[float, float]] = {}  # decayed (negative, total) posts
         self.surge = SurgeGateByKey(settings, sides="up")
+        self.gaps = BaselineGaps()
 
     def share(self, key: str) -> float:
         s = self.settings
@@ -50,19 +52,24 @@ class NegativeShareRule(Rule):
         verdict = self.surge.decide(obs.key, obs.start, 100.0 * k / n if n else 0.0, p, s.p_value,
                                     s.critical_p_value)
         if n < s.min_total or k < s.min_negative or not verdict.fired:
+            if obs.uncollected:  # the share of the sources still collected is not the brand's
+                self.gaps.skip(obs.key, obs.start, obs.minutes, obs.uncollected)
+                return None
             decay = 0.5 ** (obs.minutes / s.baseline_halflife_minutes)
             neg, tot = self.sums.get(obs.key, (0.0, 0.0))
             self.sums[obs.key] = (neg * decay + obs.negative, tot * decay + obs.total)
             return None
         minutes = len(window) * obs.minutes
+        gaps = self.gaps.facts(obs.key, obs.start)
         summary = f"{k} of {n} mentions negative in {minutes} min ({k / n:.0%}) vs a usual {base:.0%} (p={p:.1e})"
         if verdict.reading is not None:
             summary += "; " + describe(verdict.reading, "% negative", self.zone)
+        summary += gaps_said(gaps)
         return Signal(
             rule=self.name, key=obs.key, brand=obs.brand, level=verdict.level, at=obs.start,
             value=k / n, baseline=base, p_value=p, summary=summary,
             facts={"negative": k, "total": n, "share": round(k / n, 3), "baseline_share": round(base, 3),
-                   "p_value": p, "minutes": minutes, **surge_facts(verdict.reading)},
+                   "p_value": p, "minutes": minutes, **surge_facts(verdict.reading), **gaps},
         )
 
     def late(self, key: str, brand: str, sources: Mapping[str, tuple[int, int, int, int]], first: datetime,
@@ -100,9 +107,11 @@ class NegativeShareRule(Rule):
 
     def state(self) -> dict[str, Any]:
         return {"windows": {k: list(v) for k, v in self.windows.items()},
-                "sums": {k: list(v) for k, v in self.sums.items()}, "surge": self.surge.state()}
+                "sums": {k: list(v) for k, v in self.sums.items()}, "surge": self.surge.state(),
+                "gaps": self.gaps.state()}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.windows = {k: deque(tuple(x) for x in v) for k, v in state.get("windows", {}).items()}
         self.sums = {k: (float(v[0]), float(v[1])) for k, v in state.get("sums", {}).items()}
         self.surge.restore(state.get("surge", {}))
+        self.gaps.restore(state.get("gaps", {}))

@@ -13,7 +13,7 @@ from typing import Any
 
 from crisiswatch.config import VolumeSpikeSettings
 from monitor.detectors.base import Observation, Rule, Signal
-from monitor.detectors.baseline import SeasonalRate
+from monitor.detectors.baseline import BaselineGaps, SeasonalRate, gaps_said
 from monitor.detectors.gate import SurgeGateByKey, surge_facts
 from monitor.detectors.stats import nbinom_sf
 from monitor.detectors.surge import describe
@@ -33,6 +33,7 @@ class VolumeSpikeRule(Rule):
         self.baseline = SeasonalRate(settings.prior_rate_per_minute, settings.baseline_halflife_minutes,
                                      settings.season_halflife_days)
         self.surge = SurgeGateByKey(settings, sides="up")
+        self.gaps = BaselineGaps()
 
     def _prior(self, obs: Observation) -> float:
         prior = self.settings.prior_rate_per_minute
@@ -47,21 +48,26 @@ class VolumeSpikeRule(Rule):
         p = nbinom_sf(obs.total, expected, s.dispersion)
         verdict = self.surge.decide(obs.key, obs.start, obs.total, p, s.p_value, s.critical_p_value)
         if obs.total < s.min_count or not verdict.fired:
-            self.baseline.learn(obs.key, obs.start, obs.minutes, obs.total, prior)
+            if obs.uncollected:
+                self.gaps.skip(obs.key, obs.start, obs.minutes, obs.uncollected)
+            else:
+                self.baseline.learn(obs.key, obs.start, obs.minutes, obs.total, prior)
             return None
+        gaps = self.gaps.facts(obs.key, obs.start)
         ratio = obs.total / expected if expected > 0 else float("inf")
         split = obs.key.split("|", 1)[1] if "|" in obs.key else ""
         summary = (f"{obs.total} mentions{' (' + split + ')' if split else ''} in {obs.minutes} min vs "
                    f"{expected:.2f} expected at this hour ({ratio:.0f}x, p={p:.1e})")
         if verdict.reading is not None:
             summary += "; " + describe(verdict.reading, "mentions per bucket", self.zone)
+        summary += gaps_said(gaps)
         return Signal(
             rule=self.name, key=obs.key, brand=obs.brand, level=verdict.level, at=obs.start,
             value=float(obs.total), baseline=expected, p_value=p, summary=summary,
             facts={"total": obs.total, "negative": obs.negative, "expected": round(expected, 3),
                    "ratio": round(ratio, 1) if ratio != float("inf") else None, "p_value": p,
                    "minutes": obs.minutes, "dimension": obs.dimension, "split": split,
-                   **surge_facts(verdict.reading)},
+                   **surge_facts(verdict.reading), **gaps},
         )
 
     def set_zone(self, zone: str) -> None:
@@ -69,10 +75,11 @@ class VolumeSpikeRule(Rule):
         self.baseline.set_zone(zone)
 
     def state(self) -> dict[str, Any]:
-        return {"baseline": self.baseline.state(), "surge": self.surge.state()}
+        return {"baseline": self.baseline.state(), "surge": self.surge.state(), "gaps": self.gaps.state()}
 
     def restore(self, state: dict[str, Any]) -> None:
         if "surge" not in state:  # a state saved before the surge detector: the baseline alone
             state = {"baseline": state, "surge": {}}
         self.baseline.restore(state["baseline"])
         self.surge.restore(state["surge"])
+        self.gaps.restore(state.get("gaps", {}))

@@ -21,7 +21,8 @@ def _kept(facts: dict[str, Any]) -> dict[str, Any]:
 
 
 _SIGNAL_FACTS = frozenset({"negative", "total", "expected", "ratio", "p_value", "minutes", "share",
-                           "baseline_share", "term", "posts_with_term", "dimension", "split", "source", "seen"})
+                           "baseline_share", "term", "posts_with_term", "dimension", "split", "source", "seen",
+                           "baseline_gaps"})
 
 
 def _row_to_incident(row: Row) -> Incident:
