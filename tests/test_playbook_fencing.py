@@ -22,21 +22,27 @@ LEASE, TTL = "detect-cycle", timedelta(minutes=5)
 
 
 def test_a_loop_stalled_inside_a_step_does_not_do_it_beside_the_standby_that_took_its_lease(
-        tmp_path, monkeypatch, state_url):
+    tmp_path, monkeypatch, state_url
+):
     clock, lease_clock = Clock(T0 + timedelta(minutes=20)), Clock(T0 + timedelta(minutes=20))
     first, conn = engine_for(tmp_path, clock, state={"url": state_url})
     assert Leases(conn, clock=lease_clock).acquire(LEASE, "loop-a", TTL)
     first.fence = Leases(conn).fence(LEASE, "loop-a")
-    first.held = lambda: True  # what its lease keeper knows: it has not renewed (or failed to) since the stall
+    first.held = lambda: (
+        True
+    )  # what its lease keeper knows: it has not renewed (or failed to) since the stall
     other = connect(first.config.state_store)  # the standby is another process
-    standby = PlaybookEngine(first.config, other, AlertDispatcher(first.config, other, first.dispatcher.channels),
-                             clock=clock)
+    standby = PlaybookEngine(
+        first.config, other, AlertDispatcher(first.config, other, first.dispatcher.channels), clock=clock
+    )
     title, stalled = open_ticket.fill, []
 
     def stalls(template, variables):  # the step's work before its side effect (rendering, the index, ...)
         if not stalled:
             stalled.append(True)
-            lease_clock.now += TTL + timedelta(minutes=1)  # meanwhile its lease ran out and the standby took it
+            lease_clock.now += TTL + timedelta(
+                minutes=1
+            )  # meanwhile its lease ran out and the standby took it
             assert Leases(other, clock=lease_clock).acquire(LEASE, "loop-b", TTL)
             standby.fence, standby.held = Leases(other).fence(LEASE, "loop-b"), lambda: True
             standby.tick()  # the incident's playbooks, answered by the standby (the first had not finished)
@@ -54,6 +60,8 @@ def test_a_loop_stalled_inside_a_step_does_not_do_it_beside_the_standby_that_too
     runs = conn.execute("SELECT playbook, step, outcome, fence FROM playbook_runs").fetchall()
     assert {r["fence"] for r in runs} == {standby.fence.generation}
     assert "running" not in {r["outcome"] for r in runs}
-    opened = [e for e in AuditLog(conn).entries("INC-1") if e["action"] == "open_ticket" and e["outcome"] == "done"]
+    opened = [
+        e for e in AuditLog(conn).entries("INC-1") if e["action"] == "open_ticket" and e["outcome"] == "done"
+    ]
     assert len(opened) == 1
     assert first.tick() == []  # still without its lease, the first does nothing more
