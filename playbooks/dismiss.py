@@ -24,7 +24,7 @@ from crisiswatch.errors import CrisiswatchError
 from monitor.incidents.models import Incident
 from monitor.incidents.service import IncidentService
 from playbooks.compose import incident_message
-from playbooks.engine import WAITING
+from playbooks.engine import FAILED, GAVE_UP, WAITING
 from playbooks.paging import escalation_service
 from playbooks.statements import StatementStore
 from playbooks.tickets.models import FALSE_ALARM, TicketError
@@ -32,6 +32,7 @@ from playbooks.tickets.service import TicketService
 
 logger = logging.getLogger(__name__)
 DISMISSED = "dismissed"  # the outcome of a playbook step that was waiting when its incident was dismissed
+STOPPED = (WAITING, FAILED, GAVE_UP)  # the steps a dismissal stops (a running one is the loop's to finish)
 
 
 @dataclass
@@ -94,12 +95,13 @@ def dismiss_incident(config: Config, conn: StateConnection, dispatcher: AlertDis
 
 
 def _stop_waiting_playbooks(conn: StateConnection, incident: Incident, by: str, now: datetime) -> list[str]:
-    """A playbook waiting (30 min, then page or notify) would carry on for a closed incident: it stops here."""
+    """A playbook waiting (30 min, then page or notify) would carry on for a closed incident: it stops here.
+    So does one stopped at a failing step: retried, it would act for the false alarm or page that it gave up."""
     stopped = [r["playbook"] for r in conn.execute(
-        "SELECT DISTINCT playbook FROM playbook_runs WHERE incident_id=? AND outcome=? ORDER BY playbook",
-        (incident.id, WAITING)).fetchall()]
-    conn.execute("UPDATE playbook_runs SET outcome=?, at=? WHERE incident_id=? AND outcome=?",
-                 (DISMISSED, now.isoformat(), incident.id, WAITING))
+        "SELECT DISTINCT playbook FROM playbook_runs WHERE incident_id=? AND outcome IN (?,?,?) ORDER BY playbook",
+        (incident.id, *STOPPED)).fetchall()]
+    conn.execute("UPDATE playbook_runs SET outcome=?, at=? WHERE incident_id=? AND outcome IN (?,?,?)",
+                 (DISMISSED, now.isoformat(), incident.id, *STOPPED))
     for name in stopped:
         AuditLog(conn).record(by, "playbook.stopped", incident.label, DISMISSED, at=now, playbook=name)
     return stopped

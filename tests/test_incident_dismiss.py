@@ -240,3 +240,25 @@ def test_a_dismissal_that_dies_half_way_changes_nothing(tmp_path, slack, monkeyp
     assert ApprovalService(config, conn, dispatcher).get(approval_id).status == "withdrawn"
     assert TicketService.from_config(config, conn).get(ticket.id).status == "已关闭"
     assert [r[0] for r in conn.execute("SELECT outcome FROM playbook_runs")] == ["dismissed"]
+
+
+def test_a_playbook_stopped_at_a_failing_step_is_not_retried_for_the_dismissed_incident(false_alarm, monkeypatch):
+    """Retried after the dismissal, the step acted for the false alarm (or failed on, and paged that it gave up)."""
+    from playbooks.engine import PlaybookEngine
+    from playbooks.schema import Playbook
+
+    config, clock, dispatcher, incident, *_ = false_alarm
+    conn = dispatcher.conn
+    book = Playbook.model_validate({"name": "follow_up", "trigger": {}, "steps": [{"type": "task", "items": ["复盘"]}]})
+    engine = PlaybookEngine(config, conn, dispatcher, playbooks=[book], clock=lambda: clock.at)
+    tried = []
+
+    def broken(self, *args, **kwargs):
+        tried.append(clock.at)
+        raise RuntimeError("the task list is away")
+
+    monkeypatch.setattr(TicketService, "add_tasks", broken)
+    assert engine.run(book, incident, "紧急")[0] == "task: failed (the task list is away)"
+    SlackInteractions(config, conn, clock=lambda: clock.at.timestamp()).act("dismiss", str(incident.id), "ULIN")
+    assert engine.tick(OPENED + timedelta(hours=2)) == [] and len(tried) == 1
+    assert [r[0] for r in conn.execute("SELECT outcome FROM playbook_runs")] == ["dismissed"]
