@@ -24,6 +24,7 @@ from crisiswatch.store.core import (  # noqa: F401 (re-exported: the modules' on
     StateConnection,
     insert_id,
     lock_key,
+    on_commit,
     transaction,
 )
 from crisiswatch.store.sqlite import add_missing_columns, open_sqlite

@@ -1,6 +1,6 @@
 """Named leases in the state database: who may do a thing alone, and until when.
 
-A lease is one row (name, holder, expires_at). `acquire` takes it when it is free, expired or
+A lease is one row (name, holder, expires_at, generation). `acquire` takes it when it is free, expired or
 already ours; `renew` extends it only while we still hold it; `release` gives it up. Each is one
 parameterised statement, so two processes (or threads with their own connections) cannot both
 win: SQLite serialises writers, and on PostgreSQL the same statements run as an upsert guarded by
@@ -9,6 +9,12 @@ its WHERE clause (or `SELECT ... FOR UPDATE SKIP LOCKED` on the row).
 The run loop holds `run-loop` for as long as its process lives (a `LeaseKeeper` thread renews it),
 detection holds `detection` while it decides buckets; the outbox leases rows the same way
 (`alerts.outbox.Outbox.claim`), and a `ClaimKeeper` renews a claimed row while its send is in flight.
+
+A lease's `generation` grows each time another holder takes it (a released lease keeps its row, with no
+holder, so the count never starts again): it is the fencing token of what is done under the lease. A holder
+that stalled past its ttl (a step waiting on the index) may not know yet that a standby took over; `fenced`
+checks, inside the transaction that makes a side effect, that the lease is still its own at the generation it
+took, so the stalled holder stops (`LeaseLost`) instead of doing the same thing beside the standby.
 """
 
 from __future__ import annotations
@@ -18,12 +24,13 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from crisiswatch.db import DatabaseError, StateConnection, database_now
+from crisiswatch.db import POSTGRESQL, DatabaseError, StateConnection, database_now, transaction
 from crisiswatch.errors import CrisiswatchError
 from crisiswatch.store.connect import open_store
 
@@ -95,7 +102,9 @@ class Leases:
         cur = self.conn.execute(
             "INSERT INTO leases(name, holder, acquired_at, expires_at) VALUES (?,?,?,?)"
             " ON CONFLICT(name) DO UPDATE SET holder=excluded.holder, acquired_at=excluded.acquired_at,"
-            " expires_at=excluded.expires_at WHERE leases.holder=excluded.holder OR leases.expires_at <= ?",
+            " expires_at=excluded.expires_at, generation=leases.generation"
+            " + CASE WHEN leases.holder=excluded.holder THEN 0 ELSE 1 END"
+            " WHERE leases.holder=excluded.holder OR leases.expires_at <= ?",
             (name, holder, now.isoformat(), (now + ttl).isoformat(), now.isoformat()),
         )
         if cur.rowcount == 1:
@@ -105,7 +114,8 @@ class Leases:
         if current is None or gone is None:  # free again meanwhile (the next try takes it), or may be alive
             return False
         cur = self.conn.execute(
-            "UPDATE leases SET holder=?, acquired_at=?, expires_at=? WHERE name=? AND holder=?",
+            "UPDATE leases SET holder=?, acquired_at=?, expires_at=?, generation=generation+1"
+            " WHERE name=? AND holder=?",
             (holder, now.isoformat(), (now + ttl).isoformat(), name, current.holder),
         )
         if cur.rowcount:
@@ -124,15 +134,63 @@ class Leases:
         return cur.rowcount == 1
 
     def release(self, name: str, holder: str) -> None:
-        self.conn.execute("DELETE FROM leases WHERE name=? AND holder=?", (name, holder))
+        """Free at once; the row stays (no holder, expired now) so the lease's generation keeps counting."""
+        self.conn.execute(
+            "UPDATE leases SET holder='', expires_at=? WHERE name=? AND holder=?",
+            (self.clock().isoformat(), name, holder),
+        )
 
     def get(self, name: str) -> LeaseInfo | None:
-        row = self.conn.execute("SELECT holder, expires_at FROM leases WHERE name=?", (name,)).fetchone()
+        row = self.conn.execute(
+            "SELECT holder, expires_at FROM leases WHERE name=? AND holder<>''", (name,)
+        ).fetchone()
         return LeaseInfo(name, row[0], datetime.fromisoformat(row[1])) if row else None
+
+    def fence(self, name: str, holder: str) -> Fence | None:
+        """The lease as `holder` holds it now, with its generation, for `fenced` (None: not its own)."""
+        row = self.conn.execute(
+            "SELECT generation FROM leases WHERE name=? AND holder=?", (name, holder)
+        ).fetchone()
+        return Fence(name, holder, int(row[0])) if row else None
 
 
 class LeaseLost(CrisiswatchError):
     """Raised by work that checks its lease before a side effect and finds it lost."""
+
+
+@dataclass(frozen=True)
+class Fence:
+    """A lease as its holder took it: name, holder and generation (the fencing token)."""
+
+    name: str
+    holder: str
+    generation: int
+
+    def check(self, conn: StateConnection) -> None:
+        """Raises LeaseLost unless the lease is still this holder's at this generation. Inside a transaction
+        the row stays so until it ends: SQLite lets no other writer in, and on PostgreSQL the row is locked
+        (FOR SHARE) against a takeover. A lease expired but taken by nobody still passes: nobody else acted."""
+        lock = " FOR SHARE" if conn.dialect == POSTGRESQL else ""
+        row = conn.execute(
+            f"SELECT holder, generation FROM leases WHERE name=?{lock}", (self.name,)
+        ).fetchone()
+        if row is not None and row[0] == self.holder and int(row[1]) == self.generation:
+            return
+        now = f"{row[0]} holds it at generation {row[1]}" if row is not None and row[0] else "it was released"
+        raise LeaseLost(f"lease {self.name} (generation {self.generation}) is no longer ours: {now}")
+
+
+@contextmanager
+def fenced(conn: StateConnection | None, fence: Fence | None, lock: str = "state") -> Iterator[None]:
+    """Around a side effect made under a lease: one transaction that first checks `fence`, so the effect is
+    made only while the lease is still the one it was taken under (LeaseLost, nothing done, otherwise).
+    Without a fence (no lease: a command run by hand, a dry run) the effect is made as it comes."""
+    if fence is None or conn is None:
+        yield
+        return
+    with transaction(conn, lock=lock):
+        fence.check(conn)
+        yield
 
 
 class LeaseKeeper:

@@ -50,7 +50,7 @@ from crawlers.state import CrawlState
 from crisiswatch.config import Config
 from crisiswatch.db import DatabaseError, StateConnection, connect
 from crisiswatch.errors import CrisiswatchError
-from crisiswatch.lease import HOLDER_ENV, LeaseInfo, LeaseKeeper, LeaseLost, Leases, new_holder
+from crisiswatch.lease import HOLDER_ENV, Fence, LeaseInfo, LeaseKeeper, LeaseLost, Leases, new_holder
 from crisiswatch.localtime import local_time
 from crisiswatch.workers import Heartbeat
 from index import open_backend
@@ -332,6 +332,7 @@ class RunLoop:
         # the `run-loop` lease of role all (set by run_forever), and the detect-cycle's while it runs
         self.run_keeper: LeaseKeeper | None = None
         self._cycle_keeper: LeaseKeeper | None = None
+        self._cycle_fence: Fence | None = None  # the detect-cycle lease as this pass took it (playbooks run under it)
         self.after_run_loss = "stands by to take over again"  # what run_forever does when run-loop is lost
         # the work calendar is read once, at start (config and holidays package): tickets counted on another one
         # are recomputed by the first detect cycle, and again at the next pass should it fail
@@ -346,6 +347,7 @@ class RunLoop:
         if self.engine is None:
             self.engine = PlaybookEngine(self.config, self.conn, self.dispatcher, backend=self.index.backend)
             self.engine.held = lambda: self.lost_lease() is None
+        self.engine.fence = self._cycle_fence  # checked inside each step, right before its side effects
         return self.engine
 
     def pass_once(self) -> PassReport:
@@ -448,6 +450,15 @@ class RunLoop:
             return
         keeper = self._cycle_keeper = LeaseKeeper(self.conn.url, DETECT_CYCLE_LEASE, self.holder, ttl).start()
         try:
+            try:
+                self._cycle_fence = Leases(self.conn).fence(DETECT_CYCLE_LEASE, self.holder)
+            except DatabaseError:
+                report.failed_stages.append("detect")
+                logger.exception("reading the detect-cycle lease failed; the loop carries on")
+                return
+            if self._cycle_fence is None:  # another worker took it between our acquiring and reading it
+                report.skipped.append("detect")
+                return
             if self.index.due():
                 if not self._holding(report, "detection"):
                     return
@@ -468,7 +479,9 @@ class RunLoop:
             self._guard(report, "alerts", lambda: alert_cycle(self.config, self.conn, self.dispatcher, self.paging,
                                                               deliver=False))
         finally:
-            self._cycle_keeper = None
+            self._cycle_keeper, self._cycle_fence = None, None
+            if self.engine is not None:
+                self.engine.fence = None
             keeper.stop(release=not keeper.lost.is_set())
 
     def _check_calendar(self) -> None:
@@ -482,8 +495,9 @@ class RunLoop:
                                         until=self.scheduler.collected_until(),
                                         engine=self._engine(), deliver=False,
                                         held=lambda: self.lost_lease() is None)
-        except LeaseLost:
-            self._holding(report, "writing incidents")
+        except LeaseLost as exc:
+            if self._holding(report, "writing incidents"):  # its keeper has not noticed yet; a step's fence did
+                logger.warning("%s", exc)
             return
         except (BackendUnavailable, OSError) as exc:
             wait = self.index.failed()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -10,6 +11,7 @@ from alerts.dispatch import AlertDispatcher
 from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection
+from crisiswatch.lease import Fence, fenced
 from crisiswatch.mention import CATEGORY_LABELS
 from index.base import Backend
 from monitor.incidents.models import Incident
@@ -32,6 +34,13 @@ class StepContext:
     state: dict[str, Any] = field(default_factory=dict)  # a waiting step's own record from its last run
     conn: StateConnection | None = None
     backend: Backend | None = None  # the open index, for charts in messages (None: opened per message)
+    fence: Fence | None = None  # the run loop's lease the playbooks run under (None: run by hand, no lease)
+
+    def fenced(self) -> AbstractContextManager[None]:
+        """Around each side effect of a step (a ticket opened or changed, an alert queued, a page started): in
+        the run loop, one transaction that first checks the loop still holds its lease at the generation it
+        took, so a loop that stalled inside the step while a standby took over stops before doing it too."""
+        return fenced(self.conn, None if self.dry_run else self.fence)
 
     @property
     def actor(self) -> str:

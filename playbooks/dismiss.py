@@ -19,12 +19,12 @@ from alerts.approvals import ApprovalService
 from alerts.dispatch import AlertDispatcher
 from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config
-from crisiswatch.db import StateConnection
+from crisiswatch.db import StateConnection, transaction
 from crisiswatch.errors import CrisiswatchError
 from monitor.incidents.models import Incident
 from monitor.incidents.service import IncidentService
 from playbooks.compose import incident_message
-from playbooks.engine import WAITING
+from playbooks.engine import FAILED, GAVE_UP, WAITING
 from playbooks.paging import escalation_service
 from playbooks.statements import StatementStore
 from playbooks.tickets.models import FALSE_ALARM, TicketError
@@ -32,6 +32,7 @@ from playbooks.tickets.service import TicketService
 
 logger = logging.getLogger(__name__)
 DISMISSED = "dismissed"  # the outcome of a playbook step that was waiting when its incident was dismissed
+STOPPED = (WAITING, FAILED, GAVE_UP)  # the steps a dismissal stops (a running one is the loop's to finish)
 
 
 @dataclass
@@ -59,40 +60,72 @@ class Dismissal:
 def dismiss_incident(config: Config, conn: StateConnection, dispatcher: AlertDispatcher, incident_id: int, *,
                      reason: str, by: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Dismissal:
     """Dismiss the incident as a false alarm (open, or resolved already with its follow-ups still running).
-    Raises CrisiswatchError, changing nothing, for an unknown incident, no reason, or one dismissed already."""
+    Raises CrisiswatchError, changing nothing, for an unknown incident, no reason, or one dismissed already.
+
+    Every change is one transaction: a process dying half-way (or any step raising) leaves the incident as it
+    was, never resolved with its approvals still due to expire and page. Its messages are outbox rows written
+    in the same transaction, so they go out (delivered later) only once it committed."""
     reason = " ".join(reason.split())
     if not reason:
         raise CrisiswatchError("a dismissal needs a reason (what made it a false alarm), for the audit trail")
     incidents = IncidentService(conn)
-    if incidents.get(incident_id) is None:
-        raise CrisiswatchError(f"no incident INC-{incident_id} (see `crisiswatch incident list`)")
     now = clock()
-    try:
-        incident = incidents.dismiss(incident_id, now, reason, by)
-    except ValueError as exc:
-        raise CrisiswatchError(str(exc)) from None
-    AuditLog(conn).record(by, "incident.dismiss", incident.label, at=now, reason=reason)
-    done = Dismissal(incident)
-    # the chains close on their own tick once the incident is not open; closed now, nobody is paged meanwhile
-    done.chains_closed = escalation_service(config, conn, dispatcher, clock).tick(only=incident_id)
-    # a playbook waiting (30 min, then page or notify) would carry on for a closed incident: it stops here
-    done.playbooks_stopped = [r["playbook"] for r in conn.execute(
-        "SELECT DISTINCT playbook FROM playbook_runs WHERE incident_id=? AND outcome=? ORDER BY playbook",
-        (incident_id, WAITING)).fetchall()]
-    conn.execute("UPDATE playbook_runs SET outcome=?, at=? WHERE incident_id=? AND outcome=?",
-                 (DISMISSED, now.isoformat(), incident_id, WAITING))
-    for name in done.playbooks_stopped:
+    with transaction(conn):
+        if incidents.get(incident_id) is None:
+            raise CrisiswatchError(f"no incident INC-{incident_id} (see `crisiswatch incident list`)")
+        try:
+            incident = incidents.dismiss(incident_id, now, reason, by)
+        except ValueError as exc:
+            raise CrisiswatchError(str(exc)) from None
+        AuditLog(conn).record(by, "incident.dismiss", incident.label, at=now, reason=reason)
+        done = Dismissal(incident)
+        # the chains close on their own tick once the incident is not open; closed now, nobody is paged meanwhile
+        done.chains_closed = escalation_service(config, conn, dispatcher, clock).tick(only=incident_id)
+        done.playbooks_stopped = _stop_waiting_playbooks(conn, incident, by, now)
+        done.approvals_withdrawn = _withdraw_statements(config, conn, dispatcher, incident_id, by, reason, now,
+                                                         clock)
+        _close_tickets(config, conn, done, by, reason, now, clock)
+        message = incident_message(config, incident, incident.severity, kind="incident_resolved", chart=False)
+        line = f"误报 false alarm: {by} dismissed {incident.label}: {reason}"
+        dispatcher.enqueue(f"incident:{incident.id}:dismissed",
+                           replace(message, title=f"{config.brand_name(incident.brand)} 误报，事件关闭 ({incident.label})",
+                                   summary=line))
+    logger.info("%s", done.summary())
+    return done
+
+
+def _stop_waiting_playbooks(conn: StateConnection, incident: Incident, by: str, now: datetime) -> list[str]:
+    """A playbook waiting (30 min, then page or notify) would carry on for a closed incident: it stops here.
+    So does one stopped at a failing step: retried, it would act for the false alarm or page that it gave up."""
+    stopped = [r["playbook"] for r in conn.execute(
+        "SELECT DISTINCT playbook FROM playbook_runs WHERE incident_id=? AND outcome IN (?,?,?) ORDER BY playbook",
+        (incident.id, *STOPPED)).fetchall()]
+    conn.execute("UPDATE playbook_runs SET outcome=?, at=? WHERE incident_id=? AND outcome IN (?,?,?)",
+                 (DISMISSED, now.isoformat(), incident.id, *STOPPED))
+    for name in stopped:
         AuditLog(conn).record(by, "playbook.stopped", incident.label, DISMISSED, at=now, playbook=name)
+    return stopped
+
+
+def _withdraw_statements(config: Config, conn: StateConnection, dispatcher: AlertDispatcher, incident_id: int,
+                         by: str, reason: str, now: datetime, clock: Callable[[], datetime]) -> list[int]:
+    """Its draft statements are withdrawn with their pending approvals (which then never expire nor page)."""
     approvals = ApprovalService(config, conn, dispatcher, clock=clock)
     statements = StatementStore(conn)
+    withdrawn = []
     for statement in statements.all(incident_id):
-        if statement.status == "draft" and statement.approval_id is not None \
-                and approvals.withdraw(int(statement.approval_id), by, reason):
-            done.approvals_withdrawn.append(int(statement.approval_id))
-        if statement.status == "draft":
-            statements.decide(statement.id, "withdrawn", by, now)
+        if statement.status != "draft":
+            continue
+        if statement.approval_id is not None and approvals.withdraw(int(statement.approval_id), by, reason):
+            withdrawn.append(int(statement.approval_id))
+        statements.decide(statement.id, "withdrawn", by, now)
+    return withdrawn
+
+
+def _close_tickets(config: Config, conn: StateConnection, done: Dismissal, by: str, reason: str, now: datetime,
+                   clock: Callable[[], datetime]) -> None:
     tickets = TicketService.from_config(config, conn, clock=clock)
-    for ticket in tickets.all_for_incident(incident_id):
+    for ticket in tickets.all_for_incident(done.incident.id):
         if not ticket.is_open:
             continue
         try:
@@ -100,10 +133,3 @@ def dismiss_incident(config: Config, conn: StateConnection, dispatcher: AlertDis
             done.tickets_closed.append(ticket.number)
         except TicketError as exc:  # a customer's ticket is answered whatever became of the incident
             done.tickets_kept.append(str(exc))
-    message = incident_message(config, incident, incident.severity, kind="incident_resolved", chart=False)
-    line = f"误报 false alarm: {by} dismissed {incident.label}: {reason}"
-    dispatcher.enqueue(f"incident:{incident.id}:dismissed",
-                       replace(message, title=f"{config.brand_name(incident.brand)} 误报，事件关闭 ({incident.label})",
-                               summary=line))
-    logger.info("%s", done.summary())
-    return done

@@ -8,7 +8,14 @@ recorded as `waiting` with its own state; `tick` runs it again later and the pla
 once it is done. A step whose wait has a life of its own (`holds_playbook = False`: a statement's
 approvals and publication) waits beside the steps after it instead, so an escalation never waits
 for a statement. A step that raises is recorded as `failed` and retried by `tick` after a growing
-pause (1, 2, 4 … 60 minutes), the operator paged once.
+pause (1, 2, 4 … 60 minutes), the operator paged once; after `playbooks.max_attempts` tries it is given up
+(`gave_up`: paged once more, listed by `crisiswatch status`, its playbook stopped there) until someone fixes
+the cause and puts it back (`crisiswatch playbook retry INC-N [STEP]`).
+
+In the run loop the engine works under the loop's detect-cycle lease (`fence`): taking a step, each side
+effect inside it and its outcome are written in transactions that first check the lease is still the loop's
+at the generation it took, and a step's record carries that generation. A loop that stalled inside a step
+while a standby took the lease stops before the side effect (`LeaseLost`), and its late write is refused.
 
 Which incident changes were answered is recorded too (`playbook_answered`: the level each open
 incident was handled at), and `tick` answers those that were not: an incident written by a process
@@ -29,8 +36,8 @@ from alerts.dispatch import AlertDispatcher
 from alerts.operator import operator_message
 from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config
-from crisiswatch.db import StateConnection
-from crisiswatch.lease import LeaseLost
+from crisiswatch.db import StateConnection, transaction
+from crisiswatch.lease import Fence, LeaseLost, fenced
 from crisiswatch.mention import severity_rank
 from index.base import Backend
 from monitor.incidents.models import LEVEL_RANK, OPEN, Incident, IncidentChange, incident_severity
@@ -49,8 +56,10 @@ logger = logging.getLogger(__name__)
 
 SHIPPED_PLAYBOOKS = Path(__file__).parent / "library"
 WAITING, RUNNING, FAILED = "waiting", "running", "failed"
+GAVE_UP = "gave_up"  # failed `playbooks.max_attempts` times: left for a person (`playbook retry`)
 RESUMED = (WAITING, RUNNING, FAILED)  # what `tick` runs again
-RETRY_KEYS = ("error", "attempts", "retry_at")  # the engine's own keys in a failed step's record
+TAKEN = (RUNNING, FAILED)  # earlier outcomes of a step that is taken again (recorded as running) before it runs
+RETRY_KEYS = ("error", "attempts", "retry_at", "retries")  # the engine's own keys in a failed step's record
 
 
 def retry_pause(attempts: int) -> timedelta:
@@ -121,6 +130,9 @@ class PlaybookEngine:
         # does the caller still hold what lets it act (the run loop's leases)? asked before each step: a
         # worker whose lease a standby took stops, and the standby finishes the playbook, each step once
         self.held: Callable[[], bool] | None = None
+        # the lease the run loop runs playbooks under, as it took it: checked inside each step right before
+        # its side effects, since `held` only knows what the lease keeper found at its last renewal
+        self.fence: Fence | None = None
         for problem in self.problems:
             self._refused(problem)
 
@@ -167,9 +179,10 @@ class PlaybookEngine:
             if not ticket.is_open or ticket.customer or severity_rank(severity) <= severity_rank(ticket.severity):
                 continue
             try:
-                self.tickets.classify(ticket.id, actor="playbook:escalation", expected_version=ticket.version,
-                                      severity=severity, now=self.clock(),
-                                      note=f"事件 {incident.label} 等级由{ticket.severity}升为{severity}")
+                with fenced(self.conn, self.fence):
+                    self.tickets.classify(ticket.id, actor="playbook:escalation", expected_version=ticket.version,
+                                          severity=severity, now=self.clock(),
+                                          note=f"事件 {incident.label} 等级由{ticket.severity}升为{severity}")
             except TicketError as exc:  # changed meanwhile, or refused: said, and the agent grades it by hand
                 logger.warning("%s escalated to %s, but its ticket %s kept grade %s: %s", incident.label, severity,
                                ticket.number, ticket.severity, exc)
@@ -182,6 +195,10 @@ class PlaybookEngine:
         return regraded
 
     def _answered(self, incident: Incident) -> None:
+        with fenced(self.conn, self.fence):
+            self._answer(incident)
+
+    def _answer(self, incident: Incident) -> None:
         self.conn.execute(
             "INSERT INTO playbook_answered(incident_id, level, at) VALUES (?,?,?) ON CONFLICT(incident_id)"
             " DO UPDATE SET level=excluded.level, at=excluded.at",
@@ -249,13 +266,16 @@ class PlaybookEngine:
         now = self.clock()
         ctx = StepContext(config=self.config, playbook=playbook.name, incident=incident, severity=severity,
                           tickets=self.tickets, dispatcher=self.dispatcher, audit=self.audit, dry_run=dry_run,
-                          now=now, conn=self.conn, backend=self.backend)
+                          now=now, conn=self.conn, backend=self.backend, fence=self.fence)
         done = {} if dry_run else self._done(incident.id, playbook.name)
         outcomes = []
         for index, spec in enumerate(playbook.steps):
             earlier = done.get(index)
             if earlier and "ticket" in earlier["detail"]:
                 ctx.outputs["ticket_number"] = earlier["detail"]["ticket"]
+            if earlier and earlier["outcome"] == GAVE_UP:  # what comes after it may need it: the playbook stops here
+                outcomes.append(f"{spec.type}: gave up after {earlier['detail'].get('attempts')} attempts (earlier)")
+                break
             if earlier and earlier["outcome"] not in RESUMED:
                 outcomes.append(f"{spec.type}: {earlier['outcome']} (earlier)")
                 continue
@@ -264,23 +284,30 @@ class PlaybookEngine:
                                 f" ({spec.type}): this worker lost its lease; the one holding it carries on")
             kept = dict(earlier["detail"]) if earlier else {}
             attempts = int(kept.get("attempts", 0))
-            if earlier and earlier["outcome"] == FAILED and now < datetime.fromisoformat(kept["retry_at"]):
-                outcomes.append(f"{spec.type}: failed (retried at {kept['retry_at']})")
+            resting = kept.get("retry_at")  # none once put back by hand (`playbook retry`): due at once
+            if earlier and earlier["outcome"] == FAILED and resting and now < datetime.fromisoformat(resting):
+                outcomes.append(f"{spec.type}: failed (retried at {resting})")
                 break
             ctx.state = {k: v for k, v in kept.items() if k not in RETRY_KEYS}
-            if earlier and earlier["outcome"] == RUNNING:  # the process died inside this step: say where, redo it
-                logger.warning("playbook %s step %d (%s) on %s was interrupted at %s; running it again",
-                               playbook.name, index + 1, spec.type, incident.label, earlier["at"])
-                self.audit.record(ctx.actor, spec.type, incident.label, "interrupted", at=now, step=index + 1,
-                                  since=earlier["at"])
-            if not dry_run and (earlier is None or earlier["outcome"] == FAILED):
-                self._record(incident, playbook, index, spec.type, RUNNING,
-                             {**ctx.state, **({"attempts": attempts} if attempts else {})}, now)
+            if not dry_run and (earlier is None or earlier["outcome"] in TAKEN):  # taken, under this loop's lease
+                retries = {k: kept[k] for k in ("attempts", "retries") if kept.get(k)}
+                with fenced(self.conn, self.fence):
+                    if earlier and earlier["outcome"] == RUNNING:  # a process died inside this step: say where
+                        logger.warning("playbook %s step %d (%s) on %s was interrupted at %s; running it again",
+                                       playbook.name, index + 1, spec.type, incident.label, earlier["at"])
+                        self.audit.record(ctx.actor, spec.type, incident.label, "interrupted", at=now,
+                                          step=index + 1, since=earlier["at"])
+                    self._record(incident, playbook, index, spec.type, RUNNING, {**ctx.state, **retries}, now)
             step = STEP_TYPES[spec.type](spec.options)
             try:
                 result = step.run(ctx)
+            except LeaseLost as exc:  # a standby holds the lease now and runs this step itself
+                raise LeaseLost(f"playbook {playbook.name} on {incident.label} stopped inside step {index + 1}"
+                                f" ({spec.type}), before its side effect: {exc}; the one holding it carries on") \
+                    from None
             except Exception as exc:  # one broken step must not stop the loop; it is audited and retried
-                outcomes += self._failed(ctx, playbook, index, spec.type, exc, attempts + 1)
+                outcomes += self._failed(ctx, playbook, index, spec.type, exc, attempts + 1,
+                                         int(kept.get("retries", 0)))
                 break
             if "ticket" in result.detail:
                 ctx.outputs["ticket_number"] = result.detail["ticket"]
@@ -289,30 +316,41 @@ class PlaybookEngine:
                                "type": spec.type, "outcome": result.outcome, "detail": result.detail})
             if dry_run:
                 continue  # a dry run shows every step, including those after a wait
-            self._record(incident, playbook, index, spec.type, result.outcome, result.detail, now)
             still_waiting = earlier is not None and earlier["outcome"] == WAITING and result.outcome == WAITING
-            if not still_waiting:  # a wait re-checked on every tick is audited when it starts and ends
-                self.audit.record(ctx.actor, spec.type, incident.label, result.outcome, at=now,
-                                  **{k: v for k, v in result.detail.items() if k != "at"})
+            with fenced(self.conn, self.fence):
+                self._record(incident, playbook, index, spec.type, result.outcome, result.detail, now)
+                if not still_waiting:  # a wait re-checked on every tick is audited when it starts and ends
+                    self.audit.record(ctx.actor, spec.type, incident.label, result.outcome, at=now,
+                                      **{k: v for k, v in result.detail.items() if k != "at"})
             if result.outcome == WAITING and step.holds_playbook:
                 break
         return outcomes
 
     def _record(self, incident: Incident, playbook: Playbook, index: int, step_type: str, outcome: str,
                 detail: dict[str, Any], now: datetime) -> None:
-        self.conn.execute(
-            "INSERT INTO playbook_runs(incident_id, playbook, step, type, outcome, detail, at)"
-            " VALUES (?,?,?,?,?,?,?) ON CONFLICT(incident_id, playbook, step) DO UPDATE SET"
-            " type=excluded.type, outcome=excluded.outcome, detail=excluded.detail, at=excluded.at",
+        """The step's record, with the generation of the lease it was written under: a write under an older
+        generation than the record's is refused (LeaseLost), so a stalled loop never undoes a standby's."""
+        fence = self.fence.generation if self.fence else None
+        cur = self.conn.execute(
+            "INSERT INTO playbook_runs(incident_id, playbook, step, type, outcome, detail, at, fence)"
+            " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(incident_id, playbook, step) DO UPDATE SET"
+            " type=excluded.type, outcome=excluded.outcome, detail=excluded.detail, at=excluded.at,"
+            " fence=COALESCE(excluded.fence, playbook_runs.fence)"
+            " WHERE excluded.fence IS NULL OR playbook_runs.fence IS NULL OR playbook_runs.fence <= excluded.fence",
             (incident.id, playbook.name, index, step_type, outcome,
-             json.dumps(detail, ensure_ascii=False, default=str), now.isoformat()),
+             json.dumps(detail, ensure_ascii=False, default=str), now.isoformat(), fence),
         )
+        if cur.rowcount != 1:
+            raise LeaseLost(f"playbook {playbook.name} step {index + 1} on {incident.label}: written meanwhile under"
+                            f" a newer lease than generation {fence}; this write is refused")
 
     def _failed(self, ctx: StepContext, playbook: Playbook, index: int, step_type: str, exc: Exception,
-                attempts: int) -> list[str]:
+                attempts: int, retries: int = 0) -> list[str]:
         """A step that raised: one line, audited the first time, recorded for `tick` to retry after a pause,
-        and (live) the fail-safe ticket and the operator's page. With the state store itself away the line
-        is all there is, and the raise leaves the incident unanswered, so the next pass runs it again."""
+        and (live) the fail-safe ticket and the operator's page; after `playbooks.max_attempts` tries it is
+        given up instead, paged once more. With the state store itself away the line is all there is, and the
+        raise leaves the incident unanswered, so the next pass runs it again. `retries`: how often a person
+        put it back (`playbook retry`), so each round gives up, and pages, once."""
         label, now = ctx.incident.label, ctx.now
         self.trace.append({"incident": label, "playbook": playbook.name, "step": index,
                            "type": step_type, "outcome": "failed", "detail": {"error": str(exc)}})
@@ -320,43 +358,103 @@ class PlaybookEngine:
         if ctx.dry_run:
             logger.warning("playbook %s step %d (%s) failed on %s: %s", playbook.name, index + 1, step_type, label, exc)
             return out
+        if attempts >= self.config.playbooks.max_attempts:
+            return out + self._give_up(ctx, playbook, index, step_type, exc, attempts, retries)
         retry_at = now + retry_pause(attempts)
         logger.error("playbook %s step %d (%s) failed on %s (attempt %d, next try %s): %s", playbook.name,
                      index + 1, step_type, label, attempts, retry_at.isoformat(), exc, exc_info=attempts == 1)
-        self._record(ctx.incident, playbook, index, step_type, FAILED,
-                     {**ctx.state, "error": str(exc), "attempts": attempts, "retry_at": retry_at.isoformat()}, now)
-        if attempts == 1:  # the trail says it once; the retries are in the run record
-            self.audit.record(ctx.actor, step_type, label, "failed", at=now, error=str(exc))
+        with fenced(self.conn, self.fence):
+            self._record(ctx.incident, playbook, index, step_type, FAILED,
+                         {**ctx.state, "error": str(exc), "attempts": attempts, "retry_at": retry_at.isoformat(),
+                          **({"retries": retries} if retries else {})}, now)
+            if attempts == 1:  # the trail says it once; the retries are in the run record
+                self.audit.record(ctx.actor, step_type, label, "failed", at=now, error=str(exc))
         return out + self._fail_safe(ctx, playbook, index, step_type, exc)
+
+    def _give_up(self, ctx: StepContext, playbook: Playbook, index: int, step_type: str, exc: Exception,
+                 attempts: int, retries: int) -> list[str]:
+        """The step failed every try: it is no longer retried (an hourly page-less retry forever hid it), the
+        operator is paged once more saying so and how to put it back once the cause is fixed."""
+        label, now = ctx.incident.label, ctx.now
+        again = f"crisiswatch playbook retry {label} {index + 1}"
+        logger.error("playbook %s step %d (%s) on %s gave up after %d attempts: %s; once fixed: `%s`",
+                     playbook.name, index + 1, step_type, label, attempts, exc, again)
+        with fenced(self.conn, self.fence):
+            self._record(ctx.incident, playbook, index, step_type, GAVE_UP,
+                         {**ctx.state, "error": str(exc), "attempts": attempts, "gave_up_at": now.isoformat(),
+                          **({"retries": retries} if retries else {})}, now)
+            self.audit.record(ctx.actor, step_type, label, GAVE_UP, at=now, error=str(exc), attempts=attempts)
+        ticket = self._fail_safe_ticket(ctx, playbook)
+        page_operator(ctx, f"playbook_gave_up:{ctx.incident.id}:{playbook.name}:{index}:{retries}",
+                      f"预案步骤已放弃 playbook step given up: {playbook.name}",
+                      f"playbook {playbook.name} step {index + 1} ({step_type}) on {label} failed {attempts} times and"
+                      f" is no longer retried: {exc} · file {playbook.path or playbook.name} · once the cause is fixed:"
+                      f" `{again}`")
+        return [f"gave up after {attempts} attempts", *ticket, "operator paged"]
 
     def _fail_safe(self, ctx: StepContext, playbook: Playbook, index: int, step_type: str,
                    exc: Exception) -> list[str]:
         """A step that fails live still leaves the incident a ticket, and the operator is paged with why."""
-        out = []
-        try:
-            if ctx.ticket() is None:
-                result = OpenTicketStep({}).run(ctx)  # the default title cannot fail on a variable
-                out.append(f"open_ticket (fail-safe): {result.outcome}")
-                self.audit.record(ctx.actor, "open_ticket", ctx.incident.label, result.outcome, at=ctx.now,
-                                  fail_safe=True, **{k: v for k, v in result.detail.items() if k != "at"})
-        except Exception:  # the page below still goes out
-            logger.exception("playbook %s: the fail-safe ticket for %s could not be opened", playbook.name,
-                             ctx.incident.label)
+        out = self._fail_safe_ticket(ctx, playbook)
         reason = (f"playbook {playbook.name} step {index + 1} ({step_type}) failed on {ctx.incident.label}: {exc}"
                   f" · ticket {ctx.outputs.get('ticket_number') or ctx.incident.label + ' has none'}"
                   f" · file {playbook.path or playbook.name}")
         page_operator(ctx, f"playbook_failed:{ctx.incident.id}:{playbook.name}:{index}",
                       f"预案步骤失败 playbook step failed: {playbook.name}", reason)
-        out.append("operator paged")
-        return out
+        return [*out, "operator paged"]
+
+    def _fail_safe_ticket(self, ctx: StepContext, playbook: Playbook) -> list[str]:
+        try:
+            with ctx.fenced():
+                if ctx.ticket() is not None:
+                    return []
+                result = OpenTicketStep({}).run(ctx)  # the default title cannot fail on a variable
+                self.audit.record(ctx.actor, "open_ticket", ctx.incident.label, result.outcome, at=ctx.now,
+                                  fail_safe=True, **{k: v for k, v in result.detail.items() if k != "at"})
+            return [f"open_ticket (fail-safe): {result.outcome}"]
+        except LeaseLost:
+            raise
+        except Exception:  # the operator's page still goes out
+            logger.exception("playbook %s: the fail-safe ticket for %s could not be opened", playbook.name,
+                             ctx.incident.label)
+            return []
 
 
 def stalled_steps(conn: StateConnection) -> list[dict[str, Any]]:
-    """Steps that failed and wait for their retry, or that a process died in (`crisiswatch status` lists them)."""
+    """Steps that failed and wait for their retry, were given up, or that a process died in (`crisiswatch
+    status` lists them)."""
     rows = conn.execute("SELECT incident_id, playbook, step, type, outcome, detail, at FROM playbook_runs"
-                        " WHERE outcome IN (?,?) ORDER BY incident_id, playbook, step", (FAILED, RUNNING)).fetchall()
+                        " WHERE outcome IN (?,?,?) ORDER BY incident_id, playbook, step",
+                        (FAILED, GAVE_UP, RUNNING)).fetchall()
     return [{"incident": f"INC-{r['incident_id']}", "playbook": r["playbook"], "step": r["step"] + 1, "type": r["type"],
              "outcome": r["outcome"], "at": r["at"], **json.loads(r["detail"])} for r in rows]
 
 
-__all__ = ["PlaybookEngine", "incident_severity", "matches", "stalled_steps"]
+def retry_steps(conn: StateConnection, incident_id: int, step: int | None, *, by: str, now: datetime) -> list[str]:
+    """Put back the incident's given-up steps (or failed ones resting before their next try), or only step
+    number `step`, for the run loop's next pass to run: their tries start again, and a second give-up pages
+    again. Returns what was put back; [] when nothing of the incident had failed."""
+    marks = ",".join("?" * len((FAILED, GAVE_UP)))
+    rows = conn.execute(f"SELECT playbook, step, type, outcome, detail FROM playbook_runs WHERE incident_id=?"
+                        f" AND outcome IN ({marks}) ORDER BY playbook, step", (incident_id, FAILED, GAVE_UP)).fetchall()
+    back = []
+    with transaction(conn):
+        for row in rows:
+            if step is not None and row["step"] != step - 1:
+                continue
+            detail = json.loads(row["detail"])
+            state = {k: v for k, v in detail.items() if k not in (*RETRY_KEYS, "gave_up_at")}
+            retries = int(detail.get("retries", 0)) + (row["outcome"] == GAVE_UP)
+            conn.execute("UPDATE playbook_runs SET outcome=?, detail=?, at=? WHERE incident_id=? AND playbook=?"
+                         " AND step=? AND outcome=?",
+                         (FAILED, json.dumps({**state, "error": detail.get("error", ""), "attempts": 0,
+                                              "retries": retries}, ensure_ascii=False, default=str),
+                          now.isoformat(), incident_id, row["playbook"], row["step"], row["outcome"]))
+            AuditLog(conn).record(by, "playbook.retry", f"INC-{incident_id}", at=now, playbook=row["playbook"],
+                                  step=row["step"] + 1, type=row["type"], was=row["outcome"])
+            back.append(f"{row['playbook']} step {row['step'] + 1} ({row['type']}, {row['outcome']}"
+                        f" after {detail.get('attempts', 0)} attempts: {detail.get('error', '')})")
+    return back
+
+
+__all__ = ["PlaybookEngine", "incident_severity", "matches", "retry_steps", "stalled_steps"]

@@ -35,8 +35,12 @@ POLICY = {"default": {"steps": [{"after_minutes": 0, "notify": "#crisis", "label
 @pytest.fixture
 def false_alarm(tmp_path, slack, monkeypatch):
     """INC-1 on beacon at 09:00: its chain running, its playbook's 重大 ticket, its statement awaiting approval."""
+    return set_up_false_alarm(tmp_path, slack, monkeypatch)
+
+
+def set_up_false_alarm(tmp_path, slack, monkeypatch, state_url: str = ""):
     monkeypatch.setenv("SLACK_BOT_TOKEN", slack.token)  # the Slack app's own dispatcher posts to the loopback API
-    data = config_dict(tmp_path)
+    data = config_dict(tmp_path, **({"state": {"url": state_url}} if state_url else {}))
     data["alerts"] = {**data["alerts"], "slack": {"base_url": slack.base_url, "channel": "#crisis",
                                                   "users": {"ULIN": "lin", "UPR": "pr-lead"}},
                       "routes": [{"name": "response", "channel": "slack", "target": "#crisis"}],
@@ -188,3 +192,73 @@ def test_a_playbook_waiting_on_the_dismissed_incident_stops(false_alarm):
     outcomes = [r["outcome"] for r in conn.execute("SELECT outcome FROM playbook_runs WHERE incident_id=?",
                                                    (incident.id,)).fetchall()]
     assert outcomes == ["dismissed"]
+
+
+def every_row(conn) -> dict[str, list[str]]:
+    """The whole state store, table by table (rows in a stable order), to compare before and after."""
+    if conn.dialect == "postgresql":
+        tables = [r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables"
+                                             " WHERE table_schema='public' ORDER BY table_name")]
+    else:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'"
+                                             " AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    return {t: sorted(repr(tuple(r)) for r in conn.execute(f"SELECT * FROM {t}").fetchall()) for t in tables}
+
+
+def test_a_dismissal_that_dies_half_way_changes_nothing(tmp_path, slack, monkeypatch, state_url):
+    """Resolving the incident, closing its chain, stopping its waiting playbook, withdrawing its approval and
+    closing its ticket were separate commits: a process dying at the ticket left a resolved incident whose
+    statement and chain were half stopped. Now it is all or nothing, and nothing is said in Slack before it."""
+    from playbooks.engine import PlaybookEngine
+    from playbooks.schema import Playbook
+
+    config, clock, dispatcher, incident, ticket, approval_id, statement = set_up_false_alarm(
+        tmp_path, slack, monkeypatch, state_url)
+    conn = dispatcher.conn
+    book = Playbook.model_validate({"name": "follow_up", "trigger": {}, "steps": [
+        {"type": "wait", "duration": "30m"}, {"type": "task", "items": ["复盘"]}]})
+    assert PlaybookEngine(config, conn, dispatcher, playbooks=[book], clock=lambda: clock.at).run(
+        book, incident, "紧急") == ["wait: waiting"]
+    clock.at = OPENED + timedelta(minutes=10)
+    before, posted = every_row(connect(config.state_store)), len(slack.messages)
+
+    def die(self, *args, **kwargs):
+        raise KeyboardInterrupt  # the process is stopped here, with everything before the ticket done
+
+    monkeypatch.setattr(TicketService, "dismiss", die)
+    app = SlackInteractions(config, conn, clock=lambda: clock.at.timestamp())
+    with pytest.raises(KeyboardInterrupt):
+        app.act("dismiss", str(incident.id), "ULIN")
+    assert not conn.in_transaction
+    assert every_row(connect(config.state_store)) == before  # as another process sees it: nothing half-done
+    dispatcher.deliver_due()
+    assert len(slack.messages) == posted
+    # its approval still pending and its chain still running, as before: the dismissal is simply done again
+    monkeypatch.undo()
+    monkeypatch.setenv("SLACK_BOT_TOKEN", slack.token)
+    assert "closed as 误报" in app.act("dismiss", str(incident.id), "ULIN")
+    assert ApprovalService(config, conn, dispatcher).get(approval_id).status == "withdrawn"
+    assert TicketService.from_config(config, conn).get(ticket.id).status == "已关闭"
+    assert [r[0] for r in conn.execute("SELECT outcome FROM playbook_runs")] == ["dismissed"]
+
+
+def test_a_playbook_stopped_at_a_failing_step_is_not_retried_for_the_dismissed_incident(false_alarm, monkeypatch):
+    """Retried after the dismissal, the step acted for the false alarm (or failed on, and paged that it gave up)."""
+    from playbooks.engine import PlaybookEngine
+    from playbooks.schema import Playbook
+
+    config, clock, dispatcher, incident, *_ = false_alarm
+    conn = dispatcher.conn
+    book = Playbook.model_validate({"name": "follow_up", "trigger": {}, "steps": [{"type": "task", "items": ["复盘"]}]})
+    engine = PlaybookEngine(config, conn, dispatcher, playbooks=[book], clock=lambda: clock.at)
+    tried = []
+
+    def broken(self, *args, **kwargs):
+        tried.append(clock.at)
+        raise RuntimeError("the task list is away")
+
+    monkeypatch.setattr(TicketService, "add_tasks", broken)
+    assert engine.run(book, incident, "紧急")[0] == "task: failed (the task list is away)"
+    SlackInteractions(config, conn, clock=lambda: clock.at.timestamp()).act("dismiss", str(incident.id), "ULIN")
+    assert engine.tick(OPENED + timedelta(hours=2)) == [] and len(tried) == 1
+    assert [r[0] for r in conn.execute("SELECT outcome FROM playbook_runs")] == ["dismissed"]

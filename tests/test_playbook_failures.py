@@ -264,3 +264,55 @@ def test_a_ticket_that_cannot_be_regraded_holds_up_nothing(tmp_path, monkeypatch
     assert ran["logistics_surge"][-2:] == ["escalate_if: done", "close_when: waiting"]
     assert engine.unanswered() == []
     assert any("kept grade 重要: ticket CW-20250614-0001 is 已归档" in r.getMessage() for r in caplog.records)
+
+
+def test_a_step_that_keeps_failing_is_given_up_paged_listed_and_put_back_by_hand(tmp_path, monkeypatch, capsys):
+    """A permanently broken step was retried hourly forever, the operator paged only at the first failure.
+    After `playbooks.max_attempts` tries it is given up: paged once more, listed by `status` with the command
+    that puts it back, and `playbook retry` runs it again once the cause is fixed."""
+    import yaml
+
+    from crisiswatch.cli import main
+    from playbooks.engine import stalled_steps
+    from playbooks.tickets.models import TicketError
+    from tests.conftest import config_dict
+
+    clock = Clock(T0 + timedelta(minutes=20))
+    engine, conn = engine_for(tmp_path, clock)
+    cfg = tmp_path / "crisiswatch.yaml"
+    cfg.write_text(yaml.safe_dump(config_dict(tmp_path), allow_unicode=True), encoding="utf-8")  # the same state
+    calls = []
+
+    def broken(self, *args, **kwargs):
+        calls.append(clock.now)
+        raise TicketError("the task list refuses every item")
+
+    monkeypatch.setattr(TicketService, "add_tasks", broken)
+    engine.handle(incident(conn, {"product_quality": 30}, SAFETY_POSTS))
+    for pause in (1, 2, 4, 8):  # the tries after it, each after its pause
+        clock.now += timedelta(minutes=pause)
+        ran = dict((name, outcomes) for _, name, outcomes in engine.tick())
+    assert ran["product_safety"][4:] == ["task: failed (the task list refuses every item)", "gave up after 5 attempts",
+                                         "operator paged"]
+    clock.now += timedelta(hours=3)
+    ran = dict((name, outcomes) for _, name, outcomes in engine.tick())
+    assert "product_safety" not in ran and len(calls) == 5  # not tried again, hourly or otherwise
+    assert [(s["step"], s["outcome"], s["attempts"]) for s in stalled_steps(conn)] == [(5, "gave_up", 5)]
+    pages = {r.key.split("|")[0] for r in engine.dispatcher.outbox.all() if r.message.kind == "operator"}
+    assert pages == {"playbook_failed:1:product_safety:4", "playbook_gave_up:1:product_safety:4:0"}
+    gave_up = [e for e in AuditLog(conn).entries("INC-1") if e["outcome"] == "gave_up"]
+    assert [(e["action"], e["detail"]["attempts"]) for e in gave_up] == [("task", 5)]
+
+    assert main(["--config", str(cfg), "status"]) == 0
+    assert "product_safety step 5 (task) GAVE UP after 5 attempts" in capsys.readouterr().out
+    assert "crisiswatch playbook retry INC-1 5" in [p.message.summary for p in engine.dispatcher.outbox.all()
+                                                    if p.key.startswith("playbook_gave_up:")][0]
+    monkeypatch.undo()  # the cause is fixed
+    assert main(["--config", str(cfg), "playbook", "retry", "INC-1", "5", "--as", "ops"]) == 0
+    assert "INC-1 product_safety step 5 (task, gave_up after 5 attempts" in capsys.readouterr().out
+    ran = dict((name, outcomes) for _, name, outcomes in engine.tick())
+    assert ran["product_safety"][4:] == ["task: done", "notify: done", "draft_statement: waiting",
+                                         "escalate_if: waiting"]
+    assert stalled_steps(conn) == []
+    assert main(["--config", str(cfg), "playbook", "retry", "INC-1"]) == 1  # nothing left to put back: one line
+    assert "INC-1: no step has failed or been given up" in capsys.readouterr().err

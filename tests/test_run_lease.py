@@ -48,6 +48,29 @@ def test_leases_take_free_or_expired_and_refuse_held(state_url):
     assert leases.get("x").holder == "b"
 
 
+def test_a_lease_counts_its_holders_and_a_fence_of_an_older_one_is_refused(state_url):
+    """The generation is the fencing token: it grows with each new holder, never by the same holder taking
+    it again, and not back to 1 after a release; a fence taken at an older generation no longer checks."""
+    from crisiswatch.lease import LeaseLost, fenced
+
+    now, conn = [T0], connect(state_url)
+    leases, ttl = Leases(conn, clock=lambda: now[0]), timedelta(seconds=60)
+    assert leases.acquire("x", "a", ttl) and leases.acquire("x", "a", ttl)
+    first = leases.fence("x", "a")
+    assert first.generation == 1 and leases.fence("x", "b") is None
+    with fenced(conn, first):
+        conn.execute("INSERT INTO brand_names(key, display_name, updated_at) VALUES ('made', 'a', '')")
+    now[0] += timedelta(seconds=61)
+    assert leases.acquire("x", "b", ttl) and leases.fence("x", "b").generation == 2
+    with pytest.raises(LeaseLost, match="no longer ours: b holds it at generation 2"), fenced(conn, first):
+        conn.execute("INSERT INTO brand_names(key, display_name, updated_at) VALUES ('stale', 'a', '')")
+    assert [r[0] for r in conn.execute("SELECT key FROM brand_names")] == ["made"]  # the stale write undone
+    leases.release("x", "b")
+    assert leases.get("x") is None and leases.acquire("x", "a", ttl) and leases.fence("x", "a").generation == 3
+    with pytest.raises(LeaseLost):  # a again, but not the a of generation 1 (a worker that stood by and came back)
+        first.check(conn)
+
+
 class MeetingBackend(SQLiteBackend):
     """The real SQLite index, whose first count query waits for the other detector to get there too:
     both have read the checkpoint before either writes, the race two loops ran into."""

@@ -27,7 +27,7 @@ from crawlers.state import CrawlState
 from crawlers.x.collector import Backlog, SinceIds
 from crisiswatch.audit import AuditLog
 from crisiswatch.brand_names import BrandNames
-from crisiswatch.db import IntegrityError, connect, transaction
+from crisiswatch.db import IntegrityError, connect, on_commit, transaction
 from crisiswatch.deadletter import DeadLetters
 from crisiswatch.mention import Mention
 from crisiswatch.store.migrate import latest
@@ -62,6 +62,33 @@ def test_one_schema_on_both_stores(tmp_path, postgres_server):
     assert len(columns_sqlite(lite)) >= 35
     for conn in (lite, pg):
         assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == latest()
+
+
+def test_a_transaction_inside_another_is_a_savepoint_and_commits_with_it(state_url):
+    """A flow making several services' changes one (a dismissal): each service's own transaction nests, its
+    error undoes its own part alone, and what waits for the commit (the index's copy) runs after it, once."""
+    conn = connect(state_url)
+    outbox = Outbox(conn, clock=lambda: T0)
+    message = AlertMessage(kind="health", title="t", severity="一般", brand="aurora", summary="s")
+    after: list[str] = []
+    with transaction(conn):
+        outbox.enqueue("outer", "console", "", message)
+        with pytest.raises(RuntimeError), transaction(conn, lock="ticket:1"):
+            outbox.enqueue("inner", "console", "", message)
+            on_commit(conn, lambda: after.append("undone"))
+            raise RuntimeError("refused")
+        with transaction(conn, lock="ticket:2"):
+            on_commit(conn, lambda: after.append("kept"))
+        assert after == [] and connect(state_url).execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
+    assert after == ["kept"] and not conn.in_transaction
+    assert outbox.by_key("outer") is not None and outbox.by_key("inner") is None
+    with pytest.raises(RuntimeError), transaction(conn):
+        with transaction(conn):
+            on_commit(conn, lambda: after.append("rolled back"))
+        raise RuntimeError("the whole goes")
+    assert after == ["kept"]
+    on_commit(conn, lambda: after.append("at once"))  # outside a transaction
+    assert after == ["kept", "at once"]
 
 
 def test_rows_by_position_and_name_numbers_as_numbers(state_url):

@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _incident_id(text: str) -> int:
+def parse_incident_id(text: str) -> int:
     value = text.strip().upper().removeprefix("INC-")
     if not value.isdigit():
         raise CrisiswatchError(f"no such incident {text!r} (use INC-N or N, as `crisiswatch incident list` shows)")
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         if not found:
             print("no incidents")
         return 0
-    incident_id = _incident_id(args.incident)
+    incident_id = parse_incident_id(args.incident)
     if args.incident_command == "dismiss":
         return _dismiss(config, conn, incident_id, args.reason, args.actor or f"cli:{getpass.getuser()}")
     backend = open_backend(config.index.url)

@@ -1,4 +1,5 @@
-"""`crisiswatch playbook validate [FILE|DIR]` and `crisiswatch playbook dry-run P --since T`.
+"""`crisiswatch playbook validate [FILE|DIR]`, `crisiswatch playbook dry-run P --since T` and
+`crisiswatch playbook retry INC-N [STEP]` (a failed or given-up step put back once its cause is fixed).
 
 The dry run replays stored mentions through detection on an in-memory state database, so
 nothing real changes: no incident, ticket, alert or checkpoint is written.
@@ -7,6 +8,7 @@ nothing real changes: no incident, ticket, alert or checkpoint is written.
 from __future__ import annotations
 
 import argparse
+import getpass
 import io
 import json
 import re
@@ -14,6 +16,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from crisiswatch.commands.incident import parse_incident_id
 from crisiswatch.errors import CrisiswatchError
 
 _RELATIVE = re.compile(r"^(\d+)([mhd])$")
@@ -29,6 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--since", required=True, help="ISO time or a span back from now (24h, 7d)")
     d.add_argument("--until", help="ISO time or a span back from now (default: now)")
     d.add_argument("--warmup", default="6h", help="history before --since that sets the baselines (default 6h)")
+    r = ps.add_parser("retry", help="put back a step given up after failing (or resting before its next try)")
+    r.add_argument("incident", help="INC-N, as `crisiswatch status` lists the step")
+    r.add_argument("step", nargs="?", type=int, help="the step's number (default: every failed step of the incident)")
+    r.add_argument("--as", dest="actor", help="who puts it back, for the audit trail (default: your login name)")
     p.set_defaults(func=run)
 
 
@@ -53,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
     from playbooks.tickets.replies import ReplyTemplates
 
     config = load_config(args.config)
+    if args.playbook_command == "retry":
+        return retry(config, args)
     if args.playbook_command == "validate":
         path = Path(args.path) if args.path else playbook_dir(config)
         # a folder: every file that would not run is named (as the run loop names it), not only the first
@@ -71,6 +80,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(books)} playbook(s) valid; reply templates in {replies.folder} render")
         return 0
     return dry_run(config, args)
+
+
+def retry(config, args: argparse.Namespace) -> int:  # noqa: ANN001
+    from crisiswatch.db import connect
+    from playbooks.engine import retry_steps
+
+    incident_id = parse_incident_id(args.incident)
+    back = retry_steps(connect(config.state_store), incident_id, args.step,
+                       by=args.actor or f"cli:{getpass.getuser()}", now=datetime.now(UTC))
+    if not back:
+        what = f"step {args.step} has not" if args.step else "no step has"
+        raise CrisiswatchError(f"INC-{incident_id}: {what} failed or been given up (`crisiswatch status` lists"
+                               " the steps that have)")
+    for line in back:
+        print(f"INC-{incident_id} {line}: put back")
+    print("the run loop runs it again on its next pass (or `crisiswatch run --once`)")
+    return 0
 
 
 def _find(config, name: str):  # noqa: ANN001, ANN202

@@ -91,8 +91,14 @@ def run(args: argparse.Namespace) -> int:
     stalled = stalled_steps(conn)  # a playbook stopped at a failing step, or where a process died, is said here
     print(f"playbook steps failing or interrupted: {len(stalled)}")
     for s in stalled:
-        state = (f"failed {s.get('attempts', 1)}x, next try {local(s.get('retry_at'))}: {s.get('error', '')}"
-                 if s["outcome"] == "failed" else f"interrupted {local(s['at'])}, run again on the loop's next pass")
+        if s["outcome"] == "gave_up":
+            state = (f"GAVE UP after {s.get('attempts')} attempts at {local(s.get('gave_up_at'))}: {s.get('error', '')}"
+                     f" · once fixed: crisiswatch playbook retry {s['incident']} {s['step']}")
+        elif s["outcome"] == "failed":
+            retry = local(s["retry_at"]) if s.get("retry_at") else "on the loop's next pass (put back by hand)"
+            state = f"failed {s.get('attempts', 1)}x, next try {retry}: {s.get('error', '')}"
+        else:
+            state = f"interrupted {local(s['at'])}, run again on the loop's next pass"
         print(f"  {s['incident']} {s['playbook']} step {s['step']} ({s['type']}) {state}")
     service = TicketService.from_config(config, conn)
     breaches = sweep_on_read(config, service, conn)["breaches"]

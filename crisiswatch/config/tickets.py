@@ -13,6 +13,8 @@ from crisiswatch.mention import SEVERITIES
 
 class PlaybookSettings(StrictModel):
     dir: str | None = Field(default=None, description="default: the playbooks shipped with crisiswatch")
+    max_attempts: int = Field(default=5, ge=1, description="tries of a failing step (1, 2, 4, 8 … min apart) before it "
+                              "is given up: paged once more, listed by `status`, put back by `playbook retry`")
 
 
 _WORKING_DAYS = re.compile(r"^(\d+)wd$")

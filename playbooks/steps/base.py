@@ -96,11 +96,12 @@ class Step(ABC):
 def with_ticket(ctx: StepContext, change: Callable[[Ticket], Ticket], attempts: int = 3) -> Ticket:
     """Apply a change to the incident's ticket at its current version; a playbook re-reads on conflict."""
     for _ in range(attempts):
-        ticket = ctx.ticket()
-        if ticket is None:
-            raise TicketError(f"{ctx.incident.label} has no ticket (put open_ticket before this step)")
         try:
-            return change(ticket)
+            with ctx.fenced():
+                ticket = ctx.ticket()
+                if ticket is None:
+                    raise TicketError(f"{ctx.incident.label} has no ticket (put open_ticket before this step)")
+                return change(ticket)
         except TicketConflict:
             continue
     raise TicketConflict(f"ticket for {ctx.incident.label} kept changing; will retry on the next tick")

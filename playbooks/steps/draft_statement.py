@@ -81,10 +81,13 @@ class DraftStatementStep(Step):
         store = StatementStore(ctx.conn)
         statement = store.for_incident(ctx.incident.id, ctx.playbook)
         if statement is None:
-            statement = store.draft(
-                incident_id=ctx.incident.id, playbook=ctx.playbook, ticket_number=ctx.outputs.get("ticket_number", ""),
-                template=o.template, text=render(o.template, self.variables(ctx)), approvers=o.approvers,
-                incident_start=start, ready_at=ctx.now, window_minutes=int(window / timedelta(minutes=1)))
+            text = render(o.template, self.variables(ctx))
+            with ctx.fenced():
+                statement = store.draft(
+                    incident_id=ctx.incident.id, playbook=ctx.playbook,
+                    ticket_number=ctx.outputs.get("ticket_number", ""), template=o.template, text=text,
+                    approvers=o.approvers, incident_start=start, ready_at=ctx.now,
+                    window_minutes=int(window / timedelta(minutes=1)))
         detail = {"statement": statement.id, "version": statement.version,
                   "ready_after_minutes": round((statement.ready_at - start) / timedelta(minutes=1)),
                   "golden_window_minutes": statement.window_minutes, "missed_window": statement.late(ctx.now)}
@@ -101,22 +104,24 @@ class DraftStatementStep(Step):
             return StepResult("waiting", {**detail, "approval": None, "reason": "alerts.approvals unavailable"})
         if statement.approval_id is None and statement.status == "draft":
             subject = f"statement:{ctx.incident.label}:{ctx.playbook}"
-            # asked already by a process that died before noting it here: the approvers are not asked twice
-            asked = service.pending_for(subject, statement.text)
-            approval_id = asked.id if asked else service.request(subject, o.approvers, statement.text,
-                                                                 o.timeout_minutes, severity=ctx.severity,
-                                                                 brand=ctx.incident.brand)
-            store.set_approval(statement.id, str(approval_id))
+            with ctx.fenced():
+                # asked already by a process that died before noting it here: the approvers are not asked twice
+                asked = service.pending_for(subject, statement.text)
+                approval_id = asked.id if asked else service.request(subject, o.approvers, statement.text,
+                                                                     o.timeout_minutes, severity=ctx.severity,
+                                                                     brand=ctx.incident.brand)
+                store.set_approval(statement.id, str(approval_id))
             return StepResult("waiting", {**detail, "approval": approval_id, "approvers": o.approvers})
         if statement.status == "draft":
-            service.expire_due()
-            approval = service.get(int(statement.approval_id))
-            if approval is None or approval.status == "pending":
-                return StepResult("waiting", {**detail, "approval": statement.approval_id,
-                                              "statement_status": "draft",
-                                              "reason": "waiting for the approvers: " + ", ".join(
-                                                  statement.approver_list)})
-            store.decide(statement.id, approval.status, approval.decided_by, ctx.now)  # approved/rejected/expired
+            with ctx.fenced():
+                service.expire_due()
+                approval = service.get(int(statement.approval_id))
+                if approval is None or approval.status == "pending":
+                    return StepResult("waiting", {**detail, "approval": statement.approval_id,
+                                                  "statement_status": "draft",
+                                                  "reason": "waiting for the approvers: " + ", ".join(
+                                                      statement.approver_list)})
+                store.decide(statement.id, approval.status, approval.decided_by, ctx.now)  # approved/rejected/expired
             statement = store.get(statement.id)
         if statement.status == "approved":
             return StepResult("waiting", {**detail, "approval": statement.approval_id, "statement_status": "approved",

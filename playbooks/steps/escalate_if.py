@@ -66,11 +66,13 @@ class EscalateIfStep(Step):
         message = incident_message(ctx.config, ctx.incident, ctx.severity, kind="incident_escalated",
                                    ticket_number=ticket.number, backend=ctx.backend)
         message.summary = f"{o.after} 内未{'受理' if o.unless == 'acknowledged' else '解决'}，已升级至{o.to}"
-        ctx.dispatcher.enqueue(f"incident:{ctx.incident.id}:escalate_if:{ctx.playbook}:{o.to}", message)
         detail = {"ticket": ticket.number, "escalated_to": o.to, "because_not": o.unless}
-        if o.page:
-            if not paged_already(ctx):  # a process that died after paging: the next tier is not paged twice
+        with ctx.fenced():
+            ctx.dispatcher.enqueue(f"incident:{ctx.incident.id}:escalate_if:{ctx.playbook}:{o.to}", message)
+            # a process that died after paging: the next tier is not paged twice
+            if o.page and not paged_already(ctx):
                 escalation_service(ctx.config, ctx.conn, ctx.dispatcher).escalate_now(ctx.incident.id, by=ctx.actor)
+        if o.page:
             detail["paged"] = o.page
         return StepResult("done", detail)
 

@@ -32,7 +32,8 @@ class NotifyStep(Step):
         routes = ctx.dispatcher.routes_for(message)
         if ctx.dry_run:
             return StepResult("done", {"would_notify": [f"{c}:{t}" for c, t in routes]})
-        new = ctx.dispatcher.enqueue(f"incident:{ctx.incident.id}:{self.options.kind}:{ctx.playbook}", message)
+        with ctx.fenced():
+            new = ctx.dispatcher.enqueue(f"incident:{ctx.incident.id}:{self.options.kind}:{ctx.playbook}", message)
         return StepResult("done", {"routes": [f"{c}:{t}" for c, t in routes], "enqueued": new})
 
 
@@ -43,4 +44,5 @@ def page_operator(ctx: StepContext, key: str, title: str, reason: str) -> int:
     message.title = f"{title} ({ctx.incident.label})"
     message.summary = reason
     message.thread_key = None  # the operator's channel, not the incident's thread
-    return ctx.dispatcher.enqueue(key, message)
+    with ctx.fenced():
+        return ctx.dispatcher.enqueue(key, message)

@@ -41,7 +41,8 @@ class OpenTicketStep(Step):
             return opened(existing)
         if existing is not None:  # an incident that re-triggers joins its ticket
             if not ctx.dry_run and existing.incident_id != ctx.incident.id:
-                ctx.tickets.join_incident(existing.id, ctx.incident.id, mention_ids, actor=ctx.actor, now=ctx.now)
+                with ctx.fenced():
+                    ctx.tickets.join_incident(existing.id, ctx.incident.id, mention_ids, actor=ctx.actor, now=ctx.now)
             return StepResult("skipped", {"ticket": existing.number, "reason": "joined the existing ticket"})
         if ctx.dry_run:
             return StepResult("done", {"would_open": True, "severity": ctx.severity, "category": category,
@@ -49,14 +50,16 @@ class OpenTicketStep(Step):
         evidence = [{"mention_id": p.get("id", ""), "url": p.get("url", ""), "text": p.get("text", ""),
                      "author": p.get("author", ""), "source": p.get("source", ""),
                      "created_at": p.get("created_at", "")} for p in posts]
-        ticket = ctx.tickets.open(
-            title=fill(self.options.title, variables)[:200], severity=ctx.severity, category=category,
-            brand=ctx.incident.brand, department=self.options.department,
-            channel=posts[0].get("source", "") if posts else "",
-            incident_id=ctx.incident.id, source_url=evidence[0]["url"] if evidence else "",
-            author_handle=evidence[0]["author"] if evidence else "", evidence=evidence,
-            mention_ids=mention_ids, actor=ctx.actor, now=ctx.now,
-        )
+        title = fill(self.options.title, variables)[:200]
+        with ctx.fenced():
+            ticket = ctx.tickets.open(
+                title=title, severity=ctx.severity, category=category,
+                brand=ctx.incident.brand, department=self.options.department,
+                channel=posts[0].get("source", "") if posts else "",
+                incident_id=ctx.incident.id, source_url=evidence[0]["url"] if evidence else "",
+                author_handle=evidence[0]["author"] if evidence else "", evidence=evidence,
+                mention_ids=mention_ids, actor=ctx.actor, now=ctx.now,
+            )
         ctx.outputs["ticket_number"] = ticket.number
         return opened(ticket)
 

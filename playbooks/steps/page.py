@@ -36,7 +36,8 @@ class PageStep(Step):
         if ctx.dry_run:
             return StepResult("done", {"would_page": self.options.policy})
         service = escalation_service(ctx.config, ctx.conn, ctx.dispatcher, clock=lambda: ctx.now)
-        started = service.start(ctx.incident.id, self.options.policy, actor=ctx.actor)
+        with ctx.fenced():
+            started = service.start(ctx.incident.id, self.options.policy, actor=ctx.actor)
         return StepResult("done", {"policy": self.options.policy, "started": _plain(started)})
 
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from crisiswatch.audit import AuditLog
 from crisiswatch.config import Config, TicketSettings
-from crisiswatch.db import Row, StateConnection, insert_id, transaction
+from crisiswatch.db import Row, StateConnection, insert_id, on_commit, transaction
 from crisiswatch.localtime import local_time
 from crisiswatch.mention import CATEGORIES, SEVERITIES, Mention
 from crisiswatch.pii import mask as mask_pii
@@ -946,6 +946,11 @@ class TicketService:
         return sla_watch.check_sla(self, _utc(now or self.now()))
 
     def mirror_change(self, what: str, ticket: Ticket, event: dict[str, Any] | None = None) -> None:
+        """The index's copy follows the state store once the change is committed: inside a larger transaction
+        (a dismissal) that rolls back, the copy is left as it was."""
+        on_commit(self.conn, lambda: self._mirror(what, ticket, event))
+
+    def _mirror(self, what: str, ticket: Ticket, event: dict[str, Any] | None) -> None:
         try:
             if what == "created":
                 self.mirror.created(ticket)
