@@ -63,7 +63,9 @@ class Author(BaseModel):
     model_config = ConfigDict(frozen=False, extra="ignore")
     id: str = ""
     name: str = ""
-    followers: int = Field(default=0, ge=0)
+    # None: the source gave no count (s.weibo.com's result cards, an X author missing from includes), which
+    # is not an author nobody follows: reach is then judged from what is known (monitor.enrich.influence)
+    followers: int | None = Field(default=0, ge=0)
     verified: bool = False
 
 

@@ -32,6 +32,15 @@ class MentionFilter:
 
 ANY = MentionFilter()  # frozen, so safe as a shared default
 
+# an unknown follower count (None) ranks below every known one, 0 included, on every backend: Elasticsearch
+# sorts a missing value last, SQLite stores this in its followers column
+UNKNOWN_REACH = -1
+
+
+def reach_key(followers: int | None) -> int:
+    """Followers as the reach rankings sort them: an unknown count below every known one."""
+    return UNKNOWN_REACH if followers is None else followers
+
 
 @dataclass(frozen=True)
 class Bucket:
@@ -44,7 +53,7 @@ class Bucket:
 class AuthorStat:
     author_id: str
     name: str
-    followers: int
+    followers: int | None  # the highest count of the author's posts; None when none of them gave one
     verified: bool
     mentions: int
     negative: int
@@ -88,7 +97,7 @@ class Backend(ABC):
 
     @abstractmethod
     def top_authors(self, flt: MentionFilter, limit: int = 10) -> list[AuthorStat]:
-        """Authors ranked by followers (reach), then mention count, then id."""
+        """Authors ranked by followers (reach), then mention count, then id; an unknown count ranks below 0."""
 
     @abstractmethod
     def latest(self, flt: MentionFilter, limit: int = 20) -> list[Mention]:
@@ -96,7 +105,8 @@ class Backend(ABC):
 
     @abstractmethod
     def by_reach(self, flt: MentionFilter, limit: int = 10, offset: int = 0) -> list[Mention]:
-        """The widest-reaching posts first: author's followers, then newest, then id (pages by offset)."""
+        """The widest-reaching posts first: author's followers (unknown below 0), then newest, then id (pages by
+        offset)."""
 
     @abstractmethod
     def search(self, query: str, flt: MentionFilter = ANY, limit: int = 20) -> list[Mention]:

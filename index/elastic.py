@@ -28,6 +28,7 @@ from index.base import (
     Bucket,
     IndexResult,
     MentionFilter,
+    reach_key,
 )
 
 logger = logging.getLogger(__name__)
@@ -328,11 +329,12 @@ class SearchBackend(Backend):
         ranked = reply["aggregations"]["a"]["buckets"]
         if not ranked:
             return []
-        # a shard's top `limit` by its own highest follower count holds every author of the overall top `limit`
-        line = int(ranked[-1]["followers"]["value"] or 0) if len(ranked) == limit else 0
+        # a shard's top `limit` by its own highest follower count holds every author of the overall top `limit`;
+        # with fewer authors than that, or a limit-th of no known count (null: ranked below 0), any author may
+        line = ranked[-1]["followers"]["value"] if len(ranked) == limit else None
+        at_line = [{"range": {"author.followers": {"gte": int(line)}}}] if line is not None else []
         candidates: list[str] = []
-        for b in self._composite(flt, [{"a": {"terms": {"field": "author.id"}}}], None, known,
-                                 {"range": {"author.followers": {"gte": line}}}):
+        for b in self._composite(flt, [{"a": {"terms": {"field": "author.id"}}}], None, known, *at_line):
             candidates.append(b["key"]["a"])
             if len(candidates) > budget:
                 return self._all_authors(flt, limit)
@@ -350,9 +352,11 @@ class SearchBackend(Backend):
         stats = []
         for b in buckets:
             names = b["name"]["buckets"]
-            stats.append(AuthorStat(key(b), names[0]["key"] if names else "", int(b["followers"]["value"] or 0),
+            followers = b["followers"]["value"]  # null: none of the author's posts gave a count
+            stats.append(AuthorStat(key(b), names[0]["key"] if names else "",
+                                    int(followers) if followers is not None else None,
                                     bool(b["verified"]["value"]), b["doc_count"], b["negative"]["doc_count"]))
-        return sorted(stats, key=lambda a: (-a.followers, -a.mentions, a.author_id))[:limit]
+        return sorted(stats, key=lambda a: (-reach_key(a.followers), -a.mentions, a.author_id))[:limit]
 
     def latest(self, flt: MentionFilter, limit: int = 20) -> list[Mention]:
         return self._hits({"size": limit, "query": bodies.query(flt), "sort": bodies.NEWEST_FIRST})

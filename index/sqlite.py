@@ -14,7 +14,17 @@ from crisiswatch.db import connect_sqlite, ensure_schema, transaction
 from crisiswatch.indexurl import parse_index_url
 from crisiswatch.mention import Mention
 from index import sqlite_counts
-from index.base import ANY, GROUP_FIELDS, AuthorStat, Backend, Bucket, IndexResult, MentionFilter
+from index.base import (
+    ANY,
+    GROUP_FIELDS,
+    UNKNOWN_REACH,
+    AuthorStat,
+    Backend,
+    Bucket,
+    IndexResult,
+    MentionFilter,
+    reach_key,
+)
 from index.tokenize import fts_query, segment
 
 DDL = """
@@ -25,6 +35,8 @@ CREATE TABLE IF NOT EXISTS mentions (
     created_ts REAL NOT NULL,
     author_id TEXT NOT NULL DEFAULT '',
     author_name TEXT NOT NULL DEFAULT '',
+    -- the reach sort key: UNKNOWN_REACH (-1) for a count the source did not give (null in doc); a value rather
+    -- than NULL keeps the column NOT NULL in files made before, and the covering indexes' reach walk as it is
     followers INTEGER NOT NULL DEFAULT 0,
     verified INTEGER NOT NULL DEFAULT 0,
     category TEXT,
@@ -111,7 +123,7 @@ class SQLiteBackend(Backend):
         mentions = list({m.id: m for m in mentions}.values())  # the last copy of a repeated id wins
         for m in mentions:
             ts = _ts(m.created_at)
-            rows.append((m.id, m.source, m.native_id, ts, m.author.id, m.author.name, m.author.followers,
+            rows.append((m.id, m.source, m.native_id, ts, m.author.id, m.author.name, reach_key(m.author.followers),
                          int(m.author.verified), m.category, m.severity, m.sentiment, m.sentiment_band,
                          json.dumps(m.to_record(), ensure_ascii=False)))
             brand_rows.extend((m.id, b, ts) for b in (m.brands or [""]))
@@ -280,7 +292,9 @@ class SQLiteBackend(Backend):
                f" SUM(m.sentiment_band = 'negative') AS neg"
                f" FROM mentions m{join}{where}{extra} GROUP BY m.author_id"
                f" ORDER BY followers DESC, n DESC, aid LIMIT ?")
-        return [AuthorStat(r["aid"], r["name"], r["followers"], bool(r["verified"]), r["n"], r["neg"])
+        # an author's highest known count; None when none of their posts gave one
+        return [AuthorStat(r["aid"], r["name"], r["followers"] if r["followers"] != UNKNOWN_REACH else None,
+                           bool(r["verified"]), r["n"], r["neg"])
                 for r in self.conn.execute(sql, [*params, limit]).fetchall()]
 
     def _reach_candidates(self, flt: MentionFilter, limit: int, budget: int = 20_000) -> list[str] | None:

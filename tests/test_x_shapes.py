@@ -121,7 +121,7 @@ def test_what_x_left_out_of_a_page_is_said(config, client, caplog):
     assert "X left out 2 authors or referenced tweets (User has been suspended: [7199].; Could not find tweet" in line
     assert result.left_out == 2
     reply = docs(config)["1934000000000000108"]
-    assert reply["author"] == {"id": "7199", "name": "", "followers": 0, "verified": False}
+    assert reply["author"] == {"id": "7199", "name": "", "followers": None, "verified": False}  # unknown, not 0
 
 
 def edited(tweet_id: str, history: list[str], text: str) -> str:

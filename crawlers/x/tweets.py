@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crawlers.normalize import parse_time
+from crawlers.normalize import follower_count, parse_time
 from crisiswatch.mention import mention_id
 
 # note_tweet: a post longer than 280 characters comes with `text` cut short and its whole text there
@@ -104,7 +104,8 @@ def tweet_item(tweet: Any, users: dict[str, dict], *, query: str = "", brands: l
         "native_id": first_id(t),
         "url": f"https://x.com/{username or 'i/web'}/status/{t.get('id')}",
         "author": {"id": author_id, "name": user.get("name") or username,
-                   "followers": int((user.get("public_metrics") or {}).get("followers_count") or 0),
+                   # unknown (None) for an author X left out of includes.users, not 0
+                   "followers": follower_count((user.get("public_metrics") or {}).get("followers_count")),
                    # a blue check is bought (verified is true for it too): only X's own verification counts
                    "verified": verified_type in VERIFIED_TYPES if verified_type else False},
         "engagement": {"reposts": int(metrics.get("retweet_count") or 0) + int(metrics.get("quote_count") or 0),
