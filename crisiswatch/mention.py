@@ -93,6 +93,9 @@ class Mention(BaseModel):
     engagement: Engagement = Field(default_factory=Engagement)
     rating: float | None = None
     parent_id: str | None = None
+    # ids this same post may be stored under from before, which the index removes as it writes this one: an X
+    # post read in an edited version before edits were keyed by their first id (crawlers/x/tweets.py)
+    replaces: list[str] = Field(default_factory=list)
     query: str = ""
     brands: list[str] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)

@@ -65,6 +65,12 @@ class IndexResult:
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (mention id, reason)
 
 
+def retired_ids(mentions: Sequence[Mention]) -> list[str]:
+    """The ids the mentions replace that none of them is stored under (see `Mention.replaces`)."""
+    own = {m.id for m in mentions}
+    return list(dict.fromkeys(r for m in mentions for r in m.replaces if r not in own))
+
+
 class BackendUnavailable(Exception):
     """The store cannot be reached; callers spool and retry instead of losing data."""
 
@@ -74,7 +80,8 @@ class Backend(ABC):
 
     @abstractmethod
     def upsert(self, mentions: Sequence[Mention]) -> IndexResult:
-        """Insert or replace by mention id: writing the same mention twice stores it once."""
+        """Insert or replace by mention id: writing the same mention twice stores it once. The ids a mention
+        `replaces` (the same post stored under an older id) are removed, so the post is counted once."""
 
     @abstractmethod
     def get(self, mention_id: str) -> Mention | None: ...

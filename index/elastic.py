@@ -29,6 +29,7 @@ from index.base import (
     IndexResult,
     MentionFilter,
     reach_key,
+    retired_ids,
 )
 
 logger = logging.getLogger(__name__)
@@ -201,7 +202,24 @@ class SearchBackend(Backend):
 
     # -- writing ---------------------------------------------------------------------------------
     def upsert(self, mentions: Sequence[Mention]) -> IndexResult:
-        return self.write_docs({m.id: bodies.to_doc(m) for m in mentions})  # the last copy of an id wins
+        result = self.write_docs({m.id: bodies.to_doc(m) for m in mentions})  # the last copy of an id wins
+        # after the writes: a failure between them leaves a copy counted twice until the next write, never none
+        self._delete(retired_ids(mentions))
+        return result
+
+    def _delete(self, ids: list[str]) -> None:
+        """Stored documents removed from whichever index (rolled over or not) holds them."""
+        if not ids:
+            return
+        reply = self._search({"size": len(ids), "_source": False, "query": {"ids": {"values": ids}}})
+        operations = [{"delete": {"_index": hit["_index"], "_id": hit["_id"]}} for hit in reply["hits"]["hits"]]
+        if not operations:
+            return
+        outcomes = [next(iter(item.values())) for item in self._with_retry(self._bulk_request, operations)["items"]]
+        self._dirty = True
+        if failed := [o.get("_id", "?") for o in outcomes if o.get("status", 500) >= 300 and o.get("status") != 404]:
+            logger.warning("%d replaced mentions not removed (counted twice until written again): %s", len(failed),
+                           ", ".join(failed[:5]))
 
     def write_docs(self, docs: dict[str, dict[str, Any]]) -> IndexResult:
         """The bulk path for documents already built by `es_bodies.to_doc`, keyed by mention id."""

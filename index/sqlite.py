@@ -24,6 +24,7 @@ from index.base import (
     IndexResult,
     MentionFilter,
     reach_key,
+    retired_ids,
 )
 from index.tokenize import fts_query, segment
 
@@ -129,9 +130,10 @@ class SQLiteBackend(Backend):
             brand_rows.extend((m.id, b, ts) for b in (m.brands or [""]))
             fts_rows.append(segment(f"{m.title} {m.text}"))
         ids = [(m.id,) for m in mentions]
+        retired = retired_ids(mentions)
         entering = [(_ts(m.created_at), m.brands, m.source, m.category, m.sentiment_band) for m in mentions]
         with transaction(self.conn) as c:
-            leaving = sqlite_counts.stored_rows(c, [m.id for m in mentions])
+            leaving = sqlite_counts.stored_rows(c, [m.id for m in mentions] + retired)
             sqlite_counts.apply(c, sqlite_counts.delta(leaving, entering))
             c.executemany(
                 "INSERT INTO mentions(id, source, native_id, created_ts, author_id, author_name, followers,"
@@ -147,7 +149,18 @@ class SQLiteBackend(Backend):
             keys = [self._text_key(c, m.id, _ts(m.created_at)) for m in mentions]
             c.executemany("DELETE FROM mention_text WHERE rowid=?", [(k,) for k in keys])
             c.executemany("INSERT INTO mention_text(rowid, body) VALUES (?,?)", zip(keys, fts_rows, strict=True))
+            self._delete(c, retired)  # their counts left with `leaving`
         return IndexResult(written=len(rows))
+
+    @staticmethod
+    def _delete(c: sqlite3.Connection, ids: list[str]) -> None:
+        """Mentions gone with their brands and full text (the caller subtracts their counts)."""
+        for mention_id in ids:
+            c.execute("DELETE FROM mention_text WHERE rowid IN (SELECT key FROM mention_text_key WHERE mention_id=?)",
+                      (mention_id,))
+            c.execute("DELETE FROM mention_text_key WHERE mention_id=?", (mention_id,))
+            c.execute("DELETE FROM mention_brands WHERE mention_id=?", (mention_id,))
+            c.execute("DELETE FROM mentions WHERE id=?", (mention_id,))
 
     @staticmethod
     def _text_key(c: sqlite3.Connection, mention_id: str, ts: float) -> int:

@@ -155,6 +155,18 @@ def test_an_unknown_follower_count_reads_back_as_none_and_ranks_below_zero(backe
     assert widest[-3:] == ["10", "9", "8"] and widest.index("11") < widest.index("10")
 
 
+def test_a_mention_that_replaces_an_older_id_of_its_post_leaves_one_copy(backend):
+    # an X post stored under its edited version's id by an older release, read again under its first id
+    old = mention(20, "极光优选的台灯坏了", 500, source="x", author="u9")
+    backend.upsert([old])
+    assert backend.count() == len(DATA) + 1
+    again = mention(21, "极光优选的台灯坏了，客服不管", 500, source="x", author="u9", replaces=[old.id, "never-stored"])
+    backend.upsert([again])
+    assert backend.count() == len(DATA) + 1 and backend.get(old.id) is None
+    assert [m.native_id for m in backend.search("台灯")] == ["21"]
+    assert sum(b.count for b in backend.counts_over_time(MentionFilter(source="x"), 900)) == 1
+
+
 def test_latest_newest_first_ties_by_id(backend):
     latest = backend.latest(MentionFilter(), limit=4)
     tied = sorted([DATA[5].id, DATA[6].id], reverse=True) + sorted([DATA[3].id, DATA[4].id], reverse=True)

@@ -151,6 +151,31 @@ def test_an_edited_post_replaces_its_first_version(config, client):
     assert found[first]["url"].endswith(f"/status/{second}") and found[first]["extra"]["tweet_id"] == second
 
 
+@responses.activate
+def test_an_edit_stored_under_its_own_id_by_an_older_release_is_one_post_when_read_again(config, client):
+    from crawlers.x.tweets import page_items
+    from crisiswatch.mention import Mention
+    from index import open_backend
+    from index.base import MentionFilter
+
+    first, second = "1934000000000000120", "1934000000000000125"
+    # before edits were keyed by their first id, the edited version was stored under its own id
+    earlier = json.loads(edited(second, [first, second], "BrandX lost my parcel"))
+    stored = Mention.model_validate({**page_items(earlier["data"], None, query=QUERY)[0], "native_id": second})
+    backend = open_backend(config.index.url)
+    backend.upsert([stored])
+    responses.get(RECENT, body=edited(second, [first, second], "BrandX lost my parcel and will not refund it"),
+                  content_type="application/json")
+    collector.search(client, config, QUERY)
+    # before: the old row stayed beside the new one (native_id first), and the post was counted twice
+    assert list(docs(config)) == [first]
+    assert backend.count() == 1 and backend.search("refund")[0].native_id == first
+    assert backend.search("parcel") == backend.search("refund")  # the old row's words went with it
+    day = MentionFilter(since=datetime(2025, 6, 14, tzinfo=UTC), until=datetime(2025, 6, 15, tzinfo=UTC))
+    assert sum(b.count for b in backend.counts_over_time(day, 3600)) == 1  # the pre-aggregated counts too
+    backend.close()
+
+
 USAGE_CAPPED = {"account_id": "1", "product_name": "standard-basic", "title": "UsageCapExceeded", "period": "Monthly",
                 "scope": "Product", "detail": "Usage cap exceeded: Monthly product cap",
                 "type": "https://api.twitter.com/2/problems/usage-capped"}
