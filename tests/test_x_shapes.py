@@ -316,3 +316,52 @@ def test_a_stream_whose_token_is_refused_ends_instead_of_reconnecting_for_ever(t
     assert main(["--config", str(write_config(tmp_path)), "collect", "x", "--stream"]) == 1
     assert capsys.readouterr().err.splitlines() == [
         "x stream: X: X refused the bearer token (HTTP 401): create a new one"]
+
+
+@responses.activate
+def test_a_stream_at_the_usage_cap_ends_in_one_line_gated_and_exit_1(tmp_path, monkeypatch, capsys):
+    import tweepy.streaming
+
+    from crawlers.health import source_health
+    from crisiswatch.cli import main
+
+    def no_more(seconds):  # before: tweepy reconnected 60 s to 320 s apart, all month, saying only "HTTP error: 429"
+        raise AssertionError(f"reconnecting at the usage cap (waiting {seconds} s)")
+
+    monkeypatch.setattr(tweepy.streaming, "sleep", no_more)
+    monkeypatch.setenv("X_BEARER_TOKEN", "cli-bearer")
+    responses.get(RULES, json={"data": [{"id": "1800000000000000001", "value": QUERY, "tag": "brandx"}],
+                               "meta": {"sent": "2025-06-14T04:00:00.000Z", "result_count": 1}})
+    responses.get(STREAM, status=429, json=USAGE_CAPPED)
+    assert main(["--config", str(write_config(tmp_path)), "collect", "x", "--stream"]) == 1
+    why = ("X: X's usage cap is reached (HTTP 429: Usage cap exceeded: Monthly product cap): nothing more is read"
+           " until it resets or the plan allows more")
+    assert capsys.readouterr().err.splitlines() == [f"x stream: {why}"]
+    health = {h.source: h for h in source_health(connect(make_config(tmp_path).state_store))}["x"]
+    assert (health.status, health.reason) == ("gated", why)
+
+
+TOO_MANY_CONNECTIONS = {"title": "ConnectionException", "connection_issue": "TooManyConnections",
+                        "detail": "This stream is currently at the maximum allowed connection limit.",
+                        "type": "https://api.twitter.com/2/problems/streaming-connection"}
+
+
+@responses.activate
+def test_a_stream_at_its_connection_limit_backs_off_and_says_so_once(config, monkeypatch, caplog):
+    import tweepy.streaming
+
+    waits: list[float] = []
+    monkeypatch.setattr(tweepy.streaming, "sleep", waits.append)
+    # another client holds the app's one connection for two tries, then lets go
+    responses.get(STREAM, status=429, json=TOO_MANY_CONNECTIONS)
+    responses.get(STREAM, status=429, json=TOO_MANY_CONNECTIONS)
+    responses.get(STREAM, body=(FIXTURES / "x" / "stream_lines.ndjson").read_bytes(), content_type="application/json")
+    with caplog.at_level(logging.WARNING), PipelineFeed(config, "x") as feed:
+        stream = MentionStream("test-bearer", feed, max_tweets=3)
+        stream.run()
+    assert stream.refused is None and stream.received == 3 and waits == [60, 120]  # tweepy's backoff, kept
+    # before: tweepy's two lines at each retry ("Stream encountered HTTP error: 429", then the reply's text)
+    said = [r.getMessage() for r in caplog.records if "429" in r.getMessage() or "HTTP error" in r.getMessage()]
+    assert said == ["X stream: HTTP 429 (This stream is currently at the maximum allowed connection limit.):"
+                    " reconnecting with tweepy's backoff, 60 s doubling to 320 s; said once until a connection"
+                    " succeeds"], said
