@@ -160,7 +160,7 @@
       name.appendChild(link);
       if (a.verified) name.appendChild(el("span", "v", "V"));
       // null: the source gave no count (not 0)
-      tr.append(name, el("td", "num", a.followers === null ? "—" : a.followers.toLocaleString(locale)),
+      tr.append(name, el("td", "num", a.followers === null ? T("unknown") : a.followers.toLocaleString(locale)),
         el("td", "num", a.mentions),
         el("td", "num neg", a.negative));
       return tr;
