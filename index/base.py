@@ -65,6 +65,14 @@ class IndexResult:
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (mention id, reason)
 
 
+def keep_known_followers(mentions: Sequence[Mention], stored: dict[str, int]) -> list[Mention]:
+    """The mentions to write, each whose follower count is unknown but was known when it was stored given that
+    count back: a post read again from a source that gives none (s.weibo.com) keeps what another one gave.
+    `stored`: the known counts of the stored copies, by mention id."""
+    return [m.model_copy(update={"author": m.author.model_copy(update={"followers": stored[m.id]})})
+            if m.author.followers is None and m.id in stored else m for m in mentions]
+
+
 def retired_ids(mentions: Sequence[Mention]) -> list[str]:
     """The ids the mentions replace that none of them is stored under (see `Mention.replaces`)."""
     own = {m.id for m in mentions}
@@ -81,7 +89,8 @@ class Backend(ABC):
     @abstractmethod
     def upsert(self, mentions: Sequence[Mention]) -> IndexResult:
         """Insert or replace by mention id: writing the same mention twice stores it once. The ids a mention
-        `replaces` (the same post stored under an older id) are removed, so the post is counted once."""
+        `replaces` (the same post stored under an older id) are removed, so the post is counted once; an unknown
+        follower count (None) does not overwrite the known one of the stored copy."""
 
     @abstractmethod
     def get(self, mention_id: str) -> Mention | None: ...

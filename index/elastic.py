@@ -28,6 +28,7 @@ from index.base import (
     Bucket,
     IndexResult,
     MentionFilter,
+    keep_known_followers,
     reach_key,
     retired_ids,
 )
@@ -202,10 +203,22 @@ class SearchBackend(Backend):
 
     # -- writing ---------------------------------------------------------------------------------
     def upsert(self, mentions: Sequence[Mention]) -> IndexResult:
-        result = self.write_docs({m.id: bodies.to_doc(m) for m in mentions})  # the last copy of an id wins
+        mentions = list({m.id: m for m in mentions}.values())  # the last copy of an id wins
+        mentions = keep_known_followers(mentions, self._known_followers([m.id for m in mentions
+                                                                         if m.author.followers is None]))
+        result = self.write_docs({m.id: bodies.to_doc(m) for m in mentions})
         # after the writes: a failure between them leaves a copy counted twice until the next write, never none
         self._delete(retired_ids(mentions))
         return result
+
+    def _known_followers(self, ids: list[str]) -> dict[str, int]:
+        """The stored follower counts of these mentions, where known."""
+        if not ids:
+            return {}
+        reply = self._search({"size": len(ids), "_source": ["author.followers"], "query": {"ids": {"values": ids}}})
+        counts = {hit["_id"]: ((hit.get("_source") or {}).get("author") or {}).get("followers")
+                  for hit in reply["hits"]["hits"]}
+        return {mid: int(n) for mid, n in counts.items() if n is not None}
 
     def _delete(self, ids: list[str]) -> None:
         """Stored documents removed from whichever index (rolled over or not) holds them."""

@@ -23,6 +23,7 @@ from index.base import (
     Bucket,
     IndexResult,
     MentionFilter,
+    keep_known_followers,
     reach_key,
     retired_ids,
 )
@@ -122,6 +123,8 @@ class SQLiteBackend(Backend):
     def upsert(self, mentions: Sequence[Mention]) -> IndexResult:
         rows, brand_rows, fts_rows = [], [], []
         mentions = list({m.id: m for m in mentions}.values())  # the last copy of a repeated id wins
+        mentions = keep_known_followers(mentions, self._known_followers([m.id for m in mentions
+                                                                         if m.author.followers is None]))
         for m in mentions:
             ts = _ts(m.created_at)
             rows.append((m.id, m.source, m.native_id, ts, m.author.id, m.author.name, reach_key(m.author.followers),
@@ -151,6 +154,15 @@ class SQLiteBackend(Backend):
             c.executemany("INSERT INTO mention_text(rowid, body) VALUES (?,?)", zip(keys, fts_rows, strict=True))
             self._delete(c, retired)  # their counts left with `leaving`
         return IndexResult(written=len(rows))
+
+    def _known_followers(self, ids: list[str], chunk: int = 500) -> dict[str, int]:
+        """The stored follower counts of these mentions, where known."""
+        known: dict[str, int] = {}
+        for first in range(0, len(ids), chunk):
+            part = ids[first:first + chunk]
+            known.update(self.conn.execute(f"SELECT id, followers FROM mentions WHERE id IN ({','.join('?' * len(part))})"
+                                           " AND followers != ?", [*part, UNKNOWN_REACH]).fetchall())
+        return known
 
     @staticmethod
     def _delete(c: sqlite3.Connection, ids: list[str]) -> None:

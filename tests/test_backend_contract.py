@@ -155,6 +155,17 @@ def test_an_unknown_follower_count_reads_back_as_none_and_ranks_below_zero(backe
     assert widest[-3:] == ["10", "9", "8"] and widest.index("11") < widest.index("10")
 
 
+def test_a_post_read_again_without_a_follower_count_keeps_the_one_it_had(backend):
+    # read from the JSON API with its count, then from s.weibo.com's results, which show none
+    backend.upsert([mention(30, "极光优选快递丢了", 600, author="big", followers=2_300_000)])
+    again = mention(30, "极光优选快递丢了，已投诉", 600, author="big", followers=None)
+    unknown = mention(31, "极光优选退款慢", 610, author="small", followers=None)
+    backend.upsert([again, unknown])
+    assert backend.get(again.id).author.followers == 2_300_000 and backend.get(again.id).text.endswith("已投诉")
+    assert backend.get(unknown.id).author.followers is None
+    assert backend.top_authors(MentionFilter())[0].followers == 2_300_000
+
+
 def test_a_mention_that_replaces_an_older_id_of_its_post_leaves_one_copy(backend):
     # an X post stored under its edited version's id by an older release, read again under its first id
     old = mention(20, "极光优选的台灯坏了", 500, source="x", author="u9")
