@@ -69,8 +69,12 @@ def keep_known_followers(mentions: Sequence[Mention], stored: dict[str, int]) ->
     """The mentions to write, each whose follower count is unknown but was known when it was stored given that
     count back: a post read again from a source that gives none (s.weibo.com) keeps what another one gave.
     `stored`: the known counts of the stored copies, by mention id."""
-    return [m.model_copy(update={"author": m.author.model_copy(update={"followers": stored[m.id]})})
-            if m.author.followers is None and m.id in stored else m for m in mentions]
+    return [
+        m.model_copy(update={"author": m.author.model_copy(update={"followers": stored[m.id]})})
+        if m.author.followers is None and m.id in stored
+        else m
+        for m in mentions
+    ]
 
 
 def retired_ids(mentions: Sequence[Mention]) -> list[str]:
