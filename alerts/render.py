@@ -86,11 +86,12 @@ def slack_fallback_text(message: AlertMessage) -> str:
 def _post_line(post: dict[str, Any], message: AlertMessage) -> str:
     who = safe(post.get("author", ""), 40)
     badge = " ✔" if post.get("verified") else ""
-    followers = int(post.get("followers") or 0)
+    followers = post.get("followers")  # None: the source gave no count, which is not 0
+    reach = f"{int(followers):,} 粉丝" if followers is not None else "粉丝数未知"
     when = message.local_time(post.get("created_at"), "%H:%M")
     link = str(post.get("url") or "")
     ref = f" <{link}|原帖>" if link.startswith("https://") and "|" not in link and ">" not in link else ""
-    return f"• `{when}` *{who}*{badge} ({followers:,} 粉丝): {safe(post.get('text', ''), 200)}{ref}"
+    return f"• `{when}` *{who}*{badge} ({reach}): {safe(post.get('text', ''), 200)}{ref}"
 
 
 def _buttons(prefix: str, value: str, actions: tuple) -> dict[str, Any]:

@@ -105,8 +105,11 @@ def _from_crawl(conn: StateConnection, source: str) -> SourceHealth | None:
     if run["reason"] == "finished":
         return SourceHealth(source, "ok", f"{run['items']} mentions", at, "crawl")
     if run["reason"] == "capped":
-        return SourceHealth(source, "ok", f"{run['items']} mentions, more new than max_pages pages hold: the next"
-                            " crawl reads on", at, "crawl")
+        capped = conn.execute("SELECT detail FROM source_health WHERE source=? AND event='pages_capped' AND at>=?"
+                              " ORDER BY id DESC LIMIT 1", (source, run["started_at"])).fetchone()
+        # a newest-first list is read down to its mark again next crawl, a ranked one starts at page 1 again
+        why = json.loads(capped["detail"]).get("reason") if capped else "more posts than max_pages pages hold"
+        return SourceHealth(source, "ok", f"{run['items']} mentions; {why}", at, "crawl")
     event_kind = {"blocked": "source_blocked", "failed": "crawl_failed", "config_error": "config_error"}.get(
         run["reason"])
     event = conn.execute("SELECT detail FROM source_health WHERE source=? AND event=? AND at>=?"

@@ -74,6 +74,11 @@ def parse_time(value: str | int | float, now: datetime | None = None) -> datetim
         raise ValueError(f"unrecognised time {text!r}") from None
 
 
+def follower_count(value: str | int | float | None) -> int | None:
+    """A follower count as `parse_count` reads it, or None when the reply has none: unknown, not 0."""
+    return None if value is None else parse_count(value)
+
+
 def parse_count(value: str | int | float | None) -> int:
     """'1.2万' -> 12000, '100万+' -> 1000000, '3亿' -> 300000000; empty or '转发' -> 0."""
     if value is None:

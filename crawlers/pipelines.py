@@ -162,6 +162,9 @@ class IndexPipeline:
             failed = getattr(spider, "lost_pages", []) or getattr(spider, "lost_posts", [])
             if reason == "finished" and not blocked and (failed or lost):
                 reason = "failed" if failed else "capped"  # capped: read as deep as max_pages allows, marks kept
+            if reason == "capped" and hasattr(spider, "capped_outcome"):
+                # what the next crawl does about it depends on the kind of list: said in status
+                self.state.record(spider.name, "pages_capped", reason=spider.capped_outcome())
             self.state.finish_run(
                 self.run_id, "blocked" if blocked else reason,
                 int(self.crawler.stats.get_value("crisiswatch/indexed") or 0),

@@ -17,8 +17,9 @@ MARK_SKEW = timedelta(minutes=10)
 # aside (detail: cookie = its label, e.g. "weibo_search cookie 2", and status 432 / ok:-100 ...);
 # crawl_failed: a crawl ended with pages it could not read (every request failed, an unreadable
 # reply, an error in parsing); see crawlers/extensions.py.
+# pages_capped: what a crawl stopped at max_pages left for the next one (the `capped` run's status reason)
 HEALTH_EVENTS = ("source_blocked", "source_unblocked", "layout_changed", "config_error", "crawl_failed",
-                 "cookie_expired")
+                 "cookie_expired", "pages_capped")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 import scrapy
 
 from crawlers.jsonp import response_json
-from crawlers.normalize import parse_count, parse_time
+from crawlers.normalize import follower_count, parse_count, parse_time
 from crisiswatch.mention import mention_id, strip_html
 
 RETWEET_TEXT = 500  # characters of the original kept with a repost (the original is indexed whole)
@@ -87,7 +87,7 @@ def mblog_item(mblog: dict, *, query: str = "", brand: str = "", now: datetime |
         "author": {
             "id": uid,
             "name": user.get("screen_name", ""),
-            "followers": parse_count(user.get("followers_count")),
+            "followers": follower_count(user.get("followers_count")),
             "verified": bool(user.get("verified")),
         },
         "engagement": {

@@ -118,7 +118,8 @@ def card_item(card: Selector, *, query: str = "", brand: str = "", now: datetime
         "source": "weibo",
         "native_id": mid,
         "url": f"https://weibo.com/{uid}/{bid}" if uid and bid else f"https://m.weibo.cn/detail/{mid}",
-        "author": {"id": uid, "name": nick, "followers": 0, "verified": svg in VERIFIED_SVG},
+        # the result card shows no follower count: unknown (None), not an account nobody follows
+        "author": {"id": uid, "name": nick, "followers": None, "verified": svg in VERIFIED_SVG},
         "engagement": {
             "reposts": _count(card, "feed_list_forward"),
             "comments": _count(card, "feed_list_comment"),

@@ -63,7 +63,9 @@ class Author(BaseModel):
     model_config = ConfigDict(frozen=False, extra="ignore")
     id: str = ""
     name: str = ""
-    followers: int = Field(default=0, ge=0)
+    # None: the source gave no count (s.weibo.com's result cards, an X author missing from includes), which
+    # is not an author nobody follows: reach is then judged from what is known (monitor.enrich.influence)
+    followers: int | None = Field(default=0, ge=0)
     verified: bool = False
 
 
@@ -91,6 +93,9 @@ class Mention(BaseModel):
     engagement: Engagement = Field(default_factory=Engagement)
     rating: float | None = None
     parent_id: str | None = None
+    # ids this same post may be stored under from before, which the index removes as it writes this one: an X
+    # post read in an edited version before edits were keyed by their first id (crawlers/x/tweets.py)
+    replaces: list[str] = Field(default_factory=list)
     query: str = ""
     brands: list[str] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)

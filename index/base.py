@@ -32,6 +32,15 @@ class MentionFilter:
 
 ANY = MentionFilter()  # frozen, so safe as a shared default
 
+# an unknown follower count (None) ranks below every known one, 0 included, on every backend: Elasticsearch
+# sorts a missing value last, SQLite stores this in its followers column
+UNKNOWN_REACH = -1
+
+
+def reach_key(followers: int | None) -> int:
+    """Followers as the reach rankings sort them: an unknown count below every known one."""
+    return UNKNOWN_REACH if followers is None else followers
+
 
 @dataclass(frozen=True)
 class Bucket:
@@ -44,7 +53,7 @@ class Bucket:
 class AuthorStat:
     author_id: str
     name: str
-    followers: int
+    followers: int | None  # the highest count of the author's posts; None when none of them gave one
     verified: bool
     mentions: int
     negative: int
@@ -56,6 +65,24 @@ class IndexResult:
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (mention id, reason)
 
 
+def keep_known_followers(mentions: Sequence[Mention], stored: dict[str, int]) -> list[Mention]:
+    """The mentions to write, each whose follower count is unknown but was known when it was stored given that
+    count back: a post read again from a source that gives none (s.weibo.com) keeps what another one gave.
+    `stored`: the known counts of the stored copies, by mention id."""
+    return [
+        m.model_copy(update={"author": m.author.model_copy(update={"followers": stored[m.id]})})
+        if m.author.followers is None and m.id in stored
+        else m
+        for m in mentions
+    ]
+
+
+def retired_ids(mentions: Sequence[Mention]) -> list[str]:
+    """The ids the mentions replace that none of them is stored under (see `Mention.replaces`)."""
+    own = {m.id for m in mentions}
+    return list(dict.fromkeys(r for m in mentions for r in m.replaces if r not in own))
+
+
 class BackendUnavailable(Exception):
     """The store cannot be reached; callers spool and retry instead of losing data."""
 
@@ -65,7 +92,9 @@ class Backend(ABC):
 
     @abstractmethod
     def upsert(self, mentions: Sequence[Mention]) -> IndexResult:
-        """Insert or replace by mention id: writing the same mention twice stores it once."""
+        """Insert or replace by mention id: writing the same mention twice stores it once. The ids a mention
+        `replaces` (the same post stored under an older id) are removed, so the post is counted once; an unknown
+        follower count (None) does not overwrite the known one of the stored copy."""
 
     @abstractmethod
     def get(self, mention_id: str) -> Mention | None: ...
@@ -88,7 +117,7 @@ class Backend(ABC):
 
     @abstractmethod
     def top_authors(self, flt: MentionFilter, limit: int = 10) -> list[AuthorStat]:
-        """Authors ranked by followers (reach), then mention count, then id."""
+        """Authors ranked by followers (reach), then mention count, then id; an unknown count ranks below 0."""
 
     @abstractmethod
     def latest(self, flt: MentionFilter, limit: int = 20) -> list[Mention]:
@@ -96,7 +125,8 @@ class Backend(ABC):
 
     @abstractmethod
     def by_reach(self, flt: MentionFilter, limit: int = 10, offset: int = 0) -> list[Mention]:
-        """The widest-reaching posts first: author's followers, then newest, then id (pages by offset)."""
+        """The widest-reaching posts first: author's followers (unknown below 0), then newest, then id (pages by
+        offset)."""
 
     @abstractmethod
     def search(self, query: str, flt: MentionFilter = ANY, limit: int = 20) -> list[Mention]:

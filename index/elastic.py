@@ -28,6 +28,9 @@ from index.base import (
     Bucket,
     IndexResult,
     MentionFilter,
+    keep_known_followers,
+    reach_key,
+    retired_ids,
 )
 
 logger = logging.getLogger(__name__)
@@ -200,7 +203,36 @@ class SearchBackend(Backend):
 
     # -- writing ---------------------------------------------------------------------------------
     def upsert(self, mentions: Sequence[Mention]) -> IndexResult:
-        return self.write_docs({m.id: bodies.to_doc(m) for m in mentions})  # the last copy of an id wins
+        mentions = list({m.id: m for m in mentions}.values())  # the last copy of an id wins
+        mentions = keep_known_followers(mentions, self._known_followers([m.id for m in mentions
+                                                                         if m.author.followers is None]))
+        result = self.write_docs({m.id: bodies.to_doc(m) for m in mentions})
+        # after the writes: a failure between them leaves a copy counted twice until the next write, never none
+        self._delete(retired_ids(mentions))
+        return result
+
+    def _known_followers(self, ids: list[str]) -> dict[str, int]:
+        """The stored follower counts of these mentions, where known."""
+        if not ids:
+            return {}
+        reply = self._search({"size": len(ids), "_source": ["author.followers"], "query": {"ids": {"values": ids}}})
+        counts = {hit["_id"]: ((hit.get("_source") or {}).get("author") or {}).get("followers")
+                  for hit in reply["hits"]["hits"]}
+        return {mid: int(n) for mid, n in counts.items() if n is not None}
+
+    def _delete(self, ids: list[str]) -> None:
+        """Stored documents removed from whichever index (rolled over or not) holds them."""
+        if not ids:
+            return
+        reply = self._search({"size": len(ids), "_source": False, "query": {"ids": {"values": ids}}})
+        operations = [{"delete": {"_index": hit["_index"], "_id": hit["_id"]}} for hit in reply["hits"]["hits"]]
+        if not operations:
+            return
+        outcomes = [next(iter(item.values())) for item in self._with_retry(self._bulk_request, operations)["items"]]
+        self._dirty = True
+        if failed := [o.get("_id", "?") for o in outcomes if o.get("status", 500) >= 300 and o.get("status") != 404]:
+            logger.warning("%d replaced mentions not removed (counted twice until written again): %s", len(failed),
+                           ", ".join(failed[:5]))
 
     def write_docs(self, docs: dict[str, dict[str, Any]]) -> IndexResult:
         """The bulk path for documents already built by `es_bodies.to_doc`, keyed by mention id."""
@@ -328,11 +360,12 @@ class SearchBackend(Backend):
         ranked = reply["aggregations"]["a"]["buckets"]
         if not ranked:
             return []
-        # a shard's top `limit` by its own highest follower count holds every author of the overall top `limit`
-        line = int(ranked[-1]["followers"]["value"] or 0) if len(ranked) == limit else 0
+        # a shard's top `limit` by its own highest follower count holds every author of the overall top `limit`;
+        # with fewer authors than that, or a limit-th of no known count (null: ranked below 0), any author may
+        line = ranked[-1]["followers"]["value"] if len(ranked) == limit else None
+        at_line = [{"range": {"author.followers": {"gte": int(line)}}}] if line is not None else []
         candidates: list[str] = []
-        for b in self._composite(flt, [{"a": {"terms": {"field": "author.id"}}}], None, known,
-                                 {"range": {"author.followers": {"gte": line}}}):
+        for b in self._composite(flt, [{"a": {"terms": {"field": "author.id"}}}], None, known, *at_line):
             candidates.append(b["key"]["a"])
             if len(candidates) > budget:
                 return self._all_authors(flt, limit)
@@ -350,9 +383,11 @@ class SearchBackend(Backend):
         stats = []
         for b in buckets:
             names = b["name"]["buckets"]
-            stats.append(AuthorStat(key(b), names[0]["key"] if names else "", int(b["followers"]["value"] or 0),
+            followers = b["followers"]["value"]  # null: none of the author's posts gave a count
+            stats.append(AuthorStat(key(b), names[0]["key"] if names else "",
+                                    int(followers) if followers is not None else None,
                                     bool(b["verified"]["value"]), b["doc_count"], b["negative"]["doc_count"]))
-        return sorted(stats, key=lambda a: (-a.followers, -a.mentions, a.author_id))[:limit]
+        return sorted(stats, key=lambda a: (-reach_key(a.followers), -a.mentions, a.author_id))[:limit]
 
     def latest(self, flt: MentionFilter, limit: int = 20) -> list[Mention]:
         return self._hits({"size": limit, "query": bodies.query(flt), "sort": bodies.NEWEST_FIRST})

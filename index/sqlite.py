@@ -14,7 +14,19 @@ from crisiswatch.db import connect_sqlite, ensure_schema, transaction
 from crisiswatch.indexurl import parse_index_url
 from crisiswatch.mention import Mention
 from index import sqlite_counts
-from index.base import ANY, GROUP_FIELDS, AuthorStat, Backend, Bucket, IndexResult, MentionFilter
+from index.base import (
+    ANY,
+    GROUP_FIELDS,
+    UNKNOWN_REACH,
+    AuthorStat,
+    Backend,
+    Bucket,
+    IndexResult,
+    MentionFilter,
+    keep_known_followers,
+    reach_key,
+    retired_ids,
+)
 from index.tokenize import fts_query, segment
 
 DDL = """
@@ -25,6 +37,8 @@ CREATE TABLE IF NOT EXISTS mentions (
     created_ts REAL NOT NULL,
     author_id TEXT NOT NULL DEFAULT '',
     author_name TEXT NOT NULL DEFAULT '',
+    -- the reach sort key: UNKNOWN_REACH (-1) for a count the source did not give (null in doc); a value rather
+    -- than NULL keeps the column NOT NULL in files made before, and the covering indexes' reach walk as it is
     followers INTEGER NOT NULL DEFAULT 0,
     verified INTEGER NOT NULL DEFAULT 0,
     category TEXT,
@@ -109,17 +123,20 @@ class SQLiteBackend(Backend):
     def upsert(self, mentions: Sequence[Mention]) -> IndexResult:
         rows, brand_rows, fts_rows = [], [], []
         mentions = list({m.id: m for m in mentions}.values())  # the last copy of a repeated id wins
+        mentions = keep_known_followers(mentions, self._known_followers([m.id for m in mentions
+                                                                         if m.author.followers is None]))
         for m in mentions:
             ts = _ts(m.created_at)
-            rows.append((m.id, m.source, m.native_id, ts, m.author.id, m.author.name, m.author.followers,
+            rows.append((m.id, m.source, m.native_id, ts, m.author.id, m.author.name, reach_key(m.author.followers),
                          int(m.author.verified), m.category, m.severity, m.sentiment, m.sentiment_band,
                          json.dumps(m.to_record(), ensure_ascii=False)))
             brand_rows.extend((m.id, b, ts) for b in (m.brands or [""]))
             fts_rows.append(segment(f"{m.title} {m.text}"))
         ids = [(m.id,) for m in mentions]
+        retired = retired_ids(mentions)
         entering = [(_ts(m.created_at), m.brands, m.source, m.category, m.sentiment_band) for m in mentions]
         with transaction(self.conn) as c:
-            leaving = sqlite_counts.stored_rows(c, [m.id for m in mentions])
+            leaving = sqlite_counts.stored_rows(c, [m.id for m in mentions] + retired)
             sqlite_counts.apply(c, sqlite_counts.delta(leaving, entering))
             c.executemany(
                 "INSERT INTO mentions(id, source, native_id, created_ts, author_id, author_name, followers,"
@@ -135,7 +152,27 @@ class SQLiteBackend(Backend):
             keys = [self._text_key(c, m.id, _ts(m.created_at)) for m in mentions]
             c.executemany("DELETE FROM mention_text WHERE rowid=?", [(k,) for k in keys])
             c.executemany("INSERT INTO mention_text(rowid, body) VALUES (?,?)", zip(keys, fts_rows, strict=True))
+            self._delete(c, retired)  # their counts left with `leaving`
         return IndexResult(written=len(rows))
+
+    def _known_followers(self, ids: list[str], chunk: int = 500) -> dict[str, int]:
+        """The stored follower counts of these mentions, where known."""
+        known: dict[str, int] = {}
+        for first in range(0, len(ids), chunk):
+            part = ids[first:first + chunk]
+            known.update(self.conn.execute(f"SELECT id, followers FROM mentions WHERE id IN ({','.join('?' * len(part))})"
+                                           " AND followers != ?", [*part, UNKNOWN_REACH]).fetchall())
+        return known
+
+    @staticmethod
+    def _delete(c: sqlite3.Connection, ids: list[str]) -> None:
+        """Mentions gone with their brands and full text (the caller subtracts their counts)."""
+        for mention_id in ids:
+            c.execute("DELETE FROM mention_text WHERE rowid IN (SELECT key FROM mention_text_key WHERE mention_id=?)",
+                      (mention_id,))
+            c.execute("DELETE FROM mention_text_key WHERE mention_id=?", (mention_id,))
+            c.execute("DELETE FROM mention_brands WHERE mention_id=?", (mention_id,))
+            c.execute("DELETE FROM mentions WHERE id=?", (mention_id,))
 
     @staticmethod
     def _text_key(c: sqlite3.Connection, mention_id: str, ts: float) -> int:
@@ -280,7 +317,9 @@ class SQLiteBackend(Backend):
                f" SUM(m.sentiment_band = 'negative') AS neg"
                f" FROM mentions m{join}{where}{extra} GROUP BY m.author_id"
                f" ORDER BY followers DESC, n DESC, aid LIMIT ?")
-        return [AuthorStat(r["aid"], r["name"], r["followers"], bool(r["verified"]), r["n"], r["neg"])
+        # an author's highest known count; None when none of their posts gave one
+        return [AuthorStat(r["aid"], r["name"], r["followers"] if r["followers"] != UNKNOWN_REACH else None,
+                           bool(r["verified"]), r["n"], r["neg"])
                 for r in self.conn.execute(sql, [*params, limit]).fetchall()]
 
     def _reach_candidates(self, flt: MentionFilter, limit: int, budget: int = 20_000) -> list[str] | None:

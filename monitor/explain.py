@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from index.base import Backend, MentionFilter
+from index.base import Backend, MentionFilter, reach_key
 from index.tokenize import tokens, topic_tokens
 from monitor.detectors.emerging_terms import STOP_TERMS
 
@@ -50,7 +50,7 @@ def explain(backend: Backend, brand: str, since: datetime, until: datetime, top:
         posts = [m for m in posts if term in topic_tokens(m.text)]
     # a term surge is about every post using the term, whatever its tone; otherwise the negative ones
     focus = posts if term else [m for m in posts if m.sentiment_band == "negative"]
-    ranked = sorted(focus, key=lambda m: (-(m.influence or 0), -m.author.followers, m.id))
+    ranked = sorted(focus, key=lambda m: (-(m.influence or 0), -reach_key(m.author.followers), m.id))
     copies = Counter(m.cluster_id or m.id for m in posts)
     terms = Counter(t for m in focus for t in set(topic_tokens(m.text)) if len(t) > 1 and t not in STOP_TERMS)
     for name in (brand, *names):
@@ -76,9 +76,10 @@ def explain(backend: Backend, brand: str, since: datetime, until: datetime, top:
         "sources": sources,
         "top_terms": [t for t, _ in terms.most_common(8)],
         "top_authors": [
+            # each author's post with the highest known count (None, unknown, when none of them gave one)
             {"name": m.author.name, "followers": m.author.followers, "verified": m.author.verified}
-            for m in sorted({m.author.id: m for m in focus}.values(),
-                            key=lambda m: (-m.author.followers, m.author.id))[:top]
+            for m in sorted({m.author.id: m for m in sorted(focus, key=lambda m: reach_key(m.author.followers))
+                             }.values(), key=lambda m: (-reach_key(m.author.followers), m.author.id))[:top]
         ],
         "max_cluster_size": largest,
         "top_posts": [

@@ -94,7 +94,8 @@ def matches(playbook: Playbook, change: IncidentChange, severity: str) -> bool:
     posts = facts.get("top_posts", [])
     if t.min_mentions and facts.get("mentions", 0) < t.min_mentions:
         return False
-    if t.min_followers and max([p.get("followers", 0) for p in [*posts, *facts.get("top_authors", [])]] or [0]) \
+    # an unknown count (None) does not show that an author reaches min_followers
+    if t.min_followers and max([p.get("followers") or 0 for p in [*posts, *facts.get("top_authors", [])]] or [0]) \
             < t.min_followers:
         return False
     if t.min_cluster_size and max([p.get("cluster_size", 1) for p in posts] or [0]) < t.min_cluster_size:

@@ -246,3 +246,16 @@ def test_every_mention_source_is_read_against_the_spiders_that_bring_it():
     for spider in spiders:
         brought.setdefault(spider.source, set()).add(spider.name)
     assert {k: set(v) for k, v in SPIDERS_OF_SOURCE.items() if k != "x"} == brought
+
+
+def test_a_post_of_unknown_follower_count_says_so_in_the_alert():
+    from alerts.render import slack_blocks
+
+    # before: s.weibo.com's results give no count, and the alert said "0 粉丝" of a 2.3M-follower account
+    posts = [{"author": "数码生活观察", "verified": True, "followers": None, "text": "极光优选快递多日未到",
+              "created_at": "2025-06-14T02:05:00+00:00", "url": "https://weibo.com/1/A"},
+             {"author": "小鹿", "followers": 12, "text": "快递五天没到", "created_at": "2025-06-14T02:06:00+00:00"}]
+    message = AlertMessage(kind="incident", title="负面激增", severity="重要", brand="aurora", summary="s",
+                           facts={"top_posts": posts})
+    blob = str(slack_blocks(message))
+    assert "*数码生活观察* ✔ (粉丝数未知)" in blob and "*小鹿* (12 粉丝)" in blob and "0 粉丝" not in blob

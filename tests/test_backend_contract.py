@@ -21,7 +21,7 @@ BACKENDS = ["sqlite", "opensearch", "elasticsearch"]
 
 
 def mention(n: int, text: str, seconds: int, brands: tuple[str, ...] = ("aurora",), sentiment: float | None = 0.5,
-            author: str = "u1", followers: int = 10, source: str = "weibo", category: str | None = None,
+            author: str = "u1", followers: int | None = 10, source: str = "weibo", category: str | None = None,
             **extra) -> Mention:
     return Mention(source=source, native_id=str(n), text=text, created_at=T0 + timedelta(seconds=seconds),
                    brands=list(brands), sentiment=sentiment, category=category,
@@ -138,6 +138,46 @@ def test_top_authors_by_reach_then_mentions_then_id(backend):
     assert [a.author_id for a in backend.top_authors(MentionFilter(brand="aurora"), limit=2)] == ["u3", "u2"]
 
 
+def test_an_unknown_follower_count_reads_back_as_none_and_ranks_below_zero(backend):
+    # s.weibo.com's results give no count: u5 is known only from them, u1 from both, u0 has none at all
+    backend.upsert([mention(8, "极光优选的快递又丢了", 400, sentiment=0.1, author="u5", followers=None),
+                    mention(9, "极光优选退款还没到", 410, author="u5", followers=None),
+                    mention(10, "极光优选仓库爆仓了", 420, author="u1", followers=None),
+                    mention(11, "极光优选新品不错", 430, author="u0", followers=0)])
+    assert backend.get(DATA[0].id).author.followers == 50 and backend.get(mention(8, "x", 0).id).author.followers is None
+    ranked = [(a.author_id, a.followers, a.mentions) for a in backend.top_authors(MentionFilter())]
+    assert ranked == [("u3", 900, 1), ("u1", 60, 3), ("u2", 50, 2), ("u4", 5, 1), ("u0", 0, 1), ("u5", None, 2)]
+    # the limit-th author known, then unknown: the walk from the most followed finds the same authors
+    assert [a.author_id for a in backend.top_authors(MentionFilter(), limit=5)] == [r[0] for r in ranked[:5]]
+    assert [a.author_id for a in backend.top_authors(MentionFilter(), limit=6)] == [r[0] for r in ranked]
+    # the posts of unknown reach come after every known one, 0 included, newest first among them
+    widest = [m.native_id for m in backend.by_reach(MentionFilter(), limit=20)]
+    assert widest[-3:] == ["10", "9", "8"] and widest.index("11") < widest.index("10")
+
+
+def test_a_post_read_again_without_a_follower_count_keeps_the_one_it_had(backend):
+    # read from the JSON API with its count, then from s.weibo.com's results, which show none
+    backend.upsert([mention(30, "极光优选快递丢了", 600, author="big", followers=2_300_000)])
+    again = mention(30, "极光优选快递丢了，已投诉", 600, author="big", followers=None)
+    unknown = mention(31, "极光优选退款慢", 610, author="small", followers=None)
+    backend.upsert([again, unknown])
+    assert backend.get(again.id).author.followers == 2_300_000 and backend.get(again.id).text.endswith("已投诉")
+    assert backend.get(unknown.id).author.followers is None
+    assert backend.top_authors(MentionFilter())[0].followers == 2_300_000
+
+
+def test_a_mention_that_replaces_an_older_id_of_its_post_leaves_one_copy(backend):
+    # an X post stored under its edited version's id by an older release, read again under its first id
+    old = mention(20, "极光优选的台灯坏了", 500, source="x", author="u9")
+    backend.upsert([old])
+    assert backend.count() == len(DATA) + 1
+    again = mention(21, "极光优选的台灯坏了，客服不管", 500, source="x", author="u9", replaces=[old.id, "never-stored"])
+    backend.upsert([again])
+    assert backend.count() == len(DATA) + 1 and backend.get(old.id) is None
+    assert [m.native_id for m in backend.search("台灯")] == ["21"]
+    assert sum(b.count for b in backend.counts_over_time(MentionFilter(source="x"), 900)) == 1
+
+
 def test_latest_newest_first_ties_by_id(backend):
     latest = backend.latest(MentionFilter(), limit=4)
     tied = sorted([DATA[5].id, DATA[6].id], reverse=True) + sorted([DATA[3].id, DATA[4].id], reverse=True)
@@ -180,7 +220,7 @@ def random_mentions(count: int, seed: int) -> list[Mention]:
         out.append(mention(
             n, "".join(rng.sample(words, 3)) + f" 第{n}条", rng.randint(0, 6 * 3600), brands=brands,
             sentiment=rng.choice([None, rng.random()]), author=f"u{rng.randint(0, 40)}",
-            followers=rng.choice([0, 10, 100, 5000]), source=rng.choice(["weibo", "jd", "tousu_sina"]),
+            followers=rng.choice([None, 0, 10, 100, 5000]), source=rng.choice(["weibo", "jd", "tousu_sina"]),
             category=rng.choice([None, *CATEGORIES[:4]]), severity=rng.choice([None, *SEVERITIES]),
             cluster_id=rng.choice([None, "story-a", "story-b", f"own-{n}"])))
     return out

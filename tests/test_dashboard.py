@@ -489,3 +489,16 @@ def test_a_dissatisfied_回访_in_the_console_sends_the_case_back_or_closes_it_w
         t = tickets.require(t.id)
         assert (t.status, t.score, t.reopened) == (status, 2, 0 if close_reason else 1)
         assert "工单重新打开" in agent.get(url, timeout=10).text if not close_reason else t.closed_at is not None
+
+
+def test_an_unknown_follower_count_is_null_in_the_api_and_said_on_the_page(site, base):
+    # s.weibo.com's results give no follower count: the API says null (not 0), the page says it is unknown
+    post = fresh_mention(site.now - timedelta(minutes=5), 77, "极光优选的快递丢件了，客服一直不回")
+    post = post.model_copy(update={"source": "x", "author": post.author.model_copy(update={"followers": None})})
+    site.index([post])
+    s = login(base, "viv")
+    data = s.get(f"{base}/api/overview", params={"brand": "aurora", "range": "24h", "source": "x"}, timeout=20).json()
+    assert [(a["author_id"], a["followers"]) for a in data["authors"]] == [("f77", None)]
+    assert [(p["id"], p["followers"]) for p in data["negative_posts"]] == [(post.id, None)]
+    page = s.get(f"{base}/mentions/{post.id}", timeout=10).text
+    assert "粉丝数未知" in page and "None" not in page

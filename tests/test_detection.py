@@ -101,3 +101,20 @@ def test_explanation_counts_copies_of_the_same_story(config):
     facts = explain(backend, "aurora", since=T0, until=T0 + timedelta(minutes=5))
     assert facts["max_cluster_size"] == 7
     assert all(p["cluster_size"] == 7 for p in facts["top_posts"])
+
+
+
+def test_an_author_of_unknown_follower_count_is_ranked_and_said_as_unknown(config):
+    from monitor.explain import explain
+
+    backend = open_backend(config.index.url)
+    # s.weibo.com's results give no follower count: the facts crashed on sorting None before
+    backend.upsert([
+        Mention(source="weibo", native_id=f"html{i}", text=f"极光优选的快递丢了第{i}次", brands=["aurora"],
+                created_at=T0 + timedelta(seconds=i), sentiment=0.05,
+                author={"id": f"h{i}", "name": f"n{i}", "followers": followers})
+        for i, followers in enumerate([None, 0, 300, None])
+    ])
+    facts = explain(backend, "aurora", since=T0, until=T0 + timedelta(minutes=5), top=4)
+    assert [(a["name"], a["followers"]) for a in facts["top_authors"]] == [
+        ("n2", 300), ("n1", 0), ("n0", None), ("n3", None)]

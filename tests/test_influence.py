@@ -87,3 +87,17 @@ def test_typical_accounts_fall_into_sensible_bands():
 )
 def test_reach_band_edges(score, band):
     assert reach_band(score) == band
+
+
+def test_an_unknown_follower_count_is_scored_from_what_is_known_not_as_zero():
+    # s.weibo.com's results show no follower count: a verified account's post with 1,000 reposts scored as
+    # an account with 0 followers (30, 中); from its verified flag and engagement it is 高
+    assert reach_band(influence(0, True, 1_000, 0, 0)) == "中"
+    assert reach_band(influence(None, True, 1_000, 0, 0)) == "高"
+    for p in all_points():
+        known = {k: v for k, v in p.items() if k != "followers"}
+        unknown = influence(None, **known)
+        assert influence(0, **known) <= unknown <= 100.0, p
+        # nothing known beyond the post itself: nothing to scale up
+        if not (p["verified"] or p["reposts"] or p["comments"] or p["likes"] or p["cluster_size"] > 1):
+            assert unknown == 0.0

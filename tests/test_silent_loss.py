@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from crawlers.health import source_health
 from crawlers.pipelines import IndexPipeline
 from crawlers.replay import ReplayServer
 from crawlers.sanitize import MAX_TEXT
 from crawlers.spiders.weibo_search import WeiboSearchSpider
+from crisiswatch.db import connect
 from tests import realsize
 from tests.replay_crawl import Clock, crawl, rows, run_crawl, scenario, write_config
 from tests.test_realsize import crawl_path, downloaded
@@ -62,6 +64,11 @@ def test_a_pile_on_deeper_than_max_pages_is_read_on_by_the_next_crawl_not_skippe
         assert capped.returncode == 0, capped.stderr[-2000:]
         assert f"{QUERY!r} has more new posts than 2 pages hold" in capped.stderr
         assert rows(db, "SELECT reason FROM crawl_runs ORDER BY id DESC LIMIT 1") == [("capped",)]
+        # a newest-first list: what the next crawl does about it, in the crawl's line and in status
+        assert "1 query stopped at max_pages 2 (1 newest first: the next crawl reads down to its mark again)" in (
+            capped.stdout), capped.stdout
+        (health,) = [h for h in source_health(connect(db)) if h.source == "weibo_search"]
+        assert f"stopped at max_pages 2: {QUERY!r} newest first: its mark stays" in health.reason, health.reason
         assert sum("又出事了" in t for t in stored_texts(db).values()) < 60
         crawl(cfg, "weibo_search")  # the next crawl reads on down to the mark the capped one kept
     assert sum("又出事了" in t for t in stored_texts(db).values()) == 60, "the posts past page 2 were skipped"

@@ -206,6 +206,23 @@ def test_keyword_search_is_listed_by_relevance_so_the_mark_never_stops_it(tmp_pa
     assert not [t for t in texts if "code-red" in t or "span>" in t] and any(f'"cotitle": "{BRAND}"' in t for t in texts)
 
 
+def test_a_keyword_search_capped_at_max_pages_says_the_next_crawl_starts_at_page_1_again(tmp_path):
+    """Before: the crawl said the next one "reads on toward" the mark, which a list ranked by relevance never
+    does: the next crawl starts at page 1 again, and the complaints past the cap wait until they rank higher."""
+    scenario = load_scenario(str(small_scenario(tmp_path)))
+    assert sum(1 for p in scenario.posts if p.source == "tousu_sina") > 10  # more than one page
+    with ReplayServer(scenario) as server:
+        capped = _crawl_keyword(tmp_path, server, "--max-pages", "1")
+    assert capped.returncode == 0 and len(capped.requests) == 1, capped.stdout + capped.stderr[-2000:]
+    ranked = "ranked by relevance or likes: the next crawl starts at page 1 again"
+    assert (f"1 query stopped at max_pages 1 (1 {ranked}, posts past the cap out of reach until they rank higher)"
+            in capped.stdout), capped.stdout
+    assert f"{BRAND!r} has more posts than 1 pages hold" in capped.stderr and ranked in capped.stderr
+    assert "reads on" not in capped.stdout + capped.stderr
+    health = {h.source: h for h in source_health(connect(tmp_path / "cw.db"))}["tousu_sina"]
+    assert health.status == "ok" and f"stopped at max_pages 1: {BRAND!r} {ranked}" in health.reason, health.reason
+
+
 def test_a_refused_signature_blocks_the_source_as_gated(tmp_path):
     """Before: 签名错误 (the site's web app changed its salt) was an unreadable page: status layout-changed."""
     with ReplayServer(load_scenario(str(small_scenario(tmp_path)))) as server:

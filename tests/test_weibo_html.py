@@ -61,6 +61,7 @@ def test_card_fields():
     assert first.text.endswith("我们已联系平台求证。") and "#极光优选物流#" in first.text
     assert "展开" not in first.text and "收起" not in first.text
     assert first.author.id == "1880000001" and first.author.name == "数码生活观察" and first.author.verified
+    assert first.author.followers is None  # the card shows no follower count: unknown, not 0
     assert first.engagement.reposts == 35 and first.engagement.comments == 12_000 and first.engagement.likes == 21_000
     assert first.url == "https://weibo.com/1880000001/CurL0ng01" and first.extra["source"] == "iPhone客户端"
     assert second.text == "极光优选的客服今天终于接通了 [doge]" and not second.author.verified
@@ -270,3 +271,31 @@ def test_times_printed_without_a_space(text, expected):
     from crawlers.normalize import parse_time
 
     assert parse_time(text, NOW) == expected
+
+
+def test_an_author_read_from_the_html_search_has_an_unknown_follower_count_not_zero(tmp_path):
+    from crawlers.replay import ReplayServer
+    from index import open_backend
+    from index.base import MentionFilter
+    from monitor.enrich.influence import influence
+    from tests.replay_crawl import crawl, rows, scenario, write_config
+
+    anchor = datetime.now(UTC).replace(microsecond=0)
+    big = {"id": 1880000001, "name": "数码生活观察", "followers": 2300000, "verified": True}
+    sc = scenario(anchor, [{"at": "29h", "author": big, "reposts": 1000, "comments": 0, "likes": 0,
+                            "text": "【曝光】极光优选快递多日未到、虚假签收，客服电话打不通"}], crowd_rate=1)
+    db = tmp_path / "cw.db"
+    with ReplayServer(sc, page_size=20) as server:
+        cfg = write_config(tmp_path, "weibo_search", server.base_url, {"weibo_search": ["极光优选"]})
+        crawl(cfg, "weibo_search", "-a", "mode=html", "--since", (anchor - timedelta(hours=2)).isoformat())
+    [(doc,)] = rows(db, "SELECT doc FROM mentions WHERE author_id = '1880000001'")
+    stored = Mention.from_stored(doc)
+    # before: 0 followers, and an influence of a fresh account's (30) for a verified account with 2.3M
+    assert stored.author.followers is None and stored.author.verified
+    assert stored.influence == pytest.approx(influence(None, True, 1000, 0, 0)) and stored.influence > 50
+    backend = open_backend(f"sqlite:///{db}")
+    try:
+        author = next(a for a in backend.top_authors(MentionFilter(), limit=50) if a.author_id == "1880000001")
+        assert author.followers is None
+    finally:
+        backend.close()

@@ -121,7 +121,7 @@ def test_what_x_left_out_of_a_page_is_said(config, client, caplog):
     assert "X left out 2 authors or referenced tweets (User has been suspended: [7199].; Could not find tweet" in line
     assert result.left_out == 2
     reply = docs(config)["1934000000000000108"]
-    assert reply["author"] == {"id": "7199", "name": "", "followers": 0, "verified": False}
+    assert reply["author"] == {"id": "7199", "name": "", "followers": None, "verified": False}  # unknown, not 0
 
 
 def edited(tweet_id: str, history: list[str], text: str) -> str:
@@ -149,6 +149,31 @@ def test_an_edited_post_replaces_its_first_version(config, client):
     assert list(found) == [first]
     assert found[first]["text"] == "BrandX lost my parcel and will not refund it"
     assert found[first]["url"].endswith(f"/status/{second}") and found[first]["extra"]["tweet_id"] == second
+
+
+@responses.activate
+def test_an_edit_stored_under_its_own_id_by_an_older_release_is_one_post_when_read_again(config, client):
+    from crawlers.x.tweets import page_items
+    from crisiswatch.mention import Mention
+    from index import open_backend
+    from index.base import MentionFilter
+
+    first, second = "1934000000000000120", "1934000000000000125"
+    # before edits were keyed by their first id, the edited version was stored under its own id
+    earlier = json.loads(edited(second, [first, second], "BrandX lost my parcel"))
+    stored = Mention.model_validate({**page_items(earlier["data"], None, query=QUERY)[0], "native_id": second})
+    backend = open_backend(config.index.url)
+    backend.upsert([stored])
+    responses.get(RECENT, body=edited(second, [first, second], "BrandX lost my parcel and will not refund it"),
+                  content_type="application/json")
+    collector.search(client, config, QUERY)
+    # before: the old row stayed beside the new one (native_id first), and the post was counted twice
+    assert list(docs(config)) == [first]
+    assert backend.count() == 1 and backend.search("refund")[0].native_id == first
+    assert backend.search("parcel") == backend.search("refund")  # the old row's words went with it
+    day = MentionFilter(since=datetime(2025, 6, 14, tzinfo=UTC), until=datetime(2025, 6, 15, tzinfo=UTC))
+    assert sum(b.count for b in backend.counts_over_time(day, 3600)) == 1  # the pre-aggregated counts too
+    backend.close()
 
 
 USAGE_CAPPED = {"account_id": "1", "product_name": "standard-basic", "title": "UsageCapExceeded", "period": "Monthly",
@@ -291,3 +316,52 @@ def test_a_stream_whose_token_is_refused_ends_instead_of_reconnecting_for_ever(t
     assert main(["--config", str(write_config(tmp_path)), "collect", "x", "--stream"]) == 1
     assert capsys.readouterr().err.splitlines() == [
         "x stream: X: X refused the bearer token (HTTP 401): create a new one"]
+
+
+@responses.activate
+def test_a_stream_at_the_usage_cap_ends_in_one_line_gated_and_exit_1(tmp_path, monkeypatch, capsys):
+    import tweepy.streaming
+
+    from crawlers.health import source_health
+    from crisiswatch.cli import main
+
+    def no_more(seconds):  # before: tweepy reconnected 60 s to 320 s apart, all month, saying only "HTTP error: 429"
+        raise AssertionError(f"reconnecting at the usage cap (waiting {seconds} s)")
+
+    monkeypatch.setattr(tweepy.streaming, "sleep", no_more)
+    monkeypatch.setenv("X_BEARER_TOKEN", "cli-bearer")
+    responses.get(RULES, json={"data": [{"id": "1800000000000000001", "value": QUERY, "tag": "brandx"}],
+                               "meta": {"sent": "2025-06-14T04:00:00.000Z", "result_count": 1}})
+    responses.get(STREAM, status=429, json=USAGE_CAPPED)
+    assert main(["--config", str(write_config(tmp_path)), "collect", "x", "--stream"]) == 1
+    why = ("X: X's usage cap is reached (HTTP 429: Usage cap exceeded: Monthly product cap): nothing more is read"
+           " until it resets or the plan allows more")
+    assert capsys.readouterr().err.splitlines() == [f"x stream: {why}"]
+    health = {h.source: h for h in source_health(connect(make_config(tmp_path).state_store))}["x"]
+    assert (health.status, health.reason) == ("gated", why)
+
+
+TOO_MANY_CONNECTIONS = {"title": "ConnectionException", "connection_issue": "TooManyConnections",
+                        "detail": "This stream is currently at the maximum allowed connection limit.",
+                        "type": "https://api.twitter.com/2/problems/streaming-connection"}
+
+
+@responses.activate
+def test_a_stream_at_its_connection_limit_backs_off_and_says_so_once(config, monkeypatch, caplog):
+    import tweepy.streaming
+
+    waits: list[float] = []
+    monkeypatch.setattr(tweepy.streaming, "sleep", waits.append)
+    # another client holds the app's one connection for two tries, then lets go
+    responses.get(STREAM, status=429, json=TOO_MANY_CONNECTIONS)
+    responses.get(STREAM, status=429, json=TOO_MANY_CONNECTIONS)
+    responses.get(STREAM, body=(FIXTURES / "x" / "stream_lines.ndjson").read_bytes(), content_type="application/json")
+    with caplog.at_level(logging.WARNING), PipelineFeed(config, "x") as feed:
+        stream = MentionStream("test-bearer", feed, max_tweets=3)
+        stream.run()
+    assert stream.refused is None and stream.received == 3 and waits == [60, 120]  # tweepy's backoff, kept
+    # before: tweepy's two lines at each retry ("Stream encountered HTTP error: 429", then the reply's text)
+    said = [r.getMessage() for r in caplog.records if "429" in r.getMessage() or "HTTP error" in r.getMessage()]
+    assert said == ["X stream: HTTP 429 (This stream is currently at the maximum allowed connection limit.):"
+                    " reconnecting with tweepy's backoff, 60 s doubling to 320 s; said once until a connection"
+                    " succeeds"], said

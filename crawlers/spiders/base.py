@@ -16,6 +16,17 @@ from crawlers.normalize import china_time
 from crawlers.state import CrawlState
 from crawlers.wiring import crawler_config, state_connection
 
+# What a query stopped at max_pages leaves for the next crawl, by the kind of list it is (`within_max_pages`).
+# Every crawl starts again at page 1: a newest-first list whose mark stays is read down to it again, but a
+# list ranked by relevance or likes (黑猫投诉's keyword search, Weibo's hotflow) puts the same top posts on
+# page 1 again, so the posts past the cap wait until they rank higher, whatever the mark.
+CAP_OUTCOMES = {
+    "marked": "newest first: its mark stays, the next crawl reads down to it again",
+    "ranked": "ranked by relevance or likes: the next crawl starts at page 1 again, the posts past the cap are out"
+              " of reach until they rank higher",
+    "first": "a first crawl (no mark yet): the older posts are not read",
+}
+
 
 class MentionSpider(scrapy.Spider):
     """Base for spiders that yield Mention-shaped dicts for (brand, query) targets.
@@ -46,6 +57,7 @@ class MentionSpider(scrapy.Spider):
         self.lost_posts: list[tuple[str, str, str]] = []
         # queries with more new posts than `max_pages` pages hold: their marks stay too (`within_max_pages`)
         self.capped: set[str] = set()
+        self.capped_kinds: dict[str, str] = {}  # query -> its CAP_OUTCOMES kind, for the crawl's line and status
         # `crisiswatch sources check` runs each spider as a probe: first pages only, no long texts or
         # detail pages, no health events but what it finds per target (crawlers/probe.py)
         self.probe = str(probe).lower() in ("1", "true", "yes")
@@ -184,20 +196,38 @@ class MentionSpider(scrapy.Spider):
         """Whether a query with more pages may read the next one, after `pages_read` of them.
 
         At `max_pages` a query whose mark lies further back leaves new posts unread (a pile-on faster than the
-        schedule): counted, said once per query, and its mark stays, so the next crawl reads on toward it
+        schedule): counted, said once per query, and its mark stays, so the next crawl reads down to it again
         instead of skipping what lies between. A first crawl, with no mark yet, reads as deep as it may by
-        design; it is counted, and its mark moves. A list that is not newest first (Weibo's hotflow, sorted
-        by likes) may hold new posts on any page: a cap leaves some unread whatever the mark, so it is
-        always capped."""
+        design; it is counted, and its mark moves. A list that is not newest first (黑猫投诉's keyword search
+        by relevance, Weibo's hotflow by likes) may hold new posts on any page: a cap leaves some unread
+        whatever the mark, so it is always capped, and said as what it is: the next crawl starts at page 1
+        again, and those posts are out of reach until they rank higher (CAP_OUTCOMES)."""
         if pages_read < self.max_pages:
             return True
         self.crawler.stats.inc_value("crisiswatch/pages_capped")
         self.crawler.stats.set_value("crisiswatch/max_pages", self.max_pages)
-        if (self.mark_for(query) is not None or not newest_first) and query not in self.capped:
+        if query in self.capped_kinds:
+            return False
+        kind = "ranked" if not newest_first else "marked" if self.mark_for(query) is not None else "first"
+        self.capped_kinds[query] = kind
+        self.crawler.stats.inc_value(f"crisiswatch/capped_{kind}")
+        if kind != "first":
             self.capped.add(query)
-            self.logger.warning("%s: %r has more new posts than %d pages hold (the last read: %s); its mark stays,"
-                                " the next crawl reads on toward it", self.name, query, self.max_pages, url)
+            self.logger.warning("%s: %r has more %sposts than %d pages hold (the last read: %s); %s", self.name,
+                                query, "new " if kind == "marked" else "", self.max_pages, url, CAP_OUTCOMES[kind])
         return False
+
+    def capped_outcome(self) -> str:
+        """One line for status: the queries stopped at max_pages whose lists held more, by what the next crawl
+        does about them."""
+        parts = []
+        for kind in ("marked", "ranked"):
+            queries = [q for q, k in self.capped_kinds.items() if k == kind]
+            if queries:
+                named = ", ".join(repr(q) for q in queries[:3]) + (f" and {len(queries) - 3} more" if len(queries) > 3
+                                                                   else "")
+                parts.append(f"{named} {CAP_OUTCOMES[kind]}")
+        return f"stopped at max_pages {self.max_pages}: " + "; ".join(parts)
 
     @property
     def lost_queries(self) -> set[str]:

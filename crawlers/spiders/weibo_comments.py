@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import scrapy
 
 from crawlers.jsonp import response_json
-from crawlers.normalize import parse_count, parse_time
+from crawlers.normalize import follower_count, parse_count, parse_time
 from crawlers.spiders.base import MentionSpider
 from crawlers.spiders.weibo_replies import WeiboRepliesMixin
 from crawlers.weibo import WEIBO_SETTINGS, empty_list, incomplete, refusal
@@ -27,7 +27,7 @@ def comment_item(comment: dict, *, mid: str, brand: str = "") -> dict[str, Any]:
         "url": f"https://m.weibo.cn/detail/{mid}?cid={cid}",
         "text": comment.get("text") or "",
         "author": {"id": str(user.get("id", "")), "name": user.get("screen_name", ""),
-                   "followers": parse_count(user.get("followers_count")), "verified": bool(user.get("verified"))},
+                   "followers": follower_count(user.get("followers_count")), "verified": bool(user.get("verified"))},
         "engagement": {"likes": parse_count(comment.get("like_count", comment.get("like_counts"))),
                        "comments": parse_count(comment.get("total_number"))},
         "parent_id": mention_id("weibo", mid),

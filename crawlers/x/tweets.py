@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crawlers.normalize import parse_time
+from crawlers.normalize import follower_count, parse_time
 from crisiswatch.mention import mention_id
 
 # note_tweet: a post longer than 280 characters comes with `text` cut short and its whole text there
@@ -62,6 +62,14 @@ def first_id(tweet: dict) -> str:
     return str(history[0] if history else tweet.get("id") or "")
 
 
+def earlier_keys(tweet: dict) -> list[str]:
+    """The mention ids an edited post may already be stored under: before edits were keyed by their first id,
+    each version read was stored under its own tweet id. Writing the post removes them (Mention.replaces), so a
+    post read again after that change is one row, not two."""
+    first = first_id(tweet)
+    return [mention_id("x", str(tid)) for tid in tweet.get("edit_history_tweet_ids") or [] if str(tid) != first]
+
+
 def page_items(tweets: list, includes: dict | None, *, query: str = "", brands: list[str] | None = None,
                rules: list[str] | None = None) -> list[dict[str, Any]]:
     """A page's (or a stream line's) tweets as items, each retweeted or quoted original after its post as a
@@ -104,7 +112,8 @@ def tweet_item(tweet: Any, users: dict[str, dict], *, query: str = "", brands: l
         "native_id": first_id(t),
         "url": f"https://x.com/{username or 'i/web'}/status/{t.get('id')}",
         "author": {"id": author_id, "name": user.get("name") or username,
-                   "followers": int((user.get("public_metrics") or {}).get("followers_count") or 0),
+                   # unknown (None) for an author X left out of includes.users, not 0
+                   "followers": follower_count((user.get("public_metrics") or {}).get("followers_count")),
                    # a blue check is bought (verified is true for it too): only X's own verification counts
                    "verified": verified_type in VERIFIED_TYPES if verified_type else False},
         "engagement": {"reposts": int(metrics.get("retweet_count") or 0) + int(metrics.get("quote_count") or 0),
@@ -112,6 +121,7 @@ def tweet_item(tweet: Any, users: dict[str, dict], *, query: str = "", brands: l
                        "likes": int(metrics.get("like_count") or 0)},
         "query": query,
         "brands": list(brands or []),
+        "replaces": earlier_keys(t),
         "extra": {k: v for k, v in {
             "username": username, "lang": t.get("lang"), "conversation_id": t.get("conversation_id"),
             "referenced": [{"type": r.get("type"), "id": r.get("id")} for r in refs],

@@ -87,7 +87,7 @@ def summary_line(source: str, s: dict) -> str:
                if s.get("crisiswatch/replies_unread") else "")
             # queries with more pages than max_pages: said here, not only in the log
             + (f" · {_queries(s['crisiswatch/pages_capped'])} stopped at max_pages {s.get('crisiswatch/max_pages')}"
-               if s.get("crisiswatch/pages_capped") else "")
+               + _cap_outcomes(s) if s.get("crisiswatch/pages_capped") else "")
             # lists taken to be newest first that showed otherwise: no stop at the mark for them
             + (f" · {_queries(s['crisiswatch/not_newest_first'])} not listed newest first (read on, not stopped at"
                " the mark)" if s.get("crisiswatch/not_newest_first") else "")
@@ -96,6 +96,19 @@ def summary_line(source: str, s: dict) -> str:
                " reach)" if s.get("crisiswatch/site_page_limit") else "")
             + (f" · BLOCKED: {s['crisiswatch/blocked']}" if s.get("crisiswatch/blocked") else "")
             + (f" · FAILED: {failed}" if failed else ""))
+
+
+# what the next crawl does about a capped query, by the kind of list (crawlers.spiders.base.CAP_OUTCOMES)
+_NEXT_CRAWL = {"marked": "newest first: the next crawl reads down to its mark again",
+               "ranked": "ranked by relevance or likes: the next crawl starts at page 1 again, posts past the cap"
+                         " out of reach until they rank higher",
+               "first": "first crawl: older posts not read"}
+
+
+def _cap_outcomes(s: dict) -> str:
+    parts = [f"{s[f'crisiswatch/capped_{kind}']} {text}" for kind, text in _NEXT_CRAWL.items()
+             if s.get(f"crisiswatch/capped_{kind}")]
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def _queries(n: int) -> str:

@@ -43,6 +43,8 @@ TEXT: dict[str, dict[str, str]] = {
     "terms": {"zh": "热词", "en": "Trending terms"},
     "latest_negative": {"zh": "最新负面", "en": "Latest negative posts"},
     "followers": {"zh": "粉丝", "en": "Followers"},
+    # the source gave no count (s.weibo.com's results): not 0
+    "followers_unknown": {"zh": "粉丝数未知", "en": "followers unknown"},
     "posts": {"zh": "帖子", "en": "Posts"},
     "live": {"zh": "实时", "en": "Live"},
     "offline": {"zh": "连接中断，重连中…", "en": "Disconnected, retrying…"},

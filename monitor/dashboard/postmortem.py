@@ -25,6 +25,11 @@ def _source(name: str) -> str:
     return SOURCE_LABELS["zh"].get(name, name)
 
 
+def _followers(count: int | None, unit: str = " followers") -> str:
+    """'2,300,000 followers', or 'followers unknown' for a source that gave no count (not 0)."""
+    return "followers unknown" if count is None else f"{count:,}{unit}"
+
+
 @dataclass(frozen=True)
 class Moment:
     key: str
@@ -83,7 +88,7 @@ def build_postmortem(service: IncidentPageService, incident_id: int, now: dateti
         *([Moment("dismissed", "误报 dismissed as a false alarm", datetime.fromisoformat(inc.dismissed["at"]),
                   f"{inc.dismissed['by']}: {inc.dismissed['reason']}")] if inc.dismissed else []),
         *([Moment("widest", "最广传播 widest-reaching post", widest.created_at,
-                  f"{_source(widest.source)} @{widest.author.name} ({widest.author.followers:,} followers)")]
+                  f"{_source(widest.source)} @{widest.author.name} ({_followers(widest.author.followers)})")]
           if widest is not None else []),
     ]
     moments.sort(key=lambda m: (m.at is None, m.at or now))
@@ -155,7 +160,7 @@ def render_markdown(report: dict) -> str:
                                         or "—"), "", "## 传播最广 widest-reaching posts", ""]
     for p in s["top_posts"]:
         out.append(f"- {local_time(p['created_at'], zone)} · {_source(p['source'])} · "
-                   f"{_md(p['author'])} ({p['followers']:,} followers): {_md(p['text'][:140])}")
+                   f"{_md(p['author'])} ({_followers(p['followers'])}): {_md(p['text'][:140])}")
     out += ["", "## 时间线 timeline", ""]
     for e in report["timeline"]:
         repeats = f" (×{e['count']})" if e.get("count", 1) > 1 else ""
@@ -212,7 +217,7 @@ def render_html(report: dict) -> str:
     esc = html.escape
     rows = "".join(f"<tr><th>{esc(m.label)}</th><td>{local_time(m.at, zone, empty='—')}</td><td>{esc(m.note)}</td></tr>"
                    for m in report["moments"])
-    posts = "".join(f"<li><b>{esc(p['author'])}</b> ({p['followers']:,}) · {esc(_source(p['source']))}"
+    posts = "".join(f"<li><b>{esc(p['author'])}</b> ({_followers(p['followers'], unit='')}) · {esc(_source(p['source']))}"
                     f" · {local_time(p['created_at'], zone)}<br>{esc(p['text'])}</li>" for p in s["top_posts"])
     events = "".join(f"<li><time>{local_time(e['at'], zone)}</time> {esc(e['text'])}"
                      f"{' ×' + str(e['count']) if e.get('count', 1) > 1 else ''}</li>" for e in report["timeline"])

@@ -11,6 +11,12 @@ post to new audiences, comments next (they keep it in feeds), likes least.  The 
 size is how many near-duplicate copies exist (see ``neardup``): copy-paste campaigns amplify
 reach beyond any single account.  Every term is non-decreasing in its input, so the score is
 monotone in every argument; negative inputs are treated as 0.
+
+An unknown follower count (None: s.weibo.com's result cards show none) is not 0 followers: scored as 0, a
+2.3M-follower account read from the HTML search ranked with a fresh account.  Its score comes from what
+is known instead: the verified, engagement and copies terms, scaled from their 55 points to the whole
+100, as if the account's reach were as high as those put it.  A verified account with 1,000 reposts then
+scores 55 (高) where 0 followers gave it 30, and the same post by a known 2.3M-follower account 66.
 """
 
 from __future__ import annotations
@@ -33,24 +39,28 @@ def _sat(value: float, decades: float) -> float:
 
 
 def influence(
-    followers: int,
+    followers: int | None,
     verified: bool,
     reposts: int,
     comments: int,
     likes: int,
     cluster_size: int = 1,
 ) -> float:
-    """Log-scaled influence in [0, 100]; see the module docstring for the formula."""
-    followers, reposts, comments, likes = (max(0, int(x or 0)) for x in (followers, reposts, comments, likes))
+    """Log-scaled influence in [0, 100]; see the module docstring for the formula. `followers` None: the
+    count is unknown, and the score comes from the other terms alone (see the module docstring)."""
+    reposts, comments, likes = (max(0, int(x or 0)) for x in (reposts, comments, likes))
     cluster_size = max(1, int(cluster_size or 1))
     engagement = 3 * reposts + 2 * comments + likes
-    score = (
-        _W_REACH * _sat(followers, _FOLLOWER_DECADES)
-        + (_W_VERIFIED if verified else 0.0)
+    known = (
+        (_W_VERIFIED if verified else 0.0)
         + _W_ENGAGE * _sat(engagement, _ENGAGE_DECADES)
         # log10(1 + (n - 1)) so a single post (n = 1) contributes nothing.
         + _W_CLUSTER * _sat(cluster_size - 1, _CLUSTER_DECADES)
     )
+    if followers is None:
+        score = known * 100.0 / (100.0 - _W_REACH)
+    else:
+        score = _W_REACH * _sat(max(0, int(followers)), _FOLLOWER_DECADES) + known
     return max(0.0, min(100.0, score))
 
 

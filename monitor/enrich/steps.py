@@ -209,7 +209,9 @@ class InfluenceStep:
             )
             if m.complaint and m.influence >= self.VIRAL and severity_rank(m.severity) < 2:
                 m.severity = SEVERITIES[1]
-                m.severity_reasons.append(f"影响力 {m.influence:.0f}/100（大V或广泛传播）→ 重要")
+                # an unknown follower count is said: the grade then rests on the verified flag and engagement
+                basis = "，粉丝数未知，按认证与互动估算" if m.author.followers is None else ""
+                m.severity_reasons.append(f"影响力 {m.influence:.0f}/100（大V或广泛传播{basis}）→ 重要")
 
 
 STEPS: dict[str, Callable[[Config, StateConnection | None], EnrichStep]] = {

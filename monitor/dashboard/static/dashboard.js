@@ -159,7 +159,9 @@
       link.href = "/mentions?" + new URLSearchParams({ q: a.name || a.author_id, ...viewParams(d) });
       name.appendChild(link);
       if (a.verified) name.appendChild(el("span", "v", "V"));
-      tr.append(name, el("td", "num", a.followers.toLocaleString(locale)), el("td", "num", a.mentions),
+      // null: the source gave no count (not 0)
+      tr.append(name, el("td", "num", a.followers === null ? T("unknown") : a.followers.toLocaleString(locale)),
+        el("td", "num", a.mentions),
         el("td", "num neg", a.negative));
       return tr;
     }));
@@ -177,7 +179,8 @@
     a.href = "/mentions/" + encodeURIComponent(p.id);
     const head = el("div", "meta");
     head.append(el("b", null, p.author || "—"), el("span", "muted",
-      ` · ${p.followers.toLocaleString(locale)} ${T("followers")} · ${L.sources[p.source] || p.source}` +
+      ` · ${p.followers === null ? T("followers_unknown") : p.followers.toLocaleString(locale) + " " + T("followers")}` +
+      ` · ${L.sources[p.source] || p.source}` +
       ` · ${fmtTime.format(new Date(p.created_at))}`));
     if (p.severity) head.appendChild(el("span", "sev sev-" + p.severity, p.severity));
     if (p.lang) {
