@@ -62,6 +62,16 @@ class SourceHealth:
     via: str          # "check" (crisiswatch sources check) or "crawl" (the last crawl)
 
 
+def source_failing_since(conn: StateConnection, source: str) -> datetime | None:
+    """Since when the source's posts have been incomplete because a crawl of one of its spiders failed after that
+    spider's last clean one (the earliest such mark); None while every spider's crawls succeed. Detection's
+    baselines do not learn from the hours after it (`monitor.detection.Outage`)."""
+    crawls = CrawlState(conn)
+    marks = [since for spider in SPIDERS_OF_SOURCE.get(source, (source,))
+             if (since := crawls.failing_since(spider)) is not None]
+    return min(marks, default=None)
+
+
 def source_health(conn: StateConnection, sources: list[str] | None = None) -> list[SourceHealth]:
     """Each source's health from whichever is newer: its last `sources check` or its last crawl.
 

@@ -16,8 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from crawlers.health import SPIDERS_OF_SOURCE
-from crawlers.state import CrawlState
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection
 from crisiswatch.lease import LeaseLost, Leases, new_holder
@@ -58,8 +56,14 @@ class _Counts:
 
 
 class DetectionService:
-    def __init__(self, config: Config, backend: Backend, conn: StateConnection) -> None:
+    """`failing_since(source)`: since when a source's crawls have been failing (None while they succeed), told by
+    whoever runs the crawlers (`crawlers.health.source_failing_since`, wired in `monitor.flows`); without it only
+    open flatlines say a source was down (a backtest, a dry run)."""
+
+    def __init__(self, config: Config, backend: Backend, conn: StateConnection,
+                 failing_since: Callable[[str], datetime | None] | None = None) -> None:
         self.config = config
+        self.failing_since = failing_since
         self.backend = backend
         self.conn = conn
         self.incidents = IncidentService(conn)
@@ -242,13 +246,10 @@ class DetectionService:
         shares = late.source_shares(start) if brands else {}
         sources = {_part(k, "source") for keys in self.known.values() for k in keys} - {None}
         sources |= {source for by_source in shares.values() for source in by_source}
-        crawls = CrawlState(self.conn)
         marks: dict[str, datetime] = {}
-        for source in sorted(sources):
-            failing = [since for s in SPIDERS_OF_SOURCE.get(source, (source,))
-                       if (since := crawls.failing_since(s)) is not None]
-            if failing:
-                marks[source] = min(failing)
+        for source in sorted(sources) if self.failing_since else ():
+            if (since := self.failing_since(source)) is not None:
+                marks[source] = since
         flat = {s for s in sources if self.incidents.open_for(f"source={s}", "flatline") is not None}
         return Outage(marks, flat, shares)
 

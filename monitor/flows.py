@@ -6,8 +6,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 
 from alerts.dispatch import AlertDispatcher
+from crawlers.health import source_failing_since
 from crisiswatch.config import Config
 from crisiswatch.db import StateConnection
 from index.base import Backend
@@ -73,7 +75,7 @@ def detect_and_respond(config: Config, backend: Backend, conn: StateConnection,
     incidents are written they are answered in the same call, so none is left opened without its
     playbooks and alerts (the outbox's keys keep each alert once whoever answers)."""
     report = CycleReport()
-    detection = DetectionService(config, backend, conn)
+    detection = DetectionService(config, backend, conn, failing_since=partial(source_failing_since, conn))
     engine = engine or PlaybookEngine(config, conn, dispatcher, backend=backend)
     report.changes = detection.advance(until, held=held)
     respond(report.changes, engine, dispatcher, config, report, backend)

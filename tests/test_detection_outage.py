@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
+from crawlers.health import source_failing_since
 from crisiswatch.config import parse_config
 from crisiswatch.db import connect
 from crisiswatch.mention import Mention
@@ -70,7 +72,7 @@ def days_with_an_outage(tmp_path):
             if source == "jd" or h not in behind
         ]
     )
-    service = DetectionService(config, backend, conn)
+    service = DetectionService(config, backend, conn, failing_since=partial(source_failing_since, conn))
     marks = {"weibo_search": T0, "jd_reviews": T0}
     for hour in hours[1:]:
         for spider in marks:
