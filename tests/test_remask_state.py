@@ -193,3 +193,18 @@ def test_the_facts_of_an_absorbed_signal_are_post_copies_too(tmp_path, capsys):
     facts = IncidentService(conn).get(incident.id).facts
     assert facts["related"][0]["facts"]["top_posts"][0]["text"] == MASKED
     assert facts["top_posts"][0]["author"] == "小鹿"  # only the text is post text
+
+
+def test_a_uk_number_and_address_the_older_masking_missed_leave_a_ticket(tmp_path, capsys):
+    state_url = f"sqlite:///{tmp_path / 'cw.db'}"
+    conn = connect(state_url)
+    raw = "parcel left at 221B Baker Street, London NW1 6XE, ring 07700 900123"
+    ticket = TicketService(conn).open(
+        title="parcel", severity="一般", evidence=[{"mention_id": "x1", "text": raw}]
+    )
+    rc, out, err = remask(write_config(tmp_path, state_url), capsys)
+    assert rc == 0, err
+    assert "tickets 1/1/0" in out
+    assert TicketService(conn).get(ticket.id).evidence[0]["text"] == (
+        "parcel left at [address], London NW1 ***, ring 07700 ***123"
+    )

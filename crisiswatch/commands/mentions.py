@@ -100,7 +100,7 @@ def run_remask(args: argparse.Namespace) -> int:
         for what in t.delivered:
             print(f"remask {t.store}: {what} was sent before: {'would be ' if args.dry_run else ''}masked here,"
                   f" its channel still shows what it was sent", file=sys.stderr)
-    print(summary(tallies, dry_run=args.dry_run))
+    print(_summary(tallies, dry_run=args.dry_run))
     if stopped:
         resume = f"; run again with --since {index.through}" if index.through else "; run it again"
         print(f"crisiswatch: stopped: {stopped}{resume}", file=sys.stderr)
@@ -108,7 +108,7 @@ def run_remask(args: argparse.Namespace) -> int:
     return 1 if skipped or stopped or any(t.failed for t in tallies) else 0
 
 
-def summary(tallies: list, *, dry_run: bool) -> str:
+def _summary(tallies: list, *, dry_run: bool) -> str:
     """The one line `mentions remask` ends with: totals, what was skipped, what had already been sent, and
     each store's read/changed/failed."""
     verb = "would change" if dry_run else "changed"
