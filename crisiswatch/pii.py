@@ -221,7 +221,7 @@ _NANP_RE = re.compile(
 # (020-87654321, (020)87654321, 0755-1234567, 010-…) stays, as landlines do: UK mobiles 07700 900123,
 # 07700 900 123, 0770 090 0123 (or unbroken), 02x xxxx xxxx and (02x) xxxx xxxx, 01x1/011x xxx xxxx,
 # 01xxx xxxxxx; Irish mobiles 08[3-9] xxx xxxx, Dublin (01) xxx xxxx. Freephone, non-geographic and premium
-# numbers (0800, 03…, 084…, 087…, 09…, 1800) are businesses'.
+# numbers (0800, 03…, 084…, 087…, 09…, 1800) are businesses.
 _GB_NATIONAL = (
     r"7\d{3}(?(p)\))(?:[ \-.]?\d{6}|[ \-.]\d{3}[ \-.]\d{3})"
     r"|7\d{2}[ \-.]\d{3}[ \-.]\d{4}"
@@ -269,7 +269,7 @@ _STREET_RE = re.compile(
     _HOUSE + r"(?:(?:" + _NOT_A_NAME + r"[A-Z][A-Za-z'’.\-]* ){1,3}?(?:" + _STREET_KINDS + r")"
     r"|(?:" + _NOT_A_NAME + r"[a-z][a-z'’\-]* ){1,2}?(?:street|road|avenue|crescent|terrace|boulevard))(?![A-Za-z])"
 )
-_STREET_HINT = re.compile(r"\d[A-Za-z]?,? [A-Za-z]")
+_STREET_HINT = re.compile(r"\d[A-Za-z]? [A-Za-z]")
 # QQ numbers after their keyword (QQ号, 扣扣, 企鹅); a QQ group (QQ群) is not a person's.
 _QQ_RE = re.compile(
     r"(?=[Qq扣企])(?P<kw>(?<![A-Za-z])[Qq][Qq](?:号码|号)?|扣扣(?:号码|号)?|企鹅(?:号码|号)?)(?P<sep>\s*(?:[:：]|是|为)?\s*)"
@@ -317,7 +317,7 @@ def _mask_email(m: re.Match[str], text: str) -> tuple[str, str]:
     return "email", f"{m.group(1)[0]}***@{m.group(2)}"
 
 
-_DIGIT_RUN = re.compile(r"\D")
+_NON_DIGIT = re.compile(r"\D")
 
 
 def _digits(value: str) -> str:
@@ -370,7 +370,7 @@ def _mask_gb_ie(m: re.Match[str], text: str) -> tuple[str, str]:
     """The area code kept, the local number starred but its last four digits (three of a six-digit one), as
     written: 07700 ***123, (020) **** 0018, +353 87 *** 4567."""
     start = m.end("cc") if m.group("cc") else m.end("ie") if m.group("ie") else m.group(0).index("0") + m.start() + 1
-    nsn = _DIGIT_RUN.sub("", m.string[start:m.end()])
+    nsn = _NON_DIGIT.sub("", m.string[start:m.end()])
     irish = m.group("ie") is not None or (m.group("cc") is None and (nsn[0] == "8" or len(nsn) == 8))
     area = _gb_ie_area(nsn, irish)
     starred = range(area, len(nsn) - (4 if len(nsn) - area >= 7 else 3))
