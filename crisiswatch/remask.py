@@ -20,11 +20,11 @@ from typing import Any
 from crisiswatch.db import Row, StateConnection, transaction
 from crisiswatch.pii import mask
 
-__all__ = ["Copies", "Tally", "mask_post_copies", "remask_copies"]
+__all__ = ["Copies", "Tally", "mask_post_copies", "mask_posts", "remask_copies", "rewrite_json"]
 
-# the keys under which a list of post copies is kept (incident facts and alert messages: "top_posts"; a
-# ticket's evidence is such a list itself)
-POST_LISTS = frozenset({"top_posts", "evidence"})
+# the keys under which incident facts and alert messages keep a list of post copies (a ticket's evidence is
+# such a list itself: `mask_posts`)
+POST_LISTS = frozenset({"top_posts"})
 
 
 @dataclass
