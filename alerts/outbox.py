@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from alerts.message import AlertMessage
 from crisiswatch.db import POSTGRESQL, Row, StateConnection, database_now
 from crisiswatch.lease import LeaseKeeper
+from crisiswatch.remask import Copies, Tally, mask_post_copies, remask_copies, rewrite_json
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 HELD, DIGESTED = "held", "digested"  # low-severity rows waiting for the digest, and those it covered
@@ -319,3 +320,24 @@ class Outbox:
 
     def all(self) -> list[OutboxRow]:
         return [_row(r) for r in self.conn.execute("SELECT * FROM outbox ORDER BY id").fetchall()]
+
+
+# The alerts' copies of post text (an incident's top posts, as they were when the alert was written), masked
+# again by `crisiswatch mentions remask`, whatever the row's status: a pending alert then goes out masked, a
+# failed one is retried masked. A row a deliverer holds right now (its lease runs) is left alone: it is being
+# sent from the copy read before, and the next run finds it settled. An alert already posted (sent, or
+# posted and not yet confirmed) is rewritten here and counted as `delivered`: the channel keeps what it got.
+ALERT_POSTS = Copies(
+    store="outbox", table="outbox", column="message", rewrite=rewrite_json(mask_post_copies, default=str),
+    guard="(lease_until IS NULL OR lease_until <= ?)",
+    guard_args=lambda conn: (database_now(conn).isoformat(),),
+    label=lambda row: f"alert {row['id']} ({row['channel']} {row['target']})",
+    delivered=lambda row: row["status"] == SENT or bool(row["external_id"]),
+    extra_columns=("status", "external_id", "channel", "target"),
+)
+
+
+def remask_outbox(conn: StateConnection, *, dry_run: bool = False, batch_size: int = 500,
+                  progress: Callable[[Tally], None] | None = None) -> Tally:
+    """Every alert's copies of post text, masked again; `delivered` names the changed ones already posted."""
+    return remask_copies(conn, ALERT_POSTS, dry_run=dry_run, batch_size=batch_size, progress=progress)

@@ -9,7 +9,10 @@ Kinds (keys of ``MaskResult.found``) and how they are masked:
 * ``bank_card``   16-19 digits passing Luhn -> ``6222*********1234``
 * ``phone``       mainland mobile 1[3-9]x, 3-4-4/4-3-4 with spaces/dashes/dots, +86/0086 -> ``138****5678``;
                   one digit at a time (``1 3 8 …``) or in words (``一三八…``, ``幺三八``); North American
-                  numbers as written, (415) 555-0133, 415-555-0133, +1 415 555 0133 -> ``(415) ***-0133``
+                  numbers as written, (415) 555-0133, 415-555-0133, +1 415 555 0133 -> ``(415) ***-0133``;
+                  UK and Irish numbers as written, the area code kept and the local number starred but its
+                  last four digits (three of six): 07700 900123 -> ``07700 ***123``, (020) 7946 0018 ->
+                  ``(020) **** 0018``, +44 (0)…, 0044 …, 0161 496 0000, 087 123 4567, +353 86 …
 * ``qq``          after QQ/QQ号/扣扣/企鹅       -> ``QQ号：28****30`` (a QQ群 is no person's)
 * ``wechat``      an id after 微信/vx/v信/wx/wechat -> ``微信：z***z`` (a number there is a phone)
 * ``plate``       licence plates ``浙A·8K29D``, ``京AD12345`` -> ``浙A·*****``
@@ -18,6 +21,8 @@ Kinds (keys of ``MaskResult.found``) and how they are masked:
 * ``address``     street part after a 市/区/县 (…路12号3栋2单元501室, …小区…) -> ``[地址]``;
                   province/city/district stay visible so alerts keep their geography.
                   Building/unit/room details without a street (``3栋2单元501室``, ``312号楼2单元1501``) are masked too.
+                  English: a house number and street (``221B Baker Street``, ``Flat 3, 45 High Road``) ->
+                  ``[address]``; a UK postcode keeps its outward code, as a district: ``NW1 6XE`` -> ``NW1 ***``
 
 Order numbers (订单号, 订单编号, 售后单号, order no. …) are kept, by what a support agent needs: the number
 is how the agent finds the order, and it names a person only inside the merchant's own system, which is
@@ -31,11 +36,16 @@ ID cards: an 18-character string whose region, birth date and length look like a
 masked even when its checksum fails, because a mistyped ID is still nearly identifying.
 The checksum decides only the ambiguous case of an ID-shaped 18-digit number that also
 passes Luhn: checksum valid -> ``id_card``, else -> ``bank_card`` (both get masked anyway).
-Old 15-digit IDs, landlines and 400/800 hotlines are deliberately not masked.
+Old 15-digit IDs, Chinese landlines and 400/800 hotlines are deliberately not masked, nor UK and Irish
+freephone, non-geographic and premium numbers (0800, 03…, 084…, 087…, 09…, 1800): those are businesses. A
+UK number is read without its country code only in the groupings UK posts write, so a Chinese landline
+written the Chinese way (020-87654321, 0755-12345678) stays; one written 021 6123 4567 reads as a London-style
+number and is masked.
 
 Ordinary numbers survive: digit patterns require digit boundaries and exact shapes, so
-prices (2999元), dates (2025-06-14), times, model names (iPhone 15, SU7, RTX 4090), counts (1.2万),
-hotlines (400-820-8820, 1-800-…) and long numbers that fail Luhn and do not look like an ID are left alone.
+prices (2999元, £1,299.99), dates (2025-06-14), times, model names (iPhone 15, SU7, RTX 4090, M2 8GB), counts
+(1.2万), hotlines (400-820-8820, 1-800-…, 0800 …) and long numbers that fail Luhn and do not look like an ID
+are left alone.
 
 Ways of writing that do not change what a number is are seen through. Matching runs on a folded
 view of the text: full-width and other compatibility forms that NFKC turns into one ASCII digit,
@@ -206,6 +216,60 @@ _NANP_RE = re.compile(
     r"|\+1[ ](?P<a4>" + _NANP_AREA + r")[ ](?P<x4>[2-9]\d{2})[ ])\d{4}"
     r"|\+1[ ]?(?P<a3>" + _NANP_AREA + r")(?P<x3>[2-9]\d{2})\d{4})(?![0-9A-Za-z]|-\d)"
 )
+# UK and Irish numbers. After the country code (+44, 0044, +353, 00353, with or without "(0)") any grouping is a
+# phone. Without it, only the groupings the two countries write, so a Chinese landline written the Chinese way
+# (020-87654321, (020)87654321, 0755-1234567, 010-…) stays, as landlines do: UK mobiles 07700 900123,
+# 07700 900 123, 0770 090 0123 (or unbroken), 02x xxxx xxxx and (02x) xxxx xxxx, 01x1/011x xxx xxxx,
+# 01xxx xxxxxx; Irish mobiles 08[3-9] xxx xxxx, Dublin (01) xxx xxxx. Freephone, non-geographic and premium
+# numbers (0800, 03…, 084…, 087…, 09…, 1800) are businesses.
+_GB_NATIONAL = (
+    r"7\d{3}(?(p)\))(?:[ \-.]?\d{6}|[ \-.]\d{3}[ \-.]\d{3})"
+    r"|7\d{2}[ \-.]\d{3}[ \-.]\d{4}"
+    r"|2\d(?(p)\)[ ]?|[ \-.])\d{4}[ \-.]\d{4}"
+    r"|1(?:1\d|[2-9]1)(?(p)\))[ \-.]?\d{3}[ \-.]?\d{4}"
+    # five-digit local numbers only set apart: ten digits in a row from 01 are too often a sequence
+    r"|1[2-9]\d{2}(?(p)\))(?:[ \-.]\d{5,6}|\d{6}|[ \-.]\d{3}[ \-.]\d{3})"
+)
+_IE_NATIONAL = r"8[3-9](?(p)\))(?:[ \-.]?\d{3}[ \-.]?\d{4}|[ \-.]\d{7})|1(?(p)\)[ ]?|[ ])\d{3}[ \-.]\d{4}"
+_GB_IE_PHONE_RE = re.compile(
+    r"(?=[+0(])(?<![0-9A-Za-z+#/\-.])(?:"
+    r"(?P<cc>(?:\+|00)44[ \-]?(?:\(0\)[ \-]?)?)[127]\d(?:[ \-.]?\d){7,8}"
+    r"|(?P<ie>(?:\+|00)353[ \-]?(?:\(0\)[ \-]?)?)[1-9](?:[ \-.]?\d){6,8}"
+    r"|(?P<p>\()?0(?:" + _GB_NATIONAL + "|" + _IE_NATIONAL + r"))(?![0-9A-Za-z]|[.\-]\d)"
+)
+_GB_IE_HINT = re.compile(r"\+44|0044|\+353|00353|(?<!\d)\(?0[1278][\d) ]")
+# UK postcodes: the outward code (area and district: SW1A, M1, B33) stays, as a city does; the inward code
+# (sector and unit, down to a few houses) is masked: "NW1 6XE" -> "NW1 ***". In capitals or all in lower case,
+# with the space people put in it (written together, NE808PA and A380ER are model names). Storage after a
+# model (M2 8GB, PS5 2TB) and "p1 2nd" are no postcodes (the unit's letters never include C I K M O V, so
+# 2PM and 4K are none either).
+_POSTCODE_RE = re.compile(
+    r"(?<![0-9A-Za-z])(?:(?P<out>[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]?) (?!\d(?:GB|TB))\d[ABD-HJLNP-UW-Z]{2}"
+    r"|(?P<lower>[a-pr-uwyz][a-hk-y]?\d[a-z\d]?) (?!\d(?:gb|tb|st|nd|rd|th))\d[abd-hjlnp-uw-z]{2})(?![0-9A-Za-z])"
+)
+_POSTCODE_HINT = re.compile(r"\d[A-Za-z]{2}(?![A-Za-z])")
+# English street addresses: a house number (221B, 12-14, after an optional "Flat 3,"; a 3D or a 4K is none, nor a
+# year range), one to three words of the street's name and its kind (Baker Street, Acacia Ave). Capitalised
+# names, or in lower case only the unmistakable kinds; words that make it a sentence rather than a name (the,
+# on, hours, more …) never are part of one, so "3 Hours On The Road" and "2 dogs on the street" stay. Kinds
+# that are as often something else (Court, Row, Walk, Green, View) are left out: "5 Supreme Court rulings".
+_STREET_KINDS = (
+    "Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Close|Crescent|Cres|Place|Pl|Gardens|Gdns|Terrace|Grove|Way"
+    "|Square|Sq|Mews|Parade|Boulevard|Blvd|Hill|Park|Quay|Wharf"
+)
+_NOT_A_NAME = (
+    r"(?!(?i:the|on|in|at|of|to|for|and|or|no|my|your|our|his|her|their|down|up|from|by|with|a|an|this|that"
+    r"|hours?|days?|weeks?|months?|years?|minutes?|mins?|miles?|times?|more|other|same|lane)(?![A-Za-z]))"
+)
+_HOUSE = (
+    r"(?<![0-9A-Za-z£$€¥#.,:/\-])(?:(?i:flat|apartment|apt|unit|suite)\.? ?\d{1,4}[A-Za-z]?,? )?"
+    r"(?:\d{1,4}|\d{1,3}[-–]\d{1,3})[ABCabc]? "
+)
+_STREET_RE = re.compile(
+    _HOUSE + r"(?:(?:" + _NOT_A_NAME + r"[A-Z][A-Za-z'’.\-]* ){1,3}?(?:" + _STREET_KINDS + r")"
+    r"|(?:" + _NOT_A_NAME + r"[a-z][a-z'’\-]* ){1,2}?(?:street|road|avenue|crescent|terrace|boulevard))(?![A-Za-z])"
+)
+_STREET_HINT = re.compile(r"\d[A-Za-z]? [A-Za-z]")
 # QQ numbers after their keyword (QQ号, 扣扣, 企鹅); a QQ group (QQ群) is not a person's.
 _QQ_RE = re.compile(
     r"(?=[Qq扣企])(?P<kw>(?<![A-Za-z])[Qq][Qq](?:号码|号)?|扣扣(?:号码|号)?|企鹅(?:号码|号)?)(?P<sep>\s*(?:[:：]|是|为)?\s*)"
@@ -253,6 +317,9 @@ def _mask_email(m: re.Match[str], text: str) -> tuple[str, str]:
     return "email", f"{m.group(1)[0]}***@{m.group(2)}"
 
 
+_NON_DIGIT = re.compile(r"\D")
+
+
 def _digits(value: str) -> str:
     return re.sub(r"[\s.\-]", "", value)
 
@@ -286,6 +353,44 @@ def _mask_nanp(m: re.Match[str], text: str) -> tuple[str, str]:
     """The exchange (the middle three digits) starred, the rest as written: (415) ***-0133."""
     x = next(g for g in ("x1", "x2", "x3", "x4") if m.group(g) is not None)
     return "phone", text[m.start():m.start(x)] + "***" + text[m.end(x):m.end()]
+
+
+def _gb_ie_area(nsn: str, irish: bool) -> int:
+    """How many leading digits of a national number are its area code (or mobile prefix), which stays."""
+    if irish:
+        return 1 if nsn[0] == "1" else 2  # Dublin 1; mobiles 8x; elsewhere about two
+    if nsn[0] == "7":
+        return 4  # 07700 900123
+    if nsn[0] == "2":
+        return 2  # (020) 7946 0018
+    return 3 if nsn[1] == "1" or nsn[2] == "1" else 4  # 0161 / 0113 496 0000; 01632 960123
+
+
+def _mask_gb_ie(m: re.Match[str], text: str) -> tuple[str, str]:
+    """The area code kept, the local number starred but its last four digits (three of a six-digit one), as
+    written: 07700 ***123, (020) **** 0018, +353 87 *** 4567."""
+    start = m.end("cc") if m.group("cc") else m.end("ie") if m.group("ie") else m.group(0).index("0") + m.start() + 1
+    nsn = _NON_DIGIT.sub("", m.string[start:m.end()])
+    irish = m.group("ie") is not None or (m.group("cc") is None and (nsn[0] == "8" or len(nsn) == 8))
+    area = _gb_ie_area(nsn, irish)
+    starred = range(area, len(nsn) - (4 if len(nsn) - area >= 7 else 3))
+    out, n = [text[m.start():start]], 0
+    for i in range(start, m.end()):
+        if m.string[i].isdigit():
+            out.append("*" if n in starred else text[i])
+            n += 1
+        else:
+            out.append(text[i])
+    return "phone", "".join(out)
+
+
+def _mask_postcode(m: re.Match[str], text: str) -> tuple[str, str]:
+    out = "out" if m.group("out") is not None else "lower"
+    return "address", text[m.start():m.end(out)] + " ***"
+
+
+def _mask_street(m: re.Match[str], text: str) -> tuple[str, str]:
+    return "address", "[address]"
 
 
 def _mask_qq(m: re.Match[str], text: str) -> tuple[str, str]:
@@ -336,9 +441,12 @@ _PASSES: tuple[tuple[bool, Callable[[str], bool] | None, re.Pattern[str], _Maske
     (True, None, _PHONE_RE, _mask_phone),
     (False, lambda t: "1 " in t or "1-" in t, _SPACED_PHONE_RE, _mask_spaced_phone),
     (True, lambda t: "+1" in t or ")" in t or _NANP_HINT.search(t) is not None, _NANP_RE, _mask_nanp),
+    (True, lambda t: _GB_IE_HINT.search(t) is not None, _GB_IE_PHONE_RE, _mask_gb_ie),
     (False, lambda t: "Q" in t or "q" in t or "扣扣" in t or "企鹅" in t, _QQ_RE, _mask_qq),
     (False, lambda t: any(h in t for h in _WECHAT_HINTS), _WECHAT_RE, _mask_wechat),
     (False, lambda t: any(h in t for h in _ADDR_HINTS), _ADDR_RE, _mask_address),
+    (False, lambda t: _STREET_HINT.search(t) is not None, _STREET_RE, _mask_street),
+    (False, lambda t: _POSTCODE_HINT.search(t) is not None, _POSTCODE_RE, _mask_postcode),
     (False, lambda t: "室" in t or "房" in t or "单元" in t, _UNIT_RE, _mask_unit),
     (False, lambda t: _PLATE_HINT.search(t) is not None, _PLATE_RE, _mask_plate),
     (False, lambda t: "人" in t or "名" in t, _NAME_RE, _mask_name),

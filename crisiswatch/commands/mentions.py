@@ -1,7 +1,8 @@
 """`crisiswatch mentions search QUERY [--since T]`: find posts in the index (their ids for `ticket convert`).
 
 `crisiswatch mentions remask [--dry-run]`: today's masking applied again to every stored post (index, spool,
-dead letters), for posts stored before the masking learned what they hold."""
+dead letters) and to the copies of post text in the state store (tickets' evidence, incidents' top posts,
+alerts in the outbox), for posts stored before the masking learned what they hold."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--limit", type=int, default=20)
     s.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=run)
-    r = ms.add_parser("remask", help="mask stored posts again with today's masking (index, spool, dead letters)")
+    r = ms.add_parser("remask", help="mask stored posts again with today's masking (index, spool, dead letters,"
+                       " tickets' evidence, incidents' top posts, alerts)")
     r.add_argument("--dry-run", action="store_true", help="count what would change; write nothing")
     r.add_argument("--batch-size", type=int, default=500, help="mentions read and written at a time")
     r.add_argument("--since", help="only index mentions from this ISO time on (resume where progress stopped)")
@@ -40,12 +42,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_remask(args: argparse.Namespace) -> int:
+    from alerts.outbox import remask_outbox
     from crisiswatch.config import load_config
     from crisiswatch.db import connect
     from crisiswatch.indexurl import redact_url
     from index import BackendUnavailable, open_backend
     from index.base import MentionFilter
-    from monitor.enrich.remask import Tally, remask_dead_letters, remask_index, remask_spool
+    from monitor.enrich.remask import Tally, remask_dead_letters, remask_incidents, remask_index, remask_spool
+    from playbooks.tickets.remask import remask_evidence
 
     config = load_config(args.config)
     keep_raw = config.enrichment.keep_raw_text
@@ -53,11 +57,12 @@ def run_remask(args: argparse.Namespace) -> int:
     if since is not None and since.tzinfo is None:
         raise CrisiswatchError(f"--since {args.since}: give a time zone (as the progress lines print it)")
     verb = "would change" if args.dry_run else "changed"
-    say = ProgressLines(quiet=args.quiet)
+    batch_size = max(1, args.batch_size)
+    lines: dict[str, ProgressLines] = {}  # per store: each store's first batch is said, then one line per 2 s
 
     def progress(t: Tally) -> None:
-        counts = f"{t.read:,} read · {t.changed:,} {verb} · {t.failed:,} failed"
-        say(f"remask {t.store}: {counts} · through {t.through}")
+        say = lines.setdefault(t.store, ProgressLines(quiet=args.quiet))
+        say(f"remask {t.store}: {t.read:,} read · {t.changed:,} {verb} · {t.failed:,} failed · through {t.through}")
 
     conn = connect(config.state_store)
     tallies: list[Tally] = []
@@ -65,12 +70,15 @@ def run_remask(args: argparse.Namespace) -> int:
     try:
         # the spool first: a batch drained while the index is being read reaches it already masked
         tallies.append(remask_spool(conn, keep_raw=keep_raw, dry_run=args.dry_run))
-        tallies.append(remask_dead_letters(conn, dry_run=args.dry_run, batch_size=max(1, args.batch_size)))
+        tallies.append(remask_dead_letters(conn, dry_run=args.dry_run, batch_size=batch_size))
+        # incidents before the outbox: an alert written meanwhile copies top posts already masked
+        for remask_copies in (remask_incidents, remask_evidence, remask_outbox):
+            tallies.append(remask_copies(conn, dry_run=args.dry_run, batch_size=batch_size, progress=progress))
         backend = open_backend(config.index.url)
         index = Tally(f"index ({backend.name})")
         tallies.append(index)
         try:
-            remask_index(backend, keep_raw=keep_raw, dry_run=args.dry_run, batch_size=max(1, args.batch_size),
+            remask_index(backend, keep_raw=keep_raw, dry_run=args.dry_run, batch_size=batch_size,
                          flt=MentionFilter(since=since), progress=progress, tally=index)
         except BackendUnavailable as exc:
             stopped = f"{redact_url(config.index.url)} unreachable ({exc})"
@@ -81,14 +89,35 @@ def run_remask(args: argparse.Namespace) -> int:
     for t in tallies:
         for what, reason in t.failures:
             print(f"remask {t.store}: {what} not written: {reason}", file=sys.stderr)
-    read, changed, failed = (sum(getattr(t, k) for t in tallies) for k in ("read", "changed", "failed"))
-    parts = "; ".join(f"{t.store} {t.read:,}/{t.changed:,}/{t.failed:,}" for t in tallies)
-    print(f"remask{' (dry run)' if args.dry_run else ''}: {read:,} read, {changed:,} {verb}, {failed:,} failed"
-          f" (read/{verb}/failed: {parts})")
+        for what in t.skipped:
+            print(f"remask {t.store}: {what} skipped: changed meanwhile, left as it is for the next run",
+                  file=sys.stderr)
+        for what in t.delivered:
+            print(f"remask {t.store}: {what} was sent before: {'would be ' if args.dry_run else ''}masked here,"
+                  f" its channel still shows what it was sent", file=sys.stderr)
+    print(_summary(tallies, dry_run=args.dry_run))
     if stopped:
         resume = f"; run again with --since {index.through}" if index.through else "; run it again"
         print(f"crisiswatch: stopped: {stopped}{resume}", file=sys.stderr)
-    return 1 if failed or stopped else 0
+    skipped = sum(len(t.skipped) for t in tallies)
+    return 1 if skipped or stopped or any(t.failed for t in tallies) else 0
+
+
+def _summary(tallies: list, *, dry_run: bool) -> str:
+    """The one line `mentions remask` ends with: totals, what was skipped, what had already been sent, and
+    each store's read/changed/failed."""
+    verb = "would change" if dry_run else "changed"
+    read, changed, failed = (sum(getattr(t, k) for t in tallies) for k in ("read", "changed", "failed"))
+    skipped, sent = (sum(len(getattr(t, k)) for t in tallies) for k in ("skipped", "delivered"))
+    line = f"remask{' (dry run)' if dry_run else ''}: {read:,} read, {changed:,} {verb}, {failed:,} failed"
+    if skipped:
+        line += f", {skipped:,} skipped (changed meanwhile: run again)"
+    if sent:
+        # the stored copy is masked; what Slack, a robot or a mailbox got is not ours to take back
+        line += (f"; {sent:,} alert{'s' if sent != 1 else ''} already sent held what is now masked:"
+                 f" {'would be ' if dry_run else ''}masked in the outbox, not unsent")
+    parts = "; ".join(f"{t.store} {t.read:,}/{t.changed:,}/{t.failed:,}" for t in tallies)
+    return f"{line} (read/{verb}/failed: {parts})"
 
 
 def run(args: argparse.Namespace) -> int:

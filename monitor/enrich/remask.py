@@ -9,7 +9,12 @@ writes back the ones the masking changes:
   and in batches, through the backend's own `scan` and `upsert` (so the SQLite full-text rows and the
   search tokens are rebuilt from the masked text too);
 * the spool of batches waiting for an index (`index_spool`), each batch rewritten in place;
-* the dead letters, whose payloads and reasons are masked as a new letter is.
+* the dead letters, whose payloads and reasons are masked as a new letter is;
+* the incidents' top posts (their facts, and the facts of the signals they absorbed), each incident written
+  back with a compare-and-set on its facts as read (`crisiswatch.remask`).
+
+Tickets' evidence and the alerts in the outbox are copies too; their own domains say how they are rewritten
+(`playbooks.tickets.remask`, `alerts.outbox.remask_outbox`).
 
 Masking masked text changes nothing, so the pass is idempotent: run again, it reads everything and changes
 nothing; stopped half-way, it can start over, or from the last time its progress printed (`--since`).
@@ -18,29 +23,16 @@ nothing; stopped half-way, it can start over, or from the last time its progress
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 
 from crisiswatch.db import StateConnection, transaction
 from crisiswatch.deadletter import DeadLetters
 from crisiswatch.mention import Mention
+from crisiswatch.remask import Copies, Tally, mask_post_copies, remask_copies, rewrite_json
 from index.base import ANY, Backend, MentionFilter
 from index.spool import Spool, backlog
 from monitor.enrich.steps import mask_mention
 
-
-@dataclass
-class Tally:
-    """What one store's pass did; `failures` name each post or batch that could not be written, and why."""
-
-    store: str
-    read: int = 0
-    changed: int = 0
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    through: str = ""  # created_at of the last index mention written back: where `--since` resumes
-
-    @property
-    def failed(self) -> int:
-        return len(self.failures)
+__all__ = ["Tally", "remask_dead_letters", "remask_incidents", "remask_index", "remask_spool", "remasked"]
 
 
 def remasked(mention: Mention, keep_raw: bool) -> Mention | None:
@@ -119,3 +111,17 @@ def remask_dead_letters(conn: StateConnection, *, dry_run: bool = False, batch_s
         tally.changed += changed
         if read < batch_size:
             return tally
+
+
+# The incident service's writers read and write facts under the default lock, bumping the version (which
+# the dashboard's incident page watches to refresh).
+INCIDENT_TOP_POSTS = Copies(
+    store="incidents", table="incidents", column="facts", rewrite=rewrite_json(mask_post_copies, default=str),
+    also_set="version=version+1", label=lambda row: f"INC-{row['id']}",
+)
+
+
+def remask_incidents(conn: StateConnection, *, dry_run: bool = False, batch_size: int = 500,
+                     progress: Callable[[Tally], None] | None = None) -> Tally:
+    """The top posts every incident keeps in its facts, masked again (an incident changed meanwhile is skipped)."""
+    return remask_copies(conn, INCIDENT_TOP_POSTS, dry_run=dry_run, batch_size=batch_size, progress=progress)
