@@ -66,6 +66,12 @@ def whole_incident(incident: Incident, backend: Backend | None) -> Incident:
     return replace(incident, facts={**incident.facts, **counts})
 
 
+def detection_service(config: Config, backend: Backend, conn: StateConnection) -> DetectionService:
+    """Detection as the run loop runs it: told by the crawlers' records since when a source's crawls fail, so
+    the hours it was not collected teach no baseline."""
+    return DetectionService(config, backend, conn, failing_since=partial(source_failing_since, conn))
+
+
 def detect_and_respond(config: Config, backend: Backend, conn: StateConnection,
                        dispatcher: AlertDispatcher, until: datetime,
                        engine: PlaybookEngine | None = None, deliver: bool = True,
@@ -75,7 +81,7 @@ def detect_and_respond(config: Config, backend: Backend, conn: StateConnection,
     incidents are written they are answered in the same call, so none is left opened without its
     playbooks and alerts (the outbox's keys keep each alert once whoever answers)."""
     report = CycleReport()
-    detection = DetectionService(config, backend, conn, failing_since=partial(source_failing_since, conn))
+    detection = detection_service(config, backend, conn)
     engine = engine or PlaybookEngine(config, conn, dispatcher, backend=backend)
     report.changes = detection.advance(until, held=held)
     respond(report.changes, engine, dispatcher, config, report, backend)

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
-from functools import partial
 
-from crawlers.health import source_failing_since
 from crisiswatch.config import parse_config
 from crisiswatch.db import connect
 from crisiswatch.mention import Mention
@@ -17,6 +15,7 @@ from monitor.dashboard.narrative import describe_signal
 from monitor.detection import DetectionService, Outage, detector_state
 from monitor.detectors.base import Signal
 from monitor.detectors.volume_spike import SPLIT_PRIOR_SHARE, VolumeSpikeRule
+from monitor.flows import detection_service
 from monitor.incidents.service import IncidentService
 from tests.conftest import config_dict
 
@@ -72,7 +71,7 @@ def days_with_an_outage(tmp_path):
             if source == "jd" or h not in behind
         ]
     )
-    service = DetectionService(config, backend, conn, failing_since=partial(source_failing_since, conn))
+    service = detection_service(config, backend, conn)  # as the run loop builds it
     marks = {"weibo_search": T0, "jd_reviews": T0}
     for hour in hours[1:]:
         for spider in marks:
