@@ -1,5 +1,4 @@
-"""Chinese-aware tokens: jieba's search-mode segmentation for full-text search, shared by backends, and its
-precise mode for the topic a post is about (`topic_tokens`)."""
+"""Chinese-aware tokens for full-text search and topics: jieba's search-mode segmentation, shared by backends."""
 
 from __future__ import annotations
 
@@ -48,9 +47,9 @@ def plain_number(token: str) -> bool:
 def topic_tokens(text: str) -> list[str]:
     """The tokens a post's topic is read from (hot words, emerging terms, repeat complaints): no emoticons,
     links or @names; a hashtag is one token (`#极光优选退款难#`, `#aurorafail`), so is a festival (`双11` for
-    双十一 too, `618`, `3·15`). Precise segmentation: search mode's overlapping pieces (食品安全 -> 食品, 安全,
-    食品安全) made one phrase several terms, and one topic several emerging terms; every precise token is also
-    one of the search index's, so a term is still what a search finds."""
+    双十一 too, `618`, `3·15`). Search mode, as the index: its overlapping pieces (食品安全 -> 食品, 安全, 食品安全)
+    keep each word's baseline whole (precise mode's 下午茶 hid 下午 from its baseline, and a real Weibo afternoon
+    then surged 下午); the emerging-terms rule says a phrase once (`EmergingTermsRule`)."""
     text = HANDLE.sub(" ", LINK.sub(" ", without_emoticons(text)))
     tags: list[str] = []
 
@@ -67,7 +66,7 @@ def topic_tokens(text: str) -> list[str]:
 
     text = FESTIVAL.sub(festival, HASHTAG.sub(tag, text))
     # a 618 left after the festivals were taken is a number (618元): it must not count as the festival
-    return tags + [t.lower() for t in jieba.cut(text) if _WORD.search(t) and t not in FESTIVALS]
+    return tags + [t for t in tokens(text) if t not in FESTIVALS]
 
 
 def segment(text: str) -> str:

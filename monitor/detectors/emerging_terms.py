@@ -42,6 +42,9 @@ STOP_TERMS = frozenset(
 RESIGNAL_MINUTES = 10  # a term still surging re-signals this often (keeps its incident alive), not every bucket
 
 
+PIECE_SLACK = 1.25  # a piece in at most a quarter more posts than its phrase is the phrase's
+
+
 class EmergingTermsRule(Rule):
     name = "emerging_terms"
     needs_terms = True
@@ -94,7 +97,6 @@ class EmergingTermsRule(Rule):
         scale = self._rescale(obs.key, int(obs.start.timestamp()) // 60)
         n = sum(total for total, _ in window)
         signals: list[Signal] = []
-        fired: set[str] = set()
         warm = self.posts.get(obs.key, 0.0) / scale >= s.warmup_posts
         scored = []
         for term in counts if warm else ():
@@ -104,12 +106,14 @@ class EmergingTermsRule(Rule):
                 scored.append((term, k, base, binom_sf(k, n, base)))
         best = min((p for *_, p in scored), default=1.0)
         verdict = self.surge.decide(obs.key, obs.start, surprise(best), best, s.p_value, s.critical_p_value)
+        rising = {term: k for term, k, _, p in scored
+                  if (verdict.fired and p < (s.noise_p_value if verdict.warm else s.p_value))
+                  or (f"{obs.key}|term={term}" in self.signalled and p < s.p_value)}
+        fired = set(rising)
         for term, k, base, p in scored:
-            onset = verdict.fired and p < (s.noise_p_value if verdict.warm else s.p_value)
-            ongoing = f"{obs.key}|term={term}" in self.signalled and p < s.p_value
-            if not (onset or ongoing):
+            if term not in rising or _inside_a_longer(term, rising):
                 continue
-            fired.add(term)
+            onset = verdict.fired and p < (s.noise_p_value if verdict.warm else s.p_value)
             level: Level = verdict.level if onset and verdict.warm else (
                 "critical" if p < s.critical_p_value else "warning")
             signal = self._signal(obs, term, k, n, base, p, len(window) * obs.minutes, level,
@@ -161,3 +165,11 @@ class EmergingTermsRule(Rule):
         self.scale = {k: float(v) for k, v in state.get("scale", {}).items()}
         self.signalled = {k: (int(v[0]), str(v[1])) for k, v in state.get("signalled", {}).items()}
         self.surge.restore(state.get("surge", {}))
+
+
+def _inside_a_longer(term: str, rising: dict[str, int]) -> bool:
+    """A term rising only as a piece of a longer one rising beside it (食品 in 食品安全: search-mode tokens
+    overlap) is that phrase's story, said once by the phrase. A piece found in clearly more posts than the
+    phrase (a quarter more) is a story of its own and is said too."""
+    k = rising[term]
+    return any(term != longer and term in longer and k <= PIECE_SLACK * count for longer, count in rising.items())
