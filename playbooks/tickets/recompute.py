@@ -85,11 +85,12 @@ def recomputed_deadlines(
             due["feedback"] = clock.feedback_after_plan(severity, at, due["resolve"])
         elif kind == "paused":
             paused_at = at
-        elif kind == "resumed" and paused_at is not None:
+        elif kind == "resumed" and paused_at is not None:  # as `TicketService.resume` moves them
+            waited = clock.waited(severity, paused_at, at)
             due = {
                 timer: when
                 if (met := ticket.met_at(timer)) is not None and met <= at
-                else _after_wait(tickets, severity, when, paused_at, at)
+                else clock.add(when, waited, severity)
                 for timer, when in due.items()
             }
             paused_at = None
@@ -109,17 +110,6 @@ def recomputed_deadlines(
     if ticket.resolved_at is not None and ticket.followup_due is not None:
         due["followup"] = clock.add(ticket.resolved_at, tickets.settings.followup_within, severity)
     return due
-
-
-def _after_wait(
-    tickets: TicketService, severity: str, due: datetime, paused: datetime, resumed: datetime
-) -> datetime:
-    """A deadline moved later by a wait for the customer, as `TicketService.resume` moves it."""
-    calendar = tickets.clock.calendar
-    if tickets.clock.counts_business_hours(severity):
-        waited = calendar.working_time_between(paused, resumed)
-        return calendar.add_working_time(due, waited) if waited else due
-    return due + (resumed - paused)
 
 
 def recompute_deadlines(

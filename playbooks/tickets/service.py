@@ -561,13 +561,9 @@ class TicketService:
         if ticket.paused_at is None:
             raise TicketError(f"ticket {ticket.number} is not waiting for the customer")
         sets: dict[str, Any] = {"paused_at": None}
-        if self.clock.counts_business_hours(ticket.severity):
-            waited = self.clock.calendar.working_time_between(ticket.paused_at, now)
-            moved = {timer: self.clock.calendar.add_working_time(ticket.due(timer), waited)
-                     for timer in ticket.pending()} if waited else {}
-        else:
-            waited = now - ticket.paused_at
-            moved = {timer: ticket.due(timer) + waited for timer in ticket.pending()}
+        waited = self.clock.waited(ticket.severity, ticket.paused_at, now)
+        moved = {timer: self.clock.add(ticket.due(timer), waited, ticket.severity)
+                 for timer in ticket.pending()} if waited else {}
         sets.update({f"{timer}_due": at for timer, at in moved.items()})
 
         def check(t: Ticket) -> None:

@@ -168,6 +168,13 @@ class SlaClock:
             return self.calendar.add_working_time(end, span)
         return end + span
 
+    def waited(self, severity: str, paused: datetime, resumed: datetime) -> timedelta:
+        """How long a wait for the customer stopped the grade's clocks: working time for a business-hours grade,
+        clock time for a round-the-clock one (`add` then moves a deadline later by it)."""
+        if self.counts_business_hours(severity):
+            return self.calendar.working_time_between(paused, resumed)
+        return resumed - paused
+
     def reminder(self, severity: str, limit: str | timedelta, start: datetime, due: datetime, share: float) -> datetime:
         """When `share` of the way from `start` to `due` has passed, measured as the limit is: working time for
         working days and for a business-hours grade (80 % of "2wd" from Monday 10:00 is Tuesday 15:24, not
